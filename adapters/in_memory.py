@@ -1,0 +1,128 @@
+"""In-memory storage: the local-experimentation backend and the unit-test fakes at once."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+
+from application.ports import CourseRepository, InteractionRepository, SlateRepository, UnitOfWork
+from domain.model import Course, CourseId, Interaction, LearnerHistory, RecommendationId, Slate, UserId
+
+
+class InMemoryStore:
+    """The committed state, shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self.courses: dict[CourseId, Course] = {}
+        self.events: dict[str, Interaction] = {}
+        self.slates: dict[RecommendationId, Slate] = {}
+        self.catalog_changes = 0
+        self.lock = threading.RLock()
+
+    def copy(self) -> InMemoryStore:
+        twin = InMemoryStore()
+        twin.publish(self)
+        return twin
+
+    def publish(self, other: InMemoryStore) -> None:
+        self.courses = dict(other.courses)
+        self.events = dict(other.events)
+        self.slates = dict(other.slates)
+        self.catalog_changes = other.catalog_changes
+
+
+class InMemoryCourseRepository(CourseRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def get(self, course_id: CourseId) -> Course | None:
+        return self.store.courses.get(course_id)
+
+    def page(self, limit: int, offset: int) -> list[Course]:
+        return self.all()[offset : offset + limit]
+
+    def count(self) -> int:
+        return len(self.store.courses)
+
+    def all(self) -> list[Course]:
+        return [self.store.courses[c] for c in sorted(self.store.courses)]
+
+    def upsert(self, courses: Sequence[Course]) -> None:
+        for course in courses:
+            self.store.courses[course.course_id] = course
+        self.store.catalog_changes += 1
+
+    def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
+        return {c for c in course_ids if c in self.store.courses}
+
+    def version(self) -> str:
+        return f"{len(self.store.courses)}:{self.store.catalog_changes}"
+
+
+class InMemoryInteractionRepository(InteractionRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def add_batch(self, events: Sequence[Interaction]) -> int:
+        new = 0
+        for event in events:
+            if event.event_id not in self.store.events:
+                self.store.events[event.event_id] = event
+                new += 1
+        return new
+
+    def _ordered(self) -> list[Interaction]:
+        return sorted(self.store.events.values(), key=lambda e: e.occurred_at)
+
+    def history(self, user_id: UserId) -> LearnerHistory:
+        return LearnerHistory(user_id, tuple(e for e in self._ordered() if e.user_id == user_id))
+
+    def stream(self, batch_size: int = 10_000) -> Iterator[Interaction]:
+        yield from self._ordered()
+
+    def count(self) -> int:
+        return len(self.store.events)
+
+    def version(self) -> str:
+        return str(len(self.store.events))
+
+
+class InMemorySlateRepository(SlateRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def add(self, slate: Slate) -> None:
+        self.store.slates[slate.recommendation_id] = slate
+
+    def get(self, recommendation_id: RecommendationId) -> Slate | None:
+        return self.store.slates.get(recommendation_id)
+
+    def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
+        return {i for i in ids if i in self.store.slates}
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """Works on a private copy of the store; commit publishes it, anything else discards it."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.committed = store
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self.committed.lock.acquire()
+        self._begin()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.committed.lock.release()
+
+    def _begin(self) -> None:
+        self.working = self.committed.copy()
+        self.courses = InMemoryCourseRepository(self.working)
+        self.interactions = InMemoryInteractionRepository(self.working)
+        self.slates = InMemorySlateRepository(self.working)
+
+    def commit(self) -> None:
+        self.committed.publish(self.working)
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 storage for SQLite (embedded default) and PostgreSQL (psycopg 3)."""

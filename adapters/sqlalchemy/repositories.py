@@ -1,0 +1,243 @@
+"""SQLAlchemy implementations of the storage ports (Core statements, domain objects out)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
+from application.ports import CourseRepository, InteractionRepository, SlateRepository
+from domain.model import (
+    Course,
+    CourseId,
+    EventType,
+    Interaction,
+    LearnerHistory,
+    Level,
+    Recommendation,
+    RecommendationId,
+    Slate,
+    UserId,
+)
+
+
+def utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; everything we store is UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def _course(row) -> Course:  # type: ignore[no-untyped-def]
+    return Course(
+        course_id=CourseId(row.course_id),
+        title=row.title,
+        description=row.description,
+        category=row.category,
+        level=Level(row.level),
+        tags=tuple(row.tags),
+        prerequisites=tuple(CourseId(p) for p in row.prerequisites),
+        active=row.active,
+    )
+
+
+class SqlCourseRepository(CourseRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, course_id: CourseId) -> Course | None:
+        row = self.session.execute(select(courses).where(courses.c.course_id == course_id)).first()
+        return _course(row) if row else None
+
+    def page(self, limit: int, offset: int) -> list[Course]:
+        query = select(courses).order_by(courses.c.course_id).limit(limit).offset(offset)
+        return [_course(r) for r in self.session.execute(query)]
+
+    def count(self) -> int:
+        return self.session.execute(select(func.count()).select_from(courses)).scalar_one()
+
+    def all(self) -> list[Course]:
+        return [_course(r) for r in self.session.execute(select(courses).order_by(courses.c.course_id))]
+
+    def upsert(self, items: Sequence[Course]) -> None:
+        if not items:
+            return
+        now = datetime.now(timezone.utc)
+        rows = [
+            {
+                "course_id": c.course_id,
+                "title": c.title,
+                "description": c.description,
+                "category": c.category,
+                "level": c.level.value,
+                "tags": list(c.tags),
+                "prerequisites": list(c.prerequisites),
+                "active": c.active,
+                "updated_at": now,
+            }
+            for c in {c.course_id: c for c in items}.values()
+        ]
+        stmt = _insert(self.session, courses)
+        replace = {name: stmt.excluded[name] for name in rows[0] if name != "course_id"}
+        self.session.execute(stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows)
+
+    def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
+        wanted = set(course_ids)
+        if not wanted:
+            return set()
+        query = select(courses.c.course_id).where(courses.c.course_id.in_(wanted))
+        return set(self.session.execute(query).scalars())
+
+    def version(self) -> str:
+        count, latest = self.session.execute(
+            select(func.count(), func.max(courses.c.updated_at)).select_from(courses)
+        ).one()
+        return f"{count}:{latest}"
+
+
+def _interaction(row) -> Interaction:  # type: ignore[no-untyped-def]
+    return Interaction(
+        event_id=row.event_id,
+        user_id=UserId(row.user_id),
+        course_id=CourseId(row.course_id),
+        event_type=EventType(row.event_type),
+        occurred_at=utc(row.occurred_at),
+        recommendation_id=RecommendationId(row.recommendation_id) if row.recommendation_id else None,
+    )
+
+
+_EVENT_COLUMNS = (
+    interactions.c.event_id,
+    interactions.c.user_id,
+    interactions.c.course_id,
+    interactions.c.event_type,
+    interactions.c.occurred_at,
+    interactions.c.recommendation_id,
+)
+
+
+class SqlInteractionRepository(InteractionRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_batch(self, events: Sequence[Interaction]) -> int:
+        unique = {e.event_id: e for e in reversed(events)}  # the first of a repeated id wins
+        if not unique:
+            return 0
+        rows = [
+            {
+                "event_id": e.event_id,
+                "user_id": e.user_id,
+                "course_id": e.course_id,
+                "event_type": e.event_type.value,
+                "occurred_at": utc(e.occurred_at),
+                "recommendation_id": e.recommendation_id,
+            }
+            for e in unique.values()
+        ]
+        stmt = (
+            _insert(self.session, interactions)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(interactions.c.event_id)
+        )
+        return len(self.session.execute(stmt, rows).all())
+
+    def history(self, user_id: UserId) -> LearnerHistory:
+        query = (
+            select(*_EVENT_COLUMNS)
+            .where(interactions.c.user_id == user_id)
+            .order_by(interactions.c.occurred_at, interactions.c.id)
+        )
+        return LearnerHistory(user_id, tuple(_interaction(r) for r in self.session.execute(query)))
+
+    def stream(self, batch_size: int = 10_000) -> Iterator[Interaction]:
+        query = (
+            select(*_EVENT_COLUMNS)
+            .order_by(interactions.c.occurred_at, interactions.c.id)
+            .execution_options(yield_per=batch_size)
+        )
+        for row in self.session.execute(query):
+            yield _interaction(row)
+
+    def count(self) -> int:
+        return self.session.execute(select(func.count()).select_from(interactions)).scalar_one()
+
+    def version(self) -> str:
+        return str(self.session.execute(select(func.max(interactions.c.id))).scalar_one())
+
+
+class SqlSlateRepository(SlateRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, slate: Slate) -> None:
+        self.session.execute(
+            slates.insert().values(
+                recommendation_id=slate.recommendation_id,
+                user_id=slate.user_id,
+                strategy=slate.strategy,
+                fallback_from=slate.fallback_from,
+                model_version=slate.model_version,
+                served_at=utc(slate.served_at),
+            )
+        )
+        if slate.items:
+            self.session.execute(
+                slate_items.insert(),
+                [
+                    {
+                        "recommendation_id": slate.recommendation_id,
+                        "rank": item.rank,
+                        "course_id": item.course_id,
+                        "score": item.score,
+                        "reason": item.reason,
+                    }
+                    for item in slate.items
+                ],
+            )
+
+    def get(self, recommendation_id: RecommendationId) -> Slate | None:
+        head = self.session.execute(
+            select(slates).where(slates.c.recommendation_id == recommendation_id)
+        ).first()
+        if head is None:
+            return None
+        rows = self.session.execute(
+            select(slate_items)
+            .where(slate_items.c.recommendation_id == recommendation_id)
+            .order_by(slate_items.c.rank)
+        )
+        items = tuple(
+            Recommendation(CourseId(r.course_id), r.score, r.rank, head.strategy, r.reason)
+            for r in rows
+        )
+        return Slate(
+            RecommendationId(head.recommendation_id),
+            UserId(head.user_id),
+            head.strategy,
+            items,
+            utc(head.served_at),
+            head.model_version,
+            head.fallback_from,
+        )
+
+    def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        query = select(slates.c.recommendation_id).where(slates.c.recommendation_id.in_(wanted))
+        return set(self.session.execute(query).scalars())
+
+
+def delete_everything(session: Session) -> None:
+    """Empty every table (tests and demo resets)."""
+    for table in (slate_items, slates, interactions, courses):
+        session.execute(delete(table))

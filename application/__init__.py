@@ -1,0 +1,1 @@
+"""Use cases and the infrastructure ports they need."""

@@ -1,0 +1,84 @@
+"""The fitted recommenders a server answers with, refitted when the catalog or the events change."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from application.ports import UnitOfWork
+from domain.errors import InvalidStrategy
+from domain.model import Course, CourseId
+from domain.ports import Recommender
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A catalog and the recommenders fitted on it, swapped as a whole."""
+
+    version: str
+    courses: Mapping[CourseId, Course]
+    recommenders: Mapping[str, Recommender] = field(default_factory=dict)
+
+    def inactive(self) -> frozenset[CourseId]:
+        return frozenset(c for c, course in self.courses.items() if not course.active)
+
+
+class StrategyRegistry:
+    """Builds and caches a Snapshot; checks the data version at most every `refresh_seconds`."""
+
+    def __init__(
+        self,
+        factories: Mapping[str, Callable[[], Recommender]],
+        uow_factory: Callable[[], UnitOfWork],
+        refresh_seconds: float = 30.0,
+    ) -> None:
+        self.factories = dict(factories)
+        self.uow_factory = uow_factory
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.factories)
+
+    def validate(self, name: str) -> str:
+        if name not in self.factories:
+            raise InvalidStrategy(name, self.names)
+        return name
+
+    def snapshot(self, force_check: bool = False) -> Snapshot:
+        current = self._snapshot
+        due = time.monotonic() - self._checked_at >= self.refresh_seconds
+        if current is not None and not (due or force_check):
+            return current
+        with self._lock:
+            if self._snapshot is not current and not force_check:
+                return self._snapshot  # type: ignore[return-value]
+            self._snapshot = self._refresh(self._snapshot)
+            self._checked_at = time.monotonic()
+            return self._snapshot
+
+    def _refresh(self, current: Snapshot | None) -> Snapshot:
+        with self.uow_factory() as uow:
+            version = f"{uow.courses.version()}|{uow.interactions.version()}"
+            if current is not None and current.version == version:
+                return current
+            started = time.perf_counter()
+            courses = uow.courses.all()
+            events = list(uow.interactions.stream())
+        recommenders = {}
+        for name, make in self.factories.items():
+            recommender = make()
+            recommender.fit(courses, events)
+            recommenders[name] = recommender
+        log.info(
+            "fitted %s on %d courses and %d events in %.2fs",
+            ", ".join(recommenders), len(courses), len(events), time.perf_counter() - started,
+        )
+        return Snapshot(version, {c.course_id: c for c in courses}, recommenders)

@@ -1,0 +1,47 @@
+"""FindSimilar: courses like a given course, from one strategy."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.strategies import StrategyRegistry
+from application.use_cases.recommend_home import ServedItem
+from domain.errors import UnknownCourse
+from domain.model import CourseId
+
+DEFAULT_SIMILAR_STRATEGY = "content"
+
+
+@dataclass(frozen=True, slots=True)
+class FindSimilarQuery:
+    course_id: CourseId
+    k: int = 10
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarResult:
+    course_id: CourseId
+    strategy: str
+    items: tuple[ServedItem, ...]
+
+
+class FindSimilar:
+    def __init__(self, strategies: StrategyRegistry, default_strategy: str = DEFAULT_SIMILAR_STRATEGY) -> None:
+        self.strategies = strategies
+        self.default_strategy = default_strategy
+
+    def execute(self, query: FindSimilarQuery) -> SimilarResult:
+        name = self.strategies.validate(query.strategy or self.default_strategy)
+        snapshot = self.strategies.snapshot()
+        if query.course_id not in snapshot.courses:
+            # The course may have been added since the last refresh.
+            snapshot = self.strategies.snapshot(force_check=True)
+        if query.course_id not in snapshot.courses:
+            raise UnknownCourse(query.course_id)
+        recommender = snapshot.recommenders[name]
+        if not recommender.ready:
+            name, recommender = "popularity", snapshot.recommenders["popularity"]
+        items = recommender.similar(query.course_id, query.k, snapshot.inactive())
+        return SimilarResult(
+            query.course_id, name, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
+        )

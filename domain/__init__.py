@@ -1,0 +1,1 @@
+"""Pure domain model of course recommendation: entities, value objects, errors and strategy ports."""

@@ -1,0 +1,131 @@
+"""Entities and value objects: courses, learner events, recommendations and served slates."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import NewType
+
+CourseId = NewType("CourseId", str)
+UserId = NewType("UserId", str)
+RecommendationId = NewType("RecommendationId", str)
+
+
+class Level(enum.Enum):
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+    @property
+    def step(self) -> int:
+        """0 for beginner, 1 for intermediate, 2 for advanced."""
+        return list(Level).index(self)
+
+
+class EventType(enum.Enum):
+    """A learner's action on a course; members are declared in increasing reward order."""
+
+    VIEW = "view"
+    CLICK = "click"
+    ENROLL = "enroll"
+    COMPLETE = "complete"
+
+    @property
+    def strength(self) -> int:
+        """Reward order: complete (3) > enroll (2) > click (1) > view (0)."""
+        return list(EventType).index(self)
+
+    @property
+    def takes_the_course(self) -> bool:
+        """Enrolling in or completing a course means it must never be recommended again."""
+        return self in (EventType.ENROLL, EventType.COMPLETE)
+
+
+DEFAULT_EVENT_WEIGHTS: dict[EventType, float] = {
+    EventType.VIEW: 1.0,
+    EventType.CLICK: 2.0,
+    EventType.ENROLL: 4.0,
+    EventType.COMPLETE: 6.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    course_id: CourseId
+    title: str
+    description: str = ""
+    category: str = ""
+    level: Level = Level.BEGINNER
+    tags: tuple[str, ...] = ()
+    prerequisites: tuple[CourseId, ...] = ()
+    active: bool = True
+
+    def text(self) -> str:
+        """Everything a learner reads about the course, for content similarity."""
+        return " ".join(
+            [self.title, self.description, self.category, self.level.value, *self.tags]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    event_id: str
+    user_id: UserId
+    course_id: CourseId
+    event_type: EventType
+    occurred_at: datetime
+    recommendation_id: RecommendationId | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None:
+            object.__setattr__(self, "occurred_at", self.occurred_at.replace(tzinfo=timezone.utc))
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerHistory:
+    """Everything one learner did, oldest first; empty for a learner we have never seen."""
+
+    user_id: UserId
+    events: tuple[Interaction, ...] = ()
+
+    @property
+    def is_new(self) -> bool:
+        return not self.events
+
+    def strongest(self) -> dict[CourseId, EventType]:
+        """The strongest event per course the learner touched."""
+        best: dict[CourseId, EventType] = {}
+        for event in self.events:
+            current = best.get(event.course_id)
+            if current is None or event.event_type.strength > current.strength:
+                best[event.course_id] = event.event_type
+        return best
+
+    def taken(self) -> frozenset[CourseId]:
+        """Courses the learner enrolled in or completed."""
+        return frozenset(c for c, e in self.strongest().items() if e.takes_the_course)
+
+    def seen(self) -> frozenset[CourseId]:
+        return frozenset(e.course_id for e in self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    course_id: CourseId
+    score: float
+    rank: int
+    strategy: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Slate:
+    """A list of recommendations served to one learner, kept so later events can be attributed."""
+
+    recommendation_id: RecommendationId
+    user_id: UserId
+    strategy: str
+    items: tuple[Recommendation, ...]
+    served_at: datetime
+    model_version: str | None = None
+    fallback_from: str | None = None

@@ -1,0 +1,40 @@
+"""Strategy ports: what every recommender implements."""
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+
+
+class Recommender(abc.ABC):
+    """A recommendation strategy, fitted on a catalog and interactions, asked per learner or course.
+
+    Scores are strategy-specific (higher is better); ranks start at 1. Recommenders never return a
+    course in `exclude` and return at most `k` items, fewer only when the catalog runs out.
+    """
+
+    name: str
+    #: True when the strategy needs a learner history; an unknown learner then gets a fallback.
+    personalised: bool = True
+
+    @abc.abstractmethod
+    def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
+        """Learn from the catalog and the interactions (oldest first)."""
+
+    @abc.abstractmethod
+    def recommend(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        """Top-k courses for a learner, each with a reason that is true for that learner."""
+
+    @abc.abstractmethod
+    def similar(
+        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        """Top-k courses like `course_id` (never the course itself); raises UnknownCourse."""
+
+    @property
+    def ready(self) -> bool:
+        """True once the recommender can answer (fitted, or a model is loaded)."""
+        return True

@@ -1,0 +1,36 @@
+"""Flask app factory: builds the container, registers blueprints and JSON error handlers."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+
+from entrypoints.api import courses, health, interactions, recommendations
+from entrypoints.api.errors import register_error_handlers
+from entrypoints.api.openapi import build_spec, documented
+from entrypoints.config import load_settings
+from entrypoints.container import Container
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings()
+    settings.update(config or {})
+    container = Container()
+    container.config.from_dict(settings)
+
+    app = Flask(__name__)
+    app.container = container  # type: ignore[attr-defined]
+    app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    for blueprint in (recommendations.bp, interactions.bp, courses.bp, health.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.get("/openapi.json")
+    @documented("This OpenAPI document")
+    def openapi():  # type: ignore[no-untyped-def]
+        return jsonify(build_spec(app))
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app

@@ -1,0 +1,72 @@
+"""The course catalog: read it, and upsert it (an operator's action)."""
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint
+
+from application.ports import UnitOfWork
+from application.use_cases.upsert_courses import UpsertCourses
+from domain.errors import UnknownCourse
+from domain.model import CourseId
+from entrypoints.api.errors import BadRequest
+from entrypoints.api.http import json_body, query
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.schemas import (
+    CourseBatchSchema,
+    CourseBodySchema,
+    CourseListSchema,
+    CourseSchema,
+    PageQuerySchema,
+    UpsertResultSchema,
+    course_json,
+)
+
+bp = Blueprint("courses", __name__, url_prefix="/api/v1/courses")
+
+
+@bp.get("")
+@documented("List the catalog", CourseListSchema, query=PageQuerySchema, errors=(400,))
+@inject
+def list_courses(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
+    args = query(PageQuerySchema())
+    with uow:
+        items = uow.courses.page(args["limit"], args["offset"])
+        total = uow.courses.count()
+    return {"items": [course_json(c) for c in items], "total": total}
+
+
+@bp.get("/<course_id>")
+@documented("One course", CourseSchema, errors=(404,))
+@inject
+def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
+    with uow:
+        course = uow.courses.get(CourseId(course_id))
+    if course is None:
+        raise UnknownCourse(course_id)
+    return course_json(course)
+
+
+@bp.put("/<course_id>")
+@documented("Create or replace one course", CourseSchema, body=CourseBodySchema, errors=(400, 413))
+@inject
+def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a course object")
+    if body.get("course_id") not in (None, course_id):
+        raise BadRequest("course_id in the body does not match the path", "id_mismatch")
+    course = CourseSchema().load({**body, "course_id": course_id})
+    use_case.execute([course])
+    return course_json(course)
+
+
+@bp.post("")
+@documented("Create or replace many courses", UpsertResultSchema, body=CourseBatchSchema, errors=(400, 413))
+@inject
+def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be {"courses": [...]}')
+    courses = CourseBatchSchema().load(body)["courses"]
+    return {"upserted": use_case.execute(courses)}

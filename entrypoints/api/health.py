@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint
+
+from application.ports import UnitOfWork
+from entrypoints.api.errors import error_response
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.schemas import StatusSchema
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@documented("The process is up", StatusSchema)
+def healthz():  # type: ignore[no-untyped-def]
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@documented("The database answers", StatusSchema, errors=(503,))
+@inject
+def readyz(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
+    try:
+        with uow:
+            uow.ping()
+    except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
+        return error_response(503, "not_ready", f"database unreachable: {type(error).__name__}")
+    return {"status": "ready"}

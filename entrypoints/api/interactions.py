@@ -1,0 +1,26 @@
+"""Learner events: one object or a batch, all or nothing, idempotent on event_id."""
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint
+
+from application.use_cases.log_interactions import LogInteractions
+from entrypoints.api.errors import BadRequest
+from entrypoints.api.http import json_body
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.schemas import EventBatchSchema, EventSchema, LogResultSchema
+
+bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/interactions")
+@documented("Log learner events", LogResultSchema, body=EventBatchSchema, errors=(400, 413))
+@inject
+def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):  # type: ignore[no-untyped-def]
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be one event object or {"events": [...]}')
+    events = EventBatchSchema().load(body)["events"] if "events" in body else [EventSchema().load(body)]
+    result = use_case.execute(events)
+    return {"accepted": result.accepted, "duplicates": result.duplicates}

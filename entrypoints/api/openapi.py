@@ -1,0 +1,80 @@
+"""OpenAPI 3 from the marshmallow schemas: views declare their contract with @documented."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from entrypoints.schemas import ErrorSchema
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input",
+    401: "Missing credentials",
+    403: "Wrong credentials",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    503: "Not ready",
+}
+
+
+def documented(
+    summary: str,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    query: type[Schema] | None = None,
+    body: type[Schema] | None = None,
+    errors: tuple[int, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach an OpenAPI operation to a view function."""
+
+    def attach(view: Callable[..., Any]) -> Callable[..., Any]:
+        operation: dict[str, Any] = {"summary": summary, "responses": {}}
+        if query is not None:
+            operation["parameters"] = [{"in": "query", "schema": query}]
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"][str(status)] = {
+            "description": summary,
+            **({"content": {"application/json": {"schema": response}}} if response else {}),
+        }
+        for code in errors:
+            operation["responses"][str(code)] = {
+                "description": ERROR_DESCRIPTIONS[code],
+                "content": {"application/json": {"schema": ErrorSchema}},
+            }
+        view.openapi = operation  # type: ignore[attr-defined]
+        return view
+
+    return attach
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    spec = APISpec(
+        title="Course recommendation service",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in app.url_map.iter_rules():
+        operation = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if operation is None:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = dict(operation)
+            names = re.findall(r"{([^}]+)}", path)
+            if names:
+                op["parameters"] = [
+                    {"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names
+                ] + op.get("parameters", [])
+            paths.setdefault(path, {})[method.lower()] = op
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

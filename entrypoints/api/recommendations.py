@@ -1,0 +1,63 @@
+"""Home and similar-course recommendations."""
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint
+
+from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery, ServedItem
+from domain.model import CourseId, UserId
+from entrypoints.api.http import query
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.schemas import HomeQuerySchema, HomeResponseSchema, KQuerySchema, SimilarResponseSchema
+
+bp = Blueprint("recommendations", __name__, url_prefix="/api/v1/recommendations")
+
+
+def _items(items: tuple[ServedItem, ...], explain: bool) -> list[dict[str, Any]]:
+    shown = []
+    for item in items:
+        row: dict[str, Any] = {
+            "course_id": item.course.course_id,
+            "title": item.course.title,
+            "score": round(item.recommendation.score, 6),
+            "rank": item.recommendation.rank,
+        }
+        if explain:
+            row["reason"] = item.recommendation.reason
+        shown.append(row)
+    return shown
+
+
+@bp.get("/home")
+@documented("Personalised home-page recommendations", HomeResponseSchema, query=HomeQuerySchema, errors=(400,))
+@inject
+def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: ignore[no-untyped-def]
+    args = query(HomeQuerySchema())
+    result = use_case.execute(
+        RecommendHomeQuery(
+            user_id=UserId(args["user_id"]),
+            k=args["k"],
+            strategy=args["strategy"],
+            category=args["category"],
+            level=args["level"],
+        )
+    )
+    body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
+    if result.slate.fallback_from:
+        body["fallback_from"] = result.slate.fallback_from
+    body["recommendation_id"] = result.slate.recommendation_id
+    body["items"] = _items(result.items, args["explain"])
+    return body
+
+
+@bp.get("/similar/<course_id>")
+@documented("Courses similar to a course", SimilarResponseSchema, query=KQuerySchema, errors=(400, 404))
+@inject
+def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
+    args = query(KQuerySchema())
+    result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
+    return {"course_id": result.course_id, "strategy": result.strategy, "items": _items(result.items, args["explain"])}

@@ -1,0 +1,67 @@
+"""Reading catalog and event files (CSV or JSON lines) into validated domain objects."""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from entrypoints.schemas import problems
+
+LIST_COLUMNS = ("tags", "prerequisites")
+
+
+@dataclass
+class Parsed:
+    items: list[Any] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                yield reader.line_num, _csv_row(row)
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as error:
+                    yield number, ValueError(f"not valid JSON ({error.msg})")
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    clean = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+    for name in LIST_COLUMNS:
+        if name in clean:
+            clean[name] = [part.strip() for part in clean[name].split("|") if part.strip()]
+    if "active" in clean:
+        clean["active"] = clean["active"].strip().lower() in ("1", "true", "yes")
+    return clean
+
+
+def parse_file(path: Path, schema: Schema) -> Parsed:
+    """Every row through `schema`; rows that fail are reported with their line number."""
+    parsed = Parsed()
+    for line, row in _rows(path):
+        if isinstance(row, ValueError):
+            parsed.errors.append(f"line {line}: {row}")
+            continue
+        if not isinstance(row, dict):
+            parsed.errors.append(f"line {line}: expected an object")
+            continue
+        try:
+            parsed.items.append(schema.load(row))
+            parsed.lines.append(line)
+        except ValidationError as error:
+            for problem in problems(error.messages):
+                parsed.errors.append(f"line {line}: {problem['field']}: {problem['message']}")
+    return parsed

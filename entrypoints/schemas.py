@@ -1,0 +1,194 @@
+"""Marshmallow schemas: what the API and the file importers accept, and what the API returns."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from domain.model import Course, CourseId, EventType, Interaction, Level, RecommendationId, UserId
+
+
+def _identifier(value: str) -> None:
+    if not 1 <= len(value) <= 128 or not value.isprintable() or value != value.strip():
+        raise ValidationError("must be 1 to 128 printable characters without surrounding spaces")
+
+
+def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+    return fields.String(validate=_identifier, **kwargs)
+
+
+class CourseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    course_id = Identifier(required=True)
+    title = fields.String(required=True, validate=validate.Length(1, 300))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    category = fields.String(load_default="", validate=validate.Length(max=128))
+    level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
+    tags = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50))
+    prerequisites = fields.List(Identifier(), load_default=list, validate=validate.Length(max=50))
+    active = fields.Boolean(load_default=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Course:
+        return Course(
+            course_id=CourseId(data["course_id"]),
+            title=data["title"],
+            description=data["description"],
+            category=data["category"],
+            level=data["level"],
+            tags=tuple(data["tags"]),
+            prerequisites=tuple(CourseId(p) for p in data["prerequisites"]),
+            active=data["active"],
+        )
+
+
+class CourseBodySchema(CourseSchema):
+    """PUT /courses/<id>: the id comes from the path."""
+
+    course_id = Identifier(load_default=None)
+
+
+class CourseBatchSchema(Schema):
+    courses = fields.List(fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000))
+
+
+class EventSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    event_id = Identifier(load_default=None, metadata={"description": "Idempotency key; derived from the event when absent"})
+    user_id = Identifier(required=True)
+    course_id = Identifier(required=True)
+    event_type = fields.Enum(EventType, by_value=True, required=True)
+    occurred_at = fields.AwareDateTime(default_timezone=timezone.utc, load_default=None)
+    recommendation_id = Identifier(load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Interaction:
+        occurred_at = data["occurred_at"] or datetime.now(timezone.utc)
+        event_id = data["event_id"] or _derived_event_id(data, occurred_at)
+        return Interaction(
+            event_id=event_id,
+            user_id=UserId(data["user_id"]),
+            course_id=CourseId(data["course_id"]),
+            event_type=data["event_type"],
+            occurred_at=occurred_at.astimezone(timezone.utc),
+            recommendation_id=RecommendationId(data["recommendation_id"]) if data["recommendation_id"] else None,
+        )
+
+
+def _derived_event_id(data: dict[str, Any], occurred_at: datetime) -> str:
+    """A retried event without an id maps to the same id, so it is not counted twice."""
+    key = f"{data['user_id']}|{data['course_id']}|{data['event_type'].value}|{occurred_at.isoformat()}"
+    return "evt-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+MAX_EVENTS = 1_000
+
+
+class EventBatchSchema(Schema):
+    events = fields.List(fields.Nested(EventSchema), required=True, validate=validate.Length(1, MAX_EVENTS))
+
+
+class PageQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 1_000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, None))
+
+
+class KQuerySchema(Schema):
+    k = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
+    explain = fields.Boolean(load_default=False)
+
+
+class HomeQuerySchema(KQuerySchema):
+    user_id = Identifier(required=True)
+    category = fields.String(load_default=None, validate=validate.Length(1, 128))
+    level = fields.Enum(Level, by_value=True, load_default=None)
+
+
+class RecommendedCourseSchema(Schema):
+    course_id = fields.String()
+    title = fields.String()
+    score = fields.Float()
+    rank = fields.Integer()
+    reason = fields.String(metadata={"description": "Only with explain=true"})
+
+
+class HomeResponseSchema(Schema):
+    user_id = fields.String()
+    strategy = fields.String(metadata={"description": "The strategy that answered"})
+    fallback_from = fields.String(metadata={"description": "The strategy asked for, when it could not answer"})
+    recommendation_id = fields.String(metadata={"description": "Send it back with events to attribute them"})
+    items = fields.List(fields.Nested(RecommendedCourseSchema))
+
+
+class SimilarResponseSchema(Schema):
+    course_id = fields.String()
+    strategy = fields.String()
+    items = fields.List(fields.Nested(RecommendedCourseSchema))
+
+
+class CourseListSchema(Schema):
+    items = fields.List(fields.Nested(CourseSchema))
+    total = fields.Integer()
+
+
+class LogResultSchema(Schema):
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+
+
+class UpsertResultSchema(Schema):
+    upserted = fields.Integer()
+
+
+class StatusSchema(Schema):
+    status = fields.String()
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String()
+    message = fields.String()
+    details = fields.Raw()
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema)
+
+
+def course_json(course: Course) -> dict[str, Any]:
+    return {
+        "course_id": course.course_id,
+        "title": course.title,
+        "description": course.description,
+        "category": course.category,
+        "level": course.level.value,
+        "tags": list(course.tags),
+        "prerequisites": list(course.prerequisites),
+        "active": course.active,
+    }
+
+
+def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Flatten marshmallow's nested error dict into [{index, field, message}], index first."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any, path: list[str | int]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, [*path, key])
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            index = next((p for p in path if isinstance(p, int)), None)
+            field = ".".join(str(p) for p in path if not isinstance(p, int) and p != prefix) or "_schema"
+            found.append({"index": index, "field": field, "message": "; ".join(node)})
+        else:
+            for value in node:
+                walk(value, path)
+
+    walk(messages, [])
+    return found

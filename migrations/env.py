@@ -1,0 +1,24 @@
+"""Alembic environment: the URL comes from the caller's config (recsys init-db) or RS_DATABASE_URL."""
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.tables import metadata
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or os.environ.get("RS_DATABASE_URL", "")
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = build_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
