@@ -1,10 +1,11 @@
 """A realistic, seeded LMS: subjects in prerequisite chains, learners with latent interests."""
+
 from __future__ import annotations
 
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from domain.model import Course, CourseId, EventType, Interaction, Level, UserId
 
@@ -18,7 +19,10 @@ CATALOG: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "go": ("Go", ("golang", "concurrency", "programming")),
         "rust": ("Rust", ("rust", "systems", "memory-safety")),
         "cpp": ("C++", ("cpp", "systems", "performance")),
-        "algorithms": ("Algorithms and Data Structures", ("algorithms", "data-structures", "complexity")),
+        "algorithms": (
+            "Algorithms and Data Structures",
+            ("algorithms", "data-structures", "complexity"),
+        ),
         "testing": ("Software Testing", ("testing", "tdd", "quality")),
         "git": ("Git and Version Control", ("git", "version-control", "collaboration")),
     },
@@ -102,9 +106,24 @@ CATALOG: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 LEVELS = (
-    ("basic", Level.BEGINNER, "{name} Basics", "Start from zero with {name}: {k0}, {k1} and {k2} explained step by step with hands-on exercises."),
-    ("intermediate", Level.INTERMEDIATE, "Intermediate {name}", "Build on the basics of {name}: real projects in {k0} and {k1}, common patterns and best practices for {k2}."),
-    ("advanced", Level.ADVANCED, "Advanced {name}", "Master {name}: in-depth {k0}, performance and design trade-offs in {k1}, and expert topics in {k2}."),
+    (
+        "basic",
+        Level.BEGINNER,
+        "{name} Basics",
+        "Start from zero with {name}: {k0}, {k1} and {k2} explained step by step with hands-on exercises.",
+    ),
+    (
+        "intermediate",
+        Level.INTERMEDIATE,
+        "Intermediate {name}",
+        "Build on the basics of {name}: real projects in {k0} and {k1}, common patterns and best practices for {k2}.",
+    ),
+    (
+        "advanced",
+        Level.ADVANCED,
+        "Advanced {name}",
+        "Master {name}: in-depth {k0}, performance and design trade-offs in {k1}, and expert topics in {k2}.",
+    ),
 )
 
 
@@ -120,7 +139,9 @@ def demo_courses() -> list[Course]:
                     Course(
                         course_id=course_id,
                         title=title.format(name=name),
-                        description=text.format(name=name, k0=keywords[0], k1=keywords[1], k2=keywords[2]),
+                        description=text.format(
+                            name=name, k0=keywords[0], k1=keywords[1], k2=keywords[2]
+                        ),
                         category=category,
                         level=level,
                         tags=keywords,
@@ -137,10 +158,12 @@ class DemoData:
     interactions: list[Interaction]
 
 
-def demo_data(seed: int = 42, learners: int = 3000, now: datetime | None = None, days: int = 120) -> DemoData:
+def demo_data(
+    seed: int = 42, learners: int = 3000, now: datetime | None = None, days: int = 120
+) -> DemoData:
     """Learners with one or two favourite categories browse, enroll and complete along the chains."""
     rng = random.Random(seed)
-    now = now or datetime.now(timezone.utc).replace(microsecond=0)
+    now = now or datetime.now(UTC).replace(microsecond=0)
     courses = demo_courses()
     by_subject: dict[str, list[Course]] = {}
     for course in courses:
@@ -162,7 +185,11 @@ def demo_data(seed: int = 42, learners: int = 3000, now: datetime | None = None,
                 moment = min(now, moment + timedelta(hours=rng.uniform(1, 72)))
                 events.append(_event(user, course, EventType.VIEW, moment))
                 if rng.random() < 0.6:
-                    events.append(_event(user, course, EventType.CLICK, min(now, moment + timedelta(minutes=1))))
+                    events.append(
+                        _event(
+                            user, course, EventType.CLICK, min(now, moment + timedelta(minutes=1))
+                        )
+                    )
                 if rng.random() > 0.55:
                     break
                 moment = min(now, moment + timedelta(minutes=5))

@@ -1,11 +1,20 @@
 """In-memory storage: the local-experimentation backend and the unit-test fakes at once."""
+
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from application.ports import CourseRepository, InteractionRepository, SlateRepository, UnitOfWork
-from domain.model import Course, CourseId, Interaction, LearnerHistory, RecommendationId, Slate, UserId
+from domain.model import (
+    Course,
+    CourseId,
+    Interaction,
+    LearnerHistory,
+    RecommendationId,
+    Slate,
+    UserId,
+)
 
 
 class InMemoryStore:
@@ -126,3 +135,6 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def rollback(self) -> None:
         self._begin()
+
+    def ping(self) -> None:
+        pass  # memory is always reachable

@@ -1,4 +1,5 @@
 """Popularity: event counts weighted by type, decayed by age (half-life in days)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -54,10 +55,18 @@ class PopularityRecommender(Recommender):
     def period(self) -> str:
         if self.half_life_days is None:
             return ""
-        return " this week" if self.half_life_days <= 10 else " this month" if self.half_life_days <= 45 else " lately"
+        return (
+            " this week"
+            if self.half_life_days <= 10
+            else " this month"
+            if self.half_life_days <= 45
+            else " lately"
+        )
 
     def _ranked(self, scores: np.ndarray, k: int, exclude: frozenset[CourseId]) -> list[int]:
-        mask = np.fromiter((c.course_id in exclude for c in self.courses), dtype=bool, count=len(self.courses))
+        mask = np.fromiter(
+            (c.course_id in exclude for c in self.courses), dtype=bool, count=len(self.courses)
+        )
         return top_k(np.where(mask, -np.inf, scores), k)
 
     def recommend(

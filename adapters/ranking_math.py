@@ -1,4 +1,5 @@
 """Small numpy helpers shared by the recommenders."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Content-based: TF-IDF over course text; learner profile = event-weighted mean of course vectors."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -47,7 +48,9 @@ class ContentRecommender(Recommender):
 
     def _allowed(self, scores: np.ndarray, exclude: frozenset[CourseId]) -> np.ndarray:
         """Scores with excluded and unrelated (zero similarity) courses taken out."""
-        mask = np.fromiter((c.course_id in exclude for c in self.courses), dtype=bool, count=len(self.courses))
+        mask = np.fromiter(
+            (c.course_id in exclude for c in self.courses), dtype=bool, count=len(self.courses)
+        )
         return np.where(mask | (scores <= 0), -np.inf, scores)
 
     def recommend(
@@ -67,7 +70,7 @@ class ContentRecommender(Recommender):
         closeness = (self.vectors[ranked] @ self.vectors[rows].T).toarray()
         own = list(touched.items())
         result = []
-        for rank, (i, row) in enumerate(zip(ranked, closeness), start=1):
+        for rank, (i, row) in enumerate(zip(ranked, closeness, strict=True), start=1):
             candidate = self.courses[i].course_id
             row[[j for j, (c, _) in enumerate(own) if c == candidate]] = -np.inf
             best = int(np.argmax(row))
@@ -85,9 +88,17 @@ class ContentRecommender(Recommender):
         if course_id not in self.index:
             raise UnknownCourse(course_id)
         source = self.courses[self.index[course_id]]
-        scores = np.asarray((self.vectors @ self.vectors[self.index[course_id]].T).toarray()).ravel()
+        scores = np.asarray(
+            (self.vectors @ self.vectors[self.index[course_id]].T).toarray()
+        ).ravel()
         ranked = top_k(self._allowed(scores, exclude | {course_id}), k)
         return [
-            Recommendation(self.courses[i].course_id, float(scores[i]), rank, self.name, f"Similar to {source.title}")
+            Recommendation(
+                self.courses[i].course_id,
+                float(scores[i]),
+                rank,
+                self.name,
+                f"Similar to {source.title}",
+            )
             for rank, i in enumerate(ranked, start=1)
         ]

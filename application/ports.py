@@ -1,10 +1,19 @@
 """Storage ports: repositories and the unit of work that makes writes all-or-nothing."""
+
 from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 
-from domain.model import Course, CourseId, Interaction, LearnerHistory, RecommendationId, Slate, UserId
+from domain.model import (
+    Course,
+    CourseId,
+    Interaction,
+    LearnerHistory,
+    RecommendationId,
+    Slate,
+    UserId,
+)
 
 
 class CourseRepository(abc.ABC):
@@ -89,5 +98,6 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def rollback(self) -> None: ...
 
+    @abc.abstractmethod
     def ping(self) -> None:
         """Raise if the storage cannot be reached."""

@@ -1,4 +1,5 @@
 """The fitted recommenders a server answers with, refitted when the catalog or the events change."""
+
 from __future__ import annotations
 
 import logging
@@ -79,6 +80,9 @@ class StrategyRegistry:
             recommenders[name] = recommender
         log.info(
             "fitted %s on %d courses and %d events in %.2fs",
-            ", ".join(recommenders), len(courses), len(events), time.perf_counter() - started,
+            ", ".join(recommenders),
+            len(courses),
+            len(events),
+            time.perf_counter() - started,
         )
         return Snapshot(version, {c.course_id: c for c in courses}, recommenders)

@@ -1,4 +1,5 @@
 """Errors the domain raises; entrypoints map them to status codes."""
+
 from __future__ import annotations
 
 

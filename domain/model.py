@@ -1,9 +1,10 @@
 """Entities and value objects: courses, learner events, recommendations and served slates."""
+
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NewType
 
 CourseId = NewType("CourseId", str)
@@ -62,9 +63,7 @@ class Course:
 
     def text(self) -> str:
         """Everything a learner reads about the course, for content similarity."""
-        return " ".join(
-            [self.title, self.description, self.category, self.level.value, *self.tags]
-        )
+        return " ".join([self.title, self.description, self.category, self.level.value, *self.tags])
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,7 @@ class Interaction:
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:
-            object.__setattr__(self, "occurred_at", self.occurred_at.replace(tzinfo=timezone.utc))
+            object.__setattr__(self, "occurred_at", self.occurred_at.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
 """Strategy ports: what every recommender implements."""
+
 from __future__ import annotations
 
 import abc

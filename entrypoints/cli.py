@@ -1,4 +1,5 @@
 """The recsys command line: database, catalog and event imports, demo data, serving."""
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ def _container(ctx: click.Context) -> Container:
         container = Container()
         container.config.from_dict(settings)
         ctx.obj = container
+        ctx.call_on_close(lambda: container.engine().dispose())
     return ctx.obj  # type: ignore[no-any-return]
 
 
@@ -120,11 +122,15 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     container.upsert_courses().execute(data.courses)
     log = container.log_interactions()
     accepted = 0
-    with click.progressbar(length=len(data.interactions), label="loading demo events", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=len(data.interactions), label="loading demo events", file=sys.stderr
+    ) as bar:
         for start in range(0, len(data.interactions), BATCH):
             accepted += log.execute(data.interactions[start : start + BATCH]).accepted
             bar.update(BATCH)
-    click.echo(f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners")
+    click.echo(
+        f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners"
+    )
 
 
 @cli.command("show-config")
@@ -142,7 +148,9 @@ def show_config() -> None:
 @click.option("--port", default=None, type=int, help="Default: RS_PORT or 8002.")
 @click.option("--workers", default=2, show_default=True)
 @click.option("--threads", default=4, show_default=True)
-@click.option("--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn.")
+@click.option(
+    "--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn."
+)
 def serve(host: str | None, port: int | None, workers: int, threads: int, dev: bool) -> None:
     """Serve the HTTP API."""
     from entrypoints.api import create_app

@@ -1,4 +1,5 @@
 """The composition root: the only module that names concrete adapters."""
+
 from __future__ import annotations
 
 from dependency_injector import containers, providers
@@ -36,7 +37,9 @@ class Container(containers.DeclarativeContainer):
     )
     migrate = providers.Callable(upgrade, config.database_url)
 
-    popularity = providers.Factory(PopularityRecommender, half_life_days=config.popularity_half_life_days)
+    popularity = providers.Factory(
+        PopularityRecommender, half_life_days=config.popularity_half_life_days
+    )
     content = providers.Factory(ContentRecommender)
     strategies = providers.Singleton(
         StrategyRegistry,

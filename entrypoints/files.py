@@ -1,4 +1,5 @@
 """Reading catalog and event files (CSV or JSON lines) into validated domain objects."""
+
 from __future__ import annotations
 
 import csv

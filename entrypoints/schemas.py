@@ -1,8 +1,9 @@
 """Marshmallow schemas: what the API and the file importers accept, and what the API returns."""
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -28,7 +29,11 @@ class CourseSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     category = fields.String(load_default="", validate=validate.Length(max=128))
     level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
-    tags = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50))
+    tags = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
     prerequisites = fields.List(Identifier(), load_default=list, validate=validate.Length(max=50))
     active = fields.Boolean(load_default=True)
 
@@ -53,31 +58,38 @@ class CourseBodySchema(CourseSchema):
 
 
 class CourseBatchSchema(Schema):
-    courses = fields.List(fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000))
+    courses = fields.List(
+        fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000)
+    )
 
 
 class EventSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    event_id = Identifier(load_default=None, metadata={"description": "Idempotency key; derived from the event when absent"})
+    event_id = Identifier(
+        load_default=None,
+        metadata={"description": "Idempotency key; derived from the event when absent"},
+    )
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     event_type = fields.Enum(EventType, by_value=True, required=True)
-    occurred_at = fields.AwareDateTime(default_timezone=timezone.utc, load_default=None)
+    occurred_at = fields.AwareDateTime(default_timezone=UTC, load_default=None)
     recommendation_id = Identifier(load_default=None, allow_none=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Interaction:
-        occurred_at = data["occurred_at"] or datetime.now(timezone.utc)
+        occurred_at = data["occurred_at"] or datetime.now(UTC)
         event_id = data["event_id"] or _derived_event_id(data, occurred_at)
         return Interaction(
             event_id=event_id,
             user_id=UserId(data["user_id"]),
             course_id=CourseId(data["course_id"]),
             event_type=data["event_type"],
-            occurred_at=occurred_at.astimezone(timezone.utc),
-            recommendation_id=RecommendationId(data["recommendation_id"]) if data["recommendation_id"] else None,
+            occurred_at=occurred_at.astimezone(UTC),
+            recommendation_id=RecommendationId(data["recommendation_id"])
+            if data["recommendation_id"]
+            else None,
         )
 
 
@@ -91,7 +103,9 @@ MAX_EVENTS = 1_000
 
 
 class EventBatchSchema(Schema):
-    events = fields.List(fields.Nested(EventSchema), required=True, validate=validate.Length(1, MAX_EVENTS))
+    events = fields.List(
+        fields.Nested(EventSchema), required=True, validate=validate.Length(1, MAX_EVENTS)
+    )
 
 
 class PageQuerySchema(Schema):
@@ -122,8 +136,12 @@ class RecommendedCourseSchema(Schema):
 class HomeResponseSchema(Schema):
     user_id = fields.String()
     strategy = fields.String(metadata={"description": "The strategy that answered"})
-    fallback_from = fields.String(metadata={"description": "The strategy asked for, when it could not answer"})
-    recommendation_id = fields.String(metadata={"description": "Send it back with events to attribute them"})
+    fallback_from = fields.String(
+        metadata={"description": "The strategy asked for, when it could not answer"}
+    )
+    recommendation_id = fields.String(
+        metadata={"description": "Send it back with events to attribute them"}
+    )
     items = fields.List(fields.Nested(RecommendedCourseSchema))
 
 
@@ -184,7 +202,10 @@ def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
                 walk(value, [*path, key])
         elif isinstance(node, list) and all(isinstance(m, str) for m in node):
             index = next((p for p in path if isinstance(p, int)), None)
-            field = ".".join(str(p) for p in path if not isinstance(p, int) and p != prefix) or "_schema"
+            names = [str(p) for p in path if not isinstance(p, int)]
+            if index is not None and names[:1] == [prefix]:
+                names = names[1:]  # "events.3.course_id" reads as event 3, field course_id
+            field = ".".join(names) or "_schema"
             found.append({"index": index, "field": field, "message": "; ".join(node)})
         else:
             for value in node:

@@ -1,4 +1,5 @@
 """Gunicorn running the app factory in each worker (`recsys serve`)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller's config (recsys init-db) or RS_DATABASE_URL."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Engine construction: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a sane pool."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Run the Alembic migrations programmatically (what `recsys init-db` does)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,8 +1,9 @@
 """SQLAlchemy implementations of the storage ports (Core statements, domain objects out)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,8 +28,8 @@ from domain.model import (
 def utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; everything we store is UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _insert(session: Session, table):  # type: ignore[no-untyped-def]
@@ -65,12 +66,14 @@ class SqlCourseRepository(CourseRepository):
         return self.session.execute(select(func.count()).select_from(courses)).scalar_one()
 
     def all(self) -> list[Course]:
-        return [_course(r) for r in self.session.execute(select(courses).order_by(courses.c.course_id))]
+        return [
+            _course(r) for r in self.session.execute(select(courses).order_by(courses.c.course_id))
+        ]
 
     def upsert(self, items: Sequence[Course]) -> None:
         if not items:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = [
             {
                 "course_id": c.course_id,
@@ -87,7 +90,9 @@ class SqlCourseRepository(CourseRepository):
         ]
         stmt = _insert(self.session, courses)
         replace = {name: stmt.excluded[name] for name in rows[0] if name != "course_id"}
-        self.session.execute(stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows)
+        self.session.execute(
+            stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows
+        )
 
     def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
         wanted = set(course_ids)
@@ -110,7 +115,9 @@ def _interaction(row) -> Interaction:  # type: ignore[no-untyped-def]
         course_id=CourseId(row.course_id),
         event_type=EventType(row.event_type),
         occurred_at=utc(row.occurred_at),
-        recommendation_id=RecommendationId(row.recommendation_id) if row.recommendation_id else None,
+        recommendation_id=RecommendationId(row.recommendation_id)
+        if row.recommendation_id
+        else None,
     )
 
 

@@ -1,4 +1,5 @@
 """Table definitions; Alembic migrations are written from these."""
+
 from __future__ import annotations
 
 from sqlalchemy import (

@@ -1,4 +1,5 @@
 """A unit of work over one SQLAlchemy session: one transaction, rolled back unless committed."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, text

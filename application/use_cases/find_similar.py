@@ -1,4 +1,5 @@
 """FindSimilar: courses like a given course, from one strategy."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ class SimilarResult:
 
 
 class FindSimilar:
-    def __init__(self, strategies: StrategyRegistry, default_strategy: str = DEFAULT_SIMILAR_STRATEGY) -> None:
+    def __init__(
+        self, strategies: StrategyRegistry, default_strategy: str = DEFAULT_SIMILAR_STRATEGY
+    ) -> None:
         self.strategies = strategies
         self.default_strategy = default_strategy
 
@@ -43,5 +46,7 @@ class FindSimilar:
             name, recommender = "popularity", snapshot.recommenders["popularity"]
         items = recommender.similar(query.course_id, query.k, snapshot.inactive())
         return SimilarResult(
-            query.course_id, name, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
+            query.course_id,
+            name,
+            tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items),
         )

@@ -1,4 +1,5 @@
 """LogInteractions: store a batch of learner events, all or nothing, idempotent on event_id."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -40,9 +41,19 @@ def _problems(uow: UnitOfWork, events: Sequence[Interaction]) -> list[dict[str, 
     problems: list[dict[str, object]] = []
     for index, event in enumerate(events):
         if event.course_id not in courses:
-            problems.append({"index": index, "field": "course_id", "message": f"unknown course {event.course_id!r}"})
+            problems.append(
+                {
+                    "index": index,
+                    "field": "course_id",
+                    "message": f"unknown course {event.course_id!r}",
+                }
+            )
         if event.recommendation_id and event.recommendation_id not in slates:
             problems.append(
-                {"index": index, "field": "recommendation_id", "message": "no recommendation was served with this id"}
+                {
+                    "index": index,
+                    "field": "recommendation_id",
+                    "message": "no recommendation was served with this id",
+                }
             )
     return problems

@@ -1,10 +1,11 @@
 """RecommendHome: a learner's home-page slate from one strategy, recorded for attribution."""
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from application.ports import UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
@@ -40,7 +41,7 @@ class RecommendHome:
         uow_factory: Callable[[], UnitOfWork],
         strategies: StrategyRegistry,
         default_strategy: str = FALLBACK,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.uow_factory = uow_factory
         self.strategies = strategies
@@ -48,7 +49,9 @@ class RecommendHome:
         self.clock = clock
 
     def execute(self, query: RecommendHomeQuery) -> HomeResult:
-        requested = self.strategies.validate(query.strategy) if query.strategy else self.default_strategy
+        requested = (
+            self.strategies.validate(query.strategy) if query.strategy else self.default_strategy
+        )
         snapshot = self.strategies.snapshot()
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)
@@ -56,7 +59,11 @@ class RecommendHome:
             name = requested
             recommender = snapshot.recommenders.get(name)
             items: list[Recommendation] = []
-            if recommender is not None and recommender.ready and not (recommender.personalised and history.is_new):
+            if (
+                recommender is not None
+                and recommender.ready
+                and not (recommender.personalised and history.is_new)
+            ):
                 items = recommender.recommend(history, query.k, exclude)
             if not items and name != FALLBACK:
                 # Unknown learners, untrained models and exhausted strategies get popular courses.

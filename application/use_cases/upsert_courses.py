@@ -1,4 +1,5 @@
 """UpsertCourses: add or replace catalog entries, checking that prerequisites exist."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -21,9 +22,21 @@ class UpsertCourses:
             for index, course in enumerate(courses):
                 for prerequisite in course.prerequisites:
                     if prerequisite == course.course_id:
-                        problems.append({"index": index, "field": "prerequisites", "message": "a course cannot require itself"})
+                        problems.append(
+                            {
+                                "index": index,
+                                "field": "prerequisites",
+                                "message": "a course cannot require itself",
+                            }
+                        )
                     elif prerequisite not in known:
-                        problems.append({"index": index, "field": "prerequisites", "message": f"unknown course {prerequisite!r}"})
+                        problems.append(
+                            {
+                                "index": index,
+                                "field": "prerequisites",
+                                "message": f"unknown course {prerequisite!r}",
+                            }
+                        )
             if problems:
                 raise InvalidCourses(problems)
             uow.courses.upsert(courses)

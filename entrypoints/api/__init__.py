@@ -1,4 +1,5 @@
 """Flask app factory: builds the container, registers blueprints and JSON error handlers."""
+
 from __future__ import annotations
 
 import logging
@@ -32,5 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def openapi():  # type: ignore[no-untyped-def]
         return jsonify(build_spec(app))
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return app

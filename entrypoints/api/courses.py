@@ -1,4 +1,5 @@
 """The course catalog: read it, and upsert it (an operator's action)."""
+
 from __future__ import annotations
 
 from dependency_injector.wiring import Provide, inject
@@ -62,7 +63,9 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
 
 
 @bp.post("")
-@documented("Create or replace many courses", UpsertResultSchema, body=CourseBatchSchema, errors=(400, 413))
+@documented(
+    "Create or replace many courses", UpsertResultSchema, body=CourseBatchSchema, errors=(400, 413)
+)
 @inject
 def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     body = json_body()

@@ -1,4 +1,5 @@
 """Every error leaves as JSON {"error": {"code", "message", ...}}; nothing leaks a stack trace."""
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,13 @@ from flask import Flask, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from domain.errors import DomainError, InvalidBatch, InvalidStrategy, StrategyUnavailable, UnknownCourse
+from domain.errors import (
+    DomainError,
+    InvalidBatch,
+    InvalidStrategy,
+    StrategyUnavailable,
+    UnknownCourse,
+)
 from entrypoints.schemas import problems
 
 log = logging.getLogger(__name__)
@@ -32,7 +39,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):  # type: ignore[no-untyped-def]
         found = problems(error.messages, "events")
-        first = found[0] if found else {"field": "_schema", "message": "invalid input", "index": None}
+        first = (
+            found[0] if found else {"field": "_schema", "message": "invalid input", "index": None}
+        )
         where = f"event {first['index']}: " if first["index"] is not None else ""
         return error_response(
             400, "validation_error", f"{where}{first['field']}: {first['message']}", problems=found

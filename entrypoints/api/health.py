@@ -1,5 +1,8 @@
 """Liveness and readiness."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
@@ -22,9 +25,9 @@ def healthz():  # type: ignore[no-untyped-def]
 @bp.get("/readyz")
 @documented("The database answers", StatusSchema, errors=(503,))
 @inject
-def readyz(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
+def readyz(uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider]):  # type: ignore[no-untyped-def]
     try:
-        with uow:
+        with uow_factory() as uow:
             uow.ping()
     except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
         return error_response(503, "not_ready", f"database unreachable: {type(error).__name__}")

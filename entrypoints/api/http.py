@@ -1,4 +1,5 @@
 """Small helpers the views share: JSON bodies and query strings through marshmallow."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Learner events: one object or a batch, all or nothing, idempotent on event_id."""
+
 from __future__ import annotations
 
 from dependency_injector.wiring import Provide, inject
@@ -21,6 +22,8 @@ def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest('the body must be one event object or {"events": [...]}')
-    events = EventBatchSchema().load(body)["events"] if "events" in body else [EventSchema().load(body)]
+    events = (
+        EventBatchSchema().load(body)["events"] if "events" in body else [EventSchema().load(body)]
+    )
     result = use_case.execute(events)
     return {"accepted": result.accepted, "duplicates": result.duplicates}

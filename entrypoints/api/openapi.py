@@ -1,4 +1,5 @@
 """OpenAPI 3 from the marshmallow schemas: views declare their contract with @documented."""
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,10 @@ def documented(
         if query is not None:
             operation["parameters"] = [{"in": "query", "schema": query}]
         if body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
         operation["responses"][str(status)] = {
             "description": summary,
             **({"content": {"application/json": {"schema": response}}} if response else {}),
@@ -72,7 +76,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
             names = re.findall(r"{([^}]+)}", path)
             if names:
                 op["parameters"] = [
-                    {"in": "path", "name": n, "required": True, "schema": {"type": "string"}} for n in names
+                    {"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
+                    for n in names
                 ] + op.get("parameters", [])
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in sorted(paths.items()):

@@ -1,4 +1,5 @@
 """Home and similar-course recommendations."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,12 @@ from domain.model import CourseId, UserId
 from entrypoints.api.http import query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import HomeQuerySchema, HomeResponseSchema, KQuerySchema, SimilarResponseSchema
+from entrypoints.schemas import (
+    HomeQuerySchema,
+    HomeResponseSchema,
+    KQuerySchema,
+    SimilarResponseSchema,
+)
 
 bp = Blueprint("recommendations", __name__, url_prefix="/api/v1/recommendations")
 
@@ -33,7 +39,12 @@ def _items(items: tuple[ServedItem, ...], explain: bool) -> list[dict[str, Any]]
 
 
 @bp.get("/home")
-@documented("Personalised home-page recommendations", HomeResponseSchema, query=HomeQuerySchema, errors=(400,))
+@documented(
+    "Personalised home-page recommendations",
+    HomeResponseSchema,
+    query=HomeQuerySchema,
+    errors=(400,),
+)
 @inject
 def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: ignore[no-untyped-def]
     args = query(HomeQuerySchema())
@@ -55,9 +66,15 @@ def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: 
 
 
 @bp.get("/similar/<course_id>")
-@documented("Courses similar to a course", SimilarResponseSchema, query=KQuerySchema, errors=(400, 404))
+@documented(
+    "Courses similar to a course", SimilarResponseSchema, query=KQuerySchema, errors=(400, 404)
+)
 @inject
 def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
     args = query(KQuerySchema())
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
-    return {"course_id": result.course_id, "strategy": result.strategy, "items": _items(result.items, args["explain"])}
+    return {
+        "course_id": result.course_id,
+        "strategy": result.strategy,
+        "items": _items(result.items, args["explain"]),
+    }

@@ -1,0 +1,174 @@
+"""Shared fixtures: storage backends (memory, SQLite, PostgreSQL), a small catalog, an app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.repositories import delete_everything
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.ports import UnitOfWork
+from domain.model import Course, CourseId, EventType, Interaction, Level, UserId
+
+POSTGRES_URL = os.environ.get(
+    "RS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _postgres_or_skip() -> Engine:
+    engine = build_engine(POSTGRES_URL)
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:  # noqa: BLE001
+        engine.dispose()
+        message = f"PostgreSQL at RS_TEST_DATABASE_URL is unreachable: {type(error).__name__}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    engine = _postgres_or_skip()
+    upgrade(POSTGRES_URL)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'recsys.db'}"
+    upgrade(url)
+    return url
+
+
+def _clean(engine: Engine) -> None:
+    uow = SqlAlchemyUnitOfWork(engine)
+    with uow:
+        delete_everything(uow.session)
+        uow.commit()
+
+
+@pytest.fixture
+def postgres_url(postgres_engine: Engine) -> Iterator[str]:
+    _clean(postgres_engine)
+    yield POSTGRES_URL
+    _clean(postgres_engine)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def uow_factory(request) -> Iterator[Callable[[], UnitOfWork]]:  # type: ignore[no-untyped-def]
+    """A factory of units of work over each storage backend in turn."""
+    if request.param == "memory":
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    engine = build_engine(url)
+    yield lambda: SqlAlchemyUnitOfWork(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request) -> str:  # type: ignore[no-untyped-def]
+    """A migrated, empty SQL database: SQLite, then PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")  # type: ignore[no-any-return]
+
+
+def course(
+    course_id: str,
+    title: str | None = None,
+    category: str = "Programming",
+    level: Level = Level.BEGINNER,
+    tags: tuple[str, ...] = (),
+    prerequisites: tuple[str, ...] = (),
+    active: bool = True,
+    description: str = "",
+) -> Course:
+    return Course(
+        CourseId(course_id),
+        title or course_id.replace("_", " ").title(),
+        description,
+        category,
+        level,
+        tags,
+        tuple(CourseId(p) for p in prerequisites),
+        active,
+    )
+
+
+def event(
+    user: str,
+    course_id: str,
+    kind: str = "view",
+    minutes: float = 0,
+    event_id: str | None = None,
+    recommendation_id: str | None = None,
+) -> Interaction:
+    moment = NOW + timedelta(minutes=minutes)
+    return Interaction(
+        event_id or f"{user}-{course_id}-{kind}-{minutes}",
+        UserId(user),
+        CourseId(course_id),
+        EventType(kind),
+        moment,
+        recommendation_id,  # type: ignore[arg-type]
+    )
+
+
+CATALOG = [
+    course(
+        "course_python_basic",
+        "Python Basics",
+        tags=("python", "programming"),
+        description="Learn Python programming from scratch",
+    ),
+    course(
+        "course_python_intermediate",
+        "Intermediate Python",
+        level=Level.INTERMEDIATE,
+        tags=("python", "programming"),
+        prerequisites=("course_python_basic",),
+        description="Python programming patterns and projects",
+    ),
+    course(
+        "course_sql_basic",
+        "SQL Basics",
+        "Data Science",
+        tags=("sql", "databases"),
+        description="Query databases with SQL",
+    ),
+    course(
+        "course_ml_basic",
+        "Machine Learning Basics",
+        "Data Science",
+        tags=("machine-learning", "python"),
+        description="Machine learning models with Python",
+    ),
+    course(
+        "course_spanish_basic",
+        "Spanish Basics",
+        "Languages",
+        tags=("spanish", "language"),
+        description="Speak Spanish in everyday conversation",
+    ),
+    course(
+        "course_old_cobol",
+        "Legacy COBOL",
+        "Programming",
+        tags=("cobol",),
+        active=False,
+        description="Programming mainframes",
+    ),
+]

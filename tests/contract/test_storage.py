@@ -1,0 +1,158 @@
+"""One contract for the storage ports, run against memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
+from tests.conftest import CATALOG, NOW, course, event
+
+
+def test_courses_are_upserted_and_read_back_in_id_order(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(list(reversed(CATALOG)))
+        uow.commit()
+    with uow_factory() as uow:
+        assert [c.course_id for c in uow.courses.all()] == sorted(c.course_id for c in CATALOG)
+        assert uow.courses.get(CourseId("course_python_intermediate")) == CATALOG[1]
+        assert uow.courses.get(CourseId("missing")) is None
+        assert uow.courses.count() == len(CATALOG)
+        assert [c.course_id for c in uow.courses.page(2, 1)] == sorted(
+            c.course_id for c in CATALOG
+        )[1:3]
+
+
+def test_an_upsert_replaces_a_course_and_changes_the_catalog_version(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.commit()
+        before = uow.courses.version()
+    renamed = replace(CATALOG[0], title="Python for Everyone", active=False)
+    with uow_factory() as uow:
+        uow.courses.upsert([renamed])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.courses.get(renamed.course_id) == renamed
+        assert uow.courses.count() == len(CATALOG)
+        assert uow.courses.version() != before
+
+
+def test_existing_reports_only_known_courses(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG[:2])
+        uow.commit()
+        assert uow.courses.existing({CourseId("course_python_basic"), CourseId("nope")}) == {
+            "course_python_basic"
+        }
+        assert uow.courses.existing(set()) == set()
+
+
+def test_nothing_is_stored_without_commit(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.interactions.add_batch([event("u1", "course_python_basic")])
+    with uow_factory() as uow:
+        assert uow.courses.count() == 0
+        assert uow.interactions.count() == 0
+
+
+def test_a_retried_batch_is_not_counted_twice(uow_factory):
+    batch = [
+        event("u1", "course_python_basic", "view"),
+        event("u1", "course_python_basic", "enroll", 5),
+    ]
+    with uow_factory() as uow:
+        assert uow.interactions.add_batch(batch) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.interactions.add_batch([*batch, event("u1", "course_sql_basic", "view", 9)]) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.interactions.count() == 3
+
+
+def test_a_repeated_event_id_inside_one_batch_is_stored_once(uow_factory):
+    same = event("u1", "course_python_basic", event_id="e1")
+    with uow_factory() as uow:
+        assert uow.interactions.add_batch([same, same]) == 1
+        uow.commit()
+        assert uow.interactions.count() == 1
+
+
+def test_history_is_one_learners_events_oldest_first_in_utc(uow_factory):
+    events = [
+        event("u1", "course_sql_basic", "enroll", 30),
+        event("u2", "course_python_basic", "view", 10),
+        event("u1", "course_python_basic", "view", 20),
+    ]
+    with uow_factory() as uow:
+        uow.interactions.add_batch(events)
+        uow.commit()
+    with uow_factory() as uow:
+        history = uow.interactions.history(UserId("u1"))
+    assert [e.course_id for e in history.events] == ["course_python_basic", "course_sql_basic"]
+    assert history.events[0].occurred_at == NOW + timedelta(minutes=20)
+    assert history.events[0].occurred_at.utcoffset() == timedelta(0)
+    assert history.taken() == {"course_sql_basic"}
+
+
+def test_an_unknown_learner_has_an_empty_history(uow_factory):
+    with uow_factory() as uow:
+        assert uow.interactions.history(UserId("ghost")).is_new
+
+
+def test_stream_yields_every_event_oldest_first_across_batches(uow_factory):
+    events = [event(f"u{i % 7}", "course_python_basic", "view", minutes=100 - i) for i in range(25)]
+    with uow_factory() as uow:
+        uow.interactions.add_batch(events)
+        uow.commit()
+        before = uow.interactions.version()
+    with uow_factory() as uow:
+        streamed = list(uow.interactions.stream(batch_size=4))
+    assert sorted(e.event_id for e in streamed) == sorted(e.event_id for e in events)
+    assert [e.occurred_at for e in streamed] == sorted(e.occurred_at for e in events)
+    with uow_factory() as uow:
+        uow.interactions.add_batch([event("u9", "course_sql_basic")])
+        uow.commit()
+        assert uow.interactions.version() != before
+
+
+def test_a_served_slate_is_recorded_with_its_items(uow_factory):
+    slate = Slate(
+        RecommendationId("r1"),
+        UserId("u1"),
+        "content",
+        (
+            Recommendation(
+                CourseId("course_sql_basic"), 0.9, 1, "content", "Similar to Python Basics"
+            ),
+            Recommendation(CourseId("course_ml_basic"), 0.5, 2, "content", "Similar to SQL Basics"),
+        ),
+        NOW,
+        model_version="v1",
+        fallback_from="two_tower",
+    )
+    with uow_factory() as uow:
+        uow.slates.add(slate)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.slates.get(RecommendationId("r1")) == slate
+        assert uow.slates.get(RecommendationId("r2")) is None
+        assert uow.slates.existing({RecommendationId("r1"), RecommendationId("r2")}) == {"r1"}
+
+
+def test_course_fields_survive_a_round_trip(uow_factory):
+    full = course(
+        "c1",
+        "Ünïcode & “quotes”",
+        "Design",
+        tags=("a", "b c"),
+        prerequisites=("c0",),
+        description="x" * 5000,
+    )
+    with uow_factory() as uow:
+        uow.courses.upsert([full])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.courses.get(CourseId("c1")) == full

@@ -1,0 +1,224 @@
+"""The HTTP API end to end, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+HOME = "/api/v1/recommendations/home"
+
+
+def log(client, *events):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/interactions", json={"events": list(events)})
+
+
+def ev(user, course, kind="view", at="2026-11-01T10:00:00Z", **extra):  # type: ignore[no-untyped-def]
+    return {"user_id": user, "course_id": course, "event_type": kind, "occurred_at": at, **extra}
+
+
+def test_home_recommendations_have_the_documented_shape(client):
+    log(
+        client,
+        ev("user1", "course_python_basic", "complete"),
+        ev("user2", "course_sql_basic", "enroll"),
+    )
+    body = client.get(f"{HOME}?user_id=user1&strategy=content&k=3&explain=true").json
+    assert set(body) == {"user_id", "strategy", "recommendation_id", "items"}
+    assert body["user_id"] == "user1" and body["strategy"] == "content"
+    first = body["items"][0]
+    assert set(first) == {"course_id", "title", "score", "rank", "reason"}
+    assert first["course_id"] == "course_python_intermediate"
+    assert first["reason"] == "Similar to Python Basics, which you completed"
+
+
+def test_reasons_are_shown_only_when_asked_for(client):
+    log(client, ev("user1", "course_python_basic", "complete"))
+    items = client.get(f"{HOME}?user_id=user1&strategy=popularity").json["items"]
+    assert items and all("reason" not in item for item in items)
+
+
+@pytest.mark.parametrize("strategy", ["popularity", "content"])
+def test_a_learner_who_enrolled_never_gets_the_course_back(client, strategy):
+    log(
+        client,
+        ev("user1", "course_python_basic", "enroll"),
+        ev("user2", "course_python_basic", "enroll"),
+    )
+    for url in (f"{HOME}?user_id=user1&strategy={strategy}&k=100", f"{HOME}?user_id=user1&k=100"):
+        ids = [i["course_id"] for i in client.get(url).json["items"]]
+        assert ids and "course_python_basic" not in ids
+
+
+def test_the_default_strategy_falls_back_to_popularity_and_says_so(client):
+    body = client.get(f"{HOME}?user_id=user1").json
+    assert body["strategy"] == "popularity" and body["fallback_from"] == "hybrid"
+
+
+def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
+    response = client.get(f"{HOME}?user_id=user1&strategy=astrology")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_strategy"
+    assert response.json["error"]["valid"] == ["content", "popularity"]
+
+
+def test_similar_courses(client):
+    body = client.get("/api/v1/recommendations/similar/course_python_basic?k=2&explain=true").json
+    assert body["course_id"] == "course_python_basic"
+    assert body["items"][0]["course_id"] == "course_python_intermediate"
+    assert body["items"][0]["reason"] == "Similar to Python Basics"
+
+
+def test_a_course_created_through_the_api_is_similar_at_once(client):
+    new = {
+        "title": "Advanced Python",
+        "description": "Python programming at scale",
+        "tags": ["python"],
+        "level": "advanced",
+        "category": "Programming",
+        "prerequisites": ["course_python_intermediate"],
+    }
+    assert client.put("/api/v1/courses/course_python_advanced", json=new).status_code == 200
+    ids = [
+        i["course_id"]
+        for i in client.get("/api/v1/recommendations/similar/course_python_basic?k=2").json["items"]
+    ]
+    assert "course_python_advanced" in ids
+
+
+def test_events_are_idempotent_on_event_id(client):
+    batch = [
+        ev("user1", "course_sql_basic", "click", event_id="e-1"),
+        ev("user1", "course_sql_basic", "enroll", event_id="e-2"),
+    ]
+    assert log(client, *batch).json == {"accepted": 2, "duplicates": 0}
+    assert log(client, *batch).json == {"accepted": 0, "duplicates": 2}
+    single = client.post("/api/v1/interactions", json=ev("user1", "course_ml_basic", "view"))
+    assert single.json == {"accepted": 1, "duplicates": 0}
+    again = client.post("/api/v1/interactions", json=ev("user1", "course_ml_basic", "view"))
+    assert again.json == {"accepted": 0, "duplicates": 1}
+
+
+def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(client):
+    response = log(
+        client,
+        ev("user5", "course_sql_basic", "enroll"),
+        ev("user5", "course_ml_basic", "purchase"),
+    )
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["message"].startswith("event 1: event_type")
+    assert error["problems"][0]["index"] == 1 and error["problems"][0]["field"] == "event_type"
+    ids = [
+        i["course_id"]
+        for i in client.get(f"{HOME}?user_id=user5&strategy=popularity&k=100").json["items"]
+    ]
+    assert "course_sql_basic" in ids  # the valid first event was not stored either
+
+
+def test_events_are_attributed_to_a_served_slate(client):
+    log(client, ev("user1", "course_python_basic", "complete"))
+    served = client.get(f"{HOME}?user_id=user1&strategy=content").json
+    click = ev(
+        "user1",
+        served["items"][0]["course_id"],
+        "click",
+        recommendation_id=served["recommendation_id"],
+    )
+    assert log(client, click).json["accepted"] == 1
+    forged = ev("user1", "course_sql_basic", "click", recommendation_id="not-served")
+    assert log(client, forged).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        (f"{HOME}", "user_id"),
+        (f"{HOME}?user_id=user1&k=0", "k"),
+        (f"{HOME}?user_id=user1&k=101", "k"),
+        (f"{HOME}?user_id=user1&k=ten", "k"),
+        (f"{HOME}?user_id={'x' * 129}", "user_id"),
+        (f"{HOME}?user_id=user1&level=expert", "level"),
+        (f"{HOME}?user_id=user1&explain=perhaps", "explain"),
+        (f"{HOME}?user_id=user1&colour=blue", "colour"),
+        ("/api/v1/courses?limit=0", "limit"),
+        ("/api/v1/courses?offset=-1", "offset"),
+        ("/api/v1/recommendations/similar/course_python_basic?k=-5", "k"),
+    ],
+)
+def test_bad_query_parameters_are_a_400_naming_the_field(client, url, field):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json["error"]["problems"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"events": []}', "application/json"),
+        ('{"events": "many"}', "application/json"),
+        ('{"user_id": "u"}', "application/json"),
+        (
+            '{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view", "occurred_at": "yesterday"}',
+            "application/json",
+        ),
+        ("user_id=u", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_malformed_event_bodies_are_a_400(client, body, content_type):
+    response = client.post("/api/v1/interactions", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert set(response.json["error"]) >= {"code", "message"}
+
+
+def test_more_than_a_thousand_events_are_refused(client):
+    many = [
+        ev("u", "course_sql_basic", at=f"2026-11-01T10:00:{i % 60:02d}Z", event_id=f"e{i}")
+        for i in range(1001)
+    ]
+    response = log(client, *many)
+    assert response.status_code == 400
+    assert "events" in response.json["error"]["message"]
+
+
+def test_an_oversized_body_is_a_413(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/api/v1/interactions", data="x" * 2000, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "request_entity_too_large"
+
+
+def test_catalog_listing_paging_and_lookup(client):
+    page = client.get("/api/v1/courses?limit=2&offset=1").json
+    assert page["total"] == 6 and [c["course_id"] for c in page["items"]] == [
+        "course_old_cobol",
+        "course_python_basic",
+    ]
+    assert client.get("/api/v1/courses/course_sql_basic").json["title"] == "SQL Basics"
+    missing = client.get("/api/v1/courses/nope")
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "unknown_course"
+
+
+def test_course_writes_validate_their_input(client):
+    assert client.put("/api/v1/courses/c1", json={"title": ""}).status_code == 400
+    assert client.put("/api/v1/courses/c1", json={"title": "T", "level": "guru"}).status_code == 400
+    assert (
+        client.put("/api/v1/courses/c1", json={"title": "T", "course_id": "c2"}).status_code == 400
+    )
+    mismatch = client.put("/api/v1/courses/c1", json={"title": "T", "prerequisites": ["ghost"]})
+    assert mismatch.status_code == 400 and mismatch.json["error"]["code"] == "invalid_courses"
+    assert (
+        client.post("/api/v1/courses", json={"courses": [{"course_id": "c1"}]}).status_code == 400
+    )
+    assert client.get("/api/v1/courses/c1").status_code == 404
+
+
+def test_unknown_routes_and_methods_are_json_errors(client):
+    assert client.get("/api/v1/nothing").json["error"]["code"] == "not_found"
+    wrong = client.delete("/api/v1/courses/course_sql_basic")
+    assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}

@@ -1,0 +1,124 @@
+"""The recsys CLI end to end, through click's runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints.cli import cli
+from entrypoints.container import Container
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def counts(database_url: str) -> tuple[int, int]:
+    container = Container()
+    container.config.from_dict({"database_url": database_url})
+    with container.uow() as uow:
+        result = uow.courses.count(), uow.interactions.count()
+    container.engine().dispose()
+    return result
+
+
+COURSES_CSV = """course_id,title,description,category,level,tags,prerequisites,active
+c_py1,Python Basics,Learn Python,Programming,beginner,python|programming,,true
+c_py2,Intermediate Python,More Python,Programming,intermediate,python,c_py1,true
+"""
+
+
+def test_init_db_is_repeatable(run):
+    assert run("init-db").exit_code == 0
+    assert "latest schema" in run("init-db").output
+
+
+def test_import_courses_and_interactions_from_csv_and_json_lines(run, database_url, tmp_path):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    events = [
+        {
+            "event_id": "e1",
+            "user_id": "u1",
+            "course_id": "c_py1",
+            "event_type": "enroll",
+            "occurred_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "event_id": "e2",
+            "user_id": "u2",
+            "course_id": "c_py2",
+            "event_type": "view",
+            "occurred_at": "2026-01-02T00:00:00Z",
+        },
+    ]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+    assert "imported 2 courses" in run("import-courses", str(tmp_path / "courses.csv")).output
+    assert (
+        "imported 2 events (0 already stored)"
+        in run("import-interactions", str(tmp_path / "events.jsonl")).output
+    )
+    assert (
+        "imported 0 events (2 already stored)"
+        in run("import-interactions", str(tmp_path / "events.jsonl")).output
+    )
+    assert counts(database_url) == (2, 2)
+
+
+def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url, tmp_path):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    (tmp_path / "events.csv").write_text(
+        "user_id,course_id,event_type,occurred_at\n"
+        "u1,c_py1,view,2026-01-01T00:00:00Z\n"
+        "u1,c_py1,teleport,2026-01-01T00:00:00Z\n"
+        "u1,c_nope,view,2026-01-01T00:00:00Z\n"
+    )
+    result = run("import-interactions", str(tmp_path / "events.csv"))
+    assert result.exit_code == 1
+    assert (
+        "line 3: event_type" in result.output
+        and "line 4: course_id: unknown course 'c_nope'" in result.output
+    )
+    assert "nothing was written" in result.output
+    assert counts(database_url) == (2, 0)
+    kept = run("import-interactions", "--skip-invalid", str(tmp_path / "events.csv"))
+    assert kept.exit_code == 0 and "imported 1 events" in kept.output
+    assert counts(database_url) == (2, 1)
+
+
+def test_invalid_json_lines_are_reported(run, tmp_path):
+    (tmp_path / "courses.jsonl").write_text('{"course_id": "a", "title": "A"}\n{not json\n')
+    result = run("import-courses", str(tmp_path / "courses.jsonl"))
+    assert result.exit_code == 1 and "line 2: not valid JSON" in result.output
+
+
+def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
+    first = run("demo-data", "--learners", "40", "--seed", "7")
+    assert first.exit_code == 0, first.output
+    loaded = counts(database_url)
+    assert loaded[0] >= 200 and loaded[1] > 100
+    assert "not loaded" in run("demo-data", "--if-empty").output
+    assert counts(database_url) == loaded
+
+
+def test_show_config_masks_secrets(run, monkeypatch):
+    monkeypatch.setenv("RS_ADMIN_TOKEN", "s3cret-token")
+    monkeypatch.setenv("RS_DATABASE_URL", "postgresql+psycopg://app:hunter2@db:5432/lms")
+    output = run("show-config").output
+    assert "s3cret-token" not in output and "hunter2" not in output
+    assert json.loads(output)["database_url"] == "postgresql+psycopg://app:***@db:5432/lms"
+
+
+def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
+    monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
+    result = CliRunner().invoke(cli, ["show-config"])
+    assert result.exit_code == 1 and "EMBEDDING_DIM must be a number" in result.output

@@ -1,0 +1,40 @@
+"""The OpenAPI document stays in step with the routes."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.conftest import make_app
+
+
+def test_every_route_is_documented_with_its_errors(sqlite_url):
+    app = make_app(sqlite_url)
+    spec = app.test_client().get("/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = spec["paths"][path][method.lower()]
+            assert operation["responses"], (path, method)
+    home = spec["paths"]["/api/v1/recommendations/home"]["get"]
+    assert {p["name"] for p in home["parameters"]} >= {
+        "user_id",
+        "strategy",
+        "k",
+        "explain",
+        "category",
+        "level",
+    }
+    assert "400" in home["responses"]
+    post = spec["paths"]["/api/v1/interactions"]["post"]
+    assert "requestBody" in post and "413" in post["responses"]
+
+
+def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
+    (tmp_path / "db.sqlite").mkdir()  # a folder where the database file should be
+    app = make_app(f"sqlite:///{tmp_path}/db.sqlite")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "not_ready"

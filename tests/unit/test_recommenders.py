@@ -1,0 +1,74 @@
+"""What each strategy does that the others do not."""
+
+from __future__ import annotations
+
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from domain.model import CourseId, LearnerHistory, UserId
+from tests.conftest import CATALOG, event
+
+
+def test_popularity_weighs_enrolments_above_views():
+    views = [event(f"v{i}", "course_sql_basic", "view") for i in range(3)]
+    enrolls = [event("e1", "course_spanish_basic", "enroll")]
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(CATALOG, views + enrolls)
+    top = popular.recommend(LearnerHistory(UserId("x")), 2)
+    assert [r.course_id for r in top] == ["course_spanish_basic", "course_sql_basic"]
+
+
+def test_popularity_forgets_old_events_with_its_half_life():
+    old = [event(f"o{i}", "course_sql_basic", "enroll", minutes=0) for i in range(3)]
+    recent = [
+        event(f"r{i}", "course_spanish_basic", "enroll", minutes=60 * 24 * 60) for i in range(2)
+    ]
+    decayed = PopularityRecommender(half_life_days=7)
+    decayed.fit(CATALOG, old + recent)
+    assert decayed.recommend(LearnerHistory(UserId("x")), 1)[0].course_id == "course_spanish_basic"
+    counted = PopularityRecommender(half_life_days=None)
+    counted.fit(CATALOG, old + recent)
+    assert counted.recommend(LearnerHistory(UserId("x")), 1)[0].course_id == "course_sql_basic"
+
+
+def test_popularity_reason_names_the_category():
+    popular = PopularityRecommender(half_life_days=30)
+    popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
+    assert (
+        popular.recommend(LearnerHistory(UserId("x")), 1)[0].reason
+        == "Popular in Data Science this month"
+    )
+
+
+def test_content_follows_what_the_learner_did():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    history = LearnerHistory(UserId("u"), (event("u", "course_python_basic", "complete"),))
+    top = content.recommend(history, 1, frozenset({CourseId("course_python_basic")}))[0]
+    assert top.course_id == "course_python_intermediate"
+    assert top.reason == "Similar to Python Basics, which you completed"
+
+
+def test_content_never_explains_a_course_by_itself():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    history = LearnerHistory(UserId("u"), (event("u", "course_spanish_basic", "view"),))
+    items = content.recommend(history, 5)
+    assert items[0].course_id == "course_spanish_basic"
+    assert items[0].reason == "You viewed this course before"
+
+
+def test_content_ranks_courses_on_the_learners_subject_first():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    history = LearnerHistory(UserId("u"), (event("u", "course_sql_basic", "enroll"),))
+    items = content.recommend(history, 5, frozenset({CourseId("course_sql_basic")}))
+    assert items[0].course_id == "course_ml_basic"  # the other Data Science course
+    assert "course_spanish_basic" not in {r.course_id for r in items[:2]}
+
+
+def test_content_similar_courses_share_words():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    top = content.similar(CourseId("course_python_basic"), 1)[0]
+    assert top.course_id == "course_python_intermediate"
+    assert top.reason == "Similar to Python Basics"

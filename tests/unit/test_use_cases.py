@@ -1,0 +1,154 @@
+"""Use cases on the in-memory adapters."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from application.strategies import StrategyRegistry
+from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
+from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
+from application.use_cases.upsert_courses import UpsertCourses
+from domain.errors import InvalidCourses, InvalidEvents, InvalidStrategy, UnknownCourse
+from domain.model import CourseId, Level, RecommendationId, UserId
+from tests.conftest import CATALOG, course, event
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+def uow(store):  # type: ignore[no-untyped-def]
+    return lambda: InMemoryUnitOfWork(store)
+
+
+@pytest.fixture
+def registry(uow):  # type: ignore[no-untyped-def]
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event("u1", "course_python_basic", "enroll", 1),
+            event("u2", "course_sql_basic", "enroll", 2),
+            event("u3", "course_sql_basic", "complete", 3),
+            event("u4", "course_ml_basic", "view", 4),
+            event("u5", "course_old_cobol", "enroll", 5),
+        ]
+    )
+    return StrategyRegistry(
+        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+        uow,
+        refresh_seconds=0,
+    )
+
+
+def home(uow, registry, **kwargs):  # type: ignore[no-untyped-def]
+    return RecommendHome(
+        uow, registry, default_strategy=kwargs.pop("default", "popularity")
+    ).execute(RecommendHomeQuery(**kwargs))
+
+
+@pytest.mark.parametrize("strategy", ["popularity", "content"])
+def test_enrolled_courses_are_never_recommended_again(uow, registry, strategy):
+    result = home(uow, registry, user_id=UserId("u2"), k=10, strategy=strategy)
+    assert result.items
+    assert "course_sql_basic" not in {i.course.course_id for i in result.items}
+
+
+def test_inactive_courses_are_never_recommended(uow, registry):
+    result = home(uow, registry, user_id=UserId("new"), k=10)
+    assert "course_old_cobol" not in {i.course.course_id for i in result.items}
+
+
+def test_an_unknown_learner_gets_popular_courses_and_is_told_so(uow, registry):
+    result = home(uow, registry, user_id=UserId("stranger"), k=3, strategy="content")
+    assert result.slate.strategy == "popularity"
+    assert result.slate.fallback_from == "content"
+    assert result.items[0].course.course_id == "course_sql_basic"
+
+
+def test_a_default_strategy_that_does_not_exist_yet_falls_back_to_popularity(uow, registry):
+    result = home(uow, registry, user_id=UserId("u1"), k=3, default="hybrid")
+    assert (result.slate.strategy, result.slate.fallback_from) == ("popularity", "hybrid")
+
+
+def test_an_unknown_strategy_lists_the_valid_ones(uow, registry):
+    with pytest.raises(InvalidStrategy) as raised:
+        home(uow, registry, user_id=UserId("u1"), strategy="magic")
+    assert raised.value.valid == ["content", "popularity"]
+
+
+def test_every_served_slate_is_recorded_for_attribution(uow, registry, store):
+    result = home(uow, registry, user_id=UserId("u1"), k=2, strategy="content")
+    recorded = store.slates[result.slate.recommendation_id]
+    assert recorded.user_id == "u1" and recorded.strategy == "content"
+    assert [r.course_id for r in recorded.items] == [i.course.course_id for i in result.items]
+
+
+def test_category_and_level_filters_narrow_the_slate(uow, registry):
+    result = home(
+        uow, registry, user_id=UserId("u9"), k=10, category="programming", level=Level.INTERMEDIATE
+    )
+    assert [i.course.course_id for i in result.items] == ["course_python_intermediate"]
+
+
+def test_a_new_course_is_picked_up_without_a_restart(uow, registry):
+    UpsertCourses(uow).execute(
+        [
+            course(
+                "course_python_advanced",
+                "Advanced Python",
+                tags=("python",),
+                description="Python programming at scale",
+            )
+        ]
+    )
+    similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_python_advanced"), 3))
+    assert similar.items[0].course.course_id in {
+        "course_python_basic",
+        "course_python_intermediate",
+    }
+
+
+def test_similar_to_an_unknown_course_is_an_error(registry):
+    with pytest.raises(UnknownCourse):
+        FindSimilar(registry).execute(FindSimilarQuery(CourseId("nope")))
+
+
+def test_a_batch_with_one_bad_event_stores_nothing(uow, store, registry):
+    before = len(store.events)
+    with pytest.raises(InvalidEvents) as raised:
+        LogInteractions(uow).execute(
+            [event("u7", "course_sql_basic"), event("u7", "no_such_course")]
+        )
+    assert raised.value.problems == [
+        {"index": 1, "field": "course_id", "message": "unknown course 'no_such_course'"}
+    ]
+    assert len(store.events) == before
+
+
+def test_an_event_must_point_at_a_served_recommendation(uow, registry):
+    with pytest.raises(InvalidEvents) as raised:
+        LogInteractions(uow).execute(
+            [event("u7", "course_sql_basic", recommendation_id=RecommendationId("forged"))]
+        )
+    assert raised.value.problems[0]["field"] == "recommendation_id"
+
+
+def test_logging_the_same_batch_twice_counts_it_once(uow, registry):
+    batch = [event("u8", "course_sql_basic", "click"), event("u8", "course_sql_basic", "enroll", 1)]
+    first = LogInteractions(uow).execute(batch)
+    second = LogInteractions(uow).execute(batch)
+    assert (first.accepted, first.duplicates, second.accepted, second.duplicates) == (2, 0, 0, 2)
+
+
+def test_prerequisites_must_exist(uow):
+    with pytest.raises(InvalidCourses):
+        UpsertCourses(uow).execute([course("c1", prerequisites=("missing",))])
+    with pytest.raises(InvalidCourses):
+        UpsertCourses(uow).execute([course("c1", prerequisites=("c1",))])
+    assert UpsertCourses(uow).execute([course("c1", prerequisites=("c0",)), course("c0")]) == 2
