@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/recsys serve
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: $(STAMP)

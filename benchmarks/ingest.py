@@ -3,11 +3,12 @@ beside a plain COPY of the same rows into the same table on the same server.
 
     .venv/bin/python -m benchmarks.ingest [--events 200000]
 """
+
 from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -22,7 +23,7 @@ BATCH = 1_000
 
 
 def make_events(n: int) -> list[Interaction]:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     kinds = list(EventType)
     return [
         Interaction(
@@ -54,7 +55,9 @@ def main() -> None:
     ours = time.perf_counter() - started
 
     retried = time.perf_counter()
-    duplicates = sum(log.execute(events[i : i + BATCH]).duplicates for i in range(0, 50 * BATCH, BATCH))
+    duplicates = sum(
+        log.execute(events[i : i + BATCH]).duplicates for i in range(0, 50 * BATCH, BATCH)
+    )
     retry_seconds = time.perf_counter() - retried
 
     with psycopg.connect(psycopg_dsn(url)) as conn:
@@ -66,16 +69,31 @@ def main() -> None:
                 "COPY interactions (event_id, user_id, course_id, event_type, occurred_at, recommendation_id) FROM STDIN"
             ) as copy:
                 for e in events:
-                    copy.write_row((e.event_id, e.user_id, e.course_id, e.event_type.value, e.occurred_at, None))
+                    copy.write_row(
+                        (
+                            e.event_id,
+                            e.user_id,
+                            e.course_id,
+                            e.event_type.value,
+                            e.occurred_at,
+                            None,
+                        )
+                    )
         conn.commit()
         plain = time.perf_counter() - started
     engine.dispose()
 
     print(f"events: {args.events:,} in batches of {BATCH:,}")
-    print(f"LogInteractions (validate + INSERT .. ON CONFLICT DO NOTHING RETURNING): {args.events / ours:,.0f} events/s")
-    print(f"plain COPY of the same rows:                                       {args.events / plain:,.0f} events/s")
+    print(
+        f"LogInteractions (validate + INSERT .. ON CONFLICT DO NOTHING RETURNING): {args.events / ours:,.0f} events/s"
+    )
+    print(
+        f"plain COPY of the same rows:                                       {args.events / plain:,.0f} events/s"
+    )
     print(f"ratio ours / COPY: {plain / ours:.2f}")
-    print(f"retrying 50 batches already stored: {50 * BATCH / retry_seconds:,.0f} events/s, {duplicates:,} duplicates detected")
+    print(
+        f"retrying 50 batches already stored: {50 * BATCH / retry_seconds:,.0f} events/s, {duplicates:,} duplicates detected"
+    )
 
 
 if __name__ == "__main__":

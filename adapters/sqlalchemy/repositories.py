@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -131,6 +131,19 @@ _EVENT_COLUMNS = (
 )
 
 
+_UNNEST_INSERT = text(
+    """
+    INSERT INTO interactions (event_id, user_id, course_id, event_type, occurred_at, recommendation_id)
+    SELECT * FROM unnest(
+        CAST(:event_id AS text[]), CAST(:user_id AS text[]), CAST(:course_id AS text[]),
+        CAST(:event_type AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:recommendation_id AS text[])
+    )
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
 class SqlInteractionRepository(InteractionRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -150,6 +163,10 @@ class SqlInteractionRepository(InteractionRepository):
             }
             for e in unique.values()
         ]
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Six array parameters parse in microseconds; a 6,000-placeholder VALUES list does not.
+            columns = {name: [row[name] for row in rows] for name in rows[0]}
+            return len(self.session.execute(_UNNEST_INSERT, columns).all())
         stmt = (
             _insert(self.session, interactions)
             .on_conflict_do_nothing(index_elements=["event_id"])

@@ -1,4 +1,5 @@
 """The README's curl examples work as written against a server started like `make run` does."""
+
 from __future__ import annotations
 
 import json
@@ -44,13 +45,24 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     port = free_port()
-    env = {**os.environ, "RS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('readme')}/recsys.db",
-           "RS_PORT": str(port), "RS_REFRESH_SECONDS": "0"}
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('readme')}/recsys.db",
+        "RS_PORT": str(port),
+        "RS_REFRESH_SECONDS": "0",
+    }
     recsys = [sys.executable, "-m", "entrypoints.cli"]
     subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
-    subprocess.run([*recsys, "demo-data", "--learners", "300"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([*recsys, "serve", "--workers", "1"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*recsys, "demo-data", "--learners", "300"], env=env, check=True, capture_output=True
+    )
+    process = subprocess.Popen(
+        [*recsys, "serve", "--workers", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -68,14 +80,29 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_the_readme_has_curl_examples_for_every_endpoint():
     text = " ".join(readme_curls())
-    for path in ("/recommendations/home", "/recommendations/similar/", "/interactions", "/courses", "/healthz", "/readyz"):
+    for path in (
+        "/recommendations/home",
+        "/recommendations/similar/",
+        "/interactions",
+        "/courses",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in text
 
 
 @pytest.mark.parametrize("command", readme_curls())
 def test_a_readme_curl_example_works(server, command):
-    command = command.replace("localhost:8002", f"127.0.0.1:{server}").replace("127.0.0.1:8002", f"127.0.0.1:{server}")
-    result = subprocess.run(f"{command} -s -w '\\n%{{http_code}}'", shell=True, capture_output=True, text=True, timeout=30)
+    command = command.replace("localhost:8002", f"127.0.0.1:{server}").replace(
+        "127.0.0.1:8002", f"127.0.0.1:{server}"
+    )
+    result = subprocess.run(
+        f"{command} -s -w '\\n%{{http_code}}'",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     body, status = result.stdout.rsplit("\n", 1)
     assert status == "200", (command, body)
     assert "error" not in json.loads(body)
