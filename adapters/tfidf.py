@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from adapters.ranking_math import top_k
+from adapters.scoring import ScoringRecommender, top_k
 from domain.errors import UnknownCourse
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -18,9 +19,8 @@ from domain.model import (
     LearnerHistory,
     Recommendation,
 )
-from domain.ports import Recommender
 
-_VERB = {
+VERBS = {
     EventType.VIEW: "viewed",
     EventType.CLICK: "looked at",
     EventType.ENROLL: "enrolled in",
@@ -28,77 +28,68 @@ _VERB = {
 }
 
 
-class ContentRecommender(Recommender):
+class ContentRecommender(ScoringRecommender):
     name = "content"
 
     def __init__(self, event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS) -> None:
         self.event_weights = dict(event_weights)
-        self.courses: list[Course] = []
-        self.index: dict[CourseId, int] = {}
+        self.index_catalog([])
+        self.vectors = sparse.csr_matrix((0, 0))
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
-        self.courses = list(courses)
-        self.index = {c.course_id: i for i, c in enumerate(self.courses)}
+        self.index_catalog(courses)
         if not self.courses:
-            self.vectors = np.zeros((0, 0))
+            self.vectors = sparse.csr_matrix((0, 0))
             return
-        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1)
+        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
         # Rows are L2-normalised, so a dot product is the cosine similarity.
         self.vectors = vectorizer.fit_transform([c.text() for c in self.courses]).tocsr()
 
-    def _allowed(self, scores: np.ndarray, exclude: frozenset[CourseId]) -> np.ndarray:
-        """Scores with excluded and unrelated (zero similarity) courses taken out."""
-        mask = np.fromiter(
-            (c.course_id in exclude for c in self.courses), dtype=bool, count=len(self.courses)
-        )
-        return np.where(mask | (scores <= 0), -np.inf, scores)
+    def _weights(self, learner: LearnerHistory) -> dict[int, tuple[float, EventType]]:
+        return {
+            self.index[c]: (self.event_weights[e], e)
+            for c, e in learner.strongest().items()
+            if c in self.index
+        }
 
-    def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
-    ) -> list[Recommendation]:
-        touched = {c: e for c, e in learner.strongest().items() if c in self.index}
-        if not touched:
-            return []
-        rows = [self.index[c] for c in touched]
-        weights = np.array([self.event_weights[e] for e in touched.values()])
-        profile = np.asarray(self.vectors[rows].T @ weights).ravel() / weights.sum()
-        scores = np.asarray(self.vectors @ profile).ravel()
-        ranked = top_k(self._allowed(scores, exclude), k)
-        if not ranked:
-            return []
-        # The reason names the learner's own course (other than the candidate) closest to it.
-        closeness = (self.vectors[ranked] @ self.vectors[rows].T).toarray()
-        own = list(touched.items())
-        result = []
-        for rank, (i, row) in enumerate(zip(ranked, closeness, strict=True), start=1):
-            candidate = self.courses[i].course_id
-            row[[j for j, (c, _) in enumerate(own) if c == candidate]] = -np.inf
-            best = int(np.argmax(row))
-            if row[best] > 0:
-                course_id, event = own[best]
-                reason = f"Similar to {self.courses[self.index[course_id]].title}, which you {_VERB[event]}"
-            else:
-                reason = f"You {_VERB[touched[candidate]]} this course before"
-            result.append(Recommendation(candidate, float(scores[i]), rank, self.name, reason))
-        return result
+    def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
+        weights = sparse.lil_matrix((len(learners), len(self.courses)))
+        for row, learner in enumerate(learners):
+            touched = self._weights(learner)
+            total = sum(w for w, _ in touched.values())
+            for column, (weight, _) in touched.items():
+                weights[row, column] = weight / total
+        profiles = weights.tocsr() @ self.vectors
+        scores = (profiles @ self.vectors.T).toarray()
+        # A course sharing no words with anything the learner did is not "similar".
+        scores[scores <= 1e-12] = -np.inf
+        return scores
+
+    def reason(self, learner: LearnerHistory, row: int) -> str:
+        """Names the learner's own course (other than this one) that is closest to it."""
+        touched = {r: e for r, (_, e) in self._weights(learner).items() if r != row}
+        if touched:
+            own = list(touched)
+            closeness = (self.vectors[own] @ self.vectors[row].T).toarray().ravel()
+            best = int(np.argmax(closeness))
+            if closeness[best] > 0:
+                return f"Similar to {self.courses[own[best]].title}, which you {VERBS[touched[own[best]]]}"
+        event = learner.strongest().get(self.courses[row].course_id, EventType.VIEW)
+        return f"You {VERBS[event]} this course before"
 
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
     ) -> list[Recommendation]:
         if course_id not in self.index:
             raise UnknownCourse(course_id)
-        source = self.courses[self.index[course_id]]
-        scores = np.asarray(
-            (self.vectors @ self.vectors[self.index[course_id]].T).toarray()
-        ).ravel()
-        ranked = top_k(self._allowed(scores, exclude | {course_id}), k)
+        source = self.index[course_id]
+        scores = (self.vectors @ self.vectors[source].T).toarray().ravel()
+        scores[scores <= 1e-12] = -np.inf
+        scores[self.rows(exclude | {course_id})] = -np.inf
+        title = self.courses[source].title
         return [
             Recommendation(
-                self.courses[i].course_id,
-                float(scores[i]),
-                rank,
-                self.name,
-                f"Similar to {source.title}",
+                self.courses[i].course_id, float(scores[i]), rank, self.name, f"Similar to {title}"
             )
-            for rank, i in enumerate(ranked, start=1)
+            for rank, i in enumerate(top_k(scores, k), start=1)
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 
+from application.evaluation.dataset import Dataset
 from domain.model import (
     Course,
     CourseId,
@@ -77,6 +78,14 @@ class SlateRepository(abc.ABC):
 
     @abc.abstractmethod
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]: ...
+
+
+class DatasetSource(abc.ABC):
+    """Where an evaluation dataset comes from (a directory of files in a known format)."""
+
+    @abc.abstractmethod
+    def load(self) -> Dataset:
+        """The whole dataset; raises DatasetError when it cannot be read."""
 
 
 class UnitOfWork(abc.ABC):

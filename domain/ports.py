@@ -29,6 +29,19 @@ class Recommender(abc.ABC):
     ) -> list[Recommendation]:
         """Top-k courses for a learner, each with a reason that is true for that learner."""
 
+    def recommend_many(
+        self,
+        learners: Sequence[LearnerHistory],
+        k: int,
+        excludes: Sequence[frozenset[CourseId]],
+        explain: bool = True,
+    ) -> list[list[Recommendation]]:
+        """recommend() for many learners at once (evaluation); reasons may be left empty."""
+        return [
+            self.recommend(learner, k, exclude)
+            for learner, exclude in zip(learners, excludes, strict=True)
+        ]
+
     @abc.abstractmethod
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()

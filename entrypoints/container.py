@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
+from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.popularity import PopularityRecommender
 from adapters.sqlalchemy.engine import build_engine
@@ -12,6 +14,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
 from application.strategies import StrategyRegistry
+from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.find_similar import FindSimilar
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome
@@ -59,3 +62,20 @@ class Container(containers.DeclarativeContainer):
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
 
     demo_data = providers.Object(demo_data)
+
+    # Offline evaluation: popularity is the plain "most popular" count, as in published baselines.
+    evaluation_factories = providers.Dict(
+        {
+            "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
+            "content": content.provider,
+            "implicit-als": providers.Factory(ImplicitRecommender, "als").provider,
+            "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
+        }
+    )
+    evaluate_strategies = providers.Factory(EvaluateStrategies, factories=evaluation_factories)
+    dataset_sources = providers.Dict(
+        {
+            "ml-100k": providers.Factory(MovieLensSource).provider,
+            "cnpc": providers.Factory(CnpcSource).provider,
+        }
+    )

@@ -1,46 +1,26 @@
-"""The recsys command line: database, catalog and event imports, demo data, serving."""
+"""Database, catalog and event imports, and the demo LMS."""
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from domain.errors import DomainError
-from entrypoints.config import ConfigError, load_settings, masked
+from domain.model import Interaction
+from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.container import Container
 from entrypoints.files import parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
-
-BATCH = 1_000
-
-
-def _container(ctx: click.Context) -> Container:
-    if ctx.obj is None:
-        try:
-            settings = load_settings()
-        except ConfigError as error:
-            raise click.ClickException(str(error)) from None
-        container = Container()
-        container.config.from_dict(settings)
-        ctx.obj = container
-        ctx.call_on_close(lambda: container.engine().dispose())
-    return ctx.obj  # type: ignore[no-any-return]
-
-
-@click.group()
-def cli() -> None:
-    """Course recommendation service."""
 
 
 @cli.command("init-db")
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the database schema (alembic upgrade head)."""
-    container = _container(ctx)
+    container = container_of(ctx)
     if container.backend() == "memory":
         click.echo("in-memory backend: nothing to migrate")
         return
@@ -71,7 +51,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     parsed = parse_file(file, CourseSchema())
     _report(parsed.errors, skip_invalid, "course rows")
     try:
-        count = _container(ctx).upsert_courses().execute(parsed.items)
+        count = container_of(ctx).upsert_courses().execute(parsed.items)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"imported {count} courses")
@@ -84,7 +64,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
 def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts."""
     parsed = parse_file(file, EventSchema())
-    use_case = _container(ctx).log_interactions()
+    use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
     bad: set[int] = set()
     for start in range(0, len(parsed.items), 10 * BATCH):
@@ -95,14 +75,21 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
             errors.append(f"line {parsed.lines[index]}: {problem['field']}: {problem['message']}")
     _report(errors, skip_invalid, "event rows")
     good = [e for i, e in enumerate(parsed.items) if i not in bad]
+    accepted, duplicates = ingest(container_of(ctx), good, "importing events")
+    click.echo(f"imported {accepted} events ({duplicates} already stored)")
+
+
+def ingest(container: Container, events: Sequence[Interaction], label: str) -> tuple[int, int]:
+    """Log events in batches of BATCH with a progress bar; returns (accepted, duplicates)."""
+    log = container.log_interactions()
     accepted = duplicates = 0
-    with click.progressbar(length=len(good), label="importing events", file=sys.stderr) as bar:
-        for start in range(0, len(good), BATCH):
-            result = use_case.execute(good[start : start + BATCH])
+    with click.progressbar(length=len(events), label=label, file=sys.stderr) as bar:
+        for start in range(0, len(events), BATCH):
+            result = log.execute(events[start : start + BATCH])
             accepted += result.accepted
             duplicates += result.duplicates
-            bar.update(min(BATCH, len(good) - start))
-    click.echo(f"imported {accepted} events ({duplicates} already stored)")
+            bar.update(min(BATCH, len(events) - start))
+    return accepted, duplicates
 
 
 @cli.command("demo-data")
@@ -112,7 +99,7 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     """Load a generated LMS catalog and learner events (ids course_python_basic, user1, ...)."""
-    container = _container(ctx)
+    container = container_of(ctx)
     with container.uow() as uow:
         existing = uow.courses.count()
     if if_empty and existing:
@@ -120,55 +107,7 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
         return
     data = container.demo_data()(seed=seed, learners=learners)
     container.upsert_courses().execute(data.courses)
-    log = container.log_interactions()
-    accepted = 0
-    with click.progressbar(
-        length=len(data.interactions), label="loading demo events", file=sys.stderr
-    ) as bar:
-        for start in range(0, len(data.interactions), BATCH):
-            accepted += log.execute(data.interactions[start : start + BATCH]).accepted
-            bar.update(BATCH)
+    accepted, _ = ingest(container, data.interactions, "loading demo events")
     click.echo(
         f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners"
     )
-
-
-@cli.command("show-config")
-def show_config() -> None:
-    """Print the effective configuration, secrets masked."""
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
-
-
-@cli.command("serve")
-@click.option("--host", default=None, help="Default: RS_HOST or 127.0.0.1.")
-@click.option("--port", default=None, type=int, help="Default: RS_PORT or 8002.")
-@click.option("--workers", default=2, show_default=True)
-@click.option("--threads", default=4, show_default=True)
-@click.option(
-    "--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn."
-)
-def serve(host: str | None, port: int | None, workers: int, threads: int, dev: bool) -> None:
-    """Serve the HTTP API."""
-    from entrypoints.api import create_app
-
-    settings = load_settings()
-    host = host or settings["host"]
-    port = port or settings["port"]
-    if dev:
-        create_app().run(host=host, port=port, debug=True)
-        return
-    from entrypoints.wsgi import GunicornServer
-
-    GunicornServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads}).run()
-
-
-def main() -> Any:
-    return cli(prog_name="recsys")
-
-
-if __name__ == "__main__":
-    main()

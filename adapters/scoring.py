@@ -1,0 +1,79 @@
+"""A base for recommenders that score the whole catalog with numpy, many learners at a time."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from domain.model import Course, CourseId, LearnerHistory, Recommendation
+from domain.ports import Recommender
+
+CHUNK = 512
+
+
+def top_k(scores: np.ndarray, k: int) -> list[int]:
+    """Indices of the k highest finite scores, best first (ties broken by index)."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if finite.size == 0 or k <= 0:
+        return []
+    k = min(k, finite.size)
+    candidates = finite[np.argpartition(-scores[finite], k - 1)[:k]]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return [int(i) for i in candidates[order]]
+
+
+class ScoringRecommender(Recommender):
+    """Subclasses fill `scores` for a batch of learners; ranking, exclusion and batching live here."""
+
+    courses: list[Course]
+    index: dict[CourseId, int]
+
+    def index_catalog(self, courses: Sequence[Course]) -> None:
+        self.courses = list(courses)
+        self.index = {c.course_id: i for i, c in enumerate(self.courses)}
+
+    def rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
+        return np.fromiter((self.index[c] for c in course_ids if c in self.index), dtype=np.int64)
+
+    @abc.abstractmethod
+    def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
+        """(len(learners), len(courses)) scores; -inf marks a course not to recommend."""
+
+    @abc.abstractmethod
+    def reason(self, learner: LearnerHistory, row: int) -> str:
+        """Why course `row` suits this learner, in a learner's words."""
+
+    def recommend(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        return self.recommend_many([learner], k, [exclude])[0]
+
+    def recommend_many(
+        self,
+        learners: Sequence[LearnerHistory],
+        k: int,
+        excludes: Sequence[frozenset[CourseId]],
+        explain: bool = True,
+    ) -> list[list[Recommendation]]:
+        result: list[list[Recommendation]] = []
+        for start in range(0, len(learners), CHUNK):
+            chunk = learners[start : start + CHUNK]
+            scores = np.array(self.scores(chunk), dtype=float)
+            for row, exclude in enumerate(excludes[start : start + CHUNK]):
+                scores[row, self.rows(exclude)] = -np.inf
+            for learner, row_scores in zip(chunk, scores, strict=True):
+                result.append(
+                    [
+                        Recommendation(
+                            self.courses[i].course_id,
+                            float(row_scores[i]),
+                            rank,
+                            self.name,
+                            self.reason(learner, i) if explain else "",
+                        )
+                        for rank, i in enumerate(top_k(row_scores, k), start=1)
+                    ]
+                )
+        return result

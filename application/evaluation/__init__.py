@@ -1,0 +1,1 @@
+"""Offline evaluation: datasets, split protocols and ranking metrics."""

@@ -1,0 +1,101 @@
+"""Ranking metrics at K with binary relevance, averaged over the learners that have test items.
+
+Conventions (the ones of Microsoft Recommenders' MovieLens comparison, so the rows are comparable):
+- precision@K = hits in the top K / K (K, not the list length, even when fewer were returned);
+- recall@K = hits / number of relevant items;
+- NDCG@K = DCG / ideal DCG, gains 1 / log2(rank + 1), ideal over min(K, relevant) items;
+- MAP@K = sum of precision@rank at each hit / number of relevant items (divisor NOT capped at K);
+- hit rate@K = share of learners with at least one hit;
+- coverage@K = distinct recommended items / catalog size;
+- novelty (mean popularity rank) = mean over all recommended items of the item's training-popularity
+  rank (1 = most popular); higher means less obvious recommendations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+def precision_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+    return sum(1 for item in ranked[:k] if item in relevant) / k
+
+
+def recall_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+    return sum(1 for item in ranked[:k] if item in relevant) / len(relevant)
+
+
+def ndcg_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+    dcg = sum(
+        1.0 / math.log2(rank + 1)
+        for rank, item in enumerate(ranked[:k], start=1)
+        if item in relevant
+    )
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(relevant)) + 1))
+    return dcg / ideal
+
+
+def average_precision_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+    hits = 0
+    total = 0.0
+    for rank, item in enumerate(ranked[:k], start=1):
+        if item in relevant:
+            hits += 1
+            total += hits / rank
+    return total / len(relevant)
+
+
+def hit_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
+    return 1.0 if any(item in relevant for item in ranked[:k]) else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    precision: float
+    recall: float
+    ndcg: float
+    map: float
+    hit_rate: float
+    coverage: float
+    novelty: float
+    users_evaluated: int
+    users_skipped: int
+
+
+def summarise(
+    recommendations: Mapping[Hashable, Sequence[Hashable]],
+    truth: Mapping[Hashable, set[Hashable]],
+    k: int,
+    catalog_size: int,
+    popularity_rank: Mapping[Hashable, int],
+) -> MetricSummary:
+    """Average the per-learner metrics over learners with test items; the others are skipped."""
+    evaluated = [u for u, items in truth.items() if items]
+    skipped = len(truth) - len(evaluated)
+    if not evaluated:
+        return MetricSummary(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, skipped)
+    sums = [0.0] * 5
+    shown: list[Hashable] = []
+    for user in evaluated:
+        ranked = list(recommendations.get(user, ()))[:k]
+        shown.extend(ranked)
+        relevant = truth[user]
+        for i, metric in enumerate(
+            (precision_at_k, recall_at_k, ndcg_at_k, average_precision_at_k, hit_at_k)
+        ):
+            sums[i] += metric(ranked, relevant, k)
+    n = len(evaluated)
+    worst = len(popularity_rank) + 1
+    novelty = sum(popularity_rank.get(item, worst) for item in shown) / len(shown) if shown else 0.0
+    return MetricSummary(
+        precision=sums[0] / n,
+        recall=sums[1] / n,
+        ndcg=sums[2] / n,
+        map=sums[3] / n,
+        hit_rate=sums[4] / n,
+        coverage=len(set(shown)) / catalog_size if catalog_size else 0.0,
+        novelty=novelty,
+        users_evaluated=n,
+        users_skipped=skipped,
+    )

@@ -1,0 +1,55 @@
+"""Split protocols: random per-learner stratified, leave-last-out by time, or the dataset's own."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.model import Interaction, UserId
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[Interaction]
+    test: list[Interaction]
+
+
+def _by_user(interactions: Sequence[Interaction]) -> dict[UserId, list[Interaction]]:
+    grouped: dict[UserId, list[Interaction]] = defaultdict(list)
+    for event in interactions:
+        grouped[event.user_id].append(event)
+    return grouped
+
+
+def random_split(interactions: Sequence[Interaction], ratio: float = 0.75, seed: int = 42) -> Split:
+    """Each learner's events shuffled (seeded) and cut at `ratio`; every learner keeps >= 1 in train."""
+    rng = random.Random(seed)
+    train: list[Interaction] = []
+    test: list[Interaction] = []
+    for user in sorted(grouped := _by_user(interactions)):
+        events = grouped[user][:]
+        rng.shuffle(events)
+        cut = max(1, round(len(events) * ratio))
+        train += events[:cut]
+        test += events[cut:]
+    return Split(_chronological(train), _chronological(test))
+
+
+def leave_last_out(interactions: Sequence[Interaction]) -> Split:
+    """Each learner's latest event is the test; learners with a single event only train."""
+    train: list[Interaction] = []
+    test: list[Interaction] = []
+    for events in _by_user(interactions).values():
+        ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
+        if len(ordered) < 2:
+            train += ordered
+            continue
+        train += ordered[:-1]
+        test.append(ordered[-1])
+    return Split(_chronological(train), _chronological(test))
+
+
+def _chronological(events: list[Interaction]) -> list[Interaction]:
+    return sorted(events, key=lambda e: (e.occurred_at, e.event_id))

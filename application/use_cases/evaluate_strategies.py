@@ -1,0 +1,127 @@
+"""EvaluateStrategies: fit each strategy on the training part only and rank for every test learner."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from application.evaluation.dataset import Dataset
+from application.evaluation.metrics import MetricSummary, summarise
+from application.evaluation.splits import Split, leave_last_out, random_split
+from domain.errors import InvalidStrategy
+from domain.model import CourseId, Interaction, LearnerHistory, UserId
+from domain.ports import Recommender
+
+PROTOCOLS = ("random", "leave-last-out", "fixed")
+USERS_PER_STEP = 256
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationQuery:
+    dataset: Dataset
+    strategies: Sequence[str]
+    protocol: str = "random"
+    k: int = 10
+    seed: int = 42
+    ratio: float = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyResult:
+    strategy: str
+    metrics: MetricSummary
+    fit_seconds: float
+    recommend_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationReport:
+    dataset: str
+    protocol: str
+    k: int
+    seed: int
+    train_events: int
+    test_events: int
+    results: tuple[StrategyResult, ...]
+
+
+#: progress(strategy, learners done, learners in all)
+Progress = Callable[[str, int, int], None]
+
+
+class EvaluateStrategies:
+    def __init__(self, factories: Mapping[str, Callable[[], Recommender]]) -> None:
+        self.factories = dict(factories)
+
+    def execute(self, query: EvaluationQuery, progress: Progress | None = None) -> EvaluationReport:
+        for name in query.strategies:
+            if name not in self.factories:
+                raise InvalidStrategy(name, sorted(self.factories))
+        split = self.split(query)
+        histories = _histories(split.train)
+        truth: dict[UserId, set[CourseId]] = defaultdict(set)
+        for event in split.test:
+            truth[event.user_id].add(event.course_id)
+        for user, items in truth.items():
+            items -= histories[user].seen() if user in histories else set()
+        users = sorted(truth)
+        learners = [histories.get(u, LearnerHistory(u)) for u in users]
+        excludes = [learner.seen() for learner in learners]
+        popularity = Counter(e.course_id for e in split.train)
+        rank = {course: i for i, (course, _) in enumerate(popularity.most_common(), start=1)}
+
+        results = []
+        for name in query.strategies:
+            recommender = self.factories[name]()
+            started = time.perf_counter()
+            recommender.fit(query.dataset.courses, split.train)
+            fitted = time.perf_counter()
+            ranked: dict[UserId, list[CourseId]] = {}
+            for start in range(0, len(users), USERS_PER_STEP):
+                step = slice(start, start + USERS_PER_STEP)
+                lists = recommender.recommend_many(
+                    learners[step], query.k, excludes[step], explain=False
+                )
+                for user, items in zip(users[step], lists, strict=True):
+                    ranked[user] = [r.course_id for r in items]
+                if progress:
+                    progress(name, min(start + USERS_PER_STEP, len(users)), len(users))
+            done = time.perf_counter()
+            metrics = summarise(ranked, truth, query.k, len(query.dataset.courses), rank)
+            results.append(StrategyResult(name, metrics, fitted - started, done - fitted))
+        return EvaluationReport(
+            query.dataset.name,
+            query.protocol,
+            query.k,
+            query.seed,
+            len(split.train),
+            len(split.test),
+            tuple(results),
+        )
+
+    @staticmethod
+    def split(query: EvaluationQuery) -> Split:
+        if query.protocol == "random":
+            return random_split(query.dataset.interactions, query.ratio, query.seed)
+        if query.protocol == "leave-last-out":
+            return leave_last_out(_all(query.dataset))
+        if query.protocol == "fixed":
+            if query.dataset.fixed_test is None:
+                raise ValueError(
+                    f"{query.dataset.name} has no split of its own; use random or leave-last-out"
+                )
+            return Split(query.dataset.interactions, query.dataset.fixed_test)
+        raise ValueError(f"unknown protocol {query.protocol!r}; use one of {', '.join(PROTOCOLS)}")
+
+
+def _all(dataset: Dataset) -> list[Interaction]:
+    return dataset.interactions + (dataset.fixed_test or [])
+
+
+def _histories(train: Sequence[Interaction]) -> dict[UserId, LearnerHistory]:
+    grouped: dict[UserId, list[Interaction]] = defaultdict(list)
+    for event in train:
+        grouped[event.user_id].append(event)
+    return {user: LearnerHistory(user, tuple(events)) for user, events in grouped.items()}

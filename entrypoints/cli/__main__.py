@@ -1,0 +1,5 @@
+"""`python -m entrypoints.cli`."""
+
+from entrypoints.cli import main
+
+main()

@@ -1,0 +1,31 @@
+"""The click group and the container every command shares."""
+
+from __future__ import annotations
+
+import click
+
+from entrypoints.config import ConfigError, load_settings
+from entrypoints.container import Container
+
+BATCH = 1_000
+
+
+@click.group()
+def cli() -> None:
+    """Course recommendation service."""
+
+
+def container_of(ctx: click.Context) -> Container:
+    """The container for this invocation, built once from the environment."""
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            settings = load_settings()
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        container = Container()
+        container.config.from_dict(settings)
+        root.obj = container
+        if container.backend() == "sqlalchemy":
+            root.call_on_close(lambda: container.engine().dispose())
+    return root.obj  # type: ignore[no-any-return]

@@ -1,0 +1,216 @@
+"""Offline evaluation (`recsys eval`) and loading public datasets into the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from application.evaluation.dataset import Dataset, DatasetError
+from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
+from domain.errors import DomainError
+from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.data import ingest
+from entrypoints.container import Container
+from entrypoints.files import parse_file
+from entrypoints.schemas import CourseSchema, EventSchema
+
+#: sub-folder of RS_DATA_DIR (e.g. ../shared/data) for each dataset
+DEFAULT_FOLDERS = {"ml-100k": "ml-100k", "cnpc": "cnpc-canvas-network"}
+DATASETS = ("ml-100k", "cnpc", "csv")
+
+
+def load_dataset(container: Container, name: str, data_dir: Path | None) -> Dataset:
+    if data_dir is None:
+        root = os.environ.get("RS_DATA_DIR")
+        if not root or name == "csv":
+            raise click.UsageError(
+                "give --data-dir (or set RS_DATA_DIR to the folder holding the datasets)"
+            )
+        data_dir = Path(root) / DEFAULT_FOLDERS[name]
+    if not data_dir.is_dir():
+        raise click.ClickException(f"{data_dir} is not a directory")
+    try:
+        if name == "csv":
+            return _files_dataset(data_dir)
+        return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _files_dataset(directory: Path) -> Dataset:
+    """courses.csv|jsonl and interactions.csv|jsonl in the formats of import-courses/-interactions."""
+    found = {}
+    for stem, schema in (("courses", CourseSchema()), ("interactions", EventSchema())):
+        path = next(
+            (
+                directory / f"{stem}{ext}"
+                for ext in (".csv", ".jsonl")
+                if (directory / f"{stem}{ext}").is_file()
+            ),
+            None,
+        )
+        if path is None:
+            raise click.ClickException(f"{directory} needs {stem}.csv or {stem}.jsonl")
+        parsed = parse_file(path, schema)
+        if parsed.errors:
+            raise click.ClickException(
+                f"{path.name}: {parsed.errors[0]} ({len(parsed.errors)} bad rows)"
+            )
+        found[stem] = parsed.items
+    return Dataset(directory.name, found["courses"], found["interactions"])
+
+
+def _row(result: Any, k: int) -> dict[str, Any]:
+    m = result.metrics
+    return {
+        "strategy": result.strategy,
+        f"precision@{k}": round(m.precision, 4),
+        f"recall@{k}": round(m.recall, 4),
+        f"ndcg@{k}": round(m.ndcg, 4),
+        f"map@{k}": round(m.map, 4),
+        f"hit_rate@{k}": round(m.hit_rate, 4),
+        f"coverage@{k}": round(m.coverage, 4),
+        "mean_popularity_rank": round(m.novelty, 1),
+        "users_evaluated": m.users_evaluated,
+        "users_skipped": m.users_skipped,
+        "fit_seconds": round(result.fit_seconds, 3),
+        "recommend_seconds": round(result.recommend_seconds, 3),
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [
+        f"{name}@{report.k}"
+        for name in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+    ]
+    figure, axes = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(rows)
+    for i, row in enumerate(rows):
+        axes.bar(
+            [m + i * width for m in range(len(metrics))],
+            [row[m] for m in metrics],
+            width,
+            label=row["strategy"],
+        )
+    axes.set_xticks([m + 0.4 - width / 2 for m in range(len(metrics))], metrics)
+    axes.set_title(f"{report.dataset}, {report.protocol} split, K={report.k}")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+@cli.command("eval")
+@click.option("--dataset", type=click.Choice(DATASETS), required=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: $RS_DATA_DIR/<dataset folder>.",
+)
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="random", show_default=True)
+@click.option(
+    "--strategy",
+    "strategies",
+    default="popularity,content",
+    show_default=True,
+    help="Comma-separated.",
+)
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--seed", default=42, show_default=True)
+@click.option(
+    "--ratio",
+    default=0.75,
+    show_default=True,
+    type=click.FloatRange(0.05, 0.95),
+    help="Train share (random).",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    dataset: str,
+    data_dir: Path | None,
+    protocol: str,
+    strategies: str,
+    k: int,
+    seed: int,
+    ratio: float,
+    json_out: Path | None,
+    plot_out: Path | None,
+) -> None:
+    """Fit each strategy on the training part and measure it on the test part."""
+    container = container_of(ctx)
+    data = load_dataset(container, dataset, data_dir)
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    query = EvaluationQuery(data, names, protocol, k, seed, ratio)
+    with click.progressbar(length=len(names) * 100, label="evaluating", file=sys.stderr) as bar:
+        done = {"steps": 0}
+
+        def progress(strategy: str, users_done: int, users: int) -> None:
+            steps = names.index(strategy) * 100 + users_done * 100 // max(users, 1)
+            bar.update(steps - done["steps"])
+            done["steps"] = steps
+
+        try:
+            report = container.evaluate_strategies().execute(query, progress)
+        except (DomainError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+    rows = [_row(r, k) for r in report.results]
+    click.echo(
+        f"{report.dataset}: {report.protocol} split, seed {seed}, {report.train_events} training and "
+        f"{report.test_events} test events, K={k}"
+    )
+    click.echo(_table(rows))
+    if json_out:
+        payload = {
+            "dataset": report.dataset,
+            "protocol": report.protocol,
+            "k": k,
+            "seed": seed,
+            "results": rows,
+        }
+        json_out.write_text(json.dumps(payload, indent=2) + "\n")
+    if plot_out:
+        _plot(report, rows, plot_out)
+
+
+@cli.command("import-dataset")
+@click.option("--dataset", type=click.Choice(("ml-100k", "cnpc")), required=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: $RS_DATA_DIR/<dataset folder>.",
+)
+@click.pass_context
+def import_dataset(ctx: click.Context, dataset: str, data_dir: Path | None) -> None:
+    """Load a public dataset's catalog and every interaction (test part included) into the database."""
+    container = container_of(ctx)
+    data = load_dataset(container, dataset, data_dir)
+    container.upsert_courses().execute(data.courses)
+    accepted, duplicates = ingest(
+        container, data.interactions + (data.fixed_test or []), f"importing {dataset}"
+    )
+    click.echo(
+        f"imported {len(data.courses)} courses and {accepted} events ({duplicates} already stored)"
+    )

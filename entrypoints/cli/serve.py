@@ -1,0 +1,43 @@
+"""Serving and configuration."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from entrypoints.cli.base import cli
+from entrypoints.config import ConfigError, load_settings, masked
+
+
+@cli.command("show-config")
+def show_config() -> None:
+    """Print the effective configuration, secrets masked."""
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
+
+
+@cli.command("serve")
+@click.option("--host", default=None, help="Default: RS_HOST or 127.0.0.1.")
+@click.option("--port", default=None, type=int, help="Default: RS_PORT or 8002.")
+@click.option("--workers", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+@click.option(
+    "--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn."
+)
+def serve(host: str | None, port: int | None, workers: int, threads: int, dev: bool) -> None:
+    """Serve the HTTP API."""
+    from entrypoints.api import create_app
+
+    settings = load_settings()
+    host = host or settings["host"]
+    port = port or settings["port"]
+    if dev:
+        create_app().run(host=host, port=port, debug=True)
+        return
+    from entrypoints.wsgi import GunicornServer
+
+    GunicornServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads}).run()

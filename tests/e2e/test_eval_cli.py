@@ -1,0 +1,87 @@
+"""`recsys eval` end to end on a few hundred interactions written as files."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from adapters.demo_data import demo_data
+from entrypoints.cli import cli
+from entrypoints.schemas import course_json
+
+
+def write_dataset(directory):  # type: ignore[no-untyped-def]
+    data = demo_data(seed=3, learners=60)
+    (directory / "courses.jsonl").write_text(
+        "\n".join(json.dumps(course_json(c)) for c in data.courses)
+    )
+    lines = ["event_id,user_id,course_id,event_type,occurred_at"]
+    lines += [
+        f"{e.event_id},{e.user_id},{e.course_id},{e.event_type.value},{e.occurred_at.isoformat()}"
+        for e in data.interactions
+    ]
+    (directory / "interactions.csv").write_text("\n".join(lines))
+    return len(data.interactions)
+
+
+def test_eval_prints_a_table_and_writes_json_and_a_plot(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    events = write_dataset(tmp_path)
+    assert 200 < events < 2000
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(tmp_path),
+            "--strategy",
+            "popularity,content",
+            "--k",
+            "5",
+            "--json",
+            str(tmp_path / "out.json"),
+            "--plot",
+            str(tmp_path / "out.png"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ndcg@5" in result.output and "content" in result.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert (report["dataset"], report["protocol"], report["k"], report["seed"]) == (
+        tmp_path.name,
+        "random",
+        5,
+        42,
+    )
+    assert [r["strategy"] for r in report["results"]] == ["popularity", "content"]
+    assert set(report["results"][0]) >= {
+        "precision@5",
+        "recall@5",
+        "ndcg@5",
+        "map@5",
+        "hit_rate@5",
+        "coverage@5",
+        "fit_seconds",
+        "recommend_seconds",
+    }
+    assert 0 < report["results"][0]["ndcg@5"] <= 1
+    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_explains_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    runner = CliRunner()
+    unknown = runner.invoke(
+        cli, ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--strategy", "oracle"]
+    )
+    assert unknown.exit_code == 1 and "valid strategies" in unknown.output
+    fixed = runner.invoke(
+        cli, ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--protocol", "fixed"]
+    )
+    assert fixed.exit_code == 1 and "no split of its own" in fixed.output
+    missing = runner.invoke(cli, ["eval", "--dataset", "ml-100k", "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 1 and "missing u.data" in missing.output

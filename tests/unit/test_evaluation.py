@@ -1,0 +1,85 @@
+"""Split protocols and the evaluation use case on small, hand-checkable data."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from application.evaluation.dataset import Dataset
+from application.evaluation.splits import leave_last_out, random_split
+from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from domain.errors import InvalidStrategy
+from tests.conftest import CATALOG, course, event
+
+
+def many_events():  # type: ignore[no-untyped-def]
+    return [event(f"u{u}", f"c{i}", minutes=u * 100 + i) for u in range(10) for i in range(u + 2)]
+
+
+def test_random_split_keeps_each_learners_ratio_and_is_seeded():
+    events = many_events()
+    split = random_split(events, 0.75, seed=42)
+    train = Counter(e.user_id for e in split.train)
+    total = Counter(e.user_id for e in events)
+    assert all(train[u] == max(1, round(total[u] * 0.75)) for u in total)
+    assert len(split.train) + len(split.test) == len(events)
+    again = random_split(events, 0.75, seed=42)
+    other = random_split(events, 0.75, seed=43)
+    assert [e.event_id for e in again.test] == [e.event_id for e in split.test]
+    assert [e.event_id for e in other.test] != [e.event_id for e in split.test]
+
+
+def test_leave_last_out_tests_on_each_learners_latest_event():
+    split = leave_last_out(many_events())
+    latest = {e.user_id: e.course_id for e in split.test}
+    assert latest["u3"] == "c4" and len(split.test) == 10
+
+
+def test_popularity_evaluation_by_hand():
+    catalog = [course(c) for c in ("a", "b", "c", "d")]
+    train = [
+        event("u1", "a"),
+        event("u2", "a"),
+        event("u3", "a"),
+        event("u2", "b"),
+        event("u3", "b"),
+        event("u1", "c"),
+    ]
+    test = [event("u1", "b", minutes=9), event("u2", "d", minutes=9), event("u3", "c", minutes=9)]
+    dataset = Dataset("tiny", catalog, train, test)
+    use_case = EvaluateStrategies({"popularity": lambda: PopularityRecommender(None)})
+    report = use_case.execute(EvaluationQuery(dataset, ["popularity"], "fixed", k=1))
+    # u1 (saw a, c) gets b: hit; u2 (saw a, b) gets c: miss; u3 (saw a, b) gets c: hit.
+    metrics = report.results[0].metrics
+    assert metrics.precision == pytest.approx(2 / 3)
+    assert metrics.recall == pytest.approx(2 / 3)
+    assert metrics.coverage == pytest.approx(2 / 4)
+    assert metrics.users_evaluated == 3
+
+
+def test_training_items_are_never_counted_as_test_hits():
+    dataset = Dataset(
+        "tiny",
+        CATALOG,
+        [event("u1", "course_sql_basic")],
+        [event("u1", "course_sql_basic", minutes=5)],
+    )
+    report = EvaluateStrategies({"popularity": lambda: PopularityRecommender(None)}).execute(
+        EvaluationQuery(dataset, ["popularity"], "fixed")
+    )
+    assert (report.results[0].metrics.users_evaluated, report.results[0].metrics.users_skipped) == (
+        0,
+        1,
+    )
+
+
+def test_an_unknown_strategy_or_protocol_is_refused():
+    dataset = Dataset("tiny", CATALOG, many_events())
+    use_case = EvaluateStrategies({"content": ContentRecommender})
+    with pytest.raises(InvalidStrategy):
+        use_case.execute(EvaluationQuery(dataset, ["oracle"]))
+    with pytest.raises(ValueError, match="no split of its own"):
+        use_case.execute(EvaluationQuery(dataset, ["content"], "fixed"))

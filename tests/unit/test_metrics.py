@@ -1,0 +1,75 @@
+"""Metrics against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from application.evaluation.metrics import (
+    average_precision_at_k,
+    hit_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    summarise,
+)
+
+RANKED = ["a", "b", "c", "d"]
+RELEVANT = {"b", "d", "z"}
+
+
+def test_precision_divides_by_k_even_when_fewer_items_were_returned():
+    assert precision_at_k(RANKED, RELEVANT, 4) == pytest.approx(2 / 4)
+    assert precision_at_k(RANKED, RELEVANT, 10) == pytest.approx(2 / 10)
+
+
+def test_recall_divides_by_the_relevant_items():
+    assert recall_at_k(RANKED, RELEVANT, 2) == pytest.approx(1 / 3)
+    assert recall_at_k(RANKED, RELEVANT, 4) == pytest.approx(2 / 3)
+
+
+def test_ndcg_by_hand():
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(RANKED, RELEVANT, 4) == pytest.approx(dcg / ideal)
+
+
+def test_ndcg_ideal_is_capped_at_k():
+    assert ndcg_at_k(["x", "y"], {"x", "y", "z"}, 2) == pytest.approx(1.0)
+
+
+def test_average_precision_divides_by_all_relevant_items():
+    assert average_precision_at_k(RANKED, RELEVANT, 4) == pytest.approx((1 / 2 + 2 / 4) / 3)
+
+
+def test_hit_rate():
+    assert hit_at_k(RANKED, RELEVANT, 1) == 0.0
+    assert hit_at_k(RANKED, RELEVANT, 2) == 1.0
+
+
+def test_k_larger_than_the_candidate_set():
+    assert precision_at_k(["a"], {"a"}, 10) == pytest.approx(0.1)
+    assert recall_at_k(["a"], {"a"}, 10) == 1.0
+    assert ndcg_at_k(["a"], {"a"}, 10) == 1.0
+
+
+def test_users_without_test_items_are_skipped_and_counted():
+    summary = summarise(
+        {"u1": ["a", "b"], "u2": ["c"], "u3": ["a"]},
+        {"u1": {"a"}, "u2": {"x"}, "u3": set()},
+        k=2,
+        catalog_size=4,
+        popularity_rank={"a": 1, "b": 2, "c": 3, "x": 4},
+    )
+    assert (summary.users_evaluated, summary.users_skipped) == (2, 1)
+    assert summary.precision == pytest.approx((1 / 2 + 0) / 2)
+    assert summary.recall == pytest.approx((1 + 0) / 2)
+    assert summary.hit_rate == pytest.approx(0.5)
+    assert summary.coverage == pytest.approx(3 / 4)
+    assert summary.novelty == pytest.approx((1 + 2 + 3) / 3)
+
+
+def test_a_user_with_no_recommendations_scores_zero():
+    summary = summarise({}, {"u1": {"a"}}, k=10, catalog_size=1, popularity_rank={"a": 1})
+    assert summary.ndcg == 0.0 and summary.coverage == 0.0
