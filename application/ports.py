@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from application.evaluation.dataset import Dataset
 from domain.model import (
     Course,
     CourseId,
+    EventType,
     Interaction,
     LearnerHistory,
     RecommendationId,
@@ -86,6 +89,82 @@ class DatasetSource(abc.ABC):
     @abc.abstractmethod
     def load(self) -> Dataset:
         """The whole dataset; raises DatasetError when it cannot be read."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One verified version of a named artifact: its manifest and its files' bytes."""
+
+    name: str
+    version: str
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+
+class CorruptArtifact(Exception):
+    """A version is incomplete or a file does not match its checksum."""
+
+
+class ArtifactStore(abc.ABC):
+    """Versioned artifacts (models, indexes, bandit state): written atomically, verified on load."""
+
+    @abc.abstractmethod
+    def publish(self, name: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> str:
+        """Write a new version, then point "current" at it in one atomic step; returns the version."""
+
+    @abc.abstractmethod
+    def current_version(self, name: str) -> str | None:
+        """The version "current" points at (cheap: no file is read but the pointer)."""
+
+    @abc.abstractmethod
+    def versions(self, name: str) -> list[str]:
+        """Every kept version, newest first."""
+
+    @abc.abstractmethod
+    def load(self, name: str, version: str) -> Artifact:
+        """A version with every file checked against the manifest; raises CorruptArtifact."""
+
+
+#: learner -> course -> strongest event type, the input every model trainer learns from
+Histories = Mapping[UserId, Mapping[CourseId, EventType]]
+#: progress(epoch, epochs, training loss, validation recall@10)
+EpochProgress = Callable[[int, int, float, float], None]
+
+
+class ModelTrainer(abc.ABC):
+    """Trains a model and turns it into artifact files (what TrainTwoTower and RebuildIndex drive)."""
+
+    artifact_name: str
+
+    @abc.abstractmethod
+    def train(
+        self, courses: Sequence[Course], histories: Histories, progress: EpochProgress | None = None
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """Train on the catalog and the histories; returns (files, manifest fields)."""
+
+    @abc.abstractmethod
+    def reindex(
+        self, artifact: Artifact, courses: Sequence[Course], reencode: bool
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        """The artifact's model with a rebuilt index: over its saved embeddings, or (reencode) over
+        fresh embeddings of every course in `courses` computed by the model."""
+
+
+class JobStore(abc.ABC):
+    """Background jobs visible to every worker process: at most one running job per kind."""
+
+    @abc.abstractmethod
+    def begin(self, kind: str) -> str | None:
+        """A new job id, or None when a job of this kind is running already."""
+
+    @abc.abstractmethod
+    def finish(
+        self, job_id: str, result: Mapping[str, Any] | None = None, error: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """{"job_id", "kind", "status": running|succeeded|failed, "started_at", "finished_at", "result", "error"}"""
 
 
 class UnitOfWork(abc.ABC):

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from application.ports import UnitOfWork
+from application.ports import ArtifactStore, UnitOfWork
 from domain.errors import InvalidStrategy
 from domain.model import Course, CourseId
 from domain.ports import Recommender
@@ -36,10 +36,14 @@ class StrategyRegistry:
         factories: Mapping[str, Callable[[], Recommender]],
         uow_factory: Callable[[], UnitOfWork],
         refresh_seconds: float = 30.0,
+        artifacts: ArtifactStore | None = None,
+        artifact_names: tuple[str, ...] = (),
     ) -> None:
         self.factories = dict(factories)
         self.uow_factory = uow_factory
         self.refresh_seconds = refresh_seconds
+        self.artifacts = artifacts
+        self.artifact_names = artifact_names
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -65,9 +69,17 @@ class StrategyRegistry:
             self._checked_at = time.monotonic()
             return self._snapshot
 
+    def _artifact_versions(self) -> str:
+        """A newly published model is picked up like new data: by a changed version."""
+        if self.artifacts is None:
+            return ""
+        return ",".join(self.artifacts.current_version(name) or "-" for name in self.artifact_names)
+
     def _refresh(self, current: Snapshot | None) -> Snapshot:
         with self.uow_factory() as uow:
-            version = f"{uow.courses.version()}|{uow.interactions.version()}"
+            version = (
+                f"{uow.courses.version()}|{uow.interactions.version()}|{self._artifact_versions()}"
+            )
             if current is not None and current.version == version:
                 return current
             started = time.perf_counter()

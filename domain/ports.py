@@ -52,3 +52,31 @@ class Recommender(abc.ABC):
     def ready(self) -> bool:
         """True once the recommender can answer (fitted, or a model is loaded)."""
         return True
+
+    def describe(self) -> dict[str, object]:
+        """What an operator should know about this recommender (model version, index, errors)."""
+        return {"loaded": self.ready}
+
+
+class CandidateIndex(abc.ABC):
+    """Maximum-inner-product search over course vectors (L2-normalised, so cosine similarity)."""
+
+    kind: str
+
+    @abc.abstractmethod
+    def build(self, course_ids: Sequence[CourseId], vectors: Sequence[Sequence[float]]) -> None:
+        """Index one vector per course, replacing whatever was indexed before."""
+
+    @abc.abstractmethod
+    def search(
+        self, query: Sequence[float], k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[tuple[CourseId, float]]:
+        """The k best (course, score) pairs, best first, none of them in `exclude`.
+
+        Fewer than k only when the index holds fewer than k courses outside `exclude`.
+        """
+
+    @property
+    @abc.abstractmethod
+    def size(self) -> int:
+        """How many courses are indexed."""

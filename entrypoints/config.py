@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from dotenv import dotenv_values
 
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
@@ -70,10 +71,35 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "popularity_half_life_days": _number(env, "RS_POPULARITY_HALF_LIFE_DAYS", 30.0),
         "refresh_seconds": _number(env, "RS_REFRESH_SECONDS", 30.0),
         "admin_token": env.get("RS_ADMIN_TOKEN", ""),
+        "keep_versions": _number(env, "RS_KEEP_VERSIONS", 3, int),
+        "hnsw_above": _number(env, "RS_FAISS_HNSW_ABOVE", 50_000, int),
+        "two_tower": two_tower_settings(env),
         "host": env.get("RS_HOST", "127.0.0.1"),
         "port": _number(env, "RS_PORT", 8002, int),
         "max_body_bytes": _number(env, "RS_MAX_BODY_BYTES", 2 * 1024 * 1024, int),
     }
+
+
+def two_tower_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """configs/two_tower.yaml (or RS_TWO_TOWER_CONFIG), then the size variables of the environment."""
+    path = Path(env.get("RS_TWO_TOWER_CONFIG", "configs/two_tower.yaml"))
+    settings: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping of settings")
+        settings.update(loaded)
+    for key, variable in (
+        ("embedding_dim", "EMBEDDING_DIM"),
+        ("user_feature_dim", "USER_FEATURE_DIM"),
+        ("item_feature_dim", "ITEM_FEATURE_DIM"),
+    ):
+        if env.get(variable):
+            settings[key] = _number(env, variable, 0, int)
+    return settings
 
 
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
+from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.fs_jobs import FilesystemJobStore
 from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.popularity import PopularityRecommender
@@ -13,11 +15,16 @@ from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
+from adapters.two_tower.recommender import TwoTowerRecommender
+from adapters.two_tower.trainer import TwoTowerTrainer
 from application.strategies import StrategyRegistry
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.find_similar import FindSimilar
 from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
+from application.use_cases.start_reindex import StartReindex
+from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.upsert_courses import UpsertCourses
 
 
@@ -40,15 +47,30 @@ class Container(containers.DeclarativeContainer):
     )
     migrate = providers.Callable(upgrade, config.database_url)
 
+    artifact_store = providers.Singleton(
+        FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
+    )
+    jobs = providers.Singleton(FilesystemJobStore, config.models_dir)
+    two_tower_trainer = providers.Factory(
+        TwoTowerTrainer, settings=config.two_tower, hnsw_above=config.hnsw_above
+    )
+
     popularity = providers.Factory(
         PopularityRecommender, half_life_days=config.popularity_half_life_days
     )
     content = providers.Factory(ContentRecommender)
+    two_tower = providers.Factory(
+        TwoTowerRecommender, store=artifact_store, hnsw_above=config.hnsw_above
+    )
     strategies = providers.Singleton(
         StrategyRegistry,
-        factories=providers.Dict(popularity=popularity.provider, content=content.provider),
+        factories=providers.Dict(
+            popularity=popularity.provider, content=content.provider, two_tower=two_tower.provider
+        ),
         uow_factory=uow.provider,
         refresh_seconds=config.refresh_seconds,
+        artifacts=artifact_store,
+        artifact_names=("two_tower",),
     )
 
     recommend_home = providers.Factory(
@@ -60,6 +82,11 @@ class Container(containers.DeclarativeContainer):
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
     log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
+    train_two_tower = providers.Factory(
+        TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
+    )
+    rebuild_index = providers.Factory(RebuildIndex, uow.provider, two_tower_trainer, artifact_store)
+    start_reindex = providers.Factory(StartReindex, jobs, rebuild_index.provider)
 
     demo_data = providers.Object(demo_data)
 
@@ -68,6 +95,7 @@ class Container(containers.DeclarativeContainer):
         {
             "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
             "content": content.provider,
+            "two_tower": providers.Factory(TwoTowerRecommender, trainer=two_tower_trainer).provider,
             "implicit-als": providers.Factory(ImplicitRecommender, "als").provider,
             "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
         }

@@ -165,6 +165,33 @@ class UpsertResultSchema(Schema):
     upserted = fields.Integer()
 
 
+class ModelInfoSchema(Schema):
+    strategy = fields.String()
+    loaded = fields.Boolean()
+    version = fields.String()
+    trained_at = fields.String()
+    embedding_dim = fields.Integer()
+    indexed_items = fields.Integer()
+    index_type = fields.String()
+    validation_metrics = fields.Dict()
+    errors = fields.List(fields.String())
+
+
+class ModelsSchema(Schema):
+    models = fields.List(fields.Nested(ModelInfoSchema))
+
+
+class JobSchema(Schema):
+    job_id = fields.String()
+    kind = fields.String()
+    status = fields.String(metadata={"description": "running, succeeded or failed"})
+    status_url = fields.String()
+    started_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class StatusSchema(Schema):
     status = fields.String()
 

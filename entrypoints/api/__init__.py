@@ -7,24 +7,29 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from entrypoints.api import courses, health, interactions, recommendations
+from entrypoints.api import admin, courses, health, interactions, recommendations
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
-from entrypoints.config import load_settings
+from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings()
     settings.update(config or {})
+    if settings["env"] == "prod" and not settings["admin_token"]:
+        raise ConfigError(
+            "ENV=prod needs RS_ADMIN_TOKEN: the admin endpoints would be open otherwise"
+        )
     container = Container()
     container.config.from_dict(settings)
 
     app = Flask(__name__)
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (recommendations.bp, interactions.bp, courses.bp, health.bp):
+    for blueprint in (recommendations.bp, interactions.bp, courses.bp, health.bp, admin.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

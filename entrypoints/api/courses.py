@@ -9,6 +9,7 @@ from application.ports import UnitOfWork
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import UnknownCourse
 from domain.model import CourseId
+from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import BadRequest
 from entrypoints.api.http import json_body, query
 from entrypoints.api.openapi import documented
@@ -49,7 +50,10 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 
 
 @bp.put("/<course_id>")
-@documented("Create or replace one course", CourseSchema, body=CourseBodySchema, errors=(400, 413))
+@documented(
+    "Create or replace one course", CourseSchema, body=CourseBodySchema, errors=(400, 401, 403, 413)
+)
+@admin_required
 @inject
 def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     body = json_body()
@@ -64,8 +68,12 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
 
 @bp.post("")
 @documented(
-    "Create or replace many courses", UpsertResultSchema, body=CourseBatchSchema, errors=(400, 413)
+    "Create or replace many courses",
+    UpsertResultSchema,
+    body=CourseBatchSchema,
+    errors=(400, 401, 403, 413),
 )
+@admin_required
 @inject
 def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     body = json_body()

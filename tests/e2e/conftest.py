@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from entrypoints.api import create_app
@@ -12,6 +14,7 @@ from tests.conftest import CATALOG
 def make_app(database_url: str, **overrides):  # type: ignore[no-untyped-def]
     config = {
         "database_url": database_url,
+        "models_dir": tempfile.mkdtemp(prefix="recsys-models-"),
         "refresh_seconds": 0,
         "default_recommender": "hybrid",
         "admin_token": "",

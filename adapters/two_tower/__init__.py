@@ -1,0 +1,1 @@
+"""The PyTorch two-tower model: feature hashing, towers, training, serving."""

@@ -1,0 +1,92 @@
+"""A trained two-tower model as artifact files, and back; loading never unpickles."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from adapters.faiss_index import FaissIndex
+from adapters.two_tower.features import CourseFeatures
+from adapters.two_tower.model import TowerConfig, TwoTowerModel
+from application.ports import Artifact
+from domain.model import Course, CourseId
+
+NAME = "two_tower"
+FILES = (
+    "model.pt",
+    "item_embeddings.npy",
+    "item_ids.json",
+    "trained_users.json",
+    "item_index.faiss",
+)
+
+
+@dataclass
+class LoadedModel:
+    model: TwoTowerModel
+    course_ids: list[CourseId]
+    embeddings: np.ndarray
+    trained_courses: set[str]
+    trained_users: set[str]
+    index: FaissIndex
+    version: str = "unsaved"
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def embed_courses(
+    model: TwoTowerModel, courses: list[Course], trained_courses: set[str]
+) -> np.ndarray:
+    model.eval()
+    bag = CourseFeatures(model.config.buckets).encode(courses, trained_courses)
+    return model.items(bag).numpy().astype(np.float32)
+
+
+def to_files(loaded: LoadedModel) -> dict[str, bytes]:
+    weights = io.BytesIO()
+    torch.save(loaded.model.state_dict(), weights)
+    embeddings = io.BytesIO()
+    np.save(embeddings, loaded.embeddings, allow_pickle=False)
+    return {
+        "model.pt": weights.getvalue(),
+        "item_embeddings.npy": embeddings.getvalue(),
+        "item_ids.json": json.dumps(
+            {"course_ids": loaded.course_ids, "trained": sorted(loaded.trained_courses)}
+        ).encode(),
+        "trained_users.json": json.dumps(sorted(loaded.trained_users)).encode(),
+        "item_index.faiss": loaded.index.to_bytes(),
+    }
+
+
+def from_artifact(artifact: Artifact, hnsw_above: int) -> LoadedModel:
+    missing = [f for f in FILES if f not in artifact.files]
+    if missing:
+        raise ValueError(f"{NAME} {artifact.version} lacks {', '.join(missing)}")
+    model = TwoTowerModel(TowerConfig.from_dict(artifact.manifest["tower"]))
+    state = torch.load(io.BytesIO(artifact.files["model.pt"]), weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    ids = json.loads(artifact.files["item_ids.json"])
+    course_ids = [CourseId(c) for c in ids["course_ids"]]
+    embeddings = np.load(io.BytesIO(artifact.files["item_embeddings.npy"]), allow_pickle=False)
+    if embeddings.shape != (len(course_ids), model.config.embedding_dim):
+        raise ValueError(
+            f"{NAME} {artifact.version}: embeddings of shape {embeddings.shape} for {len(course_ids)} courses"
+        )
+    index = FaissIndex(hnsw_above=hnsw_above)
+    index.load(course_ids, artifact.files["item_index.faiss"])
+    return LoadedModel(
+        model,
+        course_ids,
+        embeddings,
+        set(ids["trained"]),
+        set(json.loads(artifact.files["trained_users.json"])),
+        index,
+        artifact.version,
+        artifact.manifest,
+    )

@@ -1,0 +1,115 @@
+"""Deterministic feature hashing: the same course or history always maps to the same buckets.
+
+Nothing here is fitted, so nothing needs saving beside the model but the bucket count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from domain.model import Course, EventType, LearnerHistory
+
+TOKEN = re.compile(r"[a-z0-9][a-z0-9+#-]*")
+STOP = frozenset(
+    "a an and the of in on for to with from by at is are your you this that it its as or be".split()
+)
+
+
+def bucket(feature: str, buckets: int) -> int:
+    digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % buckets
+
+
+@dataclass(frozen=True)
+class Bag:
+    """A batch of weighted feature bags in torch.nn.EmbeddingBag's (indices, offsets, weights) form."""
+
+    indices: np.ndarray
+    offsets: np.ndarray
+    weights: np.ndarray
+
+
+def _bag(rows: Sequence[Sequence[tuple[int, float]]]) -> Bag:
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    indices: list[int] = []
+    weights: list[float] = []
+    for i, row in enumerate(rows):
+        offsets[i] = len(indices)
+        for index, weight in row:
+            indices.append(index)
+            weights.append(weight)
+    return Bag(np.array(indices, dtype=np.int64), offsets, np.array(weights, dtype=np.float32))
+
+
+class CourseFeatures:
+    """Hashed id, category, level, tags and title/description words of a course."""
+
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+
+    def features(self, course: Course, with_id: bool = True) -> list[tuple[int, float]]:
+        words = [
+            w
+            for w in TOKEN.findall(f"{course.title} {course.description}".lower())
+            if w not in STOP
+        ]
+        named = [(f"category={course.category.lower()}", 1.0), (f"level={course.level.value}", 1.0)]
+        named += [(f"tag={t.lower()}", 1.0) for t in course.tags]
+        named += [(f"word={w}", 1.0 / max(1, len(words)) ** 0.5) for w in dict.fromkeys(words)]
+        if with_id:
+            named.append((f"id={course.course_id}", 1.0))
+        return [(bucket(name, self.buckets), weight) for name, weight in named]
+
+    def encode(self, courses: Sequence[Course], trained_ids: Iterable[str] | None = None) -> Bag:
+        """Courses the model never saw in training get no id feature: their content speaks for them."""
+        known = None if trained_ids is None else set(trained_ids)
+        return _bag([self.features(c, known is None or c.course_id in known) for c in courses])
+
+
+class LearnerFeatures:
+    """Hashed user id, and the courses (and their categories) in the history weighted by event type."""
+
+    def __init__(
+        self, buckets: int, user_buckets: int, event_weights: Mapping[EventType, float]
+    ) -> None:
+        self.buckets = buckets
+        self.user_buckets = user_buckets
+        self.event_weights = event_weights
+
+    def history_bag(
+        self, histories: Sequence[Mapping[str, float]], categories: Mapping[str, str]
+    ) -> Bag:
+        rows = []
+        for history in histories:
+            total = sum(history.values()) or 1.0
+            row = []
+            for course_id, weight in history.items():
+                row.append((bucket(f"course={course_id}", self.buckets), weight / total))
+                if course_id in categories:
+                    row.append(
+                        (
+                            bucket(f"category={categories[course_id].lower()}", self.buckets),
+                            0.5 * weight / total,
+                        )
+                    )
+            rows.append(row)
+        return _bag(rows)
+
+    def user_ids(self, user_ids: Sequence[str], known: Iterable[str] | None = None) -> np.ndarray:
+        """Bucket of each user id; -1 (no id feature) for learners the model never trained on."""
+        allowed = None if known is None else set(known)
+        return np.array(
+            [
+                bucket(f"user={u}", self.user_buckets) if allowed is None or u in allowed else -1
+                for u in user_ids
+            ],
+            dtype=np.int64,
+        )
+
+    def weights(self, learner: LearnerHistory) -> dict[str, float]:
+        return {c: self.event_weights[e] for c, e in learner.strongest().items()}

@@ -1,0 +1,82 @@
+"""The two towers: hashed-feature bags through MLPs to L2-normalised embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from adapters.two_tower.features import Bag
+
+
+@dataclass(frozen=True)
+class TowerConfig:
+    """Everything needed to rebuild the architecture; saved in each artifact's manifest."""
+
+    embedding_dim: int = 64
+    user_feature_dim: int = 16
+    item_feature_dim: int = 32
+    hidden_dims: tuple[int, ...] = (128,)
+    buckets: int = 1 << 15
+    user_buckets: int = 1 << 14
+    temperature: float = 0.1
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "hidden_dims": list(self.hidden_dims)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> TowerConfig:
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        known["hidden_dims"] = tuple(known.get("hidden_dims", (128,)))  # type: ignore[arg-type]
+        return cls(**known)  # type: ignore[arg-type]
+
+
+def _mlp(inputs: int, hidden: tuple[int, ...], output: int, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(inputs, width), nn.GELU(), nn.Dropout(dropout)]
+        inputs = width
+    layers.append(nn.Linear(inputs, output))
+    return nn.Sequential(*layers)
+
+
+def _bag_tensors(bag: Bag) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (
+        torch.from_numpy(bag.indices),
+        torch.from_numpy(bag.offsets),
+        torch.from_numpy(bag.weights),
+    )
+
+
+class TwoTowerModel(nn.Module):
+    def __init__(self, config: TowerConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        width = max(c.item_feature_dim, c.embedding_dim)
+        self.item_features = nn.EmbeddingBag(c.buckets, width, mode="sum")
+        self.history = nn.EmbeddingBag(c.buckets, width, mode="sum")
+        self.user_id = nn.Embedding(c.user_buckets, c.user_feature_dim)
+        self.item_tower = _mlp(width, c.hidden_dims, c.embedding_dim, c.dropout)
+        self.user_tower = _mlp(
+            width + c.user_feature_dim, c.hidden_dims, c.embedding_dim, c.dropout
+        )
+        nn.init.normal_(self.item_features.weight, std=0.05)
+        nn.init.normal_(self.history.weight, std=0.05)
+        nn.init.normal_(self.user_id.weight, std=0.01)
+
+    def items(self, bag: Bag) -> torch.Tensor:
+        pooled = self.item_features(
+            *_bag_tensors(bag)[:2], per_sample_weights=torch.from_numpy(bag.weights)
+        )
+        return nn.functional.normalize(self.item_tower(pooled), dim=-1)
+
+    def users(self, history: Bag, user_buckets: np.ndarray) -> torch.Tensor:
+        indices, offsets, weights = _bag_tensors(history)
+        pooled = self.history(indices, offsets, per_sample_weights=weights)
+        ids = torch.from_numpy(user_buckets)
+        known = (ids >= 0).unsqueeze(-1).float()
+        user = self.user_id(ids.clamp(min=0)) * known  # an unseen learner has no id feature
+        return nn.functional.normalize(self.user_tower(torch.cat([pooled, user], dim=-1)), dim=-1)

@@ -1,0 +1,115 @@
+"""The two-tower ModelTrainer: trains, embeds the catalog, indexes it, and packs the artifact."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters.faiss_index import FaissIndex
+from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_artifact, to_files
+from adapters.two_tower.model import TowerConfig
+from adapters.two_tower.training import TrainConfig, train_two_tower
+from application.ports import Artifact, EpochProgress, Histories, ModelTrainer
+from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
+
+
+def configs(settings: Mapping[str, Any]) -> tuple[TowerConfig, TrainConfig]:
+    """Split one flat dict (the YAML config plus overrides) into the model and training configs."""
+    tower_keys = {f.name for f in dataclasses.fields(TowerConfig)}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(settings) - tower_keys - train_keys
+    if unknown:
+        raise ValueError(f"unknown two-tower settings: {', '.join(sorted(unknown))}")
+    tower = {k: v for k, v in settings.items() if k in tower_keys}
+    train = {k: v for k, v in settings.items() if k in train_keys}
+    if "hidden_dims" in tower:
+        tower["hidden_dims"] = tuple(tower["hidden_dims"])
+    if "event_types" in train:
+        train["event_types"] = tuple(train["event_types"])
+    return TowerConfig(**tower), TrainConfig(**train)
+
+
+class TwoTowerTrainer(ModelTrainer):
+    artifact_name = NAME
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
+        hnsw_above: int = 50_000,
+    ) -> None:
+        self.tower, self.config = configs(settings or {})
+        self.event_weights = dict(event_weights)
+        self.hnsw_above = hnsw_above
+
+    def fit(
+        self, courses: Sequence[Course], histories: Histories, progress: EpochProgress | None = None
+    ) -> LoadedModel:
+        kinds = {EventType(t) for t in self.config.event_types}
+        weighted = {
+            user: {
+                course: self.event_weights[event]
+                for course, event in courses_of.items()
+                if event in kinds
+            }
+            for user, courses_of in histories.items()
+        }
+        trained = train_two_tower(
+            courses, weighted, self.tower, self.config, self.event_weights, progress
+        )
+        trained_courses = set(trained.trained_courses)
+        embeddings = embed_courses(trained.model, list(courses), trained_courses)
+        index = FaissIndex(hnsw_above=self.hnsw_above)
+        ids = [c.course_id for c in courses]
+        index.build(ids, embeddings)
+        manifest = {
+            "tower": self.tower.to_dict(),
+            "training": {
+                **dataclasses.asdict(self.config),
+                "event_types": list(self.config.event_types),
+            },
+            "data": {
+                "courses": len(courses),
+                "learners": len(trained.trained_users),
+                "pairs": sum(len(h) for h in weighted.values()),
+            },
+            "metrics": trained.metrics,
+            "epochs": trained.history,
+            "embedding_dim": self.tower.embedding_dim,
+            "index": {"kind": index.kind, "size": index.size},
+        }
+        return LoadedModel(
+            trained.model,
+            ids,
+            embeddings,
+            trained_courses,
+            set(trained.trained_users),
+            index,
+            manifest=manifest,
+        )
+
+    def train(
+        self, courses: Sequence[Course], histories: Histories, progress: EpochProgress | None = None
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        loaded = self.fit(courses, histories, progress)
+        return to_files(loaded), loaded.manifest
+
+    def reindex(
+        self, artifact: Artifact, courses: Sequence[Course], reencode: bool
+    ) -> tuple[dict[str, bytes], dict[str, Any]]:
+        loaded = from_artifact(artifact, self.hnsw_above)
+        if reencode:
+            loaded.course_ids = [c.course_id for c in courses]
+            loaded.embeddings = embed_courses(loaded.model, list(courses), loaded.trained_courses)
+        index = FaissIndex(hnsw_above=self.hnsw_above)
+        index.build(loaded.course_ids, loaded.embeddings)
+        loaded.index = index
+        manifest = {
+            k: v
+            for k, v in artifact.manifest.items()
+            if k not in ("files", "version", "created_at", "name")
+        }
+        manifest["index"] = {"kind": index.kind, "size": index.size}
+        manifest["reindexed_from"] = artifact.version
+        return to_files(loaded), manifest

@@ -1,0 +1,167 @@
+"""Training: each learner's history (with items dropped at random) must predict all their courses.
+
+A multinomial likelihood over the catalog (a full softmax: course catalogs are thousands, not
+millions) with cosine scores divided by a temperature; early stopping on validation recall@10.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from adapters.two_tower.features import CourseFeatures, LearnerFeatures
+from adapters.two_tower.model import TowerConfig, TwoTowerModel
+from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 256
+    learning_rate: float = 0.003
+    weight_decay: float = 0.0
+    input_dropout: float = 0.5
+    min_interactions_per_user: int = 1
+    validation_users: float = 0.1
+    patience: int = 8
+    seed: int = 42
+    event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
+
+
+@dataclass
+class Trained:
+    model: TwoTowerModel
+    trained_users: list[str]
+    trained_courses: list[str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+#: progress(epoch, epochs, loss, validation recall@10)
+EpochProgress = Callable[[int, int, float, float], None]
+
+
+def _split_validation(
+    users: list[str], histories: Mapping[str, Mapping[str, float]], share: float, rng: random.Random
+) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
+    """Some learners keep 80% of their courses as input and must find the other 20%."""
+    inputs: dict[str, dict[str, float]] = {}
+    targets: dict[str, set[str]] = {}
+    eligible = [u for u in users if len(histories[u]) >= 5]
+    for user in rng.sample(eligible, min(len(eligible), int(len(users) * share), 2000)):
+        courses = sorted(histories[user])
+        rng.shuffle(courses)
+        cut = max(1, len(courses) // 5)
+        targets[user] = set(courses[:cut])
+        inputs[user] = {c: histories[user][c] for c in courses[cut:]}
+    return inputs, targets
+
+
+def train_two_tower(
+    courses: Sequence[Course],
+    histories: Mapping[str, Mapping[str, float]],
+    tower: TowerConfig,
+    config: TrainConfig,
+    event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
+    progress: EpochProgress | None = None,
+) -> Trained:
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    np_rng = np.random.default_rng(config.seed)
+    index = {c.course_id: i for i, c in enumerate(courses)}
+    users = sorted(
+        u
+        for u, h in histories.items()
+        if len([c for c in h if c in index]) >= config.min_interactions_per_user
+    )
+    histories = {u: {c: w for c, w in histories[u].items() if c in index} for u in users}
+    categories = {c.course_id: c.category for c in courses}
+    course_features, learner_features = (
+        CourseFeatures(tower.buckets),
+        LearnerFeatures(tower.buckets, tower.user_buckets, event_weights),
+    )
+    item_bag = course_features.encode(courses)
+    val_inputs, val_targets = _split_validation(users, histories, config.validation_users, rng)
+    train_histories = {u: val_inputs.get(u, h) for u, h in histories.items()}
+
+    model = TwoTowerModel(tower)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    stale = 0
+    log: list[dict[str, float]] = []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = users[:]
+        rng.shuffle(order)
+        losses = []
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            inputs = []
+            target = np.zeros((len(batch), len(courses)), dtype=np.float32)
+            for row, user in enumerate(batch):
+                history = train_histories[user]
+                kept = {c: w for c, w in history.items() if np_rng.random() >= config.input_dropout}
+                inputs.append(kept)
+                for course_id, weight in history.items():
+                    target[row, index[course_id]] = weight
+            target /= target.sum(axis=1, keepdims=True).clip(min=1e-9)
+            user_vectors = model.users(
+                learner_features.history_bag(inputs, categories), learner_features.user_ids(batch)
+            )
+            logits = user_vectors @ model.items(item_bag).T / tower.temperature
+            loss = (
+                -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss))
+        recall = _validation_recall(
+            model, courses, item_bag, val_inputs, val_targets, learner_features, categories
+        )
+        mean_loss = float(np.mean(losses)) if losses else 0.0
+        log.append({"epoch": epoch, "loss": mean_loss, "validation_recall@10": recall})
+        if progress:
+            progress(epoch, config.epochs, mean_loss, recall)
+        if best is None or recall > best[0]:
+            best, stale = (recall, copy.deepcopy(model.state_dict())), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best is not None:
+        model.load_state_dict(best[1])
+    model.eval()
+    metrics = {"validation_recall@10": best[0] if best else 0.0, "epochs_run": float(len(log))}
+    return Trained(model, users, [c.course_id for c in courses], metrics, log)
+
+
+@torch.no_grad()
+def _validation_recall(
+    model, courses, item_bag, inputs, targets, learner_features, categories
+) -> float:  # type: ignore[no-untyped-def]
+    if not targets:
+        return 0.0
+    model.eval()
+    users = sorted(targets)
+    index = {c.course_id: i for i, c in enumerate(courses)}
+    vectors = model.users(
+        learner_features.history_bag([inputs[u] for u in users], categories),
+        learner_features.user_ids(users),
+    )
+    scores = (vectors @ model.items(item_bag).T).numpy()
+    total = 0.0
+    for row, user in enumerate(users):
+        scores[row, [index[c] for c in inputs[user]]] = -np.inf
+        top = np.argpartition(-scores[row], 10)[:10]
+        hits = sum(1 for i in top if courses[i].course_id in targets[user])
+        total += hits / min(10, len(targets[user]))
+    model.train()
+    return total / len(users)

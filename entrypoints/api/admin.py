@@ -1,0 +1,63 @@
+"""Operator endpoints: loaded models, background reindex jobs."""
+
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, url_for
+
+from application.ports import JobStore
+from application.strategies import StrategyRegistry
+from application.use_cases.start_reindex import ReindexRunning, StartReindex
+from entrypoints.api.auth import admin_required
+from entrypoints.api.errors import error_response
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.schemas import JobSchema, ModelsSchema
+
+bp = Blueprint("admin", __name__, url_prefix="/admin/recommendations")
+ADMIN_ERRORS = (401, 403)
+
+
+@bp.get("/models")
+@documented("Loaded models and their versions", ModelsSchema, errors=ADMIN_ERRORS)
+@admin_required
+@inject
+def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # type: ignore[no-untyped-def]
+    snapshot = strategies.snapshot()
+    return {
+        "models": [
+            {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
+        ]
+    }
+
+
+@bp.post("/reindex")
+@documented(
+    "Re-embed the catalog and rebuild the index in the background",
+    JobSchema,
+    status=202,
+    errors=(*ADMIN_ERRORS, 409),
+)
+@admin_required
+@inject
+def reindex(use_case: StartReindex = Provide[Container.start_reindex]):  # type: ignore[no-untyped-def]
+    try:
+        job_id = use_case.execute()
+    except ReindexRunning as error:
+        return error_response(409, "reindex_running", str(error))
+    return {
+        "job_id": job_id,
+        "status": "running",
+        "status_url": url_for("admin.job", job_id=job_id),
+    }, 202
+
+
+@bp.get("/jobs/<job_id>")
+@documented("A background job's status", JobSchema, errors=(*ADMIN_ERRORS, 404))
+@admin_required
+@inject
+def job(job_id: str, jobs: JobStore = Provide[Container.jobs]):  # type: ignore[no-untyped-def]
+    found = jobs.get(job_id)
+    if found is None:
+        return error_response(404, "unknown_job", f"no job {job_id!r}")
+    return found

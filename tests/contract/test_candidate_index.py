@@ -1,0 +1,54 @@
+"""The FAISS candidate index, exact and HNSW, against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adapters.faiss_index import FaissIndex
+from domain.model import CourseId
+
+
+def vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    matrix = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["exact", "hnsw"])
+def index(request):  # type: ignore[no-untyped-def]
+    return FaissIndex(hnsw_above=0 if request.param == "hnsw" else 10_000)
+
+
+def test_search_finds_the_best_inner_products(index):
+    data = vectors(500)
+    ids = [CourseId(f"c{i}") for i in range(500)]
+    index.build(ids, data)
+    query = data[7]
+    expected = [ids[i] for i in np.argsort(-(data @ query))[:5]]
+    found = index.search(query, 5)
+    assert [c for c, _ in found][:1] == ["c7"]
+    assert len(set(c for c, _ in found) & set(expected)) >= 4
+
+
+def test_excluded_courses_are_filtered_without_returning_fewer_than_k(index):
+    data = vectors(200)
+    ids = [CourseId(f"c{i}") for i in range(200)]
+    index.build(ids, data)
+    nearest = [ids[i] for i in np.argsort(-(data @ data[3]))[:30]]
+    found = index.search(data[3], 10, frozenset(nearest))
+    assert len(found) == 10 and not {c for c, _ in found} & set(nearest)
+
+
+def test_asking_for_more_than_there_is(index):
+    index.build([CourseId("a"), CourseId("b")], vectors(2))
+    assert len(index.search(vectors(1, seed=5)[0], 10, frozenset({CourseId("a")}))) == 1
+
+
+def test_an_index_survives_serialisation(index):
+    data = vectors(100)
+    ids = [CourseId(f"c{i}") for i in range(100)]
+    index.build(ids, data)
+    restored = FaissIndex()
+    restored.load(ids, index.to_bytes())
+    assert restored.search(data[1], 3) == index.search(data[1], 3)
+    assert restored.kind == index.kind
