@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/recsys init-db
 	$(BIN)/recsys demo-data --if-empty
+	$(BIN)/recsys train-two-tower --if-missing
 	$(BIN)/recsys serve
 
 test: $(STAMP)

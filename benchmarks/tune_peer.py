@@ -57,7 +57,7 @@ def main() -> None:
         for values in itertools.product(*grid.values()):
             settings = dict(zip(grid, values, strict=True))
             use_case = EvaluateStrategies(
-                {"peer": lambda s=settings: ImplicitRecommender(algorithm, **s)}
+                {"peer": lambda s=settings, a=algorithm: ImplicitRecommender(a, **s)}
             )
             report = use_case.execute(
                 EvaluationQuery(data, ["peer"], "random", k=10, seed=7, ratio=0.8)

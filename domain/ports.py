@@ -53,6 +53,11 @@ class Recommender(abc.ABC):
         """True once the recommender can answer (fitted, or a model is loaded)."""
         return True
 
+    @property
+    def model_version(self) -> str | None:
+        """The version of the trained artifact answering, for strategies that load one."""
+        return None
+
     def describe(self) -> dict[str, object]:
         """What an operator should know about this recommender (model version, index, errors)."""
         return {"loaded": self.ready}

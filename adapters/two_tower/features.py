@@ -5,6 +5,7 @@ Nothing here is fitted, so nothing needs saving beside the model but the bucket 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ STOP = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 20)
 def bucket(feature: str, buckets: int) -> int:
     digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") % buckets

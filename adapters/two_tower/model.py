@@ -56,9 +56,10 @@ class TwoTowerModel(nn.Module):
         super().__init__()
         self.config = c = config
         width = max(c.item_feature_dim, c.embedding_dim)
-        self.item_features = nn.EmbeddingBag(c.buckets, width, mode="sum")
-        self.history = nn.EmbeddingBag(c.buckets, width, mode="sum")
-        self.user_id = nn.Embedding(c.user_buckets, c.user_feature_dim)
+        # Sparse gradients: a step touches the rows of the features in the batch, not all buckets.
+        self.item_features = nn.EmbeddingBag(c.buckets, width, mode="sum", sparse=True)
+        self.history = nn.EmbeddingBag(c.buckets, width, mode="sum", sparse=True)
+        self.user_id = nn.Embedding(c.user_buckets, c.user_feature_dim, sparse=True)
         self.item_tower = _mlp(width, c.hidden_dims, c.embedding_dim, c.dropout)
         self.user_tower = _mlp(
             width + c.user_feature_dim, c.hidden_dims, c.embedding_dim, c.dropout
@@ -66,6 +67,13 @@ class TwoTowerModel(nn.Module):
         nn.init.normal_(self.item_features.weight, std=0.05)
         nn.init.normal_(self.history.weight, std=0.05)
         nn.init.normal_(self.user_id.weight, std=0.01)
+
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        return [self.item_features.weight, self.history.weight, self.user_id.weight]
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        sparse = {id(p) for p in self.sparse_parameters()}
+        return [p for p in self.parameters() if id(p) not in sparse]
 
     def items(self, bag: Bag) -> torch.Tensor:
         pooled = self.item_features(

@@ -58,6 +58,10 @@ class TwoTowerRecommender(ScoringRecommender):
     def ready(self) -> bool:
         return self.loaded is not None
 
+    @property
+    def model_version(self) -> str | None:
+        return self.loaded.version if self.loaded else None
+
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         self.index_catalog(courses)
         if self.trainer is not None:

@@ -90,9 +90,12 @@ def train_two_tower(
     train_histories = {u: val_inputs.get(u, h) for u, h in histories.items()}
 
     model = TwoTowerModel(tower)
-    optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimisers = [
+        torch.optim.SparseAdam(model.sparse_parameters(), lr=config.learning_rate),
+        torch.optim.AdamW(
+            model.dense_parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        ),
+    ]
     best: tuple[float, dict[str, torch.Tensor]] | None = None
     stale = 0
     log: list[dict[str, float]] = []
@@ -119,10 +122,12 @@ def train_two_tower(
             loss = (
                 -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
             )
-            optimiser.zero_grad()
+            for optimiser in optimisers:
+                optimiser.zero_grad()
             loss.backward()
-            optimiser.step()
-            losses.append(float(loss))
+            for optimiser in optimisers:
+                optimiser.step()
+            losses.append(loss.item())
         recall = _validation_recall(
             model, courses, item_bag, val_inputs, val_targets, learner_features, categories
         )

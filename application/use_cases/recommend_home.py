@@ -69,12 +69,14 @@ class RecommendHome:
                 # Unknown learners, untrained models and exhausted strategies get popular courses.
                 name = FALLBACK
                 items = snapshot.recommenders[FALLBACK].recommend(history, query.k, exclude)
+            answering = snapshot.recommenders.get(name)
             slate = Slate(
                 recommendation_id=RecommendationId(uuid.uuid4().hex),
                 user_id=query.user_id,
                 strategy=name,
                 items=tuple(items),
                 served_at=self.clock(),
+                model_version=answering.model_version if answering else None,
                 fallback_from=requested if name != requested else None,
             )
             uow.slates.add(slate)

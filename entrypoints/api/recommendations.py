@@ -60,6 +60,8 @@ def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: 
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
     if result.slate.fallback_from:
         body["fallback_from"] = result.slate.fallback_from
+    if result.slate.model_version:
+        body["model_version"] = result.slate.model_version
     body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
     return body

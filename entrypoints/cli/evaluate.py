@@ -194,6 +194,43 @@ def evaluate(
         _plot(report, rows, plot_out)
 
 
+@cli.command("eval-two-tower")
+@click.option("--dataset", type=click.Choice(DATASETS), default="ml-100k", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: $RS_DATA_DIR/<dataset folder>.",
+)
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="random", show_default=True)
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--seed", default=42, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def eval_two_tower(
+    ctx: click.Context,
+    dataset: str,
+    data_dir: Path | None,
+    protocol: str,
+    k: int,
+    seed: int,
+    json_out: Path | None,
+) -> None:
+    """The original command name: `recsys eval --strategy two_tower`."""
+    ctx.invoke(
+        evaluate,
+        dataset=dataset,
+        data_dir=data_dir,
+        protocol=protocol,
+        strategies="two_tower",
+        k=k,
+        seed=seed,
+        ratio=0.75,
+        json_out=json_out,
+        plot_out=None,
+    )
+
+
 @cli.command("import-dataset")
 @click.option("--dataset", type=click.Choice(("ml-100k", "cnpc")), required=True)
 @click.option(

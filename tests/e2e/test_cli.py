@@ -122,3 +122,38 @@ def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
     result = CliRunner().invoke(cli, ["show-config"])
     assert result.exit_code == 1 and "EMBEDDING_DIM must be a number" in result.output
+
+
+def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 30\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    run("demo-data", "--learners", "60")
+    trained = run("train-two-tower", "--config", str(config), "--epochs", "2")
+    assert trained.exit_code == 0, trained.output
+    assert "after 2 epochs" in trained.output and "207 courses indexed (Flat,IP)" in trained.output
+    assert "not training" in run("train-two-tower", "--if-missing").output
+    exported = run("export-embeddings")
+    assert exported.exit_code == 0 and "207 courses indexed" in exported.output
+    rebuilt = run("rebuild-index")
+    assert rebuilt.exit_code == 0 and "207 courses indexed" in rebuilt.output
+    versions = sorted(p.name for p in (tmp_path / "models" / "two_tower" / "versions").iterdir())
+    assert len(versions) == 3
+
+
+def test_rebuilding_without_a_model_is_a_clear_error(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    result = run("rebuild-index")
+    assert result.exit_code == 1 and "no two_tower model has been trained yet" in result.output
+
+
+def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_path):
+    run("demo-data", "--learners", "20")
+    output = tmp_path / "out" / "training.csv"
+    result = run("prepare-training-data", "--output", str(output))
+    lines = output.read_text().splitlines()
+    assert lines[0] == "event_id,user_id,course_id,event_type,occurred_at,recommendation_id"
+    assert len(lines) - 1 == counts(database_url)[1]
+    assert f"wrote {len(lines) - 1} interactions" in result.output

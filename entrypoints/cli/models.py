@@ -1,0 +1,129 @@
+"""Two-tower training, embedding export and index rebuilding."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+
+from domain.errors import DomainError
+from entrypoints.cli.base import cli, container_of
+from entrypoints.config import ConfigError, two_tower_settings
+
+
+@cli.command("train-two-tower")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML settings (default: configs/two_tower.yaml).",
+)
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=None)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=None)
+@click.option(
+    "--if-missing", is_flag=True, help="Do nothing when a model has been trained already."
+)
+@click.pass_context
+def train_two_tower(
+    ctx: click.Context,
+    config_path: Path | None,
+    epochs: int | None,
+    batch_size: int | None,
+    if_missing: bool,
+) -> None:
+    """Train the two-tower model on the stored interactions and publish a new version."""
+    container = container_of(ctx)
+    if if_missing and container.artifact_store().current_version("two_tower"):
+        click.echo("a two-tower model exists already; not training")
+        return
+    settings = dict(container.config.two_tower())
+    if config_path is not None:
+        import os
+
+        try:
+            settings = two_tower_settings({**os.environ, "RS_TWO_TOWER_CONFIG": str(config_path)})
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+    if epochs is not None:
+        settings["epochs"] = epochs
+    if batch_size is not None:
+        settings["batch_size"] = batch_size
+    container.config.two_tower.from_value(settings)
+
+    with click.progressbar(
+        length=int(settings.get("epochs", 100)),
+        label="training",
+        file=sys.stderr,
+        item_show_func=lambda text: text,
+    ) as bar:
+
+        def progress(epoch: int, epochs_total: int, loss: float, recall: float) -> None:
+            bar.update(
+                1, f"epoch {epoch}/{epochs_total} loss {loss:.4f} validation recall@10 {recall:.4f}"
+            )
+
+        try:
+            result = container.train_two_tower().execute(progress)
+        except (DomainError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+    metrics = result.manifest.get("metrics", {})
+    click.echo(
+        f"published two_tower version {result.version} in {result.seconds:.1f}s: "
+        f"validation recall@10 {metrics.get('validation_recall@10', 0):.4f} after "
+        f"{int(metrics.get('epochs_run', 0))} epochs, {result.manifest['index']['size']} courses indexed "
+        f"({result.manifest['index']['kind']})"
+    )
+
+
+def _rebuild(ctx: click.Context, reencode: bool) -> None:
+    try:
+        result = container_of(ctx).rebuild_index().execute(reencode=reencode)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"published two_tower version {result.version} (from {result.previous}): {result.indexed} courses indexed"
+    )
+
+
+@cli.command("export-embeddings")
+@click.pass_context
+def export_embeddings(ctx: click.Context) -> None:
+    """Embed every catalog course with the current model and rebuild the FAISS index (after new courses)."""
+    _rebuild(ctx, reencode=True)
+
+
+@cli.command("rebuild-index")
+@click.pass_context
+def rebuild_index(ctx: click.Context) -> None:
+    """Rebuild the FAISS index from the saved course embeddings."""
+    _rebuild(ctx, reencode=False)
+
+
+@cli.command("prepare-training-data")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_context
+def prepare_training_data(ctx: click.Context, output: Path) -> None:
+    """Export the stored interactions (the training data) to a CSV file, streamed."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with output.open("w", newline="") as handle, container_of(ctx).uow() as uow:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["event_id", "user_id", "course_id", "event_type", "occurred_at", "recommendation_id"]
+        )
+        for event in uow.interactions.stream():
+            writer.writerow(
+                [
+                    event.event_id,
+                    event.user_id,
+                    event.course_id,
+                    event.event_type.value,
+                    event.occurred_at.isoformat(),
+                    event.recommendation_id or "",
+                ]
+            )
+            rows += 1
+    click.echo(f"wrote {rows} interactions to {output}")

@@ -1,0 +1,158 @@
+"""two_tower through the API and the admin endpoints, on SQLite."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from adapters.demo_data import demo_data
+from entrypoints.config import ConfigError
+from entrypoints.schemas import course_json
+from tests.e2e.conftest import make_app
+from tests.unit.test_two_tower import FAST
+
+HOME = "/api/v1/recommendations/home"
+TOKEN = "t0k3n-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def trained(sqlite_url):  # type: ignore[no-untyped-def]
+    app = make_app(sqlite_url, two_tower=FAST, admin_token=TOKEN)
+    data = demo_data(seed=5, learners=120)
+    container = app.container
+    container.upsert_courses().execute(data.courses)
+    container.log_interactions().execute(data.interactions[:1000])
+    container.log_interactions().execute(data.interactions[1000:])
+    client = app.test_client()
+    untrained = client.get(f"{HOME}?user_id=user1&strategy=two_tower").json
+    assert (untrained["strategy"], untrained["fallback_from"]) == ("popularity", "two_tower")
+    container.train_two_tower().execute()
+    yield app, client
+    container.engine().dispose()
+
+
+def test_two_tower_home_recommendations_explain_themselves(trained):
+    _, client = trained
+    body = client.get(f"{HOME}?user_id=user1&strategy=two_tower&explain=true&k=5").json
+    assert body["strategy"] == "two_tower" and "fallback_from" not in body
+    assert body["model_version"]
+    assert len(body["items"]) == 5 and all(
+        i["reason"].startswith("Learners who took ") for i in body["items"]
+    )
+
+
+def test_a_course_created_after_training_is_similar_and_recommendable_without_retraining(trained):
+    _, client = trained
+    new = {
+        "title": "Python for Data Pipelines",
+        "category": "Programming",
+        "level": "beginner",
+        "tags": ["python", "programming", "scripting"],
+        "description": "Start from zero with Python scripting",
+    }
+    assert (
+        client.put("/api/v1/courses/course_python_pipelines", json=new, headers=AUTH).status_code
+        == 200
+    )
+    similar = client.get(
+        "/api/v1/recommendations/similar/course_python_basic?strategy=two_tower&k=10"
+    ).json
+    assert similar["strategy"] == "two_tower"
+    assert "course_python_pipelines" in [i["course_id"] for i in similar["items"]]
+    every = client.get(f"{HOME}?user_id=user2&strategy=two_tower&k=100").json["items"]
+    assert "course_python_pipelines" in [i["course_id"] for i in every]
+
+
+def test_admin_endpoints_need_the_token(trained):
+    _, client = trained
+    assert client.get("/admin/recommendations/models").status_code == 401
+    wrong = client.get("/admin/recommendations/models", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and wrong.json["error"]["code"] == "forbidden"
+    models = {
+        m["strategy"]: m
+        for m in client.get("/admin/recommendations/models", headers=AUTH).json["models"]
+    }
+    tower = models["two_tower"]
+    assert tower["loaded"] and tower["embedding_dim"] == 16 and tower["indexed_items"] == 207
+    assert (
+        tower["index_type"] == "Flat,IP" and "validation_recall@10" in tower["validation_metrics"]
+    )
+    assert client.put("/api/v1/courses/x", json={"title": "X"}).status_code == 401
+
+
+def test_reindex_under_concurrent_home_requests_fails_no_request(trained):
+    app, client = trained
+    before = client.get(f"{HOME}?user_id=user3&strategy=two_tower").json["model_version"]
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def browse() -> None:
+        local = app.test_client()
+        while not stop.is_set():
+            response = local.get(f"{HOME}?user_id=user3&strategy=two_tower&k=5")
+            statuses.append(response.status_code)
+            versions.add(response.json.get("model_version", "none"))
+
+    browsers = [threading.Thread(target=browse) for _ in range(3)]
+    for thread in browsers:
+        thread.start()
+    started = client.post("/admin/recommendations/reindex", headers=AUTH)
+    assert started.status_code == 202
+    job_url = started.json["status_url"]
+    deadline = time.monotonic() + 60
+    while (job := client.get(job_url, headers=AUTH).json)[
+        "status"
+    ] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    stop.set()
+    for thread in browsers:
+        thread.join()
+    assert job["status"] == "succeeded", job
+    assert statuses and set(statuses) == {200}
+    assert job["result"]["previous"] == before
+    assert (
+        job["result"]["version"] in versions
+        or client.get(f"{HOME}?user_id=user3&strategy=two_tower").json["model_version"]
+        == job["result"]["version"]
+    )
+
+
+def test_a_second_reindex_while_one_runs_is_a_conflict(trained):
+    app, client = trained
+    running = app.container.jobs().begin("reindex")
+    conflict = client.post("/admin/recommendations/reindex", headers=AUTH)
+    assert conflict.status_code == 409 and conflict.json["error"]["code"] == "reindex_running"
+    app.container.jobs().finish(running, {"done": True})
+    assert (
+        client.get(f"/admin/recommendations/jobs/{running}", headers=AUTH).json["status"]
+        == "succeeded"
+    )
+    assert client.get("/admin/recommendations/jobs/nope", headers=AUTH).status_code == 404
+
+
+def test_without_a_token_admin_answers_only_loopback(sqlite_url):
+    app = make_app(sqlite_url, admin_token="")
+    client = app.test_client()
+    assert client.get("/admin/recommendations/models").status_code == 200
+    remote = client.get(
+        "/admin/recommendations/models", environ_base={"REMOTE_ADDR": "203.0.113.9"}
+    )
+    assert remote.status_code == 403
+
+
+def test_production_refuses_to_start_without_a_token(sqlite_url):
+    with pytest.raises(ConfigError, match="RS_ADMIN_TOKEN"):
+        make_app(sqlite_url, env="prod", admin_token="")
+
+
+def test_courses_in_the_readme_format_are_accepted_with_the_token(trained):
+    _, client = trained
+    course = course_json(demo_data(seed=5, learners=1).courses[0])
+    assert (
+        client.post("/api/v1/courses", json={"courses": [course]}, headers=AUTH).status_code == 200
+    )

@@ -1,0 +1,121 @@
+"""The two-tower strategy: trains, serves new courses and new learners without retraining."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.demo_data import demo_data
+from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.two_tower.recommender import TwoTowerRecommender
+from adapters.two_tower.trainer import TwoTowerTrainer, configs
+from domain.model import CourseId, LearnerHistory, UserId
+from tests.conftest import course, event
+
+FAST = {
+    "epochs": 4,
+    "batch_size": 64,
+    "buckets": 1 << 12,
+    "user_buckets": 1 << 10,
+    "hidden_dims": [32],
+    "embedding_dim": 16,
+    "patience": 2,
+    "learning_rate": 0.01,
+}
+
+
+@pytest.fixture(scope="module")
+def demo():  # type: ignore[no-untyped-def]
+    return demo_data(seed=1, learners=150)
+
+
+@pytest.fixture(scope="module")
+def published(demo, tmp_path_factory):  # type: ignore[no-untyped-def]
+    store = FilesystemArtifactStore(tmp_path_factory.mktemp("models"))
+    histories: dict = {}
+    for e in demo.interactions:
+        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    files, manifest = TwoTowerTrainer(FAST).train(demo.courses, histories)
+    version = store.publish("two_tower", files, manifest)
+    return store, version, manifest
+
+
+def serving(store, courses, interactions=()):  # type: ignore[no-untyped-def]
+    recommender = TwoTowerRecommender(store=store)
+    recommender.fit(courses, list(interactions))
+    return recommender
+
+
+def test_training_publishes_a_manifest_with_metrics_and_sizes(published):
+    _, _, manifest = published
+    assert manifest["tower"]["embedding_dim"] == 16
+    assert manifest["index"] == {"kind": "Flat,IP", "size": 207}
+    assert 0 <= manifest["metrics"]["validation_recall@10"] <= 1
+    assert manifest["data"]["learners"] == 150
+
+
+def test_a_learner_gets_unseen_courses_with_a_reason_naming_their_own_course(published, demo):
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    learner = LearnerHistory(
+        UserId("user1"), tuple(e for e in demo.interactions if e.user_id == "user1")
+    )
+    taken = learner.taken()
+    items = recommender.recommend(learner, 5, taken)
+    assert len(items) == 5 and not {r.course_id for r in items} & taken
+    titles = {c.title for c in demo.courses if c.course_id in learner.seen()}
+    assert all(any(t in r.reason for t in titles) for r in items)
+
+
+def test_a_learner_the_model_never_saw_is_served_from_their_history(published, demo):
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    newcomer = LearnerHistory(
+        UserId("brand-new"), (event("brand-new", "course_python_basic", "enroll"),)
+    )
+    items = recommender.recommend(newcomer, 3, frozenset({CourseId("course_python_basic")}))
+    assert len(items) == 3
+
+
+def test_a_learner_with_no_history_gets_nothing_so_the_service_falls_back(published, demo):
+    store, _, _ = published
+    assert serving(store, demo.courses).recommend(LearnerHistory(UserId("nobody")), 3) == []
+
+
+def test_a_course_added_after_training_is_embedded_from_its_content(published, demo):
+    store, _, _ = published
+    twin = course(
+        "course_python_bootcamp",
+        "Python Bootcamp",
+        "Programming",
+        tags=("python", "programming", "scripting"),
+        description="Start from zero with Python: python, programming and scripting",
+    )
+    recommender = serving(store, [*demo.courses, twin])
+    similar = [r.course_id for r in recommender.similar(CourseId("course_python_basic"), 10)]
+    assert "course_python_bootcamp" in similar
+    assert recommender.describe()["indexed_items"] == 208
+
+
+def test_a_corrupt_newest_version_leaves_the_previous_one_serving(published, demo):
+    store, good, _ = published
+    artifact = store.load("two_tower", good)
+    bad = store.publish(
+        "two_tower",
+        {**artifact.files},
+        {k: v for k, v in artifact.manifest.items() if k != "files"},
+    )
+    (store.root / "two_tower" / "versions" / bad / "model.pt").write_bytes(b"not a model")
+    recommender = serving(store, demo.courses)
+    info = recommender.describe()
+    assert info["version"] == good
+    assert any(bad in e and "checksum" in e for e in info["errors"])
+
+
+def test_without_a_model_two_tower_is_not_ready(tmp_path, demo):
+    recommender = serving(FilesystemArtifactStore(tmp_path), demo.courses)
+    assert not recommender.ready and recommender.describe() == {"loaded": False, "errors": []}
+
+
+def test_unknown_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown two-tower settings: colour"):
+        configs({"colour": "blue"})
