@@ -38,8 +38,11 @@ class StrategyRegistry:
         refresh_seconds: float = 30.0,
         artifacts: ArtifactStore | None = None,
         artifact_names: tuple[str, ...] = (),
+        composites: Mapping[str, Callable[[Mapping[str, Recommender]], Recommender]] | None = None,
     ) -> None:
         self.factories = dict(factories)
+        #: strategies built from the fitted others (the hybrid), rebuilt with every snapshot
+        self.composites = dict(composites or {})
         self.uow_factory = uow_factory
         self.refresh_seconds = refresh_seconds
         self.artifacts = artifacts
@@ -50,10 +53,14 @@ class StrategyRegistry:
 
     @property
     def names(self) -> list[str]:
+        return sorted([*self.factories, *self.composites])
+
+    @property
+    def component_names(self) -> list[str]:
         return sorted(self.factories)
 
     def validate(self, name: str) -> str:
-        if name not in self.factories:
+        if name not in self.factories and name not in self.composites:
             raise InvalidStrategy(name, self.names)
         return name
 
@@ -90,6 +97,8 @@ class StrategyRegistry:
             recommender = make()
             recommender.fit(courses, events)
             recommenders[name] = recommender
+        for name, compose in self.composites.items():
+            recommenders[name] = compose(dict(recommenders))
         log.info(
             "fitted %s on %d courses and %d events in %.2fs",
             ", ".join(recommenders),

@@ -10,6 +10,7 @@ from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.fs_jobs import FilesystemJobStore
 from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
@@ -17,6 +18,7 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer
+from application.hybrid import HybridRecommender
 from application.strategies import StrategyRegistry
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.find_similar import FindSimilar
@@ -59,14 +61,20 @@ class Container(containers.DeclarativeContainer):
         PopularityRecommender, half_life_days=config.popularity_half_life_days
     )
     content = providers.Factory(ContentRecommender)
+    item_cf = providers.Factory(ItemCFRecommender)
+    hybrid = providers.Factory(HybridRecommender, weights=config.hybrid_weights)
     two_tower = providers.Factory(
         TwoTowerRecommender, store=artifact_store, hnsw_above=config.hnsw_above
     )
     strategies = providers.Singleton(
         StrategyRegistry,
         factories=providers.Dict(
-            popularity=popularity.provider, content=content.provider, two_tower=two_tower.provider
+            popularity=popularity.provider,
+            content=content.provider,
+            item_cf=item_cf.provider,
+            two_tower=two_tower.provider,
         ),
+        composites=providers.Dict(hybrid=hybrid.provider),
         uow_factory=uow.provider,
         refresh_seconds=config.refresh_seconds,
         artifacts=artifact_store,
@@ -96,11 +104,16 @@ class Container(containers.DeclarativeContainer):
             "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
             "content": content.provider,
             "two_tower": providers.Factory(TwoTowerRecommender, trainer=two_tower_trainer).provider,
+            "item_cf": item_cf.provider,
             "implicit-als": providers.Factory(ImplicitRecommender, "als").provider,
             "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
         }
     )
-    evaluate_strategies = providers.Factory(EvaluateStrategies, factories=evaluation_factories)
+    evaluate_strategies = providers.Factory(
+        EvaluateStrategies,
+        factories=evaluation_factories,
+        composites=providers.Dict(hybrid=hybrid.provider),
+    )
     dataset_sources = providers.Dict(
         {
             "ml-100k": providers.Factory(MovieLensSource).provider,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import MetricSummary, summarise
 from application.evaluation.splits import Split, leave_last_out, random_split
+from application.hybrid import HybridRecommender
 from domain.errors import InvalidStrategy
 from domain.model import CourseId, Interaction, LearnerHistory, UserId
 from domain.ports import Recommender
@@ -26,6 +27,8 @@ class EvaluationQuery:
     k: int = 10
     seed: int = 42
     ratio: float = 0.75
+    #: hybrid weights for this run (default: the configured ones)
+    weights: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +54,30 @@ class EvaluationReport:
 Progress = Callable[[str, int, int], None]
 
 
+Composite = Callable[[Mapping[str, Recommender]], Recommender]
+
+
 class EvaluateStrategies:
-    def __init__(self, factories: Mapping[str, Callable[[], Recommender]]) -> None:
+    def __init__(
+        self,
+        factories: Mapping[str, Callable[[], Recommender]],
+        composites: Mapping[str, Composite] | None = None,
+    ) -> None:
         self.factories = dict(factories)
+        self.composites = dict(composites or {})
+
+    def _make(self, name: str, weights: Mapping[str, float] | None) -> Recommender:
+        if name in self.factories:
+            return self.factories[name]()
+        recommender = self.composites[name]({n: make() for n, make in self.factories.items()})
+        if weights is not None and isinstance(recommender, HybridRecommender):
+            recommender = recommender.with_weights(weights)
+        return recommender
 
     def execute(self, query: EvaluationQuery, progress: Progress | None = None) -> EvaluationReport:
         for name in query.strategies:
-            if name not in self.factories:
-                raise InvalidStrategy(name, sorted(self.factories))
+            if name not in self.factories and name not in self.composites:
+                raise InvalidStrategy(name, sorted([*self.factories, *self.composites]))
         split = self.split(query)
         histories = _histories(split.train)
         truth: dict[UserId, set[CourseId]] = defaultdict(set)
@@ -74,7 +93,7 @@ class EvaluateStrategies:
 
         results = []
         for name in query.strategies:
-            recommender = self.factories[name]()
+            recommender = self._make(name, query.weights)
             started = time.perf_counter()
             recommender.fit(query.dataset.courses, split.train)
             fitted = time.perf_counter()

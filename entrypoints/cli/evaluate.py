@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from application.evaluation.dataset import Dataset, DatasetError
+from application.hybrid import parse_weights
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
@@ -143,6 +144,9 @@ def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> N
     type=click.FloatRange(0.05, 0.95),
     help="Train share (random).",
 )
+@click.option(
+    "--weights", default=None, help="Hybrid weights for this run, e.g. item_cf:0.7,two_tower:0.3."
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
@@ -157,12 +161,19 @@ def evaluate(
     ratio: float,
     json_out: Path | None,
     plot_out: Path | None,
+    weights: str | None = None,
 ) -> None:
     """Fit each strategy on the training part and measure it on the test part."""
     container = container_of(ctx)
     data = load_dataset(container, dataset, data_dir)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
-    query = EvaluationQuery(data, names, protocol, k, seed, ratio)
+    try:
+        parsed = (
+            parse_weights(weights, sorted(container.evaluation_factories())) if weights else None
+        )
+    except DomainError as error:
+        raise click.BadParameter(str(error), param_hint="--weights") from None
+    query = EvaluationQuery(data, names, protocol, k, seed, ratio, parsed)
     with click.progressbar(length=len(names) * 100, label="evaluating", file=sys.stderr) as bar:
         done = {"steps": 0}
 

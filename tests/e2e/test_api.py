@@ -57,7 +57,7 @@ def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
     response = client.get(f"{HOME}?user_id=user1&strategy=astrology")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_strategy"
-    assert response.json["error"]["valid"] == ["content", "popularity", "two_tower"]
+    assert response.json["error"]["valid"] == ["content", "hybrid", "item_cf", "popularity", "two_tower"]
 
 
 def test_similar_courses(client):

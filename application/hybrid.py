@@ -1,0 +1,145 @@
+"""The hybrid strategy: a weighted blend of other strategies' normalised scores.
+
+Candidates are the union of each component's top `pool` courses. Each component's scores are
+min-max normalised over its own candidates to [0, 1] (best = 1, its weakest candidate = 0; a course
+outside a component's candidates gets 0 from it), so a weight means the same for every component
+whatever its score scale. Components that cannot answer (no model, no history for them) are left
+out and the remaining weights renormalised to sum to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from domain.errors import DomainError, UnknownCourse
+from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.ports import Recommender
+
+
+class InvalidWeights(DomainError):
+    code = "invalid_weights"
+
+
+def parse_weights(text: str, valid: Sequence[str]) -> dict[str, float]:
+    """'two_tower:0.6,content:0.4' -> {'two_tower': 0.6, 'content': 0.4}, validated."""
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition(":")
+        if not sep:
+            raise InvalidWeights(f"weights look like 'two_tower:0.6,content:0.4', got {part!r}")
+        if name not in valid:
+            raise InvalidWeights(f"no strategy {name!r} to weigh; choose from {', '.join(valid)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise InvalidWeights(f"the weight of {name} must be a number, got {value!r}") from None
+        if not 0 <= weight <= 1000:
+            raise InvalidWeights(f"the weight of {name} must be between 0 and 1000")
+        weights[name] = weight
+    if sum(weights.values()) <= 0:
+        raise InvalidWeights("at least one weight must be positive")
+    return weights
+
+
+def _normalised(items: Sequence[Recommendation]) -> dict[CourseId, float]:
+    if not items:
+        return {}
+    high, low = items[0].score, items[-1].score
+    spread = high - low
+    return {r.course_id: (r.score - low) / spread if spread > 0 else 1.0 for r in items}
+
+
+class HybridRecommender(Recommender):
+    name = "hybrid"
+
+    def __init__(
+        self, components: Mapping[str, Recommender], weights: Mapping[str, float], pool: int = 100
+    ) -> None:
+        self.components = dict(components)
+        self.weights = {n: w for n, w in weights.items() if n in self.components and w > 0}
+        self.pool = pool
+
+    def with_weights(self, weights: Mapping[str, float]) -> HybridRecommender:
+        return HybridRecommender(self.components, weights, self.pool)
+
+    @property
+    def ready(self) -> bool:
+        return any(self.components[n].ready for n in self.weights)
+
+    def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
+        for name in self.weights:
+            self.components[name].fit(courses, interactions)
+
+    def _active(self, learner: LearnerHistory | None) -> dict[str, float]:
+        active = {
+            n: w
+            for n, w in self.weights.items()
+            if self.components[n].ready
+            and not (learner is not None and learner.is_new and self.components[n].personalised)
+        }
+        total = sum(active.values())
+        return {n: w / total for n, w in active.items()} if total else {}
+
+    def _blend(
+        self, lists: Mapping[str, list[Recommendation]], weights: Mapping[str, float], k: int
+    ) -> list[Recommendation]:
+        contributions: dict[CourseId, dict[str, float]] = {}
+        reasons: dict[tuple[CourseId, str], str] = {}
+        for name, items in lists.items():
+            for course_id, value in _normalised(items).items():
+                contributions.setdefault(course_id, {})[name] = weights[name] * value
+            for item in items:
+                reasons[(item.course_id, name)] = item.reason
+        ranked = sorted(contributions.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:k]
+        result = []
+        for rank, (course_id, parts) in enumerate(ranked, start=1):
+            strongest = sorted((p for p in parts.items() if p[1] > 0), key=lambda p: -p[1])[:2]
+            said = [reasons[(course_id, n)] for n, _ in strongest if reasons.get((course_id, n))]
+            reason = (
+                "; ".join(dict.fromkeys(said)) if said else "A mix of what learners like you chose"
+            )
+            result.append(Recommendation(course_id, sum(parts.values()), rank, self.name, reason))
+        return result
+
+    def recommend(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        weights = self._active(learner)
+        lists = {
+            n: self.components[n].recommend(learner, max(k, self.pool), exclude) for n in weights
+        }
+        return self._blend(lists, weights, k)
+
+    def recommend_many(
+        self,
+        learners: Sequence[LearnerHistory],
+        k: int,
+        excludes: Sequence[frozenset[CourseId]],
+        explain: bool = True,
+    ) -> list[list[Recommendation]]:
+        weights = self._active(None)
+        per_component = {
+            n: self.components[n].recommend_many(learners, max(k, self.pool), excludes, explain)
+            for n in weights
+        }
+        return [
+            self._blend({n: lists[i] for n, lists in per_component.items()}, weights, k)
+            for i in range(len(learners))
+        ]
+
+    def similar(
+        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        weights = self._active(None)
+        lists: dict[str, list[Recommendation]] = {}
+        for name in weights:
+            try:
+                lists[name] = self.components[name].similar(course_id, max(k, self.pool), exclude)
+            except UnknownCourse:
+                raise
+            except DomainError:
+                continue  # a component that cannot do "similar" sits this one out
+        return self._blend(lists, {n: weights[n] for n in lists}, k)
+
+    def describe(self) -> dict[str, object]:
+        return {"loaded": self.ready, "weights": self.weights, "active": self._active(None)}
