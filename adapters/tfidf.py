@@ -20,13 +20,6 @@ from domain.model import (
     Recommendation,
 )
 
-VERBS = {
-    EventType.VIEW: "viewed",
-    EventType.CLICK: "looked at",
-    EventType.ENROLL: "enrolled in",
-    EventType.COMPLETE: "completed",
-}
-
 
 class ContentRecommender(ScoringRecommender):
     name = "content"
@@ -73,9 +66,9 @@ class ContentRecommender(ScoringRecommender):
             closeness = (self.vectors[own] @ self.vectors[row].T).toarray().ravel()
             best = int(np.argmax(closeness))
             if closeness[best] > 0:
-                return f"Similar to {self.courses[own[best]].title}, which you {VERBS[touched[own[best]]]}"
+                return f"Similar to {self.courses[own[best]].title}, which you {touched[own[best]].past_tense}"
         event = learner.strongest().get(self.courses[row].course_id, EventType.VIEW)
-        return f"You {VERBS[event]} this course before"
+        return f"You {event.past_tense} this course before"
 
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NewType
@@ -35,6 +36,16 @@ class EventType(enum.Enum):
     def strength(self) -> int:
         """Reward order: complete (3) > enroll (2) > click (1) > view (0)."""
         return list(EventType).index(self)
+
+    @property
+    def past_tense(self) -> str:
+        """How a reason tells the learner what they did: "Similar to X, which you completed"."""
+        return {
+            "view": "viewed",
+            "click": "looked at",
+            "enroll": "enrolled in",
+            "complete": "completed",
+        }[self.value]
 
     @property
     def takes_the_course(self) -> bool:
@@ -106,6 +117,28 @@ class LearnerHistory:
 
     def seen(self) -> frozenset[CourseId]:
         return frozenset(e.course_id for e in self.events)
+
+    def missing_prerequisites(self, course: Course) -> tuple[CourseId, ...]:
+        """Prerequisites of `course` the learner has neither completed nor enrolled in."""
+        taken = self.taken()
+        return tuple(p for p in course.prerequisites if p not in taken)
+
+    def completed_since(self, moment: datetime) -> dict[CourseId, datetime]:
+        """Courses completed at or after `moment`, with when."""
+        return {
+            e.course_id: e.occurred_at
+            for e in self.events
+            if e.event_type is EventType.COMPLETE and e.occurred_at >= moment
+        }
+
+    def level_in(self, category: str, catalog: Mapping[CourseId, Course]) -> Level | None:
+        """The highest level the learner took (enrolled or completed) in a category, if any."""
+        steps = [
+            catalog[c].level
+            for c in self.taken()
+            if c in catalog and catalog[c].category == category
+        ]
+        return max(steps, key=lambda level: level.step) if steps else None
 
 
 @dataclass(frozen=True, slots=True)

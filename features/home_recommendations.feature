@@ -17,7 +17,7 @@ Feature: Home recommendations
     Given learner "ana" completed "Python Basics"
     When "ana" asks for 1 recommendation by content with reasons
     Then the first recommendation is "Intermediate Python"
-    And its reason reads "Similar to Python Basics, which you completed"
+    And its reason reads "Next step after Python Basics"
 
   Scenario: A learner we have never seen gets popular courses
     Given learner "ben" enrolled in "SQL Basics"

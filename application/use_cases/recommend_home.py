@@ -1,15 +1,18 @@
-"""RecommendHome: a learner's home-page slate from one strategy, recorded for attribution."""
+"""RecommendHome: a learner's home-page slate from one strategy, re-ranked and recorded."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from application.hybrid import HybridRecommender
 from application.ports import UnitOfWork
+from application.ranking import RankingPolicy, rerank
 from application.strategies import Snapshot, StrategyRegistry
 from domain.model import Course, CourseId, Level, Recommendation, RecommendationId, Slate, UserId
+from domain.ports import Recommender
 
 FALLBACK = "popularity"
 
@@ -21,6 +24,9 @@ class RecommendHomeQuery:
     strategy: str | None = None
     category: str | None = None
     level: Level | None = None
+    strict_prerequisites: bool = False
+    #: per-request hybrid weights
+    weights: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,53 +41,81 @@ class HomeResult:
     items: tuple[ServedItem, ...]
 
 
+def pool_size(k: int) -> int:
+    """Candidates asked of a strategy, so the ranking stage has room to demote and diversify."""
+    return max(3 * k, 30)
+
+
 class RecommendHome:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
         strategies: StrategyRegistry,
         default_strategy: str = FALLBACK,
+        policy: RankingPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chooser: Callable[[UserId], str] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.strategies = strategies
         self.default_strategy = default_strategy
+        self.policy = policy or RankingPolicy()
         self.clock = clock
+        #: picks a strategy for "auto" (the bandit)
+        self.chooser = chooser
 
-    def execute(self, query: RecommendHomeQuery) -> HomeResult:
+    def _resolve(self, query: RecommendHomeQuery) -> str:
         requested = (
             self.strategies.validate(query.strategy) if query.strategy else self.default_strategy
         )
+        if requested == "auto" and self.chooser is not None:
+            return self.chooser(query.user_id)
+        return requested
+
+    def execute(self, query: RecommendHomeQuery) -> HomeResult:
+        requested = self._resolve(query)
         snapshot = self.strategies.snapshot()
+        policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)
             exclude = history.taken() | snapshot.inactive() | _filtered_out(snapshot, query)
             name = requested
-            recommender = snapshot.recommenders.get(name)
-            items: list[Recommendation] = []
+            recommender = _with_weights(snapshot.recommenders.get(name), query.weights)
+            candidates: list[Recommendation] = []
             if (
                 recommender is not None
                 and recommender.ready
                 and not (recommender.personalised and history.is_new)
             ):
-                items = recommender.recommend(history, query.k, exclude)
-            if not items and name != FALLBACK:
+                candidates = recommender.recommend(history, pool_size(query.k), exclude)
+            if not candidates and name != FALLBACK:
                 # Unknown learners, untrained models and exhausted strategies get popular courses.
                 name = FALLBACK
-                items = snapshot.recommenders[FALLBACK].recommend(history, query.k, exclude)
-            answering = snapshot.recommenders.get(name)
+                recommender = snapshot.recommenders[FALLBACK]
+                candidates = recommender.recommend(history, pool_size(query.k), exclude)
+            items = rerank(
+                candidates, history, snapshot.courses, query.k, policy, self.clock()
+            ).items
             slate = Slate(
                 recommendation_id=RecommendationId(uuid.uuid4().hex),
                 user_id=query.user_id,
                 strategy=name,
                 items=tuple(items),
                 served_at=self.clock(),
-                model_version=answering.model_version if answering else None,
+                model_version=recommender.model_version if recommender else None,
                 fallback_from=requested if name != requested else None,
             )
             uow.slates.add(slate)
             uow.commit()
         return HomeResult(slate, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items))
+
+
+def _with_weights(
+    recommender: Recommender | None, weights: Mapping[str, float] | None
+) -> Recommender | None:
+    if weights and isinstance(recommender, HybridRecommender):
+        return recommender.with_weights(weights)
+    return recommender
 
 
 def _filtered_out(snapshot: Snapshot, query: RecommendHomeQuery) -> frozenset[CourseId]:

@@ -27,7 +27,7 @@ def test_home_recommendations_have_the_documented_shape(client):
     first = body["items"][0]
     assert set(first) == {"course_id", "title", "score", "rank", "reason"}
     assert first["course_id"] == "course_python_intermediate"
-    assert first["reason"] == "Similar to Python Basics, which you completed"
+    assert first["reason"] == "Next step after Python Basics"
 
 
 def test_reasons_are_shown_only_when_asked_for(client):
@@ -57,7 +57,13 @@ def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
     response = client.get(f"{HOME}?user_id=user1&strategy=astrology")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_strategy"
-    assert response.json["error"]["valid"] == ["content", "hybrid", "item_cf", "popularity", "two_tower"]
+    assert response.json["error"]["valid"] == [
+        "content",
+        "hybrid",
+        "item_cf",
+        "popularity",
+        "two_tower",
+    ]
 
 
 def test_similar_courses(client):

@@ -1,0 +1,121 @@
+"""The ranking stage every strategy's candidates go through before a learner sees them.
+
+Scores are min-max normalised over the candidate pool, then:
+- prerequisites: a course whose prerequisites the learner has not completed or enrolled in is
+  demoted (x prerequisite_penalty), or removed when strict;
+- next step: a course whose prerequisite the learner completed within next_step_days is boosted
+  (+ next_step_boost) and explained as "Next step after <title>";
+- level: in a category, courses at the learner's level or one step above are preferred; courses
+  below it or two steps above are demoted (x level_penalty). A learner new to a category is
+  treated as a beginner there;
+- variety: maximal marginal relevance over categories: each pick maximises
+  (1 - diversity) * relevance - diversity * [an earlier pick shares its category]; 0 disables it.
+Every rule that touches a course is recorded, for the explain endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from domain.model import Course, CourseId, LearnerHistory, Level, Recommendation
+
+
+@dataclass(frozen=True)
+class RankingPolicy:
+    strict_prerequisites: bool = False
+    diversity: float = 0.3
+    prerequisite_penalty: float = 0.5
+    level_penalty: float = 0.7
+    next_step_boost: float = 0.5
+    next_step_days: float = 60.0
+
+
+@dataclass
+class Ranked:
+    items: list[Recommendation]
+    #: course -> the rules that removed, demoted or boosted it (in the order applied)
+    rules: dict[CourseId, list[str]] = field(default_factory=dict)
+
+
+def _normalised(candidates: Sequence[Recommendation]) -> dict[CourseId, float]:
+    if not candidates:
+        return {}
+    scores = [r.score for r in candidates]
+    high, low = max(scores), min(scores)
+    return {r.course_id: (r.score - low) / (high - low) if high > low else 1.0 for r in candidates}
+
+
+def rerank(
+    candidates: Sequence[Recommendation],
+    learner: LearnerHistory,
+    catalog: Mapping[CourseId, Course],
+    k: int,
+    policy: RankingPolicy,
+    now: datetime,
+) -> Ranked:
+    relevance = _normalised(candidates)
+    rules: dict[CourseId, list[str]] = {}
+    reasons = {r.course_id: r.reason for r in candidates}
+    recent = learner.completed_since(now - timedelta(days=policy.next_step_days))
+    kept: list[Recommendation] = []
+    for candidate in candidates:
+        course = catalog.get(candidate.course_id)
+        if course is None:
+            continue
+        noted = rules.setdefault(course.course_id, [])
+        score = relevance[course.course_id]
+        missing = learner.missing_prerequisites(course)
+        if missing:
+            titles = ", ".join(catalog[p].title if p in catalog else p for p in missing)
+            if policy.strict_prerequisites:
+                noted.append(f"removed: prerequisites not taken ({titles})")
+                continue
+            score *= policy.prerequisite_penalty
+            noted.append(f"demoted: prerequisites not taken ({titles})")
+        after = [p for p in course.prerequisites if p in recent]
+        if after:
+            score += policy.next_step_boost
+            title = catalog[after[0]].title if after[0] in catalog else after[0]
+            reasons[course.course_id] = f"Next step after {title}"
+            noted.append(f"boosted: next step after {title}, completed recently")
+        level = learner.level_in(course.category, catalog) or Level.BEGINNER
+        gap = course.level.step - level.step
+        if gap < 0 or gap > 1:
+            score *= policy.level_penalty
+            noted.append(
+                f"demoted: {course.level.value} while the learner is at {level.value} in {course.category or 'this category'}"
+            )
+        kept.append(replace(candidate, score=score, reason=reasons[course.course_id]))
+    return Ranked(
+        _diverse(kept, catalog, k, policy.diversity, rules), {c: r for c, r in rules.items() if r}
+    )
+
+
+def _diverse(
+    items: list[Recommendation],
+    catalog: Mapping[CourseId, Course],
+    k: int,
+    diversity: float,
+    rules: dict[CourseId, list[str]],
+) -> list[Recommendation]:
+    remaining = sorted(items, key=lambda r: (-r.score, r.course_id))
+    chosen: list[Recommendation] = []
+    categories: set[str] = set()
+    while remaining and len(chosen) < k:
+
+        def value(r: Recommendation) -> float:
+            return (1 - diversity) * r.score - diversity * (
+                catalog[r.course_id].category in categories
+            )
+
+        best = max(remaining, key=value) if diversity > 0 else remaining[0]
+        if diversity > 0 and best is not remaining[0]:
+            rules.setdefault(remaining[0].course_id, []).append(
+                f"moved down for variety: {catalog[remaining[0].course_id].category} is already in the list"
+            )
+        remaining.remove(best)
+        categories.add(catalog[best.course_id].category)
+        chosen.append(replace(best, rank=len(chosen) + 1))
+    return chosen
