@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
-from application.ports import CourseRepository, InteractionRepository, SlateRepository, UnitOfWork
+from application.ports import (
+    CourseRepository,
+    InteractionRepository,
+    SlateOutcome,
+    SlateRepository,
+    UnitOfWork,
+)
 from domain.model import (
     Course,
     CourseId,
@@ -107,6 +114,24 @@ class InMemorySlateRepository(SlateRepository):
 
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
         return {i for i in ids if i in self.store.slates}
+
+    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
+        found = []
+        for slate in sorted(self.store.slates.values(), key=lambda s: s.served_at):
+            if not after < slate.served_at <= until:
+                continue
+            events = [
+                e
+                for e in self.store.events.values()
+                if e.recommendation_id == slate.recommendation_id
+            ]
+            best = max((e.event_type for e in events), key=lambda t: t.strength, default=None)
+            found.append(
+                SlateOutcome(
+                    slate.recommendation_id, slate.strategy, slate.served_at, best, len(events)
+                )
+            )
+        return found
 
 
 class InMemoryUnitOfWork(UnitOfWork):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from application.evaluation.dataset import Dataset
@@ -72,6 +73,17 @@ class InteractionRepository(abc.ABC):
         """A cheap fingerprint that changes whenever events are added."""
 
 
+@dataclass(frozen=True, slots=True)
+class SlateOutcome:
+    """A served slate and the strongest event attributed to it (None: nothing happened)."""
+
+    recommendation_id: RecommendationId
+    strategy: str
+    served_at: datetime
+    best_event: EventType | None
+    events: int
+
+
 class SlateRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, slate: Slate) -> None: ...
@@ -81,6 +93,10 @@ class SlateRepository(abc.ABC):
 
     @abc.abstractmethod
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]: ...
+
+    @abc.abstractmethod
+    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
+        """Slates served in (after, until], each with its attributed events, oldest first."""
 
 
 class DatasetSource(abc.ABC):

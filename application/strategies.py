@@ -53,14 +53,14 @@ class StrategyRegistry:
 
     @property
     def names(self) -> list[str]:
-        return sorted([*self.factories, *self.composites])
+        return sorted([*self.factories, *self.composites, "auto"])
 
     @property
     def component_names(self) -> list[str]:
         return sorted(self.factories)
 
     def validate(self, name: str) -> str:
-        if name not in self.factories and name not in self.composites:
+        if name not in self.names:
             raise InvalidStrategy(name, self.names)
         return name
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import NewType
 
@@ -161,3 +161,19 @@ class Slate:
     served_at: datetime
     model_version: str | None = None
     fallback_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArmStats:
+    pulls: int = 0
+    reward_sum: float = 0.0
+    last_update: datetime | None = None
+
+    @property
+    def mean(self) -> float:
+        return self.reward_sum / self.pulls if self.pulls else 0.0
+
+    def add(self, pulls: int, rewards: float, when: datetime | None) -> ArmStats:
+        return replace(
+            self, pulls=self.pulls + pulls, reward_sum=self.reward_sum + rewards, last_update=when
+        )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import random
+from collections.abc import Mapping, Sequence
 
-from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.model import ArmStats, Course, CourseId, Interaction, LearnerHistory, Recommendation
 
 
 class Recommender(abc.ABC):
@@ -85,3 +86,17 @@ class CandidateIndex(abc.ABC):
     @abc.abstractmethod
     def size(self) -> int:
         """How many courses are indexed."""
+
+
+class Bandit(abc.ABC):
+    """A policy choosing among arms (strategies) from their statistics."""
+
+    name: str
+
+    @abc.abstractmethod
+    def choose(self, arms: Sequence[str], stats: Mapping[str, ArmStats], rng: random.Random) -> str:
+        """One arm for the next slate."""
+
+    @abc.abstractmethod
+    def probabilities(self, arms: Sequence[str], stats: Mapping[str, ArmStats]) -> dict[str, float]:
+        """How likely each arm is to be chosen next (they sum to 1)."""

@@ -18,7 +18,9 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer
+from application.bandit import BanditService
 from application.hybrid import HybridRecommender
+from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.find_similar import FindSimilar
@@ -27,7 +29,9 @@ from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
 from application.use_cases.start_reindex import StartReindex
 from application.use_cases.train_two_tower import TrainTwoTower
+from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
+from domain.bandit import make_policy
 
 
 def _backend(url: str) -> str:
@@ -78,15 +82,25 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         refresh_seconds=config.refresh_seconds,
         artifacts=artifact_store,
-        artifact_names=("two_tower",),
+        artifact_names=("two_tower", "bandit"),
     )
 
+    bandit = providers.Singleton(
+        BanditService,
+        policy=providers.Factory(make_policy, config.bandit_policy, config.bandit_epsilon),
+        store=artifact_store,
+        arms=["two_tower", "item_cf", "hybrid", "content", "popularity"],
+    )
+    ranking_policy = providers.Factory(RankingPolicy, diversity=config.diversity)
     recommend_home = providers.Factory(
         RecommendHome,
         uow_factory=uow.provider,
         strategies=strategies,
         default_strategy=config.default_recommender,
+        policy=ranking_policy,
+        bandit=bandit,
     )
+    update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
     log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)

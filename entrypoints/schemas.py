@@ -121,6 +121,12 @@ class KQuerySchema(Schema):
 
 class HomeQuerySchema(KQuerySchema):
     user_id = Identifier(required=True)
+    weights = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 200),
+        metadata={"description": "hybrid weights for this request, e.g. two_tower:0.6,content:0.4"},
+    )
+    strict_prerequisites = fields.Boolean(load_default=False)
     category = fields.String(load_default=None, validate=validate.Length(1, 128))
     level = fields.Enum(Level, by_value=True, load_default=None)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
-from application.ports import CourseRepository, InteractionRepository, SlateRepository
+from application.ports import CourseRepository, InteractionRepository, SlateOutcome, SlateRepository
 from domain.model import (
     Course,
     CourseId,
@@ -259,6 +259,42 @@ class SqlSlateRepository(SlateRepository):
             return set()
         query = select(slates.c.recommendation_id).where(slates.c.recommendation_id.in_(wanted))
         return set(self.session.execute(query).scalars())
+
+    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
+        kinds = list(EventType)
+        return [
+            SlateOutcome(
+                RecommendationId(row.recommendation_id),
+                row.strategy,
+                utc(row.served_at),
+                kinds[row.best] if row.best is not None else None,
+                row.events,
+            )
+            for row in self.session.execute(_outcomes_query(after, until))
+        ]
+
+
+_STRENGTH = case({t.value: t.strength for t in EventType}, value=interactions.c.event_type)
+
+
+def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untyped-def]
+    return (
+        select(
+            slates.c.recommendation_id,
+            slates.c.strategy,
+            slates.c.served_at,
+            func.max(_STRENGTH).label("best"),
+            func.count(interactions.c.id).label("events"),
+        )
+        .select_from(
+            slates.outerjoin(
+                interactions, interactions.c.recommendation_id == slates.c.recommendation_id
+            )
+        )
+        .where(slates.c.served_at > utc(after), slates.c.served_at <= utc(until))
+        .group_by(slates.c.recommendation_id, slates.c.strategy, slates.c.served_at)
+        .order_by(slates.c.served_at)
+    )
 
 
 def delete_everything(session: Session) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
@@ -15,6 +16,7 @@ from domain.model import Course, CourseId, Level, Recommendation, Recommendation
 from domain.ports import Recommender
 
 FALLBACK = "popularity"
+AUTO = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +56,25 @@ class RecommendHome:
         default_strategy: str = FALLBACK,
         policy: RankingPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        chooser: Callable[[UserId], str] | None = None,
+        bandit: BanditService | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.strategies = strategies
         self.default_strategy = default_strategy
         self.policy = policy or RankingPolicy()
         self.clock = clock
-        #: picks a strategy for "auto" (the bandit)
-        self.chooser = chooser
+        #: picks the strategy for "auto"
+        self.bandit = bandit
 
-    def _resolve(self, query: RecommendHomeQuery) -> str:
-        requested = (
-            self.strategies.validate(query.strategy) if query.strategy else self.default_strategy
-        )
-        if requested == "auto" and self.chooser is not None:
-            return self.chooser(query.user_id)
-        return requested
+    def _resolve(self, query: RecommendHomeQuery, snapshot: Snapshot) -> str:
+        requested = query.strategy or self.default_strategy
+        if requested == AUTO and self.bandit is not None:
+            return self.bandit.choose([n for n, r in snapshot.recommenders.items() if r.ready])
+        return self.strategies.validate(requested) if query.strategy else requested
 
     def execute(self, query: RecommendHomeQuery) -> HomeResult:
-        requested = self._resolve(query)
         snapshot = self.strategies.snapshot()
+        requested = self._resolve(query, snapshot)
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)

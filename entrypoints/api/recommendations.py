@@ -7,8 +7,10 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
+from application.hybrid import parse_weights
+from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
-from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery, ServedItem
+from application.use_cases.recommend_home import AUTO, RecommendHome, RecommendHomeQuery, ServedItem
 from domain.model import CourseId, UserId
 from entrypoints.api.http import query
 from entrypoints.api.openapi import documented
@@ -46,8 +48,14 @@ def _items(items: tuple[ServedItem, ...], explain: bool) -> list[dict[str, Any]]
     errors=(400,),
 )
 @inject
-def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: ignore[no-untyped-def]
+def home(  # type: ignore[no-untyped-def]
+    use_case: RecommendHome = Provide[Container.recommend_home],
+    strategies: StrategyRegistry = Provide[Container.strategies],
+):
     args = query(HomeQuerySchema())
+    weights = (
+        parse_weights(args["weights"], strategies.component_names) if args["weights"] else None
+    )
     result = use_case.execute(
         RecommendHomeQuery(
             user_id=UserId(args["user_id"]),
@@ -55,11 +63,15 @@ def home(use_case: RecommendHome = Provide[Container.recommend_home]):  # type: 
             strategy=args["strategy"],
             category=args["category"],
             level=args["level"],
+            strict_prerequisites=args["strict_prerequisites"],
+            weights=weights,
         )
     )
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
     if result.slate.fallback_from:
         body["fallback_from"] = result.slate.fallback_from
+    if (args["strategy"] or use_case.default_strategy) == AUTO:
+        body["selected_by"] = "bandit"
     if result.slate.model_version:
         body["model_version"] = result.slate.model_version
     body["recommendation_id"] = result.slate.recommendation_id

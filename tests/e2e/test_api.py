@@ -58,6 +58,7 @@ def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_strategy"
     assert response.json["error"]["valid"] == [
+        "auto",
         "content",
         "hybrid",
         "item_cf",

@@ -79,7 +79,7 @@ def test_a_default_strategy_that_does_not_exist_yet_falls_back_to_popularity(uow
 def test_an_unknown_strategy_lists_the_valid_ones(uow, registry):
     with pytest.raises(InvalidStrategy) as raised:
         home(uow, registry, user_id=UserId("u1"), strategy="magic")
-    assert raised.value.valid == ["content", "popularity"]
+    assert raised.value.valid == ["auto", "content", "popularity"]
 
 
 def test_every_served_slate_is_recorded_for_attribution(uow, registry, store):

@@ -1,0 +1,116 @@
+"""The bandit's state (arm statistics, kept in the artifact store) and the service that chooses arms."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from application.ports import ArtifactStore
+from domain.model import ArmStats
+from domain.ports import Bandit
+
+ARTIFACT = "bandit"
+STATE_FILE = "bandit_state.json"
+
+
+@dataclass
+class BanditState:
+    arms: dict[str, ArmStats] = field(default_factory=dict)
+    #: slates served up to this moment have been counted
+    counted_until: datetime | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "counted_until": self.counted_until.isoformat() if self.counted_until else None,
+                "arms": {
+                    name: {
+                        "pulls": a.pulls,
+                        "reward_sum": a.reward_sum,
+                        "last_update": a.last_update.isoformat() if a.last_update else None,
+                    }
+                    for name, a in sorted(self.arms.items())
+                },
+            },
+            indent=2,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> BanditState:
+        raw = json.loads(data)
+        when = raw.get("counted_until")
+        arms = {
+            name: ArmStats(
+                int(a["pulls"]),
+                float(a["reward_sum"]),
+                datetime.fromisoformat(a["last_update"]) if a.get("last_update") else None,
+            )
+            for name, a in raw.get("arms", {}).items()
+        }
+        return cls(arms, datetime.fromisoformat(when) if when else None)
+
+
+class BanditService:
+    """Chooses the strategy for `strategy=auto`; reloads the state when a new version is published."""
+
+    def __init__(
+        self, policy: Bandit, store: ArtifactStore, arms: Sequence[str], seed: int | None = None
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.arms = list(arms)
+        self.rng = random.Random(seed)
+        self._version: str | None = None
+        self._state = BanditState()
+        self._lock = threading.Lock()
+
+    def state(self) -> BanditState:
+        version = self.store.current_version(ARTIFACT)
+        if version != self._version:
+            with self._lock:
+                if version is not None:
+                    self._state = BanditState.from_json(
+                        self.store.load(ARTIFACT, version).files[STATE_FILE]
+                    )
+                self._version = version
+        return self._state
+
+    def save(self, state: BanditState) -> str:
+        return self.store.publish(
+            ARTIFACT, {STATE_FILE: state.to_json()}, {"policy": self.policy.name}
+        )
+
+    def choose(self, available: Sequence[str]) -> str:
+        arms = [a for a in self.arms if a in available] or list(available)
+        with self._lock:
+            return self.policy.choose(arms, self.state().arms, self.rng)
+
+    def describe(self, available: Sequence[str]) -> dict[str, Any]:
+        state = self.state()
+        arms = [a for a in self.arms if a in available] or list(available)
+        chance = self.policy.probabilities(arms, state.arms) if arms else {}
+        return {
+            "policy": self.policy.name,
+            "version": self._version,
+            "counted_until": state.counted_until.isoformat() if state.counted_until else None,
+            "arms": [
+                {
+                    "strategy": arm,
+                    "pulls": state.arms.get(arm, ArmStats()).pulls,
+                    "reward_sum": round(state.arms.get(arm, ArmStats()).reward_sum, 6),
+                    "mean_reward": round(state.arms.get(arm, ArmStats()).mean, 6),
+                    "selection_probability": round(chance.get(arm, 0.0), 6),
+                    "last_update": (
+                        lu.isoformat()
+                        if (lu := state.arms.get(arm, ArmStats()).last_update)
+                        else None
+                    ),
+                }
+                for arm in arms
+            ],
+        }

@@ -1,0 +1,82 @@
+"""UpdateBandit: credit each served slate's strategy with the reward of what the learner did.
+
+A slate counts once its settling time has passed (so late clicks are not missed), and only once:
+the state remembers up to when slates were counted, so re-running over the same window changes
+nothing. A slate's reward is that of its strongest attributed event (0 when there was none).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from application.bandit import BanditService
+from application.ports import UnitOfWork
+from domain.bandit import DEFAULT_REWARDS
+from domain.model import ArmStats, EventType
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    changed: bool
+    message: str
+    slates: int = 0
+    events: int = 0
+    version: str | None = None
+
+
+class UpdateBandit:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        bandit: BanditService,
+        rewards: Mapping[EventType, float] = DEFAULT_REWARDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.bandit = bandit
+        self.rewards = dict(rewards)
+        self.clock = clock
+
+    def execute(
+        self, hours: float = 24, min_interactions: int = 10, settle_minutes: float = 30
+    ) -> UpdateResult:
+        moment = self.clock()
+        state = self.bandit.state()
+        until = moment - timedelta(minutes=settle_minutes)
+        after = moment - timedelta(hours=hours)
+        if state.counted_until is not None:
+            after = max(after, state.counted_until)
+        if until <= after:
+            return UpdateResult(False, "no settled slates since the last update; nothing changed")
+        with self.uow_factory() as uow:
+            outcomes = uow.slates.outcomes(after, until)
+        events = sum(o.events for o in outcomes)
+        if events < min_interactions:
+            return UpdateResult(
+                False,
+                f"{events} attributed interactions on {len(outcomes)} slates in the window, fewer than "
+                f"{min_interactions}; nothing changed",
+                len(outcomes),
+                events,
+            )
+        pulls: dict[str, int] = defaultdict(int)
+        rewards: dict[str, float] = defaultdict(float)
+        for outcome in outcomes:
+            pulls[outcome.strategy] += 1
+            rewards[outcome.strategy] += (
+                self.rewards[outcome.best_event] if outcome.best_event else 0.0
+            )
+        arms = dict(state.arms)
+        for arm in pulls:
+            arms[arm] = arms.get(arm, ArmStats()).add(pulls[arm], rewards[arm], moment)
+        version = self.bandit.save(replace(state, arms=arms, counted_until=until))
+        return UpdateResult(
+            True,
+            f"credited {len(outcomes)} slates and {events} interactions",
+            len(outcomes),
+            events,
+            version,
+        )
