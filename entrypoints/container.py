@@ -23,6 +23,7 @@ from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
 from application.use_cases.evaluate_strategies import EvaluateStrategies
+from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
@@ -39,8 +40,6 @@ def _backend(url: str) -> str:
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(packages=["entrypoints.api"])
-
     config = providers.Configuration()
 
     backend = providers.Callable(_backend, config.database_url)
@@ -101,6 +100,9 @@ class Container(containers.DeclarativeContainer):
         bandit=bandit,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
+    explain_recommendation = providers.Factory(
+        ExplainRecommendation, uow.provider, strategies, policy=ranking_policy
+    )
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
     log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)

@@ -198,6 +198,29 @@ class JobSchema(Schema):
     error = fields.String(allow_none=True)
 
 
+class ExplainQuerySchema(Schema):
+    user_id = Identifier(required=True)
+    course_id = Identifier(required=True)
+    strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
+    strict_prerequisites = fields.Boolean(load_default=False)
+
+
+class ArmSchema(Schema):
+    strategy = fields.String()
+    pulls = fields.Integer()
+    reward_sum = fields.Float()
+    mean_reward = fields.Float()
+    selection_probability = fields.Float()
+    last_update = fields.String(allow_none=True)
+
+
+class BanditSchema(Schema):
+    policy = fields.String()
+    version = fields.String(allow_none=True)
+    counted_until = fields.String(allow_none=True)
+    arms = fields.List(fields.Nested(ArmSchema))
+
+
 class StatusSchema(Schema):
     status = fields.String()
 

@@ -52,16 +52,17 @@ EpochProgress = Callable[[int, int, float, float], None]
 def _split_validation(
     users: list[str], histories: Mapping[str, Mapping[str, float]], share: float, rng: random.Random
 ) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
-    """Some learners keep 80% of their courses as input and must find the other 20%."""
+    """Some learners keep their first 80% of courses as input and must find the latest 20%
+    (histories are in the order the learner first touched each course): what comes next is what
+    serving is asked for."""
     inputs: dict[str, dict[str, float]] = {}
     targets: dict[str, set[str]] = {}
     eligible = [u for u in users if len(histories[u]) >= 5]
     for user in rng.sample(eligible, min(len(eligible), int(len(users) * share), 2000)):
-        courses = sorted(histories[user])
-        rng.shuffle(courses)
-        cut = max(1, len(courses) // 5)
-        targets[user] = set(courses[:cut])
-        inputs[user] = {c: histories[user][c] for c in courses[cut:]}
+        courses = list(histories[user])
+        cut = len(courses) - max(1, len(courses) // 5)
+        targets[user] = set(courses[cut:])
+        inputs[user] = {c: histories[user][c] for c in courses[:cut]}
     return inputs, targets
 
 
@@ -124,7 +125,9 @@ def train_two_tower(
             user_vectors = model.users(
                 learner_features.history_bag(inputs, categories), learner_features.user_ids(batch)
             )
-            logits = user_vectors @ model.items(item_bag).T / tower.temperature
+            logits = user_vectors @ model.items(item_bag).T / tower.temperature + model.biases(
+                item_bag
+            )
             loss = (
                 -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
             )
@@ -167,7 +170,9 @@ def _validation_recall(
         learner_features.history_bag([inputs[u] for u in users], categories),
         learner_features.user_ids(users),
     )
-    scores = (vectors @ model.items(item_bag).T).numpy()
+    scores = (
+        vectors @ model.items(item_bag).T / model.config.temperature + model.biases(item_bag)
+    ).numpy()
     total = 0.0
     for row, user in enumerate(users):
         scores[row, [index[c] for c in inputs[user]]] = -np.inf

@@ -23,6 +23,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     container = Container()
     container.config.from_dict(settings)
+    # Wired here, not on every Container(): a CLI's container must not take over the views.
+    container.wire(packages=["entrypoints.api"])
 
     app = Flask(__name__)
     app.container = container  # type: ignore[attr-defined]

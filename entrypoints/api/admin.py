@@ -5,14 +5,18 @@ from __future__ import annotations
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
 
+from application.bandit import BanditService
 from application.ports import JobStore
 from application.strategies import StrategyRegistry
+from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.start_reindex import ReindexRunning, StartReindex
+from domain.model import CourseId, UserId
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import error_response
+from entrypoints.api.http import query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import JobSchema, ModelsSchema
+from entrypoints.schemas import BanditSchema, ExplainQuerySchema, JobSchema, ModelsSchema
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/recommendations")
 ADMIN_ERRORS = (401, 403)
@@ -61,3 +65,37 @@ def job(job_id: str, jobs: JobStore = Provide[Container.jobs]):  # type: ignore[
     if found is None:
         return error_response(404, "unknown_job", f"no job {job_id!r}")
     return found
+
+
+@bp.get("/explain")
+@documented(
+    "Why (not) this course for this learner",
+    query=ExplainQuerySchema,
+    errors=(400, *ADMIN_ERRORS, 404),
+)
+@admin_required
+@inject
+def explain(use_case: ExplainRecommendation = Provide[Container.explain_recommendation]):  # type: ignore[no-untyped-def]
+    args = query(ExplainQuerySchema())
+    return use_case.execute(
+        ExplainQuery(
+            UserId(args["user_id"]),
+            CourseId(args["course_id"]),
+            args["strategy"],
+            args["strict_prerequisites"],
+        )
+    )
+
+
+@bp.get("/bandit")
+@documented(
+    "The bandit's arms: pulls, rewards, selection probabilities", BanditSchema, errors=ADMIN_ERRORS
+)
+@admin_required
+@inject
+def bandit(  # type: ignore[no-untyped-def]
+    service: BanditService = Provide[Container.bandit],
+    strategies: StrategyRegistry = Provide[Container.strategies],
+):
+    snapshot = strategies.snapshot()
+    return service.describe([n for n, r in snapshot.recommenders.items() if r.ready])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
+from domain.model import CourseId, EventType, Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, course, event
 
 
@@ -156,3 +156,33 @@ def test_course_fields_survive_a_round_trip(uow_factory):
         uow.commit()
     with uow_factory() as uow:
         assert uow.courses.get(CourseId("c1")) == full
+
+
+def test_slate_outcomes_carry_the_strongest_attributed_event(uow_factory):
+    from datetime import timedelta as td
+
+    def slate(rid: str, strategy: str, minutes: int) -> Slate:
+        return Slate(RecommendationId(rid), UserId("u1"), strategy, (), NOW + td(minutes=minutes))
+
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        for s in (
+            slate("r1", "content", 1),
+            slate("r2", "popularity", 2),
+            slate("r3", "content", 30),
+        ):
+            uow.slates.add(s)
+        uow.interactions.add_batch(
+            [
+                event("u1", "course_sql_basic", "click", 3, recommendation_id="r1"),
+                event("u1", "course_sql_basic", "enroll", 4, recommendation_id="r1"),
+                event("u1", "course_ml_basic", "view", 5),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.slates.outcomes(NOW, NOW + td(minutes=10))
+    assert [(o.recommendation_id, o.strategy, o.best_event, o.events) for o in found] == [
+        ("r1", "content", EventType.ENROLL, 2),
+        ("r2", "popularity", None, 0),
+    ]
