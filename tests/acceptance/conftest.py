@@ -14,6 +14,7 @@ TOPICS = {
     "SQL": ("Data Science", ["sql", "databases"]),
     "Spanish": ("Languages", ["spanish", "conversation"]),
 }
+LEVELS = {"Intermediate": "intermediate", "Advanced": "advanced", "Conversation": "intermediate"}
 VERBS = {"enrolled in": "enroll", "completed": "complete", "viewed": "view", "clicked": "click"}
 
 
@@ -24,7 +25,7 @@ def course_id(title: str) -> str:
 @pytest.fixture
 def world(sqlite_url):  # type: ignore[no-untyped-def]
     app = make_app(sqlite_url)
-    state = {"client": app.test_client(), "taken": {}, "clock": 0}
+    state = {"client": app.test_client(), "taken": {}, "touched": {}, "clock": 0}
     yield state
     app.container.engine().dispose()
 
@@ -78,18 +79,22 @@ def requires(world, course, prerequisite):  # type: ignore[no-untyped-def]
 )
 def learner_did(world, user, verb, title):  # type: ignore[no-untyped-def]
     assert post_events(world, [an_event(world, user, title, VERBS[verb])]).status_code == 200
+    world["touched"].setdefault(user, set()).add(title)
     if VERBS[verb] in ("enroll", "complete"):
         world["taken"].setdefault(user, set()).add(course_id(title))
 
 
 @when(
     parsers.re(
-        r'"(?P<user>[^"]+)" asks for (?P<k>\d+) recommendations? by (?P<strategy>\w+)(?P<explain> with reasons)?'
+        r'"(?P<user>[^"]+)" asks for (?P<k>\d+) recommendations? by (?P<strategy>\w+)'
+        r"(?P<explain> with reasons)?(?P<strict> with strict prerequisites)?"
     )
 )
-def ask(world, user, k, strategy, explain):  # type: ignore[no-untyped-def]
+def ask(world, user, k, strategy, explain, strict):  # type: ignore[no-untyped-def]
     url = f"/api/v1/recommendations/home?user_id={user}&k={k}&strategy={strategy}"
-    world["response"] = world["client"].get(url + ("&explain=true" if explain else ""))
+    url += "&explain=true" if explain else ""
+    url += "&strict_prerequisites=true" if strict else ""
+    world["response"] = world["client"].get(url)
     world["user"] = user
 
 
@@ -210,3 +215,31 @@ def request_refused(world, field):  # type: ignore[no-untyped-def]
 def refused_with_valid(world):  # type: ignore[no-untyped-def]
     assert world["response"].status_code == 400
     assert "popularity" in world["response"].json["error"]["valid"]
+
+
+@then(parsers.parse('"{later}" comes after "{earlier}"'))
+def comes_after(world, later, earlier):  # type: ignore[no-untyped-def]
+    ids = served_ids(world)
+    assert ids.index(course_id(earlier)) < ids.index(course_id(later))
+
+
+@then(parsers.parse("they cover at least {n:d} subjects"))
+def variety(world, n):  # type: ignore[no-untyped-def]
+    categories = {
+        world["client"].get(f"/api/v1/courses/{c}").json["category"] for c in served_ids(world)
+    }
+    assert len(categories) >= n, categories
+
+
+@then("every recommendation has a reason")
+def every_reason(world):  # type: ignore[no-untyped-def]
+    assert all(item["reason"] for item in world["response"].json["items"])
+
+
+@then(parsers.parse('no reason names a course "{user}" never touched'))
+def reasons_are_true(world, user):  # type: ignore[no-untyped-def]
+    touched = world["touched"].get(user, set())
+    titles = {c["title"] for c in world["client"].get("/api/v1/courses?limit=100").json["items"]}
+    for item in world["response"].json["items"]:
+        named = {t for t in titles if t in item["reason"] and t != item["title"]}
+        assert named <= touched, (item["reason"], touched)
