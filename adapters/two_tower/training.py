@@ -125,9 +125,7 @@ def train_two_tower(
             user_vectors = model.users(
                 learner_features.history_bag(inputs, categories), learner_features.user_ids(batch)
             )
-            logits = user_vectors @ model.items(item_bag).T / tower.temperature + model.biases(
-                item_bag
-            )
+            logits = user_vectors @ model.items(item_bag).T / tower.temperature
             loss = (
                 -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
             )
@@ -170,9 +168,7 @@ def _validation_recall(
         learner_features.history_bag([inputs[u] for u in users], categories),
         learner_features.user_ids(users),
     )
-    scores = (
-        vectors @ model.items(item_bag).T / model.config.temperature + model.biases(item_bag)
-    ).numpy()
+    scores = (vectors @ model.items(item_bag).T).numpy()
     total = 0.0
     for row, user in enumerate(users):
         scores[row, [index[c] for c in inputs[user]]] = -np.inf
