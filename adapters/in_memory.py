@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from application.ports import (
+    CoursePopularity,
     CourseRepository,
+    DailyStats,
     InteractionRepository,
     SlateOutcome,
     SlateRepository,
+    StatsRepository,
     UnitOfWork,
+    UserStats,
 )
 from domain.model import (
     Course,
     CourseId,
+    EventType,
     Interaction,
     LearnerHistory,
     RecommendationId,
@@ -134,6 +140,60 @@ class InMemorySlateRepository(SlateRepository):
         return found
 
 
+class InMemoryStatsRepository(StatsRepository):
+    """The same aggregates as the SQL repository, computed in Python (small data only)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def user(self, user_id: UserId) -> UserStats:
+        mine = [s for s in self.store.slates.values() if s.user_id == user_id]
+        events = [e for e in self.store.events.values() if e.user_id == user_id]
+        attributed = [e for e in events if e.recommendation_id]
+        categories = Counter(
+            self.store.courses[e.course_id].category
+            for e in events
+            if e.course_id in self.store.courses
+        )
+        return UserStats(
+            user_id,
+            len(mine),
+            sum(len(s.items) for s in mine),
+            sum(1 for e in attributed if e.event_type is EventType.CLICK),
+            sum(1 for e in attributed if e.event_type is EventType.ENROLL),
+            sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:5],
+        )
+
+    def daily(self, since: datetime) -> list[DailyStats]:
+        rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for slate in self.store.slates.values():
+            if slate.served_at >= since:
+                row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
+                row[0] += 1
+                row[1] += len(slate.items)
+        for event in self.store.events.values():
+            slate = (
+                self.store.slates.get(event.recommendation_id) if event.recommendation_id else None
+            )
+            if slate is None or event.occurred_at < since:
+                continue
+            row = rows[(event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
+            row[2] += event.event_type is EventType.CLICK
+            row[3] += event.event_type is EventType.ENROLL
+        return [DailyStats(d, s, *counts) for (d, s), counts in sorted(rows.items())]
+
+    def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
+        counts: dict[CourseId, list[int]] = defaultdict(lambda: [0, 0])
+        for event in self.store.events.values():
+            if event.occurred_at >= since and event.course_id in self.store.courses:
+                if event.event_type is EventType.ENROLL:
+                    counts[event.course_id][0] += 1
+                elif event.event_type is EventType.CLICK:
+                    counts[event.course_id][1] += 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:limit]
+        return [CoursePopularity(c, self.store.courses[c].title, e, k) for c, (e, k) in ranked]
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """Works on a private copy of the store; commit publishes it, anything else discards it."""
 
@@ -153,6 +213,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.courses = InMemoryCourseRepository(self.working)
         self.interactions = InMemoryInteractionRepository(self.working)
         self.slates = InMemorySlateRepository(self.working)
+        self.stats = InMemoryStatsRepository(self.working)
 
     def commit(self) -> None:
         self.committed.publish(self.working)

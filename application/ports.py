@@ -183,12 +183,65 @@ class JobStore(abc.ABC):
         """{"job_id", "kind", "status": running|succeeded|failed, "started_at", "finished_at", "result", "error"}"""
 
 
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    user_id: UserId
+    num_recommendations: int
+    num_impressions: int
+    num_clicks: int
+    num_enrolls: int
+    top_categories: list[tuple[str, int]]
+
+    @property
+    def ctr(self) -> float:
+        return self.num_clicks / self.num_impressions if self.num_impressions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStats:
+    date: str
+    strategy: str
+    recommendations: int
+    impressions: int
+    clicks: int
+    enrolls: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoursePopularity:
+    course_id: CourseId
+    title: str
+    enrolls: int
+    clicks: int
+
+
+class StatsRepository(abc.ABC):
+    """Aggregates computed by the database (GROUP BY over indexed columns), never row by row.
+
+    A click or enrolment counts for a strategy when it carries the recommendation_id of a slate
+    that strategy served (attribution); an impression is one course shown in a served slate.
+    """
+
+    @abc.abstractmethod
+    def user(self, user_id: UserId) -> UserStats: ...
+
+    @abc.abstractmethod
+    def daily(self, since: datetime) -> list[DailyStats]:
+        """Per UTC day and strategy: slates and impressions served that day, and the attributed
+        clicks and enrolments that happened that day."""
+
+    @abc.abstractmethod
+    def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
+        """Courses by enrolments (all of them, attributed or not) since `since`, then clicks."""
+
+
 class UnitOfWork(abc.ABC):
     """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit."""
 
     courses: CourseRepository
     interactions: InteractionRepository
     slates: SlateRepository
+    stats: StatsRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -22,6 +22,7 @@ from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
+from application.use_cases.compute_stats import ComputeStats
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
@@ -100,6 +101,7 @@ class Container(containers.DeclarativeContainer):
         bandit=bandit,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
+    compute_stats = providers.Factory(ComputeStats, uow.provider)
     explain_recommendation = providers.Factory(
         ExplainRecommendation, uow.provider, strategies, policy=ranking_policy
     )

@@ -10,6 +10,7 @@ from adapters.sqlalchemy.repositories import (
     SqlInteractionRepository,
     SqlSlateRepository,
 )
+from adapters.sqlalchemy.stats import SqlStatsRepository
 from application.ports import UnitOfWork
 
 
@@ -22,6 +23,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.courses = SqlCourseRepository(self.session)
         self.interactions = SqlInteractionRepository(self.session)
         self.slates = SqlSlateRepository(self.session)
+        self.stats = SqlStatsRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from entrypoints.api import admin, courses, health, interactions, recommendations
+from entrypoints.api import admin, analytics, courses, health, interactions, recommendations
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
 from entrypoints.config import ConfigError, load_settings
@@ -31,7 +31,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (recommendations.bp, interactions.bp, courses.bp, health.bp, admin.bp):
+    for blueprint in (
+        recommendations.bp,
+        analytics.bp,
+        interactions.bp,
+        courses.bp,
+        health.bp,
+        admin.bp,
+    ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 

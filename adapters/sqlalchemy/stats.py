@@ -1,0 +1,143 @@
+"""Analytics as SQL aggregates, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
+from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
+from domain.model import CourseId, UserId
+
+
+def _day(session: Session, column):  # type: ignore[no-untyped-def]
+    """The UTC calendar day of a timestamp as 'YYYY-MM-DD'."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)
+
+
+def _count_if(condition):  # type: ignore[no-untyped-def]
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+class SqlStatsRepository(StatsRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def user(self, user_id: UserId) -> UserStats:
+        served = self.session.execute(
+            select(
+                func.count(func.distinct(slates.c.recommendation_id)),
+                func.count(slate_items.c.rank),
+            )
+            .select_from(
+                slates.outerjoin(
+                    slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
+                )
+            )
+            .where(slates.c.user_id == user_id)
+        ).one()
+        attributed = interactions.c.recommendation_id.is_not(None)
+        clicks, enrolls = self.session.execute(
+            select(
+                _count_if(and_(interactions.c.event_type == "click", attributed)),
+                _count_if(and_(interactions.c.event_type == "enroll", attributed)),
+            ).where(interactions.c.user_id == user_id)
+        ).one()
+        categories = self.session.execute(
+            select(courses.c.category, func.count())
+            .select_from(
+                interactions.join(courses, courses.c.course_id == interactions.c.course_id)
+            )
+            .where(interactions.c.user_id == user_id)
+            .group_by(courses.c.category)
+            .order_by(func.count().desc(), courses.c.category)
+            .limit(5)
+        ).all()
+        return UserStats(
+            user_id,
+            served[0],
+            served[1],
+            int(clicks),
+            int(enrolls),
+            [(c, n) for c, n in categories],
+        )
+
+    def daily(self, since: datetime) -> list[DailyStats]:
+        day_served = _day(self.session, slates.c.served_at)
+        served = (
+            select(
+                day_served.label("day"),
+                slates.c.strategy.label("strategy"),
+                func.count(func.distinct(slates.c.recommendation_id)).label("recommendations"),
+                func.count(slate_items.c.rank).label("impressions"),
+                literal(0).label("clicks"),
+                literal(0).label("enrolls"),
+            )
+            .select_from(
+                slates.outerjoin(
+                    slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
+                )
+            )
+            .where(slates.c.served_at >= utc(since))
+            .group_by(day_served, slates.c.strategy)
+        )
+        day_event = _day(self.session, interactions.c.occurred_at)
+        acted = (
+            select(
+                day_event.label("day"),
+                slates.c.strategy.label("strategy"),
+                literal(0).label("recommendations"),
+                literal(0).label("impressions"),
+                _count_if(interactions.c.event_type == "click").label("clicks"),
+                _count_if(interactions.c.event_type == "enroll").label("enrolls"),
+            )
+            .select_from(
+                interactions.join(
+                    slates, slates.c.recommendation_id == interactions.c.recommendation_id
+                )
+            )
+            .where(interactions.c.occurred_at >= utc(since))
+            .group_by(day_event, slates.c.strategy)
+        )
+        both = union_all(served, acted).subquery()
+        rows = self.session.execute(
+            select(
+                both.c.day,
+                both.c.strategy,
+                func.sum(both.c.recommendations),
+                func.sum(both.c.impressions),
+                func.sum(both.c.clicks),
+                func.sum(both.c.enrolls),
+            )
+            .group_by(both.c.day, both.c.strategy)
+            .order_by(both.c.day, both.c.strategy)
+        ).all()
+        return [DailyStats(d, s, int(r), int(i), int(c), int(e)) for d, s, r, i, c, e in rows]
+
+    def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
+        enrolls = _count_if(interactions.c.event_type == "enroll")
+        clicks = _count_if(interactions.c.event_type == "click")
+        rows = self.session.execute(
+            select(
+                interactions.c.course_id,
+                courses.c.title,
+                enrolls.label("enrolls"),
+                clicks.label("clicks"),
+            )
+            .select_from(
+                interactions.join(courses, courses.c.course_id == interactions.c.course_id)
+            )
+            .where(
+                interactions.c.occurred_at >= utc(since),
+                interactions.c.event_type.in_(("enroll", "click")),
+            )
+            .group_by(interactions.c.course_id, courses.c.title)
+            .order_by(enrolls.desc(), clicks.desc(), interactions.c.course_id)
+            .limit(limit)
+        ).all()
+        return [CoursePopularity(CourseId(c), t, int(e), int(k)) for c, t, e, k in rows]
