@@ -7,7 +7,15 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from entrypoints.api import admin, analytics, courses, health, interactions, recommendations
+from entrypoints.api import (
+    admin,
+    analytics,
+    courses,
+    dashboard,
+    health,
+    interactions,
+    recommendations,
+)
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
 from entrypoints.config import ConfigError, load_settings
@@ -38,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         courses.bp,
         health.bp,
         admin.bp,
+        dashboard.bp,
     ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -12,7 +12,9 @@ from tests.conftest import CATALOG, NOW, event
 
 
 def slate(rid: str, user: str, strategy: str, courses: list[str], days: float = 0) -> Slate:
-    items = tuple(Recommendation(CourseId(c), 1.0, i, strategy) for i, c in enumerate(courses, start=1))
+    items = tuple(
+        Recommendation(CourseId(c), 1.0, i, strategy) for i, c in enumerate(courses, start=1)
+    )
     return Slate(RecommendationId(rid), UserId(user), strategy, items, NOW + timedelta(days=days))
 
 
@@ -24,10 +26,20 @@ def stats(uow_factory):  # type: ignore[no-untyped-def]
     with uow_factory() as uow:
         uow.courses.upsert(CATALOG)
         for s in (
-            slate("c1", "u1", "content", ["course_sql_basic", "course_ml_basic", "course_spanish_basic"]),
+            slate(
+                "c1",
+                "u1",
+                "content",
+                ["course_sql_basic", "course_ml_basic", "course_spanish_basic"],
+            ),
             slate("c2", "u1", "content", ["course_ml_basic", "course_python_intermediate"]),
             slate("p1", "u1", "popularity", ["course_sql_basic", "course_spanish_basic"]),
-            slate("p2", "u2", "popularity", ["course_sql_basic", "course_ml_basic", "course_spanish_basic"]),
+            slate(
+                "p2",
+                "u2",
+                "popularity",
+                ["course_sql_basic", "course_ml_basic", "course_spanish_basic"],
+            ),
             slate("c3", "u2", "content", ["course_ml_basic"], days=1),
         ):
             uow.slates.add(s)
@@ -47,14 +59,24 @@ def stats(uow_factory):  # type: ignore[no-untyped-def]
 
 def test_user_stats_by_hand(stats):
     u1 = stats.user(UserId("u1"))
-    assert (u1.num_recommendations, u1.num_impressions, u1.num_clicks, u1.num_enrolls) == (3, 7, 3, 1)
+    assert (u1.num_recommendations, u1.num_impressions, u1.num_clicks, u1.num_enrolls) == (
+        3,
+        7,
+        3,
+        1,
+    )
     assert u1.ctr == pytest.approx(3 / 7)
     assert u1.top_categories == [("Data Science", 3), ("Languages", 1), ("Programming", 1)]
 
 
 def test_an_unknown_learner_gets_zeros(stats):
     nobody = stats.user(UserId("nobody"))
-    assert (nobody.num_recommendations, nobody.num_impressions, nobody.num_clicks, nobody.ctr) == (0, 0, 0, 0.0)
+    assert (nobody.num_recommendations, nobody.num_impressions, nobody.num_clicks, nobody.ctr) == (
+        0,
+        0,
+        0,
+        0.0,
+    )
     assert nobody.top_categories == []
 
 
@@ -62,12 +84,28 @@ def test_global_stats_by_hand(stats):
     result = stats.global_stats(days=30)
     assert result.ctr == pytest.approx(round(3 / 11, 6))
     assert result.strategy_distribution == pytest.approx({"content": 3 / 5, "popularity": 2 / 5})
-    assert result.strategy_ctr == pytest.approx({"content": round(2 / 6, 6), "popularity": round(1 / 5, 6)})
+    assert result.strategy_ctr == pytest.approx(
+        {"content": round(2 / 6, 6), "popularity": round(1 / 5, 6)}
+    )
     day0, day1 = result.daily
-    assert (day0.date, day0.recommendations, day0.impressions, day0.clicks, day0.enrolls) == ("2026-11-01", 4, 10, 3, 1)
-    assert (day1.date, day1.recommendations, day1.impressions, day1.clicks) == ("2026-11-02", 1, 1, 0)
+    assert (day0.date, day0.recommendations, day0.impressions, day0.clicks, day0.enrolls) == (
+        "2026-11-01",
+        4,
+        10,
+        3,
+        1,
+    )
+    assert (day1.date, day1.recommendations, day1.impressions, day1.clicks) == (
+        "2026-11-02",
+        1,
+        1,
+        0,
+    )
     top = result.most_popular_courses
-    assert [(c.course_id, c.enrolls, c.clicks) for c in top[:2]] == [("course_ml_basic", 1, 1), ("course_sql_basic", 1, 1)]
+    assert [(c.course_id, c.enrolls, c.clicks) for c in top[:2]] == [
+        ("course_ml_basic", 1, 1),
+        ("course_sql_basic", 1, 1),
+    ]
     assert top[0].title == "Machine Learning Basics"
 
 

@@ -9,11 +9,25 @@ STATS = "/api/v1/recommendations/stats"
 
 def test_user_stats_have_the_documented_shape(client):
     served = client.get("/api/v1/recommendations/home?user_id=user1&strategy=popularity&k=4").json
-    client.post("/api/v1/interactions", json={"user_id": "user1", "course_id": served["items"][0]["course_id"],
-                                              "event_type": "click", "recommendation_id": served["recommendation_id"]})
+    client.post(
+        "/api/v1/interactions",
+        json={
+            "user_id": "user1",
+            "course_id": served["items"][0]["course_id"],
+            "event_type": "click",
+            "recommendation_id": served["recommendation_id"],
+        },
+    )
     body = client.get(f"{STATS}/user/user1").json
-    assert set(body) == {"user_id", "num_recommendations", "num_impressions", "num_clicks", "num_enrolls", "ctr",
-                         "top_categories"}
+    assert set(body) == {
+        "user_id",
+        "num_recommendations",
+        "num_impressions",
+        "num_clicks",
+        "num_enrolls",
+        "ctr",
+        "top_categories",
+    }
     assert (body["num_recommendations"], body["num_impressions"], body["num_clicks"]) == (1, 4, 1)
     assert body["ctr"] == 0.25 and body["top_categories"][0]["count"] == 1
 
@@ -26,9 +40,23 @@ def test_an_unknown_learner_has_zeros_not_an_error(client):
 def test_global_stats_have_the_documented_shape(client):
     client.get("/api/v1/recommendations/home?user_id=user1&strategy=popularity")
     body = client.get(f"{STATS}/global?days=7").json
-    assert set(body) == {"days", "ctr", "most_popular_courses", "strategy_distribution", "strategy_ctr", "daily"}
+    assert set(body) == {
+        "days",
+        "ctr",
+        "most_popular_courses",
+        "strategy_distribution",
+        "strategy_ctr",
+        "daily",
+    }
     assert body["strategy_distribution"] == {"popularity": 1.0}
-    assert set(body["daily"][0]) == {"date", "recommendations", "impressions", "clicks", "enrolls", "ctr"}
+    assert set(body["daily"][0]) == {
+        "date",
+        "recommendations",
+        "impressions",
+        "clicks",
+        "enrolls",
+        "ctr",
+    }
 
 
 @pytest.mark.parametrize("days", ["0", "366", "week", "-3"])
