@@ -40,14 +40,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(port: int, process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the server did not start")
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     port = free_port()
+    folder = tmp_path_factory.mktemp("readme")
     env = {
         **os.environ,
-        "RS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('readme')}/recsys.db",
+        "RS_DATABASE_URL": f"sqlite:///{folder}/recsys.db",
+        "RS_MODELS_DIR": str(folder / "models"),
         "RS_PORT": str(port),
         "RS_REFRESH_SECONDS": "0",
     }
@@ -56,6 +71,9 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     subprocess.run(
         [*recsys, "demo-data", "--learners", "300"], env=env, check=True, capture_output=True
     )
+    subprocess.run(
+        [*recsys, "train-two-tower", "--epochs", "3"], env=env, check=True, capture_output=True
+    )
     process = subprocess.Popen(
         [*recsys, "serve", "--workers", "1"],
         env=env,
@@ -63,16 +81,7 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the server did not start")
-            time.sleep(0.2)
+    wait_until_up(port, process)
     yield port
     process.terminate()
     process.wait(timeout=20)
