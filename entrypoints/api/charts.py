@@ -82,8 +82,10 @@ def bar_chart(
                 f'<rect class="point" data-value="{value:.6f}" x="{x:.1f}" y="{y:.1f}" width="{width - 1:.1f}" '
                 f'height="{HEIGHT - PAD - y:.1f}" fill="{COLOURS[m % len(COLOURS)]}"><title>{escape(label)}: {value:.4f}</title></rect>'
             )
+        fits = max(3, int(slot / 6))  # about 6 px a character at this size
+        short = label if len(label) <= fits else label[: fits - 1] + "…"
         body.append(
-            f'<text x="{PAD + 5 + g * slot:.1f}" y="{HEIGHT - PAD + 15}" font-size="10">{escape(label[:18])}</text>'
+            f'<text x="{PAD + 5 + g * slot:.1f}" y="{HEIGHT - PAD + 15}" font-size="10">{escape(short)}</text>'
         )
     if len(measures) > 1:
         legend = [
