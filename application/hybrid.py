@@ -80,7 +80,7 @@ class HybridRecommender(Recommender):
         total = sum(active.values())
         return {n: w / total for n, w in active.items()} if total else {}
 
-    def _blend(
+    def blend(
         self, lists: Mapping[str, list[Recommendation]], weights: Mapping[str, float], k: int
     ) -> list[Recommendation]:
         contributions: dict[CourseId, dict[str, float]] = {}
@@ -108,7 +108,7 @@ class HybridRecommender(Recommender):
         lists = {
             n: self.components[n].recommend(learner, max(k, self.pool), exclude) for n in weights
         }
-        return self._blend(lists, weights, k)
+        return self.blend(lists, weights, k)
 
     def recommend_many(
         self,
@@ -123,7 +123,7 @@ class HybridRecommender(Recommender):
             for n in weights
         }
         return [
-            self._blend({n: lists[i] for n, lists in per_component.items()}, weights, k)
+            self.blend({n: lists[i] for n, lists in per_component.items()}, weights, k)
             for i in range(len(learners))
         ]
 
@@ -139,7 +139,7 @@ class HybridRecommender(Recommender):
                 raise
             except DomainError:
                 continue  # a component that cannot do "similar" sits this one out
-        return self._blend(lists, {n: weights[n] for n in lists}, k)
+        return self.blend(lists, {n: weights[n] for n in lists}, k)
 
     def describe(self) -> dict[str, object]:
         return {"loaded": self.ready, "weights": self.weights, "active": self._active(None)}

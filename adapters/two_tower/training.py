@@ -30,8 +30,8 @@ class TrainConfig:
     #: "all": reconstruct the whole history (a denoising autoencoder's objective)
     targets: str = "all"
     min_interactions_per_user: int = 1
-    validation_users: float = 0.1
-    patience: int = 8
+    validation_users: float = 0.25
+    patience: int = 15
     seed: int = 42
     event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
 
@@ -52,17 +52,16 @@ EpochProgress = Callable[[int, int, float, float], None]
 def _split_validation(
     users: list[str], histories: Mapping[str, Mapping[str, float]], share: float, rng: random.Random
 ) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
-    """Some learners keep their first 80% of courses as input and must find the latest 20%
-    (histories are in the order the learner first touched each course): what comes next is what
-    serving is asked for."""
+    """Some learners keep 80% of their courses as input and must find the other 20%."""
     inputs: dict[str, dict[str, float]] = {}
     targets: dict[str, set[str]] = {}
     eligible = [u for u in users if len(histories[u]) >= 5]
     for user in rng.sample(eligible, min(len(eligible), int(len(users) * share), 2000)):
-        courses = list(histories[user])
-        cut = len(courses) - max(1, len(courses) // 5)
-        targets[user] = set(courses[cut:])
-        inputs[user] = {c: histories[user][c] for c in courses[:cut]}
+        courses = sorted(histories[user])
+        rng.shuffle(courses)
+        cut = max(1, len(courses) // 5)
+        targets[user] = set(courses[:cut])
+        inputs[user] = {c: histories[user][c] for c in courses[cut:]}
     return inputs, targets
 
 

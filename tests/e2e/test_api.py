@@ -229,3 +229,34 @@ def test_unknown_routes_and_methods_are_json_errors(client):
 def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").json == {"status": "ready"}
+
+
+def test_hybrid_takes_weights_per_request_and_refuses_bad_ones(client):
+    log(
+        client,
+        ev("user1", "course_python_basic", "complete"),
+        ev("user2", "course_sql_basic", "enroll"),
+    )
+    body = client.get(
+        f"{HOME}?user_id=user1&strategy=hybrid&weights=content:0.7,popularity:0.3&explain=true"
+    ).json
+    assert (
+        body["strategy"] == "hybrid" and body["items"] and all(i["reason"] for i in body["items"])
+    )
+    bad = client.get(f"{HOME}?user_id=user1&strategy=hybrid&weights=content:heaps")
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_weights"
+
+
+def test_strict_prerequisites_remove_courses_the_learner_cannot_start(client):
+    log(client, ev("user2", "course_python_intermediate", "enroll"))
+    relaxed = [
+        i["course_id"]
+        for i in client.get(f"{HOME}?user_id=user1&strategy=popularity&k=10").json["items"]
+    ]
+    strict = [
+        i["course_id"]
+        for i in client.get(
+            f"{HOME}?user_id=user1&strategy=popularity&k=10&strict_prerequisites=true"
+        ).json["items"]
+    ]
+    assert "course_python_intermediate" in relaxed and "course_python_intermediate" not in strict

@@ -1,0 +1,105 @@
+"""item_cf (EASE and its item-kNN fallback) and the weighted hybrid."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from adapters.two_tower.recommender import TwoTowerRecommender
+from application.hybrid import HybridRecommender, InvalidWeights, parse_weights
+from domain.model import CourseId, LearnerHistory, UserId
+from tests.conftest import CATALOG, event
+
+# Learners who take Python Basics go on to SQL Basics; Spanish learners stay with Spanish.
+EVENTS = [
+    *(
+        e
+        for u in range(8)
+        for e in (
+            event(f"p{u}", "course_python_basic", "enroll"),
+            event(f"p{u}", "course_sql_basic", "enroll", 1),
+        )
+    ),
+    *(event(f"s{u}", "course_spanish_basic", "enroll") for u in range(12)),
+    event("m1", "course_ml_basic", "enroll"),
+]
+
+
+def learner(*courses: str) -> LearnerHistory:
+    return LearnerHistory(
+        UserId("new"), tuple(event("new", c, "enroll", i) for i, c in enumerate(courses))
+    )
+
+
+@pytest.mark.parametrize("dense_limit", [20_000, 0], ids=["ease", "item-knn"])
+def test_item_cf_recommends_what_learners_took_together_and_names_the_cause(dense_limit):
+    model = ItemCFRecommender(regularization=1.0, max_dense_items=dense_limit)
+    model.fit(CATALOG, EVENTS)
+    top = model.recommend(
+        learner("course_python_basic"), 1, frozenset({CourseId("course_python_basic")})
+    )[0]
+    assert top.course_id == "course_sql_basic"
+    assert top.reason == "Because you took Python Basics"
+    similar = model.similar(CourseId("course_python_basic"), 1)[0]
+    assert similar.course_id == "course_sql_basic"
+
+
+def test_item_cf_chooses_its_regularisation_when_not_given():
+    model = ItemCFRecommender()
+    model.fit(CATALOG, EVENTS)
+    assert model.chosen in ItemCFRecommender.GRID
+
+
+def test_item_cf_has_nothing_to_say_without_history():
+    model = ItemCFRecommender(regularization=1.0)
+    model.fit(CATALOG, EVENTS)
+    assert model.recommend(LearnerHistory(UserId("x")), 3) == []
+
+
+def fitted() -> dict:  # type: ignore[type-arg]
+    parts = {
+        "item_cf": ItemCFRecommender(regularization=1.0),
+        "popularity": PopularityRecommender(None),
+        "content": ContentRecommender(),
+        "two_tower": TwoTowerRecommender(),
+    }
+    for part in parts.values():
+        part.fit(CATALOG, EVENTS)
+    return parts
+
+
+def test_the_hybrid_drops_components_that_cannot_answer_and_renormalises():
+    hybrid = HybridRecommender(fitted(), {"two_tower": 0.5, "item_cf": 0.3, "popularity": 0.2})
+    assert hybrid.describe()["active"] == pytest.approx({"item_cf": 0.6, "popularity": 0.4})
+    items = hybrid.recommend(
+        learner("course_python_basic"), 3, frozenset({CourseId("course_python_basic")})
+    )
+    assert items[0].course_id == "course_sql_basic"
+    assert "Because you took Python Basics" in items[0].reason
+
+
+def test_weights_decide_the_blend():
+    parts = fitted()
+    only_popularity = HybridRecommender(parts, {"popularity": 1.0, "item_cf": 0.0})
+    only_item_cf = HybridRecommender(parts, {"item_cf": 1.0})
+    someone = learner("course_python_basic")
+    exclude = frozenset({CourseId("course_python_basic")})
+    assert only_popularity.recommend(someone, 1, exclude)[0].course_id == "course_spanish_basic"
+    assert only_item_cf.recommend(someone, 1, exclude)[0].course_id == "course_sql_basic"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("two_tower=0.5", "look like"),
+        ("magic:1", "no strategy"),
+        ("content:lots", "must be a number"),
+        ("content:-1", "between 0 and 1000"),
+        ("content:0", "at least one"),
+    ],
+)
+def test_bad_weights_are_refused(text, message):
+    with pytest.raises(InvalidWeights, match=message):
+        parse_weights(text, ["content", "popularity", "two_tower"])
