@@ -211,6 +211,7 @@ class SqlSlateRepository(SlateRepository):
                 fallback_from=slate.fallback_from,
                 model_version=slate.model_version,
                 served_at=utc(slate.served_at),
+                impressions=len(slate.items),
             )
         )
         if slate.items:

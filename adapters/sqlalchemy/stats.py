@@ -8,7 +8,7 @@ from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from adapters.sqlalchemy.repositories import utc
-from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
+from adapters.sqlalchemy.tables import courses, interactions, slates
 from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
 from domain.model import CourseId, UserId
 
@@ -28,27 +28,18 @@ class SqlStatsRepository(StatsRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def user(self, user_id: UserId) -> UserStats:
-        served = self.session.execute(
-            select(
-                func.count(func.distinct(slates.c.recommendation_id)),
-                func.count(slate_items.c.rank),
-            )
-            .select_from(
-                slates.outerjoin(
-                    slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
-                )
-            )
-            .where(slates.c.user_id == user_id)
-        ).one()
+    @staticmethod
+    def user_statements(user_id: UserId):  # type: ignore[no-untyped-def]
+        """The three queries behind user(): slates and impressions, attributed events, categories."""
         attributed = interactions.c.recommendation_id.is_not(None)
-        clicks, enrolls = self.session.execute(
+        return (
+            select(func.count(), func.coalesce(func.sum(slates.c.impressions), 0)).where(
+                slates.c.user_id == user_id
+            ),
             select(
                 _count_if(and_(interactions.c.event_type == "click", attributed)),
                 _count_if(and_(interactions.c.event_type == "enroll", attributed)),
-            ).where(interactions.c.user_id == user_id)
-        ).one()
-        categories = self.session.execute(
+            ).where(interactions.c.user_id == user_id),
             select(courses.c.category, func.count())
             .select_from(
                 interactions.join(courses, courses.c.course_id == interactions.c.course_id)
@@ -56,32 +47,37 @@ class SqlStatsRepository(StatsRepository):
             .where(interactions.c.user_id == user_id)
             .group_by(courses.c.category)
             .order_by(func.count().desc(), courses.c.category)
-            .limit(5)
-        ).all()
+            .limit(5),
+        )
+
+    def user(self, user_id: UserId) -> UserStats:
+        served_query, events_query, categories_query = self.user_statements(user_id)
+        slate_count, impressions = self.session.execute(served_query).one()
+        clicks, enrolls = self.session.execute(events_query).one()
+        categories = self.session.execute(categories_query).all()
         return UserStats(
             user_id,
-            served[0],
-            served[1],
+            int(slate_count),
+            int(impressions),
             int(clicks),
             int(enrolls),
             [(c, n) for c, n in categories],
         )
 
     def daily(self, since: datetime) -> list[DailyStats]:
+        rows = self.session.execute(self.daily_statement(since)).all()
+        return [DailyStats(d, s, int(r), int(i), int(c), int(e)) for d, s, r, i, c, e in rows]
+
+    def daily_statement(self, since: datetime):  # type: ignore[no-untyped-def]
         day_served = _day(self.session, slates.c.served_at)
         served = (
             select(
                 day_served.label("day"),
                 slates.c.strategy.label("strategy"),
-                func.count(func.distinct(slates.c.recommendation_id)).label("recommendations"),
-                func.count(slate_items.c.rank).label("impressions"),
+                func.count().label("recommendations"),
+                func.sum(slates.c.impressions).label("impressions"),
                 literal(0).label("clicks"),
                 literal(0).label("enrolls"),
-            )
-            .select_from(
-                slates.outerjoin(
-                    slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
-                )
             )
             .where(slates.c.served_at >= utc(since))
             .group_by(day_served, slates.c.strategy)
@@ -101,11 +97,14 @@ class SqlStatsRepository(StatsRepository):
                     slates, slates.c.recommendation_id == interactions.c.recommendation_id
                 )
             )
-            .where(interactions.c.occurred_at >= utc(since))
+            .where(
+                interactions.c.occurred_at >= utc(since),
+                interactions.c.recommendation_id.is_not(None),
+            )
             .group_by(day_event, slates.c.strategy)
         )
         both = union_all(served, acted).subquery()
-        rows = self.session.execute(
+        return (
             select(
                 both.c.day,
                 both.c.strategy,
@@ -116,13 +115,17 @@ class SqlStatsRepository(StatsRepository):
             )
             .group_by(both.c.day, both.c.strategy)
             .order_by(both.c.day, both.c.strategy)
-        ).all()
-        return [DailyStats(d, s, int(r), int(i), int(c), int(e)) for d, s, r, i, c, e in rows]
+        )
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
+        rows = self.session.execute(self.popular_statement(since, limit)).all()
+        return [CoursePopularity(CourseId(c), t, int(e), int(k)) for c, t, e, k in rows]
+
+    @staticmethod
+    def popular_statement(since: datetime, limit: int):  # type: ignore[no-untyped-def]
         enrolls = _count_if(interactions.c.event_type == "enroll")
         clicks = _count_if(interactions.c.event_type == "click")
-        rows = self.session.execute(
+        return (
             select(
                 interactions.c.course_id,
                 courses.c.title,
@@ -139,5 +142,4 @@ class SqlStatsRepository(StatsRepository):
             .group_by(interactions.c.course_id, courses.c.title)
             .order_by(enrolls.desc(), clicks.desc(), interactions.c.course_id)
             .limit(limit)
-        ).all()
-        return [CoursePopularity(CourseId(c), t, int(e), int(k)) for c, t, e, k in rows]
+        )

@@ -63,8 +63,10 @@ slates = Table(
     Column("fallback_from", String(32), nullable=True),
     Column("model_version", String(64), nullable=True),
     Column("served_at", DateTime(timezone=True), nullable=False),
+    Column("impressions", Integer, nullable=False, server_default="0"),
     Index("ix_slates_user", "user_id"),
     Index("ix_slates_served_at", "served_at"),
+    Index("ix_slates_served_strategy", "served_at", "strategy"),
 )
 
 slate_items = Table(
