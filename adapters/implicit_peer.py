@@ -14,10 +14,10 @@ from scipy import sparse
 
 from adapters.scoring import ScoringRecommender
 from domain.errors import StrategyUnavailable
-from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.model import Course, Interaction, LearnerHistory
 
-ALS_SETTINGS = {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15}
-BPR_SETTINGS = {"factors": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 200}
+ALS_SETTINGS = {"factors": 32, "regularization": 0.2, "alpha": 2.0, "iterations": 15}
+BPR_SETTINGS = {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100}
 
 
 class ImplicitRecommender(ScoringRecommender):
@@ -72,8 +72,3 @@ class ImplicitRecommender(ScoringRecommender):
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
         return "Learners with tastes like yours chose this"
-
-    def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
-    ) -> list[Recommendation]:
-        raise StrategyUnavailable("the implicit peer is for offline evaluation only")

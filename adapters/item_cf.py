@@ -14,16 +14,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import sparse
 
-from adapters.scoring import ScoringRecommender, top_k
-from domain.errors import UnknownCourse
+from adapters.scoring import ScoringRecommender
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
-    CourseId,
     EventType,
     Interaction,
     LearnerHistory,
-    Recommendation,
 )
 
 
@@ -98,27 +95,14 @@ class ItemCFRecommender(ScoringRecommender):
         best = max(own, key=lambda source: self._weight(source, row))
         return f"Because you took {self.courses[best].title}"
 
-    def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
-    ) -> list[Recommendation]:
-        if course_id not in self.index:
-            raise UnknownCourse(course_id)
-        source = self.index[course_id]
+    def similarity(self, source: int) -> np.ndarray:
         row = self.weights[source]
         scores = np.array(row.toarray().ravel() if sparse.issparse(row) else row, dtype=float)
         scores[scores <= 0] = -np.inf
-        scores[self.rows(exclude | {course_id})] = -np.inf
-        title = self.courses[source].title
-        return [
-            Recommendation(
-                self.courses[i].course_id,
-                float(scores[i]),
-                rank,
-                self.name,
-                f"Learners who took {title} also took this",
-            )
-            for rank, i in enumerate(top_k(scores, k), start=1)
-        ]
+        return scores
+
+    def similar_reason(self, source: int, row: int) -> str:
+        return f"Learners who took {self.courses[source].title} also took this"
 
 
 def _ease(matrix: sparse.csr_matrix, regularization: float) -> np.ndarray:

@@ -6,16 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from adapters.scoring import ScoringRecommender, top_k
-from domain.errors import UnknownCourse
+from adapters.scoring import ScoringRecommender
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
-    CourseId,
     EventType,
     Interaction,
     LearnerHistory,
-    Recommendation,
 )
 
 
@@ -62,25 +59,16 @@ class PopularityRecommender(ScoringRecommender):
     def reason(self, learner: LearnerHistory, row: int) -> str:
         return f"Popular in {self.courses[row].category or 'our catalog'}{self.period}"
 
-    def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
-    ) -> list[Recommendation]:
-        if course_id not in self.index:
-            raise UnknownCourse(course_id)
-        course = self.courses[self.index[course_id]]
-        same = np.fromiter((c.category == course.category for c in self.courses), dtype=bool)
-        # Same category first, then the rest of the catalog by popularity.
-        scores = self.popularity + np.where(same, self.popularity.max() + 1.0, 0.0)
-        scores[self.rows(exclude | {course_id})] = -np.inf
-        return [
-            Recommendation(
-                self.courses[i].course_id,
-                float(self.popularity[i]),
-                rank,
-                self.name,
-                f"Popular in {course.category}{self.period}, like {course.title}"
-                if same[i]
-                else f"Popular{self.period}",
-            )
-            for rank, i in enumerate(top_k(scores, k), start=1)
-        ]
+    def similarity(self, source: int) -> np.ndarray:
+        """Popularity, with the source's category ahead of the rest of the catalog."""
+        category = self.courses[source].category
+        same = np.fromiter(
+            (c.category == category for c in self.courses), dtype=bool, count=len(self.courses)
+        )
+        return self.popularity + np.where(same, self.popularity.max() + 1.0, 0.0)
+
+    def similar_reason(self, source: int, row: int) -> str:
+        course = self.courses[source]
+        if self.courses[row].category == course.category:
+            return f"Popular in {course.category}{self.period}, like {course.title}"
+        return f"Popular{self.period}"

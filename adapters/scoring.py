@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from domain.errors import StrategyUnavailable, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Recommendation
 from domain.ports import Recommender
 
@@ -44,6 +45,32 @@ class ScoringRecommender(Recommender):
     @abc.abstractmethod
     def reason(self, learner: LearnerHistory, row: int) -> str:
         """Why course `row` suits this learner, in a learner's words."""
+
+    def similarity(self, source: int) -> np.ndarray:
+        """How alike every course is to course `source`; -inf for courses not to show."""
+        raise StrategyUnavailable(f"{self.name} does not find similar courses")
+
+    def similar_reason(self, source: int, row: int) -> str:
+        return f"Similar to {self.courses[source].title}"
+
+    def similar(
+        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        if course_id not in self.index:
+            raise UnknownCourse(course_id)
+        source = self.index[course_id]
+        scores = np.array(self.similarity(source), dtype=float)
+        scores[self.rows(exclude | {course_id})] = -np.inf
+        return [
+            Recommendation(
+                self.courses[i].course_id,
+                float(scores[i]),
+                rank,
+                self.name,
+                self.similar_reason(source, i),
+            )
+            for rank, i in enumerate(top_k(scores, k), start=1)
+        ]
 
     def recommend(
         self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()

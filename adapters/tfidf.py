@@ -8,16 +8,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from adapters.scoring import ScoringRecommender, top_k
-from domain.errors import UnknownCourse
+from adapters.scoring import ScoringRecommender
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
-    CourseId,
     EventType,
     Interaction,
     LearnerHistory,
-    Recommendation,
 )
 
 
@@ -70,19 +67,7 @@ class ContentRecommender(ScoringRecommender):
         event = learner.strongest().get(self.courses[row].course_id, EventType.VIEW)
         return f"You {event.past_tense} this course before"
 
-    def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
-    ) -> list[Recommendation]:
-        if course_id not in self.index:
-            raise UnknownCourse(course_id)
-        source = self.index[course_id]
+    def similarity(self, source: int) -> np.ndarray:
         scores = (self.vectors @ self.vectors[source].T).toarray().ravel()
-        scores[scores <= 1e-12] = -np.inf
-        scores[self.rows(exclude | {course_id})] = -np.inf
-        title = self.courses[source].title
-        return [
-            Recommendation(
-                self.courses[i].course_id, float(scores[i]), rank, self.name, f"Similar to {title}"
-            )
-            for rank, i in enumerate(top_k(scores, k), start=1)
-        ]
+        scores[scores <= 1e-12] = -np.inf  # sharing no word is not "similar"
+        return scores
