@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from collections.abc import Sequence
@@ -10,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from application.ports import ArtifactStore
+from application.ports import ArtifactStore, CorruptArtifact
 from domain.model import ArmStats
 from domain.ports import Bandit
 
+log = logging.getLogger(__name__)
 ARTIFACT = "bandit"
 STATE_FILE = "bandit_state.json"
 
@@ -67,15 +69,24 @@ class BanditService:
         self.rng = random.Random(seed)
         self._version: str | None = None
         self._state = BanditState()
-        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        self._drawing = threading.Lock()  # random.Random is not safe to share between threads
 
     def state(self) -> BanditState:
+        """The newest published state; a version that cannot be read leaves the last good one."""
         version = self.store.current_version(ARTIFACT)
-        if version != self._version:
-            with self._lock:
-                if version is not None:
-                    self._state = BanditState.from_json(
-                        self.store.load(ARTIFACT, version).files[STATE_FILE]
+        if version == self._version:
+            return self._state
+        with self._loading:
+            if version != self._version:
+                try:
+                    if version is not None:
+                        self._state = BanditState.from_json(
+                            self.store.load(ARTIFACT, version).files[STATE_FILE]
+                        )
+                except (CorruptArtifact, KeyError, ValueError) as error:
+                    log.error(
+                        "bandit state %s rejected, keeping the previous one: %s", version, error
                     )
                 self._version = version
         return self._state
@@ -87,8 +98,9 @@ class BanditService:
 
     def choose(self, available: Sequence[str]) -> str:
         arms = [a for a in self.arms if a in available] or list(available)
-        with self._lock:
-            return self.policy.choose(arms, self.state().arms, self.rng)
+        stats = self.state().arms
+        with self._drawing:
+            return self.policy.choose(arms, stats, self.rng)
 
     def describe(self, available: Sequence[str]) -> dict[str, Any]:
         state = self.state()

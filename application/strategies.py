@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from application.ports import ArtifactStore, UnitOfWork
-from domain.errors import InvalidStrategy
-from domain.model import Course, CourseId
+from domain.errors import InvalidStrategy, StrategyUnavailable
+from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,30 @@ class Snapshot:
 
     def inactive(self) -> frozenset[CourseId]:
         return frozenset(c for c, course in self.courses.items() if not course.active)
+
+
+class Unavailable(Recommender):
+    """Stands in for a strategy whose fit failed: not ready, so requests fall back."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def ready(self) -> bool:
+        return False
+
+    def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
+        pass
+
+    def recommend(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        return []
+
+    def similar(
+        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[Recommendation]:
+        raise StrategyUnavailable(f"{self.name} is unavailable")
 
 
 class StrategyRegistry:
@@ -65,16 +89,27 @@ class StrategyRegistry:
         return name
 
     def snapshot(self, force_check: bool = False) -> Snapshot:
+        """The current snapshot, refreshed when `refresh_seconds` have passed (or, for a
+        `force_check` such as an unknown course id, at most once a second). While one thread
+        refits, the others keep answering from the snapshot they have."""
         current = self._snapshot
-        due = time.monotonic() - self._checked_at >= self.refresh_seconds
-        if current is not None and not (due or force_check):
+        since = time.monotonic() - self._checked_at
+        if (
+            current is not None
+            and since < self.refresh_seconds
+            and not (force_check and since >= 1.0)
+        ):
             return current
-        with self._lock:
-            if self._snapshot is not current and not force_check:
-                return self._snapshot  # type: ignore[return-value]
+        if not self._lock.acquire(blocking=current is None):
+            return current  # type: ignore[return-value]
+        try:
+            if current is None and self._snapshot is not None:
+                return self._snapshot  # another thread built the first one while we waited
             self._snapshot = self._refresh(self._snapshot)
-            self._checked_at = time.monotonic()
             return self._snapshot
+        finally:
+            self._checked_at = time.monotonic()
+            self._lock.release()
 
     def _artifact_versions(self) -> str:
         """A newly published model is picked up like new data: by a changed version."""
@@ -92,10 +127,20 @@ class StrategyRegistry:
             started = time.perf_counter()
             courses = uow.courses.all()
             events = list(uow.interactions.stream())
-        recommenders = {}
+        recommenders: dict[str, Recommender] = {}
         for name, make in self.factories.items():
             recommender = make()
-            recommender.fit(courses, events)
+            try:
+                recommender.fit(courses, events)
+            except Exception:  # noqa: BLE001 - one strategy failing must not take the others down
+                log.exception(
+                    "%s could not be fitted; it stays unavailable until the next refresh", name
+                )
+                recommender = (
+                    current.recommenders[name]
+                    if current and name in current.recommenders
+                    else Unavailable(name)
+                )
             recommenders[name] = recommender
         for name, compose in self.composites.items():
             recommenders[name] = compose(dict(recommenders))

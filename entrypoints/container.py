@@ -82,7 +82,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         refresh_seconds=config.refresh_seconds,
         artifacts=artifact_store,
-        artifact_names=("two_tower", "bandit"),
+        artifact_names=("two_tower",),
     )
 
     bandit = providers.Singleton(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -16,6 +16,34 @@ def _identifier(value: str) -> None:
         raise ValidationError("must be 1 to 128 printable characters without surrounding spaces")
 
 
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
+    """Free text: any length limits come from the caller; NUL never reaches the database."""
+    extra = kwargs.pop("validate", None)
+    checks = [_no_nul, *(extra if isinstance(extra, list) else [extra] if extra else [])]
+    return fields.String(validate=checks, **kwargs)
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class EventTime(fields.AwareDateTime):
+    """An aware timestamp between 1970 and one day from now; naive ones are read as UTC."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        try:
+            moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        except (OverflowError, OSError):
+            raise ValidationError("is not a representable date and time") from None
+        if not EARLIEST <= moment <= datetime.now(UTC) + timedelta(days=1):
+            raise ValidationError("must lie between 1970 and tomorrow")
+        return moment
+
+
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     return fields.String(validate=_identifier, **kwargs)
 
@@ -25,12 +53,12 @@ class CourseSchema(Schema):
         unknown = RAISE
 
     course_id = Identifier(required=True)
-    title = fields.String(required=True, validate=validate.Length(1, 300))
-    description = fields.String(load_default="", validate=validate.Length(max=10_000))
-    category = fields.String(load_default="", validate=validate.Length(max=128))
+    title = Text(required=True, validate=validate.Length(1, 300))
+    description = Text(load_default="", validate=validate.Length(max=10_000))
+    category = Text(load_default="", validate=validate.Length(max=128))
     level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
     tags = fields.List(
-        fields.String(validate=validate.Length(1, 64)),
+        Text(validate=validate.Length(1, 64)),
         load_default=list,
         validate=validate.Length(max=50),
     )
@@ -74,7 +102,7 @@ class EventSchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     event_type = fields.Enum(EventType, by_value=True, required=True)
-    occurred_at = fields.AwareDateTime(default_timezone=UTC, load_default=None)
+    occurred_at = EventTime(default_timezone=UTC, load_default=None)
     recommendation_id = Identifier(load_default=None, allow_none=True)
 
     @post_load
@@ -110,7 +138,7 @@ class EventBatchSchema(Schema):
 
 class PageQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 1_000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, None))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
 
 
 class KQuerySchema(Schema):

@@ -171,7 +171,7 @@ def _validation_recall(
     total = 0.0
     for row, user in enumerate(users):
         scores[row, [index[c] for c in inputs[user]]] = -np.inf
-        top = np.argpartition(-scores[row], 10)[:10]
+        top = np.argsort(-scores[row])[:10]
         hits = sum(1 for i in top if courses[i].course_id in targets[user])
         total += hits / min(10, len(targets[user]))
     model.train()

@@ -10,7 +10,7 @@ from typing import Any
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.strategies import StrategyRegistry
-from domain.errors import UnknownCourse
+from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import CourseId, UserId
 
 
@@ -42,11 +42,9 @@ class ExplainRecommendation:
         course = snapshot.courses.get(query.course_id)
         if course is None:
             raise UnknownCourse(query.course_id)
-        names = (
-            [self.strategies.validate(query.strategy)]
-            if query.strategy
-            else sorted(snapshot.recommenders)
-        )
+        if query.strategy and query.strategy not in snapshot.recommenders:
+            raise InvalidStrategy(query.strategy, sorted(snapshot.recommenders))
+        names = [query.strategy] if query.strategy else sorted(snapshot.recommenders)
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)
         removed = []

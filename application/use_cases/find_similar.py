@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from application.strategies import StrategyRegistry
 from application.use_cases.recommend_home import ServedItem
-from domain.errors import UnknownCourse
+from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import CourseId
 
 DEFAULT_SIMILAR_STRATEGY = "content"
@@ -41,6 +41,8 @@ class FindSimilar:
             snapshot = self.strategies.snapshot(force_check=True)
         if query.course_id not in snapshot.courses:
             raise UnknownCourse(query.course_id)
+        if name not in snapshot.recommenders:  # e.g. "auto": a choice for home pages only
+            raise InvalidStrategy(name, sorted(snapshot.recommenders))
         recommender = snapshot.recommenders[name]
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]

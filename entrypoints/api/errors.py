@@ -38,11 +38,14 @@ class BadRequest(Exception):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):  # type: ignore[no-untyped-def]
-        found = problems(error.messages, "events")
+        messages = error.messages if isinstance(error.messages, dict) else {}
+        batch = next((key for key in ("events", "courses") if key in messages), "")
+        found = problems(error.messages, batch)
         first = (
             found[0] if found else {"field": "_schema", "message": "invalid input", "index": None}
         )
-        where = f"event {first['index']}: " if first["index"] is not None else ""
+        item = {"events": "event", "courses": "course"}.get(batch, "item")
+        where = f"{item} {first['index']}: " if first["index"] is not None else ""
         return error_response(
             400, "validation_error", f"{where}{first['field']}: {first['message']}", problems=found
         )

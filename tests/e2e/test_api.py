@@ -260,3 +260,61 @@ def test_strict_prerequisites_remove_courses_the_learner_cannot_start(client):
         ).json["items"]
     ]
     assert "course_python_intermediate" in relaxed and "course_python_intermediate" not in strict
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("get", "/api/v1/courses?offset=100000000000000000000", None, "offset"),
+        (
+            "post",
+            "/api/v1/interactions",
+            {
+                "user_id": "u",
+                "course_id": "course_sql_basic",
+                "event_type": "view",
+                "occurred_at": "9999-12-31T23:00:00-05:00",
+            },
+            "occurred_at",
+        ),
+        (
+            "post",
+            "/api/v1/interactions",
+            {
+                "user_id": "u",
+                "course_id": "course_sql_basic",
+                "event_type": "view",
+                "occurred_at": "0001-01-01T00:30:00+05:00",
+            },
+            "occurred_at",
+        ),
+        ("put", "/api/v1/courses/c_nul", {"title": "Null\x00byte"}, "title"),
+        ("put", "/api/v1/courses/c_nul", {"title": "T", "tags": ["a\x00b"]}, "tags"),
+    ],
+)
+def test_extreme_values_are_a_400_not_a_500(client, method, url, body, field):
+    response = getattr(client, method)(url, json=body) if body is not None else client.get(url)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["problems"][0]["field"] == field
+
+
+def test_a_bad_course_in_a_batch_is_named_as_a_course(client):
+    response = client.post(
+        "/api/v1/courses",
+        json={"courses": [{"course_id": "ok", "title": "Fine"}, {"course_id": "x"}]},
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith("course 1: title")
+
+
+def test_similar_and_explain_refuse_auto(client):
+    assert (
+        client.get("/api/v1/recommendations/similar/course_sql_basic?strategy=auto").status_code
+        == 400
+    )
+    assert (
+        client.get(
+            "/admin/recommendations/explain?user_id=u&course_id=course_sql_basic&strategy=auto"
+        ).status_code
+        == 400
+    )

@@ -99,3 +99,20 @@ def test_explain_says_why_a_course_is_not_recommended(served):
         for rule in boosted["strategies"][0]["rules"]
     )
     assert client.get("/admin/recommendations/explain?user_id=u1&course_id=nope").status_code == 404
+
+
+def test_auto_keeps_answering_after_the_bandit_learned(served):
+    _, client = served
+    body = client.get(f"{HOME}?user_id=u1&strategy=content").json
+    client.post(
+        "/api/v1/interactions",
+        json={
+            "user_id": "u1",
+            "course_id": body["items"][0]["course_id"],
+            "event_type": "enroll",
+            "recommendation_id": body["recommendation_id"],
+        },
+    )
+    assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
+    for _ in range(3):
+        assert client.get(f"{HOME}?user_id=u1&strategy=auto").json["selected_by"] == "bandit"

@@ -103,3 +103,16 @@ def test_weights_decide_the_blend():
 def test_bad_weights_are_refused(text, message):
     with pytest.raises(InvalidWeights, match=message):
         parse_weights(text, ["content", "popularity", "two_tower"])
+
+
+def test_item_cf_copes_with_a_catalog_smaller_than_ten_courses():
+    everything = [
+        event(f"u{u}", c.course_id, "enroll", i)
+        for u in range(6)
+        for i, c in enumerate(CATALOG[:5])
+    ]
+    model = ItemCFRecommender()
+    model.fit(CATALOG, everything)
+    assert model.recommend(
+        learner("course_python_basic"), 3, frozenset({CourseId("course_python_basic")})
+    )

@@ -152,3 +152,18 @@ def test_prerequisites_must_exist(uow):
     with pytest.raises(InvalidCourses):
         UpsertCourses(uow).execute([course("c1", prerequisites=("c1",))])
     assert UpsertCourses(uow).execute([course("c1", prerequisites=("c0",)), course("c0")]) == 2
+
+
+def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer(uow):
+    class Broken(PopularityRecommender):
+        name = "content"
+
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    UpsertCourses(uow).execute(CATALOG)
+    registry = StrategyRegistry(
+        {"popularity": lambda: PopularityRecommender(None), "content": Broken}, uow, 0
+    )
+    result = home(uow, registry, user_id=UserId("u1"), k=3, strategy="content")
+    assert (result.slate.strategy, result.slate.fallback_from) == ("popularity", "content")
