@@ -31,7 +31,8 @@ def _write(path: Path, data: bytes) -> None:
 class FilesystemArtifactStore(ArtifactStore):
     def __init__(self, root: str | os.PathLike[str], keep: int = 3) -> None:
         self.root = Path(root)
-        self.keep = max(1, keep)
+        # At least two: a reader that has just resolved `current` must still find it after a publish.
+        self.keep = max(2, keep)
 
     def _versions_dir(self, name: str) -> Path:
         return self.root / name / "versions"

@@ -62,7 +62,12 @@ class FilesystemJobStore(JobStore):
             error=error,
         )
         self._save(job)
-        self._lock(job["kind"]).unlink(missing_ok=True)
+        lock = self._lock(job["kind"])
+        try:
+            if lock.read_text() == job_id:  # a lock broken as stale may belong to a newer job
+                lock.unlink()
+        except FileNotFoundError:
+            pass
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         if not job_id.isalnum():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from application.ranking import normalised
 from domain.errors import DomainError, UnknownCourse
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
@@ -39,14 +40,6 @@ def parse_weights(text: str, valid: Sequence[str]) -> dict[str, float]:
     if sum(weights.values()) <= 0:
         raise InvalidWeights("at least one weight must be positive")
     return weights
-
-
-def _normalised(items: Sequence[Recommendation]) -> dict[CourseId, float]:
-    if not items:
-        return {}
-    high, low = items[0].score, items[-1].score
-    spread = high - low
-    return {r.course_id: (r.score - low) / spread if spread > 0 else 1.0 for r in items}
 
 
 class HybridRecommender(Recommender):
@@ -86,7 +79,7 @@ class HybridRecommender(Recommender):
         contributions: dict[CourseId, dict[str, float]] = {}
         reasons: dict[tuple[CourseId, str], str] = {}
         for name, items in lists.items():
-            for course_id, value in _normalised(items).items():
+            for course_id, value in normalised(items).items():
                 contributions.setdefault(course_id, {})[name] = weights[name] * value
             for item in items:
                 reasons[(item.course_id, name)] = item.reason

@@ -39,7 +39,8 @@ class Ranked:
     rules: dict[CourseId, list[str]] = field(default_factory=dict)
 
 
-def _normalised(candidates: Sequence[Recommendation]) -> dict[CourseId, float]:
+def normalised(candidates: Sequence[Recommendation]) -> dict[CourseId, float]:
+    """Min-max scores to [0, 1] over the given candidates (all 1.0 when they tie)."""
     if not candidates:
         return {}
     scores = [r.score for r in candidates]
@@ -55,7 +56,7 @@ def rerank(
     policy: RankingPolicy,
     now: datetime,
 ) -> Ranked:
-    relevance = _normalised(candidates)
+    relevance = normalised(candidates)
     rules: dict[CourseId, list[str]] = {}
     reasons = {r.course_id: r.reason for r in candidates}
     recent = learner.completed_since(now - timedelta(days=policy.next_step_days))

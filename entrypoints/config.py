@@ -67,7 +67,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "two_tower": _number(env, "HYBRID_WEIGHTS_TWO_TOWER", 0.5),
             "popularity": _number(env, "HYBRID_WEIGHTS_POPULARITY", 0.3),
             "content": _number(env, "HYBRID_WEIGHTS_CONTENT", 0.2),
-            "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 0.5),
+            "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 1.0),
         },
         "popularity_half_life_days": _number(env, "RS_POPULARITY_HALF_LIFE_DAYS", 30.0),
         "refresh_seconds": _number(env, "RS_REFRESH_SECONDS", 30.0),

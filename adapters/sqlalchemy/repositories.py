@@ -149,7 +149,9 @@ class SqlInteractionRepository(InteractionRepository):
         self.session = session
 
     def add_batch(self, events: Sequence[Interaction]) -> int:
-        unique = {e.event_id: e for e in reversed(events)}  # the first of a repeated id wins
+        unique: dict[str, Interaction] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)  # the first of a repeated id wins
         if not unique:
             return 0
         rows = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 
 from adapters.two_tower.features import CourseFeatures, LearnerFeatures
 from adapters.two_tower.model import TowerConfig, TwoTowerModel
+from application.ports import EpochProgress
 from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
 
 
@@ -43,10 +44,6 @@ class Trained:
     trained_courses: list[str]
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-#: progress(epoch, epochs, loss, validation recall@10)
-EpochProgress = Callable[[int, int, float, float], None]
 
 
 def _split_validation(

@@ -60,7 +60,9 @@ class ComputeStats:
             return uow.stats.user(user_id)
 
     def global_stats(self, days: int = 30, top: int = 10) -> GlobalStats:
-        since = self.clock() - timedelta(days=days)
+        # Whole UTC days: today and the days - 1 before it, so no day is counted in part.
+        today = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=days - 1)
         with self.uow_factory() as uow:
             rows = uow.stats.daily(since)
             popular = uow.stats.popular_courses(since, top)

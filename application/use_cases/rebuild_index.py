@@ -37,5 +37,9 @@ class RebuildIndex:
         with self.uow_factory() as uow:
             courses = uow.courses.all()
         files, manifest = self.trainer.reindex(artifact, courses, reencode)
+        if self.store.current_version(name) != current:
+            raise StrategyUnavailable(
+                f"a newer {name} version was published while reindexing {current}; nothing was replaced"
+            )
         version = self.store.publish(name, files, manifest)
         return RebuildResult(version, current, int(manifest.get("index", {}).get("size", 0)))

@@ -36,6 +36,8 @@ def serve(host: str | None, port: int | None, workers: int, threads: int, dev: b
     host = host or settings["host"]
     port = port or settings["port"]
     if dev:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise click.UsageError("--dev runs Flask's debugger: serve it on 127.0.0.1 only")
         create_app().run(host=host, port=port, debug=True)
         return
     from entrypoints.wsgi import GunicornServer

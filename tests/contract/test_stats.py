@@ -110,6 +110,6 @@ def test_global_stats_by_hand(stats):
 
 
 def test_the_window_leaves_older_days_out(stats):
-    result = stats.global_stats(days=1)
+    result = stats.global_stats(days=2)
     assert [d.date for d in result.daily] == ["2026-11-02"]
     assert result.most_popular_courses == []
