@@ -12,7 +12,7 @@ import torch
 
 from adapters.faiss_index import FaissIndex
 from adapters.two_tower.features import CourseFeatures
-from adapters.two_tower.model import TowerConfig, TwoTowerModel
+from adapters.two_tower.model import TowerConfig, TowerEnsemble
 from application.ports import Artifact
 from domain.model import Course, CourseId
 
@@ -28,7 +28,7 @@ FILES = (
 
 @dataclass
 class LoadedModel:
-    model: TwoTowerModel
+    model: TowerEnsemble
     course_ids: list[CourseId]
     embeddings: np.ndarray
     trained_courses: set[str]
@@ -40,7 +40,7 @@ class LoadedModel:
 
 @torch.no_grad()
 def embed_courses(
-    model: TwoTowerModel, courses: list[Course], trained_courses: set[str]
+    model: TowerEnsemble, courses: list[Course], trained_courses: set[str]
 ) -> np.ndarray:
     model.eval()
     bag = CourseFeatures(model.config.buckets).encode(courses, trained_courses)
@@ -67,14 +67,14 @@ def from_artifact(artifact: Artifact, hnsw_above: int) -> LoadedModel:
     missing = [f for f in FILES if f not in artifact.files]
     if missing:
         raise ValueError(f"{NAME} {artifact.version} lacks {', '.join(missing)}")
-    model = TwoTowerModel(TowerConfig.from_dict(artifact.manifest["tower"]))
+    model = TowerEnsemble(TowerConfig.from_dict(artifact.manifest["tower"]))
     state = torch.load(io.BytesIO(artifact.files["model.pt"]), weights_only=True)
     model.load_state_dict(state)
     model.eval()
     ids = json.loads(artifact.files["item_ids.json"])
     course_ids = [CourseId(c) for c in ids["course_ids"]]
     embeddings = np.load(io.BytesIO(artifact.files["item_embeddings.npy"]), allow_pickle=False)
-    if embeddings.shape != (len(course_ids), model.config.embedding_dim):
+    if embeddings.shape != (len(course_ids), model.output_dim):
         raise ValueError(
             f"{NAME} {artifact.version}: embeddings of shape {embeddings.shape} for {len(course_ids)} courses"
         )

@@ -23,6 +23,8 @@ class TowerConfig:
     user_buckets: int = 1 << 14
     temperature: float = 0.1
     dropout: float = 0.1
+    #: towers trained with different seeds whose scores are averaged (see TowerEnsemble)
+    members: int = 1
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "hidden_dims": list(self.hidden_dims)}
@@ -88,3 +90,29 @@ class TwoTowerModel(nn.Module):
         known = (ids >= 0).unsqueeze(-1).float()
         user = self.user_id(ids.clamp(min=0)) * known  # an unseen learner has no id feature
         return nn.functional.normalize(self.user_tower(torch.cat([pooled, user], dim=-1)), dim=-1)
+
+
+class TowerEnsemble(nn.Module):
+    """Members trained with different seeds. Their unit vectors are concatenated and scaled by
+    1/sqrt(n), so one inner product (one FAISS search) is the members' mean cosine similarity:
+    averaging smooths out what one training run's early stopping happened to pick."""
+
+    def __init__(self, config: TowerConfig, members: list[TwoTowerModel] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.members = nn.ModuleList(
+            members or [TwoTowerModel(config) for _ in range(config.members)]
+        )
+        self.scale = 1.0 / len(self.members) ** 0.5
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.embedding_dim * len(self.members)
+
+    def items(self, bag: Bag) -> torch.Tensor:
+        return torch.cat([m.items(bag) for m in self.members], dim=-1) * self.scale
+
+    def users(self, history: Bag, user_buckets: np.ndarray) -> torch.Tensor:
+        return (
+            torch.cat([m.users(history, user_buckets) for m in self.members], dim=-1) * self.scale
+        )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from adapters.faiss_index import FaissIndex
 from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_artifact, to_files
-from adapters.two_tower.model import TowerConfig
+from adapters.two_tower.model import TowerConfig, TowerEnsemble
 from adapters.two_tower.training import TrainConfig, train_two_tower
 from application.ports import Artifact, EpochProgress, Histories, ModelTrainer
 from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
@@ -55,11 +56,22 @@ class TwoTowerTrainer(ModelTrainer):
             }
             for user, courses_of in histories.items()
         }
-        trained = train_two_tower(
-            courses, weighted, self.tower, self.config, self.event_weights, progress
-        )
+        runs = [
+            train_two_tower(
+                courses,
+                weighted,
+                self.tower,
+                replace(self.config, seed=self.config.seed + i),
+                self.event_weights,
+                progress,
+            )
+            for i in range(self.tower.members)
+        ]
+        trained = runs[0]
+        model = TowerEnsemble(self.tower, [run.model for run in runs])
+        model.eval()
         trained_courses = set(trained.trained_courses)
-        embeddings = embed_courses(trained.model, list(courses), trained_courses)
+        embeddings = embed_courses(model, list(courses), trained_courses)
         index = FaissIndex(hnsw_above=self.hnsw_above)
         ids = [c.course_id for c in courses]
         index.build(ids, embeddings)
@@ -74,13 +86,18 @@ class TwoTowerTrainer(ModelTrainer):
                 "learners": len(trained.trained_users),
                 "pairs": sum(len(h) for h in weighted.values()),
             },
-            "metrics": trained.metrics,
-            "epochs": trained.history,
-            "embedding_dim": self.tower.embedding_dim,
+            "metrics": {
+                "validation_recall@10": sum(r.metrics["validation_recall@10"] for r in runs)
+                / len(runs),
+                "epochs_run": sum(r.metrics["epochs_run"] for r in runs),
+                "members": float(len(runs)),
+            },
+            "epochs": [epoch for run in runs for epoch in run.history],
+            "embedding_dim": model.output_dim,
             "index": {"kind": index.kind, "size": index.size},
         }
         return LoadedModel(
-            trained.model,
+            model,
             ids,
             embeddings,
             trained_courses,

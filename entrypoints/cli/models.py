@@ -54,7 +54,7 @@ def train_two_tower(
     container.config.two_tower.from_value(settings)
 
     with click.progressbar(
-        length=int(settings.get("epochs", 100)),
+        length=int(settings.get("epochs", 100)) * int(settings.get("members", 1)),
         label="training",
         file=sys.stderr,
         item_show_func=lambda text: text,
