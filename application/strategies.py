@@ -111,6 +111,12 @@ class StrategyRegistry:
             self._checked_at = time.monotonic()
             self._lock.release()
 
+    def snapshot_knowing(self, course_id: CourseId) -> Snapshot:
+        """A snapshot that holds `course_id` if the database does: a course added since the last
+        refresh triggers a (rate-limited) check."""
+        snapshot = self.snapshot()
+        return snapshot if course_id in snapshot.courses else self.snapshot(force_check=True)
+
     def _artifact_versions(self) -> str:
         """A newly published model is picked up like new data: by a changed version."""
         if self.artifacts is None:

@@ -84,9 +84,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
 
 
-def two_tower_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """configs/two_tower.yaml (or RS_TWO_TOWER_CONFIG), then the size variables of the environment."""
-    path = Path(env.get("RS_TWO_TOWER_CONFIG", "configs/two_tower.yaml"))
+def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict[str, Any]:
+    """`path` (default RS_TWO_TOWER_CONFIG or configs/two_tower.yaml), then the size variables of
+    the environment."""
+    path = path or Path(env.get("RS_TWO_TOWER_CONFIG", "configs/two_tower.yaml"))
     settings: dict[str, Any] = {}
     if path.is_file():
         try:

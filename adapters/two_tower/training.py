@@ -27,9 +27,6 @@ class TrainConfig:
     learning_rate: float = 0.003
     weight_decay: float = 0.0
     input_dropout: float = 0.5
-    #: "dropped": learn to predict the courses hidden from the input (what serving is asked for);
-    #: "all": reconstruct the whole history (a denoising autoencoder's objective)
-    targets: str = "all"
     min_interactions_per_user: int = 1
     validation_users: float = 0.25
     patience: int = 15
@@ -112,10 +109,7 @@ def train_two_tower(
                 history = train_histories[user]
                 kept = {c: w for c, w in history.items() if np_rng.random() >= config.input_dropout}
                 inputs.append(kept)
-                hidden = {c: w for c, w in history.items() if c not in kept}
-                for course_id, weight in (
-                    hidden if config.targets == "dropped" and hidden else history
-                ).items():
+                for course_id, weight in history.items():
                     target[row, index[course_id]] = weight
             target /= target.sum(axis=1, keepdims=True).clip(min=1e-9)
             user_vectors = model.users(

@@ -45,6 +45,17 @@ class GlobalStats:
     #: date -> strategy -> CTR, for the dashboard's line chart
     daily_strategy_ctr: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    @property
+    def totals(self) -> DayTotals:
+        """The whole window as one row."""
+        return DayTotals(
+            "all",
+            sum(d.recommendations for d in self.daily),
+            sum(d.impressions for d in self.daily),
+            sum(d.clicks for d in self.daily),
+            sum(d.enrolls for d in self.daily),
+        )
+
 
 class ComputeStats:
     def __init__(

@@ -36,9 +36,7 @@ class ExplainRecommendation:
         self.clock = clock
 
     def execute(self, query: ExplainQuery) -> dict[str, Any]:
-        snapshot = self.strategies.snapshot(
-            force_check=query.course_id not in self.strategies.snapshot().courses
-        )
+        snapshot = self.strategies.snapshot_knowing(query.course_id)
         course = snapshot.courses.get(query.course_id)
         if course is None:
             raise UnknownCourse(query.course_id)

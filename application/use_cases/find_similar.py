@@ -35,10 +35,7 @@ class FindSimilar:
 
     def execute(self, query: FindSimilarQuery) -> SimilarResult:
         name = self.strategies.validate(query.strategy or self.default_strategy)
-        snapshot = self.strategies.snapshot()
-        if query.course_id not in snapshot.courses:
-            # The course may have been added since the last refresh.
-            snapshot = self.strategies.snapshot(force_check=True)
+        snapshot = self.strategies.snapshot_knowing(query.course_id)
         if query.course_id not in snapshot.courses:
             raise UnknownCourse(query.course_id)
         if name not in snapshot.recommenders:  # e.g. "auto": a choice for home pages only

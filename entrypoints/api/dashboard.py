@@ -66,14 +66,9 @@ def dashboard(  # type: ignore[no-untyped-def]
             "No enrolments in this period.",
         ),
     }
-    totals = {
-        "clicks": sum(d.clicks for d in stats.daily),
-        "impressions": sum(d.impressions for d in stats.daily),
-        "recommendations": sum(d.recommendations for d in stats.daily),
-    }
     models = [
         {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
     ]
     return render_template(
-        "dashboard.html", stats=stats, totals=totals, charts=drawn, bandit=arms, models=models
+        "dashboard.html", stats=stats, totals=stats.totals, charts=drawn, bandit=arms, models=models
     )

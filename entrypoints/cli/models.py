@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -41,10 +42,8 @@ def train_two_tower(
         return
     settings = dict(container.config.two_tower())
     if config_path is not None:
-        import os
-
         try:
-            settings = two_tower_settings({**os.environ, "RS_TWO_TOWER_CONFIG": str(config_path)})
+            settings = two_tower_settings(os.environ, config_path)
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
     if epochs is not None:

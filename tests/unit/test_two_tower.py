@@ -128,10 +128,14 @@ def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):
     histories: dict = {}
     for e in demo.interactions:
         histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
-    files, manifest = TwoTowerTrainer({**FAST, "members": 2, "epochs": 2}).train(demo.courses, histories)
+    files, manifest = TwoTowerTrainer({**FAST, "members": 2, "epochs": 2}).train(
+        demo.courses, histories
+    )
     store.publish("two_tower", files, manifest)
     assert manifest["embedding_dim"] == 32 and manifest["metrics"]["members"] == 2
     recommender = serving(store, demo.courses)
-    learner = LearnerHistory(UserId("user2"), tuple(e for e in demo.interactions if e.user_id == "user2"))
+    learner = LearnerHistory(
+        UserId("user2"), tuple(e for e in demo.interactions if e.user_id == "user2")
+    )
     assert len(recommender.recommend(learner, 5, learner.taken())) == 5
     assert recommender.describe()["embedding_dim"] == 32
