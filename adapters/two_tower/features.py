@@ -9,7 +9,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class Bag:
     indices: np.ndarray
     offsets: np.ndarray
     weights: np.ndarray
+    #: a second weighting of the same features (learner histories: recency-weighted)
+    recent: np.ndarray | None = None
 
 
 def _bag(rows: Sequence[Sequence[tuple[int, float]]]) -> Bag:
@@ -77,30 +79,49 @@ class LearnerFeatures:
     """Hashed user id, and the courses (and their categories) in the history weighted by event type."""
 
     def __init__(
-        self, buckets: int, user_buckets: int, event_weights: Mapping[EventType, float]
+        self,
+        buckets: int,
+        user_buckets: int,
+        event_weights: Mapping[EventType, float],
+        recency_decay: float = 1.0,
     ) -> None:
         self.buckets = buckets
         self.user_buckets = user_buckets
         self.event_weights = event_weights
+        self.recency_decay = recency_decay
 
     def history_bag(
         self, histories: Sequence[Mapping[str, float]], categories: Mapping[str, str]
     ) -> Bag:
+        """Each history's courses (and their categories) as one bag. Histories are in the order
+        taken; with recency_decay < 1 the bag also carries `recent` weights, in which each step
+        back in time counts recency_decay times less (what a learner took last term says most
+        about what they take next)."""
         rows = []
+        recent: list[float] = []
         for history in histories:
-            total = sum(history.values()) or 1.0
-            row = []
-            for course_id, weight in history.items():
-                row.append((bucket(f"course={course_id}", self.buckets), weight / total))
-                if course_id in categories:
-                    row.append(
-                        (
-                            bucket(f"category={categories[course_id].lower()}", self.buckets),
-                            0.5 * weight / total,
-                        )
-                    )
+            row = self._row(history, categories, 1.0)
+            if self.recency_decay < 1.0:
+                recent += [w for _, w in self._row(history, categories, self.recency_decay)]
             rows.append(row)
-        return _bag(rows)
+        bag = _bag(rows)
+        if self.recency_decay < 1.0:
+            bag = replace(bag, recent=np.array(recent, dtype=np.float32))
+        return bag
+
+    def _row(
+        self, history: Mapping[str, float], categories: Mapping[str, str], decay: float
+    ) -> list[tuple[int, float]]:
+        age = len(history) - 1
+        weights = {c: w * decay ** (age - i) for i, (c, w) in enumerate(history.items())}
+        total = sum(weights.values()) or 1.0
+        row = []
+        for course_id, weight in weights.items():
+            row.append((bucket(f"course={course_id}", self.buckets), weight / total))
+            if course_id in categories:
+                category = bucket(f"category={categories[course_id].lower()}", self.buckets)
+                row.append((category, 0.5 * weight / total))
+        return row
 
     def user_ids(self, user_ids: Sequence[str], known: Iterable[str] | None = None) -> np.ndarray:
         """Bucket of each user id; -1 (no id feature) for learners the model never trained on."""

@@ -23,6 +23,8 @@ class TowerConfig:
     user_buckets: int = 1 << 14
     temperature: float = 0.1
     dropout: float = 0.1
+    #: weight of a history course per step back in time (1.0: the order taken does not matter)
+    recency_decay: float = 1.0
     #: towers trained with different seeds whose scores are averaged (see TowerEnsemble)
     members: int = 1
 
@@ -63,8 +65,11 @@ class TwoTowerModel(nn.Module):
         self.history = nn.EmbeddingBag(c.buckets, width, mode="sum", sparse=True)
         self.user_id = nn.Embedding(c.user_buckets, c.user_feature_dim, sparse=True)
         self.item_tower = _mlp(width, c.hidden_dims, c.embedding_dim, c.dropout)
+        # With recency weighting the user tower reads the history pooled twice: evenly and by
+        # recency; its first layer learns how much the latest courses matter.
+        pooled = width * (2 if c.recency_decay < 1.0 else 1)
         self.user_tower = _mlp(
-            width + c.user_feature_dim, c.hidden_dims, c.embedding_dim, c.dropout
+            pooled + c.user_feature_dim, c.hidden_dims, c.embedding_dim, c.dropout
         )
         nn.init.normal_(self.item_features.weight, std=0.05)
         nn.init.normal_(self.history.weight, std=0.05)
@@ -85,11 +90,15 @@ class TwoTowerModel(nn.Module):
 
     def users(self, history: Bag, user_buckets: np.ndarray) -> torch.Tensor:
         indices, offsets, weights = _bag_tensors(history)
-        pooled = self.history(indices, offsets, per_sample_weights=weights)
+        pooled = [self.history(indices, offsets, per_sample_weights=weights)]
+        if self.config.recency_decay < 1.0:
+            assert history.recent is not None, "recency-weighted model needs recent weights"
+            recent = torch.from_numpy(history.recent)
+            pooled.append(self.history(indices, offsets, per_sample_weights=recent))
         ids = torch.from_numpy(user_buckets)
         known = (ids >= 0).unsqueeze(-1).float()
         user = self.user_id(ids.clamp(min=0)) * known  # an unseen learner has no id feature
-        return nn.functional.normalize(self.user_tower(torch.cat([pooled, user], dim=-1)), dim=-1)
+        return nn.functional.normalize(self.user_tower(torch.cat([*pooled, user], dim=-1)), dim=-1)
 
 
 class TowerEnsemble(nn.Module):

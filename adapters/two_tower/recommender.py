@@ -115,7 +115,9 @@ class TwoTowerRecommender(ScoringRecommender):
     def _users(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
         assert self.loaded is not None
         config = self.loaded.model.config
-        features = LearnerFeatures(config.buckets, config.user_buckets, self.event_weights)
+        features = LearnerFeatures(
+            config.buckets, config.user_buckets, self.event_weights, config.recency_decay
+        )
         categories = {c.course_id: c.category for c in self.courses}
         bag = features.history_bag([features.weights(learner) for learner in learners], categories)
         ids = features.user_ids(
@@ -147,10 +149,12 @@ class TwoTowerRecommender(ScoringRecommender):
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
         """Names the learner's own course whose embedding is closest to this one."""
-        own = [
-            self.index[c] for c in learner.strongest() if c in self.index and self.index[c] != row
-        ]
+        strongest = learner.strongest()
+        own = [self.index[c] for c in strongest if c in self.index and self.index[c] != row]
         if not own:
+            event = strongest.get(self.courses[row].course_id)
+            if event is not None:
+                return f"You {event.past_tense} this course before"
             return "Picked for you from what you have studied"
         closest = own[int(np.argmax(self.vectors[own] @ self.vectors[row]))]
         return f"Learners who took {self.courses[closest].title} also took this"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from adapters.two_tower.features import CourseFeatures, LearnerFeatures
+from adapters.two_tower.features import Bag, CourseFeatures, LearnerFeatures
 from adapters.two_tower.model import TowerConfig, TwoTowerModel
 from application.ports import EpochProgress
 from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
@@ -29,8 +29,12 @@ class TrainConfig:
     input_dropout: float = 0.5
     min_interactions_per_user: int = 1
     validation_users: float = 0.25
+    #: which courses validation learners hold out: "random" or "latest" (the last ones taken)
+    validation_holdout: str = "random"
     patience: int = 15
     seed: int = 42
+    #: after early stopping, train again on all learners for the best epoch count
+    refit: bool = False
     event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
 
 
@@ -44,18 +48,27 @@ class Trained:
 
 
 def _split_validation(
-    users: list[str], histories: Mapping[str, Mapping[str, float]], share: float, rng: random.Random
+    users: list[str],
+    histories: Mapping[str, Mapping[str, float]],
+    config: TrainConfig,
+    rng: random.Random,
 ) -> tuple[dict[str, dict[str, float]], dict[str, set[str]]]:
-    """Some learners keep 80% of their courses as input and must find the other 20%."""
+    """Some learners keep 80% of their courses as input and must find the other 20%: a random 20%,
+    or with holdout "latest" the courses they took last (histories are in the order taken)."""
     inputs: dict[str, dict[str, float]] = {}
     targets: dict[str, set[str]] = {}
     eligible = [u for u in users if len(histories[u]) >= 5]
-    for user in rng.sample(eligible, min(len(eligible), int(len(users) * share), 2000)):
-        courses = sorted(histories[user])
-        rng.shuffle(courses)
+    for user in rng.sample(
+        eligible, min(len(eligible), int(len(users) * config.validation_users), 2000)
+    ):
+        courses = list(histories[user])
+        if config.validation_holdout == "random":
+            courses.sort()
+            rng.shuffle(courses)
         cut = max(1, len(courses) // 5)
-        targets[user] = set(courses[:cut])
-        inputs[user] = {c: histories[user][c] for c in courses[cut:]}
+        held = courses[-cut:]
+        targets[user] = set(held)
+        inputs[user] = {c: histories[user][c] for c in courses[:-cut]}
     return inputs, targets
 
 
@@ -69,7 +82,6 @@ def train_two_tower(
 ) -> Trained:
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    np_rng = np.random.default_rng(config.seed)
     index = {c.course_id: i for i, c in enumerate(courses)}
     users = sorted(
         u
@@ -80,13 +92,54 @@ def train_two_tower(
     categories = {c.course_id: c.category for c in courses}
     course_features, learner_features = (
         CourseFeatures(tower.buckets),
-        LearnerFeatures(tower.buckets, tower.user_buckets, event_weights),
+        LearnerFeatures(tower.buckets, tower.user_buckets, event_weights, tower.recency_decay),
     )
     item_bag = course_features.encode(courses)
-    val_inputs, val_targets = _split_validation(users, histories, config.validation_users, rng)
+    val_inputs, val_targets = _split_validation(users, histories, config, rng)
     train_histories = {u: val_inputs.get(u, h) for u, h in histories.items()}
 
-    model = TwoTowerModel(tower)
+    data = _Data(courses, index, item_bag, categories, learner_features, tower)
+    model, log = _fit(data, users, train_histories, config, (val_inputs, val_targets), progress)
+    best = max(log, key=lambda e: e["validation_recall@10"]) if log else None
+    metrics = {
+        "validation_recall@10": best["validation_recall@10"] if best else 0.0,
+        "epochs_run": float(len(log)),
+    }
+    if config.refit and best is not None and val_targets:
+        # Early stopping found how long to train; train that long again on every learner's whole
+        # history, so the courses held out for validation are not lost to the model.
+        torch.manual_seed(config.seed)
+        model, _ = _fit(data, users, histories, replace(config, epochs=int(best["epoch"])))
+        metrics["refit_epochs"] = best["epoch"]
+    model.eval()
+    return Trained(model, users, [c.course_id for c in courses], metrics, log)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """What every epoch reads: the catalog, its encoded features and the learner encoder."""
+
+    courses: Sequence[Course]
+    index: Mapping[str, int]
+    item_bag: Bag
+    categories: Mapping[str, str]
+    learner_features: LearnerFeatures
+    tower: TowerConfig
+
+
+def _fit(
+    data: _Data,
+    users: list[str],
+    histories: Mapping[str, Mapping[str, float]],
+    config: TrainConfig,
+    validation: tuple[dict[str, dict[str, float]], dict[str, set[str]]] | None = None,
+    progress: EpochProgress | None = None,
+) -> tuple[TwoTowerModel, list[dict[str, float]]]:
+    """A fresh model trained for config.epochs; with `validation`, the best epoch by validation
+    recall@10 is kept and training stops after `patience` epochs without improvement."""
+    rng = random.Random(config.seed)
+    np_rng = np.random.default_rng(config.seed)
+    model = TwoTowerModel(data.tower)
     optimisers = [
         torch.optim.SparseAdam(model.sparse_parameters(), lr=config.learning_rate),
         torch.optim.AdamW(
@@ -104,18 +157,19 @@ def train_two_tower(
         for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]
             inputs = []
-            target = np.zeros((len(batch), len(courses)), dtype=np.float32)
+            target = np.zeros((len(batch), len(data.courses)), dtype=np.float32)
             for row, user in enumerate(batch):
-                history = train_histories[user]
+                history = histories[user]
                 kept = {c: w for c, w in history.items() if np_rng.random() >= config.input_dropout}
                 inputs.append(kept)
                 for course_id, weight in history.items():
-                    target[row, index[course_id]] = weight
+                    target[row, data.index[course_id]] = weight
             target /= target.sum(axis=1, keepdims=True).clip(min=1e-9)
             user_vectors = model.users(
-                learner_features.history_bag(inputs, categories), learner_features.user_ids(batch)
+                data.learner_features.history_bag(inputs, data.categories),
+                data.learner_features.user_ids(batch),
             )
-            logits = user_vectors @ model.items(item_bag).T / tower.temperature
+            logits = user_vectors @ model.items(data.item_bag).T / data.tower.temperature
             loss = (
                 -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
             )
@@ -125,10 +179,10 @@ def train_two_tower(
             for optimiser in optimisers:
                 optimiser.step()
             losses.append(loss.item())
-        recall = _validation_recall(
-            model, courses, item_bag, val_inputs, val_targets, learner_features, categories
-        )
         mean_loss = float(np.mean(losses)) if losses else 0.0
+        if validation is None:
+            continue
+        recall = _validation_recall(model, data, *validation)
         log.append({"epoch": epoch, "loss": mean_loss, "validation_recall@10": recall})
         if progress:
             progress(epoch, config.epochs, mean_loss, recall)
@@ -140,30 +194,30 @@ def train_two_tower(
                 break
     if best is not None:
         model.load_state_dict(best[1])
-    model.eval()
-    metrics = {"validation_recall@10": best[0] if best else 0.0, "epochs_run": float(len(log))}
-    return Trained(model, users, [c.course_id for c in courses], metrics, log)
+    return model, log
 
 
 @torch.no_grad()
 def _validation_recall(
-    model, courses, item_bag, inputs, targets, learner_features, categories
-) -> float:  # type: ignore[no-untyped-def]
+    model: TwoTowerModel,
+    data: _Data,
+    inputs: Mapping[str, Mapping[str, float]],
+    targets: Mapping[str, set[str]],
+) -> float:
     if not targets:
         return 0.0
     model.eval()
     users = sorted(targets)
-    index = {c.course_id: i for i, c in enumerate(courses)}
     vectors = model.users(
-        learner_features.history_bag([inputs[u] for u in users], categories),
-        learner_features.user_ids(users),
+        data.learner_features.history_bag([inputs[u] for u in users], data.categories),
+        data.learner_features.user_ids(users),
     )
-    scores = (vectors @ model.items(item_bag).T).numpy()
+    scores = (vectors @ model.items(data.item_bag).T).numpy()
     total = 0.0
     for row, user in enumerate(users):
-        scores[row, [index[c] for c in inputs[user]]] = -np.inf
+        scores[row, [data.index[c] for c in inputs[user]]] = -np.inf
         top = np.argsort(-scores[row])[:10]
-        hits = sum(1 for i in top if courses[i].course_id in targets[user])
+        hits = sum(1 for i in top if data.courses[i].course_id in targets[user])
         total += hits / min(10, len(targets[user]))
     model.train()
     return total / len(users)

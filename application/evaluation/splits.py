@@ -1,4 +1,5 @@
-"""Split protocols: random per-learner stratified, leave-last-out by time, or the dataset's own."""
+"""Split protocols: random per-learner stratified, by time (each learner's latest share, or only the
+latest event), or the dataset's own."""
 
 from __future__ import annotations
 
@@ -34,6 +35,19 @@ def random_split(interactions: Sequence[Interaction], ratio: float = 0.75, seed:
         cut = max(1, round(len(events) * ratio))
         train += events[:cut]
         test += events[cut:]
+    return Split(_chronological(train), _chronological(test))
+
+
+def temporal_split(interactions: Sequence[Interaction], ratio: float = 0.75) -> Split:
+    """Each learner's earliest `ratio` of events train and the latest rest test: the future is
+    predicted from the past, as a live service must. Every learner keeps >= 1 event in train."""
+    train: list[Interaction] = []
+    test: list[Interaction] = []
+    for events in _by_user(interactions).values():
+        ordered = _chronological(events)
+        cut = max(1, round(len(ordered) * ratio))
+        train += ordered[:cut]
+        test += ordered[cut:]
     return Split(_chronological(train), _chronological(test))
 
 

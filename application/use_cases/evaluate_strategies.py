@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import MetricSummary, summarise
-from application.evaluation.splits import Split, leave_last_out, random_split
+from application.evaluation.splits import Split, leave_last_out, random_split, temporal_split
 from application.hybrid import HybridRecommender
 from domain.errors import InvalidStrategy
 from domain.model import CourseId, Interaction, LearnerHistory, UserId
 from domain.ports import Recommender
 
-PROTOCOLS = ("random", "leave-last-out", "fixed")
+PROTOCOLS = ("random", "temporal", "leave-last-out", "fixed")
 USERS_PER_STEP = 256
 
 
@@ -124,12 +124,14 @@ class EvaluateStrategies:
     def split(query: EvaluationQuery) -> Split:
         if query.protocol == "random":
             return random_split(query.dataset.interactions, query.ratio, query.seed)
+        if query.protocol == "temporal":
+            return temporal_split(_all(query.dataset), query.ratio)
         if query.protocol == "leave-last-out":
             return leave_last_out(_all(query.dataset))
         if query.protocol == "fixed":
             if query.dataset.fixed_test is None:
                 raise ValueError(
-                    f"{query.dataset.name} has no split of its own; use random or leave-last-out"
+                    f"{query.dataset.name} has no split of its own; use random, temporal or leave-last-out"
                 )
             return Split(query.dataset.interactions, query.dataset.fixed_test)
         raise ValueError(f"unknown protocol {query.protocol!r}; use one of {', '.join(PROTOCOLS)}")

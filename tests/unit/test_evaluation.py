@@ -9,7 +9,7 @@ import pytest
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from application.evaluation.dataset import Dataset
-from application.evaluation.splits import leave_last_out, random_split
+from application.evaluation.splits import leave_last_out, random_split, temporal_split
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
 from domain.errors import InvalidStrategy
 from tests.conftest import CATALOG, course, event
@@ -36,6 +36,19 @@ def test_leave_last_out_tests_on_each_learners_latest_event():
     split = leave_last_out(many_events())
     latest = {e.user_id: e.course_id for e in split.test}
     assert latest["u3"] == "c4" and len(split.test) == 10
+
+
+def test_temporal_split_tests_on_each_learners_latest_share():
+    events = many_events()
+    split = temporal_split(events, 0.75)
+    for user in {e.user_id for e in events}:
+        train = [e for e in split.train if e.user_id == user]
+        test = [e for e in split.test if e.user_id == user]
+        assert len(train) == max(1, round((len(train) + len(test)) * 0.75))
+        assert max(e.occurred_at for e in train) <= min(
+            (e.occurred_at for e in test), default=max(e.occurred_at for e in train)
+        )
+    assert split.test and len(split.train) + len(split.test) == len(events)
 
 
 def test_popularity_evaluation_by_hand():
