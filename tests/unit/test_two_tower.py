@@ -6,9 +6,10 @@ import pytest
 
 from adapters.demo_data import demo_data
 from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.two_tower.features import LearnerFeatures, bucket
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer, configs
-from domain.model import CourseId, LearnerHistory, UserId
+from domain.model import DEFAULT_EVENT_WEIGHTS, CourseId, LearnerHistory, UserId
 from tests.conftest import course, event
 
 FAST = {
@@ -139,3 +140,62 @@ def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):
     )
     assert len(recommender.recommend(learner, 5, learner.taken())) == 5
     assert recommender.describe()["embedding_dim"] == 32
+
+
+def test_recency_weighting_counts_the_latest_course_most():
+    features = LearnerFeatures(1 << 12, 1 << 10, DEFAULT_EVENT_WEIGHTS, recency_decay=0.5)
+    history = {"old": 1.0, "middle": 1.0, "latest": 1.0}  # in the order taken
+    bag = features.history_bag([history], {})
+    even = dict(zip(bag.indices.tolist(), bag.weights.tolist(), strict=True))
+    recent = dict(zip(bag.indices.tolist(), bag.recent.tolist(), strict=True))
+    ids = [bucket(f"course={c}", 1 << 12) for c in history]
+    assert [even[i] for i in ids] == pytest.approx([1 / 3] * 3)
+    assert [recent[i] for i in ids] == pytest.approx([1 / 7, 2 / 7, 4 / 7])
+    without = LearnerFeatures(1 << 12, 1 << 10, DEFAULT_EVENT_WEIGHTS).history_bag([history], {})
+    assert without.recent is None
+
+
+def sequences(subjects: int = 12, learners: int = 16):  # type: ignore[no-untyped-def]
+    """Each subject is three courses taken in order. Everyone who took step 2 took step 1 before
+    it; half go on to step 3. By co-occurrence alone step 1 is step 2's closest course; only the
+    order says that step 3 is what comes next."""
+    catalog = [
+        course(f"s{k}_{step}", category=f"Subject {k}")
+        for k in range(subjects)
+        for step in (1, 2, 3)
+    ]
+    events = [
+        event(f"u{k}_{n}", f"s{k}_{step}", "enroll", minutes=k * 100 + n + step * 1000)
+        for k in range(subjects)
+        for n in range(learners)
+        for step in range(1, 3 + (n % 2))
+    ]
+    return catalog, events
+
+
+@pytest.mark.parametrize("objective", ["all", "next"])
+def test_the_next_objective_offers_what_comes_after_a_learners_latest_course(objective, tmp_path):
+    catalog, events = sequences()
+    histories: dict = {}
+    for e in sorted(events, key=lambda e: e.occurred_at):
+        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    settings = {
+        **FAST,
+        "epochs": 40,
+        "patience": 40,
+        "objective": objective,
+        "recency_decay": 0.5,
+    }
+    store = FilesystemArtifactStore(tmp_path)
+    store.publish("two_tower", *TwoTowerTrainer(settings).train(catalog, histories))
+    recommender = serving(store, catalog)
+    ahead = 0
+    for k in range(12):
+        # A learner who has only just taken step 2 (step 1 elsewhere, say) asks what to take.
+        learner = LearnerHistory(UserId(f"new{k}"), (event(f"new{k}", f"s{k}_2", "enroll"),))
+        ranked = [r.course_id for r in recommender.recommend(learner, 36, learner.taken())]
+        ahead += ranked.index(f"s{k}_3") < ranked.index(f"s{k}_1")
+    if objective == "next":
+        assert ahead >= 10
+    else:
+        assert ahead <= 6
