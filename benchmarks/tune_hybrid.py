@@ -1,10 +1,13 @@
 """Hybrid weights tuned on a validation split of the TRAINING part only (the test part is not read).
+The inner split is tune_peer's (random for ml-100k, by time for cnpc).
 
-    .venv/bin/python -m benchmarks.tune_hybrid --data-dir ../shared/data --dataset ml-100k|cnpc
+    .venv/bin/python -m benchmarks.tune_hybrid --data-dir ../shared/data --dataset ml-100k|cnpc \
+        [--two-tower-config configs/two_tower_unordered.yaml]
 
 Each component is fitted once on the inner training part and asked once for its candidates; each
 weight setting then only re-blends those lists, so a grid of dozens of settings takes seconds.
-item_cf keeps weight 1 (it is the strongest component); the others range over a small grid.
+The two collaborative components (item_cf, two_tower) range over {0, 0.25, 0.5, 1}, content and
+popularity over {0, 0.1, 0.25}; the weights are renormalised, as the service does.
 """
 
 from __future__ import annotations
@@ -16,26 +19,37 @@ from pathlib import Path
 
 from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import ndcg_at_k
-from application.evaluation.splits import random_split
 from application.hybrid import HybridRecommender
-from benchmarks.tune_peer import validation_dataset
+from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from benchmarks.tune_peer import inner_protocol, validation_dataset
 from domain.model import LearnerHistory
 from entrypoints.config import load_settings
 from entrypoints.container import Container
 
-GRID = (0.0, 0.1, 0.25, 0.5)
-OTHERS = ("two_tower", "content", "popularity")
+GRID = {
+    "item_cf": (0.0, 0.25, 0.5, 1.0),
+    "two_tower": (0.0, 0.25, 0.5, 1.0),
+    "content": (0.0, 0.1, 0.25),
+    "popularity": (0.0, 0.1, 0.25),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--dataset", choices=["ml-100k", "cnpc"], default="ml-100k")
+    parser.add_argument("--two-tower-config", type=Path, default=Path("configs/two_tower.yaml"))
     args = parser.parse_args()
     data: Dataset = validation_dataset(args.dataset, args.data_dir)
-    inner = random_split(data.interactions, 0.8, seed=7)
+    inner = EvaluateStrategies.split(
+        EvaluationQuery(data, [], inner_protocol(args.dataset), seed=7, ratio=0.8)
+    )
     container = Container()
-    container.config.from_dict(load_settings({"RS_DATABASE_URL": "memory://"}))
+    container.config.from_dict(
+        load_settings(
+            {"RS_DATABASE_URL": "memory://", "RS_TWO_TOWER_CONFIG": str(args.two_tower_config)}
+        )
+    )
     factories = container.evaluation_factories()
     histories: dict = defaultdict(list)
     for event in inner.train:
@@ -47,7 +61,7 @@ def main() -> None:
     learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
     excludes = [learner.seen() for learner in learners]
     lists = {}
-    for name in ("item_cf", *OTHERS):
+    for name in GRID:
         component = factories[name]()
         component.fit(data.courses, inner.train)
         lists[name] = component.recommend_many(learners, 100, excludes, explain=False)
@@ -58,9 +72,11 @@ def main() -> None:
         print(f"{name}: validation ndcg@10={ndcg:.4f}", flush=True)
     hybrid = HybridRecommender({}, {})
     best = None
-    for values in itertools.product(GRID, repeat=len(OTHERS)):
-        weights = {"item_cf": 1.0, **dict(zip(OTHERS, values, strict=True))}
+    for values in itertools.product(*GRID.values()):
+        weights = dict(zip(GRID, values, strict=True))
         active = {n: w for n, w in weights.items() if w > 0}
+        if not active:
+            continue
         total = sum(active.values())
         normalised = {n: w / total for n, w in active.items()}
         ndcg = 0.0

@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.tune_peer --data-dir ../shared/data [--dataset ml-100k|cnpc]
 
 The outer split is the evaluation's (ml-100k: random 75/25 seed 42; cnpc: the fixed split); its
-training part is split again per learner (80/20, seed 7) and each setting is fitted on the 80% and
-scored by NDCG@10 on the 20%. The test part is never looked at.
+training part is split again per learner (80/20: at random with seed 7 for ml-100k, by time for
+cnpc) and each setting is fitted on the 80% and scored by NDCG@10 on the 20%. The test part is
+never looked at.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def validation_dataset(name: str, data_dir: Path) -> Dataset:
     return Dataset(f"{name}-validation", data.courses, train)
 
 
+def inner_protocol(name: str) -> str:
+    """How the training part is split again for validation: like the evaluation's own split.
+    CNPC's test part is a later term, so its validation holds out each learner's latest 20%
+    (popularity's recall: 0.045 on the real test, 0.074 on the latest 20%, 0.14 on a random 20%)."""
+    return "temporal" if name == "cnpc" else "random"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -60,7 +68,9 @@ def main() -> None:
                 {"peer": lambda s=settings, a=algorithm: ImplicitRecommender(a, **s)}
             )
             report = use_case.execute(
-                EvaluationQuery(data, ["peer"], "random", k=10, seed=7, ratio=0.8)
+                EvaluationQuery(
+                    data, ["peer"], inner_protocol(args.dataset), k=10, seed=7, ratio=0.8
+                )
             )
             ndcg = report.results[0].metrics.ndcg
             print(f"{algorithm} {settings} validation ndcg@10={ndcg:.4f}", flush=True)

@@ -3,10 +3,9 @@
     .venv/bin/python -m benchmarks.tune_two_tower --data-dir ../shared/data --dataset cnpc \
         --seeds 1 2 3 --variant base --variant refit refit=true --variant t05 temperature=0.05
 
-The inner split cuts the evaluation's training part 80/20 per learner: at random (seed 7) for
-MovieLens, whose evaluation split is random, and by time for CNPC, whose own test split is a later
-term (popularity's recall on a random inner split is 0.14, on the latest 20% 0.074, on the real
-test 0.045: the later courses are the harder and the representative target).
+The inner split cuts the evaluation's training part 80/20 per learner, as tune_peer does: at
+random (seed 7) for MovieLens, whose evaluation split is random, and by time for CNPC, whose own
+test part is a later term.
 Each variant is configs/two_tower.yaml plus its overrides, trained once per seed as a single member
 (members=1 unless the variant sets it), and scored by Recall@10 and NDCG@10 on the held-out 20%.
 Single runs vary with the seed, so the mean over seeds is what to compare.
@@ -23,7 +22,7 @@ import yaml
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
-from benchmarks.tune_peer import validation_dataset
+from benchmarks.tune_peer import inner_protocol, validation_dataset
 from entrypoints.config import two_tower_settings
 
 
@@ -49,17 +48,13 @@ def main() -> None:
     args = parser.parse_args()
     data = validation_dataset(args.dataset, args.data_dir)
     base = two_tower_settings({}, args.config)
-    protocol = args.protocol or ("temporal" if args.dataset == "cnpc" else "random")
+    protocol = args.protocol or inner_protocol(args.dataset)
     for name, overrides in map(parse_variant, args.variant):
         recalls, ndcgs = [], []
         for seed in args.seeds:
             settings = {**base, "members": 1, **overrides, "seed": seed}
             use_case = EvaluateStrategies(
-                {
-                    "two_tower": lambda s=settings: TwoTowerRecommender(
-                        trainer=TwoTowerTrainer(s)
-                    )
-                }
+                {"two_tower": lambda s=settings: TwoTowerRecommender(trainer=TwoTowerTrainer(s))}
             )
             report = use_case.execute(
                 EvaluationQuery(data, ["two_tower"], protocol, k=10, seed=7, ratio=0.8)

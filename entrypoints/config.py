@@ -63,11 +63,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "user_feature_dim": _number(env, "USER_FEATURE_DIM", 16, int),
         "item_feature_dim": _number(env, "ITEM_FEATURE_DIM", 32, int),
         "default_recommender": env.get("DEFAULT_RECOMMENDER", "hybrid"),
+        # Defaults chosen on a validation split of CNPC's training part (docs/results.md).
         "hybrid_weights": {
-            "two_tower": _number(env, "HYBRID_WEIGHTS_TWO_TOWER", 0.5),
-            "popularity": _number(env, "HYBRID_WEIGHTS_POPULARITY", 0.3),
-            "content": _number(env, "HYBRID_WEIGHTS_CONTENT", 0.2),
-            "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 1.0),
+            "two_tower": _number(env, "HYBRID_WEIGHTS_TWO_TOWER", 1.0),
+            "popularity": _number(env, "HYBRID_WEIGHTS_POPULARITY", 0.0),
+            "content": _number(env, "HYBRID_WEIGHTS_CONTENT", 0.1),
+            "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 0.25),
         },
         "popularity_half_life_days": _number(env, "RS_POPULARITY_HALF_LIFE_DAYS", 30.0),
         "refresh_seconds": _number(env, "RS_REFRESH_SECONDS", 30.0),

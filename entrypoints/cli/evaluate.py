@@ -16,6 +16,7 @@ from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
+from entrypoints.config import ConfigError, two_tower_settings
 from entrypoints.container import Container
 from entrypoints.files import parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
@@ -142,10 +143,16 @@ def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> N
     default=0.75,
     show_default=True,
     type=click.FloatRange(0.05, 0.95),
-    help="Train share (random).",
+    help="Train share (random, temporal).",
 )
 @click.option(
     "--weights", default=None, help="Hybrid weights for this run, e.g. item_cf:0.7,two_tower:0.3."
+)
+@click.option(
+    "--two-tower-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="two_tower settings for this run (default: $RS_TWO_TOWER_CONFIG or configs/two_tower.yaml).",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -162,9 +169,15 @@ def evaluate(
     json_out: Path | None,
     plot_out: Path | None,
     weights: str | None = None,
+    two_tower_config: Path | None = None,
 ) -> None:
     """Fit each strategy on the training part and measure it on the test part."""
     container = container_of(ctx)
+    if two_tower_config is not None:
+        try:
+            container.config.two_tower.from_value(two_tower_settings(os.environ, two_tower_config))
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
     data = load_dataset(container, dataset, data_dir)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     try:

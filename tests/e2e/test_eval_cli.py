@@ -85,3 +85,36 @@ def test_eval_explains_what_is_wrong(tmp_path, monkeypatch):
     assert fixed.exit_code == 1 and "no split of its own" in fixed.output
     missing = runner.invoke(cli, ["eval", "--dataset", "ml-100k", "--data-dir", str(tmp_path)])
     assert missing.exit_code == 1 and "missing u.data" in missing.output
+
+
+def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        "embedding_dim: 8\nhidden_dims: [16]\nepochs: 3\nbatch_size: 32\nbuckets: 4096\n"
+        "user_buckets: 1024\nobjective: next\nrecency_decay: 0.5\n"
+    )
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--protocol", "temporal"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            *args,
+            "--strategy",
+            "two_tower",
+            "--two-tower-config",
+            str(config),
+            "--json",
+            str(tmp_path / "out.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["protocol"] == "temporal"
+    assert report["results"][0]["strategy"] == "two_tower"
+    assert 0 < report["results"][0]["hit_rate@10"] <= 1
+    config.write_text("objective: sideways\n")
+    wrong = CliRunner().invoke(
+        cli, [*args, "--strategy", "two_tower", "--two-tower-config", str(config)]
+    )
+    assert wrong.exit_code == 1 and "objective must be one of all, next" in wrong.output
