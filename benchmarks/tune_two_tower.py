@@ -1,7 +1,7 @@
 """two_tower settings compared on a validation split of the TRAINING part only (test is not read).
 
     .venv/bin/python -m benchmarks.tune_two_tower --data-dir ../shared/data --dataset cnpc \
-        --seeds 1 2 3 --variant base --variant refit refit=true --variant t05 temperature=0.05
+        --seeds 1 2 3 --variant shipped --variant order-free objective=all recency_decay=1.0
 
 The inner split cuts the evaluation's training part 80/20 per learner, as tune_peer does: at
 random (seed 7) for MovieLens, whose evaluation split is random, and by time for CNPC, whose own

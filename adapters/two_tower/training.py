@@ -39,16 +39,15 @@ class TrainConfig:
     #: "all": a random part of each history predicts the whole of it (order does not matter);
     #: "next": the courses taken up to a random point predict the courses taken after it
     objective: str = "all"
+    patience: int = 15
+    seed: int = 42
+    event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}"
             )
-
-    patience: int = 15
-    seed: int = 42
-    event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
 
 
 @dataclass
