@@ -73,7 +73,8 @@ class CnpcSource(DatasetSource):
     """Canvas Network person-course enrolments with the authors' fixed train/test split.
 
     The files carry no timestamps; line order stands in for time (the test lines after every
-    training line), which is only used by the leave-last-out protocol.
+    training line). Within a learner the lines are in the order taken, which the temporal and
+    leave-last-out protocols and two_tower's "next" objective rely on.
     """
 
     TRAIN = "train_valid_data_cnpc_v2.json"

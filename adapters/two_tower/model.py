@@ -28,6 +28,10 @@ class TowerConfig:
     #: towers trained with different seeds whose scores are averaged (see TowerEnsemble)
     members: int = 1
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.recency_decay <= 1.0:
+            raise ValueError(f"recency_decay must be in (0, 1], not {self.recency_decay}")
+
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "hidden_dims": list(self.hidden_dims)}
 

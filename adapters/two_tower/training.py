@@ -164,8 +164,10 @@ def _fit(
             target = np.zeros((len(batch), len(data.courses)), dtype=np.float32)
             for row, user in enumerate(batch):
                 history = histories[user]
-                if config.objective == "next" and len(history) > 1:
-                    cut = int(np_rng.integers(1, len(history)))
+                if config.objective == "next":
+                    # Cut somewhere after the first course; a learner with one course has only
+                    # the empty past to predict it from (what learners start with).
+                    cut = int(np_rng.integers(1, len(history))) if len(history) > 1 else 0
                     ordered = list(history.items())
                     kept, wanted = dict(ordered[:cut]), dict(ordered[cut:])
                 else:

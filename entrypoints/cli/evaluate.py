@@ -16,7 +16,7 @@ from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
-from entrypoints.config import ConfigError, two_tower_settings
+from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.container import Container
 from entrypoints.files import parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
@@ -175,7 +175,9 @@ def evaluate(
     container = container_of(ctx)
     if two_tower_config is not None:
         try:
-            container.config.two_tower.from_value(two_tower_settings(os.environ, two_tower_config))
+            container.config.two_tower.from_value(
+                two_tower_settings(read_environment(), two_tower_config)
+            )
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
     data = load_dataset(container, dataset, data_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
-from entrypoints.config import ConfigError, two_tower_settings
+from entrypoints.config import ConfigError, read_environment, two_tower_settings
 
 
 @cli.command("train-two-tower")
@@ -43,7 +42,7 @@ def train_two_tower(
     settings = dict(container.config.two_tower())
     if config_path is not None:
         try:
-            settings = two_tower_settings(os.environ, config_path)
+            settings = two_tower_settings(read_environment(), config_path)
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
     if epochs is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -40,6 +41,7 @@ def test_leave_last_out_tests_on_each_learners_latest_event():
 
 def test_temporal_split_tests_on_each_learners_latest_share():
     events = many_events()
+    random.Random(3).shuffle(events)
     split = temporal_split(events, 0.75)
     for user in {e.user_id for e in events}:
         train = [e for e in split.train if e.user_id == user]
