@@ -208,6 +208,8 @@ class ModelInfoSchema(Schema):
     indexed_items = fields.Integer()
     index_type = fields.String()
     validation_metrics = fields.Dict()
+    objective = fields.String(metadata={"description": "what the model was trained to predict"})
+    recency_decay = fields.Float()
     errors = fields.List(fields.String())
 
 

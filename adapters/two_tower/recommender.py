@@ -190,5 +190,7 @@ class TwoTowerRecommender(ScoringRecommender):
             "indexed_items": self.candidates.size,
             "index_type": self.candidates.kind,
             "validation_metrics": manifest.get("metrics", {}),
+            "objective": manifest.get("training", {}).get("objective", "all"),
+            "recency_decay": self.loaded.model.config.recency_decay,
             "errors": self.load_errors,
         }

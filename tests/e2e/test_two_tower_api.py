@@ -20,7 +20,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def trained(sqlite_url):  # type: ignore[no-untyped-def]
-    app = make_app(sqlite_url, two_tower=FAST, admin_token=TOKEN)
+    # The shipped objective and recency weighting, at a test's size.
+    settings = {**FAST, "objective": "next", "recency_decay": 0.5}
+    app = make_app(sqlite_url, two_tower=settings, admin_token=TOKEN)
     data = demo_data(seed=5, learners=120)
     container = app.container
     container.upsert_courses().execute(data.courses)
@@ -80,6 +82,7 @@ def test_admin_endpoints_need_the_token(trained):
     assert (
         tower["index_type"] == "Flat,IP" and "validation_recall@10" in tower["validation_metrics"]
     )
+    assert (tower["objective"], tower["recency_decay"]) == ("next", 0.5)
     assert client.put("/api/v1/courses/x", json={"title": "X"}).status_code == 401
 
 
