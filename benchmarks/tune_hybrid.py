@@ -1,5 +1,5 @@
 """Hybrid weights tuned on a validation split of the TRAINING part only (the test part is not read).
-The inner split is tune_peer's (random for ml-100k, by time for cnpc).
+The inner split is benchmarks.validation's (random for ml-100k, by time for cnpc).
 
     .venv/bin/python -m benchmarks.tune_hybrid --data-dir ../shared/data --dataset ml-100k|cnpc \
         [--two-tower-config configs/two_tower_unordered.yaml]
@@ -21,7 +21,7 @@ from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import ndcg_at_k
 from application.hybrid import HybridRecommender
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
-from benchmarks.tune_peer import inner_protocol, validation_dataset
+from benchmarks.validation import inner_protocol, validation_dataset
 from domain.model import LearnerHistory
 from entrypoints.config import load_settings
 from entrypoints.container import Container

@@ -14,10 +14,9 @@ import argparse
 import itertools
 from pathlib import Path
 
-from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.implicit_peer import ImplicitRecommender
-from application.evaluation.dataset import Dataset
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from benchmarks.validation import inner_protocol, validation_dataset
 
 GRIDS = {
     "als": {
@@ -33,23 +32,6 @@ GRIDS = {
         "iterations": [100, 300],
     },
 }
-
-
-def validation_dataset(name: str, data_dir: Path) -> Dataset:
-    if name == "ml-100k":
-        data = MovieLensSource(data_dir / "ml-100k").load()
-        train = EvaluateStrategies.split(EvaluationQuery(data, [], "random", seed=42)).train
-    else:
-        data = CnpcSource(data_dir / "cnpc-canvas-network").load()
-        train = data.interactions
-    return Dataset(f"{name}-validation", data.courses, train)
-
-
-def inner_protocol(name: str) -> str:
-    """How the training part is split again for validation: like the evaluation's own split.
-    CNPC's test part is a later term, so its validation holds out each learner's latest 20%
-    (popularity's recall: 0.045 on the real test, 0.074 on the latest 20%, 0.14 on a random 20%)."""
-    return "temporal" if name == "cnpc" else "random"
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.tune_two_tower --data-dir ../shared/data --dataset cnpc \
         --seeds 1 2 3 --variant shipped --variant order-free objective=all recency_decay=1.0
 
-The inner split cuts the evaluation's training part 80/20 per learner, as tune_peer does: at
+The inner split cuts the evaluation's training part 80/20 per learner, as every tuner does: at
 random (seed 7) for MovieLens, whose evaluation split is random, and by time for CNPC, whose own
 test part is a later term.
 Each variant is configs/two_tower.yaml plus its overrides, trained once per seed as a single member
@@ -22,7 +22,7 @@ import yaml
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
-from benchmarks.tune_peer import inner_protocol, validation_dataset
+from benchmarks.validation import inner_protocol, validation_dataset
 from entrypoints.config import two_tower_settings
 
 

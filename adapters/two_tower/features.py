@@ -100,28 +100,20 @@ class LearnerFeatures:
         rows = []
         recent: list[float] = []
         for history in histories:
-            row = self._row(history, categories, 1.0)
-            if self.recency_decay < 1.0:
-                recent += [w for _, w in self._row(history, categories, self.recency_decay)]
+            even, late = _shares(history, 1.0), _shares(history, self.recency_decay)
+            row = []
+            for course_id, share in even.items():
+                row.append((bucket(f"course={course_id}", self.buckets), share))
+                recent.append(late[course_id])
+                if course_id in categories:
+                    category = bucket(f"category={categories[course_id].lower()}", self.buckets)
+                    row.append((category, 0.5 * share))
+                    recent.append(0.5 * late[course_id])
             rows.append(row)
         bag = _bag(rows)
         if self.recency_decay < 1.0:
             bag = replace(bag, recent=np.array(recent, dtype=np.float32))
         return bag
-
-    def _row(
-        self, history: Mapping[str, float], categories: Mapping[str, str], decay: float
-    ) -> list[tuple[int, float]]:
-        age = len(history) - 1
-        weights = {c: w * decay ** (age - i) for i, (c, w) in enumerate(history.items())}
-        total = sum(weights.values()) or 1.0
-        row = []
-        for course_id, weight in weights.items():
-            row.append((bucket(f"course={course_id}", self.buckets), weight / total))
-            if course_id in categories:
-                category = bucket(f"category={categories[course_id].lower()}", self.buckets)
-                row.append((category, 0.5 * weight / total))
-        return row
 
     def user_ids(self, user_ids: Sequence[str], known: Iterable[str] | None = None) -> np.ndarray:
         """Bucket of each user id; -1 (no id feature) for learners the model never trained on."""
@@ -136,3 +128,11 @@ class LearnerFeatures:
 
     def weights(self, learner: LearnerHistory) -> dict[str, float]:
         return {c: self.event_weights[e] for c, e in learner.strongest().items()}
+
+
+def _shares(history: Mapping[str, float], decay: float) -> dict[str, float]:
+    """Each course's weight, times decay per step back from the latest, as a share of the whole."""
+    age = len(history) - 1
+    weights = {c: w * decay ** (age - i) for i, (c, w) in enumerate(history.items())}
+    total = sum(weights.values()) or 1.0
+    return {c: w / total for c, w in weights.items()}

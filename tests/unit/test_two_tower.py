@@ -24,6 +24,14 @@ FAST = {
 }
 
 
+def histories_of(events):  # type: ignore[no-untyped-def]
+    """What TrainTwoTower hands the trainer: each learner's courses in the order first touched."""
+    histories: dict = {}
+    for e in events:
+        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    return histories
+
+
 @pytest.fixture(scope="module")
 def demo():  # type: ignore[no-untyped-def]
     return demo_data(seed=1, learners=150)
@@ -32,9 +40,7 @@ def demo():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def published(demo, tmp_path_factory):  # type: ignore[no-untyped-def]
     store = FilesystemArtifactStore(tmp_path_factory.mktemp("models"))
-    histories: dict = {}
-    for e in demo.interactions:
-        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    histories = histories_of(demo.interactions)
     files, manifest = TwoTowerTrainer(FAST).train(demo.courses, histories)
     version = store.publish("two_tower", files, manifest)
     return store, version, manifest
@@ -152,9 +158,7 @@ def test_a_course_the_learner_only_viewed_is_explained_as_such(published, demo):
 
 def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):
     store = FilesystemArtifactStore(tmp_path)
-    histories: dict = {}
-    for e in demo.interactions:
-        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    histories = histories_of(demo.interactions)
     settings = {**FAST, "members": 2, "epochs": 2, "objective": "next", "recency_decay": 0.5}
     files, manifest = TwoTowerTrainer(settings).train(demo.courses, histories)
     store.publish("two_tower", files, manifest)
@@ -200,9 +204,7 @@ def sequences(subjects: int = 12, learners: int = 16):  # type: ignore[no-untype
 
 def trained(tmp_path, objective: str, recency_decay: float = 0.5):  # type: ignore[no-untyped-def]
     catalog, events = sequences()
-    histories: dict = {}
-    for e in sorted(events, key=lambda e: e.occurred_at):
-        histories.setdefault(e.user_id, {})[e.course_id] = e.event_type
+    histories = histories_of(sorted(events, key=lambda e: e.occurred_at))
     settings = {**FAST, "epochs": 40, "patience": 40, "objective": objective}
     settings["recency_decay"] = recency_decay
     store = FilesystemArtifactStore(tmp_path / f"{objective}-{recency_decay}")
