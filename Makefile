@@ -12,11 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The server answers at once (popularity from the database); the trainer beside it publishes
+# every strategy within a minute or two, and the workers pick each version up as it lands.
 run: $(STAMP)
 	$(BIN)/recsys init-db
 	$(BIN)/recsys demo-data --if-empty
-	$(BIN)/recsys train-two-tower --if-missing
-	$(BIN)/recsys serve
+	$(BIN)/recsys serve --with-trainer
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,21 +2,26 @@
 
 A version directory is staged under a temporary name and renamed into place; the pointer is
 replaced with os.replace. Readers therefore see either the old or the new version, never half.
+Publishes of one name hold an exclusive lock on <root>/<name>/.publish.lock (every process on
+every host mounting the directory), and a file identical to one in the current version is
+hard-linked rather than written again (a reindex rewrites only the index).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from application.ports import Artifact, ArtifactStore, CorruptArtifact
+from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
 
@@ -37,24 +42,65 @@ class FilesystemArtifactStore(ArtifactStore):
     def _versions_dir(self, name: str) -> Path:
         return self.root / name / "versions"
 
-    def publish(self, name: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> str:
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        (self.root / name).mkdir(parents=True, exist_ok=True)
+        with open(self.root / name / ".publish.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def publish(
+        self,
+        name: str,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        based_on: str | None = ANY,
+    ) -> str:
+        with self._locked(name):
+            current = self.current_version(name)
+            if based_on != ANY and based_on != current:
+                raise StaleBase(
+                    f"{name} {current} was published while this work was based on "
+                    f"{based_on or 'no version'}; nothing was replaced"
+                )
+            return self._publish(name, files, manifest, current)
+
+    def _publish(
+        self,
+        name: str,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        current: str | None,
+    ) -> str:
         now = datetime.now(UTC)
         version = f"{now:%Y%m%dT%H%M%S}{now.microsecond:06d}Z-{uuid.uuid4().hex[:6]}"
         versions = self._versions_dir(name)
         versions.mkdir(parents=True, exist_ok=True)
         staging = self.root / name / f".staging-{version}"
         staging.mkdir()
+        sums = {filename: hashlib.sha256(data).hexdigest() for filename, data in files.items()}
         described = {
             **manifest,
             "name": name,
             "version": version,
             "created_at": now.isoformat(),
             "files": {
-                filename: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                filename: {"sha256": sums[filename], "bytes": len(data)}
                 for filename, data in files.items()
             },
         }
+        previous = self._manifest(name, current) if current else {}
         for filename, data in files.items():
+            same = previous.get("files", {}).get(filename, {}).get("sha256") == sums[filename]
+            try:
+                if same:
+                    os.link(versions / str(current) / filename, staging / filename)
+                    continue
+            except OSError:
+                pass  # pruned meanwhile, or a filesystem without hard links: write it
             _write(staging / filename, data)
         _write(staging / MANIFEST, json.dumps(described, indent=2, sort_keys=True).encode())
         staging.rename(versions / version)
@@ -63,6 +109,13 @@ class FilesystemArtifactStore(ArtifactStore):
         os.replace(pointer, self.root / name / "current")
         self._prune(name, version)
         return version
+
+    def _manifest(self, name: str, version: str) -> dict[str, Any]:
+        try:
+            loaded = json.loads((self._versions_dir(name) / version / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
     def _prune(self, name: str, current: str) -> None:
         for old in self.versions(name)[self.keep :]:
@@ -81,14 +134,17 @@ class FilesystemArtifactStore(ArtifactStore):
             return []
         return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
 
-    def load(self, name: str, version: str) -> Artifact:
+    def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         folder = self._versions_dir(name) / version
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
         except (OSError, ValueError) as error:
             raise CorruptArtifact(f"{name} {version}: unreadable manifest ({error})") from None
+        wanted = None if only is None else set(only)
         files = {}
         for filename, expected in manifest.get("files", {}).items():
+            if wanted is not None and filename not in wanted:
+                continue
             try:
                 data = (folder / filename).read_bytes()
             except OSError:

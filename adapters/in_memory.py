@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from application.ports import (
     CoursePopularity,
     CourseRepository,
     DailyStats,
     InteractionRepository,
+    Job,
+    JobRepository,
     SlateOutcome,
     SlateRepository,
     StatsRepository,
@@ -37,6 +41,7 @@ class InMemoryStore:
         self.courses: dict[CourseId, Course] = {}
         self.events: dict[str, Interaction] = {}
         self.slates: dict[RecommendationId, Slate] = {}
+        self.jobs: dict[str, Job] = {}
         self.catalog_changes = 0
         self.lock = threading.RLock()
 
@@ -49,6 +54,7 @@ class InMemoryStore:
         self.courses = dict(other.courses)
         self.events = dict(other.events)
         self.slates = dict(other.slates)
+        self.jobs = dict(other.jobs)
         self.catalog_changes = other.catalog_changes
 
 
@@ -106,6 +112,12 @@ class InMemoryInteractionRepository(InteractionRepository):
 
     def version(self) -> str:
         return str(len(self.store.events))
+
+    def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
+        totals: dict[CourseId, float] = defaultdict(float)
+        for event in self.store.events.values():
+            totals[event.course_id] += weights[event.event_type]
+        return dict(totals)
 
 
 class InMemorySlateRepository(SlateRepository):
@@ -194,6 +206,70 @@ class InMemoryStatsRepository(StatsRepository):
         return [CoursePopularity(c, self.store.courses[c].title, e, k) for c, (e, k) in ranked]
 
 
+class InMemoryJobRepository(JobRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def submit(self, job: Job) -> bool:
+        active = {j.kind for j in self.store.jobs.values() if j.status in ("queued", "running")}
+        if job.kind in active:
+            return False
+        self.store.jobs[job.job_id] = dataclasses.replace(job, status="queued")
+        return True
+
+    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+        queued = [j for j in self.store.jobs.values() if j.status == "queued" and j.kind in kinds]
+        if not queued:
+            return None
+        job = min(queued, key=lambda j: j.submitted_at)
+        claimed = dataclasses.replace(
+            job,
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            attempts=job.attempts + 1,
+        )
+        self.store.jobs[job.job_id] = claimed
+        return claimed
+
+    def heartbeat(self, job_id: str, now: datetime) -> None:
+        if job_id in self.store.jobs:
+            self.store.jobs[job_id] = dataclasses.replace(self.store.jobs[job_id], heartbeat_at=now)
+
+    def finish(
+        self,
+        job_id: str,
+        now: datetime,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        if job_id in self.store.jobs:
+            self.store.jobs[job_id] = dataclasses.replace(
+                self.store.jobs[job_id],
+                status="failed" if error else "succeeded",
+                finished_at=now,
+                result=dict(result) if result else None,
+                error=error,
+            )
+
+    def get(self, job_id: str) -> Job | None:
+        return self.store.jobs.get(job_id)
+
+    def abandoned(self, silent_since: datetime) -> list[Job]:
+        return [
+            j
+            for j in self.store.jobs.values()
+            if j.status == "running" and j.heartbeat_at is not None and j.heartbeat_at < silent_since
+        ]
+
+    def requeue(self, job_id: str) -> None:
+        if job_id in self.store.jobs:
+            self.store.jobs[job_id] = dataclasses.replace(
+                self.store.jobs[job_id], status="queued", started_at=None, heartbeat_at=None, worker=None
+            )
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """Works on a private copy of the store; commit publishes it, anything else discards it."""
 
@@ -214,6 +290,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.interactions = InMemoryInteractionRepository(self.working)
         self.slates = InMemorySlateRepository(self.working)
         self.stats = InMemoryStatsRepository(self.working)
+        self.jobs = InMemoryJobRepository(self.working)
 
     def commit(self) -> None:
         self.committed.publish(self.working)

@@ -10,18 +10,25 @@ training data (a few learners' courses held out). Above `max_dense_items` the de
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
+from adapters.arrays import csr, csr_files, ids, ids_file
 from adapters.scoring import ScoringRecommender
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
+    CourseId,
     EventType,
     Interaction,
     LearnerHistory,
 )
+from domain.ports import Published
+
+#: weights kept per course in a published model (all of them in catalogs up to this size)
+PUBLISHED_NEIGHBOURS = 1024
 
 
 class ItemCFRecommender(ScoringRecommender):
@@ -89,11 +96,51 @@ class ItemCFRecommender(ScoringRecommender):
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
         """Names the learner's course that contributes most to this one's score."""
-        own = [self.index[c] for c in learner.seen() if c in self.index and self.index[c] != row]
-        if not own:
-            return "Often taken together with courses like yours"
-        best = max(own, key=lambda source: self._weight(source, row))
-        return f"Because you took {self.courses[best].title}"
+        return self.reasons(learner, [row])[0]
+
+    def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
+        strongest = learner.strongest()
+        own = [self.index[c] for c in strongest if c in self.index]
+        block = self.weights[own][:, list(rows)] if own and rows else None
+        if block is not None and sparse.issparse(block):
+            block = block.toarray()
+        said = []
+        for column, row in enumerate(rows):
+            ranked = [(block[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
+            best = max(ranked, default=(0.0, -1))
+            if best[0] <= 0:
+                said.append("Often taken together with courses like yours")
+                continue
+            course = self.courses[best[1]]
+            said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")
+        return said
+
+    def dump(self) -> Published:
+        """Each course's strongest neighbours (all of them in catalogs of up to
+        PUBLISHED_NEIGHBOURS courses), as a sparse matrix: a worker scores a learner by adding
+        up the rows of the courses in their history."""
+        files = {
+            "course_ids.json": ids_file([c.course_id for c in self.courses]),
+            **csr_files("weights", _strongest(self.weights, PUBLISHED_NEIGHBOURS)),
+        }
+        return files, {
+            "courses": len(self.courses),
+            "regularization": getattr(self, "chosen", None),
+            "neighbours": PUBLISHED_NEIGHBOURS,
+        }
+
+    def restore(
+        self,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        catalog: Mapping[CourseId, Course],
+    ) -> None:
+        course_ids, weights = ids(files), csr(files, "weights")
+        if weights.shape != (len(course_ids), len(course_ids)):
+            raise ValueError(f"weights of shape {weights.shape} for {len(course_ids)} courses")
+        self.restore_catalog(course_ids, catalog)
+        self.weights = weights
+        self.chosen = manifest.get("regularization")
 
     def similarity(self, source: int) -> np.ndarray:
         row = self.weights[source]
@@ -103,6 +150,18 @@ class ItemCFRecommender(ScoringRecommender):
 
     def similar_reason(self, source: int, row: int) -> str:
         return f"Learners who took {self.courses[source].title} also took this"
+
+
+def _strongest(weights: np.ndarray | sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
+    """Each row's `keep` weights of largest magnitude (EASE's negative weights rank too), float32;
+    every weight when rows are no longer than that, so serving scores as evaluation did."""
+    if sparse.issparse(weights):
+        weights = weights.toarray()
+    dense = np.asarray(weights, dtype=np.float32).copy()
+    if dense.shape[1] > keep:
+        cut = np.argpartition(-np.abs(dense), keep - 1, axis=1)[:, keep:]
+        np.put_along_axis(dense, cut, 0.0, axis=1)
+    return sparse.csr_matrix(dense)
 
 
 def _ease(matrix: sparse.csr_matrix, regularization: float) -> np.ndarray:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from adapters.arrays import array, ids, ids_file, npy
 from adapters.scoring import ScoringRecommender
+from application.ports import UnitOfWork
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
+    CourseId,
     EventType,
     Interaction,
     LearnerHistory,
 )
+from domain.ports import Published
 
 
 class PopularityRecommender(ScoringRecommender):
@@ -45,6 +50,35 @@ class PopularityRecommender(ScoringRecommender):
             np.add.at(popularity, rows, weights)
         self.popularity = popularity
 
+    def index_catalog(self, courses: Sequence[Course]) -> None:
+        super().index_catalog(courses)
+        codes: dict[str, int] = {}  # categories as integers, so similar() compares arrays
+        self.category_codes = np.fromiter(
+            (codes.setdefault(c.category, len(codes)) for c in self.courses),
+            dtype=np.int64,
+            count=len(self.courses),
+        )
+
+    def dump(self) -> Published:
+        files = {
+            "course_ids.json": ids_file([c.course_id for c in self.courses]),
+            "popularity.npy": npy(self.popularity),
+        }
+        return files, {"half_life_days": self.half_life_days, "courses": len(self.courses)}
+
+    def restore(
+        self,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        catalog: Mapping[CourseId, Course],
+    ) -> None:
+        course_ids, popularity = ids(files), array(files, "popularity.npy")
+        if popularity.shape != (len(course_ids),):
+            raise ValueError(f"{len(popularity)} popularity values for {len(course_ids)} courses")
+        self.restore_catalog(course_ids, catalog)
+        self.popularity = popularity.astype(float)
+        self.half_life_days = manifest.get("half_life_days")
+
     @property
     def period(self) -> str:
         if self.half_life_days is None:
@@ -61,10 +95,7 @@ class PopularityRecommender(ScoringRecommender):
 
     def similarity(self, source: int) -> np.ndarray:
         """Popularity, with the source's category ahead of the rest of the catalog."""
-        category = self.courses[source].category
-        same = np.fromiter(
-            (c.category == category for c in self.courses), dtype=bool, count=len(self.courses)
-        )
+        same = self.category_codes == self.category_codes[source]
         return self.popularity + np.where(same, self.popularity.max() + 1.0, 0.0)
 
     def similar_reason(self, source: int, row: int) -> str:
@@ -72,3 +103,16 @@ class PopularityRecommender(ScoringRecommender):
         if self.courses[row].category == course.category:
             return f"Popular in {course.category}{self.period}, like {course.title}"
         return f"Popular{self.period}"
+
+
+def live_popularity(uow: UnitOfWork, catalog: Mapping[CourseId, Course]) -> PopularityRecommender:
+    """Popularity summed by the database, for workers while no popularity is published yet."""
+    counts = uow.interactions.popularity(DEFAULT_EVENT_WEIGHTS)
+    recommender = PopularityRecommender(half_life_days=None)
+    recommender.index_catalog(list(catalog.values()))
+    recommender.popularity = np.fromiter(
+        (counts.get(c.course_id, 0.0) for c in recommender.courses),
+        dtype=float,
+        count=len(recommender.courses),
+    )
+    return recommender

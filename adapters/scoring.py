@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from adapters.arrays import courses_of
 from domain.errors import StrategyUnavailable, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Recommendation
 from domain.ports import Recommender
@@ -35,6 +37,12 @@ class ScoringRecommender(Recommender):
         self.courses = list(courses)
         self.index = {c.course_id: i for i, c in enumerate(self.courses)}
 
+    def restore_catalog(
+        self, course_ids: Sequence[CourseId], catalog: Mapping[CourseId, Course]
+    ) -> None:
+        """The rows of a published state, named by the catalog as it is now."""
+        self.index_catalog(courses_of(course_ids, catalog))
+
     def rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
         return np.fromiter((self.index[c] for c in course_ids if c in self.index), dtype=np.int64)
 
@@ -45,6 +53,16 @@ class ScoringRecommender(Recommender):
     @abc.abstractmethod
     def reason(self, learner: LearnerHistory, row: int) -> str:
         """Why course `row` suits this learner, in a learner's words."""
+
+    def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
+        """reason() for each row; strategies with a cheaper batched form override this."""
+        return [self.reason(learner, row) for row in rows]
+
+    def explain(
+        self, learner: LearnerHistory, items: Sequence[Recommendation]
+    ) -> list[Recommendation]:
+        said = self.reasons(learner, [self.index[item.course_id] for item in items])
+        return [replace(item, reason=reason) for item, reason in zip(items, said, strict=True)]
 
     def similarity(self, source: int) -> np.ndarray:
         """How alike every course is to course `source`; -inf for courses not to show."""
@@ -73,9 +91,13 @@ class ScoringRecommender(Recommender):
         ]
 
     def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self,
+        learner: LearnerHistory,
+        k: int,
+        exclude: frozenset[CourseId] = frozenset(),
+        explain: bool = True,
     ) -> list[Recommendation]:
-        return self.recommend_many([learner], k, [exclude])[0]
+        return self.recommend_many([learner], k, [exclude], explain)[0]
 
     def recommend_many(
         self,
@@ -91,16 +113,14 @@ class ScoringRecommender(Recommender):
             for row, exclude in enumerate(excludes[start : start + CHUNK]):
                 scores[row, self.rows(exclude)] = -np.inf
             for learner, row_scores in zip(chunk, scores, strict=True):
+                best = top_k(row_scores, k)
+                said = self.reasons(learner, best) if explain else [""] * len(best)
                 result.append(
                     [
                         Recommendation(
-                            self.courses[i].course_id,
-                            float(row_scores[i]),
-                            rank,
-                            self.name,
-                            self.reason(learner, i) if explain else "",
+                            self.courses[i].course_id, float(row_scores[i]), rank, self.name, why
                         )
-                        for rank, i in enumerate(top_k(row_scores, k), start=1)
+                        for rank, (i, why) in enumerate(zip(best, said, strict=True), start=1)
                     ]
                 )
         return result

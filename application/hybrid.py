@@ -10,11 +10,15 @@ out and the remaining weights renormalised to sum to 1.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from application.ranking import normalised
 from domain.errors import DomainError, UnknownCourse
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
+
+#: the reason of a course no single component stands behind
+MIXED = "A mix of what learners like you chose"
 
 
 class InvalidWeights(DomainError):
@@ -76,6 +80,8 @@ class HybridRecommender(Recommender):
     def blend(
         self, lists: Mapping[str, list[Recommendation]], weights: Mapping[str, float], k: int
     ) -> list[Recommendation]:
+        """The k best courses by weighted normalised score. Each keeps the reason (if any) of
+        the component that contributed most to it: one reason, about one course."""
         contributions: dict[CourseId, dict[str, float]] = {}
         reasons: dict[tuple[CourseId, str], str] = {}
         for name, items in lists.items():
@@ -86,22 +92,53 @@ class HybridRecommender(Recommender):
         ranked = sorted(contributions.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:k]
         result = []
         for rank, (course_id, parts) in enumerate(ranked, start=1):
-            strongest = sorted((p for p in parts.items() if p[1] > 0), key=lambda p: -p[1])[:2]
-            said = [reasons[(course_id, n)] for n, _ in strongest if reasons.get((course_id, n))]
-            reason = (
-                "; ".join(dict.fromkeys(said)) if said else "A mix of what learners like you chose"
+            via = max(parts, key=lambda n: (parts[n], n)) if any(parts.values()) else ""
+            result.append(
+                Recommendation(
+                    course_id,
+                    sum(parts.values()),
+                    rank,
+                    self.name,
+                    reasons.get((course_id, via), ""),
+                    via,
+                )
             )
-            result.append(Recommendation(course_id, sum(parts.values()), rank, self.name, reason))
         return result
 
+    def explain(
+        self, learner: LearnerHistory, items: Sequence[Recommendation]
+    ) -> list[Recommendation]:
+        """Each item's reason from the component it owes most to."""
+        by_component: dict[str, list[int]] = {}
+        for position, item in enumerate(items):
+            by_component.setdefault(item.via, []).append(position)
+        explained = list(items)
+        for via, positions in by_component.items():
+            if via not in self.components:
+                for p in positions:
+                    explained[p] = replace(items[p], reason=MIXED)
+                continue
+            theirs = self.components[via].explain(
+                learner, [replace(items[p], strategy=via) for p in positions]
+            )
+            for p, item in zip(positions, theirs, strict=True):
+                explained[p] = replace(items[p], reason=item.reason or MIXED)
+        return explained
+
     def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self,
+        learner: LearnerHistory,
+        k: int,
+        exclude: frozenset[CourseId] = frozenset(),
+        explain: bool = True,
     ) -> list[Recommendation]:
         weights = self._active(learner)
         lists = {
-            n: self.components[n].recommend(learner, max(k, self.pool), exclude) for n in weights
+            n: self.components[n].recommend(learner, max(k, self.pool), exclude, explain=False)
+            for n in weights
         }
-        return self.blend(lists, weights, k)
+        blended = self.blend(lists, weights, k)
+        return self.explain(learner, blended) if explain else blended
 
     def recommend_many(
         self,
@@ -112,13 +149,16 @@ class HybridRecommender(Recommender):
     ) -> list[list[Recommendation]]:
         weights = self._active(None)
         per_component = {
-            n: self.components[n].recommend_many(learners, max(k, self.pool), excludes, explain)
+            n: self.components[n].recommend_many(learners, max(k, self.pool), excludes, False)
             for n in weights
         }
-        return [
+        blended = [
             self.blend({n: lists[i] for n, lists in per_component.items()}, weights, k)
             for i in range(len(learners))
         ]
+        if explain:
+            return [self.explain(learner, b) for learner, b in zip(learners, blended, strict=True)]
+        return blended
 
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()

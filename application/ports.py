@@ -72,6 +72,11 @@ class InteractionRepository(abc.ABC):
     def version(self) -> str:
         """A cheap fingerprint that changes whenever events are added."""
 
+    @abc.abstractmethod
+    def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
+        """Each course's events, weighted by type, summed by the database (one aggregate): the
+        stand-in popularity while none is published."""
+
 
 @dataclass(frozen=True, slots=True)
 class SlateOutcome:
@@ -121,12 +126,33 @@ class CorruptArtifact(Exception):
     """A version is incomplete or a file does not match its checksum."""
 
 
+class StaleBase(Exception):
+    """A publish was based on a version that is no longer current: it would undo a newer one."""
+
+
+#: publish(based_on=ANY): replace whatever is current
+ANY = "*"
+
+
 class ArtifactStore(abc.ABC):
-    """Versioned artifacts (models, indexes, bandit state): written atomically, verified on load."""
+    """Versioned artifacts (models, indexes, bandit state): written atomically, verified on load.
+
+    Publishes of one name are serialised across processes; a publish `based_on` a version only
+    happens while that version is still current (compare-and-swap), so a job that started from
+    an older version can never replace a newer one."""
 
     @abc.abstractmethod
-    def publish(self, name: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> str:
-        """Write a new version, then point "current" at it in one atomic step; returns the version."""
+    def publish(
+        self,
+        name: str,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        based_on: str | None = ANY,
+    ) -> str:
+        """Write a new version, then point "current" at it in one atomic step; returns the version.
+
+        based_on: the version current when the work started (None: nothing was); raises StaleBase
+        if another version became current since. ANY publishes unconditionally."""
 
     @abc.abstractmethod
     def current_version(self, name: str) -> str | None:
@@ -137,8 +163,9 @@ class ArtifactStore(abc.ABC):
         """Every kept version, newest first."""
 
     @abc.abstractmethod
-    def load(self, name: str, version: str) -> Artifact:
-        """A version with every file checked against the manifest; raises CorruptArtifact."""
+    def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
+        """A version with its files (all, or those of `only` it has) checked against the
+        manifest; raises CorruptArtifact."""
 
 
 #: learner -> course -> strongest event type, the input every model trainer learns from
@@ -166,21 +193,61 @@ class ModelTrainer(abc.ABC):
         fresh embeddings of every course in `courses` computed by the model."""
 
 
-class JobStore(abc.ABC):
-    """Background jobs visible to every worker process: at most one running job per kind."""
+JOB_STATES = ("queued", "running", "succeeded", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A unit of background work (a reindex, a training), run by whichever trainer claims it."""
+
+    job_id: str
+    kind: str
+    status: str  # one of JOB_STATES
+    submitted_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    worker: str | None = None
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class JobRepository(abc.ABC):
+    """Jobs in the shared database: every host sees them, and a job outlives the process that
+    runs it. At most one job per kind is queued or running at a time."""
 
     @abc.abstractmethod
-    def begin(self, kind: str) -> str | None:
-        """A new job id, or None when a job of this kind is running already."""
+    def submit(self, job: Job) -> bool:
+        """Queue `job`; False (nothing queued) when a job of its kind is queued or running."""
+
+    @abc.abstractmethod
+    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+        """The oldest queued job of these kinds, now running for `worker`; None when none is
+        queued or another worker claimed it first."""
+
+    @abc.abstractmethod
+    def heartbeat(self, job_id: str, now: datetime) -> None: ...
 
     @abc.abstractmethod
     def finish(
-        self, job_id: str, result: Mapping[str, Any] | None = None, error: str | None = None
+        self,
+        job_id: str,
+        now: datetime,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
     ) -> None: ...
 
     @abc.abstractmethod
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        """{"job_id", "kind", "status": running|succeeded|failed, "started_at", "finished_at", "result", "error"}"""
+    def get(self, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    def abandoned(self, silent_since: datetime) -> list[Job]:
+        """Running jobs whose worker has not sent a heartbeat since `silent_since`."""
+
+    @abc.abstractmethod
+    def requeue(self, job_id: str) -> None:
+        """Back to queued, for another worker (a job whose worker died)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +309,7 @@ class UnitOfWork(abc.ABC):
     interactions: InteractionRepository
     slates: SlateRepository
     stats: StatsRepository
+    jobs: JobRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -1,4 +1,10 @@
-"""The fitted recommenders a server answers with, refitted when the catalog or the events change."""
+"""The published recommenders a web worker answers with: loaded, never fitted.
+
+The trainer fits each strategy and publishes it as a versioned artifact; a worker checks the
+artifacts' `current` pointers and the catalog's version at most every `refresh_seconds`, loads what
+changed in a background thread and swaps the whole snapshot at once. Requests never wait for a
+load (but the first), and a version that cannot be loaded leaves the last good one answering.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +13,64 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from application.ports import ArtifactStore, UnitOfWork
+from application.ports import ArtifactStore, CorruptArtifact, UnitOfWork
 from domain.errors import InvalidStrategy, StrategyUnavailable
-from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, Recommendation
 from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
 
+#: strategy name -> a stand-in computed from the database while nothing is published
+Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
+
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A catalog and the recommenders fitted on it, swapped as a whole."""
+    """A catalog and the recommenders loaded for it, swapped as a whole."""
 
     version: str
     courses: Mapping[CourseId, Course]
     recommenders: Mapping[str, Recommender] = field(default_factory=dict)
+    #: strategy -> the published version it answers from (None: nothing published yet)
+    versions: Mapping[str, str | None] = field(default_factory=dict)
+    #: strategy -> what went wrong loading it
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def _inactive(self) -> frozenset[CourseId]:
+        return frozenset(c for c, course in self.courses.items() if not course.active)
 
     def inactive(self) -> frozenset[CourseId]:
-        return frozenset(c for c, course in self.courses.items() if not course.active)
+        return self._inactive
+
+    @cached_property
+    def ids(self) -> frozenset[CourseId]:
+        return frozenset(self.courses)
+
+    @cached_property
+    def categories(self) -> Mapping[str, frozenset[CourseId]]:
+        """Lower-cased category -> its courses, for filtered requests."""
+        found: dict[str, set[CourseId]] = {}
+        for course in self.courses.values():
+            found.setdefault(course.category.lower(), set()).add(course.course_id)
+        return {name: frozenset(ids) for name, ids in found.items()}
+
+    @cached_property
+    def levels(self) -> Mapping[Level, frozenset[CourseId]]:
+        found: dict[Level, set[CourseId]] = {}
+        for course in self.courses.values():
+            found.setdefault(course.level, set()).add(course.course_id)
+        return {level: frozenset(ids) for level, ids in found.items()}
+
+    def missing(self) -> list[str]:
+        """Strategies with no published version loaded (they answer with a fallback)."""
+        return sorted(n for n, v in self.versions.items() if v is None)
 
 
 class Unavailable(Recommender):
-    """Stands in for a strategy whose fit failed: not ready, so requests fall back."""
+    """Stands in for a strategy with nothing published: not ready, so requests fall back."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -42,7 +83,11 @@ class Unavailable(Recommender):
         pass
 
     def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self,
+        learner: LearnerHistory,
+        k: int,
+        exclude: frozenset[CourseId] = frozenset(),
+        explain: bool = True,
     ) -> list[Recommendation]:
         return []
 
@@ -53,27 +98,29 @@ class Unavailable(Recommender):
 
 
 class StrategyRegistry:
-    """Builds and caches a Snapshot; checks the data version at most every `refresh_seconds`."""
+    """Loads and caches a Snapshot; checks for new versions at most every `refresh_seconds`
+    (0: on every call, synchronously, for tests and single-user tools)."""
 
     def __init__(
         self,
         factories: Mapping[str, Callable[[], Recommender]],
         uow_factory: Callable[[], UnitOfWork],
+        artifacts: ArtifactStore,
         refresh_seconds: float = 30.0,
-        artifacts: ArtifactStore | None = None,
-        artifact_names: tuple[str, ...] = (),
         composites: Mapping[str, Callable[[Mapping[str, Recommender]], Recommender]] | None = None,
+        fallbacks: Mapping[str, Fallback] | None = None,
     ) -> None:
         self.factories = dict(factories)
-        #: strategies built from the fitted others (the hybrid), rebuilt with every snapshot
+        #: strategies built from the loaded others (the hybrid), rebuilt with every snapshot
         self.composites = dict(composites or {})
+        self.fallbacks = dict(fallbacks or {})
         self.uow_factory = uow_factory
-        self.refresh_seconds = refresh_seconds
         self.artifacts = artifacts
-        self.artifact_names = artifact_names
+        self.refresh_seconds = refresh_seconds
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._loading: threading.Thread | None = None
 
     @property
     def names(self) -> list[str]:
@@ -89,72 +136,113 @@ class StrategyRegistry:
         return name
 
     def snapshot(self, force_check: bool = False) -> Snapshot:
-        """The current snapshot, refreshed when `refresh_seconds` have passed (or, for a
-        `force_check` such as an unknown course id, at most once a second). While one thread
-        refits, the others keep answering from the snapshot they have."""
+        """The current snapshot. When a check is due it runs in the background and this call
+        answers from the snapshot it has; only the first call (and, with refresh_seconds 0,
+        every call) waits. `force_check` (an unknown course id) checks now, at most once a second."""
         current = self._snapshot
         since = time.monotonic() - self._checked_at
-        if (
-            current is not None
-            and since < self.refresh_seconds
-            and not (force_check and since >= 1.0)
-        ):
-            return current
-        if not self._lock.acquire(blocking=current is None):
-            return current  # type: ignore[return-value]
-        try:
-            if current is None and self._snapshot is not None:
-                return self._snapshot  # another thread built the first one while we waited
-            self._snapshot = self._refresh(self._snapshot)
-            return self._snapshot
-        finally:
-            self._checked_at = time.monotonic()
-            self._lock.release()
+        if current is None or self.refresh_seconds <= 0 or (force_check and since >= 1.0):
+            with self._lock:
+                if self._snapshot is None or self._snapshot is current:
+                    self._check()
+            return self._snapshot  # type: ignore[return-value]
+        if since >= self.refresh_seconds and self._loading is None:
+            with self._lock:
+                if self._loading is None:
+                    self._checked_at = time.monotonic()
+                    self._loading = threading.Thread(
+                        target=self._check_in_background, name="snapshot-loader", daemon=True
+                    )
+                    self._loading.start()
+        return current
 
     def snapshot_knowing(self, course_id: CourseId) -> Snapshot:
         """A snapshot that holds `course_id` if the database does: a course added since the last
-        refresh triggers a (rate-limited) check."""
+        check triggers a (rate-limited) check."""
         snapshot = self.snapshot()
         return snapshot if course_id in snapshot.courses else self.snapshot(force_check=True)
 
-    def _artifact_versions(self) -> str:
-        """A newly published model is picked up like new data: by a changed version."""
-        if self.artifacts is None:
-            return ""
-        return ",".join(self.artifacts.current_version(name) or "-" for name in self.artifact_names)
+    def _check_in_background(self) -> None:
+        try:
+            with self._lock:
+                self._check()
+        except Exception:  # noqa: BLE001 - a failed check keeps the snapshot we have
+            log.exception("could not check for new versions; answering from the last snapshot")
+        finally:
+            self._loading = None
+
+    def _check(self) -> None:
+        try:
+            self._snapshot = self._refresh(self._snapshot)
+        finally:
+            self._checked_at = time.monotonic()
 
     def _refresh(self, current: Snapshot | None) -> Snapshot:
+        versions = {name: self.artifacts.current_version(name) for name in self.factories}
         with self.uow_factory() as uow:
-            version = (
-                f"{uow.courses.version()}|{uow.interactions.version()}|{self._artifact_versions()}"
+            catalog_version = uow.courses.version()
+            # While a strategy has nothing published its stand-in follows the events.
+            live = (
+                uow.interactions.version()
+                if any(versions[n] is None for n in self.fallbacks)
+                else ""
             )
-            if current is not None and current.version == version:
+            key = f"{catalog_version}|{sorted(versions.items())}|{live}"
+            if current is not None and current.version == key:
                 return current
             started = time.perf_counter()
-            courses = uow.courses.all()
-            events = list(uow.interactions.stream())
-        recommenders: dict[str, Recommender] = {}
-        for name, make in self.factories.items():
-            recommender = make()
-            try:
-                recommender.fit(courses, events)
-            except Exception:  # noqa: BLE001 - one strategy failing must not take the others down
-                log.exception(
-                    "%s could not be fitted; it stays unavailable until the next refresh", name
-                )
-                recommender = (
-                    current.recommenders[name]
-                    if current and name in current.recommenders
-                    else Unavailable(name)
-                )
-            recommenders[name] = recommender
+            same_catalog = current is not None and current.version.split("|")[0] == catalog_version
+            courses = (
+                current.courses  # type: ignore[union-attr]
+                if same_catalog
+                else {c.course_id: c for c in uow.courses.all()}
+            )
+            recommenders: dict[str, Recommender] = {}
+            loaded: dict[str, str | None] = {}
+            errors: dict[str, str] = {}
+            for name, version in versions.items():
+                kept = current.recommenders.get(name) if current else None
+                if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
+                    recommenders[name], loaded[name] = kept, version
+                    continue
+                recommender, loaded[name], error = self._load(name, version, courses)
+                if recommender is None and kept is not None and kept.ready:
+                    # e.g. the models folder was deleted: the copy in memory is still good
+                    recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
+                if recommender is None and name in self.fallbacks:
+                    recommender = self.fallbacks[name](uow, courses)
+                if error:
+                    errors[name] = error
+                recommenders[name] = recommender or Unavailable(name)
         for name, compose in self.composites.items():
             recommenders[name] = compose(dict(recommenders))
         log.info(
-            "fitted %s on %d courses and %d events in %.2fs",
-            ", ".join(recommenders),
+            "loaded %s for %d courses in %.3fs",
+            ", ".join(f"{n} {v or '(none)'}" for n, v in loaded.items()),
             len(courses),
-            len(events),
             time.perf_counter() - started,
         )
-        return Snapshot(version, {c.course_id: c for c in courses}, recommenders)
+        return Snapshot(key, courses, recommenders, loaded, errors)
+
+    def _load(
+        self, name: str, version: str | None, courses: Mapping[CourseId, Course]
+    ) -> tuple[Recommender | None, str | None, str]:
+        """The newest loadable version at or before `version`, with what went wrong on the way."""
+        if version is None:
+            return None, None, ""
+        problems: list[str] = []
+        for candidate in [version, *[v for v in self.artifacts.versions(name) if v < version]]:
+            recommender = self.factories[name]()
+            try:
+                manifest = self.artifacts.load(name, candidate, only=()).manifest
+                artifact = self.artifacts.load(
+                    name, candidate, only=recommender.serving_files(manifest)
+                )
+                recommender.restore(artifact.files, artifact.manifest, courses)
+            except (CorruptArtifact, ValueError, KeyError, RuntimeError) as error:
+                problem = f"{name} version {candidate} rejected: {error}"
+                log.error(problem)
+                problems.append(problem)
+                continue
+            return recommender, candidate, "; ".join(problems)
+        return None, None, "; ".join(problems)

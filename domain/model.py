@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ class Level(enum.Enum):
     @property
     def step(self) -> int:
         """0 for beginner, 1 for intermediate, 2 for advanced."""
-        return list(Level).index(self)
+        return _LEVEL_STEPS[self]
 
 
 class EventType(enum.Enum):
@@ -35,7 +36,7 @@ class EventType(enum.Enum):
     @property
     def strength(self) -> int:
         """Reward order: complete (3) > enroll (2) > click (1) > view (0)."""
-        return list(EventType).index(self)
+        return _STRENGTHS[self]
 
     @property
     def past_tense(self) -> str:
@@ -52,6 +53,10 @@ class EventType(enum.Enum):
         """Enrolling in or completing a course means it must never be recommended again."""
         return self in (EventType.ENROLL, EventType.COMPLETE)
 
+
+# Looked up per event on the request path: a dict, not a scan of the enum.
+_LEVEL_STEPS = {level: step for step, level in enumerate(Level)}
+_STRENGTHS = {event: strength for strength, event in enumerate(EventType)}
 
 DEFAULT_EVENT_WEIGHTS: dict[EventType, float] = {
     EventType.VIEW: 1.0,
@@ -91,9 +96,12 @@ class Interaction:
             object.__setattr__(self, "occurred_at", self.occurred_at.replace(tzinfo=UTC))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LearnerHistory:
-    """Everything one learner did, oldest first; empty for a learner we have never seen."""
+    """Everything one learner did, oldest first; empty for a learner we have never seen.
+
+    Not slotted, so the derived views below are computed once per history (a request asks for
+    them once per candidate course)."""
 
     user_id: UserId
     events: tuple[Interaction, ...] = ()
@@ -102,8 +110,8 @@ class LearnerHistory:
     def is_new(self) -> bool:
         return not self.events
 
-    def strongest(self) -> dict[CourseId, EventType]:
-        """The strongest event per course the learner touched."""
+    @functools.cached_property
+    def _strongest(self) -> dict[CourseId, EventType]:
         best: dict[CourseId, EventType] = {}
         for event in self.events:
             current = best.get(event.course_id)
@@ -111,9 +119,18 @@ class LearnerHistory:
                 best[event.course_id] = event.event_type
         return best
 
+    def strongest(self) -> dict[CourseId, EventType]:
+        """The strongest event per course the learner touched, in the order first touched
+        (shared: do not modify)."""
+        return self._strongest
+
+    @functools.cached_property
+    def _taken(self) -> frozenset[CourseId]:
+        return frozenset(c for c, e in self._strongest.items() if e.takes_the_course)
+
     def taken(self) -> frozenset[CourseId]:
         """Courses the learner enrolled in or completed."""
-        return frozenset(c for c, e in self.strongest().items() if e.takes_the_course)
+        return self._taken
 
     def seen(self) -> frozenset[CourseId]:
         return frozenset(e.course_id for e in self.events)
@@ -148,6 +165,8 @@ class Recommendation:
     rank: int
     strategy: str
     reason: str = ""
+    #: the strategy whose evidence the reason cites (a hybrid's strongest component)
+    via: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import abc
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from domain.model import ArmStats, Course, CourseId, Interaction, LearnerHistory, Recommendation
+
+#: a fitted state as artifact files (name -> bytes) and manifest fields
+Published = tuple[dict[str, bytes], dict[str, Any]]
 
 
 class Recommender(abc.ABC):
@@ -24,11 +28,40 @@ class Recommender(abc.ABC):
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         """Learn from the catalog and the interactions (oldest first)."""
 
+    def dump(self) -> Published:
+        """The fitted state as files and manifest fields: what the trainer publishes."""
+        raise NotImplementedError(f"{self.name} has no published form")
+
+    def serving_files(self, manifest: Mapping[str, Any]) -> Collection[str] | None:
+        """Which of a published version's files restore() reads (None: all of them)."""
+        return None
+
+    def restore(
+        self,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        catalog: Mapping[CourseId, Course],
+    ) -> None:
+        """Answer from a published state (what a web worker does instead of fit()). `catalog`
+        is the current catalog: titles and categories come from it, courses from the files."""
+        raise NotImplementedError(f"{self.name} has no published form")
+
     @abc.abstractmethod
     def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self,
+        learner: LearnerHistory,
+        k: int,
+        exclude: frozenset[CourseId] = frozenset(),
+        explain: bool = True,
     ) -> list[Recommendation]:
-        """Top-k courses for a learner, each with a reason that is true for that learner."""
+        """Top-k courses for a learner, each with a reason that is true for that learner
+        (explain=False leaves reasons empty: explain() fills them in for the items served)."""
+
+    def explain(
+        self, learner: LearnerHistory, items: Sequence[Recommendation]
+    ) -> list[Recommendation]:
+        """`items` (this strategy's, from recommend(explain=False)) with their reasons."""
+        return list(items)
 
     def recommend_many(
         self,

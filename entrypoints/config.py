@@ -72,6 +72,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         },
         "popularity_half_life_days": _number(env, "RS_POPULARITY_HALF_LIFE_DAYS", 30.0),
         "refresh_seconds": _number(env, "RS_REFRESH_SECONDS", 30.0),
+        # The trainer: refits at most this often, retrains two_tower at most every train interval.
+        "fit_interval_seconds": _number(env, "RS_FIT_INTERVAL", 60.0),
+        "train_interval_seconds": _number(env, "RS_TRAIN_INTERVAL", 3600.0),
         "admin_token": env.get("RS_ADMIN_TOKEN", ""),
         "bandit_policy": env.get("RS_BANDIT_POLICY", "epsilon_greedy"),
         "bandit_epsilon": _number(env, "RS_BANDIT_EPSILON", 0.1),

@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
 from adapters.fs_artifacts import FilesystemArtifactStore
-from adapters.fs_jobs import FilesystemJobStore
 from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
-from adapters.popularity import PopularityRecommender
+from adapters.popularity import PopularityRecommender, live_popularity
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
-from adapters.two_tower.trainer import TwoTowerTrainer
 from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
+from application.trainer import Trainer, job_handlers
 from application.use_cases.compute_stats import ComputeStats
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
+from application.use_cases.fit_strategies import FitStrategies
+from application.use_cases.jobs import RunJobs, SubmitJob
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
-from application.use_cases.start_reindex import StartReindex
 from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
@@ -38,6 +41,17 @@ from domain.bandit import make_policy
 
 def _backend(url: str) -> str:
     return "memory" if url == "memory://" else "sqlalchemy"
+
+
+def _two_tower_trainer(**settings):  # type: ignore[no-untyped-def]
+    """Imported when first needed: web workers never train, and never import torch."""
+    from adapters.two_tower.trainer import TwoTowerTrainer
+
+    return TwoTowerTrainer(**settings)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Container(containers.DeclarativeContainer):
@@ -56,9 +70,8 @@ class Container(containers.DeclarativeContainer):
     artifact_store = providers.Singleton(
         FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
     )
-    jobs = providers.Singleton(FilesystemJobStore, config.models_dir)
     two_tower_trainer = providers.Factory(
-        TwoTowerTrainer, settings=config.two_tower, hnsw_above=config.hnsw_above
+        _two_tower_trainer, settings=config.two_tower, hnsw_above=config.hnsw_above
     )
 
     popularity = providers.Factory(
@@ -67,10 +80,12 @@ class Container(containers.DeclarativeContainer):
     content = providers.Factory(ContentRecommender)
     item_cf = providers.Factory(ItemCFRecommender)
     hybrid = providers.Factory(HybridRecommender, weights=config.hybrid_weights)
-    two_tower = providers.Factory(
-        TwoTowerRecommender, store=artifact_store, hnsw_above=config.hnsw_above
+    two_tower = providers.Factory(TwoTowerRecommender, hnsw_above=config.hnsw_above)
+    #: what the trainer fits and publishes (two_tower has its own trainer)
+    fitted_strategies = providers.Dict(
+        popularity=popularity.provider, content=content.provider, item_cf=item_cf.provider
     )
-    strategies = providers.Singleton(
+    strategies = providers.ThreadSafeSingleton(
         StrategyRegistry,
         factories=providers.Dict(
             popularity=popularity.provider,
@@ -79,13 +94,13 @@ class Container(containers.DeclarativeContainer):
             two_tower=two_tower.provider,
         ),
         composites=providers.Dict(hybrid=hybrid.provider),
+        fallbacks=providers.Dict(popularity=providers.Object(live_popularity)),
         uow_factory=uow.provider,
-        refresh_seconds=config.refresh_seconds,
         artifacts=artifact_store,
-        artifact_names=("two_tower",),
+        refresh_seconds=config.refresh_seconds,
     )
 
-    bandit = providers.Singleton(
+    bandit = providers.ThreadSafeSingleton(
         BanditService,
         policy=providers.Factory(make_policy, config.bandit_policy, config.bandit_epsilon),
         store=artifact_store,
@@ -112,7 +127,31 @@ class Container(containers.DeclarativeContainer):
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )
     rebuild_index = providers.Factory(RebuildIndex, uow.provider, two_tower_trainer, artifact_store)
-    start_reindex = providers.Factory(StartReindex, jobs, rebuild_index.provider)
+
+    # The trainer process: fitting, publishing and background jobs.
+    fit_strategies = providers.Factory(
+        FitStrategies,
+        uow_factory=uow.provider,
+        factories=fitted_strategies,
+        store=artifact_store,
+        train_two_tower=train_two_tower.provider,
+        rebuild_index=rebuild_index.provider,
+        train_interval=config.train_interval_seconds,
+    )
+    submit_job = providers.Factory(SubmitJob, uow.provider, kinds=("reindex", "fit"))
+    run_jobs = providers.Factory(
+        RunJobs,
+        uow_factory=uow.provider,
+        handlers=providers.Callable(job_handlers, rebuild_index.provider, fit_strategies.provider),
+        worker=providers.Callable(_worker_name),
+    )
+    trainer = providers.Factory(
+        Trainer,
+        fit=fit_strategies.provider,
+        jobs=run_jobs.provider,
+        update_bandit=update_bandit.provider,
+        fit_interval=config.fit_interval_seconds,
+    )
 
     demo_data = providers.Object(demo_data)
 

@@ -202,8 +202,16 @@ class UpsertResultSchema(Schema):
 class ModelInfoSchema(Schema):
     strategy = fields.String()
     loaded = fields.Boolean()
-    version = fields.String()
-    trained_at = fields.String()
+    version = fields.String(
+        allow_none=True, metadata={"description": "the published version answering"}
+    )
+    trained_at = fields.String(allow_none=True)
+    data_version = fields.String(
+        allow_none=True, metadata={"description": "the catalog and events it was fitted on"}
+    )
+    source = fields.String(
+        metadata={"description": "published, fallback (computed by the database) or none"}
+    )
     embedding_dim = fields.Integer()
     indexed_items = fields.Integer()
     index_type = fields.String()
@@ -219,11 +227,16 @@ class ModelsSchema(Schema):
 
 class JobSchema(Schema):
     job_id = fields.String()
-    kind = fields.String()
-    status = fields.String(metadata={"description": "running, succeeded or failed"})
+    kind = fields.String(metadata={"description": "reindex or fit"})
+    status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
     status_url = fields.String()
-    started_at = fields.String()
+    submitted_at = fields.String()
+    started_at = fields.String(allow_none=True)
     finished_at = fields.String(allow_none=True)
+    worker = fields.String(
+        allow_none=True, metadata={"description": "the trainer (host:pid) running it"}
+    )
+    attempts = fields.Integer()
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
 
@@ -314,6 +327,9 @@ class ErrorBodySchema(Schema):
     code = fields.String()
     message = fields.String()
     details = fields.Raw()
+    missing = fields.List(
+        fields.String(), metadata={"description": "not_ready: strategies with nothing loaded"}
+    )
 
 
 class ErrorSchema(Schema):

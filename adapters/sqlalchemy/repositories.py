@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func, select, text
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
-from application.ports import CourseRepository, InteractionRepository, SlateOutcome, SlateRepository
+from adapters.sqlalchemy.tables import courses, interactions, jobs, slate_items, slates
+from application.ports import (
+    CourseRepository,
+    InteractionRepository,
+    Job,
+    JobRepository,
+    SlateOutcome,
+    SlateRepository,
+)
 from domain.model import (
     Course,
     CourseId,
@@ -197,7 +206,17 @@ class SqlInteractionRepository(InteractionRepository):
         return self.session.execute(select(func.count()).select_from(interactions)).scalar_one()
 
     def version(self) -> str:
-        return str(self.session.execute(select(func.max(interactions.c.id))).scalar_one())
+        latest, count = self.session.execute(
+            select(func.max(interactions.c.id), func.count()).select_from(interactions)
+        ).one()
+        return f"{latest}:{count}"  # the count changes when events are deleted, too
+
+    def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
+        weight = case({t.value: w for t, w in weights.items()}, value=interactions.c.event_type)
+        query = select(interactions.c.course_id, func.sum(weight)).group_by(
+            interactions.c.course_id
+        )
+        return {CourseId(c): float(total or 0) for c, total in self.session.execute(query)}
 
 
 class SqlSlateRepository(SlateRepository):
@@ -300,7 +319,108 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
     )
 
 
+def _job(row: Any) -> Job:
+    return Job(
+        row.job_id,
+        row.kind,
+        row.status,
+        utc(row.submitted_at),
+        utc(row.started_at) if row.started_at else None,
+        utc(row.finished_at) if row.finished_at else None,
+        utc(row.heartbeat_at) if row.heartbeat_at else None,
+        row.worker,
+        row.attempts,
+        row.result,
+        row.error,
+    )
+
+
+class SqlJobRepository(JobRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def submit(self, job: Job) -> bool:
+        """Rolls the unit of work back when refused: submit a job in a unit of its own."""
+        try:
+            self.session.execute(
+                jobs.insert().values(
+                    job_id=job.job_id,
+                    kind=job.kind,
+                    status="queued",
+                    submitted_at=utc(job.submitted_at),
+                )
+            )
+            self.session.flush()
+        except IntegrityError:
+            self.session.rollback()
+            return False  # uq_jobs_active_kind: one of this kind is queued or running
+        return True
+
+    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+        oldest = self.session.execute(
+            select(jobs.c.job_id)
+            .where(jobs.c.status == "queued", jobs.c.kind.in_(list(kinds)))
+            .order_by(jobs.c.submitted_at)
+            .limit(1)
+        ).scalar_one_or_none()
+        if oldest is None:
+            return None
+        # Only the worker whose update finds the job still queued gets it.
+        claimed = self.session.execute(
+            update(jobs)
+            .where(jobs.c.job_id == oldest, jobs.c.status == "queued")
+            .values(
+                status="running",
+                started_at=utc(now),
+                heartbeat_at=utc(now),
+                worker=worker,
+                attempts=jobs.c.attempts + 1,
+            )
+        ).rowcount
+        return self.get(oldest) if claimed == 1 else None
+
+    def heartbeat(self, job_id: str, now: datetime) -> None:
+        self.session.execute(
+            update(jobs).where(jobs.c.job_id == job_id).values(heartbeat_at=utc(now))
+        )
+
+    def finish(
+        self,
+        job_id: str,
+        now: datetime,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.session.execute(
+            update(jobs)
+            .where(jobs.c.job_id == job_id)
+            .values(
+                status="failed" if error else "succeeded",
+                finished_at=utc(now),
+                result=dict(result) if result else None,
+                error=error,
+            )
+        )
+
+    def get(self, job_id: str) -> Job | None:
+        row = self.session.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        return _job(row) if row else None
+
+    def abandoned(self, silent_since: datetime) -> list[Job]:
+        query = select(jobs).where(
+            jobs.c.status == "running", jobs.c.heartbeat_at < utc(silent_since)
+        )
+        return [_job(r) for r in self.session.execute(query)]
+
+    def requeue(self, job_id: str) -> None:
+        self.session.execute(
+            update(jobs)
+            .where(jobs.c.job_id == job_id)
+            .values(status="queued", started_at=None, heartbeat_at=None, worker=None)
+        )
+
+
 def delete_everything(session: Session) -> None:
     """Empty every table (tests and demo resets)."""
-    for table in (slate_items, slates, interactions, courses):
+    for table in (jobs, slate_items, slates, interactions, courses):
         session.execute(delete(table))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -82,4 +83,29 @@ slate_items = Table(
     Column("course_id", String(128), nullable=False),
     Column("score", Float, nullable=False),
     Column("reason", Text, nullable=False, default=""),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("worker", String(128), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_jobs_status_submitted", "status", "submitted_at"),
+    # One queued-or-running job per kind, enforced by the database for every host at once.
+    Index(
+        "uq_jobs_active_kind",
+        "kind",
+        unique=True,
+        postgresql_where=text("status IN ('queued', 'running')"),
+        sqlite_where=text("status IN ('queued', 'running')"),
+    ),
 )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.sqlalchemy.repositories import (
     SqlCourseRepository,
     SqlInteractionRepository,
+    SqlJobRepository,
     SqlSlateRepository,
 )
 from adapters.sqlalchemy.stats import SqlStatsRepository
@@ -24,6 +25,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.interactions = SqlInteractionRepository(self.session)
         self.slates = SqlSlateRepository(self.session)
         self.stats = SqlStatsRepository(self.session)
+        self.jobs = SqlJobRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

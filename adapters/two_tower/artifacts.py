@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from adapters.faiss_index import FaissIndex
+from adapters.two_tower import serving
 from adapters.two_tower.features import CourseFeatures
 from adapters.two_tower.model import TowerConfig, TowerEnsemble
 from application.ports import Artifact
@@ -47,6 +49,25 @@ def embed_courses(
     return model.items(bag).numpy().astype(np.float32)
 
 
+def learner_tower(model: TowerEnsemble) -> serving.LearnerTower:
+    """The learner towers' weights as numpy arrays, for serving without torch."""
+
+    def array(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.detach().cpu().numpy().astype(np.float32, copy=True)
+
+    members = []
+    for member in model.members:
+        linears = [m for m in member.user_tower if isinstance(m, nn.Linear)]
+        members.append(
+            serving.Member(
+                array(member.history.weight),
+                array(member.user_id.weight),
+                tuple((array(layer.weight), array(layer.bias)) for layer in linears),
+            )
+        )
+    return serving.LearnerTower(tuple(members), model.config.recency_decay < 1.0)
+
+
 def to_files(loaded: LoadedModel) -> dict[str, bytes]:
     weights = io.BytesIO()
     torch.save(loaded.model.state_dict(), weights)
@@ -60,6 +81,7 @@ def to_files(loaded: LoadedModel) -> dict[str, bytes]:
         ).encode(),
         "trained_users.json": json.dumps(sorted(loaded.trained_users)).encode(),
         "item_index.faiss": loaded.index.to_bytes(),
+        serving.FILE: learner_tower(loaded.model).to_bytes(),
     }
 
 

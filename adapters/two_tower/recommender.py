@@ -1,26 +1,25 @@
 """two_tower as a strategy: FAISS candidates for learners and courses, from a trained model.
 
-Serving loads the newest valid artifact version (a corrupt one is skipped and reported) and
-embeds catalog courses the model has not seen from their content, so new courses need no
-retraining. Evaluation passes a trainer instead, and fit() trains on the training part.
+A web worker restores a published version: course embeddings, their FAISS index and the learner
+tower as numpy arrays (no torch). Courses added to the catalog since that version are not
+candidates until the trainer re-embeds the catalog. Evaluation passes a trainer instead, and
+fit() trains on the training part; both answer through the same numpy learner tower.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from adapters.arrays import array
 from adapters.faiss_index import FaissIndex
 from adapters.scoring import ScoringRecommender
-from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_artifact
+from adapters.two_tower import serving
 from adapters.two_tower.features import LearnerFeatures
-from adapters.two_tower.trainer import TwoTowerTrainer
-from application.ports import ArtifactStore, CorruptArtifact
 from domain.errors import UnknownCourse
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -32,101 +31,129 @@ from domain.model import (
     Recommendation,
     UserId,
 )
+from domain.ports import Published
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from adapters.two_tower.trainer import TwoTowerTrainer
+
+NAME = "two_tower"
+SERVED_FILES = ("item_embeddings.npy", "item_ids.json", "trained_users.json", "item_index.faiss")
 
 
 class TwoTowerRecommender(ScoringRecommender):
-    name = "two_tower"
+    name = NAME
 
     def __init__(
         self,
-        store: ArtifactStore | None = None,
         trainer: TwoTowerTrainer | None = None,
         event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
         hnsw_above: int = 50_000,
     ) -> None:
-        self.store = store
         self.trainer = trainer
         self.event_weights = dict(event_weights)
         self.hnsw_above = hnsw_above
-        self.loaded: LoadedModel | None = None
-        self.load_errors: list[str] = []
+        self.tower: serving.LearnerTower | None = None
+        self.version: str | None = None
+        self.manifest: dict[str, Any] = {}
+        self.trained_users: set[str] = set()
         self.index_catalog([])
 
     @property
     def ready(self) -> bool:
-        return self.loaded is not None
+        return self.tower is not None
 
     @property
     def model_version(self) -> str | None:
-        return self.loaded.version if self.loaded else None
+        return self.version
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
+        """Train on the training part (evaluation)."""
+        from adapters.two_tower.artifacts import learner_tower
+
+        if self.trainer is None:
+            raise ValueError("two_tower fits only with a trainer; web workers restore()")
+        histories: dict[UserId, dict[CourseId, EventType]] = defaultdict(dict)
+        for event in interactions:
+            best = histories[event.user_id].get(event.course_id)
+            if best is None or event.event_type.strength > best.strength:
+                histories[event.user_id][event.course_id] = event.event_type
+        loaded = self.trainer.fit(courses, histories)
         self.index_catalog(courses)
-        if self.trainer is not None:
-            histories: dict[UserId, dict[CourseId, EventType]] = defaultdict(dict)
-            for event in interactions:
-                best = histories[event.user_id].get(event.course_id)
-                if best is None or event.event_type.strength > best.strength:
-                    histories[event.user_id][event.course_id] = event.event_type
-            self.loaded = self.trainer.fit(courses, histories)
+        self._serve(
+            learner_tower(loaded.model),
+            loaded.manifest,
+            loaded.embeddings,
+            loaded.index,
+            loaded.trained_users,
+        )
+
+    def serving_files(self, manifest: Mapping[str, Any]) -> Collection[str]:
+        """What a worker reads of a version: not the torch weights, unless it predates the
+        numpy learner tower."""
+        published = manifest.get("files", {})
+        return (*SERVED_FILES, serving.FILE if serving.FILE in published else "model.pt")
+
+    def restore(
+        self,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        catalog: Mapping[CourseId, Course],
+    ) -> None:
+        missing = [f for f in SERVED_FILES if f not in files]
+        if missing:
+            raise ValueError(f"{NAME} {manifest.get('version')} lacks {', '.join(missing)}")
+        course_ids = [CourseId(c) for c in json.loads(files["item_ids.json"])["course_ids"]]
+        embeddings = array(files, "item_embeddings.npy").astype(np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(course_ids):
+            raise ValueError(f"embeddings of shape {embeddings.shape} for {len(course_ids)} courses")
+        index = FaissIndex(hnsw_above=self.hnsw_above)
+        index.load(course_ids, files["item_index.faiss"])
+        if serving.FILE in files:
+            tower = serving.LearnerTower.from_bytes(files[serving.FILE], manifest["tower"])
         else:
-            self.loaded = self._newest_valid()
-        if self.loaded is not None:
-            self._embed_catalog(self.loaded)
+            tower = _tower_from_weights(files, manifest)  # a version from before the numpy tower
+        self.restore_catalog(course_ids, catalog)
+        users = set(json.loads(files["trained_users.json"]))
+        self._serve(tower, dict(manifest), embeddings, index, users)
 
-    def _newest_valid(self) -> LoadedModel | None:
-        if self.store is None:
-            return None
-        current = self.store.current_version(NAME)
-        for version in [v for v in [current] if v] + [
-            v for v in self.store.versions(NAME) if v != current
-        ]:
-            try:
-                return from_artifact(self.store.load(NAME, version), self.hnsw_above)
-            except (CorruptArtifact, ValueError, RuntimeError, KeyError) as error:
-                message = f"{NAME} version {version} rejected: {error}"
-                log.error(message)
-                self.load_errors.append(message)
-        return None
+    def _serve(
+        self,
+        tower: serving.LearnerTower,
+        manifest: dict[str, Any],
+        embeddings: np.ndarray,
+        index: FaissIndex,
+        trained_users: set[str],
+    ) -> None:
+        if embeddings.shape[1] != tower.members[0].layers[-1][0].shape[0] * len(tower.members):
+            raise ValueError(f"embeddings of width {embeddings.shape[1]} do not fit the tower")
+        config = manifest.get("tower", {})
+        self.features = LearnerFeatures(
+            int(config.get("buckets", 1 << 15)),
+            int(config.get("user_buckets", 1 << 14)),
+            self.event_weights,
+            float(config.get("recency_decay", 1.0)),
+        )
+        self.tower = tower
+        self.manifest = manifest
+        self.version = manifest.get("version")
+        self.vectors = embeddings
+        self.candidates = index
+        self.trained_users = trained_users
+        self.categories = {c.course_id: c.category for c in self.courses}
 
-    def _embed_catalog(self, loaded: LoadedModel) -> None:
-        """Saved embeddings for courses the model knows; the course tower embeds the others."""
-        saved = {c: i for i, c in enumerate(loaded.course_ids)}
-        vectors = np.zeros((len(self.courses), loaded.embeddings.shape[1]), dtype=np.float32)
-        new_rows = [i for i, c in enumerate(self.courses) if c.course_id not in saved]
-        for i, course in enumerate(self.courses):
-            if course.course_id in saved:
-                vectors[i] = loaded.embeddings[saved[course.course_id]]
-        if new_rows:
-            vectors[new_rows] = embed_courses(
-                loaded.model, [self.courses[i] for i in new_rows], loaded.trained_courses
-            )
-        self.vectors = vectors
-        ids = [c.course_id for c in self.courses]
-        if ids == loaded.course_ids:
-            self.candidates = loaded.index
-        else:
-            self.candidates = FaissIndex(hnsw_above=self.hnsw_above)
-            self.candidates.build(ids, vectors)
+    def dump(self) -> Published:
+        raise NotImplementedError("two_tower is published by its trainer (TrainTwoTower)")
 
-    @torch.no_grad()
     def _users(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
-        assert self.loaded is not None
-        config = self.loaded.model.config
-        features = LearnerFeatures(
-            config.buckets, config.user_buckets, self.event_weights, config.recency_decay
+        assert self.tower is not None
+        bag = self.features.history_bag(
+            [self.features.weights(learner) for learner in learners], self.categories
         )
-        categories = {c.course_id: c.category for c in self.courses}
-        bag = features.history_bag([features.weights(learner) for learner in learners], categories)
-        ids = features.user_ids(
-            [learner.user_id for learner in learners], self.loaded.trained_users
-        )
-        return self.loaded.model.users(bag, ids).numpy()
+        ids = self.features.user_ids([learner.user_id for learner in learners], self.trained_users)
+        return self.tower.users(bag, ids)
 
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
-        if self.loaded is None:
+        if self.tower is None:
             return np.full((len(learners), len(self.courses)), -np.inf)
         result = self._users(learners) @ self.vectors.T
         for row, learner in enumerate(learners):
@@ -135,62 +162,86 @@ class TwoTowerRecommender(ScoringRecommender):
         return result
 
     def recommend(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self,
+        learner: LearnerHistory,
+        k: int,
+        exclude: frozenset[CourseId] = frozenset(),
+        explain: bool = True,
     ) -> list[Recommendation]:
-        if self.loaded is None or learner.is_new:
+        if self.tower is None or learner.is_new:
             return []
         found = self.candidates.search(self._users([learner])[0], k, exclude)
-        return [
-            Recommendation(
-                course_id, score, rank, self.name, self.reason(learner, self.index[course_id])
-            )
+        items = [
+            Recommendation(course_id, score, rank, self.name)
             for rank, (course_id, score) in enumerate(found, start=1)
         ]
+        return self.explain(learner, items) if explain else items
+
+    def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
+        """Names, per course, the learner's own course whose embedding is closest to it."""
+        strongest = learner.strongest()
+        own = [self.index[c] for c in strongest if c in self.index]
+        closeness = self.vectors[own] @ self.vectors[list(rows)].T if own else None
+        said = []
+        for column, row in enumerate(rows):
+            ranked = [(closeness[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
+            if not ranked:
+                event = strongest.get(self.courses[row].course_id)
+                if event is not None:
+                    said.append(f"You {event.past_tense} this course before")
+                else:
+                    said.append("Picked for you from what you have studied")
+                continue
+            course = self.courses[max(ranked)[1]]
+            said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")
+        return said
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
-        """Names the learner's own course whose embedding is closest to this one."""
-        strongest = learner.strongest()
-        own = [self.index[c] for c in strongest if c in self.index and self.index[c] != row]
-        if not own:
-            event = strongest.get(self.courses[row].course_id)
-            if event is not None:
-                return f"You {event.past_tense} this course before"
-            return "Picked for you from what you have studied"
-        closest = own[int(np.argmax(self.vectors[own] @ self.vectors[row]))]
-        return f"Learners who took {self.courses[closest].title} also took this"
+        return self.reasons(learner, [row])[0]
 
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
     ) -> list[Recommendation]:
         if course_id not in self.index:
-            raise UnknownCourse(course_id)
-        if self.loaded is None:
+            if self.tower is not None:
+                raise UnknownCourse(course_id)
             return []
         source = self.courses[self.index[course_id]]
         found = self.candidates.search(
             self.vectors[self.index[course_id]], k, exclude | {course_id}
         )
         return [
-            Recommendation(
-                c, score, rank, self.name, f"Learners who took {source.title} also took this"
-            )
+            Recommendation(c, score, rank, self.name, f"Similar to {source.title}")
             for rank, (c, score) in enumerate(found, start=1)
         ]
 
     def describe(self) -> dict[str, Any]:
         """What the admin API shows about the loaded model."""
-        if self.loaded is None:
-            return {"loaded": False, "errors": self.load_errors}
-        manifest = self.loaded.manifest
+        if self.tower is None:
+            return {"loaded": False}
+        manifest = self.manifest
         return {
             "loaded": True,
-            "version": self.loaded.version,
+            "version": self.version,
             "trained_at": manifest.get("created_at"),
             "embedding_dim": int(self.vectors.shape[1]),
             "indexed_items": self.candidates.size,
             "index_type": self.candidates.kind,
             "validation_metrics": manifest.get("metrics", {}),
             "objective": manifest.get("training", {}).get("objective", "all"),
-            "recency_decay": self.loaded.model.config.recency_decay,
-            "errors": self.load_errors,
+            "recency_decay": float(manifest.get("tower", {}).get("recency_decay", 1.0)),
         }
+
+
+def _tower_from_weights(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> Any:
+    """The numpy tower of a version saved before learner_tower.npz existed (imports torch)."""
+    import io
+
+    import torch
+
+    from adapters.two_tower.artifacts import learner_tower
+    from adapters.two_tower.model import TowerConfig, TowerEnsemble
+
+    model = TowerEnsemble(TowerConfig.from_dict(dict(manifest["tower"])))
+    model.load_state_dict(torch.load(io.BytesIO(files["model.pt"]), weights_only=True))
+    return learner_tower(model)

@@ -60,8 +60,10 @@ class ExplainRecommendation:
                 continue
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
             if recommender.ready and not (recommender.personalised and history.is_new):
-                ranked = recommender.recommend(history, everything)
+                ranked = recommender.recommend(history, everything, explain=False)
                 found = next((r for r in ranked if r.course_id == course.course_id), None)
+                if found is not None:
+                    found = recommender.explain(history, [found])[0]
                 entry.update(
                     score=found.score if found else None,
                     rank=found.rank if found else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from application.ports import ArtifactStore, ModelTrainer, UnitOfWork
+from application.ports import ArtifactStore, ModelTrainer, StaleBase, UnitOfWork
 from domain.errors import StrategyUnavailable
 
 
@@ -17,6 +17,9 @@ class RebuildResult:
 
 
 class RebuildIndex:
+    #: how often a rebuild starts again from a version published while it worked
+    REBASES = 3
+
     def __init__(
         self, uow_factory: Callable[[], UnitOfWork], trainer: ModelTrainer, store: ArtifactStore
     ) -> None:
@@ -24,9 +27,21 @@ class RebuildIndex:
         self.trainer = trainer
         self.store = store
 
-    def execute(self, reencode: bool = True) -> RebuildResult:
+    def execute(self, reencode: bool = True, data_version: str | None = None) -> RebuildResult:
         """reencode=True (export-embeddings): embed the current catalog with the current model;
-        reencode=False (rebuild-index): index the saved embeddings again."""
+        reencode=False (rebuild-index): index the saved embeddings again. A version published
+        meanwhile (a training) is never replaced by a rebuild of an older one: the rebuild
+        starts again from it."""
+        for _ in range(self.REBASES):
+            try:
+                return self._rebuild(reencode, data_version)
+            except StaleBase:
+                continue
+        raise StrategyUnavailable(
+            f"{self.trainer.artifact_name} kept changing while reindexing; nothing was replaced"
+        )
+
+    def _rebuild(self, reencode: bool, data_version: str | None) -> RebuildResult:
         name = self.trainer.artifact_name
         current = self.store.current_version(name)
         if current is None:
@@ -37,9 +52,7 @@ class RebuildIndex:
         with self.uow_factory() as uow:
             courses = uow.courses.all()
         files, manifest = self.trainer.reindex(artifact, courses, reencode)
-        if self.store.current_version(name) != current:
-            raise StrategyUnavailable(
-                f"a newer {name} version was published while reindexing {current}; nothing was replaced"
-            )
-        version = self.store.publish(name, files, manifest)
+        if data_version is not None:
+            manifest["data_version"] = data_version
+        version = self.store.publish(name, files, manifest, based_on=current)
         return RebuildResult(version, current, int(manifest.get("index", {}).get("size", 0)))

@@ -12,7 +12,16 @@ from application.hybrid import HybridRecommender
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.strategies import Snapshot, StrategyRegistry
-from domain.model import Course, CourseId, Level, Recommendation, RecommendationId, Slate, UserId
+from domain.model import (
+    Course,
+    CourseId,
+    LearnerHistory,
+    Level,
+    Recommendation,
+    RecommendationId,
+    Slate,
+    UserId,
+)
 from domain.ports import Recommender
 
 FALLBACK = "popularity"
@@ -87,15 +96,21 @@ class RecommendHome:
                 and recommender.ready
                 and not (recommender.personalised and history.is_new)
             ):
-                candidates = recommender.recommend(history, pool_size(query.k), exclude)
+                candidates = recommender.recommend(
+                    history, pool_size(query.k), exclude, explain=False
+                )
             if not candidates and name != FALLBACK:
                 # Unknown learners, untrained models and exhausted strategies get popular courses.
                 name = FALLBACK
                 recommender = snapshot.recommenders[FALLBACK]
-                candidates = recommender.recommend(history, pool_size(query.k), exclude)
-            items = rerank(
-                candidates, history, snapshot.courses, query.k, policy, self.clock()
-            ).items
+                candidates = recommender.recommend(
+                    history, pool_size(query.k), exclude, explain=False
+                )
+            items = _explained(
+                recommender,  # type: ignore[arg-type]
+                history,
+                rerank(candidates, history, snapshot.courses, query.k, policy, self.clock()).items,
+            )
             slate = Slate(
                 recommendation_id=RecommendationId(uuid.uuid4().hex),
                 user_id=query.user_id,
@@ -110,6 +125,19 @@ class RecommendHome:
         return HomeResult(slate, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items))
 
 
+def _explained(
+    recommender: Recommender, learner: LearnerHistory, items: list[Recommendation]
+) -> list[Recommendation]:
+    """Reasons for the served items only (the ranking stage may have given some already)."""
+    unexplained = [i for i, item in enumerate(items) if not item.reason]
+    if not unexplained:
+        return items
+    explained = recommender.explain(learner, [items[i] for i in unexplained])
+    for i, item in zip(unexplained, explained, strict=True):
+        items[i] = item
+    return items
+
+
 def _with_weights(
     recommender: Recommender | None, weights: Mapping[str, float] | None
 ) -> Recommender | None:
@@ -121,9 +149,9 @@ def _with_weights(
 def _filtered_out(snapshot: Snapshot, query: RecommendHomeQuery) -> frozenset[CourseId]:
     if query.category is None and query.level is None:
         return frozenset()
-    return frozenset(
-        course_id
-        for course_id, course in snapshot.courses.items()
-        if (query.category is not None and course.category.lower() != query.category.lower())
-        or (query.level is not None and course.level is not query.level)
-    )
+    kept = snapshot.ids
+    if query.category is not None:
+        kept &= snapshot.categories.get(query.category.lower(), frozenset())
+    if query.level is not None:
+        kept &= snapshot.levels.get(query.level, frozenset())
+    return snapshot.ids - kept

@@ -1,16 +1,16 @@
-"""TrainTwoTower: stream the interactions, train, publish a new artifact version."""
+"""TrainTwoTower: read the interactions, train, publish a new artifact version."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from application.ports import ArtifactStore, EpochProgress, ModelTrainer, UnitOfWork
 from domain.errors import StrategyUnavailable
-from domain.model import CourseId, EventType, UserId
+from domain.model import Course, CourseId, EventType, Interaction, UserId
 
 STREAM_BATCH = 10_000
 
@@ -22,6 +22,19 @@ class TrainResult:
     seconds: float
 
 
+def strongest_events(events: Iterable[Interaction]) -> tuple[dict[UserId, dict[CourseId, EventType]], int]:
+    """Learner -> course -> strongest event, in the order courses were first touched, and how many
+    events there were. Memory follows (learner, course) pairs, not events."""
+    histories: dict[UserId, dict[CourseId, EventType]] = defaultdict(dict)
+    count = 0
+    for event in events:
+        count += 1
+        best = histories[event.user_id].get(event.course_id)
+        if best is None or event.event_type.strength > best.strength:
+            histories[event.user_id][event.course_id] = event.event_type
+    return histories, count
+
+
 class TrainTwoTower:
     def __init__(
         self, uow_factory: Callable[[], UnitOfWork], trainer: ModelTrainer, store: ArtifactStore
@@ -30,22 +43,30 @@ class TrainTwoTower:
         self.trainer = trainer
         self.store = store
 
-    def execute(self, progress: EpochProgress | None = None) -> TrainResult:
+    def execute(
+        self,
+        progress: EpochProgress | None = None,
+        data: tuple[Sequence[Course], Sequence[Interaction]] | None = None,
+        data_version: str | None = None,
+    ) -> TrainResult:
+        """Trains on `data` (courses, events oldest first) or on what is stored. Raises StaleBase
+        if another version was published while this one trained: it would be replaced by an
+        older fit."""
         started = time.perf_counter()
-        histories: dict[UserId, dict[CourseId, EventType]] = defaultdict(dict)
-        with self.uow_factory() as uow:
-            courses = uow.courses.all()
-            # Events arrive STREAM_BATCH rows at a time; only the strongest event per
-            # (learner, course) pair is kept, so memory follows pairs, not the events table.
-            events = 0
-            for event in uow.interactions.stream(STREAM_BATCH):
-                events += 1
-                best = histories[event.user_id].get(event.course_id)
-                if best is None or event.event_type.strength > best.strength:
-                    histories[event.user_id][event.course_id] = event.event_type
+        base = self.store.current_version(self.trainer.artifact_name)
+        if data is None:
+            with self.uow_factory() as uow:
+                data_version = f"{uow.courses.version()}|{uow.interactions.version()}"
+                courses = uow.courses.all()
+                histories, events = strongest_events(uow.interactions.stream(STREAM_BATCH))
+        else:
+            courses = list(data[0])
+            histories, events = strongest_events(data[1])
         if not courses or not histories:
             raise StrategyUnavailable("there are no courses or no interactions to train on yet")
         files, manifest = self.trainer.train(courses, histories, progress)
         manifest = {**manifest, "data": {**manifest.get("data", {}), "events": events}}
-        version = self.store.publish(self.trainer.artifact_name, files, manifest)
+        if data_version is not None:
+            manifest["data_version"] = data_version
+        version = self.store.publish(self.trainer.artifact_name, files, manifest, based_on=base)
         return TrainResult(version, manifest, time.perf_counter() - started)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
 
 from application.bandit import BanditService
-from application.ports import JobStore
+from application.ports import Job, UnitOfWork
 from application.strategies import StrategyRegistry
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
-from application.use_cases.start_reindex import ReindexRunning, StartReindex
+from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import error_response
@@ -28,43 +30,68 @@ ADMIN_ERRORS = (401, 403)
 @inject
 def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # type: ignore[no-untyped-def]
     snapshot = strategies.snapshot()
-    return {
-        "models": [
-            {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
-        ]
+    shown = []
+    for name, recommender in sorted(snapshot.recommenders.items()):
+        info = {"strategy": name, **recommender.describe()}
+        if name in snapshot.versions:
+            version = snapshot.versions[name]
+            info["version"] = version
+            info["source"] = (
+                "published" if version else "fallback" if recommender.ready else "none"
+            )
+            info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
+        shown.append(info)
+    return {"models": shown}
+
+
+def _job(job: Job) -> dict[str, object]:
+    def when(moment):  # type: ignore[no-untyped-def]
+        return moment.isoformat() if moment else None
+
+    shown: dict[str, object] = {
+        "job_id": job.job_id,
+        "kind": job.kind,
+        "status": job.status,
+        "status_url": url_for("admin.job", job_id=job.job_id),
+        "submitted_at": when(job.submitted_at),
+        "started_at": when(job.started_at),
+        "finished_at": when(job.finished_at),
+        "worker": job.worker,
+        "attempts": job.attempts,
+        "result": job.result,
     }
+    if job.error:
+        shown["error"] = job.error
+    return shown
 
 
 @bp.post("/reindex")
 @documented(
-    "Re-embed the catalog and rebuild the index in the background",
+    "Queue a job that re-embeds the catalog and rebuilds the index (a trainer runs it)",
     JobSchema,
     status=202,
     errors=(*ADMIN_ERRORS, 409),
 )
 @admin_required
 @inject
-def reindex(use_case: StartReindex = Provide[Container.start_reindex]):  # type: ignore[no-untyped-def]
+def reindex(use_case: SubmitJob = Provide[Container.submit_job]):  # type: ignore[no-untyped-def]
     try:
-        job_id = use_case.execute()
-    except ReindexRunning as error:
+        job = use_case.execute("reindex")
+    except JobRunning as error:
         return error_response(409, "reindex_running", str(error))
-    return {
-        "job_id": job_id,
-        "status": "running",
-        "status_url": url_for("admin.job", job_id=job_id),
-    }, 202
+    return _job(job), 202
 
 
 @bp.get("/jobs/<job_id>")
 @documented("A background job's status", JobSchema, errors=(*ADMIN_ERRORS, 404))
 @admin_required
 @inject
-def job(job_id: str, jobs: JobStore = Provide[Container.jobs]):  # type: ignore[no-untyped-def]
-    found = jobs.get(job_id)
+def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider]):  # type: ignore[no-untyped-def]
+    with uow_factory() as uow:
+        found = uow.jobs.get(job_id)
     if found is None:
         return error_response(404, "unknown_job", f"no job {job_id!r}")
-    return found
+    return _job(found)
 
 
 @bp.get("/explain")

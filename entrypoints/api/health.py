@@ -8,12 +8,14 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
 from application.ports import UnitOfWork
+from application.strategies import StrategyRegistry
 from entrypoints.api.errors import error_response
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import StatusSchema
 
 bp = Blueprint("health", __name__)
+RETRY_AFTER = "5"
 
 
 @bp.get("/healthz")
@@ -23,12 +25,33 @@ def healthz():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/readyz")
-@documented("The database answers", StatusSchema, errors=(503,))
+@documented(
+    "Ready: the database answers and every strategy has a published version loaded",
+    StatusSchema,
+    errors=(503,),
+)
 @inject
-def readyz(uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider]):  # type: ignore[no-untyped-def]
+def readyz(  # type: ignore[no-untyped-def]
+    uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
+    strategies: StrategyRegistry = Provide[Container.strategies],
+):
     try:
         with uow_factory() as uow:
             uow.ping()
+        missing = strategies.snapshot().missing()
     except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
-        return error_response(503, "not_ready", f"database unreachable: {type(error).__name__}")
+        response = error_response(
+            503, "not_ready", f"database unreachable: {type(error).__name__}"
+        )
+        response[0].headers["Retry-After"] = RETRY_AFTER
+        return response
+    if missing:
+        response = error_response(
+            503,
+            "not_ready",
+            f"no published version of {', '.join(missing)} yet (is `recsys trainer` running?)",
+            missing=missing,
+        )
+        response[0].headers["Retry-After"] = RETRY_AFTER
+        return response
     return {"status": "ready"}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.cli import data, evaluate, models, online, serve  # noqa: F401 - registers the commands
+from entrypoints.cli import (  # noqa: F401 - registers the commands
+    data,
+    evaluate,
+    models,
+    online,
+    serve,
+    trainer,
+)
 from entrypoints.cli.base import cli
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from application.ports import StaleBase
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -65,7 +66,7 @@ def train_two_tower(
 
         try:
             result = container.train_two_tower().execute(progress)
-        except (DomainError, ValueError) as error:
+        except (DomainError, ValueError, StaleBase) as error:
             raise click.ClickException(str(error)) from None
     metrics = result.manifest.get("metrics", {})
     click.echo(
@@ -79,7 +80,7 @@ def train_two_tower(
 def _rebuild(ctx: click.Context, reencode: bool) -> None:
     try:
         result = container_of(ctx).rebuild_index().execute(reencode=reencode)
-    except DomainError as error:
+    except (DomainError, StaleBase) as error:
         raise click.ClickException(str(error)) from None
     click.echo(
         f"published two_tower version {result.version} (from {result.previous}): {result.indexed} courses indexed"

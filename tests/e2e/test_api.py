@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+
 HOME = "/api/v1/recommendations/home"
 
 
@@ -226,9 +230,23 @@ def test_unknown_routes_and_methods_are_json_errors(client):
     assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
 
 
-def test_health_and_readiness(client):
+def test_readiness_waits_for_a_published_version_of_every_strategy(database_url):
+    from tests.unit.test_two_tower import FAST
+
+    app = make_app(database_url, caught_up=False, two_tower=FAST)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    log(client, ev("user1", "course_python_basic", "complete"))
     assert client.get("/healthz").json == {"status": "ok"}
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 503 and waiting.headers["Retry-After"]
+    assert waiting.json["error"]["missing"] == ["content", "item_cf", "popularity", "two_tower"]
+    # Meanwhile learners get popular courses, counted by the database.
+    served = client.get(f"{HOME}?user_id=someone").json
+    assert served["strategy"] == "popularity" and served["items"][0]["course_id"] == "course_python_basic"
+    app.container.trainer().run_once()
     assert client.get("/readyz").json == {"status": "ready"}
+    app.container.engine().dispose()
 
 
 def test_hybrid_takes_weights_per_request_and_refuses_bad_ones(client):

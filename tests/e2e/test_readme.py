@@ -74,8 +74,9 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     subprocess.run(
         [*recsys, "train-two-tower", "--epochs", "3"], env=env, check=True, capture_output=True
     )
+    subprocess.run([*recsys, "trainer", "--once"], env=env, check=True, capture_output=True)
     process = subprocess.Popen(
-        [*recsys, "serve", "--workers", "1"],
+        [*recsys, "serve", "--workers", "1", "--with-trainer"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

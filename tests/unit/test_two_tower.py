@@ -6,9 +6,11 @@ import pytest
 
 from adapters.demo_data import demo_data
 from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.two_tower.features import LearnerFeatures, bucket
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer, configs
+from application.strategies import StrategyRegistry
 from domain.model import DEFAULT_EVENT_WEIGHTS, CourseId, LearnerHistory, UserId
 from tests.conftest import course, event
 
@@ -46,10 +48,18 @@ def published(demo, tmp_path_factory):  # type: ignore[no-untyped-def]
     return store, version, manifest
 
 
-def serving(store, courses, interactions=()):  # type: ignore[no-untyped-def]
-    recommender = TwoTowerRecommender(store=store)
-    recommender.fit(courses, list(interactions))
-    return recommender
+def loaded(store, courses):  # type: ignore[no-untyped-def]
+    """What a web worker loads: the snapshot of a registry serving two_tower from `store`."""
+    memory = InMemoryStore()
+    memory.courses = {c.course_id: c for c in courses}
+    registry = StrategyRegistry(
+        {"two_tower": TwoTowerRecommender}, lambda: InMemoryUnitOfWork(memory), store, 0
+    )
+    return registry.snapshot()
+
+
+def serving(store, courses):  # type: ignore[no-untyped-def]
+    return loaded(store, courses).recommenders["two_tower"]
 
 
 def test_training_publishes_a_manifest_with_metrics_and_sizes(published):
@@ -90,8 +100,10 @@ def test_a_learner_with_no_history_gets_nothing_so_the_service_falls_back(publis
     assert serving(store, demo.courses).recommend(LearnerHistory(UserId("nobody")), 3) == []
 
 
-def test_a_course_added_after_training_is_embedded_from_its_content(published, demo):
-    store, _, _ = published
+def test_a_course_added_after_training_is_embedded_from_its_content_by_a_reindex(
+    published, demo, tmp_path
+):
+    artifact = published[0].load("two_tower", published[1])
     twin = course(
         "course_python_bootcamp",
         "Python Bootcamp",
@@ -99,7 +111,10 @@ def test_a_course_added_after_training_is_embedded_from_its_content(published, d
         tags=("python", "programming", "scripting"),
         description="Start from zero with Python: python, programming and scripting",
     )
-    recommender = serving(store, [*demo.courses, twin])
+    store = FilesystemArtifactStore(tmp_path)
+    catalog = [*demo.courses, twin]
+    store.publish("two_tower", *TwoTowerTrainer(FAST).reindex(artifact, catalog, reencode=True))
+    recommender = serving(store, catalog)
     similar = [r.course_id for r in recommender.similar(CourseId("course_python_basic"), 10)]
     assert "course_python_bootcamp" in similar
     assert recommender.describe()["indexed_items"] == 208
@@ -113,16 +128,40 @@ def test_a_corrupt_newest_version_leaves_the_previous_one_serving(published, dem
         {**artifact.files},
         {k: v for k, v in artifact.manifest.items() if k != "files"},
     )
-    (store.root / "two_tower" / "versions" / bad / "model.pt").write_bytes(b"not a model")
-    recommender = serving(store, demo.courses)
-    info = recommender.describe()
-    assert info["version"] == good
-    assert any(bad in e and "checksum" in e for e in info["errors"])
+    served = store.root / "two_tower" / "versions" / bad / "item_index.faiss"
+    served.unlink()  # a hard link to the good version's file: replace, do not overwrite it
+    served.write_bytes(b"not an index")
+    snapshot = loaded(store, demo.courses)
+    assert snapshot.recommenders["two_tower"].describe()["version"] == good
+    assert bad in snapshot.errors["two_tower"] and "checksum" in snapshot.errors["two_tower"]
 
 
 def test_without_a_model_two_tower_is_not_ready(tmp_path, demo):
-    recommender = serving(FilesystemArtifactStore(tmp_path), demo.courses)
-    assert not recommender.ready and recommender.describe() == {"loaded": False, "errors": []}
+    snapshot = loaded(FilesystemArtifactStore(tmp_path), demo.courses)
+    assert not snapshot.recommenders["two_tower"].ready
+    assert snapshot.missing() == ["two_tower"]
+
+
+def test_the_numpy_learner_tower_computes_what_the_torch_one_does(published, demo):
+    import torch
+
+    from adapters.two_tower.artifacts import from_artifact
+
+    store, version, _ = published
+    model = from_artifact(store.load("two_tower", version), 50_000).model
+    recommender = serving(store, demo.courses)
+    learners = [
+        LearnerHistory(UserId(u), tuple(e for e in demo.interactions if e.user_id == u))
+        for u in ("user1", "user2", "stranger")
+    ]
+    features = recommender.features
+    bag = features.history_bag(
+        [features.weights(learner) for learner in learners], recommender.categories
+    )
+    ids = features.user_ids([learner.user_id for learner in learners], recommender.trained_users)
+    with torch.no_grad():
+        expected = model.users(bag, ids).numpy()
+    assert recommender.tower.users(bag, ids) == pytest.approx(expected, abs=1e-5)
 
 
 def test_unknown_settings_are_refused():
@@ -139,7 +178,9 @@ def test_a_model_saved_before_recency_weighting_existed_still_serves(published, 
     manifest = {k: v for k, v in artifact.manifest.items() if k != "files"}
     manifest["tower"] = {k: v for k, v in manifest["tower"].items() if k != "recency_decay"}
     store = FilesystemArtifactStore(tmp_path)
-    old = store.publish("two_tower", dict(artifact.files), manifest)
+    # Nor did the numpy learner tower: the worker converts the torch weights.
+    files = {name: data for name, data in artifact.files.items() if name != "learner_tower.npz"}
+    old = store.publish("two_tower", files, manifest)
     recommender = serving(store, demo.courses)
     assert recommender.describe()["version"] == old
     learner = LearnerHistory(
@@ -154,6 +195,8 @@ def test_a_course_the_learner_only_viewed_is_explained_as_such(published, demo):
     viewer = LearnerHistory(UserId("viewer"), (event("viewer", "course_python_basic", "view"),))
     row = recommender.index[CourseId("course_python_basic")]
     assert recommender.reason(viewer, row) == "You viewed this course before"
+    other = recommender.index[CourseId("course_sql_basic")]
+    assert recommender.reason(viewer, other) == "Because you viewed Python Basics"
 
 
 def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
+from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.upsert_courses import UpsertCourses
@@ -27,8 +29,15 @@ def uow(store):  # type: ignore[no-untyped-def]
     return lambda: InMemoryUnitOfWork(store)
 
 
+def serving(uow, factories, models_dir) -> StrategyRegistry:  # type: ignore[no-untyped-def]
+    """What a web worker has once the trainer fitted and published `factories`."""
+    store = FilesystemArtifactStore(models_dir)
+    FitStrategies(uow, factories, store).execute()
+    return StrategyRegistry(factories, uow, store, refresh_seconds=0)
+
+
 @pytest.fixture
-def registry(uow):  # type: ignore[no-untyped-def]
+def registry(uow, tmp_path):  # type: ignore[no-untyped-def]
     UpsertCourses(uow).execute(CATALOG)
     LogInteractions(uow).execute(
         [
@@ -39,10 +48,10 @@ def registry(uow):  # type: ignore[no-untyped-def]
             event("u5", "course_old_cobol", "enroll", 5),
         ]
     )
-    return StrategyRegistry(
-        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+    return serving(
         uow,
-        refresh_seconds=0,
+        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+        tmp_path,
     )
 
 
@@ -96,7 +105,7 @@ def test_category_and_level_filters_narrow_the_slate(uow, registry):
     assert [i.course.course_id for i in result.items] == ["course_python_intermediate"]
 
 
-def test_a_new_course_is_picked_up_without_a_restart(uow, registry):
+def test_a_new_course_is_picked_up_after_a_refit_without_a_restart(uow, registry):
     UpsertCourses(uow).execute(
         [
             course(
@@ -107,6 +116,7 @@ def test_a_new_course_is_picked_up_without_a_restart(uow, registry):
             )
         ]
     )
+    FitStrategies(uow, registry.factories, registry.artifacts).execute()
     similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_python_advanced"), 3))
     assert similar.items[0].course.course_id in {
         "course_python_basic",
@@ -154,7 +164,7 @@ def test_prerequisites_must_exist(uow):
     assert UpsertCourses(uow).execute([course("c1", prerequisites=("c0",)), course("c0")]) == 2
 
 
-def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer(uow):
+def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer(uow, tmp_path):
     class Broken(PopularityRecommender):
         name = "content"
 
@@ -162,8 +172,8 @@ def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer
             raise RuntimeError("boom")
 
     UpsertCourses(uow).execute(CATALOG)
-    registry = StrategyRegistry(
-        {"popularity": lambda: PopularityRecommender(None), "content": Broken}, uow, 0
+    registry = serving(
+        uow, {"popularity": lambda: PopularityRecommender(None), "content": Broken}, tmp_path
     )
     result = home(uow, registry, user_id=UserId("u1"), k=3, strategy="content")
     assert (result.slate.strategy, result.slate.fallback_from) == ("popularity", "content")

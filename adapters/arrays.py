@@ -1,0 +1,65 @@
+"""Fitted arrays as artifact files and back: .npy without pickle, sparse matrices as their parts."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from domain.model import Course, CourseId
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def array(files: Mapping[str, bytes], name: str) -> np.ndarray:
+    if name not in files:
+        raise ValueError(f"the artifact lacks {name}")
+    return np.load(io.BytesIO(files[name]), allow_pickle=False)
+
+
+def csr_files(prefix: str, matrix: sparse.csr_matrix) -> dict[str, bytes]:
+    matrix = sparse.csr_matrix(matrix)
+    return {
+        f"{prefix}.data.npy": npy(matrix.data),
+        f"{prefix}.indices.npy": npy(matrix.indices),
+        f"{prefix}.indptr.npy": npy(matrix.indptr),
+        f"{prefix}.shape.npy": npy(np.asarray(matrix.shape, dtype=np.int64)),
+    }
+
+
+def csr(files: Mapping[str, bytes], prefix: str) -> sparse.csr_matrix:
+    shape = tuple(int(n) for n in array(files, f"{prefix}.shape.npy"))
+    return sparse.csr_matrix(
+        (
+            array(files, f"{prefix}.data.npy"),
+            array(files, f"{prefix}.indices.npy"),
+            array(files, f"{prefix}.indptr.npy"),
+        ),
+        shape=shape,
+    )
+
+
+def ids_file(course_ids: Sequence[str]) -> bytes:
+    return json.dumps(list(course_ids)).encode()
+
+
+def ids(files: Mapping[str, bytes], name: str = "course_ids.json") -> list[CourseId]:
+    if name not in files:
+        raise ValueError(f"the artifact lacks {name}")
+    loaded: Any = json.loads(files[name])
+    if not isinstance(loaded, list) or not all(isinstance(c, str) for c in loaded):
+        raise ValueError(f"{name} must be a list of course ids")
+    return [CourseId(c) for c in loaded]
+
+
+def courses_of(course_ids: Sequence[CourseId], catalog: Mapping[CourseId, Course]) -> list[Course]:
+    """The fitted courses as the catalog has them now (a course gone from it keeps its id)."""
+    return [catalog.get(c) or Course(c, title=c) for c in course_ids]

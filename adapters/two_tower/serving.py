@@ -1,0 +1,96 @@
+"""The learner tower in numpy: what a web worker runs per request, without importing torch.
+
+The trainer exports each member's history table, user-id table and MLP weights (learner_tower.npz);
+a forward pass is a weighted sum of table rows, the MLP with exact GELU, and L2 normalisation,
+the same arithmetic as TwoTowerModel.users() in evaluation mode (dropout off).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import erf
+
+from adapters.two_tower.features import Bag
+
+FILE = "learner_tower.npz"
+
+
+@dataclass(frozen=True)
+class Member:
+    history: np.ndarray  # (buckets, width)
+    user_id: np.ndarray  # (user_buckets, user_feature_dim)
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weight (out, in), bias (out,))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+def _pool(table: np.ndarray, bag: Bag, weights: np.ndarray) -> np.ndarray:
+    """torch.nn.EmbeddingBag(mode="sum") with per-sample weights."""
+    pooled = np.zeros((len(bag.offsets), table.shape[1]), dtype=np.float32)
+    if bag.indices.size:
+        rows = np.repeat(
+            np.arange(len(bag.offsets)), np.diff(np.append(bag.offsets, bag.indices.size))
+        )
+        np.add.at(pooled, rows, table[bag.indices] * weights[:, None])
+    return pooled
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True)
+class LearnerTower:
+    members: tuple[Member, ...]
+    recency: bool
+
+    def users(self, history: Bag, user_buckets: np.ndarray) -> np.ndarray:
+        known = (user_buckets >= 0)[:, None].astype(np.float32)
+        outputs = []
+        for member in self.members:
+            parts = [_pool(member.history, history, history.weights)]
+            if self.recency:
+                assert history.recent is not None, "recency-weighted model needs recent weights"
+                parts.append(_pool(member.history, history, history.recent))
+            parts.append(member.user_id[np.maximum(user_buckets, 0)] * known)
+            x = np.concatenate(parts, axis=-1)
+            for i, (weight, bias) in enumerate(member.layers):
+                x = x @ weight.T + bias
+                if i < len(member.layers) - 1:
+                    x = _gelu(x)
+            outputs.append(_normalise(x))
+        return np.concatenate(outputs, axis=-1) / np.sqrt(len(self.members))
+
+    def to_bytes(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {}
+        for i, member in enumerate(self.members):
+            arrays[f"m{i}.history"] = member.history
+            arrays[f"m{i}.user_id"] = member.user_id
+            for j, (weight, bias) in enumerate(member.layers):
+                arrays[f"m{i}.w{j}"] = weight
+                arrays[f"m{i}.b{j}"] = bias
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, tower: Mapping[str, Any]) -> LearnerTower:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            loaded = {name: arrays[name] for name in arrays.files}
+        members = []
+        for i in range(int(tower.get("members", 1))):
+            layers = []
+            while f"m{i}.w{len(layers)}" in loaded:
+                j = len(layers)
+                layers.append((loaded[f"m{i}.w{j}"], loaded[f"m{i}.b{j}"]))
+            if f"m{i}.history" not in loaded or not layers:
+                raise ValueError(f"{FILE} lacks member {i}")
+            members.append(Member(loaded[f"m{i}.history"], loaded[f"m{i}.user_id"], tuple(layers)))
+        return cls(tuple(members), float(tower.get("recency_decay", 1.0)) < 1.0)

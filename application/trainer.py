@@ -1,0 +1,81 @@
+"""The trainer: the one process kind that fits. It runs queued jobs, refits whatever the data has
+outdated (at most every `fit_interval` seconds) and credits the bandit; web workers only load
+what it publishes. Several trainers may run (one per host): jobs are claimed by one of them, and
+publishes are compare-and-swap, so they never undo each other's work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from application.use_cases.fit_strategies import FitStrategies, Fitted
+from application.use_cases.jobs import RunJobs
+from application.use_cases.rebuild_index import RebuildIndex
+from application.use_cases.update_bandit import UpdateBandit
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    def __init__(
+        self,
+        fit: Callable[[], FitStrategies],
+        jobs: Callable[[], RunJobs],
+        update_bandit: Callable[[], UpdateBandit] | None = None,
+        fit_interval: float = 60.0,
+        poll_seconds: float = 2.0,
+        say: Callable[[str], None] = log.info,
+    ) -> None:
+        self.fit = fit
+        self.jobs = jobs
+        self.update_bandit = update_bandit
+        self.fit_interval = fit_interval
+        self.poll_seconds = poll_seconds
+        self.say = say
+        self._fitted_at: float | None = None
+
+    def run_once(self, force: bool = False) -> list[Fitted]:
+        """Jobs first (an operator is waiting for them), then a fit if one is due."""
+        runner = self.jobs()
+        runner.recover()
+        while (job := runner.run_one()) is not None:
+            self.say(f"job {job.job_id} ({job.kind}) {job.status}" + (f": {job.error}" if job.error else ""))
+        now = time.monotonic()
+        if not force and self._fitted_at is not None and now - self._fitted_at < self.fit_interval:
+            return []
+        self._fitted_at = now
+        fitted = self.fit().execute(force=force, progress=self.say)
+        if self.update_bandit is not None:
+            credited = self.update_bandit().execute()
+            if credited.changed:
+                self.say(f"bandit: {credited.message}")
+        return fitted
+
+    def run_forever(self, stop: threading.Event) -> None:
+        self.say(f"trainer started: fits at most every {self.fit_interval:g}s")
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - e.g. the database is down: try again later
+                log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
+            stop.wait(self.poll_seconds)
+        self.say("trainer stopped")
+
+
+def job_handlers(
+    rebuild_index: Callable[[], RebuildIndex], fit: Callable[[], FitStrategies]
+) -> dict[str, Callable[[], dict[str, Any]]]:
+    """What each kind of job does, and what its status reports when it succeeded."""
+
+    def reindex() -> dict[str, Any]:
+        result = rebuild_index().execute(reencode=True)
+        return {"version": result.version, "previous": result.previous, "indexed": result.indexed}
+
+    def refit() -> dict[str, Any]:
+        fitted = fit().execute(force=True)
+        return {"published": {f.strategy: f.version for f in fitted}}
+
+    return {"reindex": reindex, "fit": refit}

@@ -1,0 +1,119 @@
+"""SubmitJob and RunJobs: background work through the jobs table every host shares.
+
+A web worker only submits; a trainer claims a job (exactly one trainer gets it), runs it while
+sending heartbeats, and records the outcome. A job whose trainer died (no heartbeat for
+`stale_after`) is queued again, and failed after `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from application.ports import Job, UnitOfWork
+from domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class JobRunning(DomainError):
+    code = "job_running"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SubmitJob:
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], kinds: tuple[str, ...], clock=_now  # type: ignore[no-untyped-def]
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.kinds = kinds
+        self.clock = clock
+
+    def execute(self, kind: str) -> Job:
+        if kind not in self.kinds:
+            raise ValueError(f"no job kind {kind!r}; choose from {', '.join(self.kinds)}")
+        job = Job(uuid.uuid4().hex, kind, "queued", self.clock())
+        with self.uow_factory() as uow:
+            if not uow.jobs.submit(job):
+                raise JobRunning(f"a {kind} job is queued or running already")
+            uow.commit()
+        return job
+
+
+class RunJobs:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        handlers: Mapping[str, Callable[[], Mapping[str, Any]]],
+        worker: str,
+        stale_after: float = 120.0,
+        heartbeat_every: float = 10.0,
+        max_attempts: int = 3,
+        clock=_now,  # type: ignore[no-untyped-def]
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.handlers = dict(handlers)
+        self.worker = worker
+        self.stale_after = stale_after
+        self.heartbeat_every = heartbeat_every
+        self.max_attempts = max_attempts
+        self.clock = clock
+
+    def recover(self) -> int:
+        """Queue again (or fail) the jobs of trainers that stopped sending heartbeats."""
+        with self.uow_factory() as uow:
+            lost = uow.jobs.abandoned(self.clock() - timedelta(seconds=self.stale_after))
+            for job in lost:
+                if job.attempts >= self.max_attempts:
+                    uow.jobs.finish(
+                        job.job_id,
+                        self.clock(),
+                        error=f"its trainer ({job.worker}) stopped {job.attempts} times",
+                    )
+                else:
+                    uow.jobs.requeue(job.job_id)
+                log.warning("job %s (%s) lost its trainer %s", job.job_id, job.kind, job.worker)
+            uow.commit()
+        return len(lost)
+
+    def run_one(self) -> Job | None:
+        """Claim the oldest queued job and run it; None when there was none."""
+        with self.uow_factory() as uow:
+            job = uow.jobs.claim(list(self.handlers), self.worker, self.clock())
+            uow.commit()
+        if job is None:
+            return None
+        log.info("running job %s (%s)", job.job_id, job.kind)
+        done = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(job.job_id, done), daemon=True)
+        beating.start()
+        result: Mapping[str, Any] | None = None
+        error: str | None = None
+        try:
+            result = self.handlers[job.kind]()
+        except Exception as failure:  # noqa: BLE001 - the job records any failure
+            log.exception("job %s (%s) failed", job.job_id, job.kind)
+            error = f"{type(failure).__name__}: {failure}"
+        finally:
+            done.set()
+            beating.join()
+        with self.uow_factory() as uow:
+            uow.jobs.finish(job.job_id, self.clock(), result, error)
+            uow.commit()
+            return uow.jobs.get(job.job_id)
+
+    def _beat(self, job_id: str, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat_every):
+            try:
+                with self.uow_factory() as uow:
+                    uow.jobs.heartbeat(job_id, self.clock())
+                    uow.commit()
+            except Exception:  # noqa: BLE001 - a missed heartbeat is retried next time
+                log.warning("could not record job %s's heartbeat", job_id)

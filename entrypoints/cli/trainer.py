@@ -1,0 +1,43 @@
+"""`recsys trainer`: the fitting process, beside (never inside) the web workers."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from entrypoints.cli.base import cli, container_of
+
+
+@cli.command("trainer")
+@click.option("--once", is_flag=True, help="Run queued jobs and fit what is stale, then exit.")
+@click.option("--force", is_flag=True, help="Refit and republish every strategy.")
+@click.pass_context
+def trainer(ctx: click.Context, once: bool, force: bool) -> None:
+    """Fit every strategy when the data changes (at most every RS_FIT_INTERVAL seconds), publish
+    each as a versioned artifact, and run the jobs web workers queue (reindex)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    container = container_of(ctx)
+    if container.backend() == "sqlalchemy":
+        container.migrate()
+    process = container.trainer()
+    if once or force:
+        fitted = process.run_once(force=force)
+        for item in fitted:
+            click.echo(
+                f"{item.strategy}: "
+                + (f"published {item.version}" if item.version else "nothing published")
+                + f" in {item.seconds:.1f}s"
+                + (f" ({item.note})" if item.note else "")
+            )
+        if not fitted:
+            click.echo("every strategy is up to date with the data")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    process.run_forever(stop)
