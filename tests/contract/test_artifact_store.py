@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from adapters.fs_artifacts import FilesystemArtifactStore
-from application.ports import CorruptArtifact
+from application.ports import CorruptArtifact, StaleBase
 
 
 @pytest.fixture
@@ -43,3 +45,51 @@ def test_a_missing_file_is_rejected(store, tmp_path):
     (tmp_path / "model" / "versions" / version / "f").unlink()
     with pytest.raises(CorruptArtifact, match="missing"):
         store.load("model", version)
+
+
+def test_a_publish_based_on_a_replaced_version_is_refused_and_changes_nothing(store):
+    first = store.publish("model", {"f": b"1"}, {}, based_on=None)
+    newer = store.publish("model", {"f": b"2"}, {}, based_on=first)
+    with pytest.raises(StaleBase, match="nothing was replaced"):
+        store.publish("model", {"f": b"3"}, {}, based_on=first)
+    with pytest.raises(StaleBase):
+        store.publish("model", {"f": b"3"}, {}, based_on=None)  # "nothing was published yet"
+    assert store.current_version("model") == newer
+    assert store.load("model", newer).files == {"f": b"2"}
+
+
+def test_concurrent_publishes_based_on_one_version_let_exactly_one_through(store):
+    base = store.publish("model", {"f": b"0"}, {})
+    outcomes: list[str] = []
+
+    def publish(i: int) -> None:
+        try:
+            store.publish("model", {"f": bytes([i])}, {}, based_on=base)
+            outcomes.append("published")
+        except StaleBase:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["published"] + ["refused"] * 7
+
+
+def test_files_a_new_version_shares_with_the_current_one_are_linked_not_copied(store):
+    first = store.publish("model", {"weights": b"w" * 1000, "index": b"a"}, {})
+    second = store.publish("model", {"weights": b"w" * 1000, "index": b"b"}, {})
+    folder = store.root / "model" / "versions"
+    assert (folder / first / "weights").stat().st_ino == (folder / second / "weights").stat().st_ino
+    assert (folder / first / "index").stat().st_ino != (folder / second / "index").stat().st_ino
+    assert store.load("model", second).files == {"weights": b"w" * 1000, "index": b"b"}
+
+
+def test_a_load_can_read_only_some_files_still_checked(store):
+    version = store.publish("model", {"big": b"x" * 100, "small": b"s"}, {})
+    assert store.load("model", version, only=["small"]).files == {"small": b"s"}
+    assert store.load("model", version, only=()).files == {}
+    (store.root / "model" / "versions" / version / "small").write_bytes(b"t")
+    with pytest.raises(CorruptArtifact):
+        store.load("model", version, only=["small"])

@@ -1,0 +1,105 @@
+"""The jobs every host shares, on each storage backend: queued once, claimed once, never lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from application.ports import Job
+from application.use_cases.jobs import JobRunning, RunJobs, SubmitJob
+from tests.conftest import NOW
+
+
+def submit(uow_factory, kind="reindex"):  # type: ignore[no-untyped-def]
+    return SubmitJob(uow_factory, ("reindex", "fit"), clock=lambda: NOW).execute(kind)
+
+
+def runner(uow_factory, worker, handler=lambda: {"done": 1}, clock=lambda: NOW):  # type: ignore[no-untyped-def]
+    return RunJobs(
+        uow_factory, {"reindex": handler, "fit": handler}, worker, stale_after=60, clock=clock
+    )
+
+
+def test_one_job_of_a_kind_at_a_time_and_its_outcome_is_kept(uow_factory):
+    job = submit(uow_factory)
+    with pytest.raises(JobRunning):
+        submit(uow_factory)
+    assert submit(uow_factory, "fit").kind == "fit"  # another kind may queue beside it
+    done = runner(uow_factory, "host-a:1").run_one()
+    assert done is not None and done.job_id == job.job_id
+    assert (done.status, done.worker, done.attempts, done.result) == (
+        "succeeded",
+        "host-a:1",
+        1,
+        {"done": 1},
+    )
+    assert submit(uow_factory).status == "queued"  # the kind is free again
+
+
+def test_a_failing_job_records_why(uow_factory):
+    job = submit(uow_factory)
+
+    def broken():  # type: ignore[no-untyped-def]
+        raise RuntimeError("no model yet")
+
+    runner(uow_factory, "a", broken).run_one()
+    with uow_factory() as uow:
+        failed = uow.jobs.get(job.job_id)
+    assert failed.status == "failed" and failed.error == "RuntimeError: no model yet"
+
+
+def test_two_workers_claiming_at_once_run_a_job_once(uow_factory):
+    submit(uow_factory)
+    ran: list[str] = []
+
+    def work(name: str) -> None:
+        runner(uow_factory, name, lambda: ran.append(name) or {}).run_one()
+
+    workers = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    assert len(ran) == 1
+
+
+def test_a_job_whose_trainer_died_is_run_again_by_another(uow_factory):
+    job = submit(uow_factory)
+    with uow_factory() as uow:  # a trainer claims it, then is killed: no heartbeat, no outcome
+        uow.jobs.claim(["reindex"], "dead:1", NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.jobs.get(job.job_id).status == "running"
+    later = NOW + timedelta(minutes=5)
+    survivor = runner(uow_factory, "alive:2", clock=lambda: later)
+    assert survivor.recover() == 1
+    done = survivor.run_one()
+    assert done is not None and (done.job_id, done.status, done.worker, done.attempts) == (
+        job.job_id,
+        "succeeded",
+        "alive:2",
+        2,
+    )
+
+
+def test_a_job_is_failed_after_its_trainers_died_too_often(uow_factory):
+    job = submit(uow_factory)
+    moment = NOW
+    for attempt in range(3):
+        with uow_factory() as uow:
+            assert uow.jobs.claim(["reindex"], f"dead:{attempt}", moment) is not None
+            uow.commit()
+        moment += timedelta(minutes=5)
+        runner(uow_factory, "watcher", clock=lambda m=moment: m).recover()
+    with uow_factory() as uow:
+        failed = uow.jobs.get(job.job_id)
+    assert failed.status == "failed" and "stopped 3 times" in failed.error
+
+
+def test_an_unknown_job_is_none(uow_factory):
+    with uow_factory() as uow:
+        assert uow.jobs.get("nope") is None
+        assert uow.jobs.claim(["reindex"], "w", NOW) is None
+    assert isinstance(submit(uow_factory), Job)

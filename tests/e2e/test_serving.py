@@ -1,0 +1,70 @@
+"""Web workers only load what the trainer publishes: they never fit, never read every event."""
+
+from __future__ import annotations
+
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
+from adapters.sqlalchemy.repositories import SqlInteractionRepository
+from adapters.tfidf import ContentRecommender
+from adapters.two_tower.recommender import TwoTowerRecommender
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+
+HOME = "/api/v1/recommendations/home"
+
+
+def events(first: int, count: int) -> list[dict]:  # type: ignore[type-arg]
+    courses = [c.course_id for c in CATALOG if c.active]
+    return [
+        {
+            "event_id": f"e{n}",
+            "user_id": f"user{n % 7}",
+            "course_id": courses[(n * 3) % len(courses)],
+            "event_type": ["view", "click"][n % 2],
+            "occurred_at": f"2026-11-01T10:{n % 60:02d}:00Z",
+        }
+        for n in range(first, first + count)
+    ]
+
+
+def test_a_worker_serves_with_the_trainer_stopped_and_the_events_table_growing(
+    database_url, monkeypatch
+):
+    app = make_app(database_url, caught_up=False)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+    app.container.fit_strategies(train_two_tower=None).execute()  # the trainer, then it stops
+    published = {
+        m["strategy"]: m["version"]
+        for m in client.get("/admin/recommendations/models").json["models"]
+        if m.get("source") == "published"
+    }
+    assert set(published) == {"popularity", "content", "item_cf"}
+
+    def forbidden(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a web worker fitted a model or read the whole events table")
+
+    monkeypatch.setattr(SqlInteractionRepository, "stream", forbidden)
+    for recommender in (
+        PopularityRecommender,
+        ContentRecommender,
+        ItemCFRecommender,
+        TwoTowerRecommender,
+    ):
+        monkeypatch.setattr(recommender, "fit", forbidden)
+    for batch in range(3):
+        accepted = client.post("/api/v1/interactions", json={"events": events(60 + 40 * batch, 40)})
+        assert accepted.status_code == 200 and accepted.json["accepted"] == 40
+        for strategy in ("popularity", "content", "item_cf", "hybrid"):
+            body = client.get(f"{HOME}?user_id=user1&strategy={strategy}&explain=true").json
+            assert body["strategy"] == strategy and body["items"], body
+            assert all(item["reason"] for item in body["items"])
+    still = {
+        m["strategy"]: m["version"]
+        for m in client.get("/admin/recommendations/models").json["models"]
+        if m.get("source") == "published"
+    }
+    assert still == published
+    app.container.engine().dispose()

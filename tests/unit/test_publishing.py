@@ -1,0 +1,77 @@
+"""Training and reindexing at once: the newest training is never undone by an older rebuild."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from application.ports import ModelTrainer, StaleBase
+from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.rebuild_index import RebuildIndex
+from application.use_cases.train_two_tower import TrainTwoTower
+from application.use_cases.upsert_courses import UpsertCourses
+from tests.conftest import CATALOG, event
+
+
+class SlowTrainer(ModelTrainer):
+    """Trains instantly; its first reindex waits until the test lets it go on."""
+
+    artifact_name = "two_tower"
+
+    def __init__(self) -> None:
+        self.reindexing = threading.Event()
+        self.proceed = threading.Event()
+
+    def train(self, courses, histories, progress=None):  # type: ignore[no-untyped-def]
+        return {"model": uuid.uuid4().bytes}, {}
+
+    def reindex(self, artifact, courses, reencode):  # type: ignore[no-untyped-def]
+        self.reindexing.set()
+        assert self.proceed.wait(10)
+        return {"model": artifact.files["model"], "index": b"i"}, {
+            "reindexed_from": artifact.version
+        }
+
+
+@pytest.fixture
+def setup(tmp_path):  # type: ignore[no-untyped-def]
+    memory = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(memory)  # noqa: E731
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event("u1", "course_sql_basic", "enroll")])
+    return uow, SlowTrainer(), FilesystemArtifactStore(tmp_path, keep=10)
+
+
+def test_a_reindex_started_before_a_training_rebuilds_the_new_model_not_the_old(setup):
+    uow, trainer, store = setup
+    old = TrainTwoTower(uow, trainer, store).execute().version
+    rebuilt = {}
+    rebuilding = threading.Thread(
+        target=lambda: rebuilt.update(result=RebuildIndex(uow, trainer, store).execute())
+    )
+    rebuilding.start()
+    assert trainer.reindexing.wait(10)  # the rebuild has read the old model...
+    new = TrainTwoTower(uow, trainer, store).execute().version  # ...when a training lands
+    trainer.proceed.set()
+    rebuilding.join()
+    current = store.load("two_tower", store.current_version("two_tower"))
+    assert rebuilt["result"].previous == new != old
+    assert current.manifest["reindexed_from"] == new
+    assert current.files["model"] == store.load("two_tower", new).files["model"]
+
+
+def test_a_training_overtaken_by_a_newer_one_is_refused_with_a_clear_message(setup):
+    uow, _, store = setup
+
+    class Overtaken(SlowTrainer):
+        def train(self, courses, histories, progress=None):  # type: ignore[no-untyped-def]
+            store.publish("two_tower", {"model": b"newer"}, {})  # another trainer finished first
+            return {"model": b"older"}, {}
+
+    with pytest.raises(StaleBase, match="nothing was replaced"):
+        TrainTwoTower(uow, Overtaken(), store).execute()
+    assert store.load("two_tower", store.current_version("two_tower")).files["model"] == b"newer"
