@@ -302,8 +302,13 @@ class StatsRepository(abc.ABC):
         """Courses by enrolments (all of them, attributed or not) since `since`, then clicks."""
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached (down, frozen past its timeouts): try again later."""
+
+
 class UnitOfWork(abc.ABC):
-    """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit."""
+    """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit. A lost
+    connection leaves the block as StorageUnavailable, whatever the backend."""
 
     courses: CourseRepository
     interactions: InteractionRepository

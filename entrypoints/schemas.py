@@ -174,7 +174,17 @@ class HomeResponseSchema(Schema):
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
     recommendation_id = fields.String(
-        metadata={"description": "Send it back with events to attribute them"}
+        metadata={"description": "Send it back with events to attribute them (absent if degraded)"}
+    )
+    model_version = fields.String(
+        metadata={"description": "The published version that answered (model strategies)"}
+    )
+    selected_by = fields.String(metadata={"description": "bandit, when strategy=auto chose"})
+    degraded = fields.Boolean(
+        metadata={
+            "description": "true: the database was unreachable, so the answer ignores the "
+            "learner's history and was not recorded"
+        }
     )
     items = fields.List(fields.Nested(RecommendedCourseSchema))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sqlalchemy.repositories import (
@@ -12,7 +13,13 @@ from adapters.sqlalchemy.repositories import (
     SqlSlateRepository,
 )
 from adapters.sqlalchemy.stats import SqlStatsRepository
-from application.ports import UnitOfWork
+from application.ports import StorageUnavailable, UnitOfWork
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
@@ -28,9 +35,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.jobs = SqlJobRepository(self.session)
         return self
 
-    def __exit__(self, *args: object) -> None:
-        self.rollback()
-        self.session.close()
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        try:
+            self.rollback()
+            self.session.close()
+        except DBAPIError:
+            if error is None:
+                raise
+        if _unreachable(error):
+            raise StorageUnavailable(f"the database is unreachable: {type(error).__name__}") from error
 
     def commit(self) -> None:
         self.session.commit()

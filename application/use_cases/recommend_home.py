@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from application.bandit import BanditService
 from application.hybrid import HybridRecommender
-from application.ports import UnitOfWork
+from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.strategies import Snapshot, StrategyRegistry
 from domain.model import (
@@ -50,6 +50,9 @@ class ServedItem:
 class HomeResult:
     slate: Slate
     items: tuple[ServedItem, ...]
+    #: the database was unreachable: served from memory without the learner's history, and
+    #: nothing was recorded (the slate cannot be attributed)
+    degraded: bool = False
 
 
 def pool_size(k: int) -> int:
@@ -85,44 +88,50 @@ class RecommendHome:
         snapshot = self.strategies.snapshot()
         requested = self._resolve(query, snapshot)
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
-        with self.uow_factory() as uow:
-            history = uow.interactions.history(query.user_id)
-            exclude = history.taken() | snapshot.inactive() | _filtered_out(snapshot, query)
-            name = requested
-            recommender = _with_weights(snapshot.recommenders.get(name), query.weights)
-            candidates: list[Recommendation] = []
-            if (
-                recommender is not None
-                and recommender.ready
-                and not (recommender.personalised and history.is_new)
-            ):
-                candidates = recommender.recommend(
-                    history, pool_size(query.k), exclude, explain=False
-                )
-            if not candidates and name != FALLBACK:
-                # Unknown learners, untrained models and exhausted strategies get popular courses.
-                name = FALLBACK
-                recommender = snapshot.recommenders[FALLBACK]
-                candidates = recommender.recommend(
-                    history, pool_size(query.k), exclude, explain=False
-                )
-            items = _explained(
-                recommender,  # type: ignore[arg-type]
-                history,
-                rerank(candidates, history, snapshot.courses, query.k, policy, self.clock()).items,
-            )
-            slate = Slate(
-                recommendation_id=RecommendationId(uuid.uuid4().hex),
-                user_id=query.user_id,
-                strategy=name,
-                items=tuple(items),
-                served_at=self.clock(),
-                model_version=recommender.model_version if recommender else None,
-                fallback_from=requested if name != requested else None,
-            )
-            uow.slates.add(slate)
-            uow.commit()
-        return HomeResult(slate, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items))
+        degraded = False
+        try:
+            with self.uow_factory() as uow:
+                history = uow.interactions.history(query.user_id)
+        except StorageUnavailable:
+            history, degraded = LearnerHistory(query.user_id), True
+        exclude = history.taken() | snapshot.inactive() | _filtered_out(snapshot, query)
+        name = requested
+        recommender = _with_weights(snapshot.recommenders.get(name), query.weights)
+        candidates: list[Recommendation] = []
+        if (
+            recommender is not None
+            and recommender.ready
+            and not (recommender.personalised and history.is_new)
+        ):
+            candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+        if not candidates and name != FALLBACK:
+            # Unknown learners, untrained models and exhausted strategies get popular courses.
+            name = FALLBACK
+            recommender = snapshot.recommenders[FALLBACK]
+            candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+        items = _explained(
+            recommender,  # type: ignore[arg-type]
+            history,
+            rerank(candidates, history, snapshot.courses, query.k, policy, self.clock()).items,
+        )
+        slate = Slate(
+            recommendation_id=RecommendationId(uuid.uuid4().hex),
+            user_id=query.user_id,
+            strategy=name,
+            items=tuple(items),
+            served_at=self.clock(),
+            model_version=recommender.model_version if recommender else None,
+            fallback_from=requested if name != requested else None,
+        )
+        if not degraded:
+            try:
+                with self.uow_factory() as uow:
+                    uow.slates.add(slate)
+                    uow.commit()
+            except StorageUnavailable:
+                degraded = True
+        served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
+        return HomeResult(slate, served, degraded)
 
 
 def _explained(

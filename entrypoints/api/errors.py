@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from application.ports import StorageUnavailable
 from domain.errors import (
     DomainError,
     InvalidBatch,
@@ -73,6 +75,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):  # type: ignore[no-untyped-def]
         return error_response(400, error.code, str(error))
+
+    outage = {"logged_at": 0.0}
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
+        # One line per burst: a down database is one event, not one per request.
+        if time.monotonic() - outage["logged_at"] > 30:
+            outage["logged_at"] = time.monotonic()
+            log.warning("answering 503: %s", error)
+        response = error_response(
+            503, "storage_unavailable", "the database is unavailable; try again shortly"
+        )
+        response[0].headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]

@@ -74,7 +74,10 @@ def home(  # type: ignore[no-untyped-def]
         body["selected_by"] = "bandit"
     if result.slate.model_version:
         body["model_version"] = result.slate.model_version
-    body["recommendation_id"] = result.slate.recommendation_id
+    if result.degraded:
+        body["degraded"] = True  # no history read, nothing recorded: no id to attribute to
+    else:
+        body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
     return body
 

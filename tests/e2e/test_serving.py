@@ -68,3 +68,33 @@ def test_a_worker_serves_with_the_trainer_stopped_and_the_events_table_growing(
     }
     assert still == published
     app.container.engine().dispose()
+
+
+def test_while_the_database_is_down_home_answers_from_memory_and_writes_get_503(sqlite_url):
+    from adapters.sqlalchemy.engine import build_engine
+
+    app = make_app(sqlite_url, caught_up=False, refresh_seconds=3600)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 30)})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    assert client.get(f"{HOME}?user_id=user1").json["recommendation_id"]  # loaded, recorded
+    down = build_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    app.container.engine.override(down)
+    served = client.get(f"{HOME}?user_id=user1&strategy=item_cf&explain=true")
+    assert served.status_code == 200
+    body = served.json
+    assert body["degraded"] is True and "recommendation_id" not in body
+    assert body["strategy"] == "popularity" and body["items"]  # no history: popular courses
+    for response in (
+        client.post("/api/v1/interactions", json={"events": events(100, 1)}),
+        client.get("/readyz"),
+    ):
+        assert response.status_code == 503 and response.headers["Retry-After"]
+    assert client.post("/api/v1/interactions", json={"events": events(100, 1)}).json["error"][
+        "code"
+    ] == "storage_unavailable"
+    app.container.engine.reset_override()
+    down.dispose()
+    assert "degraded" not in client.get(f"{HOME}?user_id=user1").json
+    app.container.engine().dispose()
