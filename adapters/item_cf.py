@@ -85,10 +85,27 @@ class ItemCFRecommender(ScoringRecommender):
         )
 
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
+        if sparse.issparse(self.weights):
+            return self._sparse_scores(learners)
         history = self._history(learners)
-        product = history @ self.weights
-        scores = np.array(product.toarray() if sparse.issparse(product) else product, dtype=float)
+        scores = np.array(history @ self.weights, dtype=float)
         scores[np.asarray(history.sum(axis=1)).ravel() == 0] = -np.inf  # no history: nothing to say
+        return scores
+
+    def _sparse_scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
+        """The sum of the weight rows of each learner's courses, added up with one bincount (a
+        sparse-times-sparse product would build a sparse result first)."""
+        weights: sparse.csr_matrix = self.weights  # type: ignore[assignment]
+        scores = np.full((len(learners), len(self.courses)), -np.inf)
+        for row, learner in enumerate(learners):
+            own = self.rows(learner.seen())
+            if own.size == 0:
+                continue  # no history: nothing to say
+            starts, ends = weights.indptr[own], weights.indptr[own + 1]
+            take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+            scores[row] = np.bincount(
+                weights.indices[take], weights=weights.data[take], minlength=len(self.courses)
+            )
         return scores
 
     def _weight(self, source: int, target: int) -> float:
@@ -108,8 +125,8 @@ class ItemCFRecommender(ScoringRecommender):
         for column, row in enumerate(rows):
             ranked = [(block[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
             best = max(ranked, default=(0.0, -1))
-            if best[0] <= 0:
-                said.append("Often taken together with courses like yours")
+            if best[0] <= 0:  # no course of theirs speaks for it on its own
+                said.append("Picked for you from what you have studied")
                 continue
             course = self.courses[best[1]]
             said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -10,8 +11,9 @@ from entrypoints.api import create_app
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Any] = create_app) -> None:
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -20,4 +22,4 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         self.cfg.set("accesslog", "-")
 
     def load(self) -> Any:
-        return create_app()
+        return self.factory()

@@ -56,7 +56,8 @@ class CourseFeatures:
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
 
-    def features(self, course: Course, with_id: bool = True) -> list[tuple[int, float]]:
+    def named(self, course: Course, with_id: bool = True) -> list[tuple[str, float]]:
+        """The course's features by name, with their weights."""
         words = [
             w
             for w in TOKEN.findall(f"{course.title} {course.description}".lower())
@@ -67,7 +68,10 @@ class CourseFeatures:
         named += [(f"word={w}", 1.0 / max(1, len(words)) ** 0.5) for w in dict.fromkeys(words)]
         if with_id:
             named.append((f"id={course.course_id}", 1.0))
-        return [(bucket(name, self.buckets), weight) for name, weight in named]
+        return named
+
+    def features(self, course: Course, with_id: bool = True) -> list[tuple[int, float]]:
+        return [(bucket(name, self.buckets), w) for name, w in self.named(course, with_id)]
 
     def encode(self, courses: Sequence[Course], trained_ids: Iterable[str] | None = None) -> Bag:
         """Courses the model never saw in training get no id feature: their content speaks for them."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from adapters.faiss_index import FaissIndex
 from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_artifact, to_files
+from adapters.two_tower.features import CourseFeatures
 from adapters.two_tower.model import TowerConfig, TowerEnsemble
 from adapters.two_tower.training import TrainConfig, train_two_tower
 from application.ports import Artifact, EpochProgress, Histories, ModelTrainer
@@ -29,6 +30,26 @@ def configs(settings: Mapping[str, Any]) -> tuple[TowerConfig, TrainConfig]:
     if "event_types" in train:
         train["event_types"] = tuple(train["event_types"])
     return TowerConfig(**tower), TrainConfig(**train)
+
+
+def _power_of_two(wanted: int, low: int, high: int) -> int:
+    size = low
+    while size < wanted and size < high:
+        size *= 2
+    return min(size, high)
+
+
+def sized(tower: TowerConfig, courses: Sequence[Course], learners: int) -> TowerConfig:
+    """Hashed-feature tables sized to the data (four buckets per distinct course feature, two
+    per learner), never above the configured sizes: a small catalog gets a small model."""
+    features = CourseFeatures(1)
+    names = {name for course in courses for name, _ in features.named(course)}
+    names |= {f"course={c.course_id}" for c in courses}
+    return replace(
+        tower,
+        buckets=_power_of_two(4 * len(names), 1 << 10, tower.buckets),
+        user_buckets=_power_of_two(2 * learners, 1 << 8, tower.user_buckets),
+    )
 
 
 class TwoTowerTrainer(ModelTrainer):
@@ -56,19 +77,20 @@ class TwoTowerTrainer(ModelTrainer):
             }
             for user, courses_of in histories.items()
         }
+        tower = sized(self.tower, courses, len(histories))
         runs = [
             train_two_tower(
                 courses,
                 weighted,
-                self.tower,
+                tower,
                 replace(self.config, seed=self.config.seed + i),
                 self.event_weights,
                 progress,
             )
-            for i in range(self.tower.members)
+            for i in range(tower.members)
         ]
         trained = runs[0]
-        model = TowerEnsemble(self.tower, [run.model for run in runs])
+        model = TowerEnsemble(tower, [run.model for run in runs])
         model.eval()
         trained_courses = set(trained.trained_courses)
         embeddings = embed_courses(model, list(courses), trained_courses)
@@ -76,7 +98,7 @@ class TwoTowerTrainer(ModelTrainer):
         ids = [c.course_id for c in courses]
         index.build(ids, embeddings)
         manifest = {
-            "tower": self.tower.to_dict(),
+            "tower": tower.to_dict(),
             "training": {
                 **dataclasses.asdict(self.config),
                 "event_types": list(self.config.event_types),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from application.ports import ArtifactStore, UnitOfWork
+from application.ports import ArtifactStore, EpochProgress, UnitOfWork
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
 from domain.errors import StrategyUnavailable
@@ -145,7 +145,7 @@ class FitStrategies:
                 assert self.train_two_tower is not None
                 say(f"training {TWO_TOWER} on {len(events)} events")
                 trained = self.train_two_tower().execute(
-                    data=(courses, events), data_version=str(data)
+                    _every_few_seconds(say), data=(courses, events), data_version=str(data)
                 )
                 version, note = trained.version, "trained"
             else:
@@ -161,3 +161,18 @@ class FitStrategies:
         seconds = time.perf_counter() - started
         say(f"{TWO_TOWER} {note} in {seconds:.1f}s, published {version}")
         return Fitted(TWO_TOWER, version, seconds, note)
+
+
+def _every_few_seconds(say: Callable[[str], None], seconds: float = 5.0) -> EpochProgress:
+    """Training progress as a log line every few seconds (and at each member's last epoch)."""
+    said = [time.monotonic()]
+
+    def progress(epoch: int, epochs: int, loss: float, recall: float) -> None:
+        if time.monotonic() - said[0] >= seconds or epoch == epochs:
+            said[0] = time.monotonic()
+            say(
+                f"{TWO_TOWER} epoch {epoch}/{epochs}: loss {loss:.4f}, "
+                f"validation recall@10 {recall:.4f}"
+            )
+
+    return progress

@@ -1,0 +1,116 @@
+"""Every reason a learner reads states only what the data shows for that learner and course.
+
+Property-based: random catalogs and histories, every strategy fitted, every served item's reason
+checked against the learner's events and the catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from application.hybrid import MIXED, HybridRecommender
+from application.ranking import RankingPolicy, rerank
+from domain.model import (
+    Course,
+    CourseId,
+    EventType,
+    Interaction,
+    LearnerHistory,
+    Level,
+    UserId,
+)
+
+WORDS = ["python", "data", "sql", "design", "spanish", "music", "cloud", "security", "art"]
+CATEGORIES = ["Programming", "Languages", "Arts", ""]
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@st.composite
+def worlds(draw):  # type: ignore[no-untyped-def]
+    size = draw(st.integers(4, 12))
+    courses = []
+    for i in range(size):
+        prerequisites = (
+            tuple(CourseId(f"c{j}") for j in draw(st.sets(st.integers(0, i - 1), max_size=1)))
+            if i > 0
+            else ()
+        )
+        courses.append(
+            Course(
+                CourseId(f"c{i}"),
+                f"Course {i} " + " ".join(draw(st.lists(st.sampled_from(WORDS), max_size=2))),
+                " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4))),
+                draw(st.sampled_from(CATEGORIES)),
+                draw(st.sampled_from(list(Level))),
+                tuple(draw(st.lists(st.sampled_from(WORDS), max_size=2))),
+                prerequisites,
+            )
+        )
+    events = [
+        Interaction(
+            f"e{n}",
+            UserId(f"u{draw(st.integers(0, 5))}"),
+            CourseId(f"c{draw(st.integers(0, size - 1))}"),
+            draw(st.sampled_from(list(EventType))),
+            NOW - timedelta(days=draw(st.integers(0, 90)), minutes=n),
+        )
+        for n in range(draw(st.integers(1, 40)))
+    ]
+    return courses, sorted(events, key=lambda e: e.occurred_at)
+
+
+def check(reason: str, learner: LearnerHistory, course: Course, catalog: dict) -> None:  # type: ignore[type-arg]
+    strongest = learner.strongest()
+    by_title = {c.title: c for c in catalog.values()}
+    verbs = {e.past_tense: e for e in EventType}
+    assert reason and ";" not in reason, reason  # one reason, about one course
+    if found := re.fullmatch(r"Similar to (.+), which you (.+)", reason):
+        own = by_title[found[1]]
+        assert strongest[own.course_id] is verbs[found[2]], reason
+    elif found := re.fullmatch(r"Because you (viewed|looked at|enrolled in|completed) (.+)", reason):
+        own = by_title[found[2]]
+        assert strongest[own.course_id] is verbs[found[1]], reason
+    elif found := re.fullmatch(r"You (.+) this course before", reason):
+        assert strongest[course.course_id] is verbs[found[1]], reason
+    elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
+        assert found[1] == (course.category or "our catalog"), reason
+    elif found := re.fullmatch(r"Next step after (.+)", reason):
+        assert by_title[found[1]].course_id in course.prerequisites
+        assert strongest[by_title[found[1]].course_id] is EventType.COMPLETE
+    else:
+        assert reason in ("Picked for you from what you have studied", MIXED), reason
+        assert not learner.is_new or reason == MIXED
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type: ignore[no-untyped-def]
+    courses, events = world
+    catalog = {c.course_id: c for c in courses}
+    parts = {
+        "popularity": PopularityRecommender(30.0),
+        "content": ContentRecommender(),
+        "item_cf": ItemCFRecommender(regularization=10.0),
+    }
+    for part in parts.values():
+        part.fit(courses, events)
+    strategies = {
+        **parts,
+        "hybrid": HybridRecommender(parts, {"popularity": 0.2, "content": 0.4, "item_cf": 0.4}),
+    }
+    for user in sorted({e.user_id for e in events}):
+        learner = LearnerHistory(user, tuple(e for e in events if e.user_id == user))
+        for recommender in strategies.values():
+            items = recommender.recommend(learner, 20, learner.taken(), explain=False)
+            served = rerank(items, learner, catalog, 5, RankingPolicy(), NOW).items
+            unexplained = [item for item in served if not item.reason]
+            explained = {r.course_id: r.reason for r in recommender.explain(learner, unexplained)}
+            for item in served:
+                check(explained.get(item.course_id, item.reason), learner, catalog[item.course_id], catalog)
