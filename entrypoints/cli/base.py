@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from entrypoints.config import ConfigError, load_settings
-from entrypoints.container import Container
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 BATCH = 1_000
 
@@ -23,6 +27,8 @@ def container_of(ctx: click.Context) -> Container:
             settings = load_settings()
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
+        from entrypoints.container import Container  # torch and the adapters: only when needed
+
         container = Container()
         container.config.from_dict(settings)
         root.obj = container

@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from domain.errors import DomainError
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.container import Container
 from entrypoints.files import parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 
 @cli.command("init-db")

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,9 +17,11 @@ from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
-from entrypoints.container import Container
 from entrypoints.files import parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 #: sub-folder of RS_DATA_DIR (e.g. ../shared/data) for each dataset
 DEFAULT_FOLDERS = {"ml-100k": "ml-100k", "cnpc": "cnpc-canvas-network"}

@@ -3,21 +3,47 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from entrypoints.cli.base import cli
-from entrypoints.config import ConfigError, load_settings, masked
+from entrypoints.config import (
+    ConfigError,
+    flatten,
+    load_settings,
+    masked,
+    read_sourced_environment,
+    sources,
+)
+
+
+def _validated() -> dict[str, Any]:
+    """The settings, or a one-line error and exit 1: before anything is bound or loaded."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command("show-config")
-def show_config() -> None:
-    """Print the effective configuration, secrets masked."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: settings and sources.")
+def show_config(as_json: bool) -> None:
+    """Print the effective configuration (secrets masked) and where each setting came from."""
+    env, origin = read_sourced_environment()
     try:
-        settings = load_settings()
+        settings = load_settings(env)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
+    came_from = sources(settings, env, origin)
+    shown = flatten(masked(settings))
+    if as_json:
+        click.echo(json.dumps({"settings": masked(settings), "sources": came_from}, indent=2))
+        return
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        text = json.dumps(value) if not isinstance(value, str) else value
+        click.echo(f"{key.ljust(width)}  {text:<32}  {came_from[key]}")
 
 
 @cli.command("serve")
@@ -30,9 +56,9 @@ def show_config() -> None:
 )
 def serve(host: str | None, port: int | None, workers: int, threads: int, dev: bool) -> None:
     """Serve the HTTP API."""
+    settings = _validated()
     from entrypoints.api import create_app
 
-    settings = load_settings()
     host = host or settings["host"]
     port = port or settings["port"]
     if dev:
