@@ -204,7 +204,11 @@ class ModelInfoSchema(Schema):
     loaded = fields.Boolean()
     version = fields.String()
     trained_at = fields.String()
-    embedding_dim = fields.Integer()
+    embedding_dim = fields.Integer(
+        metadata={"description": "per ensemble member, as configs/two_tower.yaml and show-config say"}
+    )
+    members = fields.Integer(metadata={"description": "ensemble members"})
+    index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})
     indexed_items = fields.Integer()
     index_type = fields.String()
     validation_metrics = fields.Dict()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
 
@@ -30,8 +32,24 @@ def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # typ
     snapshot = strategies.snapshot()
     return {
         "models": [
-            {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
+            model_sizes({"strategy": name, **r.describe()})
+            for name, r in sorted(snapshot.recommenders.items())
         ]
+    }
+
+
+def model_sizes(described: dict[str, Any]) -> dict[str, Any]:
+    """Sizes in the terms of the configuration (`embedding_dim` per member, as in
+    configs/two_tower.yaml and `recsys show-config`); the index holds members × embedding_dim."""
+    members = int((described.get("validation_metrics") or {}).get("members", 1) or 1)
+    index_dim = described.get("index_dim", described.get("embedding_dim"))
+    if index_dim is None:
+        return described
+    return {
+        **described,
+        "embedding_dim": int(index_dim) // members,
+        "members": members,
+        "index_dim": int(index_dim),
     }
 
 
