@@ -34,6 +34,7 @@ from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
+from entrypoints.metered_jobs import MeteredJobStore
 
 
 def _backend(url: str) -> str:
@@ -56,7 +57,9 @@ class Container(containers.DeclarativeContainer):
     artifact_store = providers.Singleton(
         FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
     )
-    jobs = providers.Singleton(FilesystemJobStore, config.models_dir)
+    jobs = providers.Singleton(
+        MeteredJobStore, providers.Singleton(FilesystemJobStore, config.models_dir)
+    )
     two_tower_trainer = providers.Factory(
         TwoTowerTrainer, settings=config.two_tower, hnsw_above=config.hnsw_above
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, jsonify
 
+from entrypoints import logs
 from entrypoints.api import (
     admin,
     analytics,
@@ -14,6 +14,7 @@ from entrypoints.api import (
     dashboard,
     health,
     interactions,
+    observability,
     recommendations,
 )
 from entrypoints.api.errors import register_error_handlers
@@ -56,7 +57,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def openapi():  # type: ignore[no-untyped-def]
         return jsonify(build_spec(app))
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
+    observability.install(app)
     return app

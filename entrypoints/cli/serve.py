@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import click
@@ -57,15 +61,30 @@ def show_config(as_json: bool) -> None:
 def serve(host: str | None, port: int | None, workers: int, threads: int, dev: bool) -> None:
     """Serve the HTTP API."""
     settings = _validated()
-    from entrypoints.api import create_app
-
     host = host or settings["host"]
     port = port or settings["port"]
     if dev:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise click.UsageError("--dev runs Flask's debugger: serve it on 127.0.0.1 only")
+        from entrypoints.api import create_app
+
         create_app().run(host=host, port=port, debug=True)
         return
+    _metrics_folder()
     from entrypoints.wsgi import GunicornServer
 
-    GunicornServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads}).run()
+    GunicornServer(
+        {"bind": f"{host}:{port}", "workers": workers, "threads": threads},
+        settings["log_format"],
+        settings["log_level"],
+    ).run()
+
+
+def _metrics_folder() -> None:
+    """A fresh folder where each gunicorn worker writes its metrics (before any worker starts,
+    and before prometheus_client is imported); an operator's PROMETHEUS_MULTIPROC_DIR is kept."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="recsys-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
