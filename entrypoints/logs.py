@@ -57,6 +57,18 @@ class ConsoleFormatter(logging.Formatter):
         return text
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def formatter(kind: str = "auto", stream: Any = None) -> logging.Formatter:
     """ "json", "console", or "auto": console on a terminal, JSON otherwise."""
     if kind == "auto":
@@ -70,7 +82,7 @@ def configure(kind: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "recsys", False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.recsys = True  # type: ignore[attr-defined]
     handler.setFormatter(formatter(kind, sys.stderr))
     handler.addFilter(RequestIdFilter())

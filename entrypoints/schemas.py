@@ -205,7 +205,9 @@ class ModelInfoSchema(Schema):
     version = fields.String()
     trained_at = fields.String()
     embedding_dim = fields.Integer(
-        metadata={"description": "per ensemble member, as configs/two_tower.yaml and show-config say"}
+        metadata={
+            "description": "per ensemble member, as configs/two_tower.yaml and show-config say"
+        }
     )
     members = fields.Integer(metadata={"description": "ensemble members"})
     index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import click
 
+from entrypoints import logs
 from entrypoints.config import ConfigError, load_settings
 
 if TYPE_CHECKING:
@@ -17,6 +19,9 @@ BATCH = 1_000
 @click.group()
 def cli() -> None:
     """Course recommendation service."""
+    # Before the settings are validated (a command reports a bad value): fall back to "auto".
+    kind = os.environ.get("RS_LOG_FORMAT", "auto")
+    logs.configure(kind if kind in ("json", "console") else "auto")
 
 
 def container_of(ctx: click.Context) -> Container:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,7 @@ from domain.errors import DomainError
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.files import parse_file
+from entrypoints.progress import Progress
 from entrypoints.schemas import CourseSchema, EventSchema
 
 if TYPE_CHECKING:
@@ -86,12 +86,12 @@ def ingest(container: Container, events: Sequence[Interaction], label: str) -> t
     """Log events in batches of BATCH with a progress bar; returns (accepted, duplicates)."""
     log = container.log_interactions()
     accepted = duplicates = 0
-    with click.progressbar(length=len(events), label=label, file=sys.stderr) as bar:
+    with Progress(label, len(events), unit="events") as progress:
         for start in range(0, len(events), BATCH):
             result = log.execute(events[start : start + BATCH])
             accepted += result.accepted
             duplicates += result.duplicates
-            bar.update(min(BATCH, len(events) - start))
+            progress.advance(min(BATCH, len(events) - start))
     return accepted, duplicates
 
 
