@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
+from adapters.demo_slates import demo_slates
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.fs_jobs import FilesystemJobStore
 from adapters.implicit_peer import ImplicitRecommender
@@ -118,6 +119,7 @@ class Container(containers.DeclarativeContainer):
     start_reindex = providers.Factory(StartReindex, jobs, rebuild_index.provider)
 
     demo_data = providers.Object(demo_data)
+    demo_slates = providers.Object(demo_slates)
 
     # Offline evaluation: popularity is the plain "most popular" count, as in published baselines.
     evaluation_factories = providers.Dict(

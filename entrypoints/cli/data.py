@@ -95,6 +95,9 @@ def ingest(container: Container, events: Sequence[Interaction], label: str) -> t
     return accepted, duplicates
 
 
+SERVED_DAYS = 30
+
+
 @cli.command("demo-data")
 @click.option("--seed", default=42, show_default=True, help="Same seed, same learners and events.")
 @click.option("--learners", default=3000, show_default=True)
@@ -113,4 +116,17 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     accepted, _ = ingest(container, data.interactions, "loading demo events")
     click.echo(
         f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners"
+    )
+    served = container.demo_slates()(data.courses, learners, seed=seed, days=SERVED_DAYS)
+    with container.uow() as uow:
+        known = uow.slates.existing(s.recommendation_id for s in served.slates)
+        for slate in served.slates:
+            if slate.recommendation_id not in known:
+                uow.slates.add(slate)
+        uow.commit()
+    outcomes, _ = ingest(container, served.interactions, "loading demo clicks on served lists")
+    bandit = container.update_bandit().execute(24.0 * (SERVED_DAYS + 1), 1, 0.0)
+    click.echo(
+        f"served {len(served.slates)} demo recommendation lists over {SERVED_DAYS} days "
+        f"with {outcomes} attributed clicks and enrolments; {bandit.message}"
     )

@@ -106,6 +106,7 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     assert first.exit_code == 0, first.output
     loaded = counts(database_url)
     assert loaded[0] >= 200 and loaded[1] > 100
+    assert "over 30 days" in first.output and "credited" in first.output
     assert "not loaded" in run("demo-data", "--if-empty").output
     assert counts(database_url) == loaded
 
