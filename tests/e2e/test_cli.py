@@ -12,8 +12,9 @@ from entrypoints.container import Container
 
 
 @pytest.fixture
-def run(database_url, monkeypatch):  # type: ignore[no-untyped-def]
+def run(database_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
