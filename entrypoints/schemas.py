@@ -261,6 +261,18 @@ class DaysQuerySchema(Schema):
     days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
 
 
+class DashboardQuerySchema(DaysQuerySchema):
+    refresh = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 3600),
+        metadata={"description": "reload the page every this many seconds (0: never)"},
+    )
+
+
+class LoginFormSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "RS_ADMIN_TOKEN"})
+
+
 def user_path_id(value: str) -> str:
     """A learner id from the URL path, checked like every other id."""
     try:

@@ -17,6 +17,7 @@ from entrypoints.api import (
     observability,
     recommendations,
 )
+from entrypoints.api.auth import configure_sessions
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
 from entrypoints.config import ConfigError, load_settings
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
+    configure_sessions(app, settings["admin_token"], secure=settings["env"] == "prod")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for blueprint in (
         recommendations.bp,
