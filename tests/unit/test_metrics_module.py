@@ -44,3 +44,16 @@ def test_job_outcomes_and_publish_durations_reach_the_exposition():
     assert content_type.startswith("text/plain")
     assert b'recsys_jobs_total{kind="unit_reindex",outcome="failed"}' in body
     assert b'recsys_publish_duration_seconds_count{strategy="unit_tower"}' in body
+
+
+def test_every_finished_job_is_counted_by_kind_and_outcome(tmp_path):
+    from adapters.fs_jobs import FilesystemJobStore
+    from entrypoints.metered_jobs import MeteredJobStore
+
+    jobs = MeteredJobStore(FilesystemJobStore(str(tmp_path)))
+    before = value("recsys_jobs_total", kind="reindex", outcome="failed")
+    job = jobs.begin("reindex")
+    assert job is not None
+    jobs.finish(job, error="the index could not be written")
+    assert value("recsys_jobs_total", kind="reindex", outcome="failed") == before + 1
+    assert jobs.get(job)["status"] == "failed"
