@@ -178,26 +178,28 @@ def demo_data(
         subjects = [s for s in by_subject if by_subject[s][0].category in favourites]
         others = [s for s in by_subject if s not in subjects]
         moment = now - timedelta(days=rng.uniform(0, days))
+        journey: list[tuple[Course, EventType, datetime]] = []
         for _ in range(rng.randint(1, 6)):
             pool = subjects if rng.random() < 0.85 else others
             subject = rng.choices(pool, weights=[appeal[s] for s in pool])[0]
             for course in by_subject[subject]:
-                moment = min(now, moment + timedelta(hours=rng.uniform(1, 72)))
-                events.append(_event(user, course, EventType.VIEW, moment))
+                moment += timedelta(hours=rng.uniform(1, 72))
+                journey.append((course, EventType.VIEW, moment))
                 if rng.random() < 0.6:
-                    events.append(
-                        _event(
-                            user, course, EventType.CLICK, min(now, moment + timedelta(minutes=1))
-                        )
-                    )
+                    journey.append((course, EventType.CLICK, moment + timedelta(minutes=1)))
                 if rng.random() > 0.55:
                     break
-                moment = min(now, moment + timedelta(minutes=5))
-                events.append(_event(user, course, EventType.ENROLL, moment))
+                moment += timedelta(minutes=5)
+                journey.append((course, EventType.ENROLL, moment))
                 if rng.random() > 0.7:
                     break
-                moment = min(now, moment + timedelta(days=rng.uniform(5, 30)))
-                events.append(_event(user, course, EventType.COMPLETE, moment))
+                moment += timedelta(days=rng.uniform(5, 30))
+                journey.append((course, EventType.COMPLETE, moment))
+        # A journey that would run past `now` happened earlier instead: moved back whole, so no
+        # timestamps pile up on `now` (and no extra random draws change the other learners).
+        last = max(when for _, _, when in journey)
+        shift = last - now + timedelta(minutes=(n * 37) % 360) if last > now else timedelta(0)
+        events += [_event(user, course, kind, when - shift) for course, kind, when in journey]
     events.sort(key=lambda e: (e.occurred_at, e.event_id))
     return DemoData(courses, events)
 

@@ -109,8 +109,11 @@ class StrategyRegistry:
         refresh_seconds: float = 30.0,
         composites: Mapping[str, Callable[[Mapping[str, Recommender]], Recommender]] | None = None,
         fallbacks: Mapping[str, Fallback] | None = None,
+        on_loaded: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.factories = dict(factories)
+        #: told of the version each strategy answers from after every load (metrics)
+        self.on_loaded = on_loaded
         #: strategies built from the loaded others (the hybrid), rebuilt with every snapshot
         self.composites = dict(composites or {})
         self.fallbacks = dict(fallbacks or {})
@@ -216,6 +219,9 @@ class StrategyRegistry:
                 recommenders[name] = recommender or Unavailable(name)
         for name, compose in self.composites.items():
             recommenders[name] = compose(dict(recommenders))
+        for name, version in loaded.items():
+            if self.on_loaded is not None:
+                self.on_loaded(name, version)
         log.info(
             "loaded %s for %d courses in %.3fs",
             ", ".join(f"{n} {v or '(none)'}" for n, v in loaded.items()),

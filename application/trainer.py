@@ -28,6 +28,7 @@ class Trainer:
         fit_interval: float = 60.0,
         poll_seconds: float = 2.0,
         say: Callable[[str], None] = log.info,
+        on_fitted: Callable[[Fitted], None] | None = None,
     ) -> None:
         self.fit = fit
         self.jobs = jobs
@@ -35,6 +36,8 @@ class Trainer:
         self.fit_interval = fit_interval
         self.poll_seconds = poll_seconds
         self.say = say
+        #: told of every strategy fitted (metrics)
+        self.on_fitted = on_fitted
         self._fitted_at: float | None = None
 
     def run_once(self, force: bool = False) -> list[Fitted]:
@@ -48,6 +51,9 @@ class Trainer:
             return []
         self._fitted_at = now
         fitted = self.fit().execute(force=force, progress=self.say)
+        for item in fitted:
+            if self.on_fitted is not None:
+                self.on_fitted(item)
         if self.update_bandit is not None:
             credited = self.update_bandit().execute()
             if credited.changed:

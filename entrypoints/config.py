@@ -1,4 +1,6 @@
-"""Settings from the environment and an optional .env file (the environment wins)."""
+"""Settings from the environment and an optional .env file (the environment wins), validated as
+one typed object: a bad value stops the service before it binds a port, with one line naming the
+variable, the value and what is allowed."""
 
 from __future__ import annotations
 
@@ -6,92 +8,189 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
 import yaml
 from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN")
+STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "content", "popularity", "auto"]
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
+#: TowerConfig's own sizes, used when neither the YAML nor the environment sets one
+TOWER_DEFAULT_SIZES = {"embedding_dim": 64, "user_feature_dim": 16, "item_feature_dim": 32}
+SIZE_VARIABLES = {
+    "embedding_dim": "EMBEDDING_DIM",
+    "user_feature_dim": "USER_FEATURE_DIM",
+    "item_feature_dim": "ITEM_FEATURE_DIM",
+}
 
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot use."""
 
 
+class Settings(BaseModel):
+    """Every variable the service reads: its type, range or allowed values, and default."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=False)
+
+    env: Literal["dev", "test", "prod"] = Field("dev", alias="ENV")
+    database_url: str = Field("", alias="RS_DATABASE_URL")
+    db_host: str = Field("", alias="RS_DB_HOST")
+    db_port: int = Field(5432, alias="RS_DB_PORT", ge=1, le=65535)
+    db_name: str = Field("lms", alias="RS_DB_NAME", min_length=1)
+    db_user: str = Field("postgres", alias="RS_DB_USER", min_length=1)
+    db_password: str = Field("", alias="RS_DB_PASSWORD")
+    models_dir: str = Field("models", alias="RS_MODELS_DIR", min_length=1)
+    two_tower_config: str = Field("configs/two_tower.yaml", alias="RS_TWO_TOWER_CONFIG")
+    embedding_dim: int | None = Field(None, alias="EMBEDDING_DIM", ge=1, le=4096)
+    user_feature_dim: int | None = Field(None, alias="USER_FEATURE_DIM", ge=1, le=4096)
+    item_feature_dim: int | None = Field(None, alias="ITEM_FEATURE_DIM", ge=1, le=4096)
+    default_recommender: STRATEGIES = Field("hybrid", alias="DEFAULT_RECOMMENDER")
+    # Defaults chosen on a validation split of CNPC's training part (docs/results.md).
+    weight_two_tower: float = Field(1.0, alias="HYBRID_WEIGHTS_TWO_TOWER", ge=0)
+    weight_popularity: float = Field(0.0, alias="HYBRID_WEIGHTS_POPULARITY", ge=0)
+    weight_content: float = Field(0.1, alias="HYBRID_WEIGHTS_CONTENT", ge=0)
+    weight_item_cf: float = Field(0.25, alias="HYBRID_WEIGHTS_ITEM_CF", ge=0)
+    popularity_half_life_days: float = Field(30.0, alias="RS_POPULARITY_HALF_LIFE_DAYS", gt=0)
+    refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0)
+    fit_interval_seconds: float = Field(60.0, alias="RS_FIT_INTERVAL", ge=1)
+    train_interval_seconds: float = Field(3600.0, alias="RS_TRAIN_INTERVAL", ge=1)
+    tuning_budget_seconds: float = Field(120.0, alias="RS_TUNING_BUDGET_SECONDS", ge=0)
+    max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0)
+    admin_token: str = Field("", alias="RS_ADMIN_TOKEN")
+    bandit_policy: Literal["epsilon_greedy", "ucb1", "thompson"] = Field(
+        "epsilon_greedy", alias="RS_BANDIT_POLICY"
+    )
+    bandit_epsilon: float = Field(0.1, alias="RS_BANDIT_EPSILON", ge=0, le=1)
+    diversity: float = Field(0.3, alias="RS_DIVERSITY_LAMBDA", ge=0, le=1)
+    keep_versions: int = Field(3, alias="RS_KEEP_VERSIONS", ge=1)
+    hnsw_above: int = Field(50_000, alias="RS_FAISS_HNSW_ABOVE", ge=1)
+    host: str = Field("127.0.0.1", alias="RS_HOST", pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
+    port: int = Field(8002, alias="RS_PORT", ge=1, le=65535)
+    max_body_bytes: int = Field(2 * 1024 * 1024, alias="RS_MAX_BODY_BYTES", ge=1024)
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="RS_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="RS_LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if url and (url != "memory://" and urlsplit(url).scheme not in DATABASE_SCHEMES[:-1]):
+            raise ValueError(
+                f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _prod_needs_a_token(self) -> Settings:
+        if self.env == "prod" and not self.admin_token:
+            raise ValueError(
+                "RS_ADMIN_TOKEN='' (with ENV='prod'): production needs a token, "
+                "the admin endpoints would be open otherwise"
+            )
+        return self
+
+
 def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    return read_sourced_environment(env_file)[0]
+
+
+def read_sourced_environment(
+    env_file: str | os.PathLike[str] | None = ".env",
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(variables, where each came from: ".env" or "environment")."""
     values: dict[str, str] = {}
+    sources: dict[str, str] = {}
     if env_file and Path(env_file).is_file():
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ)
-    return values
+        for key, value in dotenv_values(env_file).items():
+            if value is not None:
+                values[key], sources[key] = value, str(env_file)
+    for key, value in os.environ.items():
+        values[key], sources[key] = value, "environment"
+    return values, sources
 
 
 def database_url(env: Mapping[str, str]) -> str:
     if env.get("RS_DATABASE_URL"):
         return env["RS_DATABASE_URL"]
     if env.get("RS_DB_HOST"):
-        user = quote(env.get("RS_DB_USER", "postgres"), safe="")
+        user = quote(env.get("RS_DB_USER") or "postgres", safe="")
         password = env.get("RS_DB_PASSWORD", "")
         auth = f"{user}:{quote(password, safe='')}" if password else user
         return (
-            f"postgresql+psycopg://{auth}@{env['RS_DB_HOST']}:{env.get('RS_DB_PORT', '5432')}"
-            f"/{env.get('RS_DB_NAME', 'lms')}"
+            f"postgresql+psycopg://{auth}@{env['RS_DB_HOST']}:{env.get('RS_DB_PORT') or '5432'}"
+            f"/{env.get('RS_DB_NAME') or 'lms'}"
         )
     return DEFAULT_SQLITE_URL
 
 
-def _number(env: Mapping[str, str], key: str, default: float, kind: type = float) -> Any:
-    raw = env.get(key)
-    if raw in (None, ""):
-        return default
+def _one_line(error: ValidationError, env: Mapping[str, str]) -> str:
+    problems = []
+    for item in error.errors():
+        variable = str(item["loc"][0]) if item["loc"] else ""
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if variable:
+            problems.append(f"{variable}={env.get(variable, '')!r}: {message}")
+        else:
+            problems.append(message)
+    return "invalid setting " + "; ".join(problems)
+
+
+def validate(env: Mapping[str, str]) -> Settings:
+    """The typed settings, or ConfigError with one line naming variable, value and allowed values."""
+    given = {k: v for k, v in env.items() if v != "" or k in ("RS_ADMIN_TOKEN",)}
     try:
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+        return Settings.model_validate(given)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error, env)) from None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The effective configuration as a plain dict (what the container is configured from)."""
     env = read_environment() if env is None else env
+    s = validate(env)
+    two_tower = two_tower_settings(env)
+    sizes = {key: int(two_tower.get(key, default)) for key, default in TOWER_DEFAULT_SIZES.items()}
     return {
-        "env": env.get("ENV", "dev"),
+        "env": s.env,
         "database_url": database_url(env),
-        "models_dir": env.get("RS_MODELS_DIR", "models"),
-        "embedding_dim": _number(env, "EMBEDDING_DIM", 64, int),
-        "user_feature_dim": _number(env, "USER_FEATURE_DIM", 16, int),
-        "item_feature_dim": _number(env, "ITEM_FEATURE_DIM", 32, int),
-        "default_recommender": env.get("DEFAULT_RECOMMENDER", "hybrid"),
-        # Defaults chosen on a validation split of CNPC's training part (docs/results.md).
+        "models_dir": s.models_dir,
+        **sizes,
+        "default_recommender": s.default_recommender,
         "hybrid_weights": {
-            "two_tower": _number(env, "HYBRID_WEIGHTS_TWO_TOWER", 1.0),
-            "popularity": _number(env, "HYBRID_WEIGHTS_POPULARITY", 0.0),
-            "content": _number(env, "HYBRID_WEIGHTS_CONTENT", 0.1),
-            "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 0.25),
+            "two_tower": s.weight_two_tower,
+            "popularity": s.weight_popularity,
+            "content": s.weight_content,
+            "item_cf": s.weight_item_cf,
         },
-        "popularity_half_life_days": _number(env, "RS_POPULARITY_HALF_LIFE_DAYS", 30.0),
-        "refresh_seconds": _number(env, "RS_REFRESH_SECONDS", 30.0),
-        # The trainer: refits at most this often, retrains two_tower at most every train interval.
-        "fit_interval_seconds": _number(env, "RS_FIT_INTERVAL", 60.0),
-        "train_interval_seconds": _number(env, "RS_TRAIN_INTERVAL", 3600.0),
-        "admin_token": env.get("RS_ADMIN_TOKEN", ""),
-        "bandit_policy": env.get("RS_BANDIT_POLICY", "epsilon_greedy"),
-        "bandit_epsilon": _number(env, "RS_BANDIT_EPSILON", 0.1),
-        "diversity": _number(env, "RS_DIVERSITY_LAMBDA", 0.3),
-        "keep_versions": _number(env, "RS_KEEP_VERSIONS", 3, int),
-        "hnsw_above": _number(env, "RS_FAISS_HNSW_ABOVE", 50_000, int),
-        "two_tower": two_tower_settings(env),
-        "host": env.get("RS_HOST", "127.0.0.1"),
-        "port": _number(env, "RS_PORT", 8002, int),
-        "max_body_bytes": _number(env, "RS_MAX_BODY_BYTES", 2 * 1024 * 1024, int),
+        "popularity_half_life_days": s.popularity_half_life_days,
+        "refresh_seconds": s.refresh_seconds,
+        "fit_interval_seconds": s.fit_interval_seconds,
+        "train_interval_seconds": s.train_interval_seconds,
+        "tuning_budget_seconds": s.tuning_budget_seconds,
+        "max_clock_skew_seconds": s.max_clock_skew_seconds,
+        "admin_token": s.admin_token,
+        "bandit_policy": s.bandit_policy,
+        "bandit_epsilon": s.bandit_epsilon,
+        "diversity": s.diversity,
+        "keep_versions": s.keep_versions,
+        "hnsw_above": s.hnsw_above,
+        "two_tower": two_tower,
+        "host": s.host,
+        "port": s.port,
+        "max_body_bytes": s.max_body_bytes,
+        "log_format": s.log_format,
+        "log_level": s.log_level,
     }
 
 
 def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict[str, Any]:
     """`path` (default RS_TWO_TOWER_CONFIG or configs/two_tower.yaml), then the size variables of
     the environment."""
-    path = path or Path(env.get("RS_TWO_TOWER_CONFIG", "configs/two_tower.yaml"))
+    path = path or Path(env.get("RS_TWO_TOWER_CONFIG") or "configs/two_tower.yaml")
     settings: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -101,13 +200,16 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of settings")
         settings.update(loaded)
-    for key, variable in (
-        ("embedding_dim", "EMBEDDING_DIM"),
-        ("user_feature_dim", "USER_FEATURE_DIM"),
-        ("item_feature_dim", "ITEM_FEATURE_DIM"),
-    ):
-        if env.get(variable):
-            settings[key] = _number(env, variable, 0, int)
+    for key in ("embedding_dim", "user_feature_dim", "item_feature_dim", "members"):
+        value = settings.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ConfigError(f"{path}: {key}={value!r}: expected an integer >= 1")
+    overrides = validate(env)
+    for key in SIZE_VARIABLES:
+        if getattr(overrides, key) is not None:
+            settings[key] = getattr(overrides, key)
     return settings
 
 
@@ -118,3 +220,54 @@ def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
         shown["admin_token"] = "***"
     shown["database_url"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(shown["database_url"]))
     return shown
+
+
+def _variables() -> dict[str, str]:
+    """load_settings() key -> the variable that sets it."""
+    aliases = {name: str(field.alias) for name, field in Settings.model_fields.items()}
+    found = {name: aliases[name] for name in aliases if not name.startswith(("weight_", "db_"))}
+    found.update(
+        {f"hybrid_weights.{n[7:]}": a for n, a in aliases.items() if n.startswith("weight_")}
+    )
+    return found
+
+
+def sources(
+    settings: Mapping[str, Any], env: Mapping[str, str], origin: Mapping[str, str]
+) -> dict[str, str]:
+    """Where each flattened setting came from: a variable (and its file), the YAML, or a default."""
+    variables = _variables()
+    yaml_path = env.get("RS_TWO_TOWER_CONFIG") or "configs/two_tower.yaml"
+    found: dict[str, str] = {}
+    for key in flatten(settings):
+        leaf = key.removeprefix("two_tower.")
+        variable = variables.get(key) or (
+            SIZE_VARIABLES.get(leaf) if key != leaf or leaf in SIZE_VARIABLES else None
+        )
+        if key == "database_url":
+            variable = (
+                "RS_DATABASE_URL"
+                if env.get("RS_DATABASE_URL")
+                else ("RS_DB_HOST" if env.get("RS_DB_HOST") else None)
+            )
+        if variable and env.get(variable, "") != "":
+            found[key] = f"{variable} ({origin.get(variable, 'environment')})"
+        elif (
+            (key.startswith("two_tower.") or leaf in SIZE_VARIABLES)
+            and leaf in settings.get("two_tower", {})
+            and Path(yaml_path).is_file()
+        ):
+            found[key] = yaml_path
+        else:
+            found[key] = "default"
+    return found
+
+
+def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

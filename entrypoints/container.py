@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
+from adapters.demo_slates import demo_slates
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
@@ -21,6 +22,7 @@ from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from application.bandit import BanditService
 from application.hybrid import HybridRecommender
+from application.ports import Job
 from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
 from application.trainer import Trainer, job_handlers
@@ -28,7 +30,7 @@ from application.use_cases.compute_stats import ComputeStats
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
-from application.use_cases.fit_strategies import FitStrategies
+from application.use_cases.fit_strategies import FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs, SubmitJob
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
@@ -37,6 +39,7 @@ from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
+from entrypoints import metrics
 
 
 def _backend(url: str) -> str:
@@ -48,6 +51,17 @@ def _two_tower_trainer(**settings):  # type: ignore[no-untyped-def]
     from adapters.two_tower.trainer import TwoTowerTrainer
 
     return TwoTowerTrainer(**settings)
+
+
+def job_finished(job: Job) -> None:
+    metrics.job_finished(job.kind, job.status)
+
+
+def fitted(item: Fitted) -> None:
+    if item.version is not None:
+        metrics.fit_finished(item.strategy, item.seconds - item.publish_seconds)
+        metrics.publish_finished(item.strategy, item.publish_seconds)
+        metrics.live_version(item.strategy, item.version)
 
 
 def _worker_name() -> str:
@@ -98,6 +112,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         artifacts=artifact_store,
         refresh_seconds=config.refresh_seconds,
+        on_loaded=providers.Object(metrics.live_version),
     )
 
     bandit = providers.ThreadSafeSingleton(
@@ -144,6 +159,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         handlers=providers.Callable(job_handlers, rebuild_index.provider, fit_strategies.provider),
         worker=providers.Callable(_worker_name),
+        on_finished=providers.Object(job_finished),
     )
     trainer = providers.Factory(
         Trainer,
@@ -151,9 +167,11 @@ class Container(containers.DeclarativeContainer):
         jobs=run_jobs.provider,
         update_bandit=update_bandit.provider,
         fit_interval=config.fit_interval_seconds,
+        on_fitted=providers.Object(fitted),
     )
 
     demo_data = providers.Object(demo_data)
+    demo_slates = providers.Object(demo_slates)
 
     # Offline evaluation: popularity is the plain "most popular" count, as in published baselines.
     evaluation_factories = providers.Dict(

@@ -222,7 +222,13 @@ class ModelInfoSchema(Schema):
     source = fields.String(
         metadata={"description": "published, fallback (computed by the database) or none"}
     )
-    embedding_dim = fields.Integer()
+    embedding_dim = fields.Integer(
+        metadata={
+            "description": "per ensemble member, as configs/two_tower.yaml and show-config say"
+        }
+    )
+    members = fields.Integer(metadata={"description": "ensemble members"})
+    index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})
     indexed_items = fields.Integer()
     index_type = fields.String()
     validation_metrics = fields.Dict()
@@ -276,6 +282,18 @@ class BanditSchema(Schema):
 
 class DaysQuerySchema(Schema):
     days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
+
+
+class DashboardQuerySchema(DaysQuerySchema):
+    refresh = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 3600),
+        metadata={"description": "reload the page every this many seconds (0: never)"},
+    )
+
+
+class LoginFormSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "RS_ADMIN_TOKEN"})
 
 
 def user_path_id(value: str) -> str:

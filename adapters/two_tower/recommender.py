@@ -224,7 +224,12 @@ class TwoTowerRecommender(ScoringRecommender):
             "loaded": True,
             "version": self.version,
             "trained_at": manifest.get("created_at"),
-            "embedding_dim": int(self.vectors.shape[1]),
+            "data_version": manifest.get("data_version"),
+            # Sizes in the configuration's terms (configs/two_tower.yaml, show-config): per
+            # member; the index holds the members' vectors side by side.
+            "embedding_dim": int(self.vectors.shape[1]) // len(self.tower.members),
+            "members": len(self.tower.members),
+            "index_dim": int(self.vectors.shape[1]),
             "indexed_items": self.candidates.size,
             "index_type": self.candidates.kind,
             "validation_metrics": manifest.get("metrics", {}),

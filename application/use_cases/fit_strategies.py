@@ -28,8 +28,9 @@ TWO_TOWER = "two_tower"
 class Fitted:
     strategy: str
     version: str | None  # None: nothing was published
-    seconds: float
+    seconds: float  # fitting and publishing
     note: str = ""
+    publish_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,8 @@ class FitStrategies:
                 {**manifest, "data_version": str(data), "fit_seconds": round(fitted, 3)},
                 based_on=base,
             )
-            done.append(Fitted(name, version, time.perf_counter() - started))
+            seconds = time.perf_counter() - started
+            done.append(Fitted(name, version, seconds, publish_seconds=seconds - fitted))
             say(f"fitted {name} in {fitted:.1f}s, published {version}")
         if two_tower:
             done.append(self._two_tower(two_tower, data, courses, events, say))

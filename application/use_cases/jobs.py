@@ -57,9 +57,12 @@ class RunJobs:
         heartbeat_every: float = 10.0,
         max_attempts: int = 3,
         clock=_now,  # type: ignore[no-untyped-def]
+        on_finished: Callable[[Job], None] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.handlers = dict(handlers)
+        #: told of every job that ends (metrics)
+        self.on_finished = on_finished
         self.worker = worker
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
@@ -107,7 +110,10 @@ class RunJobs:
         with self.uow_factory() as uow:
             uow.jobs.finish(job.job_id, self.clock(), result, error)
             uow.commit()
-            return uow.jobs.get(job.job_id)
+            finished = uow.jobs.get(job.job_id)
+        if finished is not None and self.on_finished is not None:
+            self.on_finished(finished)
+        return finished
 
     def _beat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_every):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, jsonify
 
+from entrypoints import logs
 from entrypoints.api import (
     admin,
     analytics,
@@ -14,8 +14,10 @@ from entrypoints.api import (
     dashboard,
     health,
     interactions,
+    observability,
     recommendations,
 )
+from entrypoints.api.auth import configure_sessions
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
 from entrypoints.config import ConfigError, load_settings
@@ -38,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
+    configure_sessions(app, settings["admin_token"], secure=settings["env"] == "prod")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for blueprint in (
         recommendations.bp,
@@ -56,7 +59,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def openapi():  # type: ignore[no-untyped-def]
         return jsonify(build_spec(app))
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
+    observability.install(app)
     return app

@@ -9,7 +9,7 @@ from flask import Blueprint, url_for
 
 from application.bandit import BanditService
 from application.ports import Job, UnitOfWork
-from application.strategies import StrategyRegistry
+from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
@@ -29,10 +29,15 @@ ADMIN_ERRORS = (401, 403)
 @admin_required
 @inject
 def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # type: ignore[no-untyped-def]
-    snapshot = strategies.snapshot()
+    return {"models": described(strategies.snapshot())}
+
+
+def described(snapshot: Snapshot) -> list[dict[str, object]]:
+    """Each strategy: what it describes of itself, the published version it answers from
+    (`source`: published, or the database's fallback), and what failed to load."""
     shown = []
     for name, recommender in sorted(snapshot.recommenders.items()):
-        info = {"strategy": name, **recommender.describe()}
+        info: dict[str, object] = {"strategy": name, **recommender.describe()}
         if name in snapshot.versions:
             version = snapshot.versions[name]
             info["version"] = version
@@ -41,7 +46,7 @@ def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # typ
             )
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
         shown.append(info)
-    return {"models": shown}
+    return shown
 
 
 def _job(job: Job) -> dict[str, object]:

@@ -1,16 +1,20 @@
-"""Admin authentication: a bearer token compared in constant time, or loopback only in dev."""
+"""Admin authentication: a bearer token (scripts) or a signed session cookie set by the dashboard's
+login form (browsers), both compared in constant time; without a token, loopback only in dev."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request, session
 
 from entrypoints.api.errors import error_response
+
+SESSION_HOURS = 12
 
 
 def _loopback(address: str | None) -> bool:
@@ -18,6 +22,51 @@ def _loopback(address: str | None) -> bool:
         return address is not None and ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+def _fingerprint(token: str) -> str:
+    """What the cookie holds: changing RS_ADMIN_TOKEN signs every browser out."""
+    return hmac.new(token.encode(), b"recsys dashboard session", hashlib.sha256).hexdigest()
+
+
+def configure_sessions(app: Flask, token: str, secure: bool) -> None:
+    """Signed, HttpOnly, SameSite=Strict cookies; the key derives from the token, so every worker
+    and host that shares the token accepts the same cookie."""
+    key = hmac.new(token.encode(), b"recsys session signing key", hashlib.sha256).digest()
+    app.secret_key = key if token else None
+    app.config.update(
+        SESSION_COOKIE_NAME="recsys_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
+    )
+
+
+def token_matches(given: str) -> bool:
+    token: str = current_app.config["RS_ADMIN_TOKEN"]
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def sign_in() -> None:
+    session.clear()
+    session.permanent = True
+    session["admin"] = _fingerprint(current_app.config["RS_ADMIN_TOKEN"])
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def signed_in() -> bool:
+    token: str = current_app.config["RS_ADMIN_TOKEN"]
+    held = session.get("admin", "") if token else ""
+    return bool(held) and hmac.compare_digest(str(held), _fingerprint(token))
+
+
+def open_without_token() -> bool:
+    """No token configured: the admin pages answer loopback only."""
+    return not current_app.config["RS_ADMIN_TOKEN"] and _loopback(request.remote_addr)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,14 +79,18 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(
                 403, "forbidden", "without RS_ADMIN_TOKEN, admin endpoints answer only loopback"
             )
+        if signed_in():
+            return view(*args, **kwargs)
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             response, status = error_response(
-                401, "unauthorized", "send Authorization: Bearer <RS_ADMIN_TOKEN>"
+                401,
+                "unauthorized",
+                "send Authorization: Bearer <RS_ADMIN_TOKEN>, or sign in at /dashboard/login",
             )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response, status
-        if not hmac.compare_digest(header[len("Bearer ") :].encode(), token.encode()):
+        if not token_matches(header[len("Bearer ") :]):
             return error_response(403, "forbidden", "the admin token is wrong")
         return view(*args, **kwargs)
 

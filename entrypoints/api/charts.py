@@ -1,97 +1,144 @@
-"""Small server-side SVG charts: no JavaScript, no third-party front-end files.
+"""Dashboard charts drawn on the server by matplotlib as inline SVG: no JavaScript, nothing fetched.
 
-Every drawn data point carries class="point" and its value in data-value, so a test (or a
-screen reader) can find it; an empty chart says so in words.
+Every chart starts its value axis at zero, has gridlines and titled axes with units, and keeps its
+numbers in a data table beside it (for screen readers, and for tests).
 """
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Mapping, Sequence
-from html import escape
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
 
-WIDTH, HEIGHT, PAD = 560, 240, 40
-COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777")
-
-
-def _frame(name: str, body: str, legend: str = "") -> str:
-    return (
-        f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {WIDTH} {HEIGHT + 30}" role="img" '
-        f'aria-label="{escape(name)}" xmlns="http://www.w3.org/2000/svg">'
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - 10}" y2="{HEIGHT - PAD}" stroke="#999"/>'
-        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{HEIGHT - PAD}" stroke="#999"/>{body}{legend}</svg>'
-    )
-
-
-def empty(name: str, message: str) -> str:
-    return f'<p class="empty" data-chart="{escape(name)}">{escape(message)}</p>'
+STRATEGY_COLOURS = {
+    "hybrid": "#2563eb",
+    "two_tower": "#dc2626",
+    "item_cf": "#16a34a",
+    "content": "#d97706",
+    "popularity": "#7c3aed",
+}
+OTHER = ("#0891b2", "#db2777", "#4b5563")
+_lock = threading.Lock()  # matplotlib's font cache and rcParams are shared by the threads
 
 
-def _y(value: float, top: float) -> float:
-    return HEIGHT - PAD - (value / top if top else 0) * (HEIGHT - PAD - 20)
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    svg: str  # "" when there is nothing to draw: the template shows `empty` instead
+    empty: str
+    columns: tuple[str, ...] = ()
+    rows: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def line_chart(
-    name: str, series: Mapping[str, Sequence[tuple[str, float]]], empty_message: str
-) -> str:
-    points = [v for values in series.values() for _, v in values]
-    if not points:
-        return empty(name, empty_message)
-    labels = sorted({x for values in series.values() for x, _ in values})
-    step = (WIDTH - PAD - 20) / max(1, len(labels) - 1)
-    top = max(points) or 1.0
-    body, legend = [], []
-    for i, (label, values) in enumerate(sorted(series.items())):
-        colour = COLOURS[i % len(COLOURS)]
-        xy = [(PAD + labels.index(x) * step, _y(v, top), v) for x, v in values]
-        body.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y, _ in xy)}"/>'
-        )
-        body += [
-            f'<circle class="point" data-value="{v:.6f}" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>'
-            for x, y, v in xy
-        ]
-        legend.append(
-            f'<text x="{PAD + 10 + i * 110}" y="{HEIGHT + 20}" fill="{colour}" font-size="12">{escape(label)}</text>'
-        )
-    axis = (
-        f'<text x="{PAD}" y="{HEIGHT - PAD + 15}" font-size="10">{escape(labels[0])}</text>'
-        f'<text x="{WIDTH - 80}" y="{HEIGHT - PAD + 15}" font-size="10">{escape(labels[-1])}</text>'
-        f'<text x="2" y="20" font-size="10">{top:.3f}</text>'
-    )
-    return _frame(name, "".join(body) + axis, "".join(legend))
+def colour(strategy: str, n: int = 0) -> str:
+    return STRATEGY_COLOURS.get(strategy, OTHER[n % len(OTHER)])
 
 
-def bar_chart(
-    name: str, groups: Sequence[tuple[str, Mapping[str, float]]], empty_message: str
-) -> str:
-    """Bars grouped by label; each group holds one bar per measure (e.g. mean reward, probability)."""
-    values = [v for _, measures in groups for v in measures.values()]
-    if not values:
-        return empty(name, empty_message)
-    measures = sorted({m for _, ms in groups for m in ms})
-    top = max(values) or 1.0
-    slot = (WIDTH - PAD - 20) / len(groups)
-    width = max(4.0, slot * 0.8 / len(measures))
-    body, legend = [], []
-    for g, (label, group) in enumerate(groups):
-        for m, measure in enumerate(measures):
-            value = group.get(measure, 0.0)
-            x = PAD + 5 + g * slot + m * width
-            y = _y(value, top)
-            body.append(
-                f'<rect class="point" data-value="{value:.6f}" x="{x:.1f}" y="{y:.1f}" width="{width - 1:.1f}" '
-                f'height="{HEIGHT - PAD - y:.1f}" fill="{COLOURS[m % len(COLOURS)]}"><title>{escape(label)}: {value:.4f}</title></rect>'
-            )
-        fits = max(3, int(slot / 6))  # about 6 px a character at this size
-        short = label if len(label) <= fits else label[: fits - 1] + "…"
-        body.append(
-            f'<text x="{PAD + 5 + g * slot:.1f}" y="{HEIGHT - PAD + 15}" font-size="10">{escape(short)}</text>'
-        )
-    if len(measures) > 1:
-        legend = [
-            f'<text x="{PAD + 10 + m * 150}" y="{HEIGHT + 20}" fill="{COLOURS[m % len(COLOURS)]}" font-size="12">{escape(n)}</text>'
-            for m, n in enumerate(measures)
-        ]
-    return _frame(
-        name, "".join(body) + f'<text x="2" y="20" font-size="10">{top:.3f}</text>', "".join(legend)
-    )
+def _figure(height: float = 3.0) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # real <text>: searchable, selectable, readable
+    figure = Figure(figsize=(6.4, height), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _style(axes: Any, name: str, x_title: str, y_title: str, value_axis: str = "y") -> None:
+    axes.set_xlabel(x_title, gid=f"{name}-x-title")
+    axes.set_ylabel(y_title, gid=f"{name}-y-title")
+    axes.grid(True, axis=value_axis, color="#e5e7eb")
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if value_axis == "y":
+        axes.set_ylim(bottom=0)
+    else:
+        axes.set_xlim(left=0)
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def daily_lines(
+    name: str,
+    title: str,
+    series: Mapping[str, Sequence[tuple[str, float]]],
+    first_day: date,
+    last_day: date,
+    y_title: str,
+    empty: str,
+    percent: bool = False,
+) -> Chart:
+    """One line per series over whole UTC days; values are fractions when `percent`."""
+    rows = [
+        (day, label, f"{100 * value:.2f}" if percent else f"{value:g}")
+        for label, values in sorted(series.items())
+        for day, value in values
+    ]
+    if not rows:
+        return Chart(name, title, "", empty)
+    with _lock:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        figure, axes = _figure()
+        for n, (label, values) in enumerate(sorted(series.items())):
+            days = [date.fromisoformat(day) for day, _ in values]
+            shown = [100 * v if percent else v for _, v in values]
+            axes.plot(days, shown, marker="o", markersize=3, label=label, color=colour(label, n))
+        locator = AutoDateLocator()
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes.set_xlim(first_day - timedelta(hours=12), last_day + timedelta(hours=12))
+        _style(axes, name, "Day (UTC)", y_title)
+        axes.legend(loc="upper left", fontsize="small", ncols=min(5, len(series)), frameon=False)
+        axes.set_ylim(top=max(axes.get_ylim()[1], 1e-9) * 1.15)  # room for the legend
+        svg = _svg(figure)
+    unit = "CTR (%)" if percent else "value"
+    return Chart(name, title, svg, empty, ("day", "series", unit), rows)
+
+
+def bars(
+    name: str,
+    title: str,
+    values: Sequence[tuple[str, float]],
+    category_title: str,
+    value_title: str,
+    empty: str,
+    percent: bool = False,
+    horizontal: bool = False,
+    integer: bool = False,
+) -> Chart:
+    """One bar per label; horizontal bars keep long labels (course titles) whole."""
+    if not values or not any(v for _, v in values):
+        return Chart(name, title, "", empty)
+    labels = [label for label, _ in values]
+    shown = [100 * v if percent else v for _, v in values]
+    rows = [(label, f"{v:.2f}" if percent else f"{v:g}") for label, v in zip(labels, shown, strict=True)]
+    with _lock:
+        from matplotlib.ticker import MaxNLocator
+
+        height = max(3.0, 0.32 * len(values) + 1.2) if horizontal else 3.0
+        figure, axes = _figure(height)
+        colours = [colour(label, n) for n, label in enumerate(labels)]
+        if horizontal:
+            axes.barh(labels[::-1], shown[::-1], color="#2563eb")
+            _style(axes, name, value_title, category_title, value_axis="x")
+            if integer:
+                axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        else:
+            axes.bar(labels, shown, color=colours)
+            _style(axes, name, category_title, value_title)
+            if integer:
+                axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        svg = _svg(figure)
+    return Chart(name, title, svg, empty, (category_title, value_title), rows)

@@ -1,74 +1,205 @@
-"""The operator dashboard: the same use cases as the JSON API, drawn as server-side SVG."""
+"""The operator dashboard: a login form (signed session cookie), and the same use cases as the
+JSON API drawn as charts."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from application.bandit import BanditService
 from application.strategies import StrategyRegistry
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
-from entrypoints.api.auth import admin_required
+from entrypoints.api.admin import described
+from entrypoints.api.auth import (
+    open_without_token,
+    sign_in,
+    sign_out,
+    signed_in,
+    token_matches,
+)
+from entrypoints.api.errors import error_response
 from entrypoints.api.http import query
-from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import DaysQuerySchema
+from entrypoints.schemas import DashboardQuerySchema
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
+RANGES = (7, 30, 90)
+NOT_SIGNED_IN = {"description": "Not signed in: to the login form (the page is not sent)"}
+
+
+def _html(summary: str, extra: dict[str, Any] | None = None, status: str = "200") -> dict[str, Any]:
+    responses = {
+        status: {"description": summary, "content": {"text/html": {"schema": {"type": "string"}}}}
+    }
+    return {"summary": summary, "responses": {**responses, **(extra or {})}}
+
+
+def _allowed() -> bool:
+    header = request.headers.get("Authorization", "")
+    bearer = header.startswith("Bearer ") and token_matches(header[len("Bearer ") :])
+    return open_without_token() or signed_in() or bearer
+
+
+@bp.get("/dashboard/login")
+def login_form():  # type: ignore[no-untyped-def]
+    return render_template("login.html", needs_token=bool(current_app.config["RS_ADMIN_TOKEN"]))
+
+
+@bp.post("/dashboard/login")
+def login():  # type: ignore[no-untyped-def]
+    if token_matches(request.form.get("token", "")):
+        sign_in()
+        return redirect(url_for("dashboard.dashboard"), 303)
+    page = render_template("login.html", needs_token=True, wrong=True)
+    return page, 401
+
+
+@bp.post("/dashboard/logout")
+def logout():  # type: ignore[no-untyped-def]
+    sign_out()
+    return redirect(url_for("dashboard.login_form"), 303)
+
+
+login_form.openapi = _html("The dashboard's login form")  # type: ignore[attr-defined]
+login.openapi = {  # type: ignore[attr-defined]
+    "summary": "Sign in with the admin token: sets a signed HttpOnly SameSite=Strict cookie",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"token": {"type": "string"}}}
+            }
+        },
+    },
+    "responses": {
+        "303": {"description": "Signed in: to the dashboard"},
+        "401": {
+            "description": "Wrong token: the form again",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+    },
+}
+logout.openapi = {  # type: ignore[attr-defined]
+    "summary": "Sign out: clears the session cookie",
+    "responses": {"303": {"description": "Signed out: to the login form"}},
+}
 
 
 @bp.get("/dashboard")
-@documented("The operator dashboard (HTML)", query=DaysQuerySchema, errors=(400, 401, 403))
-@admin_required
 @inject
 def dashboard(  # type: ignore[no-untyped-def]
     stats_use_case: ComputeStats = Provide[Container.compute_stats],
     bandit: BanditService = Provide[Container.bandit],
     strategies: StrategyRegistry = Provide[Container.strategies],
 ):
-    stats = stats_use_case.global_stats(query(DaysQuerySchema())["days"])
+    if not _allowed():
+        if not current_app.config["RS_ADMIN_TOKEN"]:
+            return error_response(
+                403, "forbidden", "without RS_ADMIN_TOKEN, admin endpoints answer only loopback"
+            )
+        return redirect(url_for("dashboard.login_form"), 303)
+    args = query(DashboardQuerySchema())
+    days = args["days"]
+    as_of = datetime.now(UTC)
+    stats = stats_use_case.global_stats(days)
     snapshot = strategies.snapshot()
     arms = bandit.describe([n for n, r in snapshot.recommenders.items() if r.ready])
+    drawn = _charts(stats, arms, days, as_of)
+    models = described(snapshot)
+    return render_template(
+        "dashboard.html",
+        stats=stats,
+        totals=stats.totals,
+        charts=drawn,
+        bandit=arms,
+        models=models,
+        days=days,
+        ranges=RANGES,
+        refresh=args["refresh"],
+        as_of=as_of.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        shown=_shown,
+        signed_in=signed_in(),
+    )
+
+
+dashboard.openapi = _html(  # type: ignore[attr-defined]
+    "The operator dashboard (HTML); a browser signs in at /dashboard/login",
+    {
+        "303": NOT_SIGNED_IN,
+        "400": {"description": "Invalid input"},
+        "403": {"description": "Without RS_ADMIN_TOKEN: loopback only"},
+    },
+)
+dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchema}]  # type: ignore[attr-defined]
+
+
+def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> list[charts.Chart]:
     series: dict[str, list[tuple[str, float]]] = {}
-    for day, per_strategy in stats.daily_strategy_ctr.items():
+    for day, per_strategy in sorted(stats.daily_strategy_ctr.items()):
         for strategy, ctr in per_strategy.items():
             series.setdefault(strategy, []).append((day, ctr))
+    last = as_of.date()
     pulled = [a for a in arms["arms"] if a["pulls"]]
-    drawn = {
-        "ctr": charts.line_chart(
-            "daily-ctr", series, "No recommendations were served in this period."
+    none_served = "No recommendations were served in this period."
+    no_rewards = "The bandit has no rewards yet: run recsys update-online-model."
+    return [
+        charts.daily_lines(
+            "daily-ctr",
+            "Click-through rate per strategy, by day",
+            series,
+            last - timedelta(days=days - 1),
+            last,
+            "CTR (%)",
+            none_served,
+            percent=True,
         ),
-        "share": charts.bar_chart(
+        charts.bars(
             "strategy-share",
-            [(name, {"share": share}) for name, share in stats.strategy_distribution.items()],
-            "No recommendations were served in this period.",
+            "Share of recommendation lists served, per strategy",
+            sorted(stats.strategy_distribution.items()),
+            "Strategy",
+            "Share of lists (%)",
+            none_served,
+            percent=True,
         ),
-        "bandit": charts.bar_chart(
-            "bandit-arms",
-            [
-                (
-                    a["strategy"],
-                    {
-                        "mean reward": a["mean_reward"],
-                        "selection probability": a["selection_probability"],
-                    },
-                )
-                for a in arms["arms"]
-            ]
-            if pulled
-            else [],
-            "The bandit has no rewards yet: run recsys update-online-model.",
+        charts.bars(
+            "bandit-reward",
+            f"Bandit ({arms['policy']}): mean reward per list, per strategy",
+            [(a["strategy"], a["mean_reward"]) for a in pulled],
+            "Strategy",
+            "Mean reward (points per list)",
+            no_rewards,
         ),
-        "courses": charts.bar_chart(
+        charts.bars(
+            "bandit-probability",
+            f"Bandit ({arms['policy']}): chance of choosing each strategy",
+            [(a["strategy"], a["selection_probability"]) for a in arms["arms"]] if pulled else [],
+            "Strategy",
+            "Selection probability (%)",
+            no_rewards,
+            percent=True,
+        ),
+        charts.bars(
             "top-courses",
-            [(c.title, {"enrolls": float(c.enrolls)}) for c in stats.most_popular_courses],
+            "Most enrolled courses",
+            [(c.title, float(c.enrolls)) for c in stats.most_popular_courses],
+            "Course",
+            "Enrolments (count)",
             "No enrolments in this period.",
+            horizontal=True,
+            integer=True,
         ),
-    }
-    models = [
-        {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
     ]
-    return render_template(
-        "dashboard.html", stats=stats, totals=stats.totals, charts=drawn, bandit=arms, models=models
-    )
+
+
+def _shown(value: Any) -> str:
+    """Numbers as people read them: counts without decimals, rates to four significant digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}"

@@ -6,6 +6,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
 from application.use_cases.log_interactions import LogInteractions
+from entrypoints import metrics
 from entrypoints.api.errors import BadRequest
 from entrypoints.api.http import json_body
 from entrypoints.api.openapi import documented
@@ -26,4 +27,5 @@ def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):
         EventBatchSchema().load(body)["events"] if "events" in body else [EventSchema().load(body)]
     )
     result = use_case.execute(events)
+    metrics.events_received(result.accepted, result.duplicates)
     return {"accepted": result.accepted, "duplicates": result.duplicates}

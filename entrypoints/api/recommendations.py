@@ -12,6 +12,7 @@ from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
 from application.use_cases.recommend_home import AUTO, RecommendHome, RecommendHomeQuery, ServedItem
 from domain.model import CourseId, UserId
+from entrypoints import metrics
 from entrypoints.api.http import query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
@@ -79,6 +80,7 @@ def home(  # type: ignore[no-untyped-def]
     else:
         body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
+    metrics.served("home", result.slate.strategy, result.slate.fallback_from)
     return body
 
 
@@ -90,6 +92,7 @@ def home(  # type: ignore[no-untyped-def]
 def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
     args = query(KQuerySchema())
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
+    metrics.served("similar", result.strategy)
     return {
         "course_id": result.course_id,
         "strategy": result.strategy,

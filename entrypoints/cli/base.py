@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import click
 
+from entrypoints import logs
 from entrypoints.config import ConfigError, load_settings
-from entrypoints.container import Container
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 BATCH = 1_000
 
@@ -13,6 +19,9 @@ BATCH = 1_000
 @click.group()
 def cli() -> None:
     """Course recommendation service."""
+    # Before the settings are validated (a command reports a bad value): fall back to "auto".
+    kind = os.environ.get("RS_LOG_FORMAT", "auto")
+    logs.configure(kind if kind in ("json", "console") else "auto")
 
 
 def container_of(ctx: click.Context) -> Container:
@@ -23,6 +32,8 @@ def container_of(ctx: click.Context) -> Container:
             settings = load_settings()
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
+        from entrypoints.container import Container  # torch and the adapters: only when needed
+
         container = Container()
         container.config.from_dict(settings)
         root.obj = container

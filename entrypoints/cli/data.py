@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from domain.errors import DomainError
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.container import Container
 from entrypoints.files import parse_file
+from entrypoints.progress import Progress
 from entrypoints.schemas import CourseSchema, EventSchema
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 
 @cli.command("init-db")
@@ -83,13 +86,16 @@ def ingest(container: Container, events: Sequence[Interaction], label: str) -> t
     """Log events in batches of BATCH with a progress bar; returns (accepted, duplicates)."""
     log = container.log_interactions()
     accepted = duplicates = 0
-    with click.progressbar(length=len(events), label=label, file=sys.stderr) as bar:
+    with Progress(label, len(events), unit="events") as progress:
         for start in range(0, len(events), BATCH):
             result = log.execute(events[start : start + BATCH])
             accepted += result.accepted
             duplicates += result.duplicates
-            bar.update(min(BATCH, len(events) - start))
+            progress.advance(min(BATCH, len(events) - start))
     return accepted, duplicates
+
+
+SERVED_DAYS = 30
 
 
 @cli.command("demo-data")
@@ -110,4 +116,17 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     accepted, _ = ingest(container, data.interactions, "loading demo events")
     click.echo(
         f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners"
+    )
+    served = container.demo_slates()(data.courses, learners, seed=seed, days=SERVED_DAYS)
+    with container.uow() as uow:
+        known = uow.slates.existing(s.recommendation_id for s in served.slates)
+        for slate in served.slates:
+            if slate.recommendation_id not in known:
+                uow.slates.add(slate)
+        uow.commit()
+    outcomes, _ = ingest(container, served.interactions, "loading demo clicks on served lists")
+    bandit = container.update_bandit().execute(24.0 * (SERVED_DAYS + 1), 1, 0.0)
+    click.echo(
+        f"served {len(served.slates)} demo recommendation lists over {SERVED_DAYS} days "
+        f"with {outcomes} attributed clicks and enrolments; {bandit.message}"
     )

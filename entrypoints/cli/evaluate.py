@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,9 +16,12 @@ from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
-from entrypoints.container import Container
 from entrypoints.files import parse_file
+from entrypoints.progress import Progress
 from entrypoints.schemas import CourseSchema, EventSchema
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 #: sub-folder of RS_DATA_DIR (e.g. ../shared/data) for each dataset
 DEFAULT_FOLDERS = {"ml-100k": "ml-100k", "cnpc": "cnpc-canvas-network"}
@@ -189,18 +191,23 @@ def evaluate(
     except DomainError as error:
         raise click.BadParameter(str(error), param_hint="--weights") from None
     query = EvaluationQuery(data, names, protocol, k, seed, ratio, parsed)
-    with click.progressbar(length=len(names) * 100, label="evaluating", file=sys.stderr) as bar:
-        done = {"steps": 0}
+    shown: dict[str, Progress] = {}
 
-        def progress(strategy: str, users_done: int, users: int) -> None:
-            steps = names.index(strategy) * 100 + users_done * 100 // max(users, 1)
-            bar.update(steps - done["steps"])
-            done["steps"] = steps
+    def progress(strategy: str, users_done: int, users: int) -> None:
+        if strategy not in shown:
+            for earlier in shown.values():
+                earlier.finish()
+            shown[strategy] = Progress(f"evaluating {strategy}", users, unit="learners")
+            shown[strategy].__enter__()
+        shown[strategy].update(users_done)
 
-        try:
-            report = container.evaluate_strategies().execute(query, progress)
-        except (DomainError, ValueError) as error:
-            raise click.ClickException(str(error)) from None
+    try:
+        report = container.evaluate_strategies().execute(query, progress)
+    except (DomainError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        for each in shown.values():
+            each.finish()
     rows = [_row(r, k) for r in report.results]
     click.echo(
         f"{report.dataset}: {report.protocol} split, seed {seed}, {report.train_events} training and "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from application.ports import StaleBase
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
+from entrypoints.progress import MemberEpochs, Progress
 
 
 @cli.command("train-two-tower")
@@ -52,20 +52,11 @@ def train_two_tower(
         settings["batch_size"] = batch_size
     container.config.two_tower.from_value(settings)
 
-    with click.progressbar(
-        length=int(settings.get("epochs", 100)) * int(settings.get("members", 1)),
-        label="training",
-        file=sys.stderr,
-        item_show_func=lambda text: text,
-    ) as bar:
-
-        def progress(epoch: int, epochs_total: int, loss: float, recall: float) -> None:
-            bar.update(
-                1, f"epoch {epoch}/{epochs_total} loss {loss:.4f} validation recall@10 {recall:.4f}"
-            )
-
+    members = int(settings.get("members", 1))
+    total = int(settings.get("epochs", 100)) * members
+    with Progress("training two_tower", total, unit="epochs") as progress:
         try:
-            result = container.train_two_tower().execute(progress)
+            result = container.train_two_tower().execute(MemberEpochs(progress, members))
         except (DomainError, ValueError, StaleBase) as error:
             raise click.ClickException(str(error)) from None
     metrics = result.manifest.get("metrics", {})

@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from typing import Any
 
 import click
 
 from entrypoints.cli.base import cli
-from entrypoints.config import ConfigError, load_settings, masked
+from entrypoints.config import (
+    ConfigError,
+    flatten,
+    load_settings,
+    masked,
+    read_sourced_environment,
+    sources,
+)
+
+
+def _validated() -> dict[str, Any]:
+    """The settings, or a one-line error and exit 1: before anything is bound or loaded."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command("show-config")
-def show_config() -> None:
-    """Print the effective configuration, secrets masked."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: settings and sources.")
+def show_config(as_json: bool) -> None:
+    """Print the effective configuration (secrets masked) and where each setting came from."""
+    env, origin = read_sourced_environment()
     try:
-        settings = load_settings()
+        settings = load_settings(env)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(masked(settings), indent=2, sort_keys=True))
+    came_from = sources(settings, env, origin)
+    shown = flatten(masked(settings))
+    if as_json:
+        click.echo(json.dumps({"settings": masked(settings), "sources": came_from}, indent=2))
+        return
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        text = json.dumps(value) if not isinstance(value, str) else value
+        click.echo(f"{key.ljust(width)}  {text:<32}  {came_from[key]}")
 
 
 @cli.command("serve")
@@ -40,11 +69,10 @@ def serve(
     host: str | None, port: int | None, workers: int, threads: int, dev: bool, with_trainer: bool
 ) -> None:
     """Serve the HTTP API. Web workers only load what a trainer publishes."""
-    from entrypoints.api import create_app
-
-    settings = load_settings()
+    settings = _validated()
     host = host or settings["host"]
     port = port or settings["port"]
+    _metrics_folder()  # the trainer beside the server writes its metrics there too
     trainer = (
         subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "trainer"])
         if with_trainer
@@ -55,13 +83,35 @@ def serve(
         if dev:
             if host not in ("127.0.0.1", "localhost", "::1"):
                 raise click.UsageError("--dev runs Flask's debugger: serve it on 127.0.0.1 only")
+            from entrypoints.api import create_app
+
             create_app().run(host=host, port=port, debug=True)
             return
         from entrypoints.wsgi import GunicornServer
 
-        GunicornServer({"bind": f"{host}:{port}", "workers": workers, "threads": threads}).run()
+        GunicornServer(
+            {"bind": f"{host}:{port}", "workers": workers, "threads": threads},
+            settings["log_format"],
+            settings["log_level"],
+        ).run()
     finally:
         # gunicorn's forked workers leave through here too: only the server stops the trainer.
         if trainer is not None and os.getpid() == server:
             trainer.terminate()
             trainer.wait(timeout=30)
+
+
+def _metrics_folder() -> None:
+    """A fresh folder where each gunicorn worker writes its metrics (before any worker starts,
+    and before prometheus_client is imported); an operator's PROMETHEUS_MULTIPROC_DIR is kept."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="recsys-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    server = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == server:  # forked workers run exit handlers too
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)

@@ -1,12 +1,13 @@
-"""The dashboard in a real headless Chromium: every chart has data points, no console errors."""
+"""The dashboard in a real headless Chromium: sign in with the token through the form, every chart
+has titled axes and the demo data, the range switches, signing out closes it again."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from tests.conftest import IN_CI
 from tests.e2e.test_readme import free_port, wait_until_up
 
-CHARTS = ("daily-ctr", "strategy-share", "bandit-arms", "top-courses")
+CHARTS = ("daily-ctr", "strategy-share", "bandit-reward", "bandit-probability", "top-courses")
+TOKEN = "browser-t0ken"
 
 
 def _browser_or_skip() -> tuple[str, str]:
@@ -30,13 +32,19 @@ def _browser_or_skip() -> tuple[str, str]:
     return chromium, driver
 
 
-def call(port: int, path: str, body: object | None = None) -> dict:  # type: ignore[type-arg]
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+def _status(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", "")
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +57,18 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
         "RS_MODELS_DIR": str(folder / "models"),
         "RS_PORT": str(port),
         "RS_REFRESH_SECONDS": "0",
-        "RS_ADMIN_TOKEN": "",
+        "RS_ADMIN_TOKEN": TOKEN,
     }
     recsys = [sys.executable, "-m", "entrypoints.cli"]
     subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*recsys, "demo-data", "--learners", "200"], env=env, check=True, capture_output=True
+    loaded = subprocess.run(
+        [*recsys, "demo-data", "--learners", "200"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
+    assert "credited" in loaded.stdout
     process = subprocess.Popen(
         [*recsys, "serve", "--workers", "1"],
         env=env,
@@ -63,34 +76,21 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
         stderr=subprocess.DEVNULL,
     )
     wait_until_up(port, process)
-    for n in range(1, 41):
-        strategy = ("content", "popularity", "item_cf", "hybrid")[n % 4]
-        served = call(port, f"/api/v1/recommendations/home?user_id=user{n}&strategy={strategy}&k=5")
-        kind = "enroll" if n % 3 == 0 else "click"
-        call(
-            port,
-            "/api/v1/interactions",
-            {
-                "user_id": f"user{n}",
-                "course_id": served["items"][n % 5]["course_id"],
-                "event_type": kind,
-                "recommendation_id": served["recommendation_id"],
-            },
-        )
-    update = subprocess.run(
-        [*recsys, "update-online-model", "--min-interactions", "1", "--settle-minutes", "0"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    assert "credited" in update.stdout
     yield port
     process.terminate()
     process.wait(timeout=20)
 
 
-def test_the_dashboard_draws_every_chart_with_data(server, tmp_path):
+def test_without_the_cookie_or_the_token_the_dashboard_is_refused(server):
+    status, location = _status(server, "/dashboard")
+    assert status == 303 and location.endswith("/dashboard/login")
+    assert _status(server, "/admin/recommendations/models")[0] == 401
+    forged = {"Cookie": "recsys_session=eyJhZG1pbiI6InllcyJ9.forged.signature"}
+    assert _status(server, "/dashboard", forged)[0] == 303
+    assert _status(server, "/dashboard", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+
+
+def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(server, tmp_path):
     chromium, driver_path = _browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -109,23 +109,51 @@ def test_the_dashboard_draws_every_chart_with_data(server, tmp_path):
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,1400",
+        "--window-size=1400,2200",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    base = f"http://127.0.0.1:{server}"
     try:
-        browser.get(f"http://127.0.0.1:{server}/dashboard")
+        browser.get(f"{base}/dashboard")
+        assert browser.current_url == f"{base}/dashboard/login"
+        browser.find_element(By.ID, "token").send_keys("not-the-token")
+        browser.find_element(By.ID, "sign-in").click()
+        assert browser.find_element(By.ID, "login-error").is_displayed()
+        browser.find_element(By.ID, "token").send_keys(TOKEN)
+        browser.find_element(By.ID, "sign-in").click()
         assert "operator dashboard" in browser.title
+
+        cookie = browser.get_cookie("recsys_session")
+        assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert TOKEN not in cookie["value"]
+        assert float(browser.find_element(By.ID, "ctr").text.rstrip("%")) > 0
         for chart in CHARTS:
-            points = browser.find_elements(By.CSS_SELECTOR, f'svg[data-chart="{chart}"] .point')
-            assert points, f"{chart} has no data points"
-            assert any(float(p.get_attribute("data-value")) > 0 for p in points), chart
-        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == []
+            figure = browser.find_element(By.CSS_SELECTOR, f'figure[data-chart="{chart}"]')
+            for axis in ("x", "y"):
+                title = figure.find_element(By.CSS_SELECTOR, f'g[id="{chart}-{axis}-title"] text')
+                assert title.get_attribute("textContent").strip(), f"{chart} {axis} axis"
+            cells = figure.find_elements(By.CSS_SELECTOR, "table.chart-data tr td:last-child")
+            values = [float(c.get_attribute("textContent")) for c in cells]
+            assert values and max(values) > 0, f"{chart} has no demo data"
+        ctr_axis = browser.find_element(By.CSS_SELECTOR, 'g[id="daily-ctr-y-title"] text')
+        assert ctr_axis.get_attribute("textContent") == "CTR (%)"
+        assert "As of" in browser.find_element(By.ID, "as-of").text
+        browser.save_screenshot(str(tmp_path / "dashboard-30-days.png"))
+
+        browser.find_element(By.CSS_SELECTOR, 'a[data-days="7"]').click()
+        assert "last 7 days" in browser.find_element(By.TAG_NAME, "h1").text
         shot = tmp_path / "dashboard.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
+
+        browser.find_element(By.ID, "sign-out").click()
+        assert browser.current_url == f"{base}/dashboard/login"
+        browser.get(f"{base}/dashboard")
+        assert browser.current_url == f"{base}/dashboard/login"
+        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        assert [e for e in errors if "401" not in e["message"]] == []
     finally:
         browser.quit()

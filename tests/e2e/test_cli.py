@@ -12,8 +12,9 @@ from entrypoints.container import Container
 
 
 @pytest.fixture
-def run(database_url, monkeypatch):  # type: ignore[no-untyped-def]
+def run(database_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -106,6 +107,7 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     assert first.exit_code == 0, first.output
     loaded = counts(database_url)
     assert loaded[0] >= 200 and loaded[1] > 100
+    assert "over 30 days" in first.output and "credited" in first.output
     assert "not loaded" in run("demo-data", "--if-empty").output
     assert counts(database_url) == loaded
 
@@ -115,13 +117,24 @@ def test_show_config_masks_secrets(run, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "postgresql+psycopg://app:hunter2@db:5432/lms")
     output = run("show-config").output
     assert "s3cret-token" not in output and "hunter2" not in output
-    assert json.loads(output)["database_url"] == "postgresql+psycopg://app:***@db:5432/lms"
+    shown = json.loads(run("show-config", "--json").output)
+    assert shown["settings"]["database_url"] == "postgresql+psycopg://app:***@db:5432/lms"
+    assert shown["sources"]["database_url"] == "RS_DATABASE_URL (environment)"
+
+
+def test_show_config_says_where_each_setting_came_from(run, monkeypatch):
+    monkeypatch.setenv("RS_DIVERSITY_LAMBDA", "0.5")
+    lines = {line.split()[0]: line for line in run("show-config").output.splitlines()}
+    assert lines["diversity"].split()[1:] == ["0.5", "RS_DIVERSITY_LAMBDA", "(environment)"]
+    assert lines["bandit_policy"].split()[1:] == ["epsilon_greedy", "default"]
+    assert lines["two_tower.members"].split()[1:] == ["3", "configs/two_tower.yaml"]
 
 
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
     result = CliRunner().invoke(cli, ["show-config"])
-    assert result.exit_code == 1 and "EMBEDDING_DIM must be a number" in result.output
+    assert result.exit_code == 1
+    assert "EMBEDDING_DIM='sixty-four': Input should be a valid integer" in result.output
 
 
 def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatch):

@@ -166,3 +166,24 @@ def test_courses_in_the_readme_format_are_accepted_with_the_token(trained):
     assert (
         client.post("/api/v1/courses", json={"courses": [course]}, headers=AUTH).status_code == 200
     )
+
+
+def test_show_config_the_yaml_and_the_admin_models_agree_on_every_model_size(sqlite_url, tmp_path):
+    import yaml
+
+    from entrypoints.config import load_settings
+
+    path = tmp_path / "two_tower.yaml"
+    path.write_text(yaml.safe_dump({**FAST, "members": 2, "epochs": 2}))
+    configured = load_settings({"RS_TWO_TOWER_CONFIG": str(path)})
+    app = make_app(sqlite_url, two_tower=configured["two_tower"], admin_token=TOKEN)
+    data = demo_data(seed=5, learners=60)
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    app.container.train_two_tower().execute()
+    models = app.test_client().get("/admin/recommendations/models", headers=AUTH).json["models"]
+    tower = next(m for m in models if m["strategy"] == "two_tower")
+    assert tower["embedding_dim"] == configured["embedding_dim"] == FAST["embedding_dim"]
+    assert tower["members"] == configured["two_tower"]["members"] == 2
+    assert tower["index_dim"] == 2 * FAST["embedding_dim"]
+    app.container.engine().dispose()

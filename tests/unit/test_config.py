@@ -32,3 +32,35 @@ def test_secrets_are_masked():
     )
     shown = masked(settings)
     assert shown["admin_token"] == "***" and "pw" not in shown["database_url"]
+
+
+def test_model_sizes_come_from_the_two_tower_yaml():
+    settings = load_settings({})
+    assert settings["embedding_dim"] == settings["two_tower"]["embedding_dim"] == 128
+    assert load_settings({"EMBEDDING_DIM": "32"})["two_tower"]["embedding_dim"] == 32
+
+
+def test_size_defaults_are_the_tower_defaults_when_no_yaml_sets_them(tmp_path):
+    from adapters.two_tower.model import TowerConfig
+
+    settings = load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "absent.yaml")})
+    for key in ("embedding_dim", "user_feature_dim", "item_feature_dim"):
+        assert settings[key] == getattr(TowerConfig(), key)
+
+
+def test_the_trainer_and_tuner_settings_have_their_defaults():
+    settings = load_settings({})
+    assert settings["fit_interval_seconds"] == 60
+    assert settings["tuning_budget_seconds"] == 120
+    assert settings["max_clock_skew_seconds"] == 300
+
+
+def test_a_yaml_size_that_is_not_a_positive_integer_is_rejected(tmp_path):
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    path = tmp_path / "tt.yaml"
+    path.write_text("embedding_dim: -4\n")
+    with pytest.raises(ConfigError, match="embedding_dim=-4"):
+        load_settings({"RS_TWO_TOWER_CONFIG": str(path)})

@@ -1,0 +1,69 @@
+"""Each bad setting stops `recsys serve` before it binds a port, with one line that names it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.test_readme import free_port
+
+BAD_SETTINGS = [
+    ("RS_BANDIT_POLICY", "greedy", "'epsilon_greedy', 'ucb1' or 'thompson'"),
+    ("DEFAULT_RECOMMENDER", "twotower", "'two_tower'"),
+    ("ENV", "production", "'dev', 'test' or 'prod'"),
+    ("HYBRID_WEIGHTS_ITEM_CF", "-0.5", "greater than or equal to 0"),
+    ("RS_DIVERSITY_LAMBDA", "-1", "greater than or equal to 0"),
+    ("RS_BANDIT_EPSILON", "1.5", "less than or equal to 1"),
+    ("RS_DATABASE_URL", "mysql://db/lms", "postgresql+psycopg://"),
+    ("RS_PORT", "70000", "less than or equal to 65535"),
+    ("EMBEDDING_DIM", "sixty-four", "valid integer"),
+    ("RS_FIT_INTERVAL", "0.5", "greater than or equal to 1"),
+    ("RS_TUNING_BUDGET_SECONDS", "-3", "greater than or equal to 0"),
+    ("RS_REFRESH_SECONDS", "soon", "valid number"),
+    ("RS_LOG_FORMAT", "xml", "'auto', 'json' or 'console'"),
+    ("ENV", "prod", "RS_ADMIN_TOKEN=''"),
+]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.05)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize(("variable", "value", "allowed"), BAD_SETTINGS)
+def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path / 'recsys.db'}",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_PORT": str(port),
+        "RS_ADMIN_TOKEN": "",
+        variable: value,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    bound = False
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        bound = bound or _listening(port)
+        time.sleep(0.02)
+    if process.poll() is None:
+        process.kill()
+    out, err = process.communicate(timeout=10)
+    assert process.returncode not in (0, None)
+    assert not bound and not _listening(port)
+    lines = (out + err).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{variable}={value!r}" in lines[0] and allowed in lines[0], lines[0]

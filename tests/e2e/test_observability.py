@@ -1,0 +1,124 @@
+"""Under gunicorn with 2 workers: /metrics adds up every worker's counters, and every log line is
+JSON carrying the request id the response echoes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.test_readme import free_port, wait_until_up
+
+REQUESTS = 60
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def _post(port: int, path: str, body: object) -> dict:  # type: ignore[type-arg]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    _, _, body = _get(port, "/metrics")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("observed")
+    port = free_port()
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{folder}/recsys.db",
+        "RS_MODELS_DIR": str(folder / "models"),
+        "RS_PORT": str(port),
+        "RS_ADMIN_TOKEN": "",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+    }
+    (folder / "metrics").mkdir()
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*recsys, "demo-data", "--learners", "20"], env=env, check=True, capture_output=True
+    )
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [*recsys, "serve", "--workers", "2", "--threads", "1"], env=env, stdout=log, stderr=log
+    )
+    wait_until_up(port, process)
+    yield port, folder
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def test_counters_add_up_across_two_gunicorn_workers(served):
+    port, folder = served
+    before = _samples(port)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: _get(port, "/healthz"), range(REQUESTS)))
+        list(
+            pool.map(
+                lambda n: _get(
+                    port, f"/api/v1/recommendations/home?user_id=user{n}&strategy=popularity"
+                ),
+                range(10),
+            )
+        )
+    event = {
+        "event_id": "obs-1",
+        "user_id": "user1",
+        "course_id": "course_python_basic",
+        "event_type": "view",
+    }
+    assert _post(port, "/api/v1/interactions", event)["accepted"] == 1
+    assert _post(port, "/api/v1/interactions", event)["duplicates"] == 1
+    after = _samples(port)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    ok = {"method": "GET", "route": "/healthz", "status": "200"}
+    assert grew("recsys_http_requests_total", **ok) == REQUESTS
+    assert grew("recsys_http_request_duration_seconds_count", **ok) == REQUESTS
+    home = {"endpoint": "home", "strategy": "popularity"}
+    assert grew("recsys_recommendations_served_total", **home) == 10
+    assert grew("recsys_events_total", outcome="accepted") == 1
+    assert grew("recsys_events_total", outcome="duplicate") == 1
+    pids = {p.stem.split("_")[-1] for p in (folder / "metrics").glob("counter_*.db")}
+    assert len(pids) == 2, "both workers answered and wrote their own counters"
+
+
+def test_logs_are_json_lines_with_the_request_id_the_response_echoes(served):
+    port, folder = served
+    _, headers, _ = _get(port, "/healthz", {"X-Request-ID": "trace-42.a"})
+    assert headers["X-Request-ID"] == "trace-42.a"
+    _, generated, _ = _get(port, "/healthz", {"X-Request-ID": "bad id; forged=1"})
+    assert len(generated["X-Request-ID"]) == 32 and " " not in generated["X-Request-ID"]
+    lines = [json.loads(line) for line in (folder / "server.log").read_text().splitlines()]
+    ours = [entry for entry in lines if entry.get("request_id") == "trace-42.a"]
+    assert ours and ours[0]["logger"] == "recsys.access" and ours[0]["status"] == 200
+    assert ours[0]["duration_ms"] >= 0 and ours[0]["path"] == "/healthz"
+    assert any(e.get("request_id") == generated["X-Request-ID"] for e in lines)
+    assert any(e["logger"] == "gunicorn.error" for e in lines), "gunicorn's own lines too"
