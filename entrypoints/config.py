@@ -79,6 +79,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "keep_versions": _number(env, "RS_KEEP_VERSIONS", 3, int),
         "hnsw_above": _number(env, "RS_FAISS_HNSW_ABOVE", 50_000, int),
         "two_tower": two_tower_settings(env),
+        "tuning_pins": tuning_pins(env),
         "host": env.get("RS_HOST", "127.0.0.1"),
         "port": _number(env, "RS_PORT", 8002, int),
         "max_body_bytes": _number(env, "RS_MAX_BODY_BYTES", 2 * 1024 * 1024, int),
@@ -106,6 +107,37 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
         if env.get(variable):
             settings[key] = _number(env, variable, 0, int)
     return settings
+
+
+def tuning_pins(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Settings the operator fixed, which fit-time tuning then uses as given (never searched):
+    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_TWO_TOWER_OBJECTIVE, the objective and
+    members of an explicit RS_TWO_TOWER_CONFIG, and the hybrid's weights once any
+    HYBRID_WEIGHTS_* is set."""
+    pins: dict[str, dict[str, Any]] = {"item_cf": {}, "two_tower": {}}
+    for key, variable in (
+        ("regularization", "RS_ITEM_CF_REGULARIZATION"),
+        ("recency_decay", "RS_ITEM_CF_RECENCY_DECAY"),
+    ):
+        if env.get(variable):
+            pins["item_cf"][key] = _number(env, variable, 0.0)
+    if env.get("RS_TWO_TOWER_CONFIG"):
+        explicit = two_tower_settings(env)
+        pins["two_tower"] |= {k: explicit[k] for k in ("objective", "members") if k in explicit}
+    if env.get("RS_TWO_TOWER_OBJECTIVE"):
+        pins["two_tower"]["objective"] = env["RS_TWO_TOWER_OBJECTIVE"]
+    if any(k.startswith("HYBRID_WEIGHTS_") and v for k, v in env.items()):
+        pins["hybrid"] = {"weights": load_hybrid_weights(env)}
+    return {name: values for name, values in pins.items() if values}
+
+
+def load_hybrid_weights(env: Mapping[str, str]) -> dict[str, float]:
+    return {
+        "two_tower": _number(env, "HYBRID_WEIGHTS_TWO_TOWER", 1.0),
+        "popularity": _number(env, "HYBRID_WEIGHTS_POPULARITY", 0.0),
+        "content": _number(env, "HYBRID_WEIGHTS_CONTENT", 0.1),
+        "item_cf": _number(env, "HYBRID_WEIGHTS_ITEM_CF", 0.25),
+    }
 
 
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
@@ -34,6 +36,14 @@ from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
+
+
+def _tuned_two_tower(
+    base: dict[str, Any] | None, hnsw_above: int, **settings: Any
+) -> TwoTowerRecommender:
+    """two_tower trained in-process with the configured settings, `settings` winning."""
+    trainer = TwoTowerTrainer({**(base or {}), **settings}, hnsw_above=hnsw_above)
+    return TwoTowerRecommender(trainer=trainer, hnsw_above=hnsw_above)
 
 
 def _backend(url: str) -> str:
@@ -127,10 +137,22 @@ class Container(containers.DeclarativeContainer):
             "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
         }
     )
+    # Fit-time tuning (application.tuning.tune): factories taking keyword settings.
+    tuning_factories = providers.Dict(
+        {
+            "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
+            "content": content.provider,
+            "item_cf": item_cf.provider,
+            "two_tower": providers.Factory(
+                _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
+            ).provider,
+        }
+    )
     evaluate_strategies = providers.Factory(
         EvaluateStrategies,
         factories=evaluation_factories,
         composites=providers.Dict(hybrid=hybrid.provider),
+        tunable=tuning_factories,
     )
     dataset_sources = providers.Dict(
         {
