@@ -38,6 +38,8 @@ DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000
 MAX_MEMBERS = 3
+#: the final two_tower fit may take this many search budgets (it is not part of the search)
+FINAL_FIT_BUDGETS = 3
 
 
 @dataclass
@@ -200,10 +202,11 @@ class _Search:
 
     def _members(self, name: str) -> int:
         """two_tower's size: trials train one member; the final ensemble gets as many members
-        (up to MAX_MEMBERS) as the whole budget could train again on a quarter more data."""
+        (up to MAX_MEMBERS) as FINAL_FIT_BUDGETS budgets could train on a quarter more data."""
         seconds = [t["seconds"] for t in self.result.trials if t["strategy"] == name]
         each = max(1e-3, 1.25 * sum(seconds) / len(seconds))
-        return max(1, min(MAX_MEMBERS, int(self.result.budget_seconds // each)))
+        allowed = FINAL_FIT_BUDGETS * self.result.budget_seconds
+        return max(1, min(MAX_MEMBERS, int(allowed // each)))
 
     def hybrid(self, lists: Mapping[str, list[list[Recommendation]]]) -> None:
         pinned = self.result.pinned.get("hybrid", {})
