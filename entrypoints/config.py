@@ -59,6 +59,14 @@ class Settings(BaseModel):
     refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0)
     fit_interval_seconds: float = Field(60.0, alias="RS_FIT_INTERVAL", ge=1)
     train_interval_seconds: float = Field(3600.0, alias="RS_TRAIN_INTERVAL", ge=1)
+    # Pins: settings fit-time tuning then uses as given instead of searching them.
+    item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
+    item_cf_recency_decay: float | None = Field(
+        None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1
+    )
+    two_tower_objective: Literal["next", "all"] | None = Field(
+        None, alias="RS_TWO_TOWER_OBJECTIVE"
+    )
     tuning_budget_seconds: float = Field(120.0, alias="RS_TUNING_BUDGET_SECONDS", ge=0)
     max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0)
     admin_token: str = Field("", alias="RS_ADMIN_TOKEN")
@@ -179,6 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "keep_versions": s.keep_versions,
         "hnsw_above": s.hnsw_above,
         "two_tower": two_tower,
+        "tuning_pins": tuning_pins(s, env),
         "host": s.host,
         "port": s.port,
         "max_body_bytes": s.max_body_bytes,
@@ -211,6 +220,33 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
         if getattr(overrides, key) is not None:
             settings[key] = getattr(overrides, key)
     return settings
+
+
+def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Settings the operator fixed, which fit-time tuning then uses as given (never searched):
+    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_TWO_TOWER_OBJECTIVE, the objective and
+    members of an explicit RS_TWO_TOWER_CONFIG, and the hybrid's weights once any
+    HYBRID_WEIGHTS_* is set."""
+    pins: dict[str, dict[str, Any]] = {"item_cf": {}, "two_tower": {}}
+    if s.item_cf_regularization is not None:
+        pins["item_cf"]["regularization"] = s.item_cf_regularization
+    if s.item_cf_recency_decay is not None:
+        pins["item_cf"]["recency_decay"] = s.item_cf_recency_decay
+    if env.get("RS_TWO_TOWER_CONFIG"):
+        explicit = two_tower_settings(env)
+        pins["two_tower"] |= {k: explicit[k] for k in ("objective", "members") if k in explicit}
+    if s.two_tower_objective is not None:
+        pins["two_tower"]["objective"] = s.two_tower_objective
+    if any(k.startswith("HYBRID_WEIGHTS_") and v for k, v in env.items()):
+        pins["hybrid"] = {
+            "weights": {
+                "two_tower": s.weight_two_tower,
+                "popularity": s.weight_popularity,
+                "content": s.weight_content,
+                "item_cf": s.weight_item_cf,
+            }
+        }
+    return {name: values for name, values in pins.items() if values}
 
 
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:

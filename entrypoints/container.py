@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -40,6 +41,14 @@ from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
 from entrypoints import metrics
+
+
+def _tuned_two_tower(
+    base: dict[str, Any] | None, hnsw_above: int, **settings: Any
+) -> TwoTowerRecommender:
+    """two_tower trained in-process with the configured settings, `settings` winning."""
+    trainer = _two_tower_trainer(settings={**(base or {}), **settings}, hnsw_above=hnsw_above)
+    return TwoTowerRecommender(trainer=trainer, hnsw_above=hnsw_above)
 
 
 def _backend(url: str) -> str:
@@ -184,10 +193,22 @@ class Container(containers.DeclarativeContainer):
             "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
         }
     )
+    # Fit-time tuning (application.tuning.tune): factories taking keyword settings.
+    tuning_factories = providers.Dict(
+        {
+            "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
+            "content": content.provider,
+            "item_cf": item_cf.provider,
+            "two_tower": providers.Factory(
+                _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
+            ).provider,
+        }
+    )
     evaluate_strategies = providers.Factory(
         EvaluateStrategies,
         factories=evaluation_factories,
         composites=providers.Dict(hybrid=hybrid.provider),
+        tunable=tuning_factories,
     )
     dataset_sources = providers.Dict(
         {

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import MetricSummary, summarise
 from application.evaluation.splits import Split, leave_last_out, random_split, temporal_split
 from application.hybrid import HybridRecommender
+from application.tuning import HYBRID_COMPONENTS, SEARCH, Factories, TuningResult, tune
 from domain.errors import InvalidStrategy
 from domain.model import CourseId, Interaction, LearnerHistory, UserId
 from domain.ports import Recommender
@@ -29,6 +31,11 @@ class EvaluationQuery:
     ratio: float = 0.75
     #: hybrid weights for this run (default: the configured ones)
     weights: Mapping[str, float] | None = None
+    #: choose settings on a validation split of the training part first (application.tuning)
+    tune: bool = False
+    tuning_budget_seconds: float = 120.0
+    #: strategy -> settings used as given and not searched
+    pinned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class EvaluationReport:
     train_events: int
     test_events: int
     results: tuple[StrategyResult, ...]
+    tuning: TuningResult | None = None
 
 
 #: progress(strategy, learners done, learners in all)
@@ -55,6 +63,8 @@ Progress = Callable[[str, int, int], None]
 
 
 Composite = Callable[[Mapping[str, Recommender]], Recommender]
+#: progress(one line) while settings are searched
+TuningLines = Callable[[str], None]
 
 
 class EvaluateStrategies:
@@ -62,23 +72,67 @@ class EvaluateStrategies:
         self,
         factories: Mapping[str, Callable[[], Recommender]],
         composites: Mapping[str, Composite] | None = None,
+        tunable: Factories | None = None,
     ) -> None:
         self.factories = dict(factories)
         self.composites = dict(composites or {})
+        #: strategy -> factory taking keyword settings, for the strategies tuning can set up
+        self.tunable = dict(tunable or {})
 
-    def _make(self, name: str, weights: Mapping[str, float] | None) -> Recommender:
+    def _single(self, name: str, tuned: TuningResult | None) -> Recommender:
+        if tuned is not None and name in self.tunable and name in tuned.settings:
+            return self.tunable[name](**tuned.settings[name])
+        return self.factories[name]()
+
+    def _make(
+        self, name: str, weights: Mapping[str, float] | None, tuned: TuningResult | None = None
+    ) -> Recommender:
         if name in self.factories:
-            return self.factories[name]()
-        recommender = self.composites[name]({n: make() for n, make in self.factories.items()})
+            return self._single(name, tuned)
+        recommender = self.composites[name]({n: self._single(n, tuned) for n in self.factories})
+        if weights is None and tuned is not None and "hybrid" in tuned.settings:
+            weights = tuned.settings["hybrid"]["weights"]
         if weights is not None and isinstance(recommender, HybridRecommender):
             recommender = recommender.with_weights(weights)
         return recommender
 
-    def execute(self, query: EvaluationQuery, progress: Progress | None = None) -> EvaluationReport:
+    def _tune(
+        self, query: EvaluationQuery, split: Split, lines: TuningLines | None
+    ) -> TuningResult | None:
+        """Settings chosen on the TRAINING part only, split again like the outer protocol."""
+        if not query.tune:
+            return None
+        wanted = {n for n in query.strategies if n in SEARCH}
+        if any(n in self.composites for n in query.strategies):
+            wanted |= set(HYBRID_COMPONENTS)
+        factories = {n: f for n, f in self.tunable.items() if n in wanted}
+        if not factories:
+            return None
+        pinned = dict(query.pinned)
+        if query.weights is not None:
+            pinned["hybrid"] = {"weights": dict(query.weights)}
+        return tune(
+            query.dataset.courses,
+            split.train,
+            factories,
+            pinned,
+            query.tuning_budget_seconds,
+            lines,
+            "random" if query.protocol == "random" else "temporal",
+            query.seed,
+        )
+
+    def execute(
+        self,
+        query: EvaluationQuery,
+        progress: Progress | None = None,
+        tuning_lines: TuningLines | None = None,
+    ) -> EvaluationReport:
         for name in query.strategies:
             if name not in self.factories and name not in self.composites:
                 raise InvalidStrategy(name, sorted([*self.factories, *self.composites]))
         split = self.split(query)
+        tuned = self._tune(query, split, tuning_lines)
         histories = _histories(split.train)
         truth: dict[UserId, set[CourseId]] = defaultdict(set)
         for event in split.test:
@@ -93,7 +147,7 @@ class EvaluateStrategies:
 
         results = []
         for name in query.strategies:
-            recommender = self._make(name, query.weights)
+            recommender = self._make(name, query.weights, tuned)
             started = time.perf_counter()
             recommender.fit(query.dataset.courses, split.train)
             fitted = time.perf_counter()
@@ -118,6 +172,7 @@ class EvaluateStrategies:
             len(split.train),
             len(split.test),
             tuple(results),
+            tuned,
         )
 
     @staticmethod

@@ -47,26 +47,39 @@ def load_dataset(container: Container, name: str, data_dir: Path | None) -> Data
 
 
 def _files_dataset(directory: Path) -> Dataset:
-    """courses.csv|jsonl and interactions.csv|jsonl in the formats of import-courses/-interactions."""
-    found = {}
-    for stem, schema in (("courses", CourseSchema()), ("interactions", EventSchema())):
+    """courses.csv|jsonl and interactions.csv|jsonl in the formats of import-courses/-interactions.
+    A fixed split: train.csv|jsonl and test.csv|jsonl (events) instead of interactions."""
+    found: dict[str, list[Any]] = {}
+    for stems, schema in (
+        (("courses",), CourseSchema()),
+        (("interactions", "train"), EventSchema()),
+        (("test",), EventSchema()),
+    ):
         path = next(
             (
                 directory / f"{stem}{ext}"
+                for stem in stems
                 for ext in (".csv", ".jsonl")
                 if (directory / f"{stem}{ext}").is_file()
             ),
             None,
         )
         if path is None:
-            raise click.ClickException(f"{directory} needs {stem}.csv or {stem}.jsonl")
+            if stems[0] == "test":
+                continue
+            names = " or ".join(f"{stem}.csv|jsonl" for stem in stems)
+            raise click.ClickException(f"{directory} needs {names}")
         parsed = parse_file(path, schema)
         if parsed.errors:
             raise click.ClickException(
                 f"{path.name}: {parsed.errors[0]} ({len(parsed.errors)} bad rows)"
             )
-        found[stem] = parsed.items
-    return Dataset(directory.name, found["courses"], found["interactions"])
+        found[stems[0]] = parsed.items
+    return Dataset(directory.name, found["courses"], found["interactions"], found.get("test"))
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _row(result: Any, k: int) -> dict[str, Any]:
@@ -156,6 +169,13 @@ def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> N
     default=None,
     help="two_tower settings for this run (default: $RS_TWO_TOWER_CONFIG or configs/two_tower.yaml).",
 )
+@click.option(
+    "--tuning-budget",
+    type=click.FloatRange(0),
+    default=None,
+    help="Seconds to choose settings on a validation split of the training part "
+    "(default: $RS_TUNING_BUDGET_SECONDS or 120; 0 uses the configured settings as they are).",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
@@ -172,16 +192,32 @@ def evaluate(
     plot_out: Path | None,
     weights: str | None = None,
     two_tower_config: Path | None = None,
+    tuning_budget: float | None = None,
 ) -> None:
-    """Fit each strategy on the training part and measure it on the test part."""
+    """Fit each strategy on the training part and measure it on the test part. Settings not
+    pinned (in the configuration, --weights or --two-tower-config) are first chosen on a
+    validation split of the training part, split again like the test."""
     container = container_of(ctx)
+    pins = {n: dict(p) for n, p in (container.config.tuning_pins() or {}).items()}
     if two_tower_config is not None:
         try:
-            container.config.two_tower.from_value(
-                two_tower_settings(read_environment(), two_tower_config)
-            )
+            explicit = two_tower_settings(read_environment(), two_tower_config)
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
+        container.config.two_tower.from_value(explicit)
+        pins["two_tower"] = pins.get("two_tower", {}) | {
+            k: explicit[k] for k in ("objective", "members") if k in explicit
+        }
+    if tuning_budget is None:
+        configured = container.config.tuning_budget_seconds() or read_environment().get(
+            "RS_TUNING_BUDGET_SECONDS"
+        )
+        try:
+            tuning_budget = float(configured or 120.0)
+        except ValueError:
+            raise click.BadParameter(
+                f"RS_TUNING_BUDGET_SECONDS must be a number, got {configured!r}"
+            ) from None
     data = load_dataset(container, dataset, data_dir)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     try:
@@ -190,7 +226,9 @@ def evaluate(
         )
     except DomainError as error:
         raise click.BadParameter(str(error), param_hint="--weights") from None
-    query = EvaluationQuery(data, names, protocol, k, seed, ratio, parsed)
+    query = EvaluationQuery(
+        data, names, protocol, k, seed, ratio, parsed, tuning_budget > 0, tuning_budget, pins
+    )
     shown: dict[str, Progress] = {}
 
     def progress(strategy: str, users_done: int, users: int) -> None:
@@ -202,7 +240,7 @@ def evaluate(
         shown[strategy].update(users_done)
 
     try:
-        report = container.evaluate_strategies().execute(query, progress)
+        report = container.evaluate_strategies().execute(query, progress, _say)
     except (DomainError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     finally:
@@ -214,6 +252,15 @@ def evaluate(
         f"{report.test_events} test events, K={k}"
     )
     click.echo(_table(rows))
+    if report.tuning is not None:
+        for name, chosen in report.tuning.settings.items():
+            figures = report.tuning.validation.get(name, {})
+            pinned = report.tuning.pinned.get(name, {})
+            click.echo(
+                f"{name}: {json.dumps(chosen)}"
+                + (f" (validation ndcg@10 {figures['ndcg@10']})" if figures else "")
+                + (f" pinned {json.dumps(pinned)}" if pinned else "")
+            )
     if json_out:
         payload = {
             "dataset": report.dataset,
@@ -221,6 +268,7 @@ def evaluate(
             "k": k,
             "seed": seed,
             "results": rows,
+            "tuning": report.tuning.as_dict() if report.tuning else None,
         }
         json_out.write_text(json.dumps(payload, indent=2) + "\n")
     if plot_out:

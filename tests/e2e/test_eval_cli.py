@@ -118,3 +118,59 @@ def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatc
         cli, [*args, "--strategy", "two_tower", "--two-tower-config", str(config)]
     )
     assert wrong.exit_code == 1 and "objective must be one of all, next" in wrong.output
+
+
+def test_eval_takes_a_fixed_split_as_two_files_and_reports_the_chosen_settings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    header, *rows = (tmp_path / "interactions.csv").read_text().splitlines()
+    rows.sort(key=lambda line: line.rsplit(",", 1)[1])  # by time: the latest fifth tests
+    cut = len(rows) * 4 // 5
+    (tmp_path / "interactions.csv").unlink()
+    (tmp_path / "train.csv").write_text("\n".join([header, *rows[:cut]]))
+    (tmp_path / "test.csv").write_text("\n".join([header, *rows[cut:]]))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(tmp_path),
+            "--protocol",
+            "fixed",
+            "--strategy",
+            "popularity,item_cf",
+            "--json",
+            str(tmp_path / "out.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["protocol"] == "fixed"
+    chosen = report["tuning"]["settings"]["item_cf"]
+    assert chosen["regularization"] > 0 and 0 < chosen["recency_decay"] <= 1
+    assert 0 <= report["tuning"]["validation"]["item_cf"]["ndcg@10"] <= 1
+    assert "item_cf: {" in result.output
+    untuned = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--dataset",
+            "csv",
+            "--data-dir",
+            str(tmp_path),
+            "--protocol",
+            "fixed",
+            "--strategy",
+            "item_cf",
+            "--tuning-budget",
+            "0",
+            "--json",
+            str(tmp_path / "u.json"),
+        ],
+    )
+    assert untuned.exit_code == 0, untuned.output
+    assert json.loads((tmp_path / "u.json").read_text())["tuning"] is None

@@ -1,0 +1,222 @@
+"""Fit-time tuning: settings chosen on the deployment's own data, within a time budget.
+
+The training part is split again the way the service is asked (each learner's latest courses,
+or a random share when the outer protocol is random); each candidate setting is fitted on the
+inner training part and scored by NDCG@10 on the inner held-out part. The test part of an
+evaluation is never passed here. Pinned settings are used as given and never searched.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from application.evaluation.metrics import ndcg_at_k
+from application.evaluation.splits import random_split, temporal_split
+from application.weight_search import search_weights
+from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.ports import Recommender
+
+#: name -> recommender built from keyword settings (e.g. item_cf(regularization=100.0))
+Factories = Mapping[str, Callable[..., Recommender]]
+#: progress(one line saying what the search is doing)
+TuningProgress = Callable[[str], None]
+
+SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
+    "item_cf": {
+        "regularization": (100.0, 10.0, 50.0, 250.0, 500.0, 1000.0),
+        "recency_decay": (1.0, 0.7, 0.5, 0.3),
+    },
+    "two_tower": {"objective": ("next", "all")},
+}
+HYBRID_COMPONENTS = ("popularity", "content", "item_cf", "two_tower")
+DEFAULT_BUDGET_SECONDS = 120.0
+POOL = 100
+MAX_USERS = 2000
+MAX_MEMBERS = 3
+#: the final two_tower fit may take this many search budgets (it is not part of the search)
+FINAL_FIT_BUDGETS = 3
+
+
+@dataclass
+class TuningResult:
+    #: strategy -> the settings to fit it with (chosen or pinned); "hybrid" -> {"weights": {...}}
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: strategy -> {"ndcg@10": ...} on the inner validation part, with the chosen settings
+    validation: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: every setting tried: {"strategy", "settings", "ndcg@10", "seconds"}
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    pinned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS
+    budget_exhausted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "validation": self.validation,
+            "pinned": self.pinned,
+            "trials": self.trials,
+            "seconds": round(self.seconds, 1),
+            "budget_seconds": self.budget_seconds,
+            "budget_exhausted": self.budget_exhausted,
+        }
+
+
+def tune(
+    courses: Sequence[Course],
+    interactions: Sequence[Interaction],
+    factories: Factories,
+    pinned: Mapping[str, Mapping[str, Any]] | None = None,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    progress: TuningProgress | None = None,
+    protocol: str = "temporal",
+    seed: int = 42,
+) -> TuningResult:
+    """Choose each strategy's settings by validation NDCG@10 on `interactions` (training data).
+
+    factories: strategy name -> callable taking keyword settings and returning an unfitted
+      Recommender; "item_cf" takes regularization/recency_decay, "two_tower" objective/members
+      (plus its config defaults), "popularity"/"content" take none. Only the names given are
+      tuned; the hybrid's weights are searched over the HYBRID_COMPONENTS among them.
+    pinned: strategy -> {setting: value} used as given and never searched, e.g.
+      {"two_tower": {"objective": "next"}, "hybrid": {"weights": {"item_cf": 1.0}}}.
+    budget_seconds: wall-clock budget for the whole search (the final fits are not in it); when
+      it runs out the best setting found so far is kept (config defaults if none was tried).
+    progress: called with one line per step.
+    protocol: "random" holds out a random 20% of each learner's events; anything else the latest
+      20% (what a deployment is asked: what comes next).
+    Returns the settings per strategy (searched ones merged with the pinned ones) and the
+    validation figures; refit on all data with `result.settings[name]` afterwards.
+    """
+    search = _Search(courses, interactions, pinned or {}, budget_seconds, progress, protocol, seed)
+    lists: dict[str, list[list[Recommendation]]] = {}
+    for name in HYBRID_COMPONENTS:
+        if name in factories:
+            lists[name] = search.strategy(name, factories[name])
+    search.hybrid(lists)
+    search.result.seconds = time.monotonic() - search.started
+    return search.result
+
+
+class _Search:
+    def __init__(
+        self,
+        courses: Sequence[Course],
+        interactions: Sequence[Interaction],
+        pinned: Mapping[str, Mapping[str, Any]],
+        budget_seconds: float,
+        progress: TuningProgress | None,
+        protocol: str,
+        seed: int,
+    ) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + budget_seconds
+        self.say = progress or (lambda line: None)
+        self.courses = courses
+        self.result = TuningResult(
+            pinned={n: dict(p) for n, p in pinned.items()}, budget_seconds=budget_seconds
+        )
+        split = (
+            random_split(interactions, 0.8, seed)
+            if protocol == "random"
+            else temporal_split(interactions, 0.8)
+        )
+        self.train = split.train
+        histories: dict[str, list[Interaction]] = defaultdict(list)
+        for event in split.train:
+            histories[event.user_id].append(event)
+        truth: dict[str, set[CourseId]] = defaultdict(set)
+        for event in split.test:
+            truth[event.user_id].add(event.course_id)
+        users = sorted(u for u in truth if u in histories)
+        users = random.Random(seed).sample(users, min(len(users), MAX_USERS))
+        self.learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
+        self.excludes = [learner.seen() for learner in self.learners]
+        self.truth = [truth[u] - self.excludes[i] for i, u in enumerate(users)]
+        self.say(
+            f"tuning: {len(split.train)} inner training events, {len(users)} validation learners, "
+            f"budget {budget_seconds:.0f} s"
+        )
+
+    def _left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _score(self, lists: Sequence[Sequence[Recommendation]]) -> float:
+        scored = [
+            ndcg_at_k([r.course_id for r in items], relevant, 10)
+            for items, relevant in zip(lists, self.truth, strict=True)
+            if relevant
+        ]
+        return sum(scored) / len(scored) if scored else 0.0
+
+    def _trial(
+        self, name: str, factory: Callable[..., Recommender], settings: dict[str, Any]
+    ) -> tuple[float, list[list[Recommendation]]]:
+        started = time.monotonic()
+        recommender = factory(**settings)
+        recommender.fit(self.courses, self.train)
+        lists = recommender.recommend_many(self.learners, POOL, self.excludes, explain=False)
+        ndcg = self._score(lists)
+        seconds = time.monotonic() - started
+        self.result.trials.append(
+            {
+                "strategy": name,
+                "settings": dict(settings),
+                "ndcg@10": round(ndcg, 4),
+                "seconds": round(seconds, 1),
+            }
+        )
+        self.say(f"tuning {name} {settings}: validation ndcg@10 {ndcg:.4f} ({seconds:.1f} s)")
+        return ndcg, lists
+
+    def strategy(
+        self, name: str, factory: Callable[..., Recommender]
+    ) -> list[list[Recommendation]]:
+        """Coordinate search over SEARCH[name] (one setting at a time, the others held at their
+        best so far), skipping pinned settings; returns the best setting's candidate lists."""
+        pinned = dict(self.result.pinned.get(name, {}))
+        space = {k: v for k, v in SEARCH.get(name, {}).items() if k not in pinned}
+        chosen = pinned | {k: values[0] for k, values in space.items()}
+        if name == "two_tower" and "members" not in pinned:
+            chosen["members"] = 1  # one member per trial; the size is chosen afterwards
+        best, lists = self._trial(name, factory, chosen)
+        for key, values in space.items():
+            for value in values[1:]:
+                if self._left() <= 0:
+                    self.result.budget_exhausted = True
+                    self.say(f"tuning: budget spent, keeping {name} {chosen}")
+                    break
+                ndcg, trial_lists = self._trial(name, factory, chosen | {key: value})
+                if ndcg > best:
+                    best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
+        if name == "two_tower" and "members" not in pinned:
+            chosen["members"] = self._members(name)
+        self.result.settings[name] = chosen
+        self.result.validation[name] = {"ndcg@10": round(best, 4)}
+        return lists
+
+    def _members(self, name: str) -> int:
+        """two_tower's size: trials train one member; the final ensemble gets as many members
+        (up to MAX_MEMBERS) as FINAL_FIT_BUDGETS budgets could train on a quarter more data."""
+        seconds = [t["seconds"] for t in self.result.trials if t["strategy"] == name]
+        each = max(1e-3, 1.25 * sum(seconds) / len(seconds))
+        allowed = FINAL_FIT_BUDGETS * self.result.budget_seconds
+        return max(1, min(MAX_MEMBERS, int(allowed // each)))
+
+    def hybrid(self, lists: Mapping[str, list[list[Recommendation]]]) -> None:
+        pinned = self.result.pinned.get("hybrid", {})
+        if "weights" in pinned:
+            weights = dict(pinned["weights"])
+            self.result.settings["hybrid"] = {"weights": weights}
+            return
+        if not lists:
+            return
+        weights, ndcg = search_weights(lists, self.truth)
+        self.result.settings["hybrid"] = {"weights": weights}
+        self.result.validation["hybrid"] = {"ndcg@10": round(ndcg, 4)}
+        self.say(f"tuning hybrid: weights {weights}, validation ndcg@10 {ndcg:.4f}")

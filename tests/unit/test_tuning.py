@@ -1,0 +1,130 @@
+"""Fit-time tuning chooses settings on the training part only, and leaves pinned ones alone."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
+from adapters.two_tower.recommender import TwoTowerRecommender
+from adapters.two_tower.trainer import TwoTowerTrainer
+from application.evaluation.dataset import Dataset
+from application.tuning import tune
+from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from tests.conftest import course, event
+
+SMALL_TOWER = {
+    "epochs": 30,
+    "patience": 30,
+    "batch_size": 64,
+    "buckets": 1 << 12,
+    "user_buckets": 1 << 10,
+    "hidden_dims": [32],
+    "embedding_dim": 16,
+    "learning_rate": 0.01,
+    "recency_decay": 0.5,
+    "members": 1,
+}
+
+
+def two_tower(**settings):  # type: ignore[no-untyped-def]
+    return TwoTowerRecommender(trainer=TwoTowerTrainer({**SMALL_TOWER, **settings}))
+
+
+FACTORIES = {"two_tower": two_tower, "item_cf": ItemCFRecommender}
+
+
+def sequential(chains: int = 6, length: int = 12, learners: int = 60, seed: int = 1):
+    """Courses in rings taken in order: each learner starts somewhere on one ring and takes the
+    next 4-8 courses one after another. Co-occurrence is symmetric (a course's neighbours before
+    and after it are equally alike), only the order says which way learners go."""
+    rng = random.Random(seed)
+    catalog = [
+        course(f"r{c}_{i}", category=f"Ring {c}") for c in range(chains) for i in range(length)
+    ]
+    events = []
+    for n in range(learners * chains):
+        ring, start, size = n % chains, rng.randrange(length), rng.randint(4, 8)
+        for step in range(size):
+            events.append(
+                event(f"u{n}", f"r{ring}_{(start + step) % length}", "enroll", n + step * 10_000)
+            )
+    return catalog, events
+
+
+def order_free(groups: int = 6, size: int = 12, learners: int = 60, seed: int = 2):
+    """Each learner takes a random 5-8 courses of one group; which of them are missing from a
+    history has nothing to do with when they were taken (the holdout is random), though the
+    timestamps follow the catalog order, as after a bulk import."""
+    rng = random.Random(seed)
+    catalog = [
+        course(f"g{g}_{i}", category=f"Group {g}") for g in range(groups) for i in range(size)
+    ]
+    events = []
+    for n in range(learners * groups):
+        group = n % groups
+        for step, i in enumerate(sorted(rng.sample(range(size), rng.randint(5, 8)))):
+            events.append(event(f"u{n}", f"g{group}_{i}", "enroll", n + step * 10_000))
+    return catalog, events
+
+
+def test_the_search_picks_the_next_objective_when_learners_move_on_in_order():
+    catalog, events = sequential()
+    result = tune(catalog, events, {"two_tower": two_tower}, budget_seconds=300)
+    assert result.settings["two_tower"]["objective"] == "next"
+
+
+def test_the_search_picks_the_order_free_objective_when_order_means_nothing():
+    catalog, events = order_free()
+    result = tune(catalog, events, {"two_tower": two_tower}, budget_seconds=300, protocol="random")
+    assert result.settings["two_tower"]["objective"] == "all"
+
+
+def test_a_pinned_setting_is_used_as_given_and_never_searched():
+    catalog, events = sequential(learners=20)
+    pinned = {"item_cf": {"regularization": 7.0}, "hybrid": {"weights": {"item_cf": 1.0}}}
+    result = tune(catalog, events, {"item_cf": ItemCFRecommender}, pinned, budget_seconds=60)
+    tried = [t["settings"] for t in result.trials]
+    assert {s["regularization"] for s in tried} == {7.0}
+    assert len({s["recency_decay"] for s in tried}) > 1  # the setting not pinned is searched
+    assert result.settings["item_cf"]["regularization"] == 7.0
+    assert result.settings["hybrid"] == {"weights": {"item_cf": 1.0}}
+
+
+def test_recency_weighting_is_chosen_for_item_cf_when_learners_move_on_in_order():
+    catalog, events = sequential(learners=20)
+    result = tune(catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=60)
+    assert result.settings["item_cf"]["recency_decay"] < 1.0
+
+
+def test_with_no_budget_left_the_first_setting_is_kept_and_the_search_says_so():
+    catalog, events = sequential(learners=20)
+    result = tune(catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=0)
+    assert result.budget_exhausted
+    assert len(result.trials) == 1
+
+
+def test_the_search_never_reads_the_test_part():
+    """The training part is orderly, the test part random courses: what the search finds on its
+    validation split is real, and the test figures stay at chance."""
+    catalog, events = sequential(learners=20)
+    rng = random.Random(3)
+    learners = sorted({e.user_id for e in events})
+    test = [
+        event(u, rng.choice(catalog).course_id, "enroll", 10**6 + i, f"t{i}")
+        for i, u in enumerate(learners)
+    ]
+    evaluation = EvaluateStrategies(
+        {"item_cf": ItemCFRecommender, "popularity": PopularityRecommender},
+        tunable={"item_cf": ItemCFRecommender, "popularity": PopularityRecommender},
+    )
+    report = evaluation.execute(
+        EvaluationQuery(Dataset("rings", catalog, events, test), ["item_cf"], "fixed", tune=True)
+    )
+    assert report.tuning is not None
+    assert report.tuning.validation["item_cf"]["ndcg@10"] > 0.8
+    recall = report.results[0].metrics.recall
+    chance = 10 / (len(catalog) - 6)  # a learner has seen 4-8 of the 72 courses
+    assert recall == pytest.approx(chance, abs=0.08)
