@@ -5,15 +5,20 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from application.ports import (
     CoursePopularity,
     CourseRepository,
     DailyStats,
+    Erasure,
+    ErasureRepository,
     InteractionRepository,
     SlateOutcome,
     SlateRepository,
+    StatementRecord,
+    StatementRepository,
     StatsRepository,
     UnitOfWork,
     UserStats,
@@ -37,6 +42,8 @@ class InMemoryStore:
         self.courses: dict[CourseId, Course] = {}
         self.events: dict[str, Interaction] = {}
         self.slates: dict[RecommendationId, Slate] = {}
+        self.statements: dict[str, StatementRecord] = {}
+        self.erasures: list[Erasure] = []
         self.catalog_changes = 0
         self.lock = threading.RLock()
 
@@ -49,6 +56,8 @@ class InMemoryStore:
         self.courses = dict(other.courses)
         self.events = dict(other.events)
         self.slates = dict(other.slates)
+        self.statements = dict(other.statements)
+        self.erasures = list(other.erasures)
         self.catalog_changes = other.catalog_changes
 
 
@@ -106,6 +115,9 @@ class InMemoryInteractionRepository(InteractionRepository):
 
     def version(self) -> str:
         return str(len(self.store.events))
+
+    def remove(self, event_ids: Iterable[str]) -> int:
+        return sum(self.store.events.pop(e, None) is not None for e in set(event_ids))
 
 
 class InMemorySlateRepository(SlateRepository):
@@ -194,6 +206,55 @@ class InMemoryStatsRepository(StatsRepository):
         return [CoursePopularity(c, self.store.courses[c].title, e, k) for c, (e, k) in ranked]
 
 
+class InMemoryStatementRepository(StatementRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
+        stored = self.store.statements
+        return {s: stored[s].content_hash for s in statement_ids if s in stored}
+
+    def voided(self, statement_ids: Iterable[str]) -> set[str]:
+        targets = {r.voids for r in self.store.statements.values() if r.voids}
+        return {s for s in statement_ids if s in targets}
+
+    def add(self, records: Sequence[StatementRecord]) -> None:
+        for record in records:
+            self.store.statements[record.statement_id] = record
+
+
+class InMemoryErasureRepository(ErasureRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def erase(self, user_id: UserId) -> dict[str, int]:
+        store = self.store
+        theirs = {r for r, s in store.slates.items() if s.user_id == user_id}
+        events = [e for e, event in store.events.items() if event.user_id == user_id]
+        for event_id in events:
+            del store.events[event_id]
+        credited = [e for e in store.events.values() if e.recommendation_id in theirs]
+        for event in credited:
+            store.events[event.event_id] = replace(event, recommendation_id=None)
+        impressions = sum(len(store.slates.pop(r).items) for r in theirs)
+        statements = [s for s, r in store.statements.items() if r.user_id == user_id]
+        for statement_id in statements:
+            del store.statements[statement_id]
+        return {
+            "events": len(events),
+            "slates": len(theirs),
+            "impressions": impressions,
+            "statements": len(statements),
+            "attributions": len(credited),
+        }
+
+    def record(self, erasure: Erasure) -> None:
+        self.store.erasures.append(erasure)
+
+    def latest(self) -> datetime | None:
+        return max((e.erased_at for e in self.store.erasures), default=None)
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """Works on a private copy of the store; commit publishes it, anything else discards it."""
 
@@ -214,6 +275,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.interactions = InMemoryInteractionRepository(self.working)
         self.slates = InMemorySlateRepository(self.working)
         self.stats = InMemoryStatsRepository(self.working)
+        self.statements = InMemoryStatementRepository(self.working)
+        self.erasures = InMemoryErasureRepository(self.working)
 
     def commit(self) -> None:
         self.committed.publish(self.working)

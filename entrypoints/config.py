@@ -82,6 +82,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "host": env.get("RS_HOST", "127.0.0.1"),
         "port": _number(env, "RS_PORT", 8002, int),
         "max_body_bytes": _number(env, "RS_MAX_BODY_BYTES", 2 * 1024 * 1024, int),
+        **xapi_settings(env),
+    }
+
+
+def xapi_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """xAPI: the HTTP Basic key/secret LRS clients may send, and the verb/activity mapping file."""
+    return {
+        "xapi_key": env.get("RS_XAPI_KEY", ""),
+        "xapi_secret": env.get("RS_XAPI_SECRET", ""),
+        "xapi_mapping": env.get("RS_XAPI_MAPPING", "configs/xapi.yaml"),
     }
 
 
@@ -111,7 +121,8 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings safe to print: tokens and passwords (also inside URLs) are masked."""
     shown = dict(settings)
-    if shown.get("admin_token"):
-        shown["admin_token"] = "***"
+    for secret in ("admin_token", "xapi_secret"):
+        if shown.get(secret):
+            shown[secret] = "***"
     shown["database_url"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(shown["database_url"]))
     return shown

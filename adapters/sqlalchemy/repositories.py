@@ -9,7 +9,14 @@ from sqlalchemy import case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
+from adapters.sqlalchemy.tables import (
+    courses,
+    erasures,
+    interactions,
+    slate_items,
+    slates,
+    xapi_statements,
+)
 from application.ports import CourseRepository, InteractionRepository, SlateOutcome, SlateRepository
 from domain.model import (
     Course,
@@ -199,6 +206,13 @@ class SqlInteractionRepository(InteractionRepository):
     def version(self) -> str:
         return str(self.session.execute(select(func.max(interactions.c.id))).scalar_one())
 
+    def remove(self, event_ids: Iterable[str]) -> int:
+        wanted = list(set(event_ids))
+        if not wanted:
+            return 0
+        stmt = delete(interactions).where(interactions.c.event_id.in_(wanted))
+        return int(self.session.execute(stmt).rowcount)
+
 
 class SqlSlateRepository(SlateRepository):
     def __init__(self, session: Session) -> None:
@@ -302,5 +316,5 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
 
 def delete_everything(session: Session) -> None:
     """Empty every table (tests and demo resets)."""
-    for table in (slate_items, slates, interactions, courses):
+    for table in (slate_items, slates, interactions, courses, xapi_statements, erasures):
         session.execute(delete(table))

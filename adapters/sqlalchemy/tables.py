@@ -83,3 +83,28 @@ slate_items = Table(
     Column("score", Float, nullable=False),
     Column("reason", Text, nullable=False, default=""),
 )
+
+# xAPI statements received: the id makes a retry a no-op; no e-mail address is ever kept.
+xapi_statements = Table(
+    "xapi_statements",
+    metadata,
+    Column("statement_id", String(36), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("user_id", String(128), nullable=True),
+    Column("voids", String(36), nullable=True),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Index("ix_xapi_statements_user", "user_id"),
+    Index("ix_xapi_statements_voids", "voids"),
+)
+
+# Learners erased on request: a hash of the id, never the id itself.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_hash", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Index("ix_erasures_user_hash", "user_hash"),
+    Index("ix_erasures_erased_at", "erased_at"),
+)

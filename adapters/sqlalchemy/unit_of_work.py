@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.repositories import (
     SqlCourseRepository,
     SqlInteractionRepository,
@@ -24,6 +25,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.interactions = SqlInteractionRepository(self.session)
         self.slates = SqlSlateRepository(self.session)
         self.stats = SqlStatsRepository(self.session)
+        self.statements = SqlStatementRepository(self.session)
+        self.erasures = SqlErasureRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

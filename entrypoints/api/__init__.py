@@ -14,7 +14,9 @@ from entrypoints.api import (
     dashboard,
     health,
     interactions,
+    learners,
     recommendations,
+    xapi,
 )
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.openapi import build_spec, documented
@@ -38,6 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
+    app.config["RS_XAPI_KEY"] = settings["xapi_key"]
+    app.config["RS_XAPI_SECRET"] = settings["xapi_secret"]
+    container.xapi_mapping()  # a broken mapping file stops the start, not the first statement
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for blueprint in (
         recommendations.bp,
@@ -47,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         health.bp,
         admin.bp,
         dashboard.bp,
+        xapi.bp,
+        learners.bp,
     ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
 
 from application.bandit import BanditService
 from application.ports import JobStore
 from application.strategies import StrategyRegistry
+from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.start_reindex import ReindexRunning, StartReindex
 from domain.model import CourseId, UserId
@@ -26,13 +30,29 @@ ADMIN_ERRORS = (401, 403)
 @documented("Loaded models and their versions", ModelsSchema, errors=ADMIN_ERRORS)
 @admin_required
 @inject
-def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # type: ignore[no-untyped-def]
+def models(  # type: ignore[no-untyped-def]
+    strategies: StrategyRegistry = Provide[Container.strategies],
+    erasures: EraseLearner = Provide[Container.erase_learner],
+):
     snapshot = strategies.snapshot()
+    latest = erasures.latest()
     return {
+        "latest_erasure": latest.isoformat() if latest else None,
         "models": [
-            {"strategy": name, **r.describe()} for name, r in sorted(snapshot.recommenders.items())
-        ]
+            predates({"strategy": name, **r.describe()}, latest)
+            for name, r in sorted(snapshot.recommenders.items())
+        ],
     }
+
+
+def predates(model: dict[str, Any], latest: datetime | None) -> dict[str, Any]:
+    """predates_erasure: trained before the latest erasure, so it may still hold an erased
+    learner (None when the model does not say when it was trained)."""
+    trained = model.get("trained_at")
+    model["predates_erasure"] = (
+        None if not trained else latest is not None and datetime.fromisoformat(trained) < latest
+    )
+    return model
 
 
 @bp.post("/reindex")
