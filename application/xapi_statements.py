@@ -145,8 +145,16 @@ def _context_ids(context: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def parse(raw: Any, qualify_accounts: bool, now: datetime) -> Statement:
-    """A Statement, or Invalid naming the first field that breaks the specification."""
+def derived_id(raw: dict[str, Any]) -> str:
+    """The same id for the same id-less statement (timestamp included), so a re-import is a no-op."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "xapi-statement:" + text))
+
+
+def parse(raw: Any, qualify_accounts: bool, now: datetime, derive_id: bool = False) -> Statement:
+    """A Statement, or Invalid naming the first field that breaks the specification. Without an
+    id, the statement gets a random one (what an LRS does), or with `derive_id` one derived from
+    its content."""
     raw = _object(raw, "statement")
     statement_id = raw.get("id")
     if statement_id is not None and not is_uuid(statement_id):
@@ -164,7 +172,11 @@ def parse(raw: Any, qualify_accounts: bool, now: datetime) -> Statement:
     if verb["id"] == VOIDED and object_type != "StatementRef":
         raise Invalid("object.objectType", "a voiding statement's object must be a StatementRef")
     return Statement(
-        id=statement_id.lower() if statement_id else str(uuid.uuid4()),
+        id=statement_id.lower()
+        if statement_id
+        else derived_id(raw)
+        if derive_id
+        else str(uuid.uuid4()),
         user_id=user,
         verb=verb["id"],
         object_type=object_type,
@@ -176,7 +188,7 @@ def parse(raw: Any, qualify_accounts: bool, now: datetime) -> Statement:
 
 
 def parse_all(
-    raws: Sequence[Any], qualify_accounts: bool, now: datetime
+    raws: Sequence[Any], qualify_accounts: bool, now: datetime, derive_ids: bool = False
 ) -> tuple[list[Statement], list[dict[str, object]]]:
     """Every statement parsed; problems are [{index, field, message}] (index into `raws`)."""
     parsed: list[Statement] = []
@@ -184,7 +196,7 @@ def parse_all(
     seen: dict[str, int] = {}
     for index, raw in enumerate(raws):
         try:
-            statement = parse(raw, qualify_accounts, now)
+            statement = parse(raw, qualify_accounts, now, derive_ids)
         except Invalid as error:
             problems.append({"index": index, "field": error.field, "message": str(error)})
             continue

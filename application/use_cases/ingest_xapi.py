@@ -51,9 +51,12 @@ class IngestStatements:
         self.mapping = mapping
         self.clock = clock
 
-    def parse(self, raws: Sequence[Any]) -> tuple[list[Statement], list[dict[str, object]]]:
-        """Valid statements and the problems of the others ({index, field, message})."""
-        return parse_all(raws, self.mapping.qualify_accounts, self.clock())
+    def parse(
+        self, raws: Sequence[Any], derive_ids: bool = False
+    ) -> tuple[list[Statement], list[dict[str, object]]]:
+        """Valid statements and the problems of the others ({index, field, message}).
+        `derive_ids`: a statement without an id gets one derived from its content (backfills)."""
+        return parse_all(raws, self.mapping.qualify_accounts, self.clock(), derive_ids)
 
     def execute(self, raws: Sequence[Any]) -> XapiResult:
         """A batch from an LRS client: any invalid statement or id conflict rejects all of it."""

@@ -61,7 +61,8 @@ def import_xapi(ctx: click.Context, file: Path, skip_invalid: bool, batch_size: 
     content, skipped); statements whose verb or activity is not mapped are counted as ignored."""
     raws, places, errors = read_statements(file)
     use_case = container_of(ctx).ingest_statements()
-    statements, problems = use_case.parse(raws)
+    # Statements without an id get one derived from their content: importing twice is a no-op.
+    statements, problems = use_case.parse(raws, derive_ids=True)
     errors += [f"{places[int(p['index'])]}: {p['field']}: {p['message']}" for p in problems]  # type: ignore[call-overload]
     _report(errors, skip_invalid, "statements")
     total = XapiResult()
