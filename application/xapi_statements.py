@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from domain.model import UserId
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -58,10 +60,17 @@ def is_uuid(value: Any) -> bool:
     return isinstance(value, str) and _UUID.match(value) is not None
 
 
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the same bytes for the same JSON however it was written."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, which orjson does not write
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def content_hash(raw: dict[str, Any]) -> str:
     compared = {k: v for k, v in raw.items() if k not in NOT_COMPARED}
-    text = json.dumps(compared, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical(compared)).hexdigest()
 
 
 def sha1(text: str) -> str:
@@ -147,7 +156,7 @@ def _context_ids(context: Any) -> tuple[str, ...]:
 
 def derived_id(raw: dict[str, Any]) -> str:
     """The same id for the same id-less statement (timestamp included), so a re-import is a no-op."""
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = canonical(raw).decode()
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "xapi-statement:" + text))
 
 
@@ -188,12 +197,16 @@ def parse(raw: Any, qualify_accounts: bool, now: datetime, derive_id: bool = Fal
 
 
 def parse_all(
-    raws: Sequence[Any], qualify_accounts: bool, now: datetime, derive_ids: bool = False
+    raws: Sequence[Any],
+    qualify_accounts: bool,
+    now: datetime,
+    derive_ids: bool = False,
+    seen: dict[str, int] | None = None,
 ) -> tuple[list[Statement], list[dict[str, object]]]:
     """Every statement parsed; problems are [{index, field, message}] (index into `raws`)."""
     parsed: list[Statement] = []
     problems: list[dict[str, object]] = []
-    seen: dict[str, int] = {}
+    seen = {} if seen is None else seen
     for index, raw in enumerate(raws):
         try:
             statement = parse(raw, qualify_accounts, now, derive_ids)
@@ -205,7 +218,7 @@ def parse_all(
                 {
                     "index": index,
                     "field": "id",
-                    "message": f"repeats statement {seen[statement.id]}",
+                    "message": "repeats the id of an earlier statement",
                 }
             )
             continue

