@@ -254,6 +254,16 @@ class InMemoryErasureRepository(ErasureRepository):
     def latest(self) -> datetime | None:
         return max((e.erased_at for e in self.store.erasures), default=None)
 
+    def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
+        wanted = set(user_hashes)
+        found: dict[str, datetime] = {}
+        for erasure in self.store.erasures:
+            if erasure.user_hash in wanted:
+                found[erasure.user_hash] = max(
+                    erasure.erased_at, found.get(erasure.user_hash, erasure.erased_at)
+                )
+        return found
+
 
 class InMemoryUnitOfWork(UnitOfWork):
     """Works on a private copy of the store; commit publishes it, anything else discards it."""

@@ -130,6 +130,10 @@ class ErasureRepository(abc.ABC):
     def latest(self) -> datetime | None:
         """When the most recent erasure happened (None: never)."""
 
+    @abc.abstractmethod
+    def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
+        """user hash -> when that learner was last erased, for the hashes among `user_hashes`."""
+
 
 @dataclass(frozen=True, slots=True)
 class SlateOutcome:

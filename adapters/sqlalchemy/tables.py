@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    text,
 )
 
 metadata = MetaData()
@@ -92,9 +94,15 @@ xapi_statements = Table(
     Column("content_hash", String(64), nullable=False),
     Column("user_id", String(128), nullable=True),
     Column("voids", String(36), nullable=True),
-    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_xapi_statements_user", "user_id"),
-    Index("ix_xapi_statements_voids", "voids"),
+    # Partial: only voiding statements are indexed, so ordinary inserts write one index less.
+    Index(
+        "ix_xapi_statements_voids",
+        "voids",
+        sqlite_where=text("voids IS NOT NULL"),
+        postgresql_where=text("voids IS NOT NULL"),
+    ),
 )
 
 # Learners erased on request: a hash of the id, never the id itself.

@@ -21,12 +21,23 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=128), nullable=True),
         sa.Column("voids", sa.String(length=36), nullable=True),
-        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "stored_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("CURRENT_TIMESTAMP"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("statement_id"),
     )
     with op.batch_alter_table("xapi_statements", schema=None) as batch_op:
         batch_op.create_index("ix_xapi_statements_user", ["user_id"], unique=False)
-        batch_op.create_index("ix_xapi_statements_voids", ["voids"], unique=False)
+        batch_op.create_index(
+            "ix_xapi_statements_voids",
+            ["voids"],
+            unique=False,
+            sqlite_where=sa.text("voids IS NOT NULL"),
+            postgresql_where=sa.text("voids IS NOT NULL"),
+        )
 
     op.create_table(
         "erasures",

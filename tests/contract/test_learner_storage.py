@@ -118,3 +118,5 @@ def test_the_latest_erasure_time_is_remembered(uow_factory):
         uow.commit()
     with uow_factory() as uow:
         assert uow.erasures.latest() == later
+        assert uow.erasures.erased(["a" * 64, "c" * 64]) == {"a" * 64: later}
+        assert uow.erasures.erased([]) == {}

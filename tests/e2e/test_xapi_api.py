@@ -6,6 +6,7 @@ import base64
 import copy
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -168,3 +169,15 @@ def test_lrs_clients_authenticate_with_basic_and_operators_with_bearer(database_
     unauthenticated = client.post(URL, json=SPEC_SIMPLE, headers=XAPI)
     assert unauthenticated.status_code == 401
     app.container.engine().dispose()
+
+
+def test_a_replayed_statement_does_not_bring_an_erased_learner_back(lms):
+    assert lms.post(URL, json=SPEC_COMPLETED, headers=XAPI).status_code == 200
+    learner = events(lms)[0][0]
+    assert lms.delete(f"/api/v1/learners/{learner}").json["removed"]["events"] == 1
+    lms.post(URL, json=SPEC_COMPLETED, headers=XAPI)  # the LMS re-sends its backlog
+    assert events(lms) == []
+    later = copy.deepcopy(SPEC_COMPLETED) | {"id": str(uuid.uuid4())}
+    later["timestamp"] = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    lms.post(URL, json=later, headers=XAPI)  # what they do after the erasure is theirs again
+    assert events(lms) == [(learner, "simplestatement", "complete")]
