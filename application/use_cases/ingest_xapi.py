@@ -105,6 +105,8 @@ class IngestStatements:
     ) -> list[Interaction]:
         """Drop what happened before an erased learner's erasure: an LMS replaying its backlog
         must not bring back what was erased. What they do afterwards is recorded as usual."""
+        if not events or uow.erasures.latest() is None:
+            return events  # nobody was ever erased: skip hashing every learner id
         hashes = {e.user_id: learner_hash(e.user_id) for e in events}
         erased = uow.erasures.erased(set(hashes.values()))
         if not erased:
