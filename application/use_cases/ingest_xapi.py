@@ -116,7 +116,7 @@ class IngestStatements:
             for e in events
             if hashes[e.user_id] not in erased or e.occurred_at > erased[hashes[e.user_id]]
         ]
-        ignored["learner erased after it happened"] += len(events) - len(kept)
+        ignored["happened before the learner was erased"] += len(events) - len(kept)
         return kept
 
     def _courses(self, uow: UnitOfWork, statements: Sequence[Statement]) -> dict[str, CourseId]:
