@@ -45,6 +45,7 @@ class InMemoryStore:
         self.statements: dict[str, StatementRecord] = {}
         self.erasures: list[Erasure] = []
         self.catalog_changes = 0
+        self.event_removals = 0
         self.lock = threading.RLock()
 
     def copy(self) -> InMemoryStore:
@@ -59,6 +60,7 @@ class InMemoryStore:
         self.statements = dict(other.statements)
         self.erasures = list(other.erasures)
         self.catalog_changes = other.catalog_changes
+        self.event_removals = other.event_removals
 
 
 class InMemoryCourseRepository(CourseRepository):
@@ -114,10 +116,12 @@ class InMemoryInteractionRepository(InteractionRepository):
         return len(self.store.events)
 
     def version(self) -> str:
-        return str(len(self.store.events))
+        return f"{len(self.store.events)}:{self.store.event_removals}"
 
     def remove(self, event_ids: Iterable[str]) -> int:
-        return sum(self.store.events.pop(e, None) is not None for e in set(event_ids))
+        removed = sum(self.store.events.pop(e, None) is not None for e in set(event_ids))
+        self.store.event_removals += removed
+        return removed
 
 
 class InMemorySlateRepository(SlateRepository):
@@ -233,6 +237,7 @@ class InMemoryErasureRepository(ErasureRepository):
         events = [e for e, event in store.events.items() if event.user_id == user_id]
         for event_id in events:
             del store.events[event_id]
+        store.event_removals += len(events)
         credited = [e for e in store.events.values() if e.recommendation_id in theirs]
         for event in credited:
             store.events[event.event_id] = replace(event, recommendation_id=None)

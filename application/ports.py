@@ -70,7 +70,7 @@ class InteractionRepository(abc.ABC):
 
     @abc.abstractmethod
     def version(self) -> str:
-        """A cheap fingerprint that changes whenever events are added."""
+        """A cheap fingerprint that changes whenever events are added or removed."""
 
     @abc.abstractmethod
     def remove(self, event_ids: Iterable[str]) -> int:

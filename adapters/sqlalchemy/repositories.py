@@ -204,7 +204,19 @@ class SqlInteractionRepository(InteractionRepository):
         return self.session.execute(select(func.count()).select_from(interactions)).scalar_one()
 
     def version(self) -> str:
-        return str(self.session.execute(select(func.max(interactions.c.id))).scalar_one())
+        # Events only leave through erasures and voiding statements: counting those (a small
+        # table, a partial index) makes removals change the fingerprint too.
+        removals = (
+            select(func.count()).select_from(erasures).scalar_subquery(),
+            select(func.count())
+            .select_from(xapi_statements)
+            .where(xapi_statements.c.voids.is_not(None))
+            .scalar_subquery(),
+        )
+        latest, erased, voided = self.session.execute(
+            select(func.max(interactions.c.id), *removals)
+        ).one()
+        return f"{latest}:{erased}:{voided}"
 
     def remove(self, event_ids: Iterable[str]) -> int:
         wanted = list(set(event_ids))

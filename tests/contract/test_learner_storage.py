@@ -40,12 +40,15 @@ def test_removing_events_by_id_reports_how_many_existed(uow_factory):
         uow.courses.upsert(CATALOG)
         uow.interactions.add_batch([event("u1", "course_sql_basic", event_id="xapi:1")])
         uow.commit()
+        before = uow.interactions.version()
     with uow_factory() as uow:
         assert uow.interactions.remove(["xapi:1", "xapi:missing"]) == 1
         assert uow.interactions.remove([]) == 0
+        uow.statements.add([StatementRecord(A, "h", UserId("admin"), "1", NOW)])
         uow.commit()
     with uow_factory() as uow:
         assert uow.interactions.count() == 0
+        assert uow.interactions.version() != before
 
 
 def _slate(rec: str, user: str) -> Slate:
@@ -77,8 +80,10 @@ def test_erasing_a_learner_removes_their_rows_and_only_theirs(uow_factory):
             ]
         )
         uow.commit()
+        before = uow.interactions.version()
     with uow_factory() as uow:
         counts = uow.erasures.erase(UserId("ana"))
+        uow.erasures.record(Erasure("a" * 64, NOW, counts))
         uow.commit()
     assert counts == {
         "events": 2,
@@ -88,6 +93,7 @@ def test_erasing_a_learner_removes_their_rows_and_only_theirs(uow_factory):
         "attributions": 1,
     }
     with uow_factory() as uow:
+        assert uow.interactions.version() != before  # so fitted models know to refit
         assert uow.interactions.history(UserId("ana")).is_new
         assert uow.slates.get(RecommendationId("r-ana")) is None
         assert uow.slates.get(RecommendationId("r-bo")) is not None
