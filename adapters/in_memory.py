@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +14,15 @@ from application.ports import (
     CoursePopularity,
     CourseRepository,
     DailyStats,
+    Erasure,
+    ErasureRepository,
     InteractionRepository,
     Job,
     JobRepository,
     SlateOutcome,
     SlateRepository,
+    StatementRecord,
+    StatementRepository,
     StatsRepository,
     UnitOfWork,
     UserStats,
@@ -42,7 +47,10 @@ class InMemoryStore:
         self.events: dict[str, Interaction] = {}
         self.slates: dict[RecommendationId, Slate] = {}
         self.jobs: dict[str, Job] = {}
+        self.statements: dict[str, StatementRecord] = {}
+        self.erasures: list[Erasure] = []
         self.catalog_changes = 0
+        self.event_removals = 0
         self.lock = threading.RLock()
 
     def copy(self) -> InMemoryStore:
@@ -55,7 +63,10 @@ class InMemoryStore:
         self.events = dict(other.events)
         self.slates = dict(other.slates)
         self.jobs = dict(other.jobs)
+        self.statements = dict(other.statements)
+        self.erasures = list(other.erasures)
         self.catalog_changes = other.catalog_changes
+        self.event_removals = other.event_removals
 
 
 class InMemoryCourseRepository(CourseRepository):
@@ -111,7 +122,12 @@ class InMemoryInteractionRepository(InteractionRepository):
         return len(self.store.events)
 
     def version(self) -> str:
-        return str(len(self.store.events))
+        return f"{len(self.store.events)}:{self.store.event_removals}"
+
+    def remove(self, event_ids: Iterable[str]) -> int:
+        removed = sum(self.store.events.pop(e, None) is not None for e in set(event_ids))
+        self.store.event_removals += removed
+        return removed
 
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         totals: dict[CourseId, float] = defaultdict(float)
@@ -269,6 +285,65 @@ class InMemoryJobRepository(JobRepository):
                 self.store.jobs[job_id], status="queued", started_at=None, heartbeat_at=None, worker=None
             )
 
+class InMemoryStatementRepository(StatementRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
+        stored = self.store.statements
+        return {s: stored[s].content_hash for s in statement_ids if s in stored}
+
+    def voided(self, statement_ids: Iterable[str]) -> set[str]:
+        targets = {r.voids for r in self.store.statements.values() if r.voids}
+        return {s for s in statement_ids if s in targets}
+
+    def add(self, records: Sequence[StatementRecord]) -> None:
+        for record in records:
+            self.store.statements[record.statement_id] = record
+
+
+class InMemoryErasureRepository(ErasureRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def erase(self, user_id: UserId) -> dict[str, int]:
+        store = self.store
+        theirs = {r for r, s in store.slates.items() if s.user_id == user_id}
+        events = [e for e, event in store.events.items() if event.user_id == user_id]
+        for event_id in events:
+            del store.events[event_id]
+        store.event_removals += len(events)
+        credited = [e for e in store.events.values() if e.recommendation_id in theirs]
+        for event in credited:
+            store.events[event.event_id] = replace(event, recommendation_id=None)
+        impressions = sum(len(store.slates.pop(r).items) for r in theirs)
+        statements = [s for s, r in store.statements.items() if r.user_id == user_id]
+        for statement_id in statements:
+            del store.statements[statement_id]
+        return {
+            "events": len(events),
+            "slates": len(theirs),
+            "impressions": impressions,
+            "statements": len(statements),
+            "attributions": len(credited),
+        }
+
+    def record(self, erasure: Erasure) -> None:
+        self.store.erasures.append(erasure)
+
+    def latest(self) -> datetime | None:
+        return max((e.erased_at for e in self.store.erasures), default=None)
+
+    def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
+        wanted = set(user_hashes)
+        found: dict[str, datetime] = {}
+        for erasure in self.store.erasures:
+            if erasure.user_hash in wanted:
+                found[erasure.user_hash] = max(
+                    erasure.erased_at, found.get(erasure.user_hash, erasure.erased_at)
+                )
+        return found
+
 
 class InMemoryUnitOfWork(UnitOfWork):
     """Works on a private copy of the store; commit publishes it, anything else discards it."""
@@ -291,6 +366,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.slates = InMemorySlateRepository(self.working)
         self.stats = InMemoryStatsRepository(self.working)
         self.jobs = InMemoryJobRepository(self.working)
+        self.statements = InMemoryStatementRepository(self.working)
+        self.erasures = InMemoryErasureRepository(self.working)
 
     def commit(self) -> None:
         self.committed.publish(self.working)

@@ -69,13 +69,75 @@ class InteractionRepository(abc.ABC):
     def count(self) -> int: ...
 
     @abc.abstractmethod
-    def version(self) -> str:
-        """A cheap fingerprint that changes whenever events are added."""
-
-    @abc.abstractmethod
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         """Each course's events, weighted by type, summed by the database (one aggregate): the
         stand-in popularity while none is published."""
+
+    @abc.abstractmethod
+    def version(self) -> str:
+        """A cheap fingerprint that changes whenever events are added or removed."""
+
+    @abc.abstractmethod
+    def remove(self, event_ids: Iterable[str]) -> int:
+        """Delete the events with these ids (voided xAPI statements); returns how many existed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRecord:
+    """What we keep of an xAPI statement: enough for idempotency, voiding and erasure, no e-mail.
+
+    `user_id` is the learner it is about (None for a group actor), `voids` the id of the statement
+    a voiding statement voids."""
+
+    statement_id: str
+    content_hash: str
+    user_id: UserId | None
+    voids: str | None
+    stored_at: datetime
+
+
+class StatementRepository(abc.ABC):
+    """Ids of the xAPI statements received so far (statement ids are UUIDs, lower case)."""
+
+    @abc.abstractmethod
+    def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
+        """statement id -> content hash, for the ids among `statement_ids` stored already."""
+
+    @abc.abstractmethod
+    def voided(self, statement_ids: Iterable[str]) -> set[str]:
+        """The ids among `statement_ids` that a stored voiding statement voids."""
+
+    @abc.abstractmethod
+    def add(self, records: Sequence[StatementRecord]) -> None:
+        """Store new statements (callers pass only ids `known` did not return)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A learner erased: the sha256 of their id (never the id), when, and what was removed."""
+
+    user_hash: str
+    erased_at: datetime
+    counts: Mapping[str, int]
+
+
+class ErasureRepository(abc.ABC):
+    @abc.abstractmethod
+    def erase(self, user_id: UserId) -> dict[str, int]:
+        """Delete every row about one learner: events, served slates and their items, xAPI
+        statements; other learners' events attributed to those slates lose the attribution.
+        Returns {"events", "slates", "impressions", "statements", "attributions"} counts."""
+
+    @abc.abstractmethod
+    def record(self, erasure: Erasure) -> None: ...
+
+    @abc.abstractmethod
+    def latest(self) -> datetime | None:
+        """When the most recent erasure happened (None: never)."""
+
+    @abc.abstractmethod
+    def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
+        """user hash -> when that learner was last erased, for the hashes among `user_hashes`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +377,9 @@ class UnitOfWork(abc.ABC):
     slates: SlateRepository
     stats: StatsRepository
     jobs: JobRepository
+
+    statements: StatementRepository
+    erasures: ErasureRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

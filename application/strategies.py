@@ -37,6 +37,8 @@ class Snapshot:
     versions: Mapping[str, str | None] = field(default_factory=dict)
     #: strategy -> what went wrong loading it
     errors: Mapping[str, str] = field(default_factory=dict)
+    #: strategy -> when the version it answers from was published (ISO 8601)
+    published_at: Mapping[str, str | None] = field(default_factory=dict)
 
     @cached_property
     def _inactive(self) -> frozenset[CourseId]:
@@ -203,15 +205,20 @@ class StrategyRegistry:
             recommenders: dict[str, Recommender] = {}
             loaded: dict[str, str | None] = {}
             errors: dict[str, str] = {}
+            published: dict[str, str | None] = {}
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
                 if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
                     recommenders[name], loaded[name] = kept, version
+                    published[name] = current.published_at.get(name)  # type: ignore[union-attr]
                     continue
-                recommender, loaded[name], error = self._load(name, version, courses)
+                recommender, loaded[name], published[name], error = self._load(
+                    name, version, courses
+                )
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
+                    published[name] = current.published_at.get(name)  # type: ignore[union-attr]
                 if recommender is None and name in self.fallbacks:
                     recommender = self.fallbacks[name](uow, courses)
                 if error:
@@ -228,14 +235,15 @@ class StrategyRegistry:
             len(courses),
             time.perf_counter() - started,
         )
-        return Snapshot(key, courses, recommenders, loaded, errors)
+        return Snapshot(key, courses, recommenders, loaded, errors, published)
 
     def _load(
         self, name: str, version: str | None, courses: Mapping[CourseId, Course]
-    ) -> tuple[Recommender | None, str | None, str]:
-        """The newest loadable version at or before `version`, with what went wrong on the way."""
+    ) -> tuple[Recommender | None, str | None, str | None, str]:
+        """The newest loadable version at or before `version` (the recommender, its version and
+        when it was published), with what went wrong on the way."""
         if version is None:
-            return None, None, ""
+            return None, None, None, ""
         problems: list[str] = []
         for candidate in [version, *[v for v in self.artifacts.versions(name) if v < version]]:
             recommender = self.factories[name]()
@@ -250,5 +258,6 @@ class StrategyRegistry:
                 log.error(problem)
                 problems.append(problem)
                 continue
-            return recommender, candidate, "; ".join(problems)
-        return None, None, "; ".join(problems)
+            created = artifact.manifest.get("created_at")
+            return recommender, candidate, created, "; ".join(problems)
+        return None, None, None, "; ".join(problems)

@@ -53,3 +53,23 @@ class StrategyUnavailable(DomainError):
     """The strategy exists but cannot answer yet (no data or no trained model)."""
 
     code = "strategy_unavailable"
+
+
+class InvalidStatements(InvalidBatch):
+    """An xAPI batch with an invalid statement; nothing of the batch is stored."""
+
+    code = "invalid_statements"
+    item = "statement"
+
+
+class StatementConflict(DomainError):
+    """A statement id arrived again with different content (xAPI: 409 Conflict)."""
+
+    code = "statement_conflict"
+
+    def __init__(self, statement_ids: list[str]) -> None:
+        super().__init__(
+            f"statement {statement_ids[0]} was stored already with different content"
+            + (f" (and {len(statement_ids) - 1} more)" if len(statement_ids) > 1 else "")
+        )
+        self.statement_ids = statement_ids

@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
-SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN")
+SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
 STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "content", "popularity", "auto"]
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
 #: TowerConfig's own sizes, used when neither the YAML nor the environment sets one
@@ -67,6 +67,9 @@ class Settings(BaseModel):
     two_tower_objective: Literal["next", "all"] | None = Field(
         None, alias="RS_TWO_TOWER_OBJECTIVE"
     )
+    xapi_key: str = Field("", alias="RS_XAPI_KEY")
+    xapi_secret: str = Field("", alias="RS_XAPI_SECRET")
+    xapi_mapping: str = Field("configs/xapi.yaml", alias="RS_XAPI_MAPPING")
     tuning_budget_seconds: float = Field(120.0, alias="RS_TUNING_BUDGET_SECONDS", ge=0)
     max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0)
     admin_token: str = Field("", alias="RS_ADMIN_TOKEN")
@@ -193,6 +196,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "max_body_bytes": s.max_body_bytes,
         "log_format": s.log_format,
         "log_level": s.log_level,
+        **xapi_settings(s),
+    }
+
+
+def xapi_settings(s: Settings) -> dict[str, Any]:
+    """xAPI: the HTTP Basic key/secret LRS clients may send, and the verb/activity mapping file."""
+    return {
+        "xapi_key": s.xapi_key,
+        "xapi_secret": s.xapi_secret,
+        "xapi_mapping": s.xapi_mapping,
     }
 
 
@@ -252,8 +265,9 @@ def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings safe to print: tokens and passwords (also inside URLs) are masked."""
     shown = dict(settings)
-    if shown.get("admin_token"):
-        shown["admin_token"] = "***"
+    for secret in ("admin_token", "xapi_secret"):
+        if shown.get(secret):
+            shown[secret] = "***"
     shown["database_url"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(shown["database_url"]))
     return shown
 

@@ -28,10 +28,12 @@ from application.ranking import RankingPolicy
 from application.strategies import StrategyRegistry
 from application.trainer import Trainer, job_handlers
 from application.use_cases.compute_stats import ComputeStats
+from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
 from application.use_cases.fit_strategies import FitStrategies, Fitted
+from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.jobs import RunJobs, SubmitJob
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
@@ -41,6 +43,7 @@ from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
 from entrypoints import metrics
+from entrypoints.xapi_mapping_file import load_mapping
 
 
 def _tuned_two_tower(
@@ -147,6 +150,11 @@ class Container(containers.DeclarativeContainer):
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
     log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
+    xapi_mapping = providers.Singleton(load_mapping, config.xapi_mapping)
+    ingest_statements = providers.Factory(
+        IngestStatements, uow_factory=uow.provider, mapping=xapi_mapping
+    )
+    erase_learner = providers.Factory(EraseLearner, uow_factory=uow.provider)
     train_two_tower = providers.Factory(
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )

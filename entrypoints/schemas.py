@@ -235,9 +235,13 @@ class ModelInfoSchema(Schema):
     objective = fields.String(metadata={"description": "what the model was trained to predict"})
     recency_decay = fields.Float()
     errors = fields.List(fields.String())
+    predates_erasure = fields.Boolean(
+        allow_none=True, metadata={"description": "trained before the latest learner erasure"}
+    )
 
 
 class ModelsSchema(Schema):
+    latest_erasure = fields.String(allow_none=True)
     models = fields.List(fields.Nested(ModelInfoSchema))
 
 

@@ -11,7 +11,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.sqlalchemy.tables import courses, interactions, jobs, slate_items, slates
+from adapters.sqlalchemy.tables import (
+    courses,
+    erasures,
+    interactions,
+    jobs,
+    slate_items,
+    slates,
+    xapi_statements,
+)
 from application.ports import (
     CourseRepository,
     InteractionRepository,
@@ -209,10 +217,26 @@ class SqlInteractionRepository(InteractionRepository):
         return self.session.execute(select(func.count()).select_from(interactions)).scalar_one()
 
     def version(self) -> str:
-        latest, count = self.session.execute(
-            select(func.max(interactions.c.id), func.count()).select_from(interactions)
+        # Events only leave through erasures and voiding statements: counting those (a small
+        # table, a partial index) makes removals change the fingerprint too.
+        removals = (
+            select(func.count()).select_from(erasures).scalar_subquery(),
+            select(func.count())
+            .select_from(xapi_statements)
+            .where(xapi_statements.c.voids.is_not(None))
+            .scalar_subquery(),
+        )
+        latest, erased, voided = self.session.execute(
+            select(func.max(interactions.c.id), *removals)
         ).one()
-        return f"{latest}:{count}"  # the count changes when events are deleted, too
+        return f"{latest}:{erased}:{voided}"
+
+    def remove(self, event_ids: Iterable[str]) -> int:
+        wanted = list(set(event_ids))
+        if not wanted:
+            return 0
+        stmt = delete(interactions).where(interactions.c.event_id.in_(wanted))
+        return int(self.session.execute(stmt).rowcount)
 
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         weight = case({t.value: w for t, w in weights.items()}, value=interactions.c.event_type)
@@ -427,5 +451,5 @@ class SqlJobRepository(JobRepository):
 
 def delete_everything(session: Session) -> None:
     """Empty every table (tests and demo resets)."""
-    for table in (jobs, slate_items, slates, interactions, courses):
+    for table in (jobs, slate_items, slates, interactions, courses, xapi_statements, erasures):
         session.execute(delete(table))

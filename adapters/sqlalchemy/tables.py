@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     text,
 )
 
@@ -108,4 +109,35 @@ jobs = Table(
         postgresql_where=text("status IN ('queued', 'running')"),
         sqlite_where=text("status IN ('queued', 'running')"),
     ),
+)
+
+# xAPI statements received: the id makes a retry a no-op; no e-mail address is ever kept.
+xapi_statements = Table(
+    "xapi_statements",
+    metadata,
+    Column("statement_id", String(36), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("user_id", String(128), nullable=True),
+    Column("voids", String(36), nullable=True),
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_xapi_statements_user", "user_id"),
+    # Partial: only voiding statements are indexed, so ordinary inserts write one index less.
+    Index(
+        "ix_xapi_statements_voids",
+        "voids",
+        sqlite_where=text("voids IS NOT NULL"),
+        postgresql_where=text("voids IS NOT NULL"),
+    ),
+)
+
+# Learners erased on request: a hash of the id, never the id itself.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_hash", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Index("ix_erasures_user_hash", "user_hash"),
+    Index("ix_erasures_erased_at", "erased_at"),
 )

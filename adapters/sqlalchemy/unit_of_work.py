@@ -6,6 +6,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.repositories import (
     SqlCourseRepository,
     SqlInteractionRepository,
@@ -33,6 +34,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.slates = SqlSlateRepository(self.session)
         self.stats = SqlStatsRepository(self.session)
         self.jobs = SqlJobRepository(self.session)
+        self.statements = SqlStatementRepository(self.session)
+        self.erasures = SqlErasureRepository(self.session)
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:

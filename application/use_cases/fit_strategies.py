@@ -66,9 +66,11 @@ class FitStrategies:
         self.train_interval = train_interval
         self.clock = clock
 
-    def data_version(self) -> DataVersion:
+    def data_version(self) -> tuple[DataVersion, datetime | None]:
+        """The data's fingerprint, and when a learner was last erased."""
         with self.uow_factory() as uow:
-            return DataVersion(uow.courses.version(), uow.interactions.version())
+            version = DataVersion(uow.courses.version(), uow.interactions.version())
+            return version, uow.erasures.latest()
 
     def _published(self, name: str) -> tuple[str | None, DataVersion | None, datetime | None]:
         version = self.store.current_version(name)
@@ -85,7 +87,7 @@ class FitStrategies:
     def plan(self, force: bool = False) -> tuple[DataVersion, dict[str, str | None], str]:
         """The data version, the stale strategies with the versions they replace, and what
         two_tower needs ("train", "reindex" or "")."""
-        data = self.data_version()
+        data, erased_at = self.data_version()
         stale: dict[str, str | None] = {}
         for name in self.factories:
             version, fitted_on, _ = self._published(name)
@@ -97,7 +99,14 @@ class FitStrategies:
             old = created is None or self.clock() - created >= timedelta(
                 seconds=self.train_interval
             )
-            if force or version is None or (fitted_on and fitted_on.events != data.events and old):
+            # An erased learner must leave the model now, not at the next scheduled training.
+            erased = erased_at is not None and (created is None or created < erased_at)
+            if (
+                force
+                or version is None
+                or erased
+                or (fitted_on and fitted_on.events != data.events and old)
+            ):
                 two_tower = "train"
             elif fitted_on is None or fitted_on.catalog != data.catalog:
                 two_tower = "reindex"

@@ -22,17 +22,23 @@ class LogInteractions:
 
     def execute(self, events: Sequence[Interaction]) -> LogResult:
         with self.uow_factory() as uow:
-            problems = _problems(uow, events)
-            if problems:
-                raise InvalidEvents(problems)
-            accepted = uow.interactions.add_batch(events)
+            result = log_within(uow, events)
             uow.commit()
-        return LogResult(accepted, len(events) - accepted)
+        return result
 
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
         """What execute() would reject, without writing anything."""
         with self.uow_factory() as uow:
             return _problems(uow, events)
+
+
+def log_within(uow: UnitOfWork, events: Sequence[Interaction]) -> LogResult:
+    """Check and store events inside the caller's unit of work (which commits or rolls back)."""
+    problems = _problems(uow, events)
+    if problems:
+        raise InvalidEvents(problems)
+    accepted = uow.interactions.add_batch(events)
+    return LogResult(accepted, len(events) - accepted)
 
 
 def _problems(uow: UnitOfWork, events: Sequence[Interaction]) -> list[dict[str, object]]:

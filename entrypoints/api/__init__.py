@@ -14,8 +14,10 @@ from entrypoints.api import (
     dashboard,
     health,
     interactions,
+    learners,
     observability,
     recommendations,
+    xapi,
 )
 from entrypoints.api.auth import configure_sessions
 from entrypoints.api.errors import register_error_handlers
@@ -41,6 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
     configure_sessions(app, settings["admin_token"], secure=settings["env"] == "prod")
+    app.config["RS_XAPI_KEY"] = settings["xapi_key"]
+    app.config["RS_XAPI_SECRET"] = settings["xapi_secret"]
+    container.xapi_mapping()  # a broken mapping file stops the start, not the first statement
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for blueprint in (
         recommendations.bp,
@@ -50,6 +55,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         health.bp,
         admin.bp,
         dashboard.bp,
+        xapi.bp,
+        learners.bp,
     ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)

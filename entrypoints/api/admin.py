@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
@@ -10,6 +11,7 @@ from flask import Blueprint, url_for
 from application.bandit import BanditService
 from application.ports import Job, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
+from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
@@ -28,23 +30,38 @@ ADMIN_ERRORS = (401, 403)
 @documented("Loaded models and their versions", ModelsSchema, errors=ADMIN_ERRORS)
 @admin_required
 @inject
-def models(strategies: StrategyRegistry = Provide[Container.strategies]):  # type: ignore[no-untyped-def]
-    return {"models": described(strategies.snapshot())}
+def models(  # type: ignore[no-untyped-def]
+    strategies: StrategyRegistry = Provide[Container.strategies],
+    erasures: EraseLearner = Provide[Container.erase_learner],
+):
+    latest = erasures.latest()
+    return {
+        "latest_erasure": latest.isoformat() if latest else None,
+        "models": described(strategies.snapshot(), latest),
+    }
 
 
-def described(snapshot: Snapshot) -> list[dict[str, object]]:
+def described(snapshot: Snapshot, latest_erasure: datetime | None) -> list[dict[str, object]]:
     """Each strategy: what it describes of itself, the published version it answers from
-    (`source`: published, or the database's fallback), and what failed to load."""
+    (`source`: published, or the database's fallback), what failed to load, and whether it was
+    fitted before the latest erasure (so may still hold an erased learner)."""
     shown = []
     for name, recommender in sorted(snapshot.recommenders.items()):
         info: dict[str, object] = {"strategy": name, **recommender.describe()}
         if name in snapshot.versions:
             version = snapshot.versions[name]
             info["version"] = version
+            info["trained_at"] = snapshot.published_at.get(name)
             info["source"] = (
                 "published" if version else "fallback" if recommender.ready else "none"
             )
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
+            trained = snapshot.published_at.get(name)
+            info["predates_erasure"] = (
+                None
+                if not trained
+                else latest_erasure is not None and datetime.fromisoformat(trained) < latest_erasure
+            )
         shown.append(info)
     return shown
 

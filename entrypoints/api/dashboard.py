@@ -109,7 +109,7 @@ def dashboard(  # type: ignore[no-untyped-def]
     snapshot = strategies.snapshot()
     arms = bandit.describe([n for n, r in snapshot.recommenders.items() if r.ready])
     drawn = _charts(stats, arms, days, as_of)
-    models = described(snapshot)
+    models = described(snapshot, None)
     return render_template(
         "dashboard.html",
         stats=stats,

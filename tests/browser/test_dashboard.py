@@ -95,6 +95,7 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -114,7 +115,12 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    browser.implicitly_wait(10)  # a click returns before the next page has loaded
     base = f"http://127.0.0.1:{server}"
+
+    def settles(check) -> None:  # type: ignore[no-untyped-def]
+        WebDriverWait(browser, 10).until(lambda _: check())
+
     try:
         browser.get(f"{base}/dashboard")
         assert browser.current_url == f"{base}/dashboard/login"
@@ -123,7 +129,7 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
         assert browser.find_element(By.ID, "login-error").is_displayed()
         browser.find_element(By.ID, "token").send_keys(TOKEN)
         browser.find_element(By.ID, "sign-in").click()
-        assert "operator dashboard" in browser.title
+        settles(lambda: "operator dashboard" in browser.title)
 
         cookie = browser.get_cookie("recsys_session")
         assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -143,14 +149,14 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
         browser.save_screenshot(str(tmp_path / "dashboard-30-days.png"))
 
         browser.find_element(By.CSS_SELECTOR, 'a[data-days="7"]').click()
-        assert "last 7 days" in browser.find_element(By.TAG_NAME, "h1").text
+        settles(lambda: "last 7 days" in browser.find_element(By.TAG_NAME, "h1").text)
         shot = tmp_path / "dashboard.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
 
         browser.find_element(By.ID, "sign-out").click()
-        assert browser.current_url == f"{base}/dashboard/login"
+        settles(lambda: browser.current_url == f"{base}/dashboard/login")
         browser.get(f"{base}/dashboard")
         assert browser.current_url == f"{base}/dashboard/login"
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]

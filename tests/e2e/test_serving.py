@@ -98,3 +98,37 @@ def test_while_the_database_is_down_home_answers_from_memory_and_writes_get_503(
     down.dispose()
     assert "degraded" not in client.get(f"{HOME}?user_id=user1").json
     app.container.engine().dispose()
+
+
+def test_the_trainer_retrains_at_once_after_an_erasure_so_no_model_keeps_the_learner(sqlite_url):
+    import json
+
+    from adapters.demo_data import demo_data
+    from tests.unit.test_two_tower import FAST
+
+    app = make_app(sqlite_url, caught_up=False, two_tower=FAST, train_interval_seconds=3600)
+    data = demo_data(seed=4, learners=40)
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    trainer = app.container.trainer(fit_interval=0)
+    trainer.run_once()
+    store = app.container.artifact_store()
+
+    def trained_users() -> set[str]:
+        version = store.current_version("two_tower")
+        files = store.load("two_tower", version, only=["trained_users.json"]).files
+        return set(json.loads(files["trained_users.json"]))
+
+    assert "user1" in trained_users()
+    client = app.test_client()
+    assert client.delete("/api/v1/learners/user1").status_code == 200
+    assert [f.strategy for f in trainer.run_once() if f.version] == [
+        "popularity",
+        "content",
+        "item_cf",
+        "two_tower",
+    ]
+    assert "user1" not in trained_users() and "user2" in trained_users()
+    models = client.get("/admin/recommendations/models").json["models"]
+    assert not any(m.get("predates_erasure") for m in models)
+    app.container.engine().dispose()

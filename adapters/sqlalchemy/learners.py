@@ -1,0 +1,133 @@
+"""xAPI statement ids and learner erasure on SQLAlchemy (Core statements, domain objects out)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import String, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.tables import (
+    erasures,
+    interactions,
+    slate_items,
+    slates,
+    xapi_statements,
+)
+from application.ports import Erasure, ErasureRepository, StatementRecord, StatementRepository
+from domain.model import UserId
+
+
+def _among(session: Session, column, values: Iterable[str]):  # type: ignore[no-untyped-def]
+    """`column IN values` with one bound parameter (a PostgreSQL array, a JSON text for SQLite)
+    instead of one per value: binding a thousand ids per batch cost more than the lookup."""
+    wanted = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+class SqlStatementRepository(StatementRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
+        column = xapi_statements.c.statement_id
+        query = select(column, xapi_statements.c.content_hash).where(
+            _among(self.session, column, statement_ids)
+        )
+        return {row.statement_id: row.content_hash for row in self.session.execute(query)}
+
+    def voided(self, statement_ids: Iterable[str]) -> set[str]:
+        column = xapi_statements.c.voids
+        query = select(column).where(
+            column.is_not(None), _among(self.session, column, statement_ids)
+        )
+        return set(self.session.execute(query).scalars())
+
+    def add(self, records: Sequence[StatementRecord]) -> None:
+        if not records:
+            return
+        # stored_at is the database's transaction time. SQLAlchemy's per-row parameter processing
+        # cost more than the insert itself: four arrays for PostgreSQL, DB-API executemany else.
+        rows = [(r.statement_id, r.content_hash, r.user_id, r.voids) for r in records]
+        if self.session.get_bind().dialect.name == "postgresql":
+            columns = {name: [row[i] for row in rows] for i, name in enumerate(_COLUMNS)}
+            self.session.execute(_UNNEST_INSERT, columns)
+            return
+        self.session.connection().exec_driver_sql(
+            f"INSERT INTO xapi_statements ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?)", rows
+        )
+
+
+_COLUMNS = ("statement_id", "content_hash", "user_id", "voids")
+_UNNEST_INSERT = text(
+    """
+    INSERT INTO xapi_statements (statement_id, content_hash, user_id, voids)
+    SELECT * FROM unnest(
+        CAST(:statement_id AS text[]), CAST(:content_hash AS text[]),
+        CAST(:user_id AS text[]), CAST(:voids AS text[])
+    )
+    """
+)
+
+
+class SqlErasureRepository(ErasureRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def erase(self, user_id: UserId) -> dict[str, int]:
+        theirs = select(slates.c.recommendation_id).where(slates.c.user_id == user_id)
+        impressions = self.session.execute(
+            select(func.count())
+            .select_from(slate_items)
+            .where(slate_items.c.recommendation_id.in_(theirs))
+        ).scalar_one()
+        events = self.session.execute(
+            delete(interactions).where(interactions.c.user_id == user_id)
+        ).rowcount
+        # Someone else's event credited to this learner's slate keeps the event, not the credit.
+        attributions = self.session.execute(
+            update(interactions)
+            .where(interactions.c.recommendation_id.in_(theirs))
+            .values(recommendation_id=None)
+        ).rowcount
+        # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
+        self.session.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs)))
+        served = self.session.execute(delete(slates).where(slates.c.user_id == user_id)).rowcount
+        statements = self.session.execute(
+            delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
+        ).rowcount
+        return {
+            "events": events,
+            "slates": served,
+            "impressions": int(impressions),
+            "statements": statements,
+            "attributions": attributions,
+        }
+
+    def record(self, erasure: Erasure) -> None:
+        self.session.execute(
+            erasures.insert().values(
+                user_hash=erasure.user_hash,
+                erased_at=utc(erasure.erased_at),
+                counts=dict(erasure.counts),
+            )
+        )
+
+    def latest(self) -> datetime | None:
+        moment = self.session.execute(select(func.max(erasures.c.erased_at))).scalar_one()
+        return utc(moment) if moment is not None else None
+
+    def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
+        query = (
+            select(erasures.c.user_hash, func.max(erasures.c.erased_at))
+            .where(_among(self.session, erasures.c.user_hash, user_hashes))
+            .group_by(erasures.c.user_hash)
+        )
+        return {user: utc(moment) for user, moment in self.session.execute(query)}

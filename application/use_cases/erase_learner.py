@@ -1,0 +1,40 @@
+"""EraseLearner: forget one learner everywhere we keep rows about them, in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from application.ports import Erasure, UnitOfWork
+from domain.model import UserId
+
+
+def learner_hash(user_id: str) -> str:
+    """What the erasure log keeps instead of the id: enough to answer "was X erased?"."""
+    return hashlib.sha256(user_id.encode()).hexdigest()
+
+
+class EraseLearner:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    def execute(self, user_id: UserId) -> Erasure:
+        """Removes the learner's events, slates, impressions, statements and the attribution of
+        other events to their slates; records the erasure. Models fitted afterwards read the
+        events table, so they never see the learner again."""
+        with self.uow_factory() as uow:
+            counts = uow.erasures.erase(user_id)
+            erasure = Erasure(learner_hash(user_id), self.clock(), counts)
+            uow.erasures.record(erasure)
+            uow.commit()
+        return erasure
+
+    def latest(self) -> datetime | None:
+        with self.uow_factory() as uow:
+            return uow.erasures.latest()

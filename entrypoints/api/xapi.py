@@ -1,0 +1,93 @@
+"""An LRS statements resource: LMSs and xAPI clients post statements, we keep learner events."""
+
+from __future__ import annotations
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, Response, jsonify, request
+
+from application.use_cases.ingest_xapi import IngestStatements
+from application.xapi_statements import is_uuid
+from domain.errors import StatementConflict
+from entrypoints.api.errors import BadRequest, error_response
+from entrypoints.api.http import json_body
+from entrypoints.api.ingest_auth import ingest_required
+from entrypoints.api.openapi import documented
+from entrypoints.container import Container
+from entrypoints.xapi_schemas import STATEMENT_IDS, XapiAboutSchema, XapiStatementSchema
+
+bp = Blueprint("xapi", __name__, url_prefix="/api/v1/xapi")
+VERSION = "1.0.3"
+MAX_STATEMENTS = 1_000
+ERRORS = (400, 401, 403, 409, 413)
+
+
+@bp.after_request
+def version_header(response: Response) -> Response:
+    response.headers["X-Experience-API-Version"] = VERSION
+    return response
+
+
+def _version() -> None:
+    sent = request.headers.get("X-Experience-API-Version")
+    if sent is None:
+        raise BadRequest("send the header X-Experience-API-Version: 1.0.3", "xapi_version")
+    if not sent.startswith("1.0"):
+        raise BadRequest(f"xAPI version {sent!r} is not supported (1.0.x is)", "xapi_version")
+
+
+def _conflict(error: StatementConflict):  # type: ignore[no-untyped-def]
+    return error_response(409, error.code, str(error), statement_ids=error.statement_ids)
+
+
+@bp.post("/statements")
+@documented(
+    "Store xAPI statements (one or an array); answers their ids",
+    STATEMENT_IDS,  # type: ignore[arg-type]
+    body=XapiStatementSchema,
+    errors=ERRORS,
+)
+@ingest_required
+@inject
+def post_statements(use_case: IngestStatements = Provide[Container.ingest_statements]):  # type: ignore[no-untyped-def]
+    _version()
+    body = json_body()
+    statements = body if isinstance(body, list) else [body]
+    if len(statements) > MAX_STATEMENTS:
+        raise BadRequest(f"at most {MAX_STATEMENTS} statements per request", "too_many_statements")
+    try:
+        result = use_case.execute(statements)
+    except StatementConflict as error:
+        return _conflict(error)
+    return jsonify(result.ids)
+
+
+@bp.put("/statements")
+@documented(
+    "Store one xAPI statement under ?statementId=",
+    body=XapiStatementSchema,
+    status=204,
+    errors=ERRORS,
+)
+@ingest_required
+@inject
+def put_statement(use_case: IngestStatements = Provide[Container.ingest_statements]):  # type: ignore[no-untyped-def]
+    _version()
+    statement_id = request.args.get("statementId")
+    if not is_uuid(statement_id):
+        raise BadRequest("the statementId parameter must be a UUID", "invalid_statement_id")
+    body = json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("PUT takes one statement object", "invalid_statement")
+    if str(body.setdefault("id", statement_id)).lower() != str(statement_id).lower():
+        raise BadRequest("the statement's id differs from statementId", "invalid_statement_id")
+    try:
+        use_case.execute([body])
+    except StatementConflict as error:
+        return _conflict(error)
+    return Response(status=204)
+
+
+@bp.get("/about")
+@documented("The xAPI versions this endpoint speaks", XapiAboutSchema)
+def about():  # type: ignore[no-untyped-def]
+    return {"version": [VERSION]}

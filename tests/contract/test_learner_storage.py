@@ -1,0 +1,128 @@
+"""The xAPI statement and erasure ports, run against memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.ports import Erasure, StatementRecord
+from domain.model import Recommendation, RecommendationId, Slate, UserId
+from tests.conftest import CATALOG, NOW, event
+
+A = "0b5d1a6e-8a44-4a4e-9a4c-1d0e6f7a8b90"
+B = "1c6e2b7f-9b55-4b5f-8b5d-2e1f7a8b9c01"
+C = "2d7f3c80-ac66-4c60-9c6e-3f2a8b9cad12"
+
+
+def test_statement_ids_are_known_with_their_content_hash_after_commit(uow_factory):
+    with uow_factory() as uow:
+        uow.statements.add([StatementRecord(A, "h1", UserId("u1"), None, NOW)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.statements.known([A, B]) == {A: "h1"}
+        assert uow.statements.known([]) == {}
+
+
+def test_a_voiding_statement_names_the_statement_it_voids(uow_factory):
+    with uow_factory() as uow:
+        uow.statements.add(
+            [
+                StatementRecord(A, "h1", UserId("u1"), None, NOW),
+                StatementRecord(B, "h2", UserId("u1"), A, NOW),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.statements.voided([A, B, C]) == {A}
+
+
+def test_removing_events_by_id_reports_how_many_existed(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.interactions.add_batch([event("u1", "course_sql_basic", event_id="xapi:1")])
+        uow.commit()
+        before = uow.interactions.version()
+    with uow_factory() as uow:
+        assert uow.interactions.remove(["xapi:1", "xapi:missing"]) == 1
+        assert uow.interactions.remove([]) == 0
+        uow.statements.add([StatementRecord(A, "h", UserId("admin"), "1", NOW)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.interactions.count() == 0
+        assert uow.interactions.version() != before
+
+
+def _slate(rec: str, user: str) -> Slate:
+    items = tuple(
+        Recommendation(c.course_id, 1.0 / (i + 1), i + 1, "popularity")
+        for i, c in enumerate(CATALOG[:3])
+    )
+    return Slate(RecommendationId(rec), UserId(user), "popularity", items, NOW)
+
+
+def test_erasing_a_learner_removes_their_rows_and_only_theirs(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(_slate("r-ana", "ana"))
+        uow.slates.add(_slate("r-bo", "bo"))
+        uow.interactions.add_batch(
+            [
+                event("ana", "course_sql_basic", "click", recommendation_id="r-ana"),
+                event("ana", "course_ml_basic", "enroll", 1),
+                event("bo", "course_sql_basic", "click", 2, recommendation_id="r-bo"),
+                # someone else's event credited to ana's slate keeps the event, not the credit
+                event("cy", "course_python_basic", "click", 3, recommendation_id="r-ana"),
+            ]
+        )
+        uow.statements.add(
+            [
+                StatementRecord(A, "h", UserId("ana"), None, NOW),
+                StatementRecord(B, "h", UserId("bo"), None, NOW),
+            ]
+        )
+        uow.commit()
+        before = uow.interactions.version()
+    with uow_factory() as uow:
+        counts = uow.erasures.erase(UserId("ana"))
+        uow.erasures.record(Erasure("a" * 64, NOW, counts))
+        uow.commit()
+    assert counts == {
+        "events": 2,
+        "slates": 1,
+        "impressions": 3,
+        "statements": 1,
+        "attributions": 1,
+    }
+    with uow_factory() as uow:
+        assert uow.interactions.version() != before  # so fitted models know to refit
+        assert uow.interactions.history(UserId("ana")).is_new
+        assert uow.slates.get(RecommendationId("r-ana")) is None
+        assert uow.slates.get(RecommendationId("r-bo")) is not None
+        assert uow.statements.known([A, B]) == {B: "h"}
+        (cy,) = uow.interactions.history(UserId("cy")).events
+        assert cy.recommendation_id is None
+        assert uow.stats.user(UserId("ana")).num_recommendations == 0
+        assert uow.stats.user(UserId("bo")).num_clicks == 1
+
+
+def test_an_erasure_not_committed_removes_nothing(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.interactions.add_batch([event("ana", "course_sql_basic")])
+        uow.commit()
+    with uow_factory() as uow:
+        uow.erasures.erase(UserId("ana"))
+    with uow_factory() as uow:
+        assert uow.interactions.count() == 1
+
+
+def test_the_latest_erasure_time_is_remembered(uow_factory):
+    with uow_factory() as uow:
+        assert uow.erasures.latest() is None
+        later = NOW + timedelta(hours=1)
+        uow.erasures.record(Erasure("a" * 64, later, {"events": 2}))
+        uow.erasures.record(Erasure("b" * 64, NOW, {"events": 0}))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.erasures.latest() == later
+        assert uow.erasures.erased(["a" * 64, "c" * 64]) == {"a" * 64: later}
+        assert uow.erasures.erased([]) == {}

@@ -1,0 +1,162 @@
+"""Erasing a learner: nothing about them is left, and the next model never saw them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from click.testing import CliRunner
+from sqlalchemy import MetaData, create_engine, select
+
+from adapters.fs_artifacts import FilesystemArtifactStore
+from entrypoints.cli import cli
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+from tests.e2e.test_xapi_api import XAPI
+
+LEARNER = "learner-4711"
+STRANGER = "never-seen-learner"
+TOKEN = "t0k3n"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+HOME = "/api/v1/recommendations/home"
+
+
+def rows_mentioning(url: str, needle: str) -> list[tuple[str, tuple]]:  # type: ignore[type-arg]
+    """Every row of every table whose text contains `needle`."""
+    engine = create_engine(url)
+    tables = MetaData()
+    tables.reflect(engine)
+    found = []
+    with engine.connect() as connection:
+        for table in tables.sorted_tables:
+            for row in connection.execute(select(table)):
+                if any(needle in json.dumps(value, default=str) for value in row):
+                    found.append((table.name, tuple(row)))
+    engine.dispose()
+    return found
+
+
+def _learner_activity(client) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    events = [
+        {"user_id": LEARNER, "course_id": c, "event_type": t, "occurred_at": now}
+        for c, t in (("course_python_basic", "complete"), ("course_sql_basic", "view"))
+    ]
+    events += [
+        {"user_id": f"other{i}", "course_id": "course_ml_basic", "event_type": "enroll"}
+        for i in range(3)
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
+    served = client.get(f"{HOME}?user_id={LEARNER}&strategy=popularity&k=3").json
+    click = {
+        "user_id": LEARNER,
+        "course_id": served["items"][0]["course_id"],
+        "event_type": "click",
+        "recommendation_id": served["recommendation_id"],
+    }
+    assert client.post("/api/v1/interactions", json=click).status_code == 200
+    statement = {
+        "actor": {"account": {"homePage": "https://lms.example", "name": LEARNER}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/registered"},
+        "object": {"id": "https://lms.example/courses/course_spanish_basic"},
+    }
+    xapi = client.post("/api/v1/xapi/statements", json=statement, headers=XAPI | AUTH)
+    assert xapi.status_code == 200
+
+
+def _served(client, user: str, strategy: str) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+    body = client.get(f"{HOME}?user_id={user}&strategy={strategy}&k=5").json
+    return [(item["course_id"], item["score"]) for item in body["items"]]
+
+
+def test_after_an_erasure_no_row_mentions_the_learner_and_they_are_a_new_learner(database_url):
+    app = make_app(database_url, admin_token=TOKEN)
+    client = app.test_client()
+    catalog = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
+    _learner_activity(client)
+    before = client.get("/api/v1/recommendations/stats/global").json
+    assert rows_mentioning(database_url, LEARNER)
+
+    response = client.delete(f"/api/v1/learners/{LEARNER}", headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.json["removed"] == {
+        "events": 4,
+        "slates": 1,
+        "impressions": 3,
+        "statements": 1,
+        "attributions": 0,
+    }
+    assert rows_mentioning(database_url, LEARNER) == []
+    erasures = rows_mentioning(database_url, hashlib.sha256(LEARNER.encode()).hexdigest())
+    assert [table for table, _ in erasures] == ["erasures"]
+    after = client.get("/api/v1/recommendations/stats/global").json
+    assert sum(d["recommendations"] for d in after["daily"]) == (
+        sum(d["recommendations"] for d in before["daily"]) - 1
+    )
+    assert sum(d["clicks"] for d in after["daily"]) == sum(d["clicks"] for d in before["daily"]) - 1
+    for strategy in ("popularity", "content", "item_cf"):
+        assert _served(client, LEARNER, strategy) == _served(client, STRANGER, strategy)
+    mine = client.get(f"/api/v1/recommendations/stats/user/{LEARNER}").json
+    new = client.get(f"/api/v1/recommendations/stats/user/{STRANGER}").json
+    assert mine | {"user_id": STRANGER} == new
+    app.container.engine().dispose()
+
+
+def test_erasing_needs_the_admin_token_and_a_valid_id(sqlite_url):
+    app = make_app(sqlite_url, admin_token=TOKEN)
+    client = app.test_client()
+    assert client.delete(f"/api/v1/learners/{LEARNER}").status_code == 401
+    assert client.delete(f"/api/v1/learners/{'x' * 200}", headers=AUTH).status_code == 400
+    unknown = client.delete(f"/api/v1/learners/{STRANGER}", headers=AUTH)
+    assert unknown.status_code == 200 and set(unknown.json["removed"].values()) == {0}
+    app.container.engine().dispose()
+
+
+def _trained_users(models: str) -> set[str]:
+    store = FilesystemArtifactStore(models)
+    artifact = store.load("two_tower", store.current_version("two_tower") or "")
+    return set(json.loads(artifact.files["trained_users.json"]))
+
+
+def _predates(database_url: str, models: str) -> bool | None:
+    app = make_app(database_url, models_dir=models)
+    listed = app.test_client().get("/admin/recommendations/models").json["models"]
+    app.container.engine().dispose()
+    return next(m["predates_erasure"] for m in listed if m["strategy"] == "two_tower")
+
+
+def test_the_next_published_model_does_not_contain_an_erased_learner(
+    sqlite_url, tmp_path, monkeypatch
+):
+    models = str(tmp_path / "models")
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("demo-data", "--learners", "60")
+    run("train-two-tower", "--config", str(config))
+    first = _trained_users(models)
+    erased = sorted(first)[0]
+    assert _predates(sqlite_url, models) is False
+
+    output = run("erase-learner", erased, "--yes").output
+    assert f"erased {erased}" in output and "events" in output
+    assert _predates(sqlite_url, models) is True
+
+    run("train-two-tower", "--config", str(config))
+    second = _trained_users(models)
+    assert erased not in second and second == first - {erased}
+    assert _predates(sqlite_url, models) is False

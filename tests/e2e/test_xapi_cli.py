@@ -1,0 +1,92 @@
+"""`recsys import-xapi` backfills an LRS export; `recsys erase-learner` forgets a learner."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints.cli import cli
+from tests.e2e.test_cli import COURSES_CSV, counts
+from tests.e2e.xapi_examples import MOODLE_COURSE_VIEWED, SPEC_COMPLETED, SPEC_SIMPLE
+
+
+@pytest.fixture
+def run(database_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    runner = CliRunner()
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    assert runner.invoke(cli, ["import-courses", str(tmp_path / "courses.csv")]).exit_code == 0
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def _statements(n: int) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    for i in range(n):
+        statement = copy.deepcopy(SPEC_COMPLETED)
+        statement["id"] = f"00000000-0000-4000-8000-{i:012d}"
+        statement["actor"] = {"account": {"homePage": "https://lms.example", "name": f"u{i % 3}"}}
+        statement["object"]["id"] = f"https://lms.example/courses/c_py{1 + i % 2}"
+        found.append(statement)
+    return found
+
+
+def test_a_json_lines_export_is_imported_in_batches_and_again_as_duplicates(
+    run, database_url, tmp_path
+):
+    export = tmp_path / "lrs.jsonl"
+    extra = [SPEC_SIMPLE, MOODLE_COURSE_VIEWED]  # activities that are not in this catalog
+    export.write_text("\n".join(json.dumps(s) for s in [*_statements(5), *extra]) + "\n")
+    first = run("import-xapi", str(export), "--batch-size", "2")
+    assert first.exit_code == 0, first.output
+    assert "7 statements: 5 events stored, 0 duplicates" in first.output
+    assert "2 ignored (activity not mapped to a catalog course: 2)" in first.output
+    assert counts(database_url) == (2, 5)
+    again = run("import-xapi", str(export))
+    assert "0 events stored, 7 duplicates" in again.output
+    assert counts(database_url) == (2, 5)
+
+
+def test_a_json_array_export_reports_conflicts_and_imports_the_rest(run, database_url, tmp_path):
+    statements = _statements(3)
+    (tmp_path / "a.json").write_text(json.dumps(statements[:1]))
+    run("import-xapi", str(tmp_path / "a.json"))
+    statements[0]["verb"]["id"] = "http://adlnet.gov/expapi/verbs/experienced"
+    (tmp_path / "b.json").write_text(json.dumps(statements))
+    result = run("import-xapi", str(tmp_path / "b.json"))
+    assert result.exit_code == 0
+    assert "2 events stored, 0 duplicates, 0 events voided, 1 conflicts" in result.output
+    assert f"conflict: {statements[0]['id']}" in result.output
+    assert counts(database_url) == (2, 3)
+
+
+def test_invalid_statements_are_reported_by_line_and_nothing_is_written(
+    run, database_url, tmp_path
+):
+    bad = _statements(2)
+    del bad[1]["actor"]["account"]
+    lines = [json.dumps(bad[0]), "{not json", json.dumps(bad[1])]
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n")
+    result = run("import-xapi", str(tmp_path / "bad.jsonl"))
+    assert result.exit_code == 1
+    assert "line 2: not valid JSON" in result.output
+    assert "line 3: actor: must have exactly one identifier" in result.output
+    assert counts(database_url) == (2, 0)
+    kept = run("import-xapi", str(tmp_path / "bad.jsonl"), "--skip-invalid")
+    assert kept.exit_code == 0 and "1 events stored" in kept.output
+    assert counts(database_url) == (2, 1)
+
+
+def test_erase_learner_reports_what_it_removed(run, database_url, tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(_statements(6)))
+    run("import-xapi", str(tmp_path / "a.json"))
+    result = run("erase-learner", "u1", "--yes")
+    assert result.exit_code == 0
+    assert "removed 2 events, 0 slates, 0 impressions, 2 statements" in result.output
+    assert counts(database_url) == (2, 4)

@@ -1,0 +1,85 @@
+"""The xAPI mapping file: shipped defaults, rules, and mistakes that stop the start."""
+
+from __future__ import annotations
+
+import pytest
+
+from application.xapi_mapping import InvalidMapping, XapiMapping
+from domain.model import EventType
+from entrypoints.config import ConfigError
+from entrypoints.xapi_mapping_file import load_mapping
+from tests.e2e.conftest import make_app
+
+
+def test_the_shipped_mapping_covers_adl_and_community_verbs():
+    mapping = load_mapping("configs/xapi.yaml")
+    adl = "http://adlnet.gov/expapi/verbs/"
+    assert mapping.event_type(adl + "experienced") is EventType.VIEW
+    assert mapping.event_type(adl + "launched") is EventType.VIEW
+    assert mapping.event_type("http://id.tincanapi.com/verb/viewed") is EventType.VIEW
+    assert mapping.event_type(adl + "registered") is EventType.ENROLL
+    for verb in ("completed", "passed", "mastered"):
+        assert mapping.event_type(adl + verb) is EventType.COMPLETE
+    assert mapping.event_type(adl + "answered") is None
+    assert mapping.event_type("https://example.org/verbs/danced") is None
+
+
+def test_activity_iris_map_by_exact_id_then_rules_then_last_path_segment():
+    mapping = XapiMapping.from_dict(
+        {
+            "verbs": {"http://adlnet.gov/expapi/verbs/completed": "complete"},
+            "activities": {
+                "ids": {"https://lms.example/a/xyz": "course_sql_basic"},
+                "rules": [{"pattern": r"/course/view\.php\?id=(?P<id>\d+)$", "course": "m-{id}"}],
+            },
+        }
+    )
+    assert mapping.candidates("https://lms.example/a/xyz") == ["course_sql_basic", "xyz"]
+    assert mapping.candidates("https://moodle.example/course/view.php?id=7") == [
+        "m-7",
+        "view.php",
+    ]
+    assert mapping.candidates("https://lms.example/courses/course_ml_basic/") == ["course_ml_basic"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "must be a YAML mapping"),
+        ({"verbs": {}}, "'verbs' must map"),
+        ({"verbs": {"completed": "complete"}}, "is not an IRI"),
+        ({"verbs": {"http://x.org/v": "finish"}}, "'finish' is not one of"),
+        ({"verbs": {"http://adlnet.gov/expapi/verbs/voided": "view"}}, "always voids"),
+        ({"verbs": {"http://x.org/v": "view"}, "extra": 1}, "unknown sections: extra"),
+        (
+            {"verbs": {"http://x.org/v": "view"}, "activities": {"rules": [{"pattern": "("}]}},
+            "exactly 'pattern' and 'course'",
+        ),
+        (
+            {
+                "verbs": {"http://x.org/v": "view"},
+                "activities": {"rules": [{"pattern": "(", "course": "x"}]},
+            },
+            "not a regular expression",
+        ),
+        (
+            {
+                "verbs": {"http://x.org/v": "view"},
+                "activities": {"rules": [{"pattern": "(?P<a>x)", "course": "{b}"}]},
+            },
+            "groups the pattern lacks",
+        ),
+    ],
+)
+def test_a_broken_mapping_is_refused_with_a_message_naming_the_entry(data, message):
+    with pytest.raises(InvalidMapping, match=message.replace("(", r"\(")):
+        XapiMapping.from_dict(data)
+
+
+def test_the_service_does_not_start_with_a_broken_mapping_file(tmp_path, sqlite_url):
+    broken = tmp_path / "xapi.yaml"
+    broken.write_text("verbs:\n  http://adlnet.gov/expapi/verbs/completed: finished\n")
+    with pytest.raises(ConfigError, match="'finished' is not one of"):
+        make_app(sqlite_url, xapi_mapping=str(broken))
+    with pytest.raises(ConfigError, match="no mapping file"):
+        make_app(sqlite_url, xapi_mapping=str(tmp_path / "missing.yaml"))
