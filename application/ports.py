@@ -121,6 +121,10 @@ class CorruptArtifact(Exception):
     """A version is incomplete or a file does not match its checksum."""
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached or did not answer in time; retrying later may work."""
+
+
 class ArtifactStore(abc.ABC):
     """Versioned artifacts (models, indexes, bandit state): written atomically, verified on load."""
 

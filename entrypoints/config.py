@@ -82,6 +82,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "host": env.get("RS_HOST", "127.0.0.1"),
         "port": _number(env, "RS_PORT", 8002, int),
         "max_body_bytes": _number(env, "RS_MAX_BODY_BYTES", 2 * 1024 * 1024, int),
+        "db_timeout_seconds": _number(env, "RS_DB_TIMEOUT_SECONDS", 3.0),
+        "max_clock_skew_seconds": _number(env, "RS_MAX_CLOCK_SKEW", 300.0),
     }
 
 

@@ -44,7 +44,9 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     backend = providers.Callable(_backend, config.database_url)
-    engine = providers.Singleton(build_engine, config.database_url)
+    engine = providers.Singleton(
+        build_engine, config.database_url, timeout=config.db_timeout_seconds
+    )
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
         backend,

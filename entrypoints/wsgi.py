@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from entrypoints.api import create_app
+
+#: gunicorn's largest request line; above its default (4094) so that a long query string reaches
+#: the app, which names the parameter at fault instead of answering a bare 414.
+REQUEST_LINE_LIMIT = 8190
+HEADER_FIELD_LIMIT = 16384
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -15,9 +22,24 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        self.cfg.set("limit_request_line", REQUEST_LINE_LIMIT)
+        self.cfg.set("limit_request_field_size", HEADER_FIELD_LIMIT)
         for key, value in self.options.items():
             self.cfg.set(key, value)
         self.cfg.set("accesslog", "-")
+        # What gunicorn rejects itself (request line or headers too long, malformed HTTP) never
+        # reaches Flask; answer it in the API's JSON error shape instead of gunicorn's HTML page.
+        util.write_error = write_json_error
 
     def load(self) -> Any:
         return create_app()
+
+
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    code = reason.lower().replace(" ", "_") or "bad_request"
+    body = json.dumps({"error": {"code": code, "message": mesg or reason}}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
+    util.write_nonblock(sock, head + body)

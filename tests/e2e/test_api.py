@@ -169,7 +169,6 @@ def test_bad_query_parameters_are_a_400_naming_the_field(client, url, field):
             '{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view", "occurred_at": "yesterday"}',
             "application/json",
         ),
-        ("user_id=u", "application/x-www-form-urlencoded"),
     ],
 )
 def test_malformed_event_bodies_are_a_400(client, body, content_type):
