@@ -92,6 +92,9 @@ class InMemoryInteractionRepository(InteractionRepository):
                 new += 1
         return new
 
+    def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
+        return {i: self.store.events[i] for i in set(event_ids) if i in self.store.events}
+
     def _ordered(self) -> list[Interaction]:
         return sorted(self.store.events.values(), key=lambda e: e.occurred_at)
 

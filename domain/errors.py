@@ -49,6 +49,20 @@ class InvalidCourses(InvalidBatch):
     item = "course"
 
 
+class EventConflict(DomainError):
+    """An event_id already names a different event: a retry must resend the same payload."""
+
+    code = "event_conflict"
+
+    def __init__(self, event_id: str, differences: list[str]) -> None:
+        super().__init__(
+            f"event {event_id!r} was already logged with a different {', '.join(differences)}; "
+            "a retry must send the same event, a new event needs a new event_id"
+        )
+        self.event_id = event_id
+        self.differences = differences
+
+
 class StrategyUnavailable(DomainError):
     """The strategy exists but cannot answer yet (no data or no trained model)."""
 

@@ -108,7 +108,9 @@ class Container(containers.DeclarativeContainer):
         ExplainRecommendation, uow.provider, strategies, policy=ranking_policy
     )
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
-    log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
+    log_interactions = providers.Factory(
+        LogInteractions, uow_factory=uow.provider, max_clock_skew=config.max_clock_skew_seconds
+    )
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
     train_two_tower = providers.Factory(
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
@@ -32,15 +32,21 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventTime(fields.AwareDateTime):
-    """An aware timestamp between 1970 and one day from now; naive ones are read as UTC."""
+    """An aware timestamp from 1970 on: a naive one is refused, not guessed to be UTC.
+
+    How far into the future it may lie is LogInteractions' rule (RS_MAX_CLOCK_SKEW)."""
+
+    default_error_messages = {
+        "invalid_awareness": "must include a timezone offset, e.g. 2026-11-01T10:00:00Z"
+    }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         try:
             moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
         except (OverflowError, OSError):
             raise ValidationError("is not a representable date and time") from None
-        if not EARLIEST <= moment <= datetime.now(UTC) + timedelta(days=1):
-            raise ValidationError("must lie between 1970 and tomorrow")
+        if moment < EARLIEST:
+            raise ValidationError("must not lie before 1970")
         return moment
 
 
@@ -102,7 +108,10 @@ class EventSchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     event_type = fields.Enum(EventType, by_value=True, required=True)
-    occurred_at = EventTime(default_timezone=UTC, load_default=None)
+    occurred_at = EventTime(
+        load_default=None,
+        metadata={"description": "With a timezone; at most RS_MAX_CLOCK_SKEW in the future"},
+    )
     recommendation_id = Identifier(load_default=None, allow_none=True)
 
     @post_load

@@ -176,6 +176,13 @@ class SqlInteractionRepository(InteractionRepository):
         )
         return len(self.session.execute(stmt, rows).all())
 
+    def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
+        wanted = set(event_ids)
+        if not wanted:
+            return {}
+        query = select(*_EVENT_COLUMNS).where(interactions.c.event_id.in_(wanted))
+        return {row.event_id: _interaction(row) for row in self.session.execute(query)}
+
     def history(self, user_id: UserId) -> LearnerHistory:
         query = (
             select(*_EVENT_COLUMNS)

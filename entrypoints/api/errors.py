@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from application.ports import StorageUnavailable
 from domain.errors import (
     DomainError,
+    EventConflict,
     InvalidBatch,
     InvalidStrategy,
     StrategyUnavailable,
@@ -102,6 +103,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UnknownCourse)
     def unknown_course(error: UnknownCourse):  # type: ignore[no-untyped-def]
         return error_response(404, error.code, str(error))
+
+    @app.errorhandler(EventConflict)
+    def event_conflict(error: EventConflict):  # type: ignore[no-untyped-def]
+        return error_response(
+            409, error.code, str(error), event_id=error.event_id, fields=error.differences
+        )
 
     @app.errorhandler(StrategyUnavailable)
     def unavailable(error: StrategyUnavailable):  # type: ignore[no-untyped-def]

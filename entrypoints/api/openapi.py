@@ -19,8 +19,9 @@ ERROR_DESCRIPTIONS = {
     403: "Wrong credentials",
     404: "Not found",
     409: "Conflict",
-    413: "Body too large",
-    503: "Not ready",
+    413: "Body too large (the message names the limit)",
+    415: "The body is not application/json",
+    503: "The database is unavailable (see Retry-After)",
 }
 
 
