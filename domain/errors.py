@@ -49,6 +49,20 @@ class InvalidCourses(InvalidBatch):
     item = "course"
 
 
+class InvalidFilter(DomainError):
+    """A filter value no active course has; `valid` lists the values that do."""
+
+    code = "invalid_filter"
+
+    def __init__(self, field: str, value: str, valid: list[str], where: str = "") -> None:
+        super().__init__(
+            f"no active course has {field} {value!r}{where}; valid values: "
+            + (", ".join(valid) or "none")
+        )
+        self.field = field
+        self.valid = valid
+
+
 class EventConflict(DomainError):
     """An event_id already names a different event: a retry must resend the same payload."""
 

@@ -14,6 +14,7 @@ from domain.errors import (
     DomainError,
     EventConflict,
     InvalidBatch,
+    InvalidFilter,
     InvalidStrategy,
     StrategyUnavailable,
     UnknownCourse,
@@ -103,6 +104,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UnknownCourse)
     def unknown_course(error: UnknownCourse):  # type: ignore[no-untyped-def]
         return error_response(404, error.code, str(error))
+
+    @app.errorhandler(InvalidFilter)
+    def invalid_filter(error: InvalidFilter):  # type: ignore[no-untyped-def]
+        return error_response(400, error.code, str(error), field=error.field, valid=error.valid)
 
     @app.errorhandler(EventConflict)
     def event_conflict(error: EventConflict):  # type: ignore[no-untyped-def]

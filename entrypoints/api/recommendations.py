@@ -7,6 +7,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
+from application.filters import check_filters
 from application.hybrid import parse_weights
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
@@ -53,6 +54,8 @@ def home(  # type: ignore[no-untyped-def]
     strategies: StrategyRegistry = Provide[Container.strategies],
 ):
     args = query(HomeQuerySchema())
+    if args["category"] is not None or args["level"] is not None:
+        check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
     weights = (
         parse_weights(args["weights"], strategies.component_names) if args["weights"] else None
     )

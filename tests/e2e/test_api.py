@@ -317,3 +317,27 @@ def test_similar_and_explain_refuse_auto(client):
         ).status_code
         == 400
     )
+
+
+def test_an_unknown_category_is_a_400_listing_the_valid_ones_not_an_empty_fallback(client):
+    response = client.get(f"{HOME}?user_id=user1&category=Cooking")
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "invalid_filter" and error["field"] == "category"
+    assert error["valid"] == ["Data Science", "Languages", "Programming"]
+    assert "Cooking" in error["message"]
+
+
+def test_a_level_no_course_of_the_category_has_is_a_400_listing_the_levels_there(client):
+    response = client.get(f"{HOME}?user_id=user1&category=languages&level=advanced")
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "level"
+    assert response.json["error"]["valid"] == ["beginner"]
+
+
+def test_a_known_category_in_any_case_filters(client):
+    body = client.get(f"{HOME}?user_id=user1&category=data science&strategy=content").json
+    assert body["items"] and {i["course_id"] for i in body["items"]} <= {
+        "course_sql_basic",
+        "course_ml_basic",
+    }
