@@ -49,6 +49,17 @@ class InvalidCourses(InvalidBatch):
     item = "course"
 
 
+class PrerequisiteCycle(DomainError):
+    """Prerequisites that lead back to the course: nobody could ever start it."""
+
+    code = "prerequisite_cycle"
+
+    def __init__(self, cycle: list[str]) -> None:
+        shown = " -> ".join(cycle)
+        super().__init__(f"prerequisites form a cycle: {shown} (each requires the next)")
+        self.cycle = cycle
+
+
 class InvalidFilter(DomainError):
     """A filter value no active course has; `valid` lists the values that do."""
 

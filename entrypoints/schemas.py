@@ -91,6 +91,13 @@ class CourseBodySchema(CourseSchema):
     course_id = Identifier(load_default=None)
 
 
+class CoursePatchSchema(CourseSchema):
+    """PATCH /courses/<id>: any subset of the fields; the others keep their stored values."""
+
+    course_id = Identifier(load_default=None)
+    title = Text(validate=validate.Length(1, 300))
+
+
 class CourseBatchSchema(Schema):
     courses = fields.List(
         fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000)

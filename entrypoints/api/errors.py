@@ -16,6 +16,7 @@ from domain.errors import (
     InvalidBatch,
     InvalidFilter,
     InvalidStrategy,
+    PrerequisiteCycle,
     StrategyUnavailable,
     UnknownCourse,
 )
@@ -104,6 +105,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(UnknownCourse)
     def unknown_course(error: UnknownCourse):  # type: ignore[no-untyped-def]
         return error_response(404, error.code, str(error))
+
+    @app.errorhandler(PrerequisiteCycle)
+    def prerequisite_cycle(error: PrerequisiteCycle):  # type: ignore[no-untyped-def]
+        return error_response(409, error.code, str(error), cycle=error.cycle)
 
     @app.errorhandler(InvalidFilter)
     def invalid_filter(error: InvalidFilter):  # type: ignore[no-untyped-def]
