@@ -137,7 +137,13 @@ class InMemorySlateRepository(SlateRepository):
             best = max((e.event_type for e in events), key=lambda t: t.strength, default=None)
             found.append(
                 SlateOutcome(
-                    slate.recommendation_id, slate.strategy, slate.served_at, best, len(events)
+                    slate.recommendation_id,
+                    slate.strategy,
+                    slate.served_at,
+                    best,
+                    len(events),
+                    slate.selected_by,
+                    slate.fallback_from,
                 )
             )
         return found

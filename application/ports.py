@@ -86,6 +86,8 @@ class SlateOutcome:
     served_at: datetime
     best_event: EventType | None
     events: int
+    selected_by: str | None = None
+    fallback_from: str | None = None
 
 
 class SlateRepository(abc.ABC):

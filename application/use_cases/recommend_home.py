@@ -104,10 +104,19 @@ class RecommendHome:
                 served_at=self.clock(),
                 model_version=recommender.model_version if recommender else None,
                 fallback_from=requested if name != requested else None,
+                selected_by=_selected_by(query, self.default_strategy, self.bandit),
             )
             uow.slates.add(slate)
             uow.commit()
         return HomeResult(slate, tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items))
+
+
+def _selected_by(
+    query: RecommendHomeQuery, default: str, bandit: BanditService | None
+) -> str:
+    if (query.strategy or default) == AUTO and bandit is not None:
+        return "bandit"
+    return "request" if query.strategy else "default"
 
 
 def _with_weights(

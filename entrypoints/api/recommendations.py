@@ -11,7 +11,7 @@ from application.filters import check_filters
 from application.hybrid import parse_weights
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
-from application.use_cases.recommend_home import AUTO, RecommendHome, RecommendHomeQuery, ServedItem
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery, ServedItem
 from domain.model import CourseId, UserId
 from entrypoints.api.http import query
 from entrypoints.api.openapi import documented
@@ -73,7 +73,7 @@ def home(  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
     if result.slate.fallback_from:
         body["fallback_from"] = result.slate.fallback_from
-    if (args["strategy"] or use_case.default_strategy) == AUTO:
+    if result.slate.selected_by == "bandit":
         body["selected_by"] = "bandit"
     if result.slate.model_version:
         body["model_version"] = result.slate.model_version
