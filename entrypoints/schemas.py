@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
 
 from domain.model import Course, CourseId, EventType, Interaction, Level, RecommendationId, UserId
 
@@ -189,6 +189,13 @@ class HomeResponseSchema(Schema):
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
+    selected_by = fields.String(
+        metadata={"description": '"bandit" when strategy=auto let the bandit choose'}
+    )
+    model_version = fields.String(metadata={"description": "The model version that answered"})
+    degraded = fields.Boolean(
+        metadata={"description": "true when answered from memory while the database is down"}
+    )
     recommendation_id = fields.String(
         metadata={"description": "Send it back with events to attribute them"}
     )
@@ -216,17 +223,27 @@ class UpsertResultSchema(Schema):
 
 
 class ModelInfoSchema(Schema):
+    class Meta:
+        # Each recommender describes itself; the fields below are the ones known today.
+        unknown = INCLUDE
+
     strategy = fields.String()
     loaded = fields.Boolean()
     version = fields.String()
-    trained_at = fields.String()
+    trained_at = fields.String(allow_none=True)
     embedding_dim = fields.Integer()
     indexed_items = fields.Integer()
     index_type = fields.String()
     validation_metrics = fields.Dict()
     objective = fields.String(metadata={"description": "what the model was trained to predict"})
-    recency_decay = fields.Float()
+    recency_decay = fields.Float(allow_none=True)
     errors = fields.List(fields.String())
+    weights = fields.Dict(
+        keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
+    )
+    active = fields.List(
+        fields.String(), metadata={"description": "hybrid only: components that answer"}
+    )
 
 
 class ModelsSchema(Schema):
@@ -326,10 +343,33 @@ class StatusSchema(Schema):
     status = fields.String()
 
 
-class ErrorBodySchema(Schema):
-    code = fields.String()
+class ProblemSchema(Schema):
+    index = fields.Integer(
+        allow_none=True, metadata={"description": "position in the batch, null for one item"}
+    )
+    field = fields.String()
     message = fields.String()
-    details = fields.Raw()
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    problems = fields.List(
+        fields.Nested(ProblemSchema), metadata={"description": "every invalid field (400)"}
+    )
+    valid = fields.List(
+        fields.String(), metadata={"description": "the values accepted (invalid strategy, filter)"}
+    )
+    field = fields.String(metadata={"description": "the filter at fault (invalid_filter)"})
+    cycle = fields.List(
+        fields.String(), metadata={"description": "prerequisite_cycle: [a, b, ..., a]"}
+    )
+    event_id = fields.String(metadata={"description": "event_conflict: the event reused"})
+    fields_ = fields.List(
+        fields.String(),
+        data_key="fields",
+        metadata={"description": "event_conflict: the fields that differ"},
+    )
 
 
 class ErrorSchema(Schema):

@@ -17,7 +17,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-@documented("The process is up", StatusSchema)
+@documented("The process is up", StatusSchema, storage=False)
 def healthz():  # type: ignore[no-untyped-def]
     return {"status": "ok"}
 
