@@ -241,8 +241,10 @@ class ModelInfoSchema(Schema):
     weights = fields.Dict(
         keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
     )
-    active = fields.List(
-        fields.String(), metadata={"description": "hybrid only: components that answer"}
+    active = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "hybrid only: the components that answer, weights normalised"},
     )
 
 
