@@ -37,15 +37,17 @@ def _workers(master: int) -> list[int]:
     return found
 
 
-def _report(name: str, load: Load, since: float) -> None:
-    calls = [c for c in load.snapshot() if c.started >= since]
+def _report(name: str, load: Load, since: float, until: float = float("inf")) -> None:
+    calls = [c for c in load.snapshot() if since <= c.started < until]
     statuses = Counter(c.status for c in calls)
     retry = sum(1 for c in calls if c.status == 503 and c.retry_after)
-    slowest = max((c.seconds for c in calls), default=0.0)
+    slowest = max(calls, key=lambda c: c.seconds, default=None)
+    wait = slowest.seconds if slowest else 0.0
+    what = f" ({slowest.kind} -> {slowest.status})" if slowest else ""
     shown = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=lambda x: str(x[0])))
     print(
         f"{name:<28} {len(calls):>6} requests  {{{shown}}}  503 with Retry-After: {retry}  "
-        f"longest wait {slowest:.2f} s",
+        f"longest wait {wait:.2f} s{what}",
         flush=True,
     )
 
@@ -64,7 +66,6 @@ def main() -> None:
         **os.environ,
         "RS_DATABASE_URL": postgres.url,
         "RS_MODELS_DIR": str(folder / "models"),
-        "RS_REFRESH_SECONDS": "2",
         "OMP_NUM_THREADS": "1",
     }
     server = None
@@ -98,9 +99,10 @@ def main() -> None:
         frozen = postgres.freeze()
         time.sleep(args.seconds)
         PrivatePostgres.thaw(frozen)
-        _report(f"database frozen ({len(frozen)} procs)", load, started)
         thawed = time.monotonic()
         thaw_recovery = load.first_stored_event_after(thawed, timeout=60) - thawed
+        time.sleep(1)  # requests that began during the freeze are counted once they finish
+        _report(f"database frozen ({len(frozen)} procs)", load, started, until=thawed)
 
         started = time.monotonic()
         victim = _workers(server.process.pid)[0]
