@@ -15,7 +15,6 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 
-
 @dataclass(frozen=True, slots=True)
 class Call:
     kind: str
