@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -83,6 +84,9 @@ def main() -> None:
 
         started = time.monotonic()
         time.sleep(args.seconds)
+        _report("warm-up (first fits)", load, started)
+        started = time.monotonic()
+        time.sleep(args.seconds)
         _report("steady", load, started)
 
         started = time.monotonic()
@@ -132,6 +136,7 @@ def main() -> None:
         if server is not None:
             server.stop()
         postgres.destroy()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _corrupt(models: Path) -> int:

@@ -16,8 +16,9 @@ from adapters.sqlalchemy.watchdog import Watchdog
 from application.ports import StorageUnavailable
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
-#: A pooled connection must answer SELECT 1 within this, or it is replaced.
-PING_SECONDS = 1.0
+#: A pooled connection must answer SELECT 1 within this, or it is replaced. Not tighter: a worker
+#: busy fitting holds the GIL, and a missed deadline there would be a false outage.
+PING_SECONDS = 2.0
 #: SQLite errors that mean "try again later", not "this statement is wrong".
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
@@ -44,8 +45,9 @@ def _postgres(url: str, timeout: float) -> Engine:
         max_overflow=10,
         pool_timeout=timeout,
         connect_args={
-            # libpq counts connect_timeout in whole seconds, at least 2.
-            "connect_timeout": max(2, round(timeout)),
+            # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
+            # costs a ping and a connect, so together they stay within timeout + 1.
+            "connect_timeout": max(2, round(timeout) - 1),
             "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
         },
     )

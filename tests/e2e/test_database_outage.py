@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -86,3 +87,64 @@ def test_a_locked_sqlite_database_is_a_503_after_the_busy_timeout(sqlite_url):
         holder.rollback()
         holder.close()
     assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+class FreezableProxy:
+    """Forwards a TCP port to PostgreSQL; freeze() stops forwarding while the kernel keeps
+    accepting and acknowledging, which is what a SIGSTOPped server looks like to a client."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        self.frozen.clear()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_url):
+    from sqlalchemy.engine import make_url
+
+    target = make_url(postgres_url)
+    proxy = FreezableProxy((target.host or "127.0.0.1", target.port or 5432))
+    try:
+        app = make_app(target.set(port=proxy.port).render_as_string(hide_password=False))
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200  # the pool now holds a live connection
+        assert client.get("/api/v1/courses").status_code == 200
+        proxy.frozen.set()
+        for url in ("/api/v1/courses", "/readyz"):
+            started = time.monotonic()
+            response = client.get(url)
+            assert response.status_code == 503, url
+            assert time.monotonic() - started < 15  # the freeze itself never ends on its own
+        proxy.frozen.clear()
+        assert client.get("/api/v1/courses").status_code == 200  # and it recovers
+        app.container.engine().dispose()
+    finally:
+        proxy.close()
