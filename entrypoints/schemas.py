@@ -19,10 +19,14 @@ def _identifier(value: str) -> None:
 def _no_nul(value: str) -> None:
     if "\x00" in value:
         raise ValidationError("must not contain NUL characters")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        # A lone surrogate is not Unicode text: PostgreSQL refuses it, and tokenisers choke on it.
+        raise ValidationError("must not contain lone surrogates (not Unicode text)")
 
 
 def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
-    """Free text: any length limits come from the caller; NUL never reaches the database."""
+    """Free text: any length limits come from the caller; NUL and lone surrogates never reach the
+    database (the CLI's importers parse files without going through the API's body checks)."""
     extra = kwargs.pop("validate", None)
     checks = [_no_nul, *(extra if isinstance(extra, list) else [extra] if extra else [])]
     return fields.String(validate=checks, **kwargs)

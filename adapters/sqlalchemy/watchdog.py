@@ -41,8 +41,8 @@ class Watchdog:
                 for fd in expired:
                     del self._deadlines[fd]
             for fd in expired:
+                self.cut += 1  # before the cut: the waiting thread may look as soon as it wakes
                 _shut(fd)
-                self.cut += 1
 
 
 def _shut(fd: int) -> None:

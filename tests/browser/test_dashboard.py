@@ -64,7 +64,8 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     )
     wait_until_up(port, process)
     for n in range(1, 41):
-        strategy = ("content", "popularity", "item_cf", "hybrid")[n % 4]
+        # The bandit learns only from its own slates: half are strategy=auto.
+        strategy = ("content", "auto", "item_cf", "auto")[n % 4]
         served = call(port, f"/api/v1/recommendations/home?user_id=user{n}&strategy={strategy}&k=5")
         kind = "enroll" if n % 3 == 0 else "click"
         call(

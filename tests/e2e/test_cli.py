@@ -157,3 +157,11 @@ def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_
     assert lines[0] == "event_id,user_id,course_id,event_type,occurred_at,recommendation_id"
     assert len(lines) - 1 == counts(database_url)[1]
     assert f"wrote {len(lines) - 1} interactions" in result.output
+
+
+def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
+    (tmp_path / "courses.jsonl").write_text(
+        '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
+    )
+    result = run("import-courses", str(tmp_path / "courses.jsonl"))
+    assert result.exit_code != 0 and "surrogate" in result.output
