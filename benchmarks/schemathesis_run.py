@@ -53,7 +53,7 @@ def main() -> int:
             "2",
         ]
         print("$", " ".join(command), flush=True)
-        return subprocess.run(command, env=env).returncode
+        return subprocess.run(command, env=env, cwd=folder).returncode  # its cache stays there
     finally:
         server.stop()
 
