@@ -165,3 +165,18 @@ def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_
     )
     result = run("import-courses", str(tmp_path / "courses.jsonl"))
     assert result.exit_code != 0 and "surrogate" in result.output
+
+
+def test_an_unreachable_database_is_a_one_line_error_not_a_traceback(monkeypatch, capsys):
+    import socket
+
+    from entrypoints.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("RS_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{port}/gone")
+    monkeypatch.setattr("sys.argv", ["recsys", "update-online-model", "--settle-minutes", "0"])
+    with pytest.raises(SystemExit) as raised:
+        main()
+    assert "the database is unavailable" in str(raised.value.code)
