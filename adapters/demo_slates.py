@@ -97,7 +97,7 @@ def _slate(
         for rank, c in enumerate(chosen.values(), start=1)
     )
     slate_id = RecommendationId("demo-" + hashlib.sha1(key.encode()).hexdigest()[:24])
-    return Slate(slate_id, user, strategy, items, served_at)
+    return Slate(slate_id, user, strategy, items, served_at, selected_by="bandit")  # as auto serves
 
 
 def _outcomes(rng: random.Random, slate: Slate, now: datetime) -> list[Interaction]:

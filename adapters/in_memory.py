@@ -109,6 +109,9 @@ class InMemoryInteractionRepository(InteractionRepository):
                 new += 1
         return new
 
+    def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
+        return {i: self.store.events[i] for i in set(event_ids) if i in self.store.events}
+
     def _ordered(self) -> list[Interaction]:
         return sorted(self.store.events.values(), key=lambda e: e.occurred_at)
 
@@ -162,7 +165,13 @@ class InMemorySlateRepository(SlateRepository):
             best = max((e.event_type for e in events), key=lambda t: t.strength, default=None)
             found.append(
                 SlateOutcome(
-                    slate.recommendation_id, slate.strategy, slate.served_at, best, len(events)
+                    slate.recommendation_id,
+                    slate.strategy,
+                    slate.served_at,
+                    best,
+                    len(events),
+                    slate.selected_by,
+                    slate.fallback_from,
                 )
             )
         return found

@@ -58,6 +58,10 @@ class InteractionRepository(abc.ABC):
         """
 
     @abc.abstractmethod
+    def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
+        """The stored events among `event_ids`, by event_id (to tell a retry from a conflict)."""
+
+    @abc.abstractmethod
     def history(self, user_id: UserId) -> LearnerHistory:
         """All events of one learner, oldest first."""
 
@@ -149,6 +153,8 @@ class SlateOutcome:
     served_at: datetime
     best_event: EventType | None
     events: int
+    selected_by: str | None = None
+    fallback_from: str | None = None
 
 
 class SlateRepository(abc.ABC):

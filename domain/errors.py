@@ -49,6 +49,45 @@ class InvalidCourses(InvalidBatch):
     item = "course"
 
 
+class PrerequisiteCycle(DomainError):
+    """Prerequisites that lead back to the course: nobody could ever start it."""
+
+    code = "prerequisite_cycle"
+
+    def __init__(self, cycle: list[str]) -> None:
+        shown = " -> ".join(cycle)
+        super().__init__(f"prerequisites form a cycle: {shown} (each requires the next)")
+        self.cycle = cycle
+
+
+class InvalidFilter(DomainError):
+    """A filter value no active course has; `valid` lists the values that do."""
+
+    code = "invalid_filter"
+
+    def __init__(self, field: str, value: str, valid: list[str], where: str = "") -> None:
+        super().__init__(
+            f"no active course has {field} {value!r}{where}; valid values: "
+            + (", ".join(valid) or "none")
+        )
+        self.field = field
+        self.valid = valid
+
+
+class EventConflict(DomainError):
+    """An event_id already names a different event: a retry must resend the same payload."""
+
+    code = "event_conflict"
+
+    def __init__(self, event_id: str, differences: list[str]) -> None:
+        super().__init__(
+            f"event {event_id!r} was already logged with a different {', '.join(differences)}; "
+            "a retry must send the same event, a new event needs a new event_id"
+        )
+        self.event_id = event_id
+        self.differences = differences
+
+
 class StrategyUnavailable(DomainError):
     """The strategy exists but cannot answer yet (no data or no trained model)."""
 

@@ -180,6 +180,9 @@ class Slate:
     served_at: datetime
     model_version: str | None = None
     fallback_from: str | None = None
+    #: who picked the strategy: "bandit" (strategy=auto), "request" or "default"; the bandit
+    #: learns only from the slates it chose
+    selected_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

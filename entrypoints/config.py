@@ -67,6 +67,7 @@ class Settings(BaseModel):
     two_tower_objective: Literal["next", "all"] | None = Field(
         None, alias="RS_TWO_TOWER_OBJECTIVE"
     )
+    db_timeout_seconds: float = Field(3.0, alias="RS_DB_TIMEOUT_SECONDS", gt=0)
     xapi_key: str = Field("", alias="RS_XAPI_KEY")
     xapi_secret: str = Field("", alias="RS_XAPI_SECRET")
     xapi_mapping: str = Field("configs/xapi.yaml", alias="RS_XAPI_MAPPING")
@@ -196,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "max_body_bytes": s.max_body_bytes,
         "log_format": s.log_format,
         "log_level": s.log_level,
+        "db_timeout_seconds": s.db_timeout_seconds,
         **xapi_settings(s),
     }
 

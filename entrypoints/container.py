@@ -84,7 +84,9 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     backend = providers.Callable(_backend, config.database_url)
-    engine = providers.Singleton(build_engine, config.database_url)
+    engine = providers.Singleton(
+        build_engine, config.database_url, timeout=config.db_timeout_seconds
+    )
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
         backend,
@@ -148,7 +150,9 @@ class Container(containers.DeclarativeContainer):
         ExplainRecommendation, uow.provider, strategies, policy=ranking_policy
     )
     find_similar = providers.Factory(FindSimilar, strategies=strategies)
-    log_interactions = providers.Factory(LogInteractions, uow_factory=uow.provider)
+    log_interactions = providers.Factory(
+        LogInteractions, uow_factory=uow.provider, max_clock_skew=config.max_clock_skew_seconds
+    )
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
     xapi_mapping = providers.Singleton(load_mapping, config.xapi_mapping)
     ingest_statements = providers.Factory(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
 
 from domain.model import Course, CourseId, EventType, Interaction, Level, RecommendationId, UserId
 
@@ -19,10 +19,14 @@ def _identifier(value: str) -> None:
 def _no_nul(value: str) -> None:
     if "\x00" in value:
         raise ValidationError("must not contain NUL characters")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        # A lone surrogate is not Unicode text: PostgreSQL refuses it, and tokenisers choke on it.
+        raise ValidationError("must not contain lone surrogates (not Unicode text)")
 
 
 def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
-    """Free text: any length limits come from the caller; NUL never reaches the database."""
+    """Free text: any length limits come from the caller; NUL and lone surrogates never reach the
+    database (the CLI's importers parse files without going through the API's body checks)."""
     extra = kwargs.pop("validate", None)
     checks = [_no_nul, *(extra if isinstance(extra, list) else [extra] if extra else [])]
     return fields.String(validate=checks, **kwargs)
@@ -32,15 +36,21 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventTime(fields.AwareDateTime):
-    """An aware timestamp between 1970 and one day from now; naive ones are read as UTC."""
+    """An aware timestamp from 1970 on: a naive one is refused, not guessed to be UTC.
+
+    How far into the future it may lie is LogInteractions' rule (RS_MAX_CLOCK_SKEW)."""
+
+    default_error_messages = {
+        "invalid_awareness": "must include a timezone offset, e.g. 2026-11-01T10:00:00Z"
+    }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         try:
             moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
         except (OverflowError, OSError):
             raise ValidationError("is not a representable date and time") from None
-        if not EARLIEST <= moment <= datetime.now(UTC) + timedelta(days=1):
-            raise ValidationError("must lie between 1970 and tomorrow")
+        if moment < EARLIEST:
+            raise ValidationError("must not lie before 1970")
         return moment
 
 
@@ -85,6 +95,13 @@ class CourseBodySchema(CourseSchema):
     course_id = Identifier(load_default=None)
 
 
+class CoursePatchSchema(CourseSchema):
+    """PATCH /courses/<id>: any subset of the fields; the others keep their stored values."""
+
+    course_id = Identifier(load_default=None)
+    title = Text(validate=validate.Length(1, 300))
+
+
 class CourseBatchSchema(Schema):
     courses = fields.List(
         fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000)
@@ -102,7 +119,10 @@ class EventSchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     event_type = fields.Enum(EventType, by_value=True, required=True)
-    occurred_at = EventTime(default_timezone=UTC, load_default=None)
+    occurred_at = EventTime(
+        load_default=None,
+        metadata={"description": "With a timezone; at most RS_MAX_CLOCK_SKEW in the future"},
+    )
     recommendation_id = Identifier(load_default=None, allow_none=True)
 
     @post_load
@@ -173,6 +193,13 @@ class HomeResponseSchema(Schema):
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
+    selected_by = fields.String(
+        metadata={"description": '"bandit" when strategy=auto let the bandit choose'}
+    )
+    model_version = fields.String(metadata={"description": "The model version that answered"})
+    degraded = fields.Boolean(
+        metadata={"description": "true when answered from memory while the database is down"}
+    )
     recommendation_id = fields.String(
         metadata={"description": "Send it back with events to attribute them (absent if degraded)"}
     )
@@ -210,6 +237,10 @@ class UpsertResultSchema(Schema):
 
 
 class ModelInfoSchema(Schema):
+    class Meta:
+        # Each recommender describes itself; the fields below are the ones known today.
+        unknown = INCLUDE
+
     strategy = fields.String()
     loaded = fields.Boolean()
     version = fields.String(
@@ -233,10 +264,18 @@ class ModelInfoSchema(Schema):
     index_type = fields.String()
     validation_metrics = fields.Dict()
     objective = fields.String(metadata={"description": "what the model was trained to predict"})
-    recency_decay = fields.Float()
+    recency_decay = fields.Float(allow_none=True)
     errors = fields.List(fields.String())
     predates_erasure = fields.Boolean(
         allow_none=True, metadata={"description": "trained before the latest learner erasure"}
+    )
+    weights = fields.Dict(
+        keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
+    )
+    active = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "hybrid only: the components that answer, weights normalised"},
     )
 
 
@@ -355,10 +394,33 @@ class StatusSchema(Schema):
     status = fields.String()
 
 
-class ErrorBodySchema(Schema):
-    code = fields.String()
+class ProblemSchema(Schema):
+    index = fields.Integer(
+        allow_none=True, metadata={"description": "position in the batch, null for one item"}
+    )
+    field = fields.String()
     message = fields.String()
-    details = fields.Raw()
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    problems = fields.List(
+        fields.Nested(ProblemSchema), metadata={"description": "every invalid field (400)"}
+    )
+    valid = fields.List(
+        fields.String(), metadata={"description": "the values accepted (invalid strategy, filter)"}
+    )
+    field = fields.String(metadata={"description": "the filter at fault (invalid_filter)"})
+    cycle = fields.List(
+        fields.String(), metadata={"description": "prerequisite_cycle: [a, b, ..., a]"}
+    )
+    event_id = fields.String(metadata={"description": "event_conflict: the event reused"})
+    fields_ = fields.List(
+        fields.String(),
+        data_key="fields",
+        metadata={"description": "event_conflict: the fields that differ"},
+    )
     missing = fields.List(
         fields.String(), metadata={"description": "not_ready: strategies with nothing loaded"}
     )

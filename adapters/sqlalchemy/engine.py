@@ -1,31 +1,126 @@
-"""Engine construction: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a sane pool."""
+"""Engine construction: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a sane pool.
+
+Both bound every wait (connect, lock, statement) by a few seconds, and a database that is down
+or frozen surfaces as StorageUnavailable, which the API answers with 503.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import ExceptionContext, make_url
+
+from adapters.sqlalchemy.watchdog import Watchdog
+from application.ports import StorageUnavailable
+
+DEFAULT_TIMEOUT_SECONDS = 3.0
+#: A pooled connection must answer SELECT 1 within this, or it is replaced. Not tighter: a worker
+#: busy fitting holds the GIL, and a missed deadline there would be a false outage.
+PING_SECONDS = 2.0
+#: SQLite errors that mean "try again later", not "this statement is wrong".
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, timeout: float | None = None) -> Engine:
+    timeout = timeout or DEFAULT_TIMEOUT_SECONDS
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, connect_args={"timeout": timeout})
+        event.listen(engine, "connect", _sqlite_pragmas(timeout))
+    else:
+        engine = _postgres(url, timeout)
+    event.listen(engine, "handle_error", _unavailable)
+    return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a crash of the process loses
-    # nothing committed (only a power cut can lose the last transactions), and a recorded slate
-    # costs microseconds instead of an fsync.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _postgres(url: str, timeout: float) -> Engine:
+    milliseconds = int(timeout * 1000)
+    engine = create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=timeout,
+        connect_args={
+            # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
+            # costs a ping and a connect, so together they stay within timeout + 1.
+            "connect_timeout": max(2, round(timeout) - 1),
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+        },
+    )
+    # statement_timeout is enforced by the server, so a frozen server never enforces it: the
+    # watchdog cuts the client's socket a second later instead.
+    watchdog = Watchdog()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def arm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
+        watchdog.arm(cursor.connection.fileno(), timeout + 1)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def disarm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
+        watchdog.disarm(cursor.connection.fileno())
+
+    @event.listens_for(engine, "handle_error")
+    def disarm_failed(context: ExceptionContext) -> None:
+        cursor = getattr(context, "cursor", None)  # absent when connecting failed
+        if cursor is not None and not cursor.connection.closed:
+            watchdog.disarm(cursor.connection.fileno())
+
+    @event.listens_for(engine.pool, "checkout")
+    def ping(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        """pool_pre_ping without a bound would hang on a frozen server: ping under the watchdog."""
+        fd = dbapi_connection.fileno()
+        watchdog.arm(fd, PING_SECONDS)
+        try:
+            dbapi_connection.autocommit = True  # no transaction left open by the ping
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.autocommit = False
+        except Exception as error:
+            raise exc.DisconnectionError(f"stale connection: {error}") from error
+        finally:
+            watchdog.disarm(fd)
+
+    return engine
+
+
+def _unavailable(context: ExceptionContext) -> None:
+    """Connection failures, timeouts and locks become StorageUnavailable; real bugs stay bugs."""
+    original = context.original_exception
+    if context.is_disconnect or isinstance(original, exc.DisconnectionError):
+        raise StorageUnavailable(_describe(original)) from original
+    if context.dialect is not None and context.dialect.name == "sqlite":
+        text = str(original).lower()
+        if isinstance(context.sqlalchemy_exception, exc.OperationalError) and any(
+            marker in text for marker in _SQLITE_UNAVAILABLE
+        ):
+            raise StorageUnavailable(_describe(original)) from original
+        return
+    # psycopg's OperationalError: refused or lost connections, statement and lock timeouts,
+    # server shutting down. Its data, integrity and programming errors are other classes.
+    if type(original).__name__ in {"OperationalError", "QueryCanceled", "LockNotAvailable"} or (
+        isinstance(context.sqlalchemy_exception, exc.OperationalError)
+    ):
+        raise StorageUnavailable(_describe(original)) from original
+
+
+def _describe(error: BaseException) -> str:
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first_line[:200]}"
+
+
+def _sqlite_pragmas(timeout: float):  # type: ignore[no-untyped-def]
+    def apply(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a crash of the process
+        # loses nothing committed (only a power cut can lose the last transactions), and a
+        # recorded slate costs microseconds instead of an fsync.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.close()
+
+    return apply

@@ -196,6 +196,13 @@ class SqlInteractionRepository(InteractionRepository):
         )
         return len(self.session.execute(stmt, rows).all())
 
+    def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
+        wanted = set(event_ids)
+        if not wanted:
+            return {}
+        query = select(*_EVENT_COLUMNS).where(interactions.c.event_id.in_(wanted))
+        return {row.event_id: _interaction(row) for row in self.session.execute(query)}
+
     def history(self, user_id: UserId) -> LearnerHistory:
         query = (
             select(*_EVENT_COLUMNS)
@@ -262,6 +269,7 @@ class SqlSlateRepository(SlateRepository):
                 "model_version": slate.model_version,
                 "served_at": utc(slate.served_at),
                 "impressions": len(slate.items),
+                "selected_by": slate.selected_by,
             },
         )
         if slate.items:
@@ -302,6 +310,7 @@ class SqlSlateRepository(SlateRepository):
             utc(head.served_at),
             head.model_version,
             head.fallback_from,
+            head.selected_by,
         )
 
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
@@ -320,6 +329,8 @@ class SqlSlateRepository(SlateRepository):
                 utc(row.served_at),
                 kinds[row.best] if row.best is not None else None,
                 row.events,
+                row.selected_by,
+                row.fallback_from,
             )
             for row in self.session.execute(_outcomes_query(after, until))
         ]
@@ -334,6 +345,8 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
             slates.c.recommendation_id,
             slates.c.strategy,
             slates.c.served_at,
+            slates.c.selected_by,
+            slates.c.fallback_from,
             func.max(_STRENGTH).label("best"),
             func.count(interactions.c.id).label("events"),
         )
@@ -343,7 +356,13 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
             )
         )
         .where(slates.c.served_at > utc(after), slates.c.served_at <= utc(until))
-        .group_by(slates.c.recommendation_id, slates.c.strategy, slates.c.served_at)
+        .group_by(
+            slates.c.recommendation_id,
+            slates.c.strategy,
+            slates.c.served_at,
+            slates.c.selected_by,
+            slates.c.fallback_from,
+        )
         .order_by(slates.c.served_at)
     )
 

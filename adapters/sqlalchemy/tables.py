@@ -66,6 +66,7 @@ slates = Table(
     Column("model_version", String(64), nullable=True),
     Column("served_at", DateTime(timezone=True), nullable=False),
     Column("impressions", Integer, nullable=False, server_default="0"),
+    Column("selected_by", String(16), nullable=True),
     Index("ix_slates_user", "user_id"),
     Index("ix_slates_served_at", "served_at"),
     Index("ix_slates_served_strategy", "served_at", "strategy"),

@@ -1,13 +1,21 @@
-"""LogInteractions: store a batch of learner events, all or nothing, idempotent on event_id."""
+"""LogInteractions: store a batch of learner events, all or nothing, idempotent on event_id.
+
+Idempotent means a retry (the same event_id with the same event) counts once; the same event_id
+with a different event is a conflict, not a duplicate to drop silently.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from application.ports import UnitOfWork
-from domain.errors import InvalidEvents
+from domain.errors import EventConflict, InvalidEvents
 from domain.model import Interaction
+
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+_COMPARED = ("user_id", "course_id", "event_type", "occurred_at", "recommendation_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,49 +25,82 @@ class LogResult:
 
 
 class LogInteractions:
-    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        max_clock_skew: timedelta | float = DEFAULT_CLOCK_SKEW,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.uow_factory = uow_factory
+        #: how far in the future an event may claim to have happened (client clocks drift)
+        self.max_clock_skew = (
+            max_clock_skew
+            if isinstance(max_clock_skew, timedelta)
+            else timedelta(seconds=max_clock_skew)
+        )
+        self.clock = clock
 
     def execute(self, events: Sequence[Interaction]) -> LogResult:
         with self.uow_factory() as uow:
-            result = log_within(uow, events)
+            result = log_within(uow, events, self.clock(), self.max_clock_skew)
             uow.commit()
         return result
 
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
         """What execute() would reject, without writing anything."""
         with self.uow_factory() as uow:
-            return _problems(uow, events)
+            return _problems(uow, events, self.clock(), self.max_clock_skew)
 
 
-def log_within(uow: UnitOfWork, events: Sequence[Interaction]) -> LogResult:
+def log_within(
+    uow: UnitOfWork,
+    events: Sequence[Interaction],
+    now: datetime | None = None,
+    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> LogResult:
     """Check and store events inside the caller's unit of work (which commits or rolls back)."""
-    problems = _problems(uow, events)
+    problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew)
     if problems:
         raise InvalidEvents(problems)
+    _check_conflicts(uow, events)
     accepted = uow.interactions.add_batch(events)
     return LogResult(accepted, len(events) - accepted)
 
 
-def _problems(uow: UnitOfWork, events: Sequence[Interaction]) -> list[dict[str, object]]:
+def _problems(
+    uow: UnitOfWork, events: Sequence[Interaction], now: datetime, max_clock_skew: timedelta
+) -> list[dict[str, object]]:
     courses = uow.courses.existing({e.course_id for e in events})
     slates = uow.slates.existing({e.recommendation_id for e in events if e.recommendation_id})
+    latest = now + max_clock_skew
     problems: list[dict[str, object]] = []
     for index, event in enumerate(events):
         if event.course_id not in courses:
-            problems.append(
-                {
-                    "index": index,
-                    "field": "course_id",
-                    "message": f"unknown course {event.course_id!r}",
-                }
-            )
+            problems.append(_problem(index, "course_id", f"unknown course {event.course_id!r}"))
         if event.recommendation_id and event.recommendation_id not in slates:
             problems.append(
-                {
-                    "index": index,
-                    "field": "recommendation_id",
-                    "message": "no recommendation was served with this id",
-                }
+                _problem(index, "recommendation_id", "no recommendation was served with this id")
+            )
+        if event.occurred_at > latest:
+            seconds = int(max_clock_skew.total_seconds())
+            problems.append(
+                _problem(
+                    index,
+                    "occurred_at",
+                    f"lies more than {seconds} s in the future (RS_MAX_CLOCK_SKEW)",
+                )
             )
     return problems
+
+
+def _problem(index: int, field: str, message: str) -> dict[str, object]:
+    return {"index": index, "field": field, "message": message}
+
+
+def _check_conflicts(uow: UnitOfWork, events: Sequence[Interaction]) -> None:
+    seen = uow.interactions.stored({e.event_id for e in events})
+    for event in events:
+        earlier = seen.setdefault(event.event_id, event)  # also catches repeats inside the batch
+        differences = [f for f in _COMPARED if getattr(earlier, f) != getattr(event, f)]
+        if differences:
+            raise EventConflict(event.event_id, differences)

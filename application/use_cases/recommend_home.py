@@ -109,6 +109,8 @@ class RecommendHome:
             name = FALLBACK
             recommender = snapshot.recommenders[FALLBACK]
             candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+            if not candidates:  # nothing left to offer (e.g. a narrow filter): not a fallback
+                name, recommender = requested, snapshot.recommenders.get(requested)
         items = _explained(
             recommender,  # type: ignore[arg-type]
             history,
@@ -122,6 +124,7 @@ class RecommendHome:
             served_at=self.clock(),
             model_version=recommender.model_version if recommender else None,
             fallback_from=requested if name != requested else None,
+            selected_by=_selected_by(query, self.default_strategy, self.bandit),
         )
         if not degraded:
             try:
@@ -145,6 +148,14 @@ def _explained(
     for i, item in zip(unexplained, explained, strict=True):
         items[i] = item
     return items
+
+
+def _selected_by(
+    query: RecommendHomeQuery, default: str, bandit: BanditService | None
+) -> str:
+    if (query.strategy or default) == AUTO and bandit is not None:
+        return "bandit"
+    return "request" if query.strategy else "default"
 
 
 def _with_weights(

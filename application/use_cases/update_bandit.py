@@ -1,6 +1,7 @@
 """UpdateBandit: credit each served slate's strategy with the reward of what the learner did.
 
-A slate counts once its settling time has passed (so late clicks are not missed), and only once:
+Only slates the bandit chose count (strategy=auto, served by the chosen arm). A slate counts once
+its settling time has passed (so late clicks are not missed), and only once:
 the state remembers up to when slates were counted, so re-running over the same window changes
 nothing. A slate's reward is that of its strongest attributed event (0 when there was none).
 """
@@ -13,9 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from application.bandit import BanditService
-from application.ports import UnitOfWork
+from application.ports import SlateOutcome, UnitOfWork
 from domain.bandit import DEFAULT_REWARDS
 from domain.model import ArmStats, EventType
+
+BANDIT = "bandit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class UpdateBandit:
         if until <= after:
             return UpdateResult(False, "no settled slates since the last update; nothing changed")
         with self.uow_factory() as uow:
-            outcomes = uow.slates.outcomes(after, until)
+            outcomes = [o for o in uow.slates.outcomes(after, until) if _chosen_by_bandit(o)]
         events = sum(o.events for o in outcomes)
         if events < min_interactions:
             return UpdateResult(
@@ -80,3 +83,9 @@ class UpdateBandit:
             events,
             version,
         )
+
+
+def _chosen_by_bandit(outcome: SlateOutcome) -> bool:
+    """Explicit requests and the default strategy say nothing about the bandit's choices, and a
+    slate that fell back to popularity was not served by the arm the bandit picked."""
+    return outcome.selected_by == BANDIT and outcome.fallback_from is None

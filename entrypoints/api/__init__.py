@@ -62,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
 
     @app.get("/openapi.json")
-    @documented("This OpenAPI document")
+    @documented("This OpenAPI document", storage=False)
     def openapi():  # type: ignore[no-untyped-def]
         return jsonify(build_spec(app))
 

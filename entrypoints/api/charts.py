@@ -10,7 +10,7 @@ import io
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 STRATEGY_COLOURS = {
@@ -98,7 +98,10 @@ def daily_lines(
         locator = AutoDateLocator()
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        axes.set_xlim(first_day - timedelta(hours=12), last_day + timedelta(hours=12))
+        # Half a day either side (as datetimes: a date drops the hours, and a one-day range
+        # would give matplotlib equal limits).
+        start, end = (datetime.combine(d, datetime.min.time()) for d in (first_day, last_day))
+        axes.set_xlim(start - timedelta(hours=12), end + timedelta(hours=12))
         _style(axes, name, "Day (UTC)", y_title)
         axes.legend(loc="upper left", fontsize="small", ncols=min(5, len(series)), frameon=False)
         axes.set_ylim(top=max(axes.get_ylim()[1], 1e-9) * 1.15)  # room for the legend

@@ -18,6 +18,7 @@ from entrypoints.schemas import (
     CourseBatchSchema,
     CourseBodySchema,
     CourseListSchema,
+    CoursePatchSchema,
     CourseSchema,
     PageQuerySchema,
     UpsertResultSchema,
@@ -25,6 +26,7 @@ from entrypoints.schemas import (
 )
 
 bp = Blueprint("courses", __name__, url_prefix="/api/v1/courses")
+WRITE_ERRORS = (400, 401, 403, 409, 413, 415)
 
 
 @bp.get("")
@@ -51,19 +53,51 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 
 @bp.put("/<course_id>")
 @documented(
-    "Create or replace one course", CourseSchema, body=CourseBodySchema, errors=(400, 401, 403, 413)
+    "Create or fully replace one course: fields left out take their defaults (empty "
+    "description, tags and prerequisites; level beginner; active)",
+    CourseSchema,
+    body=CourseBodySchema,
+    errors=WRITE_ERRORS,
 )
 @admin_required
 @inject
 def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
+    course = CourseSchema().load({**_course_body(course_id), "course_id": course_id})
+    use_case.execute([course])
+    return course_json(course)
+
+
+@bp.patch("/<course_id>")
+@documented(
+    "Change some fields of one course; fields left out keep their stored values",
+    CourseSchema,
+    body=CoursePatchSchema,
+    errors=(*WRITE_ERRORS, 404),
+)
+@admin_required
+@inject
+def patch_course(  # type: ignore[no-untyped-def]
+    course_id: str,
+    use_case: UpsertCourses = Provide[Container.upsert_courses],
+    uow: UnitOfWork = Provide[Container.uow],
+):
+    changes = _course_body(course_id)
+    with uow:
+        stored = uow.courses.get(CourseId(course_id))
+    if stored is None:
+        raise UnknownCourse(course_id)
+    course = CourseSchema().load({**course_json(stored), **changes, "course_id": course_id})
+    use_case.execute([course])
+    return course_json(course)
+
+
+def _course_body(course_id: str) -> dict[str, object]:
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("the body must be a course object")
     if body.get("course_id") not in (None, course_id):
         raise BadRequest("course_id in the body does not match the path", "id_mismatch")
-    course = CourseSchema().load({**body, "course_id": course_id})
-    use_case.execute([course])
-    return course_json(course)
+    return body
 
 
 @bp.post("")
@@ -71,7 +105,7 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
     "Create or replace many courses",
     UpsertResultSchema,
     body=CourseBatchSchema,
-    errors=(400, 401, 403, 413),
+    errors=WRITE_ERRORS,
 )
 @admin_required
 @inject

@@ -24,7 +24,7 @@ from entrypoints.api.auth import (
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import query
 from entrypoints.container import Container
-from entrypoints.schemas import DashboardQuerySchema
+from entrypoints.schemas import DashboardQuerySchema, ErrorSchema
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 RANGES = (7, 30, 90)
@@ -77,6 +77,10 @@ login.openapi = {  # type: ignore[attr-defined]
     },
     "responses": {
         "303": {"description": "Signed in: to the dashboard"},
+        "413": {
+            "description": "The body is larger than RS_MAX_BODY_BYTES",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "401": {
             "description": "Wrong token: the form again",
             "content": {"text/html": {"schema": {"type": "string"}}},
@@ -132,6 +136,16 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
         "303": NOT_SIGNED_IN,
         "400": {"description": "Invalid input"},
         "403": {"description": "Without RS_ADMIN_TOKEN: loopback only"},
+        "503": {
+            "description": "The database is unavailable (see Retry-After)",
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
+            },
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
     },
 )
 dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchema}]  # type: ignore[attr-defined]

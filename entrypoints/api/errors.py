@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from application.ports import StorageUnavailable
 from domain.errors import (
     DomainError,
+    EventConflict,
     InvalidBatch,
+    InvalidFilter,
     InvalidStrategy,
+    PrerequisiteCycle,
     StrategyUnavailable,
     UnknownCourse,
 )
+from entrypoints.api.outages import OutageLog
 from entrypoints.schemas import problems
 
 log = logging.getLogger(__name__)
@@ -32,12 +35,38 @@ def error_response(status: int, code: str, message: str, **details: Any):  # typ
 class BadRequest(Exception):
     """Raised by views for input marshmallow cannot express (e.g. a body that is not an object)."""
 
+    status = 400
+
     def __init__(self, message: str, code: str = "bad_request") -> None:
         super().__init__(message)
         self.code = code
 
 
+class UnsupportedMediaType(BadRequest):
+    status = 415
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "unsupported_media_type")
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__(too_large_message(limit), "request_entity_too_large")
+
+
+def too_large_message(limit: int | None) -> str:
+    return f"the body is larger than the limit of {limit} bytes (RS_MAX_BODY_BYTES)"
+
+
+#: Seconds a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
 def register_error_handlers(app: Flask) -> None:
+    outages = OutageLog(log)
+
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):  # type: ignore[no-untyped-def]
         messages = error.messages if isinstance(error.messages, dict) else {}
@@ -54,7 +83,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):  # type: ignore[no-untyped-def]
-        return error_response(400, error.code, str(error))
+        return error_response(error.status, error.code, str(error))
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
+        outages.failed(str(error))
+        response, status = error_response(
+            503, "database_unavailable", "the database is unavailable; retry shortly"
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status
 
     @app.errorhandler(InvalidBatch)
     def invalid_batch(error: InvalidBatch):  # type: ignore[no-untyped-def]
@@ -68,6 +106,20 @@ def register_error_handlers(app: Flask) -> None:
     def unknown_course(error: UnknownCourse):  # type: ignore[no-untyped-def]
         return error_response(404, error.code, str(error))
 
+    @app.errorhandler(PrerequisiteCycle)
+    def prerequisite_cycle(error: PrerequisiteCycle):  # type: ignore[no-untyped-def]
+        return error_response(409, error.code, str(error), cycle=error.cycle)
+
+    @app.errorhandler(InvalidFilter)
+    def invalid_filter(error: InvalidFilter):  # type: ignore[no-untyped-def]
+        return error_response(400, error.code, str(error), field=error.field, valid=error.valid)
+
+    @app.errorhandler(EventConflict)
+    def event_conflict(error: EventConflict):  # type: ignore[no-untyped-def]
+        return error_response(
+            409, error.code, str(error), event_id=error.event_id, fields=error.differences
+        )
+
     @app.errorhandler(StrategyUnavailable)
     def unavailable(error: StrategyUnavailable):  # type: ignore[no-untyped-def]
         return error_response(409, error.code, str(error))
@@ -76,23 +128,12 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(error: DomainError):  # type: ignore[no-untyped-def]
         return error_response(400, error.code, str(error))
 
-    outage = {"logged_at": 0.0}
-
-    @app.errorhandler(StorageUnavailable)
-    def storage_unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
-        # One line per burst: a down database is one event, not one per request.
-        if time.monotonic() - outage["logged_at"] > 30:
-            outage["logged_at"] = time.monotonic()
-            log.warning("answering 503: %s", error)
-        response = error_response(
-            503, "storage_unavailable", "the database is unavailable; try again shortly"
-        )
-        response[0].headers["Retry-After"] = "5"
-        return response
-
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         code = (error.name or "error").lower().replace(" ", "_")
+        if error.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            return error_response(413, "request_entity_too_large", too_large_message(limit))
         return error_response(error.code or 500, code, error.description or error.name)
 
     @app.errorhandler(Exception)

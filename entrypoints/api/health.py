@@ -19,7 +19,7 @@ RETRY_AFTER = "5"
 
 
 @bp.get("/healthz")
-@documented("The process is up", StatusSchema)
+@documented("The process is up", StatusSchema, storage=False)
 def healthz():  # type: ignore[no-untyped-def]
     return {"status": "ok"}
 

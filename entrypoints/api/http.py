@@ -2,19 +2,89 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from marshmallow import Schema
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from entrypoints.api.errors import BadRequest
+from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+#: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
+#: that validation and error rendering never recurse into Python's stack limit.
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_body() -> Any:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("the body must be JSON (Content-Type: application/json)", "invalid_json")
+    """The request's JSON, or a 4xx: 415 wrong type, 413 too large, 400 malformed or hostile."""
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send the body as Content-Type: application/json, not {request.mimetype or 'none'!r}"
+        )
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(limit) from None
+    if limit is not None and len(raw) >= limit:
+        # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+        # back the truncated prefix without complaint, which would read as invalid JSON.
+        raise PayloadTooLarge(limit)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequest(_too_deep(), "invalid_json") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
+    _check(body)
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _short(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 at byte {error.start}"
+    return str(error)[:200]
+
+
+def _too_deep() -> str:
+    return f"the body nests deeper than {MAX_DEPTH} levels"
+
+
+def _check(body: Any) -> None:
+    """Walk without recursion: reject deep nesting and strings no UTF-8 text can hold."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise BadRequest(_too_deep(), "invalid_json")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key)
+                stack.append((value, depth + 1))
+        else:
+            stack.extend((value, depth + 1) for value in node)
+
+
+def _check_text(text: str) -> None:
+    found = _SURROGATE.search(text)
+    if found:
+        raise BadRequest(
+            f"the body holds a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode "
+            "text",
+            "invalid_unicode",
+        )
 
 
 def query(schema: Schema) -> dict[str, Any]:

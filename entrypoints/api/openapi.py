@@ -19,8 +19,9 @@ ERROR_DESCRIPTIONS = {
     403: "Wrong credentials",
     404: "Not found",
     409: "Conflict",
-    413: "Body too large",
-    503: "Not ready",
+    413: "Body too large (the message names the limit)",
+    415: "The body is not application/json",
+    503: "The database is unavailable (see Retry-After)",
 }
 
 
@@ -31,8 +32,16 @@ def documented(
     query: type[Schema] | None = None,
     body: type[Schema] | None = None,
     errors: tuple[int, ...] = (),
+    storage: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach an OpenAPI operation to a view function."""
+    """Attach an OpenAPI operation to a view function.
+
+    A JSON body can always be too large (413) or of the wrong type (415); an operation that
+    reads or writes the database can always meet it unavailable (503 with Retry-After).
+    """
+    errors = tuple(
+        sorted(set(errors) | ({413, 415} if body else set()) | ({503} if storage else set()))
+    )
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         operation: dict[str, Any] = {"summary": summary, "responses": {}}
@@ -51,6 +60,13 @@ def documented(
             operation["responses"][str(code)] = {
                 "description": ERROR_DESCRIPTIONS[code],
                 "content": {"application/json": {"schema": ErrorSchema}},
+            }
+        if 503 in errors:
+            operation["responses"]["503"]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
             }
         view.openapi = operation  # type: ignore[attr-defined]
         return view

@@ -7,10 +7,11 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
+from application.filters import check_filters
 from application.hybrid import parse_weights
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
-from application.use_cases.recommend_home import AUTO, RecommendHome, RecommendHomeQuery, ServedItem
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery, ServedItem
 from domain.model import CourseId, UserId
 from entrypoints import metrics
 from entrypoints.api.http import query
@@ -54,6 +55,8 @@ def home(  # type: ignore[no-untyped-def]
     strategies: StrategyRegistry = Provide[Container.strategies],
 ):
     args = query(HomeQuerySchema())
+    if args["category"] is not None or args["level"] is not None:
+        check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
     weights = (
         parse_weights(args["weights"], strategies.component_names) if args["weights"] else None
     )
@@ -71,7 +74,7 @@ def home(  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
     if result.slate.fallback_from:
         body["fallback_from"] = result.slate.fallback_from
-    if (args["strategy"] or use_case.default_strategy) == AUTO:
+    if result.slate.selected_by == "bandit":
         body["selected_by"] = "bandit"
     if result.slate.model_version:
         body["model_version"] = result.slate.model_version

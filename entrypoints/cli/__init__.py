@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from application.ports import StorageUnavailable
 from entrypoints.cli import (  # noqa: F401 - registers the commands
     data,
     evaluate,
@@ -21,4 +22,8 @@ def main() -> Any:
     # The ~300k objects imported at start live as long as the command: frozen, the collector stops
     # rescanning them on every full collection (4x faster reading of a 100k-statement export).
     gc.freeze()
-    return cli(prog_name="recsys")
+    try:
+        return cli(prog_name="recsys")
+    except StorageUnavailable as error:
+        # A clear line and exit status 1, like click's own errors, not a traceback.
+        raise SystemExit(f"Error: the database is unavailable ({error}); retry shortly") from None

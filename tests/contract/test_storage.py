@@ -132,6 +132,7 @@ def test_a_served_slate_is_recorded_with_its_items(uow_factory):
         NOW,
         model_version="v1",
         fallback_from="two_tower",
+        selected_by="bandit",
     )
     with uow_factory() as uow:
         uow.slates.add(slate)
@@ -185,4 +186,23 @@ def test_slate_outcomes_carry_the_strongest_attributed_event(uow_factory):
     assert [(o.recommendation_id, o.strategy, o.best_event, o.events) for o in found] == [
         ("r1", "content", EventType.ENROLL, 2),
         ("r2", "popularity", None, 0),
+    ]
+
+
+def test_slate_outcomes_say_who_chose_the_strategy_and_whether_it_fell_back(uow_factory):
+    chosen = Slate(RecommendationId("r1"), UserId("u1"), "content", (), NOW, selected_by="bandit")
+    asked = Slate(RecommendationId("r2"), UserId("u1"), "content", (), NOW, selected_by="request")
+    fell = Slate(
+        RecommendationId("r3"), UserId("u1"), "popularity", (), NOW, None, "item_cf", "bandit"
+    )
+    with uow_factory() as uow:
+        for slate in (chosen, asked, fell):
+            uow.slates.add(slate)
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.slates.outcomes(NOW - timedelta(minutes=1), NOW)
+    assert sorted((o.recommendation_id, o.selected_by, o.fallback_from) for o in found) == [
+        ("r1", "bandit", None),
+        ("r2", "request", None),
+        ("r3", "bandit", "item_cf"),
     ]

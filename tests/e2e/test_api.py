@@ -173,7 +173,6 @@ def test_bad_query_parameters_are_a_400_naming_the_field(client, url, field):
             '{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view", "occurred_at": "yesterday"}',
             "application/json",
         ),
-        ("user_id=u", "application/x-www-form-urlencoded"),
     ],
 )
 def test_malformed_event_bodies_are_a_400(client, body, content_type):
@@ -336,3 +335,70 @@ def test_similar_and_explain_refuse_auto(client):
         ).status_code
         == 400
     )
+
+
+def test_an_unknown_category_is_a_400_listing_the_valid_ones_not_an_empty_fallback(client):
+    response = client.get(f"{HOME}?user_id=user1&category=Cooking")
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "invalid_filter" and error["field"] == "category"
+    assert error["valid"] == ["Data Science", "Languages", "Programming"]
+    assert "Cooking" in error["message"]
+
+
+def test_a_level_no_course_of_the_category_has_is_a_400_listing_the_levels_there(client):
+    response = client.get(f"{HOME}?user_id=user1&category=languages&level=advanced")
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "level"
+    assert response.json["error"]["valid"] == ["beginner"]
+
+
+def test_a_known_category_in_any_case_filters(client):
+    body = client.get(f"{HOME}?user_id=user1&category=data science&strategy=content").json
+    assert body["items"] and {i["course_id"] for i in body["items"]} <= {
+        "course_sql_basic",
+        "course_ml_basic",
+    }
+
+
+def test_a_prerequisite_cycle_is_a_409_naming_the_cycle(client):
+    put = client.put
+    assert put("/api/v1/courses/basic", json={"title": "Basic"}).status_code == 200
+    assert (
+        put("/api/v1/courses/advanced", json={"title": "A", "prerequisites": ["basic"]}).status_code
+        == 200
+    )
+    assert (
+        put(
+            "/api/v1/courses/intermediate", json={"title": "I", "prerequisites": ["advanced"]}
+        ).status_code
+        == 200
+    )
+    response = put("/api/v1/courses/basic", json={"title": "B", "prerequisites": ["intermediate"]})
+    assert response.status_code == 409
+    assert response.json["error"]["cycle"] == ["basic", "intermediate", "advanced", "basic"]
+    assert "basic -> intermediate -> advanced -> basic" in response.json["error"]["message"]
+    itself = put("/api/v1/courses/solo", json={"title": "S", "prerequisites": ["solo"]})
+    assert itself.status_code == 409 and itself.json["error"]["cycle"] == ["solo", "solo"]
+
+
+def test_put_replaces_the_whole_course_and_patch_changes_only_what_it_names(client):
+    full = {"title": "T", "description": "Long text", "tags": ["a", "b"], "category": "Data"}
+    client.put("/api/v1/courses/c1", json=full)
+    patched = client.patch("/api/v1/courses/c1", json={"title": "New title"})
+    assert patched.status_code == 200
+    stored = client.get("/api/v1/courses/c1").json
+    assert stored["title"] == "New title" and stored["description"] == "Long text"
+    assert stored["tags"] == ["a", "b"] and stored["category"] == "Data"
+    client.put("/api/v1/courses/c1", json={"title": "Only a title"})
+    replaced = client.get("/api/v1/courses/c1").json
+    assert replaced["description"] == "" and replaced["tags"] == []
+
+
+def test_patch_validates_and_needs_an_existing_course(client):
+    assert client.patch("/api/v1/courses/ghost", json={"title": "T"}).status_code == 404
+    client.put("/api/v1/courses/c1", json={"title": "T"})
+    bad = client.patch("/api/v1/courses/c1", json={"level": "guru"})
+    assert bad.status_code == 400 and bad.json["error"]["problems"][0]["field"] == "level"
+    cycle = client.patch("/api/v1/courses/c1", json={"prerequisites": ["c1"]})
+    assert cycle.status_code == 409

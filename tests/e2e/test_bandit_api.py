@@ -46,11 +46,12 @@ def test_auto_lets_the_bandit_choose_and_says_which(served):
     assert body["strategy"] in {"content", "item_cf", "hybrid", "popularity", "two_tower"}
 
 
-def test_rewards_flow_from_clicks_to_the_arms_once(served):
-    app, client = served
+def _serve_and_click(client, url: str, times: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    served = []
     clicks = []
-    for _ in range(4):
-        body = client.get(f"{HOME}?user_id=u1&strategy=content").json
+    for _ in range(times):
+        body = client.get(url).json
+        served.append(body)
         clicks.append(
             {
                 "user_id": "u1",
@@ -59,21 +60,39 @@ def test_rewards_flow_from_clicks_to_the_arms_once(served):
                 "recommendation_id": body["recommendation_id"],
             }
         )
+    assert client.post("/api/v1/interactions", json={"events": clicks}).json["accepted"] == times
+    return served
+
+
+def test_explicit_strategy_requests_teach_the_bandit_nothing(served):
+    _, client = served
+    _serve_and_click(client, f"{HOME}?user_id=u1&strategy=content", 4)
     client.get(f"{HOME}?user_id=u1&strategy=popularity")
-    assert client.post("/api/v1/interactions", json={"events": clicks}).json["accepted"] == 4
+    result = update("--min-interactions", "1", "--settle-minutes", "0")
+    assert "0 attributed interactions on 0 slates" in result.output
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    assert all(a["pulls"] == 0 for a in arms)
+
+
+def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(served):
+    _, client = served
+    _serve_and_click(client, f"{HOME}?user_id=u1&strategy=content", 3)  # not the bandit's
+    slates = _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 6)
+    chosen = [s for s in slates if "fallback_from" not in s]
+    assert chosen and all(s["selected_by"] == "bandit" for s in slates)
 
     too_few = update("--min-interactions", "10", "--settle-minutes", "0")
     assert "fewer than 10; nothing changed" in too_few.output
     first = update("--min-interactions", "1", "--settle-minutes", "0")
-    assert "credited 5 slates and 4 interactions" in first.output
+    assert f"credited {len(chosen)} slates and {len(chosen)} interactions" in first.output
     again = update("--min-interactions", "1", "--settle-minutes", "0")
     assert "nothing changed" in again.output
 
     arms = {a["strategy"]: a for a in client.get("/admin/recommendations/bandit").json["arms"]}
-    assert arms["content"]["pulls"] == 4 and arms["content"]["reward_sum"] == pytest.approx(4 * 0.3)
-    assert arms["popularity"]["pulls"] == 1 and arms["popularity"]["mean_reward"] == 0
+    for name, arm in arms.items():
+        picked = sum(1 for s in chosen if s["strategy"] == name)
+        assert arm["pulls"] == picked and arm["reward_sum"] == pytest.approx(picked * 0.3)
     assert sum(a["selection_probability"] for a in arms.values()) == pytest.approx(1.0)
-    assert arms["content"]["selection_probability"] > arms["popularity"]["selection_probability"]
 
 
 def test_explain_says_why_a_course_is_not_recommended(served):
@@ -103,16 +122,7 @@ def test_explain_says_why_a_course_is_not_recommended(served):
 
 def test_auto_keeps_answering_after_the_bandit_learned(served):
     _, client = served
-    body = client.get(f"{HOME}?user_id=u1&strategy=content").json
-    client.post(
-        "/api/v1/interactions",
-        json={
-            "user_id": "u1",
-            "course_id": body["items"][0]["course_id"],
-            "event_type": "enroll",
-            "recommendation_id": body["recommendation_id"],
-        },
-    )
+    _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 3)
     assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
     for _ in range(3):
         assert client.get(f"{HOME}?user_id=u1&strategy=auto").json["selected_by"] == "bandit"

@@ -170,3 +170,26 @@ def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_
     assert lines[0] == "event_id,user_id,course_id,event_type,occurred_at,recommendation_id"
     assert len(lines) - 1 == counts(database_url)[1]
     assert f"wrote {len(lines) - 1} interactions" in result.output
+
+
+def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
+    (tmp_path / "courses.jsonl").write_text(
+        '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
+    )
+    result = run("import-courses", str(tmp_path / "courses.jsonl"))
+    assert result.exit_code != 0 and "surrogate" in result.output
+
+
+def test_an_unreachable_database_is_a_one_line_error_not_a_traceback(monkeypatch, capsys):
+    import socket
+
+    from entrypoints.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("RS_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{port}/gone")
+    monkeypatch.setattr("sys.argv", ["recsys", "update-online-model", "--settle-minutes", "0"])
+    with pytest.raises(SystemExit) as raised:
+        main()
+    assert "the database is unavailable" in str(raised.value.code)

@@ -90,6 +90,7 @@ def test_counters_add_up_across_two_gunicorn_workers(served):
         "user_id": "user1",
         "course_id": "course_python_basic",
         "event_type": "view",
+        "occurred_at": "2026-11-01T10:00:00Z",  # a retry must be the same event, time included
     }
     assert _post(port, "/api/v1/interactions", event)["accepted"] == 1
     assert _post(port, "/api/v1/interactions", event)["duplicates"] == 1

@@ -32,6 +32,30 @@ def test_every_route_is_documented_with_its_errors(sqlite_url):
     assert "requestBody" in post and "413" in post["responses"]
 
 
+def test_bodies_can_be_refused_and_the_database_can_be_away_on_every_operation(sqlite_url):
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            if "requestBody" in operation:
+                json_body = "application/json" in operation["requestBody"]["content"]
+                assert ({"413", "415"} if json_body else {"413"}) <= codes, (method, path)
+            # These never touch the database.
+            if path not in (
+                "/healthz",
+                "/openapi.json",
+                "/metrics",
+                "/dashboard/login",
+                "/dashboard/logout",
+            ):
+                assert "503" in codes, (method, path)
+                assert "Retry-After" in operation["responses"]["503"]["headers"]
+    errors = spec["components"]["schemas"]["ErrorBody"]["properties"]
+    assert {"problems", "valid", "cycle", "event_id", "fields", "field"} <= set(errors)
+    home = spec["components"]["schemas"]["HomeResponse"]["properties"]
+    assert {"selected_by", "model_version", "degraded"} <= set(home)
+
+
 def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
     (tmp_path / "db.sqlite").mkdir()  # a folder where the database file should be
     app = make_app(f"sqlite:///{tmp_path}/db.sqlite")

@@ -14,7 +14,13 @@ from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.upsert_courses import UpsertCourses
-from domain.errors import InvalidCourses, InvalidEvents, InvalidStrategy, UnknownCourse
+from domain.errors import (
+    InvalidCourses,
+    InvalidEvents,
+    InvalidStrategy,
+    PrerequisiteCycle,
+    UnknownCourse,
+)
 from domain.model import CourseId, Level, RecommendationId, UserId
 from tests.conftest import CATALOG, course, event
 
@@ -159,9 +165,35 @@ def test_logging_the_same_batch_twice_counts_it_once(uow, registry):
 def test_prerequisites_must_exist(uow):
     with pytest.raises(InvalidCourses):
         UpsertCourses(uow).execute([course("c1", prerequisites=("missing",))])
-    with pytest.raises(InvalidCourses):
-        UpsertCourses(uow).execute([course("c1", prerequisites=("c1",))])
     assert UpsertCourses(uow).execute([course("c1", prerequisites=("c0",)), course("c0")]) == 2
+
+
+def test_a_course_that_requires_itself_is_a_cycle_of_one(uow):
+    with pytest.raises(PrerequisiteCycle) as raised:
+        UpsertCourses(uow).execute([course("c1", prerequisites=("c1",))])
+    assert raised.value.cycle == ["c1", "c1"]
+
+
+def test_a_prerequisite_cycle_through_the_stored_catalog_is_refused_and_named(uow):
+    upsert = UpsertCourses(uow)
+    upsert.execute([course("basic")])
+    upsert.execute([course("advanced", prerequisites=("basic",))])
+    upsert.execute([course("intermediate", prerequisites=("advanced",))])
+    with pytest.raises(PrerequisiteCycle) as raised:
+        upsert.execute([course("basic", prerequisites=("intermediate",))])
+    assert raised.value.cycle == ["basic", "intermediate", "advanced", "basic"]
+    with uow() as unit:
+        assert unit.courses.get(CourseId("basic")).prerequisites == ()  # type: ignore[union-attr]
+
+
+def test_a_diamond_of_prerequisites_is_not_a_cycle(uow):
+    courses = [
+        course("a", prerequisites=("b", "c")),
+        course("b", prerequisites=("d",)),
+        course("c", prerequisites=("d",)),
+        course("d"),
+    ]
+    assert UpsertCourses(uow).execute(courses) == 4
 
 
 def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer(uow, tmp_path):

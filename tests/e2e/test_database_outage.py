@@ -1,0 +1,149 @@
+"""A database that is down or frozen gets 503 + Retry-After quickly, logged once per outage."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import make_app
+
+URLS = [
+    "/api/v1/courses",
+    "/api/v1/courses/course_python_basic",
+    "/api/v1/recommendations/home?user_id=u1&strategy=popularity",
+    "/api/v1/recommendations/stats/user/u1",
+]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def frozen_port() -> Iterator[int]:
+    """A server whose kernel completes the handshake but which never answers: like SIGSTOP."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield int(listener.getsockname()[1])
+
+
+def test_every_request_gets_503_with_retry_after_while_the_database_is_down(closed_port):
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/gone")
+    client = app.test_client()
+    for url in URLS:
+        response = client.get(url)
+        assert response.status_code == 503, (url, response.json)
+        assert response.headers["Retry-After"] == "5"
+        assert response.json["error"]["code"] == "database_unavailable"
+    event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
+    assert client.post("/api/v1/interactions", json=event).status_code == 503
+    assert client.get("/readyz").status_code == 503
+
+
+def test_an_outage_is_one_log_line_not_a_traceback_per_request(closed_port, caplog):
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/gone")
+    client = app.test_client()
+    with caplog.at_level(logging.INFO):
+        for _ in range(20):
+            client.get("/api/v1/courses")
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1
+    assert "database unavailable" in errors[0].getMessage() and errors[0].exc_info is None
+
+
+def test_a_frozen_database_answers_503_within_seconds_not_after_the_freeze(frozen_port):
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{frozen_port}/frozen")
+    client = app.test_client()
+    started = time.monotonic()
+    response = client.get("/api/v1/courses")
+    waited = time.monotonic() - started
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert waited < 15  # the freeze lasts for ever; connect_timeout ends the wait after ~2 s
+    started = time.monotonic()
+    assert client.get("/readyz").status_code == 503
+    assert time.monotonic() - started < 15
+
+
+def test_a_locked_sqlite_database_is_a_503_after_the_busy_timeout(sqlite_url):
+    import sqlite3
+
+    app = make_app(sqlite_url, db_timeout_seconds=0.2)
+    assert app.test_client().put("/api/v1/courses/c1", json={"title": "C"}).status_code == 200
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
+        response = app.test_client().post("/api/v1/interactions", json=event)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+class FreezableProxy:
+    """Forwards a TCP port to PostgreSQL; freeze() stops forwarding while the kernel keeps
+    accepting and acknowledging, which is what a SIGSTOPped server looks like to a client."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        self.frozen.clear()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_url):
+    from sqlalchemy.engine import make_url
+
+    target = make_url(postgres_url)
+    proxy = FreezableProxy((target.host or "127.0.0.1", target.port or 5432))
+    try:
+        app = make_app(target.set(port=proxy.port).render_as_string(hide_password=False))
+        client = app.test_client()
+        assert client.get("/api/v1/courses").status_code == 200  # the pool holds a live connection
+        proxy.frozen.set()
+        for url in ("/api/v1/courses", "/readyz"):
+            started = time.monotonic()
+            response = client.get(url)
+            assert response.status_code == 503, url
+            assert time.monotonic() - started < 15  # the freeze itself never ends on its own
+        proxy.frozen.clear()
+        assert client.get("/api/v1/courses").status_code == 200  # and it recovers
+        app.container.engine().dispose()
+    finally:
+        proxy.close()

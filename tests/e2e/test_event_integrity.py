@@ -1,0 +1,72 @@
+"""Events: an event_id names one event, timestamps carry a timezone and are not from the future."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+from tests.e2e.test_api import ev, log
+
+
+def _soon(minutes: float) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def test_the_same_event_id_with_a_different_payload_is_a_409_naming_the_event(client):
+    assert log(client, ev("u1", "course_sql_basic", "view", event_id="e1")).status_code == 200
+    response = log(client, ev("u1", "course_sql_basic", "enroll", event_id="e1"))
+    assert response.status_code == 409
+    error = response.json["error"]
+    assert error["code"] == "event_conflict" and error["event_id"] == "e1"
+    assert "'e1'" in error["message"] and error["fields"] == ["event_type"]
+
+
+def test_a_retry_with_the_same_payload_is_still_a_duplicate(client):
+    first = ev("u1", "course_sql_basic", "view", event_id="e1")
+    log(client, first)
+    assert log(client, first).json == {"accepted": 0, "duplicates": 1}
+
+
+def test_a_conflict_rejects_the_whole_batch(client):
+    log(client, ev("u1", "course_sql_basic", "view", event_id="e1"))
+    response = log(
+        client,
+        ev("u2", "course_sql_basic", "view", event_id="e2"),
+        ev("u9", "course_sql_basic", "view", event_id="e1"),
+    )
+    assert response.status_code == 409 and response.json["error"]["fields"] == ["user_id"]
+    assert log(client, ev("u2", "course_sql_basic", "view", event_id="e2")).json["accepted"] == 1
+
+
+def test_two_different_events_with_one_id_in_one_batch_conflict(client):
+    response = log(
+        client,
+        ev("u1", "course_sql_basic", "view", event_id="e1"),
+        ev("u1", "course_ml_basic", "view", event_id="e1"),
+    )
+    assert response.status_code == 409 and response.json["error"]["fields"] == ["course_id"]
+
+
+def test_a_timestamp_without_a_timezone_is_a_400(client):
+    response = log(client, ev("u1", "course_sql_basic", at="2026-11-01T10:00:00"))
+    assert response.status_code == 400
+    problem = response.json["error"]["problems"][0]
+    assert problem["field"] == "occurred_at" and "timezone" in problem["message"]
+
+
+def test_an_event_more_than_five_minutes_ahead_is_a_400_a_little_ahead_is_fine(client):
+    ahead = log(client, ev("u1", "course_sql_basic", at=_soon(10)))
+    assert ahead.status_code == 400
+    assert ahead.json["error"]["problems"][0]["field"] == "occurred_at"
+    assert "RS_MAX_CLOCK_SKEW" in ahead.json["error"]["message"]
+    assert log(client, ev("u1", "course_sql_basic", at=_soon(2))).status_code == 200
+
+
+def test_the_clock_skew_allowance_is_configurable(sqlite_url):
+    app = make_app(sqlite_url, max_clock_skew_seconds=3600)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    assert log(client, ev("u1", "course_sql_basic", at=_soon(30))).status_code == 200
+    assert log(client, ev("u1", "course_sql_basic", at=_soon(90))).status_code == 400

@@ -1,0 +1,109 @@
+"""Hostile or malformed bodies get a clear 4xx JSON answer, never a 500."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.e2e.test_api import ev
+
+COURSE = {"title": "Python", "description": "d", "category": "Programming"}
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/interactions", "/api/v1/courses", "/api/v1/courses/course_x"]
+)
+def test_deeply_nested_json_is_a_400_not_a_recursion_error(client, url):
+    body = "[" * 1000 + "]" * 1000
+    method = client.put if url.endswith("course_x") else client.post
+    response = method(url, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_json"
+    assert "deeper than 32" in response.json["error"]["message"]
+
+
+def test_nesting_just_too_deep_inside_an_object_is_refused_too(client):
+    nested = '{"a":' * 40 + "1" + "}" * 40
+    response = client.post("/api/v1/interactions", data=nested, content_type="application/json")
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("field", ["title", "description", "category"])
+def test_a_lone_surrogate_in_course_text_is_a_400(client, field):
+    body = '{"title": "T", "' + field + '": "bad \\ud800 text"}'
+    response = client.put("/api/v1/courses/course_x", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_unicode"
+    assert "\\ud800" in response.json["error"]["message"]
+
+
+def test_a_lone_surrogate_in_a_tag_is_refused_so_it_never_reaches_training(client):
+    body = '{"title": "T", "tags": ["ok", "\\udfff"]}'
+    response = client.put("/api/v1/courses/course_x", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert client.get("/api/v1/courses/course_x").status_code == 404
+
+
+def test_a_proper_surrogate_pair_is_ordinary_text(client):
+    body = '{"title": "Emoji \\ud83d\\ude00"}'
+    response = client.put("/api/v1/courses/course_x", data=body, content_type="application/json")
+    assert response.status_code == 200 and response.json["title"] == "Emoji \U0001f600"
+
+
+def test_bytes_that_are_not_utf8_are_a_400(client):
+    response = client.post(
+        "/api/v1/interactions", data=b'{"user_id": "\xff"}', content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_wrong_content_type_is_a_415(client, content_type):
+    response = client.post(
+        "/api/v1/interactions",
+        data='{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}',
+        content_type=content_type,
+    )
+    assert response.status_code == 415
+    assert response.json["error"]["code"] == "unsupported_media_type"
+    assert "application/json" in response.json["error"]["message"]
+
+
+def test_a_missing_content_type_is_a_415(client):
+    response = client.post("/api/v1/interactions", data=b'{"events": []}')
+    assert response.status_code == 415
+
+
+def test_a_too_large_body_names_the_limit(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post("/api/v1/interactions", data="x" * 2000, content_type="application/json")
+    assert response.status_code == 413
+    assert "1000 bytes" in response.json["error"]["message"]
+
+
+def test_a_too_large_chunked_body_is_a_413_not_invalid_json(app, client):
+    """A chunked body has no Content-Length: the limit applies while it is read."""
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    payload = b'{"events": [' + b", ".join([b'{"user_id": "u"}'] * 200) + b"]}"
+    response = client.post(
+        "/api/v1/interactions",
+        input_stream=io.BytesIO(payload),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "request_entity_too_large"
+    assert "1000 bytes" in response.json["error"]["message"]
+
+
+def test_nan_is_not_a_json_number(client):
+    body = '{"title": "T", "active": NaN}'
+    response = client.put("/api/v1/courses/course_x", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+
+
+def test_ordinary_events_still_go_through(client):
+    response = client.post("/api/v1/interactions", json=ev("u1", "course_sql_basic"))
+    assert response.status_code == 200 and response.json["accepted"] == 1
