@@ -197,7 +197,8 @@ def generate(
     data = synthesise(courses, learners, events, seed)
     made = time.perf_counter()
     upgrade(url)
-    uow = SqlAlchemyUnitOfWork(build_engine(url))
+    engine = build_engine(url)
+    uow = SqlAlchemyUnitOfWork(engine)
     with uow:
         for start in range(0, len(data.courses), 2_000):
             uow.courses.upsert(data.courses[start : start + 2_000])
@@ -208,6 +209,7 @@ def generate(
             written += uow.interactions.add_batch(batch)
             uow.commit()
     done = time.perf_counter()
+    engine.dispose()
     return {
         "courses": float(len(data.courses)),
         "events": float(written),
