@@ -44,7 +44,7 @@ class TrainConfig:
     objective: str = "all"
     patience: int = 15
     seed: int = 42
-    #: torch threads while training; 0: one per core, at most 2
+    #: torch threads while training; 0: one per idle core, at most 2 (see training_threads)
     threads: int = 0
     #: above this many courses a step scores the batch's courses and `negatives` sampled ones
     sampled_softmax_above: int = 2048
@@ -120,8 +120,7 @@ def train_two_tower(
     data = _Data(courses, item_bag, arrays, learner_features, tower)
     validation = Validation(item_bag, arrays, learner_features, val_inputs, val_targets, index)
     threads = torch.get_num_threads()
-    # A thread per core at most: torch's pool spins when the cores are busy with other work.
-    torch.set_num_threads(config.threads or min(2, os.cpu_count() or 1))
+    torch.set_num_threads(training_threads(config.threads))
     try:
         model, log = _fit(data, users, config, validation, progress)
     finally:
@@ -133,6 +132,17 @@ def train_two_tower(
     }
     model.eval()
     return Trained(model, users, [c.course_id for c in courses], metrics, log)
+
+
+def training_threads(setting: int) -> int:
+    """The setting, or (0) one thread per idle core, at most 2 and at least 1: torch's threads
+    spin while they wait for each other, so on cores busy with other work two threads ran a
+    training epoch 7x slower than one (benchmarks/train_scale.py, docs/benchmarks.md)."""
+    if setting:
+        return setting
+    cores = os.cpu_count() or 1
+    idle = cores - os.getloadavg()[0]
+    return max(1, min(2, cores, int(idle + 0.5)))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import torch
 
 from adapters.two_tower.batches import HistoryArrays, subset_bag, target_matrix
 from adapters.two_tower.features import CourseFeatures, LearnerFeatures
+from adapters.two_tower.training import training_threads
 from domain.model import DEFAULT_EVENT_WEIGHTS
 from tests.conftest import course
 
@@ -57,3 +58,12 @@ def test_targets_spread_each_learners_weight_over_the_courses_they_want():
     columns = np.array([0, 1, 3, 7, 9])
     narrow = target_matrix(parts, columns, len(columns))
     assert narrow[0].tolist() == pytest.approx([0.0, 1 / 11, 6 / 11, 4 / 11, 0.0])
+
+
+def test_training_uses_the_thread_setting_and_otherwise_one_thread_per_idle_core(monkeypatch):
+    assert training_threads(3) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert training_threads(0) == 2
+    monkeypatch.setattr("os.getloadavg", lambda: (7.5, 0.0, 0.0))
+    assert training_threads(0) == 1
