@@ -83,12 +83,12 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def sweep(matrix: np.ndarray, queries: np.ndarray, truth: np.ndarray, specs: list[str]) -> None:
-    """Raw FAISS: one build per factory string (HNSW may add ":efC=N"), then its search-time knob
-    at several values ("HNSW32:efC=200@efSearch=64,128")."""
+    """Raw FAISS: one build per factory string (HNSW may add ":efC=N"), then fixed search-time
+    knobs and the last one at several values ("IVF4096_HNSW32,Flat@quantizer_efSearch=128@nprobe=64,128")."""
     for spec in specs:
-        built, _, knob = spec.partition("@")
+        built, *knobs = spec.split("@")
         factory, _, construction = built.partition(":efC=")
-        name, values = knob.split("=")
+        name, values = knobs[-1].split("=")
         faiss.omp_set_num_threads(2)
         started = time.perf_counter()
         index = faiss.index_factory(matrix.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
@@ -102,10 +102,12 @@ def sweep(matrix: np.ndarray, queries: np.ndarray, truth: np.ndarray, specs: lis
         memory = len(faiss.serialize_index(index)) / 2**20
         faiss.omp_set_num_threads(1)
         params = faiss.ParameterSpace()
+        for fixed in knobs[:-1]:  # e.g. quantizer_efSearch=128 before the swept nprobe
+            params.set_index_parameter(index, fixed.split("=")[0], int(fixed.split("=")[1]))
         for value in values.split(","):
             params.set_index_parameter(index, name, int(value))
             found, times = timed(_raw_search(index), queries)
-            label = f"{built} {name}={value}"
+            label = " ".join([built, *knobs[:-1], f"{name}={value}"])
             row(len(matrix), label, build, memory, recall(found, truth), times)
 
 
