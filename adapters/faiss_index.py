@@ -38,7 +38,7 @@ class FaissIndex(CandidateIndex):
         matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
         dim = matrix.shape[1] if matrix.ndim == 2 else 0
         if len(course_ids) > self.ivf_above:
-            index = _ivf(matrix, self.nprobe)
+            index = _ivf(matrix)
         elif len(course_ids) > self.hnsw_above:
             index = faiss.IndexHNSWFlat(dim, self.hnsw_neighbours, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = self.ef_construction
@@ -89,8 +89,6 @@ class FaissIndex(CandidateIndex):
             raise ValueError(
                 f"the index holds {index.ntotal} vectors for {len(course_ids)} courses"
             )
-        if isinstance(index, faiss.IndexIVF):
-            index.nprobe = min(self.nprobe, index.nlist)
         self._use(index, course_ids)
 
     def _use(self, index: faiss.Index, course_ids: Sequence[CourseId]) -> None:
@@ -98,6 +96,12 @@ class FaissIndex(CandidateIndex):
             index.hnsw.efSearch = self.ef_search
             self.kind = f"HNSW{index.hnsw.nb_neighbors(1)},IP"
         elif isinstance(index, faiss.IndexIVF):
+            index.nprobe = min(self.nprobe, index.nlist)
+            quantizer = faiss.downcast_index(index.quantizer)
+            if isinstance(quantizer, faiss.IndexHNSW):
+                # At FAISS's default of 16 the quantizer misses the nearest lists: recall@10 0.82
+                # at a million courses however many lists are probed.
+                quantizer.hnsw.efSearch = max(128, 2 * index.nprobe)
             self.kind = f"IVF{index.nlist},Flat,IP"
         else:
             self.kind = "Flat,IP"
@@ -106,8 +110,8 @@ class FaissIndex(CandidateIndex):
         self.rows = {c: i for i, c in enumerate(self.ids)}
 
 
-def _ivf(matrix: np.ndarray, nprobe: int) -> faiss.IndexIVF:
-    """An inverted file of about 4 * sqrt(n) lists (4,096 at a million), found by k-means on a
+def _ivf(matrix: np.ndarray) -> faiss.IndexIVF:
+    """An inverted file of about 4 * sqrt(n) lists (4,000 at a million), found by k-means on a
     sample of 40 vectors a list (FAISS's own minimum), with an HNSW over the list centres above
     1,024 lists so that assigning a million vectors is quick; each query scans `nprobe` lists."""
     n, dim = matrix.shape
@@ -115,5 +119,4 @@ def _ivf(matrix: np.ndarray, nprobe: int) -> faiss.IndexIVF:
     coarse = f"IVF{lists}_HNSW32" if lists >= 1024 else f"IVF{lists}"
     index = faiss.index_factory(dim, f"{coarse},Flat", faiss.METRIC_INNER_PRODUCT)
     index.train(matrix[np.random.default_rng(0).permutation(n)[: 40 * lists]])
-    index.nprobe = min(nprobe, lists)
     return index
