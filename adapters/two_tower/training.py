@@ -137,7 +137,7 @@ def train_two_tower(
 def training_threads(setting: int) -> int:
     """The setting, or (0) one thread per idle core, at most 2 and at least 1: torch's threads
     spin while they wait for each other, so on cores busy with other work two threads ran a
-    training epoch 7x slower than one (benchmarks/train_scale.py, docs/benchmarks.md)."""
+    training epoch 7x slower than one (docs/benchmarks.md, "Two-tower training at 8,000 courses")."""
     if setting:
         return setting
     cores = os.cpu_count() or 1
