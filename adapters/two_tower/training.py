@@ -4,8 +4,8 @@ Two objectives. "all" (a denoising autoencoder): a random half of the history pr
 of it, which suits data without a meaningful order. "next": the courses a learner took up to a
 random point predict the ones taken after it, which is what a course service is asked to do
 (learners move on through a catalog; on CNPC, whose test part is a later term, it is what lifts
-two_tower above item_cf). The loss is a multinomial likelihood over the catalog (a full softmax:
-course catalogs are thousands, not millions) with cosine scores divided by a temperature; early
+two_tower above item_cf). The loss is a multinomial likelihood over the catalog (a full softmax up
+to 2,048 courses, a sampled one above) with cosine scores divided by a temperature; early
 stopping on validation recall@10, on held-out courses that match the objective.
 """
 
