@@ -9,7 +9,7 @@ BASELINE (read from git), "after" the working tree's; both train one member of t
 process, so their seconds per epoch compare. Then the shipped config is trained as `recsys
 train-two-tower` trains it (three members, early stopping) with the new code, and its total
 seconds and best validation recall@10 are printed; with --full-before the old code does the
-same (about 20 minutes).
+same (about 20 minutes). --compare-threads repeats "after" with other torch thread counts.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--full-before", action="store_true")
+    parser.add_argument("--compare-threads", type=int, nargs="*", default=[2])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = synthesise(args.courses, args.learners, args.events, seed=7)
@@ -102,6 +103,9 @@ def main() -> None:
             flush=True,
         )
     print(f"speed-up per epoch: {rows[0] / rows[1]:.1f}x")
+    for threads in args.compare_threads:
+        seconds, result = run(training, data, histories, {**short, "threads": threads})
+        print(f" after, {threads} thread(s): {seconds / result['epochs']:.2f} s/epoch", flush=True)
     for name, module in (("after", training), ("before", before)):
         if name == "before" and not args.full_before:
             continue
