@@ -4,14 +4,15 @@ Two objectives. "all" (a denoising autoencoder): a random half of the history pr
 of it, which suits data without a meaningful order. "next": the courses a learner took up to a
 random point predict the ones taken after it, which is what a course service is asked to do
 (learners move on through a catalog; on CNPC, whose test part is a later term, it is what lifts
-two_tower above item_cf). The loss is a multinomial likelihood over the catalog (a full softmax:
-course catalogs are thousands, not millions) with cosine scores divided by a temperature; early
+two_tower above item_cf). The loss is a multinomial likelihood over the catalog (a full softmax up
+to 2,048 courses, a sampled one above) with cosine scores divided by a temperature; early
 stopping on validation recall@10, on held-out courses that match the objective.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from adapters.two_tower.batches import HistoryArrays, Part, subset_bag, target_matrix
 from adapters.two_tower.features import Bag, CourseFeatures, LearnerFeatures
 from adapters.two_tower.model import TowerConfig, TwoTowerModel
+from adapters.two_tower.validation import Validation
 from application.ports import EpochProgress
 from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
 
@@ -41,6 +44,11 @@ class TrainConfig:
     objective: str = "all"
     patience: int = 15
     seed: int = 42
+    #: torch threads while training; 0: one per idle core, at most 2 (see training_threads)
+    threads: int = 0
+    #: above this many courses a step scores the batch's courses and `negatives` sampled ones
+    sampled_softmax_above: int = 2048
+    negatives: int = 1024
     event_types: tuple[str, ...] = ("view", "click", "enroll", "complete")
 
     def __post_init__(self) -> None:
@@ -107,9 +115,16 @@ def train_two_tower(
     item_bag = course_features.encode(courses)
     val_inputs, val_targets = _split_validation(users, histories, config, rng)
     train_histories = {u: val_inputs.get(u, h) for u, h in histories.items()}
+    arrays = HistoryArrays(train_histories, index, categories, tower.buckets, tower.recency_decay)
 
-    data = _Data(courses, index, item_bag, categories, learner_features, tower)
-    model, log = _fit(data, users, train_histories, config, (val_inputs, val_targets), progress)
+    data = _Data(courses, item_bag, arrays, learner_features, tower)
+    validation = Validation(item_bag, arrays, learner_features, val_inputs, val_targets, index)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(training_threads(config.threads))
+    try:
+        model, log = _fit(data, users, config, validation, progress)
+    finally:
+        torch.set_num_threads(threads)
     best = max(log, key=lambda e: e["validation_recall@10"]) if log else None
     metrics = {
         "validation_recall@10": best["validation_recall@10"] if best else 0.0,
@@ -119,14 +134,24 @@ def train_two_tower(
     return Trained(model, users, [c.course_id for c in courses], metrics, log)
 
 
+def training_threads(setting: int) -> int:
+    """The setting, or (0) one thread per idle core, at most 2 and at least 1: torch's threads
+    spin while they wait for each other, so on cores busy with other work two threads ran a
+    training epoch 7x slower than one (docs/benchmarks.md, "Two-tower training at 8,000 courses")."""
+    if setting:
+        return setting
+    cores = os.cpu_count() or 1
+    idle = cores - os.getloadavg()[0]
+    return max(1, min(2, cores, int(idle + 0.5)))
+
+
 @dataclass(frozen=True)
 class _Data:
-    """What every epoch reads: the catalog, its encoded features and the learner encoder."""
+    """What every epoch reads: the catalog's encoded features and the learners' history arrays."""
 
     courses: Sequence[Course]
-    index: Mapping[str, int]
     item_bag: Bag
-    categories: Mapping[str, str]
+    histories: HistoryArrays
     learner_features: LearnerFeatures
     tower: TowerConfig
 
@@ -134,9 +159,8 @@ class _Data:
 def _fit(
     data: _Data,
     users: list[str],
-    histories: Mapping[str, Mapping[str, float]],
     config: TrainConfig,
-    validation: tuple[dict[str, dict[str, float]], dict[str, set[str]]],
+    validation: Validation,
     progress: EpochProgress | None = None,
 ) -> tuple[TwoTowerModel, list[dict[str, float]]]:
     """A fresh model trained for up to config.epochs; the epoch with the best validation
@@ -160,33 +184,8 @@ def _fit(
         losses = []
         for start in range(0, len(order), config.batch_size):
             batch = order[start : start + config.batch_size]
-            inputs = []
-            target = np.zeros((len(batch), len(data.courses)), dtype=np.float32)
-            for row, user in enumerate(batch):
-                history = histories[user]
-                if config.objective == "next":
-                    # Cut somewhere after the first course; a learner with one course has only
-                    # the empty past to predict it from (what learners start with).
-                    cut = int(np_rng.integers(1, len(history))) if len(history) > 1 else 0
-                    ordered = list(history.items())
-                    kept, wanted = dict(ordered[:cut]), dict(ordered[cut:])
-                else:
-                    kept = {
-                        c: w for c, w in history.items() if np_rng.random() >= config.input_dropout
-                    }
-                    wanted = history
-                inputs.append(kept)
-                for course_id, weight in wanted.items():
-                    target[row, data.index[course_id]] = weight
-            target /= target.sum(axis=1, keepdims=True).clip(min=1e-9)
-            user_vectors = model.users(
-                data.learner_features.history_bag(inputs, data.categories),
-                data.learner_features.user_ids(batch),
-            )
-            logits = user_vectors @ model.items(data.item_bag).T / data.tower.temperature
-            loss = (
-                -(torch.from_numpy(target) * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-            )
+            inputs, wanted = _cut(batch, data.histories, config, np_rng)
+            loss = _loss(model, data, batch, inputs, wanted, config, np_rng)
             for optimiser in optimisers:
                 optimiser.zero_grad()
             loss.backward()
@@ -194,7 +193,7 @@ def _fit(
                 optimiser.step()
             losses.append(loss.item())
         mean_loss = float(np.mean(losses)) if losses else 0.0
-        recall = _validation_recall(model, data, *validation)
+        recall = validation.recall(model)
         log.append({"epoch": epoch, "loss": mean_loss, "validation_recall@10": recall})
         if progress:
             progress(epoch, config.epochs, mean_loss, recall)
@@ -209,27 +208,51 @@ def _fit(
     return model, log
 
 
-@torch.no_grad()
-def _validation_recall(
+def _cut(
+    batch: Sequence[str], arrays: HistoryArrays, config: TrainConfig, np_rng: np.random.Generator
+) -> tuple[list[Part], list[Part]]:
+    """Each learner's history split into what the model reads and what it must predict."""
+    inputs, wanted = [], []
+    for user in batch:
+        rows, weights = arrays.parts[user]
+        if config.objective == "next":
+            # Cut somewhere after the first course; a learner with one course has only
+            # the empty past to predict it from (what learners start with).
+            cut = int(np_rng.integers(1, len(rows))) if len(rows) > 1 else 0
+            inputs.append((rows[:cut], weights[:cut]))
+            wanted.append((rows[cut:], weights[cut:]))
+        else:
+            kept = np_rng.random(len(rows)) >= config.input_dropout
+            inputs.append((rows[kept], weights[kept]))
+            wanted.append((rows, weights))
+    return inputs, wanted
+
+
+def _loss(
     model: TwoTowerModel,
     data: _Data,
-    inputs: Mapping[str, Mapping[str, float]],
-    targets: Mapping[str, set[str]],
-) -> float:
-    if not targets:
-        return 0.0
-    model.eval()
-    users = sorted(targets)
-    vectors = model.users(
-        data.learner_features.history_bag([inputs[u] for u in users], data.categories),
-        data.learner_features.user_ids(users),
-    )
-    scores = (vectors @ model.items(data.item_bag).T).numpy()
-    total = 0.0
-    for row, user in enumerate(users):
-        scores[row, [data.index[c] for c in inputs[user]]] = -np.inf
-        top = np.argsort(-scores[row])[:10]
-        hits = sum(1 for i in top if data.courses[i].course_id in targets[user])
-        total += hits / min(10, len(targets[user]))
-    model.train()
-    return total / len(users)
+    batch: Sequence[str],
+    inputs: Sequence[Part],
+    wanted: Sequence[Part],
+    config: TrainConfig,
+    np_rng: np.random.Generator,
+) -> torch.Tensor:
+    """Multinomial likelihood of the wanted courses: over the whole catalog, or above
+    config.sampled_softmax_above courses over the batch's wanted courses plus uniformly sampled
+    negatives, whose logits count each for catalog/negatives courses (the logQ correction), so
+    each step runs the item tower over about 1,500 courses instead of all of them."""
+    users = model.users(data.histories.bag(inputs), data.learner_features.user_ids(batch))
+    size = len(data.courses)
+    if size <= config.sampled_softmax_above:
+        logits = users @ model.items(data.item_bag).T / data.tower.temperature
+        target = target_matrix(wanted, None, size)
+    else:
+        positives = np.unique(np.concatenate([rows for rows, _ in wanted]))
+        sampled = np_rng.choice(size, min(size, config.negatives), replace=False)
+        columns = np.union1d(positives, sampled)
+        items = model.items(subset_bag(data.item_bag, columns))
+        logits = users @ items.T / data.tower.temperature
+        negative = torch.from_numpy(~np.isin(columns, positives))
+        logits = logits + negative * float(np.log(size / min(size, config.negatives)))
+        target = target_matrix(wanted, columns, len(columns))
+    return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
