@@ -30,7 +30,7 @@ STRATEGIES = ("popularity", "content", "item_cf", "two_tower", "hybrid")
 WRK_SCRIPT = """
 math.randomseed(%(seed)d)
 request = function()
-  return wrk.format("GET", "/api/v1/recommendations/home?user_id=u" ..
+  return wrk.format("GET", "/api/v1/recommendations/home?user_id=learner" ..
     math.random(0, %(learners)d - 1) .. "&strategy=%(strategy)s&explain=true")
 end
 """
@@ -49,7 +49,7 @@ def container_for(url: str, models: str, **overrides: Any):  # type: ignore[no-u
 def prepare(args: argparse.Namespace) -> None:
     container = container_for(args.url, args.models)
     container.migrate()
-    with container.uow()() as uow:
+    with container.uow() as uow:
         empty = uow.courses.count() == 0
     if empty:
         from benchmarks.serving_data import generate
@@ -82,7 +82,9 @@ def in_process(args: argparse.Namespace) -> None:
         times = []
         answered: dict[str, int] = {}
         for i in range(args.requests + 50):
-            query = RecommendHomeQuery(UserId(f"u{rng.randrange(args.learners)}"), 10, strategy)
+            query = RecommendHomeQuery(
+                UserId(f"learner{rng.randrange(args.learners)}"), 10, strategy
+            )
             began = time.perf_counter()
             result = use_case.execute(query)
             if i >= 50:  # warm-up
@@ -210,7 +212,7 @@ def republish(args: argparse.Namespace, stop: threading.Event) -> int:
 
 
 def http(args: argparse.Namespace) -> None:
-    home = "/api/v1/recommendations/home?user_id=u1&strategy=hybrid"
+    home = "/api/v1/recommendations/home?user_id=learner1&strategy=hybrid"
     bare_port, port = free_port(), free_port()
     bare = subprocess.Popen(
         [
