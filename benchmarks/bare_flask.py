@@ -23,4 +23,4 @@ def bare_app() -> Flask:
 if __name__ == "__main__":
     port, workers, threads = (int(a) for a in sys.argv[1:4])
     options = {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads}
-    GunicornServer(options, bare_app).run()
+    GunicornServer(options, factory=bare_app).run()
