@@ -43,7 +43,12 @@ class FindSimilar:
         recommender = snapshot.recommenders[name]
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]
-        items = recommender.similar(query.course_id, query.k, snapshot.inactive())
+        try:
+            items = recommender.similar(query.course_id, query.k, snapshot.inactive())
+        except UnknownCourse:
+            # In the catalog but newer than the published model: nothing is known of it until
+            # the trainer's next fit (a 404 would say the course does not exist).
+            items = []
         return SimilarResult(
             query.course_id,
             name,

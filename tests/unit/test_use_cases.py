@@ -209,3 +209,11 @@ def test_a_strategy_that_fails_to_fit_is_unavailable_and_the_others_still_answer
     )
     result = home(uow, registry, user_id=UserId("u1"), k=3, strategy="content")
     assert (result.slate.strategy, result.slate.fallback_from) == ("popularity", "content")
+
+
+def test_a_course_newer_than_the_published_model_has_no_similar_courses_yet_not_a_404(
+    uow, registry
+):
+    UpsertCourses(uow).execute([course("course_brand_new", "Brand New", tags=("python",))])
+    similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_brand_new"), 3))
+    assert similar.items == ()
