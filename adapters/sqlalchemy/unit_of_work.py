@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,9 +25,21 @@ def _unreachable(error: BaseException | None) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+_FACTORIES: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+
+
+def _sessions(engine: Engine) -> sessionmaker[Session]:
+    """One session factory per engine: each sessionmaker makes a Session subclass whose event
+    dispatch SQLAlchemy sets up anew, a cost a unit of work per request must not pay."""
+    factory = _FACTORIES.get(engine)
+    if factory is None:
+        factory = _FACTORIES[engine] = sessionmaker(bind=engine, expire_on_commit=False)
+    return factory
+
+
 class SqlAlchemyUnitOfWork(UnitOfWork):
     def __init__(self, engine: Engine) -> None:
-        self.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+        self.session_factory = _sessions(engine)
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session: Session = self.session_factory()

@@ -121,7 +121,8 @@ class LearnerFeatures:
 
     def user_ids(self, user_ids: Sequence[str], known: Iterable[str] | None = None) -> np.ndarray:
         """Bucket of each user id; -1 (no id feature) for learners the model never trained on."""
-        allowed = None if known is None else set(known)
+        # A set is used as it is: copying 100k trained ids per request cost milliseconds.
+        allowed = known if known is None or isinstance(known, set | frozenset) else set(known)
         return np.array(
             [
                 bucket(f"user={u}", self.user_buckets) if allowed is None or u in allowed else -1
