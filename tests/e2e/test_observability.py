@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,6 +67,12 @@ def served(tmp_path_factory):  # type: ignore[no-untyped-def]
         [*recsys, "serve", "--workers", "2", "--threads", "1"], env=env, stdout=log, stderr=log
     )
     wait_until_up(port, process)
+    # The first worker answers while the second may still be starting: wait until both have
+    # answered (each writes its own counter file), so the test sees both at work.
+    deadline = time.monotonic() + 60
+    while len(_worker_files(folder)) < 2 and time.monotonic() < deadline:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: _get(port, "/healthz"), range(8)))
     yield port, folder
     process.terminate()
     process.wait(timeout=20)
@@ -107,8 +114,11 @@ def test_counters_add_up_across_two_gunicorn_workers(served):
     assert grew("recsys_recommendations_served_total", **home) == 10
     assert grew("recsys_events_total", outcome="accepted") == 1
     assert grew("recsys_events_total", outcome="duplicate") == 1
-    pids = {p.stem.split("_")[-1] for p in (folder / "metrics").glob("counter_*.db")}
-    assert len(pids) == 2, "both workers answered and wrote their own counters"
+    assert len(_worker_files(folder)) == 2, "both workers answered and wrote their own counters"
+
+
+def _worker_files(folder):  # type: ignore[no-untyped-def]
+    return {p.stem.split("_")[-1] for p in (folder / "metrics").glob("counter_*.db")}
 
 
 def test_logs_are_json_lines_with_the_request_id_the_response_echoes(served):
