@@ -38,6 +38,16 @@ class LoadedModel:
     index: FaissIndex
     version: str = "unsaved"
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: the learner side as published (None: take it from `model`, which was just trained)
+    tower: serving.LearnerTower | None = None
+
+
+#: model.pt keeps what a reindex needs, the course side; learner_tower.npz has the rest
+COURSE_SIDE = ("item_features.", "item_tower.")
+
+
+def _course_side(name: str) -> bool:
+    return name.split(".", 2)[-1].startswith(COURSE_SIDE)
 
 
 @torch.no_grad()
@@ -69,8 +79,15 @@ def learner_tower(model: TowerEnsemble) -> serving.LearnerTower:
 
 
 def to_files(loaded: LoadedModel) -> dict[str, bytes]:
+    """The files of a version. Weights are stored in float16 (the model computes in float32):
+    half the bytes, and rankings that do not notice."""
     weights = io.BytesIO()
-    torch.save(loaded.model.state_dict(), weights)
+    course_side = {
+        name: tensor.half() if tensor.is_floating_point() else tensor
+        for name, tensor in loaded.model.state_dict().items()
+        if _course_side(name)
+    }
+    torch.save(course_side, weights)
     embeddings = io.BytesIO()
     np.save(embeddings, loaded.embeddings, allow_pickle=False)
     return {
@@ -81,7 +98,7 @@ def to_files(loaded: LoadedModel) -> dict[str, bytes]:
         ).encode(),
         "trained_users.json": json.dumps(sorted(loaded.trained_users)).encode(),
         "item_index.faiss": loaded.index.to_bytes(),
-        serving.FILE: learner_tower(loaded.model).to_bytes(),
+        serving.FILE: (loaded.tower or learner_tower(loaded.model)).to_bytes(),
     }
 
 
@@ -91,8 +108,16 @@ def from_artifact(artifact: Artifact, hnsw_above: int) -> LoadedModel:
         raise ValueError(f"{NAME} {artifact.version} lacks {', '.join(missing)}")
     model = TowerEnsemble(TowerConfig.from_dict(artifact.manifest["tower"]))
     state = torch.load(io.BytesIO(artifact.files["model.pt"]), weights_only=True)
-    model.load_state_dict(state)
+    # Versions before learner_tower.npz hold both sides; newer ones the course side only.
+    outcome = model.load_state_dict(state, strict=serving.FILE not in artifact.files)
+    if any(_course_side(name) for name in outcome.missing_keys):
+        raise ValueError(f"{NAME} {artifact.version}: model.pt lacks the course tower")
     model.eval()
+    tower = (
+        serving.LearnerTower.from_bytes(artifact.files[serving.FILE], artifact.manifest["tower"])
+        if serving.FILE in artifact.files
+        else learner_tower(model)
+    )
     ids = json.loads(artifact.files["item_ids.json"])
     course_ids = [CourseId(c) for c in ids["course_ids"]]
     embeddings = np.load(io.BytesIO(artifact.files["item_embeddings.npy"]), allow_pickle=False)
@@ -111,4 +136,5 @@ def from_artifact(artifact: Artifact, hnsw_above: int) -> LoadedModel:
         index,
         artifact.version,
         artifact.manifest,
+        tower,
     )

@@ -69,13 +69,14 @@ class LearnerTower:
         return np.concatenate(outputs, axis=-1) / np.sqrt(len(self.members))
 
     def to_bytes(self) -> bytes:
+        """float16 on disk (half the bytes); from_bytes computes in float32 again."""
         arrays: dict[str, np.ndarray] = {}
         for i, member in enumerate(self.members):
-            arrays[f"m{i}.history"] = member.history
-            arrays[f"m{i}.user_id"] = member.user_id
+            arrays[f"m{i}.history"] = member.history.astype(np.float16)
+            arrays[f"m{i}.user_id"] = member.user_id.astype(np.float16)
             for j, (weight, bias) in enumerate(member.layers):
-                arrays[f"m{i}.w{j}"] = weight
-                arrays[f"m{i}.b{j}"] = bias
+                arrays[f"m{i}.w{j}"] = weight.astype(np.float16)
+                arrays[f"m{i}.b{j}"] = bias.astype(np.float16)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
@@ -83,7 +84,7 @@ class LearnerTower:
     @classmethod
     def from_bytes(cls, data: bytes, tower: Mapping[str, Any]) -> LearnerTower:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            loaded = {name: arrays[name] for name in arrays.files}
+            loaded = {name: arrays[name].astype(np.float32) for name in arrays.files}
         members = []
         for i in range(int(tower.get("members", 1))):
             layers = []

@@ -40,15 +40,16 @@ def _power_of_two(wanted: int, low: int, high: int) -> int:
 
 
 def sized(tower: TowerConfig, courses: Sequence[Course], learners: int) -> TowerConfig:
-    """Hashed-feature tables sized to the data (16 buckets per distinct course feature and per
-    learner: about 3% of features share a bucket), never above the configured sizes: a small
-    catalog gets a smaller model without hurting quality (fewer buckets measured nothing yet)."""
+    """Hashed-feature tables sized to the data, never above the configured sizes: four buckets
+    per distinct course feature (CNPC's two_tower measured R@10 0.4814 / NDCG 0.2958 with them,
+    0.4802 / 0.2967 with 32,768) and sixteen per learner (user ids collide more harmfully: a
+    third of MovieLens' would share a bucket at two per learner)."""
     features = CourseFeatures(1)
     names = {name for course in courses for name, _ in features.named(course)}
     names |= {f"course={c.course_id}" for c in courses}
     return replace(
         tower,
-        buckets=_power_of_two(16 * len(names), 1 << 10, tower.buckets),
+        buckets=_power_of_two(4 * len(names), 1 << 10, tower.buckets),
         user_buckets=_power_of_two(16 * learners, 1 << 8, tower.user_buckets),
     )
 

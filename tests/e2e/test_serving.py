@@ -132,3 +132,19 @@ def test_the_trainer_retrains_at_once_after_an_erasure_so_no_model_keeps_the_lea
     models = client.get("/admin/recommendations/models").json["models"]
     assert not any(m.get("predates_erasure") for m in models)
     app.container.engine().dispose()
+
+
+def test_a_version_of_the_demo_model_is_under_ten_megabytes(sqlite_url):
+    from adapters.demo_data import demo_data
+
+    app = make_app(sqlite_url, caught_up=False)  # the shipped two_tower config, as make run
+    data = demo_data()
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    app.container.fit_strategies().execute()
+    store = app.container.artifact_store()
+    version = store.current_version("two_tower")
+    manifest = store.load("two_tower", version, only=()).manifest
+    size = sum(entry["bytes"] for entry in manifest["files"].values())
+    assert manifest["tower"]["members"] == 3 and size < 10 * 1024 * 1024, size
+    app.container.engine().dispose()
