@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from application.ports import ArtifactStore, CorruptArtifact, UnitOfWork
+from application.ports import ArtifactStore, CorruptArtifact, StorageUnavailable, UnitOfWork
 from domain.errors import InvalidStrategy, StrategyUnavailable
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, Recommendation
 from domain.ports import Recommender
@@ -171,6 +171,8 @@ class StrategyRegistry:
         try:
             with self._lock:
                 self._check()
+        except StorageUnavailable as error:  # an outage is one line, not a traceback
+            log.warning("could not check for new versions (%s); answering as before", error)
         except Exception:  # noqa: BLE001 - a failed check keeps the snapshot we have
             log.exception("could not check for new versions; answering from the last snapshot")
         finally:
