@@ -221,6 +221,11 @@ class StrategyRegistry:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
                     published[name] = current.published_at.get(name)  # type: ignore[union-attr]
+                    if version is None:
+                        error = (
+                            f"no published {name} version is left in the artifact store; "
+                            f"answering from the copy in memory ({loaded[name]})"
+                        )
                 if recommender is None and name in self.fallbacks:
                     recommender = self.fallbacks[name](uow, courses)
                 if error:

@@ -217,3 +217,15 @@ def test_a_course_newer_than_the_published_model_has_no_similar_courses_yet_not_
     UpsertCourses(uow).execute([course("course_brand_new", "Brand New", tags=("python",))])
     similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_brand_new"), 3))
     assert similar.items == ()
+
+
+def test_a_deleted_models_folder_keeps_the_loaded_copy_answering_and_says_so(uow, registry):
+    import shutil
+
+    before = registry.snapshot()
+    shutil.rmtree(registry.artifacts.root)
+    after = registry.snapshot()
+    assert after.versions["content"] == before.versions["content"] is not None
+    assert "no published content version is left" in after.errors["content"]
+    result = home(uow, registry, user_id=UserId("u2"), k=3, strategy="content")
+    assert result.slate.strategy == "content" and result.items
