@@ -96,7 +96,7 @@ class RecommendHome:
             history, degraded = LearnerHistory(query.user_id), True
         exclude = history.taken() | snapshot.inactive() | _filtered_out(snapshot, query)
         name = requested
-        recommender = _with_weights(snapshot.recommenders.get(name), query.weights)
+        recommender = asked = _with_weights(snapshot.recommenders.get(name), query.weights)
         candidates: list[Recommendation] = []
         if (
             recommender is not None
@@ -110,7 +110,7 @@ class RecommendHome:
             recommender = snapshot.recommenders[FALLBACK]
             candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
             if not candidates:  # nothing left to offer (e.g. a narrow filter): not a fallback
-                name, recommender = requested, snapshot.recommenders.get(requested)
+                name, recommender = requested, asked
         items = _explained(
             recommender,  # type: ignore[arg-type]
             history,
