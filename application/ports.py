@@ -260,6 +260,10 @@ class ModelTrainer(abc.ABC):
         """The artifact's model with a rebuilt index: over its saved embeddings, or (reencode) over
         fresh embeddings of every course in `courses` computed by the model."""
 
+    @abc.abstractmethod
+    def with_settings(self, settings: Mapping[str, Any]) -> ModelTrainer:
+        """A trainer like this one with `settings` (e.g. objective, members) overriding its own."""
+
 
 JOB_STATES = ("queued", "running", "succeeded", "failed")
 

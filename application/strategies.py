@@ -4,6 +4,8 @@ The trainer fits each strategy and publishes it as a versioned artifact; a worke
 artifacts' `current` pointers and the catalog's version at most every `refresh_seconds`, loads what
 changed in a background thread and swaps the whole snapshot at once. Requests never wait for a
 load (but the first), and a version that cannot be loaded leaves the last good one answering.
+The composites (the hybrid) are built with the settings the trainer last chose ("tuning"), except
+those the operator pinned.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from application.ports import ArtifactStore, CorruptArtifact, StorageUnavailable, UnitOfWork
+from application.use_cases.fit_strategies import TUNING, published_settings
 from domain.errors import InvalidStrategy, StrategyUnavailable
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, Recommendation
 from domain.ports import Recommender
@@ -39,6 +43,8 @@ class Snapshot:
     errors: Mapping[str, str] = field(default_factory=dict)
     #: strategy -> when the version it answers from was published (ISO 8601)
     published_at: Mapping[str, str | None] = field(default_factory=dict)
+    #: the published tuning's manifest (settings and validation figures per strategy), or {}
+    tuning: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
     def _inactive(self) -> frozenset[CourseId]:
@@ -112,8 +118,11 @@ class StrategyRegistry:
         composites: Mapping[str, Callable[[Mapping[str, Recommender]], Recommender]] | None = None,
         fallbacks: Mapping[str, Fallback] | None = None,
         on_loaded: Callable[[str, str | None], None] | None = None,
+        pins: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.factories = dict(factories)
+        #: settings the operator fixed: a published tuning never overrides them
+        self.pins = {name: dict(values) for name, values in (pins or {}).items()}
         #: told of the version each strategy answers from after every load (metrics)
         self.on_loaded = on_loaded
         #: strategies built from the loaded others (the hybrid), rebuilt with every snapshot
@@ -186,6 +195,7 @@ class StrategyRegistry:
 
     def _refresh(self, current: Snapshot | None) -> Snapshot:
         versions = {name: self.artifacts.current_version(name) for name in self.factories}
+        versions[TUNING] = self.artifacts.current_version(TUNING)
         with self.uow_factory() as uow:
             catalog_version = uow.courses.version()
             # While a strategy has nothing published its stand-in follows the events.
@@ -208,6 +218,7 @@ class StrategyRegistry:
             loaded: dict[str, str | None] = {}
             errors: dict[str, str] = {}
             published: dict[str, str | None] = {}
+            tuning = self._tuning(current, versions.pop(TUNING))
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
                 if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
@@ -231,8 +242,11 @@ class StrategyRegistry:
                 if error:
                     errors[name] = error
                 recommenders[name] = recommender or Unavailable(name)
+        chosen = tuning.get("settings", {})
         for name, compose in self.composites.items():
-            recommenders[name] = compose(dict(recommenders))
+            pinned = self.pins.get(name, {})
+            settings = {k: v for k, v in chosen.get(name, {}).items() if k not in pinned}
+            recommenders[name] = compose(dict(recommenders), **settings)
         for name, version in loaded.items():
             if self.on_loaded is not None:
                 self.on_loaded(name, version)
@@ -242,7 +256,16 @@ class StrategyRegistry:
             len(courses),
             time.perf_counter() - started,
         )
-        return Snapshot(key, courses, recommenders, loaded, errors, published)
+        return Snapshot(key, courses, recommenders, loaded, errors, published, tuning)
+
+    def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
+        if current is not None and current.tuning.get("version") == version:
+            return current.tuning
+        try:
+            return published_settings(self.artifacts)[1] if version else {}
+        except (CorruptArtifact, ValueError, KeyError) as error:
+            log.error("tuning version %s rejected (%s); the configured settings apply", version, error)
+            return {}
 
     def _load(
         self, name: str, version: str | None, courses: Mapping[CourseId, Course]

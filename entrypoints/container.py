@@ -127,6 +127,7 @@ class Container(containers.DeclarativeContainer):
         artifacts=artifact_store,
         refresh_seconds=config.refresh_seconds,
         on_loaded=providers.Object(metrics.live_version),
+        pins=config.tuning_pins,
     )
 
     bandit = providers.ThreadSafeSingleton(
@@ -164,7 +165,16 @@ class Container(containers.DeclarativeContainer):
     )
     rebuild_index = providers.Factory(RebuildIndex, uow.provider, two_tower_trainer, artifact_store)
 
-    # The trainer process: fitting, publishing and background jobs.
+    # The trainer process: fitting, publishing and background jobs. Settings are chosen on the
+    # deployment's own data with what it serves (popularity with its half-life).
+    deployment_tuning_factories = providers.Dict(
+        popularity=popularity.provider,
+        content=content.provider,
+        item_cf=item_cf.provider,
+        two_tower=providers.Factory(
+            _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
+        ).provider,
+    )
     fit_strategies = providers.Factory(
         FitStrategies,
         uow_factory=uow.provider,
@@ -173,6 +183,9 @@ class Container(containers.DeclarativeContainer):
         train_two_tower=train_two_tower.provider,
         rebuild_index=rebuild_index.provider,
         train_interval=config.train_interval_seconds,
+        tuning_factories=deployment_tuning_factories,
+        pins=config.tuning_pins,
+        tuning_budget=config.tuning_budget_seconds,
     )
     submit_job = providers.Factory(SubmitJob, uow.provider, kinds=("reindex", "fit"))
     run_jobs = providers.Factory(

@@ -236,6 +236,15 @@ class UpsertResultSchema(Schema):
     upserted = fields.Integer()
 
 
+class StrategyTuningSchema(Schema):
+    settings = fields.Dict(metadata={"description": "the settings it is fitted with"})
+    validation = fields.Dict(
+        allow_none=True,
+        metadata={"description": "figures on the validation part, e.g. {'ndcg@10': 0.23}"},
+    )
+    pinned = fields.Dict(metadata={"description": "settings the operator fixed (not searched)"})
+
+
 class ModelInfoSchema(Schema):
     class Meta:
         # Each recommender describes itself; the fields below are the ones known today.
@@ -259,6 +268,10 @@ class ModelInfoSchema(Schema):
         }
     )
     members = fields.Integer(metadata={"description": "ensemble members"})
+    tuning = fields.Nested(
+        StrategyTuningSchema,
+        metadata={"description": "what the last tuning chose for this strategy (pins win)"},
+    )
     index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})
     indexed_items = fields.Integer()
     index_type = fields.String()
@@ -279,8 +292,26 @@ class ModelInfoSchema(Schema):
     )
 
 
+class TuningSchema(Schema):
+    version = fields.String(metadata={"description": "the published tuning version"})
+    tuned_at = fields.String(allow_none=True)
+    data_version = fields.String(
+        allow_none=True, metadata={"description": "the catalog and events it was chosen on"}
+    )
+    seconds = fields.Float(allow_none=True, metadata={"description": "how long the search took"})
+    budget_seconds = fields.Float(allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"})
+    budget_exhausted = fields.Boolean(
+        allow_none=True, metadata={"description": "the search stopped at its budget"}
+    )
+
+
 class ModelsSchema(Schema):
     latest_erasure = fields.String(allow_none=True)
+    tuning = fields.Nested(
+        TuningSchema,
+        allow_none=True,
+        metadata={"description": "the last search for settings on this deployment's data"},
+    )
     models = fields.List(fields.Nested(ModelInfoSchema))
 
 

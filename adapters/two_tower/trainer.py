@@ -63,9 +63,13 @@ class TwoTowerTrainer(ModelTrainer):
         event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
         hnsw_above: int = 50_000,
     ) -> None:
-        self.tower, self.config = configs(settings or {})
+        self.settings = dict(settings or {})
+        self.tower, self.config = configs(self.settings)
         self.event_weights = dict(event_weights)
         self.hnsw_above = hnsw_above
+
+    def with_settings(self, settings: Mapping[str, Any]) -> TwoTowerTrainer:
+        return TwoTowerTrainer({**self.settings, **settings}, self.event_weights, self.hnsw_above)
 
     def fit(
         self, courses: Sequence[Course], histories: Histories, progress: EpochProgress | None = None

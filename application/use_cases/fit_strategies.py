@@ -1,27 +1,40 @@
 """FitStrategies: the trainer's cycle. When the catalog or the events changed, read them once, fit
 every strategy whose published version is older than the data, and publish each.
 
-A version records the data it was fitted on (`data_version`), so any trainer on any host can tell
-what is stale. two_tower retrains when events changed and its model is older than
-`train_interval`; a catalog change alone re-embeds the catalog with the model it has.
+A version records the data it was fitted on (`data_version`) and the settings it was fitted with,
+so any trainer on any host can tell what is stale. two_tower retrains when events changed and its
+model is older than `train_interval`; a catalog change alone re-embeds the catalog with the model
+it has.
+
+Before each two_tower training the settings are chosen again on the deployment's own data
+(application.tuning: item_cf's λ and recency weighting, two_tower's objective and size, the
+hybrid's weights), within `tuning_budget` seconds, and published as the "tuning" artifact: the
+next fits use them and web workers blend the hybrid with its weights. Pinned settings win.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from application.ports import ArtifactStore, EpochProgress, UnitOfWork
+from application.tuning import Factories, tune
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
 from domain.errors import StrategyUnavailable
+from domain.model import Course, Interaction
 from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
 TWO_TOWER = "two_tower"
+#: the artifact holding the settings chosen on the deployment's data (see application.tuning)
+TUNING = "tuning"
+Settings = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +60,29 @@ class DataVersion:
         return cls(catalog, events) if sep else None
 
 
+def published_settings(store: ArtifactStore) -> tuple[str | None, dict[str, Any]]:
+    """The current tuning version and its manifest ({} when nothing was tuned yet)."""
+    version = store.current_version(TUNING)
+    return version, (store.load(TUNING, version, only=()).manifest if version else {})
+
+
 class FitStrategies:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
-        factories: Mapping[str, Callable[[], Recommender]],
+        factories: Mapping[str, Callable[..., Recommender]],
         store: ArtifactStore,
         train_two_tower: Callable[[], TrainTwoTower] | None = None,
         rebuild_index: Callable[[], RebuildIndex] | None = None,
         train_interval: float = 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tuning_factories: Factories | None = None,
+        pins: Mapping[str, Mapping[str, Any]] | None = None,
+        tuning_budget: float = 0.0,
     ) -> None:
+        """factories: strategy -> a recommender built with keyword settings (those chosen by
+        tuning, or pinned); tuning_factories: what application.tuning.tune searches with (none, or
+        a budget of 0: no tuning, the configured defaults and pins are used)."""
         self.uow_factory = uow_factory
         self.factories = dict(factories)
         self.store = store
@@ -65,6 +90,15 @@ class FitStrategies:
         self.rebuild_index = rebuild_index
         self.train_interval = train_interval
         self.clock = clock
+        self.tuning_factories = dict(tuning_factories or {})
+        self.pins = {name: dict(values) for name, values in (pins or {}).items()}
+        self.tuning_budget = tuning_budget
+
+    def wanted(self) -> Settings:
+        """Strategy -> the settings to fit it with: the last published tuning's, pins winning."""
+        chosen = published_settings(self.store)[1].get("settings", {})
+        names = {*chosen, *self.pins}
+        return {n: {**chosen.get(n, {}), **self.pins.get(n, {})} for n in names}
 
     def data_version(self) -> tuple[DataVersion, datetime | None]:
         """The data's fingerprint, and when a learner was last erased."""
@@ -72,30 +106,36 @@ class FitStrategies:
             version = DataVersion(uow.courses.version(), uow.interactions.version())
             return version, uow.erasures.latest()
 
-    def _published(self, name: str) -> tuple[str | None, DataVersion | None, datetime | None]:
+    def _published(
+        self, name: str
+    ) -> tuple[str | None, DataVersion | None, datetime | None, dict[str, Any]]:
+        """The current version, the data it was fitted on, when, and with which settings."""
         version = self.store.current_version(name)
         if version is None:
-            return None, None, None
+            return None, None, None, {}
         manifest = self.store.load(name, version, only=()).manifest
         created = manifest.get("created_at")
         return (
             version,
             DataVersion.parse(manifest.get("data_version")),
             datetime.fromisoformat(created) if created else None,
+            manifest.get("settings", {}),
         )
 
     def plan(self, force: bool = False) -> tuple[DataVersion, dict[str, str | None], str]:
         """The data version, the stale strategies with the versions they replace, and what
-        two_tower needs ("train", "reindex" or "")."""
+        two_tower needs ("train", "reindex" or ""). A strategy fitted with other settings than
+        the wanted ones (a new tuning, a new pin) is stale too."""
         data, erased_at = self.data_version()
+        wanted = self.wanted()
         stale: dict[str, str | None] = {}
         for name in self.factories:
-            version, fitted_on, _ = self._published(name)
-            if force or fitted_on != data:
+            version, fitted_on, _, settings = self._published(name)
+            if force or fitted_on != data or settings != wanted.get(name, {}):
                 stale[name] = version
         two_tower = ""
         if self.train_two_tower is not None:
-            version, fitted_on, created = self._published(TWO_TOWER)
+            version, fitted_on, created, settings = self._published(TWO_TOWER)
             old = created is None or self.clock() - created >= timedelta(
                 seconds=self.train_interval
             )
@@ -106,6 +146,7 @@ class FitStrategies:
                 or version is None
                 or erased
                 or (fitted_on and fitted_on.events != data.events and old)
+                or settings != wanted.get(TWO_TOWER, {})
             ):
                 two_tower = "train"
             elif fitted_on is None or fitted_on.catalog != data.catalog:
@@ -124,39 +165,104 @@ class FitStrategies:
             courses = uow.courses.all()
             events = list(uow.interactions.stream())
         say(f"read {len(courses)} courses and {len(events)} events in {time.perf_counter() - started:.1f}s")
-        done = []
-        for name, base in stale.items():
-            started = time.perf_counter()
-            recommender = self.factories[name]()
-            try:
-                recommender.fit(courses, events)
-                files, manifest = recommender.dump()
-            except Exception as error:  # noqa: BLE001 - one strategy failing must not stop the rest
-                log.exception("%s could not be fitted; its published version stays", name)
-                done.append(Fitted(name, None, time.perf_counter() - started, f"failed: {error}"))
-                continue
-            fitted = time.perf_counter() - started
-            version = self.store.publish(
-                name,
-                files,
-                {**manifest, "data_version": str(data), "fit_seconds": round(fitted, 3)},
-                based_on=base,
-            )
-            seconds = time.perf_counter() - started
-            done.append(Fitted(name, version, seconds, publish_seconds=seconds - fitted))
-            say(f"fitted {name} in {fitted:.1f}s, published {version}")
+        wanted = self.wanted()
+        # The cheap strategies first, with the settings chosen last time: answers improve at once.
+        done = [self._fit(n, base, data, courses, events, wanted, say) for n, base in stale.items()]
+        if two_tower == "train" and self.tuning_factories and self.tuning_budget > 0:
+            tuned = self._tune(data, courses, events, say)
+            if tuned is not None:
+                done.append(tuned)
+                wanted = self.wanted()
+                for name in self.factories:
+                    version, _, _, settings = self._published(name)
+                    if settings != wanted.get(name, {}):
+                        done.append(self._fit(name, version, data, courses, events, wanted, say))
         if two_tower:
-            done.append(self._two_tower(two_tower, data, courses, events, say))
+            done.append(
+                self._two_tower(two_tower, data, courses, events, wanted.get(TWO_TOWER, {}), say)
+            )
         return done
 
-    def _two_tower(self, what: str, data: DataVersion, courses, events, say) -> Fitted:  # type: ignore[no-untyped-def]
+    def _fit(
+        self,
+        name: str,
+        base: str | None,
+        data: DataVersion,
+        courses: list[Course],
+        events: list[Interaction],
+        wanted: Settings,
+        say: Callable[[str], None],
+    ) -> Fitted:
+        started = time.perf_counter()
+        settings = wanted.get(name, {})
+        try:
+            recommender = self.factories[name](**settings)
+            recommender.fit(courses, events)
+            files, manifest = recommender.dump()
+        except Exception as error:  # noqa: BLE001 - one strategy failing must not stop the rest
+            log.exception("%s could not be fitted; its published version stays", name)
+            return Fitted(name, None, time.perf_counter() - started, f"failed: {error}")
+        fitted = time.perf_counter() - started
+        version = self.store.publish(
+            name,
+            files,
+            {
+                **manifest,
+                "data_version": str(data),
+                "fit_seconds": round(fitted, 3),
+                "settings": settings,
+            },
+            based_on=base,
+        )
+        seconds = time.perf_counter() - started
+        shown = f" with {settings}" if settings else ""
+        say(f"fitted {name}{shown} in {fitted:.1f}s, published {version}")
+        return Fitted(name, version, seconds, publish_seconds=seconds - fitted)
+
+    def _tune(
+        self,
+        data: DataVersion,
+        courses: list[Course],
+        events: list[Interaction],
+        say: Callable[[str], None],
+    ) -> Fitted | None:
+        """Choose the settings on the deployment's latest behaviour and publish them."""
+        started = time.perf_counter()
+        base = self.store.current_version(TUNING)
+        try:
+            result = tune(
+                courses,
+                events,
+                self.tuning_factories,
+                pinned=self.pins,
+                budget_seconds=self.tuning_budget,
+                progress=say,
+                protocol="temporal",
+            )
+        except Exception as error:  # noqa: BLE001 - the last chosen settings stay in use
+            log.exception("tuning failed; the settings chosen last time stay")
+            return Fitted(TUNING, None, time.perf_counter() - started, f"failed: {error}")
+        manifest = {
+            key: value for key, value in result.as_dict().items() if key != "trials"
+        } | {"data_version": str(data)}
+        trials = json.dumps(result.trials, indent=1).encode()
+        version = self.store.publish(TUNING, {"trials.json": trials}, manifest, based_on=base)
+        seconds = time.perf_counter() - started
+        say(f"chose {result.settings} in {seconds:.1f}s, published {TUNING} {version}")
+        return Fitted(TUNING, version, seconds, "tuned")
+
+    def _two_tower(self, what: str, data: DataVersion, courses, events, settings, say) -> Fitted:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         try:
             if what == "train":
                 assert self.train_two_tower is not None
-                say(f"training {TWO_TOWER} on {len(events)} events")
+                shown = f" with {settings}" if settings else ""
+                say(f"training {TWO_TOWER}{shown} on {len(events)} events")
                 trained = self.train_two_tower().execute(
-                    _every_few_seconds(say), data=(courses, events), data_version=str(data)
+                    _every_few_seconds(say),
+                    data=(courses, events),
+                    data_version=str(data),
+                    settings=settings,
                 )
                 version, note = trained.version, "trained"
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,12 @@ class TrainTwoTower:
         progress: EpochProgress | None = None,
         data: tuple[Sequence[Course], Sequence[Interaction]] | None = None,
         data_version: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> TrainResult:
-        """Trains on `data` (courses, events oldest first) or on what is stored. Raises StaleBase
-        if another version was published while this one trained: it would be replaced by an
-        older fit."""
+        """Trains on `data` (courses, events oldest first) or on what is stored, with `settings`
+        (chosen by tuning or pinned; recorded in the manifest) over the configured ones. Raises
+        StaleBase if another version was published while this one trained: it would be replaced
+        by an older fit."""
         started = time.perf_counter()
         base = self.store.current_version(self.trainer.artifact_name)
         if data is None:
@@ -64,8 +66,13 @@ class TrainTwoTower:
             histories, events = strongest_events(data[1])
         if not courses or not histories:
             raise StrategyUnavailable("there are no courses or no interactions to train on yet")
-        files, manifest = self.trainer.train(courses, histories, progress)
-        manifest = {**manifest, "data": {**manifest.get("data", {}), "events": events}}
+        trainer = self.trainer.with_settings(settings) if settings else self.trainer
+        files, manifest = trainer.train(courses, histories, progress)
+        manifest = {
+            **manifest,
+            "data": {**manifest.get("data", {}), "events": events},
+            "settings": dict(settings or {}),
+        }
         if data_version is not None:
             manifest["data_version"] = data_version
         version = self.store.publish(self.trainer.artifact_name, files, manifest, based_on=base)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from dependency_injector.wiring import Provide, inject
@@ -35,19 +35,44 @@ def models(  # type: ignore[no-untyped-def]
     erasures: EraseLearner = Provide[Container.erase_learner],
 ):
     latest = erasures.latest()
+    snapshot = strategies.snapshot()
+    tuning = snapshot.tuning
     return {
         "latest_erasure": latest.isoformat() if latest else None,
-        "models": described(strategies.snapshot(), latest),
+        "tuning": {
+            "version": tuning["version"],
+            "tuned_at": tuning.get("created_at"),
+            "data_version": tuning.get("data_version"),
+            "seconds": tuning.get("seconds"),
+            "budget_seconds": tuning.get("budget_seconds"),
+            "budget_exhausted": tuning.get("budget_exhausted"),
+        }
+        if tuning
+        else None,
+        "models": described(snapshot, latest, strategies.pins),
     }
 
 
-def described(snapshot: Snapshot, latest_erasure: datetime | None) -> list[dict[str, object]]:
+def described(
+    snapshot: Snapshot,
+    latest_erasure: datetime | None,
+    pins: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[dict[str, object]]:
     """Each strategy: what it describes of itself, the published version it answers from
-    (`source`: published, or the database's fallback), what failed to load, and whether it was
-    fitted before the latest erasure (so may still hold an erased learner)."""
+    (`source`: published, or the database's fallback), what failed to load, whether it was
+    fitted before the latest erasure (so may still hold an erased learner), and the settings the
+    last tuning chose for it with their validation figures (the operator's pins winning)."""
     shown = []
+    tuning = snapshot.tuning
     for name, recommender in sorted(snapshot.recommenders.items()):
         info: dict[str, object] = {"strategy": name, **recommender.describe()}
+        pinned = dict((pins or {}).get(name, {}))
+        if name in tuning.get("settings", {}) or pinned:
+            info["tuning"] = {
+                "settings": {**tuning.get("settings", {}).get(name, {}), **pinned},
+                "validation": tuning.get("validation", {}).get(name),
+                "pinned": pinned,
+            }
         if name in snapshot.versions:
             version = snapshot.versions[name]
             info["version"] = version

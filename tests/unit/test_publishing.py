@@ -29,6 +29,9 @@ class SlowTrainer(ModelTrainer):
     def train(self, courses, histories, progress=None):  # type: ignore[no-untyped-def]
         return {"model": uuid.uuid4().bytes}, {}
 
+    def with_settings(self, settings):  # type: ignore[no-untyped-def]
+        return self
+
     def reindex(self, artifact, courses, reencode):  # type: ignore[no-untyped-def]
         self.reindexing.set()
         assert self.proceed.wait(10)
