@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from application.ports import ArtifactStore, EpochProgress, UnitOfWork
+from application.ports import ArtifactStore, EpochProgress, StaleBase, UnitOfWork
 from application.tuning import Factories, tune
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
@@ -246,7 +246,11 @@ class FitStrategies:
             key: value for key, value in result.as_dict().items() if key != "trials"
         } | {"data_version": str(data)}
         trials = json.dumps(result.trials, indent=1).encode()
-        version = self.store.publish(TUNING, {"trials.json": trials}, manifest, based_on=base)
+        try:
+            version = self.store.publish(TUNING, {"trials.json": trials}, manifest, based_on=base)
+        except StaleBase as error:  # another trainer chose meanwhile: its settings are as good
+            say(f"{TUNING}: {error}")
+            return Fitted(TUNING, None, time.perf_counter() - started, str(error))
         seconds = time.perf_counter() - started
         say(f"chose {result.settings} in {seconds:.1f}s, published {TUNING} {version}")
         return Fitted(TUNING, version, seconds, "tuned")
