@@ -91,7 +91,8 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} thread(s)"
     )
     shipped = {**two_tower_settings({}), "threads": args.threads}
-    short = {**shipped, "members": 1, "epochs": args.epochs, "patience": args.epochs}
+    short = {**shipped, "members": 1, "epochs": args.epochs, "patience": args.epochs,
+             "min_patience": args.epochs}
     before = baseline_module()
     rows = []
     for name, module in (("before", before), ("after", training)):
@@ -106,10 +107,14 @@ def main() -> None:
     for threads in args.compare_threads:
         seconds, result = run(training, data, histories, {**short, "threads": threads})
         print(f" after, {threads} thread(s): {seconds / result['epochs']:.2f} s/epoch", flush=True)
-    for name, module in (("after", training), ("before", before)):
-        if name == "before" and not args.full_before:
-            continue
-        seconds, result = run(module, data, histories, shipped)
+    # The shipped early stopping (wait as long as the best took, 5..15 epochs) against waiting
+    # the full 15 epochs after the best, as before min_patience.
+    fixed = {**shipped, "min_patience": shipped.get("patience", 15)}
+    runs = [("after", training, shipped), ("after, fixed patience", training, fixed)]
+    if args.full_before:
+        runs.append(("before", before, shipped))
+    for name, module, settings in runs:
+        seconds, result = run(module, data, histories, settings)
         print(
             f"{name:>6}, shipped config (3 members, early stopping): {seconds:.1f} s, "
             f"{result['epochs']:.0f} epochs, mean best validation recall@10 {result['recall']:.3f}",

@@ -18,6 +18,7 @@ from tests.conftest import course, event
 SMALL_TOWER = {
     "epochs": 30,
     "patience": 30,
+    "min_patience": 30,
     "batch_size": 64,
     "buckets": 1 << 12,
     "user_buckets": 1 << 10,

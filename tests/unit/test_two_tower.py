@@ -256,7 +256,7 @@ def sequences(subjects: int = 12, learners: int = 16):  # type: ignore[no-untype
 def trained(tmp_path, objective: str, recency_decay: float = 0.5):  # type: ignore[no-untyped-def]
     catalog, events = sequences()
     histories = histories_of(sorted(events, key=lambda e: e.occurred_at))
-    settings = {**FAST, "epochs": 40, "patience": 40, "objective": objective}
+    settings = {**FAST, "epochs": 40, "patience": 40, "min_patience": 40, "objective": objective}
     settings["recency_decay"] = recency_decay
     store = FilesystemArtifactStore(tmp_path / f"{objective}-{recency_decay}")
     store.publish("two_tower", *TwoTowerTrainer(settings).train(catalog, histories))
