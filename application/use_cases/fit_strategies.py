@@ -168,7 +168,7 @@ class FitStrategies:
         wanted = self.wanted()
         # The cheap strategies first, with the settings chosen last time: answers improve at once.
         done = [self._fit(n, base, data, courses, events, wanted, say) for n, base in stale.items()]
-        if two_tower == "train" and self.tuning_factories and self.tuning_budget > 0:
+        if two_tower == "train" and self._tuning_due(data, events):
             tuned = self._tune(data, courses, events, say)
             if tuned is not None:
                 done.append(tuned)
@@ -218,6 +218,14 @@ class FitStrategies:
         shown = f" with {settings}" if settings else ""
         say(f"fitted {name}{shown} in {fitted:.1f}s, published {version}")
         return Fitted(name, version, seconds, publish_seconds=seconds - fitted)
+
+    def _tuning_due(self, data: DataVersion, events: list[Interaction]) -> bool:
+        """Before a training, unless there is nothing to search with or on, or this very data
+        was searched already (a training that failed after its search)."""
+        tuned_on = published_settings(self.store)[1].get("data_version")
+        return bool(
+            self.tuning_factories and self.tuning_budget > 0 and events and tuned_on != str(data)
+        )
 
     def _tune(
         self,
