@@ -85,8 +85,11 @@ def tune(
       tuned; the hybrid's weights are searched over the HYBRID_COMPONENTS among them.
     pinned: strategy -> {setting: value} used as given and never searched, e.g.
       {"two_tower": {"objective": "next"}, "hybrid": {"weights": {"item_cf": 1.0}}}.
-    budget_seconds: wall-clock budget for the whole search (the final fits are not in it); when
-      it runs out the best setting found so far is kept (config defaults if none was tried).
+    budget_seconds: wall-clock budget for the coordinate search (the final fits are not in it);
+      when it runs out the best setting found so far is kept (config defaults if none was tried).
+      two_tower's trials train one member; once its settings are chosen, the ensemble size that
+      will be served is trained once more on the inner training part (sized like the final fit,
+      so at most FINAL_FIT_BUDGETS budgets), and the hybrid's weights are searched on its lists.
     progress: called with one line per step.
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
@@ -196,6 +199,10 @@ class _Search:
                     best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
         if name == "two_tower" and "members" not in pinned:
             chosen["members"] = self._members(name)
+            if chosen["members"] > 1:
+                # the hybrid's weights are searched on the lists of the size that is served:
+                # an ensemble ranks better than one member, and one member's lists undersell it
+                best, lists = self._trial(name, factory, chosen)
         self.result.settings[name] = chosen
         self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists
