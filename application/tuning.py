@@ -85,8 +85,13 @@ def tune(
       tuned; the hybrid's weights are searched over the HYBRID_COMPONENTS among them.
     pinned: strategy -> {setting: value} used as given and never searched, e.g.
       {"two_tower": {"objective": "next"}, "hybrid": {"weights": {"item_cf": 1.0}}}.
-    budget_seconds: wall-clock budget for the whole search (the final fits are not in it); when
-      it runs out the best setting found so far is kept (config defaults if none was tried).
+    budget_seconds: budget for the coordinate search in seconds of work (wall clock, or this
+      process's CPU time when that is less: on a busy machine the search takes longer by the
+      clock, and chooses the same); the final fits are not in it. When it runs out the best
+      setting found so far is kept (config defaults if none was tried).
+      two_tower's trials train one member; once its settings are chosen, the ensemble size that
+      will be served is trained once more on the inner training part (sized like the final fit,
+      so at most FINAL_FIT_BUDGETS budgets), and the hybrid's weights are searched on its lists.
     progress: called with one line per step.
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
@@ -99,8 +104,20 @@ def tune(
         if name in factories:
             lists[name] = search.strategy(name, factories[name])
     search.hybrid(lists)
-    search.result.seconds = time.monotonic() - search.started
+    search.result.seconds = _since(search.started)
     return search.result
+
+
+def _now() -> tuple[float, float]:
+    return time.monotonic(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> float:
+    """Seconds of work since `start`: the smaller of the wall clock and this process's CPU time,
+    so other jobs on a shared machine do not eat the budget (nor make the ensemble smaller), and
+    a fit on many threads still counts by the wall clock."""
+    wall, cpu = _now()
+    return min(wall - start[0], cpu - start[1])
 
 
 class _Search:
@@ -114,8 +131,8 @@ class _Search:
         protocol: str,
         seed: int,
     ) -> None:
-        self.started = time.monotonic()
-        self.deadline = self.started + budget_seconds
+        self.started = _now()
+        self.budget_seconds = budget_seconds
         self.say = progress or (lambda line: None)
         self.courses = courses
         self.result = TuningResult(
@@ -144,7 +161,7 @@ class _Search:
         )
 
     def _left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.budget_seconds - _since(self.started)
 
     def _score(self, lists: Sequence[Sequence[Recommendation]]) -> float:
         scored = [
@@ -157,12 +174,12 @@ class _Search:
     def _trial(
         self, name: str, factory: Callable[..., Recommender], settings: dict[str, Any]
     ) -> tuple[float, list[list[Recommendation]]]:
-        started = time.monotonic()
+        started = _now()
         recommender = factory(**settings)
         recommender.fit(self.courses, self.train)
         lists = recommender.recommend_many(self.learners, POOL, self.excludes, explain=False)
         ndcg = self._score(lists)
-        seconds = time.monotonic() - started
+        seconds = _since(started)
         self.result.trials.append(
             {
                 "strategy": name,
@@ -196,6 +213,10 @@ class _Search:
                     best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
         if name == "two_tower" and "members" not in pinned:
             chosen["members"] = self._members(name)
+            if chosen["members"] > 1:
+                # the hybrid's weights are searched on the lists of the size that is served:
+                # an ensemble ranks better than one member, and one member's lists undersell it
+                best, lists = self._trial(name, factory, chosen)
         self.result.settings[name] = chosen
         self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists

@@ -83,6 +83,21 @@ def test_the_search_picks_the_order_free_objective_when_order_means_nothing():
     assert result.settings["two_tower"]["objective"] == "all"
 
 
+def test_the_hybrid_weights_are_searched_on_the_two_tower_ensemble_that_is_served():
+    """One-member trials choose the objective; the served ensemble is trained once more, so the
+    weight search sees the lists of the model that will answer, not of a weaker single member."""
+    catalog, events = sequential(learners=20)
+    factories = {"two_tower": two_tower, "item_cf": ItemCFRecommender}
+    pinned = {"two_tower": {"objective": "next"}}
+    result = tune(catalog, events, factories, pinned, budget_seconds=300)
+    members = result.settings["two_tower"]["members"]
+    trials = [t for t in result.trials if t["strategy"] == "two_tower"]
+    assert members > 1
+    assert [t["settings"]["members"] for t in trials] == [1, members]
+    assert result.validation["two_tower"]["ndcg@10"] == trials[-1]["ndcg@10"]
+    assert set(result.settings["hybrid"]["weights"]) == {"two_tower", "item_cf"}
+
+
 def test_a_pinned_setting_is_used_as_given_and_never_searched():
     catalog, events = sequential(learners=20)
     pinned = {"item_cf": {"regularization": 7.0}, "hybrid": {"weights": {"item_cf": 1.0}}}
