@@ -60,5 +60,6 @@ def search_weights(
         ideal = discount[: min(k, len(relevant))].sum()
         totals += gains.sum(axis=0) / ideal
     best = int(np.argmax(totals))
-    users = max(1, len(truth))
+    # averaged as the single strategies' validation figures are: over learners with something to find
+    users = max(1, sum(1 for relevant in truth if relevant))
     return {n: float(w) for n, w in zip(names, settings[best], strict=True)}, totals[best] / users

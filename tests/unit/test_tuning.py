@@ -144,3 +144,16 @@ def test_the_search_never_reads_the_test_part():
     recall = report.results[0].metrics.recall
     chance = 10 / (len(catalog) - 6)  # a learner has seen 4-8 of the 72 courses
     assert recall == pytest.approx(chance, abs=0.08)
+
+
+def test_the_hybrids_validation_figure_is_averaged_like_a_single_strategys():
+    from application.weight_search import search_weights
+    from domain.model import CourseId, Recommendation
+
+    def ranked(*ids: str) -> list[Recommendation]:
+        return [Recommendation(CourseId(c), 1.0 - i / 10, i + 1, "item_cf") for i, c in enumerate(ids)]
+
+    lists = {"item_cf": [ranked("a", "b"), ranked("c", "d")]}
+    # the second learner's held-out courses were all seen before: nothing to find, not a miss
+    weights, ndcg = search_weights(lists, [{CourseId("a")}, set()])
+    assert weights["item_cf"] > 0 and ndcg == 1.0
