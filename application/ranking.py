@@ -60,6 +60,7 @@ def rerank(
     rules: dict[CourseId, list[str]] = {}
     reasons = {r.course_id: r.reason for r in candidates}
     recent = learner.completed_since(now - timedelta(days=policy.next_step_days))
+    levels: dict[str, Level] = {}  # per category, looked up once
     kept: list[Recommendation] = []
     for candidate in candidates:
         course = catalog.get(candidate.course_id)
@@ -81,7 +82,9 @@ def rerank(
             title = catalog[after[0]].title if after[0] in catalog else after[0]
             reasons[course.course_id] = f"Next step after {title}"
             noted.append(f"boosted: next step after {title}, completed recently")
-        level = learner.level_in(course.category, catalog) or Level.BEGINNER
+        if course.category not in levels:
+            levels[course.category] = learner.level_in(course.category, catalog) or Level.BEGINNER
+        level = levels[course.category]
         gap = course.level.step - level.step
         if gap < 0 or gap > 1:
             score *= policy.level_penalty

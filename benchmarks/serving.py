@@ -75,25 +75,33 @@ def in_process(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     use_case = container.recommend_home()
     container.strategies().snapshot()
-    print(f"\nin-process (one worker thread), snapshot loaded in {time.perf_counter() - started:.1f}s")
+    print(
+        f"\nin-process (one worker thread), snapshot loaded in {time.perf_counter() - started:.1f}s"
+    )
     rng = random.Random(args.seed)
-    print(f"  {'strategy':11s} {'p50 ms':>8s} {'p99 ms':>8s}  answered by")
+    # CPU: the thread's own time, which on a shared machine leaves out waiting for a core.
+    print(
+        f"  {'strategy':11s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU p50':>8s} {'CPU p99':>8s}  answered by"
+    )
     for strategy in STRATEGIES:
-        times = []
+        times, cpu = [], []
         answered: dict[str, int] = {}
         for i in range(args.requests + 50):
             query = RecommendHomeQuery(
                 UserId(f"learner{rng.randrange(args.learners)}"), 10, strategy
             )
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.thread_time()
             result = use_case.execute(query)
             if i >= 50:  # warm-up
                 times.append(time.perf_counter() - began)
+                cpu.append(time.thread_time() - began_cpu)
                 answered[result.slate.strategy] = answered.get(result.slate.strategy, 0) + 1
         times.sort()
+        cpu.sort()
         print(
             f"  {strategy:11s} {1000 * statistics.median(times):8.2f} "
-            f"{1000 * times[int(0.99 * len(times))]:8.2f}  {answered}"
+            f"{1000 * times[int(0.99 * len(times))]:8.2f} {1000 * statistics.median(cpu):8.2f} "
+            f"{1000 * cpu[int(0.99 * len(cpu))]:8.2f}  {answered}"
         )
     container.engine().dispose()
 
@@ -116,7 +124,22 @@ def wait_for(url: str, seconds: float = 120) -> float:
     raise RuntimeError(f"{url} did not answer within {seconds}s")
 
 
-def wrk(port: int, strategy: str, args: argparse.Namespace, seconds: float) -> dict[str, float]:
+def cpu_seconds(master: int) -> float:
+    """User + system CPU seconds of a gunicorn master's workers."""
+    total = 0
+    for pid in subprocess.run(
+        ["pgrep", "-P", str(master)], capture_output=True, text=True
+    ).stdout.split():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    port: int, strategy: str, args: argparse.Namespace, seconds: float, master: int = 0
+) -> dict[str, float]:
+    """wrk's rate and p99, and (given the server's master pid) the workers' CPU ms per request."""
+    before = cpu_seconds(master) if master else 0.0
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         WRK_SCRIPT % {"seed": args.seed, "learners": args.learners, "strategy": strategy}
@@ -141,10 +164,12 @@ def wrk(port: int, strategy: str, args: argparse.Namespace, seconds: float) -> d
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99[2]]  # type: ignore[index]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
     return {
         "rps": rate,
         "p99_ms": float(p99[1]) * scale,  # type: ignore[index]
         "errors": float(errors[1]) if errors else 0.0,
+        "cpu_ms": 1000 * (cpu_seconds(master) - before) / requests if master else 0.0,
     }
 
 
@@ -235,18 +260,25 @@ def http(args: argparse.Namespace) -> None:
             f"{args.clients} connections, {args.seconds:.0f}s per run, medians of {args.runs}"
         )
         print(f"  first answer after a start with artifacts present: {first:.2f}s")
-        baseline = [wrk(bare_port, "none", args, args.seconds) for _ in range(args.runs)]
+        print("  (CPU: the workers' CPU ms per request; its ratio does not depend on other load)")
+        baseline = [wrk(bare_port, "none", args, args.seconds, bare.pid) for _ in range(args.runs)]
         base_rps = statistics.median(r["rps"] for r in baseline)
         base_p99 = statistics.median(r["p99_ms"] for r in baseline)
-        print(f"  {'bare Flask':11s} {base_rps:9.0f} req/s  p99 {base_p99:7.1f} ms")
+        base_cpu = statistics.median(r["cpu_ms"] for r in baseline)
+        print(
+            f"  {'bare Flask':11s} {base_rps:9.0f} req/s  p99 {base_p99:7.1f} ms  "
+            f"CPU {base_cpu:6.3f} ms"
+        )
         for strategy in STRATEGIES:
-            runs = [wrk(port, strategy, args, args.seconds) for _ in range(args.runs)]
+            runs = [wrk(port, strategy, args, args.seconds, service.pid) for _ in range(args.runs)]
             rps = statistics.median(r["rps"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
+            cpu = statistics.median(r["cpu_ms"] for r in runs)
             errors = sum(r["errors"] for r in runs)
             print(
-                f"  {strategy:11s} {rps:9.0f} req/s  p99 {p99:7.1f} ms  "
-                f"{100 * rps / base_rps:5.1f}% of bare Flask  non-2xx {errors:.0f}"
+                f"  {strategy:11s} {rps:9.0f} req/s  p99 {p99:7.1f} ms  CPU {cpu:6.3f} ms  "
+                f"{100 * rps / base_rps:5.1f}% of bare Flask (CPU {100 * base_cpu / cpu:5.1f}%)  "
+                f"non-2xx {errors:.0f}"
             )
         stop = threading.Event()
         counted: list[int] = []

@@ -118,7 +118,7 @@ def main() -> None:
     client = app.test_client()
     since = now - timedelta(days=30)
     with app.container.uow() as uow:
-        repository = SqlStatsRepository(uow.session)
+        repository = SqlStatsRepository(uow.connection)
         global_sql = [
             sql(repository.daily_statement(since)),
             sql(repository.popular_statement(since, 10)),

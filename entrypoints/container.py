@@ -25,6 +25,7 @@ from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ports import Job
 from application.ranking import RankingPolicy
+from application.slate_recorder import SlateRecorder
 from application.strategies import StrategyRegistry
 from application.trainer import Trainer, job_handlers
 from application.use_cases.compute_stats import ComputeStats
@@ -137,6 +138,7 @@ class Container(containers.DeclarativeContainer):
         arms=["two_tower", "item_cf", "hybrid", "content", "popularity"],
     )
     ranking_policy = providers.Factory(RankingPolicy, diversity=config.diversity)
+    slate_recorder = providers.ThreadSafeSingleton(SlateRecorder, uow.provider)
     recommend_home = providers.Factory(
         RecommendHome,
         uow_factory=uow.provider,
@@ -144,6 +146,7 @@ class Container(containers.DeclarativeContainer):
         default_strategy=config.default_recommender,
         policy=ranking_policy,
         bandit=bandit,
+        recorder=slate_recorder,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
     compute_stats = providers.Factory(ComputeStats, uow.provider)

@@ -56,7 +56,7 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 def _clean(engine: Engine) -> None:
     uow = SqlAlchemyUnitOfWork(engine)
     with uow:
-        delete_everything(uow.session)
+        delete_everything(uow.connection)
         uow.commit()
 
 

@@ -6,9 +6,8 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import String, any_, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, String, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
 
 from adapters.sqlalchemy.repositories import utc
 from adapters.sqlalchemy.tables import (
@@ -22,33 +21,33 @@ from application.ports import Erasure, ErasureRepository, StatementRecord, State
 from domain.model import UserId
 
 
-def _among(session: Session, column, values: Iterable[str]):  # type: ignore[no-untyped-def]
+def _among(connection: Connection, column, values: Iterable[str]):  # type: ignore[no-untyped-def]
     """`column IN values` with one bound parameter (a PostgreSQL array, a JSON text for SQLite)
     instead of one per value: binding a thousand ids per batch cost more than the lookup."""
     wanted = sorted(set(values))
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))
     listed = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
 class SqlStatementRepository(StatementRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
         column = xapi_statements.c.statement_id
         query = select(column, xapi_statements.c.content_hash).where(
-            _among(self.session, column, statement_ids)
+            _among(self.connection, column, statement_ids)
         )
-        return {row.statement_id: row.content_hash for row in self.session.execute(query)}
+        return {row.statement_id: row.content_hash for row in self.connection.execute(query)}
 
     def voided(self, statement_ids: Iterable[str]) -> set[str]:
         column = xapi_statements.c.voids
         query = select(column).where(
-            column.is_not(None), _among(self.session, column, statement_ids)
+            column.is_not(None), _among(self.connection, column, statement_ids)
         )
-        return set(self.session.execute(query).scalars())
+        return set(self.connection.execute(query).scalars())
 
     def add(self, records: Sequence[StatementRecord]) -> None:
         if not records:
@@ -56,11 +55,11 @@ class SqlStatementRepository(StatementRepository):
         # stored_at is the database's transaction time. SQLAlchemy's per-row parameter processing
         # cost more than the insert itself: four arrays for PostgreSQL, DB-API executemany else.
         rows = [(r.statement_id, r.content_hash, r.user_id, r.voids) for r in records]
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.connection.dialect.name == "postgresql":
             columns = {name: [row[i] for row in rows] for i, name in enumerate(_COLUMNS)}
-            self.session.execute(_UNNEST_INSERT, columns)
+            self.connection.execute(_UNNEST_INSERT, columns)
             return
-        self.session.connection().exec_driver_sql(
+        self.connection.exec_driver_sql(
             f"INSERT INTO xapi_statements ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?)", rows
         )
 
@@ -78,29 +77,29 @@ _UNNEST_INSERT = text(
 
 
 class SqlErasureRepository(ErasureRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def erase(self, user_id: UserId) -> dict[str, int]:
         theirs = select(slates.c.recommendation_id).where(slates.c.user_id == user_id)
-        impressions = self.session.execute(
+        impressions = self.connection.execute(
             select(func.count())
             .select_from(slate_items)
             .where(slate_items.c.recommendation_id.in_(theirs))
         ).scalar_one()
-        events = self.session.execute(
+        events = self.connection.execute(
             delete(interactions).where(interactions.c.user_id == user_id)
         ).rowcount
         # Someone else's event credited to this learner's slate keeps the event, not the credit.
-        attributions = self.session.execute(
+        attributions = self.connection.execute(
             update(interactions)
             .where(interactions.c.recommendation_id.in_(theirs))
             .values(recommendation_id=None)
         ).rowcount
         # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
-        self.session.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs)))
-        served = self.session.execute(delete(slates).where(slates.c.user_id == user_id)).rowcount
-        statements = self.session.execute(
+        self.connection.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs)))
+        served = self.connection.execute(delete(slates).where(slates.c.user_id == user_id)).rowcount
+        statements = self.connection.execute(
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
         ).rowcount
         return {
@@ -112,7 +111,7 @@ class SqlErasureRepository(ErasureRepository):
         }
 
     def record(self, erasure: Erasure) -> None:
-        self.session.execute(
+        self.connection.execute(
             erasures.insert().values(
                 user_hash=erasure.user_hash,
                 erased_at=utc(erasure.erased_at),
@@ -121,13 +120,13 @@ class SqlErasureRepository(ErasureRepository):
         )
 
     def latest(self) -> datetime | None:
-        moment = self.session.execute(select(func.max(erasures.c.erased_at))).scalar_one()
+        moment = self.connection.execute(select(func.max(erasures.c.erased_at))).scalar_one()
         return utc(moment) if moment is not None else None
 
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         query = (
             select(erasures.c.user_hash, func.max(erasures.c.erased_at))
-            .where(_among(self.session, erasures.c.user_hash, user_hashes))
+            .where(_among(self.connection, erasures.c.user_hash, user_hashes))
             .group_by(erasures.c.user_hash)
         )
-        return {user: utc(moment) for user, moment in self.session.execute(query)}
+        return {user: utc(moment) for user, moment in self.connection.execute(query)}

@@ -6,10 +6,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from adapters.sqlalchemy.tables import (
     courses,
@@ -49,8 +48,8 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _insert(session: Session, table):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
+def _insert(connection: Connection, table):  # type: ignore[no-untyped-def]
+    dialect = connection.dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
@@ -68,23 +67,23 @@ def _course(row) -> Course:  # type: ignore[no-untyped-def]
 
 
 class SqlCourseRepository(CourseRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def get(self, course_id: CourseId) -> Course | None:
-        row = self.session.execute(select(courses).where(courses.c.course_id == course_id)).first()
+        row = self.connection.execute(select(courses).where(courses.c.course_id == course_id)).first()
         return _course(row) if row else None
 
     def page(self, limit: int, offset: int) -> list[Course]:
         query = select(courses).order_by(courses.c.course_id).limit(limit).offset(offset)
-        return [_course(r) for r in self.session.execute(query)]
+        return [_course(r) for r in self.connection.execute(query)]
 
     def count(self) -> int:
-        return self.session.execute(select(func.count()).select_from(courses)).scalar_one()
+        return self.connection.execute(select(func.count()).select_from(courses)).scalar_one()
 
     def all(self) -> list[Course]:
         return [
-            _course(r) for r in self.session.execute(select(courses).order_by(courses.c.course_id))
+            _course(r) for r in self.connection.execute(select(courses).order_by(courses.c.course_id))
         ]
 
     def upsert(self, items: Sequence[Course]) -> None:
@@ -105,9 +104,9 @@ class SqlCourseRepository(CourseRepository):
             }
             for c in {c.course_id: c for c in items}.values()
         ]
-        stmt = _insert(self.session, courses)
+        stmt = _insert(self.connection, courses)
         replace = {name: stmt.excluded[name] for name in rows[0] if name != "course_id"}
-        self.session.execute(
+        self.connection.execute(
             stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows
         )
 
@@ -116,10 +115,10 @@ class SqlCourseRepository(CourseRepository):
         if not wanted:
             return set()
         query = select(courses.c.course_id).where(courses.c.course_id.in_(wanted))
-        return set(self.session.execute(query).scalars())
+        return set(self.connection.execute(query).scalars())
 
     def version(self) -> str:
-        count, latest = self.session.execute(
+        count, latest = self.connection.execute(
             select(func.count(), func.max(courses.c.updated_at)).select_from(courses)
         ).one()
         return f"{count}:{latest}"
@@ -151,6 +150,13 @@ _EVENT_COLUMNS = (
 )
 
 
+#: built once: building and hashing the statement cost more than running it (every request)
+_HISTORY = (
+    select(*_EVENT_COLUMNS)
+    .where(interactions.c.user_id == bindparam("user_id"))
+    .order_by(interactions.c.occurred_at, interactions.c.id)
+)
+
 _UNNEST_INSERT = text(
     """
     INSERT INTO interactions (event_id, user_id, course_id, event_type, occurred_at, recommendation_id)
@@ -165,8 +171,8 @@ _UNNEST_INSERT = text(
 
 
 class SqlInteractionRepository(InteractionRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add_batch(self, events: Sequence[Interaction]) -> int:
         unique: dict[str, Interaction] = {}
@@ -185,31 +191,27 @@ class SqlInteractionRepository(InteractionRepository):
             }
             for e in unique.values()
         ]
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.connection.dialect.name == "postgresql":
             # Six array parameters parse in microseconds; a 6,000-placeholder VALUES list does not.
             columns = {name: [row[name] for row in rows] for name in rows[0]}
-            return len(self.session.execute(_UNNEST_INSERT, columns).all())
+            return len(self.connection.execute(_UNNEST_INSERT, columns).all())
         stmt = (
-            _insert(self.session, interactions)
+            _insert(self.connection, interactions)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(interactions.c.event_id)
         )
-        return len(self.session.execute(stmt, rows).all())
+        return len(self.connection.execute(stmt, rows).all())
 
     def stored(self, event_ids: Iterable[str]) -> dict[str, Interaction]:
         wanted = set(event_ids)
         if not wanted:
             return {}
         query = select(*_EVENT_COLUMNS).where(interactions.c.event_id.in_(wanted))
-        return {row.event_id: _interaction(row) for row in self.session.execute(query)}
+        return {row.event_id: _interaction(row) for row in self.connection.execute(query)}
 
     def history(self, user_id: UserId) -> LearnerHistory:
-        query = (
-            select(*_EVENT_COLUMNS)
-            .where(interactions.c.user_id == user_id)
-            .order_by(interactions.c.occurred_at, interactions.c.id)
-        )
-        return LearnerHistory(user_id, tuple(_interaction(r) for r in self.session.execute(query)))
+        rows = self.connection.execute(_HISTORY, {"user_id": user_id})
+        return LearnerHistory(user_id, tuple(map(_interaction, rows)))
 
     def stream(self, batch_size: int = 10_000) -> Iterator[Interaction]:
         query = (
@@ -217,11 +219,11 @@ class SqlInteractionRepository(InteractionRepository):
             .order_by(interactions.c.occurred_at, interactions.c.id)
             .execution_options(yield_per=batch_size)
         )
-        for row in self.session.execute(query):
+        for row in self.connection.execute(query):
             yield _interaction(row)
 
     def count(self) -> int:
-        return self.session.execute(select(func.count()).select_from(interactions)).scalar_one()
+        return self.connection.execute(select(func.count()).select_from(interactions)).scalar_one()
 
     def version(self) -> str:
         # Events only leave through erasures and voiding statements: counting those (a small
@@ -233,7 +235,7 @@ class SqlInteractionRepository(InteractionRepository):
             .where(xapi_statements.c.voids.is_not(None))
             .scalar_subquery(),
         )
-        latest, erased, voided = self.session.execute(
+        latest, erased, voided = self.connection.execute(
             select(func.max(interactions.c.id), *removals)
         ).one()
         return f"{latest}:{erased}:{voided}"
@@ -243,24 +245,27 @@ class SqlInteractionRepository(InteractionRepository):
         if not wanted:
             return 0
         stmt = delete(interactions).where(interactions.c.event_id.in_(wanted))
-        return int(self.session.execute(stmt).rowcount)
+        return int(self.connection.execute(stmt).rowcount)
 
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         weight = case({t.value: w for t, w in weights.items()}, value=interactions.c.event_type)
         query = select(interactions.c.course_id, func.sum(weight)).group_by(
             interactions.c.course_id
         )
-        return {CourseId(c): float(total or 0) for c, total in self.session.execute(query)}
+        return {CourseId(c): float(total or 0) for c, total in self.connection.execute(query)}
+
+
+_ADD_SLATE, _ADD_ITEMS = slates.insert(), slate_items.insert()
 
 
 class SqlSlateRepository(SlateRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def add(self, slate: Slate) -> None:
         # Parameters, not .values(): the statement is compiled once and cached (hot path).
-        self.session.execute(
-            slates.insert(),
+        self.connection.execute(
+            _ADD_SLATE,
             {
                 "recommendation_id": slate.recommendation_id,
                 "user_id": slate.user_id,
@@ -273,8 +278,8 @@ class SqlSlateRepository(SlateRepository):
             },
         )
         if slate.items:
-            self.session.execute(
-                slate_items.insert(),
+            self.connection.execute(
+                _ADD_ITEMS,
                 [
                     {
                         "recommendation_id": slate.recommendation_id,
@@ -288,12 +293,12 @@ class SqlSlateRepository(SlateRepository):
             )
 
     def get(self, recommendation_id: RecommendationId) -> Slate | None:
-        head = self.session.execute(
+        head = self.connection.execute(
             select(slates).where(slates.c.recommendation_id == recommendation_id)
         ).first()
         if head is None:
             return None
-        rows = self.session.execute(
+        rows = self.connection.execute(
             select(slate_items)
             .where(slate_items.c.recommendation_id == recommendation_id)
             .order_by(slate_items.c.rank)
@@ -318,7 +323,7 @@ class SqlSlateRepository(SlateRepository):
         if not wanted:
             return set()
         query = select(slates.c.recommendation_id).where(slates.c.recommendation_id.in_(wanted))
-        return set(self.session.execute(query).scalars())
+        return set(self.connection.execute(query).scalars())
 
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         kinds = list(EventType)
@@ -332,7 +337,7 @@ class SqlSlateRepository(SlateRepository):
                 row.selected_by,
                 row.fallback_from,
             )
-            for row in self.session.execute(_outcomes_query(after, until))
+            for row in self.connection.execute(_outcomes_query(after, until))
         ]
 
 
@@ -384,13 +389,13 @@ def _job(row: Any) -> Job:
 
 
 class SqlJobRepository(JobRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     def submit(self, job: Job) -> bool:
         """Rolls the unit of work back when refused: submit a job in a unit of its own."""
         try:
-            self.session.execute(
+            self.connection.execute(
                 jobs.insert().values(
                     job_id=job.job_id,
                     kind=job.kind,
@@ -398,14 +403,13 @@ class SqlJobRepository(JobRepository):
                     submitted_at=utc(job.submitted_at),
                 )
             )
-            self.session.flush()
         except IntegrityError:
-            self.session.rollback()
+            self.connection.rollback()
             return False  # uq_jobs_active_kind: one of this kind is queued or running
         return True
 
     def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
-        oldest = self.session.execute(
+        oldest = self.connection.execute(
             select(jobs.c.job_id)
             .where(jobs.c.status == "queued", jobs.c.kind.in_(list(kinds)))
             .order_by(jobs.c.submitted_at)
@@ -414,7 +418,7 @@ class SqlJobRepository(JobRepository):
         if oldest is None:
             return None
         # Only the worker whose update finds the job still queued gets it.
-        claimed = self.session.execute(
+        claimed = self.connection.execute(
             update(jobs)
             .where(jobs.c.job_id == oldest, jobs.c.status == "queued")
             .values(
@@ -428,7 +432,7 @@ class SqlJobRepository(JobRepository):
         return self.get(oldest) if claimed == 1 else None
 
     def heartbeat(self, job_id: str, now: datetime) -> None:
-        self.session.execute(
+        self.connection.execute(
             update(jobs).where(jobs.c.job_id == job_id).values(heartbeat_at=utc(now))
         )
 
@@ -439,7 +443,7 @@ class SqlJobRepository(JobRepository):
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        self.session.execute(
+        self.connection.execute(
             update(jobs)
             .where(jobs.c.job_id == job_id)
             .values(
@@ -451,24 +455,24 @@ class SqlJobRepository(JobRepository):
         )
 
     def get(self, job_id: str) -> Job | None:
-        row = self.session.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        row = self.connection.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         return _job(row) if row else None
 
     def abandoned(self, silent_since: datetime) -> list[Job]:
         query = select(jobs).where(
             jobs.c.status == "running", jobs.c.heartbeat_at < utc(silent_since)
         )
-        return [_job(r) for r in self.session.execute(query)]
+        return [_job(r) for r in self.connection.execute(query)]
 
     def requeue(self, job_id: str) -> None:
-        self.session.execute(
+        self.connection.execute(
             update(jobs)
             .where(jobs.c.job_id == job_id)
             .values(status="queued", started_at=None, heartbeat_at=None, worker=None)
         )
 
 
-def delete_everything(session: Session) -> None:
+def delete_everything(connection: Connection) -> None:
     """Empty every table (tests and demo resets)."""
     for table in (jobs, slate_items, slates, interactions, courses, xapi_statements, erasures):
-        session.execute(delete(table))
+        connection.execute(delete(table))

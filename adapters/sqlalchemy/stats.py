@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 
 from adapters.sqlalchemy.repositories import utc
 from adapters.sqlalchemy.tables import courses, interactions, slates
@@ -13,9 +12,9 @@ from application.ports import CoursePopularity, DailyStats, StatsRepository, Use
 from domain.model import CourseId, UserId
 
 
-def _day(session: Session, column):  # type: ignore[no-untyped-def]
+def _day(connection: Connection, column):  # type: ignore[no-untyped-def]
     """The UTC calendar day of a timestamp as 'YYYY-MM-DD'."""
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)
 
@@ -25,8 +24,8 @@ def _count_if(condition):  # type: ignore[no-untyped-def]
 
 
 class SqlStatsRepository(StatsRepository):
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
 
     @staticmethod
     def user_statements(user_id: UserId):  # type: ignore[no-untyped-def]
@@ -52,9 +51,9 @@ class SqlStatsRepository(StatsRepository):
 
     def user(self, user_id: UserId) -> UserStats:
         served_query, events_query, categories_query = self.user_statements(user_id)
-        slate_count, impressions = self.session.execute(served_query).one()
-        clicks, enrolls = self.session.execute(events_query).one()
-        categories = self.session.execute(categories_query).all()
+        slate_count, impressions = self.connection.execute(served_query).one()
+        clicks, enrolls = self.connection.execute(events_query).one()
+        categories = self.connection.execute(categories_query).all()
         return UserStats(
             user_id,
             int(slate_count),
@@ -65,11 +64,11 @@ class SqlStatsRepository(StatsRepository):
         )
 
     def daily(self, since: datetime) -> list[DailyStats]:
-        rows = self.session.execute(self.daily_statement(since)).all()
+        rows = self.connection.execute(self.daily_statement(since)).all()
         return [DailyStats(d, s, int(r), int(i), int(c), int(e)) for d, s, r, i, c, e in rows]
 
     def daily_statement(self, since: datetime):  # type: ignore[no-untyped-def]
-        day_served = _day(self.session, slates.c.served_at)
+        day_served = _day(self.connection, slates.c.served_at)
         served = (
             select(
                 day_served.label("day"),
@@ -82,7 +81,7 @@ class SqlStatsRepository(StatsRepository):
             .where(slates.c.served_at >= utc(since))
             .group_by(day_served, slates.c.strategy)
         )
-        day_event = _day(self.session, interactions.c.occurred_at)
+        day_event = _day(self.connection, interactions.c.occurred_at)
         acted = (
             select(
                 day_event.label("day"),
@@ -118,7 +117,7 @@ class SqlStatsRepository(StatsRepository):
         )
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
-        rows = self.session.execute(self.popular_statement(since, limit)).all()
+        rows = self.connection.execute(self.popular_statement(since, limit)).all()
         return [CoursePopularity(CourseId(c), t, int(e), int(k)) for c, t, e, k in rows]
 
     @staticmethod

@@ -1,12 +1,14 @@
-"""A unit of work over one SQLAlchemy session: one transaction, rolled back unless committed."""
+"""A unit of work over one SQLAlchemy Core connection: one transaction, rolled back unless committed.
+
+Core, not an ORM session: every repository speaks Core statements, and a session's bookkeeping
+(its transaction state machine, identity map, event dispatch) cost more per request than the
+statements themselves (benchmarks/serving.py; docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
-import weakref
-
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.repositories import (
@@ -25,37 +27,32 @@ def _unreachable(error: BaseException | None) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
-_FACTORIES: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.WeakKeyDictionary()
-
-
-def _sessions(engine: Engine) -> sessionmaker[Session]:
-    """One session factory per engine: each sessionmaker makes a Session subclass whose event
-    dispatch SQLAlchemy sets up anew, a cost a unit of work per request must not pay."""
-    factory = _FACTORIES.get(engine)
-    if factory is None:
-        factory = _FACTORIES[engine] = sessionmaker(bind=engine, expire_on_commit=False)
-    return factory
-
-
 class SqlAlchemyUnitOfWork(UnitOfWork):
     def __init__(self, engine: Engine) -> None:
-        self.session_factory = _sessions(engine)
+        self.engine = engine
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
-        self.session: Session = self.session_factory()
-        self.courses = SqlCourseRepository(self.session)
-        self.interactions = SqlInteractionRepository(self.session)
-        self.slates = SqlSlateRepository(self.session)
-        self.stats = SqlStatsRepository(self.session)
-        self.jobs = SqlJobRepository(self.session)
-        self.statements = SqlStatementRepository(self.session)
-        self.erasures = SqlErasureRepository(self.session)
+        try:
+            self.connection: Connection = self.engine.connect()
+        except DBAPIError as error:
+            if _unreachable(error):
+                raise StorageUnavailable(
+                    f"the database is unreachable: {type(error).__name__}"
+                ) from error
+            raise
+        self.courses = SqlCourseRepository(self.connection)
+        self.interactions = SqlInteractionRepository(self.connection)
+        self.slates = SqlSlateRepository(self.connection)
+        self.stats = SqlStatsRepository(self.connection)
+        self.jobs = SqlJobRepository(self.connection)
+        self.statements = SqlStatementRepository(self.connection)
+        self.erasures = SqlErasureRepository(self.connection)
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         try:
             self.rollback()
-            self.session.close()
+            self.connection.close()
         except DBAPIError:
             if error is None:
                 raise
@@ -63,10 +60,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise StorageUnavailable(f"the database is unreachable: {type(error).__name__}") from error
 
     def commit(self) -> None:
-        self.session.commit()
+        self.connection.commit()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self.connection.rollback()
 
     def ping(self) -> None:
-        self.session.execute(text("SELECT 1"))
+        self.connection.execute(text("SELECT 1"))

@@ -11,6 +11,7 @@ from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, rerank
+from application.slate_recorder import SlateRecorder
 from application.strategies import Snapshot, StrategyRegistry
 from domain.model import (
     Course,
@@ -69,6 +70,7 @@ class RecommendHome:
         policy: RankingPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         bandit: BanditService | None = None,
+        recorder: SlateRecorder | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.strategies = strategies
@@ -77,6 +79,8 @@ class RecommendHome:
         self.clock = clock
         #: picks the strategy for "auto"
         self.bandit = bandit
+        #: one per process, so that concurrent requests share a commit
+        self.recorder = recorder or SlateRecorder(uow_factory)
 
     def _resolve(self, query: RecommendHomeQuery, snapshot: Snapshot) -> str:
         requested = query.strategy or self.default_strategy
@@ -128,9 +132,7 @@ class RecommendHome:
         )
         if not degraded:
             try:
-                with self.uow_factory() as uow:
-                    uow.slates.add(slate)
-                    uow.commit()
+                self.recorder.record(slate)
             except StorageUnavailable:
                 degraded = True
         served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)

@@ -150,7 +150,7 @@ def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.u
 @admin_required
 @inject
 def explain(use_case: ExplainRecommendation = Provide[Container.explain_recommendation]):  # type: ignore[no-untyped-def]
-    args = query(ExplainQuerySchema())
+    args = query(ExplainQuerySchema)
     return use_case.execute(
         ExplainQuery(
             UserId(args["user_id"]),

@@ -44,7 +44,7 @@ def user_stats(user_id: str, use_case: ComputeStats = Provide[Container.compute_
 )
 @inject
 def global_stats(use_case: ComputeStats = Provide[Container.compute_stats]):  # type: ignore[no-untyped-def]
-    stats = use_case.global_stats(query(DaysQuerySchema())["days"])
+    stats = use_case.global_stats(query(DaysQuerySchema)["days"])
     return {
         "days": stats.days,
         "ctr": stats.ctr,

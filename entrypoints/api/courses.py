@@ -33,7 +33,7 @@ WRITE_ERRORS = (400, 401, 403, 409, 413, 415)
 @documented("List the catalog", CourseListSchema, query=PageQuerySchema, errors=(400,))
 @inject
 def list_courses(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
-    args = query(PageQuerySchema())
+    args = query(PageQuerySchema)
     with uow:
         items = uow.courses.page(args["limit"], args["offset"])
         total = uow.courses.count()

@@ -106,7 +106,7 @@ def dashboard(  # type: ignore[no-untyped-def]
                 403, "forbidden", "without RS_ADMIN_TOKEN, admin endpoints answer only loopback"
             )
         return redirect(url_for("dashboard.login_form"), 303)
-    args = query(DashboardQuerySchema())
+    args = query(DashboardQuerySchema)
     days = args["days"]
     as_of = datetime.now(UTC)
     stats = stats_use_case.global_stats(days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -87,5 +88,12 @@ def _check_text(text: str) -> None:
         )
 
 
-def query(schema: Schema) -> dict[str, Any]:
-    return schema.load(request.args.to_dict())  # type: ignore[return-value]
+def query(schema: type[Schema]) -> dict[str, Any]:
+    """The query string loaded by `schema`."""
+    return _loader(schema).load(request.args.to_dict())  # type: ignore[return-value]
+
+
+@functools.cache
+def _loader(schema: type[Schema]) -> Schema:
+    # One instance per class, shared by every request: building one deep-copies its fields.
+    return schema()

@@ -54,7 +54,7 @@ def home(  # type: ignore[no-untyped-def]
     use_case: RecommendHome = Provide[Container.recommend_home],
     strategies: StrategyRegistry = Provide[Container.strategies],
 ):
-    args = query(HomeQuerySchema())
+    args = query(HomeQuerySchema)
     if args["category"] is not None or args["level"] is not None:
         check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
     weights = (
@@ -93,7 +93,7 @@ def home(  # type: ignore[no-untyped-def]
 )
 @inject
 def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
-    args = query(KQuerySchema())
+    args = query(KQuerySchema)
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
     metrics.served("similar", result.strategy)
     return {

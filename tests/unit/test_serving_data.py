@@ -51,7 +51,7 @@ def test_generate_writes_the_catalog_and_every_event_through_the_repositories(da
         course = uow.courses.get(uow.courses.all()[1].course_id)
         assert course is not None and course.prerequisites and course.tags and course.description
         # A stored learner (the generator's clock is "now", so a second synthesis may differ).
-        stored = uow.session.execute(select(interactions.c.user_id).limit(1)).scalar_one()
+        stored = uow.connection.execute(select(interactions.c.user_id).limit(1)).scalar_one()
         history = uow.interactions.history(stored)
         assert history.events and {e.event_type for e in history.events} <= set(EventType)
     engine.dispose()

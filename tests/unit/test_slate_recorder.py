@@ -1,0 +1,105 @@
+"""Recording slates: concurrent requests share a commit, and nothing unrecorded is acknowledged."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from application.ports import StorageUnavailable
+from application.slate_recorder import SlateRecorder
+from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
+
+
+def slate(n: int) -> Slate:
+    item = Recommendation(CourseId("course_sql_basic"), 1.0, 1, "popularity", "Popular")
+    return Slate(
+        RecommendationId(f"rec{n}"), UserId(f"u{n}"), "popularity", (item,), datetime.now(UTC)
+    )
+
+
+class Gated(InMemoryUnitOfWork):
+    """Counts commits; the first one waits for `gate`; slates named in `broken` fail to store."""
+
+    commits: list[int] = []
+    gate = threading.Event()
+    broken: set[str] = set()
+    down = False
+
+    def __enter__(self) -> Gated:
+        super().__enter__()
+        add = self.slates.add
+
+        def checked(s: Slate) -> None:
+            if s.recommendation_id in self.broken:
+                raise ValueError(f"cannot store {s.recommendation_id}")
+            add(s)
+
+        self.slates.add = checked  # type: ignore[method-assign]
+        return self
+
+    def commit(self) -> None:
+        if not self.commits:
+            self.gate.wait(10)
+        if self.down:
+            raise StorageUnavailable("the database is unreachable")
+        self.commits.append(len(self.working.slates) - len(self.committed.slates))
+        super().commit()
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    Gated.commits, Gated.gate, Gated.broken, Gated.down = [], threading.Event(), set(), False
+    return InMemoryStore()
+
+
+def record_concurrently(recorder: SlateRecorder, count: int) -> dict[int, BaseException | None]:
+    """The first slate's commit is held until the others wait behind it."""
+    outcomes: dict[int, BaseException | None] = {}
+
+    def run(n: int) -> None:
+        try:
+            recorder.record(slate(n))
+            outcomes[n] = None
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test reads
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    threads[0].start()
+    while not recorder._writer.locked():
+        time.sleep(0.001)
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(recorder._queued) < count - 1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    Gated.gate.set()
+    for thread in threads:
+        thread.join(10)
+    return outcomes
+
+
+def test_slates_served_together_share_one_commit_and_all_are_stored(store):
+    outcomes = record_concurrently(SlateRecorder(lambda: Gated(store)), 8)
+    assert outcomes == dict.fromkeys(range(8))
+    assert Gated.commits == [1, 7]
+    assert set(store.slates) == {f"rec{n}" for n in range(8)}
+
+
+def test_a_slate_that_cannot_be_stored_fails_only_its_own_request(store):
+    Gated.broken = {"rec3"}
+    outcomes = record_concurrently(SlateRecorder(lambda: Gated(store)), 6)
+    assert isinstance(outcomes.pop(3), ValueError)
+    assert outcomes == dict.fromkeys([0, 1, 2, 4, 5])
+    assert set(store.slates) == {f"rec{n}" for n in (0, 1, 2, 4, 5)}
+
+
+def test_an_unreachable_database_fails_every_waiting_request(store):
+    Gated.down = True
+    outcomes = record_concurrently(SlateRecorder(lambda: Gated(store)), 5)
+    assert all(isinstance(error, StorageUnavailable) for error in outcomes.values())
+    assert len(outcomes) == 5
+    assert not store.slates
