@@ -17,6 +17,7 @@ import torch
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.two_tower.trainer import TwoTowerTrainer
+from adapters.two_tower.training import patience_after
 from application.use_cases.train_two_tower import strongest_events
 from entrypoints.config import two_tower_settings
 
@@ -31,7 +32,7 @@ def stop(curve: list[float], patience: int, min_patience: int) -> tuple[int, int
             best, best_epoch, stale = recall, epoch, 0
         else:
             stale += 1
-            if stale >= min(patience, max(min_patience, best_epoch)):
+            if stale >= patience_after(best_epoch, patience, min_patience):
                 return epoch, best_epoch
     return len(curve), best_epoch
 

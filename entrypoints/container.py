@@ -170,13 +170,15 @@ class Container(containers.DeclarativeContainer):
 
     # The trainer process: fitting, publishing and background jobs. Settings are chosen on the
     # deployment's own data with what it serves (popularity with its half-life).
+    #: two_tower trained in-process with keyword settings over the configured ones (tuning)
+    tuned_two_tower = providers.Factory(
+        _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
+    )
     deployment_tuning_factories = providers.Dict(
         popularity=popularity.provider,
         content=content.provider,
         item_cf=item_cf.provider,
-        two_tower=providers.Factory(
-            _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
-        ).provider,
+        two_tower=tuned_two_tower.provider,
     )
     fit_strategies = providers.Factory(
         FitStrategies,
@@ -227,9 +229,7 @@ class Container(containers.DeclarativeContainer):
             "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
             "content": content.provider,
             "item_cf": item_cf.provider,
-            "two_tower": providers.Factory(
-                _tuned_two_tower, base=config.two_tower, hnsw_above=config.hnsw_above
-            ).provider,
+            "two_tower": tuned_two_tower.provider,
         }
     )
     evaluate_strategies = providers.Factory(

@@ -206,11 +206,17 @@ def _fit(
             best, stale, best_epoch = (recall, copy.deepcopy(model.state_dict())), 0, epoch
         else:
             stale += 1
-            if stale >= min(config.patience, max(config.min_patience, best_epoch)):
+            if stale >= patience_after(best_epoch, config.patience, config.min_patience):
                 break
     if best is not None:
         model.load_state_dict(best[1])
     return model, log
+
+
+def patience_after(best_epoch: int, patience: int, min_patience: int) -> int:
+    """Epochs without improvement to wait after the best: as many as the best took to reach, at
+    least `min_patience`, at most `patience`."""
+    return min(patience, max(min_patience, best_epoch))
 
 
 def _cut(
