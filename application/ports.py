@@ -189,6 +189,12 @@ class Artifact:
     manifest: dict[str, Any]
     files: dict[str, bytes]
 
+    @property
+    def trained_at(self) -> str | None:
+        """When the model in this version was fitted: its own publication, or, for a version a
+        rebuild made (a new index of the same model), that of the version it was built from."""
+        return self.manifest.get("trained_at") or self.manifest.get("created_at")
+
 
 class CorruptArtifact(Exception):
     """A version is incomplete or a file does not match its checksum."""

@@ -41,8 +41,8 @@ class Snapshot:
     versions: Mapping[str, str | None] = field(default_factory=dict)
     #: strategy -> what went wrong loading it
     errors: Mapping[str, str] = field(default_factory=dict)
-    #: strategy -> when the version it answers from was published (ISO 8601)
-    published_at: Mapping[str, str | None] = field(default_factory=dict)
+    #: strategy -> when the model it answers from was fitted (ISO 8601; a rebuild keeps its model's)
+    trained_at: Mapping[str, str | None] = field(default_factory=dict)
     #: the published tuning's manifest (settings and validation figures per strategy), or {}
     tuning: Mapping[str, Any] = field(default_factory=dict)
 
@@ -217,21 +217,21 @@ class StrategyRegistry:
             recommenders: dict[str, Recommender] = {}
             loaded: dict[str, str | None] = {}
             errors: dict[str, str] = {}
-            published: dict[str, str | None] = {}
+            trained: dict[str, str | None] = {}
             tuning = self._tuning(current, versions.pop(TUNING))
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
                 if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
                     recommenders[name], loaded[name] = kept, version
-                    published[name] = current.published_at.get(name)  # type: ignore[union-attr]
+                    trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
                     continue
-                recommender, loaded[name], published[name], error = self._load(
+                recommender, loaded[name], trained[name], error = self._load(
                     name, version, courses
                 )
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
-                    published[name] = current.published_at.get(name)  # type: ignore[union-attr]
+                    trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
                     if version is None:
                         error = (
                             f"no published {name} version is left in the artifact store; "
@@ -256,7 +256,7 @@ class StrategyRegistry:
             len(courses),
             time.perf_counter() - started,
         )
-        return Snapshot(key, courses, recommenders, loaded, errors, published, tuning)
+        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning)
 
     def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
         if current is not None and current.tuning.get("version") == version:
@@ -271,7 +271,7 @@ class StrategyRegistry:
         self, name: str, version: str | None, courses: Mapping[CourseId, Course]
     ) -> tuple[Recommender | None, str | None, str | None, str]:
         """The newest loadable version at or before `version` (the recommender, its version and
-        when it was published), with what went wrong on the way."""
+        when its model was fitted), with what went wrong on the way."""
         if version is None:
             return None, None, None, ""
         problems: list[str] = []
@@ -288,6 +288,5 @@ class StrategyRegistry:
                 log.error(problem)
                 problems.append(problem)
                 continue
-            created = artifact.manifest.get("created_at")
-            return recommender, candidate, created, "; ".join(problems)
+            return recommender, candidate, artifact.trained_at, "; ".join(problems)
         return None, None, None, "; ".join(problems)

@@ -223,7 +223,7 @@ class TwoTowerRecommender(ScoringRecommender):
         return {
             "loaded": True,
             "version": self.version,
-            "trained_at": manifest.get("created_at"),
+            "trained_at": manifest.get("trained_at") or manifest.get("created_at"),
             "data_version": manifest.get("data_version"),
             # Sizes in the configuration's terms (configs/two_tower.yaml, show-config): per
             # member; the index holds the members' vectors side by side.

@@ -113,8 +113,8 @@ class FitStrategies:
         version = self.store.current_version(name)
         if version is None:
             return None, None, None, {}
-        manifest = self.store.load(name, version, only=()).manifest
-        created = manifest.get("created_at")
+        artifact = self.store.load(name, version, only=())
+        manifest, created = artifact.manifest, artifact.trained_at
         return (
             version,
             DataVersion.parse(manifest.get("data_version")),

@@ -52,6 +52,9 @@ class RebuildIndex:
         with self.uow_factory() as uow:
             courses = uow.courses.all()
         files, manifest = self.trainer.reindex(artifact, courses, reencode)
+        # A new index is not a new model: the training interval and erasures are checked
+        # against when the model was trained.
+        manifest["trained_at"] = artifact.trained_at
         if data_version is not None:
             manifest["data_version"] = data_version
         version = self.store.publish(name, files, manifest, based_on=current)

@@ -76,12 +76,12 @@ def described(
         if name in snapshot.versions:
             version = snapshot.versions[name]
             info["version"] = version
-            info["trained_at"] = snapshot.published_at.get(name)
+            info["trained_at"] = snapshot.trained_at.get(name)
             info["source"] = (
                 "published" if version else "fallback" if recommender.ready else "none"
             )
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
-            trained = snapshot.published_at.get(name)
+            trained = snapshot.trained_at.get(name)
             info["predates_erasure"] = (
                 None
                 if not trained

@@ -10,10 +10,13 @@ import pytest
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from application.ports import ModelTrainer, StaleBase
+from application.use_cases.erase_learner import EraseLearner
+from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.upsert_courses import UpsertCourses
+from domain.model import UserId
 from tests.conftest import CATALOG, event
 
 
@@ -78,3 +81,15 @@ def test_a_training_overtaken_by_a_newer_one_is_refused_with_a_clear_message(set
     with pytest.raises(StaleBase, match="nothing was replaced"):
         TrainTwoTower(uow, Overtaken(), store).execute()
     assert store.load("two_tower", store.current_version("two_tower")).files["model"] == b"newer"
+
+
+def test_a_rebuilt_index_does_not_pass_for_a_model_trained_after_an_erasure(setup):
+    uow, trainer, store = setup
+    trainer.proceed.set()
+    trained = TrainTwoTower(uow, trainer, store).execute().version
+    EraseLearner(uow).execute(UserId("u1"))
+    rebuilt = RebuildIndex(uow, trainer, store).execute().version  # e.g. a catalog change
+    fit = FitStrategies(uow, {}, store, train_two_tower=lambda: TrainTwoTower(uow, trainer, store))
+    current = store.load("two_tower", rebuilt, only=())
+    assert current.trained_at == store.load("two_tower", trained, only=()).trained_at
+    assert fit.plan()[2] == "train"  # the erased learner must leave the model itself
