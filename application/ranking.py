@@ -58,16 +58,16 @@ def rerank(
 ) -> Ranked:
     relevance = normalised(candidates)
     rules: dict[CourseId, list[str]] = {}
-    reasons = {r.course_id: r.reason for r in candidates}
     recent = learner.completed_since(now - timedelta(days=policy.next_step_days))
     levels: dict[str, Level] = {}  # per category, looked up once
-    kept: list[Recommendation] = []
+    kept: list[_Scored] = []
     for candidate in candidates:
         course = catalog.get(candidate.course_id)
         if course is None:
             continue
         noted = rules.setdefault(course.course_id, [])
         score = relevance[course.course_id]
+        reason = candidate.reason
         missing = learner.missing_prerequisites(course)
         if missing:
             titles = ", ".join(catalog[p].title if p in catalog else p for p in missing)
@@ -80,7 +80,7 @@ def rerank(
         if after:
             score += policy.next_step_boost
             title = catalog[after[0]].title if after[0] in catalog else after[0]
-            reasons[course.course_id] = f"Next step after {title}"
+            reason = f"Next step after {title}"
             noted.append(f"boosted: next step after {title}, completed recently")
         if course.category not in levels:
             levels[course.category] = learner.level_in(course.category, catalog) or Level.BEGINNER
@@ -91,35 +91,46 @@ def rerank(
             noted.append(
                 f"demoted: {course.level.value} while the learner is at {level.value} in {course.category or 'this category'}"
             )
-        kept.append(replace(candidate, score=score, reason=reasons[course.course_id]))
-    return Ranked(
-        _diverse(kept, catalog, k, policy.diversity, rules), {c: r for c, r in rules.items() if r}
-    )
+        kept.append(_Scored(score, course.course_id, course.category, candidate, reason))
+    chosen = _diverse(kept, k, policy.diversity, rules)
+    # Only the k served courses become new Recommendations (a request ranks a pool of several k).
+    items = [
+        replace(c.candidate, score=c.score, reason=c.reason, rank=rank)
+        for rank, c in enumerate(chosen, start=1)
+    ]
+    return Ranked(items, {c: r for c, r in rules.items() if r})
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    score: float
+    course_id: CourseId
+    category: str
+    candidate: Recommendation
+    reason: str
 
 
 def _diverse(
-    items: list[Recommendation],
-    catalog: Mapping[CourseId, Course],
-    k: int,
-    diversity: float,
-    rules: dict[CourseId, list[str]],
-) -> list[Recommendation]:
+    items: list[_Scored], k: int, diversity: float, rules: dict[CourseId, list[str]]
+) -> list[_Scored]:
     remaining = sorted(items, key=lambda r: (-r.score, r.course_id))
-    chosen: list[Recommendation] = []
+    chosen: list[_Scored] = []
     categories: set[str] = set()
     while remaining and len(chosen) < k:
-
-        def value(r: Recommendation) -> float:
-            return (1 - diversity) * r.score - diversity * (
-                catalog[r.course_id].category in categories
-            )
-
-        best = max(remaining, key=value) if diversity > 0 else remaining[0]
-        if diversity > 0 and best is not remaining[0]:
-            rules.setdefault(remaining[0].course_id, []).append(
-                f"moved down for variety: {catalog[remaining[0].course_id].category} is already in the list"
-            )
+        best = remaining[0]
+        if diversity > 0:
+            value = (1 - diversity) * best.score - diversity * (best.category in categories)
+            for item in remaining[1:]:
+                if (1 - diversity) * item.score <= value:
+                    break  # sorted by score: no later item can beat the best any more
+                other = (1 - diversity) * item.score - diversity * (item.category in categories)
+                if other > value:
+                    best, value = item, other
+            if best is not remaining[0]:
+                rules.setdefault(remaining[0].course_id, []).append(
+                    f"moved down for variety: {remaining[0].category} is already in the list"
+                )
         remaining.remove(best)
-        categories.add(catalog[best.course_id].category)
-        chosen.append(replace(best, rank=len(chosen) + 1))
+        categories.add(best.category)
+        chosen.append(best)
     return chosen
