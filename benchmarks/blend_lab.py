@@ -1,14 +1,20 @@
 """Blend variants of the hybrid, measured on application.tuning's own validation split.
 
-    .venv/bin/python -m benchmarks.blend_lab fit --dataset ml-100k|cnpc [--data-dir ../shared/data]
+    .venv/bin/python -m benchmarks.blend_lab fit --dataset ml-100k|cnpc [--only NAME,...]
     .venv/bin/python -m benchmarks.blend_lab score --dataset ml-100k|cnpc
+    .venv/bin/python -m benchmarks.blend_lab variants --dataset cnpc --extra sequence,two_tower5
+    .venv/bin/python -m benchmarks.blend_lab transition|userknn|timepop|puresvd --dataset ...
 
 `fit` rebuilds the inner split application.tuning searches on (the evaluation's training part
-split again, the same 2000 validation learners), fits each hybrid component once with the
-settings the search chose on that data set, and caches every validation learner's top-100 with
-scores under var/blend_lab/ (JSON). `score` then re-blends the cached lists under each variant in
-seconds: weights are chosen on one half of the validation learners and reported on the other
-half (and the reverse), so a variant is not credited with fitting noise.
+split again, the same validation learners), fits each component in CHOSEN once with the settings
+the search chose on that data set (plus variants: two_tower5, two_tower_*, item_cf_100, als*), and
+caches every validation learner's top-100 with scores under var/blend_lab/ (JSON). `score`
+re-blends the cached lists under each pool size and normalisation; `variants` adds components to
+the blend and searches weights per history-length bucket. Weights are chosen on one half of the
+validation learners and reported on the other half (and the reverse: "cross"), so a variant is
+not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
+(`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
+"transition" slot. docs/results.md ("Defaults only") has the figures.
 """
 
 from __future__ import annotations
@@ -38,6 +44,21 @@ CHOSEN = {
         "two_tower": {"objective": "all", "members": 3},
         "two_tower5": {"objective": "all", "members": 5},
         "sequence": {"recency_decay": 1.0},
+        "two_tower_nodecay": {"objective": "all", "members": 3, "recency_decay": 1.0},
+        "two_tower_t05": {"objective": "all", "members": 3, "temperature": 0.05},
+        "two_tower_in03": {"objective": "all", "members": 3, "input_dropout": 0.3},
+        "item_cf_100": {"regularization": 100.0, "recency_decay": 1.0},
+        "two_tower_t02": {"objective": "all", "members": 3, "temperature": 0.2},
+        "two_tower_in07": {"objective": "all", "members": 3, "input_dropout": 0.7},
+        "two_tower_e256": {"objective": "all", "members": 3, "embedding_dim": 256},
+        "two_tower_h512": {"objective": "all", "members": 3, "hidden_dims": [512]},
+        "two_tower_lr005": {"objective": "all", "members": 3, "learning_rate": 0.005},
+        "two_tower_do03": {"objective": "all", "members": 3, "dropout": 0.3},
+        "als": {},
+        "two_tower_next": {"objective": "next", "members": 3},
+        "als64": {"factors": 64},
+        "als128": {"factors": 128, "regularization": 1.0},
+        "als16": {"factors": 16},
     },
     "cnpc": {
         "popularity": {},
@@ -64,7 +85,16 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
     for name, settings in CHOSEN[dataset].items():
         if only and name not in only:
             continue
-        recommender = factories[name.rstrip("5")](**settings)
+        factory = next(
+            f
+            for f in ("two_tower", "item_cf", "sequence", "popularity", "content", "als")
+            if name.startswith(f)
+        )
+        recommender = (
+            container.evaluation_factories()["implicit-als"](**settings)
+            if name.startswith("als")
+            else factories[factory](**settings)
+        )
         recommender.fit(data.courses, search.train)
         lists = recommender.recommend_many(search.learners, POOL, search.excludes, explain=False)
         cached["lists"][name] = [[[r.course_id, r.score] for r in items] for items in lists]
@@ -169,6 +199,36 @@ def timepop(dataset: str, data_dir: Path, tau: float = 7.0, unused: float = 0.0)
     print(f"timepop tau {tau} cached as transition")
 
 
+def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> None:
+    """PureSVD: scores x_u V_k V_kᵀ from the top-k right singular vectors. Cached as "transition"."""
+    from adapters.item_cf import interaction_matrix
+
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    ids = [c.course_id for c in data.courses]
+    index = {c: i for i, c in enumerate(ids)}
+    x = interaction_matrix(index, search.train).toarray()
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    w = vt[:k].T @ vt[:k]
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        row = np.zeros(len(ids))
+        for c in learner.seen():
+            if c in index:
+                row[index[c]] = 1.0
+        scores = row @ w
+        for c in exclude:
+            if c in index:
+                scores[index[c]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"puresvd k {k} cached as transition")
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -219,11 +279,16 @@ class Lab:
         self.truth = [set(t) for t in cached["truth"]]
         self.history = np.array(cached["history"])
         self.lists = cached["lists"]
-        self.names = sorted(n for n in self.lists if n in GRID and n not in ("transition", "sequence"))
+        #: the shipped blend's components (the one-off signals are added by `variants`)
+        self.names = sorted(n for n in self.lists if n in GRID and n != "transition")
         keep = [i for i, t in enumerate(self.truth) if t]
         self.users = keep
-        order = random.Random(0).sample(keep, len(keep))
-        self.halves = [sorted(order[: len(order) // 2]), sorted(order[len(order) // 2 :])]
+        #: 20 random halvings of the learners, each used both ways (choose on one, report on other)
+        self.halvings = []
+        for seed in range(20):
+            order = random.Random(seed).sample(keep, len(keep))
+            a, b = order[: len(order) // 2], order[len(order) // 2 :]
+            self.halvings += [(a, b), (b, a)]
 
     def ndcg_matrix(
         self, users: Sequence[int], norm: Callable, pool: int, grid: dict, names: Sequence[str]
@@ -252,14 +317,15 @@ class Lab:
         return settings, out
 
     def cross(self, norm: Callable, pool: int, grid: dict = GRID, names=None) -> dict:
-        """Choose on one half, report on the other (both ways); plus the all-learners best."""
+        """Choose on one half, report on the other (mean over the halvings); plus the best
+        setting on every learner."""
         names = names or self.names
         settings, m = self.ndcg_matrix(self.users, norm, pool, grid, names)
         pos = {u: j for j, u in enumerate(self.users)}
         held = []
-        for a, b in ((0, 1), (1, 0)):
-            ia = [pos[u] for u in self.halves[a]]
-            ib = [pos[u] for u in self.halves[b]]
+        for a, b in self.halvings:
+            ia = [pos[u] for u in a]
+            ib = [pos[u] for u in b]
             best = int(np.argmax(m[:, ia].mean(axis=1)))
             held.append(m[best, ib].mean())
         best = int(np.argmax(m.mean(axis=1)))
@@ -276,16 +342,16 @@ def buckets(lab: Lab, norm: Callable, pool: int, edges: Sequence[int]) -> float:
     settings, m = lab.ndcg_matrix(lab.users, norm, pool, GRID, lab.names)
     pos = {u: j for j, u in enumerate(lab.users)}
     held = []
-    for a, b in ((0, 1), (1, 0)):
+    for a, b in lab.halvings:
         total = 0.0
         for low, high in itertools.pairwise((0, *edges, 10**9)):
-            ia = [pos[u] for u in lab.halves[a] if low <= lab.history[u] < high]
-            ib = [pos[u] for u in lab.halves[b] if low <= lab.history[u] < high]
+            ia = [pos[u] for u in a if low <= lab.history[u] < high]
+            ib = [pos[u] for u in b if low <= lab.history[u] < high]
             if not ib:
                 continue
             best = int(np.argmax(m[:, ia].mean(axis=1))) if ia else 0
             total += m[best, ib].sum()
-        held.append(total / len(lab.halves[b]))
+        held.append(total / len(b))
     return float(np.mean(held))
 
 
@@ -297,10 +363,20 @@ def variants(dataset: str, extra: Sequence[str]) -> None:
         alone = lab.cross(minmax, 100, one, [*base, "transition"])["all"]
         print(f"  transition alone: {alone:.4f}")
     for swap in extra:
-        names = sorted(
-            {*base, *swap.split("+")} - ({"two_tower"} if "two_tower5" in swap else set())
+        added = swap.split("+")
+        # a two_tower variant replaces two_tower unless two_tower is named too
+        replaced = (
+            {"two_tower"}
+            if any(a.startswith("two_tower_") or a == "two_tower5" for a in added)
+            and "two_tower" not in added
+            else set()
         )
-        grid = GRID | {"two_tower5": GRID["two_tower"]}
+        names = sorted({*base, *added} - replaced)
+        grid = GRID | {
+            a: GRID["two_tower" if a.startswith("two_tower") else "item_cf"]
+            for a in added
+            if a not in GRID
+        }
         for pool in (100, 50):
             r = lab.cross(minmax, pool, grid, names)
             print(
@@ -348,7 +424,8 @@ def score(dataset: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "command", choices=["fit", "score", "transition", "variants", "userknn", "timepop"]
+        "command",
+        choices=["fit", "score", "transition", "variants", "userknn", "timepop", "puresvd"],
     )
     parser.add_argument(
         "--extra", default="", help="variants: component sets, e.g. two_tower5,transition"
@@ -365,6 +442,8 @@ def main() -> None:
         variants(args.dataset, [n for n in args.extra.split(",") if n])
     elif args.command == "userknn":
         userknn(args.dataset, args.data_dir, args.window, args.decay)
+    elif args.command == "puresvd":
+        puresvd(args.dataset, args.data_dir, args.window)
     elif args.command == "timepop":
         timepop(args.dataset, args.data_dir, args.decay)
     elif args.command == "transition":
