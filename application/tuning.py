@@ -31,9 +31,10 @@ SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
         "regularization": (100.0, 10.0, 50.0, 250.0, 500.0, 1000.0),
         "recency_decay": (1.0, 0.7, 0.5, 0.3),
     },
+    "sequence": {"recency_decay": (0.5, 1.0, 0.3)},
     "two_tower": {"objective": ("next", "all")},
 }
-HYBRID_COMPONENTS = ("popularity", "content", "item_cf", "two_tower")
+HYBRID_COMPONENTS = ("popularity", "content", "item_cf", "sequence", "two_tower")
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000

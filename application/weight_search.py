@@ -18,6 +18,7 @@ from domain.model import CourseId, Recommendation
 #: weights tried per component: the collaborative ones carry the blend, the others season it
 GRID: Mapping[str, tuple[float, ...]] = {
     "item_cf": (0.0, 0.25, 0.5, 1.0),
+    "sequence": (0.0, 0.25, 0.5, 1.0),
     "two_tower": (0.0, 0.25, 0.5, 1.0),
     "content": (0.0, 0.1, 0.25),
     "popularity": (0.0, 0.1, 0.25),

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
-STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "content", "popularity", "auto"]
+STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "sequence", "content", "popularity", "auto"]
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
 #: TowerConfig's own sizes, used when neither the YAML nor the environment sets one
 TOWER_DEFAULT_SIZES = {"embedding_dim": 64, "user_feature_dim": 16, "item_feature_dim": 32}
@@ -55,6 +55,7 @@ class Settings(BaseModel):
     weight_popularity: float = Field(0.0, alias="HYBRID_WEIGHTS_POPULARITY", ge=0)
     weight_content: float = Field(0.1, alias="HYBRID_WEIGHTS_CONTENT", ge=0)
     weight_item_cf: float = Field(0.25, alias="HYBRID_WEIGHTS_ITEM_CF", ge=0)
+    weight_sequence: float = Field(0.0, alias="HYBRID_WEIGHTS_SEQUENCE", ge=0)
     popularity_half_life_days: float = Field(30.0, alias="RS_POPULARITY_HALF_LIFE_DAYS", gt=0)
     refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0)
     fit_interval_seconds: float = Field(60.0, alias="RS_FIT_INTERVAL", ge=1)
@@ -63,6 +64,9 @@ class Settings(BaseModel):
     item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
     item_cf_recency_decay: float | None = Field(
         None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1
+    )
+    sequence_recency_decay: float | None = Field(
+        None, alias="RS_SEQUENCE_RECENCY_DECAY", gt=0, le=1
     )
     two_tower_objective: Literal["next", "all"] | None = Field(
         None, alias="RS_TWO_TOWER_OBJECTIVE"
@@ -177,6 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "popularity": s.weight_popularity,
             "content": s.weight_content,
             "item_cf": s.weight_item_cf,
+            "sequence": s.weight_sequence,
         },
         "popularity_half_life_days": s.popularity_half_life_days,
         "refresh_seconds": s.refresh_seconds,
@@ -239,14 +244,16 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
 
 def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Settings the operator fixed, which fit-time tuning then uses as given (never searched):
-    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_TWO_TOWER_OBJECTIVE, the objective and
-    members of an explicit RS_TWO_TOWER_CONFIG, and the hybrid's weights once any
-    HYBRID_WEIGHTS_* is set."""
-    pins: dict[str, dict[str, Any]] = {"item_cf": {}, "two_tower": {}}
+    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_SEQUENCE_RECENCY_DECAY,
+    RS_TWO_TOWER_OBJECTIVE, the objective and members of an explicit RS_TWO_TOWER_CONFIG, and the
+    hybrid's weights once any HYBRID_WEIGHTS_* is set."""
+    pins: dict[str, dict[str, Any]] = {"item_cf": {}, "sequence": {}, "two_tower": {}}
     if s.item_cf_regularization is not None:
         pins["item_cf"]["regularization"] = s.item_cf_regularization
     if s.item_cf_recency_decay is not None:
         pins["item_cf"]["recency_decay"] = s.item_cf_recency_decay
+    if s.sequence_recency_decay is not None:
+        pins["sequence"]["recency_decay"] = s.sequence_recency_decay
     if env.get("RS_TWO_TOWER_CONFIG"):
         explicit = two_tower_settings(env)
         pins["two_tower"] |= {k: explicit[k] for k in ("objective", "members") if k in explicit}
@@ -259,6 +266,7 @@ def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]
                 "popularity": s.weight_popularity,
                 "content": s.weight_content,
                 "item_cf": s.weight_item_cf,
+                "sequence": s.weight_sequence,
             }
         }
     return {name: values for name, values in pins.items() if values}

@@ -16,6 +16,7 @@ from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender, live_popularity
+from adapters.sequence import SequenceRecommender
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -108,11 +109,15 @@ class Container(containers.DeclarativeContainer):
     )
     content = providers.Factory(ContentRecommender)
     item_cf = providers.Factory(ItemCFRecommender)
+    sequence = providers.Factory(SequenceRecommender)
     hybrid = providers.Factory(HybridRecommender, weights=config.hybrid_weights)
     two_tower = providers.Factory(TwoTowerRecommender, hnsw_above=config.hnsw_above)
     #: what the trainer fits and publishes (two_tower has its own trainer)
     fitted_strategies = providers.Dict(
-        popularity=popularity.provider, content=content.provider, item_cf=item_cf.provider
+        popularity=popularity.provider,
+        content=content.provider,
+        item_cf=item_cf.provider,
+        sequence=sequence.provider,
     )
     strategies = providers.ThreadSafeSingleton(
         StrategyRegistry,
@@ -120,6 +125,7 @@ class Container(containers.DeclarativeContainer):
             popularity=popularity.provider,
             content=content.provider,
             item_cf=item_cf.provider,
+            sequence=sequence.provider,
             two_tower=two_tower.provider,
         ),
         composites=providers.Dict(hybrid=hybrid.provider),
@@ -178,6 +184,7 @@ class Container(containers.DeclarativeContainer):
         popularity=popularity.provider,
         content=content.provider,
         item_cf=item_cf.provider,
+        sequence=sequence.provider,
         two_tower=tuned_two_tower.provider,
     )
     fit_strategies = providers.Factory(
@@ -219,6 +226,7 @@ class Container(containers.DeclarativeContainer):
             "content": content.provider,
             "two_tower": providers.Factory(TwoTowerRecommender, trainer=two_tower_trainer).provider,
             "item_cf": item_cf.provider,
+            "sequence": sequence.provider,
             "implicit-als": providers.Factory(ImplicitRecommender, "als").provider,
             "implicit-bpr": providers.Factory(ImplicitRecommender, "bpr").provider,
         }
@@ -229,6 +237,7 @@ class Container(containers.DeclarativeContainer):
             "popularity": providers.Factory(PopularityRecommender, half_life_days=None).provider,
             "content": content.provider,
             "item_cf": item_cf.provider,
+            "sequence": sequence.provider,
             "two_tower": tuned_two_tower.provider,
         }
     )

@@ -239,7 +239,13 @@ def test_readiness_waits_for_a_published_version_of_every_strategy(database_url)
     assert client.get("/healthz").json == {"status": "ok"}
     waiting = client.get("/readyz")
     assert waiting.status_code == 503 and waiting.headers["Retry-After"]
-    assert waiting.json["error"]["missing"] == ["content", "item_cf", "popularity", "two_tower"]
+    assert waiting.json["error"]["missing"] == [
+        "content",
+        "item_cf",
+        "popularity",
+        "sequence",
+        "two_tower",
+    ]
     # Meanwhile learners get popular courses, counted by the database.
     served = client.get(f"{HOME}?user_id=someone").json
     assert served["strategy"] == "popularity" and served["items"][0]["course_id"] == "course_python_basic"

@@ -98,7 +98,7 @@ def test_after_an_erasure_no_row_mentions_the_learner_and_they_are_a_new_learner
         sum(d["recommendations"] for d in before["daily"]) - 1
     )
     assert sum(d["clicks"] for d in after["daily"]) == sum(d["clicks"] for d in before["daily"]) - 1
-    for strategy in ("popularity", "content", "item_cf"):
+    for strategy in ("popularity", "content", "item_cf", "sequence"):
         assert _served(client, LEARNER, strategy) == _served(client, STRANGER, strategy)
     mine = client.get(f"/api/v1/recommendations/stats/user/{LEARNER}").json
     new = client.get(f"/api/v1/recommendations/stats/user/{STRANGER}").json

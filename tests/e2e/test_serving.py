@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
+from adapters.sequence import SequenceRecommender
 from adapters.sqlalchemy.repositories import SqlInteractionRepository
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
@@ -41,7 +42,7 @@ def test_a_worker_serves_with_the_trainer_stopped_and_the_events_table_growing(
         for m in client.get("/admin/recommendations/models").json["models"]
         if m.get("source") == "published"
     }
-    assert set(published) == {"popularity", "content", "item_cf"}
+    assert set(published) == {"popularity", "content", "item_cf", "sequence"}
 
     def forbidden(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("a web worker fitted a model or read the whole events table")
@@ -51,13 +52,14 @@ def test_a_worker_serves_with_the_trainer_stopped_and_the_events_table_growing(
         PopularityRecommender,
         ContentRecommender,
         ItemCFRecommender,
+        SequenceRecommender,
         TwoTowerRecommender,
     ):
         monkeypatch.setattr(recommender, "fit", forbidden)
     for batch in range(3):
         accepted = client.post("/api/v1/interactions", json={"events": events(60 + 40 * batch, 40)})
         assert accepted.status_code == 200 and accepted.json["accepted"] == 40
-        for strategy in ("popularity", "content", "item_cf", "hybrid"):
+        for strategy in ("popularity", "content", "item_cf", "sequence", "hybrid"):
             body = client.get(f"{HOME}?user_id=user1&strategy={strategy}&explain=true").json
             assert body["strategy"] == strategy and body["items"], body
             assert all(item["reason"] for item in body["items"])
@@ -124,7 +126,7 @@ def test_the_trainer_retrains_at_once_after_an_erasure_so_no_model_keeps_the_lea
     assert client.delete("/api/v1/learners/user1").status_code == 200
     published = [f.strategy for f in trainer.run_once() if f.version]
     # every strategy refitted, and the settings chosen again on the data without the learner
-    assert {"popularity", "content", "item_cf", "tuning", "two_tower"} <= set(published)
+    assert {"popularity", "content", "item_cf", "sequence", "tuning", "two_tower"} <= set(published)
     assert published[-1] == "two_tower"
     assert "user1" not in trained_users() and "user2" in trained_users()
     models = client.get("/admin/recommendations/models").json["models"]

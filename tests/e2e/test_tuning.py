@@ -24,7 +24,7 @@ def test_the_trainer_publishes_the_settings_it_chose_and_workers_blend_with_them
     fitted = app.container.trainer(fit_interval=0).run_once()
     published = [f.strategy for f in fitted if f.version]
     # the cheap strategies first (better answers at once), then the search, then the training
-    assert published[:3] == ["popularity", "content", "item_cf"]
+    assert published[:4] == ["popularity", "content", "item_cf", "sequence"]
     assert published.index("tuning") < published.index("two_tower") == len(published) - 1
 
     models = by_strategy(app.test_client())

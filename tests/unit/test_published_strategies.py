@@ -7,6 +7,7 @@ import pytest
 from adapters.demo_data import demo_data
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
+from adapters.sequence import SequenceRecommender
 from adapters.tfidf import ContentRecommender
 from domain.model import LearnerHistory, UserId
 
@@ -15,6 +16,7 @@ STRATEGIES = {
     "content": ContentRecommender,
     "item_cf": lambda: ItemCFRecommender(regularization=50.0),
     "item_knn": lambda: ItemCFRecommender(max_dense_items=0),
+    "sequence": SequenceRecommender,
 }
 
 

@@ -157,3 +157,13 @@ def test_the_hybrids_validation_figure_is_averaged_like_a_single_strategys():
     # the second learner's held-out courses were all seen before: nothing to find, not a miss
     weights, ndcg = search_weights(lists, [{CourseId("a")}, set()])
     assert weights["item_cf"] > 0 and ndcg == 1.0
+
+
+def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order():
+    from adapters.sequence import SequenceRecommender
+
+    catalog, events = sequential(learners=20)
+    factories = {"item_cf": ItemCFRecommender, "sequence": SequenceRecommender}
+    result = tune(catalog, events, factories, budget_seconds=60)
+    assert result.settings["hybrid"]["weights"]["sequence"] > 0
+    assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]

@@ -1,0 +1,456 @@
+"""Blend variants of the hybrid, measured on application.tuning's own validation split.
+
+    .venv/bin/python -m benchmarks.blend_lab fit --dataset ml-100k|cnpc [--only NAME,...]
+    .venv/bin/python -m benchmarks.blend_lab score --dataset ml-100k|cnpc
+    .venv/bin/python -m benchmarks.blend_lab variants --dataset cnpc --extra sequence,two_tower5
+    .venv/bin/python -m benchmarks.blend_lab transition|userknn|timepop|puresvd --dataset ...
+
+`fit` rebuilds the inner split application.tuning searches on (the evaluation's training part
+split again, the same validation learners), fits each component in CHOSEN once with the settings
+the search chose on that data set (plus variants: two_tower5, two_tower_*, item_cf_100, als*), and
+caches every validation learner's top-100 with scores under var/blend_lab/ (JSON). `score`
+re-blends the cached lists under each pool size and normalisation; `variants` adds components to
+the blend and searches weights per history-length bucket. Weights are chosen on one half of the
+validation learners and reported on the other half (and the reverse: "cross"), so a variant is
+not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
+(`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
+"transition" slot. docs/results.md ("Defaults only") has the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from application.tuning import MAX_USERS, POOL, _Search
+from benchmarks.validation import inner_protocol, validation_dataset
+from entrypoints.config import load_settings
+from entrypoints.container import Container
+
+CACHE = Path("var/blend_lab")
+#: the settings the search chose on each data set (docs/results.md, "Defaults only")
+CHOSEN = {
+    "ml-100k": {
+        "popularity": {},
+        "content": {},
+        "item_cf": {"regularization": 500.0, "recency_decay": 1.0},
+        "two_tower": {"objective": "all", "members": 3},
+        "two_tower5": {"objective": "all", "members": 5},
+        "sequence": {"recency_decay": 1.0},
+        "two_tower_nodecay": {"objective": "all", "members": 3, "recency_decay": 1.0},
+        "two_tower_t05": {"objective": "all", "members": 3, "temperature": 0.05},
+        "two_tower_in03": {"objective": "all", "members": 3, "input_dropout": 0.3},
+        "item_cf_100": {"regularization": 100.0, "recency_decay": 1.0},
+        "two_tower_t02": {"objective": "all", "members": 3, "temperature": 0.2},
+        "two_tower_in07": {"objective": "all", "members": 3, "input_dropout": 0.7},
+        "two_tower_e256": {"objective": "all", "members": 3, "embedding_dim": 256},
+        "two_tower_h512": {"objective": "all", "members": 3, "hidden_dims": [512]},
+        "two_tower_lr005": {"objective": "all", "members": 3, "learning_rate": 0.005},
+        "two_tower_do03": {"objective": "all", "members": 3, "dropout": 0.3},
+        "als": {},
+        "two_tower_next": {"objective": "next", "members": 3},
+        "als64": {"factors": 64},
+        "als128": {"factors": 128, "regularization": 1.0},
+        "als16": {"factors": 16},
+    },
+    "cnpc": {
+        "popularity": {},
+        "content": {},
+        "item_cf": {"regularization": 10.0, "recency_decay": 0.5},
+        "two_tower": {"objective": "next", "members": 3},
+        "two_tower5": {"objective": "next", "members": 5},
+        "sequence": {"recency_decay": 0.5},
+    },
+}
+
+
+def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    container = Container()
+    container.config.from_dict(load_settings({"RS_DATABASE_URL": "memory://"}))
+    factories = container.tuning_factories()
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text()) if path.exists() else {}
+    cached["truth"] = [sorted(t) for t in search.truth]
+    cached["history"] = [len(learner.seen()) for learner in search.learners]
+    cached.setdefault("lists", {})
+    for name, settings in CHOSEN[dataset].items():
+        if only and name not in only:
+            continue
+        factory = next(
+            f
+            for f in ("two_tower", "item_cf", "sequence", "popularity", "content", "als")
+            if name.startswith(f)
+        )
+        recommender = (
+            container.evaluation_factories()["implicit-als"](**settings)
+            if name.startswith("als")
+            else factories[factory](**settings)
+        )
+        recommender.fit(data.courses, search.train)
+        lists = recommender.recommend_many(search.learners, POOL, search.excludes, explain=False)
+        cached["lists"][name] = [[[r.course_id, r.score] for r in items] for items in lists]
+        print(f"{name} {settings}: validation ndcg@10 {search._score(lists):.4f}", flush=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached))
+    assert len(search.learners) <= MAX_USERS
+
+
+def transition(dataset: str, data_dir: Path, window: int = 3, decay: float = 0.5) -> None:
+    """A "next course" signal from the inner training part's sequences: P(b within `window`
+    courses after a), summed over the learner's courses with each step back weighing `decay`
+    times less. Cached as the component "transition"."""
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
+    index = {c: i for i, c in enumerate(ids)}
+    counts = np.zeros((len(ids), len(ids)))
+    sequences: dict[str, list[int]] = {}
+    for event in sorted(search.train, key=lambda e: (e.user_id, e.occurred_at)):
+        sequences.setdefault(event.user_id, []).append(index[event.course_id])
+    for seq in sequences.values():
+        for i, a in enumerate(seq):
+            for j, b in enumerate(seq[i + 1 : i + 1 + window]):
+                counts[a, b] += 1.0 / (j + 1)
+    probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        seq = [index[e.course_id] for e in sorted(learner.events, key=lambda e: e.occurred_at)]
+        weights = decay ** np.arange(len(seq))[::-1]
+        scores = weights @ probs[seq]
+        for c in exclude:
+            scores[index[c]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in top if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"transition window {window} decay {decay} cached")
+
+
+def userknn(dataset: str, data_dir: Path, k: int = 50, alpha: float = 0.5) -> None:
+    """User-based kNN (cosine over binary histories, k neighbours), cached as "userknn"."""
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
+    index = {c: i for i, c in enumerate(ids)}
+    users = sorted({e.user_id for e in search.train})
+    uindex = {u: i for i, u in enumerate(users)}
+    x = np.zeros((len(users), len(ids)))
+    for e in search.train:
+        x[uindex[e.user_id], index[e.course_id]] = 1.0
+    norms = np.maximum(x.sum(axis=1), 1.0)
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        row = x[uindex[learner.user_id]]
+        sims = (x @ row) / (norms**alpha * max(row.sum(), 1.0) ** (1 - alpha))
+        sims[uindex[learner.user_id]] = 0.0
+        top = np.argsort(-sims)[:k]
+        scores = sims[top] @ x[top]
+        for c in exclude:
+            scores[index[c]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"userknn k {k} alpha {alpha} cached as transition")
+
+
+def timepop(dataset: str, data_dir: Path, tau: float = 7.0, unused: float = 0.0) -> None:
+    """Popularity around the learner's own time: each other event counts exp(-|days apart| / tau)
+    from the learner's events (averaged over them). Cached as "transition"."""
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
+    index = {c: i for i, c in enumerate(ids)}
+    start = min(e.occurred_at for e in search.train)
+    day = lambda e: int((e.occurred_at - start).total_seconds() // 86400)  # noqa: E731
+    days = max(day(e) for e in search.train) + 1
+    counts = np.zeros((len(ids), days))
+    for e in search.train:
+        counts[index[e.course_id], day(e)] += 1.0
+    grid = np.arange(days)
+    kernel = np.exp(-np.abs(grid[:, None] - grid[None, :]) / tau)
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        h = np.zeros(days)
+        for e in learner.events:
+            h[min(day(e), days - 1) if day(e) >= 0 else 0] += 1.0
+        scores = counts @ (kernel @ (h / h.sum()))
+        for c in exclude:
+            scores[index[c]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"timepop tau {tau} cached as transition")
+
+
+def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> None:
+    """PureSVD: scores x_u V_k V_kᵀ from the top-k right singular vectors. Cached as "transition"."""
+    from adapters.item_cf import interaction_matrix
+
+    data = validation_dataset(dataset, data_dir)
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    ids = [c.course_id for c in data.courses]
+    index = {c: i for i, c in enumerate(ids)}
+    x = interaction_matrix(index, search.train).toarray()
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    w = vt[:k].T @ vt[:k]
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        row = np.zeros(len(ids))
+        for c in learner.seen():
+            if c in index:
+                row[index[c]] = 1.0
+        scores = row @ w
+        for c in exclude:
+            if c in index:
+                scores[index[c]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"puresvd k {k} cached as transition")
+
+
+# --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
+def minmax(s: np.ndarray) -> np.ndarray:
+    span = s.max() - s.min()
+    return (s - s.min()) / span if span > 0 else np.ones_like(s)
+
+
+def zscore(s: np.ndarray) -> np.ndarray:
+    sd = s.std()
+    return (s - s.mean()) / sd if sd > 0 else np.zeros_like(s)
+
+
+def by_top(s: np.ndarray) -> np.ndarray:
+    return s / s[0] if s[0] > 0 else minmax(s)
+
+
+def softmax(t: float) -> Callable[[np.ndarray], np.ndarray]:
+    def f(s: np.ndarray) -> np.ndarray:
+        z = (s - s.max()) / (t * (s.std() or 1.0))
+        e = np.exp(z)
+        return e / e.sum()
+
+    return f
+
+
+def rank_based(s: np.ndarray) -> np.ndarray:
+    return 1.0 - np.arange(len(s)) / len(s)
+
+
+GRID = {
+    "transition": (0.0, 0.1, 0.25, 0.5, 1.0),
+    "sequence": (0.0, 0.25, 0.5, 1.0),
+    "item_cf": (0.0, 0.25, 0.5, 1.0),
+    "two_tower": (0.0, 0.25, 0.5, 1.0),
+    "content": (0.0, 0.1, 0.25),
+    "popularity": (0.0, 0.1, 0.25),
+}
+FINE = {
+    "item_cf": (0.0, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0),
+    "two_tower": (0.0, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0),
+    "content": (0.0, 0.05, 0.1, 0.25),
+    "popularity": (0.0, 0.05, 0.1, 0.25),
+}
+
+
+class Lab:
+    def __init__(self, dataset: str) -> None:
+        cached = json.loads((CACHE / f"{dataset}.json").read_text())
+        self.truth = [set(t) for t in cached["truth"]]
+        self.history = np.array(cached["history"])
+        self.lists = cached["lists"]
+        #: the shipped blend's components (the one-off signals are added by `variants`)
+        self.names = sorted(n for n in self.lists if n in GRID and n != "transition")
+        keep = [i for i, t in enumerate(self.truth) if t]
+        self.users = keep
+        #: 20 random halvings of the learners, each used both ways (choose on one, report on other)
+        self.halvings = []
+        for seed in range(20):
+            order = random.Random(seed).sample(keep, len(keep))
+            a, b = order[: len(order) // 2], order[len(order) // 2 :]
+            self.halvings += [(a, b), (b, a)]
+
+    def ndcg_matrix(
+        self, users: Sequence[int], norm: Callable, pool: int, grid: dict, names: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(settings, per-user NDCG@10 for each setting) -> shape (settings, users)."""
+        settings = np.array([v for v in itertools.product(*(grid[n] for n in names)) if sum(v) > 0])
+        weights = settings / settings.sum(axis=1, keepdims=True)
+        discount = 1.0 / np.log2(np.arange(2, 12))
+        out = np.zeros((len(settings), len(users)))
+        for j, u in enumerate(users):
+            scores: dict[str, np.ndarray] = {}
+            for c, name in enumerate(names):
+                items = self.lists[name][u][:pool]
+                if not items:
+                    continue
+                values = norm(np.array([s for _, s in items], dtype=float))
+                for (course, _), v in zip(items, values, strict=True):
+                    scores.setdefault(course, np.zeros(len(names)))[c] = v
+            courses = sorted(scores)
+            blended = np.stack([scores[c] for c in courses]) @ weights.T
+            hits = np.array([c in self.truth[u] for c in courses])
+            depth = min(10, len(courses))
+            order = np.argsort(-blended, axis=0, kind="stable")[:depth]
+            ideal = discount[: min(10, len(self.truth[u]))].sum()
+            out[:, j] = (hits[order] * discount[:depth, None]).sum(axis=0) / ideal
+        return settings, out
+
+    def cross(self, norm: Callable, pool: int, grid: dict = GRID, names=None) -> dict:
+        """Choose on one half, report on the other (mean over the halvings); plus the best
+        setting on every learner."""
+        names = names or self.names
+        settings, m = self.ndcg_matrix(self.users, norm, pool, grid, names)
+        pos = {u: j for j, u in enumerate(self.users)}
+        held = []
+        for a, b in self.halvings:
+            ia = [pos[u] for u in a]
+            ib = [pos[u] for u in b]
+            best = int(np.argmax(m[:, ia].mean(axis=1)))
+            held.append(m[best, ib].mean())
+        best = int(np.argmax(m.mean(axis=1)))
+        return {
+            "cross": float(np.mean(held)),
+            "all": float(m[best].mean()),
+            "weights": dict(zip(names, settings[best].tolist(), strict=True)),
+            "matrix": (settings, m),
+        }
+
+
+def buckets(lab: Lab, norm: Callable, pool: int, edges: Sequence[int]) -> float:
+    """Weights searched per history-length bucket (choose on one half, report on the other)."""
+    settings, m = lab.ndcg_matrix(lab.users, norm, pool, GRID, lab.names)
+    pos = {u: j for j, u in enumerate(lab.users)}
+    held = []
+    for a, b in lab.halvings:
+        total = 0.0
+        for low, high in itertools.pairwise((0, *edges, 10**9)):
+            ia = [pos[u] for u in a if low <= lab.history[u] < high]
+            ib = [pos[u] for u in b if low <= lab.history[u] < high]
+            if not ib:
+                continue
+            best = int(np.argmax(m[:, ia].mean(axis=1))) if ia else 0
+            total += m[best, ib].sum()
+        held.append(total / len(b))
+    return float(np.mean(held))
+
+
+def variants(dataset: str, extra: Sequence[str]) -> None:
+    lab = Lab(dataset)
+    base = lab.names
+    if "transition" in lab.lists:
+        one = {n: ((1.0,) if n == "transition" else (0.0,)) for n in [*base, "transition"]}
+        alone = lab.cross(minmax, 100, one, [*base, "transition"])["all"]
+        print(f"  transition alone: {alone:.4f}")
+    for swap in extra:
+        added = swap.split("+")
+        # a two_tower variant replaces two_tower unless two_tower is named too
+        replaced = (
+            {"two_tower"}
+            if any(a.startswith("two_tower_") or a == "two_tower5" for a in added)
+            and "two_tower" not in added
+            else set()
+        )
+        names = sorted({*base, *added} - replaced)
+        grid = GRID | {
+            a: GRID["two_tower" if a.startswith("two_tower") else "item_cf"]
+            for a in added
+            if a not in GRID
+        }
+        for pool in (100, 50):
+            r = lab.cross(minmax, pool, grid, names)
+            print(
+                f"  {names} pool {pool}: cross {r['cross']:.4f} all {r['all']:.4f} {r['weights']}",
+                flush=True,
+            )
+    quart = np.percentile(lab.history[lab.users], [33, 67, 50])
+    for edges in ([int(quart[2])], [int(quart[0]), int(quart[1])]):
+        print(
+            f"  buckets by history length {edges}: cross {buckets(lab, minmax, 100, edges):.4f}",
+            flush=True,
+        )
+
+
+def score(dataset: str) -> None:
+    lab = Lab(dataset)
+    print(f"{dataset}: {len(lab.users)} validation learners with something to find")
+    for name in lab.names:
+        one = {n: ((1.0,) if n == name else (0.0,)) for n in lab.names}
+        print(f"  {name} alone: {lab.cross(minmax, 100, one)['all']:.4f}")
+    rows = []
+    norms = {
+        "minmax": minmax,
+        "zscore": zscore,
+        "by_top": by_top,
+        "softmax0.5": softmax(0.5),
+        "softmax1": softmax(1.0),
+        "softmax2": softmax(2.0),
+        "rank": rank_based,
+    }
+    for pool in (100, 50, 30, 20):
+        for label, norm in norms.items():
+            if pool != 100 and label not in ("minmax", "zscore", "softmax1"):
+                continue
+            r = lab.cross(norm, pool)
+            rows.append((pool, label, r["cross"], r["all"], r["weights"]))
+            print(
+                f"  pool {pool:3d} {label:11s} cross {r['cross']:.4f} all {r['all']:.4f} "
+                f"{r['weights']}",
+                flush=True,
+            )
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "command",
+        choices=["fit", "score", "transition", "variants", "userknn", "timepop", "puresvd"],
+    )
+    parser.add_argument(
+        "--extra", default="", help="variants: component sets, e.g. two_tower5,transition"
+    )
+    parser.add_argument("--dataset", choices=["ml-100k", "cnpc"], default="ml-100k")
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--window", type=int, default=3)
+    parser.add_argument("--decay", type=float, default=0.5)
+    parser.add_argument("--only", default="", help="fit only these components (comma-separated)")
+    args = parser.parse_args()
+    if args.command == "fit":
+        fit(args.dataset, args.data_dir, [n for n in args.only.split(",") if n])
+    elif args.command == "variants":
+        variants(args.dataset, [n for n in args.extra.split(",") if n])
+    elif args.command == "userknn":
+        userknn(args.dataset, args.data_dir, args.window, args.decay)
+    elif args.command == "puresvd":
+        puresvd(args.dataset, args.data_dir, args.window)
+    elif args.command == "timepop":
+        timepop(args.dataset, args.data_dir, args.decay)
+    elif args.command == "transition":
+        transition(args.dataset, args.data_dir, args.window, args.decay)
+    else:
+        score(args.dataset)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The sequence strategy recommends what learners took next, in the direction they went."""
+
+from __future__ import annotations
+
+from adapters.sequence import SequenceRecommender
+from domain.model import CourseId, LearnerHistory
+from tests.conftest import course, event
+
+CATALOG = [course(c) for c in ("intro", "basics", "advanced", "expert", "orphan")]
+PATH = ("intro", "basics", "advanced", "expert")
+
+
+def walked(learners: int = 20) -> list:
+    """Every learner takes three courses of one path in order, starting at its first or second."""
+    events = []
+    for n in range(learners):
+        start = n % 2
+        for step, course_id in enumerate(PATH[start : start + 3]):
+            events.append(event(f"u{n}", course_id, "enroll", n + step * 1_000))
+    return events
+
+
+def learner(*course_ids: str) -> LearnerHistory:
+    return LearnerHistory(
+        "new", tuple(event("new", c, "enroll", i) for i, c in enumerate(course_ids))
+    )
+
+
+def top(recommender, history: LearnerHistory) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.course_id for r in recommender.recommend(history, 3, history.seen(), explain=False)]
+
+
+def test_it_recommends_the_course_that_comes_next_not_the_one_before():
+    recommender = SequenceRecommender()
+    recommender.fit(CATALOG, walked())
+    assert top(recommender, learner("basics")) == ["advanced", "expert"]  # never "intro"
+
+
+def test_the_latest_course_counts_most():
+    recommender = SequenceRecommender(recency_decay=0.3)
+    recommender.fit(CATALOG, walked())
+    assert top(recommender, learner("intro", "advanced"))[0] == "expert"
+
+
+def test_a_course_nothing_led_to_is_not_recommended():
+    recommender = SequenceRecommender()
+    recommender.fit(CATALOG, walked())
+    assert CourseId("orphan") not in top(recommender, learner("intro"))
+    assert top(recommender, learner("expert")) == []  # nothing was ever taken after it
+
+
+def test_a_published_model_ranks_as_the_fitted_one():
+    fitted = SequenceRecommender(recency_decay=0.3)
+    fitted.fit(CATALOG, walked())
+    files, manifest = fitted.dump()
+    served = SequenceRecommender()
+    served.restore(files, manifest, {c.course_id: c for c in CATALOG})
+    history = learner("intro", "basics")
+    assert top(served, history) == top(fitted, history)
+    assert served.recency_decay == 0.3
