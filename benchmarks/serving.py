@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-STRATEGIES = ("popularity", "content", "item_cf", "two_tower", "hybrid")
+STRATEGIES = ("popularity", "content", "item_cf", "sequence", "two_tower", "hybrid")
 WRK_SCRIPT = """
 math.randomseed(%(seed)d)
 request = function()
