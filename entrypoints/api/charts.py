@@ -17,6 +17,7 @@ STRATEGY_COLOURS = {
     "hybrid": "#2563eb",
     "two_tower": "#dc2626",
     "item_cf": "#16a34a",
+    "sequence": "#0d9488",
     "content": "#d97706",
     "popularity": "#7c3aed",
 }

@@ -67,6 +67,7 @@ def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
         "hybrid",
         "item_cf",
         "popularity",
+        "sequence",
         "two_tower",
     ]
 
