@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from application.evaluation.dataset import Dataset
 from application.tuning import MAX_USERS, POOL, _Search
 from benchmarks.validation import inner_protocol, validation_dataset
+from domain.model import LearnerHistory
 from entrypoints.config import load_settings
 from entrypoints.container import Container
 
@@ -104,12 +106,43 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
     assert len(search.learners) <= MAX_USERS
 
 
+def _cache_extra(
+    dataset: str,
+    search: _Search,
+    ids: Sequence[str],
+    scores_of: Callable[[LearnerHistory], np.ndarray],
+    label: str,
+) -> None:
+    """Each validation learner's top POOL by `scores_of(learner)` (one score per course of `ids`;
+    courses they have seen are left out), cached as the extra component "transition"."""
+    index = {c: i for i, c in enumerate(ids)}
+    lists = []
+    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+        scores = scores_of(learner)
+        for c in exclude:
+            if c in index:
+                scores[index[c]] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:POOL]
+        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
+    path = CACHE / f"{dataset}.json"
+    cached = json.loads(path.read_text())
+    cached["lists"]["transition"] = lists
+    path.write_text(json.dumps(cached))
+    print(f"{label} cached as transition")
+
+
+def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Search]:
+    data = validation_dataset(dataset, data_dir)
+    return data, _Search(
+        data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42
+    )
+
+
 def transition(dataset: str, data_dir: Path, window: int = 3, decay: float = 0.5) -> None:
     """A "next course" signal from the inner training part's sequences: P(b within `window`
     courses after a), summed over the learner's courses with each step back weighing `decay`
     times less. Cached as the component "transition"."""
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    data, search = _inner(dataset, data_dir)
     ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
     index = {c: i for i, c in enumerate(ids)}
     counts = np.zeros((len(ids), len(ids)))
@@ -121,26 +154,17 @@ def transition(dataset: str, data_dir: Path, window: int = 3, decay: float = 0.5
             for j, b in enumerate(seq[i + 1 : i + 1 + window]):
                 counts[a, b] += 1.0 / (j + 1)
     probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    lists = []
-    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+
+    def scores_of(learner: LearnerHistory) -> np.ndarray:
         seq = [index[e.course_id] for e in sorted(learner.events, key=lambda e: e.occurred_at)]
-        weights = decay ** np.arange(len(seq))[::-1]
-        scores = weights @ probs[seq]
-        for c in exclude:
-            scores[index[c]] = -np.inf
-        top = np.argsort(-scores, kind="stable")[:POOL]
-        lists.append([[ids[t], float(scores[t])] for t in top if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
-    cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
-    path.write_text(json.dumps(cached))
-    print(f"transition window {window} decay {decay} cached")
+        return (decay ** np.arange(len(seq))[::-1]) @ probs[seq]
+
+    _cache_extra(dataset, search, ids, scores_of, f"transition window {window} decay {decay}")
 
 
 def userknn(dataset: str, data_dir: Path, k: int = 50, alpha: float = 0.5) -> None:
-    """User-based kNN (cosine over binary histories, k neighbours), cached as "userknn"."""
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    """User-based kNN (cosine over binary histories, k neighbours), cached as "transition"."""
+    data, search = _inner(dataset, data_dir)
     ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
     index = {c: i for i, c in enumerate(ids)}
     users = sorted({e.user_id for e in search.train})
@@ -149,29 +173,21 @@ def userknn(dataset: str, data_dir: Path, k: int = 50, alpha: float = 0.5) -> No
     for e in search.train:
         x[uindex[e.user_id], index[e.course_id]] = 1.0
     norms = np.maximum(x.sum(axis=1), 1.0)
-    lists = []
-    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+
+    def scores_of(learner: LearnerHistory) -> np.ndarray:
         row = x[uindex[learner.user_id]]
         sims = (x @ row) / (norms**alpha * max(row.sum(), 1.0) ** (1 - alpha))
         sims[uindex[learner.user_id]] = 0.0
         top = np.argsort(-sims)[:k]
-        scores = sims[top] @ x[top]
-        for c in exclude:
-            scores[index[c]] = -np.inf
-        best = np.argsort(-scores, kind="stable")[:POOL]
-        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
-    cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
-    path.write_text(json.dumps(cached))
-    print(f"userknn k {k} alpha {alpha} cached as transition")
+        return sims[top] @ x[top]
+
+    _cache_extra(dataset, search, ids, scores_of, f"userknn k {k} alpha {alpha}")
 
 
 def timepop(dataset: str, data_dir: Path, tau: float = 7.0, unused: float = 0.0) -> None:
     """Popularity around the learner's own time: each other event counts exp(-|days apart| / tau)
     from the learner's events (averaged over them). Cached as "transition"."""
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    data, search = _inner(dataset, data_dir)
     ids = sorted({c.course_id for c in data.courses} | {e.course_id for e in search.train})
     index = {c: i for i, c in enumerate(ids)}
     start = min(e.occurred_at for e in search.train)
@@ -182,51 +198,35 @@ def timepop(dataset: str, data_dir: Path, tau: float = 7.0, unused: float = 0.0)
         counts[index[e.course_id], day(e)] += 1.0
     grid = np.arange(days)
     kernel = np.exp(-np.abs(grid[:, None] - grid[None, :]) / tau)
-    lists = []
-    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+
+    def scores_of(learner: LearnerHistory) -> np.ndarray:
         h = np.zeros(days)
         for e in learner.events:
             h[min(day(e), days - 1) if day(e) >= 0 else 0] += 1.0
-        scores = counts @ (kernel @ (h / h.sum()))
-        for c in exclude:
-            scores[index[c]] = -np.inf
-        best = np.argsort(-scores, kind="stable")[:POOL]
-        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
-    cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
-    path.write_text(json.dumps(cached))
-    print(f"timepop tau {tau} cached as transition")
+        return counts @ (kernel @ (h / h.sum()))
+
+    _cache_extra(dataset, search, ids, scores_of, f"timepop tau {tau}")
 
 
 def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> None:
     """PureSVD: scores x_u V_k V_kᵀ from the top-k right singular vectors. Cached as "transition"."""
     from adapters.item_cf import interaction_matrix
 
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    data, search = _inner(dataset, data_dir)
     ids = [c.course_id for c in data.courses]
     index = {c: i for i, c in enumerate(ids)}
     x = interaction_matrix(index, search.train).toarray()
     _, _, vt = np.linalg.svd(x, full_matrices=False)
     w = vt[:k].T @ vt[:k]
-    lists = []
-    for learner, exclude in zip(search.learners, search.excludes, strict=True):
+
+    def scores_of(learner: LearnerHistory) -> np.ndarray:
         row = np.zeros(len(ids))
         for c in learner.seen():
             if c in index:
                 row[index[c]] = 1.0
-        scores = row @ w
-        for c in exclude:
-            if c in index:
-                scores[index[c]] = -np.inf
-        best = np.argsort(-scores, kind="stable")[:POOL]
-        lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
-    cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
-    path.write_text(json.dumps(cached))
-    print(f"puresvd k {k} cached as transition")
+        return row @ w
+
+    _cache_extra(dataset, search, ids, scores_of, f"puresvd k {k}")
 
 
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
