@@ -34,7 +34,10 @@ SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
     "sequence": {"recency_decay": (0.5, 1.0, 0.3)},
     "two_tower": {"objective": ("next", "all")},
 }
-HYBRID_COMPONENTS = ("popularity", "content", "item_cf", "sequence", "two_tower")
+#: searched in this order: two_tower's objective first, as it moves quality most (CNPC's
+#: validation NDCG@10 0.24 "next" vs 0.16 "all", MovieLens' 0.13 vs 0.20) and, on a large
+#: deployment, item_cf's full-size trials would otherwise spend the budget before it is tried
+HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "item_cf", "sequence")
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -167,3 +168,25 @@ def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order(
     result = tune(catalog, events, factories, budget_seconds=60)
     assert result.settings["hybrid"]["weights"]["sequence"] > 0
     assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]
+
+
+def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
+    """On a large deployment each item_cf trial is a full-size fit; the search must not spend
+    the budget on item_cf's grid before it has compared two_tower's objectives."""
+
+    class SlowItemCF(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            until = time.process_time() + 0.2  # the budget counts CPU seconds on a busy box
+            while time.process_time() < until:
+                pass
+            super().fit(courses, interactions)
+
+    def quick_two_tower(objective: str = "next", members: int = 1) -> ItemCFRecommender:
+        return ItemCFRecommender()  # stands in: what matters here is which trials run
+
+    catalog, events = sequential(learners=10)
+    factories = {"item_cf": SlowItemCF, "two_tower": quick_two_tower}
+    result = tune(catalog, events, factories, budget_seconds=0.5)
+    tried = {t["settings"].get("objective") for t in result.trials if t["strategy"] == "two_tower"}
+    assert tried == {"next", "all"}
+    assert result.budget_exhausted  # item_cf's grid was cut short instead
