@@ -200,14 +200,28 @@ class ItemCFRecommender(ScoringRecommender):
 
 def _strongest(weights: np.ndarray | sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
     """Each row's `keep` weights of largest magnitude (EASE's negative weights rank too), float32;
-    every weight when rows are no longer than that, so serving scores as evaluation did."""
+    every weight when rows are no longer than that, so serving scores as evaluation did. A sparse
+    matrix (item-kNN above the dense limit) stays sparse: its dense copy would not fit."""
     if sparse.issparse(weights):
-        weights = weights.toarray()
+        return _strongest_sparse(sparse.csr_matrix(weights, dtype=np.float32), keep)
     dense = np.asarray(weights, dtype=np.float32).copy()
     if dense.shape[1] > keep:
         cut = np.argpartition(-np.abs(dense), keep - 1, axis=1)[:, keep:]
         np.put_along_axis(dense, cut, 0.0, axis=1)
     return sparse.csr_matrix(dense)
+
+
+def _strongest_sparse(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
+    lengths = np.diff(matrix.indptr)
+    if lengths.size == 0 or lengths.max() <= keep:
+        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
+    order = np.lexsort((-np.abs(matrix.data), rows))  # by row, largest magnitude first
+    rank = np.arange(order.size) - matrix.indptr[rows[order]]
+    kept = order[rank < keep]
+    return sparse.csr_matrix(
+        (matrix.data[kept], (rows[kept], matrix.indices[kept])), shape=matrix.shape
+    )
 
 
 def _latest_last(learner: LearnerHistory) -> list[CourseId]:

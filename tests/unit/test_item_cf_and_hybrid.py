@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from adapters.item_cf import ItemCFRecommender
@@ -116,3 +117,24 @@ def test_item_cf_copes_with_a_catalog_smaller_than_ten_courses():
     assert model.recommend(
         learner("course_python_basic"), 3, frozenset({CourseId("course_python_basic")})
     )
+
+
+def test_a_sparse_model_publishes_each_courses_strongest_weights_at_any_catalog_size():
+    from scipy import sparse
+
+    from adapters.item_cf import _strongest
+
+    rng = np.random.default_rng(3)
+    small = sparse.random(40, 40, density=0.3, random_state=4, dtype=np.float32, format="csr")
+    signs = rng.choice([-1.0, 1.0], small.nnz)  # EASE's negative weights count by magnitude
+    small.data = (rng.permutation(np.linspace(0.01, 1, small.nnz)) * signs).astype(np.float32)
+    assert (_strongest(small, 5) != _strongest(small.toarray(), 5)).nnz == 0
+    assert (_strongest(small, 40) != small).nnz == 0  # short rows are published whole
+    # item-kNN of a million courses: a dense copy (4 TB) could never be made
+    huge = sparse.csr_matrix(
+        (np.arange(1, 9, dtype=np.float32), ([0, 0, 0, 1, 1, 2, 2, 2], [5, 6, 7, 1, 2, 3, 4, 9])),
+        shape=(1_000_000, 1_000_000),
+    )
+    kept = _strongest(huge, 2)
+    assert kept.shape == huge.shape and kept.nnz == 6
+    assert sorted(kept[0].indices) == [6, 7] and sorted(kept[2].indices) == [4, 9]
