@@ -95,9 +95,13 @@ class ItemCFRecommender(ScoringRecommender):
             "course_ids.json": ids_file([c.course_id for c in self.courses]),
             **csr_files("weights", _strongest(self.weights, PUBLISHED_NEIGHBOURS)),
         }
+        # "model": what this model was fitted with. A trainer replaces "settings" with the
+        # settings it asked for (possibly none: the defaults), which it compares to decide what
+        # is stale; serving must score with what was fitted, whatever the defaults.
         return files, {
             "courses": len(self.courses),
             "settings": self.settings(),
+            "model": self.settings(),
             "neighbours": PUBLISHED_NEIGHBOURS,
         }
 
@@ -110,7 +114,7 @@ class ItemCFRecommender(ScoringRecommender):
         course_ids, weights = ids(files), csr(files, "weights")
         if weights.shape != (len(course_ids), len(course_ids)):
             raise ValueError(f"weights of shape {weights.shape} for {len(course_ids)} courses")
-        settings = manifest.get("settings", {})
+        settings = manifest.get("model") or manifest.get("settings", {})
         recency_decay = float(settings.get("recency_decay", 1.0))
         if not 0.0 < recency_decay <= 1.0:
             raise ValueError(f"recency_decay must be in (0, 1], got {recency_decay}")

@@ -58,3 +58,28 @@ def test_a_published_model_ranks_as_the_fitted_one():
     history = learner("intro", "basics")
     assert top(served, history) == top(fitted, history)
     assert served.recency_decay == 0.3
+
+
+def test_the_trainer_publishes_a_model_that_serves_with_the_recency_it_was_fitted_with(tmp_path):
+    """With no setting chosen yet (before the first search, or with the search off) the trainer
+    fits sequence with its own default recency weighting; workers must serve with the same."""
+    from adapters.fs_artifacts import FilesystemArtifactStore
+    from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+    from application.use_cases.fit_strategies import FitStrategies
+    from application.use_cases.log_interactions import LogInteractions
+    from application.use_cases.upsert_courses import UpsertCourses
+
+    memory = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(memory)  # noqa: E731
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(walked())
+    store = FilesystemArtifactStore(tmp_path)
+    FitStrategies(uow, {"sequence": SequenceRecommender}, store).execute()
+    served = SequenceRecommender(recency_decay=1.0)  # whatever a worker builds it with
+    artifact = store.load("sequence", store.current_version("sequence"))
+    served.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
+    fitted = SequenceRecommender()
+    fitted.fit(CATALOG, walked())
+    assert served.recency_decay == fitted.recency_decay == 0.5
+    history = learner("intro", "advanced")
+    assert top(served, history) == top(fitted, history)
