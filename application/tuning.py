@@ -136,6 +136,8 @@ class _Search:
         seed: int,
     ) -> None:
         self.started = _now()
+        #: seconds of work outside the search's budget (the served-size two_tower trial)
+        self.outside = 0.0
         self.budget_seconds = budget_seconds
         self.say = progress or (lambda line: None)
         self.courses = courses
@@ -165,7 +167,7 @@ class _Search:
         )
 
     def _left(self) -> float:
-        return self.budget_seconds - _since(self.started)
+        return self.budget_seconds - (_since(self.started) - self.outside)
 
     def _score(self, lists: Sequence[Sequence[Recommendation]]) -> float:
         scored = [
@@ -220,7 +222,9 @@ class _Search:
             if chosen["members"] > 1:
                 # the hybrid's weights are searched on the lists of the size that is served:
                 # an ensemble ranks better than one member, and one member's lists undersell it
+                started = _now()
                 best, lists = self._trial(name, factory, chosen)
+                self.outside += _since(started)  # sized like the final fit, not the search
         self.result.settings[name] = chosen
         self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists

@@ -141,7 +141,7 @@ class Container(containers.DeclarativeContainer):
         BanditService,
         policy=providers.Factory(make_policy, config.bandit_policy, config.bandit_epsilon),
         store=artifact_store,
-        arms=["two_tower", "item_cf", "hybrid", "content", "popularity"],
+        arms=["two_tower", "item_cf", "sequence", "hybrid", "content", "popularity"],
     )
     ranking_policy = providers.Factory(RankingPolicy, diversity=config.diversity)
     slate_recorder = providers.ThreadSafeSingleton(SlateRecorder, uow.provider)

@@ -170,16 +170,26 @@ def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order(
     assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]
 
 
+def burning(seconds: float) -> None:
+    """Spends CPU time: the budget counts CPU seconds (the wall clock on a busy box is longer)."""
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
+class SlowItemCF(ItemCFRecommender):
+    """item_cf whose every fit costs `FIT` CPU seconds, as a full-size fit does at scale."""
+
+    FIT = 0.2
+
+    def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+        burning(self.FIT)
+        super().fit(courses, interactions)
+
+
 def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
     """On a large deployment each item_cf trial is a full-size fit; the search must not spend
     the budget on item_cf's grid before it has compared two_tower's objectives."""
-
-    class SlowItemCF(ItemCFRecommender):
-        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
-            until = time.process_time() + 0.2  # the budget counts CPU seconds on a busy box
-            while time.process_time() < until:
-                pass
-            super().fit(courses, interactions)
 
     def quick_two_tower(objective: str = "next", members: int = 1) -> ItemCFRecommender:
         return ItemCFRecommender()  # stands in: what matters here is which trials run
@@ -190,3 +200,27 @@ def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
     tried = {t["settings"].get("objective") for t in result.trials if t["strategy"] == "two_tower"}
     assert tried == {"next", "all"}
     assert result.budget_exhausted  # item_cf's grid was cut short instead
+
+
+def test_the_served_size_two_tower_trial_is_not_charged_to_the_search():
+    """The ensemble is trained once more at the served size for the hybrid's weights; that trial
+    is sized like the final fit, and must not leave item_cf's search without a budget."""
+
+    class Ensemble(ItemCFRecommender):
+        def __init__(self, objective: str = "next", members: int = 1) -> None:
+            super().__init__()
+            self.members = members
+
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            burning(0.4 * self.members)
+            super().fit(courses, interactions)
+
+    class QuickerItemCF(SlowItemCF):
+        FIT = 0.04
+
+    catalog, events = sequential(learners=10)
+    factories = {"item_cf": QuickerItemCF, "two_tower": Ensemble}
+    result = tune(catalog, events, factories, budget_seconds=2.0)
+    assert result.settings["two_tower"]["members"] == 3
+    assert sum(t["strategy"] == "item_cf" for t in result.trials) == 9  # its whole grid
+    assert not result.budget_exhausted
