@@ -83,7 +83,7 @@ def in_process(args: argparse.Namespace) -> None:
     print(
         f"  {'strategy':11s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU p50':>8s} {'CPU p99':>8s}  answered by"
     )
-    for strategy in STRATEGIES:
+    for strategy in args.strategies:
         times, cpu = [], []
         answered: dict[str, int] = {}
         for i in range(args.requests + 50):
@@ -203,6 +203,16 @@ def start_service(args: argparse.Namespace, port: int) -> subprocess.Popen:  # t
     )
 
 
+def start_baseline(args: argparse.Namespace, port: int, url: str = "") -> subprocess.Popen:  # type: ignore[type-arg]
+    """benchmarks.bare_flask under the service's gunicorn settings (with `url`: read + insert)."""
+    command = [sys.executable, "-m", "benchmarks.bare_flask", str(port), str(args.workers)]
+    return subprocess.Popen(
+        [*command, str(args.threads), *([url] if url else [])],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def worker_rss_mb(master: int) -> list[float]:
     children = subprocess.run(
         ["pgrep", "-P", str(master)], capture_output=True, text=True
@@ -238,22 +248,12 @@ def republish(args: argparse.Namespace, stop: threading.Event) -> int:
 
 def http(args: argparse.Namespace) -> None:
     home = "/api/v1/recommendations/home?user_id=learner1&strategy=hybrid"
-    bare_port, port = free_port(), free_port()
-    bare = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bare_flask",
-            str(bare_port),
-            str(args.workers),
-            str(args.threads),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    bare_port, io_port, port = free_port(), free_port(), free_port()
+    bare, io = start_baseline(args, bare_port), start_baseline(args, io_port, args.url)
     service = start_service(args, port)
     try:
         wait_for(f"http://127.0.0.1:{bare_port}{home}")
+        wait_for(f"http://127.0.0.1:{io_port}{home}")
         first = wait_for(f"http://127.0.0.1:{port}{home}")
         print(
             f"\nHTTP: gunicorn {args.workers} workers x {args.threads} threads, wrk "
@@ -269,7 +269,16 @@ def http(args: argparse.Namespace) -> None:
             f"  {'bare Flask':11s} {base_rps:9.0f} req/s  p99 {base_p99:7.1f} ms  "
             f"CPU {base_cpu:6.3f} ms"
         )
-        for strategy in STRATEGIES:
+        # The ceiling for this design: bare Flask + one indexed read + one committed insert.
+        least = [wrk(io_port, "none", args, args.seconds, io.pid) for _ in range(args.runs)]
+        io_rps = statistics.median(r["rps"] for r in least)
+        io_cpu = statistics.median(r["cpu_ms"] for r in least)
+        print(
+            f"  {'+ read+insert':11s} {io_rps:9.0f} req/s  p99 "
+            f"{statistics.median(r['p99_ms'] for r in least):7.1f} ms  CPU {io_cpu:6.3f} ms  "
+            f"{100 * io_rps / base_rps:5.1f}% of bare Flask (CPU {100 * base_cpu / io_cpu:5.1f}%)"
+        )
+        for strategy in args.strategies:
             runs = [wrk(port, strategy, args, args.seconds, service.pid) for _ in range(args.runs)]
             rps = statistics.median(r["rps"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
@@ -277,7 +286,8 @@ def http(args: argparse.Namespace) -> None:
             errors = sum(r["errors"] for r in runs)
             print(
                 f"  {strategy:11s} {rps:9.0f} req/s  p99 {p99:7.1f} ms  CPU {cpu:6.3f} ms  "
-                f"{100 * rps / base_rps:5.1f}% of bare Flask (CPU {100 * base_cpu / cpu:5.1f}%)  "
+                f"{100 * rps / base_rps:5.1f}% of bare Flask (CPU {100 * base_cpu / cpu:5.1f}%), "
+                f"{100 * rps / io_rps:5.1f}% of read+insert (CPU {100 * io_cpu / cpu:5.1f}%)  "
                 f"non-2xx {errors:.0f}"
             )
         stop = threading.Event()
@@ -294,7 +304,7 @@ def http(args: argparse.Namespace) -> None:
         sizes = worker_rss_mb(service.pid)
         print(f"  worker RSS: {', '.join(f'{s:.0f} MB' for s in sizes)}")
     finally:
-        for process in (bare, service):
+        for process in (bare, io, service):
             process.terminate()
             process.wait(timeout=30)
 
@@ -314,7 +324,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated")
     args = parser.parse_args()
+    args.strategies = args.strategies.split(",")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     prepare(args)
     in_process(args)
