@@ -51,8 +51,8 @@ class SequenceRecommender(ItemCFRecommender):
 def transitions(
     index: dict[CourseId, int], interactions: Sequence[Interaction]
 ) -> sparse.csr_matrix:
-    """Row-normalised courses × courses matrix of what followed what (float32, sparse: at most
-    WINDOW entries a learner's course, where a dense one takes 400 MB at 10,000 courses)."""
+    """Row-normalised courses × courses matrix of what followed what (float32). Sparse: each
+    learner adds at most WINDOW entries per course, where a dense copy took 400 MB at 10,000."""
     events: dict[str, list[Interaction]] = defaultdict(list)
     for event in sorted(interactions, key=lambda e: e.occurred_at):
         if event.course_id in index:

@@ -1,6 +1,7 @@
 """Serving at scale: fit seconds per strategy, in-process latency, HTTP throughput against a bare
-Flask endpoint under the same gunicorn settings (the ratio is the figure), p99 while versions are
-published, worker RSS, and the time to a first answer after a restart.
+Flask endpoint under the same gunicorn settings (the ratio is the figure) and against one that
+does only the read and the insert every request needs (the ceiling of this design), p99 while
+versions are published, worker RSS, and the time to a first answer after a restart.
 
     python -m benchmarks.serving --url sqlite:///var/bench/serving.db --models var/bench/models
     python -m benchmarks.serving --courses 2000 --learners 20000 --events 400000   # smaller
