@@ -112,9 +112,11 @@ def _cache_extra(
     ids: Sequence[str],
     scores_of: Callable[[LearnerHistory], np.ndarray],
     label: str,
+    slot: str = "transition",
 ) -> None:
     """Each validation learner's top POOL by `scores_of(learner)` (one score per course of `ids`;
-    courses they have seen are left out), cached as the extra component "transition"."""
+    courses they have seen are left out), cached as the extra component `slot` (a name outside
+    GRID, so `variants --extra SLOT` adds it with item_cf's grid)."""
     index = {c: i for i, c in enumerate(ids)}
     lists = []
     for learner, exclude in zip(search.learners, search.excludes, strict=True):
@@ -126,9 +128,37 @@ def _cache_extra(
         lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
     path = CACHE / f"{dataset}.json"
     cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
+    cached["lists"][slot] = lists
     path.write_text(json.dumps(cached))
-    print(f"{label} cached as transition")
+    print(f"{label}: validation ndcg@10 {_ndcg(lists, search.truth):.4f}, cached as {slot}")
+
+
+def _ndcg(lists: Sequence[Sequence[Sequence]], truth: Sequence[set]) -> float:
+    """Mean NDCG@10 of ranked [course, score] lists over the learners with something to find."""
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    scored = [
+        sum(discount[i] for i, (c, _) in enumerate(items[:10]) if c in relevant)
+        / discount[: min(10, len(relevant))].sum()
+        for items, relevant in zip(lists, truth, strict=True)
+        if relevant
+    ]
+    return float(np.mean(scored))
+
+
+def _inner_matrix(
+    dataset: str, data_dir: Path
+) -> tuple[_Search, list[str], np.ndarray, dict[str, int]]:
+    """The inner split, the catalog's ids, the binary learners x courses matrix of the inner
+    training part and each learner's row in it."""
+    data, search = _inner(dataset, data_dir)
+    ids = [c.course_id for c in data.courses]
+    index = {c: i for i, c in enumerate(ids)}
+    rows = {u: i for i, u in enumerate(sorted({e.user_id for e in search.train}))}
+    x = np.zeros((len(rows), len(ids)), dtype=np.float32)
+    for e in search.train:
+        if e.course_id in index:
+            x[rows[e.user_id], index[e.course_id]] = 1.0
+    return search, ids, x, rows
 
 
 def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Search]:
@@ -227,6 +257,71 @@ def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> N
         return row @ w
 
     _cache_extra(dataset, search, ids, scores_of, f"puresvd k {k}")
+
+
+def vae(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "vae",
+    epochs: float = 100,
+    hidden: float = 600,
+    latent: float = 200,
+    beta: float = 0.2,
+    dropout: float = 0.5,
+    lr: float = 1e-3,
+    batch: float = 100,
+    seed: float = 0,
+    members: float = 1,
+) -> None:
+    """Mult-VAE (Liang et al. 2018): a multinomial likelihood over the catalog, dropout on the
+    L2-normalised input, KL weight annealed to `beta` over the first 80% of the updates (beta 0:
+    Mult-DAE). Trained on the inner training part (the validation learners' own rows included:
+    their histories are the input); the scores are the decoder's logits at the mean. `members`
+    averages the softmax of that many seeds."""
+    import torch
+
+    torch.set_num_threads(1)
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    data = torch.from_numpy(x)
+    total = np.zeros(x.shape)
+    for member in range(int(members)):
+        torch.manual_seed(int(seed) + 1000 * member)
+        n, h, d = x.shape[1], int(hidden), int(latent)
+        encoder = torch.nn.Sequential(
+            torch.nn.Linear(n, h), torch.nn.Tanh(), torch.nn.Linear(h, 2 * d)
+        )
+        decoder = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), torch.nn.Linear(h, n))
+        params = [*encoder.parameters(), *decoder.parameters()]
+        optimiser = torch.optim.Adam(params, lr=lr)
+        steps_per_epoch = -(-len(x) // int(batch))
+        anneal = 0.8 * int(epochs) * steps_per_epoch
+        step = 0
+        for _ in range(int(epochs)):
+            for chunk in torch.randperm(len(x)).split(int(batch)):
+                rows_in = data[chunk]
+                inp = torch.nn.functional.dropout(
+                    torch.nn.functional.normalize(rows_in), dropout, training=True
+                )
+                mu, logvar = encoder(inp).chunk(2, dim=1)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if beta > 0 else mu
+                logp = torch.log_softmax(decoder(z), dim=1)
+                nll = -(logp * rows_in).sum(dim=1).mean()
+                kl = 0.5 * (-logvar + logvar.exp() + mu**2 - 1).sum(dim=1).mean()
+                loss = nll + beta * min(1.0, step / anneal) * kl
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                step += 1
+        with torch.no_grad():
+            mu, _ = encoder(torch.nn.functional.normalize(data)).chunk(2, dim=1)
+            total += torch.softmax(decoder(mu), dim=1).numpy()
+    label = (
+        f"vae epochs {epochs:g} hidden {hidden:g} latent {latent:g} beta {beta:g} "
+        f"dropout {dropout:g} lr {lr:g} batch {batch:g} seed {seed:g} members {members:g}"
+    )
+    _cache_extra(
+        dataset, search, ids, lambda learner: total[rows[learner.user_id]].copy(), label, slot
+    )
 
 
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
@@ -421,11 +516,21 @@ def score(dataset: str) -> None:
     sys.stdout.flush()
 
 
+#: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
+SIGNALS: dict[str, Callable[..., None]] = {"vae": vae}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "command",
-        choices=["fit", "score", "transition", "variants", "userknn", "timepop", "puresvd"],
+        choices=[
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae"
+        ],
+    )
+    parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
+    parser.add_argument(
+        "--set", action="append", default=[], help="vae ...: a setting, e.g. --set epochs=200"
     )
     parser.add_argument(
         "--extra", default="", help="variants: component sets, e.g. two_tower5,transition"
@@ -442,6 +547,11 @@ def main() -> None:
         variants(args.dataset, [n for n in args.extra.split(",") if n])
     elif args.command == "userknn":
         userknn(args.dataset, args.data_dir, args.window, args.decay)
+    elif args.command in SIGNALS:
+        settings = {k: float(v) for k, v in (kv.split("=") for kv in args.set)}
+        SIGNALS[args.command](
+            args.dataset, args.data_dir, **({"slot": args.slot} if args.slot else {}), **settings
+        )
     elif args.command == "puresvd":
         puresvd(args.dataset, args.data_dir, args.window)
     elif args.command == "timepop":
