@@ -324,6 +324,102 @@ def vae(
     )
 
 
+def _quick(search: _Search, ids: Sequence[str], rows: dict[str, int], scores: np.ndarray) -> float:
+    """Validation NDCG@10 of a full learners x courses score matrix (seen courses left out)."""
+    index = {c: i for i, c in enumerate(ids)}
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    out = []
+    for learner, exclude, relevant in zip(search.learners, search.excludes, search.truth, strict=True):
+        if not relevant:
+            continue
+        row = scores[rows[learner.user_id]].astype(float)
+        row[[index[c] for c in exclude if c in index]] = -np.inf
+        top = np.argsort(-row, kind="stable")[:10]
+        gains = sum(discount[i] for i, t in enumerate(top) if ids[t] in relevant)
+        out.append(gains / discount[: min(10, len(relevant))].sum())
+    return float(np.mean(out))
+
+
+def _ratings(data_dir: Path, ids: Sequence[str], rows: dict[str, int]) -> np.ndarray:
+    """MovieLens' star ratings (1-5) laid out like _inner_matrix's matrix (0: not rated)."""
+    index = {c: i for i, c in enumerate(ids)}
+    r = np.zeros((len(rows), len(ids)), dtype=np.float32)
+    for line in (data_dir / "ml-100k" / "u.data").read_text().splitlines():
+        user, item, rating, _ = line.split("\t")
+        if user in rows and item in index:
+            r[rows[user], index[item]] = float(rating)
+    return r
+
+
+def _ease_dense(x: np.ndarray, lam: float, target: np.ndarray | None = None) -> np.ndarray:
+    """EASE weights B (zero diagonal) fitting `target` (default x) from x."""
+    gram = x.T.astype(float) @ x + lam * np.eye(x.shape[1])
+    p = np.linalg.inv(gram)
+    if target is None:
+        b = -p / np.diag(p)
+    else:  # B = P XᵀT minus the diagonal-constraint correction
+        b = p @ (x.T.astype(float) @ target)
+        b -= p * (np.diag(b) / np.diag(p))
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def ease_sweep(
+    dataset: str, data_dir: Path, slot: str = "", lam: float = 500.0, **unused: float
+) -> None:
+    """issue 14 ideas 2 and 3: EASE with rating-based input/target weights, a popularity exponent
+    on its scores, and popularity-weighted inputs (IDF/BM25-like), each printed with its
+    validation NDCG; `--slot` caches the settings given by --set (keys as printed)."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    pop = x.sum(axis=0) + 1.0
+    # only the inner training part's ratings: u.data also rates every held-out course
+    stars = _ratings(data_dir, ids, rows) * x if dataset == "ml-100k" else x
+    if slot:
+        s = _ease_variant(x, stars, pop, lam, **unused)
+        label = f"ease lam {lam:g} {unused}"
+        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot)
+        return
+    print(f"binary lam {lam:g}: {_quick(search, ids, rows, _ease_variant(x, stars, pop, lam)):.4f}")
+    for key, values in {
+        "rating_power": (0.5, 1.0, 2.0),
+        "target_power": (0.5, 1.0),
+        "liked_only_target": (1.0,),
+        "pop_beta": (-0.3, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.3),
+        "in_pop": (-0.5, -0.25, 0.25),
+    }.items():
+        for v in values:
+            s = _ease_variant(x, stars, pop, lam, **{key: v})
+            print(f"  {key} {v:g}: {_quick(search, ids, rows, s):.4f}", flush=True)
+
+
+def _ease_variant(
+    x: np.ndarray,
+    stars: np.ndarray,
+    pop: np.ndarray,
+    lam: float,
+    rating_power: float = 0.0,
+    target_power: float = 0.0,
+    liked_only_target: float = 0.0,
+    pop_beta: float = 0.0,
+    in_pop: float = 0.0,
+) -> np.ndarray:
+    """rating_power: input and target weighted (stars/5)^p; target_power: the target only;
+    liked_only_target: the target is the 4-5 star ratings; pop_beta: scores x pop^beta (on the
+    positive part); in_pop: each input course weighted pop^in_pop at scoring time."""
+    scaled = (stars / 5.0) ** rating_power * x if rating_power else x
+    target = None
+    if target_power:
+        target = (stars / 5.0) ** target_power * x
+    if liked_only_target:
+        target = (stars >= 4).astype(np.float32) * x
+    b = _ease_dense(scaled, lam, target)
+    inputs = scaled * pop**in_pop if in_pop else scaled
+    s = inputs @ b
+    if pop_beta:
+        s = np.where(s > 0, s * pop**pop_beta, s)
+    return s
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -517,7 +613,7 @@ def score(dataset: str) -> None:
 
 
 #: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
-SIGNALS: dict[str, Callable[..., None]] = {"vae": vae}
+SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep}
 
 
 def main() -> None:
@@ -525,7 +621,7 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae"
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease"
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
