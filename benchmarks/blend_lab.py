@@ -420,6 +420,35 @@ def _ease_variant(
     return s
 
 
+def gfcf(
+    dataset: str, data_dir: Path, slot: str = "", alpha: float = 0.3, k: float = 64, **unused: float
+) -> None:
+    """GF-CF (Shen et al. 2021): the normalised item-item filter R̃ᵀR̃ (R̃ = D_u^-1/2 R D_i^-1/2)
+    plus `alpha` times an ideal low-pass filter on R̃'s top-`k` right singular vectors. Without
+    `--slot` a small grid is printed."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    du = np.maximum(x.sum(axis=1, keepdims=True), 1.0)
+    di = np.maximum(x.sum(axis=0), 1.0)
+    norm = x / np.sqrt(du) / np.sqrt(di)
+    linear = x @ (norm.T @ norm)
+    _, _, vt = np.linalg.svd(norm, full_matrices=False)
+
+    def scores(a: float, kk: int) -> np.ndarray:
+        ideal = ((x / np.sqrt(di)) @ vt[:kk].T) @ vt[:kk] * np.sqrt(di)
+        return linear + a * ideal
+
+    if slot:
+        s = scores(alpha, int(k))
+        label = f"gfcf alpha {alpha:g} k {k:g}"
+        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot)
+        return
+    print(f"linear filter only: {_quick(search, ids, rows, linear):.4f}")
+    for kk in (16, 32, 64, 128, 256):
+        print(f"  ideal only k {kk}: {_quick(search, ids, rows, scores(1e6, kk)):.4f}", flush=True)
+        for a in (0.1, 0.3, 1.0):
+            print(f"  alpha {a:g} k {kk}: {_quick(search, ids, rows, scores(a, kk)):.4f}", flush=True)
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -613,7 +642,7 @@ def score(dataset: str) -> None:
 
 
 #: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
-SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep}
+SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf}
 
 
 def main() -> None:
@@ -621,7 +650,7 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease"
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf"
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
