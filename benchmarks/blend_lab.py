@@ -449,6 +449,108 @@ def gfcf(
             print(f"  alpha {a:g} k {kk}: {_quick(search, ids, rows, scores(a, kk)):.4f}", flush=True)
 
 
+def recvae(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "recvae",
+    epochs: float = 50,
+    hidden: float = 600,
+    latent: float = 200,
+    gamma: float = 0.005,
+    dropout: float = 0.5,
+    lr: float = 5e-4,
+    batch: float = 500,
+    seed: float = 0,
+    members: float = 1,
+) -> None:
+    """RecVAE (Shenbin et al. 2020), after the authors' code: a densely connected 5-layer encoder
+    (swish, layer norm), a linear decoder, a composite prior (standard normal, the previous
+    encoder's posterior, a wide normal: 3/20, 3/4, 1/10), the KL weighted `gamma` x the learner's
+    history length, and alternating updates (3 encoder epochs with dropout, then 1 decoder epoch
+    without). `members` averages the softmax of that many seeds."""
+    import copy
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as f
+
+    torch.set_num_threads(1)
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    data = torch.from_numpy(x)
+    h, d, n = int(hidden), int(latent), x.shape[1]
+
+    def log_normal(z, mu, logvar):  # type: ignore[no-untyped-def]
+        return -0.5 * (logvar + np.log(2 * np.pi) + (z - mu).pow(2) / logvar.exp())
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.ModuleList([nn.Linear(n, h)] + [nn.Linear(h, h) for _ in range(4)])
+            self.ln = nn.ModuleList([nn.LayerNorm(h, eps=0.1) for _ in range(5)])
+            self.mu, self.logvar = nn.Linear(h, d), nn.Linear(h, d)
+
+        def forward(self, rows_in, rate):  # type: ignore[no-untyped-def]
+            out = f.dropout(f.normalize(rows_in), rate, training=self.training)
+            hs: list = []
+            for fc, ln in zip(self.fc, self.ln, strict=True):
+                out = ln(f.silu(fc(out) + sum(hs)))
+                hs.append(out)
+            return self.mu(out), self.logvar(out)
+
+    total = np.zeros(x.shape)
+    for member in range(int(members)):
+        torch.manual_seed(int(seed) + 1000 * member)
+        encoder, old, decoder = Encoder(), Encoder(), nn.Linear(d, n)
+        old.requires_grad_(False)
+        weights = torch.log(torch.tensor([3 / 20, 3 / 4, 1 / 10]))
+        enc_opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+        dec_opt = torch.optim.Adam(decoder.parameters(), lr=lr)
+
+        def run(optimiser, rate):  # type: ignore[no-untyped-def]
+            encoder.train()
+            for chunk in torch.randperm(len(x)).split(int(batch)):
+                rows_in = data[chunk]
+                mu, logvar = encoder(rows_in, rate)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                mll = (torch.log_softmax(decoder(z), dim=1) * rows_in).sum(dim=1).mean()
+                post_mu, post_logvar = old(rows_in, 0.0)
+                zeros = torch.zeros_like(z)
+                prior = torch.logsumexp(
+                    torch.stack(
+                        [
+                            log_normal(z, zeros, zeros),
+                            log_normal(z, post_mu, post_logvar),
+                            log_normal(z, zeros, zeros + 10.0),
+                        ],
+                        dim=-1,
+                    )
+                    + weights,
+                    dim=-1,
+                )
+                kl = ((log_normal(z, mu, logvar) - prior).sum(dim=1) * gamma * rows_in.sum(1)).mean()
+                optimiser.zero_grad()
+                (kl - mll).backward()
+                optimiser.step()
+
+        old.load_state_dict(copy.deepcopy(encoder.state_dict()))
+        for _ in range(int(epochs)):
+            for _ in range(3):
+                run(enc_opt, dropout)
+            old.load_state_dict(copy.deepcopy(encoder.state_dict()))
+            run(dec_opt, 0.0)
+        encoder.eval()
+        with torch.no_grad():
+            mu, _ = encoder(data, 0.0)
+            total += torch.softmax(decoder(mu), dim=1).numpy()
+    label = (
+        f"recvae epochs {epochs:g} hidden {hidden:g} latent {latent:g} gamma {gamma:g} "
+        f"dropout {dropout:g} lr {lr:g} batch {batch:g} seed {seed:g} members {members:g}"
+    )
+    _cache_extra(
+        dataset, search, ids, lambda learner: total[rows[learner.user_id]].copy(), label, slot
+    )
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -642,7 +744,7 @@ def score(dataset: str) -> None:
 
 
 #: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
-SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf}
+SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf, "recvae": recvae}
 
 
 def main() -> None:
@@ -650,7 +752,7 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf"
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae"
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
