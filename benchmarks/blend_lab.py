@@ -551,6 +551,67 @@ def recvae(
     )
 
 
+def stars_sweep(
+    dataset: str, data_dir: Path, slot: str = "", lam: float = 500.0, **unused: float
+) -> None:
+    """Signals only the star ratings carry (MovieLens): each course's shrunk mean rating (a
+    static "quality" score, alone or as EASE x quality^q), and EASE scored with each input course
+    weighted 1 + c (stars - 3.5) (fitted on the binary matrix); plus item-kNN over BM25-weighted
+    histories (cosine, k neighbours). Printed with their validation NDCG; `--slot` caches
+    `quality_power` (0: the quality score alone) or `bm25_k` given by --set."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    stars = _ratings(data_dir, ids, rows) * x
+    counts = x.sum(axis=0)
+    quality = (stars.sum(axis=0) + 10 * 3.53) / (counts + 10)  # shrunk towards the mean star
+    b = _ease_dense(x, lam)
+    ease_scores = x @ b
+    candidates = {
+        "quality alone": lambda: np.tile(quality, (len(x), 1)),
+        **{
+            f"ease x quality^{q:g}": (
+                lambda q=q: np.where(ease_scores > 0, ease_scores * quality**q, ease_scores)
+            )
+            for q in (0.5, 1.0, 2.0, 4.0)
+        },
+        **{
+            f"ease input 1 + {c:g} (stars - 3.5)": (
+                lambda c=c: (x * (1 + c * (stars - 3.5))) @ b
+            )
+            for c in (-0.1, 0.1, 0.2, 0.4)
+        },
+        **{f"bm25 item-knn k {k}": (lambda k=k: _bm25_knn(x, k)) for k in (50, 200, 2000)},
+    }
+    if slot:
+        name = (
+            f"bm25 item-knn k {int(unused['bm25_k'])}"
+            if "bm25_k" in unused
+            else f"ease x quality^{unused['quality_power']:g}"
+            if unused.get("quality_power")
+            else "quality alone"
+        )
+        s = candidates[name]()
+        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), name, slot)
+        return
+    for name, make in candidates.items():
+        print(f"  {name}: {_quick(search, ids, rows, make()):.4f}", flush=True)
+
+
+def _bm25_knn(x: np.ndarray, k: int, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """Item-kNN scores over BM25-weighted learner x course rows (implicit's bm25_weight)."""
+    n = len(x)
+    idf = np.log(n / (1.0 + x.sum(axis=0)))
+    length = x.sum(axis=1, keepdims=True)
+    weighted = x * (k1 + 1.0) / (k1 * (1.0 - b + b * length / length.mean()) + x) * idf
+    sims = weighted.T @ weighted
+    norms = np.sqrt(np.maximum(np.diag(sims), 1e-12))
+    sims = sims / norms[:, None] / norms[None, :]
+    np.fill_diagonal(sims, 0.0)
+    if k < len(sims):
+        cut = np.argpartition(-sims, k - 1, axis=1)[:, k:]
+        np.put_along_axis(sims, cut, 0.0, axis=1)
+    return x @ sims
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -744,7 +805,7 @@ def score(dataset: str) -> None:
 
 
 #: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
-SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf, "recvae": recvae}
+SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf, "recvae": recvae, "stars": stars_sweep}
 
 
 def main() -> None:
@@ -752,7 +813,7 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae"
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae", "stars"
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
