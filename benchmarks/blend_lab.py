@@ -37,6 +37,14 @@ from entrypoints.config import load_settings
 from entrypoints.container import Container
 
 CACHE = Path("var/blend_lab")
+#: "validation" (application.tuning's inner split) or "test" (the evaluation's own split: fitted on
+#: its training part, scored on its test learners; only to confirm a finding, never to choose)
+SPLIT = {"name": "validation"}
+
+
+def _path(dataset: str) -> Path:
+    suffix = "" if SPLIT["name"] == "validation" else "-test"
+    return CACHE / f"{dataset}{suffix}.json"
 #: the settings the search chose on each data set (docs/results.md, "Defaults only")
 CHOSEN = {
     "ml-100k": {
@@ -74,12 +82,11 @@ CHOSEN = {
 
 
 def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    data, search = _inner(dataset, data_dir)
     container = Container()
     container.config.from_dict(load_settings({"RS_DATABASE_URL": "memory://"}))
     factories = container.tuning_factories()
-    path = CACHE / f"{dataset}.json"
+    path = _path(dataset)
     cached = json.loads(path.read_text()) if path.exists() else {}
     cached["truth"] = [sorted(t) for t in search.truth]
     cached["history"] = [len(learner.seen()) for learner in search.learners]
@@ -103,7 +110,7 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
         print(f"{name} {settings}: validation ndcg@10 {search._score(lists):.4f}", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
-    assert len(search.learners) <= MAX_USERS
+    assert len(search.learners) <= MAX_USERS or SPLIT["name"] == "test"
 
 
 def _cache_extra(
@@ -126,7 +133,7 @@ def _cache_extra(
                 scores[index[c]] = -np.inf
         best = np.argsort(-scores, kind="stable")[:POOL]
         lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
+    path = _path(dataset)
     cached = json.loads(path.read_text())
     cached["lists"][slot] = lists
     path.write_text(json.dumps(cached))
@@ -163,9 +170,33 @@ def _inner_matrix(
 
 def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Search]:
     data = validation_dataset(dataset, data_dir)
-    return data, _Search(
-        data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42
-    )
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    if SPLIT["name"] == "test":
+        _as_test(search, dataset, data_dir)
+    return data, search
+
+
+def _as_test(search: _Search, dataset: str, data_dir: Path) -> None:
+    """Points `search` at the evaluation's own split (as EvaluateStrategies builds it): the
+    training part to fit on, every learner with test courses, the test courses to find."""
+    from adapters.datasets import MovieLensSource
+    from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+
+    assert dataset == "ml-100k", "the test split is wired for MovieLens only"
+    full = MovieLensSource(data_dir / "ml-100k").load()
+    split = EvaluateStrategies.split(EvaluationQuery(full, [], "random", seed=42))
+    histories: dict[str, list] = {}
+    for event in split.train:
+        histories.setdefault(event.user_id, []).append(event)
+    truth: dict[str, set] = {}
+    for event in split.test:
+        truth.setdefault(event.user_id, set()).add(event.course_id)
+    users = sorted(truth)
+    search.train = split.train
+    search.learners = [LearnerHistory(u, tuple(histories.get(u, ()))) for u in users]
+    search.excludes = [learner.seen() for learner in search.learners]
+    search.truth = [truth[u] - search.excludes[i] for i, u in enumerate(users)]
+    print(f"test split: {len(split.train)} training events, {len(users)} test learners")
 
 
 def transition(dataset: str, data_dir: Path, window: int = 3, decay: float = 0.5) -> None:
@@ -746,7 +777,7 @@ FINE = {
 
 class Lab:
     def __init__(self, dataset: str) -> None:
-        cached = json.loads((CACHE / f"{dataset}.json").read_text())
+        cached = json.loads(_path(dataset).read_text())
         self.truth = [set(t) for t in cached["truth"]]
         self.history = np.array(cached["history"])
         self.lists = cached["lists"]
@@ -862,6 +893,16 @@ def variants(dataset: str, extra: Sequence[str]) -> None:
         )
 
 
+def blend(dataset: str, weights: str) -> None:
+    """NDCG@10 of the blend with the given fixed weights over every cached learner (no choice)."""
+    lab = Lab(dataset)
+    fixed = {n: float(w) for n, w in (p.split(":") for p in weights.split(","))}
+    names = sorted(fixed)
+    grid = {n: (fixed[n],) for n in names}
+    _, m = lab.ndcg_matrix(lab.users, minmax, 100, grid, names)
+    print(f"{dataset} {SPLIT['name']} blend {fixed}: ndcg@10 {m[0].mean():.4f} ({len(lab.users)} learners)")
+
+
 def score(dataset: str) -> None:
     lab = Lab(dataset)
     print(f"{dataset}: {len(lab.users)} validation learners with something to find")
@@ -901,7 +942,7 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae", "stars", "higher", "cease"
+            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae", "stars", "higher", "cease", "blend"
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
@@ -912,12 +953,24 @@ def main() -> None:
         "--extra", default="", help="variants: component sets, e.g. two_tower5,transition"
     )
     parser.add_argument("--dataset", choices=["ml-100k", "cnpc"], default="ml-100k")
+    parser.add_argument(
+        "--split",
+        choices=["validation", "test"],
+        default="validation",
+        help="test: fit on the evaluation's training part and score its test learners",
+    )
+    parser.add_argument(
+        "--weights", default="", help="blend: fixed weights, e.g. item_cf:0.25,two_tower:0.25"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--window", type=int, default=3)
     parser.add_argument("--decay", type=float, default=0.5)
     parser.add_argument("--only", default="", help="fit only these components (comma-separated)")
     args = parser.parse_args()
-    if args.command == "fit":
+    SPLIT["name"] = args.split
+    if args.command == "blend":
+        blend(args.dataset, args.weights)
+    elif args.command == "fit":
         fit(args.dataset, args.data_dir, [n for n in args.only.split(",") if n])
     elif args.command == "variants":
         variants(args.dataset, [n for n in args.extra.split(",") if n])
