@@ -14,7 +14,17 @@ the blend and searches weights per history-length bucket. Weights are chosen on 
 validation learners and reported on the other half (and the reverse: "cross"), so a variant is
 not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
 (`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
-"transition" slot. docs/results.md ("Defaults only") has the figures.
+"transition" slot; the later ones (SIGNALS: `vae`, `recvae`, `ease`, `stars`, `gfcf`, `higher`,
+`cease`) take `--set key=value` and are cached in their own `--slot` (without one, the sweeps
+print a small grid of validation figures):
+
+    .venv/bin/python -m benchmarks.blend_lab cease --dataset ml-100k --slot cease --set alpha=3
+    .venv/bin/python -m benchmarks.blend_lab variants --dataset ml-100k --extra cease,cease+vae
+
+`--split test` fits on the evaluation's own training part and scores its test learners (cached
+apart, var/blend_lab/ml-100k-test.json), and `blend --weights` scores fixed weights there: only
+to confirm what validation chose, never to choose. docs/results.md ("Defaults only") has the
+figures.
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ SPLIT = {"name": "validation"}
 def _path(dataset: str) -> Path:
     suffix = "" if SPLIT["name"] == "validation" else "-test"
     return CACHE / f"{dataset}{suffix}.json"
+
+
 #: the settings the search chose on each data set (docs/results.md, "Defaults only")
 CHOSEN = {
     "ml-100k": {
@@ -107,7 +119,7 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
         recommender.fit(data.courses, search.train)
         lists = recommender.recommend_many(search.learners, POOL, search.excludes, explain=False)
         cached["lists"][name] = [[[r.course_id, r.score] for r in items] for items in lists]
-        print(f"{name} {settings}: validation ndcg@10 {search._score(lists):.4f}", flush=True)
+        print(f"{name} {settings}: {SPLIT['name']} ndcg@10 {search._score(lists):.4f}", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
     assert len(search.learners) <= MAX_USERS or SPLIT["name"] == "test"
@@ -137,7 +149,7 @@ def _cache_extra(
     cached = json.loads(path.read_text())
     cached["lists"][slot] = lists
     path.write_text(json.dumps(cached))
-    print(f"{label}: validation ndcg@10 {_ndcg(lists, search.truth):.4f}, cached as {slot}")
+    print(f"{label}: {SPLIT['name']} ndcg@10 {_ndcg(lists, search.truth):.4f}, cached as {slot}")
 
 
 def _ndcg(lists: Sequence[Sequence[Sequence]], truth: Sequence[set]) -> float:
@@ -360,7 +372,9 @@ def _quick(search: _Search, ids: Sequence[str], rows: dict[str, int], scores: np
     index = {c: i for i, c in enumerate(ids)}
     discount = 1.0 / np.log2(np.arange(2, 12))
     out = []
-    for learner, exclude, relevant in zip(search.learners, search.excludes, search.truth, strict=True):
+    for learner, exclude, relevant in zip(
+        search.learners, search.excludes, search.truth, strict=True
+    ):
         if not relevant:
             continue
         row = scores[rows[learner.user_id]].astype(float)
@@ -408,7 +422,9 @@ def ease_sweep(
     if slot:
         s = _ease_variant(x, stars, pop, lam, **unused)
         label = f"ease lam {lam:g} {unused}"
-        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot)
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
         return
     print(f"binary lam {lam:g}: {_quick(search, ids, rows, _ease_variant(x, stars, pop, lam)):.4f}")
     for key, values in {
@@ -471,13 +487,17 @@ def gfcf(
     if slot:
         s = scores(alpha, int(k))
         label = f"gfcf alpha {alpha:g} k {k:g}"
-        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot)
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
         return
     print(f"linear filter only: {_quick(search, ids, rows, linear):.4f}")
     for kk in (16, 32, 64, 128, 256):
         print(f"  ideal only k {kk}: {_quick(search, ids, rows, scores(1e6, kk)):.4f}", flush=True)
         for a in (0.1, 0.3, 1.0):
-            print(f"  alpha {a:g} k {kk}: {_quick(search, ids, rows, scores(a, kk)):.4f}", flush=True)
+            print(
+                f"  alpha {a:g} k {kk}: {_quick(search, ids, rows, scores(a, kk)):.4f}", flush=True
+            )
 
 
 def recvae(
@@ -537,7 +557,7 @@ def recvae(
         enc_opt = torch.optim.Adam(encoder.parameters(), lr=lr)
         dec_opt = torch.optim.Adam(decoder.parameters(), lr=lr)
 
-        def run(optimiser, rate):  # type: ignore[no-untyped-def]
+        def run(optimiser, rate, encoder=encoder, old=old, decoder=decoder, weights=weights):  # type: ignore[no-untyped-def]
             encoder.train()
             for chunk in torch.randperm(len(x)).split(int(batch)):
                 rows_in = data[chunk]
@@ -558,7 +578,9 @@ def recvae(
                     + weights,
                     dim=-1,
                 )
-                kl = ((log_normal(z, mu, logvar) - prior).sum(dim=1) * gamma * rows_in.sum(1)).mean()
+                kl = (
+                    (log_normal(z, mu, logvar) - prior).sum(dim=1) * gamma * rows_in.sum(1)
+                ).mean()
                 optimiser.zero_grad()
                 (kl - mll).backward()
                 optimiser.step()
@@ -605,9 +627,7 @@ def stars_sweep(
             for q in (0.5, 1.0, 2.0, 4.0)
         },
         **{
-            f"ease input 1 + {c:g} (stars - 3.5)": (
-                lambda c=c: (x * (1 + c * (stars - 3.5))) @ b
-            )
+            f"ease input 1 + {c:g} (stars - 3.5)": (lambda c=c: (x * (1 + c * (stars - 3.5))) @ b)
             for c in (-0.1, 0.1, 0.2, 0.4)
         },
         **{f"bm25 item-knn k {k}": (lambda k=k: _bm25_knn(x, k)) for k in (50, 200, 2000)},
@@ -621,7 +641,9 @@ def stars_sweep(
             else "quality alone"
         )
         s = candidates[name]()
-        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), name, slot)
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), name, slot
+        )
         return
     for name, make in candidates.items():
         print(f"  {name}: {_quick(search, ids, rows, make()):.4f}", flush=True)
@@ -683,7 +705,9 @@ def higher(
     if slot:
         s = fit_scores(int(pairs), lam_pairs)
         label = f"higher-order ease pairs {pairs:g} lam_pairs {lam_pairs:g}"
-        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot)
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
         return
     for m in (500, 2000):
         for lam_c in (100.0, 500.0, 2000.0):
@@ -724,10 +748,17 @@ def cease(
 
     if slot:
         s = scores(alpha)
-        _cache_extra(dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), f"cease alpha {alpha:g}", slot)
+        _cache_extra(
+            dataset,
+            search,
+            ids,
+            lambda learner: s[rows[learner.user_id]].copy(),
+            f"cease alpha {alpha:g}",
+            slot,
+        )
         return
     print(f"{len(tags)} tag rows (years per tag {years:g}, genres {genres:g}, lam {lam:g})")
-    for a in (1.0, 2.0, 3.0, 5.0, 10.0):
+    for a in (0.0, 1.0, 2.0, 3.0, 5.0, 10.0):
         print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
 
 
@@ -900,7 +931,9 @@ def blend(dataset: str, weights: str) -> None:
     names = sorted(fixed)
     grid = {n: (fixed[n],) for n in names}
     _, m = lab.ndcg_matrix(lab.users, minmax, 100, grid, names)
-    print(f"{dataset} {SPLIT['name']} blend {fixed}: ndcg@10 {m[0].mean():.4f} ({len(lab.users)} learners)")
+    print(
+        f"{dataset} {SPLIT['name']} blend {fixed}: ndcg@10 {m[0].mean():.4f} ({len(lab.users)} learners)"
+    )
 
 
 def score(dataset: str) -> None:
@@ -934,7 +967,15 @@ def score(dataset: str) -> None:
 
 
 #: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
-SIGNALS: dict[str, Callable[..., None]] = {"vae": vae, "ease": ease_sweep, "gfcf": gfcf, "recvae": recvae, "stars": stars_sweep, "higher": higher, "cease": cease}
+SIGNALS: dict[str, Callable[..., None]] = {
+    "vae": vae,
+    "ease": ease_sweep,
+    "gfcf": gfcf,
+    "recvae": recvae,
+    "stars": stars_sweep,
+    "higher": higher,
+    "cease": cease,
+}
 
 
 def main() -> None:
@@ -942,7 +983,15 @@ def main() -> None:
     parser.add_argument(
         "command",
         choices=[
-            "fit", "score", "transition", "variants", "userknn", "timepop", "puresvd", "vae", "ease", "gfcf", "recvae", "stars", "higher", "cease", "blend"
+            "fit",
+            "score",
+            "transition",
+            "variants",
+            "userknn",
+            "timepop",
+            "puresvd",
+            "blend",
+            *SIGNALS,
         ],
     )
     parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
