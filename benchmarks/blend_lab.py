@@ -14,7 +14,17 @@ the blend and searches weights per history-length bucket. Weights are chosen on 
 validation learners and reported on the other half (and the reverse: "cross"), so a variant is
 not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
 (`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
-"transition" slot. docs/results.md ("Defaults only") has the figures.
+"transition" slot; the later ones (SIGNALS: `vae`, `recvae`, `ease`, `stars`, `gfcf`, `higher`,
+`cease`) take `--set key=value` and are cached in their own `--slot` (without one, the sweeps
+print a small grid of validation figures):
+
+    .venv/bin/python -m benchmarks.blend_lab cease --dataset ml-100k --slot cease --set alpha=3
+    .venv/bin/python -m benchmarks.blend_lab variants --dataset ml-100k --extra cease,cease+vae
+
+`--split test` fits on the evaluation's own training part and scores its test learners (cached
+apart, var/blend_lab/ml-100k-test.json), and `blend --weights` scores fixed weights there: only
+to confirm what validation chose, never to choose. docs/results.md ("Defaults only") has the
+figures.
 """
 
 from __future__ import annotations
@@ -37,6 +47,16 @@ from entrypoints.config import load_settings
 from entrypoints.container import Container
 
 CACHE = Path("var/blend_lab")
+#: "validation" (application.tuning's inner split) or "test" (the evaluation's own split: fitted on
+#: its training part, scored on its test learners; only to confirm a finding, never to choose)
+SPLIT = {"name": "validation"}
+
+
+def _path(dataset: str) -> Path:
+    suffix = "" if SPLIT["name"] == "validation" else "-test"
+    return CACHE / f"{dataset}{suffix}.json"
+
+
 #: the settings the search chose on each data set (docs/results.md, "Defaults only")
 CHOSEN = {
     "ml-100k": {
@@ -74,12 +94,11 @@ CHOSEN = {
 
 
 def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
-    data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    data, search = _inner(dataset, data_dir)
     container = Container()
     container.config.from_dict(load_settings({"RS_DATABASE_URL": "memory://"}))
     factories = container.tuning_factories()
-    path = CACHE / f"{dataset}.json"
+    path = _path(dataset)
     cached = json.loads(path.read_text()) if path.exists() else {}
     cached["truth"] = [sorted(t) for t in search.truth]
     cached["history"] = [len(learner.seen()) for learner in search.learners]
@@ -100,10 +119,10 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
         recommender.fit(data.courses, search.train)
         lists = recommender.recommend_many(search.learners, POOL, search.excludes, explain=False)
         cached["lists"][name] = [[[r.course_id, r.score] for r in items] for items in lists]
-        print(f"{name} {settings}: validation ndcg@10 {search._score(lists):.4f}", flush=True)
+        print(f"{name} {settings}: {SPLIT['name']} ndcg@10 {search._score(lists):.4f}", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
-    assert len(search.learners) <= MAX_USERS
+    assert len(search.learners) <= MAX_USERS or SPLIT["name"] == "test"
 
 
 def _cache_extra(
@@ -112,9 +131,11 @@ def _cache_extra(
     ids: Sequence[str],
     scores_of: Callable[[LearnerHistory], np.ndarray],
     label: str,
+    slot: str = "transition",
 ) -> None:
     """Each validation learner's top POOL by `scores_of(learner)` (one score per course of `ids`;
-    courses they have seen are left out), cached as the extra component "transition"."""
+    courses they have seen are left out), cached as the extra component `slot` (a name outside
+    GRID, so `variants --extra SLOT` adds it with item_cf's grid)."""
     index = {c: i for i, c in enumerate(ids)}
     lists = []
     for learner, exclude in zip(search.learners, search.excludes, strict=True):
@@ -124,18 +145,70 @@ def _cache_extra(
                 scores[index[c]] = -np.inf
         best = np.argsort(-scores, kind="stable")[:POOL]
         lists.append([[ids[t], float(scores[t])] for t in best if np.isfinite(scores[t])])
-    path = CACHE / f"{dataset}.json"
+    path = _path(dataset)
     cached = json.loads(path.read_text())
-    cached["lists"]["transition"] = lists
+    cached["lists"][slot] = lists
     path.write_text(json.dumps(cached))
-    print(f"{label} cached as transition")
+    print(f"{label}: {SPLIT['name']} ndcg@10 {_ndcg(lists, search.truth):.4f}, cached as {slot}")
+
+
+def _ndcg(lists: Sequence[Sequence[Sequence]], truth: Sequence[set]) -> float:
+    """Mean NDCG@10 of ranked [course, score] lists over the learners with something to find."""
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    scored = [
+        sum(discount[i] for i, (c, _) in enumerate(items[:10]) if c in relevant)
+        / discount[: min(10, len(relevant))].sum()
+        for items, relevant in zip(lists, truth, strict=True)
+        if relevant
+    ]
+    return float(np.mean(scored))
+
+
+def _inner_matrix(
+    dataset: str, data_dir: Path
+) -> tuple[_Search, list[str], np.ndarray, dict[str, int]]:
+    """The inner split, the catalog's ids, the binary learners x courses matrix of the inner
+    training part and each learner's row in it."""
+    data, search = _inner(dataset, data_dir)
+    ids = [c.course_id for c in data.courses]
+    index = {c: i for i, c in enumerate(ids)}
+    rows = {u: i for i, u in enumerate(sorted({e.user_id for e in search.train}))}
+    x = np.zeros((len(rows), len(ids)), dtype=np.float32)
+    for e in search.train:
+        if e.course_id in index:
+            x[rows[e.user_id], index[e.course_id]] = 1.0
+    return search, ids, x, rows
 
 
 def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Search]:
     data = validation_dataset(dataset, data_dir)
-    return data, _Search(
-        data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42
-    )
+    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    if SPLIT["name"] == "test":
+        _as_test(search, dataset, data_dir)
+    return data, search
+
+
+def _as_test(search: _Search, dataset: str, data_dir: Path) -> None:
+    """Points `search` at the evaluation's own split (as EvaluateStrategies builds it): the
+    training part to fit on, every learner with test courses, the test courses to find."""
+    from adapters.datasets import MovieLensSource
+    from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+
+    assert dataset == "ml-100k", "the test split is wired for MovieLens only"
+    full = MovieLensSource(data_dir / "ml-100k").load()
+    split = EvaluateStrategies.split(EvaluationQuery(full, [], "random", seed=42))
+    histories: dict[str, list] = {}
+    for event in split.train:
+        histories.setdefault(event.user_id, []).append(event)
+    truth: dict[str, set] = {}
+    for event in split.test:
+        truth.setdefault(event.user_id, set()).add(event.course_id)
+    users = sorted(truth)
+    search.train = split.train
+    search.learners = [LearnerHistory(u, tuple(histories.get(u, ()))) for u in users]
+    search.excludes = [learner.seen() for learner in search.learners]
+    search.truth = [truth[u] - search.excludes[i] for i, u in enumerate(users)]
+    print(f"test split: {len(split.train)} training events, {len(users)} test learners")
 
 
 def transition(dataset: str, data_dir: Path, window: int = 3, decay: float = 0.5) -> None:
@@ -229,6 +302,466 @@ def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> N
     _cache_extra(dataset, search, ids, scores_of, f"puresvd k {k}")
 
 
+def vae(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "vae",
+    epochs: float = 100,
+    hidden: float = 600,
+    latent: float = 200,
+    beta: float = 0.2,
+    dropout: float = 0.5,
+    lr: float = 1e-3,
+    batch: float = 100,
+    seed: float = 0,
+    members: float = 1,
+) -> None:
+    """Mult-VAE (Liang et al. 2018): a multinomial likelihood over the catalog, dropout on the
+    L2-normalised input, KL weight annealed to `beta` over the first 80% of the updates (beta 0:
+    Mult-DAE). Trained on the inner training part (the validation learners' own rows included:
+    their histories are the input); the scores are the decoder's logits at the mean. `members`
+    averages the softmax of that many seeds."""
+    import torch
+
+    torch.set_num_threads(1)
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    data = torch.from_numpy(x)
+    total = np.zeros(x.shape)
+    for member in range(int(members)):
+        torch.manual_seed(int(seed) + 1000 * member)
+        n, h, d = x.shape[1], int(hidden), int(latent)
+        encoder = torch.nn.Sequential(
+            torch.nn.Linear(n, h), torch.nn.Tanh(), torch.nn.Linear(h, 2 * d)
+        )
+        decoder = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), torch.nn.Linear(h, n))
+        params = [*encoder.parameters(), *decoder.parameters()]
+        optimiser = torch.optim.Adam(params, lr=lr)
+        steps_per_epoch = -(-len(x) // int(batch))
+        anneal = 0.8 * int(epochs) * steps_per_epoch
+        step = 0
+        for _ in range(int(epochs)):
+            for chunk in torch.randperm(len(x)).split(int(batch)):
+                rows_in = data[chunk]
+                inp = torch.nn.functional.dropout(
+                    torch.nn.functional.normalize(rows_in), dropout, training=True
+                )
+                mu, logvar = encoder(inp).chunk(2, dim=1)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if beta > 0 else mu
+                logp = torch.log_softmax(decoder(z), dim=1)
+                nll = -(logp * rows_in).sum(dim=1).mean()
+                kl = 0.5 * (-logvar + logvar.exp() + mu**2 - 1).sum(dim=1).mean()
+                loss = nll + beta * min(1.0, step / anneal) * kl
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                step += 1
+        with torch.no_grad():
+            mu, _ = encoder(torch.nn.functional.normalize(data)).chunk(2, dim=1)
+            total += torch.softmax(decoder(mu), dim=1).numpy()
+    label = (
+        f"vae epochs {epochs:g} hidden {hidden:g} latent {latent:g} beta {beta:g} "
+        f"dropout {dropout:g} lr {lr:g} batch {batch:g} seed {seed:g} members {members:g}"
+    )
+    _cache_extra(
+        dataset, search, ids, lambda learner: total[rows[learner.user_id]].copy(), label, slot
+    )
+
+
+def _quick(search: _Search, ids: Sequence[str], rows: dict[str, int], scores: np.ndarray) -> float:
+    """Validation NDCG@10 of a full learners x courses score matrix (seen courses left out)."""
+    index = {c: i for i, c in enumerate(ids)}
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    out = []
+    for learner, exclude, relevant in zip(
+        search.learners, search.excludes, search.truth, strict=True
+    ):
+        if not relevant:
+            continue
+        row = scores[rows[learner.user_id]].astype(float)
+        row[[index[c] for c in exclude if c in index]] = -np.inf
+        top = np.argsort(-row, kind="stable")[:10]
+        gains = sum(discount[i] for i, t in enumerate(top) if ids[t] in relevant)
+        out.append(gains / discount[: min(10, len(relevant))].sum())
+    return float(np.mean(out))
+
+
+def _ratings(data_dir: Path, ids: Sequence[str], rows: dict[str, int]) -> np.ndarray:
+    """MovieLens' star ratings (1-5) laid out like _inner_matrix's matrix (0: not rated)."""
+    index = {c: i for i, c in enumerate(ids)}
+    r = np.zeros((len(rows), len(ids)), dtype=np.float32)
+    for line in (data_dir / "ml-100k" / "u.data").read_text().splitlines():
+        user, item, rating, _ = line.split("\t")
+        if user in rows and item in index:
+            r[rows[user], index[item]] = float(rating)
+    return r
+
+
+def _ease_dense(x: np.ndarray, lam: float, target: np.ndarray | None = None) -> np.ndarray:
+    """EASE weights B (zero diagonal) fitting `target` (default x) from x."""
+    gram = x.T.astype(float) @ x + lam * np.eye(x.shape[1])
+    p = np.linalg.inv(gram)
+    if target is None:
+        b = -p / np.diag(p)
+    else:  # B = P XᵀT minus the diagonal-constraint correction
+        b = p @ (x.T.astype(float) @ target)
+        b -= p * (np.diag(b) / np.diag(p))
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def ease_sweep(
+    dataset: str, data_dir: Path, slot: str = "", lam: float = 500.0, **unused: float
+) -> None:
+    """issue 14 ideas 2 and 3: EASE with rating-based input/target weights, a popularity exponent
+    on its scores, and popularity-weighted inputs (IDF/BM25-like), each printed with its
+    validation NDCG; `--slot` caches the settings given by --set (keys as printed)."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    pop = x.sum(axis=0) + 1.0
+    # only the inner training part's ratings: u.data also rates every held-out course
+    stars = _ratings(data_dir, ids, rows) * x if dataset == "ml-100k" else x
+    if slot:
+        s = _ease_variant(x, stars, pop, lam, **unused)
+        label = f"ease lam {lam:g} {unused}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    print(f"binary lam {lam:g}: {_quick(search, ids, rows, _ease_variant(x, stars, pop, lam)):.4f}")
+    for key, values in {
+        "rating_power": (0.5, 1.0, 2.0),
+        "target_power": (0.5, 1.0),
+        "liked_only_target": (1.0,),
+        "pop_beta": (-0.3, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.3),
+        "in_pop": (-0.5, -0.25, 0.25),
+    }.items():
+        for v in values:
+            s = _ease_variant(x, stars, pop, lam, **{key: v})
+            print(f"  {key} {v:g}: {_quick(search, ids, rows, s):.4f}", flush=True)
+
+
+def _ease_variant(
+    x: np.ndarray,
+    stars: np.ndarray,
+    pop: np.ndarray,
+    lam: float,
+    rating_power: float = 0.0,
+    target_power: float = 0.0,
+    liked_only_target: float = 0.0,
+    pop_beta: float = 0.0,
+    in_pop: float = 0.0,
+) -> np.ndarray:
+    """rating_power: input and target weighted (stars/5)^p; target_power: the target only;
+    liked_only_target: the target is the 4-5 star ratings; pop_beta: scores x pop^beta (on the
+    positive part); in_pop: each input course weighted pop^in_pop at scoring time."""
+    scaled = (stars / 5.0) ** rating_power * x if rating_power else x
+    target = None
+    if target_power:
+        target = (stars / 5.0) ** target_power * x
+    if liked_only_target:
+        target = (stars >= 4).astype(np.float32) * x
+    b = _ease_dense(scaled, lam, target)
+    inputs = scaled * pop**in_pop if in_pop else scaled
+    s = inputs @ b
+    if pop_beta:
+        s = np.where(s > 0, s * pop**pop_beta, s)
+    return s
+
+
+def gfcf(
+    dataset: str, data_dir: Path, slot: str = "", alpha: float = 0.3, k: float = 64, **unused: float
+) -> None:
+    """GF-CF (Shen et al. 2021): the normalised item-item filter R̃ᵀR̃ (R̃ = D_u^-1/2 R D_i^-1/2)
+    plus `alpha` times an ideal low-pass filter on R̃'s top-`k` right singular vectors. Without
+    `--slot` a small grid is printed."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    du = np.maximum(x.sum(axis=1, keepdims=True), 1.0)
+    di = np.maximum(x.sum(axis=0), 1.0)
+    norm = x / np.sqrt(du) / np.sqrt(di)
+    linear = x @ (norm.T @ norm)
+    _, _, vt = np.linalg.svd(norm, full_matrices=False)
+
+    def scores(a: float, kk: int) -> np.ndarray:
+        ideal = ((x / np.sqrt(di)) @ vt[:kk].T) @ vt[:kk] * np.sqrt(di)
+        return linear + a * ideal
+
+    if slot:
+        s = scores(alpha, int(k))
+        label = f"gfcf alpha {alpha:g} k {k:g}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    print(f"linear filter only: {_quick(search, ids, rows, linear):.4f}")
+    for kk in (16, 32, 64, 128, 256):
+        print(f"  ideal only k {kk}: {_quick(search, ids, rows, scores(1e6, kk)):.4f}", flush=True)
+        for a in (0.1, 0.3, 1.0):
+            print(
+                f"  alpha {a:g} k {kk}: {_quick(search, ids, rows, scores(a, kk)):.4f}", flush=True
+            )
+
+
+def recvae(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "recvae",
+    epochs: float = 50,
+    hidden: float = 600,
+    latent: float = 200,
+    gamma: float = 0.005,
+    dropout: float = 0.5,
+    lr: float = 5e-4,
+    batch: float = 500,
+    seed: float = 0,
+    members: float = 1,
+) -> None:
+    """RecVAE (Shenbin et al. 2020), after the authors' code: a densely connected 5-layer encoder
+    (swish, layer norm), a linear decoder, a composite prior (standard normal, the previous
+    encoder's posterior, a wide normal: 3/20, 3/4, 1/10), the KL weighted `gamma` x the learner's
+    history length, and alternating updates (3 encoder epochs with dropout, then 1 decoder epoch
+    without). `members` averages the softmax of that many seeds."""
+    import copy
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as f
+
+    torch.set_num_threads(1)
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    data = torch.from_numpy(x)
+    h, d, n = int(hidden), int(latent), x.shape[1]
+
+    def log_normal(z, mu, logvar):  # type: ignore[no-untyped-def]
+        return -0.5 * (logvar + np.log(2 * np.pi) + (z - mu).pow(2) / logvar.exp())
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.ModuleList([nn.Linear(n, h)] + [nn.Linear(h, h) for _ in range(4)])
+            self.ln = nn.ModuleList([nn.LayerNorm(h, eps=0.1) for _ in range(5)])
+            self.mu, self.logvar = nn.Linear(h, d), nn.Linear(h, d)
+
+        def forward(self, rows_in, rate):  # type: ignore[no-untyped-def]
+            out = f.dropout(f.normalize(rows_in), rate, training=self.training)
+            hs: list = []
+            for fc, ln in zip(self.fc, self.ln, strict=True):
+                out = ln(f.silu(fc(out) + sum(hs)))
+                hs.append(out)
+            return self.mu(out), self.logvar(out)
+
+    total = np.zeros(x.shape)
+    for member in range(int(members)):
+        torch.manual_seed(int(seed) + 1000 * member)
+        encoder, old, decoder = Encoder(), Encoder(), nn.Linear(d, n)
+        old.requires_grad_(False)
+        weights = torch.log(torch.tensor([3 / 20, 3 / 4, 1 / 10]))
+        enc_opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+        dec_opt = torch.optim.Adam(decoder.parameters(), lr=lr)
+
+        def run(optimiser, rate, encoder=encoder, old=old, decoder=decoder, weights=weights):  # type: ignore[no-untyped-def]
+            encoder.train()
+            for chunk in torch.randperm(len(x)).split(int(batch)):
+                rows_in = data[chunk]
+                mu, logvar = encoder(rows_in, rate)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                mll = (torch.log_softmax(decoder(z), dim=1) * rows_in).sum(dim=1).mean()
+                post_mu, post_logvar = old(rows_in, 0.0)
+                zeros = torch.zeros_like(z)
+                prior = torch.logsumexp(
+                    torch.stack(
+                        [
+                            log_normal(z, zeros, zeros),
+                            log_normal(z, post_mu, post_logvar),
+                            log_normal(z, zeros, zeros + 10.0),
+                        ],
+                        dim=-1,
+                    )
+                    + weights,
+                    dim=-1,
+                )
+                kl = (
+                    (log_normal(z, mu, logvar) - prior).sum(dim=1) * gamma * rows_in.sum(1)
+                ).mean()
+                optimiser.zero_grad()
+                (kl - mll).backward()
+                optimiser.step()
+
+        old.load_state_dict(copy.deepcopy(encoder.state_dict()))
+        for _ in range(int(epochs)):
+            for _ in range(3):
+                run(enc_opt, dropout)
+            old.load_state_dict(copy.deepcopy(encoder.state_dict()))
+            run(dec_opt, 0.0)
+        encoder.eval()
+        with torch.no_grad():
+            mu, _ = encoder(data, 0.0)
+            total += torch.softmax(decoder(mu), dim=1).numpy()
+    label = (
+        f"recvae epochs {epochs:g} hidden {hidden:g} latent {latent:g} gamma {gamma:g} "
+        f"dropout {dropout:g} lr {lr:g} batch {batch:g} seed {seed:g} members {members:g}"
+    )
+    _cache_extra(
+        dataset, search, ids, lambda learner: total[rows[learner.user_id]].copy(), label, slot
+    )
+
+
+def stars_sweep(
+    dataset: str, data_dir: Path, slot: str = "", lam: float = 500.0, **unused: float
+) -> None:
+    """Signals only the star ratings carry (MovieLens): each course's shrunk mean rating (a
+    static "quality" score, alone or as EASE x quality^q), and EASE scored with each input course
+    weighted 1 + c (stars - 3.5) (fitted on the binary matrix); plus item-kNN over BM25-weighted
+    histories (cosine, k neighbours). Printed with their validation NDCG; `--slot` caches
+    `quality_power` (0: the quality score alone) or `bm25_k` given by --set."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    stars = _ratings(data_dir, ids, rows) * x
+    counts = x.sum(axis=0)
+    quality = (stars.sum(axis=0) + 10 * 3.53) / (counts + 10)  # shrunk towards the mean star
+    b = _ease_dense(x, lam)
+    ease_scores = x @ b
+    candidates = {
+        "quality alone": lambda: np.tile(quality, (len(x), 1)),
+        **{
+            f"ease x quality^{q:g}": (
+                lambda q=q: np.where(ease_scores > 0, ease_scores * quality**q, ease_scores)
+            )
+            for q in (0.5, 1.0, 2.0, 4.0)
+        },
+        **{
+            f"ease input 1 + {c:g} (stars - 3.5)": (lambda c=c: (x * (1 + c * (stars - 3.5))) @ b)
+            for c in (-0.1, 0.1, 0.2, 0.4)
+        },
+        **{f"bm25 item-knn k {k}": (lambda k=k: _bm25_knn(x, k)) for k in (50, 200, 2000)},
+    }
+    if slot:
+        name = (
+            f"bm25 item-knn k {int(unused['bm25_k'])}"
+            if "bm25_k" in unused
+            else f"ease x quality^{unused['quality_power']:g}"
+            if unused.get("quality_power")
+            else "quality alone"
+        )
+        s = candidates[name]()
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), name, slot
+        )
+        return
+    for name, make in candidates.items():
+        print(f"  {name}: {_quick(search, ids, rows, make()):.4f}", flush=True)
+
+
+def _bm25_knn(x: np.ndarray, k: int, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """Item-kNN scores over BM25-weighted learner x course rows (implicit's bm25_weight)."""
+    n = len(x)
+    idf = np.log(n / (1.0 + x.sum(axis=0)))
+    length = x.sum(axis=1, keepdims=True)
+    weighted = x * (k1 + 1.0) / (k1 * (1.0 - b + b * length / length.mean()) + x) * idf
+    sims = weighted.T @ weighted
+    norms = np.sqrt(np.maximum(np.diag(sims), 1e-12))
+    sims = sims / norms[:, None] / norms[None, :]
+    np.fill_diagonal(sims, 0.0)
+    if k < len(sims):
+        cut = np.argpartition(-sims, k - 1, axis=1)[:, k:]
+        np.put_along_axis(sims, cut, 0.0, axis=1)
+    return x @ sims
+
+
+def higher(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "",
+    lam: float = 500.0,
+    pairs: float = 2000,
+    lam_pairs: float = 500.0,
+    rho: float = 500.0,
+    rounds: float = 10,
+    **unused: float,
+) -> None:
+    """Higher-order EASE (Steck & Liang 2021): X ≈ XB + ZC, where Z holds the `pairs` most
+    co-occurring course pairs (z = x_i x_j) and a pair may not predict its own two courses. B is
+    EASE fitted on X - ZC, C a ridge on X - XB with that constraint enforced by ADMM (`rho`),
+    alternating `rounds` times. Without `--slot` a small grid of pairs / lam_pairs is printed."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    counts = np.triu(x.T @ x, 1)
+
+    def fit_scores(m: int, lam_c: float) -> np.ndarray:
+        flat = np.argsort(-counts, axis=None)[:m]
+        i, j = np.unravel_index(flat, counts.shape)
+        z = x[:, i] * x[:, j]
+        inverse = np.linalg.inv(z.T @ z + (lam_c + rho) * np.eye(m))
+        zx = z.T
+        d = np.zeros((m, x.shape[1]))
+        gamma = np.zeros_like(d)
+        for _ in range(int(rounds)):
+            b = _ease_dense(x, lam, x - z @ d)
+            target = zx @ (x - x @ b)
+            for _ in range(5):
+                c = inverse @ (target + rho * (d - gamma))
+                d = c + gamma
+                d[np.arange(m), i] = 0.0
+                d[np.arange(m), j] = 0.0
+                gamma += c - d
+        return x @ b + z @ d
+
+    if slot:
+        s = fit_scores(int(pairs), lam_pairs)
+        label = f"higher-order ease pairs {pairs:g} lam_pairs {lam_pairs:g}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    for m in (500, 2000):
+        for lam_c in (100.0, 500.0, 2000.0):
+            score = _quick(search, ids, rows, fit_scores(m, lam_c))
+            print(f"  pairs {m} lam_pairs {lam_c:g}: {score:.4f}", flush=True)
+
+
+def cease(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "",
+    lam: float = 500.0,
+    alpha: float = 3.0,
+    years: float = 10,
+    genres: float = 1.0,
+    **unused: float,
+) -> None:
+    """EASE with side information (collective EASE, Jeunen et al. 2020): the catalog's tags
+    (MovieLens: genres; plus release-decade tags parsed from the description) are stacked
+    under X as extra rows weighted `alpha`, so courses sharing a tag co-occur. Without `--slot`
+    a grid of alpha is printed."""
+    import re
+
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    tags: dict[str, set[int]] = {}
+    for i, course in enumerate(search.courses):
+        for tag in course.tags if genres else ():
+            tags.setdefault(f"tag {tag}", set()).add(i)
+        year = re.search(r"(\d{4})\s*$", course.description)
+        if year and years:
+            tags.setdefault(f"years {int(year.group(1)) // int(years)}", set()).add(i)
+    t = np.zeros((len(tags), len(ids)), dtype=np.float32)
+    for r, members in enumerate(tags.values()):
+        t[r, sorted(members)] = 1.0
+
+    def scores(a: float) -> np.ndarray:
+        return x @ _ease_dense(np.vstack([x, a * t]), lam)[:, :]
+
+    if slot:
+        s = scores(alpha)
+        _cache_extra(
+            dataset,
+            search,
+            ids,
+            lambda learner: s[rows[learner.user_id]].copy(),
+            f"cease alpha {alpha:g}",
+            slot,
+        )
+        return
+    print(f"{len(tags)} tag rows (years per tag {years:g}, genres {genres:g}, lam {lam:g})")
+    for a in (0.0, 1.0, 2.0, 3.0, 5.0, 10.0):
+        print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -275,7 +808,7 @@ FINE = {
 
 class Lab:
     def __init__(self, dataset: str) -> None:
-        cached = json.loads((CACHE / f"{dataset}.json").read_text())
+        cached = json.loads(_path(dataset).read_text())
         self.truth = [set(t) for t in cached["truth"]]
         self.history = np.array(cached["history"])
         self.lists = cached["lists"]
@@ -391,6 +924,18 @@ def variants(dataset: str, extra: Sequence[str]) -> None:
         )
 
 
+def blend(dataset: str, weights: str) -> None:
+    """NDCG@10 of the blend with the given fixed weights over every cached learner (no choice)."""
+    lab = Lab(dataset)
+    fixed = {n: float(w) for n, w in (p.split(":") for p in weights.split(","))}
+    names = sorted(fixed)
+    grid = {n: (fixed[n],) for n in names}
+    _, m = lab.ndcg_matrix(lab.users, minmax, 100, grid, names)
+    print(
+        f"{dataset} {SPLIT['name']} blend {fixed}: ndcg@10 {m[0].mean():.4f} ({len(lab.users)} learners)"
+    )
+
+
 def score(dataset: str) -> None:
     lab = Lab(dataset)
     print(f"{dataset}: {len(lab.users)} validation learners with something to find")
@@ -421,27 +966,70 @@ def score(dataset: str) -> None:
     sys.stdout.flush()
 
 
+#: one-off signals with named settings (`--set key=value`) and their own cache slot (`--slot`)
+SIGNALS: dict[str, Callable[..., None]] = {
+    "vae": vae,
+    "ease": ease_sweep,
+    "gfcf": gfcf,
+    "recvae": recvae,
+    "stars": stars_sweep,
+    "higher": higher,
+    "cease": cease,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "command",
-        choices=["fit", "score", "transition", "variants", "userknn", "timepop", "puresvd"],
+        choices=[
+            "fit",
+            "score",
+            "transition",
+            "variants",
+            "userknn",
+            "timepop",
+            "puresvd",
+            "blend",
+            *SIGNALS,
+        ],
+    )
+    parser.add_argument("--slot", default="", help="vae ...: the cache slot of the signal")
+    parser.add_argument(
+        "--set", action="append", default=[], help="vae ...: a setting, e.g. --set epochs=200"
     )
     parser.add_argument(
         "--extra", default="", help="variants: component sets, e.g. two_tower5,transition"
     )
     parser.add_argument("--dataset", choices=["ml-100k", "cnpc"], default="ml-100k")
+    parser.add_argument(
+        "--split",
+        choices=["validation", "test"],
+        default="validation",
+        help="test: fit on the evaluation's training part and score its test learners",
+    )
+    parser.add_argument(
+        "--weights", default="", help="blend: fixed weights, e.g. item_cf:0.25,two_tower:0.25"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--window", type=int, default=3)
     parser.add_argument("--decay", type=float, default=0.5)
     parser.add_argument("--only", default="", help="fit only these components (comma-separated)")
     args = parser.parse_args()
-    if args.command == "fit":
+    SPLIT["name"] = args.split
+    if args.command == "blend":
+        blend(args.dataset, args.weights)
+    elif args.command == "fit":
         fit(args.dataset, args.data_dir, [n for n in args.only.split(",") if n])
     elif args.command == "variants":
         variants(args.dataset, [n for n in args.extra.split(",") if n])
     elif args.command == "userknn":
         userknn(args.dataset, args.data_dir, args.window, args.decay)
+    elif args.command in SIGNALS:
+        settings = {k: float(v) for k, v in (kv.split("=") for kv in args.set)}
+        SIGNALS[args.command](
+            args.dataset, args.data_dir, **({"slot": args.slot} if args.slot else {}), **settings
+        )
     elif args.command == "puresvd":
         puresvd(args.dataset, args.data_dir, args.window)
     elif args.command == "timepop":
