@@ -114,11 +114,11 @@ class FitStrategies:
         if version is None:
             return None, None, None, {}
         artifact = self.store.load(name, version, only=())
-        manifest, created = artifact.manifest, artifact.trained_at
+        manifest, trained = artifact.manifest, artifact.trained_at
         return (
             version,
             DataVersion.parse(manifest.get("data_version")),
-            datetime.fromisoformat(created) if created else None,
+            datetime.fromisoformat(trained) if trained else None,
             manifest.get("settings", {}),
         )
 
@@ -135,12 +135,12 @@ class FitStrategies:
                 stale[name] = version
         two_tower = ""
         if self.train_two_tower is not None:
-            version, fitted_on, created, settings = self._published(TWO_TOWER)
-            old = created is None or self.clock() - created >= timedelta(
+            version, fitted_on, trained, settings = self._published(TWO_TOWER)
+            old = trained is None or self.clock() - trained >= timedelta(
                 seconds=self.train_interval
             )
             # An erased learner must leave the model now, not at the next scheduled training.
-            erased = erased_at is not None and (created is None or created < erased_at)
+            erased = erased_at is not None and (trained is None or trained < erased_at)
             if (
                 force
                 or version is None
