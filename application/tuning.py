@@ -41,6 +41,14 @@ HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "item_cf", "sequence"
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000
+#: above this many inner training events the trials fit on a random share of the learners (the
+#: validation learners and others up to about this many events): a two_tower trial costs time in
+#: proportion to the events, and at 2M events one trial would spend the whole default budget
+MAX_TRIAL_EVENTS = 250_000
+#: settings that grow with the number of learners fitted on (EASE's λ is added to co-occurrence
+#: counts): searched and pinned values are for the whole data, a trial on a share of the
+#: learners fits with the value times that share
+SCALES_WITH_LEARNERS: Mapping[str, Sequence[str]] = {"item_cf": ("regularization",)}
 MAX_MEMBERS = 3
 #: the final two_tower fit may take this many search budgets (it is not part of the search)
 FINAL_FIT_BUDGETS = 3
@@ -58,6 +66,9 @@ class TuningResult:
     seconds: float = 0.0
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     budget_exhausted: bool = False
+    #: learners of the inner training part, and how many of them the trials were fitted on
+    learners: int = 0
+    trial_learners: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +79,8 @@ class TuningResult:
             "seconds": round(self.seconds, 1),
             "budget_seconds": self.budget_seconds,
             "budget_exhausted": self.budget_exhausted,
+            "learners": self.learners,
+            "trial_learners": self.trial_learners,
         }
 
 
@@ -99,6 +112,9 @@ def tune(
     progress: called with one line per step.
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
+    Above MAX_TRIAL_EVENTS inner training events the trials fit on a random share of the learners
+    (every validation learner among them); item_cf's λ is searched in whole-data terms and scaled
+    to the share for each trial, and two_tower's final size is estimated for the whole data.
     Returns the settings per strategy (searched ones merged with the pinned ones) and the
     validation figures; refit on all data with `result.settings[name]` afterwards.
     """
@@ -161,10 +177,39 @@ class _Search:
         self.learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
         self.excludes = [learner.seen() for learner in self.learners]
         self.truth = [truth[u] - self.excludes[i] for i, u in enumerate(users)]
-        self.say(
-            f"tuning: {len(split.train)} inner training events, {len(users)} validation learners, "
-            f"budget {budget_seconds:.0f} s"
+        self.trial_train = self._share(histories, set(users), seed)
+        self.result.learners = len(histories)
+        self.result.trial_learners = len({e.user_id for e in self.trial_train})
+        #: the whole inner training part per learner (and per event) the trials fit on
+        self.learner_scale = self.result.learners / max(1, self.result.trial_learners)
+        self.event_scale = len(self.train) / max(1, len(self.trial_train))
+        shared = (
+            f", trials fit on {self.result.trial_learners} of its {self.result.learners} "
+            f"learners ({len(self.trial_train)} events)"
+            if self.learner_scale > 1
+            else ""
         )
+        self.say(
+            f"tuning: {len(split.train)} inner training events{shared}, {len(users)} validation "
+            f"learners, budget {budget_seconds:.0f} s"
+        )
+
+    def _share(
+        self, histories: Mapping[str, list[Interaction]], validation: set[str], seed: int
+    ) -> Sequence[Interaction]:
+        """The inner training part, or above MAX_TRIAL_EVENTS the histories of the validation
+        learners and of as many others, drawn at random, as bring it to about that many events."""
+        if len(self.train) <= MAX_TRIAL_EVENTS:
+            return self.train
+        others = sorted(set(histories) - validation)
+        random.Random(seed).shuffle(others)
+        kept, events = set(validation), sum(len(histories[u]) for u in validation)
+        for user in others:
+            if events >= MAX_TRIAL_EVENTS:
+                break
+            kept.add(user)
+            events += len(histories[user])
+        return [e for e in self.train if e.user_id in kept]
 
     def _left(self) -> float:
         return self.budget_seconds - (_since(self.started) - self.outside)
@@ -181,8 +226,11 @@ class _Search:
         self, name: str, factory: Callable[..., Recommender], settings: dict[str, Any]
     ) -> tuple[float, list[list[Recommendation]]]:
         started = _now()
-        recommender = factory(**settings)
-        recommender.fit(self.courses, self.train)
+        scaled = SCALES_WITH_LEARNERS.get(name, ())
+        recommender = factory(
+            **{k: v / self.learner_scale if k in scaled else v for k, v in settings.items()}
+        )
+        recommender.fit(self.courses, self.trial_train)
         lists = recommender.recommend_many(self.learners, POOL, self.excludes, explain=False)
         ndcg = self._score(lists)
         seconds = _since(started)
@@ -203,7 +251,12 @@ class _Search:
         """Coordinate search over SEARCH[name] (one setting at a time, the others held at their
         best so far), skipping pinned settings; returns the best setting's candidate lists."""
         pinned = dict(self.result.pinned.get(name, {}))
-        space = {k: v for k, v in SEARCH.get(name, {}).items() if k not in pinned}
+        scaled = SCALES_WITH_LEARNERS.get(name, ())
+        space = {
+            k: tuple(float(f"{v * self.learner_scale:.3g}") for v in values) if k in scaled else values
+            for k, values in SEARCH.get(name, {}).items()
+            if k not in pinned
+        }
         chosen = pinned | {k: values[0] for k, values in space.items()}
         if name == "two_tower" and "members" not in pinned:
             chosen["members"] = 1  # one member per trial; the size is chosen afterwards
@@ -231,9 +284,10 @@ class _Search:
 
     def _members(self, name: str) -> int:
         """two_tower's size: trials train one member; the final ensemble gets as many members
-        (up to MAX_MEMBERS) as FINAL_FIT_BUDGETS budgets could train on a quarter more data."""
+        (up to MAX_MEMBERS) as FINAL_FIT_BUDGETS budgets could train on a quarter more data (and
+        on all of the learners, when the trials fitted on a share of them)."""
         seconds = [t["seconds"] for t in self.result.trials if t["strategy"] == name]
-        each = max(1e-3, 1.25 * sum(seconds) / len(seconds))
+        each = max(1e-3, 1.25 * self.event_scale * sum(seconds) / len(seconds))
         allowed = FINAL_FIT_BUDGETS * self.result.budget_seconds
         return max(1, min(MAX_MEMBERS, int(allowed // each)))
 

@@ -303,6 +303,13 @@ class TuningSchema(Schema):
     budget_exhausted = fields.Boolean(
         allow_none=True, metadata={"description": "the search stopped at its budget"}
     )
+    learners = fields.Integer(
+        allow_none=True, metadata={"description": "learners in the data it was chosen on"}
+    )
+    trial_learners = fields.Integer(
+        allow_none=True,
+        metadata={"description": "how many of them the trials fitted on (a share at scale)"},
+    )
 
 
 class ModelsSchema(Schema):

@@ -46,6 +46,8 @@ def models(  # type: ignore[no-untyped-def]
             "seconds": tuning.get("seconds"),
             "budget_seconds": tuning.get("budget_seconds"),
             "budget_exhausted": tuning.get("budget_exhausted"),
+            "learners": tuning.get("learners"),
+            "trial_learners": tuning.get("trial_learners"),
         }
         if tuning
         else None,

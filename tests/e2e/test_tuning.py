@@ -30,6 +30,7 @@ def test_the_trainer_publishes_the_settings_it_chose_and_workers_blend_with_them
     models = by_strategy(app.test_client())
     tuning = models[""]["tuning"]
     assert tuning["version"] and tuning["budget_seconds"] == 60 and tuning["seconds"] > 0
+    assert tuning["trial_learners"] == tuning["learners"] > 0  # small data: no share
     chosen = models["hybrid"]["tuning"]["settings"]["weights"]
     assert models["hybrid"]["weights"] == {n: w for n, w in chosen.items() if w > 0}
     assert models["hybrid"]["tuning"]["validation"]["ndcg@10"] > 0

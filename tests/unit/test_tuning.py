@@ -224,3 +224,55 @@ def test_the_served_size_two_tower_trial_is_not_charged_to_the_search():
     assert result.settings["two_tower"]["members"] == 3
     assert sum(t["strategy"] == "item_cf" for t in result.trials) == 9  # its whole grid
     assert not result.budget_exhausted
+
+
+def test_on_a_large_deployment_the_trials_fit_on_a_share_of_the_learners(monkeypatch):
+    """Above MAX_TRIAL_EVENTS every trial fits on the validation learners and a random share of
+    the others; item_cf's λ, which grows with the learners fitted on, is chosen for the whole data
+    and fitted with the share's value."""
+    from application import tuning
+
+    fitted: list[tuple[float, set[str]]] = []
+
+    class Recording(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            fitted.append((self.regularization, {e.user_id for e in interactions}))
+            super().fit(courses, interactions)
+
+    catalog, events = sequential(learners=40)  # 240 learners, about 1,440 events
+    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
+    monkeypatch.setattr(tuning, "MAX_USERS", 30)
+    pinned = {"item_cf": {"recency_decay": 0.5}}
+    result = tune(catalog, events, {"item_cf": Recording}, pinned, budget_seconds=60)
+
+    assert result.learners == 240 and 30 <= result.trial_learners < 100
+    share = result.trial_learners / result.learners
+    for regularization, learners in fitted:
+        assert len(learners) == result.trial_learners  # every trial on the same share
+    grid = sorted(tuning.SEARCH["item_cf"]["regularization"])
+    assert sorted({r for r, _ in fitted}) == pytest.approx(grid, rel=0.01)
+    chosen = result.settings["item_cf"]["regularization"]
+    assert any(chosen * share == pytest.approx(value, rel=0.01) for value in grid)
+    assert result.validation["item_cf"]["ndcg@10"] > 0.5  # the share still finds the rings
+
+
+def test_a_pinned_lambda_means_the_whole_data_on_a_large_deployment(monkeypatch):
+    from application import tuning
+
+    fitted: list[float] = []
+
+    class Recording(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            fitted.append(self.regularization)
+            super().fit(courses, interactions)
+
+    catalog, events = sequential(learners=40)
+    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
+    monkeypatch.setattr(tuning, "MAX_USERS", 30)
+    pinned = {"item_cf": {"regularization": 300.0}}
+    result = tune(catalog, events, {"item_cf": Recording}, pinned, budget_seconds=60)
+
+    share = result.trial_learners / result.learners
+    assert share < 1
+    assert fitted and all(r == pytest.approx(300.0 * share) for r in fitted)
+    assert result.settings["item_cf"]["regularization"] == 300.0

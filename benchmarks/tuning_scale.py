@@ -1,0 +1,85 @@
+"""The trainer's settings search at scale: trials on the whole data against trials on a share.
+
+    nice -n 10 .venv/bin/python -m benchmarks.tuning_scale [--courses 10000] [--learners 100000]
+        [--events 2000000] [--budget 120] [--threads 1]
+
+Data from benchmarks.serving_data (seeded). The search runs as the trainer runs it (split by
+time, the deployment's factories and the shipped two_tower config, RS_TUNING_BUDGET_SECONDS
+--budget), twice in this process: "whole" fits every trial on the whole inner training part (as
+before application.tuning.MAX_TRIAL_EVENTS), "share" on the validation learners and a random
+share of the others. For each it prints the seconds of work, the trials it got through within the
+budget, the served-size two_tower trial (outside the budget), the ensemble size it chose and its
+choices. Then item_cf is fitted with each run's chosen settings on the whole inner training part
+and scored on the same validation learners, so the choices compare on equal terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+import torch
+
+from application import tuning
+from benchmarks.serving_data import synthesise
+from entrypoints.config import load_settings
+from entrypoints.container import Container
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--courses", type=int, default=10_000)
+    parser.add_argument("--learners", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--budget", type=float, default=120.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runs", default="whole,share")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    data = synthesise(args.courses, args.learners, args.events, seed=7)
+    events = [e for batch in data.batches() for e in batch]
+    print(
+        f"{len(data.courses):,} courses, {len(events):,} events generated in "
+        f"{time.perf_counter() - started:.0f} s; budget {args.budget:.0f} s, "
+        f"torch {args.threads} thread(s)",
+        flush=True,
+    )
+    settings = load_settings({"RS_DATABASE_URL": "memory://"})
+    settings["two_tower"] = {**(settings.get("two_tower") or {}), "threads": args.threads}
+    container = Container()
+    container.config.from_dict(settings)
+    factories = dict(container.deployment_tuning_factories())
+    shipped = tuning.MAX_TRIAL_EVENTS
+    chosen = {}
+    for run in args.runs.split(","):
+        tuning.MAX_TRIAL_EVENTS = shipped if run == "share" else len(events)
+        wall = time.perf_counter()
+        result = tuning.tune(
+            data.courses,
+            events,
+            factories,
+            budget_seconds=args.budget,
+            progress=lambda line: print(f"  {line}", flush=True),
+        )
+        tried = Counter(t["strategy"] for t in result.trials)
+        served = [t for t in result.trials if t["settings"].get("members", 1) > 1]
+        print(
+            f"{run}: {result.seconds:.0f} s of work, {time.perf_counter() - wall:.0f} s by the "
+            f"clock; trials fitted on {result.trial_learners:,} of {result.learners:,} learners; "
+            f"trials {dict(tried)}; budget spent: {result.budget_exhausted}; served-size "
+            f"two_tower trial {served[0]['seconds'] if served else 0:.0f} s; chose {result.settings}",
+            flush=True,
+        )
+        chosen[run] = result.settings
+    tuning.MAX_TRIAL_EVENTS = len(events)
+    check = tuning._Search(data.courses, events, {}, 1e9, None, "temporal", 42)
+    for run, settings in chosen.items():
+        ndcg, _ = check._trial("item_cf", factories["item_cf"], settings["item_cf"])
+        print(f"item_cf as {run} chose, fitted on the whole inner part: validation ndcg@10 {ndcg:.4f}")
+    tuning.MAX_TRIAL_EVENTS = shipped
+
+
+if __name__ == "__main__":
+    main()
