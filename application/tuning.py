@@ -41,14 +41,14 @@ HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "item_cf", "sequence"
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000
-#: above this many inner training events the trials fit on a random share of the learners (the
-#: validation learners and others up to about this many events): a two_tower trial costs time in
-#: proportion to the events, and at 2M events one trial would spend the whole default budget
+#: above this many inner training events two_tower's trials fit on a random share of the
+#: learners (the validation learners and others up to about this many events): a trial costs
+#: time in proportion to the events (at 2M events one trial spent the whole default budget), and
+#: which objective fits the data shows on a share. item_cf's trials fit on the whole part: their
+#: cost is the catalog's inverse whatever the learners, and the best λ depends on the data's size
+#: (measured at 10k courses: the λ chosen on a 16% share, scaled up, ranked worse on the whole)
 MAX_TRIAL_EVENTS = 250_000
-#: settings that grow with the number of learners fitted on (EASE's λ is added to co-occurrence
-#: counts): searched and pinned values are for the whole data, a trial on a share of the
-#: learners fits with the value times that share
-SCALES_WITH_LEARNERS: Mapping[str, Sequence[str]] = {"item_cf": ("regularization",)}
+SHARED_TRIALS = ("two_tower",)
 MAX_MEMBERS = 3
 #: the final two_tower fit may take this many search budgets (it is not part of the search)
 FINAL_FIT_BUDGETS = 3
@@ -66,7 +66,7 @@ class TuningResult:
     seconds: float = 0.0
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     budget_exhausted: bool = False
-    #: learners of the inner training part, and how many of them the trials were fitted on
+    #: learners of the inner training part, and how many of them two_tower's trials fitted on
     learners: int = 0
     trial_learners: int = 0
 
@@ -112,9 +112,9 @@ def tune(
     progress: called with one line per step.
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
-    Above MAX_TRIAL_EVENTS inner training events the trials fit on a random share of the learners
-    (every validation learner among them); item_cf's λ is searched in whole-data terms and scaled
-    to the share for each trial, and two_tower's final size is estimated for the whole data.
+    Above MAX_TRIAL_EVENTS inner training events two_tower's trials fit on a random share of the
+    learners (every validation learner among them); its size is then estimated for the whole
+    data, and the chosen settings are trained once more on the whole inner part for the hybrid.
     Returns the settings per strategy (searched ones merged with the pinned ones) and the
     validation figures; refit on all data with `result.settings[name]` afterwards.
     """
@@ -180,13 +180,12 @@ class _Search:
         self.trial_train = self._share(histories, set(users), seed)
         self.result.learners = len(histories)
         self.result.trial_learners = len({e.user_id for e in self.trial_train})
-        #: the whole inner training part per learner (and per event) the trials fit on
-        self.learner_scale = self.result.learners / max(1, self.result.trial_learners)
+        #: the inner training part's events per event of the share
         self.event_scale = len(self.train) / max(1, len(self.trial_train))
         shared = (
-            f", trials fit on {self.result.trial_learners} of its {self.result.learners} "
-            f"learners ({len(self.trial_train)} events)"
-            if self.learner_scale > 1
+            f", two_tower's trials on {self.result.trial_learners} of its "
+            f"{self.result.learners} learners ({len(self.trial_train)} events)"
+            if self.result.trial_learners < self.result.learners
             else ""
         )
         self.say(
@@ -222,15 +221,20 @@ class _Search:
         ]
         return sum(scored) / len(scored) if scored else 0.0
 
+    def _shared(self, name: str) -> bool:
+        return name in SHARED_TRIALS and len(self.trial_train) < len(self.train)
+
     def _trial(
-        self, name: str, factory: Callable[..., Recommender], settings: dict[str, Any]
+        self,
+        name: str,
+        factory: Callable[..., Recommender],
+        settings: dict[str, Any],
+        whole: bool = False,
     ) -> tuple[float, list[list[Recommendation]]]:
         started = _now()
-        scaled = SCALES_WITH_LEARNERS.get(name, ())
-        recommender = factory(
-            **{k: v / self.learner_scale if k in scaled else v for k, v in settings.items()}
-        )
-        recommender.fit(self.courses, self.trial_train)
+        recommender = factory(**settings)
+        shared = self._shared(name) and not whole
+        recommender.fit(self.courses, self.trial_train if shared else self.train)
         lists = recommender.recommend_many(self.learners, POOL, self.excludes, explain=False)
         ndcg = self._score(lists)
         seconds = _since(started)
@@ -240,6 +244,7 @@ class _Search:
                 "settings": dict(settings),
                 "ndcg@10": round(ndcg, 4),
                 "seconds": round(seconds, 1),
+                "learners": self.result.trial_learners if shared else self.result.learners,
             }
         )
         self.say(f"tuning {name} {settings}: validation ndcg@10 {ndcg:.4f} ({seconds:.1f} s)")
@@ -251,12 +256,7 @@ class _Search:
         """Coordinate search over SEARCH[name] (one setting at a time, the others held at their
         best so far), skipping pinned settings; returns the best setting's candidate lists."""
         pinned = dict(self.result.pinned.get(name, {}))
-        scaled = SCALES_WITH_LEARNERS.get(name, ())
-        space = {
-            k: tuple(float(f"{v * self.learner_scale:.3g}") for v in values) if k in scaled else values
-            for k, values in SEARCH.get(name, {}).items()
-            if k not in pinned
-        }
+        space = {k: v for k, v in SEARCH.get(name, {}).items() if k not in pinned}
         chosen = pinned | {k: values[0] for k, values in space.items()}
         if name == "two_tower" and "members" not in pinned:
             chosen["members"] = 1  # one member per trial; the size is chosen afterwards
@@ -270,14 +270,16 @@ class _Search:
                 ndcg, trial_lists = self._trial(name, factory, chosen | {key: value})
                 if ndcg > best:
                     best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
-        if name == "two_tower" and "members" not in pinned:
+        resized = name == "two_tower" and "members" not in pinned
+        if resized:
             chosen["members"] = self._members(name)
-            if chosen["members"] > 1:
-                # the hybrid's weights are searched on the lists of the size that is served:
-                # an ensemble ranks better than one member, and one member's lists undersell it
-                started = _now()
-                best, lists = self._trial(name, factory, chosen)
-                self.outside += _since(started)  # sized like the final fit, not the search
+        if resized and chosen["members"] > 1 or self._shared(name):
+            # the hybrid's weights are searched on the lists of what is served: an ensemble
+            # ranks better than one member, a model of every learner better than of a share,
+            # and lists of the lesser one undersell it
+            started = _now()
+            best, lists = self._trial(name, factory, chosen, whole=True)
+            self.outside += _since(started)  # sized like the final fit, not the search
         self.result.settings[name] = chosen
         self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists

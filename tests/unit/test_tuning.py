@@ -152,7 +152,9 @@ def test_the_hybrids_validation_figure_is_averaged_like_a_single_strategys():
     from domain.model import CourseId, Recommendation
 
     def ranked(*ids: str) -> list[Recommendation]:
-        return [Recommendation(CourseId(c), 1.0 - i / 10, i + 1, "item_cf") for i, c in enumerate(ids)]
+        return [
+            Recommendation(CourseId(c), 1.0 - i / 10, i + 1, "item_cf") for i, c in enumerate(ids)
+        ]
 
     lists = {"item_cf": [ranked("a", "b"), ranked("c", "d")]}
     # the second learner's held-out courses were all seen before: nothing to find, not a miss
@@ -226,53 +228,46 @@ def test_the_served_size_two_tower_trial_is_not_charged_to_the_search():
     assert not result.budget_exhausted
 
 
-def test_on_a_large_deployment_the_trials_fit_on_a_share_of_the_learners(monkeypatch):
-    """Above MAX_TRIAL_EVENTS every trial fits on the validation learners and a random share of
-    the others; item_cf's λ, which grows with the learners fitted on, is chosen for the whole data
-    and fitted with the share's value."""
+def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(monkeypatch):
+    """Above MAX_TRIAL_EVENTS two_tower's objectives are compared on the validation learners and
+    a random share of the others; what is chosen is trained once more on every learner, and the
+    hybrid's weights are searched on that. item_cf fits on every learner (its λ depends on it)."""
     from application import tuning
 
-    fitted: list[tuple[float, set[str]]] = []
+    fitted: list[tuple[str, dict, set[str]]] = []
 
-    class Recording(ItemCFRecommender):
-        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
-            fitted.append((self.regularization, {e.user_id for e in interactions}))
-            super().fit(courses, interactions)
+    def recording(strategy: str, base: type) -> type:
+        class Recording(base):  # type: ignore[misc, valid-type]
+            def __init__(self, **settings):  # type: ignore[no-untyped-def]
+                super().__init__(**settings)
+                self.asked = settings
+
+            def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+                fitted.append((strategy, self.asked, {e.user_id for e in interactions}))
+                super().fit(courses, interactions)
+
+        return Recording
+
+    class StandIn(ItemCFRecommender):
+        def __init__(self, objective: str = "next", members: int = 1) -> None:
+            super().__init__(recency_decay=0.5 if objective == "next" else 1.0)
 
     catalog, events = sequential(learners=40)  # 240 learners, about 1,440 events
     monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
     monkeypatch.setattr(tuning, "MAX_USERS", 30)
-    pinned = {"item_cf": {"recency_decay": 0.5}}
-    result = tune(catalog, events, {"item_cf": Recording}, pinned, budget_seconds=60)
+    factories = {
+        "two_tower": recording("two_tower", StandIn),
+        "item_cf": recording("item_cf", ItemCFRecommender),
+    }
+    result = tune(catalog, events, factories, budget_seconds=60)
 
     assert result.learners == 240 and 30 <= result.trial_learners < 100
-    share = result.trial_learners / result.learners
-    for regularization, learners in fitted:
-        assert len(learners) == result.trial_learners  # every trial on the same share
-    grid = sorted(tuning.SEARCH["item_cf"]["regularization"])
-    assert sorted({r for r, _ in fitted}) == pytest.approx(grid, rel=0.01)
-    chosen = result.settings["item_cf"]["regularization"]
-    assert any(chosen * share == pytest.approx(value, rel=0.01) for value in grid)
-    assert result.validation["item_cf"]["ndcg@10"] > 0.5  # the share still finds the rings
-
-
-def test_a_pinned_lambda_means_the_whole_data_on_a_large_deployment(monkeypatch):
-    from application import tuning
-
-    fitted: list[float] = []
-
-    class Recording(ItemCFRecommender):
-        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
-            fitted.append(self.regularization)
-            super().fit(courses, interactions)
-
-    catalog, events = sequential(learners=40)
-    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
-    monkeypatch.setattr(tuning, "MAX_USERS", 30)
-    pinned = {"item_cf": {"regularization": 300.0}}
-    result = tune(catalog, events, {"item_cf": Recording}, pinned, budget_seconds=60)
-
-    share = result.trial_learners / result.learners
-    assert share < 1
-    assert fitted and all(r == pytest.approx(300.0 * share) for r in fitted)
-    assert result.settings["item_cf"]["regularization"] == 300.0
+    two_tower = [(settings, learners) for name, settings, learners in fitted if name == "two_tower"]
+    assert [s["objective"] for s, _ in two_tower] == ["next", "all", "next"]
+    assert [len(learners) for _, learners in two_tower] == [result.trial_learners] * 2 + [240]
+    assert all(len(learners) == 240 for name, _, learners in fitted if name == "item_cf")
+    assert result.settings["two_tower"] == {"objective": "next", "members": 3}
+    served = result.trials[2]
+    assert (
+        served["learners"] == 240 and result.validation["two_tower"]["ndcg@10"] == served["ndcg@10"]
+    )
