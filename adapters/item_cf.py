@@ -18,6 +18,7 @@ of their courses.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ PUBLISHED_NEIGHBOURS = 1024
 
 class ItemCFRecommender(ScoringRecommender):
     name = "item_cf"
+    scoring_settings = frozenset({"recency_decay"})
 
     GRID = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
 
@@ -55,13 +57,11 @@ class ItemCFRecommender(ScoringRecommender):
         recency_decay: float = 1.0,
         search_items: int = 2_000,
     ) -> None:
-        if not 0.0 < recency_decay <= 1.0:
-            raise ValueError(f"recency_decay must be in (0, 1], got {recency_decay}")
         self.regularization = regularization
         self.max_dense_items = max_dense_items
         self.neighbours = neighbours
         self.event_weights = dict(event_weights)
-        self.recency_decay = recency_decay
+        self.recency_decay = _decay(recency_decay)
         self.search_items = search_items
         self.chosen: float | None = None
         self.index_catalog([])
@@ -115,13 +115,21 @@ class ItemCFRecommender(ScoringRecommender):
         if weights.shape != (len(course_ids), len(course_ids)):
             raise ValueError(f"weights of shape {weights.shape} for {len(course_ids)} courses")
         settings = manifest.get("model") or manifest.get("settings", {})
-        recency_decay = float(settings.get("recency_decay", 1.0))
-        if not 0.0 < recency_decay <= 1.0:
-            raise ValueError(f"recency_decay must be in (0, 1], got {recency_decay}")
+        recency_decay = _decay(float(settings.get("recency_decay", 1.0)))
         self.restore_catalog(course_ids, catalog)
         self.weights = weights
         self.chosen = settings.get("regularization")
         self.recency_decay = recency_decay
+
+    def rescored(self, **settings: Any) -> ItemCFRecommender:
+        """This fitted model with another recency weighting (it acts when scoring only)."""
+        if set(settings) - self.scoring_settings:
+            raise TypeError(
+                f"not set when scoring: {sorted(set(settings) - self.scoring_settings)}"
+            )
+        other = copy.copy(self)
+        other.recency_decay = _decay(settings.get("recency_decay", self.recency_decay))
+        return other
 
     def _inputs(self, learner: LearnerHistory) -> tuple[list[int], list[float]]:
         """The learner's known courses and their input weights: 1, or with recency weighting
@@ -200,6 +208,12 @@ class ItemCFRecommender(ScoringRecommender):
 
     def similar_reason(self, source: int, row: int) -> str:
         return f"Learners who took {self.courses[source].title} also took this"
+
+
+def _decay(recency_decay: float) -> float:
+    if not 0.0 < recency_decay <= 1.0:
+        raise ValueError(f"recency_decay must be in (0, 1], got {recency_decay}")
+    return recency_decay
 
 
 def _strongest(weights: np.ndarray | sparse.csr_matrix, keep: int) -> sparse.csr_matrix:

@@ -23,10 +23,17 @@ class Recommender(abc.ABC):
     name: str
     #: True when the strategy needs a learner history; an unknown learner then gets a fallback.
     personalised: bool = True
+    #: settings that act when scoring only: rescored() changes them without a refit
+    scoring_settings: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         """Learn from the catalog and the interactions (oldest first)."""
+
+    def rescored(self, **settings: Any) -> Recommender:
+        """A copy of this fitted recommender that scores with other values of its
+        `scoring_settings`, sharing the fitted state (what a settings search tries cheaply)."""
+        raise NotImplementedError(f"{self.name} has no settings that act when scoring only")
 
     def dump(self) -> Published:
         """The fitted state as files and manifest fields: what the trainer publishes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 
+import numpy as np
 import pytest
 
 from adapters.item_cf import ItemCFRecommender
@@ -14,6 +15,7 @@ from adapters.two_tower.trainer import TwoTowerTrainer
 from application.evaluation.dataset import Dataset
 from application.tuning import tune
 from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from domain.model import LearnerHistory
 from tests.conftest import course, event
 
 SMALL_TOWER = {
@@ -271,3 +273,36 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
     assert (
         served["learners"] == 240 and result.validation["two_tower"]["ndcg@10"] == served["ndcg@10"]
     )
+
+
+def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
+    """item_cf's recency weighting acts when scoring only: its trials reuse the model fitted
+    for the same λ, and rank exactly as a model fitted with that weighting does."""
+    from adapters.sequence import SequenceRecommender
+
+    fits: list[dict] = []
+
+    class Counting(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            fits.append({"regularization": self.regularization, "recency": self.recency_decay})
+            super().fit(courses, interactions)
+
+    catalog, events = sequential(learners=20)
+    result = tune(catalog, events, {"item_cf": Counting}, budget_seconds=60)
+    tried = [t for t in result.trials if t["strategy"] == "item_cf"]
+    assert len(tried) == 9 and len(fits) == 6  # one fit per λ; the recency trials rescore
+    assert result.settings["item_cf"]["recency_decay"] < 1.0
+
+    learners = [LearnerHistory(u, tuple(e for e in events if e.user_id == u)) for u in ("u3", "u7")]
+    for kind, settings in (
+        (ItemCFRecommender, {"regularization": 50.0}),
+        (SequenceRecommender, {}),
+    ):
+        fitted = kind(**settings, recency_decay=1.0)
+        fitted.fit(catalog, events)
+        fresh = kind(**settings, recency_decay=0.3)
+        fresh.fit(catalog, events)
+        rescored = fitted.rescored(recency_decay=0.3)
+        assert np.array_equal(rescored.scores(learners), fresh.scores(learners))
+        assert not np.array_equal(fitted.scores(learners), fresh.scores(learners))
+        assert fitted.recency_decay == 1.0  # the fitted model itself is unchanged
