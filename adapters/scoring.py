@@ -22,7 +22,12 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     if finite.size == 0 or k <= 0:
         return []
     k = min(k, finite.size)
-    candidates = finite[np.argpartition(-scores[finite], k - 1)[:k]]
+    values = scores[finite]
+    kth = values[np.argpartition(-values, k - 1)[k - 1]]
+    # the courses tied with the k-th best take the places left in index order (which of them
+    # argpartition itself keeps depends on the CPU's sorting kernel)
+    above = finite[values > kth]
+    candidates = np.concatenate([above, finite[values == kth][: k - above.size]])
     order = np.lexsort((candidates, -scores[candidates]))
     return [int(i) for i in candidates[order]]
 

@@ -17,6 +17,23 @@ def test_popularity_weighs_enrolments_above_views():
     assert [r.course_id for r in top] == ["course_spanish_basic", "course_sql_basic"]
 
 
+def test_courses_that_tie_are_served_in_catalog_order_on_every_machine():
+    """Equal scores go to the course listed first, whichever sorting kernel the CPU's numpy
+    uses (argpartition alone kept a different tied set on an AVX-512 machine)."""
+    from tests.conftest import course
+
+    catalog = [course(f"c{i:03d}") for i in range(300)]
+    events = [event(f"u{i}", f"c{i:03d}", "enroll") for i in range(0, 300, 3)]  # 100 tie at 1
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(catalog, events)
+    top = popular.recommend(LearnerHistory(UserId("x")), 10)
+    assert [r.course_id for r in top] == [f"c{i:03d}" for i in range(0, 30, 3)]
+    unpopular = popular.recommend(LearnerHistory(UserId("x")), 110)[100:]
+    assert [r.course_id for r in unpopular] == ["c001", "c002", "c004", "c005", "c007", "c008"] + [
+        "c010", "c011", "c013", "c014"
+    ]
+
+
 def test_popularity_forgets_old_events_with_its_half_life():
     old = [event(f"o{i}", "course_sql_basic", "enroll", minutes=0) for i in range(3)]
     recent = [
