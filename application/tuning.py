@@ -63,7 +63,7 @@ class TuningResult:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: strategy -> {"ndcg@10": ...} on the inner validation part, with the chosen settings
     validation: dict[str, dict[str, float]] = field(default_factory=dict)
-    #: every setting tried: {"strategy", "settings", "ndcg@10", "seconds"}
+    #: every setting tried: {"strategy", "settings", "ndcg@10", "seconds", "learners" fitted on}
     trials: list[dict[str, Any]] = field(default_factory=list)
     pinned: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -121,7 +121,16 @@ def tune(
     Returns the settings per strategy (searched ones merged with the pinned ones) and the
     validation figures; refit on all data with `result.settings[name]` afterwards.
     """
-    search = _Search(courses, interactions, pinned or {}, budget_seconds, progress, protocol, seed)
+    search = _Search(
+        courses,
+        interactions,
+        pinned or {},
+        budget_seconds,
+        progress,
+        protocol,
+        seed,
+        share=any(name in factories for name in SHARED_TRIALS),
+    )
     lists: dict[str, list[list[Recommendation]]] = {}
     for name in HYBRID_COMPONENTS:
         if name in factories:
@@ -153,7 +162,9 @@ class _Search:
         progress: TuningProgress | None,
         protocol: str,
         seed: int,
+        share: bool = False,
     ) -> None:
+        """share: draw the share SHARED_TRIALS' trials fit on when the data is large."""
         self.started = _now()
         #: seconds of work outside the search's budget (the served-size two_tower trial)
         self.outside = 0.0
@@ -183,7 +194,7 @@ class _Search:
         self.learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
         self.excludes = [learner.seen() for learner in self.learners]
         self.truth = [truth[u] - self.excludes[i] for i, u in enumerate(users)]
-        self.trial_train = self._share(histories, set(users), seed)
+        self.trial_train = self._share(histories, set(users), seed) if share else self.train
         self.result.learners = len(histories)
         self.result.trial_learners = len({e.user_id for e in self.trial_train})
         #: the inner training part's events per event of the share
@@ -243,7 +254,7 @@ class _Search:
         scoring = recommender.scoring_settings
         fit = (shared, {k: v for k, v in settings.items() if k not in scoring})
         last = self.fitted.pop(name, None)
-        if last is not None and last[0] == fit:
+        if last is not None and scoring and last[0] == fit:
             recommender = last[1].rescored(**{k: v for k, v in settings.items() if k in scoring})
         else:
             del last  # before fitting another: two fitted models at once may not fit in memory
@@ -272,9 +283,12 @@ class _Search:
         pinned = dict(self.result.pinned.get(name, {}))
         space = {k: v for k, v in SEARCH.get(name, {}).items() if k not in pinned}
         chosen = pinned | {k: values[0] for k, values in space.items()}
-        if name == "two_tower" and "members" not in pinned:
+        resized = name == "two_tower" and "members" not in pinned
+        if resized:
             chosen["members"] = 1  # one member per trial; the size is chosen afterwards
-        best, lists = self._trial(name, factory, chosen)
+        # with nothing to compare, the one trial fits what is served, on every learner
+        only = not space and not resized
+        best, lists = self._trial(name, factory, chosen, whole=only)
         for key, values in space.items():
             for value in values[1:]:
                 if self._left() <= 0:
@@ -284,10 +298,9 @@ class _Search:
                 ndcg, trial_lists = self._trial(name, factory, chosen | {key: value})
                 if ndcg > best:
                     best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
-        resized = name == "two_tower" and "members" not in pinned
         if resized:
             chosen["members"] = self._members(name)
-        if resized and chosen["members"] > 1 or self._shared(name):
+        if resized and chosen["members"] > 1 or self._shared(name) and not only:
             # the hybrid's weights are searched on the lists of what is served: an ensemble
             # ranks better than one member, a model of every learner better than of a share,
             # and lists of the lesser one undersell it

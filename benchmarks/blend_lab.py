@@ -85,7 +85,7 @@ CHOSEN = {
     "cnpc": {
         "popularity": {},
         "content": {},
-        "item_cf": {"regularization": 10.0, "recency_decay": 0.5},
+        "item_cf": {"regularization": 100.0, "recency_decay": 0.3},
         "two_tower": {"objective": "next", "members": 3},
         "two_tower5": {"objective": "next", "members": 5},
         "sequence": {"recency_decay": 0.5},

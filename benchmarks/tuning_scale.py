@@ -8,8 +8,9 @@ time, the deployment's factories and the shipped two_tower config, RS_TUNING_BUD
 --budget), twice in this process: "whole" fits two_tower's trials on the whole inner training
 part (as before application.tuning.MAX_TRIAL_EVENTS), "share" on the validation learners and a
 random share of the others. For each it prints the seconds of work, the trials it got through
-within the budget, the final two_tower trial outside the budget, its choices and the validation
-figures of what it chose (every figure of a model fitted on the whole inner part).
+within the budget, the two_tower trial on every learner outside the budget (if any), its choices
+and the validation figures of what it chose (every figure of a model fitted on the whole inner
+part).
 """
 
 from __future__ import annotations
@@ -51,27 +52,39 @@ def main() -> None:
     container.config.from_dict(settings)
     factories = dict(container.deployment_tuning_factories())
     shipped = tuning.MAX_TRIAL_EVENTS
-    for run in args.runs.split(","):
-        tuning.MAX_TRIAL_EVENTS = shipped if run == "share" else len(events)
-        wall = time.perf_counter()
-        result = tuning.tune(
-            data.courses,
-            events,
-            factories,
-            budget_seconds=args.budget,
-            progress=lambda line: print(f"  {line}", flush=True),
-        )
-        tried = Counter(t["strategy"] for t in result.trials)
-        outside = [t for t in result.trials if t["strategy"] == "two_tower"][-1]
-        print(
-            f"{run}: {result.seconds:.0f} s of work, {time.perf_counter() - wall:.0f} s by the "
-            f"clock; trials fitted on {result.trial_learners:,} of {result.learners:,} learners; "
-            f"trials {dict(tried)}; budget spent: {result.budget_exhausted}; the last two_tower "
-            f"trial {outside['seconds']:.0f} s on {outside['learners']:,} learners; chose "
-            f"{result.settings}; validation {result.validation}",
-            flush=True,
-        )
-    tuning.MAX_TRIAL_EVENTS = shipped
+    try:
+        for run in args.runs.split(","):
+            tuning.MAX_TRIAL_EVENTS = shipped if run == "share" else len(events)
+            search(run, data.courses, events, factories, args.budget)
+    finally:
+        tuning.MAX_TRIAL_EVENTS = shipped
+
+
+def search(run: str, courses, events, factories, budget: float) -> None:  # type: ignore[no-untyped-def]
+    wall = time.perf_counter()
+    result = tuning.tune(
+        courses,
+        events,
+        factories,
+        budget_seconds=budget,
+        progress=lambda line: print(f"  {line}", flush=True),
+    )
+    tried = Counter(t["strategy"] for t in result.trials)
+    last = [t for t in result.trials if t["strategy"] == "two_tower"][-1]
+    shared = result.trial_learners < result.learners
+    outside = (
+        f"then trained on {last['learners']:,} learners outside the budget in "
+        f"{last['seconds']:.0f} s"
+        if last["settings"]["members"] > 1 or shared and last["learners"] == result.learners
+        else "no trial outside the budget"
+    )
+    print(
+        f"{run}: {result.seconds:.0f} s of work, {time.perf_counter() - wall:.0f} s by the "
+        f"clock; two_tower's trials on {result.trial_learners:,} of {result.learners:,} learners, "
+        f"{outside}; trials {dict(tried)}; budget spent: {result.budget_exhausted}; chose "
+        f"{result.settings}; validation {result.validation}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

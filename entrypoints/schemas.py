@@ -308,7 +308,7 @@ class TuningSchema(Schema):
     )
     trial_learners = fields.Integer(
         allow_none=True,
-        metadata={"description": "how many of them the trials fitted on (a share at scale)"},
+        metadata={"description": "of them, those two_tower's trials fitted on (a share at scale)"},
     )
 
 

@@ -237,6 +237,7 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
     from application import tuning
 
     fitted: list[tuple[str, dict, set[str]]] = []
+    asked: set[str] = set()  # the validation learners
 
     def recording(strategy: str, base: type) -> type:
         class Recording(base):  # type: ignore[misc, valid-type]
@@ -247,6 +248,10 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
             def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
                 fitted.append((strategy, self.asked, {e.user_id for e in interactions}))
                 super().fit(courses, interactions)
+
+            def recommend_many(self, learners, k, excludes, explain=True):  # type: ignore[no-untyped-def]
+                asked.update(learner.user_id for learner in learners)
+                return super().recommend_many(learners, k, excludes, explain)
 
         return Recording
 
@@ -268,11 +273,17 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
     assert [s["objective"] for s, _ in two_tower] == ["next", "all", "next"]
     assert [len(learners) for _, learners in two_tower] == [result.trial_learners] * 2 + [240]
     assert all(len(learners) == 240 for name, _, learners in fitted if name == "item_cf")
+    assert asked <= two_tower[0][1] and len(asked) == 30  # every validation learner is in it
     assert result.settings["two_tower"] == {"objective": "next", "members": 3}
     served = result.trials[2]
     assert (
         served["learners"] == 240 and result.validation["two_tower"]["ndcg@10"] == served["ndcg@10"]
     )
+
+    fitted.clear()
+    again = tune(catalog, events, factories, budget_seconds=60)
+    assert [learners for name, _, learners in fitted if name == "two_tower"][0] == two_tower[0][1]
+    assert again.settings == result.settings  # the same share each time
 
 
 def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
@@ -306,3 +317,26 @@ def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
         assert np.array_equal(rescored.scores(learners), fresh.scores(learners))
         assert not np.array_equal(fitted.scores(learners), fresh.scores(learners))
         assert fitted.recency_decay == 1.0  # the fitted model itself is unchanged
+
+
+def test_a_two_tower_with_nothing_left_to_search_is_fitted_once_on_every_learner(monkeypatch):
+    """Pinned objective and size: no trial on a share whose lists would be thrown away."""
+    from application import tuning
+
+    fitted: list[int] = []
+
+    class StandIn(ItemCFRecommender):
+        def __init__(self, objective: str = "next", members: int = 1) -> None:
+            super().__init__()
+
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            fitted.append(len({e.user_id for e in interactions}))
+            super().fit(courses, interactions)
+
+    catalog, events = sequential(learners=40)
+    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
+    monkeypatch.setattr(tuning, "MAX_USERS", 30)
+    pinned = {"two_tower": {"objective": "all", "members": 2}}
+    result = tune(catalog, events, {"two_tower": StandIn}, pinned, budget_seconds=60)
+    assert fitted == [240]
+    assert result.settings["two_tower"] == {"objective": "all", "members": 2}
