@@ -38,9 +38,10 @@ SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
     "two_tower": {"objective": ("next", "all")},
 }
 #: searched in this order: two_tower's objective first, as it moves quality most (CNPC's
-#: validation NDCG@10 0.24 "next" vs 0.16 "all", MovieLens' 0.13 vs 0.20) and, on a large
-#: deployment, item_cf's full-size trials would otherwise spend the budget before it is tried
-HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "item_cf", "sequence")
+#: validation NDCG@10 0.24 "next" vs 0.16 "all", MovieLens' 0.13 vs 0.20); then sequence, whose
+#: whole search is one fit and two rescorings (8 s at 10k courses), before item_cf's grid of
+#: full-size fits (15 s each there) spends what is left of the budget
+HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "sequence", "item_cf")
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000

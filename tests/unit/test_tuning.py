@@ -198,11 +198,19 @@ def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
     def quick_two_tower(objective: str = "next", members: int = 1) -> ItemCFRecommender:
         return ItemCFRecommender()  # stands in: what matters here is which trials run
 
+    from adapters.sequence import SequenceRecommender
+
     catalog, events = sequential(learners=10)
-    factories = {"item_cf": SlowItemCF, "two_tower": quick_two_tower}
+    factories = {
+        "item_cf": SlowItemCF,
+        "two_tower": quick_two_tower,
+        "sequence": SequenceRecommender,
+    }
     result = tune(catalog, events, factories, budget_seconds=0.5)
     tried = {t["settings"].get("objective") for t in result.trials if t["strategy"] == "two_tower"}
     assert tried == {"next", "all"}
+    # sequence's search is one fit and two rescorings: it comes before item_cf's costly grid
+    assert sum(t["strategy"] == "sequence" for t in result.trials) == 3
     assert result.budget_exhausted  # item_cf's grid was cut short instead
 
 
