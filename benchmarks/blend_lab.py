@@ -15,8 +15,8 @@ validation learners and reported on the other half (and the reverse: "cross"), s
 not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
 (`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
 "transition" slot; the later ones (SIGNALS: `vae`, `recvae`, `ease`, `stars`, `gfcf`, `higher`,
-`cease`) take `--set key=value` and are cached in their own `--slot` (without one, the sweeps
-print a small grid of validation figures):
+`cease`, `demographics`) take `--set key=value` and are cached in their own `--slot` (without
+one, the sweeps print a small grid of validation figures):
 
     .venv/bin/python -m benchmarks.blend_lab cease --dataset ml-100k --slot cease --set alpha=3
     .venv/bin/python -m benchmarks.blend_lab variants --dataset ml-100k --extra cease,cease+vae
@@ -762,6 +762,52 @@ def cease(
         print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
 
 
+def demographics(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "",
+    lam: float = 500.0,
+    alpha: float = 1.0,
+    **unused: float,
+) -> None:
+    """EASE with the learners' side information (MovieLens' u.user: age decade, gender,
+    occupation, first digit of the zip code) as extra columns of X weighted `alpha`, so a
+    learner's profile adds to the scores of the courses learners like them took. Without
+    `--slot` a grid of alpha is printed."""
+    assert dataset == "ml-100k", "only MovieLens has learner attributes"
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    columns: dict[str, int] = {}
+    pairs = []
+    for line in (data_dir / "ml-100k" / "u.user").read_text().splitlines():
+        user, age, gender, occupation, zipcode = line.split("|")
+        if user in rows:
+            for value in (
+                f"age {min(int(age) // 10, 6)}",
+                gender,
+                occupation,
+                f"zip {zipcode[:1]}",
+            ):
+                pairs.append((rows[user], columns.setdefault(value, len(columns))))
+    u = np.zeros((len(rows), len(columns)), dtype=np.float32)
+    for row, column in pairs:
+        u[row, column] = 1.0
+
+    def scores(a: float) -> np.ndarray:
+        xa = np.hstack([x, a * u])
+        return xa @ _ease_dense(xa, lam)[:, : x.shape[1]]
+
+    if slot:
+        s = scores(alpha)
+        label = f"demographics alpha {alpha:g}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    print(f"{len(columns)} attribute columns (lam {lam:g})")
+    for a in (0.0, 0.3, 1.0, 3.0):
+        print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
+
+
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
 def minmax(s: np.ndarray) -> np.ndarray:
     span = s.max() - s.min()
@@ -975,6 +1021,7 @@ SIGNALS: dict[str, Callable[..., None]] = {
     "stars": stars_sweep,
     "higher": higher,
     "cease": cease,
+    "demographics": demographics,
 }
 
 
