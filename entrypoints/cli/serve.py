@@ -97,8 +97,11 @@ def serve(
     finally:
         # gunicorn's forked workers leave through here too: only the server stops the trainer.
         if trainer is not None and os.getpid() == server:
-            trainer.terminate()
-            trainer.wait(timeout=30)
+            trainer.terminate()  # it leaves at once, dropping a fit in progress
+            try:
+                trainer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                trainer.kill()
 
 
 def _metrics_folder() -> None:

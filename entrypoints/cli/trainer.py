@@ -38,6 +38,22 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
             click.echo("every strategy is up to date with the data")
         return
     stop = threading.Event()
+
+    def halt(*_: object) -> None:
+        stop.set()
+        raise Stopped
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    process.run_forever(stop)
+        signal.signal(signum, halt)
+    try:
+        process.run_forever(stop)
+    except Stopped:
+        # a publish is a staged directory renamed into place and a pointer replaced: leaving
+        # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job
+        # this trainer had claimed is run again by another trainer
+        click.echo("trainer stopped; a fit in progress was dropped, nothing was half-published")
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT: the trainer leaves at once instead of finishing a fit that may take
+    minutes (a BaseException, so the cycle's own error handling does not swallow it)."""

@@ -1,0 +1,58 @@
+"""`recsys trainer` stops when told to, even in the middle of a fit, and leaves whole versions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from adapters.fs_artifacts import FilesystemArtifactStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_trainer_told_to_stop_mid_training_leaves_at_once_with_every_version_whole(tmp_path):
+    # a two_tower training that would take many minutes: early stopping never comes
+    config = yaml.safe_load((ROOT / "configs/two_tower.yaml").read_text())
+    config |= {"epochs": 10_000, "patience": 10_000, "min_patience": 10_000, "members": 3}
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(config))
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_TWO_TOWER_CONFIG": str(tmp_path / "slow.yaml"),
+        "RS_TUNING_BUDGET_SECONDS": "0",
+    }
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*recsys, "demo-data", "--learners", "100"], env=env, check=True, capture_output=True
+    )
+    log = tmp_path / "trainer.log"
+    with open(log, "w") as out:
+        trainer = subprocess.Popen(
+            [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 120
+        while "training two_tower" not in log.read_text():
+            assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(2)  # well into its epochs
+        trainer.send_signal(signal.SIGTERM)
+        try:
+            code = trainer.wait(timeout=20)
+        finally:
+            trainer.kill()
+
+    assert code == 0, log.read_text()
+    assert "trainer stopped; a fit in progress was dropped" in log.read_text()
+    store = FilesystemArtifactStore(tmp_path / "models")
+    for name in ("popularity", "content", "item_cf", "sequence"):  # published before training
+        version = store.current_version(name)
+        assert version is not None and store.load(name, version).manifest
+    assert store.current_version("two_tower") is None  # dropped, not half-published
