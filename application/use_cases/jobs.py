@@ -104,6 +104,11 @@ class RunJobs:
         except Exception as failure:  # noqa: BLE001 - the job records any failure
             log.exception("job %s (%s) failed", job.job_id, job.kind)
             error = f"{type(failure).__name__}: {failure}"
+        except BaseException:  # the trainer is leaving (SIGTERM): another one takes the job now
+            done.set()
+            beating.join()
+            self._give_back(job)
+            raise
         finally:
             done.set()
             beating.join()
@@ -114,6 +119,17 @@ class RunJobs:
         if finished is not None and self.on_finished is not None:
             self.on_finished(finished)
         return finished
+
+    def _give_back(self, job: Job) -> None:
+        """Queue a job this trainer stops running, rather than leave it `running` until its
+        heartbeats are missed (`stale_after`); the stale check still covers a failure here."""
+        try:
+            with self.uow_factory() as uow:
+                uow.jobs.requeue(job.job_id)
+                uow.commit()
+            log.warning("job %s (%s) given back: its trainer is stopping", job.job_id, job.kind)
+        except Exception:  # noqa: BLE001 - e.g. the database is down: leave it to the stale check
+            log.exception("could not give back job %s", job.job_id)
 
     def _beat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_every):

@@ -50,7 +50,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     except Stopped:
         # a publish is a staged directory renamed into place and a pointer replaced: leaving
         # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job
-        # this trainer had claimed is run again by another trainer
+        # this trainer was running is queued again (RunJobs gives it back)
         click.echo("trainer stopped; a fit in progress was dropped, nothing was half-published")
 
 

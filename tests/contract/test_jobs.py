@@ -98,6 +98,24 @@ def test_a_job_is_failed_after_its_trainers_died_too_often(uow_factory):
     assert failed.status == "failed" and "stopped 3 times" in failed.error
 
 
+def test_a_job_whose_trainer_is_stopped_while_running_it_is_queued_again_at_once(uow_factory):
+    job = submit(uow_factory)
+
+    class Stopped(BaseException):
+        pass
+
+    def interrupted():  # type: ignore[no-untyped-def]
+        raise Stopped  # SIGTERM arrives mid-job: `recsys trainer` leaves at once
+
+    with pytest.raises(Stopped):
+        runner(uow_factory, "host-a:1", interrupted).run_one()
+    with uow_factory() as uow:
+        given_back = uow.jobs.get(job.job_id)
+    assert (given_back.status, given_back.worker) == ("queued", None)
+    done = runner(uow_factory, "host-b:2").run_one()  # another trainer, without waiting
+    assert done is not None and (done.status, done.worker) == ("succeeded", "host-b:2")
+
+
 def test_an_unknown_job_is_none(uow_factory):
     with uow_factory() as uow:
         assert uow.jobs.get("nope") is None
