@@ -23,11 +23,13 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
         return []
     k = min(k, finite.size)
     values = scores[finite]
-    kth = values[np.argpartition(-values, k - 1)[k - 1]]
+    best = np.argpartition(-values, k - 1)[:k]
+    kth = values[best[k - 1]]
     # the courses tied with the k-th best take the places left in index order (which of them
     # argpartition itself keeps depends on the CPU's sorting kernel)
-    above = finite[values > kth]
-    candidates = np.concatenate([above, finite[values == kth][: k - above.size]])
+    above = best[values[best] > kth]
+    tied = np.flatnonzero(values == kth)[: k - above.size]
+    candidates = finite[np.concatenate([above, tied])]
     order = np.lexsort((candidates, -scores[candidates]))
     return [int(i) for i in candidates[order]]
 
