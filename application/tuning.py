@@ -195,9 +195,12 @@ class _Search:
         self.learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
         self.excludes = [learner.seen() for learner in self.learners]
         self.truth = [truth[u] - self.excludes[i] for i, u in enumerate(users)]
-        self.trial_train = self._share(histories, set(users), seed) if share else self.train
+        kept = self._share(histories, set(users), seed) if share else None
+        self.trial_train = (
+            self.train if kept is None else [e for e in self.train if e.user_id in kept]
+        )
         self.result.learners = len(histories)
-        self.result.trial_learners = len({e.user_id for e in self.trial_train})
+        self.result.trial_learners = len(histories) if kept is None else len(kept)
         #: the inner training part's events per event of the share
         self.event_scale = len(self.train) / max(1, len(self.trial_train))
         shared = (
@@ -213,11 +216,11 @@ class _Search:
 
     def _share(
         self, histories: Mapping[str, list[Interaction]], validation: set[str], seed: int
-    ) -> Sequence[Interaction]:
-        """The inner training part, or above MAX_TRIAL_EVENTS the histories of the validation
-        learners and of as many others, drawn at random, as bring it to about that many events."""
+    ) -> set[str] | None:
+        """None (every learner), or above MAX_TRIAL_EVENTS the validation learners and as many
+        others, drawn at random, as bring their histories to about that many events."""
         if len(self.train) <= MAX_TRIAL_EVENTS:
-            return self.train
+            return None
         others = sorted(set(histories) - validation)
         random.Random(seed).shuffle(others)
         kept, events = set(validation), sum(len(histories[u]) for u in validation)
@@ -226,7 +229,7 @@ class _Search:
                 break
             kept.add(user)
             events += len(histories[user])
-        return [e for e in self.train if e.user_id in kept]
+        return kept
 
     def _left(self) -> float:
         return self.budget_seconds - (_since(self.started) - self.outside)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from domain.model import CourseId, LearnerHistory, UserId
-from tests.conftest import CATALOG, event
+from tests.conftest import CATALOG, course, event
 
 
 def test_popularity_weighs_enrolments_above_views():
@@ -20,8 +20,6 @@ def test_popularity_weighs_enrolments_above_views():
 def test_courses_that_tie_are_served_in_catalog_order_on_every_machine():
     """Equal scores go to the course listed first, whichever sorting kernel the CPU's numpy
     uses (argpartition alone kept a different tied set on an AVX-512 machine)."""
-    from tests.conftest import course
-
     catalog = [course(f"c{i:03d}") for i in range(300)]
     events = [event(f"u{i}", f"c{i:03d}", "enroll") for i in range(0, 300, 3)]  # 100 tie at 1
     popular = PopularityRecommender(half_life_days=None)
