@@ -8,6 +8,14 @@ data; above `search_items` courses the grid is searched on the most popular cour
 search costs a fraction of the one full inverse. Above `max_dense_items` the dense inverse would
 not fit in memory, and a sparse item-kNN (cosine, top `neighbours` per item) takes its place.
 
+`proximity_weight` > 0 counts courses a learner took close together in time as co-occurring more
+strongly: the Gram matrix becomes XᵀX + proximity_weight · P, where P adds, for every learner,
+PROXIMITY_DECAY^d for every two of their courses d places apart (at most PROXIMITY_WINDOW) in the
+order they took them (a session-aware item model, SLIS: Choi et al. 2021). Courses taken in the same
+term, or films rated in one sitting, are related beyond being in the same history: on MovieLens
+it lifted validation NDCG@10 from 0.2334 to 0.2412 (docs/results.md). It acts at fit time; fit()'s own
+λ search (no λ given) ignores it.
+
 `recency_decay` < 1 weights each learner's input row towards their latest courses (each step back
 in time counts `recency_decay` times less): on data where learners move on through a catalog
 (CNPC) it lifts recall; on order-free data it is left at 1. It acts at scoring time only.
@@ -40,6 +48,10 @@ from domain.ports import Published
 
 #: weights kept per course in a published model (all of them in catalogs up to this size)
 PUBLISHED_NEIGHBOURS = 1024
+#: proximity_weight: courses at most this many places apart in a learner's history count as taken
+#: together, each place apart PROXIMITY_DECAY times less (0.9^30 = 0.04)
+PROXIMITY_WINDOW = 30
+PROXIMITY_DECAY = 0.9
 
 
 class ItemCFRecommender(ScoringRecommender):
@@ -56,8 +68,12 @@ class ItemCFRecommender(ScoringRecommender):
         event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
         recency_decay: float = 1.0,
         search_items: int = 2_000,
+        proximity_weight: float = 0.0,
     ) -> None:
+        if proximity_weight < 0:
+            raise ValueError(f"proximity_weight must be >= 0, got {proximity_weight}")
         self.regularization = regularization
+        self.proximity_weight = float(proximity_weight)
         self.max_dense_items = max_dense_items
         self.neighbours = neighbours
         self.event_weights = dict(event_weights)
@@ -83,12 +99,21 @@ class ItemCFRecommender(ScoringRecommender):
             if self.regularization is not None
             else _choose(matrix, self.GRID, self.search_items)
         )
-        self.weights = _ease(matrix, self.chosen)
+        gram = _gram(matrix)
+        if self.proximity_weight:
+            gram += np.float32(self.proximity_weight) * proximity(self.index, interactions)
+        self.weights = _ease(gram, self.chosen)
 
     def settings(self) -> dict[str, float | str | None]:
-        """What was fitted: the model kind, λ and the recency weighting."""
-        kind = "ease" if isinstance(self.weights, np.ndarray) else "knn"
-        return {"kind": kind, "regularization": self.chosen, "recency_decay": self.recency_decay}
+        """What was fitted: the model kind, λ, the proximity weight and the recency weighting."""
+        if not isinstance(self.weights, np.ndarray):
+            return {"kind": "knn", "regularization": None, "recency_decay": self.recency_decay}
+        return {
+            "kind": "ease",
+            "regularization": self.chosen,
+            "proximity_weight": self.proximity_weight,
+            "recency_decay": self.recency_decay,
+        }
 
     def dump(self) -> Published:
         files = {
@@ -119,6 +144,7 @@ class ItemCFRecommender(ScoringRecommender):
         self.restore_catalog(course_ids, catalog)
         self.weights = weights
         self.chosen = settings.get("regularization")
+        self.proximity_weight = float(settings.get("proximity_weight", 0.0))
         self.recency_decay = recency_decay
 
     def rescored(self, **settings: Any) -> ItemCFRecommender:
@@ -263,9 +289,36 @@ def interaction_matrix(
     )
 
 
-def _ease(matrix: sparse.csr_matrix, regularization: float) -> np.ndarray:
-    """EASE weights from a float32 Cholesky inverse of the regularised Gram matrix."""
-    gram = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)
+def proximity(index: Mapping[CourseId, int], interactions: Sequence[Interaction]) -> np.ndarray:
+    """P (courses × courses, float32): for every learner, PROXIMITY_DECAY^d added for every two of
+    their courses d places apart (1 <= d <= PROXIMITY_WINDOW), both ways, and 1 for each course
+    with itself, in the order they last touched them. A sum of each learner's kernel matrix
+    (decay^|i - j|, positive definite), so XᵀX + αP stays a Gram matrix."""
+    last: dict[tuple[str, int], tuple[Any, int]] = {}
+    for position, event in enumerate(interactions):
+        if event.course_id in index:
+            last[(event.user_id, index[event.course_id])] = (event.occurred_at, position)
+    ordered = sorted(last, key=lambda key: (key[0], last[key]))
+    users = np.unique([u for u, _ in ordered], return_inverse=True)[1]
+    courses = np.array([c for _, c in ordered], dtype=np.int64)
+    n = len(index)
+    flat = np.zeros(n * n, dtype=np.float32)
+    np.add.at(flat, courses * n + courses, np.float32(1.0))
+    for d in range(1, min(PROXIMITY_WINDOW, max(len(courses) - 1, 0)) + 1):
+        same = users[:-d] == users[d:]
+        a, b = courses[:-d][same], courses[d:][same]
+        weight = np.full(a.size, PROXIMITY_DECAY**d, dtype=np.float32)
+        np.add.at(flat, a * n + b, weight)
+        np.add.at(flat, b * n + a, weight)
+    return flat.reshape(n, n)
+
+
+def _gram(matrix: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray((matrix.T @ matrix).toarray(), dtype=np.float32)
+
+
+def _ease(gram: np.ndarray, regularization: float) -> np.ndarray:
+    """EASE weights from a float32 Cholesky inverse of the regularised Gram matrix (overwritten)."""
     gram[np.diag_indices_from(gram)] += np.float32(regularization)
     factor, info = lapack.spotrf(gram, lower=0, overwrite_a=1, clean=0)
     if info != 0:
@@ -310,7 +363,7 @@ def _choose(
     inputs = train[users]
     best, best_recall = grid[0], -1.0
     for regularization in grid:
-        scores = np.asarray(inputs @ _ease(train, regularization))
+        scores = np.asarray(inputs @ _ease(_gram(train), regularization))
         scores[inputs.nonzero()] = -np.inf
         k = min(10, scores.shape[1] - 1)
         top = np.argpartition(-scores, k, axis=1)[:, :k] if k > 0 else np.zeros((len(users), 0))

@@ -32,6 +32,8 @@ TuningProgress = Callable[[str], None]
 SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
     "item_cf": {
         "recency_decay": (1.0, 0.7, 0.5, 0.3),
+        # before λ: one fit, which at 10k courses the budget reaches (λ's last values it may not)
+        "proximity_weight": (0.0, 4.0),
         "regularization": (100.0, 10.0, 50.0, 250.0, 500.0, 1000.0),
     },
     "sequence": {"recency_decay": (0.5, 1.0, 0.3)},
@@ -101,7 +103,7 @@ def tune(
     """Choose each strategy's settings by validation NDCG@10 on `interactions` (training data).
 
     factories: strategy name -> callable taking keyword settings and returning an unfitted
-      Recommender; "item_cf" takes regularization/recency_decay, "two_tower" objective/members
+      Recommender; "item_cf" takes regularization/proximity_weight/recency_decay, "two_tower" objective/members
       (plus its config defaults), "popularity"/"content" take none. Only the names given are
       tuned; the hybrid's weights are searched over the HYBRID_COMPONENTS among them.
     pinned: strategy -> {setting: value} used as given and never searched, e.g.

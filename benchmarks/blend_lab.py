@@ -715,6 +715,24 @@ def higher(
             print(f"  pairs {m} lam_pairs {lam_c:g}: {score:.4f}", flush=True)
 
 
+def _tag_rows(search: _Search, ids: Sequence[str], years: float, genres: float) -> np.ndarray:
+    """One row per catalog tag (MovieLens: genres; plus release-decade tags parsed from the
+    description, `years` per tag), 1 for the courses that carry it."""
+    import re
+
+    tags: dict[str, set[int]] = {}
+    for i, course in enumerate(search.courses):
+        for tag in course.tags if genres else ():
+            tags.setdefault(f"tag {tag}", set()).add(i)
+        year = re.search(r"(\d{4})\s*$", course.description)
+        if year and years:
+            tags.setdefault(f"years {int(year.group(1)) // int(years)}", set()).add(i)
+    t = np.zeros((len(tags), len(ids)), dtype=np.float32)
+    for r, members in enumerate(tags.values()):
+        t[r, sorted(members)] = 1.0
+    return t
+
+
 def cease(
     dataset: str,
     data_dir: Path,
@@ -729,19 +747,8 @@ def cease(
     (MovieLens: genres; plus release-decade tags parsed from the description) are stacked
     under X as extra rows weighted `alpha`, so courses sharing a tag co-occur. Without `--slot`
     a grid of alpha is printed."""
-    import re
-
     search, ids, x, rows = _inner_matrix(dataset, data_dir)
-    tags: dict[str, set[int]] = {}
-    for i, course in enumerate(search.courses):
-        for tag in course.tags if genres else ():
-            tags.setdefault(f"tag {tag}", set()).add(i)
-        year = re.search(r"(\d{4})\s*$", course.description)
-        if year and years:
-            tags.setdefault(f"years {int(year.group(1)) // int(years)}", set()).add(i)
-    t = np.zeros((len(tags), len(ids)), dtype=np.float32)
-    for r, members in enumerate(tags.values()):
-        t[r, sorted(members)] = 1.0
+    t = _tag_rows(search, ids, years, genres)
 
     def scores(a: float) -> np.ndarray:
         return x @ _ease_dense(np.vstack([x, a * t]), lam)[:, :]
@@ -757,7 +764,7 @@ def cease(
             slot,
         )
         return
-    print(f"{len(tags)} tag rows (years per tag {years:g}, genres {genres:g}, lam {lam:g})")
+    print(f"{len(t)} tag rows (years per tag {years:g}, genres {genres:g}, lam {lam:g})")
     for a in (0.0, 1.0, 2.0, 3.0, 5.0, 10.0):
         print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
 
@@ -806,6 +813,75 @@ def demographics(
     print(f"{len(columns)} attribute columns (lam {lam:g})")
     for a in (0.0, 0.3, 1.0, 3.0):
         print(f"  alpha {a:g}: {_quick(search, ids, rows, scores(a)):.4f}", flush=True)
+
+
+def slis(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "",
+    lam: float = 500.0,
+    alpha: float = 1.0,
+    window: float = 3,
+    decay: float = 0.5,
+    tags: float = 0.0,
+    tau: float = 0.0,
+    psd: float = 0.0,
+    **unused: float,
+) -> None:
+    """EASE on a Gram matrix that also counts courses taken near each other in time (SLIS, Choi
+    et al. 2021, symmetric): G = XᵀX + alpha · W, where W[a, b] adds decay^(d-1) for every
+    learner who took b within `window` courses of a, before or after (d courses apart); `psd=1`
+    adds each course with itself (XᵀX's diagonal), which keeps G a Gram matrix at any alpha (the
+    shipped form: item_cf's `proximity_weight`, with decay^d); `tau` (hours) weighs by time
+    apart instead, `tags` stacks collective EASE's tag rows. On a random split the hidden
+    courses sit between the learner's others in time, which the forward "sequence" component
+    only half sees. Without `--slot` a grid is printed (the second sweep's; docs/results.md)."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    index = {c: i for i, c in enumerate(ids)}
+    sequences: dict[str, list[int]] = {}
+    times: dict[str, list[float]] = {}
+    for event in sorted(search.train, key=lambda e: (e.user_id, e.occurred_at)):
+        if event.course_id in index:
+            sequences.setdefault(event.user_id, []).append(index[event.course_id])
+            times.setdefault(event.user_id, []).append(event.occurred_at.timestamp() / 3600)
+
+    def near(w: int, dec: float) -> np.ndarray:
+        """decay^(d-1) for courses d apart, or with `tau` (hours) exp(-hours apart / tau)."""
+        m = np.zeros((len(ids), len(ids)))
+        for user, seq in sequences.items():
+            s, h = np.array(seq), np.array(times[user])
+            for d in range(1, w + 1):
+                weight = np.exp(-(h[d:] - h[:-d]) / tau) if tau else dec ** (d - 1)
+                np.add.at(m, (s[:-d], s[d:]), weight)
+        # plus each course with itself (weight 1): a sum of learners' kernel matrices, so G
+        # stays positive semi-definite whatever alpha
+        return m + m.T + np.diag(gram.diagonal()) * psd
+
+    t = _tag_rows(search, ids, 10, 1.0) * tags
+    gram = x.T.astype(float) @ x + t.T.astype(float) @ t
+
+    def scores(a: float, w: int, dec: float) -> np.ndarray:
+        g = gram + a * near(w, dec) + lam * np.eye(len(ids))
+        p = np.linalg.inv(g)
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        return x @ b
+
+    if slot:
+        s = scores(alpha, int(window), decay)
+        label = f"slis alpha {alpha:g} window {window:g} decay {decay:g}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    print(f"lam {lam:g}: alpha 0: {_quick(search, ids, rows, scores(0.0, 1, 1.0)):.4f}")
+    for w, dec in ((10, 0.8), (30, 0.9), (50, 0.95)):
+        for a in (4.0, 8.0, 16.0):
+            print(
+                f"  window {w} decay {dec:g} alpha {a:g}: "
+                f"{_quick(search, ids, rows, scores(a, w, dec)):.4f}",
+                flush=True,
+            )
 
 
 # --- normalisations: raw scores of one component's top-p (best first) -> values in [0, 1]-ish
@@ -1022,6 +1098,7 @@ SIGNALS: dict[str, Callable[..., None]] = {
     "higher": higher,
     "cease": cease,
     "demographics": demographics,
+    "slis": slis,
 }
 
 

@@ -62,15 +62,12 @@ class Settings(BaseModel):
     train_interval_seconds: float = Field(3600.0, alias="RS_TRAIN_INTERVAL", ge=1)
     # Pins: settings fit-time tuning then uses as given instead of searching them.
     item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
-    item_cf_recency_decay: float | None = Field(
-        None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1
-    )
+    item_cf_recency_decay: float | None = Field(None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1)
+    item_cf_proximity_weight: float | None = Field(None, alias="RS_ITEM_CF_PROXIMITY_WEIGHT", ge=0)
     sequence_recency_decay: float | None = Field(
         None, alias="RS_SEQUENCE_RECENCY_DECAY", gt=0, le=1
     )
-    two_tower_objective: Literal["next", "all"] | None = Field(
-        None, alias="RS_TWO_TOWER_OBJECTIVE"
-    )
+    two_tower_objective: Literal["next", "all"] | None = Field(None, alias="RS_TWO_TOWER_OBJECTIVE")
     db_timeout_seconds: float = Field(3.0, alias="RS_DB_TIMEOUT_SECONDS", gt=0)
     xapi_key: str = Field("", alias="RS_XAPI_KEY")
     xapi_secret: str = Field("", alias="RS_XAPI_SECRET")
@@ -244,14 +241,16 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
 
 def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Settings the operator fixed, which fit-time tuning then uses as given (never searched):
-    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_SEQUENCE_RECENCY_DECAY,
-    RS_TWO_TOWER_OBJECTIVE, the objective and members of an explicit RS_TWO_TOWER_CONFIG, and the
-    hybrid's weights once any HYBRID_WEIGHTS_* is set."""
+    RS_ITEM_CF_REGULARIZATION, RS_ITEM_CF_RECENCY_DECAY, RS_ITEM_CF_PROXIMITY_WEIGHT,
+    RS_SEQUENCE_RECENCY_DECAY, RS_TWO_TOWER_OBJECTIVE, the objective and members of an explicit
+    RS_TWO_TOWER_CONFIG, and the hybrid's weights once any HYBRID_WEIGHTS_* is set."""
     pins: dict[str, dict[str, Any]] = {"item_cf": {}, "sequence": {}, "two_tower": {}}
     if s.item_cf_regularization is not None:
         pins["item_cf"]["regularization"] = s.item_cf_regularization
     if s.item_cf_recency_decay is not None:
         pins["item_cf"]["recency_decay"] = s.item_cf_recency_decay
+    if s.item_cf_proximity_weight is not None:
+        pins["item_cf"]["proximity_weight"] = s.item_cf_proximity_weight
     if s.sequence_recency_decay is not None:
         pins["sequence"]["recency_decay"] = s.sequence_recency_decay
     if env.get("RS_TWO_TOWER_CONFIG"):

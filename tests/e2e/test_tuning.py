@@ -35,14 +35,16 @@ def test_the_trainer_publishes_the_settings_it_chose_and_workers_blend_with_them
     assert models["hybrid"]["weights"] == {n: w for n, w in chosen.items() if w > 0}
     assert models["hybrid"]["tuning"]["validation"]["ndcg@10"] > 0
     item_cf = models["item_cf"]["tuning"]
-    assert set(item_cf["settings"]) == {"regularization", "recency_decay"}
+    assert set(item_cf["settings"]) == {"regularization", "recency_decay", "proximity_weight"}
     assert item_cf["pinned"] == {} and item_cf["validation"]["ndcg@10"] > 0
     # what is served was fitted with what was chosen
     store = app.container.artifact_store()
     for name in ("item_cf", "two_tower"):
         manifest = store.load(name, store.current_version(name), only=()).manifest
         assert manifest["settings"] == models[name]["tuning"]["settings"]
-    assert models["two_tower"]["objective"] == models["two_tower"]["tuning"]["settings"]["objective"]
+    assert (
+        models["two_tower"]["objective"] == models["two_tower"]["tuning"]["settings"]["objective"]
+    )
     app.container.engine().dispose()
 
     # The operator pins item_cf's λ and the hybrid's weights: the next cycle refits item_cf with

@@ -55,6 +55,20 @@ def test_the_trainer_and_tuner_settings_have_their_defaults():
     assert settings["max_clock_skew_seconds"] == 300
 
 
+def test_item_cfs_settings_can_be_pinned_and_a_bad_value_is_named():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    settings = load_settings(
+        {"RS_ITEM_CF_PROXIMITY_WEIGHT": "0", "RS_ITEM_CF_REGULARIZATION": "50"}
+    )
+    assert settings["tuning_pins"]["item_cf"] == {"proximity_weight": 0.0, "regularization": 50.0}
+    assert "item_cf" not in load_settings({})["tuning_pins"]
+    with pytest.raises(ConfigError, match="RS_ITEM_CF_PROXIMITY_WEIGHT"):
+        load_settings({"RS_ITEM_CF_PROXIMITY_WEIGHT": "-1"})
+
+
 def test_a_yaml_size_that_is_not_a_positive_integer_is_rejected(tmp_path):
     import pytest
 

@@ -47,6 +47,34 @@ def test_item_cf_recommends_what_learners_took_together_and_names_the_cause(dens
     assert similar.course_id == "course_sql_basic"
 
 
+def test_with_a_proximity_weight_item_cf_ranks_what_was_taken_at_the_same_time_first():
+    """Every learner who took A took B right after it and C ten courses later: by co-occurrence
+    alone B and C are alike; counted by proximity in time, B belongs with A."""
+    from tests.conftest import course
+
+    catalog = [course(c) for c in ("a", "c", "b", *(f"f{i}" for i in range(12)))]  # C first
+    events = [
+        event(f"u{n}", c, "enroll", step)
+        for n in range(10)
+        for step, c in enumerate(["a", "b", *(f"f{(n + k) % 12}" for k in range(9)), "c"])
+    ]
+    plain = ItemCFRecommender(regularization=1.0)
+    near = ItemCFRecommender(regularization=1.0, proximity_weight=4.0)
+    for model in (plain, near):
+        model.fit(catalog, events)
+    index = {c.course_id: i for i, c in enumerate(catalog)}
+    scores = plain.scores([learner("a")])[0]
+    assert scores[index["b"]] == pytest.approx(scores[index["c"]])
+    top = near.recommend(learner("a"), 2, frozenset({CourseId("a")}))
+    assert [r.course_id for r in top][0] == "b"
+    assert near.settings()["proximity_weight"] == 4.0
+
+
+def test_a_negative_proximity_weight_is_refused():
+    with pytest.raises(ValueError, match="proximity_weight"):
+        ItemCFRecommender(proximity_weight=-1.0)
+
+
 def test_item_cf_chooses_its_regularisation_when_not_given():
     model = ItemCFRecommender()
     model.fit(CATALOG, EVENTS)

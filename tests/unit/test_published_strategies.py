@@ -15,6 +15,7 @@ STRATEGIES = {
     "popularity": lambda: PopularityRecommender(30.0),
     "content": ContentRecommender,
     "item_cf": lambda: ItemCFRecommender(regularization=50.0),
+    "item_cf_proximity": lambda: ItemCFRecommender(regularization=50.0, proximity_weight=4.0),
     "item_knn": lambda: ItemCFRecommender(max_dense_items=0),
     "sequence": SequenceRecommender,
 }

@@ -118,6 +118,32 @@ def test_recency_weighting_is_chosen_for_item_cf_when_learners_move_on_in_order(
     assert result.settings["item_cf"]["recency_decay"] < 1.0
 
 
+def sessions(themes: int = 12, size: int = 6, learners: int = 150, seed: int = 3):
+    """Each learner takes six themes one after another, three courses of each in a row: a
+    history mixes many themes, but courses taken close together belong to one."""
+    rng = random.Random(seed)
+    catalog = [
+        course(f"t{t}_{i}", category=f"Theme {t}") for t in range(themes) for i in range(size)
+    ]
+    events = []
+    for n in range(learners):
+        picks = [(t, i) for t in rng.sample(range(themes), 6) for i in rng.sample(range(size), 3)]
+        events += [event(f"u{n}", f"t{t}_{i}", "enroll", s) for s, (t, i) in enumerate(picks)]
+    return catalog, events
+
+
+def test_the_search_counts_courses_taken_close_together_when_they_belong_together():
+    catalog, events = sessions()
+    result = tune(
+        catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=60, protocol="random"
+    )
+    assert result.settings["item_cf"]["proximity_weight"] > 0
+    # the four recency trials without proximity, then the same with it
+    before, near = result.trials[:4], result.trials[4]
+    assert near["settings"]["proximity_weight"] == 4.0
+    assert near["ndcg@10"] > max(t["ndcg@10"] for t in before)
+
+
 def test_with_no_budget_left_the_first_setting_is_kept_and_the_search_says_so():
     catalog, events = sequential(learners=20)
     result = tune(catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=0)
@@ -234,7 +260,7 @@ def test_the_served_size_two_tower_trial_is_not_charged_to_the_search():
     factories = {"item_cf": QuickerItemCF, "two_tower": Ensemble}
     result = tune(catalog, events, factories, budget_seconds=2.0)
     assert result.settings["two_tower"]["members"] == 3
-    assert sum(t["strategy"] == "item_cf" for t in result.trials) == 9  # its whole grid
+    assert sum(t["strategy"] == "item_cf" for t in result.trials) == 10  # its whole grid
     assert not result.budget_exhausted
 
 
@@ -309,7 +335,8 @@ def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
     catalog, events = sequential(learners=20)
     result = tune(catalog, events, {"item_cf": Counting}, budget_seconds=60)
     tried = [t for t in result.trials if t["strategy"] == "item_cf"]
-    assert len(tried) == 9 and len(fits) == 6  # one fit per λ; the recency trials rescore
+    # one fit per λ and one with proximity; the recency trials rescore
+    assert len(tried) == 10 and len(fits) == 7
     assert result.settings["item_cf"]["recency_decay"] < 1.0
 
     learners = [LearnerHistory(u, tuple(e for e in events if e.user_id == u)) for u in ("u3", "u7")]
