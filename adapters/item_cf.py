@@ -294,16 +294,28 @@ def proximity(index: Mapping[CourseId, int], interactions: Sequence[Interaction]
     their courses d places apart (1 <= d <= PROXIMITY_WINDOW), both ways, and 1 for each course
     with itself, in the order they last touched them. A sum of each learner's kernel matrix
     (decay^|i - j|, positive definite), so XᵀX + αP stays a Gram matrix."""
-    last: dict[tuple[str, int], tuple[Any, int]] = {}
-    for position, event in enumerate(interactions):
-        if event.course_id in index:
-            last[(event.user_id, index[event.course_id])] = (event.occurred_at, position)
-    ordered = sorted(last, key=lambda key: (key[0], last[key]))
-    users = np.unique([u for u, _ in ordered], return_inverse=True)[1]
-    courses = np.array([c for _, c in ordered], dtype=np.int64)
+    known = [
+        (e.user_id, index[e.course_id], e.occurred_at.timestamp())
+        for e in interactions
+        if e.course_id in index
+    ]
     n = len(index)
     flat = np.zeros(n * n, dtype=np.float32)
-    np.add.at(flat, courses * n + courses, np.float32(1.0))
+    if not known:
+        return flat.reshape(n, n)
+    users = np.unique([u for u, _, _ in known], return_inverse=True)[1].ravel()
+    courses = np.fromiter((c for _, c, _ in known), dtype=np.int64, count=len(known))
+    times = np.fromiter((t for _, _, t in known), dtype=np.float64, count=len(known))
+    # each learner's courses by when they last touched them (ties: the later event)
+    order = np.lexsort((np.arange(len(known)), times, courses, users))
+    last = np.ones(order.size, dtype=bool)
+    last[:-1] = (users[order[1:]] != users[order[:-1]]) | (
+        courses[order[1:]] != courses[order[:-1]]
+    )
+    order = order[last]
+    order = order[np.lexsort((order, times[order], users[order]))]
+    users, courses = users[order], courses[order]
+    np.add.at(flat, courses * n + courses, np.ones(courses.size, dtype=np.float32))
     for d in range(1, min(PROXIMITY_WINDOW, max(len(courses) - 1, 0)) + 1):
         same = users[:-d] == users[d:]
         a, b = courses[:-d][same], courses[d:][same]

@@ -3,7 +3,8 @@
     nice -n 10 .venv/bin/python -m benchmarks.item_cf_fit [--courses 8000 --events 100000]
 
 "after" is ItemCFRecommender.fit as shipped (λ searched on the most popular courses, one float32
-Cholesky inverse of the whole Gram matrix), and the same fit with λ given. "before" is the
+Cholesky inverse of the whole Gram matrix), and the same fit with λ given, without and with
+courses taken close together counted (proximity_weight). "before" is the
 previous algorithm: a float64 np.linalg.inv of the whole Gram matrix for each of the 8 λ of the
 grid plus the final fit; one such inverse is timed and multiplied by 9 unless --full-baseline.
 The kNN fallback (forced with max_dense_items=0) is timed against the previous per-item loop.
@@ -106,6 +107,13 @@ def main() -> None:
         print(f"after:  fit with λ search {after:.1f} s (λ={searched.chosen})", flush=True)
         given = _timed(ItemCFRecommender(regularization=searched.chosen), courses, events)
         print(f"after:  fit with λ given {given:.1f} s", flush=True)
+        near = ItemCFRecommender(regularization=searched.chosen, proximity_weight=4.0)
+        with_proximity = _timed(near, courses, events)
+        print(
+            f"after:  fit with λ given and proximity_weight 4 {with_proximity:.1f} s "
+            f"({with_proximity / given:.2f}x)",
+            flush=True,
+        )
         one = _old_inverse(matrix, 100.0)
         runs = len(ItemCFRecommender.GRID) + 1
         if args.full_baseline:
