@@ -166,3 +166,21 @@ def test_a_sparse_model_publishes_each_courses_strongest_weights_at_any_catalog_
     kept = _strongest(huge, 2)
     assert kept.shape == huge.shape and kept.nnz == 6
     assert sorted(kept[0].indices) == [6, 7] and sorted(kept[2].indices) == [4, 9]
+
+
+def test_item_knn_keeps_each_courses_nearest_and_gives_ties_to_the_courses_listed_first():
+    from scipy import sparse
+
+    from adapters.item_cf import _item_knn
+
+    # two learners took courses 0-5; a third took 4 and 5 again: 5's nearest is 4, then a tie
+    taken = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]]
+    kept = _item_knn(sparse.csr_matrix(np.array(taken, dtype=np.float32)), 2)
+    assert [sorted(kept[row].indices) for row in range(6)] == [
+        [1, 2],
+        [0, 2],
+        [0, 1],
+        [0, 1],
+        [0, 5],
+        [0, 4],
+    ]
