@@ -103,8 +103,8 @@ def tune(
     """Choose each strategy's settings by validation NDCG@10 on `interactions` (training data).
 
     factories: strategy name -> callable taking keyword settings and returning an unfitted
-      Recommender; "item_cf" takes regularization/proximity_weight/recency_decay, "two_tower" objective/members
-      (plus its config defaults), "popularity"/"content" take none. Only the names given are
+      Recommender; "item_cf" takes regularization/proximity_weight/recency_decay, "two_tower"
+      objective/members (plus its config defaults), "popularity"/"content" take none. Only the names given are
       tuned; the hybrid's weights are searched over the HYBRID_COMPONENTS among them.
     pinned: strategy -> {setting: value} used as given and never searched, e.g.
       {"two_tower": {"objective": "next"}, "hybrid": {"weights": {"item_cf": 1.0}}}.
