@@ -830,6 +830,7 @@ def slis(
     tags: float = 0.0,
     tau: float = 0.0,
     psd: float = 0.0,
+    local: float = 0.0,
     **unused: float,
 ) -> None:
     """EASE on a Gram matrix that also counts courses taken near each other in time (SLIS, Choi
@@ -839,7 +840,9 @@ def slis(
     shipped form: item_cf's `proximity_weight`, with decay^d); `tau` (hours) weighs by time
     apart instead, `tags` stacks collective EASE's tag rows. On a random split the hidden
     courses sit between the learner's others in time, which the forward "sequence" component
-    only half sees. Without `--slot` a grid is printed (the second sweep's; docs/results.md)."""
+    only half sees. `local=1` leaves XᵀX out (only what was taken close together counts; with
+    psd=1 its diagonal stays). Without `--slot` a grid is printed (the second sweep's;
+    docs/results.md)."""
     search, ids, x, rows = _inner_matrix(dataset, data_dir)
     index = {c: i for i, c in enumerate(ids)}
     sequences: dict[str, list[int]] = {}
@@ -859,10 +862,12 @@ def slis(
                 np.add.at(m, (s[:-d], s[d:]), weight)
         # plus each course with itself (weight 1): a sum of learners' kernel matrices, so G
         # stays positive semi-definite whatever alpha
-        return m + m.T + np.diag(gram.diagonal()) * psd
+        return m + m.T + np.diag(x.sum(axis=0).astype(float)) * psd
 
     t = _tag_rows(search, ids, 10, 1.0) * tags
     gram = x.T.astype(float) @ x + t.T.astype(float) @ t
+    if local:
+        gram = t.T.astype(float) @ t
 
     def scores(a: float, w: int, dec: float) -> np.ndarray:
         g = gram + a * near(w, dec) + lam * np.eye(len(ids))
