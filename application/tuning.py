@@ -44,6 +44,8 @@ SEARCH: Mapping[str, Mapping[str, Sequence[Any]]] = {
 #: whole search is one fit and two rescorings (8 s at 10k courses), before item_cf's grid of
 #: full-size fits (15 s each there) spends what is left of the budget
 HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "sequence", "item_cf")
+#: settings a tuning may hold besides SEARCH's (two_tower's size is chosen after its trials)
+CHOSEN_AFTER = {"two_tower": ("members",), "hybrid": ("weights",)}
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
 MAX_USERS = 2000
@@ -141,6 +143,12 @@ def tune(
     search.hybrid(lists)
     search.result.seconds = _since(search.started)
     return search.result
+
+
+def known_settings(name: str) -> frozenset[str]:
+    """The settings of `name` this version can choose (a tuning published by a newer version may
+    hold others, which this one's factories would refuse)."""
+    return frozenset((*SEARCH.get(name, {}), *CHOSEN_AFTER.get(name, ())))
 
 
 def _now() -> tuple[float, float]:

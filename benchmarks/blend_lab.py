@@ -836,8 +836,10 @@ def slis(
     """EASE on a Gram matrix that also counts courses taken near each other in time (SLIS, Choi
     et al. 2021, symmetric): G = XᵀX + alpha · W, where W[a, b] adds decay^(d-1) for every
     learner who took b within `window` courses of a, before or after (d courses apart); `psd=1`
-    adds each course with itself (XᵀX's diagonal), which keeps G a Gram matrix at any alpha (the
-    shipped form: item_cf's `proximity_weight`, with decay^d); `tau` (hours) weighs by time
+    adds each course with itself (XᵀX's diagonal), which keeps G far closer to a Gram matrix
+    (not exactly: with decay^(d-1) the kernel is not positive definite, and a learner's repeated
+    courses are not merged; the shipped form, item_cf's `proximity_weight`, uses decay^d on
+    distinct courses and is); `tau` (hours) weighs by time
     apart instead, `tags` stacks collective EASE's tag rows. On a random split the hidden
     courses sit between the learner's others in time, which the forward "sequence" component
     only half sees. `local=1` leaves XᵀX out (only what was taken close together counts; with

@@ -63,7 +63,9 @@ class Settings(BaseModel):
     # Pins: settings fit-time tuning then uses as given instead of searching them.
     item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
     item_cf_recency_decay: float | None = Field(None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1)
-    item_cf_proximity_weight: float | None = Field(None, alias="RS_ITEM_CF_PROXIMITY_WEIGHT", ge=0)
+    item_cf_proximity_weight: float | None = Field(
+        None, alias="RS_ITEM_CF_PROXIMITY_WEIGHT", ge=0, allow_inf_nan=False
+    )
     sequence_recency_decay: float | None = Field(
         None, alias="RS_SEQUENCE_RECENCY_DECAY", gt=0, le=1
     )

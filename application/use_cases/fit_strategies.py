@@ -7,8 +7,8 @@ model is older than `train_interval`; a catalog change alone re-embeds the catal
 it has.
 
 Before each two_tower training the settings are chosen again on the deployment's own data
-(application.tuning: item_cf's λ and recency weighting, two_tower's objective and size, the
-hybrid's weights), within `tuning_budget` seconds, and published as the "tuning" artifact: the
+(application.tuning: item_cf's λ, recency weighting and proximity weight, sequence's recency
+weighting, two_tower's objective and size, the hybrid's weights), within `tuning_budget` seconds, and published as the "tuning" artifact: the
 next fits use them and web workers blend the hybrid with its weights. Pinned settings win.
 """
 
@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import ArtifactStore, EpochProgress, StaleBase, UnitOfWork
-from application.tuning import Factories, tune
+from application.tuning import Factories, known_settings, tune
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
 from domain.errors import StrategyUnavailable
@@ -95,8 +95,14 @@ class FitStrategies:
         self.tuning_budget = tuning_budget
 
     def wanted(self) -> Settings:
-        """Strategy -> the settings to fit it with: the last published tuning's, pins winning."""
-        chosen = published_settings(self.store)[1].get("settings", {})
+        """Strategy -> the settings to fit it with: the last published tuning's, pins winning.
+        Settings this version cannot choose are left out: a tuning published by a newer version
+        (before a rollback, or beside it on another host) must not stop this one fitting."""
+        published = published_settings(self.store)[1].get("settings", {})
+        chosen = {
+            name: {k: v for k, v in values.items() if k in known_settings(name)}
+            for name, values in published.items()
+        }
         names = {*chosen, *self.pins}
         return {n: {**chosen.get(n, {}), **self.pins.get(n, {})} for n in names}
 

@@ -70,11 +70,6 @@ def test_with_a_proximity_weight_item_cf_ranks_what_was_taken_at_the_same_time_f
     assert near.settings()["proximity_weight"] == 4.0
 
 
-def test_a_negative_proximity_weight_is_refused():
-    with pytest.raises(ValueError, match="proximity_weight"):
-        ItemCFRecommender(proximity_weight=-1.0)
-
-
 def test_item_cf_chooses_its_regularisation_when_not_given():
     model = ItemCFRecommender()
     model.fit(CATALOG, EVENTS)
@@ -184,3 +179,63 @@ def test_item_knn_keeps_each_courses_nearest_and_gives_ties_to_the_courses_liste
         [0, 5],
         [0, 4],
     ]
+
+
+def reference_proximity(index, interactions):  # type: ignore[no-untyped-def]
+    """P spelled out: each learner's distinct courses in the order they last touched them."""
+    from adapters.item_cf import PROXIMITY_DECAY, PROXIMITY_WINDOW
+
+    n = len(index)
+    p = np.zeros((n, n))
+    histories: dict[str, dict[str, tuple]] = {}
+    for position, e in enumerate(interactions):
+        if e.course_id in index:
+            touched = histories.setdefault(e.user_id, {})
+            touched[e.course_id] = max(
+                touched.get(e.course_id, (e.occurred_at, -1)), (e.occurred_at, position)
+            )
+    for courses in histories.values():
+        ordered = [index[c] for c in sorted(courses, key=courses.__getitem__)]
+        for i, a in enumerate(ordered):
+            for j, b in enumerate(ordered):
+                if abs(i - j) <= PROXIMITY_WINDOW:
+                    p[a, b] += PROXIMITY_DECAY ** abs(i - j)
+    return p
+
+
+def test_proximity_follows_each_learners_time_order_whatever_the_order_events_arrive_in():
+    import random
+
+    from adapters.item_cf import add_proximity
+
+    rng = random.Random(5)
+    index = {CourseId(f"c{i}"): i for i in range(40)}
+    events = [
+        event(f"u{u}", f"c{rng.randrange(45)}", "view", rng.randrange(200))  # c40-c44: unknown
+        for u in range(30)
+        for _ in range(rng.randint(1, 60))  # repeats of a course, one-course learners
+    ]
+    rng.shuffle(events)
+    expected = reference_proximity(index, events)
+    for order in ("C", "F"):
+        gram = np.zeros((40, 40), dtype=np.float32, order=order)
+        add_proximity(gram, index, events, 2.0)
+        np.testing.assert_allclose(gram, 2.0 * expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="contiguous"):
+        add_proximity(np.zeros((80, 80), dtype=np.float32)[::2, ::2], index, events, 1.0)
+
+
+def test_proximity_keeps_the_gram_matrix_positive_definite_however_long_a_history():
+    from adapters.item_cf import add_proximity
+
+    index = {CourseId(f"c{i}"): i for i in range(400)}
+    events = [event("u", f"c{i}", "enroll", i) for i in range(400)]
+    gram = np.zeros((400, 400), dtype=np.float32)
+    add_proximity(gram, index, events, 1.0)
+    assert np.linalg.eigvalsh(gram.astype(float)).min() > 0.01
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_a_proximity_weight_that_is_not_a_number_at_least_zero_is_refused(weight):
+    with pytest.raises(ValueError, match="proximity_weight"):
+        ItemCFRecommender(proximity_weight=weight)

@@ -66,3 +66,18 @@ def test_a_restored_strategy_names_courses_as_the_catalog_has_them_now(demo):
 
 def _fields(course):  # type: ignore[no-untyped-def]
     return {name: getattr(course, name) for name in course.__dataclass_fields__}
+
+
+def test_a_restored_item_cf_reports_the_proximity_weight_it_was_fitted_with(demo):
+    fitted = ItemCFRecommender(regularization=50.0, proximity_weight=4.0)
+    fitted.fit(demo.courses, demo.interactions)
+    files, manifest = fitted.dump()
+    catalog = {c.course_id: c for c in demo.courses}
+    restored = ItemCFRecommender()
+    restored.restore(files, manifest, catalog)
+    assert restored.settings()["proximity_weight"] == 4.0
+    # a model published before the setting existed was fitted without it
+    older = {**manifest, "model": {"regularization": 50.0, "recency_decay": 1.0}}
+    older["settings"] = older["model"]
+    restored.restore(files, older, catalog)
+    assert restored.settings()["proximity_weight"] == 0.0

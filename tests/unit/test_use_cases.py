@@ -229,3 +229,22 @@ def test_a_deleted_models_folder_keeps_the_loaded_copy_answering_and_says_so(uow
     assert "no published content version is left" in after.errors["content"]
     result = home(uow, registry, user_id=UserId("u2"), k=3, strategy="content")
     assert result.slate.strategy == "content" and result.items
+
+
+def test_a_tuning_from_a_newer_version_does_not_stop_this_one_fitting(uow, tmp_path):
+    """After a rollback (or beside a newer trainer on another host) the published tuning may hold
+    settings this version's recommenders do not take: they are left out, the rest is used."""
+    from adapters.item_cf import ItemCFRecommender
+    from application.use_cases.fit_strategies import TUNING
+
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event(f"u{n}", "course_sql_basic", "enroll") for n in range(3)])
+    store = FilesystemArtifactStore(tmp_path)
+    chosen = {"item_cf": {"regularization": 50.0, "setting_of_the_future": 3}}
+    store.publish(TUNING, {"trials.json": b"[]"}, {"settings": chosen})
+    fit = FitStrategies(uow, {"item_cf": ItemCFRecommender}, store)
+    assert fit.wanted() == {"item_cf": {"regularization": 50.0}}
+    [fitted] = fit.execute()
+    assert fitted.version is not None
+    manifest = store.load("item_cf", fitted.version, only=()).manifest
+    assert manifest["model"]["regularization"] == 50.0
