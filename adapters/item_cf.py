@@ -15,8 +15,8 @@ order they last touched them (a session-aware item model, SLIS: Choi et al. 2021
 in one term, or films rated in one sitting, are related beyond sharing a history: on MovieLens'
 validation split it lifted NDCG@10 from 0.2235 to 0.2313 at λ=100 (0.2334 to 0.2416 as the search
 chose λ without and with it; docs/results.md). It acts at fit time, on the EASE path only (not
-the item-kNN fallback); fit()'s own λ search (no λ given) ignores it, so pin λ beside it when
-the settings search is off.
+the item-kNN fallback); fit()'s own λ search (no λ given) includes it, with P built without the
+courses that search hides.
 
 `recency_decay` < 1 weights each learner's input row towards their latest courses (each step back
 in time counts `recency_decay` times less): on data where learners move on through a catalog
@@ -103,7 +103,12 @@ class ItemCFRecommender(ScoringRecommender):
         self.chosen = (
             self.regularization
             if self.regularization is not None
-            else _choose(matrix, self.GRID, self.search_items)
+            else _choose(
+                matrix,
+                self.GRID,
+                self.search_items,
+                proximity=(self.proximity_weight, self.index, interactions),
+            )
         )
         gram = _gram(matrix)
         if self.proximity_weight:
@@ -365,14 +370,21 @@ def _ease(gram: np.ndarray, regularization: float) -> np.ndarray:
 
 
 def _choose(
-    matrix: sparse.csr_matrix, grid: Sequence[float], search_items: int, seed: int = 42
+    matrix: sparse.csr_matrix,
+    grid: Sequence[float],
+    search_items: int,
+    seed: int = 42,
+    proximity: tuple[float, Mapping[CourseId, int], Sequence[Interaction]] | None = None,
 ) -> float:
     """λ with the best recall@10 when 20% of the courses of up to 1,000 learners are hidden,
-    searched on the `search_items` most popular courses (all of them in small catalogs)."""
+    searched on the `search_items` most popular courses (all of them in small catalogs).
+    proximity: (weight, the catalog's index, the events `matrix` was built from): with a weight,
+    every trial's Gram matrix has weight · P added, P built without the hidden courses."""
     popularity = np.asarray(matrix.sum(axis=0)).ravel()
+    columns = np.arange(matrix.shape[1])
     if matrix.shape[1] > search_items:
-        keep = np.sort(np.argsort(-popularity, kind="stable")[:search_items])
-        matrix = matrix[:, keep].tocsr()
+        columns = np.sort(np.argsort(-popularity, kind="stable")[:search_items])
+        matrix = matrix[:, columns].tocsr()
     rng = np.random.default_rng(seed)
     counts = np.diff(matrix.indptr)
     candidates = np.flatnonzero(counts >= 5)
@@ -391,9 +403,18 @@ def _choose(
     train.eliminate_zeros()
     users = np.array(sorted(hidden))
     inputs = train[users]
+    gram = _gram(train)
+    if proximity is not None and proximity[0]:
+        weight, index, interactions = proximity
+        course_of = {i: c for c, i in index.items()}
+        kept = {course_of[int(full)]: column for column, full in enumerate(columns)}
+        learners = sorted({e.user_id for e in interactions if e.course_id in index})  # its rows
+        held = {(learners[u], course_of[int(columns[c])]) for u, cs in hidden.items() for c in cs}
+        seen = [e for e in interactions if (e.user_id, e.course_id) not in held]
+        add_proximity(gram, kept, seen, weight)
     best, best_recall = grid[0], -1.0
     for regularization in grid:
-        scores = np.asarray(inputs @ _ease(_gram(train), regularization))
+        scores = np.asarray(inputs @ _ease(gram.copy(), regularization))
         scores[inputs.nonzero()] = -np.inf
         k = min(10, scores.shape[1] - 1)
         top = np.argpartition(-scores, k, axis=1)[:, :k] if k > 0 else np.zeros((len(users), 0))

@@ -239,3 +239,30 @@ def test_proximity_keeps_the_gram_matrix_positive_definite_however_long_a_histor
 def test_a_proximity_weight_that_is_not_a_number_at_least_zero_is_refused(weight):
     with pytest.raises(ValueError, match="proximity_weight"):
         ItemCFRecommender(proximity_weight=weight)
+
+
+def test_item_cfs_own_lambda_search_counts_proximity_without_the_courses_it_hides(monkeypatch):
+    """No λ given: the search fits each λ with P, built without the courses it holds out (else
+    they would leak into what it is scored on); the final fit builds P from every event."""
+    import adapters.item_cf as item_cf
+    from adapters.demo_data import demo_data
+
+    calls: list[set] = []
+    real = item_cf.add_proximity
+
+    def recording(gram, index, interactions, weight):  # type: ignore[no-untyped-def]
+        calls.append({(e.user_id, e.course_id) for e in interactions if e.course_id in index})
+        real(gram, index, interactions, weight)
+
+    monkeypatch.setattr(item_cf, "add_proximity", recording)
+    data = demo_data(seed=3, learners=300)
+    model = ItemCFRecommender(proximity_weight=4.0)
+    model.fit(data.courses, data.interactions)
+    assert model.chosen in ItemCFRecommender.GRID
+    searched, final = calls
+    every = {(e.user_id, e.course_id) for e in data.interactions}
+    assert final == every
+    hidden = every - searched
+    assert hidden and searched < every
+    for user in {u for u, _ in hidden}:  # at most a fifth of a learner's courses
+        assert 5 * sum(u == user for u, _ in hidden) <= sum(u == user for u, _ in every)
