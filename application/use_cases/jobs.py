@@ -100,18 +100,17 @@ class RunJobs:
         result: Mapping[str, Any] | None = None
         error: str | None = None
         try:
-            result = self.handlers[job.kind]()
+            try:
+                result = self.handlers[job.kind]()
+            finally:  # no heartbeat once the job has ended, however it ended
+                done.set()
+                beating.join()
         except Exception as failure:  # noqa: BLE001 - the job records any failure
             log.exception("job %s (%s) failed", job.job_id, job.kind)
             error = f"{type(failure).__name__}: {failure}"
         except BaseException:  # the trainer is leaving (SIGTERM): another one takes the job now
-            done.set()
-            beating.join()
             self._give_back(job)
             raise
-        finally:
-            done.set()
-            beating.join()
         with self.uow_factory() as uow:
             uow.jobs.finish(job.job_id, self.clock(), result, error)
             uow.commit()
