@@ -8,17 +8,14 @@ evaluation is never passed here. Pinned settings are used as given and never sea
 
 from __future__ import annotations
 
-import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.evaluation.metrics import ndcg_at_k
-from application.evaluation.splits import random_split, temporal_split
+from application.validation_split import ValidationSplit
 from application.weight_search import search_weights
-from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
+from domain.model import Course, Interaction, Recommendation
 from domain.ports import Recommender
 
 #: name -> recommender built from keyword settings (e.g. item_cf(regularization=100.0))
@@ -48,14 +45,6 @@ HYBRID_COMPONENTS = ("popularity", "content", "two_tower", "sequence", "item_cf"
 CHOSEN_AFTER = {"two_tower": ("members",), "hybrid": ("weights",)}
 DEFAULT_BUDGET_SECONDS = 120.0
 POOL = 100
-MAX_USERS = 2000
-#: above this many inner training events two_tower's trials fit on a random share of the
-#: learners (the validation learners and others up to about this many events): a trial costs
-#: time in proportion to the events (at 2M events one trial spent the whole default budget), and
-#: which objective fits the data shows on a share. item_cf's trials fit on the whole part: their
-#: cost is the catalog's inverse whatever the learners, and the best λ depends on the data's size
-#: (measured at 10k courses: the λ chosen on a 16% share, scaled up, ranked worse on the whole)
-MAX_TRIAL_EVENTS = 250_000
 SHARED_TRIALS = ("two_tower",)
 MAX_MEMBERS = 3
 #: the final two_tower fit may take this many search budgets (it is not part of the search)
@@ -120,9 +109,10 @@ def tune(
     progress: called with one line per step.
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
-    Above MAX_TRIAL_EVENTS inner training events two_tower's trials fit on a random share of the
-    learners (every validation learner among them); its size is then estimated for the whole
-    data, and the chosen settings are trained once more on the whole inner part for the hybrid.
+    Above validation_split.MAX_TRIAL_EVENTS inner training events two_tower's trials fit on a
+    random share of the learners (every validation learner among them); its size is then
+    estimated for the whole data, and the chosen settings are trained once more on the whole
+    inner part for the hybrid.
     Returns the settings per strategy (searched ones merged with the pinned ones) and the
     validation figures; refit on all data with `result.settings[name]` afterwards.
     """
@@ -188,72 +178,28 @@ class _Search:
         self.result = TuningResult(
             pinned={n: dict(p) for n, p in pinned.items()}, budget_seconds=budget_seconds
         )
-        split = (
-            random_split(interactions, 0.8, seed)
-            if protocol == "random"
-            else temporal_split(interactions, 0.8)
-        )
-        self.train = split.train
-        histories: dict[str, list[Interaction]] = defaultdict(list)
-        for event in split.train:
-            histories[event.user_id].append(event)
-        truth: dict[str, set[CourseId]] = defaultdict(set)
-        for event in split.test:
-            truth[event.user_id].add(event.course_id)
-        users = sorted(u for u in truth if u in histories)
-        users = random.Random(seed).sample(users, min(len(users), MAX_USERS))
-        self.learners = [LearnerHistory(u, tuple(histories[u])) for u in users]
-        self.excludes = [learner.seen() for learner in self.learners]
-        self.truth = [truth[u] - self.excludes[i] for i, u in enumerate(users)]
-        kept = self._share(histories, set(users), seed) if share else None
-        self.trial_train = (
-            self.train if kept is None else [e for e in self.train if e.user_id in kept]
-        )
-        self.result.learners = len(histories)
-        self.result.trial_learners = len(histories) if kept is None else len(kept)
+        #: what each trial is fitted on and scored by
+        self.split = ValidationSplit(interactions, protocol, seed, share)
+        self.result.learners = self.split.train_learners
+        self.result.trial_learners = self.split.trial_learners
         #: the inner training part's events per event of the share
-        self.event_scale = len(self.train) / max(1, len(self.trial_train))
+        self.event_scale = len(self.split.train) / max(1, len(self.split.trial_train))
         shared = (
             f", two_tower's trials on {self.result.trial_learners} of its "
-            f"{self.result.learners} learners ({len(self.trial_train)} events)"
+            f"{self.result.learners} learners ({len(self.split.trial_train)} events)"
             if self.result.trial_learners < self.result.learners
             else ""
         )
         self.say(
-            f"tuning: {len(split.train)} inner training events{shared}, {len(users)} validation "
-            f"learners, budget {budget_seconds:.0f} s"
+            f"tuning: {len(self.split.train)} inner training events{shared}, "
+            f"{len(self.split.learners)} validation learners, budget {budget_seconds:.0f} s"
         )
-
-    def _share(
-        self, histories: Mapping[str, list[Interaction]], validation: set[str], seed: int
-    ) -> set[str] | None:
-        """None (every learner), or above MAX_TRIAL_EVENTS the validation learners and as many
-        others, drawn at random, as bring their histories to about that many events."""
-        if len(self.train) <= MAX_TRIAL_EVENTS:
-            return None
-        others = sorted(set(histories) - validation)
-        random.Random(seed).shuffle(others)
-        kept, events = set(validation), sum(len(histories[u]) for u in validation)
-        for user in others:
-            if events >= MAX_TRIAL_EVENTS:
-                break
-            kept.add(user)
-            events += len(histories[user])
-        return kept
 
     def _left(self) -> float:
         return self.budget_seconds - (_since(self.started) - self.outside)
 
-    def _score(self, lists: Sequence[Sequence[Recommendation]]) -> float:
-        scored = [
-            ndcg_at_k([r.course_id for r in items], relevant, 10)
-            for items, relevant in zip(lists, self.truth, strict=True)
-            if relevant
-        ]
-        return sum(scored) / len(scored) if scored else 0.0
-
     def _shared(self, name: str) -> bool:
-        return name in SHARED_TRIALS and len(self.trial_train) < len(self.train)
+        return name in SHARED_TRIALS and len(self.split.trial_train) < len(self.split.train)
 
     def _trial(
         self,
@@ -272,10 +218,11 @@ class _Search:
             recommender = last[1].rescored(**{k: v for k, v in settings.items() if k in scoring})
         else:
             del last  # before fitting another: two fitted models at once may not fit in memory
-            recommender.fit(self.courses, self.trial_train if shared else self.train)
+            recommender.fit(self.courses, self.split.trial_train if shared else self.split.train)
         self.fitted[name] = (fit, recommender)
-        lists = recommender.recommend_many(self.learners, POOL, self.excludes, explain=False)
-        ndcg = self._score(lists)
+        split = self.split
+        lists = recommender.recommend_many(split.learners, POOL, split.excludes, explain=False)
+        ndcg = split.score(lists)
         seconds = _since(started)
         self.result.trials.append(
             {
@@ -343,7 +290,7 @@ class _Search:
             return
         if not lists:
             return
-        weights, ndcg = search_weights(lists, self.truth)
+        weights, ndcg = search_weights(lists, self.split.truth)
         self.result.settings["hybrid"] = {"weights": weights}
         self.result.validation["hybrid"] = {"ndcg@10": round(ndcg, 4)}
         self.say(f"tuning hybrid: weights {weights}, validation ndcg@10 {ndcg:.4f}")

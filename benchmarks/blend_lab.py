@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from application.evaluation.dataset import Dataset
-from application.tuning import MAX_USERS, POOL, _Search
+from application.tuning import POOL
+from application.validation_split import MAX_USERS, ValidationSplit
 from benchmarks.validation import inner_protocol, validation_dataset
 from domain.model import LearnerHistory
 from entrypoints.config import load_settings
@@ -123,7 +124,7 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
         recommender.fit(data.courses, search.train)
         lists = recommender.recommend_many(search.learners, POOL, search.excludes, explain=False)
         cached["lists"][name] = [[[r.course_id, r.score] for r in items] for items in lists]
-        print(f"{name} {settings}: {SPLIT['name']} ndcg@10 {search._score(lists):.4f}", flush=True)
+        print(f"{name} {settings}: {SPLIT['name']} ndcg@10 {search.score(lists):.4f}", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
     assert len(search.learners) <= MAX_USERS or SPLIT["name"] == "test"
@@ -131,7 +132,7 @@ def fit(dataset: str, data_dir: Path, only: Sequence[str]) -> None:
 
 def _cache_extra(
     dataset: str,
-    search: _Search,
+    search: _Inner,
     ids: Sequence[str],
     scores_of: Callable[[LearnerHistory], np.ndarray],
     label: str,
@@ -170,7 +171,7 @@ def _ndcg(lists: Sequence[Sequence[Sequence]], truth: Sequence[set]) -> float:
 
 def _inner_matrix(
     dataset: str, data_dir: Path
-) -> tuple[_Search, list[str], np.ndarray, dict[str, int]]:
+) -> tuple[_Inner, list[str], np.ndarray, dict[str, int]]:
     """The inner split, the catalog's ids, the binary learners x courses matrix of the inner
     training part and each learner's row in it."""
     data, search = _inner(dataset, data_dir)
@@ -184,15 +185,23 @@ def _inner_matrix(
     return search, ids, x, rows
 
 
-def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Search]:
+class _Inner(ValidationSplit):
+    """application.tuning's validation split, with the catalog it asks about."""
+
+    def __init__(self, data: Dataset, protocol: str, seed: int) -> None:
+        super().__init__(data.interactions, protocol, seed)
+        self.courses = data.courses
+
+
+def _inner(dataset: str, data_dir: Path) -> tuple[Dataset, _Inner]:
     data = validation_dataset(dataset, data_dir)
-    search = _Search(data.courses, data.interactions, {}, 1e9, print, inner_protocol(dataset), 42)
+    search = _Inner(data, inner_protocol(dataset), 42)
     if SPLIT["name"] == "test":
         _as_test(search, dataset, data_dir)
     return data, search
 
 
-def _as_test(search: _Search, dataset: str, data_dir: Path) -> None:
+def _as_test(search: _Inner, dataset: str, data_dir: Path) -> None:
     """Points `search` at the evaluation's own split (as EvaluateStrategies builds it): the
     training part to fit on, every learner with test courses, the test courses to find."""
     from adapters.datasets import MovieLensSource
@@ -371,7 +380,7 @@ def vae(
     )
 
 
-def _quick(search: _Search, ids: Sequence[str], rows: dict[str, int], scores: np.ndarray) -> float:
+def _quick(search: _Inner, ids: Sequence[str], rows: dict[str, int], scores: np.ndarray) -> float:
     """Validation NDCG@10 of a full learners x courses score matrix (seen courses left out)."""
     index = {c: i for i, c in enumerate(ids)}
     discount = 1.0 / np.log2(np.arange(2, 12))
@@ -719,7 +728,7 @@ def higher(
             print(f"  pairs {m} lam_pairs {lam_c:g}: {score:.4f}", flush=True)
 
 
-def _tag_rows(search: _Search, ids: Sequence[str], years: float, genres: float) -> np.ndarray:
+def _tag_rows(search: _Inner, ids: Sequence[str], years: float, genres: float) -> np.ndarray:
     """One row per catalog tag (MovieLens: genres; plus release-decade tags parsed from the
     description, `years` per tag), 1 for the courses that carry it."""
     import re

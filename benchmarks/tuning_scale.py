@@ -6,11 +6,11 @@
 Data from benchmarks.serving_data (seeded). The search runs as the trainer runs it (split by
 time, the deployment's factories and the shipped two_tower config, RS_TUNING_BUDGET_SECONDS
 --budget), twice in this process: "whole" fits two_tower's trials on the whole inner training
-part (as before application.tuning.MAX_TRIAL_EVENTS), "share" on the validation learners and a
-random share of the others. For each it prints the seconds of work, the trials it got through
-within the budget, the two_tower trial on every learner outside the budget (if any), its choices
-and the validation figures of what it chose (every figure of a model fitted on the whole inner
-part).
+part (as before application.validation_split.MAX_TRIAL_EVENTS), "share" on the validation
+learners and a random share of the others. For each it prints the seconds of work, the trials
+it got through within the budget, the two_tower trial on every learner outside the budget (if
+any), its choices and the validation figures of what it chose (every figure of a model fitted on
+the whole inner part).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import Counter
 
 import torch
 
-from application import tuning
+from application import tuning, validation_split
 from benchmarks.serving_data import synthesise
 from entrypoints.config import load_settings
 from entrypoints.container import Container
@@ -51,13 +51,13 @@ def main() -> None:
     container = Container()
     container.config.from_dict(settings)
     factories = dict(container.deployment_tuning_factories())
-    shipped = tuning.MAX_TRIAL_EVENTS
+    shipped = validation_split.MAX_TRIAL_EVENTS
     try:
         for run in args.runs.split(","):
-            tuning.MAX_TRIAL_EVENTS = shipped if run == "share" else len(events)
+            validation_split.MAX_TRIAL_EVENTS = shipped if run == "share" else len(events)
             search(run, data.courses, events, factories, args.budget)
     finally:
-        tuning.MAX_TRIAL_EVENTS = shipped
+        validation_split.MAX_TRIAL_EVENTS = shipped
 
 
 def search(run: str, courses, events, factories, budget: float) -> None:  # type: ignore[no-untyped-def]

@@ -268,7 +268,7 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
     """Above MAX_TRIAL_EVENTS two_tower's objectives are compared on the validation learners and
     a random share of the others; what is chosen is trained once more on every learner, and the
     hybrid's weights are searched on that. item_cf fits on every learner (its λ depends on it)."""
-    from application import tuning
+    from application import validation_split
 
     fitted: list[tuple[str, dict, set[str]]] = []
     asked: set[str] = set()  # the validation learners
@@ -294,8 +294,8 @@ def test_on_a_large_deployment_two_towers_trials_fit_on_a_share_of_the_learners(
             super().__init__(recency_decay=0.5 if objective == "next" else 1.0)
 
     catalog, events = sequential(learners=40)  # 240 learners, about 1,440 events
-    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
-    monkeypatch.setattr(tuning, "MAX_USERS", 30)
+    monkeypatch.setattr(validation_split, "MAX_TRIAL_EVENTS", 400)
+    monkeypatch.setattr(validation_split, "MAX_USERS", 30)
     factories = {
         "two_tower": recording("two_tower", StandIn),
         "item_cf": recording("item_cf", ItemCFRecommender),
@@ -356,7 +356,7 @@ def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
 
 def test_a_two_tower_with_nothing_left_to_search_is_fitted_once_on_every_learner(monkeypatch):
     """Pinned objective and size: no trial on a share whose lists would be thrown away."""
-    from application import tuning
+    from application import validation_split
 
     fitted: list[int] = []
 
@@ -369,8 +369,8 @@ def test_a_two_tower_with_nothing_left_to_search_is_fitted_once_on_every_learner
             super().fit(courses, interactions)
 
     catalog, events = sequential(learners=40)
-    monkeypatch.setattr(tuning, "MAX_TRIAL_EVENTS", 400)
-    monkeypatch.setattr(tuning, "MAX_USERS", 30)
+    monkeypatch.setattr(validation_split, "MAX_TRIAL_EVENTS", 400)
+    monkeypatch.setattr(validation_split, "MAX_USERS", 30)
     pinned = {"two_tower": {"objective": "all", "members": 2}}
     result = tune(catalog, events, {"two_tower": StandIn}, pinned, budget_seconds=60)
     assert fitted == [240]
