@@ -115,6 +115,9 @@ class ItemCFRecommender(ScoringRecommender):
             add_proximity(gram, self.index, interactions, self.proximity_weight)
         self.weights = _ease(gram, self.chosen)
 
+    def inert_settings(self) -> frozenset[str]:
+        return frozenset({"regularization", "proximity_weight"} if self.kind == "knn" else ())
+
     def settings(self) -> dict[str, float | str | None]:
         """What was fitted: the model kind, λ, the proximity weight and the recency weighting."""
         if self.kind == "knn":

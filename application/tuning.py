@@ -250,7 +250,10 @@ class _Search:
         # with nothing to compare, the one trial fits what is served, on every learner
         only = not space and not resized
         best, lists = self._trial(name, factory, chosen, whole=only)
-        for key, values in space.items():
+        inert = self.fitted[name][1].inert_settings() & set(space)
+        if inert:  # e.g. item_cf's λ and proximity weight when it fitted item-kNN
+            self.say(f"tuning {name}: {', '.join(sorted(inert))} do not act on this data")
+        for key, values in ((k, v) for k, v in space.items() if k not in inert):
             for value in values[1:]:
                 if self._left() <= 0:
                     self.result.budget_exhausted = True

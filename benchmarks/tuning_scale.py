@@ -16,6 +16,7 @@ the whole inner part).
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections import Counter
 
@@ -35,6 +36,16 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", default="whole,share")
+    parser.add_argument(
+        "--dense-limit",
+        type=int,
+        default=0,
+        help="item_cf's max_dense_items (default its own, 20,000): below the catalog's size it "
+        "fits item-kNN, as a deployment above 20,000 courses does",
+    )
+    parser.add_argument(
+        "--strategies", default="", help="search only these (comma-separated), e.g. item_cf"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -51,6 +62,12 @@ def main() -> None:
     container = Container()
     container.config.from_dict(settings)
     factories = dict(container.deployment_tuning_factories())
+    if args.dense_limit:
+        factories["item_cf"] = functools.partial(
+            factories["item_cf"], max_dense_items=args.dense_limit
+        )
+    if args.strategies:
+        factories = {n: f for n, f in factories.items() if n in args.strategies.split(",")}
     shipped = validation_split.MAX_TRIAL_EVENTS
     try:
         for run in args.runs.split(","):
@@ -70,12 +87,17 @@ def search(run: str, courses, events, factories, budget: float) -> None:  # type
         progress=lambda line: print(f"  {line}", flush=True),
     )
     tried = Counter(t["strategy"] for t in result.trials)
-    last = [t for t in result.trials if t["strategy"] == "two_tower"][-1]
+    towers = [t for t in result.trials if t["strategy"] == "two_tower"]
     shared = result.trial_learners < result.learners
     outside = (
-        f"then trained on {last['learners']:,} learners outside the budget in "
-        f"{last['seconds']:.0f} s"
-        if last["settings"]["members"] > 1 or shared and last["learners"] == result.learners
+        f"then trained on {towers[-1]['learners']:,} learners outside the budget in "
+        f"{towers[-1]['seconds']:.0f} s"
+        if towers
+        and (
+            towers[-1]["settings"]["members"] > 1
+            or shared
+            and towers[-1]["learners"] == result.learners
+        )
         else "no trial outside the budget"
     )
     print(

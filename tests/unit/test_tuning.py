@@ -354,6 +354,28 @@ def test_recency_trials_rescore_the_fitted_model_instead_of_fitting_another():
         assert fitted.recency_decay == 1.0  # the fitted model itself is unchanged
 
 
+def test_past_the_dense_limit_item_cf_is_not_refitted_for_settings_item_knn_ignores():
+    """Above max_dense_items item_cf fits item-kNN, which has no λ and no proximity weight: the
+    search tries only the recency weighting (rescoring the one kNN fit) and says why."""
+    fits: list[str] = []
+
+    class Counting(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            super().fit(courses, interactions)
+            fits.append(self.kind)
+
+    def large(**settings):  # type: ignore[no-untyped-def]
+        return Counting(max_dense_items=10, **settings)
+
+    catalog, events = sequential(learners=20)  # 72 courses
+    lines: list[str] = []
+    result = tune(catalog, events, {"item_cf": large}, budget_seconds=60, progress=lines.append)
+    assert fits == ["knn"]
+    assert {t["settings"]["recency_decay"] for t in result.trials} == {1.0, 0.7, 0.5, 0.3}
+    assert result.settings["item_cf"]["recency_decay"] < 1.0  # still chosen on sequential data
+    assert any("proximity_weight, regularization do not act" in line for line in lines)
+
+
 def test_a_two_tower_with_nothing_left_to_search_is_fitted_once_on_every_learner(monkeypatch):
     """Pinned objective and size: no trial on a share whose lists would be thrown away."""
     from application import validation_split
