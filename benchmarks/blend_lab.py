@@ -67,6 +67,8 @@ CHOSEN = {
         "content": {},
         "item_cf": {"regularization": 1000.0, "recency_decay": 1.0, "proximity_weight": 4.0},
         "item_cf_plain": {"regularization": 500.0, "recency_decay": 1.0},
+        # item_cf's item-kNN (what it fits above 20,000 courses), on this catalog
+        "item_cf_knn": {"max_dense_items": 0, "recency_decay": 1.0},
         "two_tower": {"objective": "all", "members": 3},
         "two_tower5": {"objective": "all", "members": 5},
         "sequence": {"recency_decay": 1.0},
@@ -91,6 +93,7 @@ CHOSEN = {
         "content": {},
         "item_cf": {"regularization": 1000.0, "recency_decay": 0.3, "proximity_weight": 4.0},
         "item_cf_plain": {"regularization": 100.0, "recency_decay": 0.3},
+        "item_cf_knn": {"max_dense_items": 0, "recency_decay": 0.3},
         "two_tower": {"objective": "next", "members": 3},
         "two_tower5": {"objective": "next", "members": 5},
         "sequence": {"recency_decay": 0.5},
