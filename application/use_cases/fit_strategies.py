@@ -115,17 +115,20 @@ class FitStrategies:
     def _published(
         self, name: str
     ) -> tuple[str | None, DataVersion | None, datetime | None, dict[str, Any]]:
-        """The current version, the data it was fitted on, when, and with which settings."""
+        """The current version, the data it was fitted on, when, and with which settings (those
+        this version knows: a newer trainer beside this one publishes others, and comparing them
+        would have the two refit the strategy in turn, each undoing the other's settings)."""
         version = self.store.current_version(name)
         if version is None:
             return None, None, None, {}
         artifact = self.store.load(name, version, only=())
         manifest, trained = artifact.manifest, artifact.trained_at
+        known = known_settings(name) | set(self.pins.get(name, {}))
         return (
             version,
             DataVersion.parse(manifest.get("data_version")),
             datetime.fromisoformat(trained) if trained else None,
-            manifest.get("settings", {}),
+            {k: v for k, v in manifest.get("settings", {}).items() if k in known},
         )
 
     def plan(self, force: bool = False) -> tuple[DataVersion, dict[str, str | None], str]:

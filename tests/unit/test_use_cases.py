@@ -248,3 +248,24 @@ def test_a_tuning_from_a_newer_version_does_not_stop_this_one_fitting(uow, tmp_p
     assert fitted.version is not None
     manifest = store.load("item_cf", fitted.version, only=()).manifest
     assert manifest["model"]["regularization"] == 50.0
+
+
+def test_trainers_of_two_versions_side_by_side_do_not_refit_each_others_strategies(uow, tmp_path):
+    """A newer trainer on another host publishes item_cf with a setting this version does not
+    know; on unchanged data this one leaves it be, rather than refit without it (after which the
+    newer one would refit with it, and so on, every cycle)."""
+    from adapters.item_cf import ItemCFRecommender
+
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event(f"u{n}", "course_sql_basic", "enroll") for n in range(3)])
+    store = FilesystemArtifactStore(tmp_path)
+    fit = FitStrategies(uow, {"item_cf": ItemCFRecommender}, store)
+    [fitted] = fit.execute()
+    published = store.load("item_cf", fitted.version)
+    newer = {**published.manifest, "settings": {"setting_of_the_future": 3}}
+    store.publish("item_cf", published.files, newer, based_on=fitted.version)
+    assert fit.plan()[1] == {}
+    assert fit.execute() == []
+    assert store.load("item_cf", store.current_version("item_cf"), only=()).manifest["settings"] == {
+        "setting_of_the_future": 3
+    }
