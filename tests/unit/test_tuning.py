@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import pytest
@@ -200,11 +199,27 @@ def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order(
     assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]
 
 
+class VirtualClock:
+    """The search's clock in the budget tests: it moves only when a stand-in fit says it took
+    time, so what the budget reaches does not depend on how busy the machine is."""
+
+    seconds = 0.0
+
+    @classmethod
+    def now(cls) -> tuple[float, float]:
+        return cls.seconds, cls.seconds  # (wall clock, CPU time), as tuning._now returns
+
+
+@pytest.fixture
+def virtual_clock(monkeypatch):  # type: ignore[no-untyped-def]
+    from application import tuning
+
+    monkeypatch.setattr(tuning, "_now", VirtualClock.now)
+
+
 def burning(seconds: float) -> None:
-    """Spends CPU time: the budget counts CPU seconds (the wall clock on a busy box is longer)."""
-    until = time.process_time() + seconds
-    while time.process_time() < until:
-        pass
+    """A fit that takes `seconds` of work, on the virtual clock."""
+    VirtualClock.seconds += seconds
 
 
 class SlowItemCF(ItemCFRecommender):
@@ -217,7 +232,7 @@ class SlowItemCF(ItemCFRecommender):
         super().fit(courses, interactions)
 
 
-def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
+def test_a_budget_that_runs_short_still_compares_two_towers_objectives(virtual_clock):
     """On a large deployment each item_cf trial is a full-size fit; the search must not spend
     the budget on item_cf's grid before it has compared two_tower's objectives."""
 
@@ -240,7 +255,7 @@ def test_a_budget_that_runs_short_still_compares_two_towers_objectives():
     assert result.budget_exhausted  # item_cf's grid was cut short instead
 
 
-def test_the_served_size_two_tower_trial_is_not_charged_to_the_search():
+def test_the_served_size_two_tower_trial_is_not_charged_to_the_search(virtual_clock):
     """The ensemble is trained once more at the served size for the hybrid's weights; that trial
     is sized like the final fit, and must not leave item_cf's search without a budget."""
 
