@@ -356,20 +356,34 @@ def _gram(matrix: sparse.csr_matrix) -> np.ndarray:
 
 
 def _ease(gram: np.ndarray, regularization: float) -> np.ndarray:
-    """EASE weights from a float32 Cholesky inverse of the regularised Gram matrix (overwritten)."""
+    """EASE weights from a float32 Cholesky inverse of the regularised Gram matrix, computed in
+    the Gram matrix's own memory (overwritten): at 20,000 courses each copy is 1.6 GB more."""
     gram[np.diag_indices_from(gram)] += np.float32(regularization)
-    factor, info = lapack.spotrf(gram, lower=0, overwrite_a=1, clean=0)
+    # LAPACK works in place only on column-major arrays; the Gram matrix is symmetric, so its
+    # transpose (column-major when it is row-major) is the same matrix
+    a = gram.T if gram.flags.c_contiguous else gram
+    factor, info = lapack.spotrf(a, lower=0, overwrite_a=1, clean=0)
     if info != 0:
         raise np.linalg.LinAlgError(f"Gram matrix not positive definite (spotrf info {info})")
     inverse, info = lapack.spotri(factor, lower=0, overwrite_c=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed (spotri info {info})")
-    upper = np.triu(inverse)
-    inverse = upper + np.triu(upper, 1).T  # spotri fills one triangle only
+    _mirror_upper(inverse)  # spotri fills one triangle only
+    inverse = inverse.T if inverse.flags.f_contiguous else inverse  # symmetric: row-major view
     diagonal = np.diag(inverse).copy()
     inverse /= -diagonal
     inverse[np.diag_indices_from(inverse)] = 0.0
     return inverse
+
+
+def _mirror_upper(a: np.ndarray, rows: int = 256) -> None:
+    """Copies a square matrix's upper triangle onto its lower one, in place, `rows` at a time
+    (what is copied at once stays a small part of the matrix)."""
+    for start in range(0, len(a), rows):
+        stop = min(len(a), start + rows)
+        a[start:stop, :start] = a[:start, start:stop].T
+        for row in range(start + 1, stop):
+            a[row, start:row] = a[start:row, row]
 
 
 def _choose(

@@ -266,3 +266,59 @@ def test_item_cfs_own_lambda_search_counts_proximity_without_the_courses_it_hide
     assert hidden and searched < every
     for user in {u for u, _ in hidden}:  # at most a fifth of a learner's courses
         assert 5 * sum(u == user for u, _ in hidden) <= sum(u == user for u, _ in every)
+
+
+def test_item_cfs_lambda_search_on_a_large_catalog_counts_proximity_under_each_courses_column(
+    monkeypatch,
+):
+    """Above search_items the λ search fits on the most popular courses only: P is built on
+    their columns, each course's diagonal counting the learners who took it (hidden ones left
+    out), so the search scores the model the final fit builds."""
+    import adapters.item_cf as item_cf
+    from adapters.demo_data import demo_data
+
+    calls: list[tuple[dict, np.ndarray, list]] = []
+    real = item_cf.add_proximity
+
+    def recording(gram, index, interactions, weight):  # type: ignore[no-untyped-def]
+        before = gram.copy()
+        real(gram, index, interactions, weight)
+        calls.append((dict(index), (gram - before) / weight, list(interactions)))
+
+    monkeypatch.setattr(item_cf, "add_proximity", recording)
+    data = demo_data(seed=3, learners=300)
+    model = ItemCFRecommender(proximity_weight=2.0, search_items=40)
+    model.fit(data.courses, data.interactions)
+    (columns, added, seen), _ = calls
+    takers: dict[str, int] = {}
+    for e in seen:
+        takers.setdefault(e.course_id, set()).add(e.user_id)  # type: ignore[arg-type]
+    popular = sorted(takers, key=lambda c: -len(takers[c]))  # type: ignore[arg-type]
+    assert len(columns) == 40 < len(data.courses)
+    assert set(columns.values()) == set(range(40))
+    assert len(set(columns) & set(popular[:40])) >= 35  # hidden courses may reorder a few
+    for course, column in columns.items():
+        assert added[column, column] == len(takers.get(course, ()))
+
+
+def test_ease_weights_are_the_closed_form_computed_in_the_gram_matrixs_own_memory():
+    """B = -P / diag(P), P = (G + λI)⁻¹, zero diagonal; at most a fraction of one more Gram
+    matrix is allocated (at 20,000 courses each copy is 1.6 GB)."""
+    import tracemalloc
+
+    from adapters.item_cf import _ease
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((600, 300)) < 0.05).astype(np.float32)
+    for order in ("C", "F"):
+        gram = np.asarray(x.T @ x, dtype=np.float32, order=order)
+        p = np.linalg.inv(gram.astype(float) + 50.0 * np.eye(300))
+        expected = -p / np.diag(p)
+        np.fill_diagonal(expected, 0.0)
+        tracemalloc.start()
+        weights = _ease(gram, 50.0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_allclose(weights, expected, atol=1e-5)
+        assert np.shares_memory(weights, gram)
+        assert peak < 0.5 * gram.nbytes
