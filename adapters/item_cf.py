@@ -29,7 +29,6 @@ of their courses.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,8 +72,9 @@ class ItemCFRecommender(ScoringRecommender):
         search_items: int = 2_000,
         proximity_weight: float = 0.0,
     ) -> None:
-        if not (math.isfinite(proximity_weight) and proximity_weight >= 0):
-            raise ValueError(f"proximity_weight must be a number >= 0, got {proximity_weight}")
+        # bounded: far beyond the values that help (0-16), where float32 Gram matrices overflow
+        if not 0 <= proximity_weight <= 1000:
+            raise ValueError(f"proximity_weight must be a number 0-1000, got {proximity_weight}")
         self.regularization = regularization
         self.proximity_weight = float(proximity_weight)
         self.max_dense_items = max_dense_items

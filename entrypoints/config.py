@@ -64,7 +64,7 @@ class Settings(BaseModel):
     item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
     item_cf_recency_decay: float | None = Field(None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1)
     item_cf_proximity_weight: float | None = Field(
-        None, alias="RS_ITEM_CF_PROXIMITY_WEIGHT", ge=0, allow_inf_nan=False
+        None, alias="RS_ITEM_CF_PROXIMITY_WEIGHT", ge=0, le=1000, allow_inf_nan=False
     )
     sequence_recency_decay: float | None = Field(
         None, alias="RS_SEQUENCE_RECENCY_DECAY", gt=0, le=1

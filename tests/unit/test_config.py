@@ -65,8 +65,9 @@ def test_item_cfs_settings_can_be_pinned_and_a_bad_value_is_named():
     )
     assert settings["tuning_pins"]["item_cf"] == {"proximity_weight": 0.0, "regularization": 50.0}
     assert "item_cf" not in load_settings({})["tuning_pins"]
-    with pytest.raises(ConfigError, match="RS_ITEM_CF_PROXIMITY_WEIGHT"):
-        load_settings({"RS_ITEM_CF_PROXIMITY_WEIGHT": "-1"})
+    for bad in ("-1", "1e39", "nan"):
+        with pytest.raises(ConfigError, match="RS_ITEM_CF_PROXIMITY_WEIGHT"):
+            load_settings({"RS_ITEM_CF_PROXIMITY_WEIGHT": bad})
 
 
 def test_a_yaml_size_that_is_not_a_positive_integer_is_rejected(tmp_path):

@@ -235,8 +235,8 @@ def test_proximity_keeps_the_gram_matrix_positive_definite_however_long_a_histor
     assert np.linalg.eigvalsh(gram.astype(float)).min() > 0.01
 
 
-@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
-def test_a_proximity_weight_that_is_not_a_number_at_least_zero_is_refused(weight):
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), 1e39])
+def test_a_proximity_weight_that_is_not_a_number_from_0_to_1000_is_refused(weight):
     with pytest.raises(ValueError, match="proximity_weight"):
         ItemCFRecommender(proximity_weight=weight)
 
