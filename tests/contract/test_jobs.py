@@ -121,3 +121,47 @@ def test_an_unknown_job_is_none(uow_factory):
         assert uow.jobs.get("nope") is None
         assert uow.jobs.claim(["reindex"], "w", NOW) is None
     assert isinstance(submit(uow_factory), Job)
+
+
+@pytest.mark.parametrize("ending", ["succeeds", "fails", "is stopped"])
+def test_a_trainer_sends_heartbeats_while_a_job_runs_and_none_once_it_has_ended(
+    uow_factory, ending
+):
+    import itertools
+    import time
+
+    job = submit(uow_factory)
+    ticks = itertools.count()
+
+    def clock():  # type: ignore[no-untyped-def]
+        return NOW + timedelta(seconds=next(ticks))  # every heartbeat a later time
+
+    def beaten():  # type: ignore[no-untyped-def]
+        with uow_factory() as uow:
+            return uow.jobs.get(job.job_id).heartbeat_at
+
+    class Stopped(BaseException):
+        pass
+
+    seen = []
+
+    def work():  # type: ignore[no-untyped-def]
+        for _ in range(500):  # until the first heartbeat has landed (at most 5 s)
+            if beaten() is not None:
+                seen.append(beaten())
+                break
+            time.sleep(0.01)
+        if ending == "fails":
+            raise RuntimeError("broken")
+        if ending == "is stopped":
+            raise Stopped
+        return {"done": 1}
+
+    running = RunJobs(uow_factory, {"reindex": work}, "host-a:1", heartbeat_every=0.01, clock=clock)
+    try:
+        running.run_one()
+    except Stopped:
+        pass
+    last = beaten()  # a job given back is queued afresh, without a heartbeat
+    time.sleep(0.1)  # ten heartbeat intervals
+    assert seen and beaten() == last
