@@ -274,12 +274,27 @@ def _strongest_sparse(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix
     lengths = np.diff(matrix.indptr)
     if lengths.size == 0 or lengths.max() <= keep:
         return matrix
+    return _row_tops(matrix, keep, magnitude=True)
+
+
+def _row_tops(matrix: sparse.csr_matrix, keep: int, magnitude: bool = False) -> sparse.csr_matrix:
+    """Each row's `keep` largest entries (by magnitude: absolute values), float32, ties to the
+    lower course index: rows no longer than that are kept whole, longer ones are cut one by one
+    with top_k (at 10,000 courses and 2M events 0.1 s, where one sort of every entry by row took
+    4.9 s)."""
+    matrix.sort_indices()
+    by = np.abs(matrix.data) if magnitude else matrix.data
+    starts, lengths = matrix.indptr[:-1], np.diff(matrix.indptr)
+    kept = [np.flatnonzero(np.repeat(lengths <= keep, lengths))]
+    for row in np.flatnonzero(lengths > keep):
+        start, end = starts[row], starts[row] + lengths[row]
+        kept.append(start + np.asarray(top_k(by[start:end], keep), np.int64))
+    order = np.sort(np.concatenate(kept))
     rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-    order = np.lexsort((-np.abs(matrix.data), rows))  # by row, largest magnitude first
-    rank = np.arange(order.size) - matrix.indptr[rows[order]]
-    kept = order[rank < keep]
     return sparse.csr_matrix(
-        (matrix.data[kept], (rows[kept], matrix.indices[kept])), shape=matrix.shape
+        (matrix.data[order], (rows[order], matrix.indices[order])),
+        shape=matrix.shape,
+        dtype=np.float32,
     )
 
 
@@ -448,25 +463,11 @@ def _choose(
 
 def _item_knn(matrix: sparse.csr_matrix, neighbours: int) -> sparse.csr_matrix:
     """Cosine similarity between item columns, keeping each item's top `neighbours` (ties at the
-    cut to the lower course index): rows no longer than that are kept whole, longer ones are cut
-    one by one with top_k (at 10,000 courses and 2M events 0.1 s, where one sort of every
-    similarity by row took 4.9 s)."""
+    cut to the lower course index)."""
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
     norms[norms == 0] = 1.0
     normalised = (matrix @ sparse.diags((1.0 / norms).astype(np.float32))).tocsc()
     similarity = (normalised.T @ normalised).tocsr()
     similarity.setdiag(0)
     similarity.eliminate_zeros()
-    similarity.sort_indices()
-    starts, lengths = similarity.indptr[:-1], np.diff(similarity.indptr)
-    keep = [np.flatnonzero(np.repeat(lengths <= neighbours, lengths))]
-    for row in np.flatnonzero(lengths > neighbours):
-        start, end = starts[row], starts[row] + lengths[row]
-        keep.append(start + np.asarray(top_k(similarity.data[start:end], neighbours), np.int64))
-    kept = np.sort(np.concatenate(keep))
-    rows = np.repeat(np.arange(similarity.shape[0]), lengths)
-    return sparse.csr_matrix(
-        (similarity.data[kept], (rows[kept], similarity.indices[kept])),
-        shape=similarity.shape,
-        dtype=np.float32,
-    )
+    return _row_tops(similarity, neighbours)
