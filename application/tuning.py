@@ -272,7 +272,8 @@ class _Search:
             best, lists = self._trial(name, factory, chosen, whole=True)
             self.outside += _since(started)  # sized like the final fit, not the search
         self.fitted.pop(name, None)
-        self.result.settings[name] = chosen
+        # what did not act is not published as chosen
+        self.result.settings[name] = {k: v for k, v in chosen.items() if k not in inert}
         self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists
 

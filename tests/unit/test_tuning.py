@@ -388,6 +388,7 @@ def test_past_the_dense_limit_item_cf_is_not_refitted_for_settings_item_knn_igno
     assert fits == ["knn"]
     assert {t["settings"]["recency_decay"] for t in result.trials} == {1.0, 0.7, 0.5, 0.3}
     assert result.settings["item_cf"]["recency_decay"] < 1.0  # still chosen on sequential data
+    assert "regularization" not in result.settings["item_cf"]  # nothing to publish as chosen
     assert any("proximity_weight, regularization do not act" in line for line in lines)
 
 
