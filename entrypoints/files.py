@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,14 +24,32 @@ class Parsed:
     errors: list[str] = field(default_factory=list)
 
 
+class NotUtf8(ValueError):
+    """A file that is not UTF-8 text; nothing of it was read."""
+
+
+def read_text(path: Path) -> str:
+    """The file's text; NotUtf8 says where it is not UTF-8 (decoded whole: the offset is the
+    file's own)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise NotUtf8(
+            f"{path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}, "
+            f"line {line}); save it as UTF-8"
+        ) from None
+
+
 def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+    text = read_text(path)
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                yield reader.line_num, _csv_row(row)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for row in reader:
+            yield reader.line_num, _csv_row(row)
         return
-    with path.open(encoding="utf-8") as handle:
+    with io.StringIO(text, newline=None) as handle:  # universal newlines, as open() reads
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from marshmallow import Schema
 
 from domain.errors import DomainError
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.files import parse_file
+from entrypoints.files import NotUtf8, Parsed, parse_file
 from entrypoints.progress import Progress
 from entrypoints.schemas import CourseSchema, EventSchema
 
@@ -45,13 +46,20 @@ def _report(errors: list[str], skip_invalid: bool, what: str) -> None:
     click.echo(f"skipping {len(errors)} invalid {what}", err=True)
 
 
+def _parse(file: Path, schema: Schema) -> Parsed:
+    try:
+        return parse_file(file, schema)
+    except NotUtf8 as error:
+        raise click.ClickException(str(error)) from None
+
+
 @cli.command("import-courses")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Keep the good rows when some are invalid.")
 @click.pass_context
 def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Upsert courses from FILE (.csv, or JSON lines); tags and prerequisites are |-separated in CSV."""
-    parsed = parse_file(file, CourseSchema())
+    parsed = _parse(file, CourseSchema())
     _report(parsed.errors, skip_invalid, "course rows")
     try:
         count = container_of(ctx).upsert_courses().execute(parsed.items)
@@ -66,7 +74,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
 @click.pass_context
 def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts."""
-    parsed = parse_file(file, EventSchema())
+    parsed = _parse(file, EventSchema())
     use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
     bad: set[int] = set()

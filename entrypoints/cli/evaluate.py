@@ -16,7 +16,7 @@ from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
-from entrypoints.files import parse_file
+from entrypoints.files import NotUtf8, parse_file
 from entrypoints.progress import Progress
 from entrypoints.schemas import CourseSchema, EventSchema
 
@@ -42,7 +42,7 @@ def load_dataset(container: Container, name: str, data_dir: Path | None) -> Data
         if name == "csv":
             return _files_dataset(data_dir)
         return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
-    except DatasetError as error:
+    except (DatasetError, NotUtf8) as error:
         raise click.ClickException(str(error)) from None
 
 

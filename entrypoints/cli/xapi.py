@@ -17,6 +17,7 @@ from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.data import _report
+from entrypoints.files import NotUtf8, read_text
 from entrypoints.schemas import user_path_id
 
 
@@ -24,7 +25,10 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
     """Chunks of (statements, where each came from, unreadable lines) from a JSON array or JSON
     lines; chunked so the nested dicts of a large export never all live at once (the garbage
     collector rescans live containers, and 100k statements' dicts made reading 4x slower)."""
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = read_text(file)
+    except NotUtf8 as error:
+        raise click.ClickException(str(error)) from None
     if text.lstrip().startswith("["):
         try:
             found = _loads(text)

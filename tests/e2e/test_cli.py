@@ -102,6 +102,26 @@ def test_invalid_json_lines_are_reported(run, tmp_path):
     assert result.exit_code == 1 and "line 2: not valid JSON" in result.output
 
 
+def test_a_file_that_is_not_utf8_is_named_with_where_and_nothing_is_written(
+    run, database_url, tmp_path
+):
+    latin1 = COURSES_CSV.replace("More Python", "Más Python").encode("latin-1")
+    (tmp_path / "courses.csv").write_bytes(latin1)
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code == 1
+    offset = latin1.index(b"\xe1")
+    assert result.output == (
+        f"Error: {tmp_path / 'courses.csv'} is not UTF-8 text (byte 0xe1 at offset {offset}, "
+        "line 3); save it as UTF-8\n"
+    )
+    (tmp_path / "events.jsonl").write_bytes(
+        b'{"user_id": "Jos\xe9", "course_id": "c_py1", "event_type": "view"}\n'
+    )
+    result = run("import-interactions", str(tmp_path / "events.jsonl"))
+    assert result.exit_code == 1 and "events.jsonl is not UTF-8 text" in result.output
+    assert counts(database_url) == (0, 0)
+
+
 def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     first = run("demo-data", "--learners", "40", "--seed", "7")
     assert first.exit_code == 0, first.output

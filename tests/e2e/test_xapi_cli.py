@@ -83,6 +83,16 @@ def test_invalid_statements_are_reported_by_line_and_nothing_is_written(
     assert counts(database_url) == (2, 1)
 
 
+def test_an_export_that_is_not_utf8_is_named_and_nothing_is_written(run, database_url, tmp_path):
+    statement = json.dumps(_statements(1)[0]).replace('"u0"', '"Jos\u00e9"', 1)
+    (tmp_path / "lrs.jsonl").write_bytes(statement.encode("latin-1") + b"\n")
+    result = run("import-xapi", str(tmp_path / "lrs.jsonl"))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'lrs.jsonl'} is not UTF-8 text (byte 0xe9 at offset" in result.output
+    assert "line 1); save it as UTF-8" in result.output
+    assert counts(database_url) == (2, 0)
+
+
 def test_erase_learner_reports_what_it_removed(run, database_url, tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(_statements(6)))
     run("import-xapi", str(tmp_path / "a.json"))
