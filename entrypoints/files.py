@@ -29,11 +29,11 @@ class NotUtf8(ValueError):
 
 
 def read_text(path: Path) -> str:
-    """The file's text; NotUtf8 says where it is not UTF-8 (decoded whole: the offset is the
-    file's own)."""
+    """The file's text, without the byte order mark Excel writes before UTF-8 (what utf-8-sig
+    drops); NotUtf8 says where it is not UTF-8 (decoded whole: the offset is the file's own)."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise NotUtf8(

@@ -74,6 +74,16 @@ def test_import_courses_and_interactions_from_csv_and_json_lines(run, database_u
     assert counts(database_url) == (2, 2)
 
 
+def test_files_saved_by_excel_with_a_byte_order_mark_are_imported(run, database_url, tmp_path):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV, encoding="utf-8-sig")
+    (tmp_path / "events.jsonl").write_text(
+        '{"user_id": "u1", "course_id": "c_py1", "event_type": "view"}\n', encoding="utf-8-sig"
+    )
+    assert "imported 2 courses" in run("import-courses", str(tmp_path / "courses.csv")).output
+    assert "imported 1 events" in run("import-interactions", str(tmp_path / "events.jsonl")).output
+    assert counts(database_url) == (2, 1)
+
+
 def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url, tmp_path):
     (tmp_path / "courses.csv").write_text(COURSES_CSV)
     run("import-courses", str(tmp_path / "courses.csv"))

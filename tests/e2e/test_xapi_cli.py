@@ -66,6 +66,13 @@ def test_a_json_array_export_reports_conflicts_and_imports_the_rest(run, databas
     assert counts(database_url) == (2, 3)
 
 
+def test_an_export_with_a_byte_order_mark_is_imported(run, database_url, tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(_statements(2)), encoding="utf-8-sig")
+    result = run("import-xapi", str(tmp_path / "a.json"))
+    assert result.exit_code == 0 and "2 events stored" in result.output
+    assert counts(database_url) == (2, 2)
+
+
 def test_invalid_statements_are_reported_by_line_and_nothing_is_written(
     run, database_url, tmp_path
 ):
