@@ -15,6 +15,8 @@ from marshmallow import Schema, ValidationError
 from entrypoints.schemas import problems
 
 LIST_COLUMNS = ("tags", "prerequisites")
+#: how spreadsheets and exports spell a yes or a no (case does not matter)
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclass
@@ -58,13 +60,18 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
                     yield number, ValueError(f"not valid JSON ({error.msg})")
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
     clean = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
     for name in LIST_COLUMNS:
         if name in clean:
             clean[name] = [part.strip() for part in clean[name].split("|") if part.strip()]
     if "active" in clean:
-        clean["active"] = clean["active"].strip().lower() in ("1", "true", "yes")
+        given = clean.pop("active")
+        spelled = given.strip().lower()
+        if spelled in BOOLEANS:
+            clean["active"] = BOOLEANS[spelled]
+        elif spelled:  # blank: the default
+            return ValueError(f"active: {given!r} is not true/false, 1/0 or yes/no")
     return clean
 
 
