@@ -108,7 +108,7 @@ SERVED_DAYS = 30
 
 @cli.command("demo-data")
 @click.option("--seed", default=42, show_default=True, help="Same seed, same learners and events.")
-@click.option("--learners", default=3000, show_default=True)
+@click.option("--learners", default=3000, show_default=True, type=click.IntRange(min=1))
 @click.option("--if-empty", is_flag=True, help="Do nothing when the catalog already has courses.")
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:

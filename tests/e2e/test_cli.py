@@ -161,6 +161,16 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     assert counts(database_url) == loaded
 
 
+@pytest.mark.parametrize("learners", ["0", "-5"])
+def test_demo_data_needs_at_least_one_learner_and_writes_nothing_otherwise(
+    run, database_url, learners
+):
+    result = run("demo-data", "--learners", learners)
+    assert result.exit_code == 2
+    assert f"Invalid value for '--learners': {learners} is not in the range x>=1" in result.output
+    assert counts(database_url) == (0, 0)
+
+
 def test_show_config_masks_secrets(run, monkeypatch):
     monkeypatch.setenv("RS_ADMIN_TOKEN", "s3cret-token")
     monkeypatch.setenv("RS_DATABASE_URL", "postgresql+psycopg://app:hunter2@db:5432/lms")
