@@ -54,9 +54,11 @@ def show_config(as_json: bool) -> None:
 
 @cli.command("serve")
 @click.option("--host", default=None, help="Default: RS_HOST or 127.0.0.1.")
-@click.option("--port", default=None, type=int, help="Default: RS_PORT or 8002.")
-@click.option("--workers", default=2, show_default=True)
-@click.option("--threads", default=4, show_default=True)
+@click.option(
+    "--port", default=None, type=click.IntRange(1, 65535), help="Default: RS_PORT or 8002."
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn."
 )
@@ -71,7 +73,7 @@ def serve(
     """Serve the HTTP API. Web workers only load what a trainer publishes."""
     settings = _validated()
     host = host or settings["host"]
-    port = port or settings["port"]
+    port = settings["port"] if port is None else port
     _metrics_folder()  # the trainer beside the server writes its metrics there too
     trainer = (
         subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "trainer"])

@@ -196,6 +196,21 @@ def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     assert "EMBEDDING_DIM='sixty-four': Input should be a valid integer" in result.output
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        ("--port", "99999", "1<=x<=65535"),
+        ("--port", "0", "1<=x<=65535"),
+        ("--workers", "0", "x>=1"),
+        ("--threads", "0", "x>=1"),
+    ],
+)
+def test_serve_refuses_a_port_or_worker_count_it_cannot_serve_with(option, value, allowed):
+    result = CliRunner().invoke(cli, ["serve", option, value], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': {value} is not in the range {allowed}" in result.output
+
+
 def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatch):
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     config = tmp_path / "two_tower.yaml"
