@@ -197,6 +197,11 @@ def evaluate(
     """Fit each strategy on the training part and measure it on the test part. Settings not
     pinned (in the configuration, --weights or --two-tower-config) are first chosen on a
     validation split of the training part, split again like the test."""
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    if not names:
+        raise click.BadParameter(
+            "name at least one strategy, e.g. popularity,content", param_hint="'--strategy'"
+        )
     container = container_of(ctx)
     pins = {n: dict(p) for n, p in (container.config.tuning_pins() or {}).items()}
     if two_tower_config is not None:
@@ -219,7 +224,6 @@ def evaluate(
                 f"RS_TUNING_BUDGET_SECONDS must be a number, got {configured!r}"
             ) from None
     data = load_dataset(container, dataset, data_dir)
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
     try:
         parsed = (
             parse_weights(weights, sorted(container.evaluation_factories())) if weights else None

@@ -85,6 +85,12 @@ def test_eval_explains_what_is_wrong(tmp_path, monkeypatch):
     assert fixed.exit_code == 1 and "no split of its own" in fixed.output
     missing = runner.invoke(cli, ["eval", "--dataset", "ml-100k", "--data-dir", str(tmp_path)])
     assert missing.exit_code == 1 and "missing u.data" in missing.output
+    for empty in ("", " , "):
+        none = runner.invoke(
+            cli, ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--strategy", empty]
+        )
+        assert none.exit_code == 2
+        assert "Invalid value for '--strategy': name at least one strategy" in none.output
 
 
 def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
