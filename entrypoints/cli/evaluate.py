@@ -135,6 +135,32 @@ def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> N
     plt.close(figure)
 
 
+def _output(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """An output file in a folder that exists and takes files: checked before the evaluation,
+    whose minutes of work would otherwise be lost when the file cannot be written."""
+    if path is None:
+        return None
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"{path.parent} is not a directory")
+    if not os.access(path.parent, os.W_OK):
+        raise click.BadParameter(f"{path.parent} is not writable")
+    return path
+
+
+def _plot_output(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """As _output, in a format matplotlib writes (no extension: PNG, to which it adds .png)."""
+    if path is not None and path.suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = sorted(FigureCanvasBase.get_supported_filetypes())
+        if path.suffix[1:].lower() not in formats:
+            raise click.BadParameter(f"{path.name}: a plot is written as {', '.join(formats)}")
+    return _output(ctx, param, path)
+
+
+OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+
+
 @cli.command("eval")
 @click.option("--dataset", type=click.Choice(DATASETS), required=True)
 @click.option(
@@ -176,8 +202,8 @@ def _plot(report: EvaluationReport, rows: list[dict[str, Any]], path: Path) -> N
     help="Seconds to choose settings on a validation split of the training part "
     "(default: $RS_TUNING_BUDGET_SECONDS or 120; 0 uses the configured settings as they are).",
 )
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json", "json_out", type=OUTPUT, default=None, callback=_output)
+@click.option("--plot", "plot_out", type=OUTPUT, default=None, callback=_plot_output)
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -290,7 +316,7 @@ def evaluate(
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default="random", show_default=True)
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--seed", default=42, show_default=True)
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json", "json_out", type=OUTPUT, default=None, callback=_output)
 @click.pass_context
 def eval_two_tower(
     ctx: click.Context,

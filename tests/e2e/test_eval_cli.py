@@ -93,6 +93,25 @@ def test_eval_explains_what_is_wrong(tmp_path, monkeypatch):
         assert "Invalid value for '--strategy': name at least one strategy" in none.output
 
 
+def test_eval_checks_where_it_will_write_before_it_evaluates(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--tuning-budget", "0"]
+    for option, path, problem in [
+        ("--json", tmp_path / "missing" / "y.json", f"{tmp_path / 'missing'} is not a directory"),
+        ("--plot", tmp_path / "missing" / "y.png", f"{tmp_path / 'missing'} is not a directory"),
+        ("--plot", tmp_path / "x.txt", "x.txt: a plot is written as "),
+    ]:
+        result = CliRunner().invoke(cli, [*args, option, str(path)], catch_exceptions=False)
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{option}': {problem}" in result.output
+        assert "ndcg@10" not in result.output  # refused before evaluating, not after
+    two_tower = CliRunner().invoke(
+        cli, ["eval-two-tower", "--json", str(tmp_path / "missing" / "y.json")]
+    )
+    assert two_tower.exit_code == 2 and "is not a directory" in two_tower.output
+
+
 def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "memory://")
     write_dataset(tmp_path)
