@@ -44,6 +44,8 @@ class Fitted:
     seconds: float  # fitting and publishing
     note: str = ""
     publish_seconds: float = 0.0
+    #: another trainer published this strategy meanwhile: its version stays, this fit is dropped
+    overtaken: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +214,20 @@ class FitStrategies:
             log.exception("%s could not be fitted; its published version stays", name)
             return Fitted(name, None, time.perf_counter() - started, f"failed: {error}")
         fitted = time.perf_counter() - started
-        version = self.store.publish(
-            name,
-            files,
-            {
-                **manifest,
-                "data_version": str(data),
-                "fit_seconds": round(fitted, 3),
-                "settings": settings,
-            },
-            based_on=base,
-        )
+        try:
+            version = self.store.publish(
+                name,
+                files,
+                {
+                    **manifest,
+                    "data_version": str(data),
+                    "fit_seconds": round(fitted, 3),
+                    "settings": settings,
+                },
+                based_on=base,
+            )
+        except StaleBase:
+            return self._overtaken(name, started)
         seconds = time.perf_counter() - started
         shown = f" with {settings}" if settings else ""
         say(f"fitted {name}{shown} in {fitted:.1f}s, published {version}")
@@ -296,9 +301,21 @@ class FitStrategies:
         except StrategyUnavailable as error:
             say(f"{TWO_TOWER}: {error}")
             return Fitted(TWO_TOWER, None, time.perf_counter() - started, str(error))
+        except StaleBase:
+            return self._overtaken(TWO_TOWER, started)
         seconds = time.perf_counter() - started
         say(f"{TWO_TOWER} {note} in {seconds:.1f}s, published {version}")
         return Fitted(TWO_TOWER, version, seconds, note)
+
+    def _overtaken(self, name: str, started: float) -> Fitted:
+        """Another trainer (another host) published `name` while this one fitted: the compare-and-
+        swap refused this older work. A warning, not an error: the rest of the cycle goes on."""
+        note = (
+            f"another trainer published version {self.store.current_version(name)} meanwhile; "
+            "nothing was replaced"
+        )
+        log.warning("%s: %s", name, note)
+        return Fitted(name, None, time.perf_counter() - started, note, overtaken=True)
 
 
 def _every_few_seconds(say: Callable[[str], None], seconds: float = 5.0) -> EpochProgress:

@@ -28,14 +28,18 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     if once or force:
         fitted = process.run_once(force=force)
         for item in fitted:
-            click.echo(
-                f"{item.strategy}: "
-                + (f"published {item.version}" if item.version else "nothing published")
-                + f" in {item.seconds:.1f}s"
-                + (f" ({item.note})" if item.note else "")
-            )
+            if not item.overtaken:
+                click.echo(
+                    f"{item.strategy}: "
+                    + (f"published {item.version}" if item.version else "nothing published")
+                    + f" in {item.seconds:.1f}s"
+                    + (f" ({item.note})" if item.note else "")
+                )
         if not fitted:
             click.echo("every strategy is up to date with the data")
+        overtaken = [f"{item.strategy}: {item.note}" for item in fitted if item.overtaken]
+        if overtaken:
+            raise click.ClickException("; ".join(overtaken) + ", run again")
         return
     stop = threading.Event()
 

@@ -230,6 +230,39 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
+def test_trainer_once_overtaken_by_another_trainer_says_so_in_one_line(tmp_path):
+    from dependency_injector import providers
+
+    from adapters.item_cf import ItemCFRecommender
+    from application.use_cases.fit_strategies import FitStrategies
+    from entrypoints.config import load_settings
+    from tests.conftest import CATALOG, event
+
+    container = Container()
+    env = {"RS_DATABASE_URL": "memory://", "RS_MODELS_DIR": str(tmp_path / "models")}
+    container.config.from_dict(load_settings(env))
+    container.upsert_courses().execute(CATALOG)
+    container.log_interactions().execute([event("u1", "course_sql_basic", "enroll")])
+    store = container.artifact_store()
+    theirs = []
+
+    class Overtaken(ItemCFRecommender):
+        def fit(self, courses, events):  # type: ignore[no-untyped-def]
+            super().fit(courses, events)
+            theirs.append(store.publish("item_cf", {}, {}))  # another trainer finished first
+
+    container.fit_strategies.override(
+        providers.Factory(FitStrategies, container.uow.provider, {"item_cf": Overtaken}, store)
+    )
+    result = CliRunner().invoke(cli, ["trainer", "--once"], obj=container, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert (
+        f"Error: item_cf: another trainer published version {theirs[0]} meanwhile; "
+        "nothing was replaced, run again\n"
+    ) in result.output
+    assert "Traceback" not in result.output and store.current_version("item_cf") == theirs[0]
+
+
 def test_rebuilding_without_a_model_is_a_clear_error(run, tmp_path, monkeypatch):
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     result = run("rebuild-index")

@@ -269,3 +269,31 @@ def test_trainers_of_two_versions_side_by_side_do_not_refit_each_others_strategi
     assert store.load("item_cf", store.current_version("item_cf"), only=()).manifest["settings"] == {
         "setting_of_the_future": 3
     }
+
+
+def test_a_fit_overtaken_by_another_trainer_is_a_warning_and_the_cycle_goes_on(
+    uow, tmp_path, caplog
+):
+    """Another trainer published item_cf while this one fitted it: its version stays, and the
+    strategies after item_cf are still fitted and published."""
+    from adapters.item_cf import ItemCFRecommender
+
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event(f"u{n}", "course_sql_basic", "enroll") for n in range(3)])
+    store = FilesystemArtifactStore(tmp_path)
+    theirs = []
+
+    class Overtaken(ItemCFRecommender):
+        def fit(self, courses, events):  # type: ignore[no-untyped-def]
+            super().fit(courses, events)
+            theirs.append(store.publish("item_cf", {}, {}))  # the other trainer finished first
+
+    fit = FitStrategies(uow, {"item_cf": Overtaken, "popularity": PopularityRecommender}, store)
+    fitted = {f.strategy: f for f in fit.execute()}
+    assert fitted["item_cf"].overtaken and fitted["item_cf"].version is None
+    assert store.current_version("item_cf") == theirs[0]
+    assert fitted["popularity"].version == store.current_version("popularity") is not None
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage() == (
+        f"item_cf: another trainer published version {theirs[0]} meanwhile; nothing was replaced"
+    )
