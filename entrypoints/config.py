@@ -15,7 +15,9 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
+DEFAULT_TWO_TOWER_CONFIG = "configs/two_tower.yaml"
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
 STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "sequence", "content", "popularity", "auto"]
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
@@ -45,7 +47,7 @@ class Settings(BaseModel):
     db_user: str = Field("postgres", alias="RS_DB_USER", min_length=1)
     db_password: str = Field("", alias="RS_DB_PASSWORD")
     models_dir: str = Field("models", alias="RS_MODELS_DIR", min_length=1)
-    two_tower_config: str = Field("configs/two_tower.yaml", alias="RS_TWO_TOWER_CONFIG")
+    two_tower_config: str = Field(DEFAULT_TWO_TOWER_CONFIG, alias="RS_TWO_TOWER_CONFIG")
     embedding_dim: int | None = Field(None, alias="EMBEDDING_DIM", ge=1, le=4096)
     user_feature_dim: int | None = Field(None, alias="USER_FEATURE_DIM", ge=1, le=4096)
     item_feature_dim: int | None = Field(None, alias="ITEM_FEATURE_DIM", ge=1, le=4096)
@@ -215,10 +217,22 @@ def xapi_settings(s: Settings) -> dict[str, Any]:
     }
 
 
+def project_file(path: str) -> Path:
+    """`path` as given, or relative to the project (so `configs/*.yaml` work from anywhere)."""
+    file = Path(path)
+    if not file.is_file() and not file.is_absolute() and (PROJECT / file).is_file():
+        return PROJECT / file
+    return file
+
+
 def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict[str, Any]:
-    """`path` (default RS_TWO_TOWER_CONFIG or configs/two_tower.yaml), then the size variables of
-    the environment."""
-    path = path or Path(env.get("RS_TWO_TOWER_CONFIG") or "configs/two_tower.yaml")
+    """`path` (default RS_TWO_TOWER_CONFIG, which must name a file, or configs/two_tower.yaml),
+    then the size variables of the environment."""
+    if path is None:
+        configured = env.get("RS_TWO_TOWER_CONFIG")
+        path = project_file(configured or DEFAULT_TWO_TOWER_CONFIG)
+        if configured and not path.is_file():
+            raise ConfigError(f"invalid setting RS_TWO_TOWER_CONFIG={configured!r}: no such file")
     settings: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -298,7 +312,7 @@ def sources(
 ) -> dict[str, str]:
     """Where each flattened setting came from: a variable (and its file), the YAML, or a default."""
     variables = _variables()
-    yaml_path = env.get("RS_TWO_TOWER_CONFIG") or "configs/two_tower.yaml"
+    yaml_path = env.get("RS_TWO_TOWER_CONFIG") or DEFAULT_TWO_TOWER_CONFIG
     found: dict[str, str] = {}
     for key in flatten(settings):
         leaf = key.removeprefix("two_tower.")
@@ -316,7 +330,7 @@ def sources(
         elif (
             (key.startswith("two_tower.") or leaf in SIZE_VARIABLES)
             and leaf in settings.get("two_tower", {})
-            and Path(yaml_path).is_file()
+            and project_file(yaml_path).is_file()
         ):
             found[key] = yaml_path
         else:

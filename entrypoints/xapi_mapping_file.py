@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
 from application.xapi_mapping import InvalidMapping, XapiMapping
-from entrypoints.config import ConfigError
-
-PROJECT = Path(__file__).resolve().parents[1]
+from entrypoints.config import ConfigError, project_file
 
 
 def load_mapping(path: str) -> XapiMapping:
     """`path` as given, or relative to the project (so `configs/xapi.yaml` works from anywhere)."""
-    file = Path(path)
-    if not file.is_file() and not file.is_absolute() and (PROJECT / file).is_file():
-        file = PROJECT / file
+    file = project_file(path)
     if not file.is_file():
         raise ConfigError(f"RS_XAPI_MAPPING: no mapping file at {path}")
     try:

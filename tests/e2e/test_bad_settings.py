@@ -27,6 +27,7 @@ BAD_SETTINGS = [
     ("RS_REFRESH_SECONDS", "soon", "valid number"),
     ("RS_LOG_FORMAT", "xml", "'auto', 'json' or 'console'"),
     ("ENV", "prod", "RS_ADMIN_TOKEN=''"),
+    ("RS_TWO_TOWER_CONFIG", "/nope.yaml", "no such file"),
 ]
 
 

@@ -43,7 +43,8 @@ def test_model_sizes_come_from_the_two_tower_yaml():
 def test_size_defaults_are_the_tower_defaults_when_no_yaml_sets_them(tmp_path):
     from adapters.two_tower.model import TowerConfig
 
-    settings = load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "absent.yaml")})
+    (tmp_path / "empty.yaml").write_text("")
+    settings = load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "empty.yaml")})
     for key in ("embedding_dim", "user_feature_dim", "item_feature_dim"):
         assert settings[key] == getattr(TowerConfig(), key)
 
@@ -79,3 +80,23 @@ def test_a_yaml_size_that_is_not_a_positive_integer_is_rejected(tmp_path):
     path.write_text("embedding_dim: -4\n")
     with pytest.raises(ConfigError, match="embedding_dim=-4"):
         load_settings({"RS_TWO_TOWER_CONFIG": str(path)})
+
+
+def test_a_two_tower_config_that_does_not_exist_is_a_configuration_error(tmp_path):
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    missing = str(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"RS_TWO_TOWER_CONFIG": missing})
+    assert str(raised.value) == f"invalid setting RS_TWO_TOWER_CONFIG={missing!r}: no such file"
+
+
+def test_the_shipped_two_tower_config_is_used_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({})
+    assert settings["embedding_dim"] == 128 and settings["two_tower"]["members"] == 3
+    assert load_settings({"RS_TWO_TOWER_CONFIG": "configs/two_tower.yaml"})["two_tower"] == (
+        settings["two_tower"]
+    )
