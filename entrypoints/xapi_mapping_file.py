@@ -12,7 +12,7 @@ def load_mapping(path: str) -> XapiMapping:
     """`path` as given, or relative to the project (so `configs/xapi.yaml` works from anywhere)."""
     file = project_file(path)
     if not file.is_file():
-        raise ConfigError(f"RS_XAPI_MAPPING: no mapping file at {path}")
+        raise ConfigError(f"invalid setting RS_XAPI_MAPPING={path!r}: no mapping file there")
     try:
         return XapiMapping.from_dict(yaml.safe_load(file.read_text()))
     except yaml.YAMLError as error:

@@ -22,14 +22,18 @@ from entrypoints.config import (
     read_sourced_environment,
     sources,
 )
+from entrypoints.xapi_mapping_file import load_mapping
 
 
 def _validated() -> dict[str, Any]:
-    """The settings, or a one-line error and exit 1: before anything is bound or loaded."""
+    """The settings and the files they name, or a one-line error and exit 1: before anything is
+    bound or loaded (a gunicorn worker failing on them would print a traceback after the bind)."""
     try:
-        return load_settings()
+        settings = load_settings()
+        load_mapping(settings["xapi_mapping"])
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    return settings
 
 
 @cli.command("show-config")

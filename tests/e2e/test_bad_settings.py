@@ -28,6 +28,7 @@ BAD_SETTINGS = [
     ("RS_LOG_FORMAT", "xml", "'auto', 'json' or 'console'"),
     ("ENV", "prod", "RS_ADMIN_TOKEN=''"),
     ("RS_TWO_TOWER_CONFIG", "/nope.yaml", "no such file"),
+    ("RS_XAPI_MAPPING", "/nope.yaml", "no mapping file"),
 ]
 
 
