@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NewType
 
@@ -90,6 +90,9 @@ class Interaction:
     event_type: EventType
     occurred_at: datetime
     recommendation_id: RecommendationId | None = None
+    #: The client sent no time, so occurred_at is when the service received the event: a retry
+    #: then arrives with a later time and is still the same event.
+    time_of_arrival: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:

@@ -114,14 +114,21 @@ class EventSchema(Schema):
 
     event_id = Identifier(
         load_default=None,
-        metadata={"description": "Idempotency key; derived from the event when absent"},
+        metadata={
+            "description": "Idempotency key: send one to retry safely. Without it an id is derived "
+            "from user, course, type and time, so an event without occurred_at counts anew"
+        },
     )
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     event_type = fields.Enum(EventType, by_value=True, required=True)
     occurred_at = EventTime(
         load_default=None,
-        metadata={"description": "With a timezone; at most RS_MAX_CLOCK_SKEW in the future"},
+        metadata={
+            "description": "With a timezone; at most RS_MAX_CLOCK_SKEW in the future. Defaults to "
+            "when the service receives the event: a retry (same event_id, other fields equal) is "
+            "then a duplicate and keeps the first time"
+        },
     )
     recommendation_id = Identifier(load_default=None, allow_none=True)
 
@@ -138,6 +145,7 @@ class EventSchema(Schema):
             recommendation_id=RecommendationId(data["recommendation_id"])
             if data["recommendation_id"]
             else None,
+            time_of_arrival=data["occurred_at"] is None,
         )
 
 

@@ -1,7 +1,8 @@
 """LogInteractions: store a batch of learner events, all or nothing, idempotent on event_id.
 
 Idempotent means a retry (the same event_id with the same event) counts once; the same event_id
-with a different event is a conflict, not a duplicate to drop silently.
+with a different event is a conflict, not a duplicate to drop silently. A retry whose time is its
+time of arrival (the client sent none) differs only in that time: it is still a duplicate.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from domain.model import Interaction
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 _COMPARED = ("user_id", "course_id", "event_type", "occurred_at", "recommendation_id")
+_COMPARED_BUT_TIME = tuple(f for f in _COMPARED if f != "occurred_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def _check_conflicts(uow: UnitOfWork, events: Sequence[Interaction]) -> None:
     seen = uow.interactions.stored({e.event_id for e in events})
     for event in events:
         earlier = seen.setdefault(event.event_id, event)  # also catches repeats inside the batch
-        differences = [f for f in _COMPARED if getattr(earlier, f) != getattr(event, f)]
+        compared = _COMPARED_BUT_TIME if event.time_of_arrival else _COMPARED
+        differences = [f for f in compared if getattr(earlier, f) != getattr(event, f)]
         if differences:
             raise EventConflict(event.event_id, differences)

@@ -29,6 +29,31 @@ def test_a_retry_with_the_same_payload_is_still_a_duplicate(client):
     assert log(client, first).json == {"accepted": 0, "duplicates": 1}
 
 
+UNTIMED = {"event_id": "retry-1", "user_id": "u1", "course_id": "course_sql_basic", "event_type": "click"}
+
+
+def _stored_time(client, event_id):  # type: ignore[no-untyped-def]
+    with client.application.container.uow() as uow:
+        return uow.interactions.stored([event_id])[event_id].occurred_at
+
+
+def test_a_retry_without_a_time_is_a_duplicate_and_keeps_the_first_time(client):
+    assert log(client, UNTIMED).json == {"accepted": 1, "duplicates": 0}
+    first = _stored_time(client, "retry-1")
+    assert log(client, UNTIMED).json == {"accepted": 0, "duplicates": 1}
+    assert _stored_time(client, "retry-1") == first
+
+
+def test_an_event_without_a_time_sent_twice_in_one_batch_counts_once(client):
+    assert log(client, UNTIMED, UNTIMED).json == {"accepted": 1, "duplicates": 1}
+
+
+def test_a_retry_that_now_gives_a_time_the_first_did_not_is_a_conflict(client):
+    log(client, UNTIMED)
+    response = log(client, UNTIMED | {"occurred_at": "2026-11-01T10:00:00Z"})
+    assert response.status_code == 409 and response.json["error"]["fields"] == ["occurred_at"]
+
+
 def test_a_conflict_rejects_the_whole_batch(client):
     log(client, ev("u1", "course_sql_basic", "view", event_id="e1"))
     response = log(
