@@ -51,6 +51,8 @@ def login_form():  # type: ignore[no-untyped-def]
 
 @bp.post("/dashboard/login")
 def login():  # type: ignore[no-untyped-def]
+    if not current_app.config["RS_ADMIN_TOKEN"]:
+        return render_template("login.html", needs_token=False, unconfigured=True), 403
     if token_matches(request.form.get("token", "")):
         sign_in()
         return redirect(url_for("dashboard.dashboard"), 303)
@@ -83,6 +85,10 @@ login.openapi = {  # type: ignore[attr-defined]
         },
         "401": {
             "description": "Wrong token: the form again",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        "403": {
+            "description": "No admin token is configured (RS_ADMIN_TOKEN): nothing to sign in with",
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
     },
