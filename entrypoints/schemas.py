@@ -470,6 +470,10 @@ class ErrorBodySchema(Schema):
     missing = fields.List(
         fields.String(), metadata={"description": "not_ready: strategies with nothing loaded"}
     )
+    statement_ids = fields.List(
+        fields.String(),
+        metadata={"description": "statement_conflict: the xAPI statements stored with other content"},
+    )
 
 
 class ErrorSchema(Schema):

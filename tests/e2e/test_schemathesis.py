@@ -3,7 +3,9 @@ describes it (status code, content type, body schema). Fixed seed, so a failure 
 
 from __future__ import annotations
 
+import copy
 import os
+import uuid
 
 import pytest
 import schemathesis
@@ -18,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
+from tests.e2e.xapi_examples import SPEC_COMPLETED
 from tests.unit.test_two_tower import FAST
 
 #: Cases per operation; benchmarks/schemathesis_run.py runs many more.
@@ -71,3 +74,22 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", make_app("memory://"))
 )
 def test_every_response_obeys_the_openapi_document(case, fuzzed_app):  # type: ignore[no-untyped-def]
     case.call_and_validate(checks=CHECKS, headers=ADMIN, app=fuzzed_app)
+
+
+def _sent(fuzzed_app, path, method, **parts):  # type: ignore[no-untyped-def]
+    """One request the fuzzer is unlikely to build, checked against the document like its cases."""
+    case = schema[path][method].Case(media_type="application/json", **parts)
+    response = case.call(app=fuzzed_app, headers=ADMIN)
+    case.validate_response(response, checks=CHECKS)
+    return response
+
+
+def test_a_statement_put_again_with_another_verb_is_a_conflict_the_document_describes(fuzzed_app):  # type: ignore[no-untyped-def]
+    statement_id = str(uuid.uuid4())
+    statement = copy.deepcopy(SPEC_COMPLETED) | {"id": statement_id}
+    put = {"query": {"statementId": statement_id}, "headers": {"X-Experience-API-Version": "1.0.3"}}
+    first = _sent(fuzzed_app, "/api/v1/xapi/statements", "PUT", body=statement, **put)
+    assert first.status_code == 204
+    statement["verb"]["id"] = "http://adlnet.gov/expapi/verbs/passed"
+    again = _sent(fuzzed_app, "/api/v1/xapi/statements", "PUT", body=statement, **put)
+    assert again.status_code == 409 and again.json()["error"]["statement_ids"] == [statement_id]
