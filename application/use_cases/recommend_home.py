@@ -39,6 +39,8 @@ class RecommendHomeQuery:
     strict_prerequisites: bool = False
     #: per-request hybrid weights
     weights: Mapping[str, float] | None = None
+    #: False when nobody is shown the slate (HTTP HEAD): recording it would skew the CTR
+    record: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ class RecommendHome:
             fallback_from=requested if name != requested else None,
             selected_by=_selected_by(query, self.default_strategy, self.bandit),
         )
-        if not degraded:
+        if not degraded and query.record:
             try:
                 self.recorder.record(slate)
             except StorageUnavailable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint
+from flask import Blueprint, request
 
 from application.filters import check_filters
 from application.hybrid import parse_weights
@@ -69,6 +69,7 @@ def home(  # type: ignore[no-untyped-def]
             level=args["level"],
             strict_prerequisites=args["strict_prerequisites"],
             weights=weights,
+            record=request.method != "HEAD",
         )
     )
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
@@ -83,7 +84,8 @@ def home(  # type: ignore[no-untyped-def]
     else:
         body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
-    metrics.served("home", result.slate.strategy, result.slate.fallback_from)
+    if request.method != "HEAD":  # a HEAD (link checkers, monitors) shows nobody a list
+        metrics.served("home", result.slate.strategy, result.slate.fallback_from)
     return body
 
 
@@ -95,7 +97,8 @@ def home(  # type: ignore[no-untyped-def]
 def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
     args = query(KQuerySchema)
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
-    metrics.served("similar", result.strategy)
+    if request.method != "HEAD":
+        metrics.served("similar", result.strategy)
     return {
         "course_id": result.course_id,
         "strategy": result.strategy,

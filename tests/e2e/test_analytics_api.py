@@ -68,3 +68,23 @@ def test_days_must_be_between_1_and_365(client, days):
 def test_a_bad_learner_id_is_a_400(client):
     response = client.get(f"{STATS}/user/{'x' * 129}")
     assert response.status_code == 400
+
+
+def test_a_head_request_for_recommendations_is_answered_but_not_counted_as_served(client):
+    from prometheus_client import REGISTRY
+
+    def served() -> float:  # lists served, over every endpoint and strategy
+        return sum(
+            sample.value
+            for metric in REGISTRY.collect()
+            for sample in metric.samples
+            if sample.name == "recsys_recommendations_served_total"
+        )
+
+    before = served()
+    home = "/api/v1/recommendations/home?user_id=user1&strategy=popularity"
+    assert client.head(home).status_code == 200
+    assert client.head("/api/v1/recommendations/similar/course_sql_basic").status_code == 200
+    body = client.get(f"{STATS}/user/user1").json
+    assert (body["num_recommendations"], body["num_impressions"]) == (0, 0)
+    assert served() == before
