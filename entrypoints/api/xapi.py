@@ -84,7 +84,9 @@ def put_statement(use_case: IngestStatements = Provide[Container.ingest_statemen
         use_case.execute([body])
     except StatementConflict as error:
         return _conflict(error)
-    return Response(status=204)
+    stored = Response(status=204)
+    del stored.headers["Content-Type"]  # no body, so no type (Flask would say text/html)
+    return stored
 
 
 @bp.get("/about")

@@ -89,6 +89,14 @@ def test_a_statement_sent_again_is_a_no_op_and_different_content_is_a_conflict(l
     assert len(events(lms)) == 1
 
 
+def test_a_statement_put_answers_204_with_no_body_and_no_content_type(lms):
+    statement_id = str(uuid.uuid4())
+    url = f"{URL}?statementId={statement_id}"
+    response = lms.put(url, json=SPEC_COMPLETED | {"id": statement_id}, headers=XAPI)
+    assert response.status_code == 204 and response.data == b""
+    assert "Content-Type" not in response.headers
+
+
 def test_a_voiding_statement_removes_the_event_of_the_statement_it_voids(lms):
     lms.post(URL, json=SPEC_COMPLETED, headers=XAPI)
     assert len(events(lms)) == 1
