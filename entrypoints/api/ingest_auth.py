@@ -11,8 +11,13 @@ from typing import Any
 
 from flask import current_app, request
 
-from entrypoints.api.auth import admin_required
+from entrypoints.api.auth import admin_required, open_without_token, signed_in
 from entrypoints.api.errors import error_response
+
+CREDENTIALS = (
+    "send the xAPI key and secret as HTTP Basic credentials (RS_XAPI_KEY:RS_XAPI_SECRET), "
+    "or Authorization: Bearer <RS_ADMIN_TOKEN>"
+)
 
 
 def _basic_credentials() -> tuple[str, str] | None:
@@ -37,14 +42,24 @@ def ingest_required(view: Callable[..., Any]) -> Callable[..., Any]:
         credentials = _basic_credentials()
         key: str = current_app.config["RS_XAPI_KEY"]
         secret: str = current_app.config["RS_XAPI_SECRET"]
-        if credentials is None or not (key and secret):
+        if not (key and secret):
             return admin_view(*args, **kwargs)
+        if credentials is None:
+            bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+            if bearer or signed_in() or open_without_token():
+                return admin_view(*args, **kwargs)
+            return _challenge(401, "unauthorized", CREDENTIALS)
         if hmac.compare_digest(credentials[0].encode(), key.encode()) & hmac.compare_digest(
             credentials[1].encode(), secret.encode()
         ):
             return view(*args, **kwargs)
-        response, status = error_response(403, "forbidden", "the xAPI key or secret is wrong")
-        response.headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
-        return response, status
+        return _challenge(403, "forbidden", "the xAPI key or secret is wrong")
 
     return guarded
+
+
+def _challenge(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+    """LRS clients answer a Basic challenge with their key and secret (xAPI 1.0.3, part 3)."""
+    response, status = error_response(status, code, message)
+    response.headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
+    return response, status

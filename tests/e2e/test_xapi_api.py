@@ -179,6 +179,19 @@ def test_lrs_clients_authenticate_with_basic_and_operators_with_bearer(database_
     app.container.engine().dispose()
 
 
+def test_an_lrs_client_without_credentials_is_told_to_send_the_xapi_key_with_basic(sqlite_url):
+    app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
+    client = app.test_client()
+    posted = client.post(URL, json=SPEC_SIMPLE, headers=XAPI)
+    put = client.put(f"{URL}?statementId={SPEC_SIMPLE['id']}", json=SPEC_SIMPLE, headers=XAPI)
+    for response in (posted, put):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Basic realm="xAPI"'
+        message = response.json["error"]["message"]
+        assert "Basic" in message and "RS_XAPI_KEY" in message and "dashboard" not in message
+    app.container.engine().dispose()
+
+
 def test_a_replayed_statement_does_not_bring_an_erased_learner_back(lms):
     assert lms.post(URL, json=SPEC_COMPLETED, headers=XAPI).status_code == 200
     learner = events(lms)[0][0]
