@@ -164,6 +164,10 @@ class EventBatchSchema(Schema):
     )
 
 
+class NoQuerySchema(Schema):
+    """For endpoints that take no query parameters: any one sent is a 400, as elsewhere."""
+
+
 class PageQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 1_000))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))

@@ -43,6 +43,14 @@ class XapiStatementSchema(Schema):
     context = fields.Dict(metadata={"description": "contextActivities.parent/grouping are read"})
 
 
+class StatementIdQuerySchema(Schema):
+    """PUT's one parameter in xAPI 1.0.3 (POST and about take none)."""
+
+    statementId = fields.String(  # noqa: N815 - the xAPI parameter name
+        required=True, metadata={"description": "the statement's UUID"}
+    )
+
+
 class XapiAboutSchema(Schema):
     version = fields.List(fields.String())
 

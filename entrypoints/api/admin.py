@@ -17,13 +17,13 @@ from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import error_response
-from entrypoints.api.http import query
+from entrypoints.api.http import no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import BanditSchema, ExplainQuerySchema, JobSchema, ModelsSchema
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/recommendations")
-ADMIN_ERRORS = (401, 403)
+ADMIN_ERRORS = (400, 401, 403)  # 400: a query parameter it does not take
 
 
 @bp.get("/models")
@@ -34,6 +34,7 @@ def models(  # type: ignore[no-untyped-def]
     strategies: StrategyRegistry = Provide[Container.strategies],
     erasures: EraseLearner = Provide[Container.erase_learner],
 ):
+    no_query()
     latest = erasures.latest()
     snapshot = strategies.snapshot()
     tuning = snapshot.tuning
@@ -124,6 +125,7 @@ def _job(job: Job) -> dict[str, object]:
 @admin_required
 @inject
 def reindex(use_case: SubmitJob = Provide[Container.submit_job]):  # type: ignore[no-untyped-def]
+    no_query()
     try:
         job = use_case.execute("reindex")
     except JobRunning as error:
@@ -136,6 +138,7 @@ def reindex(use_case: SubmitJob = Provide[Container.submit_job]):  # type: ignor
 @admin_required
 @inject
 def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider]):  # type: ignore[no-untyped-def]
+    no_query()
     with uow_factory() as uow:
         found = uow.jobs.get(job_id)
     if found is None:
@@ -147,7 +150,7 @@ def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.u
 @documented(
     "Why (not) this course for this learner",
     query=ExplainQuerySchema,
-    errors=(400, *ADMIN_ERRORS, 404),
+    errors=(*ADMIN_ERRORS, 404),
 )
 @admin_required
 @inject
@@ -173,5 +176,6 @@ def bandit(  # type: ignore[no-untyped-def]
     service: BanditService = Provide[Container.bandit],
     strategies: StrategyRegistry = Provide[Container.strategies],
 ):
+    no_query()
     snapshot = strategies.snapshot()
     return service.describe([n for n, r in snapshot.recommenders.items() if r.ready])

@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from application.use_cases.compute_stats import ComputeStats
 from domain.model import UserId
-from entrypoints.api.http import query
+from entrypoints.api.http import no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import DaysQuerySchema, GlobalStatsSchema, UserStatsSchema, user_path_id
@@ -23,6 +23,7 @@ bp = Blueprint("analytics", __name__, url_prefix="/api/v1/recommendations/stats"
 )
 @inject
 def user_stats(user_id: str, use_case: ComputeStats = Provide[Container.compute_stats]):  # type: ignore[no-untyped-def]
+    no_query()
     stats = use_case.user(UserId(user_path_id(user_id)))
     return {
         "user_id": stats.user_id,

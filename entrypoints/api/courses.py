@@ -11,7 +11,7 @@ from domain.errors import UnknownCourse
 from domain.model import CourseId
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import BadRequest
-from entrypoints.api.http import json_body, query
+from entrypoints.api.http import json_body, no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import (
@@ -41,9 +41,10 @@ def list_courses(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-u
 
 
 @bp.get("/<course_id>")
-@documented("One course", CourseSchema, errors=(404,))
+@documented("One course", CourseSchema, errors=(400, 404))
 @inject
 def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
+    no_query()
     with uow:
         course = uow.courses.get(CourseId(course_id))
     if course is None:
@@ -92,6 +93,7 @@ def patch_course(  # type: ignore[no-untyped-def]
 
 
 def _course_body(course_id: str) -> dict[str, object]:
+    no_query()
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest("the body must be a course object")
@@ -110,6 +112,7 @@ def _course_body(course_id: str) -> dict[str, object]:
 @admin_required
 @inject
 def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
+    no_query()
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest('the body must be {"courses": [...]}')

@@ -12,6 +12,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from entrypoints.schemas import NoQuerySchema
 
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
@@ -91,6 +92,11 @@ def _check_text(text: str) -> None:
 def query(schema: type[Schema]) -> dict[str, Any]:
     """The query string loaded by `schema`."""
     return _loader(schema).load(request.args.to_dict())  # type: ignore[return-value]
+
+
+def no_query() -> None:
+    """A 400 for any query parameter, like the unknown ones `query` refuses."""
+    query(NoQuerySchema)
 
 
 @functools.cache

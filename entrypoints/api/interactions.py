@@ -8,7 +8,7 @@ from flask import Blueprint
 from application.use_cases.log_interactions import LogInteractions
 from entrypoints import metrics
 from entrypoints.api.errors import BadRequest
-from entrypoints.api.http import json_body
+from entrypoints.api.http import json_body, no_query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import EventBatchSchema, EventSchema, LogResultSchema
@@ -20,6 +20,7 @@ bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
 @documented("Log learner events", LogResultSchema, body=EventBatchSchema, errors=(400, 409, 413, 415))
 @inject
 def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):  # type: ignore[no-untyped-def]
+    no_query()
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest('the body must be one event object or {"events": [...]}')

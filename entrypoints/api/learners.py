@@ -8,6 +8,7 @@ from flask import Blueprint
 from application.use_cases.erase_learner import EraseLearner
 from domain.model import UserId
 from entrypoints.api.auth import admin_required
+from entrypoints.api.http import no_query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.schemas import user_path_id
@@ -25,6 +26,7 @@ bp = Blueprint("learners", __name__, url_prefix="/api/v1/learners")
 @admin_required
 @inject
 def erase(user_id: str, use_case: EraseLearner = Provide[Container.erase_learner]):  # type: ignore[no-untyped-def]
+    no_query()
     erasure = use_case.execute(UserId(user_path_id(user_id)))
     return {
         "user_id": user_id,

@@ -9,11 +9,16 @@ from application.use_cases.ingest_xapi import IngestStatements
 from application.xapi_statements import is_uuid
 from domain.errors import StatementConflict
 from entrypoints.api.errors import BadRequest, error_response
-from entrypoints.api.http import json_body
+from entrypoints.api.http import json_body, no_query, query
 from entrypoints.api.ingest_auth import ingest_required
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.xapi_schemas import STATEMENT_IDS, XapiAboutSchema, XapiStatementSchema
+from entrypoints.xapi_schemas import (
+    STATEMENT_IDS,
+    StatementIdQuerySchema,
+    XapiAboutSchema,
+    XapiStatementSchema,
+)
 
 bp = Blueprint("xapi", __name__, url_prefix="/api/v1/xapi")
 VERSION = "1.0.3"
@@ -50,6 +55,7 @@ def _conflict(error: StatementConflict):  # type: ignore[no-untyped-def]
 @inject
 def post_statements(use_case: IngestStatements = Provide[Container.ingest_statements]):  # type: ignore[no-untyped-def]
     _version()
+    no_query()
     body = json_body()
     statements = body if isinstance(body, list) else [body]
     if len(statements) > MAX_STATEMENTS:
@@ -64,6 +70,7 @@ def post_statements(use_case: IngestStatements = Provide[Container.ingest_statem
 @bp.put("/statements")
 @documented(
     "Store one xAPI statement under ?statementId=",
+    query=StatementIdQuerySchema,
     body=XapiStatementSchema,
     status=204,
     errors=ERRORS,
@@ -72,7 +79,7 @@ def post_statements(use_case: IngestStatements = Provide[Container.ingest_statem
 @inject
 def put_statement(use_case: IngestStatements = Provide[Container.ingest_statements]):  # type: ignore[no-untyped-def]
     _version()
-    statement_id = request.args.get("statementId")
+    statement_id = query(StatementIdQuerySchema)["statementId"]
     if not is_uuid(statement_id):
         raise BadRequest("the statementId parameter must be a UUID", "invalid_statement_id")
     body = json_body()
@@ -90,6 +97,7 @@ def put_statement(use_case: IngestStatements = Provide[Container.ingest_statemen
 
 
 @bp.get("/about")
-@documented("The xAPI versions this endpoint speaks", XapiAboutSchema)
+@documented("The xAPI versions this endpoint speaks", XapiAboutSchema, errors=(400,))
 def about():  # type: ignore[no-untyped-def]
+    no_query()
     return {"version": [VERSION]}

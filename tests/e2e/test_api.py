@@ -163,6 +163,35 @@ def test_bad_query_parameters_are_a_400_naming_the_field(client, url, field):
 
 
 @pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/recommendations/stats/user/user1"),
+        ("GET", "/api/v1/courses/course_sql_basic"),
+        ("PUT", "/api/v1/courses/course_sql_basic"),
+        ("PATCH", "/api/v1/courses/course_sql_basic"),
+        ("POST", "/api/v1/courses"),
+        ("POST", "/api/v1/interactions"),
+        ("DELETE", "/api/v1/learners/user1"),
+        ("GET", "/admin/recommendations/models"),
+        ("GET", "/admin/recommendations/bandit"),
+        ("GET", "/admin/recommendations/jobs/nope"),
+        ("POST", "/admin/recommendations/reindex"),
+        ("POST", "/api/v1/xapi/statements"),
+        ("PUT", "/api/v1/xapi/statements?statementId=fd41c918-b88b-4b20-a0a5-a4c32391aaa0&"),
+        ("GET", "/api/v1/xapi/about"),
+    ],
+)
+def test_an_unknown_query_parameter_is_a_400_naming_it_on_every_endpoint(client, method, path):
+    url = f"{path}{'' if path.endswith('&') else '?'}colour=blue"
+    xapi = {"X-Experience-API-Version": "1.0.3"}
+    response = client.open(url, method=method, json={}, headers=xapi)
+    assert response.status_code == 400
+    assert response.json["error"]["problems"] == [
+        {"index": None, "field": "colour", "message": "Unknown field."}
+    ]
+
+
+@pytest.mark.parametrize(
     ("body", "content_type"),
     [
         ("not json", "application/json"),
