@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from typing import Any
 
 from flask import current_app, request
@@ -17,6 +18,8 @@ from entrypoints.schemas import NoQuerySchema
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
 MAX_DEPTH = 32
+#: Python reads no integer longer than this (sys.set_int_max_str_digits); 4300 by default.
+MAX_DIGITS = sys.get_int_max_str_digits()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -36,7 +39,7 @@ def json_body() -> Any:
         # back the truncated prefix without complaint, which would read as invalid JSON.
         raise PayloadTooLarge(limit)
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
     except RecursionError:
         raise BadRequest(_too_deep(), "invalid_json") from None
     except (UnicodeDecodeError, ValueError) as error:
@@ -47,6 +50,14 @@ def json_body() -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _integer(digits: str) -> int:
+    if MAX_DIGITS and len(digits.lstrip("-")) > MAX_DIGITS:
+        raise BadRequest(
+            f"a number in the body is too large (more than {MAX_DIGITS} digits)", "invalid_json"
+        )
+    return int(digits)
 
 
 def _short(error: Exception) -> str:

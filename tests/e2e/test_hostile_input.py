@@ -104,6 +104,16 @@ def test_nan_is_not_a_json_number(client):
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
 
 
+def test_an_integer_of_thousands_of_digits_is_refused_as_too_large(client):
+    body = '{"user_id": "u1", "course_id": "course_sql_basic", "event_type": "view", "n": %s}'
+    response = client.post(
+        "/api/v1/interactions", data=body % ("9" * 5000), content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+    message = response.json["error"]["message"]
+    assert "number in the body is too large" in message and "sys." not in message
+
+
 def test_ordinary_events_still_go_through(client):
     response = client.post("/api/v1/interactions", json=ev("u1", "course_sql_basic"))
     assert response.status_code == 200 and response.json["accepted"] == 1
