@@ -18,8 +18,12 @@ class UnknownCourse(DomainError):
 class InvalidStrategy(DomainError):
     code = "invalid_strategy"
 
-    def __init__(self, name: str, valid: list[str]) -> None:
-        super().__init__(f"unknown strategy {name!r}; valid strategies: {', '.join(valid)}")
+    def __init__(self, name: str, valid: list[str], not_for: str = "") -> None:
+        """`not_for`: what a known strategy cannot do here (e.g. "similar courses" for auto)."""
+        said = (
+            f"strategy {name!r} does not apply to {not_for}" if not_for else f"unknown strategy {name!r}"
+        )
+        super().__init__(f"{said}; valid strategies: {', '.join(valid)}")
         self.name = name
         self.valid = valid
 

@@ -41,7 +41,8 @@ class ExplainRecommendation:
         if course is None:
             raise UnknownCourse(query.course_id)
         if query.strategy and query.strategy not in snapshot.recommenders:
-            raise InvalidStrategy(query.strategy, sorted(snapshot.recommenders))
+            not_for = "explanations" if query.strategy in self.strategies.names else ""
+            raise InvalidStrategy(query.strategy, sorted(snapshot.recommenders), not_for)
         names = [query.strategy] if query.strategy else sorted(snapshot.recommenders)
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)

@@ -34,12 +34,13 @@ class FindSimilar:
         self.default_strategy = default_strategy
 
     def execute(self, query: FindSimilarQuery) -> SimilarResult:
-        name = self.strategies.validate(query.strategy or self.default_strategy)
+        name = query.strategy or self.default_strategy
         snapshot = self.strategies.snapshot_knowing(query.course_id)
+        if name not in snapshot.recommenders:  # e.g. "auto": a choice for home pages only
+            not_for = "similar courses" if name in self.strategies.names else ""
+            raise InvalidStrategy(name, sorted(snapshot.recommenders), not_for)
         if query.course_id not in snapshot.courses:
             raise UnknownCourse(query.course_id)
-        if name not in snapshot.recommenders:  # e.g. "auto": a choice for home pages only
-            raise InvalidStrategy(name, sorted(snapshot.recommenders))
         recommender = snapshot.recommenders[name]
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]

@@ -360,17 +360,27 @@ def test_a_bad_course_in_a_batch_is_named_as_a_course(client):
     assert response.json["error"]["message"].startswith("course 1: title")
 
 
-def test_similar_and_explain_refuse_auto(client):
-    assert (
-        client.get("/api/v1/recommendations/similar/course_sql_basic?strategy=auto").status_code
-        == 400
-    )
-    assert (
-        client.get(
-            "/admin/recommendations/explain?user_id=u&course_id=course_sql_basic&strategy=auto"
-        ).status_code
-        == 400
-    )
+def test_similar_and_explain_refuse_auto_listing_the_strategies_they_take(client):
+    takes = ["content", "hybrid", "item_cf", "popularity", "sequence", "two_tower"]
+    for url, task in [
+        ("/api/v1/recommendations/similar/course_sql_basic?strategy=auto", "similar courses"),
+        (
+            "/admin/recommendations/explain?user_id=u&course_id=course_sql_basic&strategy=auto",
+            "explanations",
+        ),
+    ]:
+        error = client.get(url).json["error"]
+        assert error["valid"] == takes
+        assert error["message"] == (
+            f"strategy 'auto' does not apply to {task}; valid strategies: {', '.join(takes)}"
+        )
+
+
+def test_an_unknown_strategy_for_similar_courses_lists_only_the_ones_it_takes(client):
+    response = client.get("/api/v1/recommendations/similar/course_sql_basic?strategy=astrology")
+    assert response.status_code == 400
+    assert "unknown strategy 'astrology'" in response.json["error"]["message"]
+    assert "auto" not in response.json["error"]["valid"]
 
 
 def test_an_unknown_category_is_a_400_listing_the_valid_ones_not_an_empty_fallback(client):
