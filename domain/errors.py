@@ -36,8 +36,9 @@ class InvalidBatch(DomainError):
 
     def __init__(self, problems: list[dict[str, object]]) -> None:
         first = problems[0]
+        where = f"{self.item} {first['index']}: " if first["index"] is not None else ""
         super().__init__(
-            f"{self.item} {first['index']}: {first['field']}: {first['message']}"
+            f"{where}{first['field']}: {first['message']}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
         )
         self.problems = problems

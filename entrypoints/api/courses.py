@@ -7,8 +7,8 @@ from flask import Blueprint
 
 from application.ports import UnitOfWork
 from application.use_cases.upsert_courses import UpsertCourses
-from domain.errors import UnknownCourse
-from domain.model import CourseId
+from domain.errors import InvalidCourses, UnknownCourse
+from domain.model import Course, CourseId
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import BadRequest
 from entrypoints.api.http import json_body, no_query, query
@@ -64,8 +64,7 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 @inject
 def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     course = CourseSchema().load({**_course_body(course_id), "course_id": course_id})
-    use_case.execute([course])
-    return course_json(course)
+    return _upsert_one(use_case, course)
 
 
 @bp.patch("/<course_id>")
@@ -88,7 +87,14 @@ def patch_course(  # type: ignore[no-untyped-def]
     if stored is None:
         raise UnknownCourse(course_id)
     course = CourseSchema().load({**course_json(stored), **changes, "course_id": course_id})
-    use_case.execute([course])
+    return _upsert_one(use_case, course)
+
+
+def _upsert_one(use_case: UpsertCourses, course: Course) -> dict[str, object]:
+    try:
+        use_case.execute([course])
+    except InvalidCourses as error:  # one course: no index to name, as for its body's fields
+        raise InvalidCourses([{**p, "index": None} for p in error.problems]) from None
     return course_json(course)
 
 

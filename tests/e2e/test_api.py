@@ -441,6 +441,16 @@ def test_put_replaces_the_whole_course_and_patch_changes_only_what_it_names(clie
     assert replaced["description"] == "" and replaced["tags"] == []
 
 
+def test_an_unknown_prerequisite_of_one_course_is_named_without_a_batch_index(client):
+    put = client.put("/api/v1/courses/c1", json={"title": "T", "prerequisites": ["ghost"]})
+    client.put("/api/v1/courses/c2", json={"title": "T"})
+    patch = client.patch("/api/v1/courses/c2", json={"prerequisites": ["ghost"]})
+    for response in (put, patch):
+        error = response.json["error"]
+        assert error["message"] == "prerequisites: unknown course 'ghost'"
+        assert error["problems"][0]["index"] is None
+
+
 def test_patch_validates_and_needs_an_existing_course(client):
     assert client.patch("/api/v1/courses/ghost", json={"title": "T"}).status_code == 404
     client.put("/api/v1/courses/c1", json={"title": "T"})
