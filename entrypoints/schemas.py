@@ -448,7 +448,7 @@ class ProblemSchema(Schema):
     index = fields.Integer(
         allow_none=True, metadata={"description": "position in the batch, null for one item"}
     )
-    field = fields.String()
+    field = fields.String(metadata={"description": "a place in a list is part of it: tags[2]"})
     message = fields.String()
 
 
@@ -498,7 +498,9 @@ def course_json(course: Course) -> dict[str, Any]:
 
 
 def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
-    """Flatten marshmallow's nested error dict into [{index, field, message}], index first."""
+    """Flatten marshmallow's nested error dict into [{index, field, message}]: the index is the
+    item's position in the `prefix` batch ("courses.3.title" is course 3, field title); a position
+    inside an item stays in the field ("tags.2" reads as field tags[2])."""
     found: list[dict[str, Any]] = []
 
     def walk(node: Any, path: list[str | int]) -> None:
@@ -506,12 +508,14 @@ def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
             for key, value in node.items():
                 walk(value, [*path, key])
         elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            index = next((p for p in path if isinstance(p, int)), None)
-            names = [str(p) for p in path if not isinstance(p, int)]
-            if index is not None and names[:1] == [prefix]:
-                names = names[1:]  # "events.3.course_id" reads as event 3, field course_id
-            field = ".".join(names) or "_schema"
-            found.append({"index": index, "field": field, "message": "; ".join(node)})
+            index = None
+            if prefix and path[:1] == [prefix] and len(path) > 1 and isinstance(path[1], int):
+                index, path = path[1], path[2:]
+            field = "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" if n else p
+                for n, p in enumerate(path)
+            )
+            found.append({"index": index, "field": field or "_schema", "message": "; ".join(node)})
         else:
             for value in node:
                 walk(value, path)

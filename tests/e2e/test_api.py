@@ -342,7 +342,7 @@ def test_strict_prerequisites_remove_courses_the_learner_cannot_start(client):
             "occurred_at",
         ),
         ("put", "/api/v1/courses/c_nul", {"title": "Null\x00byte"}, "title"),
-        ("put", "/api/v1/courses/c_nul", {"title": "T", "tags": ["a\x00b"]}, "tags"),
+        ("put", "/api/v1/courses/c_nul", {"title": "T", "tags": ["a\x00b"]}, "tags[0]"),
     ],
 )
 def test_extreme_values_are_a_400_not_a_500(client, method, url, body, field):
@@ -358,6 +358,23 @@ def test_a_bad_course_in_a_batch_is_named_as_a_course(client):
     )
     assert response.status_code == 400
     assert response.json["error"]["message"].startswith("course 1: title")
+
+
+def test_a_bad_tag_is_named_by_its_own_position_not_as_a_batch_index(client):
+    one = client.put("/api/v1/courses/c1", json={"title": "T", "tags": ["a", ""]}).json["error"]
+    assert one["message"] == "tags[1]: Length must be between 1 and 64."
+    assert one["problems"][0]["index"] is None
+    batch = client.post(
+        "/api/v1/courses",
+        json={
+            "courses": [
+                {"course_id": "c1", "title": "T"},
+                {"course_id": "c2", "title": "T", "prerequisites": ["c1", " c1"]},
+            ]
+        },
+    ).json["error"]
+    assert batch["message"].startswith("course 1: prerequisites[1]: must be")
+    assert batch["problems"][0]["index"] == 1
 
 
 def test_similar_and_explain_refuse_auto_listing_the_strategies_they_take(client):
