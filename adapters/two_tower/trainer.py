@@ -121,6 +121,8 @@ class TwoTowerTrainer(ModelTrainer):
                 "members": float(len(runs)),
             },
             "epochs": [epoch for run in runs for epoch in run.history],
+            #: early stopping ends each member on its own: epochs_run is their sum
+            "member_epochs": [int(r.metrics["epochs_run"]) for r in runs],
             "embedding_dim": model.output_dim,
             "index": {"kind": index.kind, "size": index.size},
         }

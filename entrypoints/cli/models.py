@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,9 +64,18 @@ def train_two_tower(
     click.echo(
         f"published two_tower version {result.version} in {result.seconds:.1f}s: "
         f"validation recall@10 {metrics.get('validation_recall@10', 0):.4f} after "
-        f"{int(metrics.get('epochs_run', 0))} epochs, {result.manifest['index']['size']} courses indexed "
+        f"{_epochs(result.manifest)}, {result.manifest['index']['size']} courses indexed "
         f"({result.manifest['index']['kind']})"
     )
+
+
+def _epochs(manifest: dict[str, Any]) -> str:
+    """"12 epochs", or per ensemble member "3 members, 10/8/8 epochs": early stopping ends each
+    member on its own, and their sum is no epoch count anyone set."""
+    each = manifest.get("member_epochs") or [manifest.get("metrics", {}).get("epochs_run", 0)]
+    if len(each) == 1:
+        return f"{int(each[0])} epochs"
+    return f"{len(each)} members, {'/'.join(str(int(n)) for n in each)} epochs"
 
 
 def _rebuild(ctx: click.Context, reencode: bool) -> None:

@@ -230,6 +230,18 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
+def test_training_an_ensemble_reports_the_epochs_of_each_member_not_their_sum(run, tmp_path):
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "members: 2\nepochs: 30\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\n"
+        "embedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    run("demo-data", "--learners", "60")
+    trained = run("train-two-tower", "--config", str(config), "--epochs", "2")
+    assert trained.exit_code == 0, trained.output
+    assert "after 2 members, 2/2 epochs, 207 courses indexed" in trained.output
+
+
 def test_trainer_once_overtaken_by_another_trainer_says_so_in_one_line(tmp_path):
     from dependency_injector import providers
 
