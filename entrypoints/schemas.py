@@ -24,6 +24,11 @@ def _no_nul(value: str) -> None:
         raise ValidationError("must not contain lone surrogates (not Unicode text)")
 
 
+def _not_blank(value: str) -> None:
+    if value and not value.strip():  # empty stays what the field's length allows
+        raise ValidationError("must not be blank (only spaces)")
+
+
 def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     """Free text: any length limits come from the caller; NUL and lone surrogates never reach the
     database (the CLI's importers parse files without going through the API's body checks)."""
@@ -63,12 +68,12 @@ class CourseSchema(Schema):
         unknown = RAISE
 
     course_id = Identifier(required=True)
-    title = Text(required=True, validate=validate.Length(1, 300))
+    title = Text(required=True, validate=[validate.Length(1, 300), _not_blank])
     description = Text(load_default="", validate=validate.Length(max=10_000))
-    category = Text(load_default="", validate=validate.Length(max=128))
+    category = Text(load_default="", validate=[validate.Length(max=128), _not_blank])
     level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
     tags = fields.List(
-        Text(validate=validate.Length(1, 64)),
+        Text(validate=[validate.Length(1, 64), _not_blank]),
         load_default=list,
         validate=validate.Length(max=50),
     )
@@ -99,7 +104,7 @@ class CoursePatchSchema(CourseSchema):
     """PATCH /courses/<id>: any subset of the fields; the others keep their stored values."""
 
     course_id = Identifier(load_default=None)
-    title = Text(validate=validate.Length(1, 300))
+    title = Text(validate=[validate.Length(1, 300), _not_blank])
 
 
 class CourseBatchSchema(Schema):

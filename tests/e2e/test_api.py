@@ -360,6 +360,21 @@ def test_a_bad_course_in_a_batch_is_named_as_a_course(client):
     assert response.json["error"]["message"].startswith("course 1: title")
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "   "}, "title"),
+        ({"title": "T", "category": " \t "}, "category"),
+        ({"title": "T", "tags": ["python", "  "]}, "tags[1]"),
+    ],
+)
+def test_a_blank_title_category_or_tag_is_refused_not_stored(client, body, field):
+    response = client.put("/api/v1/courses/c1", json=body)
+    assert response.status_code == 400
+    assert response.json["error"]["message"] == f"{field}: must not be blank (only spaces)"
+    assert client.get("/api/v1/courses/c1").status_code == 404
+
+
 def test_a_bad_tag_is_named_by_its_own_position_not_as_a_batch_index(client):
     one = client.put("/api/v1/courses/c1", json={"title": "T", "tags": ["a", ""]}).json["error"]
     assert one["message"] == "tags[1]: Length must be between 1 and 64."
