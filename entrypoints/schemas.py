@@ -88,8 +88,9 @@ class CourseSchema(Schema):
             description=data["description"],
             category=data["category"],
             level=data["level"],
-            tags=tuple(data["tags"]),
-            prerequisites=tuple(CourseId(p) for p in data["prerequisites"]),
+            # A tag or prerequisite named twice counts once (first place kept), not twice.
+            tags=tuple(dict.fromkeys(data["tags"])),
+            prerequisites=tuple(dict.fromkeys(CourseId(p) for p in data["prerequisites"])),
             active=data["active"],
         )
 

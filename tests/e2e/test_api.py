@@ -375,6 +375,18 @@ def test_a_blank_title_category_or_tag_is_refused_not_stored(client, body, field
     assert client.get("/api/v1/courses/c1").status_code == 404
 
 
+def test_a_tag_or_prerequisite_named_twice_is_stored_once_in_its_first_place(client):
+    body = {
+        "title": "T",
+        "tags": ["sql", "data", "sql"],
+        "prerequisites": ["course_sql_basic", "course_python_basic", "course_sql_basic"],
+    }
+    assert client.put("/api/v1/courses/c1", json=body).status_code == 200
+    stored = client.get("/api/v1/courses/c1").json
+    assert stored["tags"] == ["sql", "data"]
+    assert stored["prerequisites"] == ["course_sql_basic", "course_python_basic"]
+
+
 def test_a_bad_tag_is_named_by_its_own_position_not_as_a_batch_index(client):
     one = client.put("/api/v1/courses/c1", json={"title": "T", "tags": ["a", ""]}).json["error"]
     assert one["message"] == "tags[1]: Length must be between 1 and 64."
