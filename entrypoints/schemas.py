@@ -6,7 +6,16 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    INCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from domain.model import Course, CourseId, EventType, Interaction, Level, RecommendationId, UserId
 
@@ -112,6 +121,16 @@ class CourseBatchSchema(Schema):
     courses = fields.List(
         fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000)
     )
+
+    @validates_schema
+    def once_each(self, data: dict[str, Any], **_: Any) -> None:
+        """A course twice in one batch is refused: which of the two to keep would be a guess."""
+        first: dict[str, int] = {}
+        for index, course in enumerate(data["courses"]):
+            seen = first.setdefault(course.course_id, index)
+            if seen != index:
+                message = f"repeats course {course.course_id!r} of course {seen}"
+                raise ValidationError({"courses": {index: {"course_id": [message]}}})
 
 
 class EventSchema(Schema):

@@ -387,6 +387,22 @@ def test_a_tag_or_prerequisite_named_twice_is_stored_once_in_its_first_place(cli
     assert stored["prerequisites"] == ["course_sql_basic", "course_python_basic"]
 
 
+def test_a_batch_naming_a_course_twice_is_refused_naming_it_and_stores_nothing(client):
+    response = client.post(
+        "/api/v1/courses",
+        json={
+            "courses": [
+                {"course_id": "c1", "title": "First"},
+                {"course_id": "c2", "title": "Other"},
+                {"course_id": "c1", "title": "Second"},
+            ]
+        },
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["message"] == "course 2: course_id: repeats course 'c1' of course 0"
+    assert client.get("/api/v1/courses/c2").status_code == 404
+
+
 def test_a_bad_tag_is_named_by_its_own_position_not_as_a_batch_index(client):
     one = client.put("/api/v1/courses/c1", json={"title": "T", "tags": ["a", ""]}).json["error"]
     assert one["message"] == "tags[1]: Length must be between 1 and 64."
