@@ -26,14 +26,17 @@ class InvalidWeights(DomainError):
 
 
 def parse_weights(text: str, valid: Sequence[str]) -> dict[str, float]:
-    """'two_tower:0.6,content:0.4' -> {'two_tower': 0.6, 'content': 0.4}, validated."""
+    """'two_tower:0.6, content : 0.4' -> {'two_tower': 0.6, 'content': 0.4}, validated; spaces
+    around names and weights do not matter, a name given twice is refused."""
     weights: dict[str, float] = {}
     for part in text.split(","):
-        name, sep, value = part.strip().partition(":")
+        name, sep, value = (piece.strip() for piece in part.partition(":"))
         if not sep:
             raise InvalidWeights(f"weights look like 'two_tower:0.6,content:0.4', got {part!r}")
         if name not in valid:
             raise InvalidWeights(f"no strategy {name!r} to weigh; choose from {', '.join(valid)}")
+        if name in weights:
+            raise InvalidWeights(f"{name} is weighted twice; give each strategy one weight")
         try:
             weight = float(value)
         except ValueError:

@@ -209,7 +209,10 @@ class HomeQuerySchema(KQuerySchema):
     weights = fields.String(
         load_default=None,
         validate=validate.Length(1, 200),
-        metadata={"description": "hybrid weights for this request, e.g. two_tower:0.6,content:0.4"},
+        metadata={
+            "description": "hybrid weights for this request, e.g. two_tower:0.6,content:0.4 "
+            "(strategy hybrid only, asked or default)"
+        },
     )
     strict_prerequisites = fields.Boolean(load_default=False)
     category = fields.String(load_default=None, validate=validate.Length(1, 128))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from application.bandit import BanditService
-from application.hybrid import HybridRecommender
+from application.hybrid import HybridRecommender, InvalidWeights
 from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.slate_recorder import SlateRecorder
@@ -91,6 +91,12 @@ class RecommendHome:
         return self.strategies.validate(requested) if query.strategy else requested
 
     def execute(self, query: RecommendHomeQuery) -> HomeResult:
+        asked = query.strategy or self.default_strategy
+        if query.weights and asked != HybridRecommender.name:
+            raise InvalidWeights(
+                f"weights apply to the hybrid strategy only, not to {asked!r}; "
+                "leave them out or ask for strategy=hybrid"
+            )
         snapshot = self.strategies.snapshot()
         requested = self._resolve(query, snapshot)
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)

@@ -298,6 +298,13 @@ def test_hybrid_takes_weights_per_request_and_refuses_bad_ones(client):
     )
     bad = client.get(f"{HOME}?user_id=user1&strategy=hybrid&weights=content:heaps")
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_weights"
+    spaced = client.get(f"{HOME}?user_id=user1&strategy=hybrid&weights= content : 1 ,popularity:1")
+    assert spaced.status_code == 200 and spaced.json["strategy"] == "hybrid"
+    twice = client.get(f"{HOME}?user_id=user1&strategy=hybrid&weights=content:1,content:2")
+    assert twice.status_code == 400 and "weighted twice" in twice.json["error"]["message"]
+    other = client.get(f"{HOME}?user_id=user1&strategy=popularity&weights=content:1")
+    assert other.status_code == 400 and other.json["error"]["code"] == "invalid_weights"
+    assert "hybrid strategy only" in other.json["error"]["message"]
 
 
 def test_strict_prerequisites_remove_courses_the_learner_cannot_start(client):

@@ -122,11 +122,17 @@ def test_weights_decide_the_blend():
         ("content:lots", "must be a number"),
         ("content:-1", "between 0 and 1000"),
         ("content:0", "at least one"),
+        ("two_tower:1,two_tower:2", "two_tower is weighted twice"),
     ],
 )
 def test_bad_weights_are_refused(text, message):
     with pytest.raises(InvalidWeights, match=message):
         parse_weights(text, ["content", "popularity", "two_tower"])
+
+
+def test_spaces_around_weighted_names_and_weights_do_not_matter():
+    weights = parse_weights(" two_tower : 0.6 , content:0.4 ", ["content", "two_tower"])
+    assert weights == {"two_tower": 0.6, "content": 0.4}
 
 
 def test_item_cf_copes_with_a_catalog_smaller_than_ten_courses():

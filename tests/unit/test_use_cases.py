@@ -8,6 +8,7 @@ from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
+from application.hybrid import InvalidWeights
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
 from application.use_cases.fit_strategies import FitStrategies
@@ -95,6 +96,27 @@ def test_an_unknown_strategy_lists_the_valid_ones(uow, registry):
     with pytest.raises(InvalidStrategy) as raised:
         home(uow, registry, user_id=UserId("u1"), strategy="magic")
     assert raised.value.valid == ["auto", "content", "popularity"]
+
+
+@pytest.mark.parametrize(("strategy", "default"), [("popularity", "hybrid"), (None, "content")])
+def test_weights_for_a_strategy_other_than_the_hybrid_are_refused_not_ignored(
+    uow, registry, strategy, default
+):
+    asked = strategy or default
+    with pytest.raises(InvalidWeights, match=f"hybrid strategy only, not to '{asked}'"):
+        home(
+            uow,
+            registry,
+            user_id=UserId("u1"),
+            strategy=strategy,
+            default=default,
+            weights={"content": 1.0},
+        )
+
+
+def test_weights_go_to_the_hybrid_when_it_is_the_default(uow, registry):
+    result = home(uow, registry, user_id=UserId("u1"), default="hybrid", weights={"content": 1.0})
+    assert result.slate.fallback_from == "hybrid"  # no hybrid in this registry: popularity
 
 
 def test_every_served_slate_is_recorded_for_attribution(uow, registry, store):
