@@ -43,6 +43,13 @@ def configure_sessions(app: Flask, token: str, secure: bool) -> None:
     )
 
 
+def credentials(scheme: str) -> str | None:
+    """What follows `scheme` in the Authorization header, or None for another scheme or none.
+    Schemes are case-insensitive (RFC 7235): "bearer" and "BASIC" are what they say."""
+    given, _, rest = request.headers.get("Authorization", "").partition(" ")
+    return rest.lstrip(" ") if given.lower() == scheme.lower() else None
+
+
 def token_matches(given: str) -> bool:
     token: str = current_app.config["RS_ADMIN_TOKEN"]
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
@@ -82,8 +89,8 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             )
         if signed_in():
             return view(*args, **kwargs)
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
+        bearer = credentials("Bearer")
+        if bearer is None:
             response, status = error_response(
                 401,
                 "unauthorized",
@@ -91,7 +98,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             )
             response.headers["WWW-Authenticate"] = "Bearer"
             return response, status
-        if not token_matches(header[len("Bearer ") :]):
+        if not token_matches(bearer):
             return error_response(403, "forbidden", "the admin token is wrong")
         return view(*args, **kwargs)
 

@@ -15,6 +15,7 @@ from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described
 from entrypoints.api.auth import (
+    credentials,
     open_without_token,
     sign_in,
     sign_out,
@@ -39,9 +40,8 @@ def _html(summary: str, extra: dict[str, Any] | None = None, status: str = "200"
 
 
 def _allowed() -> bool:
-    header = request.headers.get("Authorization", "")
-    bearer = header.startswith("Bearer ") and token_matches(header[len("Bearer ") :])
-    return open_without_token() or signed_in() or bearer
+    bearer = credentials("Bearer")
+    return open_without_token() or signed_in() or (bearer is not None and token_matches(bearer))
 
 
 @bp.get("/dashboard/login")

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 
-from entrypoints.api.auth import admin_required, open_without_token, signed_in
+from entrypoints.api.auth import admin_required, credentials, open_without_token, signed_in
 from entrypoints.api.errors import error_response
 
 CREDENTIALS = (
@@ -21,11 +21,11 @@ CREDENTIALS = (
 
 
 def _basic_credentials() -> tuple[str, str] | None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Basic "):
+    basic = credentials("Basic")
+    if basic is None:
         return None
     try:
-        decoded = base64.b64decode(header[len("Basic ") :], validate=True).decode()
+        decoded = base64.b64decode(basic, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return ("", "")
     key, _, secret = decoded.partition(":")
@@ -39,18 +39,18 @@ def ingest_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        credentials = _basic_credentials()
+        basic = _basic_credentials()
         key: str = current_app.config["RS_XAPI_KEY"]
         secret: str = current_app.config["RS_XAPI_SECRET"]
         if not (key and secret):
             return admin_view(*args, **kwargs)
-        if credentials is None:
-            bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+        if basic is None:
+            bearer = credentials("Bearer") is not None
             if bearer or signed_in() or open_without_token():
                 return admin_view(*args, **kwargs)
             return _challenge(401, "unauthorized", CREDENTIALS)
-        if hmac.compare_digest(credentials[0].encode(), key.encode()) & hmac.compare_digest(
-            credentials[1].encode(), secret.encode()
+        if hmac.compare_digest(basic[0].encode(), key.encode()) & hmac.compare_digest(
+            basic[1].encode(), secret.encode()
         ):
             return view(*args, **kwargs)
         return _challenge(403, "forbidden", "the xAPI key or secret is wrong")

@@ -179,6 +179,18 @@ def test_lrs_clients_authenticate_with_basic_and_operators_with_bearer(database_
     app.container.engine().dispose()
 
 
+def test_authorization_schemes_are_taken_in_any_case_as_http_says(sqlite_url):
+    app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
+    client = app.test_client()
+    bearer = {"Authorization": "bearer admin-secret"}
+    assert client.put("/api/v1/courses/c1", json={"title": "T"}, headers=bearer).status_code == 200
+    assert client.get("/dashboard", headers={"Authorization": "BEARER admin-secret"}).status_code == 200
+    basic = {"Authorization": _basic("lms", "s3cret")["Authorization"].replace("Basic", "basic")}
+    assert client.post(URL, json=SPEC_SIMPLE, headers=basic | XAPI).status_code == 200
+    assert client.post(URL, json=SPEC_SIMPLE, headers=bearer | XAPI).status_code == 200
+    app.container.engine().dispose()
+
+
 def test_an_lrs_client_without_credentials_is_told_to_send_the_xapi_key_with_basic(sqlite_url):
     app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
     client = app.test_client()
