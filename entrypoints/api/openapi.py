@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +21,15 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large (the message names the limit)",
+    414: "The request line is longer than gunicorn takes (8190 bytes): a very long URL",
     415: "The body is not application/json",
+    431: "A request header is larger than gunicorn takes (16384 bytes)",
     503: "The database is unavailable (see Retry-After)",
 }
+#: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
+SERVER_ERRORS = (414, 431)
+#: A path parameter holding "/" (sent as %2F) splits the path, which then matches no route.
+NO_ROUTE = "Not found; also a path parameter holding '/' (%2F), which matches no route"
 
 
 def documented(
@@ -57,10 +64,7 @@ def documented(
             **({"content": {"application/json": {"schema": response}}} if response else {}),
         }
         for code in errors:
-            operation["responses"][str(code)] = {
-                "description": ERROR_DESCRIPTIONS[code],
-                "content": {"application/json": {"schema": ErrorSchema}},
-            }
+            operation["responses"][str(code)] = _error(ERROR_DESCRIPTIONS[code])
         if 503 in errors:
             operation["responses"]["503"]["headers"] = {
                 "Retry-After": {
@@ -72,6 +76,10 @@ def documented(
         return view
 
     return attach
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ErrorSchema}}}
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
@@ -88,13 +96,17 @@ def build_spec(app: Flask) -> dict[str, Any]:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            op = dict(operation)
+            op = copy.deepcopy(operation)  # apispec resolves schemas in place
+            for code in SERVER_ERRORS:
+                op["responses"].setdefault(str(code), _error(ERROR_DESCRIPTIONS[code]))
             names = re.findall(r"{([^}]+)}", path)
             if names:
                 op["parameters"] = [
                     {"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
                     for n in names
                 ] + op.get("parameters", [])
+                op["responses"].setdefault("404", _error(NO_ROUTE))
+            op["responses"] = dict(sorted(op["responses"].items()))
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)

@@ -56,6 +56,19 @@ def test_bodies_can_be_refused_and_the_database_can_be_away_on_every_operation(s
     assert {"selected_by", "model_version", "degraded"} <= set(home)
 
 
+def test_every_operation_documents_what_gunicorn_refuses_before_the_app(sqlite_url):
+    """A very long URL (414) or header (431) is answered in the JSON error shape, and a path
+    parameter holding %2F splits the path, which matches no route (404)."""
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = {"414", "431"} | ({"404"} if "{" in path else set())
+            assert expected <= set(operation["responses"]), (method, path)
+            for code in expected:
+                error = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert error == {"$ref": "#/components/schemas/Error"}
+
+
 def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
     (tmp_path / "db.sqlite").mkdir()  # a folder where the database file should be
     app = make_app(f"sqlite:///{tmp_path}/db.sqlite")

@@ -93,3 +93,11 @@ def test_a_statement_put_again_with_another_verb_is_a_conflict_the_document_desc
     statement["verb"]["id"] = "http://adlnet.gov/expapi/verbs/passed"
     again = _sent(fuzzed_app, "/api/v1/xapi/statements", "PUT", body=statement, **put)
     assert again.status_code == 409 and again.json()["error"]["statement_ids"] == [statement_id]
+
+
+def test_a_course_id_holding_a_slash_matches_no_route_as_the_document_says(fuzzed_app):  # type: ignore[no-untyped-def]
+    for method, body in (("PUT", {"title": "T"}), ("PATCH", {"title": "T"}), ("GET", None)):
+        parts = {"body": body} if body is not None else {}
+        path = {"course_id": "a/b"}
+        sent = _sent(fuzzed_app, "/api/v1/courses/{course_id}", method, path_parameters=path, **parts)
+        assert sent.status_code == 404 and sent.json()["error"]["code"] == "not_found"
