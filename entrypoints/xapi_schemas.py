@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 STATEMENT_IDS = {"type": "array", "items": {"type": "string", "format": "uuid"}}
 
 
-class XapiAccountSchema(Schema):
+class XapiPartSchema(Schema):
+    """A part of a statement: the properties we read are named; xAPI's others (and extensions) are
+    accepted and not read, so the document allows them too."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class XapiAccountSchema(XapiPartSchema):
     homePage = fields.String(required=True)  # noqa: N815 - the xAPI property name
     name = fields.String(required=True)
 
 
-class XapiActorSchema(Schema):
+class XapiActorSchema(XapiPartSchema):
     objectType = fields.String(metadata={"description": "Agent (default) or Group"})  # noqa: N815
     name = fields.String()
     mbox = fields.String(metadata={"description": "mailto: IRI; stored only as its SHA-1"})
@@ -21,19 +29,19 @@ class XapiActorSchema(Schema):
     account = fields.Nested(XapiAccountSchema)
 
 
-class XapiVerbSchema(Schema):
+class XapiVerbSchema(XapiPartSchema):
     id = fields.String(required=True, metadata={"description": "verb IRI"})
     display = fields.Dict()
 
 
-class XapiObjectSchema(Schema):
+class XapiObjectSchema(XapiPartSchema):
     objectType = fields.String(metadata={"description": "Activity (default) or StatementRef"})  # noqa: N815
     id = fields.String(required=True, metadata={"description": "activity IRI or statement UUID"})
     definition = fields.Dict()
 
 
-class XapiStatementSchema(Schema):
-    """The statement properties we read; any other xAPI property is accepted and kept out."""
+class XapiStatementSchema(XapiPartSchema):
+    """A statement: every property of xAPI 1.0.3; those not read are accepted and kept out."""
 
     id = fields.UUID()
     actor = fields.Nested(XapiActorSchema, required=True)
@@ -41,6 +49,20 @@ class XapiStatementSchema(Schema):
     object = fields.Nested(XapiObjectSchema, required=True)
     timestamp = fields.String(metadata={"description": "ISO 8601 with a time zone"})
     context = fields.Dict(metadata={"description": "contextActivities.parent/grouping are read"})
+    result = fields.Dict(metadata={"description": "score, success, completion, ...: not read"})
+    stored = fields.String(metadata={"description": "set by the LRS that stored it: not read"})
+    authority = fields.Dict(metadata={"description": "the agent vouching for it: not read"})
+    version = fields.String(metadata={"description": "the xAPI version, e.g. 1.0.3: not read"})
+    attachments = fields.List(fields.Dict(), metadata={"description": "not read"})
+
+
+#: POST takes one statement or an array of them.
+STATEMENTS = {
+    "oneOf": [
+        XapiStatementSchema,
+        {"type": "array", "items": XapiStatementSchema, "maxItems": 1_000},
+    ]
+}
 
 
 class StatementIdQuerySchema(Schema):

@@ -15,6 +15,7 @@ from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.xapi_schemas import (
     STATEMENT_IDS,
+    STATEMENTS,
     StatementIdQuerySchema,
     XapiAboutSchema,
     XapiStatementSchema,
@@ -22,7 +23,7 @@ from entrypoints.xapi_schemas import (
 
 bp = Blueprint("xapi", __name__, url_prefix="/api/v1/xapi")
 VERSION = "1.0.3"
-MAX_STATEMENTS = 1_000
+MAX_STATEMENTS = 1_000  # also in STATEMENTS, the document
 ERRORS = (400, 401, 403, 409, 413)
 
 
@@ -48,7 +49,7 @@ def _conflict(error: StatementConflict):  # type: ignore[no-untyped-def]
 @documented(
     "Store xAPI statements (one or an array); answers their ids",
     STATEMENT_IDS,  # type: ignore[arg-type]
-    body=XapiStatementSchema,
+    body=STATEMENTS,  # type: ignore[arg-type]
     errors=ERRORS,
 )
 @ingest_required

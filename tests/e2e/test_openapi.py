@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import jsonschema_rs
+import pytest
+
+from tests.e2e import xapi_examples
 from tests.e2e.conftest import make_app
 
 
@@ -67,6 +71,26 @@ def test_every_operation_documents_what_gunicorn_refuses_before_the_app(sqlite_u
             for code in expected:
                 error = operation["responses"][code]["content"]["application/json"]["schema"]
                 assert error == {"$ref": "#/components/schemas/Error"}
+
+
+def _request_body(spec: dict, path: str, method: str) -> jsonschema_rs.Validator:  # type: ignore[type-arg]
+    body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema_rs.Draft4Validator({**body, "components": spec["components"]})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in vars(xapi_examples) if n.startswith(("SPEC_", "MOODLE_"))],
+)
+def test_the_specifications_and_moodles_statements_match_the_documented_body(sqlite_url, name):
+    statement = getattr(xapi_examples, name)
+    versioned = {**statement, "version": "1.0.3", "authority": {"mbox": "mailto:lrs@example.com"}}
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    put = _request_body(spec, "/api/v1/xapi/statements", "put")
+    post = _request_body(spec, "/api/v1/xapi/statements", "post")
+    for sent in (statement, versioned):
+        assert put.is_valid(sent), list(put.iter_errors(sent))
+        assert post.is_valid(sent) and post.is_valid([sent, sent])
 
 
 def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
