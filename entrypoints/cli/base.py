@@ -32,6 +32,8 @@ def container_of(ctx: click.Context) -> Container:
             settings = load_settings()
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
+        # RS_LOG_LEVEL (also from .env) before faiss loads and alembic migrates: both log at info.
+        logs.configure(settings["log_format"], settings["log_level"])
         from entrypoints.container import Container  # torch and the adapters: only when needed
 
         container = Container()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from click.testing import CliRunner
@@ -36,6 +37,18 @@ COURSES_CSV = """course_id,title,description,category,level,tags,prerequisites,a
 c_py1,Python Basics,Learn Python,Programming,beginner,python|programming,,true
 c_py2,Intermediate Python,More Python,Programming,intermediate,python,c_py1,true
 """
+
+
+def test_a_warning_log_level_silences_the_info_lines_of_migrations_and_faiss(run, monkeypatch):
+    monkeypatch.setenv("RS_LOG_LEVEL", "WARNING")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        result = run("init-db")
+    finally:
+        root.setLevel(level)
+    assert result.exit_code == 0 and "latest schema" in result.output
+    assert "alembic" not in result.stderr and "faiss" not in result.stderr
 
 
 def test_init_db_is_repeatable(run):
