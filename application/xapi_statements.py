@@ -122,7 +122,7 @@ def learner_id(actor: Any, qualify_accounts: bool) -> UserId | None:
     return UserId(user)
 
 
-def _timestamp(value: Any, now: datetime) -> datetime | None:
+def _timestamp(value: Any, now: datetime, max_clock_skew: timedelta) -> datetime | None:
     if value is None:
         return None
     try:
@@ -134,8 +134,11 @@ def _timestamp(value: Any, now: datetime) -> datetime | None:
     if moment.tzinfo is None:
         raise Invalid("timestamp", "must include a time zone (e.g. Z or +02:00)")
     moment = moment.astimezone(UTC)
-    if not EARLIEST <= moment <= now + timedelta(days=1):
-        raise Invalid("timestamp", "must lie between 1970 and tomorrow")
+    if moment < EARLIEST:
+        raise Invalid("timestamp", "must not lie before 1970")
+    if moment > now + max_clock_skew:  # the limit of every event (LogInteractions)
+        seconds = int(max_clock_skew.total_seconds())
+        raise Invalid("timestamp", f"lies more than {seconds} s in the future (RS_MAX_CLOCK_SKEW)")
     return moment
 
 
@@ -160,10 +163,16 @@ def derived_id(raw: dict[str, Any]) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "xapi-statement:" + text))
 
 
-def parse(raw: Any, qualify_accounts: bool, now: datetime, derive_id: bool = False) -> Statement:
-    """A Statement, or Invalid naming the first field that breaks the specification. Without an
-    id, the statement gets a random one (what an LRS does), or with `derive_id` one derived from
-    its content."""
+def parse(
+    raw: Any,
+    qualify_accounts: bool,
+    now: datetime,
+    max_clock_skew: timedelta,
+    derive_id: bool = False,
+) -> Statement:
+    """A Statement, or Invalid naming the first field that breaks the specification (or lies more
+    than `max_clock_skew` after `now`). Without an id, the statement gets a random one (what an
+    LRS does), or with `derive_id` one derived from its content."""
     raw = _object(raw, "statement")
     statement_id = raw.get("id")
     if statement_id is not None and not is_uuid(statement_id):
@@ -191,7 +200,7 @@ def parse(raw: Any, qualify_accounts: bool, now: datetime, derive_id: bool = Fal
         object_type=object_type,
         object_id=str(target.get("id", "")),
         context_ids=_context_ids(raw.get("context")),
-        timestamp=_timestamp(raw.get("timestamp"), now),
+        timestamp=_timestamp(raw.get("timestamp"), now, max_clock_skew),
         content_hash=content_hash(raw),
     )
 
@@ -200,6 +209,7 @@ def parse_all(
     raws: Sequence[Any],
     qualify_accounts: bool,
     now: datetime,
+    max_clock_skew: timedelta,
     derive_ids: bool = False,
     seen: dict[str, int] | None = None,
 ) -> tuple[list[Statement], list[dict[str, object]]]:
@@ -209,7 +219,7 @@ def parse_all(
     seen = {} if seen is None else seen
     for index, raw in enumerate(raws):
         try:
-            statement = parse(raw, qualify_accounts, now, derive_ids)
+            statement = parse(raw, qualify_accounts, now, max_clock_skew, derive_ids)
         except Invalid as error:
             problems.append({"index": index, "field": error.field, "message": str(error)})
             continue

@@ -166,7 +166,10 @@ class Container(containers.DeclarativeContainer):
     upsert_courses = providers.Factory(UpsertCourses, uow_factory=uow.provider)
     xapi_mapping = providers.Singleton(load_mapping, config.xapi_mapping)
     ingest_statements = providers.Factory(
-        IngestStatements, uow_factory=uow.provider, mapping=xapi_mapping
+        IngestStatements,
+        uow_factory=uow.provider,
+        mapping=xapi_mapping,
+        max_clock_skew=config.max_clock_skew_seconds,
     )
     erase_learner = providers.Factory(EraseLearner, uow_factory=uow.provider)
     train_two_tower = providers.Factory(

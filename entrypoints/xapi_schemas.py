@@ -47,7 +47,9 @@ class XapiStatementSchema(XapiPartSchema):
     actor = fields.Nested(XapiActorSchema, required=True)
     verb = fields.Nested(XapiVerbSchema, required=True)
     object = fields.Nested(XapiObjectSchema, required=True)
-    timestamp = fields.String(metadata={"description": "ISO 8601 with a time zone"})
+    timestamp = fields.String(
+        metadata={"description": "ISO 8601 with a time zone, at most RS_MAX_CLOCK_SKEW ahead"}
+    )
     context = fields.Dict(metadata={"description": "contextActivities.parent/grouping are read"})
     result = fields.Dict(metadata={"description": "score, success, completion, ...: not read"})
     stored = fields.String(metadata={"description": "set by the LRS that stored it: not read"})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import StatementRecord, UnitOfWork
 from application.use_cases.erase_learner import learner_hash
-from application.use_cases.log_interactions import log_within
+from application.use_cases.log_interactions import DEFAULT_CLOCK_SKEW, as_timedelta, log_within
 from application.xapi_mapping import XapiMapping
 from application.xapi_statements import Statement, parse_all
 from domain.errors import InvalidStatements, StatementConflict
@@ -47,10 +47,13 @@ class IngestStatements:
         uow_factory: Callable[[], UnitOfWork],
         mapping: XapiMapping,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_clock_skew: timedelta | float = DEFAULT_CLOCK_SKEW,
     ) -> None:
         self.uow_factory = uow_factory
         self.mapping = mapping
         self.clock = clock
+        #: how far in the future a statement's timestamp may lie: the limit of every event
+        self.max_clock_skew = as_timedelta(max_clock_skew)
 
     def parse(
         self, raws: Sequence[Any], derive_ids: bool = False, seen: dict[str, int] | None = None
@@ -58,7 +61,14 @@ class IngestStatements:
         """Valid statements and the problems of the others ({index, field, message}).
         `derive_ids`: a statement without an id gets one derived from its content (backfills).
         `seen`: ids met in earlier chunks of the same file (a repeat is a problem)."""
-        return parse_all(raws, self.mapping.qualify_accounts, self.clock(), derive_ids, seen)
+        return parse_all(
+            raws,
+            self.mapping.qualify_accounts,
+            self.clock(),
+            self.max_clock_skew,
+            derive_ids,
+            seen,
+        )
 
     def execute(self, raws: Sequence[Any]) -> XapiResult:
         """A batch from an LRS client: any invalid statement or id conflict rejects all of it."""
@@ -93,7 +103,7 @@ class IngestStatements:
             uow.statements.add(
                 [StatementRecord(s.id, s.content_hash, s.user_id, s.voids, now) for s in fresh]
             )
-            result.accepted = log_within(uow, events).accepted
+            result.accepted = log_within(uow, events, now, self.max_clock_skew).accepted
             targets = [EVENT_PREFIX + s.voids for s in fresh if s.voids]
             result.voided = uow.interactions.remove(targets)
             uow.commit()

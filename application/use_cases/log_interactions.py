@@ -35,11 +35,7 @@ class LogInteractions:
     ) -> None:
         self.uow_factory = uow_factory
         #: how far in the future an event may claim to have happened (client clocks drift)
-        self.max_clock_skew = (
-            max_clock_skew
-            if isinstance(max_clock_skew, timedelta)
-            else timedelta(seconds=max_clock_skew)
-        )
+        self.max_clock_skew = as_timedelta(max_clock_skew)
         self.clock = clock
 
     def execute(self, events: Sequence[Interaction]) -> LogResult:
@@ -52,6 +48,11 @@ class LogInteractions:
         """What execute() would reject, without writing anything."""
         with self.uow_factory() as uow:
             return _problems(uow, events, self.clock(), self.max_clock_skew)
+
+
+def as_timedelta(seconds: timedelta | float) -> timedelta:
+    """RS_MAX_CLOCK_SKEW comes in seconds."""
+    return seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)
 
 
 def log_within(

@@ -191,6 +191,23 @@ def test_authorization_schemes_are_taken_in_any_case_as_http_says(sqlite_url):
     app.container.engine().dispose()
 
 
+def test_statements_take_the_configured_clock_skew_like_events(sqlite_url):
+    app = make_app(sqlite_url, max_clock_skew_seconds=3600)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": EXTRA_COURSES})
+    soon = datetime.now(UTC) + timedelta(minutes=30)
+    late = datetime.now(UTC) + timedelta(minutes=90)
+    fine = copy.deepcopy(SPEC_COMPLETED) | {"timestamp": soon.isoformat()}
+    assert client.post(URL, json=fine, headers=XAPI).status_code == 200
+    ahead = copy.deepcopy(SPEC_COMPLETED) | {"id": str(uuid.uuid4()), "timestamp": late.isoformat()}
+    refused = client.post(URL, json=ahead, headers=XAPI)
+    assert refused.status_code == 400
+    assert refused.json["error"]["message"] == (
+        "statement 0: timestamp: lies more than 3600 s in the future (RS_MAX_CLOCK_SKEW)"
+    )
+    app.container.engine().dispose()
+
+
 def test_an_lrs_client_without_credentials_is_told_to_send_the_xapi_key_with_basic(sqlite_url):
     app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
     client = app.test_client()

@@ -139,6 +139,28 @@ def test_invalid_statements_name_the_field(change, field):
     assert store.statements == {}
 
 
+@pytest.mark.parametrize(
+    ("skew_seconds", "minutes_ahead", "stored"),
+    [(300, 2, True), (300, 10, False), (3600, 30, True), (3600, 90, False)],
+)
+def test_a_statement_may_lie_as_far_ahead_as_any_event_and_no_further(
+    skew_seconds, minutes_ahead, stored
+):
+    use_case, store = ingest()
+    use_case.max_clock_skew = timedelta(seconds=skew_seconds)
+    ahead = (NOW + timedelta(minutes=minutes_ahead)).isoformat()
+    sent = statement({"openid": "https://id.example/ana"}, timestamp=ahead)
+    if stored:
+        assert use_case.execute([sent]).accepted == 1
+        return
+    with pytest.raises(InvalidStatements) as raised:
+        use_case.execute([sent])
+    assert str(raised.value) == (
+        f"statement 0: timestamp: lies more than {skew_seconds} s in the future (RS_MAX_CLOCK_SKEW)"
+    )
+    assert store.events == {}
+
+
 def test_the_same_id_twice_in_one_batch_is_refused():
     use_case, _ = ingest()
     twice = statement({"openid": "https://id.example/ana"})
