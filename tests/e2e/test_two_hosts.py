@@ -138,7 +138,9 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     ).stdout
     newer = published.split("version ")[1].split()[0]
     assert newer != first
-    assert eventually(lambda: same_model() == newer and newer, 15) == newer
+    # a refresh is 1 s; the margin is for a loaded machine loading the new index (it took >15 s
+    # while other jobs ran), not a latency target (that is benchmarks/serving.py's)
+    assert eventually(lambda: same_model() == newer and newer, 60) == newer
 
     # A job submitted on host A is run once, by one of the two trainers, and B reports it.
     before = two_tower_versions(models)
@@ -153,7 +155,7 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     done = eventually(finished, 60)
     assert done["status"] == "succeeded" and done["attempts"] == 1, done
     assert len(two_tower_versions(models)) == len(before) + 1
-    assert eventually(lambda: same_model() == done["result"]["version"], 15)
+    assert eventually(lambda: same_model() == done["result"]["version"], 60)
 
     # Slates served by both hosts, clicks logged on B; the bandit both report agrees.
     clicks = []
