@@ -91,14 +91,14 @@ class RecommendHome:
         return self.strategies.validate(requested) if query.strategy else requested
 
     def execute(self, query: RecommendHomeQuery) -> HomeResult:
-        asked = query.strategy or self.default_strategy
-        if query.weights and asked != HybridRecommender.name:
-            raise InvalidWeights(
-                f"weights apply to the hybrid strategy only, not to {asked!r}; "
-                "leave them out or ask for strategy=hybrid"
-            )
         snapshot = self.strategies.snapshot()
-        requested = self._resolve(query, snapshot)
+        requested = self._resolve(query, snapshot)  # an unknown strategy is refused first
+        named = query.strategy or self.default_strategy
+        if query.weights and named not in (HybridRecommender.name, AUTO):
+            raise InvalidWeights(
+                f"weights apply to the hybrid strategy only (or auto, when it picks the "
+                f"hybrid), not to {named!r}; leave them out or ask for strategy=hybrid"
+            )
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         degraded = False
         try:

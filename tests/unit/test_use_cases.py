@@ -103,7 +103,7 @@ def test_weights_for_a_strategy_other_than_the_hybrid_are_refused_not_ignored(
     uow, registry, strategy, default
 ):
     asked = strategy or default
-    with pytest.raises(InvalidWeights, match=f"hybrid strategy only, not to '{asked}'"):
+    with pytest.raises(InvalidWeights, match=f"hybrid strategy only.*not to '{asked}'"):
         home(
             uow,
             registry,
@@ -114,9 +114,26 @@ def test_weights_for_a_strategy_other_than_the_hybrid_are_refused_not_ignored(
         )
 
 
-def test_weights_go_to_the_hybrid_when_it_is_the_default(uow, registry):
-    result = home(uow, registry, user_id=UserId("u1"), default="hybrid", weights={"content": 1.0})
-    assert result.slate.fallback_from == "hybrid"  # no hybrid in this registry: popularity
+@pytest.mark.parametrize(
+    ("strategy", "default"), [(None, "hybrid"), ("auto", "popularity"), (None, "auto")]
+)
+def test_weights_are_taken_when_the_hybrid_is_asked_or_auto_may_pick_it(
+    uow, registry, strategy, default
+):
+    result = home(
+        uow,
+        registry,
+        user_id=UserId("u1"),
+        strategy=strategy,
+        default=default,
+        weights={"content": 1.0},
+    )
+    assert result.items  # answered (no hybrid in this registry: popularity), not refused
+
+
+def test_an_unknown_strategy_with_weights_is_refused_as_an_unknown_strategy(uow, registry):
+    with pytest.raises(InvalidStrategy):
+        home(uow, registry, user_id=UserId("u1"), strategy="astrology", weights={"content": 1.0})
 
 
 def test_every_served_slate_is_recorded_for_attribution(uow, registry, store):
@@ -288,9 +305,9 @@ def test_trainers_of_two_versions_side_by_side_do_not_refit_each_others_strategi
     store.publish("item_cf", published.files, newer, based_on=fitted.version)
     assert fit.plan()[1] == {}
     assert fit.execute() == []
-    assert store.load("item_cf", store.current_version("item_cf"), only=()).manifest["settings"] == {
-        "setting_of_the_future": 3
-    }
+    assert store.load("item_cf", store.current_version("item_cf"), only=()).manifest[
+        "settings"
+    ] == {"setting_of_the_future": 3}
 
 
 def test_a_fit_overtaken_by_another_trainer_is_a_warning_and_the_cycle_goes_on(
