@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,26 +31,43 @@ class NotUtf8(ValueError):
 
 def read_text(path: Path) -> str:
     """The file's text, without the byte order mark Excel writes before UTF-8 (what utf-8-sig
-    drops); NotUtf8 says where it is not UTF-8 (decoded whole: the offset is the file's own)."""
+    drops); NotUtf8 says where it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+
+
+def _not_utf8(path: Path) -> NotUtf8:
+    """Where `path` stops being UTF-8: its first bad byte, that byte's offset and line."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8").removeprefix("\ufeff")
+        data.decode("utf-8")
+        return NotUtf8(f"{path} is not UTF-8 text; save it as UTF-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise NotUtf8(
+        return NotUtf8(
             f"{path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}, "
             f"line {line}); save it as UTF-8"
-        ) from None
+        )
 
 
 def _rows(path: Path) -> Iterator[tuple[int, Any]]:
-    text = read_text(path)
+    """(line, row) of the file, read as it goes (a large import never holds its text whole)."""
+    try:
+        yield from _decoded_rows(path)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+
+
+def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        for row in reader:
-            yield reader.line_num, _csv_row(row)
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                yield reader.line_num, _csv_row(row)
         return
-    with io.StringIO(text, newline=None) as handle:  # universal newlines, as open() reads
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:
