@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from entrypoints.schemas import problems
 
 LIST_COLUMNS = ("tags", "prerequisites")
-#: how spreadsheets and exports spell a yes or a no (case does not matter)
-BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: how a yes or a no may be spelled (any case): what the API's schemas take in JSON too
+BOOLEANS = {str(v).lower(): True for v in fields.Boolean.truthy} | {
+    str(v).lower(): False for v in fields.Boolean.falsy
+}
 
 
 @dataclass
@@ -87,7 +89,7 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
         if spelled in BOOLEANS:
             clean["active"] = BOOLEANS[spelled]
         elif spelled:  # blank: the default
-            return ValueError(f"active: {given!r} is not true/false, 1/0 or yes/no")
+            return ValueError(f"active: {given!r} is not true/false, 1/0, yes/no or on/off")
     return clean
 
 

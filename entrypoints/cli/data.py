@@ -60,9 +60,21 @@ def _parse(file: Path, schema: Schema) -> Parsed:
 def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Upsert courses from FILE (.csv, or JSON lines); tags and prerequisites are |-separated in CSV."""
     parsed = _parse(file, CourseSchema())
+    # a course named twice is a bad row, as in a POST /courses batch (the later copy would win)
+    first: dict[str, int] = {}
+    courses = []
+    for course, line in zip(parsed.items, parsed.lines, strict=True):
+        if course.course_id in first:
+            parsed.errors.append(
+                f"line {line}: course_id: repeats course {course.course_id!r} of line "
+                f"{first[course.course_id]}"
+            )
+        else:
+            first[course.course_id] = line
+            courses.append(course)
     _report(parsed.errors, skip_invalid, "course rows")
     try:
-        count = container_of(ctx).upsert_courses().execute(parsed.items)
+        count = container_of(ctx).upsert_courses().execute(courses)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"imported {count} courses")

@@ -122,20 +122,47 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url,
 def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
     run, database_url, tmp_path
 ):
-    rows = ["course_id,title,active", "a,A,Yes", "b,B,0", "c,C,FALSE", "d,D,", "e,E,maybe"]
+    rows = [
+        "course_id,title,active",
+        "a,A,Yes",
+        "b,B,0",
+        "c,C,FALSE",
+        "d,D,",
+        "e,E,maybe",
+        "f,F,On",
+    ]
     (tmp_path / "courses.csv").write_text("\n".join(rows) + "\n")
     result = run("import-courses", str(tmp_path / "courses.csv"))
     assert result.exit_code == 1
-    assert "line 6: active: 'maybe' is not true/false, 1/0 or yes/no" in result.output
+    assert "line 6: active: 'maybe' is not true/false, 1/0, yes/no or on/off" in result.output
     assert counts(database_url) == (0, 0)
     kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
-    assert kept.exit_code == 0 and "imported 4 courses" in kept.output
+    assert kept.exit_code == 0 and "imported 5 courses" in kept.output
     container = Container()
     container.config.from_dict({"database_url": database_url})
     with container.uow() as uow:
         active = {c.course_id: c.active for c in uow.courses.all()}
     container.engine().dispose()
-    assert active == {"a": True, "b": False, "c": False, "d": True}
+    assert active == {"a": True, "b": False, "c": False, "d": True, "f": True}  # as JSON takes them
+
+
+def test_a_course_named_twice_in_a_file_is_a_bad_row_as_in_an_api_batch(
+    run, database_url, tmp_path
+):
+    rows = ["course_id,title", "c1,First", "c2,Other", "c1,Second"]
+    (tmp_path / "courses.csv").write_text("\n".join(rows) + "\n")
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code == 1
+    assert "line 4: course_id: repeats course 'c1' of line 2" in result.output
+    assert counts(database_url) == (0, 0)
+    kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert kept.exit_code == 0 and "imported 2 courses" in kept.output
+    container = Container()
+    container.config.from_dict({"database_url": database_url})
+    with container.uow() as uow:
+        titles = {c.course_id: c.title for c in uow.courses.all()}
+    container.engine().dispose()
+    assert titles == {"c1": "First", "c2": "Other"}  # the first copy, not the last
 
 
 def test_invalid_json_lines_are_reported(run, tmp_path):
