@@ -58,11 +58,12 @@ class XapiStatementSchema(XapiPartSchema):
     attachments = fields.List(fields.Dict(), metadata={"description": "not read"})
 
 
-#: POST takes one statement or an array of them.
+#: POST takes one statement or an array of up to this many.
+MAX_STATEMENTS = 1_000
 STATEMENTS = {
     "oneOf": [
         XapiStatementSchema,
-        {"type": "array", "items": XapiStatementSchema, "maxItems": 1_000},
+        {"type": "array", "items": XapiStatementSchema, "maxItems": MAX_STATEMENTS},
     ]
 }
 

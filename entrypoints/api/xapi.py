@@ -14,6 +14,7 @@ from entrypoints.api.ingest_auth import ingest_required
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
 from entrypoints.xapi_schemas import (
+    MAX_STATEMENTS,
     STATEMENT_IDS,
     STATEMENTS,
     StatementIdQuerySchema,
@@ -23,7 +24,6 @@ from entrypoints.xapi_schemas import (
 
 bp = Blueprint("xapi", __name__, url_prefix="/api/v1/xapi")
 VERSION = "1.0.3"
-MAX_STATEMENTS = 1_000  # also in STATEMENTS, the document
 ERRORS = (400, 401, 403, 409, 413)
 
 
