@@ -33,6 +33,16 @@ def counts(database_url: str) -> tuple[int, int]:
     return result
 
 
+def stored_courses(database_url: str) -> dict:  # type: ignore[type-arg]
+    """course_id -> the stored course."""
+    container = Container()
+    container.config.from_dict({"database_url": database_url})
+    with container.uow() as uow:
+        result = {c.course_id: c for c in uow.courses.all()}
+    container.engine().dispose()
+    return result
+
+
 COURSES_CSV = """course_id,title,description,category,level,tags,prerequisites,active
 c_py1,Python Basics,Learn Python,Programming,beginner,python|programming,,true
 c_py2,Intermediate Python,More Python,Programming,intermediate,python,c_py1,true
@@ -138,11 +148,7 @@ def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
     assert counts(database_url) == (0, 0)
     kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
     assert kept.exit_code == 0 and "imported 5 courses" in kept.output
-    container = Container()
-    container.config.from_dict({"database_url": database_url})
-    with container.uow() as uow:
-        active = {c.course_id: c.active for c in uow.courses.all()}
-    container.engine().dispose()
+    active = {i: c.active for i, c in stored_courses(database_url).items()}
     assert active == {"a": True, "b": False, "c": False, "d": True, "f": True}  # as JSON takes them
 
 
@@ -157,11 +163,7 @@ def test_a_course_named_twice_in_a_file_is_a_bad_row_as_in_an_api_batch(
     assert counts(database_url) == (0, 0)
     kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
     assert kept.exit_code == 0 and "imported 2 courses" in kept.output
-    container = Container()
-    container.config.from_dict({"database_url": database_url})
-    with container.uow() as uow:
-        titles = {c.course_id: c.title for c in uow.courses.all()}
-    container.engine().dispose()
+    titles = {i: c.title for i, c in stored_courses(database_url).items()}
     assert titles == {"c1": "First", "c2": "Other"}  # the first copy, not the last
 
 

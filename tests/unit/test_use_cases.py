@@ -98,20 +98,24 @@ def test_an_unknown_strategy_lists_the_valid_ones(uow, registry):
     assert raised.value.valid == ["auto", "content", "popularity"]
 
 
+def weighted_home(uow, registry, strategy, default):  # type: ignore[no-untyped-def]
+    return home(
+        uow,
+        registry,
+        user_id=UserId("u1"),
+        strategy=strategy,
+        default=default,
+        weights={"content": 1.0},
+    )
+
+
 @pytest.mark.parametrize(("strategy", "default"), [("popularity", "hybrid"), (None, "content")])
 def test_weights_for_a_strategy_other_than_the_hybrid_are_refused_not_ignored(
     uow, registry, strategy, default
 ):
     asked = strategy or default
     with pytest.raises(InvalidWeights, match=f"hybrid strategy only.*not to '{asked}'"):
-        home(
-            uow,
-            registry,
-            user_id=UserId("u1"),
-            strategy=strategy,
-            default=default,
-            weights={"content": 1.0},
-        )
+        weighted_home(uow, registry, strategy, default)
 
 
 @pytest.mark.parametrize(
@@ -120,14 +124,7 @@ def test_weights_for_a_strategy_other_than_the_hybrid_are_refused_not_ignored(
 def test_weights_are_taken_when_the_hybrid_is_asked_or_auto_may_pick_it(
     uow, registry, strategy, default
 ):
-    result = home(
-        uow,
-        registry,
-        user_id=UserId("u1"),
-        strategy=strategy,
-        default=default,
-        weights={"content": 1.0},
-    )
+    result = weighted_home(uow, registry, strategy, default)
     assert result.items  # answered (no hybrid in this registry: popularity), not refused
 
 
