@@ -69,7 +69,7 @@ def home(  # type: ignore[no-untyped-def]
             level=args["level"],
             strict_prerequisites=args["strict_prerequisites"],
             weights=weights,
-            record=request.method != "HEAD",
+            record=_shown(),
         )
     )
     body: dict[str, Any] = {"user_id": result.slate.user_id, "strategy": result.slate.strategy}
@@ -84,7 +84,7 @@ def home(  # type: ignore[no-untyped-def]
     else:
         body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
-    if request.method != "HEAD":  # a HEAD (link checkers, monitors) shows nobody a list
+    if _shown():
         metrics.served("home", result.slate.strategy, result.slate.fallback_from)
     return body
 
@@ -97,10 +97,16 @@ def home(  # type: ignore[no-untyped-def]
 def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_similar]):  # type: ignore[no-untyped-def]
     args = query(KQuerySchema)
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
-    if request.method != "HEAD":
+    if _shown():
         metrics.served("similar", result.strategy)
     return {
         "course_id": result.course_id,
         "strategy": result.strategy,
         "items": _items(result.items, args["explain"]),
     }
+
+
+def _shown() -> bool:
+    """Whether a person sees this list: a HEAD (link checkers, monitors) shows nobody one, so it
+    is neither recorded nor counted as served."""
+    return request.method != "HEAD"
