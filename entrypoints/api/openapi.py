@@ -13,6 +13,7 @@ from flask import Flask
 from marshmallow import Schema
 
 from entrypoints.schemas import ErrorSchema
+from entrypoints.wsgi import HEADER_FIELD_LIMIT, REQUEST_LINE_LIMIT
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input",
@@ -21,9 +22,9 @@ ERROR_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large (the message names the limit)",
-    414: "The request line is longer than gunicorn takes (8190 bytes): a very long URL",
+    414: f"The request line is longer than gunicorn takes ({REQUEST_LINE_LIMIT} bytes): a very long URL",
     415: "The body is not application/json",
-    431: "A request header is larger than gunicorn takes (16384 bytes)",
+    431: f"A request header is larger than gunicorn takes ({HEADER_FIELD_LIMIT} bytes)",
     503: "The database is unavailable (see Retry-After)",
 }
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
