@@ -43,6 +43,10 @@ class InvalidBatch(DomainError):
         )
         self.problems = problems
 
+    def of_one(self) -> InvalidBatch:
+        """The same problems for a request of one item, which has no index to name."""
+        return type(self)([{**problem, "index": None} for problem in self.problems])
+
 
 class InvalidEvents(InvalidBatch):
     code = "invalid_events"

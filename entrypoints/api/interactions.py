@@ -6,6 +6,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
 from application.use_cases.log_interactions import LogInteractions
+from domain.errors import InvalidEvents
 from entrypoints import metrics
 from entrypoints.api.errors import BadRequest
 from entrypoints.api.http import json_body, no_query
@@ -24,9 +25,12 @@ def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):
     body = json_body()
     if not isinstance(body, dict):
         raise BadRequest('the body must be one event object or {"events": [...]}')
-    events = (
-        EventBatchSchema().load(body)["events"] if "events" in body else [EventSchema().load(body)]
-    )
-    result = use_case.execute(events)
+    if "events" in body:
+        result = use_case.execute(EventBatchSchema().load(body)["events"])
+    else:
+        try:
+            result = use_case.execute([EventSchema().load(body)])
+        except InvalidEvents as error:
+            raise error.of_one() from None
     metrics.events_received(result.accepted, result.duplicates)
     return {"accepted": result.accepted, "duplicates": result.duplicates}

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from application.use_cases.ingest_xapi import IngestStatements
 from application.xapi_statements import is_uuid
-from domain.errors import StatementConflict
+from domain.errors import InvalidStatements, StatementConflict
 from entrypoints.api.errors import BadRequest, error_response
 from entrypoints.api.http import json_body, no_query, query
 from entrypoints.api.ingest_auth import ingest_required
@@ -65,6 +65,10 @@ def post_statements(use_case: IngestStatements = Provide[Container.ingest_statem
         result = use_case.execute(statements)
     except StatementConflict as error:
         return _conflict(error)
+    except InvalidStatements as error:
+        if isinstance(body, list):
+            raise
+        raise error.of_one() from None
     return jsonify(result.ids)
 
 
@@ -92,6 +96,8 @@ def put_statement(use_case: IngestStatements = Provide[Container.ingest_statemen
         use_case.execute([body])
     except StatementConflict as error:
         return _conflict(error)
+    except InvalidStatements as error:
+        raise error.of_one() from None
     stored = Response(status=204)
     del stored.headers["Content-Type"]  # no body, so no type (Flask would say text/html)
     return stored

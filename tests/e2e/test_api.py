@@ -126,6 +126,14 @@ def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(client)
     assert "course_sql_basic" in ids  # the valid first event was not stored either
 
 
+def test_a_single_event_is_not_called_event_0_in_its_error(client):
+    response = client.post("/api/v1/interactions", json=ev("user5", "course_nope", "view"))
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["message"] == "course_id: unknown course 'course_nope'"
+    assert error["problems"][0]["index"] is None
+
+
 def test_events_are_attributed_to_a_served_slate(client):
     log(client, ev("user1", "course_python_basic", "complete"))
     served = client.get(f"{HOME}?user_id=user1&strategy=content").json

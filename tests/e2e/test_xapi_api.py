@@ -202,9 +202,10 @@ def test_statements_take_the_configured_clock_skew_like_events(sqlite_url):
     ahead = copy.deepcopy(SPEC_COMPLETED) | {"id": str(uuid.uuid4()), "timestamp": late.isoformat()}
     refused = client.post(URL, json=ahead, headers=XAPI)
     assert refused.status_code == 400
-    assert refused.json["error"]["message"] == (
-        "statement 0: timestamp: lies more than 3600 s in the future (RS_MAX_CLOCK_SKEW)"
-    )
+    too_late = "timestamp: lies more than 3600 s in the future (RS_MAX_CLOCK_SKEW)"
+    assert refused.json["error"]["message"] == too_late  # one statement: no index to name
+    in_array = client.post(URL, json=[fine, ahead], headers=XAPI)
+    assert in_array.json["error"]["message"] == f"statement 1: {too_late}"
     app.container.engine().dispose()
 
 
