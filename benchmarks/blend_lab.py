@@ -299,7 +299,7 @@ def timepop(dataset: str, data_dir: Path, tau: float = 7.0, unused: float = 0.0)
 
 def puresvd(dataset: str, data_dir: Path, k: int = 50, unused: float = 0.0) -> None:
     """PureSVD: scores x_u V_k V_kᵀ from the top-k right singular vectors. Cached as "transition"."""
-    from adapters.item_cf import interaction_matrix
+    from adapters.item_weights import interaction_matrix
 
     data, search = _inner(dataset, data_dir)
     ids = [c.course_id for c in data.courses]
@@ -915,7 +915,7 @@ def sessions(
     p-norm over sessions of its session sums (the strongest session counts most), mixed with the
     plain score (both divided by their largest). On a random split a hidden course was taken in
     one of the learner's sessions; this asks whether scoring by the closest session finds it."""
-    from adapters.item_cf import add_proximity
+    from adapters.item_weights import add_proximity
 
     search, ids, x, rows = _inner_matrix(dataset, data_dir)
     index = {c: i for i, c in enumerate(ids)}

@@ -20,7 +20,8 @@ import numpy as np
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from adapters.item_cf import ItemCFRecommender, _item_knn, interaction_matrix
+from adapters.item_cf import ItemCFRecommender
+from adapters.item_weights import interaction_matrix, item_knn
 from domain.model import Course, EventType, Interaction
 
 
@@ -124,7 +125,7 @@ def main() -> None:
             print(f"before: one float64 inverse {one:.1f} s, x{runs} = {before:.1f} s", flush=True)
         print(f"speed-up with λ search: {before / after:.1f}x", flush=True)
         started = time.perf_counter()
-        _item_knn(matrix, 100)
+        item_knn(matrix, 100)
         knn_new = time.perf_counter() - started
         knn_old = _old_knn(matrix, 100)
         print(f"kNN top-100 tables: before (per-item loop) {knn_old:.2f} s, after {knn_new:.2f} s")

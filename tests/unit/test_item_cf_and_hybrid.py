@@ -151,20 +151,20 @@ def test_item_cf_copes_with_a_catalog_smaller_than_ten_courses():
 def test_a_sparse_model_publishes_each_courses_strongest_weights_at_any_catalog_size():
     from scipy import sparse
 
-    from adapters.item_cf import _strongest
+    from adapters.item_weights import strongest
 
     rng = np.random.default_rng(3)
     small = sparse.random(40, 40, density=0.3, random_state=4, dtype=np.float32, format="csr")
     signs = rng.choice([-1.0, 1.0], small.nnz)  # EASE's negative weights count by magnitude
     small.data = (rng.permutation(np.linspace(0.01, 1, small.nnz)) * signs).astype(np.float32)
-    assert (_strongest(small, 5) != _strongest(small.toarray(), 5)).nnz == 0
-    assert (_strongest(small, 40) != small).nnz == 0  # short rows are published whole
+    assert (strongest(small, 5) != strongest(small.toarray(), 5)).nnz == 0
+    assert (strongest(small, 40) != small).nnz == 0  # short rows are published whole
     # item-kNN of a million courses: a dense copy (4 TB) could never be made
     huge = sparse.csr_matrix(
         (np.arange(1, 9, dtype=np.float32), ([0, 0, 0, 1, 1, 2, 2, 2], [5, 6, 7, 1, 2, 3, 4, 9])),
         shape=(1_000_000, 1_000_000),
     )
-    kept = _strongest(huge, 2)
+    kept = strongest(huge, 2)
     assert kept.shape == huge.shape and kept.nnz == 6
     assert sorted(kept[0].indices) == [6, 7] and sorted(kept[2].indices) == [4, 9]
 
@@ -172,11 +172,11 @@ def test_a_sparse_model_publishes_each_courses_strongest_weights_at_any_catalog_
 def test_item_knn_keeps_each_courses_nearest_and_gives_ties_to_the_courses_listed_first():
     from scipy import sparse
 
-    from adapters.item_cf import _item_knn
+    from adapters.item_weights import item_knn
 
     # two learners took courses 0-5; a third took 4 and 5 again: 5's nearest is 4, then a tie
     taken = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]]
-    kept = _item_knn(sparse.csr_matrix(np.array(taken, dtype=np.float32)), 2)
+    kept = item_knn(sparse.csr_matrix(np.array(taken, dtype=np.float32)), 2)
     assert [sorted(kept[row].indices) for row in range(6)] == [
         [1, 2],
         [0, 2],
@@ -189,7 +189,7 @@ def test_item_knn_keeps_each_courses_nearest_and_gives_ties_to_the_courses_liste
 
 def reference_proximity(index, interactions):  # type: ignore[no-untyped-def]
     """P spelled out: each learner's distinct courses in the order they last touched them."""
-    from adapters.item_cf import PROXIMITY_DECAY, PROXIMITY_WINDOW
+    from adapters.item_weights import PROXIMITY_DECAY, PROXIMITY_WINDOW
 
     n = len(index)
     p = np.zeros((n, n))
@@ -212,7 +212,7 @@ def reference_proximity(index, interactions):  # type: ignore[no-untyped-def]
 def test_proximity_follows_each_learners_time_order_whatever_the_order_events_arrive_in():
     import random
 
-    from adapters.item_cf import add_proximity
+    from adapters.item_weights import add_proximity
 
     rng = random.Random(5)
     index = {CourseId(f"c{i}"): i for i in range(40)}
@@ -232,7 +232,7 @@ def test_proximity_follows_each_learners_time_order_whatever_the_order_events_ar
 
 
 def test_proximity_keeps_the_gram_matrix_positive_definite_however_long_a_history():
-    from adapters.item_cf import add_proximity
+    from adapters.item_weights import add_proximity
 
     index = {CourseId(f"c{i}"): i for i in range(400)}
     events = [event("u", f"c{i}", "enroll", i) for i in range(400)]
@@ -250,17 +250,17 @@ def test_a_proximity_weight_that_is_not_a_number_from_0_to_1000_is_refused(weigh
 def test_item_cfs_own_lambda_search_counts_proximity_without_the_courses_it_hides(monkeypatch):
     """No λ given: the search fits each λ with P, built without the courses it holds out (else
     they would leak into what it is scored on); the final fit builds P from every event."""
-    import adapters.item_cf as item_cf
+    import adapters.item_weights as item_weights
     from adapters.demo_data import demo_data
 
     calls: list[set] = []
-    real = item_cf.add_proximity
+    real = item_weights.add_proximity
 
     def recording(gram, index, interactions, weight):  # type: ignore[no-untyped-def]
         calls.append({(e.user_id, e.course_id) for e in interactions if e.course_id in index})
         real(gram, index, interactions, weight)
 
-    monkeypatch.setattr(item_cf, "add_proximity", recording)
+    monkeypatch.setattr(item_weights, "add_proximity", recording)
     data = demo_data(seed=3, learners=300)
     model = ItemCFRecommender(proximity_weight=4.0)
     model.fit(data.courses, data.interactions)
@@ -280,18 +280,18 @@ def test_item_cfs_lambda_search_on_a_large_catalog_counts_proximity_under_each_c
     """Above search_items the λ search fits on the most popular courses only: P is built on
     their columns, each course's diagonal counting the learners who took it (hidden ones left
     out), so the search scores the model the final fit builds."""
-    import adapters.item_cf as item_cf
+    import adapters.item_weights as item_weights
     from adapters.demo_data import demo_data
 
     calls: list[tuple[dict, np.ndarray, list]] = []
-    real = item_cf.add_proximity
+    real = item_weights.add_proximity
 
     def recording(gram, index, interactions, weight):  # type: ignore[no-untyped-def]
         before = gram.copy()
         real(gram, index, interactions, weight)
         calls.append((dict(index), (gram - before) / weight, list(interactions)))
 
-    monkeypatch.setattr(item_cf, "add_proximity", recording)
+    monkeypatch.setattr(item_weights, "add_proximity", recording)
     data = demo_data(seed=3, learners=300)
     model = ItemCFRecommender(proximity_weight=2.0, search_items=40)
     model.fit(data.courses, data.interactions)
@@ -312,7 +312,7 @@ def test_ease_weights_are_the_closed_form_computed_in_the_gram_matrixs_own_memor
     matrix is allocated (at 20,000 courses each copy is 1.6 GB)."""
     import tracemalloc
 
-    from adapters.item_cf import _ease
+    from adapters.item_weights import ease
 
     rng = np.random.default_rng(0)
     x = (rng.random((600, 300)) < 0.05).astype(np.float32)
@@ -322,7 +322,7 @@ def test_ease_weights_are_the_closed_form_computed_in_the_gram_matrixs_own_memor
         expected = -p / np.diag(p)
         np.fill_diagonal(expected, 0.0)
         tracemalloc.start()
-        weights = _ease(gram, 50.0)
+        weights = ease(gram, 50.0)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         np.testing.assert_allclose(weights, expected, atol=1e-5)
