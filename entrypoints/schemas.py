@@ -383,6 +383,11 @@ class ExplainQuerySchema(Schema):
     course_id = Identifier(required=True)
     strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
     strict_prerequisites = fields.Boolean(load_default=False)
+    k = fields.Integer(
+        load_default=10,
+        validate=validate.Range(1, 100),
+        metadata={"description": "the length of the home list whose ranks are explained"},
+    )
 
 
 class ArmSchema(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -10,8 +10,10 @@ from typing import Any
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.strategies import StrategyRegistry
+from application.use_cases.recommend_home import pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
-from domain.model import CourseId, UserId
+from domain.model import Course, CourseId, LearnerHistory, UserId
+from domain.ports import Recommender
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,8 @@ class ExplainQuery:
     course_id: CourseId
     strategy: str | None = None
     strict_prerequisites: bool = False
+    #: the length of the home list to explain: the ranking stage sees pool_size(k) candidates
+    k: int = 10
 
 
 class ExplainRecommendation:
@@ -53,7 +57,8 @@ class ExplainRecommendation:
         if not course.active:
             removed.append("removed: the course is inactive")
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
-        everything = len(snapshot.courses)
+        # What a home request leaves out, so that ranks are those the learner is served.
+        exclude = history.taken() | snapshot.inactive()
         per_strategy = []
         for name in names:
             recommender = snapshot.recommenders.get(name)
@@ -61,20 +66,10 @@ class ExplainRecommendation:
                 continue
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
             if recommender.ready and not (recommender.personalised and history.is_new):
-                ranked = recommender.recommend(history, everything, explain=False)
-                found = next((r for r in ranked if r.course_id == course.course_id), None)
-                if found is not None:
-                    found = recommender.explain(history, [found])[0]
                 entry.update(
-                    score=found.score if found else None,
-                    rank=found.rank if found else None,
-                    reason=found.reason if found else None,
-                    candidates=len(ranked),
-                )
-                final = rerank(ranked, history, snapshot.courses, everything, policy, self.clock())
-                entry["rules"] = final.rules.get(course.course_id, [])
-                entry["final_rank"] = next(
-                    (r.rank for r in final.items if r.course_id == course.course_id), None
+                    self._ranked(
+                        recommender, history, course, snapshot.courses, exclude, query, policy
+                    )
                 )
             else:
                 entry["note"] = (
@@ -88,4 +83,47 @@ class ExplainRecommendation:
             "learner_events": len(history.events),
             "removed_by": removed,
             "strategies": per_strategy,
+        }
+
+    def _ranked(
+        self,
+        recommender: Recommender,
+        history: LearnerHistory,
+        course: Course,
+        catalog: Mapping[CourseId, Course],
+        exclude: frozenset[CourseId],
+        query: ExplainQuery,
+        policy: RankingPolicy,
+    ) -> dict[str, Any]:
+        """The course's raw score and rank, and its final rank and rules as a home request of
+        `query.k` courses ranks it: from the same candidates, without the courses it leaves out."""
+        course_id = course.course_id
+        pool = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+        final = rerank(pool, history, catalog, len(pool), policy, self.clock())
+        served = next((r for r in final.items if r.course_id == course_id), None)
+        rules = final.rules.get(course_id, [])
+        found = next((r for r in pool if r.course_id == course_id), None)
+        if found is None:  # outside the candidates: its rank among every course it may have
+            ranked = recommender.recommend(
+                history, len(catalog), exclude - {course_id}, explain=False
+            )
+            found = next((r for r in ranked if r.course_id == course_id), None)
+            if found is not None and course_id not in exclude:
+                rules = [
+                    f"not among the {len(pool)} candidates ranked for a list of {query.k}",
+                    *rerank([found], history, catalog, 1, policy, self.clock()).rules.get(
+                        course_id, []
+                    ),
+                ]
+        if found is not None:
+            found = recommender.explain(history, [found])[0]
+        return {
+            "score": found.score if found else None,
+            "rank": found.rank if found else None,
+            # what the learner reads: the ranking stage's reason (a next step) or the strategy's
+            "reason": (served.reason if served else None) or (found.reason if found else None),
+            "candidates": len(pool),
+            "rules": rules,
+            "final_rank": served.rank if served else None,
+            **({} if pool else {"note": "no candidates for this learner: popularity answers"}),
         }

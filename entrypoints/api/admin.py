@@ -162,6 +162,7 @@ def explain(use_case: ExplainRecommendation = Provide[Container.explain_recommen
             CourseId(args["course_id"]),
             args["strategy"],
             args["strict_prerequisites"],
+            args["k"],
         )
     )
 

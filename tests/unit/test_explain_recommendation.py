@@ -1,0 +1,68 @@
+"""The admin's "why (not) this course" agrees with the lists learners are served."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
+from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
+from application.use_cases.upsert_courses import UpsertCourses
+from domain.model import CourseId, UserId
+from tests.conftest import CATALOG, event
+from tests.unit.test_use_cases import serving
+
+
+@pytest.fixture
+def uow():  # type: ignore[no-untyped-def]
+    store = InMemoryStore()
+    return lambda: InMemoryUnitOfWork(store)
+
+
+@pytest.fixture
+def registry(uow, tmp_path):  # type: ignore[no-untyped-def]
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event("u1", "course_python_basic", "enroll", 1),
+            event("u1", "course_ml_basic", "view", 2),
+            event("u2", "course_python_basic", "complete", 3),
+            event("u2", "course_old_cobol", "enroll", 4),
+            event("u3", "course_sql_basic", "view", 5),
+        ]
+    )
+    return serving(
+        uow,
+        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize("strategy", ["popularity", "content"])
+def test_the_admin_explanation_gives_each_served_course_the_rank_and_reason_it_was_served_with(
+    uow, registry, strategy
+):
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u1"), k=3, strategy=strategy)
+    )
+    assert served.items
+    explain = ExplainRecommendation(uow, registry)
+    for item in served.items:
+        answer = explain.execute(ExplainQuery(UserId("u1"), item.course.course_id, strategy, k=3))
+        entry = answer["strategies"][0]
+        assert (entry["final_rank"], entry["reason"]) == (
+            item.recommendation.rank,
+            item.recommendation.reason,
+        ), item.course.course_id
+
+
+def test_a_course_the_learner_took_has_no_final_rank_in_the_admin_explanation(uow, registry):
+    answer = ExplainRecommendation(uow, registry).execute(
+        ExplainQuery(UserId("u1"), CourseId("course_python_basic"), "popularity")
+    )
+    assert answer["removed_by"] == ["removed: the learner enrolled in it"]
+    entry = answer["strategies"][0]
+    assert entry["final_rank"] is None and entry["rank"] is not None
