@@ -91,7 +91,15 @@ class PopularityRecommender(ScoringRecommender):
         return np.broadcast_to(self.popularity, (len(learners), len(self.courses)))
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
+        if self.popularity[row] <= 0:
+            return self._untried(row)
         return f"Popular in {self.courses[row].category or 'our catalog'}{self.period}"
+
+    def _untried(self, row: int) -> str:
+        """A course without a single event fills a list only once the popular ones ran out:
+        calling it popular would be false."""
+        category = self.courses[row].category
+        return f"A {category + ' ' if category else ''}course nobody has tried yet"
 
     def similarity(self, source: int) -> np.ndarray:
         """Popularity, with the source's category ahead of the rest of the catalog."""
@@ -100,8 +108,12 @@ class PopularityRecommender(ScoringRecommender):
 
     def similar_reason(self, source: int, row: int) -> str:
         course = self.courses[source]
-        if self.courses[row].category == course.category:
-            return f"Popular in {course.category}{self.period}, like {course.title}"
+        category = course.category or "our catalog"
+        same = self.courses[row].category == course.category
+        if self.popularity[row] <= 0:
+            return f"Also in {category}, like {course.title}" if same else self._untried(row)
+        if same:
+            return f"Popular in {category}{self.period}, like {course.title}"
         return f"Popular{self.period}"
 
 

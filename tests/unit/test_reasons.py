@@ -66,7 +66,14 @@ def worlds(draw):  # type: ignore[no-untyped-def]
     return courses, sorted(events, key=lambda e: e.occurred_at)
 
 
-def check(reason: str, learner: LearnerHistory, course: Course, catalog: dict) -> None:  # type: ignore[type-arg]
+def check(
+    reason: str,
+    learner: LearnerHistory,
+    course: Course,
+    catalog: dict,  # type: ignore[type-arg]
+    tried: set[CourseId],
+) -> None:
+    """`tried`: the courses anybody has an event on."""
     strongest = learner.strongest()
     by_title = {c.title: c for c in catalog.values()}
     verbs = {e.past_tense: e for e in EventType}
@@ -74,13 +81,18 @@ def check(reason: str, learner: LearnerHistory, course: Course, catalog: dict) -
     if found := re.fullmatch(r"Similar to (.+), which you (.+)", reason):
         own = by_title[found[1]]
         assert strongest[own.course_id] is verbs[found[2]], reason
-    elif found := re.fullmatch(r"Because you (viewed|looked at|enrolled in|completed) (.+)", reason):
+    elif found := re.fullmatch(
+        r"Because you (viewed|looked at|enrolled in|completed) (.+)", reason
+    ):
         own = by_title[found[2]]
         assert strongest[own.course_id] is verbs[found[1]], reason
     elif found := re.fullmatch(r"You (.+) this course before", reason):
         assert strongest[course.course_id] is verbs[found[1]], reason
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
         assert found[1] == (course.category or "our catalog"), reason
+        assert course.course_id in tried, reason
+    elif found := re.fullmatch(r"A (.*?) ?course nobody has tried yet", reason):
+        assert found[1] == course.category and course.course_id not in tried, reason
     elif found := re.fullmatch(r"Next step after (.+)", reason):
         assert by_title[found[1]].course_id in course.prerequisites
         assert strongest[by_title[found[1]].course_id] is EventType.COMPLETE
@@ -94,6 +106,7 @@ def check(reason: str, learner: LearnerHistory, course: Course, catalog: dict) -
 def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type: ignore[no-untyped-def]
     courses, events = world
     catalog = {c.course_id: c for c in courses}
+    tried = {e.course_id for e in events}
     parts = {
         "popularity": PopularityRecommender(30.0),
         "content": ContentRecommender(),
@@ -113,4 +126,5 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
             unexplained = [item for item in served if not item.reason]
             explained = {r.course_id: r.reason for r in recommender.explain(learner, unexplained)}
             for item in served:
-                check(explained.get(item.course_id, item.reason), learner, catalog[item.course_id], catalog)
+                reason = explained.get(item.course_id, item.reason)
+                check(reason, learner, catalog[item.course_id], catalog, tried)
