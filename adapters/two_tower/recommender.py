@@ -105,7 +105,9 @@ class TwoTowerRecommender(ScoringRecommender):
         course_ids = [CourseId(c) for c in json.loads(files["item_ids.json"])["course_ids"]]
         embeddings = array(files, "item_embeddings.npy").astype(np.float32)
         if embeddings.ndim != 2 or embeddings.shape[0] != len(course_ids):
-            raise ValueError(f"embeddings of shape {embeddings.shape} for {len(course_ids)} courses")
+            raise ValueError(
+                f"embeddings of shape {embeddings.shape} for {len(course_ids)} courses"
+            )
         index = FaissIndex(hnsw_above=self.hnsw_above)
         index.load(course_ids, files["item_index.faiss"])
         if serving.FILE in files:
@@ -157,9 +159,14 @@ class TwoTowerRecommender(ScoringRecommender):
             return np.full((len(learners), len(self.courses)), -np.inf)
         result = self._users(learners) @ self.vectors.T
         for row, learner in enumerate(learners):
-            if learner.is_new:
+            if not self._knows(learner):
                 result[row] = -np.inf  # nothing to go on: the use case falls back to popularity
         return result
+
+    def _knows(self, learner: LearnerHistory) -> bool:
+        """Whether the model has any of the learner's courses (courses added since training
+        are unknown until a reindex embeds them)."""
+        return any(c in self.index for c in learner.strongest())
 
     def recommend(
         self,
@@ -168,7 +175,7 @@ class TwoTowerRecommender(ScoringRecommender):
         exclude: frozenset[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
-        if self.tower is None or learner.is_new:
+        if self.tower is None or not self._knows(learner):
             return []
         found = self.candidates.search(self._users([learner])[0], k, exclude)
         items = [

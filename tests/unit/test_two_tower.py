@@ -100,6 +100,18 @@ def test_a_learner_with_no_history_gets_nothing_so_the_service_falls_back(publis
     assert serving(store, demo.courses).recommend(LearnerHistory(UserId("nobody")), 3) == []
 
 
+def test_a_learner_whose_courses_the_model_does_not_know_yet_gets_nothing_so_the_service_falls_back(
+    published, demo
+):
+    """Courses added since training are unknown until a reindex: the model has nothing of the
+    learner to go on, and "Picked for you from what you have studied" would not be true."""
+    store, _, _ = published
+    newcomer = LearnerHistory(
+        UserId("brand-new"), (event("brand-new", "course_not_embedded_yet", "complete"),)
+    )
+    assert serving(store, demo.courses).recommend(newcomer, 3) == []
+
+
 def test_a_course_added_after_training_is_embedded_from_its_content_by_a_reindex(
     published, demo, tmp_path
 ):
