@@ -125,5 +125,14 @@ class ExplainRecommendation:
             "candidates": len(pool),
             "rules": rules,
             "final_rank": served.rank if served else None,
-            **({} if pool else {"note": "no candidates for this learner: popularity answers"}),
+            **_note(len(final.items), query.k),
         }
+
+
+def _note(ranked: int, k: int) -> dict[str, str]:
+    """What a home request does when the strategy cannot fill the list on its own."""
+    if not ranked:
+        return {"note": "no candidates for this learner: popularity answers"}
+    if ranked < k:
+        return {"note": f"{ranked} of {k} places from this strategy: popular courses fill the rest"}
+    return {}

@@ -75,6 +75,22 @@ def test_enrolled_courses_are_never_recommended_again(uow, registry, strategy):
     assert "course_sql_basic" not in {i.course.course_id for i in result.items}
 
 
+
+def test_a_list_the_strategy_cannot_fill_is_completed_with_popular_courses_each_saying_why(
+    uow, registry
+):
+    """Content finds only the courses sharing words with what the learner did; the rest of the
+    k places go to popular courses, after content's own, with popularity's reasons."""
+    LogInteractions(uow).execute([event("u9", "course_spanish_basic", "view", 9)])
+    result = home(uow, registry, user_id=UserId("u9"), k=5, strategy="content")
+    items = [i.recommendation for i in result.items]
+    assert len(items) == 5 and len({r.course_id for r in items}) == 5
+    assert result.slate.strategy == "content" and result.slate.fallback_from is None
+    assert items[0].reason.startswith("You viewed") or items[0].reason.startswith("Similar to")
+    filled = [r for r in items if r.strategy == "popularity"]
+    assert filled and items[-len(filled) :] == filled
+    assert all(r.reason.startswith(("Popular in", "A ")) for r in filled)
+
 def test_inactive_courses_are_never_recommended(uow, registry):
     result = home(uow, registry, user_id=UserId("new"), k=10)
     assert "course_old_cobol" not in {i.course.course_id for i in result.items}
