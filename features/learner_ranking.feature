@@ -40,3 +40,13 @@ Feature: Ranking that fits a learner's path
     When "ana" asks for 5 recommendations by content with reasons
     Then every recommendation has a reason
     And no reason names a course "ana" never touched
+
+  Scenario: A list the learner's history cannot fill is completed with popular courses
+    Given learner "ben" viewed "Spanish Basics"
+    And learner "ben" enrolled in "Spanish Conversation"
+    And learner "cy" enrolled in "SQL Basics"
+    And learner "ana" viewed "Spanish Basics"
+    When "ana" asks for 6 recommendations by sequence with reasons
+    Then there are 6 recommendations from sequence
+    And the first recommendation is "Spanish Conversation"
+    And the reason for "SQL Basics" reads "Popular in Data Science this month"

@@ -152,6 +152,18 @@ def reason_reads(world, reason):  # type: ignore[no-untyped-def]
     assert world["response"].json["items"][0]["reason"] == reason
 
 
+@then(parsers.parse("there are {n:d} recommendations from {strategy}"))
+def there_are(world, n, strategy):  # type: ignore[no-untyped-def]
+    body = world["response"].json
+    assert (len(body["items"]), body["strategy"], body.get("fallback_from")) == (n, strategy, None)
+
+
+@then(parsers.parse('the reason for "{title}" reads "{reason}"'))
+def reason_for(world, title, reason):  # type: ignore[no-untyped-def]
+    reasons = {i["course_id"]: i["reason"] for i in world["response"].json["items"]}
+    assert reasons[course_id(title)] == reason
+
+
 @then(parsers.parse("the answer comes from {actual} instead of {asked}"))
 def fell_back(world, actual, asked):  # type: ignore[no-untyped-def]
     body = world["response"].json
