@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,23 +30,29 @@ class PopularityRecommender(ScoringRecommender):
         self,
         half_life_days: float | None = 30.0,
         event_weights: Mapping[EventType, float] = DEFAULT_EVENT_WEIGHTS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.half_life_days = half_life_days or None
         self.event_weights = dict(event_weights)
+        self.clock = clock
         self.index_catalog([])
         self.popularity = np.zeros(0)
+        #: when the newest event counted happened (POSIX seconds), None without events
+        self.newest: float | None = None
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         self.index_catalog(courses)
         popularity = np.zeros(len(self.courses))
         known = [e for e in interactions if e.course_id in self.index]
+        self.newest = None
         if known:
             rows = np.fromiter((self.index[e.course_id] for e in known), dtype=np.int64)
             weights = np.fromiter((self.event_weights[e.event_type] for e in known), dtype=float)
+            stamps = np.fromiter((e.occurred_at.timestamp() for e in known), dtype=float)
+            self.newest = float(stamps.max())
             if self.half_life_days:
                 # Ages count from the newest event, so an old data set does not underflow.
-                stamps = np.fromiter((e.occurred_at.timestamp() for e in known), dtype=float)
-                age_days = (stamps.max() - stamps) / 86_400.0
+                age_days = (self.newest - stamps) / 86_400.0
                 weights = weights * np.exp2(-age_days / self.half_life_days)
             np.add.at(popularity, rows, weights)
         self.popularity = popularity
@@ -64,7 +71,11 @@ class PopularityRecommender(ScoringRecommender):
             "course_ids.json": ids_file([c.course_id for c in self.courses]),
             "popularity.npy": npy(self.popularity),
         }
-        return files, {"half_life_days": self.half_life_days, "courses": len(self.courses)}
+        return files, {
+            "half_life_days": self.half_life_days,
+            "courses": len(self.courses),
+            "newest_event": self.newest,
+        }
 
     def restore(
         self,
@@ -78,10 +89,15 @@ class PopularityRecommender(ScoringRecommender):
         self.restore_catalog(course_ids, catalog)
         self.popularity = popularity.astype(float)
         self.half_life_days = manifest.get("half_life_days")
+        self.newest = manifest.get("newest_event")  # absent before 2026-11-29: no time words
 
     @property
     def period(self) -> str:
-        if self.half_life_days is None:
+        """Time words by the half-life ("this week", "this month", "lately"), only while the
+        newest event counted is at most a half-life old: on old or imported data they are false."""
+        if self.half_life_days is None or self.newest is None:
+            return ""
+        if self.clock().timestamp() - self.newest > self.half_life_days * 86_400.0:
             return ""
         if self.half_life_days <= 10:
             return " this week"

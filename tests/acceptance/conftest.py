@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -16,6 +17,10 @@ TOPICS = {
 }
 LEVELS = {"Intermediate": "intermediate", "Advanced": "advanced", "Conversation": "intermediate"}
 VERBS = {"enrolled in": "enroll", "completed": "complete", "viewed": "view", "clicked": "click"}
+
+
+#: events happen yesterday: recent enough for "popular this month", never in the future
+DAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
 def course_id(title: str) -> str:
@@ -40,7 +45,7 @@ def an_event(world, user: str, title: str, kind: str, **extra):  # type: ignore[
         "user_id": user,
         "course_id": course_id(title),
         "event_type": kind,
-        "occurred_at": f"2026-11-01T10:{world['clock']:02d}:00Z",
+        "occurred_at": f"{DAY}T10:{world['clock']:02d}:00Z",
         **extra,
     }
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from domain.model import CourseId, LearnerHistory, UserId
-from tests.conftest import CATALOG, course, event
+from tests.conftest import CATALOG, NOW, course, event
 
 
 def test_popularity_weighs_enrolments_above_views():
@@ -46,7 +48,7 @@ def test_popularity_forgets_old_events_with_its_half_life():
 
 
 def test_popularity_reason_names_the_category():
-    popular = PopularityRecommender(half_life_days=30)
+    popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
     assert (
         popular.recommend(LearnerHistory(UserId("x")), 1)[0].reason
@@ -54,9 +56,24 @@ def test_popularity_reason_names_the_category():
     )
 
 
+def test_popular_courses_of_an_old_data_set_are_not_said_to_be_popular_this_month():
+    """Imported history, or a trainer with nothing new to fit: the newest event is more than a
+    half-life old, so no time words (a published model says the same)."""
+    later = NOW + timedelta(days=31)
+    popular = PopularityRecommender(half_life_days=30, clock=lambda: later)
+    popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
+    assert popular.recommend(LearnerHistory(UserId("x")), 1)[0].reason == "Popular in Data Science"
+    restored = PopularityRecommender(clock=lambda: NOW + timedelta(days=29))
+    files, manifest = popular.dump()
+    restored.restore(files, manifest, {c.course_id: c for c in CATALOG})
+    assert restored.recommend(LearnerHistory(UserId("x")), 1)[0].reason == (
+        "Popular in Data Science this month"
+    )
+
+
 
 def test_a_course_nobody_has_tried_is_not_called_popular():
-    popular = PopularityRecommender(half_life_days=30)
+    popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
     reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
     assert reasons["course_sql_basic"] == "Popular in Data Science this month"
