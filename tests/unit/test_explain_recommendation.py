@@ -5,15 +5,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.popularity import PopularityRecommender
-from adapters.tfidf import ContentRecommender
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
-from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
-from application.use_cases.upsert_courses import UpsertCourses
 from domain.model import CourseId, UserId
-from tests.conftest import CATALOG, event
-from tests.unit.test_use_cases import serving
+from tests.conftest import event
+from tests.unit.test_use_cases import popularity_and_content
 
 
 @pytest.fixture
@@ -24,20 +20,16 @@ def uow():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def registry(uow, tmp_path):  # type: ignore[no-untyped-def]
-    UpsertCourses(uow).execute(CATALOG)
-    LogInteractions(uow).execute(
+    return popularity_and_content(
+        uow,
+        tmp_path,
         [
             event("u1", "course_python_basic", "enroll", 1),
             event("u1", "course_ml_basic", "view", 2),
             event("u2", "course_python_basic", "complete", 3),
             event("u2", "course_old_cobol", "enroll", 4),
             event("u3", "course_sql_basic", "view", 5),
-        ]
-    )
-    return serving(
-        uow,
-        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
-        tmp_path,
+        ],
     )
 
 

@@ -43,22 +43,29 @@ def serving(uow, factories, models_dir) -> StrategyRegistry:  # type: ignore[no-
     return StrategyRegistry(factories, uow, store, refresh_seconds=0)
 
 
+def popularity_and_content(uow, models_dir, events):  # type: ignore[no-untyped-def]
+    """The catalog and `events` stored, popularity and content published and loaded."""
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(events)
+    return serving(
+        uow,
+        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+        models_dir,
+    )
+
+
 @pytest.fixture
 def registry(uow, tmp_path):  # type: ignore[no-untyped-def]
-    UpsertCourses(uow).execute(CATALOG)
-    LogInteractions(uow).execute(
+    return popularity_and_content(
+        uow,
+        tmp_path,
         [
             event("u1", "course_python_basic", "enroll", 1),
             event("u2", "course_sql_basic", "enroll", 2),
             event("u3", "course_sql_basic", "complete", 3),
             event("u4", "course_ml_basic", "view", 4),
             event("u5", "course_old_cobol", "enroll", 5),
-        ]
-    )
-    return serving(
-        uow,
-        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
-        tmp_path,
+        ],
     )
 
 
