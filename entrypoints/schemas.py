@@ -388,6 +388,8 @@ class ExplainQuerySchema(Schema):
         validate=validate.Range(1, 100),
         metadata={"description": "the length of the home list whose ranks are explained"},
     )
+    category = fields.String(load_default=None, validate=validate.Length(1, 128))
+    level = fields.Enum(Level, by_value=True, load_default=None)
 
 
 class ArmSchema(Schema):

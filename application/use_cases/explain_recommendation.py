@@ -10,9 +10,9 @@ from typing import Any
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
 from application.strategies import StrategyRegistry
-from application.use_cases.recommend_home import pool_size
+from application.use_cases.recommend_home import filtered_out, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
-from domain.model import Course, CourseId, LearnerHistory, UserId
+from domain.model import Course, CourseId, LearnerHistory, Level, UserId
 from domain.ports import Recommender
 
 
@@ -24,6 +24,9 @@ class ExplainQuery:
     strict_prerequisites: bool = False
     #: the length of the home list to explain: the ranking stage sees pool_size(k) candidates
     k: int = 10
+    #: the home list's filters, if it had any
+    category: str | None = None
+    level: Level | None = None
 
 
 class ExplainRecommendation:
@@ -56,9 +59,12 @@ class ExplainRecommendation:
             removed.append(f"removed: the learner {strongest.past_tense} it")
         if not course.active:
             removed.append("removed: the course is inactive")
+        filtered = filtered_out(snapshot, query.category, query.level)
+        if course.course_id in filtered:
+            removed.append(f"removed: outside the filters ({_filters(query)})")
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         # What a home request leaves out, so that ranks are those the learner is served.
-        exclude = history.taken() | snapshot.inactive()
+        exclude = history.taken() | snapshot.inactive() | filtered
         per_strategy = []
         for name in names:
             recommender = snapshot.recommenders.get(name)
@@ -127,6 +133,11 @@ class ExplainRecommendation:
             "final_rank": served.rank if served else None,
             **_note(len(final.items), query.k),
         }
+
+
+def _filters(query: ExplainQuery) -> str:
+    said = [f"category {query.category!r}"] if query.category is not None else []
+    return ", ".join(said + ([f"level {query.level.value!r}"] if query.level else []))
 
 
 def _note(ranked: int, k: int) -> dict[str, str]:

@@ -106,7 +106,11 @@ class RecommendHome:
                 history = uow.interactions.history(query.user_id)
         except StorageUnavailable:
             history, degraded = LearnerHistory(query.user_id), True
-        exclude = history.taken() | snapshot.inactive() | _filtered_out(snapshot, query)
+        exclude = (
+            history.taken()
+            | snapshot.inactive()
+            | filtered_out(snapshot, query.category, query.level)
+        )
         name = requested
         recommender = asked = _with_weights(snapshot.recommenders.get(name), query.weights)
         candidates: list[Recommendation] = []
@@ -199,12 +203,15 @@ def _with_weights(
     return recommender
 
 
-def _filtered_out(snapshot: Snapshot, query: RecommendHomeQuery) -> frozenset[CourseId]:
-    if query.category is None and query.level is None:
+def filtered_out(
+    snapshot: Snapshot, category: str | None, level: Level | None
+) -> frozenset[CourseId]:
+    """The courses a home request's category and level filters leave out."""
+    if category is None and level is None:
         return frozenset()
     kept = snapshot.ids
-    if query.category is not None:
-        kept &= snapshot.categories.get(query.category.lower(), frozenset())
-    if query.level is not None:
-        kept &= snapshot.levels.get(query.level, frozenset())
+    if category is not None:
+        kept &= snapshot.categories.get(category.lower(), frozenset())
+    if level is not None:
+        kept &= snapshot.levels.get(level, frozenset())
     return snapshot.ids - kept

@@ -9,6 +9,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
 
 from application.bandit import BanditService
+from application.filters import check_filters
 from application.ports import Job, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.erase_learner import EraseLearner
@@ -154,8 +155,13 @@ def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.u
 )
 @admin_required
 @inject
-def explain(use_case: ExplainRecommendation = Provide[Container.explain_recommendation]):  # type: ignore[no-untyped-def]
+def explain(  # type: ignore[no-untyped-def]
+    use_case: ExplainRecommendation = Provide[Container.explain_recommendation],
+    strategies: StrategyRegistry = Provide[Container.strategies],
+):
     args = query(ExplainQuerySchema)
+    if args["category"] is not None or args["level"] is not None:
+        check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
     return use_case.execute(
         ExplainQuery(
             UserId(args["user_id"]),
@@ -163,6 +169,8 @@ def explain(use_case: ExplainRecommendation = Provide[Container.explain_recommen
             args["strategy"],
             args["strict_prerequisites"],
             args["k"],
+            args["category"],
+            args["level"],
         )
     )
 

@@ -533,3 +533,13 @@ def test_patch_validates_and_needs_an_existing_course(client):
     assert bad.status_code == 400 and bad.json["error"]["problems"][0]["field"] == "level"
     cycle = client.patch("/api/v1/courses/c1", json={"prerequisites": ["c1"]})
     assert cycle.status_code == 409
+
+
+def test_explain_takes_the_home_lists_filters_and_refuses_one_no_course_has(client):
+    log(client, ev("user1", "course_python_basic", "complete"))
+    url = "/admin/recommendations/explain?user_id=user1&course_id=course_sql_basic"
+    answer = client.get(f"{url}&strategy=popularity&category=Languages").json
+    assert answer["removed_by"] == ["removed: outside the filters (category 'Languages')"]
+    unknown = client.get(f"{url}&category=Astrology")
+    assert unknown.status_code == 400
+    assert unknown.json["error"]["code"] == "invalid_filter"

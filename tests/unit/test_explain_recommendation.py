@@ -58,3 +58,27 @@ def test_a_course_the_learner_took_has_no_final_rank_in_the_admin_explanation(uo
     assert answer["removed_by"] == ["removed: the learner enrolled in it"]
     entry = answer["strategies"][0]
     assert entry["final_rank"] is None and entry["rank"] is not None
+
+
+def test_the_admin_explanation_of_a_filtered_list_ranks_within_the_filter(uow, registry):
+    """A learner served Data Science courses only: the explanation gives each one the rank it
+    was served at, and a course outside the filter is said to be left out by it."""
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u3"), k=3, strategy="popularity", category="Data Science")
+    )
+    assert served.items
+    explain = ExplainRecommendation(uow, registry)
+    for item in served.items:
+        answer = explain.execute(
+            ExplainQuery(
+                UserId("u3"), item.course.course_id, "popularity", k=3, category="Data Science"
+            )
+        )
+        assert answer["strategies"][0]["final_rank"] == item.recommendation.rank
+    outside = explain.execute(
+        ExplainQuery(
+            UserId("u3"), CourseId("course_python_basic"), "popularity", category="Data Science"
+        )
+    )
+    assert outside["removed_by"] == ["removed: outside the filters (category 'Data Science')"]
+    assert outside["strategies"][0]["final_rank"] is None
