@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
 DEFAULT_TWO_TOWER_CONFIG = "configs/two_tower.yaml"
+DAY = 86_400
+#: durations beyond it are no setting anyone means, and overflow a datetime (far beyond)
+YEAR = 365 * DAY
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
 STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "sequence", "content", "popularity", "auto"]
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
@@ -37,7 +40,10 @@ class ConfigError(ValueError):
 class Settings(BaseModel):
     """Every variable the service reads: its type, range or allowed values, and default."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=False)
+    # "inf" and "nan" parse as floats: as a duration or a weight they fail later, at request time
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=False, allow_inf_nan=False
+    )
 
     env: Literal["dev", "test", "prod"] = Field("dev", alias="ENV")
     database_url: str = Field("", alias="RS_DATABASE_URL")
@@ -58,10 +64,11 @@ class Settings(BaseModel):
     weight_content: float = Field(0.1, alias="HYBRID_WEIGHTS_CONTENT", ge=0)
     weight_item_cf: float = Field(0.25, alias="HYBRID_WEIGHTS_ITEM_CF", ge=0)
     weight_sequence: float = Field(0.0, alias="HYBRID_WEIGHTS_SEQUENCE", ge=0)
-    popularity_half_life_days: float = Field(30.0, alias="RS_POPULARITY_HALF_LIFE_DAYS", gt=0)
-    refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0)
-    fit_interval_seconds: float = Field(60.0, alias="RS_FIT_INTERVAL", ge=1)
-    train_interval_seconds: float = Field(3600.0, alias="RS_TRAIN_INTERVAL", ge=1)
+    # 0: plain counts (no decay)
+    popularity_half_life_days: float = Field(30.0, alias="RS_POPULARITY_HALF_LIFE_DAYS", ge=0)
+    refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0, le=DAY)
+    fit_interval_seconds: float = Field(60.0, alias="RS_FIT_INTERVAL", ge=1, le=YEAR)
+    train_interval_seconds: float = Field(3600.0, alias="RS_TRAIN_INTERVAL", ge=1, le=YEAR)
     # Pins: settings fit-time tuning then uses as given instead of searching them.
     item_cf_regularization: float | None = Field(None, alias="RS_ITEM_CF_REGULARIZATION", gt=0)
     item_cf_recency_decay: float | None = Field(None, alias="RS_ITEM_CF_RECENCY_DECAY", gt=0, le=1)
@@ -72,12 +79,14 @@ class Settings(BaseModel):
         None, alias="RS_SEQUENCE_RECENCY_DECAY", gt=0, le=1
     )
     two_tower_objective: Literal["next", "all"] | None = Field(None, alias="RS_TWO_TOWER_OBJECTIVE")
-    db_timeout_seconds: float = Field(3.0, alias="RS_DB_TIMEOUT_SECONDS", gt=0)
+    # PostgreSQL takes statement_timeout in whole milliseconds (0 would switch it off) and at most
+    # 2^31-1 of them (above, every connection is refused): both would surface only when connecting.
+    db_timeout_seconds: float = Field(3.0, alias="RS_DB_TIMEOUT_SECONDS", ge=0.001, le=3600)
     xapi_key: str = Field("", alias="RS_XAPI_KEY")
     xapi_secret: str = Field("", alias="RS_XAPI_SECRET")
     xapi_mapping: str = Field("configs/xapi.yaml", alias="RS_XAPI_MAPPING")
     tuning_budget_seconds: float = Field(120.0, alias="RS_TUNING_BUDGET_SECONDS", ge=0)
-    max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0)
+    max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0, le=YEAR)
     admin_token: str = Field("", alias="RS_ADMIN_TOKEN")
     bandit_policy: Literal["epsilon_greedy", "ucb1", "thompson"] = Field(
         "epsilon_greedy", alias="RS_BANDIT_POLICY"
@@ -300,7 +309,9 @@ def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
 def _variables() -> dict[str, str]:
     """load_settings() key -> the variable that sets it."""
     aliases = {name: str(field.alias) for name, field in Settings.model_fields.items()}
-    found = {name: aliases[name] for name in aliases if not name.startswith(("weight_", "db_"))}
+    # RS_DB_HOST & co. make up database_url; RS_DB_TIMEOUT_SECONDS is a setting of its own
+    parts = ("db_host", "db_port", "db_name", "db_user", "db_password")
+    found = {n: aliases[n] for n in aliases if not n.startswith("weight_") and n not in parts}
     found.update(
         {f"hybrid_weights.{n[7:]}": a for n, a in aliases.items() if n.startswith("weight_")}
     )

@@ -100,3 +100,33 @@ def test_the_shipped_two_tower_config_is_used_from_any_directory(tmp_path, monke
     assert load_settings({"RS_TWO_TOWER_CONFIG": "configs/two_tower.yaml"})["two_tower"] == (
         settings["two_tower"]
     )
+
+
+def test_durations_and_weights_that_would_fail_at_request_time_stop_the_service_at_start():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for variable, value in [
+        ("RS_MAX_CLOCK_SKEW", "inf"),  # an event's latest time overflowed: every POST a 500
+        ("RS_MAX_CLOCK_SKEW", "1e300"),
+        ("HYBRID_WEIGHTS_CONTENT", "inf"),  # every blended score 1.0
+        ("RS_TRAIN_INTERVAL", "1e300"),
+        ("RS_REFRESH_SECONDS", "nan"),
+        ("RS_DB_TIMEOUT_SECONDS", "1e7"),  # PostgreSQL refused every connection
+        ("RS_DB_TIMEOUT_SECONDS", "0.0001"),  # statement_timeout=0: no timeout at all
+    ]:
+        with pytest.raises(ConfigError, match=f"^invalid setting {variable}={value!r}: "):
+            load_settings({variable: value})
+
+
+def test_a_popularity_half_life_of_zero_means_plain_counts_as_documented():
+    assert load_settings({"RS_POPULARITY_HALF_LIFE_DAYS": "0"})["popularity_half_life_days"] == 0
+
+
+def test_show_config_says_a_database_timeout_came_from_the_environment():
+    from entrypoints.config import sources
+
+    env = {"RS_DB_TIMEOUT_SECONDS": "5"}
+    came_from = sources(load_settings(env), env, {"RS_DB_TIMEOUT_SECONDS": "environment"})
+    assert came_from["db_timeout_seconds"] == "RS_DB_TIMEOUT_SECONDS (environment)"
