@@ -93,19 +93,27 @@ class FilesystemArtifactStore(ArtifactStore):
             },
         }
         previous = self._manifest(name, current) if current else {}
-        for filename, data in files.items():
-            same = previous.get("files", {}).get(filename, {}).get("sha256") == sums[filename]
-            try:
-                if same:
-                    os.link(versions / str(current) / filename, staging / filename)
-                    continue
-            except OSError:
-                pass  # pruned meanwhile, or a filesystem without hard links: write it
-            _write(staging / filename, data)
-        _write(staging / MANIFEST, json.dumps(described, indent=2, sort_keys=True).encode())
-        staging.rename(versions / version)
         pointer = self.root / name / f".current-{version}"
-        _write(pointer, version.encode())
+        try:
+            for filename, data in files.items():
+                same = previous.get("files", {}).get(filename, {}).get("sha256") == sums[filename]
+                try:
+                    if same:
+                        os.link(versions / str(current) / filename, staging / filename)
+                        continue
+                except OSError:
+                    pass  # pruned meanwhile, or a filesystem without hard links: write it
+                _write(staging / filename, data)
+            _write(staging / MANIFEST, json.dumps(described, indent=2, sort_keys=True).encode())
+            staging.rename(versions / version)
+            _write(pointer, version.encode())
+        except BaseException:
+            # A full disk (or a stopped trainer): what was staged would hold the space forever.
+            shutil.rmtree(staging, ignore_errors=True)
+            pointer.unlink(missing_ok=True)
+            if (versions / version).is_dir() and self.current_version(name) != version:
+                shutil.rmtree(versions / version, ignore_errors=True)
+            raise
         os.replace(pointer, self.root / name / "current")
         self._prune(name, version)
         return version
@@ -144,6 +152,7 @@ class FilesystemArtifactStore(ArtifactStore):
         files = {}
         for filename, expected in manifest.get("files", {}).items():
             if wanted is not None and filename not in wanted:
+                _check_size(folder, filename, expected, f"{name} {version}")
                 continue
             try:
                 data = (folder / filename).read_bytes()
@@ -153,3 +162,16 @@ class FilesystemArtifactStore(ArtifactStore):
                 raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
             files[filename] = data
         return Artifact(name, version, manifest, files)
+
+
+def _check_size(folder: Path, filename: str, expected: Mapping[str, Any], what: str) -> None:
+    """A file not read is still there at its published size: a truncated or removed file is
+    found by a stat, without reading the file (a trainer checks every strategy each cycle)."""
+    try:
+        size = (folder / filename).stat().st_size
+    except OSError:
+        raise CorruptArtifact(f"{what}: {filename} is missing") from None
+    if "bytes" in expected and size != expected["bytes"]:
+        raise CorruptArtifact(
+            f"{what}: {filename} is {size} bytes, {expected['bytes']} were published"
+        )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from application.ports import ArtifactStore, EpochProgress, StaleBase, UnitOfWork
+from application.ports import ArtifactStore, CorruptArtifact, EpochProgress, StaleBase, UnitOfWork
 from application.tuning import Factories, known_settings, tune
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.train_two_tower import TrainTwoTower
@@ -46,6 +46,8 @@ class Fitted:
     publish_seconds: float = 0.0
     #: another trainer published this strategy meanwhile: its version stays, this fit is dropped
     overtaken: bool = False
+    #: fitting or publishing failed (`note` says why): the published version stays
+    failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,11 @@ class DataVersion:
 def published_settings(store: ArtifactStore) -> tuple[str | None, dict[str, Any]]:
     """The current tuning version and its manifest ({} when nothing was tuned yet)."""
     version = store.current_version(TUNING)
-    return version, (store.load(TUNING, version, only=()).manifest if version else {})
+    try:
+        return version, (store.load(TUNING, version, only=()).manifest if version else {})
+    except CorruptArtifact as error:
+        log.warning("%s: %s; the defaults are used until the next search", TUNING, error)
+        return version, {}
 
 
 class FitStrategies:
@@ -123,7 +129,13 @@ class FitStrategies:
         version = self.store.current_version(name)
         if version is None:
             return None, None, None, {}
-        artifact = self.store.load(name, version, only=())
+        try:
+            artifact = self.store.load(name, version, only=())
+        except CorruptArtifact as error:
+            # Gone, truncated or unreadable: web workers cannot load it, so it is fitted again
+            # (settings no wanted ones can equal), whatever the data did meanwhile.
+            log.warning("%s: %s; fitting a new version", name, error)
+            return version, None, None, {"unreadable": str(error)}
         manifest, trained = artifact.manifest, artifact.trained_at
         known = known_settings(name) | set(self.pins.get(name, {}))
         return (
@@ -212,7 +224,8 @@ class FitStrategies:
             files, manifest = recommender.dump()
         except Exception as error:  # noqa: BLE001 - one strategy failing must not stop the rest
             log.exception("%s could not be fitted; its published version stays", name)
-            return Fitted(name, None, time.perf_counter() - started, f"failed: {error}")
+            seconds = time.perf_counter() - started
+            return Fitted(name, None, seconds, f"failed: {error}", failed=True)
         fitted = time.perf_counter() - started
         try:
             version = self.store.publish(
@@ -228,6 +241,8 @@ class FitStrategies:
             )
         except StaleBase:
             return self._overtaken(name, started)
+        except OSError as error:  # a full disk, an unwritable or unmounted RS_MODELS_DIR
+            return self._unpublished(name, error, started)
         seconds = time.perf_counter() - started
         shown = f" with {settings}" if settings else ""
         say(f"fitted {name}{shown} in {fitted:.1f}s, published {version}")
@@ -263,7 +278,9 @@ class FitStrategies:
             )
         except Exception as error:  # noqa: BLE001 - the last chosen settings stay in use
             log.exception("tuning failed; the settings chosen last time stay")
-            return Fitted(TUNING, None, time.perf_counter() - started, f"failed: {error}")
+            return Fitted(
+                TUNING, None, time.perf_counter() - started, f"failed: {error}", failed=True
+            )
         manifest = {
             key: value for key, value in result.as_dict().items() if key != "trials"
         } | {"data_version": str(data)}
@@ -303,9 +320,20 @@ class FitStrategies:
             return Fitted(TWO_TOWER, None, time.perf_counter() - started, str(error))
         except StaleBase:
             return self._overtaken(TWO_TOWER, started)
+        except OSError as error:
+            return self._unpublished(TWO_TOWER, error, started)
         seconds = time.perf_counter() - started
         say(f"{TWO_TOWER} {note} in {seconds:.1f}s, published {version}")
         return Fitted(TWO_TOWER, version, seconds, note)
+
+    def _unpublished(self, name: str, error: OSError, started: float) -> Fitted:
+        """The artifact directory refused the write: one line saying so, not a traceback (the
+        store removed what it had staged, so no half-written version is left)."""
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename else ""
+        note = f"failed: could not be published: {reason}{where}; its published version stays"
+        log.error("%s %s", name, note.removeprefix("failed: "))
+        return Fitted(name, None, time.perf_counter() - started, note, failed=True)
 
     def _overtaken(self, name: str, started: float) -> Fitted:
         """Another trainer (another host) published `name` while this one fitted: the compare-and-

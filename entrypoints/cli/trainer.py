@@ -40,6 +40,9 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         overtaken = [f"{item.strategy}: {item.note}" for item in fitted if item.overtaken]
         if overtaken:
             raise click.ClickException("; ".join(overtaken) + ", run again")
+        failed = [item.strategy for item in fitted if item.failed]
+        if failed:
+            raise click.ClickException(f"{', '.join(failed)} failed (see above)")
         return
     stop = threading.Event()
 

@@ -93,3 +93,35 @@ def test_a_load_can_read_only_some_files_still_checked(store):
     (store.root / "model" / "versions" / version / "small").write_bytes(b"t")
     with pytest.raises(CorruptArtifact):
         store.load("model", version, only=["small"])
+
+
+def test_a_truncated_file_is_rejected_even_when_only_the_manifest_is_read(store, tmp_path):
+    version = store.publish("model", {"f": b"good"}, {})
+    (tmp_path / "model" / "versions" / version / "f").write_bytes(b"go")
+    with pytest.raises(CorruptArtifact, match="f is 2 bytes, 4 were published"):
+        store.load("model", version, only=())
+
+
+def test_a_publish_that_fails_midway_leaves_no_trace_and_the_last_version_current(
+    store, tmp_path, monkeypatch
+):
+    import adapters.fs_artifacts
+
+    first = store.publish("model", {"f": b"1"}, {})
+    written = []
+
+    def disk_full(path, data):  # type: ignore[no-untyped-def]
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        path.write_bytes(data)
+
+    monkeypatch.setattr(adapters.fs_artifacts, "_write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        store.publish("model", {"a": b"2", "b": b"3"}, {})
+    assert store.current_version("model") == first
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        ".publish.lock",
+        "current",
+        "versions",
+    ]
