@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from application.ports import StorageUnavailable
 from application.use_cases.fit_strategies import FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
@@ -60,12 +61,29 @@ class Trainer:
                 self.say(f"bandit: {credited.message}")
         return fitted
 
-    def run_forever(self, stop: threading.Event) -> None:
+    def run_forever(self, stop: threading.Event, prepare: Callable[[], None] | None = None) -> None:
+        """Cycles until `stop`; `prepare` (the migration) first, retried like a cycle. A database
+        outage is one warning when it starts and one line when it ends, not a traceback a cycle."""
         self.say(f"trainer started: fits at most every {self.fit_interval:g}s")
+        down = False
         while not stop.is_set():
             try:
+                if prepare is not None:
+                    prepare()
+                    prepare = None
                 self.run_once()
-            except Exception:  # noqa: BLE001 - e.g. the database is down: try again later
+                if down:
+                    self.say("database is back; the trainer carries on")
+                down = False
+            except StorageUnavailable as error:
+                if not down:
+                    log.warning(
+                        "database unavailable (%s); the trainer tries again every %gs",
+                        error,
+                        self.poll_seconds,
+                    )
+                down = True
+            except Exception:  # noqa: BLE001 - a bug in one cycle must not end the trainer
                 log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
             stop.wait(self.poll_seconds)
         self.say("trainer stopped")

@@ -22,10 +22,11 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     container = container_of(ctx)
-    if container.backend() == "sqlalchemy":
-        container.migrate()
+    migrate = container.migrate if container.backend() == "sqlalchemy" else None
     process = container.trainer()
     if once or force:
+        if migrate is not None:
+            migrate()
         fitted = process.run_once(force=force)
         for item in fitted:
             if not item.overtaken:
@@ -53,7 +54,9 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, halt)
     try:
-        process.run_forever(stop)
+        # a trainer started while the database is down waits for it (a supervisor, or
+        # `serve --with-trainer`, which does not restart it, would otherwise lose it)
+        process.run_forever(stop, prepare=migrate)
     except Stopped:
         # a publish is a staged directory renamed into place and a pointer replaced: leaving
         # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job

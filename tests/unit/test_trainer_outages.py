@@ -1,0 +1,62 @@
+"""A trainer through a database outage: it keeps running, says so once, and says when it is back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from application.ports import StorageUnavailable
+from application.trainer import Trainer
+
+
+class Jobs:
+    def recover(self) -> None:
+        pass
+
+    def run_one(self) -> None:
+        return None
+
+
+class Fit:
+    """Fails while the database is "down" (the first `outage` cycles), then stops the trainer."""
+
+    def __init__(self, stop: threading.Event, outage: int) -> None:
+        self.stop, self.outage, self.cycles = stop, outage, 0
+
+    def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+        self.cycles += 1
+        if self.cycles <= self.outage:
+            raise StorageUnavailable("OperationalError: connection refused")
+        self.stop.set()
+        return []
+
+
+def test_a_database_outage_is_one_warning_line_and_one_line_when_it_is_back(caplog):
+    stop = threading.Event()
+    fit = Fit(stop, outage=5)
+    trainer = Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0)
+    with caplog.at_level(logging.INFO, logger="application.trainer"):
+        trainer.run_forever(stop)
+    assert fit.cycles == 6
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "database unavailable (OperationalError: connection refused); "
+        "the trainer tries again every 0s"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+    assert any("database is back" in r.getMessage() for r in caplog.records)
+
+
+def test_a_trainer_started_while_the_database_is_down_waits_for_it_to_migrate(caplog):
+    stop = threading.Event()
+    attempts = []
+
+    def migrate() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise StorageUnavailable("OperationalError: connection refused")
+
+    fit = Fit(stop, outage=0)
+    trainer = Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0)
+    trainer.run_forever(stop, prepare=migrate)
+    assert len(attempts) == 3 and fit.cycles == 1
