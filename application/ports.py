@@ -412,3 +412,8 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise if the storage cannot be reached."""
+
+    def schema_problem(self) -> str | None:
+        """Why the storage's schema is not the one this version expects (never created, not
+        upgraded), or None; storage without a schema has none."""
+        return None

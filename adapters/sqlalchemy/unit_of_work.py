@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
+from adapters.sqlalchemy.migrate import schema_problem
 from adapters.sqlalchemy.repositories import (
     SqlCourseRepository,
     SqlInteractionRepository,
@@ -67,3 +68,6 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def ping(self) -> None:
         self.connection.execute(text("SELECT 1"))
+
+    def schema_problem(self) -> str | None:
+        return schema_problem(self.connection)

@@ -38,20 +38,27 @@ def readyz(  # type: ignore[no-untyped-def]
     try:
         with uow_factory() as uow:
             uow.ping()
-        missing = strategies.snapshot().missing()
+            schema = uow.schema_problem()
+        if schema:
+            return _not_ready(schema)
+        snapshot = strategies.snapshot()
     except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
-        response = error_response(
-            503, "not_ready", f"database unreachable: {type(error).__name__}"
-        )
-        response[0].headers["Retry-After"] = RETRY_AFTER
-        return response
+        return _not_ready(f"database unreachable: {error or type(error).__name__}")
+    missing = snapshot.missing()
     if missing:
-        response = error_response(
-            503,
-            "not_ready",
-            f"no published version of {', '.join(missing)} yet (is `recsys trainer` running?)",
-            missing=missing,
-        )
-        response[0].headers["Retry-After"] = RETRY_AFTER
-        return response
+        # a version that failed its checks is not "not published yet": say what failed
+        rejected = [snapshot.errors[name] for name in missing if name in snapshot.errors]
+        unpublished = [name for name in missing if name not in snapshot.errors]
+        if unpublished:
+            rejected.append(
+                f"no published version of {', '.join(unpublished)} yet "
+                "(is `recsys trainer` running?)"
+            )
+        return _not_ready("; ".join(rejected), missing=missing)
     return {"status": "ready"}
+
+
+def _not_ready(message: str, **details: object):  # type: ignore[no-untyped-def]
+    response = error_response(503, "not_ready", message, **details)
+    response[0].headers["Retry-After"] = RETRY_AFTER
+    return response

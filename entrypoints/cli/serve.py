@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from entrypoints.cli.base import cli
+from entrypoints.cli.base import cli, container_of
 from entrypoints.config import (
     ConfigError,
     flatten,
@@ -71,11 +71,19 @@ def show_config(as_json: bool) -> None:
     is_flag=True,
     help="Also start `recsys trainer` (one host setups such as `make run`); stopped with the server.",
 )
+@click.pass_context
 def serve(
-    host: str | None, port: int | None, workers: int, threads: int, dev: bool, with_trainer: bool
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    threads: int,
+    dev: bool,
+    with_trainer: bool,
 ) -> None:
     """Serve the HTTP API. Web workers only load what a trainer publishes."""
     settings = _validated()
+    _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
     _metrics_folder()  # the trainer beside the server writes its metrics there too
@@ -108,6 +116,25 @@ def serve(
                 trainer.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 trainer.kill()
+
+
+def _schema_checked(ctx: click.Context) -> None:
+    """A schema never created or not upgraded stops the server before it binds, saying what to
+    do (every request would fail otherwise). A database that does not answer does not: the
+    server starts and answers 503 until it is back."""
+    from application.ports import StorageUnavailable
+
+    container = container_of(ctx)
+    try:
+        with container.uow() as uow:
+            problem = uow.schema_problem()
+    except StorageUnavailable:
+        problem = None
+    finally:
+        if container.backend() == "sqlalchemy":
+            container.engine().dispose()  # no connection of this process is shared by a fork
+    if problem:
+        raise click.ClickException(problem)
 
 
 def _metrics_folder() -> None:

@@ -206,3 +206,8 @@ def test_slate_outcomes_say_who_chose_the_strategy_and_whether_it_fell_back(uow_
         ("r2", "request", None),
         ("r3", "bandit", "item_cf"),
     ]
+
+
+def test_storage_at_the_latest_schema_reports_no_schema_problem(uow_factory):
+    with uow_factory() as uow:
+        assert uow.schema_problem() is None

@@ -69,3 +69,25 @@ def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed
     lines = (out + err).strip().splitlines()
     assert len(lines) == 1, lines
     assert f"{variable}={value!r}" in lines[0] and allowed in lines[0], lines[0]
+
+
+def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_run_init_db(
+    tmp_path,
+):
+    port = free_port()
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_PORT": str(port),
+        "RS_ADMIN_TOKEN": "",
+    }
+    command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        assert not _listening(port)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: the database has no schema: run `recsys init-db`"
+    )

@@ -1,0 +1,62 @@
+"""/readyz says what is wrong: a schema never migrated or left behind, a version that failed its
+checks (not "nothing published yet"), why the database does not answer."""
+
+from __future__ import annotations
+
+from adapters.sqlalchemy.migrate import downgrade, upgrade
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+
+
+def _ready(app):  # type: ignore[no-untyped-def]
+    response = app.test_client().get("/readyz")
+    app.container.engine().dispose()
+    return response
+
+
+def test_a_server_on_a_database_never_migrated_says_to_run_init_db(tmp_path):
+    response = _ready(make_app(f"sqlite:///{tmp_path / 'empty.db'}", caught_up=False))
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["error"]["message"] == (
+        "the database has no schema: run `recsys init-db`"
+    )
+
+
+def test_a_server_on_a_database_at_an_older_revision_names_both_and_says_to_run_init_db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    downgrade(url, "0003")
+    message = _ready(make_app(url, caught_up=False)).json["error"]["message"]
+    assert message.startswith("the database schema is at revision 0003, this version needs ")
+    assert message.endswith(": run `recsys init-db`")
+    upgrade(url)
+    assert "schema" not in _ready(make_app(url, caught_up=False)).json["error"]["message"]
+
+
+def test_a_published_version_that_fails_its_checks_is_named_with_why_not_called_missing(
+    sqlite_url, tmp_path
+):
+    models = str(tmp_path / "models")
+    app = make_app(sqlite_url, caught_up=False, models_dir=models)
+    app.test_client().post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    store = app.container.artifact_store()
+    version = store.current_version("item_cf")
+    damaged = next(
+        p for p in (store.root / "item_cf" / "versions" / version).iterdir() if p.suffix == ".npy"
+    )
+    damaged.write_bytes(b"x" + damaged.read_bytes()[1:])
+    app.container.engine().dispose()
+    message = _ready(make_app(sqlite_url, caught_up=False, models_dir=models)).json["error"][
+        "message"
+    ]
+    assert f"item_cf version {version} rejected" in message and "checksum" in message
+    assert "no published version of two_tower yet" in message
+    assert "item_cf yet" not in message
+
+
+def test_a_database_that_does_not_answer_is_named_with_the_drivers_reason(tmp_path):
+    app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/nothing", caught_up=False)
+    message = _ready(app).json["error"]["message"]
+    assert message.startswith("database unreachable: ") and "refused" in message
