@@ -39,6 +39,12 @@ class FilesystemArtifactStore(ArtifactStore):
         # At least two: a reader that has just resolved `current` must still find it after a publish.
         self.keep = max(2, keep)
 
+    def check_writable(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".writable-{uuid.uuid4().hex[:8]}"
+        _write(probe, b"")
+        probe.unlink()
+
     def _versions_dir(self, name: str) -> Path:
         return self.root / name / "versions"
 

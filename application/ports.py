@@ -237,6 +237,10 @@ class ArtifactStore(abc.ABC):
         """Every kept version, newest first."""
 
     @abc.abstractmethod
+    def check_writable(self) -> None:
+        """Raise OSError if a publish could not write (a trainer checks before its first fit)."""
+
+    @abc.abstractmethod
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         """A version with its files (all, or those of `only` it has) checked against the
         manifest; raises CorruptArtifact."""

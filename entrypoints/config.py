@@ -110,6 +110,14 @@ class Settings(BaseModel):
             )
         return url
 
+    @field_validator("models_dir")
+    @classmethod
+    def _a_folder(cls, path: str) -> str:
+        # web workers would fail every request on it, the trainer every publish
+        if Path(path).exists() and not Path(path).is_dir():
+            raise ValueError("not a directory")
+        return path
+
     @model_validator(mode="after")
     def _prod_needs_a_token(self) -> Settings:
         if self.env == "prod" and not self.admin_token:

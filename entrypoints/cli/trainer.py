@@ -23,6 +23,13 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     )
     container = container_of(ctx)
     migrate = container.migrate if container.backend() == "sqlalchemy" else None
+    try:
+        container.artifact_store().check_writable()
+    except OSError as error:  # a read-only mount: every fit would be done for nothing
+        raise click.ClickException(
+            f"RS_MODELS_DIR={container.config.models_dir()!r} is not writable: "
+            f"{error.strerror or error}"
+        ) from None
     process = container.trainer()
     if once or force:
         if migrate is not None:

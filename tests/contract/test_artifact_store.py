@@ -125,3 +125,10 @@ def test_a_publish_that_fails_midway_leaves_no_trace_and_the_last_version_curren
         "current",
         "versions",
     ]
+
+
+def test_a_store_that_cannot_write_says_so_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    FilesystemArtifactStore(tmp_path / "models").check_writable()
+    with pytest.raises(OSError):
+        FilesystemArtifactStore(tmp_path / "file" / "models").check_writable()

@@ -354,3 +354,17 @@ def test_an_unreachable_database_is_a_one_line_error_not_a_traceback(monkeypatch
     with pytest.raises(SystemExit) as raised:
         main()
     assert "the database is unavailable" in str(raised.value.code)
+
+
+def test_a_trainer_that_cannot_write_its_models_dir_stops_at_once_naming_it(
+    run, monkeypatch, tmp_path
+):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "file" / "models"))
+    run("init-db")
+    result = CliRunner().invoke(cli, ["trainer", "--once"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: RS_MODELS_DIR={str(tmp_path / 'file' / 'models')!r} is not writable: "
+        "Not a directory"
+    )

@@ -130,3 +130,13 @@ def test_show_config_says_a_database_timeout_came_from_the_environment():
     env = {"RS_DB_TIMEOUT_SECONDS": "5"}
     came_from = sources(load_settings(env), env, {"RS_DB_TIMEOUT_SECONDS": "environment"})
     assert came_from["db_timeout_seconds"] == "RS_DB_TIMEOUT_SECONDS (environment)"
+
+
+def test_a_models_dir_that_names_a_file_stops_the_service_at_start(tmp_path):
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    (tmp_path / "models").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"^invalid setting RS_MODELS_DIR='.*models': not a "):
+        load_settings({"RS_MODELS_DIR": str(tmp_path / "models")})
