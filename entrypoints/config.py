@@ -104,9 +104,21 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
-        if url and (url != "memory://" and urlsplit(url).scheme not in DATABASE_SCHEMES[:-1]):
+        if not url or url == "memory://":
+            return url
+        parts = urlsplit(url)
+        if parts.scheme not in DATABASE_SCHEMES[:-1]:
             raise ValueError(
                 f"expected a URL starting with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}"
+            )
+        try:
+            parts.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            raise ValueError("the port must be a number from 0 to 65535") from None
+        if parts.scheme.startswith("sqlite") and parts.path in ("", "/", "/:memory:"):
+            raise ValueError(
+                "expected a file, e.g. sqlite:///var/recsys.db (an in-memory database would be "
+                "a different, empty one in every process)"
             )
         return url
 
@@ -167,10 +179,21 @@ def _one_line(error: ValidationError, env: Mapping[str, str]) -> str:
         variable = str(item["loc"][0]) if item["loc"] else ""
         message = str(item["msg"]).removeprefix("Value error, ")
         if variable:
-            problems.append(f"{variable}={env.get(variable, '')!r}: {message}")
+            problems.append(f"{variable}={_shown(variable, env.get(variable, ''))!r}: {message}")
         else:
             problems.append(message)
     return "invalid setting " + "; ".join(problems)
+
+
+def _shown(variable: str, value: str) -> str:
+    """A value as an error may echo it: secrets masked, also a URL's password."""
+    if variable in SECRET_KEYS:
+        return "***" if value else value
+    return _masked_url(value) if variable == "RS_DATABASE_URL" else value
+
+
+def _masked_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def validate(env: Mapping[str, str]) -> Settings:
@@ -310,7 +333,7 @@ def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
     for secret in ("admin_token", "xapi_secret"):
         if shown.get(secret):
             shown[secret] = "***"
-    shown["database_url"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(shown["database_url"]))
+    shown["database_url"] = _masked_url(str(shown["database_url"]))
     return shown
 
 

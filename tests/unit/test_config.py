@@ -140,3 +140,29 @@ def test_a_models_dir_that_names_a_file_stops_the_service_at_start(tmp_path):
     (tmp_path / "models").write_text("not a folder")
     with pytest.raises(ConfigError, match=r"^invalid setting RS_MODELS_DIR='.*models': not a "):
         load_settings({"RS_MODELS_DIR": str(tmp_path / "models")})
+
+
+def test_a_refused_database_url_is_echoed_with_its_password_masked():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"RS_DATABASE_URL": "mysql://app:hunter2@db/lms"})
+    assert "hunter2" not in str(refused.value)
+    assert "RS_DATABASE_URL='mysql://app:***@db/lms'" in str(refused.value)
+
+
+def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for url, why in [
+        ("postgresql+psycopg://app:hunter2@db:abc/lms", "port"),  # a traceback at connect
+        ("sqlite://", "file"),  # an empty in-memory database in every process
+        ("sqlite:///", "file"),
+    ]:
+        with pytest.raises(ConfigError, match=why) as refused:
+            load_settings({"RS_DATABASE_URL": url})
+        assert "hunter2" not in str(refused.value)
