@@ -154,6 +154,8 @@ class FilesystemArtifactStore(ArtifactStore):
             manifest = json.loads((folder / MANIFEST).read_text())
         except (OSError, ValueError) as error:
             raise CorruptArtifact(f"{name} {version}: unreadable manifest ({error})") from None
+        if not _well_formed(manifest):
+            raise CorruptArtifact(f"{name} {version}: the manifest does not list files and sums")
         wanted = None if only is None else set(only)
         files = {}
         for filename, expected in manifest.get("files", {}).items():
@@ -181,3 +183,8 @@ def _check_size(folder: Path, filename: str, expected: Mapping[str, Any], what: 
         raise CorruptArtifact(
             f"{what}: {filename} is {size} bytes, {expected['bytes']} were published"
         )
+
+
+def _well_formed(manifest: Any) -> bool:
+    files = manifest.get("files", {}) if isinstance(manifest, dict) else None
+    return isinstance(files, dict) and all(isinstance(v, dict) for v in files.values())
