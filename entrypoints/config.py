@@ -15,6 +15,8 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from entrypoints.two_tower_yaml import checked
+
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
 DEFAULT_TWO_TOWER_CONFIG = "configs/two_tower.yaml"
@@ -281,13 +283,10 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
             raise ConfigError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of settings")
-        settings.update(loaded)
-    for key in ("embedding_dim", "user_feature_dim", "item_feature_dim", "members"):
-        value = settings.get(key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise ConfigError(f"{path}: {key}={value!r}: expected an integer >= 1")
+        try:
+            settings.update(checked(loaded))
+        except ValueError as error:
+            raise ConfigError(f"{path}: {error}") from None
     overrides = validate(env)
     for key in SIZE_VARIABLES:
         if getattr(overrides, key) is not None:

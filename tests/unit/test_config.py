@@ -166,3 +166,41 @@ def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
         with pytest.raises(ConfigError, match=why) as refused:
             load_settings({"RS_DATABASE_URL": url})
         assert "hunter2" not in str(refused.value)
+
+
+def test_a_bad_value_in_the_two_tower_yaml_stops_a_command_at_start_not_the_next_training(
+    tmp_path,
+):
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for line, named in [
+        ("epochs: lots", "epochs='lots': Input should be a valid integer"),  # a TypeError mid-fit
+        ("objective: sideways", "objective='sideways': Input should be 'all' or 'next'"),
+        ("recency_decay: 2", "recency_decay=2: Input should be less than or equal to 1"),
+        ("learning_rte: 0.1", "learning_rte=0.1: unknown setting"),
+        ("event_types: [view, like]", "event_types=['view', 'like']"),
+    ]:
+        (tmp_path / "bad.yaml").write_text(line + "\n")
+        with pytest.raises(ConfigError, match="bad.yaml: ") as refused:
+            load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "bad.yaml")})
+        assert named in str(refused.value)
+
+
+def test_the_two_tower_yaml_checks_every_setting_the_model_and_its_training_take():
+    import dataclasses
+
+    from adapters.two_tower.model import TowerConfig
+    from adapters.two_tower.training import TrainConfig
+    from entrypoints.two_tower_yaml import TwoTowerYaml
+
+    taken = {f.name for c in (TowerConfig, TrainConfig) for f in dataclasses.fields(c)}
+    assert set(TwoTowerYaml.model_fields) == taken
+
+
+def test_the_shipped_two_tower_yamls_pass_their_checks():
+    from entrypoints.config import PROJECT, two_tower_settings
+
+    for path in sorted((PROJECT / "configs").glob("two_tower*.yaml")):
+        assert two_tower_settings({}, path)["epochs"] >= 1

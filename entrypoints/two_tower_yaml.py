@@ -1,0 +1,56 @@
+"""The two-tower YAML's settings, typed: a bad value stops a command when it starts, not the
+trainer at its next training (without torch: light commands read it too)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Positive = Field(None, ge=1)
+
+
+class TwoTowerYaml(BaseModel):
+    """Every key of adapters.two_tower's TowerConfig and TrainConfig (a test keeps them in step)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    embedding_dim: int = Field(None, ge=1, le=4096)
+    user_feature_dim: int = Field(None, ge=1, le=4096)
+    item_feature_dim: int = Field(None, ge=1, le=4096)
+    hidden_dims: list[int] = Field(None, min_length=1)
+    buckets: int = Positive
+    user_buckets: int = Positive
+    temperature: float = Field(None, gt=0)
+    dropout: float = Field(None, ge=0, lt=1)
+    recency_decay: float = Field(None, gt=0, le=1)
+    members: int = Positive
+    epochs: int = Positive
+    batch_size: int = Positive
+    learning_rate: float = Field(None, gt=0)
+    weight_decay: float = Field(None, ge=0)
+    input_dropout: float = Field(None, ge=0, lt=1)
+    min_interactions_per_user: int = Positive
+    validation_users: float = Field(None, gt=0, lt=1)
+    objective: Literal["all", "next"] = Field(None)
+    patience: int = Positive
+    min_patience: int = Field(None, ge=0)
+    seed: int = Field(None)
+    threads: int = Field(None, ge=0)
+    sampled_softmax_above: int = Positive
+    negatives: int = Positive
+    event_types: list[Literal["view", "click", "enroll", "complete"]] = Field(None, min_length=1)
+
+
+def checked(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with their values typed, or ValueError: "key=value: what is allowed"."""
+    try:
+        model = TwoTowerYaml.model_validate(settings)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = str(item["loc"][0]) if item["loc"] else ""
+            message = "unknown setting" if item["type"] == "extra_forbidden" else item["msg"]
+            problems.append(f"{key}={settings.get(key)!r}: {message}")
+        raise ValueError("; ".join(problems)) from None
+    return model.model_dump(include=set(settings))
