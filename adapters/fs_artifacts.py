@@ -72,7 +72,16 @@ class FilesystemArtifactStore(ArtifactStore):
                     f"{name} {current} was published while this work was based on "
                     f"{based_on or 'no version'}; nothing was replaced"
                 )
+            self._clear_leftovers(name)
             return self._publish(name, files, manifest, current)
+
+    def _clear_leftovers(self, name: str) -> None:
+        """What a publish killed outright (SIGKILL, a power cut) left staged: under the lock no
+        other publish is under way, so nothing staged belongs to anyone."""
+        for leftover in (self.root / name).glob(".staging-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in (self.root / name).glob(".current-*"):
+            leftover.unlink(missing_ok=True)
 
     def _publish(
         self,

@@ -140,3 +140,17 @@ def test_a_manifest_of_the_wrong_shape_is_rejected_as_corrupt(store, tmp_path, m
     (tmp_path / "model" / "versions" / version / "manifest.json").write_text(manifest)
     with pytest.raises(CorruptArtifact, match="manifest"):
         store.load("model", version, only=())
+
+
+def test_a_publish_removes_what_a_killed_publish_left_staged(store, tmp_path):
+    first = store.publish("model", {"f": b"1"}, {})
+    (tmp_path / "model" / ".staging-20260101T000000000000Z-dead00").mkdir()
+    (tmp_path / "model" / ".staging-20260101T000000000000Z-dead00" / "f").write_bytes(b"x" * 99)
+    (tmp_path / "model" / ".current-20260101T000000000000Z-dead00").write_text(first)
+    second = store.publish("model", {"f": b"2"}, {})
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        ".publish.lock",
+        "current",
+        "versions",
+    ]
+    assert store.current_version("model") == second
