@@ -142,7 +142,8 @@ def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatc
     wrong = CliRunner().invoke(
         cli, [*args, "--strategy", "two_tower", "--two-tower-config", str(config)]
     )
-    assert wrong.exit_code == 1 and "objective must be one of all, next" in wrong.output
+    assert wrong.exit_code == 1
+    assert "small.yaml: objective='sideways': Input should be 'all' or 'next'" in wrong.output
 
 
 def test_eval_takes_a_fixed_split_as_two_files_and_reports_the_chosen_settings(
