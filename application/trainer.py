@@ -84,6 +84,8 @@ class Trainer:
                     )
                 down = True
             except Exception:  # noqa: BLE001 - a bug in one cycle must not end the trainer
+                if prepare is not None:
+                    raise  # the migration itself is wrong: waiting would not mend it
                 log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
             stop.wait(self.poll_seconds)
         self.say("trainer stopped")

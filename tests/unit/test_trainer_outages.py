@@ -60,3 +60,15 @@ def test_a_trainer_started_while_the_database_is_down_waits_for_it_to_migrate(ca
     trainer = Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0)
     trainer.run_forever(stop, prepare=migrate)
     assert len(attempts) == 3 and fit.cycles == 1
+
+
+def test_a_migration_that_fails_for_another_reason_than_an_outage_ends_the_trainer():
+    import pytest
+
+    def migrate() -> None:
+        raise RuntimeError("permission denied for schema public")
+
+    stop = threading.Event()
+    trainer = Trainer(lambda: Fit(stop, outage=0), Jobs, fit_interval=0, poll_seconds=0)
+    with pytest.raises(RuntimeError, match="permission denied"):
+        trainer.run_forever(stop, prepare=migrate)
