@@ -285,14 +285,21 @@ class InMemoryJobRepository(JobRepository):
         return [
             j
             for j in self.store.jobs.values()
-            if j.status == "running" and j.heartbeat_at is not None and j.heartbeat_at < silent_since
+            if j.status == "running"
+            and j.heartbeat_at is not None
+            and j.heartbeat_at < silent_since
         ]
 
     def requeue(self, job_id: str) -> None:
         if job_id in self.store.jobs:
             self.store.jobs[job_id] = dataclasses.replace(
-                self.store.jobs[job_id], status="queued", started_at=None, heartbeat_at=None, worker=None
+                self.store.jobs[job_id],
+                status="queued",
+                started_at=None,
+                heartbeat_at=None,
+                worker=None,
             )
+
 
 class InMemoryStatementRepository(StatementRepository):
     def __init__(self, store: InMemoryStore) -> None:

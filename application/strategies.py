@@ -225,9 +225,7 @@ class StrategyRegistry:
                     recommenders[name], loaded[name] = kept, version
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
                     continue
-                recommender, loaded[name], trained[name], error = self._load(
-                    name, version, courses
-                )
+                recommender, loaded[name], trained[name], error = self._load(name, version, courses)
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
@@ -264,7 +262,9 @@ class StrategyRegistry:
         try:
             return published_settings(self.artifacts)[1] if version else {}
         except (CorruptArtifact, ValueError, KeyError) as error:
-            log.error("tuning version %s rejected (%s); the configured settings apply", version, error)
+            log.error(
+                "tuning version %s rejected (%s); the configured settings apply", version, error
+            )
             return {}
 
     def _load(

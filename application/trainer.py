@@ -46,7 +46,10 @@ class Trainer:
         runner = self.jobs()
         runner.recover()
         while (job := runner.run_one()) is not None:
-            self.say(f"job {job.job_id} ({job.kind}) {job.status}" + (f": {job.error}" if job.error else ""))
+            self.say(
+                f"job {job.job_id} ({job.kind}) {job.status}"
+                + (f": {job.error}" if job.error else "")
+            )
         now = time.monotonic()
         if not force and self._fitted_at is not None and now - self._fitted_at < self.fit_interval:
             return []

@@ -30,7 +30,12 @@ def main() -> None:
     for event in train:
         histories[event.user_id][event.course_id] = 1.0
     tower, config = configs(
-        {**two_tower_settings({}), "epochs": args.epochs, "patience": args.epochs, "min_patience": args.epochs}
+        {
+            **two_tower_settings({}),
+            "epochs": args.epochs,
+            "patience": args.epochs,
+            "min_patience": args.epochs,
+        }
     )
     stamps: list[float] = []
     started = time.perf_counter()

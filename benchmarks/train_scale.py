@@ -91,8 +91,13 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} thread(s)"
     )
     shipped = {**two_tower_settings({}), "threads": args.threads}
-    short = {**shipped, "members": 1, "epochs": args.epochs, "patience": args.epochs,
-             "min_patience": args.epochs}
+    short = {
+        **shipped,
+        "members": 1,
+        "epochs": args.epochs,
+        "patience": args.epochs,
+        "min_patience": args.epochs,
+    }
     before = baseline_module()
     rows = []
     for name, module in (("before", before), ("after", training)):

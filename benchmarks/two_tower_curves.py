@@ -61,7 +61,10 @@ def main() -> None:
     TwoTowerTrainer({**settings, "min_patience": patience}).fit(data.courses, histories, progress)
     print(f"{args.dataset}: trained {len(curves)} members in {time.perf_counter() - started:.1f}s")
     for member, curve in enumerate(curves, 1):
-        for rule, low in (("fixed patience", patience), ("min_patience", settings.get("min_patience", 5))):
+        for rule, low in (
+            ("fixed patience", patience),
+            ("min_patience", settings.get("min_patience", 5)),
+        ):
             stopped, best = stop(curve, patience, int(low))
             print(
                 f"member {member}, {rule:>14}: stops at epoch {stopped}, best epoch {best} "

@@ -21,7 +21,9 @@ class InvalidStrategy(DomainError):
     def __init__(self, name: str, valid: list[str], not_for: str = "") -> None:
         """`not_for`: what a known strategy cannot do here (e.g. "similar courses" for auto)."""
         said = (
-            f"strategy {name!r} does not apply to {not_for}" if not_for else f"unknown strategy {name!r}"
+            f"strategy {name!r} does not apply to {not_for}"
+            if not_for
+            else f"unknown strategy {name!r}"
         )
         super().__init__(f"{said}; valid strategies: {', '.join(valid)}")
         self.name = name

@@ -339,7 +339,9 @@ class TuningSchema(Schema):
         allow_none=True, metadata={"description": "the catalog and events it was chosen on"}
     )
     seconds = fields.Float(allow_none=True, metadata={"description": "how long the search took"})
-    budget_seconds = fields.Float(allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"})
+    budget_seconds = fields.Float(
+        allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"}
+    )
     budget_exhausted = fields.Boolean(
         allow_none=True, metadata={"description": "the search stopped at its budget"}
     )
@@ -511,7 +513,9 @@ class ErrorBodySchema(Schema):
     )
     statement_ids = fields.List(
         fields.String(),
-        metadata={"description": "statement_conflict: the xAPI statements stored with other content"},
+        metadata={
+            "description": "statement_conflict: the xAPI statements stored with other content"
+        },
     )
 
 
@@ -547,8 +551,7 @@ def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
             if prefix and path[:1] == [prefix] and len(path) > 1 and isinstance(path[1], int):
                 index, path = path[1], path[2:]
             field = "".join(
-                f"[{p}]" if isinstance(p, int) else f".{p}" if n else p
-                for n, p in enumerate(path)
+                f"[{p}]" if isinstance(p, int) else f".{p}" if n else p for n, p in enumerate(path)
             )
             found.append({"index": index, "field": field or "_schema", "message": "; ".join(node)})
         else:

@@ -15,6 +15,7 @@ from entrypoints import logs, metrics
 def _child_exit(_server: Any, worker: Any) -> None:
     metrics.worker_exited(worker.pid)
 
+
 #: gunicorn's largest request line; above its default (4094) so that a long query string reaches
 #: the app, which names the parameter at fault instead of answering a bare 414.
 REQUEST_LINE_LIMIT = 8190

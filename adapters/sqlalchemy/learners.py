@@ -97,7 +97,9 @@ class SqlErasureRepository(ErasureRepository):
             .values(recommendation_id=None)
         ).rowcount
         # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
-        self.connection.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs)))
+        self.connection.execute(
+            delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs))
+        )
         served = self.connection.execute(delete(slates).where(slates.c.user_id == user_id)).rowcount
         statements = self.connection.execute(
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)

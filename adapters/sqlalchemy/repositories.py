@@ -71,7 +71,9 @@ class SqlCourseRepository(CourseRepository):
         self.connection = connection
 
     def get(self, course_id: CourseId) -> Course | None:
-        row = self.connection.execute(select(courses).where(courses.c.course_id == course_id)).first()
+        row = self.connection.execute(
+            select(courses).where(courses.c.course_id == course_id)
+        ).first()
         return _course(row) if row else None
 
     def page(self, limit: int, offset: int) -> list[Course]:
@@ -83,7 +85,8 @@ class SqlCourseRepository(CourseRepository):
 
     def all(self) -> list[Course]:
         return [
-            _course(r) for r in self.connection.execute(select(courses).order_by(courses.c.course_id))
+            _course(r)
+            for r in self.connection.execute(select(courses).order_by(courses.c.course_id))
         ]
 
     def upsert(self, items: Sequence[Course]) -> None:

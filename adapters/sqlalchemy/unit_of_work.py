@@ -58,7 +58,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if error is None:
                 raise
         if _unreachable(error):
-            raise StorageUnavailable(f"the database is unreachable: {type(error).__name__}") from error
+            raise StorageUnavailable(
+                f"the database is unreachable: {type(error).__name__}"
+            ) from error
 
     def commit(self) -> None:
         self.connection.commit()

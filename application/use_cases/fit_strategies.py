@@ -187,7 +187,9 @@ class FitStrategies:
         with self.uow_factory() as uow:
             courses = uow.courses.all()
             events = list(uow.interactions.stream())
-        say(f"read {len(courses)} courses and {len(events)} events in {time.perf_counter() - started:.1f}s")
+        say(
+            f"read {len(courses)} courses and {len(events)} events in {time.perf_counter() - started:.1f}s"
+        )
         wanted = self.wanted()
         # The cheap strategies first, with the settings chosen last time: answers improve at once.
         done = [self._fit(n, base, data, courses, events, wanted, say) for n, base in stale.items()]
@@ -281,9 +283,9 @@ class FitStrategies:
             return Fitted(
                 TUNING, None, time.perf_counter() - started, f"failed: {error}", failed=True
             )
-        manifest = {
-            key: value for key, value in result.as_dict().items() if key != "trials"
-        } | {"data_version": str(data)}
+        manifest = {key: value for key, value in result.as_dict().items() if key != "trials"} | {
+            "data_version": str(data)
+        }
         trials = json.dumps(result.trials, indent=1).encode()
         try:
             version = self.store.publish(TUNING, {"trials.json": trials}, manifest, based_on=base)

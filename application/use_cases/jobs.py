@@ -30,7 +30,10 @@ def _now() -> datetime:
 
 class SubmitJob:
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], kinds: tuple[str, ...], clock=_now  # type: ignore[no-untyped-def]
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        kinds: tuple[str, ...],
+        clock=_now,  # type: ignore[no-untyped-def]
     ) -> None:
         self.uow_factory = uow_factory
         self.kinds = kinds

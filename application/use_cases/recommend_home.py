@@ -187,9 +187,7 @@ def _explained(
     return items
 
 
-def _selected_by(
-    query: RecommendHomeQuery, default: str, bandit: BanditService | None
-) -> str:
+def _selected_by(query: RecommendHomeQuery, default: str, bandit: BanditService | None) -> str:
     if (query.strategy or default) == AUTO and bandit is not None:
         return "bandit"
     return "request" if query.strategy else "default"

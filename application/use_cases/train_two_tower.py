@@ -22,7 +22,9 @@ class TrainResult:
     seconds: float
 
 
-def strongest_events(events: Iterable[Interaction]) -> tuple[dict[UserId, dict[CourseId, EventType]], int]:
+def strongest_events(
+    events: Iterable[Interaction],
+) -> tuple[dict[UserId, dict[CourseId, EventType]], int]:
     """Learner -> course -> strongest event, in the order courses were first touched, and how many
     events there were. Memory follows (learner, course) pairs, not events."""
     histories: dict[UserId, dict[CourseId, EventType]] = defaultdict(dict)

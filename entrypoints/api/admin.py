@@ -81,9 +81,7 @@ def described(
             version = snapshot.versions[name]
             info["version"] = version
             info["trained_at"] = snapshot.trained_at.get(name)
-            info["source"] = (
-                "published" if version else "fallback" if recommender.ready else "none"
-            )
+            info["source"] = "published" if version else "fallback" if recommender.ready else "none"
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
             trained = snapshot.trained_at.get(name)
             info["predates_erasure"] = (

@@ -127,7 +127,9 @@ def bars(
         return Chart(name, title, "", empty)
     labels = [label for label, _ in values]
     shown = [100 * v if percent else v for _, v in values]
-    rows = [(label, f"{v:.2f}" if percent else f"{v:g}") for label, v in zip(labels, shown, strict=True)]
+    rows = [
+        (label, f"{v:.2f}" if percent else f"{v:g}") for label, v in zip(labels, shown, strict=True)
+    ]
     with _lock:
         from matplotlib.ticker import MaxNLocator
 

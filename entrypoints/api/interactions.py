@@ -18,7 +18,9 @@ bp = Blueprint("interactions", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/interactions")
-@documented("Log learner events", LogResultSchema, body=EventBatchSchema, errors=(400, 409, 413, 415))
+@documented(
+    "Log learner events", LogResultSchema, body=EventBatchSchema, errors=(400, 409, 413, 415)
+)
 @inject
 def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):  # type: ignore[no-untyped-def]
     no_query()

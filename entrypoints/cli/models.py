@@ -70,7 +70,7 @@ def train_two_tower(
 
 
 def _epochs(manifest: dict[str, Any]) -> str:
-    """"12 epochs", or per ensemble member "3 members, 10/8/8 epochs": early stopping ends each
+    """ "12 epochs", or per ensemble member "3 members, 10/8/8 epochs": early stopping ends each
     member on its own, and their sum is no epoch count anyone set."""
     each = manifest.get("member_epochs") or [manifest.get("metrics", {}).get("epochs_run", 0)]
     if len(each) == 1:

@@ -286,7 +286,10 @@ def test_readiness_waits_for_a_published_version_of_every_strategy(database_url)
     ]
     # Meanwhile learners get popular courses, counted by the database.
     served = client.get(f"{HOME}?user_id=someone").json
-    assert served["strategy"] == "popularity" and served["items"][0]["course_id"] == "course_python_basic"
+    assert (
+        served["strategy"] == "popularity"
+        and served["items"][0]["course_id"] == "course_python_basic"
+    )
     app.container.trainer().run_once()
     assert client.get("/readyz").json == {"status": "ready"}
     app.container.engine().dispose()
@@ -414,7 +417,9 @@ def test_a_batch_naming_a_course_twice_is_refused_naming_it_and_stores_nothing(c
         },
     )
     assert response.status_code == 400
-    assert response.json["error"]["message"] == "course 2: course_id: repeats course 'c1' of course 0"
+    assert (
+        response.json["error"]["message"] == "course 2: course_id: repeats course 'c1' of course 0"
+    )
     assert client.get("/api/v1/courses/c2").status_code == 404
 
 

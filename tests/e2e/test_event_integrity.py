@@ -29,7 +29,12 @@ def test_a_retry_with_the_same_payload_is_still_a_duplicate(client):
     assert log(client, first).json == {"accepted": 0, "duplicates": 1}
 
 
-UNTIMED = {"event_id": "retry-1", "user_id": "u1", "course_id": "course_sql_basic", "event_type": "click"}
+UNTIMED = {
+    "event_id": "retry-1",
+    "user_id": "u1",
+    "course_id": "course_sql_basic",
+    "event_type": "click",
+}
 
 
 def _stored_time(client, event_id):  # type: ignore[no-untyped-def]

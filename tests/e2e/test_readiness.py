@@ -18,9 +18,7 @@ def _ready(app):  # type: ignore[no-untyped-def]
 def test_a_server_on_a_database_never_migrated_says_to_run_init_db(tmp_path):
     response = _ready(make_app(f"sqlite:///{tmp_path / 'empty.db'}", caught_up=False))
     assert response.status_code == 503 and response.headers["Retry-After"]
-    assert response.json["error"]["message"] == (
-        "the database has no schema: run `recsys init-db`"
-    )
+    assert response.json["error"]["message"] == ("the database has no schema: run `recsys init-db`")
 
 
 def test_a_server_on_a_database_at_an_older_revision_names_both_and_says_to_run_init_db(tmp_path):

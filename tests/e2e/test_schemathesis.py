@@ -99,5 +99,7 @@ def test_a_course_id_holding_a_slash_matches_no_route_as_the_document_says(fuzze
     for method, body in (("PUT", {"title": "T"}), ("PATCH", {"title": "T"}), ("GET", None)):
         parts = {"body": body} if body is not None else {}
         path = {"course_id": "a/b"}
-        sent = _sent(fuzzed_app, "/api/v1/courses/{course_id}", method, path_parameters=path, **parts)
+        sent = _sent(
+            fuzzed_app, "/api/v1/courses/{course_id}", method, path_parameters=path, **parts
+        )
         assert sent.status_code == 404 and sent.json()["error"]["code"] == "not_found"

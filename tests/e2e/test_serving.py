@@ -93,9 +93,10 @@ def test_while_the_database_is_down_home_answers_from_memory_and_writes_get_503(
         client.get("/readyz"),
     ):
         assert response.status_code == 503 and response.headers["Retry-After"]
-    assert client.post("/api/v1/interactions", json={"events": events(100, 1)}).json["error"][
-        "code"
-    ] == "database_unavailable"
+    assert (
+        client.post("/api/v1/interactions", json={"events": events(100, 1)}).json["error"]["code"]
+        == "database_unavailable"
+    )
     app.container.engine.reset_override()
     down.dispose()
     assert "degraded" not in client.get(f"{HOME}?user_id=user1").json

@@ -45,7 +45,9 @@ def test_two_tower_home_recommendations_explain_themselves(trained):
     own = {c.title for c in demo_data(seed=5, learners=120).courses}
     assert len(body["items"]) == 5
     for item in body["items"]:
-        named = re.fullmatch(r"Because you (viewed|looked at|enrolled in|completed) (.+)", item["reason"])
+        named = re.fullmatch(
+            r"Because you (viewed|looked at|enrolled in|completed) (.+)", item["reason"]
+        )
         assert (named and named[2] in own) or item["reason"].endswith("this course before")
 
 

@@ -184,7 +184,10 @@ def test_authorization_schemes_are_taken_in_any_case_as_http_says(sqlite_url):
     client = app.test_client()
     bearer = {"Authorization": "bearer admin-secret"}
     assert client.put("/api/v1/courses/c1", json={"title": "T"}, headers=bearer).status_code == 200
-    assert client.get("/dashboard", headers={"Authorization": "BEARER admin-secret"}).status_code == 200
+    assert (
+        client.get("/dashboard", headers={"Authorization": "BEARER admin-secret"}).status_code
+        == 200
+    )
     basic = {"Authorization": _basic("lms", "s3cret")["Authorization"].replace("Basic", "basic")}
     assert client.post(URL, json=SPEC_SIMPLE, headers=basic | XAPI).status_code == 200
     assert client.post(URL, json=SPEC_SIMPLE, headers=bearer | XAPI).status_code == 200

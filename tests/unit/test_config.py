@@ -97,8 +97,9 @@ def test_the_shipped_two_tower_config_is_used_from_any_directory(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     settings = load_settings({})
     assert settings["embedding_dim"] == 128 and settings["two_tower"]["members"] == 3
-    assert load_settings({"RS_TWO_TOWER_CONFIG": "configs/two_tower.yaml"})["two_tower"] == (
-        settings["two_tower"]
+    assert (
+        load_settings({"RS_TWO_TOWER_CONFIG": "configs/two_tower.yaml"})["two_tower"]
+        == (settings["two_tower"])
     )
 
 

@@ -30,7 +30,10 @@ def test_courses_that_tie_are_served_in_catalog_order_on_every_machine():
     assert [r.course_id for r in top] == [f"c{i:03d}" for i in range(0, 30, 3)]
     unpopular = popular.recommend(LearnerHistory(UserId("x")), 110)[100:]
     assert [r.course_id for r in unpopular] == ["c001", "c002", "c004", "c005", "c007", "c008"] + [
-        "c010", "c011", "c013", "c014"
+        "c010",
+        "c011",
+        "c013",
+        "c014",
     ]
 
 
@@ -71,7 +74,6 @@ def test_popular_courses_of_an_old_data_set_are_not_said_to_be_popular_this_mont
     )
 
 
-
 def test_a_course_nobody_has_tried_is_not_called_popular():
     popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
@@ -81,6 +83,7 @@ def test_a_course_nobody_has_tried_is_not_called_popular():
     similar = {r.course_id: r.reason for r in popular.similar(CourseId("course_sql_basic"), 6)}
     assert similar["course_ml_basic"] == "Also in Data Science, like SQL Basics"
     assert similar["course_spanish_basic"] == "A Languages course nobody has tried yet"
+
 
 def test_content_follows_what_the_learner_did():
     content = ContentRecommender()

@@ -232,7 +232,10 @@ def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):
         UserId("user2"), tuple(e for e in demo.interactions if e.user_id == "user2")
     )
     assert len(recommender.recommend(learner, 5, learner.taken())) == 5
-    assert (recommender.describe()["embedding_dim"], recommender.describe()["index_dim"]) == (16, 32)
+    assert (recommender.describe()["embedding_dim"], recommender.describe()["index_dim"]) == (
+        16,
+        32,
+    )
 
 
 def test_recency_weighting_counts_the_latest_course_most():

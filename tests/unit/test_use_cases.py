@@ -82,7 +82,6 @@ def test_enrolled_courses_are_never_recommended_again(uow, registry, strategy):
     assert "course_sql_basic" not in {i.course.course_id for i in result.items}
 
 
-
 def test_a_list_the_strategy_cannot_fill_is_completed_with_popular_courses_each_saying_why(
     uow, registry
 ):
@@ -97,6 +96,7 @@ def test_a_list_the_strategy_cannot_fill_is_completed_with_popular_courses_each_
     filled = [r for r in items if r.strategy == "popularity"]
     assert filled and items[-len(filled) :] == filled
     assert all(r.reason.startswith(("Popular in", "A ")) for r in filled)
+
 
 def test_inactive_courses_are_never_recommended(uow, registry):
     result = home(uow, registry, user_id=UserId("new"), k=10)
