@@ -6,13 +6,13 @@ import atexit
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from typing import Any
 
 import click
 
+from entrypoints.child_process import KeptRunning
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import (
     ConfigError,
@@ -88,7 +88,7 @@ def serve(
     port = settings["port"] if port is None else port
     _metrics_folder()  # the trainer beside the server writes its metrics there too
     trainer = (
-        subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "trainer"])
+        KeptRunning([sys.executable, "-m", "entrypoints.cli", "trainer"], "trainer")
         if with_trainer
         else None
     )
@@ -111,11 +111,7 @@ def serve(
     finally:
         # gunicorn's forked workers leave through here too: only the server stops the trainer.
         if trainer is not None and os.getpid() == server:
-            trainer.terminate()  # it leaves at once, dropping a fit in progress
-            try:
-                trainer.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                trainer.kill()
+            trainer.stop()
 
 
 def _schema_checked(ctx: click.Context) -> None:
