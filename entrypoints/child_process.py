@@ -8,8 +8,6 @@ import threading
 import time
 from collections.abc import Sequence
 
-log = logging.getLogger("recsys.serve")
-
 
 class KeptRunning:
     """Starts `command`, and starts it again `backoff` seconds later (doubling up to `longest`)
@@ -18,9 +16,16 @@ class KeptRunning:
     models nobody refits."""
 
     def __init__(
-        self, command: Sequence[str], name: str, backoff: float = 1.0, longest: float = 60.0
+        self,
+        command: Sequence[str],
+        name: str,
+        backoff: float = 1.0,
+        longest: float = 60.0,
+        log: logging.Logger | None = None,
     ) -> None:
         self.command, self.name = list(command), name
+        #: the server's own log (under gunicorn, its master logs through "gunicorn.error")
+        self.log = log or logging.getLogger(__name__)
         self.backoff, self.longest = backoff, longest
         self.starts = 0
         self._stopping = threading.Event()
@@ -42,7 +47,7 @@ class KeptRunning:
                 return  # it was told to stop (Ctrl-C reaches the whole process group)
             if time.monotonic() - started > self.longest:
                 delay = self.backoff  # it had been running: a new failure, not the same one
-            log.warning(
+            self.log.warning(
                 "the %s exited with status %s; starting it again in %gs", self.name, code, delay
             )
             if self._stopping.wait(delay):

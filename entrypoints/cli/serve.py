@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import shutil
 import sys
@@ -88,7 +89,11 @@ def serve(
     port = settings["port"] if port is None else port
     _metrics_folder()  # the trainer beside the server writes its metrics there too
     trainer = (
-        KeptRunning([sys.executable, "-m", "entrypoints.cli", "trainer"], "trainer")
+        KeptRunning(
+            [sys.executable, "-m", "entrypoints.cli", "trainer"],
+            "trainer",
+            log=logging.getLogger("gunicorn.error"),  # the master's log, formatted as the rest
+        )
         if with_trainer
         else None
     )
