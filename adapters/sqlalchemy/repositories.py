@@ -15,6 +15,7 @@ from adapters.sqlalchemy.tables import (
     erasures,
     interactions,
     jobs,
+    metadata,
     slate_items,
     slates,
     xapi_statements,
@@ -477,5 +478,5 @@ class SqlJobRepository(JobRepository):
 
 def delete_everything(connection: Connection) -> None:
     """Empty every table (tests and demo resets)."""
-    for table in (jobs, slate_items, slates, interactions, courses, xapi_statements, erasures):
+    for table in reversed(metadata.sorted_tables):  # each table before those it refers to
         connection.execute(delete(table))
