@@ -24,6 +24,8 @@ from application.ports import (
     StatementRecord,
     StatementRepository,
     StatsRepository,
+    TrainerBeat,
+    TrainerRepository,
     UnitOfWork,
     UserStats,
 )
@@ -47,6 +49,7 @@ class InMemoryStore:
         self.events: dict[str, Interaction] = {}
         self.slates: dict[RecommendationId, Slate] = {}
         self.jobs: dict[str, Job] = {}
+        self.trainers: dict[str, TrainerBeat] = {}
         self.statements: dict[str, StatementRecord] = {}
         self.erasures: list[Erasure] = []
         self.catalog_changes = 0
@@ -63,6 +66,7 @@ class InMemoryStore:
         self.events = dict(other.events)
         self.slates = dict(other.slates)
         self.jobs = dict(other.jobs)
+        self.trainers = dict(other.trainers)
         self.statements = dict(other.statements)
         self.erasures = list(other.erasures)
         self.catalog_changes = other.catalog_changes
@@ -231,6 +235,21 @@ class InMemoryStatsRepository(StatsRepository):
         return [CoursePopularity(c, self.store.courses[c].title, e, k) for c, (e, k) in ranked]
 
 
+class InMemoryTrainerRepository(TrainerRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def beat(self, beat: TrainerBeat, forget_before: datetime) -> None:
+        self.store.trainers[beat.worker] = beat
+        for worker, seen in list(self.store.trainers.items()):
+            if seen.seen_at < forget_before:
+                del self.store.trainers[worker]
+
+    def recent(self, since: datetime) -> list[TrainerBeat]:
+        seen = [b for b in self.store.trainers.values() if b.seen_at >= since]
+        return sorted(seen, key=lambda b: (-b.seen_at.timestamp(), b.worker))
+
+
 class InMemoryJobRepository(JobRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -382,6 +401,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.slates = InMemorySlateRepository(self.working)
         self.stats = InMemoryStatsRepository(self.working)
         self.jobs = InMemoryJobRepository(self.working)
+        self.trainers = InMemoryTrainerRepository(self.working)
         self.statements = InMemoryStatementRepository(self.working)
         self.erasures = InMemoryErasureRepository(self.working)
 

@@ -333,6 +333,30 @@ class JobRepository(abc.ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class TrainerBeat:
+    """A trainer's latest fit cycle, as any host sees it."""
+
+    worker: str  # host:pid
+    started_at: datetime
+    seen_at: datetime  # when its latest fit cycle ended
+    last_cycle: str  # what that cycle did, in a line
+
+
+class TrainerRepository(abc.ABC):
+    """The trainers at work, so that an operator on any host can tell a trainer that is alive and
+    has nothing to do from one that is gone or failing."""
+
+    @abc.abstractmethod
+    def beat(self, beat: TrainerBeat, forget_before: datetime) -> None:
+        """Record `beat` in place of its worker's last, and drop trainers not seen since
+        `forget_before` (a restarted trainer is a new worker)."""
+
+    @abc.abstractmethod
+    def recent(self, since: datetime) -> list[TrainerBeat]:
+        """Trainers seen since `since`, the latest seen first."""
+
+
+@dataclass(frozen=True, slots=True)
 class UserStats:
     user_id: UserId
     num_recommendations: int
@@ -397,6 +421,7 @@ class UnitOfWork(abc.ABC):
     slates: SlateRepository
     stats: StatsRepository
     jobs: JobRepository
+    trainers: TrainerRepository
 
     statements: StatementRepository
     erasures: ErasureRepository

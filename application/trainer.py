@@ -8,16 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from application.ports import StorageUnavailable
+from application.ports import StorageUnavailable, TrainerBeat, UnitOfWork
 from application.use_cases.fit_strategies import FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.update_bandit import UpdateBandit
 
 log = logging.getLogger(__name__)
+#: a trainer not seen for this long is no longer listed, nor kept
+FORGET_AFTER = timedelta(days=7)
 
 
 class Trainer:
@@ -30,6 +33,9 @@ class Trainer:
         poll_seconds: float = 2.0,
         say: Callable[[str], None] = log.info,
         on_fitted: Callable[[Fitted], None] | None = None,
+        uow_factory: Callable[[], UnitOfWork] | None = None,
+        worker: str = "",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.fit = fit
         self.jobs = jobs
@@ -39,6 +45,9 @@ class Trainer:
         self.say = say
         #: told of every strategy fitted (metrics)
         self.on_fitted = on_fitted
+        #: where each fit cycle is recorded for every host to see (none: not recorded)
+        self.uow_factory, self.worker, self.clock = uow_factory, worker, clock
+        self.started_at = clock()
         self._fitted_at: float | None = None
 
     def run_once(self, force: bool = False) -> list[Fitted]:
@@ -53,6 +62,8 @@ class Trainer:
         now = time.monotonic()
         if not force and self._fitted_at is not None and now - self._fitted_at < self.fit_interval:
             return []
+        if self._fitted_at is None:
+            self._beat("started: fitting")  # seen at once, not only after a long first fit
         self._fitted_at = now
         fitted = self.fit().execute(force=force, progress=self.say)
         for item in fitted:
@@ -62,7 +73,17 @@ class Trainer:
             credited = self.update_bandit().execute()
             if credited.changed:
                 self.say(f"bandit: {credited.message}")
+        self._beat(summary(fitted))
         return fitted
+
+    def _beat(self, last_cycle: str) -> None:
+        if self.uow_factory is None:
+            return
+        now = self.clock()
+        with self.uow_factory() as uow:
+            beat = TrainerBeat(self.worker, self.started_at, now, last_cycle)
+            uow.trainers.beat(beat, forget_before=now - FORGET_AFTER)
+            uow.commit()
 
     def run_forever(self, stop: threading.Event, prepare: Callable[[], None] | None = None) -> None:
         """Cycles until `stop`; `prepare` (the migration) first, retried like a cycle. A database
@@ -92,6 +113,20 @@ class Trainer:
                 log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
             stop.wait(self.poll_seconds)
         self.say("trainer stopped")
+
+
+def summary(fitted: Sequence[Fitted]) -> str:
+    """A fit cycle in a line, for the operator."""
+    if not fitted:
+        return "up to date: nothing to refit"
+    published = [f.strategy for f in fitted if f.version]
+    failed = [f"{f.strategy} ({f.note.removeprefix('failed: ')})" for f in fitted if f.failed]
+    overtaken = [f.strategy for f in fitted if f.overtaken]
+    said = [f"published {', '.join(published)}"] if published else []
+    said += [f"failed: {'; '.join(failed)}"] if failed else []
+    said += [f"overtaken by another trainer: {', '.join(overtaken)}"] if overtaken else []
+    line = "; ".join(said) or "fitted: nothing new to publish"
+    return line if len(line) <= 500 else line[:499] + "…"
 
 
 def job_handlers(

@@ -217,6 +217,8 @@ class Container(containers.DeclarativeContainer):
         update_bandit=update_bandit.provider,
         fit_interval=config.fit_interval_seconds,
         on_fitted=providers.Object(fitted),
+        uow_factory=uow.provider,
+        worker=providers.Callable(_worker_name),
     )
 
     demo_data = providers.Object(demo_data)

@@ -354,6 +354,15 @@ class TuningSchema(Schema):
     )
 
 
+class TrainerSchema(Schema):
+    worker = fields.String(metadata={"description": "host:pid"})
+    started_at = fields.String()
+    seen_at = fields.String(metadata={"description": "when its latest fit cycle ended"})
+    last_cycle = fields.String(
+        metadata={"description": "what that cycle did: published, failed, up to date"}
+    )
+
+
 class ModelsSchema(Schema):
     latest_erasure = fields.String(allow_none=True)
     tuning = fields.Nested(
@@ -362,6 +371,10 @@ class ModelsSchema(Schema):
         metadata={"description": "the last search for settings on this deployment's data"},
     )
     models = fields.List(fields.Nested(ModelInfoSchema))
+    trainers = fields.List(
+        fields.Nested(TrainerSchema),
+        metadata={"description": "trainers seen in the last 7 days, the latest seen first"},
+    )
 
 
 class JobSchema(Schema):

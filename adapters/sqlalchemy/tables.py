@@ -112,6 +112,16 @@ jobs = Table(
     ),
 )
 
+# Each trainer's latest fit cycle (one row a trainer process): who is fitting, and how it went.
+trainers = Table(
+    "trainers",
+    metadata,
+    Column("worker", String(128), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_cycle", Text, nullable=False),
+)
+
 # xAPI statements received: the id makes a retry a no-op; no e-mail address is ever kept.
 xapi_statements = Table(
     "xapi_statements",

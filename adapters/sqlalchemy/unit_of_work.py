@@ -19,6 +19,7 @@ from adapters.sqlalchemy.repositories import (
     SqlSlateRepository,
 )
 from adapters.sqlalchemy.stats import SqlStatsRepository
+from adapters.sqlalchemy.trainers import SqlTrainerRepository
 from application.ports import StorageUnavailable, UnitOfWork
 
 
@@ -46,6 +47,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.slates = SqlSlateRepository(self.connection)
         self.stats = SqlStatsRepository(self.connection)
         self.jobs = SqlJobRepository(self.connection)
+        self.trainers = SqlTrainerRepository(self.connection)
         self.statements = SqlStatementRepository(self.connection)
         self.erasures = SqlErasureRepository(self.connection)
         return self

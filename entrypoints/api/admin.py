@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
@@ -12,6 +12,7 @@ from application.bandit import BanditService
 from application.filters import check_filters
 from application.ports import Job, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
+from application.trainer import FORGET_AFTER
 from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
@@ -34,9 +35,12 @@ ADMIN_ERRORS = (400, 401, 403)  # 400: a query parameter it does not take
 def models(  # type: ignore[no-untyped-def]
     strategies: StrategyRegistry = Provide[Container.strategies],
     erasures: EraseLearner = Provide[Container.erase_learner],
+    uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
 ):
     no_query()
     latest = erasures.latest()
+    with uow_factory() as uow:
+        trainers = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
     snapshot = strategies.snapshot()
     tuning = snapshot.tuning
     return {
@@ -54,6 +58,15 @@ def models(  # type: ignore[no-untyped-def]
         if tuning
         else None,
         "models": described(snapshot, latest, strategies.pins),
+        "trainers": [
+            {
+                "worker": t.worker,
+                "started_at": t.started_at.isoformat(),
+                "seen_at": t.seen_at.isoformat(),
+                "last_cycle": t.last_cycle,
+            }
+            for t in trainers
+        ],
     }
 
 

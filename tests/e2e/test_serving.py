@@ -150,3 +150,24 @@ def test_a_version_of_the_demo_model_is_under_ten_megabytes(sqlite_url):
     size = sum(entry["bytes"] for entry in manifest["files"].values())
     assert manifest["tower"]["members"] == 3 and size < 10 * 1024 * 1024, size
     app.container.engine().dispose()
+
+
+def test_the_models_page_lists_each_trainer_with_what_its_last_fit_cycle_did(database_url):
+    app = make_app(database_url, caught_up=False)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+    assert client.get("/admin/recommendations/models").json["trainers"] == []
+    trainer = app.container.trainer()
+    trainer.fit = lambda: app.container.fit_strategies(train_two_tower=None)  # no torch here
+    trainer.run_once()
+    (listed,) = client.get("/admin/recommendations/models").json["trainers"]
+    assert listed["worker"] == trainer.worker
+    assert listed["last_cycle"] == "published popularity, content, item_cf, sequence"
+    trainer.run_once(force=False)  # within the fit interval: nothing is due, nothing is said
+    trainer.fit_interval = 0
+    trainer.run_once()
+    (again,) = client.get("/admin/recommendations/models").json["trainers"]
+    assert again["last_cycle"] == "up to date: nothing to refit"
+    assert again["seen_at"] > listed["seen_at"] and again["started_at"] == listed["started_at"]
+    app.container.engine().dispose()

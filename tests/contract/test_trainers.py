@@ -1,0 +1,44 @@
+"""The trainers at work, as every host sees them: memory, SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.ports import TrainerBeat
+from tests.conftest import NOW
+
+
+def beat(uow_factory, worker: str, minutes: float, line: str) -> None:  # type: ignore[no-untyped-def]
+    seen = NOW + timedelta(minutes=minutes)
+    with uow_factory() as uow:
+        uow.trainers.beat(TrainerBeat(worker, NOW, seen, line), forget_before=seen - timedelta(1))
+        uow.commit()
+
+
+def test_each_trainer_is_listed_once_with_its_latest_cycle_the_latest_seen_first(uow_factory):
+    beat(uow_factory, "host-a:1", 0, "started: fitting")
+    beat(uow_factory, "host-b:2", 1, "published popularity")
+    beat(uow_factory, "host-a:1", 2, "up to date: nothing to refit")
+    with uow_factory() as uow:
+        listed = uow.trainers.recent(NOW)
+    assert [(t.worker, t.last_cycle) for t in listed] == [
+        ("host-a:1", "up to date: nothing to refit"),
+        ("host-b:2", "published popularity"),
+    ]
+    assert listed[0].seen_at == NOW + timedelta(minutes=2) and listed[0].started_at == NOW
+    with uow_factory() as uow:
+        assert [t.worker for t in uow.trainers.recent(NOW + timedelta(minutes=1.5))] == ["host-a:1"]
+
+
+def test_a_trainer_gone_for_longer_than_the_forget_horizon_is_dropped(uow_factory):
+    beat(uow_factory, "gone:1", 0, "published popularity")
+    beat(uow_factory, "alive:2", 60 * 24 * 2, "up to date: nothing to refit")  # two days later
+    with uow_factory() as uow:
+        assert [t.worker for t in uow.trainers.recent(NOW - timedelta(days=30))] == ["alive:2"]
+
+
+def test_a_beat_not_committed_is_not_seen(uow_factory):
+    with uow_factory() as uow:
+        uow.trainers.beat(TrainerBeat("w:1", NOW, NOW, "x"), forget_before=NOW)
+    with uow_factory() as uow:
+        assert uow.trainers.recent(NOW - timedelta(days=1)) == []

@@ -1,0 +1,69 @@
+"""Each trainer says on the shared database what its fit cycles did, for every host to read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from application.trainer import Trainer, summary
+from application.use_cases.fit_strategies import Fitted
+from tests.conftest import NOW
+from tests.unit.test_trainer_outages import Jobs
+
+
+class Fit:
+    def __init__(self, cycles: list[list[Fitted]]) -> None:
+        self.cycles = cycles
+
+    def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+        return self.cycles.pop(0)
+
+
+def test_a_trainer_is_seen_when_it_starts_fitting_and_after_each_fit_cycle():
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    seen: list[str] = []
+    moments = iter(NOW + timedelta(minutes=m) for m in range(10))
+    fit = Fit(
+        [
+            [
+                Fitted("popularity", "v1", 0.1),
+                Fitted("item_cf", None, 0.2, "failed: boom", failed=True),
+            ],
+            [],
+        ]
+    )
+
+    def watched() -> Fit:
+        with uow() as unit:
+            seen.extend(t.last_cycle for t in unit.trainers.recent(NOW - timedelta(days=1)))
+        return fit
+
+    trainer = Trainer(
+        watched, Jobs, fit_interval=0, uow_factory=uow, worker="host:7", clock=lambda: next(moments)
+    )
+    trainer.run_once()
+    assert seen == ["started: fitting"]  # listed while its first, long fit runs
+    trainer.run_once()
+    with uow() as unit:
+        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert listed.worker == "host:7" and listed.started_at == NOW
+    assert listed.last_cycle == "up to date: nothing to refit"
+    assert listed.seen_at > NOW + timedelta(minutes=1)
+
+
+def test_a_fit_cycle_reads_as_what_was_published_what_failed_and_what_was_overtaken():
+    assert summary([]) == "up to date: nothing to refit"
+    assert summary(
+        [
+            Fitted("popularity", "v1", 0.1),
+            Fitted("content", "v2", 0.1),
+            Fitted(
+                "item_cf", None, 0.2, "failed: could not be published: No space left", failed=True
+            ),
+            Fitted("two_tower", None, 3.0, "another trainer published v9", overtaken=True),
+        ]
+    ) == (
+        "published popularity, content; failed: item_cf (could not be published: No space left); "
+        "overtaken by another trainer: two_tower"
+    )
