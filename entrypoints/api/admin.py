@@ -39,8 +39,6 @@ def models(  # type: ignore[no-untyped-def]
 ):
     no_query()
     latest = erasures.latest()
-    with uow_factory() as uow:
-        trainers = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
     snapshot = strategies.snapshot()
     tuning = snapshot.tuning
     return {
@@ -58,16 +56,23 @@ def models(  # type: ignore[no-untyped-def]
         if tuning
         else None,
         "models": described(snapshot, latest, strategies.pins),
-        "trainers": [
-            {
-                "worker": t.worker,
-                "started_at": t.started_at.isoformat(),
-                "seen_at": t.seen_at.isoformat(),
-                "last_cycle": t.last_cycle,
-            }
-            for t in trainers
-        ],
+        "trainers": trainers_seen(uow_factory),
     }
+
+
+def trainers_seen(uow_factory: Callable[[], UnitOfWork]) -> list[dict[str, str]]:
+    """Every trainer seen in the last FORGET_AFTER, on any host, the latest seen first."""
+    with uow_factory() as uow:
+        seen = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
+    return [
+        {
+            "worker": t.worker,
+            "started_at": t.started_at.isoformat(),
+            "seen_at": t.seen_at.isoformat(),
+            "last_cycle": t.last_cycle,
+        }
+        for t in seen
+    ]
 
 
 def described(

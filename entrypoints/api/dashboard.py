@@ -3,6 +3,7 @@ JSON API drawn as charts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,10 +11,11 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from application.bandit import BanditService
+from application.ports import UnitOfWork
 from application.strategies import StrategyRegistry
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
-from entrypoints.api.admin import described
+from entrypoints.api.admin import described, trainers_seen
 from entrypoints.api.auth import (
     credentials,
     open_without_token,
@@ -105,6 +107,7 @@ def dashboard(  # type: ignore[no-untyped-def]
     stats_use_case: ComputeStats = Provide[Container.compute_stats],
     bandit: BanditService = Provide[Container.bandit],
     strategies: StrategyRegistry = Provide[Container.strategies],
+    uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
 ):
     if not _allowed():
         if not current_app.config["RS_ADMIN_TOKEN"]:
@@ -127,6 +130,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         charts=drawn,
         bandit=arms,
         models=models,
+        trainers=trainers_seen(uow_factory),
         days=days,
         ranges=RANGES,
         refresh=args["refresh"],

@@ -158,12 +158,15 @@ def test_the_models_page_lists_each_trainer_with_what_its_last_fit_cycle_did(dat
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     client.post("/api/v1/interactions", json={"events": events(0, 60)})
     assert client.get("/admin/recommendations/models").json["trainers"] == []
+    assert "No trainer seen in the last 7 days" in client.get("/dashboard").text
     trainer = app.container.trainer()
     trainer.fit = lambda: app.container.fit_strategies(train_two_tower=None)  # no torch here
     trainer.run_once()
     (listed,) = client.get("/admin/recommendations/models").json["trainers"]
     assert listed["worker"] == trainer.worker
     assert listed["last_cycle"] == "published popularity, content, item_cf, sequence"
+    page = client.get("/dashboard").text
+    assert trainer.worker in page and "published popularity, content, item_cf, sequence" in page
     trainer.run_once(force=False)  # within the fit interval: nothing is due, nothing is said
     trainer.fit_interval = 0
     trainer.run_once()
