@@ -17,12 +17,12 @@ from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
+from entrypoints.admin_schemas import BanditSchema, ExplainQuerySchema, JobSchema, ModelsSchema
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import BanditSchema, ExplainQuerySchema, JobSchema, ModelsSchema
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/recommendations")
 ADMIN_ERRORS = (400, 401, 403)  # 400: a query parameter it does not take

@@ -10,7 +10,8 @@ from domain.model import UserId
 from entrypoints.api.http import no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import DaysQuerySchema, GlobalStatsSchema, UserStatsSchema, user_path_id
+from entrypoints.schemas import user_path_id
+from entrypoints.stats_schemas import DaysQuerySchema, GlobalStatsSchema, UserStatsSchema
 
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1/recommendations/stats")
 

@@ -27,7 +27,8 @@ from entrypoints.api.auth import (
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import query
 from entrypoints.container import Container
-from entrypoints.schemas import DashboardQuerySchema, ErrorSchema
+from entrypoints.schemas import ErrorSchema
+from entrypoints.stats_schemas import DashboardQuerySchema
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 RANGES = (7, 30, 90)

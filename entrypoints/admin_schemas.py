@@ -1,0 +1,156 @@
+"""Marshmallow schemas of the admin endpoints: models, tuning, trainers, jobs, explanations,
+the bandit."""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from domain.model import Level
+from entrypoints.schemas import Identifier
+
+
+class StrategyTuningSchema(Schema):
+    settings = fields.Dict(metadata={"description": "the settings it is fitted with"})
+    validation = fields.Dict(
+        allow_none=True,
+        metadata={"description": "figures on the validation part, e.g. {'ndcg@10': 0.23}"},
+    )
+    pinned = fields.Dict(metadata={"description": "settings the operator fixed (not searched)"})
+
+
+class ModelInfoSchema(Schema):
+    class Meta:
+        # Each recommender describes itself; the fields below are the ones known today.
+        unknown = INCLUDE
+
+    strategy = fields.String()
+    loaded = fields.Boolean()
+    version = fields.String(
+        allow_none=True, metadata={"description": "the published version answering"}
+    )
+    trained_at = fields.String(allow_none=True)
+    data_version = fields.String(
+        allow_none=True, metadata={"description": "the catalog and events it was fitted on"}
+    )
+    source = fields.String(
+        metadata={"description": "published, fallback (computed by the database) or none"}
+    )
+    embedding_dim = fields.Integer(
+        metadata={
+            "description": "per ensemble member, as configs/two_tower.yaml and show-config say"
+        }
+    )
+    members = fields.Integer(metadata={"description": "ensemble members"})
+    tuning = fields.Nested(
+        StrategyTuningSchema,
+        metadata={"description": "what the last tuning chose for this strategy (pins win)"},
+    )
+    index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})
+    indexed_items = fields.Integer()
+    index_type = fields.String()
+    validation_metrics = fields.Dict()
+    objective = fields.String(metadata={"description": "what the model was trained to predict"})
+    recency_decay = fields.Float(allow_none=True)
+    errors = fields.List(fields.String())
+    predates_erasure = fields.Boolean(
+        allow_none=True, metadata={"description": "trained before the latest learner erasure"}
+    )
+    weights = fields.Dict(
+        keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
+    )
+    active = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "hybrid only: the components that answer, weights normalised"},
+    )
+
+
+class TuningSchema(Schema):
+    version = fields.String(metadata={"description": "the published tuning version"})
+    tuned_at = fields.String(allow_none=True)
+    data_version = fields.String(
+        allow_none=True, metadata={"description": "the catalog and events it was chosen on"}
+    )
+    seconds = fields.Float(allow_none=True, metadata={"description": "how long the search took"})
+    budget_seconds = fields.Float(
+        allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"}
+    )
+    budget_exhausted = fields.Boolean(
+        allow_none=True, metadata={"description": "the search stopped at its budget"}
+    )
+    learners = fields.Integer(
+        allow_none=True, metadata={"description": "learners in the data it was chosen on"}
+    )
+    trial_learners = fields.Integer(
+        allow_none=True,
+        metadata={"description": "of them, those two_tower's trials fitted on (a share at scale)"},
+    )
+
+
+class TrainerSchema(Schema):
+    worker = fields.String(metadata={"description": "host:pid"})
+    started_at = fields.String()
+    seen_at = fields.String(metadata={"description": "when its latest fit cycle ended"})
+    last_cycle = fields.String(
+        metadata={"description": "what that cycle did: published, failed, up to date"}
+    )
+
+
+class ModelsSchema(Schema):
+    latest_erasure = fields.String(allow_none=True)
+    tuning = fields.Nested(
+        TuningSchema,
+        allow_none=True,
+        metadata={"description": "the last search for settings on this deployment's data"},
+    )
+    models = fields.List(fields.Nested(ModelInfoSchema))
+    trainers = fields.List(
+        fields.Nested(TrainerSchema),
+        metadata={"description": "trainers seen in the last 7 days, the latest seen first"},
+    )
+
+
+class JobSchema(Schema):
+    job_id = fields.String()
+    kind = fields.String(metadata={"description": "reindex or fit"})
+    status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
+    status_url = fields.String()
+    submitted_at = fields.String()
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+    worker = fields.String(
+        allow_none=True, metadata={"description": "the trainer (host:pid) running it"}
+    )
+    attempts = fields.Integer()
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class ExplainQuerySchema(Schema):
+    user_id = Identifier(required=True)
+    course_id = Identifier(required=True)
+    strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
+    strict_prerequisites = fields.Boolean(load_default=False)
+    k = fields.Integer(
+        load_default=10,
+        validate=validate.Range(1, 100),
+        metadata={"description": "the length of the home list whose ranks are explained"},
+    )
+    category = fields.String(load_default=None, validate=validate.Length(1, 128))
+    level = fields.Enum(Level, by_value=True, load_default=None)
+
+
+class ArmSchema(Schema):
+    strategy = fields.String()
+    pulls = fields.Integer()
+    reward_sum = fields.Float()
+    mean_reward = fields.Float()
+    selection_probability = fields.Float()
+    last_update = fields.String(allow_none=True)
+
+
+class BanditSchema(Schema):
+    policy = fields.String()
+    version = fields.String(allow_none=True)
+    counted_until = fields.String(allow_none=True)
+    arms = fields.List(fields.Nested(ArmSchema))
