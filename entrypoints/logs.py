@@ -77,8 +77,16 @@ def formatter(kind: str = "auto", stream: Any = None) -> logging.Formatter:
     return ConsoleFormatter() if kind == "console" else JsonFormatter()
 
 
+#: libraries whose INFO lines say nothing an operator acts on, on every command: alembic's
+#: "setup plugin ..." (three a migration) and faiss's loader ("Could not load library with AVX2
+#: support", then "Successfully loaded faiss"); their warnings still show
+QUIETED = ("alembic.runtime.plugins", "faiss.loader")
+
+
 def configure(kind: str = "auto", level: str = "INFO") -> None:
     """One handler on the root logger (replacing the one an earlier call installed)."""
+    for name in QUIETED:
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "recsys", False)]:
         root.removeHandler(handler)
