@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
 import migrations
+from adapters.sqlalchemy.engine import build_engine
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str) -> Config:
@@ -21,7 +25,36 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """To `revision`. A database already at a revision this version does not know is left as it
+    is: a newer version migrated it and this one was rolled back (its tables are a superset of
+    these; Alembic cannot upgrade from a revision it cannot find, and the trainer would stop)."""
+    if revision == "head":
+        newer = _unknown_revisions(url)
+        if newer:
+            log.warning(
+                "the database schema is at revision %s, newer than this version knows (%s): "
+                "left as it is",
+                ", ".join(sorted(newer)),
+                ", ".join(sorted(known_revisions()[1])),
+            )
+            return
     command.upgrade(alembic_config(url), revision)
+
+
+def _unknown_revisions(url: str) -> set[str]:
+    engine = build_engine(url)
+    try:
+        with engine.connect() as connection:
+            return _current(connection) - known_revisions()[0]
+    finally:
+        engine.dispose()
+
+
+def _current(connection: Connection) -> set[str]:
+    """The database's revisions (none before the first migration)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
 
 
 def downgrade(url: str, revision: str = "base") -> None:
@@ -29,7 +62,7 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 
 @cache
-def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+def known_revisions() -> tuple[frozenset[str], frozenset[str]]:
     """(every revision this version knows, its heads): read once, the scripts do not change."""
     script = ScriptDirectory(str(Path(migrations.__file__).parent))
     return frozenset(r.revision for r in script.walk_revisions()), frozenset(script.get_heads())
@@ -39,12 +72,8 @@ def schema_problem(connection: Connection) -> str | None:
     """What keeps this version from using the database's schema, or None. A revision this
     version does not know is a newer one (a rollback of the code): its tables are a superset."""
     # not MigrationContext: it logs two info lines each time, and /readyz is polled
-    current = (
-        {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
-        if inspect(connection).has_table("alembic_version")
-        else set()
-    )
-    known, heads = _revisions()
+    current = _current(connection)
+    known, heads = known_revisions()
     if not current:
         return "the database has no schema: run `recsys init-db`"
     if current <= known and current != heads:

@@ -6,7 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.migrate import known_revisions
 from adapters.sqlalchemy.tables import metadata
+
+(HEAD,) = known_revisions()[1]
 
 
 def test_the_migrated_database_has_every_table_column_and_index_the_code_uses(database_url):
@@ -17,3 +20,26 @@ def test_the_migrated_database_has_every_table_column_and_index_the_code_uses(da
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_a_database_a_newer_version_migrated_is_left_as_it_is_after_a_rollback(
+    database_url, caplog
+):
+    """The code was rolled back: the trainer's migration at start (and init-db) leave the newer
+    schema, a superset, instead of failing on a revision they cannot find."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.migrate import schema_problem, upgrade
+
+    engine = build_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        upgrade(database_url)
+        assert "revision 9999, newer than this version knows" in caplog.text
+        with engine.connect() as connection:
+            assert schema_problem(connection) is None
+        with engine.begin() as connection:  # back to this version's head for the next tests
+            connection.execute(text(f"UPDATE alembic_version SET version_num = '{HEAD}'"))
+    finally:
+        engine.dispose()
