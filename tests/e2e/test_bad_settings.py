@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,17 +39,21 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _serving(database: Path, port: int) -> dict[str, str]:
+    """The environment of a server on its own SQLite file, models folder and port."""
+    return {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{database}",
+        "RS_MODELS_DIR": str(database.parent / "models"),
+        "RS_PORT": str(port),
+        "RS_ADMIN_TOKEN": "",
+    }
+
+
 @pytest.mark.parametrize(("variable", "value", "allowed"), BAD_SETTINGS)
 def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed, tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "RS_DATABASE_URL": f"sqlite:///{tmp_path / 'recsys.db'}",
-        "RS_MODELS_DIR": str(tmp_path / "models"),
-        "RS_PORT": str(port),
-        "RS_ADMIN_TOKEN": "",
-        variable: value,
-    }
+    env = _serving(tmp_path / "recsys.db", port) | {variable: value}
     process = subprocess.Popen(
         [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"],
         env=env,
@@ -75,13 +80,7 @@ def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_ru
     tmp_path,
 ):
     port = free_port()
-    env = {
-        **os.environ,
-        "RS_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
-        "RS_MODELS_DIR": str(tmp_path / "models"),
-        "RS_PORT": str(port),
-        "RS_ADMIN_TOKEN": "",
-    }
+    env = _serving(tmp_path / "empty.db", port)
     command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
