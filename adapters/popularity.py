@@ -89,7 +89,8 @@ class PopularityRecommender(ScoringRecommender):
         self.restore_catalog(course_ids, catalog)
         self.popularity = popularity.astype(float)
         self.half_life_days = manifest.get("half_life_days")
-        self.newest = manifest.get("newest_event")  # absent before 2026-11-29: no time words
+        newest = manifest.get("newest_event")  # absent before 2026-11-29: no time words
+        self.newest = float(newest) if isinstance(newest, int | float) else None
 
     @property
     def period(self) -> str:
