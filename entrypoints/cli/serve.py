@@ -84,10 +84,12 @@ def serve(
 ) -> None:
     """Serve the HTTP API. Web workers only load what a trainer publishes."""
     settings = _validated()
+    # before anything imports prometheus_client (the schema check builds the container, which
+    # does): it picks the multi-process mode at import; the trainer beside writes there too
+    _metrics_folder()
     _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
-    _metrics_folder()  # the trainer beside the server writes its metrics there too
     trainer = (
         KeptRunning(
             [sys.executable, "-m", "entrypoints.cli", "trainer"],

@@ -133,3 +133,38 @@ def test_logs_are_json_lines_with_the_request_id_the_response_echoes(served):
     assert ours[0]["duration_ms"] >= 0 and ours[0]["path"] == "/healthz"
     assert any(e.get("request_id") == generated["X-Request-ID"] for e in lines)
     assert any(e["logger"] == "gunicorn.error" for e in lines), "gunicorn's own lines too"
+
+
+def test_serve_counts_requests_in_its_own_metrics_folder_as_make_run_starts_it(tmp_path):
+    """No PROMETHEUS_MULTIPROC_DIR given: serve makes the folder before anything imports
+    prometheus_client, so the workers' counters reach /metrics."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"} | {
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_PORT": str(port),
+        "RS_ADMIN_TOKEN": "",
+    }
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*recsys, "serve", "--workers", "1", "--threads", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(port, process)
+        for _ in range(5):
+            _get(port, "/healthz")
+        counted = _samples(port).get(
+            (
+                "recsys_http_requests_total",
+                (("method", "GET"), ("route", "/healthz"), ("status", "200")),
+            ),
+            0.0,
+        )
+        assert counted >= 5
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
