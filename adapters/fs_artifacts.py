@@ -112,9 +112,12 @@ class FilesystemArtifactStore(ArtifactStore):
         try:
             for filename, data in files.items():
                 same = previous.get("files", {}).get(filename, {}).get("sha256") == sums[filename]
+                source = versions / str(current) / filename
                 try:
-                    if same:
-                        os.link(versions / str(current) / filename, staging / filename)
+                    # what is on disk, not what the manifest says: a damaged file linked into
+                    # the new version would break it too, and every refit after it
+                    if same and _holds(source, sums[filename]):
+                        os.link(source, staging / filename)
                         continue
                 except OSError:
                     pass  # pruned meanwhile, or a filesystem without hard links: write it
@@ -179,6 +182,15 @@ class FilesystemArtifactStore(ArtifactStore):
                 raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
             files[filename] = data
         return Artifact(name, version, manifest, files)
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    """Whether the file's bytes have this digest (read in blocks: files run to gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest() == sha256
 
 
 def _check_size(folder: Path, filename: str, expected: Mapping[str, Any], what: str) -> None:
