@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, rerank
-from application.strategies import StrategyRegistry
-from application.use_cases.recommend_home import filtered_out, pool_size
+from application.strategies import Snapshot, StrategyRegistry
+from application.use_cases.recommend_home import FALLBACK, filled, filtered_out, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Level, UserId
-from domain.ports import Recommender
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +71,7 @@ class ExplainRecommendation:
                 continue
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
             if recommender.ready and not (recommender.personalised and history.is_new):
-                entry.update(
-                    self._ranked(
-                        recommender, history, course, snapshot.courses, exclude, query, policy
-                    )
-                )
+                entry.update(self._ranked(name, snapshot, history, course, exclude, query, policy))
             else:
                 entry["note"] = (
                     "no model loaded" if not recommender.ready else "the learner has no history"
@@ -93,20 +88,25 @@ class ExplainRecommendation:
 
     def _ranked(
         self,
-        recommender: Recommender,
+        name: str,
+        snapshot: Snapshot,
         history: LearnerHistory,
         course: Course,
-        catalog: Mapping[CourseId, Course],
         exclude: frozenset[CourseId],
         query: ExplainQuery,
         policy: RankingPolicy,
     ) -> dict[str, Any]:
         """The course's raw score and rank, and its final rank and rules as a home request of
-        `query.k` courses ranks it: from the same candidates, without the courses it leaves out."""
-        course_id = course.course_id
+        `query.k` courses ranks it: from the same candidates, without the courses it leaves out,
+        and among the popular courses that complete a list the strategy cannot fill."""
+        course_id, catalog = course.course_id, snapshot.courses
+        recommender = snapshot.recommenders[name]
         pool = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
         final = rerank(pool, history, catalog, len(pool), policy, self.clock())
-        served = next((r for r in final.items if r.course_id == course_id), None)
+        shown = final.items
+        if final.items and name != FALLBACK and len(final.items) < query.k:
+            shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
+        served = next((r for r in shown if r.course_id == course_id), None)
         rules = final.rules.get(course_id, [])
         found = next((r for r in pool if r.course_id == course_id), None)
         if found is None:  # outside the candidates: its rank among every course it may have
@@ -131,7 +131,7 @@ class ExplainRecommendation:
             "candidates": len(pool),
             "rules": rules,
             "final_rank": served.rank if served else None,
-            **_note(len(final.items), query.k),
+            **_note(name, len(final.items), query.k),
         }
 
 
@@ -140,8 +140,10 @@ def _filters(query: ExplainQuery) -> str:
     return ", ".join(said + ([f"level {query.level.value!r}"] if query.level else []))
 
 
-def _note(ranked: int, k: int) -> dict[str, str]:
+def _note(name: str, ranked: int, k: int) -> dict[str, str]:
     """What a home request does when the strategy cannot fill the list on its own."""
+    if name == FALLBACK and ranked < k:  # home does not complete popularity's own list
+        return {"note": f"{ranked} courses may be recommended to this learner, fewer than {k}"}
     if not ranked:
         return {"note": "no candidates for this learner: popularity answers"}
     if ranked < k:

@@ -133,7 +133,7 @@ class RecommendHome:
             rerank(candidates, history, snapshot.courses, query.k, policy, self.clock()).items,
         )
         if candidates and name != FALLBACK and len(items) < query.k:
-            items += self._filled(snapshot, history, items, exclude, query.k, policy)
+            items += filled(snapshot, history, items, exclude, query.k, policy, self.clock())
         slate = Slate(
             recommendation_id=RecommendationId(uuid.uuid4().hex),
             user_id=query.user_id,
@@ -152,26 +152,26 @@ class RecommendHome:
         served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
         return HomeResult(slate, served, degraded)
 
-    def _filled(
-        self,
-        snapshot: Snapshot,
-        history: LearnerHistory,
-        items: list[Recommendation],
-        exclude: frozenset[CourseId],
-        k: int,
-        policy: RankingPolicy,
-    ) -> list[Recommendation]:
-        """Popular courses for the places a strategy could not fill (sequence and content
-        recommend only what the learner's history points to), after its own, with their
-        reasons: fewer than k only when nothing else may be recommended."""
-        popularity = snapshot.recommenders[FALLBACK]
-        left = exclude | {r.course_id for r in items}
-        extra = popularity.recommend(history, pool_size(k - len(items)), left, explain=False)
-        more = rerank(extra, history, snapshot.courses, k - len(items), policy, self.clock())
-        return [
-            replace(r, rank=len(items) + r.rank)
-            for r in _explained(popularity, history, more.items)
-        ]
+
+def filled(
+    snapshot: Snapshot,
+    history: LearnerHistory,
+    items: list[Recommendation],
+    exclude: frozenset[CourseId],
+    k: int,
+    policy: RankingPolicy,
+    now: datetime,
+) -> list[Recommendation]:
+    """Popular courses for the places a strategy could not fill (sequence and content recommend
+    only what the learner's history points to), ranked after its own `items`, with their
+    reasons: a list is shorter than k only when nothing else may be recommended."""
+    popularity = snapshot.recommenders[FALLBACK]
+    left = exclude | {r.course_id for r in items}
+    extra = popularity.recommend(history, pool_size(k - len(items)), left, explain=False)
+    more = rerank(extra, history, snapshot.courses, k - len(items), policy, now)
+    return [
+        replace(r, rank=len(items) + r.rank) for r in _explained(popularity, history, more.items)
+    ]
 
 
 def _explained(

@@ -82,3 +82,20 @@ def test_the_admin_explanation_of_a_filtered_list_ranks_within_the_filter(uow, r
     )
     assert outside["removed_by"] == ["removed: outside the filters (category 'Data Science')"]
     assert outside["strategies"][0]["final_rank"] is None
+
+
+def test_the_popular_courses_that_complete_a_short_list_are_explained_as_served(uow, registry):
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u3"), k=8, strategy="content")
+    )
+    reasons = [item.recommendation.reason for item in served.items]
+    assert any(r.startswith(("Popular", "A ")) for r in reasons), reasons  # some filled
+    explain = ExplainRecommendation(uow, registry)
+    for item in served.items:
+        answer = explain.execute(ExplainQuery(UserId("u3"), item.course.course_id, "content", k=8))
+        entry = answer["strategies"][0]
+        assert (entry["final_rank"], entry["reason"]) == (
+            item.recommendation.rank,
+            item.recommendation.reason,
+        ), item.course.course_id
+        assert entry["note"].endswith("popular courses fill the rest")
