@@ -37,22 +37,23 @@ class PopularityRecommender(ScoringRecommender):
         self.clock = clock
         self.index_catalog([])
         self.popularity = np.zeros(0)
-        #: when the newest event counted happened (POSIX seconds), None without events
-        self.newest: float | None = None
+        #: per course, when its newest event happened (POSIX seconds; -inf: none), or None
+        #: (a model published before 2026-11-29): time words only for courses with recent events
+        self.newest: np.ndarray | None = None
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         self.index_catalog(courses)
         popularity = np.zeros(len(self.courses))
         known = [e for e in interactions if e.course_id in self.index]
-        self.newest = None
+        self.newest = np.full(len(self.courses), -np.inf)
         if known:
             rows = np.fromiter((self.index[e.course_id] for e in known), dtype=np.int64)
             weights = np.fromiter((self.event_weights[e.event_type] for e in known), dtype=float)
             stamps = np.fromiter((e.occurred_at.timestamp() for e in known), dtype=float)
-            self.newest = float(stamps.max())
+            np.maximum.at(self.newest, rows, stamps)
             if self.half_life_days:
                 # Ages count from the newest event, so an old data set does not underflow.
-                age_days = (self.newest - stamps) / 86_400.0
+                age_days = (stamps.max() - stamps) / 86_400.0
                 weights = weights * np.exp2(-age_days / self.half_life_days)
             np.add.at(popularity, rows, weights)
         self.popularity = popularity
@@ -70,12 +71,9 @@ class PopularityRecommender(ScoringRecommender):
         files = {
             "course_ids.json": ids_file([c.course_id for c in self.courses]),
             "popularity.npy": npy(self.popularity),
+            **({"newest.npy": npy(self.newest)} if self.newest is not None else {}),
         }
-        return files, {
-            "half_life_days": self.half_life_days,
-            "courses": len(self.courses),
-            "newest_event": self.newest,
-        }
+        return files, {"half_life_days": self.half_life_days, "courses": len(self.courses)}
 
     def restore(
         self,
@@ -88,17 +86,22 @@ class PopularityRecommender(ScoringRecommender):
             raise ValueError(f"{len(popularity)} popularity values for {len(course_ids)} courses")
         self.restore_catalog(course_ids, catalog)
         self.popularity = popularity.astype(float)
-        self.half_life_days = manifest.get("half_life_days")
-        newest = manifest.get("newest_event")  # absent before 2026-11-29: no time words
-        self.newest = float(newest) if isinstance(newest, int | float) else None
+        half_life = manifest.get("half_life_days")
+        self.half_life_days = float(half_life) if isinstance(half_life, int | float) else None
+        self.newest = None  # published before 2026-11-29: no time words
+        if "newest.npy" in files:
+            newest = array(files, "newest.npy")
+            if newest.shape != (len(course_ids),):
+                raise ValueError(f"{len(newest)} newest-event times for {len(course_ids)} courses")
+            self.newest = newest.astype(float)
 
-    @property
-    def period(self) -> str:
-        """Time words by the half-life ("this week", "this month", "lately"), only while the
-        newest event counted is at most a half-life old: on old or imported data they are false."""
+    def period(self, row: int) -> str:
+        """Time words by the half-life ("this week", "this month", "lately") for a course whose
+        newest event is at most a half-life old: for one with only old events, or on old or
+        imported data, they would be false."""
         if self.half_life_days is None or self.newest is None:
             return ""
-        if self.clock().timestamp() - self.newest > self.half_life_days * 86_400.0:
+        if self.clock().timestamp() - self.newest[row] > self.half_life_days * 86_400.0:
             return ""
         if self.half_life_days <= 10:
             return " this week"
@@ -110,7 +113,7 @@ class PopularityRecommender(ScoringRecommender):
     def reason(self, learner: LearnerHistory, row: int) -> str:
         if self.popularity[row] <= 0:
             return self._untried(row)
-        return f"Popular in {self.courses[row].category or 'our catalog'}{self.period}"
+        return f"Popular in {self.courses[row].category or 'our catalog'}{self.period(row)}"
 
     def _untried(self, row: int) -> str:
         """A course without a single event fills a list only once the popular ones ran out:
@@ -130,8 +133,8 @@ class PopularityRecommender(ScoringRecommender):
         if self.popularity[row] <= 0:
             return f"Also in {category}, like {course.title}" if same else self._untried(row)
         if same:
-            return f"Popular in {category}{self.period}, like {course.title}"
-        return f"Popular{self.period}"
+            return f"Popular in {category}{self.period(row)}, like {course.title}"
+        return f"Popular{self.period(row)}"
 
 
 def live_popularity(uow: UnitOfWork, catalog: Mapping[CourseId, Course]) -> PopularityRecommender:

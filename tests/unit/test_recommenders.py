@@ -74,6 +74,18 @@ def test_popular_courses_of_an_old_data_set_are_not_said_to_be_popular_this_mont
     )
 
 
+def test_a_course_with_only_old_events_is_not_said_to_be_popular_this_month_beside_a_new_one():
+    """Its many enrolments of two years ago still rank it, but "this month" is about the course:
+    only one with an event in the last half-life says so."""
+    old = [event(f"o{i}", "course_sql_basic", "enroll", minutes=0) for i in range(100)]
+    new = [event("n", "course_ml_basic", "view", minutes=60 * 24 * 730)]
+    popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW + timedelta(days=731))
+    popular.fit(CATALOG, old + new)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["course_ml_basic"] == "Popular in Data Science this month"
+    assert reasons["course_sql_basic"] == "Popular in Data Science"
+
+
 def test_a_course_nobody_has_tried_is_not_called_popular():
     popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
