@@ -85,6 +85,13 @@ class Trainer:
             uow.trainers.beat(beat, forget_before=now - FORGET_AFTER)
             uow.commit()
 
+    def _beat_failed(self, error: Exception) -> None:
+        """A cycle that failed is said too: a trainer failing every cycle is not one at rest."""
+        try:
+            self._beat(summary_of_failure(error))
+        except Exception:  # noqa: BLE001 - the database may be what failed: the log has it
+            log.debug("could not record the failed cycle", exc_info=True)
+
     def run_forever(self, stop: threading.Event, prepare: Callable[[], None] | None = None) -> None:
         """Cycles until `stop`; `prepare` (the migration) first, retried like a cycle. A database
         outage is one warning when it starts and one line when it ends, not a traceback a cycle."""
@@ -107,10 +114,11 @@ class Trainer:
                         self.poll_seconds,
                     )
                 down = True
-            except Exception:  # noqa: BLE001 - a bug in one cycle must not end the trainer
+            except Exception as error:  # noqa: BLE001 - a bug in one cycle must not end it
                 if prepare is not None:
                     raise  # the migration itself is wrong: waiting would not mend it
                 log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
+                self._beat_failed(error)
             stop.wait(self.poll_seconds)
         self.say("trainer stopped")
 
@@ -126,6 +134,11 @@ def summary(fitted: Sequence[Fitted]) -> str:
     said += [f"failed: {'; '.join(failed)}"] if failed else []
     said += [f"overtaken by another trainer: {', '.join(overtaken)}"] if overtaken else []
     line = "; ".join(said) or "fitted: nothing new to publish"
+    return line if len(line) <= 500 else line[:499] + "…"
+
+
+def summary_of_failure(error: Exception) -> str:
+    line = f"failed: {type(error).__name__}: {error}"
     return line if len(line) <= 500 else line[:499] + "…"
 
 

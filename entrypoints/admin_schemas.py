@@ -106,7 +106,7 @@ class ModelsSchema(Schema):
     models = fields.List(fields.Nested(ModelInfoSchema))
     trainers = fields.List(
         fields.Nested(TrainerSchema),
-        metadata={"description": "trainers seen in the last 7 days, the latest seen first"},
+        metadata={"description": "the 20 trainers seen last in the last 7 days, latest first"},
     )
 
 

@@ -60,10 +60,14 @@ def models(  # type: ignore[no-untyped-def]
     }
 
 
+#: trainers listed at most (each `trainer --once`, each restart is one more)
+TRAINERS_SHOWN = 20
+
+
 def trainers_seen(uow_factory: Callable[[], UnitOfWork]) -> list[dict[str, str]]:
-    """Every trainer seen in the last FORGET_AFTER, on any host, the latest seen first."""
+    """The trainers seen in the last FORGET_AFTER, on any host, the latest seen first."""
     with uow_factory() as uow:
-        seen = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
+        seen = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)[:TRAINERS_SHOWN]
     return [
         {
             "worker": t.worker,

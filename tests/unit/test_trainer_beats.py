@@ -67,3 +67,24 @@ def test_a_fit_cycle_reads_as_what_was_published_what_failed_and_what_was_overta
         "published popularity, content; failed: item_cf (could not be published: No space left); "
         "overtaken by another trainer: two_tower"
     )
+
+
+def test_a_fit_cycle_that_crashes_is_seen_as_failed_and_the_trainer_goes_on():
+    import threading
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    stop = threading.Event()
+
+    class Crashing:
+        def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+            stop.set()
+            raise RuntimeError("CUDA out of memory")
+
+    trainer = Trainer(
+        Crashing, Jobs, fit_interval=0, poll_seconds=0, uow_factory=uow, worker="host:8"
+    )
+    trainer.run_forever(stop)
+    with uow() as unit:
+        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert listed.last_cycle == "failed: RuntimeError: CUDA out of memory"
