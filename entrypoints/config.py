@@ -195,7 +195,8 @@ def _shown(variable: str, value: str) -> str:
 
 
 def _masked_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    # up to the last "@" before the path: a password may hold a raw "@"; the user may be empty
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
 
 
 def validate(env: Mapping[str, str]) -> Settings:

@@ -3,22 +3,26 @@ trainer at its next training (without torch: light commands read it too)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Positive = Field(None, ge=1)
+#: at least 1 (a layer of no units, or of -1, fails only when the trainer builds the model)
+Units = Annotated[int, Field(ge=1)]
 
 
 class TwoTowerYaml(BaseModel):
     """Every key of adapters.two_tower's TowerConfig and TrainConfig (a test keeps them in step)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: YAML's `true` is no epoch count (pydantic would read it as 1); floats are still
+    # taken where a float is expected, from an integer too
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     embedding_dim: int = Field(None, ge=1, le=4096)
     user_feature_dim: int = Field(None, ge=1, le=4096)
     item_feature_dim: int = Field(None, ge=1, le=4096)
-    hidden_dims: list[int] = Field(None, min_length=1)
+    hidden_dims: list[Units] = Field(None, min_length=1)
     buckets: int = Positive
     user_buckets: int = Positive
     temperature: float = Field(None, gt=0)

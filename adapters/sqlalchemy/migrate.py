@@ -24,21 +24,22 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """To `revision`. A database already at a revision this version does not know is left as it
-    is: a newer version migrated it and this one was rolled back (its tables are a superset of
-    these; Alembic cannot upgrade from a revision it cannot find, and the trainer would stop)."""
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """To `revision`; None, or why the database was left as it is. A database already at a
+    revision this version does not know is: a newer version migrated it and this one was rolled
+    back (its tables are a superset of these; Alembic cannot upgrade from a revision it cannot
+    find, and the trainer would stop)."""
     if revision == "head":
         newer = _unknown_revisions(url)
         if newer:
-            log.warning(
-                "the database schema is at revision %s, newer than this version knows (%s): "
-                "left as it is",
-                ", ".join(sorted(newer)),
-                ", ".join(sorted(known_revisions()[1])),
+            left = (
+                f"the database schema is at revision {', '.join(sorted(newer))}, newer than this "
+                f"version knows ({', '.join(sorted(known_revisions()[1]))}): left as it is"
             )
-            return
+            log.warning(left)
+            return left
     command.upgrade(alembic_config(url), revision)
+    return None
 
 
 def _unknown_revisions(url: str) -> set[str]:

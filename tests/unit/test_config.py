@@ -154,6 +154,12 @@ def test_a_refused_database_url_is_echoed_with_its_password_masked():
     assert "RS_DATABASE_URL='mysql://app:***@db/lms'" in str(refused.value)
 
 
+def test_a_password_holding_an_at_sign_or_without_a_user_is_masked_whole():
+    for url in ("postgresql://app:hun@ter2@db/lms", "postgresql://:hunter2@db/lms"):
+        shown = masked({"database_url": url, "admin_token": "", "xapi_secret": ""})
+        assert "hun" not in shown["database_url"] and "***@db/lms" in shown["database_url"]
+
+
 def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
     import pytest
 
@@ -182,6 +188,8 @@ def test_a_bad_value_in_the_two_tower_yaml_stops_a_command_at_start_not_the_next
         ("recency_decay: 2", "recency_decay=2: Input should be less than or equal to 1"),
         ("learning_rte: 0.1", "learning_rte=0.1: unknown setting"),
         ("event_types: [view, like]", "event_types=['view', 'like']"),
+        ("epochs: true", "epochs=True: Input should be a valid integer"),  # not read as 1
+        ("hidden_dims: [256, -1]", "hidden_dims=[256, -1]: Input should be greater than"),
     ]:
         (tmp_path / "bad.yaml").write_text(line + "\n")
         with pytest.raises(ConfigError, match="bad.yaml: ") as refused:
