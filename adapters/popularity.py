@@ -116,10 +116,11 @@ class PopularityRecommender(ScoringRecommender):
         return f"Popular in {self.courses[row].category or 'our catalog'}{self.period(row)}"
 
     def _untried(self, row: int) -> str:
-        """A course without a single event fills a list only once the popular ones ran out:
-        calling it popular would be false."""
+        """A course without a single event when fitted fills a list only once the popular ones
+        ran out: calling it popular would be false. "Few", not "nobody": learners (this one,
+        too) may have tried it since."""
         category = self.courses[row].category
-        return f"A {category + ' ' if category else ''}course nobody has tried yet"
+        return f"A {category + ' ' if category else ''}course few learners have tried yet"
 
     def similarity(self, source: int) -> np.ndarray:
         """Popularity, with the source's category ahead of the rest of the catalog."""
