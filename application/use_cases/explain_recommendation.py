@@ -121,6 +121,9 @@ class ExplainRecommendation:
                         course_id, []
                     ),
                 ]
+        if served is not None and served not in final.items:
+            ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
+            rules = [f"a popular course completing the list: {ranked_here}"]
         if found is not None:
             found = recommender.explain(history, [found])[0]
         return {

@@ -99,3 +99,5 @@ def test_the_popular_courses_that_complete_a_short_list_are_explained_as_served(
             item.recommendation.reason,
         ), item.course.course_id
         assert entry["note"].endswith("popular courses fill the rest")
+        if item.recommendation.strategy == "popularity":  # the filled ones say so
+            assert entry["rules"][0].startswith("a popular course completing the list")
