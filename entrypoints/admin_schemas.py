@@ -140,6 +140,45 @@ class ExplainQuerySchema(Schema):
     level = fields.Enum(Level, by_value=True, load_default=None)
 
 
+class StrategyExplanationSchema(Schema):
+    strategy = fields.String(required=True)
+    ready = fields.Boolean(required=True, metadata={"description": "a model is loaded"})
+    score = fields.Float(
+        allow_none=True, metadata={"description": "the strategy's raw score for the course"}
+    )
+    rank = fields.Integer(
+        allow_none=True,
+        metadata={"description": "its rank among the courses the strategy may recommend"},
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "what the learner reads"})
+    candidates = fields.Integer(
+        metadata={"description": "courses handed to the ranking stage for a list of k"}
+    )
+    rules = fields.List(
+        fields.String(), metadata={"description": "what the ranking stage did to the course"}
+    )
+    final_rank = fields.Integer(
+        allow_none=True,
+        metadata={"description": "its place in the home list of k, if it is in it"},
+    )
+    note = fields.String(
+        metadata={"description": "why there is no rank, or how the list is completed"}
+    )
+
+
+class ExplainSchema(Schema):
+    user_id = fields.String(required=True)
+    course_id = fields.String(required=True)
+    title = fields.String(required=True)
+    learner_events = fields.Integer(required=True)
+    removed_by = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "why a home list never shows the course, whatever the strategy"},
+    )
+    strategies = fields.List(fields.Nested(StrategyExplanationSchema), required=True)
+
+
 class ArmSchema(Schema):
     strategy = fields.String()
     pulls = fields.Integer()

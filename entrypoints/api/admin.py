@@ -17,7 +17,13 @@ from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
 from domain.model import CourseId, UserId
-from entrypoints.admin_schemas import BanditSchema, ExplainQuerySchema, JobSchema, ModelsSchema
+from entrypoints.admin_schemas import (
+    BanditSchema,
+    ExplainQuerySchema,
+    ExplainSchema,
+    JobSchema,
+    ModelsSchema,
+)
 from entrypoints.api.auth import admin_required
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import no_query, query
@@ -170,6 +176,7 @@ def job(job_id: str, uow_factory: Callable[[], UnitOfWork] = Provide[Container.u
 @bp.get("/explain")
 @documented(
     "Why (not) this course for this learner",
+    ExplainSchema,
     query=ExplainQuerySchema,
     errors=(*ADMIN_ERRORS, 404),
 )

@@ -7,8 +7,11 @@ import re
 import jsonschema_rs
 import pytest
 
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
 from tests.e2e import xapi_examples
 from tests.e2e.conftest import make_app
+from tests.unit.test_two_tower import FAST
 
 
 def test_every_route_is_documented_with_its_errors(sqlite_url):
@@ -91,6 +94,65 @@ def test_the_specifications_and_moodles_statements_match_the_documented_body(sql
     for sent in (statement, versioned):
         assert put.is_valid(sent), list(put.iter_errors(sent))
         assert post.is_valid(sent) and post.is_valid([sent, sent])
+
+
+def _nullable(schema: object) -> object:
+    """OpenAPI 3.0's `nullable: true` as JSON Schema's null type, for jsonschema_rs."""
+    if isinstance(schema, list):
+        return [_nullable(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _nullable(v) for k, v in schema.items() if k != "nullable"}
+    if schema.get("nullable") and "type" in schema:
+        out["type"] = [schema["type"], "null"]
+    return out
+
+
+def _response(spec: dict, path: str, method: str, status: str) -> jsonschema_rs.Validator:  # type: ignore[type-arg]
+    body = spec["paths"][path][method]["responses"][status]["content"]["application/json"]
+    return jsonschema_rs.Draft4Validator(
+        _nullable({**body["schema"], "components": spec["components"]})
+    )
+
+
+def test_admin_explain_answers_as_documented_for_every_strategy_and_case(sqlite_url):
+    """Ranked, taken, filtered out and outside the candidates: each answer matches its schema."""
+    app = make_app(sqlite_url, two_tower=FAST)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    for user, course in [("u1", "course_python_basic"), ("u2", "course_python_basic")]:
+        client.post(
+            "/api/v1/interactions",
+            json={"user_id": user, "course_id": course, "event_type": "complete"},
+        )
+    client.post(
+        "/api/v1/interactions",
+        json={"user_id": "u2", "course_id": "course_sql_basic", "event_type": "enroll"},
+    )
+    app.container.trainer().run_once()
+    explain = _response(
+        client.get("/openapi.json").json, "/admin/recommendations/explain", "get", "200"
+    )
+    url = "/admin/recommendations/explain?user_id={}&course_id={}"
+    answers = [
+        client.get(url.format(user, course) + extra).json
+        for user in ("u1", "nobody")
+        for course in ("course_python_basic", "course_sql_basic")
+        for extra in ("", "&k=1", "&category=Languages")
+    ]
+    for answer in answers:
+        assert explain.is_valid(answer), list(explain.iter_errors(answer))
+    shown = [s for a in answers for s in a["strategies"]]
+    assert {s["strategy"] for s in shown} >= {
+        "popularity",
+        "content",
+        "item_cf",
+        "two_tower",
+        "hybrid",
+    }
+    assert any(s.get("final_rank") for s in shown) and any(s.get("note") for s in shown)
+    assert any(a["removed_by"] for a in answers)
+    assert not explain.is_valid({**answers[0], "strategies": [{"strategy": "x"}]})
 
 
 def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
