@@ -17,7 +17,7 @@ from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender, live_popularity
 from adapters.sequence import SequenceRecommender
-from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.engine import build_engine, on_answer
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
@@ -96,6 +96,13 @@ class Container(containers.DeclarativeContainer):
         sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine),
     )
     migrate = providers.Callable(upgrade, config.database_url)
+    #: `watch_answers(callback)`: callback() after every statement the database answers (a web
+    #: worker logs when an outage is over); the in-memory store has no outages
+    watch_answers = providers.Selector(
+        backend,
+        memory=providers.Callable(lambda callback: None),
+        sqlalchemy=providers.Callable(on_answer, engine),
+    )
 
     artifact_store = providers.Singleton(
         FilesystemArtifactStore, config.models_dir, keep=config.keep_versions

@@ -6,6 +6,7 @@ or frozen surfaces as StorageUnavailable, which the API answers with 503.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,12 @@ def build_engine(url: str, timeout: float | None = None) -> Engine:
         engine = _postgres(url, timeout)
     event.listen(engine, "handle_error", _unavailable)
     return engine
+
+
+def on_answer(engine: Engine, callback: Callable[[], None]) -> None:
+    """Calls `callback` after every statement the database answers (so a web worker can say
+    when an outage is over)."""
+    event.listen(engine, "after_cursor_execute", lambda *_: callback())
 
 
 def _postgres(url: str, timeout: float) -> Engine:

@@ -59,7 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         learners.bp,
     ):
         app.register_blueprint(blueprint)
-    register_error_handlers(app)
+    container.watch_answers(register_error_handlers(app).answered)
 
     @app.get("/openapi.json")
     @documented("This OpenAPI document", storage=False)

@@ -64,7 +64,8 @@ def too_large_message(limit: int | None) -> str:
 RETRY_AFTER_SECONDS = 5
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask) -> OutageLog:
+    """The JSON error answers; returns the outage log, to be told when the database answers."""
     outages = OutageLog(log)
 
     @app.errorhandler(ValidationError)
@@ -140,3 +141,5 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error")
         return error_response(500, "internal_error", "the server could not answer this request")
+
+    return outages

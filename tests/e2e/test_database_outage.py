@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from entrypoints.api.errors import RETRY_AFTER_SECONDS
 from tests.e2e.conftest import make_app
 
 URLS = [
@@ -127,7 +128,7 @@ class FreezableProxy:
 
 
 @pytest.mark.postgres
-def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_url):
+def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_url, caplog):
     from sqlalchemy.engine import make_url
 
     target = make_url(postgres_url)
@@ -143,7 +144,14 @@ def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_u
             assert response.status_code == 503, url
             assert time.monotonic() - started < 15  # the freeze itself never ends on its own
         proxy.frozen.clear()
-        assert client.get("/api/v1/courses").status_code == 200  # and it recovers
+        with caplog.at_level(logging.INFO):
+            assert client.get("/api/v1/courses").status_code == 200  # and it recovers
+            # Seconds after the last 503, the next answer says the outage is over, once.
+            time.sleep(RETRY_AFTER_SECONDS)
+            for _ in range(3):
+                assert client.get("/api/v1/courses").status_code == 200
+        back = [r.getMessage() for r in caplog.records if "database back" in r.getMessage()]
+        assert back == [back[0]] and "(1 request answered 503 over" in back[0]
         app.container.engine().dispose()
     finally:
         proxy.close()

@@ -50,3 +50,35 @@ def test_an_outage_burst_logs_once_and_the_next_burst_counts_the_first(caplog):
         outages.failed("connection refused")
     assert len(caplog.records) == 2
     assert "99 more failures" in caplog.records[1].getMessage()
+
+
+def test_the_first_answer_seconds_after_the_last_failure_says_the_outage_is_over(caplog):
+    clock = Clock()
+    outages = OutageLog(logging.getLogger("test.outages"), clock=clock, settle_seconds=5)
+    with caplog.at_level(logging.WARNING, "test.outages"):
+        outages.answered()  # no outage: nothing to say
+        for _ in range(10):
+            outages.failed("connection refused")
+            clock.now += 2
+        outages.answered()  # 2 s after the last failure: perhaps a lucky request
+        clock.now += 4
+        outages.answered()
+        outages.answered()
+        clock.now += 1
+        outages.failed("connection refused")  # a new outage gets its own line at once
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert lines[1] == "database back: it answers again (10 requests answered 503 over 18 s)"
+    assert lines[2].startswith("database unavailable") and "more failures" not in lines[2]
+
+
+def test_a_database_failing_and_answering_in_turn_is_one_outage_not_a_line_each(caplog):
+    clock = Clock()
+    outages = OutageLog(logging.getLogger("test.outages"), clock=clock, settle_seconds=5)
+    with caplog.at_level(logging.WARNING, "test.outages"):
+        for _ in range(50):  # a lock held for a second, every other second
+            outages.failed("database is locked")
+            clock.now += 1
+            outages.answered()
+            clock.now += 1
+    assert len(caplog.records) == 1
