@@ -160,6 +160,14 @@ def test_a_password_holding_an_at_sign_or_without_a_user_is_masked_whole():
         assert "hun" not in shown["database_url"] and "***@db/lms" in shown["database_url"]
 
 
+def test_a_password_given_as_a_query_parameter_is_masked():
+    url = "postgresql+psycopg://app@db/lms?sslmode=require&password=hunter2&connect_timeout=5"
+    shown = masked({"database_url": url, "admin_token": "", "xapi_secret": ""})
+    assert shown["database_url"] == (
+        "postgresql+psycopg://app@db/lms?sslmode=require&password=***&connect_timeout=5"
+    )
+
+
 def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
     import pytest
 
