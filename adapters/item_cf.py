@@ -221,17 +221,23 @@ class ItemCFRecommender(ScoringRecommender):
         return self.reasons(learner, [row])[0]
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
+        """Per course, the learner's course adding most to its score, as scores() weighs them;
+        none when their history as a whole scores it at most 0 (it was served only because the
+        list had places left): then only what is true without it."""
         strongest = learner.strongest()
-        own = [self.index[c] for c in strongest if c in self.index]
+        own, inputs = self._inputs(learner)
         block = self.weights[own][:, list(rows)] if own and rows else None
         if block is not None and sparse.issparse(block):
             block = block.toarray()
         said = []
         for column, row in enumerate(rows):
-            ranked = [(block[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
-            best = max(ranked, default=(0.0, -1))
-            if best[0] <= 0:  # no course of theirs speaks for it on its own
-                said.append("Picked for you from what you have studied")
+            parts = [
+                (block[i, column] * weight, r)  # type: ignore[index]
+                for i, (r, weight) in enumerate(zip(own, inputs, strict=True))
+            ]
+            best = max(((p, r) for p, r in parts if r != row), default=(0.0, -1))
+            if best[0] <= 0 or sum(p for p, _ in parts) <= 0:
+                said.append(self.plain_reason(learner, row))
                 continue
             course = self.courses[best[1]]
             said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")

@@ -65,6 +65,15 @@ class ScoringRecommender(Recommender):
         """reason() for each row; strategies with a cheaper batched form override this."""
         return [self.reason(learner, row) for row in rows]
 
+    def plain_reason(self, learner: LearnerHistory, row: int) -> str:
+        """What is true of course `row` for this learner when nothing they did points to it:
+        that they touched it before, or that it is new to them (claiming more would be false)."""
+        course = self.courses[row]
+        event = learner.strongest().get(course.course_id)
+        if event is not None:
+            return f"You {event.past_tense} this course before"
+        return f"A {course.category + ' ' if course.category else ''}course new to you"
+
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
     ) -> list[Recommendation]:

@@ -10,7 +10,7 @@ from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from application.hybrid import HybridRecommender, InvalidWeights, parse_weights
-from domain.model import CourseId, LearnerHistory, UserId
+from domain.model import CourseId, LearnerHistory, Recommendation, UserId
 from tests.conftest import CATALOG, event
 
 # Learners who take Python Basics go on to SQL Basics; Spanish learners stay with Spanish.
@@ -74,6 +74,47 @@ def test_item_cf_chooses_its_regularisation_when_not_given():
     model = ItemCFRecommender()
     model.fit(CATALOG, EVENTS)
     assert model.chosen in ItemCFRecommender.GRID
+
+
+def test_a_course_nothing_in_the_learners_history_points_to_is_not_said_to_be_picked_from_it():
+    """A Spanish learner: no Spanish learner took anything else, so every other course scores 0
+    and fills the list only because places were left."""
+    model = ItemCFRecommender(regularization=1.0)
+    model.fit(CATALOG, EVENTS)
+    spanish = learner("course_spanish_basic")
+    reasons = {r.course_id: r.reason for r in model.recommend(spanish, 3, spanish.taken())}
+    assert reasons["course_python_basic"] == "A Programming course new to you"
+    assert not any("studied" in reason or "Because" in reason for reason in reasons.values())
+
+
+def test_item_cf_names_no_course_of_a_history_that_as_a_whole_speaks_against_the_course():
+    """Python Basics speaks a little for Machine Learning Basics, SQL Basics strongly against:
+    their sum is what ranked it, so "Because you enrolled in Python Basics" would be false."""
+    model = ItemCFRecommender(regularization=1.0)
+    model.fit(CATALOG, EVENTS)
+    rows = {c.course_id: i for i, c in enumerate(model.courses)}
+    weights = np.zeros((len(CATALOG), len(CATALOG)), dtype=np.float32)
+    weights[rows["course_python_basic"], rows["course_ml_basic"]] = 0.1
+    weights[rows["course_sql_basic"], rows["course_ml_basic"]] = -0.3
+    model.weights = weights
+    history = learner("course_python_basic", "course_sql_basic")
+    [item] = model.explain(history, [Recommendation(CourseId("course_ml_basic"), 0, 1, "item_cf")])
+    assert item.reason == "A Data Science course new to you"
+
+
+def test_item_cf_names_the_course_that_adds_most_as_its_recency_weighting_counts_it():
+    """With recency weighting 0.5 the course taken first counts half: SQL Basics (0.2, taken
+    last) adds more to Machine Learning Basics than Python Basics (0.3 x 0.5)."""
+    model = ItemCFRecommender(regularization=1.0, recency_decay=0.5)
+    model.fit(CATALOG, EVENTS)
+    rows = {c.course_id: i for i, c in enumerate(model.courses)}
+    weights = np.zeros((len(CATALOG), len(CATALOG)), dtype=np.float32)
+    weights[rows["course_python_basic"], rows["course_ml_basic"]] = 0.3
+    weights[rows["course_sql_basic"], rows["course_ml_basic"]] = 0.2
+    model.weights = weights
+    history = learner("course_python_basic", "course_sql_basic")
+    [item] = model.explain(history, [Recommendation(CourseId("course_ml_basic"), 0, 1, "item_cf")])
+    assert item.reason == "Because you enrolled in SQL Basics"
 
 
 def test_item_cf_has_nothing_to_say_without_history():

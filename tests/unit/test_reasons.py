@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
+from adapters.sequence import SequenceRecommender
 from adapters.tfidf import ContentRecommender
 from application.hybrid import MIXED, HybridRecommender
 from application.ranking import RankingPolicy, rerank
@@ -96,9 +97,10 @@ def check(
     elif found := re.fullmatch(r"Next step after (.+)", reason):
         assert by_title[found[1]].course_id in course.prerequisites
         assert strongest[by_title[found[1]].course_id] is EventType.COMPLETE
+    elif found := re.fullmatch(r"A (.*?) ?course new to you", reason):
+        assert found[1] == course.category and course.course_id not in strongest, reason
     else:
-        assert reason in ("Picked for you from what you have studied", MIXED), reason
-        assert not learner.is_new or reason == MIXED
+        assert reason == MIXED, reason
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,6 +113,7 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
         "popularity": PopularityRecommender(30.0),
         "content": ContentRecommender(),
         "item_cf": ItemCFRecommender(regularization=10.0),
+        "sequence": SequenceRecommender(),
     }
     for part in parts.values():
         part.fit(courses, events)
