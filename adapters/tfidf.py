@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from adapters.arrays import csr, csr_files, ids, ids_file
+from adapters.arrays import array, csr, csr_files, ids, ids_file, npy
 from adapters.scoring import ScoringRecommender
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -28,6 +28,7 @@ class ContentRecommender(ScoringRecommender):
         self.event_weights = dict(event_weights)
         self.index_catalog([])
         self.vectors = sparse.csr_matrix((0, 0))
+        self._subject(np.zeros(0, dtype=bool))
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -35,16 +36,27 @@ class ContentRecommender(ScoringRecommender):
         self.index_catalog(courses)
         if not self.courses:
             self.vectors = sparse.csr_matrix((0, 0))
+            self._subject(np.zeros(0, dtype=bool))
             return
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
         # Rows are L2-normalised, so a dot product is the cosine similarity.
         self.vectors = vectorizer.fit_transform([c.text() for c in self.courses]).tocsr()
         self._transposed = self.vectors.T.tocsr()
+        self._subject(subject_terms(vectorizer, self.courses, self.vectors))
+
+    def _subject(self, terms: np.ndarray) -> None:
+        """The TF-IDF vectors on subject words only, which alone make two courses "similar"."""
+        self.subject_terms = terms
+        self.subject_vectors = (
+            self.vectors @ sparse.diags(terms.astype(float)) if terms.size else self.vectors
+        ).tocsr()
+        self.subject_vectors.eliminate_zeros()
 
     def dump(self) -> Published:
         files = {
             "course_ids.json": ids_file([c.course_id for c in self.courses]),
             **csr_files("tfidf", self.vectors),
+            "subject_terms.npy": npy(self.subject_terms),
         }
         return files, {"courses": len(self.courses), "terms": int(self.vectors.shape[1])}
 
@@ -57,9 +69,17 @@ class ContentRecommender(ScoringRecommender):
         course_ids, vectors = ids(files), csr(files, "tfidf")
         if vectors.shape[0] != len(course_ids):
             raise ValueError(f"{vectors.shape[0]} TF-IDF rows for {len(course_ids)} courses")
+        # A version published before subject words were told apart has no such file: no word
+        # counts as one, so no course is called "similar" until the next fit.
+        terms = np.zeros(vectors.shape[1], dtype=bool)
+        if "subject_terms.npy" in files:
+            terms = array(files, "subject_terms.npy").astype(bool)
+            if terms.shape != (vectors.shape[1],):
+                raise ValueError(f"{terms.size} subject flags for {vectors.shape[1]} terms")
         self.restore_catalog(course_ids, catalog)
         self.vectors = vectors
         self._transposed = vectors.T.tocsr()
+        self._subject(terms)
 
     def _weights(self, learner: LearnerHistory) -> dict[int, tuple[float, EventType]]:
         return {
@@ -89,25 +109,33 @@ class ContentRecommender(ScoringRecommender):
         return scores
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
-        """Names, per course, the learner's own course (other than it) closest to it: one
-        sparse product for all the courses served."""
+        """Names, per course, the learner's own course (other than it) sharing the most subject
+        words with it; else one of theirs in its category; else only what is true without them
+        (sharing "Basics" or a release year does not make two courses similar). One sparse
+        product for all the courses served."""
         touched = {r: e for r, (_, e) in self._weights(learner).items()}
         own = list(touched)
-        closeness = (
-            (self.vectors[own] @ self.vectors[list(rows)].T).toarray()
+        alike = (
+            (self.subject_vectors[own] @ self.subject_vectors[list(rows)].T).toarray()
             if own and rows
             else np.zeros((0, len(rows)))
         )
         said = []
         for column, row in enumerate(rows):
-            ranked = [(closeness[i, column], r) for i, r in enumerate(own) if r != row]
-            best = max(ranked, default=(0.0, -1))
-            if best[0] > 0:
-                title, verb = self.courses[best[1]].title, touched[best[1]].past_tense
+            others = [i for i, r in enumerate(own) if r != row]
+            best = max(others, key=lambda i: alike[i, column], default=None)
+            category = self.courses[row].category
+            if best is not None and alike[best, column] > 0:
+                title, verb = self.courses[own[best]].title, touched[own[best]].past_tense
                 said.append(f"Similar to {title}, which you {verb}")
-                continue
-            event = learner.strongest().get(self.courses[row].course_id, EventType.VIEW)
-            said.append(f"You {event.past_tense} this course before")
+            elif same := [
+                r for r in own if r != row and category and self.courses[r].category == category
+            ]:
+                mine = max(same, key=lambda r: touched[r].strength)
+                title, verb = self.courses[mine].title, touched[mine].past_tense
+                said.append(f"Also in {category}, like {title}, which you {verb}")
+            else:
+                said.append(self.plain_reason(learner, row))
         return said
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
@@ -117,3 +145,37 @@ class ContentRecommender(ScoringRecommender):
         scores = (self.vectors @ self.vectors[source].T).toarray().ravel()
         scores[scores <= 1e-12] = -np.inf  # sharing no word is not "similar"
         return scores
+
+    def similar_reason(self, source: int, row: int) -> str:
+        title, category = self.courses[source].title, self.courses[row].category
+        if (self.subject_vectors[source] @ self.subject_vectors[row].T).sum() > 0:
+            return f"Similar to {title}"
+        if category and category == self.courses[source].category:
+            return f"Also in {category}, like {title}"
+        return f"A course in {category}" if category else "Another course in our catalog"
+
+
+def subject_terms(
+    vectorizer: Any, courses: Sequence[Course], vectors: sparse.csr_matrix
+) -> np.ndarray:
+    """Per term, whether two courses sharing it are on one subject: not a number (a release
+    year, a length in weeks), not a word of a category's name (sharing a category is said as
+    such), and not used across most of the catalog or most of its categories ("basics",
+    "introduction", "beginner"), whatever their TF-IDF weight."""
+    terms = vectorizer.get_feature_names_out().astype(str)
+    analyzer = vectorizer.build_analyzer()
+    naming = {t for category in {c.category for c in courses} for t in analyzer(category)}
+    codes: dict[str, int] = {}
+    column = [codes.setdefault(c.category, len(codes)) for c in courses]
+    in_category = sparse.csr_matrix(
+        (np.ones(len(courses)), (np.arange(len(courses)), column)), shape=(len(courses), len(codes))
+    )
+    used = (vectors != 0).astype(np.float64)
+    spread = np.asarray(((used.T @ in_category) > 0).sum(axis=1)).ravel()
+    share = np.asarray(used.sum(axis=0)).ravel()
+    return (
+        ~np.isin(terms, sorted(naming))
+        & ~np.char.isdigit(terms)
+        & (share <= max(2, len(courses) / 2))
+        & (spread <= max(2, len(codes) / 2))
+    )

@@ -82,6 +82,11 @@ def check(
     if found := re.fullmatch(r"Similar to (.+), which you (.+)", reason):
         own = by_title[found[1]]
         assert strongest[own.course_id] is verbs[found[2]], reason
+        assert set(words(own)) & set(words(course)) - set(words(course, course.category))
+    elif found := re.fullmatch(r"Also in (.+), like (.+), which you (.+)", reason):
+        own = by_title[found[2]]
+        assert found[1] == own.category == course.category != "", reason
+        assert strongest[own.course_id] is verbs[found[3]], reason
     elif found := re.fullmatch(
         r"Because you (viewed|looked at|enrolled in|completed) (.+)", reason
     ):
@@ -101,6 +106,11 @@ def check(
         assert found[1] == course.category and course.course_id not in strongest, reason
     else:
         assert reason == MIXED, reason
+
+
+def words(course: Course, text: str | None = None) -> list[str]:
+    """The words of a course's text (or of `text`) that TF-IDF reads."""
+    return re.findall(r"\b\w\w+\b", (course.text() if text is None else text).lower())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

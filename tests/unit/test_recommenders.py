@@ -122,6 +122,59 @@ def test_content_ranks_courses_on_the_learners_subject_first():
     items = content.recommend(history, 5, frozenset({CourseId("course_sql_basic")}))
     assert items[0].course_id == "course_ml_basic"  # the other Data Science course
     assert "course_spanish_basic" not in {r.course_id for r in items[:2]}
+    # they share the words of their category and "basics" only: said as such, not "similar"
+    assert items[0].reason == "Also in Data Science, like SQL Basics, which you enrolled in"
+
+
+def test_a_course_sharing_only_the_word_basics_with_the_learners_course_is_not_called_similar():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    history = LearnerHistory(UserId("u"), (event("u", "course_spanish_basic", "complete"),))
+    reasons = {r.course_id: r.reason for r in content.recommend(history, 5, history.taken())}
+    assert reasons["course_python_basic"] == "A Programming course new to you"
+    assert not any("Spanish" in reason for reason in reasons.values()), reasons
+    similar = {r.course_id: r.reason for r in content.similar(CourseId("course_spanish_basic"), 5)}
+    assert similar["course_python_basic"] == "A course in Programming"
+
+
+def test_a_film_sharing_only_its_release_date_is_not_called_similar():
+    """MovieLens as courses: two comedies of 1996 are similar, a war drama of the same day is not."""
+    films = [
+        course(f"m{i}", title, genre, description=f"{title} released 01-Jan-1996", tags=tags)
+        for i, (title, genre, tags) in enumerate(
+            [
+                ("Down Periscope (1996)", "Comedy", ("comedy", "war")),
+                ("Two Much (1996)", "Comedy", ("comedy", "romance")),
+                ("Juror, The (1996)", "Drama", ("drama", "thriller")),
+                ("Courage Under Fire (1996)", "Drama", ("drama", "war")),
+                ("Birdcage, The (1996)", "Comedy", ("comedy",)),
+                ("Heat (1995)", "Action", ("action", "crime", "thriller")),
+            ]
+        )
+    ]
+    content = ContentRecommender()
+    content.fit(films, [])
+    juror = LearnerHistory(UserId("u"), (event("u", "m2", "enroll"),))
+    reasons = {r.course_id: r.reason for r in content.recommend(juror, 5, juror.taken())}
+    assert reasons["m1"] == "A Comedy course new to you"  # shares "1996" and "jan" only
+    assert reasons["m5"] == "Similar to Juror, The (1996), which you enrolled in"  # a thriller
+    assert reasons["m3"] == "Also in Drama, like Juror, The (1996), which you enrolled in"
+
+
+def test_a_restored_content_model_explains_like_the_fitted_one_and_an_older_one_claims_less():
+    content = ContentRecommender()
+    content.fit(CATALOG, [])
+    files, manifest = content.dump()
+    catalog = {c.course_id: c for c in CATALOG}
+    history = LearnerHistory(UserId("u"), (event("u", "course_python_basic", "complete"),))
+    restored = ContentRecommender()
+    restored.restore(files, manifest, catalog)
+    assert restored.recommend(history, 5) == content.recommend(history, 5)
+    older = ContentRecommender()  # published before subject words were told apart
+    older.restore({k: v for k, v in files.items() if k != "subject_terms.npy"}, manifest, catalog)
+    reasons = [r.reason for r in older.recommend(history, 5, history.taken())]
+    assert reasons[0] == "Also in Programming, like Python Basics, which you completed"
+    assert not any(reason.startswith("Similar") for reason in reasons)
 
 
 def test_content_similar_courses_share_words():
