@@ -72,7 +72,8 @@ class ScoringRecommender(Recommender):
         event = learner.strongest().get(course.course_id)
         if event is not None:
             return f"You {event.past_tense} this course before"
-        return f"A {course.category + ' ' if course.category else ''}course new to you"
+        kind = f"{course.category} course" if course.category else "course"
+        return f"{'An' if kind[0].lower() in 'aeiou' else 'A'} {kind} new to you"
 
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]

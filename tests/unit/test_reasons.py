@@ -102,7 +102,7 @@ def check(
     elif found := re.fullmatch(r"Next step after (.+)", reason):
         assert by_title[found[1]].course_id in course.prerequisites
         assert strongest[by_title[found[1]].course_id] is EventType.COMPLETE
-    elif found := re.fullmatch(r"A (.*?) ?course new to you", reason):
+    elif found := re.fullmatch(r"An? (.*?) ?course new to you", reason):
         assert found[1] == course.category and course.course_id not in strongest, reason
     else:
         assert reason == MIXED, reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from adapters.popularity import PopularityRecommender
@@ -135,6 +136,18 @@ def test_a_course_sharing_only_the_word_basics_with_the_learners_course_is_not_c
     assert not any("Spanish" in reason for reason in reasons.values()), reasons
     similar = {r.course_id: r.reason for r in content.similar(CourseId("course_spanish_basic"), 5)}
     assert similar["course_python_basic"] == "A course in Programming"
+
+
+def test_a_course_new_to_the_learner_reads_with_the_right_article():
+    content = ContentRecommender()
+    courses = [
+        replace(CATALOG[0], course_id=CourseId("e1"), category="Education"),
+        replace(CATALOG[0], course_id=CourseId("e2"), category=""),
+    ]
+    content.fit(courses, [])
+    learner = LearnerHistory(UserId("u"))
+    assert content.plain_reason(learner, 0) == "An Education course new to you"
+    assert content.plain_reason(learner, 1) == "A course new to you"
 
 
 def test_a_film_sharing_only_its_release_date_is_not_called_similar():
