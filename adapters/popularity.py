@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from adapters.arrays import array, ids, ids_file, npy
-from adapters.scoring import ScoringRecommender
+from adapters.scoring import ScoringRecommender, a_course_in
 from application.ports import UnitOfWork
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -120,7 +120,7 @@ class PopularityRecommender(ScoringRecommender):
         ran out: calling it popular would be false. "Few", not "nobody": learners (this one,
         too) may have tried it since."""
         category = self.courses[row].category
-        return f"A {category + ' ' if category else ''}course few learners have tried yet"
+        return f"{a_course_in(category)} few learners have tried yet"
 
     def similarity(self, source: int) -> np.ndarray:
         """Popularity, with the source's category ahead of the rest of the catalog."""

@@ -72,8 +72,7 @@ class ScoringRecommender(Recommender):
         event = learner.strongest().get(course.course_id)
         if event is not None:
             return f"You {event.past_tense} this course before"
-        kind = f"{course.category} course" if course.category else "course"
-        return f"{'An' if kind[0].lower() in 'aeiou' else 'A'} {kind} new to you"
+        return f"{a_course_in(course.category)} new to you"
 
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
@@ -141,3 +140,9 @@ class ScoringRecommender(Recommender):
                     ]
                 )
         return result
+
+
+def a_course_in(category: str) -> str:
+    """ "A Data Science course", "An Education course", "A course"."""
+    kind = f"{category} course" if category else "course"
+    return f"{'An' if kind[0].lower() in 'aeiou' else 'A'} {kind}"

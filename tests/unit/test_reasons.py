@@ -97,7 +97,7 @@ def check(
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
         assert found[1] == (course.category or "our catalog"), reason
         assert course.course_id in tried, reason
-    elif found := re.fullmatch(r"A (.*?) ?course few learners have tried yet", reason):
+    elif found := re.fullmatch(r"An? (.*?) ?course few learners have tried yet", reason):
         assert found[1] == course.category and course.course_id not in tried, reason
     elif found := re.fullmatch(r"Next step after (.+)", reason):
         assert by_title[found[1]].course_id in course.prerequisites

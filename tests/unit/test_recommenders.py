@@ -148,6 +148,13 @@ def test_a_course_new_to_the_learner_reads_with_the_right_article():
     learner = LearnerHistory(UserId("u"))
     assert content.plain_reason(learner, 0) == "An Education course new to you"
     assert content.plain_reason(learner, 1) == "A course new to you"
+    popularity = PopularityRecommender(30.0)
+    popularity.fit(courses, [])
+    reasons = [r.reason for r in popularity.recommend(learner, 2, frozenset())]
+    assert sorted(reasons) == [
+        "A course few learners have tried yet",
+        "An Education course few learners have tried yet",
+    ]
 
 
 def test_a_film_sharing_only_its_release_date_is_not_called_similar():
