@@ -31,7 +31,7 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     tied = np.flatnonzero(values == kth)[: k - above.size]
     candidates = finite[np.concatenate([above, tied])]
     order = np.lexsort((candidates, -scores[candidates]))
-    return [int(i) for i in candidates[order]]
+    return candidates[order].tolist()
 
 
 class ScoringRecommender(Recommender):
@@ -131,12 +131,15 @@ class ScoringRecommender(Recommender):
             for learner, row_scores in zip(chunk, scores, strict=True):
                 best = top_k(row_scores, k)
                 said = self.reasons(learner, best) if explain else [""] * len(best)
+                # One conversion of the k scores to Python floats, not one numpy scalar each
+                # (a hybrid request asks three components for 100 candidates).
+                values = row_scores[best].tolist()
                 result.append(
                     [
-                        Recommendation(
-                            self.courses[i].course_id, float(row_scores[i]), rank, self.name, why
+                        Recommendation(self.courses[i].course_id, value, rank, self.name, why)
+                        for rank, (i, value, why) in enumerate(
+                            zip(best, values, said, strict=True), start=1
                         )
-                        for rank, (i, why) in enumerate(zip(best, said, strict=True), start=1)
                     ]
                 )
         return result

@@ -86,26 +86,24 @@ class HybridRecommender(Recommender):
         """The k best courses by weighted normalised score. Each keeps the reason (if any) of
         the component that contributed most to it: one reason, about one course."""
         contributions: dict[CourseId, dict[str, float]] = {}
-        reasons: dict[tuple[CourseId, str], str] = {}
         for name, items in lists.items():
             for course_id, value in normalised(items).items():
                 contributions.setdefault(course_id, {})[name] = weights[name] * value
-            for item in items:
-                reasons[(item.course_id, name)] = item.reason
-        ranked = sorted(contributions.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:k]
+        # A request blends about 300 candidates to keep 30: sum each once and sort plain tuples
+        # (no key function per candidate); course ids are unique, so the order is the same.
+        ranked = sorted((-sum(parts.values()), c) for c, parts in contributions.items())[:k]
+        # Components asked with explain=False give no reasons: look them up only if some did.
+        reasons = {
+            name: {item.course_id: item.reason for item in items}
+            for name, items in lists.items()
+            if any(item.reason for item in items)
+        }
         result = []
-        for rank, (course_id, parts) in enumerate(ranked, start=1):
+        for rank, (negated, course_id) in enumerate(ranked, start=1):
+            parts = contributions[course_id]
             via = max(parts, key=lambda n: (parts[n], n)) if any(parts.values()) else ""
-            result.append(
-                Recommendation(
-                    course_id,
-                    sum(parts.values()),
-                    rank,
-                    self.name,
-                    reasons.get((course_id, via), ""),
-                    via,
-                )
-            )
+            reason = reasons[via].get(course_id, "") if via in reasons else ""
+            result.append(Recommendation(course_id, -negated, rank, self.name, reason, via))
         return result
 
     def explain(
