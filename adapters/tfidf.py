@@ -89,18 +89,19 @@ class ContentRecommender(ScoringRecommender):
         }
 
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
-        rows: list[int] = []
-        columns: list[int] = []
-        values: list[float] = []
-        for row, learner in enumerate(learners):
+        # Built as CSR, columns sorted as a conversion from coordinates would leave them (the
+        # products then add up in the same order): the conversion was a third of this method.
+        indptr, columns, values = [0], [], []
+        for learner in learners:
             touched = self._weights(learner)
             total = sum(w for w, _ in touched.values())
-            for column, (weight, _) in touched.items():
-                rows.append(row)
+            for column in sorted(touched):
                 columns.append(column)
-                values.append(weight / total)
+                values.append(touched[column][0] / total)
+            indptr.append(len(columns))
         weights = sparse.csr_matrix(
-            (values, (rows, columns)), shape=(len(learners), len(self.courses))
+            (np.array(values, dtype=float), columns, indptr),
+            shape=(len(learners), len(self.courses)),
         )
         profiles = weights @ self.vectors
         scores = (profiles @ self._transposed).toarray()
