@@ -106,6 +106,15 @@ class ScoringRecommender(Recommender):
             for rank, i in enumerate(top_k(scores, k), start=1)
         ]
 
+    def scored(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[tuple[CourseId, float]]:
+        scores = np.array(self.scores([learner]), dtype=float)[0]
+        scores[self.rows(exclude)] = -np.inf
+        best = top_k(scores, k)
+        ids = [self.courses[i].course_id for i in best]
+        return list(zip(ids, scores[best].tolist(), strict=True))
+
     def recommend(
         self,
         learner: LearnerHistory,
@@ -113,7 +122,11 @@ class ScoringRecommender(Recommender):
         exclude: frozenset[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
-        return self.recommend_many([learner], k, [exclude], explain)[0]
+        items = [
+            Recommendation(course_id, score, rank, self.name)
+            for rank, (course_id, score) in enumerate(self.scored(learner, k, exclude), start=1)
+        ]
+        return self.explain(learner, items) if explain else items
 
     def recommend_many(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from application.ranking import normalised
+from application.ranking import min_max
 from domain.errors import DomainError, UnknownCourse
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
@@ -85,19 +85,30 @@ class HybridRecommender(Recommender):
     ) -> list[Recommendation]:
         """The k best courses by weighted normalised score. Each keeps the reason (if any) of
         the component that contributed most to it: one reason, about one course."""
-        contributions: dict[CourseId, dict[str, float]] = {}
-        for name, items in lists.items():
-            for course_id, value in normalised(items).items():
-                contributions.setdefault(course_id, {})[name] = weights[name] * value
-        # A request blends about 300 candidates to keep 30: sum each once and sort plain tuples
-        # (no key function per candidate); course ids are unique, so the order is the same.
-        ranked = sorted((-sum(parts.values()), c) for c, parts in contributions.items())[:k]
-        # Components asked with explain=False give no reasons: look them up only if some did.
+        # Lists asked with explain=False carry no reasons: keep only those of lists that do.
         reasons = {
             name: {item.course_id: item.reason for item in items}
             for name, items in lists.items()
             if any(item.reason for item in items)
         }
+        scored = {name: [(r.course_id, r.score) for r in items] for name, items in lists.items()}
+        return self._blend(scored, weights, k, reasons)
+
+    def _blend(
+        self,
+        scored: Mapping[str, list[tuple[CourseId, float]]],
+        weights: Mapping[str, float],
+        k: int,
+        reasons: Mapping[str, Mapping[CourseId, str]],
+    ) -> list[Recommendation]:
+        """blend() of (course, score) pairs; `reasons`: per component, of the courses it gave one."""
+        contributions: dict[CourseId, dict[str, float]] = {}
+        for name, pairs in scored.items():
+            for course_id, value in min_max(pairs).items():
+                contributions.setdefault(course_id, {})[name] = weights[name] * value
+        # A request blends about 300 candidates to keep 30: sum each once and sort plain tuples
+        # (no key function per candidate); course ids are unique, so the order is the same.
+        ranked = sorted((-sum(parts.values()), c) for c, parts in contributions.items())[:k]
         result = []
         for rank, (negated, course_id) in enumerate(ranked, start=1):
             parts = contributions[course_id]
@@ -134,11 +145,12 @@ class HybridRecommender(Recommender):
         explain: bool = True,
     ) -> list[Recommendation]:
         weights = self._active(learner)
-        lists = {
-            n: self.components[n].recommend(learner, max(k, self.pool), exclude, explain=False)
-            for n in weights
+        # Pairs, not Recommendations: only the scores are blended, and a request asks for
+        # about 300 candidates to serve 10 (the components explain the served ones later).
+        scored = {
+            n: self.components[n].scored(learner, max(k, self.pool), exclude) for n in weights
         }
-        blended = self.blend(lists, weights, k)
+        blended = self._blend(scored, weights, k, {})
         return self.explain(learner, blended) if explain else blended
 
     def recommend_many(

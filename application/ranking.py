@@ -41,11 +41,16 @@ class Ranked:
 
 def normalised(candidates: Sequence[Recommendation]) -> dict[CourseId, float]:
     """Min-max scores to [0, 1] over the given candidates (all 1.0 when they tie)."""
-    if not candidates:
+    return min_max([(r.course_id, r.score) for r in candidates])
+
+
+def min_max(scored: Sequence[tuple[CourseId, float]]) -> dict[CourseId, float]:
+    """normalised() of (course, score) pairs."""
+    if not scored:
         return {}
-    scores = [r.score for r in candidates]
+    scores = [score for _, score in scored]
     high, low = max(scores), min(scores)
-    return {r.course_id: (r.score - low) / (high - low) if high > low else 1.0 for r in candidates}
+    return {c: (score - low) / (high - low) if high > low else 1.0 for c, score in scored}
 
 
 def rerank(

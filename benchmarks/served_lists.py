@@ -24,6 +24,7 @@ VARIANTS = (
     {"strict_prerequisites": True},
     {"k": 25},
     {"weights": {"item_cf": 1.0, "content": 0.5, "two_tower": 2.0, "sequence": 0.3}},
+    {"weights": {"popularity": 0.2, "two_tower": 1.0}},
 )
 
 

@@ -69,6 +69,14 @@ class Recommender(abc.ABC):
         """Top-k courses for a learner, each with a reason that is true for that learner
         (explain=False leaves reasons empty: explain() fills them in for the items served)."""
 
+    def scored(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[tuple[CourseId, float]]:
+        """recommend(explain=False) as (course, score) pairs, best first: what a blend reads of
+        each component (a hybrid home request asks three for 100 each, and a Recommendation
+        for each of them cost a tenth of the request)."""
+        return [(r.course_id, r.score) for r in self.recommend(learner, k, exclude, explain=False)]
+
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
     ) -> list[Recommendation]:

@@ -168,21 +168,14 @@ class TwoTowerRecommender(ScoringRecommender):
         are unknown until a reindex embeds them)."""
         return any(c in self.index for c in learner.strongest())
 
-    def recommend(
-        self,
-        learner: LearnerHistory,
-        k: int,
-        exclude: frozenset[CourseId] = frozenset(),
-        explain: bool = True,
-    ) -> list[Recommendation]:
+    def scored(
+        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+    ) -> list[tuple[CourseId, float]]:
+        """FAISS candidates (recommend() builds on this; recommend_many() scores the whole
+        catalog, for evaluation)."""
         if self.tower is None or not self._knows(learner):
             return []
-        found = self.candidates.search(self._users([learner])[0], k, exclude)
-        items = [
-            Recommendation(course_id, score, rank, self.name)
-            for rank, (course_id, score) in enumerate(found, start=1)
-        ]
-        return self.explain(learner, items) if explain else items
+        return self.candidates.search(self._users([learner])[0], k, exclude)
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
         """Names, per course, the learner's own course whose embedding is closest to it."""
