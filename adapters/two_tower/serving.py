@@ -33,12 +33,16 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 def _pool(table: np.ndarray, bag: Bag, weights: np.ndarray) -> np.ndarray:
     """torch.nn.EmbeddingBag(mode="sum") with per-sample weights."""
-    pooled = np.zeros((len(bag.offsets), table.shape[1]), dtype=np.float32)
+    width = table.shape[1]
+    pooled = np.zeros((len(bag.offsets), width), dtype=np.float32)
     if bag.indices.size:
         rows = np.repeat(
             np.arange(len(bag.offsets)), np.diff(np.append(bag.offsets, bag.indices.size))
         )
-        np.add.at(pooled, rows, table[bag.indices] * weights[:, None])
+        # Element by element on the flat array: ufunc.at adds in index order either way, the
+        # same sums, but numpy's fast path takes a fifth of the time of whole rows.
+        slots = (rows[:, None] * width + np.arange(width)).ravel()
+        np.add.at(pooled.ravel(), slots, (table[bag.indices] * weights[:, None]).ravel())
     return pooled
 
 

@@ -178,6 +178,29 @@ def test_the_numpy_learner_tower_computes_what_the_torch_one_does(demo, tmp_path
     assert recommender.tower.users(bag, ids) == pytest.approx(expected, abs=5e-3)
 
 
+def test_the_numpy_tower_adds_up_each_bag_in_order_as_embedding_bag_does():
+    """Bit for bit: what a learner is served must not depend on how the sums are vectorised."""
+    import numpy as np
+
+    from adapters.two_tower.features import Bag
+    from adapters.two_tower.serving import _pool
+
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((40, 8)).astype(np.float32)
+    table[rng.random(table.shape) < 0.2] = -0.0
+    lengths = [3, 0, 5, 1]  # a learner with no history pools to zeros
+    indices = rng.integers(0, 40, sum(lengths))
+    weights = rng.standard_normal(sum(lengths)).astype(np.float32)
+    bag = Bag(indices, np.cumsum([0, *lengths[:-1]]), weights)
+    expected = np.zeros((len(lengths), 8), dtype=np.float32)
+    feature = 0
+    for row, length in enumerate(lengths):
+        for _ in range(length):
+            expected[row] += table[indices[feature]] * weights[feature]
+            feature += 1
+    assert _pool(table, bag, weights).tobytes() == expected.tobytes()
+
+
 def test_unknown_settings_are_refused():
     with pytest.raises(ValueError, match="unknown two-tower settings: colour"):
         configs({"colour": "blue"})
