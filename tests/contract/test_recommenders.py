@@ -62,3 +62,9 @@ def test_similar_to_an_unknown_course_raises(recommender):
 
 def test_k_larger_than_the_catalog_returns_what_there_is(recommender):
     assert len(recommender.recommend(learner("u1"), 100)) <= len(CATALOG)
+
+
+def test_scored_pairs_are_what_recommend_ranks(recommender):
+    exclude = frozenset({CourseId("course_ml_basic")})
+    items = recommender.recommend(learner("u1"), 4, exclude, explain=False)
+    assert recommender.scored(learner("u1"), 4, exclude) == [(r.course_id, r.score) for r in items]
