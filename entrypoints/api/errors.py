@@ -66,7 +66,7 @@ RETRY_AFTER_SECONDS = 5
 
 def register_error_handlers(app: Flask) -> OutageLog:
     """The JSON error answers; returns the outage log, to be told when the database answers."""
-    outages = OutageLog(log)
+    outages = app.extensions["recsys.outages"] = OutageLog(log)
 
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError):  # type: ignore[no-untyped-def]
