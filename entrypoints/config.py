@@ -196,9 +196,10 @@ def _shown(variable: str, value: str) -> str:
 
 def _masked_url(url: str) -> str:
     # up to the last "@" before the path: a password may hold a raw "@"; the user may be empty;
-    # libpq also takes one as a query parameter (?password=...)
+    # libpq also takes one as a query parameter (?password=..., and the client key's
+    # ?sslpassword=...)
     url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
+    return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def validate(env: Mapping[str, str]) -> Settings:

@@ -161,10 +161,10 @@ def test_a_password_holding_an_at_sign_or_without_a_user_is_masked_whole():
 
 
 def test_a_password_given_as_a_query_parameter_is_masked():
-    url = "postgresql+psycopg://app@db/lms?sslmode=require&password=hunter2&connect_timeout=5"
+    url = "postgresql+psycopg://app@db/lms?sslpassword=key2&password=hunter2&connect_timeout=5"
     shown = masked({"database_url": url, "admin_token": "", "xapi_secret": ""})
     assert shown["database_url"] == (
-        "postgresql+psycopg://app@db/lms?sslmode=require&password=***&connect_timeout=5"
+        "postgresql+psycopg://app@db/lms?sslpassword=***&password=***&connect_timeout=5"
     )
 
 
