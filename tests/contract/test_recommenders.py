@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
+from adapters.sequence import SequenceRecommender
 from adapters.tfidf import ContentRecommender
 from domain.errors import UnknownCourse
 from domain.model import CourseId, LearnerHistory, UserId
@@ -20,7 +22,10 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(params=[PopularityRecommender, ContentRecommender], ids=lambda c: c.name)
+@pytest.fixture(
+    params=[PopularityRecommender, ContentRecommender, ItemCFRecommender, SequenceRecommender],
+    ids=lambda c: c.name,
+)
 def recommender(request):  # type: ignore[no-untyped-def]
     fitted = request.param()
     fitted.fit(CATALOG, EVENTS)
@@ -64,7 +69,13 @@ def test_k_larger_than_the_catalog_returns_what_there_is(recommender):
     assert len(recommender.recommend(learner("u1"), 100)) <= len(CATALOG)
 
 
-def test_scored_pairs_are_what_recommend_ranks(recommender):
+def test_what_a_request_is_served_is_what_the_evaluation_ranks(recommender):
+    """scored() (what the hybrid blends) and recommend() (what home serves) against
+    recommend_many() (what `recsys eval` measures), which scores learners in batches."""
     exclude = frozenset({CourseId("course_ml_basic")})
-    items = recommender.recommend(learner("u1"), 4, exclude, explain=False)
-    assert recommender.scored(learner("u1"), 4, exclude) == [(r.course_id, r.score) for r in items]
+    for user in ("u1", "u2", "u3"):
+        evaluated = recommender.recommend_many([learner(user)], 4, [exclude])[0]
+        served = recommender.recommend(learner(user), 4, exclude)
+        assert served == evaluated
+        pairs = [(r.course_id, r.score) for r in evaluated]
+        assert recommender.scored(learner(user), 4, exclude) == pairs
