@@ -226,9 +226,13 @@ class ItemCFRecommender(ScoringRecommender):
         list had places left): then only what is true without it."""
         strongest = learner.strongest()
         own, inputs = self._inputs(learner)
-        block = self.weights[own][:, list(rows)] if own and rows else None
-        if block is not None and sparse.issparse(block):
-            block = block.toarray()
+        block = None
+        if own and rows:  # only the weights asked for: a dense row is the whole catalog
+            block = (
+                self.weights[own][:, list(rows)].toarray()
+                if sparse.issparse(self.weights)
+                else self.weights[np.ix_(own, list(rows))]
+            )
         said = []
         for column, row in enumerate(rows):
             parts = [
