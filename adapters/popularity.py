@@ -120,7 +120,7 @@ class PopularityRecommender(ScoringRecommender):
         ran out: calling it popular would be false. "Few", not "nobody": learners (this one,
         too) may have tried it since."""
         category = self.courses[row].category
-        return f"{a_course_in(category)} few learners have tried yet"
+        return f"{a_course_in(category)}, which few learners have tried yet"
 
     def similarity(self, source: int) -> np.ndarray:
         """Popularity, with the source's category ahead of the rest of the catalog."""

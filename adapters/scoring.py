@@ -72,7 +72,7 @@ class ScoringRecommender(Recommender):
         event = learner.strongest().get(course.course_id)
         if event is not None:
             return f"You {event.past_tense} this course before"
-        return f"{a_course_in(course.category)} new to you"
+        return f"{a_course_in(course.category)}, new to you"
 
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
@@ -87,6 +87,10 @@ class ScoringRecommender(Recommender):
     def similar_reason(self, source: int, row: int) -> str:
         return f"Similar to {self.courses[source].title}"
 
+    def similar_reasons(self, source: int, rows: Sequence[int]) -> list[str]:
+        """similar_reason() for each row; strategies with a cheaper batched form override this."""
+        return [self.similar_reason(source, row) for row in rows]
+
     def similar(
         self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
     ) -> list[Recommendation]:
@@ -95,15 +99,11 @@ class ScoringRecommender(Recommender):
         source = self.index[course_id]
         scores = np.array(self.similarity(source), dtype=float)
         scores[self.rows(exclude | {course_id})] = -np.inf
+        best = top_k(scores, k)
+        said = self.similar_reasons(source, best)
         return [
-            Recommendation(
-                self.courses[i].course_id,
-                float(scores[i]),
-                rank,
-                self.name,
-                self.similar_reason(source, i),
-            )
-            for rank, i in enumerate(top_k(scores, k), start=1)
+            Recommendation(self.courses[i].course_id, float(scores[i]), rank, self.name, why)
+            for rank, (i, why) in enumerate(zip(best, said, strict=True), start=1)
         ]
 
     def scored(
@@ -159,6 +159,5 @@ class ScoringRecommender(Recommender):
 
 
 def a_course_in(category: str) -> str:
-    """ "A Data Science course", "An Education course", "A course"."""
-    kind = f"{category} course" if category else "course"
-    return f"{'An' if kind[0].lower() in 'aeiou' else 'A'} {kind}"
+    """ "A course in Data Science", or "A course" (no article depends on the category's name)."""
+    return f"A course in {category}" if category else "A course"

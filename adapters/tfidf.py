@@ -9,7 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from adapters.arrays import array, csr, csr_files, ids, ids_file, npy
-from adapters.scoring import ScoringRecommender
+from adapters.scoring import ScoringRecommender, a_course_in
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
@@ -17,6 +17,7 @@ from domain.model import (
     EventType,
     Interaction,
     LearnerHistory,
+    Level,
 )
 from domain.ports import Published
 
@@ -41,12 +42,12 @@ class ContentRecommender(ScoringRecommender):
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
         # Rows are L2-normalised, so a dot product is the cosine similarity.
         self.vectors = vectorizer.fit_transform([c.text() for c in self.courses]).tocsr()
-        self._transposed = self.vectors.T.tocsr()
         self._subject(subject_terms(vectorizer, self.courses, self.vectors))
 
     def _subject(self, terms: np.ndarray) -> None:
         """The TF-IDF vectors on subject words only, which alone make two courses "similar"."""
         self.subject_terms = terms
+        self._transposed = self.vectors.T.tocsr()
         self.subject_vectors = (
             self.vectors @ sparse.diags(terms.astype(float)) if terms.size else self.vectors
         ).tocsr()
@@ -78,7 +79,6 @@ class ContentRecommender(ScoringRecommender):
                 raise ValueError(f"{terms.size} subject flags for {vectors.shape[1]} terms")
         self.restore_catalog(course_ids, catalog)
         self.vectors = vectors
-        self._transposed = vectors.T.tocsr()
         self._subject(terms)
 
     def _weights(self, learner: LearnerHistory) -> dict[int, tuple[float, EventType]]:
@@ -147,13 +147,24 @@ class ContentRecommender(ScoringRecommender):
         scores[scores <= 1e-12] = -np.inf  # sharing no word is not "similar"
         return scores
 
+    def similar_reasons(self, source: int, rows: Sequence[int]) -> list[str]:
+        """ "Similar to" only for a course sharing a subject word with the source (one sparse
+        product for all of them); else its category, if the two share it."""
+        title = self.courses[source].title
+        shared = (self.subject_vectors[list(rows)] @ self.subject_vectors[source].T).toarray()
+        said = []
+        for alike, row in zip(shared.ravel() if rows else [], rows, strict=True):
+            category = self.courses[row].category
+            if alike > 0:
+                said.append(f"Similar to {title}")
+            elif category and category == self.courses[source].category:
+                said.append(f"Also in {category}, like {title}")
+            else:
+                said.append(a_course_in(category))
+        return said
+
     def similar_reason(self, source: int, row: int) -> str:
-        title, category = self.courses[source].title, self.courses[row].category
-        if (self.subject_vectors[source] @ self.subject_vectors[row].T).sum() > 0:
-            return f"Similar to {title}"
-        if category and category == self.courses[source].category:
-            return f"Also in {category}, like {title}"
-        return f"A course in {category}" if category else "Another course in our catalog"
+        return self.similar_reasons(source, [row])[0]
 
 
 def subject_terms(
@@ -161,11 +172,12 @@ def subject_terms(
 ) -> np.ndarray:
     """Per term, whether two courses sharing it are on one subject: not a number (a release
     year, a length in weeks), not a word of a category's name (sharing a category is said as
-    such), and not used across most of the catalog or most of its categories ("basics",
-    "introduction", "beginner"), whatever their TF-IDF weight."""
+    such) or of a level ("advanced"), and not used across most of the catalog or most of its
+    categories ("basics", "introduction"), whatever their TF-IDF weight."""
     terms = vectorizer.get_feature_names_out().astype(str)
     analyzer = vectorizer.build_analyzer()
-    naming = {t for category in {c.category for c in courses} for t in analyzer(category)}
+    names = {c.category for c in courses} | {level.value for level in Level}
+    naming = {t for name in names for t in analyzer(name)}
     codes: dict[str, int] = {}
     column = [codes.setdefault(c.category, len(codes)) for c in courses]
     in_category = sparse.csr_matrix(

@@ -44,7 +44,7 @@ Feature: Ranking that fits a learner's path
   Scenario: A course sharing only the word "Basics" with the learner's course is not called similar to it
     Given learner "ana" completed "Spanish Basics"
     When "ana" asks for 5 recommendations by content with reasons
-    Then the reason for "Python Basics" reads "A Programming course new to you"
+    Then the reason for "Python Basics" reads "A course in Programming, new to you"
 
   Scenario: A list the learner's history cannot fill is completed with popular courses
     Given learner "ben" viewed "Spanish Basics"

@@ -83,7 +83,7 @@ def test_a_course_nothing_in_the_learners_history_points_to_is_not_said_to_be_pi
     model.fit(CATALOG, EVENTS)
     spanish = learner("course_spanish_basic")
     reasons = {r.course_id: r.reason for r in model.recommend(spanish, 3, spanish.taken())}
-    assert reasons["course_python_basic"] == "A Programming course new to you"
+    assert reasons["course_python_basic"] == "A course in Programming, new to you"
     assert not any("studied" in reason or "Because" in reason for reason in reasons.values())
 
 
@@ -99,7 +99,7 @@ def test_item_cf_names_no_course_of_a_history_that_as_a_whole_speaks_against_the
     model.weights = weights
     history = learner("course_python_basic", "course_sql_basic")
     [item] = model.explain(history, [Recommendation(CourseId("course_ml_basic"), 0, 1, "item_cf")])
-    assert item.reason == "A Data Science course new to you"
+    assert item.reason == "A course in Data Science, new to you"
 
 
 def test_item_cf_names_the_course_that_adds_most_as_its_recency_weighting_counts_it():

@@ -97,13 +97,14 @@ def check(
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
         assert found[1] == (course.category or "our catalog"), reason
         assert course.course_id in tried, reason
-    elif found := re.fullmatch(r"An? (.*?) ?course few learners have tried yet", reason):
-        assert found[1] == course.category and course.course_id not in tried, reason
+    elif found := re.fullmatch(r"A course(?: in (.+))?, which few learners have tried yet", reason):
+        assert (found[1] or "") == course.category and course.course_id not in tried, reason
     elif found := re.fullmatch(r"Next step after (.+)", reason):
         assert by_title[found[1]].course_id in course.prerequisites
         assert strongest[by_title[found[1]].course_id] is EventType.COMPLETE
-    elif found := re.fullmatch(r"An? (.*?) ?course new to you", reason):
-        assert found[1] == course.category and course.course_id not in strongest, reason
+    elif found := re.fullmatch(r"A course(?: in (.+))?, new to you", reason):
+        assert (found[1] or "") == course.category, reason
+        assert course.course_id not in strongest, reason
     else:
         assert reason == MIXED, reason
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
-from domain.model import CourseId, LearnerHistory, UserId
+from domain.model import CourseId, LearnerHistory, Level, UserId
 from tests.conftest import CATALOG, NOW, course, event
 
 
@@ -92,10 +92,15 @@ def test_a_course_nobody_has_tried_is_not_called_popular():
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
     reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
     assert reasons["course_sql_basic"] == "Popular in Data Science this month"
-    assert reasons["course_ml_basic"] == "A Data Science course few learners have tried yet"
+    assert (
+        reasons["course_ml_basic"] == "A course in Data Science, which few learners have tried yet"
+    )
     similar = {r.course_id: r.reason for r in popular.similar(CourseId("course_sql_basic"), 6)}
     assert similar["course_ml_basic"] == "Also in Data Science, like SQL Basics"
-    assert similar["course_spanish_basic"] == "A Languages course few learners have tried yet"
+    assert (
+        similar["course_spanish_basic"]
+        == "A course in Languages, which few learners have tried yet"
+    )
 
 
 def test_content_follows_what_the_learner_did():
@@ -132,13 +137,13 @@ def test_a_course_sharing_only_the_word_basics_with_the_learners_course_is_not_c
     content.fit(CATALOG, [])
     history = LearnerHistory(UserId("u"), (event("u", "course_spanish_basic", "complete"),))
     reasons = {r.course_id: r.reason for r in content.recommend(history, 5, history.taken())}
-    assert reasons["course_python_basic"] == "A Programming course new to you"
+    assert reasons["course_python_basic"] == "A course in Programming, new to you"
     assert not any("Spanish" in reason for reason in reasons.values()), reasons
     similar = {r.course_id: r.reason for r in content.similar(CourseId("course_spanish_basic"), 5)}
     assert similar["course_python_basic"] == "A course in Programming"
 
 
-def test_a_course_new_to_the_learner_reads_with_the_right_article():
+def test_a_course_nothing_points_to_names_its_category_without_guessing_an_article():
     content = ContentRecommender()
     courses = [
         replace(CATALOG[0], course_id=CourseId("e1"), category="Education"),
@@ -146,15 +151,56 @@ def test_a_course_new_to_the_learner_reads_with_the_right_article():
     ]
     content.fit(courses, [])
     learner = LearnerHistory(UserId("u"))
-    assert content.plain_reason(learner, 0) == "An Education course new to you"
-    assert content.plain_reason(learner, 1) == "A course new to you"
+    assert content.plain_reason(learner, 0) == "A course in Education, new to you"
+    assert content.plain_reason(learner, 1) == "A course, new to you"
     popularity = PopularityRecommender(30.0)
     popularity.fit(courses, [])
     reasons = [r.reason for r in popularity.recommend(learner, 2, frozenset())]
     assert sorted(reasons) == [
-        "A course few learners have tried yet",
-        "An Education course few learners have tried yet",
+        "A course in Education, which few learners have tried yet",
+        "A course, which few learners have tried yet",
     ]
+
+
+def test_sharing_only_a_level_word_does_not_make_two_courses_similar():
+    courses = [
+        replace(
+            CATALOG[0],
+            course_id=CourseId(f"c{i}"),
+            title=title,
+            description="",
+            category=category,
+            level=Level.ADVANCED if "Advanced" in title else Level.BEGINNER,
+            tags=(),
+            prerequisites=(),
+        )
+        for i, (title, category) in enumerate(
+            [
+                ("Advanced Python Programming", "Programming"),
+                ("Rust Programming", "Programming"),
+                ("Advanced French Grammar", "Languages"),
+                ("Spanish Grammar", "Languages"),
+                ("Go Programming", "Programming"),
+                ("German Grammar", "Languages"),
+            ]
+        )
+    ]
+    content = ContentRecommender()
+    content.fit(courses, [])
+    learner = LearnerHistory(UserId("u"), (event("u", "c0", "complete"),))
+    reasons = {r.course_id: r.reason for r in content.recommend(learner, 5, learner.taken())}
+    assert reasons["c2"] == "A course in Languages, new to you", reasons
+    similar = {r.course_id: r.reason for r in content.similar(CourseId("c0"), 5)}
+    assert similar["c2"] == "A course in Languages"
+    assert similar["c1"] == "Also in Programming, like Advanced Python Programming"
+
+
+def test_content_with_an_empty_catalog_recommends_nothing():
+    content = ContentRecommender()
+    content.fit([], [])
+    learner = LearnerHistory(UserId("u"), (event("u", "c0", "complete"),))
+    assert content.recommend(learner, 5) == []
+    assert ContentRecommender().recommend(learner, 5) == []
 
 
 def test_a_film_sharing_only_its_release_date_is_not_called_similar():
@@ -176,7 +222,7 @@ def test_a_film_sharing_only_its_release_date_is_not_called_similar():
     content.fit(films, [])
     juror = LearnerHistory(UserId("u"), (event("u", "m2", "enroll"),))
     reasons = {r.course_id: r.reason for r in content.recommend(juror, 5, juror.taken())}
-    assert reasons["m1"] == "A Comedy course new to you"  # shares "1996" and "jan" only
+    assert reasons["m1"] == "A course in Comedy, new to you"  # shares "1996" and "jan" only
     assert reasons["m5"] == "Similar to Juror, The (1996), which you enrolled in"  # a thriller
     assert reasons["m3"] == "Also in Drama, like Juror, The (1996), which you enrolled in"
 
