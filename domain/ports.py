@@ -72,9 +72,9 @@ class Recommender(abc.ABC):
     def scored(
         self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
-        """recommend(explain=False) as (course, score) pairs, best first: what a blend reads of
-        each component (a hybrid home request asks three for 100 each, and a Recommendation
-        for each of them cost a tenth of the request)."""
+        """recommend(explain=False) as (course id, raw score) pairs, at most k, best first,
+        none of `exclude`: what a blend reads of each component, without building a
+        Recommendation per candidate."""
         return [(r.course_id, r.score) for r in self.recommend(learner, k, exclude, explain=False)]
 
     def explain(
