@@ -194,7 +194,9 @@ class ItemCFRecommender(ScoringRecommender):
             return self._sparse_scores(learners)
         history = self._history(learners)
         scores = np.array(history @ self.weights, dtype=float)
-        scores[np.diff(history.indptr) == 0] = -np.inf  # no history: nothing to say
+        # Nothing in the learner's history speaks for such a course (no history at all, or
+        # one that as a whole scores it at most 0): not recommended, popular courses fill in.
+        scores[scores <= 0] = -np.inf
         return scores
 
     def _sparse_scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
@@ -214,6 +216,7 @@ class ItemCFRecommender(ScoringRecommender):
                 weights=weights.data[take] * scale,
                 minlength=len(self.courses),
             )
+        scores[scores <= 0] = -np.inf  # as in scores(): nothing speaks for it
         return scores
 
     def reason(self, learner: LearnerHistory, row: int) -> str:

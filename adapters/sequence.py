@@ -36,11 +36,6 @@ class SequenceRecommender(ItemCFRecommender):
         self.chosen = None
         self.weights = transitions(self.index, interactions)
 
-    def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
-        scores = super().scores(learners)
-        scores[scores <= 0] = -np.inf
-        return scores
-
     def settings(self) -> dict[str, float | str | None]:
         return {"kind": "transitions", "regularization": None, "recency_decay": self.recency_decay}
 

@@ -121,6 +121,8 @@ class ExplainRecommendation:
                         course_id, []
                     ),
                 ]
+        if found is None and served is None and course_id not in exclude:
+            rules = ["not recommended by this strategy: nothing the learner did points to it"]
         if served is not None and served not in final.items:
             ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
             rules = [f"a popular course completing the list: {ranked_here}"]

@@ -162,9 +162,9 @@ def filled(
     policy: RankingPolicy,
     now: datetime,
 ) -> list[Recommendation]:
-    """Popular courses for the places a strategy could not fill (sequence and content recommend
-    only what the learner's history points to), ranked after its own `items`, with their
-    reasons: a list is shorter than k only when nothing else may be recommended."""
+    """Popular courses for the places a strategy could not fill (sequence, item_cf and content
+    recommend only what the learner's history points to), ranked after its own `items`, with
+    their reasons: a list is shorter than k only when nothing else may be recommended."""
     popularity = snapshot.recommenders[FALLBACK]
     left = exclude | {r.course_id for r in items}
     extra = popularity.recommend(history, pool_size(k - len(items)), left, explain=False)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
+from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
+from application.use_cases.upsert_courses import UpsertCourses
 from domain.model import CourseId, UserId
-from tests.conftest import event
-from tests.unit.test_use_cases import popularity_and_content
+from tests.conftest import CATALOG, event
+from tests.unit.test_use_cases import popularity_and_content, serving
 
 
 @pytest.fixture
@@ -101,3 +105,38 @@ def test_the_popular_courses_that_complete_a_short_list_are_explained_as_served(
         assert entry["note"].endswith("popular courses fill the rest")
         if item.recommendation.strategy == "popularity":  # the filled ones say so
             assert entry["rules"][0].startswith("a popular course completing the list")
+
+
+def test_a_course_item_cf_does_not_recommend_is_said_to_have_nothing_pointing_to_it(uow, tmp_path):
+    """Nobody else took SQL Basics: item_cf has nothing for its learner, home serves popular
+    courses instead, and the explanation says why item_cf gave the course no rank."""
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event("u1", "course_python_basic", "enroll", 1),
+            event("u1", "course_ml_basic", "view", 2),
+            event("u2", "course_python_basic", "complete", 3),
+            event("u3", "course_sql_basic", "view", 4),
+        ]
+    )
+    registry = serving(
+        uow,
+        {
+            "popularity": lambda: PopularityRecommender(None),
+            "item_cf": lambda: ItemCFRecommender(regularization=1.0),
+        },
+        tmp_path,
+    )
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u3"), k=3, strategy="item_cf")
+    )
+    assert served.slate.strategy == "popularity" and served.slate.fallback_from == "item_cf"
+    answer = ExplainRecommendation(uow, registry).execute(
+        ExplainQuery(UserId("u3"), CourseId("course_python_basic"), "item_cf", k=3)
+    )
+    [entry] = answer["strategies"]
+    assert entry["rank"] is None and entry["final_rank"] is None
+    assert entry["rules"] == [
+        "not recommended by this strategy: nothing the learner did points to it"
+    ]
+    assert entry["note"] == "no candidates for this learner: popularity answers"

@@ -171,7 +171,8 @@ def test_the_search_never_reads_the_test_part():
     assert report.tuning.validation["item_cf"]["ndcg@10"] > 0.8
     recall = report.results[0].metrics.recall
     chance = 10 / (len(catalog) - 6)  # a learner has seen 4-8 of the 72 courses
-    assert recall == pytest.approx(chance, abs=0.08)
+    # at most chance: item_cf lists only the courses the history speaks for, often fewer than 10
+    assert recall <= chance + 0.08
 
 
 def test_the_hybrids_validation_figure_is_averaged_like_a_single_strategys():
