@@ -185,12 +185,8 @@ class TwoTowerRecommender(ScoringRecommender):
         said = []
         for column, row in enumerate(rows):
             ranked = [(closeness[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
-            if not ranked:
-                event = strongest.get(self.courses[row].course_id)
-                if event is not None:
-                    said.append(f"You {event.past_tense} this course before")
-                else:
-                    said.append("Picked for you from what you have studied")
+            if not ranked:  # the course is the only one of theirs the model knows
+                said.append(self.plain_reason(learner, row))
                 continue
             course = self.courses[max(ranked)[1]]
             said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")

@@ -104,7 +104,7 @@ def test_a_learner_whose_courses_the_model_does_not_know_yet_gets_nothing_so_the
     published, demo
 ):
     """Courses added since training are unknown until a reindex: the model has nothing of the
-    learner to go on, and "Picked for you from what you have studied" would not be true."""
+    learner to go on, and no reason for a course would be true."""
     store, _, _ = published
     newcomer = LearnerHistory(
         UserId("brand-new"), (event("brand-new", "course_not_embedded_yet", "complete"),)
