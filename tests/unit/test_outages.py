@@ -77,5 +77,26 @@ def test_a_database_failing_and_answering_in_turn_is_one_outage_not_a_line_each(
         clock.now += 20
         outages.answered()
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2, lines
-    assert "(50 requests answered 503 over 931 s)" in lines[1]
+    # one outage: its start, "still failing" every five minutes, its end; not 50 lines, or 100
+    assert [line.split(":")[0].split(",")[0] for line in lines] == [
+        "database unavailable",
+        *["database still failing"] * 3,
+        "database back",
+    ], lines
+    assert "(50 requests answered 503 over 931 s)" in lines[-1]
+
+
+def test_a_long_outage_says_every_five_minutes_that_it_goes_on_and_why(caplog):
+    clock = Clock()
+    outages = OutageLog(logging.getLogger("test.outages"), clock=clock)
+    with caplog.at_level(logging.WARNING, "test.outages"):
+        for minute in range(12):  # a slow query every 20 s for 12 minutes, then a new cause
+            for _ in range(3):
+                outages.failed("QueryCanceled" if minute < 6 else "password authentication failed")
+                clock.now += 20
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert lines[1] == (
+        "database still failing: 16 requests answered 503 over 300 s; latest: QueryCanceled"
+    )
+    assert lines[2].endswith("over 600 s; latest: password authentication failed")
