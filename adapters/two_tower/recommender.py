@@ -178,17 +178,19 @@ class TwoTowerRecommender(ScoringRecommender):
         return self.candidates.search(self._users([learner])[0], k, exclude)
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
-        """Names, per course, the learner's own course whose embedding is closest to it."""
+        """Names, per course, the learner's own course whose embedding is closest to it, if any
+        is closer than unrelated (a positive dot product); else only what is true without it."""
         strongest = learner.strongest()
         own = [self.index[c] for c in strongest if c in self.index]
         closeness = self.vectors[own] @ self.vectors[list(rows)].T if own else None
         said = []
         for column, row in enumerate(rows):
             ranked = [(closeness[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
-            if not ranked:  # the course is the only one of theirs the model knows
+            closest = max(ranked, default=(0.0, -1))
+            if closest[0] <= 0:  # none of theirs is near it (or it is the only one known)
                 said.append(self.plain_reason(learner, row))
                 continue
-            course = self.courses[max(ranked)[1]]
+            course = self.courses[closest[1]]
             said.append(f"Because you {strongest[course.course_id].past_tense} {course.title}")
         return said
 

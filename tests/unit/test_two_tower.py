@@ -85,6 +85,20 @@ def test_a_learner_gets_unseen_courses_with_a_reason_naming_their_own_course(pub
     )
 
 
+def test_a_course_of_the_learners_pointing_away_from_the_one_served_is_not_given_as_the_reason(
+    published, demo
+):
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    taken, served = recommender.courses[0], recommender.courses[1]
+    learner = LearnerHistory(UserId("u"), (event("u", taken.course_id, "complete"),))
+    recommender.vectors = recommender.vectors.copy()
+    recommender.vectors[1] = recommender.vectors[0]
+    assert recommender.reasons(learner, [1]) == [f"Because you completed {taken.title}"]
+    recommender.vectors[1] = -recommender.vectors[0]
+    assert recommender.reasons(learner, [1]) == [f"A course in {served.category}, new to you"]
+
+
 def test_a_learner_the_model_never_saw_is_served_from_their_history(published, demo):
     store, _, _ = published
     recommender = serving(store, demo.courses)
