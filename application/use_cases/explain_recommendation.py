@@ -13,6 +13,7 @@ from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.recommend_home import FALLBACK, filled, filtered_out, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Level, UserId
+from domain.ports import Recommender
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class ExplainRecommendation:
                     ),
                 ]
         if found is None and served is None and course_id not in exclude:
-            rules = ["not recommended by this strategy: nothing the learner did points to it"]
+            rules = [_unranked(recommender, course_id)]
         if served is not None and served not in final.items:
             ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
             rules = [f"a popular course completing the list: {ranked_here}"]
@@ -138,6 +139,14 @@ class ExplainRecommendation:
             "final_rank": served.rank if served else None,
             **_note(name, len(final.items), query.k),
         }
+
+
+def _unranked(recommender: Recommender, course_id: CourseId) -> str:
+    """Why a strategy gives a course it may recommend no score at all for this learner."""
+    known = getattr(recommender, "index", None)
+    if known is not None and course_id not in known:
+        return "not known to this strategy's model yet: it learns of it when it is next fitted"
+    return "this strategy gives it no score: the learner's history as a whole does not speak for it"
 
 
 def _filters(query: ExplainQuery) -> str:

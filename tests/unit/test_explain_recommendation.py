@@ -12,7 +12,7 @@ from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.model import CourseId, UserId
-from tests.conftest import CATALOG, event
+from tests.conftest import CATALOG, course, event
 from tests.unit.test_use_cases import popularity_and_content, serving
 
 
@@ -137,6 +137,14 @@ def test_a_course_item_cf_does_not_recommend_is_said_to_have_nothing_pointing_to
     [entry] = answer["strategies"]
     assert entry["rank"] is None and entry["final_rank"] is None
     assert entry["rules"] == [
-        "not recommended by this strategy: nothing the learner did points to it"
+        "this strategy gives it no score: the learner's history as a whole does not speak for it"
     ]
     assert entry["note"] == "no candidates for this learner: popularity answers"
+    UpsertCourses(uow).execute([course("course_new", "Brand New", "Programming")])
+    for strategy in ("item_cf", "popularity"):
+        answer = ExplainRecommendation(uow, registry).execute(
+            ExplainQuery(UserId("u1"), CourseId("course_new"), strategy, k=3)
+        )
+        assert answer["strategies"][0]["rules"] == [
+            "not known to this strategy's model yet: it learns of it when it is next fitted"
+        ], strategy
