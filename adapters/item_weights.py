@@ -161,11 +161,13 @@ def choose_regularization(
     for regularization in grid:
         scores = np.asarray(inputs @ ease(gram.copy(), regularization))
         scores[inputs.nonzero()] = -np.inf
+        scores[scores <= 0] = -np.inf  # as served: nothing in the history speaks for them
         k = min(10, scores.shape[1] - 1)
         top = np.argpartition(-scores, k, axis=1)[:, :k] if k > 0 else np.zeros((len(users), 0))
         recall = np.mean(
             [
-                len(set(top[r]) & set(hidden[u])) / min(10, len(hidden[u]))
+                len({t for t in top[r] if np.isfinite(scores[r, t])} & set(hidden[u]))
+                / min(10, len(hidden[u]))
                 for r, u in enumerate(users)
             ]
         )
