@@ -79,17 +79,29 @@ class EvaluateStrategies:
         #: strategy -> factory taking keyword settings, for the strategies tuning can set up
         self.tunable = dict(tunable or {})
 
-    def _single(self, name: str, tuned: TuningResult | None) -> Recommender:
+    def _single(
+        self, name: str, tuned: TuningResult | None, pinned: Mapping[str, Mapping[str, Any]]
+    ) -> Recommender:
+        """Fitted with the settings the search chose, or without a search the pinned ones."""
         if tuned is not None and name in self.tunable and name in tuned.settings:
             return self.tunable[name](**tuned.settings[name])
+        if tuned is None and name in self.tunable and pinned.get(name):
+            return self.tunable[name](**pinned[name])
         return self.factories[name]()
 
     def _make(
-        self, name: str, weights: Mapping[str, float] | None, tuned: TuningResult | None = None
+        self,
+        name: str,
+        weights: Mapping[str, float] | None,
+        tuned: TuningResult | None = None,
+        pinned: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Recommender:
+        pinned = pinned or {}
         if name in self.factories:
-            return self._single(name, tuned)
-        recommender = self.composites[name]({n: self._single(n, tuned) for n in self.factories})
+            return self._single(name, tuned, pinned)
+        recommender = self.composites[name](
+            {n: self._single(n, tuned, pinned) for n in self.factories}
+        )
         if weights is None and tuned is not None and "hybrid" in tuned.settings:
             weights = tuned.settings["hybrid"]["weights"]
         if weights is not None and isinstance(recommender, HybridRecommender):
@@ -147,7 +159,7 @@ class EvaluateStrategies:
 
         results = []
         for name in query.strategies:
-            recommender = self._make(name, query.weights, tuned)
+            recommender = self._make(name, query.weights, tuned, query.pinned)
             started = time.perf_counter()
             recommender.fit(query.dataset.courses, split.train)
             fitted = time.perf_counter()

@@ -111,6 +111,24 @@ def test_a_pinned_setting_is_used_as_given_and_never_searched():
     assert result.settings["hybrid"] == {"weights": {"item_cf": 1.0}}
 
 
+def test_an_evaluation_without_a_search_fits_with_the_pinned_settings():
+    """`recsys eval --tuning-budget 0` uses the configured settings as they are: pinned ones
+    included, as the trainer does (they were left out, so the evaluation measured defaults)."""
+    catalog, events = sequential(learners=20)
+    fitted: list[float | None] = []
+
+    class Spy(ItemCFRecommender):
+        def fit(self, courses, interactions):  # type: ignore[no-untyped-def]
+            super().fit(courses, interactions)
+            fitted.append(self.chosen)
+
+    evaluation = EvaluateStrategies({"item_cf": Spy}, tunable={"item_cf": Spy})
+    pinned = {"item_cf": {"regularization": 7.0, "proximity_weight": 2.0}}
+    dataset = Dataset("rings", catalog, events)
+    report = evaluation.execute(EvaluationQuery(dataset, ["item_cf"], "random", pinned=pinned))
+    assert report.tuning is None and fitted == [7.0]
+
+
 def test_recency_weighting_is_chosen_for_item_cf_when_learners_move_on_in_order():
     catalog, events = sequential(learners=20)
     result = tune(catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=60)
