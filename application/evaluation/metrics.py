@@ -9,13 +9,24 @@ Conventions (the ones of Microsoft Recommenders' MovieLens comparison, so the ro
 - coverage@K = distinct recommended items / catalog size;
 - novelty (mean popularity rank) = mean over all recommended items of the item's training-popularity
   rank (1 = most popular); higher means less obvious recommendations.
+
+How sure a figure is: a percentile bootstrap over the evaluated learners (each draw takes as many
+learners as were evaluated, with replacement) gives a 95% interval for a strategy's mean, and, with
+the same draws for every strategy, for the difference between two strategies on the same learners
+(paired: much narrower than comparing two separate intervals, as learners who are easy to serve
+are easy for every strategy).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: bootstrap draws for the intervals
+DRAWS = 1000
 
 
 def precision_at_k(ranked: Sequence[Hashable], relevant: set[Hashable], k: int) -> float:
@@ -61,6 +72,8 @@ class MetricSummary:
     novelty: float
     users_evaluated: int
     users_skipped: int
+    #: "ndcg" and "recall" of every evaluated learner, in the order of `truth` (for the intervals)
+    per_learner: Mapping[str, tuple[float, ...]] = field(default_factory=dict, compare=False)
 
 
 def summarise(
@@ -75,7 +88,7 @@ def summarise(
     skipped = len(truth) - len(evaluated)
     if not evaluated:
         return MetricSummary(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, skipped)
-    sums = [0.0] * 5
+    per_learner: list[list[float]] = [[] for _ in range(5)]
     shown: list[Hashable] = []
     for user in evaluated:
         ranked = list(recommendations.get(user, ()))[:k]
@@ -84,7 +97,8 @@ def summarise(
         for i, metric in enumerate(
             (precision_at_k, recall_at_k, ndcg_at_k, average_precision_at_k, hit_at_k)
         ):
-            sums[i] += metric(ranked, relevant, k)
+            per_learner[i].append(metric(ranked, relevant, k))
+    sums = [sum(values) for values in per_learner]
     n = len(evaluated)
     worst = len(popularity_rank) + 1
     novelty = sum(popularity_rank.get(item, worst) for item in shown) / len(shown) if shown else 0.0
@@ -98,4 +112,18 @@ def summarise(
         novelty=novelty,
         users_evaluated=n,
         users_skipped=skipped,
+        per_learner={"recall": tuple(per_learner[1]), "ndcg": tuple(per_learner[2])},
     )
+
+
+def resamples(learners: int, seed: int, draws: int = DRAWS) -> np.ndarray:
+    """`draws` bootstrap samples of the evaluated learners (rows of positions), the same for
+    every strategy of one evaluation so that differences are paired."""
+    return np.random.default_rng(seed).integers(0, learners, size=(draws, learners), dtype=np.int32)
+
+
+def interval(values: Sequence[float], samples: np.ndarray) -> tuple[float, float]:
+    """The 95% percentile-bootstrap interval of the mean of per-learner `values`."""
+    means = np.asarray(values, dtype=float)[samples].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)

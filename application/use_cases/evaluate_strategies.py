@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from application.evaluation.dataset import Dataset
-from application.evaluation.metrics import MetricSummary, summarise
+from application.evaluation.metrics import MetricSummary, interval, resamples, summarise
 from application.evaluation.splits import Split, leave_last_out, random_split, temporal_split
 from application.hybrid import HybridRecommender
 from application.tuning import HYBRID_COMPONENTS, SEARCH, Factories, TuningResult, tune
@@ -19,6 +21,8 @@ from domain.ports import Recommender
 
 PROTOCOLS = ("random", "temporal", "leave-last-out", "fixed")
 USERS_PER_STEP = 256
+#: the metrics given intervals and paired differences (MetricSummary.per_learner's keys)
+INTERVAL_METRICS = ("ndcg", "recall")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,11 @@ class StrategyResult:
     metrics: MetricSummary
     fit_seconds: float
     recommend_seconds: float
+    #: metric -> 95% bootstrap interval of its mean over the evaluated learners
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: metric -> (this strategy's mean minus the best strategy's on the same learners, and the
+    #: 95% interval of that difference); empty for the best strategy itself
+    against_best: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,9 @@ class EvaluationReport:
     test_events: int
     results: tuple[StrategyResult, ...]
     tuning: TuningResult | None = None
+    #: the strategy with the highest NDCG (the first listed of a tie), which the others are
+    #: compared with
+    best: str | None = None
 
 
 #: progress(strategy, learners done, learners in all)
@@ -176,6 +188,7 @@ class EvaluateStrategies:
             done = time.perf_counter()
             metrics = summarise(ranked, truth, query.k, len(query.dataset.courses), rank)
             results.append(StrategyResult(name, metrics, fitted - started, done - fitted))
+        results, best = _with_intervals(results, query.seed)
         return EvaluationReport(
             query.dataset.name,
             query.protocol,
@@ -185,6 +198,7 @@ class EvaluateStrategies:
             len(split.test),
             tuple(results),
             tuned,
+            best,
         )
 
     @staticmethod
@@ -202,6 +216,31 @@ class EvaluateStrategies:
                 )
             return Split(query.dataset.interactions, query.dataset.fixed_test)
         raise ValueError(f"unknown protocol {query.protocol!r}; use one of {', '.join(PROTOCOLS)}")
+
+
+def _with_intervals(
+    results: list[StrategyResult], seed: int
+) -> tuple[list[StrategyResult], str | None]:
+    """Each result with the intervals of its NDCG and recall, and its paired difference from the
+    strategy with the highest NDCG, all from the same bootstrap draws of the learners."""
+    if not results:
+        return results, None
+    best = max(results, key=lambda r: r.metrics.ndcg)
+    learners = best.metrics.users_evaluated
+    if learners < 2:  # one learner, or none: nothing to resample
+        return results, best.strategy
+    samples = resamples(learners, seed)
+    out = []
+    for result in results:
+        mine = result.metrics.per_learner
+        against = {}
+        if result is not best:
+            for metric in INTERVAL_METRICS:
+                difference = np.subtract(mine[metric], best.metrics.per_learner[metric])
+                against[metric] = (float(difference.mean()), *interval(difference, samples))
+        intervals = {m: interval(mine[m], samples) for m in INTERVAL_METRICS}
+        out.append(replace(result, intervals=intervals, against_best=against))
+    return out, best.strategy
 
 
 def _all(dataset: Dataset) -> list[Interaction]:

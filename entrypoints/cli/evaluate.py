@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from application.evaluation.dataset import Dataset, DatasetError
+from application.evaluation.metrics import DRAWS
 from application.hybrid import parse_weights
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
@@ -97,7 +98,56 @@ def _row(result: Any, k: int) -> dict[str, Any]:
         "users_skipped": m.users_skipped,
         "fit_seconds": round(result.fit_seconds, 3),
         "recommend_seconds": round(result.recommend_seconds, 3),
+        **{
+            f"{metric}@{k}_ci95": [round(low, 4), round(high, 4)]
+            for metric, (low, high) in result.intervals.items()
+        },
+        **(
+            {
+                "vs_best": {
+                    f"{metric}@{k}": {
+                        "difference": round(d, 4),
+                        "ci95": [round(lo, 4), round(hi, 4)],
+                    }
+                    for metric, (d, lo, hi) in result.against_best.items()
+                }
+            }
+            if result.against_best
+            else {}
+        ),
     }
+
+
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's columns for the table (the intervals have their own)."""
+    return {c: v for c, v in row.items() if not c.endswith("_ci95") and c != "vs_best"}
+
+
+def _intervals(report: EvaluationReport, k: int) -> str:
+    """How sure the figures are: each strategy's 95% intervals and its difference from the best
+    strategy on the same learners (nothing when fewer than two learners were evaluated)."""
+    if not any(r.intervals for r in report.results):
+        return ""
+    compared = len(report.results) > 1
+    rows = []
+    for result in report.results:
+        row = {"strategy": result.strategy}
+        for metric, (low, high) in result.intervals.items():
+            row[f"{metric}@{k} 95% CI"] = f"{low:.4f}-{high:.4f}"
+        for metric in result.intervals if compared else ():
+            d, low, high = result.against_best.get(metric, (0.0, 0.0, 0.0))
+            row[f"{metric}@{k} minus {report.best}"] = (
+                f"{d:+.4f} ({low:+.4f} to {high:+.4f})" if result.against_best else "-"
+            )
+        rows.append(row)
+    learners = report.results[0].metrics.users_evaluated
+    said = f"95% intervals over the {learners} learners evaluated (bootstrap, {DRAWS} draws)"
+    if compared:
+        said += (
+            f", and each strategy's difference from {report.best}, the best by ndcg@{k}, on the "
+            "same learners (an interval that holds 0 is no clear difference)"
+        )
+    return f"{said}:\n{_table(rows)}"
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -281,7 +331,10 @@ def evaluate(
         f"{report.dataset}: {report.protocol} split, seed {seed}, {report.train_events} training and "
         f"{report.test_events} test events, K={k}"
     )
-    click.echo(_table(rows))
+    click.echo(_table([_figures(r) for r in rows]))
+    sureness = _intervals(report, k)
+    if sureness:
+        click.echo(sureness)
     if report.tuning is not None:
         for name, chosen in report.tuning.settings.items():
             figures = report.tuning.validation.get(name, {})
@@ -297,6 +350,7 @@ def evaluate(
             "protocol": report.protocol,
             "k": k,
             "seed": seed,
+            "best": report.best,
             "results": rows,
             "tuning": report.tuning.as_dict() if report.tuning else None,
         }

@@ -98,3 +98,38 @@ def test_an_unknown_strategy_or_protocol_is_refused():
         use_case.execute(EvaluationQuery(dataset, ["oracle"]))
     with pytest.raises(ValueError, match="no split of its own"):
         use_case.execute(EvaluationQuery(dataset, ["content"], "fixed"))
+
+
+def test_the_report_says_how_sure_each_figure_is_and_whether_the_best_is_clearly_ahead():
+    # Every learner took four of the same five courses and is tested on the fifth: popularity
+    # finds it; content finds the other courses, whose titles repeat the words of theirs.
+    words = ("Algebra", "Botany", "Chemistry", "Drawing", "Economics")
+    catalog = [course(f"c{i}", title=words[i]) for i in range(5)] + [
+        course(f"c{i}", title=f"{words[i % 5]} and {words[(i + 1) % 5]}") for i in range(5, 30)
+    ]
+    rng = random.Random(5)
+    train, test = [], []
+    for u in range(120):
+        hidden = rng.randrange(5)
+        train += [event(f"u{u}", f"c{i}", minutes=i) for i in range(5) if i != hidden]
+        train.append(event(f"u{u}", f"c{5 + rng.randrange(25)}", minutes=6))
+        # a fifth of them are tested on one of the others instead, which popularity misses
+        tested = f"c{5 + rng.randrange(25)}" if u % 5 == 0 else f"c{hidden}"
+        test.append(event(f"u{u}", tested, minutes=9))
+    dataset = Dataset("five", catalog, train, test)
+    use_case = EvaluateStrategies(
+        {"content": ContentRecommender, "popularity": lambda: PopularityRecommender(None)}
+    )
+    report = use_case.execute(EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3))
+    content, popularity = report.results
+    assert report.best == "popularity" and popularity.against_best == {}
+    for result in report.results:
+        for metric, value in (("ndcg", result.metrics.ndcg), ("recall", result.metrics.recall)):
+            low, high = result.intervals[metric]
+            assert low <= value <= high and high - low < 0.5
+    difference, low, high = content.against_best["ndcg"]
+    assert difference == pytest.approx(content.metrics.ndcg - popularity.metrics.ndcg)
+    assert low <= difference <= high < 0  # clearly behind, on the same learners
+    # the same draws every run: the figures of a report can be quoted
+    again = use_case.execute(EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3))
+    assert again.results[0].against_best == content.against_best
