@@ -17,9 +17,6 @@ from domain.errors import DomainError, UnknownCourse
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
 
-#: the reason of a course no single component stands behind
-MIXED = "A mix of what learners like you chose"
-
 
 class InvalidWeights(DomainError):
     code = "invalid_weights"
@@ -112,7 +109,10 @@ class HybridRecommender(Recommender):
         result = []
         for rank, (negated, course_id) in enumerate(ranked, start=1):
             parts = contributions[course_id]
-            via = max(parts, key=lambda n: (parts[n], n)) if any(parts.values()) else ""
+            # the component it owes most to; when it owes none anything (each gave it the lowest
+            # of its scores: a list with places left), one that listed it, so that its reason
+            # comes from a strategy that can say what is true of it
+            via = max(parts, key=lambda n: (parts[n], n))
             reason = reasons[via].get(course_id, "") if via in reasons else ""
             result.append(Recommendation(course_id, -negated, rank, self.name, reason, via))
         return result
@@ -120,21 +120,24 @@ class HybridRecommender(Recommender):
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
     ) -> list[Recommendation]:
-        """Each item's reason from the component it owes most to."""
+        """Each item's reason from the component it owes most to (one given without it, from
+        the most weighted component: every component says only what is true of a course, also
+        of one it does not rank)."""
+        weights = self._active(learner)
+        if not weights:
+            return list(items)  # nothing can answer for this learner: nothing was blended
+        heaviest = max(weights, key=lambda n: (weights[n], n))
         by_component: dict[str, list[int]] = {}
         for position, item in enumerate(items):
-            by_component.setdefault(item.via, []).append(position)
+            via = item.via if item.via in self.components else heaviest
+            by_component.setdefault(via, []).append(position)
         explained = list(items)
         for via, positions in by_component.items():
-            if via not in self.components:
-                for p in positions:
-                    explained[p] = replace(items[p], reason=MIXED)
-                continue
             theirs = self.components[via].explain(
                 learner, [replace(items[p], strategy=via) for p in positions]
             )
             for p, item in zip(positions, theirs, strict=True):
-                explained[p] = replace(items[p], reason=item.reason or MIXED)
+                explained[p] = replace(items[p], reason=item.reason, via=via)
         return explained
 
     def recommend(

@@ -148,6 +148,22 @@ def test_the_hybrid_drops_components_that_cannot_answer_and_renormalises():
     assert items[0].via == "item_cf"
 
 
+def test_a_course_the_hybrid_serves_only_to_fill_its_list_has_its_components_true_reason():
+    # Only two courses are left to offer: the less popular one is every component's weakest
+    # candidate (0 after normalisation), yet it is served and must not claim more than is true.
+    parts = fitted()
+    hybrid = HybridRecommender(parts, {"popularity": 1.0, "item_cf": 1.0})
+    someone = learner("course_python_basic")
+    left = {CourseId("course_spanish_basic"), CourseId("course_ml_basic")}
+    exclude = frozenset(c.course_id for c in CATALOG) - left
+    items = hybrid.recommend(someone, 2, exclude)
+    assert [i.course_id for i in items] == ["course_spanish_basic", "course_ml_basic"]
+    weakest = items[1]
+    assert weakest.score == 0.0 and weakest.via == "popularity"
+    own = parts["popularity"].recommend(someone, 2, exclude)
+    assert weakest.reason == own[1].reason and "learners like you" not in weakest.reason
+
+
 def test_weights_decide_the_blend():
     parts = fitted()
     only_popularity = HybridRecommender(parts, {"popularity": 1.0, "item_cf": 0.0})
