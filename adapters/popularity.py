@@ -37,6 +37,8 @@ class PopularityRecommender(ScoringRecommender):
         self.clock = clock
         self.index_catalog([])
         self.popularity = np.zeros(0)
+        #: per course, whether it is popular in its category (see _leading)
+        self.leading = np.zeros(0, dtype=bool)
         #: per course, when its newest event happened (POSIX seconds; -inf: none), or None
         #: (a model published before 2026-11-29): time words only for courses with recent events
         self.newest: np.ndarray | None = None
@@ -57,6 +59,7 @@ class PopularityRecommender(ScoringRecommender):
                 weights = weights * np.exp2(-age_days / self.half_life_days)
             np.add.at(popularity, rows, weights)
         self.popularity = popularity
+        self.leading = self._leading()
 
     def index_catalog(self, courses: Sequence[Course]) -> None:
         super().index_catalog(courses)
@@ -86,6 +89,7 @@ class PopularityRecommender(ScoringRecommender):
             raise ValueError(f"{len(popularity)} popularity values for {len(course_ids)} courses")
         self.restore_catalog(course_ids, catalog)
         self.popularity = popularity.astype(float)
+        self.leading = self._leading()
         half_life = manifest.get("half_life_days")
         self.half_life_days = float(half_life) if isinstance(half_life, int | float) else None
         self.newest = None  # published before 2026-11-29: no time words
@@ -107,13 +111,33 @@ class PopularityRecommender(ScoringRecommender):
             return " this week"
         return " this month" if self.half_life_days <= 45 else " lately"
 
+    def _leading(self) -> np.ndarray:
+        """Whether each course is popular in its category: at least as popular as the median of
+        the courses of its category that have events. A list that has run out of those (a
+        narrow filter, a learner who took them) goes on with courses it would be false to call
+        popular. Computed once per model, not per request."""
+        leading = np.zeros(len(self.courses), dtype=bool)
+        tried = self.popularity > 0
+        for code in np.unique(self.category_codes[tried]):
+            members = tried & (self.category_codes == code)
+            leading[members] = self.popularity[members] >= np.median(self.popularity[members])
+        return leading
+
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:
         return np.broadcast_to(self.popularity, (len(learners), len(self.courses)))
 
     def reason(self, learner: LearnerHistory, row: int) -> str:
+        return self._said(row)
+
+    def _said(self, row: int) -> str:
+        """What is true of course `row`, whoever asks: popular in its category, tried by
+        learners, or tried by few."""
         if self.popularity[row] <= 0:
             return self._untried(row)
-        return f"Popular in {self.courses[row].category or 'our catalog'}{self.period(row)}"
+        category = self.courses[row].category
+        if not self.leading[row]:
+            return f"{a_course_in(category)}, which learners have tried{self.period(row)}"
+        return f"Popular in {category or 'our catalog'}{self.period(row)}"
 
     def _untried(self, row: int) -> str:
         """A course without a single event when fitted fills a list only once the popular ones
@@ -131,11 +155,11 @@ class PopularityRecommender(ScoringRecommender):
         course = self.courses[source]
         category = course.category or "our catalog"
         same = self.courses[row].category == course.category
-        if self.popularity[row] <= 0:
-            return f"Also in {category}, like {course.title}" if same else self._untried(row)
-        if same:
-            return f"Popular in {category}{self.period(row)}, like {course.title}"
-        return f"Popular{self.period(row)}"
+        if not same:
+            return self._said(row)
+        if self.popularity[row] <= 0 or not self.leading[row]:
+            return f"Also in {category}, like {course.title}"
+        return f"Popular in {category}{self.period(row)}, like {course.title}"
 
 
 def live_popularity(uow: UnitOfWork, catalog: Mapping[CourseId, Course]) -> PopularityRecommender:
@@ -148,4 +172,5 @@ def live_popularity(uow: UnitOfWork, catalog: Mapping[CourseId, Course]) -> Popu
         dtype=float,
         count=len(recommender.courses),
     )
+    recommender.leading = recommender._leading()
     return recommender

@@ -97,6 +97,10 @@ def check(
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
         assert found[1] == (course.category or "our catalog"), reason
         assert course.course_id in tried, reason
+    elif found := re.fullmatch(
+        r"A course(?: in (.+))?, which learners have tried( this week| this month| lately)?", reason
+    ):
+        assert (found[1] or "") == course.category and course.course_id in tried, reason
     elif found := re.fullmatch(r"A course(?: in (.+))?, which few learners have tried yet", reason):
         assert (found[1] or "") == course.category and course.course_id not in tried, reason
     elif found := re.fullmatch(r"Next step after (.+)", reason):

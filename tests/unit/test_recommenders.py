@@ -77,14 +77,32 @@ def test_popular_courses_of_an_old_data_set_are_not_said_to_be_popular_this_mont
 
 def test_a_course_with_only_old_events_is_not_said_to_be_popular_this_month_beside_a_new_one():
     """Its many enrolments of two years ago still rank it, but "this month" is about the course:
-    only one with an event in the last half-life says so."""
+    only one with an event in the last half-life says so. (Nor is it popular any more: decayed,
+    those enrolments weigh less than one view today.)"""
     old = [event(f"o{i}", "course_sql_basic", "enroll", minutes=0) for i in range(100)]
     new = [event("n", "course_ml_basic", "view", minutes=60 * 24 * 730)]
     popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW + timedelta(days=731))
     popular.fit(CATALOG, old + new)
     reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
     assert reasons["course_ml_basic"] == "Popular in Data Science this month"
-    assert reasons["course_sql_basic"] == "Popular in Data Science"
+    assert reasons["course_sql_basic"] == "A course in Data Science, which learners have tried"
+
+
+def test_only_the_more_popular_half_of_a_category_is_called_popular_in_it():
+    # Data Science's two courses: a list that ran out of the first goes on with the second
+    events = [event(f"u{i}", "course_sql_basic", "enroll") for i in range(9)]
+    events += [event(f"v{i}", "course_ml_basic", "enroll") for i in range(5)]
+    popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
+    popular.fit(CATALOG, events)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["course_sql_basic"] == "Popular in Data Science this month"
+    assert reasons["course_ml_basic"] == (
+        "A course in Data Science, which learners have tried this month"
+    )
+    similar = popular.similar(CourseId("course_sql_basic"), 3)
+    assert {r.course_id: r.reason for r in similar}["course_ml_basic"] == (
+        "Also in Data Science, like SQL Basics"
+    )
 
 
 def test_a_course_nobody_has_tried_is_not_called_popular():
