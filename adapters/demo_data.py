@@ -199,13 +199,19 @@ def demo_data(
         # timestamps pile up on `now` (and no extra random draws change the other learners).
         last = max(when for _, _, when in journey)
         shift = last - now + timedelta(minutes=(n * 37) % 360) if last > now else timedelta(0)
-        events += [_event(user, course, kind, when - shift) for course, kind, when in journey]
+        events += [
+            _event(seed, user, step, course, kind, when - shift)
+            for step, (course, kind, when) in enumerate(journey)
+        ]
     events.sort(key=lambda e: (e.occurred_at, e.event_id))
     return DemoData(courses, events)
 
 
-def _event(user: UserId, course: Course, kind: EventType, moment: datetime) -> Interaction:
-    key = f"{user}|{course.course_id}|{kind.value}|{moment.isoformat()}"
+def _event(
+    seed: int, user: UserId, step: int, course: Course, kind: EventType, moment: datetime
+) -> Interaction:
+    # Not the time: it follows the day of the run, and a second run must find the same ids.
+    key = f"{seed}|{user}|{step}|{course.course_id}|{kind.value}"
     return Interaction(
         event_id="demo-" + hashlib.sha1(key.encode()).hexdigest()[:20],
         user_id=user,

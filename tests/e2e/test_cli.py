@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -200,6 +201,11 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     assert loaded[0] >= 200 and loaded[1] > 100
     assert "over 30 days" in first.output and "credited" in first.output
     assert "not loaded" in run("demo-data", "--if-empty").output
+    assert counts(database_url) == loaded
+    time.sleep(1.1)  # the demo's times follow the clock (to the second); its events do not
+    again = run("demo-data", "--learners", "40", "--seed", "7")
+    assert again.exit_code == 0, again.output
+    assert "are loaded already; nothing added" in again.output
     assert counts(database_url) == loaded
 
 
