@@ -90,6 +90,7 @@ def tune(
     progress: TuningProgress | None = None,
     protocol: str = "temporal",
     seed: int = 42,
+    blend: bool = True,
 ) -> TuningResult:
     """Choose each strategy's settings by validation NDCG@10 on `interactions` (training data).
 
@@ -107,6 +108,7 @@ def tune(
       will be served is trained once more on the inner training part (sized like the final fit,
       so at most FINAL_FIT_BUDGETS budgets), and the hybrid's weights are searched on its lists.
     progress: called with one line per step.
+    blend: also search the hybrid's weights (an evaluation without the hybrid leaves them out).
     protocol: "random" holds out a random 20% of each learner's events; anything else the latest
       20% (what a deployment is asked: what comes next).
     Above validation_split.MAX_TRIAL_EVENTS inner training events two_tower's trials fit on a
@@ -130,7 +132,8 @@ def tune(
     for name in HYBRID_COMPONENTS:
         if name in factories:
             lists[name] = search.strategy(name, factories[name])
-    search.hybrid(lists)
+    if blend:
+        search.hybrid(lists)
     search.result.seconds = _since(search.started)
     return search.result
 

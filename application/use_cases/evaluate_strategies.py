@@ -127,7 +127,8 @@ class EvaluateStrategies:
         if not query.tune:
             return None
         wanted = {n for n in query.strategies if n in SEARCH}
-        if any(n in self.composites for n in query.strategies):
+        blended = any(n in self.composites for n in query.strategies)
+        if blended:
             wanted |= set(HYBRID_COMPONENTS)
         factories = {n: f for n, f in self.tunable.items() if n in wanted}
         if not factories:
@@ -144,6 +145,7 @@ class EvaluateStrategies:
             lines,
             "random" if query.protocol == "random" else "temporal",
             query.seed,
+            blended,
         )
 
     def execute(

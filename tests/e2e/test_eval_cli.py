@@ -189,6 +189,7 @@ def test_eval_takes_a_fixed_split_as_two_files_and_reports_the_chosen_settings(
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["protocol"] == "fixed"
+    assert "hybrid" not in report["tuning"]["settings"]  # not evaluated: no weights to show
     chosen = report["tuning"]["settings"]["item_cf"]
     assert chosen["regularization"] > 0 and 0 < chosen["recency_decay"] <= 1
     assert 0 <= report["tuning"]["validation"]["item_cf"]["ndcg@10"] <= 1
