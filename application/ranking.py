@@ -7,7 +7,8 @@ Scores are min-max normalised over the candidate pool, then:
   (+ next_step_boost) and explained as "Next step after <title>";
 - level: in a category, courses at the learner's level or one step above are preferred; courses
   below it or two steps above are demoted (x level_penalty). A learner new to a category is
-  treated as a beginner there;
+  treated as a beginner there. A next step is not: its own chain says the learner is ready for
+  it, which one level for a whole category (an advanced designer starting photography) cannot;
 - variety: maximal marginal relevance over categories: each pick maximises
   (1 - diversity) * relevance - diversity * [an earlier pick shares its category]; 0 disables it.
 Every rule that touches a course is recorded, for the explain endpoint.
@@ -91,7 +92,7 @@ def rerank(
             levels[course.category] = learner.level_in(course.category, catalog) or Level.BEGINNER
         level = levels[course.category]
         gap = course.level.step - level.step
-        if gap < 0 or gap > 1:
+        if (gap < 0 or gap > 1) and not after:
             score *= policy.level_penalty
             noted.append(
                 f"demoted: {course.level.value} while the learner is at {level.value} in {course.category or 'this category'}"

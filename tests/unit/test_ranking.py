@@ -1,0 +1,49 @@
+"""The ranking stage's rules, on a learner's path through one category."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.ranking import RankingPolicy, rerank
+from domain.model import CourseId, LearnerHistory, Level, Recommendation, UserId
+from tests.conftest import NOW, course, event
+
+DESIGN = [
+    course("ui_advanced", "UI Design Advanced", "Design", Level.ADVANCED),
+    course("photo_basic", "Photography Basics", "Design"),
+    course(
+        "photo_more",
+        "Intermediate Photography",
+        "Design",
+        Level.INTERMEDIATE,
+        prerequisites=("photo_basic",),
+    ),
+    course("type_more", "Intermediate Typography", "Design", Level.INTERMEDIATE),
+    course("spanish_basic", "Spanish Basics", "Languages"),
+]
+CATALOG = {c.course_id: c for c in DESIGN}
+
+
+def test_the_next_step_after_a_course_just_completed_is_not_demoted_for_the_categorys_level():
+    # An advanced UI designer who has just completed Photography Basics: the next photography
+    # course suits them, though it is "below" their level in Design; another intermediate
+    # course of the category, which nothing leads them to, is demoted.
+    learner = LearnerHistory(
+        UserId("ana"),
+        (event("ana", "ui_advanced", "complete"), event("ana", "photo_basic", "complete", 60)),
+    )
+    candidates = [
+        Recommendation(CourseId("type_more"), 0.9, 0, "content"),
+        Recommendation(CourseId("photo_more"), 0.5, 0, "content"),
+        Recommendation(CourseId("spanish_basic"), 0.1, 0, "content"),
+    ]
+    ranked = rerank(candidates, learner, CATALOG, 2, RankingPolicy(), NOW + timedelta(days=1))
+    assert [r.course_id for r in ranked.items] == ["photo_more", "type_more"]
+    assert [r.score for r in ranked.items] == [0.5 + 0.5, 1.0 * 0.7]  # boosted; demoted
+    assert ranked.items[0].reason == "Next step after Photography Basics"
+    assert ranked.rules["photo_more"] == [
+        "boosted: next step after Photography Basics, completed recently"
+    ]
+    assert ranked.rules["type_more"] == [
+        "demoted: intermediate while the learner is at advanced in Design"
+    ]
