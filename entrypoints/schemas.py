@@ -248,8 +248,9 @@ class HomeResponseSchema(Schema):
     selected_by = fields.String(metadata={"description": "bandit, when strategy=auto chose"})
     degraded = fields.Boolean(
         metadata={
-            "description": "true: the database was unreachable, so the answer ignores the "
-            "learner's history and was not recorded"
+            "description": "true: the database was unreachable, so the answer was not "
+            "recorded (no recommendation_id) and, when the learner's history could not be "
+            "read either, ignores it"
         }
     )
     items = fields.List(fields.Nested(RecommendedCourseSchema))
