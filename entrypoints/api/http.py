@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from flask import current_app, request
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -101,7 +101,11 @@ def _check_text(text: str) -> None:
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
-    """The query string loaded by `schema`."""
+    """The query string loaded by `schema`; a parameter given twice is refused (which of the
+    two was meant is a guess, and silently taking the first can answer for the wrong learner)."""
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationError({n: ["given more than once; give it once"] for n in repeated})
     return _loader(schema).load(request.args.to_dict())  # type: ignore[return-value]
 
 

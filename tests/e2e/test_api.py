@@ -199,6 +199,16 @@ def test_an_unknown_query_parameter_is_a_400_naming_it_on_every_endpoint(client,
     ]
 
 
+def test_a_query_parameter_given_twice_is_a_400_not_a_guess(client):
+    # Taking the first would answer, and record a list, for one of two learners.
+    response = client.get("/api/v1/recommendations/home?user_id=user1&k=3&user_id=user2")
+    assert response.status_code == 400
+    assert response.json["error"]["problems"] == [
+        {"index": None, "field": "user_id", "message": "given more than once; give it once"}
+    ]
+    assert client.get("/api/v1/courses?limit=2&limit=3").status_code == 400
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
