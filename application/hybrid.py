@@ -9,6 +9,7 @@ out and the remaining weights renormalised to sum to 1.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -16,6 +17,8 @@ from application.ranking import min_max
 from domain.errors import DomainError, UnknownCourse
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommendation
 from domain.ports import Recommender
+
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 class InvalidWeights(DomainError):
@@ -34,10 +37,10 @@ def parse_weights(text: str, valid: Sequence[str]) -> dict[str, float]:
             raise InvalidWeights(f"no strategy {name!r} to weigh; choose from {', '.join(valid)}")
         if name in weights:
             raise InvalidWeights(f"{name} is weighted twice; give each strategy one weight")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise InvalidWeights(f"the weight of {name} must be a number, got {value!r}") from None
+        # plain ASCII numbers: float() also takes "1_0", "١" (Arabic-Indic one) and "nan"
+        if not _NUMBER.fullmatch(value):
+            raise InvalidWeights(f"the weight of {name} must be a number, got {value!r}")
+        weight = float(value)
         if not 0 <= weight <= 1000:
             raise InvalidWeights(f"the weight of {name} must be between 0 and 1000")
         weights[name] = weight
