@@ -94,7 +94,8 @@ class CourseSchema(Schema):
             course_id=CourseId(data["course_id"]),
             title=data["title"],
             description=data["description"],
-            category=data["category"],
+            # " Programming " is Programming: courses are grouped, filtered and ranked by it
+            category=data["category"].strip(),
             level=data["level"],
             # A tag or prerequisite named twice counts once (first place kept), not twice.
             tags=tuple(dict.fromkeys(data["tags"])),

@@ -96,6 +96,14 @@ def test_a_course_created_through_the_api_is_similar_at_once(client):
     assert "course_python_advanced" in ids
 
 
+def test_spaces_around_a_category_do_not_make_another_category(client):
+    course = {"title": "Rust for the Web", "category": " Programming "}
+    saved = client.put("/api/v1/courses/course_rust_web", json=course)
+    assert saved.status_code == 200 and saved.json["category"] == "Programming"
+    stored = client.get("/api/v1/courses/course_rust_web").json
+    assert stored["category"] == "Programming"
+
+
 def test_events_are_idempotent_on_event_id(client):
     batch = [
         ev("user1", "course_sql_basic", "click", event_id="e-1"),
