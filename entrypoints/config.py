@@ -361,8 +361,10 @@ def sources(
     found: dict[str, str] = {}
     for key in flatten(settings):
         leaf = key.removeprefix("two_tower.")
-        variable = variables.get(key) or (
-            SIZE_VARIABLES.get(leaf) if key != leaf or leaf in SIZE_VARIABLES else None
+        variable = (
+            variables.get(key)
+            or variables.get(_pinned_setting(key))
+            or (SIZE_VARIABLES.get(leaf) if key != leaf or leaf in SIZE_VARIABLES else None)
         )
         if key == "database_url":
             variable = (
@@ -381,6 +383,16 @@ def sources(
         else:
             found[key] = "default"
     return found
+
+
+def _pinned_setting(key: str) -> str:
+    """The setting a tuning pin repeats ("tuning_pins.item_cf.regularization" is
+    item_cf_regularization, "tuning_pins.hybrid.weights.content" hybrid_weights.content), so
+    that it is said to come from the same variable."""
+    if not key.startswith("tuning_pins."):
+        return ""
+    _, strategy, *rest = key.split(".")
+    return f"hybrid_weights.{rest[-1]}" if strategy == "hybrid" else f"{strategy}_{rest[0]}"
 
 
 def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -237,6 +237,24 @@ def test_show_config_says_where_each_setting_came_from(run, monkeypatch):
     assert lines["two_tower.members"].split()[1:] == ["3", "configs/two_tower.yaml"]
 
 
+def test_show_config_says_a_pinned_setting_comes_from_the_variable_that_pins_it(run, monkeypatch):
+    monkeypatch.setenv("HYBRID_WEIGHTS_CONTENT", "0.4")
+    monkeypatch.setenv("RS_ITEM_CF_REGULARIZATION", "250")
+    lines = {line.split()[0]: line for line in run("show-config").output.splitlines()}
+    assert lines["tuning_pins.hybrid.weights.content"].split()[1:] == [
+        "0.4",
+        "HYBRID_WEIGHTS_CONTENT",
+        "(environment)",
+    ]
+    assert lines["tuning_pins.item_cf.regularization"].split()[1:] == [
+        "250.0",
+        "RS_ITEM_CF_REGULARIZATION",
+        "(environment)",
+    ]
+    # pinned with the others, at its default value
+    assert lines["tuning_pins.hybrid.weights.sequence"].split()[1:] == ["0.0", "default"]
+
+
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
     result = CliRunner().invoke(cli, ["show-config"])
