@@ -24,8 +24,12 @@ def cli() -> None:
     logs.configure(kind if kind in ("json", "console") else "auto")
 
 
-def container_of(ctx: click.Context) -> Container:
-    """The container for this invocation, built once from the environment."""
+def container_of(ctx: click.Context, schema: bool = True) -> Container:
+    """The container for this invocation, built once from the environment. With `schema`, a
+    command stops first, saying what to do, on a database whose schema was never created or not
+    upgraded: its statements would fail on each missing table, as a traceback (PostgreSQL) or as
+    an outage that retrying never ends (SQLite). init-db, the trainer (it migrates), eval (it
+    reads files) and serve (it starts when the database is down) pass False."""
     root = ctx.find_root()
     if root.obj is None:
         try:
@@ -41,4 +45,14 @@ def container_of(ctx: click.Context) -> Container:
         root.obj = container
         if container.backend() == "sqlalchemy":
             root.call_on_close(lambda: container.engine().dispose())
+        if schema:
+            schema_checked(container)
     return root.obj  # type: ignore[no-any-return]
+
+
+def schema_checked(container: Container) -> None:
+    """Raises StorageUnavailable when the database does not answer."""
+    with container.uow() as uow:
+        problem = uow.schema_problem()
+    if problem:
+        raise click.ClickException(problem)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the database schema (alembic upgrade head)."""
-    container = container_of(ctx)
+    container = container_of(ctx, schema=False)
     if container.backend() == "memory":
         click.echo("in-memory backend: nothing to migrate")
         return

@@ -278,7 +278,7 @@ def evaluate(
         raise click.BadParameter(
             "name at least one strategy, e.g. popularity,content", param_hint="'--strategy'"
         )
-    container = container_of(ctx)
+    container = container_of(ctx, schema=False)
     pins = {n: dict(p) for n, p in (container.config.tuning_pins() or {}).items()}
     if two_tower_config is not None:
         try:

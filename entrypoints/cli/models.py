@@ -107,9 +107,10 @@ def rebuild_index(ctx: click.Context) -> None:
 @click.pass_context
 def prepare_training_data(ctx: click.Context, output: Path) -> None:
     """Export the stored interactions (the training data) to a CSV file, streamed."""
+    container = container_of(ctx)  # before the file is created: nothing to export without a schema
     output.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with output.open("w", newline="") as handle, container_of(ctx).uow() as uow:
+    with output.open("w", newline="") as handle, container.uow() as uow:
         writer = csv.writer(handle)
         writer.writerow(
             ["event_id", "user_id", "course_id", "event_type", "occurred_at", "recommendation_id"]

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from entrypoints.child_process import KeptRunning
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import cli, container_of, schema_checked
 from entrypoints.config import (
     ConfigError,
     flatten,
@@ -127,17 +127,14 @@ def _schema_checked(ctx: click.Context) -> None:
     server starts and answers 503 until it is back."""
     from application.ports import StorageUnavailable
 
-    container = container_of(ctx)
+    container = container_of(ctx, schema=False)
     try:
-        with container.uow() as uow:
-            problem = uow.schema_problem()
+        schema_checked(container)
     except StorageUnavailable:
-        problem = None
+        pass
     finally:
         if container.backend() == "sqlalchemy":
             container.engine().dispose()  # no connection of this process is shared by a fork
-    if problem:
-        raise click.ClickException(problem)
 
 
 def _metrics_folder() -> None:

@@ -21,7 +21,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    container = container_of(ctx)
+    container = container_of(ctx, schema=False)
     migrate = container.migrate if container.backend() == "sqlalchemy" else None
     try:
         container.artifact_store().check_writable()

@@ -392,3 +392,51 @@ def test_a_trainer_that_cannot_write_its_models_dir_stops_at_once_naming_it(
         f"Error: RS_MODELS_DIR={str(tmp_path / 'file' / 'models')!r} is not writable: "
         "Not a directory"
     )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    """A database without the schema: a new SQLite file, or the PostgreSQL test database taken
+    down to no revision (and migrated again afterwards, for the next tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+
+    url = request.getfixturevalue("postgres_url")
+    downgrade(url, "base")
+    try:
+        yield url
+    finally:
+        upgrade(url)
+
+
+NEEDS_SCHEMA = [
+    ["demo-data", "--learners", "2"],
+    ["update-online-model"],
+    ["erase-learner", "--yes", "user1"],
+    ["import-courses", "courses.csv"],
+    ["import-interactions", "events.jsonl"],
+    ["import-xapi", "statements.json"],
+    ["prepare-training-data", "--output", "out.csv"],
+    ["train-two-tower"],
+    ["export-embeddings"],
+    ["rebuild-index"],
+]
+
+
+@pytest.mark.parametrize("command", NEEDS_SCHEMA, ids=lambda c: c[0])
+def test_a_command_on_a_database_without_a_schema_says_to_run_init_db(
+    command, unmigrated_url, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("RS_DATABASE_URL", unmigrated_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    (tmp_path / "events.jsonl").write_text("")
+    (tmp_path / "statements.json").write_text("[]")
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: the database has no schema: run `recsys init-db`"
+    )
