@@ -86,6 +86,8 @@ def gram_matrix(matrix: sparse.csr_matrix) -> np.ndarray:
 def ease(gram: np.ndarray, regularization: float) -> np.ndarray:
     """EASE weights from a float32 Cholesky inverse of the regularised Gram matrix, computed in
     the Gram matrix's own memory (overwritten): at 20,000 courses each copy is 1.6 GB more."""
+    if not len(gram):  # an empty catalog: LAPACK rejects a 0 × 0 matrix (and prints to stdout)
+        return gram
     gram[np.diag_indices_from(gram)] += np.float32(regularization)
     # LAPACK works in place only on column-major arrays; the Gram matrix is symmetric, so its
     # transpose (column-major when it is row-major) is the same matrix

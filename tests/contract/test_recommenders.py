@@ -79,3 +79,17 @@ def test_what_a_request_is_served_is_what_the_evaluation_ranks(recommender):
         assert served == evaluated
         pairs = [(r.course_id, r.score) for r in evaluated]
         assert recommender.scored(learner(user), 4, exclude) == pairs
+
+
+@pytest.mark.parametrize(
+    "recommender_class",
+    [PopularityRecommender, ContentRecommender, ItemCFRecommender, SequenceRecommender],
+    ids=lambda c: c.name,
+)
+@pytest.mark.parametrize("catalog", [[], CATALOG], ids=["no courses", "courses without events"])
+def test_a_recommender_fitted_before_there_is_data_recommends_what_it_can(
+    recommender_class, catalog
+):
+    fitted = recommender_class()
+    fitted.fit(catalog, [])
+    assert len(fitted.recommend(learner("u1"), 5)) <= min(5, len(catalog))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+from click.testing import CliRunner
+
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.sequence import SequenceRecommender
 from adapters.sqlalchemy.repositories import SqlInteractionRepository
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
+from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
@@ -173,4 +177,30 @@ def test_the_models_page_lists_each_trainer_with_what_its_last_fit_cycle_did(dat
     (again,) = client.get("/admin/recommendations/models").json["trainers"]
     assert again["last_cycle"] == "up to date: nothing to refit"
     assert again["seen_at"] > listed["seen_at"] and again["started_at"] == listed["started_at"]
+    app.container.engine().dispose()
+
+
+STRATEGIES = ("popularity", "content", "item_cf", "sequence", "two_tower", "hybrid", "auto")
+
+
+@pytest.mark.parametrize("courses", [False, True], ids=["no courses", "courses without events"])
+def test_a_trainer_before_there_is_data_fits_without_failing_and_home_still_answers(
+    database_url, tmp_path, monkeypatch, courses
+):
+    models = str(tmp_path / "models")
+    app = make_app(database_url, caught_up=False, models_dir=models)
+    if courses:
+        body = {"courses": [course_json(c) for c in CATALOG]}
+        assert app.test_client().post("/api/v1/courses", json=body).status_code == 200
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    result = CliRunner().invoke(cli, ["trainer", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "failed" not in result.output
+    assert "two_tower: nothing published" in result.output and "yet" in result.output
+    client = app.test_client()
+    for strategy in STRATEGIES:
+        response = client.get(f"{HOME}?user_id=x&strategy={strategy}")
+        assert response.status_code == 200, (strategy, response.json)
+        assert len(response.json["items"]) == (5 if courses else 0), strategy
     app.container.engine().dispose()
