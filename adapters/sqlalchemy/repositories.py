@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from adapters.sqlalchemy.tables import (
     courses,
@@ -397,20 +396,21 @@ class SqlJobRepository(JobRepository):
         self.connection = connection
 
     def submit(self, job: Job) -> bool:
-        """Rolls the unit of work back when refused: submit a job in a unit of its own."""
-        try:
-            self.connection.execute(
-                jobs.insert().values(
-                    job_id=job.job_id,
-                    kind=job.kind,
-                    status="queued",
-                    submitted_at=utc(job.submitted_at),
-                )
+        # uq_jobs_active_kind refuses a second queued or running job of a kind. Skipped, not
+        # raised: a refusal is an operator clicking twice, not a database error (/metrics counts
+        # every error the driver raises). Job ids are fresh, so that index is the only conflict.
+        added = self.connection.execute(
+            _insert(self.connection, jobs)
+            .values(
+                job_id=job.job_id,
+                kind=job.kind,
+                status="queued",
+                submitted_at=utc(job.submitted_at),
             )
-        except IntegrityError:
-            self.connection.rollback()
-            return False  # uq_jobs_active_kind: one of this kind is queued or running
-        return True
+            .on_conflict_do_nothing()
+            .returning(jobs.c.job_id)
+        )
+        return added.first() is not None
 
     def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
         oldest = self.connection.execute(

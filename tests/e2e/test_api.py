@@ -566,3 +566,28 @@ def test_explain_takes_the_home_lists_filters_and_refuses_one_no_course_has(clie
     unknown = client.get(f"{url}&category=Astrology")
     assert unknown.status_code == 400
     assert unknown.json["error"]["code"] == "invalid_filter"
+
+
+def database_errors(client) -> float:  # type: ignore[no-untyped-def]
+    """recsys_database_errors_total, every error label added up."""
+    lines = client.get("/metrics").get_data(as_text=True).splitlines()
+    return sum(
+        float(line.split()[-1]) for line in lines if line.startswith("recsys_database_errors_total")
+    )
+
+
+def test_a_reindex_refused_as_already_queued_is_no_database_error(client):
+    before = database_errors(client)
+    assert client.post("/admin/recommendations/reindex").status_code == 202
+    assert client.post("/admin/recommendations/reindex").status_code == 409
+    assert client.post("/admin/recommendations/reindex").status_code == 409
+    assert database_errors(client) == before
+
+
+def test_a_database_that_does_not_answer_counts_as_a_database_error():
+    app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/nothing", caught_up=False)
+    client = app.test_client()
+    before = database_errors(client)
+    assert client.get("/api/v1/courses/course_sql_basic").status_code == 503
+    assert database_errors(client) > before
+    app.container.engine().dispose()
