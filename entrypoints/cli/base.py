@@ -51,7 +51,8 @@ def container_of(ctx: click.Context, schema: bool = True) -> Container:
 
 
 def schema_checked(container: Container) -> None:
-    """Raises StorageUnavailable when the database does not answer."""
+    """A one-line error when the schema is not this version's (schema_problem); a database
+    that does not answer raises StorageUnavailable, which each caller treats its own way."""
     with container.uow() as uow:
         problem = uow.schema_problem()
     if problem:
