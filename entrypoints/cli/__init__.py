@@ -9,6 +9,7 @@ from application.ports import StorageUnavailable
 from entrypoints.cli import (  # noqa: F401 - registers the commands
     data,
     evaluate,
+    imports,
     models,
     online,
     serve,

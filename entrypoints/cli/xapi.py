@@ -16,7 +16,7 @@ from application.use_cases.ingest_xapi import XapiResult
 from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.cli.data import _report
+from entrypoints.cli.imports import _report
 from entrypoints.files import NotUtf8, read_text
 from entrypoints.schemas import user_path_id
 
