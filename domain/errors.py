@@ -90,13 +90,23 @@ class EventConflict(DomainError):
 
     code = "event_conflict"
 
-    def __init__(self, event_id: str, differences: list[str]) -> None:
+    def __init__(
+        self, event_id: str, differences: list[str], indexes: list[int] | None = None
+    ) -> None:
+        """`indexes`: the two positions of an id repeated within one batch (None: stored before)."""
+        what = ", ".join(differences)
+        said = (
+            f"event {event_id!r} is repeated within the batch (events {indexes[0]} and "
+            f"{indexes[1]}) with a different {what}"
+            if indexes
+            else f"event {event_id!r} was already logged with a different {what}"
+        )
         super().__init__(
-            f"event {event_id!r} was already logged with a different {', '.join(differences)}; "
-            "a retry must send the same event, a new event needs a new event_id"
+            f"{said}; a retry must send the same event, a new event needs a new event_id"
         )
         self.event_id = event_id
         self.differences = differences
+        self.indexes = indexes
 
 
 class StrategyUnavailable(DomainError):

@@ -317,6 +317,10 @@ class ErrorBodySchema(Schema):
         data_key="fields",
         metadata={"description": "event_conflict: the fields that differ"},
     )
+    indexes = fields.List(
+        fields.Integer(),
+        metadata={"description": "event_conflict within one batch: the two events' positions"},
+    )
     missing = fields.List(
         fields.String(), metadata={"description": "not_ready: strategies with nothing loaded"}
     )

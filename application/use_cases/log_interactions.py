@@ -45,9 +45,12 @@ class LogInteractions:
         return result
 
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
-        """What execute() would reject, without writing anything."""
+        """What execute() would reject, without writing anything (conflicts as event_id problems)."""
         with self.uow_factory() as uow:
-            return _problems(uow, events, self.clock(), self.max_clock_skew)
+            problems = _problems(uow, events, self.clock(), self.max_clock_skew)
+            for index, conflict in _conflicts(uow, events):
+                problems.append(_problem(index, "event_id", str(conflict)))
+        return problems
 
 
 def as_timedelta(seconds: timedelta | float) -> timedelta:
@@ -65,7 +68,9 @@ def log_within(
     problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew)
     if problems:
         raise InvalidEvents(problems)
-    _check_conflicts(uow, events)
+    conflicts = _conflicts(uow, events)
+    if conflicts:
+        raise conflicts[0][1]
     accepted = uow.interactions.add_batch(events)
     return LogResult(accepted, len(events) - accepted)
 
@@ -100,11 +105,26 @@ def _problem(index: int, field: str, message: str) -> dict[str, object]:
     return {"index": index, "field": field, "message": message}
 
 
-def _check_conflicts(uow: UnitOfWork, events: Sequence[Interaction]) -> None:
-    seen = uow.interactions.stored({e.event_id for e in events})
-    for event in events:
-        earlier = seen.setdefault(event.event_id, event)  # also catches repeats inside the batch
-        compared = _COMPARED_BUT_TIME if event.time_of_arrival else _COMPARED
-        differences = [f for f in compared if getattr(earlier, f) != getattr(event, f)]
-        if differences:
-            raise EventConflict(event.event_id, differences)
+def differences(earlier: Interaction, event: Interaction) -> list[str]:
+    """The fields in which `event` is not the event logged `earlier` under its event_id."""
+    compared = _COMPARED_BUT_TIME if event.time_of_arrival else _COMPARED
+    return [f for f in compared if getattr(earlier, f) != getattr(event, f)]
+
+
+def _conflicts(uow: UnitOfWork, events: Sequence[Interaction]) -> list[tuple[int, EventConflict]]:
+    """(index, conflict) of each event whose event_id names another event: a stored one, or an
+    earlier one of the batch."""
+    stored = uow.interactions.stored({e.event_id for e in events})
+    first: dict[str, int] = {}
+    found = []
+    for index, event in enumerate(events):
+        if event.event_id in stored:
+            differ = differences(stored[event.event_id], event)
+            if differ:
+                found.append((index, EventConflict(event.event_id, differ)))
+            continue
+        earlier = first.setdefault(event.event_id, index)
+        differ = differences(events[earlier], event)
+        if differ:
+            found.append((index, EventConflict(event.event_id, differ, [earlier, index])))
+    return found

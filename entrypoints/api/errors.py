@@ -117,8 +117,9 @@ def register_error_handlers(app: Flask) -> OutageLog:
 
     @app.errorhandler(EventConflict)
     def event_conflict(error: EventConflict):  # type: ignore[no-untyped-def]
+        within = {"indexes": error.indexes} if error.indexes else {}
         return error_response(
-            409, error.code, str(error), event_id=error.event_id, fields=error.differences
+            409, error.code, str(error), event_id=error.event_id, fields=error.differences, **within
         )
 
     @app.errorhandler(StrategyUnavailable)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from marshmallow import Schema
 
+from application.use_cases.log_interactions import differences
 from domain.errors import DomainError
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.data import ingest
@@ -71,14 +72,42 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
     parsed = _parse(file, EventSchema())
     use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
-    bad: set[int] = set()
-    for start in range(0, len(parsed.items), 10 * BATCH):
-        chunk = parsed.items[start : start + 10 * BATCH]
-        for problem in use_case.check(chunk):
-            index = start + int(problem["index"])  # type: ignore[call-overload]
+    bad = _reused_ids(parsed, errors)
+    rows = [i for i in range(len(parsed.items)) if i not in bad]
+    for start in range(0, len(rows), 10 * BATCH):
+        chunk = rows[start : start + 10 * BATCH]
+        for problem in use_case.check([parsed.items[i] for i in chunk]):
+            index = chunk[int(problem["index"])]  # type: ignore[call-overload]
             bad.add(index)
             errors.append(f"line {parsed.lines[index]}: {problem['field']}: {problem['message']}")
-    _report(errors, skip_invalid, "event rows")
+    _report(by_line(errors), skip_invalid, "event rows")
     good = [e for i, e in enumerate(parsed.items) if i not in bad]
-    accepted, duplicates = ingest(container_of(ctx), good, "importing events")
+    try:
+        accepted, duplicates = ingest(container_of(ctx), good, "importing events")
+    except DomainError as error:  # someone else logged a conflicting event since the check
+        raise click.ClickException(
+            f"{error}; the batches before it were stored (importing again never counts them twice)"
+        ) from None
     click.echo(f"imported {accepted} events ({duplicates} already stored)")
+
+
+def _reused_ids(parsed: Parsed, errors: list[str]) -> set[int]:
+    """Rows whose event_id an earlier row of the file gave to a different event (a row repeated
+    as it was is a retry, counted once); said by line, which a check per chunk could not do."""
+    first: dict[str, int] = {}
+    bad = set()
+    for index, event in enumerate(parsed.items):
+        earlier = first.setdefault(event.event_id, index)
+        differ = differences(parsed.items[earlier], event)
+        if differ:
+            bad.add(index)
+            errors.append(
+                f"line {parsed.lines[index]}: event_id: repeats event {event.event_id!r} of line "
+                f"{parsed.lines[earlier]} with a different {', '.join(differ)}"
+            )
+    return bad
+
+
+def by_line(errors: list[str]) -> list[str]:
+    """Errors in file order; each starts with "line N:", and a line's own errors keep theirs."""
+    return sorted(errors, key=lambda error: int(error.split(":", 1)[0].removeprefix("line ")))

@@ -130,6 +130,46 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url,
     assert counts(database_url) == (2, 1)
 
 
+EVENTS_HEADER = "event_id,user_id,course_id,event_type,occurred_at\n"
+
+
+def reported_lines(output: str) -> list[int]:
+    """The line numbers of the bad rows, in the order they were listed."""
+    return [int(line.split(":")[0][5:]) for line in output.splitlines() if line.startswith("line ")]
+
+
+def test_an_event_id_reused_for_another_event_is_a_bad_row_named_by_line(
+    run, database_url, tmp_path
+):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    (tmp_path / "stored.csv").write_text(EVENTS_HEADER + "s1,u2,c_py2,view,2026-01-01T00:00:00Z\n")
+    run("import-interactions", str(tmp_path / "stored.csv"))
+    (tmp_path / "events.csv").write_text(
+        EVENTS_HEADER
+        + "w1,u1,c_py1,view,2026-01-01T00:00:00Z\n"
+        + "w2,u1,c_py1,teleport,2026-01-01T00:00:00Z\n"
+        + "w1,u1,c_py1,enroll,2026-01-01T00:00:00Z\n"
+        + "s1,u2,c_py2,click,2026-01-01T00:00:00Z\n"
+        + "w1,u1,c_py1,view,2026-01-01T00:00:00Z\n"  # the same event again: a retry, not a conflict
+        + "w3,u1,c_nope,view,2026-01-01T00:00:00Z\n"
+    )
+    result = run("import-interactions", str(tmp_path / "events.csv"))
+    assert result.exit_code == 1 and "nothing was written" in result.output
+    assert reported_lines(result.output) == [3, 4, 5, 7]
+    assert "line 4: event_id: repeats event 'w1' of line 2 with a different event_type" in (
+        result.output
+    )
+    assert "line 5: event_id: event 's1' was already logged with a different event_type" in (
+        result.output
+    )
+    assert counts(database_url) == (2, 1)
+    kept = run("import-interactions", "--skip-invalid", str(tmp_path / "events.csv"))
+    assert kept.exit_code == 0 and "imported 1 events (1 already stored)" in kept.output
+    assert reported_lines(kept.output) == [3, 4, 5, 7]
+    assert counts(database_url) == (2, 2)
+
+
 def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
     run, database_url, tmp_path
 ):

@@ -79,6 +79,24 @@ def test_two_different_events_with_one_id_in_one_batch_conflict(client):
     assert response.status_code == 409 and response.json["error"]["fields"] == ["course_id"]
 
 
+def test_an_event_id_repeated_within_a_batch_is_named_with_its_positions_not_as_logged_before(
+    client,
+):
+    response = log(
+        client,
+        ev("u1", "course_sql_basic", "view", event_id="z0"),
+        ev("u1", "course_sql_basic", "view", event_id="z1"),
+        ev("u1", "course_ml_basic", "view", event_id="z2"),
+        ev("u1", "course_ml_basic", "view", event_id="z1"),
+    )
+    assert response.status_code == 409
+    error = response.json["error"]
+    assert error["event_id"] == "z1" and error["indexes"] == [1, 3]
+    assert "already logged" not in error["message"]
+    assert "'z1' is repeated within the batch (events 1 and 3)" in error["message"]
+    assert log(client, ev("u1", "course_sql_basic", "view", event_id="z0")).json["accepted"] == 1
+
+
 def test_a_timestamp_without_a_timezone_is_a_400(client):
     response = log(client, ev("u1", "course_sql_basic", at="2026-11-01T10:00:00"))
     assert response.status_code == 400
