@@ -16,32 +16,67 @@ class UpsertCourses:
 
     def execute(self, courses: Sequence[Course]) -> int:
         with self.uow_factory() as uow:
-            incoming = {c.course_id: c for c in courses}
-            needed = {p for c in courses for p in c.prerequisites} - set(incoming)
-            known = uow.courses.existing(needed) | set(incoming)
-            problems: list[dict[str, object]] = [
-                {
-                    "index": index,
-                    "field": "prerequisites",
-                    "message": f"unknown course {prerequisite!r}",
-                }
-                for index, course in enumerate(courses)
-                for prerequisite in course.prerequisites
-                if prerequisite not in known
-            ]
+            problems = _unknown_prerequisites(uow, courses)
             if problems:
                 raise InvalidCourses(problems)
-
-            def prerequisites(course_id: CourseId) -> tuple[CourseId, ...]:
-                course = incoming.get(course_id) or uow.courses.get(course_id)
-                return course.prerequisites if course else ()
-
-            cycle = find_cycle(incoming, prerequisites)
+            cycle = find_cycle(*_catalog_after(uow, courses))
             if cycle:
                 raise PrerequisiteCycle(list(cycle))
             uow.courses.upsert(courses)
             uow.commit()
         return len(courses)
+
+    def check(self, courses: Sequence[Course]) -> list[dict[str, object]]:
+        """What execute() would reject, by index, without writing: unknown prerequisites, and each
+        course on a cycle. A cycle's courses are left out before looking for the next, as a caller
+        skipping them would, so every cycle is named once."""
+        with self.uow_factory() as uow:
+            problems = _unknown_prerequisites(uow, courses)
+            index = {c.course_id: i for i, c in enumerate(courses)}
+            incoming, prerequisites = _catalog_after(uow, courses)
+            while cycle := find_cycle(incoming, prerequisites):
+                for course_id in dict.fromkeys(cycle):
+                    if incoming.pop(course_id, None) is not None:
+                        shown = " -> ".join(_from(cycle, course_id))
+                        message = f"form a cycle: {shown} (each requires the next)"
+                        problems.append(_problem(index[course_id], message))
+        return problems
+
+
+def _unknown_prerequisites(uow: UnitOfWork, courses: Sequence[Course]) -> list[dict[str, object]]:
+    needed = {p for c in courses for p in c.prerequisites} - {c.course_id for c in courses}
+    unknown = needed - uow.courses.existing(needed)
+    return [
+        _problem(index, f"unknown course {prerequisite!r}")
+        for index, course in enumerate(courses)
+        for prerequisite in course.prerequisites
+        if prerequisite in unknown
+    ]
+
+
+def _problem(index: int, message: str) -> dict[str, object]:
+    return {"index": index, "field": "prerequisites", "message": message}
+
+
+def _catalog_after(
+    uow: UnitOfWork, courses: Sequence[Course]
+) -> tuple[dict[CourseId, Course], Callable[[CourseId], tuple[CourseId, ...]]]:
+    """The incoming courses by id, and the prerequisites of any course once they are stored
+    (what is left out of the incoming dict keeps its stored prerequisites)."""
+    incoming = {c.course_id: c for c in courses}
+
+    def prerequisites(course_id: CourseId) -> tuple[CourseId, ...]:
+        course = incoming.get(course_id) or uow.courses.get(course_id)
+        return course.prerequisites if course else ()
+
+    return incoming, prerequisites
+
+
+def _from(cycle: tuple[CourseId, ...], course_id: CourseId) -> tuple[CourseId, ...]:
+    """The cycle [a, b, c, a] told from `course_id`: [b, c, a, b]."""
+    ring = cycle[:-1]
+    start = ring.index(course_id)
+    return (*ring[start:], *ring[:start], course_id)
 
 
 def find_cycle(

@@ -8,7 +8,9 @@ import click
 from marshmallow import Schema
 
 from application.use_cases.log_interactions import differences
+from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import DomainError
+from domain.model import Course
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.data import ingest
 from entrypoints.files import NotUtf8, Parsed, parse_file
@@ -43,24 +45,53 @@ def _parse(file: Path, schema: Schema) -> Parsed:
 def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Upsert courses from FILE (.csv, or JSON lines); tags and prerequisites are |-separated in CSV."""
     parsed = _parse(file, CourseSchema())
+    errors = list(parsed.errors)
     # a course named twice is a bad row, as in a POST /courses batch (the later copy would win)
     first: dict[str, int] = {}
-    courses = []
+    courses, lines = [], []
     for course, line in zip(parsed.items, parsed.lines, strict=True):
         if course.course_id in first:
-            parsed.errors.append(
+            errors.append(
                 f"line {line}: course_id: repeats course {course.course_id!r} of line "
                 f"{first[course.course_id]}"
             )
         else:
             first[course.course_id] = line
             courses.append(course)
-    _report(parsed.errors, skip_invalid, "course rows")
+            lines.append(line)
+    use_case = container_of(ctx).upsert_courses()
+    courses = _with_prerequisites(use_case, courses, lines, errors, skip_invalid)
+    _report(by_line(errors), skip_invalid, "course rows")
     try:
-        count = container_of(ctx).upsert_courses().execute(courses)
-    except DomainError as error:
+        count = use_case.execute(courses)
+    except DomainError as error:  # the catalog changed since the check
         raise click.ClickException(str(error)) from None
     click.echo(f"imported {count} courses")
+
+
+def _with_prerequisites(
+    use_case: UpsertCourses,
+    courses: list[Course],
+    lines: list[int],
+    errors: list[str],
+    skip_invalid: bool,
+) -> list[Course]:
+    """The courses whose prerequisites exist and lead to no cycle; the others go to `errors`.
+    Skipping a course can leave another row's prerequisite unknown: with `skip_invalid`, check
+    again until nothing changes."""
+    later = ""
+    while problems := use_case.check(courses):
+        bad = set()
+        for problem in problems:
+            index = int(problem["index"])  # type: ignore[call-overload]
+            bad.add(index)
+            errors.append(f"line {lines[index]}: {problem['field']}: {problem['message']}{later}")
+        courses = [c for i, c in enumerate(courses) if i not in bad]
+        lines = [n for i, n in enumerate(lines) if i not in bad]
+        if not skip_invalid:
+            break
+        later = " once the bad rows are skipped"
+    return courses
 
 
 @cli.command("import-interactions")

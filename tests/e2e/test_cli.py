@@ -208,6 +208,36 @@ def test_a_course_named_twice_in_a_file_is_a_bad_row_as_in_an_api_batch(
     assert titles == {"c1": "First", "c2": "Other"}  # the first copy, not the last
 
 
+def test_unknown_prerequisites_and_cycles_are_bad_rows_by_line_that_skip_invalid_skips(
+    run, database_url, tmp_path
+):
+    rows = [
+        "course_id,title,prerequisites",
+        "course_walk_p,Walk P,",
+        "course_walk_q,Walk Q,course_missing",
+        "course_walk_r,Walk R,course_walk_q",  # fine, until line 3 is skipped
+        "loop_a,Loop A,loop_b",
+        "loop_b,Loop B,loop_a",
+        "course_walk_s,Walk S,course_walk_p",
+        "untitled,,",
+    ]
+    (tmp_path / "courses.csv").write_text("\n".join(rows) + "\n")
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code == 1 and "nothing was written" in result.output
+    assert reported_lines(result.output) == [3, 5, 6, 8]
+    assert "line 3: prerequisites: unknown course 'course_missing'" in result.output
+    assert (
+        "line 6: prerequisites: form a cycle: loop_b -> loop_a -> loop_b (each requires the next)"
+        in result.output
+    )
+    assert counts(database_url) == (0, 0)
+    kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert kept.exit_code == 0 and "imported 2 courses" in kept.output
+    assert reported_lines(kept.output) == [3, 4, 5, 6, 8]
+    assert "line 4: prerequisites: unknown course 'course_walk_q' once" in kept.output
+    assert set(stored_courses(database_url)) == {"course_walk_p", "course_walk_s"}
+
+
 def test_invalid_json_lines_are_reported(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text('{"course_id": "a", "title": "A"}\n{not json\n')
     result = run("import-courses", str(tmp_path / "courses.jsonl"))
