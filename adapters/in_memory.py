@@ -19,6 +19,7 @@ from application.ports import (
     InteractionRepository,
     Job,
     JobRepository,
+    Shown,
     SlateOutcome,
     SlateRepository,
     StatementRecord,
@@ -155,6 +156,13 @@ class InMemorySlateRepository(SlateRepository):
 
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
         return {i for i in ids if i in self.store.slates}
+
+    def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
+        found = (self.store.slates[i] for i in set(ids) if i in self.store.slates)
+        return {
+            s.recommendation_id: Shown(s.user_id, frozenset(r.course_id for r in s.items))
+            for s in found
+        }
 
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         found = []

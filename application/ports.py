@@ -157,6 +157,14 @@ class SlateOutcome:
     fallback_from: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Who a served slate was shown to, and which courses: what an event crediting it must match."""
+
+    user_id: UserId
+    course_ids: frozenset[CourseId]
+
+
 class SlateRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, slate: Slate) -> None: ...
@@ -166,6 +174,10 @@ class SlateRepository(abc.ABC):
 
     @abc.abstractmethod
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]: ...
+
+    @abc.abstractmethod
+    def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
+        """The served slates among `ids`, each with its learner and courses, in one lookup."""
 
     @abc.abstractmethod
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:

@@ -15,3 +15,9 @@ Feature: Logging what learners do
     When "ana" asks for 1 recommendation by content
     And "ana" clicks the first recommendation
     Then the click is accepted
+
+  Scenario: A click is not credited to a list another learner was shown
+    Given learner "ana" completed "Python Basics"
+    When "ana" asks for 1 recommendation by content
+    And "ben" clicks the first recommendation
+    Then the batch is refused, naming event 0 and the field "recommendation_id"

@@ -24,6 +24,7 @@ from application.ports import (
     InteractionRepository,
     Job,
     JobRepository,
+    Shown,
     SlateOutcome,
     SlateRepository,
 )
@@ -327,6 +328,28 @@ class SqlSlateRepository(SlateRepository):
             return set()
         query = select(slates.c.recommendation_id).where(slates.c.recommendation_id.in_(wanted))
         return set(self.connection.execute(query).scalars())
+
+    def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        query = (
+            select(slates.c.recommendation_id, slates.c.user_id, slate_items.c.course_id)
+            .select_from(
+                slates.outerjoin(
+                    slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
+                )
+            )
+            .where(slates.c.recommendation_id.in_(wanted))
+        )
+        users: dict[RecommendationId, UserId] = {}
+        courses_of: dict[RecommendationId, set[CourseId]] = {}
+        for recommendation_id, user_id, course_id in self.connection.execute(query):
+            users[recommendation_id] = UserId(user_id)
+            found = courses_of.setdefault(recommendation_id, set())
+            if course_id is not None:  # a slate with no items: nothing was shown
+                found.add(CourseId(course_id))
+        return {r: Shown(users[r], frozenset(courses_of[r])) for r in users}
 
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         kinds = list(EventType)

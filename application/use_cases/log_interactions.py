@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from application.ports import UnitOfWork
+from application.ports import Shown, UnitOfWork
 from domain.errors import EventConflict, InvalidEvents
 from domain.model import Interaction
 
@@ -79,16 +79,16 @@ def _problems(
     uow: UnitOfWork, events: Sequence[Interaction], now: datetime, max_clock_skew: timedelta
 ) -> list[dict[str, object]]:
     courses = uow.courses.existing({e.course_id for e in events})
-    slates = uow.slates.existing({e.recommendation_id for e in events if e.recommendation_id})
+    slates = uow.slates.shown({e.recommendation_id for e in events if e.recommendation_id})
     latest = now + max_clock_skew
     problems: list[dict[str, object]] = []
     for index, event in enumerate(events):
         if event.course_id not in courses:
             problems.append(_problem(index, "course_id", f"unknown course {event.course_id!r}"))
-        if event.recommendation_id and event.recommendation_id not in slates:
-            problems.append(
-                _problem(index, "recommendation_id", "no recommendation was served with this id")
-            )
+        if event.recommendation_id:
+            credit = _credit_problem(event, slates.get(event.recommendation_id))
+            if credit:
+                problems.append(_problem(index, "recommendation_id", credit))
         if event.occurred_at > latest:
             seconds = int(max_clock_skew.total_seconds())
             problems.append(
@@ -99,6 +99,18 @@ def _problems(
                 )
             )
     return problems
+
+
+def _credit_problem(event: Interaction, shown: Shown | None) -> str:
+    """Why `event` may not be credited to the list it names ("": it may). Only what its learner
+    was shown counts, or CTR and the bandit's rewards would count events the list never caused."""
+    if shown is None:
+        return "no recommendation was served with this id"
+    if shown.user_id != event.user_id:
+        return "the list served with this id was shown to another learner"
+    if event.course_id not in shown.course_ids:
+        return f"course {event.course_id!r} was not in the list served with this id"
+    return ""
 
 
 def _problem(index: int, field: str, message: str) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from application.ports import Shown
 from domain.model import CourseId, EventType, Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, course, event
 
@@ -141,6 +142,23 @@ def test_a_served_slate_is_recorded_with_its_items(uow_factory):
         assert uow.slates.get(RecommendationId("r1")) == slate
         assert uow.slates.get(RecommendationId("r2")) is None
         assert uow.slates.existing({RecommendationId("r1"), RecommendationId("r2")}) == {"r1"}
+
+
+def test_served_slates_say_who_was_shown_which_courses(uow_factory):
+    items = tuple(
+        Recommendation(CourseId(c), 0.5, rank, "content")
+        for rank, c in enumerate(("course_sql_basic", "course_ml_basic"), start=1)
+    )
+    with uow_factory() as uow:
+        uow.slates.add(Slate(RecommendationId("r1"), UserId("u1"), "content", items, NOW))
+        uow.slates.add(Slate(RecommendationId("r2"), UserId("u2"), "popularity", (), NOW))
+        uow.commit()
+    with uow_factory() as uow:
+        shown = uow.slates.shown({RecommendationId(r) for r in ("r1", "r2", "r3")})
+    assert shown == {
+        "r1": Shown(UserId("u1"), frozenset({"course_sql_basic", "course_ml_basic"})),
+        "r2": Shown(UserId("u2"), frozenset()),
+    }
 
 
 def test_course_fields_survive_a_round_trip(uow_factory):

@@ -156,6 +156,27 @@ def test_events_are_attributed_to_a_served_slate(client):
     assert log(client, forged).status_code == 400
 
 
+def test_an_event_is_credited_only_to_a_list_its_learner_was_shown_with_its_course(client):
+    log(client, ev("user5", "course_python_basic", "complete"))
+    served = client.get(f"{HOME}?user_id=user5&k=3&strategy=content").json
+    shown = [item["course_id"] for item in served["items"]]
+    hidden = next(c.course_id for c in CATALOG if c.course_id not in shown)
+    credited = {"recommendation_id": served["recommendation_id"]}
+    not_shown = log(client, ev("user5", hidden, "click", **credited))
+    assert not_shown.status_code == 400
+    problem = not_shown.json["error"]["problems"][0]
+    assert problem["field"] == "recommendation_id"
+    assert problem["message"] == f"course {hidden!r} was not in the list served with this id"
+    someone_else = log(client, ev("user6", shown[0], "click", **credited))
+    assert someone_else.status_code == 400
+    assert someone_else.json["error"]["message"] == (
+        "event 0: recommendation_id: the list served with this id was shown to another learner"
+    )
+    assert client.get("/api/v1/recommendations/stats/user/user5").json["num_clicks"] == 0
+    assert client.get("/api/v1/recommendations/stats/user/user6").json["num_clicks"] == 0
+    assert log(client, ev("user5", shown[0], "click", **credited)).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("url", "field"),
     [

@@ -9,8 +9,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from entrypoints.cli import cli
 from entrypoints.container import Container
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -168,6 +170,44 @@ def test_an_event_id_reused_for_another_event_is_a_bad_row_named_by_line(
     assert kept.exit_code == 0 and "imported 1 events (1 already stored)" in kept.output
     assert reported_lines(kept.output) == [3, 4, 5, 7]
     assert counts(database_url) == (2, 2)
+
+
+def serve_list(database_url: str, user: str, *course_ids: str) -> str:
+    """Record a list served to `user`, as /home does; returns its recommendation_id."""
+    container = Container()
+    container.config.from_dict({"database_url": database_url})
+    items = tuple(
+        Recommendation(CourseId(c), 0.5, rank, "content")
+        for rank, c in enumerate(course_ids, start=1)
+    )
+    with container.uow() as uow:
+        uow.slates.add(Slate(RecommendationId("r1"), UserId(user), "content", items, NOW))
+        uow.commit()
+    container.engine().dispose()
+    return "r1"
+
+
+def test_an_event_credited_to_a_list_not_shown_to_its_learner_or_without_its_course_is_a_bad_row(
+    run, database_url, tmp_path
+):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    served = serve_list(database_url, "u1", "c_py1")
+    (tmp_path / "events.csv").write_text(
+        "event_id,user_id,course_id,event_type,occurred_at,recommendation_id\n"
+        f"e1,u1,c_py1,click,2026-01-01T00:00:00Z,{served}\n"
+        f"e2,u2,c_py1,click,2026-01-01T00:00:00Z,{served}\n"
+        f"e3,u1,c_py2,click,2026-01-01T00:00:00Z,{served}\n"
+    )
+    result = run("import-interactions", str(tmp_path / "events.csv"))
+    assert result.exit_code == 1 and reported_lines(result.output) == [3, 4]
+    assert (
+        "line 3: recommendation_id: the list served with this id was shown to another learner"
+        in (result.output)
+    )
+    assert "line 4: recommendation_id: course 'c_py2' was not in the list" in result.output
+    kept = run("import-interactions", "--skip-invalid", str(tmp_path / "events.csv"))
+    assert kept.exit_code == 0 and "imported 1 events" in kept.output
 
 
 def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
