@@ -64,6 +64,16 @@ def _serve_and_click(client, url: str, times: int) -> list[dict]:  # type: ignor
     return served
 
 
+def _serve_auto_and_click(client, times: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """`times` auto lists, clicked, and more until the bandit's own pick answered one: an arm
+    with nothing for u1 (item_cf, sequence) falls back to popularity, which teaches it nothing,
+    and the bandit picks at random, so a fixed number of lists could all fall back."""
+    served = _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", times)
+    while all("fallback_from" in s for s in served) and len(served) < 60:
+        served += _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 1)
+    return served
+
+
 def test_explicit_strategy_requests_teach_the_bandit_nothing(served):
     _, client = served
     _serve_and_click(client, f"{HOME}?user_id=u1&strategy=content", 4)
@@ -77,7 +87,7 @@ def test_explicit_strategy_requests_teach_the_bandit_nothing(served):
 def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(served):
     _, client = served
     _serve_and_click(client, f"{HOME}?user_id=u1&strategy=content", 3)  # not the bandit's
-    slates = _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 6)
+    slates = _serve_auto_and_click(client, 6)
     chosen = [s for s in slates if "fallback_from" not in s]
     assert chosen and all(s["selected_by"] == "bandit" for s in slates)
 
@@ -122,7 +132,7 @@ def test_explain_says_why_a_course_is_not_recommended(served):
 
 def test_auto_keeps_answering_after_the_bandit_learned(served):
     _, client = served
-    _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 3)
+    _serve_auto_and_click(client, 3)
     assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
     for _ in range(3):
         assert client.get(f"{HOME}?user_id=u1&strategy=auto").json["selected_by"] == "bandit"
