@@ -40,6 +40,10 @@ class EvaluationQuery:
     tuning_budget_seconds: float = 120.0
     #: strategy -> settings used as given and not searched
     pinned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the strategy the others are compared with, named before the figures are seen (choosing
+    #: the one that scored best would make its lead look surer than it is); default: the hybrid
+    #: when evaluated, else the first strategy listed
+    baseline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +54,9 @@ class StrategyResult:
     recommend_seconds: float
     #: metric -> 95% bootstrap interval of its mean over the evaluated learners
     intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    #: metric -> (this strategy's mean minus the best strategy's on the same learners, and the
-    #: 95% interval of that difference); empty for the best strategy itself
-    against_best: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: metric -> (this strategy's mean minus the baseline's on the same learners, and the 95%
+    #: interval of that difference); empty for the baseline itself
+    against_baseline: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,8 @@ class EvaluationReport:
     test_events: int
     results: tuple[StrategyResult, ...]
     tuning: TuningResult | None = None
-    #: the strategy with the highest NDCG (the first listed of a tie), which the others are
-    #: compared with
-    best: str | None = None
+    #: the strategy the others are compared with (EvaluationQuery.baseline)
+    baseline: str | None = None
 
 
 #: progress(strategy, learners done, learners in all)
@@ -157,6 +160,7 @@ class EvaluateStrategies:
         for name in query.strategies:
             if name not in self.factories and name not in self.composites:
                 raise InvalidStrategy(name, sorted([*self.factories, *self.composites]))
+        baseline = baseline_of(query)
         split = self.split(query)
         tuned = self._tune(query, split, tuning_lines)
         histories = _histories(split.train)
@@ -190,7 +194,7 @@ class EvaluateStrategies:
             done = time.perf_counter()
             metrics = summarise(ranked, truth, query.k, len(query.dataset.courses), rank)
             results.append(StrategyResult(name, metrics, fitted - started, done - fitted))
-        results, best = _with_intervals(results, query.seed)
+        results = _with_intervals(results, baseline, query.seed)
         return EvaluationReport(
             query.dataset.name,
             query.protocol,
@@ -200,7 +204,7 @@ class EvaluateStrategies:
             len(split.test),
             tuple(results),
             tuned,
-            best,
+            baseline,
         )
 
     @staticmethod
@@ -220,29 +224,42 @@ class EvaluateStrategies:
         raise ValueError(f"unknown protocol {query.protocol!r}; use one of {', '.join(PROTOCOLS)}")
 
 
+def baseline_of(query: EvaluationQuery) -> str:
+    """The strategy the others are compared with: the one asked for, else the hybrid when it is
+    evaluated, else the first strategy listed."""
+    if query.baseline is not None:
+        if query.baseline not in query.strategies:
+            raise ValueError(
+                f"the baseline {query.baseline!r} is not among the strategies evaluated "
+                f"({', '.join(query.strategies)})"
+            )
+        return query.baseline
+    if HybridRecommender.name in query.strategies or not query.strategies:
+        return HybridRecommender.name
+    return query.strategies[0]
+
+
 def _with_intervals(
-    results: list[StrategyResult], seed: int
-) -> tuple[list[StrategyResult], str | None]:
+    results: list[StrategyResult], baseline: str, seed: int
+) -> list[StrategyResult]:
     """Each result with the intervals of its NDCG and recall, and its paired difference from the
-    strategy with the highest NDCG, all from the same bootstrap draws of the learners."""
-    if not results:
-        return results, None
-    best = max(results, key=lambda r: r.metrics.ndcg)
-    learners = best.metrics.users_evaluated
-    if learners < 2:  # one learner, or none: nothing to resample
-        return results, best.strategy
+    baseline's, all from the same bootstrap draws of the learners."""
+    base = next((r for r in results if r.strategy == baseline), None)
+    if base is None or base.metrics.users_evaluated < 2:  # nothing to resample
+        return results
+    learners = base.metrics.users_evaluated
     samples = resamples(learners, seed)
     out = []
     for result in results:
         mine = result.metrics.per_learner
         against = {}
-        if result is not best:
+        if result is not base:
             for metric in INTERVAL_METRICS:
-                difference = np.subtract(mine[metric], best.metrics.per_learner[metric])
+                difference = np.subtract(mine[metric], base.metrics.per_learner[metric])
                 against[metric] = (float(difference.mean()), *interval(difference, samples))
         intervals = {m: interval(mine[m], samples) for m in INTERVAL_METRICS}
-        out.append(replace(result, intervals=intervals, against_best=against))
-    return out, best.strategy
+        out.append(replace(result, intervals=intervals, against_baseline=against))
+    return out
 
 
 def _all(dataset: Dataset) -> list[Interaction]:

@@ -104,15 +104,15 @@ def _row(result: Any, k: int) -> dict[str, Any]:
         },
         **(
             {
-                "vs_best": {
+                "vs_baseline": {
                     f"{metric}@{k}": {
                         "difference": round(d, 4),
                         "ci95": [round(lo, 4), round(hi, 4)],
                     }
-                    for metric, (d, lo, hi) in result.against_best.items()
+                    for metric, (d, lo, hi) in result.against_baseline.items()
                 }
             }
-            if result.against_best
+            if result.against_baseline
             else {}
         ),
     }
@@ -120,12 +120,12 @@ def _row(result: Any, k: int) -> dict[str, Any]:
 
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
     """A row's columns for the table (the intervals have their own)."""
-    return {c: v for c, v in row.items() if not c.endswith("_ci95") and c != "vs_best"}
+    return {c: v for c, v in row.items() if not c.endswith("_ci95") and c != "vs_baseline"}
 
 
 def _intervals(report: EvaluationReport, k: int) -> str:
-    """How sure the figures are: each strategy's 95% intervals and its difference from the best
-    strategy on the same learners (nothing when fewer than two learners were evaluated)."""
+    """How sure the figures are: each strategy's 95% intervals and its difference from the
+    baseline on the same learners (nothing when fewer than two learners were evaluated)."""
     if not any(r.intervals for r in report.results):
         return ""
     compared = len(report.results) > 1
@@ -135,17 +135,17 @@ def _intervals(report: EvaluationReport, k: int) -> str:
         for metric, (low, high) in result.intervals.items():
             row[f"{metric}@{k} 95% CI"] = f"{low:.4f}-{high:.4f}"
         for metric in result.intervals if compared else ():
-            d, low, high = result.against_best.get(metric, (0.0, 0.0, 0.0))
-            row[f"{metric}@{k} minus {report.best}"] = (
-                f"{d:+.4f} ({low:+.4f} to {high:+.4f})" if result.against_best else "-"
+            d, low, high = result.against_baseline.get(metric, (0.0, 0.0, 0.0))
+            row[f"{metric}@{k} minus {report.baseline}"] = (
+                f"{d:+.4f} ({low:+.4f} to {high:+.4f})" if result.against_baseline else "-"
             )
         rows.append(row)
     learners = report.results[0].metrics.users_evaluated
     said = f"95% intervals over the {learners} learners evaluated (bootstrap, {DRAWS} draws)"
     if compared:
         said += (
-            f", and each strategy's difference from {report.best}, the best by ndcg@{k}, on the "
-            "same learners (an interval that holds 0 is no clear difference)"
+            f", and each strategy's difference from {report.baseline} (--baseline) on the same "
+            "learners: an interval that holds 0 is no clear difference, each at 95% on its own"
         )
     return f"{said}:\n{_table(rows)}"
 
@@ -252,6 +252,12 @@ OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     help="Seconds to choose settings on a validation split of the training part "
     "(default: $RS_TUNING_BUDGET_SECONDS or 120; 0 uses the configured settings as they are).",
 )
+@click.option(
+    "--baseline",
+    default=None,
+    help="The strategy the others are compared with, on the same learners "
+    "(default: hybrid when evaluated, else the first listed).",
+)
 @click.option("--json", "json_out", type=OUTPUT, default=None, callback=_output)
 @click.option("--plot", "plot_out", type=OUTPUT, default=None, callback=_plot_output)
 @click.pass_context
@@ -269,6 +275,7 @@ def evaluate(
     weights: str | None = None,
     two_tower_config: Path | None = None,
     tuning_budget: float | None = None,
+    baseline: str | None = None,
 ) -> None:
     """Fit each strategy on the training part and measure it on the test part. Settings not
     pinned (in the configuration, --weights or --two-tower-config) are first chosen on a
@@ -307,7 +314,17 @@ def evaluate(
     except DomainError as error:
         raise click.BadParameter(str(error), param_hint="--weights") from None
     query = EvaluationQuery(
-        data, names, protocol, k, seed, ratio, parsed, tuning_budget > 0, tuning_budget, pins
+        data,
+        names,
+        protocol,
+        k,
+        seed,
+        ratio,
+        parsed,
+        tuning_budget > 0,
+        tuning_budget,
+        pins,
+        baseline.strip() if baseline else None,
     )
     shown: dict[str, Progress] = {}
 
@@ -350,7 +367,7 @@ def evaluate(
             "protocol": report.protocol,
             "k": k,
             "seed": seed,
-            "best": report.best,
+            "baseline": report.baseline,
             "results": rows,
             "tuning": report.tuning.as_dict() if report.tuning else None,
         }

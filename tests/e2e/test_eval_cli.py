@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from adapters.demo_data import demo_data
@@ -68,19 +69,19 @@ def test_eval_prints_a_table_and_writes_json_and_a_plot(tmp_path, monkeypatch):
         "recommend_seconds",
     }
     assert 0 < report["results"][0]["ndcg@5"] <= 1
-    # how sure each figure is, and each strategy against the best on the same learners
-    assert "95% intervals over the" in result.output
-    best = report["best"]
-    assert best in ("popularity", "content")
-    for row in report["results"]:
+    # how sure each figure is, and each strategy against the baseline on the same learners
+    assert "95% intervals over the" in result.output and "minus popularity" in result.output
+    assert report["baseline"] == "popularity"  # the first listed
+    popularity, content = report["results"]
+    for row in (popularity, content):
         low, high = row["ndcg@5_ci95"]
         assert low <= row["ndcg@5"] <= high
-        if row["strategy"] == best:
-            assert "vs_best" not in row
-        else:
-            against = row["vs_best"]["ndcg@5"]
-            assert against["difference"] <= 0
-            assert against["ci95"][0] <= against["difference"] <= against["ci95"][1]
+    assert "vs_baseline" not in popularity
+    against = content["vs_baseline"]["ndcg@5"]
+    assert against["difference"] == pytest.approx(
+        content["ndcg@5"] - popularity["ndcg@5"], abs=2e-4
+    )
+    assert against["ci95"][0] <= against["difference"] <= against["ci95"][1]
     assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -100,7 +100,7 @@ def test_an_unknown_strategy_or_protocol_is_refused():
         use_case.execute(EvaluationQuery(dataset, ["content"], "fixed"))
 
 
-def test_the_report_says_how_sure_each_figure_is_and_whether_the_best_is_clearly_ahead():
+def test_the_report_says_how_sure_each_figure_is_and_whether_the_baseline_is_clearly_ahead():
     # Every learner took four of the same five courses and is tested on the fifth: popularity
     # finds it; content finds the other courses, whose titles repeat the words of theirs.
     words = ("Algebra", "Botany", "Chemistry", "Drawing", "Economics")
@@ -120,16 +120,22 @@ def test_the_report_says_how_sure_each_figure_is_and_whether_the_best_is_clearly
     use_case = EvaluateStrategies(
         {"content": ContentRecommender, "popularity": lambda: PopularityRecommender(None)}
     )
-    report = use_case.execute(EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3))
+    query = EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3, baseline="popularity")
+    report = use_case.execute(query)
     content, popularity = report.results
-    assert report.best == "popularity" and popularity.against_best == {}
+    assert report.baseline == "popularity" and popularity.against_baseline == {}
     for result in report.results:
         for metric, value in (("ndcg", result.metrics.ndcg), ("recall", result.metrics.recall)):
             low, high = result.intervals[metric]
             assert low <= value <= high and high - low < 0.5
-    difference, low, high = content.against_best["ndcg"]
+    difference, low, high = content.against_baseline["ndcg"]
     assert difference == pytest.approx(content.metrics.ndcg - popularity.metrics.ndcg)
     assert low <= difference <= high < 0  # clearly behind, on the same learners
     # the same draws every run: the figures of a report can be quoted
-    again = use_case.execute(EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3))
-    assert again.results[0].against_best == content.against_best
+    again = use_case.execute(query)
+    assert again.results[0].against_baseline == content.against_baseline
+    # without one named, the first strategy listed (the hybrid, when evaluated) is the baseline
+    unnamed = use_case.execute(EvaluationQuery(dataset, ["content", "popularity"], "fixed", k=3))
+    assert unnamed.baseline == "content" and unnamed.results[1].against_baseline["ndcg"][0] > 0
+    with pytest.raises(ValueError, match="the baseline 'hybrid' is not among"):
+        use_case.execute(EvaluationQuery(dataset, ["content"], "fixed", baseline="hybrid"))
