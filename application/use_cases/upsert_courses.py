@@ -35,10 +35,19 @@ class UpsertCourses:
             index = {c.course_id: i for i, c in enumerate(courses)}
             incoming, prerequisites = _catalog_after(uow, courses)
             while cycle := find_cycle(incoming, prerequisites):
-                for course_id in dict.fromkeys(cycle):
-                    if incoming.pop(course_id, None) is not None:
-                        shown = " -> ".join(_from(cycle, course_id))
-                        message = f"form a cycle: {shown} (each requires the next)"
+                on_it = [c for c in dict.fromkeys(cycle) if c in incoming]
+                for course_id in on_it:
+                    incoming.pop(course_id)
+                    shown = " -> ".join(_from(cycle, course_id))
+                    message = f"form a cycle: {shown} (each requires the next)"
+                    problems.append(_problem(index[course_id], message))
+                if not on_it:  # a cycle among stored courses only (stored before it was checked)
+                    for course_id in [
+                        c for c in incoming if find_cycle({c: incoming[c]}, prerequisites)
+                    ]:
+                        incoming.pop(course_id)
+                        shown = " -> ".join(cycle)
+                        message = f"leads into a stored cycle: {shown} (each requires the next)"
                         problems.append(_problem(index[course_id], message))
         return problems
 
@@ -84,8 +93,9 @@ def find_cycle(
 ) -> tuple[CourseId, ...]:
     """A cycle through the catalog as it would be after the upsert, as [a, b, ..., a], or ().
 
-    The stored catalog has none, so any cycle passes through an incoming course: walking from
-    those alone finds it. Iterative depth-first search; each course is expanded at most once.
+    The stored catalog should have none, so a new cycle passes through an incoming course:
+    walking from those alone finds it (and a stored one they lead into). Iterative depth-first
+    search; each course is expanded at most once.
     """
     done: set[CourseId] = set()
     memo: dict[CourseId, tuple[CourseId, ...]] = {}

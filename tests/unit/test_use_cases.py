@@ -245,6 +245,22 @@ def test_a_prerequisite_cycle_through_the_stored_catalog_is_refused_and_named(uo
         assert unit.courses.get(CourseId("basic")).prerequisites == ()  # type: ignore[union-attr]
 
 
+def test_checking_a_course_that_leads_into_a_cycle_already_stored_names_it(uow):
+    # A cycle stored before cycles were checked (or by two writers at once): checking a file
+    # that leads into it must say so, not loop for ever looking for an incoming course on it.
+    with uow() as unit:
+        unit.courses.upsert([course("b", prerequisites=("c",)), course("c", prerequisites=("b",))])
+        unit.commit()
+    problems = UpsertCourses(uow).check([course("ok"), course("a", prerequisites=("b",))])
+    assert problems == [
+        {
+            "index": 1,
+            "field": "prerequisites",
+            "message": "leads into a stored cycle: b -> c -> b (each requires the next)",
+        }
+    ]
+
+
 def test_a_diamond_of_prerequisites_is_not_a_cycle(uow):
     courses = [
         course("a", prerequisites=("b", "c")),
