@@ -374,6 +374,8 @@ def sources(
             )
         if variable and env.get(variable, "") != "":
             found[key] = f"{variable} ({origin.get(variable, 'environment')})"
+        elif key.startswith("tuning_pins.two_tower."):  # pinned by an explicit YAML
+            found[key] = f"RS_TWO_TOWER_CONFIG ({yaml_path})"
         elif (
             (key.startswith("two_tower.") or leaf in SIZE_VARIABLES)
             and leaf in settings.get("two_tower", {})

@@ -363,6 +363,13 @@ def test_show_config_says_a_pinned_setting_comes_from_the_variable_that_pins_it(
     ]
     # pinned with the others, at its default value
     assert lines["tuning_pins.hybrid.weights.sequence"].split()[1:] == ["0.0", "default"]
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", "configs/two_tower_unordered.yaml")
+    lines = {line.split()[0]: line for line in run("show-config").output.splitlines()}
+    assert lines["tuning_pins.two_tower.objective"].split()[1:] == [
+        "all",
+        "RS_TWO_TOWER_CONFIG",
+        "(configs/two_tower_unordered.yaml)",
+    ]
 
 
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
