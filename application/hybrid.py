@@ -123,24 +123,21 @@ class HybridRecommender(Recommender):
     def explain(
         self, learner: LearnerHistory, items: Sequence[Recommendation]
     ) -> list[Recommendation]:
-        """Each item's reason from the component it owes most to (one given without it, from
-        the most weighted component: every component says only what is true of a course, also
-        of one it does not rank)."""
-        weights = self._active(learner)
-        if not weights:
-            return list(items)  # nothing can answer for this learner: nothing was blended
-        heaviest = max(weights, key=lambda n: (weights[n], n))
+        """Each item's reason from the component it owes most to (`via`: blend() names one for
+        every course, one that listed it; every component says only what is true of a course,
+        also of one it ranks last)."""
         by_component: dict[str, list[int]] = {}
         for position, item in enumerate(items):
-            via = item.via if item.via in self.components else heaviest
-            by_component.setdefault(via, []).append(position)
+            by_component.setdefault(item.via, []).append(position)
         explained = list(items)
         for via, positions in by_component.items():
+            if via not in self.components:
+                continue  # not one of the hybrid's own: its reason stays as given
             theirs = self.components[via].explain(
                 learner, [replace(items[p], strategy=via) for p in positions]
             )
             for p, item in zip(positions, theirs, strict=True):
-                explained[p] = replace(items[p], reason=item.reason, via=via)
+                explained[p] = replace(items[p], reason=item.reason)
         return explained
 
     def recommend(
