@@ -7,6 +7,7 @@ checked against the learner's events and the catalog.
 from __future__ import annotations
 
 import re
+import statistics
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -73,8 +74,9 @@ def check(
     course: Course,
     catalog: dict,  # type: ignore[type-arg]
     tried: set[CourseId],
+    popularity: dict[CourseId, float] | None = None,
 ) -> None:
-    """`tried`: the courses anybody has an event on."""
+    """`tried`: the courses anybody has an event on; `popularity`: what popularity ranks by."""
     strongest = learner.strongest()
     by_title = {c.title: c for c in catalog.values()}
     verbs = {e.past_tense: e for e in EventType}
@@ -97,6 +99,13 @@ def check(
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
         assert found[1] == (course.category or "our catalog"), reason
         assert course.course_id in tried, reason
+        if popularity is not None:  # among the more popular half of its category's tried courses
+            peers = sorted(
+                popularity[c.course_id]
+                for c in catalog.values()
+                if c.category == course.category and popularity.get(c.course_id, 0) > 0
+            )
+            assert popularity[course.course_id] >= statistics.median(peers), reason
     elif found := re.fullmatch(
         r"A course(?: in (.+))?, which learners have tried( this week| this month| lately)?", reason
     ):
@@ -132,6 +141,10 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
     }
     for part in parts.values():
         part.fit(courses, events)
+    ranked_by = parts["popularity"].popularity  # type: ignore[attr-defined]
+    popularity = {
+        c.course_id: float(ranked_by[i]) for i, c in enumerate(parts["popularity"].courses)
+    }  # type: ignore[attr-defined]
     strategies = {
         **parts,
         "hybrid": HybridRecommender(parts, {"popularity": 0.2, "content": 0.4, "item_cf": 0.4}),
@@ -145,4 +158,4 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
             explained = {r.course_id: r.reason for r in recommender.explain(learner, unexplained)}
             for item in served:
                 reason = explained.get(item.course_id, item.reason)
-                check(reason, learner, catalog[item.course_id], catalog, tried)
+                check(reason, learner, catalog[item.course_id], catalog, tried, popularity)
