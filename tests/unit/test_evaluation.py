@@ -89,6 +89,7 @@ def test_training_items_are_never_counted_as_test_hits():
         0,
         1,
     )
+    assert report.results[0].intervals == {}  # nobody to resample: no interval, not a made-up one
 
 
 def test_an_unknown_strategy_or_protocol_is_refused():
