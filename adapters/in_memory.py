@@ -137,6 +137,16 @@ class InMemoryInteractionRepository(InteractionRepository):
         self.store.event_removals += removed
         return removed
 
+    def miscredited(self, clear: bool = False) -> int:
+        wrong = [
+            e
+            for e in self.store.events.values()
+            if e.recommendation_id and not _shown(self.store.slates.get(e.recommendation_id), e)
+        ]
+        for event in wrong if clear else ():
+            self.store.events[event.event_id] = replace(event, recommendation_id=None)
+        return len(wrong)
+
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         totals: dict[CourseId, float] = defaultdict(float)
         for event in self.store.events.values():
@@ -422,3 +432,12 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def ping(self) -> None:
         pass  # memory is always reachable
+
+
+def _shown(slate: Slate | None, event: Interaction) -> bool:
+    """Whether `event`'s learner was shown `slate` with its course in it."""
+    return (
+        slate is not None
+        and slate.user_id == event.user_id
+        and any(item.course_id == event.course_id for item in slate.items)
+    )

@@ -85,6 +85,12 @@ class InteractionRepository(abc.ABC):
     def remove(self, event_ids: Iterable[str]) -> int:
         """Delete the events with these ids (voided xAPI statements); returns how many existed."""
 
+    @abc.abstractmethod
+    def miscredited(self, clear: bool = False) -> int:
+        """How many events are credited to a list their learner was not shown, or for a course
+        not in it (accepted before such credit was refused); with `clear`, their credit
+        (recommendation_id) is removed and the events themselves stay."""
+
 
 @dataclass(frozen=True, slots=True)
 class StatementRecord:

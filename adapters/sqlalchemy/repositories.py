@@ -6,7 +6,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.tables import (
@@ -250,6 +261,34 @@ class SqlInteractionRepository(InteractionRepository):
             return 0
         stmt = delete(interactions).where(interactions.c.event_id.in_(wanted))
         return int(self.connection.execute(stmt).rowcount)
+
+    def miscredited(self, clear: bool = False) -> int:
+        credited = interactions.c.recommendation_id
+        to_them = (
+            select(1)
+            .where(
+                slates.c.recommendation_id == credited, slates.c.user_id == interactions.c.user_id
+            )
+            .exists()
+        )
+        in_it = (
+            select(1)
+            .where(
+                slate_items.c.recommendation_id == credited,
+                slate_items.c.course_id == interactions.c.course_id,
+            )
+            .exists()
+        )
+        wrong = and_(credited.is_not(None), or_(~to_them, ~in_it))
+        if clear:
+            return int(
+                self.connection.execute(
+                    update(interactions).where(wrong).values(recommendation_id=None)
+                ).rowcount
+            )
+        return self.connection.execute(
+            select(func.count()).select_from(interactions).where(wrong)
+        ).scalar_one()
 
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         weight = case({t.value: w for t, w in weights.items()}, value=interactions.c.event_type)

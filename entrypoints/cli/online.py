@@ -38,3 +38,23 @@ def update_online_model(
     click.echo(
         result.message + (f" (bandit state version {result.version})" if result.version else "")
     )
+
+
+@cli.command("repair-credit")
+@click.option("--apply", is_flag=True, help="Clear the credit found (without it: only count it).")
+@click.pass_context
+def repair_credit(ctx: click.Context, apply: bool) -> None:
+    """Find events credited to a list their learner was not shown, or for a course not in it
+    (accepted before such credit was refused), and with --apply clear that credit; the events
+    stay. CTR and the bandit's next updates then count only what lists caused."""
+    with container_of(ctx).uow() as uow:
+        found = uow.interactions.miscredited(clear=apply)
+        if apply:
+            uow.commit()
+    what = (
+        f"{found} events credited to a list their learner was not shown, or for a course not in it"
+    )
+    if not apply:
+        click.echo(f"{what}; run with --apply to clear that credit (the events stay)")
+    else:
+        click.echo(f"cleared the credit of {found} events (the events stay)")

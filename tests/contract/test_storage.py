@@ -161,6 +161,36 @@ def test_served_slates_say_who_was_shown_which_courses(uow_factory):
     }
 
 
+def test_credit_a_list_never_earned_is_found_and_cleared_and_the_events_stay(uow_factory):
+    items = (Recommendation(CourseId("course_sql_basic"), 1.0, 1, "content"),)
+    shown = RecommendationId("r1")
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(Slate(shown, UserId("u1"), "content", items, NOW))
+        uow.interactions.add_batch(
+            [
+                event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),
+                event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
+                event("u1", "course_ml_basic", "enroll", 3, recommendation_id=shown),
+                event("u3", "course_ml_basic", "view", 4),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.interactions.miscredited() == 2
+        assert uow.interactions.miscredited(clear=True) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.interactions.miscredited() == 0
+        credit = {(e.user_id, e.course_id): e.recommendation_id for e in uow.interactions.stream()}
+    assert credit == {
+        ("u1", "course_sql_basic"): "r1",
+        ("u2", "course_sql_basic"): None,
+        ("u1", "course_ml_basic"): None,
+        ("u3", "course_ml_basic"): None,
+    }
+
+
 def test_course_fields_survive_a_round_trip(uow_factory):
     full = course(
         "c1",

@@ -557,3 +557,41 @@ def test_a_command_on_a_database_without_a_schema_says_to_run_init_db(
     assert result.output.strip().splitlines()[-1] == (
         "Error: the database has no schema: run `recsys init-db`"
     )
+
+
+def test_repair_credit_clears_only_credit_a_list_never_earned(run, database_url):
+    """Credit an older version accepted: another learner's click, and a click on a course the
+    list did not hold. The counts say so, --apply clears them, and the one true click stays."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import CATALOG, event
+
+    run("init-db")
+    container = Container()
+    container.config.from_dict({"database_url": database_url})
+    shown = RecommendationId("r1")
+    items = (Recommendation(CourseId("course_sql_basic"), 1.0, 1, "popularity"),)
+    with container.uow() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(Slate(shown, UserId("u1"), "popularity", items, datetime.now(UTC)))
+        uow.interactions.add_batch(
+            [
+                event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),  # earned
+                event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
+                event("u1", "course_ml_basic", "click", 3, recommendation_id=shown),
+            ]
+        )
+        uow.commit()
+    assert "2 events credited to a list" in run("repair-credit").output
+    assert "cleared the credit of 2 events" in run("repair-credit", "--apply").output
+    assert "0 events credited" in run("repair-credit").output
+    with container.uow() as uow:
+        kept = {
+            e.user_id + "/" + e.course_id: e.recommendation_id for e in uow.interactions.stream()
+        }
+    container.engine().dispose()
+    assert kept == {
+        "u1/course_sql_basic": "r1",
+        "u2/course_sql_basic": None,
+        "u1/course_ml_basic": None,
+    }
