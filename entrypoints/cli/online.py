@@ -54,7 +54,9 @@ def repair_credit(ctx: click.Context, apply: bool) -> None:
     what = (
         f"{found} events credited to a list their learner was not shown, or for a course not in it"
     )
-    if not apply:
+    if not found:
+        click.echo("every credited event names a list its learner was shown, with its course")
+    elif not apply:
         click.echo(f"{what}; run with --apply to clear that credit (the events stay)")
     else:
         click.echo(f"cleared the credit of {found} events (the events stay)")
