@@ -135,9 +135,9 @@ def _intervals(report: EvaluationReport, k: int) -> str:
         for metric, (low, high) in result.intervals.items():
             row[f"{metric}@{k} 95% CI"] = f"{low:.4f}-{high:.4f}"
         for metric in result.intervals if compared else ():
-            d, low, high = result.against_baseline.get(metric, (0.0, 0.0, 0.0))
+            against = result.against_baseline.get(metric)  # none for the baseline itself
             row[f"{metric}@{k} minus {report.baseline}"] = (
-                f"{d:+.4f} ({low:+.4f} to {high:+.4f})" if result.against_baseline else "-"
+                f"{against[0]:+.4f} ({against[1]:+.4f} to {against[2]:+.4f})" if against else "-"
             )
         rows.append(row)
     learners = report.results[0].metrics.users_evaluated

@@ -51,12 +51,12 @@ def repair_credit(ctx: click.Context, apply: bool) -> None:
         found = uow.interactions.miscredited(clear=apply)
         if apply:
             uow.commit()
-    what = (
-        f"{found} events credited to a list their learner was not shown, or for a course not in it"
-    )
     if not found:
         click.echo("every credited event names a list its learner was shown, with its course")
     elif not apply:
-        click.echo(f"{what}; run with --apply to clear that credit (the events stay)")
+        click.echo(
+            f"{found} events credited to a list their learner was not shown, or for a course not "
+            "in it; run with --apply to clear that credit (the events stay)"
+        )
     else:
         click.echo(f"cleared the credit of {found} events (the events stay)")
