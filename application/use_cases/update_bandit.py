@@ -13,12 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from application.bandit import BanditService
+from application.bandit import BanditService, BanditState
 from application.ports import SlateOutcome, UnitOfWork
 from domain.bandit import DEFAULT_REWARDS
 from domain.model import ArmStats, EventType
 
 BANDIT = "bandit"
+#: before any slate was served
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +67,9 @@ class UpdateBandit:
                 len(outcomes),
                 events,
             )
-        pulls: dict[str, int] = defaultdict(int)
-        rewards: dict[str, float] = defaultdict(float)
-        for outcome in outcomes:
-            pulls[outcome.strategy] += 1
-            rewards[outcome.strategy] += (
-                self.rewards[outcome.best_event] if outcome.best_event else 0.0
-            )
         arms = dict(state.arms)
-        for arm in pulls:
-            arms[arm] = arms.get(arm, ArmStats()).add(pulls[arm], rewards[arm], moment)
+        for arm, (pulls, reward) in self._tally(outcomes).items():
+            arms[arm] = arms.get(arm, ArmStats()).add(pulls, reward, moment)
         version = self.bandit.save(replace(state, arms=arms, counted_until=until))
         return UpdateResult(
             True,
@@ -83,6 +78,38 @@ class UpdateBandit:
             events,
             version,
         )
+
+    def recount(self, settle_minutes: float = 30) -> UpdateResult:
+        """The arms counted afresh from every settled slate the bandit chose, whatever was counted
+        before: after `recsys repair-credit --apply`, rewards of credit since cleared are gone."""
+        moment = self.clock()
+        until = moment - timedelta(minutes=settle_minutes)
+        with self.uow_factory() as uow:
+            outcomes = [o for o in uow.slates.outcomes(EVER, until) if _chosen_by_bandit(o)]
+        arms = {
+            arm: ArmStats().add(pulls, reward, moment)
+            for arm, (pulls, reward) in self._tally(outcomes).items()
+        }
+        events = sum(o.events for o in outcomes)
+        version = self.bandit.save(BanditState(arms, counted_until=until))
+        return UpdateResult(
+            True,
+            f"recounted the arms from {len(outcomes)} slates and {events} interactions",
+            len(outcomes),
+            events,
+            version,
+        )
+
+    def _tally(self, outcomes: list[SlateOutcome]) -> dict[str, tuple[int, float]]:
+        """Per arm: the slates it served and the sum of their rewards."""
+        pulls: dict[str, int] = defaultdict(int)
+        rewards: dict[str, float] = defaultdict(float)
+        for outcome in outcomes:
+            pulls[outcome.strategy] += 1
+            rewards[outcome.strategy] += (
+                self.rewards[outcome.best_event] if outcome.best_event else 0.0
+            )
+        return {arm: (pulls[arm], rewards[arm]) for arm in pulls}
 
 
 def _chosen_by_bandit(outcome: SlateOutcome) -> bool:

@@ -29,12 +29,23 @@ from entrypoints.cli.base import cli, container_of
     type=click.FloatRange(min=0),
     help="Slates younger than this wait for their clicks to arrive.",
 )
+@click.option(
+    "--recount",
+    is_flag=True,
+    help="Count the arms afresh from every settled slate the bandit chose, forgetting what "
+    "was credited before (after `recsys repair-credit --apply`); --hours and "
+    "--min-interactions do not apply.",
+)
 @click.pass_context
 def update_online_model(
-    ctx: click.Context, hours: float, min_interactions: int, settle_minutes: float
+    ctx: click.Context, hours: float, min_interactions: int, settle_minutes: float, recount: bool
 ) -> None:
     """Update the bandit from attributed events and save its state (bandit_state.json) atomically."""
-    result = container_of(ctx).update_bandit().execute(hours, min_interactions, settle_minutes)
+    update = container_of(ctx).update_bandit()
+    if recount:
+        result = update.recount(settle_minutes)
+    else:
+        result = update.execute(hours, min_interactions, settle_minutes)
     click.echo(
         result.message + (f" (bandit state version {result.version})" if result.version else "")
     )
@@ -59,4 +70,7 @@ def repair_credit(ctx: click.Context, apply: bool) -> None:
             "in it; run with --apply to clear that credit (the events stay)"
         )
     else:
-        click.echo(f"cleared the credit of {found} events (the events stay)")
+        click.echo(
+            f"cleared the credit of {found} events (the events stay); the bandit's arms keep "
+            "what they were credited: `recsys update-online-model --recount` counts them afresh"
+        )

@@ -105,6 +105,52 @@ def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(ser
     assert sum(a["selection_probability"] for a in arms.values()) == pytest.approx(1.0)
 
 
+def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
+    """Credit an older version accepted (another learner completing a course of u1's list) was
+    counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
+    if it had never been there, and a plain update would not have."""
+    from tests.conftest import event
+
+    app, client = served
+    chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
+    unearned = chosen[0]
+    with app.container.uow() as uow:
+        uow.interactions.add_batch(
+            [
+                event(
+                    "u2",
+                    unearned["items"][0]["course_id"],
+                    "complete",
+                    recommendation_id=unearned["recommendation_id"],
+                )
+            ]
+        )
+        uow.commit()
+    update("--min-interactions", "1", "--settle-minutes", "0")
+
+    def rewards() -> dict[str, float]:
+        arms = client.get("/admin/recommendations/bandit").json["arms"]
+        return {a["strategy"]: a["reward_sum"] for a in arms if a["pulls"]}
+
+    earned = {s["strategy"]: 0.0 for s in chosen}
+    for s in chosen:
+        earned[s["strategy"]] += 0.3  # u1's own click
+    inflated = rewards()
+    assert inflated[unearned["strategy"]] == pytest.approx(earned[unearned["strategy"]] + 0.7)
+
+    repaired = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
+    assert "cleared the credit of 1 events" in repaired.output
+    assert "nothing changed" in update("--min-interactions", "1", "--settle-minutes", "0").output
+    assert rewards() == inflated  # a plain update never counts a slate twice, nor again
+    result = update("--recount", "--settle-minutes", "0")
+    assert f"recounted the arms from {len(chosen)} slates and {len(chosen)} interactions" in (
+        result.output
+    )
+    assert rewards() == pytest.approx(earned)
+    # and later updates go on from there, without counting those slates again
+    assert "nothing changed" in update("--min-interactions", "1", "--settle-minutes", "0").output
+
+
 def test_explain_says_why_a_course_is_not_recommended(served):
     _, client = served
     body = client.get(
