@@ -242,9 +242,13 @@ class SqlInteractionRepository(InteractionRepository):
 
     def version(self) -> str:
         # Events only leave through erasures and voiding statements: counting those (a small
-        # table, a partial index) makes removals change the fingerprint too.
+        # table, a partial index) makes removals change the fingerprint too. An erasure that
+        # removed no events (a learner we never saw) leaves the models as they are.
         removals = (
-            select(func.count()).select_from(erasures).scalar_subquery(),
+            select(func.count())
+            .select_from(erasures)
+            .where(erasures.c.counts["events"].as_integer() > 0)
+            .scalar_subquery(),
             select(func.count())
             .select_from(xapi_statements)
             .where(xapi_statements.c.voids.is_not(None))

@@ -104,6 +104,23 @@ def test_erasing_a_learner_removes_their_rows_and_only_theirs(uow_factory):
         assert uow.stats.user(UserId("bo")).num_clicks == 1
 
 
+def test_erasing_a_learner_with_no_events_leaves_the_fingerprint_so_nothing_refits(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.interactions.add_batch([event("ana", "course_sql_basic")])
+        uow.commit()
+        before = uow.interactions.version()
+    for who in ("nobody", "ana"):
+        with uow_factory() as uow:
+            uow.erasures.record(Erasure(who * 8, NOW, uow.erasures.erase(UserId(who))))
+            uow.commit()
+        with uow_factory() as uow:
+            if who == "nobody":
+                assert uow.interactions.version() == before  # recorded, but nothing to refit
+            else:
+                assert uow.interactions.version() != before
+
+
 def test_an_erasure_not_committed_removes_nothing(uow_factory):
     with uow_factory() as uow:
         uow.courses.upsert(CATALOG)
