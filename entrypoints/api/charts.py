@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,6 +24,10 @@ STRATEGY_COLOURS = {
 }
 OTHER = ("#0891b2", "#db2777", "#4b5563")
 _lock = threading.Lock()  # matplotlib's font cache and rcParams are shared by the threads
+#: the latest charts drawn, by everything they show: a dashboard refreshed while its numbers stand
+#: still draws nothing again (drawing all five takes a worker about a third of a second)
+_drawn: OrderedDict[str, str] = OrderedDict()
+KEPT = 32
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,19 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]
 
 
+def _remembered(shown: tuple[Any, ...], draw: Callable[[], str]) -> str:
+    """draw()'s SVG, drawn again only when `shown` (all the chart's inputs) changed."""
+    key = repr(shown)
+    with _lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+        svg = _drawn[key] = draw()
+        if len(_drawn) > KEPT:
+            _drawn.popitem(last=False)
+        return svg
+
+
 def daily_lines(
     name: str,
     title: str,
@@ -88,7 +106,8 @@ def daily_lines(
     ]
     if not rows:
         return Chart(name, title, "", empty)
-    with _lock:
+
+    def draw() -> str:
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
         figure, axes = _figure()
@@ -106,7 +125,10 @@ def daily_lines(
         _style(axes, name, "Day (UTC)", y_title)
         axes.legend(loc="upper left", fontsize="small", ncols=min(5, len(series)), frameon=False)
         axes.set_ylim(top=max(axes.get_ylim()[1], 1e-9) * 1.15)  # room for the legend
-        svg = _svg(figure)
+        return _svg(figure)
+
+    drawn = (name, sorted(series.items()), first_day, last_day, y_title, percent)
+    svg = _remembered(("lines", *drawn), draw)
     unit = "CTR (%)" if percent else "value"
     return Chart(name, title, svg, empty, ("day", "series", unit), rows)
 
@@ -130,7 +152,8 @@ def bars(
     rows = [
         (label, f"{v:.2f}" if percent else f"{v:g}") for label, v in zip(labels, shown, strict=True)
     ]
-    with _lock:
+
+    def draw() -> str:
         from matplotlib.ticker import MaxNLocator
 
         height = max(3.0, 0.32 * len(values) + 1.2) if horizontal else 3.0
@@ -146,5 +169,8 @@ def bars(
             _style(axes, name, category_title, value_title)
             if integer:
                 axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        svg = _svg(figure)
+        return _svg(figure)
+
+    drawn = (name, labels, shown, category_title, value_title, horizontal, integer)
+    svg = _remembered(("bars", *drawn), draw)
     return Chart(name, title, svg, empty, (category_title, value_title), rows)

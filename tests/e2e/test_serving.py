@@ -180,6 +180,29 @@ def test_the_models_page_lists_each_trainer_with_what_its_last_fit_cycle_did(dat
     app.container.engine().dispose()
 
 
+def test_the_dashboards_charts_follow_new_lists_and_stay_put_without_them(database_url):
+    """Charts are drawn once per set of figures they show (a refresh with nothing new draws
+    nothing), so what matters is that new figures are never shown with an old chart."""
+    app = make_app(database_url)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+
+    def share_chart() -> str:
+        page = client.get("/dashboard").text
+        (svg,) = [s for s in page.split("<svg")[1:] if 'id="strategy-share' in s.split("</svg>")[0]]
+        return svg.split("</svg>")[0]
+
+    client.get("/api/v1/recommendations/home?user_id=user1&strategy=popularity")
+    only_popularity = share_chart()
+    assert share_chart() == only_popularity
+    served = client.get("/api/v1/recommendations/home?user_id=user1&strategy=content").json
+    assert served["strategy"] == "content"
+    both = share_chart()
+    assert both != only_popularity and ">content<" in both
+    app.container.engine().dispose()
+
+
 STRATEGIES = ("popularity", "content", "item_cf", "sequence", "two_tower", "hybrid", "auto")
 
 
