@@ -1,9 +1,10 @@
 """The published recommenders a web worker answers with: loaded, never fitted.
 
-The trainer fits each strategy and publishes it as a versioned artifact; a worker checks the
-artifacts' `current` pointers and the catalog's version at most every `refresh_seconds`, loads what
-changed in a background thread and swaps the whole snapshot at once. Requests never wait for a
-load (but the first), and a version that cannot be loaded leaves the last good one answering.
+The trainer fits each strategy and publishes it as a versioned artifact; a thread of each worker
+checks the artifacts' `current` pointers and the catalog's version every `refresh_seconds`, whether
+requests arrive or not, loads what changed and swaps the whole snapshot at once. Requests never
+wait for a load (but the first, and one naming a course the database has and the snapshot not yet),
+and a version that cannot be loaded leaves the last good one answering.
 The composites (the hybrid) are built with the settings the trainer last chose ("tuning"), except
 those the operator pinned.
 """
@@ -11,8 +12,10 @@ those the operator pinned.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +28,9 @@ from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, R
 from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
+
+#: while the database fails the refresher's checks, a line says so this often (and once at first)
+FAILING_REPEAT_SECONDS = 300.0
 
 #: strategy name -> a stand-in computed from the database while nothing is published
 Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
@@ -132,9 +138,13 @@ class StrategyRegistry:
         self.artifacts = artifacts
         self.refresh_seconds = refresh_seconds
         self._snapshot: Snapshot | None = None
-        self._checked_at = 0.0
         self._lock = threading.Lock()
-        self._loading: threading.Thread | None = None
+        #: the process whose refresher thread runs (a forked worker starts its own)
+        self._refreshing_in: int | None = None
+        self._starting = threading.Lock()
+        #: while checks fail: since when, and when a line last said so
+        self._failing_since: float | None = None
+        self._said_at = 0.0
 
     @property
     def names(self) -> list[str]:
@@ -150,48 +160,67 @@ class StrategyRegistry:
         return name
 
     def snapshot(self, force_check: bool = False) -> Snapshot:
-        """The current snapshot. When a check is due it runs in the background and this call
-        answers from the snapshot it has; only the first call (and, with refresh_seconds 0,
-        every call) waits. `force_check` (an unknown course id) checks now, at most once a second."""
+        """The current snapshot; the refresher thread keeps it up to date. Only the first call,
+        `force_check` (a course the snapshot does not know yet) and, with refresh_seconds 0,
+        every call check now and wait for what they load."""
         current = self._snapshot
-        since = time.monotonic() - self._checked_at
-        if current is None or self.refresh_seconds <= 0 or (force_check and since >= 1.0):
-            with self._lock:
+        if current is None or self.refresh_seconds <= 0 or force_check:
+            with self._lock:  # waits for a check under way: it may load what is wanted
                 if self._snapshot is None or self._snapshot is current:
                     self._check()
-            return self._snapshot  # type: ignore[return-value]
-        if since >= self.refresh_seconds and self._loading is None:
-            with self._lock:
-                if self._loading is None:
-                    self._checked_at = time.monotonic()
-                    self._loading = threading.Thread(
-                        target=self._check_in_background, name="snapshot-loader", daemon=True
-                    )
-                    self._loading.start()
-        return current
+            current = self._snapshot
+        self._keep_refreshing()
+        return current  # type: ignore[return-value]
 
     def snapshot_knowing(self, course_id: CourseId) -> Snapshot:
         """A snapshot that holds `course_id` if the database does: a course added since the last
-        check triggers a (rate-limited) check."""
+        check is looked up (one read by key), and if it exists the snapshot is refreshed now."""
         snapshot = self.snapshot()
-        return snapshot if course_id in snapshot.courses else self.snapshot(force_check=True)
+        if course_id in snapshot.courses or self.refresh_seconds <= 0:
+            return snapshot
+        with self.uow_factory() as uow:
+            stored = uow.courses.get(course_id) is not None
+        return self.snapshot(force_check=True) if stored else snapshot
+
+    def _keep_refreshing(self) -> None:
+        """Starts this process's refresher thread (once, and again in a forked child, which
+        inherits no threads)."""
+        if self.refresh_seconds <= 0 or self._refreshing_in == os.getpid():
+            return
+        with self._starting:
+            if self._refreshing_in == os.getpid():
+                return
+            self._refreshing_in = os.getpid()
+            threading.Thread(
+                target=_refresh_every,
+                args=(weakref.ref(self), self.refresh_seconds),
+                name="snapshot-refresher",
+                daemon=True,
+            ).start()
 
     def _check_in_background(self) -> None:
         try:
             with self._lock:
                 self._check()
-        except StorageUnavailable as error:  # an outage is one line, not a traceback
-            log.warning("could not check for new versions (%s); answering as before", error)
+        except StorageUnavailable as error:  # an outage is a line now and then, not a traceback
+            now = time.monotonic()
+            if self._failing_since is None or now - self._said_at >= FAILING_REPEAT_SECONDS:
+                self._failing_since = self._failing_since or now
+                self._said_at = now
+                log.warning("could not check for new versions (%s); answering as before", error)
+            return
         except Exception:  # noqa: BLE001 - a failed check keeps the snapshot we have
             log.exception("could not check for new versions; answering from the last snapshot")
-        finally:
-            self._loading = None
+            return
+        if self._failing_since is not None:
+            log.info(
+                "checking for new versions again after %.0f s",
+                time.monotonic() - self._failing_since,
+            )
+            self._failing_since = None
 
     def _check(self) -> None:
-        try:
-            self._snapshot = self._refresh(self._snapshot)
-        finally:
-            self._checked_at = time.monotonic()
+        self._snapshot = self._refresh(self._snapshot)
 
     def _refresh(self, current: Snapshot | None) -> Snapshot:
         versions = {name: self.artifacts.current_version(name) for name in self.factories}
@@ -290,3 +319,15 @@ class StrategyRegistry:
                 continue
             return recommender, candidate, artifact.trained_at, "; ".join(problems)
         return None, None, None, "; ".join(problems)
+
+
+def _refresh_every(registry: weakref.ref[StrategyRegistry], seconds: float) -> None:
+    """The refresher thread: a check every `seconds`, until the registry is gone (it holds only
+    a weak reference, so an app that is dropped, as in tests, takes its thread with it)."""
+    while True:
+        time.sleep(seconds)
+        alive = registry()
+        if alive is None:
+            return
+        alive._check_in_background()
+        del alive

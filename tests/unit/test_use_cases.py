@@ -75,6 +75,70 @@ def home(uow, registry, **kwargs):  # type: ignore[no-untyped-def]
     ).execute(RecommendHomeQuery(**kwargs))
 
 
+def test_a_worker_idle_past_its_refresh_interval_answers_its_next_request_from_fresh_data(
+    uow, registry
+):
+    """The check runs in a thread of its own every refresh_seconds, requests or not: the first
+    request after a quiet spell must not get the catalog as it was before the spell."""
+    import time
+    from dataclasses import replace
+
+    registry.refresh_seconds = 0.05
+    assert registry.snapshot().courses[CourseId("course_sql_basic")].active
+    with uow() as unit:
+        unit.courses.upsert(
+            [replace(c, active=False) for c in CATALOG if c.course_id == "course_sql_basic"]
+        )
+        unit.commit()
+    deadline = time.monotonic() + 10
+    while registry._snapshot.courses[CourseId("course_sql_basic")].active:  # no request meanwhile
+        assert time.monotonic() < deadline, "the refresher never checked"
+        time.sleep(0.05)
+    result = home(uow, registry, user_id=UserId("u9"), k=10, strategy="popularity")
+    assert "course_sql_basic" not in [item.recommendation.course_id for item in result.items]
+
+
+def test_a_course_added_a_moment_after_a_check_is_known_to_the_next_request(uow, registry):
+    """A course the snapshot lacks is looked up: if the database has it, the snapshot is
+    refreshed then and there (an id nobody stored costs one read by key, not a reload)."""
+    registry.refresh_seconds = 3600
+    registry.snapshot()
+    new = course("course_rust_basic", "Rust Basics", "Programming")
+    UpsertCourses(uow).execute([new])
+    found = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_rust_basic")))
+    assert found.course_id == "course_rust_basic"
+    with pytest.raises(UnknownCourse):
+        FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_nobody_added")))
+
+
+def test_a_database_outage_is_one_line_in_the_refreshers_log_not_one_per_check(
+    uow, registry, caplog
+):
+    import logging
+    import time
+
+    from application.ports import StorageUnavailable
+
+    working = registry.uow_factory
+
+    def down():  # type: ignore[no-untyped-def]
+        raise StorageUnavailable("connection refused")
+
+    registry.refresh_seconds = 0.02
+    registry.snapshot()
+    caplog.set_level(logging.INFO, logger="application.strategies")
+    registry.uow_factory = down
+    time.sleep(0.5)  # some 25 failed checks
+    registry.uow_factory = working
+    deadline = time.monotonic() + 10
+    while not any("again" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "the refresher never said it checks again"
+        time.sleep(0.02)
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("could not check for new versions" in m for m in said) == 1, said
+    assert sum("checking for new versions again" in m for m in said) == 1, said
+
+
 @pytest.mark.parametrize("strategy", ["popularity", "content"])
 def test_enrolled_courses_are_never_recommended_again(uow, registry, strategy):
     result = home(uow, registry, user_id=UserId("u2"), k=10, strategy=strategy)
