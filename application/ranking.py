@@ -3,8 +3,9 @@
 Scores are min-max normalised over the candidate pool, then:
 - prerequisites: a course whose prerequisites the learner has not completed or enrolled in is
   demoted (x prerequisite_penalty), or removed when strict;
-- next step: a course whose prerequisite the learner completed within next_step_days is boosted
-  (+ next_step_boost) and explained as "Next step after <title>";
+- next step: a course whose prerequisites the learner has all taken, one of them completed within
+  next_step_days, is boosted (+ next_step_boost) and explained as "Next step after <title>" (with
+  one still missing it is not their next step, however recent the other);
 - level: in a category, courses at the learner's level or one step above are preferred; courses
   below it or two steps above are demoted (x level_penalty). A learner new to a category is
   treated as a beginner there. A next step is not: its own chain says the learner is ready for
@@ -82,7 +83,7 @@ def rerank(
                 continue
             score *= policy.prerequisite_penalty
             noted.append(f"demoted: prerequisites not taken ({titles})")
-        after = [p for p in course.prerequisites if p in recent]
+        after = [p for p in course.prerequisites if p in recent] if not missing else []
         if after:
             score += policy.next_step_boost
             title = catalog[after[0]].title if after[0] in catalog else after[0]

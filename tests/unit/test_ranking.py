@@ -47,3 +47,28 @@ def test_the_next_step_after_a_course_just_completed_is_not_demoted_for_the_cate
     assert ranked.rules["type_more"] == [
         "demoted: intermediate while the learner is at advanced in Design"
     ]
+
+
+def test_a_course_still_missing_a_prerequisite_is_not_the_next_step_after_the_one_completed():
+    # Photo editing needs Photography Basics, completed just now, and Intermediate Typography,
+    # never taken: it is demoted for what is missing and is not called the learner's next step.
+    editing = course(
+        "photo_edit",
+        "Photo Editing",
+        "Design",
+        Level.INTERMEDIATE,
+        prerequisites=("photo_basic", "type_more"),
+    )
+    catalog = {**CATALOG, editing.course_id: editing}
+    learner = LearnerHistory(UserId("bo"), (event("bo", "photo_basic", "complete"),))
+    candidates = [
+        Recommendation(CourseId("photo_edit"), 0.9, 0, "content", "Similar to Photography Basics"),
+        Recommendation(CourseId("spanish_basic"), 0.1, 0, "content"),
+    ]
+    ranked = rerank(candidates, learner, catalog, 2, RankingPolicy(), NOW + timedelta(days=1))
+    edit = next(r for r in ranked.items if r.course_id == "photo_edit")
+    assert edit.reason == "Similar to Photography Basics"
+    assert edit.score == 1.0 * 0.5  # demoted for the missing prerequisite, nothing added
+    assert ranked.rules["photo_edit"] == [
+        "demoted: prerequisites not taken (Intermediate Typography)"
+    ]
