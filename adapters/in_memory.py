@@ -170,7 +170,9 @@ class InMemorySlateRepository(SlateRepository):
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         found = (self.store.slates[i] for i in set(ids) if i in self.store.slates)
         return {
-            s.recommendation_id: Shown(s.user_id, frozenset(r.course_id for r in s.items))
+            s.recommendation_id: Shown(
+                s.user_id, frozenset(r.course_id for r in s.items), s.served_at
+            )
             for s in found
         }
 

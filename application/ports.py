@@ -165,10 +165,12 @@ class SlateOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """Who a served slate was shown to, and which courses: what an event crediting it must match."""
+    """Who a served slate was shown to, which courses and when: what an event crediting it must
+    match."""
 
     user_id: UserId
     course_ids: frozenset[CourseId]
+    served_at: datetime
 
 
 class SlateRepository(abc.ABC):

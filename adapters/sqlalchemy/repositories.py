@@ -377,7 +377,12 @@ class SqlSlateRepository(SlateRepository):
         if not wanted:
             return {}
         query = (
-            select(slates.c.recommendation_id, slates.c.user_id, slate_items.c.course_id)
+            select(
+                slates.c.recommendation_id,
+                slates.c.user_id,
+                slates.c.served_at,
+                slate_items.c.course_id,
+            )
             .select_from(
                 slates.outerjoin(
                     slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
@@ -385,14 +390,14 @@ class SqlSlateRepository(SlateRepository):
             )
             .where(slates.c.recommendation_id.in_(wanted))
         )
-        users: dict[RecommendationId, UserId] = {}
+        served: dict[RecommendationId, tuple[UserId, datetime]] = {}
         courses_of: dict[RecommendationId, set[CourseId]] = {}
-        for recommendation_id, user_id, course_id in self.connection.execute(query):
-            users[recommendation_id] = UserId(user_id)
+        for recommendation_id, user_id, served_at, course_id in self.connection.execute(query):
+            served[recommendation_id] = (UserId(user_id), utc(served_at))
             found = courses_of.setdefault(recommendation_id, set())
             if course_id is not None:  # a slate with no items: nothing was shown
                 found.add(CourseId(course_id))
-        return {r: Shown(users[r], frozenset(courses_of[r])) for r in users}
+        return {r: Shown(u, frozenset(courses_of[r]), at) for r, (u, at) in served.items()}
 
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         kinds = list(EventType)

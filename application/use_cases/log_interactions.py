@@ -86,7 +86,7 @@ def _problems(
         if event.course_id not in courses:
             problems.append(_problem(index, "course_id", f"unknown course {event.course_id!r}"))
         if event.recommendation_id:
-            credit = _credit_problem(event, slates.get(event.recommendation_id))
+            credit = _credit_problem(event, slates.get(event.recommendation_id), max_clock_skew)
             if credit:
                 problems.append(_problem(index, "recommendation_id", credit))
         if event.occurred_at > latest:
@@ -101,15 +101,19 @@ def _problems(
     return problems
 
 
-def _credit_problem(event: Interaction, shown: Shown | None) -> str:
+def _credit_problem(event: Interaction, shown: Shown | None, max_clock_skew: timedelta) -> str:
     """Why `event` may not be credited to the list it names ("": it may). Only what its learner
-    was shown counts, or CTR and the bandit's rewards would count events the list never caused."""
+    was shown, after it was shown, counts, or CTR and the bandit's rewards would count events the
+    list never caused (the platform's clock may be behind ours by up to max_clock_skew)."""
     if shown is None:
         return "no recommendation was served with this id"
     if shown.user_id != event.user_id:
         return "the list served with this id was shown to another learner"
     if event.course_id not in shown.course_ids:
         return f"course {event.course_id!r} was not in the list served with this id"
+    if event.occurred_at < shown.served_at - max_clock_skew:
+        served = shown.served_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return f"happened before the list with this id was served ({served}; RS_MAX_CLOCK_SKEW)"
     return ""
 
 

@@ -124,6 +124,7 @@ def click_first(world, user):  # type: ignore[no-untyped-def]
     served = world["response"].json
     title = served["items"][0]["title"]
     click = an_event(world, user, title, "click", recommendation_id=served["recommendation_id"])
+    del click["occurred_at"]  # it happens as it arrives, after the list was served
     world["response"] = post_events(world, [click])
 
 

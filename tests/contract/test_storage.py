@@ -144,7 +144,7 @@ def test_a_served_slate_is_recorded_with_its_items(uow_factory):
         assert uow.slates.existing({RecommendationId("r1"), RecommendationId("r2")}) == {"r1"}
 
 
-def test_served_slates_say_who_was_shown_which_courses(uow_factory):
+def test_served_slates_say_who_was_shown_which_courses_and_when(uow_factory):
     items = tuple(
         Recommendation(CourseId(c), 0.5, rank, "content")
         for rank, c in enumerate(("course_sql_basic", "course_ml_basic"), start=1)
@@ -156,8 +156,8 @@ def test_served_slates_say_who_was_shown_which_courses(uow_factory):
     with uow_factory() as uow:
         shown = uow.slates.shown({RecommendationId(r) for r in ("r1", "r2", "r3")})
     assert shown == {
-        "r1": Shown(UserId("u1"), frozenset({"course_sql_basic", "course_ml_basic"})),
-        "r2": Shown(UserId("u2"), frozenset()),
+        "r1": Shown(UserId("u1"), frozenset({"course_sql_basic", "course_ml_basic"}), NOW),
+        "r2": Shown(UserId("u2"), frozenset(), NOW),
     }
 
 

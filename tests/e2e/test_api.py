@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from entrypoints.schemas import course_json
@@ -16,6 +18,9 @@ def log(client, *events):  # type: ignore[no-untyped-def]
 
 
 def ev(user, course, kind="view", at="2026-11-01T10:00:00Z", **extra):  # type: ignore[no-untyped-def]
+    """An event; one credited to a list happens now, after the list was served."""
+    if "recommendation_id" in extra:
+        at = datetime.now(UTC).isoformat()
     return {"user_id": user, "course_id": course, "event_type": kind, "occurred_at": at, **extra}
 
 
@@ -175,6 +180,28 @@ def test_an_event_is_credited_only_to_a_list_its_learner_was_shown_with_its_cour
     assert client.get("/api/v1/recommendations/stats/user/user5").json["num_clicks"] == 0
     assert client.get("/api/v1/recommendations/stats/user/user6").json["num_clicks"] == 0
     assert log(client, ev("user5", shown[0], "click", **credited)).status_code == 200
+
+
+def test_an_event_from_before_its_list_was_served_is_not_credited_to_it(client):
+    """A click dated a year before the list existed was accepted and counted in the learner's
+    CTR, while the daily stats put it on a day with no lists. Within RS_MAX_CLOCK_SKEW (the
+    platform's clock may be behind ours) it still counts."""
+    log(client, ev("user5", "course_python_basic", "complete"))
+    served = client.get(f"{HOME}?user_id=user5&k=3&strategy=content").json
+    course = served["items"][0]["course_id"]
+
+    def click(when: datetime):  # type: ignore[no-untyped-def]
+        event = ev("user5", course, "click", recommendation_id=served["recommendation_id"])
+        return log(client, {**event, "occurred_at": when.isoformat()})
+
+    early = click(datetime(2025, 1, 1, tzinfo=UTC))
+    assert early.status_code == 400
+    problem = early.json["error"]["problems"][0]
+    assert problem["field"] == "recommendation_id"
+    assert problem["message"].startswith("happened before the list with this id was served (")
+    assert client.get("/api/v1/recommendations/stats/user/user5").json["num_clicks"] == 0
+    assert click(datetime.now(UTC) - timedelta(seconds=30)).status_code == 200
+    assert client.get("/api/v1/recommendations/stats/user/user5").json["num_clicks"] == 1
 
 
 @pytest.mark.parametrize(

@@ -195,9 +195,9 @@ def test_an_event_credited_to_a_list_not_shown_to_its_learner_or_without_its_cou
     served = serve_list(database_url, "u1", "c_py1")
     (tmp_path / "events.csv").write_text(
         "event_id,user_id,course_id,event_type,occurred_at,recommendation_id\n"
-        f"e1,u1,c_py1,click,2026-01-01T00:00:00Z,{served}\n"
-        f"e2,u2,c_py1,click,2026-01-01T00:00:00Z,{served}\n"
-        f"e3,u1,c_py2,click,2026-01-01T00:00:00Z,{served}\n"
+        f"e1,u1,c_py1,click,2026-11-02T00:00:00Z,{served}\n"
+        f"e2,u2,c_py1,click,2026-11-02T00:00:00Z,{served}\n"
+        f"e3,u1,c_py2,click,2026-11-02T00:00:00Z,{served}\n"
     )
     result = run("import-interactions", str(tmp_path / "events.csv"))
     assert result.exit_code == 1 and reported_lines(result.output) == [3, 4]
