@@ -48,7 +48,9 @@ FALLBACKS = Counter(
     ["requested", "served"],
 )
 EVENTS = Counter(
-    "recsys_events", "Learner events received, by outcome (accepted, duplicate)", ["outcome"]
+    "recsys_events",
+    "Learner events received, by outcome (accepted, duplicate, ignored)",
+    ["outcome"],
 )
 DATABASE_ERRORS = Counter(
     "recsys_database_errors", "Errors raised by the database driver", ["error"]
@@ -79,9 +81,10 @@ def served(endpoint: str, strategy: str, requested: str | None = None) -> None:
         FALLBACKS.labels(requested, strategy).inc()
 
 
-def events_received(accepted: int, duplicates: int) -> None:
+def events_received(accepted: int, duplicates: int, ignored: int) -> None:
     EVENTS.labels("accepted").inc(accepted)
     EVENTS.labels("duplicate").inc(duplicates)
+    EVENTS.labels("ignored").inc(ignored)
 
 
 def database_error(error: BaseException) -> None:

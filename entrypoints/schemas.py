@@ -269,8 +269,16 @@ class CourseListSchema(Schema):
 
 
 class LogResultSchema(Schema):
-    accepted = fields.Integer()
-    duplicates = fields.Integer()
+    accepted = fields.Integer(metadata={"description": "events stored"})
+    duplicates = fields.Integer(metadata={"description": "events stored before (a retry)"})
+    ignored = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "reason -> events not stored: 'happened before the learner was "
+            "erased' (a replay of what an erasure removed; as xAPI statements are ignored)"
+        },
+    )
 
 
 class UpsertResultSchema(Schema):

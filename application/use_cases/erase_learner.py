@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from application.ports import Erasure, UnitOfWork
@@ -13,6 +13,15 @@ from domain.model import UserId
 def learner_hash(user_id: str) -> str:
     """What the erasure log keeps instead of the id: enough to answer "was X erased?"."""
     return hashlib.sha256(user_id.encode()).hexdigest()
+
+
+def last_erased(uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, datetime]:
+    """Learner id -> when they were last erased, for those of `user_ids` ever erased: one query
+    for them all, each id hashed once."""
+    hashes = {learner_hash(user): user for user in set(user_ids)}
+    if not hashes:
+        return {}
+    return {hashes[h]: moment for h, moment in uow.erasures.erased(hashes).items()}
 
 
 class EraseLearner:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import StatementRecord, UnitOfWork
-from application.use_cases.erase_learner import learner_hash
 from application.use_cases.log_interactions import DEFAULT_CLOCK_SKEW, as_timedelta, log_within
 from application.xapi_mapping import XapiMapping
 from application.xapi_statements import Statement, parse_all
@@ -99,35 +98,17 @@ class IngestStatements:
                 event = self._event(statement, courses, voided, now, result.ignored)
                 if event is not None:
                     events.append(event)
-            events = self._not_erased(uow, events, result.ignored)
             uow.statements.add(
                 [StatementRecord(s.id, s.content_hash, s.user_id, s.voids, now) for s in fresh]
             )
-            result.accepted = log_within(uow, events, now, self.max_clock_skew).accepted
+            # what happened before an erasure is ignored there too: a replayed backlog
+            logged = log_within(uow, events, now, self.max_clock_skew)
+            result.accepted = logged.accepted
+            result.ignored.update(logged.ignored)
             targets = [EVENT_PREFIX + s.voids for s in fresh if s.voids]
             result.voided = uow.interactions.remove(targets)
             uow.commit()
         return result
-
-    @staticmethod
-    def _not_erased(
-        uow: UnitOfWork, events: list[Interaction], ignored: Counter[str]
-    ) -> list[Interaction]:
-        """Drop what happened before an erased learner's erasure: an LMS replaying its backlog
-        must not bring back what was erased. What they do afterwards is recorded as usual."""
-        if not events or uow.erasures.latest() is None:
-            return events  # nobody was ever erased: skip hashing every learner id
-        hashes = {e.user_id: learner_hash(e.user_id) for e in events}
-        erased = uow.erasures.erased(set(hashes.values()))
-        if not erased:
-            return events
-        kept = [
-            e
-            for e in events
-            if hashes[e.user_id] not in erased or e.occurred_at > erased[hashes[e.user_id]]
-        ]
-        ignored["happened before the learner was erased"] += len(events) - len(kept)
-        return kept
 
     def _courses(self, uow: UnitOfWork, statements: Sequence[Statement]) -> dict[str, CourseId]:
         """Activity IRI -> the catalog course it stands for, for every IRI that stands for one."""

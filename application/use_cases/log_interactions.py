@@ -3,27 +3,35 @@
 Idempotent means a retry (the same event_id with the same event) counts once; the same event_id
 with a different event is a conflict, not a duplicate to drop silently. A retry whose time is its
 time of arrival (the client sent none) differs only in that time: it is still a duplicate.
+
+An event of an erased learner dated at or before their erasure is a replay of what was erased
+(an LMS's backlog, an old export): it is ignored, and counted as such, never stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from application.ports import Shown, UnitOfWork
+from application.use_cases.erase_learner import last_erased
 from domain.errors import EventConflict, InvalidEvents
 from domain.model import Interaction
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 _COMPARED = ("user_id", "course_id", "event_type", "occurred_at", "recommendation_id")
 _COMPARED_BUT_TIME = tuple(f for f in _COMPARED if f != "occurred_at")
+#: the reason xAPI statements replayed after an erasure are ignored for, too
+REPLAYED = "happened before the learner was erased"
 
 
 @dataclass(frozen=True, slots=True)
 class LogResult:
     accepted: int
     duplicates: int
+    #: reason -> events neither stored nor duplicates (replays of erased learners' events)
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
 
 class LogInteractions:
@@ -47,8 +55,9 @@ class LogInteractions:
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
         """What execute() would reject, without writing anything (conflicts as event_id problems)."""
         with self.uow_factory() as uow:
-            problems = _problems(uow, events, self.clock(), self.max_clock_skew)
-            for index, conflict in _conflicts(uow, events):
+            replays = _replays(uow, events)
+            problems = _problems(uow, events, self.clock(), self.max_clock_skew, replays)
+            for index, conflict in _conflicts(uow, events, replays):
                 problems.append(_problem(index, "event_id", str(conflict)))
         return problems
 
@@ -64,25 +73,45 @@ def log_within(
     now: datetime | None = None,
     max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> LogResult:
-    """Check and store events inside the caller's unit of work (which commits or rolls back)."""
-    problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew)
+    """Check and store events inside the caller's unit of work (which commits or rolls back).
+    Replays are left out before the checks: a replayed click names a list the erasure removed."""
+    replays = _replays(uow, events)
+    problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew, replays)
     if problems:
         raise InvalidEvents(problems)
-    conflicts = _conflicts(uow, events)
+    conflicts = _conflicts(uow, events, replays)
     if conflicts:
         raise conflicts[0][1]
-    accepted = uow.interactions.add_batch(events)
-    return LogResult(accepted, len(events) - accepted)
+    kept = [e for i, e in enumerate(events) if i not in replays]
+    accepted = uow.interactions.add_batch(kept)
+    return LogResult(accepted, len(kept) - accepted, {REPLAYED: len(replays)} if replays else {})
+
+
+def _replays(uow: UnitOfWork, events: Sequence[Interaction]) -> set[int]:
+    """Indexes of the events dated at or before their learner's erasure. Later ones are the
+    new learner's."""
+    erased = last_erased(uow, (e.user_id for e in events))
+    return {
+        index
+        for index, event in enumerate(events)
+        if event.user_id in erased and event.occurred_at <= erased[event.user_id]
+    }
 
 
 def _problems(
-    uow: UnitOfWork, events: Sequence[Interaction], now: datetime, max_clock_skew: timedelta
+    uow: UnitOfWork,
+    events: Sequence[Interaction],
+    now: datetime,
+    max_clock_skew: timedelta,
+    replays: set[int],
 ) -> list[dict[str, object]]:
     courses = uow.courses.existing({e.course_id for e in events})
     slates = uow.slates.shown({e.recommendation_id for e in events if e.recommendation_id})
     latest = now + max_clock_skew
     problems: list[dict[str, object]] = []
     for index, event in enumerate(events):
+        if index in replays:
+            continue
         if event.course_id not in courses:
             problems.append(_problem(index, "course_id", f"unknown course {event.course_id!r}"))
         if event.recommendation_id:
@@ -127,13 +156,17 @@ def differences(earlier: Interaction, event: Interaction) -> list[str]:
     return [f for f in compared if getattr(earlier, f) != getattr(event, f)]
 
 
-def _conflicts(uow: UnitOfWork, events: Sequence[Interaction]) -> list[tuple[int, EventConflict]]:
-    """(index, conflict) of each event whose event_id names another event: a stored one, or an
-    earlier one of the batch."""
+def _conflicts(
+    uow: UnitOfWork, events: Sequence[Interaction], replays: set[int]
+) -> list[tuple[int, EventConflict]]:
+    """(index, conflict) of each event but `replays` whose event_id names another event: a
+    stored one, or an earlier one of the batch."""
     stored = uow.interactions.stored({e.event_id for e in events})
     first: dict[str, int] = {}
     found = []
     for index, event in enumerate(events):
+        if index in replays:
+            continue
         if event.event_id in stored:
             differ = differences(stored[event.event_id], event)
             if differ:

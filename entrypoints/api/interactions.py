@@ -1,4 +1,5 @@
-"""Learner events: one object or a batch, all or nothing, idempotent on event_id."""
+"""Learner events: one object or a batch, all or nothing, idempotent on event_id; an erased
+learner's replayed events are ignored and counted."""
 
 from __future__ import annotations
 
@@ -34,5 +35,9 @@ def log_events(use_case: LogInteractions = Provide[Container.log_interactions]):
             result = use_case.execute([EventSchema().load(body)])
         except InvalidEvents as error:
             raise error.of_one() from None
-    metrics.events_received(result.accepted, result.duplicates)
-    return {"accepted": result.accepted, "duplicates": result.duplicates}
+    metrics.events_received(result.accepted, result.duplicates, sum(result.ignored.values()))
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "ignored": dict(result.ignored),
+    }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import click
 
+from application.use_cases.erase_learner import last_erased
+from application.use_cases.log_interactions import LogResult
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.progress import Progress
@@ -27,17 +30,25 @@ def init_db(ctx: click.Context) -> None:
         click.echo("database is at the latest schema")
 
 
-def ingest(container: Container, events: Sequence[Interaction], label: str) -> tuple[int, int]:
-    """Log events in batches of BATCH with a progress bar; returns (accepted, duplicates)."""
+def ingest(container: Container, events: Sequence[Interaction], label: str) -> LogResult:
+    """Log events in batches of BATCH with a progress bar; returns the batches' results added."""
     log = container.log_interactions()
     accepted = duplicates = 0
+    ignored: Counter[str] = Counter()
     with Progress(label, len(events), unit="events") as progress:
         for start in range(0, len(events), BATCH):
             result = log.execute(events[start : start + BATCH])
             accepted += result.accepted
             duplicates += result.duplicates
+            ignored.update(result.ignored)
             progress.advance(min(BATCH, len(events) - start))
-    return accepted, duplicates
+    return LogResult(accepted, duplicates, ignored)
+
+
+def said_ignored(result: LogResult) -> str:
+    """The events ignored and why, as import-xapi says it ("" when none were)."""
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in result.ignored.items())
+    return f"; {sum(result.ignored.values())} ignored ({reasons})" if reasons else ""
 
 
 SERVED_DAYS = 30
@@ -50,6 +61,11 @@ def _not_stored(container: Container, events: list[Interaction]) -> list[Interac
         for start in range(0, len(events), 1000):
             stored |= set(uow.interactions.stored(e.event_id for e in events[start : start + 1000]))
     return [e for e in events if e.event_id not in stored]
+
+
+def _erased(container: Container, users: Iterable[str]) -> set[str]:
+    with container.uow() as uow:
+        return set(last_erased(uow, users))
 
 
 @cli.command("demo-data")
@@ -68,26 +84,33 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     data = container.demo_data()(seed=seed, learners=learners)
     container.upsert_courses().execute(data.courses)
     # The demo's times follow the day it is loaded, its event ids do not: the events of an
-    # earlier run (same seed) are left as they were, not logged again at other times.
-    fresh = _not_stored(container, data.interactions)
+    # earlier run (same seed) are left as they were, not logged again at other times. For the
+    # same reason an erased demo learner is left out whole: all of theirs is what was erased,
+    # though the times of this run may put some of it after the erasure.
+    erased = _erased(container, {e.user_id for e in data.interactions})
+    left_out = f" (erased learners left out: {len(erased)})" if erased else ""
+    fresh = [e for e in _not_stored(container, data.interactions) if e.user_id not in erased]
     if not fresh:
         click.echo(
             f"the demo's {len(data.interactions)} events from {learners} learners (seed {seed}) "
-            "are loaded already; nothing added"
+            f"are loaded already; nothing added{left_out}"
         )
         return
-    accepted, _ = ingest(container, fresh, "loading demo events")
+    accepted = ingest(container, fresh, "loading demo events").accepted
     click.echo(
-        f"loaded {len(data.courses)} courses and {accepted} new events from {learners} learners"
+        f"loaded {len(data.courses)} courses and {accepted} new events from {learners} "
+        f"learners{left_out}"
     )
     served = container.demo_slates()(data.courses, learners, seed=seed, days=SERVED_DAYS)
+    erased = _erased(container, {s.user_id for s in served.slates})
     with container.uow() as uow:
         known = uow.slates.existing(s.recommendation_id for s in served.slates)
         for slate in served.slates:
-            if slate.recommendation_id not in known:
+            if slate.recommendation_id not in known and slate.user_id not in erased:
                 uow.slates.add(slate)
         uow.commit()
-    outcomes, _ = ingest(container, served.interactions, "loading demo clicks on served lists")
+    clicks = [e for e in served.interactions if e.user_id not in erased]
+    outcomes = ingest(container, clicks, "loading demo clicks on served lists").accepted
     bandit = container.update_bandit().execute(24.0 * (SERVED_DAYS + 1), 1, 0.0)
     click.echo(
         f"served {len(served.slates)} demo recommendation lists over {SERVED_DAYS} days "

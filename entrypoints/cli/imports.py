@@ -12,7 +12,7 @@ from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import DomainError
 from domain.model import Course
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.cli.data import ingest
+from entrypoints.cli.data import ingest, said_ignored
 from entrypoints.files import NotUtf8, Parsed, parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
 
@@ -114,12 +114,15 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
     _report(by_line(errors), skip_invalid, "event rows")
     good = [e for i, e in enumerate(parsed.items) if i not in bad]
     try:
-        accepted, duplicates = ingest(container_of(ctx), good, "importing events")
+        result = ingest(container_of(ctx), good, "importing events")
     except DomainError as error:  # someone else logged a conflicting event since the check
         raise click.ClickException(
             f"{error}; the batches before it were stored (importing again never counts them twice)"
         ) from None
-    click.echo(f"imported {accepted} events ({duplicates} already stored)")
+    click.echo(
+        f"imported {result.accepted} events ({result.duplicates} already stored)"
+        + said_ignored(result)
+    )
 
 
 def _reused_ids(parsed: Parsed, errors: list[str]) -> set[int]:

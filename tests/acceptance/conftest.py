@@ -194,17 +194,17 @@ def told_missing(world):  # type: ignore[no-untyped-def]
 
 @then(parsers.parse("{n:d} events were accepted the first time"))
 def accepted_first(world, n):  # type: ignore[no-untyped-def]
-    assert world["first"] == {"accepted": n, "duplicates": 0}
+    assert world["first"] == {"accepted": n, "duplicates": 0, "ignored": {}}
 
 
 @then(parsers.parse("{n:d} were recognised as duplicates the second time"))
 def duplicates_second(world, n):  # type: ignore[no-untyped-def]
-    assert world["second"] == {"accepted": 0, "duplicates": n}
+    assert world["second"] == {"accepted": 0, "duplicates": n, "ignored": {}}
 
 
 @then("the click is accepted")
 def click_accepted(world):  # type: ignore[no-untyped-def]
-    assert world["response"].json == {"accepted": 1, "duplicates": 0}
+    assert world["response"].json == {"accepted": 1, "duplicates": 0, "ignored": {}}
 
 
 @then(parsers.parse('the batch is refused, naming event {index:d} and the field "{field}"'))

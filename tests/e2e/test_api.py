@@ -114,12 +114,12 @@ def test_events_are_idempotent_on_event_id(client):
         ev("user1", "course_sql_basic", "click", event_id="e-1"),
         ev("user1", "course_sql_basic", "enroll", event_id="e-2"),
     ]
-    assert log(client, *batch).json == {"accepted": 2, "duplicates": 0}
-    assert log(client, *batch).json == {"accepted": 0, "duplicates": 2}
+    assert log(client, *batch).json == {"accepted": 2, "duplicates": 0, "ignored": {}}
+    assert log(client, *batch).json == {"accepted": 0, "duplicates": 2, "ignored": {}}
     single = client.post("/api/v1/interactions", json=ev("user1", "course_ml_basic", "view"))
-    assert single.json == {"accepted": 1, "duplicates": 0}
+    assert single.json == {"accepted": 1, "duplicates": 0, "ignored": {}}
     again = client.post("/api/v1/interactions", json=ev("user1", "course_ml_basic", "view"))
-    assert again.json == {"accepted": 0, "duplicates": 1}
+    assert again.json == {"accepted": 0, "duplicates": 1, "ignored": {}}
 
 
 def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(client):

@@ -14,6 +14,7 @@ from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
+from tests.e2e.test_openapi import _response
 from tests.e2e.test_xapi_api import XAPI
 
 LEARNER = "learner-4711"
@@ -160,3 +161,119 @@ def test_the_next_published_model_does_not_contain_an_erased_learner(
     second = _trained_users(models)
     assert erased not in second and second == first - {erased}
     assert _predates(sqlite_url, models) is False
+
+
+INTERACTIONS = "/api/v1/interactions"
+REPLAY = "happened before the learner was erased"
+
+
+def _erased_after_a_view_and_a_click(client) -> tuple[dict, dict]:  # type: ignore[type-arg,no-untyped-def]
+    """LEARNER viewed a course and clicked one in a list they were shown, then was erased: the
+    two events, as an LMS would replay them."""
+    catalog = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
+    served = client.get(f"{HOME}?user_id={LEARNER}&strategy=popularity&k=3").json
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    view = {"event_id": "e1", "user_id": LEARNER, "course_id": "course_ml_basic",
+            "event_type": "view", "occurred_at": now}  # fmt: skip
+    click = view | {
+        "event_id": "e2",
+        "course_id": served["items"][0]["course_id"],
+        "event_type": "click",
+        "recommendation_id": served["recommendation_id"],
+    }
+    assert client.post(INTERACTIONS, json={"events": [view, click]}).json["accepted"] == 2
+    assert client.delete(f"/api/v1/learners/{LEARNER}", headers=AUTH).status_code == 200
+    return view, click
+
+
+def test_events_replayed_after_an_erasure_are_ignored_and_said_so(database_url):
+    app = make_app(database_url, admin_token=TOKEN)
+    client = app.test_client()
+    view, click = _erased_after_a_view_and_a_click(client)
+    # erased before anything of theirs arrived: their backlog is still what was erased
+    assert client.delete(f"/api/v1/learners/{STRANGER}", headers=AUTH).status_code == 200
+    backlog = view | {"event_id": "e3", "user_id": STRANGER}
+
+    replayed = client.post(INTERACTIONS, json=view)
+    both = client.post(INTERACTIONS, json={"events": [click, backlog]})
+
+    assert replayed.status_code == 200
+    assert replayed.json == {"accepted": 0, "duplicates": 0, "ignored": {REPLAY: 1}}
+    assert both.json == {"accepted": 0, "duplicates": 0, "ignored": {REPLAY: 2}}
+    documented = _response(client.get("/openapi.json").json, INTERACTIONS, "post", "200")
+    assert documented.is_valid(replayed.json) and documented.is_valid(both.json)
+    assert rows_mentioning(database_url, LEARNER) == []
+    assert rows_mentioning(database_url, STRANGER) == []
+    app.container.engine().dispose()
+
+
+def test_what_an_erased_learner_does_afterwards_is_theirs_again(database_url):
+    app = make_app(database_url, admin_token=TOKEN)
+    client = app.test_client()
+    _, click = _erased_after_a_view_and_a_click(client)
+    later = {"user_id": LEARNER, "course_id": "course_sql_basic", "event_type": "enroll"}
+
+    logged = client.post(INTERACTIONS, json={"events": [later, click]})
+
+    assert logged.json == {"accepted": 1, "duplicates": 0, "ignored": {REPLAY: 1}}
+    assert [table for table, _ in rows_mentioning(database_url, LEARNER)] == ["interactions"]
+    assert client.post(INTERACTIONS, json=later | {"event_id": "e4"}).json == {
+        "accepted": 1,
+        "duplicates": 0,
+        "ignored": {},
+    }
+    app.container.engine().dispose()
+
+
+def _cli(database_url: str, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def test_importing_an_erased_learners_old_events_again_stores_none_of_them(
+    database_url, tmp_path, monkeypatch
+):
+    run = _cli(database_url, monkeypatch)
+    (tmp_path / "courses.jsonl").write_text("\n".join(json.dumps(course_json(c)) for c in CATALOG))
+    run("import-courses", str(tmp_path / "courses.jsonl"))
+    old = "2026-01-01T00:00:00Z"
+    rows = [
+        (f"e{i}", LEARNER, "course_python_basic", kind, old)
+        for i, kind in enumerate(("view", "enroll"))
+    ]
+    rows.append(("e9", "other", "course_sql_basic", "view", old))
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,user_id,course_id,event_type,occurred_at\n"
+        + "".join(",".join(row) + "\n" for row in rows)
+    )
+    assert "imported 3 events" in run("import-interactions", str(events))
+    run("erase-learner", LEARNER, "--yes")
+
+    again = run("import-interactions", str(events))
+
+    assert f"imported 0 events (1 already stored); 2 ignored ({REPLAY}: 2)" in again
+    assert rows_mentioning(database_url, LEARNER) == []
+
+
+def test_loading_the_demo_again_does_not_bring_an_erased_demo_learner_back(
+    database_url, monkeypatch
+):
+    run = _cli(database_url, monkeypatch)
+    run("demo-data", "--learners", "30", "--seed", "7")
+    learner = json.dumps("user3")  # quoted: not user30
+    assert rows_mentioning(database_url, learner)
+    run("erase-learner", "user3", "--yes")
+
+    again = run("demo-data", "--learners", "30", "--seed", "7")
+
+    assert "nothing added" in again and "(erased learners left out: 1)" in again
+    assert rows_mentioning(database_url, learner) == []

@@ -26,7 +26,7 @@ def test_the_same_event_id_with_a_different_payload_is_a_409_naming_the_event(cl
 def test_a_retry_with_the_same_payload_is_still_a_duplicate(client):
     first = ev("u1", "course_sql_basic", "view", event_id="e1")
     log(client, first)
-    assert log(client, first).json == {"accepted": 0, "duplicates": 1}
+    assert log(client, first).json == {"accepted": 0, "duplicates": 1, "ignored": {}}
 
 
 UNTIMED = {
@@ -43,14 +43,14 @@ def _stored_time(client, event_id):  # type: ignore[no-untyped-def]
 
 
 def test_a_retry_without_a_time_is_a_duplicate_and_keeps_the_first_time(client):
-    assert log(client, UNTIMED).json == {"accepted": 1, "duplicates": 0}
+    assert log(client, UNTIMED).json == {"accepted": 1, "duplicates": 0, "ignored": {}}
     first = _stored_time(client, "retry-1")
-    assert log(client, UNTIMED).json == {"accepted": 0, "duplicates": 1}
+    assert log(client, UNTIMED).json == {"accepted": 0, "duplicates": 1, "ignored": {}}
     assert _stored_time(client, "retry-1") == first
 
 
 def test_an_event_without_a_time_sent_twice_in_one_batch_counts_once(client):
-    assert log(client, UNTIMED, UNTIMED).json == {"accepted": 1, "duplicates": 1}
+    assert log(client, UNTIMED, UNTIMED).json == {"accepted": 1, "duplicates": 1, "ignored": {}}
 
 
 def test_a_retry_that_now_gives_a_time_the_first_did_not_is_a_conflict(client):
