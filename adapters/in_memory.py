@@ -387,7 +387,8 @@ class InMemoryErasureRepository(ErasureRepository):
         self.store.erasures.append(erasure)
 
     def latest(self) -> datetime | None:
-        return max((e.erased_at for e in self.store.erasures), default=None)
+        removed = (e.erased_at for e in self.store.erasures if e.counts.get("events", 0) > 0)
+        return max(removed, default=None)
 
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         wanted = set(user_hashes)

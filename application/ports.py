@@ -143,7 +143,8 @@ class ErasureRepository(abc.ABC):
 
     @abc.abstractmethod
     def latest(self) -> datetime | None:
-        """When the most recent erasure happened (None: never)."""
+        """When the most recent erasure that removed events happened (None: never). One that
+        removed none (a learner never seen) changed no model, so models need not know of it."""
 
     @abc.abstractmethod
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:

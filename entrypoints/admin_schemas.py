@@ -53,7 +53,8 @@ class ModelInfoSchema(Schema):
     recency_decay = fields.Float(allow_none=True)
     errors = fields.List(fields.String())
     predates_erasure = fields.Boolean(
-        allow_none=True, metadata={"description": "trained before the latest learner erasure"}
+        allow_none=True,
+        metadata={"description": "trained before the latest erasure that removed events"},
     )
     weights = fields.Dict(
         keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
@@ -97,7 +98,9 @@ class TrainerSchema(Schema):
 
 
 class ModelsSchema(Schema):
-    latest_erasure = fields.String(allow_none=True)
+    latest_erasure = fields.String(
+        allow_none=True, metadata={"description": "when the latest erasure that removed events was"}
+    )
     tuning = fields.Nested(
         TuningSchema,
         allow_none=True,

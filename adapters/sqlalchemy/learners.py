@@ -122,7 +122,11 @@ class SqlErasureRepository(ErasureRepository):
         )
 
     def latest(self) -> datetime | None:
-        moment = self.connection.execute(select(func.max(erasures.c.erased_at))).scalar_one()
+        # as in the events' fingerprint (SqlInteractionRepository.version)
+        removed = erasures.c.counts["events"].as_integer() > 0
+        moment = self.connection.execute(
+            select(func.max(erasures.c.erased_at)).where(removed)
+        ).scalar_one()
         return utc(moment) if moment is not None else None
 
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:

@@ -143,3 +143,17 @@ def test_the_latest_erasure_time_is_remembered(uow_factory):
         assert uow.erasures.latest() == later
         assert uow.erasures.erased(["a" * 64, "c" * 64]) == {"a" * 64: later}
         assert uow.erasures.erased([]) == {}
+
+
+def test_the_latest_erasure_is_the_latest_that_removed_events(uow_factory):
+    later = NOW + timedelta(hours=1)
+    with uow_factory() as uow:
+        uow.erasures.record(Erasure("b" * 64, later, {"events": 0, "slates": 0}))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.erasures.latest() is None  # a learner never seen: no model held them
+        uow.erasures.record(Erasure("a" * 64, NOW, {"events": 2, "slates": 1}))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.erasures.latest() == NOW
+        assert uow.erasures.erased(["b" * 64]) == {"b" * 64: later}  # still on record

@@ -13,7 +13,7 @@ from adapters.fs_artifacts import FilesystemArtifactStore
 from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
-from tests.e2e.conftest import make_app
+from tests.e2e.conftest import catch_up, make_app
 from tests.e2e.test_openapi import _response
 from tests.e2e.test_xapi_api import XAPI
 
@@ -277,3 +277,25 @@ def test_loading_the_demo_again_does_not_bring_an_erased_demo_learner_back(
 
     assert "nothing added" in again and "(erased learners left out: 1)" in again
     assert rows_mentioning(database_url, learner) == []
+
+
+def test_erasing_a_learner_never_seen_does_not_mark_the_models_as_holding_erased_data(
+    database_url,
+):
+    app = make_app(database_url, caught_up=False, admin_token=TOKEN)
+    client = app.test_client()
+    catalog = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
+    _learner_activity(client)
+    catch_up(app)
+
+    def predates() -> set[bool | None]:
+        models = client.get("/admin/recommendations/models", headers=AUTH).json["models"]
+        return {m["predates_erasure"] for m in models if m.get("trained_at")}
+
+    assert client.delete(f"/api/v1/learners/{STRANGER}", headers=AUTH).status_code == 200
+    assert predates() == {False}
+    assert client.get("/admin/recommendations/models", headers=AUTH).json["latest_erasure"] is None
+    client.delete(f"/api/v1/learners/{LEARNER}", headers=AUTH)
+    assert predates() == {True}  # until the trainer fits the models again
+    app.container.engine().dispose()

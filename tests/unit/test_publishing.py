@@ -93,3 +93,13 @@ def test_a_rebuilt_index_does_not_pass_for_a_model_trained_after_an_erasure(setu
     current = store.load("two_tower", rebuilt, only=())
     assert current.trained_at == store.load("two_tower", trained, only=()).trained_at
     assert fit.plan()[2] == "train"  # the erased learner must leave the model itself
+
+
+def test_erasing_a_learner_never_seen_does_not_retrain_the_model(setup):
+    uow, trainer, store = setup
+    TrainTwoTower(uow, trainer, store).execute()
+    fit = FitStrategies(uow, {}, store, train_two_tower=lambda: TrainTwoTower(uow, trainer, store))
+    EraseLearner(uow).execute(UserId("nobody"))
+    assert fit.plan()[2] == ""  # on record, but no model held them
+    EraseLearner(uow).execute(UserId("u1"))
+    assert fit.plan()[2] == "train"
