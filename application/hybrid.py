@@ -19,6 +19,7 @@ from domain.model import Course, CourseId, Interaction, LearnerHistory, Recommen
 from domain.ports import Recommender
 
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+MAX_WEIGHT = 1000
 
 
 class InvalidWeights(DomainError):
@@ -40,13 +41,22 @@ def parse_weights(text: str, valid: Sequence[str]) -> dict[str, float]:
         # plain ASCII numbers: float() also takes "1_0", "١" (Arabic-Indic one) and "nan"
         if not _NUMBER.fullmatch(value):
             raise InvalidWeights(f"the weight of {name} must be a number, got {value!r}")
-        weight = float(value)
-        if not 0 <= weight <= 1000:
-            raise InvalidWeights(f"the weight of {name} must be between 0 and 1000")
-        weights[name] = weight
+        weights[name] = checked_weight(name, float(value))
+    return checked_blend(weights)
+
+
+def checked_weight(name: str, weight: float) -> float:
+    """The rule a request's and a configured weight both follow."""
+    if not 0 <= weight <= MAX_WEIGHT:
+        raise InvalidWeights(f"the weight of {name} must be between 0 and {MAX_WEIGHT}")
+    return weight
+
+
+def checked_blend(weights: Mapping[str, float]) -> dict[str, float]:
+    """Weights that can blend something: all zero, the hybrid could never answer."""
     if sum(weights.values()) <= 0:
         raise InvalidWeights("at least one weight must be positive")
-    return weights
+    return dict(weights)
 
 
 class HybridRecommender(Recommender):

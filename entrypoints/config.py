@@ -13,8 +13,17 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from application.hybrid import InvalidWeights, checked_blend, checked_weight
 from entrypoints.two_tower_yaml import checked
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -32,6 +41,16 @@ SIZE_VARIABLES = {
     "embedding_dim": "EMBEDDING_DIM",
     "user_feature_dim": "USER_FEATURE_DIM",
     "item_feature_dim": "ITEM_FEATURE_DIM",
+}
+
+
+#: Settings field -> the hybrid component it weighs
+WEIGHTS = {
+    "weight_two_tower": "two_tower",
+    "weight_popularity": "popularity",
+    "weight_content": "content",
+    "weight_item_cf": "item_cf",
+    "weight_sequence": "sequence",
 }
 
 
@@ -61,11 +80,11 @@ class Settings(BaseModel):
     item_feature_dim: int | None = Field(None, alias="ITEM_FEATURE_DIM", ge=1, le=4096)
     default_recommender: STRATEGIES = Field("hybrid", alias="DEFAULT_RECOMMENDER")
     # Defaults chosen on a validation split of CNPC's training part (docs/results.md).
-    weight_two_tower: float = Field(1.0, alias="HYBRID_WEIGHTS_TWO_TOWER", ge=0)
-    weight_popularity: float = Field(0.0, alias="HYBRID_WEIGHTS_POPULARITY", ge=0)
-    weight_content: float = Field(0.1, alias="HYBRID_WEIGHTS_CONTENT", ge=0)
-    weight_item_cf: float = Field(0.25, alias="HYBRID_WEIGHTS_ITEM_CF", ge=0)
-    weight_sequence: float = Field(0.0, alias="HYBRID_WEIGHTS_SEQUENCE", ge=0)
+    weight_two_tower: float = Field(1.0, alias="HYBRID_WEIGHTS_TWO_TOWER")
+    weight_popularity: float = Field(0.0, alias="HYBRID_WEIGHTS_POPULARITY")
+    weight_content: float = Field(0.1, alias="HYBRID_WEIGHTS_CONTENT")
+    weight_item_cf: float = Field(0.25, alias="HYBRID_WEIGHTS_ITEM_CF")
+    weight_sequence: float = Field(0.0, alias="HYBRID_WEIGHTS_SEQUENCE")
     # 0: plain counts (no decay)
     popularity_half_life_days: float = Field(30.0, alias="RS_POPULARITY_HALF_LIFE_DAYS", ge=0)
     refresh_seconds: float = Field(30.0, alias="RS_REFRESH_SECONDS", ge=0, le=DAY)
@@ -131,6 +150,31 @@ class Settings(BaseModel):
         if Path(path).exists() and not Path(path).is_dir():
             raise ValueError("not a directory")
         return path
+
+    @field_validator(*WEIGHTS)
+    @classmethod
+    def _a_weight(cls, weight: float, info: ValidationInfo) -> float:
+        # the rules and words of a request's weights (?weights=...)
+        try:
+            return checked_weight(WEIGHTS[str(info.field_name)], weight)
+        except InvalidWeights as error:
+            raise ValueError(str(error)) from None
+
+    @model_validator(mode="after")
+    def _weights_can_blend(self) -> Settings:
+        # setting any weight pins all five, the others at their defaults: all zero, the default
+        # hybrid could never answer and every request would fall back to popularity
+        weights = {WEIGHTS[field]: getattr(self, field) for field in WEIGHTS}
+        try:
+            checked_blend(weights)
+        except InvalidWeights as error:
+            given = [
+                f"{type(self).model_fields[field].alias}={getattr(self, field):g}"
+                + ("" if field in self.model_fields_set else " (default)")
+                for field in WEIGHTS
+            ]
+            raise ValueError(f"{', '.join(given)}: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def _prod_needs_a_token(self) -> Settings:

@@ -17,7 +17,8 @@ BAD_SETTINGS = [
     ("RS_BANDIT_POLICY", "greedy", "'epsilon_greedy', 'ucb1' or 'thompson'"),
     ("DEFAULT_RECOMMENDER", "twotower", "'two_tower'"),
     ("ENV", "production", "'dev', 'test' or 'prod'"),
-    ("HYBRID_WEIGHTS_ITEM_CF", "-0.5", "greater than or equal to 0"),
+    ("HYBRID_WEIGHTS_ITEM_CF", "-0.5", "the weight of item_cf must be between 0 and 1000"),
+    ("HYBRID_WEIGHTS_TWO_TOWER", "1e300", "the weight of two_tower must be between 0 and 1000"),
     ("RS_DIVERSITY_LAMBDA", "-1", "greater than or equal to 0"),
     ("RS_BANDIT_EPSILON", "1.5", "less than or equal to 1"),
     ("RS_DATABASE_URL", "mysql://db/lms", "postgresql+psycopg://"),
@@ -31,6 +32,9 @@ BAD_SETTINGS = [
     ("RS_TWO_TOWER_CONFIG", "/nope.yaml", "no such file"),
     ("RS_XAPI_MAPPING", "/nope.yaml", "no mapping file"),
 ]
+
+
+ALL_ZERO = {f"HYBRID_WEIGHTS_{n}": "0" for n in ("TWO_TOWER", "POPULARITY", "CONTENT", "ITEM_CF")}
 
 
 def _listening(port: int) -> bool:
@@ -74,6 +78,22 @@ def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed
     lines = (out + err).strip().splitlines()
     assert len(lines) == 1, lines
     assert f"{variable}={value!r}" in lines[0] and allowed in lines[0], lines[0]
+
+
+def test_hybrid_weights_that_can_never_blend_stop_the_server_as_a_request_with_them_is_refused(
+    tmp_path,
+):
+    port = free_port()
+    env = _serving(tmp_path / "recsys.db", port) | ALL_ZERO | {"HYBRID_WEIGHTS_SEQUENCE": "0"}
+    command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        assert not _listening(port)
+    assert done.returncode == 1
+    (line,) = (done.stdout + done.stderr).strip().splitlines()
+    assert line.startswith("Error: invalid setting HYBRID_WEIGHTS_TWO_TOWER=0, ")
+    assert line.endswith(": at least one weight must be positive")
 
 
 def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_run_init_db(

@@ -121,6 +121,42 @@ def test_durations_and_weights_that_would_fail_at_request_time_stop_the_service_
             load_settings({variable: value})
 
 
+def test_configured_hybrid_weights_follow_the_rules_and_words_of_a_requests_weights():
+    import pytest
+
+    from application.hybrid import InvalidWeights, parse_weights
+    from entrypoints.config import ConfigError
+
+    for text in ("two_tower:1e300", "item_cf:-0.5"):
+        with pytest.raises(InvalidWeights) as asked:
+            parse_weights(text, ["two_tower", "item_cf"])
+        name, value = text.split(":")
+        variable = f"HYBRID_WEIGHTS_{name.upper()}"
+        with pytest.raises(ConfigError) as configured:
+            load_settings({variable: value})
+        assert str(configured.value) == f"invalid setting {variable}={value!r}: {asked.value}"
+    assert (
+        load_settings({"HYBRID_WEIGHTS_POPULARITY": "1000"})["hybrid_weights"]["popularity"] == 1000
+    )
+
+
+def test_pinned_hybrid_weights_that_can_never_blend_stop_the_service_at_start():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    zero = {f"HYBRID_WEIGHTS_{n}": "0" for n in ("TWO_TOWER", "CONTENT", "ITEM_CF")}
+    # setting any weight pins all five: popularity and sequence stay at their default, 0
+    with pytest.raises(ConfigError, match="at least one weight must be positive") as refused:
+        load_settings(zero)
+    assert "HYBRID_WEIGHTS_POPULARITY=0 (default)" in str(refused.value)
+    with pytest.raises(ConfigError, match="at least one weight must be positive"):
+        load_settings(zero | {"HYBRID_WEIGHTS_POPULARITY": "0", "HYBRID_WEIGHTS_SEQUENCE": "0"})
+    # zero for some, the rest positive by default or as given: a blend is possible
+    assert load_settings({"HYBRID_WEIGHTS_TWO_TOWER": "0"})["hybrid_weights"]["item_cf"] == 0.25
+    assert load_settings(zero | {"HYBRID_WEIGHTS_SEQUENCE": "0.5"})["tuning_pins"]["hybrid"]
+
+
 def test_a_popularity_half_life_of_zero_means_plain_counts_as_documented():
     assert load_settings({"RS_POPULARITY_HALF_LIFE_DAYS": "0"})["popularity_half_life_days"] == 0
 
