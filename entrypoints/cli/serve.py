@@ -26,11 +26,11 @@ from entrypoints.config import (
 from entrypoints.xapi_mapping_file import load_mapping
 
 
-def _validated() -> dict[str, Any]:
+def _validated(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings and the files they name, or a one-line error and exit 1: before anything is
     bound or loaded (a gunicorn worker failing on them would print a traceback after the bind)."""
     try:
-        settings = load_settings()
+        settings = load_settings(env)
         load_mapping(settings["xapi_mapping"])
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
@@ -42,10 +42,7 @@ def _validated() -> dict[str, Any]:
 def show_config(as_json: bool) -> None:
     """Print the effective configuration (secrets masked) and where each setting came from."""
     env, origin = read_sourced_environment()
-    try:
-        settings = load_settings(env)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    settings = _validated(env)  # what serve would refuse, refused in the same words
     came_from = sources(settings, env, origin)
     shown = flatten(masked(settings))
     if as_json:

@@ -80,6 +80,19 @@ def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed
     assert f"{variable}={value!r}" in lines[0] and allowed in lines[0], lines[0]
 
 
+@pytest.mark.parametrize(("variable", "value", "allowed"), BAD_SETTINGS)
+def test_show_config_refuses_a_bad_setting_with_the_line_serve_stops_with(
+    variable, value, allowed, tmp_path
+):
+    env = _serving(tmp_path / "recsys.db", free_port()) | {variable: value}
+    command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    (line,) = (done.stdout + done.stderr).strip().splitlines()
+    assert line.startswith("Error: invalid setting "), line
+    assert f"{variable}={value!r}" in line and allowed in line, line
+
+
 def test_hybrid_weights_that_can_never_blend_stop_the_server_as_a_request_with_them_is_refused(
     tmp_path,
 ):
