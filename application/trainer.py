@@ -92,17 +92,27 @@ class Trainer:
         except Exception:  # noqa: BLE001 - the database may be what failed: the log has it
             log.debug("could not record the failed cycle", exc_info=True)
 
-    def run_forever(self, stop: threading.Event, prepare: Callable[[], None] | None = None) -> None:
-        """Cycles until `stop`; `prepare` (the migration) first, retried like a cycle. A database
-        outage is one warning when it starts and one line when it ends, not a traceback a cycle."""
-        self.say(f"trainer started: fits at most every {self.fit_interval:g}s")
+    def run_forever(
+        self,
+        stop: threading.Event,
+        prepare: Callable[[], None] | None = None,
+        force: bool = False,
+    ) -> None:
+        """Cycles until `stop`; `prepare` (the migration) first, retried like a cycle. With
+        `force`, the first cycle that runs to its end refits every strategy. A database outage is
+        one warning when it starts and one line when it ends, not a traceback a cycle."""
+        self.say(
+            f"trainer started: fits at most every {self.fit_interval:g}s"
+            + (", refitting every strategy first" if force else "")
+        )
         down = False
         while not stop.is_set():
             try:
                 if prepare is not None:
                     prepare()
                     prepare = None
-                self.run_once()
+                self.run_once(force=force)
+                force = False
                 if down:
                     self.say("database is back; the trainer carries on")
                 down = False

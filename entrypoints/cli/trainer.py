@@ -13,11 +13,17 @@ from entrypoints.cli.base import cli, container_of
 
 @cli.command("trainer")
 @click.option("--once", is_flag=True, help="Run queued jobs and fit what is stale, then exit.")
-@click.option("--force", is_flag=True, help="Refit and republish every strategy.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Refit and republish every strategy at the first cycle, stale or not, then carry on "
+    "as usual (with --once: then exit).",
+)
 @click.pass_context
 def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     """Fit every strategy when the data changes (at most every RS_FIT_INTERVAL seconds), publish
-    each as a versioned artifact, and run the jobs web workers queue (reindex)."""
+    each as a versioned artifact, and run the jobs web workers queue (reindex). Runs until
+    stopped (SIGTERM, Ctrl-C) unless --once is given."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -31,7 +37,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
             f"{error.strerror or error}"
         ) from None
     process = container.trainer()
-    if once or force:
+    if once:
         if migrate is not None:
             migrate()
         fitted = process.run_once(force=force)
@@ -63,7 +69,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     try:
         # a trainer started while the database is down waits for it (a supervisor, or
         # `serve --with-trainer`, which does not restart it, would otherwise lose it)
-        process.run_forever(stop, prepare=migrate)
+        process.run_forever(stop, prepare=migrate, force=force)
     except Stopped:
         # a publish is a staged directory renamed into place and a pointer replaced: leaving
         # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job

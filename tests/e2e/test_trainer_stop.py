@@ -56,3 +56,46 @@ def test_a_trainer_told_to_stop_mid_training_leaves_at_once_with_every_version_w
         version = store.current_version(name)
         assert version is not None and store.load(name, version).manifest
     assert store.current_version("two_tower") is None  # dropped, not half-published
+
+
+def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped(tmp_path):
+    (tmp_path / "quick.yaml").write_text(
+        "members: 1\nepochs: 2\nbatch_size: 64\nembedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_TWO_TOWER_CONFIG": str(tmp_path / "quick.yaml"),
+        "RS_TUNING_BUDGET_SECONDS": "0",
+        "RS_FIT_INTERVAL": "1",
+    }
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*recsys, "demo-data", "--learners", "30"], env=env, check=True, capture_output=True
+    )
+    subprocess.run([*recsys, "trainer", "--once"], env=env, cwd=ROOT, check=True)
+    store = FilesystemArtifactStore(tmp_path / "models")
+    names = ("popularity", "content", "item_cf", "sequence", "two_tower")
+    before = {name: store.current_version(name) for name in names}  # all up to date now
+
+    log = tmp_path / "trainer.log"
+    with open(log, "w") as out:
+        trainer = subprocess.Popen(
+            [*recsys, "trainer", "--force"], env=env, cwd=ROOT, stdout=out, stderr=out
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while any(store.current_version(name) == before[name] for name in names):
+                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            forced = {name: store.current_version(name) for name in names}
+            time.sleep(5)  # several fit intervals after its forced cycle: a supervisor sees it up
+            assert trainer.poll() is None, log.read_text()
+            trainer.send_signal(signal.SIGTERM)
+            assert trainer.wait(timeout=20) == 0, log.read_text()
+        finally:
+            trainer.kill()
+    # only the first cycle was forced: the later ones found nothing stale
+    assert {name: store.current_version(name) for name in names} == forced

@@ -72,3 +72,33 @@ def test_a_migration_that_fails_for_another_reason_than_an_outage_ends_the_train
     trainer = Trainer(lambda: Fit(stop, outage=0), Jobs, fit_interval=0, poll_seconds=0)
     with pytest.raises(RuntimeError, match="permission denied"):
         trainer.run_forever(stop, prepare=migrate)
+
+
+def test_a_forced_trainer_refits_everything_at_its_first_cycle_then_keeps_running():
+    stop = threading.Event()
+    forced: list[bool] = []
+
+    class Recorded:
+        def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+            forced.append(force)
+            if len(forced) == 3:
+                stop.set()
+            return []
+
+    Trainer(Recorded, Jobs, fit_interval=0, poll_seconds=0).run_forever(stop, force=True)
+    assert forced == [True, False, False]
+
+
+def test_a_forced_trainer_started_during_an_outage_forces_the_first_cycle_that_gets_through():
+    stop = threading.Event()
+    fit = Fit(stop, outage=2)
+    forced: list[bool] = []
+    execute = fit.execute
+
+    def recorded(force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+        forced.append(force)
+        return execute(force, progress)
+
+    fit.execute = recorded  # type: ignore[method-assign]
+    Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0).run_forever(stop, force=True)
+    assert forced == [True, True, True]
