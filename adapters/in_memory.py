@@ -265,9 +265,9 @@ class InMemoryTrainerRepository(TrainerRepository):
             if seen.seen_at < forget_before:
                 del self.store.trainers[worker]
 
-    def recent(self, since: datetime) -> list[TrainerBeat]:
+    def recent(self, since: datetime, limit: int | None = None) -> list[TrainerBeat]:
         seen = [b for b in self.store.trainers.values() if b.seen_at >= since]
-        return sorted(seen, key=lambda b: (-b.seen_at.timestamp(), b.worker))
+        return sorted(seen, key=lambda b: (-b.seen_at.timestamp(), b.worker))[:limit]
 
 
 class InMemoryJobRepository(JobRepository):
@@ -338,6 +338,9 @@ class InMemoryJobRepository(JobRepository):
                 heartbeat_at=None,
                 worker=None,
             )
+
+    def active(self) -> list[Job]:
+        return [j for j in self.store.jobs.values() if j.status in ("queued", "running")]
 
 
 class InMemoryStatementRepository(StatementRepository):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -352,6 +352,28 @@ class JobRepository(abc.ABC):
     def requeue(self, job_id: str) -> None:
         """Back to queued, for another worker (a job whose worker died)."""
 
+    @abc.abstractmethod
+    def active(self) -> list[Job]:
+        """The queued and running jobs (at most one of each kind)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastFit:
+    """How a trainer's latest fit of one strategy went."""
+
+    outcome: str  # published, failed, overtaken (by another trainer) or unpublished
+    fit_seconds: float
+    publish_seconds: float  # 0 when nothing was published
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerTally:
+    """What one trainer did since it started: its counts only ever grow while it runs."""
+
+    fits: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (strategy, outcome)
+    jobs: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (kind, succeeded|failed)
+    last_fits: Mapping[str, LastFit] = field(default_factory=dict)  # strategy -> its latest fit
+
 
 @dataclass(frozen=True, slots=True)
 class TrainerBeat:
@@ -361,6 +383,7 @@ class TrainerBeat:
     started_at: datetime
     seen_at: datetime  # when its latest fit cycle ended
     last_cycle: str  # what that cycle did, in a line
+    tally: TrainerTally = field(default_factory=TrainerTally)
 
 
 class TrainerRepository(abc.ABC):
@@ -373,8 +396,8 @@ class TrainerRepository(abc.ABC):
         `forget_before` (a restarted trainer is a new worker)."""
 
     @abc.abstractmethod
-    def recent(self, since: datetime) -> list[TrainerBeat]:
-        """Trainers seen since `since`, the latest seen first."""
+    def recent(self, since: datetime, limit: int | None = None) -> list[TrainerBeat]:
+        """Trainers seen since `since`, the latest seen first, at most `limit` of them."""
 
 
 @dataclass(frozen=True, slots=True)

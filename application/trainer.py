@@ -8,11 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from application.ports import StorageUnavailable, TrainerBeat, UnitOfWork
+from application.ports import (
+    Job,
+    LastFit,
+    StorageUnavailable,
+    TrainerBeat,
+    TrainerTally,
+    UnitOfWork,
+)
 from application.use_cases.fit_strategies import FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
@@ -32,7 +40,6 @@ class Trainer:
         fit_interval: float = 60.0,
         poll_seconds: float = 2.0,
         say: Callable[[str], None] = log.info,
-        on_fitted: Callable[[Fitted], None] | None = None,
         uow_factory: Callable[[], UnitOfWork] | None = None,
         worker: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -43,32 +50,40 @@ class Trainer:
         self.fit_interval = fit_interval
         self.poll_seconds = poll_seconds
         self.say = say
-        #: told of every strategy fitted (metrics)
-        self.on_fitted = on_fitted
         #: where each fit cycle is recorded for every host to see (none: not recorded)
         self.uow_factory, self.worker, self.clock = uow_factory, worker, clock
         self.started_at = clock()
         self._fitted_at: float | None = None
+        #: the latest beat: (what its cycle did, when it ended)
+        self._latest: tuple[str, datetime] | None = None
+        # what /metrics on every host reports of this trainer (TrainerTally), recorded with beats
+        self._fits: Counter[tuple[str, str]] = Counter()
+        self._jobs: Counter[tuple[str, str]] = Counter()
+        self._last_fits: dict[str, LastFit] = {}
 
     def run_once(self, force: bool = False) -> list[Fitted]:
         """Jobs first (an operator is waiting for them), then a fit if one is due."""
         runner = self.jobs()
         runner.recover()
+        ran: list[Job] = []
         while (job := runner.run_one()) is not None:
             self.say(
                 f"job {job.job_id} ({job.kind}) {job.status}"
                 + (f": {job.error}" if job.error else "")
             )
+            self._jobs[(job.kind, job.status)] += 1
+            ran.append(job)
         now = time.monotonic()
         if not force and self._fitted_at is not None and now - self._fitted_at < self.fit_interval:
+            if ran and self._latest is not None:  # the job counts now, not at the next cycle
+                self._beat(*self._latest)
             return []
         if self._fitted_at is None:
             self._beat("started: fitting")  # seen at once, not only after a long first fit
         self._fitted_at = now
         fitted = self.fit().execute(force=force, progress=self.say)
         for item in fitted:
-            if self.on_fitted is not None:
-                self.on_fitted(item)
+            self._count(item)
         if self.update_bandit is not None:
             credited = self.update_bandit().execute()
             if credited.changed:
@@ -76,12 +91,21 @@ class Trainer:
         self._beat(summary(fitted))
         return fitted
 
-    def _beat(self, last_cycle: str) -> None:
+    def _count(self, item: Fitted) -> None:
+        self._fits[(item.strategy, outcome(item))] += 1
+        fit_seconds = max(0.0, item.seconds - item.publish_seconds)
+        self._last_fits[item.strategy] = LastFit(outcome(item), fit_seconds, item.publish_seconds)
+
+    def _beat(self, last_cycle: str, seen_at: datetime | None = None) -> None:
+        """Record the cycle that ended at `seen_at` (default: now) with what this trainer did."""
         if self.uow_factory is None:
             return
         now = self.clock()
+        seen_at = seen_at or now
+        self._latest = (last_cycle, seen_at)
+        tally = TrainerTally(dict(self._fits), dict(self._jobs), dict(self._last_fits))
         with self.uow_factory() as uow:
-            beat = TrainerBeat(self.worker, self.started_at, now, last_cycle)
+            beat = TrainerBeat(self.worker, self.started_at, seen_at, last_cycle, tally)
             uow.trainers.beat(beat, forget_before=now - FORGET_AFTER)
             uow.commit()
 
@@ -145,6 +169,14 @@ def summary(fitted: Sequence[Fitted]) -> str:
     said += [f"overtaken by another trainer: {', '.join(overtaken)}"] if overtaken else []
     line = "; ".join(said) or "fitted: nothing new to publish"
     return line if len(line) <= 500 else line[:499] + "…"
+
+
+def outcome(item: Fitted) -> str:
+    if item.version:
+        return "published"
+    if item.failed:
+        return "failed"
+    return "overtaken" if item.overtaken else "unpublished"
 
 
 def summary_of_failure(error: Exception) -> str:

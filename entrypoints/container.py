@@ -24,7 +24,6 @@ from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from application.bandit import BanditService
 from application.hybrid import HybridRecommender
-from application.ports import Job
 from application.ranking import RankingPolicy
 from application.slate_recorder import SlateRecorder
 from application.strategies import StrategyRegistry
@@ -34,7 +33,7 @@ from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.evaluate_strategies import EvaluateStrategies
 from application.use_cases.explain_recommendation import ExplainRecommendation
 from application.use_cases.find_similar import FindSimilar
-from application.use_cases.fit_strategies import FitStrategies, Fitted
+from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.jobs import RunJobs, SubmitJob
 from application.use_cases.log_interactions import LogInteractions
@@ -65,17 +64,6 @@ def _two_tower_trainer(**settings):  # type: ignore[no-untyped-def]
     from adapters.two_tower.trainer import TwoTowerTrainer
 
     return TwoTowerTrainer(**settings)
-
-
-def job_finished(job: Job) -> None:
-    metrics.job_finished(job.kind, job.status)
-
-
-def fitted(item: Fitted) -> None:
-    if item.version is not None:
-        metrics.fit_finished(item.strategy, item.seconds - item.publish_seconds)
-        metrics.publish_finished(item.strategy, item.publish_seconds)
-        metrics.live_version(item.strategy, item.version)
 
 
 def _worker_name() -> str:
@@ -215,7 +203,6 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         handlers=providers.Callable(job_handlers, rebuild_index.provider, fit_strategies.provider),
         worker=providers.Callable(_worker_name),
-        on_finished=providers.Object(job_finished),
     )
     trainer = providers.Factory(
         Trainer,
@@ -223,7 +210,6 @@ class Container(containers.DeclarativeContainer):
         jobs=run_jobs.provider,
         update_bandit=update_bandit.provider,
         fit_interval=config.fit_interval_seconds,
-        on_fitted=providers.Object(fitted),
         uow_factory=uow.provider,
         worker=providers.Callable(_worker_name),
     )

@@ -1,7 +1,7 @@
 """Every Prometheus metric the service exports, and the small functions that record them.
 
-Web views, the job store and the trainer call the functions below; nothing else names
-prometheus_client. Under gunicorn, `recsys serve` points PROMETHEUS_MULTIPROC_DIR at a fresh folder
+Web views call the functions below; nothing else names prometheus_client but
+entrypoints/stored_metrics.py (what trainers did, read from the database at scrape time). Under gunicorn, `recsys serve` points PROMETHEUS_MULTIPROC_DIR at a fresh folder
 before the workers start, so each worker writes its own files and GET /metrics adds them up.
 """
 
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from time import perf_counter
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,7 +23,6 @@ from prometheus_client import (
 )
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-FIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 HTTP_REQUESTS = Counter(
     "recsys_http_requests", "HTTP requests answered", ["method", "route", "status"]
@@ -55,16 +51,6 @@ EVENTS = Counter(
 DATABASE_ERRORS = Counter(
     "recsys_database_errors", "Errors raised by the database driver", ["error"]
 )
-JOBS = Counter("recsys_jobs", "Finished jobs, by kind and outcome", ["kind", "outcome"])
-FIT_SECONDS = Histogram(
-    "recsys_fit_duration_seconds", "Time to fit one strategy", ["strategy"], buckets=FIT_BUCKETS
-)
-PUBLISH_SECONDS = Histogram(
-    "recsys_publish_duration_seconds",
-    "Time to publish one strategy's artifact",
-    ["strategy"],
-    buckets=LATENCY_BUCKETS + (30.0, 60.0),
-)
 LIVE_VERSION = Gauge(
     "recsys_live_model_version_timestamp_seconds",
     "Creation time of the artifact version a strategy serves (its version id as a Unix time)",
@@ -89,38 +75,6 @@ def events_received(accepted: int, duplicates: int, ignored: int) -> None:
 
 def database_error(error: BaseException) -> None:
     DATABASE_ERRORS.labels(type(error).__name__).inc()
-
-
-def job_finished(kind: str, outcome: str) -> None:
-    """`outcome`: succeeded, failed, or another short word (e.g. rebased, skipped)."""
-    JOBS.labels(kind, outcome).inc()
-
-
-def fit_finished(strategy: str, seconds: float) -> None:
-    FIT_SECONDS.labels(strategy).observe(seconds)
-
-
-def publish_finished(strategy: str, seconds: float) -> None:
-    PUBLISH_SECONDS.labels(strategy).observe(seconds)
-
-
-@contextmanager
-def timed_fit(strategy: str) -> Iterator[None]:
-    """`with timed_fit("item_cf"): ...` records the fit's duration (also when it fails)."""
-    start = perf_counter()
-    try:
-        yield
-    finally:
-        fit_finished(strategy, perf_counter() - start)
-
-
-@contextmanager
-def timed_publish(strategy: str) -> Iterator[None]:
-    start = perf_counter()
-    try:
-        yield
-    finally:
-        publish_finished(strategy, perf_counter() - start)
 
 
 def live_version(strategy: str, version: str | None) -> None:

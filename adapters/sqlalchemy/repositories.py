@@ -546,6 +546,11 @@ class SqlJobRepository(JobRepository):
             .values(status="queued", started_at=None, heartbeat_at=None, worker=None)
         )
 
+    def active(self) -> list[Job]:
+        # the partial index uq_jobs_active_kind holds exactly these rows
+        query = select(jobs).where(jobs.c.status.in_(("queued", "running")))
+        return [_job(r) for r in self.connection.execute(query)]
+
 
 def delete_everything(connection: Connection) -> None:
     """Empty every table (tests and demo resets)."""

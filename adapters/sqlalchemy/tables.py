@@ -120,6 +120,9 @@ trainers = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Column("last_cycle", Text, nullable=False),
+    # its TrainerTally (fits and jobs counted since it started, its latest fit of each strategy)
+    Column("tally", JSON, nullable=True),
+    Index("ix_trainers_seen_at", "seen_at"),
 )
 
 # xAPI statements received: the id makes a retry a no-op; no e-mail address is ever kept.

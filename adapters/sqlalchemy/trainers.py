@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from adapters.sqlalchemy.repositories import utc
 from adapters.sqlalchemy.tables import trainers
-from application.ports import TrainerBeat, TrainerRepository
+from application.ports import LastFit, TrainerBeat, TrainerRepository, TrainerTally
 
 
 class SqlTrainerRepository(TrainerRepository):
@@ -20,6 +21,7 @@ class SqlTrainerRepository(TrainerRepository):
             "started_at": utc(beat.started_at),
             "seen_at": utc(beat.seen_at),
             "last_cycle": beat.last_cycle,
+            "tally": _stored(beat.tally),
         }
         # only the trainer itself writes its row: no other writer to race with
         found = self.connection.execute(
@@ -29,12 +31,39 @@ class SqlTrainerRepository(TrainerRepository):
             self.connection.execute(trainers.insert().values(worker=beat.worker, **values))
         self.connection.execute(delete(trainers).where(trainers.c.seen_at < utc(forget_before)))
 
-    def recent(self, since: datetime) -> list[TrainerBeat]:
+    def recent(self, since: datetime, limit: int | None = None) -> list[TrainerBeat]:
         rows = self.connection.execute(
             select(trainers)
             .where(trainers.c.seen_at >= utc(since))
             .order_by(trainers.c.seen_at.desc(), trainers.c.worker)
+            .limit(limit)
         )
         return [
-            TrainerBeat(r.worker, utc(r.started_at), utc(r.seen_at), r.last_cycle) for r in rows
+            TrainerBeat(
+                r.worker, utc(r.started_at), utc(r.seen_at), r.last_cycle, _tally(r.tally or {})
+            )
+            for r in rows
         ]
+
+
+def _stored(tally: TrainerTally) -> dict[str, Any]:
+    """JSON: counts as [name, outcome, count] rows (JSON keys are strings, not pairs)."""
+    return {
+        "fits": [[*key, n] for key, n in tally.fits.items()],
+        "jobs": [[*key, n] for key, n in tally.jobs.items()],
+        "last_fits": {
+            name: [last.outcome, last.fit_seconds, last.publish_seconds]
+            for name, last in tally.last_fits.items()
+        },
+    }
+
+
+def _tally(stored: dict[str, Any]) -> TrainerTally:
+    return TrainerTally(
+        fits={(name, outcome): int(n) for name, outcome, n in stored.get("fits", [])},
+        jobs={(kind, outcome): int(n) for kind, outcome, n in stored.get("jobs", [])},
+        last_fits={
+            name: LastFit(str(outcome), float(fit), float(publish))
+            for name, (outcome, fit, publish) in stored.get("last_fits", {}).items()
+        },
+    )

@@ -6,22 +6,49 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from time import perf_counter
 
+from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Flask, Response, g, request
 
+from application.ports import StorageUnavailable, UnitOfWork
+from application.trainer import FORGET_AFTER
 from entrypoints import logs, metrics
+from entrypoints.container import Container
+from entrypoints.stored_metrics import TRAINERS_REPORTED, stored_exposition
 
 bp = Blueprint("observability", __name__)
 access = logging.getLogger("recsys.access")
+log = logging.getLogger(__name__)
 #: an id a client or proxy sends is kept when it is short and plain, so it cannot forge log lines
 ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 @bp.get("/metrics")
-def scrape():  # type: ignore[no-untyped-def]
+@inject
+def scrape(  # type: ignore[no-untyped-def]
+    uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
+):
     body, content_type = metrics.exposition()
-    return Response(body, content_type=content_type)
+    return Response(body + _stored(uow_factory), content_type=content_type)
+
+
+def _stored(uow_factory: Callable[[], UnitOfWork]) -> bytes:
+    """The trainers' and jobs' metrics, from two small indexed queries; none while the database
+    does not answer (recsys_database_errors_total and /readyz say so), the rest still served."""
+    try:
+        with uow_factory() as uow:
+            since = datetime.now(UTC) - FORGET_AFTER
+            trainers = uow.trainers.recent(since, limit=TRAINERS_REPORTED)
+            active = uow.jobs.active()
+    except StorageUnavailable:
+        return b""
+    except Exception:  # noqa: BLE001 - e.g. a schema not upgraded yet: the rest still answers
+        log.exception("could not read the trainers' metrics from the database")
+        return b""
+    return stored_exposition(trainers, active)
 
 
 scrape.openapi = {  # type: ignore[attr-defined]

@@ -165,3 +165,11 @@ def test_a_trainer_sends_heartbeats_while_a_job_runs_and_none_once_it_has_ended(
     last = beaten()  # a job given back is queued afresh, without a heartbeat
     time.sleep(0.1)  # ten heartbeat intervals
     assert seen and beaten() == last
+
+
+def test_the_active_jobs_are_the_queued_and_running_ones(uow_factory):
+    submit(uow_factory, "reindex")
+    submit(uow_factory, "fit")
+    RunJobs(uow_factory, {"reindex": lambda: {}}, "w:1", clock=lambda: NOW).run_one()
+    with uow_factory() as uow:
+        assert [(j.kind, j.status) for j in uow.jobs.active()] == [("fit", "queued")]

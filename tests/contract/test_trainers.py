@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.ports import TrainerBeat
+from application.ports import LastFit, TrainerBeat, TrainerTally
 from tests.conftest import NOW
 
 
@@ -42,3 +42,21 @@ def test_a_beat_not_committed_is_not_seen(uow_factory):
         uow.trainers.beat(TrainerBeat("w:1", NOW, NOW, "x"), forget_before=NOW)
     with uow_factory() as uow:
         assert uow.trainers.recent(NOW - timedelta(days=1)) == []
+
+
+def test_what_a_trainer_did_is_kept_with_its_latest_cycle_for_every_host_to_report(uow_factory):
+    tally = TrainerTally(
+        fits={("item_cf", "published"): 2, ("two_tower", "failed"): 1},
+        jobs={("reindex", "succeeded"): 1},
+        last_fits={"item_cf": LastFit("published", 1.25, 0.5)},
+    )
+    with uow_factory() as uow:
+        uow.trainers.beat(TrainerBeat("w:1", NOW, NOW, "x", tally), forget_before=NOW)
+        uow.trainers.beat(
+            TrainerBeat("w:2", NOW, NOW - timedelta(minutes=1), "y"),
+            forget_before=NOW - timedelta(1),
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        (latest,) = uow.trainers.recent(NOW - timedelta(days=1), limit=1)
+    assert latest.worker == "w:1" and latest.tally == tally

@@ -168,3 +168,45 @@ def test_serve_counts_requests_in_its_own_metrics_folder_as_make_run_starts_it(t
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_what_a_trainer_on_another_host_fitted_and_ran_is_in_every_scrape(served):
+    port, folder = served
+    (folder / "quick.yaml").write_text(
+        "members: 1\nepochs: 2\nbatch_size: 64\nembedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    # the trainer writes no metrics folder of the server's: only the database is shared
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {
+        "RS_DATABASE_URL": f"sqlite:///{folder}/recsys.db",
+        "RS_MODELS_DIR": str(folder / "models"),
+        "RS_TWO_TOWER_CONFIG": str(folder / "quick.yaml"),
+        "RS_TUNING_BUDGET_SECONDS": "0",
+    }
+    trainer = [sys.executable, "-m", "entrypoints.cli", "trainer", "--once"]
+    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=300)
+    reindex = urllib.request.Request(
+        f"http://127.0.0.1:{port}/admin/recommendations/reindex", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(reindex, timeout=30) as response:
+        assert response.status == 202
+    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=300)
+
+    samples = _samples(port)
+    named = {name for name, _ in samples}
+    fits = {
+        dict(labels)["strategy"]: value
+        for (name, labels), value in samples.items()
+        if name == "recsys_trainer_fits_total" and dict(labels)["outcome"] == "published"
+    }
+    assert {"popularity", "content", "item_cf", "sequence", "two_tower"} <= set(fits)
+    jobs = [
+        dict(labels)
+        for (name, labels), value in samples.items()
+        if name == "recsys_trainer_jobs_total" and value == 1
+    ]
+    assert [(j["kind"], j["outcome"]) for j in jobs] == [("reindex", "succeeded")]
+    assert {
+        "recsys_trainer_last_fit_duration_seconds",
+        "recsys_trainer_last_publish_duration_seconds",
+        "recsys_trainer_seen_timestamp_seconds",
+    } <= named

@@ -12,13 +12,6 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_a_fit_is_timed_even_when_it_fails():
-    before = value("recsys_fit_duration_seconds_count", strategy="unit_fit")
-    with pytest.raises(RuntimeError), metrics.timed_fit("unit_fit"):
-        raise RuntimeError("boom")
-    assert value("recsys_fit_duration_seconds_count", strategy="unit_fit") == before + 1
-
-
 def test_the_live_version_is_its_creation_time():
     metrics.live_version("unit_tower", "20261128T203912500000Z-ab12cd")
     assert value("recsys_live_model_version_timestamp_seconds", strategy="unit_tower") == (
@@ -37,28 +30,38 @@ def test_a_fallback_is_counted_with_the_list_it_served():
     )
 
 
-def test_job_outcomes_and_publish_durations_reach_the_exposition():
-    metrics.job_finished("unit_reindex", "failed")
-    metrics.publish_finished("unit_tower", 0.2)
-    body, content_type = metrics.exposition()
-    assert content_type.startswith("text/plain")
-    assert b'recsys_jobs_total{kind="unit_reindex",outcome="failed"}' in body
-    assert b'recsys_publish_duration_seconds_count{strategy="unit_tower"}' in body
+def test_what_trainers_did_and_the_jobs_waiting_read_from_the_database_reach_the_exposition():
+    from prometheus_client.parser import text_string_to_metric_families
 
+    from application.ports import Job, LastFit, TrainerBeat, TrainerTally
+    from entrypoints.stored_metrics import stored_exposition
+    from tests.conftest import NOW
 
-def test_every_finished_job_is_counted_by_kind_and_outcome():
-    from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
-    from application.use_cases.jobs import RunJobs, SubmitJob
-    from entrypoints.container import job_finished
-
-    store = InMemoryStore()
-    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
-    before = value("recsys_jobs_total", kind="reindex", outcome="failed")
-    SubmitJob(uow, ("reindex",)).execute("reindex")
-
-    def broken():  # type: ignore[no-untyped-def]
-        raise OSError("the index could not be written")
-
-    job = RunJobs(uow, {"reindex": broken}, "w", on_finished=job_finished).run_one()
-    assert job is not None and job.status == "failed"
-    assert value("recsys_jobs_total", kind="reindex", outcome="failed") == before + 1
+    tally = TrainerTally(
+        fits={("item_cf", "published"): 3, ("item_cf", "failed"): 1},
+        jobs={("reindex", "failed"): 2},
+        last_fits={"item_cf": LastFit("failed", 1.5, 0.0), "content": LastFit("published", 2, 1)},
+    )
+    trainers = [TrainerBeat("host-a:7", NOW, NOW, "failed: item_cf (boom)", tally)]
+    queued = [Job("j1", "reindex", "queued", NOW)]
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(stored_exposition(trainers, queued).decode())
+    }
+    samples = {
+        (s.name, tuple(sorted(s.labels.values()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert families["recsys_trainer_fits"].type == "counter"
+    assert families["recsys_trainer_jobs"].type == "counter"
+    assert samples[("recsys_trainer_fits_total", ("failed", "host-a:7", "item_cf"))] == 1
+    assert samples[("recsys_trainer_jobs_total", ("failed", "host-a:7", "reindex"))] == 2
+    assert (
+        samples[("recsys_trainer_last_fit_duration_seconds", ("failed", "host-a:7", "item_cf"))]
+        == 1.5
+    )
+    assert samples[("recsys_trainer_last_publish_duration_seconds", ("content", "host-a:7"))] == 1
+    assert ("recsys_trainer_last_publish_duration_seconds", ("host-a:7", "item_cf")) not in samples
+    assert samples[("recsys_trainer_seen_timestamp_seconds", ("host-a:7",))] == NOW.timestamp()
+    assert samples[("recsys_jobs_active", ("queued", "reindex"))] == 1

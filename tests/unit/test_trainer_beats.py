@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from application.trainer import Trainer, summary
 from application.use_cases.fit_strategies import Fitted
@@ -88,3 +90,38 @@ def test_a_fit_cycle_that_crashes_is_seen_as_failed_and_the_trainer_goes_on():
     with uow() as unit:
         (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
     assert listed.last_cycle == "failed: RuntimeError: CUDA out of memory"
+
+
+def test_what_a_trainer_fitted_and_ran_is_recorded_with_its_beats_a_job_at_once():
+    from application.ports import Job, LastFit
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    fit = Fit(
+        [
+            [
+                Fitted("popularity", "v1", 0.3, publish_seconds=0.1),
+                Fitted("item_cf", None, 0.2, "failed: boom", failed=True),
+            ]
+        ]
+    )
+
+    class OneJob(Jobs):
+        pending = [Job("j1", "reindex", "failed", NOW, error="OSError: disk full")]
+
+        def run_one(self):  # type: ignore[no-untyped-def]
+            return self.pending.pop() if self.pending else None
+
+    trainer = Trainer(
+        lambda: fit, Jobs, fit_interval=3600, uow_factory=uow, worker="h:1", clock=lambda: NOW
+    )
+    trainer.run_once()
+    trainer.jobs = OneJob
+    trainer.run_once()  # no fit due: the job's outcome is recorded all the same
+    with uow() as unit:
+        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert listed.tally.fits == {("popularity", "published"): 1, ("item_cf", "failed"): 1}
+    assert listed.tally.jobs == {("reindex", "failed"): 1}
+    assert listed.tally.last_fits["popularity"] == LastFit("published", pytest.approx(0.2), 0.1)
+    assert listed.tally.last_fits["item_cf"].outcome == "failed"
+    assert listed.seen_at == NOW and listed.last_cycle.startswith("published popularity")
