@@ -36,8 +36,10 @@ def _write(path: Path, data: bytes) -> None:
 class FilesystemArtifactStore(ArtifactStore):
     def __init__(self, root: str | os.PathLike[str], keep: int = 3) -> None:
         self.root = Path(root)
-        # At least two: a reader that has just resolved `current` must still find it after a publish.
-        self.keep = max(2, keep)
+        if keep < 2:
+            # a reader that has just resolved `current` must still find it after a publish
+            raise ValueError(f"at least 2 versions are kept, not {keep}")
+        self.keep = keep
 
     def check_writable(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,8 @@ class Settings(BaseModel):
     )
     bandit_epsilon: float = Field(0.1, alias="RS_BANDIT_EPSILON", ge=0, le=1)
     diversity: float = Field(0.3, alias="RS_DIVERSITY_LAMBDA", ge=0, le=1)
-    keep_versions: int = Field(3, alias="RS_KEEP_VERSIONS", ge=1)
+    # a web worker that has just read `current` must still find that version after a publish
+    keep_versions: int = Field(3, alias="RS_KEEP_VERSIONS", ge=2)
     hnsw_above: int = Field(50_000, alias="RS_FAISS_HNSW_ABOVE", ge=1)
     host: str = Field("127.0.0.1", alias="RS_HOST", pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
     port: int = Field(8002, alias="RS_PORT", ge=1, le=65535)

@@ -154,3 +154,8 @@ def test_a_publish_removes_what_a_killed_publish_left_staged(store, tmp_path):
         "versions",
     ]
     assert store.current_version("model") == second
+
+
+def test_fewer_than_two_kept_versions_are_refused():
+    with pytest.raises(ValueError, match="at least 2 versions are kept, not 1"):
+        FilesystemArtifactStore("models", keep=1)

@@ -379,6 +379,18 @@ def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     assert "EMBEDDING_DIM='sixty-four': Input should be a valid integer" in result.output
 
 
+def test_keeping_one_version_is_refused_as_the_store_keeps_at_least_two(monkeypatch):
+    monkeypatch.setenv("RS_KEEP_VERSIONS", "1")
+    result = CliRunner().invoke(cli, ["show-config"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: invalid setting RS_KEEP_VERSIONS='1': Input should be greater than or equal to 2\n"
+    )
+    monkeypatch.setenv("RS_KEEP_VERSIONS", "2")
+    shown = json.loads(CliRunner().invoke(cli, ["show-config", "--json"]).output)
+    assert shown["settings"]["keep_versions"] == 2
+
+
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
     [
