@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -24,6 +25,10 @@ from typing import Any
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
+#: A file modified this recently is read again at the next verify: a write within the clock's
+#: granularity (or an NFS server's clock skew) of the last one can leave the same mtime (git's
+#: "racy clean" entries).
+SETTLE_NS = 10 * 10**9
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -40,6 +45,8 @@ class FilesystemArtifactStore(ArtifactStore):
             # a reader that has just resolved `current` must still find it after a publish
             raise ValueError(f"at least 2 versions are kept, not {keep}")
         self.keep = keep
+        #: name -> (version, filename -> what a stat said when the file was last found whole)
+        self._verified: dict[str, tuple[str, dict[str, tuple[int, int, int]]]] = {}
 
     def check_writable(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -185,8 +192,38 @@ class FilesystemArtifactStore(ArtifactStore):
             files[filename] = data
         return Artifact(name, version, manifest, files)
 
+    def verify(self, name: str, version: str) -> Artifact:
+        artifact = self.load(name, version, only=())
+        folder = self._versions_dir(name) / version
+        last_version, last = self._verified.get(name, ("", {}))
+        found = last if last_version == version else {}
+        whole = {}
+        settled = time.time_ns() - SETTLE_NS
+        for filename, expected in artifact.manifest["files"].items():
+            try:
+                # stat before reading: a change made while hashing shows at the next verify
+                seen = _stat(folder / filename)
+                if found.get(filename) != seen and not _holds(
+                    folder / filename, expected.get("sha256")
+                ):
+                    raise CorruptArtifact(
+                        f"{name} {version}: {filename} does not match its checksum"
+                    )
+            except OSError:
+                raise CorruptArtifact(f"{name} {version}: {filename} is missing") from None
+            if seen[2] < settled:
+                whole[filename] = seen
+        self._verified[name] = (version, whole)
+        return artifact
 
-def _holds(path: Path, sha256: str) -> bool:
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is written in place (mtime in ns), truncated or replaced."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _holds(path: Path, sha256: str | None) -> bool:
     """Whether the file's bytes have this digest (read in blocks: files run to gigabytes)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:

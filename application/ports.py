@@ -266,6 +266,12 @@ class ArtifactStore(abc.ABC):
         """A version with its files (all, or those of `only` it has) checked against the
         manifest; raises CorruptArtifact."""
 
+    @abc.abstractmethod
+    def verify(self, name: str, version: str) -> Artifact:
+        """The version's manifest (no files) once every file matched its checksum; raises
+        CorruptArtifact. Cheap to repeat: a file is read again only when it changed on disk
+        (size, modification time, inode) since this store last found it whole."""
+
 
 #: learner -> course -> strongest event type, the input every model trainer learns from
 Histories = Mapping[UserId, Mapping[CourseId, EventType]]

@@ -164,7 +164,9 @@ def summary(fitted: Sequence[Fitted]) -> str:
     published = [f.strategy for f in fitted if f.version]
     failed = [f"{f.strategy} ({f.note.removeprefix('failed: ')})" for f in fitted if f.failed]
     overtaken = [f.strategy for f in fitted if f.overtaken]
+    repaired = [f.strategy for f in fitted if f.repaired]
     said = [f"published {', '.join(published)}"] if published else []
+    said += [f"replaced damaged versions of {', '.join(repaired)}"] if repaired else []
     said += [f"failed: {'; '.join(failed)}"] if failed else []
     said += [f"overtaken by another trainer: {', '.join(overtaken)}"] if overtaken else []
     line = "; ".join(said) or "fitted: nothing new to publish"

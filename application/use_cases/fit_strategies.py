@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,8 @@ class Fitted:
     overtaken: bool = False
     #: fitting or publishing failed (`note` says why): the published version stays
     failed: bool = False
+    #: what was wrong with the version this one replaces, when it was damaged
+    repaired: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class FitStrategies:
         self.tuning_factories = dict(tuning_factories or {})
         self.pins = {name: dict(values) for name, values in (pins or {}).items()}
         self.tuning_budget = tuning_budget
+        #: strategy -> why its current version cannot be loaded (found by _published)
+        self.damaged: dict[str, str] = {}
 
     def wanted(self) -> Settings:
         """Strategy -> the settings to fit it with: the last published tuning's, pins winning.
@@ -130,11 +134,15 @@ class FitStrategies:
         if version is None:
             return None, None, None, {}
         try:
-            artifact = self.store.load(name, version, only=())
+            # Every checksum, not only the sizes: a file rewritten in place at its size breaks
+            # the version for every host that loads it afresh. The store reads a file again
+            # only when a stat says it changed, so this stays cheap each cycle.
+            artifact = self.store.verify(name, version)
         except CorruptArtifact as error:
-            # Gone, truncated or unreadable: web workers cannot load it, so it is fitted again
+            # Gone, damaged or unreadable: web workers cannot load it, so it is fitted again
             # (settings no wanted ones can equal), whatever the data did meanwhile.
             log.warning("%s: %s; fitting a new version", name, error)
+            self.damaged[name] = str(error)
             return version, None, None, {"unreadable": str(error)}
         manifest, trained = artifact.manifest, artifact.trained_at
         known = known_settings(name) | set(self.pins.get(name, {}))
@@ -151,6 +159,7 @@ class FitStrategies:
         the wanted ones (a new tuning, a new pin) is stale too."""
         data, erased_at = self.data_version()
         wanted = self.wanted()
+        self.damaged = {}
         stale: dict[str, str | None] = {}
         for name in self.factories:
             version, fitted_on, _, settings = self._published(name)
@@ -206,7 +215,14 @@ class FitStrategies:
             done.append(
                 self._two_tower(two_tower, data, courses, events, wanted.get(TWO_TOWER, {}), say)
             )
-        return done
+        return [self._repairing(fitted) for fitted in done]
+
+    def _repairing(self, fitted: Fitted) -> Fitted:
+        damage = self.damaged.get(fitted.strategy, "")
+        if not damage or not fitted.version:
+            return fitted
+        note = f"{fitted.note}; " if fitted.note else ""
+        return replace(fitted, note=f"{note}replaces a damaged version ({damage})", repaired=damage)
 
     def _fit(
         self,

@@ -86,6 +86,31 @@ def test_files_a_new_version_shares_with_the_current_one_are_linked_not_copied(s
     assert store.load("model", second).files == {"weights": b"w" * 1000, "index": b"b"}
 
 
+def test_verify_finds_a_file_rewritten_at_its_size_and_reads_only_what_changed(store, monkeypatch):
+    import os
+
+    import adapters.fs_artifacts as fs
+
+    version = store.publish("model", {"weights": b"w" * 100, "ids": b"[1]"}, {})
+    for path in (store.root / "model" / "versions" / version).iterdir():
+        os.utime(path, (1e9, 1e9))  # long settled: a later write cannot share its mtime
+    assert store.verify("model", version).manifest["version"] == version
+    read = []
+    holds = fs._holds
+    monkeypatch.setattr(fs, "_holds", lambda path, sha: read.append(path.name) or holds(path, sha))
+    assert store.verify("model", version).files == {}
+    assert read == []  # nothing changed on disk: a stat each, no read
+    (store.root / "model" / "versions" / version / "ids").write_bytes(b"[2]")
+    with pytest.raises(CorruptArtifact, match="model .*: ids does not match its checksum"):
+        store.verify("model", version)
+    assert read == ["ids"]
+
+
+def test_fewer_than_two_kept_versions_are_refused():
+    with pytest.raises(ValueError, match="at least 2 versions are kept, not 1"):
+        FilesystemArtifactStore("models", keep=1)
+
+
 def test_a_load_can_read_only_some_files_still_checked(store):
     version = store.publish("model", {"big": b"x" * 100, "small": b"s"}, {})
     assert store.load("model", version, only=["small"]).files == {"small": b"s"}
@@ -154,8 +179,3 @@ def test_a_publish_removes_what_a_killed_publish_left_staged(store, tmp_path):
         "versions",
     ]
     assert store.current_version("model") == second
-
-
-def test_fewer_than_two_kept_versions_are_refused():
-    with pytest.raises(ValueError, match="at least 2 versions are kept, not 1"):
-        FilesystemArtifactStore("models", keep=1)

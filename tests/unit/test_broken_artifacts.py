@@ -83,3 +83,66 @@ def test_a_full_disk_fails_one_strategy_with_a_clear_note_and_the_next_still_pub
     assert "could not be published: No space left on device" in fitted["popularity"].note
     assert fitted["item_cf"].version is not None
     assert fit.store.current_version("popularity") == before
+
+
+def test_a_file_rewritten_in_place_at_its_size_is_replaced_though_the_data_did_not_change(fit):
+    """A stat alone misses it (the size is right): the trainer checks the checksums of what
+    changed on disk since it last found the version whole."""
+    from application.trainer import summary
+
+    assert fit.execute() == []
+    version = fit.store.current_version("item_cf")
+    _damage(fit.store.root / "item_cf" / "versions" / version, lambda data: bytes(len(data)))
+    fitted = fit.execute()
+    assert [f.strategy for f in fitted] == ["item_cf"]
+    assert f"replaces a damaged version (item_cf {version}: " in fitted[0].note
+    assert "does not match its checksum" in fitted[0].note
+    assert "replaced damaged versions of item_cf" in summary(fitted)
+    assert fit.store.load("item_cf", fit.store.current_version("item_cf")).files
+    assert fit.execute() == []
+
+
+def test_a_two_tower_file_edited_in_place_leaves_new_hosts_a_version_and_the_trainer_a_fix(
+    tmp_path,
+):
+    """The reported outage: a reindex shared item_ids.json with the version before, one edit
+    broke both, and every new host fell back to popularity while the trainer saw nothing."""
+    from adapters.demo_data import demo_data
+    from adapters.two_tower.recommender import TwoTowerRecommender
+    from adapters.two_tower.trainer import TwoTowerTrainer
+    from application.strategies import StrategyRegistry
+    from application.use_cases.rebuild_index import RebuildIndex
+    from application.use_cases.train_two_tower import TrainTwoTower
+    from tests.unit.test_two_tower import FAST
+
+    demo = demo_data(seed=1, learners=60)
+    memory = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(memory)  # noqa: E731
+    UpsertCourses(uow).execute(demo.courses)
+    LogInteractions(uow).execute(demo.interactions)
+    store = FilesystemArtifactStore(tmp_path / "models")
+    trainer = TwoTowerTrainer(FAST)
+    fit = FitStrategies(
+        uow,
+        {},
+        store,
+        train_two_tower=lambda: TrainTwoTower(uow, trainer, store),
+        rebuild_index=lambda: RebuildIndex(uow, trainer, store),
+    )
+    fit.execute()
+    before = store.current_version("two_tower")
+    damaged = RebuildIndex(uow, trainer, store).execute(reencode=False).version
+    ids = store.root / "two_tower" / "versions" / damaged / "item_ids.json"
+    ids.write_text(ids.read_text().replace("course", "coursx", 1))  # in place, same size
+
+    def new_host():  # type: ignore[no-untyped-def]
+        registry = StrategyRegistry({"two_tower": TwoTowerRecommender}, uow, store, 0)
+        return registry.snapshot()
+
+    fitted = fit.execute()
+    assert [f.strategy for f in fitted] == ["two_tower"]
+    assert "item_ids.json does not match its checksum" in fitted[0].note
+    repaired = store.current_version("two_tower")
+    assert repaired not in (before, damaged)
+    snapshot = new_host()
+    assert snapshot.versions["two_tower"] == repaired and "two_tower" in snapshot.recommenders
