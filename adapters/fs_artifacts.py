@@ -3,8 +3,8 @@
 A version directory is staged under a temporary name and renamed into place; the pointer is
 replaced with os.replace. Readers therefore see either the old or the new version, never half.
 Publishes of one name hold an exclusive lock on <root>/<name>/.publish.lock (every process on
-every host mounting the directory), and a file identical to one in the current version is
-hard-linked rather than written again (a reindex rewrites only the index).
+every host mounting the directory), and a large file identical to one in the current version
+is hard-linked rather than written again (a reindex rewrites only the index).
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ from typing import Any
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
+#: Files at least this large are hard-linked from the version before when unchanged. Linked
+#: versions share one inode, so a file rewritten in place breaks every version holding it, the
+#: fallbacks included; small files (ids, lists, manifests: what a person edits) are therefore
+#: written anew, which costs little. Large ones (model weights, embeddings, the index: most of
+#: a version) stay linked: copying them would multiply the disk a reindex takes by the versions
+#: kept. A damaged linked file is found by the trainer (verify) and written anew in the version
+#: that replaces it.
+LINK_ABOVE = 1 << 20
 #: A file modified this recently is read again at the next verify: a write within the clock's
 #: granularity (or an NFS server's clock skew) of the last one can leave the same mtime (git's
 #: "racy clean" entries).
@@ -121,6 +129,7 @@ class FilesystemArtifactStore(ArtifactStore):
         try:
             for filename, data in files.items():
                 same = previous.get("files", {}).get(filename, {}).get("sha256") == sums[filename]
+                same = same and len(data) >= LINK_ABOVE
                 source = versions / str(current) / filename
                 try:
                     # what is on disk, not what the manifest says: a damaged file linked into

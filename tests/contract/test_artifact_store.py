@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.fs_artifacts import LINK_ABOVE, FilesystemArtifactStore
 from application.ports import CorruptArtifact, StaleBase
 
 
@@ -77,13 +77,24 @@ def test_concurrent_publishes_based_on_one_version_let_exactly_one_through(store
     assert sorted(outcomes) == ["published"] + ["refused"] * 7
 
 
-def test_files_a_new_version_shares_with_the_current_one_are_linked_not_copied(store):
-    first = store.publish("model", {"weights": b"w" * 1000, "index": b"a"}, {})
-    second = store.publish("model", {"weights": b"w" * 1000, "index": b"b"}, {})
+def test_large_files_a_new_version_shares_with_the_current_one_are_linked_not_copied(store):
+    weights = b"w" * LINK_ABOVE
+    first = store.publish("model", {"weights": weights, "ids": b"[1]", "index": b"a"}, {})
+    second = store.publish("model", {"weights": weights, "ids": b"[1]", "index": b"b"}, {})
     folder = store.root / "model" / "versions"
     assert (folder / first / "weights").stat().st_ino == (folder / second / "weights").stat().st_ino
     assert (folder / first / "index").stat().st_ino != (folder / second / "index").stat().st_ino
-    assert store.load("model", second).files == {"weights": b"w" * 1000, "index": b"b"}
+    assert store.load("model", second).files == {"weights": weights, "ids": b"[1]", "index": b"b"}
+
+
+def test_a_small_file_edited_in_place_damages_one_version_not_every_version_kept(store):
+    first = store.publish("model", {"ids": b'["course_python_basic"]', "index": b"a"}, {})
+    second = store.publish("model", {"ids": b'["course_python_basic"]', "index": b"b"}, {})
+    path = store.root / "model" / "versions" / second / "ids"
+    path.write_text(path.read_text().replace("python", "pythox"))  # same size, in place
+    with pytest.raises(CorruptArtifact, match="ids does not match its checksum"):
+        store.load("model", second)
+    assert store.load("model", first).files["ids"] == b'["course_python_basic"]'
 
 
 def test_verify_finds_a_file_rewritten_at_its_size_and_reads_only_what_changed(store, monkeypatch):

@@ -139,6 +139,7 @@ def test_a_two_tower_file_edited_in_place_leaves_new_hosts_a_version_and_the_tra
         registry = StrategyRegistry({"two_tower": TwoTowerRecommender}, uow, store, 0)
         return registry.snapshot()
 
+    assert new_host().versions["two_tower"] == before  # the version before still serves
     fitted = fit.execute()
     assert [f.strategy for f in fitted] == ["two_tower"]
     assert "item_ids.json does not match its checksum" in fitted[0].note
