@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from application.ports import StaleBase
+from application.ports import ArtifactStore, CorruptArtifact, StaleBase
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -38,7 +38,7 @@ def train_two_tower(
 ) -> None:
     """Train the two-tower model on the stored interactions and publish a new version."""
     container = container_of(ctx)
-    if if_missing and container.artifact_store().current_version("two_tower"):
+    if if_missing and _usable_model(container.artifact_store()):
         click.echo("a two-tower model exists already; not training")
         return
     settings = dict(container.config.two_tower())
@@ -78,11 +78,29 @@ def _epochs(manifest: dict[str, Any]) -> str:
     return f"{len(each)} members, {'/'.join(str(int(n)) for n in each)} epochs"
 
 
+def _usable_model(store: ArtifactStore) -> bool:
+    """A damaged model is as good as none: --if-missing trains one to replace it."""
+    version = store.current_version("two_tower")
+    if version is None:
+        return False
+    try:
+        store.verify("two_tower", version)
+    except CorruptArtifact as error:
+        click.echo(f"{error}; training a new version")
+        return False
+    return True
+
+
 def _rebuild(ctx: click.Context, reencode: bool) -> None:
     try:
         result = container_of(ctx).rebuild_index().execute(reencode=reencode)
     except (DomainError, StaleBase) as error:
         raise click.ClickException(str(error)) from None
+    except CorruptArtifact as error:
+        raise click.ClickException(
+            f"the current version is damaged ({error}); `recsys trainer --once` replaces it "
+            "with a good one, then run this again"
+        ) from None
     click.echo(
         f"published two_tower version {result.version} (from {result.previous}): {result.indexed} courses indexed"
     )

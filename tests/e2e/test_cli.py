@@ -425,6 +425,39 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
+def test_a_damaged_model_is_a_one_line_error_naming_the_version_and_the_repair(run, tmp_path):
+    import shutil
+
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
+        "hidden_dims: [32]\n"
+    )
+    run("demo-data", "--learners", "60")
+    assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    models = tmp_path / "models" / "two_tower"
+    version = (models / "current").read_text()
+    embeddings = models / "versions" / version / "item_embeddings.npy"
+    embeddings.write_bytes(bytes(embeddings.stat().st_size))  # in place, at its size
+    for command in ("rebuild-index", "export-embeddings"):
+        result = run(command)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.output == (
+            f"Error: the current version is damaged (two_tower {version}: item_embeddings.npy "
+            "does not match its checksum); `recsys trainer --once` replaces it with a good one, "
+            "then run this again\n"
+        )
+    retrained = run("train-two-tower", "--config", str(config), "--if-missing")
+    assert "item_embeddings.npy does not match its checksum; training a new version" in (
+        retrained.output
+    )
+    assert retrained.exit_code == 0 and "published two_tower version" in retrained.output
+    shutil.rmtree(models / "versions" / (models / "current").read_text())
+    result = run("rebuild-index")
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "unreadable manifest" in result.output and "recsys trainer --once" in result.output
+
+
 def test_training_an_ensemble_reports_the_epochs_of_each_member_not_their_sum(run, tmp_path):
     config = tmp_path / "two_tower.yaml"
     config.write_text(
