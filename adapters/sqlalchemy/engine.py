@@ -94,12 +94,17 @@ def _postgres(url: str, timeout: float) -> Engine:
 
 
 def _unavailable(context: ExceptionContext) -> None:
-    """Connection failures, timeouts and locks become StorageUnavailable; real bugs stay bugs."""
+    """Connection failures, timeouts, locks and a database without our tables (recreated empty by
+    a restore or a failover) become StorageUnavailable; real bugs stay bugs."""
     original = context.original_exception
     if context.is_disconnect or isinstance(original, exc.DisconnectionError):
         raise StorageUnavailable(_describe(original)) from original
+    text = str(original).lower()
+    if type(original).__name__ == "UndefinedTable" or "no such table" in text:
+        raise StorageUnavailable(
+            f"{_describe(original)}; the database has no schema: run `recsys init-db`"
+        ) from original
     if context.dialect is not None and context.dialect.name == "sqlite":
-        text = str(original).lower()
         if isinstance(context.sqlalchemy_exception, exc.OperationalError) and any(
             marker in text for marker in _SQLITE_UNAVAILABLE
         ):

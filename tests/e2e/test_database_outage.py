@@ -155,3 +155,39 @@ def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_u
         app.container.engine().dispose()
     finally:
         proxy.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_database_recreated_empty_is_a_503_saying_to_run_init_db_not_a_500(request, backend):
+    """A restore or failover can leave the server facing a database without its tables: that is
+    the database not being there for us (503, Retry-After), not a bug of ours (500), and it
+    passes once the schema is back."""
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    url = request.getfixturevalue(f"{backend}_url")
+    app = make_app(url)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    assert client.get(URLS[2]).status_code == 200
+    app.container.engine().dispose()
+    downgrade(url, "base")
+    try:
+        for url_path in (*URLS, "/api/v1/recommendations/stats/global"):
+            response = client.get(url_path)
+            assert response.status_code in (200, 503), (url_path, response.json)
+            if response.status_code == 200:  # home answers from memory, and says so
+                assert response.json["degraded"] is True
+                continue
+            assert response.headers["Retry-After"] == "5"
+            assert response.json["error"]["code"] == "database_unavailable"
+        event = {"user_id": "u1", "course_id": "course_python_basic", "event_type": "view"}
+        assert client.post("/api/v1/interactions", json=event).status_code == 503
+    finally:
+        upgrade(url)
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    assert client.get("/api/v1/courses").status_code == 200
+    app.container.engine().dispose()
