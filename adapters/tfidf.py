@@ -167,13 +167,45 @@ class ContentRecommender(ScoringRecommender):
         return self.similar_reasons(source, [row])[0]
 
 
+#: words about studying, not about a subject: two descriptions sharing "learn" (one "Learn Python
+#: from scratch", the other "models with scikit-learn") are not alike; in a catalog of a few
+#: categories they pass the spread test below
+STUDY_WORDS = {
+    "learn",
+    "learns",
+    "learned",
+    "learner",
+    "learners",
+    "course",
+    "courses",
+    "class",
+    "classes",
+    "lesson",
+    "lessons",
+    "student",
+    "students",
+    "teach",
+    "teaches",
+    "taught",
+    "study",
+    "introduction",
+    "intro",
+    "basics",
+    "fundamentals",
+    "skills",
+    "exercises",
+    "practice",
+}
+
+
 def subject_terms(
     vectorizer: Any, courses: Sequence[Course], vectors: sparse.csr_matrix
 ) -> np.ndarray:
     """Per term, whether two courses sharing it are on one subject: not a number (a release
     year, a length in weeks), not a word of a category's name (sharing a category is said as
-    such) or of a level ("advanced"), and not used across most of the catalog or most of its
-    categories ("basics", "introduction"), whatever their TF-IDF weight."""
+    such) or of a level ("advanced"), not a word about studying itself ("learn", "lessons"), and
+    not used across most of the catalog or most of its categories ("basics", "introduction"),
+    whatever their TF-IDF weight."""
     terms = vectorizer.get_feature_names_out().astype(str)
     analyzer = vectorizer.build_analyzer()
     names = {c.category for c in courses} | {level.value for level in Level}
@@ -187,7 +219,7 @@ def subject_terms(
     spread = np.asarray(((used.T @ in_category) > 0).sum(axis=1)).ravel()
     share = np.asarray(used.sum(axis=0)).ravel()
     return (
-        ~np.isin(terms, sorted(naming))
+        ~np.isin(terms, sorted(naming | STUDY_WORDS))
         & ~np.char.isdigit(terms)
         & (share <= max(2, len(courses) / 2))
         & (spread <= max(2, len(codes) / 2))

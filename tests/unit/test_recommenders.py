@@ -267,3 +267,26 @@ def test_content_similar_courses_share_words():
     top = content.similar(CourseId("course_python_basic"), 1)[0]
     assert top.course_id == "course_python_intermediate"
     assert top.reason == "Similar to Python Basics"
+
+
+def test_content_does_not_call_courses_similar_for_sharing_a_word_about_studying():
+    # "Learn Python from scratch" and "models with scikit-learn" share "learn" only: in a
+    # catalog of three categories it passed as a subject word and the reason said "Similar to".
+    catalog = [
+        course("py_basic", "Python Basics", description="Learn Python from scratch"),
+        course(
+            "ml_basic",
+            "Machine Learning Basics",
+            "Data Science",
+            description="Models with scikit-learn",
+        ),
+        course("ds_stats", "Statistics Basics", "Data Science", description="Means and variances"),
+        course("dz_basic", "Design Basics", "Design", description="Colour and layout"),
+        course("dz_type", "Typography", "Design", description="Type and layout"),
+    ]
+    content = ContentRecommender()
+    content.fit(catalog, [])
+    history = LearnerHistory(UserId("u"), (event("u", "py_basic", "complete"),))
+    items = content.recommend(history, 4, frozenset({CourseId("py_basic")}))
+    ml = next(r for r in items if r.course_id == "ml_basic")
+    assert ml.reason == "A course in Data Science, new to you"
