@@ -147,9 +147,11 @@ class PopularityRecommender(ScoringRecommender):
         return f"{a_course_in(category)}, which few learners have tried yet"
 
     def similarity(self, source: int) -> np.ndarray:
-        """Popularity, with the source's category ahead of the rest of the catalog."""
+        """Popularity, with the source's category ahead of the rest of the catalog, scaled to
+        0..1 like the other strategies' similarities (not raw event counts)."""
         same = self.category_codes == self.category_codes[source]
-        return self.popularity + np.where(same, self.popularity.max() + 1.0, 0.0)
+        ranked = self.popularity + np.where(same, self.popularity.max() + 1.0, 0.0)
+        return ranked / ranked.max()
 
     def similar_reason(self, source: int, row: int) -> str:
         course = self.courses[source]

@@ -290,3 +290,19 @@ def test_content_does_not_call_courses_similar_for_sharing_a_word_about_studying
     items = content.recommend(history, 4, frozenset({CourseId("py_basic")}))
     ml = next(r for r in items if r.course_id == "ml_basic")
     assert ml.reason == "A course in Data Science, new to you"
+
+
+def test_popular_similar_courses_come_from_the_category_first_scored_0_to_1():
+    popularity = PopularityRecommender(None)
+    popularity.fit(
+        CATALOG,
+        [event(f"u{n}", "course_spanish_basic", "enroll", n) for n in range(50)]
+        + [event("u1", "course_python_intermediate", "view", 60)],
+    )
+    found = popularity.similar(
+        CourseId("course_python_basic"), 4, frozenset({CourseId("course_old_cobol")})
+    )
+    assert found[0].course_id == "course_python_intermediate"  # same category, seen once
+    assert found[1].course_id == "course_spanish_basic"  # 50 enrolments, another category
+    scores = [r.score for r in found]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] and scores[0] <= 1
