@@ -256,15 +256,15 @@ class _Search:
         inert = self.fitted[name][1].inert_settings() & set(space)
         if inert:  # e.g. item_cf's λ and proximity weight when it fitted item-kNN
             self.say(f"tuning {name}: {', '.join(sorted(inert))} do not act on this data")
-        for key, values in ((k, v) for k, v in space.items() if k not in inert):
-            for value in values[1:]:
-                if self._left() <= 0:
-                    self.result.budget_exhausted = True
-                    self.say(f"tuning: budget spent, keeping {name} {chosen}")
-                    break
-                ndcg, trial_lists = self._trial(name, factory, chosen | {key: value})
-                if ndcg > best:
-                    best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
+        trials = [(k, v) for k, values in space.items() if k not in inert for v in values[1:]]
+        for key, value in trials:
+            if self._left() <= 0:
+                self.result.budget_exhausted = True
+                self.say(f"tuning: budget spent, keeping {name} {chosen}")
+                break
+            ndcg, trial_lists = self._trial(name, factory, chosen | {key: value})
+            if ndcg > best:
+                best, lists, chosen = ndcg, trial_lists, chosen | {key: value}
         if resized:
             chosen["members"] = self._members(name)
         if resized and chosen["members"] > 1 or self._shared(name) and not only:

@@ -163,9 +163,14 @@ def test_the_search_counts_courses_taken_close_together_when_they_belong_togethe
 
 def test_with_no_budget_left_the_first_setting_is_kept_and_the_search_says_so():
     catalog, events = sequential(learners=20)
-    result = tune(catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=0)
+    said: list[str] = []
+    result = tune(
+        catalog, events, {"item_cf": ItemCFRecommender}, budget_seconds=0, progress=said.append
+    )
     assert result.budget_exhausted
     assert len(result.trials) == 1
+    # once, not once per setting left unsearched
+    assert sum(line.startswith("tuning: budget spent") for line in said) == 1, said
 
 
 def test_the_search_never_reads_the_test_part():
