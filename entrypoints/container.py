@@ -36,9 +36,11 @@ from application.use_cases.find_similar import FindSimilar
 from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.jobs import RunJobs, SubmitJob
+from application.use_cases.list_model_versions import ListModelVersions
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
+from application.use_cases.roll_back_model import ReleaseModel, RollBackModel
 from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
@@ -114,15 +116,17 @@ class Container(containers.DeclarativeContainer):
         item_cf=item_cf.provider,
         sequence=sequence.provider,
     )
+    #: what web workers load from the published artifacts
+    published_strategies = providers.Dict(
+        popularity=popularity.provider,
+        content=content.provider,
+        item_cf=item_cf.provider,
+        sequence=sequence.provider,
+        two_tower=two_tower.provider,
+    )
     strategies = providers.ThreadSafeSingleton(
         StrategyRegistry,
-        factories=providers.Dict(
-            popularity=popularity.provider,
-            content=content.provider,
-            item_cf=item_cf.provider,
-            sequence=sequence.provider,
-            two_tower=two_tower.provider,
-        ),
+        factories=published_strategies,
         composites=providers.Dict(hybrid=hybrid.provider),
         fallbacks=providers.Dict(popularity=providers.Object(live_popularity)),
         uow_factory=uow.provider,
@@ -171,6 +175,11 @@ class Container(containers.DeclarativeContainer):
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )
     rebuild_index = providers.Factory(RebuildIndex, uow.provider, two_tower_trainer, artifact_store)
+    #: the operator's view of the versions kept, and going back to one of them
+    published_names = providers.Callable(sorted, published_strategies)
+    list_model_versions = providers.Factory(ListModelVersions, artifact_store, published_names)
+    roll_back_model = providers.Factory(RollBackModel, artifact_store, published_names)
+    release_model = providers.Factory(ReleaseModel, artifact_store, published_names)
 
     # The trainer process: fitting, publishing and background jobs. Settings are chosen on the
     # deployment's own data with what it serves (popularity with its half-life).

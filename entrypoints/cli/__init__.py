@@ -14,6 +14,7 @@ from entrypoints.cli import (  # noqa: F401 - registers the commands
     online,
     serve,
     trainer,
+    versions,
     xapi,
 )
 from entrypoints.cli.base import cli

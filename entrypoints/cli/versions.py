@@ -1,0 +1,85 @@
+"""Model versions: list what is kept, roll a strategy back to one, release the hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+from application.ports import StaleBase
+from application.use_cases.list_model_versions import StrategyVersions, VersionInfo
+from application.use_cases.roll_back_model import RollbackRefused
+from domain.errors import InvalidStrategy
+from entrypoints.cli.base import cli, container_of
+
+
+@cli.command("model-versions")
+@click.argument("strategies", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of lines.")
+@click.pass_context
+def model_versions(ctx: click.Context, strategies: tuple[str, ...], as_json: bool) -> None:
+    """Every kept version of each strategy (default: all), newest first, the current one marked."""
+    # schema=False: only the artifact directory is read, and a rollback is wanted most when
+    # something else is wrong
+    try:
+        found = container_of(ctx, schema=False).list_model_versions().execute(strategies)
+    except InvalidStrategy as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(s) for s in found], indent=2))
+        return
+    for listed in found:
+        click.echo(_heading(listed))
+        for info in listed.versions:
+            click.echo(_line(info))
+
+
+def _heading(listed: StrategyVersions) -> str:
+    if not listed.versions:
+        return f"{listed.strategy}: no version published"
+    return f"{listed.strategy} (current {listed.current or 'none'}):"
+
+
+def _line(info: VersionInfo) -> str:
+    said = [f"{'*' if info.current else ' '} {info.version}"]
+    if info.error:
+        return f"{said[0]}  damaged: {info.error}"
+    said.append(f"trained {info.trained_at or '?'}")
+    said.append(f"data {info.data_version or '?'}")
+    said += [
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.metrics.items()
+    ]
+    if info.restores:
+        said.append(f"{'held, ' if info.held else ''}restores {info.restores}")
+    return "  " + "  ".join(said)
+
+
+@cli.command("rollback")
+@click.argument("strategy")
+@click.option("--to", "version", default=None, help="The version (default: the newest older one).")
+@click.option("--release", is_flag=True, help="End the hold: the trainer fits the strategy again.")
+@click.pass_context
+def rollback(ctx: click.Context, strategy: str, version: str | None, release: bool) -> None:
+    """Make an older version of STRATEGY current again, held until --release."""
+    if release and version:
+        raise click.UsageError("--release takes no --to")
+    container = container_of(ctx, schema=False)
+    try:
+        if release:
+            published = container.release_model().execute(strategy)
+            click.echo(
+                f"released {strategy} (published {published}): the trainer fits it at its next "
+                "cycle if the data or settings changed"
+            )
+            return
+        done = container.roll_back_model().execute(strategy, version)
+    except (InvalidStrategy, RollbackRefused) as error:
+        raise click.ClickException(str(error)) from None
+    except StaleBase as error:
+        raise click.ClickException(f"{error}; run again") from None
+    click.echo(
+        f"rolled {strategy} back to {done.restores}: published {done.version} (replacing "
+        f"{done.replaced}), held; web workers load it within RS_REFRESH_SECONDS; "
+        f"`recsys rollback {strategy} --release` lets the trainer fit it again"
+    )
