@@ -83,7 +83,10 @@ class Trainer:
         self._fitted_at = now
         fitted = self.fit().execute(force=force, progress=self.say)
         for item in fitted:
-            self._count(item)
+            if item.held:  # nothing was fitted: said, not counted as a fit
+                self.say(f"{item.strategy}: {item.note}")
+            else:
+                self._count(item)
         if self.update_bandit is not None:
             credited = self.update_bandit().execute()
             if credited.changed:
@@ -159,8 +162,15 @@ class Trainer:
 
 def summary(fitted: Sequence[Fitted]) -> str:
     """A fit cycle in a line, for the operator."""
-    if not fitted:
-        return "up to date: nothing to refit"
+    held = [f"{f.strategy} (restores {f.held})" for f in fitted if f.held]
+    # said every cycle: a hold forgotten keeps a strategy on old data until someone releases it
+    said_held = (
+        [f"held by a rollback: {', '.join(held)}; `recsys rollback STRATEGY --release` ends it"]
+        if held
+        else []
+    )
+    if len(held) == len(fitted):
+        return "; ".join(["up to date: nothing to refit", *said_held])
     published = [f.strategy for f in fitted if f.version]
     failed = [f"{f.strategy} ({f.note.removeprefix('failed: ')})" for f in fitted if f.failed]
     overtaken = [f.strategy for f in fitted if f.overtaken]
@@ -169,7 +179,7 @@ def summary(fitted: Sequence[Fitted]) -> str:
     said += [f"replaced damaged versions of {', '.join(repaired)}"] if repaired else []
     said += [f"failed: {'; '.join(failed)}"] if failed else []
     said += [f"overtaken by another trainer: {', '.join(overtaken)}"] if overtaken else []
-    line = "; ".join(said) or "fitted: nothing new to publish"
+    line = "; ".join([*(said or ["fitted: nothing new to publish"]), *said_held])
     return line if len(line) <= 500 else line[:499] + "…"
 
 

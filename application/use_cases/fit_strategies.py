@@ -25,6 +25,7 @@ from typing import Any
 from application.ports import ArtifactStore, CorruptArtifact, EpochProgress, StaleBase, UnitOfWork
 from application.tuning import Factories, known_settings, tune
 from application.use_cases.rebuild_index import RebuildIndex
+from application.use_cases.roll_back_model import held_restoring
 from application.use_cases.train_two_tower import TrainTwoTower
 from domain.errors import StrategyUnavailable
 from domain.model import Course, Interaction
@@ -50,6 +51,8 @@ class Fitted:
     failed: bool = False
     #: what was wrong with the version this one replaces, when it was damaged
     repaired: str = ""
+    #: the version a rollback restored and holds: nothing was fitted (`note` says how to release)
+    held: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,8 @@ class FitStrategies:
         self.tuning_budget = tuning_budget
         #: strategy -> why its current version cannot be loaded (found by _published)
         self.damaged: dict[str, str] = {}
+        #: strategy -> the version its held rollback restores (found by _published)
+        self.held: dict[str, str] = {}
 
     def wanted(self) -> Settings:
         """Strategy -> the settings to fit it with: the last published tuning's, pins winning.
@@ -145,6 +150,9 @@ class FitStrategies:
             self.damaged[name] = str(error)
             return version, None, None, {"unreadable": str(error)}
         manifest, trained = artifact.manifest, artifact.trained_at
+        restores = held_restoring(manifest)
+        if restores is not None:
+            self.held[name] = restores
         known = known_settings(name) | set(self.pins.get(name, {}))
         return (
             version,
@@ -159,10 +167,12 @@ class FitStrategies:
         the wanted ones (a new tuning, a new pin) is stale too."""
         data, erased_at = self.data_version()
         wanted = self.wanted()
-        self.damaged = {}
+        self.damaged, self.held = {}, {}
         stale: dict[str, str | None] = {}
         for name in self.factories:
             version, fitted_on, _, settings = self._published(name)
+            if name in self.held:  # an operator rolled it back: --force does not undo that
+                continue
             if force or fitted_on != data or settings != wanted.get(name, {}):
                 stale[name] = version
         two_tower = ""
@@ -173,7 +183,9 @@ class FitStrategies:
             )
             # An erased learner must leave the model now, not at the next scheduled training.
             erased = erased_at is not None and (trained is None or trained < erased_at)
-            if (
+            if TWO_TOWER in self.held:
+                two_tower = ""  # rolled back by an operator: not even re-embedded
+            elif (
                 force
                 or version is None
                 or erased
@@ -190,8 +202,9 @@ class FitStrategies:
     ) -> list[Fitted]:
         say = progress or log.info
         data, stale, two_tower = self.plan(force)
+        held = [self._holding(name, restores) for name, restores in self.held.items()]
         if not stale and not two_tower:
-            return []
+            return held
         started = time.perf_counter()
         with self.uow_factory() as uow:
             courses = uow.courses.all()
@@ -209,13 +222,20 @@ class FitStrategies:
                 wanted = self.wanted()
                 for name in self.factories:
                     version, _, _, settings = self._published(name)
-                    if settings != wanted.get(name, {}):
+                    if name not in self.held and settings != wanted.get(name, {}):
                         done.append(self._fit(name, version, data, courses, events, wanted, say))
         if two_tower:
             done.append(
                 self._two_tower(two_tower, data, courses, events, wanted.get(TWO_TOWER, {}), say)
             )
-        return [self._repairing(fitted) for fitted in done]
+        return held + [self._repairing(fitted) for fitted in done]
+
+    def _holding(self, name: str, restores: str) -> Fitted:
+        note = (
+            f"held by a rollback to {restores}; `recsys rollback {name} --release` lets the "
+            "trainer fit it again"
+        )
+        return Fitted(name, None, 0.0, note, held=restores)
 
     def _repairing(self, fitted: Fitted) -> Fitted:
         damage = self.damaged.get(fitted.strategy, "")

@@ -42,7 +42,9 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
             migrate()
         fitted = process.run_once(force=force)
         for item in fitted:
-            if not item.overtaken:
+            if item.held:
+                click.echo(f"{item.strategy}: {item.note}")
+            elif not item.overtaken:
                 click.echo(
                     f"{item.strategy}: "
                     + (f"published {item.version}" if item.version else "nothing published")

@@ -71,6 +71,17 @@ def test_a_fit_cycle_reads_as_what_was_published_what_failed_and_what_was_overta
     )
 
 
+def test_every_cycle_says_which_strategies_a_rollback_holds_and_how_to_release_them():
+    held = Fitted("item_cf", None, 0.0, "held by a rollback to v1; ...", held="v1")
+    release = "`recsys rollback STRATEGY --release` ends it"
+    assert summary([held]) == (
+        f"up to date: nothing to refit; held by a rollback: item_cf (restores v1); {release}"
+    )
+    assert summary([held, Fitted("popularity", "v2", 0.1)]) == (
+        f"published popularity; held by a rollback: item_cf (restores v1); {release}"
+    )
+
+
 def test_a_fit_cycle_that_crashes_is_seen_as_failed_and_the_trainer_goes_on():
     import threading
 
