@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from application.ports import ArtifactStore, CorruptArtifact, StorageUnavailable, UnitOfWork
+from application.ports import (
+    Artifact,
+    ArtifactStore,
+    CorruptArtifact,
+    StorageUnavailable,
+    UnitOfWork,
+)
 from application.use_cases.fit_strategies import TUNING, published_settings
 from domain.errors import InvalidStrategy, StrategyUnavailable
 from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, Recommendation
@@ -51,6 +57,8 @@ class Snapshot:
     trained_at: Mapping[str, str | None] = field(default_factory=dict)
     #: the published tuning's manifest (settings and validation figures per strategy), or {}
     tuning: Mapping[str, Any] = field(default_factory=dict)
+    #: strategy -> {"restores": version, "held": bool} when its version is an operator's rollback
+    rollbacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @cached_property
     def _inactive(self) -> frozenset[CourseId]:
@@ -247,18 +255,24 @@ class StrategyRegistry:
             loaded: dict[str, str | None] = {}
             errors: dict[str, str] = {}
             trained: dict[str, str | None] = {}
+            rollbacks: dict[str, Mapping[str, Any]] = {}
             tuning = self._tuning(current, versions.pop(TUNING))
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
                 if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
                     recommenders[name], loaded[name] = kept, version
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
+                    rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
                     continue
-                recommender, loaded[name], trained[name], error = self._load(name, version, courses)
+                recommender, artifact, error = self._load(name, version, courses)
+                loaded[name] = artifact.version if artifact else None
+                trained[name] = artifact.trained_at if artifact else None
+                rollbacks[name] = _rollback(artifact.manifest) if artifact else {}
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
+                    rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
                     if version is None:
                         error = (
                             f"no published {name} version is left in the artifact store; "
@@ -283,7 +297,8 @@ class StrategyRegistry:
             len(courses),
             time.perf_counter() - started,
         )
-        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning)
+        shown = {name: about for name, about in rollbacks.items() if about}
+        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning, shown)
 
     def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
         if current is not None and current.tuning.get("version") == version:
@@ -298,11 +313,11 @@ class StrategyRegistry:
 
     def _load(
         self, name: str, version: str | None, courses: Mapping[CourseId, Course]
-    ) -> tuple[Recommender | None, str | None, str | None, str]:
-        """The newest loadable version at or before `version` (the recommender, its version and
-        when its model was fitted), with what went wrong on the way."""
+    ) -> tuple[Recommender | None, Artifact | None, str]:
+        """The newest loadable version at or before `version` (the recommender, and the
+        artifact it was restored from), with what went wrong on the way."""
         if version is None:
-            return None, None, None, ""
+            return None, None, ""
         problems: list[str] = []
         for candidate in [version, *[v for v in self.artifacts.versions(name) if v < version]]:
             recommender = self.factories[name]()
@@ -317,8 +332,15 @@ class StrategyRegistry:
                 log.error(problem)
                 problems.append(problem)
                 continue
-            return recommender, candidate, artifact.trained_at, "; ".join(problems)
-        return None, None, None, "; ".join(problems)
+            return recommender, artifact, "; ".join(problems)
+        return None, None, "; ".join(problems)
+
+
+def _rollback(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What the admin view says of a version an operator's rollback published ({}: none)."""
+    if not manifest.get("restores"):
+        return {}
+    return {"restores": manifest["restores"], "held": bool(manifest.get("held"))}
 
 
 def _refresh_every(registry: weakref.ref[StrategyRegistry], seconds: float) -> None:

@@ -52,6 +52,15 @@ class ModelInfoSchema(Schema):
     objective = fields.String(metadata={"description": "what the model was trained to predict"})
     recency_decay = fields.Float(allow_none=True)
     errors = fields.List(fields.String())
+    restores = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the version an operator's rollback published again (recsys rollback)"
+        },
+    )
+    held = fields.Boolean(
+        metadata={"description": "rolled back: the trainer does not refit it until released"}
+    )
     predates_erasure = fields.Boolean(
         allow_none=True,
         metadata={"description": "trained before the latest erasure that removed events"},

@@ -111,6 +111,9 @@ def described(
             info["trained_at"] = snapshot.trained_at.get(name)
             info["source"] = "published" if version else "fallback" if recommender.ready else "none"
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
+            rollback = snapshot.rollbacks.get(name, {})
+            info["restores"] = rollback.get("restores")
+            info["held"] = bool(rollback.get("held"))
             trained = snapshot.trained_at.get(name)
             info["predates_erasure"] = (
                 None

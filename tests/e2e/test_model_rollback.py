@@ -1,0 +1,190 @@
+"""An operator lists the model versions kept, rolls a strategy back to one, holds it against the
+trainer's refits, and releases it: through the CLI, seen by web workers and the trainer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from adapters.item_cf import ItemCFRecommender
+from domain.model import LearnerHistory, UserId
+from entrypoints.cli import cli
+from tests.conftest import CATALOG, event
+from tests.e2e.conftest import make_app
+
+FIRST = [
+    event("u1", "course_python_basic", "enroll"),
+    event("u1", "course_sql_basic", "complete"),
+    event("u2", "course_python_basic", "enroll"),
+    event("u2", "course_sql_basic", "enroll"),
+]
+LATER = [
+    event("u3", "course_python_basic", "enroll"),
+    event("u3", "course_ml_basic", "complete"),
+    event("u4", "course_python_basic", "complete"),
+    event("u4", "course_ml_basic", "enroll"),
+    event("u5", "course_python_basic", "enroll"),
+    event("u5", "course_ml_basic", "enroll"),
+]
+
+
+@pytest.fixture
+def service(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
+    """A web app, and `run(*args)` for the CLI on the same database and artifact directory."""
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"))
+    container = app.container
+    container.fit_strategies.add_kwargs(train_two_tower=None)  # no torch training in these tests
+    container.upsert_courses().execute(CATALOG)
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, list(args), obj=container, catch_exceptions=False)
+
+    yield app, run
+    container.engine().dispose()
+
+
+def fitted_twice(app, run):  # type: ignore[no-untyped-def]
+    """item_cf fitted on FIRST, then on FIRST + LATER: (the older version, the newer)."""
+    app.container.log_interactions().execute(FIRST)
+    assert run("trainer", "--once").exit_code == 0
+    store = app.container.artifact_store()
+    older = store.current_version("item_cf")
+    app.container.log_interactions().execute(LATER)
+    assert run("trainer", "--once").exit_code == 0
+    return older, store.current_version("item_cf")
+
+
+def test_the_list_shows_every_kept_version_newest_first_and_marks_the_current_one(service):
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    listed = run("model-versions", "item_cf")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0] == f"item_cf (current {newer}):"
+    assert lines[1].startswith(f"  * {newer}  trained 20") and "data " in lines[1]
+    assert lines[2].startswith(f"    {older}  trained 20")
+    documented = json.loads(run("model-versions", "--json").output)
+    assert [s["strategy"] for s in documented] == [
+        "content",
+        "item_cf",
+        "popularity",
+        "sequence",
+        "two_tower",
+    ]
+    item_cf = documented[1]
+    assert [(v["version"], v["current"]) for v in item_cf["versions"]] == [
+        (newer, True),
+        (older, False),
+    ]
+    assert item_cf["versions"][0]["data_version"] != item_cf["versions"][1]["data_version"]
+
+
+def test_an_unknown_strategy_is_a_one_line_error(service):
+    _, run = service
+    for args in (("model-versions", "item_cf", "nope"), ("rollback", "nope")):
+        result = run(*args)
+        assert result.exit_code == 1 and result.output.count("\n") == 1
+        assert result.output.startswith("Error: unknown strategy 'nope'; valid strategies: ")
+
+
+def test_a_rolled_back_strategy_answers_from_the_old_model_in_a_fresh_web_worker(service, tmp_path):
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    store = app.container.artifact_store()
+    old_trained_at = store.load("item_cf", older, only=()).trained_at
+    rolled = run("rollback", "item_cf")
+    assert rolled.exit_code == 0, rolled.output
+    assert f"rolled item_cf back to {older}" in rolled.output
+    restored = store.current_version("item_cf")
+    assert restored not in (older, newer) and restored > newer  # a publish, never a step back
+
+    worker = make_app(
+        app.container.config.database_url(), caught_up=False, models_dir=str(tmp_path / "models")
+    )
+    shown = worker.test_client().get("/admin/recommendations/models").json
+    item_cf = next(m for m in shown["models"] if m["strategy"] == "item_cf")
+    assert item_cf["version"] == restored and item_cf["trained_at"] == old_trained_at
+    assert item_cf["held"] is True and item_cf["restores"] == older
+    others = [m for m in shown["models"] if m["strategy"] != "item_cf" and "held" in m]
+    assert others and not any(m["held"] for m in others)
+    answering = worker.container.strategies().snapshot().recommenders["item_cf"]
+    old = ItemCFRecommender()
+    artifact = store.load("item_cf", older)
+    old.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
+    new = ItemCFRecommender()
+    artifact = store.load("item_cf", newer)
+    new.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
+    learner = LearnerHistory(UserId("u9"), (event("u9", "course_python_basic", "enroll"),))
+    answers = [r.course_id for r in answering.recommend(learner, 5, learner.taken())]
+    assert answers == [r.course_id for r in old.recommend(learner, 5, learner.taken())]
+    assert answers != [r.course_id for r in new.recommend(learner, 5, learner.taken())]
+    home = worker.test_client().get("/api/v1/recommendations/home?user_id=u1&strategy=hybrid")
+    assert home.status_code == 200
+    worker.container.engine().dispose()
+    listed = run("model-versions", "item_cf").output
+    assert f"* {restored}" in listed and f"held, restores {older}" in listed
+
+
+def test_the_trainer_leaves_a_held_strategy_alone_until_it_is_released(service):
+    app, run = service
+    older, _ = fitted_twice(app, run)
+    store = app.container.artifact_store()
+    assert run("rollback", "item_cf", "--to", older).exit_code == 0
+    held = store.current_version("item_cf")
+    popularity = store.current_version("popularity")
+    app.container.log_interactions().execute([event("u6", "course_ml_basic", "enroll")])
+    cycle = run("trainer", "--once")
+    assert cycle.exit_code == 0, cycle.output
+    assert (
+        f"item_cf: held by a rollback to {older}; `recsys rollback item_cf --release` lets the "
+        "trainer fit it again"
+    ) in cycle.output
+    assert store.current_version("item_cf") == held
+    assert store.current_version("popularity") != popularity  # the others follow the data
+
+    assert run("trainer", "--once", "--force").exit_code == 0
+    assert store.current_version("item_cf") == held  # --force does not undo an operator's hold
+
+    released = run("rollback", "item_cf", "--release")
+    assert released.exit_code == 0 and "released item_cf" in released.output
+    cycle = run("trainer", "--once")
+    assert "item_cf: published" in cycle.output
+    refitted = store.load("item_cf", store.current_version("item_cf"), only=()).manifest
+    assert not refitted.get("held") and not refitted.get("restores")
+    again = run("rollback", "item_cf", "--release")
+    assert again.exit_code == 1 and "is not held; nothing to release" in again.output
+
+
+def test_rolling_back_to_an_unknown_version_or_with_nothing_older_is_a_one_line_error(service):
+    app, run = service
+    app.container.log_interactions().execute(FIRST)
+    assert run("trainer", "--once").exit_code == 0
+    current = app.container.artifact_store().current_version("item_cf")
+    nothing = run("rollback", "item_cf")
+    assert nothing.exit_code == 1
+    assert nothing.output == f"Error: no item_cf version older than {current} is kept\n"
+    unknown = run("rollback", "item_cf", "--to", "20200101T000000000000Z-abcdef")
+    assert unknown.exit_code == 1 and unknown.output.count("\n") == 1
+    assert unknown.output.startswith(
+        f"Error: item_cf has no version 20200101T000000000000Z-abcdef; kept: {current}"
+    )
+    assert app.container.artifact_store().current_version("item_cf") == current
+
+
+def test_a_damaged_old_version_is_refused_and_nothing_is_published(service, tmp_path):
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    folder = tmp_path / "models" / "item_cf" / "versions" / older
+    damaged = next(p for p in folder.iterdir() if p.name != "manifest.json")
+    damaged.write_bytes(bytes(damaged.stat().st_size))  # in place, at its size
+    named = run("rollback", "item_cf", "--to", older)
+    assert named.exit_code == 1 and named.output.count("\n") == 1
+    assert named.output == (
+        f"Error: item_cf {older}: {damaged.name} does not match its checksum; "
+        "nothing was rolled back\n"
+    )
+    chosen = run("rollback", "item_cf")
+    assert chosen.exit_code == 1 and "no older item_cf version is whole" in chosen.output
+    assert app.container.artifact_store().current_version("item_cf") == newer
