@@ -178,7 +178,9 @@ class Container(containers.DeclarativeContainer):
     #: the operator's view of the versions kept, and going back to one of them
     published_names = providers.Callable(sorted, published_strategies)
     list_model_versions = providers.Factory(ListModelVersions, artifact_store, published_names)
-    roll_back_model = providers.Factory(RollBackModel, artifact_store, published_names)
+    roll_back_model = providers.Factory(
+        RollBackModel, artifact_store, published_names, erase_learner.provided.latest
+    )
     release_model = providers.Factory(ReleaseModel, artifact_store, published_names)
 
     # The trainer process: fitting, publishing and background jobs. Settings are chosen on the

@@ -170,7 +170,8 @@ class FitStrategies:
         self.damaged, self.held = {}, {}
         stale: dict[str, str | None] = {}
         for name in self.factories:
-            version, fitted_on, _, settings = self._published(name)
+            version, fitted_on, trained, settings = self._published(name)
+            self._end_hold_after_erasure(name, trained, erased_at)
             if name in self.held:  # an operator rolled it back: --force does not undo that
                 continue
             if force or fitted_on != data or settings != wanted.get(name, {}):
@@ -183,6 +184,7 @@ class FitStrategies:
             )
             # An erased learner must leave the model now, not at the next scheduled training.
             erased = erased_at is not None and (trained is None or trained < erased_at)
+            self._end_hold_after_erasure(TWO_TOWER, trained, erased_at)
             if TWO_TOWER in self.held:
                 two_tower = ""  # rolled back by an operator: not even re-embedded
             elif (
@@ -196,6 +198,19 @@ class FitStrategies:
             elif fitted_on is None or fitted_on.catalog != data.catalog:
                 two_tower = "reindex"
         return data, stale, two_tower
+
+    def _end_hold_after_erasure(
+        self, name: str, trained: datetime | None, erased_at: datetime | None
+    ) -> None:
+        """A rollback does not outlast an erasure: a held model fitted before a learner was
+        erased still holds them, and it is fitted again now like any other."""
+        if name in self.held and erased_at is not None and (trained is None or trained < erased_at):
+            log.warning(
+                "%s: the hold of a rollback to %s ends: a learner was erased after that model "
+                "was fitted; fitting it again",
+                name,
+                self.held.pop(name),
+            )
 
     def execute(
         self, force: bool = False, progress: Callable[[str], None] | None = None

@@ -9,8 +9,9 @@ publish; the trainer leaves a held strategy alone until it is released.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from application.ports import Artifact, ArtifactStore, CorruptArtifact
@@ -45,9 +46,16 @@ def republished(artifact: Artifact, **changes: Any) -> dict[str, Any]:
 
 
 class RollBackModel:
-    def __init__(self, store: ArtifactStore, strategies: Sequence[str]) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        strategies: Sequence[str],
+        latest_erasure: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         self.store = store
         self.strategies = sorted(strategies)
+        #: when a learner was last erased: a model fitted before it holds them, and stays gone
+        self.latest_erasure = latest_erasure
 
     def execute(self, strategy: str, to: str | None = None) -> RolledBack:
         """Publish `to` (default: the newest kept version older than the model answering now
@@ -55,6 +63,14 @@ class RollBackModel:
         StaleBase when another version was published meanwhile."""
         current = _current(self.store, self.strategies, strategy)
         old = self._chosen(strategy, current) if to is None else self._named(strategy, current, to)
+        erased = self.latest_erasure()
+        trained = datetime.fromisoformat(old.trained_at) if old.trained_at else None
+        if erased is not None and (trained is None or trained < erased):
+            raise RollbackRefused(
+                f"{strategy} {old.version} was fitted before a learner was erased "
+                f"({erased.isoformat(timespec='seconds')}): restoring it would bring their data "
+                "back; nothing was rolled back"
+            )
         manifest = republished(old, restores=old.version, held=True)
         version = self.store.publish(strategy, old.files, manifest, based_on=current)
         return RolledBack(strategy, version, old.version, current)

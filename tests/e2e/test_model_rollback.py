@@ -157,6 +157,28 @@ def test_the_trainer_leaves_a_held_strategy_alone_until_it_is_released(service):
     assert again.exit_code == 1 and "is not held; nothing to release" in again.output
 
 
+def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(service):
+    """A held model fitted before a learner was erased still holds them: the trainer fits it
+    again (the erasure promise wins over the hold), and a rollback to a version fitted before
+    the erasure is refused."""
+    from domain.model import UserId
+
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    store = app.container.artifact_store()
+    assert run("rollback", "item_cf", "--to", older).exit_code == 0
+    held = store.current_version("item_cf")
+    app.container.erase_learner().execute(UserId("u1"))
+    cycle = run("trainer", "--once")
+    assert cycle.exit_code == 0 and "item_cf: published" in cycle.output, cycle.output
+    refitted = store.load("item_cf", store.current_version("item_cf"), only=()).manifest
+    assert store.current_version("item_cf") != held and not refitted.get("held")
+    refused = run("rollback", "item_cf", "--to", newer)
+    assert refused.exit_code == 1
+    assert "was fitted before a learner was erased" in refused.output
+    assert refused.output.count("\n") == 1
+
+
 def test_rolling_back_to_an_unknown_version_or_with_nothing_older_is_a_one_line_error(service):
     app, run = service
     app.container.log_interactions().execute(FIRST)
