@@ -393,6 +393,9 @@ class InMemoryErasureRepository(ErasureRepository):
         removed = (e.erased_at for e in self.store.erasures if e.counts.get("events", 0) > 0)
         return max(removed, default=None)
 
+    def any(self) -> bool:
+        return bool(self.store.erasures)
+
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         wanted = set(user_hashes)
         found: dict[str, datetime] = {}

@@ -150,6 +150,11 @@ class ErasureRepository(abc.ABC):
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         """user hash -> when that learner was last erased, for the hashes among `user_hashes`."""
 
+    @abc.abstractmethod
+    def any(self) -> bool:
+        """Whether any learner was ever erased: one cheap read that spares a batch of events
+        the hashing and the lookup of its learners while nobody was."""
+
 
 @dataclass(frozen=True, slots=True)
 class SlateOutcome:

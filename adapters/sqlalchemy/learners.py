@@ -129,6 +129,9 @@ class SqlErasureRepository(ErasureRepository):
         ).scalar_one()
         return utc(moment) if moment is not None else None
 
+    def any(self) -> bool:
+        return self.connection.execute(select(erasures.c.id).limit(1)).first() is not None
+
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         query = (
             select(erasures.c.user_hash, func.max(erasures.c.erased_at))

@@ -18,6 +18,8 @@ def learner_hash(user_id: str) -> str:
 def last_erased(uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, datetime]:
     """Learner id -> when they were last erased, for those of `user_ids` ever erased: one query
     for them all, each id hashed once."""
+    if not uow.erasures.any():
+        return {}
     hashes = {learner_hash(user): user for user in set(user_ids)}
     if not hashes:
         return {}

@@ -157,3 +157,12 @@ def test_the_latest_erasure_is_the_latest_that_removed_events(uow_factory):
     with uow_factory() as uow:
         assert uow.erasures.latest() == NOW
         assert uow.erasures.erased(["b" * 64]) == {"b" * 64: later}  # still on record
+
+
+def test_whether_anyone_was_ever_erased_is_known_without_naming_them(uow_factory):
+    with uow_factory() as uow:
+        assert not uow.erasures.any()
+        uow.erasures.record(Erasure("a" * 64, NOW, uow.erasures.erase(UserId("nobody"))))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.erasures.any()
