@@ -136,7 +136,12 @@ def register_error_handlers(app: Flask) -> OutageLog:
         if error.code == 413:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             return error_response(413, "request_entity_too_large", too_large_message(limit))
-        return error_response(error.code or 500, code, error.description or error.name)
+        response, status = error_response(error.code or 500, code, error.description or error.name)
+        # What HTTP asks of the status, e.g. the Allow header of a 405; the body stays JSON.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):  # type: ignore[no-untyped-def]

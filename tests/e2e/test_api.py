@@ -333,6 +333,14 @@ def test_unknown_routes_and_methods_are_json_errors(client):
     assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
 
 
+def test_a_method_not_allowed_names_the_allowed_ones_in_allow(client):
+    trace = client.open("/readyz", method="TRACE")
+    assert trace.status_code == 405 and trace.json["error"]["code"] == "method_not_allowed"
+    assert set(trace.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    delete = client.delete("/api/v1/courses/course_sql_basic")
+    assert {"GET", "PUT", "PATCH"} <= set(delete.headers["Allow"].split(", "))
+
+
 def test_readiness_waits_for_a_published_version_of_every_strategy(database_url):
     from tests.unit.test_two_tower import FAST
 
