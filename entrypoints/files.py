@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields
 from entrypoints.schemas import problems
 
 LIST_COLUMNS = ("tags", "prerequisites")
-#: how a yes or a no may be spelled (any case): what the API's schemas take in JSON too
+#: how a yes or a no may be spelled in a CSV cell (any case); JSON says true or false
 BOOLEANS = {str(v).lower(): True for v in fields.Boolean.truthy} | {
     str(v).lower(): False for v in fields.Boolean.falsy
 }

@@ -67,6 +67,16 @@ class EventTime(fields.AwareDateTime):
         return moment
 
 
+class JsonBoolean(fields.Boolean):
+    """true or false only: marshmallow's Boolean also takes 0, 1, "no", "on" ..., which a JSON
+    body has no need to send and the document (type boolean) does not allow."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     return fields.String(validate=_identifier, **kwargs)
 
@@ -86,7 +96,7 @@ class CourseSchema(Schema):
         validate=validate.Length(max=50),
     )
     prerequisites = fields.List(Identifier(), load_default=list, validate=validate.Length(max=50))
-    active = fields.Boolean(load_default=True)
+    active = JsonBoolean(load_default=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Course:

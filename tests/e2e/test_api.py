@@ -341,6 +341,23 @@ def test_a_method_not_allowed_names_the_allowed_ones_in_allow(client):
     assert {"GET", "PUT", "PATCH"} <= set(delete.headers["Allow"].split(", "))
 
 
+@pytest.mark.parametrize("active", [0, 1, "no", "yes", "false", "", None])
+def test_a_json_boolean_is_true_or_false_only(client, active):
+    patch = client.patch("/api/v1/courses/course_sql_basic", json={"active": active})
+    assert patch.status_code == 400 and patch.json["error"]["problems"][0]["field"] == "active"
+    put = client.put("/api/v1/courses/c9", json={"title": "T", "active": active})
+    assert put.status_code == 400
+    assert client.get("/api/v1/courses/course_sql_basic").json["active"] is True
+
+
+def test_query_string_booleans_keep_reading_true_and_false(client):
+    home = "/api/v1/recommendations/home?user_id=u1&strategy=popularity"
+    assert all("reason" in item for item in client.get(f"{home}&explain=true").json["items"])
+    assert all("reason" not in item for item in client.get(f"{home}&explain=false").json["items"])
+    assert client.get(f"{home}&strict_prerequisites=true").status_code == 200
+    assert client.get(f"{home}&explain=maybe").status_code == 400
+
+
 def test_readiness_waits_for_a_published_version_of_every_strategy(database_url):
     from tests.unit.test_two_tower import FAST
 
