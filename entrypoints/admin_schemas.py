@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from domain.model import Level
-from entrypoints.schemas import Identifier
+from entrypoints.schemas import Identifier, Strategy
 
 
 class StrategyTuningSchema(Schema):
@@ -141,7 +141,7 @@ class JobSchema(Schema):
 class ExplainQuerySchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
-    strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
+    strategy = Strategy()
     strict_prerequisites = fields.Boolean(load_default=False)
     k = fields.Integer(
         load_default=10,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +19,29 @@ from marshmallow import (
 
 from domain.model import Course, CourseId, EventType, Interaction, Level, RecommendationId, UserId
 
+#: What an id may not hold: control and format characters, separators other than the space
+#: (Unicode 14's Cc, Cf, Zs, Zl, Zp). Spelt out rather than str.isprintable(), so the OpenAPI
+#: document can say it (regex engines know no "printable"); unlike isprintable() it lets
+#: private-use and unassigned code points through, which show as a glyph or a box: listing their
+#: 137,000 code points makes schemathesis' string generation minutes slower. Lone surrogates are
+#: refused apart: only Python's regex engine can name them, and no JSON body or URL holds one.
+_HIDDEN = (
+    r"\u0000-\u001f\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    r"\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000"
+    r"\ufeff\ufff9-\ufffb"
+    # Beyond the BMP as the characters themselves: JSON Schema's regex dialect has no \U escape.
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+#: 1 to 128 characters that show (the length is checked apart), no space at either end.
+ID_PATTERN = rf"^[^{_HIDDEN} ](?:[^{_HIDDEN}]*[^{_HIDDEN} ])?$"
+_ID = re.compile(ID_PATTERN)
+
 
 def _identifier(value: str) -> None:
-    if not 1 <= len(value) <= 128 or not value.isprintable() or value != value.strip():
+    # fullmatch: "$" alone would let a trailing newline through
+    surrogate = any("\ud800" <= ch <= "\udfff" for ch in value)
+    if not 1 <= len(value) <= 128 or not _ID.fullmatch(value) or surrogate:
         raise ValidationError("must be 1 to 128 printable characters without surrounding spaces")
 
 
@@ -77,8 +98,25 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+#: The strategies a request may name (the container's registry; a test keeps them equal).
+STRATEGIES = ("content", "hybrid", "item_cf", "popularity", "sequence", "two_tower")
+
+
+def Strategy(names: tuple[str, ...] = STRATEGIES) -> fields.String:  # noqa: N802
+    """The strategy parameter: the use case refuses another name with a 400 listing the valid
+    ones; the document lists them here."""
+    return fields.String(
+        load_default=None, validate=validate.Length(1, 64), metadata={"enum": list(names)}
+    )
+
+
+#: _identifier's rule as the OpenAPI document states it.
+ID_RULE = {"minLength": 1, "maxLength": 128, "pattern": ID_PATTERN}
+
+
 def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
-    return fields.String(validate=_identifier, **kwargs)
+    metadata = ID_RULE | kwargs.pop("metadata", {})
+    return fields.String(validate=_identifier, metadata=metadata, **kwargs)
 
 
 class CourseSchema(Schema):
@@ -210,12 +248,13 @@ class PageQuerySchema(Schema):
 
 class KQuerySchema(Schema):
     k = fields.Integer(load_default=10, validate=validate.Range(1, 100))
-    strategy = fields.String(load_default=None, validate=validate.Length(1, 64))
+    strategy = Strategy()
     explain = fields.Boolean(load_default=False)
 
 
 class HomeQuerySchema(KQuerySchema):
     user_id = Identifier(required=True)
+    strategy = Strategy((*STRATEGIES, "auto"))
     weights = fields.String(
         load_default=None,
         validate=validate.Length(1, 200),
