@@ -72,7 +72,7 @@ class StatementIdQuerySchema(Schema):
     """PUT's one parameter in xAPI 1.0.3 (POST and about take none)."""
 
     statementId = fields.String(  # noqa: N815 - the xAPI parameter name
-        required=True, metadata={"description": "the statement's UUID"}
+        required=True, metadata={"description": "the statement's UUID", "format": "uuid"}
     )
 
 

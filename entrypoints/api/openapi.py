@@ -12,7 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from entrypoints.schemas import ErrorSchema
+from entrypoints.schemas import ID_RULE, ErrorSchema
 from entrypoints.wsgi import HEADER_FIELD_LIMIT, REQUEST_LINE_LIMIT
 
 ERROR_DESCRIPTIONS = {
@@ -29,8 +29,11 @@ ERROR_DESCRIPTIONS = {
 }
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
 SERVER_ERRORS = (414, 431)
-#: A path parameter holding "/" (sent as %2F) splits the path, which then matches no route.
-NO_ROUTE = "Not found; also a path parameter holding '/' (%2F), which matches no route"
+#: A path parameter holding "/" (sent as %2F) splits the path, which then matches no route: the
+#: only 404 of an operation that answers an unknown id too (a learner's stats, an erasure).
+NO_ROUTE = "No route: a path parameter holding '/' (%2F) splits the path"
+#: Path parameters checked as ids; any other is a string.
+PATH_RULES: dict[str, dict[str, Any]] = {"user_id": ID_RULE, "course_id": ID_RULE}
 
 
 def documented(
@@ -41,8 +44,9 @@ def documented(
     body: type[Schema] | None = None,
     errors: tuple[int, ...] = (),
     storage: bool = True,
+    headers: tuple[dict[str, Any], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach an OpenAPI operation to a view function.
+    """Attach an OpenAPI operation to a view function; `headers` are header parameters.
 
     A JSON body can always be too large (413) or of the wrong type (415); an operation that
     reads or writes the database can always meet it unavailable (503 with Retry-After).
@@ -53,8 +57,11 @@ def documented(
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         operation: dict[str, Any] = {"summary": summary, "responses": {}}
+        parameters = [{"in": "header", **header} for header in headers]
         if query is not None:
-            operation["parameters"] = [{"in": "query", "schema": query}]
+            parameters.append({"in": "query", "schema": query})
+        if parameters:
+            operation["parameters"] = parameters
         if body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -103,7 +110,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
             names = re.findall(r"{([^}]+)}", path)
             if names:
                 op["parameters"] = [
-                    {"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
+                    {
+                        "in": "path",
+                        "name": n,
+                        "required": True,
+                        "schema": {"type": "string", **PATH_RULES.get(n, {})},
+                    }
                     for n in names
                 ] + op.get("parameters", [])
                 op["responses"].setdefault("404", _error(NO_ROUTE))

@@ -25,6 +25,13 @@ from entrypoints.xapi_schemas import (
 bp = Blueprint("xapi", __name__, url_prefix="/api/v1/xapi")
 VERSION = "1.0.3"
 ERRORS = (400, 401, 403, 409, 413)
+#: Statements need it (400 xapi_version without it, or with a version other than 1.0.x).
+VERSION_HEADER = {
+    "name": "X-Experience-API-Version",
+    "required": True,
+    "schema": {"type": "string", "pattern": r"^1\.0"},
+    "description": "the xAPI version the client speaks: 1.0.x",
+}
 
 
 @bp.after_request
@@ -51,6 +58,7 @@ def _conflict(error: StatementConflict):  # type: ignore[no-untyped-def]
     STATEMENT_IDS,  # type: ignore[arg-type]
     body=STATEMENTS,  # type: ignore[arg-type]
     errors=ERRORS,
+    headers=(VERSION_HEADER,),
 )
 @ingest_required
 @inject
@@ -79,6 +87,7 @@ def post_statements(use_case: IngestStatements = Provide[Container.ingest_statem
     body=XapiStatementSchema,
     status=204,
     errors=ERRORS,
+    headers=(VERSION_HEADER,),
 )
 @ingest_required
 @inject

@@ -161,3 +161,75 @@ def test_readiness_fails_clearly_when_the_database_is_gone(tmp_path):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["error"]["code"] == "not_ready"
+
+
+def _operation(spec: dict, path: str, method: str) -> dict:  # type: ignore[type-arg]
+    return spec["paths"][path][method]
+
+
+def _parameter(operation: dict, name: str) -> dict:  # type: ignore[type-arg]
+    return next(p for p in operation["parameters"] if p["name"] == name)
+
+
+def test_the_document_names_the_strategies_each_endpoint_takes(sqlite_url):
+    app = make_app(sqlite_url)
+    spec = app.test_client().get("/openapi.json").json
+    names = app.container.strategies().names
+    enums = {
+        path: _parameter(_operation(spec, path, "get"), "strategy")["schema"]["enum"]
+        for path in (
+            "/api/v1/recommendations/home",
+            "/api/v1/recommendations/similar/{course_id}",
+            "/admin/recommendations/explain",
+        )
+    }
+    assert sorted(enums.pop("/api/v1/recommendations/home")) == names
+    for path, enum in enums.items():  # "auto" chooses per learner: home pages only
+        assert sorted(enum) == [n for n in names if n != "auto"], path
+
+
+def test_the_document_states_the_id_rule_wherever_an_id_is_read(sqlite_url):
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    ids = [
+        _parameter(_operation(spec, "/api/v1/recommendations/home", "get"), "user_id")["schema"],
+        _parameter(
+            _operation(spec, "/api/v1/recommendations/stats/user/{user_id}", "get"), "user_id"
+        )["schema"],
+        _parameter(_operation(spec, "/api/v1/learners/{user_id}", "delete"), "user_id")["schema"],
+        _parameter(_operation(spec, "/api/v1/courses/{course_id}", "put"), "course_id")["schema"],
+        schemas["Event"]["properties"]["event_id"],
+        schemas["Event"]["properties"]["user_id"],
+        schemas["Event"]["properties"]["course_id"],
+        schemas["Course"]["properties"]["course_id"],
+    ]
+    for schema in ids:
+        assert (schema["minLength"], schema["maxLength"]) == (1, 128)
+        rule = re.compile(schema["pattern"])
+        assert rule.search("user7@https://lms.example") and rule.search("é 日本")
+        for hidden in (" a", "a ", "a\tb", "a\u200bb", "a\u00a0b", "a\U000e0001"):
+            assert not rule.search(hidden), repr(hidden)
+        jsonschema_rs.validator_for(schema)  # a pattern other engines compile too
+
+
+def test_statements_declare_the_xapi_version_header_they_require(sqlite_url):
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for method in ("post", "put"):
+        header = _parameter(
+            _operation(spec, "/api/v1/xapi/statements", method), "X-Experience-API-Version"
+        )
+        assert header["in"] == "header" and header["required"] is True
+        assert re.search(header["schema"]["pattern"], "1.0.3")
+        assert not re.search(header["schema"]["pattern"], "0.95")
+
+
+def test_an_unknown_learner_is_no_404_in_the_document(sqlite_url):
+    """A learner never seen has zero stats, and erasing one records the erasure: only a path
+    that matches no route (an id holding %2F) is a 404 there."""
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for path, method in (
+        ("/api/v1/recommendations/stats/user/{user_id}", "get"),
+        ("/api/v1/learners/{user_id}", "delete"),
+    ):
+        described = _operation(spec, path, method)["responses"]["404"]["description"]
+        assert "not found" not in described.lower() and "%2F" in described
