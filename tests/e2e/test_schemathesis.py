@@ -1,5 +1,7 @@
-"""schemathesis against the app in process: no 5xx, and every response as the OpenAPI document
-describes it (status code, content type, body schema). Fixed seed, so a failure reproduces."""
+"""schemathesis against the app in process: no 5xx, every response as the OpenAPI document
+describes it (status code, content type, headers, body schema), requests the document allows
+accepted and those it forbids refused, 405 with Allow for other methods. Fixed seed, so a
+failure reproduces."""
 
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from entrypoints.schemas import course_json
@@ -32,8 +39,27 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+    unsupported_method,
 ]
+#: Operations whose valid requests also depend on stored data or on rules between fields that
+#: OpenAPI cannot state (a category that exists, prerequisites that exist, a body's course_id
+#: equal to the path's, a served recommendation_id, xAPI's statement rules): a 400 for those is
+#: no contract defect, so only their other checks run.
+BEYOND_THE_DOCUMENT = {
+    "GET /api/v1/recommendations/home",
+    "GET /admin/recommendations/explain",
+    "POST /api/v1/courses",
+    "PUT /api/v1/courses/{course_id}",
+    "PATCH /api/v1/courses/{course_id}",
+    "POST /api/v1/interactions",
+    "POST /api/v1/xapi/statements",
+    "PUT /api/v1/xapi/statements",
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +99,8 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", make_app("memory://"))
     suppress_health_check=list(HealthCheck),
 )
 def test_every_response_obeys_the_openapi_document(case, fuzzed_app):  # type: ignore[no-untyped-def]
-    case.call_and_validate(checks=CHECKS, headers=ADMIN, app=fuzzed_app)
+    excluded = [positive_data_acceptance] if case.operation.label in BEYOND_THE_DOCUMENT else []
+    case.call_and_validate(checks=CHECKS, excluded_checks=excluded, headers=ADMIN, app=fuzzed_app)
 
 
 def _sent(fuzzed_app, path, method, **parts):  # type: ignore[no-untyped-def]
