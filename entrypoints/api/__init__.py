@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify
+from werkzeug.routing import PathConverter
 
 from entrypoints import logs
 from entrypoints.api import (
@@ -26,6 +27,14 @@ from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container
 
 
+class IdConverter(PathConverter):
+    """The rest of the path as one id, "/" included, even leading (werkzeug's path converter
+    refuses a leading one)."""
+
+    regex = r"[\s\S]+"  # any character, newlines too: the id rule then refuses what it must
+    part_isolating = False  # set explicitly: werkzeug infers it from a "/" in the regex
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings()
     settings.update(config or {})
@@ -39,6 +48,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     container.wire(packages=["entrypoints.api"])
 
     app = Flask(__name__)
+    # Ids may hold "/" (an xAPI learner qualified by its LMS, "user7@https://lms.example", sent as
+    # %2F): the id routes take the rest of the path, whatever it starts with, and "//" in it stays
+    # as sent (merging it would redirect to another id).
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.merge_slashes = False
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]

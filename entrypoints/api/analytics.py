@@ -16,7 +16,7 @@ from entrypoints.stats_schemas import DaysQuerySchema, GlobalStatsSchema, UserSt
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1/recommendations/stats")
 
 
-@bp.get("/user/<user_id>")
+@bp.get("/user/<id:user_id>")
 @documented(
     "A learner's recommendations, impressions, clicks, enrolments and CTR",
     UserStatsSchema,

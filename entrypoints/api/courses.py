@@ -40,7 +40,7 @@ def list_courses(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-u
     return {"items": [course_json(c) for c in items], "total": total}
 
 
-@bp.get("/<course_id>")
+@bp.get("/<id:course_id>")
 @documented("One course", CourseSchema, errors=(400, 404))
 @inject
 def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
     return course_json(course)
 
 
-@bp.put("/<course_id>")
+@bp.put("/<id:course_id>")
 @documented(
     "Create or fully replace one course: fields left out take their defaults (empty "
     "description, tags and prerequisites; level beginner; active)",
@@ -67,7 +67,7 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
     return _upsert_one(use_case, course)
 
 
-@bp.patch("/<course_id>")
+@bp.patch("/<id:course_id>")
 @documented(
     "Change some fields of one course; fields left out keep their stored values",
     CourseSchema,

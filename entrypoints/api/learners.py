@@ -17,7 +17,7 @@ from entrypoints.xapi_schemas import ErasureSchema
 bp = Blueprint("learners", __name__, url_prefix="/api/v1/learners")
 
 
-@bp.delete("/<user_id>")
+@bp.delete("/<id:user_id>")
 @documented(
     "Erase a learner's events, slates, impressions and attributions",
     ErasureSchema,

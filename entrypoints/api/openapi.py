@@ -29,9 +29,6 @@ ERROR_DESCRIPTIONS = {
 }
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
 SERVER_ERRORS = (414, 431)
-#: A path parameter holding "/" (sent as %2F) splits the path, which then matches no route: the
-#: only 404 of an operation that answers an unknown id too (a learner's stats, an erasure).
-NO_ROUTE = "No route: a path parameter holding '/' (%2F) splits the path"
 #: Path parameters checked as ids; any other is a string.
 PATH_RULES: dict[str, dict[str, Any]] = {"user_id": ID_RULE, "course_id": ID_RULE}
 
@@ -118,7 +115,6 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     }
                     for n in names
                 ] + op.get("parameters", [])
-                op["responses"].setdefault("404", _error(NO_ROUTE))
             op["responses"] = dict(sorted(op["responses"].items()))
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in sorted(paths.items()):

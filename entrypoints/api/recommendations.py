@@ -89,7 +89,7 @@ def home(  # type: ignore[no-untyped-def]
     return body
 
 
-@bp.get("/similar/<course_id>")
+@bp.get("/similar/<id:course_id>")
 @documented(
     "Courses similar to a course", SimilarResponseSchema, query=KQuerySchema, errors=(400, 404)
 )

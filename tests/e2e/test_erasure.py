@@ -299,3 +299,27 @@ def test_erasing_a_learner_never_seen_does_not_mark_the_models_as_holding_erased
     client.delete(f"/api/v1/learners/{LEARNER}", headers=AUTH)
     assert predates() == {True}  # until the trainer fits the models again
     app.container.engine().dispose()
+
+
+def test_a_learner_whose_id_holds_slashes_can_be_read_and_erased_over_http(database_url):
+    """xAPI learners qualified by their LMS ("user7@https://lms.example", RS_XAPI_MAPPING's
+    qualify_accounts) have "/" in their ids, sent as %2F: their stats and their erasure were a
+    404, so a deletion request could not be carried out over the API."""
+    from urllib.parse import quote
+
+    app = make_app(database_url, admin_token=TOKEN)
+    client = app.test_client()
+    courses = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=courses, headers=AUTH).status_code == 200
+    qualified = "user7@https://lms.example"
+    event = {"user_id": qualified, "course_id": "course_python_basic", "event_type": "enroll"}
+    assert client.post(INTERACTIONS, json=event).status_code == 200
+    path = quote(qualified, safe="")
+    assert client.get(f"/api/v1/recommendations/home?user_id={path}").status_code == 200
+    stats = client.get(f"/api/v1/recommendations/stats/user/{path}")
+    assert stats.status_code == 200 and stats.json["user_id"] == qualified
+    assert stats.json["num_recommendations"] == 1
+    erased = client.delete(f"/api/v1/learners/{path}", headers=AUTH)
+    assert erased.status_code == 200 and erased.json["removed"]["events"] == 1
+    assert rows_mentioning(database_url, qualified) == []
+    app.container.engine().dispose()
