@@ -171,13 +171,13 @@ class StrategyRegistry:
         """The current snapshot; the refresher thread keeps it up to date. Only the first call,
         `force_check` (a course the snapshot does not know yet) and, with refresh_seconds 0,
         every call check now and wait for what they load."""
+        self._keep_refreshing()
         current = self._snapshot
         if current is None or self.refresh_seconds <= 0 or force_check:
             with self._lock:  # waits for a check under way: it may load what is wanted
                 if self._snapshot is None or self._snapshot is current:
                     self._check()
             current = self._snapshot
-        self._keep_refreshing()
         return current  # type: ignore[return-value]
 
     def snapshot_knowing(self, course_id: CourseId) -> Snapshot:
@@ -198,6 +198,10 @@ class StrategyRegistry:
         with self._starting:
             if self._refreshing_in == os.getpid():
                 return
+            if self._refreshing_in is not None:
+                # forked: the parent's refresher may have held the lock at that moment, and no
+                # thread of the child would ever release it
+                self._lock = threading.Lock()
             self._refreshing_in = os.getpid()
             threading.Thread(
                 target=_refresh_every,

@@ -31,7 +31,9 @@ class IdConverter(PathConverter):
     """The rest of the path as one id, "/" included, even leading (werkzeug's path converter
     refuses a leading one)."""
 
-    regex = r"[\s\S]+"  # any character, newlines too: the id rule then refuses what it must
+    # any character, newlines too (the id rule then refuses what it must), but not a "/" at the
+    # end: "DELETE /learners/user7/" is a typo for user7, not a learner named "user7/"
+    regex = r"[\s\S]*[^/]"
     part_isolating = False  # set explicitly: werkzeug infers it from a "/" in the regex
 
 

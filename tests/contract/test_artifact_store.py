@@ -84,6 +84,8 @@ def test_large_files_a_new_version_shares_with_the_current_one_are_linked_not_co
     folder = store.root / "model" / "versions"
     assert (folder / first / "weights").stat().st_ino == (folder / second / "weights").stat().st_ino
     assert (folder / first / "index").stat().st_ino != (folder / second / "index").stat().st_ino
+    # small and unchanged: written anew, so editing one version's copy spares the other
+    assert (folder / first / "ids").stat().st_ino != (folder / second / "ids").stat().st_ino
     assert store.load("model", second).files == {"weights": weights, "ids": b"[1]", "index": b"b"}
 
 

@@ -323,3 +323,12 @@ def test_a_learner_whose_id_holds_slashes_can_be_read_and_erased_over_http(datab
     assert erased.status_code == 200 and erased.json["removed"]["events"] == 1
     assert rows_mentioning(database_url, qualified) == []
     app.container.engine().dispose()
+
+
+def test_a_trailing_slash_does_not_erase_a_learner_named_with_it(sqlite_url):
+    """ "DELETE /learners/user7/" is a typo for user7: a 404, not the erasure of "user7/" (which
+    would answer 200 and leave user7's data)."""
+    app = make_app(sqlite_url, admin_token=TOKEN)
+    client = app.test_client()
+    assert client.delete("/api/v1/learners/user7/", headers=AUTH).status_code == 404
+    app.container.engine().dispose()
