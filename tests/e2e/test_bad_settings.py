@@ -93,17 +93,23 @@ def test_show_config_refuses_a_bad_setting_with_the_line_serve_stops_with(
     assert f"{variable}={value!r}" in line and allowed in line, line
 
 
-def test_hybrid_weights_that_can_never_blend_stop_the_server_as_a_request_with_them_is_refused(
-    tmp_path,
-):
-    port = free_port()
-    env = _serving(tmp_path / "recsys.db", port) | ALL_ZERO | {"HYBRID_WEIGHTS_SEQUENCE": "0"}
+def _serve_refused(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """`recsys serve` run with `env`: it exits 1 without ever listening on `port`."""
     command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     finally:
         assert not _listening(port)
     assert done.returncode == 1
+    return done
+
+
+def test_hybrid_weights_that_can_never_blend_stop_the_server_as_a_request_with_them_is_refused(
+    tmp_path,
+):
+    port = free_port()
+    env = _serving(tmp_path / "recsys.db", port) | ALL_ZERO | {"HYBRID_WEIGHTS_SEQUENCE": "0"}
+    done = _serve_refused(env, port)
     (line,) = (done.stdout + done.stderr).strip().splitlines()
     assert line.startswith("Error: invalid setting HYBRID_WEIGHTS_TWO_TOWER=0, ")
     assert line.endswith(": at least one weight must be positive")
@@ -114,12 +120,7 @@ def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_ru
 ):
     port = free_port()
     env = _serving(tmp_path / "empty.db", port)
-    command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    finally:
-        assert not _listening(port)
-    assert done.returncode == 1
+    done = _serve_refused(env, port)
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: the database has no schema: run `recsys init-db`"
     )
