@@ -186,7 +186,10 @@ class FitStrategies:
             erased = erased_at is not None and (trained is None or trained < erased_at)
             self._end_hold_after_erasure(TWO_TOWER, trained, erased_at)
             if TWO_TOWER in self.held:
-                two_tower = ""  # rolled back by an operator: not even re-embedded
+                # Rolled back by an operator: the held weights stay, but courses added since are
+                # embedded with them (the new version stays held), or no list could name them.
+                changed = fitted_on is None or fitted_on.catalog != data.catalog
+                two_tower = "reindex" if changed else ""
             elif (
                 force
                 or version is None

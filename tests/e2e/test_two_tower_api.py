@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from adapters.demo_data import demo_data
+from entrypoints.cli import cli
 from entrypoints.config import ConfigError
 from entrypoints.schemas import course_json
 from tests.e2e.conftest import make_app
@@ -72,6 +75,30 @@ def test_a_course_created_after_training_is_similar_and_recommendable_without_re
     assert "course_python_pipelines" in [i["course_id"] for i in similar["items"]]
     every = client.get(f"{HOME}?user_id=user2&strategy=two_tower&k=100").json["items"]
     assert "course_python_pipelines" in [i["course_id"] for i in every]
+
+
+def test_a_held_two_tower_embeds_a_new_course_with_its_held_weights(trained):
+    """An operator's rollback holds the model, not the catalog: a course added afterwards is
+    embedded with the held weights, so it can be recommended, and the hold stays."""
+    app, client = trained
+    store = app.container.artifact_store()
+    older = store.current_version("two_tower")
+    app.container.train_two_tower().execute()
+    run = CliRunner().invoke(cli, ["rollback", "two_tower", "--to", older], obj=app.container)
+    assert run.exit_code == 0, run.output
+    new = {"title": "Python for Data Pipelines", "category": "Programming", "level": "beginner"}
+    assert client.put("/api/v1/courses/course_pipes", json=new, headers=AUTH).status_code == 200
+    weights = store.load("two_tower", store.current_version("two_tower")).files["model.pt"]
+
+    app.container.trainer().run_once()
+
+    current = store.load("two_tower", store.current_version("two_tower"))
+    assert current.manifest["held"] and current.manifest["restores"] == older
+    assert current.files["model.pt"] == weights
+    assert "course_pipes" in json.loads(current.files["item_ids.json"])["course_ids"]
+    every = client.get(f"{HOME}?user_id=user2&strategy=two_tower&k=100").json
+    assert every["model_version"] == current.version
+    assert "course_pipes" in [i["course_id"] for i in every["items"]]
 
 
 def test_admin_endpoints_need_the_token(trained):
