@@ -37,7 +37,14 @@ from scipy import sparse
 
 from adapters import item_weights
 from adapters.arrays import csr, csr_files, ids, ids_file
-from adapters.scoring import ScoringRecommender
+from adapters.scoring import ScoringRecommender, a_course_in
+from adapters.taken_together import (
+    restore_together,
+    taken_together,
+    together_files,
+    took,
+    took_both,
+)
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
     Course,
@@ -83,6 +90,8 @@ class ItemCFRecommender(ScoringRecommender):
         self.kind = "ease"
         self.index_catalog([])
         self.weights: np.ndarray | sparse.csr_matrix = np.zeros((0, 0), dtype=np.float32)
+        #: which courses learners took together: what a reason may name (adapters.taken_together)
+        self.together: sparse.csr_matrix | None = None
 
     @property
     def ready(self) -> bool:
@@ -90,6 +99,7 @@ class ItemCFRecommender(ScoringRecommender):
 
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         self.index_catalog(courses)
+        self.together = taken_together(self.index, took(interactions))
         matrix = item_weights.interaction_matrix(self.index, interactions)
         if len(self.courses) > self.max_dense_items:
             self.chosen, self.kind = None, "knn"
@@ -126,9 +136,11 @@ class ItemCFRecommender(ScoringRecommender):
         }
 
     def dump(self) -> Published:
+        course_ids = [c.course_id for c in self.courses]
         files = {
-            "course_ids.json": ids_file([c.course_id for c in self.courses]),
+            "course_ids.json": ids_file(course_ids),
             **csr_files("weights", item_weights.strongest(self.weights, PUBLISHED_NEIGHBOURS)),
+            **together_files(self.together, course_ids),
         }
         # "model": what this model was fitted with. A trainer replaces "settings" with the
         # settings it asked for (possibly none: the defaults), which it compares to decide what
@@ -153,6 +165,7 @@ class ItemCFRecommender(ScoringRecommender):
         recency_decay = _decay(float(settings.get("recency_decay", 1.0)))
         self.restore_catalog(course_ids, catalog)
         self.weights = weights
+        self.together = restore_together(files, self.index)
         self.chosen = settings.get("regularization")
         self.kind = settings.get("kind", "ease")
         self.proximity_weight = float(settings.get("proximity_weight", 0.0))
@@ -224,9 +237,10 @@ class ItemCFRecommender(ScoringRecommender):
         return self.reasons(learner, [row])[0]
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
-        """Per course, the learner's course adding most to its score, as scores() weighs them;
-        none when their history as a whole scores it at most 0 (it was served only because the
-        list had places left): then only what is true without it."""
+        """Per course, the learner's course adding most to its score, as scores() weighs them,
+        among those some learner took together with it; none when their history as a whole
+        scores it at most 0 (it was served only because the list had places left) or nobody took
+        it with any of theirs: then only what is true without it."""
         strongest = learner.strongest()
         own, inputs = self._inputs(learner)
         block = None
@@ -242,7 +256,10 @@ class ItemCFRecommender(ScoringRecommender):
                 (block[i, column] * weight, r)  # type: ignore[index]
                 for i, (r, weight) in enumerate(zip(own, inputs, strict=True))
             ]
-            best = max(((p, r) for p, r in parts if r != row), default=(0.0, -1))
+            best = max(
+                ((p, r) for p, r in parts if r != row and took_both(self.together, r, row)),
+                default=(0.0, -1),
+            )
             if best[0] <= 0 or sum(p for p, _ in parts) <= 0:
                 said.append(self.plain_reason(learner, row))
                 continue
@@ -257,7 +274,9 @@ class ItemCFRecommender(ScoringRecommender):
         return scores
 
     def similar_reason(self, source: int, row: int) -> str:
-        return f"Learners who took {self.courses[source].title} also took this"
+        if took_both(self.together, source, row):
+            return f"Learners who took {self.courses[source].title} also took this"
+        return a_course_in(self.courses[row].category)
 
 
 def _decay(recency_decay: float) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from adapters.item_cf import ItemCFRecommender, _latest_last
+from adapters.taken_together import taken_together, took
 from domain.model import Course, CourseId, Interaction, LearnerHistory
 
 #: how many later courses each course counts as what followed it
@@ -35,12 +36,10 @@ class SequenceRecommender(ItemCFRecommender):
         self.index_catalog(courses)
         self.chosen = None
         self.weights = transitions(self.index, interactions)
+        self.together = taken_together(self.index, took(interactions))
 
     def settings(self) -> dict[str, float | str | None]:
         return {"kind": "transitions", "regularization": None, "recency_decay": self.recency_decay}
-
-    def similar_reason(self, source: int, row: int) -> str:
-        return f"Learners who took {self.courses[source].title} took this next"
 
 
 def transitions(

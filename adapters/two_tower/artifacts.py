@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from adapters.faiss_index import FaissIndex
+from adapters.taken_together import EVIDENCE
 from adapters.two_tower import serving
 from adapters.two_tower.features import CourseFeatures
 from adapters.two_tower.model import TowerConfig, TowerEnsemble
@@ -40,6 +41,9 @@ class LoadedModel:
     manifest: dict[str, Any] = field(default_factory=dict)
     #: the learner side as published (None: take it from `model`, which was just trained)
     tower: serving.LearnerTower | None = None
+    #: which courses learners took together, as files (adapters.taken_together): kept from the
+    #: training through every reindex, as it describes the data the model learnt from
+    evidence: dict[str, bytes] = field(default_factory=dict)
 
 
 #: model.pt keeps what a reindex needs, the course side; learner_tower.npz has the rest
@@ -99,6 +103,7 @@ def to_files(loaded: LoadedModel) -> dict[str, bytes]:
         "trained_users.json": json.dumps(sorted(loaded.trained_users)).encode(),
         "item_index.faiss": loaded.index.to_bytes(),
         serving.FILE: (loaded.tower or learner_tower(loaded.model)).to_bytes(),
+        **loaded.evidence,
     }
 
 
@@ -137,4 +142,5 @@ def from_artifact(artifact: Artifact, hnsw_above: int) -> LoadedModel:
         artifact.version,
         artifact.manifest,
         tower,
+        {name: data for name, data in artifact.files.items() if name.startswith(EVIDENCE)},
     )

@@ -14,10 +14,12 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from adapters.arrays import array
 from adapters.faiss_index import FaissIndex
-from adapters.scoring import ScoringRecommender
+from adapters.scoring import ScoringRecommender, a_course_in
+from adapters.taken_together import EVIDENCE, restore_together, took_both
 from adapters.two_tower import serving
 from adapters.two_tower.features import LearnerFeatures
 from domain.errors import UnknownCourse
@@ -56,6 +58,8 @@ class TwoTowerRecommender(ScoringRecommender):
         self.version: str | None = None
         self.manifest: dict[str, Any] = {}
         self.trained_users: set[str] = set()
+        #: which courses learners took together: what a reason may name (adapters.taken_together)
+        self.together: sparse.csr_matrix | None = None
         self.index_catalog([])
 
     @property
@@ -86,12 +90,14 @@ class TwoTowerRecommender(ScoringRecommender):
             loaded.index,
             loaded.trained_users,
         )
+        self.together = restore_together(loaded.evidence, self.index)
 
     def serving_files(self, manifest: Mapping[str, Any]) -> Collection[str]:
         """What a worker reads of a version: not the torch weights, unless it predates the
         numpy learner tower."""
         published = manifest.get("files", {})
-        return (*SERVED_FILES, serving.FILE if serving.FILE in published else "model.pt")
+        evidence = [name for name in published if name.startswith(EVIDENCE)]
+        return (*SERVED_FILES, serving.FILE if serving.FILE in published else "model.pt", *evidence)
 
     def restore(
         self,
@@ -117,6 +123,7 @@ class TwoTowerRecommender(ScoringRecommender):
         self.restore_catalog(course_ids, catalog)
         users = set(json.loads(files["trained_users.json"]))
         self._serve(tower, dict(manifest), embeddings, index, users)
+        self.together = restore_together(files, self.index)
 
     def _serve(
         self,
@@ -178,14 +185,21 @@ class TwoTowerRecommender(ScoringRecommender):
         return self.candidates.search(self._users([learner])[0], k, exclude)
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
-        """Names, per course, the learner's own course whose embedding is closest to it, if any
-        is closer than unrelated (a positive dot product); else only what is true without it."""
+        """Names, per course, the learner's own course whose embedding is closest to it among
+        those some learner took together with it, if it is closer than unrelated (a positive dot
+        product); else only what is true without it. Closeness alone is no evidence: nearly
+        every two embeddings have a positive dot product, and a course with little data is
+        placed near courses it has nothing to do with."""
         strongest = learner.strongest()
         own = [self.index[c] for c in strongest if c in self.index]
         closeness = self.vectors[own] @ self.vectors[list(rows)].T if own else None
         said = []
         for column, row in enumerate(rows):
-            ranked = [(closeness[i, column], r) for i, r in enumerate(own) if r != row]  # type: ignore[index]
+            ranked = [
+                (closeness[i, column], r)  # type: ignore[index]
+                for i, r in enumerate(own)
+                if r != row and took_both(self.together, r, row)
+            ]
             closest = max(ranked, default=(0.0, -1))
             if closest[0] <= 0:  # none of theirs is near it (or it is the only one known)
                 said.append(self.plain_reason(learner, row))
@@ -204,14 +218,18 @@ class TwoTowerRecommender(ScoringRecommender):
             if self.tower is not None:
                 raise UnknownCourse(course_id)
             return []
-        source = self.courses[self.index[course_id]]
-        found = self.candidates.search(
-            self.vectors[self.index[course_id]], k, exclude | {course_id}
-        )
+        source = self.index[course_id]
+        found = self.candidates.search(self.vectors[source], k, exclude | {course_id})
         return [
-            Recommendation(c, score, rank, self.name, f"Similar to {source.title}")
+            Recommendation(c, score, rank, self.name, self.similar_reason(source, self.index[c]))
             for rank, (c, score) in enumerate(found, start=1)
         ]
+
+    def similar_reason(self, source: int, row: int) -> str:
+        """Close embeddings are not evidence (see reasons()): only what learners did is named."""
+        if took_both(self.together, source, row):
+            return f"Learners who took {self.courses[source].title} also took this"
+        return a_course_in(self.courses[row].category)
 
     def describe(self) -> dict[str, Any]:
         """What the admin API shows about the loaded model."""

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from adapters.faiss_index import FaissIndex
+from adapters.taken_together import TAKEN, taken_together, together_files
 from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_artifact, to_files
 from adapters.two_tower.features import CourseFeatures
 from adapters.two_tower.model import TowerConfig, TowerEnsemble
@@ -126,6 +127,13 @@ class TwoTowerTrainer(ModelTrainer):
             "embedding_dim": model.output_dim,
             "index": {"kind": index.kind, "size": index.size},
         }
+        taken = [
+            (user, course)
+            for user, courses_of in histories.items()
+            for course, event in courses_of.items()
+            if event in TAKEN
+        ]
+        together = taken_together({c: i for i, c in enumerate(ids)}, taken)
         return LoadedModel(
             model,
             ids,
@@ -134,6 +142,7 @@ class TwoTowerTrainer(ModelTrainer):
             set(trained.trained_users),
             index,
             manifest=manifest,
+            evidence=together_files(together, ids),
         )
 
     def train(

@@ -15,7 +15,7 @@ from entrypoints.cli import cli
 from entrypoints.config import ConfigError
 from entrypoints.schemas import course_json
 from tests.e2e.conftest import make_app
-from tests.unit.test_two_tower import FAST
+from tests.unit.test_two_tower import FAST, took_together
 
 HOME = "/api/v1/recommendations/home"
 TOKEN = "t0k3n-for-tests"
@@ -45,13 +45,17 @@ def test_two_tower_home_recommendations_explain_themselves(trained):
     body = client.get(f"{HOME}?user_id=user1&strategy=two_tower&explain=true&k=5").json
     assert body["strategy"] == "two_tower" and "fallback_from" not in body
     assert body["model_version"]
-    own = {c.title for c in demo_data(seed=5, learners=120).courses}
+    data = demo_data(seed=5, learners=120)
+    titles = {c.title: c.course_id for c in data.courses}
     assert len(body["items"]) == 5
     for item in body["items"]:
         named = re.fullmatch(
             r"Because you (viewed|looked at|enrolled in|completed) (.+)", item["reason"]
         )
-        assert (named and named[2] in own) or item["reason"].endswith("this course before")
+        if named:  # a course of theirs that some learner took with this one
+            assert took_together(data.interactions, titles[named[2]], item["course_id"])
+        else:
+            assert item["reason"].endswith(("this course before", "new to you"))
 
 
 def test_a_course_created_after_training_is_similar_and_recommendable_without_retraining(trained):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
@@ -115,9 +116,62 @@ def test_item_cf_names_the_course_that_adds_most_as_its_recency_weighting_counts
     weights[rows["course_python_basic"], rows["course_ml_basic"]] = 0.3
     weights[rows["course_sql_basic"], rows["course_ml_basic"]] = 0.2
     model.weights = weights
+    model.together = sparse.csr_matrix(np.ones(weights.shape, dtype=np.int32))  # all taken together
     history = learner("course_python_basic", "course_sql_basic")
     [item] = model.explain(history, [Recommendation(CourseId("course_ml_basic"), 0, 1, "item_cf")])
     assert item.reason == "Because you enrolled in SQL Basics"
+
+
+def test_item_cf_names_only_a_course_some_learner_took_with_the_one_served():
+    """EASE weighs courses nobody took together (through the courses between them): Machine
+    Learning Basics gets weight from Python Basics here, but no learner took both, so saying
+    "Because you enrolled in Python Basics" would claim what nobody did. A view is not taking."""
+    events = [
+        *EVENTS,
+        *(
+            event(f"v{u}", c, "view")
+            for u in range(5)
+            for c in ("course_ml_basic", "course_spanish_basic")
+        ),
+    ]
+    model = ItemCFRecommender(regularization=1.0)
+    model.fit(CATALOG, events)
+    published = ItemCFRecommender()
+    published.restore(*model.dump(), {c.course_id: c for c in CATALOG})
+    rows = {c.course_id: i for i, c in enumerate(model.courses)}
+    for served in (model, published):
+        served.weights = np.zeros((len(CATALOG), len(CATALOG)), dtype=np.float32)
+        served.weights[rows["course_python_basic"], rows["course_ml_basic"]] = 0.5
+        served.weights[rows["course_python_basic"], rows["course_sql_basic"]] = 0.5
+        served.weights[rows["course_spanish_basic"], rows["course_ml_basic"]] = 0.5
+        history = learner("course_python_basic")
+        ml, sql = (
+            Recommendation(CourseId(c), 0, 1, "item_cf")
+            for c in ("course_ml_basic", "course_sql_basic")
+        )
+        assert [r.reason for r in served.explain(history, [ml, sql])] == [
+            "A course in Data Science, new to you",
+            "Because you enrolled in Python Basics",
+        ]
+        assert served.similar_reason(rows["course_python_basic"], rows["course_sql_basic"]) == (
+            "Learners who took Python Basics also took this"
+        )
+        assert served.similar_reason(rows["course_spanish_basic"], rows["course_ml_basic"]) == (
+            "A course in Data Science"
+        )
+
+
+def test_an_item_cf_version_published_before_the_evidence_was_kept_names_no_course():
+    model = ItemCFRecommender(regularization=1.0)
+    model.fit(CATALOG, EVENTS)
+    files, manifest = model.dump()
+    older = {name: data for name, data in files.items() if not name.startswith("together")}
+    published = ItemCFRecommender()
+    published.restore(older, manifest, {c.course_id: c for c in CATALOG})
+    history = learner("course_python_basic")
+    top = published.recommend(history, 1, history.taken())[0]
+    assert top.course_id == "course_sql_basic"  # ranked as before
+    assert top.reason == "A course in Data Science, new to you"
 
 
 def test_item_cf_has_nothing_to_say_without_history():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from adapters.demo_data import demo_data
@@ -70,33 +72,77 @@ def test_training_publishes_a_manifest_with_metrics_and_sizes(published):
     assert manifest["data"]["learners"] == 150
 
 
-def test_a_learner_gets_unseen_courses_with_a_reason_naming_their_own_course(published, demo):
-    store, _, _ = published
-    recommender = serving(store, demo.courses)
-    learner = LearnerHistory(
-        UserId("user1"), tuple(e for e in demo.interactions if e.user_id == "user1")
-    )
-    taken = learner.taken()
-    items = recommender.recommend(learner, 5, taken)
-    assert len(items) == 5 and not {r.course_id for r in items} & taken
-    titles = {c.title for c in demo.courses if c.course_id in learner.seen()}
-    assert all(
-        any(t in r.reason for t in titles) or r.reason.endswith("this course before") for r in items
-    )
+def took_together(events, a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Whether some learner enrolled in or completed both courses: what a reason may claim."""
+    takers = {
+        course: {e.user_id for e in events if e.course_id == course and e.event_type.strength >= 2}
+        for course in (a, b)
+    }
+    return bool(takers[a] & takers[b])
 
 
-def test_a_course_of_the_learners_pointing_away_from_the_one_served_is_not_given_as_the_reason(
+def test_a_reason_names_only_a_course_of_the_learners_that_someone_took_with_the_one_served(
     published, demo
 ):
     store, _, _ = published
     recommender = serving(store, demo.courses)
-    taken, served = recommender.courses[0], recommender.courses[1]
-    learner = LearnerHistory(UserId("u"), (event("u", taken.course_id, "complete"),))
+    titles = {c.title: c.course_id for c in demo.courses}
+    named = 0
+    for user in ("user1", "user2", "user3", "user4", "user5"):
+        learner = LearnerHistory(
+            UserId(user), tuple(e for e in demo.interactions if e.user_id == user)
+        )
+        items = recommender.recommend(learner, 10, learner.taken())
+        assert len(items) == 10 and not {r.course_id for r in items} & learner.taken()
+        for item in items:
+            because = re.fullmatch(
+                r"Because you (viewed|looked at|enrolled in|completed) (.+)", item.reason
+            )
+            if because:
+                own = titles[because[2]]
+                assert own in learner.seen()
+                assert took_together(demo.interactions, own, item.course_id), item.reason
+                named += 1
+            else:
+                assert item.reason.endswith(("this course before", "new to you")), item.reason
+    assert named  # the evidence is not so strict that nothing is ever named
+
+
+def test_a_course_of_the_learners_is_named_only_if_close_and_taken_with_the_one_served(
+    published, demo
+):
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    ids = [c.course_id for c in recommender.courses]
+    pairs = [(a, b) for a in range(len(ids)) for b in range(a + 1, len(ids))]
+    together = next(p for p in pairs if took_together(demo.interactions, ids[p[0]], ids[p[1]]))
+    apart = next(p for p in pairs if not took_together(demo.interactions, ids[p[0]], ids[p[1]]))
     recommender.vectors = recommender.vectors.copy()
-    recommender.vectors[1] = recommender.vectors[0]
-    assert recommender.reasons(learner, [1]) == [f"Because you completed {taken.title}"]
-    recommender.vectors[1] = -recommender.vectors[0]
-    assert recommender.reasons(learner, [1]) == [f"A course in {served.category}, new to you"]
+    for (taken, served), named in ((together, True), (apart, False)):
+        title = recommender.courses[taken].title
+        plain = f"A course in {recommender.courses[served].category}, new to you"
+        learner = LearnerHistory(UserId("u"), (event("u", ids[taken], "complete"),))
+        recommender.vectors[served] = recommender.vectors[taken]  # as close as can be
+        said = recommender.reasons(learner, [served])
+        assert said == [f"Because you completed {title}" if named else plain]
+        recommender.vectors[served] = -recommender.vectors[taken]  # pointing away
+        assert recommender.reasons(learner, [served]) == [plain]
+
+
+def test_similar_courses_claim_learners_took_both_only_when_some_did(published, demo):
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    source = demo.courses[0]
+    items = recommender.similar(source.course_id, 30)
+    claimed = [i for i in items if i.reason == f"Learners who took {source.title} also took this"]
+    assert claimed and all(
+        took_together(demo.interactions, source.course_id, i.course_id) for i in claimed
+    )
+    categories = {c.course_id: c.category for c in demo.courses}
+    for item in items:
+        if item not in claimed:
+            assert not took_together(demo.interactions, source.course_id, item.course_id)
+            assert item.reason == f"A course in {categories[item.course_id]}"
 
 
 def test_a_learner_the_model_never_saw_is_served_from_their_history(published, demo):
@@ -253,7 +299,13 @@ def test_a_course_the_learner_only_viewed_is_explained_as_such(published, demo):
     viewer = LearnerHistory(UserId("viewer"), (event("viewer", "course_python_basic", "view"),))
     row = recommender.index[CourseId("course_python_basic")]
     assert recommender.reason(viewer, row) == "You viewed this course before"
-    other = recommender.index[CourseId("course_sql_basic")]
+    partner = next(
+        c.course_id
+        for c in recommender.courses
+        if c.course_id != "course_python_basic"
+        and took_together(demo.interactions, "course_python_basic", c.course_id)
+    )
+    other = recommender.index[partner]
     assert recommender.reason(viewer, other) == "Because you viewed Python Basics"
 
 
