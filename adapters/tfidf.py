@@ -52,6 +52,27 @@ class ContentRecommender(ScoringRecommender):
             self.vectors @ sparse.diags(terms.astype(float)) if terms.size else self.vectors
         ).tocsr()
         self.subject_vectors.eliminate_zeros()
+        self.subject_words = (self.subject_vectors != 0).astype(np.float32).tocsr()
+
+    def _alike(self, sources: Sequence[int], rows: Sequence[int]) -> np.ndarray:
+        """How alike in subject each source course is to each course of `rows`; 0 where they may
+        not be called similar. One shared subject word is not enough on its own ("big" in Big Data
+        and in the Big Bang, "networks" in security and in deep learning): two such words, or one
+        and a category or a tag in common, are."""
+        if not len(sources) or not len(rows):
+            return np.zeros((len(sources), len(rows)))
+        alike = (self.subject_vectors[sources] @ self.subject_vectors[rows].T).toarray()
+        words = (self.subject_words[sources] @ self.subject_words[rows].T).toarray()
+        for i, j in zip(*np.nonzero((alike > 0) & (words < 2)), strict=True):
+            if not self._related(sources[i], rows[j]):
+                alike[i, j] = 0.0
+        return alike
+
+    def _related(self, a: int, b: int) -> bool:
+        first, second = self.courses[a], self.courses[b]
+        if first.category and first.category == second.category:
+            return True
+        return bool({t.lower() for t in first.tags} & {t.lower() for t in second.tags})
 
     def dump(self) -> Published:
         files = {
@@ -110,17 +131,13 @@ class ContentRecommender(ScoringRecommender):
         return scores
 
     def reasons(self, learner: LearnerHistory, rows: Sequence[int]) -> list[str]:
-        """Names, per course, the learner's own course (other than it) sharing the most subject
-        words with it; else one of theirs in its category; else only what is true without them
+        """Names, per course, the learner's own course (other than it) most alike in subject
+        (_alike()); else one of theirs in its category; else only what is true without them
         (sharing "Basics" or a release year does not make two courses similar). One sparse
         product for all the courses served."""
         touched = {r: e for r, (_, e) in self._weights(learner).items()}
         own = list(touched)
-        alike = (
-            (self.subject_vectors[own] @ self.subject_vectors[list(rows)].T).toarray()
-            if own and rows
-            else np.zeros((0, len(rows)))
-        )
+        alike = self._alike(own, list(rows))
         said = []
         for column, row in enumerate(rows):
             others = [i for i, r in enumerate(own) if r != row]
@@ -148,12 +165,12 @@ class ContentRecommender(ScoringRecommender):
         return scores
 
     def similar_reasons(self, source: int, rows: Sequence[int]) -> list[str]:
-        """ "Similar to" only for a course sharing a subject word with the source (one sparse
-        product for all of them); else its category, if the two share it."""
+        """ "Similar to" only for a course alike in subject (_alike()); else its category, if the
+        two share it."""
         title = self.courses[source].title
-        shared = (self.subject_vectors[list(rows)] @ self.subject_vectors[source].T).toarray()
+        shared = self._alike([source], list(rows))
         said = []
-        for alike, row in zip(shared.ravel() if rows else [], rows, strict=True):
+        for alike, row in zip(shared.ravel(), rows, strict=True):
             category = self.courses[row].category
             if alike > 0:
                 said.append(f"Similar to {title}")

@@ -75,8 +75,10 @@ def check(
     catalog: dict,  # type: ignore[type-arg]
     tried: set[CourseId],
     popularity: dict[CourseId, float] | None = None,
+    events: list[Interaction] | None = None,
 ) -> None:
-    """`tried`: the courses anybody has an event on; `popularity`: what popularity ranks by."""
+    """`tried`: the courses anybody has an event on; `popularity`: what popularity ranks by;
+    `events`: everybody's, to check that a course named was taken with the one served."""
     strongest = learner.strongest()
     by_title = {c.title: c for c in catalog.values()}
     verbs = {e.past_tense: e for e in EventType}
@@ -84,7 +86,14 @@ def check(
     if found := re.fullmatch(r"Similar to (.+), which you (.+)", reason):
         own = by_title[found[1]]
         assert strongest[own.course_id] is verbs[found[2]], reason
-        assert set(words(own)) & set(words(course)) - set(words(course, course.category))
+        shared = set(words(own)) & set(words(course)) - set(words(course, course.category))
+        assert shared, reason
+        # one word in common is not a subject in common without a category or a tag
+        assert (
+            len(shared) >= 2
+            or own.category == course.category != ""
+            or set(own.tags) & set(course.tags)
+        ), reason
     elif found := re.fullmatch(r"Also in (.+), like (.+), which you (.+)", reason):
         own = by_title[found[2]]
         assert found[1] == own.category == course.category != "", reason
@@ -94,6 +103,12 @@ def check(
     ):
         own = by_title[found[2]]
         assert strongest[own.course_id] is verbs[found[1]], reason
+        if events is not None:  # some learner took both: enrolled in or completed each
+            takers = [
+                {e.user_id for e in events if e.course_id == c and e.event_type.strength >= 2}
+                for c in (own.course_id, course.course_id)
+            ]
+            assert takers[0] & takers[1], reason
     elif found := re.fullmatch(r"You (.+) this course before", reason):
         assert strongest[course.course_id] is verbs[found[1]], reason
     elif found := re.fullmatch(r"Popular in (.+?)( this week| this month| lately)?", reason):
@@ -158,4 +173,36 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
             explained = {r.course_id: r.reason for r in recommender.explain(learner, unexplained)}
             for item in served:
                 reason = explained.get(item.course_id, item.reason)
-                check(reason, learner, catalog[item.course_id], catalog, tried, popularity)
+                check(reason, learner, catalog[item.course_id], catalog, tried, popularity, events)
+
+
+def test_content_calls_two_courses_similar_only_for_more_than_one_word_in_common():
+    """ "Big" in Big Data and in the Big Bang is no subject in common; "python" in two courses
+    tagged python is, and so are two subject words shared across categories."""
+
+    def course(cid: str, title: str, category: str, *tags: str) -> Course:
+        return Course(CourseId(cid), title, title, category, Level.BEGINNER, tags)
+
+    catalog = [
+        course("bigdata", "Big Data with Spark", "Data", "spark"),
+        course("cosmos", "Cosmology and the Big Bang", "Astronomy", "stars"),
+        course("pybasic", "Python Programming", "Programming", "python"),
+        course("pipes", "Data Pipelines in Python", "Engineering", "python"),
+        course("vision", "Image Recognition Neural Networks", "AI", "vision"),
+        course("audio", "Speech Recognition Neural Networks", "Audio", "speech"),
+        *(course(f"f{i}", f"Filler {word}", f"Cat{i}") for i, word in enumerate("abcdefgh")),
+    ]
+    content = ContentRecommender()
+    content.fit(catalog, [])
+    row = {c.course_id: i for i, c in enumerate(content.courses)}
+
+    def said(source: str, other: str) -> str:
+        return content.similar_reason(row[source], row[other])
+
+    assert said("bigdata", "cosmos") == "A course in Astronomy"
+    assert said("pybasic", "pipes") == "Similar to Python Programming"
+    assert said("vision", "audio") == "Similar to Image Recognition Neural Networks"
+    learner = LearnerHistory(
+        UserId("u"), (Interaction("e", UserId("u"), CourseId("bigdata"), EventType.COMPLETE, NOW),)
+    )
+    assert content.reasons(learner, [row["cosmos"]]) == ["A course in Astronomy, new to you"]
