@@ -44,6 +44,7 @@ from adapters.taken_together import (
     together_files,
     took,
     took_both,
+    took_pairs,
 )
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -250,6 +251,7 @@ class ItemCFRecommender(ScoringRecommender):
                 if sparse.issparse(self.weights)
                 else self.weights[np.ix_(own, list(rows))]
             )
+        taken = took_pairs(self.together, own, rows)
         said = []
         for column, row in enumerate(rows):
             parts = [
@@ -257,7 +259,7 @@ class ItemCFRecommender(ScoringRecommender):
                 for i, (r, weight) in enumerate(zip(own, inputs, strict=True))
             ]
             best = max(
-                ((p, r) for p, r in parts if r != row and took_both(self.together, r, row)),
+                ((p, r) for i, (p, r) in enumerate(parts) if r != row and taken[i, column]),
                 default=(0.0, -1),
             )
             if best[0] <= 0 or sum(p for p, _ in parts) <= 0:

@@ -94,6 +94,19 @@ def took_both(together: sparse.csr_matrix | None, a: int, b: int) -> bool:
     return _in_row(together, a, b) or _in_row(together, b, a)
 
 
+def took_pairs(
+    together: sparse.csr_matrix | None, sources: Sequence[int], rows: Sequence[int]
+) -> np.ndarray:
+    """took_both() for every source course and every course of `rows` (bool, sources × rows),
+    with two sparse slices rather than a search per pair (a reason per served course)."""
+    if together is None or not len(sources) or not len(rows):
+        return np.zeros((len(sources), len(rows)), dtype=bool)
+    sources, rows = list(sources), list(rows)
+    forth = together[sources][:, rows].toarray()
+    back = together[rows][:, sources].toarray().T
+    return (forth > 0) | (back > 0)
+
+
 def _in_row(together: sparse.csr_matrix, row: int, column: int) -> bool:
     start, end = together.indptr[row], together.indptr[row + 1]
     found = start + np.searchsorted(together.indices[start:end], column)

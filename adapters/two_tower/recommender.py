@@ -19,7 +19,7 @@ from scipy import sparse
 from adapters.arrays import array
 from adapters.faiss_index import FaissIndex
 from adapters.scoring import ScoringRecommender, a_course_in
-from adapters.taken_together import EVIDENCE, restore_together, took_both
+from adapters.taken_together import EVIDENCE, restore_together, took_both, took_pairs
 from adapters.two_tower import serving
 from adapters.two_tower.features import LearnerFeatures
 from domain.errors import UnknownCourse
@@ -193,12 +193,13 @@ class TwoTowerRecommender(ScoringRecommender):
         strongest = learner.strongest()
         own = [self.index[c] for c in strongest if c in self.index]
         closeness = self.vectors[own] @ self.vectors[list(rows)].T if own else None
+        taken = took_pairs(self.together, own, rows)
         said = []
         for column, row in enumerate(rows):
             ranked = [
                 (closeness[i, column], r)  # type: ignore[index]
                 for i, r in enumerate(own)
-                if r != row and took_both(self.together, r, row)
+                if r != row and taken[i, column]
             ]
             closest = max(ranked, default=(0.0, -1))
             if closest[0] <= 0:  # none of theirs is near it (or it is the only one known)
