@@ -210,7 +210,7 @@ class InMemoryStatsRepository(StatsRepository):
     def user(self, user_id: UserId) -> UserStats:
         mine = [s for s in self.store.slates.values() if s.user_id == user_id]
         events = [e for e in self.store.events.values() if e.user_id == user_id]
-        attributed = [e for e in events if e.recommendation_id]
+        credited = [kind for slate, kind in self._credited() if slate.user_id == user_id]
         categories = Counter(
             self.store.courses[e.course_id].category
             for e in events
@@ -220,10 +220,21 @@ class InMemoryStatsRepository(StatsRepository):
             user_id,
             len(mine),
             sum(len(s.items) for s in mine),
-            sum(1 for e in attributed if e.event_type is EventType.CLICK),
-            sum(1 for e in attributed if e.event_type is EventType.ENROLL),
+            credited.count(EventType.CLICK),
+            credited.count(EventType.ENROLL),
             sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:5],
         )
+
+    def _credited(self) -> list[tuple[Slate, EventType]]:
+        """Each course of a served list its learner clicked or enrolled in, once per kind."""
+        credited = {
+            (e.recommendation_id, e.course_id, e.event_type)
+            for e in self.store.events.values()
+            if e.recommendation_id
+            and e.event_type in (EventType.CLICK, EventType.ENROLL)
+            and _shown(self.store.slates.get(e.recommendation_id), e)
+        }
+        return [(self.store.slates[r], kind) for r, _, kind in credited]
 
     def daily(self, since: datetime) -> list[DailyStats]:
         rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -232,15 +243,11 @@ class InMemoryStatsRepository(StatsRepository):
                 row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
                 row[0] += 1
                 row[1] += len(slate.items)
-        for event in self.store.events.values():
-            slate = (
-                self.store.slates.get(event.recommendation_id) if event.recommendation_id else None
-            )
-            if slate is None or event.occurred_at < since:
-                continue
-            row = rows[(event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
-            row[2] += event.event_type is EventType.CLICK
-            row[3] += event.event_type is EventType.ENROLL
+        for slate, kind in self._credited():
+            if slate.served_at >= since:
+                row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
+                row[2] += kind is EventType.CLICK
+                row[3] += kind is EventType.ENROLL
         return [DailyStats(d, s, *counts) for (d, s), counts in sorted(rows.items())]
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:

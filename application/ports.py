@@ -447,7 +447,9 @@ class StatsRepository(abc.ABC):
     """Aggregates computed by the database (GROUP BY over indexed columns), never row by row.
 
     A click or enrolment counts for a strategy when it carries the recommendation_id of a slate
-    that strategy served (attribution); an impression is one course shown in a served slate.
+    that strategy served to its learner, for a course in it (attribution); an impression is one
+    course shown in a served slate. Clicks and enrolments of slates count impressions clicked or
+    enrolled in, each course of a slate once however many events it got, so CTR stays in 0..1.
     """
 
     @abc.abstractmethod
@@ -455,12 +457,13 @@ class StatsRepository(abc.ABC):
 
     @abc.abstractmethod
     def daily(self, since: datetime) -> list[DailyStats]:
-        """Per UTC day and strategy: slates and impressions served that day, and the attributed
-        clicks and enrolments that happened that day."""
+        """Per UTC day and strategy: slates served that day since `since`, their impressions, and
+        how many of those were clicked and enrolled in, whenever."""
 
     @abc.abstractmethod
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
-        """Courses by enrolments (all of them, attributed or not) since `since`, then clicks."""
+        """Courses by enrolment events (all of them, attributed or not) since `since`, then click
+        events."""
 
 
 class StorageUnavailable(Exception):

@@ -19,41 +19,59 @@ class DashboardQuerySchema(DaysQuerySchema):
 
 class CategoryCountSchema(Schema):
     category = fields.String()
-    count = fields.Integer()
+    count = fields.Integer(metadata={"description": "the learner's events in its courses"})
 
 
 class UserStatsSchema(Schema):
     user_id = fields.String()
     num_recommendations = fields.Integer(metadata={"description": "slates served"})
     num_impressions = fields.Integer(metadata={"description": "courses shown in those slates"})
-    num_clicks = fields.Integer(metadata={"description": "clicks attributed to a served slate"})
-    num_enrolls = fields.Integer(
-        metadata={"description": "enrolments attributed to a served slate"}
+    num_clicks = fields.Integer(
+        metadata={
+            "description": "courses of those slates the learner clicked (attributed events), "
+            "each course of a slate once"
+        }
     )
-    ctr = fields.Float(metadata={"description": "attributed clicks / impressions"})
+    num_enrolls = fields.Integer(
+        metadata={
+            "description": "courses of those slates the learner enrolled in (attributed events), "
+            "each course of a slate once"
+        }
+    )
+    ctr = fields.Float(metadata={"description": "num_clicks / num_impressions, 0..1"})
     top_categories = fields.List(fields.Nested(CategoryCountSchema))
 
 
 class PopularCourseSchema(Schema):
     course_id = fields.String()
     title = fields.String()
-    enrolls = fields.Integer()
-    clicks = fields.Integer()
+    enrolls = fields.Integer(metadata={"description": "enrolment events in the window, all"})
+    clicks = fields.Integer(metadata={"description": "click events in the window, all"})
 
 
 class DailySchema(Schema):
-    date = fields.String()
-    recommendations = fields.Integer()
-    impressions = fields.Integer()
-    clicks = fields.Integer()
-    enrolls = fields.Integer()
-    ctr = fields.Float()
+    date = fields.String(metadata={"description": "the UTC day the slates were served"})
+    recommendations = fields.Integer(metadata={"description": "slates served that day"})
+    impressions = fields.Integer(metadata={"description": "courses shown in them"})
+    clicks = fields.Integer(
+        metadata={"description": "courses of those slates clicked, whenever, each once"}
+    )
+    enrolls = fields.Integer(
+        metadata={"description": "courses of those slates enrolled in, whenever, each once"}
+    )
+    ctr = fields.Float(metadata={"description": "clicks / impressions, 0..1"})
 
 
 class GlobalStatsSchema(Schema):
     days = fields.Integer()
-    ctr = fields.Float()
+    ctr = fields.Float(
+        metadata={"description": "courses clicked / courses shown in the window's slates, 0..1"}
+    )
     most_popular_courses = fields.List(fields.Nested(PopularCourseSchema))
     strategy_distribution = fields.Dict(keys=fields.String(), values=fields.Float())
-    strategy_ctr = fields.Dict(keys=fields.String(), values=fields.Float())
+    strategy_ctr = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "strategy -> the CTR of its slates in the window, 0..1"},
+    )
     daily = fields.List(fields.Nested(DailySchema))

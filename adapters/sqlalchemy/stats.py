@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 
 from adapters.sqlalchemy.repositories import utc
-from adapters.sqlalchemy.tables import courses, interactions, slates
+from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
 from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
 from domain.model import CourseId, UserId
 
@@ -23,22 +23,55 @@ def _count_if(condition):  # type: ignore[no-untyped-def]
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _credited():  # type: ignore[no-untyped-def]
+    """Each course of a served list its learner clicked or enrolled in, once per kind of event:
+    a course clicked three times was still one impression clicked, so CTR stays within 0..1.
+    Credit only counts for a course the list showed to that learner (as ingestion checks)."""
+    return (
+        select(
+            slates.c.recommendation_id,
+            slates.c.strategy,
+            slates.c.served_at,
+            interactions.c.course_id,
+            interactions.c.event_type,
+        )
+        .select_from(
+            interactions.join(
+                slates,
+                and_(
+                    slates.c.recommendation_id == interactions.c.recommendation_id,
+                    slates.c.user_id == interactions.c.user_id,
+                ),
+            ).join(
+                slate_items,
+                and_(
+                    slate_items.c.recommendation_id == interactions.c.recommendation_id,
+                    slate_items.c.course_id == interactions.c.course_id,
+                ),
+            )
+        )
+        .where(interactions.c.event_type.in_(("click", "enroll")))
+        .distinct()
+    )
+
+
 class SqlStatsRepository(StatsRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     @staticmethod
     def user_statements(user_id: UserId):  # type: ignore[no-untyped-def]
-        """The three queries behind user(): slates and impressions, attributed events, categories."""
-        attributed = interactions.c.recommendation_id.is_not(None)
+        """The three queries behind user(): slates and impressions, the courses of those slates
+        clicked and enrolled in, categories."""
+        credited = _credited().where(interactions.c.user_id == user_id).subquery()
         return (
             select(func.count(), func.coalesce(func.sum(slates.c.impressions), 0)).where(
                 slates.c.user_id == user_id
             ),
             select(
-                _count_if(and_(interactions.c.event_type == "click", attributed)),
-                _count_if(and_(interactions.c.event_type == "enroll", attributed)),
-            ).where(interactions.c.user_id == user_id),
+                _count_if(credited.c.event_type == "click"),
+                _count_if(credited.c.event_type == "enroll"),
+            ),
             select(courses.c.category, func.count())
             .select_from(
                 interactions.join(courses, courses.c.course_id == interactions.c.course_id)
@@ -81,27 +114,17 @@ class SqlStatsRepository(StatsRepository):
             .where(slates.c.served_at >= utc(since))
             .group_by(day_served, slates.c.strategy)
         )
-        day_event = _day(self.connection, interactions.c.occurred_at)
-        acted = (
-            select(
-                day_event.label("day"),
-                slates.c.strategy.label("strategy"),
-                literal(0).label("recommendations"),
-                literal(0).label("impressions"),
-                _count_if(interactions.c.event_type == "click").label("clicks"),
-                _count_if(interactions.c.event_type == "enroll").label("enrolls"),
-            )
-            .select_from(
-                interactions.join(
-                    slates, slates.c.recommendation_id == interactions.c.recommendation_id
-                )
-            )
-            .where(
-                interactions.c.occurred_at >= utc(since),
-                interactions.c.recommendation_id.is_not(None),
-            )
-            .group_by(day_event, slates.c.strategy)
-        )
+        # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.
+        credited = _credited().where(slates.c.served_at >= utc(since)).subquery()
+        day_credited = _day(self.connection, credited.c.served_at)
+        acted = select(
+            day_credited.label("day"),
+            credited.c.strategy.label("strategy"),
+            literal(0).label("recommendations"),
+            literal(0).label("impressions"),
+            _count_if(credited.c.event_type == "click").label("clicks"),
+            _count_if(credited.c.event_type == "enroll").label("enrolls"),
+        ).group_by(day_credited, credited.c.strategy)
         both = union_all(served, acted).subquery()
         return (
             select(

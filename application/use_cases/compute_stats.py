@@ -2,8 +2,9 @@
 
 Definitions (also in the README): a recommendation is one served slate; an impression is one
 course shown in it; a click or enrolment is attributed when it carries the slate's
-recommendation_id; CTR = attributed clicks / impressions. Daily rows count slates by the day they
-were served and attributed events by the day they happened (UTC).
+recommendation_id; a slate's clicks are its impressions clicked (a course clicked twice is one),
+so CTR = clicks / impressions lies in 0..1. Daily rows count slates by the UTC day they were
+served, with the clicks and enrolments they earned whenever these came.
 """
 
 from __future__ import annotations

@@ -113,3 +113,73 @@ def test_the_window_leaves_older_days_out(stats):
     result = stats.global_stats(days=2)
     assert [d.date for d in result.daily] == ["2026-11-02"]
     assert result.most_popular_courses == []
+
+
+def test_a_course_clicked_again_in_the_same_list_is_one_click_so_ctr_stays_within_one(
+    uow_factory,
+):
+    """u1 is shown one course and clicks it three times and enrols twice: one impression
+    clicked and enrolled in. Popular courses still count every event."""
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("r1", "u1", "content", ["course_sql_basic"]))
+        uow.interactions.add_batch(
+            [event("u1", "course_sql_basic", "click", m, recommendation_id="r1") for m in (1, 2, 3)]
+            + [event("u1", "course_sql_basic", "enroll", m, recommendation_id="r1") for m in (4, 5)]
+        )
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW)
+    u1 = stats.user(UserId("u1"))
+    assert (u1.num_impressions, u1.num_clicks, u1.num_enrolls, u1.ctr) == (1, 1, 1, 1.0)
+    result = stats.global_stats(days=1)
+    assert (result.ctr, result.strategy_ctr) == (1.0, {"content": 1.0})
+    [day] = result.daily
+    assert (day.impressions, day.clicks, day.enrolls, day.ctr) == (1, 1, 1, 1.0)
+    assert result.daily_strategy_ctr == {"2026-11-01": {"content": 1.0}}
+    [popular] = result.most_popular_courses
+    assert (popular.enrolls, popular.clicks) == (2, 3)
+
+
+def test_clicks_count_on_the_day_their_list_was_served(uow_factory):
+    """Two one-course lists served on day 0 are clicked on day 1, when one more is served and
+    not clicked: day 0's lists earned the clicks, day 1's none."""
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("a", "u1", "popularity", ["course_sql_basic"]))
+        uow.slates.add(slate("b", "u2", "popularity", ["course_sql_basic"]))
+        uow.slates.add(slate("c", "u3", "popularity", ["course_sql_basic"], days=1))
+        uow.interactions.add_batch(
+            [
+                event("u1", "course_sql_basic", "click", 24 * 60, recommendation_id="a"),
+                event("u2", "course_sql_basic", "click", 24 * 60, recommendation_id="b"),
+            ]
+        )
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW + timedelta(days=1))
+    today = stats.global_stats(days=1)
+    assert (today.ctr, today.strategy_ctr) == (0.0, {"popularity": 0.0})
+    assert [(d.date, d.impressions, d.clicks) for d in today.daily] == [("2026-11-02", 1, 0)]
+    both = stats.global_stats(days=2)
+    assert [(d.date, d.clicks, d.ctr) for d in both.daily] == [
+        ("2026-11-01", 2, 1.0),
+        ("2026-11-02", 0, 0.0),
+    ]
+    assert both.ctr == pytest.approx(round(2 / 3, 6))
+
+
+def test_credit_for_a_course_the_list_did_not_show_that_learner_is_not_counted(uow_factory):
+    """Credit an older version accepted (a course not in the list, another learner's click)
+    never raises a CTR above what the list's own learner did."""
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("r1", "u1", "content", ["course_sql_basic"]))
+        uow.interactions.add_batch(
+            [
+                event("u1", "course_ml_basic", "click", 1, recommendation_id="r1"),
+                event("u2", "course_sql_basic", "click", 2, recommendation_id="r1"),
+            ]
+        )
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW)
+    assert (stats.user(UserId("u1")).num_clicks, stats.user(UserId("u2")).num_clicks) == (0, 0)
+    assert stats.global_stats(days=1).ctr == 0.0

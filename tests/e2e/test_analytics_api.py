@@ -32,6 +32,39 @@ def test_user_stats_have_the_documented_shape(client):
     assert body["ctr"] == 0.25 and body["top_categories"][0]["count"] == 1
 
 
+def test_clicking_one_served_course_again_and_again_is_one_click_through(client):
+    """A list of one course clicked three times and enrolled in twice: the learner's, the
+    platform's, the strategy's and the day's CTR are 1.0, not 3.0; popular courses, which count
+    every event, still count them all."""
+    served = client.get("/api/v1/recommendations/home?user_id=user1&strategy=popularity&k=1").json
+    course = served["items"][0]["course_id"]
+    events = [
+        {
+            "event_id": f"{kind}-{n}",
+            "user_id": "user1",
+            "course_id": course,
+            "event_type": kind,
+            "recommendation_id": served["recommendation_id"],
+        }
+        for kind, times in (("click", 3), ("enroll", 2))
+        for n in range(times)
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).json["accepted"] == 5
+    user = client.get(f"{STATS}/user/user1").json
+    assert (user["num_impressions"], user["num_clicks"], user["num_enrolls"], user["ctr"]) == (
+        1,
+        1,
+        1,
+        1.0,
+    )
+    platform = client.get(f"{STATS}/global?days=1").json
+    assert (platform["ctr"], platform["strategy_ctr"]) == (1.0, {"popularity": 1.0})
+    [day] = platform["daily"]
+    assert (day["clicks"], day["enrolls"], day["ctr"]) == (1, 1, 1.0)
+    [popular] = platform["most_popular_courses"]
+    assert (popular["course_id"], popular["enrolls"], popular["clicks"]) == (course, 2, 3)
+
+
 def test_an_unknown_learner_has_zeros_not_an_error(client):
     body = client.get(f"{STATS}/user/stranger").json
     assert body["num_recommendations"] == 0 and body["ctr"] == 0 and body["top_categories"] == []

@@ -105,6 +105,33 @@ def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(ser
     assert sum(a["selection_probability"] for a in arms.values()) == pytest.approx(1.0)
 
 
+def test_a_course_clicked_again_and_again_earns_its_list_the_strongest_reward_once(served):
+    """One of the bandit's lists has its course clicked three times and enrolled in twice: the
+    list is one pull worth an enrolment (0.7), not a reward per event."""
+    _, client = served
+    chosen = [s for s in _serve_auto_and_click(client, 1) if "fallback_from" not in s]
+    busy = chosen[0]
+    more = [
+        {
+            "event_id": f"again-{kind}-{n}",
+            "user_id": "u1",
+            "course_id": busy["items"][0]["course_id"],
+            "event_type": kind,
+            "recommendation_id": busy["recommendation_id"],
+        }
+        for kind, times in (("click", 2), ("enroll", 2))
+        for n in range(times)
+    ]
+    assert client.post("/api/v1/interactions", json={"events": more}).json["accepted"] == 4
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    arms = {a["strategy"]: a for a in client.get("/admin/recommendations/bandit").json["arms"]}
+    earned = {s["strategy"]: 0.0 for s in chosen}
+    for s in chosen:
+        earned[s["strategy"]] += 0.7 if s is busy else 0.3
+    assert {n: a["reward_sum"] for n, a in arms.items() if a["pulls"]} == pytest.approx(earned)
+    assert arms[busy["strategy"]]["pulls"] == sum(s["strategy"] == busy["strategy"] for s in chosen)
+
+
 def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
     """Credit an older version accepted (another learner completing a course of u1's list) was
     counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
