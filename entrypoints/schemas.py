@@ -290,7 +290,11 @@ class HomeResponseSchema(Schema):
         metadata={"description": "true when answered from memory while the database is down"}
     )
     recommendation_id = fields.String(
-        metadata={"description": "Send it back with events to attribute them (absent if degraded)"}
+        metadata={
+            "description": "The id the list is recorded under: send it back with events to "
+            "attribute them. Absent when nothing was recorded: an empty list (no course may be "
+            "recommended to the learner; nothing to attribute) or a degraded answer"
+        }
     )
     model_version = fields.String(
         metadata={"description": "The published version that answered (model strategies)"}

@@ -56,6 +56,8 @@ class HomeResult:
     #: the database was unreachable: served from memory without the learner's history, and
     #: nothing was recorded (the slate cannot be attributed)
     degraded: bool = False
+    #: stored under its recommendation_id, so events may credit it
+    recorded: bool = False
 
 
 def pool_size(k: int) -> int:
@@ -144,13 +146,17 @@ class RecommendHome:
             fallback_from=requested if name != requested else None,
             selected_by=_selected_by(query, self.default_strategy, self.bandit),
         )
-        if not degraded and query.record:
+        # An empty list shows nothing: recorded, it would count as an impression-less
+        # recommendation in analytics and as a bandit pull that could earn nothing.
+        recorded = False
+        if not degraded and query.record and items:
             try:
                 self.recorder.record(slate)
+                recorded = True
             except StorageUnavailable:
                 degraded = True
         served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
-        return HomeResult(slate, served, degraded)
+        return HomeResult(slate, served, degraded, recorded)
 
 
 def filled(

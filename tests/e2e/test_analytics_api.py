@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import CATALOG
+
 STATS = "/api/v1/recommendations/stats"
 
 
@@ -63,6 +65,25 @@ def test_clicking_one_served_course_again_and_again_is_one_click_through(client)
     assert (day["clicks"], day["enrolls"], day["ctr"]) == (1, 1, 1.0)
     [popular] = platform["most_popular_courses"]
     assert (popular["course_id"], popular["enrolls"], popular["clicks"]) == (course, 2, 3)
+
+
+def test_an_empty_list_is_answered_but_not_counted_as_a_recommendation(client):
+    """A learner who took every active course gets an empty list, without an id to credit:
+    it shows nothing, so it is no recommendation and no share of any strategy."""
+    events = [
+        {"user_id": "user1", "course_id": c.course_id, "event_type": "enroll"}
+        for c in CATALOG
+        if c.active
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
+    for strategy in ("popularity", "content", "hybrid"):
+        response = client.get(f"/api/v1/recommendations/home?user_id=user1&strategy={strategy}")
+        assert response.status_code == 200
+        assert response.json["items"] == [] and "recommendation_id" not in response.json
+    user = client.get(f"{STATS}/user/user1").json
+    assert (user["num_recommendations"], user["num_impressions"]) == (0, 0)
+    platform = client.get(f"{STATS}/global?days=1").json
+    assert (platform["strategy_distribution"], platform["daily"]) == ({}, [])
 
 
 def test_an_unknown_learner_has_zeros_not_an_error(client):

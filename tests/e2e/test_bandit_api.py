@@ -132,6 +132,29 @@ def test_a_course_clicked_again_and_again_earns_its_list_the_strongest_reward_on
     assert arms[busy["strategy"]]["pulls"] == sum(s["strategy"] == busy["strategy"] for s in chosen)
 
 
+def test_an_empty_list_the_bandit_chose_is_no_pull(served):
+    """A learner who took every active course: the bandit's strategy has nothing to show, and
+    a list that shows nothing must not count against it as a pull that earned nothing."""
+    _, client = served
+    events = [
+        {"user_id": "u7", "course_id": c, "event_type": "complete"}
+        for c in (
+            "course_python_basic",
+            "course_python_intermediate",
+            "course_sql_basic",
+            "course_ml_basic",
+            "course_spanish_basic",
+        )
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
+    for _ in range(5):
+        body = client.get(f"{HOME}?user_id=u7&strategy=auto").json
+        assert body["items"] == [] and "recommendation_id" not in body
+    assert "from 0 slates" in update("--recount", "--settle-minutes", "0").output
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    assert all(a["pulls"] == 0 for a in arms)
+
+
 def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
     """Credit an older version accepted (another learner completing a course of u1's list) was
     counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
