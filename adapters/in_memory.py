@@ -179,7 +179,7 @@ class InMemorySlateRepository(SlateRepository):
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         found = []
         for slate in sorted(self.store.slates.values(), key=lambda s: s.served_at):
-            if not after < slate.served_at <= until:
+            if not after < slate.served_at <= until or not slate.items:
                 continue
             events = [
                 e
@@ -208,7 +208,7 @@ class InMemoryStatsRepository(StatsRepository):
         self.store = store
 
     def user(self, user_id: UserId) -> UserStats:
-        mine = [s for s in self.store.slates.values() if s.user_id == user_id]
+        mine = [s for s in self.store.slates.values() if s.user_id == user_id and s.items]
         events = [e for e in self.store.events.values() if e.user_id == user_id]
         credited = [kind for slate, kind in self._credited() if slate.user_id == user_id]
         categories = Counter(
@@ -239,7 +239,7 @@ class InMemoryStatsRepository(StatsRepository):
     def daily(self, since: datetime) -> list[DailyStats]:
         rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for slate in self.store.slates.values():
-            if slate.served_at >= since:
+            if slate.served_at >= since and slate.items:
                 row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
                 row[0] += 1
                 row[1] += len(slate.items)

@@ -434,7 +434,11 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
                 interactions, interactions.c.recommendation_id == slates.c.recommendation_id
             )
         )
-        .where(slates.c.served_at > utc(after), slates.c.served_at <= utc(until))
+        .where(
+            slates.c.served_at > utc(after),
+            slates.c.served_at <= utc(until),
+            slates.c.impressions > 0,  # an empty list older versions recorded is no pull
+        )
         .group_by(
             slates.c.recommendation_id,
             slates.c.strategy,

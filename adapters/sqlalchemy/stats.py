@@ -19,6 +19,10 @@ def _day(connection: Connection, column):  # type: ignore[no-untyped-def]
     return func.strftime("%Y-%m-%d", column)
 
 
+#: Older versions recorded empty lists too: they showed nothing, so they count for nothing.
+_SHOWED_SOMETHING = slates.c.impressions > 0
+
+
 def _count_if(condition):  # type: ignore[no-untyped-def]
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -66,7 +70,7 @@ class SqlStatsRepository(StatsRepository):
         credited = _credited().where(interactions.c.user_id == user_id).subquery()
         return (
             select(func.count(), func.coalesce(func.sum(slates.c.impressions), 0)).where(
-                slates.c.user_id == user_id
+                slates.c.user_id == user_id, _SHOWED_SOMETHING
             ),
             select(
                 _count_if(credited.c.event_type == "click"),
@@ -111,7 +115,7 @@ class SqlStatsRepository(StatsRepository):
                 literal(0).label("clicks"),
                 literal(0).label("enrolls"),
             )
-            .where(slates.c.served_at >= utc(since))
+            .where(slates.c.served_at >= utc(since), _SHOWED_SOMETHING)
             .group_by(day_served, slates.c.strategy)
         )
         # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.

@@ -183,3 +183,15 @@ def test_credit_for_a_course_the_list_did_not_show_that_learner_is_not_counted(u
     stats = ComputeStats(uow_factory, clock=lambda: NOW)
     assert (stats.user(UserId("u1")).num_clicks, stats.user(UserId("u2")).num_clicks) == (0, 0)
     assert stats.global_stats(days=1).ctr == 0.0
+
+
+def test_an_empty_list_an_older_version_recorded_is_no_recommendation(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("empty", "u1", "content", []))
+        uow.slates.add(slate("r1", "u1", "content", ["course_sql_basic"]))
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW)
+    assert stats.user(UserId("u1")).num_recommendations == 1
+    [day] = stats.global_stats(days=1).daily
+    assert (day.recommendations, day.impressions) == (1, 1)

@@ -207,11 +207,21 @@ def test_course_fields_survive_a_round_trip(uow_factory):
         assert uow.courses.get(CourseId("c1")) == full
 
 
+def _shown(strategy: str) -> tuple[Recommendation, ...]:
+    return (Recommendation(CourseId("course_sql_basic"), 1.0, 1, strategy),)
+
+
 def test_slate_outcomes_carry_the_strongest_attributed_event(uow_factory):
     from datetime import timedelta as td
 
     def slate(rid: str, strategy: str, minutes: int) -> Slate:
-        return Slate(RecommendationId(rid), UserId("u1"), strategy, (), NOW + td(minutes=minutes))
+        return Slate(
+            RecommendationId(rid),
+            UserId("u1"),
+            strategy,
+            _shown(strategy),
+            NOW + td(minutes=minutes),
+        )
 
     with uow_factory() as uow:
         uow.courses.upsert(CATALOG)
@@ -238,10 +248,15 @@ def test_slate_outcomes_carry_the_strongest_attributed_event(uow_factory):
 
 
 def test_slate_outcomes_say_who_chose_the_strategy_and_whether_it_fell_back(uow_factory):
-    chosen = Slate(RecommendationId("r1"), UserId("u1"), "content", (), NOW, selected_by="bandit")
-    asked = Slate(RecommendationId("r2"), UserId("u1"), "content", (), NOW, selected_by="request")
+    content, popular = _shown("content"), _shown("popularity")
+    chosen = Slate(
+        RecommendationId("r1"), UserId("u1"), "content", content, NOW, None, None, "bandit"
+    )
+    asked = Slate(
+        RecommendationId("r2"), UserId("u1"), "content", content, NOW, None, None, "request"
+    )
     fell = Slate(
-        RecommendationId("r3"), UserId("u1"), "popularity", (), NOW, None, "item_cf", "bandit"
+        RecommendationId("r3"), UserId("u1"), "popularity", popular, NOW, None, "item_cf", "bandit"
     )
     with uow_factory() as uow:
         for slate in (chosen, asked, fell):
@@ -254,6 +269,17 @@ def test_slate_outcomes_say_who_chose_the_strategy_and_whether_it_fell_back(uow_
         ("r2", "request", None),
         ("r3", "bandit", "item_cf"),
     ]
+
+
+def test_an_empty_slate_an_older_version_recorded_is_no_outcome(uow_factory):
+    """It showed nothing, so it is no pull for the bandit, which would count it as earning 0."""
+    with uow_factory() as uow:
+        uow.slates.add(
+            Slate(RecommendationId("r1"), UserId("u1"), "content", (), NOW, selected_by="bandit")
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.slates.outcomes(NOW - timedelta(minutes=1), NOW) == []
 
 
 def test_storage_at_the_latest_schema_reports_no_schema_problem(uow_factory):
