@@ -134,9 +134,11 @@ def _diverse(
                 if other > value:
                     best, value = item, other
             if best is not remaining[0]:
-                rules.setdefault(remaining[0].course_id, []).append(
-                    f"moved down for variety: {remaining[0].category} is already in the list"
-                )
+                # Passed over at each pick until chosen: one note says it.
+                noted = rules.setdefault(remaining[0].course_id, [])
+                note = f"moved down for variety: {remaining[0].category} is already in the list"
+                if note not in noted:
+                    noted.append(note)
         remaining.remove(best)
         categories.add(best.category)
         chosen.append(best)

@@ -156,25 +156,42 @@ class StrategyExplanationSchema(Schema):
     strategy = fields.String(required=True)
     ready = fields.Boolean(required=True, metadata={"description": "a model is loaded"})
     score = fields.Float(
-        allow_none=True, metadata={"description": "the strategy's raw score for the course"}
+        allow_none=True,
+        metadata={
+            "description": "the strategy's raw score for the course (null when it has none, or "
+            "the list never shows the course: see note)"
+        },
     )
     rank = fields.Integer(
         allow_none=True,
-        metadata={"description": "its rank among the courses the strategy may recommend"},
+        metadata={
+            "description": "its rank among the courses the strategy may recommend (null for a "
+            "course the learner took, an inactive one or one outside the filters)"
+        },
     )
-    reason = fields.String(allow_none=True, metadata={"description": "what the learner reads"})
+    reason = fields.String(
+        allow_none=True,
+        metadata={"description": "what the learner reads (would read, outside the list)"},
+    )
     candidates = fields.Integer(
         metadata={"description": "courses handed to the ranking stage for a list of k"}
     )
     rules = fields.List(
-        fields.String(), metadata={"description": "what the ranking stage did to the course"}
+        fields.String(),
+        metadata={
+            "description": "what the ranking stage did to the course, each rule once; first, "
+            "for a candidate placed after the k-th, 'outside the list of k: ...'"
+        },
     )
     final_rank = fields.Integer(
         allow_none=True,
-        metadata={"description": "its place in the home list of k, if it is in it"},
+        metadata={"description": "its place in the home list of k; null when it is not in it"},
     )
     note = fields.String(
-        metadata={"description": "why there is no rank, or how the list is completed"}
+        metadata={
+            "description": "why there is no rank ('never shown to this learner: ...' for a "
+            "course the list leaves out), or how the list is completed"
+        }
     )
 
 

@@ -71,7 +71,9 @@ class ExplainRecommendation:
             if recommender is None:
                 continue
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
-            if recommender.ready and not (recommender.personalised and history.is_new):
+            if removed:  # no strategy's score or rank matters: the list never shows it
+                entry.update(_never_shown(removed))
+            elif recommender.ready and not (recommender.personalised and history.is_new):
                 entry.update(self._ranked(name, snapshot, history, course, exclude, query, policy))
             else:
                 entry["note"] = (
@@ -103,26 +105,32 @@ class ExplainRecommendation:
         course_id, catalog = course.course_id, snapshot.courses
         recommender = snapshot.recommenders[name]
         pool = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+        # The whole pool in order, so a candidate placed after the k-th can say where it fell.
         final = rerank(pool, history, catalog, len(pool), policy, self.clock())
-        shown = final.items
+        shown = final.items[: query.k]
         if final.items and name != FALLBACK and len(final.items) < query.k:
             shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
         served = next((r for r in shown if r.course_id == course_id), None)
         rules = final.rules.get(course_id, [])
+        placed = next((r for r in final.items if r.course_id == course_id), None)
+        if placed is not None and served is None:
+            rules = [
+                f"outside the list of {query.k}: the ranking stage put it at place "
+                f"{placed.rank} of {len(final.items)}",
+                *rules,
+            ]
         found = next((r for r in pool if r.course_id == course_id), None)
         if found is None:  # outside the candidates: its rank among every course it may have
-            ranked = recommender.recommend(
-                history, len(catalog), exclude - {course_id}, explain=False
-            )
+            ranked = recommender.recommend(history, len(catalog), exclude, explain=False)
             found = next((r for r in ranked if r.course_id == course_id), None)
-            if found is not None and course_id not in exclude:
+            if found is not None:
                 rules = [
                     f"not among the {len(pool)} candidates ranked for a list of {query.k}",
                     *rerank([found], history, catalog, 1, policy, self.clock()).rules.get(
                         course_id, []
                     ),
                 ]
-        if found is None and served is None and course_id not in exclude:
+        if found is None and served is None:
             rules = [_unranked(recommender, course_id)]
         if served is not None and served not in final.items:
             ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
@@ -139,6 +147,20 @@ class ExplainRecommendation:
             "final_rank": served.rank if served else None,
             **_note(name, len(final.items), query.k),
         }
+
+
+def _never_shown(removed: list[str]) -> dict[str, Any]:
+    """A course the home list leaves out before any strategy ranks: no score, rank or reason
+    could ever reach the learner, so none is given."""
+    why = "; ".join(r.removeprefix("removed: ") for r in removed)
+    return {
+        "score": None,
+        "rank": None,
+        "reason": None,
+        "rules": [],
+        "final_rank": None,
+        "note": f"never shown to this learner: {why}",
+    }
 
 
 def _unranked(recommender: Recommender, course_id: CourseId) -> str:

@@ -641,6 +641,36 @@ def test_explain_takes_the_home_lists_filters_and_refuses_one_no_course_has(clie
     assert unknown.json["error"]["code"] == "invalid_filter"
 
 
+def test_explain_gives_no_final_rank_outside_the_list_and_none_for_a_course_taken(client):
+    """The course served second in a list of 3 is outside a list of 1: no final_rank, and a
+    rule saying so; a course the learner enrolled in has no rank or reason at all, only a note
+    that it is never shown to them."""
+    log(
+        client,
+        ev("user1", "course_python_basic", "enroll"),
+        ev("user2", "course_sql_basic", "enroll"),
+        ev("user3", "course_ml_basic", "enroll"),
+    )
+    served = client.get(f"{HOME}?user_id=user1&strategy=popularity&k=3").json["items"]
+    second = served[1]["course_id"]
+    explain = "/admin/recommendations/explain?user_id=user1&strategy=popularity&course_id="
+    [outside] = client.get(f"{explain}{second}&k=1").json["strategies"]
+    assert outside["final_rank"] is None
+    assert outside["rules"][0].startswith("outside the list of 1: the ranking stage put it at")
+    [inside] = client.get(f"{explain}{second}&k=3").json["strategies"]
+    assert inside["final_rank"] == 2
+    taken = client.get(f"{explain}course_python_basic").json
+    assert taken["removed_by"] == ["removed: the learner enrolled in it"]
+    [entry] = taken["strategies"]
+    assert (entry["rank"], entry["score"], entry["reason"], entry["final_rank"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert entry["note"] == "never shown to this learner: the learner enrolled in it"
+
+
 def database_errors(client) -> float:  # type: ignore[no-untyped-def]
     """recsys_database_errors_total, every error label added up."""
     lines = client.get("/metrics").get_data(as_text=True).splitlines()

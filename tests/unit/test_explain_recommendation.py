@@ -55,13 +55,29 @@ def test_the_admin_explanation_gives_each_served_course_the_rank_and_reason_it_w
         ), item.course.course_id
 
 
-def test_a_course_the_learner_took_has_no_final_rank_in_the_admin_explanation(uow, registry):
+def test_a_course_the_learner_took_has_no_rank_and_is_said_never_to_be_shown(uow, registry):
     answer = ExplainRecommendation(uow, registry).execute(
-        ExplainQuery(UserId("u1"), CourseId("course_python_basic"), "popularity")
+        ExplainQuery(UserId("u1"), CourseId("course_python_basic"))
     )
     assert answer["removed_by"] == ["removed: the learner enrolled in it"]
-    entry = answer["strategies"][0]
-    assert entry["final_rank"] is None and entry["rank"] is not None
+    for entry in answer["strategies"]:  # whatever the strategy would score it, it is never shown
+        assert entry["final_rank"] is None and entry["rank"] is None and entry["reason"] is None
+        assert entry["note"] == "never shown to this learner: the learner enrolled in it"
+
+
+def test_a_candidate_ranked_after_the_kth_is_said_to_be_outside_the_list(uow, registry):
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u3"), k=3, strategy="popularity")
+    )
+    third = served.items[2].course.course_id
+    answer = ExplainRecommendation(uow, registry).execute(
+        ExplainQuery(UserId("u3"), third, "popularity", k=2)
+    )
+    [entry] = answer["strategies"]
+    assert entry["final_rank"] is None
+    assert entry["rules"][0] == (
+        f"outside the list of 2: the ranking stage put it at place 3 of {entry['candidates']}"
+    )
 
 
 def test_the_admin_explanation_of_a_filtered_list_ranks_within_the_filter(uow, registry):

@@ -72,3 +72,31 @@ def test_a_course_still_missing_a_prerequisite_is_not_the_next_step_after_the_on
     assert ranked.rules["photo_edit"] == [
         "demoted: prerequisites not taken (Intermediate Typography)"
     ]
+
+
+def test_a_course_passed_over_for_variety_again_and_again_is_noted_once():
+    """Design B is second best but Design is in the list already: courses of four other
+    subjects go before it, one pick after another, and its rules say so once."""
+    catalog = {
+        c.course_id: c
+        for c in [
+            course("design_a", "Design A", "Design"),
+            course("design_b", "Design B", "Design"),
+            *(course(f"{s}_a", s.title(), s.title()) for s in ("math", "art", "music", "law")),
+            course("zzz", "Last", "Other"),
+        ]
+    }
+    scores = {"design_a": 1.0, "design_b": 0.9, "math_a": 0.8, "art_a": 0.75}
+    scores |= {"music_a": 0.7, "law_a": 0.6, "zzz": 0.0}
+    candidates = [Recommendation(CourseId(c), s, 0, "content") for c, s in scores.items()]
+    learner = LearnerHistory(UserId("cy"), ())
+    ranked = rerank(candidates, learner, catalog, 7, RankingPolicy(), NOW)
+    assert [r.course_id for r in ranked.items][:6] == [
+        "design_a",
+        "math_a",
+        "art_a",
+        "music_a",
+        "law_a",
+        "design_b",
+    ]
+    assert ranked.rules["design_b"] == ["moved down for variety: Design is already in the list"]
