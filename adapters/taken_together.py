@@ -42,23 +42,25 @@ def taken_together(
 ) -> sparse.csr_matrix:
     """Courses × courses: for each course, up to `keep` other courses and how many learners took
     both (int32), those with the most such learners kept; each row's columns sorted."""
-    pairs = [(user, index[course]) for user, course in set(taken_by) if course in index]
-    users = {user: row for row, user in enumerate({user for user, _ in pairs})}
+    learners: dict[str, int] = {}
+    rows: list[int] = []
+    columns: list[int] = []
+    for user, course in taken_by if isinstance(taken_by, set) else set(taken_by):
+        column = index.get(course)
+        if column is not None:
+            rows.append(learners.setdefault(user, len(learners)))
+            columns.append(column)
     size = len(index)
     taken = sparse.csr_matrix(
-        (
-            np.ones(len(pairs), dtype=np.int32),
-            ([users[u] for u, _ in pairs], [c for _, c in pairs]),
-        ),
-        shape=(len(users), size),
+        (np.ones(len(rows), dtype=np.int32), (rows, columns)), shape=(len(learners), size)
     )
     by_course = taken.T.tocsr()
     step = max(1, BLOCK_ENTRIES // max(size, 1))
     blocks = []
     for start in range(0, size, step):
         counts = sparse.csr_matrix(by_course[start : start + step] @ taken)
-        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-        counts.data[counts.indices == rows + start] = 0  # a course is not its own partner
+        row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        counts.data[counts.indices == row + start] = 0  # a course is not its own partner
         counts.eliminate_zeros()
         blocks.append(_row_tops(counts, keep))
     together = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((size, size))
@@ -69,20 +71,17 @@ def taken_together(
 
 def _row_tops(counts: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
     """Each row's `keep` largest entries (all of a shorter row)."""
-    if counts.nnz == 0 or np.diff(counts.indptr).max() <= keep:
+    lengths = np.diff(counts.indptr)
+    if counts.nnz == 0 or lengths.max() <= keep:
         return counts
-    rows, cols, values = [], [], []
-    for row in range(counts.shape[0]):
-        start, end = counts.indptr[row], counts.indptr[row + 1]
-        data, indices = counts.data[start:end], counts.indices[start:end]
-        if end - start > keep:
-            top = np.argpartition(-data, keep - 1)[:keep]
-            data, indices = data[top], indices[top]
-        rows.append(np.full(len(data), row))
-        cols.append(indices)
-        values.append(data)
+    row = np.repeat(np.arange(counts.shape[0], dtype=np.int64), lengths)
+    most = int(counts.data.max())
+    # one key: by row, then most learners first (stable: a tie keeps the product's order)
+    order = np.argsort(row * (most + 1) + (most - counts.data), kind="stable")
+    place = np.arange(counts.nnz) - np.repeat(counts.indptr[:-1], lengths)
+    kept = order[place < keep]
     return sparse.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=counts.shape
+        (counts.data[kept], (row[kept], counts.indices[kept])), shape=counts.shape
     )
 
 
