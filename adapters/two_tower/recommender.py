@@ -22,6 +22,7 @@ from adapters.scoring import ScoringRecommender, a_course_in
 from adapters.taken_together import EVIDENCE, restore_together, took_both, took_pairs
 from adapters.two_tower import serving
 from adapters.two_tower.features import LearnerFeatures
+from application.manifests import training_figures
 from domain.errors import UnknownCourse
 from domain.model import (
     DEFAULT_EVENT_WEIGHTS,
@@ -249,7 +250,7 @@ class TwoTowerRecommender(ScoringRecommender):
             "index_dim": int(self.vectors.shape[1]),
             "indexed_items": self.candidates.size,
             "index_type": self.candidates.kind,
-            "validation_metrics": manifest.get("metrics", {}),
+            "validation_metrics": training_figures(manifest),
             "objective": manifest.get("training", {}).get("objective", "all"),
             "recency_decay": float(manifest.get("tower", {}).get("recency_decay", 1.0)),
         }

@@ -118,11 +118,12 @@ class TwoTowerTrainer(ModelTrainer):
             "metrics": {
                 "validation_recall@10": sum(r.metrics["validation_recall@10"] for r in runs)
                 / len(runs),
-                "epochs_run": sum(r.metrics["epochs_run"] for r in runs),
-                "members": float(len(runs)),
+                # early stopping ends each member on its own (member_epochs): the longest,
+                # as their sum read as more epochs than any member was allowed
+                "epochs_run": max(int(r.metrics["epochs_run"]) for r in runs),
+                "members": len(runs),
             },
             "epochs": [epoch for run in runs for epoch in run.history],
-            #: early stopping ends each member on its own: epochs_run is their sum
             "member_epochs": [int(r.metrics["epochs_run"]) for r in runs],
             "embedding_dim": model.output_dim,
             "index": {"kind": index.kind, "size": index.size},

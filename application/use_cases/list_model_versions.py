@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from application.manifests import training_figures
 from application.ports import ArtifactStore, CorruptArtifact
 from domain.errors import InvalidStrategy
 
@@ -63,7 +64,7 @@ class ListModelVersions:
                     version == current,
                     artifact.trained_at,
                     manifest.get("data_version"),
-                    dict(manifest.get("metrics") or {}),
+                    training_figures(manifest),
                     manifest.get("restores"),
                     bool(manifest.get("held")),
                 )

@@ -47,12 +47,19 @@ def _line(info: VersionInfo) -> str:
         return f"{said[0]}  damaged: {info.error}"
     said.append(f"trained {info.trained_at or '?'}")
     said.append(f"data {info.data_version or '?'}")
-    said += [
-        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.metrics.items()
-    ]
+    said += [f"{k} {_figure(v)}" for k, v in info.metrics.items()]
     if info.restores:
         said.append(f"{'held, ' if info.held else ''}restores {info.restores}")
     return "  " + "  ".join(said)
+
+
+def _figure(value: object) -> str:
+    """0.6733, 3, or per ensemble member 48/28/49."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return "/".join(map(str, value))
+    return str(value)
 
 
 @cli.command("rollback")

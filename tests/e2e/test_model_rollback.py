@@ -210,3 +210,29 @@ def test_a_damaged_old_version_is_refused_and_nothing_is_published(service, tmp_
     chosen = run("rollback", "item_cf")
     assert chosen.exit_code == 1 and "no older item_cf version is whole" in chosen.output
     assert app.container.artifact_store().current_version("item_cf") == newer
+
+
+def test_an_ensembles_epochs_are_listed_per_member_and_its_counts_as_integers(service):
+    """A version as trainers published it before: its members' epochs summed (125 for three
+    members stopped early at 48, 28 and 49 of 100 allowed), its counts saved as floats."""
+    app, run = service
+    app.container.artifact_store().publish(
+        "two_tower",
+        {"model.pt": b"weights"},
+        {
+            "metrics": {"validation_recall@10": 0.6733, "epochs_run": 125.0, "members": 3.0},
+            "member_epochs": [48, 28, 49],
+            "training": {"objective": "all", "epochs": 100},
+            "tower": {"members": 3},
+        },
+    )
+    listed = run("model-versions", "two_tower")
+    assert listed.exit_code == 0, listed.output
+    said = listed.output.splitlines()[1].strip().split("  ")
+    assert {"epochs_run 49", "member_epochs 48/28/49", "members 3"} <= set(said), said
+    assert "validation_recall@10 0.6733" in said
+    (documented,) = json.loads(run("model-versions", "two_tower", "--json").output)
+    figures = documented["versions"][0]["metrics"]
+    assert figures["member_epochs"] == [48, 28, 49]
+    assert (figures["epochs_run"], figures["members"]) == (49, 3)
+    assert type(figures["epochs_run"]) is int and type(figures["members"]) is int
