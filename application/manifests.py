@@ -5,8 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: training figures that count something: shown as integers (JSON numbers were saved as 3.0)
+#: training figures that count something: integers (older versions saved them as 3.0)
 COUNTS = ("epochs_run", "members")
+
+
+def fitted_with(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the version's model was fitted with. Not the manifest's "settings": those
+    are what the trainer asked for (none when it used the defaults), which it compares to decide
+    what is stale. "model" is what the fit used (item_cf's λ chosen by its own search included);
+    two_tower records its objective and ensemble size with its training and tower."""
+    if "model" in manifest:
+        recorded = dict(manifest["model"] or {})
+    elif "tower" in manifest:
+        recorded = {
+            "objective": manifest.get("training", {}).get("objective", "all"),
+            "members": manifest["tower"].get("members", 1),
+        }
+    else:
+        recorded = dict(manifest.get("settings") or {})
+    return {key: value for key, value in recorded.items() if value is not None}
 
 
 def training_figures(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.manifests import training_figures
+from application.manifests import fitted_with, training_figures
 from application.ports import ArtifactStore, CorruptArtifact
 from domain.errors import InvalidStrategy
 
@@ -20,6 +20,8 @@ class VersionInfo:
     data_version: str | None = None
     #: validation figures, when the manifest has them (two_tower's)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: the settings its model was fitted with (item_cf's λ, two_tower's objective...)
+    fitted_with: dict[str, Any] = field(default_factory=dict)
     #: the version whose files this one published again (a rollback), and whether it is held
     restores: str | None = None
     held: bool = False
@@ -65,6 +67,7 @@ class ListModelVersions:
                     artifact.trained_at,
                     manifest.get("data_version"),
                     training_figures(manifest),
+                    fitted_with(manifest),
                     manifest.get("restores"),
                     bool(manifest.get("held")),
                 )

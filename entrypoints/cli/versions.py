@@ -47,6 +47,8 @@ def _line(info: VersionInfo) -> str:
         return f"{said[0]}  damaged: {info.error}"
     said.append(f"trained {info.trained_at or '?'}")
     said.append(f"data {info.data_version or '?'}")
+    if info.fitted_with:  # what tells two versions of one strategy apart, besides their data
+        said.append(" ".join(f"{k}={_setting(v)}" for k, v in info.fitted_with.items()))
     said += [f"{k} {_figure(v)}" for k, v in info.metrics.items()]
     if info.restores:
         said.append(f"{'held, ' if info.held else ''}restores {info.restores}")
@@ -60,6 +62,11 @@ def _figure(value: object) -> str:
     if isinstance(value, list):
         return "/".join(map(str, value))
     return str(value)
+
+
+def _setting(value: object) -> str:
+    """250 for 250.0, 0.3, next."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @cli.command("rollback")

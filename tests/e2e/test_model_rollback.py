@@ -236,3 +236,21 @@ def test_an_ensembles_epochs_are_listed_per_member_and_its_counts_as_integers(se
     assert figures["member_epochs"] == [48, 28, 49]
     assert (figures["epochs_run"], figures["members"]) == (49, 3)
     assert type(figures["epochs_run"]) is int and type(figures["members"]) is int
+
+
+def test_each_version_says_the_settings_it_was_fitted_with_so_an_operator_can_choose(service):
+    app, run = service
+    app.container.log_interactions().execute(FIRST)
+    pins = app.container.config.tuning_pins
+    pins.from_value({"item_cf": {"regularization": 250.0}, "sequence": {"recency_decay": 0.7}})
+    assert run("trainer", "--once").exit_code == 0
+    pins.from_value({"item_cf": {"regularization": 42.0}})  # refits both, as their pins changed
+    assert run("trainer", "--once").exit_code == 0
+    lines = run("model-versions", "item_cf", "sequence").output.splitlines()
+    said = [line.strip().split("  ") for line in lines]
+    assert "kind=ease proximity_weight=0 recency_decay=1 regularization=42" in said[1]
+    assert "kind=ease proximity_weight=0 recency_decay=1 regularization=250" in said[2]
+    assert "kind=transitions recency_decay=0.5" in said[4]
+    assert "kind=transitions recency_decay=0.7" in said[5]
+    documented = json.loads(run("model-versions", "item_cf", "--json").output)
+    assert [v["fitted_with"]["regularization"] for v in documented[0]["versions"]] == [42, 250]
