@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from application.manifests import fitted_with
 from application.ports import (
     Artifact,
     ArtifactStore,
@@ -59,6 +60,8 @@ class Snapshot:
     tuning: Mapping[str, Any] = field(default_factory=dict)
     #: strategy -> {"restores": version, "held": bool} when its version is an operator's rollback
     rollbacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: strategy -> the settings the model it answers from was fitted with (its manifest's)
+    fitted: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @cached_property
     def _inactive(self) -> frozenset[CourseId]:
@@ -260,6 +263,7 @@ class StrategyRegistry:
             errors: dict[str, str] = {}
             trained: dict[str, str | None] = {}
             rollbacks: dict[str, Mapping[str, Any]] = {}
+            fitted: dict[str, Mapping[str, Any]] = {}
             tuning = self._tuning(current, versions.pop(TUNING))
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
@@ -267,16 +271,19 @@ class StrategyRegistry:
                     recommenders[name], loaded[name] = kept, version
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
                     rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
+                    fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
                     continue
                 recommender, artifact, error = self._load(name, version, courses)
                 loaded[name] = artifact.version if artifact else None
                 trained[name] = artifact.trained_at if artifact else None
                 rollbacks[name] = _rollback(artifact.manifest) if artifact else {}
+                fitted[name] = fitted_with(artifact.manifest) if artifact else {}
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
                     rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
+                    fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
                     if version is None:
                         error = (
                             f"no published {name} version is left in the artifact store; "
@@ -302,7 +309,7 @@ class StrategyRegistry:
             time.perf_counter() - started,
         )
         shown = {name: about for name, about in rollbacks.items() if about}
-        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning, shown)
+        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning, shown, fitted)
 
     def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
         if current is not None and current.tuning.get("version") == version:

@@ -10,12 +10,26 @@ from entrypoints.schemas import Identifier, Strategy
 
 
 class StrategyTuningSchema(Schema):
-    settings = fields.Dict(metadata={"description": "the settings it is fitted with"})
+    settings = fields.Dict(
+        metadata={"description": "the settings the last search chose (its trainer's pins included)"}
+    )
     validation = fields.Dict(
         allow_none=True,
-        metadata={"description": "figures on the validation part, e.g. {'ndcg@10': 0.23}"},
+        metadata={
+            "description": "figures on the validation part measured with exactly these settings, "
+            "e.g. {'ndcg@10': 0.23} (none for pinned hybrid weights: they were not searched)"
+        },
     )
-    pinned = fields.Dict(metadata={"description": "settings the operator fixed (not searched)"})
+    pinned = fields.Dict(
+        metadata={"description": "settings the trainer that searched had pinned (not searched)"}
+    )
+    in_use = fields.Boolean(
+        metadata={
+            "description": "the model answering was fitted with these settings (the hybrid: "
+            "blends with these weights), so the figures are its own; false after a pin set "
+            "since or a rollback to a version fitted with others"
+        }
+    )
 
 
 class ModelInfoSchema(Schema):
@@ -41,14 +55,32 @@ class ModelInfoSchema(Schema):
         }
     )
     members = fields.Integer(metadata={"description": "ensemble members"})
+    fitted_with = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "the settings the version answering was fitted with, from its "
+            "manifest (null while nothing is published)"
+        },
+    )
     tuning = fields.Nested(
         StrategyTuningSchema,
-        metadata={"description": "what the last tuning chose for this strategy (pins win)"},
+        metadata={"description": "what the last settings search chose, apart from what answers"},
+    )
+    pinned_on_this_host = fields.Dict(
+        metadata={
+            "description": "settings this web host's environment pins: the hybrid's weights "
+            "act here; the others act where a trainer runs with them"
+        }
     )
     index_dim = fields.Integer(metadata={"description": "members × embedding_dim: the index width"})
     indexed_items = fields.Integer()
     index_type = fields.String()
-    validation_metrics = fields.Dict()
+    validation_metrics = fields.Dict(
+        metadata={
+            "description": "two_tower: validation_recall@10, members, epochs_run (the most "
+            "epochs a member ran) and member_epochs (each one's)"
+        }
+    )
     objective = fields.String(metadata={"description": "what the model was trained to predict"})
     recency_decay = fields.Float(allow_none=True)
     errors = fields.List(fields.String())
@@ -66,7 +98,9 @@ class ModelInfoSchema(Schema):
         metadata={"description": "trained before the latest erasure that removed events"},
     )
     weights = fields.Dict(
-        keys=fields.String(), values=fields.Float(), metadata={"description": "hybrid only"}
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "hybrid only: the weights this web worker blends with"},
     )
     active = fields.Dict(
         keys=fields.String(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, url_for
@@ -92,19 +93,15 @@ def described(
 ) -> list[dict[str, object]]:
     """Each strategy: what it describes of itself, the published version it answers from
     (`source`: published, or the database's fallback), what failed to load, whether it was
-    fitted before the latest erasure (so may still hold an erased learner), and the settings the
-    last tuning chose for it with their validation figures (the operator's pins winning)."""
+    fitted before the latest erasure (so may still hold an erased learner), the settings that
+    version was fitted with, and apart from those what the last search chose and what this
+    host's environment pins."""
     shown = []
-    tuning = snapshot.tuning
     for name, recommender in sorted(snapshot.recommenders.items()):
         info: dict[str, object] = {"strategy": name, **recommender.describe()}
-        pinned = dict((pins or {}).get(name, {}))
-        if name in tuning.get("settings", {}) or pinned:
-            info["tuning"] = {
-                "settings": {**tuning.get("settings", {}).get(name, {}), **pinned},
-                "validation": tuning.get("validation", {}).get(name),
-                "pinned": pinned,
-            }
+        # what answers: the hybrid, blended on this host, by its weights; a published strategy
+        # by the settings its version was fitted with (none while nothing is published)
+        answering: Mapping[str, object] | None = {"weights": info.get("weights")}
         if name in snapshot.versions:
             version = snapshot.versions[name]
             info["version"] = version
@@ -120,8 +117,42 @@ def described(
                 if not trained
                 else latest_erasure is not None and datetime.fromisoformat(trained) < latest_erasure
             )
+            answering = dict(snapshot.fitted.get(name, {})) if version else None
+            info["fitted_with"] = answering
+        searched = _searched(snapshot.tuning, name, answering)
+        if searched is not None:
+            info["tuning"] = searched
+        here = (pins or {}).get(name)
+        if here:
+            # This host's environment, which a trainer elsewhere may not share: only the
+            # hybrid's weights act here (web workers blend it); the others act at a trainer.
+            info["pinned_on_this_host"] = dict(here)
         shown.append(info)
     return shown
+
+
+def _searched(
+    tuning: Mapping[str, Any], name: str, answering: Mapping[str, object] | None
+) -> dict[str, object] | None:
+    """What the last search chose for `name`, the validation figure it measured for exactly
+    those settings, what the trainer that searched had pinned, and whether the model answering
+    was fitted with them (a pin set since, or a rollback, answers with others: the figure is
+    not theirs)."""
+    if name not in tuning.get("settings", {}):
+        return None
+    chosen = dict(tuning["settings"][name])
+    if answering is None:
+        in_use = False
+    elif "weights" in chosen:  # the hybrid blends with its positive weights only
+        in_use = {n: w for n, w in chosen["weights"].items() if w > 0} == answering["weights"]
+    else:
+        in_use = all(answering.get(key) == value for key, value in chosen.items())
+    return {
+        "settings": chosen,
+        "validation": tuning.get("validation", {}).get(name),
+        "pinned": tuning.get("pinned", {}).get(name, {}),
+        "in_use": in_use,
+    }
 
 
 def _job(job: Job) -> dict[str, object]:

@@ -254,3 +254,29 @@ def test_each_version_says_the_settings_it_was_fitted_with_so_an_operator_can_ch
     assert "kind=transitions recency_decay=0.7" in said[5]
     documented = json.loads(run("model-versions", "item_cf", "--json").output)
     assert [v["fitted_with"]["regularization"] for v in documented[0]["versions"]] == [42, 250]
+
+
+def test_after_a_rollback_the_admin_view_shows_the_restored_versions_settings(service, tmp_path):
+    """Before, it showed regularization 42 from the web host's RS_ITEM_CF_REGULARIZATION for a
+    rollback to a version fitted with λ=250."""
+    app, run = service
+    app.container.log_interactions().execute(FIRST)
+    pins = app.container.config.tuning_pins
+    pins.from_value({"item_cf": {"regularization": 250.0}})
+    assert run("trainer", "--once").exit_code == 0
+    older = app.container.artifact_store().current_version("item_cf")
+    pins.from_value({"item_cf": {"regularization": 42.0}})
+    assert run("trainer", "--once").exit_code == 0
+    assert run("rollback", "item_cf", "--to", older).exit_code == 0
+    worker = make_app(
+        app.container.config.database_url(),
+        caught_up=False,
+        models_dir=str(tmp_path / "models"),
+        tuning_pins={"item_cf": {"regularization": 42.0}},
+    )
+    shown = worker.test_client().get("/admin/recommendations/models").json["models"]
+    item_cf = next(m for m in shown if m["strategy"] == "item_cf")
+    assert (item_cf["held"], item_cf["restores"]) == (True, older)
+    assert item_cf["fitted_with"]["regularization"] == 250.0
+    assert item_cf["pinned_on_this_host"] == {"regularization": 42.0}
+    worker.container.engine().dispose()

@@ -42,6 +42,7 @@ def test_the_trainer_publishes_the_settings_it_chose_and_workers_blend_with_them
     for name in ("item_cf", "two_tower"):
         manifest = store.load(name, store.current_version(name), only=()).manifest
         assert manifest["settings"] == models[name]["tuning"]["settings"]
+        assert models[name]["tuning"]["in_use"] is True
     assert (
         models["two_tower"]["objective"] == models["two_tower"]["tuning"]["settings"]["objective"]
     )
@@ -63,7 +64,9 @@ def test_the_trainer_publishes_the_settings_it_chose_and_workers_blend_with_them
     assert [(f.strategy, f.version is not None) for f in refitted] == [("item_cf", True)]
     models = by_strategy(pinned.test_client())
     assert models["hybrid"]["weights"] == {"popularity": 0.5, "content": 0.5}
-    assert models["item_cf"]["tuning"]["settings"]["regularization"] == 77.0
-    assert models["item_cf"]["tuning"]["pinned"] == {"regularization": 77.0}
+    assert models["item_cf"]["fitted_with"]["regularization"] == 77.0
+    assert models["item_cf"]["pinned_on_this_host"] == {"regularization": 77.0}
+    # the search's λ and its figure stay as they were chosen, said not to be what answers
+    assert models["item_cf"]["tuning"] == {**item_cf, "in_use": False}
     assert models[""]["tuning"]["version"] == tuning["version"]
     pinned.container.engine().dispose()
