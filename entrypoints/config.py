@@ -42,6 +42,8 @@ SIZE_VARIABLES = {
     "user_feature_dim": "USER_FEATURE_DIM",
     "item_feature_dim": "ITEM_FEATURE_DIM",
 }
+#: two-tower settings a variable sets over the YAML
+OVER_YAML = {**SIZE_VARIABLES, "objective": "RS_TWO_TOWER_OBJECTIVE"}
 
 
 #: Settings field -> the hybrid component it weighs
@@ -318,7 +320,7 @@ def project_file(path: str) -> Path:
 
 def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict[str, Any]:
     """`path` (default RS_TWO_TOWER_CONFIG, which must name a file, or configs/two_tower.yaml),
-    then the size variables of the environment."""
+    then the size variables and RS_TWO_TOWER_OBJECTIVE of the environment."""
     if path is None:
         configured = env.get("RS_TWO_TOWER_CONFIG")
         path = project_file(configured or DEFAULT_TWO_TOWER_CONFIG)
@@ -340,6 +342,10 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
     for key in SIZE_VARIABLES:
         if getattr(overrides, key) is not None:
             settings[key] = getattr(overrides, key)
+    # A pin: two_tower is trained with it whatever the YAML says, so show-config, which showed
+    # the YAML's objective beside it, and train-two-tower say and use the same.
+    if overrides.two_tower_objective is not None:
+        settings["objective"] = overrides.two_tower_objective
     return settings
 
 
@@ -409,7 +415,7 @@ def sources(
         variable = (
             variables.get(key)
             or variables.get(_pinned_setting(key))
-            or (SIZE_VARIABLES.get(leaf) if key != leaf or leaf in SIZE_VARIABLES else None)
+            or (OVER_YAML.get(leaf) if key != leaf or leaf in SIZE_VARIABLES else None)
         )
         if key == "database_url":
             variable = (

@@ -372,6 +372,27 @@ def test_show_config_says_a_pinned_setting_comes_from_the_variable_that_pins_it(
     ]
 
 
+def test_show_config_shows_the_objective_a_variable_pins_not_the_yamls(run, monkeypatch):
+    """Before, two_tower.objective said 'next' from the YAML while RS_TWO_TOWER_OBJECTIVE=all
+    was in force (the trainer trains with the pin)."""
+    monkeypatch.setenv("RS_TWO_TOWER_OBJECTIVE", "all")
+    lines = {line.split()[0]: line for line in run("show-config").output.splitlines()}
+    assert lines["two_tower.objective"].split()[1:] == [
+        "all",
+        "RS_TWO_TOWER_OBJECTIVE",
+        "(environment)",
+    ]
+    shown = json.loads(run("show-config", "--json").output)
+    assert shown["settings"]["two_tower"]["objective"] == "all"
+    assert shown["sources"]["two_tower.objective"] == "RS_TWO_TOWER_OBJECTIVE (environment)"
+    # an explicit YAML's objective is pinned too, and the variable still wins over it
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", "configs/two_tower_unordered.yaml")
+    monkeypatch.setenv("RS_TWO_TOWER_OBJECTIVE", "next")
+    shown = json.loads(run("show-config", "--json").output)["settings"]
+    assert shown["two_tower"]["objective"] == shown["tuning_pins"]["two_tower"]["objective"]
+    assert shown["two_tower"]["objective"] == "next"
+
+
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
     result = CliRunner().invoke(cli, ["show-config"])
