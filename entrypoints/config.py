@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from application.hybrid import InvalidWeights, checked_blend, checked_weight
+from application.tuning import known_settings
 from entrypoints.two_tower_yaml import checked
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -409,6 +410,7 @@ def sources(
     """Where each flattened setting came from: a variable (and its file), the YAML, or a default."""
     variables = _variables()
     yaml_path = env.get("RS_TWO_TOWER_CONFIG") or DEFAULT_TWO_TOWER_CONFIG
+    pinned = settings.get("tuning_pins", {}).get("two_tower", {})
     found: dict[str, str] = {}
     for key in flatten(settings):
         leaf = key.removeprefix("two_tower.")
@@ -433,6 +435,8 @@ def sources(
             and project_file(yaml_path).is_file()
         ):
             found[key] = yaml_path
+            if leaf in known_settings("two_tower") and leaf not in pinned:
+                found[key] += " (until the trainer's settings search chooses another)"
         else:
             found[key] = "default"
     return found

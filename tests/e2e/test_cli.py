@@ -344,7 +344,7 @@ def test_show_config_says_where_each_setting_came_from(run, monkeypatch):
     lines = {line.split()[0]: line for line in run("show-config").output.splitlines()}
     assert lines["diversity"].split()[1:] == ["0.5", "RS_DIVERSITY_LAMBDA", "(environment)"]
     assert lines["bandit_policy"].split()[1:] == ["epsilon_greedy", "default"]
-    assert lines["two_tower.members"].split()[1:] == ["3", "configs/two_tower.yaml"]
+    assert lines["two_tower.members"].split()[1:3] == ["3", "configs/two_tower.yaml"]
 
 
 def test_show_config_says_a_pinned_setting_comes_from_the_variable_that_pins_it(run, monkeypatch):
@@ -391,6 +391,20 @@ def test_show_config_shows_the_objective_a_variable_pins_not_the_yamls(run, monk
     shown = json.loads(run("show-config", "--json").output)["settings"]
     assert shown["two_tower"]["objective"] == shown["tuning_pins"]["two_tower"]["objective"]
     assert shown["two_tower"]["objective"] == "next"
+
+
+def test_show_config_says_which_yaml_settings_the_trainers_search_may_replace(run, monkeypatch):
+    searched = " (until the trainer's settings search chooses another)"
+    sources = json.loads(run("show-config", "--json").output)["sources"]
+    assert sources["two_tower.objective"] == "configs/two_tower.yaml" + searched
+    assert sources["two_tower.members"] == "configs/two_tower.yaml" + searched
+    assert sources["two_tower.epochs"] == "configs/two_tower.yaml"  # never searched
+    # an explicit YAML pins its objective and size: used as given
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", "configs/two_tower.yaml")
+    sources = json.loads(run("show-config", "--json").output)["sources"]
+    assert (
+        sources["two_tower.objective"] == sources["two_tower.members"] == "configs/two_tower.yaml"
+    )
 
 
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
