@@ -100,16 +100,16 @@ class PopularityRecommender(ScoringRecommender):
             self.newest = newest.astype(float)
 
     def period(self, row: int) -> str:
-        """Time words by the half-life ("this week", "this month", "lately") for a course whose
-        newest event is at most a half-life old: for one with only old events, or on old or
-        imported data, they would be false."""
+        """ " lately" for a course whose newest event is at most a half-life old: the ranking
+        weighs recent events most (halving each one's weight every half-life), which "lately"
+        says and "this month" would not: that claims a count over the month, and a course with
+        a large following before it ranks above one taken more within it. For a course with only
+        old events, or on old or imported data, even "lately" would be false."""
         if self.half_life_days is None or self.newest is None:
             return ""
         if self.clock().timestamp() - self.newest[row] > self.half_life_days * 86_400.0:
             return ""
-        if self.half_life_days <= 10:
-            return " this week"
-        return " this month" if self.half_life_days <= 45 else " lately"
+        return " lately"
 
     def _leading(self) -> np.ndarray:
         """Whether each course is popular in its category: at least as popular as the median of

@@ -54,4 +54,4 @@ Feature: Ranking that fits a learner's path
     When "ana" asks for 6 recommendations by sequence with reasons
     Then there are 6 recommendations from sequence
     And the first recommendation is "Spanish Conversation"
-    And the reason for "SQL Basics" reads "Popular in Data Science this month"
+    And the reason for "SQL Basics" reads "Popular in Data Science lately"

@@ -19,7 +19,7 @@ LEVELS = {"Intermediate": "intermediate", "Advanced": "advanced", "Conversation"
 VERBS = {"enrolled in": "enroll", "completed": "complete", "viewed": "view", "clicked": "click"}
 
 
-#: events happen yesterday: recent enough for "popular this month", never in the future
+#: events happen yesterday: recent enough for "popular lately", never in the future
 DAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
