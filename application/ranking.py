@@ -12,7 +12,8 @@ Scores are min-max normalised over the candidate pool, then:
   it, which one level for a whole category (an advanced designer starting photography) cannot;
 - variety: maximal marginal relevance over categories: each pick maximises
   (1 - diversity) * relevance - diversity * [an earlier pick shares its category]; 0 disables it.
-Every rule that touches a course is recorded, for the explain endpoint.
+Every rule that touches a course is recorded, for the explain endpoint. A served list is then put
+in prerequisite order (prerequisites_first), and reasons say what a course still needs (caveats).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def rerank(
         reason = candidate.reason
         missing = learner.missing_prerequisites(course)
         if missing:
-            titles = ", ".join(catalog[p].title if p in catalog else p for p in missing)
+            titles = ", ".join(_title(p, catalog) for p in missing)
             if policy.strict_prerequisites:
                 noted.append(f"removed: prerequisites not taken ({titles})")
                 continue
@@ -86,7 +87,7 @@ def rerank(
         after = [p for p in course.prerequisites if p in recent] if not missing else []
         if after:
             score += policy.next_step_boost
-            title = catalog[after[0]].title if after[0] in catalog else after[0]
+            title = _title(after[0], catalog)
             reason = f"Next step after {title}"
             noted.append(f"boosted: next step after {title}, completed recently")
         if course.category not in levels:
@@ -106,6 +107,37 @@ def rerank(
         for rank, c in enumerate(chosen, start=1)
     ]
     return Ranked(items, {c: r for c, r in rules.items() if r})
+
+
+def prerequisites_first(
+    items: Sequence[Recommendation], catalog: Mapping[CourseId, Course]
+) -> list[Recommendation]:
+    """`items` with each course placed after those of its prerequisites the list also shows, ranks
+    renumbered; otherwise in their order. A list holds nothing the learner took, so a prerequisite
+    in it is one they still need: Intermediate Python above Python Basics would show the path
+    backwards, however the scores (a demotion only halves one) came out."""
+    shown = {r.course_id for r in items}
+    placed: list[Recommendation] = []
+    done: set[CourseId] = set()
+    waiting: list[Recommendation] = []
+
+    def ready(item: Recommendation) -> bool:
+        course = catalog.get(item.course_id)
+        needs = course.prerequisites if course else ()
+        return all(p in done or p not in shown for p in needs)
+
+    for item in items:
+        waiting.append(item)
+        while (free := next((w for w in waiting if ready(w)), None)) is not None:
+            waiting.remove(free)
+            placed.append(free)
+            done.add(free.course_id)
+    placed += waiting  # only on a prerequisite cycle, which upserts refuse: as ranked
+    return [replace(r, rank=rank) for rank, r in enumerate(placed, start=1)]
+
+
+def _title(course_id: CourseId, catalog: Mapping[CourseId, Course]) -> str:
+    return catalog[course_id].title if course_id in catalog else course_id
 
 
 @dataclass(frozen=True, slots=True)

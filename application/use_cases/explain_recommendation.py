@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from application.caveats import caveat
 from application.ports import UnitOfWork
-from application.ranking import RankingPolicy, rerank
+from application.ranking import RankingPolicy, prerequisites_first, rerank
 from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.recommend_home import FALLBACK, filled, filtered_out, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
@@ -110,6 +111,7 @@ class ExplainRecommendation:
         shown = final.items[: query.k]
         if final.items and name != FALLBACK and len(final.items) < query.k:
             shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
+        shown = prerequisites_first(shown, catalog)  # as home serves it
         served = next((r for r in shown if r.course_id == course_id), None)
         rules = final.rules.get(course_id, [])
         placed = next((r for r in final.items if r.course_id == course_id), None)
@@ -118,6 +120,14 @@ class ExplainRecommendation:
                 f"outside the list of {query.k}: the ranking stage put it at place "
                 f"{placed.rank} of {len(final.items)}",
                 *rules,
+            ]
+        before = [
+            catalog[p].title for p in course.prerequisites if p in {r.course_id for r in shown}
+        ]
+        if served is not None and before:
+            rules = [
+                *rules,
+                f"placed after {', '.join(before)}: its prerequisite, also in the list",
             ]
         found = next((r for r in pool if r.course_id == course_id), None)
         if found is None:  # outside the candidates: its rank among every course it may have
@@ -132,16 +142,18 @@ class ExplainRecommendation:
                 ]
         if found is None and served is None:
             rules = [_unranked(recommender, course_id)]
-        if served is not None and served not in final.items:
+        if served is not None and course_id not in {r.course_id for r in final.items}:
             ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
             rules = [f"a popular course completing the list: {ranked_here}"]
         if found is not None:
             found = recommender.explain(history, [found])[0]
+        # what the learner reads: the ranking stage's reason (a next step) or the strategy's,
+        # and what the course still needs
+        reason = (served.reason if served else None) or (found.reason if found else None)
         return {
             "score": found.score if found else None,
             "rank": found.rank if found else None,
-            # what the learner reads: the ranking stage's reason (a next step) or the strategy's
-            "reason": (served.reason if served else None) or (found.reason if found else None),
+            "reason": reason + caveat(course, history, catalog) if reason else None,
             "candidates": len(pool),
             "rules": rules,
             "final_rank": served.rank if served else None,

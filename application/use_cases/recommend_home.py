@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from application.bandit import BanditService
+from application.caveats import with_caveats
 from application.hybrid import HybridRecommender, InvalidWeights
 from application.ports import StorageUnavailable, UnitOfWork
-from application.ranking import RankingPolicy, rerank
+from application.ranking import RankingPolicy, prerequisites_first, rerank
 from application.slate_recorder import SlateRecorder
 from application.strategies import Snapshot, StrategyRegistry
 from domain.model import (
@@ -136,6 +137,10 @@ class RecommendHome:
         )
         if candidates and name != FALLBACK and len(items) < query.k:
             items += filled(snapshot, history, items, exclude, query.k, policy, self.clock())
+        # Over the whole list: a popular course completing it may be a prerequisite of one above.
+        items = with_caveats(
+            prerequisites_first(items, snapshot.courses), history, snapshot.courses, not degraded
+        )
         slate = Slate(
             recommendation_id=RecommendationId(uuid.uuid4().hex),
             user_id=query.user_id,

@@ -256,8 +256,13 @@ def every_reason(world):  # type: ignore[no-untyped-def]
 
 @then(parsers.parse('no reason names a course "{user}" never touched'))
 def reasons_are_true(world, user):  # type: ignore[no-untyped-def]
+    """...but for the prerequisites still to take, which a reason names after "; take"."""
     touched = world["touched"].get(user, set())
-    titles = {c["title"] for c in world["client"].get("/api/v1/courses?limit=100").json["items"]}
+    courses = world["client"].get("/api/v1/courses?limit=100").json["items"]
+    titles = {c["course_id"]: c["title"] for c in courses}
+    needs = {c["course_id"]: {titles[p] for p in c["prerequisites"]} for c in courses}
     for item in world["response"].json["items"]:
-        named = {t for t in titles if t in item["reason"] and t != item["title"]}
+        said, _, first = item["reason"].partition("; take ")
+        named = {t for t in titles.values() if t in said and t != item["title"]}
         assert named <= touched, (item["reason"], touched)
+        assert {t for t in titles.values() if t in first} <= needs[item["course_id"]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.ranking import RankingPolicy, rerank
+from application.caveats import with_caveats
+from application.ranking import RankingPolicy, prerequisites_first, rerank
 from domain.model import CourseId, LearnerHistory, Level, Recommendation, UserId
 from tests.conftest import NOW, course, event
 
@@ -100,3 +101,40 @@ def test_a_course_passed_over_for_variety_again_and_again_is_noted_once():
         "design_b",
     ]
     assert ranked.rules["design_b"] == ["moved down for variety: Design is already in the list"]
+
+
+def test_a_course_comes_after_its_prerequisite_when_the_list_shows_both():
+    # Scores had Intermediate Photography first (halved for its missing prerequisite, still
+    # ahead): it moves to just after Photography Basics; the rest keep their order.
+    advanced = course(
+        "photo_advanced",
+        "Advanced Photography",
+        "Design",
+        Level.ADVANCED,
+        prerequisites=("photo_more",),
+    )
+    catalog = {**CATALOG, advanced.course_id: advanced}
+    ranked = [
+        Recommendation(CourseId(c), 1.0, rank, "popularity")
+        for rank, c in enumerate(
+            ["photo_advanced", "photo_more", "spanish_basic", "photo_basic", "type_more"], start=1
+        )
+    ]
+    ordered = prerequisites_first(ranked, catalog)
+    assert [r.course_id for r in ordered] == [
+        "spanish_basic",
+        "photo_basic",
+        "photo_more",
+        "photo_advanced",
+        "type_more",
+    ]
+    assert [r.rank for r in ordered] == [1, 2, 3, 4, 5]
+
+
+def test_without_the_learners_history_a_reason_says_only_what_the_course_requires():
+    # The database unreachable: whether the learner took Photography Basics is not known.
+    nobody = LearnerHistory(UserId("ana"))
+    items = [Recommendation(CourseId("photo_more"), 1.0, 1, "popularity", "Popular in Design")]
+    known, unknown = (with_caveats(items, nobody, CATALOG, known) for known in (True, False))
+    assert known[0].reason == "Popular in Design; take Photography Basics first"
+    assert unknown[0].reason == "Popular in Design; requires Photography Basics"

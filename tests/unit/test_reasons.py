@@ -17,6 +17,7 @@ from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.sequence import SequenceRecommender
 from adapters.tfidf import ContentRecommender
+from application.caveats import with_caveats
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy, rerank
 from domain.model import (
@@ -82,6 +83,8 @@ def check(
     strongest = learner.strongest()
     by_title = {c.title: c for c in catalog.values()}
     verbs = {e.past_tense: e for e in EventType}
+    reason, _, caveat = reason.partition("; ")
+    check_caveat(caveat, learner, course, catalog)
     assert reason and ";" not in reason, reason  # one reason, about one course
     if found := re.fullmatch(r"Similar to (.+), which you (.+)", reason):
         own = by_title[found[1]]
@@ -137,6 +140,29 @@ def check(
         raise AssertionError(f"a reason that says nothing checkable: {reason!r}")
 
 
+def check_caveat(
+    caveat: str,
+    learner: LearnerHistory,
+    course: Course,
+    catalog: dict,  # type: ignore[type-arg]
+) -> None:
+    """What a reason adds after "; ": the prerequisites the learner has not taken, all of them,
+    or else a jump of two levels above what they took in the course's category."""
+    missing = [catalog[p].title for p in course.prerequisites if p not in learner.taken()]
+    level = learner.level_in(course.category, catalog)
+    category = course.category or "uncategorised"
+    if missing:
+        said = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+        assert caveat == f"take {said} first", (caveat, missing)
+    elif course.level is Level.ADVANCED and level in (None, Level.BEGINNER):
+        took = f"your {category} courses so far are beginner"
+        assert caveat == "advanced, and " + (
+            took if level else f"you have taken no {category} course yet"
+        ), caveat
+    else:
+        assert not caveat, caveat
+
+
 def words(course: Course, text: str | None = None) -> list[str]:
     """The words of a course's text (or of `text`) that TF-IDF reads."""
     return re.findall(r"\b\w\w+\b", (course.text() if text is None else text).lower())
@@ -170,10 +196,18 @@ def test_every_reason_served_is_true_for_that_learner_and_course(world):  # type
             items = recommender.recommend(learner, 20, learner.taken(), explain=False)
             served = rerank(items, learner, catalog, 5, RankingPolicy(), NOW).items
             unexplained = [item for item in served if not item.reason]
-            explained = {r.course_id: r.reason for r in recommender.explain(learner, unexplained)}
-            for item in served:
-                reason = explained.get(item.course_id, item.reason)
-                check(reason, learner, catalog[item.course_id], catalog, tried, popularity, events)
+            explained = {r.course_id: r for r in recommender.explain(learner, unexplained)}
+            served = [explained.get(item.course_id, item) for item in served]
+            for item in with_caveats(served, learner, catalog):
+                check(
+                    item.reason,
+                    learner,
+                    catalog[item.course_id],
+                    catalog,
+                    tried,
+                    popularity,
+                    events,
+                )
 
 
 def test_content_calls_two_courses_similar_only_for_more_than_one_word_in_common():
