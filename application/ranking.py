@@ -2,7 +2,8 @@
 
 Scores are min-max normalised over the candidate pool, then:
 - prerequisites: a course whose prerequisites the learner has not completed or enrolled in is
-  demoted (x prerequisite_penalty), or removed when strict;
+  demoted (x prerequisite_penalty), or removed when strict; one the learner cannot reach any
+  more (a course on its path they have not taken is inactive) is removed whatever the policy;
 - next step: a course whose prerequisites the learner has all taken, one of them completed within
   next_step_days, is boosted (+ next_step_boost) and explained as "Next step after <title>" (with
   one still missing it is not their next step, however recent the other);
@@ -77,6 +78,13 @@ def rerank(
         score = relevance[course.course_id]
         reason = candidate.reason
         missing = learner.missing_prerequisites(course)
+        closed = learner.out_of_reach(course, catalog) if missing else None
+        if closed is not None:
+            # Not a demotion: the learner cannot take it, so no score makes it worth showing.
+            gone = "inactive" if closed in catalog else "not in the catalog"
+            title = _title(closed, catalog)
+            noted.append(f"removed: needs {title}, which is {gone} and the learner has not taken")
+            continue
         if missing:
             titles = ", ".join(_title(p, catalog) for p in missing)
             if policy.strict_prerequisites:

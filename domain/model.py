@@ -143,6 +143,22 @@ class LearnerHistory:
         taken = self.taken()
         return tuple(p for p in course.prerequisites if p not in taken)
 
+    def out_of_reach(self, course: Course, catalog: Mapping[CourseId, Course]) -> CourseId | None:
+        """A course the learner would have to take before `course` (a prerequisite not taken, or
+        one of its own, and so on) that cannot be taken any more: inactive or gone from the
+        catalog. None when every course the path to `course` still needs is offered."""
+        needed, seen = list(self.missing_prerequisites(course)), set()
+        while needed:
+            course_id = needed.pop(0)  # the nearest first: the one the learner meets first
+            if course_id in seen:  # upserts refuse cycles; a stored one must not loop here
+                continue
+            seen.add(course_id)
+            prerequisite = catalog.get(course_id)
+            if prerequisite is None or not prerequisite.active:
+                return course_id
+            needed += self.missing_prerequisites(prerequisite)
+        return None
+
     def completed_since(self, moment: datetime) -> dict[CourseId, datetime]:
         """Courses completed at or after `moment`, with when."""
         return {

@@ -165,6 +165,19 @@ class CoursePatchSchema(CourseSchema):
     title = Text(validate=[validate.Length(1, 300), _not_blank])
 
 
+class CourseWrittenSchema(CourseSchema):
+    """PUT and PATCH /courses/<id>: the course as stored, and for an inactive one what needs it."""
+
+    still_required_by = fields.List(
+        Identifier(),
+        metadata={
+            "description": "Only for an inactive course that active courses name as a "
+            "prerequisite: those courses, which are no longer recommended to learners who have "
+            "not taken this one (they could not start them)"
+        },
+    )
+
+
 class CourseBatchSchema(Schema):
     courses = fields.List(
         fields.Nested(CourseSchema), required=True, validate=validate.Length(1, 5_000)

@@ -26,6 +26,15 @@ class UpsertCourses:
             uow.commit()
         return len(courses)
 
+    def still_required_by(self, course_id: CourseId) -> list[CourseId]:
+        """The active courses that name `course_id` as a prerequisite: when it is inactive, a
+        learner who has not taken it cannot take them either, and they are not recommended to
+        them, which the operator deactivating it should know."""
+        with self.uow_factory() as uow:
+            return [
+                c.course_id for c in uow.courses.all() if c.active and course_id in c.prerequisites
+            ]
+
     def check(self, courses: Sequence[Course]) -> list[dict[str, object]]:
         """What execute() would reject, by index, without writing: unknown prerequisites, and each
         course on a cycle. A cycle's courses are left out before looking for the next, as a caller

@@ -20,6 +20,7 @@ from entrypoints.schemas import (
     CourseListSchema,
     CoursePatchSchema,
     CourseSchema,
+    CourseWrittenSchema,
     PageQuerySchema,
     UpsertResultSchema,
     course_json,
@@ -56,7 +57,7 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 @documented(
     "Create or fully replace one course: fields left out take their defaults (empty "
     "description, tags and prerequisites; level beginner; active)",
-    CourseSchema,
+    CourseWrittenSchema,
     body=CourseBodySchema,
     errors=WRITE_ERRORS,
 )
@@ -70,7 +71,7 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
 @bp.patch("/<id:course_id>")
 @documented(
     "Change some fields of one course; fields left out keep their stored values",
-    CourseSchema,
+    CourseWrittenSchema,
     body=CoursePatchSchema,
     errors=(*WRITE_ERRORS, 404),
 )
@@ -95,7 +96,8 @@ def _upsert_one(use_case: UpsertCourses, course: Course) -> dict[str, object]:
         use_case.execute([course])
     except InvalidCourses as error:  # one course: no index to name, as for its body's fields
         raise InvalidCourses([{**p, "index": None} for p in error.problems]) from None
-    return course_json(course)
+    required_by = use_case.still_required_by(course.course_id) if not course.active else []
+    return course_json(course) | ({"still_required_by": required_by} if required_by else {})
 
 
 def _course_body(course_id: str) -> dict[str, object]:

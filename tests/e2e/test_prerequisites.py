@@ -67,3 +67,33 @@ def test_an_advanced_course_two_levels_above_the_learner_says_so(client):
     assert new.endswith("; advanced, and you have taken no Data Science course yet")
     beginner = served(client, "user2")["course_ml_advanced"]["reason"]
     assert beginner.endswith("; advanced, and your Data Science courses so far are beginner")
+
+
+def test_a_course_whose_prerequisite_was_deactivated_is_not_offered_to_who_has_not_taken_it(
+    client,
+):
+    popular_intermediate_python(client)
+    log(client, ev("user2", "course_python_basic", "complete"))
+    patch = client.patch("/api/v1/courses/course_python_basic", json={"active": False})
+    assert patch.status_code == 200
+    for strategy in ("popularity", "content", "hybrid"):
+        assert "course_python_intermediate" not in served(client, "user1", strategy)
+    assert "course_python_intermediate" in served(client, "user2")  # they can go on
+    url = f"{EXPLAIN}?user_id=user1&course_id=course_python_intermediate&strategy=popularity"
+    rules = client.get(url).json["strategies"][0]["rules"]
+    assert "removed: needs Python Basics, which is inactive and the learner has not taken" in rules
+
+
+def test_deactivating_a_prerequisite_says_which_active_courses_still_require_it(client):
+    patch = client.patch("/api/v1/courses/course_python_basic", json={"active": False})
+    assert patch.status_code == 200
+    assert patch.json["still_required_by"] == ["course_python_intermediate"]
+    assert patch.json["active"] is False
+
+
+def test_a_write_says_what_still_requires_a_course_only_when_it_is_inactive(client):
+    patch = client.patch("/api/v1/courses/course_python_basic", json={"tags": ["python"]})
+    assert patch.status_code == 200 and "still_required_by" not in patch.json
+    body = {"title": "SQL Basics", "category": "Data Science", "active": False}
+    put = client.put("/api/v1/courses/course_sql_basic", json=body)
+    assert put.status_code == 200 and "still_required_by" not in put.json  # nothing requires it

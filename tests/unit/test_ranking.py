@@ -138,3 +138,32 @@ def test_without_the_learners_history_a_reason_says_only_what_the_course_require
     known, unknown = (with_caveats(items, nobody, CATALOG, known) for known in (True, False))
     assert known[0].reason == "Popular in Design; take Photography Basics first"
     assert unknown[0].reason == "Popular in Design; requires Photography Basics"
+
+
+def test_a_course_the_learner_cannot_reach_for_an_inactive_prerequisite_is_not_offered():
+    # Photography Basics is no longer offered: a learner who never took it cannot take
+    # Intermediate Photography, nor Advanced Photography after it; one who took it can go on.
+    basic = course("photo_basic", "Photography Basics", "Design", active=False)
+    retired = {**CATALOG, basic.course_id: basic}
+    advanced = course(
+        "photo_advanced",
+        "Advanced Photography",
+        "Design",
+        Level.ADVANCED,
+        prerequisites=("photo_more",),
+    )
+    catalog = {**retired, advanced.course_id: advanced}
+    candidates = [
+        Recommendation(CourseId(c), 1.0, 0, "popularity")
+        for c in ("photo_more", "photo_advanced", "spanish_basic")
+    ]
+    new = LearnerHistory(UserId("bo"))
+    ranked = rerank(candidates, new, catalog, 3, RankingPolicy(), NOW)
+    assert [r.course_id for r in ranked.items] == ["spanish_basic"]
+    for removed in ("photo_more", "photo_advanced"):
+        assert ranked.rules[removed] == [
+            "removed: needs Photography Basics, which is inactive and the learner has not taken"
+        ]
+    took = LearnerHistory(UserId("cy"), (event("cy", "photo_basic", "complete"),))
+    ranked = rerank(candidates, took, catalog, 3, RankingPolicy(), NOW + timedelta(days=1))
+    assert {r.course_id for r in ranked.items} == {"photo_more", "photo_advanced", "spanish_basic"}
