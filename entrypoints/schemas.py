@@ -295,13 +295,6 @@ class HomeResponseSchema(Schema):
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
-    selected_by = fields.String(
-        metadata={"description": '"bandit" when strategy=auto let the bandit choose'}
-    )
-    model_version = fields.String(metadata={"description": "The model version that answered"})
-    degraded = fields.Boolean(
-        metadata={"description": "true when answered from memory while the database is down"}
-    )
     recommendation_id = fields.String(
         metadata={
             "description": "The id the list is recorded under: send it back with events to "
@@ -312,7 +305,9 @@ class HomeResponseSchema(Schema):
     model_version = fields.String(
         metadata={"description": "The published version that answered (model strategies)"}
     )
-    selected_by = fields.String(metadata={"description": "bandit, when strategy=auto chose"})
+    selected_by = fields.String(
+        metadata={"description": '"bandit" when strategy=auto let the bandit choose'}
+    )
     degraded = fields.Boolean(
         metadata={
             "description": "true: the database was unreachable, so the answer was not "
