@@ -12,7 +12,13 @@ import numpy as np
 
 from application.evaluation.dataset import Dataset
 from application.evaluation.metrics import MetricSummary, interval, resamples, summarise
-from application.evaluation.splits import Split, leave_last_out, random_split, temporal_split
+from application.evaluation.splits import (
+    Split,
+    fixed_split,
+    leave_last_out,
+    random_split,
+    temporal_split,
+)
 from application.hybrid import HybridRecommender
 from application.tuning import HYBRID_COMPONENTS, SEARCH, Factories, TuningResult, tune
 from domain.errors import InvalidStrategy
@@ -220,7 +226,7 @@ class EvaluateStrategies:
                 raise ValueError(
                     f"{query.dataset.name} has no split of its own; use random, temporal or leave-last-out"
                 )
-            return Split(query.dataset.interactions, query.dataset.fixed_test)
+            return fixed_split(query.dataset.interactions, query.dataset.fixed_test)
         raise ValueError(f"unknown protocol {query.protocol!r}; use one of {', '.join(PROTOCOLS)}")
 
 
