@@ -79,7 +79,13 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
-    clean = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+    # csv's key for the fields past the header's: a row with more than the header names (an
+    # unquoted comma, a shifted row) would lose them unseen; blank ones (Excel's) hold nothing
+    extra = [v for v in row.pop(None, []) if v.strip()]
+    if extra:
+        shown = ", ".join(repr(v) for v in extra[:3]) + (", ..." if len(extra) > 3 else "")
+        return ValueError(f"more fields than the header names: {shown}")
+    clean = {k: v for k, v in row.items() if v not in (None, "")}
     for name in LIST_COLUMNS:
         if name in clean:
             clean[name] = [part.strip() for part in clean[name].split("|") if part.strip()]

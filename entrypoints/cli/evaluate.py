@@ -16,10 +16,10 @@ from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.cli.data import ingest
+from entrypoints.cli.eval_files import files_dataset
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
-from entrypoints.files import NotUtf8, parse_file
+from entrypoints.files import NotUtf8
 from entrypoints.progress import Progress
-from entrypoints.schemas import CourseSchema, EventSchema
 
 if TYPE_CHECKING:
     from entrypoints.container import Container
@@ -29,7 +29,9 @@ DEFAULT_FOLDERS = {"ml-100k": "ml-100k", "cnpc": "cnpc-canvas-network"}
 DATASETS = ("ml-100k", "cnpc", "csv")
 
 
-def load_dataset(container: Container, name: str, data_dir: Path | None) -> Dataset:
+def load_dataset(
+    container: Container, name: str, data_dir: Path | None, skip_invalid: bool = False
+) -> Dataset:
     if data_dir is None:
         root = os.environ.get("RS_DATA_DIR")
         if not root or name == "csv":
@@ -37,46 +39,16 @@ def load_dataset(container: Container, name: str, data_dir: Path | None) -> Data
                 "give --data-dir (or set RS_DATA_DIR to the folder holding the datasets)"
             )
         data_dir = Path(root) / DEFAULT_FOLDERS[name]
+    if not data_dir.exists():
+        raise click.ClickException(f"{data_dir} does not exist")
     if not data_dir.is_dir():
         raise click.ClickException(f"{data_dir} is not a directory")
     try:
         if name == "csv":
-            return _files_dataset(data_dir)
+            return files_dataset(data_dir, skip_invalid)
         return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
     except (DatasetError, NotUtf8) as error:
         raise click.ClickException(str(error)) from None
-
-
-def _files_dataset(directory: Path) -> Dataset:
-    """courses.csv|jsonl and interactions.csv|jsonl in the formats of import-courses/-interactions.
-    A fixed split: train.csv|jsonl and test.csv|jsonl (events) instead of interactions."""
-    found: dict[str, list[Any]] = {}
-    for stems, schema in (
-        (("courses",), CourseSchema()),
-        (("interactions", "train"), EventSchema()),
-        (("test",), EventSchema()),
-    ):
-        path = next(
-            (
-                directory / f"{stem}{ext}"
-                for stem in stems
-                for ext in (".csv", ".jsonl")
-                if (directory / f"{stem}{ext}").is_file()
-            ),
-            None,
-        )
-        if path is None:
-            if stems[0] == "test":
-                continue
-            names = " or ".join(f"{stem}.csv|jsonl" for stem in stems)
-            raise click.ClickException(f"{directory} needs {names}")
-        parsed = parse_file(path, schema)
-        if parsed.errors:
-            raise click.ClickException(
-                f"{path.name}: {parsed.errors[0]} ({len(parsed.errors)} bad rows)"
-            )
-        found[stems[0]] = parsed.items
-    return Dataset(directory.name, found["courses"], found["interactions"], found.get("test"))
 
 
 def _say(line: str) -> None:
@@ -258,6 +230,11 @@ OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     help="The strategy the others are compared with, on the same learners "
     "(default: hybrid when evaluated, else the first listed).",
 )
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="--dataset csv: leave out the bad rows of your files (by default they stop the evaluation).",
+)
 @click.option("--json", "json_out", type=OUTPUT, default=None, callback=_output)
 @click.option("--plot", "plot_out", type=OUTPUT, default=None, callback=_plot_output)
 @click.pass_context
@@ -276,6 +253,7 @@ def evaluate(
     two_tower_config: Path | None = None,
     tuning_budget: float | None = None,
     baseline: str | None = None,
+    skip_invalid: bool = False,
 ) -> None:
     """Fit each strategy on the training part and measure it on the test part. Settings not
     pinned (in the configuration, --weights or --two-tower-config) are first chosen on a
@@ -306,7 +284,7 @@ def evaluate(
             raise click.BadParameter(
                 f"RS_TUNING_BUDGET_SECONDS must be a number, got {configured!r}"
             ) from None
-    data = load_dataset(container, dataset, data_dir)
+    data = load_dataset(container, dataset, data_dir, skip_invalid)
     try:
         parsed = (
             parse_weights(weights, sorted(container.evaluation_factories())) if weights else None

@@ -17,18 +17,24 @@ from entrypoints.files import NotUtf8, Parsed, parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
 
 
-def _report(errors: list[str], skip_invalid: bool, what: str) -> None:
+def _report(
+    errors: list[str],
+    skip_invalid: bool,
+    what: str,
+    refused: str = "nothing was written (use --skip-invalid to keep the good rows)",
+) -> None:
+    """Each error starts with its row's place ("line 4: ..."); a row with two errors is one
+    bad row."""
     if not errors:
         return
     for line in errors[:50]:
         click.echo(line, err=True)
     if len(errors) > 50:
         click.echo(f"... and {len(errors) - 50} more", err=True)
+    rows = len({error.split(":", 1)[0] for error in errors})
     if not skip_invalid:
-        raise click.ClickException(
-            f"{len(errors)} invalid {what}; nothing was written (use --skip-invalid to keep the good rows)"
-        )
-    click.echo(f"skipping {len(errors)} invalid {what}", err=True)
+        raise click.ClickException(f"{rows} invalid {what}; {refused}")
+    click.echo(f"skipping {rows} invalid {what}", err=True)
 
 
 def _parse(file: Path, schema: Schema) -> Parsed:
@@ -46,7 +52,20 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Upsert courses from FILE (.csv, or JSON lines); tags and prerequisites are |-separated in CSV."""
     parsed = _parse(file, CourseSchema())
     errors = list(parsed.errors)
-    # a course named twice is a bad row, as in a POST /courses batch (the later copy would win)
+    courses, lines = once_each(parsed, errors)
+    use_case = container_of(ctx).upsert_courses()
+    courses = _with_prerequisites(use_case, courses, lines, errors, skip_invalid)
+    _report(by_line(errors), skip_invalid, "course rows")
+    try:
+        count = use_case.execute(courses)
+    except DomainError as error:  # the catalog changed since the check
+        raise click.ClickException(str(error)) from None
+    click.echo(f"imported {count} courses")
+
+
+def once_each(parsed: Parsed, errors: list[str]) -> tuple[list[Course], list[int]]:
+    """The courses and their lines, a course named twice being a bad row (added to `errors`),
+    as in a POST /courses batch: the later copy would win."""
     first: dict[str, int] = {}
     courses, lines = [], []
     for course, line in zip(parsed.items, parsed.lines, strict=True):
@@ -59,14 +78,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
             first[course.course_id] = line
             courses.append(course)
             lines.append(line)
-    use_case = container_of(ctx).upsert_courses()
-    courses = _with_prerequisites(use_case, courses, lines, errors, skip_invalid)
-    _report(by_line(errors), skip_invalid, "course rows")
-    try:
-        count = use_case.execute(courses)
-    except DomainError as error:  # the catalog changed since the check
-        raise click.ClickException(str(error)) from None
-    click.echo(f"imported {count} courses")
+    return courses, lines
 
 
 def _with_prerequisites(
@@ -103,7 +115,7 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
     parsed = _parse(file, EventSchema())
     use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
-    bad = _reused_ids(parsed, errors)
+    bad = reused_ids(parsed, errors)
     rows = [i for i in range(len(parsed.items)) if i not in bad]
     for start in range(0, len(rows), 10 * BATCH):
         chunk = rows[start : start + 10 * BATCH]
@@ -125,7 +137,7 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
     )
 
 
-def _reused_ids(parsed: Parsed, errors: list[str]) -> set[int]:
+def reused_ids(parsed: Parsed, errors: list[str]) -> set[int]:
     """Rows whose event_id an earlier row of the file gave to a different event (a row repeated
     as it was is a retry, counted once); said by line, which a check per chunk could not do."""
     first: dict[str, int] = {}

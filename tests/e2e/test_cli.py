@@ -132,6 +132,29 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url,
     assert counts(database_url) == (2, 1)
 
 
+def test_a_row_with_more_fields_than_its_header_is_a_bad_row_and_each_bad_row_counts_once(
+    run, database_url, tmp_path
+):
+    """Before, the extra fields were dropped unseen (an unquoted comma shifts a row), and the
+    count said how many problems there were, not how many rows."""
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    (tmp_path / "events.csv").write_text(
+        "user_id,course_id,event_type,occurred_at\n"
+        "u1,c_py1,view,2026-01-01T00:00:00Z,EXTRA\n"
+        "u1,c_py1,teleport,yesterday\n"
+        "u1,c_py1,view,2026-01-02T00:00:00Z,,\n"  # blank extra fields hold nothing: kept
+    )
+    result = run("import-interactions", str(tmp_path / "events.csv"))
+    assert result.exit_code == 1
+    assert "line 2: more fields than the header names: 'EXTRA'" in result.output
+    assert "line 3: event_type" in result.output and "line 3: occurred_at" in result.output
+    assert "Error: 2 invalid event rows; nothing was written" in result.output
+    kept = run("import-interactions", "--skip-invalid", str(tmp_path / "events.csv"))
+    assert "skipping 2 invalid event rows" in kept.output and "imported 1 events" in kept.output
+    assert counts(database_url) == (2, 1)
+
+
 EVENTS_HEADER = "event_id,user_id,course_id,event_type,occurred_at\n"
 
 

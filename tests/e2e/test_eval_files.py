@@ -57,3 +57,141 @@ def test_a_fixed_split_gives_the_same_figures_whatever_the_order_of_its_rows(tmp
     assert first.exit_code == second.exit_code == 0, first.output + second.output
     assert figures(in_order)["sequence"][0] > 0
     assert figures(out_of_order) == figures(in_order)
+
+
+def test_rows_without_a_time_or_with_more_fields_than_the_header_are_bad_rows(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    events = write_dataset(tmp_path)
+    with (tmp_path / "interactions.csv").open("a") as file:
+        file.write(
+            "\nx1,user1,course_sql_basic,enroll,\n"  # an empty time
+            "x2,user1,course_git_basic,enroll,2026-06-03T00:00:00Z,EXTRA,MORE\n"
+            "x3,user1,course_excel_basic,enroll\n"  # a short row
+        )
+    result, report = evaluate(tmp_path)
+    assert result.exit_code == 1 and report is None
+    last = events + 1  # the header, then the events
+    assert [line.split(":")[0] for line in result.output.splitlines()[:-1]] == [
+        f"interactions.csv line {last + n}" for n in (1, 2, 3)
+    ]
+    assert "occurred_at: missing; an evaluation orders events by their time" in result.output
+    assert "more fields than the header names: 'EXTRA', 'MORE'" in result.output
+    assert "Error: 3 invalid event rows; nothing was evaluated" in result.output
+    kept, report = evaluate(tmp_path, "--skip-invalid")
+    assert kept.exit_code == 0 and "skipping 3 invalid event rows" in kept.output
+    assert report["results"][0]["users_evaluated"] > 0
+
+
+def test_events_of_courses_the_courses_file_lacks_stop_the_evaluation_unless_left_out(
+    tmp_path, monkeypatch
+):
+    """Before, they were counted as relevant courses no strategy could ever recommend."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    whole, lacking = tmp_path / "whole", tmp_path / "lacking"
+    for directory in (whole, lacking):
+        directory.mkdir()
+        write_dataset(directory)
+    courses = [json.loads(line) for line in (lacking / "courses.jsonl").read_text().splitlines()]
+    dropped = {c["course_id"] for c in courses[::2]}
+    (lacking / "courses.jsonl").write_text(
+        "\n".join(json.dumps(c) for c in courses if c["course_id"] not in dropped)
+    )
+    header, *rows = (whole / "interactions.csv").read_text().splitlines()
+    unknown = [row for row in rows if row.split(",")[2] in dropped]
+    assert 0 < len(unknown) < len(rows)
+    (whole / "courses.jsonl").write_text((lacking / "courses.jsonl").read_text())
+    (whole / "interactions.csv").write_text(
+        "\n".join([header, *(row for row in rows if row not in unknown)])
+    )
+    args = ("--strategy", "popularity,item_cf")
+    refused, report = evaluate(lacking, *args)
+    assert refused.exit_code == 1 and report is None
+    assert (
+        "course_id: unknown course" in refused.output and "(not in courses.jsonl)" in refused.output
+    )
+    assert f"Error: {len(unknown)} invalid event rows; nothing was evaluated" in refused.output
+    left_out, report = evaluate(lacking, *args, "--skip-invalid")
+    assert (
+        left_out.exit_code == 0 and f"skipping {len(unknown)} invalid event rows" in left_out.output
+    )
+    _, without = evaluate(whole, *args)
+    assert figures(report) == figures(without)
+
+
+def test_a_repeated_row_counts_once_and_an_event_id_reused_for_another_event_is_a_bad_row(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    for directory in (once, twice):
+        directory.mkdir()
+        write_dataset(directory)
+        split_in_two(directory)
+    header, *train = (twice / "train.csv").read_text().splitlines()
+    (twice / "train.csv").write_text("\n".join([header, *train, *train[:100]]))
+    args = ("--protocol", "fixed", "--strategy", "popularity,item_cf")
+    (_, single), (repeated, double) = evaluate(once, *args), evaluate(twice, *args)
+    assert repeated.exit_code == 0, repeated.output
+    assert "train.csv: 100 rows repeat an earlier row and count once" in repeated.output
+    assert figures(double) == figures(single)
+
+    header, *test = (once / "test.csv").read_text().splitlines()
+    reused = train[0].split(",")[0]
+    test[0] = ",".join([reused, *test[0].split(",")[1:]])
+    (once / "test.csv").write_text("\n".join([header, *test]))
+    result, report = evaluate(once, *args)
+    assert result.exit_code == 1 and report is None
+    assert f"test.csv line 2: event_id: repeats event {reused!r} of train.csv line 2 with a " in (
+        result.output
+    )
+    assert "Error: 1 invalid event rows; nothing was evaluated" in result.output
+
+
+def test_a_row_with_two_bad_fields_is_one_bad_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    events = write_dataset(tmp_path)
+    header, *rows = (tmp_path / "interactions.csv").read_text().splitlines()
+    (tmp_path / "interactions.csv").write_text(
+        "\n".join([f"{header},rating,platform", *(f"{row},5,web" for row in rows)])
+    )
+    result, _ = evaluate(tmp_path)
+    assert "line 2: rating: Unknown field." in result.output
+    assert "line 2: platform: Unknown field." in result.output
+    assert f"Error: {events} invalid event rows;" in result.output
+
+
+def test_a_folder_that_could_be_read_two_ways_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """Before, interactions.csv beside test.csv trained on every event, the test ones too, and
+    printed zeros; a CSV won over its JSON-lines twin unseen."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    events = (tmp_path / "interactions.csv").read_text()
+    for extra, problem in [
+        ("test.csv", "holds interactions.csv and test.csv: either all the events"),
+        ("train.csv", "holds interactions.csv and train.csv: either all the events"),
+        ("interactions.jsonl", "holds both interactions.csv and interactions.jsonl"),
+    ]:
+        (tmp_path / extra).write_text(events if extra.endswith(".csv") else "")
+        for protocol in ("fixed", "random"):
+            result, report = evaluate(tmp_path, "--protocol", protocol)
+            assert result.exit_code == 1 and report is None
+            assert problem in result.output
+        (tmp_path / extra).unlink()
+    (tmp_path / "interactions.csv").rename(tmp_path / "train.csv")
+    alone, _ = evaluate(tmp_path, "--protocol", "fixed")
+    assert alone.exit_code == 1
+    assert "holds train.csv alone: a split of your own is train.csv|jsonl and test.csv|jsonl" in (
+        alone.output
+    )
+    (tmp_path / "train.csv").unlink()
+    (tmp_path / "interactions.csv").mkdir()
+    folder, _ = evaluate(tmp_path)
+    assert (
+        folder.exit_code == 1 and f"{tmp_path / 'interactions.csv'} is not a file" in folder.output
+    )
+    nowhere = CliRunner().invoke(
+        cli, ["eval", "--dataset", "csv", "--data-dir", str(tmp_path / "nowhere")]
+    )
+    assert nowhere.exit_code == 1 and f"{tmp_path / 'nowhere'} does not exist" in nowhere.output
