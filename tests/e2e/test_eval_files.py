@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from click.testing import CliRunner
 
@@ -195,3 +196,46 @@ def test_a_folder_that_could_be_read_two_ways_is_refused_with_what_to_do(tmp_pat
         cli, ["eval", "--dataset", "csv", "--data-dir", str(tmp_path / "nowhere")]
     )
     assert nowhere.exit_code == 1 and f"{tmp_path / 'nowhere'} does not exist" in nowhere.output
+
+
+def test_nothing_to_evaluate_is_an_error_not_a_table_of_zeros(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    split_in_two(tmp_path)
+    header, *train = (tmp_path / "train.csv").read_text().splitlines()
+    seen = [f"again-{row}" for row in train[:50]]  # new ids, courses the learners had
+    for test, problem in [
+        (HEADER + "\n", "its test part holds no events"),
+        ("", "its test part holds no events"),
+        ("\n".join([header, *seen]), "each of its 50 test events is of a course its learner has"),
+    ]:
+        (tmp_path / "test.csv").write_text(test)
+        result, report = evaluate(tmp_path, "--protocol", "fixed")
+        assert result.exit_code == 1 and report is None
+        assert (
+            f"Error: no learner can be evaluated on {tmp_path.name} (fixed split): {problem}"
+            in (result.output)
+        )
+        assert "ndcg@10" not in result.output
+
+
+def test_a_train_and_test_folder_split_another_way_splits_both_files_together(
+    tmp_path, monkeypatch
+):
+    """Before, --protocol random read train.csv alone and left the test events out unsaid."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    for directory in (whole, parts):
+        directory.mkdir()
+        events = write_dataset(directory)
+    split_in_two(parts)
+    header, *rows = (whole / "interactions.csv").read_text().splitlines()
+    rows.sort(key=lambda line: line.rsplit(",", 1)[1])  # the order of train and test together
+    (whole / "interactions.csv").write_text("\n".join([header, *rows]))
+    for protocol in ("random", "temporal"):
+        _, expected = evaluate(whole, "--protocol", protocol)
+        result, measured = evaluate(parts, "--protocol", protocol)
+        assert result.exit_code == 0, result.output
+        training, test = re.search(r"(\d+) training and (\d+) test events", result.output).groups()
+        assert int(training) + int(test) == events
+        assert figures(measured) == figures(expected)

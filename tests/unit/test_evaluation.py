@@ -11,7 +11,11 @@ from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from application.evaluation.dataset import Dataset
 from application.evaluation.splits import leave_last_out, random_split, temporal_split
-from application.use_cases.evaluate_strategies import EvaluateStrategies, EvaluationQuery
+from application.use_cases.evaluate_strategies import (
+    EvaluateStrategies,
+    EvaluationQuery,
+    NothingToEvaluate,
+)
 from domain.errors import InvalidStrategy
 from tests.conftest import CATALOG, course, event
 
@@ -76,20 +80,25 @@ def test_popularity_evaluation_by_hand():
 
 
 def test_training_items_are_never_counted_as_test_hits():
-    dataset = Dataset(
-        "tiny",
-        CATALOG,
-        [event("u1", "course_sql_basic")],
-        [event("u1", "course_sql_basic", minutes=5)],
-    )
-    report = EvaluateStrategies({"popularity": lambda: PopularityRecommender(None)}).execute(
-        EvaluationQuery(dataset, ["popularity"], "fixed")
+    train = [event("u1", "course_sql_basic"), event("u2", "course_sql_basic")]
+    test = [
+        event("u1", "course_sql_basic", minutes=5),
+        event("u2", "course_python_basic", minutes=5),
+    ]
+    use_case = EvaluateStrategies({"popularity": lambda: PopularityRecommender(None)})
+    report = use_case.execute(
+        EvaluationQuery(Dataset("tiny", CATALOG, train, test), ["popularity"], "fixed")
     )
     assert (report.results[0].metrics.users_evaluated, report.results[0].metrics.users_skipped) == (
-        0,
+        1,
         1,
     )
-    assert report.results[0].intervals == {}  # nobody to resample: no interval, not a made-up one
+    assert report.results[0].intervals == {}  # one learner: no interval, not a made-up one
+    # with no learner left, figures would be zeros of nothing measured
+    with pytest.raises(NothingToEvaluate, match="each of its 1 test events is of a course"):
+        use_case.execute(
+            EvaluationQuery(Dataset("tiny", CATALOG, train, test[:1]), ["popularity"], "fixed")
+        )
 
 
 def test_an_unknown_strategy_or_protocol_is_refused():
