@@ -195,7 +195,7 @@ class _Search:
         )
         self.say(
             f"tuning: {len(self.split.train)} inner training events{shared}, "
-            f"{len(self.split.learners)} validation learners, budget {budget_seconds:.0f} s"
+            f"{len(self.split.learners)} validation learners, budget {budget_seconds:g} s"
         )
 
     def _left(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,6 +181,14 @@ def _plot_output(ctx: click.Context, param: click.Parameter, path: Path | None) 
     return _output(ctx, param, path)
 
 
+def _budget(ctx: click.Context, param: click.Parameter, seconds: float | None) -> float | None:
+    """Refused as RS_TUNING_BUDGET_SECONDS refuses it: "inf" ran the search and then failed
+    sizing two_tower's ensemble, and "nan" (never more than 0) silently turned it off."""
+    if seconds is not None and not math.isfinite(seconds):
+        raise click.BadParameter(f"{seconds} is not a number of seconds; give a finite one")
+    return seconds
+
+
 OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
 
 
@@ -221,6 +230,7 @@ OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     "--tuning-budget",
     type=click.FloatRange(0),
     default=None,
+    callback=_budget,
     help="Seconds to choose settings on a validation split of the training part "
     "(default: $RS_TUNING_BUDGET_SECONDS or 120; 0 uses the configured settings as they are).",
 )

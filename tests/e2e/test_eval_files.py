@@ -239,3 +239,19 @@ def test_a_train_and_test_folder_split_another_way_splits_both_files_together(
         training, test = re.search(r"(\d+) training and (\d+) test events", result.output).groups()
         assert int(training) + int(test) == events
         assert figures(measured) == figures(expected)
+
+
+def test_a_tuning_budget_that_is_not_a_finite_number_is_refused_as_the_variable_is(
+    tmp_path, monkeypatch
+):
+    """Before, "inf" searched and then failed ("cannot convert float NaN to integer") and "nan"
+    turned the search off unsaid."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--strategy", "item_cf"]
+    for budget in ("inf", "nan", "-inf"):
+        result = CliRunner().invoke(cli, [*args, "--tuning-budget", budget])
+        assert result.exit_code == 2 and "ndcg@10" not in result.output
+        assert "Invalid value for '--tuning-budget': " in result.output
+    small = CliRunner().invoke(cli, [*args, "--tuning-budget", "0.001"])
+    assert small.exit_code == 0 and "budget 0.001 s" in small.output  # not "budget 0 s"
