@@ -29,6 +29,9 @@ class ImplicitRecommender(ScoringRecommender):
         self.index_catalog([])
         self.users: dict[str, int] = {}
 
+    def fitted_settings(self) -> dict[str, Any]:
+        return dict(self.settings)
+
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         try:
             from implicit.als import AlternatingLeastSquares

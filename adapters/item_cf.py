@@ -125,6 +125,9 @@ class ItemCFRecommender(ScoringRecommender):
     def inert_settings(self) -> frozenset[str]:
         return frozenset({"regularization", "proximity_weight"} if self.kind == "knn" else ())
 
+    def fitted_settings(self) -> dict[str, Any]:
+        return dict(self.settings())
+
     def settings(self) -> dict[str, float | str | None]:
         """What was fitted: the model kind, λ, the proximity weight and the recency weighting."""
         if self.kind == "knn":

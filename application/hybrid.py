@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from application.ranking import min_max
 from domain.errors import DomainError, UnknownCourse
@@ -199,6 +200,12 @@ class HybridRecommender(Recommender):
             except DomainError:
                 continue  # a component that cannot do "similar" sits this one out
         return self.blend(lists, {n: weights[n] for n in lists}, k)
+
+    def fitted_settings(self) -> dict[str, Any]:
+        """The weights, and the settings of each component they blend (an item_cf λ pinned for
+        the hybrid's component shows here even when item_cf is not evaluated alone)."""
+        components = {n: self.components[n].fitted_settings() for n in self.weights}
+        return {"weights": dict(self.weights), "components": components}
 
     def describe(self) -> dict[str, object]:
         return {"loaded": self.ready, "weights": self.weights, "active": self._active(None)}

@@ -35,6 +35,11 @@ class Recommender(abc.ABC):
         `scoring_settings`, sharing the fitted state (what a settings search tries cheaply)."""
         raise NotImplementedError(f"{self.name} has no settings that act when scoring only")
 
+    def fitted_settings(self) -> dict[str, Any]:
+        """The settings this fitted recommender uses, pinned, chosen or default (what an
+        evaluation reports it measured); empty for a strategy without settings."""
+        return {}
+
     def inert_settings(self) -> frozenset[str]:
         """Settings this fitted recommender does not depend on, which a search need not try
         (e.g. item_cf's λ once the catalog is past its dense limit and it fitted item-kNN)."""

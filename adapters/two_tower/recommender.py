@@ -233,6 +233,12 @@ class TwoTowerRecommender(ScoringRecommender):
             return f"Learners who took {self.courses[source].title} also took this"
         return a_course_in(self.courses[row].category)
 
+    def fitted_settings(self) -> dict[str, Any]:
+        if self.tower is None:
+            return {}
+        described = self.describe()
+        return {k: described[k] for k in ("objective", "members", "recency_decay")}
+
     def describe(self) -> dict[str, Any]:
         """What the admin API shows about the loaded model."""
         if self.tower is None:

@@ -63,6 +63,8 @@ class StrategyResult:
     #: metric -> (this strategy's mean minus the baseline's on the same learners, and the 95%
     #: interval of that difference); empty for the baseline itself
     against_baseline: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: the settings it was fitted with, searched, pinned or default (Recommender.fitted_settings)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class EvaluationReport:
     tuning: TuningResult | None = None
     #: the strategy the others are compared with (EvaluationQuery.baseline)
     baseline: str | None = None
+    #: strategy -> settings used as given, searched or not (the hybrid's weights among them)
+    pinned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 #: progress(strategy, learners done, learners in all)
@@ -142,14 +146,11 @@ class EvaluateStrategies:
         factories = {n: f for n, f in self.tunable.items() if n in wanted}
         if not factories:
             return None
-        pinned = dict(query.pinned)
-        if query.weights is not None:
-            pinned["hybrid"] = {"weights": dict(query.weights)}
         return tune(
             query.dataset.courses,
             split.train,
             factories,
-            pinned,
+            _pinned(query),
             query.tuning_budget_seconds,
             lines,
             "random" if query.protocol == "random" else "temporal",
@@ -201,7 +202,15 @@ class EvaluateStrategies:
                     progress(name, min(start + USERS_PER_STEP, len(users)), len(users))
             done = time.perf_counter()
             metrics = summarise(ranked, truth, query.k, len(query.dataset.courses), rank)
-            results.append(StrategyResult(name, metrics, fitted - started, done - fitted))
+            results.append(
+                StrategyResult(
+                    name,
+                    metrics,
+                    fitted - started,
+                    done - fitted,
+                    settings=recommender.fitted_settings(),
+                )
+            )
         results = _with_intervals(results, baseline, query.seed)
         return EvaluationReport(
             query.dataset.name,
@@ -213,6 +222,7 @@ class EvaluateStrategies:
             tuple(results),
             tuned,
             baseline,
+            _pinned(query),
         )
 
     @staticmethod
@@ -284,6 +294,13 @@ def _with_intervals(
         intervals = {m: interval(mine[m], samples) for m in INTERVAL_METRICS}
         out.append(replace(result, intervals=intervals, against_baseline=against))
     return out
+
+
+def _pinned(query: EvaluationQuery) -> dict[str, dict[str, Any]]:
+    pinned = {name: dict(settings) for name, settings in query.pinned.items() if settings}
+    if query.weights is not None:
+        pinned["hybrid"] = {"weights": dict(query.weights)}
+    return pinned
 
 
 def _all(dataset: Dataset) -> list[Interaction]:

@@ -71,6 +71,7 @@ def _row(result: Any, k: int) -> dict[str, Any]:
         "users_skipped": m.users_skipped,
         "fit_seconds": round(result.fit_seconds, 3),
         "recommend_seconds": round(result.recommend_seconds, 3),
+        "settings": result.settings,
         **{
             f"{metric}@{k}_ci95": [round(low, 4), round(high, 4)]
             for metric, (low, high) in result.intervals.items()
@@ -93,7 +94,11 @@ def _row(result: Any, k: int) -> dict[str, Any]:
 
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
     """A row's columns for the table (the intervals have their own)."""
-    return {c: v for c, v in row.items() if not c.endswith("_ci95") and c != "vs_baseline"}
+    return {
+        c: v
+        for c, v in row.items()
+        if not c.endswith("_ci95") and c not in ("vs_baseline", "settings")
+    }
 
 
 def _intervals(report: EvaluationReport, k: int) -> str:
@@ -121,6 +126,17 @@ def _intervals(report: EvaluationReport, k: int) -> str:
             "learners: an interval that holds 0 is no clear difference, each at 95% on its own"
         )
     return f"{said}:\n{_table(rows)}"
+
+
+def _fitted_with(report: EvaluationReport) -> None:
+    """What each strategy was measured with, searched or not: without a search nothing else
+    would say that a pinned setting (RS_ITEM_CF_REGULARIZATION=42) was applied."""
+    if report.tuning is None:
+        click.echo("no settings search: pinned settings as given, the others at their defaults")
+    if report.pinned:
+        click.echo(f"pinned settings, used as given: {json.dumps(report.pinned)}")
+    for result in report.results:
+        click.echo(f"{result.strategy} fitted with {json.dumps(result.settings)}")
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -349,6 +365,7 @@ def evaluate(
                 + (f" (validation ndcg@10 {figures['ndcg@10']})" if figures else "")
                 + (f" pinned {json.dumps(pinned)}" if pinned else "")
             )
+    _fitted_with(report)
     if json_out:
         payload = {
             "dataset": report.dataset,
@@ -356,6 +373,7 @@ def evaluate(
             "k": k,
             "seed": seed,
             "baseline": report.baseline,
+            "pinned": report.pinned,
             "results": rows,
             "tuning": report.tuning.as_dict() if report.tuning else None,
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from adapters.item_cf import ItemCFRecommender
@@ -93,3 +95,9 @@ def test_a_recommender_fitted_before_there_is_data_recommends_what_it_can(
     fitted = recommender_class()
     fitted.fit(catalog, [])
     assert len(fitted.recommend(learner("u1"), 5)) <= min(5, len(catalog))
+
+
+def test_the_settings_it_was_fitted_with_can_be_written_to_an_evaluation_report(recommender):
+    settings = recommender.fitted_settings()
+    assert isinstance(settings, dict)
+    assert json.loads(json.dumps(settings)) == settings  # `recsys eval --json` writes them

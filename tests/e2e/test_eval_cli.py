@@ -152,6 +152,12 @@ def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatc
     assert report["protocol"] == "temporal"
     assert report["results"][0]["strategy"] == "two_tower"
     assert 0 < report["results"][0]["hit_rate@10"] <= 1
+    assert report["pinned"]["two_tower"]["objective"] == "next"  # its config's, as given
+    assert report["results"][0]["settings"] == {
+        "objective": "next",
+        "members": report["tuning"]["settings"]["two_tower"]["members"],  # as chosen
+        "recency_decay": 0.5,
+    }
     config.write_text("objective: sideways\n")
     wrong = CliRunner().invoke(
         cli, [*args, "--strategy", "two_tower", "--two-tower-config", str(config)]

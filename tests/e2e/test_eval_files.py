@@ -255,3 +255,32 @@ def test_a_tuning_budget_that_is_not_a_finite_number_is_refused_as_the_variable_
         assert "Invalid value for '--tuning-budget': " in result.output
     small = CliRunner().invoke(cli, [*args, "--tuning-budget", "0.001"])
     assert small.exit_code == 0 and "budget 0.001 s" in small.output  # not "budget 0 s"
+
+
+def test_the_settings_each_strategy_was_fitted_with_are_said_even_without_a_search(
+    tmp_path, monkeypatch
+):
+    """Before, --tuning-budget 0 applied RS_ITEM_CF_REGULARIZATION=42 and said nothing of it:
+    the output and --json ("tuning": null) showed no settings at all."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.setenv("RS_ITEM_CF_REGULARIZATION", "42")
+    write_dataset(tmp_path)
+    weights = "item_cf:0.7,popularity:0.3"
+    result, report = evaluate(
+        tmp_path, "--strategy", "popularity,item_cf,hybrid", "--weights", weights
+    )
+    assert result.exit_code == 0, result.output
+    assert report["tuning"] is None
+    assert report["pinned"] == {
+        "item_cf": {"regularization": 42.0},
+        "hybrid": {"weights": {"item_cf": 0.7, "popularity": 0.3}},
+    }
+    settings = {r["strategy"]: r["settings"] for r in report["results"]}
+    assert settings["popularity"] == {}
+    assert settings["item_cf"]["regularization"] == 42.0
+    assert settings["hybrid"]["weights"] == {"item_cf": 0.7, "popularity": 0.3}
+    assert settings["hybrid"]["components"]["item_cf"] == settings["item_cf"]
+    assert "no settings search: pinned settings as given, the others at their defaults" in (
+        result.output
+    )
+    assert 'item_cf fitted with {"kind": "ease", "regularization": 42.0' in result.output
