@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -12,7 +13,8 @@ import click
 
 from application.evaluation.dataset import Dataset, DatasetError
 from application.evaluation.metrics import DRAWS
-from application.hybrid import parse_weights
+from application.hybrid import HybridRecommender, parse_weights
+from application.tuning import HYBRID_COMPONENTS
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
@@ -53,7 +55,9 @@ def load_dataset(
 
 
 def _say(line: str) -> None:
-    click.echo(line, err=True)
+    """A line of the settings search, logged like the progress lines around it (JSON lines
+    under RS_LOG_FORMAT=json, where plain text would break them)."""
+    logging.getLogger("recsys.tuning").info("%s", line)
 
 
 def _row(result: Any, k: int) -> dict[str, Any]:
@@ -234,7 +238,10 @@ OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     help="Train share (random, temporal).",
 )
 @click.option(
-    "--weights", default=None, help="Hybrid weights for this run, e.g. item_cf:0.7,two_tower:0.3."
+    "--weights",
+    default=None,
+    help="Hybrid weights for this run, e.g. item_cf:0.7,two_tower:0.3 (components: "
+    f"{', '.join(sorted(HYBRID_COMPONENTS))}).",
 )
 @click.option(
     "--two-tower-config",
@@ -310,13 +317,16 @@ def evaluate(
             raise click.BadParameter(
                 f"RS_TUNING_BUDGET_SECONDS must be a number, got {configured!r}"
             ) from None
-    data = load_dataset(container, dataset, data_dir, skip_invalid)
-    try:
-        parsed = (
-            parse_weights(weights, sorted(container.evaluation_factories())) if weights else None
+    if weights and HybridRecommender.name not in names:  # as the API refuses them
+        raise click.BadParameter(
+            "they weigh the hybrid's components; add hybrid to --strategy", param_hint="--weights"
         )
+    try:
+        # the components the service's hybrid blends (the implicit peer is not one)
+        parsed = parse_weights(weights, sorted(HYBRID_COMPONENTS)) if weights else None
     except DomainError as error:
         raise click.BadParameter(str(error), param_hint="--weights") from None
+    data = load_dataset(container, dataset, data_dir, skip_invalid)
     query = EvaluationQuery(
         data,
         names,

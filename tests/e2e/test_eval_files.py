@@ -284,3 +284,30 @@ def test_the_settings_each_strategy_was_fitted_with_are_said_even_without_a_sear
         result.output
     )
     assert 'item_cf fitted with {"kind": "ease", "regularization": 42.0' in result.output
+
+
+def test_weights_are_refused_without_the_hybrid_and_name_only_what_it_blends(tmp_path, monkeypatch):
+    """Before, --weights without hybrid in --strategy was ignored unsaid, and the names it
+    took included the implicit peer's, which the service's hybrid never blends."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    ignored, _ = evaluate(tmp_path, "--strategy", "item_cf", "--weights", "item_cf:1")
+    assert ignored.exit_code == 2 and "add hybrid to --strategy" in ignored.output
+    peer, _ = evaluate(tmp_path, "--strategy", "hybrid", "--weights", "implicit-als:1")
+    assert peer.exit_code == 2
+    assert "choose from content, item_cf, popularity, sequence, two_tower" in peer.output
+
+
+def test_the_search_says_its_lines_as_log_lines_so_json_logs_stay_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.setenv("RS_LOG_FORMAT", "json")
+    write_dataset(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--strategy", "item_cf"]
+        + ["--tuning-budget", "5"],
+    )
+    assert result.exit_code == 0, result.output
+    said = [json.loads(line) for line in result.stderr.splitlines()]
+    searched = [line["message"] for line in said if line["logger"] == "recsys.tuning"]
+    assert searched[0].startswith("tuning: ") and "budget 5 s" in searched[0]
