@@ -69,19 +69,12 @@ def _layout(directory: Path) -> dict[str, Path]:
             f"{directory} holds {own} alone: a split of your own is train.csv|jsonl and "
             "test.csv|jsonl"
         )
-    missing = [
-        names
-        for names, stems in (
-            ("courses.csv|jsonl", ("courses",)),
-            (
-                "interactions.csv|jsonl (or train and test for a split of your own)",
-                ("interactions", "train"),
-            ),
+    if "courses" not in found:
+        raise click.ClickException(f"{directory} needs courses.csv|jsonl")
+    if "interactions" not in found and "train" not in found:
+        raise click.ClickException(
+            f"{directory} needs interactions.csv|jsonl (or train and test, a split of your own)"
         )
-        if not any(s in found for s in stems)
-    ]
-    if missing:
-        raise click.ClickException(f"{directory} needs {' and '.join(missing)}")
     return found
 
 
