@@ -346,12 +346,17 @@ class UpsertResultSchema(Schema):
     upserted = fields.Integer()
 
 
-def user_path_id(value: str) -> str:
-    """A learner id from the URL path, checked like every other id."""
+#: The ids a URL path may hold, checked like every other id (the app checks each request's).
+PATH_IDS = ("user_id", "course_id", "job_id")
+
+
+def path_id(value: str, name: str = "user_id") -> str:
+    """An id from the URL path, checked like every other id: PostgreSQL refuses a NUL in text,
+    and a 5,000-character id is a mistake, not something to look up."""
     try:
         _identifier(value)
     except ValidationError as error:
-        raise ValidationError({"user_id": error.messages}) from None
+        raise ValidationError({name: error.messages}) from None
     return value
 
 

@@ -22,6 +22,7 @@ from entrypoints.api import (
 )
 from entrypoints.api.auth import configure_sessions
 from entrypoints.api.errors import register_error_handlers
+from entrypoints.api.http import check_path_ids
 from entrypoints.api.openapi import build_spec, documented
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container
@@ -83,5 +84,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return jsonify(build_spec(app))
 
     logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
-    observability.install(app)
+    observability.install(app)  # first: a request refused below still has its id and log line
+    app.before_request(check_path_ids)
     return app

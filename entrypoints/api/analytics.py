@@ -10,7 +10,6 @@ from domain.model import UserId
 from entrypoints.api.http import no_query, query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import user_path_id
 from entrypoints.stats_schemas import DaysQuerySchema, GlobalStatsSchema, UserStatsSchema
 
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1/recommendations/stats")
@@ -25,7 +24,7 @@ bp = Blueprint("analytics", __name__, url_prefix="/api/v1/recommendations/stats"
 @inject
 def user_stats(user_id: str, use_case: ComputeStats = Provide[Container.compute_stats]):  # type: ignore[no-untyped-def]
     no_query()
-    stats = use_case.user(UserId(user_path_id(user_id)))
+    stats = use_case.user(UserId(user_id))
     return {
         "user_id": stats.user_id,
         "num_recommendations": stats.num_recommendations,

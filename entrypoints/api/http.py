@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from entrypoints.schemas import NoQuerySchema
+from entrypoints.schemas import PATH_IDS, NoQuerySchema, path_id
 
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
@@ -112,6 +112,13 @@ def query(schema: type[Schema]) -> dict[str, Any]:
 def no_query() -> None:
     """A 400 for any query parameter, like the unknown ones `query` refuses."""
     query(NoQuerySchema)
+
+
+def check_path_ids() -> None:
+    """Before every view: the ids in its path follow the id rule (a 400 naming the id)."""
+    for name, value in (request.view_args or {}).items():
+        if name in PATH_IDS:
+            path_id(value, name)
 
 
 @functools.cache

@@ -11,7 +11,6 @@ from entrypoints.api.auth import admin_required
 from entrypoints.api.http import no_query
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
-from entrypoints.schemas import user_path_id
 from entrypoints.xapi_schemas import ErasureSchema
 
 bp = Blueprint("learners", __name__, url_prefix="/api/v1/learners")
@@ -27,7 +26,7 @@ bp = Blueprint("learners", __name__, url_prefix="/api/v1/learners")
 @inject
 def erase(user_id: str, use_case: EraseLearner = Provide[Container.erase_learner]):  # type: ignore[no-untyped-def]
     no_query()
-    erasure = use_case.execute(UserId(user_path_id(user_id)))
+    erasure = use_case.execute(UserId(user_id))
     return {
         "user_id": user_id,
         "erased_at": erasure.erased_at.isoformat(),

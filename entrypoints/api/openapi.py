@@ -12,7 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from entrypoints.schemas import ID_RULE, ErrorSchema
+from entrypoints.schemas import ID_RULE, PATH_IDS, ErrorSchema
 from entrypoints.wsgi import HEADER_FIELD_LIMIT, REQUEST_LINE_LIMIT
 
 ERROR_DESCRIPTIONS = {
@@ -30,7 +30,7 @@ ERROR_DESCRIPTIONS = {
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
 SERVER_ERRORS = (414, 431)
 #: Path parameters checked as ids; any other is a string.
-PATH_RULES: dict[str, dict[str, Any]] = {"user_id": ID_RULE, "course_id": ID_RULE}
+PATH_RULES: dict[str, dict[str, Any]] = dict.fromkeys(PATH_IDS, ID_RULE)
 
 
 def documented(

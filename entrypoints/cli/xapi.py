@@ -18,7 +18,7 @@ from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
 from entrypoints.files import NotUtf8, read_text
-from entrypoints.schemas import user_path_id
+from entrypoints.schemas import path_id
 
 
 def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str], list[str]]]:
@@ -116,7 +116,7 @@ def erase_learner(ctx: click.Context, user_id: str) -> None:
     """Forget USER_ID: events, served slates, impressions, xAPI statements and attributions, in one
     transaction; the erasure (a hash of the id, the time, the counts) is recorded."""
     try:
-        learner = UserId(user_path_id(user_id))
+        learner = UserId(path_id(user_id))
     except ValidationError as error:
         raise click.ClickException(f"invalid learner id: {error}") from None
     erasure = container_of(ctx).erase_learner().execute(learner)

@@ -1,0 +1,51 @@
+"""An id in a path follows the id rule of bodies and query strings, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+IDS = {
+    "user_id": "/api/v1/recommendations/stats/user/{}",
+    "course_id": "/api/v1/courses/{}",
+    "job_id": "/admin/recommendations/jobs/{}",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/api/v1/courses/%00", "course_id"),
+        ("GET", "/api/v1/courses/a%00b", "course_id"),
+        ("GET", f"/api/v1/courses/{'x' * 5000}", "course_id"),
+        ("GET", "/api/v1/courses/%20padded", "course_id"),
+        ("PATCH", "/api/v1/courses/a%00", "course_id"),
+        ("PUT", "/api/v1/courses/a%00", "course_id"),
+        ("GET", "/api/v1/recommendations/similar/x%00y", "course_id"),
+        ("GET", f"/api/v1/recommendations/similar/{'x' * 129}", "course_id"),
+        ("GET", "/api/v1/recommendations/stats/user/a%00", "user_id"),
+        ("DELETE", "/api/v1/learners/a%00", "user_id"),
+        ("GET", "/admin/recommendations/jobs/%00", "job_id"),
+        ("GET", f"/admin/recommendations/jobs/{'j' * 129}", "job_id"),
+    ],
+)
+def test_an_id_in_the_path_that_breaks_the_id_rule_is_a_400_naming_it(client, method, path, field):
+    body = {"title": "T"} if method in ("PUT", "PATCH") else None
+    response = client.open(path, method=method, json=body)
+    assert response.status_code == 400, response.json
+    error = response.json["error"]
+    assert error["code"] == "validation_error"
+    assert error["problems"] == [
+        {
+            "index": None,
+            "field": field,
+            "message": "must be 1 to 128 printable characters without surrounding spaces",
+        }
+    ]
+
+
+def test_ids_of_128_characters_and_with_a_slash_are_still_looked_up(client):
+    assert client.get(f"/api/v1/courses/{'x' * 128}").status_code == 404
+    assert client.get("/admin/recommendations/jobs/nope").status_code == 404
+    assert client.get("/api/v1/recommendations/similar/nope%2Fcourse").status_code == 404
+    stats = client.get("/api/v1/recommendations/stats/user/user7@https:%2F%2Flms.example")
+    assert stats.status_code == 200 and stats.json["user_id"] == "user7@https://lms.example"
