@@ -25,7 +25,7 @@ from entrypoints.api.auth import (
     token_matches,
 )
 from entrypoints.api.errors import error_response
-from entrypoints.api.http import query
+from entrypoints.api.http import body_bytes, query
 from entrypoints.container import Container
 from entrypoints.schemas import ErrorSchema
 from entrypoints.stats_schemas import DashboardQuerySchema
@@ -56,6 +56,7 @@ def login_form():  # type: ignore[no-untyped-def]
 def login():  # type: ignore[no-untyped-def]
     if not current_app.config["RS_ADMIN_TOKEN"]:
         return render_template("login.html", needs_token=False, unconfigured=True), 403
+    body_bytes()  # a form over RS_MAX_BODY_BYTES is a 413, chunked too, before it is parsed
     if token_matches(request.form.get("token", "")):
         sign_in()
         return redirect(url_for("dashboard.dashboard"), 303)

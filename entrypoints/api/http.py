@@ -29,15 +29,7 @@ def json_body() -> Any:
         raise UnsupportedMediaType(
             f"send the body as Content-Type: application/json, not {request.mimetype or 'none'!r}"
         )
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise PayloadTooLarge(limit) from None
-    if limit is not None and len(raw) >= limit:
-        # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
-        # back the truncated prefix without complaint, which would read as invalid JSON.
-        raise PayloadTooLarge(limit)
+    raw = body_bytes()
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
     except RecursionError:
@@ -46,6 +38,21 @@ def json_body() -> Any:
         raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
     _check(body)
     return body
+
+
+def body_bytes() -> bytes:
+    """The request's body, read once (request.form parses it from the cache), or a 413."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(limit) from None
+    if limit is not None and len(raw) >= limit:
+        # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+        # back the truncated prefix without complaint, which would read as invalid JSON (or a
+        # form without its token).
+        raise PayloadTooLarge(limit)
+    return raw
 
 
 def _no_constant(name: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from tests.e2e.conftest import make_app
 
 TOKEN = "dashboard-t0ken"
@@ -36,3 +38,22 @@ def test_signing_in_without_an_admin_token_configured_says_none_is(sqlite_url):
     assert response.status_code == 403
     assert "No admin token is configured" in response.text
     assert "not the admin token" not in response.text
+
+
+def test_a_sign_in_form_larger_than_the_body_limit_is_a_413_even_when_chunked(sqlite_url):
+    client = make_app(sqlite_url, admin_token=TOKEN, max_body_bytes=1024).test_client()
+    form = b"token=" + TOKEN.encode() + b"&padding=" + b"x" * 4000
+    for headers, extra in (
+        ({"Transfer-Encoding": "chunked"}, {"wsgi.input_terminated": True}),
+        ({}, {}),
+    ):
+        response = client.post(
+            "/dashboard/login",
+            input_stream=io.BytesIO(form),
+            content_type="application/x-www-form-urlencoded",
+            headers=headers,
+            environ_overrides=extra,
+        )
+        assert response.status_code == 413, headers
+        assert response.json["error"]["code"] == "request_entity_too_large"
+        assert "1024 bytes" in response.json["error"]["message"]
