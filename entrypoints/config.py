@@ -57,6 +57,10 @@ WEIGHTS = {
 }
 
 
+#: what a URL whose password broke its parsing is told
+ENCODE = "(percent-encode a password's '/', '?' and '#': %2F, %3F, %23)"
+
+
 class ConfigError(ValueError):
     """A setting has a value the service cannot use."""
 
@@ -139,7 +143,12 @@ class Settings(BaseModel):
         try:
             parts.port  # noqa: B018 - parsing it is the check
         except ValueError:
-            raise ValueError("the port must be a number from 0 to 65535") from None
+            raise ValueError(f"the port must be a number from 0 to 65535 {ENCODE}") from None
+        if parts.scheme.startswith("postgresql") and "@" in parts.path:
+            # "u:12/pw@db/lms" parses as host "u", port 12: the rest of the password is a path
+            raise ValueError(
+                f"the host reads as {parts.hostname!r}, the password cut short {ENCODE}"
+            )
         if parts.scheme.startswith("sqlite") and parts.path in ("", "/", "/:memory:"):
             raise ValueError(
                 "expected a file, e.g. sqlite:///var/recsys.db (an in-memory database would be "
@@ -243,10 +252,10 @@ def _shown(variable: str, value: str) -> str:
 
 
 def _masked_url(url: str) -> str:
-    # up to the last "@" before the path: a password may hold a raw "@"; the user may be empty;
-    # libpq also takes one as a query parameter (?password=..., and the client key's
-    # ?sslpassword=...)
-    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    # up to the last "@": a password may hold a raw "@", or a "/" that breaks the URL (the
+    # error then echoes it); the user may be empty; libpq also takes one as a query parameter
+    # (?password=..., and the client key's ?sslpassword=...)
+    url = re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
     return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 

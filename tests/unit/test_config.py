@@ -257,3 +257,22 @@ def test_the_shipped_two_tower_yamls_pass_their_checks():
 
     for path in sorted((PROJECT / "configs").glob("two_tower*.yaml")):
         assert two_tower_settings({}, path)["epochs"] >= 1
+
+
+def test_a_password_holding_a_raw_slash_is_masked_and_the_error_says_to_percent_encode_it():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for url in (
+        "postgresql+psycopg://u:hun/ter2@127.0.0.1:5432/lms",
+        "postgresql+psycopg://u:12/hunter2@db/lms",  # "u:12" reads as a host and port
+        "postgresql+psycopg://u:hun?ter2@db/lms",
+        "postgresql+psycopg://u:hun#ter2@db/lms",
+    ):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"RS_DATABASE_URL": url})
+        message = str(refused.value)
+        assert "hun" not in message and "ter2" not in message, message
+        assert "percent-encode" in message and "%2F" in message, message
+        assert "hun" not in masked({"database_url": url})["database_url"]
