@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from application.ports import UnitOfWork
 from application.strategies import StrategyRegistry
@@ -43,7 +43,10 @@ def readyz(  # type: ignore[no-untyped-def]
             return _not_ready(schema)
         snapshot = strategies.snapshot()
     except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
-        return _not_ready(f"database unreachable: {error or type(error).__name__}")
+        # The driver's words name hosts, ports, roles and databases: for the log (once an
+        # outage, as for every request it fails), not for whoever can reach /readyz.
+        current_app.extensions["recsys.outages"].failed(str(error) or type(error).__name__)
+        return _not_ready("database unreachable (the server's log says why)")
     missing = snapshot.missing()
     if missing:
         # a version that failed its checks is not "not published yet": say what failed
