@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from time import perf_counter
+from urllib.parse import unquote_plus
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Flask, Response, g, request
@@ -24,6 +25,8 @@ access = logging.getLogger("recsys.access")
 log = logging.getLogger(__name__)
 #: an id a client or proxy sends is kept when it is short and plain, so it cannot forge log lines
 ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: query parameters whose value the access log does not keep (api_key, access_token, ... too)
+SECRET_PARAMETER = re.compile(r"token|key|secret|passw", re.IGNORECASE)
 
 
 @bp.get("/metrics")
@@ -80,7 +83,7 @@ def _finish(response: Response) -> Response:
     access.info(
         "%s %s %s %.1fms",
         request.method,
-        request.full_path.rstrip("?"),
+        _redacted(request.full_path.rstrip("?")),
         status,
         seconds * 1000,
         extra={
@@ -93,6 +96,17 @@ def _finish(response: Response) -> Response:
         },
     )
     return response
+
+
+def _redacted(path: str) -> str:
+    """The path as the log may keep it: a query parameter that may hold a secret (a token sent
+    as ?token=, which is refused, but would otherwise sit in every log reader's view) is ***."""
+    route, mark, query = path.partition("?")
+    kept = [
+        f"{name}=***" if SECRET_PARAMETER.search(unquote_plus(name)) else f"{name}{eq}{value}"
+        for name, eq, value in (part.partition("=") for part in query.split("&"))
+    ]
+    return route + mark + "&".join(kept) if mark else route
 
 
 def _reset(_: BaseException | None) -> None:
