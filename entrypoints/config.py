@@ -34,6 +34,11 @@ DAY = 86_400
 #: durations beyond it are no setting anyone means, and overflow a datetime (far beyond)
 YEAR = 365 * DAY
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
+#: the shortest admin token ENV=prod takes: too long to guess, even unthrottled
+PROD_SECRET_LENGTH = 16
+#: what an HTTP header can carry: WSGI reads headers as Latin-1, so a
+#: non-ASCII token would never match one
+_HEADER_TEXT = re.compile(r"[\x21-\x7e]+")
 STRATEGIES = Literal["hybrid", "two_tower", "item_cf", "sequence", "content", "popularity", "auto"]
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg", "memory")
 #: TowerConfig's own sizes, used when neither the YAML nor the environment sets one
@@ -189,15 +194,6 @@ class Settings(BaseModel):
             raise ValueError(f"{', '.join(given)}: {error}") from None
         return self
 
-    @model_validator(mode="after")
-    def _prod_needs_a_token(self) -> Settings:
-        if self.env == "prod" and not self.admin_token:
-            raise ValueError(
-                "RS_ADMIN_TOKEN='' (with ENV='prod'): production needs a token, "
-                "the admin endpoints would be open otherwise"
-            )
-        return self
-
 
 def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
     return read_sourced_environment(env_file)[0]
@@ -274,7 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     s = validate(env)
     two_tower = two_tower_settings(env)
     sizes = {key: int(two_tower.get(key, default)) for key, default in TOWER_DEFAULT_SIZES.items()}
-    return {
+    settings = {
         "env": s.env,
         "database_url": database_url(env),
         "models_dir": s.models_dir,
@@ -309,6 +305,40 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "db_timeout_seconds": s.db_timeout_seconds,
         **xapi_settings(s),
     }
+    return checked_credentials(settings)
+
+
+def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` with the admin token as requests are compared with it, or a ConfigError:
+    surrounding whitespace goes (a secret read from a file ends in a newline, which no header
+    carries, so the token never matched), only whitespace or characters no header carries are
+    refused, and ENV=prod needs a token of PROD_SECRET_LENGTH or more."""
+    prod = settings["env"] == "prod"
+    token = _secret("RS_ADMIN_TOKEN", settings["admin_token"], prod)
+    if prod and not token:
+        raise ConfigError(
+            "invalid setting RS_ADMIN_TOKEN='' (with ENV='prod'): production needs a token, "
+            "the admin endpoints would be open otherwise"
+        )
+    return {**settings, "admin_token": token}
+
+
+def _secret(variable: str, value: str, prod: bool) -> str:
+    stripped = value.strip()
+    shown = f"invalid setting {variable}='***'"  # never echoed, not even in part
+    if value and not stripped:
+        raise ConfigError(f"{shown}: only whitespace; leave it empty, or set a token")
+    if stripped and not _HEADER_TEXT.fullmatch(stripped):
+        raise ConfigError(
+            f"{shown}: only ASCII letters, digits and punctuation (no spaces or control "
+            "characters), which is all an HTTP header carries"
+        )
+    if prod and stripped and len(stripped) < PROD_SECRET_LENGTH:
+        raise ConfigError(
+            f"{shown} (with ENV='prod'): at least {PROD_SECRET_LENGTH} characters in production, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return stripped
 
 
 def xapi_settings(s: Settings) -> dict[str, Any]:

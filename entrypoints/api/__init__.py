@@ -18,13 +18,14 @@ from entrypoints.api import (
     learners,
     observability,
     recommendations,
+    throttle,
     xapi,
 )
 from entrypoints.api.auth import configure_sessions
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.http import check_path_ids
 from entrypoints.api.openapi import build_spec, documented
-from entrypoints.config import ConfigError, load_settings
+from entrypoints.config import checked_credentials, load_settings
 from entrypoints.container import Container
 
 
@@ -39,12 +40,7 @@ class IdConverter(PathConverter):
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    settings = load_settings()
-    settings.update(config or {})
-    if settings["env"] == "prod" and not settings["admin_token"]:
-        raise ConfigError(
-            "ENV=prod needs RS_ADMIN_TOKEN: the admin endpoints would be open otherwise"
-        )
+    settings = checked_credentials({**load_settings(), **(config or {})})
     container = Container()
     container.config.from_dict(settings)
     # Wired here, not on every Container(): a CLI's container must not take over the views.
@@ -77,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     container.watch_answers(register_error_handlers(app).answered)
+    throttle.install(app)
 
     @app.get("/openapi.json")
     @documented("This OpenAPI document", storage=False)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app, request, session
 
 from entrypoints.api.errors import error_response
+from entrypoints.api.throttle import failed_attempts
 
 SESSION_HOURS = 12
 
@@ -50,9 +51,18 @@ def credentials(scheme: str) -> str | None:
     return rest.lstrip(" ") if given.lower() == scheme.lower() else None
 
 
-def token_matches(given: str) -> bool:
+def token_matches(given: str, credential: str = "admin token") -> bool:
+    """Whether `given` is the admin token. A wrong one is logged and counts against the caller's
+    address, which after too many gets 429s (TooManyFailures) without any being compared."""
     token: str = current_app.config["RS_ADMIN_TOKEN"]
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+    if not token:
+        return False
+    attempts = failed_attempts()
+    attempts.check()
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    attempts.failed(credential)
+    return False
 
 
 def sign_in() -> None:
@@ -102,4 +112,5 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(403, "forbidden", "the admin token is wrong")
         return view(*args, **kwargs)
 
+    guarded.credentials = "admin"  # type: ignore[attr-defined] # for the OpenAPI document
     return guarded

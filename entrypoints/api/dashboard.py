@@ -3,6 +3,7 @@ JSON API drawn as charts."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from entrypoints.api.auth import (
 )
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import body_bytes, query
+from entrypoints.api.openapi import RETRY_AFTER, throttled
+from entrypoints.api.throttle import TooManyFailures
 from entrypoints.container import Container
 from entrypoints.schemas import ErrorSchema
 from entrypoints.stats_schemas import DashboardQuerySchema
@@ -57,7 +60,12 @@ def login():  # type: ignore[no-untyped-def]
     if not current_app.config["RS_ADMIN_TOKEN"]:
         return render_template("login.html", needs_token=False, unconfigured=True), 403
     body_bytes()  # a form over RS_MAX_BODY_BYTES is a 413, chunked too, before it is parsed
-    if token_matches(request.form.get("token", "")):
+    try:
+        matches = token_matches(request.form.get("token", ""), "admin token (sign-in form)")
+    except TooManyFailures as error:
+        page = render_template("login.html", needs_token=True, wait=math.ceil(error.seconds))
+        return page, 429, {"Retry-After": str(math.ceil(error.seconds))}
+    if matches:
         sign_in()
         return redirect(url_for("dashboard.dashboard"), 303)
     page = render_template("login.html", needs_token=True, wrong=True)
@@ -93,6 +101,12 @@ login.openapi = {  # type: ignore[attr-defined]
         },
         "403": {
             "description": "No admin token is configured (RS_ADMIN_TOKEN): nothing to sign in with",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        "429": {
+            "description": "Too many wrong tokens from this address lately: the form, saying "
+            "when to try again",
+            "headers": RETRY_AFTER,
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
     },
@@ -148,14 +162,10 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
         "303": NOT_SIGNED_IN,
         "400": {"description": "Invalid input"},
         "403": {"description": "Without RS_ADMIN_TOKEN: loopback only"},
+        "429": throttled(),
         "503": {
             "description": "The database is unavailable (see Retry-After)",
-            "headers": {
-                "Retry-After": {
-                    "description": "seconds to wait before retrying",
-                    "schema": {"type": "integer"},
-                }
-            },
+            "headers": RETRY_AFTER,
             "content": {"application/json": {"schema": ErrorSchema}},
         },
     },

@@ -13,6 +13,7 @@ from flask import current_app
 
 from entrypoints.api.auth import admin_required, credentials, open_without_token, signed_in
 from entrypoints.api.errors import error_response
+from entrypoints.api.throttle import failed_attempts
 
 CREDENTIALS = (
     "send the xAPI key and secret as HTTP Basic credentials (RS_XAPI_KEY:RS_XAPI_SECRET), "
@@ -49,12 +50,16 @@ def ingest_required(view: Callable[..., Any]) -> Callable[..., Any]:
             if bearer or signed_in() or open_without_token():
                 return admin_view(*args, **kwargs)
             return _challenge(401, "unauthorized", CREDENTIALS)
+        attempts = failed_attempts()
+        attempts.check()
         if hmac.compare_digest(basic[0].encode(), key.encode()) & hmac.compare_digest(
             basic[1].encode(), secret.encode()
         ):
             return view(*args, **kwargs)
+        attempts.failed("xAPI key or secret")
         return _challenge(403, "forbidden", "the xAPI key or secret is wrong")
 
+    guarded.credentials = "xapi"  # type: ignore[attr-defined] # for the OpenAPI document
     return guarded
 
 

@@ -24,11 +24,15 @@ ERROR_DESCRIPTIONS = {
     413: "Body too large (the message names the limit)",
     414: f"The request line is longer than gunicorn takes ({REQUEST_LINE_LIMIT} bytes): a very long URL",
     415: "The body is not application/json",
+    429: "Too many wrong credentials from this address lately (see Retry-After)",
     431: f"A request header is larger than gunicorn takes ({HEADER_FIELD_LIMIT} bytes)",
     503: "The database is unavailable (see Retry-After)",
 }
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
 SERVER_ERRORS = (414, 431)
+RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
+}
 #: Path parameters checked as ids; any other is a string.
 PATH_RULES: dict[str, dict[str, Any]] = dict.fromkeys(PATH_IDS, ID_RULE)
 
@@ -71,16 +75,16 @@ def documented(
         for code in errors:
             operation["responses"][str(code)] = _error(ERROR_DESCRIPTIONS[code])
         if 503 in errors:
-            operation["responses"]["503"]["headers"] = {
-                "Retry-After": {
-                    "description": "seconds to wait before retrying",
-                    "schema": {"type": "integer"},
-                }
-            }
+            operation["responses"]["503"]["headers"] = RETRY_AFTER
         view.openapi = operation  # type: ignore[attr-defined]
         return view
 
     return attach
+
+
+def throttled() -> dict[str, Any]:
+    """The answer to an address that sent too many wrong credentials (entrypoints.api.throttle)."""
+    return {**_error(ERROR_DESCRIPTIONS[429]), "headers": RETRY_AFTER}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -96,7 +100,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     paths: dict[str, dict[str, Any]] = {}
     for rule in app.url_map.iter_rules():
-        operation = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        view = app.view_functions[rule.endpoint]
+        operation = getattr(view, "openapi", None)
         if operation is None:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
@@ -104,6 +109,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
             op = copy.deepcopy(operation)  # apispec resolves schemas in place
             for code in SERVER_ERRORS:
                 op["responses"].setdefault(str(code), _error(ERROR_DESCRIPTIONS[code]))
+            if getattr(view, "credentials", None):
+                op["responses"]["429"] = throttled()
             names = re.findall(r"{([^}]+)}", path)
             if names:
                 op["parameters"] = [

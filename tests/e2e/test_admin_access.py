@@ -3,6 +3,9 @@ happens to connect from loopback."""
 
 from __future__ import annotations
 
+import pytest
+
+from entrypoints.config import ConfigError
 from tests.e2e.conftest import make_app
 
 TOKEN = "admin-token-0123456789"
@@ -22,3 +25,60 @@ def test_a_secret_sent_in_the_query_string_is_not_written_to_the_access_log(sqli
     assert lines[0].startswith("GET /admin/recommendations/models?token=***&Api_Key=***&x=1 401")
     assert lines[1].startswith("GET /api/v1/courses?limit=5&password=*** 400")
     assert not any(secret in line for line in lines for secret in (TOKEN, "k3y", "pw"))
+
+
+def test_a_token_read_from_a_file_with_its_newline_matches_the_bearer_header(sqlite_url):
+    client = make_app(sqlite_url, admin_token=TOKEN + "\n").test_client()
+    assert client.get("/admin/recommendations/bandit", headers=AUTH).status_code == 200
+    assert client.post("/dashboard/login", data={"token": TOKEN}).status_code == 303
+
+
+def test_a_blank_or_short_token_does_not_start_the_service_in_production(sqlite_url):
+    with pytest.raises(ConfigError, match="only whitespace"):
+        make_app(sqlite_url, env="prod", admin_token=" ")
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        make_app(sqlite_url, env="prod", admin_token="a")
+
+
+def _frozen_clock(app):  # type: ignore[no-untyped-def]
+    now = [1000.0]
+    app.extensions["recsys.failed_attempts"].clock = lambda: now[0]
+    return now
+
+
+def test_wrong_tokens_are_logged_without_the_token_and_a_guessing_address_is_held_off(
+    sqlite_url, caplog
+):
+    app = make_app(sqlite_url, admin_token=TOKEN)
+    now = _frozen_clock(app)
+    client = app.test_client()
+    url = "/admin/recommendations/bandit"
+    wrong = [client.get(url, headers={"Authorization": f"Bearer guess{i}"}) for i in range(10)]
+    assert {r.status_code for r in wrong} == {403}
+    held = client.get(url, headers={"Authorization": "Bearer guess10"})
+    assert held.status_code == 429 and held.headers["Retry-After"] == "60"
+    assert held.json["error"]["code"] == "too_many_failures"
+    assert client.get(url, headers=AUTH).status_code == 429  # not even compared
+    elsewhere = client.get(url, headers=AUTH, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if r.name == "recsys.auth"]
+    assert len(warnings) == 10
+    assert warnings[0] == f"wrong admin token from 127.0.0.1 (GET {url})"
+    assert warnings[-1].endswith(": refused for 60 s")
+    assert not any("guess" in r.getMessage() for r in caplog.records)
+    now[0] += 60
+    assert client.get(url, headers=AUTH).status_code == 200
+
+
+def test_the_sign_in_form_holds_off_an_address_that_keeps_guessing(sqlite_url, caplog):
+    app = make_app(sqlite_url, admin_token=TOKEN)
+    _frozen_clock(app)
+    client = app.test_client()
+    for i in range(10):
+        assert client.post("/dashboard/login", data={"token": f"guess{i}"}).status_code == 401
+    held = client.post("/dashboard/login", data={"token": TOKEN})
+    assert held.status_code == 429 and held.headers["Retry-After"] == "60"
+    assert "Too many wrong tokens from your address: try again in 60 seconds" in held.text
+    assert "wrong admin token (sign-in form) from 127.0.0.1 (POST /dashboard/login)" in [
+        r.getMessage() for r in caplog.records
+    ]

@@ -276,3 +276,38 @@ def test_a_password_holding_a_raw_slash_is_masked_and_the_error_says_to_percent_
         assert "hun" not in message and "ter2" not in message, message
         assert "percent-encode" in message and "%2F" in message, message
         assert "hun" not in masked({"database_url": url})["database_url"]
+
+
+def test_the_admin_token_loses_the_newline_a_file_it_was_read_from_ends_with():
+    assert load_settings({"RS_ADMIN_TOKEN": " tok-123\n"})["admin_token"] == "tok-123"
+
+
+def test_an_admin_token_no_header_can_carry_is_refused_without_echoing_it():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for token, why in [
+        (" ", "only whitespace"),
+        ("\t\n", "only whitespace"),
+        ("tøken-secret", "no spaces or control characters"),
+        ("two words", "no spaces or control characters"),
+        ("nul\x00byte", "no spaces or control characters"),
+    ]:
+        with pytest.raises(ConfigError, match=why) as refused:
+            load_settings({"RS_ADMIN_TOKEN": token})
+        assert str(refused.value).startswith("invalid setting RS_ADMIN_TOKEN='***': ")
+
+
+def test_production_takes_only_an_admin_token_of_16_characters_or_more():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    for token in ("a", "fifteen-chars-x"):
+        with pytest.raises(ConfigError, match="at least 16 characters") as refused:
+            load_settings({"ENV": "prod", "RS_ADMIN_TOKEN": token})
+        assert "RS_ADMIN_TOKEN='***' (with ENV='prod')" in str(refused.value)
+        assert "fifteen" not in str(refused.value)
+    assert load_settings({"ENV": "prod", "RS_ADMIN_TOKEN": "sixteen-chars-xy"})["env"] == "prod"
+    assert load_settings({"ENV": "dev", "RS_ADMIN_TOKEN": "a"})["admin_token"] == "a"
