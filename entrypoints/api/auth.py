@@ -1,5 +1,6 @@
 """Admin authentication: a bearer token (scripts) or a signed session cookie set by the dashboard's
-login form (browsers), both compared in constant time; without a token, loopback only in dev."""
+login form (browsers), both compared in constant time; without a token, in dev, requests made on
+this machine only (not those a proxy on it relays)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,27 @@ from entrypoints.api.errors import error_response
 from entrypoints.api.throttle import failed_attempts
 
 SESSION_HOURS = 12
+NOT_THIS_MACHINE = (
+    "without RS_ADMIN_TOKEN, admin endpoints answer only loopback, and no request a proxy relays"
+)
 
 
-def _loopback(address: str | None) -> bool:
+#: headers a reverse proxy adds: behind one on this machine every request comes from loopback,
+#: whoever sent it
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def loopback(address: str | None) -> bool:
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        return address is not None and ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
-        return False
+        return address == "localhost"
+
+
+def _from_this_machine() -> bool:
+    """A loopback caller that is not a proxy relaying someone else's request."""
+    relayed = any(name in request.headers for name in FORWARDED)
+    return loopback(request.remote_addr) and not relayed
 
 
 def _fingerprint(token: str) -> str:
@@ -83,8 +98,8 @@ def signed_in() -> bool:
 
 
 def open_without_token() -> bool:
-    """No token configured: the admin pages answer loopback only."""
-    return not current_app.config["RS_ADMIN_TOKEN"] and _loopback(request.remote_addr)
+    """No token configured: the admin pages answer this machine only."""
+    return not current_app.config["RS_ADMIN_TOKEN"] and _from_this_machine()
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,11 +107,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(*args: Any, **kwargs: Any) -> Any:
         token: str = current_app.config["RS_ADMIN_TOKEN"]
         if not token:
-            if _loopback(request.remote_addr):
+            if _from_this_machine():
                 return view(*args, **kwargs)
-            return error_response(
-                403, "forbidden", "without RS_ADMIN_TOKEN, admin endpoints answer only loopback"
-            )
+            return error_response(403, "forbidden", NOT_THIS_MACHINE)
         if signed_in():
             return view(*args, **kwargs)
         bearer = credentials("Bearer")

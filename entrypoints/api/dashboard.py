@@ -18,6 +18,7 @@ from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described, trainers_seen
 from entrypoints.api.auth import (
+    NOT_THIS_MACHINE,
     credentials,
     open_without_token,
     sign_in,
@@ -127,9 +128,7 @@ def dashboard(  # type: ignore[no-untyped-def]
 ):
     if not _allowed():
         if not current_app.config["RS_ADMIN_TOKEN"]:
-            return error_response(
-                403, "forbidden", "without RS_ADMIN_TOKEN, admin endpoints answer only loopback"
-            )
+            return error_response(403, "forbidden", NOT_THIS_MACHINE)
         return redirect(url_for("dashboard.login_form"), 303)
     args = query(DashboardQuerySchema)
     days = args["days"]

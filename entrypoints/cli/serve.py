@@ -25,6 +25,8 @@ from entrypoints.config import (
 )
 from entrypoints.xapi_mapping_file import load_mapping
 
+log = logging.getLogger(__name__)
+
 
 def _validated(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings and the files they name, or a one-line error and exit 1: before anything is
@@ -81,12 +83,17 @@ def serve(
 ) -> None:
     """Serve the HTTP API. Web workers only load what a trainer publishes."""
     settings = _validated()
+    if dev and settings["env"] == "prod":
+        raise click.UsageError(
+            "--dev runs Flask's debugger, which runs any code its page is sent: not with ENV=prod"
+        )
     # before anything imports prometheus_client (the schema check builds the container, which
     # does): it picks the multi-process mode at import; the trainer beside writes there too
     _metrics_folder()
     _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
+    _warn_of_exposure(settings)
     trainer = (
         KeptRunning(
             [sys.executable, "-m", "entrypoints.cli", "trainer"],
@@ -116,6 +123,16 @@ def serve(
         # gunicorn's forked workers leave through here too: only the server stops the trainer.
         if trainer is not None and os.getpid() == server:
             trainer.stop()
+
+
+def _warn_of_exposure(settings: dict[str, Any]) -> None:
+    """What is open to whoever reaches the server, said before it listens."""
+    if not settings["admin_token"]:
+        log.warning(
+            "RS_ADMIN_TOKEN is unset: the admin endpoints, the dashboard, catalog writes and "
+            "erasures answer any request made on this machine (a reverse proxy here must send "
+            "X-Forwarded-For or Forwarded, or they answer whoever it relays); set RS_ADMIN_TOKEN"
+        )
 
 
 def _schema_checked(ctx: click.Context) -> None:

@@ -4,7 +4,9 @@ happens to connect from loopback."""
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from entrypoints.cli import cli
 from entrypoints.config import ConfigError
 from tests.e2e.conftest import make_app
 
@@ -82,3 +84,64 @@ def test_the_sign_in_form_holds_off_an_address_that_keeps_guessing(sqlite_url, c
     assert "wrong admin token (sign-in form) from 127.0.0.1 (POST /dashboard/login)" in [
         r.getMessage() for r in caplog.records
     ]
+
+
+@pytest.mark.parametrize(
+    "relayed",
+    [
+        {"X-Forwarded-For": "203.0.113.5"},
+        {"Forwarded": "for=203.0.113.5"},
+        {"X-Real-IP": "1.2.3.4"},
+    ],
+)
+def test_without_a_token_a_request_a_proxy_here_relays_gets_no_admin_endpoint(sqlite_url, relayed):
+    """Behind a reverse proxy on the same host every request comes from 127.0.0.1."""
+    client = make_app(sqlite_url, admin_token="").test_client()
+    for method, path in [
+        ("GET", "/admin/recommendations/models"),
+        ("DELETE", "/api/v1/learners/user7"),
+        ("GET", "/dashboard"),
+    ]:
+        assert client.open(path, method=method).status_code == 200, path
+        refused = client.open(path, method=method, headers=relayed)
+        assert refused.status_code == 403, path
+        assert "no request a proxy relays" in refused.json["error"]["message"]
+
+
+@pytest.fixture
+def serving(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """`recsys serve` up to the moment gunicorn would start: returns (run, the binds asked)."""
+    from entrypoints.wsgi import GunicornServer
+
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    binds: list[str] = []
+    monkeypatch.setattr(GunicornServer, "run", lambda self: binds.append(self.options["bind"]))
+
+    def run(*args: str, **env: str):  # type: ignore[no-untyped-def]
+        for name, value in {"RS_ADMIN_TOKEN": "", "ENV": "dev", **env}.items():
+            monkeypatch.setenv(name, value)
+        return CliRunner().invoke(cli, ["serve", *args])
+
+    return run, binds
+
+
+def test_serve_without_a_token_warns_that_the_admin_endpoints_answer_this_machine(serving, caplog):
+    run, binds = serving
+    assert run("--host", "0.0.0.0").exit_code == 0 and binds == ["0.0.0.0:8002"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("RS_ADMIN_TOKEN is unset: the admin endpoints") for w in warnings)
+    caplog.clear()
+    assert run("--host", "0.0.0.0", RS_ADMIN_TOKEN=TOKEN).exit_code == 0
+    assert not any("RS_ADMIN_TOKEN" in r.getMessage() for r in caplog.records)
+
+
+def test_the_debugging_server_is_refused_in_production(serving, monkeypatch):
+    from flask import Flask
+
+    monkeypatch.setattr(Flask, "run", lambda *a, **k: pytest.fail("the debugger started"))
+    run, _ = serving
+    refused = run("--dev", ENV="prod", RS_ADMIN_TOKEN="sixteen-chars-xy")
+    assert refused.exit_code == 2
+    assert "--dev runs Flask's debugger" in refused.output and "not with ENV=prod" in refused.output
