@@ -4,6 +4,7 @@ variable, the value and what is allowed."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -33,8 +34,8 @@ DEFAULT_TWO_TOWER_CONFIG = "configs/two_tower.yaml"
 DAY = 86_400
 #: durations beyond it are no setting anyone means, and overflow a datetime (far beyond)
 YEAR = 365 * DAY
-SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_XAPI_SECRET")
-#: the shortest admin token ENV=prod takes: too long to guess, even unthrottled
+SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_API_KEY", "RS_XAPI_SECRET")
+#: the shortest admin token or API key ENV=prod takes: too long to guess, even unthrottled
 PROD_SECRET_LENGTH = 16
 #: what an HTTP header can carry: WSGI reads headers as Latin-1, so a
 #: non-ASCII token would never match one
@@ -121,6 +122,7 @@ class Settings(BaseModel):
     tuning_budget_seconds: float = Field(120.0, alias="RS_TUNING_BUDGET_SECONDS", ge=0)
     max_clock_skew_seconds: float = Field(300.0, alias="RS_MAX_CLOCK_SKEW", ge=0, le=YEAR)
     admin_token: str = Field("", alias="RS_ADMIN_TOKEN")
+    api_key: str = Field("", alias="RS_API_KEY")
     bandit_policy: Literal["epsilon_greedy", "ucb1", "thompson"] = Field(
         "epsilon_greedy", alias="RS_BANDIT_POLICY"
     )
@@ -195,6 +197,14 @@ class Settings(BaseModel):
         return self
 
 
+def loopback(address: str | None) -> bool:
+    """Whether a client address or a host to listen on is this machine's loopback."""
+    try:
+        return address is not None and ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
 def read_environment(env_file: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
     return read_sourced_environment(env_file)[0]
 
@@ -257,7 +267,7 @@ def _masked_url(url: str) -> str:
 
 def validate(env: Mapping[str, str]) -> Settings:
     """The typed settings, or ConfigError with one line naming variable, value and allowed values."""
-    given = {k: v for k, v in env.items() if v != "" or k in ("RS_ADMIN_TOKEN",)}
+    given = {k: v for k, v in env.items() if v != "" or k in ("RS_ADMIN_TOKEN", "RS_API_KEY")}
     try:
         return Settings.model_validate(given)
     except ValidationError as error:
@@ -290,6 +300,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "tuning_budget_seconds": s.tuning_budget_seconds,
         "max_clock_skew_seconds": s.max_clock_skew_seconds,
         "admin_token": s.admin_token,
+        "api_key": s.api_key,
         "bandit_policy": s.bandit_policy,
         "bandit_epsilon": s.bandit_epsilon,
         "diversity": s.diversity,
@@ -309,10 +320,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:
-    """`settings` with the admin token as requests are compared with it, or a ConfigError:
-    surrounding whitespace goes (a secret read from a file ends in a newline, which no header
-    carries, so the token never matched), only whitespace or characters no header carries are
-    refused, and ENV=prod needs a token of PROD_SECRET_LENGTH or more."""
+    """`settings` with the admin token and API keys (RS_API_KEY, comma-separated) as requests
+    are compared with them, or a ConfigError: surrounding whitespace goes (a secret read from a
+    file ends in a newline, which no header carries, so the token never matched), only
+    whitespace or characters no header carries are refused, and ENV=prod needs a token, and
+    keys, of PROD_SECRET_LENGTH or more."""
     prod = settings["env"] == "prod"
     token = _secret("RS_ADMIN_TOKEN", settings["admin_token"], prod)
     if prod and not token:
@@ -320,7 +332,14 @@ def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:
             "invalid setting RS_ADMIN_TOKEN='' (with ENV='prod'): production needs a token, "
             "the admin endpoints would be open otherwise"
         )
-    return {**settings, "admin_token": token}
+    given = str(settings.get("api_key", ""))
+    keys = [_secret("RS_API_KEY", key, prod) for key in given.split(",") if key.strip()]
+    if given and not keys:  # "" is no key; " " or "," is a mistake, not an open API
+        raise ConfigError(
+            "invalid setting RS_API_KEY='***': no key in it; leave it empty, or set keys "
+            "separated by commas"
+        )
+    return {**settings, "admin_token": token, "api_key": ",".join(keys)}
 
 
 def _secret(variable: str, value: str, prod: bool) -> str:
@@ -424,7 +443,7 @@ def tuning_pins(s: Settings, env: Mapping[str, str]) -> dict[str, dict[str, Any]
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings safe to print: tokens and passwords (also inside URLs) are masked."""
     shown = dict(settings)
-    for secret in ("admin_token", "xapi_secret"):
+    for secret in ("admin_token", "api_key", "xapi_secret"):
         if shown.get(secret):
             shown[secret] = "***"
     shown["database_url"] = _masked_url(str(shown["database_url"]))

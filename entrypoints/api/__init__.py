@@ -11,6 +11,7 @@ from entrypoints import logs
 from entrypoints.api import (
     admin,
     analytics,
+    api_keys,
     courses,
     dashboard,
     health,
@@ -82,5 +83,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
     observability.install(app)  # first: a request refused below still has its id and log line
-    app.before_request(check_path_ids)
+    api_keys.install(app, settings["api_key"])
+    app.before_request(check_path_ids)  # after the key: nothing said to a caller without one
     return app

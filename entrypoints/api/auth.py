@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,6 +14,7 @@ from flask import Flask, current_app, request, session
 
 from entrypoints.api.errors import error_response
 from entrypoints.api.throttle import failed_attempts
+from entrypoints.config import loopback
 
 SESSION_HOURS = 12
 NOT_THIS_MACHINE = (
@@ -25,13 +25,6 @@ NOT_THIS_MACHINE = (
 #: headers a reverse proxy adds: behind one on this machine every request comes from loopback,
 #: whoever sent it
 FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-
-def loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return address == "localhost"
 
 
 def _from_this_machine() -> bool:
@@ -69,15 +62,19 @@ def credentials(scheme: str) -> str | None:
 def token_matches(given: str, credential: str = "admin token") -> bool:
     """Whether `given` is the admin token. A wrong one is logged and counts against the caller's
     address, which after too many gets 429s (TooManyFailures) without any being compared."""
-    token: str = current_app.config["RS_ADMIN_TOKEN"]
-    if not token:
+    if not current_app.config["RS_ADMIN_TOKEN"]:
         return False
     attempts = failed_attempts()
     attempts.check()
-    if hmac.compare_digest(given.encode(), token.encode()):
+    if is_admin_token(given):
         return True
     attempts.failed(credential)
     return False
+
+
+def is_admin_token(given: str) -> bool:
+    token: str = current_app.config["RS_ADMIN_TOKEN"]
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def sign_in() -> None:

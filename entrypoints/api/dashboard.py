@@ -160,7 +160,11 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
     {
         "303": NOT_SIGNED_IN,
         "400": {"description": "Invalid input"},
-        "403": {"description": "Without RS_ADMIN_TOKEN: loopback only"},
+        "403": {
+            "description": "Without RS_ADMIN_TOKEN: a request not made on the server's machine, "
+            "or one a proxy relays",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "429": throttled(),
         "503": {
             "description": "The database is unavailable (see Retry-After)",
@@ -170,6 +174,7 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
     },
 )
 dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchema}]  # type: ignore[attr-defined]
+dashboard.credentials = "admin"  # type: ignore[attr-defined] # the session cookie or the token
 
 
 def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> list[charts.Chart]:

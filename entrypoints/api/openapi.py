@@ -12,6 +12,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from entrypoints.api.api_keys import GATED
+from entrypoints.api.api_keys import HEADER as API_KEY_HEADER
 from entrypoints.schemas import ID_RULE, PATH_IDS, ErrorSchema
 from entrypoints.wsgi import HEADER_FIELD_LIMIT, REQUEST_LINE_LIMIT
 
@@ -32,6 +34,37 @@ ERROR_DESCRIPTIONS = {
 SERVER_ERRORS = (414, 431)
 RETRY_AFTER = {
     "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
+}
+SECURITY_SCHEMES = {
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": "One of RS_API_KEY's keys: /api/v1 needs one when it is set",
+    },
+    "apiKeyBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "One of RS_API_KEY's keys, as Authorization: Bearer",
+    },
+    "adminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "RS_ADMIN_TOKEN: admin endpoints, catalog writes and erasures (without "
+        "one, in dev, these answer requests made on the server's machine only); it also "
+        "stands in for an API key",
+    },
+    "adminSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "recsys_session",
+        "description": "The dashboard's session, set by signing in at /dashboard/login",
+    },
+    "xapiBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "RS_XAPI_KEY and RS_XAPI_SECRET, as LRS clients send them",
+    },
 }
 #: Path parameters checked as ids; any other is a string.
 PATH_RULES: dict[str, dict[str, Any]] = dict.fromkeys(PATH_IDS, ID_RULE)
@@ -109,7 +142,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
             op = copy.deepcopy(operation)  # apispec resolves schemas in place
             for code in SERVER_ERRORS:
                 op["responses"].setdefault(str(code), _error(ERROR_DESCRIPTIONS[code]))
-            if getattr(view, "credentials", None):
+            needs = getattr(view, "credentials", None)  # admin and xAPI say their 401 and 403
+            op["security"] = _security(app, rule.endpoint, needs)
+            if {} not in op["security"]:
+                for code in (401, 403) if needs is None else ():
+                    op["responses"][str(code)] = _error(ERROR_DESCRIPTIONS[code])
                 op["responses"]["429"] = throttled()
             names = re.findall(r"{([^}]+)}", path)
             if names:
@@ -124,6 +161,21 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 ] + op.get("parameters", [])
             op["responses"] = dict(sorted(op["responses"].items()))
             paths.setdefault(path, {})[method.lower()] = op
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _security(app: Flask, endpoint: str, credentials: str | None) -> list[dict[str, list[str]]]:
+    """Who may call the operation: {} is anyone (no API key configured, or none needed)."""
+    admin: list[dict[str, list[str]]] = [{"adminToken": []}, {"adminSession": []}]
+    if credentials == "admin":
+        return admin
+    if credentials == "xapi":
+        return [{"xapiBasic": []}, *admin]
+    if endpoint.partition(".")[0] not in GATED:
+        return [{}]
+    keyed = [{"apiKey": []}, {"apiKeyBearer": []}, *admin]
+    return keyed if app.config.get("RS_API_KEYS") else [*keyed, {}]

@@ -19,6 +19,7 @@ from entrypoints.config import (
     ConfigError,
     flatten,
     load_settings,
+    loopback,
     masked,
     read_sourced_environment,
     sources,
@@ -93,7 +94,7 @@ def serve(
     _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
-    _warn_of_exposure(settings)
+    _warn_of_exposure(settings, host)
     trainer = (
         KeptRunning(
             [sys.executable, "-m", "entrypoints.cli", "trainer"],
@@ -125,8 +126,15 @@ def serve(
             trainer.stop()
 
 
-def _warn_of_exposure(settings: dict[str, Any]) -> None:
+def _warn_of_exposure(settings: dict[str, Any], host: str) -> None:
     """What is open to whoever reaches the server, said before it listens."""
+    if not settings["api_key"] and not loopback(host):
+        log.warning(
+            "RS_API_KEY is unset and the server listens on %s: whoever reaches its port can "
+            "read any learner's activity, record events and be served lists (/api/v1); set "
+            "RS_API_KEY and send it from the course platform's backend",
+            host,
+        )
     if not settings["admin_token"]:
         log.warning(
             "RS_ADMIN_TOKEN is unset: the admin endpoints, the dashboard, catalog writes and "

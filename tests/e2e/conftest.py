@@ -5,10 +5,12 @@ from __future__ import annotations
 import tempfile
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from application.ports import StorageUnavailable
 from entrypoints.api import create_app
+from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 
@@ -41,6 +43,7 @@ def make_app(database_url: str, caught_up: bool = True, **overrides):  # type: i
         "refresh_seconds": 0,
         "default_recommender": "hybrid",
         "admin_token": "",
+        "api_key": "",
         "env": "dev",
     }
     config.update(overrides)
@@ -63,3 +66,22 @@ def client(app):  # type: ignore[no-untyped-def]
     response = client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     assert response.status_code == 200, response.json
     return client
+
+
+@pytest.fixture
+def serving(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """`recsys serve` up to the moment gunicorn would start: returns (run, the binds asked)."""
+    from entrypoints.wsgi import GunicornServer
+
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    binds: list[str] = []
+    monkeypatch.setattr(GunicornServer, "run", lambda self: binds.append(self.options["bind"]))
+
+    def run(*args: str, **env: str):  # type: ignore[no-untyped-def]
+        for name, value in {"RS_ADMIN_TOKEN": "", "RS_API_KEY": "", "ENV": "dev", **env}.items():
+            monkeypatch.setenv(name, value)
+        return CliRunner().invoke(cli, ["serve", *args])
+
+    return run, binds

@@ -4,9 +4,7 @@ happens to connect from loopback."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from entrypoints.cli import cli
 from entrypoints.config import ConfigError
 from tests.e2e.conftest import make_app
 
@@ -106,25 +104,6 @@ def test_without_a_token_a_request_a_proxy_here_relays_gets_no_admin_endpoint(sq
         refused = client.open(path, method=method, headers=relayed)
         assert refused.status_code == 403, path
         assert "no request a proxy relays" in refused.json["error"]["message"]
-
-
-@pytest.fixture
-def serving(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    """`recsys serve` up to the moment gunicorn would start: returns (run, the binds asked)."""
-    from entrypoints.wsgi import GunicornServer
-
-    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    binds: list[str] = []
-    monkeypatch.setattr(GunicornServer, "run", lambda self: binds.append(self.options["bind"]))
-
-    def run(*args: str, **env: str):  # type: ignore[no-untyped-def]
-        for name, value in {"RS_ADMIN_TOKEN": "", "ENV": "dev", **env}.items():
-            monkeypatch.setenv(name, value)
-        return CliRunner().invoke(cli, ["serve", *args])
-
-    return run, binds
 
 
 def test_serve_without_a_token_warns_that_the_admin_endpoints_answer_this_machine(serving, caplog):
