@@ -22,7 +22,7 @@ from entrypoints.api import (
     throttle,
     xapi,
 )
-from entrypoints.api.auth import configure_sessions
+from entrypoints.api.auth import configure_sessions, protect
 from entrypoints.api.errors import register_error_handlers
 from entrypoints.api.http import check_path_ids
 from entrypoints.api.openapi import build_spec, documented
@@ -84,5 +84,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
     observability.install(app)  # first: a request refused below still has its id and log line
     api_keys.install(app, settings["api_key"])
+    app.after_request(protect)
     app.before_request(check_path_ids)  # after the key: nothing said to a caller without one
     return app

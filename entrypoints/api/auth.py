@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, request, session
 
 from entrypoints.api.errors import error_response
 from entrypoints.api.throttle import failed_attempts
@@ -124,3 +124,15 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     guarded.credentials = "admin"  # type: ignore[attr-defined] # for the OpenAPI document
     return guarded
+
+
+def protect(response: Response) -> Response:
+    """After every request: no browser guesses a type the response does not say (nosniff); the
+    dashboard and admin answers are never framed by another site (clickjacking its sign-out or
+    buttons) nor kept by a cache the next person to use the browser or proxy reads."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.blueprint == "dashboard" or getattr(view, "credentials", None) == "admin":
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -124,3 +124,19 @@ def test_the_debugging_server_is_refused_in_production(serving, monkeypatch):
     refused = run("--dev", ENV="prod", RS_ADMIN_TOKEN="sixteen-chars-xy")
     assert refused.exit_code == 2
     assert "--dev runs Flask's debugger" in refused.output and "not with ENV=prod" in refused.output
+
+
+def test_admin_pages_and_answers_are_neither_framed_nor_cached_and_no_type_is_sniffed(sqlite_url):
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    for path, headers in [
+        ("/dashboard/login", {}),
+        ("/dashboard", AUTH),
+        ("/admin/recommendations/models", AUTH),
+        ("/admin/recommendations/models", {}),  # its 401 too
+    ]:
+        response = client.get(path, headers=headers)
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+    assert client.get("/api/v1/courses").headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/nowhere").headers["X-Content-Type-Options"] == "nosniff"
