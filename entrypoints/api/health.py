@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from application.ports import UnitOfWork
 from application.strategies import StrategyRegistry
@@ -15,6 +16,7 @@ from entrypoints.container import Container
 from entrypoints.schemas import StatusSchema
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 RETRY_AFTER = "5"
 
 
@@ -43,9 +45,9 @@ def readyz(  # type: ignore[no-untyped-def]
             return _not_ready(schema)
         snapshot = strategies.snapshot()
     except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
-        # The driver's words name hosts, ports, roles and databases: for the log (once an
-        # outage, as for every request it fails), not for whoever can reach /readyz.
-        current_app.extensions["recsys.outages"].failed(str(error) or type(error).__name__)
+        # The driver's words name hosts, ports, roles and databases: for the log (a line per
+        # probe, beside its access line), not for whoever can reach /readyz.
+        log.warning("not ready: database unreachable: %s", error or type(error).__name__)
         return _not_ready("database unreachable (the server's log says why)")
     missing = snapshot.missing()
     if missing:
