@@ -47,6 +47,24 @@ def csr(files: Mapping[str, bytes], prefix: str) -> sparse.csr_matrix:
     )
 
 
+def block(matrix: sparse.csr_matrix, rows: Sequence[int], columns: Sequence[int]) -> np.ndarray:
+    """matrix[rows][:, columns] (each distinct) as a dense array, read straight off the rows' entries: scipy's
+    fancy indexing costs a few hundred µs a call, and reasons take a block on every request."""
+    found = np.zeros((len(rows), len(columns)), dtype=matrix.dtype)
+    starts = matrix.indptr[np.asarray(rows, dtype=np.int64)]
+    lengths = matrix.indptr[np.asarray(rows, dtype=np.int64) + 1] - starts
+    if not len(rows) or not lengths.sum():
+        return found
+    take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    place = np.full(matrix.shape[1], -1)
+    place[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
+    column = place[matrix.indices[take]]
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    hit = column >= 0
+    found[owner[hit], column[hit]] = matrix.data[take][hit]
+    return found
+
+
 def ids_file(course_ids: Sequence[str]) -> bytes:
     return json.dumps(list(course_ids)).encode()
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from adapters import item_weights
+from adapters import arrays, item_weights
 from adapters.arrays import csr, csr_files, ids, ids_file
 from adapters.scoring import ScoringRecommender, a_course_in
 from adapters.taken_together import (
@@ -250,7 +250,7 @@ class ItemCFRecommender(ScoringRecommender):
         block = None
         if own and rows:  # only the weights asked for: a dense row is the whole catalog
             block = (
-                self.weights[own][:, list(rows)].toarray()
+                arrays.block(self.weights, own, rows)
                 if sparse.issparse(self.weights)
                 else self.weights[np.ix_(own, list(rows))]
             )

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from scipy import sparse
 
-from adapters.arrays import csr, csr_files, ids, ids_file
+from adapters.arrays import block, csr, csr_files, ids, ids_file
 from domain.model import CourseId, EventType, Interaction
 
 #: courses kept per course, those taken with it by the most learners
@@ -97,13 +97,11 @@ def took_pairs(
     together: sparse.csr_matrix | None, sources: Sequence[int], rows: Sequence[int]
 ) -> np.ndarray:
     """took_both() for every source course and every course of `rows` (bool, sources × rows),
-    with two sparse slices rather than a search per pair (a reason per served course)."""
+    read straight off the kept rows: a reason per served course, on every request (scipy's
+    fancy indexing cost 0.4 ms a list)."""
     if together is None or not len(sources) or not len(rows):
         return np.zeros((len(sources), len(rows)), dtype=bool)
-    sources, rows = list(sources), list(rows)
-    forth = together[sources][:, rows].toarray()
-    back = together[rows][:, sources].toarray().T
-    return (forth > 0) | (back > 0)
+    return (block(together, sources, rows) > 0) | (block(together, rows, sources) > 0).T
 
 
 def _in_row(together: sparse.csr_matrix, row: int, column: int) -> bool:
