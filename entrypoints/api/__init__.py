@@ -76,10 +76,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     container.watch_answers(register_error_handlers(app).answered)
     throttle.install(app)
 
+    spec: list[dict] = []  # built at the first request, once every route is registered
+
     @app.get("/openapi.json")
     @documented("This OpenAPI document", storage=False)
     def openapi():  # type: ignore[no-untyped-def]
-        return jsonify(build_spec(app))
+        # The routes and the configuration it describes do not change while the app runs;
+        # built on every call it took 18 ms (3 ms served as built), on an open endpoint.
+        if not spec:
+            spec.append(build_spec(app))
+        return jsonify(spec[0])
 
     logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
     observability.install(app)  # first: a request refused below still has its id and log line
