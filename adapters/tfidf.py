@@ -52,7 +52,6 @@ class ContentRecommender(ScoringRecommender):
             self.vectors @ sparse.diags(terms.astype(float)) if terms.size else self.vectors
         ).tocsr()
         self.subject_vectors.eliminate_zeros()
-        self.subject_words = (self.subject_vectors != 0).astype(np.float32).tocsr()
 
     def _alike(self, sources: Sequence[int], rows: Sequence[int]) -> np.ndarray:
         """How alike in subject each source course is to each course of `rows`; 0 where they may
@@ -61,8 +60,10 @@ class ContentRecommender(ScoringRecommender):
         and a category or a tag in common, are."""
         if not len(sources) or not len(rows):
             return np.zeros((len(sources), len(rows)))
-        alike = (self.subject_vectors[sources] @ self.subject_vectors[rows].T).toarray()
-        words = (self.subject_words[sources] @ self.subject_words[rows].T).toarray()
+        mine, theirs = self.subject_vectors[sources], self.subject_vectors[rows].T.tocsr()
+        alike = (mine @ theirs).toarray()
+        mine.data[:], theirs.data[:] = 1.0, 1.0  # copies: now how many words they share
+        words = (mine @ theirs).toarray()
         for i, j in zip(*np.nonzero((alike > 0) & (words < 2)), strict=True):
             if not self._related(sources[i], rows[j]):
                 alike[i, j] = 0.0
