@@ -226,6 +226,11 @@ class CorruptArtifact(Exception):
     """A version is incomplete or a file does not match its checksum."""
 
 
+class UnloadableArtifact(CorruptArtifact):
+    """A version whose files match their checksums but cannot be loaded (published that way,
+    e.g. crafted by hand): no refit mends it, going back to an earlier version does."""
+
+
 class StaleBase(Exception):
     """A publish was based on a version that is no longer current: it would undo a newer one."""
 
@@ -300,7 +305,8 @@ class ModelTrainer(abc.ABC):
         self, artifact: Artifact, courses: Sequence[Course], reencode: bool
     ) -> tuple[dict[str, bytes], dict[str, Any]]:
         """The artifact's model with a rebuilt index: over its saved embeddings, or (reencode) over
-        fresh embeddings of every course in `courses` computed by the model."""
+        fresh embeddings of every course in `courses` computed by the model. An artifact whose
+        model cannot be loaded raises UnloadableArtifact."""
 
     @abc.abstractmethod
     def with_settings(self, settings: Mapping[str, Any]) -> ModelTrainer:

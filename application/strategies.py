@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -316,7 +317,7 @@ class StrategyRegistry:
             return current.tuning
         try:
             return published_settings(self.artifacts)[1] if version else {}
-        except (CorruptArtifact, ValueError, KeyError) as error:
+        except Exception as error:  # noqa: BLE001 - a bad tuning must not stop the models
             log.error(
                 "tuning version %s rejected (%s); the configured settings apply", version, error
             )
@@ -338,13 +339,26 @@ class StrategyRegistry:
                     name, candidate, only=recommender.serving_files(manifest)
                 )
                 recommender.restore(artifact.files, artifact.manifest, courses)
-            except (CorruptArtifact, ValueError, KeyError, RuntimeError) as error:
-                problem = f"{name} version {candidate} rejected: {error}"
+            except Exception as error:  # noqa: BLE001 - see below
+                # A version is files from disk: whatever they make a loader raise (a pickle that
+                # torch's weights-only loader refuses, ids of the wrong type) is that version's
+                # fault, and the one before it answers; escaping, it would fail every request.
+                problem = f"{name} version {candidate} rejected: {_said(error)}"
                 log.error(problem)
                 problems.append(problem)
                 continue
             return recommender, artifact, "; ".join(problems)
         return None, None, "; ".join(problems)
+
+
+def _said(error: Exception) -> str:
+    """An error in one line: its own words for the checks' errors, else its type first (a
+    loader's message alone, e.g. "unhashable type: 'dict'", does not say what failed)."""
+    # torch's messages carry terminal escapes (bold): not for a log line or a JSON answer
+    first = re.sub(r"\x1b\[[0-9;]*m", "", (str(error).strip().splitlines() or [""])[0])[:300]
+    if isinstance(error, CorruptArtifact | ValueError):
+        return first or type(error).__name__
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def _rollback(manifest: Mapping[str, Any]) -> Mapping[str, Any]:

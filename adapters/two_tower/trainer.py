@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -13,7 +14,13 @@ from adapters.two_tower.artifacts import NAME, LoadedModel, embed_courses, from_
 from adapters.two_tower.features import CourseFeatures
 from adapters.two_tower.model import TowerConfig, TowerEnsemble
 from adapters.two_tower.training import TrainConfig, train_two_tower
-from application.ports import Artifact, EpochProgress, Histories, ModelTrainer
+from application.ports import (
+    Artifact,
+    EpochProgress,
+    Histories,
+    ModelTrainer,
+    UnloadableArtifact,
+)
 from domain.model import DEFAULT_EVENT_WEIGHTS, Course, EventType
 
 
@@ -155,7 +162,15 @@ class TwoTowerTrainer(ModelTrainer):
     def reindex(
         self, artifact: Artifact, courses: Sequence[Course], reencode: bool
     ) -> tuple[dict[str, bytes], dict[str, Any]]:
-        loaded = from_artifact(artifact, self.hnsw_above)
+        try:
+            loaded = from_artifact(artifact, self.hnsw_above)
+        except Exception as error:  # noqa: BLE001 - whatever its files make loading raise
+            # torch's messages carry terminal escapes (bold), not for a one-line error
+            first = (str(error).strip().splitlines() or [""])[0]
+            first = re.sub(r"\x1b\[[0-9;]*m", "", first)[:300]
+            raise UnloadableArtifact(
+                f"{NAME} {artifact.version} cannot be loaded ({type(error).__name__}: {first})"
+            ) from error
         if reencode:
             loaded.course_ids = [c.course_id for c in courses]
             loaded.embeddings = embed_courses(loaded.model, list(courses), loaded.trained_courses)

@@ -22,7 +22,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from application.ports import ArtifactStore, CorruptArtifact, EpochProgress, StaleBase, UnitOfWork
+from application.ports import (
+    ArtifactStore,
+    CorruptArtifact,
+    EpochProgress,
+    StaleBase,
+    UnitOfWork,
+    UnloadableArtifact,
+)
 from application.tuning import Factories, known_settings, tune
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.roll_back_model import held_restoring
@@ -378,6 +385,11 @@ class FitStrategies:
             return self._overtaken(TWO_TOWER, started)
         except OSError as error:
             return self._unpublished(TWO_TOWER, error, started)
+        except UnloadableArtifact as error:  # a line each cycle, not a traceback
+            log.error("%s; its published version stays", error)
+            return Fitted(
+                TWO_TOWER, None, time.perf_counter() - started, f"failed: {error}", failed=True
+            )
         seconds = time.perf_counter() - started
         say(f"{TWO_TOWER} {note} in {seconds:.1f}s, published {version}")
         return Fitted(TWO_TOWER, version, seconds, note)

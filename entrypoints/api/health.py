@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
-from application.ports import UnitOfWork
+from application.ports import StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
 from entrypoints.api.errors import error_response
 from entrypoints.api.openapi import documented
@@ -44,11 +44,15 @@ def readyz(  # type: ignore[no-untyped-def]
         if schema:
             return _not_ready(schema)
         snapshot = strategies.snapshot()
-    except Exception as error:  # noqa: BLE001 - any storage failure means "not ready"
+    except StorageUnavailable as error:
         # The driver's words name hosts, ports, roles and databases: for the log (a line per
         # probe, beside its access line), not for whoever can reach /readyz.
         log.warning("not ready: database unreachable: %s", error or type(error).__name__)
         return _not_ready("database unreachable (the server's log says why)")
+    except Exception as error:  # noqa: BLE001 - not ready, rather than a 500
+        # not called a database outage: the operator would look in the wrong place
+        log.exception("not ready: the readiness check failed")
+        return _not_ready(f"{type(error).__name__} while checking (the server's log says why)")
     missing = snapshot.missing()
     if missing:
         # a version that failed its checks is not "not published yet": say what failed

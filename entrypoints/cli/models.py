@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from application.ports import ArtifactStore, CorruptArtifact, StaleBase
+from application.ports import ArtifactStore, CorruptArtifact, StaleBase, UnloadableArtifact
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -96,6 +96,10 @@ def _rebuild(ctx: click.Context, reencode: bool) -> None:
         result = container_of(ctx).rebuild_index().execute(reencode=reencode)
     except (DomainError, StaleBase) as error:
         raise click.ClickException(str(error)) from None
+    except UnloadableArtifact as error:  # its checksums hold: a refit would not replace it
+        raise click.ClickException(
+            f"{error}; `recsys rollback two_tower` goes back to the version before"
+        ) from None
     except CorruptArtifact as error:
         raise click.ClickException(
             f"the current version is damaged ({error}); `recsys trainer --once` replaces it "

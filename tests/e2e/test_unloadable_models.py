@@ -1,0 +1,139 @@
+"""A published version whose files match their checksums but cannot be loaded (a pickle torch
+refuses, ids of the wrong type) is that version rejected: the one before it answers, on a server
+running and on one starting, and the CLI says so in one line."""
+
+from __future__ import annotations
+
+import fractions
+import io
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from adapters.demo_data import demo_data
+from entrypoints.cli import cli
+from tests.e2e.conftest import make_app
+from tests.unit.test_two_tower import FAST
+
+HOME = "/api/v1/recommendations/home?user_id=user1&strategy=two_tower&k=3"
+SIMILAR = "/api/v1/recommendations/similar/course_python_basic?strategy=two_tower"
+
+
+def _pickled(files: dict[str, bytes]) -> dict[str, bytes]:
+    """model.pt pickling an object torch's weights-only loader refuses, and no numpy tower, so
+    that a worker reads model.pt."""
+    import torch
+
+    files = {k: v for k, v in files.items() if k != "learner_tower.npz"}
+    saved = io.BytesIO()
+    torch.save({"weights": fractions.Fraction(1, 3)}, saved)
+    files["model.pt"] = saved.getvalue()
+    return files
+
+
+def _odd_ids(files: dict[str, bytes]) -> dict[str, bytes]:
+    count = len(json.loads(files["item_ids.json"])["course_ids"])
+    return {**files, "item_ids.json": json.dumps({"course_ids": [{"x": 1}] * count}).encode()}
+
+
+CRAFTED = {"pickle": _pickled, "ids": _odd_ids}
+
+
+@pytest.fixture
+def trained(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
+    models = str(tmp_path / "models")
+    app = make_app(sqlite_url, caught_up=False, models_dir=models, two_tower=FAST)
+    data = demo_data(seed=5, learners=60)
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    app.container.fit_strategies(train_two_tower=None).execute()
+    good = app.container.train_two_tower().execute().version
+    yield app, good, models
+    app.container.engine().dispose()
+
+
+def publish_crafted(app, kind: str) -> str:  # type: ignore[no-untyped-def]
+    """A new current two_tower version whose files have valid checksums but cannot be loaded."""
+    store = app.container.artifact_store()
+    artifact = store.load("two_tower", store.current_version("two_tower"))
+    manifest = {
+        k: v for k, v in artifact.manifest.items() if k not in ("files", "version", "created_at")
+    }
+    return str(store.publish("two_tower", CRAFTED[kind](dict(artifact.files)), manifest))
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_a_server_starting_on_an_unloadable_version_answers_from_the_one_before(trained, kind):
+    app, good, models = trained
+    bad = publish_crafted(app, kind)
+    fresh = make_app(app.container.config.database_url(), caught_up=False, models_dir=models)
+    client = fresh.test_client()
+    home = client.get(HOME)
+    assert home.status_code == 200 and home.json["model_version"] == good
+    assert client.get(SIMILAR).json["strategy"] == "two_tower"
+    assert client.get("/readyz").status_code == 200
+    shown = {m["strategy"]: m for m in client.get("/admin/recommendations/models").json["models"]}
+    assert shown["two_tower"]["version"] == good
+    assert shown["two_tower"]["errors"][0].startswith(f"two_tower version {bad} rejected: ")
+    fresh.container.engine().dispose()
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_a_running_server_keeps_answering_when_an_unloadable_version_is_published(trained, kind):
+    app, good, _ = trained
+    client = app.test_client()
+    assert client.get(HOME).json["model_version"] == good
+    bad = publish_crafted(app, kind)
+    home = client.get(HOME)  # refresh_seconds 0: each request checks for new versions
+    assert home.status_code == 200 and home.json["model_version"] == good
+    shown = {m["strategy"]: m for m in client.get("/admin/recommendations/models").json["models"]}
+    assert f"two_tower version {bad} rejected" in shown["two_tower"]["errors"][0]
+
+
+def test_readiness_names_the_model_that_cannot_be_loaded_when_no_version_can(tmp_path, trained):
+    app, good, models = trained
+    bad = publish_crafted(app, "pickle")
+    store = app.container.artifact_store()
+    shutil.rmtree(store.root / "two_tower" / "versions" / good)
+    fresh = make_app(app.container.config.database_url(), caught_up=False, models_dir=models)
+    ready = fresh.test_client().get("/readyz")
+    assert ready.status_code == 503
+    message = ready.json["error"]["message"]
+    assert message.startswith(f"two_tower version {bad} rejected: UnpicklingError: ")
+    assert "database" not in message
+    fresh.container.engine().dispose()
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+@pytest.mark.parametrize("command", ["rebuild-index", "export-embeddings"])
+def test_rebuilding_from_an_unloadable_version_is_a_one_line_error(
+    trained, kind, command, monkeypatch
+):
+    app, _, models = trained
+    bad = publish_crafted(app, kind)
+    monkeypatch.setenv("RS_DATABASE_URL", app.container.config.database_url())
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    result = CliRunner().invoke(cli, [command], catch_exceptions=False)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: two_tower {bad} cannot be loaded (")
+    assert "\x1b" not in result.output  # torch's bold, for a terminal
+    assert result.output.endswith("`recsys rollback two_tower` goes back to the version before\n")
+
+
+def test_the_trainer_reembedding_a_new_course_with_an_unloadable_version_says_so_in_a_line(
+    trained, monkeypatch
+):
+    from tests.conftest import course
+
+    app, _, models = trained
+    bad = publish_crafted(app, "pickle")
+    app.container.upsert_courses().execute([course("course_new", "A New Course")])
+    monkeypatch.setenv("RS_DATABASE_URL", app.container.config.database_url())
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    result = CliRunner().invoke(cli, ["trainer", "--once"], catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "two_tower: nothing published in " in result.output
+    assert f"(failed: two_tower {bad} cannot be loaded (UnpicklingError: " in result.output
+    assert result.output.endswith("Error: two_tower failed (see above)\n")
