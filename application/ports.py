@@ -476,6 +476,11 @@ class StorageUnavailable(Exception):
     """The database cannot be reached (down, frozen past its timeouts): try again later."""
 
 
+class UnusableDatabase(StorageUnavailable):
+    """The configured database is none: a SQLite file that does not exist, or is not a database.
+    Waiting does not mend it; `recsys init-db` or correcting the setting does."""
+
+
 class UnitOfWork(abc.ABC):
     """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit. A lost
     connection leaves the block as StorageUnavailable, whatever the backend."""

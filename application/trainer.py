@@ -20,8 +20,9 @@ from application.ports import (
     TrainerBeat,
     TrainerTally,
     UnitOfWork,
+    UnusableDatabase,
 )
-from application.use_cases.fit_strategies import FitStrategies, Fitted
+from application.use_cases.fit_strategies import EmptyCatalog, FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.update_bandit import UpdateBandit
@@ -81,7 +82,11 @@ class Trainer:
         if self._fitted_at is None:
             self._beat("started: fitting")  # seen at once, not only after a long first fit
         self._fitted_at = now
-        fitted = self.fit().execute(force=force, progress=self.say)
+        try:
+            fitted = self.fit().execute(force=force, progress=self.say)
+        except EmptyCatalog as error:
+            self._beat(str(error))
+            raise
         for item in fitted:
             if item.held:  # nothing was fitted: said, not counted as a fit
                 self.say(f"{item.strategy}: {item.note}")
@@ -143,7 +148,11 @@ class Trainer:
                 if down:
                     self.say("database is back; the trainer carries on")
                 down = False
+            except EmptyCatalog as error:  # a line each fit cycle, not a traceback
+                log.warning("%s", error)
             except StorageUnavailable as error:
+                if prepare is not None and isinstance(error, UnusableDatabase):
+                    raise  # no database where it points: waiting for one would never end
                 if not down:
                     log.warning(
                         "database unavailable (%s); the trainer tries again every %gs",

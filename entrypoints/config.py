@@ -254,10 +254,10 @@ def _shown(variable: str, value: str) -> str:
     """A value as an error may echo it: secrets masked, also a URL's password."""
     if variable in SECRET_KEYS:
         return "***" if value else value
-    return _masked_url(value) if variable == "RS_DATABASE_URL" else value
+    return masked_url(value) if variable == "RS_DATABASE_URL" else value
 
 
-def _masked_url(url: str) -> str:
+def masked_url(url: str) -> str:
     # up to the last "@": a password may hold a raw "@", or a "/" that breaks the URL (the
     # error then echoes it); the user may be empty; libpq also takes one as a query parameter
     # (?password=..., and the client key's ?sslpassword=...)
@@ -446,7 +446,7 @@ def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
     for secret in ("admin_token", "api_key", "xapi_secret"):
         if shown.get(secret):
             shown[secret] = "***"
-    shown["database_url"] = _masked_url(str(shown["database_url"]))
+    shown["database_url"] = masked_url(str(shown["database_url"]))
     return shown
 
 

@@ -46,6 +46,7 @@ from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
 from entrypoints import metrics
+from entrypoints.config import masked_url
 from entrypoints.xapi_mapping_file import load_mapping
 
 
@@ -207,6 +208,7 @@ class Container(containers.DeclarativeContainer):
         tuning_factories=deployment_tuning_factories,
         pins=config.tuning_pins,
         tuning_budget=config.tuning_budget_seconds,
+        database=providers.Callable(masked_url, config.database_url),
     )
     submit_job = providers.Factory(SubmitJob, uow.provider, kinds=("reindex", "fit"))
     run_jobs = providers.Factory(

@@ -17,7 +17,7 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = build_engine(url)
+    engine = build_engine(url, create=True)  # migrating is what makes a new database
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

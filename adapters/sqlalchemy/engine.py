@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 
 from adapters.sqlalchemy.watchdog import Watchdog
-from application.ports import StorageUnavailable
+from application.ports import StorageUnavailable, UnusableDatabase
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
 #: A pooled connection must answer SELECT 1 within this, or it is replaced. Not tighter: a worker
@@ -24,18 +25,56 @@ PING_SECONDS = 2.0
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
-def build_engine(url: str, timeout: float | None = None) -> Engine:
+def build_engine(url: str, timeout: float | None = None, create: bool = False) -> Engine:
+    """`create`: a SQLite file missing (and its folder) is made, which only migrating asks for:
+    any other command on a mistyped path would make an empty database there and carry on with
+    it as if it were the real one (a trainer would publish models of nothing)."""
     timeout = timeout or DEFAULT_TIMEOUT_SECONDS
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": timeout})
-        event.listen(engine, "connect", _sqlite_pragmas(timeout))
+        engine = _sqlite(parsed, timeout, create)
     else:
         engine = _postgres(url, timeout)
     event.listen(engine, "handle_error", _unavailable)
     return engine
+
+
+def _sqlite(url: URL, timeout: float, create: bool) -> Engine:
+    path = url.database or ""
+    if path and path != ":memory:" and "uri" not in url.query:  # an operator's own URI stays
+        if create:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # mode=rw: SQLite would otherwise create the file at the first connection
+        url = url.set(
+            database=f"file:{quote(path)}",
+            query={**url.query, "mode": "rwc" if create else "rw", "uri": "true"},
+        )
+    engine = create_engine(url, connect_args={"timeout": timeout})
+    event.listen(engine, "connect", _sqlite_pragmas(timeout))
+    event.listen(engine, "handle_error", _unusable_sqlite(path))
+    return engine
+
+
+def _unusable_sqlite(path: str) -> Callable[[ExceptionContext], None]:
+    """A SQLite path that holds no database is said as such: waiting never mends it."""
+
+    def check(context: ExceptionContext) -> None:
+        text = str(context.original_exception).lower()
+        if "unable to open" in text and not Path(path).exists():
+            raise UnusableDatabase(
+                f"there is no SQLite database at {path}: `recsys init-db` creates one "
+                "(or correct RS_DATABASE_URL)"
+            ) from context.original_exception
+        if "unable to open" in text and Path(path).is_dir():
+            raise UnusableDatabase(
+                f"{path} is a directory, not an SQLite database"
+            ) from context.original_exception
+        if "file is not a database" in text:
+            raise UnusableDatabase(
+                f"{path} is not an SQLite database"
+            ) from context.original_exception
+
+    return check
 
 
 def on_answer(engine: Engine, callback: Callable[[], None]) -> None:

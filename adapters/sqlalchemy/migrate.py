@@ -24,13 +24,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> str | None:
+def upgrade(url: str, revision: str = "head", create: bool = True) -> str | None:
     """To `revision`; None, or why the database was left as it is. A database already at a
     revision this version does not know is: a newer version migrated it and this one was rolled
     back (its tables are a superset of these; Alembic cannot upgrade from a revision it cannot
-    find, and the trainer would stop)."""
+    find, and the trainer would stop). Without `create`, a SQLite file that does not exist is
+    UnusableDatabase, not a new empty database (the trainer migrates, but never creates)."""
     if revision == "head":
-        newer = _unknown_revisions(url)
+        newer = _unknown_revisions(url, create)
         if newer:
             left = (
                 f"the database schema is at revision {', '.join(sorted(newer))}, newer than this "
@@ -42,8 +43,8 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     return None
 
 
-def _unknown_revisions(url: str) -> set[str]:
-    engine = build_engine(url)
+def _unknown_revisions(url: str, create: bool) -> set[str]:
+    engine = build_engine(url, create=create)
     try:
         with engine.connect() as connection:
             return _current(connection) - known_revisions()[0]

@@ -76,6 +76,11 @@ class DataVersion:
         return cls(catalog, events) if sep else None
 
 
+class EmptyCatalog(Exception):
+    """The database holds no courses: nothing is fitted. Models of no courses, published over
+    those of a catalog, would empty every list (a trainer pointed at the wrong database)."""
+
+
 def published_settings(store: ArtifactStore) -> tuple[str | None, dict[str, Any]]:
     """The current tuning version and its manifest ({} when nothing was tuned yet)."""
     version = store.current_version(TUNING)
@@ -99,10 +104,13 @@ class FitStrategies:
         tuning_factories: Factories | None = None,
         pins: Mapping[str, Mapping[str, Any]] | None = None,
         tuning_budget: float = 0.0,
+        database: str = "",
     ) -> None:
         """factories: strategy -> a recommender built with keyword settings (those chosen by
         tuning, or pinned); tuning_factories: what application.tuning.tune searches with (none, or
-        a budget of 0: no tuning, the configured defaults and pins are used)."""
+        a budget of 0: no tuning, the configured defaults and pins are used); database: which
+        one this reads, as an operator may be shown it (no password)."""
+        self.database = database
         self.uow_factory = uow_factory
         self.factories = dict(factories)
         self.store = store
@@ -226,6 +234,14 @@ class FitStrategies:
         self, force: bool = False, progress: Callable[[str], None] | None = None
     ) -> list[Fitted]:
         say = progress or log.info
+        with self.uow_factory() as uow:
+            empty = uow.courses.count() == 0
+        if empty:
+            where = f" {self.database}" if self.database else ""
+            raise EmptyCatalog(
+                f"nothing was fitted: the database{where} holds no courses; "
+                "the published versions stay"
+            )
         data, stale, two_tower = self.plan(force)
         held = [self._holding(name, restores) for name, restores in self.held.items()]
         if not stale and not two_tower:

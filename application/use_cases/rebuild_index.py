@@ -51,6 +51,10 @@ class RebuildIndex:
         artifact = self.store.load(name, current)
         with self.uow_factory() as uow:
             courses = uow.courses.all()
+        if not courses:  # embedding none would replace a model of the catalog by an empty one
+            raise StrategyUnavailable(
+                f"the database holds no courses: nothing to embed; {name} {current} stays"
+            )
         files, manifest = self.trainer.reindex(artifact, courses, reencode)
         # A new index is not a new model: the training interval and erasures are checked
         # against when the model was trained.

@@ -28,7 +28,8 @@ def healthz():  # type: ignore[no-untyped-def]
 
 @bp.get("/readyz")
 @documented(
-    "Ready: the database answers and every strategy has a published version loaded",
+    "Ready: the database answers, the catalog has courses and every strategy has a published "
+    "version loaded",
     StatusSchema,
     errors=(503,),
 )
@@ -53,6 +54,12 @@ def readyz(  # type: ignore[no-untyped-def]
         # not called a database outage: the operator would look in the wrong place
         log.exception("not ready: the readiness check failed")
         return _not_ready(f"{type(error).__name__} while checking (the server's log says why)")
+    if not snapshot.courses:
+        # every list would be empty: a fresh database not loaded yet, or the wrong one
+        return _not_ready(
+            "the catalog has no courses: import them (`recsys import-courses`, "
+            "POST /api/v1/courses)"
+        )
     missing = snapshot.missing()
     if missing:
         # a version that failed its checks is not "not published yet": say what failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from application.ports import StorageUnavailable
+from application.ports import StorageUnavailable, UnusableDatabase
 from entrypoints.cli import (  # noqa: F401 - registers the commands
     data,
     evaluate,
@@ -26,6 +26,8 @@ def main() -> Any:
     gc.freeze()
     try:
         return cli(prog_name="recsys")
+    except UnusableDatabase as error:  # no database there: retrying would not help
+        raise SystemExit(f"Error: {error}") from None
     except StorageUnavailable as error:
         # A clear line and exit status 1, like click's own errors, not a traceback.
         raise SystemExit(f"Error: the database is unavailable ({error}); retry shortly") from None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from application.ports import UnusableDatabase
 from entrypoints import logs
 from entrypoints.config import ConfigError, load_settings
 
@@ -51,9 +52,13 @@ def container_of(ctx: click.Context, schema: bool = True) -> Container:
 
 
 def schema_checked(container: Container) -> None:
-    """A one-line error when the schema is not this version's (schema_problem); a database
-    that does not answer raises StorageUnavailable, which each caller treats its own way."""
-    with container.uow() as uow:
-        problem = uow.schema_problem()
+    """A one-line error when the schema is not this version's (schema_problem) or there is no
+    database at all (a SQLite path that holds none); a database that does not answer raises
+    StorageUnavailable, which each caller treats its own way."""
+    try:
+        with container.uow() as uow:
+            problem = uow.schema_problem()
+    except UnusableDatabase as error:
+        raise click.ClickException(str(error)) from None
     if problem:
         raise click.ClickException(problem)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from application.ports import UnusableDatabase
 from application.use_cases.erase_learner import last_erased
 from application.use_cases.log_interactions import LogResult
 from domain.model import Interaction
@@ -26,7 +27,11 @@ def init_db(ctx: click.Context) -> None:
     if container.backend() == "memory":
         click.echo("in-memory backend: nothing to migrate")
         return
-    if container.migrate() is None:  # else a newer version's schema, left as it is (logged)
+    try:
+        left = container.migrate()
+    except UnusableDatabase as error:  # e.g. a SQLite path naming a file that is no database
+        raise click.ClickException(str(error)) from None
+    if left is None:  # else a newer version's schema, left as it is (logged)
         click.echo("database is at the latest schema")
 
 

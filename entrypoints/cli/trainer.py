@@ -8,6 +8,8 @@ import threading
 
 import click
 
+from application.ports import UnusableDatabase
+from application.use_cases.fit_strategies import EmptyCatalog
 from entrypoints.cli.base import cli, container_of
 
 
@@ -28,7 +30,10 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     container = container_of(ctx, schema=False)
-    migrate = container.migrate if container.backend() == "sqlalchemy" else None
+    migrate = (
+        # upgrades a database, never makes one: a mistyped SQLite path stays a mistake
+        (lambda: container.migrate(create=False)) if container.backend() == "sqlalchemy" else None
+    )
     try:
         container.artifact_store().check_writable()
     except OSError as error:  # a read-only mount: every fit would be done for nothing
@@ -38,9 +43,12 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         ) from None
     process = container.trainer()
     if once:
-        if migrate is not None:
-            migrate()
-        fitted = process.run_once(force=force)
+        try:
+            if migrate is not None:
+                migrate()
+            fitted = process.run_once(force=force)
+        except (UnusableDatabase, EmptyCatalog) as error:
+            raise click.ClickException(str(error)) from None
         for item in fitted:
             if item.held:
                 click.echo(f"{item.strategy}: {item.note}")
@@ -72,6 +80,8 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         # a trainer started while the database is down waits for it (a supervisor, or
         # `serve --with-trainer`, which does not restart it, would otherwise lose it)
         process.run_forever(stop, prepare=migrate, force=force)
+    except UnusableDatabase as error:  # a mistyped SQLite path: waiting would not make one
+        raise click.ClickException(str(error)) from None
     except Stopped:
         # a publish is a staged directory renamed into place and a pointer replaced: leaving
         # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job

@@ -619,6 +619,9 @@ def unmigrated_url(request, tmp_path):  # type: ignore[no-untyped-def]
     """A database without the schema: a new SQLite file, or the PostgreSQL test database taken
     down to no revision (and migrated again afterwards, for the next tests)."""
     if request.param == "sqlite":
+        import sqlite3
+
+        sqlite3.connect(tmp_path / "empty.db").close()  # a database, without our tables
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     from adapters.sqlalchemy.migrate import downgrade, upgrade

@@ -3,6 +3,8 @@ checks (not "nothing published yet"), that the database does not answer (why: in
 
 from __future__ import annotations
 
+import sqlite3
+
 from adapters.sqlalchemy.migrate import downgrade, upgrade
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
@@ -16,6 +18,7 @@ def _ready(app):  # type: ignore[no-untyped-def]
 
 
 def test_a_server_on_a_database_never_migrated_says_to_run_init_db(tmp_path):
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database, without our tables
     response = _ready(make_app(f"sqlite:///{tmp_path / 'empty.db'}", caught_up=False))
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["error"]["message"] == ("the database has no schema: run `recsys init-db`")

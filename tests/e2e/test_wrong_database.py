@@ -1,0 +1,208 @@
+"""A command pointed at the wrong database (a mistyped SQLite path, an empty database) changes
+nothing: it makes no file, and a trainer publishes no model of no courses over the real ones."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+
+from adapters.demo_data import demo_data
+from entrypoints.cli import cli
+from tests.e2e.conftest import make_app
+from tests.unit.test_two_tower import FAST
+
+HOME = "/api/v1/recommendations/home?user_id=user1&strategy=popularity"
+
+COMMANDS = [
+    ["trainer", "--once"],
+    ["demo-data", "--learners", "2"],
+    ["import-courses", "courses.csv"],
+    ["prepare-training-data", "--output", "out.csv"],
+    ["erase-learner", "--yes", "user1"],
+    ["update-online-model"],
+    ["repair-credit"],
+    ["export-embeddings"],
+    ["serve", "--port", "18201"],  # refused before it binds
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_command_on_a_sqlite_path_without_a_database_makes_none_and_says_so(
+    command, tmp_path, monkeypatch
+):
+    missing = tmp_path / "mistyped" / "dir" / "recsys.db"
+    monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{missing}")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: there is no SQLite database at {missing}: `recsys init-db` creates one "
+        "(or correct RS_DATABASE_URL)"
+    )
+    assert not (tmp_path / "mistyped").exists()
+
+
+def test_init_db_makes_the_database_and_its_folder(tmp_path, monkeypatch):
+    """What `make run` starts with on a fresh machine."""
+    path = tmp_path / "var" / "recsys.db"
+    monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{path}")
+    assert CliRunner().invoke(cli, ["init-db"], catch_exceptions=False).exit_code == 0
+    assert path.is_file()
+    result = CliRunner().invoke(cli, ["demo-data", "--learners", "3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "what, write", [("a text file", "root:x:0:0:root:/root:/bin/bash\n"), ("a folder", None)]
+)
+def test_a_sqlite_path_that_is_no_database_is_one_line_for_every_command(
+    what, write, tmp_path, monkeypatch
+):
+    path = tmp_path / "passwd"
+    if write is None:
+        path.mkdir()
+    else:
+        path.write_text(write)
+    monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    said = "is a directory, not" if write is None else "is not"
+    for command in (["init-db"], ["trainer", "--once"], ["update-online-model"]):
+        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.output == f"Error: {path} {said} an SQLite database\n", command
+    if write is not None:
+        assert path.read_text() == write
+
+
+@pytest.fixture
+def served(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
+    """A server on a catalog with events, with every strategy published."""
+    models = str(tmp_path / "models")
+    app = make_app(sqlite_url, caught_up=False, models_dir=models, two_tower=FAST)
+    data = demo_data(seed=5, learners=40)
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    app.container.fit_strategies(train_two_tower=None).execute()
+    app.container.train_two_tower().execute()
+    yield app, models
+    app.container.engine().dispose()
+
+
+def _current(app) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    store = app.container.artifact_store()
+    return {name: store.current_version(name) for name in app.container.published_strategies()}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_trainer_on_a_database_without_courses_publishes_nothing_over_the_catalogs_models(
+    served, backend, request, tmp_path, monkeypatch
+):
+    app, models = served
+    before = _current(app)
+    if backend == "sqlite":
+        empty = f"sqlite:///{tmp_path / 'empty.db'}"
+        assert CliRunner().invoke(cli, ["init-db"], env={"RS_DATABASE_URL": empty}).exit_code == 0
+        shown = empty
+    else:  # with a password, which the line must not show
+        url = make_url(request.getfixturevalue("postgres_url")).set(password="s3cret-pw")
+        empty = url.render_as_string(hide_password=False)
+        shown = url.render_as_string(hide_password=True)
+    monkeypatch.setenv("RS_DATABASE_URL", empty)
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    for command in (["trainer", "--once"], ["trainer", "--once", "--force"]):
+        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+        assert result.exit_code == 1 and "s3cret" not in result.output
+        assert result.output.strip().splitlines()[-1] == (
+            f"Error: nothing was fitted: the database {shown} holds no courses; "
+            "the published versions stay"
+        )
+    result = CliRunner().invoke(cli, ["export-embeddings"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: the database holds no courses: nothing to embed; two_tower "
+        f"{before['two_tower']} stays\n"
+    )
+    assert _current(app) == before
+    assert len(app.test_client().get(HOME).json["items"]) == 10
+
+
+def test_readiness_says_a_catalog_without_courses_is_not_ready(sqlite_url):
+    app = make_app(sqlite_url)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["error"]["message"] == (
+        "the catalog has no courses: import them (`recsys import-courses`, POST /api/v1/courses)"
+    )
+    app.container.engine().dispose()
+
+
+def test_readiness_at_a_mistyped_sqlite_path_logs_that_there_is_no_database_there(tmp_path, caplog):
+    missing = tmp_path / "mistyped" / "recsys.db"
+    app = make_app(f"sqlite:///{missing}", caught_up=False)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["error"]["message"] == "database unreachable (the server's log says why)"
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"there is no SQLite database at {missing}: " in line for line in logged), logged
+    assert not missing.parent.exists()
+    app.container.engine().dispose()
+
+
+def test_a_running_trainer_without_courses_says_so_each_cycle_and_publishes_nothing(
+    sqlite_url, tmp_path, caplog
+):
+    import logging
+    import threading
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"))
+    trainer = app.container.trainer()
+    trainer.fit_interval, trainer.poll_seconds = 0, 0.05
+    stop = threading.Event()
+    running = threading.Thread(target=trainer.run_forever, args=(stop,))
+    with caplog.at_level(logging.INFO):
+        running.start()
+        time.sleep(1)
+        stop.set()
+        running.join(10)
+    said = [r for r in caplog.records if "nothing was fitted" in r.getMessage()]
+    assert said and all(r.levelno == logging.WARNING and not r.exc_info for r in said)
+    assert said[0].getMessage() == (
+        f"nothing was fitted: the database {sqlite_url} holds no courses; "
+        "the published versions stay"
+    )
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+    cycle = app.test_client().get("/admin/recommendations/models").json["trainers"][0]
+    assert cycle["last_cycle"].startswith("nothing was fitted: the database ")
+    app.container.engine().dispose()
+
+
+def test_a_trainer_started_on_a_sqlite_path_without_a_database_stops_instead_of_waiting(
+    tmp_path,
+):
+    """A database that does not answer is waited for; one that is not there never comes."""
+    import os
+    import subprocess
+    import sys
+
+    missing = tmp_path / "mistyped" / "recsys.db"
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{missing}",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_LOG_FORMAT": "json",
+    }
+    command = [sys.executable, "-m", "entrypoints.cli", "trainer"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: there is no SQLite database at {missing}: `recsys init-db` creates one "
+        "(or correct RS_DATABASE_URL)"
+    )
+    assert not missing.parent.exists()
