@@ -51,6 +51,8 @@ def _figure(height: float = 3.0) -> Any:
     from matplotlib.figure import Figure
 
     matplotlib.rcParams["svg.fonttype"] = "none"  # real <text>: searchable, selectable, readable
+    # course titles are text: "$100 to $1M" is no formula, and "$\frac{$" no error
+    matplotlib.rcParams["text.parse_math"] = False
     figure = Figure(figsize=(6.4, height), layout="constrained")
     return figure, figure.add_subplot()
 
