@@ -17,6 +17,7 @@ from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender, live_popularity
 from adapters.sequence import SequenceRecommender
+from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.engine import build_engine, on_answer
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -77,14 +78,16 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     backend = providers.Callable(_backend, config.database_url)
+    #: after a database failure, requests within the timeout fail at once instead of each waiting
+    breaker = providers.Singleton(Breaker, window=config.db_timeout_seconds)
     engine = providers.Singleton(
-        build_engine, config.database_url, timeout=config.db_timeout_seconds
+        build_engine, config.database_url, timeout=config.db_timeout_seconds, breaker=breaker
     )
     memory_store = providers.Singleton(InMemoryStore)
     uow = providers.Selector(
         backend,
         memory=providers.Factory(InMemoryUnitOfWork, memory_store),
-        sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine),
+        sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine, breaker),
     )
     migrate = providers.Callable(upgrade, config.database_url)
     #: `watch_answers(callback)`: callback() after every statement the database answers (a web

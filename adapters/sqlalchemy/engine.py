@@ -14,6 +14,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 
+from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.watchdog import Watchdog
 from application.ports import StorageUnavailable, UnusableDatabase
 
@@ -25,17 +26,33 @@ PING_SECONDS = 2.0
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
-def build_engine(url: str, timeout: float | None = None, create: bool = False) -> Engine:
+def build_engine(
+    url: str, timeout: float | None = None, create: bool = False, breaker: Breaker | None = None
+) -> Engine:
     """`create`: a SQLite file missing (and its folder) is made, which only migrating asks for:
     any other command on a mistyped path would make an empty database there and carry on with
-    it as if it were the real one (a trainer would publish models of nothing)."""
+    it as if it were the real one (a trainer would publish models of nothing). `breaker` is
+    told of every outage (see adapters.sqlalchemy.breaker)."""
     timeout = timeout or DEFAULT_TIMEOUT_SECONDS
     parsed = make_url(url)
+    unusable: Callable[[ExceptionContext], None] | None = None
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite(parsed, timeout, create)
+        unusable = _unusable_sqlite(parsed.database or "")
     else:
         engine = _postgres(url, timeout)
-    event.listen(engine, "handle_error", _unavailable)
+
+    @event.listens_for(engine, "handle_error")
+    def classify(context: ExceptionContext) -> None:
+        try:
+            if unusable is not None:
+                unusable(context)
+            _unavailable(context)
+        except StorageUnavailable as error:
+            if breaker is not None:
+                breaker.failed(str(error))
+            raise
+
     return engine
 
 
@@ -49,9 +66,9 @@ def _sqlite(url: URL, timeout: float, create: bool) -> Engine:
             database=f"file:{quote(path)}",
             query={**url.query, "mode": "rwc" if create else "rw", "uri": "true"},
         )
-    engine = create_engine(url, connect_args={"timeout": timeout})
+    # pool_timeout: a request waiting for a pooled connection waits no longer than for the lock
+    engine = create_engine(url, connect_args={"timeout": timeout}, pool_timeout=timeout)
     event.listen(engine, "connect", _sqlite_pragmas(timeout))
-    event.listen(engine, "handle_error", _unusable_sqlite(path))
     return engine
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.migrate import schema_problem
 from adapters.sqlalchemy.repositories import (
@@ -30,10 +31,13 @@ def _unreachable(error: BaseException | None) -> bool:
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, breaker: Breaker | None = None) -> None:
         self.engine = engine
+        self.breaker = breaker
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
+        # while the database has just failed, fail at once rather than wait for it again
+        self._admitted = self.breaker.admit() if self.breaker is not None else 0.0
         try:
             self.connection: Connection = self.engine.connect()
         except DBAPIError as error:
@@ -63,6 +67,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise StorageUnavailable(
                 f"the database is unreachable: {type(error).__name__}"
             ) from error
+        if self.breaker is not None and not isinstance(error, StorageUnavailable):
+            self.breaker.succeeded(self._admitted)
 
     def commit(self) -> None:
         self.connection.commit()

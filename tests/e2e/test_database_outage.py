@@ -89,6 +89,53 @@ def test_a_locked_sqlite_database_is_a_503_after_the_busy_timeout(sqlite_url):
     assert response.status_code == 503 and response.headers["Retry-After"]
 
 
+def window_over(app) -> None:  # type: ignore[no-untyped-def]
+    """As if the breaker's window had passed since the last failure: the next request tries."""
+    breaker = app.container.breaker()
+    breaker.clock = lambda: time.monotonic() + breaker.window
+
+
+def _answers(app, requests: list[tuple[str, str, dict | None]], threads: int = 4):  # type: ignore[no-untyped-def]
+    """(status, Retry-After, seconds) of each request, sent by `threads` threads at once, as a
+    gunicorn worker's threads take them: what waits holds a thread, and the rest queue."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(request: tuple[str, str, dict | None]):  # type: ignore[no-untyped-def]
+        method, url, body = request
+        started = time.monotonic()
+        response = app.test_client().open(url, method=method, json=body)
+        return response.status_code, response.headers.get("Retry-After"), time.monotonic() - started
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(send, requests))
+
+
+def test_requests_during_a_held_sqlite_write_lock_all_answer_503_within_the_timeout(sqlite_url):
+    """Each would wait the lock's timeout in turn, 16 requests over 4 threads 4 s in all; after
+    the first failure the rest answer at once, and the database is used again once it is free."""
+    import sqlite3
+
+    app = make_app(sqlite_url, caught_up=False, db_timeout_seconds=1.0)
+    client = app.test_client()
+    assert client.put("/api/v1/courses/c1", json={"title": "C"}).status_code == 200
+    event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        answers = _answers(app, [("POST", "/api/v1/interactions", event)] * 16)
+        took = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert {(status, retry) for status, retry, _ in answers} == {(503, "5")}
+    assert took < 2.5, sorted(seconds for *_, seconds in answers)
+    time.sleep(1.0)  # the breaker's window: then one request tries, and finds the lock free
+    assert client.post("/api/v1/interactions", json=event).status_code == 200
+    assert client.post("/api/v1/interactions", json=event).status_code == 200
+    app.container.engine().dispose()
+
+
 class FreezableProxy:
     """Forwards a TCP port to PostgreSQL; freeze() stops forwarding while the kernel keeps
     accepting and acknowledging, which is what a SIGSTOPped server looks like to a client."""
@@ -143,6 +190,7 @@ def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_u
             assert response.status_code == 503, url
             assert time.monotonic() - started < 15  # the freeze itself never ends on its own
         proxy.frozen.clear()
+        window_over(app)
         with caplog.at_level(logging.INFO):
             assert client.get("/api/v1/courses").status_code == 200  # and it recovers
             # Once no request has failed for a while, the next answer says the outage is over.
@@ -152,6 +200,30 @@ def test_pooled_connections_to_a_frozen_server_are_cut_within_seconds(postgres_u
                 assert client.get("/api/v1/courses").status_code == 200
         back = [r.getMessage() for r in caplog.records if "database back" in r.getMessage()]
         assert back == [back[0]] and "(1 request answered 503 over" in back[0]
+        app.container.engine().dispose()
+    finally:
+        proxy.close()
+
+
+@pytest.mark.postgres
+def test_requests_while_the_database_is_frozen_answer_503_within_one_timeout(postgres_url):
+    """Before, each waited for the frozen server itself: 16 requests over 4 threads took four
+    rounds of connect timeout and watchdog; now the first failure answers the rest at once."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(postgres_url)
+    proxy = FreezableProxy((target.host or "127.0.0.1", target.port or 5432))
+    try:
+        url = target.set(port=proxy.port).render_as_string(hide_password=False)
+        app = make_app(url, caught_up=False, db_timeout_seconds=1.0)
+        assert app.test_client().get("/api/v1/courses").status_code == 200
+        proxy.frozen.set()
+        started = time.monotonic()
+        answers = _answers(app, [("GET", "/api/v1/courses", None)] * 16)
+        took = time.monotonic() - started
+        assert {(status, retry) for status, retry, _ in answers} == {(503, "5")}
+        assert took < 5, sorted(seconds for *_, seconds in answers)  # one round: about 2 s
+        proxy.frozen.clear()
         app.container.engine().dispose()
     finally:
         proxy.close()
@@ -188,6 +260,7 @@ def test_a_database_recreated_empty_is_a_503_saying_to_run_init_db_not_a_500(req
         assert client.post("/api/v1/interactions", json=event).status_code == 503
     finally:
         upgrade(url)
+    window_over(app)
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     assert client.get("/api/v1/courses").status_code == 200
     app.container.engine().dispose()

@@ -6,7 +6,11 @@ import logging
 import socket
 import time
 
+import pytest
+
+from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.watchdog import Watchdog
+from application.ports import StorageUnavailable
 from entrypoints.api.outages import OutageLog
 
 
@@ -100,3 +104,38 @@ def test_a_long_outage_says_every_five_minutes_that_it_goes_on_and_why(caplog):
         "database still failing: 16 requests answered 503 over 300 s; latest: QueryCanceled"
     )
     assert lines[2].endswith("over 600 s; latest: password authentication failed")
+
+
+def test_after_a_failure_the_breaker_refuses_at_once_then_lets_one_try_after_its_window():
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    breaker.admit()
+    breaker.failed("OperationalError: database is locked")
+    clock.now += 1
+    with pytest.raises(StorageUnavailable, match="database is locked.*1.0s ago"):
+        breaker.admit()
+    clock.now += 2
+    probe = breaker.admit()  # the window is over: one request tries
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()  # the others do not, while it tries
+    breaker.succeeded(probe)
+    breaker.admit()  # closed
+    breaker.admit()
+
+
+def test_a_unit_of_work_begun_before_the_failure_does_not_close_the_breaker():
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    before = breaker.admit()
+    clock.now += 1
+    breaker.failed("database is locked")
+    breaker.succeeded(before)  # a read that SQLite allowed during the write lock
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()
+    clock.now += 3
+    probe = breaker.admit()
+    clock.now += 1
+    breaker.failed("database is locked")  # the probe waited and failed: another window
+    breaker.succeeded(probe)  # (what another unit of work admitted with it would say)
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()

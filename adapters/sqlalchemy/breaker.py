@@ -1,0 +1,58 @@
+"""A circuit breaker per process: once the database fails, requests fail at once for a while.
+
+Without it, every request of an outage (a frozen server, a SQLite write lock held) waits the
+whole timeout before its 503: requests pile up behind each other, take every worker thread, and
+even /healthz waits for a free one. With it, one request waits, the others within `window`
+seconds answer 503 at once; then one request tries again (half-open) while the rest still
+answer at once, and the first unit of work begun after the failure that succeeds closes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from application.ports import StorageUnavailable
+
+#: the database's default timeout: a failure keeps others off for as long as it waited
+DEFAULT_WINDOW_SECONDS = 3.0
+
+
+class Breaker:
+    def __init__(
+        self, window: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window = window or DEFAULT_WINDOW_SECONDS
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._opened_at: float | None = None  # None: closed
+        self._cause = ""
+
+    def admit(self) -> float:
+        """Before a unit of work: raises StorageUnavailable while open, else a token for
+        `succeeded`. After each `window` one caller is let through, to try."""
+        now = self.clock()
+        if self._opened_at is None:  # the request path: no outage, no lock
+            return now
+        with self._lock:
+            if self._opened_at is None or now - self._opened_at >= self.window:
+                if self._opened_at is not None:
+                    self._opened_at = now  # this caller tries; the next one after a window
+                return now
+            ago, cause = now - self._opened_at, self._cause
+        raise StorageUnavailable(f"{cause} ({ago:.1f}s ago; not tried again for {self.window:g}s)")
+
+    def failed(self, cause: str) -> None:
+        with self._lock:
+            self._opened_at, self._cause = self.clock(), cause
+
+    def succeeded(self, token: float) -> None:
+        """A unit of work admitted at `token` ended without an outage: closes the breaker if it
+        began after the failure (one begun before proves nothing: it may only have read, as
+        SQLite allows during a write lock)."""
+        if self._opened_at is None:
+            return
+        with self._lock:
+            if self._opened_at is not None and token >= self._opened_at:
+                self._opened_at = None
