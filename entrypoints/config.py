@@ -31,6 +31,8 @@ from entrypoints.two_tower_yaml import checked
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE_URL = "sqlite:///var/recsys.db"
 DEFAULT_TWO_TOWER_CONFIG = "configs/two_tower.yaml"
+#: what RS_HOST and `serve --host` take: a host name or an IP address (IPv6 in brackets or not)
+HOST = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 DAY = 86_400
 #: durations beyond it are no setting anyone means, and overflow a datetime (far beyond)
 YEAR = 365 * DAY
@@ -131,7 +133,7 @@ class Settings(BaseModel):
     # a web worker that has just read `current` must still find that version after a publish
     keep_versions: int = Field(3, alias="RS_KEEP_VERSIONS", ge=2)
     hnsw_above: int = Field(50_000, alias="RS_FAISS_HNSW_ABOVE", ge=1)
-    host: str = Field("127.0.0.1", alias="RS_HOST", pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
+    host: str = Field("127.0.0.1", alias="RS_HOST", pattern=HOST.pattern)
     port: int = Field(8002, alias="RS_PORT", ge=1, le=65535)
     max_body_bytes: int = Field(2 * 1024 * 1024, alias="RS_MAX_BODY_BYTES", ge=1024)
     log_format: Literal["auto", "json", "console"] = Field("auto", alias="RS_LOG_FORMAT")
@@ -162,6 +164,24 @@ class Settings(BaseModel):
                 "a different, empty one in every process)"
             )
         return url
+
+    @field_validator("db_host")
+    @classmethod
+    def _a_host(cls, host: str) -> str:
+        # it becomes the host of a URL: "127.0.0.1:5432" would make the port "5432:5432", and
+        # every database command would fail on it with a traceback
+        if not host or _ipv6(host):
+            return host
+        if ":" in host:
+            raise ValueError(
+                "expected a host name or IP address without a port (the port is RS_DB_PORT)"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", host):
+            raise ValueError(
+                "expected a host name or IP address (for a socket directory or anything "
+                "else libpq takes, set RS_DATABASE_URL)"
+            )
+        return host
 
     @field_validator("models_dir")
     @classmethod
@@ -224,6 +244,14 @@ def read_sourced_environment(
     return values, sources
 
 
+def _ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
+
+
 def database_url(env: Mapping[str, str]) -> str:
     if env.get("RS_DATABASE_URL"):
         return env["RS_DATABASE_URL"]
@@ -231,8 +259,11 @@ def database_url(env: Mapping[str, str]) -> str:
         user = quote(env.get("RS_DB_USER") or "postgres", safe="")
         password = env.get("RS_DB_PASSWORD", "")
         auth = f"{user}:{quote(password, safe='')}" if password else user
+        host = env["RS_DB_HOST"]
+        if _ipv6(host):  # a URL holds an IPv6 address in brackets
+            host = f"[{host.removeprefix('[').removesuffix(']')}]"
         return (
-            f"postgresql+psycopg://{auth}@{env['RS_DB_HOST']}:{env.get('RS_DB_PORT') or '5432'}"
+            f"postgresql+psycopg://{auth}@{host}:{env.get('RS_DB_PORT') or '5432'}"
             f"/{env.get('RS_DB_NAME') or 'lms'}"
         )
     return DEFAULT_SQLITE_URL

@@ -37,11 +37,14 @@ def _report(
     click.echo(f"skipping {rows} invalid {what}", err=True)
 
 
-def _parse(file: Path, schema: Schema) -> Parsed:
+def _parse(file: Path, schema: Schema, what: str) -> Parsed:
     try:
-        return parse_file(file, schema)
+        parsed = parse_file(file, schema)
     except NotUtf8 as error:
         raise click.ClickException(str(error)) from None
+    if not parsed.items and not parsed.errors:  # "imported 0" would pass for a success
+        raise click.ClickException(f"nothing was imported: {file} holds no {what}")
+    return parsed
 
 
 @cli.command("import-courses")
@@ -50,7 +53,7 @@ def _parse(file: Path, schema: Schema) -> Parsed:
 @click.pass_context
 def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Upsert courses from FILE (.csv, or JSON lines); tags and prerequisites are |-separated in CSV."""
-    parsed = _parse(file, CourseSchema())
+    parsed = _parse(file, CourseSchema(), "course rows")
     errors = list(parsed.errors)
     courses, lines = once_each(parsed, errors)
     use_case = container_of(ctx).upsert_courses()
@@ -112,7 +115,7 @@ def _with_prerequisites(
 @click.pass_context
 def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts."""
-    parsed = _parse(file, EventSchema())
+    parsed = _parse(file, EventSchema(), "event rows")
     use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
     bad = reused_ids(parsed, errors)

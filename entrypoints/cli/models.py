@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,9 @@ from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.progress import MemberEpochs, Progress
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 
 @cli.command("train-two-tower")
@@ -130,7 +133,21 @@ def rebuild_index(ctx: click.Context) -> None:
 def prepare_training_data(ctx: click.Context, output: Path) -> None:
     """Export the stored interactions (the training data) to a CSV file, streamed."""
     container = container_of(ctx)  # before the file is created: nothing to export without a schema
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if not output.parent.is_dir():  # a mistyped folder is said, not made
+        raise click.ClickException(f"cannot write {output}: there is no folder {output.parent}")
+    created = not output.exists()
+    try:
+        rows = _export(container, output)
+    except OSError as error:  # a full disk, a file or folder not ours
+        if created:  # a partial export must not pass for a whole one (what was there, stays)
+            output.unlink(missing_ok=True)
+        raise click.ClickException(
+            f"cannot write {output}: {error.strerror or error}; nothing was exported"
+        ) from None
+    click.echo(f"wrote {rows} interactions to {output}")
+
+
+def _export(container: Container, output: Path) -> int:
     rows = 0
     with output.open("w", newline="") as handle, container.uow() as uow:
         writer = csv.writer(handle)
@@ -149,4 +166,4 @@ def prepare_training_data(ctx: click.Context, output: Path) -> None:
                 ]
             )
             rows += 1
-    click.echo(f"wrote {rows} interactions to {output}")
+    return rows

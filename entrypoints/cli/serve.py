@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from typing import Any
@@ -16,6 +18,7 @@ import click
 from entrypoints.child_process import KeptRunning
 from entrypoints.cli.base import cli, container_of, schema_checked
 from entrypoints.config import (
+    HOST,
     ConfigError,
     flatten,
     load_settings,
@@ -57,8 +60,15 @@ def show_config(as_json: bool) -> None:
         click.echo(f"{key.ljust(width)}  {text:<32}  {came_from[key]}")
 
 
+def _a_host(_ctx: click.Context, _param: click.Parameter, host: str | None) -> str | None:
+    """--host by RS_HOST's rule: gunicorn would take 'evil host' and fail after the bind."""
+    if host is not None and not HOST.fullmatch(host):
+        raise click.BadParameter(f"{host!r}: expected a host name or IP address")
+    return host
+
+
 @cli.command("serve")
-@click.option("--host", default=None, help="Default: RS_HOST or 127.0.0.1.")
+@click.option("--host", default=None, callback=_a_host, help="Default: RS_HOST or 127.0.0.1.")
 @click.option(
     "--port", default=None, type=click.IntRange(1, 65535), help="Default: RS_PORT or 8002."
 )
@@ -94,6 +104,7 @@ def serve(
     _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
+    _can_listen(host, port)
     _warn_of_exposure(settings, host)
     trainer = (
         KeptRunning(
@@ -124,6 +135,26 @@ def serve(
         # gunicorn's forked workers leave through here too: only the server stops the trainer.
         if trainer is not None and os.getpid() == server:
             trainer.stop()
+
+
+def _can_listen(host: str, port: int) -> None:
+    """One line and exit 1 at once on an address in use (gunicorn would try five times over
+    five seconds, a line each); gunicorn's own SO_REUSEADDR, so a port in TIME_WAIT is free."""
+    address = host.removeprefix("[").removesuffix("]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((address, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: something listens there already "
+                "(another `recsys serve`?); choose another --port or RS_PORT"
+            ) from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
 
 
 def _warn_of_exposure(settings: dict[str, Any], host: str) -> None:

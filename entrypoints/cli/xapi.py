@@ -96,9 +96,11 @@ def import_xapi(ctx: click.Context, file: Path, skip_invalid: bool, batch_size: 
         errors += unreadable
         errors += [f"{places[int(p['index'])]}: {p['field']}: {p['message']}" for p in problems]  # type: ignore[call-overload]
         batches.append(statements)
+    count = sum(len(b) for b in batches)
+    if not count and not errors:  # "0 statements: 0 events stored" would pass for a success
+        raise click.ClickException(f"nothing was imported: {file} holds no statements")
     _report(errors, skip_invalid, "statements")
     total = XapiResult()
-    count = sum(len(b) for b in batches)
     with click.progressbar(length=count, label="importing statements", file=sys.stderr) as bar:
         for batch in batches:
             total.add(use_case.store(batch, skip_conflicts=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ BAD_SETTINGS = [
     ("RS_BANDIT_EPSILON", "1.5", "less than or equal to 1"),
     ("RS_DATABASE_URL", "mysql://db/lms", "postgresql+psycopg://"),
     ("RS_PORT", "70000", "less than or equal to 65535"),
+    ("RS_DB_HOST", "127.0.0.1:5432", "without a port (the port is RS_DB_PORT)"),
+    ("RS_DB_HOST", "evil host", "expected a host name or IP address"),
     ("EMBEDDING_DIM", "sixty-four", "valid integer"),
     ("RS_FIT_INTERVAL", "0.5", "greater than or equal to 1"),
     ("RS_TUNING_BUDGET_SECONDS", "-3", "greater than or equal to 0"),
@@ -119,6 +122,7 @@ def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_ru
     tmp_path,
 ):
     port = free_port()
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database, without our tables
     env = _serving(tmp_path / "empty.db", port)
     done = _serve_refused(env, port)
     assert done.stderr.strip().splitlines()[-1] == (

@@ -569,7 +569,7 @@ def test_rebuilding_without_a_model_is_a_clear_error(run, tmp_path, monkeypatch)
 
 def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_path):
     run("demo-data", "--learners", "20")
-    output = tmp_path / "out" / "training.csv"
+    output = tmp_path / "training.csv"
     result = run("prepare-training-data", "--output", str(output))
     lines = output.read_text().splitlines()
     assert lines[0] == "event_id,user_id,course_id,event_type,occurred_at,recommendation_id"
@@ -656,7 +656,9 @@ def test_a_command_on_a_database_without_a_schema_says_to_run_init_db(
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "courses.csv").write_text(COURSES_CSV)
-    (tmp_path / "events.jsonl").write_text("")
+    (tmp_path / "events.jsonl").write_text(
+        '{"user_id": "u1", "course_id": "c1", "event_type": "view"}\n'
+    )
     (tmp_path / "statements.json").write_text("[]")
     result = CliRunner().invoke(cli, command, catch_exceptions=False)
     assert result.exit_code == 1

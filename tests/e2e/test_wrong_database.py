@@ -37,6 +37,7 @@ def test_a_command_on_a_sqlite_path_without_a_database_makes_none_and_says_so(
     monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{missing}")
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
     (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
     result = CliRunner().invoke(cli, command, catch_exceptions=False)
     assert result.exit_code == 1 and "Traceback" not in result.output

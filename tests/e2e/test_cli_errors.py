@@ -1,0 +1,112 @@
+"""Commands given something they cannot use say so in one line and exit 1, without a
+traceback, and without making what they were not asked to make."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints.cli import cli
+from tests.e2e.test_readme import free_port
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:5432", "db.internal:6432"])
+def test_a_database_host_given_with_its_port_is_refused_at_configuration(host, monkeypatch):
+    monkeypatch.setenv("RS_DB_HOST", host)
+    for command in (["show-config"], ["update-online-model"]):
+        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+        assert result.exit_code == 1, command
+        assert result.output == (
+            f"Error: invalid setting RS_DB_HOST={host!r}: expected a host name or IP address "
+            "without a port (the port is RS_DB_PORT)\n"
+        )
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_an_ipv6_database_host_is_an_address_in_brackets(host, monkeypatch):
+    monkeypatch.setenv("RS_DB_HOST", host)
+    monkeypatch.setenv("RS_DB_PORT", "6543")
+    shown = json.loads(CliRunner().invoke(cli, ["show-config", "--json"]).output)
+    assert shown["settings"]["database_url"] == "postgresql+psycopg://postgres@[::1]:6543/lms"
+
+
+@pytest.fixture
+def database(sqlite_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    assert CliRunner().invoke(cli, ["demo-data", "--learners", "5"]).exit_code == 0
+    return sqlite_url
+
+
+def test_exporting_into_a_folder_that_does_not_exist_makes_none_and_says_so(database, tmp_path):
+    output = tmp_path / "mistyped" / "events.csv"
+    result = CliRunner().invoke(cli, ["prepare-training-data", "--output", str(output)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot write {output}: there is no folder {output.parent}\n")
+    assert not output.parent.exists()
+
+
+def test_exporting_onto_a_full_disk_is_one_line(database):
+    result = CliRunner().invoke(cli, ["prepare-training-data", "--output", "/dev/full"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: cannot write /dev/full: No space left on device; nothing was exported\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("import-courses", "course rows"),
+        ("import-interactions", "event rows"),
+        ("import-xapi", "statements"),
+    ],
+)
+@pytest.mark.parametrize("content", ["", "course_id,title\n"], ids=["empty", "header only"])
+def test_importing_a_file_without_rows_says_nothing_was_imported(
+    command, what, content, database, tmp_path
+):
+    if command == "import-xapi" and content:
+        content = "[]"  # an export of no statements
+    file = tmp_path / "export.csv"
+    file.write_text(content)
+    result = CliRunner().invoke(cli, [command, str(file)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: nothing was imported: {file} holds no {what}\n"
+
+
+def test_serve_refuses_a_host_rs_host_would_refuse():
+    result = CliRunner().invoke(cli, ["serve", "--host", "evil host"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Invalid value for '--host': 'evil host': expected a host name or IP address" in (
+        result.output
+    )
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(sqlite_url, tmp_path):
+    """Before, gunicorn tried five times over five seconds, twelve lines."""
+    port = free_port()
+    env = {"RS_DATABASE_URL": sqlite_url, "RS_MODELS_DIR": str(tmp_path / "models")}
+    with socket.create_server(("127.0.0.1", port)):
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        took = time.monotonic() - started
+    assert done.returncode == 1
+    assert (done.stdout + done.stderr).strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: something listens there already "
+        "(another `recsys serve`?); choose another --port or RS_PORT"
+    ]
+    assert took < 4.5  # the start of a command, not gunicorn's five retries
