@@ -515,3 +515,7 @@ class UnitOfWork(abc.ABC):
         """Why the storage's schema is not the one this version expects (never created, not
         upgraded), or None; storage without a schema has none."""
         return None
+
+    def write_problem(self) -> str | None:
+        """Why every write would fail though reads work (a read-only database), or None."""
+        return None

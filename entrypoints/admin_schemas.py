@@ -154,6 +154,12 @@ class ModelsSchema(Schema):
         fields.Nested(TrainerSchema),
         metadata={"description": "the 20 trainers seen last in the last 7 days, latest first"},
     )
+    degraded = fields.Boolean(
+        metadata={
+            "description": "true: the database did not answer, so the loaded models are shown "
+            "from memory without the trainers (empty), latest_erasure and predates_erasure (null)"
+        }
+    )
 
 
 class JobSchema(Schema):

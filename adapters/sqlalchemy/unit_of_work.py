@@ -7,6 +7,8 @@ statements themselves (benchmarks/serving.py; docs/benchmarks.md).
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -30,6 +32,18 @@ def _unreachable(error: BaseException | None) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+def _cause(error: BaseException) -> str:
+    """The driver's error in a line ("OperationalError: attempt to write a readonly database"):
+    the class alone does not tell an operator what to mend."""
+    cause = getattr(error, "orig", None) or error
+    first = (str(cause).strip().splitlines() or [""])[0][:200]
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
+#: a write that changes nothing: refused at once by a read-only database, SQLite or PostgreSQL
+_WRITE_PROBE = "UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"
+
+
 class SqlAlchemyUnitOfWork(UnitOfWork):
     def __init__(self, engine: Engine, breaker: Breaker | None = None) -> None:
         self.engine = engine
@@ -42,9 +56,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self.connection: Connection = self.engine.connect()
         except DBAPIError as error:
             if _unreachable(error):
-                raise StorageUnavailable(
-                    f"the database is unreachable: {type(error).__name__}"
-                ) from error
+                raise StorageUnavailable(f"the database is unreachable: {_cause(error)}") from error
             raise
         self.courses = SqlCourseRepository(self.connection)
         self.interactions = SqlInteractionRepository(self.connection)
@@ -64,9 +76,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if error is None:
                 raise
         if _unreachable(error):
-            raise StorageUnavailable(
-                f"the database is unreachable: {type(error).__name__}"
-            ) from error
+            raise StorageUnavailable(f"the database failed: {_cause(error)}") from error
         if self.breaker is not None and not isinstance(error, StorageUnavailable):
             self.breaker.succeeded(self._admitted)
 
@@ -81,3 +91,27 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def schema_problem(self) -> str | None:
         return schema_problem(self.connection)
+
+    def write_problem(self) -> str | None:
+        if self.engine.dialect.name != "sqlite":
+            try:
+                self.connection.exec_driver_sql(_WRITE_PROBE)
+            except DBAPIError as error:  # e.g. a standby: "cannot execute UPDATE in a read-only
+                if "read-only" not in str(error.orig):  # transaction"
+                    raise
+                return f"the database is read-only ({_cause(error)}): every write would fail"
+            return None
+        # the driver's own connection: a writer holding the lock is no read-only database, and
+        # neither waiting for it nor an outage (which the engine's handler would declare) is due
+        raw = self.connection.connection.dbapi_connection
+        waits = raw.execute("PRAGMA busy_timeout").fetchone()[0]  # type: ignore[union-attr]
+        raw.execute("PRAGMA busy_timeout = 0")  # type: ignore[union-attr]
+        try:
+            raw.execute(_WRITE_PROBE)  # type: ignore[union-attr]
+        except sqlite3.OperationalError as error:
+            if "readonly" in str(error):
+                return f"the database is read-only ({_cause(error)}): every write would fail"
+        finally:
+            raw.rollback()  # type: ignore[union-attr]
+            raw.execute(f"PRAGMA busy_timeout = {int(waits)}")  # type: ignore[union-attr]
+        return None

@@ -11,7 +11,7 @@ from flask import Blueprint, url_for
 
 from application.bandit import BanditService
 from application.filters import check_filters
-from application.ports import Job, UnitOfWork
+from application.ports import Job, StorageUnavailable, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
 from application.trainer import FORGET_AFTER
 from application.use_cases.erase_learner import EraseLearner
@@ -45,10 +45,17 @@ def models(  # type: ignore[no-untyped-def]
     uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
 ):
     no_query()
-    latest = erasures.latest()
     snapshot = strategies.snapshot()
+    try:
+        latest, trainers, degraded = erasures.latest(), trainers_seen(uow_factory), False
+    except StorageUnavailable:  # the models are in memory: they are shown, the rest is unknown
+        latest, trainers, degraded = None, [], True
     tuning = snapshot.tuning
-    return {
+    shown = described(snapshot, latest, strategies.pins)
+    if degraded:
+        for model in shown:  # not "false": whether a learner was erased since is unknown
+            model["predates_erasure"] = None
+    body = {
         "latest_erasure": latest.isoformat() if latest else None,
         "tuning": {
             "version": tuning["version"],
@@ -62,9 +69,12 @@ def models(  # type: ignore[no-untyped-def]
         }
         if tuning
         else None,
-        "models": described(snapshot, latest, strategies.pins),
-        "trainers": trainers_seen(uow_factory),
+        "models": shown,
+        "trainers": trainers,
     }
+    if degraded:
+        body["degraded"] = True
+    return body
 
 
 #: trainers listed at most (each `trainer --once`, each restart is one more)

@@ -41,9 +41,10 @@ def readyz(  # type: ignore[no-untyped-def]
     try:
         with uow_factory() as uow:
             uow.ping()
-            schema = uow.schema_problem()
-        if schema:
-            return _not_ready(schema)
+            # a read-only database answers every read: only a write says it would fail
+            problem = uow.schema_problem() or uow.write_problem()
+        if problem:
+            return _not_ready(problem)
         snapshot = strategies.snapshot()
     except StorageUnavailable as error:
         # The driver's words name hosts, ports, roles and databases: for the log (a line per

@@ -264,3 +264,93 @@ def test_a_database_recreated_empty_is_a_503_saying_to_run_init_db_not_a_500(req
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     assert client.get("/api/v1/courses").status_code == 200
     app.container.engine().dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_models_view_answers_from_memory_while_the_database_is_down(request, backend):
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    url = request.getfixturevalue(f"{backend}_url")
+    app = make_app(url, caught_up=False, refresh_seconds=3600)  # as served: loaded, then kept
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    loaded = client.get("/admin/recommendations/models").json
+    app.container.engine().dispose()
+    downgrade(url, "base")  # what the server sees is a database without its tables
+    try:
+        response = client.get("/admin/recommendations/models")
+    finally:
+        app.container.engine().dispose()
+        upgrade(url)
+    assert response.status_code == 200, response.json
+    assert response.json["degraded"] is True and response.json["trainers"] == []
+    versions = {m["strategy"]: m.get("version") for m in response.json["models"]}
+    assert versions == {m["strategy"]: m.get("version") for m in loaded["models"]}
+    assert {m.get("predates_erasure") for m in response.json["models"]} == {None}
+    app.container.engine().dispose()
+
+
+@pytest.fixture
+def read_only_url(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The migrated test database, opened read-only (as a read-only mount or file would be)."""
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+    from tests.e2e.conftest import make_app as app_on
+
+    app = app_on(sqlite_url, caught_up=False)
+    app.test_client().post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    app.container.engine().dispose()
+    path = sqlite_url.removeprefix("sqlite:///")
+    return f"sqlite:///file:{path}?mode=ro&uri=true", app.container.config.models_dir()
+
+
+def test_a_read_only_database_is_not_ready_and_each_refused_write_says_why(read_only_url, caplog):
+    url, models = read_only_url
+    app = make_app(url, caught_up=False, models_dir=models)
+    client = app.test_client()
+    assert client.get("/api/v1/courses").status_code == 200  # reads work
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["error"]["message"].startswith("the database is read-only")
+    event = {"user_id": "u1", "course_id": "course_python_basic", "event_type": "view"}
+    with caplog.at_level(logging.ERROR):
+        assert client.post("/api/v1/interactions", json=event).status_code == 503
+    said = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert said and "attempt to write a readonly database" in said[0], said
+    app.container.engine().dispose()
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgresql_is_not_ready(postgres_url):
+    """What a hot standby, or default_transaction_read_only, answers every write with."""
+    from sqlalchemy import event
+
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    app = make_app(postgres_url, caught_up=False)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    assert "read-only" not in client.get("/readyz").json["error"]["message"]  # two_tower's missing
+    engine = app.container.engine()
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+        dbapi_connection.commit()
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["error"]["message"] == (
+        "the database is read-only (ReadOnlySqlTransaction: cannot execute UPDATE in a "
+        "read-only transaction): every write would fail"
+    )
+    engine.dispose()
