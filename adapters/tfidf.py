@@ -52,6 +52,22 @@ class ContentRecommender(ScoringRecommender):
             self.vectors @ sparse.diags(terms.astype(float)) if terms.size else self.vectors
         ).tocsr()
         self.subject_vectors.eliminate_zeros()
+        # what else two courses may have in common: a category (-1: none) and tags
+        codes: dict[str, int] = {}
+        self._categories = np.array(
+            [codes.setdefault(c.category, len(codes)) if c.category else -1 for c in self.courses],
+            dtype=np.int64,
+        )
+        tags: dict[str, int] = {}
+        pairs = [
+            (row, tags.setdefault(tag.lower(), len(tags)))
+            for row, course in enumerate(self.courses)
+            for tag in set(course.tags)
+        ]
+        self._tags = sparse.csr_matrix(
+            (np.ones(len(pairs), dtype=np.float32), ([r for r, _ in pairs], [t for _, t in pairs])),
+            shape=(len(self.courses), len(tags)),
+        )
 
     def _alike(self, sources: Sequence[int], rows: Sequence[int]) -> np.ndarray:
         """How alike in subject each source course is to each course of `rows`; 0 where they may
@@ -64,16 +80,15 @@ class ContentRecommender(ScoringRecommender):
         alike = (mine @ theirs).toarray()
         mine.data[:], theirs.data[:] = 1.0, 1.0  # copies: now how many words they share
         words = (mine @ theirs).toarray()
-        for i, j in zip(*np.nonzero((alike > 0) & (words < 2)), strict=True):
-            if not self._related(sources[i], rows[j]):
-                alike[i, j] = 0.0
+        weak = (alike > 0) & (words < 2)
+        if weak.any():
+            mine_category, their_category = self._categories[sources], self._categories[rows]
+            related = (mine_category[:, None] == their_category[None, :]) & (
+                mine_category[:, None] >= 0
+            )
+            related |= (self._tags[sources] @ self._tags[rows].T).toarray() > 0
+            alike[weak & ~related] = 0.0
         return alike
-
-    def _related(self, a: int, b: int) -> bool:
-        first, second = self.courses[a], self.courses[b]
-        if first.category and first.category == second.category:
-            return True
-        return bool({t.lower() for t in first.tags} & {t.lower() for t in second.tags})
 
     def dump(self) -> Published:
         files = {
