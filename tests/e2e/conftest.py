@@ -86,3 +86,17 @@ def serving(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(cli, ["serve", *args])
 
     return run, binds
+
+
+def demo_service(sqlite_url: str, models: str, learners: int):  # type: ignore[no-untyped-def]
+    """A web app on demo data with every strategy published (two_tower at a test's size), and
+    the two_tower version it serves."""
+    from adapters.demo_data import demo_data
+    from tests.unit.test_two_tower import FAST
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=models, two_tower=FAST)
+    data = demo_data(seed=5, learners=learners)
+    app.container.upsert_courses().execute(data.courses)
+    app.container.log_interactions().execute(data.interactions)
+    app.container.fit_strategies(train_two_tower=None).execute()
+    return app, app.container.train_two_tower().execute().version

@@ -12,10 +12,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from adapters.demo_data import demo_data
 from entrypoints.cli import cli
-from tests.e2e.conftest import make_app
-from tests.unit.test_two_tower import FAST
+from tests.e2e.conftest import demo_service, make_app
 
 HOME = "/api/v1/recommendations/home?user_id=user1&strategy=two_tower&k=3"
 SIMILAR = "/api/v1/recommendations/similar/course_python_basic?strategy=two_tower"
@@ -44,12 +42,7 @@ CRAFTED = {"pickle": _pickled, "ids": _odd_ids}
 @pytest.fixture
 def trained(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
     models = str(tmp_path / "models")
-    app = make_app(sqlite_url, caught_up=False, models_dir=models, two_tower=FAST)
-    data = demo_data(seed=5, learners=60)
-    app.container.upsert_courses().execute(data.courses)
-    app.container.log_interactions().execute(data.interactions)
-    app.container.fit_strategies(train_two_tower=None).execute()
-    good = app.container.train_two_tower().execute().version
+    app, good = demo_service(sqlite_url, models, learners=60)
     yield app, good, models
     app.container.engine().dispose()
 

@@ -9,10 +9,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
-from adapters.demo_data import demo_data
 from entrypoints.cli import cli
-from tests.e2e.conftest import make_app
-from tests.unit.test_two_tower import FAST
+from tests.e2e.conftest import demo_service, make_app
 
 HOME = "/api/v1/recommendations/home?user_id=user1&strategy=popularity"
 
@@ -84,12 +82,7 @@ def test_a_sqlite_path_that_is_no_database_is_one_line_for_every_command(
 def served(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
     """A server on a catalog with events, with every strategy published."""
     models = str(tmp_path / "models")
-    app = make_app(sqlite_url, caught_up=False, models_dir=models, two_tower=FAST)
-    data = demo_data(seed=5, learners=40)
-    app.container.upsert_courses().execute(data.courses)
-    app.container.log_interactions().execute(data.interactions)
-    app.container.fit_strategies(train_two_tower=None).execute()
-    app.container.train_two_tower().execute()
+    app, _ = demo_service(sqlite_url, models, learners=40)
     yield app, models
     app.container.engine().dispose()
 

@@ -103,17 +103,20 @@ def test_a_course_passed_over_for_variety_again_and_again_is_noted_once():
     assert ranked.rules["design_b"] == ["moved down for variety: Design is already in the list"]
 
 
+#: a course after Intermediate Photography, itself after Photography Basics
+ADVANCED_PHOTO = course(
+    "photo_advanced",
+    "Advanced Photography",
+    "Design",
+    Level.ADVANCED,
+    prerequisites=("photo_more",),
+)
+
+
 def test_a_course_comes_after_its_prerequisite_when_the_list_shows_both():
     # Scores had Intermediate Photography first (halved for its missing prerequisite, still
     # ahead): it moves to just after Photography Basics; the rest keep their order.
-    advanced = course(
-        "photo_advanced",
-        "Advanced Photography",
-        "Design",
-        Level.ADVANCED,
-        prerequisites=("photo_more",),
-    )
-    catalog = {**CATALOG, advanced.course_id: advanced}
+    catalog = {**CATALOG, ADVANCED_PHOTO.course_id: ADVANCED_PHOTO}
     ranked = [
         Recommendation(CourseId(c), 1.0, rank, "popularity")
         for rank, c in enumerate(
@@ -145,14 +148,7 @@ def test_a_course_the_learner_cannot_reach_for_an_inactive_prerequisite_is_not_o
     # Intermediate Photography, nor Advanced Photography after it; one who took it can go on.
     basic = course("photo_basic", "Photography Basics", "Design", active=False)
     retired = {**CATALOG, basic.course_id: basic}
-    advanced = course(
-        "photo_advanced",
-        "Advanced Photography",
-        "Design",
-        Level.ADVANCED,
-        prerequisites=("photo_more",),
-    )
-    catalog = {**retired, advanced.course_id: advanced}
+    catalog = {**retired, ADVANCED_PHOTO.course_id: ADVANCED_PHOTO}
     candidates = [
         Recommendation(CourseId(c), 1.0, 0, "popularity")
         for c in ("photo_more", "photo_advanced", "spanish_basic")
