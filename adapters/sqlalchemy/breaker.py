@@ -1,10 +1,13 @@
-"""A circuit breaker per process: once the database fails, requests fail at once for a while.
+"""A circuit breaker per process: once the database fails again, requests fail at once for a while.
 
 Without it, every request of an outage (a frozen server, a SQLite write lock held) waits the
 whole timeout before its 503: requests pile up behind each other, take every worker thread, and
-even /healthz waits for a free one. With it, one request waits, the others within `window`
-seconds answer 503 at once; then one request tries again (half-open) while the rest still
-answer at once, and the first unit of work begun after the failure that succeeds closes it.
+even /healthz waits for a free one. With it, a second failure within two windows of the first
+(with no unit of work succeeding between them) opens it: the others within `window` seconds
+answer 503 at once; then one request tries again (half-open) while the rest still answer at
+once, and the first unit of work begun after the failure that succeeds closes it. One failure
+alone (a connection reset, one lock wait too long) does not open it: a whole window of 503s
+for one blip would cost more than the blip.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Breaker:
         self.clock = clock
         self._lock = threading.Lock()
         self._opened_at: float | None = None  # None: closed
+        self._failed_at: float | None = None  # the last failure no success followed
         self._cause = ""
 
     def admit(self) -> float:
@@ -45,14 +49,18 @@ class Breaker:
 
     def failed(self, cause: str) -> None:
         with self._lock:
-            self._opened_at, self._cause = self.clock(), cause
+            now = self.clock()
+            again = self._failed_at is not None and now - self._failed_at <= 2 * self.window
+            if again or self._opened_at is not None:  # (a half-open try failing reopens it)
+                self._opened_at = now
+            self._failed_at, self._cause = now, cause
 
     def succeeded(self, token: float) -> None:
         """A unit of work admitted at `token` ended without an outage: closes the breaker if it
         began after the failure (one begun before proves nothing: it may only have read, as
         SQLite allows during a write lock)."""
-        if self._opened_at is None:
+        if self._opened_at is None and self._failed_at is None:
             return
         with self._lock:
-            if self._opened_at is not None and token >= self._opened_at:
-                self._opened_at = None
+            if self._failed_at is not None and token >= self._failed_at:
+                self._opened_at = self._failed_at = None

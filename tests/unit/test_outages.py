@@ -106,9 +106,25 @@ def test_a_long_outage_says_every_five_minutes_that_it_goes_on_and_why(caplog):
     assert lines[2].endswith("over 600 s; latest: password authentication failed")
 
 
-def test_after_a_failure_the_breaker_refuses_at_once_then_lets_one_try_after_its_window():
+def test_one_failure_alone_does_not_open_the_breaker():
+    """A connection reset, or one lock wait too long: a window of 503s would cost more."""
     clock = Clock()
     breaker = Breaker(window=3, clock=clock)
+    breaker.admit()
+    breaker.failed("OperationalError: server closed the connection unexpectedly")
+    clock.now += 1
+    after = breaker.admit()  # still tried
+    breaker.succeeded(after)
+    clock.now += 1
+    breaker.failed("OperationalError: server closed the connection unexpectedly")
+    breaker.admit()  # a success came between: this is another blip, not an outage
+
+
+def test_after_a_second_failure_the_breaker_refuses_at_once_then_lets_one_try_after_its_window():
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    breaker.admit()
+    breaker.failed("OperationalError: database is locked")
     breaker.admit()
     breaker.failed("OperationalError: database is locked")
     clock.now += 1
@@ -128,6 +144,7 @@ def test_a_unit_of_work_begun_before_the_failure_does_not_close_the_breaker():
     breaker = Breaker(window=3, clock=clock)
     before = breaker.admit()
     clock.now += 1
+    breaker.failed("database is locked")
     breaker.failed("database is locked")
     breaker.succeeded(before)  # a read that SQLite allowed during the write lock
     with pytest.raises(StorageUnavailable):
