@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -52,9 +53,15 @@ class ConsoleFormatter(logging.Formatter):
         text = f"{moment} {record.levelname:<5} {record.name}: {record.getMessage()}"
         text += f" {extras}" if extras else ""
         text += f" [{rid}]" if rid else ""
+        # One event, one line: a path or id sent with %0a would otherwise write a line that looks
+        # like another event, and %1b would drive the operator's terminal (JSON escapes both).
+        text = _CONTROL.sub(lambda found: ascii(found[0])[1:-1], text)
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]

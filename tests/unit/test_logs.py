@@ -37,3 +37,12 @@ def test_on_a_terminal_lines_are_readable_text():
     line = logs.formatter("auto", Terminal()).format(record())
     assert "INFO  recsys.access: GET /healthz 200 duration_ms=1.5" in line
     assert not line.startswith("{")
+
+
+def test_on_a_terminal_a_path_cannot_forge_a_line_or_drive_the_terminal():
+    """GET /x%0a12:00:00 INFO ... decoded: one event stays one line, escapes stay text."""
+    forged = "GET /x\n12:00:00 INFO  recsys.access: GET /admin 200\r \x1b[2J\u2028 404"
+    line = logs.formatter("console").format(record(forged))
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line
+    assert "GET /x\\n12:00:00 INFO  recsys.access: GET /admin 200\\r \\x1b[2J\\u2028 404" in line
+    assert "café" in logs.formatter("console").format(record("GET /café"))  # text is text
