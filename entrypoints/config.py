@@ -351,8 +351,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:
-    """`settings` with the admin token and API keys (RS_API_KEY, comma-separated) as requests
-    are compared with them, or a ConfigError: surrounding whitespace goes (a secret read from a
+    """`settings` with the admin token, API keys (RS_API_KEY, comma-separated) and xAPI key and
+    secret as requests are compared with them, or a ConfigError: surrounding whitespace goes (a secret read from a
     file ends in a newline, which no header carries, so the token never matched), only
     whitespace or characters no header carries are refused, and ENV=prod needs a token, and
     keys, of PROD_SECRET_LENGTH or more."""
@@ -370,7 +370,20 @@ def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:
             "invalid setting RS_API_KEY='***': no key in it; leave it empty, or set keys "
             "separated by commas"
         )
-    return {**settings, "admin_token": token, "api_key": ",".join(keys)}
+    # xAPI's HTTP Basic credentials, read as the admin token is (a key is no secret by length)
+    xapi_key = _secret("RS_XAPI_KEY", str(settings.get("xapi_key", "")), prod=False)
+    if ":" in xapi_key:
+        raise ConfigError(
+            "invalid setting RS_XAPI_KEY='***': no ':' in it, HTTP Basic ends the key there"
+        )
+    xapi_secret = _secret("RS_XAPI_SECRET", str(settings.get("xapi_secret", "")), prod)
+    return {
+        **settings,
+        "admin_token": token,
+        "api_key": ",".join(keys),
+        "xapi_key": xapi_key,
+        "xapi_secret": xapi_secret,
+    }
 
 
 def _secret(variable: str, value: str, prod: bool) -> str:

@@ -311,3 +311,26 @@ def test_production_takes_only_an_admin_token_of_16_characters_or_more():
         assert "fifteen" not in str(refused.value)
     assert load_settings({"ENV": "prod", "RS_ADMIN_TOKEN": "sixteen-chars-xy"})["env"] == "prod"
     assert load_settings({"ENV": "dev", "RS_ADMIN_TOKEN": "a"})["admin_token"] == "a"
+
+
+def test_xapi_credentials_are_read_as_the_admin_token_is():
+    """A key and secret read from files end in a newline no Authorization header carries:
+    every LRS statement was refused. A ':' in the key ends it in HTTP Basic."""
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    read = load_settings({"RS_XAPI_KEY": "lrs-key\n", "RS_XAPI_SECRET": " s3cret-value\n"})
+    assert (read["xapi_key"], read["xapi_secret"]) == ("lrs-key", "s3cret-value")
+    with pytest.raises(ConfigError, match="RS_XAPI_KEY='\\*\\*\\*': no ':'"):
+        load_settings({"RS_XAPI_KEY": "lrs:key", "RS_XAPI_SECRET": "s3cret-value"})
+    with pytest.raises(ConfigError, match="RS_XAPI_SECRET='\\*\\*\\*'.*at least 16") as refused:
+        load_settings(
+            {
+                "ENV": "prod",
+                "RS_ADMIN_TOKEN": "a" * 20,
+                "RS_XAPI_KEY": "k",
+                "RS_XAPI_SECRET": "short",
+            }
+        )
+    assert "short" not in str(refused.value)
