@@ -31,6 +31,9 @@ class Breaker:
         self._lock = threading.Lock()
         self._opened_at: float | None = None  # None: closed
         self._failed_at: float | None = None  # the last failure no success followed
+        #: the last failure was a lock: only a unit of work that wrote shows it is gone (SQLite
+        #: answers reads while another connection holds the write lock)
+        self._lock_failure = False
         self._cause = ""
 
     def admit(self) -> float:
@@ -47,20 +50,23 @@ class Breaker:
             ago, cause = now - self._opened_at, self._cause
         raise StorageUnavailable(f"{cause} ({ago:.1f}s ago; not tried again for {self.window:g}s)")
 
-    def failed(self, cause: str) -> None:
+    def failed(self, cause: str, lock: bool = False) -> None:
+        """`lock`: the database answered but a lock kept the work waiting past the timeout."""
         with self._lock:
             now = self.clock()
             again = self._failed_at is not None and now - self._failed_at <= 2 * self.window
             if again or self._opened_at is not None:  # (a half-open try failing reopens it)
                 self._opened_at = now
-            self._failed_at, self._cause = now, cause
+            self._failed_at, self._cause, self._lock_failure = now, cause, lock
 
-    def succeeded(self, token: float) -> None:
+    def succeeded(self, token: float, wrote: bool = True) -> None:
         """A unit of work admitted at `token` ended without an outage: closes the breaker if it
-        began after the failure (one begun before proves nothing: it may only have read, as
-        SQLite allows during a write lock)."""
+        began after the failure (one begun before proves nothing) and, after a lock, if it
+        wrote (a read proves nothing either: SQLite answers reads during a write lock)."""
         if self._opened_at is None and self._failed_at is None:
             return
         with self._lock:
+            if self._lock_failure and not wrote:
+                return
             if self._failed_at is not None and token >= self._failed_at:
                 self._opened_at = self._failed_at = None

@@ -49,8 +49,11 @@ def build_engine(
                 unusable(context)
             _unavailable(context)
         except StorageUnavailable as error:
-            if breaker is not None:
-                breaker.failed(str(error))
+            # A statement the server cancelled at its timeout says the server answers: one slow
+            # query (a wide analytics range) must not make a healthy worker refuse everything.
+            cancelled = type(context.original_exception).__name__ == "QueryCanceled"
+            if breaker is not None and not cancelled:
+                breaker.failed(str(error), lock=_lock_wait(context))
             raise
 
     return engine
@@ -172,6 +175,18 @@ def _unavailable(context: ExceptionContext) -> None:
         isinstance(context.sqlalchemy_exception, exc.OperationalError)
     ):
         raise StorageUnavailable(_describe(original)) from original
+
+
+def _lock_wait(context: ExceptionContext) -> bool:
+    """Whether the database answered but a lock kept the work waiting: SQLite busy or locked,
+    PostgreSQL's lock_timeout."""
+    original = context.original_exception
+    text = str(original).lower()
+    return type(original).__name__ == "LockNotAvailable" or (
+        context.dialect is not None
+        and context.dialect.name == "sqlite"
+        and ("locked" in text or "busy" in text)
+    )
 
 
 def _describe(error: BaseException) -> str:

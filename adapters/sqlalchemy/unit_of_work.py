@@ -52,6 +52,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         # while the database has just failed, fail at once rather than wait for it again
         self._admitted = self.breaker.admit() if self.breaker is not None else 0.0
+        self._wrote = False
         try:
             self.connection: Connection = self.engine.connect()
         except DBAPIError as error:
@@ -78,10 +79,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if _unreachable(error):
             raise StorageUnavailable(f"the database failed: {_cause(error)}") from error
         if self.breaker is not None and not isinstance(error, StorageUnavailable):
-            self.breaker.succeeded(self._admitted)
+            self.breaker.succeeded(self._admitted, wrote=self._wrote)
 
     def commit(self) -> None:
         self.connection.commit()
+        self._wrote = True
 
     def rollback(self) -> None:
         self.connection.rollback()

@@ -136,6 +136,36 @@ def test_requests_during_a_held_sqlite_write_lock_all_answer_503_within_the_time
     app.container.engine().dispose()
 
 
+def test_reads_between_writes_during_a_held_sqlite_write_lock_do_not_keep_writes_waiting(
+    sqlite_url,
+):
+    """SQLite answers reads during a write lock: each read used to count as the database
+    answering again, so every write waited the whole timeout (8 writes, 8 s)."""
+    import sqlite3
+
+    app = make_app(sqlite_url, caught_up=False, db_timeout_seconds=1.0)
+    client = app.test_client()
+    assert client.put("/api/v1/courses/c1", json={"title": "C"}).status_code == 200
+    event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        writes = []
+        for _ in range(8):
+            writes.append(client.post("/api/v1/interactions", json=event).status_code)
+            client.get("/api/v1/courses/c1")  # a read, answered or refused
+        took = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert set(writes) == {503}
+    assert took < 4.0, took  # two writes wait the timeout, the rest are refused at once
+    time.sleep(1.0)
+    assert client.post("/api/v1/interactions", json=event).status_code == 200
+    app.container.engine().dispose()
+
+
 class FreezableProxy:
     """Forwards a TCP port to PostgreSQL; freeze() stops forwarding while the kernel keeps
     accepting and acknowledging, which is what a SIGSTOPped server looks like to a client."""
@@ -354,3 +384,25 @@ def test_a_read_only_postgresql_is_not_ready(postgres_url):
         "read-only transaction): every write would fail"
     )
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_query_the_server_cancels_at_its_timeout_does_not_open_the_breaker(postgres_url):
+    """A slow query (a wide analytics range) that PostgreSQL cancels at statement_timeout is a
+    503 for its request, but the server answered: the worker's other requests go on."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.breaker import Breaker
+    from adapters.sqlalchemy.engine import build_engine
+    from application.ports import StorageUnavailable
+
+    breaker = Breaker(window=60)
+    engine = build_engine(postgres_url, timeout=0.2, breaker=breaker)
+    try:
+        for _ in range(2):
+            with pytest.raises(StorageUnavailable, match="QueryCanceled"):
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT pg_sleep(1)"))
+        breaker.admit()  # not open
+    finally:
+        engine.dispose()

@@ -156,3 +156,23 @@ def test_a_unit_of_work_begun_before_the_failure_does_not_close_the_breaker():
     breaker.succeeded(probe)  # (what another unit of work admitted with it would say)
     with pytest.raises(StorageUnavailable):
         breaker.admit()
+
+
+def test_after_a_lock_only_a_unit_of_work_that_wrote_shows_the_lock_is_gone():
+    """SQLite answers reads while another connection holds the write lock: reads between the
+    failed writes must not make each write failure "the first" again."""
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    breaker.failed("OperationalError: database is locked", lock=True)
+    clock.now += 0.5
+    breaker.succeeded(breaker.admit(), wrote=False)  # a read got through
+    breaker.failed("OperationalError: database is locked", lock=True)
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()  # open: the second write failure counted
+    clock.now += 3
+    breaker.succeeded(breaker.admit(), wrote=True)  # the lock is gone: a write committed
+    breaker.admit()
+    breaker.failed("OperationalError: server closed the connection unexpectedly")
+    breaker.succeeded(breaker.admit(), wrote=False)  # after a lost connection any answer counts
+    breaker.failed("OperationalError: server closed the connection unexpectedly")
+    breaker.admit()

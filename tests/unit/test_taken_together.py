@@ -46,3 +46,16 @@ def test_each_course_keeps_its_most_frequent_partners_whatever_the_block_size(mo
     assert pairs.tolist() == [
         [evidence.took_both(kept, a, b) for b in (1, 2, 5)] for a in (0, 5, 9)
     ]
+
+
+def test_a_block_read_off_the_rows_equals_scipys_slice_with_repeated_rows_and_columns():
+    from scipy import sparse
+
+    from adapters.arrays import block
+
+    matrix = sparse.csr_matrix(np.arange(1, 37, dtype=np.float32).reshape(6, 6) % 4)
+    for rows, columns in [([0, 1], [2, 2, 4]), ([5, 5, 0], [0, 3]), ([], [1]), ([2], [])]:
+        expected = matrix[rows][:, columns].toarray() if rows and columns else None
+        got = block(matrix, rows, columns)
+        assert got.shape == (len(rows), len(columns))
+        assert expected is None or (got == expected).all()
