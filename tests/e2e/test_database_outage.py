@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -110,29 +112,42 @@ def _answers(app, requests: list[tuple[str, str, dict | None]], threads: int = 4
         return list(pool.map(send, requests))
 
 
-def test_requests_during_a_held_sqlite_write_lock_all_answer_503_within_the_timeout(sqlite_url):
-    """Each would wait the lock's timeout in turn, 16 requests over 4 threads 4 s in all; after
-    the first failure the rest answer at once, and the database is used again once it is free."""
-    import sqlite3
+#: a learner's view of course c1
+VIEW = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
 
+
+def _one_course(sqlite_url: str):  # type: ignore[no-untyped-def]
     app = make_app(sqlite_url, caught_up=False, db_timeout_seconds=1.0)
     client = app.test_client()
     assert client.put("/api/v1/courses/c1", json={"title": "C"}).status_code == 200
-    event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
+    return app, client
+
+
+@contextmanager
+def _write_locked(sqlite_url: str) -> Iterator[None]:
+    """Another connection holding SQLite's write lock meanwhile."""
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        started = time.monotonic()
-        answers = _answers(app, [("POST", "/api/v1/interactions", event)] * 16)
-        took = time.monotonic() - started
+        yield
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_requests_during_a_held_sqlite_write_lock_all_answer_503_within_the_timeout(sqlite_url):
+    """Each would wait the lock's timeout in turn, 16 requests over 4 threads 4 s in all; after
+    the first failure the rest answer at once, and the database is used again once it is free."""
+    app, client = _one_course(sqlite_url)
+    with _write_locked(sqlite_url):
+        started = time.monotonic()
+        answers = _answers(app, [("POST", "/api/v1/interactions", VIEW)] * 16)
+        took = time.monotonic() - started
     assert {(status, retry) for status, retry, _ in answers} == {(503, "5")}
     assert took < 2.5, sorted(seconds for *_, seconds in answers)
     time.sleep(1.0)  # the breaker's window: then one request tries, and finds the lock free
-    assert client.post("/api/v1/interactions", json=event).status_code == 200
-    assert client.post("/api/v1/interactions", json=event).status_code == 200
+    assert client.post("/api/v1/interactions", json=VIEW).status_code == 200
+    assert client.post("/api/v1/interactions", json=VIEW).status_code == 200
     app.container.engine().dispose()
 
 
@@ -141,28 +156,18 @@ def test_reads_between_writes_during_a_held_sqlite_write_lock_do_not_keep_writes
 ):
     """SQLite answers reads during a write lock: each read used to count as the database
     answering again, so every write waited the whole timeout (8 writes, 8 s)."""
-    import sqlite3
-
-    app = make_app(sqlite_url, caught_up=False, db_timeout_seconds=1.0)
-    client = app.test_client()
-    assert client.put("/api/v1/courses/c1", json={"title": "C"}).status_code == 200
-    event = {"user_id": "u1", "course_id": "c1", "event_type": "view"}
-    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
+    app, client = _one_course(sqlite_url)
+    with _write_locked(sqlite_url):
         started = time.monotonic()
         writes = []
         for _ in range(8):
-            writes.append(client.post("/api/v1/interactions", json=event).status_code)
+            writes.append(client.post("/api/v1/interactions", json=VIEW).status_code)
             client.get("/api/v1/courses/c1")  # a read, answered or refused
         took = time.monotonic() - started
-    finally:
-        holder.rollback()
-        holder.close()
     assert set(writes) == {503}
     assert took < 4.0, took  # two writes wait the timeout, the rest are refused at once
     time.sleep(1.0)
-    assert client.post("/api/v1/interactions", json=event).status_code == 200
+    assert client.post("/api/v1/interactions", json=VIEW).status_code == 200
     app.container.engine().dispose()
 
 
