@@ -123,7 +123,7 @@ def _postgres(url: str, timeout: float) -> Engine:
 
     @event.listens_for(engine, "before_cursor_execute")
     def arm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
-        watchdog.arm(cursor.connection.fileno(), timeout + 1)
+        watchdog.arm(cursor.connection.fileno(), timeout + 1, cursor.connection)
 
     @event.listens_for(engine, "after_cursor_execute")
     def disarm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
@@ -132,14 +132,14 @@ def _postgres(url: str, timeout: float) -> Engine:
     @event.listens_for(engine, "handle_error")
     def disarm_failed(context: ExceptionContext) -> None:
         cursor = getattr(context, "cursor", None)  # absent when connecting failed
-        if cursor is not None and not cursor.connection.closed:
-            watchdog.disarm(cursor.connection.fileno())
+        if cursor is not None:
+            watchdog.forget(cursor.connection)  # closed or not: its fd may be reused at once
 
     @event.listens_for(engine.pool, "checkout")
     def ping(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
         """pool_pre_ping without a bound would hang on a frozen server: ping under the watchdog."""
         fd = dbapi_connection.fileno()
-        watchdog.arm(fd, PING_SECONDS)
+        watchdog.arm(fd, PING_SECONDS, dbapi_connection)
         try:
             dbapi_connection.autocommit = True  # no transaction left open by the ping
             dbapi_connection.execute("SELECT 1")

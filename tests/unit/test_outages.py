@@ -35,6 +35,26 @@ def test_a_disarmed_socket_is_left_alone():
         assert ours.recv(1) == b"x" and watchdog.cut == 0
 
 
+def test_a_number_armed_by_a_connection_since_closed_is_not_cut_in_its_new_owner():
+    """The kernel gives a closed connection's fd number to the next one opened: a deadline
+    left by a statement that failed on a closed connection cut an unrelated connection later
+    ("server closed the connection unexpectedly" in a test that never touched the first)."""
+
+    class Driver:  # what the driver says of the first connection: closed
+        closed = True
+
+    reused, peer = socket.socketpair()
+    with reused, peer:
+        watchdog = Watchdog(tick_seconds=0.02)
+        watchdog.arm(reused.fileno(), 0.05, Driver())
+        failed = Driver()
+        watchdog.arm(peer.fileno(), 0.05, failed)
+        watchdog.forget(failed)  # a failed statement's deadline goes with it
+        time.sleep(0.2)
+        peer.sendall(b"x")
+        assert reused.recv(1) == b"x" and watchdog.cut == 0
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
