@@ -187,7 +187,7 @@ def item_knn(matrix: sparse.csr_matrix, neighbours: int) -> sparse.csr_matrix:
     similarity = (normalised.T @ normalised).tocsr()
     similarity.setdiag(0)
     similarity.eliminate_zeros()
-    return _row_tops(similarity, neighbours)
+    return row_tops(similarity, neighbours)
 
 
 def strongest(weights: np.ndarray | sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
@@ -207,10 +207,10 @@ def _strongest_sparse(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix
     lengths = np.diff(matrix.indptr)
     if lengths.size == 0 or lengths.max() <= keep:
         return matrix
-    return _row_tops(matrix, keep, magnitude=True)
+    return row_tops(matrix, keep, magnitude=True)
 
 
-def _row_tops(matrix: sparse.csr_matrix, keep: int, magnitude: bool = False) -> sparse.csr_matrix:
+def row_tops(matrix: sparse.csr_matrix, keep: int, magnitude: bool = False) -> sparse.csr_matrix:
     """Each row's `keep` largest entries (by magnitude: absolute values), float32, ties to the
     lower course index: rows no longer than that are kept whole, longer ones are cut one by one
     with top_k (at 10,000 courses and 2M events 0.1 s, where one sort of every entry by row took

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from adapters.arrays import block, csr, csr_files, ids, ids_file
+from adapters.item_weights import row_tops
 from domain.model import CourseId, EventType, Interaction
 
 #: courses kept per course, those taken with it by the most learners
@@ -62,35 +63,17 @@ def taken_together(
         row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
         counts.data[counts.indices == row + start] = 0  # a course is not its own partner
         counts.eliminate_zeros()
-        blocks.append(_row_tops(counts, keep))
+        blocks.append(row_tops(counts, keep))
     together = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((size, size))
     together = sparse.csr_matrix(together, shape=(size, size), dtype=np.int32)
     together.sort_indices()
     return together
 
 
-def _row_tops(counts: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
-    """Each row's `keep` largest entries (all of a shorter row)."""
-    lengths = np.diff(counts.indptr)
-    if counts.nnz == 0 or lengths.max() <= keep:
-        return counts
-    row = np.repeat(np.arange(counts.shape[0], dtype=np.int64), lengths)
-    most = int(counts.data.max())
-    # one key: by row, then most learners first (stable: a tie keeps the product's order)
-    order = np.argsort(row * (most + 1) + (most - counts.data), kind="stable")
-    place = np.arange(counts.nnz) - np.repeat(counts.indptr[:-1], lengths)
-    kept = order[place < keep]
-    return sparse.csr_matrix(
-        (counts.data[kept], (row[kept], counts.indices[kept])), shape=counts.shape
-    )
-
-
 def took_both(together: sparse.csr_matrix | None, a: int, b: int) -> bool:
     """Whether some learner took courses a and b (as far as the kept partners tell). Without
     evidence (a model published before it was kept) nothing can be named."""
-    if together is None or max(a, b) >= together.shape[0]:
-        return False
-    return _in_row(together, a, b) or _in_row(together, b, a)
+    return bool(took_pairs(together, [a], [b])[0, 0])
 
 
 def took_pairs(
@@ -102,12 +85,6 @@ def took_pairs(
     if together is None or not len(sources) or not len(rows):
         return np.zeros((len(sources), len(rows)), dtype=bool)
     return (block(together, sources, rows) > 0) | (block(together, rows, sources) > 0).T
-
-
-def _in_row(together: sparse.csr_matrix, row: int, column: int) -> bool:
-    start, end = together.indptr[row], together.indptr[row + 1]
-    found = start + np.searchsorted(together.indices[start:end], column)
-    return bool(found < end and together.indices[found] == column)
 
 
 def together_files(together: sparse.csr_matrix | None, course_ids: Sequence[CourseId]) -> dict:
