@@ -423,6 +423,13 @@ def course_json(course: Course) -> dict[str, Any]:
     }
 
 
+#: marshmallow's words for an item that is no object, as a client reads them
+_WHOLE_ITEM = {
+    "Invalid input type.": "must be an object",
+    "Field may not be null.": "must be an object, not null",
+}
+
+
 def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     """Flatten marshmallow's nested error dict into [{index, field, message}]: the index is the
     item's position in the `prefix` batch ("courses.3.title" is course 3, field title); a position
@@ -437,10 +444,14 @@ def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
             index = None
             if prefix and path[:1] == [prefix] and len(path) > 1 and isinstance(path[1], int):
                 index, path = path[1], path[2:]
+            if path[-1:] == ["_schema"]:  # marshmallow's key for an object as a whole
+                path = path[:-1]
+            if not path:  # the item itself, e.g. a number or null where an object belongs
+                path, node = [prefix], [_WHOLE_ITEM.get(m, m) for m in node]
             field = "".join(
                 f"[{p}]" if isinstance(p, int) else f".{p}" if n else p for n, p in enumerate(path)
             )
-            found.append({"index": index, "field": field or "_schema", "message": "; ".join(node)})
+            found.append({"index": index, "field": field, "message": "; ".join(node)})
         else:
             for value in node:
                 walk(value, path)

@@ -73,13 +73,14 @@ def register_error_handlers(app: Flask) -> OutageLog:
         messages = error.messages if isinstance(error.messages, dict) else {}
         batch = next((key for key in ("events", "courses") if key in messages), "")
         found = problems(error.messages, batch)
-        first = (
-            found[0] if found else {"field": "_schema", "message": "invalid input", "index": None}
-        )
+        first = found[0] if found else {"field": "", "message": "invalid input", "index": None}
         item = {"events": "event", "courses": "course"}.get(batch, "item")
         where = f"{item} {first['index']}: " if first["index"] is not None else ""
+        # a problem of a batch's item as a whole (its field: the batch) is said of the item alone
+        whole = first["field"] == "" or (where and first["field"] == batch)
+        field = "" if whole else f"{first['field']}: "
         return error_response(
-            400, "validation_error", f"{where}{first['field']}: {first['message']}", problems=found
+            400, "validation_error", f"{where}{field}{first['message']}", problems=found
         )
 
     @app.errorhandler(BadRequest)

@@ -117,3 +117,23 @@ def test_an_integer_of_thousands_of_digits_is_refused_as_too_large(client):
 def test_ordinary_events_still_go_through(client):
     response = client.post("/api/v1/interactions", json=ev("u1", "course_sql_basic"))
     assert response.status_code == 200 and response.json["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "item"),
+    [
+        ("/api/v1/interactions", {"events": [ev("u1", "course_sql_basic"), 5]}, "event 1"),
+        ("/api/v1/interactions", {"events": [None]}, "event 0"),
+        ("/api/v1/courses", {"courses": [{"course_id": "c", "title": "C"}, "c2"]}, "course 1"),
+        ("/api/v1/courses", {"courses": [None]}, "course 0"),
+    ],
+)
+def test_a_batch_item_that_is_no_object_is_named_in_the_clients_words(client, url, body, item):
+    response = client.post(url, json=body)
+    assert response.status_code == 400
+    error = response.json["error"]
+    # marshmallow's internal key for "the object as a whole" is no field the client sent
+    assert error["message"].startswith(f"{item}: must be an object")
+    assert "_schema" not in str(error)
+    index = int(item.split()[1])
+    assert error["problems"][0]["index"] == index
