@@ -31,7 +31,12 @@ def json_body() -> Any:
         )
     raw = body_bytes()
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_integer)
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_no_constant,
+            parse_int=_integer,
+            object_pairs_hook=_once_each,
+        )
     except RecursionError:
         raise BadRequest(_too_deep(), "invalid_json") from None
     except (UnicodeDecodeError, ValueError) as error:
@@ -65,6 +70,16 @@ def _integer(digits: str) -> int:
             f"a number in the body is too large (more than {MAX_DIGITS} digits)", "invalid_json"
         )
     return int(digits)
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object; a key it gives twice is refused (json.loads would keep the last, silently)."""
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in body:
+            raise BadRequest(f"the key {key!r} is given twice in one object", "invalid_json")
+        body[key] = value
+    return body
 
 
 def _short(error: Exception) -> str:

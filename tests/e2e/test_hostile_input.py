@@ -31,7 +31,8 @@ def test_nesting_just_too_deep_inside_an_object_is_refused_too(client):
 
 @pytest.mark.parametrize("field", ["title", "description", "category"])
 def test_a_lone_surrogate_in_course_text_is_a_400(client, field):
-    body = '{"title": "T", "' + field + '": "bad \\ud800 text"}'
+    title = '"title": "T", ' if field != "title" else ""
+    body = "{" + title + '"' + field + '": "bad \\ud800 text"}'
     response = client.put("/api/v1/courses/course_x", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_unicode"
@@ -137,3 +138,17 @@ def test_a_batch_item_that_is_no_object_is_named_in_the_clients_words(client, ur
     assert "_schema" not in str(error)
     index = int(item.split()[1])
     assert error["problems"][0]["index"] == index
+
+
+def test_a_key_given_twice_in_one_object_is_refused_not_silently_overwritten(client):
+    # json.loads would keep the last: a 'view' sent as 'complete' and stored without a word
+    body = (
+        '{"user_id": "u1", "course_id": "course_sql_basic", "event_type": "view",'
+        ' "event_type": "complete"}'
+    )
+    response = client.post("/api/v1/interactions", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_json"
+    assert "'event_type'" in response.json["error"]["message"]
+    stats = client.get("/api/v1/recommendations/stats/user/u1").json
+    assert stats["top_categories"] == []
