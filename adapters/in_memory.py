@@ -210,7 +210,7 @@ class InMemoryStatsRepository(StatsRepository):
     def user(self, user_id: UserId) -> UserStats:
         mine = [s for s in self.store.slates.values() if s.user_id == user_id and s.items]
         events = [e for e in self.store.events.values() if e.user_id == user_id]
-        credited = [kind for slate, kind in self._credited() if slate.user_id == user_id]
+        credited = [enrolled for slate, enrolled in self._credited() if slate.user_id == user_id]
         categories = Counter(
             self.store.courses[e.course_id].category
             for e in events
@@ -220,21 +220,24 @@ class InMemoryStatsRepository(StatsRepository):
             user_id,
             len(mine),
             sum(len(s.items) for s in mine),
-            credited.count(EventType.CLICK),
-            credited.count(EventType.ENROLL),
+            len(credited),
+            sum(credited),
             sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:5],
         )
 
-    def _credited(self) -> list[tuple[Slate, EventType]]:
-        """Each course of a served list its learner clicked or enrolled in, once per kind."""
-        credited = {
-            (e.recommendation_id, e.course_id, e.event_type)
-            for e in self.store.events.values()
-            if e.recommendation_id
-            and e.event_type in (EventType.CLICK, EventType.ENROLL)
-            and _shown(self.store.slates.get(e.recommendation_id), e)
-        }
-        return [(self.store.slates[r], kind) for r, _, kind in credited]
+    def _credited(self) -> list[tuple[Slate, bool]]:
+        """Each course of a served list its learner clicked or enrolled in (a click-through),
+        once, with whether they enrolled."""
+        enrolled: dict[tuple[str, CourseId], bool] = {}
+        for e in self.store.events.values():
+            if (
+                e.recommendation_id
+                and e.event_type in (EventType.CLICK, EventType.ENROLL)
+                and _shown(self.store.slates.get(e.recommendation_id), e)
+            ):
+                key = (e.recommendation_id, e.course_id)
+                enrolled[key] = enrolled.get(key, False) or e.event_type is EventType.ENROLL
+        return [(self.store.slates[r], did) for (r, _), did in enrolled.items()]
 
     def daily(self, since: datetime) -> list[DailyStats]:
         rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -243,11 +246,11 @@ class InMemoryStatsRepository(StatsRepository):
                 row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
                 row[0] += 1
                 row[1] += len(slate.items)
-        for slate, kind in self._credited():
+        for slate, enrolled in self._credited():
             if slate.served_at >= since:
                 row = rows[(slate.served_at.astimezone(UTC).strftime("%Y-%m-%d"), slate.strategy)]
-                row[2] += kind is EventType.CLICK
-                row[3] += kind is EventType.ENROLL
+                row[2] += 1
+                row[3] += enrolled
         return [DailyStats(d, s, *counts) for (d, s), counts in sorted(rows.items())]
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:

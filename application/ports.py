@@ -454,8 +454,9 @@ class StatsRepository(abc.ABC):
 
     A click or enrolment counts for a strategy when it carries the recommendation_id of a slate
     that strategy served to its learner, for a course in it (attribution); an impression is one
-    course shown in a served slate. Clicks and enrolments of slates count impressions clicked or
-    enrolled in, each course of a slate once however many events it got, so CTR stays in 0..1.
+    course shown in a served slate. Clicks of slates count impressions clicked or enrolled in (a
+    click-through: some LMSs enrol from a list without a click event), enrolments those enrolled
+    in, each course of a slate once however many events it got, so CTR stays in 0..1.
     """
 
     @abc.abstractmethod

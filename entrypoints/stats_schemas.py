@@ -28,8 +28,8 @@ class UserStatsSchema(Schema):
     num_impressions = fields.Integer(metadata={"description": "courses shown in those slates"})
     num_clicks = fields.Integer(
         metadata={
-            "description": "courses of those slates the learner clicked (attributed events), "
-            "each course of a slate once"
+            "description": "courses of those slates the learner clicked or enrolled in "
+            "(attributed events: a click-through), each course of a slate once"
         }
     )
     num_enrolls = fields.Integer(
@@ -54,7 +54,9 @@ class DailySchema(Schema):
     recommendations = fields.Integer(metadata={"description": "slates served that day"})
     impressions = fields.Integer(metadata={"description": "courses shown in them"})
     clicks = fields.Integer(
-        metadata={"description": "courses of those slates clicked, whenever, each once"}
+        metadata={
+            "description": "courses of those slates clicked or enrolled in, whenever, each once"
+        }
     )
     enrolls = fields.Integer(
         metadata={"description": "courses of those slates enrolled in, whenever, each once"}
@@ -65,7 +67,10 @@ class DailySchema(Schema):
 class GlobalStatsSchema(Schema):
     days = fields.Integer()
     ctr = fields.Float(
-        metadata={"description": "courses clicked / courses shown in the window's slates, 0..1"}
+        metadata={
+            "description": "courses clicked or enrolled in / courses shown in the window's "
+            "slates, 0..1"
+        }
     )
     most_popular_courses = fields.List(fields.Nested(PopularCourseSchema))
     strategy_distribution = fields.Dict(keys=fields.String(), values=fields.Float())

@@ -28,16 +28,18 @@ def _count_if(condition):  # type: ignore[no-untyped-def]
 
 
 def _credited():  # type: ignore[no-untyped-def]
-    """Each course of a served list its learner clicked or enrolled in, once per kind of event:
-    a course clicked three times was still one impression clicked, so CTR stays within 0..1.
-    Credit only counts for a course the list showed to that learner (as ingestion checks)."""
+    """Each course of a served list its learner clicked or enrolled in (a click-through), once,
+    with whether they enrolled: a course clicked three times was still one impression clicked,
+    so CTR stays within 0..1, and one enrolled in without a click event (an LMS whose cards enrol
+    in one step) was clicked through too. Credit only counts for a course the list showed to
+    that learner (as ingestion checks)."""
     return (
         select(
             slates.c.recommendation_id,
             slates.c.strategy,
             slates.c.served_at,
             interactions.c.course_id,
-            interactions.c.event_type,
+            func.max(case((interactions.c.event_type == "enroll", 1), else_=0)).label("enrolled"),
         )
         .select_from(
             interactions.join(
@@ -55,7 +57,12 @@ def _credited():  # type: ignore[no-untyped-def]
             )
         )
         .where(interactions.c.event_type.in_(("click", "enroll")))
-        .distinct()
+        .group_by(
+            slates.c.recommendation_id,
+            slates.c.strategy,
+            slates.c.served_at,
+            interactions.c.course_id,
+        )
     )
 
 
@@ -72,10 +79,7 @@ class SqlStatsRepository(StatsRepository):
             select(func.count(), func.coalesce(func.sum(slates.c.impressions), 0)).where(
                 slates.c.user_id == user_id, _SHOWED_SOMETHING
             ),
-            select(
-                _count_if(credited.c.event_type == "click"),
-                _count_if(credited.c.event_type == "enroll"),
-            ),
+            select(func.count(), func.coalesce(func.sum(credited.c.enrolled), 0)),
             select(courses.c.category, func.count())
             .select_from(
                 interactions.join(courses, courses.c.course_id == interactions.c.course_id)
@@ -126,8 +130,8 @@ class SqlStatsRepository(StatsRepository):
             credited.c.strategy.label("strategy"),
             literal(0).label("recommendations"),
             literal(0).label("impressions"),
-            _count_if(credited.c.event_type == "click").label("clicks"),
-            _count_if(credited.c.event_type == "enroll").label("enrolls"),
+            func.count().label("clicks"),
+            func.coalesce(func.sum(credited.c.enrolled), 0).label("enrolls"),
         ).group_by(day_credited, credited.c.strategy)
         both = union_all(served, acted).subquery()
         return (

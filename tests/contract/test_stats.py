@@ -140,6 +140,25 @@ def test_a_course_clicked_again_in_the_same_list_is_one_click_so_ctr_stays_withi
     assert (popular.enrolls, popular.clicks) == (2, 3)
 
 
+def test_an_enrolment_from_a_list_without_a_click_event_is_a_click_through(uow_factory):
+    """An LMS whose recommendation cards enrol in one step sends no click: u1 enrols in the
+    first course of a two-course list, and that list's CTR is 1/2, not 0."""
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("r1", "u1", "content", ["course_sql_basic", "course_ml_basic"]))
+        uow.interactions.add_batch(
+            [event("u1", "course_sql_basic", "enroll", 1, recommendation_id="r1")]
+        )
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW)
+    u1 = stats.user(UserId("u1"))
+    assert (u1.num_impressions, u1.num_clicks, u1.num_enrolls, u1.ctr) == (2, 1, 1, 0.5)
+    result = stats.global_stats(days=1)
+    assert (result.ctr, result.strategy_ctr) == (0.5, {"content": 0.5})
+    [day] = result.daily
+    assert (day.clicks, day.enrolls, day.ctr) == (1, 1, 0.5)
+
+
 def test_clicks_count_on_the_day_their_list_was_served(uow_factory):
     """Two one-course lists served on day 0 are clicked on day 1, when one more is served and
     not clicked: day 0's lists earned the clicks, day 1's none."""
