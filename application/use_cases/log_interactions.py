@@ -52,6 +52,13 @@ class LogInteractions:
             uow.commit()
         return result
 
+    def unserved(self, events: Sequence[Interaction]) -> set[str]:
+        """The recommendation ids `events` name that no list this database holds was served with
+        (events exported from another database, whose lists stayed there)."""
+        named = {e.recommendation_id for e in events if e.recommendation_id}
+        with self.uow_factory() as uow:
+            return set(named - uow.slates.shown(named).keys())
+
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
         """What execute() would reject, without writing anything (conflicts as event_id problems)."""
         with self.uow_factory() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -114,20 +115,29 @@ def _with_prerequisites(
 @click.option("--skip-invalid", is_flag=True, help="Keep the good rows when some are invalid.")
 @click.pass_context
 def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
-    """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts."""
+    """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts.
+    An event credited to a list this database never served (exported from another one) is
+    logged without that credit, and the count said."""
     parsed = _parse(file, EventSchema(), "event rows")
     use_case = container_of(ctx).log_interactions()
     errors = list(parsed.errors)
     bad = reused_ids(parsed, errors)
     rows = [i for i in range(len(parsed.items)) if i not in bad]
+    uncredited: set[int] = set()
     for start in range(0, len(rows), 10 * BATCH):
         chunk = rows[start : start + 10 * BATCH]
+        unserved = use_case.unserved([parsed.items[i] for i in chunk])
+        for i in chunk:
+            if parsed.items[i].recommendation_id in unserved:
+                parsed.items[i] = replace(parsed.items[i], recommendation_id=None)
+                uncredited.add(i)
         for problem in use_case.check([parsed.items[i] for i in chunk]):
             index = chunk[int(problem["index"])]  # type: ignore[call-overload]
             bad.add(index)
             errors.append(f"line {parsed.lines[index]}: {problem['field']}: {problem['message']}")
     _report(by_line(errors), skip_invalid, "event rows")
     good = [e for i, e in enumerate(parsed.items) if i not in bad]
+    uncredited -= bad
     try:
         result = ingest(container_of(ctx), good, "importing events")
     except DomainError as error:  # someone else logged a conflicting event since the check
@@ -137,6 +147,12 @@ def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> N
     click.echo(
         f"imported {result.accepted} events ({result.duplicates} already stored)"
         + said_ignored(result)
+        + (
+            f"; {len(uncredited)} named a list this database never served, logged without "
+            "that credit"
+            if uncredited
+            else ""
+        )
     )
 
 

@@ -577,6 +577,40 @@ def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_
     assert f"wrote {len(lines) - 1} interactions" in result.output
 
 
+def test_exported_events_load_into_another_database_without_the_credit_its_lists_held(
+    run, database_url, tmp_path, monkeypatch
+):
+    """Moving to another database (the embedded SQLite to PostgreSQL): the served lists stay
+    behind, so the events credited to them are logged without that credit, not refused."""
+    run("demo-data", "--learners", "20")
+    exported = tmp_path / "training.csv"
+    run("prepare-training-data", "--output", str(exported))
+    credited = sum(1 for line in exported.read_text().splitlines()[1:] if line.split(",")[5])
+    assert credited > 0
+    source = Container()
+    source.config.from_dict({"database_url": database_url})
+    with source.uow() as uow:
+        catalog = uow.courses.all()
+    source.engine().dispose()
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("RS_DATABASE_URL", other)
+    run("init-db")
+    target = Container()
+    target.config.from_dict({"database_url": other})
+    with target.uow() as uow:
+        uow.courses.upsert(catalog)
+        uow.commit()
+    target.engine().dispose()
+    result = run("import-interactions", str(exported))
+    assert result.exit_code == 0, result.output
+    assert f"{credited} named a list this database never served, logged without that credit" in (
+        result.output
+    )
+    assert counts(other)[1] == counts(database_url)[1]
+    again = run("import-interactions", str(exported))
+    assert f"imported 0 events ({counts(other)[1]} already stored)" in again.output
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
