@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from application.ports import (
+    AdminSessionRepository,
     CoursePopularity,
     CourseRepository,
+    CredentialFailureRepository,
     DailyStats,
     Erasure,
     ErasureRepository,
@@ -53,6 +55,9 @@ class InMemoryStore:
         self.trainers: dict[str, TrainerBeat] = {}
         self.statements: dict[str, StatementRecord] = {}
         self.erasures: list[Erasure] = []
+        #: session hash -> (expires_at, revoked_at)
+        self.admin_sessions: dict[str, tuple[datetime, datetime | None]] = {}
+        self.credential_failures: list[tuple[str, datetime]] = []  # (client, failed_at)
         self.catalog_changes = 0
         self.event_removals = 0
         self.lock = threading.RLock()
@@ -70,6 +75,8 @@ class InMemoryStore:
         self.trainers = dict(other.trainers)
         self.statements = dict(other.statements)
         self.erasures = list(other.erasures)
+        self.admin_sessions = dict(other.admin_sessions)
+        self.credential_failures = list(other.credential_failures)
         self.catalog_changes = other.catalog_changes
         self.event_removals = other.event_removals
 
@@ -280,6 +287,38 @@ class InMemoryTrainerRepository(TrainerRepository):
         return sorted(seen, key=lambda b: (-b.seen_at.timestamp(), b.worker))[:limit]
 
 
+class InMemoryAdminSessionRepository(AdminSessionRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def open(self, session_hash: str, created_at: datetime, expires_at: datetime) -> None:
+        sessions = self.store.admin_sessions
+        self.store.admin_sessions = {h: s for h, s in sessions.items() if s[0] > created_at}
+        self.store.admin_sessions[session_hash] = (expires_at, None)
+
+    def active(self, session_hash: str, now: datetime) -> bool:
+        expires_at, revoked_at = self.store.admin_sessions.get(session_hash, (now, None))
+        return revoked_at is None and expires_at > now
+
+    def revoke(self, session_hash: str, now: datetime) -> None:
+        found = self.store.admin_sessions.get(session_hash)
+        if found is not None and found[1] is None:
+            self.store.admin_sessions[session_hash] = (found[0], now)
+
+
+class InMemoryCredentialFailureRepository(CredentialFailureRepository):
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    def recent(self, client: str, since: datetime, limit: int) -> list[datetime]:
+        failures = self.store.credential_failures
+        return sorted((t for c, t in failures if c == client and t > since), reverse=True)[:limit]
+
+    def add(self, client: str, at: datetime, forget_before: datetime) -> None:
+        kept = [(c, t) for c, t in self.store.credential_failures if t >= forget_before]
+        self.store.credential_failures = [*kept, (client, at)]
+
+
 class InMemoryJobRepository(JobRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -439,6 +478,8 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.stats = InMemoryStatsRepository(self.working)
         self.jobs = InMemoryJobRepository(self.working)
         self.trainers = InMemoryTrainerRepository(self.working)
+        self.admin_sessions = InMemoryAdminSessionRepository(self.working)
+        self.credential_failures = InMemoryCredentialFailureRepository(self.working)
         self.statements = InMemoryStatementRepository(self.working)
         self.erasures = InMemoryErasureRepository(self.working)
 

@@ -417,6 +417,38 @@ class TrainerRepository(abc.ABC):
         """Trainers seen since `since`, the latest seen first, at most `limit` of them."""
 
 
+class AdminSessionRepository(abc.ABC):
+    """Dashboard sessions in the shared database, so that a sign-out holds on every host. A
+    session is known by a hash of its id (sha256, hex); the id itself is only in the cookie."""
+
+    @abc.abstractmethod
+    def open(self, session_hash: str, created_at: datetime, expires_at: datetime) -> None:
+        """Record a new session, and drop every session expired by `created_at` (signing in is
+        rare: the clean-up costs nothing noticeable there)."""
+
+    @abc.abstractmethod
+    def active(self, session_hash: str, now: datetime) -> bool:
+        """Whether the session exists, is not revoked and has not expired (one primary-key read)."""
+
+    @abc.abstractmethod
+    def revoke(self, session_hash: str, now: datetime) -> None:
+        """Sign the session out (a session unknown or revoked already is left as it is)."""
+
+
+class CredentialFailureRepository(abc.ABC):
+    """Wrong credentials per client, in the shared database, so that every worker and host counts
+    the same ones. A client is a key (a hash of its address); what it sent is never kept."""
+
+    @abc.abstractmethod
+    def recent(self, client: str, since: datetime, limit: int) -> list[datetime]:
+        """When `client` sent wrong credentials after `since`, the latest first, at most `limit`."""
+
+    @abc.abstractmethod
+    def add(self, client: str, at: datetime, forget_before: datetime) -> None:
+        """Record one failure of `client`, and drop every client's failures before
+        `forget_before`."""
+
+
 @dataclass(frozen=True, slots=True)
 class UserStats:
     user_id: UserId
@@ -492,6 +524,8 @@ class UnitOfWork(abc.ABC):
     stats: StatsRepository
     jobs: JobRepository
     trainers: TrainerRepository
+    admin_sessions: AdminSessionRepository
+    credential_failures: CredentialFailureRepository
 
     statements: StatementRepository
     erasures: ErasureRepository

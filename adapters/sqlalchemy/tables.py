@@ -155,3 +155,25 @@ erasures = Table(
     Index("ix_erasures_user_hash", "user_hash"),
     Index("ix_erasures_erased_at", "erased_at"),
 )
+
+# Dashboard sessions: a hash of the session id (the signed cookie holds the id), never the id.
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_admin_sessions_expires_at", "expires_at"),
+)
+
+# Wrong credentials per client (a hash of its address), for a minute: never what was sent.
+credential_failures = Table(
+    "credential_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("client_hash", String(64), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_credential_failures_client_failed_at", "client_hash", "failed_at"),
+    Index("ix_credential_failures_failed_at", "failed_at"),
+)

@@ -12,6 +12,7 @@ import sqlite3
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from adapters.sqlalchemy.access import SqlAdminSessionRepository, SqlCredentialFailureRepository
 from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.migrate import schema_problem
@@ -65,6 +66,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.stats = SqlStatsRepository(self.connection)
         self.jobs = SqlJobRepository(self.connection)
         self.trainers = SqlTrainerRepository(self.connection)
+        self.admin_sessions = SqlAdminSessionRepository(self.connection)
+        self.credential_failures = SqlCredentialFailureRepository(self.connection)
         self.statements = SqlStatementRepository(self.connection)
         self.erasures = SqlErasureRepository(self.connection)
         return self

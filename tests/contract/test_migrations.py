@@ -44,3 +44,23 @@ def test_a_database_a_newer_version_migrated_is_left_as_it_is_after_a_rollback(
             connection.execute(text(f"UPDATE alembic_version SET version_num = '{HEAD}'"))
     finally:
         engine.dispose()
+
+
+def test_the_sign_in_tables_go_with_a_downgrade_to_0007_and_come_back_with_the_upgrade(
+    database_url,
+):
+    """A rollback of the code that added dashboard sessions and shared failure counts."""
+    from sqlalchemy import inspect
+
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+
+    added = {"admin_sessions", "credential_failures"}
+    downgrade(database_url, "0007")
+    engine = build_engine(database_url)
+    try:
+        assert not added & set(inspect(engine).get_table_names())
+        upgrade(database_url)
+        assert added <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+        upgrade(database_url)

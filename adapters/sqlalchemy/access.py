@@ -1,0 +1,71 @@
+"""Dashboard sessions and wrong credentials, in the database every host shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select, update
+
+from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.tables import admin_sessions, credential_failures
+from application.ports import AdminSessionRepository, CredentialFailureRepository
+
+
+class SqlAdminSessionRepository(AdminSessionRepository):
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def open(self, session_hash: str, created_at: datetime, expires_at: datetime) -> None:
+        self.connection.execute(
+            delete(admin_sessions).where(admin_sessions.c.expires_at <= utc(created_at))
+        )
+        self.connection.execute(
+            admin_sessions.insert().values(
+                session_hash=session_hash, created_at=utc(created_at), expires_at=utc(expires_at)
+            )
+        )
+
+    def active(self, session_hash: str, now: datetime) -> bool:
+        found = self.connection.execute(
+            select(admin_sessions.c.session_hash).where(
+                admin_sessions.c.session_hash == session_hash,
+                admin_sessions.c.revoked_at.is_(None),
+                admin_sessions.c.expires_at > utc(now),
+            )
+        )
+        return found.first() is not None
+
+    def revoke(self, session_hash: str, now: datetime) -> None:
+        self.connection.execute(
+            update(admin_sessions)
+            .where(
+                admin_sessions.c.session_hash == session_hash,
+                admin_sessions.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=utc(now))
+        )
+
+
+class SqlCredentialFailureRepository(CredentialFailureRepository):
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def recent(self, client: str, since: datetime, limit: int) -> list[datetime]:
+        moments = self.connection.scalars(
+            select(credential_failures.c.failed_at)
+            .where(
+                credential_failures.c.client_hash == client,
+                credential_failures.c.failed_at > utc(since),
+            )
+            .order_by(credential_failures.c.failed_at.desc())
+            .limit(limit)
+        )
+        return [utc(moment) for moment in moments]
+
+    def add(self, client: str, at: datetime, forget_before: datetime) -> None:
+        self.connection.execute(
+            delete(credential_failures).where(credential_failures.c.failed_at < utc(forget_before))
+        )
+        self.connection.execute(
+            credential_failures.insert().values(client_hash=client, failed_at=utc(at))
+        )
