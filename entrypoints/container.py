@@ -23,6 +23,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
+from application.admin_sessions import AdminSessions
 from application.bandit import BanditService
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
@@ -175,6 +176,7 @@ class Container(containers.DeclarativeContainer):
         max_clock_skew=config.max_clock_skew_seconds,
     )
     erase_learner = providers.Factory(EraseLearner, uow_factory=uow.provider)
+    admin_sessions = providers.Singleton(AdminSessions, uow.provider)
     train_two_tower = providers.Factory(
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )

@@ -56,7 +56,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
-    configure_sessions(app, settings["admin_token"], secure=settings["env"] == "prod")
+    configure_sessions(
+        app, settings["admin_token"], settings["env"] == "prod", container.admin_sessions()
+    )
     app.config["RS_XAPI_KEY"] = settings["xapi_key"]
     app.config["RS_XAPI_SECRET"] = settings["xapi_secret"]
     container.xapi_mapping()  # a broken mapping file stops the start, not the first statement
@@ -74,7 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     container.watch_answers(register_error_handlers(app).answered)
-    throttle.install(app)
+    throttle.install(app, container.uow)
 
     spec: list[dict] = []  # built at the first request, once every route is registered
 

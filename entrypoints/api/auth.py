@@ -1,6 +1,6 @@
-"""Admin authentication: a bearer token (scripts) or a signed session cookie set by the dashboard's
-login form (browsers), both compared in constant time; without a token, in dev, requests made on
-this machine only (not those a proxy on it relays)."""
+"""Admin authentication: a bearer token (scripts), compared in constant time, or a signed session
+cookie set by the dashboard's login form (browsers), naming a session the database keeps; without
+a token, in dev, requests made on this machine only (not those a proxy on it relays)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 
+from application.admin_sessions import SESSION_HOURS, AdminSessions
 from entrypoints.api.errors import error_response
 from entrypoints.api.throttle import failed_attempts
 from entrypoints.config import loopback
 
-SESSION_HOURS = 12
 NOT_THIS_MACHINE = (
     "without RS_ADMIN_TOKEN, admin endpoints answer only loopback, and no request a proxy relays"
 )
@@ -33,14 +33,10 @@ def _from_this_machine() -> bool:
     return loopback(request.remote_addr) and not relayed
 
 
-def _fingerprint(token: str) -> str:
-    """What the cookie holds: changing RS_ADMIN_TOKEN signs every browser out."""
-    return hmac.new(token.encode(), b"recsys dashboard session", hashlib.sha256).hexdigest()
-
-
-def configure_sessions(app: Flask, token: str, secure: bool) -> None:
-    """Signed, HttpOnly, SameSite=Strict cookies; the key derives from the token, so every worker
-    and host that shares the token accepts the same cookie."""
+def configure_sessions(app: Flask, token: str, secure: bool, sessions: AdminSessions) -> None:
+    """Signed, HttpOnly, SameSite=Strict cookies holding a session id that `sessions` keeps in
+    the database. The signing key derives from the token, so every worker and host that shares
+    the token accepts the same cookie, and changing the token signs every browser out."""
     key = hmac.new(token.encode(), b"recsys session signing key", hashlib.sha256).digest()
     app.secret_key = key if token else None
     app.config.update(
@@ -50,6 +46,11 @@ def configure_sessions(app: Flask, token: str, secure: bool) -> None:
         SESSION_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
     )
+    app.extensions["recsys.admin_sessions"] = sessions
+
+
+def _sessions() -> AdminSessions:
+    return current_app.extensions["recsys.admin_sessions"]  # type: ignore[no-any-return]
 
 
 def credentials(scheme: str) -> str | None:
@@ -80,18 +81,26 @@ def is_admin_token(given: str) -> bool:
 def sign_in() -> None:
     session.clear()
     session.permanent = True
-    session["admin"] = _fingerprint(current_app.config["RS_ADMIN_TOKEN"])
+    session["sid"] = _sessions().open()
 
 
 def sign_out() -> None:
-    if current_app.config["RS_ADMIN_TOKEN"]:  # without one there is no session to clear
-        session.clear()
+    """Revokes the session before the cookie is cleared: a copy of the cookie is refused on every
+    host from then on (while the database does not answer, a 503, and the cookie stays)."""
+    if not current_app.config["RS_ADMIN_TOKEN"]:  # without one there is no session to clear
+        return
+    if "sid" in session:
+        _sessions().revoke(str(session["sid"]))
+    session.clear()
 
 
 def signed_in() -> bool:
-    token: str = current_app.config["RS_ADMIN_TOKEN"]
-    held = session.get("admin", "") if token else ""
-    return bool(held) and hmac.compare_digest(str(held), _fingerprint(token))
+    """Whether the cookie names a session still open: one primary-key read, once a request, and
+    none for a request without the cookie (a script)."""
+    if "recsys_signed_in" not in g:
+        held = current_app.config["RS_ADMIN_TOKEN"] and session.get("sid")
+        g.recsys_signed_in = bool(held) and _sessions().active(str(held))
+    return bool(g.recsys_signed_in)
 
 
 def open_without_token() -> bool:

@@ -1,4 +1,4 @@
-"""The operator dashboard: a login form (signed session cookie), and the same use cases as the
+"""The operator dashboard: a login form (a signed cookie naming a session the database keeps), and the same use cases as the
 JSON API drawn as charts."""
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ from entrypoints.stats_schemas import DashboardQuerySchema
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 RANGES = (7, 30, 90)
 NOT_SIGNED_IN = {"description": "Not signed in: to the login form (the page is not sent)"}
+UNAVAILABLE = {
+    "description": "The database is unavailable (see Retry-After)",
+    "headers": RETRY_AFTER,
+    "content": {"application/json": {"schema": ErrorSchema}},
+}
 
 
 def _html(summary: str, extra: dict[str, Any] | None = None, status: str = "200") -> dict[str, Any]:
@@ -110,11 +115,15 @@ login.openapi = {  # type: ignore[attr-defined]
             "headers": RETRY_AFTER,
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
+        "503": UNAVAILABLE,
     },
 }
 logout.openapi = {  # type: ignore[attr-defined]
-    "summary": "Sign out: clears the session cookie",
-    "responses": {"303": {"description": "Signed out: to the login form"}},
+    "summary": "Sign out: revokes the session on every host and clears the session cookie",
+    "responses": {
+        "303": {"description": "Signed out: to the login form"},
+        "503": {**UNAVAILABLE, "description": "The database is unavailable: still signed in"},
+    },
 }
 
 
@@ -166,11 +175,7 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
             "content": {"application/json": {"schema": ErrorSchema}},
         },
         "429": throttled(),
-        "503": {
-            "description": "The database is unavailable (see Retry-After)",
-            "headers": RETRY_AFTER,
-            "content": {"application/json": {"schema": ErrorSchema}},
-        },
+        "503": UNAVAILABLE,
     },
 )
 dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchema}]  # type: ignore[attr-defined]

@@ -1,25 +1,29 @@
-"""Wrong credentials, per client address: each one logged (never what was sent), and an address
-with too many in a minute refused for a while without its credentials being compared."""
+"""Wrong credentials, per client: each one logged (never what was sent), and a client with too
+many in a minute refused for a while without its credentials being compared."""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app, request
 
+from application.ports import StorageUnavailable, UnitOfWork
 from entrypoints.api.errors import error_response
 
 log = logging.getLogger("recsys.auth")
-#: wrong credentials an address may send per WINDOW_SECONDS: plenty for a person mistyping,
+#: wrong credentials a client may send per WINDOW_SECONDS: plenty for a person mistyping,
 #: nothing for guessing (1,000 a second were answered before)
 LIMIT = 10
 WINDOW_SECONDS = 60.0
-#: addresses remembered at most between clean-ups (an attacker spraying addresses)
+WINDOW = timedelta(seconds=WINDOW_SECONDS)
+#: clients remembered at most between clean-ups of this process's own count
 ADDRESSES = 10_000
 
 
@@ -29,34 +33,73 @@ class TooManyFailures(Exception):
         self.seconds = seconds
 
 
-class FailedAttempts:
-    """In this process only: each gunicorn worker counts its own, so an address gets LIMIT per
-    worker (behind a reverse proxy every client shares the proxy's address)."""
+def client_key(address: str | None) -> str:
+    """Who is counted: an IPv4 address, or an IPv6 address's /64 network (what one subscriber
+    or host is given: counted per address, it would have 2^64 addresses to guess from), hashed
+    so that the table holds no address."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        client = str(address)
+    else:
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if mapped is not None or ip.version == 4:
+            client = str(mapped or ip)
+        else:
+            client = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return hashlib.sha256(client.encode()).hexdigest()
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FailedAttempts:
+    """Counted in the database, so a client gets LIMIT on every worker and host together; while
+    the database does not answer, in this process, as it was before (and the requests that
+    need no database still answer)."""
+
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.uow_factory = uow_factory
         self.clock = clock
         self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, deque[datetime]] = {}  # this process's own, newest last
+
+    def _recent(self, client: str, now: datetime, add: bool = False) -> list[datetime]:
+        """The client's failures in the window, the latest first (one indexed read), after
+        recording one more with `add`."""
+        try:
+            with self.uow_factory() as uow:
+                if add:
+                    uow.credential_failures.add(client, now, now - WINDOW)
+                    uow.commit()
+                return uow.credential_failures.recent(client, now - WINDOW, LIMIT)
+        except StorageUnavailable:
+            with self._lock:
+                own = self._failures.get(client, ())
+                return [moment for moment in reversed(own) if moment > now - WINDOW]
 
     def check(self) -> None:
-        """Raises TooManyFailures while the caller's address is refused."""
+        """Raises TooManyFailures while the caller is refused."""
         now = self.clock()
-        with self._lock:
-            recent = self._failures.get(str(request.remote_addr), ())
-            wait = recent[-LIMIT] + WINDOW_SECONDS - now if len(recent) >= LIMIT else 0.0
+        recent = self._recent(client_key(request.remote_addr), now)
+        wait = (recent[-1] + WINDOW - now).total_seconds() if len(recent) >= LIMIT else 0.0
         if wait > 0:
             raise TooManyFailures(wait)
 
     def failed(self, credential: str) -> None:
-        address = str(request.remote_addr)
-        now = self.clock()
+        address, client, now = (
+            str(request.remote_addr),
+            client_key(request.remote_addr),
+            self.clock(),
+        )
         with self._lock:
             if len(self._failures) >= ADDRESSES:
-                since = now - WINDOW_SECONDS
-                self._failures = {a: t for a, t in self._failures.items() if t[-1] > since}
-            recent = self._failures.setdefault(address, deque(maxlen=LIMIT))
-            recent.append(now)
-            count = sum(1 for moment in recent if moment > now - WINDOW_SECONDS)
+                self._failures = {c: t for c, t in self._failures.items() if t[-1] > now - WINDOW}
+            self._failures.setdefault(client, deque(maxlen=LIMIT)).append(now)
+        count = len(self._recent(client, now, add=True))
         log.warning(
             "wrong %s from %s (%s %s)%s",
             credential,
@@ -72,8 +115,8 @@ def failed_attempts() -> FailedAttempts:
     return current_app.extensions["recsys.failed_attempts"]  # type: ignore[no-any-return]
 
 
-def install(app: Flask) -> None:
-    app.extensions["recsys.failed_attempts"] = FailedAttempts()
+def install(app: Flask, uow_factory: Callable[[], UnitOfWork]) -> None:
+    app.extensions["recsys.failed_attempts"] = FailedAttempts(uow_factory)
 
     @app.errorhandler(TooManyFailures)
     def too_many(error: TooManyFailures):  # type: ignore[no-untyped-def]

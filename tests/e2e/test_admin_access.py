@@ -3,6 +3,9 @@ happens to connect from loopback."""
 
 from __future__ import annotations
 
+import socket
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from entrypoints.config import ConfigError
@@ -41,7 +44,7 @@ def test_a_blank_or_short_token_does_not_start_the_service_in_production(sqlite_
 
 
 def _frozen_clock(app):  # type: ignore[no-untyped-def]
-    now = [1000.0]
+    now = [datetime.now(UTC)]
     app.extensions["recsys.failed_attempts"].clock = lambda: now[0]
     return now
 
@@ -66,7 +69,7 @@ def test_wrong_tokens_are_logged_without_the_token_and_a_guessing_address_is_hel
     assert warnings[0] == f"wrong admin token from 127.0.0.1 (GET {url})"
     assert warnings[-1].endswith(": refused for 60 s")
     assert not any("guess" in r.getMessage() for r in caplog.records)
-    now[0] += 60
+    now[0] += timedelta(seconds=60)
     assert client.get(url, headers=AUTH).status_code == 200
 
 
@@ -140,3 +143,53 @@ def test_admin_pages_and_answers_are_neither_framed_nor_cached_and_no_type_is_sn
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
     assert client.get("/api/v1/courses").headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/nowhere").headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.fixture
+def two_hosts(database_url):  # type: ignore[no-untyped-def]
+    apps = [make_app(database_url, admin_token=TOKEN) for _ in range(2)]
+    yield [app.test_client() for app in apps]
+    for app in apps:
+        app.container.engine().dispose()
+
+
+def test_wrong_tokens_sent_to_any_host_count_together(two_hosts):
+    """Each host (and each worker) counted its own before: LIMIT guesses a worker per host."""
+    host_a, host_b = two_hosts
+    url = "/admin/recommendations/bandit"
+    for i in range(10):
+        host = (host_a, host_b)[i % 2]
+        assert host.get(url, headers={"Authorization": f"Bearer guess{i}"}).status_code == 403
+    for host in (host_a, host_b):
+        held = host.get(url, headers=AUTH)
+        assert held.status_code == 429 and held.json["error"]["code"] == "too_many_failures"
+    assert host_b.post("/dashboard/login", data={"token": TOKEN}).status_code == 429
+
+
+def test_the_addresses_of_one_ipv6_network_are_counted_as_one_client(sqlite_url):
+    """One subscriber or server gets a whole /64: guessing from a new address each time would
+    never be held off."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    url = "/admin/recommendations/bandit"
+
+    def sent(address: str, headers: dict[str, str]) -> int:
+        return client.get(url, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code
+
+    guesses = [
+        sent(f"2001:db8:0:7::{i + 1:x}", {"Authorization": "Bearer guess"}) for i in range(10)
+    ]
+    assert set(guesses) == {403}
+    assert sent("2001:db8:0:7:ffff::1", AUTH) == 429
+    assert sent("2001:db8:0:8::1", AUTH) == 200  # the next network is someone else
+
+
+def test_wrong_tokens_are_still_counted_while_the_database_is_down(sqlite_url):
+    """In each process then, as before: the degraded answers stay, and guessing is held off."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{port}/gone", admin_token=TOKEN)
+    client = app.test_client()
+    url = "/dashboard/login"
+    assert {client.post(url, data={"token": f"guess{i}"}).status_code for i in range(10)} == {401}
+    assert client.post(url, data={"token": TOKEN}).status_code == 429

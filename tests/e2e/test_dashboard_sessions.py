@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
+
+import pytest
 
 from tests.e2e.conftest import make_app
 
@@ -57,3 +60,64 @@ def test_a_sign_in_form_larger_than_the_body_limit_is_a_413_even_when_chunked(sq
         assert response.status_code == 413, headers
         assert response.json["error"]["code"] == "request_entity_too_large"
         assert "1024 bytes" in response.json["error"]["message"]
+
+
+@pytest.fixture
+def hosts(database_url):  # type: ignore[no-untyped-def]
+    """Two web hosts on one database (each app is a host's workers), and a third whose token
+    was changed."""
+    apps = [make_app(database_url, admin_token=t) for t in (TOKEN, TOKEN, "another-t0ken")]
+    yield apps
+    for app in apps:
+        app.container.engine().dispose()
+
+
+def _copy_of_the_cookie(browser, app):  # type: ignore[no-untyped-def]
+    """What someone who copied the cookie (from a shared computer, say) sends, to `app`."""
+    thief = app.test_client()
+    thief.set_cookie("recsys_session", browser.get_cookie("recsys_session").value)
+    return thief
+
+
+def test_a_session_signed_out_on_one_host_is_refused_on_every_host(hosts):
+    host_a, host_b, _ = hosts
+    browser = host_a.test_client()
+    assert browser.post("/dashboard/login", data={"token": TOKEN}).status_code == 303
+    copied_to_b, copied_to_a = (
+        _copy_of_the_cookie(browser, host_b),
+        _copy_of_the_cookie(browser, host_a),
+    )
+    assert copied_to_b.get("/dashboard").status_code == 200  # one sign-in holds on every host
+    assert browser.post("/dashboard/logout").status_code == 303
+    for copy in (copied_to_a, copied_to_b):
+        refused = copy.get("/dashboard")
+        assert refused.status_code == 303 and refused.location.endswith("/dashboard/login")
+        assert copy.get("/admin/recommendations/bandit").status_code == 401
+    signed_out_on_b = _copy_of_the_cookie(copied_to_b, host_b)
+    assert signed_out_on_b.post("/dashboard/logout").status_code == 303  # again: no error
+
+
+def test_signing_out_ends_only_that_session_and_changing_the_token_ends_them_all(hosts):
+    host_a, host_b, new_token = hosts
+    one, other = host_a.test_client(), host_b.test_client()
+    for browser in (one, other):
+        assert browser.post("/dashboard/login", data={"token": TOKEN}).status_code == 303
+    one.post("/dashboard/logout")
+    assert other.get("/dashboard").status_code == 200
+    assert _copy_of_the_cookie(other, new_token).get("/dashboard").status_code == 303
+
+
+def test_a_session_cannot_be_checked_or_ended_while_the_database_is_down(sqlite_url):
+    """A 503 to retry, never a 500; and a sign-out that could not revoke says so, so the
+    operator does not walk away from a session still open."""
+    browser = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    browser.post("/dashboard/login", data={"token": TOKEN})
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{port}/gone", admin_token=TOKEN)
+    copy = _copy_of_the_cookie(browser, down)
+    for response in (copy.get("/dashboard"), copy.post("/dashboard/logout")):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert response.json["error"]["code"] == "database_unavailable"
+    assert copy.get_cookie("recsys_session") is not None

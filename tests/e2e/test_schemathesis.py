@@ -24,7 +24,6 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from entrypoints.api.throttle import FailedAttempts
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
@@ -107,7 +106,12 @@ def test_every_response_obeys_the_openapi_document(case, fuzzed_app):  # type: i
 def _sent(fuzzed_app, path, method, **parts):  # type: ignore[no-untyped-def]
     """One request the fuzzer is unlikely to build, checked against the document like its cases.
     The fuzzer's sign-ins with random tokens held its address off (429): a fresh count."""
-    fuzzed_app.extensions["recsys.failed_attempts"] = FailedAttempts()
+    from sqlalchemy import delete
+
+    from adapters.sqlalchemy.tables import credential_failures
+
+    with fuzzed_app.container.engine().begin() as connection:
+        connection.execute(delete(credential_failures))
     case = schema[path][method].Case(media_type="application/json", **parts)
     response = case.call(app=fuzzed_app, headers=ADMIN)
     case.validate_response(response, checks=CHECKS)
