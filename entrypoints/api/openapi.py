@@ -58,7 +58,8 @@ SECURITY_SCHEMES = {
         "type": "apiKey",
         "in": "cookie",
         "name": "recsys_session",
-        "description": "The dashboard's session, set by signing in at /dashboard/login",
+        "description": "The dashboard's session, set by signing in at /dashboard/login "
+        "and ended on every host by signing out",
     },
     "xapiBasic": {
         "type": "http",
