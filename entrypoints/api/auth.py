@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, g, request, session
 
 from application.admin_sessions import SESSION_HOURS, AdminSessions
 from entrypoints.api.errors import error_response
+from entrypoints.api.http import validate_path_ids
 from entrypoints.api.throttle import failed_attempts
 from entrypoints.config import loopback
 
@@ -108,27 +109,34 @@ def open_without_token() -> bool:
     return not current_app.config["RS_ADMIN_TOKEN"] and _from_this_machine()
 
 
+def _refusal() -> Any:
+    """The answer to a caller who may not use the admin endpoints (None: they may)."""
+    token: str = current_app.config["RS_ADMIN_TOKEN"]
+    if not token:
+        return None if _from_this_machine() else error_response(403, "forbidden", NOT_THIS_MACHINE)
+    if signed_in():
+        return None
+    bearer = credentials("Bearer")
+    if bearer is None:
+        response, status = error_response(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <RS_ADMIN_TOKEN>, or sign in at /dashboard/login",
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, status
+    if not token_matches(bearer):
+        return error_response(403, "forbidden", "the admin token is wrong")
+    return None
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        token: str = current_app.config["RS_ADMIN_TOKEN"]
-        if not token:
-            if _from_this_machine():
-                return view(*args, **kwargs)
-            return error_response(403, "forbidden", NOT_THIS_MACHINE)
-        if signed_in():
-            return view(*args, **kwargs)
-        bearer = credentials("Bearer")
-        if bearer is None:
-            response, status = error_response(
-                401,
-                "unauthorized",
-                "send Authorization: Bearer <RS_ADMIN_TOKEN>, or sign in at /dashboard/login",
-            )
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response, status
-        if not token_matches(bearer):
-            return error_response(403, "forbidden", "the admin token is wrong")
+        refused = _refusal()
+        if refused is not None:
+            return refused
+        validate_path_ids()  # only now: a caller without credentials learns nothing of ids
         return view(*args, **kwargs)
 
     guarded.credentials = "admin"  # type: ignore[attr-defined] # for the OpenAPI document

@@ -145,6 +145,24 @@ def test_admin_pages_and_answers_are_neither_framed_nor_cached_and_no_type_is_sn
     assert client.get("/nowhere").headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/admin/recommendations/jobs/%00"),
+        ("PUT", "/api/v1/courses/a%00"),
+        ("DELETE", "/api/v1/learners/a%00"),
+    ],
+)
+def test_a_caller_without_the_token_is_refused_before_any_id_of_the_path_is_judged(
+    sqlite_url, method, path
+):
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    refused = client.open(path, method=method)
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "unauthorized"
+    judged = client.open(path, method=method, headers=AUTH)
+    assert judged.status_code == 400 and judged.json["error"]["code"] == "validation_error"
+
+
 @pytest.fixture
 def two_hosts(database_url):  # type: ignore[no-untyped-def]
     apps = [make_app(database_url, admin_token=TOKEN) for _ in range(2)]
