@@ -2,7 +2,8 @@
 
 Web views call the functions below; nothing else names prometheus_client but
 entrypoints/stored_metrics.py (what trainers did, read from the database at scrape time). Under gunicorn, `recsys serve` points PROMETHEUS_MULTIPROC_DIR at a fresh folder
-before the workers start, so each worker writes its own files and GET /metrics adds them up.
+before the workers start, so each worker writes its own files and GET /metrics adds them up
+(entrypoints/metric_files.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from datetime import UTC, datetime
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
-    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
-    multiprocess,
 )
+
+from entrypoints import metric_files
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -55,7 +56,7 @@ LIVE_VERSION = Gauge(
     "recsys_live_model_version_timestamp_seconds",
     "Creation time of the artifact version a strategy serves (its version id as a Unix time)",
     ["strategy"],
-    multiprocess_mode="mostrecent",
+    multiprocess_mode="livemostrecent",
 )
 _VERSION_TIME = re.compile(r"^(\d{8}T\d{6})(\d{6})?Z")
 
@@ -93,17 +94,17 @@ def version_timestamp(version: str) -> float:
 
 def exposition() -> tuple[bytes, str]:
     """(body, content type) of every metric, added up over the worker processes."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return (
+        metric_files.scraped(folder) if folder else generate_latest(REGISTRY)
+    ), CONTENT_TYPE_LATEST
 
 
 def worker_exited(pid: int) -> None:
-    """gunicorn's child_exit hook: drop the dead worker's live gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    """gunicorn's child_exit hook: the dead worker's counts join the dead's, its gauges go."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        metric_files.fold_dead(folder, pid)
 
 
 def count_database_errors() -> None:

@@ -1,0 +1,70 @@
+"""The folder gunicorn workers write their metrics to: what a dead worker counted is folded into
+one file of the dead, so a scrape reads the live workers' files and that one however many workers
+were ever started, and no count goes backwards."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+#: the kinds whose values add up over processes; gauges of a dead worker are simply dropped
+ADDED_UP = ("counter", "histogram")
+DEAD = "dead"
+
+
+def scraped(folder: str) -> bytes:
+    """Every metric of `folder`, added up over its files, read while none is being folded."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, folder)  # type: ignore[no-untyped-call]
+    with _locked(folder, fcntl.LOCK_SH):
+        return generate_latest(registry)
+
+
+def fold_dead(folder: str, pid: int) -> None:
+    """Add worker `pid`'s counters and histograms to the dead's file and remove its files."""
+    with _locked(folder, fcntl.LOCK_EX):
+        for kind in ADDED_UP:
+            gone = os.path.join(folder, f"{kind}_{pid}.db")
+            if os.path.exists(gone):
+                _fold(os.path.join(folder, f"{kind}_{DEAD}.db"), gone)
+        multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+
+
+def _fold(dead: str, gone: str) -> None:
+    """`dead` becomes its own values plus `gone`'s, written aside and renamed (a scrape never
+    reads half of it), then `gone` is removed; both under the exclusive lock."""
+    staged = f"{dead}.new"  # not *.db: scrapes never read it
+    if os.path.exists(staged):
+        os.remove(staged)  # left by a server killed while folding
+    merged = multiprocess.MultiProcessCollector.merge(
+        [path for path in (dead, gone) if os.path.exists(path)], accumulate=False
+    )
+    values = MmapedDict(staged)  # type: ignore[no-untyped-call]
+    try:
+        for metric in merged:
+            for sample in metric.samples:
+                labels = sorted(sample.labels.items())
+                key = mmap_key(
+                    metric.name,
+                    sample.name,
+                    [name for name, _ in labels],
+                    [value for _, value in labels],
+                    metric.documentation,
+                )
+                values.write_value(key, sample.value, 0.0)  # type: ignore[no-untyped-call]
+    finally:
+        values.close()  # type: ignore[no-untyped-call]
+    os.replace(staged, dead)
+    os.remove(gone)
+
+
+@contextmanager
+def _locked(folder: str, how: int) -> Iterator[None]:
+    with open(os.path.join(folder, ".lock"), "a") as lock:
+        fcntl.flock(lock, how)
+        yield

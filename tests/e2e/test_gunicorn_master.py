@@ -1,0 +1,90 @@
+"""What the gunicorn master of `recsys serve` leaves behind: workers it replaced keep their counts
+but not their metric files, and servers sharing a machine share nothing of gunicorn's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_observability import _get, _samples
+from tests.e2e.test_readme import free_port, wait_until_up
+
+RECSYS = [sys.executable, "-m", "entrypoints.cli"]
+HEALTHZ = (
+    "recsys_http_requests_total",
+    (("method", "GET"), ("route", "/healthz"), ("status", "200")),
+)
+
+
+def _serve(folder: Path, port: int, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+    settings = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{folder}/recsys.db",
+        "RS_MODELS_DIR": str(folder / "models"),
+        "RS_ADMIN_TOKEN": "",
+        **env,
+    }
+    if not (folder / "recsys.db").exists():
+        subprocess.run([*RECSYS, "init-db"], env=settings, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*RECSYS, "serve", "--port", str(port), "--workers", "1", "--threads", "1"],
+        env=settings,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_up(port, process)
+    return process
+
+
+def _workers(master: int) -> set[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return set(map(int, children))
+
+
+def _eventually(check, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 60
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within 60 s: {what}")
+        time.sleep(0.2)
+    return found
+
+
+def test_replaced_workers_keep_their_counts_but_leave_no_metric_files(tmp_path):
+    """Every worker ever started left files that each scrape read again, so /metrics grew slower
+    with every reload or crash of a worker; what they counted must stay counted."""
+    (tmp_path / "metrics").mkdir()
+    port = free_port()
+    server = _serve(tmp_path, port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    try:
+        replaced: set[int] = set()
+        before = _samples(port).get(HEALTHZ, 0.0)  # wait_until_up asked too
+        for _ in range(3):
+            for _ in range(5):
+                _get(port, "/healthz")
+            old = _workers(server.pid)
+            replaced |= old
+            server.send_signal(signal.SIGHUP)  # gunicorn replaces every worker
+            _eventually(lambda: not _workers(server.pid) & old, "the old worker gone")  # noqa: B023
+            _eventually(lambda: _up(port), "a new worker answers")
+        kept = {int(p.stem.split("_")[-1]) for p in (tmp_path / "metrics").glob("*_[0-9]*.db")}
+        assert not kept & replaced, "files of workers that exited are still read at every scrape"
+        assert _samples(port)[HEALTHZ] - before == 15, (
+            "what replaced workers counted is still counted"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _up(port: int) -> bool:
+    try:
+        return _get(port, "/openapi.json")[0] == 200
+    except OSError:
+        return False
