@@ -45,6 +45,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         self.cfg.set("accesslog", None)
         self.cfg.set("logconfig_dict", logs.gunicorn_logconfig(self.log_format, self.log_level))
         self.cfg.set("child_exit", _child_exit)
+        # gunicorn 25.1+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
+        # ~/.gunicorn/gunicorn.ctl): a second server on the machine took it from the first, and
+        # `gunicornc` then stopped or resized the wrong one. Signals (HUP, TTIN, TTOU) remain.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
         # What gunicorn rejects itself (request line or headers too long, malformed HTTP) never
         # reaches Flask; answer it in the API's JSON error shape instead of gunicorn's HTML page.
         util.write_error = write_json_error

@@ -88,3 +88,22 @@ def _up(port: int) -> bool:
         return _get(port, "/openapi.json")[0] == 200
     except OSError:
         return False
+
+
+def test_two_servers_on_one_machine_take_no_control_socket_of_the_users(tmp_path):
+    """gunicorn's control socket sits at one path per user: the second server took it from the
+    first (and stopping either removed it), so `gunicornc` reached whichever forked last."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    first = _serve(tmp_path, free_port(), **env)
+    try:
+        second = _serve(tmp_path, free_port(), **env)
+        try:
+            assert not (home / ".gunicorn").exists(), "a control socket every server shares"
+        finally:
+            second.terminate()
+            second.wait(timeout=20)
+    finally:
+        first.terminate()
+        first.wait(timeout=20)
