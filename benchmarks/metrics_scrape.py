@@ -30,7 +30,7 @@ def _worker_lifetime() -> int:
             for status in STATUSES:
                 metrics.HTTP_REQUESTS.labels("GET", route, status).inc()
                 metrics.HTTP_LATENCY.labels("GET", route, status).observe(0.004)
-        metrics.served("home", "hybrid")
+        metrics.served("home", "hybrid", 10)
         os._exit(0)
     os.waitpid(pid, 0)
     return pid

@@ -36,7 +36,12 @@ HTTP_LATENCY = Histogram(
 )
 RECOMMENDATIONS = Counter(
     "recsys_recommendations_served",
-    "Recommendation lists served, by endpoint and the strategy that answered",
+    "Recommendation lists served with at least one course, by endpoint and answering strategy",
+    ["endpoint", "strategy"],
+)
+EMPTY = Counter(
+    "recsys_recommendations_empty",
+    "Requests answered with an empty list (nothing left to recommend), by endpoint and strategy",
     ["endpoint", "strategy"],
 )
 FALLBACKS = Counter(
@@ -61,8 +66,12 @@ LIVE_VERSION = Gauge(
 _VERSION_TIME = re.compile(r"^(\d{8}T\d{6})(\d{6})?Z")
 
 
-def served(endpoint: str, strategy: str, requested: str | None = None) -> None:
-    """One list served by `strategy`; `requested` names the strategy it fell back from."""
+def served(endpoint: str, strategy: str, courses: int, requested: str | None = None) -> None:
+    """One list of `courses` served by `strategy`; `requested` names the strategy it fell back
+    from. An empty list shows nothing: it is counted apart, as the analytics do not count it."""
+    if not courses:
+        EMPTY.labels(endpoint, strategy).inc()
+        return
     RECOMMENDATIONS.labels(endpoint, strategy).inc()
     if requested and requested != strategy:
         FALLBACKS.labels(requested, strategy).inc()

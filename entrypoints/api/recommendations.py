@@ -85,7 +85,7 @@ def home(  # type: ignore[no-untyped-def]
         body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])
     if _shown():
-        metrics.served("home", result.slate.strategy, result.slate.fallback_from)
+        metrics.served("home", result.slate.strategy, len(result.items), result.slate.fallback_from)
     return body
 
 
@@ -98,7 +98,7 @@ def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_simil
     args = query(KQuerySchema)
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
     if _shown():
-        metrics.served("similar", result.strategy)
+        metrics.served("similar", result.strategy, len(result.items))
     return {
         "course_id": result.course_id,
         "strategy": result.strategy,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import CATALOG
 
@@ -70,12 +71,7 @@ def test_clicking_one_served_course_again_and_again_is_one_click_through(client)
 def test_an_empty_list_is_answered_but_not_counted_as_a_recommendation(client):
     """A learner who took every active course gets an empty list, without an id to credit:
     it shows nothing, so it is no recommendation and no share of any strategy."""
-    events = [
-        {"user_id": "user1", "course_id": c.course_id, "event_type": "enroll"}
-        for c in CATALOG
-        if c.active
-    ]
-    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
+    _took_every_course(client, "user1")
     for strategy in ("popularity", "content", "hybrid"):
         response = client.get(f"/api/v1/recommendations/home?user_id=user1&strategy={strategy}")
         assert response.status_code == 200
@@ -84,6 +80,37 @@ def test_an_empty_list_is_answered_but_not_counted_as_a_recommendation(client):
     assert (user["num_recommendations"], user["num_impressions"]) == (0, 0)
     platform = client.get(f"{STATS}/global?days=1").json
     assert (platform["strategy_distribution"], platform["daily"]) == ({}, [])
+
+
+def test_an_empty_list_is_counted_in_the_metrics_as_empty_not_as_served(client):
+    """recsys_recommendations_served_total counts lists that showed something, as the analytics
+    do; an operator sees how many learners got nothing in recsys_recommendations_empty_total."""
+    _took_every_course(client, "took_all")
+
+    def count(name: str) -> float:
+        families = text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+        labels = {"endpoint": "home", "strategy": "popularity"}
+        found = [
+            s.value for f in families for s in f.samples if (s.name, s.labels) == (name, labels)
+        ]
+        return sum(found)
+
+    served, empty = "recsys_recommendations_served_total", "recsys_recommendations_empty_total"
+    before = count(served), count(empty)
+    response = client.get("/api/v1/recommendations/home?user_id=took_all&strategy=popularity")
+    assert response.json["items"] == []
+    assert (count(served), count(empty)) == (before[0], before[1] + 1)
+    client.get("/api/v1/recommendations/home?user_id=user3&strategy=popularity")
+    assert (count(served), count(empty)) == (before[0] + 1, before[1] + 1)
+
+
+def _took_every_course(client, user: str) -> None:  # type: ignore[no-untyped-def]
+    events = [
+        {"user_id": user, "course_id": c.course_id, "event_type": "enroll"}
+        for c in CATALOG
+        if c.active
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
 
 
 def test_an_unknown_learner_has_zeros_not_an_error(client):

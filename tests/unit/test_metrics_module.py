@@ -23,7 +23,7 @@ def test_a_fallback_is_counted_with_the_list_it_served():
     before = value(
         "recsys_recommendation_fallbacks_total", requested="two_tower", served="popularity"
     )
-    metrics.served("home", "popularity", "two_tower")
+    metrics.served("home", "popularity", 3, "two_tower")
     assert (
         value("recsys_recommendation_fallbacks_total", requested="two_tower", served="popularity")
         == before + 1
