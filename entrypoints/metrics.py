@@ -8,6 +8,7 @@ before the workers start, so each worker writes its own files and GET /metrics a
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from prometheus_client import (
 )
 
 from entrypoints import metric_files
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -112,8 +115,14 @@ def exposition() -> tuple[bytes, str]:
 def worker_exited(pid: int) -> None:
     """gunicorn's child_exit hook: the dead worker's counts join the dead's, its gauges go."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
+    if not folder:
+        return
+    try:
         metric_files.fold_dead(folder, pid)
+    except OSError as error:  # e.g. a full disk: raised in gunicorn's master, it would stop it
+        log.warning(
+            "could not fold the metrics of worker %s (%s): its files stay, counted", pid, error
+        )
 
 
 def count_database_errors() -> None:

@@ -65,3 +65,20 @@ def test_what_trainers_did_and_the_jobs_waiting_read_from_the_database_reach_the
     assert ("recsys_trainer_last_publish_duration_seconds", ("host-a:7", "item_cf")) not in samples
     assert samples[("recsys_trainer_seen_timestamp_seconds", ("host-a:7",))] == NOW.timestamp()
     assert samples[("recsys_jobs_active", ("queued", "reindex"))] == 1
+
+
+def test_a_worker_whose_counts_cannot_be_folded_leaves_them_counted_and_the_server_up(
+    tmp_path, monkeypatch
+):
+    """The server's master folds an exited worker's files; a write it cannot make (a full disk)
+    must not stop the master, which would take every worker of the host down with it."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    gone = MmapedDict(str(tmp_path / "counter_4242.db"))
+    gone.write_value(mmap_key("recsys_events", "recsys_events_total", [], [], "h"), 7.0, 0.0)
+    gone.close()
+    (tmp_path / "counter_dead.db.new").mkdir()  # where the fold writes: it cannot
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics.worker_exited(4242)
+    assert (tmp_path / "counter_4242.db").exists(), "its counts are still read at each scrape"
+    assert b"recsys_events_total 7.0" in metrics.exposition()[0]
