@@ -1,5 +1,5 @@
-"""The operator dashboard: a login form (a signed cookie naming a session the database keeps), and the same use cases as the
-JSON API drawn as charts."""
+"""The operator dashboard: a login form (a signed cookie naming a session the database keeps),
+and the same use cases as the JSON API drawn as charts."""
 
 from __future__ import annotations
 
