@@ -97,6 +97,20 @@ def test_a_session_signed_out_on_one_host_is_refused_on_every_host(hosts):
     assert signed_out_on_b.post("/dashboard/logout").status_code == 303  # again: no error
 
 
+def test_signing_in_again_ends_the_session_the_browser_held(hosts):
+    """A copy taken before a second sign-in in the same browser is refused from then on: the
+    sign-out that follows ends only the new session."""
+    host_a, host_b, _ = hosts
+    browser = host_a.test_client()
+    browser.post("/dashboard/login", data={"token": TOKEN})
+    copied = _copy_of_the_cookie(browser, host_b)
+    assert browser.post("/dashboard/login", data={"token": TOKEN}).status_code == 303
+    assert browser.get("/dashboard").status_code == 200
+    assert copied.get("/dashboard").status_code == 303
+    browser.post("/dashboard/logout")
+    assert copied.get("/dashboard").status_code == 303
+
+
 def test_signing_out_ends_only_that_session_and_changing_the_token_ends_them_all(hosts):
     host_a, host_b, new_token = hosts
     one, other = host_a.test_client(), host_b.test_client()
