@@ -18,10 +18,6 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AdminSessions:
     """Sign-ins that a sign-out revokes on every worker and host, as they share the database."""
 
@@ -29,7 +25,7 @@ class AdminSessions:
         self,
         uow_factory: Callable[[], UnitOfWork],
         hours: float = SESSION_HOURS,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.uow_factory = uow_factory
         self.lifetime = timedelta(hours=hours)

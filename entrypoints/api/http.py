@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from entrypoints.schemas import PATH_IDS, NoQuerySchema, path_id
+from entrypoints.schemas import PATH_IDS, NoQuerySchema, RepeatedKey, once_each, path_id
 
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
@@ -35,10 +35,12 @@ def json_body() -> Any:
             raw.decode("utf-8"),
             parse_constant=_no_constant,
             parse_int=_integer,
-            object_pairs_hook=_once_each,
+            object_pairs_hook=once_each,
         )
     except RecursionError:
         raise BadRequest(_too_deep(), "invalid_json") from None
+    except RepeatedKey as error:
+        raise BadRequest(str(error), "invalid_json") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
     _check(body)
@@ -70,16 +72,6 @@ def _integer(digits: str) -> int:
             f"a number in the body is too large (more than {MAX_DIGITS} digits)", "invalid_json"
         )
     return int(digits)
-
-
-def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object; a key it gives twice is refused (json.loads would keep the last, silently)."""
-    body: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in body:
-            raise BadRequest(f"the key {key!r} is given twice in one object", "invalid_json")
-        body[key] = value
-    return body
 
 
 def _short(error: Exception) -> str:

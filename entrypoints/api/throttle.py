@@ -35,8 +35,8 @@ class TooManyFailures(Exception):
 
 def client_key(address: str | None) -> str:
     """Who is counted: an IPv4 address, or an IPv6 address's /64 network (what one subscriber
-    or host is given: counted per address, it would have 2^64 addresses to guess from), hashed
-    so that the table holds no address."""
+    or host is given: counted per address, it would have 2^64 addresses to guess from), hashed:
+    a pseudonym, not a secret (IPv4 addresses can be recovered by trying them all)."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
@@ -50,22 +50,23 @@ def client_key(address: str | None) -> str:
     return hashlib.sha256(client.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class FailedAttempts:
     """Counted in the database, so a client gets LIMIT on every worker and host together; while
     the database does not answer, in this process, as it was before (and the requests that
     need no database still answer)."""
 
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime] = _now
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[datetime]] = {}  # this process's own, newest last
+        #: client -> until when it is refused, as this process last found: a refused client's
+        #: requests cost no database read, and a burst of wrong credentials is cut short here
+        self._refused: dict[str, datetime] = {}
 
     def _recent(self, client: str, now: datetime, add: bool = False) -> list[datetime]:
         """The client's failures in the window, the latest first (one indexed read), after
@@ -83,11 +84,24 @@ class FailedAttempts:
 
     def check(self) -> None:
         """Raises TooManyFailures while the caller is refused."""
-        now = self.clock()
-        recent = self._recent(client_key(request.remote_addr), now)
-        wait = (recent[-1] + WINDOW - now).total_seconds() if len(recent) >= LIMIT else 0.0
-        if wait > 0:
-            raise TooManyFailures(wait)
+        client, now = client_key(request.remote_addr), self.clock()
+        with self._lock:
+            until = self._refused.get(client)
+        if until is None or until <= now:
+            until = self._refuse_until(client, self._recent(client, now), now)
+        if until is not None and until > now:
+            raise TooManyFailures((until - now).total_seconds())
+
+    def _refuse_until(self, client: str, recent: list[datetime], now: datetime) -> datetime | None:
+        """Until when `recent` failures (the latest first) refuse `client`, remembered here."""
+        if len(recent) < LIMIT or recent[LIMIT - 1] + WINDOW <= now:
+            return None
+        until = recent[LIMIT - 1] + WINDOW
+        with self._lock:
+            if len(self._refused) >= ADDRESSES:
+                self._refused = {c: t for c, t in self._refused.items() if t > now}
+            self._refused[client] = until
+        return until
 
     def failed(self, credential: str) -> None:
         address, client, now = (
@@ -99,7 +113,9 @@ class FailedAttempts:
             if len(self._failures) >= ADDRESSES:
                 self._failures = {c: t for c, t in self._failures.items() if t[-1] > now - WINDOW}
             self._failures.setdefault(client, deque(maxlen=LIMIT)).append(now)
-        count = len(self._recent(client, now, add=True))
+        recent = self._recent(client, now, add=True)
+        self._refuse_until(client, recent, now)
+        count = len(recent)
         log.warning(
             "wrong %s from %s (%s %s)%s",
             credential,

@@ -73,6 +73,30 @@ def test_wrong_tokens_are_logged_without_the_token_and_a_guessing_address_is_hel
     assert client.get(url, headers=AUTH).status_code == 200
 
 
+def test_a_refused_client_costs_no_database_read_until_its_time_is_up(database_url):
+    """A flood of guesses from a refused client must not take the database's connections from
+    the learners' requests."""
+    from sqlalchemy import event
+
+    app = make_app(database_url, caught_up=False, admin_token=TOKEN)
+    now = _frozen_clock(app)
+    client = app.test_client()
+    url = "/admin/recommendations/bandit"
+    for i in range(10):
+        client.get(url, headers={"Authorization": f"Bearer guess{i}"})
+    statements: list[str] = []
+    engine = app.container.engine()
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    for i in range(5):
+        held = client.get(url, headers={"Authorization": f"Bearer again{i}"})
+        assert held.status_code == 429
+    assert statements == []
+    now[0] += timedelta(seconds=60)
+    assert client.get(url, headers=AUTH).status_code == 200
+    assert statements, "once its time is up the shared count is read again"
+    engine.dispose()
+
+
 def test_the_sign_in_form_holds_off_an_address_that_keeps_guessing(sqlite_url, caplog):
     app = make_app(sqlite_url, admin_token=TOKEN)
     _frozen_clock(app)

@@ -611,6 +611,20 @@ def test_exported_events_load_into_another_database_without_the_credit_its_lists
     assert f"imported 0 events ({counts(other)[1]} already stored)" in again.output
 
 
+def test_an_imported_row_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(
+    run, database_url, tmp_path
+):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    (tmp_path / "events.jsonl").write_text(
+        '{"user_id": "u1", "course_id": "c_py1", "event_type": "view", "event_type": "enroll"}\n'
+    )
+    result = run("import-interactions", str(tmp_path / "events.jsonl"))
+    assert result.exit_code == 1
+    assert "line 1: the key 'event_type' is given twice in one object" in result.output
+    assert counts(database_url)[1] == 0
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
