@@ -1,10 +1,12 @@
 """The folder gunicorn workers write their metrics to: what a dead worker counted is folded into
 one file of the dead, so a scrape reads the live workers' files and that one however many workers
-were ever started, and no count goes backwards."""
+were ever started, and no count goes backwards. A worker exiting during a fold (older gunicorn
+reaps in its SIGCHLD handler) is queued and folded by the fold under way."""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,11 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 ADDED_UP = ("counter", "histogram")
 DEAD = "dead"
 
+log = logging.getLogger(__name__)
+#: workers whose files await a fold; a fold under way (_folding) takes those queued meanwhile
+_pending: list[int] = []
+_folding = False
+
 
 def scraped(folder: str) -> bytes:
     """Every metric of `folder`, added up over its files, read while none is being folded."""
@@ -26,13 +33,32 @@ def scraped(folder: str) -> bytes:
 
 
 def fold_dead(folder: str, pid: int) -> None:
-    """Add worker `pid`'s counters and histograms to the dead's file and remove its files."""
-    with _locked(folder, fcntl.LOCK_EX):
+    """Add worker `pid`'s counters and histograms to the dead's file and remove its files; if
+    called during a fold (from a signal handler), only queue `pid` for the fold under way, as
+    taking the lock again would wait forever on the lock this process holds."""
+    global _folding
+    _pending.append(pid)
+    while _pending and not _folding:  # a pid queued as the last fold let go is folded now
+        _folding = True
+        try:
+            with _locked(folder, fcntl.LOCK_EX):
+                while _pending:
+                    _fold_worker(folder, _pending.pop(0))
+        finally:
+            _folding = False
+
+
+def _fold_worker(folder: str, pid: int) -> None:
+    try:
         for kind in ADDED_UP:
             gone = os.path.join(folder, f"{kind}_{pid}.db")
             if os.path.exists(gone):
                 _fold(os.path.join(folder, f"{kind}_{DEAD}.db"), gone)
         multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+    except OSError as error:  # e.g. a full disk: raised in gunicorn's master, it would stop it
+        log.warning(
+            "could not fold the metrics of worker %s (%s): its files stay, counted", pid, error
+        )
 
 
 def _fold(dead: str, gone: str) -> None:

@@ -82,3 +82,41 @@ def test_a_worker_whose_counts_cannot_be_folded_leaves_them_counted_and_the_serv
     metrics.worker_exited(4242)
     assert (tmp_path / "counter_4242.db").exists(), "its counts are still read at each scrape"
     assert b"recsys_events_total 7.0" in metrics.exposition()[0]
+
+
+def _worker_file(folder, pid: int, count: float) -> None:
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    written = MmapedDict(str(folder / f"counter_{pid}.db"))
+    written.write_value(mmap_key("recsys_events", "recsys_events_total", [], [], "h"), count, 0.0)
+    written.close()
+
+
+def test_a_worker_exiting_while_another_is_folded_is_folded_too_without_hanging_the_master(
+    tmp_path, monkeypatch
+):
+    """Older gunicorn reaps workers in its SIGCHLD handler: a second exit during a fold ran a
+    fold inside the fold, which waited forever on the lock the first one held."""
+    import threading
+
+    from entrypoints import metric_files
+
+    _worker_file(tmp_path, 4242, 7.0)
+    _worker_file(tmp_path, 4243, 5.0)
+    fold = metric_files._fold
+
+    def interrupted(dead: str, gone: str) -> None:
+        monkeypatch.setattr(metric_files, "_fold", fold)
+        metric_files.fold_dead(str(tmp_path), 4243)  # as the signal handler would
+        fold(dead, gone)
+
+    monkeypatch.setattr(metric_files, "_fold", interrupted)
+    folding = threading.Thread(
+        target=metric_files.fold_dead, args=(str(tmp_path), 4242), daemon=True
+    )
+    folding.start()
+    folding.join(timeout=10)
+    assert not folding.is_alive(), "the master waits on its own lock"
+    assert not list(tmp_path.glob("*_424[23].db")), "files of workers that exited are left"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert b"recsys_events_total 12.0" in metrics.exposition()[0]
