@@ -1,7 +1,8 @@
 """The folder gunicorn workers write their metrics to: what a dead worker counted is folded into
 one file of the dead, so a scrape reads the live workers' files and that one however many workers
 were ever started, and no count goes backwards. A worker exiting during a fold (older gunicorn
-reaps in its SIGCHLD handler) is queued and folded by the fold under way."""
+reaps in its SIGCHLD handler) is queued and folded by the fold under way; a worker that cannot be
+folded (a full disk, a file cut short) keeps its files, still counted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.metrics_core import Metric
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.samples import Sample
 
 #: the kinds whose values add up over processes; gauges of a dead worker are simply dropped
 ADDED_UP = ("counter", "histogram")
@@ -49,44 +52,72 @@ def fold_dead(folder: str, pid: int) -> None:
 
 
 def _fold_worker(folder: str, pid: int) -> None:
+    # Any error, not only OSError: raised in gunicorn's master, it would stop every worker.
     try:
         for kind in ADDED_UP:
             gone = os.path.join(folder, f"{kind}_{pid}.db")
-            if os.path.exists(gone):
+            if not os.path.exists(gone):
+                continue
+            if os.path.getsize(gone) == 0:  # killed as it made it: no count, and scrapes fail
+                os.remove(gone)
+            else:
                 _fold(os.path.join(folder, f"{kind}_{DEAD}.db"), gone)
         multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
-    except OSError as error:  # e.g. a full disk: raised in gunicorn's master, it would stop it
+    except Exception as error:
         log.warning(
-            "could not fold the metrics of worker %s (%s): its files stay, counted", pid, error
+            "could not fold the metrics of worker %s (%r): its files stay, counted", pid, error
         )
 
 
 def _fold(dead: str, gone: str) -> None:
-    """`dead` becomes its own values plus `gone`'s, written aside and renamed (a scrape never
-    reads half of it), then `gone` is removed; both under the exclusive lock."""
+    """`dead` becomes its own values plus `gone`'s, written aside in space reserved first and
+    renamed (a scrape never reads half of it), then `gone` is removed; both under the exclusive
+    lock."""
     staged = f"{dead}.new"  # not *.db: scrapes never read it
     if os.path.exists(staged):
         os.remove(staged)  # left by a server killed while folding
     merged = multiprocess.MultiProcessCollector.merge(
         [path for path in (dead, gone) if os.path.exists(path)], accumulate=False
     )
-    values = MmapedDict(staged)  # type: ignore[no-untyped-call]
+    values = {_key(metric, sample): sample.value for metric in merged for sample in metric.samples}
+    _reserve(staged, 8 + sum(_entry_size(key) for key in values))
+    written = MmapedDict(staged)  # type: ignore[no-untyped-call]
     try:
-        for metric in merged:
-            for sample in metric.samples:
-                labels = sorted(sample.labels.items())
-                key = mmap_key(
-                    metric.name,
-                    sample.name,
-                    [name for name, _ in labels],
-                    [value for _, value in labels],
-                    metric.documentation,
-                )
-                values.write_value(key, sample.value, 0.0)  # type: ignore[no-untyped-call]
+        for key, value in values.items():
+            written.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
     finally:
-        values.close()  # type: ignore[no-untyped-call]
+        written.close()  # type: ignore[no-untyped-call]
     os.replace(staged, dead)
     os.remove(gone)
+
+
+def _key(metric: Metric, sample: Sample) -> str:
+    labels = sorted(sample.labels.items())
+    return mmap_key(
+        metric.name,
+        sample.name,
+        [name for name, _ in labels],
+        [value for _, value in labels],
+        metric.documentation,
+    )
+
+
+def _entry_size(key: str) -> int:
+    """Bytes MmapedDict writes for `key`: its length, the key padded to 8 bytes, two doubles."""
+    encoded = len(key.encode())
+    return 4 + encoded + (8 - (encoded + 4) % 8) + 16
+
+
+def _reserve(path: str, size: int) -> None:
+    """Allocate `size` bytes on disk to the new file `path`, or raise OSError (ENOSPC). MmapedDict
+    then writes within them; a file it grows itself is sparse and written through mmap, where a
+    full disk is a SIGBUS, not an OSError, and kills the process (here gunicorn's master)."""
+    with open(path, "xb") as file:
+        try:
+            os.posix_fallocate(file.fileno(), 0, size)
+        except OSError:
+            os.remove(path)
+            raise
 
 
 @contextmanager

@@ -113,15 +113,16 @@ def exposition() -> tuple[bytes, str]:
 
 
 def worker_exited(pid: int) -> None:
-    """gunicorn's child_exit hook: the dead worker's counts join the dead's, its gauges go."""
+    """gunicorn's child_exit hook: the dead worker's counts join the dead's, its gauges go; what
+    cannot be folded keeps its files, still counted, and a warning says why."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return
     try:
         metric_files.fold_dead(folder, pid)
-    except OSError as error:  # e.g. a full disk: raised in gunicorn's master, it would stop it
+    except Exception as error:  # raised in gunicorn's master, it would stop every worker
         log.warning(
-            "could not fold the metrics of worker %s (%s): its files stay, counted", pid, error
+            "could not fold the metrics of worker %s (%r): its files stay, counted", pid, error
         )
 
 

@@ -120,3 +120,57 @@ def test_a_worker_exiting_while_another_is_folded_is_folded_too_without_hanging_
     assert not list(tmp_path.glob("*_424[23].db")), "files of workers that exited are left"
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     assert b"recsys_events_total 12.0" in metrics.exposition()[0]
+
+
+def test_a_disk_too_full_to_fold_a_worker_leaves_its_counts_counted(tmp_path, monkeypatch):
+    """prometheus_client writes its files through mmap, where a full disk is a SIGBUS that would
+    kill the master (and every worker with it): the fold reserves its space first."""
+    import errno
+    import os
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    _worker_file(tmp_path, 4242, 7.0)
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics.worker_exited(4242)
+    assert (tmp_path / "counter_4242.db").exists(), "its counts are still read at each scrape"
+    assert not (tmp_path / "counter_dead.db.new").exists(), "the space it could get is freed"
+    assert b"recsys_events_total 7.0" in metrics.exposition()[0]
+
+
+def test_the_file_of_the_dead_is_never_grown_past_the_space_reserved_for_it(tmp_path):
+    """Where prometheus_client grows a file itself, the disk space is not reserved."""
+    import struct
+
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from entrypoints import metric_files
+
+    gone = MmapedDict(str(tmp_path / "counter_4242.db"))
+    for route in range(1000):  # past the 64 KiB a file starts with
+        key = mmap_key("recsys_events", "recsys_events_total", ["r"], [str(route)], "h")
+        gone.write_value(key, 1.0, 0.0)
+    gone.close()
+    metric_files.fold_dead(str(tmp_path), 4242)
+    folded = (tmp_path / "counter_dead.db").read_bytes()
+    assert struct.unpack_from("i", folded)[0] == len(folded), "bytes used == bytes reserved"
+
+
+def test_a_worker_file_cut_short_does_not_stop_the_server(tmp_path, monkeypatch):
+    """A file that cannot be read raised in gunicorn's master, whose main loop then exited."""
+    (tmp_path / "counter_4242.db").write_bytes(b"\x10\x00\x00\x00")  # says 16 bytes used
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics.worker_exited(4242)
+    assert (tmp_path / "counter_4242.db").exists()
+
+
+def test_the_empty_file_of_a_worker_killed_as_it_started_is_dropped(tmp_path, monkeypatch):
+    """It holds no count, and while it stayed every scrape failed reading it."""
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    _worker_file(tmp_path, 4243, 5.0)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics.worker_exited(4242)
+    assert not (tmp_path / "counter_4242.db").exists()
+    assert b"recsys_events_total 5.0" in metrics.exposition()[0]
