@@ -136,6 +136,9 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", alias="RS_HOST", pattern=HOST.pattern)
     port: int = Field(8002, alias="RS_PORT", ge=1, le=65535)
     max_body_bytes: int = Field(2 * 1024 * 1024, alias="RS_MAX_BODY_BYTES", ge=1024)
+    # reverse proxies in front that append to X-Forwarded-For: the client is the Nth entry from
+    # the right (0: the peer's address); more than there are lets a client choose its address
+    trusted_proxies: int = Field(0, alias="RS_TRUSTED_PROXIES", ge=0, le=10)
     log_format: Literal["auto", "json", "console"] = Field("auto", alias="RS_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="RS_LOG_LEVEL")
 
@@ -342,6 +345,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "host": s.host,
         "port": s.port,
         "max_body_bytes": s.max_body_bytes,
+        "trusted_proxies": s.trusted_proxies,
         "log_format": s.log_format,
         "log_level": s.log_level,
         "db_timeout_seconds": s.db_timeout_seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
 from entrypoints import logs
@@ -55,6 +56,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.container = container  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = settings["max_body_bytes"]
+    if proxies := int(settings.get("trusted_proxies", 0)):
+        # Each proxy appends the address it was sent the request from: the client's is the
+        # proxies'th from the right, which the throttle counts and the access log shows. The
+        # forwarding headers stay in request.headers, so a relayed request is still never one
+        # made on this machine (auth._from_this_machine).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0
+        )
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
     configure_sessions(
         app, settings["admin_token"], settings["env"] == "prod", container.admin_sessions()

@@ -29,7 +29,9 @@ FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 def _from_this_machine() -> bool:
-    """A loopback caller that is not a proxy relaying someone else's request."""
+    """A loopback caller that is not a proxy relaying someone else's request. Under
+    RS_TRUSTED_PROXIES the address is the one the proxies report, which may be loopback too: the
+    header that reported it is still there, and marks the request as relayed."""
     relayed = any(name in request.headers for name in FORWARDED)
     return loopback(request.remote_addr) and not relayed
 

@@ -31,6 +31,7 @@ BAD_SETTINGS = [
     ("RS_TUNING_BUDGET_SECONDS", "-3", "greater than or equal to 0"),
     ("RS_REFRESH_SECONDS", "soon", "valid number"),
     ("RS_LOG_FORMAT", "xml", "'auto', 'json' or 'console'"),
+    ("RS_TRUSTED_PROXIES", "11", "less than or equal to 10"),
     ("ENV", "prod", "RS_ADMIN_TOKEN=''"),
     ("RS_TWO_TOWER_CONFIG", "/nope.yaml", "no such file"),
     ("RS_XAPI_MAPPING", "/nope.yaml", "no mapping file"),
