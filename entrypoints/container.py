@@ -25,6 +25,7 @@ from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from application.admin_sessions import AdminSessions
 from application.bandit import BanditService
+from application.failed_credentials import FailedCredentials
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
 from application.slate_recorder import SlateRecorder
@@ -177,6 +178,7 @@ class Container(containers.DeclarativeContainer):
     )
     erase_learner = providers.Factory(EraseLearner, uow_factory=uow.provider)
     admin_sessions = providers.Singleton(AdminSessions, uow.provider)
+    failed_credentials = providers.Singleton(FailedCredentials, uow.provider)
     train_two_tower = providers.Factory(
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )

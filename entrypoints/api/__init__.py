@@ -85,7 +85,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     container.watch_answers(register_error_handlers(app).answered)
-    throttle.install(app, container.uow)
+    throttle.install(app, container.failed_credentials())
 
     spec: list[dict] = []  # built at the first request, once every route is registered
 

@@ -12,6 +12,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from application.bandit import BanditService
+from application.failed_credentials import TooManyFailures
 from application.ports import UnitOfWork
 from application.strategies import StrategyRegistry
 from application.use_cases.compute_stats import ComputeStats
@@ -29,7 +30,6 @@ from entrypoints.api.auth import (
 from entrypoints.api.errors import error_response
 from entrypoints.api.http import body_bytes, query
 from entrypoints.api.openapi import RETRY_AFTER, throttled
-from entrypoints.api.throttle import TooManyFailures
 from entrypoints.container import Container
 from entrypoints.schemas import ErrorSchema
 from entrypoints.stats_schemas import DashboardQuerySchema

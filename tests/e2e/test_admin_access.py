@@ -45,7 +45,7 @@ def test_a_blank_or_short_token_does_not_start_the_service_in_production(sqlite_
 
 def _frozen_clock(app):  # type: ignore[no-untyped-def]
     now = [datetime.now(UTC)]
-    app.extensions["recsys.failed_attempts"].clock = lambda: now[0]
+    app.extensions["recsys.failed_attempts"].counted.clock = lambda: now[0]
     return now
 
 

@@ -1,0 +1,109 @@
+"""Wrong credentials per client, counted in the database every worker and host shares: a client
+with too many in a minute is refused for the rest of it, without its credentials compared."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from application.ports import StorageUnavailable, UnitOfWork
+
+#: wrong credentials a client may send per WINDOW: plenty for a person mistyping, nothing for
+#: guessing (1,000 a second were answered before)
+LIMIT = 10
+WINDOW = timedelta(seconds=60)
+#: clients remembered at most between clean-ups of this process's own records
+CLIENTS = 10_000
+
+
+class TooManyFailures(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"too many wrong credentials from this address: retry in {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def client_key(address: str | None) -> str:
+    """Who is counted: an IPv4 address, or an IPv6 address's /64 network (what one subscriber
+    or host is given: counted per address, it would have 2^64 addresses to guess from), hashed:
+    a pseudonym, not a secret (IPv4 addresses can be recovered by trying them all)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        client = str(address)
+    else:
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if mapped is not None or ip.version == 4:
+            client = str(mapped or ip)
+        else:
+            client = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return hashlib.sha256(client.encode()).hexdigest()
+
+
+class FailedCredentials:
+    """Counted in the database, so a client gets LIMIT on every worker and host together; while
+    the database does not answer, in this process (so that what answers without the database
+    still does)."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[datetime]] = {}  # this process's own, newest last
+        #: client -> until when it is refused, as this process last found: a refused client's
+        #: requests cost no database read, and a burst of wrong credentials is cut short here
+        self._refused: dict[str, datetime] = {}
+
+    def check(self, address: str | None) -> None:
+        """Raises TooManyFailures while the client at `address` is refused."""
+        client, now = client_key(address), self.clock()
+        with self._lock:
+            until = self._refused.get(client)
+        if until is None or until <= now:
+            until = self._refuse_until(client, self._recent(client, now), now)
+        if until is not None and until > now:
+            raise TooManyFailures((until - now).total_seconds())
+
+    def failed(self, address: str | None) -> int:
+        """Counts one wrong credential of the client at `address`; returns how many it sent in
+        the window (LIMIT: it is refused from now on)."""
+        client, now = client_key(address), self.clock()
+        with self._lock:
+            if len(self._failures) >= CLIENTS:
+                self._failures = {c: t for c, t in self._failures.items() if t[-1] > now - WINDOW}
+            self._failures.setdefault(client, deque(maxlen=LIMIT)).append(now)
+        recent = self._recent(client, now, add=True)
+        self._refuse_until(client, recent, now)
+        return len(recent)
+
+    def _recent(self, client: str, now: datetime, add: bool = False) -> list[datetime]:
+        """The client's failures in the window, the latest first (one indexed read), after
+        recording one more with `add`."""
+        try:
+            with self.uow_factory() as uow:
+                if add:
+                    uow.credential_failures.add(client, now, now - WINDOW)
+                    uow.commit()
+                return uow.credential_failures.recent(client, now - WINDOW, LIMIT)
+        except StorageUnavailable:
+            with self._lock:
+                own = self._failures.get(client, ())
+                return [moment for moment in reversed(own) if moment > now - WINDOW]
+
+    def _refuse_until(self, client: str, recent: list[datetime], now: datetime) -> datetime | None:
+        """Until when `recent` failures (the latest first) refuse `client`, remembered here."""
+        if len(recent) < LIMIT or recent[LIMIT - 1] + WINDOW <= now:
+            return None
+        until = recent[LIMIT - 1] + WINDOW
+        with self._lock:
+            if len(self._refused) >= CLIENTS:
+                self._refused = {c: t for c, t in self._refused.items() if t > now}
+            self._refused[client] = until
+        return until
