@@ -109,9 +109,13 @@ def _sent(fuzzed_app, path, method, **parts):  # type: ignore[no-untyped-def]
     from sqlalchemy import delete
 
     from adapters.sqlalchemy.tables import credential_failures
+    from application.failed_credentials import FailedCredentials
+    from entrypoints.api.throttle import FailedAttempts
 
     with fuzzed_app.container.engine().begin() as connection:
         connection.execute(delete(credential_failures))
+    fresh = FailedCredentials(fuzzed_app.container.uow)  # nor what this process remembers
+    fuzzed_app.extensions["recsys.failed_attempts"] = FailedAttempts(fresh)
     case = schema[path][method].Case(media_type="application/json", **parts)
     response = case.call(app=fuzzed_app, headers=ADMIN)
     case.validate_response(response, checks=CHECKS)
