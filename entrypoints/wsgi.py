@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +12,8 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
 from entrypoints import logs, metrics
+
+log = logging.getLogger(__name__)
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
@@ -55,11 +59,24 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         util.write_error = write_json_error
 
     def load(self) -> Any:
+        """The worker's app, which starts loading the published models at once (in a thread:
+        the worker answers meanwhile, and a request that needs them waits for that load)."""
         if self.factory is not None:
             return self.factory()
         from entrypoints.api import create_app
 
-        return create_app()
+        app = create_app()
+        threading.Thread(target=_warm, args=(app,), name="warm-up", daemon=True).start()
+        return app
+
+
+def _warm(app: Any) -> None:
+    """Load the published models before the first request: it does not wait for them, and a
+    worker that served nothing before the database went away still answers from them."""
+    try:
+        app.container.strategies().snapshot()
+    except Exception:  # noqa: BLE001 - the first request tries again, and says why
+        log.warning("could not load the published models at start; the first request will")
 
 
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:

@@ -83,6 +83,35 @@ def test_replaced_workers_keep_their_counts_but_leave_no_metric_files(tmp_path):
         server.wait(timeout=20)
 
 
+def test_a_worker_loads_the_published_models_before_its_first_request(tmp_path):
+    """So that the first request does not wait for them, and a worker that served nothing before
+    the database went away still answers from them: /metrics, with no other request asked of
+    the worker, shows the versions it serves."""
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+    }
+    for step in (["init-db"], ["demo-data", "--learners", "20"], ["trainer", "--once"]):
+        subprocess.run([*RECSYS, *step], env=env, check=True, capture_output=True, timeout=300)
+    (tmp_path / "metrics").mkdir()
+    port = free_port()
+    server = _serve(tmp_path, port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    try:
+        live = _eventually(
+            lambda: {
+                dict(labels)["strategy"]
+                for (name, labels), value in _samples(port).items()
+                if name == "recsys_live_model_version_timestamp_seconds" and value > 0
+            },
+            "the worker serves published versions",
+        )
+        assert {"popularity", "item_cf", "two_tower"} <= live
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def _up(port: int) -> bool:
     try:
         return _get(port, "/openapi.json")[0] == 200
