@@ -17,7 +17,7 @@ from application.hybrid import HybridRecommender, parse_weights
 from application.tuning import HYBRID_COMPONENTS
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import cli, container_of, schema_checked
 from entrypoints.cli.data import ingest
 from entrypoints.cli.eval_files import files_dataset
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -29,17 +29,23 @@ if TYPE_CHECKING:
 
 #: sub-folder of RS_DATA_DIR (e.g. ../shared/data) for each dataset
 DEFAULT_FOLDERS = {"ml-100k": "ml-100k", "cnpc": "cnpc-canvas-network"}
-DATASETS = ("ml-100k", "cnpc", "csv")
+#: "stored": what this service's database holds (RS_DATABASE_URL), read, never written
+DATASETS = ("ml-100k", "cnpc", "csv", "stored")
 
 
 def load_dataset(
     container: Container, name: str, data_dir: Path | None, skip_invalid: bool = False
 ) -> Dataset:
+    if name == "stored":
+        if data_dir is not None:
+            raise click.UsageError("--dataset stored reads the database; give no --data-dir")
+        return stored_dataset(container)
     if data_dir is None:
         root = os.environ.get("RS_DATA_DIR")
         if not root or name == "csv":
             raise click.UsageError(
-                "give --data-dir (or set RS_DATA_DIR to the folder holding the datasets)"
+                "give --data-dir (or set RS_DATA_DIR to the folder holding the datasets), or "
+                "--dataset stored to evaluate on the events this service's database holds"
             )
         data_dir = Path(root) / DEFAULT_FOLDERS[name]
     if not data_dir.exists():
@@ -52,6 +58,19 @@ def load_dataset(
         return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
     except (DatasetError, NotUtf8) as error:
         raise click.ClickException(str(error)) from None
+
+
+def stored_dataset(container: Container) -> Dataset:
+    """The catalog and every event of the service's own database (what the trainer fits on): a
+    platform checks the service on its own history, without exporting it first."""
+    schema_checked(container)
+    with container.uow() as uow:
+        courses, events = uow.courses.all(), list(uow.interactions.stream())
+    if not events:
+        raise click.ClickException(
+            "the database holds no events to evaluate on (recsys import-interactions loads them)"
+        )
+    return Dataset("stored", courses, events)
 
 
 def _say(line: str) -> None:

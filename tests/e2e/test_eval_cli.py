@@ -85,6 +85,71 @@ def test_eval_prints_a_table_and_writes_json_and_a_plot(tmp_path, monkeypatch):
     assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_eval_on_the_stored_events_measures_what_the_same_events_as_files_measure(
+    tmp_path, monkeypatch, database_url
+):
+    """A platform checks the service on the history it has loaded, without exporting it; the
+    database is read, never written."""
+    from tests.e2e.test_cli import counts
+
+    write_dataset(tmp_path)
+    # in the order the database gives them back (courses by id, events by time), as the figures
+    # depend on it where scores or times tie
+    courses = (tmp_path / "courses.jsonl").read_text().splitlines()
+    courses.sort(key=lambda line: json.loads(line)["course_id"])
+    (tmp_path / "courses.jsonl").write_text("\n".join(courses))
+    header, *events = (tmp_path / "interactions.csv").read_text().splitlines()
+    events.sort(key=lambda line: line.split(",")[4])
+    (tmp_path / "interactions.csv").write_text("\n".join([header, *events]))
+    runner = CliRunner()
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    for command, name in (
+        ("import-courses", "courses.jsonl"),
+        ("import-interactions", "interactions.csv"),
+    ):
+        loaded = runner.invoke(cli, [command, str(tmp_path / name)])
+        assert loaded.exit_code == 0, loaded.output
+    stored = counts(database_url)
+    figures = {}
+    for dataset in ("stored", "csv"):
+        where = ["--data-dir", str(tmp_path)] if dataset == "csv" else []
+        out = tmp_path / f"{dataset}.json"
+        result = runner.invoke(
+            cli,
+            [
+                "eval",
+                "--dataset",
+                dataset,
+                *where,
+                "--protocol",
+                "temporal",
+                "--strategy",
+                "popularity,item_cf",
+                "--tuning-budget",
+                "0",
+                "--json",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        figures[dataset] = [
+            {k: v for k, v in r.items() if not k.endswith("_seconds")}
+            for r in json.loads(out.read_text())["results"]
+        ]
+    assert figures["stored"] == figures["csv"]
+    assert figures["stored"][1]["ndcg@10"] > 0
+    assert counts(database_url) == stored
+    wrong = runner.invoke(cli, ["eval", "--dataset", "stored", "--data-dir", str(tmp_path)])
+    assert wrong.exit_code == 2 and "give no --data-dir" in wrong.output
+
+
+def test_eval_on_a_database_without_events_says_so(monkeypatch, sqlite_url):
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(cli, ["eval", "--dataset", "stored"])
+    assert result.exit_code == 1
+    assert "the database holds no events to evaluate on" in result.output
+
+
 def test_eval_explains_what_is_wrong(tmp_path, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "memory://")
     write_dataset(tmp_path)
