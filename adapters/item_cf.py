@@ -126,9 +126,6 @@ class ItemCFRecommender(ScoringRecommender):
         return frozenset({"regularization", "proximity_weight"} if self.kind == "knn" else ())
 
     def fitted_settings(self) -> dict[str, Any]:
-        return dict(self.settings())
-
-    def settings(self) -> dict[str, float | str | None]:
         """What was fitted: the model kind, λ, the proximity weight and the recency weighting."""
         if self.kind == "knn":
             return {"kind": "knn", "regularization": None, "recency_decay": self.recency_decay}
@@ -151,8 +148,8 @@ class ItemCFRecommender(ScoringRecommender):
         # is stale; serving must score with what was fitted, whatever the defaults.
         return files, {
             "courses": len(self.courses),
-            "settings": self.settings(),
-            "model": self.settings(),
+            "settings": self.fitted_settings(),
+            "model": self.fitted_settings(),
             "neighbours": PUBLISHED_NEIGHBOURS,
         }
 

@@ -68,7 +68,7 @@ def test_with_a_proximity_weight_item_cf_ranks_what_was_taken_at_the_same_time_f
     assert scores[index["b"]] == pytest.approx(scores[index["c"]], rel=1e-5)  # float32 inverse
     top = near.recommend(learner("a"), 2, frozenset({CourseId("a")}))
     assert [r.course_id for r in top][0] == "b"
-    assert near.settings()["proximity_weight"] == 4.0
+    assert near.fitted_settings()["proximity_weight"] == 4.0
 
 
 def test_item_cf_chooses_its_regularisation_when_not_given():

@@ -75,9 +75,9 @@ def test_a_restored_item_cf_reports_the_proximity_weight_it_was_fitted_with(demo
     catalog = {c.course_id: c for c in demo.courses}
     restored = ItemCFRecommender()
     restored.restore(files, manifest, catalog)
-    assert restored.settings()["proximity_weight"] == 4.0
+    assert restored.fitted_settings()["proximity_weight"] == 4.0
     # a model published before the setting existed was fitted without it
     older = {**manifest, "model": {"regularization": 50.0, "recency_decay": 1.0}}
     older["settings"] = older["model"]
     restored.restore(files, older, catalog)
-    assert restored.settings()["proximity_weight"] == 0.0
+    assert restored.fitted_settings()["proximity_weight"] == 0.0
