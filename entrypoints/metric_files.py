@@ -2,13 +2,15 @@
 one file of the dead, so a scrape reads the live workers' files and that one however many workers
 were ever started, and no count goes backwards. A worker exiting during a fold (older gunicorn
 reaps in its SIGCHLD handler) is queued and folded by the fold under way; a worker that cannot be
-folded (a full disk, a file cut short) keeps its files, still counted."""
+folded (a full disk, a file cut short) keeps its files, still counted. A server starting folds
+what the processes of one gone left (an older version's workers, a server killed outright)."""
 
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 #: workers whose files await a fold; a fold under way (_folding) takes those queued meanwhile
 _pending: list[int] = []
 _folding = False
+#: a process's own file: counter_<pid>.db, histogram_<pid>.db, gauge_<mode>_<pid>.db
+_OWN_FILE = re.compile(r"(?:counter|histogram|gauge_[a-z]+)_(\d+)\.db")
 
 
 def scraped(folder: str) -> bytes:
@@ -51,6 +55,27 @@ def fold_dead(folder: str, pid: int) -> None:
             _folding = False
 
 
+def fold_gone(folder: str) -> None:
+    """At a server's start, before its workers: fold the files of every process gone, which
+    only a fold at its exit would have (the version before 0008 folded none, so a folder it
+    used held every worker it ever started, and a server killed with SIGKILL folds none). A
+    process alive keeps its files: one server per folder, but nothing is taken from a live one."""
+    found = {int(m.group(1)) for name in os.listdir(folder) if (m := _OWN_FILE.fullmatch(name))}
+    for pid in sorted(found - {os.getpid()}):
+        if not _alive(pid):
+            fold_dead(folder, pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 def _fold_worker(folder: str, pid: int) -> None:
     # Any error, not only OSError: raised in gunicorn's master, it would stop every worker.
     try:
@@ -63,6 +88,10 @@ def _fold_worker(folder: str, pid: int) -> None:
             else:
                 _fold(os.path.join(folder, f"{kind}_{DEAD}.db"), gone)
         multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+        for mode in ("mostrecent",):  # the version before 0008's live gauge, dropped alike
+            gauge = os.path.join(folder, f"gauge_{mode}_{pid}.db")
+            if os.path.exists(gauge):
+                os.remove(gauge)
     except Exception as error:
         log.warning(
             "could not fold the metrics of worker %s (%r): its files stay, counted", pid, error

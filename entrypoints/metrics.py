@@ -126,6 +126,18 @@ def worker_exited(pid: int) -> None:
         )
 
 
+def server_starting() -> None:
+    """gunicorn's on_starting hook: the counts a server gone left in the folder are folded, so
+    they stay counted but are no longer read file by file at every scrape."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    try:
+        metric_files.fold_gone(folder)
+    except Exception as error:  # raised in gunicorn's master, it would stop the server
+        log.warning("could not fold the metrics a server gone left in %s (%r)", folder, error)
+
+
 def count_database_errors() -> None:
     """Count every error any SQLAlchemy engine raises (connect, statement, disconnect)."""
     from sqlalchemy import event

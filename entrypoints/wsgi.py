@@ -20,6 +20,10 @@ def _child_exit(_server: Any, worker: Any) -> None:
     metrics.worker_exited(worker.pid)
 
 
+def _on_starting(_server: Any) -> None:
+    metrics.server_starting()
+
+
 #: gunicorn's largest request line; above its default (4094) so that a long query string reaches
 #: the app, which names the parameter at fault instead of answering a bare 414.
 REQUEST_LINE_LIMIT = 8190
@@ -49,6 +53,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         self.cfg.set("accesslog", None)
         self.cfg.set("logconfig_dict", logs.gunicorn_logconfig(self.log_format, self.log_level))
         self.cfg.set("child_exit", _child_exit)
+        self.cfg.set("on_starting", _on_starting)
         # gunicorn 25.1+ opens a control socket at one path per user ($XDG_RUNTIME_DIR or
         # ~/.gunicorn/gunicorn.ctl): a second server on the machine took it from the first, and
         # `gunicornc` then stopped or resized the wrong one. Signals (HUP, TTIN, TTOU) remain.

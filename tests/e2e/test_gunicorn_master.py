@@ -20,6 +20,7 @@ HEALTHZ = (
     "recsys_http_requests_total",
     (("method", "GET"), ("route", "/healthz"), ("status", "200")),
 )
+LIVE = "recsys_live_model_version_timestamp_seconds"
 
 
 def _serve(folder: Path, port: int, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
@@ -77,6 +78,53 @@ def test_replaced_workers_keep_their_counts_but_leave_no_metric_files(tmp_path):
         assert not kept & replaced, "files of workers that exited are still read at every scrape"
         assert _samples(port)[HEALTHZ] - before == 15, (
             "what replaced workers counted is still counted"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _left_by_a_server_gone(folder: Path) -> int:
+    """Files an earlier server's exited worker left in `folder` (the version before 0008 never
+    folded them, and a server killed with SIGKILL cannot): a /healthz count of 7 and the
+    two_tower version it served, under a pid no process can have. Returns that pid."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    labels = dict(HEALTHZ[1])
+    for name, key, value in (
+        (
+            f"counter_{pid}.db",
+            mmap_key("recsys_http_requests", HEALTHZ[0], list(labels), [*labels.values()], "HTTP"),
+            7.0,
+        ),
+        (
+            f"gauge_mostrecent_{pid}.db",
+            mmap_key(LIVE, LIVE, ["strategy"], ["two_tower"], "Creation time"),
+            1.7e9,
+        ),
+    ):
+        written = MmapedDict(str(folder / name))
+        written.write_value(key, value, 1.7e9)
+        written.close()
+    return pid
+
+
+def test_a_metrics_folder_a_server_gone_left_is_folded_when_the_next_one_starts(tmp_path):
+    """An upgrade from a version that left every worker's files (or a server killed with
+    SIGKILL) kept them read at every scrape for good, as only the workers of the running
+    server were folded, and a version served by nobody now was reported as live."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    gone = _left_by_a_server_gone(folder)
+    port = free_port()
+    server = _serve(tmp_path, port, PROMETHEUS_MULTIPROC_DIR=str(folder))
+    try:
+        samples = _samples(port)
+        assert not list(folder.glob(f"*_{gone}.db")), "files of a server gone are read each scrape"
+        assert samples[HEALTHZ] >= 7 + 1, "what the server gone counted is still counted"
+        assert samples.get((LIVE, (("strategy", "two_tower"),))) != 1.7e9, (
+            "the version a worker gone served is reported as served"
         )
     finally:
         server.terminate()
