@@ -88,10 +88,9 @@ def _fold_worker(folder: str, pid: int) -> None:
             else:
                 _fold(os.path.join(folder, f"{kind}_{DEAD}.db"), gone)
         multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
-        for mode in ("mostrecent",):  # the version before 0008's live gauge, dropped alike
-            gauge = os.path.join(folder, f"gauge_{mode}_{pid}.db")
-            if os.path.exists(gauge):
-                os.remove(gauge)
+        older = os.path.join(folder, f"gauge_mostrecent_{pid}.db")  # the previous release's
+        if os.path.exists(older):  # live-version gauge, which mark_process_dead keeps
+            os.remove(older)
     except Exception as error:
         log.warning(
             "could not fold the metrics of worker %s (%r): its files stay, counted", pid, error
