@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -38,7 +39,7 @@ class SequenceRecommender(ItemCFRecommender):
         self.weights = transitions(self.index, interactions)
         self.together = taken_together(self.index, took(interactions))
 
-    def settings(self) -> dict[str, float | str | None]:
+    def fitted_settings(self) -> dict[str, Any]:
         return {"kind": "transitions", "regularization": None, "recency_decay": self.recency_decay}
 
 
