@@ -59,7 +59,8 @@ def fold_gone(folder: str) -> None:
     """At a server's start, before its workers: fold the files of every process gone, which
     only a fold at its exit would have (the version before 0008 folded none, so a folder it
     used held every worker it ever started, and a server killed with SIGKILL folds none). A
-    process alive keeps its files: one server per folder, but nothing is taken from a live one."""
+    process alive on this host keeps its files; a folder shared with another host or container
+    (whose processes this one cannot see) would lose that server's: one server per folder."""
     found = {int(m.group(1)) for name in os.listdir(folder) if (m := _OWN_FILE.fullmatch(name))}
     for pid in sorted(found - {os.getpid()}):
         if not _alive(pid):
@@ -80,6 +81,7 @@ def _fold_worker(folder: str, pid: int) -> None:
     # Any error, not only OSError: raised in gunicorn's master, it would stop every worker.
     try:
         for kind in ADDED_UP:
+            _recover(os.path.join(folder, f"{kind}_{DEAD}.db"))
             gone = os.path.join(folder, f"{kind}_{pid}.db")
             if not os.path.exists(gone):
                 continue
@@ -100,10 +102,9 @@ def _fold_worker(folder: str, pid: int) -> None:
 def _fold(dead: str, gone: str) -> None:
     """`dead` becomes its own values plus `gone`'s, written aside in space reserved first and
     renamed (a scrape never reads half of it), then `gone` is removed; both under the exclusive
-    lock."""
-    staged = f"{dead}.new"  # not *.db: scrapes never read it
-    if os.path.exists(staged):
-        os.remove(staged)  # left by a server killed while folding
+    lock. A journal names `gone` from before the rename until it is removed, so that a fold cut
+    short between the two is finished by the next (see _recover), not counted twice for good."""
+    staged, journal = f"{dead}.new", f"{dead}.folding"  # not *.db: scrapes never read them
     merged = multiprocess.MultiProcessCollector.merge(
         [path for path in (dead, gone) if os.path.exists(path)], accumulate=False
     )
@@ -115,8 +116,26 @@ def _fold(dead: str, gone: str) -> None:
             written.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
     finally:
         written.close()  # type: ignore[no-untyped-call]
+    with open(journal, "w") as named:
+        named.write(gone)
     os.replace(staged, dead)
     os.remove(gone)
+    os.remove(journal)
+
+
+def _recover(dead: str) -> None:
+    """Finish what a fold into `dead` cut short (its process killed) left: before the rename,
+    the staged file is dropped (the worker's own file still counts); after it, the worker's file
+    it folded is removed (the dead's file holds its counts now)."""
+    staged, journal = f"{dead}.new", f"{dead}.folding"
+    if os.path.exists(journal):
+        with open(journal) as named:
+            gone = named.read()
+        if not os.path.exists(staged) and os.path.exists(gone):
+            os.remove(gone)
+        os.remove(journal)
+    if os.path.exists(staged):
+        os.remove(staged)
 
 
 def _key(metric: Metric, sample: Sample) -> str:

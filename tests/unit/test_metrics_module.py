@@ -140,6 +140,33 @@ def test_a_disk_too_full_to_fold_a_worker_leaves_its_counts_counted(tmp_path, mo
     assert b"recsys_events_total 7.0" in metrics.exposition()[0]
 
 
+def test_a_fold_cut_short_after_its_rename_is_finished_not_counted_twice(tmp_path, monkeypatch):
+    """The master killed between the dead's file taking a worker's counts and the worker's file
+    going: the next fold (or the next server's start) removes that file instead of adding it
+    again."""
+    import os
+
+    from entrypoints import metric_files
+
+    _worker_file(tmp_path, 4242, 7.0)
+    removed = os.remove
+
+    def killed(path):  # type: ignore[no-untyped-def]
+        if str(path).endswith("counter_4242.db"):
+            raise SystemExit("the master is killed here")
+        removed(path)
+
+    monkeypatch.setattr(os, "remove", killed)
+    with pytest.raises(SystemExit):
+        metric_files._fold(str(tmp_path / "counter_dead.db"), str(tmp_path / "counter_4242.db"))
+    monkeypatch.setattr(os, "remove", removed)
+    monkeypatch.setattr(metric_files, "_alive", lambda pid: False)
+    metric_files.fold_gone(str(tmp_path))  # the next server's start: pid 4242 is gone
+    assert not (tmp_path / "counter_4242.db").exists()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert b"recsys_events_total 7.0" in metrics.exposition()[0]
+
+
 def test_the_file_of_the_dead_is_never_grown_past_the_space_reserved_for_it(tmp_path):
     """Where prometheus_client grows a file itself, the disk space is not reserved."""
     import struct
