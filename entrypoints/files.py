@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from entrypoints.schemas import RepeatedKey, once_each, problems
+from entrypoints.schemas import RepeatedKey, problems, refuse_repeated_keys
 
 LIST_COLUMNS = ("tags", "prerequisites")
 #: how a yes or a no may be spelled in a CSV cell (any case); JSON says true or false
@@ -73,11 +73,13 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:
-                    yield number, json.loads(line, object_pairs_hook=once_each)
+                    yield number, json.loads(line, object_pairs_hook=refuse_repeated_keys)
                 except json.JSONDecodeError as error:
                     yield number, ValueError(f"not valid JSON ({error.msg})")
                 except RepeatedKey as error:
                     yield number, error
+                except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
+                    yield number, ValueError(f"not valid JSON ({type(error).__name__}: {error})")
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:

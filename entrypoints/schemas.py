@@ -434,7 +434,7 @@ class RepeatedKey(ValueError):
     """A JSON object gives one key twice."""
 
 
-def once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json.loads' object_pairs_hook: an object, or RepeatedKey for a key it gives twice
     (json.loads would keep the last silently, so a client's bug would pass for what it meant)."""
     body: dict[str, Any] = {}

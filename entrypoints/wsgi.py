@@ -76,12 +76,15 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def _warm(app: Any) -> None:
-    """Load the published models before the first request: it does not wait for them, and a
-    worker that served nothing before the database went away still answers from them."""
+    """Load the published models before the first request: one that comes after the load does
+    not wait for it, and a worker that served nothing before the database went away still
+    answers from them."""
     try:
         app.container.strategies().snapshot()
-    except Exception:  # noqa: BLE001 - the first request tries again, and says why
-        log.warning("could not load the published models at start; the first request will")
+    except Exception as error:  # noqa: BLE001 - the first request tries again
+        log.warning(
+            "could not load the published models at start (%r); the first request will", error
+        )
 
 
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:

@@ -61,9 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # proxies'th from the right, which the throttle counts and the access log shows. The
         # forwarding headers stay in request.headers, so a relayed request is still never one
         # made on this machine (auth._from_this_machine).
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0
-        )
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=0, x_host=0)  # type: ignore[method-assign]
     app.config["RS_ADMIN_TOKEN"] = settings["admin_token"]
     configure_sessions(
         app, settings["admin_token"], settings["env"] == "prod", container.admin_sessions()

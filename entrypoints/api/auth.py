@@ -84,7 +84,7 @@ def is_admin_token(given: str) -> bool:
 def sign_in() -> None:
     """A new session; the one this browser held, if any, is revoked (a copy of its cookie would
     otherwise outlive the sign-out that follows)."""
-    if current_app.config["RS_ADMIN_TOKEN"] and "sid" in session:
+    if "sid" in session:
         _sessions().revoke(str(session["sid"]))
     session.clear()
     session.permanent = True

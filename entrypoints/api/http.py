@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from entrypoints.schemas import PATH_IDS, NoQuerySchema, RepeatedKey, once_each, path_id
+from entrypoints.schemas import PATH_IDS, NoQuerySchema, RepeatedKey, path_id, refuse_repeated_keys
 
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
@@ -35,7 +35,7 @@ def json_body() -> Any:
             raw.decode("utf-8"),
             parse_constant=_no_constant,
             parse_int=_integer,
-            object_pairs_hook=once_each,
+            object_pairs_hook=refuse_repeated_keys,
         )
     except RecursionError:
         raise BadRequest(_too_deep(), "invalid_json") from None

@@ -625,6 +625,19 @@ def test_an_imported_row_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(
     assert counts(database_url)[1] == 0
 
 
+@pytest.mark.parametrize(
+    "row", ['{"user_id": "u1", "n": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000]
+)
+def test_a_json_row_python_cannot_read_is_a_bad_row_not_a_traceback(
+    run, database_url, tmp_path, row
+):
+    (tmp_path / "events.jsonl").write_text(row + "\n")
+    result = run("import-interactions", str(tmp_path / "events.jsonl"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 1: not valid JSON" in result.output
+    assert counts(database_url)[1] == 0
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
