@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from prometheus_client import (
@@ -115,27 +116,27 @@ def exposition() -> tuple[bytes, str]:
 def worker_exited(pid: int) -> None:
     """gunicorn's child_exit hook: the dead worker's counts join the dead's, its gauges go; what
     cannot be folded keeps its files, still counted, and a warning says why."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not folder:
-        return
-    try:
-        metric_files.fold_dead(folder, pid)
-    except Exception as error:  # raised in gunicorn's master, it would stop every worker
-        log.warning(
-            "could not fold the metrics of worker %s (%r): its files stay, counted", pid, error
-        )
+    _fold_in_folder(
+        lambda folder: metric_files.fold_dead(folder, pid), f"the metrics of worker {pid}"
+    )
 
 
 def server_starting() -> None:
     """gunicorn's on_starting hook: the counts a server gone left in the folder are folded, so
     they stay counted but are no longer read file by file at every scrape."""
+    _fold_in_folder(metric_files.fold_gone, "the metrics a server gone left")
+
+
+def _fold_in_folder(fold: Callable[[str], None], what: str) -> None:
+    """`fold` on the metrics folder, if there is one. It runs in gunicorn's master, where an
+    error would stop the server: any error is a warning, and the files stay, counted."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return
     try:
-        metric_files.fold_gone(folder)
-    except Exception as error:  # raised in gunicorn's master, it would stop the server
-        log.warning("could not fold the metrics a server gone left in %s (%r)", folder, error)
+        fold(folder)
+    except Exception as error:
+        log.warning("could not fold %s in %s (%r): its files stay, counted", what, folder, error)
 
 
 def count_database_errors() -> None:

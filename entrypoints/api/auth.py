@@ -84,8 +84,7 @@ def is_admin_token(given: str) -> bool:
 def sign_in() -> None:
     """A new session; the one this browser held, if any, is revoked (a copy of its cookie would
     otherwise outlive the sign-out that follows)."""
-    if "sid" in session:
-        _sessions().revoke(str(session["sid"]))
+    _revoke_held()
     session.clear()
     session.permanent = True
     session["sid"] = _sessions().open()
@@ -96,9 +95,14 @@ def sign_out() -> None:
     host from then on (while the database does not answer, a 503, and the cookie stays)."""
     if not current_app.config["RS_ADMIN_TOKEN"]:  # without one there is no session to clear
         return
+    _revoke_held()
+    session.clear()
+
+
+def _revoke_held() -> None:
+    """The session the cookie names, if any, ends on every host."""
     if "sid" in session:
         _sessions().revoke(str(session["sid"]))
-    session.clear()
 
 
 def signed_in() -> bool:
