@@ -11,7 +11,7 @@ import fcntl
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
@@ -34,9 +34,30 @@ _OWN_FILE = re.compile(r"(?:counter|histogram|gauge_[a-z]+)_(\d+)\.db")
 def scraped(folder: str) -> bytes:
     """Every metric of `folder`, added up over its files, read while none is being folded."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, folder)  # type: ignore[no-untyped-call]
+    registry.register(_Files(folder))
     with _locked(folder, fcntl.LOCK_SH):
         return generate_latest(registry)
+
+
+class _Files:
+    """prometheus_client's MultiProcessCollector, but for a file a process is creating at this
+    instant: prometheus_client creates it empty, then sizes it, and reading it empty failed the
+    whole scrape (a 500 while a worker started, e.g. loading its models as it starts)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def collect(self) -> Iterable[Metric]:
+        names = (os.path.join(self.folder, name) for name in os.listdir(self.folder))
+        files = [path for path in names if path.endswith(".db") and _has_content(path)]
+        return multiprocess.MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return]
+
+
+def _has_content(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:
+        return False
 
 
 def fold_dead(folder: str, pid: int) -> None:

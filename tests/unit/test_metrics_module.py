@@ -92,6 +92,15 @@ def _worker_file(folder, pid: int, count: float) -> None:
     written.close()
 
 
+def test_a_scrape_while_a_worker_creates_its_file_counts_the_others(tmp_path, monkeypatch):
+    """prometheus_client creates a process's file empty and sizes it next: a scrape in between
+    answered 500 (seen in CI as a worker loaded its models as it started)."""
+    _worker_file(tmp_path, 4242, 7.0)
+    (tmp_path / "gauge_livemostrecent_4243.db").touch()  # a starting worker's, this instant
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert b"recsys_events_total 7.0" in metrics.exposition()[0]
+
+
 def test_a_worker_exiting_while_another_is_folded_is_folded_too_without_hanging_the_master(
     tmp_path, monkeypatch
 ):
