@@ -2,8 +2,9 @@
 one file of the dead, so a scrape reads the live workers' files and that one however many workers
 were ever started, and no count goes backwards. A worker exiting during a fold (older gunicorn
 reaps in its SIGCHLD handler) is queued and folded by the fold under way; a worker that cannot be
-folded (a full disk, a file cut short) keeps its files, still counted. A server starting folds
-what the processes of one gone left (an older version's workers, a server killed outright)."""
+folded (a full disk) keeps its files, still counted; a file that cannot be read (cut short, a
+stray file) is left out of scrapes, named in a warning. A server starting folds what the
+processes of one gone left (an older version's workers, a server killed outright)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ _pending: list[int] = []
 _folding = False
 #: a process's own file: counter_<pid>.db, histogram_<pid>.db, gauge_<mode>_<pid>.db
 _OWN_FILE = re.compile(r"(?:counter|histogram|gauge_[a-z]+)_(\d+)\.db")
+#: files found unreadable, already named in a warning
+_unreadable: set[str] = set()
 
 
 def scraped(folder: str) -> bytes:
@@ -50,7 +53,30 @@ class _Files:
     def collect(self) -> Iterable[Metric]:
         names = (os.path.join(self.folder, name) for name in os.listdir(self.folder))
         files = [path for path in names if path.endswith(".db") and _has_content(path)]
-        return multiprocess.MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return]
+        try:
+            return _merged(files)
+        except Exception:  # one file no process wrote whole (a full disk, a stray file)
+            return _merged([path for path in files if _readable(path)])
+
+
+def _merged(files: list[str]) -> Iterable[Metric]:
+    return multiprocess.MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return]
+
+
+def _readable(path: str) -> bool:
+    """Whether prometheus_client can read `path`; one it cannot is left out of every scrape
+    (its counts missing, which Prometheus reads as a counter reset) rather than failing them
+    all, and named in a warning once per process."""
+    try:
+        _merged([path])
+        return True
+    except Exception as error:
+        if path not in _unreadable:
+            _unreadable.add(path)
+            log.warning(
+                "the metrics file %s cannot be read (%r): scrapes leave it out", path, error
+            )
+        return False
 
 
 def _has_content(path: str) -> bool:

@@ -210,3 +210,34 @@ def test_the_empty_file_of_a_worker_killed_as_it_started_is_dropped(tmp_path, mo
     metrics.worker_exited(4242)
     assert not (tmp_path / "counter_4242.db").exists()
     assert b"recsys_events_total 5.0" in metrics.exposition()[0]
+
+
+def _garbled(path) -> None:  # type: ignore[no-untyped-def]
+    """A file whose header and lengths add up but whose key is not what prometheus_client wrote."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    written = MmapedDict(str(path))
+    written.write_value("{not json}", 1.0, 0.0)
+    written.close()
+
+
+@pytest.mark.parametrize("name", ["counter_4242.db", "counter_dead.db", "backup.db"])
+def test_a_file_no_process_wrote_whole_leaves_the_scrape_to_the_others(
+    tmp_path, monkeypatch, caplog, name
+):
+    """One unreadable file in the folder (cut short, garbled, a stray file of no metric kind)
+    failed every scrape (a 500) until someone removed it: the others are still scraped, and a
+    warning names it once."""
+    _worker_file(tmp_path, 4243, 5.0)
+    if name == "backup.db":
+        _worker_file(tmp_path, 4244, 1.0)
+        (tmp_path / "counter_4244.db").rename(tmp_path / name)
+    elif name == "counter_4242.db":
+        (tmp_path / name).write_bytes(b"\x10\x00\x00\x00")  # says 16 bytes used, holds 4
+    else:
+        _garbled(tmp_path / name)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert b"recsys_events_total 5.0" in metrics.exposition()[0]
+    assert b"recsys_events_total 5.0" in metrics.exposition()[0]
+    named = [r for r in caplog.records if name in r.getMessage()]
+    assert len(named) == 1 and "scrapes leave it out" in named[0].getMessage()
