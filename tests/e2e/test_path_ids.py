@@ -49,3 +49,16 @@ def test_ids_of_128_characters_and_with_a_slash_are_still_looked_up(client):
     assert client.get("/api/v1/recommendations/similar/nope%2Fcourse").status_code == 404
     stats = client.get("/api/v1/recommendations/stats/user/user7@https:%2F%2Flms.example")
     assert stats.status_code == 200 and stats.json["user_id"] == "user7@https://lms.example"
+
+
+def test_an_id_ending_in_a_slash_is_looked_up_when_the_slash_is_sent_encoded(client):
+    """An xAPI learner qualified by an LMS whose homePage ends in "/" has its stats read (it
+    was a 404 whatever was sent); "/user7/", a plain slash, is still a typo for user7."""
+    qualified = "user7@https://lms.example/"
+    client.get(f"/api/v1/recommendations/home?user_id={qualified}&strategy=popularity&k=1")
+    for sent in ("user7@https:%2F%2Flms.example%2F", "user7%40https%3a%2f%2flms.example%2f"):
+        stats = client.get(f"/api/v1/recommendations/stats/user/{sent}")
+        assert stats.status_code == 200 and stats.json["user_id"] == qualified
+        assert stats.json["num_recommendations"] == 1
+    assert client.get("/api/v1/recommendations/stats/user/user7/").status_code == 404
+    assert client.get("/api/v1/recommendations/stats/user/user7/?x=%2F").status_code == 404
