@@ -1,5 +1,5 @@
 """What refusing a key given twice costs a request body: json.loads of a batch of 1,000 events
-with and without the hook the API parses bodies with (entrypoints.schemas.refuse_repeated_keys).
+with and without the hook the API parses bodies with (entrypoints.json_rules.refuse_repeated_keys).
 
     .venv/bin/python -m benchmarks.json_hook [--events 1000] [--rounds 3]
 """
@@ -11,7 +11,7 @@ import json
 import statistics
 import timeit
 
-from entrypoints.schemas import refuse_repeated_keys
+from entrypoints.json_rules import refuse_repeated_keys
 
 
 def main() -> None:

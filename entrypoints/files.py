@@ -11,7 +11,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from entrypoints.schemas import RepeatedKey, problems, refuse_repeated_keys
+from entrypoints.json_rules import RepeatedKey, json_problem, plainly_read, refuse_repeated_keys
+from entrypoints.schemas import problems
 
 LIST_COLUMNS = ("tags", "prerequisites")
 #: how a yes or a no may be spelled in a CSV cell (any case); JSON says true or false
@@ -54,6 +55,31 @@ def _not_utf8(path: Path) -> NotUtf8:
         )
 
 
+#: made once: json.loads with a hook builds a decoder at every call
+_DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys)
+
+
+def read_json(text: str) -> Any:
+    """The JSON value `text` holds, by the API's rules for a body (no key given twice in one
+    object, nested at most 32 deep, no lone surrogate); ValueError says why not, in words for
+    the file's owner."""
+    value = plainly_read(text)
+    if value is not None:
+        return value
+    try:
+        value = _DECODER.decode(text)
+    except RepeatedKey:
+        raise
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg})") from None
+    except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
+        raise ValueError(f"not valid JSON ({type(error).__name__}: {error})") from None
+    found = json_problem(value)
+    if found:
+        raise ValueError(f"the JSON {found[1]}")
+    return value
+
+
 def _rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line, row) of the file, read as it goes (a large import never holds its text whole)."""
     try:
@@ -73,13 +99,9 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:
-                    yield number, json.loads(line, object_pairs_hook=refuse_repeated_keys)
-                except json.JSONDecodeError as error:
-                    yield number, ValueError(f"not valid JSON ({error.msg})")
-                except RepeatedKey as error:
+                    yield number, read_json(line)
+                except ValueError as error:
                     yield number, error
-                except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
-                    yield number, ValueError(f"not valid JSON ({type(error).__name__}: {error})")
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:

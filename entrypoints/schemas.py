@@ -430,21 +430,6 @@ _WHOLE_ITEM = {
 }
 
 
-class RepeatedKey(ValueError):
-    """A JSON object gives one key twice."""
-
-
-def refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json.loads' object_pairs_hook: an object, or RepeatedKey for a key it gives twice
-    (json.loads would keep the last silently, so a client's bug would pass for what it meant)."""
-    body: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in body:
-            raise RepeatedKey(f"the key {key!r} is given twice in one object")
-        body[key] = value
-    return body
-
-
 def problems(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     """Flatten marshmallow's nested error dict into [{index, field, message}]: the index is the
     item's position in the `prefix` batch ("courses.3.title" is course 3, field title); a position

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from typing import Any
 
@@ -13,14 +12,17 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from entrypoints.schemas import PATH_IDS, NoQuerySchema, RepeatedKey, path_id, refuse_repeated_keys
+from entrypoints.json_rules import (
+    MAX_DEPTH,
+    RepeatedKey,
+    json_problem,
+    plainly_read,
+    refuse_repeated_keys,
+)
+from entrypoints.schemas import PATH_IDS, NoQuerySchema, path_id
 
-#: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
-#: that validation and error rendering never recurse into Python's stack limit.
-MAX_DEPTH = 32
 #: Python reads no integer longer than this (sys.set_int_max_str_digits); 4300 by default.
 MAX_DIGITS = sys.get_int_max_str_digits()
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_body() -> Any:
@@ -31,8 +33,15 @@ def json_body() -> Any:
         )
     raw = body_bytes()
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
+    plain = plainly_read(text)
+    if plain is not None:
+        return plain
+    try:
         body = json.loads(
-            raw.decode("utf-8"),
+            text,
             parse_constant=_no_constant,
             parse_int=_integer,
             object_pairs_hook=refuse_repeated_keys,
@@ -41,7 +50,7 @@ def json_body() -> Any:
         raise BadRequest(_too_deep(), "invalid_json") from None
     except RepeatedKey as error:
         raise BadRequest(str(error), "invalid_json") from None
-    except (UnicodeDecodeError, ValueError) as error:
+    except ValueError as error:
         raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
     _check(body)
     return body
@@ -85,33 +94,10 @@ def _too_deep() -> str:
 
 
 def _check(body: Any) -> None:
-    """Walk without recursion: reject deep nesting and strings no UTF-8 text can hold."""
-    stack: list[tuple[Any, int]] = [(body, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, str):
-            _check_text(node)
-            continue
-        if not isinstance(node, dict | list):
-            continue
-        if depth > MAX_DEPTH:
-            raise BadRequest(_too_deep(), "invalid_json")
-        if isinstance(node, dict):
-            for key, value in node.items():
-                _check_text(key)
-                stack.append((value, depth + 1))
-        else:
-            stack.extend((value, depth + 1) for value in node)
-
-
-def _check_text(text: str) -> None:
-    found = _SURROGATE.search(text)
+    found = json_problem(body)
     if found:
-        raise BadRequest(
-            f"the body holds a lone surrogate (\\u{ord(found.group()):04x}), which is not Unicode "
-            "text",
-            "invalid_unicode",
-        )
+        code, problem = found
+        raise BadRequest(f"the body {problem}", code)
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 from marshmallow import ValidationError
 
 from application.use_cases.ingest_xapi import XapiResult
@@ -17,7 +15,7 @@ from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
-from entrypoints.files import NotUtf8, read_text
+from entrypoints.files import NotUtf8, read_json, read_text
 from entrypoints.schemas import path_id
 
 
@@ -31,9 +29,9 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
         raise click.ClickException(str(error)) from None
     if text.lstrip().startswith("["):
         try:
-            found = _loads(text)
-        except json.JSONDecodeError as error:
-            raise click.ClickException(f"{file} is not valid JSON ({error})") from None
+            found = read_json(text)
+        except ValueError as error:
+            raise click.ClickException(f"{file}: {error}") from None
         for start in range(0, len(found), size):
             places = [f"statement {i}" for i in range(start, min(start + size, len(found)))]
             yield found[start : start + size], places, []
@@ -46,23 +44,14 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
         if not line.strip():
             continue
         try:
-            statements.append(_loads(line))
+            statements.append(read_json(line))
             places.append(f"line {number}")
-        except json.JSONDecodeError as error:
-            errors.append(f"line {number}: not valid JSON ({error.msg})")
+        except ValueError as error:
+            errors.append(f"line {number}: {error}")
         if len(statements) == size:
             yield statements, places, errors
             statements, places, errors = [], [], []
     yield statements, places, errors
-
-
-def _loads(line: str) -> Any:
-    """orjson (several times faster on statements), or json for what orjson refuses: integers
-    beyond 64 bits; json then accepts or names the error."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
 
 
 def summary(result: XapiResult, statements: int) -> str:

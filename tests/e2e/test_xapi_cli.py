@@ -107,3 +107,38 @@ def test_erase_learner_reports_what_it_removed(run, database_url, tmp_path):
     assert result.exit_code == 0
     assert "removed 2 events, 0 slates, 0 impressions, 2 statements" in result.output
     assert counts(database_url) == (2, 4)
+
+
+def test_a_statement_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(run, database_url, tmp_path):
+    """An LRS export is read with the API's rules: a statement naming "verb" twice would
+    otherwise keep whichever came last, a guess at what the LRS meant."""
+    good, twice = (json.dumps(s) for s in _statements(2))
+    twice = twice.replace(
+        '"verb": {', '"verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}, "verb": {', 1
+    )
+    (tmp_path / "lrs.jsonl").write_text(f"{good}\n{twice}\n")
+    result = run("import-xapi", str(tmp_path / "lrs.jsonl"))
+    assert result.exit_code == 1
+    assert "line 2: the key 'verb' is given twice in one object" in result.output
+    assert counts(database_url) == (2, 0)
+    (tmp_path / "lrs.json").write_text(f"[{good}, {twice}]")
+    result = run("import-xapi", str(tmp_path / "lrs.json"))
+    assert result.exit_code == 1
+    assert "the key 'verb' is given twice in one object" in result.output
+    assert counts(database_url) == (2, 0)
+
+
+def test_a_line_python_or_postgresql_cannot_read_is_a_bad_row_not_a_traceback(
+    run, database_url, tmp_path
+):
+    """An integer of 5,000 digits, nesting 100,000 deep, a lone surrogate in an extension (no
+    UTF-8 text holds it): the API's 400s, here bad rows, as with the other imports."""
+    good = json.dumps(_statements(1)[0])
+    huge = good.replace('"u0"', '"u0", "n": ' + "9" * 5000, 1)
+    lone = good.replace("{", '{"context": {"extensions": {"https://x.example/e": "\\ud800"}}, ', 1)
+    (tmp_path / "lrs.jsonl").write_text(f"{good}\n{huge}\n{'[' * 100_000}\n{lone}\n")
+    result = run("import-xapi", str(tmp_path / "lrs.jsonl"), "--skip-invalid")
+    assert result.exit_code == 0 and "1 events stored" in result.output
+    assert "line 2: not valid JSON" in result.output and "line 3: not valid JSON" in result.output
+    assert "line 4: the JSON holds a lone surrogate (\\ud800)" in result.output
+    assert counts(database_url) == (2, 1)

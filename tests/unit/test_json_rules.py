@@ -1,0 +1,122 @@
+"""The rules JSON bodies and imported rows are read by: nesting and lone surrogates, found
+however the value is laid out (the check skips parts it can show to be clean)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from entrypoints.files import read_json
+from entrypoints.json_rules import MAX_DEPTH, RepeatedKey, json_problem, refuse_repeated_keys
+
+
+def nested(levels: int, inner: Any = 1) -> Any:
+    value = inner
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_nesting_is_refused_one_level_past_the_limit_wherever_it_sits():
+    assert json_problem(nested(MAX_DEPTH)) is None
+    assert json_problem(nested(MAX_DEPTH + 1)) == (
+        "invalid_json",
+        f"nests deeper than {MAX_DEPTH} levels",
+    )
+    events = [{"user_id": f"u{i}", "tags": ["a", "b"]} for i in range(1000)]
+    events[500]["extra"] = nested(MAX_DEPTH - 1)  # events at level 2, so down to level 33
+    assert json_problem(events) is not None
+    events[500]["extra"] = nested(MAX_DEPTH - 2)
+    assert json_problem(events) is None
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    assert json_problem({"title": "{[" * 100, "tags": ["}" * 50]}) is None
+
+
+@pytest.mark.parametrize("where", ["value", "key", "deep"])
+def test_a_lone_surrogate_is_found_in_a_value_or_a_key_at_any_depth(where):
+    lone = "caf\udce9"
+    value = {
+        "value": [{"id": "x"}, {"id": lone}],
+        "key": [{"id": "x"}, {lone: "y"}],
+        "deep": nested(20, [lone]),
+    }[where]
+    assert json_problem(value) == (
+        "invalid_unicode",
+        "holds a lone surrogate (\\udce9), which is not Unicode text",
+    )
+
+
+def _walk(value: Any, depth: int = 1) -> bool:
+    """The plain rule, node by node: nothing deeper than MAX_DEPTH, no lone surrogate."""
+    if isinstance(value, str):
+        return not any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return depth <= MAX_DEPTH and all(
+            _walk(k, depth) and _walk(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return depth <= MAX_DEPTH and all(_walk(v, depth + 1) for v in value)
+    return True
+
+
+texts = st.text(alphabet=st.sampled_from(["a", "{", "[", "\ud800", "é"]), max_size=4)
+values = st.recursive(
+    st.none() | st.integers(min_value=-(2**70), max_value=2**70) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=60,
+).map(lambda v: nested(28, v))
+
+
+@given(values)
+def test_the_check_agrees_with_walking_every_node(value):
+    assert (json_problem(value) is None) == _walk(value)
+
+
+def _text(node: Any) -> str:
+    """JSON text for a tree whose objects are lists of (key, value) pairs, keys possibly
+    repeated; strings written with or without \\u escapes."""
+    if isinstance(node, tuple) and node[0] == "object":
+        return "{" + ", ".join(f"{_text(k)}: {_text(v)}" for k, v in node[1]) + "}"
+    if isinstance(node, list):
+        return "[" + ",".join(_text(v) for v in node) + "]"
+    if isinstance(node, tuple):  # ("string", text, escaped)
+        return json.dumps(node[1], ensure_ascii=node[2])
+    return json.dumps(node)
+
+
+strings = st.tuples(
+    st.just("string"), st.text(alphabet=st.sampled_from('a:é"\\{\ud800'), max_size=4), st.booleans()
+)
+trees = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | strings,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(st.just("object"), st.lists(st.tuples(strings, inner), max_size=4))
+    ),
+    max_leaves=30,
+)
+
+
+@given(trees)
+def test_an_imported_row_is_read_as_json_and_the_api_rules_read_it(tree):
+    """read_json takes a faster path where it can; what it returns or refuses is what json with
+    the API's rules gives (a key given twice named, nesting and lone surrogates refused)."""
+    text = _text(tree)
+    try:
+        expected: Any = json.loads(text, object_pairs_hook=refuse_repeated_keys)
+        problem = json_problem(expected)
+        if problem:
+            expected = ValueError
+    except RepeatedKey:
+        expected = RepeatedKey
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            read_json(text)
+    else:
+        assert read_json(text) == expected
