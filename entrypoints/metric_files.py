@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.samples import Sample
 
@@ -54,9 +54,16 @@ class _Files:
         names = (os.path.join(self.folder, name) for name in os.listdir(self.folder))
         files = [path for path in names if path.endswith(".db") and _has_content(path)]
         try:
-            return _merged(files)
-        except Exception:  # one file no process wrote whole (a full disk, a stray file)
-            return _merged([path for path in files if _readable(path)])
+            merged, unreadable = list(_merged(files)), 0
+        except Exception:  # a file no process wrote whole (a full disk, a stray file)
+            readable = [path for path in files if _readable(path)]
+            merged, unreadable = list(_merged(readable)), len(files) - len(readable)
+        left_out = GaugeMetricFamily(
+            "recsys_metrics_files_unreadable",
+            "Files of the metrics folder this scrape could not read: their counts are left out",
+            value=unreadable,
+        )
+        return [*merged, left_out]
 
 
 def _merged(files: list[str]) -> Iterable[Metric]:
@@ -74,7 +81,9 @@ def _readable(path: str) -> bool:
         if path not in _unreadable:
             _unreadable.add(path)
             log.warning(
-                "the metrics file %s cannot be read (%r): scrapes leave it out", path, error
+                "the metrics file %s cannot be read (%r): left out of scrapes while it cannot",
+                path,
+                error,
             )
         return False
 

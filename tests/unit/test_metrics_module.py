@@ -237,7 +237,11 @@ def test_a_file_no_process_wrote_whole_leaves_the_scrape_to_the_others(
     else:
         _garbled(tmp_path / name)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    assert b"recsys_events_total 5.0" in metrics.exposition()[0]
-    assert b"recsys_events_total 5.0" in metrics.exposition()[0]
+    for _ in range(2):
+        scraped = metrics.exposition()[0]
+        assert b"recsys_events_total 5.0" in scraped
+        assert b"recsys_metrics_files_unreadable 1.0" in scraped  # to alert on
     named = [r for r in caplog.records if name in r.getMessage()]
-    assert len(named) == 1 and "scrapes leave it out" in named[0].getMessage()
+    assert len(named) == 1 and "left out of scrapes" in named[0].getMessage()
+    (tmp_path / name).unlink()
+    assert b"recsys_metrics_files_unreadable 0.0" in metrics.exposition()[0]
