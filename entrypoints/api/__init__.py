@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import PathConverter, ValidationError
+from werkzeug.routing import PathConverter
 
 from entrypoints import logs
 from entrypoints.api import (
@@ -35,19 +35,10 @@ class IdConverter(PathConverter):
     """The rest of the path as one id, "/" included, even leading (werkzeug's path converter
     refuses a leading one)."""
 
-    # any character, newlines too (the id rule then refuses what it must)
+    # any character, newlines too (the id rule then refuses what it must), "/" at the end too:
+    # whether it belongs to the id, check_path_ids decides
     regex = r"[\s\S]+"
     part_isolating = False  # set explicitly: werkzeug infers it from a "/" in the regex
-
-    def to_python(self, value: str) -> str:
-        # A "/" at the end belongs to the id only sent as %2F (an xAPI learner whose LMS writes
-        # its homePage with one, "user7@https://lms.example/"): "DELETE /learners/user7/" is a
-        # typo for user7, not a learner named "user7/", and is a 404.
-        if value.endswith("/"):
-            raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
-            if not raw.partition("?")[0].upper().endswith("%2F"):
-                raise ValidationError()
-        return value
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from entrypoints.json_rules import (
@@ -116,10 +116,27 @@ def no_query() -> None:
 
 def check_path_ids() -> None:
     """Before every view but the admin ones (they check once the caller is let in, so that
-    nothing is said to a caller without credentials): the ids in its path follow the id rule."""
+    nothing is said to a caller without credentials): the ids in its path follow the id rule.
+    Before every view: a "/" ending an id, unless sent as %2F, is a 404 (see _typed_slash)."""
+    if _typed_slash():
+        raise NotFound()
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "credentials", None) != "admin":
         validate_path_ids()
+
+
+def _typed_slash() -> bool:
+    """Whether an id of the path ends in a "/" that was sent as "/", not as %2F: "DELETE
+    /learners/user7/" is a typo for user7, not a learner named "user7/", and is answered as a
+    path no route takes (a 404, as before ids could end in "/"), while an xAPI learner whose
+    LMS writes its homePage with one ("user7@https://lms.example/") is sent with %2F. The raw
+    request line tells them apart (gunicorn's RAW_URI, werkzeug's REQUEST_URI); where the server
+    keeps neither, such ids cannot be addressed."""
+    ending = [v for n, v in (request.view_args or {}).items() if n in PATH_IDS and v.endswith("/")]
+    if not ending:
+        return False
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    return not raw.partition("?")[0].partition("#")[0].upper().endswith("%2F")
 
 
 def validate_path_ids() -> None:

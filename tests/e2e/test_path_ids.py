@@ -62,3 +62,33 @@ def test_an_id_ending_in_a_slash_is_looked_up_when_the_slash_is_sent_encoded(cli
         assert stats.json["num_recommendations"] == 1
     assert client.get("/api/v1/recommendations/stats/user/user7/").status_code == 404
     assert client.get("/api/v1/recommendations/stats/user/user7/?x=%2F").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/courses/a/"),
+        ("PUT", "/api/v1/courses/a/"),
+        ("PATCH", "/api/v1/courses/a/"),
+        ("GET", "/api/v1/recommendations/similar/a/"),
+        ("GET", "/api/v1/recommendations/stats/user/u/"),
+    ],
+)
+def test_a_plain_slash_ending_an_id_is_a_404_whatever_the_method(client, method, path):
+    """Refused while matching the route, it was a 405 whose Allow header named only the
+    methods of the routes tried before (PUT /courses/a/: Allow: GET), found in review."""
+    response = client.open(path, method=method, json={"title": "T"})
+    assert response.status_code == 404 and "Allow" not in response.headers
+
+
+def test_a_method_the_path_does_not_take_is_a_405_naming_those_it_does(client):
+    for path in ("/api/v1/courses/a", "/api/v1/courses/a/", "/api/v1/courses/a%2F"):
+        response = client.delete(path)
+        assert response.status_code == 405, path
+        assert set(response.headers["Allow"].split(", ")) == {
+            "GET",
+            "HEAD",
+            "OPTIONS",
+            "PATCH",
+            "PUT",
+        }
