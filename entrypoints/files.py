@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ def _not_utf8(path: Path) -> NotUtf8:
 
 #: made once: json.loads with a hook builds a decoder at every call
 _DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys)
+_ANY = json.JSONDecoder()
 
 
 def read_json(text: str) -> Any:
@@ -78,6 +80,51 @@ def read_json(text: str) -> Any:
     if found:
         raise ValueError(f"the JSON {found[1]}")
     return value
+
+
+#: what JSON counts as whitespace
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def read_json_array(text: str) -> list[Any]:
+    """The items of the JSON array `text` holds, each by the rules read_json applies (an item at
+    level 2): one that breaks them is a ValueError in its place, so that the others can still be
+    imported. A text that is no JSON array raises ValueError, saying where."""
+    whole = plainly_read(text)
+    if isinstance(whole, list):
+        return whole
+    items: list[Any] = []
+    try:
+        pos = _SPACE.match(text).end()  # type: ignore[union-attr]
+        if not text.startswith("[", pos):
+            raise json.JSONDecodeError("Expecting '['", text, pos)
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        while not text.startswith("]", pos):
+            if items:
+                if not text.startswith(",", pos):
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            item, pos = _array_item(text, pos)
+            items.append(item)
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        if pos != len(text):
+            raise json.JSONDecodeError("Extra data", text, pos)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
+        raise ValueError(f"not valid JSON ({type(error).__name__}: {error})") from None
+    return items
+
+
+def _array_item(text: str, pos: int) -> tuple[Any, int]:
+    """The item of an array at `pos` (or why the rules refuse it), and where it ends."""
+    try:
+        value, end = _DECODER.raw_decode(text, pos)
+    except RepeatedKey as error:
+        return error, _ANY.raw_decode(text, pos)[1]
+    found = json_problem(value, depth=2)
+    return (ValueError(f"the JSON {found[1]}") if found else value), end
 
 
 def _rows(path: Path) -> Iterator[tuple[int, Any]]:

@@ -32,12 +32,13 @@ MAX_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def json_problem(value: Any) -> tuple[str, str] | None:
+def json_problem(value: Any, depth: int = 1) -> tuple[str, str] | None:
     """Why a parsed JSON value is refused, as (the API's error code, what it does: "nests deeper
     than 32 levels"), or None: for deep nesting, and for strings that no UTF-8 text can hold (a
     lone surrogate, which JSON's escapes can spell). Walked without recursion, a part at a time
-    only where the part as a whole may hold a problem (see _plainly_fine)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    only where the part as a whole may hold a problem (see _plainly_fine). `depth`: the level
+    `value` sits at (2 for an item of an array)."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         node, depth = stack.pop()
         texts: list[str] = []
@@ -74,10 +75,11 @@ def _plainly_fine(node: dict[str, Any] | list[Any], depth: int) -> bool:
 
 
 def plainly_read(text: str) -> Any:
-    """What orjson reads in `text`, where it can show that the rules hold (in a third of the
-    time json and the rules take), or None for json to read and name what breaks them: what
-    orjson refuses (a lone surrogate, an integer past 64 bits, NaN, an error to name), a text
-    where a key may be given twice, and one the rules find a problem in. Without a \\u escape,
+    """What orjson reads in `text`, where it can show that the rules hold and that it read what
+    json reads (in a third of the time json and the rules take), or None for json to read and
+    name what breaks them: what orjson refuses (a lone surrogate, NaN, an error to name), an
+    integer past 64 bits (orjson makes it a float), a text where a key may be given twice, and
+    one the rules find a problem in. Without a \\u escape,
     every colon of `text` outside its strings separates a key from its value, and its strings
     are the ones orjson writes back: a key given twice, dropped with its value, leaves at least
     one colon fewer in what orjson writes back."""
@@ -89,6 +91,8 @@ def plainly_read(text: str) -> Any:
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return None
     if value is None or written.count(b":") != text.count(":"):
+        return None
+    if b"e+" in written:  # orjson reads an integer past 64 bits as a float, written 1.8e+19
         return None
     if written.count(b"{") + written.count(b"[") > MAX_DEPTH and json_problem(value):
         return None  # fewer brackets than levels allowed: nested no deeper than allowed

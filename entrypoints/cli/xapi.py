@@ -15,7 +15,7 @@ from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
-from entrypoints.files import NotUtf8, read_json, read_text
+from entrypoints.files import NotUtf8, read_json, read_json_array, read_text
 from entrypoints.schemas import path_id
 
 
@@ -29,18 +29,21 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
         raise click.ClickException(str(error)) from None
     if text.lstrip().startswith("["):
         try:
-            found = read_json(text)
+            found = read_json_array(text)
         except ValueError as error:
             raise click.ClickException(f"{file}: {error}") from None
         for start in range(0, len(found), size):
-            places = [f"statement {i}" for i in range(start, min(start + size, len(found)))]
-            yield found[start : start + size], places, []
-            found[start : start + size] = [None] * len(places)
+            chunk = list(enumerate(found[start : start + size], start))
+            good = [(i, s) for i, s in chunk if not isinstance(s, ValueError)]
+            bad = [f"statement {i}: {s}" for i, s in chunk if isinstance(s, ValueError)]
+            yield [s for _, s in good], [f"statement {i}" for i, _ in good], bad
+            found[start : start + size] = [None] * len(chunk)
         return
     statements: list[Any] = []
     places: list[str] = []
     errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # "\n" only: splitlines() also splits at U+2028 and U+2029, which a JSON string may hold
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -124,8 +124,29 @@ def test_a_statement_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(run, data
     (tmp_path / "lrs.json").write_text(f"[{good}, {twice}]")
     result = run("import-xapi", str(tmp_path / "lrs.json"))
     assert result.exit_code == 1
-    assert "the key 'verb' is given twice in one object" in result.output
+    assert "statement 1: the key 'verb' is given twice in one object" in result.output
     assert counts(database_url) == (2, 0)
+    kept = run("import-xapi", str(tmp_path / "lrs.json"), "--skip-invalid")
+    assert kept.exit_code == 0 and "1 events stored" in kept.output
+    assert counts(database_url) == (2, 1)
+
+
+def test_a_json_array_that_is_not_json_says_where(run, database_url, tmp_path):
+    good = json.dumps(_statements(1)[0])
+    (tmp_path / "lrs.json").write_text(f"[{good},\n{good}\n{good}]")
+    result = run("import-xapi", str(tmp_path / "lrs.json"))
+    assert result.exit_code == 1
+    assert "not valid JSON (Expecting ',' delimiter: line 3 column 1" in result.output
+    assert counts(database_url) == (2, 0)
+
+
+def test_a_line_separator_inside_a_statement_is_text_not_a_new_line(run, database_url, tmp_path):
+    """JSON lets a string hold U+2028 as it is; str.splitlines() cut the statement in two there."""
+    statement = _statements(1)[0]
+    statement["object"]["definition"] = {"name": {"en": "Line\u2028separated"}}
+    (tmp_path / "lrs.jsonl").write_text(json.dumps(statement, ensure_ascii=False) + "\n")
+    result = run("import-xapi", str(tmp_path / "lrs.jsonl"))
+    assert result.exit_code == 0 and "1 events stored" in result.output, result.output
 
 
 def test_a_line_python_or_postgresql_cannot_read_is_a_bad_row_not_a_traceback(
