@@ -12,7 +12,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
-from entrypoints.json_rules import RepeatedKey, json_problem, plainly_read, refuse_repeated_keys
+from entrypoints.json_rules import (
+    RepeatedKey,
+    json_problem,
+    no_constant,
+    plainly_read,
+    refuse_repeated_keys,
+)
 from entrypoints.schemas import problems
 
 LIST_COLUMNS = ("tags", "prerequisites")
@@ -57,8 +63,8 @@ def _not_utf8(path: Path) -> NotUtf8:
 
 
 #: made once: json.loads with a hook builds a decoder at every call
-_DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys)
-_ANY = json.JSONDecoder()
+_DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys, parse_constant=no_constant)
+_ANY = json.JSONDecoder(parse_constant=no_constant)
 
 
 def read_json(text: str) -> Any:

@@ -26,6 +26,11 @@ def refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return body
 
 
+def no_constant(name: str) -> Any:
+    """json.loads' parse_constant: NaN and Infinity, which json.dumps writes, are no JSON."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough
 #: that validation and error rendering never recurse into Python's stack limit.
 MAX_DEPTH = 32

@@ -16,6 +16,7 @@ from entrypoints.json_rules import (
     MAX_DEPTH,
     RepeatedKey,
     json_problem,
+    no_constant,
     plainly_read,
     refuse_repeated_keys,
 )
@@ -42,7 +43,7 @@ def json_body() -> Any:
     try:
         body = json.loads(
             text,
-            parse_constant=_no_constant,
+            parse_constant=no_constant,
             parse_int=_integer,
             object_pairs_hook=refuse_repeated_keys,
         )
@@ -69,10 +70,6 @@ def body_bytes() -> bytes:
         # form without its token).
         raise PayloadTooLarge(limit)
     return raw
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _integer(digits: str) -> int:

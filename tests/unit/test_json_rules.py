@@ -10,8 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.files import read_json
-from entrypoints.json_rules import MAX_DEPTH, RepeatedKey, json_problem, refuse_repeated_keys
+from entrypoints.files import read_json, read_json_array
+from entrypoints.json_rules import (
+    MAX_DEPTH,
+    RepeatedKey,
+    json_problem,
+    no_constant,
+    refuse_repeated_keys,
+)
 
 
 def nested(levels: int, inner: Any = 1) -> Any:
@@ -115,17 +121,43 @@ def test_an_imported_row_is_read_as_json_and_the_api_rules_read_it(tree):
     the API's rules gives (a key given twice named, nesting and lone surrogates refused)."""
     text = _text(tree)
     try:
-        expected: Any = json.loads(text, object_pairs_hook=refuse_repeated_keys)
+        expected: Any = json.loads(
+            text, object_pairs_hook=refuse_repeated_keys, parse_constant=no_constant
+        )
         problem = json_problem(expected)
         if problem:
             expected = ValueError
     except RepeatedKey:
         expected = RepeatedKey
+    except ValueError:  # Infinity
+        expected = ValueError
     if isinstance(expected, type):
         with pytest.raises(expected):
             read_json(text)
     else:  # as JSON: a float that equals an integer is still not what was sent
         assert json.dumps(read_json(text)) == json.dumps(expected)
+    # an LRS export's array: each item by the same rules, one level down; NaN and Infinity
+    # make the whole text no JSON
+    try:
+        items = read_json_array(f"[1, {text}]")
+    except ValueError as error:
+        assert "is not a JSON number" in str(error)
+        return
+    if not isinstance(expected, type) and json_problem(expected, depth=2):
+        expected = ValueError
+    if isinstance(expected, type):
+        assert isinstance(items[1], expected)
+    else:
+        assert json.dumps(items) == json.dumps([1, expected])
+
+
+@pytest.mark.parametrize("text", ['{"score": NaN}', "[Infinity]", "[-Infinity]"])
+def test_nan_and_infinity_are_not_json_in_a_file_either(text):
+    """json.loads takes them (json.dumps writes them); the API refused them, imports did not."""
+    with pytest.raises(ValueError, match="is not a JSON number"):
+        read_json(text)
+    with pytest.raises(ValueError, match="is not a JSON number"):
+        read_json_array(f"[{text}]")
 
 
 def test_an_integer_past_64_bits_stays_an_integer():
