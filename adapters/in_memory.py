@@ -7,7 +7,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import (
@@ -144,12 +144,14 @@ class InMemoryInteractionRepository(InteractionRepository):
         self.store.event_removals += removed
         return removed
 
-    def miscredited(self, clear: bool = False) -> int:
-        wrong = [
-            e
-            for e in self.store.events.values()
-            if e.recommendation_id and not _shown(self.store.slates.get(e.recommendation_id), e)
-        ]
+    def miscredited(self, clear: bool = False, max_clock_skew: timedelta = timedelta(0)) -> int:
+        wrong = []
+        for e in self.store.events.values():
+            slate = self.store.slates.get(e.recommendation_id) if e.recommendation_id else None
+            if e.recommendation_id and (
+                not _shown(slate, e) or e.occurred_at < slate.served_at - max_clock_skew  # type: ignore[union-attr]
+            ):
+                wrong.append(e)
         for event in wrong if clear else ():
             self.store.events[event.event_id] = replace(event, recommendation_id=None)
         return len(wrong)

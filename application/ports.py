@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from application.evaluation.dataset import Dataset
@@ -86,10 +86,11 @@ class InteractionRepository(abc.ABC):
         """Delete the events with these ids (voided xAPI statements); returns how many existed."""
 
     @abc.abstractmethod
-    def miscredited(self, clear: bool = False) -> int:
-        """How many events are credited to a list their learner was not shown, or for a course
-        not in it (accepted before such credit was refused); with `clear`, their credit
-        (recommendation_id) is removed and the events themselves stay."""
+    def miscredited(self, clear: bool = False, max_clock_skew: timedelta = timedelta(0)) -> int:
+        """How many events are credited to a list their learner was not shown, for a course not
+        in it, or dated more than `max_clock_skew` before it was served (accepted before such
+        credit was refused); with `clear`, their credit (recommendation_id) is removed and the
+        events themselves stay."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -266,7 +266,7 @@ class SqlInteractionRepository(InteractionRepository):
         stmt = delete(interactions).where(interactions.c.event_id.in_(wanted))
         return int(self.connection.execute(stmt).rowcount)
 
-    def miscredited(self, clear: bool = False) -> int:
+    def miscredited(self, clear: bool = False, max_clock_skew: timedelta = timedelta(0)) -> int:
         credited = interactions.c.recommendation_id
         to_them = (
             select(1)
@@ -284,15 +284,35 @@ class SqlInteractionRepository(InteractionRepository):
             .exists()
         )
         wrong = and_(credited.is_not(None), or_(~to_them, ~in_it))
-        if clear:
-            return int(
-                self.connection.execute(
-                    update(interactions).where(wrong).values(recommendation_id=None)
-                ).rowcount
+        # Dated before their list, among those it was shown with: the few dated before it at
+        # all, compared in Python (date arithmetic is spelt differently by each dialect).
+        shown_with = select(interactions.c.id, interactions.c.occurred_at, slates.c.served_at).join(
+            slates,
+            and_(
+                slates.c.recommendation_id == credited, slates.c.user_id == interactions.c.user_id
+            ),
+        )
+        early = [
+            row_id
+            for row_id, occurred, served in self.connection.execute(
+                shown_with.where(in_it, slates.c.served_at > interactions.c.occurred_at)
             )
-        return self.connection.execute(
-            select(func.count()).select_from(interactions).where(wrong)
-        ).scalar_one()
+            if utc(occurred) < utc(served) - max_clock_skew
+        ]
+        if not clear:
+            count = select(func.count()).select_from(interactions).where(wrong)
+            return int(self.connection.execute(count).scalar_one()) + len(early)
+        cleared = self.connection.execute(
+            update(interactions).where(wrong).values(recommendation_id=None)
+        ).rowcount
+        for start in range(0, len(early), 1000):
+            chunk = early[start : start + 1000]
+            cleared += self.connection.execute(
+                update(interactions)
+                .where(interactions.c.id.in_(chunk))
+                .values(recommendation_id=None)
+            ).rowcount
+        return int(cleared)
 
     def popularity(self, weights: Mapping[EventType, float]) -> dict[CourseId, float]:
         weight = case({t.value: w for t, w in weights.items()}, value=interactions.c.event_type)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from entrypoints.cli.base import cli, container_of
@@ -55,19 +57,26 @@ def update_online_model(
 @click.option("--apply", is_flag=True, help="Clear the credit found (without it: only count it).")
 @click.pass_context
 def repair_credit(ctx: click.Context, apply: bool) -> None:
-    """Find events credited to a list their learner was not shown, or for a course not in it
-    (accepted before such credit was refused), and with --apply clear that credit; the events
-    stay. CTR and the bandit's next updates then count only what lists caused."""
-    with container_of(ctx).uow() as uow:
-        found = uow.interactions.miscredited(clear=apply)
+    """Find events credited to a list their learner was not shown, for a course not in it, or
+    dated before it was served (by more than RS_MAX_CLOCK_SKEW; accepted before such credit was
+    refused), and with --apply clear that credit; the events stay. CTR and the bandit's next
+    updates then count only what lists caused."""
+    container = container_of(ctx)
+    skew = timedelta(seconds=container.config.max_clock_skew_seconds())
+    with container.uow() as uow:
+        found = uow.interactions.miscredited(clear=apply, max_clock_skew=skew)
         if apply:
             uow.commit()
     if not found:
-        click.echo("every credited event names a list its learner was shown, with its course")
+        click.echo(
+            "every credited event names a list its learner was shown, with its course, and "
+            "happened after it was served"
+        )
     elif not apply:
         click.echo(
-            f"{found} events credited to a list their learner was not shown, or for a course not "
-            "in it; run with --apply to clear that credit (the events stay)"
+            f"{found} events credited to a list their learner was not shown, for a course not "
+            "in it, or dated before it was served; run with --apply to clear that credit (the "
+            "events stay)"
         )
     else:
         click.echo(

@@ -173,21 +173,27 @@ def test_credit_a_list_never_earned_is_found_and_cleared_and_the_events_stay(uow
                 event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
                 event("u1", "course_ml_basic", "enroll", 3, recommendation_id=shown),
                 event("u3", "course_ml_basic", "view", 4),
+                # shown with it, but an hour before the list: it did not cause this enrolment
+                event("u1", "course_sql_basic", "enroll", -60, recommendation_id=shown),
+                event("u1", "course_sql_basic", "view", -4, recommendation_id=shown),  # skew
             ]
         )
         uow.commit()
     with uow_factory() as uow:
-        assert uow.interactions.miscredited() == 2
-        assert uow.interactions.miscredited(clear=True) == 2
+        assert uow.interactions.miscredited() == 4  # without any skew allowed
+        assert uow.interactions.miscredited(max_clock_skew=timedelta(minutes=5)) == 3
+        assert uow.interactions.miscredited(clear=True, max_clock_skew=timedelta(minutes=5)) == 3
         uow.commit()
     with uow_factory() as uow:
-        assert uow.interactions.miscredited() == 0
-        credit = {(e.user_id, e.course_id): e.recommendation_id for e in uow.interactions.stream()}
+        assert uow.interactions.miscredited(max_clock_skew=timedelta(minutes=5)) == 0
+        credit = {e.event_id: e.recommendation_id for e in uow.interactions.stream()}
     assert credit == {
-        ("u1", "course_sql_basic"): "r1",
-        ("u2", "course_sql_basic"): None,
-        ("u1", "course_ml_basic"): None,
-        ("u3", "course_ml_basic"): None,
+        "u1-course_sql_basic-click-1": "r1",
+        "u2-course_sql_basic-click-2": None,
+        "u1-course_ml_basic-enroll-3": None,
+        "u3-course_ml_basic-view-4": None,
+        "u1-course_sql_basic-enroll--60": None,
+        "u1-course_sql_basic-view--4": "r1",
     }
 
 

@@ -729,11 +729,11 @@ def test_a_command_on_a_database_without_a_schema_says_to_run_init_db(
 
 
 def test_repair_credit_clears_only_credit_a_list_never_earned(run, database_url):
-    """Credit an older version accepted: another learner's click, and a click on a course the
-    list did not hold. The counts say so, --apply clears them, and the one true click stays."""
-    from datetime import UTC, datetime
-
-    from tests.conftest import CATALOG, event
+    """Credit an older version accepted: another learner's click, a click on a course the list
+    did not hold, and an enrolment an hour before the list was served. The counts say so,
+    --apply clears them, and the true click stays, as does a view 4 minutes before the list
+    (within RS_MAX_CLOCK_SKEW's default 5 minutes: the platform's clock may be behind ours)."""
+    from tests.conftest import CATALOG, NOW, event
 
     run("init-db")
     container = Container()
@@ -742,25 +742,27 @@ def test_repair_credit_clears_only_credit_a_list_never_earned(run, database_url)
     items = (Recommendation(CourseId("course_sql_basic"), 1.0, 1, "popularity"),)
     with container.uow() as uow:
         uow.courses.upsert(CATALOG)
-        uow.slates.add(Slate(shown, UserId("u1"), "popularity", items, datetime.now(UTC)))
+        uow.slates.add(Slate(shown, UserId("u1"), "popularity", items, NOW))
         uow.interactions.add_batch(
             [
                 event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),  # earned
                 event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
                 event("u1", "course_ml_basic", "click", 3, recommendation_id=shown),
+                event("u1", "course_sql_basic", "enroll", -60, recommendation_id=shown),
+                event("u1", "course_sql_basic", "view", -4, recommendation_id=shown),
             ]
         )
         uow.commit()
-    assert "2 events credited to a list" in run("repair-credit").output
-    assert "cleared the credit of 2 events" in run("repair-credit", "--apply").output
+    assert "3 events credited to a list" in run("repair-credit").output
+    assert "cleared the credit of 3 events" in run("repair-credit", "--apply").output
     assert "every credited event names a list its learner was shown" in run("repair-credit").output
     with container.uow() as uow:
-        kept = {
-            e.user_id + "/" + e.course_id: e.recommendation_id for e in uow.interactions.stream()
-        }
+        kept = {e.event_id: e.recommendation_id for e in uow.interactions.stream()}
     container.engine().dispose()
     assert kept == {
-        "u1/course_sql_basic": "r1",
-        "u2/course_sql_basic": None,
-        "u1/course_ml_basic": None,
+        "u1-course_sql_basic-click-1": "r1",
+        "u2-course_sql_basic-click-2": None,
+        "u1-course_ml_basic-click-3": None,
+        "u1-course_sql_basic-enroll--60": None,
+        "u1-course_sql_basic-view--4": "r1",
     }
