@@ -84,10 +84,10 @@ def plainly_read(text: str) -> Any:
     json reads (in a third of the time json and the rules take), or None for json to read and
     name what breaks them: what orjson refuses (a lone surrogate, NaN, an error to name), an
     integer past 64 bits (orjson makes it a float), a text where a key may be given twice, and
-    one the rules find a problem in. Without a \\u escape,
-    every colon of `text` outside its strings separates a key from its value, and its strings
-    are the ones orjson writes back: a key given twice, dropped with its value, leaves at least
-    one colon fewer in what orjson writes back."""
+    one the rules find a problem in. Without a \\u escape, every colon of `text` outside its
+    strings separates a key from its value, and its strings are the ones orjson writes back: a
+    key given twice, dropped with its value, leaves at least one colon fewer in what orjson
+    writes back."""
     if "\\u" in text:
         return None
     try:
