@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from entrypoints.json_rules import (
+    MAX_DEPTH,
     RepeatedKey,
     json_problem,
     no_constant,
@@ -62,6 +63,8 @@ def _not_utf8(path: Path) -> NotUtf8:
         )
 
 
+#: json's own reader stops at Python's recursion limit, far deeper than the rules allow
+_TOO_DEEP = f"the JSON nests deeper than {MAX_DEPTH} levels"
 #: made once: json.loads with a hook builds a decoder at every call
 _DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys, parse_constant=no_constant)
 _ANY = json.JSONDecoder(parse_constant=no_constant)
@@ -80,8 +83,10 @@ def read_json(text: str) -> Any:
         raise
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg})") from None
-    except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
-        raise ValueError(f"not valid JSON ({type(error).__name__}: {error})") from None
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise ValueError(f"not valid JSON ({error})") from None
     found = json_problem(value)
     if found:
         raise ValueError(f"the JSON {found[1]}")
@@ -118,8 +123,10 @@ def read_json_array(text: str) -> list[Any]:
             raise json.JSONDecodeError("Extra data", text, pos)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error})") from None
-    except (ValueError, RecursionError) as error:  # a huge integer, nesting too deep
-        raise ValueError(f"not valid JSON ({type(error).__name__}: {error})") from None
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+    except ValueError as error:  # an integer of more than 4,300 digits, NaN
+        raise ValueError(f"not valid JSON ({error})") from None
     return items
 
 

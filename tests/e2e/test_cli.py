@@ -626,15 +626,19 @@ def test_an_imported_row_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(
 
 
 @pytest.mark.parametrize(
-    "row", ['{"user_id": "u1", "n": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000]
+    ("row", "said"),
+    [
+        ('{"user_id": "u1", "n": ' + "9" * 5000 + "}", "not valid JSON (Exceeds the limit"),
+        ("[" * 100_000 + "]" * 100_000, "the JSON nests deeper than 32 levels"),
+    ],
 )
 def test_a_json_row_python_cannot_read_is_a_bad_row_not_a_traceback(
-    run, database_url, tmp_path, row
+    run, database_url, tmp_path, row, said
 ):
     (tmp_path / "events.jsonl").write_text(row + "\n")
     result = run("import-interactions", str(tmp_path / "events.jsonl"))
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "line 1: not valid JSON" in result.output
+    assert f"line 1: {said}" in result.output
     assert counts(database_url)[1] == 0
 
 

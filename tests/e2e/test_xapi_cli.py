@@ -160,6 +160,7 @@ def test_a_line_python_or_postgresql_cannot_read_is_a_bad_row_not_a_traceback(
     (tmp_path / "lrs.jsonl").write_text(f"{good}\n{huge}\n{'[' * 100_000}\n{lone}\n")
     result = run("import-xapi", str(tmp_path / "lrs.jsonl"), "--skip-invalid")
     assert result.exit_code == 0 and "1 events stored" in result.output
-    assert "line 2: not valid JSON" in result.output and "line 3: not valid JSON" in result.output
+    assert "line 2: not valid JSON (Exceeds the limit (4300 digits)" in result.output
+    assert "line 3: the JSON nests deeper than 32 levels" in result.output
     assert "line 4: the JSON holds a lone surrogate (\\ud800)" in result.output
     assert counts(database_url) == (2, 1)
