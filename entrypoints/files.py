@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields
 from entrypoints.json_rules import (
     MAX_DEPTH,
     RepeatedKey,
+    finite_float,
     json_problem,
     no_constant,
     plainly_read,
@@ -66,8 +67,11 @@ def _not_utf8(path: Path) -> NotUtf8:
 #: json's own reader stops at Python's recursion limit, far deeper than the rules allow
 _TOO_DEEP = f"the JSON nests deeper than {MAX_DEPTH} levels"
 #: made once: json.loads with a hook builds a decoder at every call
-_DECODER = json.JSONDecoder(object_pairs_hook=refuse_repeated_keys, parse_constant=no_constant)
-_ANY = json.JSONDecoder(parse_constant=no_constant)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=refuse_repeated_keys, parse_constant=no_constant, parse_float=finite_float
+)
+#: where an item the rules refuse ends: reads any number and key, keeping nothing of them
+_ANY = json.JSONDecoder(parse_constant=str, parse_float=str, parse_int=str)
 
 
 def read_json(text: str) -> Any:
@@ -136,6 +140,10 @@ def _array_item(text: str, pos: int) -> tuple[Any, int]:
         value, end = _DECODER.raw_decode(text, pos)
     except RepeatedKey as error:
         return error, _ANY.raw_decode(text, pos)[1]
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # NaN, 1e400, an integer of more than 4,300 digits
+        return ValueError(f"not valid JSON ({error})"), _ANY.raw_decode(text, pos)[1]
     found = json_problem(value, depth=2)
     return (ValueError(f"the JSON {found[1]}") if found else value), end
 

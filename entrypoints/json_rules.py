@@ -3,6 +3,7 @@ file): no key given twice in one object, nested at most MAX_DEPTH deep, no lone 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -29,6 +30,16 @@ def refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def no_constant(name: str) -> Any:
     """json.loads' parse_constant: NaN and Infinity, which json.dumps writes, are no JSON."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+def finite_float(text: str) -> float:
+    """json.loads' parse_float: a number too large for a float (1e400) is read as infinity, which
+    JSON has no word for, and orjson writes back as null (a statement's hash would not tell them
+    apart)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a number")
+    return value
 
 
 #: Deep enough for every body the API accepts (a batch of courses is 4 levels), shallow enough

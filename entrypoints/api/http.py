@@ -9,12 +9,13 @@ from typing import Any
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from entrypoints.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from entrypoints.json_rules import (
     MAX_DEPTH,
     RepeatedKey,
+    finite_float,
     json_problem,
     no_constant,
     plainly_read,
@@ -44,6 +45,7 @@ def json_body() -> Any:
         body = json.loads(
             text,
             parse_constant=no_constant,
+            parse_float=finite_float,
             parse_int=_integer,
             object_pairs_hook=refuse_repeated_keys,
         )
@@ -129,7 +131,16 @@ def _typed_slash() -> bool:
     LMS writes its homePage with one ("user7@https://lms.example/") is sent with %2F. The raw
     request line tells them apart (gunicorn's RAW_URI, werkzeug's REQUEST_URI); where the server
     keeps neither, such ids cannot be addressed."""
-    ending = [v for n, v in (request.view_args or {}).items() if n in PATH_IDS and v.endswith("/")]
+    args = request.view_args
+    if args is None and isinstance(request.routing_exception, MethodNotAllowed):
+        # a method the path does not take: its ids as a method it takes reads them (a 405
+        # would list methods that then answer 404)
+        try:
+            adapter = current_app.url_map.bind_to_environ(request.environ)
+            args = adapter.match(method=sorted(request.routing_exception.valid_methods or [])[0])[1]
+        except (HTTPException, IndexError):
+            args = None
+    ending = [v for n, v in (args or {}).items() if n in PATH_IDS and str(v).endswith("/")]
     if not ending:
         return False
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
 from entrypoints.files import NotUtf8, read_json, read_json_array, read_text
 from entrypoints.schemas import path_id
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str], list[str]]]:
@@ -42,8 +45,9 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
     statements: list[Any] = []
     places: list[str] = []
     errors: list[str] = []
-    # "\n" only: splitlines() also splits at U+2028 and U+2029, which a JSON string may hold
-    for number, line in enumerate(text.split("\n"), start=1):
+    # as the other imports read lines (\n, \r\n or \r); splitlines() also split at U+2028 and
+    # U+2029, which a JSON string may hold
+    for number, line in enumerate(_LINE_END.split(text), start=1):
         if not line.strip():
             continue
         try:

@@ -235,3 +235,16 @@ def test_a_replayed_statement_does_not_bring_an_erased_learner_back(lms):
     later["timestamp"] = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     lms.post(URL, json=later, headers=XAPI)  # what they do after the erasure is theirs again
     assert events(lms) == [(learner, "simplestatement", "complete")]
+
+
+def test_a_score_beyond_a_floats_range_is_refused_not_read_as_null(lms):
+    """json read 1e400 as infinity, which orjson writes back as null: the statement stored had
+    the hash of one saying null, and a retry of the same id with null passed as a duplicate."""
+    import json
+
+    statement = SPEC_COMPLETED | {"id": str(uuid.uuid4()), "result": {"score": {"raw": 0.5}}}
+    body = json.dumps(statement).replace('"raw": 0.5', '"raw": 1e400')
+    response = lms.post(URL, data=body, content_type="application/json", headers=XAPI)
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+    assert "1e400 is beyond the range of a number" in response.json["error"]["message"]
+    assert events(lms) == []

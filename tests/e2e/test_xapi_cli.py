@@ -140,6 +140,23 @@ def test_a_json_array_that_is_not_json_says_where(run, database_url, tmp_path):
     assert counts(database_url) == (2, 0)
 
 
+def test_a_json_array_with_an_item_only_json_refuses_imports_the_rest(run, database_url, tmp_path):
+    good, nan = (json.dumps(s) for s in _statements(2))
+    nan = nan.replace("{", '{"result": {"score": {"raw": NaN}}, ', 1)
+    (tmp_path / "lrs.json").write_text(f"[{good}, {nan}]")
+    result = run("import-xapi", str(tmp_path / "lrs.json"), "--skip-invalid")
+    assert "statement 1: not valid JSON (NaN is not a JSON number)" in result.output
+    assert result.exit_code == 0 and "1 events stored" in result.output
+    assert counts(database_url) == (2, 1)
+
+
+def test_lines_may_end_as_the_other_imports_read_them(run, database_url, tmp_path):
+    lines = [json.dumps(s) for s in _statements(3)]
+    (tmp_path / "lrs.jsonl").write_bytes(f"{lines[0]}\r\n{lines[1]}\r{lines[2]}\n".encode())
+    result = run("import-xapi", str(tmp_path / "lrs.jsonl"))
+    assert result.exit_code == 0 and "3 events stored" in result.output, result.output
+
+
 def test_a_line_separator_inside_a_statement_is_text_not_a_new_line(run, database_url, tmp_path):
     """JSON lets a string hold U+2028 as it is; str.splitlines() cut the statement in two there."""
     statement = _statements(1)[0]
