@@ -89,7 +89,7 @@ def read_json(text: str) -> Any:
         raise ValueError(f"not valid JSON ({error.msg})") from None
     except RecursionError:
         raise ValueError(_TOO_DEEP) from None
-    except ValueError as error:  # an integer of more than 4,300 digits
+    except ValueError as error:  # NaN, 1e400, an integer of more than 4,300 digits
         raise ValueError(f"not valid JSON ({error})") from None
     found = json_problem(value)
     if found:
@@ -127,10 +127,8 @@ def read_json_array(text: str) -> list[Any]:
             raise json.JSONDecodeError("Extra data", text, pos)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error})") from None
-    except RecursionError:
-        raise ValueError(_TOO_DEEP) from None
-    except ValueError as error:  # an integer of more than 4,300 digits, NaN
-        raise ValueError(f"not valid JSON ({error})") from None
+    except RecursionError:  # too deep to find where the item ends: the array is unreadable
+        raise ValueError(f"{_TOO_DEEP} (item {len(items)})") from None
     return items
 
 
