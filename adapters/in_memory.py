@@ -145,13 +145,12 @@ class InMemoryInteractionRepository(InteractionRepository):
         return removed
 
     def miscredited(self, clear: bool = False, max_clock_skew: timedelta = timedelta(0)) -> int:
-        wrong = []
-        for e in self.store.events.values():
-            slate = self.store.slates.get(e.recommendation_id) if e.recommendation_id else None
-            if e.recommendation_id and (
-                not _shown(slate, e) or e.occurred_at < slate.served_at - max_clock_skew  # type: ignore[union-attr]
-            ):
-                wrong.append(e)
+        wrong = [
+            e
+            for e in self.store.events.values()
+            if e.recommendation_id
+            and not _earned(self.store.slates.get(e.recommendation_id), e, max_clock_skew)
+        ]
         for event in wrong if clear else ():
             self.store.events[event.event_id] = replace(event, recommendation_id=None)
         return len(wrong)
@@ -494,6 +493,16 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def ping(self) -> None:
         pass  # memory is always reachable
+
+
+def _earned(slate: Slate | None, event: Interaction, max_clock_skew: timedelta) -> bool:
+    """Whether `event` may be credited to `slate`: shown to its learner with its course, and not
+    dated more than `max_clock_skew` before it was served."""
+    return (
+        slate is not None
+        and _shown(slate, event)
+        and event.occurred_at >= slate.served_at - max_clock_skew
+    )
 
 
 def _shown(slate: Slate | None, event: Interaction) -> bool:

@@ -43,9 +43,10 @@ def scraped(folder: str) -> bytes:
 
 
 class _Files:
-    """prometheus_client's MultiProcessCollector, but for a file a process is creating at this
-    instant: prometheus_client creates it empty, then sizes it, and reading it empty failed the
-    whole scrape (a 500 while a worker started, e.g. loading its models as it starts)."""
+    """prometheus_client's MultiProcessCollector, but for a file it cannot read: one a process
+    is creating at this instant (prometheus_client creates it empty, then sizes it: a 500 while a
+    worker started) is skipped, and one no process wrote whole is left out and counted in
+    recsys_metrics_files_unreadable, where either failed the whole scrape."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
@@ -71,9 +72,9 @@ def _merged(files: list[str]) -> Iterable[Metric]:
 
 
 def _readable(path: str) -> bool:
-    """Whether prometheus_client can read `path`; one it cannot is left out of every scrape
-    (its counts missing, which Prometheus reads as a counter reset) rather than failing them
-    all, and named in a warning once per process."""
+    """Whether prometheus_client can read `path`; one it cannot is left out of the scrape (its
+    counts missing, which Prometheus reads as a counter reset) rather than failing it, tried
+    again at the next, and named in a warning once per process."""
     try:
         _merged([path])
         return True
