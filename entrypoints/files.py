@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -39,15 +39,6 @@ class Parsed:
 
 class NotUtf8(ValueError):
     """A file that is not UTF-8 text; nothing of it was read."""
-
-
-def read_text(path: Path) -> str:
-    """The file's text, without the byte order mark Excel writes before UTF-8 (what utf-8-sig
-    drops); NotUtf8 says where it is not UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise _not_utf8(path) from None
 
 
 def _not_utf8(path: Path) -> NotUtf8:
@@ -101,35 +92,101 @@ def read_json(text: str) -> Any:
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def read_json_array(text: str) -> list[Any]:
-    """The items of the JSON array `text` holds, each by the rules read_json applies (an item at
-    level 2): one that breaks them is a ValueError in its place, so that the others can still be
-    imported. A text that is no JSON array raises ValueError, saying where."""
-    whole = plainly_read(text)
-    if isinstance(whole, list):
-        return whole
-    items: list[Any] = []
-    try:
-        pos = _SPACE.match(text).end()  # type: ignore[union-attr]
-        if not text.startswith("[", pos):
-            raise json.JSONDecodeError("Expecting '['", text, pos)
-        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        while not text.startswith("]", pos):
-            if items:
-                if not text.startswith(",", pos):
-                    raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
-                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-            item, pos = _array_item(text, pos)
-            items.append(item)
-            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
-        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        if pos != len(text):
-            raise json.JSONDecodeError("Extra data", text, pos)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON ({error})") from None
-    except RecursionError:  # too deep to find where the item ends: the array is unreadable
-        raise ValueError(f"{_TOO_DEEP} (item {len(items)})") from None
-    return items
+#: how much of a JSON array is read at a time
+BLOCK = 1 << 20
+
+
+def read_json_array(handle: TextIO, block: int = 0) -> Iterator[Any]:
+    """The items of the JSON array `handle` holds, read `block` (BLOCK) characters at a time (an LRS
+    export of millions of statements is never held whole), each by the rules read_json applies
+    (an item at level 2): one that breaks them is a ValueError in its place, so that the others
+    can still be imported. Where the text stops being a JSON array, ValueError says where, after
+    the items before that place."""
+    return _ArrayReader(handle, block or BLOCK).items()
+
+
+class _ArrayReader:
+    """A JSON array read from a text handle a block at a time. self.text[self.pos:] is what is
+    left to read of what was read so far; the self.gone characters before self.text held
+    self.lines line ends, and the last of their lines was self.column characters long."""
+
+    def __init__(self, handle: TextIO, block: int) -> None:
+        self.handle, self.block = handle, block
+        self.text, self.pos, self.ended = "", 0, False
+        self.gone = self.lines = self.column = 0
+
+    def items(self) -> Iterator[Any]:
+        self._expect("[", "Expecting '['")
+        self._skip_space()
+        count = 0
+        while not self.text.startswith("]", self.pos):
+            if count:
+                self._expect(",", "Expecting ',' delimiter")
+                self._skip_space()
+            try:
+                value = self._item()
+            except RecursionError:  # too deep to find where the item ends: the rest is unreadable
+                raise ValueError(f"{_TOO_DEEP} (item {count})") from None
+            yield value
+            count += 1
+            self._skip_space()
+        self.pos += 1
+        self._skip_space()
+        if self.pos != len(self.text):
+            raise self._error("Extra data", self.pos)
+
+    def _item(self) -> Any:
+        """The next item (or why the rules refuse it), read on until what follows it is read too:
+        a number cut off by the block's end ("1.5e" of 1.5e3) reads as a shorter one."""
+        while True:
+            try:
+                value, end = _array_item(self.text, self.pos)
+            except json.JSONDecodeError as error:
+                if self._more(grow=True):
+                    continue
+                raise self._error(error.msg, error.pos) from None
+            after = _SPACE.match(self.text, end).end()  # type: ignore[union-attr]
+            if self.text.startswith((",", "]"), after) or not self._more(grow=True):
+                self.pos = end
+                return value
+
+    def _more(self, grow: bool = False) -> bool:
+        """Reads on, dropping what was read; False at the end. `grow`: at least as much again as
+        is left unread, so an item that is broken (and so never ends) costs reading the rest of
+        the file once, not once per block."""
+        if self.ended:
+            return False
+        chunk = self.handle.read(max(self.block, len(self.text) - self.pos) if grow else self.block)
+        if not chunk:
+            self.ended = True
+            return False
+        read = self.text[: self.pos]
+        newline = read.rfind("\n")
+        self.column = len(read) - newline - 1 if newline >= 0 else self.column + len(read)
+        self.lines += read.count("\n")
+        self.gone += len(read)
+        self.text, self.pos = self.text[self.pos :] + chunk, 0
+        return True
+
+    def _skip_space(self) -> None:
+        self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+        while self.pos == len(self.text) and self._more():
+            self.pos = _SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]
+
+    def _expect(self, char: str, message: str) -> None:
+        self._skip_space()
+        if not self.text.startswith(char, self.pos):
+            raise self._error(message, self.pos)
+        self.pos += 1
+
+    def _error(self, message: str, pos: int) -> ValueError:
+        """`message` at `pos` of self.text, placed as json places it in the whole text."""
+        line = self.lines + self.text.count("\n", 0, pos) + 1
+        newline = self.text.rfind("\n", 0, pos)
+        column = pos - newline if newline >= 0 else self.column + pos + 1
+        return ValueError(
+            f"not valid JSON ({message}: line {line} column {column} (char {self.gone + pos}))"
+        )
 
 
 def _array_item(text: str, pos: int) -> tuple[Any, int]:
@@ -162,12 +219,47 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield reader.line_num, _csv_row(row)
         return
     with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield number, read_json(line)
-                except ValueError as error:
-                    yield number, error
+        yield from _json_lines(handle)
+
+
+def _json_lines(handle: TextIO) -> Iterator[tuple[int, Any]]:
+    """(line, value or why the rules refuse it) of each line that is not blank; a handle opened
+    with newline=None ends a line at \\n, \\r\\n or \\r, as the other imports do (not at
+    U+2028, which a JSON string may hold)."""
+    for number, line in enumerate(handle, start=1):
+        if line.strip():
+            try:
+                yield number, read_json(line)
+            except ValueError as error:
+                yield number, error
+
+
+def read_json_values(path: Path, item: str = "item") -> Iterator[tuple[str, Any]]:
+    """(where, value) of each JSON value in `path`, a JSON array ("{item} 0", "{item} 1", ...)
+    or JSON lines ("line 1", ...), read as it goes, each by read_json's rules: a value that
+    breaks them is a ValueError in its place. NotUtf8, or a ValueError for an array that stops
+    being JSON (after the items before that place), ends it."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            if _starts_array(handle):
+                for index, value in enumerate(read_json_array(handle)):
+                    yield f"{item} {index}", value
+            else:
+                for number, value in _json_lines(handle):
+                    yield f"line {number}", value
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+
+
+def _starts_array(handle: TextIO) -> bool:
+    """Whether the text's first character that is not white space is "[" (then read from the
+    start again)."""
+    while block := handle.read(BLOCK):
+        if block.strip():
+            handle.seek(0)
+            return block.lstrip().startswith("[")
+    handle.seek(0)
+    return False
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,48 +15,32 @@ from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
-from entrypoints.files import NotUtf8, read_json, read_json_array, read_text
+from entrypoints.files import NotUtf8, read_json_values
 from entrypoints.schemas import path_id
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str], list[str]]]:
-    """Chunks of (statements, where each came from, unreadable lines) from a JSON array or JSON
-    lines; chunked so the nested dicts of a large export never all live at once (the garbage
-    collector rescans live containers, and 100k statements' dicts made reading 4x slower)."""
-    try:
-        text = read_text(file)
-    except NotUtf8 as error:
-        raise click.ClickException(str(error)) from None
-    if text.lstrip().startswith("["):
-        try:
-            found = read_json_array(text)
-        except ValueError as error:
-            raise click.ClickException(f"{file}: {error}") from None
-        for start in range(0, len(found), size):
-            chunk = list(enumerate(found[start : start + size], start))
-            good = [(i, s) for i, s in chunk if not isinstance(s, ValueError)]
-            bad = [f"statement {i}: {s}" for i, s in chunk if isinstance(s, ValueError)]
-            yield [s for _, s in good], [f"statement {i}" for i, _ in good], bad
-            found[start : start + size] = [None] * len(chunk)
-        return
+    """Chunks of (statements, where each came from, unreadable ones) from a JSON array or JSON
+    lines, read as they go: the file's text and its nested dicts never all live at once (the
+    garbage collector rescans live containers, and 100k statements' dicts made reading 4x
+    slower)."""
     statements: list[Any] = []
     places: list[str] = []
     errors: list[str] = []
-    # as the other imports read lines (\n, \r\n or \r); splitlines() also split at U+2028 and
-    # U+2029, which a JSON string may hold
-    for number, line in enumerate(_LINE_END.split(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            statements.append(read_json(line))
-            places.append(f"line {number}")
-        except ValueError as error:
-            errors.append(f"line {number}: {error}")
-        if len(statements) == size:
-            yield statements, places, errors
-            statements, places, errors = [], [], []
+    try:
+        for place, value in read_json_values(file, item="statement"):
+            if isinstance(value, ValueError):
+                errors.append(f"{place}: {value}")
+                continue
+            statements.append(value)
+            places.append(place)
+            if len(statements) == size:
+                yield statements, places, errors
+                statements, places, errors = [], [], []
+    except NotUtf8 as error:
+        raise click.ClickException(str(error)) from None
+    except ValueError as error:  # an array that stops being JSON
+        raise click.ClickException(f"{file}: {error}") from None
     yield statements, places, errors
 
 

@@ -181,3 +181,29 @@ def test_a_line_python_or_postgresql_cannot_read_is_a_bad_row_not_a_traceback(
     assert "line 3: the JSON nests deeper than 32 levels" in result.output
     assert "line 4: the JSON holds a lone surrogate (\\ud800)" in result.output
     assert counts(database_url) == (2, 1)
+
+
+def test_a_large_array_is_read_a_block_at_a_time_and_still_checked_whole(
+    run, database_url, tmp_path, monkeypatch
+):
+    """An LRS export is no longer held whole; a break or a byte that is not UTF-8 far into the
+    array, blocks after the first statements were read, still stores nothing, and says where."""
+    import entrypoints.files
+
+    monkeypatch.setattr(entrypoints.files, "BLOCK", 64)
+    lines = [json.dumps(s) for s in _statements(40)]
+    export = tmp_path / "lrs.json"
+    export.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    assert "40 events stored" in run("import-xapi", str(export), "--batch-size", "7").output
+    assert counts(database_url) == (2, 40)
+    export.write_text("[\n" + ",\n".join(lines[:30]) + "\n" + ",\n".join(lines[30:]) + "]")
+    broken = run("import-xapi", str(export))
+    assert broken.exit_code == 1
+    assert "not valid JSON (Expecting ',' delimiter: line 32 column 1 (char " in broken.output
+    fresh = [json.dumps(s).replace("00000000-0000", "11111111-0000") for s in _statements(40)]
+    fresh[35] = fresh[35].replace('"u2"', '"Jos\u00e9"', 1)
+    export.write_bytes(("[\n" + ",\n".join(fresh) + "\n]").encode("latin-1"))
+    latin = run("import-xapi", str(export))
+    assert latin.exit_code == 1
+    assert "is not UTF-8 text (byte 0xe9 at offset" in latin.output and "line 37)" in latin.output
+    assert counts(database_url) == (2, 40)

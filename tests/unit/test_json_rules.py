@@ -3,6 +3,7 @@ however the value is laid out (the check skips parts it can show to be clean).""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -141,7 +142,7 @@ def test_an_imported_row_is_read_as_json_and_the_api_rules_read_it(tree):
     else:  # as JSON: a float that equals an integer is still not what was sent
         assert json.dumps(read_json(text)) == json.dumps(expected)
     # an LRS export's array: each item by the same rules, one level down
-    items = read_json_array(f"[1, {text}]")
+    items = list(read_json_array(io.StringIO(f"[1, {text}]")))
     if not isinstance(expected, type) and json_problem(expected, depth=2):
         expected = ValueError
     if isinstance(expected, type):
@@ -166,7 +167,7 @@ def test_nan_and_infinity_are_not_json_in_a_file_either(text, said):
     item is refused, and the items around it still read."""
     with pytest.raises(ValueError, match=said):
         read_json(text)
-    items = read_json_array(f"[1, {text}, 2]")
+    items = list(read_json_array(io.StringIO(f"[1, {text}, 2]")))
     assert items[0] == 1 and items[2] == 2 and said in str(items[1])
 
 
@@ -177,3 +178,41 @@ def test_an_integer_past_64_bits_stays_an_integer():
         18446744073709551617,
         -9223372036854775809,
     ]
+
+
+def _read_array(text: str, block: int) -> list[Any]:
+    """The items (JSON text, or the error's type and words), then how the array ended."""
+    out: list[Any] = []
+    try:
+        for item in read_json_array(io.StringIO(text), block):
+            out.append(json.dumps(item) if not isinstance(item, Exception) else repr(item))
+    except ValueError as error:
+        out.append(("ended", str(error)))
+    return out
+
+
+spaces = st.sampled_from(["", " ", "\n", "\r\n  ", "\t"])
+
+
+@given(
+    st.lists(st.tuples(spaces, trees, spaces), max_size=6),
+    st.integers(min_value=1, max_value=400),
+    st.sampled_from(["", "x", ",", "]", "[", '"', "1e", "tru"]),
+)
+def test_an_array_read_a_block_at_a_time_reads_as_the_whole_text(items, cut, inserted):
+    """An LRS export is read a block at a time; an item, a number, a string or a line end cut
+    by a block's end reads as when the text is read whole, and an array that stops being JSON
+    says where as json says it of the whole text (the same line, column and character)."""
+    text = "[" + ",".join(f"{a}{_text(tree)}{b}" for a, tree, b in items) + "]"
+    broken = text[:cut] + inserted + text[cut:]  # after the "[" that makes it an array
+    whole = _read_array(broken, 10**9)
+    for block in (1, 2, 3, 7, 64):
+        assert _read_array(broken, block) == whole
+    try:
+        json.loads(broken, parse_constant=str, parse_float=str, parse_int=str)
+    except json.JSONDecodeError as error:
+        assert whole[-1] == ("ended", f"not valid JSON ({error})")
+    except RecursionError:
+        pass
+    else:
+        assert len(whole) == len(json.loads(broken, parse_constant=str, parse_float=str))
