@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -92,17 +94,28 @@ def read_json(text: str) -> Any:
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
-#: how much of a JSON array is read at a time
+#: how many characters of a JSON array are read at a time
 BLOCK = 1 << 20
+#: what may follow an item up to the block's end when the item was cut off (a number's digits,
+#: point, exponent and sign, or white space before the comma)
+_NUMBER_GOES_ON = re.compile(r"[0-9.eE+\-]*[ \t\n\r]*")
+#: json fails on a text cut off inside a token no further back from its end than this (8 for a
+#: cut "-Infinity"); inside a string, it says the string is unterminated
+_LONGEST_TOKEN = 10
 
 
-def read_json_array(handle: TextIO, block: int = 0) -> Iterator[Any]:
-    """The items of the JSON array `handle` holds, read `block` (BLOCK) characters at a time (an LRS
-    export of millions of statements is never held whole), each by the rules read_json applies
-    (an item at level 2): one that breaks them is a ValueError in its place, so that the others
-    can still be imported. Where the text stops being a JSON array, ValueError says where, after
-    the items before that place."""
-    return _ArrayReader(handle, block or BLOCK).items()
+class NotJsonArray(ValueError):
+    """A JSON array that stops being JSON; says where, as json says it of the whole text."""
+
+
+def read_json_array(handle: TextIO, block: int = 0, head: str = "") -> Iterator[Any]:
+    """The items of the JSON array `handle` holds, read `block` (BLOCK) characters at a time: an
+    export of millions of statements is never held whole, only the item being read. Each item
+    is read by the rules read_json applies (at level 2): one that breaks them is a ValueError in
+    its place, so that the others can still be imported. Where the text stops being a JSON
+    array, NotJsonArray says where, after the items before that place. `head`: the text's start,
+    already read from `handle`."""
+    return _ArrayReader(handle, block or BLOCK, head).items()
 
 
 class _ArrayReader:
@@ -110,9 +123,9 @@ class _ArrayReader:
     left to read of what was read so far; the self.gone characters before self.text held
     self.lines line ends, and the last of their lines was self.column characters long."""
 
-    def __init__(self, handle: TextIO, block: int) -> None:
+    def __init__(self, handle: TextIO, block: int, head: str) -> None:
         self.handle, self.block = handle, block
-        self.text, self.pos, self.ended = "", 0, False
+        self.text, self.pos, self.ended = head, 0, False
         self.gone = self.lines = self.column = 0
 
     def items(self) -> Iterator[Any]:
@@ -126,7 +139,7 @@ class _ArrayReader:
             try:
                 value = self._item()
             except RecursionError:  # too deep to find where the item ends: the rest is unreadable
-                raise ValueError(f"{_TOO_DEEP} (item {count})") from None
+                raise NotJsonArray(f"{_TOO_DEEP} (item {count})") from None
             yield value
             count += 1
             self._skip_space()
@@ -136,24 +149,28 @@ class _ArrayReader:
             raise self._error("Extra data", self.pos)
 
     def _item(self) -> Any:
-        """The next item (or why the rules refuse it), read on until what follows it is read too:
-        a number cut off by the block's end ("1.5e" of 1.5e3) reads as a shorter one."""
+        """The next item (or why the rules refuse it). Where the block's end may have cut it,
+        reads on and tries again: an item that goes on past the end fails there, or in a string
+        that has not ended yet, and a number cut off ("1.5e" of 1.5e3) reads as a shorter one.
+        A break anywhere else is the file's, and reading on would not mend it."""
         while True:
             try:
                 value, end = _array_item(self.text, self.pos)
             except json.JSONDecodeError as error:
-                if self._more(grow=True):
+                cut = error.pos >= len(self.text) - _LONGEST_TOKEN or error.msg.startswith(
+                    "Unterminated string"
+                )
+                if cut and self._more(grow=True):
                     continue
                 raise self._error(error.msg, error.pos) from None
-            after = _SPACE.match(self.text, end).end()  # type: ignore[union-attr]
-            if self.text.startswith((",", "]"), after) or not self._more(grow=True):
-                self.pos = end
-                return value
+            if _NUMBER_GOES_ON.fullmatch(self.text, end) and self._more(grow=True):
+                continue
+            self.pos = end
+            return value
 
     def _more(self, grow: bool = False) -> bool:
         """Reads on, dropping what was read; False at the end. `grow`: at least as much again as
-        is left unread, so an item that is broken (and so never ends) costs reading the rest of
-        the file once, not once per block."""
+        is left unread, so an item many blocks long is decoded a few times, not once a block."""
         if self.ended:
             return False
         chunk = self.handle.read(max(self.block, len(self.text) - self.pos) if grow else self.block)
@@ -179,12 +196,12 @@ class _ArrayReader:
             raise self._error(message, self.pos)
         self.pos += 1
 
-    def _error(self, message: str, pos: int) -> ValueError:
+    def _error(self, message: str, pos: int) -> NotJsonArray:
         """`message` at `pos` of self.text, placed as json places it in the whole text."""
         line = self.lines + self.text.count("\n", 0, pos) + 1
         newline = self.text.rfind("\n", 0, pos)
         column = pos - newline if newline >= 0 else self.column + pos + 1
-        return ValueError(
+        return NotJsonArray(
             f"not valid JSON ({message}: line {line} column {column} (char {self.gone + pos}))"
         )
 
@@ -222,7 +239,7 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
         yield from _json_lines(handle)
 
 
-def _json_lines(handle: TextIO) -> Iterator[tuple[int, Any]]:
+def _json_lines(handle: Iterable[str]) -> Iterator[tuple[int, Any]]:
     """(line, value or why the rules refuse it) of each line that is not blank; a handle opened
     with newline=None ends a line at \\n, \\r\\n or \\r, as the other imports do (not at
     U+2028, which a JSON string may hold)."""
@@ -236,30 +253,32 @@ def _json_lines(handle: TextIO) -> Iterator[tuple[int, Any]]:
 
 def read_json_values(path: Path, item: str = "item") -> Iterator[tuple[str, Any]]:
     """(where, value) of each JSON value in `path`, a JSON array ("{item} 0", "{item} 1", ...)
-    or JSON lines ("line 1", ...), read as it goes, each by read_json's rules: a value that
-    breaks them is a ValueError in its place. NotUtf8, or a ValueError for an array that stops
-    being JSON (after the items before that place), ends it."""
+    or JSON lines ("line 1", ...), read as it goes (a pipe too: nothing is read twice), each by
+    read_json's rules: a value that breaks them is a ValueError in its place. NotUtf8, or
+    NotJsonArray (after the items before that place), ends it."""
     try:
         with path.open(encoding="utf-8-sig") as handle:
-            if _starts_array(handle):
-                for index, value in enumerate(read_json_array(handle)):
+            head = _head(handle)
+            if head.lstrip().startswith("["):
+                for index, value in enumerate(read_json_array(handle, head=head)):
                     yield f"{item} {index}", value
-            else:
-                for number, value in _json_lines(handle):
+            else:  # the head's last line may go on in the handle
+                lines = itertools.chain(io.StringIO(head + handle.readline()), handle)
+                for number, value in _json_lines(lines):
                     yield f"line {number}", value
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
 
 
-def _starts_array(handle: TextIO) -> bool:
-    """Whether the text's first character that is not white space is "[" (then read from the
-    start again)."""
-    while block := handle.read(BLOCK):
+def _head(handle: TextIO) -> str:
+    """The text up to the end of the first block of 64 Ki characters that holds more than white
+    space (all of it if none does)."""
+    head = ""
+    while block := handle.read(1 << 16):
+        head += block
         if block.strip():
-            handle.seek(0)
-            return block.lstrip().startswith("[")
-    handle.seek(0)
-    return False
+            break
+    return head
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:

@@ -15,7 +15,7 @@ from application.xapi_statements import Statement
 from domain.model import UserId
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _report
-from entrypoints.files import NotUtf8, read_json_values
+from entrypoints.files import NotJsonArray, NotUtf8, read_json_values
 from entrypoints.schemas import path_id
 
 
@@ -39,7 +39,7 @@ def read_statements(file: Path, size: int) -> Iterator[tuple[list[Any], list[str
                 statements, places, errors = [], [], []
     except NotUtf8 as error:
         raise click.ClickException(str(error)) from None
-    except ValueError as error:  # an array that stops being JSON
+    except NotJsonArray as error:
         raise click.ClickException(f"{file}: {error}") from None
     yield statements, places, errors
 

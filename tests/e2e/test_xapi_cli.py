@@ -207,3 +207,26 @@ def test_a_large_array_is_read_a_block_at_a_time_and_still_checked_whole(
     assert latin.exit_code == 1
     assert "is not UTF-8 text (byte 0xe9 at offset" in latin.output and "line 37)" in latin.output
     assert counts(database_url) == (2, 40)
+
+
+@pytest.mark.parametrize("kind", ["array", "lines"])
+def test_an_export_can_be_piped_in(run, database_url, tmp_path, kind):
+    """`recsys import-xapi <(zcat lrs.json.gz)`: a pipe is read once, from its start."""
+    import os
+    import threading
+
+    statements = [json.dumps(s) for s in _statements(5)]
+    text = "[" + ",".join(statements) + "]" if kind == "array" else "\n".join(statements)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with pipe.open("w") as end:
+            end.write(text)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    result = run("import-xapi", str(pipe))
+    writer.join()
+    assert result.exit_code == 0 and "5 events stored" in result.output, result.output
+    assert counts(database_url) == (2, 5)

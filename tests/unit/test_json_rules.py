@@ -180,11 +180,12 @@ def test_an_integer_past_64_bits_stays_an_integer():
     ]
 
 
-def _read_array(text: str, block: int) -> list[Any]:
-    """The items (JSON text, or the error's type and words), then how the array ended."""
+def _read_array(text: str, block: int, head: int = 0) -> list[Any]:
+    """The items (JSON text, or the error's type and words), then how the array ended; the
+    first `head` characters given as already read."""
     out: list[Any] = []
     try:
-        for item in read_json_array(io.StringIO(text), block):
+        for item in read_json_array(io.StringIO(text[head:]), block, head=text[:head]):
             out.append(json.dumps(item) if not isinstance(item, Exception) else repr(item))
     except ValueError as error:
         out.append(("ended", str(error)))
@@ -208,6 +209,7 @@ def test_an_array_read_a_block_at_a_time_reads_as_the_whole_text(items, cut, ins
     whole = _read_array(broken, 10**9)
     for block in (1, 2, 3, 7, 64):
         assert _read_array(broken, block) == whole
+        assert _read_array(broken, block, head=min(cut + 2, len(broken))) == whole
     try:
         json.loads(broken, parse_constant=str, parse_float=str, parse_int=str)
     except json.JSONDecodeError as error:
@@ -216,3 +218,27 @@ def test_an_array_read_a_block_at_a_time_reads_as_the_whole_text(items, cut, ins
         pass
     else:
         assert len(whole) == len(json.loads(broken, parse_constant=str, parse_float=str))
+
+
+class _Counted(io.StringIO):
+    """A text handle that counts the characters read from it."""
+
+    read_so_far = 0
+
+    def read(self, size: int | None = -1) -> str:
+        text = super().read(size)
+        self.read_so_far += len(text)
+        return text
+
+
+@pytest.mark.parametrize(
+    "break_", [" ", "x", '"a":1', "1e5e"], ids=["no comma", "junk", "key", "number"]
+)
+def test_a_break_early_in_a_large_array_is_named_without_reading_the_rest(break_):
+    """The break's place is known once the item before it is read: reading on to the end of an
+    export of millions of statements (and holding it) would not mend it."""
+    item = json.dumps({"id": "x" * 200})
+    handle = _Counted("[" + item + break_ + ",".join([item] * 10_000) + "]")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        list(read_json_array(handle, 1000))
+    assert handle.read_so_far <= 4000
