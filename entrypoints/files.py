@@ -44,8 +44,9 @@ class NotUtf8(ValueError):
 
 
 def _not_utf8(path: Path) -> NotUtf8:
-    """Where `path` stops being UTF-8: its first bad byte, that byte's offset and line."""
-    data = path.read_bytes()
+    """Where `path` stops being UTF-8: its first bad byte, that byte's offset and line, read
+    again from a file (a pipe cannot be read again: opening a named one would wait for a writer)."""
+    data = path.read_bytes() if path.is_file() else b""
     try:
         data.decode("utf-8")
         return NotUtf8(f"{path} is not UTF-8 text; save it as UTF-8")

@@ -221,7 +221,7 @@ def test_an_export_can_be_piped_in(run, database_url, tmp_path, kind):
     os.mkfifo(pipe)
 
     def write() -> None:
-        with pipe.open("w") as end:
+        with pipe.open("w", encoding="latin-1") as end:
             end.write(text)
 
     writer = threading.Thread(target=write)
@@ -230,3 +230,12 @@ def test_an_export_can_be_piped_in(run, database_url, tmp_path, kind):
     writer.join()
     assert result.exit_code == 0 and "5 events stored" in result.output, result.output
     assert counts(database_url) == (2, 5)
+    # not UTF-8: said without reading the pipe again (which would wait for another writer)
+    text = text.replace('"u1"', '"Jos\u00e9"', 1)
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(timeout=0.2)  # the whole text in the pipe's buffer, the writer gone
+    result = run("import-xapi", str(pipe))
+    writer.join()
+    assert result.exit_code == 1
+    assert f"{pipe} is not UTF-8 text; save it as UTF-8" in result.output
