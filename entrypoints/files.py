@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -44,18 +45,30 @@ class NotUtf8(ValueError):
 
 
 def _not_utf8(path: Path) -> NotUtf8:
-    """Where `path` stops being UTF-8: its first bad byte, that byte's offset and line, read
-    again from a file (a pipe cannot be read again: opening a named one would wait for a writer)."""
-    data = path.read_bytes() if path.is_file() else b""
-    try:
-        data.decode("utf-8")
-        return NotUtf8(f"{path} is not UTF-8 text; save it as UTF-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        return NotUtf8(
-            f"{path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}, "
-            f"line {line}); save it as UTF-8"
-        )
+    """Where `path` stops being UTF-8: its first bad byte, that byte's offset and line, read again
+    a block at a time from a file (a pipe cannot be read again: opening a named one would wait
+    for a writer)."""
+    if path.is_file():
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = lines = 0
+        with path.open("rb") as handle:
+            while True:
+                block = handle.read(BLOCK)
+                held = decoder.getstate()[0]  # the start of a character the last block cut
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as error:
+                    data = held + block
+                    line = lines + data.count(b"\n", 0, error.start) + 1
+                    return NotUtf8(
+                        f"{path} is not UTF-8 text (byte {data[error.start]:#04x} at offset "
+                        f"{offset - len(held) + error.start}, line {line}); save it as UTF-8"
+                    )
+                if not block:
+                    break
+                offset += len(block)
+                lines += block.count(b"\n")
+    return NotUtf8(f"{path} is not UTF-8 text; save it as UTF-8")
 
 
 #: json's own reader stops at Python's recursion limit, far deeper than the rules allow

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import entrypoints.files
 from entrypoints.files import read_json, read_json_array
 from entrypoints.json_rules import (
     MAX_DEPTH,
@@ -242,3 +243,38 @@ def test_a_break_early_in_a_large_array_is_named_without_reading_the_rest(break_
     with pytest.raises(ValueError, match="not valid JSON"):
         list(read_json_array(handle, 1000))
     assert handle.read_so_far <= 4000
+
+
+@given(
+    st.text(alphabet=st.sampled_from(["a", "\n", "é", "€", "😀"]), max_size=40),
+    st.integers(min_value=0, max_value=200),
+    st.sampled_from([b"\xe9", b"\xff", b"\xc3", b"\xf0\x9f", b"\xed\xa0\x80"]),
+    st.sampled_from([1, 2, 3, 5, 64]),
+)
+def test_where_a_file_stops_being_utf8_is_found_a_block_at_a_time(text, cut, bad, block):
+    """The first bad byte, its offset and its line, as decoding the whole file finds them, while
+    the file is read a block at a time (a character or the bad sequence cut by a block's end, the
+    file ending inside a character)."""
+    import tempfile
+    from pathlib import Path
+
+    data = text.encode()
+    data = data[:cut] + bad + data[cut:]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.jsonl"
+        path.write_bytes(data)
+        whole = str(entrypoints.files._not_utf8(path))
+        saved = entrypoints.files.BLOCK
+        entrypoints.files.BLOCK = block
+        try:
+            assert str(entrypoints.files._not_utf8(path)) == whole
+        finally:
+            entrypoints.files.BLOCK = saved
+    error = None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as found:
+        error = found
+    assert error is not None
+    line = data.count(b"\n", 0, error.start) + 1
+    assert f"(byte {data[error.start]:#04x} at offset {error.start}, line {line})" in whole
