@@ -99,6 +99,9 @@ class FilesystemArtifactStore(ArtifactStore):
             shutil.rmtree(leftover, ignore_errors=True)
         for leftover in (self.root / name).glob(".current-*"):
             leftover.unlink(missing_ok=True)
+        pointer = self.root / name / "current"
+        if pointer.is_dir() and not pointer.is_symlink():  # no pointer could replace it
+            shutil.rmtree(pointer, ignore_errors=True)
 
     def _publish(
         self,
@@ -167,9 +170,11 @@ class FilesystemArtifactStore(ArtifactStore):
                 shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
 
     def current_version(self, name: str) -> str | None:
+        """None without a readable pointer: missing, or damaged (a directory, bytes that are not
+        text), so workers fall back as with no version and the trainer publishes one."""
         try:
             return (self.root / name / "current").read_text().strip() or None
-        except FileNotFoundError:
+        except (OSError, UnicodeDecodeError):
             return None
 
     def versions(self, name: str) -> list[str]:

@@ -225,3 +225,24 @@ def test_a_trainer_before_there_are_events_fits_without_failing_and_home_still_a
         assert response.status_code == 200, (strategy, response.json)
         assert len(response.json["items"]) == 5, strategy
     app.container.engine().dispose()
+
+
+def test_a_damaged_current_pointer_leaves_a_new_worker_answering(sqlite_url, tmp_path):
+    """A pointer that is a directory or not text (a bad restore, a full disk) was a 500 for
+    every request of a worker started after it; the strategy now counts as unpublished."""
+    models = tmp_path / "models"
+    app = make_app(sqlite_url, caught_up=False, models_dir=models)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 30)})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    (models / "popularity" / "current").unlink()
+    (models / "popularity" / "current").mkdir()
+    (models / "item_cf" / "current").write_bytes(b"\xff\xfe")
+    fresh = make_app(sqlite_url, caught_up=False, models_dir=models).test_client()
+    for strategy in ("popularity", "item_cf", "hybrid"):
+        answer = fresh.get(f"{HOME}?user_id=user1&strategy={strategy}")
+        assert answer.status_code == 200 and answer.json["items"], answer.json
+    listed = fresh.get("/admin/recommendations/models")
+    assert listed.status_code == 200
+    app.container.engine().dispose()

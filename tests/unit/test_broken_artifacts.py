@@ -37,6 +37,23 @@ def test_a_current_pointer_to_a_removed_version_is_replaced_at_the_next_fit(fit)
     assert fit.store.load("popularity", fit.store.current_version("popularity")).files
 
 
+@pytest.mark.parametrize("damage", ["a directory", "bytes that are not text"])
+def test_a_damaged_current_pointer_is_no_version_and_the_next_fit_replaces_it(fit, damage):
+    """Workers fall back as with no version (they answered 500 to every request), and the
+    trainer, which read the same pointer, publishes a new one (it failed every cycle)."""
+    pointer = fit.store.root / "popularity" / "current"
+    pointer.unlink()
+    if damage == "a directory":
+        pointer.mkdir()
+        (pointer / "x").write_text("x")
+    else:
+        pointer.write_bytes(b"\xff\xfe2026")
+    assert fit.store.current_version("popularity") is None
+    fitted = fit.execute()
+    assert [f.strategy for f in fitted] == ["popularity"]
+    assert fit.store.load("popularity", fit.store.current_version("popularity")).files
+
+
 def test_a_truncated_current_version_is_refitted_into_one_that_loads(fit):
     """Though the data did not change (a stat finds it): the refit writes its files again
     instead of linking the damaged ones, else every refit after it would be broken too."""
