@@ -76,6 +76,10 @@ class DataVersion:
         return cls(catalog, events) if sep else None
 
 
+#: what one cycle fits on: the data version, the courses, the events, and when they were read
+Fitting = tuple[DataVersion, list[Course], list[Interaction], str]
+
+
 class EmptyCatalog(Exception):
     """The database holds no courses: nothing is fitted. Models of no courses, published over
     those of a catalog, would empty every list (a trainer pointed at the wrong database)."""
@@ -247,6 +251,9 @@ class FitStrategies:
         if not stale and not two_tower:
             return held
         started = time.perf_counter()
+        # What the models will know is what this read finds: a learner erased after it is in
+        # them though the versions are published later (trained_at, which erasures are checked by).
+        read_at = self.clock().isoformat()
         with self.uow_factory() as uow:
             courses = uow.courses.all()
             events = list(uow.interactions.stream())
@@ -255,7 +262,8 @@ class FitStrategies:
         )
         wanted = self.wanted()
         # The cheap strategies first, with the settings chosen last time: answers improve at once.
-        done = [self._fit(n, base, data, courses, events, wanted, say) for n, base in stale.items()]
+        fitting = (data, courses, events, read_at)
+        done = [self._fit(n, base, fitting, wanted, say) for n, base in stale.items()]
         if two_tower == "train" and self._tuning_due(data, events):
             tuned = self._tune(data, courses, events, say)
             if tuned is not None:
@@ -264,11 +272,9 @@ class FitStrategies:
                 for name in self.factories:
                     version, _, _, settings = self._published(name)
                     if name not in self.held and settings != wanted.get(name, {}):
-                        done.append(self._fit(name, version, data, courses, events, wanted, say))
+                        done.append(self._fit(name, version, fitting, wanted, say))
         if two_tower:
-            done.append(
-                self._two_tower(two_tower, data, courses, events, wanted.get(TWO_TOWER, {}), say)
-            )
+            done.append(self._two_tower(two_tower, fitting, wanted.get(TWO_TOWER, {}), say))
         return held + [self._repairing(fitted) for fitted in done]
 
     def _holding(self, name: str, restores: str) -> Fitted:
@@ -289,12 +295,11 @@ class FitStrategies:
         self,
         name: str,
         base: str | None,
-        data: DataVersion,
-        courses: list[Course],
-        events: list[Interaction],
+        fitting: Fitting,
         wanted: Settings,
         say: Callable[[str], None],
     ) -> Fitted:
+        data, courses, events, read_at = fitting
         started = time.perf_counter()
         settings = wanted.get(name, {})
         try:
@@ -313,6 +318,7 @@ class FitStrategies:
                 {
                     **manifest,
                     "data_version": str(data),
+                    "trained_at": read_at,
                     "fit_seconds": round(fitted, 3),
                     "settings": settings,
                 },
@@ -373,7 +379,8 @@ class FitStrategies:
         say(f"chose {result.settings} in {seconds:.1f}s, published {TUNING} {version}")
         return Fitted(TUNING, version, seconds, "tuned")
 
-    def _two_tower(self, what: str, data: DataVersion, courses, events, settings, say) -> Fitted:  # type: ignore[no-untyped-def]
+    def _two_tower(self, what: str, fitting: Fitting, settings, say) -> Fitted:  # type: ignore[no-untyped-def]
+        data, courses, events, read_at = fitting
         started = time.perf_counter()
         try:
             if what == "train":
@@ -385,6 +392,7 @@ class FitStrategies:
                     data=(courses, events),
                     data_version=str(data),
                     settings=settings,
+                    read_at=read_at,
                 )
                 version, note = trained.version, "trained"
             else:

@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from application.ports import ArtifactStore, EpochProgress, ModelTrainer, UnitOfWork
@@ -51,13 +52,16 @@ class TrainTwoTower:
         data: tuple[Sequence[Course], Sequence[Interaction]] | None = None,
         data_version: str | None = None,
         settings: Mapping[str, Any] | None = None,
+        read_at: str | None = None,
     ) -> TrainResult:
         """Trains on `data` (courses, events oldest first) or on what is stored, with `settings`
         (chosen by tuning or pinned; recorded in the manifest) over the configured ones. Raises
         StaleBase if another version was published while this one trained: it would be replaced
-        by an older fit."""
+        by an older fit. `read_at`: when `data` was read (ISO 8601), recorded as trained_at: a
+        learner erased after it is in the model, whenever it is published."""
         started = time.perf_counter()
         base = self.store.current_version(self.trainer.artifact_name)
+        read_at = read_at or datetime.now(UTC).isoformat()
         if data is None:
             with self.uow_factory() as uow:
                 data_version = f"{uow.courses.version()}|{uow.interactions.version()}"
@@ -74,6 +78,7 @@ class TrainTwoTower:
             **manifest,
             "data": {**manifest.get("data", {}), "events": events},
             "settings": dict(settings or {}),
+            "trained_at": read_at,
         }
         if data_version is not None:
             manifest["data_version"] = data_version

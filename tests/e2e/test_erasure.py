@@ -332,3 +332,38 @@ def test_a_trailing_slash_does_not_erase_a_learner_named_with_it(sqlite_url):
     client = app.test_client()
     assert client.delete("/api/v1/learners/user7/", headers=AUTH).status_code == 404
     app.container.engine().dispose()
+
+
+def test_a_learner_erased_while_the_trainer_fits_counts_as_still_in_those_models(
+    sqlite_url, tmp_path, monkeypatch
+):
+    """The models know what the trainer read, and it read the learner before the erasure: a
+    version published after it must not pass for one fitted without them (the admin listing, a
+    rollback to it, two_tower's retraining all go by when it was trained)."""
+    from adapters.item_cf import ItemCFRecommender
+    from domain.model import UserId
+
+    app = make_app(sqlite_url, caught_up=False, admin_token=TOKEN, models_dir=tmp_path / "models")
+    client = app.test_client()
+    catalog = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
+    _learner_activity(client)
+    fit = ItemCFRecommender.fit
+
+    def fit_then_erase(self, courses, events):  # type: ignore[no-untyped-def]
+        fit(self, courses, events)
+        if any(e.user_id == LEARNER for e in events):
+            app.container.erase_learner().execute(UserId(LEARNER))
+
+    monkeypatch.setattr(ItemCFRecommender, "fit", fit_then_erase)
+    app.container.fit_strategies(train_two_tower=None).execute()
+    listed = client.get("/admin/recommendations/models", headers=AUTH).json["models"]
+    item_cf = next(m for m in listed if m["strategy"] == "item_cf")
+    assert item_cf["source"] == "published" and item_cf["predates_erasure"] is True, item_cf
+    popularity = next(m for m in listed if m["strategy"] == "popularity")
+    assert popularity["predates_erasure"] is True  # fitted on the same read, before item_cf
+    monkeypatch.setattr(ItemCFRecommender, "fit", fit)
+    app.container.fit_strategies(train_two_tower=None).execute()  # the erasure changed the data
+    listed = client.get("/admin/recommendations/models", headers=AUTH).json["models"]
+    assert all(m["predates_erasure"] is False for m in listed if m.get("source") == "published")
+    app.container.engine().dispose()
