@@ -327,11 +327,15 @@ class StrategyRegistry:
         self, name: str, version: str | None, courses: Mapping[CourseId, Course]
     ) -> tuple[Recommender | None, Artifact | None, str]:
         """The newest loadable version at or before `version` (the recommender, and the
-        artifact it was restored from), with what went wrong on the way."""
+        artifact it was restored from), with what went wrong on the way. After `version`, a
+        rollback's copy, come the version it restores and those before that: never the version
+        an operator rolled back from."""
         if version is None:
             return None, None, ""
         problems: list[str] = []
-        for candidate in [version, *[v for v in self.artifacts.versions(name) if v < version]]:
+        floor = _restores(self.artifacts, name, version) or version
+        older = [v for v in self.artifacts.versions(name) if v <= floor and v != version]
+        for candidate in [version, *older]:
             recommender = self.factories[name]()
             try:
                 manifest = self.artifacts.load(name, candidate, only=()).manifest
@@ -359,6 +363,16 @@ def _said(error: Exception) -> str:
     if isinstance(error, CorruptArtifact | ValueError):
         return first or type(error).__name__
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _restores(artifacts: ArtifactStore, name: str, version: str) -> str | None:
+    """The version a rollback's copy `version` restores (None: not a rollback, or a manifest
+    that cannot be read, which the load then says)."""
+    try:
+        restores = artifacts.load(name, version, only=()).manifest.get("restores")
+    except Exception:  # noqa: BLE001 - the load of `version` itself reports it
+        return None
+    return restores if isinstance(restores, str) else None
 
 
 def _rollback(manifest: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -280,3 +280,39 @@ def test_after_a_rollback_the_admin_view_shows_the_restored_versions_settings(se
     assert item_cf["fitted_with"]["regularization"] == 250.0
     assert item_cf["pinned_on_this_host"] == {"regularization": 42.0}
     worker.container.engine().dispose()
+
+
+def test_a_damaged_rollback_falls_back_to_what_it_restores_not_to_what_it_replaced(
+    service, tmp_path
+):
+    """A fresh worker that cannot load the held copy answers from the version the operator
+    rolled back to (or older), never from the one they rolled back from."""
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    assert run("rollback", "item_cf", "--to", older).exit_code == 0
+    store = app.container.artifact_store()
+    held = store.current_version("item_cf")
+    versions = tmp_path / "models" / "item_cf" / "versions"
+    damaged = next(
+        p
+        for p in (versions / held).iterdir()
+        if p.name != "manifest.json"
+        and p.stat().st_ino != (versions / older / p.name).stat().st_ino
+    )
+    data = bytearray(damaged.read_bytes())
+    data[0] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    worker = make_app(
+        app.container.config.database_url(), caught_up=False, models_dir=str(tmp_path / "models")
+    )
+    snapshot = worker.container.strategies().snapshot()
+    assert f"item_cf version {held} rejected" in snapshot.errors["item_cf"]
+    answering = snapshot.recommenders["item_cf"]
+    old = ItemCFRecommender()
+    artifact = store.load("item_cf", older)
+    old.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
+    learner = LearnerHistory(UserId("u9"), (event("u9", "course_python_basic", "enroll"),))
+    answers = [r.course_id for r in answering.recommend(learner, 5, learner.taken())]
+    assert answers == [r.course_id for r in old.recommend(learner, 5, learner.taken())]
+    assert snapshot.trained_at["item_cf"] == store.load("item_cf", older, only=()).trained_at
+    worker.container.engine().dispose()
