@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+import click
+
 from application.ports import StorageUnavailable, UnusableDatabase
 from entrypoints.cli import (  # noqa: F401 - registers the commands
     data,
@@ -20,12 +22,14 @@ from entrypoints.cli import (  # noqa: F401 - registers the commands
 from entrypoints.cli.base import cli
 
 
-def main() -> Any:
+def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
+    """Runs `command` (every recsys command, or one by its original name) with a database that
+    is down or unusable said in one line, not a traceback."""
     # The ~300k objects imported at start live as long as the command: frozen, the collector stops
     # rescanning them on every full collection (4x faster reading of a 100k-statement export).
     gc.freeze()
     try:
-        return cli(prog_name="recsys")
+        return command(prog_name=prog_name)
     except UnusableDatabase as error:  # no database there: retrying would not help
         raise SystemExit(f"Error: {error}") from None
     except StorageUnavailable as error:

@@ -651,6 +651,7 @@ def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_
 
 
 def test_an_unreachable_database_is_a_one_line_error_not_a_traceback(monkeypatch, capsys):
+    import runpy
     import socket
 
     from entrypoints.cli import main
@@ -662,6 +663,11 @@ def test_an_unreachable_database_is_a_one_line_error_not_a_traceback(monkeypatch
     monkeypatch.setattr("sys.argv", ["recsys", "update-online-model", "--settle-minutes", "0"])
     with pytest.raises(SystemExit) as raised:
         main()
+    assert "the database is unavailable" in str(raised.value.code)
+    # the README's original form, `python -m entrypoints.update_online_model`, says it alike
+    monkeypatch.setattr("sys.argv", ["update_online_model", "--settle-minutes", "0"])
+    with pytest.raises(SystemExit) as raised:
+        runpy.run_module("entrypoints.update_online_model", run_name="__main__")
     assert "the database is unavailable" in str(raised.value.code)
 
 
