@@ -73,27 +73,44 @@ class BanditService:
         self._drawing = threading.Lock()  # random.Random is not safe to share between threads
 
     def state(self) -> BanditState:
-        """The newest published state; a version that cannot be read leaves the last good one."""
+        """The newest published state; if it cannot be read, the newest older version that can
+        (a process that read none before would otherwise start from no statistics, and its next
+        update publish them)."""
+        return self.current()[1]
+
+    def current(self) -> tuple[str | None, BanditState]:
+        """The published version, and the state it (or the newest readable version before it)
+        holds: what an update builds on, and publishes over only if still current."""
         version = self.store.current_version(ARTIFACT)
-        if version == self._version:
-            return self._state
+        if version == self._version:  # every request asks: no lock while nothing changed
+            return version, self._state
         with self._loading:
             if version != self._version:
-                try:
-                    if version is not None:
-                        self._state = BanditState.from_json(
-                            self.store.load(ARTIFACT, version).files[STATE_FILE]
-                        )
-                except (CorruptArtifact, KeyError, ValueError) as error:
-                    log.error(
-                        "bandit state %s rejected, keeping the previous one: %s", version, error
-                    )
+                self._state = self._readable(version) if version else BanditState()
                 self._version = version
-        return self._state
+            return self._version, self._state
 
-    def save(self, state: BanditState) -> str:
+    def _readable(self, version: str) -> BanditState:
+        older = [v for v in self.store.versions(ARTIFACT) if v < version]
+        for candidate in [version, *older]:
+            try:
+                state = BanditState.from_json(
+                    self.store.load(ARTIFACT, candidate).files[STATE_FILE]
+                )
+            except (CorruptArtifact, KeyError, ValueError) as error:
+                log.error("bandit state %s rejected: %s", candidate, error)
+                continue
+            if candidate != version:
+                log.warning("bandit state %s is used instead of %s", candidate, version)
+            return state
+        log.error("no bandit state is readable: the arms start from no statistics")
+        return BanditState()
+
+    def save(self, state: BanditState, based_on: str | None) -> str:
+        """Publishes `state` if `based_on` is still the current version; else StaleBase (another
+        update or a recount published meanwhile, and this one would undo it)."""
         return self.store.publish(
-            ARTIFACT, {STATE_FILE: state.to_json()}, {"policy": self.policy.name}
+            ARTIFACT, {STATE_FILE: state.to_json()}, {"policy": self.policy.name}, based_on=based_on
         )
 
     def choose(self, available: Sequence[str]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from application.bandit import BanditService, BanditState
-from application.ports import SlateOutcome, UnitOfWork
+from application.ports import SlateOutcome, StaleBase, UnitOfWork
 from domain.bandit import DEFAULT_REWARDS
 from domain.model import ArmStats, EventType
 
@@ -48,8 +48,11 @@ class UpdateBandit:
     def execute(
         self, hours: float = 24, min_interactions: int = 10, settle_minutes: float = 30
     ) -> UpdateResult:
+        return _again_if_overtaken(lambda: self._update(hours, min_interactions, settle_minutes))
+
+    def _update(self, hours: float, min_interactions: int, settle_minutes: float) -> UpdateResult:
         moment = self.clock()
-        state = self.bandit.state()
+        based_on, state = self.bandit.current()
         until = moment - timedelta(minutes=settle_minutes)
         after = moment - timedelta(hours=hours)
         if state.counted_until is not None:
@@ -70,7 +73,7 @@ class UpdateBandit:
         arms = dict(state.arms)
         for arm, (pulls, reward) in self._tally(outcomes).items():
             arms[arm] = arms.get(arm, ArmStats()).add(pulls, reward, moment)
-        version = self.bandit.save(replace(state, arms=arms, counted_until=until))
+        version = self.bandit.save(replace(state, arms=arms, counted_until=until), based_on)
         return UpdateResult(
             True,
             f"credited {len(outcomes)} slates and {events} interactions",
@@ -82,6 +85,10 @@ class UpdateBandit:
     def recount(self, settle_minutes: float = 30) -> UpdateResult:
         """The arms counted afresh from every settled slate the bandit chose, whatever was counted
         before: after `recsys repair-credit --apply`, rewards of credit since cleared are gone."""
+        return _again_if_overtaken(lambda: self._recount(settle_minutes))
+
+    def _recount(self, settle_minutes: float) -> UpdateResult:
+        based_on = self.bandit.current()[0]
         moment = self.clock()
         until = moment - timedelta(minutes=settle_minutes)
         with self.uow_factory() as uow:
@@ -91,7 +98,7 @@ class UpdateBandit:
             for arm, (pulls, reward) in self._tally(outcomes).items()
         }
         events = sum(o.events for o in outcomes)
-        version = self.bandit.save(BanditState(arms, counted_until=until))
+        version = self.bandit.save(BanditState(arms, counted_until=until), based_on)
         return UpdateResult(
             True,
             f"recounted the arms from {len(outcomes)} slates and {events} interactions",
@@ -110,6 +117,20 @@ class UpdateBandit:
                 self.rewards[outcome.best_event] if outcome.best_event else 0.0
             )
         return {arm: (pulls[arm], rewards[arm]) for arm in pulls}
+
+
+def _again_if_overtaken(attempt: Callable[[], UpdateResult], tries: int = 3) -> UpdateResult:
+    """Another host's update or recount published while this one counted: published over it,
+    this one would undo it (a recount's cleared rewards back, an update's slates lost). Counted
+    again on what it published instead."""
+    for _ in range(tries):
+        try:
+            return attempt()
+        except StaleBase:
+            continue
+    return UpdateResult(
+        False, f"other hosts published the bandit meanwhile, {tries} times; nothing changed"
+    )
 
 
 def _chosen_by_bandit(outcome: SlateOutcome) -> bool:

@@ -232,3 +232,80 @@ def test_auto_keeps_answering_after_the_bandit_learned(served):
     assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
     for _ in range(3):
         assert client.get(f"{HOME}?user_id=u1&strategy=auto").json["selected_by"] == "bandit"
+
+
+def test_an_update_already_counting_does_not_undo_a_recount(served):
+    """Host A's update reads the arms, host B recounts them (after repair-credit cleared a
+    reward), then A publishes: over B's recount it put the cleared reward back. It counts again
+    on the recount instead."""
+    from application.use_cases.update_bandit import UpdateBandit
+    from tests.conftest import event
+
+    app, client = served
+    container = app.container
+    unearned = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s][0]
+    with container.uow() as uow:  # credit an older version accepted: another learner's
+        uow.interactions.add_batch(
+            [
+                event(
+                    "u2",
+                    unearned["items"][0]["course_id"],
+                    "complete",
+                    recommendation_id=unearned["recommendation_id"],
+                )
+            ]
+        )
+        uow.commit()
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    cleared = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
+    assert "cleared the credit of 1 events" in cleared.output
+    _serve_auto_and_click(client, 2)  # so that A has slates to count
+    recounted: list[str] = []
+
+    class Meanwhile:
+        """Host A's unit of work: host B recounts while A reads the slates."""
+
+        def __init__(self) -> None:
+            self.inner = container.uow()
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            if not recounted:
+                recounted.append(container.update_bandit().recount(settle_minutes=0).message)
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+            return self.inner.__exit__(*exc)
+
+    UpdateBandit(Meanwhile, container.bandit()).execute(min_interactions=1, settle_minutes=0)
+    assert recounted
+
+    def rewards() -> dict[str, tuple[int, float]]:
+        arms = client.get("/admin/recommendations/bandit").json["arms"]
+        return {a["strategy"]: (a["pulls"], a["reward_sum"]) for a in arms if a["pulls"]}
+
+    after_both = rewards()
+    update("--recount", "--settle-minutes", "0")
+    assert after_both == rewards()  # what a recount now finds: no reward cleared, no slate twice
+
+
+def test_a_fresh_worker_reads_the_last_readable_bandit_state_not_none(served, tmp_path):
+    """A truncated state file: a worker that had read it keeps what it had, and one started
+    after it (or `update-online-model`, a new process) reads the version before it, rather
+    than starting the arms from nothing and publishing that."""
+    app, client = served
+    _serve_auto_and_click(client, 3)
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    first = {
+        a["strategy"]: a["pulls"] for a in client.get("/admin/recommendations/bandit").json["arms"]
+    }
+    assert sum(first.values()) > 0
+    _serve_auto_and_click(client, 3)
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    store = app.container.artifact_store()
+    latest = store.current_version("bandit")
+    state = tmp_path / "models" / "bandit" / "versions" / latest / "bandit_state.json"
+    state.write_bytes(state.read_bytes()[:10])
+    worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
+    shown = worker.test_client().get("/admin/recommendations/bandit").json
+    assert {a["strategy"]: a["pulls"] for a in shown["arms"]} == first
+    worker.container.engine().dispose()
