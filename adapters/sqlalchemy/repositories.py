@@ -13,6 +13,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     or_,
     select,
     text,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.tables import (
+    catalog_revision,
     courses,
     erasures,
     interactions,
@@ -124,6 +126,15 @@ class SqlCourseRepository(CourseRepository):
         self.connection.execute(
             stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows
         )
+        # in this transaction: the revision changes when these courses are seen, whatever the
+        # clocks (on PostgreSQL the row lock also orders concurrent catalog writes)
+        raised = self.connection.execute(
+            update(catalog_revision)
+            .where(catalog_revision.c.id == 1)
+            .values(revision=catalog_revision.c.revision + 1)
+        )
+        if raised.rowcount == 0:  # a database whose row was removed by hand
+            self.connection.execute(insert(catalog_revision).values(id=1, revision=1))
 
     def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
         wanted = set(course_ids)
@@ -133,10 +144,10 @@ class SqlCourseRepository(CourseRepository):
         return set(self.connection.execute(query).scalars())
 
     def version(self) -> str:
-        count, latest = self.connection.execute(
-            select(func.count(), func.max(courses.c.updated_at)).select_from(courses)
-        ).one()
-        return f"{count}:{latest}"
+        revision = self.connection.execute(
+            select(catalog_revision.c.revision).where(catalog_revision.c.id == 1)
+        ).scalar()
+        return f"r{revision or 0}"
 
 
 _EVENT_TYPES = {t.value: t for t in EventType}

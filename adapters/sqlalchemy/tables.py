@@ -40,6 +40,16 @@ courses = Table(
     Index("ix_courses_category_level", "category", "level"),
 )
 
+# The catalog's version: one row, its revision raised in every transaction that writes courses.
+# The newest updated_at could not say it: stamped by many hosts' clocks and committed in any
+# order, a change could land below the newest stamp, and no worker would load it.
+catalog_revision = Table(
+    "catalog_revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False),
+)
+
 interactions = Table(
     "interactions",
     metadata,

@@ -39,6 +39,32 @@ def test_an_upsert_replaces_a_course_and_changes_the_catalog_version(uow_factory
         assert uow.courses.version() != before
 
 
+def test_a_catalog_change_stamped_before_the_newest_still_changes_the_version(
+    uow_factory, monkeypatch
+):
+    """Another host's clock behind this one's (or two writes committed in the other order):
+    a change stamped below the newest stamp left the version as it was, so no worker loaded
+    it and a deactivated course stayed recommended."""
+    import adapters.sqlalchemy.repositories as sql
+
+    class Ahead(sql.datetime):  # type: ignore[misc,valid-type]
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def]
+            return super().now(tz) + timedelta(minutes=1)
+
+    monkeypatch.setattr(sql, "datetime", Ahead)
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.commit()
+        before = uow.courses.version()
+    monkeypatch.undo()
+    with uow_factory() as uow:
+        uow.courses.upsert([replace(CATALOG[0], active=False)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.courses.version() != before
+
+
 def test_existing_reports_only_known_courses(uow_factory):
     with uow_factory() as uow:
         uow.courses.upsert(CATALOG[:2])
