@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, select, union_all
+from sqlalchemy import Connection, String, and_, case, func, literal, select, union_all
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from adapters.sqlalchemy.repositories import utc
 from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
@@ -66,6 +70,25 @@ def _credited():  # type: ignore[no-untyped-def]
     )
 
 
+class bytewise(FunctionElement):  # noqa: N801 - used like a SQL function
+    """Its text ordered byte by byte on every database, as the in-memory store orders: a tie at a
+    limit then keeps the same rows on SQLite as on a PostgreSQL created with a language's
+    collation (en-US orders "course_a" before "Course_z")."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
+@compiles(bytewise, "sqlite")
+def _bytewise_sqlite(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))  # BINARY, SQLite's own
+
+
 class SqlStatsRepository(StatsRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -86,7 +109,7 @@ class SqlStatsRepository(StatsRepository):
             )
             .where(interactions.c.user_id == user_id)
             .group_by(courses.c.category)
-            .order_by(func.count().desc(), courses.c.category)
+            .order_by(func.count().desc(), bytewise(courses.c.category))
             .limit(5),
         )
 
@@ -170,6 +193,6 @@ class SqlStatsRepository(StatsRepository):
                 interactions.c.event_type.in_(("enroll", "click")),
             )
             .group_by(interactions.c.course_id, courses.c.title)
-            .order_by(enrolls.desc(), clicks.desc(), interactions.c.course_id)
+            .order_by(enrolls.desc(), clicks.desc(), bytewise(interactions.c.course_id))
             .limit(limit)
         )

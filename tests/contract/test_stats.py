@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.sqlalchemy.migrate import upgrade
 from application.use_cases.compute_stats import ComputeStats
 from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, event
@@ -214,3 +215,64 @@ def test_an_empty_list_an_older_version_recorded_is_no_recommendation(uow_factor
     assert stats.user(UserId("u1")).num_recommendations == 1
     [day] = stats.global_stats(days=1).daily
     assert (day.recommendations, day.impressions) == (1, 1)
+
+
+ICU_DATABASE = "h_stats_icu_en_us"
+
+
+@pytest.fixture
+def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
+    """A migrated PostgreSQL database ordering text by US English (as initdb and the Docker
+    images set up by default), not byte by byte as the test database does."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL
+
+    server = make_url(POSTGRES_URL)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {ICU_DATABASE}")
+        conn.execute(
+            f"CREATE DATABASE {ICU_DATABASE} TEMPLATE template0 LOCALE_PROVIDER icu "
+            "ICU_LOCALE 'en-US' LOCALE 'C.utf8'"
+        )
+    url = server.set(database=ICU_DATABASE).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {ICU_DATABASE} WITH (FORCE)")
+
+
+@pytest.mark.postgres
+def test_ties_at_a_limit_keep_the_same_courses_and_categories_on_every_database(
+    sqlite_url, icu_postgres_url
+):
+    """Six courses enrolled in once each, three shown: which three, and in which order two
+    categories tied, was the database's collation's choice (en-US: course_a, course_B ...;
+    SQLite: Course_z, course-x ...). Every store now orders ties byte by byte, as memory does."""
+    from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    from tests.conftest import course
+
+    ids = ["course_a", "course_B", "course_c", "course_D", "Course_z", "course-x"]
+    catalog = [course(c, category=("ai", "Azure")[i % 2]) for i, c in enumerate(ids)]
+    events = [event("u1", c, "enroll") for c in ids]
+    memory = InMemoryStore()
+    engines = [build_engine(sqlite_url), build_engine(icu_postgres_url)]
+    factories = [lambda: InMemoryUnitOfWork(memory)]
+    factories += [lambda e=e: SqlAlchemyUnitOfWork(e) for e in engines]  # type: ignore[misc]
+    found = []
+    for factory in factories:
+        with factory() as uow:
+            uow.courses.upsert(catalog)
+            uow.interactions.add_batch(events)
+            uow.commit()
+        stats = ComputeStats(factory, clock=lambda: NOW)
+        popular = [c.course_id for c in stats.global_stats(days=1, top=3).most_popular_courses]
+        found.append((popular, stats.user(UserId("u1")).top_categories))
+    for engine in engines:
+        engine.dispose()
+    assert found[0] == (["Course_z", "course-x", "course_B"], [("Azure", 3), ("ai", 3)])
+    assert found[1] == found[0] and found[2] == found[0]
