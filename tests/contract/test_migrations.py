@@ -64,3 +64,50 @@ def test_the_sign_in_tables_go_with_a_downgrade_to_0007_and_come_back_with_the_u
     finally:
         engine.dispose()
         upgrade(database_url)
+
+
+def test_every_write_to_the_courses_raises_the_catalog_revision_and_it_never_goes_back(
+    database_url,
+):
+    """The previous version's code (during a rolling upgrade) or SQL by hand writes courses
+    without knowing the revision: a trigger raises it all the same. A downgrade and an upgrade
+    again start it later than it was, so no earlier catalog's version comes back."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    from tests.conftest import CATALOG
+
+    engine = build_engine(database_url)
+
+    def version() -> str:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            return uow.courses.version()
+
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            uow.commit()
+        seen = [version()]
+        for sql in (
+            "UPDATE courses SET active = false WHERE course_id = 'course_ml_basic'",
+            "DELETE FROM courses WHERE course_id = 'course_sql_basic'",
+            "INSERT INTO courses (course_id, title, description, category, level, tags, "
+            "prerequisites, active, updated_at) VALUES ('c_new', 'New', '', '', 'beginner', "
+            "'[]', '[]', true, '2020-01-01 00:00:00+00:00')",
+        ):
+            with engine.begin() as connection:
+                connection.execute(text(sql))
+            seen.append(version())
+        assert len(set(seen)) == len(seen), seen
+        engine.dispose()
+        downgrade(database_url, "0008")
+        upgrade(database_url)
+        engine = build_engine(database_url)
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG[:1])
+            uow.commit()
+        again = version()
+        assert again not in seen and int(again[1:]) > max(int(v[1:]) for v in seen)
+    finally:
+        engine.dispose()
