@@ -68,6 +68,7 @@ class BanditService:
         self.arms = list(arms)
         self.rng = random.Random(seed)
         self._version: str | None = None
+        self._read = False  # no version (None) is read too: the pointer may be damaged
         self._state = BanditState()
         self._loading = threading.Lock()
         self._drawing = threading.Lock()  # random.Random is not safe to share between threads
@@ -82,17 +83,23 @@ class BanditService:
         """The published version, and the state it (or the newest readable version before it)
         holds: what an update builds on, and publishes over only if still current."""
         version = self.store.current_version(ARTIFACT)
-        if version == self._version:  # every request asks: no lock while nothing changed
+        if self._read and version == self._version:  # every request asks: no lock while unchanged
             return version, self._state
         with self._loading:
-            if version != self._version:
-                self._state = self._readable(version) if version else BanditState()
-                self._version = version
+            if not self._read or version != self._version:
+                self._state = self._readable(version)
+                self._version, self._read = version, True
             return self._version, self._state
 
-    def _readable(self, version: str) -> BanditState:
-        older = [v for v in self.store.versions(ARTIFACT) if v < version]
-        for candidate in [version, *older]:
+    def _readable(self, version: str | None) -> BanditState:
+        """`version`'s state, or the newest readable one before it; without a current version
+        (none published, or a pointer that cannot be read) the newest readable of all: a damaged
+        pointer must not start the arms from nothing, which the next update would publish."""
+        kept = self.store.versions(ARTIFACT)
+        candidates = [version, *[v for v in kept if v < version]] if version else kept
+        if not candidates:
+            return BanditState()
+        for candidate in candidates:
             try:
                 state = BanditState.from_json(
                     self.store.load(ARTIFACT, candidate).files[STATE_FILE]

@@ -309,3 +309,27 @@ def test_a_fresh_worker_reads_the_last_readable_bandit_state_not_none(served, tm
     shown = worker.test_client().get("/admin/recommendations/bandit").json
     assert {a["strategy"]: a["pulls"] for a in shown["arms"]} == first
     worker.container.engine().dispose()
+
+
+def test_a_damaged_bandit_pointer_neither_empties_the_arms_nor_lets_an_update_do_it(
+    served, tmp_path
+):
+    """A `current` that is a directory, or not text, counts as no version: the bandit reads
+    the newest readable state all the same, and the next update counts on from it."""
+    app, client = served
+    _serve_auto_and_click(client, 3)
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    first = {a["strategy"]: a["pulls"] for a in arms}
+    assert sum(first.values()) > 0
+    pointer = tmp_path / "models" / "bandit" / "current"
+    pointer.unlink()
+    pointer.mkdir()
+    worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
+    shown = worker.test_client().get("/admin/recommendations/bandit").json
+    assert {a["strategy"]: a["pulls"] for a in shown["arms"]} == first
+    chosen = [s for s in _serve_auto_and_click(client, 2) if "fallback_from" not in s]
+    assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    assert sum(a["pulls"] for a in arms) == sum(first.values()) + len(chosen)
+    worker.container.engine().dispose()
