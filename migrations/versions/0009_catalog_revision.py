@@ -47,9 +47,12 @@ def upgrade() -> None:
             "RETURN NULL; "
             "END $$"
         )
+        # BEFORE the statement, so the revision's row is locked before any course row: after
+        # it, an import holding it from its first row and a writer holding a course it had yet
+        # to reach would wait for each other (a deadlock, found in review).
         op.execute(
             "CREATE TRIGGER courses_raise_catalog_revision "
-            "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON courses "
+            "BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON courses "
             "FOR EACH STATEMENT EXECUTE FUNCTION catalog_revision_raise()"
         )
     else:  # SQLite: row triggers only (an upsert fires INSERT for new rows, UPDATE for others)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -109,5 +110,59 @@ def test_every_write_to_the_courses_raises_the_catalog_revision_and_it_never_goe
             uow.commit()
         again = version()
         assert again not in seen and int(again[1:]) > max(int(v[1:]) for v in seen)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_course_written_while_an_import_holds_the_revision_waits_rather_than_deadlocks(
+    postgres_url,
+):
+    """An import updates courses one statement at a time in one transaction; a writer (a host
+    of the previous version, SQL by hand) changes a course the import has yet to reach. With
+    the revision raised after each statement, each held what the other wanted."""
+    import threading
+
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    from tests.conftest import CATALOG
+
+    engine = build_engine(postgres_url)
+    first, last = CATALOG[0].course_id, CATALOG[-1].course_id
+    failures: list[Exception] = []
+
+    def meanwhile() -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE courses SET title = 'by hand' WHERE course_id = :c"), {"c": last}
+                )
+        except Exception as error:  # noqa: BLE001 - what the test reports
+            failures.append(error)
+
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            uow.commit()
+        with engine.connect() as importing:
+            transaction = importing.begin()
+            importing.execute(
+                text("UPDATE courses SET title = 'import 1' WHERE course_id = :c"), {"c": first}
+            )
+            writer = threading.Thread(target=meanwhile)
+            writer.start()
+            writer.join(timeout=0.5)  # waits for the revision before touching any course
+            importing.execute(
+                text("UPDATE courses SET title = 'import 2' WHERE course_id = :c"), {"c": last}
+            )
+            transaction.commit()
+        writer.join(timeout=10)
+        assert not failures, failures
+        with engine.connect() as connection:
+            title = connection.execute(
+                text("SELECT title FROM courses WHERE course_id = :c"), {"c": last}
+            ).scalar()
+        assert title == "by hand"  # after the import, as it waited for it
     finally:
         engine.dispose()
