@@ -92,11 +92,17 @@ class BanditService:
             return self._version, self._state
 
     def _readable(self, version: str | None) -> BanditState:
-        """`version`'s state, or the newest readable one before it; without a current version
-        (none published, or a pointer that cannot be read) the newest readable of all: a damaged
-        pointer must not start the arms from nothing, which the next update would publish."""
+        """`version`'s state, or the newest readable one before it. A pointer that names no kept
+        version (none published, a directory, NUL bytes, a name cut short) keeps the state this
+        process read last, or else reads the newest readable of all: a damaged pointer must not
+        start the arms from nothing, which the next update would publish."""
         kept = self.store.versions(ARTIFACT)
-        candidates = [version, *[v for v in kept if v < version]] if version else kept
+        if version in kept:
+            candidates = [version, *[v for v in kept if v < version]]
+        elif self._read and self._version in kept:  # names are publishers' clocks: keep ours
+            return self._state
+        else:
+            candidates = kept
         if not candidates:
             return BanditState()
         for candidate in candidates:

@@ -311,11 +311,12 @@ def test_a_fresh_worker_reads_the_last_readable_bandit_state_not_none(served, tm
     worker.container.engine().dispose()
 
 
+@pytest.mark.parametrize("damage", ["a directory", "NUL bytes", "a name cut short"])
 def test_a_damaged_bandit_pointer_neither_empties_the_arms_nor_lets_an_update_do_it(
-    served, tmp_path
+    served, tmp_path, damage
 ):
-    """A `current` that is a directory, or not text, counts as no version: the bandit reads
-    the newest readable state all the same, and the next update counts on from it."""
+    """A `current` that names no kept version: the bandit reads the newest readable state all
+    the same (a process that read one keeps it), and the next update counts on from it."""
     app, client = served
     _serve_auto_and_click(client, 3)
     update("--min-interactions", "1", "--settle-minutes", "0")
@@ -323,8 +324,12 @@ def test_a_damaged_bandit_pointer_neither_empties_the_arms_nor_lets_an_update_do
     first = {a["strategy"]: a["pulls"] for a in arms}
     assert sum(first.values()) > 0
     pointer = tmp_path / "models" / "bandit" / "current"
+    named = pointer.read_text()
     pointer.unlink()
-    pointer.mkdir()
+    if damage == "a directory":
+        pointer.mkdir()
+    else:
+        pointer.write_bytes(bytes(32) if damage == "NUL bytes" else named[:8].encode())
     worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
     shown = worker.test_client().get("/admin/recommendations/bandit").json
     assert {a["strategy"]: a["pulls"] for a in shown["arms"]} == first
