@@ -155,27 +155,30 @@ def test_an_empty_list_the_bandit_chose_is_no_pull(served):
     assert all(a["pulls"] == 0 for a in arms)
 
 
+def _credited_to_another_learner(container, slate: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """What an older version accepted: another learner completing a course of `slate`,
+    credited to it (repair-credit clears such credit)."""
+    from tests.conftest import event
+
+    with container.uow() as uow:
+        completed = event(
+            "u2",
+            slate["items"][0]["course_id"],
+            "complete",
+            recommendation_id=slate["recommendation_id"],
+        )
+        uow.interactions.add_batch([completed])
+        uow.commit()
+
+
 def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
     """Credit an older version accepted (another learner completing a course of u1's list) was
     counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
     if it had never been there, and a plain update would not have."""
-    from tests.conftest import event
-
     app, client = served
     chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
     unearned = chosen[0]
-    with app.container.uow() as uow:
-        uow.interactions.add_batch(
-            [
-                event(
-                    "u2",
-                    unearned["items"][0]["course_id"],
-                    "complete",
-                    recommendation_id=unearned["recommendation_id"],
-                )
-            ]
-        )
-        uow.commit()
+    _credited_to_another_learner(app.container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
 
     def rewards() -> dict[str, float]:
@@ -239,23 +242,11 @@ def test_an_update_already_counting_does_not_undo_a_recount(served):
     reward), then A publishes: over B's recount it put the cleared reward back. It counts again
     on the recount instead."""
     from application.use_cases.update_bandit import UpdateBandit
-    from tests.conftest import event
 
     app, client = served
     container = app.container
     unearned = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s][0]
-    with container.uow() as uow:  # credit an older version accepted: another learner's
-        uow.interactions.add_batch(
-            [
-                event(
-                    "u2",
-                    unearned["items"][0]["course_id"],
-                    "complete",
-                    recommendation_id=unearned["recommendation_id"],
-                )
-            ]
-        )
-        uow.commit()
+    _credited_to_another_learner(container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
     cleared = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
     assert "cleared the credit of 1 events" in cleared.output

@@ -56,6 +56,20 @@ def fitted_twice(app, run):  # type: ignore[no-untyped-def]
     return older, store.current_version("item_cf")
 
 
+def _restored(store, version: str) -> ItemCFRecommender:  # type: ignore[no-untyped-def]
+    """item_cf as `version` of it answers."""
+    recommender = ItemCFRecommender()
+    artifact = store.load("item_cf", version)
+    recommender.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
+    return recommender
+
+
+def _answers(recommender) -> list[str]:  # type: ignore[no-untyped-def]
+    """What it recommends to a learner who enrolled in Python basics."""
+    learner = LearnerHistory(UserId("u9"), (event("u9", "course_python_basic", "enroll"),))
+    return [r.course_id for r in recommender.recommend(learner, 5, learner.taken())]
+
+
 def test_the_list_shows_every_kept_version_newest_first_and_marks_the_current_one(service):
     app, run = service
     older, newer = fitted_twice(app, run)
@@ -110,16 +124,8 @@ def test_a_rolled_back_strategy_answers_from_the_old_model_in_a_fresh_web_worker
     others = [m for m in shown["models"] if m["strategy"] != "item_cf" and "held" in m]
     assert others and not any(m["held"] for m in others)
     answering = worker.container.strategies().snapshot().recommenders["item_cf"]
-    old = ItemCFRecommender()
-    artifact = store.load("item_cf", older)
-    old.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
-    new = ItemCFRecommender()
-    artifact = store.load("item_cf", newer)
-    new.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
-    learner = LearnerHistory(UserId("u9"), (event("u9", "course_python_basic", "enroll"),))
-    answers = [r.course_id for r in answering.recommend(learner, 5, learner.taken())]
-    assert answers == [r.course_id for r in old.recommend(learner, 5, learner.taken())]
-    assert answers != [r.course_id for r in new.recommend(learner, 5, learner.taken())]
+    assert _answers(answering) == _answers(_restored(store, older))
+    assert _answers(answering) != _answers(_restored(store, newer))
     home = worker.test_client().get("/api/v1/recommendations/home?user_id=u1&strategy=hybrid")
     assert home.status_code == 200
     worker.container.engine().dispose()
@@ -307,12 +313,6 @@ def test_a_damaged_rollback_falls_back_to_what_it_restores_not_to_what_it_replac
     )
     snapshot = worker.container.strategies().snapshot()
     assert f"item_cf version {held} rejected" in snapshot.errors["item_cf"]
-    answering = snapshot.recommenders["item_cf"]
-    old = ItemCFRecommender()
-    artifact = store.load("item_cf", older)
-    old.restore(artifact.files, artifact.manifest, {c.course_id: c for c in CATALOG})
-    learner = LearnerHistory(UserId("u9"), (event("u9", "course_python_basic", "enroll"),))
-    answers = [r.course_id for r in answering.recommend(learner, 5, learner.taken())]
-    assert answers == [r.course_id for r in old.recommend(learner, 5, learner.taken())]
+    assert _answers(snapshot.recommenders["item_cf"]) == _answers(_restored(store, older))
     assert snapshot.trained_at["item_cf"] == store.load("item_cf", older, only=()).trained_at
     worker.container.engine().dispose()
