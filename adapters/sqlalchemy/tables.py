@@ -40,9 +40,10 @@ courses = Table(
     Index("ix_courses_category_level", "category", "level"),
 )
 
-# The catalog's version: one row, its revision raised in every transaction that writes courses.
-# The newest updated_at could not say it: stamped by many hosts' clocks and committed in any
-# order, a change could land below the newest stamp, and no worker would load it.
+# The catalog's version: one row, its revision raised by a trigger on courses (migration 0009) in
+# every transaction that writes them, whoever writes. The newest updated_at could not say it:
+# stamped by many hosts' clocks and committed in any order, a change could land below the newest
+# stamp, and no worker would load it.
 catalog_revision = Table(
     "catalog_revision",
     metadata,
