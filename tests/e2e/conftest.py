@@ -37,10 +37,15 @@ class CaughtUpClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+#: where apps made without a models_dir publish, each in its own folder; removed when the run
+#: ends (a folder left by each app, about 700 a run, filled /tmp run after run)
+_MODELS = tempfile.TemporaryDirectory(prefix="recsys-models-")
+
+
 def make_app(database_url: str, caught_up: bool = True, **overrides):  # type: ignore[no-untyped-def]
     config = {
         "database_url": database_url,
-        "models_dir": tempfile.mkdtemp(prefix="recsys-models-"),
+        "models_dir": tempfile.mkdtemp(dir=_MODELS.name),
         "refresh_seconds": 0,
         "default_recommender": "hybrid",
         "admin_token": "",
