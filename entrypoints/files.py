@@ -1,4 +1,5 @@
-"""Reading catalog and event files (CSV or JSON lines) into validated domain objects."""
+"""Reading catalog and event files (CSV or JSON lines, and JSON arrays for xAPI exports) as they
+go, by the API's JSON rules, into validated domain objects."""
 
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ def read_json(text: str) -> Any:
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
-#: how many characters of a JSON array are read at a time
+#: how much of a file is read at a time (characters of a JSON array, bytes when looking for where
+#: a file stops being UTF-8)
 BLOCK = 1 << 20
 #: what may follow an item up to the block's end when the item was cut off (a number's digits,
 #: point, exponent and sign, or white space before the comma)
