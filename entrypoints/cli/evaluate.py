@@ -18,7 +18,7 @@ from application.tuning import HYBRID_COMPONENTS
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of, schema_checked
-from entrypoints.cli.data import ingest
+from entrypoints.cli.data import ingest, said_ignored
 from entrypoints.cli.eval_files import files_dataset
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.files import NotUtf8
@@ -462,9 +462,8 @@ def import_dataset(ctx: click.Context, dataset: str, data_dir: Path | None) -> N
     container = container_of(ctx)
     data = load_dataset(container, dataset, data_dir)
     container.upsert_courses().execute(data.courses)
-    accepted, duplicates = ingest(
-        container, data.interactions + (data.fixed_test or []), f"importing {dataset}"
-    )
+    result = ingest(container, data.interactions + (data.fixed_test or []), f"importing {dataset}")
     click.echo(
-        f"imported {len(data.courses)} courses and {accepted} events ({duplicates} already stored)"
+        f"imported {len(data.courses)} courses and {result.accepted} events "
+        f"({result.duplicates} already stored)" + said_ignored(result)
     )

@@ -286,3 +286,22 @@ def test_eval_takes_a_fixed_split_as_two_files_and_reports_the_chosen_settings(
     )
     assert untuned.exit_code == 0, untuned.output
     assert json.loads((tmp_path / "u.json").read_text())["tuning"] is None
+
+
+def test_import_dataset_loads_a_public_dataset_and_says_how_much(tmp_path, monkeypatch, sqlite_url):
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    (tmp_path / "u.genre").write_text("unknown|0\nDrama|1\n")
+    (tmp_path / "u.item").write_text(
+        "1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n2|Heat (1995)|01-Jan-1995||http://x|0|1\n"
+    )
+    (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n1\t2\t4\t881250950\n2\t1\t3\t881250951\n")
+    runner = CliRunner()
+    first = runner.invoke(
+        cli, ["import-dataset", "--dataset", "ml-100k", "--data-dir", str(tmp_path)]
+    )
+    assert first.exit_code == 0, first.output
+    assert "imported 2 courses and 3 events (0 already stored)" in first.output
+    again = runner.invoke(
+        cli, ["import-dataset", "--dataset", "ml-100k", "--data-dir", str(tmp_path)]
+    )
+    assert "imported 2 courses and 0 events (3 already stored)" in again.output
