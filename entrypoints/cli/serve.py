@@ -104,15 +104,19 @@ def serve(
     _schema_checked(ctx)
     host = host or settings["host"]
     port = settings["port"] if port is None else port
-    _can_listen(host, port)
-    _warn_of_exposure(settings, host)
+    # --dev: Flask's reloader runs this command again in a child that serves on the socket the
+    # first process bound, so the port is taken by then, and the first process's trainer runs
+    reloaded = dev and os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    if not reloaded:
+        _can_listen(host, port)
+        _warn_of_exposure(settings, host)
     trainer = (
         KeptRunning(
             [sys.executable, "-m", "entrypoints.cli", "trainer"],
             "trainer",
             log=logging.getLogger("gunicorn.error"),  # the master's log, formatted as the rest
         )
-        if with_trainer
+        if with_trainer and not reloaded
         else None
     )
     server = os.getpid()

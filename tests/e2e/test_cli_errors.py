@@ -110,3 +110,24 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(sqlite_url, tmp_path
         "(another `recsys serve`?); choose another --port or RS_PORT"
     ]
     assert took < 4.5  # the start of a command, not gunicorn's five retries
+
+
+def test_the_development_server_serves_on_the_port_its_reloader_bound(serving, monkeypatch):
+    """Flask's reloader runs `serve --dev` again in a child, which serves on the socket the
+    first process bound: the child found the port taken and stopped, so --dev never served."""
+    from flask import Flask
+
+    import entrypoints.cli.serve as serve_module
+
+    served: list[int] = []
+    monkeypatch.setattr(Flask, "run", lambda self, host, port, **_: served.append(port))
+    monkeypatch.setattr(
+        serve_module, "KeptRunning", lambda *a, **k: pytest.fail("a second trainer started")
+    )
+    monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
+    run, _ = serving
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):  # the reloader's socket
+        result = run("--dev", "--with-trainer", "--port", str(port))
+    assert result.exit_code == 0, result.output
+    assert served == [port]
