@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -91,11 +90,11 @@ def test_serve_refuses_a_host_rs_host_would_refuse():
 
 
 def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(sqlite_url, tmp_path):
-    """Before, gunicorn tried five times over five seconds, twelve lines."""
+    """Before, gunicorn tried five times over five seconds, twelve lines (one line now is what
+    says it did not: each retry logged one; a time limit would fail on a busy machine)."""
     port = free_port()
     env = {"RS_DATABASE_URL": sqlite_url, "RS_MODELS_DIR": str(tmp_path / "models")}
     with socket.create_server(("127.0.0.1", port)):
-        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)],
             env={**os.environ, **env},
@@ -103,13 +102,11 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(sqlite_url, tmp_path
             text=True,
             timeout=60,
         )
-        took = time.monotonic() - started
     assert done.returncode == 1
     assert (done.stdout + done.stderr).strip().splitlines() == [
         f"Error: cannot listen on 127.0.0.1:{port}: something listens there already "
         "(another `recsys serve`?); choose another --port or RS_PORT"
     ]
-    assert took < 4.5  # the start of a command, not gunicorn's five retries
 
 
 def test_the_development_server_serves_on_the_port_its_reloader_bound(serving, monkeypatch):
