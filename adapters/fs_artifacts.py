@@ -18,7 +18,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ class FilesystemArtifactStore(ArtifactStore):
         current: str | None,
     ) -> str:
         now = datetime.now(UTC)
-        version = f"{now:%Y%m%dT%H%M%S}{now.microsecond:06d}Z-{uuid.uuid4().hex[:6]}"
+        version = _named_after(now, self.versions(name))
         versions = self._versions_dir(name)
         versions.mkdir(parents=True, exist_ok=True)
         staging = self.root / name / f".staging-{version}"
@@ -229,6 +229,22 @@ class FilesystemArtifactStore(ArtifactStore):
                 whole[filename] = seen
         self._verified[name] = (version, whole)
         return artifact
+
+
+def _named_after(now: datetime, kept: list[str]) -> str:
+    """A version name: the time, but after every kept version's. Names order versions (pruning,
+    rollback, a worker's fallbacks), and a publisher whose clock is behind another host's, or
+    stepped back, would otherwise name its version older than the one it replaces, which the
+    prune then removes at once while workers may still be loading it."""
+    stamp = now
+    for name in kept:  # newest first
+        try:
+            latest = datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+        except ValueError:
+            continue  # not a name a publish gave
+        stamp = max(now, latest + timedelta(microseconds=1))
+        break
+    return f"{stamp:%Y%m%dT%H%M%S}{stamp.microsecond:06d}Z-{uuid.uuid4().hex[:6]}"
 
 
 def _stat(path: Path) -> tuple[int, int, int]:

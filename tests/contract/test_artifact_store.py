@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -192,3 +193,25 @@ def test_a_publish_removes_what_a_killed_publish_left_staged(store, tmp_path):
         "versions",
     ]
     assert store.current_version("model") == second
+
+
+def test_a_publisher_whose_clock_is_behind_still_keeps_the_version_it_replaced(
+    tmp_path, monkeypatch
+):
+    # Two hosts share the directory; the second's clock is two minutes behind (or stepped back).
+    import adapters.fs_artifacts as fs
+
+    store = FilesystemArtifactStore(tmp_path, keep=3)
+    first = [store.publish("model", {"f": bytes([i])}, {}) for i in range(2)]
+
+    class Behind(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return datetime.now(tz) - timedelta(minutes=2)
+
+    monkeypatch.setattr(fs, "datetime", Behind)
+    replaced = store.publish("model", {"f": b"2"}, {})
+    newest = store.publish("model", {"f": b"3"}, {})
+    # a web worker that has just read `current` must still find that version
+    assert store.versions("model") == [newest, replaced, first[-1]]
+    assert store.current_version("model") == newest
