@@ -375,6 +375,8 @@ class FitStrategies:
         except StaleBase as error:  # another trainer chose meanwhile: its settings are as good
             say(f"{TUNING}: {error}")
             return Fitted(TUNING, None, time.perf_counter() - started, str(error))
+        except OSError as error:  # a full disk: the last chosen settings stay, training goes on
+            return self._unpublished(TUNING, error, started)
         seconds = time.perf_counter() - started
         say(f"chose {result.settings} in {seconds:.1f}s, published {TUNING} {version}")
         return Fitted(TUNING, version, seconds, "tuned")

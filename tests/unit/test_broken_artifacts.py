@@ -164,3 +164,37 @@ def test_a_two_tower_file_edited_in_place_leaves_new_hosts_a_version_and_the_tra
     assert repaired not in (before, damaged)
     snapshot = new_host()
     assert snapshot.versions["two_tower"] == repaired and "two_tower" in snapshot.recommenders
+
+
+def test_a_full_disk_when_the_settings_search_publishes_fails_it_alone_and_training_goes_on(
+    fit, monkeypatch
+):
+    """The search ran its budget; its publish refused like any other is one note, not a cycle
+    that fails with a traceback before two_tower is trained (and `trainer --once` with it)."""
+    from types import SimpleNamespace
+
+    import application.use_cases.fit_strategies as fitting
+    from domain.errors import StrategyUnavailable
+
+    chosen = SimpleNamespace(settings={}, trials=[], as_dict=lambda: {"settings": {}})
+    monkeypatch.setattr(fitting, "tune", lambda *args, **kwargs: chosen)
+    trained = []
+
+    class Training:
+        def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            trained.append(True)
+            raise StrategyUnavailable("stands in for a training")
+
+    fit.train_two_tower, fit.tuning_factories, fit.tuning_budget = Training, {"x": object}, 1.0
+    publish = fit.store.publish
+
+    def disk_full_for_tuning(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "tuning":
+            raise OSError(28, "No space left on device")
+        return publish(name, *args, **kwargs)
+
+    monkeypatch.setattr(fit.store, "publish", disk_full_for_tuning)
+    fitted = {f.strategy: f for f in fit.execute()}
+    assert fitted["tuning"].failed and "No space left on device" in fitted["tuning"].note
+    assert trained == [True]
+    assert fit.store.current_version("tuning") is None
