@@ -51,6 +51,16 @@ def container_of(ctx: click.Context, schema: bool = True) -> Container:
     return root.obj  # type: ignore[no-any-return]
 
 
+def unpublished(what: str, error: OSError) -> click.ClickException:
+    """The artifact directory refused a publish (a full disk, an unwritable RS_MODELS_DIR): one
+    line, as the trainer says it. The store removed what it had staged; the last version stays."""
+    where = f" ({error.filename})" if error.filename else ""
+    return click.ClickException(
+        f"{what} could not be published: {error.strerror or error}{where}; "
+        "its published version stays"
+    )
+
+
 def schema_checked(container: Container) -> None:
     """A one-line error when the schema is not this version's (schema_problem) or there is no
     database at all (a SQLite path that holds none); a database that does not answer raises

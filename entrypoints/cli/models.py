@@ -10,7 +10,7 @@ import click
 
 from application.ports import ArtifactStore, CorruptArtifact, StaleBase, UnloadableArtifact
 from domain.errors import DomainError
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import cli, container_of, unpublished
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.progress import MemberEpochs, Progress
 
@@ -63,6 +63,8 @@ def train_two_tower(
             result = container.train_two_tower().execute(MemberEpochs(progress, members))
         except (DomainError, ValueError, StaleBase) as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise unpublished("two_tower", error) from None
     metrics = result.manifest.get("metrics", {})
     click.echo(
         f"published two_tower version {result.version} in {result.seconds:.1f}s: "
@@ -99,6 +101,8 @@ def _rebuild(ctx: click.Context, reencode: bool) -> None:
         result = container_of(ctx).rebuild_index().execute(reencode=reencode)
     except (DomainError, StaleBase) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise unpublished("two_tower", error) from None
     except UnloadableArtifact as error:  # its checksums hold: a refit would not replace it
         raise click.ClickException(
             f"{error}; `recsys rollback two_tower` goes back to the version before"

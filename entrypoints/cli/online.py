@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import cli, container_of, unpublished
 
 
 @cli.command("update-online-model")
@@ -44,10 +44,13 @@ def update_online_model(
 ) -> None:
     """Update the bandit from attributed events and save its state (bandit_state.json) atomically."""
     update = container_of(ctx).update_bandit()
-    if recount:
-        result = update.recount(settle_minutes)
-    else:
-        result = update.execute(hours, min_interactions, settle_minutes)
+    try:
+        if recount:
+            result = update.recount(settle_minutes)
+        else:
+            result = update.execute(hours, min_interactions, settle_minutes)
+    except OSError as error:
+        raise unpublished("bandit", error) from None
     click.echo(
         result.message + (f" (bandit state version {result.version})" if result.version else "")
     )

@@ -11,7 +11,7 @@ from application.ports import StaleBase
 from application.use_cases.list_model_versions import StrategyVersions, VersionInfo
 from application.use_cases.roll_back_model import RollbackRefused
 from domain.errors import InvalidStrategy
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import cli, container_of, unpublished
 
 
 @cli.command("model-versions")
@@ -92,6 +92,8 @@ def rollback(ctx: click.Context, strategy: str, version: str | None, release: bo
         raise click.ClickException(str(error)) from None
     except StaleBase as error:
         raise click.ClickException(f"{error}; run again") from None
+    except OSError as error:
+        raise unpublished(strategy, error) from None
     click.echo(
         f"rolled {strategy} back to {done.restores}: published {done.version} (replacing "
         f"{done.replaced}), held; web workers load it within RS_REFRESH_SECONDS; "

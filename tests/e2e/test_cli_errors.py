@@ -128,3 +128,33 @@ def test_the_development_server_serves_on_the_port_its_reloader_bound(serving, m
         result = run("--dev", "--with-trainer", "--port", str(port))
     assert result.exit_code == 0, result.output
     assert served == [port]
+
+
+def test_a_publish_onto_a_full_disk_is_one_line_and_the_published_versions_stay(
+    database, tmp_path, monkeypatch
+):
+    import adapters.fs_artifacts
+
+    assert CliRunner().invoke(cli, ["train-two-tower", "--epochs", "1"]).exit_code == 0
+    for _ in range(2):
+        assert CliRunner().invoke(cli, ["trainer", "--once", "--force"]).exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "models").glob("*/versions/*"))
+
+    def disk_full(path, data):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(adapters.fs_artifacts, "_write", disk_full)
+    for command, what in [
+        (["train-two-tower", "--epochs", "1"], "two_tower"),
+        (["export-embeddings"], "two_tower"),
+        (["rebuild-index"], "two_tower"),
+        (["rollback", "item_cf"], "item_cf"),
+        (["update-online-model", "--recount"], "bandit"),
+    ]:
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output.endswith(
+            f"Error: {what} could not be published: No space left on device; "
+            "its published version stays\n"
+        ), command
+    assert sorted(p.name for p in (tmp_path / "models").glob("*/versions/*")) == before
