@@ -93,11 +93,28 @@ class Trainer:
             else:
                 self._count(item)
         if self.update_bandit is not None:
-            credited = self.update_bandit().execute()
-            if credited.changed:
-                self.say(f"bandit: {credited.message}")
+            fitted = [*fitted, *self._credit_bandit()]
         self._beat(summary(fitted))
         return fitted
+
+    def _credit_bandit(self) -> list[Fitted]:
+        """The bandit's rewards, published like a fit: a publish the artifact directory refuses
+        (a full disk) fails it alone in one line, as it does a strategy, not the whole cycle."""
+        started = time.perf_counter()
+        try:
+            credited = self.update_bandit().execute()  # type: ignore[misc]
+        except OSError as error:
+            reason = f"{error.strerror or error}" + (
+                f" ({error.filename})" if error.filename else ""
+            )
+            note = f"failed: could not be published: {reason}; its published version stays"
+            log.error("bandit %s", note.removeprefix("failed: "))
+            failed = Fitted("bandit", None, time.perf_counter() - started, note, failed=True)
+            self._count(failed)
+            return [failed]
+        if credited.changed:
+            self.say(f"bandit: {credited.message}")
+        return []
 
     def _count(self, item: Fitted) -> None:
         self._fits[(item.strategy, outcome(item))] += 1

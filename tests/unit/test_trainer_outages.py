@@ -102,3 +102,21 @@ def test_a_forced_trainer_started_during_an_outage_forces_the_first_cycle_that_g
     fit.execute = recorded  # type: ignore[method-assign]
     Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0).run_forever(stop, force=True)
     assert forced == [True, True, True]
+
+
+def test_a_bandit_publish_onto_a_full_disk_fails_it_alone_in_one_line(caplog):
+    """As any strategy's publish: the cycle ends, is recorded, and `trainer --once` exits 1."""
+    from application.trainer import summary
+
+    class Credit:
+        def execute(self):  # type: ignore[no-untyped-def]
+            raise OSError(28, "No space left on device")
+
+    stop = threading.Event()
+    trainer = Trainer(lambda: Fit(stop, outage=0), Jobs, Credit, fit_interval=0)
+    with caplog.at_level(logging.INFO, logger="application.trainer"):
+        (fitted,) = trainer.run_once()
+    assert fitted.strategy == "bandit" and fitted.failed
+    assert "could not be published: No space left on device" in fitted.note
+    assert "failed: bandit (could not be published" in summary([fitted])
+    assert not any(r.exc_info for r in caplog.records)
