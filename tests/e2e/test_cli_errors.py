@@ -158,3 +158,33 @@ def test_a_publish_onto_a_full_disk_is_one_line_and_the_published_versions_stay(
             "its published version stays\n"
         ), command
     assert sorted(p.name for p in (tmp_path / "models").glob("*/versions/*")) == before
+
+
+def test_an_export_that_fails_midway_leaves_the_file_that_was_there_as_it_was(
+    database, tmp_path, monkeypatch
+):
+    """Not a cut-off export in its place (said to be "nothing was exported")."""
+    import csv
+
+    import entrypoints.cli.models
+
+    output = tmp_path / "events.csv"
+    output.write_text("event_id,user_id\nlast-week,u1\n")
+    writer = csv.writer
+
+    class FillsTheDisk:
+        def __init__(self, handle):  # type: ignore[no-untyped-def]
+            self.writer, self.rows = writer(handle), 0
+
+        def writerow(self, row):  # type: ignore[no-untyped-def]
+            self.rows += 1
+            if self.rows > 3:
+                raise OSError(28, "No space left on device")
+            self.writer.writerow(row)
+
+    monkeypatch.setattr(entrypoints.cli.models.csv, "writer", FillsTheDisk)
+    result = CliRunner().invoke(cli, ["prepare-training-data", "--output", str(output)])
+    assert result.exit_code == 1
+    assert result.output.endswith("No space left on device; nothing was exported\n")
+    assert output.read_text() == "event_id,user_id\nlast-week,u1\n"
+    assert [p.name for p in tmp_path.iterdir() if "events" in p.name] == ["events.csv"]
