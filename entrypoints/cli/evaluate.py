@@ -406,9 +406,37 @@ def evaluate(
             "results": rows,
             "tuning": report.tuning.as_dict() if report.tuning else None,
         }
-        json_out.write_text(json.dumps(payload, indent=2) + "\n")
+        _results_written(json_out, json.dumps(payload, indent=2) + "\n")
     if plot_out:
-        _plot(report, rows, plot_out)
+        try:
+            _plot(report, rows, plot_out)
+        except OSError as error:
+            raise _unwritten(plot_out, error) from None
+
+
+def _results_written(path: Path, text: str) -> None:
+    """Into a file beside `path`, renamed over it once whole: results that cannot be written (a
+    full disk) leave a previous run's whole, and are one line, the figures being printed above.
+    What is no regular file (/dev/stdout) is written as it is."""
+    try:
+        if path.exists() and not path.is_file():
+            path.write_text(text)
+            return
+        target = path.resolve()  # a link's file, not the link, is replaced
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        try:
+            partial.write_text(text)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise _unwritten(path, error) from None
+
+
+def _unwritten(path: Path, error: OSError) -> click.ClickException:
+    return click.ClickException(
+        f"cannot write {path}: {error.strerror or error}; the figures are above"
+    )
 
 
 @cli.command("eval-two-tower")

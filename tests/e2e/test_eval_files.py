@@ -311,3 +311,32 @@ def test_the_search_says_its_lines_as_log_lines_so_json_logs_stay_json(tmp_path,
     said = [json.loads(line) for line in result.stderr.splitlines()]
     searched = [line["message"] for line in said if line["logger"] == "recsys.tuning"]
     assert searched[0].startswith("tuning: ") and "budget 5 s" in searched[0]
+
+
+def test_results_that_cannot_be_written_are_one_line_and_leave_the_last_ones_whole(
+    tmp_path, monkeypatch
+):
+    """After minutes of work: not a traceback, nor the previous results cut short."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--tuning-budget", "0"]
+    args += ["--protocol", "temporal", "--strategy", "popularity"]
+    result = CliRunner().invoke(cli, [*args, "--json", "/dev/full"])
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Error: cannot write /dev/full: No space left on device; the figures are above\n"
+    )
+    last = tmp_path / "last.json"
+    last.write_text('{"results": []}\n')
+    written = []
+
+    def fills_the_disk(self, data, *rest):  # type: ignore[no-untyped-def]
+        written.append(self)
+        with self.open("wb") as handle:
+            handle.write(data[:10].encode())
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pathlib.Path.write_text", fills_the_disk)
+    assert CliRunner().invoke(cli, [*args, "--json", str(last)]).exit_code == 1
+    assert written and last.read_bytes() == b'{"results": []}\n'
+    assert [p.name for p in tmp_path.iterdir() if "last" in p.name] == ["last.json"]
