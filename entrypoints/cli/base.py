@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from entrypoints.container import Container
 
 BATCH = 1_000
+T = TypeVar("T")
 
 
 @click.group()
@@ -59,6 +62,23 @@ def unpublished(what: str, error: OSError) -> click.ClickException:
         f"{what} could not be published: {error.strerror or error}{where}; "
         "its published version stays"
     )
+
+
+def replaced_whole(path: Path, write: Callable[[Path], T]) -> T:
+    """`write(file)` into a file beside `path`, renamed over it once whole: a write that fails or
+    is interrupted (a full disk, Ctrl-C, the database gone) leaves what was there, or nothing,
+    never a cut-off file passing for a whole one. What is no regular file (/dev/stdout, a pipe)
+    is written as it is."""
+    if path.exists() and not path.is_file():
+        return write(path)
+    target = path.resolve()  # a link's file, not the link, is replaced
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        result = write(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return result
 
 
 def schema_checked(container: Container) -> None:

@@ -17,7 +17,7 @@ from application.hybrid import HybridRecommender, parse_weights
 from application.tuning import HYBRID_COMPONENTS
 from application.use_cases.evaluate_strategies import PROTOCOLS, EvaluationQuery, EvaluationReport
 from domain.errors import DomainError
-from entrypoints.cli.base import cli, container_of, schema_checked
+from entrypoints.cli.base import cli, container_of, replaced_whole, schema_checked
 from entrypoints.cli.data import ingest, said_ignored
 from entrypoints.cli.eval_files import files_dataset
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -415,20 +415,10 @@ def evaluate(
 
 
 def _results_written(path: Path, text: str) -> None:
-    """Into a file beside `path`, renamed over it once whole: results that cannot be written (a
-    full disk) leave a previous run's whole, and are one line, the figures being printed above.
-    What is no regular file (/dev/stdout) is written as it is."""
+    """Results that cannot be written (a full disk) leave a previous run's whole, and are one
+    line, the figures being printed above."""
     try:
-        if path.exists() and not path.is_file():
-            path.write_text(text)
-            return
-        target = path.resolve()  # a link's file, not the link, is replaced
-        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-        try:
-            partial.write_text(text)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        replaced_whole(path, lambda file: file.write_text(text))
     except OSError as error:
         raise _unwritten(path, error) from None
 

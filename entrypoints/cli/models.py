@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +10,7 @@ import click
 
 from application.ports import ArtifactStore, CorruptArtifact, StaleBase, UnloadableArtifact
 from domain.errors import DomainError
-from entrypoints.cli.base import cli, container_of, unpublished
+from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.progress import MemberEpochs, Progress
 
@@ -141,29 +140,12 @@ def prepare_training_data(ctx: click.Context, output: Path) -> None:
     if not output.parent.is_dir():  # a mistyped folder is said, not made
         raise click.ClickException(f"cannot write {output}: there is no folder {output.parent}")
     try:
-        rows = _export_whole(container, output)
+        rows = replaced_whole(output, lambda file: _export(container, file))
     except OSError as error:  # a full disk, a file or folder not ours
         raise click.ClickException(
             f"cannot write {output}: {error.strerror or error}; nothing was exported"
         ) from None
     click.echo(f"wrote {rows} interactions to {output}")
-
-
-def _export_whole(container: Container, output: Path) -> int:
-    """Into a file beside `output`, renamed over it once whole: an export that fails or is
-    interrupted (a full disk, Ctrl-C, the database gone) leaves what was there, or nothing, and
-    never a cut-off export passing for a whole one. What is no regular file (/dev/stdout, a
-    pipe) is written as it is."""
-    if output.exists() and not output.is_file():
-        return _export(container, output)
-    target = output.resolve()  # a link's file, not the link, is replaced
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        rows = _export(container, partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return rows
 
 
 def _export(container: Container, output: Path) -> int:
