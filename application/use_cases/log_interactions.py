@@ -91,6 +91,12 @@ def log_within(
         raise conflicts[0][1]
     kept = [e for i, e in enumerate(events) if i not in replays]
     accepted = uow.interactions.add_batch(kept)
+    if accepted < len(kept):
+        # Not all new: another request may have stored one of these ids since the check above,
+        # and its event, not this one, is what add_batch kept. Another event is a conflict.
+        conflicts = _conflicts(uow, events, replays)
+        if conflicts:
+            raise conflicts[0][1]
     return LogResult(accepted, len(kept) - accepted, {REPLAYED: len(replays)} if replays else {})
 
 

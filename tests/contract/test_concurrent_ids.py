@@ -1,0 +1,83 @@
+"""Two requests that store one id at the same moment: each answers as if the other had come first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.use_cases.log_interactions import LogInteractions
+from domain.errors import EventConflict
+from tests.conftest import CATALOG, NOW, event
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    engine = build_engine(request.getfixturevalue(f"{request.param}_url"))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.courses.upsert(CATALOG)
+        uow.commit()
+    yield engine
+    engine.dispose()
+
+
+def _racing(engine: Engine, repository: str, method: str) -> Callable[[], SqlAlchemyUnitOfWork]:
+    """Units of work whose `repository.method` waits until the other request's has been called
+    too: both have read and checked everything, neither has written."""
+    both_checked = threading.Barrier(2, timeout=10)
+
+    class Racing(SqlAlchemyUnitOfWork):
+        def __enter__(self) -> Racing:
+            super().__enter__()
+            target = getattr(self, repository)
+            write = getattr(target, method)
+
+            def after_the_other_checked(*args: Any) -> Any:
+                both_checked.wait()
+                return write(*args)
+
+            setattr(target, method, after_the_other_checked)
+            return self
+
+    return lambda: Racing(engine)
+
+
+def _at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Each call's result or exception, the calls made from threads of their own at once."""
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            outcomes[index] = calls[index]()
+        except Exception as error:  # noqa: BLE001 - the outcome under test
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_an_event_id_stored_meanwhile_by_another_request_with_other_content_is_a_conflict(engine):
+    use_case = LogInteractions(_racing(engine, "interactions", "add_batch"), clock=lambda: NOW)
+    click = event("u1", "course_sql_basic", "click", event_id="e1")
+    enroll = event("u1", "course_sql_basic", "enroll", event_id="e1")
+    outcomes = _at_once(lambda: use_case.execute([click]), lambda: use_case.execute([enroll]))
+    conflicts = [o for o in outcomes if isinstance(o, EventConflict)]
+    assert len(conflicts) == 1, outcomes  # not a "duplicate": the enrolment would be lost
+    assert conflicts[0].differences == ["event_type"]
+    assert [o.accepted for o in outcomes if not isinstance(o, Exception)] == [1]
+
+
+def test_one_event_sent_by_two_requests_at_once_is_stored_once_and_a_duplicate(engine):
+    use_case = LogInteractions(_racing(engine, "interactions", "add_batch"), clock=lambda: NOW)
+    click = event("u1", "course_sql_basic", "click", event_id="e1")
+    outcomes = _at_once(lambda: use_case.execute([click]), lambda: use_case.execute([click]))
+    assert sorted((o.accepted, o.duplicates) for o in outcomes) == [(0, 1), (1, 0)]
