@@ -405,9 +405,11 @@ class InMemoryStatementRepository(StatementRepository):
         targets = {r.voids for r in self.store.statements.values() if r.voids}
         return {s for s in statement_ids if s in targets}
 
-    def add(self, records: Sequence[StatementRecord]) -> None:
-        for record in records:
+    def add(self, records: Sequence[StatementRecord]) -> int:
+        new = [r for r in records if r.statement_id not in self.store.statements]
+        for record in new:
             self.store.statements[record.statement_id] = record
+        return len(new)
 
 
 class InMemoryErasureRepository(ErasureRepository):

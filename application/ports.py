@@ -119,8 +119,9 @@ class StatementRepository(abc.ABC):
         """The ids among `statement_ids` that a stored voiding statement voids."""
 
     @abc.abstractmethod
-    def add(self, records: Sequence[StatementRecord]) -> None:
-        """Store new statements (callers pass only ids `known` did not return)."""
+    def add(self, records: Sequence[StatementRecord]) -> int:
+        """Store new statements (callers pass only ids `known` did not return); returns how many
+        were stored: an id another transaction stored since `known` was asked is left alone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,19 +49,20 @@ class SqlStatementRepository(StatementRepository):
         )
         return set(self.connection.execute(query).scalars())
 
-    def add(self, records: Sequence[StatementRecord]) -> None:
+    def add(self, records: Sequence[StatementRecord]) -> int:
         if not records:
-            return
+            return 0
         # stored_at is the database's transaction time. SQLAlchemy's per-row parameter processing
         # cost more than the insert itself: four arrays for PostgreSQL, DB-API executemany else.
         rows = [(r.statement_id, r.content_hash, r.user_id, r.voids) for r in records]
         if self.connection.dialect.name == "postgresql":
             columns = {name: [row[i] for row in rows] for i, name in enumerate(_COLUMNS)}
-            self.connection.execute(_UNNEST_INSERT, columns)
-            return
-        self.connection.exec_driver_sql(
-            f"INSERT INTO xapi_statements ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?)", rows
-        )
+            return self.connection.execute(_UNNEST_INSERT, columns).rowcount
+        return self.connection.exec_driver_sql(
+            f"INSERT INTO xapi_statements ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (statement_id) DO NOTHING",
+            rows,
+        ).rowcount
 
 
 _COLUMNS = ("statement_id", "content_hash", "user_id", "voids")
@@ -72,6 +73,7 @@ _UNNEST_INSERT = text(
         CAST(:statement_id AS text[]), CAST(:content_hash AS text[]),
         CAST(:user_id AS text[]), CAST(:voids AS text[])
     )
+    ON CONFLICT (statement_id) DO NOTHING
     """
 )
 

@@ -40,6 +40,10 @@ class XapiResult:
         self.conflicts += other.conflicts
 
 
+class _StoredMeanwhile(Exception):
+    """Another transaction stored one of the statements since this one looked them up."""
+
+
 class IngestStatements:
     def __init__(
         self,
@@ -77,7 +81,16 @@ class IngestStatements:
         return self.store(statements, skip_conflicts=False)
 
     def store(self, statements: Sequence[Statement], skip_conflicts: bool) -> XapiResult:
-        """Store valid statements in one transaction; conflicts raise unless `skip_conflicts`."""
+        """Store valid statements in one transaction; conflicts raise unless `skip_conflicts`.
+        A statement another request stored meanwhile (an LRS sending again before the first
+        answer) is known when the transaction starts over: a duplicate, or a conflict."""
+        while True:  # each round knows the statements that raced it: few rounds, if more than one
+            try:
+                return self._store(statements, skip_conflicts)
+            except _StoredMeanwhile:
+                continue
+
+    def _store(self, statements: Sequence[Statement], skip_conflicts: bool) -> XapiResult:
         result = XapiResult(ids=[s.id for s in statements])
         now = self.clock()
         with self.uow_factory() as uow:
@@ -98,9 +111,11 @@ class IngestStatements:
                 event = self._event(statement, courses, voided, now, result.ignored)
                 if event is not None:
                     events.append(event)
-            uow.statements.add(
-                [StatementRecord(s.id, s.content_hash, s.user_id, s.voids, now) for s in fresh]
-            )
+            records = [
+                StatementRecord(s.id, s.content_hash, s.user_id, s.voids, now) for s in fresh
+            ]
+            if uow.statements.add(records) < len(records):
+                raise _StoredMeanwhile  # rolls this transaction back
             # what happened before an erasure is ignored there too: a replayed backlog
             logged = log_within(uow, events, now, self.max_clock_skew)
             result.accepted = logged.accepted

@@ -11,8 +11,10 @@ from sqlalchemy import Engine
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.log_interactions import LogInteractions
-from domain.errors import EventConflict
+from domain.errors import EventConflict, StatementConflict
+from entrypoints.xapi_mapping_file import load_mapping
 from tests.conftest import CATALOG, NOW, event
 
 
@@ -27,9 +29,11 @@ def engine(request) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
 
 
 def _racing(engine: Engine, repository: str, method: str) -> Callable[[], SqlAlchemyUnitOfWork]:
-    """Units of work whose `repository.method` waits until the other request's has been called
-    too: both have read and checked everything, neither has written."""
+    """Units of work whose `repository.method` waits, the first time of each of two requests,
+    until the other's has been called too: both have read and checked everything, neither has
+    written. (A request that starts over afterwards goes on alone.)"""
     both_checked = threading.Barrier(2, timeout=10)
+    first_two = threading.Semaphore(2)
 
     class Racing(SqlAlchemyUnitOfWork):
         def __enter__(self) -> Racing:
@@ -38,7 +42,8 @@ def _racing(engine: Engine, repository: str, method: str) -> Callable[[], SqlAlc
             write = getattr(target, method)
 
             def after_the_other_checked(*args: Any) -> Any:
-                both_checked.wait()
+                if first_two.acquire(blocking=False):
+                    both_checked.wait()
                 return write(*args)
 
             setattr(target, method, after_the_other_checked)
@@ -81,3 +86,34 @@ def test_one_event_sent_by_two_requests_at_once_is_stored_once_and_a_duplicate(e
     click = event("u1", "course_sql_basic", "click", event_id="e1")
     outcomes = _at_once(lambda: use_case.execute([click]), lambda: use_case.execute([click]))
     assert sorted((o.accepted, o.duplicates) for o in outcomes) == [(0, 1), (1, 0)]
+
+
+def _statement(verb: str, statement_id: str = "9f1c2a4e-0000-4000-8000-000000000001") -> dict:  # type: ignore[type-arg]
+    return {
+        "id": statement_id,
+        "actor": {"account": {"homePage": "https://lms.example", "name": "u1"}},
+        "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"},
+        "object": {"id": "https://lms.example/courses/course_sql_basic"},
+    }
+
+
+def _ingest(engine: Engine) -> IngestStatements:
+    racing = _racing(engine, "statements", "add")
+    return IngestStatements(racing, load_mapping("configs/xapi.yaml"), clock=lambda: NOW)
+
+
+def test_one_statement_sent_by_two_requests_at_once_is_stored_once_and_a_duplicate(engine):
+    use_case = _ingest(engine)
+    sent = [_statement("completed")]
+    outcomes = _at_once(lambda: use_case.execute(sent), lambda: use_case.execute(sent))
+    assert sorted((o.accepted, o.duplicates) for o in outcomes) == [(0, 1), (1, 0)], outcomes
+
+
+def test_a_statement_id_stored_meanwhile_with_other_content_is_a_conflict(engine):
+    use_case = _ingest(engine)
+    outcomes = _at_once(
+        lambda: use_case.execute([_statement("completed")]),
+        lambda: use_case.execute([_statement("registered")]),
+    )
+    assert sum(isinstance(o, StatementConflict) for o in outcomes) == 1, outcomes
+    assert [o.accepted for o in outcomes if not isinstance(o, Exception)] == [1]
