@@ -88,6 +88,9 @@ class InMemoryCourseRepository(CourseRepository):
     def get(self, course_id: CourseId) -> Course | None:
         return self.store.courses.get(course_id)
 
+    def hold(self) -> None:
+        pass  # a unit of work holds the whole store's lock already
+
     def page(self, limit: int, offset: int) -> list[Course]:
         return self.all()[offset : offset + limit]
 

@@ -41,6 +41,11 @@ class CourseRepository(abc.ABC):
         """Insert new courses and replace existing ones with the same course_id."""
 
     @abc.abstractmethod
+    def hold(self) -> None:
+        """Make other units of work that hold the catalog wait until this one ends: what a write
+        checked (no prerequisite cycle, the fields it kept) is still so when it commits."""
+
+    @abc.abstractmethod
     def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
         """The subset of `course_ids` that are in the catalog."""
 

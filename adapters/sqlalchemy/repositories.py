@@ -133,6 +133,19 @@ class SqlCourseRepository(CourseRepository):
             stmt.on_conflict_do_update(index_elements=["course_id"], set_=replace), rows
         )
 
+    def hold(self) -> None:
+        # A write to the revision row, which changes nothing: PostgreSQL locks the row, SQLite
+        # the database, until the transaction ends (the trigger of every write to courses writes
+        # the row too, so writers that do not hold the catalog first wait for it as well).
+        stmt = _insert(self.connection, catalog_revision).values(
+            id=1, revision=time.time_ns() // 1000
+        )
+        self.connection.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["id"], set_={"revision": catalog_revision.c.revision}
+            )
+        )
+
     def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
         wanted = set(course_ids)
         if not wanted:

@@ -16,6 +16,8 @@ class UpsertCourses:
 
     def execute(self, courses: Sequence[Course]) -> int:
         with self.uow_factory() as uow:
+            # two writes checked at once could each be sound and together form a cycle
+            uow.courses.hold()
             problems = _unknown_prerequisites(uow, courses)
             if problems:
                 raise InvalidCourses(problems)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import EventConflict, StatementConflict
 from entrypoints.xapi_mapping_file import load_mapping
 from tests.conftest import CATALOG, NOW, event
@@ -31,8 +34,9 @@ def engine(request) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
 def _racing(engine: Engine, repository: str, method: str) -> Callable[[], SqlAlchemyUnitOfWork]:
     """Units of work whose `repository.method` waits, the first time of each of two requests,
     until the other's has been called too: both have read and checked everything, neither has
-    written. (A request that starts over afterwards goes on alone.)"""
-    both_checked = threading.Barrier(2, timeout=10)
+    written. (A request that starts over afterwards goes on alone, and one whose writes the
+    other's hold back goes on after a while.)"""
+    both_checked = threading.Barrier(2, timeout=2)
     first_two = threading.Semaphore(2)
 
     class Racing(SqlAlchemyUnitOfWork):
@@ -43,7 +47,8 @@ def _racing(engine: Engine, repository: str, method: str) -> Callable[[], SqlAlc
 
             def after_the_other_checked(*args: Any) -> Any:
                 if first_two.acquire(blocking=False):
-                    both_checked.wait()
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        both_checked.wait()
                 return write(*args)
 
             setattr(target, method, after_the_other_checked)
@@ -117,3 +122,16 @@ def test_a_statement_id_stored_meanwhile_with_other_content_is_a_conflict(engine
     )
     assert sum(isinstance(o, StatementConflict) for o in outcomes) == 1, outcomes
     assert [o.accepted for o in outcomes if not isinstance(o, Exception)] == [1]
+
+
+def test_two_courses_made_to_require_each_other_at_once_are_no_cycle(engine):
+    """Each request alone is sound; both stored, neither course could ever be started."""
+    use_case = UpsertCourses(_racing(engine, "courses", "upsert"))
+    basic, spanish = (
+        c for c in CATALOG if c.course_id in ("course_sql_basic", "course_spanish_basic")
+    )
+    outcomes = _at_once(
+        lambda: use_case.execute([replace(basic, prerequisites=(spanish.course_id,))]),
+        lambda: use_case.execute([replace(spanish, prerequisites=(basic.course_id,))]),
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["PrerequisiteCycle", "int"], outcomes
