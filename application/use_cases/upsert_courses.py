@@ -16,17 +16,20 @@ class UpsertCourses:
 
     def execute(self, courses: Sequence[Course]) -> int:
         with self.uow_factory() as uow:
-            # two writes checked at once could each be sound and together form a cycle
-            uow.courses.hold()
-            problems = _unknown_prerequisites(uow, courses)
-            if problems:
-                raise InvalidCourses(problems)
-            cycle = find_cycle(*_catalog_after(uow, courses))
-            if cycle:
-                raise PrerequisiteCycle(list(cycle))
-            uow.courses.upsert(courses)
-            uow.commit()
+            _write(uow, courses)
         return len(courses)
+
+    def write_one(
+        self, course_id: CourseId, replacement: Callable[[Course | None], Course]
+    ) -> Course:
+        """Store what `replacement` makes of the stored course (None: there is none), read and
+        written while holding the catalog: of two changes of one course at once (a PATCH of its
+        title, another of its tags), the second starts from the first's, and both are kept."""
+        with self.uow_factory() as uow:
+            uow.courses.hold()
+            course = replacement(uow.courses.get(course_id))
+            _write(uow, [course])
+        return course
 
     def still_required_by(self, course_id: CourseId) -> list[CourseId]:
         """The active courses that name `course_id` as a prerequisite: when it is inactive, a
@@ -61,6 +64,19 @@ class UpsertCourses:
                         message = f"leads into a stored cycle: {shown} (each requires the next)"
                         problems.append(_problem(index[course_id], message))
         return problems
+
+
+def _write(uow: UnitOfWork, courses: Sequence[Course]) -> None:
+    # two writes checked at once could each be sound and together form a cycle
+    uow.courses.hold()
+    problems = _unknown_prerequisites(uow, courses)
+    if problems:
+        raise InvalidCourses(problems)
+    cycle = find_cycle(*_catalog_after(uow, courses))
+    if cycle:
+        raise PrerequisiteCycle(list(cycle))
+    uow.courses.upsert(courses)
+    uow.commit()
 
 
 def _unknown_prerequisites(uow: UnitOfWork, courses: Sequence[Course]) -> list[dict[str, object]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
@@ -65,7 +67,7 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 @inject
 def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     course = CourseSchema().load({**_course_body(course_id), "course_id": course_id})
-    return _upsert_one(use_case, course)
+    return _upsert_one(use_case, CourseId(course_id), lambda _stored: course)
 
 
 @bp.patch("/<id:course_id>")
@@ -77,23 +79,25 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
 )
 @admin_required
 @inject
-def patch_course(  # type: ignore[no-untyped-def]
-    course_id: str,
-    use_case: UpsertCourses = Provide[Container.upsert_courses],
-    uow: UnitOfWork = Provide[Container.uow],
-):
+def patch_course(course_id: str, use_case: UpsertCourses = Provide[Container.upsert_courses]):  # type: ignore[no-untyped-def]
     changes = _course_body(course_id)
-    with uow:
-        stored = uow.courses.get(CourseId(course_id))
-    if stored is None:
-        raise UnknownCourse(course_id)
-    course = CourseSchema().load({**course_json(stored), **changes, "course_id": course_id})
-    return _upsert_one(use_case, course)
+
+    def changed(stored: Course | None) -> Course:
+        if stored is None:
+            raise UnknownCourse(course_id)
+        course: Course = CourseSchema().load(
+            {**course_json(stored), **changes, "course_id": course_id}
+        )
+        return course
+
+    return _upsert_one(use_case, CourseId(course_id), changed)
 
 
-def _upsert_one(use_case: UpsertCourses, course: Course) -> dict[str, object]:
+def _upsert_one(
+    use_case: UpsertCourses, course_id: CourseId, replacement: Callable[[Course | None], Course]
+) -> dict[str, object]:
     try:
-        use_case.execute([course])
+        course = use_case.write_one(course_id, replacement)
     except InvalidCourses as error:  # one course: no index to name, as for its body's fields
         raise InvalidCourses([{**p, "index": None} for p in error.problems]) from None
     required_by = use_case.still_required_by(course.course_id) if not course.active else []

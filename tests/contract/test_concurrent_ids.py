@@ -17,6 +17,7 @@ from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import EventConflict, StatementConflict
+from domain.model import CourseId
 from entrypoints.xapi_mapping_file import load_mapping
 from tests.conftest import CATALOG, NOW, event
 
@@ -135,3 +136,18 @@ def test_two_courses_made_to_require_each_other_at_once_are_no_cycle(engine):
         lambda: use_case.execute([replace(spanish, prerequisites=(basic.course_id,))]),
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["PrerequisiteCycle", "int"], outcomes
+
+
+def test_two_changes_of_one_course_at_once_are_both_kept(engine):
+    """Two PATCHes at once, of the title and of the tags: each stored the course as it read it
+    with its own change, and the later one undid the other's."""
+    use_case = UpsertCourses(_racing(engine, "courses", "upsert"))
+    sql = CourseId("course_sql_basic")
+    outcomes = _at_once(
+        lambda: use_case.write_one(sql, lambda stored: replace(stored, title="SQL for All")),
+        lambda: use_case.write_one(sql, lambda stored: replace(stored, tags=("databases",))),
+    )
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        stored = uow.courses.get(sql)
+    assert stored is not None and (stored.title, stored.tags) == ("SQL for All", ("databases",))
