@@ -22,6 +22,19 @@ def test_statement_ids_are_known_with_their_content_hash_after_commit(uow_factor
         assert uow.statements.known([]) == {}
 
 
+def test_a_statement_stored_already_is_left_as_it_is_and_not_counted(uow_factory):
+    """What a request finds when another stored the statement since it looked (it starts over)."""
+    with uow_factory() as uow:
+        assert uow.statements.add([StatementRecord(A, "h1", UserId("u1"), None, NOW)]) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        again = [StatementRecord(A, "h2", UserId("u1"), None, NOW)]
+        assert uow.statements.add([*again, StatementRecord(B, "h3", UserId("u1"), None, NOW)]) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.statements.known([A, B]) == {A: "h1", B: "h3"}
+
+
 def test_a_voiding_statement_names_the_statement_it_voids(uow_factory):
     with uow_factory() as uow:
         uow.statements.add(
