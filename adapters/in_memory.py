@@ -419,6 +419,9 @@ class InMemoryErasureRepository(ErasureRepository):
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
 
+    def hold(self, exclusive: bool = False) -> None:
+        pass  # a unit of work holds the whole store's lock already
+
     def erase(self, user_id: UserId) -> dict[str, int]:
         store = self.store
         theirs = {r for r, s in store.slates.items() if s.user_id == user_id}

@@ -140,6 +140,12 @@ class Erasure:
 
 class ErasureRepository(abc.ABC):
     @abc.abstractmethod
+    def hold(self, exclusive: bool = False) -> None:
+        """Until the unit of work ends, erasures (`exclusive`) wait for the writes of learner
+        events that hold this, and those for an erasure: an event logged while its learner is
+        erased is either stored before the erasure removes it or checked after it is recorded."""
+
+    @abc.abstractmethod
     def erase(self, user_id: UserId) -> dict[str, int]:
         """Delete every row about one learner: events, served slates and their items, xAPI
         statements; other learners' events attributed to those slates lose the attribution.

@@ -65,6 +65,9 @@ class SqlStatementRepository(StatementRepository):
         ).rowcount
 
 
+#: the advisory lock key of erasures against event writes (any number no other lock uses)
+_ERASURE_LOCK = 0x5245_4353_5953_4552
+
 _COLUMNS = ("statement_id", "content_hash", "user_id", "voids")
 _UNNEST_INSERT = text(
     """
@@ -81,6 +84,17 @@ _UNNEST_INSERT = text(
 class SqlErasureRepository(ErasureRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def hold(self, exclusive: bool = False) -> None:
+        if self.connection.dialect.name == "postgresql":
+            # a transaction-level advisory lock: event writes share it, an erasure waits for
+            # those under way and holds off new ones until it commits (erasures are rare)
+            lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            self.connection.execute(text(f"SELECT {lock}(:key)"), {"key": _ERASURE_LOCK})
+            return
+        # SQLite: a write that changes nothing takes the database's write lock now, before the
+        # reads (erasures are checked outside a transaction until its first write otherwise)
+        self.connection.exec_driver_sql("UPDATE erasures SET user_hash = user_hash WHERE 0")
 
     def erase(self, user_id: UserId) -> dict[str, int]:
         theirs = select(slates.c.recommendation_id).where(slates.c.user_id == user_id)

@@ -40,6 +40,9 @@ class EraseLearner:
         other events to their slates; records the erasure. Models fitted afterwards read the
         events table, so they never see the learner again."""
         with self.uow_factory() as uow:
+            # events being logged now are stored first and removed here, or come after and are
+            # checked against this erasure: none dated before it outlives it
+            uow.erasures.hold(exclusive=True)
             counts = uow.erasures.erase(user_id)
             erasure = Erasure(learner_hash(user_id), self.clock(), counts)
             uow.erasures.record(erasure)

@@ -94,6 +94,7 @@ class IngestStatements:
         result = XapiResult(ids=[s.id for s in statements])
         now = self.clock()
         with self.uow_factory() as uow:
+            uow.erasures.hold()  # a statement of a learner being erased is kept or checked after
             known = uow.statements.known(s.id for s in statements)
             fresh = [s for s in statements if s.id not in known]
             result.duplicates = len(statements) - len(fresh)

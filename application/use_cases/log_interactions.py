@@ -81,7 +81,9 @@ def log_within(
     max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> LogResult:
     """Check and store events inside the caller's unit of work (which commits or rolls back).
-    Replays are left out before the checks: a replayed click names a list the erasure removed."""
+    Replays are left out before the checks: a replayed click names a list the erasure removed.
+    An erasure of one of their learners under way finishes first, or waits for these."""
+    uow.erasures.hold()
     replays = _replays(uow, events)
     problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew, replays)
     if problems:

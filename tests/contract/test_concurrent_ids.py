@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import EventConflict, StatementConflict
-from domain.model import CourseId
+from domain.model import CourseId, UserId
 from entrypoints.xapi_mapping_file import load_mapping
 from tests.conftest import CATALOG, NOW, event
 
@@ -151,3 +152,45 @@ def test_two_changes_of_one_course_at_once_are_both_kept(engine):
     with SqlAlchemyUnitOfWork(engine) as uow:
         stored = uow.courses.get(sql)
     assert stored is not None and (stored.title, stored.tags) == ("SQL for All", ("databases",))
+
+
+def test_an_event_logged_while_its_learner_is_erased_does_not_outlive_the_erasure(engine):
+    """The event's request checked that its learner was not erased, then the erasure removed
+    their events and committed, then the event was stored: the erasure said it removed
+    everything, and the learner's past was back."""
+    both_checked = threading.Barrier(2, timeout=0.75)
+    erased = threading.Event()
+
+    class Racing(SqlAlchemyUnitOfWork):
+        """The event is written once the erasure has ended, or 0.75 s after it could not."""
+
+        def __enter__(self) -> Racing:
+            super().__enter__()
+            add_batch, erase = self.interactions.add_batch, self.erasures.erase
+
+            def after_the_erasure(*args: Any) -> Any:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_checked.wait()
+                erased.wait(0.75)
+                return add_batch(*args)
+
+            def once_both_checked(*args: Any) -> Any:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_checked.wait()
+                return erase(*args)
+
+            self.interactions.add_batch = after_the_erasure  # type: ignore[method-assign]
+            self.erasures.erase = once_both_checked  # type: ignore[method-assign]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            super().__exit__(*exc)
+            erased.set()  # (the event's own unit of work ends after its write)
+
+    log = LogInteractions(lambda: Racing(engine), clock=lambda: NOW)
+    erase = EraseLearner(lambda: Racing(engine), clock=lambda: NOW)
+    earlier = event("u1", "course_sql_basic", "enroll", minutes=-60, event_id="e1")
+    outcomes = _at_once(lambda: log.execute([earlier]), lambda: erase.execute(UserId("u1")))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.interactions.stored({"e1"}) == {}
