@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from domain.model import Level
-from entrypoints.schemas import Identifier, Strategy
+from entrypoints.schemas import Identifier, QueryInteger, Strategy
 
 
 class StrategyTuningSchema(Schema):
@@ -183,7 +183,7 @@ class ExplainQuerySchema(Schema):
     course_id = Identifier(required=True)
     strategy = Strategy()
     strict_prerequisites = fields.Boolean(load_default=False)
-    k = fields.Integer(
+    k = QueryInteger(
         load_default=10,
         validate=validate.Range(1, 100),
         metadata={"description": "the length of the home list whose ranks are explained"},

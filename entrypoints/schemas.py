@@ -98,6 +98,17 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+class QueryInteger(fields.Integer):
+    """A query parameter's whole number in ASCII digits: int() also takes "1_0", " 7" and "１０"
+    (full-width digits), which the document (type integer) does not allow, as the weights'
+    numbers do not."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value, re.ASCII):
+            raise self.make_error("invalid", input=value)
+        return int(super()._deserialize(value, attr, data, **kwargs))
+
+
 #: The strategies a request may name (the container's registry; a test keeps them equal).
 STRATEGIES = ("content", "hybrid", "item_cf", "popularity", "sequence", "two_tower")
 
@@ -255,12 +266,12 @@ class NoQuerySchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 1_000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, 1_000))
+    offset = QueryInteger(load_default=0, validate=validate.Range(0, 2**31 - 1))
 
 
 class KQuerySchema(Schema):
-    k = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    k = QueryInteger(load_default=10, validate=validate.Range(1, 100))
     strategy = Strategy()
     explain = fields.Boolean(load_default=False)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from entrypoints.schemas import QueryInteger
+
 
 class DaysQuerySchema(Schema):
-    days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
+    days = QueryInteger(load_default=30, validate=validate.Range(1, 365))
 
 
 class DashboardQuerySchema(DaysQuerySchema):
-    refresh = fields.Integer(
+    refresh = QueryInteger(
         load_default=0,
         validate=validate.Range(0, 3600),
         metadata={"description": "reload the page every this many seconds (0: never)"},

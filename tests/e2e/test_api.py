@@ -211,6 +211,11 @@ def test_an_event_from_before_its_list_was_served_is_not_credited_to_it(client):
         (f"{HOME}?user_id=user1&k=0", "k"),
         (f"{HOME}?user_id=user1&k=101", "k"),
         (f"{HOME}?user_id=user1&k=ten", "k"),
+        # int() reads these as 10; the document's integer does not
+        (f"{HOME}?user_id=user1&k=1_0", "k"),
+        (f"{HOME}?user_id=user1&k=%EF%BC%91%EF%BC%90", "k"),  # full-width "１０"
+        (f"{HOME}?user_id=user1&k=%2010", "k"),
+        ("/api/v1/recommendations/stats/global?days=3_0", "days"),
         (f"{HOME}?user_id={'x' * 129}", "user_id"),
         (f"{HOME}?user_id=user1&level=expert", "level"),
         (f"{HOME}?user_id=user1&explain=perhaps", "explain"),
