@@ -11,7 +11,12 @@ from application.caveats import caveat
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, prerequisites_first, rerank
 from application.strategies import Snapshot, StrategyRegistry
-from application.use_cases.recommend_home import FALLBACK, filled, filtered_out, pool_size
+from application.use_cases.recommend_home import (
+    FALLBACK,
+    filled,
+    filtered_out,
+    ranked_candidates,
+)
 from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Level, UserId
 from domain.ports import Recommender
@@ -23,7 +28,7 @@ class ExplainQuery:
     course_id: CourseId
     strategy: str | None = None
     strict_prerequisites: bool = False
-    #: the length of the home list to explain: the ranking stage sees pool_size(k) candidates
+    #: the length of the home list to explain: the ranking stage sees the candidates home does
     k: int = 10
     #: the home list's filters, if it had any
     category: str | None = None
@@ -105,7 +110,9 @@ class ExplainRecommendation:
         and among the popular courses that complete a list the strategy cannot fill."""
         course_id, catalog = course.course_id, snapshot.courses
         recommender = snapshot.recommenders[name]
-        pool = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+        pool, _ = ranked_candidates(
+            recommender, history, catalog, query.k, exclude, policy, self.clock()
+        )
         # The whole pool in order, so a candidate placed after the k-th can say where it fell.
         final = rerank(pool, history, catalog, len(pool), policy, self.clock())
         shown = final.items[: query.k]

@@ -117,26 +117,28 @@ class RecommendHome:
         name = requested
         recommender = asked = _with_weights(snapshot.recommenders.get(name), query.weights)
         candidates: list[Recommendation] = []
+        ranked: list[Recommendation] = []
+        now = self.clock()
         if (
             recommender is not None
             and recommender.ready
             and not (recommender.personalised and history.is_new)
         ):
-            candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+            candidates, ranked = ranked_candidates(
+                recommender, history, snapshot.courses, query.k, exclude, policy, now
+            )
         if not candidates and name != FALLBACK:
             # Unknown learners, untrained models and exhausted strategies get popular courses.
             name = FALLBACK
             recommender = snapshot.recommenders[FALLBACK]
-            candidates = recommender.recommend(history, pool_size(query.k), exclude, explain=False)
+            candidates, ranked = ranked_candidates(
+                recommender, history, snapshot.courses, query.k, exclude, policy, now
+            )
             if not candidates:  # nothing left to offer (e.g. a narrow filter): not a fallback
                 name, recommender = requested, asked
-        items = _explained(
-            recommender,  # type: ignore[arg-type]
-            history,
-            rerank(candidates, history, snapshot.courses, query.k, policy, self.clock()).items,
-        )
+        items = _explained(recommender, history, ranked)  # type: ignore[arg-type]
         if candidates and name != FALLBACK and len(items) < query.k:
-            items += filled(snapshot, history, items, exclude, query.k, policy, self.clock())
+            items += filled(snapshot, history, items, exclude, query.k, policy, now)
         # Over the whole list: a popular course completing it may be a prerequisite of one above.
         items = with_caveats(
             prerequisites_first(items, snapshot.courses), history, snapshot.courses, not degraded
@@ -178,11 +180,33 @@ def filled(
     their reasons: a list is shorter than k only when nothing else may be recommended."""
     popularity = snapshot.recommenders[FALLBACK]
     left = exclude | {r.course_id for r in items}
-    extra = popularity.recommend(history, pool_size(k - len(items)), left, explain=False)
-    more = rerank(extra, history, snapshot.courses, k - len(items), policy, now)
-    return [
-        replace(r, rank=len(items) + r.rank) for r in _explained(popularity, history, more.items)
-    ]
+    _, more = ranked_candidates(
+        popularity, history, snapshot.courses, k - len(items), left, policy, now
+    )
+    return [replace(r, rank=len(items) + r.rank) for r in _explained(popularity, history, more)]
+
+
+def ranked_candidates(
+    recommender: Recommender,
+    history: LearnerHistory,
+    catalog: Mapping[CourseId, Course],
+    k: int,
+    exclude: frozenset[CourseId],
+    policy: RankingPolicy,
+    now: datetime,
+) -> tuple[list[Recommendation], list[Recommendation]]:
+    """The strategy's candidates for a list of `k`, and the k (or fewer) the ranking stage makes
+    of them. pool_size(k) candidates, and twice as many again while the ranking stage removes so
+    many of them (prerequisites not taken under strict_prerequisites, a path through an inactive
+    course) that fewer than k are left and the strategy has more: a list is short only when
+    nothing else may be recommended, not because the best-scored few could not be started."""
+    size = pool_size(k)
+    while True:
+        candidates = recommender.recommend(history, size, exclude, explain=False)
+        ranked = rerank(candidates, history, catalog, k, policy, now).items
+        if len(ranked) >= k or len(candidates) < size:
+            return candidates, ranked
+        size *= 2
 
 
 def _explained(

@@ -162,6 +162,38 @@ def test_a_list_the_strategy_cannot_fill_is_completed_with_popular_courses_each_
     assert all(r.reason.startswith(("Popular in", "A ")) for r in filled)
 
 
+def startable_behind_popular(uow, models_dir, foundation_active):  # type: ignore[no-untyped-def]
+    """35 popular courses that need a foundation course the learner has not taken, and three
+    they can start that nobody took yet: the popular ones fill every first candidate pool."""
+    foundation = course("foundation", "Foundations", active=foundation_active)
+    needing = [
+        course(f"needs_{i:02d}", level=Level.INTERMEDIATE, prerequisites=("foundation",))
+        for i in range(35)
+    ]
+    UpsertCourses(uow).execute([foundation, *needing, *(course(f"open_{i}") for i in range(3))])
+    LogInteractions(uow).execute(
+        [event(f"u{u}", c.course_id, "enroll", u) for u in range(3) for c in needing]
+    )
+    return serving(uow, {"popularity": lambda: PopularityRecommender(None)}, models_dir)
+
+
+@pytest.mark.parametrize(
+    ("foundation_active", "strict", "expected"),
+    [
+        (True, True, {"foundation", "open_0", "open_1"}),
+        (False, False, {"open_0", "open_1", "open_2"}),
+    ],
+)
+def test_a_list_is_not_left_short_when_the_ranking_stage_removes_every_first_candidate(
+    uow, tmp_path, foundation_active, strict, expected
+):
+    """strict_prerequisites removes a course the learner cannot start yet, and any request one
+    whose foundation is inactive: the list goes on with the courses they can start."""
+    registry = startable_behind_popular(uow, tmp_path, foundation_active)
+    result = home(uow, registry, user_id=UserId("new"), k=3, strict_prerequisites=strict)
+    assert {i.course.course_id for i in result.items} == expected
+
+
 def test_inactive_courses_are_never_recommended(uow, registry):
     result = home(uow, registry, user_id=UserId("new"), k=10)
     assert "course_old_cobol" not in {i.course.course_id for i in result.items}
