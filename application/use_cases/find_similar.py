@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.strategies import StrategyRegistry
+from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.recommend_home import ServedItem
 from domain.errors import InvalidStrategy, UnknownCourse
-from domain.model import CourseId
+from domain.model import CourseId, Recommendation
+from domain.ports import Recommender
 
 DEFAULT_SIMILAR_STRATEGY = "content"
 
@@ -45,7 +46,7 @@ class FindSimilar:
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]
         try:
-            items = recommender.similar(query.course_id, query.k, snapshot.inactive())
+            items = _in_catalog(recommender, query, snapshot)
         except UnknownCourse:
             # In the catalog but newer than the published model: nothing is known of it until
             # the trainer's next fit (a 404 would say the course does not exist).
@@ -55,3 +56,18 @@ class FindSimilar:
             name,
             tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items),
         )
+
+
+def _in_catalog(
+    recommender: Recommender, query: FindSimilarQuery, snapshot: Snapshot
+) -> list[Recommendation]:
+    """The k most similar courses the catalog offers: none inactive, and none gone from it
+    since the model was fitted (a row deleted from the courses table), which the model still
+    holds and the catalog can no longer name or show."""
+    exclude = snapshot.inactive()
+    while True:
+        items = recommender.similar(query.course_id, query.k, exclude)
+        gone = {r.course_id for r in items} - snapshot.ids
+        if not gone:
+            return items
+        exclude |= gone

@@ -390,6 +390,19 @@ def test_a_course_newer_than_the_published_model_has_no_similar_courses_yet_not_
     assert similar.items == ()
 
 
+def test_similar_courses_leave_out_a_course_deleted_from_the_catalog_since_the_fit(
+    uow, registry, store
+):
+    """A row deleted from the courses table (no endpoint deletes one, an operator can) stays in
+    the published model until its next fit: /similar answered 500 naming it."""
+    del store.courses[CourseId("course_python_intermediate")]
+    store.catalog_changes += 1
+    similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_python_basic"), 3))
+    shown = [i.course.course_id for i in similar.items]
+    assert shown and "course_python_intermediate" not in shown
+    assert [i.recommendation.rank for i in similar.items] == list(range(1, len(shown) + 1))
+
+
 def test_a_deleted_models_folder_keeps_the_loaded_copy_answering_and_says_so(uow, registry):
     import shutil
 
