@@ -15,6 +15,7 @@ from application.use_cases.recommend_home import (
     FALLBACK,
     filled,
     filtered_out,
+    in_catalog,
     ranked_candidates,
 )
 from domain.errors import InvalidStrategy, UnknownCourse
@@ -153,7 +154,7 @@ class ExplainRecommendation:
             ranked_here = f"this strategy ranked {len(final.items)} of {query.k}"
             rules = [f"a popular course completing the list: {ranked_here}"]
         if found is not None:
-            found = recommender.explain(history, [found])[0]
+            found = recommender.explain(in_catalog(history, catalog), [found])[0]
         # what the learner reads: the ranking stage's reason (a next step) or the strategy's,
         # and what the course still needs
         reason = (served.reason if served else None) or (found.reason if found else None)

@@ -136,7 +136,11 @@ class RecommendHome:
             )
             if not candidates:  # nothing left to offer (e.g. a narrow filter): not a fallback
                 name, recommender = requested, asked
-        items = _explained(recommender, history, ranked)  # type: ignore[arg-type]
+        items = _explained(
+            recommender,  # type: ignore[arg-type]
+            in_catalog(history, snapshot.courses),
+            ranked,
+        )
         if candidates and name != FALLBACK and len(items) < query.k:
             items += filled(snapshot, history, items, exclude, query.k, policy, now)
         # Over the whole list: a popular course completing it may be a prerequisite of one above.
@@ -207,6 +211,17 @@ def ranked_candidates(
         if len(ranked) >= k or len(candidates) < size:
             return candidates, ranked
         size *= 2
+
+
+def in_catalog(history: LearnerHistory, catalog: Mapping[CourseId, Course]) -> LearnerHistory:
+    """The learner's history as a reason may tell it: without the events of courses deleted from
+    the catalog since the models were fitted (they still hold them), which a reason could only
+    name by their bare id ("Because you looked at course_statistics_basic")."""
+    if all(e.course_id in catalog for e in history.events):
+        return history
+    return LearnerHistory(
+        history.user_id, tuple(e for e in history.events if e.course_id in catalog)
+    )
 
 
 def _explained(

@@ -6,6 +6,7 @@ import pytest
 
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from application.hybrid import InvalidWeights
@@ -401,6 +402,34 @@ def test_similar_courses_leave_out_a_course_deleted_from_the_catalog_since_the_f
     shown = [i.course.course_id for i in similar.items]
     assert shown and "course_python_intermediate" not in shown
     assert [i.recommendation.rank for i in similar.items] == list(range(1, len(shown) + 1))
+
+
+def test_a_reason_never_names_a_course_deleted_from_the_catalog_by_its_bare_id(
+    uow, tmp_path, store
+):
+    """A row deleted from the courses table stays in the published models until their next fit;
+    a reason naming it could only say "Because you completed course_ml_basic"."""
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event(f"u{u}", c, "enroll", u)
+            for u in range(3)
+            for c in ("course_ml_basic", "course_sql_basic")
+        ]
+        + [event("learner", "course_ml_basic", "complete", 9)]
+    )
+    registry = serving(
+        uow,
+        {"popularity": lambda: PopularityRecommender(None), "item_cf": ItemCFRecommender},
+        tmp_path,
+    )
+    named = home(uow, registry, user_id=UserId("learner"), k=2, strategy="item_cf").items[0]
+    assert named.recommendation.reason == "Because you completed Machine Learning Basics"
+    del store.courses[CourseId("course_ml_basic")]
+    store.catalog_changes += 1
+    result = home(uow, registry, user_id=UserId("learner"), k=2, strategy="item_cf")
+    assert result.items[0].course.course_id == "course_sql_basic"
+    assert result.items[0].recommendation.reason == "A course in Data Science, new to you"
 
 
 def test_a_deleted_models_folder_keeps_the_loaded_copy_answering_and_says_so(uow, registry):
