@@ -92,7 +92,10 @@ def rerank(
                 continue
             score *= policy.prerequisite_penalty
             noted.append(f"demoted: prerequisites not taken ({titles})")
-        after = [p for p in course.prerequisites if p in recent] if not missing else []
+        # a prerequisite deleted from the catalog could only be named by its bare id
+        after = (
+            [p for p in course.prerequisites if p in recent and p in catalog] if not missing else []
+        )
         if after:
             score += policy.next_step_boost
             title = _title(after[0], catalog)

@@ -50,6 +50,17 @@ def test_the_next_step_after_a_course_just_completed_is_not_demoted_for_the_cate
     ]
 
 
+def test_a_next_step_is_never_named_after_a_prerequisite_deleted_from_the_catalog():
+    # Photography Basics, completed just now, was deleted from the courses table: "Next step
+    # after photo_basic" would name it by its bare id.
+    learner = LearnerHistory(UserId("ana"), (event("ana", "photo_basic", "complete"),))
+    catalog = {c: found for c, found in CATALOG.items() if c != "photo_basic"}
+    candidate = Recommendation(CourseId("photo_more"), 0.5, 0, "content", "Popular in Design")
+    ranked = rerank([candidate], learner, catalog, 1, RankingPolicy(), NOW + timedelta(days=1))
+    assert ranked.items[0].reason == "Popular in Design"
+    assert "photo_basic" not in " ".join(ranked.rules.get("photo_more", []))
+
+
 def test_a_course_still_missing_a_prerequisite_is_not_the_next_step_after_the_one_completed():
     # Photo editing needs Photography Basics, completed just now, and Intermediate Typography,
     # never taken: it is demoted for what is missing and is not called the learner's next step.
