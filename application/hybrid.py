@@ -192,13 +192,16 @@ class HybridRecommender(Recommender):
     ) -> list[Recommendation]:
         weights = self._active(None)
         lists: dict[str, list[Recommendation]] = {}
+        unknown: UnknownCourse | None = None
         for name in weights:
             try:
                 lists[name] = self.components[name].similar(course_id, max(k, self.pool), exclude)
-            except UnknownCourse:
-                raise
+            except UnknownCourse as error:  # newer than this component's model: the others answer
+                unknown = error
             except DomainError:
                 continue  # a component that cannot do "similar" sits this one out
+        if not lists and unknown is not None:
+            raise unknown
         return self.blend(lists, {n: weights[n] for n in lists}, k)
 
     def fitted_settings(self) -> dict[str, Any]:

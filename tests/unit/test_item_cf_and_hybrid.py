@@ -11,7 +11,8 @@ from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from application.hybrid import HybridRecommender, InvalidWeights, parse_weights
-from domain.model import CourseId, LearnerHistory, Recommendation, UserId
+from domain.errors import UnknownCourse
+from domain.model import Course, CourseId, LearnerHistory, Recommendation, UserId
 from tests.conftest import CATALOG, event
 
 # Learners who take Python Basics go on to SQL Basics; Spanish learners stay with Spanish.
@@ -200,6 +201,19 @@ def test_the_hybrid_drops_components_that_cannot_answer_and_renormalises():
     assert items[0].course_id == "course_sql_basic"
     assert items[0].reason == "Because you enrolled in Python Basics"
     assert items[0].via == "item_cf"
+
+
+def test_the_hybrid_finds_courses_similar_to_one_only_some_components_know_yet():
+    """A course added since two_tower was trained: content already knows it, and the hybrid's
+    list was empty because one component did not."""
+    new = Course(CourseId("course_sql_next"), "SQL Next Steps", "Joins and SQL queries", "Data")
+    parts = fitted()
+    parts["content"].fit([*CATALOG, new], EVENTS)
+    hybrid = HybridRecommender(parts, {"content": 0.5, "item_cf": 0.5})
+    items = hybrid.similar(new.course_id, 3)
+    assert items and {i.via for i in items} == {"content"}
+    with pytest.raises(UnknownCourse):
+        hybrid.similar(CourseId("course_nobody_knows"), 3)
 
 
 def test_a_course_the_hybrid_serves_only_to_fill_its_list_has_its_components_true_reason():
