@@ -331,7 +331,10 @@ class HomeResponseSchema(Schema):
 
 class SimilarResponseSchema(Schema):
     course_id = fields.String()
-    strategy = fields.String()
+    strategy = fields.String(metadata={"description": "The strategy that answered"})
+    fallback_from = fields.String(
+        metadata={"description": "The strategy asked for, when it could not answer"}
+    )
     items = fields.List(fields.Nested(RecommendedCourseSchema))
 
 

@@ -25,6 +25,8 @@ class SimilarResult:
     course_id: CourseId
     strategy: str
     items: tuple[ServedItem, ...]
+    #: the strategy asked for, when it could not answer (no model published yet)
+    fallback_from: str | None = None
 
 
 class FindSimilar:
@@ -42,7 +44,7 @@ class FindSimilar:
             raise InvalidStrategy(name, sorted(snapshot.recommenders), not_for)
         if query.course_id not in snapshot.courses:
             raise UnknownCourse(query.course_id)
-        recommender = snapshot.recommenders[name]
+        asked, recommender = name, snapshot.recommenders[name]
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]
         try:
@@ -55,6 +57,7 @@ class FindSimilar:
             query.course_id,
             name,
             tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items),
+            asked if name != asked else None,
         )
 
 

@@ -98,12 +98,11 @@ def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_simil
     args = query(KQuerySchema)
     result = use_case.execute(FindSimilarQuery(CourseId(course_id), args["k"], args["strategy"]))
     if _shown():
-        metrics.served("similar", result.strategy, len(result.items))
-    return {
-        "course_id": result.course_id,
-        "strategy": result.strategy,
-        "items": _items(result.items, args["explain"]),
-    }
+        metrics.served("similar", result.strategy, len(result.items), result.fallback_from)
+    body: dict[str, Any] = {"course_id": result.course_id, "strategy": result.strategy}
+    if result.fallback_from:
+        body["fallback_from"] = result.fallback_from
+    return {**body, "items": _items(result.items, args["explain"])}
 
 
 def _shown() -> bool:

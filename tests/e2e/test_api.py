@@ -62,6 +62,13 @@ def test_the_default_strategy_falls_back_to_popularity_and_says_so(client):
     assert body["strategy"] == "popularity" and body["fallback_from"] == "hybrid"
 
 
+def test_similar_courses_fall_back_to_popularity_and_say_so(client):
+    asked = client.get("/api/v1/recommendations/similar/course_sql_basic?strategy=two_tower")
+    assert asked.json["strategy"] == "popularity" and asked.json["fallback_from"] == "two_tower"
+    answered = client.get("/api/v1/recommendations/similar/course_sql_basic?strategy=popularity")
+    assert answered.json["strategy"] == "popularity" and "fallback_from" not in answered.json
+
+
 def test_an_unknown_strategy_is_rejected_with_the_valid_ones(client):
     response = client.get(f"{HOME}?user_id=user1&strategy=astrology")
     assert response.status_code == 400
