@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, stopped
 from tests.e2e.test_readme import free_port, wait_until_up
 
 CHARTS = ("daily-ctr", "strategy-share", "bandit-reward", "bandit-probability", "top-courses")
@@ -77,8 +77,7 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     )
     wait_until_up(port, process)
     yield port
-    process.terminate()
-    process.wait(timeout=20)
+    stopped(process)
 
 
 def test_without_the_cookie_or_the_token_the_dashboard_is_refused(server):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import stopped
 from tests.e2e.test_readme import free_port, wait_until_up
 
 REQUESTS = 60
@@ -74,8 +75,7 @@ def served(tmp_path_factory):  # type: ignore[no-untyped-def]
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: _get(port, "/healthz"), range(8)))
     yield port, folder
-    process.terminate()
-    process.wait(timeout=20)
+    stopped(process)
     log.close()
 
 
@@ -166,8 +166,7 @@ def test_serve_counts_requests_in_its_own_metrics_folder_as_make_run_starts_it(t
         )
         assert counted >= 5
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stopped(process)
 
 
 def test_what_a_trainer_on_another_host_fitted_and_ran_is_in_every_scrape(served):

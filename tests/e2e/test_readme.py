@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stopped
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -84,8 +86,7 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     )
     wait_until_up(port, process)
     yield port
-    process.terminate()
-    process.wait(timeout=20)
+    stopped(process)
 
 
 def test_the_readme_has_curl_examples_for_every_endpoint():
