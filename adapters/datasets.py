@@ -87,16 +87,24 @@ class CnpcSource(DatasetSource):
     def load(self) -> Dataset:
         _require(self.directory, self.TRAIN, self.TEST, self.COURSES)
         courses = []
-        for row in self._rows(self.COURSES):
-            weeks = max(1, round(int(row["course_length"]) / 7))
+        for number, row in self._rows(self.COURSES):
+            course, discipline, days = _fields(
+                self.COURSES, number, row, "course_idx2", "discipline", "course_length"
+            )
+            try:
+                weeks = max(1, round(int(days) / 7))  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                raise DatasetError(
+                    f"{self.COURSES} line {number}: course_length {days!r} is not a number of days"
+                ) from None
             length = "short" if weeks <= 4 else "medium" if weeks <= 10 else "long"
             courses.append(
                 Course(
-                    course_id=CourseId(str(row["course_idx2"])),
-                    title=f"{row['discipline']} course {row['course_idx2']}",
-                    description=f"A {weeks}-week open course in {row['discipline']}",
-                    category=str(row["discipline"]),
-                    tags=(str(row["discipline"]), f"{length}-course"),
+                    course_id=CourseId(str(course)),
+                    title=f"{discipline} course {course}",
+                    description=f"A {weeks}-week open course in {discipline}",
+                    category=str(discipline),
+                    tags=(str(discipline), f"{length}-course"),
                 )
             )
         start = datetime(2014, 1, 1, tzinfo=UTC)
@@ -104,28 +112,45 @@ class CnpcSource(DatasetSource):
         test = self._events(self.TEST, start + timedelta(seconds=len(train)), "test")
         return Dataset("cnpc", courses, train, test)
 
-    def _rows(self, name: str) -> list[dict[str, object]]:
+    def _rows(self, name: str) -> list[tuple[int, dict[str, object]]]:
+        """(line number, object) of each line that is not blank; a line that is no JSON object
+        is a DatasetError naming it (a traceback would not say which file or line)."""
+        try:
+            text = (self.directory / name).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DatasetError(f"{name} is not UTF-8 text") from None
         rows = []
-        for number, line in enumerate((self.directory / name).read_text().splitlines(), start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 raise DatasetError(f"{name} line {number} is not JSON") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{name} line {number} is not a JSON object")
+            rows.append((number, row))
         return rows
 
     def _events(self, name: str, start: datetime, part: str) -> list[Interaction]:
         events = []
-        for i, row in enumerate(self._rows(name)):
-            user, item = str(row["user"]), str(row["item"])
+        for i, (number, row) in enumerate(self._rows(name)):
+            user, item = _fields(name, number, row, "user", "item")
             events.append(
                 Interaction(
                     f"cnpc-{part}-{i}",
-                    UserId(user),
-                    CourseId(item),
+                    UserId(str(user)),
+                    CourseId(str(item)),
                     EventType.ENROLL,
                     start + timedelta(seconds=i),
                 )
             )
         return events
+
+
+def _fields(name: str, number: int, row: dict[str, object], *keys: str) -> list[object]:
+    """The values of `keys` in a row of `name`; a key missing is a DatasetError naming the line."""
+    missing = [key for key in keys if key not in row]
+    if missing:
+        raise DatasetError(f"{name} line {number} has no {', '.join(missing)}")
+    return [row[key] for key in keys]

@@ -305,3 +305,51 @@ def test_import_dataset_loads_a_public_dataset_and_says_how_much(tmp_path, monke
         cli, ["import-dataset", "--dataset", "ml-100k", "--data-dir", str(tmp_path)]
     )
     assert "imported 2 courses and 0 events (3 already stored)" in again.output
+
+
+def write_cnpc(directory, courses):  # type: ignore[no-untyped-def]
+    (directory / "cnpc_course_info_v3.json").write_text("\n".join(courses) + "\n")
+    (directory / "train_valid_data_cnpc_v2.json").write_text(
+        '{"user": 1, "item": 0}\n{"user": 1, "item": 1}\n{"user": 2, "item": 0}\n'
+    )
+    (directory / "test_data_cnpc_v2.json").write_text('{"user": 2, "item": 1}\n')
+
+
+GOOD_CNPC = [
+    '{"course_idx2": 0, "discipline": "Math", "course_length": 21}',
+    '{"course_idx2": 1, "discipline": "Art", "course_length": 70}',
+]
+
+
+def test_import_dataset_loads_canvas_network_files(tmp_path, monkeypatch, sqlite_url):
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    write_cnpc(tmp_path, GOOD_CNPC)
+    result = CliRunner().invoke(
+        cli, ["import-dataset", "--dataset", "cnpc", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 2 courses and 4 events (0 already stored)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "said"),
+    [
+        ('{"course_idx2": 2, "discipline": "Art"}', "line 3 has no course_length"),
+        (
+            '{"course_idx2": 2, "discipline": "Art", "course_length": "a month"}',
+            "line 3: course_length 'a month' is not a number of days",
+        ),
+        ('[2, "Art", 30]', "line 3 is not a JSON object"),
+    ],
+)
+def test_a_canvas_network_file_with_a_bad_row_is_one_line_naming_it(
+    tmp_path, monkeypatch, bad_row, said
+):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_cnpc(tmp_path, [*GOOD_CNPC, bad_row])
+    result = CliRunner().invoke(
+        cli, ["eval", "--dataset", "cnpc", "--data-dir", str(tmp_path), "--protocol", "fixed"]
+    )
+    assert result.exit_code == 1, result.output
+    assert f"Error: cnpc_course_info_v3.json {said}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
