@@ -480,7 +480,15 @@ def import_dataset(ctx: click.Context, dataset: str, data_dir: Path | None) -> N
     container = container_of(ctx)
     data = load_dataset(container, dataset, data_dir)
     container.upsert_courses().execute(data.courses)
-    result = ingest(container, data.interactions + (data.fixed_test or []), f"importing {dataset}")
+    try:
+        result = ingest(
+            container, data.interactions + (data.fixed_test or []), f"importing {dataset}"
+        )
+    except DomainError as error:  # an event id stored with other content: a changed file
+        raise click.ClickException(
+            f"{error}; the batches before it were stored (these files differ from the {dataset} "
+            "imported into this database before, whose events have the same ids)"
+        ) from None
     click.echo(
         f"imported {len(data.courses)} courses and {result.accepted} events "
         f"({result.duplicates} already stored)" + said_ignored(result)

@@ -353,3 +353,24 @@ def test_a_canvas_network_file_with_a_bad_row_is_one_line_naming_it(
     assert result.exit_code == 1, result.output
     assert f"Error: cnpc_course_info_v3.json {said}" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_import_dataset_of_changed_files_says_which_event_conflicts(
+    tmp_path, monkeypatch, sqlite_url
+):
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    write_cnpc(tmp_path, GOOD_CNPC)
+    runner = CliRunner()
+    args = ["import-dataset", "--dataset", "cnpc", "--data-dir", str(tmp_path)]
+    assert runner.invoke(cli, args).exit_code == 0
+    # a newer copy of the files: its events' ids are their lines, now other courses
+    (tmp_path / "train_valid_data_cnpc_v2.json").write_text(
+        '{"user": 1, "item": 1}\n{"user": 1, "item": 0}\n{"user": 2, "item": 0}\n'
+    )
+    changed = runner.invoke(cli, args)
+    assert changed.exit_code == 1, changed.output
+    assert "Error: event 'cnpc-train-0' was already logged with a different course_id" in (
+        changed.output
+    )
+    assert "these files differ from the cnpc imported into this database before" in changed.output
+    assert isinstance(changed.exception, SystemExit)
