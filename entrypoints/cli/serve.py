@@ -98,11 +98,15 @@ def serve(
         raise click.UsageError(
             "--dev runs Flask's debugger, which runs any code its page is sent: not with ENV=prod"
         )
+    host = host or settings["host"]
+    if dev and not loopback(host):  # before a trainer starts beside it
+        raise click.UsageError(
+            "--dev runs Flask's debugger: serve it on a loopback address (127.0.0.1, ::1) only"
+        )
     # before anything imports prometheus_client (the schema check builds the container, which
     # does): it picks the multi-process mode at import; the trainer beside writes there too
     _metrics_folder()
     _schema_checked(ctx)
-    host = host or settings["host"]
     port = settings["port"] if port is None else port
     # --dev: Flask's reloader runs this command again in a child that serves on the socket the
     # first process bound, so the port is taken by then, and the first process's trainer runs
@@ -122,11 +126,10 @@ def serve(
     server = os.getpid()
     try:
         if dev:
-            if host not in ("127.0.0.1", "localhost", "::1"):
-                raise click.UsageError("--dev runs Flask's debugger: serve it on 127.0.0.1 only")
             from entrypoints.api import create_app
 
-            create_app().run(host=host, port=port, debug=True)
+            # werkzeug takes an IPv6 address without the brackets gunicorn's bind wants
+            create_app().run(host=host.strip("[]"), port=port, debug=True)
             return
         from entrypoints.wsgi import GunicornServer
 

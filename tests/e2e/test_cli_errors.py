@@ -130,6 +130,29 @@ def test_the_development_server_serves_on_the_port_its_reloader_bound(serving, m
     assert served == [port]
 
 
+def test_the_development_server_serves_on_any_loopback_address_and_no_other(serving, monkeypatch):
+    """`--host [::1]` (brackets, as RS_HOST and gunicorn's bind take IPv6) was refused as not
+    127.0.0.1, and werkzeug would not have bound it with them."""
+    from flask import Flask
+
+    import entrypoints.cli.serve as serve_module
+
+    served: list[str] = []
+    monkeypatch.setattr(Flask, "run", lambda self, host, port, **_: served.append(host))
+    run, _ = serving
+    for host, bound in [("[::1]", "::1"), ("::1", "::1"), ("localhost", "localhost")]:
+        result = run("--dev", "--host", host, "--port", str(free_port()))
+        assert result.exit_code == 0, result.output
+        assert served.pop() == bound
+    monkeypatch.setattr(
+        serve_module, "KeptRunning", lambda *a, **k: pytest.fail("a trainer started")
+    )
+    refused = run("--dev", "--with-trainer", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert refused.exit_code == 2
+    assert "serve it on a loopback address" in refused.output
+    assert served == []
+
+
 def test_a_publish_onto_a_full_disk_is_one_line_and_the_published_versions_stay(
     database, tmp_path, monkeypatch
 ):
