@@ -411,3 +411,20 @@ def test_a_query_the_server_cancels_at_its_timeout_does_not_open_the_breaker(pos
         breaker.admit()  # not open
     finally:
         engine.dispose()
+
+
+def test_a_list_served_while_a_write_lock_holds_is_answered_without_an_id_to_credit(sqlite_url):
+    """The learner's history is read (SQLite answers reads during a write lock), the list cannot
+    be recorded: it is served, said degraded, and names no recommendation_id that events would
+    credit in vain."""
+    app, client = _one_course(sqlite_url)
+    assert client.post("/api/v1/interactions", json=VIEW).status_code == 200
+    with _write_locked(sqlite_url):
+        response = client.get("/api/v1/recommendations/home?user_id=u1&strategy=popularity")
+    assert response.status_code == 200, response.json
+    assert response.json["degraded"] is True
+    assert "recommendation_id" not in response.json
+    assert [item["course_id"] for item in response.json["items"]] == ["c1"]
+    window_over(app)
+    stats = client.get("/api/v1/recommendations/stats/user/u1").json
+    assert stats["num_recommendations"] == 0
