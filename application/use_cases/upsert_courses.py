@@ -16,6 +16,7 @@ class UpsertCourses:
 
     def execute(self, courses: Sequence[Course]) -> int:
         with self.uow_factory() as uow:
+            uow.courses.hold()  # two writes checked at once could each be sound, together a cycle
             _write(uow, courses)
         return len(courses)
 
@@ -67,8 +68,7 @@ class UpsertCourses:
 
 
 def _write(uow: UnitOfWork, courses: Sequence[Course]) -> None:
-    # two writes checked at once could each be sound and together form a cycle
-    uow.courses.hold()
+    """Check and store `courses` in a unit of work that holds the catalog."""
     problems = _unknown_prerequisites(uow, courses)
     if problems:
         raise InvalidCourses(problems)
