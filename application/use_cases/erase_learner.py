@@ -26,6 +26,12 @@ def last_erased(uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, datetime]
     return {hashes[h]: moment for h, moment in uow.erasures.erased(hashes).items()}
 
 
+def erased_at(uow: UnitOfWork, user_id: str) -> datetime | None:
+    """When the learner was last erased (None: never), in one query. Read before their history,
+    it tells a slate made of that history from one made before an erasure committed in between."""
+    return uow.erasures.erased([learner_hash(user_id)]).get(learner_hash(user_id))
+
+
 class EraseLearner:
     def __init__(
         self,

@@ -12,8 +12,9 @@ from application.caveats import with_caveats
 from application.hybrid import HybridRecommender, InvalidWeights
 from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, prerequisites_first, rerank
-from application.slate_recorder import SlateRecorder
+from application.slate_recorder import ErasedMeanwhile, SlateRecorder
 from application.strategies import Snapshot, StrategyRegistry
+from application.use_cases.erase_learner import erased_at
 from domain.model import (
     Course,
     CourseId,
@@ -103,9 +104,11 @@ class RecommendHome:
                 f"hybrid), not to {named!r}; leave them out or ask for strategy=hybrid"
             )
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
-        degraded = False
+        degraded, erased_when_read = False, None
         try:
             with self.uow_factory() as uow:
+                # first: an erasure committed after this read leaves the slate unrecorded
+                erased_when_read = erased_at(uow, query.user_id)
                 history = uow.interactions.history(query.user_id)
         except StorageUnavailable:
             history, degraded = LearnerHistory(query.user_id), True
@@ -162,10 +165,12 @@ class RecommendHome:
         recorded = False
         if not degraded and query.record and items:
             try:
-                self.recorder.record(slate)
+                self.recorder.record(slate, erased_when_read)
                 recorded = True
             except StorageUnavailable:
                 degraded = True
+            except ErasedMeanwhile:
+                pass  # answered as if served before the erasure; nothing of it is kept
         served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
         return HomeResult(slate, served, degraded, recorded)
 

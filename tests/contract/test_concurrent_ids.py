@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.use_cases.erase_learner import EraseLearner
+from application.slate_recorder import ErasedMeanwhile, SlateRecorder
+from application.use_cases.erase_learner import EraseLearner, erased_at
 from application.use_cases.ingest_xapi import IngestStatements
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import EventConflict, StatementConflict
-from domain.model import CourseId, UserId
+from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from entrypoints.xapi_mapping_file import load_mapping
 from tests.conftest import CATALOG, NOW, event
 
@@ -194,3 +195,71 @@ def test_an_event_logged_while_its_learner_is_erased_does_not_outlive_the_erasur
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     with SqlAlchemyUnitOfWork(engine) as uow:
         assert uow.interactions.stored({"e1"}) == {}
+
+
+def _home_slate(user: str) -> Slate:
+    item = Recommendation(CourseId("course_sql_basic"), 1.0, 1, "popularity", "Popular")
+    return Slate(RecommendationId(f"rec-{user}"), UserId(user), "popularity", (item,), NOW)
+
+
+def test_a_list_made_of_a_history_read_before_an_erasure_is_not_kept_after_it(engine):
+    """A home request read the learner's history, the erasure committed, then the list was
+    recorded: the erasure had said the learner's lists were gone, and one named them again."""
+    factory = lambda: SqlAlchemyUnitOfWork(engine)  # noqa: E731
+    LogInteractions(factory, clock=lambda: NOW).execute(
+        [event("u1", "course_sql_basic", "enroll", minutes=-60, event_id="e1")]
+    )
+    with factory() as uow:
+        seen = erased_at(uow, "u1")
+    EraseLearner(factory, clock=lambda: NOW).execute(UserId("u1"))
+    with pytest.raises(ErasedMeanwhile):
+        SlateRecorder(factory).record(_home_slate("u1"), seen)
+    with factory() as uow:
+        assert uow.slates.existing([RecommendationId("rec-u1")]) == set()
+        again = erased_at(uow, "u1")
+    # the learner comes back after the erasure: their new lists are theirs, and kept
+    SlateRecorder(factory).record(_home_slate("u1"), again)
+    with factory() as uow:
+        assert uow.slates.existing([RecommendationId("rec-u1")]) == {"rec-u1"}
+
+
+def test_a_list_recorded_while_its_learner_is_erased_does_not_outlive_the_erasure(engine):
+    """The recorder had checked the learner's erasures, the erasure removed their lists and
+    committed, then the list was stored."""
+    both_checked = threading.Barrier(2, timeout=0.75)
+    erased = threading.Event()
+
+    class Racing(SqlAlchemyUnitOfWork):
+        """The list is written once the erasure has ended, or 0.75 s after it could not."""
+
+        def __enter__(self) -> Racing:
+            super().__enter__()
+            add, erase = self.slates.add, self.erasures.erase
+
+            def after_the_erasure(*args: Any) -> Any:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_checked.wait()
+                erased.wait(0.75)
+                return add(*args)
+
+            def once_both_checked(*args: Any) -> Any:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_checked.wait()
+                return erase(*args)
+
+            self.slates.add = after_the_erasure  # type: ignore[method-assign]
+            self.erasures.erase = once_both_checked  # type: ignore[method-assign]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            super().__exit__(*exc)
+            erased.set()
+
+    recorder = SlateRecorder(lambda: Racing(engine))
+    erase = EraseLearner(lambda: Racing(engine), clock=lambda: NOW)
+    outcomes = _at_once(
+        lambda: recorder.record(_home_slate("u1"), None), lambda: erase.execute(UserId("u1"))
+    )
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.slates.existing([RecommendationId("rec-u1")]) == set()

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, select
 
 from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.sqlalchemy.repositories import SqlInteractionRepository
 from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
@@ -22,6 +23,7 @@ STRANGER = "never-seen-learner"
 TOKEN = "t0k3n"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOME = "/api/v1/recommendations/home"
+_LATER = {"user_id": LEARNER, "course_id": "course_sql_basic", "event_type": "enroll"}
 
 
 def rows_mentioning(url: str, needle: str) -> list[tuple[str, tuple]]:  # type: ignore[type-arg]
@@ -223,6 +225,36 @@ def test_what_an_erased_learner_does_afterwards_is_theirs_again(database_url):
         "duplicates": 0,
         "ignored": {},
     }
+    app.container.engine().dispose()
+
+
+def test_a_list_made_while_its_learner_was_erased_is_answered_but_not_kept(
+    database_url, monkeypatch
+):
+    """The erasure commits after the home request read the learner's history and before it
+    recorded the list: the list is answered (as if sent a moment earlier) without an id to
+    credit, and no row of it names the learner, as the erasure said."""
+    app = make_app(database_url, admin_token=TOKEN)
+    client = app.test_client()
+    _erased_after_a_view_and_a_click(client)
+    assert client.post(INTERACTIONS, json=_LATER).status_code == 200  # theirs again
+    read = SqlInteractionRepository.history
+
+    def then_erased(self, user_id):  # type: ignore[no-untyped-def]
+        history = read(self, user_id)
+        if user_id == LEARNER:
+            assert client.delete(f"/api/v1/learners/{LEARNER}", headers=AUTH).status_code == 200
+        return history
+
+    monkeypatch.setattr(SqlInteractionRepository, "history", then_erased)
+    served = client.get(f"{HOME}?user_id={LEARNER}&strategy=popularity&k=3")
+    assert served.status_code == 200 and served.json["items"]
+    assert "recommendation_id" not in served.json
+    assert rows_mentioning(database_url, LEARNER) == []
+    monkeypatch.setattr(SqlInteractionRepository, "history", read)
+    again = client.get(f"{HOME}?user_id={LEARNER}&strategy=popularity&k=3").json
+    assert [t for t, _ in rows_mentioning(database_url, LEARNER)] == ["slates"]  # after: kept
+    assert again["recommendation_id"]
     app.container.engine().dispose()
 
 
