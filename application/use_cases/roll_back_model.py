@@ -30,7 +30,7 @@ class RolledBack:
     strategy: str
     version: str  # the version published
     restores: str
-    replaced: str
+    replaced: str | None  # None: the current pointer was missing or damaged
 
 
 def held_restoring(manifest: Mapping[str, Any]) -> str | None:
@@ -60,8 +60,13 @@ class RollBackModel:
     def execute(self, strategy: str, to: str | None = None) -> RolledBack:
         """Publish `to` (default: the newest kept version older than the model answering now
         that loads whole) again as a held version; raises RollbackRefused, InvalidStrategy, or
-        StaleBase when another version was published meanwhile."""
-        current = _current(self.store, self.strategies, strategy)
+        StaleBase when another version was published meanwhile. With the `current` pointer
+        missing or damaged (workers then answer as if nothing were published), the kept versions
+        are still there to restore: `to`, or the newest that loads whole."""
+        _known(self.strategies, strategy)
+        current = self.store.current_version(strategy)
+        if current is None and not self.store.versions(strategy):
+            raise RollbackRefused(f"{strategy} has no published version")
         old = self._chosen(strategy, current) if to is None else self._named(strategy, current, to)
         erased = self.latest_erasure()
         trained = datetime.fromisoformat(old.trained_at) if old.trained_at else None
@@ -71,11 +76,12 @@ class RollBackModel:
                 f"({erased.isoformat(timespec='seconds')}): restoring it would bring their data "
                 "back; nothing was rolled back"
             )
-        manifest = republished(old, restores=old.version, held=True)
+        restores = str(old.manifest.get("restores") or old.version)  # a copy names its original
+        manifest = republished(old, restores=restores, held=True)
         version = self.store.publish(strategy, old.files, manifest, based_on=current)
-        return RolledBack(strategy, version, old.version, current)
+        return RolledBack(strategy, version, restores, current)
 
-    def _named(self, strategy: str, current: str, to: str) -> Artifact:
+    def _named(self, strategy: str, current: str | None, to: str) -> Artifact:
         kept = self.store.versions(strategy)
         if to not in kept:
             raise RollbackRefused(
@@ -89,7 +95,9 @@ class RollBackModel:
         except CorruptArtifact as error:
             raise RollbackRefused(f"{error}; nothing was rolled back") from None
 
-    def _chosen(self, strategy: str, current: str) -> Artifact:
+    def _chosen(self, strategy: str, current: str | None) -> Artifact:
+        if current is None:  # no model answers: the newest version that loads whole
+            return self._whole(strategy, self.store.versions(strategy), "kept")
         # After a rollback the current version is a copy of an older one: going back again
         # means older than the model it restores, not the version it replaced.
         try:
@@ -100,13 +108,17 @@ class RollBackModel:
         older = [v for v in self.store.versions(strategy) if v < newest]
         if not older:
             raise RollbackRefused(f"no {strategy} version older than {newest} is kept")
+        return self._whole(strategy, older, "older")
+
+    def _whole(self, strategy: str, versions: Sequence[str], which: str) -> Artifact:
+        """The first of `versions` (newest first) that loads whole."""
         problems = []
-        for version in older:
+        for version in versions:
             try:
                 return self.store.load(strategy, version)
             except CorruptArtifact as error:
                 problems.append(str(error))
-        raise RollbackRefused(f"no older {strategy} version is whole: {'; '.join(problems)}")
+        raise RollbackRefused(f"no {which} {strategy} version is whole: {'; '.join(problems)}")
 
 
 class ReleaseModel:
@@ -132,9 +144,13 @@ class ReleaseModel:
         )
 
 
-def _current(store: ArtifactStore, strategies: Sequence[str], strategy: str) -> str:
+def _known(strategies: Sequence[str], strategy: str) -> None:
     if strategy not in strategies:
         raise InvalidStrategy(strategy, list(strategies))
+
+
+def _current(store: ArtifactStore, strategies: Sequence[str], strategy: str) -> str:
+    _known(strategies, strategy)
     current = store.current_version(strategy)
     if current is None:
         raise RollbackRefused(f"{strategy} has no published version")

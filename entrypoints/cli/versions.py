@@ -94,8 +94,9 @@ def rollback(ctx: click.Context, strategy: str, version: str | None, release: bo
         raise click.ClickException(f"{error}; run again") from None
     except OSError as error:
         raise unpublished(strategy, error) from None
+    replacing = done.replaced or "a missing or damaged current pointer"
     click.echo(
         f"rolled {strategy} back to {done.restores}: published {done.version} (replacing "
-        f"{done.replaced}), held; web workers load it within RS_REFRESH_SECONDS; "
+        f"{replacing}), held; web workers load it within RS_REFRESH_SECONDS; "
         f"`recsys rollback {strategy} --release` lets the trainer fit it again"
     )

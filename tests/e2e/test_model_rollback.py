@@ -218,6 +218,32 @@ def test_a_damaged_old_version_is_refused_and_nothing_is_published(service, tmp_
     assert app.container.artifact_store().current_version("item_cf") == newer
 
 
+@pytest.mark.parametrize("damage", ["missing", "garbled"])
+def test_with_its_current_pointer_lost_a_kept_version_can_still_be_restored(
+    service, tmp_path, damage
+):
+    """Workers answer as if nothing were published when `current` is gone or unreadable; the
+    operator's way back is a rollback to a version still kept, named or the newest whole one."""
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    store = app.container.artifact_store()
+    pointer = tmp_path / "models" / "item_cf" / "current"
+    pointer.unlink()
+    if damage == "garbled":
+        pointer.write_bytes(b"\xff\xfe")
+    assert store.current_version("item_cf") is None
+    named = run("rollback", "item_cf", "--to", older)
+    assert named.exit_code == 0, named.output
+    assert "(replacing a missing or damaged current pointer)" in named.output
+    assert _answers(_restored(store, store.current_version("item_cf"))) == _answers(
+        _restored(store, older)
+    )
+    pointer.unlink()
+    chosen = run("rollback", "item_cf")
+    assert chosen.exit_code == 0, chosen.output
+    assert f"rolled item_cf back to {older}" in chosen.output  # the newest kept: the copy of it
+
+
 def test_an_ensembles_epochs_are_listed_per_member_and_its_counts_as_integers(service):
     """A version as trainers published it before: its members' epochs summed (125 for three
     members stopped early at 48, 28 and 49 of 100 allowed), its counts saved as floats."""
