@@ -454,6 +454,14 @@ class InMemoryErasureRepository(ErasureRepository):
     def any(self) -> bool:
         return bool(self.store.erasures)
 
+    def mark(self) -> int:
+        return len(self.store.erasures)  # erasures are never removed: their count only grows
+
+    def erased_after(self, user_hashes: Iterable[str], mark: int) -> dict[str, int]:
+        wanted = set(user_hashes)
+        later = enumerate(self.store.erasures[mark:], start=mark + 1)
+        return {e.user_hash: number for number, e in later if e.user_hash in wanted}
+
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         wanted = set(user_hashes)
         found: dict[str, datetime] = {}

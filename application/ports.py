@@ -168,6 +168,16 @@ class ErasureRepository(abc.ABC):
         """Whether any learner was ever erased: one cheap read that spares a batch of events
         the hashing and the lookup of its learners while nobody was."""
 
+    @abc.abstractmethod
+    def mark(self) -> int:
+        """A number that grows with every erasure recorded, in the order they commit (0: none
+        yet): what `erased_after` compares with."""
+
+    @abc.abstractmethod
+    def erased_after(self, user_hashes: Iterable[str], mark: int) -> dict[str, int]:
+        """user hash -> the mark of their latest erasure, for those among `user_hashes` erased
+        after `mark` was read."""
+
 
 @dataclass(frozen=True, slots=True)
 class SlateOutcome:

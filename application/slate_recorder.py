@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
 
 from application.ports import StorageUnavailable, UnitOfWork
-from application.use_cases.erase_learner import last_erased
+from application.use_cases.erase_learner import learner_hash
 from domain.model import Slate
+
+#: how long a process reuses the erasure mark it read: a learner erased within it who comes back
+#: is served lists without an id (not recorded) for that long
+MARK_SECONDS = 10.0
 
 
 class ErasedMeanwhile(Exception):
@@ -17,11 +21,11 @@ class ErasedMeanwhile(Exception):
 
 
 class _Pending:
-    __slots__ = ("slate", "erased_when_read", "done", "error")
+    __slots__ = ("slate", "mark", "done", "error")
 
-    def __init__(self, slate: Slate, erased_when_read: datetime | None) -> None:
+    def __init__(self, slate: Slate, mark: int) -> None:
         self.slate = slate
-        self.erased_when_read = erased_when_read
+        self.mark = mark
         self.done = False
         self.error: BaseException | None = None
 
@@ -34,19 +38,44 @@ class SlateRecorder:
     lock, for several requests. Nothing is acknowledged before it is stored, so an event that
     names the recommendation id right after the answer finds it. One process-wide instance.
 
-    A slate is stored only if its learner's last erasure is still the one seen when their history
-    was read (`erased_when_read`, from `erased_at`): an erasure under way waits for the write, or
-    the write comes after it and leaves the slate out (ErasedMeanwhile).
+    A slate made of a history read before its learner was erased is not stored after the erasure
+    (which said their lists were gone): `mark(uow)`, called before the history is read, gives the
+    erasure mark to pass to `record`, which leaves the slate out (ErasedMeanwhile) if the learner
+    was erased after it. The write holds off erasures until it commits. The mark is read from the
+    database at most every `mark_seconds`, and after an erasure in this process: any mark read
+    before the history will do, and an older one only leaves out the lists of learners erased
+    since on another host, who came back to this one within that time.
     """
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        mark_seconds: float = MARK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.uow_factory = uow_factory
+        self.mark_seconds = mark_seconds
+        self.clock = clock
         self._queued: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
+        self._mark: tuple[float, int] | None = None  # (read at, mark)
 
-    def record(self, slate: Slate, erased_when_read: datetime | None = None) -> None:
-        pending = _Pending(slate, erased_when_read)
+    def mark(self, uow: UnitOfWork) -> int:
+        """The erasure mark for a history about to be read in `uow`."""
+        known = self._mark
+        if known is None or self.clock() - known[0] >= self.mark_seconds:
+            read_at = self.clock()
+            known = self._mark = (read_at, uow.erasures.mark())
+        return known[1]
+
+    def forget_mark(self) -> None:
+        """An erasure committed in this process: lists served from now on read the mark anew, so
+        a learner coming back to this process is not taken for one erased meanwhile."""
+        self._mark = None
+
+    def record(self, slate: Slate, mark: int) -> None:
+        pending = _Pending(slate, mark)
         with self._queue_lock:
             self._queued.append(pending)
         with self._writer:
@@ -65,9 +94,10 @@ class SlateRecorder:
         try:
             with self.uow_factory() as uow:
                 uow.erasures.hold()
-                erased = last_erased(uow, {p.slate.user_id for p in batch})
+                hashes = {p.slate.user_id: learner_hash(p.slate.user_id) for p in batch}
+                erased = uow.erasures.erased_after(set(hashes.values()), min(p.mark for p in batch))
                 for pending in batch:
-                    if erased.get(pending.slate.user_id) != pending.erased_when_read:
+                    if erased.get(hashes[pending.slate.user_id], 0) > pending.mark:
                         pending.error, pending.done = ErasedMeanwhile(pending.slate.user_id), True
                     else:
                         uow.slates.add(pending.slate)

@@ -176,7 +176,9 @@ class Container(containers.DeclarativeContainer):
         mapping=xapi_mapping,
         max_clock_skew=config.max_clock_skew_seconds,
     )
-    erase_learner = providers.Factory(EraseLearner, uow_factory=uow.provider)
+    erase_learner = providers.Factory(
+        EraseLearner, uow_factory=uow.provider, erased=slate_recorder.provided.forget_mark
+    )
     admin_sessions = providers.Singleton(AdminSessions, uow.provider)
     failed_credentials = providers.Singleton(FailedCredentials, uow.provider)
     train_two_tower = providers.Factory(

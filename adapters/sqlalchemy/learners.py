@@ -81,6 +81,22 @@ _UNNEST_INSERT = text(
 )
 
 
+_MARK = select(func.coalesce(func.max(erasures.c.id), 0))
+_ERASED_AFTER_ONE = (
+    select(erasures.c.user_hash, func.max(erasures.c.id))
+    .where(erasures.c.user_hash == bindparam("user_hash"), erasures.c.id > bindparam("mark"))
+    .group_by(erasures.c.user_hash)
+)
+_HOLD = {
+    exclusive: text(f"SELECT {lock}(:key)").bindparams(key=_ERASURE_LOCK)
+    for exclusive, lock in (
+        (True, "pg_advisory_xact_lock"),
+        (False, "pg_advisory_xact_lock_shared"),
+    )
+}
+_HOLD_SQLITE = text("UPDATE erasures SET user_hash = user_hash WHERE 0")
+
+
 class SqlErasureRepository(ErasureRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -89,12 +105,11 @@ class SqlErasureRepository(ErasureRepository):
         if self.connection.dialect.name == "postgresql":
             # a transaction-level advisory lock: event writes share it, an erasure waits for
             # those under way and holds off new ones until it commits (erasures are rare)
-            lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-            self.connection.execute(text(f"SELECT {lock}(:key)"), {"key": _ERASURE_LOCK})
+            self.connection.execute(_HOLD[exclusive])
             return
         # SQLite: a write that changes nothing takes the database's write lock now, before the
         # reads (erasures are checked outside a transaction until its first write otherwise)
-        self.connection.exec_driver_sql("UPDATE erasures SET user_hash = user_hash WHERE 0")
+        self.connection.execute(_HOLD_SQLITE)
 
     def erase(self, user_id: UserId) -> dict[str, int]:
         theirs = select(slates.c.recommendation_id).where(slates.c.user_id == user_id)
@@ -147,6 +162,23 @@ class SqlErasureRepository(ErasureRepository):
 
     def any(self) -> bool:
         return self.connection.execute(select(erasures.c.id).limit(1)).first() is not None
+
+    def mark(self) -> int:
+        # erasures hold the erasure lock alone until they commit: ids follow commit order
+        return int(self.connection.execute(_MARK).scalar_one())
+
+    def erased_after(self, user_hashes: Iterable[str], mark: int) -> dict[str, int]:
+        wanted = set(user_hashes)
+        if len(wanted) == 1:  # one learner's slate, as a home request records it: built once
+            (only,) = wanted
+            found = self.connection.execute(_ERASED_AFTER_ONE, {"user_hash": only, "mark": mark})
+        else:
+            found = self.connection.execute(
+                select(erasures.c.user_hash, func.max(erasures.c.id))
+                .where(_among(self.connection, erasures.c.user_hash, wanted), erasures.c.id > mark)
+                .group_by(erasures.c.user_hash)
+            )
+        return {user: int(latest) for user, latest in found}
 
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         query = (

@@ -26,20 +26,17 @@ def last_erased(uow: UnitOfWork, user_ids: Iterable[str]) -> dict[str, datetime]
     return {hashes[h]: moment for h, moment in uow.erasures.erased(hashes).items()}
 
 
-def erased_at(uow: UnitOfWork, user_id: str) -> datetime | None:
-    """When the learner was last erased (None: never), in one query. Read before their history,
-    it tells a slate made of that history from one made before an erasure committed in between."""
-    return uow.erasures.erased([learner_hash(user_id)]).get(learner_hash(user_id))
-
-
 class EraseLearner:
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        erased: Callable[[], None] = lambda: None,
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
+        #: called after each erasure commits (this process's slate recorder reads the mark anew)
+        self.erased = erased
 
     def execute(self, user_id: UserId) -> Erasure:
         """Removes the learner's events, slates, impressions, statements and the attribution of
@@ -53,6 +50,7 @@ class EraseLearner:
             erasure = Erasure(learner_hash(user_id), self.clock(), counts)
             uow.erasures.record(erasure)
             uow.commit()
+        self.erased()
         return erasure
 
     def latest(self) -> datetime | None:

@@ -14,7 +14,6 @@ from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, prerequisites_first, rerank
 from application.slate_recorder import ErasedMeanwhile, SlateRecorder
 from application.strategies import Snapshot, StrategyRegistry
-from application.use_cases.erase_learner import erased_at
 from domain.model import (
     Course,
     CourseId,
@@ -104,11 +103,10 @@ class RecommendHome:
                 f"hybrid), not to {named!r}; leave them out or ask for strategy=hybrid"
             )
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
-        degraded, erased_when_read = False, None
+        degraded, mark = False, 0
         try:
             with self.uow_factory() as uow:
-                # first: an erasure committed after this read leaves the slate unrecorded
-                erased_when_read = erased_at(uow, query.user_id)
+                mark = self.recorder.mark(uow)  # first: an erasure after it, the slate is not kept
                 history = uow.interactions.history(query.user_id)
         except StorageUnavailable:
             history, degraded = LearnerHistory(query.user_id), True
@@ -165,7 +163,7 @@ class RecommendHome:
         recorded = False
         if not degraded and query.record and items:
             try:
-                self.recorder.record(slate, erased_when_read)
+                self.recorder.record(slate, mark)
                 recorded = True
             except StorageUnavailable:
                 degraded = True

@@ -62,7 +62,7 @@ def record_concurrently(recorder: SlateRecorder, count: int) -> dict[int, BaseEx
 
     def run(n: int) -> None:
         try:
-            recorder.record(slate(n))
+            recorder.record(slate(n), 0)  # nobody erased
             outcomes[n] = None
         except Exception as error:  # noqa: BLE001 - the outcome is what the test reads
             outcomes[n] = error
