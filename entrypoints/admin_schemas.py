@@ -190,6 +190,14 @@ class ExplainQuerySchema(Schema):
     )
     category = fields.String(load_default=None, validate=validate.Length(1, 128))
     level = fields.Enum(Level, by_value=True, load_default=None)
+    weights = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 200),
+        metadata={
+            "description": "the hybrid weights the home list was served with, e.g. "
+            "two_tower:0.6,content:0.4 (they change the hybrid's entry only)"
+        },
+    )
 
 
 class StrategyExplanationSchema(Schema):

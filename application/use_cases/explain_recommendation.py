@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from application.caveats import caveat
+from application.hybrid import HybridRecommender, InvalidWeights
 from application.ports import UnitOfWork
 from application.ranking import RankingPolicy, prerequisites_first, rerank
 from application.strategies import Snapshot, StrategyRegistry
@@ -17,6 +18,7 @@ from application.use_cases.recommend_home import (
     filtered_out,
     in_catalog,
     ranked_candidates,
+    with_weights,
 )
 from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import Course, CourseId, LearnerHistory, Level, UserId
@@ -34,6 +36,8 @@ class ExplainQuery:
     #: the home list's filters, if it had any
     category: str | None = None
     level: Level | None = None
+    #: the per-request hybrid weights the home list was served with, if any
+    weights: Mapping[str, float] | None = None
 
 
 class ExplainRecommendation:
@@ -57,6 +61,11 @@ class ExplainRecommendation:
         if query.strategy and query.strategy not in snapshot.recommenders:
             not_for = "explanations" if query.strategy in self.strategies.names else ""
             raise InvalidStrategy(query.strategy, sorted(snapshot.recommenders), not_for)
+        if query.weights and query.strategy not in (None, HybridRecommender.name):
+            raise InvalidWeights(
+                f"weights apply to the hybrid strategy only, not to {query.strategy!r}; leave "
+                "them out or ask for strategy=hybrid"
+            )
         names = [query.strategy] if query.strategy else sorted(snapshot.recommenders)
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)
@@ -110,7 +119,7 @@ class ExplainRecommendation:
         `query.k` courses ranks it: from the same candidates, without the courses it leaves out,
         and among the popular courses that complete a list the strategy cannot fill."""
         course_id, catalog = course.course_id, snapshot.courses
-        recommender = snapshot.recommenders[name]
+        recommender = with_weights(snapshot.recommenders[name], query.weights)
         pool, _ = ranked_candidates(
             recommender, history, catalog, query.k, exclude, policy, self.clock()
         )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from application.bandit import BanditService
 from application.caveats import with_caveats
@@ -116,7 +117,7 @@ class RecommendHome:
             | filtered_out(snapshot, query.category, query.level)
         )
         name = requested
-        recommender = asked = _with_weights(snapshot.recommenders.get(name), query.weights)
+        recommender = asked = with_weights(snapshot.recommenders.get(name), query.weights)
         candidates: list[Recommendation] = []
         ranked: list[Recommendation] = []
         now = self.clock()
@@ -246,11 +247,13 @@ def _selected_by(query: RecommendHomeQuery, default: str, bandit: BanditService 
     return "request" if query.strategy else "default"
 
 
-def _with_weights(
-    recommender: Recommender | None, weights: Mapping[str, float] | None
-) -> Recommender | None:
+R = TypeVar("R", bound=Recommender | None)
+
+
+def with_weights(recommender: R, weights: Mapping[str, float] | None) -> R:
+    """The hybrid with a request's own weights; any other strategy as it is."""
     if weights and isinstance(recommender, HybridRecommender):
-        return recommender.with_weights(weights)
+        return recommender.with_weights(weights)  # type: ignore[return-value]
     return recommender
 
 

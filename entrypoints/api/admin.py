@@ -11,6 +11,7 @@ from flask import Blueprint, url_for
 
 from application.bandit import BanditService
 from application.filters import check_filters
+from application.hybrid import parse_weights
 from application.ports import Job, StorageUnavailable, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
 from application.trainer import FORGET_AFTER
@@ -242,6 +243,7 @@ def explain(  # type: ignore[no-untyped-def]
             args["k"],
             args["category"],
             args["level"],
+            parse_weights(args["weights"], strategies.component_names) if args["weights"] else None,
         )
     )
 

@@ -421,6 +421,32 @@ def test_hybrid_takes_weights_per_request_and_refuses_bad_ones(client):
     assert "hybrid strategy only" in other.json["error"]["message"]
 
 
+def test_explain_takes_the_weights_a_home_list_was_served_with(client):
+    """An operator asked why a course stood where it did in a list served with its own hybrid
+    weights: the explanation ranks with those weights, as the list was ranked."""
+    log(
+        client,
+        ev("user1", "course_python_basic", "complete"),
+        *(ev(f"u{i}", "course_sql_basic", "enroll") for i in range(3)),
+        ev("u9", "course_ml_basic", "enroll"),
+    )
+    explain = "/admin/recommendations/explain?user_id=user1&strategy=hybrid&k=4&course_id="
+    lists = {}
+    for weights in ("content:1", "popularity:1"):
+        served = client.get(f"{HOME}?user_id=user1&strategy=hybrid&k=4&weights={weights}").json
+        lists[weights] = [item["course_id"] for item in served["items"]]
+        for rank, course in enumerate(lists[weights], start=1):
+            [entry] = client.get(f"{explain}{course}&weights={weights}").json["strategies"]
+            assert entry["final_rank"] == rank, (weights, course, entry)
+    assert lists["content:1"] != lists["popularity:1"]  # the weights make a difference
+    other = client.get(
+        f"{explain.replace('hybrid', 'popularity')}course_sql_basic&weights=content:1"
+    )
+    assert other.status_code == 400 and other.json["error"]["code"] == "invalid_weights"
+    bad = client.get(f"{explain}course_sql_basic&weights=content:heaps")
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_weights"
+
+
 def test_strict_prerequisites_remove_courses_the_learner_cannot_start(client):
     log(client, ev("user2", "course_python_intermediate", "enroll"))
     relaxed = [
