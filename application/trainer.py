@@ -223,16 +223,13 @@ def summary_of_failure(error: Exception) -> str:
 
 
 def job_handlers(
-    rebuild_index: Callable[[], RebuildIndex], fit: Callable[[], FitStrategies]
+    rebuild_index: Callable[[], RebuildIndex],
 ) -> dict[str, Callable[[], dict[str, Any]]]:
-    """What each kind of job does, and what its status reports when it succeeded."""
+    """What each kind of job does, and what its status reports when it succeeded. (Fitting is
+    the trainer's own cycle, `recsys trainer --once --force` to force it: no job asks for it.)"""
 
     def reindex() -> dict[str, Any]:
         result = rebuild_index().execute(reencode=True)
         return {"version": result.version, "previous": result.previous, "indexed": result.indexed}
 
-    def refit() -> dict[str, Any]:
-        fitted = fit().execute(force=True)
-        return {"published": {f.strategy: f.version for f in fitted}}
-
-    return {"reindex": reindex, "fit": refit}
+    return {"reindex": reindex}

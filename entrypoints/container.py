@@ -219,11 +219,11 @@ class Container(containers.DeclarativeContainer):
         tuning_budget=config.tuning_budget_seconds,
         database=providers.Callable(masked_url, config.database_url),
     )
-    submit_job = providers.Factory(SubmitJob, uow.provider, kinds=("reindex", "fit"))
+    submit_job = providers.Factory(SubmitJob, uow.provider, kinds=("reindex",))
     run_jobs = providers.Factory(
         RunJobs,
         uow_factory=uow.provider,
-        handlers=providers.Callable(job_handlers, rebuild_index.provider, fit_strategies.provider),
+        handlers=providers.Callable(job_handlers, rebuild_index.provider),
         worker=providers.Callable(_worker_name),
     )
     trainer = providers.Factory(
