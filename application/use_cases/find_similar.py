@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.recommend_home import ServedItem
@@ -11,6 +11,8 @@ from domain.model import CourseId, Recommendation
 from domain.ports import Recommender
 
 DEFAULT_SIMILAR_STRATEGY = "content"
+#: completes a list another strategy leaves short
+COMPLETING = "content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +49,9 @@ class FindSimilar:
         asked, recommender = name, snapshot.recommenders[name]
         if not recommender.ready:
             name, recommender = "popularity", snapshot.recommenders["popularity"]
-        try:
-            items = _in_catalog(recommender, query, snapshot)
-        except UnknownCourse:
-            # In the catalog but newer than the published model: nothing is known of it until
-            # the trainer's next fit (a 404 would say the course does not exist).
-            items = []
+        items = _known(recommender, query, snapshot)
+        if len(items) < query.k and name != COMPLETING and COMPLETING in snapshot.recommenders:
+            items += _completed(snapshot.recommenders[COMPLETING], query, snapshot, items)
         return SimilarResult(
             query.course_id,
             name,
@@ -61,13 +60,50 @@ class FindSimilar:
         )
 
 
+def _known(
+    recommender: Recommender,
+    query: FindSimilarQuery,
+    snapshot: Snapshot,
+    exclude: frozenset[CourseId] = frozenset(),
+) -> list[Recommendation]:
+    """_in_catalog(), or none for a course in the catalog but newer than the published model:
+    nothing is known of it until the trainer's next fit (a 404 would say it does not exist)."""
+    if not recommender.ready:
+        return []
+    try:
+        return _in_catalog(recommender, query, snapshot, exclude)
+    except UnknownCourse:
+        return []
+
+
+def _completed(
+    content: Recommender,
+    query: FindSimilarQuery,
+    snapshot: Snapshot,
+    items: list[Recommendation],
+) -> list[Recommendation]:
+    """The places a strategy could not fill (item_cf and sequence link only courses taken with
+    it, two_tower does not know a course newer than its model), filled with the courses alike
+    in subject or category (content), ranked after its own and explained by what they share."""
+    more = _known(
+        content,
+        replace(query, k=query.k - len(items)),
+        snapshot,
+        frozenset(r.course_id for r in items),
+    )
+    return [replace(r, rank=len(items) + r.rank) for r in more]
+
+
 def _in_catalog(
-    recommender: Recommender, query: FindSimilarQuery, snapshot: Snapshot
+    recommender: Recommender,
+    query: FindSimilarQuery,
+    snapshot: Snapshot,
+    exclude: frozenset[CourseId] = frozenset(),
 ) -> list[Recommendation]:
     """The k most similar courses the catalog offers: none inactive, and none gone from it
     since the model was fitted (a row deleted from the courses table), which the model still
     holds and the catalog can no longer name or show."""
-    exclude = snapshot.inactive()
+    exclude = exclude | snapshot.inactive()
     while True:
         items = recommender.similar(query.course_id, query.k, exclude)
         gone = {r.course_id for r in items} - snapshot.ids

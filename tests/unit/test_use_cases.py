@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.fs_artifacts import FilesystemArtifactStore
@@ -389,6 +391,43 @@ def test_a_course_newer_than_the_published_model_has_no_similar_courses_yet_not_
     UpsertCourses(uow).execute([course("course_brand_new", "Brand New", tags=("python",))])
     similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_brand_new"), 3))
     assert similar.items == ()
+
+
+def test_a_similar_list_item_cf_leaves_short_is_completed_with_courses_alike_in_subject(
+    uow, tmp_path
+):
+    """item_cf links only courses taken together: Python Basics was taken only with SQL Basics,
+    so a list of 3 had one course. The places left go to the courses content finds alike,
+    ranked after item_cf's own and explained by what they share."""
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event(f"u{u}", c, "enroll", u)
+            for u in range(3)
+            for c in ("course_python_basic", "course_sql_basic")
+        ]
+    )
+    registry = serving(
+        uow,
+        {
+            "popularity": lambda: PopularityRecommender(None),
+            "content": ContentRecommender,
+            "item_cf": ItemCFRecommender,
+        },
+        tmp_path,
+    )
+    query = FindSimilarQuery(CourseId("course_python_basic"), 3, "item_cf")
+    similar = FindSimilar(registry).execute(query)
+    assert similar.strategy == "item_cf" and similar.fallback_from is None
+    shown = [(i.course.course_id, i.recommendation.rank) for i in similar.items]
+    assert shown[0] == ("course_sql_basic", 1)  # item_cf's own first
+    assert {c for c, _ in shown[1:]} == {"course_python_intermediate", "course_ml_basic"}
+    assert [rank for _, rank in shown] == [1, 2, 3]
+    completed = {i.course.course_id: i.recommendation for i in similar.items[1:]}
+    assert completed["course_python_intermediate"].reason == "Similar to Python Basics"
+    assert all(r.strategy == "content" for r in completed.values())
+    alone = FindSimilar(registry).execute(replace(query, k=1))
+    assert [i.course.course_id for i in alone.items] == ["course_sql_basic"]  # none needed
 
 
 def test_similar_courses_leave_out_a_course_deleted_from_the_catalog_since_the_fit(
