@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from domain.model import Level
-from entrypoints.schemas import Identifier, QueryInteger, Strategy
+from entrypoints.schemas import Identifier, QueryInteger, Strategy, weights_field
 
 
 class StrategyTuningSchema(Schema):
@@ -190,13 +190,9 @@ class ExplainQuerySchema(Schema):
     )
     category = fields.String(load_default=None, validate=validate.Length(1, 128))
     level = fields.Enum(Level, by_value=True, load_default=None)
-    weights = fields.String(
-        load_default=None,
-        validate=validate.Length(1, 200),
-        metadata={
-            "description": "the hybrid weights the home list was served with, e.g. "
-            "two_tower:0.6,content:0.4 (they change the hybrid's entry only)"
-        },
+    weights = weights_field(
+        "the hybrid weights the home list was served with, e.g. two_tower:0.6,content:0.4 "
+        "(they change the hybrid's entry only)"
     )
 
 

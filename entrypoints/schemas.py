@@ -276,16 +276,19 @@ class KQuerySchema(Schema):
     explain = fields.Boolean(load_default=False)
 
 
+def weights_field(description: str) -> fields.String:
+    """Per-request hybrid weights, as `parse_weights` reads them."""
+    return fields.String(
+        load_default=None, validate=validate.Length(1, 200), metadata={"description": description}
+    )
+
+
 class HomeQuerySchema(KQuerySchema):
     user_id = Identifier(required=True)
     strategy = Strategy((*STRATEGIES, "auto"))
-    weights = fields.String(
-        load_default=None,
-        validate=validate.Length(1, 200),
-        metadata={
-            "description": "hybrid weights for this request, e.g. two_tower:0.6,content:0.4 "
-            "(strategy hybrid only, asked or default)"
-        },
+    weights = weights_field(
+        "hybrid weights for this request, e.g. two_tower:0.6,content:0.4 (strategy hybrid "
+        "only, asked or default)"
     )
     strict_prerequisites = fields.Boolean(load_default=False)
     category = fields.String(load_default=None, validate=validate.Length(1, 128))

@@ -155,41 +155,49 @@ def test_two_changes_of_one_course_at_once_are_both_kept(engine):
     assert stored is not None and (stored.title, stored.tags) == ("SQL for All", ("databases",))
 
 
-def test_an_event_logged_while_its_learner_is_erased_does_not_outlive_the_erasure(engine):
-    """The event's request checked that its learner was not erased, then the erasure removed
-    their events and committed, then the event was stored: the erasure said it removed
-    everything, and the learner's past was back."""
+def _erasing_meanwhile(
+    engine: Engine, repository: str, method: str
+) -> Callable[[], SqlAlchemyUnitOfWork]:
+    """Units of work for a write and an erasure at once: `repository.method` (the write) waits
+    until both have checked, then until the erasure has ended, or 0.75 s after it could not."""
     both_checked = threading.Barrier(2, timeout=0.75)
     erased = threading.Event()
 
     class Racing(SqlAlchemyUnitOfWork):
-        """The event is written once the erasure has ended, or 0.75 s after it could not."""
-
         def __enter__(self) -> Racing:
             super().__enter__()
-            add_batch, erase = self.interactions.add_batch, self.erasures.erase
+            target = getattr(self, repository)
+            write, erase = getattr(target, method), self.erasures.erase
 
             def after_the_erasure(*args: Any) -> Any:
                 with contextlib.suppress(threading.BrokenBarrierError):
                     both_checked.wait()
                 erased.wait(0.75)
-                return add_batch(*args)
+                return write(*args)
 
             def once_both_checked(*args: Any) -> Any:
                 with contextlib.suppress(threading.BrokenBarrierError):
                     both_checked.wait()
                 return erase(*args)
 
-            self.interactions.add_batch = after_the_erasure  # type: ignore[method-assign]
+            setattr(target, method, after_the_erasure)
             self.erasures.erase = once_both_checked  # type: ignore[method-assign]
             return self
 
         def __exit__(self, *exc: object) -> None:
             super().__exit__(*exc)
-            erased.set()  # (the event's own unit of work ends after its write)
+            erased.set()  # (the write's own unit of work ends after its write)
 
-    log = LogInteractions(lambda: Racing(engine), clock=lambda: NOW)
-    erase = EraseLearner(lambda: Racing(engine), clock=lambda: NOW)
+    return lambda: Racing(engine)
+
+
+def test_an_event_logged_while_its_learner_is_erased_does_not_outlive_the_erasure(engine):
+    """The event's request checked that its learner was not erased, then the erasure removed
+    their events and committed, then the event was stored: the erasure said it removed
+    everything, and the learner's past was back."""
+    racing = _erasing_meanwhile(engine, "interactions", "add_batch")
+    log = LogInteractions(racing, clock=lambda: NOW)
+    erase = EraseLearner(racing, clock=lambda: NOW)
     earlier = event("u1", "course_sql_basic", "enroll", minutes=-60, event_id="e1")
     outcomes = _at_once(lambda: log.execute([earlier]), lambda: erase.execute(UserId("u1")))
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -227,37 +235,9 @@ def test_a_list_made_of_a_history_read_before_an_erasure_is_not_kept_after_it(en
 def test_a_list_recorded_while_its_learner_is_erased_does_not_outlive_the_erasure(engine):
     """The recorder had checked the learner's erasures, the erasure removed their lists and
     committed, then the list was stored."""
-    both_checked = threading.Barrier(2, timeout=0.75)
-    erased = threading.Event()
-
-    class Racing(SqlAlchemyUnitOfWork):
-        """The list is written once the erasure has ended, or 0.75 s after it could not."""
-
-        def __enter__(self) -> Racing:
-            super().__enter__()
-            add, erase = self.slates.add, self.erasures.erase
-
-            def after_the_erasure(*args: Any) -> Any:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    both_checked.wait()
-                erased.wait(0.75)
-                return add(*args)
-
-            def once_both_checked(*args: Any) -> Any:
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    both_checked.wait()
-                return erase(*args)
-
-            self.slates.add = after_the_erasure  # type: ignore[method-assign]
-            self.erasures.erase = once_both_checked  # type: ignore[method-assign]
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            super().__exit__(*exc)
-            erased.set()
-
-    recorder = SlateRecorder(lambda: Racing(engine))
-    erase = EraseLearner(lambda: Racing(engine), clock=lambda: NOW)
+    racing = _erasing_meanwhile(engine, "slates", "add")
+    recorder = SlateRecorder(racing)
+    erase = EraseLearner(racing, clock=lambda: NOW)
     outcomes = _at_once(
         lambda: recorder.record(_home_slate("u1"), 0), lambda: erase.execute(UserId("u1"))
     )
