@@ -60,19 +60,27 @@ class SlateRecorder:
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
         self._mark: tuple[float, int] | None = None  # (read at, mark)
+        #: erasures this process committed: a mark read across one of them is not kept
+        self._erasures = 0
+        self._mark_lock = threading.Lock()
 
     def mark(self, uow: UnitOfWork) -> int:
         """The erasure mark for a history about to be read in `uow`."""
         known = self._mark
         if known is None or self.clock() - known[0] >= self.mark_seconds:
-            read_at = self.clock()
-            known = self._mark = (read_at, uow.erasures.mark())
+            read_at, erasures = self.clock(), self._erasures
+            known = (read_at, uow.erasures.mark())
+            with self._mark_lock:  # an erasure of ours since, the read may predate it: not kept
+                if erasures == self._erasures:
+                    self._mark = known
         return known[1]
 
     def forget_mark(self) -> None:
         """An erasure committed in this process: lists served from now on read the mark anew, so
         a learner coming back to this process is not taken for one erased meanwhile."""
-        self._mark = None
+        with self._mark_lock:
+            self._erasures += 1
+            self._mark = None
 
     def record(self, slate: Slate, mark: int) -> None:
         pending = _Pending(slate, mark)

@@ -11,6 +11,7 @@ import pytest
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from application.ports import StorageUnavailable
 from application.slate_recorder import SlateRecorder
+from application.use_cases.erase_learner import EraseLearner
 from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 
 
@@ -103,3 +104,33 @@ def test_an_unreachable_database_fails_every_waiting_request(store):
     assert all(isinstance(error, StorageUnavailable) for error in outcomes.values())
     assert len(outcomes) == 5
     assert not store.slates
+
+
+def test_an_erasure_committing_while_the_mark_is_read_does_not_leave_the_old_mark_cached():
+    """A request read the erasure mark from the database while an erasure of this process
+    committed (forget_mark ran before that read's result was kept): the mark read before the
+    erasure must not then be reused for 10 s, or the learner, back at once, is served lists
+    without an id although the erasure was this process's own (README: "at once after one of
+    its own")."""
+    store = InMemoryStore()
+    recorder = SlateRecorder(lambda: InMemoryUnitOfWork(store))
+    erase = EraseLearner(lambda: InMemoryUnitOfWork(store), erased=recorder.forget_mark)
+
+    class ReadingDuringTheErasure(InMemoryUnitOfWork):
+        def __enter__(self) -> ReadingDuringTheErasure:
+            super().__enter__()
+            read = self.erasures.mark
+
+            def mark() -> int:
+                before = read()  # the erasure commits once this read has answered
+                erase.execute(UserId("u1"))
+                return before
+
+            self.erasures.mark = mark  # type: ignore[method-assign]
+            return self
+
+    with ReadingDuringTheErasure(store) as uow:
+        recorder.mark(uow)  # a request under way: its own slate is rightly left out
+    with InMemoryUnitOfWork(store) as uow:
+        later = recorder.mark(uow)  # the learner comes back after the erasure
+    recorder.record(slate(1), later)  # raises ErasedMeanwhile: the stale mark was cached
