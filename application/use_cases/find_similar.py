@@ -83,15 +83,22 @@ def _completed(
     items: list[Recommendation],
 ) -> list[Recommendation]:
     """The places a strategy could not fill (item_cf and sequence link only courses taken with
-    it, two_tower does not know a course newer than its model), filled with the courses alike
-    in subject or category (content), ranked after its own and explained by what they share."""
-    more = _known(
-        content,
-        replace(query, k=query.k - len(items)),
-        snapshot,
-        frozenset(r.course_id for r in items),
-    )
-    return [replace(r, rank=len(items) + r.rank) for r in more]
+    it), filled with the courses of the same category that content finds closest, ranked after
+    its own and explained by what they share. Only the category's: content's own list goes on to
+    courses that merely share a word ("A course in Arts" beside Python Basics), which a list of
+    similar courses completed in the strategy's name must not show."""
+    category = snapshot.courses[query.course_id].category
+    wanted, taken = query.k - len(items), frozenset(r.course_id for r in items)
+    size = wanted
+    while category:
+        found = _known(content, replace(query, k=size), snapshot, taken)
+        kept = [r for r in found if snapshot.courses[r.course_id].category == category]
+        if len(kept) >= wanted or len(found) < size:
+            return [
+                replace(r, rank=len(items) + rank) for rank, r in enumerate(kept[:wanted], start=1)
+            ]
+        size *= 2
+    return []
 
 
 def _in_catalog(
