@@ -164,7 +164,7 @@ class ModelsSchema(Schema):
 
 class JobSchema(Schema):
     job_id = fields.String()
-    kind = fields.String(metadata={"description": "reindex or fit"})
+    kind = fields.String(metadata={"description": "reindex"})
     status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
     status_url = fields.String()
     submitted_at = fields.String()

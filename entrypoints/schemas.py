@@ -313,7 +313,9 @@ class HomeResponseSchema(Schema):
         metadata={
             "description": "The id the list is recorded under: send it back with events to "
             "attribute them. Absent when nothing was recorded: an empty list (no course may be "
-            "recommended to the learner; nothing to attribute) or a degraded answer"
+            "recommended to the learner; nothing to attribute), a degraded answer, or a list "
+            "made while its learner was being erased (or within 10 s of their erasure by "
+            "another process)"
         }
     )
     model_version = fields.String(

@@ -67,6 +67,8 @@ class ExplainRecommendation:
                 "them out or ask for strategy=hybrid"
             )
         names = [query.strategy] if query.strategy else sorted(snapshot.recommenders)
+        if query.weights and HybridRecommender.name not in names:
+            raise InvalidWeights("weights apply to the hybrid strategy, which is not served here")
         with self.uow_factory() as uow:
             history = uow.interactions.history(query.user_id)
         removed = []

@@ -439,6 +439,9 @@ def test_explain_takes_the_weights_a_home_list_was_served_with(client):
             [entry] = client.get(f"{explain}{course}&weights={weights}").json["strategies"]
             assert entry["final_rank"] == rank, (weights, course, entry)
     assert lists["content:1"] != lists["popularity:1"]  # the weights make a difference
+    every = explain.replace("strategy=hybrid&", "") + lists["popularity:1"][0]
+    entries = client.get(f"{every}&weights=popularity:1").json["strategies"]
+    assert [e["final_rank"] for e in entries if e["strategy"] == "hybrid"] == [1]  # none named
     other = client.get(
         f"{explain.replace('hybrid', 'popularity')}course_sql_basic&weights=content:1"
     )
