@@ -98,12 +98,13 @@ class RollBackModel:
     def _chosen(self, strategy: str, current: str | None) -> Artifact:
         if current is None:  # no model answers: the newest version that loads whole
             return self._whole(strategy, self.store.versions(strategy), "kept")
-        # After a rollback the current version is a copy of an older one: going back again
-        # means older than the model it restores, not the version it replaced.
+        # After a rollback the current version is a copy of an older one, held or released since:
+        # going back again means older than the model it restores, not the version it replaced.
         try:
-            answering = held_restoring(self.store.load(strategy, current, only=()).manifest)
+            restores = self.store.load(strategy, current, only=()).manifest.get("restores")
         except CorruptArtifact:
-            answering = None
+            restores = None
+        answering = str(restores) if restores else None
         newest = min(current, answering or current)
         older = [v for v in self.store.versions(strategy) if v < newest]
         if not older:

@@ -218,6 +218,18 @@ def test_a_damaged_old_version_is_refused_and_nothing_is_published(service, tmp_
     assert app.container.artifact_store().current_version("item_cf") == newer
 
 
+def test_a_rollback_after_a_release_goes_back_from_the_model_answering_not_to_it(service):
+    """Rolled back to the older fit, then released: the model answering is still the older
+    fit's. Going back again chose the held copy of it, a rollback to the model answering."""
+    app, run = service
+    older, newer = fitted_twice(app, run)
+    assert run("rollback", "item_cf", "--to", older).exit_code == 0
+    assert run("rollback", "item_cf", "--release").exit_code == 0
+    again = run("rollback", "item_cf")
+    assert again.exit_code == 1
+    assert again.output == f"Error: no item_cf version older than {older} is kept\n"
+
+
 @pytest.mark.parametrize("damage", ["missing", "garbled"])
 def test_with_its_current_pointer_lost_a_kept_version_can_still_be_restored(
     service, tmp_path, damage
