@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from application.strategies import Snapshot, StrategyRegistry
-from application.use_cases.recommend_home import ServedItem
+from application.use_cases.recommend_home import ServedItem, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
 from domain.model import CourseId, Recommendation
 from domain.ports import Recommender
@@ -88,17 +88,18 @@ def _completed(
     courses that merely share a word ("A course in Arts" beside Python Basics), which a list of
     similar courses completed in the strategy's name must not show."""
     category = snapshot.courses[query.course_id].category
-    wanted, taken = query.k - len(items), frozenset(r.course_id for r in items)
-    size = wanted
-    while category:
-        found = _known(content, replace(query, k=size), snapshot, taken)
-        kept = [r for r in found if snapshot.courses[r.course_id].category == category]
-        if len(kept) >= wanted or len(found) < size:
-            return [
-                replace(r, rank=len(items) + rank) for rank, r in enumerate(kept[:wanted], start=1)
-            ]
-        size *= 2
-    return []
+    wanted = query.k - len(items)
+    # content's closest courses, as many as a home request asks of a strategy, and of those the
+    # category's: one call, whatever the catalog's size (leaving every other category's courses
+    # out by id cost 8-10 ms at 10,000 courses)
+    found = _known(
+        content,
+        replace(query, k=pool_size(query.k)),
+        snapshot,
+        frozenset(r.course_id for r in items),
+    )
+    kept = [r for r in found if category and snapshot.courses[r.course_id].category == category]
+    return [replace(r, rank=len(items) + rank) for rank, r in enumerate(kept[:wanted], start=1)]
 
 
 def _in_catalog(
