@@ -88,7 +88,8 @@ def _completed(
     courses that merely share a word ("A course in Arts" beside Python Basics), which a list of
     similar courses completed in the strategy's name must not show."""
     category = snapshot.courses[query.course_id].category
-    wanted = query.k - len(items)
+    if not category:  # no category to share: nothing may complete the list
+        return []
     # content's closest courses, as many as a home request asks of a strategy, and of those the
     # category's: one call, whatever the catalog's size (leaving every other category's courses
     # out by id cost 8-10 ms at 10,000 courses)
@@ -98,8 +99,11 @@ def _completed(
         snapshot,
         frozenset(r.course_id for r in items),
     )
-    kept = [r for r in found if category and snapshot.courses[r.course_id].category == category]
-    return [replace(r, rank=len(items) + rank) for rank, r in enumerate(kept[:wanted], start=1)]
+    kept = [r for r in found if snapshot.courses[r.course_id].category == category]
+    return [
+        replace(r, rank=len(items) + rank)
+        for rank, r in enumerate(kept[: query.k - len(items)], start=1)
+    ]
 
 
 def _in_catalog(
