@@ -32,7 +32,15 @@ from application.ports import (
 )
 from application.use_cases.fit_strategies import TUNING, published_settings
 from domain.errors import InvalidStrategy, StrategyUnavailable
-from domain.model import Course, CourseId, Interaction, LearnerHistory, Level, Recommendation
+from domain.model import (
+    Course,
+    CourseId,
+    Interaction,
+    LearnerHistory,
+    Level,
+    Recommendation,
+    UserId,
+)
 from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
@@ -70,6 +78,19 @@ class Snapshot:
 
     def inactive(self) -> frozenset[CourseId]:
         return self._inactive
+
+    @cached_property
+    def closed_to_newcomers(self) -> frozenset[CourseId]:
+        """Offered courses that a learner who has taken nothing can never reach: a course on the
+        path of their prerequisites is inactive or gone from the catalog."""
+        newcomer = LearnerHistory(UserId(""))
+        return frozenset(
+            c
+            for c, course in self.courses.items()
+            if course.active
+            and course.prerequisites
+            and newcomer.out_of_reach(course, self.courses) is not None
+        )
 
     @cached_property
     def ids(self) -> frozenset[CourseId]:

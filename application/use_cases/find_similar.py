@@ -112,10 +112,12 @@ def _in_catalog(
     snapshot: Snapshot,
     exclude: frozenset[CourseId] = frozenset(),
 ) -> list[Recommendation]:
-    """The k most similar courses the catalog offers: none inactive, and none gone from it
-    since the model was fitted (a row deleted from the courses table), which the model still
-    holds and the catalog can no longer name or show."""
-    exclude = exclude | snapshot.inactive()
+    """The k most similar courses the catalog offers: none inactive, none that needs a course
+    no longer offered first (the list has no learner who might have taken it; home lists them
+    to those who did), and none gone from the catalog since the model was fitted (a row deleted
+    from the courses table), which the model still holds and the catalog can no longer name or
+    show."""
+    exclude = exclude | snapshot.inactive() | snapshot.closed_to_newcomers
     while True:
         items = recommender.similar(query.course_id, query.k, exclude)
         gone = {r.course_id for r in items} - snapshot.ids

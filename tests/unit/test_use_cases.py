@@ -444,6 +444,24 @@ def test_similar_courses_leave_out_a_course_deleted_from_the_catalog_since_the_f
     assert [i.recommendation.rank for i in similar.items] == list(range(1, len(shown) + 1))
 
 
+def test_similar_courses_leave_out_a_course_whose_prerequisite_is_no_longer_offered(uow, registry):
+    """/similar has no learner, and nobody who has not taken Python Basics can start Intermediate
+    Python once Python Basics is retired: the course page listed it anyway. A learner who took
+    Python Basics still gets it on their home page."""
+    query = FindSimilarQuery(CourseId("course_ml_basic"), 5)
+
+    def shown() -> set[CourseId]:
+        return {i.course.course_id for i in FindSimilar(registry).execute(query).items}
+
+    assert "course_python_intermediate" in shown()
+    [basics] = [c for c in CATALOG if c.course_id == "course_python_basic"]
+    UpsertCourses(uow).execute([replace(basics, active=False)])
+    assert "course_python_intermediate" not in shown()
+    assert shown()  # the rest of the list stays
+    served = home(uow, registry, user_id=UserId("u1"), k=5, strategy="content").items
+    assert "course_python_intermediate" in {i.course.course_id for i in served}
+
+
 def test_a_reason_never_names_a_course_deleted_from_the_catalog_by_its_bare_id(
     uow, tmp_path, store
 ):
