@@ -108,6 +108,9 @@ class InMemoryCourseRepository(CourseRepository):
     def existing(self, course_ids: Iterable[CourseId]) -> set[CourseId]:
         return {c for c in course_ids if c in self.store.courses}
 
+    def stored(self, course_ids: Iterable[CourseId]) -> dict[CourseId, Course]:
+        return {c: self.store.courses[c] for c in set(course_ids) if c in self.store.courses}
+
     def version(self) -> str:
         return f"{len(self.store.courses)}:{self.store.catalog_changes}"
 

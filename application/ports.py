@@ -50,6 +50,10 @@ class CourseRepository(abc.ABC):
         """The subset of `course_ids` that are in the catalog."""
 
     @abc.abstractmethod
+    def stored(self, course_ids: Iterable[CourseId]) -> dict[CourseId, Course]:
+        """The stored courses of `course_ids`, by id (those not in the catalog left out)."""
+
+    @abc.abstractmethod
     def version(self) -> str:
         """A cheap fingerprint that changes whenever the catalog changes."""
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, String, any_, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
-from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.repositories import among, utc
 from adapters.sqlalchemy.tables import (
     erasures,
     interactions,
@@ -21,16 +19,6 @@ from application.ports import Erasure, ErasureRepository, StatementRecord, State
 from domain.model import UserId
 
 
-def _among(connection: Connection, column, values: Iterable[str]):  # type: ignore[no-untyped-def]
-    """`column IN values` with one bound parameter (a PostgreSQL array, a JSON text for SQLite)
-    instead of one per value: binding a thousand ids per batch cost more than the lookup."""
-    wanted = sorted(set(values))
-    if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))
-    listed = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
-    return column.in_(select(listed.c.value))
-
-
 class SqlStatementRepository(StatementRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -38,14 +26,14 @@ class SqlStatementRepository(StatementRepository):
     def known(self, statement_ids: Iterable[str]) -> dict[str, str]:
         column = xapi_statements.c.statement_id
         query = select(column, xapi_statements.c.content_hash).where(
-            _among(self.connection, column, statement_ids)
+            among(self.connection, column, statement_ids)
         )
         return {row.statement_id: row.content_hash for row in self.connection.execute(query)}
 
     def voided(self, statement_ids: Iterable[str]) -> set[str]:
         column = xapi_statements.c.voids
         query = select(column).where(
-            column.is_not(None), _among(self.connection, column, statement_ids)
+            column.is_not(None), among(self.connection, column, statement_ids)
         )
         return set(self.connection.execute(query).scalars())
 
@@ -175,7 +163,7 @@ class SqlErasureRepository(ErasureRepository):
         else:
             found = self.connection.execute(
                 select(erasures.c.user_hash, func.max(erasures.c.id))
-                .where(_among(self.connection, erasures.c.user_hash, wanted), erasures.c.id > mark)
+                .where(among(self.connection, erasures.c.user_hash, wanted), erasures.c.id > mark)
                 .group_by(erasures.c.user_hash)
             )
         return {user: int(latest) for user, latest in found}
@@ -183,7 +171,7 @@ class SqlErasureRepository(ErasureRepository):
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:
         query = (
             select(erasures.c.user_hash, func.max(erasures.c.erased_at))
-            .where(_among(self.connection, erasures.c.user_hash, user_hashes))
+            .where(among(self.connection, erasures.c.user_hash, user_hashes))
             .group_by(erasures.c.user_hash)
         )
         return {user: utc(moment) for user, moment in self.connection.execute(query)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -65,6 +68,16 @@ def utc(moment: datetime) -> datetime:
 def _insert(connection: Connection, table):  # type: ignore[no-untyped-def]
     dialect = connection.dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def among(connection: Connection, column, values: Iterable[str]):  # type: ignore[no-untyped-def]
+    """`column IN values` with one bound parameter (a PostgreSQL array, a JSON text for SQLite)
+    instead of one per value: binding a thousand ids per batch cost more than the lookup."""
+    wanted = sorted(set(values))
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def _course(row) -> Course:  # type: ignore[no-untyped-def]
@@ -152,6 +165,10 @@ class SqlCourseRepository(CourseRepository):
             return set()
         query = select(courses.c.course_id).where(courses.c.course_id.in_(wanted))
         return set(self.connection.execute(query).scalars())
+
+    def stored(self, course_ids: Iterable[CourseId]) -> dict[CourseId, Course]:
+        query = select(courses).where(among(self.connection, courses.c.course_id, course_ids))
+        return {CourseId(r.course_id): _course(r) for r in self.connection.execute(query)}
 
     def version(self) -> str:
         revision = self.connection.execute(

@@ -75,7 +75,14 @@ def _write(uow: UnitOfWork, courses: Sequence[Course]) -> None:
     cycle = find_cycle(*_catalog_after(uow, courses))
     if cycle:
         raise PrerequisiteCycle(list(cycle))
-    uow.courses.upsert(courses)
+    # A course written as it is stored changes nothing: left out, so a catalog sent again whole
+    # (an LMS's nightly sync) does not raise the catalog's version, which would have every
+    # strategy refitted and every worker reload the catalog for nothing.
+    latest = {c.course_id: c for c in courses}  # the last copy of a course wins
+    stored = uow.courses.stored(latest)
+    changed = [c for c in latest.values() if stored.get(c.course_id) != c]
+    if changed:
+        uow.courses.upsert(changed)
     uow.commit()
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from application.ports import Shown
+from application.use_cases.upsert_courses import UpsertCourses
 from domain.model import CourseId, EventType, Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, course, event
 
@@ -63,6 +64,36 @@ def test_a_catalog_change_stamped_before_the_newest_still_changes_the_version(
         uow.commit()
     with uow_factory() as uow:
         assert uow.courses.version() != before
+
+
+def test_a_catalog_written_again_as_it_is_stored_keeps_its_version(uow_factory):
+    """An LMS that sends its whole catalog every night changed the catalog's version each time,
+    so the trainer refitted every strategy and every worker reloaded the catalog for nothing;
+    one course changed among them still changes it."""
+    UpsertCourses(uow_factory).execute(CATALOG)
+
+    def version() -> str:
+        with uow_factory() as uow:
+            return uow.courses.version()
+
+    before = version()
+    UpsertCourses(uow_factory).execute(list(reversed(CATALOG)))
+    UpsertCourses(uow_factory).write_one(CATALOG[0].course_id, lambda stored: stored)
+    assert version() == before
+    retitled = replace(CATALOG[2], title="SQL for Everyone")
+    UpsertCourses(uow_factory).execute([*CATALOG[:2], retitled])
+    assert version() != before
+    with uow_factory() as uow:
+        assert uow.courses.get(retitled.course_id) == retitled
+
+
+def test_stored_gives_the_known_courses_by_id(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG[:2])
+        uow.commit()
+        wanted = {CATALOG[1].course_id, CourseId("nope")}
+        assert uow.courses.stored(wanted) == {CATALOG[1].course_id: CATALOG[1]}
+        assert uow.courses.stored(set()) == {}
 
 
 def test_existing_reports_only_known_courses(uow_factory):
