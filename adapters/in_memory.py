@@ -21,6 +21,7 @@ from application.ports import (
     InteractionRepository,
     Job,
     JobRepository,
+    LatestErasure,
     Shown,
     SlateOutcome,
     SlateRepository,
@@ -450,9 +451,16 @@ class InMemoryErasureRepository(ErasureRepository):
     def record(self, erasure: Erasure) -> None:
         self.store.erasures.append(erasure)
 
-    def latest(self) -> datetime | None:
-        removed = (e.erased_at for e in self.store.erasures if e.counts.get("events", 0) > 0)
-        return max(removed, default=None)
+    def latest(self) -> LatestErasure | None:
+        removed = [
+            (mark, e.erased_at)
+            for mark, e in enumerate(self.store.erasures, start=1)
+            if e.counts.get("events", 0) > 0
+        ]
+        if not removed:
+            return None
+        at = max(moment for _, moment in removed)
+        return LatestErasure(at, removed[-1][0], len(self.store.erasures))
 
     def any(self) -> bool:
         return bool(self.store.erasures)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+
+from application.ports import LatestErasure
 
 #: training figures that count something: integers (older versions saved them as 3.0)
 COUNTS = ("epochs_run", "members")
@@ -40,3 +43,16 @@ def training_figures(manifest: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(figures.get(count), float):
             figures[count] = int(figures[count])
     return figures
+
+
+def fitted_before(erasure: LatestErasure | None, trained_at: str | None, mark: Any) -> bool:
+    """Whether a model fitted on data read at `trained_at`, with the erasure mark `mark` (its
+    manifest's "erasure_mark"), predates `erasure`, and so still holds that learner. Told by the
+    marks, which follow the erasures' commit order whatever each host's clock says; a mark above
+    the newest was read before the erasures were emptied (a reset), and predates them all.
+    Versions published before marks were recorded are told by time, as they were."""
+    if erasure is None:
+        return False
+    if isinstance(mark, int):
+        return mark < erasure.mark or mark > erasure.newest
+    return trained_at is None or datetime.fromisoformat(trained_at) < erasure.at

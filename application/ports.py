@@ -142,6 +142,16 @@ class Erasure:
     counts: Mapping[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class LatestErasure:
+    """The most recent erasure that removed events: when, and its mark; and the mark of the
+    newest erasure of all (at least as high)."""
+
+    at: datetime
+    mark: int
+    newest: int
+
+
 class ErasureRepository(abc.ABC):
     @abc.abstractmethod
     def hold(self, exclusive: bool = False) -> None:
@@ -159,9 +169,9 @@ class ErasureRepository(abc.ABC):
     def record(self, erasure: Erasure) -> None: ...
 
     @abc.abstractmethod
-    def latest(self) -> datetime | None:
-        """When the most recent erasure that removed events happened (None: never). One that
-        removed none (a learner never seen) changed no model, so models need not know of it."""
+    def latest(self) -> LatestErasure | None:
+        """The most recent erasure that removed events (None: never). One that removed none (a
+        learner never seen) changed no model, so models need not know of it."""
 
     @abc.abstractmethod
     def erased(self, user_hashes: Iterable[str]) -> dict[str, datetime]:

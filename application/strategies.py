@@ -71,6 +71,9 @@ class Snapshot:
     rollbacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: strategy -> the settings the model it answers from was fitted with (its manifest's)
     fitted: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: strategy -> the erasure mark read before the data its model was fitted on (None: older
+    #: versions, told by trained_at)
+    erasure_marks: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
     def _inactive(self) -> frozenset[CourseId]:
@@ -284,6 +287,7 @@ class StrategyRegistry:
             loaded: dict[str, str | None] = {}
             errors: dict[str, str] = {}
             trained: dict[str, str | None] = {}
+            marks: dict[str, Any] = {}
             rollbacks: dict[str, Mapping[str, Any]] = {}
             fitted: dict[str, Mapping[str, Any]] = {}
             tuning = self._tuning(current, versions.pop(TUNING))
@@ -292,18 +296,21 @@ class StrategyRegistry:
                 if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
                     recommenders[name], loaded[name] = kept, version
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
+                    marks[name] = current.erasure_marks.get(name)  # type: ignore[union-attr]
                     rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
                     fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
                     continue
                 recommender, artifact, error = self._load(name, version, courses)
                 loaded[name] = artifact.version if artifact else None
                 trained[name] = artifact.trained_at if artifact else None
+                marks[name] = artifact.manifest.get("erasure_mark") if artifact else None
                 rollbacks[name] = _rollback(artifact.manifest) if artifact else {}
                 fitted[name] = fitted_with(artifact.manifest) if artifact else {}
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
                     recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
                     trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
+                    marks[name] = current.erasure_marks.get(name)  # type: ignore[union-attr]
                     rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
                     fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
                     if version is None:
@@ -331,7 +338,9 @@ class StrategyRegistry:
             time.perf_counter() - started,
         )
         shown = {name: about for name, about in rollbacks.items() if about}
-        return Snapshot(key, courses, recommenders, loaded, errors, trained, tuning, shown, fitted)
+        return Snapshot(
+            key, courses, recommenders, loaded, errors, trained, tuning, shown, fitted, marks
+        )
 
     def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
         if current is not None and current.tuning.get("version") == version:

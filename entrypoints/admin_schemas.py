@@ -95,7 +95,11 @@ class ModelInfoSchema(Schema):
     )
     predates_erasure = fields.Boolean(
         allow_none=True,
-        metadata={"description": "trained before the latest erasure that removed events"},
+        metadata={
+            "description": "fitted on data read before the latest erasure that removed events "
+            "(by the erasure mark the version recorded, not by clocks), so it still holds that "
+            "learner"
+        },
     )
     weights = fields.Dict(
         keys=fields.String(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 
 from adapters.sqlalchemy.repositories import among, utc
 from adapters.sqlalchemy.tables import (
@@ -15,7 +15,13 @@ from adapters.sqlalchemy.tables import (
     slates,
     xapi_statements,
 )
-from application.ports import Erasure, ErasureRepository, StatementRecord, StatementRepository
+from application.ports import (
+    Erasure,
+    ErasureRepository,
+    LatestErasure,
+    StatementRecord,
+    StatementRepository,
+)
 from domain.model import UserId
 
 
@@ -140,13 +146,17 @@ class SqlErasureRepository(ErasureRepository):
             )
         )
 
-    def latest(self) -> datetime | None:
+    def latest(self) -> LatestErasure | None:
         # as in the events' fingerprint (SqlInteractionRepository.version)
         removed = erasures.c.counts["events"].as_integer() > 0
-        moment = self.connection.execute(
-            select(func.max(erasures.c.erased_at)).where(removed)
-        ).scalar_one()
-        return utc(moment) if moment is not None else None
+        moment, mark, newest = self.connection.execute(
+            select(
+                func.max(case((removed, erasures.c.erased_at))),
+                func.max(case((removed, erasures.c.id))),
+                func.max(erasures.c.id),
+            )
+        ).one()
+        return LatestErasure(utc(moment), int(mark), int(newest)) if mark is not None else None
 
     def any(self) -> bool:
         return self.connection.execute(select(erasures.c.id).limit(1)).first() is not None

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from application.ports import Erasure, UnitOfWork
+from application.ports import Erasure, LatestErasure, UnitOfWork
 from domain.model import UserId
 
 
@@ -53,6 +53,6 @@ class EraseLearner:
         self.erased()
         return erasure
 
-    def latest(self) -> datetime | None:
+    def latest(self) -> LatestErasure | None:
         with self.uow_factory() as uow:
             return uow.erasures.latest()

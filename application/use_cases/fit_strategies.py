@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from application.manifests import fitted_before
 from application.ports import (
     ArtifactStore,
     CorruptArtifact,
     EpochProgress,
+    LatestErasure,
     StaleBase,
     UnitOfWork,
     UnloadableArtifact,
@@ -76,8 +78,27 @@ class DataVersion:
         return cls(catalog, events) if sep else None
 
 
-#: what one cycle fits on: the data version, the courses, the events, and when they were read
-Fitting = tuple[DataVersion, list[Course], list[Interaction], str]
+#: what one cycle fits on: the data version, the courses, the events, when they were read and
+#: the erasure mark read before them
+Fitting = tuple[DataVersion, list[Course], list[Interaction], str, int]
+
+
+class Published(NamedTuple):
+    """A strategy's current version, as the trainer reads its manifest."""
+
+    version: str | None
+    fitted_on: DataVersion | None
+    settings: dict[str, Any]
+    trained_at: str | None = None
+    erasure_mark: Any = None
+
+    @property
+    def trained(self) -> datetime | None:
+        return datetime.fromisoformat(self.trained_at) if self.trained_at else None
+
+    def predates(self, erasure: LatestErasure | None) -> bool:
+        """Whether its model still holds the learner `erasure` removed."""
+        return fitted_before(erasure, self.trained_at, self.erasure_mark)
 
 
 class EmptyCatalog(Exception):
@@ -142,21 +163,19 @@ class FitStrategies:
         names = {*chosen, *self.pins}
         return {n: {**chosen.get(n, {}), **self.pins.get(n, {})} for n in names}
 
-    def data_version(self) -> tuple[DataVersion, datetime | None]:
-        """The data's fingerprint, and when a learner was last erased."""
+    def data_version(self) -> tuple[DataVersion, LatestErasure | None]:
+        """The data's fingerprint, and the latest erasure that removed events."""
         with self.uow_factory() as uow:
             version = DataVersion(uow.courses.version(), uow.interactions.version())
             return version, uow.erasures.latest()
 
-    def _published(
-        self, name: str
-    ) -> tuple[str | None, DataVersion | None, datetime | None, dict[str, Any]]:
-        """The current version, the data it was fitted on, when, and with which settings (those
-        this version knows: a newer trainer beside this one publishes others, and comparing them
-        would have the two refit the strategy in turn, each undoing the other's settings)."""
+    def _published(self, name: str) -> Published:
+        """The current version, the data it was fitted on, with which settings (those this
+        version knows: a newer trainer beside this one publishes others, and comparing them would
+        have the two refit the strategy in turn, each undoing the other's settings), and when."""
         version = self.store.current_version(name)
         if version is None:
-            return None, None, None, {}
+            return Published(None, None, {})
         try:
             # Every checksum, not only the sizes: a file rewritten in place at its size breaks
             # the version for every host that loads it afresh. The store reads a file again
@@ -167,43 +186,44 @@ class FitStrategies:
             # (settings no wanted ones can equal), whatever the data did meanwhile.
             log.warning("%s: %s; fitting a new version", name, error)
             self.damaged[name] = str(error)
-            return version, None, None, {"unreadable": str(error)}
-        manifest, trained = artifact.manifest, artifact.trained_at
+            return Published(version, None, {"unreadable": str(error)})
+        manifest = artifact.manifest
         restores = held_restoring(manifest)
         if restores is not None:
             self.held[name] = restores
         known = known_settings(name) | set(self.pins.get(name, {}))
-        return (
+        return Published(
             version,
             DataVersion.parse(manifest.get("data_version")),
-            datetime.fromisoformat(trained) if trained else None,
             {k: v for k, v in manifest.get("settings", {}).items() if k in known},
+            artifact.trained_at,
+            manifest.get("erasure_mark"),
         )
 
     def plan(self, force: bool = False) -> tuple[DataVersion, dict[str, str | None], str]:
         """The data version, the stale strategies with the versions they replace, and what
         two_tower needs ("train", "reindex" or ""). A strategy fitted with other settings than
         the wanted ones (a new tuning, a new pin) is stale too."""
-        data, erased_at = self.data_version()
+        data, erased = self.data_version()
         wanted = self.wanted()
         self.damaged, self.held = {}, {}
         stale: dict[str, str | None] = {}
         for name in self.factories:
-            version, fitted_on, trained, settings = self._published(name)
-            self._end_hold_after_erasure(name, trained, erased_at)
+            published = self._published(name)
+            self._end_hold_after_erasure(name, published, erased)
             if name in self.held:  # an operator rolled it back: --force does not undo that
                 continue
-            if force or fitted_on != data or settings != wanted.get(name, {}):
-                stale[name] = version
+            if force or published.fitted_on != data or published.settings != wanted.get(name, {}):
+                stale[name] = published.version
         two_tower = ""
         if self.train_two_tower is not None:
-            version, fitted_on, trained, settings = self._published(TWO_TOWER)
+            published = self._published(TWO_TOWER)
+            trained = published.trained
             old = trained is None or self.clock() - trained >= timedelta(
                 seconds=self.train_interval
             )
-            # An erased learner must leave the model now, not at the next scheduled training.
-            erased = erased_at is not None and (trained is None or trained < erased_at)
-            self._end_hold_after_erasure(TWO_TOWER, trained, erased_at)
+            self._end_hold_after_erasure(TWO_TOWER, published, erased)
+            fitted_on = published.fitted_on
             if TWO_TOWER in self.held:
                 # Rolled back by an operator: the held weights stay, but courses added since are
                 # embedded with them (the new version stays held), or no list could name them.
@@ -211,10 +231,11 @@ class FitStrategies:
                 two_tower = "reindex" if changed else ""
             elif (
                 force
-                or version is None
-                or erased
+                or published.version is None
+                # an erased learner must leave the model now, not at the next scheduled training
+                or published.predates(erased)
                 or (fitted_on and fitted_on.events != data.events and old)
-                or settings != wanted.get(TWO_TOWER, {})
+                or published.settings != wanted.get(TWO_TOWER, {})
             ):
                 two_tower = "train"
             elif fitted_on is None or fitted_on.catalog != data.catalog:
@@ -222,11 +243,11 @@ class FitStrategies:
         return data, stale, two_tower
 
     def _end_hold_after_erasure(
-        self, name: str, trained: datetime | None, erased_at: datetime | None
+        self, name: str, published: Published, erased: LatestErasure | None
     ) -> None:
         """A rollback does not outlast an erasure: a held model fitted before a learner was
         erased still holds them, and it is fitted again now like any other."""
-        if name in self.held and erased_at is not None and (trained is None or trained < erased_at):
+        if name in self.held and published.predates(erased):
             log.warning(
                 "%s: the hold of a rollback to %s ends: a learner was erased after that model "
                 "was fitted; fitting it again",
@@ -252,9 +273,11 @@ class FitStrategies:
             return held
         started = time.perf_counter()
         # What the models will know is what this read finds: a learner erased after it is in
-        # them though the versions are published later (trained_at, which erasures are checked by).
+        # them though the versions are published later. The erasure mark, read before the data,
+        # is what erasures are checked by (trained_at is for people and the training interval).
         read_at = self.clock().isoformat()
         with self.uow_factory() as uow:
+            mark = uow.erasures.mark()
             courses = uow.courses.all()
             events = list(uow.interactions.stream())
         say(
@@ -262,7 +285,7 @@ class FitStrategies:
         )
         wanted = self.wanted()
         # The cheap strategies first, with the settings chosen last time: answers improve at once.
-        fitting = (data, courses, events, read_at)
+        fitting = (data, courses, events, read_at, mark)
         done = [self._fit(n, base, fitting, wanted, say) for n, base in stale.items()]
         if two_tower == "train" and self._tuning_due(data, events):
             tuned = self._tune(data, courses, events, say)
@@ -270,9 +293,9 @@ class FitStrategies:
                 done.append(tuned)
                 wanted = self.wanted()
                 for name in self.factories:
-                    version, _, _, settings = self._published(name)
-                    if name not in self.held and settings != wanted.get(name, {}):
-                        done.append(self._fit(name, version, fitting, wanted, say))
+                    published = self._published(name)
+                    if name not in self.held and published.settings != wanted.get(name, {}):
+                        done.append(self._fit(name, published.version, fitting, wanted, say))
         if two_tower:
             done.append(self._two_tower(two_tower, fitting, wanted.get(TWO_TOWER, {}), say))
         return held + [self._repairing(fitted) for fitted in done]
@@ -299,7 +322,7 @@ class FitStrategies:
         wanted: Settings,
         say: Callable[[str], None],
     ) -> Fitted:
-        data, courses, events, read_at = fitting
+        data, courses, events, read_at, mark = fitting
         started = time.perf_counter()
         settings = wanted.get(name, {})
         try:
@@ -319,6 +342,7 @@ class FitStrategies:
                     **manifest,
                     "data_version": str(data),
                     "trained_at": read_at,
+                    "erasure_mark": mark,
                     "fit_seconds": round(fitted, 3),
                     "settings": settings,
                 },
@@ -382,7 +406,7 @@ class FitStrategies:
         return Fitted(TUNING, version, seconds, "tuned")
 
     def _two_tower(self, what: str, fitting: Fitting, settings, say) -> Fitted:  # type: ignore[no-untyped-def]
-        data, courses, events, read_at = fitting
+        data, courses, events, read_at, mark = fitting
         started = time.perf_counter()
         try:
             if what == "train":
@@ -395,12 +419,13 @@ class FitStrategies:
                     data_version=str(data),
                     settings=settings,
                     read_at=read_at,
+                    erasure_mark=mark,
                 )
                 version, note = trained.version, "trained"
             else:
                 assert self.rebuild_index is not None
                 # The model still knows only the events it was trained on.
-                trained_on = self._published(TWO_TOWER)[1]
+                trained_on = self._published(TWO_TOWER).fitted_on
                 now = DataVersion(data.catalog, trained_on.events if trained_on else "")
                 rebuilt = self.rebuild_index().execute(reencode=True, data_version=str(now))
                 version, note = rebuilt.version, f"re-embedded {rebuilt.indexed} courses"

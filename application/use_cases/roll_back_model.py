@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from application.ports import Artifact, ArtifactStore, CorruptArtifact
+from application.manifests import fitted_before
+from application.ports import Artifact, ArtifactStore, CorruptArtifact, LatestErasure
 from domain.errors import InvalidStrategy
 
 #: what the store writes into every manifest itself: a republish gets its own
@@ -50,7 +50,7 @@ class RollBackModel:
         self,
         store: ArtifactStore,
         strategies: Sequence[str],
-        latest_erasure: Callable[[], datetime | None] = lambda: None,
+        latest_erasure: Callable[[], LatestErasure | None] = lambda: None,
     ) -> None:
         self.store = store
         self.strategies = sorted(strategies)
@@ -69,12 +69,12 @@ class RollBackModel:
             raise RollbackRefused(f"{strategy} has no published version")
         old = self._chosen(strategy, current) if to is None else self._named(strategy, current, to)
         erased = self.latest_erasure()
-        trained = datetime.fromisoformat(old.trained_at) if old.trained_at else None
-        if erased is not None and (trained is None or trained < erased):
+        if fitted_before(erased, old.trained_at, old.manifest.get("erasure_mark")):
+            assert erased is not None
             raise RollbackRefused(
                 f"{strategy} {old.version} was fitted before a learner was erased "
-                f"({erased.isoformat(timespec='seconds')}): restoring it would bring their data "
-                "back; nothing was rolled back"
+                f"({erased.at.isoformat(timespec='seconds')}): restoring it would bring their "
+                "data back; nothing was rolled back"
             )
         restores = str(old.manifest.get("restores") or old.version)  # a copy names its original
         manifest = republished(old, restores=restores, held=True)

@@ -53,17 +53,20 @@ class TrainTwoTower:
         data_version: str | None = None,
         settings: Mapping[str, Any] | None = None,
         read_at: str | None = None,
+        erasure_mark: int | None = None,
     ) -> TrainResult:
         """Trains on `data` (courses, events oldest first) or on what is stored, with `settings`
         (chosen by tuning or pinned; recorded in the manifest) over the configured ones. Raises
         StaleBase if another version was published while this one trained: it would be replaced
-        by an older fit. `read_at`: when `data` was read (ISO 8601), recorded as trained_at: a
-        learner erased after it is in the model, whenever it is published."""
+        by an older fit. `read_at`: when `data` was read (ISO 8601), recorded as trained_at, and
+        `erasure_mark`, the erasure mark read before it: a learner erased after it is in the
+        model, whenever it is published."""
         started = time.perf_counter()
         base = self.store.current_version(self.trainer.artifact_name)
         read_at = read_at or datetime.now(UTC).isoformat()
         if data is None:
             with self.uow_factory() as uow:
+                erasure_mark = uow.erasures.mark()
                 data_version = f"{uow.courses.version()}|{uow.interactions.version()}"
                 courses = uow.courses.all()
                 histories, events = strongest_events(uow.interactions.stream(STREAM_BATCH))
@@ -80,6 +83,8 @@ class TrainTwoTower:
             "settings": dict(settings or {}),
             "trained_at": read_at,
         }
+        if erasure_mark is not None:
+            manifest["erasure_mark"] = erasure_mark
         if data_version is not None:
             manifest["data_version"] = data_version
         version = self.store.publish(self.trainer.artifact_name, files, manifest, based_on=base)

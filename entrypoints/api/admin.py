@@ -12,7 +12,8 @@ from flask import Blueprint, url_for
 from application.bandit import BanditService
 from application.filters import check_filters
 from application.hybrid import parse_weights
-from application.ports import Job, StorageUnavailable, UnitOfWork
+from application.manifests import fitted_before
+from application.ports import Job, LatestErasure, StorageUnavailable, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
 from application.trainer import FORGET_AFTER
 from application.use_cases.erase_learner import EraseLearner
@@ -57,7 +58,7 @@ def models(  # type: ignore[no-untyped-def]
         for model in shown:  # not "false": whether a learner was erased since is unknown
             model["predates_erasure"] = None
     body = {
-        "latest_erasure": latest.isoformat() if latest else None,
+        "latest_erasure": latest.at.isoformat() if latest else None,
         "tuning": {
             "version": tuning["version"],
             "tuned_at": tuning.get("created_at"),
@@ -99,7 +100,7 @@ def trainers_seen(uow_factory: Callable[[], UnitOfWork]) -> list[dict[str, str]]
 
 def described(
     snapshot: Snapshot,
-    latest_erasure: datetime | None,
+    latest_erasure: LatestErasure | None,
     pins: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[dict[str, object]]:
     """Each strategy: what it describes of itself, the published version it answers from
@@ -123,10 +124,11 @@ def described(
             info["restores"] = rollback.get("restores")
             info["held"] = bool(rollback.get("held"))
             trained = snapshot.trained_at.get(name)
+            mark = snapshot.erasure_marks.get(name)
             info["predates_erasure"] = (
                 None
-                if not trained
-                else latest_erasure is not None and datetime.fromisoformat(trained) < latest_erasure
+                if not trained and mark is None
+                else fitted_before(latest_erasure, trained, mark)
             )
             answering = dict(snapshot.fitted.get(name, {})) if version else None
             info["fitted_with"] = answering

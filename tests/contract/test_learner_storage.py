@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from application.ports import Erasure, StatementRecord
+from application.ports import Erasure, LatestErasure, StatementRecord
 from domain.model import Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, event
 
@@ -153,7 +153,9 @@ def test_the_latest_erasure_time_is_remembered(uow_factory):
         uow.erasures.record(Erasure("b" * 64, NOW, {"events": 0}))
         uow.commit()
     with uow_factory() as uow:
-        assert uow.erasures.latest() == later
+        first = uow.erasures.mark() - 1  # the first of the two (an id on the databases)
+        # the latest that removed events, by its mark; and the mark of the newest of all
+        assert uow.erasures.latest() == LatestErasure(later, first, first + 1)
         assert uow.erasures.erased(["a" * 64, "c" * 64]) == {"a" * 64: later}
         assert uow.erasures.erased([]) == {}
 
@@ -168,7 +170,8 @@ def test_the_latest_erasure_is_the_latest_that_removed_events(uow_factory):
         uow.erasures.record(Erasure("a" * 64, NOW, {"events": 2, "slates": 1}))
         uow.commit()
     with uow_factory() as uow:
-        assert uow.erasures.latest() == NOW
+        mark = uow.erasures.mark()
+        assert uow.erasures.latest() == LatestErasure(NOW, mark, mark)
         assert uow.erasures.erased(["b" * 64]) == {"b" * 64: later}  # still on record
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, select
 
@@ -398,4 +399,43 @@ def test_a_learner_erased_while_the_trainer_fits_counts_as_still_in_those_models
     app.container.fit_strategies(train_two_tower=None).execute()  # the erasure changed the data
     listed = client.get("/admin/recommendations/models", headers=AUTH).json["models"]
     assert all(m["predates_erasure"] is False for m in listed if m.get("source") == "published")
+    app.container.engine().dispose()
+
+
+def test_a_trainer_whose_clock_is_ahead_still_counts_a_learner_erased_during_its_fit(
+    sqlite_url, tmp_path, monkeypatch
+):
+    """The trainer's host an hour ahead of the web host that erased the learner: by the clocks
+    the model was fitted after the erasure, so it passed for one without the learner (no
+    retraining of two_tower, a rollback to it allowed). The erasure's mark, read before the data,
+    says otherwise on any clock."""
+    from datetime import timedelta
+
+    from adapters.item_cf import ItemCFRecommender
+    from application.use_cases.roll_back_model import RollbackRefused
+    from domain.model import UserId
+
+    app = make_app(sqlite_url, caught_up=False, admin_token=TOKEN, models_dir=tmp_path / "models")
+    client = app.test_client()
+    catalog = {"courses": [course_json(c) for c in CATALOG]}
+    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
+    _learner_activity(client)
+    fit = ItemCFRecommender.fit
+
+    def fit_then_erase(self, courses, events):  # type: ignore[no-untyped-def]
+        fit(self, courses, events)
+        if any(e.user_id == LEARNER for e in events):
+            app.container.erase_learner().execute(UserId(LEARNER))
+
+    monkeypatch.setattr(ItemCFRecommender, "fit", fit_then_erase)
+    ahead = lambda: datetime.now(UTC) + timedelta(hours=1)  # noqa: E731
+    app.container.fit_strategies(train_two_tower=None, clock=ahead).execute()
+    shown = client.get("/admin/recommendations/models", headers=AUTH).json
+    item_cf = next(m for m in shown["models"] if m["strategy"] == "item_cf")
+    assert item_cf["trained_at"] > shown["latest_erasure"]  # by the clocks, after it
+    assert item_cf["predates_erasure"] is True, item_cf
+    monkeypatch.setattr(ItemCFRecommender, "fit", fit)
+    app.container.fit_strategies(train_two_tower=None, clock=ahead).execute()
+    with pytest.raises(RollbackRefused, match="was fitted before a learner was erased"):
+        app.container.roll_back_model().execute("item_cf", to=item_cf["version"])
     app.container.engine().dispose()
