@@ -128,7 +128,8 @@ class ExplainRecommendation:
         # The whole pool in order, so a candidate placed after the k-th can say where it fell.
         final = rerank(pool, history, catalog, len(pool), policy, self.clock())
         shown = final.items[: query.k]
-        if final.items and name != FALLBACK and len(final.items) < query.k:
+        # as home: the candidates, not what the ranking stage kept of them, decide the filling
+        if pool and name != FALLBACK and len(final.items) < query.k:
             shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
         shown = prerequisites_first(shown, catalog)  # as home serves it
         served = next((r for r in shown if r.course_id == course_id), None)
@@ -176,7 +177,7 @@ class ExplainRecommendation:
             "candidates": len(pool),
             "rules": rules,
             "final_rank": served.rank if served else None,
-            **_note(name, len(final.items), query.k),
+            **_note(name, len(pool), len(final.items), query.k),
         }
 
 
@@ -207,11 +208,11 @@ def _filters(query: ExplainQuery) -> str:
     return ", ".join(said + ([f"level {query.level.value!r}"] if query.level else []))
 
 
-def _note(name: str, ranked: int, k: int) -> dict[str, str]:
+def _note(name: str, candidates: int, ranked: int, k: int) -> dict[str, str]:
     """What a home request does when the strategy cannot fill the list on its own."""
     if name == FALLBACK and ranked < k:  # home does not complete popularity's own list
         return {"note": f"{ranked} courses may be recommended to this learner, fewer than {k}"}
-    if not ranked:
+    if not candidates:
         return {"note": "no candidates for this learner: popularity answers"}
     if ranked < k:
         return {"note": f"{ranked} of {k} places from this strategy: popular courses fill the rest"}

@@ -7,11 +7,12 @@ import pytest
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.upsert_courses import UpsertCourses
-from domain.model import CourseId, UserId
+from domain.model import CourseId, Level, UserId
 from tests.conftest import CATALOG, course, event
 from tests.unit.test_use_cases import popularity_and_content, serving
 
@@ -164,3 +165,52 @@ def test_a_course_item_cf_does_not_recommend_is_said_to_have_nothing_pointing_to
         assert answer["strategies"][0]["rules"] == [
             "not known to this strategy's model yet: it learns of it when it is next fitted"
         ], strategy
+
+
+def test_a_list_whose_every_candidate_strict_prerequisites_removed_is_explained_as_served(
+    uow, tmp_path
+):
+    """content finds only the quantum lab for a learner of the quantum primer, and the lab needs
+    Lenses, not taken: with strict prerequisites nothing of content's is left and popular courses
+    make the whole list. The explanation gives them the ranks and reasons the learner was shown."""
+    UpsertCourses(uow).execute(
+        [
+            course("primer", "Quantum Physics Primer", "Physics", tags=("quantum",)),
+            course(
+                "lab",
+                "Quantum Physics Lab",
+                "Physics",
+                Level.INTERMEDIATE,
+                tags=("quantum",),
+                prerequisites=("lenses",),
+            ),
+            course("lenses", "Lenses", "Optics", Level.INTERMEDIATE),
+            course("cooking", "Spanish Cooking", "Food", Level.INTERMEDIATE),
+        ]
+    )
+    LogInteractions(uow).execute(
+        [
+            event("u1", "primer", "enroll", 1),
+            event("u2", "lenses", "complete", 2),
+            event("u2", "cooking", "enroll", 3),
+        ]
+    )
+    registry = serving(
+        uow,
+        {"popularity": lambda: PopularityRecommender(None), "content": ContentRecommender},
+        tmp_path,
+    )
+    query = RecommendHomeQuery(UserId("u1"), k=3, strategy="content", strict_prerequisites=True)
+    served = RecommendHome(uow, registry).execute(query)
+    assert [i.course.course_id for i in served.items] == ["lenses", "cooking"]
+    explain = ExplainRecommendation(uow, registry)
+    for item in served.items:
+        answer = explain.execute(
+            ExplainQuery(UserId("u1"), item.course.course_id, "content", True, k=3)
+        )
+        [entry] = answer["strategies"]
+        assert (entry["final_rank"], entry["reason"]) == (
+            item.recommendation.rank,
+            item.recommendation.reason,
+        ), item.course.course_id
+        assert entry["note"] == "0 of 3 places from this strategy: popular courses fill the rest"
