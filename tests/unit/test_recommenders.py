@@ -134,6 +134,26 @@ def test_only_the_more_popular_half_of_a_category_is_called_popular_in_it():
     )
 
 
+def test_an_uncategorised_course_is_called_popular_in_our_catalog_only_if_it_is_so():
+    # Every Programming course has 10 enrolments; of the two uncategorised courses, the more
+    # viewed has 2 views: the most popular course without a category, not of the catalog.
+    courses = [course(f"p{i}", f"Programming {i}") for i in range(4)]
+    courses += [course("misc_one", "Misc One", ""), course("misc_two", "Misc Two", "")]
+    events = [event(f"u{j}", f"p{i}", "enroll", j) for i in range(4) for j in range(10)]
+    events += [event("a", "misc_one", "view"), event("a", "misc_two"), event("b", "misc_two")]
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(courses, events)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["p0"] == "Popular in Programming"
+    assert reasons["misc_two"] == "A course, which learners have tried"
+    # as popular as the catalog's courses, it is popular in it
+    events += [event(f"w{j}", "misc_two", "enroll", j) for j in range(10)]
+    popular.fit(courses, events)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["misc_two"] == "Popular in our catalog"
+    assert reasons["misc_one"] == "A course, which learners have tried"
+
+
 def test_a_course_nobody_has_tried_is_not_called_popular():
     popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
