@@ -128,8 +128,8 @@ class ExplainRecommendation:
         # The whole pool in order, so a candidate placed after the k-th can say where it fell.
         final = rerank(pool, history, catalog, len(pool), policy, self.clock())
         shown = final.items[: query.k]
-        # as home: the candidates, not what the ranking stage kept of them, decide the filling
-        if pool and name != FALLBACK and len(final.items) < query.k:
+        # as home: a strategy the ranking stage left nothing of falls back to popularity whole
+        if final.items and name != FALLBACK and len(final.items) < query.k:
             shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
         shown = prerequisites_first(shown, catalog)  # as home serves it
         served = next((r for r in shown if r.course_id == course_id), None)
@@ -214,6 +214,10 @@ def _note(name: str, candidates: int, ranked: int, k: int) -> dict[str, str]:
         return {"note": f"{ranked} courses may be recommended to this learner, fewer than {k}"}
     if not candidates:
         return {"note": "no candidates for this learner: popularity answers"}
+    if not ranked:
+        return {
+            "note": f"the ranking stage removed all {candidates} candidates: popularity answers"
+        }
     if ranked < k:
         return {"note": f"{ranked} of {k} places from this strategy: popular courses fill the rest"}
     return {}

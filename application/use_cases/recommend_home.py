@@ -129,21 +129,23 @@ class RecommendHome:
             candidates, ranked = ranked_candidates(
                 recommender, history, snapshot.courses, query.k, exclude, policy, now
             )
-        if not candidates and name != FALLBACK:
-            # Unknown learners, untrained models and exhausted strategies get popular courses.
+        if not ranked and name != FALLBACK:
+            # Unknown learners, untrained models and exhausted strategies get popular courses, as
+            # do strategies whose every candidate the ranking stage removed (strict prerequisites):
+            # said so, or analytics and the bandit would credit them with popularity's list.
             name = FALLBACK
             recommender = snapshot.recommenders[FALLBACK]
             candidates, ranked = ranked_candidates(
                 recommender, history, snapshot.courses, query.k, exclude, policy, now
             )
-            if not candidates:  # nothing left to offer (e.g. a narrow filter): not a fallback
+            if not ranked:  # nothing left to offer (e.g. a narrow filter): not a fallback
                 name, recommender = requested, asked
         items = _explained(
             recommender,  # type: ignore[arg-type]
             in_catalog(history, snapshot.courses),
             ranked,
         )
-        if candidates and name != FALLBACK and len(items) < query.k:
+        if items and name != FALLBACK and len(items) < query.k:
             items += filled(snapshot, history, items, exclude, query.k, policy, now)
         # Over the whole list: a popular course completing it may be a prerequisite of one above.
         items = with_caveats(

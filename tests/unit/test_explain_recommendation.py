@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
@@ -167,12 +169,14 @@ def test_a_course_item_cf_does_not_recommend_is_said_to_have_nothing_pointing_to
         ], strategy
 
 
-def test_a_list_whose_every_candidate_strict_prerequisites_removed_is_explained_as_served(
+def test_a_strategy_strict_prerequisites_leave_nothing_of_falls_back_to_popularity_and_says_so(
     uow, tmp_path
 ):
     """content finds only the quantum lab for a learner of the quantum primer, and the lab needs
-    Lenses, not taken: with strict prerequisites nothing of content's is left and popular courses
-    make the whole list. The explanation gives them the ranks and reasons the learner was shown."""
+    Lenses, not taken: with strict prerequisites nothing of content's is left. The list of popular
+    courses was served as content's (no fallback_from), so analytics and the bandit credited
+    content with popularity's courses, and explain said nothing of them. Now it is popularity's,
+    fallen back from content, and explained as served."""
     UpsertCourses(uow).execute(
         [
             course("primer", "Quantum Physics Primer", "Physics", tags=("quantum",)),
@@ -203,14 +207,16 @@ def test_a_list_whose_every_candidate_strict_prerequisites_removed_is_explained_
     query = RecommendHomeQuery(UserId("u1"), k=3, strategy="content", strict_prerequisites=True)
     served = RecommendHome(uow, registry).execute(query)
     assert [i.course.course_id for i in served.items] == ["lenses", "cooking"]
+    assert (served.slate.strategy, served.slate.fallback_from) == ("popularity", "content")
+    assert {i.recommendation.strategy for i in served.items} == {"popularity"}
     explain = ExplainRecommendation(uow, registry)
     for item in served.items:
-        answer = explain.execute(
-            ExplainQuery(UserId("u1"), item.course.course_id, "content", True, k=3)
-        )
-        [entry] = answer["strategies"]
-        assert (entry["final_rank"], entry["reason"]) == (
+        asked = ExplainQuery(UserId("u1"), item.course.course_id, "content", True, k=3)
+        [content] = explain.execute(asked)["strategies"]
+        assert content["final_rank"] is None
+        assert content["note"] == "the ranking stage removed all 1 candidates: popularity answers"
+        [popular] = explain.execute(replace(asked, strategy="popularity"))["strategies"]
+        assert (popular["final_rank"], popular["reason"]) == (
             item.recommendation.rank,
             item.recommendation.reason,
         ), item.course.course_id
-        assert entry["note"] == "0 of 3 places from this strategy: popular courses fill the rest"
