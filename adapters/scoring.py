@@ -99,12 +99,16 @@ class ScoringRecommender(Recommender):
         source = self.index[course_id]
         scores = np.array(self.similarity(source), dtype=float)
         scores[self.rows(exclude | {course_id})] = -np.inf
-        best = top_k(scores, k)
+        best = self.closest(source, scores, k)
         said = self.similar_reasons(source, best)
         return [
             Recommendation(self.courses[i].course_id, float(scores[i]), rank, self.name, why)
             for rank, (i, why) in enumerate(zip(best, said, strict=True), start=1)
         ]
+
+    def closest(self, source: int, scores: np.ndarray, k: int) -> list[int]:
+        """The rows of the k courses most similar to `source` by `scores`."""
+        return top_k(scores, k)
 
     def scored(
         self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
