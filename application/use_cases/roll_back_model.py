@@ -101,25 +101,45 @@ class RollBackModel:
         # After a rollback the current version is a copy of an older one, held or released since:
         # going back again means older than the model it restores, not the version it replaced.
         try:
-            restores = self.store.load(strategy, current, only=()).manifest.get("restores")
+            answering_now = self.store.load(strategy, current, only=())
         except CorruptArtifact:
-            restores = None
+            answering_now = None
+        restores = answering_now.manifest.get("restores") if answering_now else None
         answering = str(restores) if restores else None
         newest = min(current, answering or current)
         older = [v for v in self.store.versions(strategy) if v < newest]
         if not older:
             raise RollbackRefused(f"no {strategy} version older than {newest} is kept")
-        return self._whole(strategy, older, "older")
+        # A reindex publishes the same model again with a new index (its trained_at kept): going
+        # back to one would restore the very model the operator is rolling back from.
+        model = answering_now.trained_at if answering_now else None
+        return self._whole(strategy, older, "older", other_than=model)
 
-    def _whole(self, strategy: str, versions: Sequence[str], which: str) -> Artifact:
-        """The first of `versions` (newest first) that loads whole."""
+    def _whole(
+        self, strategy: str, versions: Sequence[str], which: str, other_than: str | None = None
+    ) -> Artifact:
+        """The first of `versions` (newest first) that loads whole and holds another model than
+        the one fitted at `other_than`."""
         problems = []
+        same = []
         for version in versions:
             try:
+                if other_than and self._trained_at(strategy, version) == other_than:
+                    same.append(version)
+                    continue
                 return self.store.load(strategy, version)
             except CorruptArtifact as error:
                 problems.append(str(error))
+        if same:
+            problems.append(
+                f"{', '.join(same)} only index again the model answering now (fitted "
+                f"{other_than}); `--to VERSION` restores one all the same"
+            )
+            raise RollbackRefused(f"no {which} {strategy} model is kept: {'; '.join(problems)}")
         raise RollbackRefused(f"no {which} {strategy} version is whole: {'; '.join(problems)}")
+
+    def _trained_at(self, strategy: str, version: str) -> str | None:
+        return self.store.load(strategy, version, only=()).trained_at
 
 
 class ReleaseModel:
