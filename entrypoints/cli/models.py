@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from application.ports import ArtifactStore, CorruptArtifact, StaleBase, UnloadableArtifact
+from application.use_cases.roll_back_model import held_restoring
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
@@ -44,6 +45,7 @@ def train_two_tower(
     if if_missing and _usable_model(container.artifact_store()):
         click.echo("a two-tower model exists already; not training")
         return
+    _may_publish(container, container.artifact_store())
     settings = dict(container.config.two_tower())
     if config_path is not None:
         try:
@@ -81,6 +83,31 @@ def _epochs(manifest: dict[str, Any]) -> str:
     if len(each) == 1:
         return f"{int(each[0])} epochs"
     return f"{len(each)} members, {'/'.join(str(int(n)) for n in each)} epochs"
+
+
+def _may_publish(container: Container, store: ArtifactStore) -> None:
+    """Before a training that may take hours: an unwritable RS_MODELS_DIR would throw it away at
+    the end, and a held rollback is the operator's word that the newer model must not answer (the
+    trainer keeps it, even with --force)."""
+    try:
+        store.check_writable()
+    except OSError as error:
+        raise click.ClickException(
+            f"RS_MODELS_DIR={container.config.models_dir()!r} is not writable: "
+            f"{error.strerror or error}; nothing was trained"
+        ) from None
+    current = store.current_version("two_tower")
+    if current is None:
+        return
+    try:
+        restores = held_restoring(store.load("two_tower", current, only=()).manifest)
+    except CorruptArtifact:  # a damaged version is for a training to replace
+        return
+    if restores:
+        raise click.ClickException(
+            f"two_tower is held by a rollback to {restores}; `recsys rollback two_tower "
+            "--release` lets a training replace it; nothing was trained"
+        )
 
 
 def _usable_model(store: ArtifactStore) -> bool:

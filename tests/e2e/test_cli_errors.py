@@ -167,8 +167,13 @@ def test_a_publish_onto_a_full_disk_is_one_line_and_the_published_versions_stay(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(adapters.fs_artifacts, "_write", disk_full)
+    trained = CliRunner().invoke(cli, ["train-two-tower", "--epochs", "1"])
+    assert trained.exit_code == 1
+    # found before hours of training, not after
+    assert trained.output.endswith(
+        "is not writable: No space left on device; nothing was trained\n"
+    )
     for command, what in [
-        (["train-two-tower", "--epochs", "1"], "two_tower"),
         (["export-embeddings"], "two_tower"),
         (["rebuild-index"], "two_tower"),
         (["rollback", "item_cf"], "item_cf"),

@@ -354,3 +354,35 @@ def test_a_damaged_rollback_falls_back_to_what_it_restores_not_to_what_it_replac
     assert _answers(snapshot.recommenders["item_cf"]) == _answers(_restored(store, older))
     assert snapshot.trained_at["item_cf"] == store.load("item_cf", older, only=()).trained_at
     worker.container.engine().dispose()
+
+
+def test_a_manual_two_tower_training_keeps_a_held_rollback_and_says_how_to_release(service):
+    app, run = service
+    store = app.container.artifact_store()
+    first = store.publish("two_tower", {"model.pt": b"1"}, {"trained_at": "2026-11-01T00:00:00"})
+    held = store.publish("two_tower", {"model.pt": b"1"}, {"restores": first, "held": True})
+    app.container.log_interactions().execute(FIRST)
+
+    refused = run("train-two-tower", "--epochs", "1")
+
+    assert refused.exit_code == 1
+    assert f"two_tower is held by a rollback to {first}" in refused.output
+    assert "recsys rollback two_tower --release" in refused.output
+    assert store.current_version("two_tower") == held
+
+
+def test_a_manual_two_tower_training_on_an_unwritable_models_dir_stops_before_training(
+    sqlite_url, tmp_path
+):
+    not_a_folder = tmp_path / "models"
+    not_a_folder.write_text("")
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(not_a_folder))
+    app.container.upsert_courses().execute(CATALOG)
+    app.container.log_interactions().execute(FIRST)
+
+    result = CliRunner().invoke(cli, ["train-two-tower", "--epochs", "1"], obj=app.container)
+
+    assert result.exit_code == 1
+    assert "is not writable" in result.output and "nothing was trained" in result.output
+    assert "training two_tower" not in result.output
+    app.container.engine().dispose()
