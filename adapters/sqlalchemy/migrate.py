@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, make_url, text
 
 import migrations
 from adapters.sqlalchemy.engine import build_engine
 
 log = logging.getLogger(__name__)
+
+#: the advisory lock key of migrations (any number no other lock uses)
+MIGRATION_LOCK = 0x7265637379730009
+LOCK = text("SELECT pg_try_advisory_lock(:key)")
 
 
 def alembic_config(url: str) -> Config:
@@ -30,17 +37,46 @@ def upgrade(url: str, revision: str = "head", create: bool = True) -> str | None
     back (its tables are a superset of these; Alembic cannot upgrade from a revision it cannot
     find, and the trainer would stop). Without `create`, a SQLite file that does not exist is
     UnusableDatabase, not a new empty database (the trainer migrates, but never creates)."""
-    if revision == "head":
-        newer = _unknown_revisions(url, create)
-        if newer:
-            left = (
-                f"the database schema is at revision {', '.join(sorted(newer))}, newer than this "
-                f"version knows ({', '.join(sorted(known_revisions()[1]))}): left as it is"
-            )
-            log.warning(left)
-            return left
-    command.upgrade(alembic_config(url), revision)
+    with _alone(url):
+        if revision == "head":
+            newer = _unknown_revisions(url, create)
+            if newer:
+                left = (
+                    f"the database schema is at revision {', '.join(sorted(newer))}, newer than "
+                    f"this version knows ({', '.join(sorted(known_revisions()[1]))}): left as it is"
+                )
+                log.warning(left)
+                return left
+        command.upgrade(alembic_config(url), revision)
     return None
+
+
+@contextlib.contextmanager
+def _alone(url: str) -> Iterator[None]:
+    """Holds PostgreSQL's migration lock: trainers starting together on every host (each
+    migrates) or init-db run from two places would otherwise each create the same tables, and all
+    but one stop on a duplicate. Taken by polling: every statement has the connection's timeout,
+    and another host's migration may take longer. SQLite writers wait for one another anyway."""
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = build_engine(url)
+    try:
+        with engine.connect() as connection:
+            said = False
+            while not connection.execute(LOCK, {"key": MIGRATION_LOCK}).scalar_one():
+                if not said:
+                    log.info("waiting for another process's migration to end")
+                    said = True
+                time.sleep(0.5)
+            connection.commit()  # the lock is the session's: no transaction left open meanwhile
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def _unknown_revisions(url: str, create: bool) -> set[str]:

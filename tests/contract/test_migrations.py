@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import known_revisions
@@ -166,3 +167,42 @@ def test_a_course_written_while_an_import_holds_the_revision_waits_rather_than_d
         assert title == "by hand"  # after the import, as it waited for it
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_migrations_started_together_on_several_hosts_wait_for_one_another(postgres_engine):
+    """Every host's trainer migrates as it starts (and init-db may run from each host's deploy):
+    on a new or older database all but one stopped on a duplicate table."""
+    import subprocess
+    import sys
+
+    import psycopg
+    from sqlalchemy import inspect
+
+    from tests.conftest import POSTGRES_URL
+
+    name = "h_migrations_together"
+    server = make_url(POSTGRES_URL)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = server.set(database=name).render_as_string(hide_password=False)
+    script = "import sys; from adapters.sqlalchemy.migrate import upgrade; upgrade(sys.argv[1])"
+    try:
+        started = [
+            subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        said = [p.communicate()[1].decode() for p in started]
+        failures = [words[-300:] for p, words in zip(started, said, strict=True) if p.returncode]
+        assert failures == []
+        engine = build_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert "courses" in inspect(connection).get_table_names()
+        finally:
+            engine.dispose()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
