@@ -9,6 +9,9 @@ from alembic import context
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.tables import metadata
 
+#: how long one migration statement may run (a frozen server is noticed after this, too)
+MIGRATION_STATEMENT_SECONDS = 6 * 3600.0
+
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("RS_DATABASE_URL", "")
 
@@ -17,7 +20,10 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = build_engine(url, create=True)  # migrating is what makes a new database
+    # Migrating is what makes a new database. Its statements may rewrite a large table (0002
+    # counts every slate's items), far beyond a request's timeout; its lock waits may not: a
+    # waiting ALTER TABLE holds up every request behind it.
+    engine = build_engine(url, create=True, statement_timeout=MIGRATION_STATEMENT_SECONDS)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -27,12 +27,17 @@ _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
 def build_engine(
-    url: str, timeout: float | None = None, create: bool = False, breaker: Breaker | None = None
+    url: str,
+    timeout: float | None = None,
+    create: bool = False,
+    breaker: Breaker | None = None,
+    statement_timeout: float | None = None,
 ) -> Engine:
     """`create`: a SQLite file missing (and its folder) is made, which only migrating asks for:
     any other command on a mistyped path would make an empty database there and carry on with
     it as if it were the real one (a trainer would publish models of nothing). `breaker` is
-    told of every outage (see adapters.sqlalchemy.breaker)."""
+    told of every outage (see adapters.sqlalchemy.breaker). `statement_timeout`: how long a
+    PostgreSQL statement may run, when not `timeout` (a migration rewriting a large table)."""
     timeout = timeout or DEFAULT_TIMEOUT_SECONDS
     parsed = make_url(url)
     unusable: Callable[[ExceptionContext], None] | None = None
@@ -40,7 +45,7 @@ def build_engine(
         engine = _sqlite(parsed, timeout, create)
         unusable = _unusable_sqlite(parsed.database or "")
     else:
-        engine = _postgres(url, timeout)
+        engine = _postgres(url, timeout, statement_timeout or timeout)
 
     @event.listens_for(engine, "handle_error")
     def classify(context: ExceptionContext) -> None:
@@ -103,7 +108,7 @@ def on_answer(engine: Engine, callback: Callable[[], None]) -> None:
     event.listen(engine, "after_cursor_execute", lambda *_: callback())
 
 
-def _postgres(url: str, timeout: float) -> Engine:
+def _postgres(url: str, timeout: float, statement: float) -> Engine:
     milliseconds = int(timeout * 1000)
     engine = create_engine(
         url,
@@ -114,7 +119,8 @@ def _postgres(url: str, timeout: float) -> Engine:
             # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
             # costs a ping and a connect, so together they stay within timeout + 1.
             "connect_timeout": max(2, round(timeout) - 1),
-            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+            "options": f"-c statement_timeout={int(statement * 1000)} "
+            f"-c lock_timeout={milliseconds}",
         },
     )
     # statement_timeout is enforced by the server, so a frozen server never enforces it: the
@@ -123,7 +129,7 @@ def _postgres(url: str, timeout: float) -> Engine:
 
     @event.listens_for(engine, "before_cursor_execute")
     def arm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
-        watchdog.arm(cursor.connection.fileno(), timeout + 1, cursor.connection)
+        watchdog.arm(cursor.connection.fileno(), statement + 1, cursor.connection)
 
     @event.listens_for(engine, "after_cursor_execute")
     def disarm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]

@@ -206,3 +206,53 @@ def test_migrations_started_together_on_several_hosts_wait_for_one_another(postg
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.postgres
+def test_a_migration_rewriting_a_large_table_may_take_longer_than_a_request(
+    postgres_engine, monkeypatch
+):
+    """0002 counts every served slate's items: on a deployment with millions it ran past the
+    request timeout (3 s) and init-db said, at every try, that the database was unavailable.
+    Here the request timeout is cut to 20 ms against a few thousand slates."""
+    import psycopg
+    from sqlalchemy import text
+
+    import adapters.sqlalchemy.engine
+    from adapters.sqlalchemy.migrate import upgrade
+    from tests.conftest import POSTGRES_URL
+
+    name = "h_migrations_long"
+    server = make_url(POSTGRES_URL)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url, "0001")
+        own = server.set(drivername="postgresql", database=name)
+        with psycopg.connect(own.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO slates (recommendation_id, user_id, strategy, served_at) "
+                "SELECT 'r' || g, 'u', 'hybrid', now() FROM generate_series(1, 100000) g"
+            )
+            conn.execute(
+                "INSERT INTO slate_items (recommendation_id, rank, course_id, score, reason) "
+                "SELECT 'r' || g, 1, 'c', 1.0, '' FROM generate_series(1, 100000) g"
+            )
+        monkeypatch.setattr(adapters.sqlalchemy.engine, "DEFAULT_TIMEOUT_SECONDS", 0.02)
+
+        assert upgrade(url) is None
+
+        engine = build_engine(url, timeout=3)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT sum(impressions) FROM slates")).scalar() == (
+                    100000
+                )
+        finally:
+            engine.dispose()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
