@@ -62,6 +62,9 @@ class FilesystemArtifactStore(ArtifactStore):
         _write(probe, b"")
         probe.unlink()
 
+    def absent(self) -> str | None:
+        return None if self.root.is_dir() else str(self.root)
+
     def _versions_dir(self, name: str) -> Path:
         return self.root / name / "versions"
 

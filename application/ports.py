@@ -308,6 +308,11 @@ class ArtifactStore(abc.ABC):
     def check_writable(self) -> None:
         """Raise OSError if a publish could not write (a trainer checks before its first fit)."""
 
+    def absent(self) -> str | None:
+        """Where the store should be and is not (nothing published there yet, or a shared volume
+        not mounted on this host), or None."""
+        return None
+
     @abc.abstractmethod
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         """A version with its files (all, or those of `only` it has) checked against the

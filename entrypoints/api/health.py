@@ -66,7 +66,17 @@ def readyz(  # type: ignore[no-untyped-def]
         # a version that failed its checks is not "not published yet": say what failed
         rejected = [snapshot.errors[name] for name in missing if name in snapshot.errors]
         unpublished = [name for name in missing if name not in snapshot.errors]
-        if unpublished:
+        absent = strategies.artifacts.absent()
+        if unpublished and absent:
+            # on a web host the trainers' shared volume may be missing, not the trainers: the
+            # path is for the log, as the database's address is
+            log.warning("not ready: the models folder %s does not exist on this host", absent)
+            rejected.append(
+                f"no published version of {', '.join(unpublished)}: the models folder "
+                "(RS_MODELS_DIR) does not exist on this host, so no trainer has published into "
+                "it (a shared volume not mounted here? the server's log names it)"
+            )
+        elif unpublished:
             rejected.append(
                 f"no published version of {', '.join(unpublished)} yet "
                 "(is `recsys trainer` running?)"

@@ -65,3 +65,18 @@ def test_why_the_database_does_not_answer_is_logged_not_told_to_whoever_asks(cap
     assert message == "database unreachable (the server's log says why)"
     logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("refused" in line and "127.0.0.1" in line for line in logged), logged
+
+
+def test_a_web_host_without_the_models_folder_says_so_not_that_no_trainer_runs(
+    sqlite_url, tmp_path, caplog
+):
+    """The trainers publish on another host, into a volume this one has not mounted: "is
+    `recsys trainer` running?" sent the operator to trainers that were working."""
+    unmounted = tmp_path / "mnt" / "recsys-models"
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(unmounted))
+    app.test_client().post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    message = _ready(app).json["error"]["message"]
+    assert "the models folder (RS_MODELS_DIR) does not exist on this host" in message
+    assert "is `recsys trainer` running?" not in message
+    assert str(unmounted) not in message  # a path of this host: for its log
+    assert any(str(unmounted) in r.getMessage() for r in caplog.records)
