@@ -133,7 +133,10 @@ def _timestamp(value: Any, now: datetime, max_clock_skew: timedelta) -> datetime
         raise Invalid("timestamp", "must be an ISO 8601 date and time")
     if moment.tzinfo is None:
         raise Invalid("timestamp", "must include a time zone (e.g. Z or +02:00)")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 lies past the last representable moment
+        raise Invalid("timestamp", "is not a representable date and time") from None
     if moment < EARLIEST:
         raise Invalid("timestamp", "must not lie before 1970")
     if moment > now + max_clock_skew:  # the limit of every event (LogInteractions)

@@ -212,6 +212,15 @@ def test_statements_take_the_configured_clock_skew_like_events(sqlite_url):
     app.container.engine().dispose()
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_timestamp_past_the_calendars_ends_is_refused_as_one_naming_it(lms, moment):
+    sent = copy.deepcopy(SPEC_COMPLETED) | {"timestamp": moment}
+    refused = lms.post(URL, json=sent, headers=XAPI)
+    assert refused.status_code == 400
+    assert refused.json["error"]["message"] == "timestamp: is not a representable date and time"
+    assert events(lms) == []
+
+
 def test_an_lrs_client_without_credentials_is_told_to_send_the_xapi_key_with_basic(sqlite_url):
     app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
     client = app.test_client()
