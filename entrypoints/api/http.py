@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError
@@ -105,6 +106,12 @@ def query(schema: type[Schema]) -> dict[str, Any]:
     repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
     if repeated:
         raise ValidationError({n: ["given more than once; give it once"] for n in repeated})
+    # werkzeug keeps bytes that are no UTF-8 as their escapes: user_id=caf%E9 would be "caf%E9"
+    raw = _wsgi_bytes(request.environ.get("QUERY_STRING", ""))
+    pairs = [[unquote_to_bytes(part) for part in pair.split(b"=", 1)] for pair in raw.split(b"&")]
+    garbled = [pair[0] for pair in pairs if not all(map(_utf8, pair))]
+    if garbled:
+        raise ValidationError({n.decode("utf-8", "replace"): [NOT_UTF8] for n in garbled})
     return _loader(schema).load(request.args.to_dict())  # type: ignore[return-value]
 
 
@@ -149,9 +156,31 @@ def _typed_slash() -> bool:
 
 def validate_path_ids() -> None:
     """The ids in the request's path follow the id rule (a 400 naming the id)."""
+    # werkzeug replaces bytes that are no UTF-8 with U+FFFD: DELETE /learners/caf%E9 would
+    # erase "caf\ufffd", not the learner meant
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    garbled = not _utf8(unquote_to_bytes(_wsgi_bytes(raw.partition("?")[0])))
     for name, value in (request.view_args or {}).items():
         if name in PATH_IDS:
+            if garbled and "\ufffd" in value:
+                raise ValidationError({name: [NOT_UTF8]})
             path_id(value, name)
+
+
+NOT_UTF8 = "is not UTF-8 text (send an id's UTF-8 bytes percent-encoded)"
+
+
+def _wsgi_bytes(text: str) -> bytes:
+    """The bytes a WSGI string stands for (PEP 3333: one character per byte, as latin-1)."""
+    return text.encode("latin-1", "ignore")
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @functools.cache

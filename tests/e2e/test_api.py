@@ -267,6 +267,32 @@ def test_an_unknown_query_parameter_is_a_400_naming_it_on_every_endpoint(client,
     ]
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "field"),
+    [
+        ("GET", f"{HOME}?user_id=caf%E9", "user_id"),
+        ("GET", f"{HOME}?user_id=user1&category=Dat%E9", "category"),
+        ("GET", "/api/v1/recommendations/stats/user/caf%E9", "user_id"),
+        ("DELETE", "/api/v1/learners/caf%E9", "user_id"),
+        ("GET", "/api/v1/courses/caf%E9", "course_id"),
+    ],
+)
+def test_an_id_sent_in_bytes_that_are_no_utf8_is_a_400_not_taken_for_another_id(
+    client, method, url, field
+):
+    # "café" sent in latin-1: werkzeug read it as "caf%E9" or "caf\ufffd", someone else
+    response = client.open(url, method=method)
+    assert response.status_code == 400
+    assert response.json["error"]["problems"] == [
+        {
+            "index": None,
+            "field": field,
+            "message": "is not UTF-8 text (send an id's UTF-8 bytes percent-encoded)",
+        }
+    ]
+    assert client.get(f"{HOME}?user_id=caf%C3%A9").status_code == 200
+
+
 def test_a_query_parameter_given_twice_is_a_400_not_a_guess(client):
     # Taking the first would answer, and record a list, for one of two learners.
     response = client.get("/api/v1/recommendations/home?user_id=user1&k=3&user_id=user2")
