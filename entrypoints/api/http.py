@@ -167,7 +167,7 @@ def validate_path_ids() -> None:
             path_id(value, name)
 
 
-NOT_UTF8 = "is not UTF-8 text (send an id's UTF-8 bytes percent-encoded)"
+NOT_UTF8 = "is not UTF-8 text (percent-encode its UTF-8 bytes)"
 
 
 def _wsgi_bytes(text: str) -> bytes:

@@ -287,7 +287,7 @@ def test_an_id_sent_in_bytes_that_are_no_utf8_is_a_400_not_taken_for_another_id(
         {
             "index": None,
             "field": field,
-            "message": "is not UTF-8 text (send an id's UTF-8 bytes percent-encoded)",
+            "message": "is not UTF-8 text (percent-encode its UTF-8 bytes)",
         }
     ]
     assert client.get(f"{HOME}?user_id=caf%C3%A9").status_code == 200
