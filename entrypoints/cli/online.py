@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import click
 
 from entrypoints.cli.base import cli, container_of, unpublished
+
+#: A century: far enough back for any slate, near enough for the date it reaches to exist
+#: (`--hours 1e9` ran past year 1, a traceback).
+CENTURY_HOURS = 24 * 366 * 100
+
+
+def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if math.isnan(value):  # passes every range: no comparison with NaN is true
+        raise click.BadParameter("nan is not a number")
+    return value
 
 
 @cli.command("update-online-model")
@@ -14,7 +25,8 @@ from entrypoints.cli.base import cli, container_of, unpublished
     "--hours",
     default=24.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=CENTURY_HOURS),
+    callback=_a_number,
     help="How far back to look for served slates.",
 )
 @click.option(
@@ -28,7 +40,8 @@ from entrypoints.cli.base import cli, container_of, unpublished
     "--settle-minutes",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=CENTURY_HOURS * 60),
+    callback=_a_number,
     help="Slates younger than this wait for their clicks to arrive.",
 )
 @click.option(

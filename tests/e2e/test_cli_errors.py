@@ -44,6 +44,16 @@ def database(sqlite_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     return sqlite_url
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--hours", "1e9"), ("--hours", "inf"), ("--hours", "nan"), ("--settle-minutes", "1e12")],
+)
+def test_an_update_window_no_calendar_holds_is_refused_in_one_line(database, option, value):
+    result = CliRunner().invoke(cli, ["update-online-model", option, value])
+    assert result.exit_code == 2, result.exception  # a usage error, not a traceback
+    assert f"Error: Invalid value for '{option}'" in result.output
+
+
 def test_exporting_into_a_folder_that_does_not_exist_makes_none_and_says_so(database, tmp_path):
     output = tmp_path / "mistyped" / "events.csv"
     result = CliRunner().invoke(cli, ["prepare-training-data", "--output", str(output)])
