@@ -228,7 +228,16 @@ def _budget(ctx: click.Context, param: click.Parameter, seconds: float | None) -
     return seconds
 
 
+def _share(ctx: click.Context, param: click.Parameter, ratio: float) -> float:
+    if math.isnan(ratio):  # passes FloatRange: no comparison with NaN is true
+        raise click.BadParameter("nan is not a share; give one from 0.05 to 0.95")
+    return ratio
+
+
 OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+#: numpy's generators, which the bootstrap draws from, take no negative seed: refused after
+#: every strategy was fitted and evaluated, the whole run was lost
+SEED = click.IntRange(min=0)
 
 
 @cli.command("eval")
@@ -248,12 +257,13 @@ OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     help="Comma-separated.",
 )
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option("--seed", default=42, show_default=True)
+@click.option("--seed", default=42, show_default=True, type=SEED)
 @click.option(
     "--ratio",
     default=0.75,
     show_default=True,
     type=click.FloatRange(0.05, 0.95),
+    callback=_share,
     help="Train share (random, temporal).",
 )
 @click.option(
@@ -439,7 +449,7 @@ def _unwritten(path: Path, error: OSError) -> click.ClickException:
 )
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default="random", show_default=True)
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option("--seed", default=42, show_default=True)
+@click.option("--seed", default=42, show_default=True, type=SEED)
 @click.option("--json", "json_out", type=OUTPUT, default=None, callback=_output)
 @click.pass_context
 def eval_two_tower(

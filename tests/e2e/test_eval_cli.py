@@ -191,6 +191,19 @@ def test_eval_checks_where_it_will_write_before_it_evaluates(tmp_path, monkeypat
     assert two_tower.exit_code == 2 and "is not a directory" in two_tower.output
 
 
+@pytest.mark.parametrize(("option", "value"), [("--seed", "-1"), ("--ratio", "nan")])
+def test_eval_refuses_a_seed_or_ratio_it_cannot_use_before_it_evaluates(
+    tmp_path, monkeypatch, option, value
+):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--tuning-budget", "0"]
+    result = CliRunner().invoke(cli, [*args, option, value])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert "ndcg@10" not in result.output  # refused before evaluating, not after
+
+
 def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "memory://")
     write_dataset(tmp_path)
