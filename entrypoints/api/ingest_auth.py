@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from collections.abc import Callable
 from functools import wraps
@@ -27,7 +26,7 @@ def _basic_credentials() -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(basic, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII ("\xff"), not UTF-8
         return ("", "")
     key, _, secret = decoded.partition(":")
     return key, secret

@@ -179,6 +179,15 @@ def test_lrs_clients_authenticate_with_basic_and_operators_with_bearer(database_
     app.container.engine().dispose()
 
 
+@pytest.mark.parametrize(("key", "status"), [("lms", 403), ("", 401)])
+def test_basic_credentials_that_are_no_base64_text_are_refused_not_a_500(sqlite_url, key, status):
+    app = make_app(sqlite_url, admin_token="admin-secret", xapi_key=key, xapi_secret=key and "s")
+    garbled = {"Authorization": "Basic \xff\xfe", **XAPI}  # bytes beyond ASCII
+    response = app.test_client().post(URL, json=SPEC_SIMPLE, headers=garbled)
+    assert response.status_code == status
+    app.container.engine().dispose()
+
+
 def test_authorization_schemes_are_taken_in_any_case_as_http_says(sqlite_url):
     app = make_app(sqlite_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
     client = app.test_client()
