@@ -244,8 +244,14 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise _not_utf8(path) from None
 
 
+#: csv's own limit on a field (128 Ki characters) raised csv.Error, a traceback, on a long
+#: description: lifted, so that the schema names the field and its limit, as for JSON lines
+CSV_FIELD_LIMIT = 2**31 - 1
+
+
 def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
     if path.suffix.lower() == ".csv":
+        csv.field_size_limit(CSV_FIELD_LIMIT)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             for row in reader:

@@ -642,6 +642,19 @@ def test_a_json_row_python_cannot_read_is_a_bad_row_not_a_traceback(
     assert counts(database_url)[1] == 0
 
 
+def test_a_csv_field_longer_than_csvs_own_limit_is_a_bad_row_not_a_traceback(
+    run, database_url, tmp_path
+):
+    long = "x" * 200_000  # a pasted description: csv refuses fields past 128 Ki characters
+    (tmp_path / "courses.csv").write_text(f"course_id,title,description\nc1,T,{long}\nc2,T,ok\n")
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code == 1
+    assert "line 2: description: Longer than maximum length 10000." in result.output
+    assert counts(database_url)[0] == 0
+    kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert kept.exit_code == 0 and set(stored_courses(database_url)) == {"c2"}
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
