@@ -254,8 +254,15 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
+            names = reader.fieldnames or []
+            # csv keeps the last of a column named twice: which was meant is a guess, as for a
+            # key given twice in a JSON object (blank names: the empty columns Excel leaves)
+            twice = next((n for n in names if n.strip() and names.count(n) > 1), None)
             for row in reader:
-                yield reader.line_num, _csv_row(row)
+                if twice is None:
+                    yield reader.line_num, _csv_row(row)
+                else:
+                    yield reader.line_num, ValueError(f"the header names {twice!r} twice")
         return
     with path.open(encoding="utf-8-sig") as handle:
         yield from _json_lines(handle)

@@ -655,6 +655,13 @@ def test_a_csv_field_longer_than_csvs_own_limit_is_a_bad_row_not_a_traceback(
     assert kept.exit_code == 0 and set(stored_courses(database_url)) == {"c2"}
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused_not_a_guess(run, database_url, tmp_path):
+    (tmp_path / "courses.csv").write_text("course_id,title,title\nc1,Python Basics,Python\n")
+    result = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert "line 2: the header names 'title' twice" in result.output
+    assert counts(database_url)[0] == 0
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
