@@ -99,7 +99,8 @@ def erase_learner(ctx: click.Context, user_id: str) -> None:
     try:
         learner = UserId(path_id(user_id))
     except ValidationError as error:
-        raise click.ClickException(f"invalid learner id: {error}") from None
+        (problem,) = error.normalized_messages()["user_id"]
+        raise click.ClickException(f"invalid learner id: {problem}") from None
     erasure = container_of(ctx).erase_learner().execute(learner)
     removed = ", ".join(f"{n} {what}" for what, n in erasure.counts.items())
     click.echo(f"erased {user_id} at {erasure.erased_at.isoformat()}: removed {removed}")

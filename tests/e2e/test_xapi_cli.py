@@ -109,6 +109,15 @@ def test_erase_learner_reports_what_it_removed(run, database_url, tmp_path):
     assert counts(database_url) == (2, 4)
 
 
+def test_erasing_an_id_no_learner_can_have_says_why_in_words(run, database_url):
+    result = run("erase-learner", " u1", "--yes")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: invalid learner id: must be 1 to 128 printable characters without surrounding "
+        "spaces\n"
+    )
+
+
 def test_a_statement_that_gives_a_key_twice_is_a_bad_row_as_in_the_api(run, database_url, tmp_path):
     """An LRS export is read with the API's rules: a statement naming "verb" twice would
     otherwise keep whichever came last, a guess at what the LRS meant."""
