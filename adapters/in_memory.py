@@ -354,25 +354,39 @@ class InMemoryJobRepository(JobRepository):
         self.store.jobs[job.job_id] = claimed
         return claimed
 
-    def heartbeat(self, job_id: str, now: datetime) -> None:
-        if job_id in self.store.jobs:
-            self.store.jobs[job_id] = dataclasses.replace(self.store.jobs[job_id], heartbeat_at=now)
+    def heartbeat(self, run: Job, now: datetime) -> bool:
+        return self._update_run(run, None, heartbeat_at=now)
 
     def finish(
         self,
-        job_id: str,
+        run: Job,
         now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-    ) -> None:
-        if job_id in self.store.jobs:
-            self.store.jobs[job_id] = dataclasses.replace(
-                self.store.jobs[job_id],
-                status="failed" if error else "succeeded",
-                finished_at=now,
-                result=dict(result) if result else None,
-                error=error,
+        silent_since: datetime | None = None,
+    ) -> bool:
+        return self._update_run(
+            run,
+            silent_since,
+            status="failed" if error else "succeeded",
+            finished_at=now,
+            result=dict(result) if result else None,
+            error=error,
+        )
+
+    def _update_run(self, run: Job, silent_since: datetime | None, **values: Any) -> bool:
+        job = self.store.jobs.get(run.job_id)
+        if (
+            job is None
+            or (job.status, job.worker, job.attempts) != ("running", run.worker, run.attempts)
+            or (
+                silent_since is not None
+                and (job.heartbeat_at is None or job.heartbeat_at >= silent_since)
             )
+        ):
+            return False
+        self.store.jobs[run.job_id] = dataclasses.replace(job, **values)
+        return True
 
     def get(self, job_id: str) -> Job | None:
         return self.store.jobs.get(job_id)
@@ -386,15 +400,10 @@ class InMemoryJobRepository(JobRepository):
             and j.heartbeat_at < silent_since
         ]
 
-    def requeue(self, job_id: str) -> None:
-        if job_id in self.store.jobs:
-            self.store.jobs[job_id] = dataclasses.replace(
-                self.store.jobs[job_id],
-                status="queued",
-                started_at=None,
-                heartbeat_at=None,
-                worker=None,
-            )
+    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
+        return self._update_run(
+            run, silent_since, status="queued", started_at=None, heartbeat_at=None, worker=None
+        )
 
     def active(self) -> list[Job]:
         return [j for j in self.store.jobs.values() if j.status in ("queued", "running")]

@@ -389,16 +389,21 @@ class JobRepository(abc.ABC):
         queued or another worker claimed it first."""
 
     @abc.abstractmethod
-    def heartbeat(self, job_id: str, now: datetime) -> None: ...
+    def heartbeat(self, run: Job, now: datetime) -> bool:
+        """Record that `run` (a job as claimed: its worker and attempt) is alive; False once the
+        job is no longer that run's (queued again after missed heartbeats, another worker's)."""
 
     @abc.abstractmethod
     def finish(
         self,
-        job_id: str,
+        run: Job,
         now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-    ) -> None: ...
+        silent_since: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of `run`, if the job is still that run's (with `silent_since`:
+        and it has sent no heartbeat since); whether it was recorded."""
 
     @abc.abstractmethod
     def get(self, job_id: str) -> Job | None: ...
@@ -408,8 +413,10 @@ class JobRepository(abc.ABC):
         """Running jobs whose worker has not sent a heartbeat since `silent_since`."""
 
     @abc.abstractmethod
-    def requeue(self, job_id: str) -> None:
-        """Back to queued, for another worker (a job whose worker died)."""
+    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
+        """Back to queued, for another worker, if the job is still `run`'s (with `silent_since`:
+        and it has sent no heartbeat since: a worker that beat meanwhile keeps its job);
+        whether it was."""
 
     @abc.abstractmethod
     def active(self) -> list[Job]:

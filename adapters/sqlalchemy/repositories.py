@@ -568,28 +568,38 @@ class SqlJobRepository(JobRepository):
         ).rowcount
         return self.get(oldest) if claimed == 1 else None
 
-    def heartbeat(self, job_id: str, now: datetime) -> None:
-        self.connection.execute(
-            update(jobs).where(jobs.c.job_id == job_id).values(heartbeat_at=utc(now))
-        )
+    def heartbeat(self, run: Job, now: datetime) -> bool:
+        return self._update_run(run, None, heartbeat_at=utc(now))
 
     def finish(
         self,
-        job_id: str,
+        run: Job,
         now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-    ) -> None:
-        self.connection.execute(
-            update(jobs)
-            .where(jobs.c.job_id == job_id)
-            .values(
-                status="failed" if error else "succeeded",
-                finished_at=utc(now),
-                result=dict(result) if result else None,
-                error=error,
-            )
+        silent_since: datetime | None = None,
+    ) -> bool:
+        return self._update_run(
+            run,
+            silent_since,
+            status="failed" if error else "succeeded",
+            finished_at=utc(now),
+            result=dict(result) if result else None,
+            error=error,
         )
+
+    def _update_run(self, run: Job, silent_since: datetime | None, **values: Any) -> bool:
+        """`values` written if the job is still `run`'s (and silent since `silent_since`): a
+        trainer taken for dead must not overwrite the job another one claimed since."""
+        still = [
+            jobs.c.job_id == run.job_id,
+            jobs.c.status == "running",
+            jobs.c.worker == run.worker,
+            jobs.c.attempts == run.attempts,
+        ]
+        if silent_since is not None:
+            still.append(jobs.c.heartbeat_at < utc(silent_since))
+        return self.connection.execute(update(jobs).where(*still).values(**values)).rowcount == 1
 
     def get(self, job_id: str) -> Job | None:
         row = self.connection.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
@@ -601,11 +611,9 @@ class SqlJobRepository(JobRepository):
         )
         return [_job(r) for r in self.connection.execute(query)]
 
-    def requeue(self, job_id: str) -> None:
-        self.connection.execute(
-            update(jobs)
-            .where(jobs.c.job_id == job_id)
-            .values(status="queued", started_at=None, heartbeat_at=None, worker=None)
+    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
+        return self._update_run(
+            run, silent_since, status="queued", started_at=None, heartbeat_at=None, worker=None
         )
 
     def active(self) -> list[Job]:

@@ -73,21 +73,24 @@ class RunJobs:
         self.clock = clock
 
     def recover(self) -> int:
-        """Queue again (or fail) the jobs of trainers that stopped sending heartbeats."""
+        """Queue again (or fail) the jobs of trainers that stopped sending heartbeats; how many.
+        A job whose trainer beat meanwhile, or that another trainer recovered first, is left."""
+        silent_since = self.clock() - timedelta(seconds=self.stale_after)
+        recovered = 0
         with self.uow_factory() as uow:
-            lost = uow.jobs.abandoned(self.clock() - timedelta(seconds=self.stale_after))
-            for job in lost:
+            for job in uow.jobs.abandoned(silent_since):
                 if job.attempts >= self.max_attempts:
-                    uow.jobs.finish(
-                        job.job_id,
-                        self.clock(),
-                        error=f"its trainer ({job.worker}) stopped {job.attempts} times",
+                    error = f"its trainer ({job.worker}) stopped {job.attempts} times"
+                    done = uow.jobs.finish(
+                        job, self.clock(), error=error, silent_since=silent_since
                     )
                 else:
-                    uow.jobs.requeue(job.job_id)
-                log.warning("job %s (%s) lost its trainer %s", job.job_id, job.kind, job.worker)
+                    done = uow.jobs.requeue(job, silent_since)
+                if done:
+                    recovered += 1
+                    log.warning("job %s (%s) lost its trainer %s", job.job_id, job.kind, job.worker)
             uow.commit()
-        return len(lost)
+        return recovered
 
     def run_one(self) -> Job | None:
         """Claim the oldest queued job and run it; None when there was none."""
@@ -98,7 +101,7 @@ class RunJobs:
             return None
         log.info("running job %s (%s)", job.job_id, job.kind)
         done = threading.Event()
-        beating = threading.Thread(target=self._beat, args=(job.job_id, done), daemon=True)
+        beating = threading.Thread(target=self._beat, args=(job, done), daemon=True)
         beating.start()
         result: Mapping[str, Any] | None = None
         error: str | None = None
@@ -115,7 +118,13 @@ class RunJobs:
             self._give_back(job)
             raise
         with self.uow_factory() as uow:
-            uow.jobs.finish(job.job_id, self.clock(), result, error)
+            if not uow.jobs.finish(job, self.clock(), result, error):
+                log.warning(
+                    "job %s (%s) was taken over after this trainer's heartbeats were missed: "
+                    "its outcome here is not recorded over the new run's",
+                    job.job_id,
+                    job.kind,
+                )
             uow.commit()
             finished = uow.jobs.get(job.job_id)
         if finished is not None and self.on_finished is not None:
@@ -127,17 +136,21 @@ class RunJobs:
         heartbeats are missed (`stale_after`); the stale check still covers a failure here."""
         try:
             with self.uow_factory() as uow:
-                uow.jobs.requeue(job.job_id)
+                uow.jobs.requeue(job)
                 uow.commit()
             log.warning("job %s (%s) given back: its trainer is stopping", job.job_id, job.kind)
         except Exception:  # noqa: BLE001 - e.g. the database is down: leave it to the stale check
             log.exception("could not give back job %s", job.job_id)
 
-    def _beat(self, job_id: str, done: threading.Event) -> None:
+    def _beat(self, job: Job, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_every):
             try:
                 with self.uow_factory() as uow:
-                    uow.jobs.heartbeat(job_id, self.clock())
+                    ours = uow.jobs.heartbeat(job, self.clock())
                     uow.commit()
             except Exception:  # noqa: BLE001 - a missed heartbeat is retried next time
-                log.warning("could not record job %s's heartbeat", job_id)
+                log.warning("could not record job %s's heartbeat", job.job_id)
+                continue
+            if not ours:  # queued again after missed heartbeats: another trainer may run it
+                log.warning("job %s is no longer this trainer's: no more heartbeats", job.job_id)
+                return

@@ -84,6 +84,51 @@ def test_a_job_whose_trainer_died_is_run_again_by_another(uow_factory):
     )
 
 
+def test_a_trainer_taken_for_dead_does_not_record_over_the_run_that_took_its_job(uow_factory):
+    """A trainer stalled past the stale limit (a long pause, a cut network) whose job another
+    trainer took over: its late outcome and heartbeats overwrote the new run's job, which then
+    read as finished while the other trainer was still running it."""
+    job = submit(uow_factory)
+    with uow_factory() as uow:
+        stalled = uow.jobs.claim(["reindex"], "stalled:1", NOW)
+        uow.commit()
+    later = NOW + timedelta(minutes=5)
+    assert runner(uow_factory, "watcher", clock=lambda: later).recover() == 1
+    with uow_factory() as uow:
+        taken = uow.jobs.claim(["reindex"], "alive:2", later)
+        uow.commit()
+    with uow_factory() as uow:  # the stalled trainer wakes up
+        assert not uow.jobs.heartbeat(stalled, later)
+        assert not uow.jobs.finish(stalled, later, {"stale": 1})
+        assert not uow.jobs.requeue(stalled)
+        uow.commit()
+    with uow_factory() as uow:
+        current = uow.jobs.get(job.job_id)
+        assert (current.status, current.worker, current.attempts) == ("running", "alive:2", 2)
+        assert uow.jobs.finish(taken, later, {"done": 2})
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.jobs.get(job.job_id).result == {"done": 2}
+
+
+def test_a_recovery_leaves_a_job_whose_trainer_beat_since_it_was_found_silent(uow_factory):
+    submit(uow_factory)
+    with uow_factory() as uow:
+        running = uow.jobs.claim(["reindex"], "slow:1", NOW)
+        uow.commit()
+    silent_since = NOW + timedelta(seconds=1)
+    with uow_factory() as uow:
+        [found] = uow.jobs.abandoned(silent_since)
+    with uow_factory() as uow:  # its heartbeat lands between the watcher's read and its write
+        assert uow.jobs.heartbeat(running, silent_since + timedelta(seconds=1))
+        uow.commit()
+    with uow_factory() as uow:
+        assert not uow.jobs.requeue(found, silent_since)
+        assert not uow.jobs.finish(found, NOW, error="stopped", silent_since=silent_since)
+        uow.commit()
+        assert uow.jobs.get(found.job_id).status == "running"
+
+
 def test_a_job_is_failed_after_its_trainers_died_too_often(uow_factory):
     job = submit(uow_factory)
     moment = NOW
