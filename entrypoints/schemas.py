@@ -151,13 +151,16 @@ class CourseSchema(Schema):
     def make(self, data: dict[str, Any], **_: Any) -> Course:
         return Course(
             course_id=CourseId(data["course_id"]),
-            title=data["title"],
+            # spaces around are the sender's (a CSV cell, a form), not the title's: reasons
+            # quote it ("Similar to  Python Basics ")
+            title=data["title"].strip(),
             description=data["description"],
             # " Programming " is Programming: courses are grouped, filtered and ranked by it
             category=data["category"].strip(),
             level=data["level"],
-            # A tag or prerequisite named twice counts once (first place kept), not twice.
-            tags=tuple(dict.fromkeys(data["tags"])),
+            # A tag or prerequisite named twice counts once (first place kept), not twice; " sql"
+            # is the tag sql.
+            tags=tuple(dict.fromkeys(tag.strip() for tag in data["tags"])),
             prerequisites=tuple(dict.fromkeys(CourseId(p) for p in data["prerequisites"])),
             active=data["active"],
         )

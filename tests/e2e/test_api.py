@@ -108,12 +108,22 @@ def test_a_course_created_through_the_api_is_similar_at_once(client):
     assert "course_python_advanced" in ids
 
 
-def test_spaces_around_a_category_do_not_make_another_category(client):
-    course = {"title": "Rust for the Web", "category": " Programming "}
+def test_spaces_around_a_category_title_or_tag_are_the_senders_not_the_courses(client):
+    """A category with spaces made another category; a title kept them, and reasons quoted it
+    so ("Similar to  Rust for the Web "); a tag " rust" was another tag than "rust"."""
+    course = {
+        "title": " Rust for the Web ",
+        "category": " Programming ",
+        "tags": ["rust", " rust", "web "],
+    }
     saved = client.put("/api/v1/courses/course_rust_web", json=course)
     assert saved.status_code == 200 and saved.json["category"] == "Programming"
     stored = client.get("/api/v1/courses/course_rust_web").json
-    assert stored["category"] == "Programming"
+    assert (stored["title"], stored["category"], stored["tags"]) == (
+        "Rust for the Web",
+        "Programming",
+        ["rust", "web"],
+    )
 
 
 def test_events_are_idempotent_on_event_id(client):
