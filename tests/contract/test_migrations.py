@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +15,29 @@ from adapters.sqlalchemy.migrate import known_revisions
 from adapters.sqlalchemy.tables import metadata
 
 (HEAD,) = known_revisions()[1]
+
+
+@contextlib.contextmanager
+def _scratch_database(name: str) -> Iterator[str]:
+    """An empty PostgreSQL database `name` beside the tests' own, dropped afterwards; its URL.
+    Named after this process too: another suite on the same server must not drop it meanwhile."""
+    import os
+
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL
+
+    name = f"{name}_{os.getpid()}"
+    server = make_url(POSTGRES_URL)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_the_migrated_database_has_every_table_column_and_index_the_code_uses(database_url):
@@ -176,20 +202,10 @@ def test_migrations_started_together_on_several_hosts_wait_for_one_another(postg
     import subprocess
     import sys
 
-    import psycopg
     from sqlalchemy import inspect
 
-    from tests.conftest import POSTGRES_URL
-
-    name = "h_migrations_together"
-    server = make_url(POSTGRES_URL)
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = server.set(database=name).render_as_string(hide_password=False)
     script = "import sys; from adapters.sqlalchemy.migrate import upgrade; upgrade(sys.argv[1])"
-    try:
+    with _scratch_database("h_migrations_together") as url:
         started = [
             subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE)
             for _ in range(4)
@@ -203,9 +219,6 @@ def test_migrations_started_together_on_several_hosts_wait_for_one_another(postg
                 assert "courses" in inspect(connection).get_table_names()
         finally:
             engine.dispose()
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.mark.postgres
@@ -220,18 +233,10 @@ def test_a_migration_rewriting_a_large_table_may_take_longer_than_a_request(
 
     import adapters.sqlalchemy.engine
     from adapters.sqlalchemy.migrate import upgrade
-    from tests.conftest import POSTGRES_URL
 
-    name = "h_migrations_long"
-    server = make_url(POSTGRES_URL)
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
+    with _scratch_database("h_migrations_long") as url:
         upgrade(url, "0001")
-        own = server.set(drivername="postgresql", database=name)
+        own = make_url(url).set(drivername="postgresql")
         with psycopg.connect(own.render_as_string(hide_password=False), autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO slates (recommendation_id, user_id, strategy, served_at) "
@@ -253,6 +258,3 @@ def test_a_migration_rewriting_a_large_table_may_take_longer_than_a_request(
                 )
         finally:
             engine.dispose()
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -367,12 +367,9 @@ def test_a_trailing_slash_does_not_erase_a_learner_named_with_it(sqlite_url):
     app.container.engine().dispose()
 
 
-def test_a_learner_erased_while_the_trainer_fits_counts_as_still_in_those_models(
-    sqlite_url, tmp_path, monkeypatch
-):
-    """The models know what the trainer read, and it read the learner before the erasure: a
-    version published after it must not pass for one fitted without them (the admin listing, a
-    rollback to it, two_tower's retraining all go by when it was trained)."""
+def _erasing_during_the_fit(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """An app whose learner is erased by item_cf's next fit, once it has read them; and the
+    fit as it was, to put back."""
     from adapters.item_cf import ItemCFRecommender
     from domain.model import UserId
 
@@ -389,6 +386,18 @@ def test_a_learner_erased_while_the_trainer_fits_counts_as_still_in_those_models
             app.container.erase_learner().execute(UserId(LEARNER))
 
     monkeypatch.setattr(ItemCFRecommender, "fit", fit_then_erase)
+    return app, client, fit
+
+
+def test_a_learner_erased_while_the_trainer_fits_counts_as_still_in_those_models(
+    sqlite_url, tmp_path, monkeypatch
+):
+    """The models know what the trainer read, and it read the learner before the erasure: a
+    version published after it must not pass for one fitted without them (the admin listing, a
+    rollback to it, two_tower's retraining all go by the erasure mark read with its data)."""
+    from adapters.item_cf import ItemCFRecommender
+
+    app, client, fit = _erasing_during_the_fit(sqlite_url, tmp_path, monkeypatch)
     app.container.fit_strategies(train_two_tower=None).execute()
     listed = client.get("/admin/recommendations/models", headers=AUTH).json["models"]
     item_cf = next(m for m in listed if m["strategy"] == "item_cf")
@@ -413,21 +422,8 @@ def test_a_trainer_whose_clock_is_ahead_still_counts_a_learner_erased_during_its
 
     from adapters.item_cf import ItemCFRecommender
     from application.use_cases.roll_back_model import RollbackRefused
-    from domain.model import UserId
 
-    app = make_app(sqlite_url, caught_up=False, admin_token=TOKEN, models_dir=tmp_path / "models")
-    client = app.test_client()
-    catalog = {"courses": [course_json(c) for c in CATALOG]}
-    assert client.post("/api/v1/courses", json=catalog, headers=AUTH).status_code == 200
-    _learner_activity(client)
-    fit = ItemCFRecommender.fit
-
-    def fit_then_erase(self, courses, events):  # type: ignore[no-untyped-def]
-        fit(self, courses, events)
-        if any(e.user_id == LEARNER for e in events):
-            app.container.erase_learner().execute(UserId(LEARNER))
-
-    monkeypatch.setattr(ItemCFRecommender, "fit", fit_then_erase)
+    app, client, fit = _erasing_during_the_fit(sqlite_url, tmp_path, monkeypatch)
     ahead = lambda: datetime.now(UTC) + timedelta(hours=1)  # noqa: E731
     app.container.fit_strategies(train_two_tower=None, clock=ahead).execute()
     shown = client.get("/admin/recommendations/models", headers=AUTH).json
