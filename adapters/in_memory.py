@@ -199,7 +199,7 @@ class InMemorySlateRepository(SlateRepository):
             events = [
                 e
                 for e in self.store.events.values()
-                if e.recommendation_id == slate.recommendation_id
+                if e.recommendation_id == slate.recommendation_id and _shown(slate, e)
             ]
             best = max((e.event_type for e in events), key=lambda t: t.strength, default=None)
             found.append(

@@ -485,11 +485,20 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
             slates.c.selected_by,
             slates.c.fallback_from,
             func.max(_STRENGTH).label("best"),
-            func.count(interactions.c.id).label("events"),
+            func.count(interactions.c.id.distinct()).label("events"),
         )
         .select_from(
+            # Only what the list showed its learner earns it a reward, as only that counts in
+            # CTR: credit older versions accepted for another learner or course does not.
             slates.outerjoin(
-                interactions, interactions.c.recommendation_id == slates.c.recommendation_id
+                slate_items, slate_items.c.recommendation_id == slates.c.recommendation_id
+            ).outerjoin(
+                interactions,
+                and_(
+                    interactions.c.recommendation_id == slate_items.c.recommendation_id,
+                    interactions.c.course_id == slate_items.c.course_id,
+                    interactions.c.user_id == slates.c.user_id,
+                ),
             )
         )
         .where(

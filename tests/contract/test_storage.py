@@ -310,6 +310,26 @@ def test_slate_outcomes_carry_the_strongest_attributed_event(uow_factory):
     ]
 
 
+def test_a_slate_earns_only_what_it_showed_its_learner(uow_factory):
+    """Credit older versions accepted (another learner's completion, an enrolment in a course the
+    list did not show) counts for nothing in CTR, so it earns the bandit's arm nothing either."""
+    shown = Slate(RecommendationId("r1"), UserId("u1"), "content", _shown("content"), NOW)
+    with uow_factory() as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(shown)
+        uow.interactions.add_batch(
+            [
+                event("u2", "course_sql_basic", "complete", 1, recommendation_id="r1"),
+                event("u1", "course_python_basic", "enroll", 2, recommendation_id="r1"),
+                event("u1", "course_sql_basic", "click", 3, recommendation_id="r1"),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        [found] = uow.slates.outcomes(NOW - timedelta(minutes=1), NOW)
+    assert (found.best_event, found.events) == (EventType.CLICK, 1)
+
+
 def test_slate_outcomes_say_who_chose_the_strategy_and_whether_it_fell_back(uow_factory):
     content, popular = _shown("content"), _shown("popularity")
     chosen = Slate(

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from entrypoints.cli import cli
+from tests.conftest import event
 from tests.e2e.conftest import make_app
 
 HOME = "/api/v1/recommendations/home"
@@ -155,14 +156,12 @@ def test_an_empty_list_the_bandit_chose_is_no_pull(served):
     assert all(a["pulls"] == 0 for a in arms)
 
 
-def _credited_to_another_learner(container, slate: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
-    """What an older version accepted: another learner completing a course of `slate`,
-    credited to it (repair-credit clears such credit)."""
-    from tests.conftest import event
-
+def _credited_before_it_was_served(container, slate: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """What an older version accepted: u1 completing a course of `slate`, credited to it though
+    dated weeks before it was served (repair-credit clears such credit)."""
     with container.uow() as uow:
         completed = event(
-            "u2",
+            "u1",
             slate["items"][0]["course_id"],
             "complete",
             recommendation_id=slate["recommendation_id"],
@@ -171,14 +170,39 @@ def _credited_to_another_learner(container, slate: dict) -> None:  # type: ignor
         uow.commit()
 
 
+def test_credit_for_what_a_list_did_not_show_its_learner_earns_its_arm_nothing(served):
+    """Another learner completing a course of u1's list, credited to it by an older version:
+    CTR does not count it, and neither does the bandit."""
+    app, client = served
+    chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
+    with app.container.uow() as uow:
+        uow.interactions.add_batch(
+            [
+                event(
+                    "u2",
+                    chosen[0]["items"][0]["course_id"],
+                    "complete",
+                    recommendation_id=chosen[0]["recommendation_id"],
+                )
+            ]
+        )
+        uow.commit()
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    earned = {s["strategy"]: 0.0 for s in chosen}
+    for s in chosen:
+        earned[s["strategy"]] += 0.3  # u1's own click
+    assert {a["strategy"]: a["reward_sum"] for a in arms if a["pulls"]} == pytest.approx(earned)
+
+
 def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
-    """Credit an older version accepted (another learner completing a course of u1's list) was
-    counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
+    """Credit an older version accepted (u1 completing a course of the list before it was served)
+    was counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
     if it had never been there, and a plain update would not have."""
     app, client = served
     chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
     unearned = chosen[0]
-    _credited_to_another_learner(app.container, unearned)
+    _credited_before_it_was_served(app.container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
 
     def rewards() -> dict[str, float]:
@@ -246,7 +270,7 @@ def test_an_update_already_counting_does_not_undo_a_recount(served):
     app, client = served
     container = app.container
     unearned = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s][0]
-    _credited_to_another_learner(container, unearned)
+    _credited_before_it_was_served(container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
     cleared = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
     assert "cleared the credit of 1 events" in cleared.output
