@@ -7,6 +7,7 @@ sending heartbeats, and records the outcome. A job whose trainer died (no heartb
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -93,7 +94,8 @@ class RunJobs:
         return recovered
 
     def run_one(self) -> Job | None:
-        """Claim the oldest queued job and run it; None when there was none."""
+        """Claim the oldest queued job and run it: the job as this run ended it (its outcome
+        not recorded if another trainer took the job over meanwhile); None when there was none."""
         with self.uow_factory() as uow:
             job = uow.jobs.claim(list(self.handlers), self.worker, self.clock())
             uow.commit()
@@ -117,16 +119,28 @@ class RunJobs:
         except BaseException:  # the trainer is leaving (SIGTERM): another one takes the job now
             self._give_back(job)
             raise
+        now = self.clock()
         with self.uow_factory() as uow:
-            if not uow.jobs.finish(job, self.clock(), result, error):
-                log.warning(
-                    "job %s (%s) was taken over after this trainer's heartbeats were missed: "
-                    "its outcome here is not recorded over the new run's",
-                    job.job_id,
-                    job.kind,
-                )
+            recorded = uow.jobs.finish(job, now, result, error)
             uow.commit()
-            finished = uow.jobs.get(job.job_id)
+            finished = uow.jobs.get(job.job_id) if recorded else None
+        if not recorded:
+            log.warning(
+                "job %s (%s) was taken over after this trainer's heartbeats were missed: "
+                "its outcome here is not recorded over the new run's",
+                job.job_id,
+                job.kind,
+            )
+            # This run's outcome, not the job as read back: that is the other run's (running,
+            # or queued again), which the trainer would report and count as this one's outcome.
+            status = "failed" if error else "succeeded"
+            return dataclasses.replace(
+                job,
+                status=status,
+                finished_at=now,
+                result=dict(result) if result else None,
+                error=error,
+            )
         if finished is not None and self.on_finished is not None:
             self.on_finished(finished)
         return finished

@@ -111,6 +111,38 @@ def test_a_trainer_taken_for_dead_does_not_record_over_the_run_that_took_its_job
         assert uow.jobs.get(job.job_id).result == {"done": 2}
 
 
+def test_a_trainer_taken_for_dead_reports_its_own_run_not_the_one_that_took_its_job(
+    uow_factory,
+):
+    """Its outcome is not recorded; what it reports (the trainer's log line and its tally of
+    jobs by outcome) is its own run's, not the other trainer's job read back as 'running'."""
+    job = submit(uow_factory)
+    later = NOW + timedelta(minutes=5)
+
+    def stalled():  # type: ignore[no-untyped-def]
+        # while this trainer is stalled, another takes it for dead and takes the job over
+        assert runner(uow_factory, "watcher", clock=lambda: later).recover() == 1
+        with uow_factory() as uow:
+            uow.jobs.claim(["reindex"], "alive:2", later)
+            uow.commit()
+        return {"stale": 1}
+
+    told: list[Job] = []
+    done = RunJobs(
+        uow_factory, {"reindex": stalled}, "stalled:1", clock=lambda: NOW, on_finished=told.append
+    ).run_one()
+    assert done is not None and (done.status, done.worker, done.attempts, done.result) == (
+        "succeeded",
+        "stalled:1",
+        1,
+        {"stale": 1},
+    )
+    assert told == []  # not recorded: metrics are told of the job when its own run ends
+    with uow_factory() as uow:
+        current = uow.jobs.get(job.job_id)
+    assert (current.status, current.worker) == ("running", "alive:2")
+
+
 def test_a_recovery_leaves_a_job_whose_trainer_beat_since_it_was_found_silent(uow_factory):
     submit(uow_factory)
     with uow_factory() as uow:
