@@ -110,36 +110,44 @@ class RollBackModel:
         older = [v for v in self.store.versions(strategy) if v < newest]
         if not older:
             raise RollbackRefused(f"no {strategy} version older than {newest} is kept")
-        # A reindex publishes the same model again with a new index (its trained_at kept): going
-        # back to one would restore the very model the operator is rolling back from.
-        model = answering_now.trained_at if answering_now else None
+        # A reindex publishes the same model again with a new index (its trained_at and settings
+        # kept): going back to one would restore the very model the operator is rolling back from.
+        model = _model(answering_now) if answering_now and answering_now.trained_at else None
         return self._whole(strategy, older, "older", other_than=model)
 
     def _whole(
-        self, strategy: str, versions: Sequence[str], which: str, other_than: str | None = None
+        self,
+        strategy: str,
+        versions: Sequence[str],
+        which: str,
+        other_than: tuple[str | None, Any] | None = None,
     ) -> Artifact:
         """The first of `versions` (newest first) that loads whole and holds another model than
-        the one fitted at `other_than`."""
+        `other_than` (_model())."""
         problems = []
         same = []
         for version in versions:
             try:
-                if other_than and self._trained_at(strategy, version) == other_than:
+                if other_than and _model(self.store.load(strategy, version, only=())) == other_than:
                     same.append(version)
                     continue
                 return self.store.load(strategy, version)
             except CorruptArtifact as error:
                 problems.append(str(error))
-        if same:
+        if same and other_than:
             problems.append(
                 f"{', '.join(same)} only index again the model answering now (fitted "
-                f"{other_than}); `--to VERSION` restores one all the same"
+                f"{other_than[0]}); `--to VERSION` restores one all the same"
             )
             raise RollbackRefused(f"no {which} {strategy} model is kept: {'; '.join(problems)}")
         raise RollbackRefused(f"no {which} {strategy} version is whole: {'; '.join(problems)}")
 
-    def _trained_at(self, strategy: str, version: str) -> str | None:
-        return self.store.load(strategy, version, only=()).trained_at
+
+def _model(artifact: Artifact) -> tuple[str | None, Any]:
+    """What tells the model a version holds: when its data was read, and its settings. The
+    trainer fits a strategy twice from one read when a tuning changes its settings (two models,
+    one trained_at); a reindex or a rollback's copy keeps both."""
+    return artifact.trained_at, artifact.manifest.get("settings")
 
 
 class ReleaseModel:

@@ -37,3 +37,23 @@ def test_a_rollback_with_only_reindexes_of_the_model_answering_kept_is_refused(t
     assert store.current_version("two_tower") == current
     # named, it is the operator's choice
     assert RollBackModel(store, ["two_tower"]).execute("two_tower", reindexed).restores == reindexed
+
+
+def test_a_rollback_after_a_tuning_refit_restores_the_fit_before_it_from_the_same_read(tmp_path):
+    """The trainer fits a stale strategy, then again with the settings a tuning chose in the
+    same cycle: both from one read of the data, so with one trained_at, yet two models."""
+    store = FilesystemArtifactStore(tmp_path, keep=3)
+    read_at = "2026-11-02T00:00:00+00:00"
+
+    def fit(weights: bytes, trained_at: str, settings: dict[str, int]) -> str:
+        manifest = {"trained_at": trained_at, "settings": settings}
+        return store.publish("item_cf", {"model.npz": weights}, manifest)
+
+    fit(b"older", "2026-11-01T00:00:00+00:00", {"neighbours": 20})
+    before_tuning = fit(b"before", read_at, {"neighbours": 20})
+    fit(b"tuned", read_at, {"neighbours": 50})
+
+    done = RollBackModel(store, ["item_cf"]).execute("item_cf")
+
+    assert done.restores == before_tuning
+    assert store.load("item_cf", done.version).files["model.npz"] == b"before"
