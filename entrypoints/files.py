@@ -253,19 +253,43 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
     if path.suffix.lower() == ".csv":
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            lines = _Lines(handle)
+            reader = csv.DictReader(lines)
             names = reader.fieldnames or []
             # csv keeps the last of a column named twice: which was meant is a guess, as for a
             # key given twice in a JSON object (blank names: the empty columns Excel leaves)
             twice = next((n for n in names if n.strip() and names.count(n) > 1), None)
+            lines.start = None
             for row in reader:
+                start, lines.start = lines.start or reader.line_num, None
                 if twice is None:
-                    yield reader.line_num, _csv_row(row)
+                    yield start, _csv_row(row)
                 else:
-                    yield reader.line_num, ValueError(f"the header names {twice!r} twice")
+                    yield start, ValueError(f"the header names {twice!r} twice")
         return
     with path.open(encoding="utf-8-sig") as handle:
         yield from _json_lines(handle)
+
+
+class _Lines:
+    """A CSV file's lines as csv reads them, noting where the row being read starts: a row's
+    quoted field may span lines, and its problems are said at its first line (csv's own line
+    count is its last), the first that is not blank (csv skips blank lines between rows)."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.number = 0
+        self.start: int | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.number += 1
+        if self.start is None and line.strip("\r\n"):
+            self.start = self.number
+        return line
 
 
 def _json_lines(handle: Iterable[str]) -> Iterator[tuple[int, Any]]:

@@ -59,6 +59,13 @@ def _not_blank(value: str) -> None:
         raise ValidationError("must not be blank (only spaces)")
 
 
+def _one_line(value: str) -> None:
+    if "\n" in value.strip() or "\r" in value.strip():
+        raise ValidationError(
+            "must be one line (in a CSV file, a quote left open takes in the lines after it)"
+        )
+
+
 def Text(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a field class
     """Free text: any length limits come from the caller; NUL and lone surrogates never reach the
     database (the CLI's importers parse files without going through the API's body checks)."""
@@ -136,12 +143,12 @@ class CourseSchema(Schema):
         unknown = RAISE
 
     course_id = Identifier(required=True)
-    title = Text(required=True, validate=[validate.Length(1, 300), _not_blank])
+    title = Text(required=True, validate=[validate.Length(1, 300), _not_blank, _one_line])
     description = Text(load_default="", validate=validate.Length(max=10_000))
-    category = Text(load_default="", validate=[validate.Length(max=128), _not_blank])
+    category = Text(load_default="", validate=[validate.Length(max=128), _not_blank, _one_line])
     level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
     tags = fields.List(
-        Text(validate=[validate.Length(1, 64), _not_blank]),
+        Text(validate=[validate.Length(1, 64), _not_blank, _one_line]),
         load_default=list,
         validate=validate.Length(max=50),
     )
@@ -177,7 +184,7 @@ class CoursePatchSchema(CourseSchema):
     """PATCH /courses/<id>: any subset of the fields; the others keep their stored values."""
 
     course_id = Identifier(load_default=None)
-    title = Text(validate=[validate.Length(1, 300), _not_blank])
+    title = Text(validate=[validate.Length(1, 300), _not_blank, _one_line])
 
 
 class CourseWrittenSchema(CourseSchema):

@@ -662,6 +662,20 @@ def test_a_csv_header_naming_a_column_twice_is_refused_not_a_guess(run, database
     assert counts(database_url)[0] == 0
 
 
+def test_a_quote_left_open_in_a_csv_title_is_a_bad_row_not_the_rows_after_it_swallowed(
+    run, database_url, tmp_path
+):
+    """csv reads a quote left open as a title that takes in the lines after it: the import
+    stored "Python Basics,Programming\nc2,SQL Basics..." as one course, and c2 was gone."""
+    (tmp_path / "courses.csv").write_text(
+        'course_id,title,category\nc1,"Python Basics,Programming\nc2,SQL Basics,Data\n'
+    )
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code != 0
+    assert "line 2: title: must be one line (in a CSV file, a quote left open" in result.output
+    assert counts(database_url)[0] == 0
+
+
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text(
         '{"course_id": "c1", "title": "T", "tags": ["ok", "bad\\ud800"]}\n'
