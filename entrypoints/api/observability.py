@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 #: query parameters whose value the access log does not keep (api_key, access_token, ... too)
 SECRET_PARAMETER = re.compile(r"token|key|secret|passw", re.IGNORECASE)
+#: the methods the metrics name; gunicorn passes any upper-case token ("AAAB", "AAAC", ...), and
+#: each would otherwise add a counter and a histogram to every scrape, unbounded
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @bp.get("/metrics")
@@ -78,8 +81,9 @@ def _finish(response: Response) -> Response:
     status = str(response.status_code)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if route != "/metrics":
-        metrics.HTTP_REQUESTS.labels(request.method, route, status).inc()
-        metrics.HTTP_LATENCY.labels(request.method, route, status).observe(seconds)
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(method, route, status).inc()
+        metrics.HTTP_LATENCY.labels(method, route, status).observe(seconds)
     access.info(
         "%s %s %s %.1fms",
         request.method,

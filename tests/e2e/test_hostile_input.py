@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from tests.e2e.conftest import make_app
 from tests.e2e.test_api import ev
 
 COURSE = {"title": "Python", "description": "d", "category": "Programming"}
@@ -152,3 +153,14 @@ def test_a_key_given_twice_in_one_object_is_refused_not_silently_overwritten(cli
     assert "'event_type'" in response.json["error"]["message"]
     stats = client.get("/api/v1/recommendations/stats/user/u1").json
     assert stats["top_categories"] == []
+
+
+def test_made_up_http_methods_share_one_metrics_label_so_a_scrape_stays_small(sqlite_url):
+    # gunicorn passes any upper-case token as a method: each one a new series would let anyone
+    # grow every scrape without bound
+    client = make_app(sqlite_url, caught_up=False).test_client()
+    for method in ("AAAB", "AAAC", "PROPFIND"):
+        assert client.open("/healthz", method=method).status_code == 405
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'method="AAAB"' not in scraped and 'method="PROPFIND"' not in scraped
+    assert 'recsys_http_requests_total{method="other",route="unmatched",status="405"}' in scraped
