@@ -5,9 +5,11 @@ from __future__ import annotations
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, jsonify, request
 
-from application.use_cases.ingest_xapi import IngestStatements
+from application.use_cases.ingest_xapi import IngestStatements, XapiResult
+from application.use_cases.log_interactions import REPLAYED
 from application.xapi_statements import is_uuid
 from domain.errors import InvalidStatements, StatementConflict
+from entrypoints import metrics
 from entrypoints.api.errors import BadRequest, error_response
 from entrypoints.api.http import json_body, no_query, query
 from entrypoints.api.ingest_auth import ingest_required
@@ -48,6 +50,12 @@ def _version() -> None:
         raise BadRequest(f"xAPI version {sent!r} is not supported (1.0.x is)", "xapi_version")
 
 
+def _counted(result: XapiResult) -> None:
+    """recsys_events_total counts the events statements become, as it counts /interactions':
+    stored, sent again (a statement id seen before), and an erased learner's replays ignored."""
+    metrics.events_received(result.accepted, result.duplicates, result.ignored[REPLAYED])
+
+
 def _conflict(error: StatementConflict):  # type: ignore[no-untyped-def]
     return error_response(409, error.code, str(error), statement_ids=error.statement_ids)
 
@@ -77,6 +85,7 @@ def post_statements(use_case: IngestStatements = Provide[Container.ingest_statem
         if isinstance(body, list):
             raise
         raise error.of_one() from None
+    _counted(result)
     return jsonify(result.ids)
 
 
@@ -102,11 +111,12 @@ def put_statement(use_case: IngestStatements = Provide[Container.ingest_statemen
     if str(body.setdefault("id", statement_id)).lower() != str(statement_id).lower():
         raise BadRequest("the statement's id differs from statementId", "invalid_statement_id")
     try:
-        use_case.execute([body])
+        result = use_case.execute([body])
     except StatementConflict as error:
         return _conflict(error)
     except InvalidStatements as error:
         raise error.of_one() from None
+    _counted(result)
     stored = Response(status=204)
     del stored.headers["Content-Type"]  # no body, so no type (Flask would say text/html)
     return stored

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.e2e.conftest import make_app
 from tests.e2e.xapi_examples import (
@@ -87,6 +88,25 @@ def test_a_statement_sent_again_is_a_no_op_and_different_content_is_a_conflict(l
     assert response.status_code == 409
     assert response.json["error"]["statement_ids"] == [statement_id]
     assert len(events(lms)) == 1
+
+
+def _events_counted() -> dict[str, float]:
+    return {
+        outcome: REGISTRY.get_sample_value("recsys_events_total", {"outcome": outcome}) or 0.0
+        for outcome in ("accepted", "duplicate", "ignored")
+    }
+
+
+def test_events_from_statements_are_counted_in_the_events_metric(lms):
+    before = _events_counted()
+    assert lms.post(URL, json=[SPEC_COMPLETED, SPEC_SIMPLE], headers=XAPI).status_code == 200
+    statement_id = str(uuid.uuid4())
+    url = f"{URL}?statementId={statement_id}"
+    assert lms.put(url, json=SPEC_COMPLETED | {"id": statement_id}, headers=XAPI).status_code == 204
+    assert lms.post(URL, json=SPEC_COMPLETED, headers=XAPI).status_code == 200
+    after = _events_counted()
+    assert after["accepted"] - before["accepted"] == 3
+    assert after["duplicate"] - before["duplicate"] == 1
 
 
 def test_a_statement_put_answers_204_with_no_body_and_no_content_type(lms):
