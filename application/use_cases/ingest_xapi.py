@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import StatementRecord, UnitOfWork
+from application.use_cases.erase_learner import last_erased
 from application.use_cases.log_interactions import DEFAULT_CLOCK_SKEW, as_timedelta, log_within
 from application.xapi_mapping import XapiMapping
 from application.xapi_statements import Statement, parse_all
@@ -112,9 +113,7 @@ class IngestStatements:
                 event = self._event(statement, courses, voided, now, result.ignored)
                 if event is not None:
                     events.append(event)
-            records = [
-                StatementRecord(s.id, s.content_hash, s.user_id, s.voids, now) for s in fresh
-            ]
+            records = self._records(uow, fresh, now)
             if uow.statements.add(records) < len(records):
                 raise _StoredMeanwhile  # rolls this transaction back
             # what happened before an erasure is ignored there too: a replayed backlog
@@ -125,6 +124,21 @@ class IngestStatements:
             result.voided = uow.interactions.remove(targets)
             uow.commit()
         return result
+
+    def _records(
+        self, uow: UnitOfWork, statements: Sequence[Statement], now: datetime
+    ) -> list[StatementRecord]:
+        """What is kept of `statements`. One of an erased learner dated at or before their
+        erasure (a replayed backlog) is kept without the learner's id: the id and content hash
+        still make a re-send a duplicate, and the learner is not back in the database."""
+        erased = last_erased(uow, (s.user_id for s in statements if s.user_id is not None))
+        records = []
+        for s in statements:
+            erased_at = erased.get(s.user_id) if s.user_id is not None else None
+            replayed = erased_at is not None and (s.timestamp or now) <= erased_at
+            user = None if replayed else s.user_id
+            records.append(StatementRecord(s.id, s.content_hash, user, s.voids, now))
+        return records
 
     def _courses(self, uow: UnitOfWork, statements: Sequence[Statement]) -> dict[str, CourseId]:
         """Activity IRI -> the catalog course it stands for, for every IRI that stands for one."""

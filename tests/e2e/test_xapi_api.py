@@ -275,6 +275,20 @@ def test_a_replayed_statement_does_not_bring_an_erased_learner_back(lms):
     assert events(lms) == [(learner, "simplestatement", "complete")]
 
 
+def test_a_replayed_statement_keeps_no_record_naming_the_erased_learner(lms):
+    assert lms.post(URL, json=SPEC_COMPLETED, headers=XAPI).status_code == 200
+    learner = events(lms)[0][0]
+    lms.delete(f"/api/v1/learners/{learner}")
+    unmapped = copy.deepcopy(SPEC_COMPLETED) | {"id": str(uuid.uuid4())}
+    unmapped["verb"]["id"] = "https://example.com/verbs/bookmarked"
+    lms.post(URL, json=[SPEC_COMPLETED, unmapped], headers=XAPI)  # the LMS re-sends its backlog
+    # nothing of theirs came back: a second erasure finds nothing to remove
+    removed = lms.delete(f"/api/v1/learners/{learner}").json["removed"]
+    assert removed["statements"] == 0
+    assert lms.post(URL, json=SPEC_COMPLETED, headers=XAPI).status_code == 200  # still a no-op
+    assert events(lms) == []
+
+
 def test_a_score_beyond_a_floats_range_is_refused_not_read_as_null(lms):
     """json read 1e400 as infinity, which orjson writes back as null: the statement stored had
     the hash of one saying null, and a retry of the same id with null passed as a duplicate."""
