@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, jsonify, request
 
@@ -31,9 +33,13 @@ ERRORS = (400, 401, 403, 409, 413)
 VERSION_HEADER = {
     "name": "X-Experience-API-Version",
     "required": True,
-    "schema": {"type": "string", "pattern": r"^1\.0"},
+    "schema": {"type": "string", "pattern": r"^1\.0(\.\d+)?$"},
     "description": "the xAPI version the client speaks: 1.0.x",
 }
+
+
+#: 1.0, 1.0.0 ... 1.0.3: the versions whose statements we read ("1.01" or "1.0-beta" are none)
+_SPOKEN = re.compile(r"1\.0(\.\d+)?\Z")
 
 
 @bp.after_request
@@ -46,7 +52,7 @@ def _version() -> None:
     sent = request.headers.get("X-Experience-API-Version")
     if sent is None:
         raise BadRequest("send the header X-Experience-API-Version: 1.0.3", "xapi_version")
-    if not sent.startswith("1.0"):
+    if not _SPOKEN.match(sent):
         raise BadRequest(f"xAPI version {sent!r} is not supported (1.0.x is)", "xapi_version")
 
 

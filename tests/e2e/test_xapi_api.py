@@ -186,6 +186,19 @@ def _basic(key: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}", **XAPI}
 
 
+@pytest.mark.parametrize("version", ["1.01", "1.0x", "1.0.3-rc", "1.0.", "2.0.0"])
+def test_a_version_header_naming_no_1_0_x_version_is_refused(lms, version):
+    response = lms.post(URL, json=SPEC_COMPLETED, headers={"X-Experience-API-Version": version})
+    assert response.status_code == 400 and response.json["error"]["code"] == "xapi_version"
+    assert events(lms) == []
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.0.0", "1.0.3"])
+def test_every_1_0_x_version_header_is_taken(lms, version):
+    response = lms.post(URL, json=SPEC_COMPLETED, headers={"X-Experience-API-Version": version})
+    assert response.status_code == 200
+
+
 def test_lrs_clients_authenticate_with_basic_and_operators_with_bearer(database_url):
     app = make_app(database_url, admin_token="admin-secret", xapi_key="lms", xapi_secret="s3cret")
     client = app.test_client()
