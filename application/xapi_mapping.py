@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,8 +156,27 @@ def _rule(rule: Any, index: int) -> ActivityRule:
         pattern = re.compile(str(rule["pattern"]))
     except re.error as error:
         raise InvalidMapping(f"{where}.pattern is not a regular expression: {error}") from None
-    names = set(re.findall(r"{(\w+)}", str(rule["course"])))
+    names = _template_names(str(rule["course"]), where)
     missing = names - set(pattern.groupindex)
     if missing:
         raise InvalidMapping(f"{where}.course uses groups the pattern lacks: {sorted(missing)}")
     return ActivityRule(pattern, str(rule["course"]))
+
+
+def _template_names(course: str, where: str) -> set[str]:
+    """The groups `course` fills in, each written {name}: anything else str.format would read
+    ({}, {id.attr}, {id!r}, a lone brace) failed on every statement the rule matched."""
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(course)
+        ]
+    except ValueError as error:
+        raise InvalidMapping(f"{where}.course is not a template: {error}") from None
+    for name, spec, conversion in fields:
+        if name is not None and (not name.isidentifier() or spec or conversion):
+            raise InvalidMapping(
+                f"{where}.course: write a group as {{name}} ({{{{ and }}}} for braces), "
+                f"not {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+            )
+    return {name for name, _, _ in fields if name is not None}

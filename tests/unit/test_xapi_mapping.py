@@ -76,6 +76,21 @@ def test_a_broken_mapping_is_refused_with_a_message_naming_the_entry(data, messa
         XapiMapping.from_dict(data)
 
 
+@pytest.mark.parametrize("course", ["moodle-{}", "{id}{", "{id.real}", "{id!r}", "{id:>5}"])
+def test_a_course_template_that_would_fail_on_a_statement_is_refused_at_start(course):
+    # loaded, it answered 500 to every batch holding a statement its pattern matched
+    rule = {"pattern": r"id=(?P<id>\d+)$", "course": course}
+    data = {"verbs": {"http://x.org/v": "view"}, "activities": {"rules": [rule]}}
+    with pytest.raises(InvalidMapping, match=r"activities.rules\[0\].course"):
+        XapiMapping.from_dict(data)
+
+
+def test_braces_doubled_in_a_course_template_are_literal_braces():
+    rule = {"pattern": r"id=(?P<id>\d+)$", "course": "{{{id}}}"}
+    data = {"verbs": {"http://x.org/v": "view"}, "activities": {"rules": [rule]}}
+    assert XapiMapping.from_dict(data).candidates("https://m.example/?id=42")[0] == "{42}"
+
+
 def test_the_service_does_not_start_with_a_broken_mapping_file(tmp_path, sqlite_url):
     broken = tmp_path / "xapi.yaml"
     broken.write_text("verbs:\n  http://adlnet.gov/expapi/verbs/completed: finished\n")
