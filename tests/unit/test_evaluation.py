@@ -37,6 +37,23 @@ def test_random_split_keeps_each_learners_ratio_and_is_seeded():
     assert [e.event_id for e in other.test] != [e.event_id for e in split.test]
 
 
+def test_random_split_keeps_every_event_of_a_course_on_one_side():
+    # each learner viewed, then enrolled in, each of eight courses: cut by event, most test
+    # courses were in training too, and those learners had nothing left to find
+    events = [
+        event(f"u{u}", f"c{i}", kind, minutes=u * 100 + 2 * i + step)
+        for u in range(50)
+        for i in range(8)
+        for step, kind in enumerate(("view", "enroll"))
+    ]
+    split = random_split(events, 0.75, seed=42)
+    train = {(e.user_id, e.course_id) for e in split.train}
+    test = {(e.user_id, e.course_id) for e in split.test}
+    assert not train & test
+    assert Counter(user for user, _ in test) == {f"u{u}": 2 for u in range(50)}
+    assert len(split.train) + len(split.test) == len(events)
+
+
 def test_leave_last_out_tests_on_each_learners_latest_event():
     split = leave_last_out(many_events())
     latest = {e.user_id: e.course_id for e in split.test}
