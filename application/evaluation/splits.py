@@ -59,16 +59,23 @@ def temporal_split(interactions: Sequence[Interaction], ratio: float = 0.75) -> 
 
 
 def leave_last_out(interactions: Sequence[Interaction]) -> Split:
-    """Each learner's latest event is the test; learners with a single event only train."""
+    """Each learner's latest course (the one first touched last) is the test, with every event
+    of it; learners with a single course only train. The latest event alone was mostly a later
+    touch of a course already in training (enroll after view, complete after enroll), which is
+    neither recommended nor counted: on an LMS export 50 of 57 learners had nothing to find."""
     train: list[Interaction] = []
     test: list[Interaction] = []
     for events in _by_user(interactions).values():
-        ordered = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
-        if len(ordered) < 2:
+        ordered = _chronological(events)
+        first: dict[CourseId, Interaction] = {}
+        for event in ordered:
+            first.setdefault(event.course_id, event)
+        if len(first) < 2:
             train += ordered
             continue
-        train += ordered[:-1]
-        test.append(ordered[-1])
+        latest = max(first.values(), key=lambda e: (e.occurred_at, e.event_id)).course_id
+        train += [e for e in ordered if e.course_id != latest]
+        test += [e for e in ordered if e.course_id == latest]
     return Split(_chronological(train), _chronological(test))
 
 

@@ -60,6 +60,23 @@ def test_leave_last_out_tests_on_each_learners_latest_event():
     assert latest["u3"] == "c4" and len(split.test) == 10
 
 
+def test_leave_last_out_holds_out_each_learners_latest_course_with_all_its_events():
+    # viewed a, viewed b, then enrolled in a: the latest event is of a course seen before
+    events = [
+        event(f"u{u}", course_id, kind, minutes=u * 100 + step)
+        for u in range(5)
+        for step, (course_id, kind) in enumerate((("a", "view"), ("b", "view"), ("a", "enroll")))
+    ]
+    events += [event("solo", "a", "view"), event("solo", "a", "enroll", minutes=1)]
+    split = leave_last_out(events)
+    assert {(e.user_id, e.course_id) for e in split.test} == {(f"u{u}", "b") for u in range(5)}
+    assert {(e.user_id, e.course_id) for e in split.train} == {
+        *((f"u{u}", "a") for u in range(5)),
+        ("solo", "a"),
+    }
+    assert len(split.train) + len(split.test) == len(events)
+
+
 def test_temporal_split_tests_on_each_learners_latest_share():
     events = many_events()
     random.Random(3).shuffle(events)
