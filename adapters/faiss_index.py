@@ -53,6 +53,11 @@ class FaissIndex(CandidateIndex):
     def size(self) -> int:
         return len(self.ids)
 
+    @property
+    def dim(self) -> int:
+        """The width of the vectors indexed (and of a query)."""
+        return int(self.index.d) if self.index is not None else 0
+
     def search(
         self, query: Sequence[float], k: int, exclude: frozenset[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:

@@ -109,7 +109,10 @@ class TwoTowerRecommender(ScoringRecommender):
         missing = [f for f in SERVED_FILES if f not in files]
         if missing:
             raise ValueError(f"{NAME} {manifest.get('version')} lacks {', '.join(missing)}")
-        course_ids = [CourseId(c) for c in json.loads(files["item_ids.json"])["course_ids"]]
+        listed = json.loads(files["item_ids.json"])
+        course_ids = _ids(listed.get("course_ids") if isinstance(listed, dict) else None)
+        if course_ids is None or len(set(course_ids)) != len(course_ids):
+            raise ValueError("item_ids.json must list each course id once, as a string")
         embeddings = array(files, "item_embeddings.npy").astype(np.float32)
         if embeddings.ndim != 2 or embeddings.shape[0] != len(course_ids):
             raise ValueError(
@@ -117,13 +120,20 @@ class TwoTowerRecommender(ScoringRecommender):
             )
         index = FaissIndex(hnsw_above=self.hnsw_above)
         index.load(course_ids, files["item_index.faiss"])
+        if index.dim != embeddings.shape[1]:
+            # searched with a learner's vector of the embeddings' width, every request would fail
+            raise ValueError(
+                f"an index of width {index.dim} for embeddings of width {embeddings.shape[1]}"
+            )
         if serving.FILE in files:
             tower = serving.LearnerTower.from_bytes(files[serving.FILE], manifest["tower"])
         else:
             tower = _tower_from_weights(files, manifest)  # a version from before the numpy tower
         self.restore_catalog(course_ids, catalog)
-        users = set(json.loads(files["trained_users.json"]))
-        self._serve(tower, dict(manifest), embeddings, index, users)
+        users = _ids(json.loads(files["trained_users.json"]))
+        if users is None:
+            raise ValueError("trained_users.json must be a list of learner ids, as strings")
+        self._serve(tower, dict(manifest), embeddings, index, set(users))
         self.together = restore_together(files, self.index)
 
     def _serve(
@@ -260,6 +270,14 @@ class TwoTowerRecommender(ScoringRecommender):
             "objective": manifest.get("training", {}).get("objective", "all"),
             "recency_decay": float(manifest.get("tower", {}).get("recency_decay", 1.0)),
         }
+
+
+def _ids(listed: Any) -> list[Any] | None:
+    """`listed` if it is a list of strings: ids of another type would load and match no course
+    or learner, so the version would answer nobody rather than be refused."""
+    if isinstance(listed, list) and all(isinstance(i, str) for i in listed):
+        return listed
+    return None
 
 
 def _tower_from_weights(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> Any:

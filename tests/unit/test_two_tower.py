@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
+import numpy as np
 import pytest
 
 from adapters.demo_data import demo_data
@@ -207,6 +210,49 @@ def test_a_corrupt_newest_version_leaves_the_previous_one_serving(published, dem
     assert snapshot.recommenders["two_tower"].describe()["version"] == good
     assert bad in snapshot.errors["two_tower"]
     assert "item_index.faiss is 12 bytes" in snapshot.errors["two_tower"]  # found by a stat
+
+
+def _ints_for_ids(files):  # type: ignore[no-untyped-def]
+    listed = json.loads(files["item_ids.json"])
+    listed["course_ids"] = list(range(len(listed["course_ids"])))
+    return {**files, "item_ids.json": json.dumps(listed).encode()}
+
+
+def _ints_for_learners(files):  # type: ignore[no-untyped-def]
+    learners = json.loads(files["trained_users.json"])
+    return {**files, "trained_users.json": json.dumps(list(range(len(learners)))).encode()}
+
+
+def _wider_index(files):  # type: ignore[no-untyped-def]
+    from adapters.faiss_index import FaissIndex
+
+    ids = json.loads(files["item_ids.json"])["course_ids"]
+    vectors = np.load(io.BytesIO(files["item_embeddings.npy"]))
+    index = FaissIndex()
+    index.build(ids, np.hstack([vectors, vectors]))
+    return {**files, "item_index.faiss": index.to_bytes()}
+
+
+@pytest.mark.parametrize("disagreeing", [_ints_for_ids, _ints_for_learners, _wider_index])
+def test_a_version_whose_files_do_not_fit_together_is_refused_and_the_one_before_answers(
+    published, demo, tmp_path, disagreeing
+):
+    """Loaded, such a version answered nobody (ids matching no course or learner) or failed
+    every request (a learner's vector of another width than the index's)."""
+    artifact = published[0].load("two_tower", published[1])
+    manifest = {k: v for k, v in artifact.manifest.items() if k not in ("files", "version")}
+    store = FilesystemArtifactStore(tmp_path)
+    good = store.publish("two_tower", dict(artifact.files), manifest)
+    bad = store.publish("two_tower", disagreeing(dict(artifact.files)), manifest)
+    snapshot = loaded(store, demo.courses)
+    assert bad in snapshot.errors["two_tower"]
+    recommender = snapshot.recommenders["two_tower"]
+    assert recommender.describe()["version"] == good
+    learner = LearnerHistory(
+        UserId("user1"), tuple(e for e in demo.interactions if e.user_id == "user1")
+    )
+    assert len(recommender.recommend(learner, 5, learner.taken())) == 5
+    assert recommender.features.user_ids(["user1"], recommender.trained_users)[0] >= 0
 
 
 def test_without_a_model_two_tower_is_not_ready(tmp_path, demo):
