@@ -132,7 +132,13 @@ class LearnerFeatures:
         )
 
     def weights(self, learner: LearnerHistory) -> dict[str, float]:
-        return {c: self.event_weights[e] for c, e in learner.strongest().items()}
+        """The learner's courses by their strongest event, of the types weighted (those the
+        model was trained on) only."""
+        return {
+            c: self.event_weights[e]
+            for c, e in learner.strongest().items()
+            if e in self.event_weights
+        }
 
 
 def _shares(history: Mapping[str, float], decay: float) -> dict[str, float]:

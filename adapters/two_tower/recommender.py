@@ -147,10 +147,13 @@ class TwoTowerRecommender(ScoringRecommender):
         if embeddings.shape[1] != tower.members[0].layers[-1][0].shape[0] * len(tower.members):
             raise ValueError(f"embeddings of width {embeddings.shape[1]} do not fit the tower")
         config = manifest.get("tower", {})
+        # The learner tower reads the event types it was trained on, no others: a history of
+        # views is no input to a model trained on enrolments and completions only.
+        kinds = {EventType(t) for t in manifest.get("training", {}).get("event_types", EventType)}
         self.features = LearnerFeatures(
             int(config.get("buckets", 1 << 15)),
             int(config.get("user_buckets", 1 << 14)),
-            self.event_weights,
+            {event: w for event, w in self.event_weights.items() if event in kinds},
             float(config.get("recency_decay", 1.0)),
         )
         self.tower = tower
@@ -182,9 +185,9 @@ class TwoTowerRecommender(ScoringRecommender):
         return result
 
     def _knows(self, learner: LearnerHistory) -> bool:
-        """Whether the model has any of the learner's courses (courses added since training
-        are unknown until a reindex embeds them)."""
-        return any(c in self.index for c in learner.strongest())
+        """Whether the model has any of the learner's courses, by an event type it reads
+        (courses added since training are unknown until a reindex embeds them)."""
+        return any(c in self.index for c in self.features.weights(learner))
 
     def scored(
         self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()

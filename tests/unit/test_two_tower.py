@@ -355,6 +355,26 @@ def test_a_course_the_learner_only_viewed_is_explained_as_such(published, demo):
     assert recommender.reason(viewer, other) == "Because you viewed Python Basics"
 
 
+def test_a_model_trained_without_views_reads_no_views_when_it_serves(demo, tmp_path):
+    """Trained on enrolments and completions only, the learner tower read views as well when it
+    served: a learner who had only viewed courses got two_tower's list, not popularity's, and
+    views diluted everyone else's history."""
+    histories = histories_of(demo.interactions)
+    settings = {**FAST, "event_types": ["enroll", "complete"]}
+    store = FilesystemArtifactStore(tmp_path)
+    store.publish("two_tower", *TwoTowerTrainer(settings).train(demo.courses, histories))
+    recommender = serving(store, demo.courses)
+    viewer = LearnerHistory(UserId("viewer"), (event("viewer", "course_python_basic", "view"),))
+    assert recommender.recommend(viewer, 5) == []
+    enrolled = (event("u", "course_python_basic", "enroll"),)
+    viewed = (event("u", "course_java_basic", "view", minutes=1),)
+    alone = LearnerHistory(UserId("u"), enrolled)
+    browsing = LearnerHistory(UserId("u"), enrolled + viewed)
+    assert recommender.scored(browsing, 5, browsing.taken()) == recommender.scored(
+        alone, 5, alone.taken()
+    )
+
+
 def test_an_ensemble_averages_its_members_in_one_index(demo, tmp_path):
     store = FilesystemArtifactStore(tmp_path)
     histories = histories_of(demo.interactions)
