@@ -57,12 +57,20 @@ def train_two_tower(
     if batch_size is not None:
         settings["batch_size"] = batch_size
     container.config.two_tower.from_value(settings)
+    # What the trainer fits two_tower with (the settings search's choice, pins winning): a model
+    # fitted with others, or not saying which, it would train again at its next cycle.
+    wanted = container.fit_strategies().wanted().get("two_tower", {})
+    if wanted:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+        click.echo(f"training with the settings the trainer fits two_tower with: {shown}")
 
-    members = int(settings.get("members", 1))
+    members = int({**settings, **wanted}.get("members", 1))
     total = int(settings.get("epochs", 100)) * members
     with Progress("training two_tower", total, unit="epochs") as progress:
         try:
-            result = container.train_two_tower().execute(MemberEpochs(progress, members))
+            result = container.train_two_tower().execute(
+                MemberEpochs(progress, members), settings=wanted or None
+            )
         except (DomainError, ValueError, StaleBase) as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:

@@ -483,6 +483,37 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
+def test_a_model_trained_by_hand_is_not_trained_again_by_the_trainer(run, tmp_path, monkeypatch):
+    """train-two-tower fits with what the trainer wants (the search's choice, pins winning) and
+    says so in the version: it trained with the configuration only and recorded no settings, so
+    the trainer's next cycle threw the model away and trained it again."""
+    from application.use_cases.fit_strategies import TUNING
+    from entrypoints.config import load_settings
+
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
+        "hidden_dims: [32]\nobjective: next\n"
+    )
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", str(config))  # pins objective next
+    run("demo-data", "--learners", "60")
+    container = Container()
+    container.config.from_dict(load_settings())
+    chosen = {"two_tower": {"objective": "all", "members": 2}}
+    container.artifact_store().publish(TUNING, {"trials.json": b"[]"}, {"settings": chosen})
+    trained = run("train-two-tower")
+    assert trained.exit_code == 0, trained.output
+    assert "the trainer fits two_tower with: members=2 objective=next" in trained.output
+    assert "after 2 members" in trained.output
+    store = container.artifact_store()
+    manifest = store.load("two_tower", store.current_version("two_tower"), only=()).manifest
+    assert manifest["training"]["objective"] == "next" and manifest["tower"]["members"] == 2
+    try:
+        assert container.fit_strategies().plan()[2] == ""
+    finally:
+        container.engine().dispose()
+
+
 def test_a_damaged_model_is_a_one_line_error_naming_the_version_and_the_repair(run, tmp_path):
     import shutil
 
