@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 #: while the database fails the refresher's checks, a line says so this often (and once at first)
 FAILING_REPEAT_SECONDS = 300.0
 
+#: a version that failed to load is tried again after this long, then twice as long each time up
+#: to RETRY_MAX_SECONDS: a read that failed once (a shared volume showing the `current` pointer
+#: before the files it names are whole, a network file system's hiccup) is not the version's
+#: fault, and the worker would answer from the version before it until the next publish
+RETRY_SECONDS = 30.0
+RETRY_MAX_SECONDS = 600.0
+
 #: strategy name -> a stand-in computed from the database while nothing is published
 Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
 
@@ -161,6 +168,7 @@ class StrategyRegistry:
         fallbacks: Mapping[str, Fallback] | None = None,
         on_loaded: Callable[[str, str | None], None] | None = None,
         pins: Mapping[str, Mapping[str, Any]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.factories = dict(factories)
         #: settings the operator fixed: a published tuning never overrides them
@@ -181,6 +189,10 @@ class StrategyRegistry:
         #: while checks fail: since when, and when a line last said so
         self._failing_since: float | None = None
         self._said_at = 0.0
+        self.clock = clock
+        #: while a version failed to load: when to try it again, and the wait before that try
+        self._retry_at: float | None = None
+        self._retry_wait = RETRY_SECONDS
 
     @property
     def names(self) -> list[str]:
@@ -274,7 +286,8 @@ class StrategyRegistry:
                 else ""
             )
             key = f"{catalog_version}|{sorted(versions.items())}|{live}"
-            if current is not None and current.version == key:
+            retrying = self._retry_at is not None and self.clock() >= self._retry_at
+            if current is not None and current.version == key and not retrying:
                 return current
             started = time.perf_counter()
             same_catalog = current is not None and current.version.split("|")[0] == catalog_version
@@ -337,10 +350,20 @@ class StrategyRegistry:
             len(courses),
             time.perf_counter() - started,
         )
+        self._retry_later(bool(errors), again=current is not None and current.version == key)
         shown = {name: about for name, about in rollbacks.items() if about}
         return Snapshot(
             key, courses, recommenders, loaded, errors, trained, tuning, shown, fitted, marks
         )
+
+    def _retry_later(self, failed: bool, again: bool) -> None:
+        """After a load: when to try a version that failed again (none failed: never), waiting
+        twice as long after each failed retry of the same versions."""
+        if not failed:
+            self._retry_at, self._retry_wait = None, RETRY_SECONDS
+            return
+        self._retry_wait = min(self._retry_wait * 2, RETRY_MAX_SECONDS) if again else RETRY_SECONDS
+        self._retry_at = self.clock() + self._retry_wait
 
     def _tuning(self, current: Snapshot | None, version: str | None) -> Mapping[str, Any]:
         if current is not None and current.tuning.get("version") == version:

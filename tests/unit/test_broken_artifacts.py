@@ -198,3 +198,30 @@ def test_a_full_disk_when_the_settings_search_publishes_fails_it_alone_and_train
     assert fitted["tuning"].failed and "No space left on device" in fitted["tuning"].note
     assert trained == [True]
     assert fit.store.current_version("tuning") is None
+
+
+def test_a_version_that_failed_to_load_is_tried_again_later(fit):
+    """A shared volume may show a version's `current` pointer before its files are whole (or a
+    network file system fail one read): the worker answered from the version before it until the
+    next publish, hours later for two_tower. It tries again after 30 s, then twice as long."""
+    from application.strategies import StrategyRegistry
+
+    now = [0.0]
+    registry = StrategyRegistry(
+        fit.factories, fit.uow_factory, fit.store, refresh_seconds=0, clock=lambda: now[0]
+    )
+    first = registry.snapshot().versions["item_cf"]
+    fit.execute(force=True)
+    newer = fit.store.current_version("item_cf")
+    folder = fit.store.root / "item_cf" / "versions" / newer
+    damaged = next(p for p in sorted(folder.iterdir()) if p.name != "manifest.json")
+    whole = damaged.read_bytes()
+    damaged.write_bytes(whole + b"not yet")
+    snapshot = registry.snapshot()
+    assert snapshot.versions["item_cf"] == first and "item_cf" in snapshot.errors
+    damaged.write_bytes(whole)  # the copy is whole now
+    now[0] = 29.0
+    assert registry.snapshot().versions["item_cf"] == first  # not before its time
+    now[0] = 31.0
+    snapshot = registry.snapshot()
+    assert snapshot.versions["item_cf"] == newer and not snapshot.errors
