@@ -235,6 +235,8 @@ def _share(ctx: click.Context, param: click.Parameter, ratio: float) -> float:
 
 
 OUTPUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+#: the protocols whose cut `--ratio` sets
+RATIO_PROTOCOLS = ("random", "temporal")
 #: numpy's generators, which the bootstrap draws from, take no negative seed: refused after
 #: every strategy was fitted and evaluated, the whole run was lost
 SEED = click.IntRange(min=0)
@@ -324,6 +326,14 @@ def evaluate(
     if not names:
         raise click.BadParameter(
             "name at least one strategy, e.g. popularity,content", param_hint="'--strategy'"
+        )
+    if protocol not in RATIO_PROTOCOLS and (
+        ctx.get_parameter_source("ratio") is not click.core.ParameterSource.DEFAULT
+    ):  # the figures would pass for a split this share made
+        raise click.BadParameter(
+            f"the {protocol} protocol splits its own way; --ratio applies to "
+            f"{' and '.join(RATIO_PROTOCOLS)}",
+            param_hint="'--ratio'",
         )
     container = container_of(ctx, schema=False)
     pins = {n: dict(p) for n, p in (container.config.tuning_pins() or {}).items()}

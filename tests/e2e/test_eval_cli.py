@@ -204,6 +204,18 @@ def test_eval_refuses_a_seed_or_ratio_it_cannot_use_before_it_evaluates(
     assert "ndcg@10" not in result.output  # refused before evaluating, not after
 
 
+@pytest.mark.parametrize("protocol", ["leave-last-out", "fixed"])
+def test_eval_refuses_a_ratio_its_protocol_would_not_use(tmp_path, monkeypatch, protocol):
+    """--ratio 0.5 with a protocol that splits its own way was taken without a word, and the
+    figures passed for a split it made."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    args = ["eval", "--dataset", "csv", "--data-dir", str(tmp_path), "--protocol", protocol]
+    result = CliRunner().invoke(cli, [*args, "--ratio", "0.5"])
+    assert result.exit_code == 2, result.output
+    assert f"the {protocol} protocol splits its own way" in result.output
+
+
 def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "memory://")
     write_dataset(tmp_path)
