@@ -87,7 +87,11 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
         click.echo(f"the catalog has {existing} courses already; demo data not loaded")
         return
     data = container.demo_data()(seed=seed, learners=learners)
-    container.upsert_courses().execute(data.courses)
+    # A demo course stored already stays as it is (an operator may have edited or retired it):
+    # loading the demo again adds what is missing and writes over nothing.
+    with container.uow() as uow:
+        stored = uow.courses.existing(c.course_id for c in data.courses)
+    container.upsert_courses().execute([c for c in data.courses if c.course_id not in stored])
     # The demo's times follow the day it is loaded, its event ids do not: the events of an
     # earlier run (same seed) are left as they were, not logged again at other times. For the
     # same reason an erased demo learner is left out whole: all of theirs is what was erased,

@@ -327,7 +327,7 @@ def test_a_file_that_is_not_utf8_is_named_with_where_and_nothing_is_written(
     assert counts(database_url) == (0, 0)
 
 
-def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
+def test_demo_data_is_deterministic_and_loaded_once(run, database_url, tmp_path):
     first = run("demo-data", "--learners", "40", "--seed", "7")
     assert first.exit_code == 0, first.output
     loaded = counts(database_url)
@@ -335,11 +335,17 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url):
     assert "over 30 days" in first.output and "credited" in first.output
     assert "not loaded" in run("demo-data", "--if-empty").output
     assert counts(database_url) == loaded
+    # an operator retires a demo course: loading the demo again wrote it back as it was
+    (tmp_path / "retired.csv").write_text(
+        "course_id,title,category,active\ncourse_go_basic,Go Basics,Programming,false\n"
+    )
+    assert run("import-courses", str(tmp_path / "retired.csv")).exit_code == 0
     time.sleep(1.1)  # the demo's times follow the clock (to the second); its events do not
     again = run("demo-data", "--learners", "40", "--seed", "7")
     assert again.exit_code == 0, again.output
     assert "are loaded already; nothing added" in again.output
     assert counts(database_url) == loaded
+    assert not stored_courses(database_url)["course_go_basic"].active
 
 
 @pytest.mark.parametrize("learners", ["0", "-5"])
