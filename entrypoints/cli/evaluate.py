@@ -43,9 +43,13 @@ def load_dataset(
     if data_dir is None:
         root = os.environ.get("RS_DATA_DIR")
         if not root or name == "csv":
+            stored = (  # import-dataset takes no "stored": it loads a dataset into the database
+                ", or --dataset stored to evaluate on the events this service's database holds"
+                if click.get_current_context().info_name in ("eval", "eval-two-tower")
+                else ""
+            )
             raise click.UsageError(
-                "give --data-dir (or set RS_DATA_DIR to the folder holding the datasets), or "
-                "--dataset stored to evaluate on the events this service's database holds"
+                f"give --data-dir (or set RS_DATA_DIR to the folder holding the datasets){stored}"
             )
         data_dir = Path(root) / DEFAULT_FOLDERS[name]
     if not data_dir.exists():

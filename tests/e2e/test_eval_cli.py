@@ -399,3 +399,16 @@ def test_import_dataset_of_changed_files_says_which_event_conflicts(
     )
     assert "these files differ from the cnpc imported into this database before" in changed.output
     assert isinstance(changed.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", ["eval", "import-dataset"])
+def test_a_dataset_without_its_folder_says_what_to_give_and_only_what_the_command_takes(
+    monkeypatch, command
+):
+    """import-dataset, told to try --dataset stored, refused it: it loads a dataset into the
+    database, and evaluates nothing."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.delenv("RS_DATA_DIR", raising=False)
+    result = CliRunner().invoke(cli, [command, "--dataset", "ml-100k"])
+    assert result.exit_code == 2 and "give --data-dir (or set RS_DATA_DIR" in result.output
+    assert ("--dataset stored" in result.output) == (command == "eval")
