@@ -181,21 +181,19 @@ class ContentRecommender(ScoringRecommender):
         return scores
 
     def closest(self, source: int, scores: np.ndarray, k: int) -> list[int]:
-        """Only courses that share a word about their subject with it (subject_terms()) or its
-        category: sharing "Basics", a level or another category's name does not make a course
-        similar, and a list of similar courses showed Watercolour Painting beside Python Basics.
+        """Only courses its reasons can call similar: alike in subject (_alike()) or of the
+        course's own category. Sharing "Basics", a level, another category's name or one chance
+        word ("systems" in C++ Basics and Recommender Systems Basics) does not make a course
+        similar, and a list of similar courses showed them as "A course in Data Science".
         Picked from the 3k closest (at least 30), so a call costs about the same whatever the
         catalog's size; the list is shorter than k when fewer are alike."""
         best = top_k(scores, max(3 * k, 30))
-        if not best:
-            return []
-        subject = self.subject_vectors
-        shared = (subject[[source]] @ subject[best].T).toarray().ravel() > 0
+        alike = self._alike([source], best).ravel() > 0
         category = self.courses[source].category
         return [
             row
-            for row, sharing in zip(best, shared, strict=True)
-            if sharing or (category and self.courses[row].category == category)
+            for row, similar in zip(best, alike, strict=True)
+            if similar or (category and self.courses[row].category == category)
         ][:k]
 
     def similar_reasons(self, source: int, rows: Sequence[int]) -> list[str]:

@@ -206,7 +206,13 @@ def test_the_hybrid_drops_components_that_cannot_answer_and_renormalises():
 def test_the_hybrid_finds_courses_similar_to_one_only_some_components_know_yet():
     """A course added since two_tower was trained: content already knows it, and the hybrid's
     list was empty because one component did not."""
-    new = Course(CourseId("course_sql_next"), "SQL Next Steps", "Joins and SQL queries", "Data")
+    new = Course(
+        CourseId("course_sql_next"),
+        "SQL Next Steps",
+        "Joins and SQL queries",
+        "Data",
+        tags=("sql",),
+    )
     parts = fitted()
     parts["content"].fit([*CATALOG, new], EVENTS)
     hybrid = HybridRecommender(parts, {"content": 0.5, "item_cf": 0.5})

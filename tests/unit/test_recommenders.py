@@ -263,6 +263,28 @@ def test_sharing_only_a_level_word_does_not_make_two_courses_similar():
     assert similar["c1"] == "Also in Programming, like Advanced Python Programming"
 
 
+def test_a_course_sharing_one_chance_word_in_another_category_is_not_listed_as_similar():
+    """C++ Basics ("systems programming") listed Recommender Systems Basics as similar, explained
+    as "A course in Data Science": what the list cannot call similar, it does not show."""
+    courses = [
+        replace(CATALOG[0], course_id=CourseId(c), title=t, description=d, category=g, tags=())
+        for c, t, d, g in [
+            ("cpp", "C++ Basics", "Systems programming with pointers", "Programming"),
+            ("java", "Java Basics", "Objects and interfaces", "Programming"),
+            ("recsys", "Recommender Systems Basics", "Ranking items for users", "Data Science"),
+            ("stats", "Statistics Basics", "Means and variances", "Data Science"),
+            ("french", "French Basics", "Everyday conversation", "Languages"),
+            ("spanish", "Spanish Basics", "Travel phrases", "Languages"),
+            ("drawing", "Drawing Basics", "Pencil sketches", "Arts"),
+            ("painting", "Painting Basics", "Colour mixing", "Arts"),
+        ]
+    ]
+    content = ContentRecommender()
+    content.fit(courses, [])
+    similar = {r.course_id: r.reason for r in content.similar(CourseId("cpp"), 3)}
+    assert similar == {"java": "Also in Programming, like C++ Basics"}
+
+
 def test_content_with_an_empty_catalog_recommends_nothing():
     content = ContentRecommender()
     content.fit([], [])
