@@ -50,6 +50,7 @@ class RebuildIndex:
             )
         artifact = self.store.load(name, current)
         with self.uow_factory() as uow:
+            catalog = uow.courses.version()  # first: a change after it is embedded again later
             courses = uow.courses.all()
         if not courses:  # embedding none would replace a model of the catalog by an empty one
             raise StrategyUnavailable(
@@ -59,6 +60,11 @@ class RebuildIndex:
         # A new index is not a new model: the training interval and erasures are checked
         # against when the model was trained.
         manifest["trained_at"] = artifact.trained_at
+        if data_version is None and reencode:
+            # The catalog as embedded now, the events the model was trained on: with the old
+            # version's, the trainer took the catalog for not embedded yet and did it again.
+            events = str(artifact.manifest.get("data_version") or "").partition("|")[2]
+            data_version = f"{catalog}|{events}" if events else None
         if data_version is not None:
             manifest["data_version"] = data_version
         version = self.store.publish(name, files, manifest, based_on=current)

@@ -489,6 +489,32 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
+def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):
+    """export-embeddings embeds the catalog as it is now, but its version kept the data version
+    of the model it re-embedded: the trainer took the new course for not embedded yet and did
+    the work again at its next cycle."""
+    from entrypoints.config import load_settings
+
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
+        "hidden_dims: [32]\n"
+    )
+    run("demo-data", "--learners", "60")
+    assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    (tmp_path / "new.csv").write_text("course_id,title,category\nc_new,Rust Basics,Programming\n")
+    assert run("import-courses", str(tmp_path / "new.csv")).exit_code == 0
+    container = Container()
+    container.config.from_dict(load_settings())
+    try:
+        assert container.fit_strategies().plan()[2] == "reindex"
+        exported = run("export-embeddings")
+        assert exported.exit_code == 0 and "208 courses indexed" in exported.output
+        assert container.fit_strategies().plan()[2] == ""
+    finally:
+        container.engine().dispose()
+
+
 def test_a_model_trained_by_hand_is_not_trained_again_by_the_trainer(run, tmp_path, monkeypatch):
     """train-two-tower fits with what the trainer wants (the search's choice, pins winning) and
     says so in the version: it trained with the configuration only and recorded no settings, so
