@@ -42,9 +42,12 @@ VERSION_HEADER = {
 _SPOKEN = re.compile(r"1\.0(\.\d+)?\Z")
 
 
-@bp.after_request
+@bp.after_app_request
 def version_header(response: Response) -> Response:
-    response.headers["X-Experience-API-Version"] = VERSION
+    """Every answer under the xAPI paths says the version, as the specification asks: also a
+    405 or 404 the router gives before the blueprint sees the request."""
+    if request.path.startswith(bp.url_prefix or ""):
+        response.headers["X-Experience-API-Version"] = VERSION
     return response
 
 

@@ -181,6 +181,18 @@ def test_a_body_that_is_not_json_or_lacks_the_version_header_is_refused(lms):
     assert bad_id.status_code == 400
 
 
+def test_every_answer_under_the_xapi_paths_says_the_version_the_router_refused_too(lms):
+    """A 405 (GET on a path that takes PUT only, DELETE on statements) or a 404 under the
+    xAPI paths came from the router, before the blueprint that adds the header saw it."""
+    for response in (
+        lms.delete(URL, headers=XAPI),
+        lms.get("/api/v1/xapi/nothing-here", headers=XAPI),
+        lms.post(URL, json=SPEC_COMPLETED, headers=XAPI),
+    ):
+        assert response.headers.get("X-Experience-API-Version") == "1.0.3", response.status
+    assert "X-Experience-API-Version" not in lms.get("/healthz").headers
+
+
 def _basic(key: str, secret: str) -> dict[str, str]:
     token = base64.b64encode(f"{key}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}", **XAPI}
