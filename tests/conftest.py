@@ -48,6 +48,30 @@ def postgres_engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
+def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
+    """A migrated PostgreSQL database ordering text by US English (as initdb and the Docker
+    images set up by default), not byte by byte as the test database does."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(POSTGRES_URL)
+    # named after the test database: runs on separate test databases do not drop each other's
+    icu_database = f"{server.database}_icu_en_us"
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {icu_database}")
+        conn.execute(
+            f"CREATE DATABASE {icu_database} TEMPLATE template0 LOCALE_PROVIDER icu "
+            "ICU_LOCALE 'en-US' LOCALE 'C.utf8'"
+        )
+    url = server.set(database=icu_database).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {icu_database} WITH (FORCE)")
+
+
+@pytest.fixture
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'recsys.db'}"
     upgrade(url)

@@ -23,6 +23,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from adapters.sqlalchemy.tables import (
     catalog_revision,
@@ -80,6 +83,26 @@ def among(connection: Connection, column, values: Iterable[str]):  # type: ignor
     return column.in_(select(listed.c.value))
 
 
+class bytewise(FunctionElement):  # noqa: N801 - used like a SQL function
+    """Its text ordered byte by byte on every database, as the in-memory store orders: a tie at a
+    limit, a page of the catalog and the catalog's order (which a fit breaks ties by) are then
+    the same on SQLite as on a PostgreSQL created with a language's collation (en-US orders
+    "course_a" before "Course_z")."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
+@compiles(bytewise, "sqlite")
+def _bytewise_sqlite(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))  # BINARY, SQLite's own
+
+
 def _course(row) -> Course:  # type: ignore[no-untyped-def]
     return Course(
         course_id=CourseId(row.course_id),
@@ -104,7 +127,7 @@ class SqlCourseRepository(CourseRepository):
         return _course(row) if row else None
 
     def page(self, limit: int, offset: int) -> list[Course]:
-        query = select(courses).order_by(courses.c.course_id).limit(limit).offset(offset)
+        query = select(courses).order_by(bytewise(courses.c.course_id)).limit(limit).offset(offset)
         return [_course(r) for r in self.connection.execute(query)]
 
     def count(self) -> int:
@@ -113,7 +136,9 @@ class SqlCourseRepository(CourseRepository):
     def all(self) -> list[Course]:
         return [
             _course(r)
-            for r in self.connection.execute(select(courses).order_by(courses.c.course_id))
+            for r in self.connection.execute(
+                select(courses).order_by(bytewise(courses.c.course_id))
+            )
         ]
 
     def upsert(self, items: Sequence[Course]) -> None:

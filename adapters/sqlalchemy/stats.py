@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, func, literal, select, union_all
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 
-from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.repositories import bytewise, utc
 from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
 from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
 from domain.model import CourseId, UserId
@@ -68,25 +64,6 @@ def _credited():  # type: ignore[no-untyped-def]
             interactions.c.course_id,
         )
     )
-
-
-class bytewise(FunctionElement):  # noqa: N801 - used like a SQL function
-    """Its text ordered byte by byte on every database, as the in-memory store orders: a tie at a
-    limit then keeps the same rows on SQLite as on a PostgreSQL created with a language's
-    collation (en-US orders "course_a" before "Course_z")."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(bytewise)
-def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
-
-
-@compiles(bytewise, "sqlite")
-def _bytewise_sqlite(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))  # BINARY, SQLite's own
 
 
 class SqlStatsRepository(StatsRepository):

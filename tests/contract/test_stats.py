@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.sqlalchemy.migrate import upgrade
 from application.use_cases.compute_stats import ComputeStats
 from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from tests.conftest import CATALOG, NOW, event
@@ -215,33 +214,6 @@ def test_an_empty_list_an_older_version_recorded_is_no_recommendation(uow_factor
     assert stats.user(UserId("u1")).num_recommendations == 1
     [day] = stats.global_stats(days=1).daily
     assert (day.recommendations, day.impressions) == (1, 1)
-
-
-ICU_DATABASE = "h_stats_icu_en_us"
-
-
-@pytest.fixture
-def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
-    """A migrated PostgreSQL database ordering text by US English (as initdb and the Docker
-    images set up by default), not byte by byte as the test database does."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import POSTGRES_URL
-
-    server = make_url(POSTGRES_URL)
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {ICU_DATABASE}")
-        conn.execute(
-            f"CREATE DATABASE {ICU_DATABASE} TEMPLATE template0 LOCALE_PROVIDER icu "
-            "ICU_LOCALE 'en-US' LOCALE 'C.utf8'"
-        )
-    url = server.set(database=ICU_DATABASE).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {ICU_DATABASE} WITH (FORCE)")
 
 
 @pytest.mark.postgres

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from application.ports import Shown
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.model import CourseId, EventType, Recommendation, RecommendationId, Slate, UserId
@@ -23,6 +25,33 @@ def test_courses_are_upserted_and_read_back_in_id_order(uow_factory):
         assert [c.course_id for c in uow.courses.page(2, 1)] == sorted(
             c.course_id for c in CATALOG
         )[1:3]
+
+
+@pytest.mark.postgres
+def test_the_catalog_is_listed_in_the_same_id_order_on_every_database(sqlite_url, icu_postgres_url):
+    """GET /courses pages and the catalog the trainer fits (ties go to the course listed
+    first) followed the database's collation: en-US put course_a before Course_z, SQLite and
+    memory after it."""
+    from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    ids = ["course_a", "course_B", "course_c", "Course_z", "course-x"]
+    engines = [build_engine(sqlite_url), build_engine(icu_postgres_url)]
+    memory = InMemoryStore()
+    factories = [lambda: InMemoryUnitOfWork(memory)]
+    factories += [lambda e=e: SqlAlchemyUnitOfWork(e) for e in engines]  # type: ignore[misc]
+    found = []
+    for factory in factories:
+        with factory() as uow:
+            uow.courses.upsert([course(c) for c in ids])
+            uow.commit()
+        with factory() as uow:
+            found.append(([c.course_id for c in uow.courses.all()], uow.courses.page(2, 1)))
+    for engine in engines:
+        engine.dispose()
+    assert [listed for listed, _ in found] == [sorted(ids)] * 3
+    assert [[c.course_id for c in page] for _, page in found] == [sorted(ids)[1:3]] * 3
 
 
 def test_an_upsert_replaces_a_course_and_changes_the_catalog_version(uow_factory):
