@@ -495,7 +495,8 @@ class CredentialFailureRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, client: str, at: datetime, forget_before: datetime) -> None:
         """Record one failure of `client`, and drop every client's failures before
-        `forget_before`."""
+        `forget_before`. StorageUnavailable when the database cannot record it, refusing
+        writes (a read-only standby) included."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import DBAPIError
 
 from adapters.sqlalchemy.repositories import utc
 from adapters.sqlalchemy.tables import admin_sessions, credential_failures
-from application.ports import AdminSessionRepository, CredentialFailureRepository
+from application.ports import (
+    AdminSessionRepository,
+    CredentialFailureRepository,
+    StorageUnavailable,
+)
 
 
 class SqlAdminSessionRepository(AdminSessionRepository):
@@ -63,9 +68,17 @@ class SqlCredentialFailureRepository(CredentialFailureRepository):
         return [utc(moment) for moment in moments]
 
     def add(self, client: str, at: datetime, forget_before: datetime) -> None:
-        self.connection.execute(
-            delete(credential_failures).where(credential_failures.c.failed_at < utc(forget_before))
-        )
-        self.connection.execute(
-            credential_failures.insert().values(client_hash=client, failed_at=utc(at))
-        )
+        try:
+            self.connection.execute(
+                delete(credential_failures).where(
+                    credential_failures.c.failed_at < utc(forget_before)
+                )
+            )
+            self.connection.execute(
+                credential_failures.insert().values(client_hash=client, failed_at=utc(at))
+            )
+        except DBAPIError as error:
+            # A database that answers reads but refuses this write (a read-only standby, a
+            # missing grant) is, for counting, one that is down: the caller counts in its
+            # process instead. Raised as is, every wrong guess was a 500, and none was counted.
+            raise StorageUnavailable(f"the failure could not be recorded: {error.orig}") from error

@@ -7,6 +7,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from entrypoints.config import ConfigError
 from tests.e2e.conftest import make_app
@@ -235,3 +236,28 @@ def test_wrong_tokens_are_still_counted_while_the_database_is_down(sqlite_url):
     url = "/dashboard/login"
     assert {client.post(url, data={"token": f"guess{i}"}).status_code for i in range(10)} == {401}
     assert client.post(url, data={"token": TOKEN}).status_code == 429
+
+
+@pytest.mark.postgres
+def test_wrong_tokens_are_counted_while_the_database_refuses_writes(postgres_url, caplog):
+    """A read-only PostgreSQL (a standby) answers reads and refuses writes: the failures are
+    then counted in the process, not each a 500 that a guesser could send without end."""
+    app = make_app(postgres_url, admin_token=TOKEN)
+    engine = app.container.engine()
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        dbapi_connection.commit()
+
+    client = app.test_client()
+    url = "/admin/recommendations/bandit"
+    guesses = [client.get(url, headers={"Authorization": f"Bearer guess{i}"}) for i in range(10)]
+    assert [g.status_code for g in guesses] == [403] * 10
+    held = client.get(url, headers=AUTH)
+    assert held.status_code == 429 and held.headers["Retry-After"]
+    warned = [r for r in caplog.records if r.name == "recsys.auth"]
+    assert len(warned) == 10 and all("guess" not in r.getMessage() for r in warned)
+    engine.dispose()
