@@ -28,6 +28,21 @@ NOT_THIS_MACHINE = (
 FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
+#: what a browser says (Fetch Metadata, Sec-Fetch-Site) of a request another site's page made;
+#: "same-site" is another host of the same domain, so another origin still
+FOREIGN = frozenset({"cross-site", "same-site"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def from_another_site() -> bool:
+    """Whether a browser says another site's page (or another host's of this domain) sent the
+    request. SameSite=Strict keeps the cookie from another site's requests, not from a sibling
+    host's, and the sign-in form takes no cookie at all: any page could post wrong tokens from
+    the operator's browser until the operator's address is held off. Scripts send no such
+    header, and are not refused."""
+    return request.headers.get("Sec-Fetch-Site", "").lower() in FOREIGN
+
+
 def _from_this_machine() -> bool:
     """A loopback caller that is not a proxy relaying someone else's request. Under
     RS_TRUSTED_PROXIES the address is the one the proxies report, which may be loopback too: the
@@ -107,9 +122,12 @@ def _revoke_held() -> None:
 
 def signed_in() -> bool:
     """Whether the cookie names a session still open: one primary-key read, once a request, and
-    none for a request without the cookie (a script)."""
+    none for a request without the cookie (a script). A write another site's page sent is never
+    signed in."""
     if "recsys_signed_in" not in g:
         held = current_app.config["RS_ADMIN_TOKEN"] and session.get("sid")
+        if request.method not in SAFE_METHODS and from_another_site():
+            held = None  # another page's form does not act with the operator's session
         g.recsys_signed_in = bool(held) and _sessions().active(str(held))
     return bool(g.recsys_signed_in)
 

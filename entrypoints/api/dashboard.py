@@ -21,6 +21,7 @@ from entrypoints.api.admin import described, trainers_seen
 from entrypoints.api.auth import (
     NOT_THIS_MACHINE,
     credentials,
+    from_another_site,
     open_without_token,
     sign_in,
     sign_out,
@@ -36,6 +37,7 @@ from entrypoints.stats_schemas import DashboardQuerySchema
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 RANGES = (7, 30, 90)
+FOREIGN_FORM = "a page of another site sent this form; use the dashboard's own"
 NOT_SIGNED_IN = {"description": "Not signed in: to the login form (the page is not sent)"}
 UNAVAILABLE = {
     "description": "The database is unavailable (see Retry-After)",
@@ -65,6 +67,8 @@ def login_form():  # type: ignore[no-untyped-def]
 def login():  # type: ignore[no-untyped-def]
     if not current_app.config["RS_ADMIN_TOKEN"]:
         return render_template("login.html", needs_token=False, unconfigured=True), 403
+    if from_another_site():  # neither signed in nor counted against the operator's address
+        return render_template("login.html", needs_token=True, foreign=True), 403
     body_bytes()  # a form over RS_MAX_BODY_BYTES is a 413, chunked too, before it is parsed
     try:
         matches = token_matches(request.form.get("token", ""), "admin token (sign-in form)")
@@ -80,6 +84,8 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.post("/dashboard/logout")
 def logout():  # type: ignore[no-untyped-def]
+    if from_another_site():
+        return error_response(403, "forbidden", FOREIGN_FORM)
     sign_out()
     return redirect(url_for("dashboard.login_form"), 303)
 
@@ -106,7 +112,8 @@ login.openapi = {  # type: ignore[attr-defined]
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
         "403": {
-            "description": "No admin token is configured (RS_ADMIN_TOKEN): nothing to sign in with",
+            "description": "No admin token is configured (RS_ADMIN_TOKEN): nothing to sign in "
+            "with; or a page of another site sent the form (Sec-Fetch-Site), not counted",
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
         "429": {
@@ -122,6 +129,10 @@ logout.openapi = {  # type: ignore[attr-defined]
     "summary": "Sign out: revokes the session on every host and clears the session cookie",
     "responses": {
         "303": {"description": "Signed out: to the login form"},
+        "403": {
+            "description": "A page of another site sent the form (Sec-Fetch-Site): still signed in",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "503": {**UNAVAILABLE, "description": "The database is unavailable: still signed in"},
     },
 }

@@ -135,3 +135,21 @@ def test_a_session_cannot_be_checked_or_ended_while_the_database_is_down(sqlite_
         assert response.status_code == 503 and response.headers["Retry-After"] == "5"
         assert response.json["error"]["code"] == "database_unavailable"
     assert copy.get_cookie("recsys_session") is not None
+
+
+def test_a_form_another_sites_page_posts_neither_counts_nor_acts_with_the_session(sqlite_url):
+    """Any page the operator opens could post wrong tokens to the sign-in form (it takes no
+    cookie) until the operator's address is held off; a page of a sibling host, which gets the
+    SameSite=Strict cookie, could sign out or queue work."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    foreign, own = {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-origin"}
+    for i in range(12):
+        posted = client.post("/dashboard/login", data={"token": f"guess{i}"}, headers=foreign)
+        assert posted.status_code == 403 and "another site" in posted.text
+    assert client.post("/dashboard/login", data={"token": TOKEN}, headers=own).status_code == 303
+    sibling = {"Sec-Fetch-Site": "same-site"}
+    assert client.post("/admin/recommendations/reindex", headers=sibling).status_code == 401
+    assert client.post("/dashboard/logout", headers=sibling).status_code == 403
+    assert client.get("/dashboard", headers=sibling).status_code == 200  # a link still opens it
+    assert client.post("/dashboard/logout", headers=own).status_code == 303
+    assert client.get("/dashboard").status_code == 303
