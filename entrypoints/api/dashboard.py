@@ -149,6 +149,8 @@ def dashboard(  # type: ignore[no-untyped-def]
     if not _allowed():
         if not current_app.config["RS_ADMIN_TOKEN"]:
             return error_response(403, "forbidden", NOT_THIS_MACHINE)
+        if credentials("Bearer") is not None:  # a script, told as the admin endpoints tell it
+            return error_response(403, "forbidden", "the admin token is wrong")
         return redirect(url_for("dashboard.login_form"), 303)
     args = query(DashboardQuerySchema)
     days = args["days"]
@@ -182,7 +184,7 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
         "400": {"description": "Invalid input"},
         "403": {
             "description": "Without RS_ADMIN_TOKEN: a request not made on the server's machine, "
-            "or one a proxy relays",
+            "or one a proxy relays; with it, a wrong bearer token",
             "content": {"application/json": {"schema": ErrorSchema}},
         },
         "429": throttled(),

@@ -153,3 +153,15 @@ def test_a_form_another_sites_page_posts_neither_counts_nor_acts_with_the_sessio
     assert client.get("/dashboard", headers=sibling).status_code == 200  # a link still opens it
     assert client.post("/dashboard/logout", headers=own).status_code == 303
     assert client.get("/dashboard").status_code == 303
+
+
+def test_a_script_with_a_wrong_token_is_told_so_not_sent_to_the_sign_in_form(sqlite_url):
+    """As on the admin endpoints, a wrong token is a 403 (counted as wrong): sent to the sign-in
+    form, whose page answers 200, a script took it for the dashboard answering. Without any
+    credentials, a browser is sent to the form."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    wrong = client.get("/dashboard", headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 403 and wrong.json["error"]["code"] == "forbidden"
+    assert client.get("/dashboard").status_code == 303
+    right = client.get("/dashboard", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 200
