@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -489,12 +490,8 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     assert len(versions) == 3
 
 
-def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):
-    """export-embeddings embeds the catalog as it is now, but its version kept the data version
-    of the model it re-embedded: the trainer took the new course for not embedded yet and did
-    the work again at its next cycle."""
-    from entrypoints.config import load_settings
-
+def _small_model_on_the_demo(run, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    """The demo loaded and a small two_tower trained on it in a second; its configuration."""
     config = tmp_path / "two_tower.yaml"
     config.write_text(
         "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
@@ -502,6 +499,16 @@ def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp
     )
     run("demo-data", "--learners", "60")
     assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    return config
+
+
+def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):
+    """export-embeddings embeds the catalog as it is now, but its version kept the data version
+    of the model it re-embedded: the trainer took the new course for not embedded yet and did
+    the work again at its next cycle."""
+    from entrypoints.config import load_settings
+
+    _small_model_on_the_demo(run, tmp_path)
     (tmp_path / "new.csv").write_text("course_id,title,category\nc_new,Rust Basics,Programming\n")
     assert run("import-courses", str(tmp_path / "new.csv")).exit_code == 0
     container = Container()
@@ -549,13 +556,7 @@ def test_a_model_trained_by_hand_is_not_trained_again_by_the_trainer(run, tmp_pa
 def test_a_damaged_model_is_a_one_line_error_naming_the_version_and_the_repair(run, tmp_path):
     import shutil
 
-    config = tmp_path / "two_tower.yaml"
-    config.write_text(
-        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
-        "hidden_dims: [32]\n"
-    )
-    run("demo-data", "--learners", "60")
-    assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    config = _small_model_on_the_demo(run, tmp_path)
     models = tmp_path / "models" / "two_tower"
     version = (models / "current").read_text()
     embeddings = models / "versions" / version / "item_embeddings.npy"
