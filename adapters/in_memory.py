@@ -338,11 +338,12 @@ class InMemoryJobRepository(JobRepository):
         self.store.jobs[job.job_id] = dataclasses.replace(job, status="queued")
         return True
 
-    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+    def claim(self, kinds: Sequence[str], worker: str) -> Job | None:
         queued = [j for j in self.store.jobs.values() if j.status == "queued" and j.kind in kinds]
         if not queued:
             return None
         job = min(queued, key=lambda j: j.submitted_at)
+        now = _now()
         claimed = dataclasses.replace(
             job,
             status="running",
@@ -354,35 +355,31 @@ class InMemoryJobRepository(JobRepository):
         self.store.jobs[job.job_id] = claimed
         return claimed
 
-    def heartbeat(self, run: Job, now: datetime) -> bool:
-        return self._update_run(run, None, heartbeat_at=now)
+    def heartbeat(self, run: Job) -> bool:
+        return self._update_run(run, None, heartbeat_at=_now())
 
     def finish(
         self,
         run: Job,
-        now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-        silent_since: datetime | None = None,
+        silent_for: timedelta | None = None,
     ) -> bool:
         return self._update_run(
             run,
-            silent_since,
+            silent_for,
             status="failed" if error else "succeeded",
-            finished_at=now,
+            finished_at=_now(),
             result=dict(result) if result else None,
             error=error,
         )
 
-    def _update_run(self, run: Job, silent_since: datetime | None, **values: Any) -> bool:
+    def _update_run(self, run: Job, silent_for: timedelta | None, **values: Any) -> bool:
         job = self.store.jobs.get(run.job_id)
         if (
             job is None
             or (job.status, job.worker, job.attempts) != ("running", run.worker, run.attempts)
-            or (
-                silent_since is not None
-                and (job.heartbeat_at is None or job.heartbeat_at >= silent_since)
-            )
+            or (silent_for is not None and not _silent(job, silent_for))
         ):
             return False
         self.store.jobs[run.job_id] = dataclasses.replace(job, **values)
@@ -391,18 +388,14 @@ class InMemoryJobRepository(JobRepository):
     def get(self, job_id: str) -> Job | None:
         return self.store.jobs.get(job_id)
 
-    def abandoned(self, silent_since: datetime) -> list[Job]:
+    def abandoned(self, silent_for: timedelta) -> list[Job]:
         return [
-            j
-            for j in self.store.jobs.values()
-            if j.status == "running"
-            and j.heartbeat_at is not None
-            and j.heartbeat_at < silent_since
+            j for j in self.store.jobs.values() if j.status == "running" and _silent(j, silent_for)
         ]
 
-    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
+    def requeue(self, run: Job, silent_for: timedelta | None = None) -> bool:
         return self._update_run(
-            run, silent_since, status="queued", started_at=None, heartbeat_at=None, worker=None
+            run, silent_for, status="queued", started_at=None, heartbeat_at=None, worker=None
         )
 
     def active(self) -> list[Job]:
@@ -529,6 +522,16 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def ping(self) -> None:
         pass  # memory is always reachable
+
+
+def _now() -> datetime:
+    """The store's clock: the one clock of the process that holds the store (as the database's
+    is for SQL storage), so a job's heartbeats and its silence are told by the same clock."""
+    return datetime.now(UTC)
+
+
+def _silent(job: Job, silent_for: timedelta) -> bool:
+    return job.heartbeat_at is not None and job.heartbeat_at < _now() - silent_for
 
 
 def _earned(slate: Slate | None, event: Interaction, max_clock_skew: timedelta) -> bool:

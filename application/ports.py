@@ -377,19 +377,24 @@ class Job:
 
 class JobRepository(abc.ABC):
     """Jobs in the shared database: every host sees them, and a job outlives the process that
-    runs it. At most one job per kind is queued or running at a time."""
+    runs it. At most one job per kind is queued or running at a time.
+
+    A run's times (started, heartbeats, finished) are the storage's clock, the database's on SQL,
+    and a run's silence is judged by that same clock: each host's own clock is off by its own
+    skew, and one off by more than the silence limit would take live jobs away from their
+    trainers, or never queue again those of dead ones."""
 
     @abc.abstractmethod
     def submit(self, job: Job) -> bool:
         """Queue `job`; False (nothing queued) when a job of its kind is queued or running."""
 
     @abc.abstractmethod
-    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+    def claim(self, kinds: Sequence[str], worker: str) -> Job | None:
         """The oldest queued job of these kinds, now running for `worker`; None when none is
         queued or another worker claimed it first."""
 
     @abc.abstractmethod
-    def heartbeat(self, run: Job, now: datetime) -> bool:
+    def heartbeat(self, run: Job) -> bool:
         """Record that `run` (a job as claimed: its worker and attempt) is alive; False once the
         job is no longer that run's (queued again after missed heartbeats, another worker's)."""
 
@@ -397,25 +402,24 @@ class JobRepository(abc.ABC):
     def finish(
         self,
         run: Job,
-        now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-        silent_since: datetime | None = None,
+        silent_for: timedelta | None = None,
     ) -> bool:
-        """Record the outcome of `run`, if the job is still that run's (with `silent_since`:
-        and it has sent no heartbeat since); whether it was recorded."""
+        """Record the outcome of `run`, if the job is still that run's (with `silent_for`: and it
+        has sent no heartbeat for that long); whether it was recorded."""
 
     @abc.abstractmethod
     def get(self, job_id: str) -> Job | None: ...
 
     @abc.abstractmethod
-    def abandoned(self, silent_since: datetime) -> list[Job]:
-        """Running jobs whose worker has not sent a heartbeat since `silent_since`."""
+    def abandoned(self, silent_for: timedelta) -> list[Job]:
+        """Running jobs whose worker has sent no heartbeat for `silent_for`."""
 
     @abc.abstractmethod
-    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
-        """Back to queued, for another worker, if the job is still `run`'s (with `silent_since`:
-        and it has sent no heartbeat since: a worker that beat meanwhile keeps its job);
+    def requeue(self, run: Job, silent_for: timedelta | None = None) -> bool:
+        """Back to queued, for another worker, if the job is still `run`'s (with `silent_for`:
+        and it has sent no heartbeat for that long: a worker that beat meanwhile keeps its job);
         whether it was."""
 
     @abc.abstractmethod

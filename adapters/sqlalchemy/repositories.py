@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    DateTime,
+    Float,
     String,
     and_,
     any_,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
@@ -101,6 +104,31 @@ def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(bytewise, "sqlite")
 def _bytewise_sqlite(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.process(element.clauses, **kw))  # BINARY, SQLite's own
+
+
+class database_now(FunctionElement):  # noqa: N801 - used like a SQL function
+    """The database's clock, less `ago` (a timedelta; none by default): the one clock all hosts
+    share, for times that hosts compare with times other hosts wrote (a job's heartbeats)."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+    def __init__(self, ago: timedelta = timedelta(0)) -> None:
+        super().__init__(literal(ago.total_seconds(), Float()))
+
+
+@compiles(database_now)
+def _database_now(element: database_now, compiler: SQLCompiler, **kw: Any) -> str:
+    # the transaction's start: one moment for every statement of a unit of work
+    return f"now() - make_interval(secs => {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(database_now, "sqlite")
+def _database_now_sqlite(element: database_now, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTC, as SQLAlchemy stores our times, and in its text form (microseconds: 000 after %f's
+    # milliseconds): stored times compare as text. CURRENT_TIMESTAMP has whole seconds only.
+    ago = compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || {ago} || ' seconds')"
 
 
 def _course(row) -> Course:  # type: ignore[no-untyped-def]
@@ -579,7 +607,7 @@ class SqlJobRepository(JobRepository):
         )
         return added.first() is not None
 
-    def claim(self, kinds: Sequence[str], worker: str, now: datetime) -> Job | None:
+    def claim(self, kinds: Sequence[str], worker: str) -> Job | None:
         oldest = self.connection.execute(
             select(jobs.c.job_id)
             .where(jobs.c.status == "queued", jobs.c.kind.in_(list(kinds)))
@@ -594,60 +622,59 @@ class SqlJobRepository(JobRepository):
             .where(jobs.c.job_id == oldest, jobs.c.status == "queued")
             .values(
                 status="running",
-                started_at=utc(now),
-                heartbeat_at=utc(now),
+                started_at=database_now(),
+                heartbeat_at=database_now(),
                 worker=worker,
                 attempts=jobs.c.attempts + 1,
             )
         ).rowcount
         return self.get(oldest) if claimed == 1 else None
 
-    def heartbeat(self, run: Job, now: datetime) -> bool:
-        return self._update_run(run, None, heartbeat_at=utc(now))
+    def heartbeat(self, run: Job) -> bool:
+        return self._update_run(run, None, heartbeat_at=database_now())
 
     def finish(
         self,
         run: Job,
-        now: datetime,
         result: Mapping[str, Any] | None = None,
         error: str | None = None,
-        silent_since: datetime | None = None,
+        silent_for: timedelta | None = None,
     ) -> bool:
         return self._update_run(
             run,
-            silent_since,
+            silent_for,
             status="failed" if error else "succeeded",
-            finished_at=utc(now),
+            finished_at=database_now(),
             result=dict(result) if result else None,
             error=error,
         )
 
-    def _update_run(self, run: Job, silent_since: datetime | None, **values: Any) -> bool:
-        """`values` written if the job is still `run`'s (and silent since `silent_since`): a
-        trainer taken for dead must not overwrite the job another one claimed since."""
+    def _update_run(self, run: Job, silent_for: timedelta | None, **values: Any) -> bool:
+        """`values` written if the job is still `run`'s (and silent for `silent_for`): a trainer
+        taken for dead must not overwrite the job another one claimed since."""
         still = [
             jobs.c.job_id == run.job_id,
             jobs.c.status == "running",
             jobs.c.worker == run.worker,
             jobs.c.attempts == run.attempts,
         ]
-        if silent_since is not None:
-            still.append(jobs.c.heartbeat_at < utc(silent_since))
+        if silent_for is not None:
+            still.append(jobs.c.heartbeat_at < database_now(silent_for))
         return self.connection.execute(update(jobs).where(*still).values(**values)).rowcount == 1
 
     def get(self, job_id: str) -> Job | None:
         row = self.connection.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         return _job(row) if row else None
 
-    def abandoned(self, silent_since: datetime) -> list[Job]:
+    def abandoned(self, silent_for: timedelta) -> list[Job]:
         query = select(jobs).where(
-            jobs.c.status == "running", jobs.c.heartbeat_at < utc(silent_since)
+            jobs.c.status == "running", jobs.c.heartbeat_at < database_now(silent_for)
         )
         return [_job(r) for r in self.connection.execute(query)]
 
-    def requeue(self, run: Job, silent_since: datetime | None = None) -> bool:
+    def requeue(self, run: Job, silent_for: timedelta | None = None) -> bool:
         return self._update_run(
-            run, silent_since, status="queued", started_at=None, heartbeat_at=None, worker=None
+            run, silent_for, status="queued", started_at=None, heartbeat_at=None, worker=None
         )
 
     def active(self) -> list[Job]:

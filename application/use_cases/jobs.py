@@ -2,7 +2,8 @@
 
 A web worker only submits; a trainer claims a job (exactly one trainer gets it), runs it while
 sending heartbeats, and records the outcome. A job whose trainer died (no heartbeat for
-`stale_after`) is queued again, and failed after `max_attempts`.
+`stale_after`, by the database's clock: the hosts' clocks disagree) is queued again, and failed
+after `max_attempts`.
 """
 
 from __future__ import annotations
@@ -76,17 +77,16 @@ class RunJobs:
     def recover(self) -> int:
         """Queue again (or fail) the jobs of trainers that stopped sending heartbeats; how many.
         A job whose trainer beat meanwhile, or that another trainer recovered first, is left."""
-        silent_since = self.clock() - timedelta(seconds=self.stale_after)
+        # judged by the storage's clock, which stamped the heartbeats, not by this host's
+        silent_for = timedelta(seconds=self.stale_after)
         recovered = 0
         with self.uow_factory() as uow:
-            for job in uow.jobs.abandoned(silent_since):
+            for job in uow.jobs.abandoned(silent_for):
                 if job.attempts >= self.max_attempts:
                     error = f"its trainer ({job.worker}) stopped {job.attempts} times"
-                    done = uow.jobs.finish(
-                        job, self.clock(), error=error, silent_since=silent_since
-                    )
+                    done = uow.jobs.finish(job, error=error, silent_for=silent_for)
                 else:
-                    done = uow.jobs.requeue(job, silent_since)
+                    done = uow.jobs.requeue(job, silent_for)
                 if done:
                     recovered += 1
                     log.warning("job %s (%s) lost its trainer %s", job.job_id, job.kind, job.worker)
@@ -97,7 +97,7 @@ class RunJobs:
         """Claim the oldest queued job and run it: the job as this run ended it (its outcome
         not recorded if another trainer took the job over meanwhile); None when there was none."""
         with self.uow_factory() as uow:
-            job = uow.jobs.claim(list(self.handlers), self.worker, self.clock())
+            job = uow.jobs.claim(list(self.handlers), self.worker)
             uow.commit()
         if job is None:
             return None
@@ -119,9 +119,8 @@ class RunJobs:
         except BaseException:  # the trainer is leaving (SIGTERM): another one takes the job now
             self._give_back(job)
             raise
-        now = self.clock()
         with self.uow_factory() as uow:
-            recorded = uow.jobs.finish(job, now, result, error)
+            recorded = uow.jobs.finish(job, result, error)
             uow.commit()
             finished = uow.jobs.get(job.job_id) if recorded else None
         if not recorded:
@@ -137,7 +136,7 @@ class RunJobs:
             return dataclasses.replace(
                 job,
                 status=status,
-                finished_at=now,
+                finished_at=self.clock(),  # not stored: only this trainer reports it
                 result=dict(result) if result else None,
                 error=error,
             )
@@ -160,7 +159,7 @@ class RunJobs:
         while not done.wait(self.heartbeat_every):
             try:
                 with self.uow_factory() as uow:
-                    ours = uow.jobs.heartbeat(job, self.clock())
+                    ours = uow.jobs.heartbeat(job)
                     uow.commit()
             except Exception:  # noqa: BLE001 - a missed heartbeat is retried next time
                 log.warning("could not record job %s's heartbeat", job.job_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from adapters.in_memory import InMemoryUnitOfWork
+from adapters.sqlalchemy.tables import jobs
 from application.ports import Job
 from application.use_cases.jobs import JobRunning, RunJobs, SubmitJob
 from tests.conftest import NOW
@@ -20,6 +24,25 @@ def runner(uow_factory, worker, handler=lambda: {"done": 1}, clock=lambda: NOW):
     return RunJobs(
         uow_factory, {"reindex": handler, "fit": handler}, worker, stale_after=60, clock=clock
     )
+
+
+def fall_silent(uow_factory, job_id, silent_for=timedelta(minutes=5)):  # type: ignore[no-untyped-def]
+    """As if the job's trainer had sent no heartbeat for `silent_for` by the storage's clock,
+    which no test can wind on: its latest heartbeat moved back by that much."""
+    with uow_factory() as uow:
+        earlier = uow.jobs.get(job_id).heartbeat_at - silent_for
+        if isinstance(uow, InMemoryUnitOfWork):
+            job = uow.working.jobs[job_id]
+            uow.working.jobs[job_id] = dataclasses.replace(job, heartbeat_at=earlier)
+        else:
+            moved = update(jobs).where(jobs.c.job_id == job_id).values(heartbeat_at=earlier)
+            uow.connection.execute(moved)
+        uow.commit()
+
+
+def skewed(by: timedelta):  # type: ignore[no-untyped-def]
+    """A host's clock, `by` off the right time."""
+    return lambda: datetime.now(UTC) + by
 
 
 def test_one_job_of_a_kind_at_a_time_and_its_outcome_is_kept(uow_factory):
@@ -68,12 +91,12 @@ def test_two_workers_claiming_at_once_run_a_job_once(uow_factory):
 def test_a_job_whose_trainer_died_is_run_again_by_another(uow_factory):
     job = submit(uow_factory)
     with uow_factory() as uow:  # a trainer claims it, then is killed: no heartbeat, no outcome
-        uow.jobs.claim(["reindex"], "dead:1", NOW)
+        uow.jobs.claim(["reindex"], "dead:1")
         uow.commit()
     with uow_factory() as uow:
         assert uow.jobs.get(job.job_id).status == "running"
-    later = NOW + timedelta(minutes=5)
-    survivor = runner(uow_factory, "alive:2", clock=lambda: later)
+    fall_silent(uow_factory, job.job_id)
+    survivor = runner(uow_factory, "alive:2")
     assert survivor.recover() == 1
     done = survivor.run_one()
     assert done is not None and (done.job_id, done.status, done.worker, done.attempts) == (
@@ -84,28 +107,88 @@ def test_a_job_whose_trainer_died_is_run_again_by_another(uow_factory):
     )
 
 
+HOURS = timedelta(hours=3)
+
+
+@pytest.mark.parametrize(
+    ("trainer_off", "watcher_off"),
+    [(-HOURS, timedelta(0)), (timedelta(0), HOURS)],
+    ids=["trainer behind", "watcher ahead"],
+)
+def test_a_trainer_whose_clock_is_hours_off_another_hosts_keeps_the_job_it_runs(
+    uow_factory, trainer_off, watcher_off
+):
+    """Heartbeats were stamped by the trainer's clock and judged silent by the watcher's: a
+    trainer whose clock was behind the watcher's by more than the silence limit lost each job it
+    ran to the next recovery, and another trainer ran it again beside it."""
+    job = submit(uow_factory)
+    recovered: list[int] = []
+
+    def work():  # type: ignore[no-untyped-def]
+        # while it runs, another host looks for the jobs of dead trainers
+        recovered.append(runner(uow_factory, "watcher", clock=skewed(watcher_off)).recover())
+        return {"done": 1}
+
+    done = runner(uow_factory, "skewed:1", work, clock=skewed(trainer_off)).run_one()
+    assert recovered == [0]
+    with uow_factory() as uow:
+        stored = uow.jobs.get(job.job_id)
+    assert done is not None and (stored.status, stored.worker, stored.result) == (
+        "succeeded",
+        "skewed:1",
+        {"done": 1},
+    )
+
+
+@pytest.mark.parametrize(
+    ("trainer_off", "watcher_off"),
+    [(HOURS, timedelta(0)), (timedelta(0), -HOURS)],
+    ids=["trainer ahead", "watcher behind"],
+)
+def test_a_dead_trainer_whose_clock_was_hours_off_another_hosts_loses_its_job(
+    uow_factory, trainer_off, watcher_off
+):
+    """A trainer whose clock was ahead of the watcher's by more than the silence limit stamped
+    heartbeats the watcher took for recent until its clock caught up: its job, were it to die,
+    stayed `running` (and no other of its kind could be queued) for hours."""
+    job = submit(uow_factory)
+    recovered: list[int] = []
+
+    def dies():  # type: ignore[no-untyped-def]
+        # it stops (no heartbeat for minutes, as if killed) and another host notices
+        fall_silent(uow_factory, job.job_id)
+        recovered.append(runner(uow_factory, "watcher", clock=skewed(watcher_off)).recover())
+        return {"late": 1}
+
+    runner(uow_factory, "skewed:1", dies, clock=skewed(trainer_off)).run_one()
+    assert recovered == [1]
+    with uow_factory() as uow:
+        stored = uow.jobs.get(job.job_id)
+    assert (stored.status, stored.worker, stored.result) == ("queued", None, None)
+
+
 def test_a_trainer_taken_for_dead_does_not_record_over_the_run_that_took_its_job(uow_factory):
     """A trainer stalled past the stale limit (a long pause, a cut network) whose job another
     trainer took over: its late outcome and heartbeats overwrote the new run's job, which then
     read as finished while the other trainer was still running it."""
     job = submit(uow_factory)
     with uow_factory() as uow:
-        stalled = uow.jobs.claim(["reindex"], "stalled:1", NOW)
+        stalled = uow.jobs.claim(["reindex"], "stalled:1")
         uow.commit()
-    later = NOW + timedelta(minutes=5)
-    assert runner(uow_factory, "watcher", clock=lambda: later).recover() == 1
+    fall_silent(uow_factory, job.job_id)
+    assert runner(uow_factory, "watcher").recover() == 1
     with uow_factory() as uow:
-        taken = uow.jobs.claim(["reindex"], "alive:2", later)
+        taken = uow.jobs.claim(["reindex"], "alive:2")
         uow.commit()
     with uow_factory() as uow:  # the stalled trainer wakes up
-        assert not uow.jobs.heartbeat(stalled, later)
-        assert not uow.jobs.finish(stalled, later, {"stale": 1})
+        assert not uow.jobs.heartbeat(stalled)
+        assert not uow.jobs.finish(stalled, {"stale": 1})
         assert not uow.jobs.requeue(stalled)
         uow.commit()
     with uow_factory() as uow:
         current = uow.jobs.get(job.job_id)
         assert (current.status, current.worker, current.attempts) == ("running", "alive:2", 2)
-        assert uow.jobs.finish(taken, later, {"done": 2})
+        assert uow.jobs.finish(taken, {"done": 2})
         uow.commit()
     with uow_factory() as uow:
         assert uow.jobs.get(job.job_id).result == {"done": 2}
@@ -117,13 +200,13 @@ def test_a_trainer_taken_for_dead_reports_its_own_run_not_the_one_that_took_its_
     """Its outcome is not recorded; what it reports (the trainer's log line and its tally of
     jobs by outcome) is its own run's, not the other trainer's job read back as 'running'."""
     job = submit(uow_factory)
-    later = NOW + timedelta(minutes=5)
 
     def stalled():  # type: ignore[no-untyped-def]
         # while this trainer is stalled, another takes it for dead and takes the job over
-        assert runner(uow_factory, "watcher", clock=lambda: later).recover() == 1
+        fall_silent(uow_factory, job.job_id)
+        assert runner(uow_factory, "watcher").recover() == 1
         with uow_factory() as uow:
-            uow.jobs.claim(["reindex"], "alive:2", later)
+            uow.jobs.claim(["reindex"], "alive:2")
             uow.commit()
         return {"stale": 1}
 
@@ -144,32 +227,32 @@ def test_a_trainer_taken_for_dead_reports_its_own_run_not_the_one_that_took_its_
 
 
 def test_a_recovery_leaves_a_job_whose_trainer_beat_since_it_was_found_silent(uow_factory):
-    submit(uow_factory)
+    job = submit(uow_factory)
     with uow_factory() as uow:
-        running = uow.jobs.claim(["reindex"], "slow:1", NOW)
+        running = uow.jobs.claim(["reindex"], "slow:1")
         uow.commit()
-    silent_since = NOW + timedelta(seconds=1)
+    fall_silent(uow_factory, job.job_id)
+    silent_for = timedelta(minutes=1)
     with uow_factory() as uow:
-        [found] = uow.jobs.abandoned(silent_since)
+        [found] = uow.jobs.abandoned(silent_for)
     with uow_factory() as uow:  # its heartbeat lands between the watcher's read and its write
-        assert uow.jobs.heartbeat(running, silent_since + timedelta(seconds=1))
+        assert uow.jobs.heartbeat(running)
         uow.commit()
     with uow_factory() as uow:
-        assert not uow.jobs.requeue(found, silent_since)
-        assert not uow.jobs.finish(found, NOW, error="stopped", silent_since=silent_since)
+        assert not uow.jobs.requeue(found, silent_for)
+        assert not uow.jobs.finish(found, error="stopped", silent_for=silent_for)
         uow.commit()
         assert uow.jobs.get(found.job_id).status == "running"
 
 
 def test_a_job_is_failed_after_its_trainers_died_too_often(uow_factory):
     job = submit(uow_factory)
-    moment = NOW
     for attempt in range(3):
         with uow_factory() as uow:
-            assert uow.jobs.claim(["reindex"], f"dead:{attempt}", moment) is not None
+            assert uow.jobs.claim(["reindex"], f"dead:{attempt}") is not None
             uow.commit()
-        moment += timedelta(minutes=5)
-        runner(uow_factory, "watcher", clock=lambda m=moment: m).recover()
+        fall_silent(uow_factory, job.job_id)
+        runner(uow_factory, "watcher").recover()
     with uow_factory() as uow:
         failed = uow.jobs.get(job.job_id)
     assert failed.status == "failed" and "stopped 3 times" in failed.error
@@ -196,7 +279,7 @@ def test_a_job_whose_trainer_is_stopped_while_running_it_is_queued_again_at_once
 def test_an_unknown_job_is_none(uow_factory):
     with uow_factory() as uow:
         assert uow.jobs.get("nope") is None
-        assert uow.jobs.claim(["reindex"], "w", NOW) is None
+        assert uow.jobs.claim(["reindex"], "w") is None
     assert isinstance(submit(uow_factory), Job)
 
 
@@ -204,14 +287,9 @@ def test_an_unknown_job_is_none(uow_factory):
 def test_a_trainer_sends_heartbeats_while_a_job_runs_and_none_once_it_has_ended(
     uow_factory, ending
 ):
-    import itertools
     import time
 
     job = submit(uow_factory)
-    ticks = itertools.count()
-
-    def clock():  # type: ignore[no-untyped-def]
-        return NOW + timedelta(seconds=next(ticks))  # every heartbeat a later time
 
     def beaten():  # type: ignore[no-untyped-def]
         with uow_factory() as uow:
@@ -234,7 +312,8 @@ def test_a_trainer_sends_heartbeats_while_a_job_runs_and_none_once_it_has_ended(
             raise Stopped
         return {"done": 1}
 
-    running = RunJobs(uow_factory, {"reindex": work}, "host-a:1", heartbeat_every=0.01, clock=clock)
+    # every heartbeat a later time: the storage's clock moves on between them
+    running = RunJobs(uow_factory, {"reindex": work}, "host-a:1", heartbeat_every=0.01)
     try:
         running.run_one()
     except Stopped:
