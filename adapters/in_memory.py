@@ -176,6 +176,9 @@ class InMemorySlateRepository(SlateRepository):
     def add(self, slate: Slate) -> None:
         self.store.slates[slate.recommendation_id] = slate
 
+    def now(self) -> datetime:
+        return _now()
+
     def get(self, recommendation_id: RecommendationId) -> Slate | None:
         return self.store.slates.get(recommendation_id)
 

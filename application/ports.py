@@ -234,6 +234,11 @@ class SlateRepository(abc.ABC):
     def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
         """Slates served in (after, until], each with its attributed events, oldest first."""
 
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The storage's clock (the database's on SQL), which every host reads alike: a window
+        of slates that hosts take turns counting must end by one clock, not by each host's."""
+
 
 class DatasetSource(abc.ABC):
     """Where an evaluation dataset comes from (a directory of files in a known format)."""

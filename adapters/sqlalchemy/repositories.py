@@ -525,6 +525,9 @@ class SqlSlateRepository(SlateRepository):
             for row in self.connection.execute(_outcomes_query(after, until))
         ]
 
+    def now(self) -> datetime:
+        return utc(self.connection.execute(select(database_now())).scalar_one())
+
 
 _STRENGTH = case({t.value: t.strength for t in EventType}, value=interactions.c.event_type)
 

@@ -3,7 +3,9 @@
 Only slates the bandit chose count (strategy=auto, served by the chosen arm). A slate counts once
 its settling time has passed (so late clicks are not missed), and only once:
 the state remembers up to when slates were counted, so re-running over the same window changes
-nothing. A slate's reward is that of its strongest attributed event (0 when there was none).
+nothing. That window ends by the database's clock, whichever host updates: an updater whose own
+clock ran ahead ended it at slates not served yet, which, served meanwhile, were never counted.
+A slate's reward is that of its strongest attributed event (0 when there was none).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class UpdateBandit:
         self.uow_factory = uow_factory
         self.bandit = bandit
         self.rewards = dict(rewards)
+        #: this host's clock: only the arms' `last_update` (shown, compared with nothing)
         self.clock = clock
 
     def execute(
@@ -51,15 +54,17 @@ class UpdateBandit:
         return _again_if_overtaken(lambda: self._update(hours, min_interactions, settle_minutes))
 
     def _update(self, hours: float, min_interactions: int, settle_minutes: float) -> UpdateResult:
-        moment = self.clock()
         based_on, state = self.bandit.current()
-        until = moment - timedelta(minutes=settle_minutes)
-        after = moment - timedelta(hours=hours)
-        if state.counted_until is not None:
-            after = max(after, state.counted_until)
-        if until <= after:
-            return UpdateResult(False, "no settled slates since the last update; nothing changed")
         with self.uow_factory() as uow:
+            moment = uow.slates.now()
+            until = moment - timedelta(minutes=settle_minutes)
+            after = moment - timedelta(hours=hours)
+            if state.counted_until is not None:
+                after = max(after, state.counted_until)
+            if until <= after:
+                return UpdateResult(
+                    False, "no settled slates since the last update; nothing changed"
+                )
             outcomes = [o for o in uow.slates.outcomes(after, until) if _chosen_by_bandit(o)]
         events = sum(o.events for o in outcomes)
         if events < min_interactions:
@@ -71,8 +76,9 @@ class UpdateBandit:
                 events,
             )
         arms = dict(state.arms)
+        updated = self.clock()
         for arm, (pulls, reward) in self._tally(outcomes).items():
-            arms[arm] = arms.get(arm, ArmStats()).add(pulls, reward, moment)
+            arms[arm] = arms.get(arm, ArmStats()).add(pulls, reward, updated)
         version = self.bandit.save(replace(state, arms=arms, counted_until=until), based_on)
         return UpdateResult(
             True,
@@ -89,12 +95,12 @@ class UpdateBandit:
 
     def _recount(self, settle_minutes: float) -> UpdateResult:
         based_on = self.bandit.current()[0]
-        moment = self.clock()
-        until = moment - timedelta(minutes=settle_minutes)
         with self.uow_factory() as uow:
+            until = uow.slates.now() - timedelta(minutes=settle_minutes)
             outcomes = [o for o in uow.slates.outcomes(EVER, until) if _chosen_by_bandit(o)]
+        updated = self.clock()
         arms = {
-            arm: ArmStats().add(pulls, reward, moment)
+            arm: ArmStats().add(pulls, reward, updated)
             for arm, (pulls, reward) in self._tally(outcomes).items()
         }
         events = sum(o.events for o in outcomes)
