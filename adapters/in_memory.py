@@ -112,6 +112,15 @@ class InMemoryCourseRepository(CourseRepository):
     def stored(self, course_ids: Iterable[CourseId]) -> dict[CourseId, Course]:
         return {c: self.store.courses[c] for c in set(course_ids) if c in self.store.courses}
 
+    def required_by(self, course_ids: Iterable[CourseId]) -> dict[CourseId, list[CourseId]]:
+        wanted = set(course_ids)
+        found: dict[CourseId, list[CourseId]] = {}
+        for course in self.all():
+            for prerequisite in course.prerequisites if course.active else ():
+                if prerequisite in wanted:
+                    found.setdefault(prerequisite, []).append(course.course_id)
+        return found
+
     def version(self) -> str:
         return f"{len(self.store.courses)}:{self.store.catalog_changes}"
 

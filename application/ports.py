@@ -54,6 +54,11 @@ class CourseRepository(abc.ABC):
         """The stored courses of `course_ids`, by id (those not in the catalog left out)."""
 
     @abc.abstractmethod
+    def required_by(self, course_ids: Iterable[CourseId]) -> dict[CourseId, list[CourseId]]:
+        """For each of `course_ids` that active courses name as a prerequisite, those courses
+        in id order (the others left out): asked of the prerequisites, not the whole catalog."""
+
+    @abc.abstractmethod
     def version(self) -> str:
         """A cheap fingerprint that changes whenever the catalog changes."""
 

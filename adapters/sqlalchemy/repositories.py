@@ -23,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -222,6 +223,25 @@ class SqlCourseRepository(CourseRepository):
     def stored(self, course_ids: Iterable[CourseId]) -> dict[CourseId, Course]:
         query = select(courses).where(among(self.connection, courses.c.course_id, course_ids))
         return {CourseId(r.course_id): _course(r) for r in self.connection.execute(query)}
+
+    def required_by(self, course_ids: Iterable[CourseId]) -> dict[CourseId, list[CourseId]]:
+        # one row per active course and prerequisite named, the JSON list unnested by the database
+        unnest = (
+            func.json_array_elements_text
+            if self.connection.dialect.name == "postgresql"
+            else func.json_each
+        )
+        named = unnest(courses.c.prerequisites).table_valued("value")
+        query = (
+            select(named.c.value, courses.c.course_id)
+            .select_from(courses.join(named, true()))
+            .where(courses.c.active, among(self.connection, named.c.value, course_ids))
+            .order_by(bytewise(courses.c.course_id))
+        )
+        found: dict[CourseId, list[CourseId]] = {}
+        for prerequisite, course_id in self.connection.execute(query):
+            found.setdefault(CourseId(prerequisite), []).append(CourseId(course_id))
+        return found
 
     def version(self) -> str:
         revision = self.connection.execute(

@@ -32,14 +32,15 @@ class UpsertCourses:
             _write(uow, [course])
         return course
 
-    def still_required_by(self, course_id: CourseId) -> list[CourseId]:
-        """The active courses that name `course_id` as a prerequisite: when it is inactive, a
-        learner who has not taken it cannot take them either, and they are not recommended to
-        them, which the operator deactivating it should know."""
+    def still_required_by(self, courses: Sequence[Course]) -> dict[CourseId, list[CourseId]]:
+        """For each inactive one of `courses`, the active courses that name it as a prerequisite
+        (those no active course names left out): a learner who has not taken it cannot take them
+        either, and they are not recommended to them, which the operator retiring it should know."""
+        retired = [c.course_id for c in courses if not c.active]
+        if not retired:
+            return {}
         with self.uow_factory() as uow:
-            return [
-                c.course_id for c in uow.courses.all() if c.active and course_id in c.prerequisites
-            ]
+            return uow.courses.required_by(retired)
 
     def check(self, courses: Sequence[Course]) -> list[dict[str, object]]:
         """What execute() would reject, by index, without writing: unknown prerequisites, and each

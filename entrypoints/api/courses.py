@@ -100,7 +100,7 @@ def _upsert_one(
         course = use_case.write_one(course_id, replacement)
     except InvalidCourses as error:  # one course: no index to name, as for its body's fields
         raise InvalidCourses([{**p, "index": None} for p in error.problems]) from None
-    required_by = use_case.still_required_by(course.course_id) if not course.active else []
+    required_by = use_case.still_required_by([course]).get(course.course_id)
     return course_json(course) | ({"still_required_by": required_by} if required_by else {})
 
 

@@ -397,3 +397,24 @@ def test_an_empty_slate_an_older_version_recorded_is_no_outcome(uow_factory):
 def test_storage_at_the_latest_schema_reports_no_schema_problem(uow_factory):
     with uow_factory() as uow:
         assert uow.schema_problem() is None
+
+
+def test_required_by_names_the_active_courses_that_need_each_course(uow_factory):
+    with uow_factory() as uow:
+        uow.courses.upsert(
+            [
+                course("basic"),
+                course("other"),
+                course("z_next", prerequisites=("other", "basic")),
+                course("a_next", prerequisites=("basic",)),
+                course("retired", prerequisites=("basic",), active=False),
+                course("unrelated", prerequisites=("other",)),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.courses.required_by([CourseId("basic"), CourseId("a_next")]) == {
+            "basic": ["a_next", "z_next"]  # id order; the inactive course needs nothing
+        }
+        assert uow.courses.required_by([CourseId("nothing")]) == {}
+        assert uow.courses.required_by([]) == {}
