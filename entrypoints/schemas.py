@@ -376,6 +376,15 @@ class LogResultSchema(Schema):
 
 class UpsertResultSchema(Schema):
     upserted = fields.Integer()
+    still_required_by = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "Only when the batch leaves courses inactive that active courses "
+            "name as a prerequisite: each such course -> those courses, which are no longer "
+            "recommended to learners who have not taken it (they could not start them)"
+        },
+    )
 
 
 #: The ids a URL path may hold, checked like every other id (the app checks each request's).

@@ -116,7 +116,8 @@ def _course_body(course_id: str) -> dict[str, object]:
 
 @bp.post("")
 @documented(
-    "Create or replace many courses",
+    "Create or replace many courses; for those left inactive that active courses still name "
+    "as a prerequisite, the answer says which (still_required_by)",
     UpsertResultSchema,
     body=CourseBatchSchema,
     errors=WRITE_ERRORS,
@@ -129,4 +130,6 @@ def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  
     if not isinstance(body, dict):
         raise BadRequest('the body must be {"courses": [...]}')
     courses = CourseBatchSchema().load(body)["courses"]
-    return {"upserted": use_case.execute(courses)}
+    upserted = use_case.execute(courses)
+    required_by = use_case.still_required_by(courses)
+    return {"upserted": upserted} | ({"still_required_by": required_by} if required_by else {})

@@ -65,6 +65,12 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     except DomainError as error:  # the catalog changed since the check
         raise click.ClickException(str(error)) from None
     click.echo(f"imported {count} courses")
+    for retired, needed_by in use_case.still_required_by(courses).items():
+        click.echo(
+            f"course {retired} is inactive, but active courses still require it: "
+            f"{', '.join(needed_by)} (no longer recommended to learners who have not taken it)",
+            err=True,
+        )
 
 
 def once_each(parsed: Parsed, errors: list[str]) -> tuple[list[Course], list[int]]:

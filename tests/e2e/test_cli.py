@@ -302,6 +302,26 @@ def test_unknown_prerequisites_and_cycles_are_bad_rows_by_line_that_skip_invalid
     assert set(stored_courses(database_url)) == {"course_walk_p", "course_walk_s"}
 
 
+def test_an_import_that_retires_a_prerequisite_says_which_active_courses_still_require_it(
+    run, database_url, tmp_path
+):
+    (tmp_path / "courses.csv").write_text(COURSES_CSV)
+    run("import-courses", str(tmp_path / "courses.csv"))
+    retiring = COURSES_CSV.replace(",,true", ",,false")  # c_py1, which c_py2 requires
+    (tmp_path / "retire.csv").write_text(retiring)
+    result = run("import-courses", str(tmp_path / "retire.csv"))
+    assert result.exit_code == 0 and "imported 2 courses" in result.output
+    assert (
+        "course c_py1 is inactive, but active courses still require it: c_py2 (no longer "
+        "recommended to learners who have not taken it)"
+    ) in result.output
+    assert stored_courses(database_url)["c_py1"].active is False
+    both = retiring.replace("c_py1,true", "c_py1,false")
+    (tmp_path / "both.csv").write_text(both)
+    quiet = run("import-courses", str(tmp_path / "both.csv"))  # nothing active needs it now
+    assert quiet.exit_code == 0 and "still require" not in quiet.output
+
+
 def test_invalid_json_lines_are_reported(run, tmp_path):
     (tmp_path / "courses.jsonl").write_text('{"course_id": "a", "title": "A"}\n{not json\n')
     result = run("import-courses", str(tmp_path / "courses.jsonl"))

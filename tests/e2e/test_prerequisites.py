@@ -4,6 +4,7 @@ PostgreSQL)."""
 from __future__ import annotations
 
 from tests.e2e.test_api import HOME, ev, log
+from tests.e2e.test_openapi import _response
 
 EXPLAIN = "/admin/recommendations/explain"
 
@@ -97,3 +98,22 @@ def test_a_write_says_what_still_requires_a_course_only_when_it_is_inactive(clie
     body = {"title": "SQL Basics", "category": "Data Science", "active": False}
     put = client.put("/api/v1/courses/course_sql_basic", json=body)
     assert put.status_code == 200 and "still_required_by" not in put.json  # nothing requires it
+
+
+def test_a_batch_that_retires_a_prerequisite_says_which_active_courses_still_require_it(client):
+    basic = client.get("/api/v1/courses/course_python_basic").json
+    sql = client.get("/api/v1/courses/course_sql_basic").json
+    post = client.post(
+        "/api/v1/courses",
+        json={"courses": [{**basic, "active": False}, {**sql, "active": False}]},
+    )
+    assert post.status_code == 200
+    # SQL Basics is inactive too, but no active course needs it: not named
+    assert post.json == {
+        "upserted": 2,
+        "still_required_by": {"course_python_basic": ["course_python_intermediate"]},
+    }
+    documented = _response(client.get("/openapi.json").json, "/api/v1/courses", "post", "200")
+    assert documented.is_valid(post.json), list(documented.iter_errors(post.json))
+    again = client.post("/api/v1/courses", json={"courses": [sql]})
+    assert again.json == {"upserted": 1}
