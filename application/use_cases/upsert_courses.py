@@ -88,13 +88,23 @@ def _write(uow: UnitOfWork, courses: Sequence[Course]) -> None:
 
 
 def _unknown_prerequisites(uow: UnitOfWork, courses: Sequence[Course]) -> list[dict[str, object]]:
-    needed = {p for c in courses for p in c.prerequisites} - {c.course_id for c in courses}
+    """Each prerequisite that names no course. One the stored course names already is not checked again: a prerequisite deleted from the
+    database by hand would otherwise refuse every later write of the course (a PATCH of its
+    title), naming a field the operator did not send; it stays, and keeps the course from
+    learners who have not taken it, as an inactive prerequisite does."""
+    stored = uow.courses.stored(c.course_id for c in courses)
+    added = [
+        set(c.prerequisites)
+        - set(stored[c.course_id].prerequisites if c.course_id in stored else ())
+        for c in courses
+    ]
+    needed = set().union(*added) - {c.course_id for c in courses}
     unknown = needed - uow.courses.existing(needed)
     return [
         _problem(index, f"unknown course {prerequisite!r}")
         for index, course in enumerate(courses)
         for prerequisite in course.prerequisites
-        if prerequisite in unknown
+        if prerequisite in unknown and prerequisite in added[index]
     ]
 
 

@@ -3,6 +3,8 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from tests.e2e.test_api import HOME, ev, log
 from tests.e2e.test_openapi import _response
 
@@ -117,3 +119,20 @@ def test_a_batch_that_retires_a_prerequisite_says_which_active_courses_still_req
     assert documented.is_valid(post.json), list(documented.iter_errors(post.json))
     again = client.post("/api/v1/courses", json={"courses": [sql]})
     assert again.json == {"upserted": 1}
+
+
+def test_a_patch_of_a_course_whose_prerequisite_was_deleted_by_hand_keeps_the_reference(client):
+    """A PATCH of the title was refused as an unknown course in prerequisites, a field it did
+    not send: the operator could change nothing of the course until they found out why."""
+    with client.application.container.engine().begin() as connection:
+        connection.execute(text("DELETE FROM courses WHERE course_id = 'course_python_basic'"))
+    url = "/api/v1/courses/course_python_intermediate"
+    patch = client.patch(url, json={"title": "Python, Further"})
+    assert patch.status_code == 200, patch.json
+    stored = client.get(url).json
+    assert stored["title"] == "Python, Further"
+    assert stored["prerequisites"] == ["course_python_basic"]  # left for the operator
+    assert client.put(url, json={**stored, "level": "advanced"}).status_code == 200  # GET, PUT
+    added = client.patch(url, json={"prerequisites": ["course_python_basic", "ghost"]})
+    assert added.status_code == 400  # a prerequisite the request adds is still checked
+    assert added.json["error"]["message"] == "prerequisites: unknown course 'ghost'"
