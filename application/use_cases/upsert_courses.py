@@ -88,7 +88,8 @@ def _write(uow: UnitOfWork, courses: Sequence[Course]) -> None:
 
 
 def _unknown_prerequisites(uow: UnitOfWork, courses: Sequence[Course]) -> list[dict[str, object]]:
-    """Each prerequisite that names no course. One the stored course names already is not checked again: a prerequisite deleted from the
+    """Each prerequisite that names no course, as field prerequisites[i] (as tags[i] is named).
+    One the stored course names already is not checked again: a prerequisite deleted from the
     database by hand would otherwise refuse every later write of the course (a PATCH of its
     title), naming a field the operator did not send; it stays, and keeps the course from
     learners who have not taken it, as an inactive prerequisite does."""
@@ -101,15 +102,15 @@ def _unknown_prerequisites(uow: UnitOfWork, courses: Sequence[Course]) -> list[d
     needed = set().union(*added) - {c.course_id for c in courses}
     unknown = needed - uow.courses.existing(needed)
     return [
-        _problem(index, f"unknown course {prerequisite!r}")
+        _problem(index, f"unknown course {prerequisite!r}", f"prerequisites[{place}]")
         for index, course in enumerate(courses)
-        for prerequisite in course.prerequisites
+        for place, prerequisite in enumerate(course.prerequisites)
         if prerequisite in unknown and prerequisite in added[index]
     ]
 
 
-def _problem(index: int, message: str) -> dict[str, object]:
-    return {"index": index, "field": "prerequisites", "message": message}
+def _problem(index: int, message: str, field: str = "prerequisites") -> dict[str, object]:
+    return {"index": index, "field": field, "message": message}
 
 
 def _catalog_after(

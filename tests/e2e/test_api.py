@@ -689,14 +689,29 @@ def test_put_replaces_the_whole_course_and_patch_changes_only_what_it_names(clie
     assert replaced["description"] == "" and replaced["tags"] == []
 
 
-def test_an_unknown_prerequisite_of_one_course_is_named_without_a_batch_index(client):
-    put = client.put("/api/v1/courses/c1", json={"title": "T", "prerequisites": ["ghost"]})
+def test_an_unknown_prerequisite_is_named_by_its_place_in_the_list(client):
+    """It read as the field prerequisites, not the item at fault, as tags[1] is named."""
+    needs = ["course_python_basic", "ghost"]
+    put = client.put("/api/v1/courses/c1", json={"title": "T", "prerequisites": needs})
     client.put("/api/v1/courses/c2", json={"title": "T"})
-    patch = client.patch("/api/v1/courses/c2", json={"prerequisites": ["ghost"]})
+    patch = client.patch("/api/v1/courses/c2", json={"prerequisites": needs})
     for response in (put, patch):
         error = response.json["error"]
-        assert error["message"] == "prerequisites: unknown course 'ghost'"
-        assert error["problems"][0]["index"] is None
+        assert error["message"] == "prerequisites[1]: unknown course 'ghost'"
+        assert error["problems"] == [
+            {"index": None, "field": "prerequisites[1]", "message": "unknown course 'ghost'"}
+        ]
+    batch = client.post(
+        "/api/v1/courses",
+        json={
+            "courses": [
+                {"course_id": "c3", "title": "T"},
+                {"course_id": "c4", "title": "T", "prerequisites": needs},
+            ]
+        },
+    ).json["error"]
+    assert batch["message"] == "course 1: prerequisites[1]: unknown course 'ghost'"
+    assert batch["problems"][0]["field"] == "prerequisites[1]"
 
 
 def test_patch_validates_and_needs_an_existing_course(client):

@@ -289,7 +289,7 @@ def test_unknown_prerequisites_and_cycles_are_bad_rows_by_line_that_skip_invalid
     result = run("import-courses", str(tmp_path / "courses.csv"))
     assert result.exit_code == 1 and "nothing was written" in result.output
     assert reported_lines(result.output) == [3, 5, 6, 8]
-    assert "line 3: prerequisites: unknown course 'course_missing'" in result.output
+    assert "line 3: prerequisites[0]: unknown course 'course_missing'" in result.output
     assert (
         "line 6: prerequisites: form a cycle: loop_b -> loop_a -> loop_b (each requires the next)"
         in result.output
@@ -298,7 +298,7 @@ def test_unknown_prerequisites_and_cycles_are_bad_rows_by_line_that_skip_invalid
     kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
     assert kept.exit_code == 0 and "imported 2 courses" in kept.output
     assert reported_lines(kept.output) == [3, 4, 5, 6, 8]
-    assert "line 4: prerequisites: unknown course 'course_walk_q' once" in kept.output
+    assert "line 4: prerequisites[0]: unknown course 'course_walk_q' once" in kept.output
     assert set(stored_courses(database_url)) == {"course_walk_p", "course_walk_s"}
 
 

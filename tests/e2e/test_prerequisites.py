@@ -135,4 +135,4 @@ def test_a_patch_of_a_course_whose_prerequisite_was_deleted_by_hand_keeps_the_re
     assert client.put(url, json={**stored, "level": "advanced"}).status_code == 200  # GET, PUT
     added = client.patch(url, json={"prerequisites": ["course_python_basic", "ghost"]})
     assert added.status_code == 400  # a prerequisite the request adds is still checked
-    assert added.json["error"]["message"] == "prerequisites: unknown course 'ghost'"
+    assert added.json["error"]["message"] == "prerequisites[1]: unknown course 'ghost'"
