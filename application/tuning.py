@@ -109,8 +109,8 @@ def tune(
       so at most FINAL_FIT_BUDGETS budgets), and the hybrid's weights are searched on its lists.
     progress: called with one line per step.
     blend: also search the hybrid's weights (an evaluation without the hybrid leaves them out).
-    protocol: "random" holds out a random 20% of each learner's events; anything else the latest
-      20% (what a deployment is asked: what comes next).
+    protocol: "random" holds out a random 20% of each learner's courses; anything else the
+      latest 20% of them (what a deployment is asked: what comes next).
     Above validation_split.MAX_TRIAL_EVENTS inner training events two_tower's trials fit on a
     random share of the learners (every validation learner among them); its size is then
     estimated for the whole data, and the chosen settings are trained once more on the whole

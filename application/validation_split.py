@@ -22,9 +22,10 @@ MAX_TRIAL_EVENTS = 250_000
 
 class ValidationSplit:
     """`interactions` (an evaluation's training part, or a deployment's events) split again:
-    protocol "random" holds out a random 20% of each learner's events, anything else each
-    learner's latest 20% (what a deployment is asked: what comes next). Up to MAX_USERS learners with something
-    held out are asked, each for the courses held out that they have not already taken."""
+    protocol "random" holds out a random 20% of each learner's courses, anything else each
+    learner's latest 20% of courses (what a deployment is asked: what comes next), every event
+    of a course on one side. Up to MAX_USERS learners with something held out are asked, each
+    for the courses held out that they have not already taken."""
 
     def __init__(
         self, interactions: Sequence[Interaction], protocol: str, seed: int, share: bool = False

@@ -91,6 +91,30 @@ def test_temporal_split_tests_on_each_learners_latest_share():
     assert split.test and len(split.train) + len(split.test) == len(events)
 
 
+def test_temporal_split_keeps_every_event_of_a_course_on_one_side_and_learners_to_evaluate():
+    # each learner viewed eight courses, then enrolled in them in the same order: cut by event,
+    # the test part held only enrolments in courses viewed in training, nothing to find
+    events = [
+        event(f"u{u}", f"c{i}", kind, minutes=u * 100 + step * 10 + i)
+        for u in range(20)
+        for step, kind in enumerate(("view", "enroll"))
+        for i in range(8)
+    ]
+    split = temporal_split(events, 0.75)
+    train = {(e.user_id, e.course_id) for e in split.train}
+    test = {(e.user_id, e.course_id) for e in split.test}
+    assert not train & test
+    # the courses first touched latest, each with both its events
+    assert Counter(e.user_id for e in split.test) == {f"u{u}": 4 for u in range(20)}
+    assert test == {(f"u{u}", f"c{i}") for u in range(20) for i in (6, 7)}
+    catalog = [course(f"c{i}") for i in range(8)]
+    use_case = EvaluateStrategies({"popularity": lambda: PopularityRecommender(None)})
+    report = use_case.execute(
+        EvaluationQuery(Dataset("lms", catalog, events), ["popularity"], "temporal")
+    )
+    assert report.results[0].metrics.users_evaluated == 20
+
+
 def test_popularity_evaluation_by_hand():
     catalog = [course(c) for c in ("a", "b", "c", "d")]
     train = [
