@@ -21,6 +21,7 @@ from application.evaluation.splits import (
 )
 from application.hybrid import HybridRecommender
 from application.tuning import HYBRID_COMPONENTS, SEARCH, Factories, TuningResult, tune
+from application.use_cases.recommend_home import FALLBACK
 from domain.errors import InvalidStrategy
 from domain.model import CourseId, Interaction, LearnerHistory, UserId
 from domain.ports import Recommender
@@ -183,6 +184,7 @@ class EvaluateStrategies:
         excludes = [learner.seen() for learner in learners]
         popularity = Counter(e.course_id for e in split.train)
         rank = {course: i for i, (course, _) in enumerate(popularity.most_common(), start=1)}
+        cold = self._cold(query, split, learners)
 
         results = []
         for name in query.strategies:
@@ -190,16 +192,17 @@ class EvaluateStrategies:
             started = time.perf_counter()
             recommender.fit(query.dataset.courses, split.train)
             fitted = time.perf_counter()
-            ranked: dict[UserId, list[CourseId]] = {}
-            for start in range(0, len(users), USERS_PER_STEP):
-                step = slice(start, start + USERS_PER_STEP)
+            ranked: dict[UserId, list[CourseId]] = dict(cold) if recommender.personalised else {}
+            asked = [i for i, user in enumerate(users) if user not in ranked]
+            for start in range(0, len(asked), USERS_PER_STEP):
+                step = asked[start : start + USERS_PER_STEP]
                 lists = recommender.recommend_many(
-                    learners[step], query.k, excludes[step], explain=False
+                    [learners[i] for i in step], query.k, [excludes[i] for i in step], explain=False
                 )
-                for user, items in zip(users[step], lists, strict=True):
-                    ranked[user] = [r.course_id for r in items]
+                for i, items in zip(step, lists, strict=True):
+                    ranked[users[i]] = [r.course_id for r in items]
                 if progress:
-                    progress(name, min(start + USERS_PER_STEP, len(users)), len(users))
+                    progress(name, len(ranked), len(users))
             done = time.perf_counter()
             metrics = summarise(ranked, truth, query.k, len(query.dataset.courses), rank)
             results.append(
@@ -224,6 +227,24 @@ class EvaluateStrategies:
             baseline,
             _pinned(query),
         )
+
+    def _cold(
+        self, query: EvaluationQuery, split: Split, learners: Sequence[LearnerHistory]
+    ) -> dict[UserId, list[CourseId]]:
+        """The fallback's lists for the learners absent from the training part, what the service
+        serves them: RecommendHome never asks a personalised strategy (the hybrid among them)
+        for a learner without history, but popularity. Asked, each had nothing to go on, and
+        the hybrid answered nothing unless popularity had a weight (configured, it has none)."""
+        new = [learner for learner in learners if learner.is_new]
+        if not new or FALLBACK not in self.factories:
+            return {}
+        fallback = self.factories[FALLBACK]()
+        fallback.fit(query.dataset.courses, split.train)
+        lists = fallback.recommend_many(new, query.k, [frozenset()] * len(new), explain=False)
+        return {
+            learner.user_id: [r.course_id for r in items]
+            for learner, items in zip(new, lists, strict=True)
+        }
 
     @staticmethod
     def split(query: EvaluationQuery) -> Split:

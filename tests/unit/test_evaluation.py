@@ -7,10 +7,12 @@ from collections import Counter
 
 import pytest
 
+from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
 from application.evaluation.dataset import Dataset
 from application.evaluation.splits import leave_last_out, random_split, temporal_split
+from application.hybrid import HybridRecommender
 from application.use_cases.evaluate_strategies import (
     EvaluateStrategies,
     EvaluationQuery,
@@ -135,6 +137,31 @@ def test_popularity_evaluation_by_hand():
     assert metrics.recall == pytest.approx(2 / 3)
     assert metrics.coverage == pytest.approx(2 / 4)
     assert metrics.users_evaluated == 3
+
+
+def test_a_learner_absent_from_training_is_scored_on_the_list_the_service_serves_them():
+    # the service never asks a personalised strategy for a learner without history: it serves
+    # popularity's list (the hybrid's configured weights give popularity none, so asked, the
+    # hybrid answered nothing and the newcomer counted as a miss)
+    catalog = [course(c) for c in ("a", "b", "c", "d")]
+    train = [event(u, c) for u, c in (("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "c"))]
+    train += [event("u3", "a"), event("u3", "b"), event("u4", "d")]
+    test = [event("newcomer", "a", minutes=9), event("u2", "b", minutes=10)]
+    use_case = EvaluateStrategies(
+        {
+            "popularity": lambda: PopularityRecommender(None),
+            "item_cf": lambda: ItemCFRecommender(regularization=1.0),
+        },
+        {"hybrid": lambda components: HybridRecommender(components, {"item_cf": 1.0})},
+    )
+    query = EvaluationQuery(
+        Dataset("tiny", catalog, train, test), ["popularity", "item_cf", "hybrid"], "fixed", k=1
+    )
+    report = use_case.execute(query)
+    # the newcomer is the first learner evaluated: popularity's best course, a, is a hit
+    newcomer = {r.strategy: r.metrics.per_learner["ndcg"][0] for r in report.results}
+    assert newcomer == {"popularity": 1.0, "item_cf": 1.0, "hybrid": 1.0}
+    assert all(r.metrics.users_evaluated == 2 for r in report.results)
 
 
 def test_training_items_are_never_counted_as_test_hits():
