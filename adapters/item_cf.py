@@ -182,6 +182,10 @@ class ItemCFRecommender(ScoringRecommender):
         other.recency_decay = _decay(settings.get("recency_decay", self.recency_decay))
         return other
 
+    def answers(self, learner: LearnerHistory) -> bool:
+        """Only a learner with a course the model knows: it scores from those courses alone."""
+        return self.ready and any(e.course_id in self.index for e in learner.events)
+
     def _inputs(self, learner: LearnerHistory) -> tuple[list[int], list[float]]:
         """The learner's known courses and their input weights: 1, or with recency weighting
         `recency_decay` per step back from the course they touched last."""

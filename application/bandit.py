@@ -126,16 +126,30 @@ class BanditService:
             ARTIFACT, {STATE_FILE: state.to_json()}, {"policy": self.policy.name}, based_on=based_on
         )
 
+    def arms_among(self, available: Sequence[str]) -> list[str]:
+        """The arms among `available` strategies (all of them if none is an arm)."""
+        return [a for a in self.arms if a in available] or list(available)
+
     def choose(self, available: Sequence[str]) -> str:
-        arms = [a for a in self.arms if a in available] or list(available)
+        arms = self.arms_among(available)
         stats = self.state().arms
         with self._drawing:
             return self.policy.choose(arms, stats, self.rng)
 
-    def describe(self, available: Sequence[str]) -> dict[str, Any]:
+    def _chances(self, available: Sequence[str], stats: dict[str, ArmStats]) -> dict[str, float]:
+        arms = self.arms_among(available)
+        if len(arms) < 2:  # no choice: served by the only one (strategy=auto credits nobody)
+            return dict.fromkeys(arms, 1.0)
+        return self.policy.probabilities(arms, stats)
+
+    def describe(self, available: Sequence[str], newcomers: Sequence[str] = ()) -> dict[str, Any]:
+        """The arms among `available` (ready) strategies; selection_probability is for a learner
+        all of them can answer, new_learner_probability for one with no history, whom only
+        `newcomers` can (strategy=auto chooses among those that can answer the learner)."""
         state = self.state()
-        arms = [a for a in self.arms if a in available] or list(available)
-        chance = self.policy.probabilities(arms, state.arms) if arms else {}
+        arms = self.arms_among(available)
+        chance = self._chances(arms, state.arms)
+        new = self._chances([a for a in arms if a in newcomers], state.arms)
         return {
             "policy": self.policy.name,
             "version": self._version,
@@ -147,6 +161,7 @@ class BanditService:
                     "reward_sum": round(state.arms.get(arm, ArmStats()).reward_sum, 6),
                     "mean_reward": round(state.arms.get(arm, ArmStats()).mean, 6),
                     "selection_probability": round(chance.get(arm, 0.0), 6),
+                    "new_learner_probability": round(new.get(arm, 0.0), 6),
                     "last_update": (
                         lu.isoformat()
                         if (lu := state.arms.get(arm, ArmStats()).last_update)

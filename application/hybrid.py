@@ -77,6 +77,11 @@ class HybridRecommender(Recommender):
     def ready(self) -> bool:
         return any(self.components[n].ready for n in self.weights)
 
+    def answers(self, learner: LearnerHistory) -> bool:
+        return super().answers(learner) and any(
+            self.components[n].answers(learner) for n in self.weights
+        )
+
     def fit(self, courses: Sequence[Course], interactions: Sequence[Interaction]) -> None:
         for name in self.weights:
             self.components[name].fit(courses, interactions)

@@ -112,6 +112,12 @@ class Recommender(abc.ABC):
         """True once the recommender can answer (fitted, or a model is loaded)."""
         return True
 
+    def answers(self, learner: LearnerHistory) -> bool:
+        """Whether this strategy has anything to go on for `learner`, told without scoring (what
+        `strategy=auto` asks of every arm on each request). False: the learner gets popularity;
+        True may still find nothing."""
+        return self.ready and not (self.personalised and learner.is_new)
+
     @property
     def model_version(self) -> str | None:
         """The version of the trained artifact answering, for strategies that load one."""

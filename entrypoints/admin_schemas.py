@@ -261,7 +261,19 @@ class ArmSchema(Schema):
     pulls = fields.Integer()
     reward_sum = fields.Float()
     mean_reward = fields.Float()
-    selection_probability = fields.Float()
+    selection_probability = fields.Float(
+        metadata={
+            "description": "How likely strategy=auto is to choose it for a learner every listed "
+            "strategy can answer (it chooses among the strategies that can answer the learner)"
+        }
+    )
+    new_learner_probability = fields.Float(
+        metadata={
+            "description": "How likely strategy=auto is to serve it to a learner with no "
+            "history, whom only strategies that need none can answer (1 for the only one: no "
+            "choice, so no pull of the bandit)"
+        }
+    )
     last_update = fields.String(allow_none=True)
 
 

@@ -335,7 +335,10 @@ class HomeResponseSchema(Schema):
         metadata={"description": "The published version that answered (model strategies)"}
     )
     selected_by = fields.String(
-        metadata={"description": '"bandit" when strategy=auto let the bandit choose'}
+        metadata={
+            "description": '"bandit" when strategy=auto let the bandit choose (absent when only '
+            "one strategy can answer the learner, as popularity alone can a new learner)"
+        }
     )
     degraded = fields.Boolean(
         metadata={

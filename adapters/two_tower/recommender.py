@@ -184,6 +184,9 @@ class TwoTowerRecommender(ScoringRecommender):
                 result[row] = -np.inf  # nothing to go on: the use case falls back to popularity
         return result
 
+    def answers(self, learner: LearnerHistory) -> bool:
+        return self.ready and self._knows(learner)
+
     def _knows(self, learner: LearnerHistory) -> bool:
         """Whether the model has any of the learner's courses, by an event type it reads
         (courses added since training are unknown until a reindex embeds them)."""

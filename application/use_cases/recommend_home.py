@@ -29,6 +29,10 @@ from domain.ports import Recommender
 
 FALLBACK = "popularity"
 AUTO = "auto"
+#: slates' selected_by: the bandit chose their strategy (what it learns from), or strategy=auto
+#: found one strategy that can answer the learner, so nobody chose
+BANDIT = "bandit"
+NO_CHOICE = "no_choice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +92,27 @@ class RecommendHome:
         #: one per process, so that concurrent requests share a commit
         self.recorder = recorder or SlateRecorder(uow_factory)
 
-    def _resolve(self, query: RecommendHomeQuery, snapshot: Snapshot) -> str:
+    def _resolve(self, query: RecommendHomeQuery) -> str:
         requested = query.strategy or self.default_strategy
         if requested == AUTO and self.bandit is not None:
-            return self.bandit.choose([n for n, r in snapshot.recommenders.items() if r.ready])
+            return AUTO  # chosen once the learner's history is read
         return self.strategies.validate(requested) if query.strategy else requested
+
+    def _choose(
+        self, bandit: BanditService, snapshot: Snapshot, history: LearnerHistory
+    ) -> tuple[str, str]:
+        """The bandit's arm among the strategies that can answer this learner: one that cannot
+        would fall back to popularity whichever arm it is, and UCB1 and Thompson, which learn
+        nothing of an arm never credited, would pick it again and again. When only one can (a
+        new learner: popularity), there is no choice, and NO_CHOICE says so."""
+        ready = [n for n, r in snapshot.recommenders.items() if r.ready]
+        answering = [n for n in ready if snapshot.recommenders[n].answers(history)]
+        arms = bandit.arms_among(answering or ready)
+        return (arms[0], NO_CHOICE) if len(arms) == 1 else (bandit.choose(arms), BANDIT)
 
     def execute(self, query: RecommendHomeQuery) -> HomeResult:
         snapshot = self.strategies.snapshot()
-        requested = self._resolve(query, snapshot)  # an unknown strategy is refused first
+        requested = self._resolve(query)  # an unknown strategy is refused first
         named = query.strategy or self.default_strategy
         if query.weights and named not in (HybridRecommender.name, AUTO):
             raise InvalidWeights(
@@ -111,6 +127,9 @@ class RecommendHome:
                 history = uow.interactions.history(query.user_id)
         except StorageUnavailable:
             history, degraded = LearnerHistory(query.user_id), True
+        selected_by = "request" if query.strategy else "default"
+        if requested == AUTO and self.bandit is not None:
+            requested, selected_by = self._choose(self.bandit, snapshot, history)
         exclude = (
             history.taken()
             | snapshot.inactive()
@@ -121,11 +140,7 @@ class RecommendHome:
         candidates: list[Recommendation] = []
         ranked: list[Recommendation] = []
         now = self.clock()
-        if (
-            recommender is not None
-            and recommender.ready
-            and not (recommender.personalised and history.is_new)
-        ):
+        if recommender is not None and recommender.answers(history):
             candidates, ranked = ranked_candidates(
                 recommender, history, snapshot.courses, query.k, exclude, policy, now
             )
@@ -159,7 +174,7 @@ class RecommendHome:
             served_at=self.clock(),
             model_version=recommender.model_version if recommender else None,
             fallback_from=requested if name != requested else None,
-            selected_by=_selected_by(query, self.default_strategy, self.bandit),
+            selected_by=selected_by,
         )
         # An empty list shows nothing: recorded, it would count as an impression-less
         # recommendation in analytics and as a bandit pull that could earn nothing.
@@ -241,12 +256,6 @@ def _explained(
     for i, item in zip(unexplained, explained, strict=True):
         items[i] = item
     return items
-
-
-def _selected_by(query: RecommendHomeQuery, default: str, bandit: BanditService | None) -> str:
-    if (query.strategy or default) == AUTO and bandit is not None:
-        return "bandit"
-    return "request" if query.strategy else "default"
 
 
 R = TypeVar("R", bound=Recommender | None)

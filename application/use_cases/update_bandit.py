@@ -1,6 +1,9 @@
 """UpdateBandit: credit each served slate's strategy with the reward of what the learner did.
 
-Only slates the bandit chose count (strategy=auto, served by the chosen arm). A slate counts once
+Only slates the bandit chose count (strategy=auto with more than one strategy able to answer the
+learner). A slate that fell back is credited to the strategy that served it, and is a pull that
+earned nothing for the arm the bandit chose: left out, an arm that answers nobody would keep
+UCB1's infinite bound and Thompson's Beta(1, 1), and win every choice. A slate counts once
 its settling time has passed (so late clicks are not missed), and only once:
 the state remembers up to when slates were counted, so re-running over the same window changes
 nothing. That window ends by the database's clock, whichever host updates: an updater whose own
@@ -114,7 +117,8 @@ class UpdateBandit:
         )
 
     def _tally(self, outcomes: list[SlateOutcome]) -> dict[str, tuple[int, float]]:
-        """Per arm: the slates it served and the sum of their rewards."""
+        """Per arm: the slates it served, and those it was chosen for but fell back, and the
+        sum of their rewards (those it served only)."""
         pulls: dict[str, int] = defaultdict(int)
         rewards: dict[str, float] = defaultdict(float)
         for outcome in outcomes:
@@ -122,6 +126,8 @@ class UpdateBandit:
             rewards[outcome.strategy] += (
                 self.rewards[outcome.best_event] if outcome.best_event else 0.0
             )
+            if outcome.fallback_from is not None:
+                pulls[outcome.fallback_from] += 1
         return {arm: (pulls[arm], rewards[arm]) for arm in pulls}
 
 
@@ -140,6 +146,6 @@ def _again_if_overtaken(attempt: Callable[[], UpdateResult], tries: int = 3) -> 
 
 
 def _chosen_by_bandit(outcome: SlateOutcome) -> bool:
-    """Explicit requests and the default strategy say nothing about the bandit's choices, and a
-    slate that fell back to popularity was not served by the arm the bandit picked."""
-    return outcome.selected_by == BANDIT and outcome.fallback_from is None
+    """Explicit requests, the default strategy and strategy=auto with one strategy able to
+    answer (a new learner's popular courses) say nothing about the bandit's choices."""
+    return outcome.selected_by == BANDIT

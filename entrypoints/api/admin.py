@@ -19,7 +19,7 @@ from application.trainer import FORGET_AFTER
 from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
-from domain.model import CourseId, UserId
+from domain.model import CourseId, LearnerHistory, UserId
 from entrypoints.admin_schemas import (
     BanditSchema,
     ExplainQuerySchema,
@@ -262,4 +262,8 @@ def bandit(  # type: ignore[no-untyped-def]
 ):
     no_query()
     snapshot = strategies.snapshot()
-    return service.describe([n for n, r in snapshot.recommenders.items() if r.ready])
+    newcomer = LearnerHistory(UserId(""))
+    return service.describe(
+        [n for n, r in snapshot.recommenders.items() if r.ready],
+        [n for n, r in snapshot.recommenders.items() if r.answers(newcomer)],
+    )

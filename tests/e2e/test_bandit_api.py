@@ -66,13 +66,21 @@ def _serve_and_click(client, url: str, times: int) -> list[dict]:  # type: ignor
 
 
 def _serve_auto_and_click(client, times: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    """`times` auto lists, clicked, and more until the bandit's own pick answered one: an arm
-    with nothing for u1 (item_cf, sequence) falls back to popularity, which teaches it nothing,
-    and the bandit picks at random, so a fixed number of lists could all fall back."""
-    served = _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", times)
-    while all("fallback_from" in s for s in served) and len(served) < 60:
-        served += _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", 1)
-    return served
+    """`times` auto lists for u1, clicked. An arm with nothing for u1 (item_cf, sequence) falls
+    back to popularity: the list counts for popularity, and as a pull earning nothing for it."""
+    return _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", times)
+
+
+def _clicked(slates: list[dict]) -> dict[str, tuple[int, float]]:  # type: ignore[type-arg]
+    """Per arm, the pulls and rewards `slates` (each clicked once) are worth."""
+    worth: dict[str, tuple[int, float]] = {}
+    for s in slates:
+        pulls, reward = worth.get(s["strategy"], (0, 0.0))
+        worth[s["strategy"]] = (pulls + 1, reward + 0.3)
+        if "fallback_from" in s:
+            pulls, reward = worth.get(s["fallback_from"], (0, 0.0))
+            worth[s["fallback_from"]] = (pulls + 1, reward)
+    return worth
 
 
 def test_explicit_strategy_requests_teach_the_bandit_nothing(served):
@@ -88,9 +96,8 @@ def test_explicit_strategy_requests_teach_the_bandit_nothing(served):
 def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(served):
     _, client = served
     _serve_and_click(client, f"{HOME}?user_id=u1&strategy=content", 3)  # not the bandit's
-    slates = _serve_auto_and_click(client, 6)
-    chosen = [s for s in slates if "fallback_from" not in s]
-    assert chosen and all(s["selected_by"] == "bandit" for s in slates)
+    chosen = _serve_auto_and_click(client, 6)
+    assert all(s["selected_by"] == "bandit" for s in chosen)
 
     too_few = update("--min-interactions", "10", "--settle-minutes", "0")
     assert "fewer than 10; nothing changed" in too_few.output
@@ -100,9 +107,10 @@ def test_rewards_flow_from_clicks_on_the_bandits_own_slates_to_its_arms_once(ser
     assert "nothing changed" in again.output
 
     arms = {a["strategy"]: a for a in client.get("/admin/recommendations/bandit").json["arms"]}
+    worth = _clicked(chosen)
     for name, arm in arms.items():
-        picked = sum(1 for s in chosen if s["strategy"] == name)
-        assert arm["pulls"] == picked and arm["reward_sum"] == pytest.approx(picked * 0.3)
+        pulls, reward = worth.get(name, (0, 0.0))
+        assert arm["pulls"] == pulls and arm["reward_sum"] == pytest.approx(reward)
     assert sum(a["selection_probability"] for a in arms.values()) == pytest.approx(1.0)
 
 
@@ -110,7 +118,7 @@ def test_a_course_clicked_again_and_again_earns_its_list_the_strongest_reward_on
     """One of the bandit's lists has its course clicked three times and enrolled in twice: the
     list is one pull worth an enrolment (0.7), not a reward per event."""
     _, client = served
-    chosen = [s for s in _serve_auto_and_click(client, 1) if "fallback_from" not in s]
+    chosen = _serve_auto_and_click(client, 1)
     busy = chosen[0]
     more = [
         {
@@ -126,11 +134,10 @@ def test_a_course_clicked_again_and_again_earns_its_list_the_strongest_reward_on
     assert client.post("/api/v1/interactions", json={"events": more}).json["accepted"] == 4
     update("--min-interactions", "1", "--settle-minutes", "0")
     arms = {a["strategy"]: a for a in client.get("/admin/recommendations/bandit").json["arms"]}
-    earned = {s["strategy"]: 0.0 for s in chosen}
-    for s in chosen:
-        earned[s["strategy"]] += 0.7 if s is busy else 0.3
+    earned = {n: reward for n, (_, reward) in _clicked(chosen).items()}
+    earned[busy["strategy"]] += 0.4  # an enrolment, not a click
     assert {n: a["reward_sum"] for n, a in arms.items() if a["pulls"]} == pytest.approx(earned)
-    assert arms[busy["strategy"]]["pulls"] == sum(s["strategy"] == busy["strategy"] for s in chosen)
+    assert arms[busy["strategy"]]["pulls"] == _clicked(chosen)[busy["strategy"]][0]
 
 
 def test_an_empty_list_the_bandit_chose_is_no_pull(served):
@@ -174,7 +181,7 @@ def test_credit_for_what_a_list_did_not_show_its_learner_earns_its_arm_nothing(s
     """Another learner completing a course of u1's list, credited to it by an older version:
     CTR does not count it, and neither does the bandit."""
     app, client = served
-    chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
+    chosen = _serve_auto_and_click(client, 4)
     with app.container.uow() as uow:
         uow.interactions.add_batch(
             [
@@ -189,9 +196,7 @@ def test_credit_for_what_a_list_did_not_show_its_learner_earns_its_arm_nothing(s
         uow.commit()
     update("--min-interactions", "1", "--settle-minutes", "0")
     arms = client.get("/admin/recommendations/bandit").json["arms"]
-    earned = {s["strategy"]: 0.0 for s in chosen}
-    for s in chosen:
-        earned[s["strategy"]] += 0.3  # u1's own click
+    earned = {n: reward for n, (_, reward) in _clicked(chosen).items()}  # u1's own clicks
     assert {a["strategy"]: a["reward_sum"] for a in arms if a["pulls"]} == pytest.approx(earned)
 
 
@@ -200,7 +205,7 @@ def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
     was counted as that arm's reward; once repair-credit clears it, --recount counts the arms as
     if it had never been there, and a plain update would not have."""
     app, client = served
-    chosen = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s]
+    chosen = _serve_auto_and_click(client, 4)
     unearned = chosen[0]
     _credited_before_it_was_served(app.container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
@@ -209,9 +214,7 @@ def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
         arms = client.get("/admin/recommendations/bandit").json["arms"]
         return {a["strategy"]: a["reward_sum"] for a in arms if a["pulls"]}
 
-    earned = {s["strategy"]: 0.0 for s in chosen}
-    for s in chosen:
-        earned[s["strategy"]] += 0.3  # u1's own click
+    earned = {n: reward for n, (_, reward) in _clicked(chosen).items()}  # u1's own clicks
     inflated = rewards()
     assert inflated[unearned["strategy"]] == pytest.approx(earned[unearned["strategy"]] + 0.7)
 
@@ -269,7 +272,7 @@ def test_an_update_already_counting_does_not_undo_a_recount(served):
 
     app, client = served
     container = app.container
-    unearned = [s for s in _serve_auto_and_click(client, 4) if "fallback_from" not in s][0]
+    unearned = _serve_auto_and_click(client, 4)[0]
     _credited_before_it_was_served(container, unearned)
     update("--min-interactions", "1", "--settle-minutes", "0")
     cleared = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
@@ -348,8 +351,35 @@ def test_a_damaged_bandit_pointer_neither_empties_the_arms_nor_lets_an_update_do
     worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
     shown = worker.test_client().get("/admin/recommendations/bandit").json
     assert {a["strategy"]: a["pulls"] for a in shown["arms"]} == first
-    chosen = [s for s in _serve_auto_and_click(client, 2) if "fallback_from" not in s]
+    chosen = _serve_auto_and_click(client, 2)
     assert "credited" in update("--min-interactions", "1", "--settle-minutes", "0").output
     arms = client.get("/admin/recommendations/bandit").json["arms"]
-    assert sum(a["pulls"] for a in arms) == sum(first.values()) + len(chosen)
+    added = sum(pulls for pulls, _ in _clicked(chosen).values())
+    assert sum(a["pulls"] for a in arms) == sum(first.values()) + added
     worker.container.engine().dispose()
+
+
+def test_a_new_learner_is_served_popular_courses_without_a_choice_the_bandit_learns_from(served):
+    """Only popularity can answer a learner with no history: strategy=auto serves it and says
+    no bandit chose (no arm is credited), rather than a personalised arm falling back."""
+    _, client = served
+    body = client.get(f"{HOME}?user_id=newcomer&strategy=auto").json
+    assert body["strategy"] == "popularity" and body["items"]
+    assert "fallback_from" not in body and "selected_by" not in body
+    client.post(
+        "/api/v1/interactions",
+        json={
+            "user_id": "newcomer",
+            "course_id": body["items"][0]["course_id"],
+            "event_type": "click",
+            "recommendation_id": body["recommendation_id"],
+        },
+    )
+    assert (
+        "0 attributed interactions on 0 slates"
+        in update("--min-interactions", "1", "--settle-minutes", "0").output
+    )
+    arms = client.get("/admin/recommendations/bandit").json["arms"]
+    assert {
+        a["strategy"]: a["new_learner_probability"] for a in arms if a["new_learner_probability"]
+    } == {"popularity": 1.0}

@@ -1,0 +1,126 @@
+"""strategy=auto chooses among the strategies that can answer the learner, and learns from its
+fallbacks (use cases on the in-memory adapters)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from adapters.fs_artifacts import FilesystemArtifactStore
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.item_cf import ItemCFRecommender
+from adapters.popularity import PopularityRecommender
+from adapters.tfidf import ContentRecommender
+from application.bandit import BanditService
+from application.use_cases.log_interactions import LogInteractions
+from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
+from application.use_cases.update_bandit import UpdateBandit
+from application.use_cases.upsert_courses import UpsertCourses
+from domain.bandit import make_policy
+from domain.model import UserId
+from tests.conftest import CATALOG, NOW, event
+from tests.unit.test_use_cases import serving
+
+ARMS = ["item_cf", "content", "popularity"]
+
+
+@pytest.fixture
+def auto(tmp_path):  # type: ignore[no-untyped-def]
+    """A worker serving item_cf, content and popularity with strategy=auto under `policy`, and
+    an update of the bandit; u1 took a course nobody took with another, so item_cf, though it
+    knows the course, finds nothing for u1 and falls back to popularity every time."""
+    store = InMemoryStore()
+
+    def uow():  # type: ignore[no-untyped-def]
+        return InMemoryUnitOfWork(store)
+
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event("u1", "course_python_basic", "complete", 1),
+            event("u2", "course_sql_basic", "enroll", 2),
+            event("u3", "course_ml_basic", "enroll", 3),
+        ]
+    )
+    registry = serving(
+        uow,
+        {
+            "popularity": lambda: PopularityRecommender(None),
+            "content": ContentRecommender,
+            "item_cf": lambda: ItemCFRecommender(regularization=10.0),
+        },
+        tmp_path / "models",
+    )
+    minutes = iter(range(10, 10_000))
+
+    def clock():  # type: ignore[no-untyped-def]
+        return NOW + timedelta(minutes=next(minutes))
+
+    def build(policy: str):  # type: ignore[no-untyped-def]
+        bandit = BanditService(
+            make_policy(policy), FilesystemArtifactStore(tmp_path / "bandit"), ARMS, seed=0
+        )
+        home = RecommendHome(uow, registry, clock=clock, bandit=bandit)
+        return home, UpdateBandit(uow, bandit, clock=clock), bandit
+
+    return uow, build
+
+
+def _serve_click_and_update(uow, home, update, user: str, n: int):  # type: ignore[no-untyped-def]
+    """`n` auto lists for `user`, one at a time, each clicked and counted by an update before
+    the next is served."""
+    slates = []
+    for _ in range(n):
+        slate = home.execute(RecommendHomeQuery(UserId(user), k=3, strategy="auto")).slate
+        moment = (slate.served_at - NOW).total_seconds() / 60
+        LogInteractions(uow).execute(
+            [
+                event(
+                    user,
+                    slate.items[0].course_id,
+                    "click",
+                    moment + 0.5,
+                    recommendation_id=slate.recommendation_id,
+                )
+            ]
+        )
+        update.execute(hours=10_000, min_interactions=0, settle_minutes=0)
+        slates.append(slate)
+    return slates
+
+
+@pytest.mark.parametrize("policy", ["ucb1", "thompson"])
+def test_an_arm_that_always_falls_back_for_a_learner_is_not_chosen_forever(auto, policy):
+    uow, build = auto
+    home, update, bandit = build(policy)
+    slates = _serve_click_and_update(uow, home, update, "u1", 40)
+    fell_back = [s for s in slates if s.fallback_from == "item_cf"]
+    assert fell_back, "item_cf was never tried"
+    assert len(fell_back) <= 10  # UCB1's +inf and Thompson's Beta(1, 1) picked it 40 times
+    arms = bandit.state().arms
+    assert arms["item_cf"].pulls == len(fell_back) and arms["item_cf"].reward_sum == 0
+    served_by_popularity = sum(s.strategy == "popularity" for s in slates)
+    assert arms["popularity"].pulls == served_by_popularity  # its own picks and the fallbacks
+    assert arms["popularity"].reward_sum == pytest.approx(0.3 * served_by_popularity)
+
+
+@pytest.mark.parametrize("policy", ["epsilon_greedy", "ucb1", "thompson"])
+def test_a_new_learner_gets_popular_courses_with_no_choice_that_teaches_the_bandit_nothing(
+    auto, policy
+):
+    uow, build = auto
+    home, update, bandit = build(policy)
+    slates = [
+        _serve_click_and_update(uow, home, update, f"newcomer{n}", 1)[0] for n in range(5)
+    ]  # each clicks their list, and is new no more
+    assert all(s.strategy == "popularity" and s.fallback_from is None for s in slates)
+    assert all(s.selected_by == "no_choice" for s in slates)
+    assert bandit.state().arms == {}
+    shown = bandit.describe(ARMS, ["popularity"])["arms"]
+    assert {a["strategy"]: a["new_learner_probability"] for a in shown} == {
+        "item_cf": 0.0,
+        "content": 0.0,
+        "popularity": 1.0,
+    }
+    assert sum(a["selection_probability"] for a in shown) == pytest.approx(1.0, abs=1e-5)
