@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.bandit import DEFAULT_REWARDS
@@ -25,12 +25,16 @@ def simulate(
     rounds: int,
     seed: int = 0,
     rewards: Mapping[EventType, float] = DEFAULT_REWARDS,
+    falls_back: Sequence[str] = (),
+    fallback: str = "popularity",
 ) -> SimulationResult:
     """Each round the policy picks a strategy; the simulated learner then clicks, enrolls and
     completes with that strategy's probabilities (each step conditional on the one before), and
-    the policy learns the reward at once. Regret is measured against the best expected reward."""
+    the policy learns the reward at once. Regret is measured against the best expected reward.
+    Arms in `falls_back` find nothing for any learner: `fallback` serves their lists and is
+    credited with them, and they count a pull that earned nothing (as update_bandit counts)."""
     rng = random.Random(seed)
-    arms = list(behaviour)
+    arms = [*behaviour, *falls_back]
 
     def expected(arm: str) -> float:
         chance, value, reached = behaviour[arm], 0.0, 1.0
@@ -41,19 +45,22 @@ def simulate(
             best = rewards[event]
         return value
 
-    best_arm = max(arms, key=expected)
+    best_arm = max(behaviour, key=expected)
     stats: dict[str, ArmStats] = {}
     regret = 0.0
     choices, curve = [], []
     for _ in range(rounds):
         arm = policy.choose(arms, stats, rng)
+        served = fallback if arm in falls_back else arm
         reward = 0.0
         for event in (EventType.CLICK, EventType.ENROLL, EventType.COMPLETE):
-            if rng.random() >= behaviour[arm].get(event, 0.0):
+            if rng.random() >= behaviour[served].get(event, 0.0):
                 break
             reward = rewards[event]
-        stats[arm] = stats.get(arm, ArmStats()).add(1, reward, None)
-        regret += expected(best_arm) - expected(arm)
+        stats[served] = stats.get(served, ArmStats()).add(1, reward, None)
+        if served != arm:
+            stats[arm] = stats.get(arm, ArmStats()).add(1, 0.0, None)
+        regret += expected(best_arm) - expected(served)
         choices.append(arm)
         curve.append(regret)
     return SimulationResult(policy.name, choices, curve, best_arm)
