@@ -31,8 +31,8 @@ def simulate(
     """Each round the policy picks a strategy; the simulated learner then clicks, enrolls and
     completes with that strategy's probabilities (each step conditional on the one before), and
     the policy learns the reward at once. Regret is measured against the best expected reward.
-    Arms in `falls_back` find nothing for any learner: `fallback` serves their lists and is
-    credited with them, and they count a pull that earned nothing (as update_bandit counts)."""
+    Arms in `falls_back` find nothing for any learner: `fallback` serves their lists, and the
+    arm chosen is credited with what they earned (as update_bandit counts)."""
     rng = random.Random(seed)
     arms = [*behaviour, *falls_back]
 
@@ -57,9 +57,7 @@ def simulate(
             if rng.random() >= behaviour[served].get(event, 0.0):
                 break
             reward = rewards[event]
-        stats[served] = stats.get(served, ArmStats()).add(1, reward, None)
-        if served != arm:
-            stats[arm] = stats.get(arm, ArmStats()).add(1, 0.0, None)
+        stats[arm] = stats.get(arm, ArmStats()).add(1, reward, None)
         regret += expected(best_arm) - expected(served)
         choices.append(arm)
         curve.append(regret)

@@ -1,9 +1,11 @@
 """UpdateBandit: credit each served slate's strategy with the reward of what the learner did.
 
 Only slates the bandit chose count (strategy=auto with more than one strategy able to answer the
-learner). A slate that fell back is credited to the strategy that served it, and is a pull that
-earned nothing for the arm the bandit chose: left out, an arm that answers nobody would keep
-UCB1's infinite bound and Thompson's Beta(1, 1), and win every choice. A slate counts once
+learner). A slate counts for the arm the bandit chose, with what it earned, also when that arm
+found nothing and popularity filled the list: the bandit learns what each choice earns, fallback
+included. Left out, an arm that answers nobody would keep UCB1's infinite bound and Thompson's
+Beta(1, 1) and win every choice; credited to popularity, it would mix into popularity's mean the
+learners the other arms could not serve. A slate counts once
 its settling time has passed (so late clicks are not missed), and only once:
 the state remembers up to when slates were counted, so re-running over the same window changes
 nothing. That window ends by the database's clock, whichever host updates: an updater whose own
@@ -117,17 +119,13 @@ class UpdateBandit:
         )
 
     def _tally(self, outcomes: list[SlateOutcome]) -> dict[str, tuple[int, float]]:
-        """Per arm: the slates it served, and those it was chosen for but fell back, and the
-        sum of their rewards (those it served only)."""
+        """Per arm: the slates the bandit chose it for, and the sum of their rewards."""
         pulls: dict[str, int] = defaultdict(int)
         rewards: dict[str, float] = defaultdict(float)
         for outcome in outcomes:
-            pulls[outcome.strategy] += 1
-            rewards[outcome.strategy] += (
-                self.rewards[outcome.best_event] if outcome.best_event else 0.0
-            )
-            if outcome.fallback_from is not None:
-                pulls[outcome.fallback_from] += 1
+            chosen = outcome.fallback_from or outcome.strategy
+            pulls[chosen] += 1
+            rewards[chosen] += self.rewards[outcome.best_event] if outcome.best_event else 0.0
         return {arm: (pulls[arm], rewards[arm]) for arm in pulls}
 
 

@@ -67,19 +67,17 @@ def _serve_and_click(client, url: str, times: int) -> list[dict]:  # type: ignor
 
 def _serve_auto_and_click(client, times: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """`times` auto lists for u1, clicked. An arm with nothing for u1 (item_cf, sequence) falls
-    back to popularity: the list counts for popularity, and as a pull earning nothing for it."""
+    back to popularity: the list counts for the arm chosen, with what it earned."""
     return _serve_and_click(client, f"{HOME}?user_id=u1&strategy=auto", times)
 
 
 def _clicked(slates: list[dict]) -> dict[str, tuple[int, float]]:  # type: ignore[type-arg]
-    """Per arm, the pulls and rewards `slates` (each clicked once) are worth."""
+    """Per arm chosen, the pulls and rewards `slates` (each clicked once) are worth."""
     worth: dict[str, tuple[int, float]] = {}
     for s in slates:
-        pulls, reward = worth.get(s["strategy"], (0, 0.0))
-        worth[s["strategy"]] = (pulls + 1, reward + 0.3)
-        if "fallback_from" in s:
-            pulls, reward = worth.get(s["fallback_from"], (0, 0.0))
-            worth[s["fallback_from"]] = (pulls + 1, reward)
+        chosen = s.get("fallback_from", s["strategy"])
+        pulls, reward = worth.get(chosen, (0, 0.0))
+        worth[chosen] = (pulls + 1, reward + 0.3)
     return worth
 
 
@@ -135,9 +133,10 @@ def test_a_course_clicked_again_and_again_earns_its_list_the_strongest_reward_on
     update("--min-interactions", "1", "--settle-minutes", "0")
     arms = {a["strategy"]: a for a in client.get("/admin/recommendations/bandit").json["arms"]}
     earned = {n: reward for n, (_, reward) in _clicked(chosen).items()}
-    earned[busy["strategy"]] += 0.4  # an enrolment, not a click
+    busy_arm = busy.get("fallback_from", busy["strategy"])
+    earned[busy_arm] += 0.4  # an enrolment, not a click
     assert {n: a["reward_sum"] for n, a in arms.items() if a["pulls"]} == pytest.approx(earned)
-    assert arms[busy["strategy"]]["pulls"] == _clicked(chosen)[busy["strategy"]][0]
+    assert arms[busy_arm]["pulls"] == _clicked(chosen)[busy_arm][0]
 
 
 def test_an_empty_list_the_bandit_chose_is_no_pull(served):
@@ -216,7 +215,8 @@ def test_recount_takes_rewards_of_cleared_credit_out_of_the_arms(served):
 
     earned = {n: reward for n, (_, reward) in _clicked(chosen).items()}  # u1's own clicks
     inflated = rewards()
-    assert inflated[unearned["strategy"]] == pytest.approx(earned[unearned["strategy"]] + 0.7)
+    arm = unearned.get("fallback_from", unearned["strategy"])
+    assert inflated[arm] == pytest.approx(earned[arm] + 0.7)
 
     repaired = CliRunner().invoke(cli, ["repair-credit", "--apply"], catch_exceptions=False)
     assert "cleared the credit of 1 events" in repaired.output

@@ -73,8 +73,9 @@ def test_every_policy_learns_sublinear_regret(policy):
     "policy", [EpsilonGreedy(0.1), UCB1(), ThompsonSampling()], ids=lambda p: p.name
 )
 def test_an_arm_whose_lists_always_fall_back_is_seldom_chosen(policy):
-    """Counted as a pull that earned nothing, as update_bandit counts it: uncounted, UCB1 chose
-    it every round and Thompson sampling 4 in 5 (benchmarks.bandit_sim --falling-back 1)."""
+    """Credited with what popularity's lists earned for it, as update_bandit counts it:
+    uncounted, UCB1 chose it every round and Thompson sampling 4 in 5 (benchmarks.bandit_sim
+    --falling-back 1)."""
     result = simulate(policy, DEFAULT_BEHAVIOUR, rounds=4000, seed=3, falls_back=["dead"])
-    assert result.choices[-1000:].count("dead") < 50
-    assert result.choices[-1000:].count(result.best_arm) > 500
+    assert result.choices[-1000:].count("dead") < 100  # uncounted: 1000 (UCB1), 830 (Thompson)
+    assert result.choices[-1000:].count(result.best_arm) > 400

@@ -3,7 +3,7 @@ fallbacks (use cases on the in-memory adapters)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,10 +52,10 @@ def auto(tmp_path):  # type: ignore[no-untyped-def]
         },
         tmp_path / "models",
     )
-    minutes = iter(range(10, 10_000))
 
     def clock():  # type: ignore[no-untyped-def]
-        return NOW + timedelta(minutes=next(minutes))
+        # the store's clock ends the bandit's window of settled slates: lists served by it
+        return datetime.now(UTC)
 
     def build(policy: str):  # type: ignore[no-untyped-def]
         bandit = BanditService(
@@ -92,17 +92,22 @@ def _serve_click_and_update(uow, home, update, user: str, n: int):  # type: igno
 
 @pytest.mark.parametrize("policy", ["ucb1", "thompson"])
 def test_an_arm_that_always_falls_back_for_a_learner_is_not_chosen_forever(auto, policy):
+    """Each list is clicked, whichever arm was chosen: the arm that falls back earns what
+    popularity's lists earn, so it is chosen about as often as the others, not every time."""
     uow, build = auto
     home, update, bandit = build(policy)
     slates = _serve_click_and_update(uow, home, update, "u1", 40)
     fell_back = [s for s in slates if s.fallback_from == "item_cf"]
     assert fell_back, "item_cf was never tried"
-    assert len(fell_back) <= 10  # UCB1's +inf and Thompson's Beta(1, 1) picked it 40 times
+    assert len(fell_back) <= 25  # UCB1's +inf and Thompson's Beta(1, 1) picked it 40 times
+    assert {s.strategy for s in slates} == {"content", "popularity"}
     arms = bandit.state().arms
-    assert arms["item_cf"].pulls == len(fell_back) and arms["item_cf"].reward_sum == 0
-    served_by_popularity = sum(s.strategy == "popularity" for s in slates)
-    assert arms["popularity"].pulls == served_by_popularity  # its own picks and the fallbacks
-    assert arms["popularity"].reward_sum == pytest.approx(0.3 * served_by_popularity)
+    # the choice is credited with what it earned, the fallback's click included
+    assert arms["item_cf"].pulls == len(fell_back)
+    assert arms["item_cf"].reward_sum == pytest.approx(0.3 * len(fell_back))
+    own = sum(s.strategy == "popularity" and s.fallback_from is None for s in slates)
+    assert arms["popularity"].pulls == own
+    assert sum(a.pulls for a in arms.values()) == len(slates)
 
 
 @pytest.mark.parametrize("policy", ["epsilon_greedy", "ucb1", "thompson"])
