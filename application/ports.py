@@ -487,7 +487,8 @@ class AdminSessionRepository(abc.ABC):
     @abc.abstractmethod
     def open(self, session_hash: str, created_at: datetime, expires_at: datetime) -> None:
         """Record a new session, and drop every session expired by `created_at` (signing in is
-        rare: the clean-up costs nothing noticeable there)."""
+        rare: the clean-up costs nothing noticeable there). StorageUnavailable when the database
+        cannot record it, refusing writes (a read-only standby) included."""
 
     @abc.abstractmethod
     def active(self, session_hash: str, now: datetime) -> bool:
@@ -495,7 +496,8 @@ class AdminSessionRepository(abc.ABC):
 
     @abc.abstractmethod
     def revoke(self, session_hash: str, now: datetime) -> None:
-        """Sign the session out (a session unknown or revoked already is left as it is)."""
+        """Sign the session out (a session unknown or revoked already is left as it is).
+        StorageUnavailable when the database cannot record it, as `open`."""
 
 
 class CredentialFailureRepository(abc.ABC):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
@@ -16,19 +18,33 @@ from application.ports import (
 )
 
 
+@contextmanager
+def _written(what: str) -> Iterator[None]:
+    """A database that answers reads but refuses this write (a read-only standby, a missing
+    grant) is, for the write, one that is down: StorageUnavailable, which the caller treats as
+    an outage (a 503 to retry, or a count in the process). Raised as is, it was a 500."""
+    try:
+        yield
+    except DBAPIError as error:
+        raise StorageUnavailable(f"{what}: {error.orig}") from error
+
+
 class SqlAdminSessionRepository(AdminSessionRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     def open(self, session_hash: str, created_at: datetime, expires_at: datetime) -> None:
-        self.connection.execute(
-            delete(admin_sessions).where(admin_sessions.c.expires_at <= utc(created_at))
-        )
-        self.connection.execute(
-            admin_sessions.insert().values(
-                session_hash=session_hash, created_at=utc(created_at), expires_at=utc(expires_at)
+        with _written("the session could not be opened"):
+            self.connection.execute(
+                delete(admin_sessions).where(admin_sessions.c.expires_at <= utc(created_at))
             )
-        )
+            self.connection.execute(
+                admin_sessions.insert().values(
+                    session_hash=session_hash,
+                    created_at=utc(created_at),
+                    expires_at=utc(expires_at),
+                )
+            )
 
     def active(self, session_hash: str, now: datetime) -> bool:
         found = self.connection.execute(
@@ -41,14 +57,15 @@ class SqlAdminSessionRepository(AdminSessionRepository):
         return found.first() is not None
 
     def revoke(self, session_hash: str, now: datetime) -> None:
-        self.connection.execute(
-            update(admin_sessions)
-            .where(
-                admin_sessions.c.session_hash == session_hash,
-                admin_sessions.c.revoked_at.is_(None),
+        with _written("the session could not be revoked"):
+            self.connection.execute(
+                update(admin_sessions)
+                .where(
+                    admin_sessions.c.session_hash == session_hash,
+                    admin_sessions.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=utc(now))
             )
-            .values(revoked_at=utc(now))
-        )
 
 
 class SqlCredentialFailureRepository(CredentialFailureRepository):
@@ -68,7 +85,8 @@ class SqlCredentialFailureRepository(CredentialFailureRepository):
         return [utc(moment) for moment in moments]
 
     def add(self, client: str, at: datetime, forget_before: datetime) -> None:
-        try:
+        # counted in the process instead: raised as is, every wrong guess was a 500, none counted
+        with _written("the failure could not be recorded"):
             self.connection.execute(
                 delete(credential_failures).where(
                     credential_failures.c.failed_at < utc(forget_before)
@@ -77,8 +95,3 @@ class SqlCredentialFailureRepository(CredentialFailureRepository):
             self.connection.execute(
                 credential_failures.insert().values(client_hash=client, failed_at=utc(at))
             )
-        except DBAPIError as error:
-            # A database that answers reads but refuses this write (a read-only standby, a
-            # missing grant) is, for counting, one that is down: the caller counts in its
-            # process instead. Raised as is, every wrong guess was a 500, and none was counted.
-            raise StorageUnavailable(f"the failure could not be recorded: {error.orig}") from error
