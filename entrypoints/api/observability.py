@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from time import perf_counter
+from typing import Any
 from urllib.parse import unquote_plus
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Flask, Response, g, request
+from werkzeug.serving import WSGIRequestHandler
 
 from application.ports import StorageUnavailable, UnitOfWork
 from application.trainer import FORGET_AFTER
@@ -111,6 +113,27 @@ def _redacted(path: str) -> str:
         for name, eq, value in (part.partition("=") for part in query.split("&"))
     ]
     return route + mark + "&".join(kept) if mark else route
+
+
+#: a path with a query string, as it appears in a line werkzeug writes
+_PATH_WITH_QUERY = re.compile(r"""[^\s'"]*\?[^\s'"]*""")
+
+
+class DevRequestHandler(WSGIRequestHandler):
+    """Werkzeug's development server (`recsys serve --dev`) logging as the service does. Its own
+    line per request kept the query string as sent (?token=..., ?api_key=...): the app's access
+    line, masked, is the only one, as under gunicorn. The line werkzeug still writes for a
+    request it refuses itself (a malformed request line, which quotes it) is masked too."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        masked = [
+            _PATH_WITH_QUERY.sub(lambda m: _redacted(m[0]), a) if isinstance(a, str) else a
+            for a in args
+        ]
+        super().log_error(format, *masked)
 
 
 def _reset(_: BaseException | None) -> None:

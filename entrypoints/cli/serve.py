@@ -127,9 +127,12 @@ def serve(
     try:
         if dev:
             from entrypoints.api import create_app
+            from entrypoints.api.observability import DevRequestHandler
 
             # werkzeug takes an IPv6 address without the brackets gunicorn's bind wants
-            create_app().run(host=host.strip("[]"), port=port, debug=True)
+            create_app().run(
+                host=host.strip("[]"), port=port, debug=True, request_handler=DevRequestHandler
+            )
             return
         from entrypoints.wsgi import GunicornServer
 

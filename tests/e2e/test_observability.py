@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -209,3 +210,40 @@ def test_what_a_trainer_on_another_host_fitted_and_ran_is_in_every_scrape(served
         "recsys_trainer_last_publish_duration_seconds",
         "recsys_trainer_seen_timestamp_seconds",
     } <= named
+
+
+def test_the_development_server_logs_no_secret_sent_in_a_query_string(tmp_path):
+    """`recsys serve --dev` wrote werkzeug's own line for each request beside the service's
+    masked one, with the query string as sent: a token sent as ?token= sat in the log."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "RS_ADMIN_TOKEN": "",
+        "RS_API_KEY": "",
+        "RS_LOG_FORMAT": "console",
+        "ENV": "dev",
+    }
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    with (tmp_path / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [*recsys, "serve", "--dev", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        try:
+            wait_until_up(port, process)
+            for line in (
+                b"GET /api/v1/courses?limit=2&api_key=s3cret-key HTTP/1.1",
+                b"GET /healthz?token=s3cret token HTTP/1.1",  # a space werkzeug refuses
+            ):
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                    conn.sendall(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    assert conn.recv(64).startswith(b"HTTP/1.1 400")
+        finally:
+            stopped(process)
+    written = (tmp_path / "server.log").read_text()
+    assert "s3cret" not in written
+    assert "recsys.access: GET /api/v1/courses?limit=2&api_key=*** 400" in written
+    assert "Bad request syntax ('GET /healthz?token=*** token HTTP/1.1')" in written
