@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from domain.model import Level
-from entrypoints.schemas import Identifier, QueryInteger, Strategy, weights_field
+from entrypoints.schemas import Identifier, QueryBoolean, QueryInteger, Strategy, weights_field
 
 
 class StrategyTuningSchema(Schema):
@@ -186,7 +186,9 @@ class ExplainQuerySchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)
     strategy = Strategy()
-    strict_prerequisites = fields.Boolean(load_default=False)
+    strict_prerequisites = QueryBoolean(
+        "removes, rather than demotes, courses whose prerequisites the learner has not taken"
+    )
     k = QueryInteger(
         load_default=10,
         validate=validate.Range(1, 100),

@@ -117,6 +117,28 @@ class QueryInteger(fields.Integer):
         return int(super()._deserialize(value, attr, data, **kwargs))
 
 
+BOOLEAN_SPELLINGS = "true or false, in any case, or 1 or 0"
+
+
+class QueryBoolean(fields.Boolean):
+    """A query parameter's true or false, as the document says it. marshmallow's Boolean also
+    takes "yes", "on", "t", "n" ..., which the document does not name, each parameter read its
+    own way had it been parsed by hand, and a typo may match. Any case: Python's requests sends
+    True as "True"."""
+
+    truthy = {"true", "1"}
+    falsy = {"false", "0"}
+    default_error_messages = {"invalid": f"must be {BOOLEAN_SPELLINGS}"}
+
+    def __init__(self, description: str) -> None:
+        described = f"{description} ({BOOLEAN_SPELLINGS}; anything else is a 400)"
+        super().__init__(load_default=False, metadata={"description": described})
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        spelled = value.lower() if isinstance(value, str) else value
+        return bool(super()._deserialize(spelled, attr, data, **kwargs))
+
+
 #: The strategies a request may name (the container's registry; a test keeps them equal).
 STRATEGIES = ("content", "hybrid", "item_cf", "popularity", "sequence", "two_tower")
 
@@ -286,7 +308,7 @@ class PageQuerySchema(Schema):
 class KQuerySchema(Schema):
     k = QueryInteger(load_default=10, validate=validate.Range(1, 100))
     strategy = Strategy()
-    explain = fields.Boolean(load_default=False)
+    explain = QueryBoolean("adds to each item the reason it is recommended")
 
 
 def weights_field(description: str) -> fields.String:
@@ -303,7 +325,9 @@ class HomeQuerySchema(KQuerySchema):
         "hybrid weights for this request, e.g. two_tower:0.6,content:0.4 (strategy hybrid "
         "only, asked or default)"
     )
-    strict_prerequisites = fields.Boolean(load_default=False)
+    strict_prerequisites = QueryBoolean(
+        "removes, rather than demotes, courses whose prerequisites the learner has not taken"
+    )
     category = fields.String(load_default=None, validate=validate.Length(1, 128))
     level = fields.Enum(Level, by_value=True, load_default=None)
 

@@ -400,10 +400,52 @@ def test_a_json_boolean_is_true_or_false_only(client, active):
 
 def test_query_string_booleans_keep_reading_true_and_false(client):
     home = "/api/v1/recommendations/home?user_id=u1&strategy=popularity"
-    assert all("reason" in item for item in client.get(f"{home}&explain=true").json["items"])
-    assert all("reason" not in item for item in client.get(f"{home}&explain=false").json["items"])
+    for yes in ("true", "True", "TRUE", "1"):  # Python's requests sends True as "True"
+        items = client.get(f"{home}&explain={yes}").json["items"]
+        assert items and all("reason" in item for item in items), yes
+    for no in ("false", "False", "0"):
+        items = client.get(f"{home}&explain={no}").json["items"]
+        assert items and all("reason" not in item for item in items), no
     assert client.get(f"{home}&strict_prerequisites=true").status_code == 200
-    assert client.get(f"{home}&explain=maybe").status_code == 400
+
+
+def test_every_boolean_query_parameter_refuses_other_spellings_naming_itself(client):
+    """marshmallow's Boolean also took yes, on, t, n ...: spellings the document does not name,
+    which a typo can match. Each boolean parameter the document lists takes the same ones."""
+    spec = client.get("/openapi.json").json
+    booleans = [
+        (path, parameters, parameter["name"])
+        for path, operations in spec["paths"].items()
+        for parameters in [operations.get("get", {}).get("parameters", [])]
+        for parameter in parameters
+        if parameter["in"] == "query" and parameter["schema"].get("type") == "boolean"
+    ]
+    assert {(path, name) for path, _, name in booleans} == {
+        ("/api/v1/recommendations/home", "explain"),
+        ("/api/v1/recommendations/home", "strict_prerequisites"),
+        ("/api/v1/recommendations/similar/{course_id}", "explain"),
+        ("/admin/recommendations/explain", "strict_prerequisites"),
+    }
+    given = {"user_id": "user1", "course_id": "course_python_basic"}
+    for path, parameters, name in booleans:
+        assert "true or false, in any case, or 1 or 0" in next(
+            p["description"] for p in parameters if p["name"] == name
+        )
+        required = "&".join(
+            f"{p['name']}={given[p['name']]}"
+            for p in parameters
+            if p["in"] == "query" and p.get("required")
+        )
+        url = f"{path.replace('{course_id}', given['course_id'])}?{required}&{name}="
+        for spelled in ("true", "TRUE", "1", "false", "False", "0"):
+            assert client.get(url + spelled).status_code == 200, (url, spelled)
+        for spelled in ("yes", "on", "t", "no", "off", "2", "maybe", ""):
+            refused = client.get(url + spelled)
+            assert refused.status_code == 400, (url, spelled)
+            assert refused.json["error"]["message"] == (
+                f"{name}: must be true or false, in any case, or 1 or 0"
+            )
+            assert refused.json["error"]["problems"][0]["field"] == name
 
 
 def test_readiness_waits_for_a_published_version_of_every_strategy(database_url):
