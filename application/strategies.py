@@ -18,8 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any
 
 from application.manifests import fitted_with
@@ -82,48 +81,54 @@ class Snapshot:
     #: versions, told by trained_at)
     erasure_marks: Mapping[str, Any] = field(default_factory=dict)
 
-    @cached_property
-    def _inactive(self) -> frozenset[CourseId]:
-        return frozenset(c for c, course in self.courses.items() if not course.active)
+    #: the snapshot before: its sets are kept if it holds the same catalog
+    previous: InitVar[Snapshot | None] = None
+    # The sets requests filter by, computed with the snapshot (by the refresher, off the
+    # request path), not by the first request after each change.
+    ids: frozenset[CourseId] = field(init=False)
+    inactive: frozenset[CourseId] = field(init=False)
+    #: offered courses that a learner who has taken nothing can never reach: a course on the
+    #: path of their prerequisites is inactive or gone from the catalog
+    closed_to_newcomers: frozenset[CourseId] = field(init=False)
+    #: lower-cased category -> its courses
+    categories: Mapping[str, frozenset[CourseId]] = field(init=False)
+    levels: Mapping[Level, frozenset[CourseId]] = field(init=False)
 
-    def inactive(self) -> frozenset[CourseId]:
-        return self._inactive
-
-    @cached_property
-    def closed_to_newcomers(self) -> frozenset[CourseId]:
-        """Offered courses that a learner who has taken nothing can never reach: a course on the
-        path of their prerequisites is inactive or gone from the catalog."""
-        newcomer = LearnerHistory(UserId(""))
-        return frozenset(
-            c
-            for c, course in self.courses.items()
-            if course.active
-            and course.prerequisites
-            and newcomer.out_of_reach(course, self.courses) is not None
+    def __post_init__(self, previous: Snapshot | None) -> None:
+        sets = (
+            {f.name: getattr(previous, f.name) for f in fields(self) if not f.init}
+            if previous is not None and previous.courses is self.courses
+            else _catalog_sets(self.courses)
         )
-
-    @cached_property
-    def ids(self) -> frozenset[CourseId]:
-        return frozenset(self.courses)
-
-    @cached_property
-    def categories(self) -> Mapping[str, frozenset[CourseId]]:
-        """Lower-cased category -> its courses, for filtered requests."""
-        found: dict[str, set[CourseId]] = {}
-        for course in self.courses.values():
-            found.setdefault(course.category.lower(), set()).add(course.course_id)
-        return {name: frozenset(ids) for name, ids in found.items()}
-
-    @cached_property
-    def levels(self) -> Mapping[Level, frozenset[CourseId]]:
-        found: dict[Level, set[CourseId]] = {}
-        for course in self.courses.values():
-            found.setdefault(course.level, set()).add(course.course_id)
-        return {level: frozenset(ids) for level, ids in found.items()}
+        for name, value in sets.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     def missing(self) -> list[str]:
         """Strategies with no published version loaded (they answer with a fallback)."""
         return sorted(n for n, v in self.versions.items() if v is None)
+
+
+def _catalog_sets(courses: Mapping[CourseId, Course]) -> dict[str, Any]:
+    """A Snapshot's sets of `courses`, by name."""
+    newcomer = LearnerHistory(UserId(""))
+    categories: dict[str, set[CourseId]] = {}
+    levels: dict[Level, set[CourseId]] = {}
+    for course in courses.values():
+        categories.setdefault(course.category.lower(), set()).add(course.course_id)
+        levels.setdefault(course.level, set()).add(course.course_id)
+    return {
+        "ids": frozenset(courses),
+        "inactive": frozenset(c for c, course in courses.items() if not course.active),
+        "closed_to_newcomers": frozenset(
+            c
+            for c, course in courses.items()
+            if course.active
+            and course.prerequisites
+            and newcomer.out_of_reach(course, courses) is not None
+        ),
+        "categories": {name: frozenset(ids) for name, ids in categories.items()},
+        "levels": {level: frozenset(ids) for level, ids in levels.items()},
+    }
 
 
 class Unavailable(Recommender):
@@ -353,7 +358,17 @@ class StrategyRegistry:
         self._retry_later(bool(errors), again=current is not None and current.version == key)
         shown = {name: about for name, about in rollbacks.items() if about}
         return Snapshot(
-            key, courses, recommenders, loaded, errors, trained, tuning, shown, fitted, marks
+            key,
+            courses,
+            recommenders,
+            loaded,
+            errors,
+            trained,
+            tuning,
+            shown,
+            fitted,
+            marks,
+            previous=current,
         )
 
     def _retry_later(self, failed: bool, again: bool) -> None:

@@ -82,7 +82,7 @@ class ExplainRecommendation:
             removed.append(f"removed: outside the filters ({_filters(query)})")
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         # What a home request leaves out, so that ranks are those the learner is served.
-        exclude = history.taken() | snapshot.inactive() | filtered
+        exclude = history.taken() | snapshot.inactive | filtered
         per_strategy = []
         for name in names:
             recommender = snapshot.recommenders.get(name)

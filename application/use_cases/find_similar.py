@@ -117,7 +117,7 @@ def _in_catalog(
     to those who did), and none gone from the catalog since the model was fitted (a row deleted
     from the courses table), which the model still holds and the catalog can no longer name or
     show."""
-    exclude = exclude | snapshot.inactive() | snapshot.closed_to_newcomers
+    exclude = exclude | snapshot.inactive | snapshot.closed_to_newcomers
     while True:
         items = recommender.similar(query.course_id, query.k, exclude)
         gone = {r.course_id for r in items} - snapshot.ids

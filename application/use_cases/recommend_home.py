@@ -132,7 +132,7 @@ class RecommendHome:
             requested, selected_by = self._choose(self.bandit, snapshot, history)
         exclude = (
             history.taken()
-            | snapshot.inactive()
+            | snapshot.inactive
             | filtered_out(snapshot, query.category, query.level)
         )
         name = requested
