@@ -59,28 +59,48 @@ Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """The published version a strategy answers from, and what its manifest says of it."""
+
+    #: None: nothing published yet (a fallback answers)
+    version: str | None = None
+    #: when its model was fitted (ISO 8601; a rebuild keeps its model's)
+    trained_at: str | None = None
+    #: {"restores": version, "held": bool} when it is an operator's rollback, else {}
+    rollback: Mapping[str, Any] = field(default_factory=dict)
+    #: the settings its model was fitted with
+    fitted: Mapping[str, Any] = field(default_factory=dict)
+    #: the erasure mark read before the data its model was fitted on (None: older versions,
+    #: told by trained_at)
+    erasure_mark: Any = None
+
+    @classmethod
+    def of(cls, artifact: Artifact | None) -> Loaded:
+        if artifact is None:
+            return cls()
+        manifest = artifact.manifest
+        return cls(
+            artifact.version,
+            artifact.trained_at,
+            _rollback(manifest),
+            fitted_with(manifest),
+            manifest.get("erasure_mark"),
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """A catalog and the recommenders loaded for it, swapped as a whole."""
 
     version: str
     courses: Mapping[CourseId, Course]
     recommenders: Mapping[str, Recommender] = field(default_factory=dict)
-    #: strategy -> the published version it answers from (None: nothing published yet)
-    versions: Mapping[str, str | None] = field(default_factory=dict)
+    #: strategy -> the published version it answers from
+    loaded: Mapping[str, Loaded] = field(default_factory=dict)
     #: strategy -> what went wrong loading it
     errors: Mapping[str, str] = field(default_factory=dict)
-    #: strategy -> when the model it answers from was fitted (ISO 8601; a rebuild keeps its model's)
-    trained_at: Mapping[str, str | None] = field(default_factory=dict)
     #: the published tuning's manifest (settings and validation figures per strategy), or {}
     tuning: Mapping[str, Any] = field(default_factory=dict)
-    #: strategy -> {"restores": version, "held": bool} when its version is an operator's rollback
-    rollbacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: strategy -> the settings the model it answers from was fitted with (its manifest's)
-    fitted: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: strategy -> the erasure mark read before the data its model was fitted on (None: older
-    #: versions, told by trained_at)
-    erasure_marks: Mapping[str, Any] = field(default_factory=dict)
-
     #: the snapshot before: its sets are kept if it holds the same catalog
     previous: InitVar[Snapshot | None] = None
     # The sets requests filter by, computed with the snapshot (by the refresher, off the
@@ -105,7 +125,7 @@ class Snapshot:
 
     def missing(self) -> list[str]:
         """Strategies with no published version loaded (they answer with a fallback)."""
-        return sorted(n for n, v in self.versions.items() if v is None)
+        return sorted(n for n, about in self.loaded.items() if about.version is None)
 
 
 def _catalog_sets(courses: Mapping[CourseId, Course]) -> dict[str, Any]:
@@ -302,39 +322,24 @@ class StrategyRegistry:
                 else {c.course_id: c for c in uow.courses.all()}
             )
             recommenders: dict[str, Recommender] = {}
-            loaded: dict[str, str | None] = {}
+            loaded: dict[str, Loaded] = {}
             errors: dict[str, str] = {}
-            trained: dict[str, str | None] = {}
-            marks: dict[str, Any] = {}
-            rollbacks: dict[str, Mapping[str, Any]] = {}
-            fitted: dict[str, Mapping[str, Any]] = {}
             tuning = self._tuning(current, versions.pop(TUNING))
             for name, version in versions.items():
                 kept = current.recommenders.get(name) if current else None
-                if same_catalog and kept is not None and current.versions.get(name) == version:  # type: ignore[union-attr]
-                    recommenders[name], loaded[name] = kept, version
-                    trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
-                    marks[name] = current.erasure_marks.get(name)  # type: ignore[union-attr]
-                    rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
-                    fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
+                before = current.loaded.get(name, Loaded()) if current else Loaded()
+                if same_catalog and kept is not None and before.version == version:
+                    recommenders[name], loaded[name] = kept, before
                     continue
                 recommender, artifact, error = self._load(name, version, courses)
-                loaded[name] = artifact.version if artifact else None
-                trained[name] = artifact.trained_at if artifact else None
-                marks[name] = artifact.manifest.get("erasure_mark") if artifact else None
-                rollbacks[name] = _rollback(artifact.manifest) if artifact else {}
-                fitted[name] = fitted_with(artifact.manifest) if artifact else {}
+                loaded[name] = Loaded.of(artifact)
                 if recommender is None and kept is not None and kept.ready:
                     # e.g. the models folder was deleted: the copy in memory is still good
-                    recommender, loaded[name] = kept, current.versions.get(name)  # type: ignore[union-attr]
-                    trained[name] = current.trained_at.get(name)  # type: ignore[union-attr]
-                    marks[name] = current.erasure_marks.get(name)  # type: ignore[union-attr]
-                    rollbacks[name] = current.rollbacks.get(name, {})  # type: ignore[union-attr]
-                    fitted[name] = current.fitted.get(name, {})  # type: ignore[union-attr]
+                    recommender, loaded[name] = kept, before
                     if version is None:
                         error = (
                             f"no published {name} version is left in the artifact store; "
-                            f"answering from the copy in memory ({loaded[name]})"
+                            f"answering from the copy in memory ({before.version})"
                         )
                 if recommender is None and name in self.fallbacks:
                     recommender = self.fallbacks[name](uow, courses)
@@ -346,30 +351,17 @@ class StrategyRegistry:
             pinned = self.pins.get(name, {})
             settings = {k: v for k, v in chosen.get(name, {}).items() if k not in pinned}
             recommenders[name] = compose(dict(recommenders), **settings)
-        for name, version in loaded.items():
+        for name, about in loaded.items():
             if self.on_loaded is not None:
-                self.on_loaded(name, version)
+                self.on_loaded(name, about.version)
         log.info(
             "loaded %s for %d courses in %.3fs",
-            ", ".join(f"{n} {v or '(none)'}" for n, v in loaded.items()),
+            ", ".join(f"{n} {about.version or '(none)'}" for n, about in loaded.items()),
             len(courses),
             time.perf_counter() - started,
         )
         self._retry_later(bool(errors), again=current is not None and current.version == key)
-        shown = {name: about for name, about in rollbacks.items() if about}
-        return Snapshot(
-            key,
-            courses,
-            recommenders,
-            loaded,
-            errors,
-            trained,
-            tuning,
-            shown,
-            fitted,
-            marks,
-            previous=current,
-        )
+        return Snapshot(key, courses, recommenders, loaded, errors, tuning, previous=current)
 
     def _retry_later(self, failed: bool, again: bool) -> None:
         """After a load: when to try a version that failed again (none failed: never), waiting

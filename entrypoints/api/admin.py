@@ -114,23 +114,22 @@ def described(
         # what answers: the hybrid, blended on this host, by its weights; a published strategy
         # by the settings its version was fitted with (none while nothing is published)
         answering: Mapping[str, object] | None = {"weights": info.get("weights")}
-        if name in snapshot.versions:
-            version = snapshot.versions[name]
-            info["version"] = version
-            info["trained_at"] = snapshot.trained_at.get(name)
-            info["source"] = "published" if version else "fallback" if recommender.ready else "none"
+        if name in snapshot.loaded:
+            loaded = snapshot.loaded[name]
+            info["version"] = loaded.version
+            info["trained_at"] = loaded.trained_at
+            info["source"] = (
+                "published" if loaded.version else "fallback" if recommender.ready else "none"
+            )
             info["errors"] = [snapshot.errors[name]] if name in snapshot.errors else []
-            rollback = snapshot.rollbacks.get(name, {})
-            info["restores"] = rollback.get("restores")
-            info["held"] = bool(rollback.get("held"))
-            trained = snapshot.trained_at.get(name)
-            mark = snapshot.erasure_marks.get(name)
+            info["restores"] = loaded.rollback.get("restores")
+            info["held"] = bool(loaded.rollback.get("held"))
             info["predates_erasure"] = (
                 None
-                if not trained and mark is None
-                else fitted_before(latest_erasure, trained, mark)
+                if not loaded.trained_at and loaded.erasure_mark is None
+                else fitted_before(latest_erasure, loaded.trained_at, loaded.erasure_mark)
             )
-            answering = dict(snapshot.fitted.get(name, {})) if version else None
+            answering = dict(loaded.fitted) if loaded.version else None
             info["fitted_with"] = answering
         searched = _searched(snapshot.tuning, name, answering)
         if searched is not None:

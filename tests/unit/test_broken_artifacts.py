@@ -156,14 +156,14 @@ def test_a_two_tower_file_edited_in_place_leaves_new_hosts_a_version_and_the_tra
         registry = StrategyRegistry({"two_tower": TwoTowerRecommender}, uow, store, 0)
         return registry.snapshot()
 
-    assert new_host().versions["two_tower"] == before  # the version before still serves
+    assert new_host().loaded["two_tower"].version == before  # the version before still serves
     fitted = fit.execute()
     assert [f.strategy for f in fitted] == ["two_tower"]
     assert "item_ids.json does not match its checksum" in fitted[0].note
     repaired = store.current_version("two_tower")
     assert repaired not in (before, damaged)
     snapshot = new_host()
-    assert snapshot.versions["two_tower"] == repaired and "two_tower" in snapshot.recommenders
+    assert snapshot.loaded["two_tower"].version == repaired and "two_tower" in snapshot.recommenders
 
 
 def test_a_full_disk_when_the_settings_search_publishes_fails_it_alone_and_training_goes_on(
@@ -210,7 +210,7 @@ def test_a_version_that_failed_to_load_is_tried_again_later(fit):
     registry = StrategyRegistry(
         fit.factories, fit.uow_factory, fit.store, refresh_seconds=0, clock=lambda: now[0]
     )
-    first = registry.snapshot().versions["item_cf"]
+    first = registry.snapshot().loaded["item_cf"].version
     fit.execute(force=True)
     newer = fit.store.current_version("item_cf")
     folder = fit.store.root / "item_cf" / "versions" / newer
@@ -218,10 +218,10 @@ def test_a_version_that_failed_to_load_is_tried_again_later(fit):
     whole = damaged.read_bytes()
     damaged.write_bytes(whole + b"not yet")
     snapshot = registry.snapshot()
-    assert snapshot.versions["item_cf"] == first and "item_cf" in snapshot.errors
+    assert snapshot.loaded["item_cf"].version == first and "item_cf" in snapshot.errors
     damaged.write_bytes(whole)  # the copy is whole now
     now[0] = 29.0
-    assert registry.snapshot().versions["item_cf"] == first  # not before its time
+    assert registry.snapshot().loaded["item_cf"].version == first  # not before its time
     now[0] = 31.0
     snapshot = registry.snapshot()
-    assert snapshot.versions["item_cf"] == newer and not snapshot.errors
+    assert snapshot.loaded["item_cf"].version == newer and not snapshot.errors

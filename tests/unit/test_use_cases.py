@@ -525,7 +525,7 @@ def test_a_deleted_models_folder_keeps_the_loaded_copy_answering_and_says_so(uow
     before = registry.snapshot()
     shutil.rmtree(registry.artifacts.root)
     after = registry.snapshot()
-    assert after.versions["content"] == before.versions["content"] is not None
+    assert after.loaded["content"].version == before.loaded["content"].version is not None
     assert "no published content version is left" in after.errors["content"]
     result = home(uow, registry, user_id=UserId("u2"), k=3, strategy="content")
     assert result.slate.strategy == "content" and result.items
