@@ -55,6 +55,8 @@ RETRY_SECONDS = 30.0
 RETRY_MAX_SECONDS = 600.0
 
 #: strategy name -> a stand-in computed from the database while nothing is published
+#: filters whose left-out courses a snapshot keeps (each catalog category by level, at most)
+MAX_FILTERS = 1024
 Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
 
 
@@ -113,6 +115,8 @@ class Snapshot:
     #: lower-cased category -> its courses
     categories: Mapping[str, frozenset[CourseId]] = field(init=False)
     levels: Mapping[Level, frozenset[CourseId]] = field(init=False)
+    #: (lower-cased category, level) -> the courses those filters leave out, as asked
+    filtered: dict[tuple[str | None, Level | None], frozenset[CourseId]] = field(init=False)
 
     def __post_init__(self, previous: Snapshot | None) -> None:
         sets = (
@@ -122,6 +126,22 @@ class Snapshot:
         )
         for name, value in sets.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
+
+    def outside(self, category: str | None, level: Level | None) -> frozenset[CourseId]:
+        """The courses a request's category and level filters leave out: worked out once per
+        catalog and filters, not per request (a narrow filter leaves out most of the catalog)."""
+        key = (category.lower() if category is not None else None, level)
+        found = self.filtered.get(key)
+        if found is None:
+            kept = self.ids
+            if category is not None:
+                kept &= self.categories.get(key[0], frozenset())  # type: ignore[index]
+            if level is not None:
+                kept &= self.levels.get(level, frozenset())
+            found = self.ids - kept
+            if len(self.filtered) < MAX_FILTERS:  # filters are checked first: few are asked
+                self.filtered[key] = found
+        return found
 
     def missing(self) -> list[str]:
         """Strategies with no published version loaded (they answer with a fallback)."""
@@ -148,6 +168,7 @@ def _catalog_sets(courses: Mapping[CourseId, Course]) -> dict[str, Any]:
         ),
         "categories": {name: frozenset(ids) for name, ids in categories.items()},
         "levels": {level: frozenset(ids) for level, ids in levels.items()},
+        "filtered": {},
     }
 
 

@@ -177,6 +177,21 @@ class LearnerHistory:
         return max(steps, key=lambda level: level.step) if steps else None
 
 
+class Excluded(frozenset):  # type: ignore[type-arg]
+    """Courses a list leaves out: a request's own few (what the learner took) and sets every
+    request shares (the catalog's inactive courses, what a filter leaves out, most of a large
+    catalog for a narrow filter), as one set. `shared` names those sets, so that a strategy
+    may keep what it works out of one (its rows) from request to request rather than walk it
+    each time; a set made from this one (`|`) is a plain frozenset, with nothing shared."""
+
+    shared: tuple[frozenset[CourseId], ...]
+
+    def __new__(cls, own: frozenset[CourseId], *shared: frozenset[CourseId]) -> Excluded:
+        made = super().__new__(cls, own.union(*shared))
+        made.shared = shared
+        return made
+
+
 @dataclass(frozen=True, slots=True)
 class Recommendation:
     course_id: CourseId

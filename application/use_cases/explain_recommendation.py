@@ -21,7 +21,7 @@ from application.use_cases.recommend_home import (
     with_weights,
 )
 from domain.errors import InvalidStrategy, UnknownCourse
-from domain.model import Course, CourseId, LearnerHistory, Level, UserId
+from domain.model import Course, CourseId, Excluded, LearnerHistory, Level, UserId
 from domain.ports import Recommender
 
 
@@ -82,7 +82,7 @@ class ExplainRecommendation:
             removed.append(f"removed: outside the filters ({_filters(query)})")
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         # What a home request leaves out, so that ranks are those the learner is served.
-        exclude = history.taken() | snapshot.inactive | filtered
+        exclude = Excluded(history.taken(), snapshot.inactive, filtered)
         per_strategy = []
         for name in names:
             recommender = snapshot.recommenders.get(name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from application.strategies import Snapshot, StrategyRegistry
 from application.use_cases.recommend_home import ServedItem, pool_size
 from domain.errors import InvalidStrategy, UnknownCourse
-from domain.model import CourseId, Recommendation
+from domain.model import CourseId, Excluded, Recommendation
 from domain.ports import Recommender
 
 DEFAULT_SIMILAR_STRATEGY = "content"
@@ -117,7 +117,7 @@ def _in_catalog(
     to those who did), and none gone from the catalog since the model was fitted (a row deleted
     from the courses table), which the model still holds and the catalog can no longer name or
     show."""
-    exclude = exclude | snapshot.inactive | snapshot.closed_to_newcomers
+    exclude = Excluded(exclude, snapshot.inactive, snapshot.closed_to_newcomers)
     while True:
         items = recommender.similar(query.course_id, query.k, exclude)
         gone = {r.course_id for r in items} - snapshot.ids

@@ -18,6 +18,7 @@ from application.strategies import Snapshot, StrategyRegistry
 from domain.model import (
     Course,
     CourseId,
+    Excluded,
     LearnerHistory,
     Level,
     Recommendation,
@@ -130,10 +131,10 @@ class RecommendHome:
         selected_by = "request" if query.strategy else "default"
         if requested == AUTO and self.bandit is not None:
             requested, selected_by = self._choose(self.bandit, snapshot, history)
-        exclude = (
-            history.taken()
-            | snapshot.inactive
-            | filtered_out(snapshot, query.category, query.level)
+        exclude = Excluded(
+            history.taken(),
+            snapshot.inactive,
+            filtered_out(snapshot, query.category, query.level),
         )
         name = requested
         recommender = asked = with_weights(snapshot.recommenders.get(name), query.weights)
@@ -274,9 +275,4 @@ def filtered_out(
     """The courses a home request's category and level filters leave out."""
     if category is None and level is None:
         return frozenset()
-    kept = snapshot.ids
-    if category is not None:
-        kept &= snapshot.categories.get(category.lower(), frozenset())
-    if level is not None:
-        kept &= snapshot.levels.get(level, frozenset())
-    return snapshot.ids - kept
+    return snapshot.outside(category, level)

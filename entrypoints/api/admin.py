@@ -234,7 +234,7 @@ def explain(  # type: ignore[no-untyped-def]
 ):
     args = query(ExplainQuerySchema)
     if args["category"] is not None or args["level"] is not None:
-        check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
+        check_filters(strategies.snapshot(), args["category"], args["level"])
     return use_case.execute(
         ExplainQuery(
             UserId(args["user_id"]),

@@ -56,7 +56,7 @@ def home(  # type: ignore[no-untyped-def]
 ):
     args = query(HomeQuerySchema)
     if args["category"] is not None or args["level"] is not None:
-        check_filters(strategies.snapshot().courses.values(), args["category"], args["level"])
+        check_filters(strategies.snapshot(), args["category"], args["level"])
     weights = (
         parse_weights(args["weights"], strategies.component_names) if args["weights"] else None
     )

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
-from domain.model import CourseId, LearnerHistory, Level, UserId
+from domain.model import CourseId, Excluded, LearnerHistory, Level, UserId
 from tests.conftest import CATALOG, NOW, course, event
 
 
@@ -20,6 +20,39 @@ def test_popularity_weighs_enrolments_above_views():
     popular.fit(CATALOG, views + enrolls)
     top = popular.recommend(LearnerHistory(UserId("x")), 2)
     assert [r.course_id for r in top] == ["course_spanish_basic", "course_sql_basic"]
+
+
+def test_a_shared_set_of_left_out_courses_is_looked_up_once_and_never_mistaken_for_another():
+    """Requests leave out sets they share (a filter's courses); a strategy keeps their rows from
+    request to request, by the set itself: another set, even one made since with the same
+    memory, leaves out its own courses."""
+    catalog = [course(f"c{i}") for i in range(6)]
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(catalog, [event(f"u{i}", f"c{i}", "enroll") for i in range(6)])
+    learner = LearnerHistory(UserId("x"))
+
+    def shown(own: set[str], shared: set[str]) -> list[str]:
+        left_out = Excluded(frozenset(own), frozenset(shared))
+        return [r.course_id for r in popular.recommend(learner, 6, left_out, explain=False)]
+
+    assert shown({"c0"}, {"c1", "c2"}) == ["c3", "c4", "c5"]
+    for _ in range(3):  # sets made and dropped in turn may reuse each other's memory
+        assert shown({"c5"}, {"c3", "c4"}) == ["c0", "c1", "c2"]
+        assert shown(set(), {"c0", "c1", "c2"}) == ["c3", "c4", "c5"]
+    first = frozenset({"c0", "c1"})
+    kept = Excluded(frozenset({"c2"}), first)
+    assert [r.course_id for r in popular.recommend(learner, 6, kept, explain=False)] == [
+        "c3",
+        "c4",
+        "c5",
+    ]
+    again = Excluded(frozenset(), first)  # the same shared set: its rows as kept
+    assert [r.course_id for r in popular.recommend(learner, 6, again, explain=False)] == [
+        "c2",
+        "c3",
+        "c4",
+        "c5",
+    ]
 
 
 def test_courses_that_tie_are_served_in_catalog_order_on_every_machine():

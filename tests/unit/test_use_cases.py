@@ -11,6 +11,7 @@ from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
+from application.filters import check_filters
 from application.hybrid import InvalidWeights
 from application.strategies import StrategyRegistry
 from application.use_cases.find_similar import FindSimilar, FindSimilarQuery
@@ -124,6 +125,7 @@ def test_the_first_requests_after_a_catalog_change_find_its_sets_worked_out(uow,
     similar = FindSimilar(registry).execute(FindSimilarQuery(CourseId("course_ml_basic"), 5))
     shown = {i.course.course_id for i in similar.items}
     assert shown and "course_python_intermediate" not in shown
+    check_filters(registry.snapshot(), "data science", Level.BEGINNER)  # as the API asks first
     slate = home(
         uow, registry, user_id=UserId("u9"), k=5, category="data science", level=Level.BEGINNER
     )
