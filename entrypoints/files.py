@@ -355,20 +355,29 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
     return clean
 
 
+def load_rows(path: Path, schema: Schema) -> Iterator[tuple[int, Any, list[str]]]:
+    """(line, what `schema` made of the row, []) for each row, or (line, None, its errors,
+    each starting "line N: "), read as it goes."""
+    for line, row in _rows(path):
+        if isinstance(row, ValueError):
+            yield line, None, [f"line {line}: {row}"]
+        elif not isinstance(row, dict):
+            yield line, None, [f"line {line}: expected an object"]
+        else:
+            try:
+                yield line, schema.load(row), []
+            except ValidationError as error:
+                found = problems(error.messages)
+                yield line, None, [f"line {line}: {p['field']}: {p['message']}" for p in found]
+
+
 def parse_file(path: Path, schema: Schema) -> Parsed:
     """Every row through `schema`; rows that fail are reported with their line number."""
     parsed = Parsed()
-    for line, row in _rows(path):
-        if isinstance(row, ValueError):
-            parsed.errors.append(f"line {line}: {row}")
-            continue
-        if not isinstance(row, dict):
-            parsed.errors.append(f"line {line}: expected an object")
-            continue
-        try:
-            parsed.items.append(schema.load(row))
+    for line, item, errors in load_rows(path, schema):
+        if item is None:
+            parsed.errors += errors
+        else:
+            parsed.items.append(item)
             parsed.lines.append(line)
-        except ValidationError as error:
-            for problem in problems(error.messages):
-                parsed.errors.append(f"line {line}: {problem['field']}: {problem['message']}")
     return parsed

@@ -37,16 +37,24 @@ def init_db(ctx: click.Context) -> None:
 
 def ingest(container: Container, events: Sequence[Interaction], label: str) -> LogResult:
     """Log events in batches of BATCH with a progress bar; returns the batches' results added."""
+    batches = (events[start : start + BATCH] for start in range(0, len(events), BATCH))
+    return ingest_batches(container, batches, len(events), label)
+
+
+def ingest_batches(
+    container: Container, batches: Iterable[Sequence[Interaction]], total: int, label: str
+) -> LogResult:
+    """Log each batch in a transaction of its own, with a progress bar of `total` events."""
     log = container.log_interactions()
     accepted = duplicates = 0
     ignored: Counter[str] = Counter()
-    with Progress(label, len(events), unit="events") as progress:
-        for start in range(0, len(events), BATCH):
-            result = log.execute(events[start : start + BATCH])
+    with Progress(label, total, unit="events") as progress:
+        for batch in batches:
+            result = log.execute(batch)
             accepted += result.accepted
             duplicates += result.duplicates
             ignored.update(result.ignored)
-            progress.advance(min(BATCH, len(events) - start))
+            progress.advance(len(batch))
     return LogResult(accepted, duplicates, ignored)
 
 
