@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,26 +12,46 @@ from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import DomainError
 from domain.model import Course
 from entrypoints.cli.base import BATCH, cli, container_of
-from entrypoints.cli.data import ingest, said_ignored
+from entrypoints.cli.data import ingest_batches, said_ignored
+from entrypoints.cli.event_passes import (
+    SHOWN,
+    Batches,
+    check,
+    readable_twice,
+)
 from entrypoints.files import NotUtf8, Parsed, parse_file
-from entrypoints.schemas import CourseSchema, EventSchema
+from entrypoints.schemas import CourseSchema
+
+REFUSED = "nothing was written (use --skip-invalid to keep the good rows)"
 
 
 def _report(
     errors: list[str],
     skip_invalid: bool,
     what: str,
-    refused: str = "nothing was written (use --skip-invalid to keep the good rows)",
+    refused: str = REFUSED,
 ) -> None:
     """Each error starts with its row's place ("line 4: ..."); a row with two errors is one
     bad row."""
+    rows = len({error.split(":", 1)[0] for error in errors})
+    _say(errors[:SHOWN], len(errors), rows, skip_invalid, what, refused)
+
+
+def _say(
+    shown: list[str],
+    errors: int,
+    rows: int,
+    skip_invalid: bool,
+    what: str,
+    refused: str = REFUSED,
+) -> None:
+    """The first of `errors` (`shown`) and how many rows they are: refused, or skipped."""
     if not errors:
         return
-    for line in errors[:50]:
+    for line in shown:
         click.echo(line, err=True)
-    if len(errors) > 50:
-        click.echo(f"... and {len(errors) - 50} more", err=True)
-    rows = len({error.split(":", 1)[0] for error in errors})
+    if errors > len(shown):
+        click.echo(f"... and {errors - len(shown)} more", err=True)
     if not skip_invalid:
         raise click.ClickException(f"{rows} invalid {what}; {refused}")
     click.echo(f"skipping {rows} invalid {what}", err=True)
@@ -119,44 +138,42 @@ def _with_prerequisites(
 @cli.command("import-interactions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Keep the good rows when some are invalid.")
+@click.option("--batch-size", type=click.IntRange(1, 50_000), default=BATCH, show_default=True)
 @click.pass_context
-def import_interactions(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
+def import_interactions(
+    ctx: click.Context, file: Path, skip_invalid: bool, batch_size: int
+) -> None:
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts.
     An event credited to a list this database never served (exported from another one) is
     logged without that credit, and the count said."""
-    parsed = _parse(file, EventSchema(), "event rows")
-    use_case = container_of(ctx).log_interactions()
-    errors = list(parsed.errors)
-    bad = reused_ids(parsed, errors)
-    rows = [i for i in range(len(parsed.items)) if i not in bad]
-    uncredited: set[int] = set()
-    for start in range(0, len(rows), 10 * BATCH):
-        chunk = rows[start : start + 10 * BATCH]
-        unserved = use_case.unserved([parsed.items[i] for i in chunk])
-        for i in chunk:
-            if parsed.items[i].recommendation_id in unserved:
-                parsed.items[i] = replace(parsed.items[i], recommendation_id=None)
-                uncredited.add(i)
-        for problem in use_case.check([parsed.items[i] for i in chunk]):
-            index = chunk[int(problem["index"])]  # type: ignore[call-overload]
-            bad.add(index)
-            errors.append(f"line {parsed.lines[index]}: {problem['field']}: {problem['message']}")
-    _report(by_line(errors), skip_invalid, "event rows")
-    good = [e for i, e in enumerate(parsed.items) if i not in bad]
-    uncredited -= bad
-    try:
-        result = ingest(container_of(ctx), good, "importing events")
-    except DomainError as error:  # someone else logged a conflicting event since the check
-        raise click.ClickException(
-            f"{error}; the batches before it were stored (importing again never counts them twice)"
-        ) from None
+    container = container_of(ctx)
+    log = container.log_interactions()
+    # Read twice, every row checked before any is written (a bad row refuses the file whole),
+    # so that what is held is a chunk of rows, not the file: 330 B an event held did not fit
+    # an LMS's 50 million.
+    with readable_twice(file) as path:
+        try:
+            checked = check(path, log)
+        except NotUtf8 as error:  # a pipe's copy is named as the pipe
+            raise click.ClickException(str(error).replace(str(path), str(file))) from None
+        if not checked.rows:  # "imported 0" would pass for a success
+            raise click.ClickException(f"nothing was imported: {file} holds no event rows")
+        _say(checked.shown, checked.errors, len(checked.bad_lines), skip_invalid, "event rows")
+        batches = Batches(path, checked, log, batch_size)
+        try:
+            result = ingest_batches(container, batches, checked.good, "importing events")
+        except DomainError as error:  # someone else logged a conflicting event since the check
+            raise click.ClickException(
+                f"{error}; the batches before it were stored (importing again never counts them "
+                "twice)"
+            ) from None
     click.echo(
         f"imported {result.accepted} events ({result.duplicates} already stored)"
         + said_ignored(result)
         + (
-            f"; {len(uncredited)} named a list this database never served, logged without "
+            f"; {batches.uncredited} named a list this database never served, logged without "
             "that credit"
-            if uncredited
+            if batches.uncredited
             else ""
         )
     )
