@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -74,8 +74,10 @@ def check(path: Path, log: LogInteractions) -> Checked:
     """Every row of `path` checked as import-interactions writes it, CHUNK rows at a time; nothing
     written. A row giving another event an earlier row's event_id is said with the earlier line."""
     checked = Checked()
-    with FirstSeen() as seen, Progress("checking events", unit="rows") as progress:
+    with FirstSeen() as seen, ExitStack() as stack:
         for chunk in chunks(load_rows(path, EventSchema()), CHUNK):
+            if not checked.rows:  # a file without rows is said in one line, as before
+                progress = stack.enter_context(Progress("checking events", unit="rows"))
             errors = [e for _, event, said in chunk if event is None for e in said]
             valid = [(line, event) for line, event, _ in chunk if event is not None]
             kept = []
