@@ -1,6 +1,8 @@
-"""Memory an event file's rows take once read (what `recsys import-interactions` holds until
-every row is checked): bytes per event by tracemalloc, learner and course ids shared as one
-string each (sys.intern) against a string per event as before, in the same process.
+"""Memory an event file's rows take once read (what `recsys import-interactions` held until
+every row was checked, and `parse_file` still holds): bytes per event by tracemalloc, learner
+and course ids shared as one string each (sys.intern) against a string per event, in the same
+process; and the peak of the import's first read now (it checks the rows a chunk at a time,
+holding none), for the whole file and for half of it, against an in-memory catalog.
 
     .venv/bin/python -m benchmarks.import_memory [--events 200000] [--learners 50000]
 """
@@ -15,6 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from application.use_cases.log_interactions import LogInteractions
+from domain.model import Course, CourseId
+from entrypoints.cli.event_passes import check
 from entrypoints.files import parse_file
 from entrypoints.schemas import EventSchema
 
@@ -41,6 +47,22 @@ def bytes_per_event(path: Path) -> float:
     return held / len(parsed.items)
 
 
+def check_peak(path: Path) -> int:
+    """Peak bytes traced while the import's first read checks `path` (courses course_000 to
+    course_199 in the catalog)."""
+    store = InMemoryStore()
+    with InMemoryUnitOfWork(store) as uow:
+        uow.courses.upsert([Course(CourseId(f"course_{i:03d}"), f"C{i}") for i in range(200)])
+        uow.commit()
+    log = LogInteractions(lambda: InMemoryUnitOfWork(store))
+    tracemalloc.start()
+    checked = check(path, log)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert checked.good == checked.rows
+    return peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
@@ -52,9 +74,13 @@ def main() -> None:
         with mock.patch("entrypoints.schemas.sys.intern", lambda text: text):
             apart = bytes_per_event(path)
         shared = bytes_per_event(path)
+        peak = check_peak(path)
+        write_events(path, args.events // 2, args.learners)
+        half = check_peak(path)
     print(
         f"{args.events} events of {args.learners} learners: {shared:.0f} B an event with shared "
-        f"ids, {apart:.0f} B with a string per event (ratio {shared / apart:.2f})"
+        f"ids, {apart:.0f} B with a string per event (ratio {shared / apart:.2f}); the import's "
+        f"first read peaks at {peak / 2**20:.1f} MiB ({half / 2**20:.1f} MiB for half the events)"
     )
 
 
