@@ -58,8 +58,8 @@ class ScoringRecommender(Recommender):
         leaves out thousands, which cost a millisecond or two to look up one by one."""
         if not isinstance(course_ids, Excluded) or not course_ids.shared:
             return self._rows(course_ids)
-        own = course_ids.difference(*course_ids.shared)
-        return np.concatenate([self._rows(own), *map(self._shared_rows, course_ids.shared)])
+        own = self._rows(course_ids.own)  # not the whole set less the shared: a walk of it
+        return np.concatenate([own, *map(self._shared_rows, course_ids.shared)])
 
     def _rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
         return np.fromiter((self.index[c] for c in course_ids if c in self.index), dtype=np.int64)

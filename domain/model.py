@@ -178,18 +178,27 @@ class LearnerHistory:
 
 
 class Excluded(frozenset):  # type: ignore[type-arg]
-    """Courses a list leaves out: a request's own few (what the learner took) and sets every
-    request shares (the catalog's inactive courses, what a filter leaves out, most of a large
-    catalog for a narrow filter), as one set. `shared` names those sets, so that a strategy
-    may keep what it works out of one (its rows) from request to request rather than walk it
-    each time; a set made from this one (`|`) is a plain frozenset, with nothing shared."""
+    """Courses a list leaves out: a request's own few (`own`: what the learner took) and sets
+    every request shares (the catalog's inactive courses, what a filter leaves out, most of a
+    large catalog for a narrow filter), as one set. `shared` names those sets, so that a
+    strategy may keep what it works out of one (its rows) from request to request rather than
+    walk it each time. Courses added with `|` join `own` and the shared sets stay shared: the
+    popular courses completing a list are asked without the list's courses too, and as a plain
+    set every course the filter leaves out was looked up again one by one."""
 
+    own: frozenset[CourseId]
     shared: tuple[frozenset[CourseId], ...]
 
     def __new__(cls, own: frozenset[CourseId], *shared: frozenset[CourseId]) -> Excluded:
         made = super().__new__(cls, own.union(*shared))
-        made.shared = shared
+        made.own = frozenset(own)
+        made.shared = tuple(s for s in shared if s)  # no filter: an empty set, nothing to keep
         return made
+
+    def __or__(self, other: object) -> Excluded:
+        if not isinstance(other, set | frozenset):
+            return NotImplemented
+        return Excluded(self.own | other, *self.shared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,37 @@ def test_the_first_requests_after_a_catalog_change_find_its_sets_worked_out(uow,
     assert {i.course.category for i in slate.items} == {"Data Science"}
 
 
+class LookedUp(dict):  # type: ignore[type-arg]
+    """A strategy's rows by course id, noting each id looked up one by one."""
+
+    def __init__(self, rows: dict[CourseId, int]) -> None:
+        super().__init__(rows)
+        self.looked: list[CourseId] = []
+
+    def __contains__(self, course_id: object) -> bool:
+        self.looked.append(course_id)  # type: ignore[arg-type]
+        return super().__contains__(course_id)
+
+
+def test_popular_courses_completing_a_filtered_list_leave_out_the_filtered_rows_as_kept(
+    uow, registry
+):
+    """A strategy that finds fewer than k courses has its list completed with popular ones,
+    asked without the courses already listed: that set was a plain one, so popularity looked
+    up every course the filter leaves out one by one, on every such request (thousands for a
+    narrow filter over a large catalog), instead of the rows it keeps of the filter's set."""
+    popular = registry.snapshot().recommenders["popularity"]
+    popular.index = LookedUp(popular.index)
+    asked = {"user_id": UserId("u4"), "k": 5, "strategy": "content", "category": "data science"}
+    first = home(uow, registry, **asked)
+    assert first.slate.strategy == "content" and len(first.items) < 5  # completed, as far as can be
+    popular.index.looked.clear()
+    again = home(uow, registry, **asked)
+    assert [i.course.course_id for i in again.items] == [i.course.course_id for i in first.items]
+    outside = {c.course_id for c in CATALOG if c.category != "Data Science"}
+    assert popular.index.looked and not outside & set(popular.index.looked)
+
+
 def test_a_course_added_a_moment_after_a_check_is_known_to_the_next_request(uow, registry):
     """A course the snapshot lacks is looked up: if the database has it, the snapshot is
     refreshed then and there (an id nobody stored costs one read by key, not a reload)."""
