@@ -200,6 +200,10 @@ class Excluded(frozenset):  # type: ignore[type-arg]
             return NotImplemented
         return Excluded(self.own | other, *self.shared)
 
+    def __reduce__(self) -> tuple[type[Excluded], tuple[frozenset[CourseId], ...]]:
+        # frozenset's own would call Excluded(list of the courses): a copy or a pickle failed
+        return Excluded, (self.own, *self.shared)
+
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
