@@ -115,8 +115,10 @@ def _redacted(path: str) -> str:
     return route + mark + "&".join(kept) if mark else route
 
 
-#: a path with a query string, as it appears in a line werkzeug writes
-_PATH_WITH_QUERY = re.compile(r"""[^\s'"]*\?[^\s'"]*""")
+#: a name=value pair of a query string, as it appears in a line werkzeug writes: anywhere in
+#: it, as a space in the query (what makes werkzeug refuse the request) splits the query in
+#: two; the value up to a space or &, a quote closing the line included (it may be the value's)
+_PARAMETER = re.compile(r"""([^\s?&='"]+)=[^\s&]*""")
 
 
 class DevRequestHandler(WSGIRequestHandler):
@@ -129,11 +131,12 @@ class DevRequestHandler(WSGIRequestHandler):
         pass
 
     def log_error(self, format: str, *args: Any) -> None:
-        masked = [
-            _PATH_WITH_QUERY.sub(lambda m: _redacted(m[0]), a) if isinstance(a, str) else a
-            for a in args
-        ]
+        masked = [_PARAMETER.sub(_masked, a) if isinstance(a, str) else a for a in args]
         super().log_error(format, *masked)
+
+
+def _masked(pair: re.Match[str]) -> str:
+    return f"{pair[1]}=***" if SECRET_PARAMETER.search(unquote_plus(pair[1])) else pair[0]
 
 
 def _reset(_: BaseException | None) -> None:

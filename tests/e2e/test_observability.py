@@ -237,6 +237,7 @@ def test_the_development_server_logs_no_secret_sent_in_a_query_string(tmp_path):
             for line in (
                 b"GET /api/v1/courses?limit=2&api_key=s3cret-key HTTP/1.1",
                 b"GET /healthz?token=s3cret token HTTP/1.1",  # a space werkzeug refuses
+                b"GET /healthz?q=data science&api_key=s3cret HTTP/1.1",  # a secret after it
             ):
                 with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
                     conn.sendall(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -247,3 +248,4 @@ def test_the_development_server_logs_no_secret_sent_in_a_query_string(tmp_path):
     assert "s3cret" not in written
     assert "recsys.access: GET /api/v1/courses?limit=2&api_key=*** 400" in written
     assert "Bad request syntax ('GET /healthz?token=*** token HTTP/1.1')" in written
+    assert "Bad request syntax ('GET /healthz?q=data science&api_key=*** HTTP/1.1')" in written
