@@ -148,7 +148,8 @@ class RecommendHome:
         if not ranked and name != FALLBACK:
             # Unknown learners, untrained models and exhausted strategies get popular courses, as
             # do strategies whose every candidate the ranking stage removed (strict prerequisites):
-            # said so, or analytics and the bandit would credit them with popularity's list.
+            # said so, or analytics would credit them with popularity's list (the bandit does,
+            # when it chose them: what its choice earned, fallback_from naming the choice).
             name = FALLBACK
             recommender = snapshot.recommenders[FALLBACK]
             candidates, ranked = ranked_candidates(
