@@ -54,9 +54,11 @@ FAILING_REPEAT_SECONDS = 300.0
 RETRY_SECONDS = 30.0
 RETRY_MAX_SECONDS = 600.0
 
+#: course ids a snapshot keeps in its filters' left-out sets, all filters together (some 50 B
+#: each: 25 MB a worker at most; about 50 filters at 10,000 courses, the rest worked out per
+#: request)
+MAX_FILTERED_IDS = 500_000
 #: strategy name -> a stand-in computed from the database while nothing is published
-#: filters whose left-out courses a snapshot keeps (each catalog category by level, at most)
-MAX_FILTERS = 1024
 Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
 
 
@@ -139,7 +141,7 @@ class Snapshot:
             if level is not None:
                 kept &= self.levels.get(level, frozenset())
             found = self.ids - kept
-            if len(self.filtered) < MAX_FILTERS:  # filters are checked first: few are asked
+            if sum(map(len, self.filtered.values())) + len(found) <= MAX_FILTERED_IDS:
                 self.filtered[key] = found
         return found
 

@@ -111,6 +111,27 @@ class Unwalked(dict):  # type: ignore[type-arg]
     __iter__ = keys = values = items = walked  # type: ignore[assignment]
 
 
+def test_a_snapshot_keeps_its_filters_left_out_courses_up_to_a_bound(registry, monkeypatch):
+    """Each filter asked keeps the courses it leaves out (most of a large catalog), for the
+    requests after; past a bound on the ids kept, a filter's are worked out per request, and
+    answered the same."""
+    import application.strategies as strategies
+
+    snapshot = registry.snapshot()
+    programming = snapshot.outside("Programming", None)
+    monkeypatch.setattr(strategies, "MAX_FILTERED_IDS", len(programming))
+    assert programming == {
+        c for c, course in snapshot.courses.items() if course.category != "Programming"
+    }
+    assert snapshot.outside("programming", None) is programming  # kept, by lower-cased category
+    beginners = snapshot.outside(None, Level.BEGINNER)  # would pass the bound: not kept
+    assert beginners == {
+        c for c, course in snapshot.courses.items() if course.level is not Level.BEGINNER
+    }
+    assert snapshot.outside(None, Level.BEGINNER) is not beginners
+    assert list(snapshot.filtered.values()) == [programming]
+
+
 def test_the_first_requests_after_a_catalog_change_find_its_sets_worked_out(uow, registry):
     """The refresher works out, with each catalog it loads, the courses a newcomer can never
     reach and the courses of each category and level: the first /similar and filtered home
