@@ -1,33 +1,35 @@
-"""The first row of an event file to give each event id, kept on disk as the file is read."""
+"""The first item of an imported file to give each id (event id, statement id), kept on disk as
+the file is read."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
 from types import TracebackType
-
-from domain.model import CourseId, EventType, Interaction, RecommendationId, UserId
 
 #: SQLite's page cache, in KiB (negative: a size, not a page count): what the ids cost in memory
 CACHE_KIB = 8192
+#: what `earlier` is given and answers: (place, id, what is compared), (place, what is compared)
+Row = tuple[int, str, tuple[object, ...]]
+First = tuple[int, tuple[object, ...]]
 
 
 class FirstSeen:
-    """Event ids and the events first given them, in a private SQLite file deleted on close
-    (an empty name): an import of tens of millions of events checks each reused id against
-    the first row to give it without holding them all, in a few MB of page cache."""
+    """Ids, each with the place (line) of the item that first gave it and its `columns` (what a
+    later item under that id is compared with), in a private SQLite file deleted on close (an
+    empty name): an import of tens of millions of items checks each reused id against the first
+    item to give it without holding them all, in a few MB of page cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Sequence[str] = ()) -> None:
         self.db = sqlite3.connect("", isolation_level=None)
         for pragma in (f"cache_size = -{CACHE_KIB}", "journal_mode = OFF", "synchronous = OFF"):
             self.db.execute(f"PRAGMA {pragma}")
+        named = "".join(f", {column} TEXT" for column in columns)
         self.db.execute(
-            "CREATE TABLE seen (event_id TEXT PRIMARY KEY, line INTEGER, user_id TEXT, "
-            "course_id TEXT, event_type TEXT, occurred_at TEXT, recommendation_id TEXT) "
-            "WITHOUT ROWID"
+            f"CREATE TABLE seen (id TEXT PRIMARY KEY, line INTEGER{named}) WITHOUT ROWID"
         )
+        self.insert = f"INSERT INTO seen VALUES (?, ?{', ?' * len(columns)})"
 
     def __enter__(self) -> FirstSeen:
         return self
@@ -40,48 +42,23 @@ class FirstSeen:
     ) -> None:
         self.db.close()
 
-    def earlier(
-        self, rows: Sequence[tuple[int, Interaction]]
-    ) -> list[tuple[int, Interaction] | None]:
-        """For each (line, event) of `rows`, in file order, the (line, event) that first gave its
-        event_id (in an earlier call, or earlier in `rows`), None for a first; records the firsts."""
-        ids = json.dumps(list({event.event_id: None for _, event in rows}))
-        first = {
-            found[0]: (found[1], _event(found))
+    def earlier(self, rows: Sequence[Row]) -> list[First | None]:
+        """For each (place, id, columns) of `rows`, in file order, the (place, columns) that first
+        gave its id (in an earlier call, or earlier in `rows`), None for a first; records the
+        firsts."""
+        ids = json.dumps(list({id_: None for _, id_, _ in rows}))
+        first: dict[str, First] = {
+            found[0]: (found[1], tuple(found[2:]))
             for found in self.db.execute(
-                "SELECT * FROM seen WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
+                "SELECT * FROM seen WHERE id IN (SELECT value FROM json_each(?))", (ids,)
             )
         }
-        answer: list[tuple[int, Interaction] | None] = []
+        answer: list[First | None] = []
         new = []
-        for line, event in rows:
-            answer.append(first.get(event.event_id))
+        for place, id_, columns in rows:
+            answer.append(first.get(id_))
             if answer[-1] is None:
-                first[event.event_id] = (line, event)
-                new.append(_row(line, event))
-        self.db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+                first[id_] = (place, columns)
+                new.append((id_, place, *columns))
+        self.db.executemany(self.insert, new)
         return answer
-
-
-def _row(line: int, event: Interaction) -> tuple[object, ...]:
-    return (
-        event.event_id,
-        line,
-        event.user_id,
-        event.course_id,
-        event.event_type.value,
-        event.occurred_at.isoformat(),
-        event.recommendation_id,
-    )
-
-
-def _event(row: tuple[object, ...]) -> Interaction:
-    event_id, _, user_id, course_id, event_type, occurred_at, recommendation_id = row
-    return Interaction(
-        event_id=str(event_id),
-        user_id=UserId(str(user_id)),
-        course_id=CourseId(str(course_id)),
-        event_type=EventType(event_type),
-        occurred_at=datetime.fromisoformat(str(occurred_at)),
-        recommendation_id=RecommendationId(str(recommendation_id)) if recommendation_id else None,
-    )

@@ -13,12 +13,8 @@ from domain.errors import DomainError
 from domain.model import Course
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.data import ingest_batches, said_ignored
-from entrypoints.cli.event_passes import (
-    SHOWN,
-    Batches,
-    check,
-    readable_twice,
-)
+from entrypoints.cli.event_passes import Batches, check
+from entrypoints.cli.two_reads import SHOWN, readable_twice
 from entrypoints.files import NotUtf8, Parsed, parse_file
 from entrypoints.schemas import CourseSchema
 
@@ -158,7 +154,7 @@ def import_interactions(
             raise click.ClickException(str(error).replace(str(path), str(file))) from None
         if not checked.rows:  # "imported 0" would pass for a success
             raise click.ClickException(f"nothing was imported: {file} holds no event rows")
-        _say(checked.shown, checked.errors, len(checked.bad_lines), skip_invalid, "event rows")
+        _say(checked.shown, checked.errors, len(checked.bad_places), skip_invalid, "event rows")
         batches = Batches(path, checked, log, batch_size)
         try:
             result = ingest_batches(container, batches, checked.good, "importing events")
