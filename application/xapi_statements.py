@@ -214,12 +214,11 @@ def parse_all(
     now: datetime,
     max_clock_skew: timedelta,
     derive_ids: bool = False,
-    seen: dict[str, int] | None = None,
 ) -> tuple[list[Statement], list[dict[str, object]]]:
     """Every statement parsed; problems are [{index, field, message}] (index into `raws`)."""
     parsed: list[Statement] = []
     problems: list[dict[str, object]] = []
-    seen = {} if seen is None else seen
+    seen: dict[str, int] = {}
     for index, raw in enumerate(raws):
         try:
             statement = parse(raw, qualify_accounts, now, max_clock_skew, derive_ids)

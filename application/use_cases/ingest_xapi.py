@@ -60,18 +60,13 @@ class IngestStatements:
         self.max_clock_skew = as_timedelta(max_clock_skew)
 
     def parse(
-        self, raws: Sequence[Any], derive_ids: bool = False, seen: dict[str, int] | None = None
+        self, raws: Sequence[Any], derive_ids: bool = False
     ) -> tuple[list[Statement], list[dict[str, object]]]:
-        """Valid statements and the problems of the others ({index, field, message}).
-        `derive_ids`: a statement without an id gets one derived from its content (backfills).
-        `seen`: ids met in earlier chunks of the same file (a repeat is a problem)."""
+        """Valid statements and the problems of the others ({index, field, message}; an id
+        repeated in `raws` is one). `derive_ids`: a statement without an id gets one derived
+        from its content (backfills)."""
         return parse_all(
-            raws,
-            self.mapping.qualify_accounts,
-            self.clock(),
-            self.max_clock_skew,
-            derive_ids,
-            seen,
+            raws, self.mapping.qualify_accounts, self.clock(), self.max_clock_skew, derive_ids
         )
 
     def execute(self, raws: Sequence[Any]) -> XapiResult:
