@@ -37,30 +37,26 @@ def check(path: Path, file: Path, ingest: IngestStatements) -> Checked:
     statement is a bad statement, whatever its content."""
     checked = Checked()
     with FirstSeen() as seen:
-        for chunk in checking(
-            read_statements(path, file), BATCH, "checking statements", "statements"
-        ):
-            errors = [
-                f"{place}: {value}" for _, place, value in chunk if isinstance(value, ValueError)
-            ]
-            read = [
-                (n, place, value) for n, place, value in chunk if not isinstance(value, ValueError)
-            ]
+        reading = read_statements(path, file)
+        for chunk in checking(reading, BATCH, "checking statements", "statements"):
+            errors = [f"{place}: {v}" for _, place, v in chunk if isinstance(v, ValueError)]
+            read = [(n, place, v) for n, place, v in chunk if not isinstance(v, ValueError)]
             # Statements without an id get one derived from their content: importing twice is a no-op.
-            statements, problems = ingest.parse([value for *_, value in read], derive_ids=True)
-            invalid = {int(p["index"]) for p in problems}  # type: ignore[call-overload]
+            statements, problems = ingest.parse([v for _, _, v in read], derive_ids=True)
+            at = [int(p["index"]) for p in problems]  # type: ignore[call-overload]
             errors += [
-                f"{read[int(p['index'])][1]}: {p['field']}: {p['message']}" for p in problems
-            ]  # type: ignore[call-overload]
+                f"{read[i][1]}: {p['field']}: {p['message']}"
+                for i, p in zip(at, problems, strict=True)
+            ]
+            invalid = set(at)
             valid = [(n, place) for i, (n, place, _) in enumerate(read) if i not in invalid]
             ids = [(n, s.id, ()) for (n, _), s in zip(valid, statements, strict=True)]
-            for (_, place), first in zip(valid, seen.earlier(ids), strict=True):
-                if first:
-                    errors.append(f"{place}: id: repeats the id of an earlier statement")
-                    checked.good -= 1
+            firsts = seen.earlier(ids)
+            repeats = [place for (_, place), first in zip(valid, firsts, strict=True) if first]
+            errors += [f"{place}: id: repeats the id of an earlier statement" for place in repeats]
             checked.add(errors)
             checked.rows += len(chunk)
-            checked.good += len(valid)
+            checked.good += len(valid) - len(repeats)
     return checked
 
 
