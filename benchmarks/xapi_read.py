@@ -1,9 +1,10 @@
 """What reading an LRS export costs `recsys import-xapi`: seconds and peak memory of reading N
-statements as a JSON array and as JSON lines (entrypoints.cli.xapi.read_statements, by the API's
-rules, in chunks of 1,000), beside the baseline of holding the export whole (its text read and
-parsed at once by orjson, the fastest whole read, without the rules). Each run is its own process,
-so its peak memory (VmHWM) is its own ("nothing read": the modules read_statements needs, which
-every run but the baseline loads); runs alternate and the medians count.
+statements as a JSON array and as JSON lines (entrypoints.cli.xapi_passes.read_statements, by
+the API's rules, one at a time: each of import-xapi's two reads), beside the baseline of holding
+the export whole (its text read and parsed at once by orjson, the fastest whole read, without the
+rules). Each run is its own process, so its peak memory (VmHWM) is its own ("nothing read": the
+modules read_statements needs, which every run but the baseline loads); runs alternate and the
+medians count.
 
     nice -n 10 .venv/bin/python -m benchmarks.xapi_read [--statements 200000] [--repeat 3]
 """
@@ -30,11 +31,11 @@ if how == "whole":
     import orjson
     n = len(orjson.loads(path.read_text(encoding="utf-8-sig")))
 elif how == "nothing":
-    from entrypoints.cli.xapi import read_statements
+    from entrypoints.cli.xapi_passes import read_statements
     n = 0
 else:
-    from entrypoints.cli.xapi import read_statements
-    n = sum(len(statements) for statements, _, _ in read_statements(path, 1000))
+    from entrypoints.cli.xapi_passes import read_statements
+    n = sum(1 for _ in read_statements(path, path))
 seconds = time.perf_counter() - started
 # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
