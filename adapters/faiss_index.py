@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from domain.model import CourseId
+from domain.model import CourseId, Excluded
 from domain.ports import CandidateIndex
 
 
@@ -22,6 +22,7 @@ class FaissIndex(CandidateIndex):
         ef_construction: int = 200,
         ivf_above: int = 200_000,
         nprobe: int = 32,
+        exact_below: float = 0.02,
     ) -> None:
         self.hnsw_above = hnsw_above
         self.hnsw_neighbours = hnsw_neighbours
@@ -30,8 +31,15 @@ class FaissIndex(CandidateIndex):
         self.ef_construction = ef_construction
         self.ivf_above = ivf_above
         self.nprobe = nprobe
+        # Below this share of the catalog allowed, scanning the allowed rows beats walking a graph
+        # or probing lists made mostly of excluded courses, and finds all k (docs/benchmarks.md).
+        self.exact_below = exact_below
         self.ids: list[CourseId] = []
         self.rows: dict[CourseId, int] = {}
+        #: ids of shared sets -> (those sets, bitmap of the rows outside them, its count)
+        self._kept: dict[
+            tuple[int, ...], tuple[tuple[frozenset[CourseId], ...], np.ndarray, int]
+        ] = {}
         self.index: faiss.Index | None = None
         self.kind = "empty"
 
@@ -63,27 +71,72 @@ class FaissIndex(CandidateIndex):
     ) -> list[tuple[CourseId, float]]:
         if self.index is None or not self.ids or k <= 0:
             return []
+        allowed, count = self._allowed(exclude)
+        if count == 0:
+            return []
         vector = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        blocked = sum(1 for c in exclude if c in self.rows)
-        wanted = min(k, len(self.ids) - blocked)
-        asked = min(len(self.ids), k + blocked)
-        params = None
-        while True:
-            scores, rows = self.index.search(vector, asked, params=params)
-            found = [
-                (self.ids[row], float(score))
-                for row, score in zip(rows[0], scores[0], strict=True)
-                if row >= 0 and self.ids[row] not in exclude
-            ]
-            # An approximate index may return fewer neighbours than asked; widen until k are found
-            # (IVF: the probed lists may hold fewer than k, so at the end probe every list).
-            if len(found) >= wanted or (asked >= len(self.ids) and params is not None):
-                return found[:k]
-            if asked >= len(self.ids):
-                if not isinstance(self.index, faiss.IndexIVF):
-                    return found[:k]
-                params = faiss.SearchParametersIVF(nprobe=self.index.nlist)
-            asked = min(len(self.ids), asked * 2)
+        # FAISS skips the excluded rows itself, so a narrow filter costs no wider search.
+        sel = None if allowed is None else faiss.IDSelectorBitmap(allowed)
+        few = sel is not None and count < self.exact_below * len(self.ids)
+        found = self._found(vector, k, sel, exhaustive=few)
+        if len(found) < min(k, count) and not few:
+            # HNSW walking mostly excluded nodes, or IVF probing lists of excluded courses,
+            # may find fewer than k (FAISS says so): a scan of every allowed row cannot.
+            found = self._found(vector, k, sel, exhaustive=True)
+        return found
+
+    def _found(
+        self, vector: np.ndarray, k: int, sel: faiss.IDSelector | None, exhaustive: bool
+    ) -> list[tuple[CourseId, float]]:
+        index = self.index
+        # Search parameters replace the index's own settings: efSearch and nprobe go along.
+        params = faiss.SearchParameters(sel=sel)
+        if isinstance(index, faiss.IndexHNSWFlat):
+            if exhaustive:
+                index = faiss.downcast_index(index.storage)  # the same vectors, scanned
+            else:
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=index.hnsw.efSearch)
+        elif isinstance(index, faiss.IndexIVF):
+            probed = index.nlist if exhaustive else index.nprobe
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=probed)
+        scores, rows = index.search(vector, k, params=params)
+        return [
+            (self.ids[row], float(score))
+            for row, score in zip(rows[0], scores[0], strict=True)
+            if row >= 0
+        ]
+
+    def _allowed(self, exclude: frozenset[CourseId]) -> tuple[np.ndarray | None, int]:
+        """A bitmap of the rows a search may return (None: all of them) and how many it allows.
+        The shared sets' part is kept (see _shared); a request adds only its own few."""
+        shared = exclude.shared if isinstance(exclude, Excluded) else ()
+        own = exclude.own if isinstance(exclude, Excluded) else exclude
+        bitmap, count = self._shared(shared)
+        rows = np.fromiter((self.rows[c] for c in own if c in self.rows), dtype=np.int64)
+        rows = rows[(bitmap[rows >> 3] >> (rows & 7)) & 1 == 1]  # not left out already
+        if len(rows):
+            bitmap = bitmap.copy()  # the kept one serves other requests
+            np.bitwise_and.at(bitmap, rows >> 3, ~(1 << (rows & 7)).astype(np.uint8))
+            count -= len(rows)
+        return (None if count == len(self.ids) else bitmap), count
+
+    def _shared(self, shared: tuple[frozenset[CourseId], ...]) -> tuple[np.ndarray, int]:
+        """The bitmap of the rows outside these shared sets, kept by the sets themselves: a
+        narrow filter over a large catalog leaves out most of it, too many ids to look up on
+        every request. An id is reused once its set is gone, hence the check of each set."""
+        key = tuple(map(id, shared))
+        kept = self._kept.get(key)
+        if kept is None or any(a is not b for a, b in zip(kept[0], shared, strict=True)):
+            if len(self._kept) >= 64:  # sets of snapshots since replaced
+                self._kept.clear()
+            allowed = np.ones(len(self.ids), dtype=bool)
+            for courses in shared:
+                allowed[
+                    np.fromiter((self.rows[c] for c in courses if c in self.rows), np.int64)
+                ] = 0
+            bits = np.packbits(allowed, bitorder="little")  # row r is bit r % 8 of byte r // 8
+            kept = self._kept[key] = (shared, bits, int(allowed.sum()))
+        return kept[1], kept[2]
 
     def to_bytes(self) -> bytes:
         return faiss.serialize_index(self.index).tobytes() if self.index is not None else b""
@@ -109,6 +162,7 @@ class FaissIndex(CandidateIndex):
         self.index = index
         self.ids = list(course_ids)
         self.rows = {c: i for i, c in enumerate(self.ids)}
+        self._kept = {}
 
 
 def _ivf(matrix: np.ndarray) -> faiss.IndexIVF:

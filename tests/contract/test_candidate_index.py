@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adapters.faiss_index import FaissIndex
-from domain.model import CourseId
+from domain.model import CourseId, Excluded
 
 
 def vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -82,3 +82,54 @@ def test_an_inverted_file_finds_k_even_when_the_probed_lists_are_mostly_excluded
     nearest = frozenset(ids[i] for i in np.argsort(-(data @ data[0]))[:300])
     found = index.search(data[0], 20, nearest)
     assert len(found) == 20 and not {c for c, _ in found} & nearest
+
+
+def farthest(data: np.ndarray, query: np.ndarray, n: int) -> list[int]:
+    return [int(i) for i in np.argsort(data @ query)[:n]]
+
+
+def test_a_filter_keeping_fewer_than_k_returns_every_course_it_keeps_and_no_other(index):
+    """A narrow filter over a large catalog keeps a few courses far from the learner: HNSW,
+    walking a graph of excluded courses near the query, returned none of them, so the list
+    came out shorter than the courses there were to show."""
+    data = vectors(3_000)
+    ids = [CourseId(f"c{i}") for i in range(3_000)]
+    index.build(ids, data)
+    for q in range(5):
+        kept = {ids[i] for i in farthest(data, data[q], 7)}
+        left_out = Excluded(frozenset(), frozenset(ids) - kept)
+        assert {c for c, _ in index.search(data[q], 10, left_out)} == kept
+
+
+@pytest.mark.parametrize(
+    "made", [lambda: FaissIndex(hnsw_above=0, exact_below=0.0), lambda: FaissIndex(ivf_above=0)]
+)
+def test_an_approximate_search_that_comes_short_is_completed_by_a_scan_of_the_allowed(made):
+    """With the filter searched through the graph (or the probed lists), FAISS itself finds
+    fewer than k allowed courses; the index then scans the allowed rows and returns k."""
+    data = vectors(3_000)
+    ids = [CourseId(f"c{i}") for i in range(3_000)]
+    index = made()
+    index.build(ids, data)
+    allowed = farthest(data, data[0], 40)
+    left_out = Excluded(frozenset({ids[allowed[0]]}), frozenset(ids) - {ids[i] for i in allowed})
+    found = [c for c, _ in index.search(data[0], 10, left_out)]
+    best = sorted(allowed[1:], key=lambda i: -float(data[i] @ data[0]))[:10]
+    assert len(found) == 10 and len(set(found) & {ids[i] for i in best}) >= 9
+
+
+def test_shared_sets_are_kept_by_the_set_itself_not_by_where_it_lies_in_memory(index):
+    """The rows a shared set leaves out are worked out once and kept; a set made after another
+    is gone may take its memory (its id), and still leaves out its own courses."""
+    data = vectors(300)
+    ids = [CourseId(f"c{i}") for i in range(300)]
+    index.build(ids, data)
+    inactive = frozenset(ids[:20])
+    for first in range(0, 280, 20):  # filters made and dropped in turn, each keeping 20
+        kept = set(ids[first : first + 20])
+        own = frozenset(ids[first : first + 5])  # what the learner took
+        found = index.search(data[first], 10, Excluded(own, inactive, frozenset(ids) - kept))
+        expected = kept - own - inactive
+        assert len(found) == min(10, len(expected))
+        assert {c for c, _ in found} <= expected
+    assert len(index.search(data[0], 300, Excluded(frozenset(), inactive))) == 280
