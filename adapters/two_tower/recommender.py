@@ -237,7 +237,10 @@ class TwoTowerRecommender(ScoringRecommender):
                 raise UnknownCourse(course_id)
             return []
         source = self.index[course_id]
-        found = self.candidates.search(self.vectors[source], k, exclude | {course_id})
+        # One more than k rather than `exclude | {course_id}`: that new set would lose the
+        # shared sets an Excluded names, which the index keeps from request to request.
+        found = self.candidates.search(self.vectors[source], k + 1, exclude)
+        found = [(c, score) for c, score in found if c != course_id][:k]
         return [
             Recommendation(c, score, rank, self.name, self.similar_reason(source, self.index[c]))
             for rank, (c, score) in enumerate(found, start=1)

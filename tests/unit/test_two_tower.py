@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from adapters.demo_data import demo_data
+from adapters.faiss_index import FaissIndex
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.two_tower.features import LearnerFeatures, bucket
 from adapters.two_tower.recommender import TwoTowerRecommender
 from adapters.two_tower.trainer import TwoTowerTrainer, configs
 from application.strategies import StrategyRegistry
-from domain.model import DEFAULT_EVENT_WEIGHTS, CourseId, LearnerHistory, UserId
+from domain.model import DEFAULT_EVENT_WEIGHTS, CourseId, Excluded, LearnerHistory, Level, UserId
 from tests.conftest import course, event
 
 FAST = {
@@ -146,6 +147,45 @@ def test_similar_courses_claim_learners_took_both_only_when_some_did(published, 
         if item not in claimed:
             assert not took_together(demo.interactions, source.course_id, item.course_id)
             assert item.reason == f"A course in {categories[item.course_id]}"
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        lambda: FaissIndex(),
+        lambda: FaissIndex(hnsw_above=0),
+        lambda: FaissIndex(hnsw_above=0, exact_below=0.0),  # the graph first, then a scan
+        lambda: FaissIndex(ivf_above=0, nprobe=1),
+    ],
+    ids=["exact", "hnsw", "hnsw-graph-first", "ivf"],
+)
+def test_a_filtered_list_holds_only_courses_the_filter_keeps_and_as_many_as_it_asks(
+    published, demo, index
+):
+    """A home request filtered to a category and level leaves out most of the catalog, shared
+    by every such request; the learner's own courses and inactive ones are left out too."""
+    store, _, _ = published
+    recommender = serving(store, demo.courses)
+    recommender.candidates = index()
+    recommender.candidates.build([c.course_id for c in recommender.courses], recommender.vectors)
+    learner = LearnerHistory(
+        UserId("user1"), tuple(e for e in demo.interactions if e.user_id == "user1")
+    )
+    inactive = frozenset(c.course_id for c in demo.courses[::9])
+    for category, level, k in [("Security", Level.BEGINNER, 10), ("Programming", None, 10)]:
+        kept = {
+            c.course_id for c in demo.courses if c.category == category and level in (None, c.level)
+        }
+        outside = frozenset(c.course_id for c in demo.courses) - kept
+        for _ in range(2):  # the second time from the rows kept of the shared sets
+            left_out = Excluded(learner.taken(), inactive, outside)
+            served = {r.course_id for r in recommender.recommend(learner, k, left_out)}
+            assert served <= kept - left_out
+            assert len(served) == min(k, len(kept - left_out))
+        source = sorted(kept - inactive)[0]
+        similar = recommender.similar(source, k, Excluded(frozenset(), inactive, outside))
+        assert {r.course_id for r in similar} <= kept - inactive - {source}
+        assert len(similar) == min(k, len(kept - inactive - {source}))
 
 
 def test_a_learner_the_model_never_saw_is_served_from_their_history(published, demo):
