@@ -109,6 +109,8 @@ class FaissIndex(CandidateIndex):
     def _allowed(self, exclude: frozenset[CourseId]) -> tuple[np.ndarray | None, int]:
         """A bitmap of the rows a search may return (None: all of them) and how many it allows.
         The shared sets' part is kept (see _shared); a request adds only its own few."""
+        if not exclude:
+            return None, len(self.ids)
         shared = exclude.shared if isinstance(exclude, Excluded) else ()
         own = exclude.own if isinstance(exclude, Excluded) else exclude
         bitmap, count = self._shared(shared)
