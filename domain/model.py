@@ -201,7 +201,7 @@ class Excluded(frozenset):  # type: ignore[type-arg]
         return Excluded(self.own | other, *self.shared)
 
     def __reduce__(self) -> tuple[type[Excluded], tuple[frozenset[CourseId], ...]]:
-        # frozenset's own would call Excluded(list of the courses): a copy or a pickle failed
+        # frozenset's own would call Excluded(list of the courses): copy.copy and deepcopy failed
         return Excluded, (self.own, *self.shared)
 
 
