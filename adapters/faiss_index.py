@@ -5,6 +5,7 @@ figures are in docs/benchmarks.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 import faiss
 import numpy as np
@@ -67,7 +68,7 @@ class FaissIndex(CandidateIndex):
         return int(self.index.d) if self.index is not None else 0
 
     def search(
-        self, query: Sequence[float], k: int, exclude: frozenset[CourseId] = frozenset()
+        self, query: Sequence[float], k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
         if self.index is None or not self.ids or k <= 0:
             return []
@@ -106,7 +107,7 @@ class FaissIndex(CandidateIndex):
             if row >= 0
         ]
 
-    def _allowed(self, exclude: frozenset[CourseId]) -> tuple[np.ndarray | None, int]:
+    def _allowed(self, exclude: AbstractSet[CourseId]) -> tuple[np.ndarray | None, int]:
         """A bitmap of the rows a search may return (None: all of them) and how many it allows.
         The shared sets' part is kept (see _shared); a request adds only its own few."""
         if not exclude:

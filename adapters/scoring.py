@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
 import numpy as np
@@ -111,7 +112,7 @@ class ScoringRecommender(Recommender):
         return [self.similar_reason(source, row) for row in rows]
 
     def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, course_id: CourseId, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[Recommendation]:
         if course_id not in self.index:
             raise UnknownCourse(course_id)
@@ -131,7 +132,7 @@ class ScoringRecommender(Recommender):
         return top_k(scores, k)
 
     def scored(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, learner: LearnerHistory, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
         scores = np.array(self.scores([learner]), dtype=float)[0]
         scores[self.rows(exclude)] = -np.inf
@@ -143,7 +144,7 @@ class ScoringRecommender(Recommender):
         self,
         learner: LearnerHistory,
         k: int,
-        exclude: frozenset[CourseId] = frozenset(),
+        exclude: AbstractSet[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
         items = [
@@ -156,7 +157,7 @@ class ScoringRecommender(Recommender):
         self,
         learners: Sequence[LearnerHistory],
         k: int,
-        excludes: Sequence[frozenset[CourseId]],
+        excludes: Sequence[AbstractSet[CourseId]],
         explain: bool = True,
     ) -> list[list[Recommendation]]:
         result: list[list[Recommendation]] = []

@@ -22,10 +22,10 @@ def check_filters(snapshot: Snapshot, category: str | None, level: Level | None)
             categories = sorted({c.category for c in offered if c.category}, key=str.lower)
             raise InvalidFilter("category", category, categories)
     if level is not None:
-        at_level = snapshot.levels.get(level, frozenset())
-        if in_category is not None:  # walk the smaller of the two
+        at_level: Iterable[CourseId] = snapshot.levels.get(level, frozenset())
+        if in_category is not None:  # walk the smaller of the two, up to a course offered
             small, large = sorted((at_level, in_category), key=len)
-            at_level = frozenset(c for c in small if c in large)
+            at_level = (c for c in small if c in large)
         if not _any_offered(at_level, snapshot):
             offered = [
                 c

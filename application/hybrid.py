@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -160,7 +161,7 @@ class HybridRecommender(Recommender):
         self,
         learner: LearnerHistory,
         k: int,
-        exclude: frozenset[CourseId] = frozenset(),
+        exclude: AbstractSet[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
         weights = self._active(learner)
@@ -176,7 +177,7 @@ class HybridRecommender(Recommender):
         self,
         learners: Sequence[LearnerHistory],
         k: int,
-        excludes: Sequence[frozenset[CourseId]],
+        excludes: Sequence[AbstractSet[CourseId]],
         explain: bool = True,
     ) -> list[list[Recommendation]]:
         weights = self._active(None)
@@ -193,7 +194,7 @@ class HybridRecommender(Recommender):
         return blended
 
     def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, course_id: CourseId, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[Recommendation]:
         weights = self._active(None)
         lists: dict[str, list[Recommendation]] = {}

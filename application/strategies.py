@@ -18,6 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import InitVar, dataclass, field, fields
 from typing import Any
 
@@ -191,13 +192,13 @@ class Unavailable(Recommender):
         self,
         learner: LearnerHistory,
         k: int,
-        exclude: frozenset[CourseId] = frozenset(),
+        exclude: AbstractSet[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
         return []
 
     def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, course_id: CourseId, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[Recommendation]:
         raise StrategyUnavailable(f"{self.name} is unavailable")
 

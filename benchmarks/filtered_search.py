@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Set as AbstractSet
 
 import faiss
 import numpy as np
@@ -26,7 +27,7 @@ from domain.model import CourseId, Excluded
 ROUNDS = 3
 
 
-def post_filtered(index: FaissIndex, query: np.ndarray, exclude: frozenset[CourseId]) -> list:
+def post_filtered(index: FaissIndex, query: np.ndarray, exclude: AbstractSet[CourseId]) -> list:
     """The search as it was: count the excluded ids held, ask for that many more, drop them."""
     vector = query.reshape(1, -1)
     blocked = sum(1 for c in exclude if c in index.rows)

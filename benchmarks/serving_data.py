@@ -49,22 +49,26 @@ BATCH = 20_000
 
 
 def catalog(courses: int, seed: int) -> list[Course]:
-    """`courses` courses in chains of three levels; subject and domain order shuffled by seed."""
+    """`courses` courses in chains of three levels; subject and domain order shuffled by seed.
+    Past the 10,350 subject and domain pairs make, they come again as further editions."""
     rng = np.random.default_rng(seed)
     subjects = [(cat, name, kw) for cat, subs in CATALOG.items() for name, kw in subs.values()]
     pairs = [(s, d) for d in DOMAINS for s in subjects]
     order = rng.permutation(len(pairs))
+    chains = -(-courses // 3)
     result: list[Course] = []
-    for n in order[: -(-courses // 3)]:
-        (category, name, keywords), domain = pairs[n]
+    for at in range(chains):
+        (category, name, keywords), domain = pairs[order[at % len(order)]]
+        edition = at // len(order)
         previous: tuple[CourseId, ...] = ()
         for level, title, opening in LEVELS:
             course_id = CourseId(f"c{len(result):06d}")
             text = opening.format(name=name, domain=domain)
+            named = title.format(name=name, domain=domain)
             result.append(
                 Course(
                     course_id,
-                    title.format(name=name, domain=domain),
+                    f"{named}, edition {edition + 1}" if edition else named,
                     f"{text} {', '.join(keywords)} and how {domain.lower()} use them.",
                     category,
                     level,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import random
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from domain.model import ArmStats, Course, CourseId, Interaction, LearnerHistory, Recommendation
@@ -68,14 +69,14 @@ class Recommender(abc.ABC):
         self,
         learner: LearnerHistory,
         k: int,
-        exclude: frozenset[CourseId] = frozenset(),
+        exclude: AbstractSet[CourseId] = frozenset(),
         explain: bool = True,
     ) -> list[Recommendation]:
         """Top-k courses for a learner, each with a reason that is true for that learner
         (explain=False leaves reasons empty: explain() fills them in for the items served)."""
 
     def scored(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, learner: LearnerHistory, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
         """recommend(explain=False) as (course id, raw score) pairs, at most k, best first,
         none of `exclude`: what a blend reads of each component, without building a
@@ -92,7 +93,7 @@ class Recommender(abc.ABC):
         self,
         learners: Sequence[LearnerHistory],
         k: int,
-        excludes: Sequence[frozenset[CourseId]],
+        excludes: Sequence[AbstractSet[CourseId]],
         explain: bool = True,
     ) -> list[list[Recommendation]]:
         """recommend() for many learners at once (evaluation); reasons may be left empty."""
@@ -103,7 +104,7 @@ class Recommender(abc.ABC):
 
     @abc.abstractmethod
     def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, course_id: CourseId, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[Recommendation]:
         """Top-k courses like `course_id` (never the course itself); raises UnknownCourse."""
 
@@ -139,7 +140,7 @@ class CandidateIndex(abc.ABC):
 
     @abc.abstractmethod
     def search(
-        self, query: Sequence[float], k: int, exclude: frozenset[CourseId] = frozenset()
+        self, query: Sequence[float], k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
         """The k best (course, score) pairs, best first, none of them in `exclude`.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -193,7 +194,7 @@ class TwoTowerRecommender(ScoringRecommender):
         return any(c in self.index for c in self.features.weights(learner))
 
     def scored(
-        self, learner: LearnerHistory, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, learner: LearnerHistory, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[tuple[CourseId, float]]:
         """FAISS candidates (recommend() builds on this; recommend_many() scores the whole
         catalog, for evaluation)."""
@@ -230,7 +231,7 @@ class TwoTowerRecommender(ScoringRecommender):
         return self.reasons(learner, [row])[0]
 
     def similar(
-        self, course_id: CourseId, k: int, exclude: frozenset[CourseId] = frozenset()
+        self, course_id: CourseId, k: int, exclude: AbstractSet[CourseId] = frozenset()
     ) -> list[Recommendation]:
         if course_id not in self.index:
             if self.tower is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -113,7 +114,7 @@ class ExplainRecommendation:
         snapshot: Snapshot,
         history: LearnerHistory,
         course: Course,
-        exclude: frozenset[CourseId],
+        exclude: AbstractSet[CourseId],
         query: ExplainQuery,
         policy: RankingPolicy,
     ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from application.strategies import Snapshot, StrategyRegistry
@@ -64,7 +65,7 @@ def _known(
     recommender: Recommender,
     query: FindSimilarQuery,
     snapshot: Snapshot,
-    exclude: frozenset[CourseId] = frozenset(),
+    exclude: AbstractSet[CourseId] = frozenset(),
 ) -> list[Recommendation]:
     """_in_catalog(), or none for a course in the catalog but newer than the published model:
     nothing is known of it until the trainer's next fit (a 404 would say it does not exist)."""
@@ -110,7 +111,7 @@ def _in_catalog(
     recommender: Recommender,
     query: FindSimilarQuery,
     snapshot: Snapshot,
-    exclude: frozenset[CourseId] = frozenset(),
+    exclude: AbstractSet[CourseId] = frozenset(),
 ) -> list[Recommendation]:
     """The k most similar courses the catalog offers: none inactive, none that needs a course
     no longer offered first (the list has no learner who might have taken it; home lists them

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -197,7 +198,7 @@ def filled(
     snapshot: Snapshot,
     history: LearnerHistory,
     items: list[Recommendation],
-    exclude: frozenset[CourseId],
+    exclude: AbstractSet[CourseId],
     k: int,
     policy: RankingPolicy,
     now: datetime,
@@ -218,7 +219,7 @@ def ranked_candidates(
     history: LearnerHistory,
     catalog: Mapping[CourseId, Course],
     k: int,
-    exclude: frozenset[CourseId],
+    exclude: AbstractSet[CourseId],
     policy: RankingPolicy,
     now: datetime,
 ) -> tuple[list[Recommendation], list[Recommendation]]:

@@ -56,6 +56,20 @@ def test_a_shared_set_of_left_out_courses_is_looked_up_once_and_never_mistaken_f
     ]
 
 
+def test_left_out_courses_are_every_course_of_their_parts_each_once():
+    """A request's own courses and the shared sets it names are one set to whoever asks: its
+    members, its size and what `|` adds (the shared sets stay shared), without a copy of them."""
+    own, inactive, filtered = frozenset({"c0", "c1"}), frozenset({"c1", "c2"}), frozenset({"c2"})
+    left_out = Excluded(own, inactive, frozenset(), filtered)
+    assert left_out == {"c0", "c1", "c2"} and len(left_out) == 3
+    assert sorted(left_out) == ["c0", "c1", "c2"] and "c3" not in left_out
+    assert left_out.shared == (inactive, filtered)  # no filter: nothing shared
+    more = left_out | {"c3"}
+    assert more == {"c0", "c1", "c2", "c3"} and more.shared == left_out.shared
+    assert {"c4"} | left_out == {"c0", "c1", "c2", "c4"}
+    assert not Excluded(frozenset(), frozenset()) and Excluded(frozenset(), inactive)
+
+
 def test_a_copied_set_of_left_out_courses_leaves_out_the_same_courses():
     """frozenset's own way of copying rebuilt it as Excluded(list of the courses), which failed
     (AttributeError): copy.copy and copy.deepcopy raised."""
