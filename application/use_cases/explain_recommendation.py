@@ -92,12 +92,10 @@ class ExplainRecommendation:
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
             if removed:  # no strategy's score or rank matters: the list never shows it
                 entry.update(_never_shown(removed))
-            elif recommender.ready and not (recommender.personalised and history.is_new):
+            elif recommender.answers(history):  # what a home request asks first
                 entry.update(self._ranked(name, snapshot, history, course, exclude, query, policy))
             else:
-                entry["note"] = (
-                    "no model loaded" if not recommender.ready else "the learner has no history"
-                )
+                entry["note"] = _passed_over(recommender, history)
             per_strategy.append(entry)
         return {
             "user_id": query.user_id,
@@ -194,6 +192,18 @@ def _never_shown(removed: list[str]) -> dict[str, Any]:
         "final_rank": None,
         "note": f"never shown to this learner: {why}",
     }
+
+
+def _passed_over(recommender: Recommender, history: LearnerHistory) -> str:
+    """Why a home request asking this strategy serves popular courses without scoring."""
+    if not recommender.ready:
+        return "no model loaded"
+    if history.is_new:
+        return "the learner has no history"
+    return (
+        "its model knows none of the learner's courses yet: a home request serves popular "
+        "courses instead"
+    )
 
 
 def _unranked(recommender: Recommender, course_id: CourseId) -> str:

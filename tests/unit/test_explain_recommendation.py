@@ -220,3 +220,41 @@ def test_a_strategy_strict_prerequisites_leave_nothing_of_falls_back_to_populari
             item.recommendation.rank,
             item.recommendation.reason,
         ), item.course.course_id
+
+
+def test_a_strategy_that_knows_none_of_the_learners_courses_is_said_to_be_passed_over(
+    uow, tmp_path
+):
+    """A learner whose only course came after item_cf's fit is served popular courses (item_cf
+    has nothing to go on); the explanation said item_cf's ranking of them 'does not speak for'
+    the course, as if it had weighed the learner's history."""
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute(
+        [
+            event("u1", "course_python_basic", "enroll", 1),
+            event("u1", "course_ml_basic", "view", 2),
+            event("u2", "course_python_basic", "complete", 3),
+        ]
+    )
+    registry = serving(
+        uow,
+        {
+            "popularity": lambda: PopularityRecommender(None),
+            "item_cf": lambda: ItemCFRecommender(regularization=1.0),
+        },
+        tmp_path,
+    )
+    UpsertCourses(uow).execute([course("course_new", "Brand New")])
+    LogInteractions(uow).execute([event("u9", "course_new", "enroll", 5)])
+    served = RecommendHome(uow, registry).execute(
+        RecommendHomeQuery(UserId("u9"), k=3, strategy="item_cf")
+    )
+    assert served.slate.strategy == "popularity" and served.slate.fallback_from == "item_cf"
+    answer = ExplainRecommendation(uow, registry).execute(
+        ExplainQuery(UserId("u9"), CourseId("course_python_basic"), "item_cf", k=3)
+    )
+    [entry] = answer["strategies"]
+    assert "rank" not in entry and entry["note"] == (
+        "its model knows none of the learner's courses yet: a home request serves popular "
+        "courses instead"
+    )
