@@ -50,6 +50,7 @@ def check(path: Path, log: LogInteractions) -> Checked:
                 bad.add(line)
                 errors.append(f"line {line}: {problem['field']}: {problem['message']}")
             checked.add(errors)
+            checked.keep([event for line, event in kept if line not in bad])
             checked.rows += len(chunk)
             checked.good += len(kept) - len(bad)
     return checked
@@ -107,7 +108,10 @@ class Batches:
         self.uncredited = 0
 
     def __iter__(self) -> Iterator[list[Interaction]]:
-        for batch in chunks(good_rows(self.path, self.checked), self.size):
+        good = self.checked.kept
+        for batch in chunks(
+            good_rows(self.path, self.checked) if good is None else good, self.size
+        ):
             kept, lost = uncredited(self.log, batch)
             self.uncredited += lost
             yield kept

@@ -55,6 +55,7 @@ def check(path: Path, file: Path, ingest: IngestStatements) -> Checked:
             repeats = [place for (_, place), first in zip(valid, firsts, strict=True) if first]
             errors += [f"{place}: id: repeats the id of an earlier statement" for place in repeats]
             checked.add(errors)
+            checked.keep([s for s, first in zip(statements, firsts, strict=True) if not first])
             checked.rows += len(chunk)
             checked.good += len(valid) - len(repeats)
     return checked
@@ -63,7 +64,11 @@ def check(path: Path, file: Path, ingest: IngestStatements) -> Checked:
 def batches(
     path: Path, file: Path, checked: Checked, ingest: IngestStatements, size: int
 ) -> Iterator[list[Statement]]:
-    """The good statements of `path` read again and parsed, in batches of `size`."""
+    """The good statements of `path` read again and parsed, in batches of `size` (those the
+    first read kept, when it kept them)."""
+    if checked.kept is not None:
+        yield from chunks(checked.kept, size)
+        return
     read = ((n, (place, value)) for n, place, value in read_statements(path, file))
     for batch in chunks(without_bad(read, checked), size):
         statements, problems = ingest.parse([value for _, (_, value) in batch], derive_ids=True)

@@ -1,5 +1,6 @@
 """`recsys import-xapi` on exports too large to hold: every statement checked as the export is
-read, then the export read again and stored in batches, each committed on its own."""
+read, then the export read again and stored in batches, each committed on its own. An export of
+up to KEPT good statements is stored from its first read: every test runs both ways."""
 
 from __future__ import annotations
 
@@ -11,14 +12,44 @@ import pytest
 
 from application.use_cases.ingest_xapi import IngestStatements
 from application.xapi_statements import VOIDED, Statement
+from entrypoints.cli import two_reads, xapi_passes
 from tests.e2e.test_cli import counts
 from tests.e2e.test_xapi_cli import _statements, run  # noqa: F401 - the fixture
 
 __all__ = ["run"]
 
 
+@pytest.fixture(autouse=True, params=["kept from the first read", "read again"])
+def reads(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Both ways of storing an export: from what its first read kept, and read again."""
+    if request.param == "read again":
+        monkeypatch.setattr(two_reads, "KEPT", 0)
+    return request.param
+
+
 class Killed(Exception):
     pass
+
+
+def test_a_small_export_is_read_once_and_a_large_one_twice(
+    run, database_url, tmp_path, monkeypatch
+):
+    opened = []
+    read_statements = xapi_passes.read_statements
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        opened.append(args[0])
+        return read_statements(*args)
+
+    monkeypatch.setattr(xapi_passes, "read_statements", counted)
+    monkeypatch.setattr(two_reads, "KEPT", 4)
+    write(tmp_path / "small.json", _statements(4))
+    result = run("import-xapi", "--batch-size", "3", str(tmp_path / "small.json"))
+    assert "4 events stored" in result.output and len(opened) == 1
+    write(tmp_path / "large.json", _statements(9)[4:])
+    result = run("import-xapi", "--batch-size", "3", str(tmp_path / "large.json"))
+    assert "5 events stored" in result.output and len(opened) == 3
+    assert counts(database_url) == (2, 9)
 
 
 def write(path, statements, kind="lines"):  # type: ignore[no-untyped-def]
@@ -62,6 +93,7 @@ def test_an_export_is_stored_holding_a_batch_of_statements_not_the_export(
 ):
     """What a large export cost in memory (about 1 KB a statement: 10 GB for an LRS's 10
     million) was every statement held parsed until all were checked."""
+    monkeypatch.setattr(two_reads, "KEPT", 100)  # 3,000: a large export here
     held: list[int] = []
     store = IngestStatements.store
 
