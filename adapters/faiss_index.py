@@ -4,13 +4,13 @@ figures are in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 
 import faiss
 import numpy as np
 
-from domain.model import CourseId, Excluded
+from domain.model import CourseId, Excluded, Outside
 from domain.ports import CandidateIndex
 
 
@@ -39,8 +39,10 @@ class FaissIndex(CandidateIndex):
         self.rows: dict[CourseId, int] = {}
         #: ids of shared sets -> (those sets, bitmap of the rows outside them, its count)
         self._kept: dict[
-            tuple[int, ...], tuple[tuple[frozenset[CourseId], ...], np.ndarray, int]
+            tuple[int, ...], tuple[tuple[AbstractSet[CourseId], ...], np.ndarray, int]
         ] = {}
+        #: a catalog and the rows of the indexed courses it holds: see catalog_rows()
+        self._in_catalog: tuple[Collection[CourseId], np.ndarray] | None = None
         self.index: faiss.Index | None = None
         self.kind = "empty"
 
@@ -123,7 +125,7 @@ class FaissIndex(CandidateIndex):
             count -= len(rows)
         return (None if count == len(self.ids) else bitmap), count
 
-    def _shared(self, shared: tuple[frozenset[CourseId], ...]) -> tuple[np.ndarray, int]:
+    def _shared(self, shared: tuple[AbstractSet[CourseId], ...]) -> tuple[np.ndarray, int]:
         """The bitmap of the rows outside these shared sets, kept by the sets themselves: a
         narrow filter over a large catalog leaves out most of it, too many ids to look up on
         every request. An id is reused once its set is gone, hence the check of each set."""
@@ -134,12 +136,27 @@ class FaissIndex(CandidateIndex):
                 self._kept.clear()
             allowed = np.ones(len(self.ids), dtype=bool)
             for courses in shared:
-                allowed[
-                    np.fromiter((self.rows[c] for c in courses if c in self.rows), np.int64)
-                ] = 0
+                if isinstance(courses, Outside):  # found from the few courses a filter keeps
+                    left = np.zeros(len(self.ids), dtype=bool)
+                    left[self.catalog_rows(courses.catalog)] = True
+                    left[self._rows(courses.kept)] = False
+                    allowed &= ~left
+                else:
+                    allowed[self._rows(courses)] = 0
             bits = np.packbits(allowed, bitorder="little")  # row r is bit r % 8 of byte r // 8
             kept = self._kept[key] = (shared, bits, int(allowed.sum()))
         return kept[1], kept[2]
+
+    def _rows(self, courses: Iterable[CourseId]) -> np.ndarray:
+        return np.fromiter((self.rows[c] for c in courses if c in self.rows), np.int64)
+
+    def catalog_rows(self, catalog: Collection[CourseId]) -> np.ndarray:
+        """The rows of the indexed courses that `catalog` holds (kept for one catalog: ask it
+        when the catalog is loaded, and requests filtering by it find it worked out)."""
+        if self._in_catalog is None or self._in_catalog[0] is not catalog:
+            rows = (i for i, c in enumerate(self.ids) if c in catalog)
+            self._in_catalog = (catalog, np.fromiter(rows, dtype=np.int64))
+        return self._in_catalog[1]
 
     def to_bytes(self) -> bytes:
         return faiss.serialize_index(self.index).tobytes() if self.index is not None else b""
@@ -166,6 +183,7 @@ class FaissIndex(CandidateIndex):
         self.ids = list(course_ids)
         self.rows = {c: i for i, c in enumerate(self.ids)}
         self._kept = {}
+        self._in_catalog = None
 
 
 def _ivf(matrix: np.ndarray) -> faiss.IndexIVF:

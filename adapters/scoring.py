@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from adapters.arrays import courses_of
 from domain.errors import StrategyUnavailable, UnknownCourse
-from domain.model import Course, CourseId, Excluded, LearnerHistory, Recommendation
+from domain.model import Course, CourseId, Excluded, LearnerHistory, Outside, Recommendation
 from domain.ports import Recommender
 
 CHUNK = 512
@@ -45,13 +45,17 @@ class ScoringRecommender(Recommender):
         self.courses = list(courses)
         self.index = {c.course_id: i for i, c in enumerate(self.courses)}
         #: id(shared set) -> (that set, its rows): see rows()
-        self._kept: dict[int, tuple[frozenset[CourseId], np.ndarray]] = {}
+        self._kept: dict[int, tuple[AbstractSet[CourseId], np.ndarray]] = {}
+        #: a catalog and the rows of its courses (a filter's Outside leaves out some of them)
+        self._in_catalog: tuple[Collection[CourseId], np.ndarray] | None = None
 
     def restore_catalog(
         self, course_ids: Sequence[CourseId], catalog: Mapping[CourseId, Course]
     ) -> None:
-        """The rows of a published state, named by the catalog as it is now."""
+        """The rows of a published state, named by the catalog as it is now (and which of them
+        it holds, worked out here, off the request path)."""
         self.index_catalog(courses_of(course_ids, catalog))
+        self._catalog_rows(catalog)
 
     def rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
         """The rows of the courses this strategy holds among `course_ids`. Those of an Excluded's
@@ -65,13 +69,29 @@ class ScoringRecommender(Recommender):
     def _rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
         return np.fromiter((self.index[c] for c in course_ids if c in self.index), dtype=np.int64)
 
-    def _shared_rows(self, shared: frozenset[CourseId]) -> np.ndarray:
+    def _shared_rows(self, shared: AbstractSet[CourseId]) -> np.ndarray:
         kept = self._kept.get(id(shared))
         if kept is None or kept[0] is not shared:  # an id is reused once its set is gone
             if len(self._kept) >= 64:  # sets of snapshots since replaced
                 self._kept.clear()
-            kept = self._kept[id(shared)] = (shared, self._rows(shared))
+            rows = self._outside(shared) if isinstance(shared, Outside) else self._rows(shared)
+            kept = self._kept[id(shared)] = (shared, rows)
         return kept[1]
+
+    def _outside(self, outside: Outside) -> np.ndarray:
+        """The rows of what a filter leaves out, from the few courses it keeps: the rows of the
+        catalog's courses but theirs."""
+        left = np.zeros(len(self.courses), dtype=bool)
+        left[self._catalog_rows(outside.catalog)] = True
+        left[self._rows(outside.kept)] = False
+        return np.flatnonzero(left)
+
+    def _catalog_rows(self, catalog: Collection[CourseId]) -> np.ndarray:
+        """The rows of this strategy's courses that `catalog` holds (kept for one catalog)."""
+        if self._in_catalog is None or self._in_catalog[0] is not catalog:
+            rows = (i for i, c in enumerate(self.courses) if c.course_id in catalog)
+            self._in_catalog = (catalog, np.fromiter(rows, dtype=np.int64))
+        return self._in_catalog[1]
 
     @abc.abstractmethod
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:

@@ -38,6 +38,7 @@ from domain.model import (
     Interaction,
     LearnerHistory,
     Level,
+    Outside,
     Recommendation,
     UserId,
 )
@@ -55,9 +56,8 @@ FAILING_REPEAT_SECONDS = 300.0
 RETRY_SECONDS = 30.0
 RETRY_MAX_SECONDS = 600.0
 
-#: course ids a snapshot keeps in its filters' left-out sets, all filters together (some 50 B
-#: each: 25 MB a worker at most; about 50 filters at 10,000 courses, the rest worked out per
-#: request)
+#: course ids a snapshot keeps in its filters' sets of courses kept, all filters together (some
+#: 50 B each: 25 MB a worker at most; the rest worked out per request)
 MAX_FILTERED_IDS = 500_000
 #: strategy name -> a stand-in computed from the database while nothing is published
 Fallback = Callable[[UnitOfWork, Mapping[CourseId, Course]], Recommender]
@@ -119,7 +119,7 @@ class Snapshot:
     categories: Mapping[str, frozenset[CourseId]] = field(init=False)
     levels: Mapping[Level, frozenset[CourseId]] = field(init=False)
     #: (lower-cased category, level) -> the courses those filters leave out, as asked
-    filtered: dict[tuple[str | None, Level | None], frozenset[CourseId]] = field(init=False)
+    filtered: dict[tuple[str | None, Level | None], Outside] = field(init=False)
 
     def __post_init__(self, previous: Snapshot | None) -> None:
         sets = (
@@ -130,9 +130,9 @@ class Snapshot:
         for name, value in sets.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
 
-    def outside(self, category: str | None, level: Level | None) -> frozenset[CourseId]:
-        """The courses a request's category and level filters leave out: worked out once per
-        catalog and filters, not per request (a narrow filter leaves out most of the catalog)."""
+    def outside(self, category: str | None, level: Level | None) -> Outside:
+        """The courses a request's category and level filters leave out, held as the catalog's
+        courses they keep: worked out once per catalog and filters, not per request."""
         key = (category.lower() if category is not None else None, level)
         found = self.filtered.get(key)
         if found is None:
@@ -141,8 +141,8 @@ class Snapshot:
                 kept &= self.categories.get(key[0], frozenset())  # type: ignore[index]
             if level is not None:
                 kept &= self.levels.get(level, frozenset())
-            found = self.ids - kept
-            if sum(map(len, self.filtered.values())) + len(found) <= MAX_FILTERED_IDS:
+            found = Outside(self.courses, kept)
+            if sum(len(f.kept) for f in self.filtered.values()) + len(kept) <= MAX_FILTERED_IDS:
                 self.filtered[key] = found
         return found
 

@@ -134,6 +134,7 @@ class TwoTowerRecommender(ScoringRecommender):
         users = _ids(json.loads(files["trained_users.json"]))
         if users is None:
             raise ValueError("trained_users.json must be a list of learner ids, as strings")
+        index.catalog_rows(catalog)  # worked out here, not by the first filtered request
         self._serve(tower, dict(manifest), embeddings, index, set(users))
         self.together = restore_together(files, self.index)
 

@@ -273,7 +273,7 @@ def with_weights(recommender: R, weights: Mapping[str, float] | None) -> R:
 
 def filtered_out(
     snapshot: Snapshot, category: str | None, level: Level | None
-) -> frozenset[CourseId]:
+) -> AbstractSet[CourseId]:
     """The courses a home request's category and level filters leave out."""
     if category is None and level is None:
         return frozenset()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adapters.faiss_index import FaissIndex
-from domain.model import CourseId, Excluded
+from domain.model import CourseId, Excluded, Outside
 
 
 def vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -99,6 +99,23 @@ def test_a_filter_keeping_fewer_than_k_returns_every_course_it_keeps_and_no_othe
         kept = {ids[i] for i in farthest(data, data[q], 7)}
         left_out = Excluded(frozenset(), frozenset(ids) - kept)
         assert {c for c, _ in index.search(data[q], 10, left_out)} == kept
+        as_served = Excluded(frozenset(), Outside(frozenset(ids), frozenset(kept)))
+        assert {c for c, _ in index.search(data[q], 10, as_served)} == kept
+
+
+def test_a_filter_held_as_the_courses_it_keeps_leaves_out_only_the_catalogs_others(index):
+    """What a filter leaves out is held as the courses it keeps (Outside): the index finds the
+    rows to leave out from those few, and a course gone from the catalog since the index was
+    built is not among them (the ranking stage drops it, as without a filter)."""
+    data = vectors(300)
+    ids = [CourseId(f"c{i}") for i in range(300)]
+    index.build(ids, data)
+    catalog = {c: None for c in ids if c != "c7"}  # c7 deleted since
+    kept = frozenset(ids[100:110])
+    found = {
+        c for c, _ in index.search(data[7], 300, Excluded(frozenset(), Outside(catalog, kept)))
+    }
+    assert found == kept | {"c7"}
 
 
 @pytest.mark.parametrize(
