@@ -7,6 +7,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from application.xapi_statements import VOIDED, is_iri
 from domain.model import CourseId, EventType
@@ -59,6 +60,10 @@ class XapiMapping:
             segment = last_path_segment(iri)
             if segment:
                 found.append(CourseId(segment))
+            # The IRI's URI form (RFC 3987) escapes what a URI cannot hold: caf%C3%A9 is café.
+            decoded = _unescaped(segment)
+            if decoded and decoded != segment:
+                found.append(CourseId(decoded))
         return found
 
     @classmethod
@@ -94,6 +99,18 @@ def last_path_segment(iri: str) -> str:
     else:
         rest = rest.split(":", 1)[-1]
     return rest.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _unescaped(segment: str) -> str:
+    """`segment` with its percent-escapes decoded as UTF-8; "" when that is no course id (no
+    UTF-8 text, or %00 and other escapes no catalog id holds: kept off the catalog query)."""
+    if "%" not in segment:
+        return segment
+    try:
+        decoded = unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        return ""
+    return decoded if len(decoded) <= 128 and decoded.isprintable() else ""
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:

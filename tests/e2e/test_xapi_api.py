@@ -136,6 +136,18 @@ def test_unmapped_verbs_and_activities_are_acknowledged_not_errors(lms):
     assert events(lms) == []
 
 
+def test_a_course_iri_sent_percent_encoded_counts_for_the_course(lms):
+    # An IRI and its URI form (RFC 3987: non-ASCII as UTF-8 percent-escapes) name one activity;
+    # an LMS that sends the URI form must not have its learners' completions dropped as unknown.
+    lms.post("/api/v1/courses", json={"courses": [{"course_id": "café_101", "title": "Café"}]})
+    statement = copy.deepcopy(SPEC_COMPLETED) | {"id": str(uuid.uuid4())}
+    statement["object"]["id"] = "https://lms.example/courses/caf%C3%A9_101"
+    assert lms.post(URL, json=statement, headers=XAPI).status_code == 200
+    assert events(lms) == [(sha1_of("mailto:user@example.com"), "café_101", "complete")]
+    statement["id"], statement["object"]["id"] = str(uuid.uuid4()), "https://lms.example/c/a%00b"
+    assert lms.post(URL, json=statement, headers=XAPI).status_code == 200  # no course: ignored
+
+
 def _broken(**change) -> dict:  # type: ignore[no-untyped-def,type-arg]
     statement = copy.deepcopy(SPEC_COMPLETED)
     statement.pop("id")
