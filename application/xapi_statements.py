@@ -19,7 +19,8 @@ VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 IDENTIFIERS = ("mbox", "mbox_sha1sum", "openid", "account")
 # Left out of the "same content" comparison, as the specification's statement comparison says.
 NOT_COMPARED = ("id", "authority", "stored", "timestamp", "version", "attachments")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+\Z")
+# No space, none of the characters RFC 3987 leaves out, and no control character (C0, DEL, C1).
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f-\x9f]+\Z")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}\Z")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -167,6 +167,14 @@ def _broken(**change) -> dict:  # type: ignore[no-untyped-def,type-arg]
         (_broken(actor={"mbox": "mailto:a@b.org", "openid": "http://openid.example/a"}), "actor"),
         (_broken(verb={"id": "not an iri"}), "verb.id"),
         (_broken(object={"id": "www.example.com/no-scheme"}), "object.id"),
+        # no IRI holds a control character; PostgreSQL refused the NUL's course lookup with a 500
+        (_broken(object={"id": "https://lms.example/courses/a\u0000b"}), "object.id"),
+        (
+            _broken(
+                context={"contextActivities": {"parent": [{"id": "https://lms.example/\x07"}]}}
+            ),
+            "context.contextActivities.parent.id",
+        ),
         (_broken(timestamp="2026-11-01T10:00:00"), "timestamp"),
         (_broken(id="not-a-uuid"), "id"),
         (_broken(actor__mbox="ana@example.com"), "actor.mbox"),
