@@ -92,6 +92,7 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
     body = json.dumps({"error": {"code": code, "message": mesg or reason}}).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n\r\n"  # as the app's own answers say (auth.py)
     ).encode("latin-1")
     util.write_nonblock(sock, head + body)

@@ -121,3 +121,13 @@ def test_a_chunked_body_over_the_limit_is_a_413_naming_the_limit(server):
     )
     status, _, body = _send(server, raw)
     assert status == 413 and "100000 bytes" in body["error"]["message"]
+
+
+def test_gunicorns_own_rejections_say_nosniff_as_every_response_does():
+    from entrypoints.wsgi import write_json_error
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        write_json_error(ours, 414, "URI Too Long", "Request Line is too large (9031 > 8190)")
+        head = theirs.recv(65536).partition(b"\r\n\r\n")[0].decode("latin-1")
+    assert "X-Content-Type-Options: nosniff" in head.split("\r\n")
