@@ -33,6 +33,13 @@ def _unreachable(error: BaseException | None) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+def _refuses_writes(error: BaseException | None) -> bool:
+    """PostgreSQL in a read-only transaction (a hot standby, default_transaction_read_only): a
+    write refused until the database takes writes again, as SQLite's read-only file is (an
+    OperationalError there). Not told to the breaker: the database answers every read."""
+    return isinstance(error, DBAPIError) and type(error.orig).__name__ == "ReadOnlySqlTransaction"
+
+
 def _cause(error: BaseException) -> str:
     """The driver's error in a line ("OperationalError: attempt to write a readonly database"):
     the class alone does not tell an operator what to mend."""
@@ -79,7 +86,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         except DBAPIError:
             if error is None:
                 raise
-        if _unreachable(error):
+        if _unreachable(error) or _refuses_writes(error):
             raise StorageUnavailable(f"the database failed: {_cause(error)}") from error
         if self.breaker is not None and not isinstance(error, StorageUnavailable):
             self.breaker.succeeded(self._admitted, wrote=self._wrote)

@@ -392,6 +392,40 @@ def test_a_read_only_postgresql_is_not_ready(postgres_url):
 
 
 @pytest.mark.postgres
+def test_writes_to_a_read_only_postgresql_are_503s_to_retry_and_home_lists_still_come(
+    postgres_url,
+):
+    """A hot standby refuses writes as SQLite's read-only file does: each a 503 with Retry-After
+    (they were 500s), and a home list is served unrecorded, as while the database is down."""
+    from sqlalchemy import event
+
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    app = make_app(postgres_url, caught_up=False)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    engine = app.container.engine()
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+        dbapi_connection.commit()
+
+    event_ = {"user_id": "u1", "course_id": "course_python_basic", "event_type": "view"}
+    refused = client.post("/api/v1/interactions", json=event_)
+    assert refused.status_code == 503 and refused.headers["Retry-After"], refused.json
+    course = client.put("/api/v1/courses/course_new", json={"title": "New"})
+    assert course.status_code == 503, course.json
+    home = client.get("/api/v1/recommendations/home?user_id=u1")
+    assert home.status_code == 200 and home.json["degraded"] is True, home.json
+    assert "recommendation_id" not in home.json
+    assert client.get("/api/v1/courses").status_code == 200  # reads still work
+    engine.dispose()
+
+
+@pytest.mark.postgres
 def test_a_query_the_server_cancels_at_its_timeout_does_not_open_the_breaker(postgres_url):
     """A slow query (a wide analytics range) that PostgreSQL cancels at statement_timeout is a
     503 for its request, but the server answered: the worker's other requests go on."""
