@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import InitVar, dataclass, field, fields
@@ -40,7 +41,6 @@ from domain.model import (
     Level,
     Outside,
     Recommendation,
-    UserId,
 )
 from domain.ports import Recommender
 
@@ -153,7 +153,6 @@ class Snapshot:
 
 def _catalog_sets(courses: Mapping[CourseId, Course]) -> dict[str, Any]:
     """A Snapshot's sets of `courses`, by name."""
-    newcomer = LearnerHistory(UserId(""))
     categories: dict[str, set[CourseId]] = {}
     levels: dict[Level, set[CourseId]] = {}
     for course in courses.values():
@@ -162,17 +161,30 @@ def _catalog_sets(courses: Mapping[CourseId, Course]) -> dict[str, Any]:
     return {
         "ids": frozenset(courses),
         "inactive": frozenset(c for c, course in courses.items() if not course.active),
-        "closed_to_newcomers": frozenset(
-            c
-            for c, course in courses.items()
-            if course.active
-            and course.prerequisites
-            and newcomer.out_of_reach(course, courses) is not None
-        ),
+        "closed_to_newcomers": _closed_to_newcomers(courses),
         "categories": {name: frozenset(ids) for name, ids in categories.items()},
         "levels": {level: frozenset(ids) for level, ids in levels.items()},
         "filtered": {},
     }
+
+
+def _closed_to_newcomers(courses: Mapping[CourseId, Course]) -> frozenset[CourseId]:
+    """Active courses that a learner who has taken nothing can never reach (what
+    LearnerHistory.out_of_reach finds for them): a course on the path of their prerequisites is
+    inactive or gone. Worked out from those courses towards the ones that need them, each
+    course once: a walk of each course's path took 10 s for a chain of 5,000 prerequisites."""
+    required_by: dict[CourseId, list[CourseId]] = {}
+    for course in courses.values():
+        for prerequisite in course.prerequisites:
+            required_by.setdefault(prerequisite, []).append(course.course_id)
+    blocked = deque(p for p in required_by if p not in courses or not courses[p].active)
+    closed: set[CourseId] = set()
+    while blocked:
+        for needing in required_by.get(blocked.popleft(), ()):
+            if needing not in closed and courses[needing].active:
+                closed.add(needing)
+                blocked.append(needing)
+    return frozenset(closed)
 
 
 class Unavailable(Recommender):
