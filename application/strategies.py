@@ -390,6 +390,8 @@ class StrategyRegistry:
         for name, about in loaded.items():
             if self.on_loaded is not None:
                 self.on_loaded(name, about.version)
+        # with the catalog's sets, which the snapshot works out when the catalog changed
+        snapshot = Snapshot(key, courses, recommenders, loaded, errors, tuning, previous=current)
         log.info(
             "loaded %s for %d courses in %.3fs",
             ", ".join(f"{n} {about.version or '(none)'}" for n, about in loaded.items()),
@@ -397,7 +399,7 @@ class StrategyRegistry:
             time.perf_counter() - started,
         )
         self._retry_later(bool(errors), again=current is not None and current.version == key)
-        return Snapshot(key, courses, recommenders, loaded, errors, tuning, previous=current)
+        return snapshot
 
     def _retry_later(self, failed: bool, again: bool) -> None:
         """After a load: when to try a version that failed again (none failed: never), waiting
