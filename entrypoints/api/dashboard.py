@@ -29,7 +29,7 @@ from entrypoints.api.auth import (
     token_matches,
 )
 from entrypoints.api.errors import error_response
-from entrypoints.api.http import body_bytes, query
+from entrypoints.api.http import body_bytes, no_query, query
 from entrypoints.api.openapi import RETRY_AFTER, throttled
 from entrypoints.container import Container
 from entrypoints.schemas import ErrorSchema
@@ -84,6 +84,7 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.post("/dashboard/logout")
 def logout():  # type: ignore[no-untyped-def]
+    no_query()
     if from_another_site():
         return error_response(403, "forbidden", FOREIGN_FORM)
     sign_out()
@@ -129,6 +130,10 @@ logout.openapi = {  # type: ignore[attr-defined]
     "summary": "Sign out: revokes the session on every host and clears the session cookie",
     "responses": {
         "303": {"description": "Signed out: to the login form"},
+        "400": {
+            "description": "A query parameter it does not take: still signed in",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "403": {
             "description": "A page of another site sent the form (Sec-Fetch-Site): still signed in",
             "content": {"application/json": {"schema": ErrorSchema}},

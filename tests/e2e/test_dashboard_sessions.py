@@ -22,6 +22,18 @@ def test_an_operator_signs_in_with_the_token_and_out_again(sqlite_url):
     assert client.get("/dashboard").status_code == 303
 
 
+def test_a_sign_out_with_a_query_parameter_it_does_not_take_is_refused_and_keeps_the_session(
+    sqlite_url,
+):
+    """As every admin and dashboard endpoint but the sign-in page refuses one (README, API)."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    client.post("/dashboard/login", data={"token": TOKEN})
+    refused = client.post("/dashboard/logout?next=/elsewhere")
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "validation_error"
+    assert "next" in refused.json["error"]["message"]
+    assert client.get("/dashboard").status_code == 200  # still signed in
+
+
 def test_a_wrong_token_shows_the_form_again_saying_so(sqlite_url):
     client = make_app(sqlite_url, admin_token=TOKEN).test_client()
     response = client.post("/dashboard/login", data={"token": "guess"})
