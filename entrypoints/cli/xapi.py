@@ -14,6 +14,7 @@ from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.imports import _say
 from entrypoints.cli.two_reads import readable_twice
 from entrypoints.cli.xapi_passes import batches, check
+from entrypoints.config import ConfigError
 from entrypoints.schemas import path_id
 
 
@@ -37,7 +38,10 @@ def import_xapi(ctx: click.Context, file: Path, skip_invalid: bool, batch_size: 
 
     A statement id stored already is a duplicate (same content) or a conflict (different
     content, skipped); statements whose verb or activity is not mapped are counted as ignored."""
-    use_case = container_of(ctx).ingest_statements()
+    try:
+        use_case = container_of(ctx).ingest_statements()
+    except ConfigError as error:  # the mapping file (RS_XAPI_MAPPING), read only now
+        raise click.ClickException(str(error)) from None
     # Read twice, every statement checked before any is stored (a bad one refuses the export
     # whole), so that what is held is a chunk of statements, not the export: about 1 KB a
     # statement held did not fit an LRS's 10 million.

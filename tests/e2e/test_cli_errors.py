@@ -91,6 +91,26 @@ def test_importing_a_file_without_rows_says_nothing_was_imported(
     assert result.output == f"Error: nothing was imported: {file} holds no {what}\n"
 
 
+@pytest.mark.parametrize(
+    ("mapping", "said"),
+    [
+        ("missing.yaml", "invalid setting RS_XAPI_MAPPING={path!r}: no mapping file there"),
+        ("broken.yaml", "{path}: 'verbs' must map verb IRIs to event types"),
+    ],
+)
+def test_import_xapi_with_a_mapping_it_cannot_use_says_so_in_one_line(
+    mapping, said, database, tmp_path, monkeypatch
+):
+    path = str(tmp_path / mapping)
+    (tmp_path / "broken.yaml").write_text("verbs: [view]\n")
+    monkeypatch.setenv("RS_XAPI_MAPPING", path)
+    export = tmp_path / "lrs.json"
+    export.write_text("[]")
+    result = CliRunner().invoke(cli, ["import-xapi", str(export)], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {said.format(path=path)}\n"
+
+
 def test_serve_refuses_a_host_rs_host_would_refuse():
     result = CliRunner().invoke(cli, ["serve", "--host", "evil host"], catch_exceptions=False)
     assert result.exit_code == 2
