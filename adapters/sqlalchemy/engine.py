@@ -49,6 +49,10 @@ def build_engine(
 
     @event.listens_for(engine, "handle_error")
     def classify(context: ExceptionContext) -> None:
+        # Ctrl-C (or a thread told to exit) inside a statement: SQLAlchemy reports it as a
+        # disconnect, but the operator stopped the work, the database did not fail.
+        if not isinstance(context.original_exception, Exception):
+            return
         try:
             if unusable is not None:
                 unusable(context)

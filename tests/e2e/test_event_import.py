@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Engine, event
 
 from application.use_cases.log_interactions import LogInteractions
 from entrypoints.cli import cli, event_passes, two_reads
@@ -100,6 +101,30 @@ def test_events_are_written_in_batches_each_committed_so_a_crash_keeps_the_batch
     again = run("import-interactions", "--batch-size", "2", str(tmp_path / "more.csv"))
     assert "imported 1 events (4 already stored)" in again.output
     assert counts(database_url) == (2, 10)
+
+
+def test_ctrl_c_while_events_are_written_stops_the_import_without_blaming_the_database(
+    run,
+    database_url,
+    tmp_path,
+):
+    """Ctrl-C lands wherever the import is, most often inside a statement: it is the operator
+    stopping the command, not "the database is unavailable; retry shortly"."""
+    (tmp_path / "events.csv").write_text(EVENTS_HEADER + events(0, 5))
+
+    def ctrl_c(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("INSERT INTO interactions"):
+            raise KeyboardInterrupt
+
+    event.listen(Engine, "before_cursor_execute", ctrl_c)
+    try:
+        stopped = run("import-interactions", "--batch-size", "2", str(tmp_path / "events.csv"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", ctrl_c)
+    assert stopped.exit_code == 1 and "Aborted!" in stopped.output
+    assert counts(database_url) == (2, 0)
+    again = run("import-interactions", "--batch-size", "2", str(tmp_path / "events.csv"))
+    assert "imported 5 events (0 already stored)" in again.output
 
 
 def test_a_bad_row_late_in_a_large_file_writes_nothing_and_is_named_by_its_line(
