@@ -262,7 +262,9 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
             lines.start = None
             for row in reader:
                 start, lines.start = lines.start or reader.line_num, None
-                if twice is None:
+                if lines.open_at_end:  # csv ends the open field there, fields run together
+                    yield start, ValueError("a quote left open runs to the end of the file")
+                elif twice is None:
                     yield start, _csv_row(row)
                 else:
                     yield start, ValueError(f"the header names {twice!r} twice")
@@ -280,12 +282,18 @@ class _Lines:
         self.handle = handle
         self.number = 0
         self.start: int | None = None
+        #: the file ended inside a row: only a quote left open asks for a line after the last
+        self.open_at_end = False
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = next(self.handle)
+        try:
+            line = next(self.handle)
+        except StopIteration:
+            self.open_at_end = self.start is not None
+            raise
         self.number += 1
         if self.start is None and line.strip("\r\n"):
             self.start = self.number

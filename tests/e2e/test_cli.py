@@ -756,8 +756,30 @@ def test_a_quote_left_open_in_a_csv_title_is_a_bad_row_not_the_rows_after_it_swa
     )
     result = run("import-courses", str(tmp_path / "courses.csv"))
     assert result.exit_code != 0
-    assert "line 2: title: must be one line (in a CSV file, a quote left open" in result.output
+    assert "line 2: a quote left open runs to the end of the file" in result.output
     assert counts(database_url)[0] == 0
+    closed = 'course_id,title,category\nc1,"Python Basics,Programming\nc2,SQL Basics",Data\n'
+    (tmp_path / "courses.csv").write_text(closed)  # closed on a later line: a two-line title
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert "line 2: title: must be one line (in a CSV file, a quote left open" in result.output
+
+
+@pytest.mark.parametrize("end", ["\n", ""], ids=["newline", "no newline"])
+def test_a_quote_left_open_on_the_last_csv_row_is_a_bad_row_not_its_fields_run_together(
+    run, database_url, tmp_path, end
+):
+    """With no line after it to take in, csv ended the open field at the end of the file: the
+    import stored c2 titled "SQL Basics,Data,advanced", without its category and level."""
+    (tmp_path / "courses.csv").write_text(
+        "course_id,title,category,level\nc1,Python Basics,Programming,beginner\n"
+        f'c2,"SQL Basics,Data,advanced{end}'
+    )
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code != 0
+    assert "line 3: a quote left open runs to the end of the file" in result.output
+    assert counts(database_url)[0] == 0
+    kept = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert "imported 1 courses" in kept.output and counts(database_url)[0] == 1
 
 
 def test_a_lone_surrogate_in_an_imported_course_is_reported_not_stored(run, tmp_path):
