@@ -6,6 +6,7 @@ or frozen surfaces as StorageUnavailable, which the API answers with 503.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def build_engine(
         unusable = _unusable_sqlite(parsed.database or "")
     else:
         engine = _postgres(url, timeout, statement_timeout or timeout)
+        unusable = _unusable_postgres
 
     @event.listens_for(engine, "handle_error")
     def classify(context: ExceptionContext) -> None:
@@ -104,6 +106,23 @@ def _unusable_sqlite(path: str) -> Callable[[ExceptionContext], None]:
             ) from context.original_exception
 
     return check
+
+
+#: what a PostgreSQL server answers a connection to a database or as a role it does not have
+_NO_SUCH = re.compile(r'FATAL:\s+(database|role) "([^"]*)" does not exist')
+
+
+def _unusable_postgres(context: ExceptionContext) -> None:
+    """A PostgreSQL database or role the server does not have is said as such: waiting never
+    mends it (a database dropped while the service runs is one too, until it is made again)."""
+    found = _NO_SUCH.search(str(context.original_exception))
+    if found is None:
+        return
+    kind, name = found.groups()
+    mend = f"`createdb {name}`, then `recsys init-db`" if kind == "database" else "CREATE ROLE"
+    raise UnusableDatabase(
+        f"the PostgreSQL server has no {kind} {name!r}: make it ({mend}) or correct RS_DATABASE_URL"
+    ) from context.original_exception
 
 
 def on_answer(engine: Engine, callback: Callable[[], None]) -> None:

@@ -200,3 +200,29 @@ def test_a_trainer_started_on_a_sqlite_path_without_a_database_stops_instead_of_
         "(or correct RS_DATABASE_URL)"
     )
     assert not missing.parent.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", [["import-courses", "courses.csv"], ["trainer", "--once"]])
+@pytest.mark.parametrize("missing", ["database", "role"])
+def test_a_postgresql_database_or_role_the_server_lacks_is_said_so_not_to_retry(
+    postgres_engine, command, missing, tmp_path, monkeypatch
+):
+    """An operator who mistyped the database name was told it was unavailable and to retry
+    shortly, which never helps."""
+    server = make_url(str(postgres_engine.url))
+    wrong = (
+        server.set(database="recsys_no_such_database")
+        if missing == "database"
+        else server.set(username="recsys_no_such_role")
+    )
+    monkeypatch.setenv("RS_DATABASE_URL", wrong.render_as_string(hide_password=False))
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = result.output.strip().splitlines()[-1]
+    name = "recsys_no_such_database" if missing == "database" else "recsys_no_such_role"
+    assert said.startswith(f"Error: the PostgreSQL server has no {missing} '{name}': make it")
+    assert "retry" not in said
