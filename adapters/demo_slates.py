@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from application.ports import UnitOfWork
+from application.use_cases.update_bandit import EVER
 from domain.model import (
     Course,
     EventType,
@@ -31,6 +34,8 @@ ENROL_AFTER_CLICK = 0.3
 #: relative traffic per hour of the day (UTC): quiet nights, a lunch bump, busy evenings
 HOURLY = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 8, 8, 8, 9, 10, 11, 10, 7, 4, 2)
 SLATE_SIZE = 5
+#: how the ids of the demo's lists begin
+DEMO_PREFIX = "demo-"
 #: higher ranks are seen more often; scaled so a slate's mean click chance is the true CTR
 POSITION = [1 / (1 + 0.3 * rank) for rank in range(SLATE_SIZE)]
 POSITION = [SLATE_SIZE * p / sum(POSITION) for p in POSITION]
@@ -79,6 +84,14 @@ def demo_slates(
     return DemoSlates(slates, sorted(events, key=lambda e: (e.occurred_at, e.event_id)))
 
 
+def demo_lists_served(uow_factory: Callable[[], UnitOfWork]) -> bool:
+    """Whether the demo's lists are stored: asked only of a database holding every demo event
+    (a demo's), whose few thousand lists are read."""
+    with uow_factory() as uow:
+        outcomes = uow.slates.outcomes(EVER, uow.slates.now())
+    return any(o.recommendation_id.startswith(DEMO_PREFIX) for o in outcomes)
+
+
 def _slate(
     rng: random.Random,
     active: list[Course],
@@ -96,7 +109,7 @@ def _slate(
         Recommendation(c.course_id, round(1.0 - rank / 10, 3), rank, strategy)
         for rank, c in enumerate(chosen.values(), start=1)
     )
-    slate_id = RecommendationId("demo-" + hashlib.sha1(key.encode()).hexdigest()[:24])
+    slate_id = RecommendationId(DEMO_PREFIX + hashlib.sha1(key.encode()).hexdigest()[:24])
     return Slate(slate_id, user, strategy, items, served_at, selected_by="bandit")  # as auto serves
 
 

@@ -10,7 +10,7 @@ from dependency_injector import containers, providers
 
 from adapters.datasets import CnpcSource, MovieLensSource
 from adapters.demo_data import demo_data
-from adapters.demo_slates import demo_slates
+from adapters.demo_slates import demo_lists_served, demo_slates
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.implicit_peer import ImplicitRecommender
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
@@ -238,6 +238,7 @@ class Container(containers.DeclarativeContainer):
 
     demo_data = providers.Object(demo_data)
     demo_slates = providers.Object(demo_slates)
+    demo_lists_served = providers.Object(demo_lists_served)
 
     # Offline evaluation: popularity is the plain "most popular" count, as in published baselines.
     evaluation_factories = providers.Dict(

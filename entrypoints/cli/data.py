@@ -84,40 +84,56 @@ def _erased(container: Container, users: Iterable[str]) -> set[str]:
 @cli.command("demo-data")
 @click.option("--seed", default=42, show_default=True, help="Same seed, same learners and events.")
 @click.option("--learners", default=3000, show_default=True, type=click.IntRange(min=1))
-@click.option("--if-empty", is_flag=True, help="Do nothing when the catalog already has courses.")
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when the catalog already has courses (but the demo's own: an earlier run "
+    "stopped midway is finished).",
+)
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     """Load a generated LMS catalog and learner events (ids course_python_basic, user1, ...)."""
     container = container_of(ctx)
     with container.uow() as uow:
         existing = uow.courses.count()
-    if if_empty and existing:
-        click.echo(f"the catalog has {existing} courses already; demo data not loaded")
-        return
     data = container.demo_data()(seed=seed, learners=learners)
     # A demo course stored already stays as it is (an operator may have edited or retired it):
     # loading the demo again adds what is missing and writes over nothing.
     with container.uow() as uow:
         stored = uow.courses.existing(c.course_id for c in data.courses)
-    container.upsert_courses().execute([c for c in data.courses if c.course_id not in stored])
+    # --if-empty leaves a catalog alone, unless it is this demo's and a run of it stopped midway
+    # (`make run` stopped while it loaded: the next one finishes it)
+    unless = f"the catalog has {existing} courses already; demo data not loaded"
+    if if_empty and existing and not existing == len(stored) == len(data.courses):
+        click.echo(unless)
+        return
     # The demo's times follow the day it is loaded, its event ids do not: the events of an
     # earlier run (same seed) are left as they were, not logged again at other times. For the
     # same reason an erased demo learner is left out whole: all of theirs is what was erased,
     # though the times of this run may put some of it after the erasure.
     erased = _erased(container, {e.user_id for e in data.interactions})
     left_out = f" (erased learners left out: {len(erased)})" if erased else ""
-    fresh = [e for e in _not_stored(container, data.interactions) if e.user_id not in erased]
-    if not fresh:
-        click.echo(
-            f"the demo's {len(data.interactions)} events from {learners} learners (seed {seed}) "
-            f"are loaded already; nothing added{left_out}"
-        )
+    kept = [e for e in data.interactions if e.user_id not in erased]
+    fresh = _not_stored(container, kept)
+    if if_empty and existing and len(fresh) == len(kept):  # the demo's courses, not its events
+        click.echo(unless)
         return
-    accepted = ingest(container, fresh, "loading demo events").accepted
-    click.echo(
-        f"loaded {len(data.courses)} courses and {accepted} new events from {learners} "
-        f"learners{left_out}"
-    )
+    container.upsert_courses().execute([c for c in data.courses if c.course_id not in stored])
+    loaded = f"the demo's {len(data.interactions)} events from {learners} learners (seed {seed})"
+    if fresh:
+        accepted = ingest(container, fresh, "loading demo events").accepted
+        click.echo(
+            f"loaded {len(data.courses)} courses and {accepted} new events from {learners} "
+            f"learners{left_out}"
+        )
+    # Served once: a run after them (more learners, or the demo's events loaded since they
+    # were) serving them again would add another 30 days of lists at other times.
+    if container.demo_lists_served()(container.uow):
+        if not fresh:
+            click.echo(f"{loaded} are loaded already; nothing added{left_out}")
+        return
+    if not fresh:  # an earlier run stopped after its events: its lists were never served
+        click.echo(f"{loaded} are loaded already; its served lists are not{left_out}")
     served = container.demo_slates()(data.courses, learners, seed=seed, days=SERVED_DAYS)
     erased = _erased(container, {s.user_id for s in served.slates})
     with container.uow() as uow:

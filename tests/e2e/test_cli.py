@@ -369,6 +369,44 @@ def test_demo_data_is_deterministic_and_loaded_once(run, database_url, tmp_path)
     assert not stored_courses(database_url)["course_go_basic"].active
 
 
+class Stopped(BaseException):
+    """Ctrl-C"""
+
+
+def test_a_demo_stopped_after_its_events_is_finished_by_the_next_make_run(
+    run, database_url, monkeypatch
+):
+    """`make run` stopped right after the demo's events were loaded: the next one (demo-data
+    --if-empty) said the catalog had courses and loaded nothing, and a plain demo-data said
+    the events were loaded: the demo's 30 days of served lists and their clicks never came."""
+    from entrypoints.cli import data
+
+    loads = data.ingest
+
+    def stopped_after_events(container, events, label):  # type: ignore[no-untyped-def]
+        result = loads(container, events, label)
+        if label == "loading demo events":
+            raise Stopped
+        return result
+
+    monkeypatch.setattr(data, "ingest", stopped_after_events)
+    with pytest.raises(Stopped):
+        run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
+    monkeypatch.setattr(data, "ingest", loads)
+    loaded = counts(database_url)
+    again = run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
+    assert again.exit_code == 0, again.output
+    assert "are loaded already; its served lists are not" in again.output
+    assert "over 30 days" in again.output and "credited" in again.output
+    finished = counts(database_url)
+    assert finished[0] == loaded[0] and finished[1] > loaded[1]  # the clicks on the lists
+    for args in (["--if-empty"], []):  # served once: neither run serves them again
+        more = run("demo-data", "--learners", "40", "--seed", "7", *args)
+        assert "nothing added" in more.output and "over 30 days" not in more.output
+    assert counts(database_url) == finished
+    assert "not loaded" in run("demo-data", "--if-empty").output  # another demo's events
+
+
 @pytest.mark.parametrize("learners", ["0", "-5"])
 def test_demo_data_needs_at_least_one_learner_and_writes_nothing_otherwise(
     run, database_url, learners
