@@ -11,9 +11,13 @@ from entrypoints.schemas import Identifier, QueryBoolean, QueryInteger, Strategy
 
 class StrategyTuningSchema(Schema):
     settings = fields.Dict(
-        metadata={"description": "the settings the last search chose (its trainer's pins included)"}
+        required=True,
+        metadata={
+            "description": "the settings the last search chose (its trainer's pins included)"
+        },
     )
     validation = fields.Dict(
+        required=True,
         allow_none=True,
         metadata={
             "description": "figures on the validation part measured with exactly these settings, "
@@ -21,14 +25,16 @@ class StrategyTuningSchema(Schema):
         },
     )
     pinned = fields.Dict(
-        metadata={"description": "settings the trainer that searched had pinned (not searched)"}
+        required=True,
+        metadata={"description": "settings the trainer that searched had pinned (not searched)"},
     )
     in_use = fields.Boolean(
+        required=True,
         metadata={
             "description": "the model answering was fitted with these settings (the hybrid: "
             "blends with these weights), so the figures are its own; false after a pin set "
             "since or a rollback to a version fitted with others"
-        }
+        },
     )
 
 
@@ -37,8 +43,8 @@ class ModelInfoSchema(Schema):
         # Each recommender describes itself; the fields below are the ones known today.
         unknown = INCLUDE
 
-    strategy = fields.String()
-    loaded = fields.Boolean()
+    strategy = fields.String(required=True)
+    loaded = fields.Boolean(required=True)
     version = fields.String(
         allow_none=True, metadata={"description": "the published version answering"}
     )
@@ -114,48 +120,62 @@ class ModelInfoSchema(Schema):
 
 
 class TuningSchema(Schema):
-    version = fields.String(metadata={"description": "the published tuning version"})
-    tuned_at = fields.String(allow_none=True)
+    version = fields.String(required=True, metadata={"description": "the published tuning version"})
+    tuned_at = fields.String(required=True, allow_none=True)
     data_version = fields.String(
-        allow_none=True, metadata={"description": "the catalog and events it was chosen on"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "the catalog and events it was chosen on"},
     )
-    seconds = fields.Float(allow_none=True, metadata={"description": "how long the search took"})
+    seconds = fields.Float(
+        required=True, allow_none=True, metadata={"description": "how long the search took"}
+    )
     budget_seconds = fields.Float(
-        allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"}
+        required=True, allow_none=True, metadata={"description": "RS_TUNING_BUDGET_SECONDS"}
     )
     budget_exhausted = fields.Boolean(
-        allow_none=True, metadata={"description": "the search stopped at its budget"}
+        required=True, allow_none=True, metadata={"description": "the search stopped at its budget"}
     )
     learners = fields.Integer(
-        allow_none=True, metadata={"description": "learners in the data it was chosen on"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "learners in the data it was chosen on"},
     )
     trial_learners = fields.Integer(
+        required=True,
         allow_none=True,
         metadata={"description": "of them, those two_tower's trials fitted on (a share at scale)"},
     )
 
 
 class TrainerSchema(Schema):
-    worker = fields.String(metadata={"description": "host:pid"})
-    started_at = fields.String()
-    seen_at = fields.String(metadata={"description": "when its latest fit cycle ended"})
+    worker = fields.String(required=True, metadata={"description": "host:pid"})
+    started_at = fields.String(required=True)
+    seen_at = fields.String(
+        required=True, metadata={"description": "when its latest fit cycle ended"}
+    )
     last_cycle = fields.String(
-        metadata={"description": "what that cycle did: published, failed, up to date"}
+        required=True,
+        metadata={"description": "what that cycle did: published, failed, up to date"},
     )
 
 
 class ModelsSchema(Schema):
     latest_erasure = fields.String(
-        allow_none=True, metadata={"description": "when the latest erasure that removed events was"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "when the latest erasure that removed events was"},
     )
     tuning = fields.Nested(
         TuningSchema,
+        required=True,
         allow_none=True,
         metadata={"description": "the last search for settings on this deployment's data"},
     )
-    models = fields.List(fields.Nested(ModelInfoSchema))
+    models = fields.List(fields.Nested(ModelInfoSchema), required=True)
     trainers = fields.List(
         fields.Nested(TrainerSchema),
+        required=True,
         metadata={"description": "the 20 trainers seen last in the last 7 days, latest first"},
     )
     degraded = fields.Boolean(
@@ -167,18 +187,22 @@ class ModelsSchema(Schema):
 
 
 class JobSchema(Schema):
-    job_id = fields.String()
-    kind = fields.String(metadata={"description": "reindex"})
-    status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
-    status_url = fields.String()
-    submitted_at = fields.String()
-    started_at = fields.String(allow_none=True)
-    finished_at = fields.String(allow_none=True)
-    worker = fields.String(
-        allow_none=True, metadata={"description": "the trainer (host:pid) running it"}
+    job_id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "reindex"})
+    status = fields.String(
+        required=True, metadata={"description": "queued, running, succeeded or failed"}
     )
-    attempts = fields.Integer()
-    result = fields.Dict(allow_none=True)
+    status_url = fields.String(required=True)
+    submitted_at = fields.String(required=True)
+    started_at = fields.String(required=True, allow_none=True)
+    finished_at = fields.String(required=True, allow_none=True)
+    worker = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the trainer (host:pid) running it"},
+    )
+    attempts = fields.Integer(required=True)
+    result = fields.Dict(required=True, allow_none=True)
     error = fields.String(allow_none=True)
 
 
@@ -259,28 +283,30 @@ class ExplainSchema(Schema):
 
 
 class ArmSchema(Schema):
-    strategy = fields.String()
-    pulls = fields.Integer()
-    reward_sum = fields.Float()
-    mean_reward = fields.Float()
+    strategy = fields.String(required=True)
+    pulls = fields.Integer(required=True)
+    reward_sum = fields.Float(required=True)
+    mean_reward = fields.Float(required=True)
     selection_probability = fields.Float(
+        required=True,
         metadata={
             "description": "How likely strategy=auto is to choose it for a learner every listed "
             "strategy can answer (it chooses among the strategies that can answer the learner)"
-        }
+        },
     )
     new_learner_probability = fields.Float(
+        required=True,
         metadata={
             "description": "How likely strategy=auto is to serve it to a learner with no "
             "history, whom only strategies that need none can answer (1 for the only one: no "
             "choice, so no pull of the bandit)"
-        }
+        },
     )
-    last_update = fields.String(allow_none=True)
+    last_update = fields.String(required=True, allow_none=True)
 
 
 class BanditSchema(Schema):
-    policy = fields.String()
-    version = fields.String(allow_none=True)
-    counted_until = fields.String(allow_none=True)
-    arms = fields.List(fields.Nested(ArmSchema))
+    policy = fields.String(required=True)
+    version = fields.String(required=True, allow_none=True)
+    counted_until = fields.String(required=True, allow_none=True)
+    arms = fields.List(fields.Nested(ArmSchema), required=True)

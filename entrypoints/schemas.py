@@ -209,7 +209,28 @@ class CoursePatchSchema(CourseSchema):
     title = Text(validate=[validate.Length(1, 300), _not_blank, _one_line])
 
 
-class CourseWrittenSchema(CourseSchema):
+class StoredCourseSchema(Schema):
+    """A course as the API answers with it (course_json): every field, always, with the
+    defaults a request may leave out filled in."""
+
+    class Meta:
+        unknown = RAISE
+
+    course_id = Identifier(required=True)
+    title = fields.String(required=True, validate=validate.Length(1, 300))
+    description = fields.String(required=True, validate=validate.Length(max=10_000))
+    category = fields.String(required=True, validate=validate.Length(max=128))
+    level = fields.Enum(Level, by_value=True, required=True)
+    tags = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        required=True,
+        validate=validate.Length(max=50),
+    )
+    prerequisites = fields.List(Identifier(), required=True, validate=validate.Length(max=50))
+    active = fields.Boolean(required=True)
+
+
+class CourseWrittenSchema(StoredCourseSchema):
     """PUT and PATCH /courses/<id>: the course as stored, and for an inactive one what needs it."""
 
     still_required_by = fields.List(
@@ -333,16 +354,16 @@ class HomeQuerySchema(KQuerySchema):
 
 
 class RecommendedCourseSchema(Schema):
-    course_id = fields.String()
-    title = fields.String()
-    score = fields.Float()
-    rank = fields.Integer()
+    course_id = fields.String(required=True)
+    title = fields.String(required=True)
+    score = fields.Float(required=True)
+    rank = fields.Integer(required=True)
     reason = fields.String(metadata={"description": "Only with explain=true"})
 
 
 class HomeResponseSchema(Schema):
-    user_id = fields.String()
-    strategy = fields.String(metadata={"description": "The strategy that answered"})
+    user_id = fields.String(required=True)
+    strategy = fields.String(required=True, metadata={"description": "The strategy that answered"})
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
@@ -371,29 +392,32 @@ class HomeResponseSchema(Schema):
             "read either, ignores it"
         }
     )
-    items = fields.List(fields.Nested(RecommendedCourseSchema))
+    items = fields.List(fields.Nested(RecommendedCourseSchema), required=True)
 
 
 class SimilarResponseSchema(Schema):
-    course_id = fields.String()
-    strategy = fields.String(metadata={"description": "The strategy that answered"})
+    course_id = fields.String(required=True)
+    strategy = fields.String(required=True, metadata={"description": "The strategy that answered"})
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
-    items = fields.List(fields.Nested(RecommendedCourseSchema))
+    items = fields.List(fields.Nested(RecommendedCourseSchema), required=True)
 
 
 class CourseListSchema(Schema):
-    items = fields.List(fields.Nested(CourseSchema))
-    total = fields.Integer()
+    items = fields.List(fields.Nested(StoredCourseSchema), required=True)
+    total = fields.Integer(required=True)
 
 
 class LogResultSchema(Schema):
-    accepted = fields.Integer(metadata={"description": "events stored"})
-    duplicates = fields.Integer(metadata={"description": "events stored before (a retry)"})
+    accepted = fields.Integer(required=True, metadata={"description": "events stored"})
+    duplicates = fields.Integer(
+        required=True, metadata={"description": "events stored before (a retry)"}
+    )
     ignored = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
+        required=True,
         metadata={
             "description": "reason -> events not stored: 'happened before the learner was "
             "erased' (a replay of what an erasure removed; as xAPI statements are ignored)"
@@ -402,7 +426,7 @@ class LogResultSchema(Schema):
 
 
 class UpsertResultSchema(Schema):
-    upserted = fields.Integer()
+    upserted = fields.Integer(required=True)
     still_required_by = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
@@ -429,15 +453,19 @@ def path_id(value: str, name: str = "user_id") -> str:
 
 
 class StatusSchema(Schema):
-    status = fields.String()
+    status = fields.String(required=True)
 
 
 class ProblemSchema(Schema):
     index = fields.Integer(
-        allow_none=True, metadata={"description": "position in the batch, null for one item"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "position in the batch, null for one item"},
     )
-    field = fields.String(metadata={"description": "a place in a list is part of it: tags[2]"})
-    message = fields.String()
+    field = fields.String(
+        required=True, metadata={"description": "a place in a list is part of it: tags[2]"}
+    )
+    message = fields.String(required=True)
 
 
 class ErrorBodySchema(Schema):
@@ -475,7 +503,7 @@ class ErrorBodySchema(Schema):
 
 
 class ErrorSchema(Schema):
-    error = fields.Nested(ErrorBodySchema)
+    error = fields.Nested(ErrorBodySchema, required=True)
 
 
 def course_json(course: Course) -> dict[str, Any]:

@@ -77,13 +77,14 @@ class StatementIdQuerySchema(Schema):
 
 
 class XapiAboutSchema(Schema):
-    version = fields.List(fields.String())
+    version = fields.List(fields.String(), required=True)
 
 
 class ErasureSchema(Schema):
-    user_id = fields.String()
-    erased_at = fields.String()
+    user_id = fields.String(required=True)
+    erased_at = fields.String(required=True)
     removed = fields.Dict(
+        required=True,
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "events, slates, impressions, statements, attributions"},

@@ -24,6 +24,7 @@ from entrypoints.schemas import (
     CourseSchema,
     CourseWrittenSchema,
     PageQuerySchema,
+    StoredCourseSchema,
     UpsertResultSchema,
     course_json,
 )
@@ -44,7 +45,7 @@ def list_courses(uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-u
 
 
 @bp.get("/<id:course_id>")
-@documented("One course", CourseSchema, errors=(400, 404))
+@documented("One course", StoredCourseSchema, errors=(400, 404))
 @inject
 def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # type: ignore[no-untyped-def]
     no_query()
