@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.serving import WSGIRequestHandler
 
 from application.ports import StorageUnavailable, UnitOfWork
@@ -79,7 +80,7 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     seconds = perf_counter() - g.get("request_started", perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    route = _route()
     status = str(response.status_code)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if route != "/metrics":
@@ -102,6 +103,22 @@ def _finish(response: Response) -> Response:
         },
     )
     return response
+
+
+def _route() -> str:
+    """The rule the request matched; for a method its path does not take (a 405), the rule the
+    path matches with a method it takes; "unmatched" for a path no rule takes (a 404)."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    refused = request.routing_exception
+    if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+        try:
+            adapter = current_app.url_map.bind_to_environ(request.environ)
+            rule, _ = adapter.match(method=sorted(refused.valid_methods)[0], return_rule=True)
+        except HTTPException:
+            return "unmatched"
+        return rule.rule
+    return "unmatched"
 
 
 def _redacted(path: str) -> str:

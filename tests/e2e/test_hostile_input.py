@@ -163,4 +163,18 @@ def test_made_up_http_methods_share_one_metrics_label_so_a_scrape_stays_small(sq
         assert client.open("/healthz", method=method).status_code == 405
     scraped = client.get("/metrics").get_data(as_text=True)
     assert 'method="AAAB"' not in scraped and 'method="PROPFIND"' not in scraped
-    assert 'recsys_http_requests_total{method="other",route="unmatched",status="405"}' in scraped
+    assert 'recsys_http_requests_total{method="other",route="/healthz",status="405"}' in scraped
+
+
+def test_a_method_a_path_does_not_take_is_counted_under_that_paths_route(sqlite_url):
+    """A 405 is a request to a route that exists: an operator looking for who sends DELETE to
+    the home list finds it under the route; only a path no route takes is "unmatched"."""
+    client = make_app(sqlite_url, caught_up=False).test_client()
+    assert client.delete("/api/v1/recommendations/home?user_id=u1").status_code == 405
+    assert client.delete("/api/v1/courses/course_sql_basic").status_code == 405
+    assert client.get("/no/such/path").status_code == 404
+    scraped = client.get("/metrics").get_data(as_text=True)
+    for route in ("/api/v1/recommendations/home", "/api/v1/courses/<id:course_id>"):
+        assert f'{{method="DELETE",route="{route}",status="405"}}' in scraped, route
+    assert '{method="GET",route="unmatched",status="404"}' in scraped
+    assert 'route="unmatched",status="405"' not in scraped
