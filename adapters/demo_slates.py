@@ -85,8 +85,8 @@ def demo_slates(
 
 
 def demo_lists_served(uow_factory: Callable[[], UnitOfWork]) -> bool:
-    """Whether the demo's lists are stored: asked only of a database holding every demo event
-    (a demo's), whose few thousand lists are read."""
+    """Whether the demo's lists are stored. Every stored list's outcome is read: a demo's few
+    thousand (`demo-data` is for a demo's database)."""
     with uow_factory() as uow:
         outcomes = uow.slates.outcomes(EVER, uow.slates.now())
     return any(o.recommendation_id.startswith(DEMO_PREFIX) for o in outcomes)

@@ -142,7 +142,9 @@ class Snapshot:
             if level is not None:
                 kept &= self.levels.get(level, frozenset())
             found = Outside(self.courses, kept)
-            if sum(len(f.kept) for f in self.filtered.values()) + len(kept) <= MAX_FILTERED_IDS:
+            # a copy of the values: another request thread may add a filter meanwhile
+            held = sum(len(f.kept) for f in tuple(self.filtered.values()))
+            if held + len(kept) <= MAX_FILTERED_IDS:
                 self.filtered[key] = found
         return found
 

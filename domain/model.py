@@ -253,7 +253,7 @@ class Outside(AbstractSet[CourseId]):
         return (c for c in self.catalog if c not in self.kept)
 
     def __len__(self) -> int:
-        return len(self.catalog) - len(self.kept)
+        return len(self.catalog) - len(self.kept)  # every kept course is in the catalog
 
     __hash__ = AbstractSet._hash
 

@@ -160,21 +160,29 @@ def Identifier(**kwargs: Any) -> fields.String:  # noqa: N802 - reads like a fie
     return fields.String(validate=_identifier, metadata=metadata, **kwargs)
 
 
+#: a course's limits, as requests are held to them and as answers document them
+TITLE_LENGTH = validate.Length(1, 300)
+DESCRIPTION_LENGTH = validate.Length(max=10_000)
+CATEGORY_LENGTH = validate.Length(max=128)
+TAG_LENGTH = validate.Length(1, 64)
+LIST_LENGTH = validate.Length(max=50)  # tags, prerequisites
+
+
 class CourseSchema(Schema):
     class Meta:
         unknown = RAISE
 
     course_id = Identifier(required=True)
-    title = Text(required=True, validate=[validate.Length(1, 300), _not_blank, _one_line])
-    description = Text(load_default="", validate=validate.Length(max=10_000))
-    category = Text(load_default="", validate=[validate.Length(max=128), _not_blank, _one_line])
+    title = Text(required=True, validate=[TITLE_LENGTH, _not_blank, _one_line])
+    description = Text(load_default="", validate=DESCRIPTION_LENGTH)
+    category = Text(load_default="", validate=[CATEGORY_LENGTH, _not_blank, _one_line])
     level = fields.Enum(Level, by_value=True, load_default=Level.BEGINNER)
     tags = fields.List(
-        Text(validate=[validate.Length(1, 64), _not_blank, _one_line]),
+        Text(validate=[TAG_LENGTH, _not_blank, _one_line]),
         load_default=list,
-        validate=validate.Length(max=50),
+        validate=LIST_LENGTH,
     )
-    prerequisites = fields.List(Identifier(), load_default=list, validate=validate.Length(max=50))
+    prerequisites = fields.List(Identifier(), load_default=list, validate=LIST_LENGTH)
     active = JsonBoolean(load_default=True)
 
     @post_load
@@ -206,7 +214,7 @@ class CoursePatchSchema(CourseSchema):
     """PATCH /courses/<id>: any subset of the fields; the others keep their stored values."""
 
     course_id = Identifier(load_default=None)
-    title = Text(validate=[validate.Length(1, 300), _not_blank, _one_line])
+    title = Text(validate=[TITLE_LENGTH, _not_blank, _one_line])
 
 
 class StoredCourseSchema(Schema):
@@ -217,16 +225,12 @@ class StoredCourseSchema(Schema):
         unknown = RAISE
 
     course_id = Identifier(required=True)
-    title = fields.String(required=True, validate=validate.Length(1, 300))
-    description = fields.String(required=True, validate=validate.Length(max=10_000))
-    category = fields.String(required=True, validate=validate.Length(max=128))
+    title = fields.String(required=True, validate=TITLE_LENGTH)
+    description = fields.String(required=True, validate=DESCRIPTION_LENGTH)
+    category = fields.String(required=True, validate=CATEGORY_LENGTH)
     level = fields.Enum(Level, by_value=True, required=True)
-    tags = fields.List(
-        fields.String(validate=validate.Length(1, 64)),
-        required=True,
-        validate=validate.Length(max=50),
-    )
-    prerequisites = fields.List(Identifier(), required=True, validate=validate.Length(max=50))
+    tags = fields.List(fields.String(validate=TAG_LENGTH), required=True, validate=LIST_LENGTH)
+    prerequisites = fields.List(Identifier(), required=True, validate=LIST_LENGTH)
     active = fields.Boolean(required=True)
 
 

@@ -92,7 +92,7 @@ class ExplainRecommendation:
             entry: dict[str, Any] = {"strategy": name, "ready": recommender.ready}
             if removed:  # no strategy's score or rank matters: the list never shows it
                 entry.update(_never_shown(removed))
-            elif recommender.answers(history):  # what a home request asks first
+            elif with_weights(recommender, query.weights).answers(history):  # as home asks
                 entry.update(self._ranked(name, snapshot, history, course, exclude, query, policy))
             else:
                 entry["note"] = _passed_over(recommender, history)

@@ -10,7 +10,8 @@ import click
 
 from application.ports import UnusableDatabase
 from application.use_cases.erase_learner import last_erased
-from application.use_cases.log_interactions import LogResult
+from application.use_cases.log_interactions import LogResult, log_within
+from application.use_cases.update_bandit import UpdateResult
 from domain.model import Interaction
 from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.progress import Progress
@@ -76,6 +77,16 @@ def _not_stored(container: Container, events: list[Interaction]) -> list[Interac
     return [e for e in events if e.event_id not in stored]
 
 
+def _any_events(container: Container) -> bool:
+    with container.uow() as uow:
+        return uow.interactions.count() > 0
+
+
+def _credit(container: Container) -> UpdateResult:
+    """The bandit credited with the demo's served lists (every one: none is left to settle)."""
+    return container.update_bandit().execute(24.0 * (SERVED_DAYS + 1), 1, 0.0)
+
+
 def _erased(container: Container, users: Iterable[str]) -> set[str]:
     with container.uow() as uow:
         return set(last_erased(uow, users))
@@ -87,8 +98,8 @@ def _erased(container: Container, users: Iterable[str]) -> set[str]:
 @click.option(
     "--if-empty",
     is_flag=True,
-    help="Do nothing when the catalog already has courses (but the demo's own: an earlier run "
-    "stopped midway is finished).",
+    help="Do nothing when the catalog already has courses, unless they are this demo's and no "
+    "other events are stored (a run of it stopped midway: finished).",
 )
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
@@ -115,8 +126,8 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     left_out = f" (erased learners left out: {len(erased)})" if erased else ""
     kept = [e for e in data.interactions if e.user_id not in erased]
     fresh = _not_stored(container, kept)
-    if if_empty and existing and len(fresh) == len(kept):  # the demo's courses, not its events
-        click.echo(unless)
+    if if_empty and existing and len(fresh) == len(kept) and _any_events(container):
+        click.echo(unless)  # the demo's courses, and events of another demo or of learners
         return
     container.upsert_courses().execute([c for c in data.courses if c.course_id not in stored])
     loaded = f"the demo's {len(data.interactions)} events from {learners} learners (seed {seed})"
@@ -131,20 +142,24 @@ def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     if container.demo_lists_served()(container.uow):
         if not fresh:
             click.echo(f"{loaded} are loaded already; nothing added{left_out}")
+        if container.bandit().current()[1].counted_until is None:  # stopped before this
+            click.echo(f"the demo's served lists: {_credit(container).message}")
         return
     if not fresh:  # an earlier run stopped after its events: its lists were never served
         click.echo(f"{loaded} are loaded already; its served lists are not{left_out}")
     served = container.demo_slates()(data.courses, learners, seed=seed, days=SERVED_DAYS)
     erased = _erased(container, {s.user_id for s in served.slates})
+    clicks = [e for e in served.interactions if e.user_id not in erased]
+    # The lists and their clicks together: their ids follow the time of the run, so clicks a
+    # stopped run left out could never be made again for the lists it stored.
     with container.uow() as uow:
         known = uow.slates.existing(s.recommendation_id for s in served.slates)
         for slate in served.slates:
             if slate.recommendation_id not in known and slate.user_id not in erased:
                 uow.slates.add(slate)
+        outcomes = log_within(uow, clicks).accepted
         uow.commit()
-    clicks = [e for e in served.interactions if e.user_id not in erased]
-    outcomes = ingest(container, clicks, "loading demo clicks on served lists").accepted
-    bandit = container.update_bandit().execute(24.0 * (SERVED_DAYS + 1), 1, 0.0)
+    bandit = _credit(container)
     click.echo(
         f"served {len(served.slates)} demo recommendation lists over {SERVED_DAYS} days "
         f"with {outcomes} attributed clicks and enrolments; {bandit.message}"

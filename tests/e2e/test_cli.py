@@ -373,27 +373,33 @@ class Stopped(BaseException):
     """Ctrl-C"""
 
 
-def test_a_demo_stopped_after_its_events_is_finished_by_the_next_make_run(
-    run, database_url, monkeypatch
+@pytest.mark.parametrize("stopped", ["before its events", "after its events"])
+def test_a_demo_stopped_midway_is_finished_by_the_next_make_run(
+    run, database_url, monkeypatch, stopped
 ):
-    """`make run` stopped right after the demo's events were loaded: the next one (demo-data
-    --if-empty) said the catalog had courses and loaded nothing, and a plain demo-data said
-    the events were loaded: the demo's 30 days of served lists and their clicks never came."""
+    """`make run` stopped while the demo loaded: the next one (demo-data --if-empty) said the
+    catalog had courses and loaded nothing, and a plain demo-data said the events were loaded:
+    the demo's 30 days of served lists and their clicks never came."""
     from entrypoints.cli import data
 
     loads = data.ingest
 
-    def stopped_after_events(container, events, label):  # type: ignore[no-untyped-def]
-        result = loads(container, events, label)
-        if label == "loading demo events":
-            raise Stopped
-        return result
+    def stopping(container, events, label):  # type: ignore[no-untyped-def]
+        if stopped == "before its events":
+            raise Stopped  # its courses stored, none of its events
+        loads(container, events, label)
+        raise Stopped
 
-    monkeypatch.setattr(data, "ingest", stopped_after_events)
+    monkeypatch.setattr(data, "ingest", stopping)
     with pytest.raises(Stopped):
         run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
     monkeypatch.setattr(data, "ingest", loads)
     loaded = counts(database_url)
+    if stopped == "before its events":
+        assert loaded[1] == 0
+        started = run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
+        assert "loaded 207 courses and" in started.output and "over 30 days" in started.output
+        return
     again = run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
     assert again.exit_code == 0, again.output
     assert "are loaded already; its served lists are not" in again.output
@@ -405,6 +411,29 @@ def test_a_demo_stopped_after_its_events_is_finished_by_the_next_make_run(
         assert "nothing added" in more.output and "over 30 days" not in more.output
     assert counts(database_url) == finished
     assert "not loaded" in run("demo-data", "--if-empty").output  # another demo's events
+
+
+def test_a_demo_stopped_before_the_bandit_counted_its_lists_has_them_counted_by_the_next_run(
+    run, database_url, monkeypatch
+):
+    """The lists and their clicks are stored together; the bandit's credit after them is given
+    by the next run if a run stopped before it."""
+    from entrypoints.cli import data
+
+    def stopped(container):  # type: ignore[no-untyped-def]
+        raise Stopped
+
+    credit = data._credit
+    monkeypatch.setattr(data, "_credit", stopped)
+    with pytest.raises(Stopped):
+        run("demo-data", "--learners", "40", "--seed", "7")
+    monkeypatch.setattr(data, "_credit", credit)
+    loaded = counts(database_url)
+    again = run("demo-data", "--learners", "40", "--seed", "7", "--if-empty")
+    assert "nothing added" in again.output
+    assert "the demo's served lists: credited" in again.output
+    assert counts(database_url) == loaded
+    assert "credited" not in run("demo-data", "--learners", "40", "--seed", "7").output
 
 
 @pytest.mark.parametrize("learners", ["0", "-5"])

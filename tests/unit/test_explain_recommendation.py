@@ -6,11 +6,15 @@ from dataclasses import replace
 
 import pytest
 
+from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
+from application.hybrid import HybridRecommender
+from application.strategies import StrategyRegistry
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
+from application.use_cases.fit_strategies import FitStrategies
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.upsert_courses import UpsertCourses
@@ -222,12 +226,14 @@ def test_a_strategy_strict_prerequisites_leave_nothing_of_falls_back_to_populari
         ), item.course.course_id
 
 
+@pytest.mark.parametrize(("strategy", "weights"), [("item_cf", None), ("hybrid", {"item_cf": 1.0})])
 def test_a_strategy_that_knows_none_of_the_learners_courses_is_said_to_be_passed_over(
-    uow, tmp_path
+    uow, tmp_path, strategy, weights
 ):
-    """A learner whose only course came after item_cf's fit is served popular courses (item_cf
-    has nothing to go on); the explanation said item_cf's ranking of them 'does not speak for'
-    the course, as if it had weighed the learner's history."""
+    """A learner whose only course came after item_cf's fit is served popular courses (item_cf,
+    or a hybrid asked to weigh only item_cf, has nothing to go on); the explanation said the
+    strategy's ranking of them 'does not speak for' the course, as if it had weighed the
+    learner's history."""
     UpsertCourses(uow).execute(CATALOG)
     LogInteractions(uow).execute(
         [
@@ -236,22 +242,22 @@ def test_a_strategy_that_knows_none_of_the_learners_courses_is_said_to_be_passed
             event("u2", "course_python_basic", "complete", 3),
         ]
     )
-    registry = serving(
-        uow,
-        {
-            "popularity": lambda: PopularityRecommender(None),
-            "item_cf": lambda: ItemCFRecommender(regularization=1.0),
-        },
-        tmp_path,
-    )
+    factories = {
+        "popularity": lambda: PopularityRecommender(None),
+        "item_cf": lambda: ItemCFRecommender(regularization=1.0),
+    }
+    store = FilesystemArtifactStore(tmp_path)
+    FitStrategies(uow, factories, store).execute()
+    hybrid = {"hybrid": lambda parts: HybridRecommender(parts, {"popularity": 1, "item_cf": 1})}
+    registry = StrategyRegistry(factories, uow, store, refresh_seconds=0, composites=hybrid)
     UpsertCourses(uow).execute([course("course_new", "Brand New")])
     LogInteractions(uow).execute([event("u9", "course_new", "enroll", 5)])
     served = RecommendHome(uow, registry).execute(
-        RecommendHomeQuery(UserId("u9"), k=3, strategy="item_cf")
+        RecommendHomeQuery(UserId("u9"), k=3, strategy=strategy, weights=weights)
     )
-    assert served.slate.strategy == "popularity" and served.slate.fallback_from == "item_cf"
+    assert served.slate.strategy == "popularity" and served.slate.fallback_from == strategy
     answer = ExplainRecommendation(uow, registry).execute(
-        ExplainQuery(UserId("u9"), CourseId("course_python_basic"), "item_cf", k=3)
+        ExplainQuery(UserId("u9"), CourseId("course_python_basic"), strategy, k=3, weights=weights)
     )
     [entry] = answer["strategies"]
     assert "rank" not in entry and entry["note"] == (
