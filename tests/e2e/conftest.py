@@ -59,6 +59,20 @@ def make_app(database_url: str, caught_up: bool = True, **overrides):  # type: i
     return app
 
 
+def read_only(app) -> None:  # type: ignore[no-untyped-def]
+    """The app's PostgreSQL refuses writes from now on, as a hot standby does (every new
+    connection in read-only transactions; the pooled ones are dropped)."""
+    from sqlalchemy import event
+
+    engine = app.container.engine()
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def refusing_writes(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+        dbapi_connection.commit()
+
+
 @pytest.fixture
 def app(database_url):  # type: ignore[no-untyped-def]
     app = make_app(database_url)

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.e2e.conftest import make_app
+from tests.e2e.conftest import make_app, read_only
 
 TOKEN = "dashboard-t0ken"
 
@@ -183,20 +183,14 @@ def test_a_script_with_a_wrong_token_is_told_so_not_sent_to_the_sign_in_form(sql
 def test_signing_in_or_out_while_the_database_refuses_writes_is_a_503_to_retry(postgres_url):
     """A read-only PostgreSQL (a standby) answers reads and refuses writes: opening or revoking
     a session was a 500. Like an outage, it is a 503 to retry, and the session stays open."""
-    from sqlalchemy import event
 
     from tests.e2e.test_openapi import _response
 
     app = make_app(postgres_url, admin_token=TOKEN)
     browser = app.test_client()
     assert browser.post("/dashboard/login", data={"token": TOKEN}).status_code == 303
+    read_only(app)
     engine = app.container.engine()
-    engine.dispose()
-
-    @event.listens_for(engine, "connect")
-    def read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.execute("SET default_transaction_read_only = on")
-        dbapi_connection.commit()
 
     newcomer = app.test_client()
     spec = browser.get("/openapi.json").json

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.e2e.conftest import make_app
+from tests.e2e.conftest import make_app, read_only
 
 URLS = [
     "/api/v1/courses",
@@ -364,7 +364,6 @@ def test_a_read_only_database_is_not_ready_and_each_refused_write_says_why(read_
 @pytest.mark.postgres
 def test_a_read_only_postgresql_is_not_ready(postgres_url):
     """What a hot standby, or default_transaction_read_only, answers every write with."""
-    from sqlalchemy import event
 
     from entrypoints.schemas import course_json
     from tests.conftest import CATALOG
@@ -374,13 +373,8 @@ def test_a_read_only_postgresql_is_not_ready(postgres_url):
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     app.container.fit_strategies(train_two_tower=None).execute()
     assert "read-only" not in client.get("/readyz").json["error"]["message"]  # two_tower's missing
+    read_only(app)
     engine = app.container.engine()
-    engine.dispose()
-
-    @event.listens_for(engine, "connect")
-    def read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.execute("SET default_transaction_read_only = on")
-        dbapi_connection.commit()
 
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -397,7 +391,6 @@ def test_writes_to_a_read_only_postgresql_are_503s_to_retry_and_home_lists_still
 ):
     """A hot standby refuses writes as SQLite's read-only file does: each a 503 with Retry-After
     (they were 500s), and a home list is served unrecorded, as while the database is down."""
-    from sqlalchemy import event
 
     from entrypoints.schemas import course_json
     from tests.conftest import CATALOG
@@ -405,13 +398,8 @@ def test_writes_to_a_read_only_postgresql_are_503s_to_retry_and_home_lists_still
     app = make_app(postgres_url, caught_up=False)
     client = app.test_client()
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    read_only(app)
     engine = app.container.engine()
-    engine.dispose()
-
-    @event.listens_for(engine, "connect")
-    def read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.execute("SET default_transaction_read_only = on")
-        dbapi_connection.commit()
 
     event_ = {"user_id": "u1", "course_id": "course_python_basic", "event_type": "view"}
     refused = client.post("/api/v1/interactions", json=event_)
