@@ -164,13 +164,13 @@ def bars(
         if horizontal:
             axes.barh(labels[::-1], shown[::-1], color="#2563eb")
             _style(axes, name, value_title, category_title, value_axis="x")
-            if integer:
-                axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if integer:  # as many ticks as the axis has room for: titles leave it narrow
+                axes.xaxis.set_major_locator(MaxNLocator("auto", integer=True))
         else:
             axes.bar(labels, shown, color=colours)
             _style(axes, name, category_title, value_title)
             if integer:
-                axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+                axes.yaxis.set_major_locator(MaxNLocator("auto", integer=True))
         return _svg(figure)
 
     drawn = (name, labels, shown, category_title, value_title, horizontal, integer)
