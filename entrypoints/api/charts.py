@@ -7,6 +7,7 @@ numbers in a data table beside it (for screen readers, and for tests).
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -113,10 +114,15 @@ def daily_lines(
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
         figure, axes = _figure()
+        window = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+        scale = 100 if percent else 1
         for n, (label, values) in enumerate(sorted(series.items())):
-            days = [date.fromisoformat(day) for day, _ in values]
-            shown = [100 * v if percent else v for _, v in values]
-            axes.plot(days, shown, marker="o", markersize=3, label=label, color=colour(label, n))
+            by_day = {date.fromisoformat(day): v for day, v in values}
+            days = sorted({*window, *by_day})
+            # a day without the series' data is a gap, not a line drawn through a value never seen
+            shown = [scale * by_day.get(day, math.nan) for day in days]
+            line = {"marker": "o", "markersize": 3, "label": label, "color": colour(label, n)}
+            axes.plot(days, shown, gid=f"{name}-{label}", **line)
         locator = AutoDateLocator()
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
