@@ -46,3 +46,12 @@ def test_a_day_a_strategy_served_no_lists_breaks_its_ctr_line(sqlite_url):
     assert line, "the content strategy's line is drawn"
     assert line.group(1).count("M") == 2, "two measured days, apart: two pieces, not one line"
     app.container.engine().dispose()
+
+
+def test_with_no_lists_served_the_headline_gives_no_click_through_rate(sqlite_url):
+    app = make_app(sqlite_url)
+    page = app.test_client().get("/dashboard?days=7").get_data(as_text=True)
+    headline = page[page.index("</header>") : page.index('<div class="grid">')]
+    assert "%" not in headline, "0 clicks of 0 courses shown is no rate of 0%"
+    assert "No recommendations were served in this period." in headline
+    app.container.engine().dispose()
