@@ -89,12 +89,10 @@ def test_without_the_cookie_or_the_token_the_dashboard_is_refused(server):
     assert _status(server, "/dashboard", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
 
 
-def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(server, tmp_path):
+def _browser(tmp_path, width: int = 1400):  # type: ignore[no-untyped-def]
     chromium, driver_path = _browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -109,12 +107,20 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1400,2200",
+        f"--window-size={width},2200",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
     browser.implicitly_wait(10)  # a click returns before the next page has loaded
+    return browser
+
+
+def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(server, tmp_path):
+    browser = _browser(tmp_path)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
     base = f"http://127.0.0.1:{server}"
 
     def settles(check) -> None:  # type: ignore[no-untyped-def]
@@ -160,5 +166,27 @@ def test_an_operator_signs_in_reads_every_chart_switches_range_and_signs_out(ser
         assert browser.current_url == f"{base}/dashboard/login"
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
         assert [e for e in errors if "401" not in e["message"]] == []
+    finally:
+        browser.quit()
+
+
+def test_on_a_phone_wide_window_every_chart_fits_the_screen(server, tmp_path):
+    browser = _browser(tmp_path, width=480)
+    from selenium.webdriver.common.by import By
+
+    try:
+        browser.get(f"http://127.0.0.1:{server}/dashboard/login")
+        browser.find_element(By.ID, "token").send_keys(TOKEN)
+        browser.find_element(By.ID, "sign-in").click()
+        browser.find_element(By.CSS_SELECTOR, 'figure[data-chart="daily-ctr"]')
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        for chart in CHARTS:
+            figure = browser.find_element(By.CSS_SELECTOR, f'figure[data-chart="{chart}"]')
+            right = browser.execute_script(
+                "return arguments[0].getBoundingClientRect().right", figure
+            )
+            assert right <= width, f"{chart} reaches {right}px of a {width}px window"
+        page = browser.execute_script("return document.documentElement.scrollWidth")
+        assert page <= width, "the page scrolls sideways (a table is wider than the window)"
     finally:
         browser.quit()
