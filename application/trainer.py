@@ -141,6 +141,15 @@ class Trainer:
         except Exception:  # noqa: BLE001 - the database may be what failed: the log has it
             log.debug("could not record the failed cycle", exc_info=True)
 
+    def _beat_stopped(self) -> None:
+        """A trainer that leaves says so (stopped, interrupted mid-fit, or no database where it
+        points): its last cycle, "up to date" say, read as a trainer alive and at rest until its
+        seen_at aged. Killed outright (SIGKILL), it cannot: an old seen_at tells."""
+        try:
+            self._beat(STOPPED)
+        except Exception:  # noqa: BLE001 - the database may be why it stops: the log has it
+            log.debug("could not record that the trainer stopped", exc_info=True)
+
     def run_forever(
         self,
         stop: threading.Event,
@@ -154,6 +163,15 @@ class Trainer:
             f"trainer started: fits at most every {self.fit_interval:g}s"
             + (", refitting every strategy first" if force else "")
         )
+        try:
+            self._cycles(stop, prepare, force)
+        finally:
+            self._beat_stopped()
+        self.say("trainer stopped")
+
+    def _cycles(
+        self, stop: threading.Event, prepare: Callable[[], None] | None, force: bool
+    ) -> None:
         down = False
         while not stop.is_set():
             try:
@@ -183,7 +201,10 @@ class Trainer:
                 log.exception("trainer cycle failed; trying again in %ss", self.poll_seconds)
                 self._beat_failed(error)
             stop.wait(self.poll_seconds)
-        self.say("trainer stopped")
+
+
+#: a stopped trainer's last cycle
+STOPPED = "stopped: no longer fitting"
 
 
 def summary(fitted: Sequence[Fitted]) -> str:

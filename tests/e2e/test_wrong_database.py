@@ -163,6 +163,7 @@ def test_a_running_trainer_without_courses_says_so_each_cycle_and_publishes_noth
     with caplog.at_level(logging.INFO):
         running.start()
         time.sleep(1)
+        cycle = app.test_client().get("/admin/recommendations/models").json["trainers"][0]
         stop.set()
         running.join(10)
     said = [r for r in caplog.records if "nothing was fitted" in r.getMessage()]
@@ -172,8 +173,9 @@ def test_a_running_trainer_without_courses_says_so_each_cycle_and_publishes_noth
         "the published versions stay"
     )
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
-    cycle = app.test_client().get("/admin/recommendations/models").json["trainers"][0]
     assert cycle["last_cycle"].startswith("nothing was fitted: the database ")
+    stopped = app.test_client().get("/admin/recommendations/models").json["trainers"][0]
+    assert stopped["last_cycle"] == "stopped: no longer fitting"
     app.container.engine().dispose()
 
 

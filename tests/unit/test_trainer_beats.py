@@ -89,18 +89,21 @@ def test_a_fit_cycle_that_crashes_is_seen_as_failed_and_the_trainer_goes_on():
     uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
     stop = threading.Event()
 
+    seen: list[str] = []
+
     class Crashing:
         def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
-            stop.set()
+            with uow() as unit:  # the cycle before, as every host reads it
+                seen.extend(t.last_cycle for t in unit.trainers.recent(NOW - timedelta(days=1)))
+            if len(seen) > 1:
+                stop.set()
             raise RuntimeError("CUDA out of memory")
 
     trainer = Trainer(
         Crashing, Jobs, fit_interval=0, poll_seconds=0, uow_factory=uow, worker="host:8"
     )
     trainer.run_forever(stop)
-    with uow() as unit:
-        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
-    assert listed.last_cycle == "failed: RuntimeError: CUDA out of memory"
+    assert seen[1] == "failed: RuntimeError: CUDA out of memory"  # and the trainer went on
 
 
 def test_what_a_trainer_fitted_and_ran_is_recorded_with_its_beats_a_job_at_once():
@@ -136,3 +139,35 @@ def test_what_a_trainer_fitted_and_ran_is_recorded_with_its_beats_a_job_at_once(
     assert listed.tally.last_fits["popularity"] == LastFit("published", pytest.approx(0.2), 0.1)
     assert listed.tally.last_fits["item_cf"].outcome == "failed"
     assert listed.seen_at == NOW and listed.last_cycle.startswith("published popularity")
+
+
+@pytest.mark.parametrize("how", ["told to stop", "interrupted mid-fit"])
+def test_a_trainer_that_stops_says_so_and_no_longer_reads_as_at_rest(how):
+    """A stopped trainer kept its last cycle ('up to date: nothing to refit') for 7 days: every
+    restart of `serve --with-trainer` added a row that read as another trainer alive."""
+    import threading
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    stop = threading.Event()
+
+    class Interrupted(BaseException):  # SIGTERM's handler raises one in the middle of a fit
+        pass
+
+    def fit() -> Fit:
+        if how == "interrupted mid-fit":
+            raise Interrupted
+        stop.set()
+        return Fit([[]])
+
+    trainer = Trainer(
+        fit, Jobs, fit_interval=0, uow_factory=uow, worker="host:7", clock=lambda: NOW
+    )
+    if how == "interrupted mid-fit":
+        with pytest.raises(Interrupted):
+            trainer.run_forever(stop)
+    else:
+        trainer.run_forever(stop)
+    with uow() as unit:
+        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert listed.worker == "host:7" and listed.last_cycle == "stopped: no longer fitting"
