@@ -231,7 +231,8 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
         ),
         charts.bars(
             "bandit-reward",
-            f"Bandit ({arms['policy']}): mean reward per list, per strategy",
+            f"Bandit ({arms['policy']}): mean reward per list, per strategy, "
+            "over every list it has counted (not the range above)",
             [(a["strategy"], a["mean_reward"]) for a in pulled],
             "Strategy",
             "Mean reward (points per list)",
@@ -239,7 +240,7 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
         ),
         charts.bars(
             "bandit-probability",
-            f"Bandit ({arms['policy']}): chance of choosing each strategy",
+            f"Bandit ({arms['policy']}): chance of choosing each strategy now",
             [(a["strategy"], a["selection_probability"]) for a in arms["arms"]] if pulled else [],
             "Strategy",
             "Selection probability (%)",
