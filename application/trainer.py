@@ -64,6 +64,10 @@ class Trainer:
 
     def run_once(self, force: bool = False) -> list[Fitted]:
         """Jobs first (an operator is waiting for them), then a fit if one is due."""
+        if self._fitted_at is None:
+            # seen at once, not only after a long first fit or the job it claims first (a trainer
+            # killed in that job would be named by the job and missing from the trainers view)
+            self._beat("started: fitting")
         runner = self.jobs()
         runner.recover()
         ran: list[Job] = []
@@ -79,8 +83,6 @@ class Trainer:
             if ran and self._latest is not None:  # the job counts now, not at the next cycle
                 self._beat(*self._latest)
             return []
-        if self._fitted_at is None:
-            self._beat("started: fitting")  # seen at once, not only after a long first fit
         self._fitted_at = now
         try:
             fitted = self.fit().execute(force=force, progress=self.say)

@@ -54,6 +54,30 @@ def test_a_trainer_is_seen_when_it_starts_fitting_and_after_each_fit_cycle():
     assert listed.seen_at > NOW + timedelta(minutes=1)
 
 
+def test_a_trainer_is_seen_when_it_starts_even_if_its_first_job_never_ends():
+    """A trainer killed (or stuck) in the job it claimed as it started must be listed: the job
+    says `running` by that worker, and the trainers view is where its silence shows."""
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    seen: list[str] = []
+
+    class JobThatNeverEnds:
+        def recover(self) -> None:
+            pass
+
+        def run_one(self) -> None:
+            with uow() as unit:
+                seen.extend(t.worker for t in unit.trainers.recent(NOW - timedelta(days=1)))
+            raise SystemExit  # the process dies in the middle of the job
+
+    trainer = Trainer(
+        lambda: Fit([]), JobThatNeverEnds, uow_factory=uow, worker="host:9", clock=lambda: NOW
+    )
+    with pytest.raises(SystemExit):
+        trainer.run_once()
+    assert seen == ["host:9"]
+
+
 def test_a_fit_cycle_reads_as_what_was_published_what_failed_and_what_was_overtaken():
     assert summary([]) == "up to date: nothing to refit"
     assert summary(
