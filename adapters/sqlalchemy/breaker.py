@@ -7,7 +7,9 @@ even /healthz waits for a free one. With it, a second failure within two windows
 answer 503 at once; then one request tries again (half-open) while the rest still answer at
 once, and the first unit of work begun after the failure that succeeds closes it. One failure
 alone (a connection reset, one lock wait too long) does not open it: a whole window of 503s
-for one blip would cost more than the blip.
+for one blip would cost more than the blip. Nor do the requests in flight when every connection
+was cut at once (pg_terminate_backend, a pooler restarting): each fails at once, begun before the
+first of them, and the next request reconnects; only work that waited counts as well.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class Breaker:
         #: answers reads while another connection holds the write lock)
         self._lock_failure = False
         self._cause = ""
+        #: when this thread's unit of work was admitted, to tell a failure of the same blip
+        self._admitted = threading.local()
 
     def admit(self) -> float:
         """Before a unit of work: raises StorageUnavailable while open, else a token for
         `succeeded`. After each `window` one caller is let through, to try."""
         now = self.clock()
+        self._admitted.at = now
         if self._opened_at is None:  # the request path: no outage, no lock
             return now
         with self._lock:
@@ -52,8 +57,16 @@ class Breaker:
 
     def failed(self, cause: str, lock: bool = False) -> None:
         """`lock`: the database answered but a lock kept the work waiting past the timeout."""
+        began, self._admitted.at = getattr(self._admitted, "at", None), None
         with self._lock:
             now = self.clock()
+            if (
+                began is not None
+                and self._failed_at is not None
+                and began < self._failed_at
+                and now - began < self.window
+            ):
+                return  # cut with the one that failed first, without waiting: the same blip
             again = self._failed_at is not None and now - self._failed_at <= 2 * self.window
             if again or self._opened_at is not None:  # (a half-open try failing reopens it)
                 self._opened_at = now

@@ -450,3 +450,55 @@ def test_a_list_served_while_a_write_lock_holds_is_answered_without_an_id_to_cre
     window_over(app)
     stats = client.get("/api/v1/recommendations/stats/user/u1").json
     assert stats["num_recommendations"] == 0
+
+
+@pytest.mark.postgres
+def test_connections_cut_together_under_load_do_not_open_the_breaker(postgres_url):
+    """pg_terminate_backend on every connection (a failover of a pooler, an operator's cleanup)
+    fails each request in flight at once, but the server answers: the next request reconnects.
+    The requests cut together were one blip, not a second failure: opening the breaker made each
+    worker answer 503 to everyone for its whole window after the cut."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.breaker import Breaker
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    from application.ports import StorageUnavailable
+
+    breaker = Breaker(window=60)
+    engine = build_engine(postgres_url, timeout=3, breaker=breaker)
+    started, cut = threading.Barrier(4), threading.Event()
+    failures: list[BaseException] = []
+
+    def request_in_flight() -> None:
+        try:
+            with SqlAlchemyUnitOfWork(engine, breaker) as uow:
+                uow.connection.execute(text("SELECT 1"))
+                started.wait()
+                cut.wait()
+                uow.connection.execute(text("SELECT 1"))
+        except StorageUnavailable as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=request_in_flight) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        started.wait()
+        with engine.connect() as other:
+            other.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend' AND application_name = ''"
+                    " AND state = 'idle in transaction'"
+                )
+            )
+        cut.set()
+        for thread in threads:
+            thread.join()
+        assert len(failures) == 3
+        with SqlAlchemyUnitOfWork(engine, breaker) as uow:  # not refused: the breaker is closed
+            assert uow.connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
