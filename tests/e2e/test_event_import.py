@@ -32,7 +32,8 @@ def run(database_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True, params=["kept from the first read", "read again"])
 def reads(request, monkeypatch):  # type: ignore[no-untyped-def]
-    """Both ways of writing a file: from what its first read kept, and read again."""
+    """Both ways of writing a file (or storing an export): from what its first read kept, and
+    read again."""
     if request.param == "read again":
         monkeypatch.setattr(two_reads, "KEPT", 0)
     return request.param

@@ -14,17 +14,10 @@ from application.use_cases.ingest_xapi import IngestStatements
 from application.xapi_statements import VOIDED, Statement
 from entrypoints.cli import two_reads, xapi_passes
 from tests.e2e.test_cli import counts
+from tests.e2e.test_event_import import reads  # noqa: F401 - both ways, as for events
 from tests.e2e.test_xapi_cli import _statements, run  # noqa: F401 - the fixture
 
-__all__ = ["run"]
-
-
-@pytest.fixture(autouse=True, params=["kept from the first read", "read again"])
-def reads(request, monkeypatch):  # type: ignore[no-untyped-def]
-    """Both ways of storing an export: from what its first read kept, and read again."""
-    if request.param == "read again":
-        monkeypatch.setattr(two_reads, "KEPT", 0)
-    return request.param
+__all__ = ["reads", "run"]
 
 
 class Killed(Exception):
