@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from application.ports import UnitOfWork
-from application.use_cases.update_bandit import EVER
 from domain.model import (
     Course,
     EventType,
@@ -85,11 +84,9 @@ def demo_slates(
 
 
 def demo_lists_served(uow_factory: Callable[[], UnitOfWork]) -> bool:
-    """Whether the demo's lists are stored. Every stored list's outcome is read: a demo's few
-    thousand (`demo-data` is for a demo's database)."""
+    """Whether the demo's lists are stored."""
     with uow_factory() as uow:
-        outcomes = uow.slates.outcomes(EVER, uow.slates.now())
-    return any(o.recommendation_id.startswith(DEMO_PREFIX) for o in outcomes)
+        return uow.slates.any_named(DEMO_PREFIX)
 
 
 def _slate(

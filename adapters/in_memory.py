@@ -194,6 +194,9 @@ class InMemorySlateRepository(SlateRepository):
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]:
         return {i for i in ids if i in self.store.slates}
 
+    def any_named(self, prefix: str) -> bool:
+        return any(i.startswith(prefix) for i in self.store.slates)
+
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         found = (self.store.slates[i] for i in set(ids) if i in self.store.slates)
         return {

@@ -232,6 +232,10 @@ class SlateRepository(abc.ABC):
     def existing(self, ids: Iterable[RecommendationId]) -> set[RecommendationId]: ...
 
     @abc.abstractmethod
+    def any_named(self, prefix: str) -> bool:
+        """Whether a stored list's id begins with `prefix` (the demo's lists: `demo-`)."""
+
+    @abc.abstractmethod
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         """The served slates among `ids`, each with its learner and courses, in one lookup."""
 

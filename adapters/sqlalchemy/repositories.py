@@ -503,6 +503,15 @@ class SqlSlateRepository(SlateRepository):
         query = select(slates.c.recommendation_id).where(slates.c.recommendation_id.in_(wanted))
         return set(self.connection.execute(query).scalars())
 
+    def any_named(self, prefix: str) -> bool:
+        named = slates.c.recommendation_id.startswith(prefix, autoescape=True)
+        return (
+            self.connection.execute(
+                select(slates.c.recommendation_id).where(named).limit(1)
+            ).first()
+            is not None
+        )
+
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         wanted = set(ids)
         if not wanted:

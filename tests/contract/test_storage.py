@@ -228,6 +228,8 @@ def test_a_served_slate_is_recorded_with_its_items(uow_factory):
         assert uow.slates.get(RecommendationId("r1")) == slate
         assert uow.slates.get(RecommendationId("r2")) is None
         assert uow.slates.existing({RecommendationId("r1"), RecommendationId("r2")}) == {"r1"}
+        assert uow.slates.any_named("r") and not uow.slates.any_named("r2")
+        assert not uow.slates.any_named("%") and not uow.slates.any_named("_1")  # not patterns
 
 
 def test_served_slates_say_who_was_shown_which_courses_and_when(uow_factory):
