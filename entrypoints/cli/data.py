@@ -98,8 +98,8 @@ def _erased(container: Container, users: Iterable[str]) -> set[str]:
 @click.option(
     "--if-empty",
     is_flag=True,
-    help="Do nothing when the catalog already has courses, unless they are this demo's and no "
-    "other events are stored (a run of it stopped midway: finished).",
+    help="Do nothing when the catalog already has courses, unless they are this demo's and a "
+    "run of it stopped midway (some of its events stored, or no events at all): then finish it.",
 )
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
