@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,3 +82,22 @@ def ids(files: Mapping[str, bytes], name: str = "course_ids.json") -> list[Cours
 def courses_of(course_ids: Sequence[CourseId], catalog: Mapping[CourseId, Course]) -> list[Course]:
     """The fitted courses as the catalog has them now (a course gone from it keeps its id)."""
     return [catalog.get(c) or Course(c, title=c) for c in course_ids]
+
+
+def rows_of(index: Mapping[CourseId, int], course_ids: Iterable[CourseId]) -> np.ndarray:
+    """The rows `index` gives the courses of `course_ids` it holds."""
+    return np.fromiter((index[c] for c in course_ids if c in index), dtype=np.int64)
+
+
+def rows_in(course_ids: Sequence[CourseId], catalog: Collection[CourseId]) -> np.ndarray:
+    """The rows (places in `course_ids`) of the courses `catalog` holds."""
+    return np.fromiter((i for i, c in enumerate(course_ids) if c in catalog), dtype=np.int64)
+
+
+def left_out(size: int, in_catalog: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """What a filter leaves out (domain.model.Outside) as a mask of `size` rows: the rows of the
+    catalog's courses (`in_catalog`) but the ones it keeps (`kept`)."""
+    mask = np.zeros(size, dtype=bool)
+    mask[in_catalog] = True
+    mask[kept] = False
+    return mask

@@ -4,12 +4,13 @@ figures are in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from collections.abc import Set as AbstractSet
 
 import faiss
 import numpy as np
 
+from adapters.arrays import left_out, rows_in, rows_of
 from domain.model import CourseId, Excluded, Outside
 from domain.ports import CandidateIndex
 
@@ -117,7 +118,7 @@ class FaissIndex(CandidateIndex):
         shared = exclude.shared if isinstance(exclude, Excluded) else ()
         own = exclude.own if isinstance(exclude, Excluded) else exclude
         bitmap, count = self._shared(shared)
-        rows = np.fromiter((self.rows[c] for c in own if c in self.rows), dtype=np.int64)
+        rows = rows_of(self.rows, own)
         rows = rows[(bitmap[rows >> 3] >> (rows & 7)) & 1 == 1]  # not left out already
         if len(rows):
             bitmap = bitmap.copy()  # the kept one serves other requests
@@ -137,25 +138,21 @@ class FaissIndex(CandidateIndex):
             allowed = np.ones(len(self.ids), dtype=bool)
             for courses in shared:
                 if isinstance(courses, Outside):  # found from the few courses a filter keeps
-                    left = np.zeros(len(self.ids), dtype=bool)
-                    left[self.catalog_rows(courses.catalog)] = True
-                    left[self._rows(courses.kept)] = False
-                    allowed &= ~left
+                    in_catalog = self.catalog_rows(courses.catalog)
+                    allowed &= ~left_out(
+                        len(self.ids), in_catalog, rows_of(self.rows, courses.kept)
+                    )
                 else:
-                    allowed[self._rows(courses)] = 0
+                    allowed[rows_of(self.rows, courses)] = 0
             bits = np.packbits(allowed, bitorder="little")  # row r is bit r % 8 of byte r // 8
             kept = self._kept[key] = (shared, bits, int(allowed.sum()))
         return kept[1], kept[2]
-
-    def _rows(self, courses: Iterable[CourseId]) -> np.ndarray:
-        return np.fromiter((self.rows[c] for c in courses if c in self.rows), np.int64)
 
     def catalog_rows(self, catalog: Collection[CourseId]) -> np.ndarray:
         """The rows of the indexed courses that `catalog` holds (kept for one catalog: ask it
         when the catalog is loaded, and requests filtering by it find it worked out)."""
         if self._in_catalog is None or self._in_catalog[0] is not catalog:
-            rows = (i for i, c in enumerate(self.ids) if c in catalog)
-            self._in_catalog = (catalog, np.fromiter(rows, dtype=np.int64))
+            self._in_catalog = (catalog, rows_in(self.ids, catalog))
         return self._in_catalog[1]
 
     def to_bytes(self) -> bytes:

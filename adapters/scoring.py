@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from adapters.arrays import courses_of
+from adapters.arrays import courses_of, left_out, rows_in, rows_of
 from domain.errors import StrategyUnavailable, UnknownCourse
 from domain.model import Course, CourseId, Excluded, LearnerHistory, Outside, Recommendation
 from domain.ports import Recommender
@@ -67,7 +67,7 @@ class ScoringRecommender(Recommender):
         return np.concatenate([own, *map(self._shared_rows, course_ids.shared)])
 
     def _rows(self, course_ids: Iterable[CourseId]) -> np.ndarray:
-        return np.fromiter((self.index[c] for c in course_ids if c in self.index), dtype=np.int64)
+        return rows_of(self.index, course_ids)
 
     def _shared_rows(self, shared: AbstractSet[CourseId]) -> np.ndarray:
         kept = self._kept.get(id(shared))
@@ -81,16 +81,13 @@ class ScoringRecommender(Recommender):
     def _outside(self, outside: Outside) -> np.ndarray:
         """The rows of what a filter leaves out, from the few courses it keeps: the rows of the
         catalog's courses but theirs."""
-        left = np.zeros(len(self.courses), dtype=bool)
-        left[self._catalog_rows(outside.catalog)] = True
-        left[self._rows(outside.kept)] = False
-        return np.flatnonzero(left)
+        in_catalog = self._catalog_rows(outside.catalog)
+        return np.flatnonzero(left_out(len(self.courses), in_catalog, self._rows(outside.kept)))
 
     def _catalog_rows(self, catalog: Collection[CourseId]) -> np.ndarray:
         """The rows of this strategy's courses that `catalog` holds (kept for one catalog)."""
         if self._in_catalog is None or self._in_catalog[0] is not catalog:
-            rows = (i for i, c in enumerate(self.courses) if c.course_id in catalog)
-            self._in_catalog = (catalog, np.fromiter(rows, dtype=np.int64))
+            self._in_catalog = (catalog, rows_in([c.course_id for c in self.courses], catalog))
         return self._in_catalog[1]
 
     @abc.abstractmethod
