@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
-from application.ports import UnitOfWork
+from application.ports import StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
@@ -28,7 +28,7 @@ from entrypoints.api.auth import (
     signed_in,
     token_matches,
 )
-from entrypoints.api.errors import error_response
+from entrypoints.api.errors import RETRY_AFTER_SECONDS, database_unavailable, error_response
 from entrypoints.api.http import body_bytes, no_query, query
 from entrypoints.api.openapi import RETRY_AFTER, throttled
 from entrypoints.container import Container
@@ -182,6 +182,18 @@ def dashboard(  # type: ignore[no-untyped-def]
     )
 
 
+@bp.errorhandler(StorageUnavailable)
+def unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
+    """A browser opening the dashboard gets a page that says so and reloads itself once
+    Retry-After has passed; a script (JSON, or any type) gets the API's JSON."""
+    response, status = database_unavailable(error)
+    html = request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    if request.endpoint != "dashboard.dashboard" or not html:
+        return response, status
+    page = render_template("unavailable.html", seconds=RETRY_AFTER_SECONDS)
+    return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 dashboard.openapi = _html(  # type: ignore[attr-defined]
     "The operator dashboard (HTML); a browser signs in at /dashboard/login",
     {
@@ -193,7 +205,16 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
             "content": {"application/json": {"schema": ErrorSchema}},
         },
         "429": throttled(),
-        "503": UNAVAILABLE,
+        "503": {
+            **UNAVAILABLE,
+            "description": "The database is unavailable (see Retry-After): to a browser (an "
+            "Accept preferring text/html), a page saying so that reloads itself after "
+            "Retry-After seconds",
+            "content": {
+                **UNAVAILABLE["content"],
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
     },
 )
 dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchema}]  # type: ignore[attr-defined]

@@ -64,6 +64,16 @@ def too_large_message(limit: int | None) -> str:
 RETRY_AFTER_SECONDS = 5
 
 
+def database_unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
+    """503 with Retry-After, and the outage log told (one line per outage, not per request)."""
+    current_app.extensions["recsys.outages"].failed(str(error))
+    response, status = error_response(
+        503, "database_unavailable", "the database is unavailable; retry shortly"
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
+
+
 def register_error_handlers(app: Flask) -> OutageLog:
     """The JSON error answers; returns the outage log, to be told when the database answers."""
     outages = app.extensions["recsys.outages"] = OutageLog(log)
@@ -87,14 +97,7 @@ def register_error_handlers(app: Flask) -> OutageLog:
     def bad_request(error: BadRequest):  # type: ignore[no-untyped-def]
         return error_response(error.status, error.code, str(error))
 
-    @app.errorhandler(StorageUnavailable)
-    def storage_unavailable(error: StorageUnavailable):  # type: ignore[no-untyped-def]
-        outages.failed(str(error))
-        response, status = error_response(
-            503, "database_unavailable", "the database is unavailable; retry shortly"
-        )
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response, status
+    app.register_error_handler(StorageUnavailable, database_unavailable)
 
     @app.errorhandler(InvalidBatch)
     def invalid_batch(error: InvalidBatch):  # type: ignore[no-untyped-def]

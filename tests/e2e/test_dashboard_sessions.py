@@ -149,6 +149,34 @@ def test_a_session_cannot_be_checked_or_ended_while_the_database_is_down(sqlite_
     assert copy.get_cookie("recsys_session") is not None
 
 
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_opening_the_dashboard_while_the_database_is_down_gets_a_page_saying_so(
+    sqlite_url,
+):
+    """An operator saw the API's JSON as raw text. A page says the database cannot be reached
+    and reloads itself once Retry-After has passed; a script asking for JSON still gets JSON."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{port}/gone", admin_token="")
+    client = down.test_client()
+    page = client.get("/dashboard?days=30&refresh=60", headers={"Accept": BROWSER})
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert page.mimetype == "text/html"
+    assert "database cannot be reached" in page.text
+    assert '<meta http-equiv="refresh" content="5">' in page.text
+    assert "{" not in page.text.split("</style>")[-1], "no JSON in the page"
+    for accept in ("application/json", "*/*", None):
+        script = client.get("/dashboard", headers={"Accept": accept} if accept else {})
+        assert script.status_code == 503 and script.headers["Retry-After"] == "5", accept
+        assert script.json["error"]["code"] == "database_unavailable", accept
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    documented = spec["paths"]["/dashboard"]["get"]["responses"]["503"]["content"]
+    assert {"text/html", "application/json"} <= set(documented)
+
+
 def test_a_form_another_sites_page_posts_neither_counts_nor_acts_with_the_session(sqlite_url):
     """Any page the operator opens could post wrong tokens to the sign-in form (it takes no
     cookie) until the operator's address is held off; a page of a sibling host, which gets the
