@@ -67,7 +67,7 @@ class Trainer:
         if self._fitted_at is None:
             # seen at once, not only after a long first fit or the job it claims first (a trainer
             # killed in that job would be named by the job and missing from the trainers view)
-            self._beat("started: fitting")
+            self._beat(FITTING)
         runner = self.jobs()
         runner.recover()
         ran: list[Job] = []
@@ -205,7 +205,9 @@ class Trainer:
             stop.wait(self.poll_seconds)
 
 
-#: a stopped trainer's last cycle
+#: a trainer's line while its first cycle runs (its seen_at: when that cycle began), and a
+#: stopped trainer's (its seen_at: when it stopped)
+FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
 
 

@@ -152,7 +152,11 @@ class TrainerSchema(Schema):
     worker = fields.String(required=True, metadata={"description": "host:pid"})
     started_at = fields.String(required=True)
     seen_at = fields.String(
-        required=True, metadata={"description": "when its latest fit cycle ended"}
+        required=True,
+        metadata={
+            "description": "when its latest fit cycle ended (while its first cycle runs, "
+            "'started: fitting', when that began; once stopped, when it stopped)"
+        },
     )
     last_cycle = fields.String(
         required=True,

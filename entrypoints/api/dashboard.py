@@ -15,6 +15,7 @@ from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
 from application.ports import StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
+from application.trainer import FITTING, STOPPED
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described, trainers_seen
@@ -172,7 +173,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         charts=drawn,
         bandit=arms,
         models=models,
-        trainers=trainers_seen(uow_factory),
+        trainers=[{**t, "status": _status(t)} for t in trainers_seen(uow_factory)],
         days=days,
         ranges=RANGES,
         refresh=args["refresh"],
@@ -279,6 +280,17 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
             integer=True,
         ),
     ]
+
+
+def _status(trainer: dict[str, str]) -> str:
+    """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
+    its first cycle runs (when that began) and once it stopped (when it did)."""
+    at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
+    if trainer["last_cycle"] == FITTING:
+        return f"fitting since {at}: its first cycle, under way"
+    if trainer["last_cycle"] == STOPPED:
+        return f"stopped at {at}: no longer fitting"
+    return f"last fit cycle ended {at}: {trainer['last_cycle']}"
 
 
 def _shown(value: Any) -> str:

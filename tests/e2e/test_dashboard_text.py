@@ -1,11 +1,14 @@
-"""Course titles are text in the dashboard's charts, whatever they hold: matplotlib would read
-a "$" as the start of mathematics, drawing two as a formula and failing on one it cannot parse."""
+"""What the dashboard says in words: course titles are text in its charts, whatever they hold
+(matplotlib would read a "$" as the start of mathematics, drawing two as a formula and failing on
+one it cannot parse), and each trainer's status is one thing, not two that disagree."""
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 
+from application.ports import TrainerBeat
 from tests.e2e.conftest import make_app
 
 TITLES = {
@@ -30,4 +33,40 @@ def test_titles_with_dollar_signs_are_drawn_as_written(sqlite_url):
     drawn = re.findall(r"<svg.*?</svg>", page.get_data(as_text=True), re.DOTALL)
     for title in TITLES.values():  # as <text>, not as a formula's glyphs
         assert any(f">{html.escape(title, quote=False)}<" in svg for svg in drawn), title
+    app.container.engine().dispose()
+
+
+def _trainer_rows(page: str) -> dict[str, str]:
+    section = page[page.index('<section id="trainers">') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", section, re.DOTALL)
+    return {
+        worker: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", rest)).strip() for worker, rest in rows
+    }
+
+
+def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
+    """A trainer fitting its first cycle read "last fit cycle ended 19:01" beside "started:
+    fitting": no cycle had ended, the time was when it began fitting."""
+    app = make_app(sqlite_url)
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    beats = [
+        ("host-a:1", began, "started: fitting"),
+        ("host-b:2", began + timedelta(minutes=1), "published popularity, item_cf"),
+        ("host-c:3", began + timedelta(minutes=2), "stopped: no longer fitting"),
+    ]
+    with app.container.uow() as uow:
+        for worker, seen_at, line in beats:
+            beat = TrainerBeat(worker, began, seen_at, line)
+            uow.trainers.beat(beat, forget_before=began - timedelta(days=1))
+        uow.commit()
+    rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
+    at = [f"{seen:%Y-%m-%d %H:%M:%S} UTC" for _, seen, _ in beats]
+    assert rows["host-a:1"].startswith(f"fitting since {at[0]}"), rows["host-a:1"]
+    assert "ended" not in rows["host-a:1"] and "started: fitting" not in rows["host-a:1"]
+    assert rows["host-b:2"].startswith(
+        f"last fit cycle ended {at[1]}: published popularity, item_cf"
+    ), rows["host-b:2"]
+    assert rows["host-c:3"].startswith(f"stopped at {at[2]}"), rows["host-c:3"]
+    assert "ended" not in rows["host-c:3"]
     app.container.engine().dispose()
