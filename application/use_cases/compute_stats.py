@@ -43,8 +43,18 @@ class GlobalStats:
     strategy_distribution: dict[str, float]
     strategy_ctr: dict[str, float]
     daily: list[DayTotals]
-    #: date -> strategy -> CTR, for the dashboard's line chart
-    daily_strategy_ctr: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: date -> strategy -> that day's lists, impressions, clicks and enrolments, for the
+    #: dashboard's line chart and its table
+    daily_by_strategy: dict[str, dict[str, DayTotals]] = field(default_factory=dict)
+
+    @property
+    def daily_strategy_ctr(self) -> dict[str, dict[str, float]]:
+        """date -> strategy -> CTR, of the days a strategy showed courses."""
+        shown = {
+            day: {name: t.ctr for name, t in per_strategy.items() if t.impressions}
+            for day, per_strategy in self.daily_by_strategy.items()
+        }
+        return {day: ctr for day, ctr in shown.items() if ctr}
 
     @property
     def totals(self) -> DayTotals:
@@ -84,7 +94,7 @@ class ComputeStats:
 def summarise(days: int, rows: list[DailyStats], popular: list[CoursePopularity]) -> GlobalStats:
     per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     per_strategy: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    by_day_strategy: dict[str, dict[str, float]] = defaultdict(dict)
+    by_day_strategy: dict[str, dict[str, list[int]]] = defaultdict(dict)
     for row in rows:
         totals = per_day[row.date]
         for i, value in enumerate((row.recommendations, row.impressions, row.clicks, row.enrolls)):
@@ -93,8 +103,9 @@ def summarise(days: int, rows: list[DailyStats], popular: list[CoursePopularity]
         strategy[0] += row.recommendations
         strategy[1] += row.impressions
         strategy[2] += row.clicks
-        if row.impressions:
-            by_day_strategy[row.date][row.strategy] = _ctr(row.clicks, row.impressions)
+        counts = by_day_strategy[row.date].setdefault(row.strategy, [0, 0, 0, 0])
+        for i, value in enumerate((row.recommendations, row.impressions, row.clicks, row.enrolls)):
+            counts[i] += value
     slates = sum(s[0] for s in per_strategy.values())
     impressions = sum(s[1] for s in per_strategy.values())
     clicks = sum(s[2] for s in per_strategy.values())
@@ -107,5 +118,8 @@ def summarise(days: int, rows: list[DailyStats], popular: list[CoursePopularity]
         },
         strategy_ctr={n: _ctr(s[2], s[1]) for n, s in sorted(per_strategy.items()) if s[1]},
         daily=[DayTotals(d, *t) for d, t in sorted(per_day.items())],
-        daily_strategy_ctr=dict(sorted(by_day_strategy.items())),
+        daily_by_strategy={
+            day: {name: DayTotals(day, *c) for name, c in sorted(per_strategy.items())}
+            for day, per_strategy in sorted(by_day_strategy.items())
+        },
     )

@@ -39,6 +39,7 @@ class Chart:
     empty: str
     columns: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = field(default_factory=list)
+    note: str = ""  # what the reader needs to read it right, under the chart
 
 
 def colour(strategy: str, n: int = 0) -> str:
@@ -100,15 +101,23 @@ def daily_lines(
     y_title: str,
     empty: str,
     percent: bool = False,
+    table: tuple[tuple[str, ...], list[tuple[str, ...]]] | None = None,
+    note: str = "",
 ) -> Chart:
-    """One line per series over whole UTC days; values are fractions when `percent`."""
-    rows = [
-        (day, label, f"{100 * value:.2f}" if percent else f"{value:g}")
-        for label, values in sorted(series.items())
-        for day, value in values
-    ]
-    if not rows:
-        return Chart(name, title, "", empty)
+    """One line per series over whole UTC days; values are fractions when `percent`. `table`
+    (columns, rows), when given, is the data table in place of the values drawn: it may hold
+    more than the lines do, and is shown when nothing is drawn."""
+    unit = "CTR (%)" if percent else "value"
+    columns, rows = table or (
+        ("day", "series", unit),
+        [
+            (day, label, f"{100 * value:.2f}" if percent else f"{value:g}")
+            for label, values in sorted(series.items())
+            for day, value in values
+        ],
+    )
+    if not any(series.values()):
+        return Chart(name, title, "", empty, columns, rows, note if rows else "")
 
     def draw() -> str:
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -137,8 +146,7 @@ def daily_lines(
 
     drawn = (name, sorted(series.items()), first_day, last_day, y_title, percent)
     svg = _remembered(("lines", *drawn), draw)
-    unit = "CTR (%)" if percent else "value"
-    return Chart(name, title, svg, empty, ("day", "series", unit), rows)
+    return Chart(name, title, svg, empty, columns, rows, note)
 
 
 def bars(

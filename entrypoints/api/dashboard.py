@@ -222,11 +222,32 @@ dashboard.openapi["parameters"] = [{"in": "query", "schema": DashboardQuerySchem
 dashboard.credentials = "admin"  # type: ignore[attr-defined] # the session cookie or the token
 
 
-def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> list[charts.Chart]:
+#: courses a strategy showed in a day below which its CTR that day is not drawn: one click of 2
+#: shown drew a 50% spike beside days of 4% (the data table still lists the day)
+MIN_SHOWN = 20
+DAILY_COLUMNS = ("day", "strategy", "lists", "courses shown", "clicked", "drawn", "CTR (%)")
+
+
+def _daily_ctr(stats: Any) -> tuple[dict[str, list[tuple[str, float]]], list[tuple[str, ...]]]:
+    """Each strategy's line (the days it showed MIN_SHOWN courses or more) and the table of
+    every day it served lists, with how many."""
     series: dict[str, list[tuple[str, float]]] = {}
-    for day, per_strategy in sorted(stats.daily_strategy_ctr.items()):
-        for strategy, ctr in per_strategy.items():
-            series.setdefault(strategy, []).append((day, ctr))
+    rows = []
+    for day, per_strategy in sorted(stats.daily_by_strategy.items()):
+        for strategy, t in per_strategy.items():
+            if not t.impressions:
+                continue
+            drawn = t.impressions >= MIN_SHOWN
+            if drawn:
+                series.setdefault(strategy, []).append((day, t.ctr))
+            counts = (t.recommendations, t.impressions, t.clicks)
+            said = "yes" if drawn else f"no: fewer than {MIN_SHOWN} shown"
+            rows.append((day, strategy, *map(str, counts), said, f"{100 * t.ctr:.2f}"))
+    return series, rows
+
+
+def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> list[charts.Chart]:
+    series, rows = _daily_ctr(stats)
     last = as_of.date()
     pulled = [a for a in arms["arms"] if a["pulls"]]
     none_served = "No recommendations were served in this period."
@@ -239,8 +260,15 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
             last - timedelta(days=days - 1),
             last,
             "CTR (%)",
-            none_served,
+            f"No strategy showed {MIN_SHOWN} courses or more in a day: too few to draw a "
+            "CTR that means anything (the table has the figures)."
+            if rows
+            else none_served,
             percent=True,
+            table=(DAILY_COLUMNS, rows),
+            note=f"A day a strategy showed fewer than {MIN_SHOWN} courses is not drawn: one "
+            "click more or less would swing its CTR by more than 5 points. The table lists every "
+            "day, with its lists, courses shown and clicks.",
         ),
         charts.bars(
             "strategy-share",

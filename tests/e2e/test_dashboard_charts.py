@@ -17,28 +17,41 @@ from domain.model import (
 )
 from tests.e2e.conftest import make_app
 
+COURSES = [{"course_id": f"course_{n}", "title": f"Course {n}", "category": "C"} for n in range(30)]
 
-def _served_and_clicked(app, day: datetime) -> None:  # type: ignore[no-untyped-def]
+
+def _served_and_clicked(app, day: datetime, shown: int = 20, clicked: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """One content list served on `day`, of `shown` courses, the first `clicked` clicked."""
     name = f"slate-{day:%Y%m%d}"
-    item = Recommendation(CourseId("course_a"), 1.0, 1, "content")
+    items = tuple(
+        Recommendation(CourseId(f"course_{n}"), 1.0 - n / 100, n + 1, "content")
+        for n in range(shown)
+    )
     with app.container.uow() as uow:
-        uow.slates.add(Slate(RecommendationId(name), UserId("u1"), "content", (item,), day))
-        click = Interaction(
-            f"click-{name}",
-            UserId("u1"),
-            item.course_id,
-            EventType.CLICK,
-            day + timedelta(seconds=1),
-            RecommendationId(name),
-        )
-        uow.interactions.add_batch([click])
+        uow.slates.add(Slate(RecommendationId(name), UserId("u1"), "content", items, day))
+        clicks = [
+            Interaction(
+                f"click-{name}-{n}",
+                UserId("u1"),
+                item.course_id,
+                EventType.CLICK,
+                day + timedelta(seconds=1),
+                RecommendationId(name),
+            )
+            for n, item in enumerate(items[:clicked])
+        ]
+        uow.interactions.add_batch(clicks)
         uow.commit()
 
 
-def test_a_day_a_strategy_served_no_lists_breaks_its_ctr_line(sqlite_url):
+def _with_courses(sqlite_url):  # type: ignore[no-untyped-def]
     app = make_app(sqlite_url)
-    courses = [{"course_id": "course_a", "title": "A", "category": "C"}]
-    assert app.test_client().post("/api/v1/courses", json={"courses": courses}).status_code == 200
+    assert app.test_client().post("/api/v1/courses", json={"courses": COURSES}).status_code == 200
+    return app
+
+
+def test_a_day_a_strategy_served_no_lists_breaks_its_ctr_line(sqlite_url):
+    app = _with_courses(sqlite_url)
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     for days_ago in (3, 1):  # none two days ago
         _served_and_clicked(app, today - timedelta(days=days_ago))
@@ -46,6 +59,43 @@ def test_a_day_a_strategy_served_no_lists_breaks_its_ctr_line(sqlite_url):
     line = re.search(r'<g id="daily-ctr-content">\s*<path d="([^"]*)"', page)
     assert line, "the content strategy's line is drawn"
     assert line.group(1).count("M") == 2, "two measured days, apart: two pieces, not one line"
+    app.container.engine().dispose()
+
+
+def test_each_days_ctr_comes_with_how_many_courses_were_shown_and_a_day_of_too_few_is_not_drawn(
+    sqlite_url,
+):
+    """A day with 2 courses shown and 1 clicked was drawn as a 50% spike beside days of 4%:
+    the table gives each day's lists, courses shown and clicks, and the line leaves out a day
+    a strategy showed fewer than 20 courses (the page says so)."""
+    app = _with_courses(sqlite_url)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    _served_and_clicked(app, today - timedelta(days=2), shown=25, clicked=1)
+    _served_and_clicked(app, today - timedelta(days=1), shown=2, clicked=1)
+    page = app.test_client().get("/dashboard?days=7").get_data(as_text=True)
+    figure = page[page.index('data-chart="daily-ctr"') :]
+    figure = figure[: figure.index("</figure>")]
+    assert "fewer than 20 courses" in figure.split("<svg")[0] + figure.split("</svg>")[-1]
+    table = re.findall(r"<tr>(.*?)</tr>", figure.split('class="chart-data"')[1], re.DOTALL)
+    cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", row) for row in table]
+    header, *rows = cells
+    assert header[-1] == "CTR (%)" and {"lists", "courses shown", "clicked"} <= set(header)
+    shown = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    few = shown[f"{today - timedelta(days=1):%Y-%m-%d}"]
+    assert (few["lists"], few["courses shown"], few["clicked"], few["CTR (%)"]) == (
+        "1",
+        "2",
+        "1",
+        "50.00",
+    )
+    assert few["drawn"].startswith("no: fewer than 20")
+    enough = shown[f"{today - timedelta(days=2):%Y-%m-%d}"]
+    assert (enough["courses shown"], enough["CTR (%)"]) == ("25", "4.00")
+    assert enough["drawn"] == "yes"
+    line = re.search(r'<g id="daily-ctr-content">\s*<path d="([^"]*)"', figure)
+    assert line and line.group(1).count("M") == 1 and "L" not in line.group(1), "one day drawn"
+    ticks = re.findall(r'<g id="ytick_\d+">.*?>([\d.]+)</text>', figure, re.DOTALL)
+    assert ticks and max(float(t) for t in ticks) < 50, "no 50% spike on the axis"
     app.container.engine().dispose()
 
 
