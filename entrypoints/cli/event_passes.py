@@ -31,6 +31,7 @@ def check(path: Path, log: LogInteractions) -> Checked:
             errors = [e for _, event, said in chunk if event is None for e in said]
             valid = [(line, event) for line, event, _ in chunk if event is not None]
             kept = []
+            repeats = set()
             firsts = seen.earlier(
                 [(line, event.event_id, _columns(event)) for line, event in valid]
             )
@@ -43,6 +44,8 @@ def check(path: Path, log: LogInteractions) -> Checked:
                     )
                 else:
                     kept.append((line, event))
+                    if first:  # the same event again: written once, not "already stored"
+                        repeats.add(line)
             events, _ = uncredited(log, [event for _, event in kept])
             bad = set()
             for problem in log.check(events):
@@ -50,9 +53,11 @@ def check(path: Path, log: LogInteractions) -> Checked:
                 bad.add(line)
                 errors.append(f"line {line}: {problem['field']}: {problem['message']}")
             checked.add(errors)
-            checked.keep([event for line, event in kept if line not in bad])
+            good = [(line, event) for line, event in kept if line not in bad]
+            checked.repeated.extend(line for line, _ in good if line in repeats)
+            checked.keep([event for line, event in good if line not in repeats])
             checked.rows += len(chunk)
-            checked.good += len(kept) - len(bad)
+            checked.good += sum(1 for line, _ in good if line not in repeats)
     return checked
 
 

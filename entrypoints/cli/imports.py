@@ -172,6 +172,11 @@ def import_interactions(
             if batches.uncredited
             else ""
         )
+        + (
+            f"; {len(checked.repeated)} rows repeat an earlier row and count once"
+            if checked.repeated
+            else ""
+        )
     )
 
 

@@ -4,6 +4,7 @@ at a time, not the file."""
 
 from __future__ import annotations
 
+import heapq
 import shutil
 import tempfile
 from array import array
@@ -37,6 +38,8 @@ class Checked:
     errors: int = 0
     shown: list[str] = field(default_factory=list)
     bad_places: array[int] = field(default_factory=lambda: array("q"))
+    #: places of good items that repeat an earlier item as it was: one event, written once
+    repeated: array[int] = field(default_factory=lambda: array("q"))
     #: the good items, in file order, while there are at most KEPT (None: read the file again)
     kept: list | None = field(default_factory=list)  # type: ignore[type-arg]
 
@@ -90,8 +93,9 @@ def checking(items: Iterable[T], size: int, label: str, unit: str) -> Iterator[l
 
 
 def without_bad(items: Iterable[tuple[int, T]], checked: Checked) -> Iterator[tuple[int, T]]:
-    """(place, item) of the second read, but the bad items the first read found."""
-    bad = iter(checked.bad_places)
+    """(place, item) of the second read, but the bad items the first read found and the
+    repeats of an earlier item."""
+    bad = heapq.merge(checked.bad_places, checked.repeated)
     next_bad = next(bad, None)
     for place, item in items:
         while next_bad is not None and next_bad < place:

@@ -71,6 +71,21 @@ def events(first: int, count: int) -> str:
     )
 
 
+def test_a_row_repeated_in_the_file_is_not_said_to_be_already_stored(run, database_url, tmp_path):
+    """An LMS export that lists an event twice, imported into a database that never held it:
+    the repeat is one event, not one the database "already stored"."""
+    rows = events(0, 3)
+    (tmp_path / "events.csv").write_text(EVENTS_HEADER + rows + rows.splitlines(True)[1])
+    result = run("import-interactions", "--batch-size", "2", str(tmp_path / "events.csv"))
+    assert result.exit_code == 0
+    assert "imported 3 events (0 already stored); 1 rows repeat an earlier row and count once" in (
+        result.output
+    )
+    assert counts(database_url) == (2, 3)
+    again = run("import-interactions", str(tmp_path / "events.csv"))
+    assert "imported 0 events (3 already stored); 1 rows repeat" in again.output
+
+
 def test_events_are_written_in_batches_each_committed_so_a_crash_keeps_the_batches_before_it(
     run,
     database_url,
