@@ -516,7 +516,8 @@ def sources(
     """Where each flattened setting came from: a variable (and its file), the YAML, or a default."""
     variables = _variables()
     yaml_path = env.get("RS_TWO_TOWER_CONFIG") or DEFAULT_TWO_TOWER_CONFIG
-    pinned = settings.get("tuning_pins", {}).get("two_tower", {})
+    pins = settings.get("tuning_pins", {})
+    pinned = pins.get("two_tower", {})
     found: dict[str, str] = {}
     for key in flatten(settings):
         leaf = key.removeprefix("two_tower.")
@@ -545,6 +546,9 @@ def sources(
                 found[key] += " (until the trainer's settings search chooses another)"
         else:
             found[key] = "default"
+            if key.startswith("hybrid_weights.") and "hybrid" not in pins:
+                # web workers blend with the weights the trainer chose, as for two_tower above
+                found[key] += " (until the trainer's settings search chooses another)"
     return found
 
 

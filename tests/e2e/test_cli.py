@@ -525,6 +525,22 @@ def test_show_config_says_which_yaml_settings_the_trainers_search_may_replace(ru
     )
 
 
+def test_show_config_says_the_trainers_search_may_replace_the_default_hybrid_weights(
+    run, monkeypatch
+):
+    """Unpinned, the hybrid blends with the weights the trainer chose on the data: "default"
+    alone read as the weights in use."""
+    searched = " (until the trainer's settings search chooses another)"
+    sources = json.loads(run("show-config", "--json").output)["sources"]
+    assert sources["hybrid_weights.two_tower"] == "default" + searched
+    assert sources["hybrid_weights.sequence"] == "default" + searched
+    # one variable pins all five: the others are used at their defaults, never searched
+    monkeypatch.setenv("HYBRID_WEIGHTS_CONTENT", "0.5")
+    sources = json.loads(run("show-config", "--json").output)["sources"]
+    assert sources["hybrid_weights.content"] == "HYBRID_WEIGHTS_CONTENT (environment)"
+    assert sources["hybrid_weights.two_tower"] == "default"
+
+
 def test_a_bad_setting_is_a_clear_error(run, monkeypatch):
     monkeypatch.setenv("EMBEDDING_DIM", "sixty-four")
     result = CliRunner().invoke(cli, ["show-config"])
