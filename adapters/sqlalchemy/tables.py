@@ -65,6 +65,10 @@ interactions = Table(
     Index("ix_interactions_course_type", "course_id", "event_type"),
     Index("ix_interactions_occurred_at", "occurred_at"),
     Index("ix_interactions_recommendation", "recommendation_id"),
+    # The popular courses of a stats window (the dashboard's, every minute): the window's clicks
+    # and enrolments read from the index alone. With occurred_at alone, a window holding a
+    # fifth of the events made PostgreSQL read the whole table (migration 0010).
+    Index("ix_interactions_type_time_course", "event_type", "occurred_at", "course_id"),
 )
 
 slates = Table(
