@@ -244,7 +244,7 @@ class InMemoryStatsRepository(StatsRepository):
         categories = Counter(
             self.store.courses[e.course_id].category
             for e in events
-            if e.course_id in self.store.courses
+            if e.course_id in self.store.courses and self.store.courses[e.course_id].category
         )
         return UserStats(
             user_id,

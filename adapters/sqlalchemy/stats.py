@@ -84,7 +84,7 @@ class SqlStatsRepository(StatsRepository):
             .select_from(
                 interactions.join(courses, courses.c.course_id == interactions.c.course_id)
             )
-            .where(interactions.c.user_id == user_id)
+            .where(interactions.c.user_id == user_id, courses.c.category != "")
             .group_by(courses.c.category)
             .order_by(func.count().desc(), bytewise(courses.c.category))
             .limit(5),

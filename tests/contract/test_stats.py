@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -78,6 +79,23 @@ def test_an_unknown_learner_gets_zeros(stats):
         0.0,
     )
     assert nobody.top_categories == []
+
+
+def test_courses_without_a_category_are_no_category_of_the_learners(uow_factory):
+    """A learner's stats listed {"category": "", "count": 2} for their uncategorised courses."""
+    loose = [replace(CATALOG[0], course_id=CourseId(f"loose{n}"), category="") for n in (1, 2)]
+    with uow_factory() as uow:
+        uow.courses.upsert([*CATALOG, *loose])
+        uow.interactions.add_batch(
+            [
+                event("u1", "loose1", "view", 1),
+                event("u1", "loose2", "enroll", 2),
+                event("u1", "course_spanish_basic", "view", 3),
+            ]
+        )
+        uow.commit()
+    stats = ComputeStats(uow_factory, clock=lambda: NOW)
+    assert stats.user(UserId("u1")).top_categories == [("Languages", 1)]
 
 
 def test_global_stats_by_hand(stats):
