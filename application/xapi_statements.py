@@ -127,7 +127,8 @@ def _timestamp(value: Any, now: datetime, max_clock_skew: timedelta) -> datetime
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        # upper case: RFC 3339, which ISO 8601 timestamps are sent as, allows "t" and "z"
+        moment = datetime.fromisoformat(value.upper()) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None:

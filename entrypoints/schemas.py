@@ -87,6 +87,8 @@ class EventTime(fields.AwareDateTime):
     }
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str):  # RFC 3339 (the document's date-time) allows "t" and "z"
+            value = value.upper()
         try:
             moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
         except (OverflowError, OSError):

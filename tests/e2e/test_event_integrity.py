@@ -104,6 +104,14 @@ def test_a_timestamp_without_a_timezone_is_a_400(client):
     assert problem["field"] == "occurred_at" and "timezone" in problem["message"]
 
 
+def test_a_timestamp_in_lower_case_is_read_as_rfc_3339_allows(client):
+    """An LMS that sent "2026-11-01t10:00:00z" (RFC 3339, the document's date-time) got a 400."""
+    response = log(client, ev("u1", "course_sql_basic", at="2026-11-01t10:00:00z"))
+    assert response.status_code == 200, response.json
+    stats = client.get("/api/v1/recommendations/stats/user/u1").json
+    assert stats["top_categories"] == [{"category": "Data Science", "count": 1}]
+
+
 def test_an_event_more_than_five_minutes_ahead_is_a_400_a_little_ahead_is_fine(client):
     ahead = log(client, ev("u1", "course_sql_basic", at=_soon(10)))
     assert ahead.status_code == 400

@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -68,6 +68,15 @@ def test_a_statement_without_timestamp_happened_when_it_arrived():
     use_case, store = ingest()
     use_case.execute([statement({"account": {"homePage": "https://a.example", "name": "7"}})])
     assert [e.occurred_at for e in store.events.values()] == [NOW]
+
+
+def test_a_timestamp_in_lower_case_is_read_as_rfc_3339_allows():
+    """ "2026-11-01t10:00:00z" was refused as not ISO 8601; RFC 3339 allows the lower case."""
+    use_case, store = ingest()
+    actor = {"account": {"homePage": "https://a.example", "name": "7"}}
+    result = use_case.execute([statement(actor, timestamp="2026-11-01t10:00:00z")])
+    assert result.accepted == 1
+    assert [e.occurred_at for e in store.events.values()] == [datetime(2026, 11, 1, 10, tzinfo=UTC)]
 
 
 def test_a_module_completed_counts_for_its_course_only_as_much_as_the_mapping_allows():
