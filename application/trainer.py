@@ -85,7 +85,7 @@ class Trainer:
             return []
         self._fitted_at = now
         try:
-            fitted = self.fit().execute(force=force, progress=self.say)
+            fitted = self.fit().execute(force=force, progress=self.say, starting=self._fitting)
         except EmptyCatalog as error:
             self._beat(str(error))
             raise
@@ -98,6 +98,12 @@ class Trainer:
             fitted = [*fitted, *self._credit_bandit()]
         self._beat(summary(fitted))
         return fitted
+
+    def _fitting(self) -> None:
+        """Seen as fitting while a cycle fits (a long one read as the cycle before, its seen_at
+        ageing as a dead trainer's would), not once more if that is what it said last."""
+        if self._latest is None or self._latest[0] != FITTING:
+            self._beat(FITTING)
 
     def _credit_bandit(self) -> list[Fitted]:
         """The bandit's rewards, published like a fit: a publish the artifact directory refuses
@@ -205,8 +211,8 @@ class Trainer:
             stop.wait(self.poll_seconds)
 
 
-#: a trainer's line while its first cycle runs (its seen_at: when that cycle began), and a
-#: stopped trainer's (its seen_at: when it stopped)
+#: a trainer's line while a cycle fits (its seen_at: when that began), and a stopped trainer's
+#: (its seen_at: when it stopped)
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
 

@@ -154,8 +154,8 @@ class TrainerSchema(Schema):
     seen_at = fields.String(
         required=True,
         metadata={
-            "description": "when its latest fit cycle ended (while its first cycle runs, "
-            "'started: fitting', when that began; once stopped, when it stopped)"
+            "description": "when its latest fit cycle ended (while a cycle fits, "
+            "'started: fitting', when that fit began; once stopped, when it stopped)"
         },
     )
     last_cycle = fields.String(

@@ -256,8 +256,12 @@ class FitStrategies:
             )
 
     def execute(
-        self, force: bool = False, progress: Callable[[str], None] | None = None
+        self,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        starting: Callable[[], None] = lambda: None,
     ) -> list[Fitted]:
+        """Fits what is stale; `starting` is called once something will be, before the read."""
         say = progress or log.info
         with self.uow_factory() as uow:
             empty = uow.courses.count() == 0
@@ -271,6 +275,7 @@ class FitStrategies:
         held = [self._holding(name, restores) for name, restores in self.held.items()]
         if not stale and not two_tower:
             return held
+        starting()
         started = time.perf_counter()
         # What the models will know is what this read finds: a learner erased after it is in
         # them though the versions are published later. The erasure mark, read before the data,

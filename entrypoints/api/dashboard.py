@@ -312,10 +312,10 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
 
 def _status(trainer: dict[str, str]) -> str:
     """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
-    its first cycle runs (when that began) and once it stopped (when it did)."""
+    a cycle fits (when that began) and once it stopped (when it did)."""
     at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
     if trainer["last_cycle"] == FITTING:
-        return f"fitting since {at}: its first cycle, under way"
+        return f"fitting since {at}"
     if trainer["last_cycle"] == STOPPED:
         return f"stopped at {at}: no longer fitting"
     return f"last fit cycle ended {at}: {trainer['last_cycle']}"

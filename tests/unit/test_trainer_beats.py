@@ -17,8 +17,11 @@ class Fit:
     def __init__(self, cycles: list[list[Fitted]]) -> None:
         self.cycles = cycles
 
-    def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
-        return self.cycles.pop(0)
+    def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+        cycle = self.cycles.pop(0)
+        if cycle:  # something to fit, as FitStrategies says before it reads the data
+            starting()
+        return cycle
 
 
 def test_a_trainer_is_seen_when_it_starts_fitting_and_after_each_fit_cycle():
@@ -52,6 +55,48 @@ def test_a_trainer_is_seen_when_it_starts_fitting_and_after_each_fit_cycle():
     assert listed.worker == "host:7" and listed.started_at == NOW
     assert listed.last_cycle == "up to date: nothing to refit"
     assert listed.seen_at > NOW + timedelta(minutes=1)
+
+
+def test_a_later_cycle_is_seen_fitting_while_it_fits_and_a_cycle_with_nothing_to_fit_is_not():
+    """A long refit read as the cycle before ("up to date"), its seen_at ageing as a dead
+    trainer's would, until it ended."""
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    moments = iter(NOW + timedelta(minutes=m) for m in range(20))
+    trainer = Trainer(
+        lambda: fit,
+        Jobs,
+        fit_interval=0,
+        uow_factory=uow,
+        worker="h:1",
+        clock=lambda: next(moments),
+    )
+
+    def listed() -> tuple[str, object]:
+        with uow() as unit:
+            (beat,) = unit.trainers.recent(NOW - timedelta(days=1))
+        return beat.last_cycle, beat.seen_at
+
+    class Watched(Fit):
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+            def watched() -> None:
+                starting()
+                during.append(listed())
+
+            return super().execute(force, progress, watched)
+
+    during: list[tuple[str, object]] = []
+    fit = Watched([[Fitted("popularity", "v1", 0.1)], [], [Fitted("item_cf", "v2", 0.1)]])
+    trainer.run_once()
+    assert listed()[0] == "published popularity"
+    trainer.run_once()  # nothing to refit: no beat says it is fitting
+    assert listed()[0] == "up to date: nothing to refit" and len(during) == 1
+    up_to_date_at = listed()[1]
+    trainer.run_once()
+    (first, _), (later, later_at) = during
+    assert first == later == "started: fitting"
+    assert later_at > up_to_date_at  # seen when the refit began, not only when it ends
+    assert listed()[0] == "published item_cf"
 
 
 def test_a_trainer_is_seen_when_it_starts_even_if_its_first_job_never_ends():
@@ -116,7 +161,7 @@ def test_a_fit_cycle_that_crashes_is_seen_as_failed_and_the_trainer_goes_on():
     seen: list[str] = []
 
     class Crashing:
-        def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
             with uow() as unit:  # the cycle before, as every host reads it
                 seen.extend(t.last_cycle for t in unit.trainers.recent(NOW - timedelta(days=1)))
             if len(seen) > 1:

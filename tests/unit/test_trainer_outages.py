@@ -23,7 +23,7 @@ class Fit:
     def __init__(self, stop: threading.Event, outage: int) -> None:
         self.stop, self.outage, self.cycles = stop, outage, 0
 
-    def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+    def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
         self.cycles += 1
         if self.cycles <= self.outage:
             raise StorageUnavailable("OperationalError: connection refused")
@@ -79,7 +79,7 @@ def test_a_forced_trainer_refits_everything_at_its_first_cycle_then_keeps_runnin
     forced: list[bool] = []
 
     class Recorded:
-        def execute(self, force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
             forced.append(force)
             if len(forced) == 3:
                 stop.set()
@@ -95,9 +95,9 @@ def test_a_forced_trainer_started_during_an_outage_forces_the_first_cycle_that_g
     forced: list[bool] = []
     execute = fit.execute
 
-    def recorded(force: bool = False, progress=None):  # type: ignore[no-untyped-def]
+    def recorded(force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
         forced.append(force)
-        return execute(force, progress)
+        return execute(force, progress, starting)
 
     fit.execute = recorded  # type: ignore[method-assign]
     Trainer(lambda: fit, Jobs, fit_interval=0, poll_seconds=0).run_forever(stop, force=True)
