@@ -16,6 +16,8 @@ from sqlalchemy import Connection, inspect, make_url, text
 
 import migrations
 from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.tables import metadata
+from application.ports import UnusableDatabase
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ def upgrade(url: str, revision: str = "head", create: bool = True) -> str | None
     with _alone(url):
         if revision == "head":
             newer = _unknown_revisions(url, create)
+            if newer is None:
+                _refuse_foreign_tables(url)
             if newer:
                 left = (
                     f"the database schema is at revision {', '.join(sorted(newer))}, newer than "
@@ -79,13 +83,36 @@ def _alone(url: str) -> Iterator[None]:
         engine.dispose()
 
 
-def _unknown_revisions(url: str, create: bool) -> set[str]:
+def _unknown_revisions(url: str, create: bool) -> set[str] | None:
+    """The database's revisions this version does not know; None when it has none at all."""
     engine = build_engine(url, create=create)
     try:
         with engine.connect() as connection:
-            return _current(connection) - known_revisions()[0]
+            current = _current(connection)
+            return current - known_revisions()[0] if current else None
     finally:
         engine.dispose()
+
+
+def _refuse_foreign_tables(url: str) -> None:
+    """A database without this service's schema that holds a table of one of its names is
+    someone else's (RS_DB_NAME's default, `lms`, is the LMS's own, whose catalog is `courses`
+    too): creating the schema would fail on it, halfway on SQLite, in a traceback."""
+    engine = build_engine(url)
+    try:
+        with engine.connect() as connection:
+            taken = sorted(set(inspect(connection).get_table_names()) & set(metadata.tables))
+    finally:
+        engine.dispose()
+    if taken:
+        raise UnusableDatabase(
+            f"the database {make_url(url).database!r} already holds a table named as one of "
+            f"this service's ({', '.join(taken)}) but no schema of this service: it is another "
+            "application's database (or this service's, restored without its alembic_version "
+            "table or left by a first `recsys init-db` cut short); point "
+            "RS_DATABASE_URL at a database of the service's own (`createdb recsys`, then "
+            "`recsys init-db`)"
+        )
 
 
 def _current(connection: Connection) -> set[str]:

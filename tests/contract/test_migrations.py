@@ -258,3 +258,41 @@ def test_a_migration_rewriting_a_large_table_may_take_longer_than_a_request(
                 )
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_database_holding_another_applications_tables_is_refused_and_left_as_it_is(
+    backend, tmp_path
+):
+    """RS_DB_NAME's default is `lms`: pointed at the LMS's own database, whose catalog table is
+    called courses too, init-db (and every trainer starting) failed with a 120-line traceback
+    ending in 'relation "courses" already exists', while serve told the operator to run init-db."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.migrate import upgrade
+    from application.ports import UnusableDatabase
+
+    database = (
+        _scratch_database("recsys_lms")
+        if backend == "postgres"
+        else contextlib.nullcontext(f"sqlite:///{tmp_path / 'lms.db'}")
+    )
+    with database as url:
+        engine = build_engine(url, create=True)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE courses (id INTEGER PRIMARY KEY)"))
+                connection.execute(text("INSERT INTO courses VALUES (7)"))
+            with pytest.raises(UnusableDatabase) as refused:
+                upgrade(url)
+            assert str(refused.value).startswith(
+                f"the database {make_url(url).database!r} already holds a table named as one "
+                "of this service's (courses) but no schema of this service:"
+            )
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT id FROM courses")).scalars().all() == [7]
+                assert not build_engine(url).dialect.has_table(connection, "alembic_version")
+        finally:
+            engine.dispose()

@@ -228,3 +228,20 @@ def test_a_postgresql_database_or_role_the_server_lacks_is_said_so_not_to_retry(
     name = "recsys_no_such_database" if missing == "database" else "recsys_no_such_role"
     assert said.startswith(f"Error: the PostgreSQL server has no {missing} '{name}': make it")
     assert "retry" not in said
+
+
+@pytest.mark.parametrize("command", [["init-db"], ["trainer", "--once"]])
+def test_init_db_on_another_applications_database_says_so_in_one_line(
+    command, tmp_path, monkeypatch
+):
+    import sqlite3
+
+    path = tmp_path / "lms.db"
+    with sqlite3.connect(path) as lms:  # the LMS's own catalog table
+        lms.execute("CREATE TABLE courses (id INTEGER PRIMARY KEY, name TEXT)")
+    monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = result.output.strip().splitlines()
+    assert len(said) == 1 and "another application's database" in said[0], result.output
