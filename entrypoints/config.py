@@ -4,6 +4,7 @@ variable, the value and what is allowed."""
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -245,6 +246,28 @@ def read_sourced_environment(
     for key, value in os.environ.items():
         values[key], sources[key] = value, "environment"
     return values, sources
+
+
+#: variables of the service read apart from the settings: no misspelt setting
+OTHER_VARIABLES = frozenset(
+    {"RS_DATA_DIR", "RS_TEST_DATABASE_URL", "RS_BENCH_SERVER_URL", "RS_FUZZ_CASES"}
+)
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """A line for each variable named like the service's that it does not read, with the one
+    most likely meant: a misspelt one is otherwise ignored without a word (RS_MODEL_DIR left a
+    host publishing to ./models, where no other host looks)."""
+    known = {str(field.alias) for field in Settings.model_fields.values()} | OTHER_VARIABLES
+    said = []
+    for name in sorted(env):
+        if name.startswith(("RS_", "HYBRID_WEIGHT")) and name not in known:
+            meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+            said.append(
+                f"{name} is no setting of this service and is ignored"
+                + (f" (did you mean {meant[0]}?)" if meant else "")
+            )
+    return said
 
 
 def _ipv6(host: str) -> bool:

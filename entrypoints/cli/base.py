@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 
 from application.ports import UnusableDatabase
 from entrypoints import logs
-from entrypoints.config import ConfigError, load_settings
+from entrypoints.config import ConfigError, load_settings, read_environment, unknown_variables
 
 if TYPE_CHECKING:
     from entrypoints.container import Container
@@ -26,6 +27,8 @@ def cli() -> None:
     # Before the settings are validated (a command reports a bad value): fall back to "auto".
     kind = os.environ.get("RS_LOG_FORMAT", "auto")
     logs.configure(kind if kind in ("json", "console") else "auto")
+    for line in unknown_variables(read_environment()):
+        logging.getLogger("recsys.config").warning("%s", line)
 
 
 def container_of(ctx: click.Context, schema: bool = True) -> Container:

@@ -129,3 +129,41 @@ def test_serve_on_a_database_never_migrated_stops_before_it_binds_and_says_to_ru
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: the database has no schema: run `recsys init-db`"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("RS_MODEL_DIR", "RS_MODELS_DIR"),
+        ("RS_FIT_INTERVALL", "RS_FIT_INTERVAL"),
+        ("HYBRID_WEIGHT_CONTENT", "HYBRID_WEIGHTS_CONTENT"),
+        ("RS_DATABASE_URI", "RS_DATABASE_URL"),
+    ],
+)
+def test_a_misspelt_variable_is_named_with_the_setting_meant_instead_of_silently_ignored(
+    variable, meant, tmp_path
+):
+    """RS_MODEL_DIR=/mnt/recsys-models on one host left it publishing to ./models, on its own
+    disk, and nothing said why the other hosts never saw its versions."""
+    env = _serving(tmp_path / "recsys.db", free_port()) | {variable: "/mnt/recsys-models"}
+    env["RS_LOG_FORMAT"] = "console"
+    command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith(
+        f"WARNING recsys.config: {variable} is no setting of this service and is ignored "
+        f"(did you mean {meant}?)"
+    ), line
+
+
+def test_only_variables_of_the_service_are_warned_of(tmp_path):
+    env = _serving(tmp_path / "recsys.db", free_port()) | {
+        "RS_DATA_DIR": str(tmp_path),
+        "RS_TEST_DATABASE_URL": "sqlite://",
+        "RS_LOG_LEVEL": "INFO",
+        "HOME_DIR": "/x",
+    }
+    command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
