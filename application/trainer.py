@@ -105,6 +105,17 @@ class Trainer:
         if self._latest is None or self._latest[0] != FITTING:
             self._beat(FITTING)
 
+    def run_once_then_stop(self, force: bool = False) -> list[Fitted]:
+        """One cycle, then leave (`recsys trainer --once`, from cron say): its row keeps what
+        the cycle did and says it stopped, rather than read as a trainer at rest and later,
+        its seen_at ageing, as one killed or stuck."""
+        try:
+            return self.run_once(force=force)
+        finally:
+            # what the cycle said (an empty catalog too), unless it never ended
+            latest = self._latest[0] if self._latest is not None else FITTING
+            self._beat_stopped("" if latest == FITTING else f"{latest}; {RAN_ONCE}")
+
     def _credit_bandit(self) -> list[Fitted]:
         """The bandit's rewards, published like a fit: a publish the artifact directory refuses
         (a full disk) fails it alone in one line, as it does a strategy, not the whole cycle."""
@@ -149,12 +160,12 @@ class Trainer:
         except Exception:  # noqa: BLE001 - the database may be what failed: the log has it
             log.debug("could not record the failed cycle", exc_info=True)
 
-    def _beat_stopped(self) -> None:
+    def _beat_stopped(self, last_cycle: str = "") -> None:
         """A trainer that leaves says so (stopped, interrupted mid-fit, or no database where it
         points): its last cycle, "up to date" say, read as a trainer alive and at rest until its
         seen_at aged. Killed outright (SIGKILL), it cannot: an old seen_at tells."""
         try:
-            self._beat(STOPPED)
+            self._beat(last_cycle or STOPPED)
         except Exception:  # noqa: BLE001 - the database may be why it stops: the log has it
             log.debug("could not record that the trainer stopped", exc_info=True)
 
@@ -215,6 +226,8 @@ class Trainer:
 #: (its seen_at: when it stopped)
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
+#: how the cycle of a trainer run once ends
+RAN_ONCE = "stopped: ran once"
 
 
 def summary(fitted: Sequence[Fitted]) -> str:

@@ -46,7 +46,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         try:
             if migrate is not None:
                 migrate()
-            fitted = process.run_once(force=force)
+            fitted = process.run_once_then_stop(force=force)
         except (UnusableDatabase, EmptyCatalog) as error:
             raise click.ClickException(str(error)) from None
         for item in fitted:

@@ -184,3 +184,24 @@ def test_an_ensembles_epochs_are_shown_per_member_never_summed_past_the_limit(sq
     assert figures["members"] == 3 and type(figures["members"]) is int
     assert type(figures["epochs_run"]) is int
     app.container.engine().dispose()
+
+
+def test_a_trainer_run_once_is_listed_with_what_it_did_and_that_it_stopped(
+    sqlite_url, tmp_path, monkeypatch
+):
+    """`recsys trainer --once` from cron left a row per run that read as a trainer alive and at
+    rest, then, as its seen_at aged, as one killed or stuck."""
+    from click.testing import CliRunner
+
+    from entrypoints.cli import cli
+    from tests.conftest import CATALOG
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"))
+    app.container.upsert_courses().execute(CATALOG)
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    result = CliRunner().invoke(cli, ["trainer", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert row["last_cycle"].startswith("published popularity, content")
+    assert row["last_cycle"].endswith("; stopped: ran once")

@@ -240,3 +240,23 @@ def test_a_trainer_that_stops_says_so_and_no_longer_reads_as_at_rest(how):
     with uow() as unit:
         (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
     assert listed.worker == "host:7" and listed.last_cycle == "stopped: no longer fitting"
+
+
+def test_a_trainer_run_once_says_what_it_did_and_that_it_stopped():
+    """`recsys trainer --once` (from cron, say) left a row that read as a trainer alive and at
+    rest ('published popularity'), then, its seen_at ageing, as one killed or stuck."""
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    trainer = Trainer(
+        lambda: Fit([[Fitted("popularity", "v1", 0.1)]]),
+        Jobs,
+        fit_interval=0,
+        uow_factory=uow,
+        worker="host:7",
+        clock=lambda: NOW,
+    )
+    trainer.run_once_then_stop()
+    with uow() as unit:
+        (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert listed.last_cycle == "published popularity; stopped: ran once"
+    assert listed.tally.fits == {("popularity", "published"): 1}
