@@ -19,7 +19,7 @@ from entrypoints.cli import (  # noqa: F401 - registers the commands
     versions,
     xapi,
 )
-from entrypoints.cli.base import cli
+from entrypoints.cli.base import cli, starting
 
 
 def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
@@ -28,6 +28,8 @@ def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
     # The ~300k objects imported at start live as long as the command: frozen, the collector stops
     # rescanning them on every full collection (4x faster reading of a 100k-statement export).
     gc.freeze()
+    if command is not cli:
+        starting()  # the group would have
     try:
         return command(prog_name=prog_name)
     except UnusableDatabase as error:  # no database there: retrying would not help

@@ -24,6 +24,11 @@ T = TypeVar("T")
 @click.group()
 def cli() -> None:
     """Course recommendation service."""
+    starting()
+
+
+def starting() -> None:
+    """What every command does first (also one run by its original name, outside the group)."""
     # Before the settings are validated (a command reports a bad value): fall back to "auto".
     kind = os.environ.get("RS_LOG_FORMAT", "auto")
     logs.configure(kind if kind in ("json", "console") else "auto")

@@ -147,14 +147,19 @@ def test_a_misspelt_variable_is_named_with_the_setting_meant_instead_of_silently
     disk, and nothing said why the other hosts never saw its versions."""
     env = _serving(tmp_path / "recsys.db", free_port()) | {variable: "/mnt/recsys-models"}
     env["RS_LOG_FORMAT"] = "console"
-    command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    (line,) = done.stderr.strip().splitlines()
-    assert line.endswith(
-        f"WARNING recsys.config: {variable} is no setting of this service and is ignored "
-        f"(did you mean {meant}?)"
-    ), line
+    for command in (
+        ["entrypoints.cli", "show-config"],
+        ["entrypoints.update_online_model", "--help"],  # the original form, outside the group
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.endswith(
+            f"WARNING recsys.config: {variable} is no setting of this service and is ignored "
+            f"(did you mean {meant}?)"
+        ), line
 
 
 def test_only_variables_of_the_service_are_warned_of(tmp_path):
