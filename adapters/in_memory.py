@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections import Counter, defaultdict
@@ -18,6 +19,7 @@ from application.ports import (
     DailyStats,
     Erasure,
     ErasureRepository,
+    FitTurn,
     InteractionRepository,
     Job,
     JobRepository,
@@ -62,6 +64,8 @@ class InMemoryStore:
         self.catalog_changes = 0
         self.event_removals = 0
         self.lock = threading.RLock()
+        #: the fitting turn of the trainers sharing this store (InMemoryFitTurn)
+        self.fit_turn = threading.Lock()
 
     def copy(self) -> InMemoryStore:
         twin = InMemoryStore()
@@ -566,3 +570,20 @@ def _shown(slate: Slate | None, event: Interaction) -> bool:
         and slate.user_id == event.user_id
         and any(item.course_id == event.course_id for item in slate.items)
     )
+
+
+class InMemoryFitTurn(FitTurn):
+    """The trainers of one process sharing a store take turns too."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[bool]:
+        if not self.store.fit_turn.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.store.fit_turn.release()

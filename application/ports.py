@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -482,6 +483,18 @@ class TrainerRepository(abc.ABC):
     @abc.abstractmethod
     def recent(self, since: datetime, limit: int | None = None) -> list[TrainerBeat]:
         """Trainers seen since `since`, the latest seen first, at most `limit` of them."""
+
+
+class FitTurn(abc.ABC):
+    """One trainer fits at a time, whichever host it runs on: trainers on several hosts (for
+    one to go on when another is gone) otherwise each ran the whole settings search and
+    training, and all but the first had their publish refused or replaced a model of the same
+    data."""
+
+    @abc.abstractmethod
+    def taken(self) -> contextlib.AbstractContextManager[bool]:
+        """Holds the turn while the block runs, and says True; says False at once, holding
+        nothing, while another trainer holds it. A trainer that dies lets go of it."""
 
 
 class AdminSessionRepository(abc.ABC):

@@ -1,10 +1,12 @@
 """The trainer: the one process kind that fits. It runs queued jobs, refits whatever the data has
 outdated (at most every `fit_interval` seconds) and credits the bandit; web workers only load
-what it publishes. Several trainers may run (one per host): jobs are claimed by one of them, and
-publishes are compare-and-swap, so they never undo each other's work."""
+what it publishes. Several trainers may run (one per host): jobs are claimed by one of them, one
+fits at a time (the others stand by, to go on when it is gone), and publishes are
+compare-and-swap, so they never undo each other's work."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -14,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import (
+    FitTurn,
     Job,
     LastFit,
     StorageUnavailable,
@@ -44,6 +47,7 @@ class Trainer:
         uow_factory: Callable[[], UnitOfWork] | None = None,
         worker: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fit_turn: FitTurn | None = None,
     ) -> None:
         self.fit = fit
         self.jobs = jobs
@@ -54,6 +58,8 @@ class Trainer:
         #: where each fit cycle is recorded for every host to see (none: not recorded)
         self.uow_factory, self.worker, self.clock = uow_factory, worker, clock
         self.started_at = clock()
+        #: one trainer fits at a time (none: this one is alone)
+        self.fit_turn = fit_turn
         self._fitted_at: float | None = None
         #: the latest beat: (what its cycle did, when it ended)
         self._latest: tuple[str, datetime] | None = None
@@ -84,6 +90,17 @@ class Trainer:
                 self._beat(*self._latest)
             return []
         self._fitted_at = now
+        turn = self.fit_turn.taken() if self.fit_turn else contextlib.nullcontext(True)
+        with turn as ours:
+            if not ours:
+                if self._latest is None or self._latest[0] != STANDING_BY:
+                    self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
+                self._beat(STANDING_BY)
+                return []
+            return self._fit_cycle(force)
+
+    def _fit_cycle(self, force: bool) -> list[Fitted]:
+        """Refits what is due, credits the bandit and says so: while this trainer has the turn."""
         try:
             fitted = self.fit().execute(force=force, progress=self.say, starting=self._fitting)
         except EmptyCatalog as error:
@@ -226,6 +243,8 @@ class Trainer:
 #: (its seen_at: when it stopped)
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
+#: a trainer's line while another holds the fitting turn (it runs jobs meanwhile)
+STANDING_BY = "standing by: another trainer is fitting"
 #: how the cycle of a trainer run once ends
 RAN_ONCE = "stopped: ran once"
 

@@ -13,12 +13,13 @@ from adapters.demo_data import demo_data
 from adapters.demo_slates import demo_lists_served, demo_slates
 from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.implicit_peer import ImplicitRecommender
-from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.in_memory import InMemoryFitTurn, InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender, live_popularity
 from adapters.sequence import SequenceRecommender
 from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.engine import build_engine, on_answer
+from adapters.sqlalchemy.fit_turn import SqlFitTurn
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.tfidf import ContentRecommender
@@ -92,6 +93,12 @@ class Container(containers.DeclarativeContainer):
         sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine, breaker),
     )
     migrate = providers.Callable(upgrade, config.database_url)
+    #: one trainer fits at a time, on every host
+    fit_turn = providers.Selector(
+        backend,
+        memory=providers.Factory(InMemoryFitTurn, memory_store),
+        sqlalchemy=providers.Factory(SqlFitTurn, engine),
+    )
     #: `watch_answers(callback)`: callback() after every statement the database answers (a web
     #: worker logs when an outage is over); the in-memory store has no outages
     watch_answers = providers.Selector(
@@ -234,6 +241,7 @@ class Container(containers.DeclarativeContainer):
         fit_interval=config.fit_interval_seconds,
         uow_factory=uow.provider,
         worker=providers.Callable(_worker_name),
+        fit_turn=fit_turn,
     )
 
     demo_data = providers.Object(demo_data)

@@ -60,3 +60,49 @@ def test_what_a_trainer_did_is_kept_with_its_latest_cycle_for_every_host_to_repo
     with uow_factory() as uow:
         (latest,) = uow.trainers.recent(NOW - timedelta(days=1), limit=1)
     assert latest.worker == "w:1" and latest.tally == tally
+
+
+def test_one_trainer_fits_at_a_time_and_one_that_dies_lets_go_of_the_turn(database_url):
+    """Trainers on several hosts each ran the whole settings search and training of the same
+    data. The turn is one for every host of the database, and a trainer killed while it fits
+    (SIGKILL: nothing of it runs) must not keep it from the others."""
+    import subprocess
+    import sys
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from adapters.sqlalchemy.engine import build_engine\n"
+            "from adapters.sqlalchemy.fit_turn import SqlFitTurn\n"
+            f"with SqlFitTurn(build_engine({database_url!r})).taken() as ours:\n"
+            "    print(ours, flush=True)\n"
+            "    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    engine = build_engine(database_url)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        turn = SqlFitTurn(engine)
+        with turn.taken() as ours:
+            assert ours is False  # another host's trainer is fitting
+        holder.kill()
+        holder.wait(timeout=30)
+        other_host = build_engine(database_url)
+        with turn.taken() as ours:
+            assert ours is True
+            with SqlFitTurn(other_host).taken() as theirs:
+                assert theirs is False
+        other_host.dispose()
+        with turn.taken() as ours:
+            assert ours is True  # given back when the fit ended
+    finally:
+        holder.kill()
+        holder.communicate()
+        engine.dispose()

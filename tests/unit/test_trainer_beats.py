@@ -260,3 +260,42 @@ def test_a_trainer_run_once_says_what_it_did_and_that_it_stopped():
         (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
     assert listed.last_cycle == "published popularity; stopped: ran once"
     assert listed.tally.fits == {("popularity", "published"): 1}
+
+
+def test_a_second_trainer_stands_by_while_one_fits_then_fits_when_the_turn_is_free():
+    """Two trainers (one per host) each ran the whole search and training of the same data."""
+    from adapters.in_memory import InMemoryFitTurn
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    said: list[str] = []
+
+    def trainer(worker: str, fit: Fit) -> Trainer:
+        return Trainer(
+            lambda: fit,
+            Jobs,
+            fit_interval=0,
+            say=said.append,
+            uow_factory=uow,
+            worker=worker,
+            clock=lambda: NOW,
+            fit_turn=InMemoryFitTurn(store),
+        )
+
+    second_fit = Fit([[Fitted("item_cf", "v3", 0.1)]])
+    second = trainer("b:2", second_fit)
+
+    class FitsWhileTheOtherTries(Fit):
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+            assert second.run_once() == []  # the second trainer's cycle, in the middle of this fit
+            return super().execute(force, progress, starting)
+
+    first = trainer("a:1", FitsWhileTheOtherTries([[Fitted("item_cf", "v2", 0.1)]]))
+    first.run_once()
+    assert second_fit.cycles == [[Fitted("item_cf", "v3", 0.1)]], "the second never fitted"
+    assert "standing by: another trainer is fitting; it tries again every 0s" in said
+    with uow() as unit:
+        rows = {t.worker: t.last_cycle for t in unit.trainers.recent(NOW - timedelta(days=1))}
+    assert rows == {"a:1": "published item_cf", "b:2": "standing by: another trainer is fitting"}
+    second.run_once()  # the turn is free again
+    assert second_fit.cycles == []

@@ -1,0 +1,71 @@
+"""The fitting turn on the shared database: PostgreSQL's advisory lock, held by a connection of
+its own for as long as the fit lasts (a trainer that dies closes it, and the lock goes with it);
+on SQLite, which one host reaches, a lock on a file beside the database."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine, text
+
+from application.ports import FitTurn, StorageUnavailable
+
+#: the advisory lock key of the fitting turn (any number no other lock uses)
+FIT_LOCK = 0x7265637379730F17
+
+
+class SqlFitTurn(FitTurn):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[bool]:
+        if self.engine.dialect.name == "postgresql":
+            with self._advisory() as ours:
+                yield ours
+        elif (path := _sqlite_path(self.engine.url.database)) is None:
+            yield True  # a database of this process alone
+        else:
+            with _file_lock(f"{path}.fit-turn") as ours:
+                yield ours
+
+    @contextlib.contextmanager
+    def _advisory(self) -> Iterator[bool]:
+        with self.engine.connect() as connection:
+            ours = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": FIT_LOCK}
+            ).scalar_one()
+            connection.commit()  # the lock is the session's: no transaction left open meanwhile
+            try:
+                yield ours
+            finally:
+                if ours:
+                    with contextlib.suppress(StorageUnavailable):  # cut: the lock went with it
+                        connection.execute(
+                            text("SELECT pg_advisory_unlock(:key)"), {"key": FIT_LOCK}
+                        )
+                        connection.commit()
+
+
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[bool]:
+    with open(path, "a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _sqlite_path(database: str | None) -> str | None:
+    """The file of a SQLite database, also named as a URI (`file:...`, as build_engine does)."""
+    if database and database.startswith("file:"):
+        database = unquote(urlsplit(database).path)
+    return None if database in (None, "", ":memory:") else database
