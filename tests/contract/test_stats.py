@@ -356,10 +356,10 @@ def test_the_daily_figures_read_credited_events_and_shown_courses_from_indexes_a
                     dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
                 )
             )
-            [week] = [r for r in connection.execute(statement) if r[0] == "2026-11-01"]
+            [last_day] = [r for r in connection.execute(statement) if str(r[0]) == "2026-11-01"]
     finally:
         engine.dispose()
-    assert week[2:] == (6, 6, 6, 0)  # the six lists of the last day, each clicked
+    assert last_day[2:] == (6, 6, 6, 0)  # the six lists of the last day, each clicked
     dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # as autovacuum keeps large tables
