@@ -97,6 +97,8 @@ class Trainer:
                     self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
                 self._beat(STANDING_BY)
                 return []
+            if self._latest is not None and self._latest[0] == STANDING_BY:
+                self.say("the fitting turn is free: this trainer fits again")
             return self._fit_cycle(force)
 
     def _fit_cycle(self, force: bool) -> list[Fitted]:

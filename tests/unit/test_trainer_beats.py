@@ -299,3 +299,4 @@ def test_a_second_trainer_stands_by_while_one_fits_then_fits_when_the_turn_is_fr
     assert rows == {"a:1": "published item_cf", "b:2": "standing by: another trainer is fitting"}
     second.run_once()  # the turn is free again
     assert second_fit.cycles == []
+    assert said[-1] == "the fitting turn is free: this trainer fits again"
