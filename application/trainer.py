@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,8 +58,8 @@ class Trainer:
         #: where each fit cycle is recorded for every host to see (none: not recorded)
         self.uow_factory, self.worker, self.clock = uow_factory, worker, clock
         self.started_at = clock()
-        #: one trainer fits at a time (none: this one is alone)
-        self.fit_turn = fit_turn
+        #: one trainer fits at a time (none: this one is alone); how long to wait for the turn
+        self.fit_turn, self.turn_wait = fit_turn, 2.0
         self._fitted_at: float | None = None
         #: the latest beat: (what its cycle did, when it ended)
         self._latest: tuple[str, datetime] | None = None
@@ -90,8 +90,7 @@ class Trainer:
                 self._beat(*self._latest)
             return []
         self._fitted_at = now
-        turn = self.fit_turn.taken() if self.fit_turn else contextlib.nullcontext(True)
-        with turn as ours:
+        with self._turn() as ours:
             if not ours:
                 if self._latest is None or self._latest[0] != STANDING_BY:
                     self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
@@ -100,6 +99,22 @@ class Trainer:
             if self._latest is not None and self._latest[0] == STANDING_BY:
                 self.say("the fitting turn is free: this trainer fits again")
             return self._fit_cycle(force)
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[bool]:
+        """The fitting turn, waited for a moment: another trainer's cycle with nothing to fit
+        holds it for milliseconds, and its own beat would otherwise flicker to standing by."""
+        if self.fit_turn is None:
+            yield True
+            return
+        waited = 0.0
+        while True:
+            with self.fit_turn.taken() as ours:
+                if ours or waited >= self.turn_wait:
+                    yield ours
+                    return
+            time.sleep(TURN_POLL_SECONDS)
+            waited += TURN_POLL_SECONDS
 
     def _fit_cycle(self, force: bool) -> list[Fitted]:
         """Refits what is due, credits the bandit and says so: while this trainer has the turn."""
@@ -245,6 +260,7 @@ class Trainer:
 #: (its seen_at: when it stopped)
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
+TURN_POLL_SECONDS = 0.25
 #: a trainer's line while another holds the fitting turn (it runs jobs meanwhile)
 STANDING_BY = "standing by: another trainer is fitting"
 #: how the cycle of a trainer run once ends

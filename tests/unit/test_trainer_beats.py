@@ -284,6 +284,7 @@ def test_a_second_trainer_stands_by_while_one_fits_then_fits_when_the_turn_is_fr
 
     second_fit = Fit([[Fitted("item_cf", "v3", 0.1)]])
     second = trainer("b:2", second_fit)
+    second.turn_wait = 0.5  # then it stands by: the first trainer's fit outlasts it
 
     class FitsWhileTheOtherTries(Fit):
         def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
@@ -300,3 +301,26 @@ def test_a_second_trainer_stands_by_while_one_fits_then_fits_when_the_turn_is_fr
     second.run_once()  # the turn is free again
     assert second_fit.cycles == []
     assert said[-1] == "the fitting turn is free: this trainer fits again"
+
+
+def test_a_trainer_waits_a_moment_for_the_turn_another_holds_for_a_quick_cycle():
+    """Another trainer's cycle with nothing to fit holds the turn for milliseconds: colliding
+    with it every minute flipped this trainer's row to standing by."""
+    import threading
+
+    from adapters.in_memory import InMemoryFitTurn
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    fit = Fit([[Fitted("popularity", "v1", 0.1)]])
+    trainer = Trainer(
+        lambda: fit, Jobs, fit_interval=0, uow_factory=uow, worker="b:2", clock=lambda: NOW
+    )
+    trainer.fit_turn = InMemoryFitTurn(store)
+    store.fit_turn.acquire()  # the other trainer's quick cycle
+    threading.Timer(0.3, store.fit_turn.release).start()
+    trainer.run_once()
+    assert fit.cycles == []
+    with uow() as unit:
+        (row,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert row.last_cycle == "published popularity"
