@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from application.manifests import model_of
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
@@ -157,7 +158,7 @@ class FilesystemArtifactStore(ArtifactStore):
                 shutil.rmtree(versions / version, ignore_errors=True)
             raise
         os.replace(pointer, self.root / name / "current")
-        self._prune(name, version)
+        self._prune(name, version, replaced=current)
         return version
 
     def _manifest(self, name: str, version: str) -> dict[str, Any]:
@@ -167,9 +168,25 @@ class FilesystemArtifactStore(ArtifactStore):
             return {}
         return loaded if isinstance(loaded, dict) else {}
 
-    def _prune(self, name: str, current: str) -> None:
-        for old in self.versions(name)[self.keep :]:
-            if old != current:
+    def _prune(self, name: str, current: str, replaced: str | None) -> None:
+        """Keeps the newest version of each of the newest `keep` models: a reindex or a
+        rollback's copy holds a model kept already, and pushes no other out. Kept whatever
+        their model: the version answering now, the one it replaced (a web worker that has just
+        read `current` may be loading it), and the version it restores (workers fall back to
+        it)."""
+        kept = {current, replaced, self._manifest(name, current).get("restores")}
+        models: list[Any] = []
+        versions = self.versions(name)  # newest first
+        for version in versions:
+            model = model_of(self._manifest(name, version))
+            if model[0] is None:  # no readable manifest: a model of its own
+                model = (version, None)
+            if model not in models:
+                models.append(model)
+                if len(models) <= self.keep:
+                    kept.add(version)
+        for old in versions:
+            if old not in kept:
                 shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
 
     def current_version(self, name: str) -> str | None:

@@ -29,6 +29,13 @@ def fitted_with(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in recorded.items() if value is not None}
 
 
+def model_of(manifest: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What tells the model a version holds: when its data was read, and its settings. The
+    trainer fits a strategy twice from one read when a tuning changes its settings (two models,
+    one trained_at); a reindex or a rollback's copy keeps both."""
+    return manifest.get("trained_at") or manifest.get("created_at"), manifest.get("settings")
+
+
 def training_figures(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The validation figures the version recorded (two_tower's), counts as integers. Early
     stopping ends each ensemble member on its own: `epochs_run` is the most any member ran (at

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from application.manifests import fitted_before
+from application.manifests import fitted_before, model_of
 from application.ports import Artifact, ArtifactStore, CorruptArtifact, LatestErasure
 from domain.errors import InvalidStrategy
 
@@ -144,10 +144,7 @@ class RollBackModel:
 
 
 def _model(artifact: Artifact) -> tuple[str | None, Any]:
-    """What tells the model a version holds: when its data was read, and its settings. The
-    trainer fits a strategy twice from one read when a tuning changes its settings (two models,
-    one trained_at); a reindex or a rollback's copy keeps both."""
-    return artifact.trained_at, artifact.manifest.get("settings")
+    return model_of(artifact.manifest)
 
 
 class ReleaseModel:

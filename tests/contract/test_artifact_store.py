@@ -215,3 +215,34 @@ def test_a_publisher_whose_clock_is_behind_still_keeps_the_version_it_replaced(
     # a web worker that has just read `current` must still find that version
     assert store.versions("model") == [newest, replaced, first[-1]]
     assert store.current_version("model") == newest
+
+
+def test_versions_that_hold_a_kept_model_again_push_no_other_model_out(tmp_path):
+    """A rollback, its release and a reindex each publish the model rolled back to again: the
+    model rolled back from, and an older one, stay kept (the versions kept count models)."""
+    store = FilesystemArtifactStore(tmp_path, keep=3)
+    older, rolled_to, rolled_from = (
+        store.publish("model", {"f": bytes([day])}, {"trained_at": f"2026-11-0{day}T00:00:00"})
+        for day in (1, 2, 3)
+    )
+    again = {"trained_at": "2026-11-02T00:00:00", "restores": rolled_to}
+    held = store.publish("model", {"f": b"\x02"}, {**again, "held": True})
+    released = store.publish("model", {"f": b"\x02"}, {**again, "held": False})
+    reindexed = store.publish("model", {"f": b"\x02", "index": b"new"}, again)
+    # what answers, what it replaced (a reader may be loading it), what the rollback restores
+    assert store.versions("model") == [reindexed, released, rolled_from, rolled_to, older]
+    assert held not in store.versions("model")
+
+
+def test_only_the_newest_models_are_kept_besides_what_answers_and_what_it_restores(tmp_path):
+    store = FilesystemArtifactStore(tmp_path, keep=2)
+    first, second, third = (
+        store.publish("model", {"f": bytes([day])}, {"trained_at": f"2026-11-0{day}T00:00:00"})
+        for day in (1, 2, 3)
+    )
+    assert store.versions("model") == [third, second]
+    again = store.publish("model", {"f": b"\x02"}, {"trained_at": "2026-11-02T00:00:00"})
+    assert store.versions("model") == [again, third]  # the same model as `second`, newer
+    fourth = store.publish("model", {"f": b"\x04"}, {"trained_at": "2026-11-04T00:00:00"})
+    assert store.versions("model") == [fourth, again]
+    assert first not in store.versions("model")

@@ -387,3 +387,34 @@ def test_a_manual_two_tower_training_on_an_unwritable_models_dir_stops_before_tr
     assert "is not writable" in result.output and "nothing was trained" in result.output
     assert "training two_tower" not in result.output
     app.container.engine().dispose()
+
+
+def test_a_rollback_its_release_and_a_reindex_leave_the_models_to_go_back_to(sqlite_url, tmp_path):
+    """Each of the three publishes the model rolled back to again: they counted against
+    RS_KEEP_VERSIONS (3) as versions, and pushed out the model rolled back from and the one
+    before, so the next `recsys rollback` found nothing older to go back to."""
+    from tests.unit.test_two_tower import FAST
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"), two_tower=FAST)
+    app.container.upsert_courses().execute(CATALOG)
+    trained = []
+    for events in (FIRST, LATER[:3], LATER[3:]):
+        app.container.log_interactions().execute(events)
+        trained.append(app.container.train_two_tower().execute().version)
+    earliest, rolled_to, rolled_from = trained
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, list(args), obj=app.container, catch_exceptions=False)
+
+    rolled = run("rollback", "two_tower")
+    assert rolled.exit_code == 0 and f"rolled two_tower back to {rolled_to}" in rolled.output
+    assert run("rollback", "two_tower", "--release").exit_code == 0
+    assert run("rebuild-index").exit_code == 0
+
+    listed = run("model-versions", "two_tower").output
+    assert rolled_from in listed and earliest in listed
+    again = run("rollback", "two_tower")
+    assert again.exit_code == 0, again.output
+    assert f"rolled two_tower back to {earliest}" in again.output
+    assert run("rollback", "two_tower", "--to", rolled_from).exit_code == 0
+    app.container.engine().dispose()
