@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import yaml
 from dotenv import dotenv_values
@@ -162,6 +162,18 @@ class Settings(BaseModel):
             raise ValueError(
                 f"the host reads as {parts.hostname!r}, the password cut short {ENCODE}"
             )
+        if (
+            parts.scheme.startswith("postgresql")
+            and parts.path in ("", "/")
+            and "dbname" not in parse_qs(parts.query)
+            and not os.environ.get("PGDATABASE")
+        ):
+            # libpq would connect to the database named after the user: `postgres`, the
+            # maintenance database, which then "has no schema" and invites `recsys init-db`
+            raise ValueError(
+                "no database name: expected postgresql+psycopg://USER@HOST:5432/NAME "
+                "(without one, PostgreSQL connects to the database named after the user)"
+            )
         if parts.scheme.startswith("sqlite") and parts.path in ("", "/", "/:memory:"):
             raise ValueError(
                 "expected a file, e.g. sqlite:///var/recsys.db (an in-memory database would be "
@@ -290,7 +302,7 @@ def database_url(env: Mapping[str, str]) -> str:
             host = f"[{host.removeprefix('[').removesuffix(']')}]"
         return (
             f"postgresql+psycopg://{auth}@{host}:{env.get('RS_DB_PORT') or '5432'}"
-            f"/{env.get('RS_DB_NAME') or 'lms'}"
+            f"/{quote(env.get('RS_DB_NAME') or 'lms', safe='')}"
         )
     return DEFAULT_SQLITE_URL
 

@@ -23,6 +23,8 @@ BAD_SETTINGS = [
     ("RS_DIVERSITY_LAMBDA", "-1", "greater than or equal to 0"),
     ("RS_BANDIT_EPSILON", "1.5", "less than or equal to 1"),
     ("RS_DATABASE_URL", "mysql://db/lms", "postgresql+psycopg://"),
+    # PostgreSQL would connect to the database named after the user (its maintenance database)
+    ("RS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/", "no database name"),
     ("RS_PORT", "70000", "less than or equal to 65535"),
     ("RS_DB_HOST", "127.0.0.1:5432", "without a port (the port is RS_DB_PORT)"),
     ("RS_DB_HOST", "evil host", "expected a host name or IP address"),

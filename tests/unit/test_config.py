@@ -219,6 +219,42 @@ def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
         assert "hunter2" not in str(refused.value)
 
 
+def test_a_postgresql_url_without_a_database_name_is_refused_not_sent_to_the_users_database(
+    monkeypatch,
+):
+    """PostgreSQL connects a URL without one to the database named after the user (`postgres`,
+    the maintenance database), which then "has no schema: run `recsys init-db`"."""
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    for url in (
+        "postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/",
+        "postgresql://postgres:hunter2@127.0.0.1:5432",
+        "postgresql+psycopg://postgres:hunter2@127.0.0.1:5432/?sslmode=disable",
+    ):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"RS_DATABASE_URL": url})
+        said = str(refused.value)
+        assert said.startswith("invalid setting RS_DATABASE_URL='postgresql"), said
+        assert "no database name" in said and "hunter2" not in said, said
+    # libpq's own ways of naming it
+    assert load_settings({"RS_DATABASE_URL": "postgresql://app@/?dbname=lms&host=/run/pg"})
+    monkeypatch.setenv("PGDATABASE", "lms")
+    assert load_settings({"RS_DATABASE_URL": "postgresql+psycopg://app@db:5432/"})
+
+
+def test_a_database_name_is_a_name_in_the_url_rs_db_host_makes():
+    """RS_DB_NAME='?' made a URL without a database name, RS_DB_NAME='lms?sslmode=x' one with an
+    option nobody set."""
+    from sqlalchemy.engine import make_url
+
+    for name in ("?", "lms?sslmode=x", "a/b", "50%"):
+        url = make_url(database_url({"RS_DB_HOST": "db", "RS_DB_NAME": name}))
+        assert url.database == name and not url.query, url
+
+
 def test_a_bad_value_in_the_two_tower_yaml_stops_a_command_at_start_not_the_next_training(
     tmp_path,
 ):
