@@ -157,6 +157,14 @@ class Settings(BaseModel):
             parts.port  # noqa: B018 - parsing it is the check
         except ValueError:
             raise ValueError(f"the port must be a number from 0 to 65535 {ENCODE}") from None
+        query = parse_qs(parts.query)
+        # libpq's ?port=5432 (5432,5433 for several hosts): SQLAlchemy failed on any other
+        # with a traceback when the engine was built
+        ports = [p for v in query.get("port", []) for p in v.split(",")]
+        if parts.scheme.startswith("postgresql") and not all(
+            p.isdigit() and int(p) <= 65535 for p in ports
+        ):
+            raise ValueError("the port must be a number from 0 to 65535")
         if parts.scheme.startswith("postgresql") and "@" in parts.path:
             # "u:12/pw@db/lms" parses as host "u", port 12: the rest of the password is a path
             raise ValueError(
@@ -165,7 +173,7 @@ class Settings(BaseModel):
         if (
             parts.scheme.startswith("postgresql")
             and parts.path in ("", "/")
-            and "dbname" not in parse_qs(parts.query)
+            and "dbname" not in query
             and not os.environ.get("PGDATABASE")
         ):
             # libpq would connect to the database named after the user: `postgres`, the

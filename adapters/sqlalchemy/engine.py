@@ -112,10 +112,26 @@ def _unusable_sqlite(path: str) -> Callable[[ExceptionContext], None]:
 _NO_SUCH = re.compile(r'FATAL:\s+(database|role) "([^"]*)" does not exist')
 
 
+#: what libpq says of a connection option it cannot use (?sslmode=bogus, ?foo=bar, ?keepalives=x)
+_INVALID_OPTION = re.compile(
+    r'invalid (?:\w+ value: "[^"]*"|connection option "[^"]*"'
+    r'|integer value "[^"]*" for connection option "[^"]*")'
+)
+
+
 def _unusable_postgres(context: ExceptionContext) -> None:
-    """A PostgreSQL database or role the server does not have is said as such: waiting never
-    mends it (a database dropped while the service runs is one too, until it is made again)."""
-    found = _NO_SUCH.search(str(context.original_exception))
+    """A PostgreSQL database or role the server does not have, or a connection option libpq
+    cannot use, is said as such: waiting never mends it (a database dropped while the service
+    runs is one too, until it is made again)."""
+    text = str(context.original_exception)
+    # only when connecting: a statement's error may echo a value holding the same words
+    invalid = _INVALID_OPTION.search(text) if context.statement is None else None
+    if invalid is not None:
+        raise UnusableDatabase(
+            f"a PostgreSQL connection option is invalid ({invalid.group(0)}): "
+            "correct RS_DATABASE_URL"
+        ) from context.original_exception
+    found = _NO_SUCH.search(text)
     if found is None:
         return
     kind, name = found.groups()

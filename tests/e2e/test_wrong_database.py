@@ -230,6 +230,38 @@ def test_a_postgresql_database_or_role_the_server_lacks_is_said_so_not_to_retry(
     assert "retry" not in said
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "command",
+    [["import-courses", "courses.csv"], ["trainer", "--once"], ["serve", "--port", "18201"]],
+    ids=lambda c: c[0],
+)
+@pytest.mark.parametrize(
+    ("option", "invalid"),
+    [
+        ("sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("target_session_attrs=any&foo=bar", 'invalid connection option "foo"'),
+        ("keepalives=x", 'invalid integer value "x" for connection option "keepalives"'),
+    ],
+)
+def test_a_connection_option_postgresql_cannot_use_is_said_so_not_to_retry(
+    postgres_engine, command, option, invalid, tmp_path, monkeypatch
+):
+    """?sslmode=bogus was "the database is unavailable (...); retry shortly", which never helps
+    (and ?foo=bar a traceback); serve refuses it before it binds."""
+    server = make_url(str(postgres_engine.url)).render_as_string(hide_password=False)
+    monkeypatch.setenv("RS_DATABASE_URL", f"{server}?{option}")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = result.output.strip().splitlines()[-1]
+    assert said.startswith("Error: a PostgreSQL connection option is invalid ("), said
+    assert invalid in said and said.endswith("): correct RS_DATABASE_URL"), said
+
+
 @pytest.mark.parametrize("command", [["init-db"], ["trainer", "--once"]])
 def test_init_db_on_another_applications_database_says_so_in_one_line(
     command, tmp_path, monkeypatch

@@ -211,6 +211,7 @@ def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
 
     for url, why in [
         ("postgresql+psycopg://app:hunter2@db:abc/lms", "port"),  # a traceback at connect
+        ("postgresql+psycopg://app:hunter2@db/lms?port=abc", "port"),  # at engine building
         ("sqlite://", "file"),  # an empty in-memory database in every process
         ("sqlite:///", "file"),
     ]:
