@@ -61,6 +61,9 @@ class Trainer:
         #: one trainer fits at a time (none: this one is alone); how long to wait for the turn
         self.fit_turn, self.turn_wait = fit_turn, 2.0
         self._fitted_at: float | None = None
+        #: a fit cycle is fitting (set once something is stale), and the jobs of the latest cycle
+        self._fit_running = False
+        self._runner: RunJobs | None = None
         #: the latest beat: (what its cycle did, when it ended)
         self._latest: tuple[str, datetime] | None = None
         # what /metrics on every host reports of this trainer (TrainerTally), recorded with beats
@@ -74,7 +77,7 @@ class Trainer:
             # seen at once, not only after a long first fit or the job it claims first (a trainer
             # killed in that job would be named by the job and missing from the trainers view)
             self._beat(FITTING)
-        runner = self.jobs()
+        runner = self._runner = self.jobs()
         runner.recover()
         ran: list[Job] = []
         while (job := runner.run_one()) is not None:
@@ -120,9 +123,13 @@ class Trainer:
         """Refits what is due, credits the bandit and says so: while this trainer has the turn."""
         try:
             fitted = self.fit().execute(force=force, progress=self.say, starting=self._fitting)
-        except EmptyCatalog as error:
-            self._beat(str(error))
+        except Exception as error:
+            self._fit_running = False
+            if isinstance(error, EmptyCatalog):
+                self._beat(str(error))
             raise
+        # not in a finally: a stop mid-fit (a BaseException) leaves it set, to be said dropped
+        self._fit_running = False
         for item in fitted:
             if item.held:  # nothing was fitted: said, not counted as a fit
                 self.say(f"{item.strategy}: {item.note}")
@@ -136,8 +143,17 @@ class Trainer:
     def _fitting(self) -> None:
         """Seen as fitting while a cycle fits (a long one read as the cycle before, its seen_at
         ageing as a dead trainer's would), not once more if that is what it said last."""
+        self._fit_running = True
         if self._latest is None or self._latest[0] != FITTING:
             self._beat(FITTING)
+
+    def in_progress(self) -> str:
+        """What a stop now drops: "a fit", "job ID (KIND)" (given back to the queue), or ""
+        between cycles, when nothing is."""
+        if self._fit_running:
+            return "a fit"
+        job = self._runner.running if self._runner is not None else None
+        return f"job {job.job_id} ({job.kind})" if job is not None else ""
 
     def run_once_then_stop(self, force: bool = False) -> list[Fitted]:
         """One cycle, then leave (`recsys trainer --once`, from cron say): its row keeps what

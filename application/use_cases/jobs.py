@@ -73,6 +73,8 @@ class RunJobs:
         self.heartbeat_every = heartbeat_every
         self.max_attempts = max_attempts
         self.clock = clock
+        #: the job being run (still set when a stop interrupted it)
+        self.running: Job | None = None
 
     def recover(self) -> int:
         """Queue again (or fail) the jobs of trainers that stopped sending heartbeats; how many.
@@ -102,6 +104,7 @@ class RunJobs:
         if job is None:
             return None
         log.info("running job %s (%s)", job.job_id, job.kind)
+        self.running = job
         done = threading.Event()
         beating = threading.Thread(target=self._beat, args=(job, done), daemon=True)
         beating.start()
@@ -119,6 +122,7 @@ class RunJobs:
         except BaseException:  # the trainer is leaving (SIGTERM): another one takes the job now
             self._give_back(job)
             raise
+        self.running = None
         with self.uow_factory() as uow:
             recorded = uow.jobs.finish(job, result, error)
             uow.commit()

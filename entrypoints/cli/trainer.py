@@ -86,7 +86,12 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         # a publish is a staged directory renamed into place and a pointer replaced: leaving
         # mid-fit (or mid-publish) leaves every strategy at its last whole version, and a job
         # this trainer was running is queued again (RunJobs gives it back)
-        click.echo("trainer stopped; a fit in progress was dropped, nothing was half-published")
+        dropped = process.in_progress()
+        click.echo(
+            f"trainer stopped; {dropped} in progress was dropped, nothing was half-published"
+            if dropped
+            else "trainer stopped"
+        )
 
 
 class Stopped(BaseException):

@@ -99,3 +99,48 @@ def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped
             trainer.kill()
     # only the first cycle was forced: the later ones found nothing stale
     assert {name: store.current_version(name) for name in names} == forced
+
+
+def test_a_trainer_stopped_between_cycles_does_not_say_it_dropped_a_fit(tmp_path):
+    """A trainer at rest, told to stop, said "a fit in progress was dropped" all the same."""
+    import sqlite3
+
+    (tmp_path / "quick.yaml").write_text(
+        "members: 1\nepochs: 2\nbatch_size: 64\nembedding_dim: 16\nhidden_dims: [32]\n"
+    )
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_TWO_TOWER_CONFIG": str(tmp_path / "quick.yaml"),
+        "RS_TUNING_BUDGET_SECONDS": "0",
+    }
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*recsys, "demo-data", "--learners", "30"], env=env, check=True, capture_output=True
+    )
+    subprocess.run([*recsys, "trainer", "--once"], env=env, cwd=ROOT, check=True)
+
+    def resting() -> bool:  # its first cycle found every strategy up to date
+        with sqlite3.connect(tmp_path / "recsys.db") as db:
+            cycles = [row[0] for row in db.execute("SELECT last_cycle FROM trainers")]
+        return any(cycle.startswith("up to date") for cycle in cycles)
+
+    log = tmp_path / "trainer.log"
+    with open(log, "w") as out:
+        trainer = subprocess.Popen(
+            [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not resting():
+                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            trainer.send_signal(signal.SIGTERM)
+            assert trainer.wait(timeout=20) == 0, log.read_text()
+        finally:
+            trainer.kill()
+    said = log.read_text()
+    assert said.strip().splitlines()[-1] == "trainer stopped", said
+    assert "dropped" not in said

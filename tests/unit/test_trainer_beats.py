@@ -324,3 +324,37 @@ def test_a_trainer_waits_a_moment_for_the_turn_another_holds_for_a_quick_cycle()
     with uow() as unit:
         (row,) = unit.trainers.recent(NOW - timedelta(days=1))
     assert row.last_cycle == "published popularity"
+
+
+@pytest.mark.parametrize("when", ["between cycles", "mid-fit", "mid-job"])
+def test_a_trainer_told_to_stop_says_what_it_dropped_only_when_something_was_running(when):
+    """`recsys trainer` said "a fit in progress was dropped" at every SIGTERM, also at rest."""
+    from application.use_cases.jobs import RunJobs, SubmitJob
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+
+    class Interrupted(BaseException):  # what SIGTERM's handler raises wherever the trainer is
+        pass
+
+    def reindex() -> dict[str, int]:
+        raise Interrupted
+
+    class Stopping(Fit):
+        def execute(self, force=False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+            fitted = super().execute(force, progress, starting)
+            if when == "mid-fit":
+                raise Interrupted
+            return fitted
+
+    job = SubmitJob(uow, ("reindex",)).execute("reindex") if when == "mid-job" else None
+    jobs = RunJobs(uow, {"reindex": reindex}, "host:7")
+    fit = Stopping([[Fitted("popularity", "v1", 0.1)]])
+    trainer = Trainer(lambda: fit, lambda: jobs, fit_interval=0, uow_factory=uow, worker="host:7")
+    if when == "between cycles":
+        trainer.run_once()  # and the SIGTERM comes while it waits for the next
+    else:
+        with pytest.raises(Interrupted):
+            trainer.run_once()
+    dropped = {"between cycles": "", "mid-fit": "a fit"}
+    assert trainer.in_progress() == (f"job {job.job_id} (reindex)" if job else dropped[when])
