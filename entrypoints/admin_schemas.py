@@ -210,6 +210,24 @@ class JobSchema(Schema):
     error = fields.String(allow_none=True)
 
 
+class JobRunningBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "reindex_running"})
+    message = fields.String(required=True)
+    job_id = fields.String(
+        required=True, metadata={"description": "the job of the kind queued or running"}
+    )
+    status = fields.String(required=True, metadata={"description": "queued or running"})
+    status_url = fields.String(
+        required=True, metadata={"description": "where any host follows that job (GET)"}
+    )
+
+
+class JobRunningSchema(Schema):
+    """A second job of a kind while one is queued or running (409): that job, to follow."""
+
+    error = fields.Nested(JobRunningBodySchema, required=True)
+
+
 class ExplainQuerySchema(Schema):
     user_id = Identifier(required=True)
     course_id = Identifier(required=True)

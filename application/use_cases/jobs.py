@@ -23,7 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class JobRunning(DomainError):
+    """A job of the kind is queued or running already: `job`, which any host can follow."""
+
     code = "job_running"
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"a {job.kind} job is {job.status} already")
+        self.job = job
 
 
 def _now() -> datetime:
@@ -45,11 +51,15 @@ class SubmitJob:
         if kind not in self.kinds:
             raise ValueError(f"no job kind {kind!r}; choose from {', '.join(self.kinds)}")
         job = Job(uuid.uuid4().hex, kind, "queued", self.clock())
-        with self.uow_factory() as uow:
-            if not uow.jobs.submit(job):
-                raise JobRunning(f"a {kind} job is queued or running already")
-            uow.commit()
-        return job
+        while True:
+            with self.uow_factory() as uow:
+                if uow.jobs.submit(job):
+                    uow.commit()
+                    return job
+                active = [other for other in uow.jobs.active() if other.kind == kind]
+            if active:
+                raise JobRunning(active[0])
+            # the job in the way ended between the refusal and the look at it: submit again
 
 
 class RunJobs:

@@ -24,6 +24,7 @@ from entrypoints.admin_schemas import (
     BanditSchema,
     ExplainQuerySchema,
     ExplainSchema,
+    JobRunningSchema,
     JobSchema,
     ModelsSchema,
 )
@@ -194,6 +195,7 @@ def _job(job: Job) -> dict[str, object]:
     JobSchema,
     status=202,
     errors=(*ADMIN_ERRORS, 409),
+    error_bodies={409: JobRunningSchema},
 )
 @admin_required
 @inject
@@ -201,8 +203,16 @@ def reindex(use_case: SubmitJob = Provide[Container.submit_job]):  # type: ignor
     no_query()
     try:
         job = use_case.execute("reindex")
-    except JobRunning as error:
-        return error_response(409, "reindex_running", str(error))
+    except JobRunning as error:  # the job in the way, for an operator on any host to follow
+        running = error.job
+        return error_response(
+            409,
+            "reindex_running",
+            str(error),
+            job_id=running.job_id,
+            status=running.status,
+            status_url=url_for("admin.job", job_id=running.job_id),
+        )
     return _job(job), 202
 
 

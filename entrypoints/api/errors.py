@@ -26,7 +26,7 @@ from entrypoints.schemas import problems
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, message: str, **details: Any):  # type: ignore[no-untyped-def]
+def error_response(status: int, code: str, message: str, /, **details: Any):  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"code": code, "message": message}
     body.update(details)
     return jsonify({"error": body}), status

@@ -80,8 +80,10 @@ def documented(
     errors: tuple[int, ...] = (),
     storage: bool = True,
     headers: tuple[dict[str, Any], ...] = (),
+    error_bodies: dict[int, type[Schema]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach an OpenAPI operation to a view function; `headers` are header parameters.
+    """Attach an OpenAPI operation to a view function; `headers` are header parameters,
+    `error_bodies` the schemas of errors that say more than ErrorSchema's code and message.
 
     A JSON body can always be too large (413) or of the wrong type (415); an operation that
     reads or writes the database can always meet it unavailable (503 with Retry-After).
@@ -107,7 +109,9 @@ def documented(
             **({"content": {"application/json": {"schema": response}}} if response else {}),
         }
         for code in errors:
-            operation["responses"][str(code)] = _error(ERROR_DESCRIPTIONS[code])
+            operation["responses"][str(code)] = _error(
+                ERROR_DESCRIPTIONS[code], (error_bodies or {}).get(code, ErrorSchema)
+            )
         if 503 in errors:
             operation["responses"]["503"]["headers"] = RETRY_AFTER
         view.openapi = operation  # type: ignore[attr-defined]
@@ -121,8 +125,8 @@ def throttled() -> dict[str, Any]:
     return {**_error(ERROR_DESCRIPTIONS[429]), "headers": RETRY_AFTER}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ErrorSchema}}}
+def _error(description: str, schema: type[Schema] = ErrorSchema) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def build_spec(app: Flask) -> dict[str, Any]:

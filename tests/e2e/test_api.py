@@ -821,6 +821,26 @@ def test_a_reindex_refused_as_already_queued_is_no_database_error(client):
     assert database_errors(client) == before
 
 
+def test_a_second_reindex_names_the_job_queued_or_running_so_any_host_can_follow_it(app, client):
+    """The 409 said only `reindex_running`: an operator on another host could not follow the
+    job it met, as the 202 answer lets the one who queued it."""
+    queued = client.post("/admin/recommendations/reindex").json
+    conflict = client.post("/admin/recommendations/reindex")
+    assert conflict.status_code == 409
+    error = conflict.json["error"]
+    assert error["code"] == "reindex_running"
+    assert (error["job_id"], error["status"]) == (queued["job_id"], "queued")
+    assert error["status_url"] == queued["status_url"]
+    with app.container.uow() as uow:  # a trainer on another host takes it
+        uow.jobs.claim(["reindex"], "other-host:7")
+        uow.commit()
+    error = client.post("/admin/recommendations/reindex").json["error"]
+    assert (error["job_id"], error["status"]) == (queued["job_id"], "running")
+    assert "running" in error["message"]
+    followed = client.get(error["status_url"]).json
+    assert (followed["job_id"], followed["worker"]) == (queued["job_id"], "other-host:7")
+
+
 def test_a_database_that_does_not_answer_counts_as_a_database_error():
     app = make_app("postgresql+psycopg://postgres@127.0.0.1:1/nothing", caught_up=False)
     client = app.test_client()

@@ -95,6 +95,13 @@ REQUIRED: dict[tuple[str, str, str, tuple[str, ...]], set[str]] = {
         "trial_learners",
     },
     ("/admin/recommendations/reindex", "post", "202", ()): JOB,
+    ("/admin/recommendations/reindex", "post", "409", ("error",)): {
+        "code",
+        "message",
+        "job_id",
+        "status",
+        "status_url",
+    },
     ("/admin/recommendations/jobs/{job_id}", "get", "200", ()): JOB,
     ("/admin/recommendations/bandit", "get", "200", ()): {
         "policy",
