@@ -58,7 +58,8 @@ def test_a_trainer_told_to_stop_mid_training_leaves_at_once_with_every_version_w
     assert store.current_version("two_tower") is None  # dropped, not half-published
 
 
-def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped(tmp_path):
+def _fitted_demo(tmp_path, **settings: str) -> tuple[dict[str, str], list[str]]:  # type: ignore[no-untyped-def]
+    """A small demo on SQLite with every strategy fitted once: the environment and the command."""
     (tmp_path / "quick.yaml").write_text(
         "members: 1\nepochs: 2\nbatch_size: 64\nembedding_dim: 16\nhidden_dims: [32]\n"
     )
@@ -68,7 +69,7 @@ def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped
         "RS_MODELS_DIR": str(tmp_path / "models"),
         "RS_TWO_TOWER_CONFIG": str(tmp_path / "quick.yaml"),
         "RS_TUNING_BUDGET_SECONDS": "0",
-        "RS_FIT_INTERVAL": "1",
+        **settings,
     }
     recsys = [sys.executable, "-m", "entrypoints.cli"]
     subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
@@ -76,6 +77,11 @@ def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped
         [*recsys, "demo-data", "--learners", "30"], env=env, check=True, capture_output=True
     )
     subprocess.run([*recsys, "trainer", "--once"], env=env, cwd=ROOT, check=True)
+    return env, recsys
+
+
+def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped(tmp_path):
+    env, recsys = _fitted_demo(tmp_path, RS_FIT_INTERVAL="1")
     store = FilesystemArtifactStore(tmp_path / "models")
     names = ("popularity", "content", "item_cf", "sequence", "two_tower")
     before = {name: store.current_version(name) for name in names}  # all up to date now
@@ -105,22 +111,7 @@ def test_a_trainer_stopped_between_cycles_does_not_say_it_dropped_a_fit(tmp_path
     """A trainer at rest, told to stop, said "a fit in progress was dropped" all the same."""
     import sqlite3
 
-    (tmp_path / "quick.yaml").write_text(
-        "members: 1\nepochs: 2\nbatch_size: 64\nembedding_dim: 16\nhidden_dims: [32]\n"
-    )
-    env = {
-        **os.environ,
-        "RS_DATABASE_URL": f"sqlite:///{tmp_path}/recsys.db",
-        "RS_MODELS_DIR": str(tmp_path / "models"),
-        "RS_TWO_TOWER_CONFIG": str(tmp_path / "quick.yaml"),
-        "RS_TUNING_BUDGET_SECONDS": "0",
-    }
-    recsys = [sys.executable, "-m", "entrypoints.cli"]
-    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*recsys, "demo-data", "--learners", "30"], env=env, check=True, capture_output=True
-    )
-    subprocess.run([*recsys, "trainer", "--once"], env=env, cwd=ROOT, check=True)
+    env, recsys = _fitted_demo(tmp_path)
 
     def resting() -> bool:  # its first cycle found every strategy up to date
         with sqlite3.connect(tmp_path / "recsys.db") as db:
