@@ -95,13 +95,18 @@ class Trainer:
         self._fitted_at = now
         with self._turn() as ours:
             if not ours:
-                if self._latest is None or self._latest[0] != STANDING_BY:
+                if not self.stood_by:
                     self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
                 self._beat(STANDING_BY)
                 return []
-            if self._latest is not None and self._latest[0] == STANDING_BY:
+            if self.stood_by:
                 self.say("the fitting turn is free: this trainer fits again")
             return self._fit_cycle(force)
+
+    @property
+    def stood_by(self) -> bool:
+        """Its latest cycle fitted nothing because another trainer held the fitting turn."""
+        return self._latest is not None and self._latest[0].startswith(STANDING_BY)
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[bool]:

@@ -59,7 +59,9 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
                     + f" in {item.seconds:.1f}s"
                     + (f" ({item.note})" if item.note else "")
                 )
-        if not fitted:
+        if process.stood_by:
+            click.echo("nothing fitted: another trainer is fitting (this one stood by)")
+        elif not fitted:
             click.echo("every strategy is up to date with the data")
         overtaken = [f"{item.strategy}: {item.note}" for item in fitted if item.overtaken]
         if overtaken:

@@ -205,3 +205,30 @@ def test_a_trainer_run_once_is_listed_with_what_it_did_and_that_it_stopped(
     (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
     assert row["last_cycle"].startswith("published popularity, content")
     assert row["last_cycle"].endswith("; stopped: ran once")
+
+
+def test_a_trainer_run_once_while_another_fits_stands_by_and_says_so(
+    sqlite_url, tmp_path, monkeypatch
+):
+    """A second host's `recsys trainer --once` ran the whole fit again; standing by, it said
+    "every strategy is up to date with the data" though nothing had been looked at."""
+    import fcntl
+
+    from click.testing import CliRunner
+
+    from entrypoints.cli import cli
+    from tests.conftest import CATALOG
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"))
+    app.container.upsert_courses().execute(CATALOG)
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    with open(tmp_path / "recsys.db.fit-turn", "a") as turn:  # the other trainer's fit holds it
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        result = CliRunner().invoke(cli, ["trainer", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "nothing fitted: another trainer is fitting" in result.output
+    assert not (tmp_path / "models" / "popularity").exists()
+    (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert row["last_cycle"] == "standing by: another trainer is fitting; stopped: ran once"
+    app.container.engine().dispose()
