@@ -60,6 +60,7 @@ class Trainer:
         self.started_at = clock()
         #: one trainer fits at a time (none: this one is alone); how long to wait for the turn
         self.fit_turn, self.turn_wait = fit_turn, 2.0
+        self._stood_by = False
         self._fitted_at: float | None = None
         #: a fit cycle is fitting (set once something is stale), and the jobs of the latest cycle
         self._fit_running = False
@@ -97,16 +98,18 @@ class Trainer:
             if not ours:
                 if not self.stood_by:
                     self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
+                self._stood_by = True
                 self._beat(STANDING_BY)
                 return []
             if self.stood_by:
                 self.say("the fitting turn is free: this trainer fits again")
+            self._stood_by = False
             return self._fit_cycle(force)
 
     @property
     def stood_by(self) -> bool:
         """Its latest cycle fitted nothing because another trainer held the fitting turn."""
-        return self._latest is not None and self._latest[0].startswith(STANDING_BY)
+        return self._stood_by
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[bool]:
@@ -147,10 +150,9 @@ class Trainer:
 
     def _fitting(self) -> None:
         """Seen as fitting while a cycle fits (a long one read as the cycle before, its seen_at
-        ageing as a dead trainer's would), not once more if that is what it said last."""
+        ageing as a dead trainer's would), since when the fit began (not the jobs before it)."""
         self._fit_running = True
-        if self._latest is None or self._latest[0] != FITTING:
-            self._beat(FITTING)
+        self._beat(FITTING)
 
     def in_progress(self) -> str:
         """What a stop now drops: "a fit", "job ID (KIND)" (given back to the queue), or ""
@@ -253,7 +255,7 @@ class Trainer:
                     prepare()
                     prepare = None
                 self.run_once(force=force)
-                force = False
+                force = force and self.stood_by  # forced until a cycle of its own ran
                 if down:
                     self.say("database is back; the trainer carries on")
                 down = False

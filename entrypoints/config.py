@@ -173,8 +173,8 @@ class Settings(BaseModel):
         if (
             parts.scheme.startswith("postgresql")
             and parts.path in ("", "/")
-            and "dbname" not in query
-            and not os.environ.get("PGDATABASE")
+            and not {"dbname", "service"} & set(query)
+            and not (os.environ.get("PGDATABASE") or os.environ.get("PGSERVICE"))
         ):
             # libpq would connect to the database named after the user: `postgres`, the
             # maintenance database, which then "has no schema" and invites `recsys init-db`

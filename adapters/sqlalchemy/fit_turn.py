@@ -9,7 +9,7 @@ import fcntl
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from application.ports import FitTurn, StorageUnavailable
 
@@ -35,19 +35,29 @@ class SqlFitTurn(FitTurn):
     @contextlib.contextmanager
     def _advisory(self) -> Iterator[bool]:
         with self.engine.connect() as connection:
-            ours = connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": FIT_LOCK}
-            ).scalar_one()
-            connection.commit()  # the lock is the session's: no transaction left open meanwhile
+            ours = False
             try:
+                ours = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": FIT_LOCK}
+                ).scalar_one()
+                connection.commit()  # the lock is the session's: no transaction left open
                 yield ours
             finally:
-                if ours:
-                    with contextlib.suppress(StorageUnavailable):  # cut: the lock went with it
-                        connection.execute(
-                            text("SELECT pg_advisory_unlock(:key)"), {"key": FIT_LOCK}
-                        )
-                        connection.commit()
+                if ours and not _unlocked(connection):
+                    # the pool's reset (a rollback) would keep the lock on a pooled session, and
+                    # every trainer would stand by: closed, the session takes the lock with it
+                    connection.invalidate()
+
+
+def _unlocked(connection: Connection) -> bool:
+    try:
+        done = connection.execute(
+            text("SELECT pg_advisory_unlock(:key)"), {"key": FIT_LOCK}
+        ).scalar_one()
+        connection.commit()
+    except StorageUnavailable:
+        return False
+    return bool(done)
 
 
 @contextlib.contextmanager

@@ -59,6 +59,10 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
                     + f" in {item.seconds:.1f}s"
                     + (f" ({item.note})" if item.note else "")
                 )
+        if process.stood_by and force:  # a refit asked for and not done: cron must not think so
+            raise click.ClickException(
+                "nothing fitted: another trainer is fitting; run again once it is done"
+            )
         if process.stood_by:
             click.echo("nothing fitted: another trainer is fitting (this one stood by)")
         elif not fitted:

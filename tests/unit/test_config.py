@@ -242,6 +242,10 @@ def test_a_postgresql_url_without_a_database_name_is_refused_not_sent_to_the_use
         assert "no database name" in said and "hunter2" not in said, said
     # libpq's own ways of naming it
     assert load_settings({"RS_DATABASE_URL": "postgresql://app@/?dbname=lms&host=/run/pg"})
+    assert load_settings({"RS_DATABASE_URL": "postgresql://app@/?service=recsys"})
+    monkeypatch.setenv("PGSERVICE", "recsys")  # pg_service.conf names the database
+    assert load_settings({"RS_DATABASE_URL": "postgresql+psycopg://app@db:5432/"})
+    monkeypatch.delenv("PGSERVICE")
     monkeypatch.setenv("PGDATABASE", "lms")
     assert load_settings({"RS_DATABASE_URL": "postgresql+psycopg://app@db:5432/"})
 

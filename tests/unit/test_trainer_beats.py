@@ -358,3 +358,30 @@ def test_a_trainer_told_to_stop_says_what_it_dropped_only_when_something_was_run
             trainer.run_once()
     dropped = {"between cycles": "", "mid-fit": "a fit"}
     assert trainer.in_progress() == (f"job {job.job_id} (reindex)" if job else dropped[when])
+
+
+def test_a_forced_trainer_that_stood_by_forces_its_first_cycle_of_its_own():
+    """`recsys trainer --force` on a second host while another fitted never forced a refit: the
+    cycle it stood by counted as its forced one."""
+    import threading
+
+    from adapters.in_memory import InMemoryFitTurn
+
+    store = InMemoryStore()
+    stop = threading.Event()
+    forced: list[bool] = []
+
+    class Recorded:
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+            forced.append(force)
+            stop.set()
+            return []
+
+    trainer = Trainer(
+        Recorded, Jobs, fit_interval=0, poll_seconds=0, fit_turn=InMemoryFitTurn(store)
+    )
+    trainer.turn_wait = 0
+    store.fit_turn.acquire()  # another trainer's long fit
+    threading.Timer(0.3, store.fit_turn.release).start()
+    trainer.run_forever(stop, force=True)
+    assert forced == [True]
