@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from adapters.fs_artifacts import FilesystemArtifactStore
 from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from entrypoints.cli import cli
 from entrypoints.container import Container
@@ -581,17 +582,23 @@ def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatc
     config.write_text(
         "epochs: 30\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\nhidden_dims: [32]\n"
     )
+    store = FilesystemArtifactStore(tmp_path / "models")
     run("demo-data", "--learners", "60")
     trained = run("train-two-tower", "--config", str(config), "--epochs", "2")
     assert trained.exit_code == 0, trained.output
     assert "after 2 epochs" in trained.output and "207 courses indexed (Flat,IP)" in trained.output
+    first = store.current_version("two_tower")
     assert "not training" in run("train-two-tower", "--if-missing").output
     exported = run("export-embeddings")
     assert exported.exit_code == 0 and "207 courses indexed" in exported.output
+    second = store.current_version("two_tower")
     rebuilt = run("rebuild-index")
     assert rebuilt.exit_code == 0 and "207 courses indexed" in rebuilt.output
-    versions = sorted(p.name for p in (tmp_path / "models" / "two_tower" / "versions").iterdir())
-    assert len(versions) == 3
+    third = store.current_version("two_tower")
+    assert len({first, second, third}) == 3
+    # all three hold one model: kept are the version answering and the one it replaced, the
+    # oldest copy pruned (RS_KEEP_VERSIONS counts models)
+    assert store.versions("two_tower") == [third, second]
 
 
 def _small_model_on_the_demo(run, tmp_path) -> Path:  # type: ignore[no-untyped-def]

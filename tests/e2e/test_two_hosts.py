@@ -154,7 +154,9 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
 
     done = eventually(finished, 60)
     assert done["status"] == "succeeded" and done["attempts"] == 1, done
-    assert len(two_tower_versions(models)) == len(before) + 1
+    # a new version, answering now (an older copy of the same model may have been pruned)
+    assert done["result"]["version"] not in before
+    assert done["result"]["version"] in two_tower_versions(models)
     assert eventually(lambda: same_model() == done["result"]["version"], 60)
 
     # Slates served by both hosts, clicks logged on B; the bandit both report agrees.
