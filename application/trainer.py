@@ -94,7 +94,9 @@ class Trainer:
                 self._beat(*self._latest)
             return []
         self._fitted_at = now
-        with self._turn() as ours:
+        # waited a moment: another trainer's cycle with nothing to fit holds it for milliseconds,
+        # and this one's beat would otherwise flicker to standing by
+        with turn_waited(self.fit_turn, self.turn_wait) as ours:
             if not ours:
                 if not self.stood_by:
                     self.say(f"{STANDING_BY}; it tries again every {self.fit_interval:g}s")
@@ -110,22 +112,6 @@ class Trainer:
     def stood_by(self) -> bool:
         """Its latest cycle fitted nothing because another trainer held the fitting turn."""
         return self._stood_by
-
-    @contextlib.contextmanager
-    def _turn(self) -> Iterator[bool]:
-        """The fitting turn, waited for a moment: another trainer's cycle with nothing to fit
-        holds it for milliseconds, and its own beat would otherwise flicker to standing by."""
-        if self.fit_turn is None:
-            yield True
-            return
-        waited = 0.0
-        while True:
-            with self.fit_turn.taken() as ours:
-                if ours or waited >= self.turn_wait:
-                    yield ours
-                    return
-            time.sleep(TURN_POLL_SECONDS)
-            waited += TURN_POLL_SECONDS
 
     def _fit_cycle(self, force: bool) -> list[Fitted]:
         """Refits what is due, credits the bandit and says so: while this trainer has the turn."""
@@ -337,3 +323,25 @@ def job_handlers(
         return {"version": result.version, "previous": result.previous, "indexed": result.indexed}
 
     return {"reindex": reindex}
+
+
+@contextlib.contextmanager
+def turn_waited(
+    fit_turn: FitTurn | None, wait: float | None, waiting: Callable[[], None] = lambda: None
+) -> Iterator[bool]:
+    """Holds the fitting turn while the block runs, waited for up to `wait` seconds (None: until
+    it is free; `waiting` is called once if it is not free at once); says whether it is held.
+    No turn (a process alone): always held."""
+    if fit_turn is None:
+        yield True
+        return
+    waited = 0.0
+    while True:
+        with fit_turn.taken() as ours:
+            if ours or (wait is not None and waited >= wait):
+                yield ours
+                return
+        if waited == 0.0:
+            waiting()
+        time.sleep(TURN_POLL_SECONDS)
+        waited += TURN_POLL_SECONDS

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from application.ports import ArtifactStore, CorruptArtifact, StaleBase, UnloadableArtifact
+from application.trainer import turn_waited
 from application.use_cases.roll_back_model import held_restoring
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished
@@ -66,7 +67,12 @@ def train_two_tower(
 
     members = int({**settings, **wanted}.get("members", 1))
     total = int(settings.get("epochs", 100)) * members
-    with Progress("training two_tower", total, unit="epochs") as progress:
+    # the trainers' fitting turn, held while training: a trainer fitting meanwhile trained the same
+    # data twice over on the same cores, and the slower of the two had its publish refused
+    with (
+        turn_waited(container.fit_turn(), None, _waiting),
+        Progress("training two_tower", total, unit="epochs") as progress,
+    ):
         try:
             result = container.train_two_tower().execute(
                 MemberEpochs(progress, members), settings=wanted or None
@@ -82,6 +88,10 @@ def train_two_tower(
         f"{_epochs(result.manifest)}, {result.manifest['index']['size']} courses indexed "
         f"({result.manifest['index']['kind']})"
     )
+
+
+def _waiting() -> None:
+    click.echo("waiting for the fitting turn: a trainer is fitting (Ctrl-C stops waiting)")
 
 
 def _epochs(manifest: dict[str, Any]) -> str:

@@ -613,6 +613,64 @@ def _small_model_on_the_demo(run, tmp_path) -> Path:  # type: ignore[no-untyped-
     return config
 
 
+def test_train_two_tower_waits_for_a_fitting_trainer_and_holds_the_turn_while_it_trains(
+    run, tmp_path, database_url
+):
+    """The operator's own training took no turn: a trainer fitting meanwhile (another host's, or
+    one started during the training) trained the same data on the same cores, and the slower
+    one's publish was refused."""
+    import threading
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 3\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
+        "hidden_dims: [32]\n"
+    )
+    run("demo-data", "--learners", "60")
+    engine = build_engine(database_url)
+    turn = SqlFitTurn(engine)
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+    seen_free: list[bool] = []
+
+    def another_trainer() -> None:
+        with turn.taken() as ours:
+            assert ours
+            holding.set()
+            release.wait(30)
+        while not done.is_set():  # then it tries again while the training runs
+            with turn.taken() as ours:
+                seen_free.append(ours)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=another_trainer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        threading.Timer(1.0, release.set).start()
+        started = time.monotonic()
+        trained = run("train-two-tower", "--config", str(config))
+        done.set()
+        thread.join(30)
+        assert trained.exit_code == 0, trained.output
+        assert trained.output.startswith(
+            "waiting for the fitting turn: a trainer is fitting (Ctrl-C stops waiting)\n"
+        )
+        assert "published two_tower version" in trained.output
+        assert time.monotonic() - started >= 1.0
+        # once the training had taken the turn, the other trainer never had it until the end
+        # (it may take it back first: the training polls for it every quarter of a second)
+        first_refused = seen_free.index(False)
+        assert not any(seen_free[first_refused:-1]) and len(seen_free) - first_refused > 2
+    finally:
+        release.set()
+        done.set()
+        thread.join(30)
+        engine.dispose()
+
+
 def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):
     """export-embeddings embeds the catalog as it is now, but its version kept the data version
     of the model it re-embedded: the trainer took the new course for not embedded yet and did
