@@ -48,15 +48,6 @@ class GlobalStats:
     daily_by_strategy: dict[str, dict[str, DayTotals]] = field(default_factory=dict)
 
     @property
-    def daily_strategy_ctr(self) -> dict[str, dict[str, float]]:
-        """date -> strategy -> CTR, of the days a strategy showed courses."""
-        shown = {
-            day: {name: t.ctr for name, t in per_strategy.items() if t.impressions}
-            for day, per_strategy in self.daily_by_strategy.items()
-        }
-        return {day: ctr for day, ctr in shown.items() if ctr}
-
-    @property
     def totals(self) -> DayTotals:
         """The whole window as one row."""
         return DayTotals(

@@ -112,7 +112,9 @@ class RollBackModel:
             raise RollbackRefused(f"no {strategy} version older than {newest} is kept")
         # A reindex publishes the same model again with a new index (its trained_at and settings
         # kept): going back to one would restore the very model the operator is rolling back from.
-        model = _model(answering_now) if answering_now and answering_now.trained_at else None
+        model = (
+            model_of(answering_now.manifest) if answering_now and answering_now.trained_at else None
+        )
         return self._whole(strategy, older, "older", other_than=model)
 
     def _whole(
@@ -123,12 +125,14 @@ class RollBackModel:
         other_than: tuple[str | None, Any] | None = None,
     ) -> Artifact:
         """The first of `versions` (newest first) that loads whole and holds another model than
-        `other_than` (_model())."""
+        `other_than` (application.manifests.model_of)."""
         problems = []
         same = []
         for version in versions:
             try:
-                if other_than and _model(self.store.load(strategy, version, only=())) == other_than:
+                if other_than and other_than == model_of(
+                    self.store.load(strategy, version, only=()).manifest
+                ):
                     same.append(version)
                     continue
                 return self.store.load(strategy, version)
@@ -141,10 +145,6 @@ class RollBackModel:
             )
             raise RollbackRefused(f"no {which} {strategy} model is kept: {'; '.join(problems)}")
         raise RollbackRefused(f"no {which} {strategy} version is whole: {'; '.join(problems)}")
-
-
-def _model(artifact: Artifact) -> tuple[str | None, Any]:
-    return model_of(artifact.manifest)
 
 
 class ReleaseModel:
