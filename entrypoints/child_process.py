@@ -6,7 +6,7 @@ import logging
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class KeptRunning:
@@ -22,8 +22,9 @@ class KeptRunning:
         backoff: float = 1.0,
         longest: float = 60.0,
         log: logging.Logger | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        self.command, self.name = list(command), name
+        self.command, self.name, self.env = list(command), name, env
         #: the server's own log (under gunicorn, its master logs through "gunicorn.error")
         self.log = log or logging.getLogger(__name__)
         self.backoff, self.longest = backoff, longest
@@ -36,7 +37,7 @@ class KeptRunning:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.starts += 1
-        return subprocess.Popen(self.command)
+        return subprocess.Popen(self.command, env=self.env)
 
     def _watch(self) -> None:
         delay = self.backoff

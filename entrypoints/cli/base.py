@@ -32,8 +32,15 @@ def starting() -> None:
     # Before the settings are validated (a command reports a bad value): fall back to "auto".
     kind = os.environ.get("RS_LOG_FORMAT", "auto")
     logs.configure(kind if kind in ("json", "console") else "auto")
+    if os.environ.get(SETTINGS_SAID):
+        return
     for line in unknown_variables(read_environment()):
         logging.getLogger("recsys.config").warning("%s", line)
+
+
+#: set in the environment of a command started by another that has warned of its settings
+#: (`serve --with-trainer`'s trainer), so that a misspelt one is not warned of twice
+SETTINGS_SAID = "RECSYS_SETTINGS_SAID"
 
 
 def container_of(ctx: click.Context, schema: bool = True) -> Container:

@@ -164,6 +164,37 @@ def test_a_misspelt_variable_is_named_with_the_setting_meant_instead_of_silently
         ), line
 
 
+def test_serve_with_its_trainer_warns_of_a_misspelt_variable_once(tmp_path):
+    """The trainer `serve --with-trainer` starts read the same environment and said the same
+    warning again, in the same log: two lines read as two mistakes."""
+    from tests.e2e.test_readme import stopped, wait_until_up
+
+    database, port = tmp_path / "recsys.db", free_port()
+    env = _serving(database, port) | {"RS_MODEL_DIR": "/mnt/x", "RS_LOG_FORMAT": "console"}
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True, timeout=120)
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*recsys, "serve", "--workers", "1", "--with-trainer"], env=env, stderr=out
+        )
+    try:
+        wait_until_up(port, process)
+        deadline = time.monotonic() + 120
+        while not _trainer_seen(database):  # it has started, and read the environment
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+    finally:
+        stopped(process)
+    said = [line for line in log.read_text().splitlines() if "RS_MODEL_DIR" in line]
+    assert len(said) == 1 and said[0].endswith("(did you mean RS_MODELS_DIR?)"), said
+
+
+def _trainer_seen(database: Path) -> bool:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT count(*) FROM trainers").fetchone()[0] > 0
+
+
 def test_only_variables_of_the_service_are_warned_of(tmp_path):
     env = _serving(tmp_path / "recsys.db", free_port()) | {
         "RS_DATA_DIR": str(tmp_path),
