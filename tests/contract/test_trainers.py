@@ -106,3 +106,32 @@ def test_one_trainer_fits_at_a_time_and_one_that_dies_lets_go_of_the_turn(databa
         holder.kill()
         holder.communicate()
         engine.dispose()
+
+
+def test_a_turn_whose_unlock_fails_is_not_kept_on_a_pooled_session(postgres_url):
+    """The lock is the session's: had the connection gone back to the pool with it after an
+    unlock that failed (a cancelled statement, a timeout), every trainer would stand by for as
+    long as the pooled session lived."""
+    import psycopg
+    from sqlalchemy import event
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    engine, other_host = build_engine(postgres_url), build_engine(postgres_url)
+
+    def unlock_cancelled(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if "pg_advisory_unlock" in statement:
+            raise psycopg.errors.QueryCanceled("canceling statement due to user request")
+
+    event.listen(engine, "before_cursor_execute", unlock_cancelled)
+    try:
+        with SqlFitTurn(engine).taken() as ours:
+            assert ours
+        event.remove(engine, "before_cursor_execute", unlock_cancelled)
+        with engine.connect():  # the pool's session is another one, holding nothing
+            with SqlFitTurn(other_host).taken() as theirs:
+                assert theirs
+    finally:
+        engine.dispose()
+        other_host.dispose()
