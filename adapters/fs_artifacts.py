@@ -170,7 +170,8 @@ class FilesystemArtifactStore(ArtifactStore):
 
     def _prune(self, name: str, current: str, replaced: str | None) -> None:
         """Keeps the newest version of each of the newest `keep` models: a reindex or a
-        rollback's copy holds a model kept already, and pushes no other out. Kept whatever
+        rollback's copy holds a model kept already, and pushes no other out; a damaged version
+        holds none (a whole older copy of its model is kept) and is removed. Kept whatever
         their model: the version answering now, the one it replaced (a web worker that has just
         read `current` may be loading it), and the version it restores (workers fall back to
         it)."""
@@ -178,8 +179,11 @@ class FilesystemArtifactStore(ArtifactStore):
         models: list[Any] = []
         versions = self.versions(name)  # newest first
         for version in versions:
-            model = model_of(self._manifest(name, version))
-            if model[0] is None:  # no readable manifest: a model of its own
+            try:
+                model = model_of(self.load(name, version, only=()).manifest)
+            except CorruptArtifact:  # damaged (unreadable, a file missing or cut short): no
+                continue  # rollback can restore it, and it stands for no model
+            if model[0] is None:  # a model of its own
                 model = (version, None)
             if model not in models:
                 models.append(model)

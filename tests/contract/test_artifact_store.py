@@ -246,3 +246,19 @@ def test_only_the_newest_models_are_kept_besides_what_answers_and_what_it_restor
     fourth = store.publish("model", {"f": b"\x04"}, {"trained_at": "2026-11-04T00:00:00"})
     assert store.versions("model") == [fourth, again]
     assert first not in store.versions("model")
+
+
+def test_a_damaged_copy_of_a_model_does_not_stand_for_it_when_versions_are_pruned(tmp_path):
+    """The newest copy of a model (a reindex's) counted for the model, whole or not: with it
+    damaged, the whole older copy was pruned, and a rollback to that model had nothing left."""
+    store = FilesystemArtifactStore(tmp_path, keep=2)
+    publish = store.publish
+    publish("model", {"f": b"\x01"}, {"trained_at": "2026-11-01T00:00:00"})
+    second = publish("model", {"f": b"\x02"}, {"trained_at": "2026-11-02T00:00:00"})
+    reindexed = publish(
+        "model", {"f": b"\x02", "index": b"new"}, {"trained_at": "2026-11-02T00:00:00"}
+    )
+    (tmp_path / "model" / "versions" / reindexed / "index").write_bytes(b"")  # truncated
+    newest = publish("model", {"f": b"\x03"}, {"trained_at": "2026-11-03T00:00:00"})
+    assert store.versions("model") == [newest, reindexed, second]
+    assert store.load("model", second).files == {"f": b"\x02"}
