@@ -125,7 +125,13 @@ class SqlStatsRepository(StatsRepository):
             .group_by(day_served, slates.c.strategy)
         )
         # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.
-        credited = _credited().where(slates.c.served_at >= utc(since)).subquery()
+        # found by their list's time, not by their lists: a window's credited events are a range
+        # of ix_interactions_credited_by_list_time, however long the history before it
+        credited = (
+            _credited()
+            .where(interactions.c.list_served_at >= utc(since), slates.c.served_at >= utc(since))
+            .subquery()
+        )
         day_credited = _day(self.connection, credited.c.served_at)
         acted = select(
             day_credited.label("day"),

@@ -61,6 +61,9 @@ interactions = Table(
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recommendation_id", String(64), nullable=True),
+    # When the list it is credited to was served (None: credited to none), written with the
+    # event: a stats window's credited events are found by their list's time (migration 0012).
+    Column("list_served_at", DateTime(timezone=True), nullable=True),
     Index("ix_interactions_user_time", "user_id", "occurred_at"),
     Index("ix_interactions_course_type", "course_id", "event_type"),
     Index("ix_interactions_occurred_at", "occurred_at"),
@@ -79,6 +82,18 @@ interactions = Table(
         "event_type",
         sqlite_where=text("recommendation_id IS NOT NULL"),
         postgresql_where=text("recommendation_id IS NOT NULL"),
+    ),
+    # The same, by when their list was served: a window's credited events are a range of it,
+    # however long the history before the window (migration 0012).
+    Index(
+        "ix_interactions_credited_by_list_time",
+        "list_served_at",
+        "recommendation_id",
+        "user_id",
+        "course_id",
+        "event_type",
+        sqlite_where=text("list_served_at IS NOT NULL"),
+        postgresql_where=text("list_served_at IS NOT NULL"),
     ),
 )
 

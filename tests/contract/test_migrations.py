@@ -94,6 +94,43 @@ def test_the_sign_in_tables_go_with_a_downgrade_to_0007_and_come_back_with_the_u
         upgrade(database_url)
 
 
+def test_events_credited_before_0012_count_in_the_daily_figures_after_the_upgrade(database_url):
+    """0012 finds a window's credited events by their list's time, which events stored before
+    it did not carry: the upgrade fills it in, or their days would show no clicks."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+    from application.use_cases.compute_stats import ComputeStats
+    from tests.conftest import CATALOG, NOW
+    from tests.contract.test_stats import slate
+
+    downgrade(database_url, "0011")
+    engine = build_engine(database_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:  # the catalog and the list: as at 0011
+            uow.courses.upsert(CATALOG)
+            uow.slates.add(slate("r1", "u1", "content", [c.course_id for c in CATALOG[:2]]))
+            uow.commit()
+        with engine.begin() as connection:  # the event as 0011 stored it: no list time
+            connection.execute(
+                text(
+                    "INSERT INTO interactions (event_id, user_id, course_id, event_type, "
+                    "occurred_at, recommendation_id) VALUES ('e1', 'u1', :c, 'click', :t, 'r1')"
+                ),
+                {"c": CATALOG[0].course_id, "t": NOW + timedelta(minutes=5)},
+            )
+        upgrade(database_url)
+        stats = ComputeStats(lambda: SqlAlchemyUnitOfWork(engine), clock=lambda: NOW)
+        [day] = stats.global_stats(days=1).daily
+        assert (day.recommendations, day.impressions, day.clicks) == (1, 2, 1)
+    finally:
+        engine.dispose()
+        upgrade(database_url)
+
+
 def test_every_write_to_the_courses_raises_the_catalog_revision_and_it_never_goes_back(
     database_url,
 ):
