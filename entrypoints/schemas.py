@@ -236,8 +236,34 @@ class StoredCourseSchema(Schema):
     active = fields.Boolean(required=True)
 
 
+class ClosedPrerequisiteSchema(Schema):
+    course_id = Identifier(required=True, metadata={"description": "an active course"})
+    prerequisite = Identifier(
+        required=True,
+        metadata={"description": "a course it requires that is retired or not in the catalog"},
+    )
+    message = fields.String(
+        required=True,
+        metadata={"description": "only learners who took the prerequisite are recommended it"},
+    )
+
+
+def _warnings() -> fields.List:
+    """A write's warnings, present only when there are some."""
+    return fields.List(
+        fields.Nested(ClosedPrerequisiteSchema),
+        metadata={
+            "description": "Only when the courses written (or those requiring one left "
+            "inactive) require a course that is retired or not in the catalog: each such pair. "
+            "Learners who "
+            "have not taken that course are never recommended the one requiring it."
+        },
+    )
+
+
 class CourseWrittenSchema(StoredCourseSchema):
-    """PUT and PATCH /courses/<id>: the course as stored, and for an inactive one what needs it."""
+    """PUT and PATCH /courses/<id>: the course as stored, for an inactive one what needs it, and
+    what now requires a course learners can no longer take."""
 
     still_required_by = fields.List(
         Identifier(),
@@ -247,6 +273,7 @@ class CourseWrittenSchema(StoredCourseSchema):
             "not taken this one (they could not start them)"
         },
     )
+    warnings = _warnings()
 
 
 class CourseBatchSchema(Schema):
@@ -442,6 +469,7 @@ class UpsertResultSchema(Schema):
             "recommended to learners who have not taken it (they could not start them)"
         },
     )
+    warnings = _warnings()
 
 
 #: The ids a URL path may hold, checked like every other id (the app checks each request's).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from application.closed_prerequisites import ClosedPrerequisite, closed_prerequisites
 from application.ports import UnitOfWork
 from domain.errors import InvalidCourses, PrerequisiteCycle
 from domain.model import Course, CourseId
@@ -41,6 +42,13 @@ class UpsertCourses:
             return {}
         with self.uow_factory() as uow:
             return uow.courses.required_by(retired)
+
+    def closed_prerequisites(self, courses: Sequence[Course]) -> list[ClosedPrerequisite]:
+        """After a write of `courses`: each active course among them, or requiring one of them,
+        that requires a retired course or one the catalog does not have (what learners who have
+        not taken that one are never recommended), which the operator writing it should know."""
+        with self.uow_factory() as uow:
+            return closed_prerequisites(uow.courses, courses)
 
     def check(self, courses: Sequence[Course]) -> list[dict[str, object]]:
         """What execute() would reject, by index, without writing: unknown prerequisites, and each

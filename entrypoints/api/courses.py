@@ -59,7 +59,8 @@ def get_course(course_id: str, uow: UnitOfWork = Provide[Container.uow]):  # typ
 @bp.put("/<id:course_id>")
 @documented(
     "Create or fully replace one course: fields left out take their defaults (empty "
-    "description, tags and prerequisites; level beginner; active)",
+    "description, tags and prerequisites; level beginner; active). Warnings name what now "
+    "requires a retired course or one not in the catalog",
     CourseWrittenSchema,
     body=CourseBodySchema,
     errors=WRITE_ERRORS,
@@ -73,7 +74,8 @@ def put_course(course_id: str, use_case: UpsertCourses = Provide[Container.upser
 
 @bp.patch("/<id:course_id>")
 @documented(
-    "Change some fields of one course; fields left out keep their stored values",
+    "Change some fields of one course; fields left out keep their stored values. Warnings name "
+    "what now requires a retired course or one not in the catalog",
     CourseWrittenSchema,
     body=CoursePatchSchema,
     errors=(*WRITE_ERRORS, 404),
@@ -102,7 +104,21 @@ def _upsert_one(
     except InvalidCourses as error:  # one course: no index to name, as for its body's fields
         raise InvalidCourses([{**p, "index": None} for p in error.problems]) from None
     required_by = use_case.still_required_by([course]).get(course.course_id)
-    return course_json(course) | ({"still_required_by": required_by} if required_by else {})
+    return (
+        course_json(course)
+        | ({"still_required_by": required_by} if required_by else {})
+        | _warnings(use_case, [course])
+    )
+
+
+def _warnings(use_case: UpsertCourses, courses: list[Course]) -> dict[str, object]:
+    """{"warnings": [...]} when `courses` take part in closed prerequisites, else {}."""
+    closed = use_case.closed_prerequisites(courses)
+    warnings = [
+        {"course_id": c.course_id, "prerequisite": c.prerequisite, "message": c.message}
+        for c in closed
+    ]
+    return {"warnings": warnings} if warnings else {}
 
 
 def _course_body(course_id: str) -> dict[str, object]:
@@ -118,7 +134,8 @@ def _course_body(course_id: str) -> dict[str, object]:
 @bp.post("")
 @documented(
     "Create or replace many courses; for those left inactive that active courses still name "
-    "as a prerequisite, the answer says which (still_required_by)",
+    "as a prerequisite, the answer says which (still_required_by); courses requiring a retired "
+    "course, or one not in the catalog, are named in warnings",
     UpsertResultSchema,
     body=CourseBatchSchema,
     errors=WRITE_ERRORS,
@@ -133,4 +150,8 @@ def post_courses(use_case: UpsertCourses = Provide[Container.upsert_courses]):  
     courses = CourseBatchSchema().load(body)["courses"]
     upserted = use_case.execute(courses)
     required_by = use_case.still_required_by(courses)
-    return {"upserted": upserted} | ({"still_required_by": required_by} if required_by else {})
+    return (
+        {"upserted": upserted}
+        | ({"still_required_by": required_by} if required_by else {})
+        | _warnings(use_case, courses)
+    )

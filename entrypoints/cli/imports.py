@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from marshmallow import Schema
 
+from application.closed_prerequisites import ClosedPrerequisite
 from application.use_cases.log_interactions import differences
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.errors import DomainError
@@ -18,6 +19,8 @@ from entrypoints.cli.two_reads import SHOWN, readable_twice
 from entrypoints.files import NotUtf8, Parsed, parse_file
 from entrypoints.schemas import CourseSchema
 
+#: closed prerequisites said one by one; a file's others are counted
+WARNED = 20
 REFUSED = "nothing was written (use --skip-invalid to keep the good rows)"
 
 
@@ -80,10 +83,19 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     except DomainError as error:  # the catalog changed since the check
         raise click.ClickException(str(error)) from None
     click.echo(f"imported {count} courses")
-    for retired, needed_by in use_case.still_required_by(courses).items():
+    _warn(use_case.closed_prerequisites(courses))
+
+
+def _warn(closed: list[ClosedPrerequisite]) -> None:
+    """A line for each course requiring a retired one (or one the catalog does not have), the
+    first WARNED of a large file and how many in all."""
+    for warning in closed[:WARNED]:
+        click.echo(warning.message, err=True)
+    if len(closed) > WARNED:
+        courses = len({c.course_id for c in closed})
         click.echo(
-            f"course {retired} is inactive, but active courses still require it: "
-            f"{', '.join(needed_by)} (no longer recommended to learners who have not taken it)",
+            f"... and {len(closed) - WARNED} more; {courses} courses in all require a retired "
+            "course or one the catalog does not have",
             err=True,
         )
 

@@ -314,14 +314,39 @@ def test_an_import_that_retires_a_prerequisite_says_which_active_courses_still_r
     result = run("import-courses", str(tmp_path / "retire.csv"))
     assert result.exit_code == 0 and "imported 2 courses" in result.output
     assert (
-        "course c_py1 is inactive, but active courses still require it: c_py2 (no longer "
-        "recommended to learners who have not taken it)"
+        "c_py2 requires c_py1, which is retired: only learners who took c_py1 can be "
+        "recommended c_py2"
     ) in result.output
     assert stored_courses(database_url)["c_py1"].active is False
     both = retiring.replace("c_py1,true", "c_py1,false")
     (tmp_path / "both.csv").write_text(both)
     quiet = run("import-courses", str(tmp_path / "both.csv"))  # nothing active needs it now
-    assert quiet.exit_code == 0 and "still require" not in quiet.output
+    assert quiet.exit_code == 0 and "requires" not in quiet.output
+
+
+def test_an_import_of_courses_requiring_a_retired_course_says_so_once_per_course(run, tmp_path):
+    retired = COURSES_CSV.replace(",,true", ",,false").replace("c_py1,true", "c_py1,false")
+    (tmp_path / "retired.csv").write_text(retired)
+    run("import-courses", str(tmp_path / "retired.csv"))
+    header = COURSES_CSV.splitlines()[0]
+    row = "c_ds{0},Data {0},,Data,intermediate,,c_py1,true"
+    (tmp_path / "few.csv").write_text("\n".join([header, *(row.format(i) for i in range(3))]))
+    few = run("import-courses", str(tmp_path / "few.csv"))
+    assert few.exit_code == 0 and "imported 3 courses" in few.output
+    assert [line for line in few.output.splitlines() if "requires" in line] == [
+        f"c_ds{i} requires c_py1, which is retired: only learners who took c_py1 can be "
+        f"recommended c_ds{i}"
+        for i in range(3)
+    ]
+    (tmp_path / "many.csv").write_text("\n".join([header, *(row.format(i) for i in range(500))]))
+    many = run("import-courses", str(tmp_path / "many.csv"))
+    assert many.exit_code == 0 and "imported 500 courses" in many.output
+    lines = many.output.splitlines()
+    assert len([line for line in lines if "requires" in line]) < 30
+    assert (
+        "... and 480 more; 500 courses in all require a retired course or one the catalog does not have"
+        in lines
+    )
 
 
 def test_invalid_json_lines_are_reported(run, tmp_path):

@@ -9,6 +9,7 @@ from tests.e2e.test_api import HOME, ev, log
 from tests.e2e.test_openapi import _response
 
 EXPLAIN = "/admin/recommendations/explain"
+URL_ONE = "/api/v1/courses/{course_id}"
 
 
 def served(client, user, strategy="popularity", k=10):  # type: ignore[no-untyped-def]
@@ -114,6 +115,15 @@ def test_a_batch_that_retires_a_prerequisite_says_which_active_courses_still_req
     assert post.json == {
         "upserted": 2,
         "still_required_by": {"course_python_basic": ["course_python_intermediate"]},
+        "warnings": [
+            {
+                "course_id": "course_python_intermediate",
+                "prerequisite": "course_python_basic",
+                "message": "course_python_intermediate requires course_python_basic, which is "
+                "retired: only learners who took course_python_basic can be recommended "
+                "course_python_intermediate",
+            }
+        ],
     }
     documented = _response(client.get("/openapi.json").json, "/api/v1/courses", "post", "200")
     assert documented.is_valid(post.json), list(documented.iter_errors(post.json))
@@ -133,6 +143,41 @@ def test_a_patch_of_a_course_whose_prerequisite_was_deleted_by_hand_keeps_the_re
     assert stored["title"] == "Python, Further"
     assert stored["prerequisites"] == ["course_python_basic"]  # left for the operator
     assert client.put(url, json={**stored, "level": "advanced"}).status_code == 200  # GET, PUT
+    assert [w["message"] for w in patch.json["warnings"]] == [
+        "course_python_intermediate requires course_python_basic, which the catalog does not "
+        "have: only learners who took course_python_basic can be recommended "
+        "course_python_intermediate"
+    ]
+    documented = _response(client.get("/openapi.json").json, URL_ONE, "patch", "200")
+    assert documented.is_valid(patch.json), list(documented.iter_errors(patch.json))
     added = client.patch(url, json={"prerequisites": ["course_python_basic", "ghost"]})
     assert added.status_code == 400  # a prerequisite the request adds is still checked
     assert added.json["error"]["message"] == "prerequisites[1]: unknown course 'ghost'"
+
+
+def test_a_course_written_to_require_a_retired_course_says_who_can_still_be_recommended_it(
+    client,
+):
+    assert (
+        client.patch("/api/v1/courses/course_sql_basic", json={"active": False}).status_code == 200
+    )
+    body = {"title": "SQL Joins", "category": "Data Science", "prerequisites": ["course_sql_basic"]}
+    put = client.put("/api/v1/courses/course_sql_joins", json=body)
+    assert put.status_code == 200
+    assert put.json["warnings"] == [
+        {
+            "course_id": "course_sql_joins",
+            "prerequisite": "course_sql_basic",
+            "message": "course_sql_joins requires course_sql_basic, which is retired: only "
+            "learners who took course_sql_basic can be recommended course_sql_joins",
+        }
+    ]
+    documented = _response(client.get("/openapi.json").json, URL_ONE, "put", "200")
+    assert documented.is_valid(put.json), list(documented.iter_errors(put.json))
+    post = client.post("/api/v1/courses", json={"courses": [{**body, "course_id": "course_sql_2"}]})
+    assert [w["course_id"] for w in post.json["warnings"]] == ["course_sql_2"]
+    assert "still_required_by" not in post.json  # this batch retired nothing
+    retired_too = client.put("/api/v1/courses/course_sql_joins", json={**body, "active": False})
+    assert "warnings" not in retired_too.json  # nobody is recommended it anyway
+    open_again = client.patch("/api/v1/courses/course_sql_2", json={"prerequisites": []})
+    assert "warnings" not in open_again.json
