@@ -161,14 +161,15 @@ class PopularityRecommender(ScoringRecommender):
         return ranked / ranked.max()
 
     def similar_reason(self, source: int, row: int) -> str:
+        """ "Like X" only for a course sharing X's category: two courses without one share
+        nothing a learner could see ("Also in our catalog, like X" was true of any course), so
+        they are told what is true of the course alone, how learners took to it."""
         course = self.courses[source]
-        category = course.category or "our catalog"
-        same = self.courses[row].category == course.category
-        if not same:
+        if not course.category or self.courses[row].category != course.category:
             return self._said(row)
         if self.popularity[row] <= 0 or not self.leading[row]:
-            return f"Also in {category}, like {course.title}"
-        return f"Popular in {category}{self.period(row)}, like {course.title}"
+            return f"Also in {course.category}, like {course.title}"
+        return f"Popular in {course.category}{self.period(row)}, like {course.title}"
 
 
 def live_popularity(uow: UnitOfWork, catalog: Mapping[CourseId, Course]) -> PopularityRecommender:

@@ -91,6 +91,25 @@ def test_similar_courses(client):
     assert body["items"][0]["reason"] == "Similar to Python Basics"
 
 
+def test_popularity_says_what_it_knows_of_courses_like_one_without_a_category(client):
+    """ "Also in our catalog, like Misc A": every course is in the catalog, and lacking a
+    category is no likeness; what popularity knows of the course is how learners took to it."""
+    misc = [{"course_id": f"misc_{c}", "title": f"Misc {c.upper()}"} for c in "abc"]
+    assert client.post("/api/v1/courses", json={"courses": misc}).status_code == 200
+    log(
+        client,
+        *(ev(f"fan{i}", "misc_b", "enroll") for i in range(3)),
+        ev("user1", "misc_c", "view"),
+    )
+    url = "/api/v1/recommendations/similar/misc_a?strategy=popularity&k=10&explain=true"
+    said = {
+        i["course_id"]: i["reason"].removesuffix(" lately") for i in client.get(url).json["items"]
+    }
+    assert said["misc_b"] == "Popular in our catalog"
+    assert said["misc_c"] == "A course, which learners have tried"
+    assert said["course_sql_basic"] == "A course in Data Science, which few learners have tried yet"
+
+
 def test_a_course_created_through_the_api_is_similar_at_once(client):
     new = {
         "title": "Advanced Python",
