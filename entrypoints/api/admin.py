@@ -216,7 +216,7 @@ def reindex(use_case: SubmitJob = Provide[Container.submit_job]):  # type: ignor
     return _job(job), 202
 
 
-@bp.get("/jobs/<job_id>")
+@bp.get("/jobs/<id:job_id>")
 @documented("A background job's status", JobSchema, errors=(*ADMIN_ERRORS, 404))
 @admin_required
 @inject

@@ -124,15 +124,18 @@ def check_path_ids() -> None:
     """Before every view but the admin ones (they check once the caller is let in, so that
     nothing is said to a caller without credentials): the ids in its path follow the id rule.
     Before every view: a "/" ending an id, unless sent as %2F, is a 404 (see _typed_slash)."""
-    if _typed_slash():
-        raise NotFound()
+    typed = _typed_slash()
+    if typed:
+        raise NotFound(
+            f'{typed} ends in a plain "/": drop it, or send it as %2F if the id ends in "/"'
+        )
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "credentials", None) != "admin":
         validate_path_ids()
 
 
-def _typed_slash() -> bool:
-    """Whether an id of the path ends in a "/" that was sent as "/", not as %2F: "DELETE
+def _typed_slash() -> str | None:
+    """The name of an id of the path that ends in a "/" sent as "/", not as %2F: "DELETE
     /learners/user7/" is a typo for user7, not a learner named "user7/", and is answered as a
     path no route takes (a 404, as before ids could end in "/"), while an xAPI learner whose
     LMS writes its homePage with one ("user7@https://lms.example/") is sent with %2F. The raw
@@ -147,11 +150,11 @@ def _typed_slash() -> bool:
             args = adapter.match(method=sorted(request.routing_exception.valid_methods or [])[0])[1]
         except (HTTPException, IndexError):
             args = None
-    ending = [v for n, v in (args or {}).items() if n in PATH_IDS and str(v).endswith("/")]
+    ending = [n for n, v in (args or {}).items() if n in PATH_IDS and str(v).endswith("/")]
     if not ending:
-        return False
+        return None
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
-    return not raw.partition("?")[0].partition("#")[0].upper().endswith("%2F")
+    return None if raw.partition("?")[0].partition("#")[0].upper().endswith("%2F") else ending[0]
 
 
 def validate_path_ids() -> None:

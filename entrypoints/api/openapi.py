@@ -30,6 +30,10 @@ ERROR_DESCRIPTIONS = {
     431: f"A request header is larger than gunicorn takes ({HEADER_FIELD_LIMIT} bytes)",
     503: "The database is unavailable (see Retry-After)",
 }
+#: Why any operation with an id ending its path may answer 404 (entrypoints.api.http)
+TYPED_SLASH = (
+    'for an id ending in a plain "/", read as a typo (an id ending in "/" sends it as %2F)'
+)
 #: What gunicorn refuses before the app sees the request, whatever the operation (entrypoints/wsgi.py).
 SERVER_ERRORS = (414, 431)
 RETRY_AFTER = {
@@ -154,6 +158,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     op["responses"][str(code)] = _error(ERROR_DESCRIPTIONS[code])
                 op["responses"]["429"] = throttled()
             names = re.findall(r"{([^}]+)}", path)
+            if names and names[-1] in PATH_IDS:  # the id routes take the rest of the path
+                if "404" in op["responses"]:
+                    op["responses"]["404"]["description"] += f"; also {TYPED_SLASH}"
+                else:  # an unknown id is no 404 here (a PUT creates it, a learner has no stats)
+                    op["responses"]["404"] = _error(f"Only {TYPED_SLASH}")
             if names:
                 op["parameters"] = [
                     {

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+
+from tests.e2e.test_openapi import _response
 
 IDS = {
     "user_id": "/api/v1/recommendations/stats/user/{}",
@@ -92,3 +96,23 @@ def test_a_method_the_path_does_not_take_is_a_405_naming_those_it_does(client):
     for method, path in (("DELETE", "/api/v1/courses/a/"), ("POST", "/api/v1/learners/u/")):
         response = client.open(path, method=method)
         assert response.status_code == 404 and "Allow" not in response.headers, (method, path)
+
+
+def test_every_operation_on_an_id_documents_the_404_a_plain_slash_ending_it_gets(client):
+    """PUT /courses/a/, DELETE /learners/u/ and GET /stats/user/u/ answered a 404 their
+    operations did not document (a client checking answers against the document failed on it),
+    with werkzeug's "check your spelling": it says what to send instead."""
+    spec = client.get("/openapi.json").json
+    for path, operations in spec["paths"].items():
+        url = re.sub(r"{[^}]+}$", "a/", path)
+        if url == path:
+            continue
+        for method in operations:
+            response = client.open(url, method=method.upper(), json={"title": "T"})
+            assert response.status_code == 404, (method, url)
+            documented = _response(spec, path, method, "404")
+            assert documented.is_valid(response.json), (method, path)
+            name = re.findall(r"{([^}]+)}$", path)[0]
+            assert response.json["error"]["message"] == (
+                f'{name} ends in a plain "/": drop it, or send it as %2F if the id ends in "/"'
+            )
