@@ -119,7 +119,7 @@ class SqlErasureRepository(ErasureRepository):
         attributions = self.connection.execute(
             update(interactions)
             .where(interactions.c.recommendation_id.in_(theirs))
-            .values(recommendation_id=None, list_served_at=None)
+            .values(recommendation_id=None)
         ).rowcount
         # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
         self.connection.execute(

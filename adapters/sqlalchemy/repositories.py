@@ -285,14 +285,11 @@ _HISTORY = (
 
 _UNNEST_INSERT = text(
     """
-    INSERT INTO interactions (
-        event_id, user_id, course_id, event_type, occurred_at, recommendation_id, list_served_at
-    )
-    SELECT e.*, slates.served_at FROM unnest(
+    INSERT INTO interactions (event_id, user_id, course_id, event_type, occurred_at, recommendation_id)
+    SELECT * FROM unnest(
         CAST(:event_id AS text[]), CAST(:user_id AS text[]), CAST(:course_id AS text[]),
         CAST(:event_type AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:recommendation_id AS text[])
-    ) AS e (event_id, user_id, course_id, event_type, occurred_at, recommendation_id)
-    LEFT JOIN slates ON slates.recommendation_id = e.recommendation_id
+    )
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
     """
@@ -324,22 +321,6 @@ class SqlInteractionRepository(InteractionRepository):
             # Six array parameters parse in microseconds; a 6,000-placeholder VALUES list does not.
             columns = {name: [row[name] for row in rows] for name in rows[0]}
             return len(self.connection.execute(_UNNEST_INSERT, columns).all())
-        # each credited event with its list's time: the batch's lists read by primary key, once
-        # (a subquery in each row's VALUES made a batch 1.6x slower)
-        lists = {r["recommendation_id"] for r in rows if r["recommendation_id"]}
-        served = (
-            dict(
-                self.connection.execute(
-                    select(slates.c.recommendation_id, slates.c.served_at).where(
-                        among(self.connection, slates.c.recommendation_id, lists)
-                    )
-                ).all()
-            )
-            if lists
-            else {}
-        )
-        for row in rows:
-            row["list_served_at"] = served.get(row["recommendation_id"])
         stmt = (
             _insert(self.connection, interactions)
             .on_conflict_do_nothing(index_elements=["event_id"])
@@ -433,14 +414,14 @@ class SqlInteractionRepository(InteractionRepository):
             count = select(func.count()).select_from(interactions).where(wrong)
             return int(self.connection.execute(count).scalar_one()) + len(early)
         cleared = self.connection.execute(
-            update(interactions).where(wrong).values(recommendation_id=None, list_served_at=None)
+            update(interactions).where(wrong).values(recommendation_id=None)
         ).rowcount
         for start in range(0, len(early), 1000):
             chunk = early[start : start + 1000]
             cleared += self.connection.execute(
                 update(interactions)
                 .where(interactions.c.id.in_(chunk))
-                .values(recommendation_id=None, list_served_at=None)
+                .values(recommendation_id=None)
             ).rowcount
         return int(cleared)
 

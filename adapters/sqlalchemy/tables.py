@@ -61,8 +61,9 @@ interactions = Table(
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recommendation_id", String(64), nullable=True),
-    # When the list it is credited to was served (None: credited to none), written with the
-    # event: a stats window's credited events are found by their list's time (migration 0012).
+    # When the list it is credited to was served (None: credited to none), set by a trigger
+    # whoever writes the event: a stats window's credited events are found by their list's time
+    # (migration 0012).
     Column("list_served_at", DateTime(timezone=True), nullable=True),
     Index("ix_interactions_user_time", "user_id", "occurred_at"),
     Index("ix_interactions_course_type", "course_id", "event_type"),
