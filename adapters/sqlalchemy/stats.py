@@ -126,12 +126,10 @@ class SqlStatsRepository(StatsRepository):
         )
         # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.
         # found by their list's time, not by their lists: a window's credited events are a range
-        # of ix_interactions_credited_by_list_time, however long the history before it
-        credited = (
-            _credited()
-            .where(interactions.c.list_served_at >= utc(since), slates.c.served_at >= utc(since))
-            .subquery()
-        )
+        # of ix_interactions_credited_by_list_time, however long the history before it (the
+        # lists' own served_at, the same time, is not asked again: PostgreSQL took the two for
+        # independent, expected one row, and looked each event's list up even for a year)
+        credited = _credited().where(interactions.c.list_served_at >= utc(since)).subquery()
         day_credited = _day(self.connection, credited.c.served_at)
         acted = select(
             day_credited.label("day"),
