@@ -6,6 +6,7 @@ or frozen surfaces as StorageUnavailable, which the API answers with 503.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,7 @@ def build_engine(
         unusable = _unusable_sqlite(parsed.database or "")
     else:
         engine = _postgres(url, timeout, statement_timeout or timeout)
-        unusable = _unusable_postgres
+        unusable = _unusable_postgres(parsed)
 
     @event.listens_for(engine, "handle_error")
     def classify(context: ExceptionContext) -> None:
@@ -119,26 +120,52 @@ _INVALID_OPTION = re.compile(
 )
 
 
-def _unusable_postgres(context: ExceptionContext) -> None:
-    """A PostgreSQL database or role the server does not have, or a connection option libpq
-    cannot use, is said as such: waiting never mends it (a database dropped while the service
-    runs is one too, until it is made again)."""
-    text = str(context.original_exception)
-    # only when connecting: a statement's error may echo a value holding the same words
-    invalid = _INVALID_OPTION.search(text) if context.statement is None else None
-    if invalid is not None:
+#: what libpq says when the server answers that it has no SSL and sslmode requires it (require,
+#: verify-ca, verify-full): the server answered, and will answer the same every time
+_NO_SSL = "server does not support SSL, but SSL was required"
+
+
+def _unusable_postgres(url: URL) -> Callable[[ExceptionContext], None]:
+    """A PostgreSQL database or role the server does not have, a connection option libpq
+    cannot use, or SSL required of a server without it, is said as such: waiting never mends
+    it (a database dropped while the service runs is one too, until it is made again)."""
+
+    def check(context: ExceptionContext) -> None:
+        text = str(context.original_exception)
+        # only when connecting: a statement's error may echo a value holding the same words
+        connecting = context.statement is None
+        invalid = _INVALID_OPTION.search(text) if connecting else None
+        if invalid is not None:
+            raise UnusableDatabase(
+                f"a PostgreSQL connection option is invalid ({invalid.group(0)}): "
+                "correct RS_DATABASE_URL"
+            ) from context.original_exception
+        if connecting and _NO_SSL in text:
+            raise UnusableDatabase(
+                f"the PostgreSQL server does not support SSL, and {_sslmode(url)} asks for it: "
+                "correct RS_DATABASE_URL (sslmode=prefer uses SSL where the server has it) "
+                "or enable SSL on the server"
+            ) from context.original_exception
+        found = _NO_SUCH.search(text)
+        if found is None:
+            return
+        kind, name = found.groups()
+        mend = f"`createdb {name}`, then `recsys init-db`" if kind == "database" else "CREATE ROLE"
         raise UnusableDatabase(
-            f"a PostgreSQL connection option is invalid ({invalid.group(0)}): "
-            "correct RS_DATABASE_URL"
+            f"the PostgreSQL server has no {kind} {name!r}: make it ({mend}) "
+            "or correct RS_DATABASE_URL"
         ) from context.original_exception
-    found = _NO_SUCH.search(text)
-    if found is None:
-        return
-    kind, name = found.groups()
-    mend = f"`createdb {name}`, then `recsys init-db`" if kind == "database" else "CREATE ROLE"
-    raise UnusableDatabase(
-        f"the PostgreSQL server has no {kind} {name!r}: make it ({mend}) or correct RS_DATABASE_URL"
-    ) from context.original_exception
+
+    return check
+
+
+def _sslmode(url: URL) -> str:
+    """Where the sslmode that asked for SSL was set, as the operator wrote it."""
+    if "sslmode" in url.query:
+        return f"sslmode={url.query['sslmode']}"
+    if os.environ.get("PGSSLMODE"):
+        return f"PGSSLMODE={os.environ['PGSSLMODE']}"
+    return "the connection's sslmode"  # a pg_service.conf service, or requiressl=1
 
 
 def on_answer(engine: Engine, callback: Callable[[], None]) -> None:

@@ -262,6 +262,65 @@ def test_a_connection_option_postgresql_cannot_use_is_said_so_not_to_retry(
     assert invalid in said and said.endswith("): correct RS_DATABASE_URL"), said
 
 
+@pytest.fixture
+def server_without_ssl(postgres_engine):  # type: ignore[no-untyped-def]
+    """The test server's URL, when that server has no SSL (as a local one often has not)."""
+    from sqlalchemy import text
+
+    with postgres_engine.connect() as connection:
+        if connection.execute(text("SHOW ssl")).scalar() == "on":
+            pytest.skip("the test server supports SSL")
+    return make_url(str(postgres_engine.url)).render_as_string(hide_password=False)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "command",
+    [["import-courses", "courses.csv"], ["trainer", "--once"], ["serve", "--port", "18101"]],
+    ids=lambda c: c[0],
+)
+@pytest.mark.parametrize("mode", ["require", "verify-full"])
+def test_sslmode_require_on_a_server_without_ssl_is_said_so_not_to_retry(
+    server_without_ssl, command, mode, tmp_path, monkeypatch
+):
+    """It was "the database is unavailable (...); retry shortly", and a trainer retried every
+    2 s for ever: the server will never offer SSL because we wait."""
+    monkeypatch.setenv("RS_DATABASE_URL", f"{server_without_ssl}?sslmode={mode}")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: the PostgreSQL server does not support SSL, and sslmode={mode} asks for it: "
+        "correct RS_DATABASE_URL (sslmode=prefer uses SSL where the server has it) "
+        "or enable SSL on the server"
+    )
+
+
+@pytest.mark.postgres
+def test_a_trainer_started_with_sslmode_require_on_a_server_without_ssl_stops(
+    server_without_ssl, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "RS_DATABASE_URL": f"{server_without_ssl}?sslmode=require",
+        "RS_MODELS_DIR": str(tmp_path / "models"),
+        "RS_LOG_FORMAT": "json",
+    }
+    command = [sys.executable, "-m", "entrypoints.cli", "trainer"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: the PostgreSQL server does not support SSL"), last
+    assert "tries again" not in done.stderr
+
+
 @pytest.mark.parametrize("command", [["init-db"], ["trainer", "--once"]])
 def test_init_db_on_another_applications_database_says_so_in_one_line(
     command, tmp_path, monkeypatch
