@@ -37,6 +37,8 @@ HOST = re.compile(r"^[A-Za-z0-9.:\-\[\]]+$")
 DAY = 86_400
 #: durations beyond it are no setting anyone means, and overflow a datetime (far beyond)
 YEAR = 365 * DAY
+#: libpq's options setting statement_timeout (`-c name=value`, `--name=value`, any case)
+_STATEMENT_TIMEOUT = re.compile(r"(?:^|\s)(?:-c\s*|--)statement[_-]timeout=", re.IGNORECASE)
 SECRET_KEYS = ("RS_DB_PASSWORD", "RS_ADMIN_TOKEN", "RS_API_KEY", "RS_XAPI_SECRET")
 #: the shortest admin token or API key ENV=prod takes: too long to guess, even unthrottled
 PROD_SECRET_LENGTH = 16
@@ -165,6 +167,15 @@ class Settings(BaseModel):
             p.isdigit() and int(p) <= 65535 for p in ports
         ):
             raise ValueError("the port must be a number from 0 to 65535")
+        if parts.scheme.startswith("postgresql") and any(
+            _STATEMENT_TIMEOUT.search(options) for options in query.get("options", [])
+        ):
+            # the engine ends a statement a second after RS_DB_TIMEOUT_SECONDS on its own (a
+            # frozen server enforces nothing), and migrations need longer: it could not hold
+            raise ValueError(
+                "its options set statement_timeout, which the service sets from "
+                "RS_DB_TIMEOUT_SECONDS (and enforces itself): set RS_DB_TIMEOUT_SECONDS instead"
+            )
         if parts.scheme.startswith("postgresql") and "@" in parts.path:
             # "u:12/pw@db/lms" parses as host "u", port 12: the rest of the password is a path
             raise ValueError(

@@ -47,7 +47,7 @@ def build_engine(
         engine = _sqlite(parsed, timeout, create)
         unusable = _unusable_sqlite(parsed.database or "")
     else:
-        engine = _postgres(url, timeout, statement_timeout or timeout)
+        engine = _postgres(parsed, timeout, statement_timeout or timeout)
         unusable = _unusable_postgres(parsed)
 
     @event.listens_for(engine, "handle_error")
@@ -174,20 +174,32 @@ def on_answer(engine: Engine, callback: Callable[[], None]) -> None:
     event.listen(engine, "after_cursor_execute", lambda *_: callback())
 
 
-def _postgres(url: str, timeout: float, statement: float) -> Engine:
-    milliseconds = int(timeout * 1000)
+#: a server parameter set in libpq's options: `-c name=value`, `-cname=value`, `--name=value`
+_PARAMETER = re.compile(r"(?:^|\s)(?:-c\s*|--)([\w.-]+)=")
+
+
+def _options(url: URL, statement: float, lock: float) -> str:
+    """The URL's own libpq options (search_path, application_name...), then the service's
+    timeouts but those the URL's set: the server takes the last value given. statement_timeout
+    stays ours: the watchdog ends a statement a second after it, whatever the server was told
+    (settings refuse a URL setting it, for RS_DB_TIMEOUT_SECONDS)."""
+    given = url.query.get("options", ())
+    theirs = " ".join([given] if isinstance(given, str) else given)
+    named = {name.lower().replace("-", "_") for name in _PARAMETER.findall(theirs)}
+    ours = [f"-c statement_timeout={int(statement * 1000)}"]
+    if "lock_timeout" not in named:
+        ours.append(f"-c lock_timeout={int(lock * 1000)}")
+    return " ".join([theirs, *ours]).strip()
+
+
+def _postgres(url: URL, timeout: float, statement: float) -> Engine:
+    connect_args: dict[str, Any] = {"options": _options(url, statement, timeout)}
+    if "connect_timeout" not in url.query:  # the URL's own holds
+        # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
+        # costs a ping and a connect, so together they stay within timeout + 1.
+        connect_args["connect_timeout"] = max(2, round(timeout) - 1)
     engine = create_engine(
-        url,
-        pool_size=5,
-        max_overflow=10,
-        pool_timeout=timeout,
-        connect_args={
-            # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
-            # costs a ping and a connect, so together they stay within timeout + 1.
-            "connect_timeout": max(2, round(timeout) - 1),
-            "options": f"-c statement_timeout={int(statement * 1000)} "
-            f"-c lock_timeout={milliseconds}",
-        },
+        url, pool_size=5, max_overflow=10, pool_timeout=timeout, connect_args=connect_args
     )
     # statement_timeout is enforced by the server, so a frozen server never enforces it: the
     # watchdog cuts the client's socket a second later instead.

@@ -250,6 +250,38 @@ def test_a_postgresql_url_without_a_database_name_is_refused_not_sent_to_the_use
     assert load_settings({"RS_DATABASE_URL": "postgresql+psycopg://app@db:5432/"})
 
 
+def test_a_statement_timeout_in_the_urls_options_is_refused_for_rs_db_timeout_seconds():
+    """The service ends a statement a second after RS_DB_TIMEOUT_SECONDS on its own (a frozen
+    server never enforces statement_timeout), and migrations need a longer one: a URL's own
+    statement_timeout could not hold, so it is refused, not silently cut short."""
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    server = "postgresql+psycopg://app:hunter2@db/lms"
+    for options in (
+        "-c%20statement_timeout%3D60s",
+        "--statement-timeout=60000",
+        "-cStatement_Timeout=0",
+    ):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"RS_DATABASE_URL": f"{server}?options={options}"})
+        said = str(refused.value)
+        assert said.startswith("invalid setting RS_DATABASE_URL='postgresql"), said
+        assert said.endswith(
+            "its options set statement_timeout, which the service sets from "
+            "RS_DB_TIMEOUT_SECONDS (and enforces itself): set RS_DB_TIMEOUT_SECONDS instead"
+        ), said
+        assert "hunter2" not in said
+    # the service's other timeouts, and any other parameter, are the URL's to set
+    for options in (
+        "-c%20lock_timeout%3D1s",
+        "-c%20search_path%3Dlms",
+        "-c%20idle_session_timeout%3D9",
+    ):
+        assert load_settings({"RS_DATABASE_URL": f"{server}?options={options}"})
+
+
 def test_a_database_name_is_a_name_in_the_url_rs_db_host_makes():
     """RS_DB_NAME='?' made a URL without a database name, RS_DB_NAME='lms?sslmode=x' one with an
     option nobody set."""
