@@ -17,6 +17,7 @@ from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.progress import MemberEpochs, Progress
 
 if TYPE_CHECKING:
+    from application.use_cases.train_two_tower import TrainResult
     from entrypoints.container import Container
 
 
@@ -58,29 +59,13 @@ def train_two_tower(
     if batch_size is not None:
         settings["batch_size"] = batch_size
     container.config.two_tower.from_value(settings)
-    # What the trainer fits two_tower with (the settings search's choice, pins winning): a model
-    # fitted with others, or not saying which, it would train again at its next cycle.
-    wanted = container.fit_strategies().wanted().get("two_tower", {})
-    if wanted:
-        shown = " ".join(f"{k}={v}" for k, v in sorted(wanted.items()))
-        click.echo(f"training with the settings the trainer fits two_tower with: {shown}")
-
-    members = int({**settings, **wanted}.get("members", 1))
-    total = int(settings.get("epochs", 100)) * members
     # the trainers' fitting turn, held while training: a trainer fitting meanwhile trained the same
     # data twice over on the same cores, and the slower of the two had its publish refused
-    with (
-        turn_waited(container.fit_turn(), None, _waiting),
-        Progress("training two_tower", total, unit="epochs") as progress,
-    ):
-        try:
-            result = container.train_two_tower().execute(
-                MemberEpochs(progress, members), settings=wanted or None
-            )
-        except (DomainError, ValueError, StaleBase) as error:
-            raise click.ClickException(str(error)) from None
-        except OSError as error:
-            raise unpublished("two_tower", error) from None
+    with turn_waited(container.fit_turn(), None, _waiting):
+        # checked again once the turn is held: during a wait, another host may have rolled back
+        # (a hold this training would publish over) or the trainer searched for other settings
+        _may_publish(container, container.artifact_store())
+        result = _trained(container, settings)
     metrics = result.manifest.get("metrics", {})
     click.echo(
         f"published two_tower version {result.version} in {result.seconds:.1f}s: "
@@ -88,6 +73,26 @@ def train_two_tower(
         f"{_epochs(result.manifest)}, {result.manifest['index']['size']} courses indexed "
         f"({result.manifest['index']['kind']})"
     )
+
+
+def _trained(container: Container, settings: dict[str, Any]) -> TrainResult:
+    # What the trainer fits two_tower with (the settings search's choice, pins winning): a model
+    # fitted with others, or not saying which, it would train again at its next cycle.
+    wanted = container.fit_strategies().wanted().get("two_tower", {})
+    if wanted:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+        click.echo(f"training with the settings the trainer fits two_tower with: {shown}")
+    members = int({**settings, **wanted}.get("members", 1))
+    total = int(settings.get("epochs", 100)) * members
+    with Progress("training two_tower", total, unit="epochs") as progress:
+        try:
+            return container.train_two_tower().execute(
+                MemberEpochs(progress, members), settings=wanted or None
+            )
+        except (DomainError, ValueError, StaleBase) as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise unpublished("two_tower", error) from None
 
 
 def _waiting() -> None:

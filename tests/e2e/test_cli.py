@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from adapters.fs_artifacts import FilesystemArtifactStore
 from domain.model import CourseId, Recommendation, RecommendationId, Slate, UserId
 from entrypoints.cli import cli
+from entrypoints.config import load_settings
 from entrypoints.container import Container
 from tests.conftest import NOW
 
@@ -694,6 +696,79 @@ def test_train_two_tower_waits_for_a_fitting_trainer_and_holds_the_turn_while_it
         done.set()
         thread.join(30)
         engine.dispose()
+
+
+def _turn_held_until(database_url: str, meanwhile, monkeypatch):  # type: ignore[no-untyped-def]
+    """The fitting turn held (another host's trainer fitting) until train-two-tower starts
+    waiting for it; then `meanwhile()` runs, as on another host, and the turn is let go."""
+    import contextlib
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    engine = build_engine(database_url)
+    held = contextlib.ExitStack()
+    held.callback(engine.dispose)
+    assert held.enter_context(SqlFitTurn(engine).taken())
+
+    def waiting() -> None:
+        meanwhile()
+        held.close()
+
+    monkeypatch.setattr("entrypoints.cli.models._waiting", waiting)
+    return held
+
+
+def test_train_two_tower_that_waited_for_the_turn_keeps_a_rollback_made_meanwhile(
+    run, tmp_path, database_url, monkeypatch
+):
+    """The hold was checked before the wait only: a rollback made on another host while
+    train-two-tower waited for a trainer's fit was published over once the turn came, and the
+    operator's hold was gone without a word."""
+    config = _small_model_on_the_demo(run, tmp_path)
+    assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    store = FilesystemArtifactStore(tmp_path / "models")
+    before = store.current_version("two_tower")
+
+    def another_host_rolls_back() -> None:
+        container = Container()  # the fixture's RS_DATABASE_URL and RS_MODELS_DIR
+        container.config.from_dict(load_settings(os.environ))
+        container.roll_back_model().execute("two_tower")
+        container.engine().dispose()
+
+    with _turn_held_until(database_url, another_host_rolls_back, monkeypatch):
+        trained = run("train-two-tower", "--config", str(config))
+    assert trained.exit_code == 1, trained.output
+    assert "two_tower is held by a rollback" in trained.output
+    assert "nothing was trained" in trained.output
+    assert store.current_version("two_tower") != before  # the rollback's version answers, held
+    listed = run("model-versions", "two_tower").output.splitlines()
+    (answering,) = [line for line in listed if line.lstrip().startswith("* ")]
+    assert "held, restores" in answering
+
+
+def test_train_two_tower_that_waited_for_the_turn_trains_with_the_settings_chosen_meanwhile(
+    run, tmp_path, database_url, monkeypatch
+):
+    """The settings were read before the wait: a settings search published by the trainer whose
+    fit it waited for was ignored, and that trainer trained two_tower again at its next cycle,
+    the double training the turn is there to prevent."""
+    config = _small_model_on_the_demo(run, tmp_path)
+    store = FilesystemArtifactStore(tmp_path / "models")
+    chosen = {"settings": {"two_tower": {"objective": "all", "members": 2}}}
+
+    def the_trainer_publishes_a_search() -> None:
+        store.publish("tuning", {"trials.json": b"[]"}, chosen)
+
+    with _turn_held_until(database_url, the_trainer_publishes_a_search, monkeypatch):
+        trained = run("train-two-tower", "--config", str(config))
+    assert trained.exit_code == 0, trained.output
+    assert (
+        "training with the settings the trainer fits two_tower with: members=2 objective=all"
+        in (trained.output)
+    )
+    assert "2 members" in trained.output
+    assert "two_tower" not in run("trainer", "--once").output
 
 
 def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):
