@@ -270,8 +270,10 @@ class Trainer:
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
 TURN_POLL_SECONDS = 0.25
-#: a trainer's line while another holds the fitting turn (it runs jobs meanwhile)
-STANDING_BY = "standing by: another trainer is fitting"
+#: a trainer's line while another holds the fitting turn (it runs jobs meanwhile): an operator's
+#: `recsys train-two-tower` holds it too, and no trainer then says it is fitting
+HOLDER = "another trainer or train-two-tower"
+STANDING_BY = f"standing by: {HOLDER} is fitting"
 #: how the cycle of a trainer run once ends
 RAN_ONCE = "stopped: ran once"
 

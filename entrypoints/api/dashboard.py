@@ -15,7 +15,7 @@ from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
 from application.ports import StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
-from application.trainer import FITTING, RAN_ONCE, STANDING_BY, STOPPED
+from application.trainer import FITTING, HOLDER, RAN_ONCE, STANDING_BY, STOPPED
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described, trainers_seen
@@ -319,7 +319,7 @@ def _status(trainer: dict[str, str]) -> str:
     if trainer["last_cycle"].endswith(f"; {RAN_ONCE}"):
         return f"stopped at {at} (ran once): {trainer['last_cycle'].removesuffix(f'; {RAN_ONCE}')}"
     if trainer["last_cycle"] == STANDING_BY:
-        return f"standing by at {at}: another trainer is fitting"
+        return f"standing by at {at}: {HOLDER} is fitting"
     if trainer["last_cycle"] == STOPPED:
         return f"stopped at {at}: no longer fitting"
     return f"last fit cycle ended {at}: {trainer['last_cycle']}"

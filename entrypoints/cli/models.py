@@ -96,7 +96,10 @@ def _trained(container: Container, settings: dict[str, Any]) -> TrainResult:
 
 
 def _waiting() -> None:
-    click.echo("waiting for the fitting turn: a trainer is fitting (Ctrl-C stops waiting)")
+    click.echo(
+        "waiting for the fitting turn: a trainer or another train-two-tower is fitting "
+        "(Ctrl-C stops waiting)"
+    )
 
 
 def _epochs(manifest: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ import threading
 import click
 
 from application.ports import UnusableDatabase
+from application.trainer import HOLDER
 from application.use_cases.fit_strategies import EmptyCatalog
 from entrypoints.cli.base import cli, container_of
 
@@ -61,10 +62,10 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
                 )
         if process.stood_by and force:  # a refit asked for and not done: cron must not think so
             raise click.ClickException(
-                "nothing fitted: another trainer is fitting; run again once it is done"
+                f"nothing fitted: {HOLDER} is fitting; run again once it is done"
             )
         if process.stood_by:
-            click.echo("nothing fitted: another trainer is fitting (this one stood by)")
+            click.echo(f"nothing fitted: {HOLDER} is fitting (this one stood by)")
         elif not fitted:
             click.echo("every strategy is up to date with the data")
         overtaken = [f"{item.strategy}: {item.note}" for item in fitted if item.overtaken]

@@ -228,10 +228,12 @@ def test_a_trainer_run_once_while_another_fits_stands_by_and_says_so(
         result = CliRunner().invoke(cli, ["trainer", "--once"], catch_exceptions=False)
         forced = CliRunner().invoke(cli, ["trainer", "--once", "--force"])
     assert result.exit_code == 0, result.output
-    assert "nothing fitted: another trainer is fitting" in result.output
+    assert "nothing fitted: another trainer or train-two-tower is fitting" in result.output
     # a refit asked for was not done: cron must not take it as done
     assert forced.exit_code == 1 and "run again once it is done" in forced.output, forced.output
     assert not (tmp_path / "models" / "popularity").exists()
     (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
-    assert row["last_cycle"] == "standing by: another trainer is fitting; stopped: ran once"
+    assert row["last_cycle"] == (
+        "standing by: another trainer or train-two-tower is fitting; stopped: ran once"
+    )
     app.container.engine().dispose()

@@ -683,7 +683,8 @@ def test_train_two_tower_waits_for_a_fitting_trainer_and_holds_the_turn_while_it
         thread.join(30)
         assert trained.exit_code == 0, trained.output
         assert trained.output.startswith(
-            "waiting for the fitting turn: a trainer is fitting (Ctrl-C stops waiting)\n"
+            "waiting for the fitting turn: a trainer or another train-two-tower is fitting "
+            "(Ctrl-C stops waiting)\n"
         )
         assert "published two_tower version" in trained.output
         assert time.monotonic() - started >= 1.0
@@ -769,6 +770,35 @@ def test_train_two_tower_that_waited_for_the_turn_trains_with_the_settings_chose
     )
     assert "2 members" in trained.output
     assert "two_tower" not in run("trainer", "--once").output
+
+
+def test_a_trainer_standing_by_while_train_two_tower_trains_says_who_may_hold_the_turn(
+    run, tmp_path, database_url, monkeypatch
+):
+    """While `recsys train-two-tower` held the fitting turn, every trainer read "standing by:
+    another trainer is fitting", on every host's dashboard too, and no trainer was fitting: the
+    operator looked for a trainer that was not there."""
+    from entrypoints.cli import models
+    from tests.e2e.conftest import make_app
+
+    config = _small_model_on_the_demo(run, tmp_path)
+    training = models._trained
+
+    def a_trainer_cycle_meanwhile(container, settings):  # type: ignore[no-untyped-def]
+        trainer = Container()  # a trainer on another host, its cycle due while the training runs
+        trainer.config.from_dict(load_settings(os.environ))
+        assert trainer.trainer().run_once() == []
+        trainer.engine().dispose()
+        return training(container, settings)
+
+    monkeypatch.setattr(models, "_trained", a_trainer_cycle_meanwhile)
+    assert run("train-two-tower", "--config", str(config)).exit_code == 0
+    app = make_app(database_url, models_dir=str(tmp_path / "models"))
+    (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert row["last_cycle"] == "standing by: another trainer or train-two-tower is fitting"
+    page = app.test_client().get("/dashboard").get_data(as_text=True)
+    assert ": another trainer or train-two-tower is fitting</td>" in page
+    app.container.engine().dispose()
 
 
 def test_courses_embedded_by_hand_are_not_embedded_again_by_the_trainer(run, tmp_path):

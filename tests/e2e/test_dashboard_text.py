@@ -55,7 +55,11 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
         ("host-b:2", began + timedelta(minutes=1), "published popularity, item_cf"),
         ("host-c:3", began + timedelta(minutes=2), "stopped: no longer fitting"),
         ("cron:4", began + timedelta(minutes=3), "published content; stopped: ran once"),
-        ("host-d:5", began + timedelta(minutes=4), "standing by: another trainer is fitting"),
+        (
+            "host-d:5",
+            began + timedelta(minutes=4),
+            "standing by: another trainer or train-two-tower is fitting",
+        ),
     ]
     with app.container.uow() as uow:
         for worker, seen_at, line in beats:
@@ -72,5 +76,7 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
     assert rows["host-c:3"].startswith(f"stopped at {at[2]}"), rows["host-c:3"]
     assert "ended" not in rows["host-c:3"]
     assert rows["cron:4"].startswith(f"stopped at {at[3]} (ran once): published content")
-    assert rows["host-d:5"].startswith(f"standing by at {at[4]}: another trainer is fitting")
+    assert rows["host-d:5"].startswith(
+        f"standing by at {at[4]}: another trainer or train-two-tower is fitting"
+    )
     app.container.engine().dispose()

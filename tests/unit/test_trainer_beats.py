@@ -294,10 +294,16 @@ def test_a_second_trainer_stands_by_while_one_fits_then_fits_when_the_turn_is_fr
     first = trainer("a:1", FitsWhileTheOtherTries([[Fitted("item_cf", "v2", 0.1)]]))
     first.run_once()
     assert second_fit.cycles == [[Fitted("item_cf", "v3", 0.1)]], "the second never fitted"
-    assert "standing by: another trainer is fitting; it tries again every 0s" in said
+    assert (
+        "standing by: another trainer or train-two-tower is fitting; it tries again every 0s"
+        in said
+    )
     with uow() as unit:
         rows = {t.worker: t.last_cycle for t in unit.trainers.recent(NOW - timedelta(days=1))}
-    assert rows == {"a:1": "published item_cf", "b:2": "standing by: another trainer is fitting"}
+    assert rows == {
+        "a:1": "published item_cf",
+        "b:2": "standing by: another trainer or train-two-tower is fitting",
+    }
     second.run_once()  # the turn is free again
     assert second_fit.cycles == []
     assert said[-1] == "the fitting turn is free: this trainer fits again"
