@@ -11,6 +11,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 
+from application.ports import StorageUnavailable
 from entrypoints import logs, metrics
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,11 @@ def _warm(app: Any) -> None:
     try:
         app.container.strategies().snapshot()
     except Exception as error:  # noqa: BLE001 - the first request tries again
+        # the driver's reason as the other outage lines give it; anything else with its type
+        reason = error if isinstance(error, StorageUnavailable) else repr(error)
         log.warning(
-            "could not load the published models at start (%r); the first request will", error
+            "could not load the published models at start (%s); the first request tries again",
+            reason,
         )
 
 

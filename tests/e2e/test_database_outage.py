@@ -62,6 +62,22 @@ def test_an_outage_is_one_log_line_not_a_traceback_per_request(closed_port, capl
     assert "database unavailable" in errors[0].getMessage() and errors[0].exc_info is None
 
 
+def test_a_worker_starting_while_the_database_is_down_says_so_in_a_whole_sentence(
+    closed_port, caplog
+):
+    """A host whose database did not answer logged, for each worker starting, "could not load
+    the published models at start (StorageUnavailable('OperationalError: ...')); the first
+    request will": the exception's repr and a sentence cut short."""
+    from entrypoints.wsgi import _warm
+
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/gone")
+    with caplog.at_level(logging.WARNING):
+        _warm(app)
+    (line,) = [r.getMessage() for r in caplog.records if "at start" in r.getMessage()]
+    assert line.startswith("could not load the published models at start (OperationalError: ")
+    assert line.endswith("); the first request tries again")
+
+
 def test_a_frozen_database_answers_503_within_seconds_not_after_the_freeze(frozen_port):
     app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{frozen_port}/frozen")
     client = app.test_client()
