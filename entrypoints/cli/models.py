@@ -44,10 +44,8 @@ def train_two_tower(
 ) -> None:
     """Train the two-tower model on the stored interactions and publish a new version."""
     container = container_of(ctx)
-    if if_missing and _usable_model(container.artifact_store()):
-        click.echo("a two-tower model exists already; not training")
+    if not _to_train(container, if_missing):
         return
-    _may_publish(container, container.artifact_store())
     settings = dict(container.config.two_tower())
     if config_path is not None:
         try:
@@ -61,10 +59,17 @@ def train_two_tower(
     container.config.two_tower.from_value(settings)
     # the trainers' fitting turn, held while training: a trainer fitting meanwhile trained the same
     # data twice over on the same cores, and the slower of the two had its publish refused
-    with turn_waited(container.fit_turn(), None, _waiting):
-        # checked again once the turn is held: during a wait, another host may have rolled back
-        # (a hold this training would publish over) or the trainer searched for other settings
-        _may_publish(container, container.artifact_store())
+    waited: list[bool] = []
+
+    def waiting() -> None:
+        waited.append(True)
+        _waiting()
+
+    with turn_waited(container.fit_turn(), None, waiting):
+        # checked again after a wait: the trainer may have trained a model meanwhile, another
+        # host rolled back (a hold this training would publish over) or a search chose settings
+        if waited and not _to_train(container, if_missing):
+            return
         result = _trained(container, settings)
     metrics = result.manifest.get("metrics", {})
     click.echo(
@@ -109,6 +114,16 @@ def _epochs(manifest: dict[str, Any]) -> str:
     if len(each) == 1:
         return f"{int(each[0])} epochs"
     return f"{len(each)} members, {'/'.join(str(int(n)) for n in each)} epochs"
+
+
+def _to_train(container: Container, if_missing: bool) -> bool:
+    """Whether to train: not with --if-missing beside a usable model; refused, said, while
+    training could not publish."""
+    if if_missing and _usable_model(container.artifact_store()):
+        click.echo("a two-tower model exists already; not training")
+        return False
+    _may_publish(container, container.artifact_store())
+    return True
 
 
 def _may_publish(container: Container, store: ArtifactStore) -> None:

@@ -772,6 +772,35 @@ def test_train_two_tower_that_waited_for_the_turn_trains_with_the_settings_chose
     assert "two_tower" not in run("trainer", "--once").output
 
 
+def test_train_two_tower_if_missing_that_waited_for_a_trainer_training_one_does_not_train_again(
+    run, tmp_path, database_url, monkeypatch
+):
+    """On a first start, `train-two-tower --if-missing` on one host waited for the trainer
+    training the first model on another, then trained a second one: whether one was missing was
+    decided before the wait."""
+    config = tmp_path / "two_tower.yaml"
+    config.write_text(
+        "epochs: 2\nbatch_size: 64\nbuckets: 4096\nuser_buckets: 1024\nembedding_dim: 16\n"
+        "hidden_dims: [32]\n"
+    )
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", str(config))
+    run("demo-data", "--learners", "60")
+    store = FilesystemArtifactStore(tmp_path / "models")
+
+    def the_trainer_publishes_the_first_model() -> None:
+        trainer = Container()
+        trainer.config.from_dict(load_settings(os.environ))
+        trainer.train_two_tower().execute()
+        trainer.engine().dispose()
+
+    with _turn_held_until(database_url, the_trainer_publishes_the_first_model, monkeypatch):
+        trained = run("train-two-tower", "--if-missing")
+    assert trained.exit_code == 0, trained.output
+    assert "a two-tower model exists already; not training" in trained.output
+    assert len(list((tmp_path / "models" / "two_tower" / "versions").iterdir())) == 1
+    assert store.current_version("two_tower") is not None
+
+
 def test_a_trainer_standing_by_while_train_two_tower_trains_says_who_may_hold_the_turn(
     run, tmp_path, database_url, monkeypatch
 ):
