@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+
+import pytest
 
 from application.ports import LastFit, TrainerBeat, TrainerTally
 from tests.conftest import NOW
@@ -135,3 +138,57 @@ def test_a_turn_whose_unlock_fails_is_not_kept_on_a_pooled_session(postgres_url)
     finally:
         engine.dispose()
         other_host.dispose()
+
+
+def test_the_turn_of_a_trainer_whose_host_is_gone_is_given_back_within_a_minute(postgres_url):
+    """A trainer host that loses power or its network leaves no process to close the connection:
+    the server only finds it gone by probing it, after 2 h idle by default (2 h 11 min in all,
+    every other trainer standing by). The server's socket of the holder's connection must be
+    probed after 30 s."""
+    import shutil
+    import subprocess
+    import time
+
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    engine, observer = build_engine(postgres_url), build_engine(postgres_url)
+    try:
+        with SqlFitTurn(engine).taken() as ours, observer.connect() as connection:
+            assert ours
+            port = connection.execute(
+                text(
+                    "SELECT client_port FROM pg_stat_activity WHERE pid = (SELECT pid FROM "
+                    "pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid "
+                    "FROM pg_database WHERE datname = current_database()))"
+                )
+            ).scalar_one()
+            assert port is not None, "the test server must be reached over TCP"
+            timers: list[tuple[str, str]] = []
+            for _ in range(100):  # the keepalive timer shows once the session's reply is sent
+                sockets = subprocess.run(
+                    [
+                        "ss",
+                        "-tno",
+                        "state",
+                        "established",
+                        f"( sport = :5432 and dport = :{port} )",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                timers = re.findall(r"timer:\(keepalive,([\d.]+)(min|sec|ms)", sockets)
+                if timers:
+                    break
+                time.sleep(0.1)
+        [timer] = timers
+        seconds = float(timer[0]) * {"min": 60, "sec": 1, "ms": 0.001}[timer[1]]
+        assert seconds <= 30
+    finally:
+        engine.dispose()
+        observer.dispose()
