@@ -587,3 +587,6 @@ class InMemoryFitTurn(FitTurn):
             yield True
         finally:
             self.store.fit_turn.release()
+
+    def held(self) -> bool:
+        return self.store.fit_turn.locked()

@@ -496,6 +496,11 @@ class FitTurn(abc.ABC):
         """Holds the turn while the block runs, and says True; says False at once, holding
         nothing, while another trainer holds it. A trainer that dies lets go of it."""
 
+    @abc.abstractmethod
+    def held(self) -> bool:
+        """Whether a trainer (or train-two-tower) holds the turn now, taking nothing: a trainer
+        killed while it fits leaves its row saying so, and only the turn tells it is gone."""
+
 
 class AdminSessionRepository(abc.ABC):
     """Dashboard sessions in the shared database, so that a sign-out holds on every host. A

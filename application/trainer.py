@@ -76,8 +76,9 @@ class Trainer:
         """Jobs first (an operator is waiting for them), then a fit if one is due."""
         if self._fitted_at is None:
             # seen at once, not only after a long first fit or the job it claims first (a trainer
-            # killed in that job would be named by the job and missing from the trainers view)
-            self._beat(FITTING)
+            # killed in that job would be named by the job and missing from the trainers view);
+            # not as fitting: it holds no fitting turn yet
+            self._beat(STARTED)
         runner = self._runner = self.jobs()
         runner.recover()
         ran: list[Job] = []
@@ -157,7 +158,8 @@ class Trainer:
         finally:
             # what the cycle said (an empty catalog too), unless it never ended
             latest = self._latest[0] if self._latest is not None else FITTING
-            self._beat_stopped("" if latest == FITTING else f"{latest}; {RAN_ONCE}")
+            never_ended = latest in (FITTING, STARTED)
+            self._beat_stopped("" if never_ended else f"{latest}; {RAN_ONCE}")
 
     def _credit_bandit(self) -> list[Fitted]:
         """The bandit's rewards, published like a fit: a publish the artifact directory refuses
@@ -267,6 +269,9 @@ class Trainer:
 
 #: a trainer's line while a cycle fits (its seen_at: when that began), and a stopped trainer's
 #: (its seen_at: when it stopped)
+#: a trainer's line once it started, before its first cycle (jobs first; no turn held yet)
+STARTED = "started"
+#: a trainer's line while its cycle fits, holding the fitting turn
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
 TURN_POLL_SECONDS = 0.25

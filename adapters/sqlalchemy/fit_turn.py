@@ -38,6 +38,22 @@ class SqlFitTurn(FitTurn):
             with _file_lock(f"{path}.fit-turn") as ours:
                 yield ours
 
+    def held(self) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                return bool(connection.execute(_HELD, _KEY_PARTS).scalar_one())
+        if (path := _sqlite_path(self.engine.url.database)) is None:
+            return False
+        try:
+            with open(f"{path}.fit-turn") as file:
+                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # shared: held by none but us
+                fcntl.flock(file, fcntl.LOCK_UN)
+        except FileNotFoundError:  # no trainer ever took it
+            return False
+        except BlockingIOError:
+            return True
+        return False
+
     @contextlib.contextmanager
     def _advisory(self) -> Iterator[bool]:
         with self.engine.connect() as connection:
@@ -58,6 +74,15 @@ class SqlFitTurn(FitTurn):
                     # the pool's reset (a rollback) would keep the lock on a pooled session, and
                     # every trainer would stand by: closed, the session takes the lock with it
                     connection.invalidate()
+
+
+#: a bigint advisory lock as pg_locks lists it: its high and low 32 bits, objsubid 1
+_KEY_PARTS = {"high": FIT_LOCK >> 32, "low": FIT_LOCK & 0xFFFFFFFF}
+_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 1 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
 
 
 def _unlocked(connection: Connection) -> bool:

@@ -13,9 +13,9 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
-from application.ports import StorageUnavailable, UnitOfWork
+from application.ports import FitTurn, StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
-from application.trainer import FITTING, HOLDER, RAN_ONCE, STANDING_BY, STOPPED
+from application.trainer import FITTING, HOLDER, RAN_ONCE, STANDING_BY, STARTED, STOPPED
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described, trainers_seen
@@ -151,6 +151,7 @@ def dashboard(  # type: ignore[no-untyped-def]
     bandit: BanditService = Provide[Container.bandit],
     strategies: StrategyRegistry = Provide[Container.strategies],
     uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
+    fit_turn: FitTurn = Provide[Container.fit_turn],
 ):
     if not _allowed():
         if not current_app.config["RS_ADMIN_TOKEN"]:
@@ -161,6 +162,7 @@ def dashboard(  # type: ignore[no-untyped-def]
     args = query(DashboardQuerySchema)
     days = args["days"]
     as_of = datetime.now(UTC)
+    free = not fit_turn.held()  # before the trainers are read: one that takes it then is fresh
     stats = stats_use_case.global_stats(days)
     snapshot = strategies.snapshot()
     arms = bandit.describe([n for n, r in snapshot.recommenders.items() if r.ready])
@@ -173,7 +175,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         charts=drawn,
         bandit=arms,
         models=models,
-        trainers=[{**t, "status": _status(t)} for t in trainers_seen(uow_factory)],
+        trainers=[{**t, "status": _status(t, free, as_of)} for t in trainers_seen(uow_factory)],
         days=days,
         ranges=RANGES,
         refresh=args["refresh"],
@@ -225,6 +227,8 @@ dashboard.credentials = "admin"  # type: ignore[attr-defined] # the session cook
 #: courses a strategy showed in a day below which its CTR that day is not drawn: one click of 2
 #: shown drew a 50% spike beside days of 4% (the data table still lists the day)
 MIN_SHOWN = 20
+#: a trainer seen fitting for longer than this while no one holds the fitting turn is gone
+SURELY_FITTING = timedelta(minutes=2)
 DAILY_COLUMNS = ("day", "strategy", "lists", "courses shown", "clicked", "drawn", "CTR (%)")
 
 
@@ -310,12 +314,22 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
     ]
 
 
-def _status(trainer: dict[str, str]) -> str:
+def _status(trainer: dict[str, str], turn_free: bool, now: datetime) -> str:
     """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
-    a cycle fits (when that began) and once it stopped (when it did)."""
+    a cycle fits (when that began) and once it stopped (when it did). One seen fitting while no
+    one holds the fitting turn was killed, or its host is gone: it never said it stopped, and
+    read as fitting for days. (One that began a moment ago may not hold the turn yet when it
+    was read, nor one whose clock is behind: so only after SURELY_FITTING.)"""
     at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
     if trainer["last_cycle"] == FITTING:
+        if turn_free and now - datetime.fromisoformat(trainer["seen_at"]) > SURELY_FITTING:
+            return (
+                f"gone: fitting since {at}, it no longer holds the fitting turn and never said "
+                "it stopped (killed, or its host is down); its fit was dropped"
+            )
         return f"fitting since {at}"
+    if trainer["last_cycle"] == STARTED:
+        return f"started at {at}: jobs first, then its first fit cycle"
     if trainer["last_cycle"].endswith(f"; {RAN_ONCE}"):
         return f"stopped at {at} (ran once): {trainer['last_cycle'].removesuffix(f'; {RAN_ONCE}')}"
     if trainer["last_cycle"] == STANDING_BY:

@@ -192,3 +192,33 @@ def test_the_turn_of_a_trainer_whose_host_is_gone_is_given_back_within_a_minute(
     finally:
         engine.dispose()
         observer.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_whether_the_turn_is_held_is_told_without_taking_it(backend, request):
+    """The dashboard asks, to tell a trainer killed while it fitted from one fitting."""
+    from adapters.in_memory import InMemoryFitTurn, InMemoryStore
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.fit_turn import SqlFitTurn
+
+    if backend == "memory":
+        store = InMemoryStore()
+        turn, other_host, engines = InMemoryFitTurn(store), InMemoryFitTurn(store), []
+    else:
+        url = request.getfixturevalue(f"{backend}_url")
+        engines = [build_engine(url), build_engine(url)]
+        turn, other_host = SqlFitTurn(engines[0]), SqlFitTurn(engines[1])
+    try:
+        assert not other_host.held()
+        with turn.taken() as ours:
+            assert ours and other_host.held() and other_host.held()
+            with turn.taken() as again:  # asking took nothing
+                assert not again
+        assert not other_host.held()
+        with other_host.taken() as theirs:  # nor does it keep anyone from taking it
+            assert theirs
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -66,7 +66,9 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
             beat = TrainerBeat(worker, began, seen_at, line)
             uow.trainers.beat(beat, forget_before=began - timedelta(days=1))
         uow.commit()
-    rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
+    with app.container.fit_turn().taken() as held:  # host-a's fit holds the fitting turn
+        assert held
+        rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
     at = [f"{seen:%Y-%m-%d %H:%M:%S} UTC" for _, seen, _ in beats]
     assert rows["host-a:1"].startswith(f"fitting since {at[0]}"), rows["host-a:1"]
     assert "ended" not in rows["host-a:1"] and "started: fitting" not in rows["host-a:1"]
@@ -79,4 +81,34 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
     assert rows["host-d:5"].startswith(
         f"standing by at {at[4]}: another trainer or train-two-tower is fitting"
     )
+    app.container.engine().dispose()
+
+
+def test_a_trainer_killed_while_it_fitted_reads_as_gone_once_no_one_holds_the_turn(database_url):
+    """A trainer killed mid-fit (SIGKILL) or whose host went down never says it stopped: it read
+    "fitting since" for the 7 days it stayed listed, beside the trainer that took over."""
+    app = make_app(database_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    beats = [
+        ("killed:1", now - timedelta(minutes=30), "started: fitting"),
+        ("began:2", now - timedelta(seconds=20), "started: fitting"),  # may not hold it yet
+        ("new:3", now - timedelta(minutes=1), "started"),
+    ]
+    with app.container.uow() as uow:
+        for worker, seen_at, line in beats:
+            beat = TrainerBeat(worker, now - timedelta(hours=1), seen_at, line)
+            uow.trainers.beat(beat, forget_before=now - timedelta(days=1))
+        uow.commit()
+    rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
+    at = [f"{seen:%Y-%m-%d %H:%M:%S} UTC" for _, seen, _ in beats]
+    assert rows["killed:1"].startswith(
+        f"gone: fitting since {at[0]}, it no longer holds the fitting turn and never said it "
+        "stopped (killed, or its host is down); its fit was dropped"
+    ), rows["killed:1"]
+    assert rows["began:2"].startswith(f"fitting since {at[1]}"), rows["began:2"]
+    assert rows["new:3"].startswith(f"started at {at[2]}: jobs first"), rows["new:3"]
+    with app.container.fit_turn().taken() as held:  # a trainer fitting now: none is gone
+        assert held
+        page = app.test_client().get("/dashboard?days=7").get_data(as_text=True)
+    assert _trainer_rows(page)["killed:1"].startswith(f"fitting since {at[0]}")
     app.container.engine().dispose()

@@ -48,7 +48,7 @@ def test_a_trainer_is_seen_when_it_starts_fitting_and_after_each_fit_cycle():
         watched, Jobs, fit_interval=0, uow_factory=uow, worker="host:7", clock=lambda: next(moments)
     )
     trainer.run_once()
-    assert seen == ["started: fitting"]  # listed while its first, long fit runs
+    assert seen == ["started"]  # listed at once, before jobs and its first (long) fit
     trainer.run_once()
     with uow() as unit:
         (listed,) = unit.trainers.recent(NOW - timedelta(days=1))
