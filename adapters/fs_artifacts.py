@@ -171,26 +171,32 @@ class FilesystemArtifactStore(ArtifactStore):
     def _prune(self, name: str, current: str, replaced: str | None) -> None:
         """Keeps the newest version of each of the newest `keep` models: a reindex or a
         rollback's copy holds a model kept already, and pushes no other out; a damaged version
-        holds none (a whole older copy of its model is kept) and is removed. Kept whatever
+        holds none (a whole older copy of its model is kept) and is removed once older than every
+        version kept. Kept whatever
         their model: the version answering now, the one it replaced (a web worker that has just
         read `current` may be loading it), and the version it restores (workers fall back to
         it)."""
-        kept = {current, replaced, self._manifest(name, current).get("restores")}
+        kept = {current, replaced, self._manifest(name, current).get("restores")} - {None}
         models: list[Any] = []
+        damaged = set()
         versions = self.versions(name)  # newest first
         for version in versions:
             try:
                 model = model_of(self.load(name, version, only=()).manifest)
-            except CorruptArtifact:  # damaged (unreadable, a file missing or cut short): no
-                continue  # rollback can restore it, and it stands for no model
+            except CorruptArtifact:  # no rollback can restore it: it stands for no model
+                damaged.add(version)
+                continue
             if model[0] is None:  # a model of its own
                 model = (version, None)
             if model not in models:
                 models.append(model)
                 if len(models) <= self.keep:
                     kept.add(version)
+        oldest_kept = min(kept)
         for old in versions:
-            if old not in kept:
+            # a damaged version newer than one kept is left (a read that failed once, on a
+            # network disk say, is no proof), and goes once older than all of them
+            if old not in kept and not (old in damaged and old > oldest_kept):
                 shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
 
     def current_version(self, name: str) -> str | None:

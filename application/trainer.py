@@ -62,6 +62,9 @@ class Trainer:
         self.fit_turn, self.turn_wait = fit_turn, 2.0
         self._stood_by = False
         self._fitted_at: float | None = None
+        #: a fit the database dropped (an outage mid-fit): done again once it is back, not a
+        #: fit interval later, its row saying "fitting" meanwhile with no turn held
+        self._refit_now = False
         #: a fit cycle is fitting (set once something is stale), and the jobs of the latest cycle
         self._fit_running = False
         self._runner: RunJobs | None = None
@@ -90,7 +93,8 @@ class Trainer:
             self._jobs[(job.kind, job.status)] += 1
             ran.append(job)
         now = time.monotonic()
-        if not force and self._fitted_at is not None and now - self._fitted_at < self.fit_interval:
+        recent = self._fitted_at is not None and now - self._fitted_at < self.fit_interval
+        if not force and not self._refit_now and recent:
             if ran and self._latest is not None:  # the job counts now, not at the next cycle
                 self._beat(*self._latest)
             return []
@@ -119,12 +123,13 @@ class Trainer:
         try:
             fitted = self.fit().execute(force=force, progress=self.say, starting=self._fitting)
         except Exception as error:
+            self._refit_now = self._fit_running and isinstance(error, StorageUnavailable)
             self._fit_running = False
             if isinstance(error, EmptyCatalog):
                 self._beat(str(error))
             raise
         # not in a finally: a stop mid-fit (a BaseException) leaves it set, to be said dropped
-        self._fit_running = False
+        self._fit_running = self._refit_now = False
         for item in fitted:
             if item.held:  # nothing was fitted: said, not counted as a fit
                 self.say(f"{item.strategy}: {item.note}")

@@ -50,7 +50,7 @@ class SqlFitTurn(FitTurn):
                 fcntl.flock(file, fcntl.LOCK_UN)
         except FileNotFoundError:  # no trainer ever took it
             return False
-        except BlockingIOError:
+        except OSError:  # held (BlockingIOError), or it cannot be told: no trainer is called gone
             return True
         return False
 

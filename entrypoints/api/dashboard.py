@@ -175,7 +175,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         charts=drawn,
         bandit=arms,
         models=models,
-        trainers=[{**t, "status": _status(t, free, as_of)} for t in trainers_seen(uow_factory)],
+        trainers=_with_status(trainers_seen(uow_factory), free, as_of),
         days=days,
         ranges=RANGES,
         refresh=args["refresh"],
@@ -314,15 +314,34 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
     ]
 
 
-def _status(trainer: dict[str, str], turn_free: bool, now: datetime) -> str:
+def _with_status(
+    trainers: list[dict[str, str]], turn_free: bool, now: datetime
+) -> list[dict[str, str]]:
+    """Each trainer with its status. One trainer fits at a time: one seen fitting while no one
+    holds the fitting turn, or before another trainer began fitting, was killed or its host is
+    gone (it never said it stopped, and read as fitting for days). One that began a moment ago
+    may not hold the turn yet when it was read, nor one whose clock is behind: so only one seen
+    fitting for over SURELY_FITTING."""
+    began = {
+        t["worker"]: datetime.fromisoformat(t["seen_at"])
+        for t in trainers
+        if t["last_cycle"] == FITTING
+    }
+    latest = max(began.values(), default=None)
+    gone = {
+        worker
+        for worker, at in began.items()
+        if now - at > SURELY_FITTING and (turn_free or (latest is not None and at < latest))
+    }
+    return [{**t, "status": _status(t, t["worker"] in gone)} for t in trainers]
+
+
+def _status(trainer: dict[str, str], gone: bool) -> str:
     """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
-    a cycle fits (when that began) and once it stopped (when it did). One seen fitting while no
-    one holds the fitting turn was killed, or its host is gone: it never said it stopped, and
-    read as fitting for days. (One that began a moment ago may not hold the turn yet when it
-    was read, nor one whose clock is behind: so only after SURELY_FITTING.)"""
+    a cycle fits (when that began) and once it stopped (when it did)."""
     at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
     if trainer["last_cycle"] == FITTING:
-        if turn_free and now - datetime.fromisoformat(trainer["seen_at"]) > SURELY_FITTING:
+        if gone:
             return (
                 f"gone: fitting since {at}, it no longer holds the fitting turn and never said "
                 "it stopped (killed, or its host is down); its fit was dropped"

@@ -38,8 +38,10 @@ def upgrade() -> None:
         + " WHERE recommendation_id IS NOT NULL"
     )
     if op.get_bind().dialect.name == "postgresql":
+        # the schema's search_path of now (the tables'), whatever a writer's session sets
         op.execute(
-            "CREATE FUNCTION interactions_list_time() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "CREATE FUNCTION interactions_list_time() RETURNS trigger LANGUAGE plpgsql "
+            "SET search_path FROM CURRENT AS $$ "
             f"BEGIN NEW.list_served_at := {LIST_TIME.format(row='NEW')}; RETURN NEW; END $$"
         )
         # events of no list (most of them) fire nothing
@@ -53,7 +55,8 @@ def upgrade() -> None:
             "BEFORE UPDATE OF recommendation_id ON interactions "
             "FOR EACH ROW EXECUTE FUNCTION interactions_list_time()"
         )
-    else:  # SQLite: AFTER triggers set the row they fired for
+    else:  # SQLite: AFTER triggers set the row they fired for. A later migration recreating
+        # interactions (batch_alter_table) drops them: it must create them again.
         for name, event in (
             ("insert", "INSERT ON interactions WHEN NEW.recommendation_id IS NOT NULL"),
             ("update", "UPDATE OF recommendation_id ON interactions"),

@@ -262,3 +262,6 @@ def test_a_damaged_copy_of_a_model_does_not_stand_for_it_when_versions_are_prune
     newest = publish("model", {"f": b"\x03"}, {"trained_at": "2026-11-03T00:00:00"})
     assert store.versions("model") == [newest, reindexed, second]
     assert store.load("model", second).files == {"f": b"\x02"}
+    # the damaged copy goes once older than every version kept
+    fourth = publish("model", {"f": b"\x04"}, {"trained_at": "2026-11-04T00:00:00"})
+    assert store.versions("model") == [fourth, newest]

@@ -391,3 +391,30 @@ def test_a_forced_trainer_that_stood_by_forces_its_first_cycle_of_its_own():
     threading.Timer(0.3, store.fit_turn.release).start()
     trainer.run_forever(stop, force=True)
     assert forced == [True]
+
+
+def test_a_fit_the_database_dropped_is_done_again_once_it_is_back_not_a_fit_interval_later():
+    """An outage mid-fit left the row saying "fitting" with no turn held (read as a trainer
+    killed) and the fit waiting for the next interval, an hour under hourly refits."""
+    from application.ports import StorageUnavailable
+
+    store = InMemoryStore()
+    uow = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+
+    class DroppedOnce(Fit):
+        def execute(self, force: bool = False, progress=None, starting=lambda: None):  # type: ignore[no-untyped-def]
+            if not getattr(self, "dropped", False):
+                self.dropped = True
+                starting()
+                raise StorageUnavailable("the connection was lost")
+            return super().execute(force, progress, starting)
+
+    fit = DroppedOnce([[Fitted("popularity", "v2", 0.1)], []])
+    trainer = Trainer(lambda: fit, Jobs, fit_interval=3600, uow_factory=uow, worker="h:1")
+    with pytest.raises(StorageUnavailable):
+        trainer.run_once()
+    assert [f.strategy for f in trainer.run_once()] == ["popularity"]  # at once, once back
+    with uow() as unit:
+        (beat,) = unit.trainers.recent(NOW - timedelta(days=1))
+    assert beat.last_cycle == "published popularity"
+    assert trainer.run_once() == []  # and then at the fit interval again
