@@ -3,7 +3,11 @@ nothing: it makes no file, and a trainer publishes no model of no courses over t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -179,23 +183,24 @@ def test_a_running_trainer_without_courses_says_so_each_cycle_and_publishes_noth
     app.container.engine().dispose()
 
 
-def test_a_trainer_started_on_a_sqlite_path_without_a_database_stops_instead_of_waiting(
-    tmp_path,
-):
-    """A database that does not answer is waited for; one that is not there never comes."""
-    import os
-    import subprocess
-    import sys
-
-    missing = tmp_path / "mistyped" / "recsys.db"
+def _trainer_run(database_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`recsys trainer` (for good, not --once) started on `database_url`, to its end."""
     env = {
         **os.environ,
-        "RS_DATABASE_URL": f"sqlite:///{missing}",
+        "RS_DATABASE_URL": database_url,
         "RS_MODELS_DIR": str(tmp_path / "models"),
         "RS_LOG_FORMAT": "json",
     }
     command = [sys.executable, "-m", "entrypoints.cli", "trainer"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_trainer_started_on_a_sqlite_path_without_a_database_stops_instead_of_waiting(
+    tmp_path,
+):
+    """A database that does not answer is waited for; one that is not there never comes."""
+    missing = tmp_path / "mistyped" / "recsys.db"
+    done = _trainer_run(f"sqlite:///{missing}", tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"Error: there is no SQLite database at {missing}: `recsys init-db` creates one "
@@ -303,18 +308,7 @@ def test_sslmode_require_on_a_server_without_ssl_is_said_so_not_to_retry(
 def test_a_trainer_started_with_sslmode_require_on_a_server_without_ssl_stops(
     server_without_ssl, tmp_path
 ):
-    import os
-    import subprocess
-    import sys
-
-    env = {
-        **os.environ,
-        "RS_DATABASE_URL": f"{server_without_ssl}?sslmode=require",
-        "RS_MODELS_DIR": str(tmp_path / "models"),
-        "RS_LOG_FORMAT": "json",
-    }
-    command = [sys.executable, "-m", "entrypoints.cli", "trainer"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = _trainer_run(f"{server_without_ssl}?sslmode=require", tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: the PostgreSQL server does not support SSL"), last
