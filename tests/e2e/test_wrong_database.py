@@ -255,16 +255,21 @@ def test_a_connection_option_postgresql_cannot_use_is_said_so_not_to_retry(
     """?sslmode=bogus was "the database is unavailable (...); retry shortly", which never helps
     (and ?foo=bar a traceback); serve refuses it before it binds."""
     server = make_url(str(postgres_engine.url)).render_as_string(hide_password=False)
-    monkeypatch.setenv("RS_DATABASE_URL", f"{server}?{option}")
-    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
-    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    result = _run_on(f"{server}?{option}", command, tmp_path, monkeypatch)
     assert result.exit_code == 1 and "Traceback" not in result.output
     said = result.output.strip().splitlines()[-1]
     assert said.startswith("Error: a PostgreSQL connection option is invalid ("), said
     assert invalid in said and said.endswith("): correct RS_DATABASE_URL"), said
+
+
+def _run_on(database_url, command, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """`command` run through click's runner on `database_url`, beside a courses.csv."""
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    return CliRunner().invoke(cli, command, catch_exceptions=False)
 
 
 @pytest.fixture
@@ -290,12 +295,7 @@ def test_sslmode_require_on_a_server_without_ssl_is_said_so_not_to_retry(
 ):
     """It was "the database is unavailable (...); retry shortly", and a trainer retried every
     2 s for ever: the server will never offer SSL because we wait."""
-    monkeypatch.setenv("RS_DATABASE_URL", f"{server_without_ssl}?sslmode={mode}")
-    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # serve would set its own
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
-    result = CliRunner().invoke(cli, command, catch_exceptions=False)
+    result = _run_on(f"{server_without_ssl}?sslmode={mode}", command, tmp_path, monkeypatch)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == (
         f"Error: the PostgreSQL server does not support SSL, and sslmode={mode} asks for it: "
