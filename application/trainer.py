@@ -272,11 +272,10 @@ class Trainer:
             stop.wait(self.poll_seconds)
 
 
-#: a trainer's line while a cycle fits (its seen_at: when that began), and a stopped trainer's
-#: (its seen_at: when it stopped)
 #: a trainer's line once it started, before its first cycle (jobs first; no turn held yet)
 STARTED = "started"
-#: a trainer's line while its cycle fits, holding the fitting turn
+#: a trainer's line while a cycle fits, holding the fitting turn (its seen_at: when that
+#: began), and a stopped trainer's (its seen_at: when it stopped)
 FITTING = "started: fitting"
 STOPPED = "stopped: no longer fitting"
 TURN_POLL_SECONDS = 0.25
