@@ -162,6 +162,15 @@ class TrainerSchema(Schema):
         required=True,
         metadata={"description": "what that cycle did: published, failed, up to date"},
     )
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "its state in one line, as the dashboard shows it: fitting since, "
+            "gone (seen fitting for over 2 minutes while no one holds the fitting turn, or "
+            "before another trainer began fitting: killed, or its host is down), started, "
+            "standing by, stopped, or when its last fit cycle ended and what it did"
+        },
+    )
 
 
 class ModelsSchema(Schema):

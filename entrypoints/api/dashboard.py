@@ -15,7 +15,6 @@ from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
 from application.ports import FitTurn, StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
-from application.trainer import FITTING, HOLDER, RAN_ONCE, STANDING_BY, STARTED, STOPPED
 from application.use_cases.compute_stats import ComputeStats
 from entrypoints.api import charts
 from entrypoints.api.admin import described, trainers_seen
@@ -162,7 +161,6 @@ def dashboard(  # type: ignore[no-untyped-def]
     args = query(DashboardQuerySchema)
     days = args["days"]
     as_of = datetime.now(UTC)
-    free = not fit_turn.held()  # before the trainers are read: one that takes it then is fresh
     stats = stats_use_case.global_stats(days)
     snapshot = strategies.snapshot()
     arms = bandit.describe([n for n, r in snapshot.recommenders.items() if r.ready])
@@ -175,7 +173,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         charts=drawn,
         bandit=arms,
         models=models,
-        trainers=_with_status(trainers_seen(uow_factory), free, as_of),
+        trainers=trainers_seen(uow_factory, fit_turn),
         days=days,
         ranges=RANGES,
         refresh=args["refresh"],
@@ -227,8 +225,6 @@ dashboard.credentials = "admin"  # type: ignore[attr-defined] # the session cook
 #: courses a strategy showed in a day below which its CTR that day is not drawn: one click of 2
 #: shown drew a 50% spike beside days of 4% (the data table still lists the day)
 MIN_SHOWN = 20
-#: a trainer seen fitting for longer than this while no one holds the fitting turn is gone
-SURELY_FITTING = timedelta(minutes=2)
 DAILY_COLUMNS = ("day", "strategy", "lists", "courses shown", "clicked", "drawn", "CTR (%)")
 
 
@@ -312,50 +308,6 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
             integer=True,
         ),
     ]
-
-
-def _with_status(
-    trainers: list[dict[str, str]], turn_free: bool, now: datetime
-) -> list[dict[str, str]]:
-    """Each trainer with its status. One trainer fits at a time: one seen fitting while no one
-    holds the fitting turn, or before another trainer began fitting, was killed or its host is
-    gone (it never said it stopped, and read as fitting for days). One that began a moment ago
-    may not hold the turn yet when it was read, nor one whose clock is behind: so only one seen
-    fitting for over SURELY_FITTING."""
-    began = {
-        t["worker"]: datetime.fromisoformat(t["seen_at"])
-        for t in trainers
-        if t["last_cycle"] == FITTING
-    }
-    latest = max(began.values(), default=None)
-    gone = {
-        worker
-        for worker, at in began.items()
-        if now - at > SURELY_FITTING and (turn_free or (latest is not None and at < latest))
-    }
-    return [{**t, "status": _status(t, t["worker"] in gone)} for t in trainers]
-
-
-def _status(trainer: dict[str, str], gone: bool) -> str:
-    """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
-    a cycle fits (when that began) and once it stopped (when it did)."""
-    at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
-    if trainer["last_cycle"] == FITTING:
-        if gone:
-            return (
-                f"gone: fitting since {at}, it no longer holds the fitting turn and never said "
-                "it stopped (killed, or its host is down); its fit was dropped"
-            )
-        return f"fitting since {at}"
-    if trainer["last_cycle"] == STARTED:
-        return f"started at {at}: jobs first, then its first fit cycle"
-    if trainer["last_cycle"].endswith(f"; {RAN_ONCE}"):
-        return f"stopped at {at} (ran once): {trainer['last_cycle'].removesuffix(f'; {RAN_ONCE}')}"
-    if trainer["last_cycle"] == STANDING_BY:
-        return f"standing by at {at}: {HOLDER} is fitting"
-    if trainer["last_cycle"] == STOPPED:
-        return f"stopped at {at}: no longer fitting"
-    return f"last fit cycle ended {at}: {trainer['last_cycle']}"
 
 
 def _shown(value: Any) -> str:

@@ -205,6 +205,7 @@ def test_a_trainer_run_once_is_listed_with_what_it_did_and_that_it_stopped(
     (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
     assert row["last_cycle"].startswith("published popularity, content")
     assert row["last_cycle"].endswith("; stopped: ran once")
+    assert row["status"].startswith("stopped at ") and "(ran once): published" in row["status"]
 
 
 def test_a_trainer_run_once_while_another_fits_stands_by_and_says_so(
@@ -236,4 +237,28 @@ def test_a_trainer_run_once_while_another_fits_stands_by_and_says_so(
     assert row["last_cycle"] == (
         "standing by: another trainer or train-two-tower is fitting; stopped: ran once"
     )
+    app.container.engine().dispose()
+
+
+def test_the_models_view_calls_a_trainer_gone_that_was_killed_while_it_fitted(database_url):
+    """Its row said "started: fitting" for the 7 days it stayed listed; a script reading the
+    view had to work out from the fitting turn what the dashboard says."""
+    from datetime import UTC, datetime, timedelta
+
+    from application.ports import TrainerBeat
+
+    app = make_app(database_url)
+    now = datetime.now(UTC)
+    with app.container.uow() as uow:
+        beat = TrainerBeat(
+            "killed:1", now - timedelta(hours=1), now - timedelta(minutes=30), "started: fitting"
+        )
+        uow.trainers.beat(beat, forget_before=now - timedelta(days=1))
+        uow.commit()
+    (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert row["last_cycle"] == "started: fitting"
+    assert row["status"].startswith("gone: fitting since "), row["status"]
+    with app.container.fit_turn().taken():  # it may be the one holding it
+        (row,) = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert row["status"].startswith("fitting since "), row["status"]
     app.container.engine().dispose()

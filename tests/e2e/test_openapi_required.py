@@ -83,7 +83,13 @@ REQUIRED: dict[tuple[str, str, str, tuple[str, ...]], set[str]] = {
     (MODELS, "get", "200", ()): {"latest_erasure", "tuning", "models", "trainers"},
     (MODELS, "get", "200", ("models",)): {"strategy", "loaded"},
     (MODELS, "get", "200", ("models", "tuning")): {"settings", "validation", "pinned", "in_use"},
-    (MODELS, "get", "200", ("trainers",)): {"worker", "started_at", "seen_at", "last_cycle"},
+    (MODELS, "get", "200", ("trainers",)): {
+        "worker",
+        "started_at",
+        "seen_at",
+        "last_cycle",
+        "status",
+    },
     (MODELS, "get", "200", ("tuning",)): {
         "version",
         "tuned_at",
