@@ -356,3 +356,46 @@ def turn_waited(
             waiting()
         time.sleep(TURN_POLL_SECONDS)
         waited += TURN_POLL_SECONDS
+
+
+#: a trainer seen fitting for longer than this while no one holds the fitting turn is gone
+SURELY_FITTING = timedelta(minutes=2)
+
+
+def statuses(beats: Sequence[TrainerBeat], turn_free: bool, now: datetime) -> list[str]:
+    """Each trainer's state in one line. One trainer fits at a time: one seen fitting while no
+    one holds the fitting turn, or before another trainer began fitting, was killed or its host
+    is gone (it never said it stopped, and read as fitting for days). One that began a moment
+    ago may not hold the turn yet when it was read, nor one whose clock is behind: so only one
+    seen fitting for over SURELY_FITTING."""
+    began = {b.worker: b.seen_at for b in beats if b.last_cycle == FITTING}
+    latest = max(began.values(), default=None)
+    gone = {
+        worker
+        for worker, at in began.items()
+        if now - at > SURELY_FITTING and (turn_free or (latest is not None and at < latest))
+    }
+    return [_status(b, b.worker in gone) for b in beats]
+
+
+def _status(beat: TrainerBeat, gone: bool) -> str:
+    """Its seen_at is when its latest cycle ended, except while a cycle fits (when that began)
+    and once it stopped (when it did)."""
+    at = f"{beat.seen_at.isoformat()[:19].replace('T', ' ')} UTC"
+    last = beat.last_cycle
+    if last == FITTING:
+        if gone:
+            return (
+                f"gone: fitting since {at}, it no longer holds the fitting turn and never said "
+                "it stopped (killed, or its host is down); its fit was dropped"
+            )
+        return f"fitting since {at}"
+    if last == STARTED:
+        return f"started at {at}: jobs first, then its first fit cycle"
+    if last.endswith(f"; {RAN_ONCE}"):
+        return f"stopped at {at} (ran once): {last.removesuffix(f'; {RAN_ONCE}')}"
+    if last == STANDING_BY:
+        return f"standing by at {at}: {HOLDER} is fitting"
+    if last == STOPPED:
+        return f"stopped at {at}: no longer fitting"
+    return f"last fit cycle ended {at}: {last}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
@@ -15,15 +15,7 @@ from application.hybrid import parse_weights
 from application.manifests import fitted_before
 from application.ports import FitTurn, Job, LatestErasure, StorageUnavailable, UnitOfWork
 from application.strategies import Snapshot, StrategyRegistry
-from application.trainer import (
-    FITTING,
-    FORGET_AFTER,
-    HOLDER,
-    RAN_ONCE,
-    STANDING_BY,
-    STARTED,
-    STOPPED,
-)
+from application.trainer import FORGET_AFTER, statuses
 from application.use_cases.erase_learner import EraseLearner
 from application.use_cases.explain_recommendation import ExplainQuery, ExplainRecommendation
 from application.use_cases.jobs import JobRunning, SubmitJob
@@ -101,64 +93,16 @@ def trainers_seen(uow_factory: Callable[[], UnitOfWork], fit_turn: FitTurn) -> l
     now = datetime.now(UTC)
     with uow_factory() as uow:
         seen = uow.trainers.recent(now - FORGET_AFTER)[:TRAINERS_SHOWN]
-    rows = [
+    return [
         {
             "worker": t.worker,
             "started_at": t.started_at.isoformat(),
             "seen_at": t.seen_at.isoformat(),
             "last_cycle": t.last_cycle,
+            "status": said,
         }
-        for t in seen
+        for t, said in zip(seen, statuses(seen, free, now), strict=True)
     ]
-    return _with_status(rows, free, now)
-
-
-#: a trainer seen fitting for longer than this while no one holds the fitting turn is gone
-SURELY_FITTING = timedelta(minutes=2)
-
-
-def _with_status(
-    trainers: list[dict[str, str]], turn_free: bool, now: datetime
-) -> list[dict[str, str]]:
-    """Each trainer with its status. One trainer fits at a time: one seen fitting while no one
-    holds the fitting turn, or before another trainer began fitting, was killed or its host is
-    gone (it never said it stopped, and read as fitting for days). One that began a moment ago
-    may not hold the turn yet when it was read, nor one whose clock is behind: so only one seen
-    fitting for over SURELY_FITTING."""
-    began = {
-        t["worker"]: datetime.fromisoformat(t["seen_at"])
-        for t in trainers
-        if t["last_cycle"] == FITTING
-    }
-    latest = max(began.values(), default=None)
-    gone = {
-        worker
-        for worker, at in began.items()
-        if now - at > SURELY_FITTING and (turn_free or (latest is not None and at < latest))
-    }
-    return [{**t, "status": _status(t, t["worker"] in gone)} for t in trainers]
-
-
-def _status(trainer: dict[str, str], gone: bool) -> str:
-    """A trainer's state in one line: its seen_at is when its latest cycle ended, except while
-    a cycle fits (when that began) and once it stopped (when it did)."""
-    at = f"{trainer['seen_at'][:19].replace('T', ' ')} UTC"
-    if trainer["last_cycle"] == FITTING:
-        if gone:
-            return (
-                f"gone: fitting since {at}, it no longer holds the fitting turn and never said "
-                "it stopped (killed, or its host is down); its fit was dropped"
-            )
-        return f"fitting since {at}"
-    if trainer["last_cycle"] == STARTED:
-        return f"started at {at}: jobs first, then its first fit cycle"
-    if trainer["last_cycle"].endswith(f"; {RAN_ONCE}"):
-        return f"stopped at {at} (ran once): {trainer['last_cycle'].removesuffix(f'; {RAN_ONCE}')}"
-    if trainer["last_cycle"] == STANDING_BY:
-        return f"standing by at {at}: {HOLDER} is fitting"
-    if trainer["last_cycle"] == STOPPED:
-        return f"stopped at {at}: no longer fitting"
-    return f"last fit cycle ended {at}: {trainer['last_cycle']}"
 
 
 def described(
