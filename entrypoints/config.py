@@ -72,6 +72,15 @@ WEIGHTS = {
 ENCODE = "(percent-encode a password's '/', '?' and '#': %2F, %3F, %23)"
 
 
+def _at_least_a_second(seconds: str) -> bool:
+    """Whether psycopg reads `seconds` as a connect_timeout: it takes whole seconds of any
+    number, and below one second none at all."""
+    try:
+        return int(float(seconds)) > 0
+    except (ValueError, OverflowError):  # "inf" too
+        return False
+
+
 class ConfigError(ValueError):
     """A setting has a value the service cannot use."""
 
@@ -175,6 +184,15 @@ class Settings(BaseModel):
             raise ValueError(
                 "its options set statement_timeout, which the service sets from "
                 "RS_DB_TIMEOUT_SECONDS (and enforces itself): set RS_DB_TIMEOUT_SECONDS instead"
+            )
+        if parts.scheme.startswith("postgresql") and not all(
+            _at_least_a_second(seconds) for seconds in query.get("connect_timeout", [])
+        ):
+            # 0 (or a negative) is no timeout: a request would wait minutes for a server that
+            # never answers, instead of a 503
+            raise ValueError(
+                "connect_timeout must be a number of seconds, at least 1 (0 waits minutes for a "
+                "server that does not answer); without it the service's own applies"
             )
         if parts.scheme.startswith("postgresql") and "@" in parts.path:
             # "u:12/pw@db/lms" parses as host "u", port 12: the rest of the password is a path

@@ -179,11 +179,12 @@ _PARAMETER = re.compile(r"(?:^|\s)(?:-c\s*|--)([\w.-]+)=")
 
 
 def _options(url: URL, statement: float, lock: float) -> str:
-    """The URL's own libpq options (search_path, application_name...), then the service's
-    timeouts but those the URL's set: the server takes the last value given. statement_timeout
-    stays ours: the watchdog ends a statement a second after it, whatever the server was told
-    (settings refuse a URL setting it, for RS_DB_TIMEOUT_SECONDS)."""
-    given = url.query.get("options", ())
+    """The URL's own libpq options (search_path, application_name...), or PGOPTIONS when it has
+    none (libpq reads PGOPTIONS only when no options are given, and ours always are), then the
+    service's timeouts but those the operator's set: the server takes the last value given.
+    statement_timeout stays ours: the watchdog ends a statement a second after it, whatever the
+    server was told (settings refuse a URL setting it, for RS_DB_TIMEOUT_SECONDS)."""
+    given = url.query.get("options") or os.environ.get("PGOPTIONS", "")
     theirs = " ".join([given] if isinstance(given, str) else given)
     named = {name.lower().replace("-", "_") for name in _PARAMETER.findall(theirs)}
     ours = [f"-c statement_timeout={int(statement * 1000)}"]
@@ -192,9 +193,19 @@ def _options(url: URL, statement: float, lock: float) -> str:
     return " ".join([theirs, *ours]).strip()
 
 
+def _positive(seconds: str | None) -> bool:
+    """Whether psycopg reads `seconds` as a connect_timeout (whole seconds of any number; 0, a
+    negative or no number: none, a connect then waits up to 130 s)."""
+    try:
+        return seconds is not None and int(float(seconds)) > 0
+    except (ValueError, OverflowError):  # "inf" too
+        return False
+
+
 def _postgres(url: URL, timeout: float, statement: float) -> Engine:
     connect_args: dict[str, Any] = {"options": _options(url, statement, timeout)}
-    if "connect_timeout" not in url.query:  # the URL's own holds
+    if "connect_timeout" not in url.query and not _positive(os.environ.get("PGCONNECT_TIMEOUT")):
+        # the URL's own holds (settings refuse a URL's 0), or PGCONNECT_TIMEOUT's
         # libpq counts connect_timeout in whole seconds, at least 2; a stale pooled connection
         # costs a ping and a connect, so together they stay within timeout + 1.
         connect_args["connect_timeout"] = max(2, round(timeout) - 1)

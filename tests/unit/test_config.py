@@ -407,3 +407,24 @@ def test_xapi_credentials_are_read_as_the_admin_token_is():
             }
         )
     assert "short" not in str(refused.value)
+
+
+def test_a_connect_timeout_of_no_seconds_in_the_url_is_refused_not_waited_on():
+    """psycopg reads connect_timeout=0 (or a negative, or under a second) as no timeout: a
+    request to a server that never answered waited 130 s instead of answering 503."""
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    server = "postgresql+psycopg://app:hunter2@db/lms"
+    for seconds in ("0", "-1", "0.5", "abc", "inf"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"RS_DATABASE_URL": f"{server}?connect_timeout={seconds}"})
+        said = str(refused.value)
+        assert said.endswith(
+            "connect_timeout must be a number of seconds, at least 1 (0 waits minutes for a "
+            "server that does not answer); without it the service's own applies"
+        ), said
+        assert "hunter2" not in said
+    for seconds in ("1", "1.5", "30"):
+        assert load_settings({"RS_DATABASE_URL": f"{server}?connect_timeout={seconds}"})
