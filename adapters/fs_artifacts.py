@@ -199,6 +199,13 @@ class FilesystemArtifactStore(ArtifactStore):
             if old not in kept and not (old in damaged and old > oldest_kept):
                 shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
 
+    def discard(self, name: str, version: str) -> None:
+        with self._locked(name):  # a publish meanwhile may make it current or prune it
+            if version == self.current_version(name):
+                raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
+            if version in self.versions(name):  # a name listed here, never a path of its own
+                shutil.rmtree(self._versions_dir(name) / version, ignore_errors=True)
+
     def current_version(self, name: str) -> str | None:
         """None without a readable pointer: missing, or damaged (a directory, bytes that are not
         text), so workers fall back as with no version and the trainer publishes one."""

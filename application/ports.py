@@ -320,6 +320,12 @@ class ArtifactStore(abc.ABC):
         """Every kept version, newest first."""
 
     @abc.abstractmethod
+    def discard(self, name: str, version: str) -> None:
+        """Remove a kept version that is not current (one holding a learner since erased: a
+        rollback may not restore it, and its files must not keep them); raises ValueError for
+        the current version."""
+
+    @abc.abstractmethod
     def check_writable(self) -> None:
         """Raise OSError if a publish could not write (a trainer checks before its first fit)."""
 

@@ -242,6 +242,35 @@ class FitStrategies:
                 two_tower = "reindex"
         return data, stale, two_tower
 
+    def _discard_erased(self) -> None:
+        """Removes the kept versions but the current one whose model holds an erased learner
+        (two_tower's learner ids and embeddings): a rollback may not restore them, and kept,
+        they would hold the learner until newer models pushed them out, or for ever. The
+        current one is refitted meanwhile, and removed at the next cycle, once web workers have
+        had a fit interval to load its successor."""
+        with self.uow_factory() as uow:
+            erased = uow.erasures.latest()
+        if erased is None:
+            return
+        for name in [*self.factories, *([TWO_TOWER] if self.train_two_tower else [])]:
+            current = self.store.current_version(name)
+            for version in self.store.versions(name):
+                if version == current:
+                    continue
+                try:
+                    old = self.store.load(name, version, only=())
+                except CorruptArtifact:
+                    continue  # no model of it can be read, nor restored; pruned as before
+                if not fitted_before(erased, old.trained_at, old.manifest.get("erasure_mark")):
+                    continue
+                try:
+                    self.store.discard(name, version)
+                except ValueError:  # made current meanwhile (by hand): it is refitted instead
+                    continue
+                log.info(
+                    "%s: removed version %s, fitted before a learner was erased", name, version
+                )
+
     def _end_hold_after_erasure(
         self, name: str, published: Published, erased: LatestErasure | None
     ) -> None:
@@ -272,6 +301,7 @@ class FitStrategies:
                 "the published versions stay"
             )
         data, stale, two_tower = self.plan(force)
+        self._discard_erased()
         held = [self._holding(name, restores) for name, restores in self.held.items()]
         if not stale and not two_tower:
             return held

@@ -34,6 +34,16 @@ def test_only_the_newest_versions_are_kept(store):
     assert store.current_version("model") == versions[-1]
 
 
+def test_a_discarded_version_is_gone_and_the_current_one_cannot_be_discarded(store):
+    old, current = (store.publish("model", {"f": bytes([i])}, {}) for i in range(2))
+    with pytest.raises(ValueError, match="is current"):
+        store.discard("model", current)
+    store.discard("model", old)
+    store.discard("model", "no-such-version")  # gone already: nothing to do
+    assert store.versions("model") == [current]
+    assert store.load("model", current).files == {"f": b"\x01"}
+
+
 def test_a_tampered_file_is_rejected(store, tmp_path):
     version = store.publish("model", {"f": b"good"}, {})
     (tmp_path / "model" / "versions" / version / "f").write_bytes(b"evil")

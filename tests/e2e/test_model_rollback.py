@@ -165,8 +165,8 @@ def test_the_trainer_leaves_a_held_strategy_alone_until_it_is_released(service):
 
 def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(service):
     """A held model fitted before a learner was erased still holds them: the trainer fits it
-    again (the erasure promise wins over the hold), and a rollback to a version fitted before
-    the erasure is refused."""
+    again (the erasure promise wins over the hold), a rollback to a version fitted before the
+    erasure is refused, and the trainer removes such versions."""
     from domain.model import UserId
 
     app, run = service
@@ -179,10 +179,16 @@ def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(se
     assert cycle.exit_code == 0 and "item_cf: published" in cycle.output, cycle.output
     refitted = store.load("item_cf", store.current_version("item_cf"), only=()).manifest
     assert store.current_version("item_cf") != held and not refitted.get("held")
-    refused = run("rollback", "item_cf", "--to", newer)
+    # the version the refit replaced is kept while web workers switch, and never restored
+    refused = run("rollback", "item_cf", "--to", held)
     assert refused.exit_code == 1
     assert "was fitted before a learner was erased" in refused.output
     assert refused.output.count("\n") == 1
+    # the other versions fitted before the erasure are gone already, and so is it next cycle
+    assert set(store.versions("item_cf")) == {held, store.current_version("item_cf")}
+    assert older not in store.versions("item_cf") and newer not in store.versions("item_cf")
+    assert run("trainer", "--once").exit_code == 0
+    assert store.versions("item_cf") == [store.current_version("item_cf")]
 
 
 def test_rolling_back_to_an_unknown_version_or_with_nothing_older_is_a_one_line_error(service):

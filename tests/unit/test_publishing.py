@@ -103,3 +103,18 @@ def test_erasing_a_learner_never_seen_does_not_retrain_the_model(setup):
     assert fit.plan()[2] == ""  # on record, but no model held them
     EraseLearner(uow).execute(UserId("u1"))
     assert fit.plan()[2] == "train"
+
+
+def test_versions_kept_for_rollback_lose_an_erased_learner_once_the_model_is_refitted(setup):
+    uow, trainer, store = setup
+    trainer.proceed.set()
+    LogInteractions(uow).execute([event("u2", "course_ml_basic", "enroll")])
+    train = lambda: TrainTwoTower(uow, trainer, store)  # noqa: E731
+    kept = [train().execute().version for _ in range(2)]  # both know u1
+    EraseLearner(uow).execute(UserId("u1"))
+    fit = FitStrategies(uow, {}, store, train_two_tower=train)
+    fit.execute()  # refits without u1; the version it replaced stays while workers switch
+    fit.execute()  # the next cycle
+    current = store.current_version("two_tower")
+    # a rollback could not restore them (they hold u1), and no file of them may keep u1
+    assert store.versions("two_tower") == [current] and current not in kept
