@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 #: an id a client or proxy sends is kept when it is short and plain, so it cannot forge log lines
 ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 #: query parameters whose value the access log does not keep (api_key, access_token, ... too)
-SECRET_PARAMETER = re.compile(r"token|key|secret|passw", re.IGNORECASE)
+SECRET_PARAMETER = re.compile(r"token|key|secret|passw|pwd|auth|credential|bearer", re.IGNORECASE)
 #: the methods the metrics name; gunicorn passes any upper-case token ("AAAB", "AAAC", ...), and
 #: each would otherwise add a counter and a histogram to every scrape, unbounded
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

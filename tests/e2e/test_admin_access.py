@@ -31,6 +31,19 @@ def test_a_secret_sent_in_the_query_string_is_not_written_to_the_access_log(sqli
     assert not any(secret in line for line in lines for secret in (TOKEN, "k3y", "pw"))
 
 
+def test_a_credential_sent_under_an_auth_like_name_is_not_written_to_the_access_log(
+    sqlite_url, caplog
+):
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    sent = f"?auth={TOKEN}&Authorization=Bearer%20{TOKEN}&credentials=c1&bearer=b1&pwd=p1&q=x"
+    assert client.get(f"/healthz{sent}").status_code == 200
+    line = _access_lines(caplog)[0]
+    assert line.startswith(
+        "GET /healthz?auth=***&Authorization=***&credentials=***&bearer=***&pwd=***&q=x 200"
+    )
+    assert not any(secret in line for secret in (TOKEN, "c1", "b1", "p1"))
+
+
 def test_a_token_read_from_a_file_with_its_newline_matches_the_bearer_header(sqlite_url):
     client = make_app(sqlite_url, admin_token=TOKEN + "\n").test_client()
     assert client.get("/admin/recommendations/bandit", headers=AUTH).status_code == 200
