@@ -342,7 +342,17 @@ def _head(handle: TextIO) -> str:
     return head
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
+class _CsvRow(dict[str, Any]):
+    """A CSV row's fields as the schema takes them, with the problems of the CSV's own spellings
+    (an `active` that is no boolean), said together with the schema's of the other fields, as a
+    JSON line's are."""
+
+    def __init__(self, fields: dict[str, Any], spelling: list[str]) -> None:
+        super().__init__(fields)
+        self.spelling = spelling
+
+
+def _csv_row(row: dict[str, Any]) -> _CsvRow | ValueError:
     # csv's key for the fields past the header's: a row with more than the header names (an
     # unquoted comma, a shifted row) would lose them unseen; blank ones (Excel's) hold nothing
     extra = [v for v in row.pop(None, []) if v.strip()]
@@ -350,6 +360,7 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
         shown = ", ".join(repr(v) for v in extra[:3]) + (", ..." if len(extra) > 3 else "")
         return ValueError(f"more fields than the header names: {shown}")
     clean = {k: v for k, v in row.items() if v not in (None, "")}
+    spelling = []
     for name in LIST_COLUMNS:
         if name in clean:
             clean[name] = [part.strip() for part in clean[name].split("|") if part.strip()]
@@ -359,8 +370,8 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any] | ValueError:
         if spelled in BOOLEANS:
             clean["active"] = BOOLEANS[spelled]
         elif spelled:  # blank: the default
-            return ValueError(f"active: {given!r} is not true/false, 1/0, yes/no or on/off")
-    return clean
+            spelling.append(f"active: {given!r} is not true/false, 1/0, yes/no or on/off")
+    return _CsvRow(clean, spelling)
 
 
 def load_rows(path: Path, schema: Schema) -> Iterator[tuple[int, Any, list[str]]]:
@@ -372,11 +383,15 @@ def load_rows(path: Path, schema: Schema) -> Iterator[tuple[int, Any, list[str]]
         elif not isinstance(row, dict):
             yield line, None, [f"line {line}: expected an object"]
         else:
+            found = list(getattr(row, "spelling", []))
             try:
-                yield line, schema.load(row), []
+                item = schema.load(row)
             except ValidationError as error:
-                found = problems(error.messages)
-                yield line, None, [f"line {line}: {p['field']}: {p['message']}" for p in found]
+                found += [f"{p['field']}: {p['message']}" for p in problems(error.messages)]
+            if found:
+                yield line, None, [f"line {line}: {p}" for p in found]
+            else:
+                yield line, item, []
 
 
 def parse_file(path: Path, schema: Schema) -> Parsed:

@@ -261,6 +261,21 @@ def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
     assert active == {"a": True, "b": False, "c": False, "d": True, "f": True}  # as JSON takes them
 
 
+def test_a_csv_row_with_an_active_no_spelling_means_still_names_its_other_problems(
+    run, database_url, tmp_path
+):
+    # as a JSON line does: fixing one field at a time, an import at a time, wastes a night's sync
+    rows = ["course_id,title,level,active", "a,,expert,maybe"]
+    (tmp_path / "courses.csv").write_text("\n".join(rows) + "\n")
+    result = run("import-courses", str(tmp_path / "courses.csv"))
+    assert result.exit_code == 1
+    assert "line 2: active: 'maybe' is not true/false, 1/0, yes/no or on/off" in result.output
+    assert "line 2: level: Must be one of: beginner, intermediate, advanced." in result.output
+    assert "line 2: title: Missing data for required field." in result.output
+    assert "1 invalid course rows" in result.output
+    assert counts(database_url) == (0, 0)
+
+
 def test_a_course_named_twice_in_a_file_is_a_bad_row_as_in_an_api_batch(
     run, database_url, tmp_path
 ):
