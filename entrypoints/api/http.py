@@ -34,6 +34,13 @@ def json_body() -> Any:
         raise UnsupportedMediaType(
             f"send the body as Content-Type: application/json, not {request.mimetype or 'none'!r}"
         )
+    # werkzeug hands a compressed body on as it came: its bytes read as text that is no UTF-8
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"the body is sent with Content-Encoding {coding!r}, which the service does not "
+            "decode: send it uncompressed"
+        )
     raw = body_bytes()
     try:
         text = raw.decode("utf-8")

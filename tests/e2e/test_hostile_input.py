@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -75,6 +76,31 @@ def test_a_wrong_content_type_is_a_415(client, content_type):
 def test_a_missing_content_type_is_a_415(client):
     response = client.post("/api/v1/interactions", data=b'{"events": []}')
     assert response.status_code == 415
+
+
+def test_a_compressed_body_is_a_415_naming_its_encoding_not_a_puzzle_about_utf8(client):
+    # an LMS's HTTP client that gzips its requests was told "not UTF-8 at byte 1"
+    body = b'{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}'
+    response = client.post(
+        "/api/v1/interactions",
+        data=gzip.compress(body),
+        content_type="application/json",
+        headers={"Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 415
+    assert response.json["error"]["code"] == "unsupported_media_type"
+    assert "Content-Encoding 'gzip'" in response.json["error"]["message"]
+    assert "uncompressed" in response.json["error"]["message"]
+
+
+def test_an_identity_content_encoding_is_the_plain_body(client):
+    response = client.post(
+        "/api/v1/interactions",
+        data=b'{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}',
+        content_type="application/json",
+        headers={"Content-Encoding": "identity"},
+    )
+    assert response.status_code == 200
 
 
 def test_a_too_large_body_names_the_limit(app, client):
