@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 
@@ -101,6 +102,15 @@ def test_an_identity_content_encoding_is_the_plain_body(client):
         headers={"Content-Encoding": "identity"},
     )
     assert response.status_code == 200
+
+
+def test_a_body_opening_with_a_byte_order_mark_is_read_as_the_import_files_are(client):
+    # JSON allows a parser to ignore it (RFC 8259, 8.1); a body saved by a Windows editor has one
+    body = b'{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}'
+    response = client.post(
+        "/api/v1/interactions", data=codecs.BOM_UTF8 + body, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json["accepted"] == 1
 
 
 def test_a_too_large_body_names_the_limit(app, client):
