@@ -5,7 +5,8 @@ PostgreSQL: does their cost follow the window, or everything ever credited?
 
 Loads with COPY, into the scratch `recsys_bench` database at migration 0011 (the schema before
 credited events carried their list's time), then upgrades to the newest schema (timed: the
-migration fills what it adds): 300 courses; `days` of served lists of 10 courses each, with
+migration fills what it adds, while another connection writes an event every 50 ms: how long
+each waited): 300 courses; `days` of served lists of 10 courses each, with
 uuid-like ids, a third of them clicked through (1 to 60 minutes after the list, on a course it
 showed; a third of those also enrolled in), and three events of no list for each list. Then runs
 SqlStatsRepository.daily_statement for windows of 1 to 365 days, compiled to SQL and run with
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -86,6 +88,48 @@ def load(dsn: str, days: int, per_day: int, now: datetime) -> tuple[int, int]:
     return lists, credited
 
 
+#: a request's event write while the upgrade runs: its pace, and the wait it is allowed
+WRITE_EVERY = 0.05
+LOCK_TIMEOUT = "3s"
+
+
+class Writer(threading.Thread):
+    """Writes an event of no list every WRITE_EVERY seconds, as web workers do while an
+    operator upgrades, and records how long each waited (a refused one waited LOCK_TIMEOUT)."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn = dsn
+        self.waits: list[float] = []
+        self.refused = 0
+        self.done = threading.Event()
+
+    def __enter__(self) -> Writer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.join()
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            n = 0
+            while not self.done.wait(WRITE_EVERY):
+                n += 1
+                started = time.perf_counter()
+                try:
+                    conn.execute(
+                        "INSERT INTO interactions (event_id, user_id, course_id, event_type, "
+                        "occurred_at) VALUES (%s, 'u-live', 'c1', 'view', now())",
+                        (f"live-{n}",),
+                    )
+                except psycopg.errors.LockNotAvailable:
+                    self.refused += 1
+                self.waits.append(time.perf_counter() - started)
+
+
 def timed(conn: psycopg.Connection, sql: str, runs: int) -> float:
     conn.execute(sql).fetchall()  # warm
     samples = []
@@ -119,8 +163,15 @@ def main() -> None:
         f"loaded {lists:,} lists and {credited:,} credited events in {time.perf_counter() - started:.0f}s"
     )
     started = time.perf_counter()
-    upgrade(url)
+    with Writer(dsn) as writer:
+        upgrade(url)
     print(f"upgraded to the newest schema in {time.perf_counter() - started:.1f}s")
+    print(
+        f"meanwhile {len(writer.waits)} event writes, one every {WRITE_EVERY * 1000:.0f} ms: "
+        f"{writer.refused} refused at the requests' lock_timeout ({LOCK_TIMEOUT}), the longest "
+        f"wait {max(writer.waits, default=0) * 1000:.0f} ms, median "
+        f"{statistics.median(writer.waits or [0]) * 1000:.1f} ms"
+    )
     engine = build_engine(url)
     with engine.connect() as connection:
         windows = {

@@ -69,6 +69,9 @@ def _alone(url: str) -> Iterator[None]:
         with engine.connect() as connection:
             said = False
             while not connection.execute(LOCK, {"key": MIGRATION_LOCK}).scalar_one():
+                # no transaction left open while waiting: a migration building an index
+                # CONCURRENTLY waits for every open transaction, so it would wait for ever
+                connection.rollback()
                 if not said:
                     log.info("waiting for another process's migration to end")
                     said = True

@@ -28,7 +28,16 @@ LIST_TIME = (
 )
 
 
+#: event ids per committed batch of the PostgreSQL fill-in: each holds only its own rows' locks
+BATCH = 50_000
+INDEX = "ix_interactions_credited_by_list_time"
+INDEX_COLUMNS = ["list_served_at", "recommendation_id", "user_id", "course_id", "event_type"]
+
+
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _upgrade_postgresql()
+        return
     op.add_column(
         "interactions", sa.Column("list_served_at", sa.DateTime(timezone=True), nullable=True)
     )
@@ -37,43 +46,88 @@ def upgrade() -> None:
         + LIST_TIME.format(row="interactions")
         + " WHERE recommendation_id IS NOT NULL"
     )
-    if op.get_bind().dialect.name == "postgresql":
-        # the schema's search_path of now (the tables'), whatever a writer's session sets
+    # SQLite: AFTER triggers set the row they fired for. A later migration recreating
+    # interactions (batch_alter_table) drops them: it must create them again.
+    for name, event in (
+        ("insert", "INSERT ON interactions WHEN NEW.recommendation_id IS NOT NULL"),
+        ("update", "UPDATE OF recommendation_id ON interactions"),
+    ):
         op.execute(
-            "CREATE FUNCTION interactions_list_time() RETURNS trigger LANGUAGE plpgsql "
-            "SET search_path FROM CURRENT AS $$ "
-            f"BEGIN NEW.list_served_at := {LIST_TIME.format(row='NEW')}; RETURN NEW; END $$"
+            f"CREATE TRIGGER interactions_{name}_list_time AFTER {event} BEGIN "
+            f"UPDATE interactions SET list_served_at = {LIST_TIME.format(row='NEW')} "
+            "WHERE rowid = NEW.rowid; END"
         )
-        # events of no list (most of them) fire nothing
-        op.execute(
-            "CREATE TRIGGER interactions_insert_list_time BEFORE INSERT ON interactions "
-            "FOR EACH ROW WHEN (NEW.recommendation_id IS NOT NULL) "
-            "EXECUTE FUNCTION interactions_list_time()"
-        )
-        op.execute(
-            "CREATE TRIGGER interactions_update_list_time "
-            "BEFORE UPDATE OF recommendation_id ON interactions "
-            "FOR EACH ROW EXECUTE FUNCTION interactions_list_time()"
-        )
-    else:  # SQLite: AFTER triggers set the row they fired for. A later migration recreating
-        # interactions (batch_alter_table) drops them: it must create them again.
-        for name, event in (
-            ("insert", "INSERT ON interactions WHEN NEW.recommendation_id IS NOT NULL"),
-            ("update", "UPDATE OF recommendation_id ON interactions"),
-        ):
-            op.execute(
-                f"CREATE TRIGGER interactions_{name}_list_time AFTER {event} BEGIN "
-                f"UPDATE interactions SET list_served_at = {LIST_TIME.format(row='NEW')} "
-                "WHERE rowid = NEW.rowid; END"
-            )
     op.create_index(
-        "ix_interactions_credited_by_list_time",
+        INDEX,
         "interactions",
-        ["list_served_at", "recommendation_id", "user_id", "course_id", "event_type"],
+        INDEX_COLUMNS,
         unique=False,
         sqlite_where=sa.text("list_served_at IS NOT NULL"),
-        postgresql_where=sa.text("list_served_at IS NOT NULL"),
     )
+
+
+def _upgrade_postgresql() -> None:
+    """Without holding the events table: the column and the triggers are committed first (a
+    moment's lock), so every event written from then on carries its list's time, whichever
+    version writes it; the events stored before are filled in by batches, each committed on its
+    own, and the index is built CONCURRENTLY. Done in one transaction, the upgrade held every
+    read and write of events for its whole length (34 s at 2.5 million events). Each step can
+    be run again: an upgrade cut short is finished by the next `recsys init-db`."""
+    op.execute("ALTER TABLE interactions ADD COLUMN IF NOT EXISTS list_served_at timestamptz")
+    # the schema's search_path of now (the tables'), whatever a writer's session sets
+    op.execute(
+        "CREATE OR REPLACE FUNCTION interactions_list_time() RETURNS trigger LANGUAGE plpgsql "
+        "SET search_path FROM CURRENT AS $$ "
+        f"BEGIN NEW.list_served_at := {LIST_TIME.format(row='NEW')}; RETURN NEW; END $$"
+    )
+    for name, event in (
+        # events of no list (most of them) fire nothing
+        (
+            "insert",
+            "BEFORE INSERT ON interactions FOR EACH ROW WHEN (NEW.recommendation_id IS NOT NULL)",
+        ),
+        ("update", "BEFORE UPDATE OF recommendation_id ON interactions FOR EACH ROW"),
+    ):
+        op.execute(f"DROP TRIGGER IF EXISTS interactions_{name}_list_time ON interactions")
+        op.execute(
+            f"CREATE TRIGGER interactions_{name}_list_time {event} "
+            "EXECUTE FUNCTION interactions_list_time()"
+        )
+    with op.get_context().autocommit_block():
+        bind = op.get_bind()
+        # A batch may wait for a request's row lock, and the index for the transactions open
+        # when it began (a trainer reading every event for minutes): neither wait holds up
+        # anyone else, so neither is cut at the requests' lock_timeout.
+        bind.execute(sa.text("SET lock_timeout = 0"))
+        low, high = bind.execute(
+            sa.text("SELECT min(id), max(id) FROM interactions WHERE recommendation_id IS NOT NULL")
+        ).one()
+        for start in range(low or 0, (high or -1) + 1, BATCH):
+            bind.execute(
+                sa.text(
+                    "UPDATE interactions SET list_served_at = "
+                    + LIST_TIME.format(row="interactions")
+                    + " WHERE id >= :start AND id < :end AND recommendation_id IS NOT NULL "
+                    "AND list_served_at IS NULL"
+                ),
+                {"start": start, "end": start + BATCH},
+            )
+        valid = bind.execute(
+            sa.text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = :name AND pg_table_is_visible(c.oid)"
+            ),
+            {"name": INDEX},
+        ).scalar()
+        if valid is False:  # a build cut short left it unusable, and IF NOT EXISTS would keep it
+            bind.execute(sa.text(f"DROP INDEX CONCURRENTLY {INDEX}"))
+        bind.execute(
+            sa.text(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON interactions "
+                f"({', '.join(INDEX_COLUMNS)}) WHERE list_served_at IS NOT NULL"
+            )
+        )
+        bind.execute(sa.text("RESET lock_timeout"))
 
 
 def downgrade() -> None:

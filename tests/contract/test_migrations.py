@@ -333,3 +333,132 @@ def test_a_database_holding_another_applications_tables_is_refused_and_left_as_i
                 assert not build_engine(url).dialect.has_table(connection, "alembic_version")
         finally:
             engine.dispose()
+
+
+def _credited_events_at_0011(url: str, events: int) -> None:
+    """A database at 0011 holding a list and `events` clicks credited to it, stored as 0011
+    stored them: without their list's time."""
+    import psycopg
+
+    from adapters.sqlalchemy.migrate import upgrade
+
+    upgrade(url, "0011")
+    own = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(own, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO slates (recommendation_id, user_id, strategy, served_at, impressions) "
+            "VALUES ('r1', 'u1', 'content', '2026-11-30 10:00+00', 1)"
+        )
+        conn.execute(
+            "INSERT INTO slate_items (recommendation_id, rank, course_id, score, reason) "
+            "VALUES ('r1', 1, 'c1', 1.0, '')"
+        )
+        conn.execute(
+            "INSERT INTO interactions (event_id, user_id, course_id, event_type, occurred_at, "
+            "recommendation_id) SELECT 'e' || g, 'u1', 'c1', 'click', "
+            "'2026-11-30 10:05+00', 'r1' FROM generate_series(1, %s) g",
+            (events,),
+        )
+
+
+@pytest.mark.postgres
+def test_events_are_written_while_0012_fills_in_the_events_stored_before_it(postgres_engine):
+    """0012 filled in every stored credited event's list time in the transaction that added
+    the column, so every read and write of events waited for the whole upgrade (34 s at 2.5
+    million events). Here the fill-in is held up: meanwhile, an event is
+    written as usual, and gets its list's time from the trigger."""
+    import threading
+    import time
+
+    import psycopg
+
+    from adapters.sqlalchemy.migrate import upgrade
+
+    with _scratch_database("h_migrations_online") as url:
+        _credited_events_at_0011(url, 3)
+        own = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        holder = psycopg.connect(own, autocommit=True)
+        # the fill-in waits for the test: each row it updates waits for an advisory lock the
+        # test holds (it holds no lock on the events table, as a slow request's row would)
+        holder.execute(
+            "CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$"
+        )
+        holder.execute(
+            "CREATE TRIGGER wait_for_the_test BEFORE UPDATE ON interactions FOR EACH ROW "
+            "EXECUTE FUNCTION wait_for_the_test()"
+        )
+        holder.execute("SELECT pg_advisory_lock(4242)")
+        upgrading = threading.Thread(target=upgrade, args=(url,))
+        upgrading.start()
+        try:
+            with psycopg.connect(own, autocommit=True) as writer:
+                for _ in range(300):  # until the fill-in waits on the held row
+                    waiting = writer.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'UPDATE interactions SET list_served_at%%'"
+                    ).fetchone()[0]
+                    if waiting:
+                        break
+                    time.sleep(0.1)
+                assert waiting, "the upgrade never reached the fill-in"
+                writer.execute("SET lock_timeout = '1s'")  # a request's wait, not the upgrade's
+                writer.execute(
+                    "INSERT INTO interactions (event_id, user_id, course_id, event_type, "
+                    "occurred_at, recommendation_id) "
+                    "VALUES ('e9', 'u1', 'c1', 'enroll', '2026-11-30 10:09+00', 'r1')"
+                )
+                written = writer.execute(
+                    "SELECT list_served_at IS NOT NULL FROM interactions WHERE event_id = 'e9'"
+                ).fetchone()
+                assert written == (True,)
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(4242)")  # the upgrade goes on
+            holder.close()
+            upgrading.join(60)
+        assert not upgrading.is_alive()
+        with psycopg.connect(own, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM interactions WHERE list_served_at IS NULL"
+            ).fetchone() == (0,)
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0012",)
+
+
+@pytest.mark.postgres
+def test_a_0012_upgrade_cut_short_is_finished_by_the_next_one(postgres_engine):
+    """The fill-in and the index commit on their own: an upgrade stopped after them but before
+    its revision was recorded (Ctrl-C, a lost connection) leaves the column, the triggers and
+    perhaps an unusable index behind, and running `recsys init-db` again must finish it."""
+    import psycopg
+
+    from adapters.sqlalchemy.migrate import schema_problem, upgrade
+
+    with _scratch_database("h_migrations_cut_short") as url:
+        _credited_events_at_0011(url, 2)
+        upgrade(url, "0012")
+        own = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(own, autocommit=True) as conn:
+            conn.execute("UPDATE alembic_version SET version_num = '0011'")
+            conn.execute("UPDATE interactions SET list_served_at = NULL WHERE event_id = 'e1'")
+            conn.execute(  # what a CREATE INDEX CONCURRENTLY cut short leaves
+                "UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+                "'ix_interactions_credited_by_list_time'::regclass"
+            )
+        assert upgrade(url) is None
+        with psycopg.connect(own, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = 'ix_interactions_credited_by_list_time'"
+            ).fetchall() == [(True,)]
+            assert conn.execute(
+                "SELECT count(*) FROM interactions WHERE list_served_at IS NULL"
+            ).fetchone() == (0,)
+            assert conn.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'interactions_%_list_time'"
+            ).fetchone() == (2,)
+        engine = build_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert schema_problem(connection) is None
+        finally:
+            engine.dispose()
