@@ -75,6 +75,12 @@ class SlateRecorder:
                     self._mark = known
         return known[1]
 
+    def era(self) -> object:
+        """What this process knows of erasures (the mark it read, and those it made itself):
+        histories read in another era may hold a learner erased since."""
+        known = self._mark
+        return (self._erasures, known[1] if known is not None else None)
+
     def forget_mark(self) -> None:
         """An erasure committed in this process: lists served from now on read the mark anew, so
         a learner coming back to this process is not taken for one erased meanwhile."""

@@ -29,6 +29,7 @@ from application.bandit import BanditService
 from application.failed_credentials import FailedCredentials
 from application.hybrid import HybridRecommender
 from application.ranking import RankingPolicy
+from application.recent_histories import RecentHistories
 from application.slate_recorder import SlateRecorder
 from application.strategies import StrategyRegistry
 from application.trainer import Trainer, job_handlers
@@ -157,6 +158,7 @@ class Container(containers.DeclarativeContainer):
     )
     ranking_policy = providers.Factory(RankingPolicy, diversity=config.diversity)
     slate_recorder = providers.ThreadSafeSingleton(SlateRecorder, uow.provider)
+    recent_histories = providers.ThreadSafeSingleton(RecentHistories)
     recommend_home = providers.Factory(
         RecommendHome,
         uow_factory=uow.provider,
@@ -165,6 +167,7 @@ class Container(containers.DeclarativeContainer):
         policy=ranking_policy,
         bandit=bandit,
         recorder=slate_recorder,
+        histories=recent_histories,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
     compute_stats = providers.Factory(ComputeStats, uow.provider)

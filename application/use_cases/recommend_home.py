@@ -14,6 +14,7 @@ from application.caveats import with_caveats
 from application.hybrid import HybridRecommender, InvalidWeights
 from application.ports import StorageUnavailable, UnitOfWork
 from application.ranking import RankingPolicy, prerequisites_first, rerank
+from application.recent_histories import RecentHistories
 from application.slate_recorder import ErasedMeanwhile, SlateRecorder
 from application.strategies import Snapshot, StrategyRegistry
 from domain.model import (
@@ -61,8 +62,8 @@ class ServedItem:
 class HomeResult:
     slate: Slate
     items: tuple[ServedItem, ...]
-    #: the database was unreachable: served from memory without the learner's history, and
-    #: nothing was recorded (the slate cannot be attributed)
+    #: the database was unreachable: served from memory, with the learner's history as this
+    #: process last read it (or none), and nothing was recorded (the slate cannot be attributed)
     degraded: bool = False
     #: stored under its recommendation_id, so events may credit it
     recorded: bool = False
@@ -83,6 +84,7 @@ class RecommendHome:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         bandit: BanditService | None = None,
         recorder: SlateRecorder | None = None,
+        histories: RecentHistories | None = None,
     ) -> None:
         self.uow_factory = uow_factory
         self.strategies = strategies
@@ -93,6 +95,8 @@ class RecommendHome:
         self.bandit = bandit
         #: one per process, so that concurrent requests share a commit
         self.recorder = recorder or SlateRecorder(uow_factory)
+        #: one per process too: a list answered while the database does not is made of them
+        self.histories = histories or RecentHistories()
 
     def _resolve(self, query: RecommendHomeQuery) -> str:
         requested = query.strategy or self.default_strategy
@@ -122,13 +126,18 @@ class RecommendHome:
                 f"hybrid), not to {named!r}; leave them out or ask for strategy=hybrid"
             )
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
-        degraded, mark = False, 0
+        degraded, mark, history_known = False, 0, True
         try:
             with self.uow_factory() as uow:
                 mark = self.recorder.mark(uow)  # first: an erasure after it, the slate is not kept
                 history = uow.interactions.history(query.user_id)
+            self.histories.keep(history, self.recorder.era())
         except StorageUnavailable:
-            history, degraded = LearnerHistory(query.user_id), True
+            # what this process read of the learner lately, so the list still leaves out what
+            # they took; else nothing, and the reasons say only what the catalog does
+            recalled = self.histories.recall(query.user_id, self.recorder.era())
+            history, degraded = recalled or LearnerHistory(query.user_id), True
+            history_known = recalled is not None
         selected_by = "request" if query.strategy else "default"
         if requested == AUTO and self.bandit is not None:
             requested, selected_by = self._choose(self.bandit, snapshot, history)
@@ -167,7 +176,7 @@ class RecommendHome:
             items += filled(snapshot, history, items, exclude, query.k, policy, now)
         # Over the whole list: a popular course completing it may be a prerequisite of one above.
         items = with_caveats(
-            prerequisites_first(items, snapshot.courses), history, snapshot.courses, not degraded
+            prerequisites_first(items, snapshot.courses), history, snapshot.courses, history_known
         )
         slate = Slate(
             recommendation_id=RecommendationId(uuid.uuid4().hex),

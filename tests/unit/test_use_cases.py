@@ -698,3 +698,46 @@ def test_courses_a_newcomer_can_never_reach_are_those_behind_an_inactive_or_gone
     }
     assert {"a", "b", "x", "y", "z", "chain0", "chain500"} <= closed
     assert not {"c", "d", "e", "u", "v", "off"} & closed
+
+
+def test_a_list_answered_while_the_database_is_down_leaves_out_what_the_learner_took(
+    store, registry
+):
+    """A degraded list was made without the learner's history, so it offered the courses they
+    had enrolled in (the most popular first). A process now answers it with the history it read
+    last of that learner, until it learns of an erasure: then it forgets every history it held,
+    whether the erasure was made here or on another host."""
+    from application.ports import StorageUnavailable
+    from application.slate_recorder import SlateRecorder
+    from application.use_cases.erase_learner import EraseLearner
+
+    down = False
+
+    def uow():  # type: ignore[no-untyped-def]
+        if down:
+            raise StorageUnavailable("OperationalError: connection refused")
+        return InMemoryUnitOfWork(store)
+
+    recorder = SlateRecorder(uow, mark_seconds=0)  # reads the erasure mark at every request
+    use_case = RecommendHome(uow, registry, default_strategy="popularity", recorder=recorder)
+
+    def shown(user: str) -> tuple[bool, list[str]]:
+        result = use_case.execute(RecommendHomeQuery(UserId(user), k=3))
+        return result.degraded, [i.course.course_id for i in result.items]
+
+    assert shown("u2")[1][0] != "course_sql_basic"  # enrolled: left out, though the most popular
+    down = True
+    degraded, courses = shown("u2")
+    assert degraded and "course_sql_basic" not in courses and len(courses) == 3
+    assert shown("u4")[1][0] == "course_sql_basic"  # a learner this process never read: as before
+    down = False
+    assert shown("u2")[0] is False
+    EraseLearner(uow).execute(UserId("u3"))  # on another host: this process reads the new mark
+    assert shown("u1")[0] is False
+    down = True
+    assert shown("u2")[1][0] == "course_sql_basic"  # forgotten with every history held
+    down = False
+    shown("u2")
+    EraseLearner(uow, erased=recorder.forget_mark).execute(UserId("u2"))  # in this process
+    down = True
+    assert shown("u2")[1][0] == "course_sql_basic"
