@@ -283,6 +283,9 @@ TURN_POLL_SECONDS = 0.25
 #: `recsys train-two-tower` holds it too, and no trainer then says it is fitting
 HOLDER = "another trainer or train-two-tower"
 STANDING_BY = f"standing by: {HOLDER} is fitting"
+#: the same line as releases before 2026-11-30 wrote it: such a trainer stands by beside this
+#: release's during a rolling upgrade
+STANDING_BY_BEFORE = "standing by: another trainer is fitting"
 #: how the cycle of a trainer run once ends
 RAN_ONCE = "stopped: ran once"
 
@@ -394,7 +397,7 @@ def _status(beat: TrainerBeat, gone: bool) -> str:
         return f"started at {at}: jobs first, then its first fit cycle"
     if last.endswith(f"; {RAN_ONCE}"):
         return f"stopped at {at} (ran once): {last.removesuffix(f'; {RAN_ONCE}')}"
-    if last == STANDING_BY:
+    if last in (STANDING_BY, STANDING_BY_BEFORE):
         return f"standing by at {at}: {HOLDER} is fitting"
     if last == STOPPED:
         return f"stopped at {at}: no longer fitting"

@@ -121,3 +121,23 @@ def test_a_trainer_killed_while_it_fitted_reads_as_gone_once_no_one_holds_the_tu
         rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
     assert rows["killed:1"].startswith(f"fitting since {at[0]}")  # it may be that long one
     app.container.engine().dispose()
+
+
+def test_a_trainer_of_the_previous_release_standing_by_reads_as_standing_by(sqlite_url):
+    """During a rolling upgrade a trainer still on the previous release says "standing by:
+    another trainer is fitting" (its words before train-two-tower held the turn too): the
+    dashboard read "last fit cycle ended ...: standing by: ...", a cycle that fitted nothing."""
+    app = make_app(sqlite_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    beat = TrainerBeat(
+        "old-host:1", now - timedelta(minutes=5), now, "standing by: another trainer is fitting"
+    )
+    with app.container.uow() as uow:
+        uow.trainers.beat(beat, forget_before=now - timedelta(days=1))
+        uow.commit()
+    rows = _trainer_rows(app.test_client().get("/dashboard?days=7").get_data(as_text=True))
+    assert rows["old-host:1"].startswith(
+        f"standing by at {now:%Y-%m-%d %H:%M:%S} UTC: another trainer or train-two-tower is fitting"
+    ), rows["old-host:1"]
+    assert "ended" not in rows["old-host:1"]
+    app.container.engine().dispose()
