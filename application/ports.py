@@ -603,6 +603,11 @@ class StorageUnavailable(Exception):
     """The database cannot be reached (down, frozen past its timeouts): try again later."""
 
 
+class LockWaitTimedOut(StorageUnavailable):
+    """The database answered, but a lock the work needed was held by another session for longer
+    than the timeout (PostgreSQL's lock_timeout): a long read of the same table, say."""
+
+
 class UnusableDatabase(StorageUnavailable):
     """The configured database is none: a SQLite file that does not exist, or is not a database.
     Waiting does not mend it; `recsys init-db` or correcting the setting does."""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 
 from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.watchdog import Watchdog
-from application.ports import StorageUnavailable, UnusableDatabase
+from application.ports import LockWaitTimedOut, StorageUnavailable, UnusableDatabase
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
 #: A pooled connection must answer SELECT 1 within this, or it is replaced. Not tighter: a worker
@@ -266,7 +266,9 @@ def _unavailable(context: ExceptionContext) -> None:
         return
     # psycopg's OperationalError: refused or lost connections, statement and lock timeouts,
     # server shutting down. Its data, integrity and programming errors are other classes.
-    if type(original).__name__ in {"OperationalError", "QueryCanceled", "LockNotAvailable"} or (
+    if type(original).__name__ == "LockNotAvailable":
+        raise LockWaitTimedOut(_describe(original)) from original
+    if type(original).__name__ in {"OperationalError", "QueryCanceled"} or (
         isinstance(context.sqlalchemy_exception, exc.OperationalError)
     ):
         raise StorageUnavailable(_describe(original)) from original

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from application.ports import UnusableDatabase
+from application.ports import LockWaitTimedOut, UnusableDatabase
 from application.use_cases.erase_learner import last_erased
 from application.use_cases.log_interactions import LogResult, log_within
 from application.use_cases.update_bandit import UpdateResult
@@ -32,6 +32,15 @@ def init_db(ctx: click.Context) -> None:
         left = container.migrate()
     except UnusableDatabase as error:  # e.g. a SQLite path naming a file that is no database
         raise click.ClickException(str(error)) from None
+    except LockWaitTimedOut as error:
+        # The database is up: a trainer reading every event holds the events table for seconds
+        # to minutes each cycle, and a migration waits no longer than a request (a waiting ALTER
+        # TABLE holds up every request behind it). Nothing was changed (one transaction).
+        raise click.ClickException(
+            f"the schema was left as it was: another session kept a table it changes in use for "
+            f"longer than RS_DB_TIMEOUT_SECONDS ({error}), a trainer reading the events or a long "
+            "query; stop the trainers, or run `recsys init-db` again between their fit cycles"
+        ) from None
     if left is None:  # else a newer version's schema, left as it is (logged)
         click.echo("database is at the latest schema")
 
