@@ -11,6 +11,8 @@ from adapters.sqlalchemy.tables import metadata
 
 #: how long one migration statement may run (a frozen server is noticed after this, too)
 MIGRATION_STATEMENT_SECONDS = 6 * 3600.0
+#: how long one migration statement waits for a lock before the migration is tried again
+MIGRATION_LOCK_WAIT_MS = 1000
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("RS_DATABASE_URL", "")
@@ -25,6 +27,12 @@ else:
     # waiting ALTER TABLE holds up every request behind it.
     engine = build_engine(url, create=True, statement_timeout=MIGRATION_STATEMENT_SECONDS)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # requests queue behind an ALTER TABLE waiting for a lock: it waits a second at a
+            # time, and migrate.upgrade tries again a few seconds later (a trainer reading
+            # every event holds the events table for seconds to minutes)
+            connection.exec_driver_sql(f"SET lock_timeout = '{MIGRATION_LOCK_WAIT_MS}ms'")
+            connection.commit()  # the session keeps it; the migrations begin their own
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

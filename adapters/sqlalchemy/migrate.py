@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, inspect, make_url, text
 import migrations
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.tables import metadata
-from application.ports import UnusableDatabase
+from application.ports import LockWaitTimedOut, UnusableDatabase
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,39 @@ def upgrade(url: str, revision: str = "head", create: bool = True) -> str | None
                 )
                 log.warning(left)
                 return left
-        command.upgrade(alembic_config(url), revision)
+        _patiently(lambda: command.upgrade(alembic_config(url), revision))
     return None
+
+
+#: how long a migration keeps trying while other sessions keep a table it changes in use, and
+#: how long it waits between tries
+LOCK_PATIENCE_SECONDS = 1800.0
+LOCK_RETRY_SECONDS = 5.0
+pause = time.sleep
+
+
+def _patiently(migrate: Callable[[], None]) -> None:
+    """Runs `migrate` again while a lock it needs is held past the lock timeout: a trainer reads
+    every event in one transaction at each cycle's start (seconds to minutes), and an ALTER TABLE
+    must wait for it. It waits no longer than a request at a time (requests queue behind a
+    waiting ALTER TABLE), and each try that fails changes nothing (one transaction); between the
+    trainer's reads it gets in."""
+    started = time.monotonic()
+    while True:
+        try:
+            migrate()
+            return
+        except LockWaitTimedOut as error:
+            if time.monotonic() + LOCK_RETRY_SECONDS > started + LOCK_PATIENCE_SECONDS:
+                tried = time.monotonic() - started
+                raise LockWaitTimedOut(f"{error}; tried for {tried:.0f} s") from error
+            log.info(
+                "another session keeps a table the migration changes in use (%s): a trainer "
+                "reading the events, or a long query; trying again in %.0f s",
+                error,
+                LOCK_RETRY_SECONDS,
+            )
+            pause(LOCK_RETRY_SECONDS)
 
 
 @contextlib.contextmanager

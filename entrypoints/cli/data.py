@@ -33,13 +33,13 @@ def init_db(ctx: click.Context) -> None:
     except UnusableDatabase as error:  # e.g. a SQLite path naming a file that is no database
         raise click.ClickException(str(error)) from None
     except LockWaitTimedOut as error:
-        # The database is up: a trainer reading every event holds the events table for seconds
-        # to minutes each cycle, and a migration waits no longer than a request (a waiting ALTER
-        # TABLE holds up every request behind it). Nothing was changed (one transaction).
+        # The database is up: another session kept a table the migration changes in use through
+        # every try (a trainer reads every event in one transaction at each cycle's start, for
+        # seconds to minutes). Each try changed nothing (one transaction).
         raise click.ClickException(
-            f"the schema was left as it was: another session kept a table it changes in use for "
-            f"longer than RS_DB_TIMEOUT_SECONDS ({error}), a trainer reading the events or a long "
-            "query; stop the trainers, or run `recsys init-db` again between their fit cycles"
+            "the schema was left as it was: another session kept a table it changes in use "
+            f"through every try ({error}), a trainer reading the events or a long query; stop "
+            "the trainers, or run `recsys init-db` again"
         ) from None
     if left is None:  # else a newer version's schema, left as it is (logged)
         click.echo("database is at the latest schema")

@@ -1242,31 +1242,49 @@ def test_repair_credit_clears_only_credit_a_list_never_earned(run, database_url)
 
 
 @pytest.mark.postgres
-def test_init_db_says_what_held_it_up_when_a_reader_keeps_the_events_table(
+def test_init_db_waits_for_a_reader_of_the_events_and_says_what_held_it_up_if_it_never_ends(
     postgres_engine, monkeypatch, tmp_path
 ):
-    """Upgrading past 0012 while a trainer of the previous release read the events (a read of
-    every event, seconds to minutes each cycle) stopped at the lock timeout with "the database is
-    unavailable (LockNotAvailable...); retry shortly": the database was up, and a retry during
-    the next cycle's read stopped the same. The schema is left as it was."""
+    """Upgrading past 0012 while a trainer read the events (a read of every event, seconds to
+    minutes each cycle) stopped at the lock timeout with "the database is unavailable
+    (LockNotAvailable...); retry shortly": the database was up, and a retry during the next
+    cycle's read stopped the same. It now tries again between the reads, and only a reader that
+    outlasts its patience stops it, saying what held it up, the schema left as it was."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from adapters.sqlalchemy.migrate import upgrade
+    import adapters.sqlalchemy.migrate as migrate
     from tests.contract.test_migrations import _scratch_database
 
     with _scratch_database("h_init_db_held") as url:
-        upgrade(url, "0011")
+        migrate.upgrade(url, "0011")
         monkeypatch.setenv("RS_DATABASE_URL", url)
         monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
-        monkeypatch.setenv("RS_DB_TIMEOUT_SECONDS", "1")
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn) as reader:  # a trainer's read, its transaction open
             reader.execute("SELECT count(*) FROM interactions").fetchone()
+            monkeypatch.setattr(migrate, "LOCK_PATIENCE_SECONDS", 0)
             result = CliRunner().invoke(cli, ["init-db"])
             (revision,) = reader.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert result.exit_code == 1
-    assert "database is unavailable" not in result.output
-    assert "another session kept a table it changes in use" in result.output, result.output
-    assert "stop the trainers" in result.output
-    assert revision == "0011"
+            assert result.exit_code == 1
+            assert "database is unavailable" not in result.output
+            assert (
+                "another session kept a table it changes in use through every try" in result.output
+            )
+            assert "stop the trainers" in result.output
+            assert revision == "0011"
+
+            waits = []
+
+            def wait(seconds: float) -> None:  # the trainer's read ends meanwhile
+                waits.append(seconds)
+                reader.commit()
+
+            monkeypatch.setattr(migrate, "LOCK_PATIENCE_SECONDS", 60)
+            monkeypatch.setattr(migrate, "pause", wait)
+            reader.execute("SELECT count(*) FROM interactions").fetchone()
+            result = CliRunner().invoke(cli, ["init-db"])
+            assert result.exit_code == 0, result.output
+            assert waits == [migrate.LOCK_RETRY_SECONDS]
+            (revision,) = reader.execute("SELECT version_num FROM alembic_version").fetchone()
+            assert {revision} == migrate.known_revisions()[1]
