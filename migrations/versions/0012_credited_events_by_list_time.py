@@ -98,6 +98,7 @@ def _upgrade_postgresql() -> None:
         # A batch may wait for a request's row lock, and the index for the transactions open
         # when it began (a trainer reading every event for minutes): neither wait holds up
         # anyone else, so neither is cut at the requests' lock_timeout.
+        waits = bind.execute(sa.text("SHOW lock_timeout")).scalar_one()
         bind.execute(sa.text("SET lock_timeout = 0"))
         low, high = bind.execute(
             sa.text("SELECT min(id), max(id) FROM interactions WHERE recommendation_id IS NOT NULL")
@@ -127,7 +128,7 @@ def _upgrade_postgresql() -> None:
                 f"({', '.join(INDEX_COLUMNS)}) WHERE list_served_at IS NOT NULL"
             )
         )
-        bind.execute(sa.text("RESET lock_timeout"))
+        bind.execute(sa.text("SELECT set_config('lock_timeout', :waits, false)"), {"waits": waits})
 
 
 def downgrade() -> None:
