@@ -130,8 +130,10 @@ class RecommendHome:
         try:
             with self.uow_factory() as uow:
                 mark = self.recorder.mark(uow)  # first: an erasure after it, the slate is not kept
+                # before the read too: an erasure learned of after it may be in the history
+                era = self.recorder.era()
                 history = uow.interactions.history(query.user_id)
-            self.histories.keep(history, self.recorder.era())
+            self.histories.keep(history, era)
         except StorageUnavailable:
             # what this process read of the learner lately, so the list still leaves out what
             # they took; else nothing, and the reasons say only what the catalog does

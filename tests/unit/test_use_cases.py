@@ -741,3 +741,48 @@ def test_a_list_answered_while_the_database_is_down_leaves_out_what_the_learner_
     EraseLearner(uow, erased=recorder.forget_mark).execute(UserId("u2"))  # in this process
     down = True
     assert shown("u2")[1][0] == "course_sql_basic"
+
+
+def test_a_history_read_just_before_its_learner_was_erased_here_is_not_kept(store, registry):
+    """The history a request read was kept under what the process knew of erasures when the
+    read had ended: a learner erased in this process in between had their history kept as if
+    read after the erasure, and a list answered while the database was down then still left
+    out (and explained by) what the erased learner had taken."""
+    from application.ports import StorageUnavailable
+    from application.slate_recorder import SlateRecorder
+    from application.use_cases.erase_learner import EraseLearner
+
+    down = False
+    erase_after_read: list[str] = []
+
+    class ErasedRightAfterTheRead(InMemoryUnitOfWork):
+        def _begin(self) -> None:
+            super()._begin()
+            read = self.interactions.history
+
+            def history(user_id: UserId) -> LearnerHistory:
+                found = read(user_id)
+                if user_id in erase_after_read:  # another request's erasure commits meanwhile
+                    erase_after_read.remove(user_id)
+                    EraseLearner(uow, erased=recorder.forget_mark).execute(user_id)
+                return found
+
+            self.interactions.history = history  # type: ignore[method-assign]
+
+    def uow():  # type: ignore[no-untyped-def]
+        if down:
+            raise StorageUnavailable("OperationalError: connection refused")
+        return ErasedRightAfterTheRead(store)
+
+    recorder = SlateRecorder(uow)
+    use_case = RecommendHome(uow, registry, default_strategy="popularity", recorder=recorder)
+
+    def shown(user: str) -> list[str]:
+        result = use_case.execute(RecommendHomeQuery(UserId(user), k=3))
+        return [i.course.course_id for i in result.items]
+
+    assert shown("u2")[0] != "course_sql_basic"  # enrolled: left out, though the most popular
+    erase_after_read.append("u2")
+    shown("u2")
+    down = True
+    assert shown("u2")[0] == "course_sql_basic"  # erased: nothing of their history is used
