@@ -26,14 +26,20 @@ else:
     # counts every slate's items), far beyond a request's timeout; its lock waits may not: a
     # waiting ALTER TABLE holds up every request behind it.
     engine = build_engine(url, create=True, statement_timeout=MIGRATION_STATEMENT_SECONDS)
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # requests queue behind an ALTER TABLE waiting for a lock: it waits a second at a
-            # time, and migrate.upgrade tries again a few seconds later (a trainer reading
-            # every event holds the events table for seconds to minutes)
-            connection.exec_driver_sql(f"SET lock_timeout = '{MIGRATION_LOCK_WAIT_MS}ms'")
-            connection.commit()  # the session keeps it; the migrations begin their own
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # requests queue behind an ALTER TABLE waiting for a lock: it waits a second at
+                # a time, and migrate.upgrade tries again a few seconds later (a trainer reading
+                # every event holds the events table for seconds to minutes)
+                connection.exec_driver_sql(f"SET lock_timeout = '{MIGRATION_LOCK_WAIT_MS}ms'")
+                connection.commit()  # the session keeps it; the migrations begin their own
+            context.configure(
+                connection=connection, target_metadata=metadata, render_as_batch=True
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        # a try that failed too: migrate.upgrade tries again every few seconds for up to 30
+        # minutes, and each engine left would keep its session open (max_connections)
+        engine.dispose()

@@ -462,3 +462,41 @@ def test_a_0012_upgrade_cut_short_is_finished_by_the_next_one(postgres_engine):
                 assert schema_problem(connection) is None
         finally:
             engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_migration_tried_again_while_a_reader_holds_the_events_keeps_no_session_open(
+    postgres_engine, monkeypatch
+):
+    """Each try of a migration a trainer's read held up left its database session open: tried
+    every 5 s for up to 30 minutes, it filled the server's max_connections (100 by default)
+    within minutes, and every host's requests were then refused with 'too many clients'."""
+    import psycopg
+
+    import adapters.sqlalchemy.migrate as migrate
+
+    with _scratch_database("h_migrations_retried") as url:
+        _credited_events_at_0011(url, 1)
+        own = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        reader = psycopg.connect(own)  # a trainer reading every event: a transaction left open
+        reader.execute("SELECT count(*) FROM interactions")
+        sessions: list[int] = []
+
+        def pause(seconds: float) -> None:
+            with psycopg.connect(own, autocommit=True) as conn:
+                sessions.append(
+                    conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    ).fetchone()[0]
+                )
+            if len(sessions) == 5:
+                reader.rollback()  # the trainer's read ends
+
+        monkeypatch.setattr(migrate, "pause", pause)
+        try:
+            assert migrate.upgrade(url) is None
+        finally:
+            reader.close()
+        # the reader and the migration lock's own session; the tries' are closed
+        assert sessions == [2] * 5
