@@ -34,9 +34,7 @@ else:
                 # every event holds the events table for seconds to minutes)
                 connection.exec_driver_sql(f"SET lock_timeout = '{MIGRATION_LOCK_WAIT_MS}ms'")
                 connection.commit()  # the session keeps it; the migrations begin their own
-            context.configure(
-                connection=connection, target_metadata=metadata, render_as_batch=True
-            )
+            context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
             with context.begin_transaction():
                 context.run_migrations()
     finally:
