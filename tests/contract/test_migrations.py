@@ -500,3 +500,32 @@ def test_a_migration_tried_again_while_a_reader_holds_the_events_keeps_no_sessio
             reader.close()
         # the reader and the migration lock's own session; the tries' are closed
         assert sessions == [2] * 5
+
+
+@pytest.mark.postgres
+def test_the_migrations_after_0012_wait_for_a_lock_as_briefly_as_those_before(
+    postgres_engine, monkeypatch
+):
+    """0012 lifts the lock timeout for its fill-in and index build, then put back not the
+    migration's second but the session's default (a request's RS_DB_TIMEOUT_SECONDS, or none at
+    all with PGOPTIONS='-c lock_timeout=0'): what follows it in the same run (its own revision
+    stamp, any later migration) held requests up behind a waiting ALTER TABLE that long."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from adapters.sqlalchemy.migrate import upgrade
+
+    seen: list[str] = []
+
+    def stamped(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE alembic_version"):
+            seen.append(cursor.connection.execute("SHOW lock_timeout").fetchone()[0])
+
+    with _scratch_database("h_migrations_lock_wait") as url:
+        upgrade(url, "0011")
+        event.listen(Engine, "after_cursor_execute", stamped)
+        try:
+            upgrade(url)
+        finally:
+            event.remove(Engine, "after_cursor_execute", stamped)
+    assert seen == ["1s"]
