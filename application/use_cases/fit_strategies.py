@@ -42,6 +42,9 @@ from domain.ports import Recommender
 
 log = logging.getLogger(__name__)
 TWO_TOWER = "two_tower"
+#: how long a version replaced by a publish stays while web workers may still be loading it, when
+#: nothing else would keep it (it holds a learner since erased)
+REPLACED_KEPT_SECONDS = 60.0
 #: the artifact holding the settings chosen on the deployment's data (see application.tuning)
 TUNING = "tuning"
 Settings = dict[str, dict[str, Any]]
@@ -246,16 +249,19 @@ class FitStrategies:
         """Removes the kept versions but the current one whose model holds an erased learner
         (two_tower's learner ids and embeddings): a rollback may not restore them, and kept,
         they would hold the learner until newer models pushed them out, or for ever. The
-        current one is refitted meanwhile, and removed at the next cycle, once web workers have
-        had a fit interval to load its successor."""
+        current one is refitted meanwhile, and removed once its successor has been current for
+        REPLACED_KEPT_SECONDS: a web worker that read `current` just before the publish is
+        loading it (a cycle may begin seconds after a long one published)."""
         with self.uow_factory() as uow:
             erased = uow.erasures.latest()
         if erased is None:
             return
         for name in [*self.factories, *([TWO_TOWER] if self.train_two_tower else [])]:
             current = self.store.current_version(name)
-            for version in self.store.versions(name):
-                if version == current:
+            versions = self.store.versions(name)
+            replaced = self._replaced_lately(name, current, versions)
+            for version in versions:
+                if version in (current, replaced):
                     continue
                 try:
                     old = self.store.load(name, version, only=())
@@ -270,6 +276,20 @@ class FitStrategies:
                 log.info(
                     "%s: removed version %s, fitted before a learner was erased", name, version
                 )
+
+    def _replaced_lately(self, name: str, current: str | None, versions: list[str]) -> str | None:
+        """The version `current` replaced, while web workers may still be loading it."""
+        if current not in versions:
+            return None
+        older = versions[versions.index(current) + 1 :]
+        try:
+            published = self.store.load(name, current, only=()).manifest.get("created_at")
+        except CorruptArtifact:
+            published = None
+        if not older or published is None:
+            return older[0] if older else None
+        since = self.clock() - datetime.fromisoformat(published)
+        return older[0] if since < timedelta(seconds=REPLACED_KEPT_SECONDS) else None
 
     def _end_hold_after_erasure(
         self, name: str, published: Published, erased: LatestErasure | None

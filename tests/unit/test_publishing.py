@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -112,9 +113,14 @@ def test_versions_kept_for_rollback_lose_an_erased_learner_once_the_model_is_ref
     train = lambda: TrainTwoTower(uow, trainer, store)  # noqa: E731
     kept = [train().execute().version for _ in range(2)]  # both know u1
     EraseLearner(uow).execute(UserId("u1"))
-    fit = FitStrategies(uow, {}, store, train_two_tower=train)
-    fit.execute()  # refits without u1; the version it replaced stays while workers switch
-    fit.execute()  # the next cycle
-    current = store.current_version("two_tower")
+    now = [datetime.now(UTC)]
+    fit = FitStrategies(uow, {}, store, train_two_tower=train, clock=lambda: now[0])
+    fit.execute()  # refits without u1; each version replaced a moment ago stays, as workers
+    current = store.current_version("two_tower")  # may be loading it
+    assert store.versions("two_tower") == [current, *reversed(kept)]
+    fit.execute()  # the next cycle, seconds later (the last one ran long)
+    assert store.versions("two_tower") == [current, kept[-1]]
+    now[0] += timedelta(seconds=61)
+    fit.execute()
     # a rollback could not restore them (they hold u1), and no file of them may keep u1
     assert store.versions("two_tower") == [current] and current not in kept
