@@ -113,15 +113,18 @@ def _upgrade_postgresql() -> None:
                 ),
                 {"start": start, "end": start + BATCH},
             )
-        valid = bind.execute(
+        found = bind.execute(
             sa.text(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = :name AND pg_table_is_visible(c.oid)"
+                "SELECT i.indisvalid, n.nspname FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = :name AND i.indrelid = 'interactions'::regclass"
             ),
             {"name": INDEX},
-        ).scalar()
-        if valid is False:  # a build cut short left it unusable, and IF NOT EXISTS would keep it
-            bind.execute(sa.text(f"DROP INDEX CONCURRENTLY {INDEX}"))
+        ).first()
+        if found is not None and not found.indisvalid:
+            # a build cut short left it unusable, and IF NOT EXISTS would keep it
+            bind.execute(sa.text(f'DROP INDEX CONCURRENTLY "{found.nspname}".{INDEX}'))
         bind.execute(
             sa.text(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON interactions "
