@@ -71,7 +71,8 @@ class SlateRecorder:
             read_at, erasures = self.clock(), self._erasures
             known = (read_at, uow.erasures.mark())
             with self._mark_lock:  # an erasure of ours since, the read may predate it: not kept
-                if erasures == self._erasures:
+                newest = self._mark is None or read_at >= self._mark[0]  # nor an older read's
+                if erasures == self._erasures and newest:
                     self._mark = known
         return known[1]
 

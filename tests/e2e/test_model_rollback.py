@@ -163,9 +163,7 @@ def test_the_trainer_leaves_a_held_strategy_alone_until_it_is_released(service):
     assert again.exit_code == 1 and "is not held; nothing to release" in again.output
 
 
-def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(
-    service, monkeypatch
-):
+def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(service, monkeypatch):
     """A held model fitted before a learner was erased still holds them: the trainer fits it
     again (the erasure promise wins over the hold), a rollback to a version fitted before the
     erasure is refused, and the trainer removes such versions."""

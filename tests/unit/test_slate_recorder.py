@@ -134,3 +134,30 @@ def test_an_erasure_committing_while_the_mark_is_read_does_not_leave_the_old_mar
     with InMemoryUnitOfWork(store) as uow:
         later = recorder.mark(uow)  # the learner comes back after the erasure
     recorder.record(slate(1), later)  # raises ErasedMeanwhile: the stale mark was cached
+
+
+def test_a_mark_read_before_another_requests_newer_one_does_not_replace_it():
+    """Two requests re-read the erasure mark while another host's erasure commits: the one that
+    asked first, answered last, put its older mark back, and this process took a learner erased
+    meanwhile for one never erased (their lists recorded, their history kept for degraded
+    answers) until the next read."""
+    import threading
+    from types import SimpleNamespace
+
+    recorder = SlateRecorder(lambda: InMemoryUnitOfWork(InMemoryStore()), mark_seconds=0)
+    asked, answer = threading.Event(), threading.Event()
+
+    def old_mark() -> int:  # read before the erasure, answered after the newer read
+        asked.set()
+        answer.wait(5)
+        return 4
+
+    first = threading.Thread(
+        target=recorder.mark, args=(SimpleNamespace(erasures=SimpleNamespace(mark=old_mark)),)
+    )
+    first.start()
+    asked.wait(5)
+    assert recorder.mark(SimpleNamespace(erasures=SimpleNamespace(mark=lambda: 5))) == 5
+    answer.set()
+    first.join(5)
+    assert recorder.era() == (0, 5)
