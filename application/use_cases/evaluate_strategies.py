@@ -176,7 +176,7 @@ class EvaluateStrategies:
             truth[event.user_id].add(event.course_id)
         for user, items in truth.items():
             items -= histories[user].seen() if user in histories else set()
-        if not any(truth.values()):  # before the search: it may take minutes
+        if not split.train or not any(truth.values()):  # before the search: it may take minutes
             raise NothingToEvaluate(_nothing(query, split))
         tuned = self._tune(query, split, tuning_lines)
         users = sorted(truth)
@@ -269,6 +269,8 @@ class NothingToEvaluate(ValueError):
 
 def _nothing(query: EvaluationQuery, split: Split) -> str:
     said = f"no learner can be evaluated on {query.dataset.name} ({query.protocol} split): "
+    if not split.train:  # only a split of one's own can have none: an export that failed?
+        return said + "its training part holds no events, so no strategy learns anything"
     if not split.test:
         if query.protocol == "fixed":
             return said + "its test part holds no events"

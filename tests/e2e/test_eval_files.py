@@ -340,3 +340,22 @@ def test_results_that_cannot_be_written_are_one_line_and_leave_the_last_ones_who
     assert CliRunner().invoke(cli, [*args, "--json", str(last)]).exit_code == 1
     assert written and last.read_bytes() == b'{"results": []}\n'
     assert [p.name for p in tmp_path.iterdir() if "last" in p.name] == ["last.json"]
+
+
+def test_an_empty_training_file_is_an_error_not_figures_of_what_nothing_learned(
+    tmp_path, monkeypatch
+):
+    """Before, a train.csv of only a header (an export that failed) printed figures: every
+    learner was new, so every strategy served the same list of the whole catalog."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    split_in_two(tmp_path)
+    for train in (HEADER + "\n", ""):
+        (tmp_path / "train.csv").write_text(train)
+        result, report = evaluate(tmp_path, "--protocol", "fixed")
+        assert result.exit_code == 1 and report is None
+        assert (
+            f"Error: no learner can be evaluated on {tmp_path.name} (fixed split): "
+            "its training part holds no events" in result.output
+        )
+        assert "ndcg@10" not in result.output
