@@ -326,7 +326,8 @@ def evaluate(
     """Fit each strategy on the training part and measure it on the test part. Settings not
     pinned (in the configuration, --weights or --two-tower-config) are first chosen on a
     validation split of the training part, split again like the test."""
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    # each once: a name given twice would be fitted twice and printed as two rows
+    names = list(dict.fromkeys(s.strip() for s in strategies.split(",") if s.strip()))
     if not names:
         raise click.BadParameter(
             "name at least one strategy, e.g. popularity,content", param_hint="'--strategy'"

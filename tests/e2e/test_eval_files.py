@@ -359,3 +359,11 @@ def test_an_empty_training_file_is_an_error_not_figures_of_what_nothing_learned(
             "its training part holds no events" in result.output
         )
         assert "ndcg@10" not in result.output
+
+
+def test_a_strategy_named_twice_is_evaluated_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    result, report = evaluate(tmp_path, "--strategy", "popularity,content,popularity")
+    assert result.exit_code == 0, result.output
+    assert [r["strategy"] for r in report["results"]] == ["popularity", "content"]
