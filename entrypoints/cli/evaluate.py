@@ -402,9 +402,11 @@ def evaluate(
         for each in shown.values():
             each.finish()
     rows = [_row(r, k) for r in report.results]
+    share = ratio if protocol in RATIO_PROTOCOLS else None  # the other protocols take none
     click.echo(
-        f"{report.dataset}: {report.protocol} split, seed {seed}, {report.train_events} training and "
-        f"{report.test_events} test events, K={k}"
+        f"{report.dataset}: {report.protocol} split"
+        + (f", ratio {share}" if share is not None else "")
+        + f", seed {seed}, {report.train_events} training and {report.test_events} test events, K={k}"
     )
     click.echo(_table([_figures(r) for r in rows]))
     sureness = _intervals(report, k)
@@ -426,6 +428,9 @@ def evaluate(
             "protocol": report.protocol,
             "k": k,
             "seed": seed,
+            "ratio": share,
+            "train_events": report.train_events,
+            "test_events": report.test_events,
             "baseline": report.baseline,
             "pinned": report.pinned,
             "results": rows,

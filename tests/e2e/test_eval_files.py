@@ -367,3 +367,24 @@ def test_a_strategy_named_twice_is_evaluated_once(tmp_path, monkeypatch):
     result, report = evaluate(tmp_path, "--strategy", "popularity,content,popularity")
     assert result.exit_code == 0, result.output
     assert [r["strategy"] for r in report["results"]] == ["popularity", "content"]
+
+
+def test_the_json_says_the_split_the_table_says(tmp_path, monkeypatch):
+    """Before, --json left out the train share and the events on each side, so two result
+    files of different splits could not be told apart."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    result, report = evaluate(tmp_path, "--protocol", "temporal", "--ratio", "0.5")
+    assert result.exit_code == 0, result.output
+    training, test = re.search(r"(\d+) training and (\d+) test events", result.output).groups()
+    assert "ratio 0.5" in result.output
+    assert (report["ratio"], report["train_events"], report["test_events"]) == (
+        0.5,
+        int(training),
+        int(test),
+    )
+    split_in_two(tmp_path)
+    result, report = evaluate(tmp_path, "--protocol", "fixed")
+    assert result.exit_code == 0, result.output
+    said = next(line for line in result.output.splitlines() if "fixed split" in line)
+    assert report["ratio"] is None and "ratio" not in said
