@@ -269,6 +269,8 @@ class NothingToEvaluate(ValueError):
 
 def _nothing(query: EvaluationQuery, split: Split) -> str:
     said = f"no learner can be evaluated on {query.dataset.name} ({query.protocol} split): "
+    if not split.train and not split.test:
+        return said + "it holds no events"
     if not split.train:  # only a split of one's own can have none: an export that failed?
         return said + "its training part holds no events, so no strategy learns anything"
     if not split.test:

@@ -25,6 +25,10 @@ def files_dataset(directory: Path, skip_invalid: bool = False) -> Dataset:
     never recommend, yet would count as missed), or whose event_id names another event."""
     found = _layout(directory)
     parsed = _parse(found["courses"], CourseSchema())
+    if not parsed.items and not parsed.errors:  # else every event is "of an unknown course"
+        raise click.ClickException(
+            f"nothing was evaluated: {found['courses'].name} holds no course rows"
+        )
     errors = list(parsed.errors)
     courses, _ = once_each(parsed, errors)
     _report(_named(found["courses"], by_line(errors)), skip_invalid, "course rows", REFUSED)

@@ -388,3 +388,23 @@ def test_the_json_says_the_split_the_table_says(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     said = next(line for line in result.output.splitlines() if "fixed split" in line)
     assert report["ratio"] is None and "ratio" not in said
+
+
+def test_files_without_rows_are_named_not_counted_as_bad_event_rows(tmp_path, monkeypatch):
+    """Before, an empty courses file made every event a bad row of an unknown course, and an
+    empty events file was said to hold learners with too few courses to leave one."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    (tmp_path / "courses.jsonl").write_text("")
+    result, _ = evaluate(tmp_path)
+    assert result.exit_code == 1
+    assert "Error: nothing was evaluated: courses.jsonl holds no course rows" in result.output
+    assert "unknown course" not in result.output
+    (tmp_path / "courses.jsonl").unlink()
+    write_dataset(tmp_path)
+    (tmp_path / "interactions.csv").write_text(HEADER + "\n")
+    result, _ = evaluate(tmp_path)
+    assert result.exit_code == 1
+    assert f"no learner can be evaluated on {tmp_path.name} (random split): it holds no events" in (
+        result.output
+    )
