@@ -83,6 +83,18 @@ def _say(line: str) -> None:
     logging.getLogger("recsys.tuning").info("%s", line)
 
 
+def _said_if_backwards(data: Dataset) -> None:
+    """Said, not refused, as the operator may mean it; but a split of one's own whose test part
+    is wholly older than its training part is most likely the two files swapped."""
+    train, test = data.interactions, data.fixed_test
+    if train and test and max(e.occurred_at for e in test) < min(e.occurred_at for e in train):
+        click.echo(
+            "warning: every event of the test part is older than every event of the training "
+            "part: the figures measure predicting the past (train and test swapped?)",
+            err=True,
+        )
+
+
 def _row(result: Any, k: int) -> dict[str, Any]:
     m = result.metrics
     return {
@@ -371,6 +383,8 @@ def evaluate(
     except DomainError as error:
         raise click.BadParameter(str(error), param_hint="--weights") from None
     data = load_dataset(container, dataset, data_dir, skip_invalid)
+    if protocol == "fixed":
+        _said_if_backwards(data)
     query = EvaluationQuery(
         data,
         names,

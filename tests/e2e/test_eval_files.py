@@ -408,3 +408,27 @@ def test_files_without_rows_are_named_not_counted_as_bad_event_rows(tmp_path, mo
     assert f"no learner can be evaluated on {tmp_path.name} (random split): it holds no events" in (
         result.output
     )
+
+
+def test_a_test_file_older_than_the_training_file_is_said(tmp_path, monkeypatch):
+    """A split of one's own whose test events all precede the training ones is most likely
+    train and test swapped: the figures would measure predicting the past, unsaid."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    split_in_two(tmp_path)
+    (tmp_path / "train.csv").rename(tmp_path / "was-train.csv")
+    (tmp_path / "test.csv").rename(tmp_path / "train.csv")
+    (tmp_path / "was-train.csv").rename(tmp_path / "test.csv")
+    result, _ = evaluate(tmp_path, "--protocol", "fixed")
+    assert result.exit_code == 0, result.output
+    assert (
+        "every event of the test part is older than every event of the training part"
+        in result.output
+    )
+    result, _ = evaluate(tmp_path, "--protocol", "random")  # split its own way: nothing to say
+    assert result.exit_code == 0 and "is older than" not in result.output
+    (tmp_path / "train.csv").rename(tmp_path / "was-train.csv")
+    (tmp_path / "test.csv").rename(tmp_path / "train.csv")
+    (tmp_path / "was-train.csv").rename(tmp_path / "test.csv")
+    result, _ = evaluate(tmp_path, "--protocol", "fixed")
+    assert result.exit_code == 0 and "is older than" not in result.output
