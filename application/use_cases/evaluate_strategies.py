@@ -82,6 +82,8 @@ class EvaluationReport:
     baseline: str | None = None
     #: strategy -> settings used as given, searched or not (the hybrid's weights among them)
     pinned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: test learners absent from the training part, scored on the fallback's list by every strategy
+    new_learners: int = 0
 
 
 #: progress(strategy, learners done, learners in all)
@@ -226,6 +228,7 @@ class EvaluateStrategies:
             tuned,
             baseline,
             _pinned(query),
+            sum(learner.is_new for learner in learners),
         )
 
     def _cold(

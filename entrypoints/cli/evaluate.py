@@ -423,6 +423,13 @@ def evaluate(
         + f", seed {seed}, {report.train_events} training and {report.test_events} test events, K={k}"
     )
     click.echo(_table([_figures(r) for r in rows]))
+    if report.new_learners:
+        click.echo(
+            f"{report.new_learners} of the learners evaluated "
+            + ("is" if report.new_learners == 1 else "are")
+            + " not in the training part: every strategy is scored on popularity's list for "
+            "them, what the service serves a learner without history"
+        )
     sureness = _intervals(report, k)
     if sureness:
         click.echo(sureness)
@@ -445,6 +452,7 @@ def evaluate(
             "ratio": share,
             "train_events": report.train_events,
             "test_events": report.test_events,
+            "new_learners": report.new_learners,
             "baseline": report.baseline,
             "pinned": report.pinned,
             "results": rows,

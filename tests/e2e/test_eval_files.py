@@ -432,3 +432,24 @@ def test_a_test_file_older_than_the_training_file_is_said(tmp_path, monkeypatch)
     (tmp_path / "was-train.csv").rename(tmp_path / "test.csv")
     result, _ = evaluate(tmp_path, "--protocol", "fixed")
     assert result.exit_code == 0 and "is older than" not in result.output
+
+
+def test_the_learners_new_to_the_training_part_are_counted(tmp_path, monkeypatch):
+    """They are scored on popularity's list under every strategy; unsaid, identical rows (or a
+    personalised strategy's figures pulled towards popularity's) could not be explained."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    split_in_two(tmp_path)
+    header, *train = (tmp_path / "train.csv").read_text().splitlines()
+    test = (tmp_path / "test.csv").read_text().splitlines()[1:]
+    trained = {row.split(",")[1] for row in train}
+    new = {row.split(",")[1] for row in test} - trained
+    result, report = evaluate(tmp_path, "--protocol", "fixed", "--strategy", "popularity,item_cf")
+    assert result.exit_code == 0, result.output
+    assert report["new_learners"] == len(new) > 0
+    assert f"{len(new)} of the learners evaluated are not in the training part" in result.output
+    (tmp_path / "test.csv").write_text(
+        "\n".join([header, *(row for row in test if row.split(",")[1] in trained)])
+    )
+    result, report = evaluate(tmp_path, "--protocol", "fixed")
+    assert report["new_learners"] == 0 and "not in the training part" not in result.output
