@@ -41,6 +41,9 @@ def files_dataset(directory: Path, skip_invalid: bool = False) -> Dataset:
             parts[stem] = _events(found[stem], known, first, errors, found["courses"].name)
     _report(errors, skip_invalid, "event rows", REFUSED)
     train = parts.get("interactions", parts.get("train", []))
+    # in id order, as the repositories list them: courses tied in score come in catalog order,
+    # and the same history must give the same figures from files as from the database
+    courses = sorted(courses, key=lambda course: course.course_id)
     return Dataset(directory.name, courses, train, parts.get("test"))
 
 

@@ -453,3 +453,23 @@ def test_the_learners_new_to_the_training_part_are_counted(tmp_path, monkeypatch
     )
     result, report = evaluate(tmp_path, "--protocol", "fixed")
     assert report["new_learners"] == 0 and "not in the training part" not in result.output
+
+
+def test_the_order_of_the_courses_file_does_not_change_the_figures(tmp_path, monkeypatch):
+    """Before, courses tied in score were served in the order of the file's rows, so the same
+    history gave other figures from files than from the database (which lists them by id)."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    measured = []
+    for name, order in (("as-written", None), ("reversed", reversed)):
+        directory = tmp_path / name
+        directory.mkdir()
+        write_dataset(directory)
+        if order is not None:
+            lines = (directory / "courses.jsonl").read_text().splitlines()
+            (directory / "courses.jsonl").write_text("\n".join(order(lines)))
+        result, report = evaluate(directory, "--strategy", "popularity,item_cf", "--k", "20")
+        assert result.exit_code == 0, result.output
+        measured.append(
+            [{**r, "fit_seconds": 0, "recommend_seconds": 0} for r in report["results"]]
+        )
+    assert measured[0] == measured[1]
