@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -17,12 +18,15 @@ STEMS = ("courses", "interactions", "train", "test")
 REFUSED = "nothing was evaluated (use --skip-invalid to leave them out)"
 
 
-def files_dataset(directory: Path, skip_invalid: bool = False) -> Dataset:
+def files_dataset(
+    directory: Path, skip_invalid: bool = False, max_clock_skew: float = 300.0
+) -> Dataset:
     """courses.csv|jsonl with interactions.csv|jsonl (split by the protocol), or with train and
     test (a split of the operator's own). A bad row stops the evaluation, as it stops an import,
     unless `skip_invalid` leaves it out: an event without a time (which would be the time of
     reading, the latest of all), of a course the catalog does not hold (which the service could
-    never recommend, yet would count as missed), or whose event_id names another event."""
+    never recommend, yet would count as missed), whose event_id names another event, or dated
+    more than `max_clock_skew` seconds in the future (a mistyped year, as the import says)."""
     found = _layout(directory)
     parsed = _parse(found["courses"], CourseSchema())
     if not parsed.items and not parsed.errors:  # else every event is "of an unknown course"
@@ -36,9 +40,10 @@ def files_dataset(directory: Path, skip_invalid: bool = False) -> Dataset:
     errors, parts = [], {}
     #: event_id -> the file and line that gave it first: an event is training or test, not both
     first: dict[str, tuple[Path, int, Interaction]] = {}
+    latest = (datetime.now(UTC) + timedelta(seconds=max_clock_skew), int(max_clock_skew))
     for stem in ("interactions", "train", "test"):
         if stem in found:
-            parts[stem] = _events(found[stem], known, first, errors, found["courses"].name)
+            parts[stem] = _events(found[stem], known, first, errors, found["courses"].name, latest)
     _report(errors, skip_invalid, "event rows", REFUSED)
     train = parts.get("interactions", parts.get("train", []))
     # in id order, as the repositories list them: courses tied in score come in catalog order,
@@ -98,6 +103,7 @@ def _events(
     first: dict[str, tuple[Path, int, Interaction]],
     errors: list[str],
     catalog: str,
+    latest: tuple[datetime, int],
 ) -> list[Interaction]:
     """The file's good events, each once (a row repeated as it was is a retry); its bad rows
     go to `errors`, named by file and line."""
@@ -110,6 +116,10 @@ def _events(
         problems = []
         if event.time_of_arrival:
             problems.append("occurred_at: missing; an evaluation orders events by their time")
+        if event.occurred_at > latest[0]:
+            problems.append(
+                f"occurred_at: lies more than {latest[1]} s in the future (RS_MAX_CLOCK_SKEW)"
+            )
         if event.course_id not in known:
             problems.append(f"course_id: unknown course {event.course_id!r} (not in {catalog})")
         earlier = first.setdefault(event.event_id, (path, line, event))

@@ -58,7 +58,8 @@ def load_dataset(
         raise click.ClickException(f"{data_dir} is not a directory")
     try:
         if name == "csv":
-            return files_dataset(data_dir, skip_invalid)
+            skew = container.config.max_clock_skew_seconds()
+            return files_dataset(data_dir, skip_invalid, 300.0 if skew is None else skew)
         return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
     except (DatasetError, NotUtf8) as error:
         raise click.ClickException(str(error)) from None

@@ -473,3 +473,19 @@ def test_the_order_of_the_courses_file_does_not_change_the_figures(tmp_path, mon
             [{**r, "fit_seconds": 0, "recommend_seconds": 0} for r in report["results"]]
         )
     assert measured[0] == measured[1]
+
+
+def test_an_event_dated_in_the_future_is_a_bad_row_as_the_import_refuses_it(tmp_path, monkeypatch):
+    """Before, a mistyped year (2999 for 2024) was evaluated as the latest event of all, though
+    import-interactions refuses it (RS_MAX_CLOCK_SKEW)."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    split_in_two(tmp_path)
+    header, first, *rest = (tmp_path / "test.csv").read_text().splitlines()
+    future = ",".join([*first.split(",")[:4], "2999-01-01T00:00:00+00:00"])
+    (tmp_path / "test.csv").write_text("\n".join([header, future, *rest]))
+    result, report = evaluate(tmp_path, "--protocol", "fixed")
+    assert result.exit_code == 1 and report is None
+    assert "test.csv line 2: occurred_at: lies more than 300 s in the future" in result.output
+    result, report = evaluate(tmp_path, "--protocol", "fixed", "--skip-invalid")
+    assert result.exit_code == 0 and report["test_events"] == len(rest)
