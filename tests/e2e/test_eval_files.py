@@ -489,3 +489,23 @@ def test_an_event_dated_in_the_future_is_a_bad_row_as_the_import_refuses_it(tmp_
     assert "test.csv line 2: occurred_at: lies more than 300 s in the future" in result.output
     result, report = evaluate(tmp_path, "--protocol", "fixed", "--skip-invalid")
     assert result.exit_code == 0 and report["test_events"] == len(rest)
+
+
+def test_a_csv_header_without_a_column_every_row_needs_is_one_line(tmp_path, monkeypatch):
+    """Before, a header of other names (or a semicolon-separated export) made every row a bad
+    row, said as fifty lines of missing and unknown fields before the count."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    rows = (tmp_path / "interactions.csv").read_text().splitlines()[1:]
+    for header, told in [
+        (
+            "id,user,course,event_type,occurred_at",
+            "lacks user_id, course_id; names id, user, course",
+        ),
+        (HEADER.replace(",", ";"), "lacks user_id, course_id, event_type, occurred_at; names"),
+    ]:
+        (tmp_path / "interactions.csv").write_text("\n".join([header, *rows]))
+        result, _ = evaluate(tmp_path)
+        assert result.exit_code == 1
+        assert f"Error: interactions.csv: the header {told}" in result.output
+        assert "line 2" not in result.output
