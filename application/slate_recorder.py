@@ -71,7 +71,10 @@ class SlateRecorder:
             read_at, erasures = self.clock(), self._erasures
             known = (read_at, uow.erasures.mark())
             with self._mark_lock:  # an erasure of ours since, the read may predate it: not kept
-                newest = self._mark is None or read_at >= self._mark[0]  # nor an older read's
+                # nor an older mark: a read that began later may have been answered before
+                # another host's erasure committed, and one begun earlier after it (marks only
+                # grow, as erasures are never removed)
+                newest = self._mark is None or (known[1], read_at) >= (self._mark[1], self._mark[0])
                 if erasures == self._erasures and newest:
                     self._mark = known
         return known[1]

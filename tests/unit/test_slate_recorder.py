@@ -161,3 +161,38 @@ def test_a_mark_read_before_another_requests_newer_one_does_not_replace_it():
     answer.set()
     first.join(5)
     assert recorder.era() == (0, 5)
+
+
+def test_a_mark_read_after_an_erasure_is_not_replaced_by_a_later_begun_older_read():
+    """Of two requests re-reading the mark while another host's erasure commits, the one that
+    began first may be answered after the commit and the other before it: the older mark, stored
+    last, took this process back to before the erasure (their history kept for degraded answers
+    again)."""
+    import threading
+    from types import SimpleNamespace
+
+    ticks = iter(range(100))
+    recorder = SlateRecorder(
+        lambda: InMemoryUnitOfWork(InMemoryStore()), mark_seconds=0, clock=lambda: next(ticks)
+    )
+    asked, answer = threading.Event(), threading.Event()
+
+    def old_mark() -> int:  # begun after the other read, answered before the erasure committed
+        asked.set()
+        answer.wait(5)
+        return 4
+
+    def new_mark() -> int:  # begun first, answered after the erasure committed
+        later = threading.Thread(
+            target=recorder.mark, args=(SimpleNamespace(erasures=SimpleNamespace(mark=old_mark)),)
+        )
+        later.start()
+        asked.wait(5)
+        threads.append(later)
+        return 5
+
+    threads: list[threading.Thread] = []
+    assert recorder.mark(SimpleNamespace(erasures=SimpleNamespace(mark=new_mark))) == 5
+    answer.set()
+    threads[0].join(5)
+    assert recorder.era() == (0, 5)
