@@ -214,6 +214,20 @@ class FilesystemArtifactStore(ArtifactStore):
         except (OSError, UnicodeDecodeError):
             return None
 
+    def current_age(self, name: str) -> timedelta | None:
+        # Both times are the filesystem's (an NFS server's for every host): a file's mtime is
+        # set by it, where each trainer's clock may be minutes from the publishing host's.
+        probe = self.root / f".age-{uuid.uuid4().hex[:8]}"
+        try:
+            published = (self.root / name / "current").stat().st_mtime_ns
+            probe.touch()
+            now = probe.stat().st_mtime_ns
+        except OSError:
+            return None
+        finally:
+            probe.unlink(missing_ok=True)
+        return timedelta(microseconds=(now - published) // 1000)
+
     def versions(self, name: str) -> list[str]:
         folder = self._versions_dir(name)
         if not folder.is_dir():

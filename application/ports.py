@@ -319,6 +319,11 @@ class ArtifactStore(abc.ABC):
     def versions(self, name: str) -> list[str]:
         """Every kept version, newest first."""
 
+    def current_age(self, name: str) -> timedelta | None:
+        """How long `current` has pointed at its version, by the store's own clock (the one every
+        host sharing it sees, whatever each host's clock says), or None when it cannot tell."""
+        return None
+
     @abc.abstractmethod
     def discard(self, name: str, version: str) -> None:
         """Remove a kept version that is not current (one holding a learner since erased: a

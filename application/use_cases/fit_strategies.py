@@ -282,13 +282,19 @@ class FitStrategies:
         if current not in versions:
             return None
         older = versions[versions.index(current) + 1 :]
-        try:
-            published = self.store.load(name, current, only=()).manifest.get("created_at")
-        except CorruptArtifact:
-            published = None
-        if not older or published is None:
-            return older[0] if older else None
-        since = self.clock() - datetime.fromisoformat(published)
+        if not older:
+            return None
+        # by the store's clock: created_at is the publishing host's, and a trainer whose clock
+        # is ahead of it removed the version at once, one behind kept it for as long as that
+        since = self.store.current_age(name)
+        if since is None:
+            try:
+                published = self.store.load(name, current, only=()).manifest.get("created_at")
+            except CorruptArtifact:
+                published = None
+            if published is None:
+                return older[0]
+            since = self.clock() - datetime.fromisoformat(published)
         return older[0] if since < timedelta(seconds=REPLACED_KEPT_SECONDS) else None
 
     def _end_hold_after_erasure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -120,7 +121,39 @@ def test_versions_kept_for_rollback_lose_an_erased_learner_once_the_model_is_ref
     assert store.versions("two_tower") == [current, *reversed(kept)]
     fit.execute()  # the next cycle, seconds later (the last one ran long)
     assert store.versions("two_tower") == [current, kept[-1]]
-    now[0] += timedelta(seconds=61)
+    a_minute_ago(store, "two_tower")
     fit.execute()
     # a rollback could not restore them (they hold u1), and no file of them may keep u1
     assert store.versions("two_tower") == [current] and current not in kept
+
+
+def a_minute_ago(store: FilesystemArtifactStore, name: str) -> None:
+    """As if `current` had been published a minute ago (the store's clock says when)."""
+    pointer = store.root / name / "current"
+    then = pointer.stat().st_mtime - 61
+    os.utime(pointer, (then, then))
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=10), -timedelta(days=1)])
+def test_a_replaced_version_holding_an_erased_learner_stays_a_minute_whatever_the_clocks(
+    setup, skew
+):
+    """created_at is the publishing host's clock: a trainer whose clock was ahead of it removed
+    the version a publish had just replaced (a worker loading it fell back to popularity), and
+    one whose clock was behind kept it, holding an erased learner, for as long as that."""
+    uow, trainer, store = setup
+    trainer.proceed.set()
+    LogInteractions(uow).execute([event("u2", "course_ml_basic", "enroll")])
+    train = lambda: TrainTwoTower(uow, trainer, store)  # noqa: E731
+    kept = [train().execute().version for _ in range(2)]  # both know u1
+    EraseLearner(uow).execute(UserId("u1"))
+    train().execute()  # published by another host without u1, just now
+    current = store.current_version("two_tower")
+    fit = FitStrategies(
+        uow, {}, store, train_two_tower=train, clock=lambda: datetime.now(UTC) + skew
+    )
+    fit.execute()
+    assert store.versions("two_tower") == [current, kept[-1]]
+    a_minute_ago(store, "two_tower")
+    fit.execute()
+    assert store.versions("two_tower") == [current]
