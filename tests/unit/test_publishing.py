@@ -107,13 +107,21 @@ def test_erasing_a_learner_never_seen_does_not_retrain_the_model(setup):
     assert fit.plan()[2] == "train"
 
 
-def test_versions_kept_for_rollback_lose_an_erased_learner_once_the_model_is_refitted(setup):
+def erased_after_two_versions(setup):  # type: ignore[no-untyped-def]
+    """Two two_tower versions published, both knowing u1, then u1 erased: the trainer, and
+    each version's id."""
     uow, trainer, store = setup
     trainer.proceed.set()
     LogInteractions(uow).execute([event("u2", "course_ml_basic", "enroll")])
     train = lambda: TrainTwoTower(uow, trainer, store)  # noqa: E731
-    kept = [train().execute().version for _ in range(2)]  # both know u1
+    kept = [train().execute().version for _ in range(2)]
     EraseLearner(uow).execute(UserId("u1"))
+    return train, kept
+
+
+def test_versions_kept_for_rollback_lose_an_erased_learner_once_the_model_is_refitted(setup):
+    uow, _, store = setup
+    train, kept = erased_after_two_versions(setup)
     now = [datetime.now(UTC)]
     fit = FitStrategies(uow, {}, store, train_two_tower=train, clock=lambda: now[0])
     fit.execute()  # refits without u1; each version replaced a moment ago stays, as workers
@@ -141,12 +149,8 @@ def test_a_replaced_version_holding_an_erased_learner_stays_a_minute_whatever_th
     """created_at is the publishing host's clock: a trainer whose clock was ahead of it removed
     the version a publish had just replaced (a worker loading it fell back to popularity), and
     one whose clock was behind kept it, holding an erased learner, for as long as that."""
-    uow, trainer, store = setup
-    trainer.proceed.set()
-    LogInteractions(uow).execute([event("u2", "course_ml_basic", "enroll")])
-    train = lambda: TrainTwoTower(uow, trainer, store)  # noqa: E731
-    kept = [train().execute().version for _ in range(2)]  # both know u1
-    EraseLearner(uow).execute(UserId("u1"))
+    uow, _, store = setup
+    train, kept = erased_after_two_versions(setup)
     train().execute()  # published by another host without u1, just now
     current = store.current_version("two_tower")
     fit = FitStrategies(
