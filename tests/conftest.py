@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.sqlalchemy.engine import build_engine
@@ -18,9 +19,24 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import UnitOfWork
 from domain.model import Course, CourseId, EventType, Interaction, Level, UserId
 
-POSTGRES_URL = os.environ.get(
+SERVER_URL = os.environ.get(
     "RS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def _own_database(url: str) -> str:
+    """The database this process's tests use: the named one, or under pytest-xdist one per
+    worker beside it (test_gw0, test_gw1, ...), so that workers never clean each other's rows."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    server = make_url(url)
+    return server.set(database=f"{server.database}_{worker}").render_as_string(
+        hide_password=False
+    )
+
+
+POSTGRES_URL = _own_database(SERVER_URL)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -28,6 +44,8 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 def _postgres_or_skip() -> Engine:
     engine = build_engine(POSTGRES_URL)
     try:
+        if POSTGRES_URL != SERVER_URL:
+            _create_empty(POSTGRES_URL)
         with engine.connect():
             pass
     except Exception as error:  # noqa: BLE001
@@ -39,12 +57,36 @@ def _postgres_or_skip() -> Engine:
     return engine
 
 
+def _create_empty(url: str) -> None:
+    """A worker's database, made again at each run: one left migrated by another checkout
+    would claim a revision this schema may not have (.ci/run does the same for `test`)."""
+    import psycopg
+
+    name = make_url(url).database
+    with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+
+
+def _drop(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+
+def _server_dsn() -> str:
+    return make_url(SERVER_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
     engine = _postgres_or_skip()
     upgrade(POSTGRES_URL)
     yield engine
     engine.dispose()
+    if POSTGRES_URL != SERVER_URL:
+        _drop(POSTGRES_URL)
 
 
 @pytest.fixture
@@ -52,7 +94,6 @@ def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
     """A migrated PostgreSQL database ordering text by US English (as initdb and the Docker
     images set up by default), not byte by byte as the test database does."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
     server = make_url(POSTGRES_URL)
     # named after the test database: runs on separate test databases do not drop each other's
