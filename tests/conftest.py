@@ -31,9 +31,7 @@ def _own_database(url: str) -> str:
     if not worker:
         return url
     server = make_url(url)
-    return server.set(database=f"{server.database}_{worker}").render_as_string(
-        hide_password=False
-    )
+    return server.set(database=f"{server.database}_{worker}").render_as_string(hide_password=False)
 
 
 POSTGRES_URL = _own_database(SERVER_URL)
