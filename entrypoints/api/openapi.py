@@ -25,7 +25,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict",
     413: "Body too large (the message names the limit)",
     414: f"The request line is longer than gunicorn takes ({REQUEST_LINE_LIMIT} bytes): a very long URL",
-    415: "The body is not application/json, or is sent compressed (Content-Encoding)",
+    415: "The body is not application/json, is sent compressed (Content-Encoding), or names a charset the service does not know",
     429: "Too many wrong credentials from this address lately (see Retry-After)",
     431: f"A request header is larger than gunicorn takes ({HEADER_FIELD_LIMIT} bytes)",
     503: "The database is unavailable (see Retry-After)",

@@ -214,3 +214,25 @@ def test_a_method_a_path_does_not_take_is_counted_under_that_paths_route(sqlite_
         assert f'{{method="DELETE",route="{route}",status="405"}}' in scraped, route
     assert '{method="GET",route="unmatched",status="404"}' in scraped
     assert 'route="unmatched",status="405"' not in scraped
+
+
+def test_a_latin_1_body_that_says_so_is_read_in_latin_1(client):
+    # an LMS written for Latin-1 was told its bytes are not UTF-8 and the é was lost
+    body = '{"title": "Français", "description": "d", "category": "Languages"}'
+    response = client.put(
+        "/api/v1/courses/course_fr",
+        data=body.encode("latin-1"),
+        content_type="application/json; charset=ISO-8859-1",
+    )
+    assert response.status_code in (200, 201)
+    assert client.get("/api/v1/courses/course_fr").json["title"] == "Français"
+
+
+def test_a_charset_the_service_does_not_know_is_a_415_naming_it(client):
+    response = client.post(
+        "/api/v1/interactions",
+        data=b'{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}',
+        content_type="application/json; charset=klingon",
+    )
+    assert response.status_code == 415
+    assert "'klingon'" in response.json["error"]["message"]
