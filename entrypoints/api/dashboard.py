@@ -4,6 +4,7 @@ and the same use cases as the JSON API drawn as charts."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -251,6 +252,7 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
     last = as_of.date()
     pulled = [a for a in arms["arms"] if a["pulls"]]
     none_served = "No recommendations were served in this period."
+    popular = stats.most_popular_courses
     no_rewards = "The bandit has no rewards yet: run recsys update-online-model."
     return [
         charts.daily_lines(
@@ -300,7 +302,7 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
         charts.bars(
             "top-courses",
             "Most enrolled courses",
-            [(c.title, float(c.enrolls)) for c in stats.most_popular_courses],
+            [(n, float(c.enrolls)) for n, c in zip(_course_labels(popular), popular, strict=True)],
             "Course",
             "Enrolments (count)",
             "No enrolments in this period.",
@@ -308,6 +310,13 @@ def _charts(stats: Any, arms: dict[str, Any], days: int, as_of: datetime) -> lis
             integer=True,
         ),
     ]
+
+
+def _course_labels(courses: Any) -> list[str]:
+    """Each course's title, with its id where another course listed has the same title: bars
+    are placed by label, and two courses of one title shared a place, one bar over the other."""
+    repeated = {t for t, n in Counter(c.title for c in courses).items() if n > 1}
+    return [f"{c.title} ({c.course_id})" if c.title in repeated else c.title for c in courses]
 
 
 def _shown(value: Any) -> str:

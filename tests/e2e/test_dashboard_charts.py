@@ -130,3 +130,35 @@ def test_enrolment_counts_on_the_axis_can_be_told_apart(sqlite_url):
         room = float(x2) - float(x1)  # between two centred labels
         assert room > digit * (len(left) + len(right)) / 2 + 2, f"{left} and {right} overlap"
     app.container.engine().dispose()
+
+
+def test_two_courses_of_one_title_each_get_their_own_bar(sqlite_url):
+    """Two courses titled "Introduction" (3 and 1 enrolments) shared one place on the chart:
+    the most enrolled course's bar was drawn over the other's, further down, and the chart
+    showed two courses where the table listed three. Each course has its own bar, a repeated
+    title told apart by the course's id, in the table too."""
+    app = make_app(sqlite_url)
+    client = app.test_client()
+    courses = [
+        {"course_id": "c0", "title": "Introduction", "category": "Ops"},
+        {"course_id": "c1", "title": "Introduction", "category": "Art"},
+        {"course_id": "c2", "title": "Other", "category": "Ops"},
+    ]
+    assert client.post("/api/v1/courses", json={"courses": courses}).status_code == 200
+    enrolled = {"c0": 3, "c1": 1, "c2": 2}
+    events = [
+        {"user_id": f"u{n}", "course_id": course, "event_type": "enroll"}
+        for course, times in enrolled.items()
+        for n in range(times)
+    ]
+    assert client.post("/api/v1/interactions", json={"events": events}).status_code == 200
+    page = client.get("/dashboard?days=7").get_data(as_text=True)
+    figure = page[page.index('data-chart="top-courses"') :]
+    figure = figure[: figure.index("</figure>")]
+    svg = figure[: figure.index("</svg>")]
+    ticks = re.findall(r'<g id="ytick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.DOTALL)
+    top_down = ["Introduction (c0)", "Other", "Introduction (c1)"]
+    assert ticks[::-1] == top_down
+    table = re.findall(r"<td>(.*?)</td>\s*<td>(.*?)</td>", figure.split('class="chart-data"')[1])
+    assert table == [("Introduction (c0)", "3"), ("Other", "2"), ("Introduction (c1)", "1")]
+    app.container.engine().dispose()
