@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -418,6 +419,36 @@ def evaluate(
             each.finish()
     rows = [_row(r, k) for r in report.results]
     share = ratio if protocol in RATIO_PROTOCOLS else None  # the other protocols take none
+    try:
+        _printed(report, rows, k, seed, share)
+    except BrokenPipeError:  # `recsys eval ... | head`: the files below are still written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if json_out:
+        payload = {
+            "dataset": report.dataset,
+            "protocol": report.protocol,
+            "k": k,
+            "seed": seed,
+            "ratio": share,
+            "train_events": report.train_events,
+            "test_events": report.test_events,
+            "new_learners": report.new_learners,
+            "baseline": report.baseline,
+            "pinned": report.pinned,
+            "results": rows,
+            "tuning": report.tuning.as_dict() if report.tuning else None,
+        }
+        _results_written(json_out, json.dumps(payload, indent=2) + "\n")
+    if plot_out:
+        try:
+            _plot(report, rows, plot_out)
+        except OSError as error:
+            raise _unwritten(plot_out, error) from None
+
+
+def _printed(
+    report: EvaluationReport, rows: list[dict[str, Any]], k: int, seed: int, share: float | None
+) -> None:
     click.echo(
         f"{report.dataset}: {report.protocol} split"
         + (f", ratio {share}" if share is not None else "")
@@ -444,27 +475,6 @@ def evaluate(
                 + (f" pinned {json.dumps(pinned)}" if pinned else "")
             )
     _fitted_with(report)
-    if json_out:
-        payload = {
-            "dataset": report.dataset,
-            "protocol": report.protocol,
-            "k": k,
-            "seed": seed,
-            "ratio": share,
-            "train_events": report.train_events,
-            "test_events": report.test_events,
-            "new_learners": report.new_learners,
-            "baseline": report.baseline,
-            "pinned": report.pinned,
-            "results": rows,
-            "tuning": report.tuning.as_dict() if report.tuning else None,
-        }
-        _results_written(json_out, json.dumps(payload, indent=2) + "\n")
-    if plot_out:
-        try:
-            _plot(report, rows, plot_out)
-        except OSError as error:
-            raise _unwritten(plot_out, error) from None
 
 
 def _results_written(path: Path, text: str) -> None:

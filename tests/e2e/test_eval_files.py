@@ -509,3 +509,22 @@ def test_a_csv_header_without_a_column_every_row_needs_is_one_line(tmp_path, mon
         assert result.exit_code == 1
         assert f"Error: interactions.csv: the header {told}" in result.output
         assert "line 2" not in result.output
+
+
+def test_a_reader_that_stops_early_still_gets_the_json_and_no_traceback(tmp_path):
+    """`recsys eval ... --json out.json | head -1`: the table's printing met a closed pipe
+    and the command stopped with a traceback before it wrote the results file."""
+    import os
+    import subprocess
+    import sys
+
+    write_dataset(tmp_path)
+    out = tmp_path / "out.json"
+    command = [sys.executable, "-m", "entrypoints.cli", "eval", "--dataset", "csv"]
+    command += ["--data-dir", str(tmp_path), "--tuning-budget", "0", "--json", str(out)]
+    env = os.environ | {"RS_DATABASE_URL": "memory://", "RS_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader has gone before the first line
+    _, errors = process.communicate(timeout=120)
+    assert b"Traceback" not in errors, errors.decode()
+    assert json.loads(out.read_text())["results"]
