@@ -204,7 +204,7 @@ class FilesystemArtifactStore(ArtifactStore):
             if version == self.current_version(name):
                 raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
             if version in self.versions(name):  # a name listed here, never a path of its own
-                shutil.rmtree(self._versions_dir(name) / version, ignore_errors=True)
+                shutil.rmtree(self._versions_dir(name) / version)
 
     def current_version(self, name: str) -> str | None:
         """None without a readable pointer: missing, or damaged (a directory, bytes that are not

@@ -328,7 +328,7 @@ class ArtifactStore(abc.ABC):
     def discard(self, name: str, version: str) -> None:
         """Remove a kept version that is not current (one holding a learner since erased: a
         rollback may not restore it, and its files must not keep them); raises ValueError for
-        the current version."""
+        the current version, OSError when its files could not all be removed."""
 
     @abc.abstractmethod
     def check_writable(self) -> None:

@@ -273,6 +273,15 @@ class FitStrategies:
                     self.store.discard(name, version)
                 except ValueError:  # made current meanwhile (by hand): it is refitted instead
                     continue
+                except OSError as error:  # tried again next cycle; an operator must know meanwhile
+                    log.warning(
+                        "%s: version %s, fitted before a learner was erased, could not be "
+                        "removed (%s): tried again next cycle",
+                        name,
+                        version,
+                        error,
+                    )
+                    continue
                 log.info(
                     "%s: removed version %s, fitted before a learner was erased", name, version
                 )

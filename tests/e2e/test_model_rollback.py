@@ -195,6 +195,33 @@ def test_an_erasure_ends_a_hold_and_no_rollback_brings_an_erased_learner_back(se
     assert store.versions("item_cf") == [store.current_version("item_cf")]
 
 
+def test_a_version_of_an_erased_learner_that_cannot_be_removed_is_said_not_said_removed(
+    service, monkeypatch, caplog
+):
+    """Its files left in place (a read-only share, a file held open on another host) were
+    logged as removed at every cycle, and the learner stayed in them unnoticed."""
+    import adapters.fs_artifacts
+    import application.use_cases.fit_strategies
+    from domain.model import UserId
+
+    monkeypatch.setattr(application.use_cases.fit_strategies, "REPLACED_KEPT_SECONDS", 0)
+    app, run = service
+    older, _ = fitted_twice(app, run)
+    app.container.erase_learner().execute(UserId("u1"))
+
+    def refused(path):  # type: ignore[no-untyped-def]
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(adapters.fs_artifacts.shutil, "rmtree", refused)
+    with caplog.at_level("INFO"):
+        assert run("trainer", "--once").exit_code == 0
+    store = app.container.artifact_store()
+    assert older in store.versions("item_cf")
+    said = [r for r in caplog.records if older in r.getMessage() and "erased" in r.getMessage()]
+    assert said and all("could not be removed" in r.getMessage() for r in said), said
+    assert all(r.levelname == "WARNING" for r in said)
+
+
 def test_rolling_back_to_an_unknown_version_or_with_nothing_older_is_a_one_line_error(service):
     app, run = service
     app.container.log_interactions().execute(FIRST)
