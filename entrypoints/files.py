@@ -270,7 +270,29 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     yield start, ValueError(f"the header names {twice!r} twice")
         return
     with path.open(encoding="utf-8-sig") as handle:
-        yield from _json_lines(handle)
+        for number, row in _json_lines(handle):
+            yield number, _ids_as_text(row)
+
+
+#: the ids an LMS's export may write as JSON numbers (Moodle's user and course ids are)
+ID_FIELDS = ("user_id", "course_id", "event_id", "recommendation_id")
+
+
+def _ids_as_text(row: Any) -> Any:
+    """A JSON line's whole-number ids as the text a CSV file gives them in (7 is "7"), so that
+    the same export imports in either format; prerequisites too. 7.0 or true stay refused."""
+    if not isinstance(row, dict):
+        return row
+    for name in ID_FIELDS:
+        if _whole(row.get(name)):
+            row[name] = str(row[name])
+    if isinstance(row.get("prerequisites"), list):
+        row["prerequisites"] = [str(p) if _whole(p) else p for p in row["prerequisites"]]
+    return row
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _Lines:

@@ -114,6 +114,33 @@ def test_files_saved_by_excel_with_a_byte_order_mark_are_imported(run, database_
     assert counts(database_url) == (2, 1)
 
 
+def test_an_export_writing_ids_as_json_numbers_imports_as_its_csv_would(
+    run, database_url, tmp_path
+):
+    """Moodle's ids are numbers: such an export was refused row by row ("Not a valid string"),
+    where the same rows as CSV imported. A number that is no whole one stays refused."""
+    (tmp_path / "courses.jsonl").write_text(
+        '{"course_id": 101, "title": "Python"}\n'
+        '{"course_id": 102, "title": "More Python", "prerequisites": [101]}\n'
+    )
+    assert "imported 2 courses" in run("import-courses", str(tmp_path / "courses.jsonl")).output
+    (tmp_path / "events.jsonl").write_text(
+        '{"event_id": 1, "user_id": 7, "course_id": 101, "event_type": "enroll",'
+        ' "occurred_at": "2026-01-01T00:00:00Z"}\n'
+    )
+    assert "imported 1 events" in run("import-interactions", str(tmp_path / "events.jsonl")).output
+    (tmp_path / "csv.csv").write_text(
+        "event_id,user_id,course_id,event_type,occurred_at\n1,7,101,enroll,2026-01-01T00:00:00Z\n"
+    )
+    assert "(1 already stored)" in run("import-interactions", str(tmp_path / "csv.csv")).output
+    (tmp_path / "bad.jsonl").write_text(
+        '{"user_id": 7.5, "course_id": 101, "event_type": "view"}\n'
+    )
+    refused = run("import-interactions", str(tmp_path / "bad.jsonl"))
+    assert refused.exit_code == 1 and "line 1: user_id" in refused.output
+    assert counts(database_url) == (2, 1)
+
+
 def test_bad_rows_are_reported_by_line_and_nothing_is_written(run, database_url, tmp_path):
     (tmp_path / "courses.csv").write_text(COURSES_CSV)
     run("import-courses", str(tmp_path / "courses.csv"))
