@@ -425,6 +425,13 @@ class HomeResponseSchema(Schema):
             "read either, ignores it"
         }
     )
+    history_unknown = fields.Boolean(
+        metadata={
+            "description": "true (degraded answers only): neither the database nor this worker's "
+            "memory of the learners it served lately gave the learner's history, so the list may "
+            "offer courses they already took; leave out those the LMS knows they took"
+        }
+    )
     items = fields.List(fields.Nested(RecommendedCourseSchema), required=True)
 
 

@@ -67,6 +67,9 @@ class HomeResult:
     degraded: bool = False
     #: stored under its recommendation_id, so events may credit it
     recorded: bool = False
+    #: degraded, and this process had not read the learner's history lately either: the list
+    #: may offer courses they took
+    history_unknown: bool = False
 
 
 def pool_size(k: int) -> int:
@@ -202,7 +205,7 @@ class RecommendHome:
             except ErasedMeanwhile:
                 pass  # answered as if served before the erasure; nothing of it is kept
         served = tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items)
-        return HomeResult(slate, served, degraded, recorded)
+        return HomeResult(slate, served, degraded, recorded, not history_known)
 
 
 def filled(

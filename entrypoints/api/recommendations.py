@@ -81,6 +81,8 @@ def home(  # type: ignore[no-untyped-def]
         body["model_version"] = result.slate.model_version
     if result.degraded:
         body["degraded"] = True  # no history read, nothing recorded: no id to attribute to
+    if result.history_unknown:  # the LMS knows what they took: it can leave it out
+        body["history_unknown"] = True
     if result.recorded:  # an id names a stored list: one events may credit
         body["recommendation_id"] = result.slate.recommendation_id
     body["items"] = _items(result.items, args["explain"])

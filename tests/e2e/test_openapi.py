@@ -60,7 +60,7 @@ def test_bodies_can_be_refused_and_the_database_can_be_away_on_every_operation(s
     errors = spec["components"]["schemas"]["ErrorBody"]["properties"]
     assert {"problems", "valid", "cycle", "event_id", "fields", "field"} <= set(errors)
     home = spec["components"]["schemas"]["HomeResponse"]["properties"]
-    assert {"selected_by", "model_version", "degraded"} <= set(home)
+    assert {"selected_by", "model_version", "degraded", "history_unknown"} <= set(home)
 
 
 def test_every_operation_documents_what_gunicorn_refuses_before_the_app(sqlite_url):

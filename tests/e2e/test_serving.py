@@ -91,9 +91,12 @@ def test_while_the_database_is_down_home_answers_from_memory_and_writes_get_503(
     body = served.json
     assert body["degraded"] is True and "recommendation_id" not in body
     assert body["strategy"] == "popularity" and body["items"]  # no history: popular courses
+    # ... which may hold what they took: said, so that the LMS leaves those out
+    assert body["history_unknown"] is True
     # a learner this worker served before the outage: answered with the history it read then
     served = client.get(f"{HOME}?user_id=user1&strategy=item_cf&explain=true").json
     assert served["degraded"] is True and served["strategy"] == "item_cf", served
+    assert "history_unknown" not in served
     for response in (
         client.post("/api/v1/interactions", json={"events": events(100, 1)}),
         client.get("/readyz"),
@@ -105,7 +108,8 @@ def test_while_the_database_is_down_home_answers_from_memory_and_writes_get_503(
     )
     app.container.engine.reset_override()
     down.dispose()
-    assert "degraded" not in client.get(f"{HOME}?user_id=user1").json
+    back = client.get(f"{HOME}?user_id=user2").json
+    assert "degraded" not in back and "history_unknown" not in back
     app.container.engine().dispose()
 
 
