@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess, values
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.mmap_dict import _INITIAL_MMAP_SIZE, MmapedDict, mmap_key
 from prometheus_client.samples import Sample
 
 #: the kinds whose values add up over processes; gauges of a dead worker are simply dropped
@@ -32,6 +32,34 @@ _folding = False
 _OWN_FILE = re.compile(r"(?:counter|histogram|gauge_[a-z]+)_(\d+)\.db")
 #: files found unreadable, already named in a warning
 _unreadable: set[str] = set()
+
+
+class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
+    """prometheus_client's file of one process's values, with its disk space allocated before
+    anything is written to it through mmap, where a full disk is a SIGBUS that kills the worker
+    (every worker at its first request, /healthz included): without the space, OSError (ENOSPC),
+    and nothing is written."""
+
+    def __init__(self, filename: str, read_mode: bool = False) -> None:
+        if not read_mode:
+            with open(filename, "ab") as file:
+                size = os.fstat(file.fileno()).st_size
+                os.posix_fallocate(file.fileno(), 0, max(size, _INITIAL_MMAP_SIZE))
+        super().__init__(filename, read_mode)
+
+    def _init_value(self, key: str) -> None:
+        capacity = self._capacity
+        while self._used + _entry_size(key) > capacity:  # as prometheus_client grows it
+            capacity *= 2
+        if capacity > self._capacity:
+            os.posix_fallocate(self._f.fileno(), 0, capacity)
+        super()._init_value(key)
+
+
+def reserve_space() -> None:
+    """Every process's files are ReservedMmapedDicts from now on (prometheus_client opens them
+    at a process's first count)."""
+    values.MmapedDict = ReservedMmapedDict  # type: ignore[attr-defined]
 
 
 def scraped(folder: str) -> bytes:

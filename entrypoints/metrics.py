@@ -8,6 +8,7 @@ before the workers start, so each worker writes its own files and GET /metrics a
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ from prometheus_client import (
 from entrypoints import metric_files
 
 log = logging.getLogger(__name__)
+metric_files.reserve_space()
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -70,6 +72,38 @@ LIVE_VERSION = Gauge(
 _VERSION_TIME = re.compile(r"^(\d{8}T\d{6})(\d{6})?Z")
 
 
+#: the process that said its counts are being lost (a forked worker says so again)
+_said_lost_in: int | None = None
+
+
+def _best_effort(record: Callable[..., None]) -> Callable[..., None]:
+    """A count that cannot be written is lost, not the request that made it, nor the load of new
+    models: the metrics folder may have no space left (a full /tmp). Said once per process."""
+
+    @functools.wraps(record)
+    def recording(*args: object, **kwargs: object) -> None:
+        global _said_lost_in
+        try:
+            record(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any: a count is never worth an answer
+            if _said_lost_in != os.getpid():
+                _said_lost_in = os.getpid()
+                log.warning(
+                    "metrics are not being counted (%s: %s); answering as usual",
+                    type(error).__name__,
+                    error,
+                )
+
+    return recording
+
+
+@_best_effort
+def request_answered(method: str, route: str, status: str, seconds: float) -> None:
+    HTTP_REQUESTS.labels(method, route, status).inc()
+    HTTP_LATENCY.labels(method, route, status).observe(seconds)
+
+
+@_best_effort
 def served(endpoint: str, strategy: str, courses: int, requested: str | None = None) -> None:
     """One list of `courses` served by `strategy`; `requested` names the strategy it fell back
     from. An empty list shows nothing: it is counted apart, as the analytics do not count it."""
@@ -81,16 +115,19 @@ def served(endpoint: str, strategy: str, courses: int, requested: str | None = N
         FALLBACKS.labels(requested, strategy).inc()
 
 
+@_best_effort
 def events_received(accepted: int, duplicates: int, ignored: int) -> None:
     EVENTS.labels("accepted").inc(accepted)
     EVENTS.labels("duplicate").inc(duplicates)
     EVENTS.labels("ignored").inc(ignored)
 
 
+@_best_effort
 def database_error(error: BaseException) -> None:
     DATABASE_ERRORS.labels(type(error).__name__).inc()
 
 
+@_best_effort
 def live_version(strategy: str, version: str | None) -> None:
     """The version a strategy now serves, e.g. "20261128T203912123456Z-ab12cd"."""
     LIVE_VERSION.labels(strategy).set(version_timestamp(version) if version else 0.0)

@@ -85,8 +85,7 @@ def _finish(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if route != "/metrics":
         method = request.method if request.method in KNOWN_METHODS else "other"
-        metrics.HTTP_REQUESTS.labels(method, route, status).inc()
-        metrics.HTTP_LATENCY.labels(method, route, status).observe(seconds)
+        metrics.request_answered(method, route, status, seconds)
     access.info(
         "%s %s %s %.1fms",
         request.method,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -245,3 +249,55 @@ def test_a_file_no_process_wrote_whole_leaves_the_scrape_to_the_others(
     assert len(named) == 1 and "left out of scrapes" in named[0].getMessage()
     (tmp_path / name).unlink()
     assert b"recsys_metrics_files_unreadable 0.0" in metrics.exposition()[0]
+
+
+def _in_a_worker(folder, script: str) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    """`script` in a process of its own whose metrics go to `folder`, as a gunicorn worker's do
+    (prometheus_client picks its multiprocess files when it is first imported)."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    setup = "from entrypoints import metrics\n"
+    return subprocess.run(
+        [sys.executable, "-c", setup + script], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_worker_holds_the_disk_space_of_its_metrics_before_it_counts_into_them(tmp_path):
+    """Workers write their counts through mmap: into a file whose space is not allocated yet, a
+    full disk (a full /tmp, where `recsys serve` makes the folder) is a SIGBUS, and every worker
+    died at its first request, /healthz included."""
+    routes = "".join(
+        f"metrics.HTTP_LATENCY.labels('GET', '/r{n}', '200').observe(0.1)\n" for n in range(400)
+    )
+    done = _in_a_worker(
+        tmp_path,
+        "metrics.EVENTS.labels('accepted').inc()\nmetrics.LIVE_VERSION.labels('x').set(1)\n"
+        + routes,
+    )
+    assert done.returncode == 0, done.stderr
+    files = list(tmp_path.glob("*.db"))
+    assert files
+    for file in files:  # past the 64 KiB a file starts with, for the histogram's
+        stat = file.stat()
+        assert stat.st_blocks * 512 >= stat.st_size, f"{file.name} is sparse"
+
+
+def test_a_worker_whose_metrics_have_no_space_left_answers_and_says_so_once(tmp_path):
+    """Counts that cannot be written are lost, not the requests (nor the load of new models,
+    which reports the version it loaded)."""
+    done = _in_a_worker(
+        tmp_path,
+        "import errno, os\n"
+        "def full(fd, offset, length):\n"
+        "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+        "os.posix_fallocate = full\n"
+        "metrics.request_answered('GET', '/healthz', '200', 0.1)\n"
+        "metrics.served('home', 'popularity', 3)\n"
+        "metrics.live_version('item_cf', '20261128T203912500000Z-ab12cd')\n"
+        "metrics.events_received(1, 0, 0)\n"
+        "print('answered')\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "answered"
+    warnings = [line for line in done.stderr.splitlines() if "No space left" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "metrics" in warnings[0]
