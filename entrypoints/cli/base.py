@@ -41,6 +41,9 @@ def starting() -> None:
 #: set in the environment of a command started by another that has warned of its settings
 #: (`serve --with-trainer`'s trainer), so that a misspelt one is not warned of twice
 SETTINGS_SAID = "RECSYS_SETTINGS_SAID"
+#: set in the environment of `serve --with-trainer`'s trainer: the server's pid, so that the
+#: trainer stops with the server even when the server is killed outright and cannot stop it
+SERVER_PID = "RECSYS_SERVER_PID"
 
 
 def container_of(ctx: click.Context, schema: bool = True) -> Container:

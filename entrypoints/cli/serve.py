@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from entrypoints.child_process import KeptRunning
-from entrypoints.cli.base import SETTINGS_SAID, cli, container_of, schema_checked
+from entrypoints.cli.base import SERVER_PID, SETTINGS_SAID, cli, container_of, schema_checked
 from entrypoints.config import (
     HOST,
     ConfigError,
@@ -119,7 +119,8 @@ def serve(
             [sys.executable, "-m", "entrypoints.cli", "trainer"],
             "trainer",
             log=logging.getLogger("gunicorn.error"),  # the master's log, formatted as the rest
-            env={**os.environ, SETTINGS_SAID: "1"},  # its misspelt settings: said once, here
+            # its misspelt settings: said once, here; and it stops when this process is gone
+            env={**os.environ, SETTINGS_SAID: "1", SERVER_PID: str(os.getpid())},
         )
         if with_trainer and not reloaded
         else None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 
 import click
 
 from application.ports import UnusableDatabase
 from application.trainer import HOLDER
 from application.use_cases.fit_strategies import EmptyCatalog
-from entrypoints.cli.base import cli, container_of
+from entrypoints.cli.base import SERVER_PID, cli, container_of
 
 
 @cli.command("trainer")
@@ -83,6 +85,11 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, halt)
+    if os.environ.get(SERVER_PID, "").isdigit():
+        server = int(os.environ[SERVER_PID])
+        threading.Thread(
+            target=_stop_without, args=(server,), name="server-watch", daemon=True
+        ).start()
     try:
         # a trainer started while the database is down waits for it (a supervisor, or
         # `serve --with-trainer`, which does not restart it, would otherwise lose it)
@@ -99,6 +106,15 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
             if dropped
             else "trainer stopped"
         )
+
+
+def _stop_without(server: int) -> None:
+    """The trainer of `serve --with-trainer` stops once its server is gone: one killed outright
+    (SIGKILL, the OOM killer) cannot stop it, and it went on fitting and publishing for no server,
+    beside the trainer of the server started next."""
+    while os.getppid() == server:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)  # as the server would: a fit in progress is dropped
 
 
 class Stopped(BaseException):

@@ -23,7 +23,7 @@ HEALTHZ = (
 LIVE = "recsys_live_model_version_timestamp_seconds"
 
 
-def _serve(folder: Path, port: int, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
+def _serve(folder: Path, port: int, *args: str, **env: str) -> subprocess.Popen:  # type: ignore[type-arg]
     settings = {
         **os.environ,
         "RS_DATABASE_URL": f"sqlite:///{folder}/recsys.db",
@@ -34,7 +34,7 @@ def _serve(folder: Path, port: int, **env: str) -> subprocess.Popen:  # type: ig
     if not (folder / "recsys.db").exists():
         subprocess.run([*RECSYS, "init-db"], env=settings, check=True, capture_output=True)
     process = subprocess.Popen(
-        [*RECSYS, "serve", "--port", str(port), "--workers", "1", "--threads", "1"],
+        [*RECSYS, "serve", "--port", str(port), "--workers", "1", "--threads", "1", *args],
         env=settings,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -184,3 +184,37 @@ def test_two_servers_on_one_machine_take_no_control_socket_of_the_users(tmp_path
     finally:
         first.terminate()
         first.wait(timeout=20)
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie no one has reaped yet counts: it runs no more)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_the_trainer_of_a_server_killed_outright_stops_with_it(tmp_path):
+    """`serve --with-trainer` stops its trainer as it leaves; killed outright (SIGKILL, the OOM
+    killer) it cannot, and the trainer went on fitting and publishing for a server that was gone,
+    beside the one started next with its own trainer."""
+    server = _serve(tmp_path, free_port(), "--with-trainer")
+    trainer = None
+    try:
+        trainer = _eventually(
+            lambda: next(
+                (
+                    pid
+                    for pid in _workers(server.pid)
+                    if Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"\0trainer\0")
+                ),
+                None,
+            ),
+            "the trainer started",
+        )
+        server.kill()
+        server.wait(timeout=20)
+        _eventually(lambda: _gone(trainer), "the trainer stopped with its server")
+    finally:
+        if trainer is not None and not _gone(trainer):
+            os.kill(trainer, signal.SIGKILL)
