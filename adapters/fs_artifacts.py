@@ -97,11 +97,18 @@ class FilesystemArtifactStore(ArtifactStore):
             return self._publish(name, files, manifest, current)
 
     def _clear_leftovers(self, name: str) -> None:
-        """What a publish killed outright (SIGKILL, a power cut) left staged: under the lock no
-        other publish is under way, so nothing staged belongs to anyone."""
+        """What a publish killed outright (SIGKILL, a power cut) left staged, or put in place
+        without making it current: under the lock no other publish is under way, so nothing
+        staged belongs to anyone."""
         for leftover in (self.root / name).glob(".staging-*"):
             shutil.rmtree(leftover, ignore_errors=True)
+        current = self.current_version(name)
         for leftover in (self.root / name).glob(".current-*"):
+            # its version, if in place, never became current: a whole model no one served
+            # would be kept, and restored by a rollback, in place of the one that answered
+            never = leftover.name.removeprefix(".current-")
+            if never != current and never in self.versions(name):
+                shutil.rmtree(self._versions_dir(name) / never, ignore_errors=True)
             leftover.unlink(missing_ok=True)
         pointer = self.root / name / "current"
         if pointer.is_dir() and not pointer.is_symlink():  # no pointer could replace it
@@ -148,8 +155,10 @@ class FilesystemArtifactStore(ArtifactStore):
                     pass  # pruned meanwhile, or a filesystem without hard links: write it
                 _write(staging / filename, data)
             _write(staging / MANIFEST, json.dumps(described, indent=2, sort_keys=True).encode())
-            staging.rename(versions / version)
+            # the pointer first: a publish killed once its version is in place leaves it behind,
+            # which tells the next publish that the version never became current
             _write(pointer, version.encode())
+            staging.rename(versions / version)
         except BaseException:
             # A full disk (or a stopped trainer): what was staged would hold the space forever.
             shutil.rmtree(staging, ignore_errors=True)

@@ -205,6 +205,28 @@ def test_a_publish_removes_what_a_killed_publish_left_staged(store, tmp_path):
     assert store.current_version("model") == second
 
 
+def test_a_version_a_killed_publish_put_in_place_but_never_made_current_is_removed(
+    store, monkeypatch
+):
+    """A trainer killed (SIGKILL) after its version was renamed into place and before `current`
+    named it left a whole version that never answered: kept as one of the models, it pushed the
+    model that answered before out of reach, and `recsys rollback` restored it instead."""
+    import os
+
+    answered = store.publish("model", {"f": b"1"}, {})
+
+    def killed(source, target):  # type: ignore[no-untyped-def]
+        raise SystemExit("the trainer is killed here")
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(SystemExit):
+        store.publish("model", {"f": b"2"}, {})
+    monkeypatch.undo()
+    assert store.current_version("model") == answered
+    newest = store.publish("model", {"f": b"3"}, {})
+    assert store.versions("model") == [newest, answered]
+
+
 def test_a_publisher_whose_clock_is_behind_still_keeps_the_version_it_replaced(
     tmp_path, monkeypatch
 ):
