@@ -12,6 +12,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from application.ports import Job, TrainerBeat
+from application.trainer import STANDING_BY, STANDING_BY_BEFORE, STARTED
+
+#: beats that end no fit cycle: a trainer standing by behind one stuck fitting beats at every
+#: cycle, and passed for fitting while nothing was (a fit under way counts from when it began)
+NO_CYCLE = (STARTED, STANDING_BY, STANDING_BY_BEFORE)
 
 #: trainers reported at most, the latest seen first (as /admin/recommendations/models lists them)
 TRAINERS_REPORTED = 20
@@ -58,7 +63,8 @@ class _Stored(Collector):
         )
         for trainer in self.trainers:
             worker, tally = trainer.worker, trainer.tally
-            seen.add_metric([worker], trainer.seen_at.timestamp())
+            if trainer.last_cycle not in NO_CYCLE:
+                seen.add_metric([worker], trainer.seen_at.timestamp())
             for (strategy, outcome), count in sorted(tally.fits.items()):
                 fits.add_metric([worker, strategy, outcome], count)
             for (kind, outcome), count in sorted(tally.jobs.items()):

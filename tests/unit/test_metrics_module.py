@@ -71,6 +71,35 @@ def test_what_trainers_did_and_the_jobs_waiting_read_from_the_database_reach_the
     assert samples[("recsys_jobs_active", ("queued", "reindex"))] == 1
 
 
+def test_a_trainer_standing_by_behind_one_stuck_fitting_does_not_pass_for_a_fit_cycle():
+    """A trainer stuck fitting (its host frozen, a write hung on the shared volume) keeps the
+    fitting turn, and the others stand by at every cycle: their fresh beats kept
+    `time() - max(recsys_trainer_seen_timestamp_seconds) > 900` quiet while nothing was fitted
+    for hours. A fit under way counts from when it began; standing by, or starting, no cycle."""
+    from datetime import timedelta
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from application.ports import TrainerBeat
+    from application.trainer import FITTING, STANDING_BY, STARTED
+    from entrypoints.stored_metrics import stored_exposition
+    from tests.conftest import NOW
+
+    stuck_since = NOW - timedelta(hours=3)
+    trainers = [
+        TrainerBeat("host-b:8", NOW - timedelta(days=1), NOW, STANDING_BY),
+        TrainerBeat("host-c:9", NOW, NOW, STARTED),
+        TrainerBeat("host-a:7", NOW - timedelta(days=1), stuck_since, FITTING),
+    ]
+    seen = [
+        sample.value
+        for family in text_string_to_metric_families(stored_exposition(trainers, []).decode())
+        for sample in family.samples
+        if sample.name == "recsys_trainer_seen_timestamp_seconds"
+    ]
+    assert max(seen) == stuck_since.timestamp()
+
+
 def test_a_worker_whose_counts_cannot_be_folded_leaves_them_counted_and_the_server_up(
     tmp_path, monkeypatch
 ):
