@@ -70,6 +70,8 @@ class BanditService:
         self._version: str | None = None
         self._read = False  # no version (None) is read too: the pointer may be damaged
         self._state = BanditState()
+        #: why no published version of the state could be read, while none can (None: one was)
+        self.unreadable: str | None = None
         self._loading = threading.Lock()
         self._drawing = threading.Lock()  # random.Random is not safe to share between threads
 
@@ -103,6 +105,7 @@ class BanditService:
             return self._state
         else:
             candidates = kept
+        self.unreadable = None
         if not candidates:
             return BanditState()
         for candidate in candidates:
@@ -112,11 +115,14 @@ class BanditService:
                 )
             except (CorruptArtifact, KeyError, ValueError) as error:
                 log.error("bandit state %s rejected: %s", candidate, error)
+                self.unreadable = self.unreadable or f"{candidate}: {error}"
                 continue
             if candidate != version:
                 log.warning("bandit state %s is used instead of %s", candidate, version)
+            self.unreadable = None
             return state
         log.error("no bandit state is readable: the arms start from no statistics")
+        self.unreadable = f"the published bandit state cannot be read ({self.unreadable})"
         return BanditState()
 
     def save(self, state: BanditState, based_on: str | None) -> str:

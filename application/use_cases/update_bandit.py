@@ -60,6 +60,12 @@ class UpdateBandit:
 
     def _update(self, hours: float, min_interactions: int, settle_minutes: float) -> UpdateResult:
         based_on, state = self.bandit.current()
+        if self.bandit.unreadable:
+            # counted on nothing, the arms would hold this window alone: every slate counted
+            # before it would be gone from them for good; the slates are kept, so count them all
+            unreadable = self.bandit.unreadable
+            recounted = self._recount(settle_minutes)
+            return replace(recounted, message=f"{unreadable}: {recounted.message}")
         with self.uow_factory() as uow:
             moment = uow.slates.now()
             until = moment - timedelta(minutes=settle_minutes)

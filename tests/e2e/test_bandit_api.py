@@ -329,6 +329,39 @@ def test_a_fresh_worker_reads_the_last_readable_bandit_state_not_none(served, tm
     worker.container.engine().dispose()
 
 
+def test_an_update_over_a_state_no_version_of_which_can_be_read_counts_every_slate_again(
+    served, tmp_path
+):
+    """The only state published, damaged (cut short on disk): counted on nothing, the next
+    update (the trainer makes one every cycle) published the arms of its window alone, and every
+    slate counted before it, older than --hours, was gone from the arms for good."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    app, client = served
+    older = _serve_auto_and_click(client, 3)
+    update("--min-interactions", "1", "--settle-minutes", "0")
+    with app.container.engine().begin() as connection:  # served a month ago
+        connection.execute(
+            text("UPDATE slates SET served_at = :then"),
+            {"then": datetime(2026, 10, 1, tzinfo=UTC)},
+        )
+    latest = _serve_auto_and_click(client, 2)
+    version = app.container.artifact_store().current_version("bandit")
+    state = tmp_path / "models" / "bandit" / "versions" / version / "bandit_state.json"
+    state.write_bytes(state.read_bytes()[:10])
+
+    result = update("--min-interactions", "1", "--settle-minutes", "0")
+    assert "cannot be read" in result.output and "recounted the arms from 5 slates" in (
+        result.output
+    )
+    worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
+    arms = worker.test_client().get("/admin/recommendations/bandit").json["arms"]
+    assert sum(a["pulls"] for a in arms) == len(older) + len(latest)
+    worker.container.engine().dispose()
+
+
 @pytest.mark.parametrize("damage", ["a directory", "NUL bytes", "a name cut short"])
 def test_a_damaged_bandit_pointer_neither_empties_the_arms_nor_lets_an_update_do_it(
     served, tmp_path, damage
