@@ -58,8 +58,9 @@ class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
 
 def reserve_space() -> None:
     """Every process's files are ReservedMmapedDicts from now on (prometheus_client opens them
-    at a process's first count)."""
-    values.MmapedDict = ReservedMmapedDict  # type: ignore[attr-defined]
+    at a process's first count), where the system can reserve space (macOS cannot: as before)."""
+    if hasattr(os, "posix_fallocate"):
+        values.MmapedDict = ReservedMmapedDict  # type: ignore[attr-defined]
 
 
 def scraped(folder: str) -> bytes:
