@@ -47,7 +47,7 @@ def json_body() -> Any:
     try:
         # a byte order mark JSON lets a parser ignore (RFC 8259, 8.1), as the import files do
         text = raw.decode(charset).removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:
         raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
     plain = plainly_read(text)
     if plain is not None:
@@ -76,11 +76,20 @@ def _charset() -> str:
     a 415 naming it."""
     name = request.mimetype_params.get("charset", "utf-8").strip().strip('"')
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        info = None
+    # bytes.decode refuses a codec of bytes to bytes (base64, zlib): Python marks them so
+    codec = info.name if info and getattr(info, "_is_text_encoding", True) else ""
+    if not codec or codec in PYTHON_ONLY:
         raise UnsupportedMediaType(
-            f"the body's charset {name!r} is not one the service knows: send it as UTF-8"
-        ) from None
+            f"the body's charset {name[:64]!r} is not one the service knows: send it as UTF-8"
+        )
+    return codec
+
+
+#: codecs Python has that name no charset (they would read escapes in the text, or nothing)
+PYTHON_ONLY = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 
 
 def body_bytes() -> bytes:

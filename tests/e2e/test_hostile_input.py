@@ -228,11 +228,13 @@ def test_a_latin_1_body_that_says_so_is_read_in_latin_1(client):
     assert client.get("/api/v1/courses/course_fr").json["title"] == "Français"
 
 
-def test_a_charset_the_service_does_not_know_is_a_415_naming_it(client):
+@pytest.mark.parametrize("charset", ["klingon", "base64", "unicode_escape", "undefined"])
+def test_a_charset_the_service_does_not_know_is_a_415_naming_it(client, charset):
+    # Python's codecs of bytes (base64) and its own (unicode_escape) name no charset
     response = client.post(
         "/api/v1/interactions",
         data=b'{"user_id": "u", "course_id": "course_sql_basic", "event_type": "view"}',
-        content_type="application/json; charset=klingon",
+        content_type=f"application/json; charset={charset}",
     )
     assert response.status_code == 415
-    assert "'klingon'" in response.json["error"]["message"]
+    assert f"charset '{charset}'" in response.json["error"]["message"]
