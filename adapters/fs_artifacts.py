@@ -66,6 +66,9 @@ class FilesystemArtifactStore(ArtifactStore):
     def absent(self) -> str | None:
         return None if self.root.is_dir() else str(self.root)
 
+    def location(self) -> str:
+        return str(self.root)
+
     def _versions_dir(self, name: str) -> Path:
         return self.root / name / "versions"
 

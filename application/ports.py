@@ -339,6 +339,10 @@ class ArtifactStore(abc.ABC):
         not mounted on this host), or None."""
         return None
 
+    def location(self) -> str:
+        """Where the store keeps its versions, for an operator's log ("" when nowhere to name)."""
+        return ""
+
     @abc.abstractmethod
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         """A version with its files (all, or those of `only` it has) checked against the

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint
 
 from application.ports import StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
+from application.trainer import FORGET_AFTER
 from entrypoints.api.errors import error_response
 from entrypoints.api.openapi import documented
 from entrypoints.container import Container
@@ -76,6 +78,20 @@ def readyz(  # type: ignore[no-untyped-def]
                 "(RS_MODELS_DIR) does not exist on this host, so no trainer has published into "
                 "it (a shared volume not mounted here? the server's log names it)"
             )
+        elif elsewhere := _published_elsewhere(uow_factory, unpublished, strategies):
+            # an empty mount point of the shared volume: the folder is there, and empty
+            log.warning(
+                "not ready: trainers published %s, and this host's models folder %s has no "
+                "version of them",
+                ", ".join(elsewhere),
+                strategies.artifacts.location(),
+            )
+            rejected.append(
+                f"no published version of {', '.join(unpublished)} in this host's models folder "
+                f"(RS_MODELS_DIR), though a trainer has published {', '.join(elsewhere)}: it is "
+                "not the folder the trainers publish into (a shared volume not mounted here? "
+                "the server's log names it)"
+            )
         elif unpublished:
             rejected.append(
                 f"no published version of {', '.join(unpublished)} yet "
@@ -83,6 +99,22 @@ def readyz(  # type: ignore[no-untyped-def]
             )
         return _not_ready("; ".join(rejected), missing=missing)
     return {"status": "ready"}
+
+
+def _published_elsewhere(
+    uow_factory: Callable[[], UnitOfWork], names: list[str], strategies: StrategyRegistry
+) -> list[str]:
+    """Of `names`, with no version in this host's artifact store, those a trainer seen lately
+    says it published: into another folder than this host's."""
+    here = [name for name in names if strategies.artifacts.current_version(name) is None]
+    if not here:
+        return []
+    try:
+        with uow_factory() as uow:
+            beats = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
+    except StorageUnavailable:
+        return []
+    return [n for n in here if any(b.tally.fits.get((n, "published")) for b in beats)]
 
 
 def _not_ready(message: str, **details: object):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from adapters.sqlalchemy.migrate import downgrade, upgrade
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
+from tests.e2e.test_serving import events
 
 
 def _ready(app):  # type: ignore[no-untyped-def]
@@ -80,3 +81,32 @@ def test_a_web_host_without_the_models_folder_says_so_not_that_no_trainer_runs(
     assert "is `recsys trainer` running?" not in message
     assert str(unmounted) not in message  # a path of this host: for its log
     assert any(str(unmounted) in r.getMessage() for r in caplog.records)
+
+
+def test_an_empty_mount_point_of_the_models_volume_is_named_when_trainers_published(
+    sqlite_url, tmp_path, caplog
+):
+    """The volume not mounted, its mount point there and empty: "is `recsys trainer` running?"
+    sent the operator to trainers that had published into the volume all along."""
+    trainer_host = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "volume"))
+    client = trainer_host.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 30)})
+    trainer_host.container.fit_strategies.add_kwargs(train_two_tower=None)  # no torch here
+    trainer_host.container.trainer(fit_interval=0).run_once()
+    trainer_host.container.engine().dispose()
+    mount_point = tmp_path / "mnt"
+    mount_point.mkdir()
+    message = _ready(make_app(sqlite_url, caught_up=False, models_dir=str(mount_point)))
+    message = message.json["error"]["message"]
+    assert "not the folder the trainers publish into" in message
+    assert "item_cf" in message and "is `recsys trainer` running?" not in message
+    assert str(mount_point) not in message
+    assert any(str(mount_point) in r.getMessage() for r in caplog.records)
+    # with nothing published anywhere yet, it is the trainers that are missing
+    upgrade(f"sqlite:///{tmp_path / 'new.db'}")
+    fresh = make_app(
+        f"sqlite:///{tmp_path / 'new.db'}", caught_up=False, models_dir=str(mount_point)
+    )
+    fresh.test_client().post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    assert "is `recsys trainer` running?" in _ready(fresh).json["error"]["message"]
