@@ -6,7 +6,8 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,15 +59,29 @@ class BanditState:
 
 
 class BanditService:
-    """Chooses the strategy for `strategy=auto`; reloads the state when a new version is published."""
+    """Chooses the strategy for `strategy=auto`; reloads the state when a new version is published.
+
+    Choosing reads the published pointer at most every `refresh_seconds` (0: on every choice), as
+    web workers check the strategies' versions: on a shared volume (NFS) each read is a round
+    trip to its server, and `strategy=auto` made one per request. An update published by this
+    process is chosen by at once."""
 
     def __init__(
-        self, policy: Bandit, store: ArtifactStore, arms: Sequence[str], seed: int | None = None
+        self,
+        policy: Bandit,
+        store: ArtifactStore,
+        arms: Sequence[str],
+        seed: int | None = None,
+        refresh_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
         self.store = store
         self.arms = list(arms)
         self.rng = random.Random(seed)
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._checked_at: float | None = None  # when choosing last read the pointer
         self._version: str | None = None
         self._read = False  # no version (None) is read too: the pointer may be damaged
         self._state = BanditState()
@@ -128,9 +143,11 @@ class BanditService:
     def save(self, state: BanditState, based_on: str | None) -> str:
         """Publishes `state` if `based_on` is still the current version; else StaleBase (another
         update or a recount published meanwhile, and this one would undo it)."""
-        return self.store.publish(
+        version = self.store.publish(
             ARTIFACT, {STATE_FILE: state.to_json()}, {"policy": self.policy.name}, based_on=based_on
         )
+        self._checked_at = None  # chosen by at once in this process
+        return version
 
     def arms_among(self, available: Sequence[str]) -> list[str]:
         """The arms among `available` strategies (all of them if none is an arm)."""
@@ -138,9 +155,20 @@ class BanditService:
 
     def choose(self, available: Sequence[str]) -> str:
         arms = self.arms_among(available)
-        stats = self.state().arms
+        stats = self._choosing_state().arms
         with self._drawing:
             return self.policy.choose(arms, stats, self.rng)
+
+    def _choosing_state(self) -> BanditState:
+        """The state choices are made by: the one read last while it was read less than
+        `refresh_seconds` ago, else state()."""
+        checked = self._checked_at
+        if self._read and checked is not None and self.clock() - checked < self.refresh_seconds:
+            return self._state
+        now = self.clock()
+        state = self.state()
+        self._checked_at = now
+        return state
 
     def _chances(self, available: Sequence[str], stats: dict[str, ArmStats]) -> dict[str, float]:
         arms = self.arms_among(available)

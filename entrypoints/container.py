@@ -155,6 +155,7 @@ class Container(containers.DeclarativeContainer):
         policy=providers.Factory(make_policy, config.bandit_policy, config.bandit_epsilon),
         store=artifact_store,
         arms=["two_tower", "item_cf", "sequence", "hybrid", "content", "popularity"],
+        refresh_seconds=config.refresh_seconds,
     )
     ranking_policy = providers.Factory(RankingPolicy, diversity=config.diversity)
     slate_recorder = providers.ThreadSafeSingleton(SlateRecorder, uow.provider)

@@ -12,13 +12,13 @@ from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.tfidf import ContentRecommender
-from application.bandit import BanditService
+from application.bandit import BanditService, BanditState
 from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.recommend_home import RecommendHome, RecommendHomeQuery
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
-from domain.model import UserId
+from domain.model import ArmStats, UserId
 from tests.conftest import CATALOG, NOW, event
 from tests.unit.test_use_cases import serving
 
@@ -129,3 +129,51 @@ def test_a_new_learner_gets_popular_courses_with_no_choice_that_teaches_the_band
         "popularity": 1.0,
     }
     assert sum(a["selection_probability"] for a in shown) == pytest.approx(1.0, abs=1e-5)
+
+
+class _CountingStore(FilesystemArtifactStore):
+    """The shared models volume, counting how often the bandit's pointer is read from it."""
+
+    reads = 0
+
+    def current_version(self, name: str) -> str | None:
+        if name == "bandit":
+            self.reads += 1
+        return super().current_version(name)
+
+
+def _favouring(arm: str) -> BanditState:
+    return BanditState({a: ArmStats(10, 9.0 if a == arm else 1.0) for a in ARMS})
+
+
+def test_auto_reads_the_shared_bandit_state_every_refresh_seconds_not_on_every_request(tmp_path):
+    """A web worker's strategy=auto follows an update published by another host within
+    refresh_seconds, as it does the strategies' versions, without a read of the shared volume
+    (an NFS round trip) per request; its own process's update it follows at once."""
+    now = [0.0]
+    store = _CountingStore(tmp_path)
+    worker = BanditService(
+        make_policy("epsilon_greedy", epsilon=0.0),
+        store,
+        ARMS,
+        seed=0,
+        refresh_seconds=30.0,
+        clock=lambda: now[0],
+    )
+    other_host = BanditService(
+        make_policy("epsilon_greedy"), FilesystemArtifactStore(tmp_path), ARMS
+    )
+    other_host.save(_favouring("content"), other_host.current()[0])
+
+    assert {worker.choose(ARMS) for _ in range(100)} == {"content"}
+    assert store.reads == 1
+
+    other_host.save(_favouring("item_cf"), other_host.current()[0])
+    now[0] = 29.0
+    assert worker.choose(ARMS) == "content"  # within refresh_seconds: as read last
+    now[0] = 30.0
+    assert {worker.choose(ARMS) for _ in range(100)} == {"item_cf"}
+    assert store.reads == 2
+
+    worker.save(_favouring("popularity"), worker.current()[0])
+    assert worker.choose(ARMS) == "popularity"
