@@ -42,9 +42,7 @@ class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
 
     def __init__(self, filename: str, read_mode: bool = False) -> None:
         if not read_mode:
-            with open(filename, "ab") as file:
-                size = os.fstat(file.fileno()).st_size
-                os.posix_fallocate(file.fileno(), 0, max(size, _INITIAL_MMAP_SIZE))
+            _allocate(filename, _INITIAL_MMAP_SIZE)
         super().__init__(filename, read_mode)
 
     def _init_value(self, key: str) -> None:
@@ -52,7 +50,7 @@ class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
         while self._used + _entry_size(key) > capacity:  # as prometheus_client grows it
             capacity *= 2
         if capacity > self._capacity:
-            os.posix_fallocate(self._f.fileno(), 0, capacity)
+            _allocate(self._fname, capacity)
         super()._init_value(key)
 
 
@@ -245,12 +243,24 @@ def _reserve(path: str, size: int) -> None:
     """Allocate `size` bytes on disk to the new file `path`, or raise OSError (ENOSPC). MmapedDict
     then writes within them; a file it grows itself is sparse and written through mmap, where a
     full disk is a SIGBUS, not an OSError, and kills the process (here gunicorn's master)."""
-    with open(path, "xb") as file:
-        try:
-            os.posix_fallocate(file.fileno(), 0, size)
-        except OSError:
-            os.remove(path)
-            raise
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        _allocate(path, size)
+    except OSError:
+        os.remove(path)
+        raise
+
+
+def _allocate(path: str, size: int) -> None:
+    """At least `size` bytes on disk for the file `path` (all of it, if larger), or OSError.
+    Through a descriptor of its own, read and written: where the filesystem cannot allocate
+    (ZFS before 2.2, NFS before 4.2) glibc writes the space itself, and refuses (EBADF) a file
+    opened to append, as prometheus_client opens its own, or only to write."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        os.posix_fallocate(fd, 0, max(size, os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
 
 
 @contextmanager

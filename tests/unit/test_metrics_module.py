@@ -330,3 +330,28 @@ def test_a_worker_whose_metrics_have_no_space_left_answers_and_says_so_once(tmp_
     warnings = [line for line in done.stderr.splitlines() if "No space left" in line]
     assert len(warnings) == 1, done.stderr
     assert "metrics" in warnings[0]
+
+
+def test_a_worker_counts_where_the_filesystem_cannot_allocate_space_itself(tmp_path):
+    """There (ZFS before 2.2, NFS before 4.2) glibc's posix_fallocate writes the space itself,
+    and refuses a file opened to append or only to write with EBADF: every count of every worker
+    was lost, where before space was reserved they were counted."""
+    from entrypoints import metric_files
+
+    routes = "".join(f"metrics.request_answered('GET', '/r{n}', '200', 0.1)\n" for n in range(400))
+    done = _in_a_worker(
+        tmp_path,
+        "import errno, fcntl, os\n"
+        "native = os.posix_fallocate\n"
+        "def emulated(fd, offset, length):  # as glibc's emulation refuses (man posix_fallocate)\n"
+        "    if fcntl.fcntl(fd, fcntl.F_GETFL) & (os.O_APPEND | os.O_WRONLY):\n"
+        "        raise OSError(errno.EBADF, os.strerror(errno.EBADF))\n"
+        "    native(fd, offset, length)\n"
+        "os.posix_fallocate = emulated\n"
+        "metrics.events_received(1, 0, 0)\n" + routes,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not being counted" not in done.stderr
+    scraped = metric_files.scraped(str(tmp_path))
+    assert b'recsys_events_total{outcome="accepted"} 1.0' in scraped
+    assert b'route="/r399"' in scraped
