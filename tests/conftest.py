@@ -59,18 +59,22 @@ def _create_empty(url: str) -> None:
     """A worker's database, made again at each run: one left migrated by another checkout
     would claim a revision this schema may not have (.ci/run does the same for `test`)."""
     import psycopg
+    from psycopg import sql
 
-    name = make_url(url).database
+    # quoted: the name is the one RS_TEST_DATABASE_URL gives (a hyphen, capitals), with the worker's
+    name = sql.Identifier(str(make_url(url).database))
     with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 def _drop(url: str) -> None:
     import psycopg
+    from psycopg import sql
 
+    name = sql.Identifier(str(make_url(url).database))
     with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 def _server_dsn() -> str:
