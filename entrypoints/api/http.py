@@ -48,7 +48,8 @@ def json_body() -> Any:
         # a byte order mark JSON lets a parser ignore (RFC 8259, 8.1), as the import files do
         text = raw.decode(charset).removeprefix("\ufeff")
     except UnicodeError as error:
-        raise BadRequest(f"the body is not valid JSON: {_short(error)}", "invalid_json") from None
+        said = _short(error, charset)
+        raise BadRequest(f"the body is not valid JSON: {said}", "invalid_json") from None
     plain = plainly_read(text)
     if plain is not None:
         return plain
@@ -115,9 +116,10 @@ def _integer(digits: str) -> int:
     return int(digits)
 
 
-def _short(error: Exception) -> str:
+def _short(error: Exception, charset: str = "utf-8") -> str:
+    """`error` in a line; a byte that is not of `charset`, the codec the body was read in."""
     if isinstance(error, UnicodeDecodeError):
-        return f"not UTF-8 at byte {error.start}"
+        return f"not {'UTF-8' if charset == 'utf-8' else charset} at byte {error.start}"
     return str(error)[:200]
 
 

@@ -238,3 +238,15 @@ def test_a_charset_the_service_does_not_know_is_a_415_naming_it(client, charset)
     )
     assert response.status_code == 415
     assert f"charset '{charset}'" in response.json["error"]["message"]
+
+
+def test_a_body_not_in_the_charset_it_names_is_told_so_not_that_it_is_no_utf_8(client):
+    # windows-1252 has no character at 0x81: an LMS saying so was told its bytes were no UTF-8
+    response = client.put(
+        "/api/v1/courses/course_fr",
+        data=b'{"title": "Fran\x81ais", "description": "d", "category": "Languages"}',
+        content_type="application/json; charset=windows-1252",
+    )
+    assert response.status_code == 400
+    message = response.json["error"]["message"]
+    assert "not cp1252 at byte 15" in message and "UTF-8" not in message
