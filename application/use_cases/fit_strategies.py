@@ -273,10 +273,10 @@ class FitStrategies:
                     self.store.discard(name, version)
                 except ValueError:  # made current meanwhile (by hand): it is refitted instead
                     continue
-                except OSError as error:  # tried again next cycle; an operator must know meanwhile
+                except OSError as error:  # some of its files may be gone: it may not load again
                     log.warning(
                         "%s: version %s, fitted before a learner was erased, could not be "
-                        "removed (%s): tried again next cycle",
+                        "removed (%s): remove what is left of it by hand",
                         name,
                         version,
                         error,

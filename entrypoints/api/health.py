@@ -112,7 +112,8 @@ def _published_elsewhere(
     try:
         with uow_factory() as uow:
             beats = uow.trainers.recent(datetime.now(UTC) - FORGET_AFTER)
-    except StorageUnavailable:
+    except Exception:  # noqa: BLE001 - a better message only: never a 500 of /readyz
+        log.warning("not ready: could not read the trainers seen lately", exc_info=True)
         return []
     return [n for n in here if any(b.tally.fits.get((n, "published")) for b in beats)]
 

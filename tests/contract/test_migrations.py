@@ -396,6 +396,7 @@ def test_events_are_written_while_0012_fills_in_the_events_stored_before_it(post
                 for _ in range(300):  # until the fill-in waits on the held row
                     waiting = writer.execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database() "  # not another worker's upgrade
                         "AND query LIKE 'UPDATE interactions SET list_served_at%%'"
                     ).fetchone()[0]
                     if waiting:
