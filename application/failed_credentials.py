@@ -60,6 +60,8 @@ class FailedCredentials:
         #: client -> until when it is refused, as this process last found: a refused client's
         #: requests cost no database read, and a burst of wrong credentials is cut short here
         self._refused: dict[str, datetime] = {}
+        #: client -> hashes of the wrong credentials this process counted in the window, and when
+        self._sent: dict[str, dict[str, datetime]] = {}
 
     def check(self, address: str | None) -> None:
         """Raises TooManyFailures while the client at `address` is refused."""
@@ -71,15 +73,26 @@ class FailedCredentials:
         if until is not None and until > now:
             raise TooManyFailures((until - now).total_seconds())
 
-    def failed(self, address: str | None) -> int:
-        """Counts one wrong credential of the client at `address`; returns how many it sent in
-        the window (LIMIT: it is refused from now on)."""
+    def failed(self, address: str | None, sent: str = "") -> int:
+        """Counts one wrong credential of the client at `address`, unless this process counted
+        the same `sent` from it within the window: a guesser sends a new one each time, while an
+        LMS node still holding an old key after a rotation sends that one again and again, and
+        got its address refused, with every learner's request it relays. `sent` is held here as
+        a hash for the window, never stored. Returns how many the client sent in the window
+        (LIMIT: it is refused from now on)."""
         client, now = client_key(address), self.clock()
+        seen = hashlib.sha256(sent.encode("utf-8", "surrogatepass")).hexdigest()
         with self._lock:
             if len(self._failures) >= CLIENTS:
                 self._failures = {c: t for c, t in self._failures.items() if t[-1] > now - WINDOW}
-            self._failures.setdefault(client, deque(maxlen=LIMIT)).append(now)
-        recent = self._recent(client, now, add=True)
+                self._sent = {c: self._sent[c] for c in self._failures if c in self._sent}
+            sent_lately = {h: t for h, t in self._sent.get(client, {}).items() if t > now - WINDOW}
+            again = seen in sent_lately
+            if not again:
+                sent_lately[seen] = now
+                self._failures.setdefault(client, deque(maxlen=LIMIT)).append(now)
+            self._sent[client] = sent_lately
+        recent = self._recent(client, now, add=not again)
         self._refuse_until(client, recent, now)
         return len(recent)
 

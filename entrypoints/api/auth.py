@@ -87,7 +87,7 @@ def token_matches(given: str, credential: str = "admin token") -> bool:
     attempts.check()
     if is_admin_token(given):
         return True
-    attempts.failed(credential)
+    attempts.failed(credential, given)
     return False
 
 

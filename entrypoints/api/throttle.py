@@ -24,9 +24,11 @@ class FailedAttempts:
         """Raises TooManyFailures while the caller is refused."""
         self.counted.check(request.remote_addr)
 
-    def failed(self, credential: str) -> None:
+    def failed(self, credential: str, sent: str) -> None:
+        """`credential` (what kind) was wrong; `sent` (what was sent) is neither logged nor kept:
+        the same one sent again within the window counts once per process."""
         address = str(request.remote_addr)
-        count = self.counted.failed(request.remote_addr)
+        count = self.counted.failed(request.remote_addr, sent)
         log.warning(
             "wrong %s from %s (%s %s)%s",
             credential,

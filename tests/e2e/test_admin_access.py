@@ -232,7 +232,7 @@ def test_the_addresses_of_one_ipv6_network_are_counted_as_one_client(sqlite_url)
         return client.get(url, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code
 
     guesses = [
-        sent(f"2001:db8:0:7::{i + 1:x}", {"Authorization": "Bearer guess"}) for i in range(10)
+        sent(f"2001:db8:0:7::{i + 1:x}", {"Authorization": f"Bearer guess{i}"}) for i in range(10)
     ]
     assert set(guesses) == {403}
     assert sent("2001:db8:0:7:ffff::1", AUTH) == 429

@@ -68,6 +68,20 @@ def test_a_wrong_key_is_a_403_logged_without_the_key(keyed, caplog):
     assert not any("guess" in r.getMessage() for r in caplog.records)
 
 
+def test_a_node_still_sending_a_retired_key_does_not_get_the_backend_refused(keyed, caplog):
+    """After a rotation, one LMS node kept the key taken out: its requests, from the address
+    every learner's request comes from, got that address refused after 10, the right key
+    included, again every minute. The same wrong key counts once; guesses count each."""
+    for _ in range(15):
+        assert keyed.get(HOME, headers={"X-API-Key": "retired-key-000000"}).status_code == 403
+    assert keyed.get(HOME, headers={"X-API-Key": NEW}).status_code == 200
+    assert len([r for r in caplog.records if r.name == "recsys.auth"]) == 15  # each still said
+    for i in range(9):
+        assert keyed.get(HOME, headers={"X-API-Key": f"guess-{i}"}).status_code == 403
+    held = keyed.get(HOME, headers={"X-API-Key": NEW})
+    assert held.status_code == 429 and held.json["error"]["code"] == "too_many_failures"
+
+
 def test_a_key_is_no_admin_token(keyed):
     course = {"title": "Rust", "category": "Programming"}
     put = keyed.put("/api/v1/courses/course_rust", json=course, headers={"X-API-Key": NEW})
