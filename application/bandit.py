@@ -187,6 +187,8 @@ class BanditService:
         return {
             "policy": self.policy.name,
             "version": self._version,
+            # else the arms below read as a bandit that has counted nothing yet
+            **({"unreadable": self.unreadable} if self.unreadable else {}),
             "counted_until": state.counted_until.isoformat() if state.counted_until else None,
             "arms": [
                 {

@@ -339,5 +339,11 @@ class ArmSchema(Schema):
 class BanditSchema(Schema):
     policy = fields.String(required=True)
     version = fields.String(required=True, allow_none=True)
+    unreadable = fields.String(
+        metadata={
+            "description": "Why no published version of the state can be read (damaged on "
+            "disk): the arms are then empty until the next update counts every slate again"
+        }
+    )
     counted_until = fields.String(required=True, allow_none=True)
     arms = fields.List(fields.Nested(ArmSchema), required=True)

@@ -351,14 +351,20 @@ def test_an_update_over_a_state_no_version_of_which_can_be_read_counts_every_sla
     version = app.container.artifact_store().current_version("bandit")
     state = tmp_path / "models" / "bandit" / "versions" / version / "bandit_state.json"
     state.write_bytes(state.read_bytes()[:10])
+    damaged = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
+    view = damaged.test_client().get("/admin/recommendations/bandit").json
+    # said, or the empty arms read as a bandit that has counted nothing yet
+    assert "cannot be read" in view["unreadable"] and version in view["unreadable"], view
+    damaged.container.engine().dispose()
 
     result = update("--min-interactions", "1", "--settle-minutes", "0")
     assert "cannot be read" in result.output and "recounted the arms from 5 slates" in (
         result.output
     )
     worker = make_app(app.container.config.database_url(), models_dir=str(tmp_path / "models"))
-    arms = worker.test_client().get("/admin/recommendations/bandit").json["arms"]
-    assert sum(a["pulls"] for a in arms) == len(older) + len(latest)
+    view = worker.test_client().get("/admin/recommendations/bandit").json
+    assert sum(a["pulls"] for a in view["arms"]) == len(older) + len(latest)
+    assert "unreadable" not in view
     worker.container.engine().dispose()
 
 
