@@ -26,9 +26,11 @@ class FailedAttempts:
 
     def failed(self, credential: str, sent: str) -> None:
         """`credential` (what kind) was wrong; `sent` (what was sent) is neither logged nor kept:
-        the same one sent again within the window counts once per process."""
+        the same one sent again within the window counts once per process. As the same kind of
+        credential only: X-API-Key a with Bearer b, then Basic a:b to xAPI, compare other
+        secrets, and would otherwise count once."""
         address = str(request.remote_addr)
-        count = self.counted.failed(request.remote_addr, sent)
+        count = self.counted.failed(request.remote_addr, f"{credential}\0{sent}")
         log.warning(
             "wrong %s from %s (%s %s)%s",
             credential,

@@ -3,6 +3,8 @@ without, it answers anyone, as before."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from entrypoints.schemas import course_json
@@ -133,3 +135,21 @@ def test_serve_on_a_public_address_without_a_key_warns_that_the_api_is_open(serv
     assert run("--host", "0.0.0.0").exit_code == 0 and warned()
     caplog.clear()
     assert run("--host", "0.0.0.0", RS_API_KEY=NEW).exit_code == 0 and not warned()
+
+
+def test_a_guess_sent_as_an_api_key_is_not_a_free_guess_at_the_xapi_secret(sqlite_url):
+    """A guesser who sends X-API-Key a, Bearer b, then Basic a:b to xAPI has compared four
+    values with two secrets each: both count, or the limit of 10 lets through twice as many."""
+    app = make_app(sqlite_url, api_key=NEW, admin_token=TOKEN, xapi_key="lms", xapi_secret="s")
+    client = app.test_client()
+    xapi = "/api/v1/xapi/statements"
+    for i in range(5):
+        key, secret = f"guess-key-{i}", f"guess-secret-{i}"
+        api = {"X-API-Key": key, "Authorization": f"Bearer {secret}"}
+        assert client.get(HOME, headers=api).status_code == 403
+        basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
+        lrs = {"Authorization": f"Basic {basic}", "X-Experience-API-Version": "1.0.3"}
+        assert client.post(xapi, json={}, headers=lrs).status_code == 403
+    held = client.get(HOME, headers={"X-API-Key": NEW})
+    assert held.status_code == 429 and held.json["error"]["code"] == "too_many_failures"
+    app.container.engine().dispose()
