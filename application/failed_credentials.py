@@ -4,7 +4,9 @@ with too many in a minute is refused for the rest of it, without its credentials
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -60,8 +62,10 @@ class FailedCredentials:
         #: client -> until when it is refused, as this process last found: a refused client's
         #: requests cost no database read, and a burst of wrong credentials is cut short here
         self._refused: dict[str, datetime] = {}
-        #: client -> hashes of the wrong credentials this process counted in the window, and when
-        self._sent: dict[str, dict[str, datetime]] = {}
+        #: client -> hashes of the wrong credentials this process counted in the window, and when;
+        #: keyed by a secret of this process, so that a memory dump holds nothing to try guesses on
+        self._sent: dict[str, dict[bytes, datetime]] = {}
+        self._pepper = secrets.token_bytes(32)
 
     def check(self, address: str | None) -> None:
         """Raises TooManyFailures while the client at `address` is refused."""
@@ -73,7 +77,7 @@ class FailedCredentials:
         if until is not None and until > now:
             raise TooManyFailures((until - now).total_seconds())
 
-    def failed(self, address: str | None, sent: str = "") -> int:
+    def failed(self, address: str | None, sent: str) -> int:
         """Counts one wrong credential of the client at `address`, unless this process counted
         the same `sent` from it within the window: a guesser sends a new one each time, while an
         LMS node still holding an old key after a rotation sends that one again and again, and
@@ -81,7 +85,7 @@ class FailedCredentials:
         a hash for the window, never stored. Returns how many the client sent in the window
         (LIMIT: it is refused from now on)."""
         client, now = client_key(address), self.clock()
-        seen = hashlib.sha256(sent.encode("utf-8", "surrogatepass")).hexdigest()
+        seen = hmac.digest(self._pepper, sent.encode("utf-8", "surrogatepass"), "sha256")
         with self._lock:
             if len(self._failures) >= CLIENTS:
                 self._failures = {c: t for c, t in self._failures.items() if t[-1] > now - WINDOW}

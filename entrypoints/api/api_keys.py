@@ -43,7 +43,7 @@ def require_api_key():  # type: ignore[no-untyped-def]
     attempts.check()
     if _is_key(sent) or _is_key(bearer) or (bearer is not None and is_admin_token(bearer)):
         return None
-    attempts.failed("API key", f"{sent}\0{bearer}")
+    attempts.failed("API key", repr((sent, bearer)))  # None and "None" told apart
     return error_response(403, "forbidden", "the API key is wrong")
 
 

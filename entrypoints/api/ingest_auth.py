@@ -55,7 +55,7 @@ def ingest_required(view: Callable[..., Any]) -> Callable[..., Any]:
             basic[1].encode(), secret.encode()
         ):
             return view(*args, **kwargs)
-        attempts.failed("xAPI key or secret", f"{basic[0]}\0{basic[1]}")
+        attempts.failed("xAPI key or secret", repr(tuple(basic)))
         return _challenge(403, "forbidden", "the xAPI key or secret is wrong")
 
     guarded.credentials = "xapi"  # type: ignore[attr-defined] # for the OpenAPI document
