@@ -58,6 +58,10 @@ def _postgres_or_skip() -> Engine:
 def _create_empty(url: str) -> None:
     """A worker's database, made again at each run: one left migrated by another checkout
     would claim a revision this schema may not have (.ci/run does the same for `test`)."""
+    _drop(url, then_create=True)
+
+
+def _drop(url: str, then_create: bool = False) -> None:
     import psycopg
     from psycopg import sql
 
@@ -65,16 +69,8 @@ def _create_empty(url: str) -> None:
     name = sql.Identifier(str(make_url(url).database))
     with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def _drop(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = sql.Identifier(str(make_url(url).database))
-    with psycopg.connect(_server_dsn(), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if then_create:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 def _server_dsn() -> str:
