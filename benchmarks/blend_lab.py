@@ -15,8 +15,8 @@ validation learners and reported on the other half (and the reverse: "cross"), s
 not credited with fitting noise; "all" is the best setting on every learner. The one-off signals
 (`transition`, `userknn`, `timepop`, `puresvd`) are computed here with numpy and cached in the
 "transition" slot; the later ones (SIGNALS: `vae`, `recvae`, `ease`, `stars`, `gfcf`, `higher`,
-`cease`, `demographics`, `slis`, `sessions`, `ials`) take `--set key=value` and are cached in their own `--slot` (without
-one, the sweeps print a small grid of validation figures):
+`cease`, `demographics`, `slis`, `sessions`, `ials`, `infae`) take `--set key=value` and are
+cached in their own `--slot` (without one, the sweeps print a small grid of validation figures):
 
     .venv/bin/python -m benchmarks.blend_lab cease --dataset ml-100k --slot cease --set alpha=3
     .venv/bin/python -m benchmarks.blend_lab variants --dataset ml-100k --extra cease,cease+vae
@@ -965,6 +965,49 @@ def ials(
         )
 
 
+def infae(
+    dataset: str,
+    data_dir: Path,
+    slot: str = "",
+    depth: float = 1,
+    lam: float = 3.0,
+    **unused: float,
+) -> None:
+    """∞-AE (Sachdeva et al. 2022, "Infinite recommendation networks"): kernel ridge regression
+    over learners with the neural tangent kernel of an infinitely wide ReLU autoencoder of
+    `depth` hidden layers, scores K (K + lam · mean(diag K) I)⁻¹ X. A learner-side, non-linear
+    signal, where every component of the blend is course-side or a factorisation. Without
+    `--slot` lam is swept around the given one."""
+    search, ids, x, rows = _inner_matrix(dataset, data_dir)
+    xs = x.astype(float)
+    norms = np.linalg.norm(xs, axis=1)
+    norms[norms == 0] = 1.0
+    cos = np.clip(xs @ xs.T / np.outer(norms, norms), -1.0, 1.0)
+    sigma, kernel = cos.copy(), cos.copy()
+    for _ in range(int(depth)):
+        angle = np.arccos(np.clip(sigma, -1.0, 1.0))
+        kernel = kernel * (np.pi - angle) / np.pi
+        sigma = (np.sin(angle) + (np.pi - angle) * np.cos(angle)) / np.pi
+        kernel += sigma
+    kernel *= np.outer(norms, norms)
+    ridge = np.mean(np.diag(kernel)) * np.eye(len(kernel))
+
+    def scores(lam_: float) -> np.ndarray:
+        return kernel @ np.linalg.solve(kernel + lam_ * ridge, xs)
+
+    if slot:
+        s = scores(lam)
+        label = f"infae depth {depth:g} lam {lam:g}"
+        _cache_extra(
+            dataset, search, ids, lambda learner: s[rows[learner.user_id]].copy(), label, slot
+        )
+        return
+    for r in (lam / 3, lam / 2, lam, lam * 2, lam * 3):
+        print(
+            f"  depth {depth:g} lam {r:g}: {_quick(search, ids, rows, scores(r)):.4f}", flush=True
+        )
+
+
 def sessions(
     dataset: str, data_dir: Path, lam: float = 1000.0, alpha: float = 4.0, **unused: float
 ) -> None:
@@ -1261,6 +1304,7 @@ SIGNALS: dict[str, Callable[..., None]] = {
     "slis": slis,
     "sessions": sessions,
     "ials": ials,
+    "infae": infae,
 }
 
 
