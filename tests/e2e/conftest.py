@@ -90,10 +90,14 @@ def client(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def serving(sqlite_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    """`recsys serve` up to the moment gunicorn would start: returns (run, the binds asked)."""
+    """`recsys serve` up to the moment gunicorn would start: returns (run, the binds asked).
+    RS_PORT is a free port: serve refuses a port in use, such as the default 8002 of a
+    developer's own `make run`."""
     from entrypoints.wsgi import GunicornServer
+    from tests.e2e.test_readme import free_port
 
     monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_PORT", str(free_port()))
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     binds: list[str] = []

@@ -3,6 +3,7 @@ happens to connect from loopback."""
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -149,7 +150,7 @@ def test_without_a_token_a_request_a_proxy_here_relays_gets_no_admin_endpoint(sq
 
 def test_serve_without_a_token_warns_that_the_admin_endpoints_answer_this_machine(serving, caplog):
     run, binds = serving
-    assert run("--host", "0.0.0.0").exit_code == 0 and binds == ["0.0.0.0:8002"]
+    assert run("--host", "0.0.0.0").exit_code == 0 and binds == [f"0.0.0.0:{os.environ['RS_PORT']}"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(w.startswith("RS_ADMIN_TOKEN is unset: the admin endpoints") for w in warnings)
     caplog.clear()

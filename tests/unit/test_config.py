@@ -9,6 +9,11 @@ def test_the_embedded_sqlite_file_is_the_default():
     assert database_url({}) == DEFAULT_SQLITE_URL
 
 
+def test_the_server_listens_on_the_readmes_port_by_default():
+    assert load_settings({})["port"] == 8002
+    assert load_settings({"RS_PORT": "9000"})["port"] == 9000
+
+
 def test_the_seed_variables_point_at_postgres():
     env = {
         "RS_DB_HOST": "db",
