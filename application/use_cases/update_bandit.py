@@ -69,9 +69,13 @@ class UpdateBandit:
         with self.uow_factory() as uow:
             moment = uow.slates.now()
             until = moment - timedelta(minutes=settle_minutes)
-            after = moment - timedelta(hours=hours)
-            if state.counted_until is not None:
-                after = max(after, state.counted_until)
+            # where the last update stopped, however long ago: slates left uncounted while their
+            # events were too few for `min_interactions` must not age out of every later window
+            after = (
+                moment - timedelta(hours=hours)
+                if state.counted_until is None
+                else state.counted_until
+            )
             if until <= after:
                 return UpdateResult(
                     False, "no settled slates since the last update; nothing changed"

@@ -27,7 +27,8 @@ def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float
     show_default=True,
     type=click.FloatRange(min=0, min_open=True, max=CENTURY_HOURS),
     callback=_a_number,
-    help="How far back to look for served slates.",
+    help="How far back the first update looks for served slates; later ones count every "
+    "slate since the last one counted.",
 )
 @click.option(
     "--min-interactions",

@@ -68,3 +68,26 @@ def test_an_updater_whose_clock_is_hours_off_counts_each_settled_slate_once(
     second = UpdateBandit(uow_factory, bandit).execute(min_interactions=1, settle_minutes=0)
     assert "credited 1 slates" in second.message
     assert bandit.state().arms["content"].pulls == 2
+
+
+def test_clicks_too_few_for_one_update_are_counted_once_enough_arrive_however_long_it_takes(
+    uow_factory, tmp_path
+):
+    """A platform with fewer than --min-interactions credited events in any --hours never
+    updated its bandit: each update looked back only --hours, found too few, and the slates it
+    left behind aged out of every later window uncounted. Counting resumes where the last
+    update stopped; --hours bounds only the first update."""
+    bandit = BanditService(make_policy("thompson"), FilesystemArtifactStore(tmp_path), ["content"])
+    update = UpdateBandit(uow_factory, bandit)
+    now = datetime.now(UTC)
+    serve_and_click(uow_factory, "first", now - timedelta(hours=4))
+    assert "credited 1 slates" in update.execute(24, 1, settle_minutes=180).message
+
+    serve_and_click(uow_factory, "quiet", now - timedelta(hours=2))
+    early = update.execute(hours=1, min_interactions=2, settle_minutes=0)
+    assert "fewer than 2; nothing changed" in early.message
+    serve_and_click(uow_factory, "later", now - timedelta(minutes=10))
+
+    later = update.execute(hours=1, min_interactions=2, settle_minutes=0)
+    assert "credited 2 slates" in later.message
+    assert bandit.state().arms["content"].pulls == 3
