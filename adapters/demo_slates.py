@@ -25,6 +25,7 @@ from domain.model import (
 TRUE_CTR = {
     "hybrid": 0.085,
     "two_tower": 0.07,
+    "sequence": 0.06,
     "item_cf": 0.055,
     "content": 0.035,
     "popularity": 0.025,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.demo_data import demo_data
 from adapters.demo_slates import TRUE_CTR, demo_slates
+from entrypoints.schemas import STRATEGIES
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -47,3 +48,10 @@ def test_activity_follows_the_hours_of_the_day():
     served = demo_slates(demo_data(seed=3, learners=600, now=NOW).courses, 600, seed=3, now=NOW)
     hours = Counter(s.served_at.hour for s in served.slates)
     assert hours[19] > 3 * hours[3]
+
+
+def test_every_strategy_the_bandit_chooses_among_has_demo_lists():
+    """Without them an arm starts the demo with no pulls, and UCB1 (or Thompson sampling's
+    wide prior) sends every `auto` request to it until an update counts its first lists."""
+    served = demo_slates(demo_data(seed=3, learners=600, now=NOW).courses, 600, seed=3, now=NOW)
+    assert {s.strategy for s in served.slates} == set(STRATEGIES)
