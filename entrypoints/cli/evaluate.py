@@ -346,9 +346,9 @@ def evaluate(
         raise click.BadParameter(
             "name at least one strategy, e.g. popularity,content", param_hint="'--strategy'"
         )
-    if protocol not in RATIO_PROTOCOLS and (
-        ctx.get_parameter_source("ratio") is not click.core.ParameterSource.DEFAULT
-    ):  # the figures would pass for a split this share made
+    given = ctx.get_parameter_source("ratio")  # None: eval-two-tower, which takes no --ratio
+    if protocol not in RATIO_PROTOCOLS and given not in (None, click.core.ParameterSource.DEFAULT):
+        # the figures would pass for a split this share made
         raise click.BadParameter(
             f"the {protocol} protocol splits its own way; --ratio applies to "
             f"{' and '.join(RATIO_PROTOCOLS)}",

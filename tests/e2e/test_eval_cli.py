@@ -216,6 +216,32 @@ def test_eval_refuses_a_ratio_its_protocol_would_not_use(tmp_path, monkeypatch, 
     assert f"the {protocol} protocol splits its own way" in result.output
 
 
+@pytest.mark.parametrize("protocol", ["leave-last-out", "fixed"])
+def test_eval_two_tower_takes_the_protocols_that_split_their_own_way(
+    tmp_path, monkeypatch, protocol
+):
+    """eval-two-tower has no --ratio, yet with leave-last-out or fixed it was refused for the
+    --ratio it handed eval itself."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.setenv("RS_TUNING_BUDGET_SECONDS", "0")
+    config = tmp_path / "small.yaml"
+    config.write_text("embedding_dim: 8\nhidden_dims: [16]\nepochs: 1\nmembers: 1\n")
+    monkeypatch.setenv("RS_TWO_TOWER_CONFIG", str(config))
+    data = tmp_path / "data"
+    data.mkdir()
+    write_dataset(data)
+    if protocol == "fixed":
+        header, *rows = (data / "interactions.csv").read_text().splitlines()
+        rows.sort(key=lambda line: line.rsplit(",", 1)[1])
+        (data / "interactions.csv").unlink()
+        (data / "train.csv").write_text("\n".join([header, *rows[: len(rows) * 4 // 5]]))
+        (data / "test.csv").write_text("\n".join([header, *rows[len(rows) * 4 // 5 :]]))
+    args = ["--dataset", "csv", "--data-dir", str(data), "--protocol", protocol]
+    result = CliRunner().invoke(cli, ["eval-two-tower", *args])
+    assert result.exit_code == 0, result.output
+    assert f"{protocol} split" in result.output and "two_tower" in result.output
+
+
 def test_eval_takes_a_two_tower_config_and_a_temporal_split(tmp_path, monkeypatch):
     monkeypatch.setenv("RS_DATABASE_URL", "memory://")
     write_dataset(tmp_path)
