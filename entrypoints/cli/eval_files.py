@@ -38,13 +38,16 @@ def files_dataset(
     courses, _ = once_each(parsed, errors)
     _report(_named(found["courses"], by_line(errors)), skip_invalid, "course rows", REFUSED)
     known = {c.course_id for c in courses}
+    catalog = found["courses"].name
+    if errors:  # left out by --skip-invalid: the file may list a course its events name
+        catalog += ", or in a row of it left out as bad"
     errors, parts = [], {}
     #: event_id -> the file and line that gave it first: an event is training or test, not both
     first: dict[str, tuple[Path, int, Interaction]] = {}
     latest = (datetime.now(UTC) + timedelta(seconds=max_clock_skew), int(max_clock_skew))
     for stem in ("interactions", "train", "test"):
         if stem in found:
-            parts[stem] = _events(found[stem], known, first, errors, found["courses"].name, latest)
+            parts[stem] = _events(found[stem], known, first, errors, catalog, latest)
     _report(errors, skip_invalid, "event rows", REFUSED)
     train = parts.get("interactions", parts.get("train", []))
     # in id order, as the repositories list them: courses tied in score come in catalog order,

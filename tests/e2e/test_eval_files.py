@@ -121,6 +121,26 @@ def test_events_of_courses_the_courses_file_lacks_stop_the_evaluation_unless_lef
     assert figures(report) == figures(without)
 
 
+def test_events_of_a_course_whose_row_was_left_out_do_not_say_the_file_lacks_it(
+    tmp_path, monkeypatch
+):
+    """With --skip-invalid, the events of a course whose row was bad were each said to be of a
+    course "not in courses.jsonl", which lists it."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    courses = [json.loads(line) for line in (tmp_path / "courses.jsonl").read_text().splitlines()]
+    header, *rows = (tmp_path / "interactions.csv").read_text().splitlines()
+    bad = next(c for c in courses if any(row.split(",")[2] == c["course_id"] for row in rows))
+    bad["level"] = "expert"
+    (tmp_path / "courses.jsonl").write_text("\n".join(json.dumps(c) for c in courses))
+    result, _ = evaluate(tmp_path, "--strategy", "popularity", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "skipping 1 invalid course rows" in result.output
+    said = f"unknown course {bad['course_id']!r} "
+    assert said + "(not in courses.jsonl)" not in result.output
+    assert said + "(not in courses.jsonl, or in a row of it left out as bad)" in result.output
+
+
 def test_a_repeated_row_counts_once_and_an_event_id_reused_for_another_event_is_a_bad_row(
     tmp_path, monkeypatch
 ):
