@@ -53,7 +53,8 @@ def files_dataset(
     # in id order, as the repositories list them: courses tied in score come in catalog order,
     # and the same history must give the same figures from files as from the database
     courses = sorted(courses, key=lambda course: course.course_id)
-    return Dataset(directory.name, courses, train, parts.get("test"))
+    # resolved: `--data-dir .` (run from inside the folder) has no name of its own
+    return Dataset(directory.resolve().name, courses, train, parts.get("test"))
 
 
 def _layout(directory: Path) -> dict[str, Path]:

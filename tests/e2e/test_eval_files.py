@@ -410,6 +410,24 @@ def test_the_json_says_the_split_the_table_says(tmp_path, monkeypatch):
     assert report["ratio"] is None and "ratio" not in said
 
 
+def test_the_folder_evaluated_from_inside_it_is_named_by_its_name(tmp_path, monkeypatch):
+    """`--data-dir .` named the dataset "": the table began ": temporal split" and the json
+    said "dataset": ""."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    folder = tmp_path / "my-lms-export"
+    folder.mkdir()
+    write_dataset(folder)
+    monkeypatch.chdir(folder)
+    result = CliRunner().invoke(
+        cli,
+        ["eval", "--dataset", "csv", "--data-dir", ".", "--protocol", "temporal"]
+        + ["--strategy", "popularity", "--tuning-budget", "0", "--json", "out.json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "my-lms-export: temporal split" in result.output
+    assert json.loads((folder / "out.json").read_text())["dataset"] == "my-lms-export"
+
+
 def test_files_without_rows_are_named_not_counted_as_bad_event_rows(tmp_path, monkeypatch):
     """Before, an empty courses file made every event a bad row of an unknown course, and an
     empty events file was said to hold learners with too few courses to leave one."""
