@@ -298,6 +298,12 @@ class _Search:
         if not lists:
             return
         weights, ndcg = search_weights(lists, self.split.truth)
-        self.result.settings["hybrid"] = {"weights": weights}
         self.result.validation["hybrid"] = {"ndcg@10": round(ndcg, 4)}
+        if ndcg == 0:  # every setting ties at nothing: the grid's first would pass for a choice
+            self.say(
+                "tuning hybrid: no weights found a held-out course (validation ndcg@10 0); "
+                "the configured weights stay"
+            )
+            return
+        self.result.settings["hybrid"] = {"weights": weights}
         self.say(f"tuning hybrid: weights {weights}, validation ndcg@10 {ndcg:.4f}")

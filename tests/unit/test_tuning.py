@@ -223,6 +223,22 @@ def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order(
     assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]
 
 
+def test_weights_validation_found_nothing_with_are_not_chosen_over_the_configured_ones():
+    """Each learner's courses are theirs alone, so no setting finds a held-out course. The
+    search took the first grid point then, two_tower 0.25 and every other weight 0, and the
+    trainer published that hybrid over the configured weights."""
+    catalog = [course(f"c{n}_{i}") for n in range(40) for i in range(6)]
+    events = [
+        event(f"u{n}", f"c{n}_{i}", "enroll", n * 100 + i) for n in range(40) for i in range(6)
+    ]
+    said: list[str] = []
+    factories = {"item_cf": ItemCFRecommender, "popularity": PopularityRecommender}
+    result = tune(catalog, events, factories, budget_seconds=60, progress=said.append)
+    assert result.validation["item_cf"]["ndcg@10"] == 0.0
+    assert "hybrid" not in result.settings
+    assert any("the configured weights stay" in line for line in said)
+
+
 class VirtualClock:
     """The search's clock in the budget tests: it moves only when a stand-in fit says it took
     time, so what the budget reaches does not depend on how busy the machine is."""
