@@ -41,8 +41,17 @@ class Parsed:
     errors: list[str] = field(default_factory=list)
 
 
-class NotUtf8(ValueError):
+class UnreadableFile(ValueError):
+    """A file none of whose rows is read."""
+
+
+class NotUtf8(UnreadableFile):
     """A file that is not UTF-8 text; nothing of it was read."""
+
+
+class BadHeader(UnreadableFile):
+    """A CSV header that lacks a column every row needs, or names one no row may hold (another
+    separator, an LMS's own column): each row would be a bad row, said in as many lines."""
 
 
 def _not_utf8(path: Path) -> NotUtf8:
@@ -236,10 +245,10 @@ def _array_item(text: str, pos: int) -> tuple[Any, int]:
     return (ValueError(f"the JSON {found[1]}") if found else value), end
 
 
-def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[int, Any]]:
     """(line, row) of the file, read as it goes (a large import never holds its text whole)."""
     try:
-        yield from _decoded_rows(path)
+        yield from _decoded_rows(path, schema, needed)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
 
@@ -249,13 +258,14 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
 CSV_FIELD_LIMIT = 2**31 - 1
 
 
-def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _decoded_rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[int, Any]]:
     if path.suffix.lower() == ".csv":
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             lines = _Lines(handle)
             reader = csv.DictReader(lines)
             names = reader.fieldnames or []
+            _header_checked(path, names, schema, needed)
             # csv keeps the last of a column named twice: which was meant is a guess, as for a
             # key given twice in a JSON object (blank names: the empty columns Excel leaves)
             twice = next((n for n in names if n.strip() and names.count(n) > 1), None)
@@ -276,6 +286,20 @@ def _decoded_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 #: the ids an LMS's export may write as JSON numbers (Moodle's user and course ids are)
 ID_FIELDS = ("user_id", "course_id", "event_id", "recommendation_id")
+
+
+def _header_checked(path: Path, names: list[str], schema: Schema, needed: Iterable[str]) -> None:
+    named = [n for n in names if n.strip()]  # blank: the empty columns Excel leaves
+    if not named:
+        return  # an empty file: said as holding no rows
+    columns = list(schema.load_fields)
+    required = [n for n, f in schema.load_fields.items() if f.required]
+    missing = [n for n in [*required, *needed] if n not in named]
+    unknown = [n if n == n.strip() else repr(n) for n in named if n not in columns]
+    if missing or unknown:
+        said = [f"lacks {', '.join(missing)}"] if missing else []
+        said += [f"names {', '.join(unknown)}"] if unknown else []
+        raise BadHeader(f"{path}: the header {'; '.join(said)} (its columns: {', '.join(columns)})")
 
 
 def _ids_as_text(row: Any) -> Any:
@@ -396,10 +420,13 @@ def _csv_row(row: dict[str, Any]) -> _CsvRow | ValueError:
     return _CsvRow(clean, spelling)
 
 
-def load_rows(path: Path, schema: Schema) -> Iterator[tuple[int, Any, list[str]]]:
+def load_rows(
+    path: Path, schema: Schema, needed: Iterable[str] = ()
+) -> Iterator[tuple[int, Any, list[str]]]:
     """(line, what `schema` made of the row, []) for each row, or (line, None, its errors,
-    each starting "line N: "), read as it goes."""
-    for line, row in _rows(path):
+    each starting "line N: "), read as it goes. A CSV header without the columns `schema`
+    requires (and those `needed`), or with one it does not know, is BadHeader."""
+    for line, row in _rows(path, schema, tuple(needed)):
         if isinstance(row, ValueError):
             yield line, None, [f"line {line}: {row}"]
         elif not isinstance(row, dict):
@@ -416,10 +443,10 @@ def load_rows(path: Path, schema: Schema) -> Iterator[tuple[int, Any, list[str]]
                 yield line, item, []
 
 
-def parse_file(path: Path, schema: Schema) -> Parsed:
+def parse_file(path: Path, schema: Schema, needed: Iterable[str] = ()) -> Parsed:
     """Every row through `schema`; rows that fail are reported with their line number."""
     parsed = Parsed()
-    for line, item, errors in load_rows(path, schema):
+    for line, item, errors in load_rows(path, schema, needed):
         if item is None:
             parsed.errors += errors
         else:

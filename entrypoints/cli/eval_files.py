@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from application.evaluation.dataset import Dataset
 from application.use_cases.log_interactions import differences
 from domain.model import CourseId, Interaction
 from entrypoints.cli.imports import _report, by_line, once_each, reused_ids
-from entrypoints.files import NotUtf8, Parsed, parse_file
+from entrypoints.files import Parsed, UnreadableFile, parse_file
 from entrypoints.schemas import CourseSchema, EventSchema
 
 STEMS = ("courses", "interactions", "train", "test")
@@ -96,35 +95,12 @@ def _layout(directory: Path) -> dict[str, Path]:
 
 
 def _parse(path: Path, schema: CourseSchema | EventSchema) -> Parsed:
+    # an evaluation orders events by their time: one without it is no row of it
+    needed = ("occurred_at",) if isinstance(schema, EventSchema) else ()
     try:
-        _header_checked(path, schema)
-        return parse_file(path, schema)
-    except NotUtf8 as error:
+        return parse_file(path, schema, needed)
+    except UnreadableFile as error:
         raise click.ClickException(str(error)) from None
-
-
-def _header_checked(path: Path, schema: CourseSchema | EventSchema) -> None:
-    """One line for a CSV header that lacks a column every row needs (other names, another
-    separator): each row would be a bad row, said in as many lines."""
-    if path.suffix.lower() != ".csv":
-        return
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            names = [name for name in next(csv.reader(handle), []) if name.strip()]
-    except (UnicodeDecodeError, csv.Error):
-        return  # the reading proper says where and why
-    if not names:
-        return  # an empty file: said as holding no rows
-    needed = [n for n, f in schema.fields.items() if f.required]
-    needed += ["occurred_at"] if isinstance(schema, EventSchema) else []
-    missing = [n for n in needed if n not in names]
-    if missing:
-        unknown = [n for n in names if n not in schema.fields]
-        raise click.ClickException(
-            f"{path.name}: the header lacks {', '.join(missing)}"
-            + (f"; names {', '.join(unknown)}" if unknown else "")
-            + f" (its columns: {', '.join(schema.fields)})"
-        )
 
 
 def _events(

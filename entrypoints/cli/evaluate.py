@@ -22,7 +22,7 @@ from entrypoints.cli.base import cli, container_of, replaced_whole, schema_check
 from entrypoints.cli.data import ingest, said_ignored
 from entrypoints.cli.eval_files import files_dataset
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
-from entrypoints.files import NotUtf8
+from entrypoints.files import UnreadableFile
 from entrypoints.progress import Progress
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def load_dataset(
             skew = container.config.max_clock_skew_seconds()
             return files_dataset(data_dir, skip_invalid, 300.0 if skew is None else skew)
         return container.dataset_sources()[name](data_dir).load()  # type: ignore[no-any-return]
-    except (DatasetError, NotUtf8) as error:
+    except (DatasetError, UnreadableFile) as error:
         raise click.ClickException(str(error)) from None
 
 

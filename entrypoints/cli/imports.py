@@ -16,7 +16,7 @@ from entrypoints.cli.base import BATCH, cli, container_of
 from entrypoints.cli.data import ingest_batches, said_ignored
 from entrypoints.cli.event_passes import Batches, check
 from entrypoints.cli.two_reads import SHOWN, readable_twice
-from entrypoints.files import NotUtf8, Parsed, parse_file
+from entrypoints.files import Parsed, UnreadableFile, parse_file
 from entrypoints.schemas import CourseSchema
 
 #: closed prerequisites said one by one; a file's others are counted
@@ -59,7 +59,7 @@ def _say(
 def _parse(file: Path, schema: Schema, what: str) -> Parsed:
     try:
         parsed = parse_file(file, schema)
-    except NotUtf8 as error:
+    except UnreadableFile as error:
         raise click.ClickException(str(error)) from None
     if not parsed.items and not parsed.errors:  # "imported 0" would pass for a success
         raise click.ClickException(f"nothing was imported: {file} holds no {what}")
@@ -162,7 +162,7 @@ def import_interactions(
     with readable_twice(file) as path:
         try:
             checked = check(path, log)
-        except NotUtf8 as error:  # a pipe's copy is named as the pipe
+        except UnreadableFile as error:  # a pipe's copy is named as the pipe
             raise click.ClickException(str(error).replace(str(path), str(file))) from None
         if not checked.rows:  # "imported 0" would pass for a success
             raise click.ClickException(f"nothing was imported: {file} holds no event rows")

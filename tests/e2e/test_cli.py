@@ -56,6 +56,26 @@ c_py2,Intermediate Python,More Python,Programming,intermediate,python,c_py1,true
 """
 
 
+def test_a_csv_header_with_a_column_of_the_lms_own_is_refused_in_one_line(run, tmp_path):
+    """An export with a column of its own (or a misspelt one) made every row a bad row, said
+    row by row; with --skip-invalid every row was left out and nothing imported."""
+    (tmp_path / "courses.csv").write_text(
+        "\n".join(f"{line},lms_id" if line else line for line in COURSES_CSV.split("\n"))
+    )
+    (tmp_path / "events.csv").write_text(
+        "user_id,course_id,event_type,occured_at\nu1,c_py1,view,2026-01-01T00:00:00Z\n"
+    )
+    for command, file, told in [
+        ("import-courses", "courses.csv", "the header names lms_id (its columns: course_id,"),
+        ("import-interactions", "events.csv", "the header names occured_at (its columns:"),
+    ]:
+        for flags in ((), ("--skip-invalid",)):
+            result = run(command, *flags, str(tmp_path / file))
+            assert result.exit_code == 1
+            assert len(result.output.strip().splitlines()) == 1
+            assert result.output.startswith(f"Error: {tmp_path / file}: {told}")
+
+
 def test_a_warning_log_level_silences_the_info_lines_of_migrations_and_faiss(run, monkeypatch):
     monkeypatch.setenv("RS_LOG_LEVEL", "WARNING")
     root = logging.getLogger()
