@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import current_app, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
@@ -100,6 +101,10 @@ def body_bytes() -> bytes:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise PayloadTooLarge(limit) from None
+    except (ParseException, NoMoreData) as error:
+        # gunicorn parses a chunked body only as it is read: a malformed or cut-short one is
+        # the client's mistake, not the service's failure
+        raise BadRequest(f"the chunked body is malformed: {str(error)[:200]}") from None
     if limit is not None and len(raw) >= limit:
         # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
         # back the truncated prefix without complaint, which would read as invalid JSON (or a

@@ -123,6 +123,23 @@ def test_a_chunked_body_over_the_limit_is_a_413_naming_the_limit(server):
     assert status == 413 and "100000 bytes" in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"],
+    ids=["chunk size that is no number", "chunk without its line end"],
+)
+def test_a_malformed_chunked_body_is_a_json_400_not_a_server_error(server, chunks):
+    """gunicorn finds a chunked body malformed only as the app reads it: the client's mistake,
+    which answered 500 and logged a traceback as if the service had failed."""
+    raw = (
+        b"POST /api/v1/interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunks
+    )
+    status, content_type, body = _send(server, raw)
+    assert status == 400 and content_type == "application/json", (status, body)
+    assert "chunked" in body["error"]["message"]
+
+
 def test_gunicorns_own_rejections_say_nosniff_as_every_response_does():
     from entrypoints.wsgi import write_json_error
 
