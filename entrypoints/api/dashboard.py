@@ -105,6 +105,10 @@ login.openapi = {  # type: ignore[attr-defined]
     },
     "responses": {
         "303": {"description": "Signed in: to the dashboard"},
+        "400": {
+            "description": "A malformed body (a chunked encoding that cannot be read)",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "413": {
             "description": "The body is larger than RS_MAX_BODY_BYTES",
             "content": {"application/json": {"schema": ErrorSchema}},
@@ -200,7 +204,10 @@ dashboard.openapi = _html(  # type: ignore[attr-defined]
     "The operator dashboard (HTML); a browser signs in at /dashboard/login",
     {
         "303": NOT_SIGNED_IN,
-        "400": {"description": "Invalid input"},
+        "400": {
+            "description": "Invalid input",
+            "content": {"application/json": {"schema": ErrorSchema}},
+        },
         "403": {
             "description": "Without RS_ADMIN_TOKEN: a request not made on the server's machine, "
             "or one a proxy relays; with it, a wrong bearer token",

@@ -233,3 +233,23 @@ def test_an_unknown_learner_is_no_404_in_the_document(sqlite_url):
         # only a typo: a plain "/" ending the id (tests/e2e/test_path_ids.py)
         said = _operation(spec, path, method)["responses"]["404"]["description"]
         assert said.startswith('Only for an id ending in a plain "/"'), said
+
+
+def test_every_error_the_document_lists_says_what_body_it_carries(sqlite_url):
+    """An error is JSON (the README's API section): a client built from the document must be
+    told so for each one, or it reads the dashboard's 400 as having no body."""
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert response.get("content"), (method, path, status)
+
+
+def test_every_operation_taking_a_body_documents_the_400_of_a_malformed_one(sqlite_url):
+    """A chunked body gunicorn cannot parse is a 400 whatever reads it, the sign-in form too."""
+    spec = make_app(sqlite_url).test_client().get("/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                assert "400" in operation["responses"], (method, path)
