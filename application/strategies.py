@@ -340,6 +340,8 @@ class StrategyRegistry:
     def _refresh(self, current: Snapshot | None) -> Snapshot:
         versions = {name: self.artifacts.current_version(name) for name in self.factories}
         versions[TUNING] = self.artifacts.current_version(TUNING)
+        # the database only for what it says; a load of model files takes seconds at scale, and
+        # a connection held meanwhile is one the requests wait for
         with self.uow_factory() as uow:
             catalog_version = uow.courses.version()
             # While a strategy has nothing published its stand-in follows the events.
@@ -352,38 +354,39 @@ class StrategyRegistry:
             retrying = self._retry_at is not None and self.clock() >= self._retry_at
             if current is not None and current.version == key and not retrying:
                 return current
-            started = time.perf_counter()
             same_catalog = current is not None and current.version.split("|")[0] == catalog_version
             courses = (
                 current.courses  # type: ignore[union-attr]
                 if same_catalog
                 else {c.course_id: c for c in uow.courses.all()}
             )
-            recommenders: dict[str, Recommender] = {}
-            loaded: dict[str, Loaded] = {}
-            errors: dict[str, str] = {}
-            tuning = self._tuning(current, versions.pop(TUNING))
-            for name, version in versions.items():
-                kept = current.recommenders.get(name) if current else None
-                before = current.loaded.get(name, Loaded()) if current else Loaded()
-                if same_catalog and kept is not None and before.version == version:
-                    recommenders[name], loaded[name] = kept, before
-                    continue
-                recommender, artifact, error = self._load(name, version, courses)
-                loaded[name] = Loaded.of(artifact)
-                if recommender is None and kept is not None and kept.ready:
-                    # e.g. the models folder was deleted: the copy in memory is still good
-                    recommender, loaded[name] = kept, before
-                    if version is None:
-                        error = (
-                            f"no published {name} version is left in the artifact store; "
-                            f"answering from the copy in memory ({before.version})"
-                        )
-                if recommender is None and name in self.fallbacks:
+        started = time.perf_counter()
+        recommenders: dict[str, Recommender] = {}
+        loaded: dict[str, Loaded] = {}
+        errors: dict[str, str] = {}
+        tuning = self._tuning(current, versions.pop(TUNING))
+        for name, version in versions.items():
+            kept = current.recommenders.get(name) if current else None
+            before = current.loaded.get(name, Loaded()) if current else Loaded()
+            if same_catalog and kept is not None and before.version == version:
+                recommenders[name], loaded[name] = kept, before
+                continue
+            recommender, artifact, error = self._load(name, version, courses)
+            loaded[name] = Loaded.of(artifact)
+            if recommender is None and kept is not None and kept.ready:
+                # e.g. the models folder was deleted: the copy in memory is still good
+                recommender, loaded[name] = kept, before
+                if version is None:
+                    error = (
+                        f"no published {name} version is left in the artifact store; "
+                        f"answering from the copy in memory ({before.version})"
+                    )
+            if recommender is None and name in self.fallbacks:
+                with self.uow_factory() as uow:
                     recommender = self.fallbacks[name](uow, courses)
-                if error:
-                    errors[name] = error
-                recommenders[name] = recommender or Unavailable(name)
+            if error:
+                errors[name] = error
+            recommenders[name] = recommender or Unavailable(name)
         chosen = tuning.get("settings", {})
         for name, compose in self.composites.items():
             pinned = self.pins.get(name, {})

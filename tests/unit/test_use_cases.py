@@ -786,3 +786,29 @@ def test_a_history_read_just_before_its_learner_was_erased_here_is_not_kept(stor
     shown("u2")
     down = True
     assert shown("u2")[0] == "course_sql_basic"  # erased: nothing of their history is used
+
+
+def test_a_worker_holds_no_database_connection_while_it_loads_model_files(sqlite_url, tmp_path):
+    """Loading a publish takes seconds at scale; the refresh held its unit of work's connection
+    (and, on PostgreSQL, a transaction left idle) all that time, one of the pool's connections
+    the requests wait for, and a server's idle_in_transaction_session_timeout would cut it."""
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    engine = build_engine(sqlite_url)
+    uow = lambda: SqlAlchemyUnitOfWork(engine)  # noqa: E731
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event("u1", "course_sql_basic", "enroll")])
+    factories = {"popularity": PopularityRecommender, "item_cf": ItemCFRecommender}
+    FitStrategies(uow, factories, FilesystemArtifactStore(tmp_path / "models")).execute()
+    held: list[int] = []
+
+    class Watched(FilesystemArtifactStore):
+        def load(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            held.append(engine.pool.checkedout())
+            return super().load(*args, **kwargs)
+
+    registry = StrategyRegistry(factories, uow, Watched(tmp_path / "models"), refresh_seconds=0)
+    assert registry.snapshot().recommenders["item_cf"].ready
+    assert held and set(held) == {0}
+    engine.dispose()
