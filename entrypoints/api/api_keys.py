@@ -30,7 +30,10 @@ def require_api_key():  # type: ignore[no-untyped-def]
     nothing to check."""
     if not current_app.config["RS_API_KEYS"] or request.blueprint not in GATED or signed_in():
         return None
-    sent, bearer = request.headers.get(HEADER), credentials("Bearer")
+    # blank is not sent: a node whose key variable is empty is told what to send, and its
+    # requests count as no guess
+    sent = request.headers.get(HEADER, "").strip() or None
+    bearer = (credentials("Bearer") or "").strip() or None
     if sent is None and bearer is None:
         response, status = error_response(
             401,

@@ -61,6 +61,18 @@ def test_any_configured_key_or_the_admin_token_is_taken_in_either_header(keyed):
     assert logged.status_code == 200 and logged.json["accepted"] == 1
 
 
+def test_an_empty_key_is_a_missing_key_not_a_wrong_one(keyed, caplog):
+    """A node whose key variable is empty sends `X-API-Key:` with nothing: it was told the key
+    is wrong, and each such request counted as a guess towards refusing its address."""
+    for headers in ({"X-API-Key": ""}, {"Authorization": "Bearer"}, {"Authorization": "Bearer  "}):
+        for _ in range(12):
+            refused = keyed.get(STATS, headers=headers)
+            assert refused.status_code == 401, headers
+            assert "send the API key as X-API-Key" in refused.json["error"]["message"]
+    assert not [r for r in caplog.records if r.name == "recsys.auth"]
+    assert keyed.get(STATS, headers={"X-API-Key": NEW}).status_code == 200
+
+
 def test_a_wrong_key_is_a_403_logged_without_the_key(keyed, caplog):
     for headers in ({"X-API-Key": "guess-1"}, {"Authorization": "Bearer guess-2"}):
         refused = keyed.get(STATS, headers=headers)
