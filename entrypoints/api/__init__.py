@@ -96,6 +96,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             spec.append(build_spec(app))
         return jsonify(spec[0])
 
+    openapi.openapi["responses"]["200"]["content"] = {  # type: ignore[attr-defined]
+        "application/json": {"schema": {"type": "object"}}  # an OpenAPI 3.0 document
+    }
+
     logs.configure(settings.get("log_format", "auto"), settings.get("log_level", "INFO"))
     observability.install(app)  # first: a request refused below still has its id and log line
     api_keys.install(app, settings["api_key"])
