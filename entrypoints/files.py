@@ -410,6 +410,8 @@ def _csv_row(row: dict[str, Any]) -> _CsvRow | ValueError:
     for name in LIST_COLUMNS:
         if name in clean:
             clean[name] = [part.strip() for part in clean[name].split("|") if part.strip()]
+    if "level" in clean:  # "Beginner", as a spreadsheet capitalises it
+        clean["level"] = clean["level"].strip().lower()
     if "active" in clean:
         given = clean.pop("active")
         spelled = given.strip().lower()

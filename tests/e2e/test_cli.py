@@ -308,6 +308,15 @@ def test_active_takes_the_usual_spellings_and_any_other_value_is_a_bad_row(
     assert active == {"a": True, "b": False, "c": False, "d": True, "f": True}  # as JSON takes them
 
 
+def test_a_level_a_spreadsheet_capitalised_is_the_level_it_names(run, database_url, tmp_path):
+    rows = ["course_id,title,level", "a,A,Beginner", "b,B, ADVANCED", "c,C,expert"]
+    (tmp_path / "courses.csv").write_text("\n".join(rows) + "\n")
+    result = run("import-courses", "--skip-invalid", str(tmp_path / "courses.csv"))
+    assert "line 4: level:" in result.output and "imported 2 courses" in result.output
+    levels = {i: c.level.value for i, c in stored_courses(database_url).items()}
+    assert levels == {"a": "beginner", "b": "advanced"}
+
+
 def test_a_csv_row_with_an_active_no_spelling_means_still_names_its_other_problems(
     run, database_url, tmp_path
 ):
