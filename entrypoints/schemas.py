@@ -441,6 +441,9 @@ class SimilarResponseSchema(Schema):
     fallback_from = fields.String(
         metadata={"description": "The strategy asked for, when it could not answer"}
     )
+    model_version = fields.String(
+        metadata={"description": "The published version that answered (model strategies)"}
+    )
     items = fields.List(fields.Nested(RecommendedCourseSchema), required=True)
 
 

@@ -30,6 +30,8 @@ class SimilarResult:
     items: tuple[ServedItem, ...]
     #: the strategy asked for, when it could not answer (no model published yet)
     fallback_from: str | None = None
+    #: the published version that answered (model strategies)
+    model_version: str | None = None
 
 
 class FindSimilar:
@@ -58,6 +60,7 @@ class FindSimilar:
             name,
             tuple(ServedItem(snapshot.courses[r.course_id], r) for r in items),
             asked if name != asked else None,
+            recommender.model_version,
         )
 
 

@@ -104,6 +104,8 @@ def similar(course_id: str, use_case: FindSimilar = Provide[Container.find_simil
     body: dict[str, Any] = {"course_id": result.course_id, "strategy": result.strategy}
     if result.fallback_from:
         body["fallback_from"] = result.fallback_from
+    if result.model_version:
+        body["model_version"] = result.model_version
     return {**body, "items": _items(result.items, args["explain"])}
 
 

@@ -58,6 +58,23 @@ def test_two_tower_home_recommendations_explain_themselves(trained):
             assert item["reason"].endswith(("this course before", "new to you"))
 
 
+def test_a_similar_list_names_the_model_version_that_answered_as_a_home_list_does(trained):
+    """A client comparing two_tower's answers across a publish could tell which model gave a
+    home list, not which gave a similar list."""
+    _, client = trained
+    home = client.get(f"{HOME}?user_id=user1&strategy=two_tower").json
+    similar = client.get(
+        "/api/v1/recommendations/similar/course_python_basic?strategy=two_tower"
+    ).json
+    assert similar["strategy"] == "two_tower" and similar["model_version"] == home["model_version"]
+    assert (
+        "model_version"
+        not in client.get(
+            "/api/v1/recommendations/similar/course_python_basic?strategy=content"
+        ).json
+    )
+
+
 def test_a_course_created_after_training_is_similar_and_recommendable_without_retraining(trained):
     app, client = trained
     new = {
