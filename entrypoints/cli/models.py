@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="YAML settings (default: configs/two_tower.yaml).",
+    help="YAML settings (default: $RS_TWO_TOWER_CONFIG or configs/two_tower.yaml).",
 )
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=None)
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=None)

@@ -674,6 +674,15 @@ def test_serve_refuses_a_port_or_worker_count_it_cannot_serve_with(option, value
     assert f"Invalid value for '{option}': {value} is not in the range {allowed}" in result.output
 
 
+def test_train_two_tower_help_names_the_yaml_it_reads_without_config():
+    """Without --config it trains with RS_TWO_TOWER_CONFIG's YAML, as eval does; its help named
+    configs/two_tower.yaml alone, so an operator who had set the variable read the wrong file."""
+    result = CliRunner().invoke(cli, ["train-two-tower", "--help"])
+    assert "(default: $RS_TWO_TOWER_CONFIG or configs/two_tower.yaml)" in " ".join(
+        result.output.split()
+    )
+
+
 def test_train_export_and_rebuild_publish_new_versions(run, tmp_path, monkeypatch):
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
     config = tmp_path / "two_tower.yaml"
