@@ -54,8 +54,11 @@ class FailedCredentials:
         self,
         uow_factory: Callable[[], UnitOfWork],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reads: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        #: units of work for the check every request makes, which writes nothing
+        self.reads = reads or uow_factory
         self.clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[datetime]] = {}  # this process's own, newest last
@@ -104,7 +107,7 @@ class FailedCredentials:
         """The client's failures in the window, the latest first (one indexed read), after
         recording one more with `add`."""
         try:
-            with self.uow_factory() as uow:
+            with (self.uow_factory if add else self.reads)() as uow:
                 if add:
                     uow.credential_failures.add(client, now, now - WINDOW)
                     uow.commit()

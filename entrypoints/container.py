@@ -93,6 +93,12 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Factory(InMemoryUnitOfWork, memory_store),
         sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine, breaker),
     )
+    #: units of work that only read (a request's history, the throttle's check): no transaction
+    reads = providers.Selector(
+        backend,
+        memory=providers.Factory(InMemoryUnitOfWork, memory_store),
+        sqlalchemy=providers.Factory(SqlAlchemyUnitOfWork, engine, breaker, read_only=True),
+    )
     migrate = providers.Callable(upgrade, config.database_url)
     #: one trainer fits at a time, on every host
     fit_turn = providers.Selector(
@@ -143,7 +149,7 @@ class Container(containers.DeclarativeContainer):
         factories=published_strategies,
         composites=providers.Dict(hybrid=hybrid.provider),
         fallbacks=providers.Dict(popularity=providers.Object(live_popularity)),
-        uow_factory=uow.provider,
+        uow_factory=reads.provider,
         artifacts=artifact_store,
         refresh_seconds=config.refresh_seconds,
         on_loaded=providers.Object(metrics.live_version),
@@ -169,6 +175,7 @@ class Container(containers.DeclarativeContainer):
         bandit=bandit,
         recorder=slate_recorder,
         histories=recent_histories,
+        reads=reads.provider,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
     compute_stats = providers.Factory(ComputeStats, uow.provider)
@@ -191,7 +198,7 @@ class Container(containers.DeclarativeContainer):
         EraseLearner, uow_factory=uow.provider, erased=slate_recorder.provided.forget_mark
     )
     admin_sessions = providers.Singleton(AdminSessions, uow.provider)
-    failed_credentials = providers.Singleton(FailedCredentials, uow.provider)
+    failed_credentials = providers.Singleton(FailedCredentials, uow.provider, reads=reads.provider)
     train_two_tower = providers.Factory(
         TrainTwoTower, uow.provider, two_tower_trainer, artifact_store
     )

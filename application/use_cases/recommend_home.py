@@ -88,8 +88,11 @@ class RecommendHome:
         bandit: BanditService | None = None,
         recorder: SlateRecorder | None = None,
         histories: RecentHistories | None = None,
+        reads: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        #: units of work for the history read, which writes nothing (fewer round trips)
+        self.reads = reads or uow_factory
         self.strategies = strategies
         self.default_strategy = default_strategy
         self.policy = policy or RankingPolicy()
@@ -131,7 +134,7 @@ class RecommendHome:
         policy = replace(self.policy, strict_prerequisites=query.strict_prerequisites)
         degraded, mark, history_known = False, 0, True
         try:
-            with self.uow_factory() as uow:
+            with self.reads() as uow:
                 mark = self.recorder.mark(uow)  # first: an erasure after it, the slate is not kept
                 # before the read too: an erasure learned of after it may be in the history
                 era = self.recorder.era()
