@@ -121,21 +121,25 @@ def rerank(
 
 
 def prerequisites_first(
-    items: Sequence[Recommendation], catalog: Mapping[CourseId, Course]
+    items: Sequence[Recommendation], catalog: Mapping[CourseId, Course], learner: LearnerHistory
 ) -> list[Recommendation]:
-    """`items` with each course placed after those of its prerequisites the list also shows, ranks
-    renumbered; otherwise in their order. A list holds nothing the learner took, so a prerequisite
-    in it is one they still need: Intermediate Python above Python Basics would show the path
-    backwards, however the scores (a demotion only halves one) came out."""
+    """`items` with each course placed after those the list also shows that the learner must take
+    before it (its prerequisites not taken, theirs, and so on), ranks renumbered; otherwise in
+    their order. Intermediate Python above Python Basics would show the path backwards, however
+    the scores (a demotion only halves one) came out, and so would Advanced Python above Python
+    Basics when the list leaves Intermediate Python out."""
     shown = {r.course_id for r in items}
+    needs = {
+        r.course_id: learner.needed_before(catalog[r.course_id], catalog) & shown
+        for r in items
+        if r.course_id in catalog
+    }
     placed: list[Recommendation] = []
     done: set[CourseId] = set()
     waiting: list[Recommendation] = []
 
     def ready(item: Recommendation) -> bool:
-        course = catalog.get(item.course_id)
-        needs = course.prerequisites if course else ()
-        return all(p in done or p not in shown for p in needs)
+        return all(p in done for p in needs.get(item.course_id, ()))
 
     for item in items:
         waiting.append(item)

@@ -144,6 +144,20 @@ class LearnerHistory:
         taken = self.taken()
         return tuple(p for p in course.prerequisites if p not in taken)
 
+    def needed_before(self, course: Course, catalog: Mapping[CourseId, Course]) -> set[CourseId]:
+        """The courses the learner would have to take before `course`: its prerequisites they
+        have not taken, and those of these, and so on (Basics before Intermediate before
+        Advanced)."""
+        needed, found = list(self.missing_prerequisites(course)), set()
+        while needed:
+            course_id = needed.pop()
+            if course_id in found or course_id == course.course_id:  # a stored cycle
+                continue
+            found.add(course_id)
+            if (prerequisite := catalog.get(course_id)) is not None:
+                needed += self.missing_prerequisites(prerequisite)
+        return found
+
     def out_of_reach(self, course: Course, catalog: Mapping[CourseId, Course]) -> CourseId | None:
         """A course the learner would have to take before `course` (a prerequisite not taken, or
         one of its own, and so on) that cannot be taken any more: inactive or gone from the

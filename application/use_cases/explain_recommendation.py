@@ -130,7 +130,7 @@ class ExplainRecommendation:
         # as home: a strategy the ranking stage left nothing of falls back to popularity whole
         if final.items and name != FALLBACK and len(final.items) < query.k:
             shown = shown + filled(snapshot, history, shown, exclude, query.k, policy, self.clock())
-        shown = prerequisites_first(shown, catalog)  # as home serves it
+        shown = prerequisites_first(shown, catalog, history)  # as home serves it
         served = next((r for r in shown if r.course_id == course_id), None)
         rules = final.rules.get(course_id, [])
         placed = next((r for r in final.items if r.course_id == course_id), None)
@@ -140,13 +140,22 @@ class ExplainRecommendation:
                 f"{placed.rank} of {len(final.items)}",
                 *rules,
             ]
-        before = [
-            catalog[p].title for p in course.prerequisites if p in {r.course_id for r in shown}
+        needed = history.needed_before(course, catalog) & {r.course_id for r in shown}
+        before = [catalog[p].title for p in course.prerequisites if p in needed]
+        further = [
+            catalog[r.course_id].title
+            for r in shown
+            if r.course_id in needed and r.course_id not in course.prerequisites
         ]
         if served is not None and before:
             rules = [
                 *rules,
                 f"placed after {', '.join(before)}: its prerequisite, also in the list",
+            ]
+        if served is not None and further:
+            rules = [
+                *rules,
+                f"placed after {', '.join(further)}: needed before its prerequisites, also in the list",
             ]
         found = next((r for r in pool if r.course_id == course_id), None)
         if found is None:  # outside the candidates: its rank among every course it may have

@@ -184,7 +184,10 @@ class RecommendHome:
             items += filled(snapshot, history, items, exclude, query.k, policy, now)
         # Over the whole list: a popular course completing it may be a prerequisite of one above.
         items = with_caveats(
-            prerequisites_first(items, snapshot.courses), history, snapshot.courses, history_known
+            prerequisites_first(items, snapshot.courses, history),
+            history,
+            snapshot.courses,
+            history_known,
         )
         slate = Slate(
             recommendation_id=RecommendationId(uuid.uuid4().hex),

@@ -264,3 +264,32 @@ def test_a_strategy_that_knows_none_of_the_learners_courses_is_said_to_be_passed
         "its model knows none of the learner's courses yet: a home request serves popular "
         "courses instead"
     )
+
+
+def test_a_course_placed_after_a_course_its_prerequisite_needs_is_said_so(uow, tmp_path):
+    # Advanced Python, the most popular, needs Intermediate Python, which needs Python Basics: a
+    # list of two shows Advanced and Basics, Basics first.
+    advanced = course(
+        "course_python_advanced",
+        "Advanced Python",
+        level=Level.ADVANCED,
+        prerequisites=("course_python_intermediate",),
+    )
+    UpsertCourses(uow).execute([*CATALOG, advanced])
+    fans = [event(f"f{i}", "course_python_advanced", "enroll", i) for i in range(5)]
+    registry = popularity_and_content(uow, tmp_path, [*fans, event("b", "course_python_basic")])
+    query = RecommendHomeQuery(UserId("new"), k=2, strategy="popularity", category="Programming")
+    served = RecommendHome(uow, registry).execute(query)
+    assert [i.course.course_id for i in served.items] == [
+        "course_python_basic",
+        "course_python_advanced",
+    ]
+    answer = ExplainRecommendation(uow, registry).execute(
+        ExplainQuery(UserId("new"), advanced.course_id, "popularity", k=2, category="Programming")
+    )
+    entry = answer["strategies"][0]
+    assert entry["final_rank"] == 2
+    assert (
+        "placed after Python Basics: needed before its prerequisites, also in the list"
+        in (entry["rules"])
+    )

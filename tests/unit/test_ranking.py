@@ -134,7 +134,7 @@ def test_a_course_comes_after_its_prerequisite_when_the_list_shows_both():
             ["photo_advanced", "photo_more", "spanish_basic", "photo_basic", "type_more"], start=1
         )
     ]
-    ordered = prerequisites_first(ranked, catalog)
+    ordered = prerequisites_first(ranked, catalog, LearnerHistory(UserId("bo")))
     assert [r.course_id for r in ordered] == [
         "spanish_basic",
         "photo_basic",
@@ -143,6 +143,23 @@ def test_a_course_comes_after_its_prerequisite_when_the_list_shows_both():
         "type_more",
     ]
     assert [r.rank for r in ordered] == [1, 2, 3, 4, 5]
+
+
+def test_a_course_comes_after_a_course_its_prerequisite_needs_when_the_list_shows_it():
+    # Advanced Photography needs Intermediate Photography, which needs Photography Basics: a list
+    # showing Advanced above Basics (and not Intermediate) shows the path backwards. A learner
+    # who took Intermediate needs Basics for nothing on that path: the order stays.
+    catalog = {**CATALOG, ADVANCED_PHOTO.course_id: ADVANCED_PHOTO}
+    ranked = [
+        Recommendation(CourseId(c), 1.0, rank, "popularity")
+        for rank, c in enumerate(["photo_advanced", "spanish_basic", "photo_basic"], start=1)
+    ]
+    new = LearnerHistory(UserId("bo"))
+    ordered = prerequisites_first(ranked, catalog, new)
+    assert [r.course_id for r in ordered] == ["spanish_basic", "photo_basic", "photo_advanced"]
+    took = LearnerHistory(UserId("cy"), (event("cy", "photo_more", "enroll"),))
+    ordered = prerequisites_first(ranked, catalog, took)
+    assert [r.course_id for r in ordered] == ["photo_advanced", "spanish_basic", "photo_basic"]
 
 
 def test_without_the_learners_history_a_reason_says_only_what_the_course_requires():
