@@ -114,20 +114,23 @@ class PopularityRecommender(ScoringRecommender):
     def _leading(self) -> np.ndarray:
         """Whether each course is popular in its category: at least as popular as the median of
         the courses of its category that have events (of the catalog's, for a course without a
-        category). A list that has run out of those (a narrow filter, a learner who took them)
-        goes on with courses it would be false to call popular. Computed once per model, not per
-        request."""
+        category, or the only one of its category with events: compared with itself alone, one
+        view would make it popular). A list that has run out of those (a narrow filter, a
+        learner who took them) goes on with courses it would be false to call popular. Computed
+        once per model, not per request."""
         leading = np.zeros(len(self.courses), dtype=bool)
         tried = self.popularity > 0
         blank = np.fromiter((not c.category for c in self.courses), bool, len(self.courses))
+        catalog_median = np.median(self.popularity[tried]) if tried.any() else 0.0
         for code in np.unique(self.category_codes[tried & ~blank]):
             members = tried & (self.category_codes == code)
-            leading[members] = self.popularity[members] >= np.median(self.popularity[members])
+            median = np.median(self.popularity[members]) if members.sum() > 1 else catalog_median
+            leading[members] = self.popularity[members] >= median
         if (tried & blank).any():
             # said "Popular in our catalog": the more popular half of the whole catalog's, not of
             # the few courses that have no category
             members = tried & blank
-            leading[members] = self.popularity[members] >= np.median(self.popularity[tried])
+            leading[members] = self.popularity[members] >= catalog_median
         return leading
 
     def scores(self, learners: Sequence[LearnerHistory]) -> np.ndarray:

@@ -216,6 +216,26 @@ def test_an_uncategorised_course_is_called_popular_in_our_catalog_only_if_it_is_
     assert reasons["misc_one"] == "A course, which learners have tried"
 
 
+def test_the_only_tried_course_of_its_category_is_called_popular_only_if_it_is_so_in_the_catalog():
+    # Stargazing, Astronomy's one course, has one view; every Programming course 10 enrolments.
+    # Alone in its category it is its "more popular half": the least tried course of the
+    # catalog was told "Popular in Astronomy".
+    courses = [course(f"p{i}", f"Programming {i}") for i in range(4)]
+    courses += [course("stars", "Stargazing", "Astronomy")]
+    events = [event(f"u{j}", f"p{i}", "enroll", j) for i in range(4) for j in range(10)]
+    events += [event("a", "stars", "view")]
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(courses, events)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["p0"] == "Popular in Programming"
+    assert reasons["stars"] == "A course in Astronomy, which learners have tried"
+    # as popular as the catalog's courses, it is popular in its category
+    events += [event(f"w{j}", "stars", "enroll", j) for j in range(10)]
+    popular.fit(courses, events)
+    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    assert reasons["stars"] == "Popular in Astronomy"
+
+
 def test_a_course_nobody_has_tried_is_not_called_popular():
     popular = PopularityRecommender(half_life_days=30, clock=lambda: NOW)
     popular.fit(CATALOG, [event("u", "course_sql_basic", "enroll")])
