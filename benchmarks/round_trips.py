@@ -33,8 +33,8 @@ from benchmarks.common import fresh_bench_database
 KEY = "k" * 24
 
 
-def proxy(listen: int, target: int, delay_ms: float) -> None:
-    """Forwards 127.0.0.1:`listen` to `target`, each chunk `delay_ms` late; 127.0.0.1:listen+1
+def proxy(listen: int, counter: int, target: int, delay_ms: float) -> None:
+    """Forwards 127.0.0.1:`listen` to `target`, each chunk `delay_ms` late; 127.0.0.1:`counter`
     answers with the count of chunks the clients sent."""
     delay, sent = delay_ms / 1000, [0]
 
@@ -72,7 +72,7 @@ def proxy(listen: int, target: int, delay_ms: float) -> None:
 
     async def serve() -> None:
         await asyncio.start_server(connection, "127.0.0.1", listen)
-        await asyncio.start_server(count, "127.0.0.1", listen + 1)
+        await asyncio.start_server(count, "127.0.0.1", counter)
         await asyncio.Event().wait()
 
     asyncio.run(serve())
@@ -85,7 +85,7 @@ def _free_port() -> int:
 
 
 def _sent(port: int) -> int:
-    with socket.create_connection(("127.0.0.1", port + 1)) as counter:
+    with socket.create_connection(("127.0.0.1", port)) as counter:
         return int(counter.makefile().readline())
 
 
@@ -101,9 +101,9 @@ def _load(url: str) -> None:
     app.container.engine().dispose()
 
 
-def _round(client: Any, port: int, strategy: str, requests: int, rng: random.Random) -> tuple:
+def _round(client: Any, counter: int, strategy: str, requests: int, rng: random.Random) -> tuple:
     headers = {"X-API-Key": KEY}
-    before, times = _sent(port), []
+    before, times = _sent(counter), []
     for _ in range(requests):
         started = time.perf_counter()
         answer = client.get(
@@ -112,7 +112,7 @@ def _round(client: Any, port: int, strategy: str, requests: int, rng: random.Ran
         )
         times.append((time.perf_counter() - started) * 1000)
         assert answer.status_code == 200, answer.json
-    return statistics.median(times), (_sent(port) - before) / requests
+    return statistics.median(times), (_sent(counter) - before) / requests
 
 
 MODELS = "var/bench/round_trips_models"
@@ -124,35 +124,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--strategy", default="item_cf")
-    parser.add_argument("--proxy", nargs=3, type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--proxy", nargs=4, type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.proxy:
-        proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
+        proxy(int(args.proxy[0]), int(args.proxy[1]), int(args.proxy[2]), args.proxy[3])
         return
     from entrypoints.api import create_app
 
     url = make_url(fresh_bench_database())
     _load(url.render_as_string(hide_password=False))
     for delay in (float(d) for d in args.delays.split(",")):
-        port = _free_port()
+        port, counter = _free_port(), _free_port()
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.round_trips",
-                "--proxy",
-                str(port),
-                str(url.port or 5432),
-                str(delay),
-            ],
+            [sys.executable, "-m", "benchmarks.round_trips", "--proxy"]
+            + [str(port), str(counter), str(url.port or 5432), str(delay)],
             env={**os.environ, "PYTHONPATH": os.getcwd()},
         )
-        for _ in range(300):  # until the proxy listens
+        while server.poll() is None:  # until the proxy listens
             try:
-                _sent(port)
+                _sent(counter)
                 break
             except OSError:
                 time.sleep(0.1)
+        if server.returncode is not None:
+            raise SystemExit(f"the proxy stopped ({server.returncode})")
         try:
             proxied = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
             app = create_app(
@@ -167,13 +162,13 @@ def main() -> None:
             )
             client, container = app.test_client(), app.container
             rng = random.Random(1)
-            _round(client, port, args.strategy, 30, rng)  # warm-up: the models, the pool
+            _round(client, counter, args.strategy, 30, rng)  # warm-up: the models, the pool
             arms: dict[str, list[tuple[float, float]]] = {"shipped": [], "before": []}
             for _ in range(args.rounds):
                 for arm in arms:
                     if arm == "before":
                         container.reads.override(container.uow)
-                    arms[arm].append(_round(client, port, args.strategy, args.requests, rng))
+                    arms[arm].append(_round(client, counter, args.strategy, args.requests, rng))
                     container.reads.reset_override()
             figures = {
                 arm: (
