@@ -196,6 +196,13 @@ def test_only_the_more_popular_half_of_a_category_is_called_popular_in_it():
     )
 
 
+def popularity_reasons(courses, events):  # type: ignore[no-untyped-def]
+    """Each course's reason on a new learner's list of popularity fitted on `events`."""
+    popular = PopularityRecommender(half_life_days=None)
+    popular.fit(courses, events)
+    return {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+
+
 def test_an_uncategorised_course_is_called_popular_in_our_catalog_only_if_it_is_so():
     # Every Programming course has 10 enrolments; of the two uncategorised courses, the more
     # viewed has 2 views: the most popular course without a category, not of the catalog.
@@ -203,15 +210,12 @@ def test_an_uncategorised_course_is_called_popular_in_our_catalog_only_if_it_is_
     courses += [course("misc_one", "Misc One", ""), course("misc_two", "Misc Two", "")]
     events = [event(f"u{j}", f"p{i}", "enroll", j) for i in range(4) for j in range(10)]
     events += [event("a", "misc_one", "view"), event("a", "misc_two"), event("b", "misc_two")]
-    popular = PopularityRecommender(half_life_days=None)
-    popular.fit(courses, events)
-    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    reasons = popularity_reasons(courses, events)
     assert reasons["p0"] == "Popular in Programming"
     assert reasons["misc_two"] == "A course, which learners have tried"
     # as popular as the catalog's courses, it is popular in it
     events += [event(f"w{j}", "misc_two", "enroll", j) for j in range(10)]
-    popular.fit(courses, events)
-    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    reasons = popularity_reasons(courses, events)
     assert reasons["misc_two"] == "Popular in our catalog"
     assert reasons["misc_one"] == "A course, which learners have tried"
 
@@ -224,15 +228,12 @@ def test_the_only_tried_course_of_its_category_is_called_popular_only_if_it_is_s
     courses += [course("stars", "Stargazing", "Astronomy")]
     events = [event(f"u{j}", f"p{i}", "enroll", j) for i in range(4) for j in range(10)]
     events += [event("a", "stars", "view")]
-    popular = PopularityRecommender(half_life_days=None)
-    popular.fit(courses, events)
-    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    reasons = popularity_reasons(courses, events)
     assert reasons["p0"] == "Popular in Programming"
     assert reasons["stars"] == "A course in Astronomy, which learners have tried"
     # as popular as the catalog's courses, it is popular in its category
     events += [event(f"w{j}", "stars", "enroll", j) for j in range(10)]
-    popular.fit(courses, events)
-    reasons = {r.course_id: r.reason for r in popular.recommend(LearnerHistory(UserId("x")), 6)}
+    reasons = popularity_reasons(courses, events)
     assert reasons["stars"] == "Popular in Astronomy"
 
 
