@@ -210,10 +210,14 @@ class InMemorySlateRepository(SlateRepository):
             for s in found
         }
 
-    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
+    def outcomes(
+        self, after: datetime, until: datetime, selected_by: str | None = None
+    ) -> list[SlateOutcome]:
         found = []
         for slate in sorted(self.store.slates.values(), key=lambda s: s.served_at):
             if not after < slate.served_at <= until or not slate.items:
+                continue
+            if selected_by is not None and slate.selected_by != selected_by:
                 continue
             events = [
                 e

@@ -241,8 +241,11 @@ class SlateRepository(abc.ABC):
         """The served slates among `ids`, each with its learner and courses, in one lookup."""
 
     @abc.abstractmethod
-    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
-        """Slates served in (after, until], each with its attributed events, oldest first."""
+    def outcomes(
+        self, after: datetime, until: datetime, selected_by: str | None = None
+    ) -> list[SlateOutcome]:
+        """Slates served in (after, until] (only those `selected_by` chose, when given), each
+        with its attributed events, oldest first."""
 
     @abc.abstractmethod
     def now(self) -> datetime:

@@ -539,7 +539,9 @@ class SqlSlateRepository(SlateRepository):
                 found.add(CourseId(course_id))
         return {r: Shown(u, frozenset(courses_of[r]), at) for r, (u, at) in served.items()}
 
-    def outcomes(self, after: datetime, until: datetime) -> list[SlateOutcome]:
+    def outcomes(
+        self, after: datetime, until: datetime, selected_by: str | None = None
+    ) -> list[SlateOutcome]:
         kinds = list(EventType)
         return [
             SlateOutcome(
@@ -551,7 +553,7 @@ class SqlSlateRepository(SlateRepository):
                 row.selected_by,
                 row.fallback_from,
             )
-            for row in self.connection.execute(_outcomes_query(after, until))
+            for row in self.connection.execute(_outcomes_query(after, until, selected_by))
         ]
 
     def now(self) -> datetime:
@@ -561,8 +563,8 @@ class SqlSlateRepository(SlateRepository):
 _STRENGTH = case({t.value: t.strength for t in EventType}, value=interactions.c.event_type)
 
 
-def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untyped-def]
-    return (
+def _outcomes_query(after: datetime, until: datetime, selected_by: str | None):  # type: ignore[no-untyped-def]
+    query = (
         select(
             slates.c.recommendation_id,
             slates.c.strategy,
@@ -600,6 +602,8 @@ def _outcomes_query(after: datetime, until: datetime):  # type: ignore[no-untype
         )
         .order_by(slates.c.served_at)
     )
+    # before the joins: the lists of one kind, not every list of the window with its events
+    return query if selected_by is None else query.where(slates.c.selected_by == selected_by)
 
 
 def _job(row: Any) -> Job:

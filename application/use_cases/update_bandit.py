@@ -25,9 +25,14 @@ from application.ports import SlateOutcome, StaleBase, UnitOfWork
 from domain.bandit import DEFAULT_REWARDS
 from domain.model import ArmStats, EventType
 
+#: the lists the bandit chose: explicit requests, the default strategy and strategy=auto with one
+#: strategy able to answer (a new learner's popular courses) say nothing about its choices
 BANDIT = "bandit"
 #: before any slate was served
 EVER = datetime(1970, 1, 1, tzinfo=UTC)
+#: how far back an update reads at most (or --hours, if longer): lists left uncounted, their
+#: events too few for --min-interactions, count with the next ones up to this age
+REACH = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +74,17 @@ class UpdateBandit:
         with self.uow_factory() as uow:
             moment = uow.slates.now()
             until = moment - timedelta(minutes=settle_minutes)
-            # where the last update stopped, however long ago: slates left uncounted while their
-            # events were too few for `min_interactions` must not age out of every later window
-            after = (
-                moment - timedelta(hours=hours)
-                if state.counted_until is None
-                else state.counted_until
-            )
+            # where the last update stopped: slates left uncounted while their events were too
+            # few for `min_interactions` must not age out of the next window; but at most REACH
+            # back, or a deployment that no longer serves `auto` would read ever more each cycle
+            after = moment - timedelta(hours=hours)
+            if state.counted_until is not None:
+                after = max(state.counted_until, moment - max(timedelta(hours=hours), REACH))
             if until <= after:
                 return UpdateResult(
                     False, "no settled slates since the last update; nothing changed"
                 )
-            outcomes = [o for o in uow.slates.outcomes(after, until) if _chosen_by_bandit(o)]
+            outcomes = uow.slates.outcomes(after, until, BANDIT)
         events = sum(o.events for o in outcomes)
         if events < min_interactions:
             return UpdateResult(
@@ -112,7 +116,7 @@ class UpdateBandit:
         based_on = self.bandit.current()[0]
         with self.uow_factory() as uow:
             until = uow.slates.now() - timedelta(minutes=settle_minutes)
-            outcomes = [o for o in uow.slates.outcomes(EVER, until) if _chosen_by_bandit(o)]
+            outcomes = uow.slates.outcomes(EVER, until, BANDIT)
         updated = self.clock()
         arms = {
             arm: ArmStats().add(pulls, reward, updated)
@@ -151,9 +155,3 @@ def _again_if_overtaken(attempt: Callable[[], UpdateResult], tries: int = 3) -> 
     return UpdateResult(
         False, f"other hosts published the bandit meanwhile, {tries} times; nothing changed"
     )
-
-
-def _chosen_by_bandit(outcome: SlateOutcome) -> bool:
-    """Explicit requests, the default strategy and strategy=auto with one strategy able to
-    answer (a new learner's popular courses) say nothing about the bandit's choices."""
-    return outcome.selected_by == BANDIT

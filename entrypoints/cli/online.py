@@ -28,7 +28,7 @@ def _a_number(ctx: click.Context, param: click.Parameter, value: float) -> float
     type=click.FloatRange(min=0, min_open=True, max=CENTURY_HOURS),
     callback=_a_number,
     help="How far back the first update looks for served slates; later ones count every "
-    "slate since the last one counted.",
+    "slate since the last one counted, up to 7 days back (or --hours, if longer).",
 )
 @click.option(
     "--min-interactions",

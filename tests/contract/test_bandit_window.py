@@ -91,3 +91,19 @@ def test_clicks_too_few_for_one_update_are_counted_once_enough_arrive_however_lo
     later = update.execute(hours=1, min_interactions=2, settle_minutes=0)
     assert "credited 2 slates" in later.message
     assert bandit.state().arms["content"].pulls == 3
+
+
+def test_an_update_reads_back_a_week_at_most(uow_factory, tmp_path):
+    """Reading back to where the last update stopped, however long ago, a deployment that no
+    longer serves `auto` (so no update counts anything) read ever more lists each trainer cycle."""
+    bandit = BanditService(make_policy("thompson"), FilesystemArtifactStore(tmp_path), ["content"])
+    update = UpdateBandit(uow_factory, bandit)
+    now = datetime.now(UTC)
+    serve_and_click(uow_factory, "first", now - timedelta(days=10))
+    assert "credited 1 slates" in update.execute(24 * 11, 1, settle_minutes=9 * 24 * 60).message
+    serve_and_click(uow_factory, "older", now - timedelta(days=8))
+    serve_and_click(uow_factory, "newer", now - timedelta(days=6))
+
+    later = update.execute(hours=24, min_interactions=1, settle_minutes=0)
+    assert "credited 1 slates" in later.message
+    assert bandit.state().arms["content"].pulls == 2
