@@ -275,9 +275,15 @@ class _Search:
             best, lists = self._trial(name, factory, chosen, whole=True)
             self.outside += _since(started)  # sized like the final fit, not the search
         self.fitted.pop(name, None)
+        self.result.validation[name] = {"ndcg@10": round(best, 4)}
+        if best == 0 and trials:  # every setting tied at nothing: the first would pass for a choice
+            self.say(f"tuning {name}: no setting found a held-out course; the configured ones stay")
+            self.result.settings[name] = pinned | (
+                {"members": chosen["members"]} if resized else {}
+            )
+            return lists
         # what did not act is not published as chosen
         self.result.settings[name] = {k: v for k, v in chosen.items() if k not in inert}
-        self.result.validation[name] = {"ndcg@10": round(best, 4)}
         return lists
 
     def _members(self, name: str) -> int:

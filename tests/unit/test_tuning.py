@@ -223,7 +223,7 @@ def test_the_hybrid_weighs_the_sequence_strategy_when_learners_move_on_in_order(
     assert result.validation["sequence"]["ndcg@10"] > result.validation["item_cf"]["ndcg@10"]
 
 
-def test_weights_validation_found_nothing_with_are_not_chosen_over_the_configured_ones():
+def test_settings_validation_found_nothing_with_are_not_chosen_over_the_configured_ones():
     """Each learner's courses are theirs alone, so no setting finds a held-out course. The
     search took the first grid point then, two_tower 0.25 and every other weight 0, and the
     trainer published that hybrid over the configured weights."""
@@ -237,6 +237,9 @@ def test_weights_validation_found_nothing_with_are_not_chosen_over_the_configure
     assert result.validation["item_cf"]["ndcg@10"] == 0.0
     assert "hybrid" not in result.settings
     assert any("the configured weights stay" in line for line in said)
+    # nor item_cf's first λ over its own choice on the data
+    assert result.settings["item_cf"] == {}
+    assert any("item_cf: no setting found" in line for line in said)
 
 
 class VirtualClock:
