@@ -84,11 +84,23 @@ def test_importing_a_file_without_rows_says_nothing_was_imported(
 ):
     if command == "import-xapi" and content:
         content = "[]"  # an export of no statements
+    if command == "import-interactions" and content:
+        content = "user_id,course_id,event_type\n"
     file = tmp_path / "export.csv"
     file.write_text(content)
     result = CliRunner().invoke(cli, [command, str(file)])
     assert result.exit_code == 1
     assert result.output == f"Error: nothing was imported: {file} holds no {what}\n"
+
+
+def test_a_catalog_given_as_events_is_said_to_be_the_wrong_file(database, tmp_path):
+    file = tmp_path / "courses.csv"
+    file.write_text("course_id,title\n")
+    result = CliRunner().invoke(cli, ["import-interactions", str(file)])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {file}: the header lacks user_id, event_type; names title (its columns: "
+    )
 
 
 @pytest.mark.parametrize(
