@@ -29,15 +29,17 @@ def caveat(
     catalog: Mapping[CourseId, Course],
     history_known: bool = True,
 ) -> str:
-    """ "; take Python Basics first" for a course whose prerequisites the learner has not taken:
-    the ranking stage only demotes it, and a reason that hid it would promise a course they
-    cannot start. Else, for a course two levels above any the learner took in its category,
-    what they took there. Without the learner's history (the database unreachable) only what
-    the catalog says: "; requires Python Basics"."""
+    """ "; take Python Basics first" for a course whose prerequisites the learner has not taken
+    (and those of these, in the order to take them: "; take Python Basics and Intermediate
+    Python first" for Advanced Python): the ranking stage only demotes it, and a reason that hid
+    it would promise a course they cannot start. Else, for a course two levels above any the
+    learner took in its category, what they took there. Without the learner's history (the
+    database unreachable) only what the catalog says: "; requires Python Basics"."""
     missing = learner.missing_prerequisites(course)
+    if missing and history_known:
+        return f"; take {_and(_title(p, catalog) for p in _path(course, learner, catalog))} first"
     if missing:
-        titles = _and(catalog[p].title if p in catalog else p for p in missing)
-        return f"; take {titles} first" if history_known else f"; requires {titles}"
+        return f"; requires {_and(_title(p, catalog) for p in missing)}"
     if not history_known:
         return ""
     level = learner.level_in(course.category, catalog)
@@ -47,6 +49,29 @@ def caveat(
     if level is None:
         return f"; {course.level.value}, and you have taken no {category} course yet"
     return f"; {course.level.value}, and your {category} courses so far are {level.value}"
+
+
+def _path(
+    course: Course, learner: LearnerHistory, catalog: Mapping[CourseId, Course]
+) -> list[CourseId]:
+    """The courses the learner must take before `course`, each after its own prerequisites."""
+    order: list[CourseId] = []
+    seen = {course.course_id}  # a cycle stored in the database ends here
+
+    def visit(needing: Course) -> None:
+        for p in learner.missing_prerequisites(needing):
+            if p not in seen:
+                seen.add(p)
+                if p in catalog:
+                    visit(catalog[p])
+                order.append(p)
+
+    visit(course)
+    return order
+
+
+def _title(course_id: CourseId, catalog: Mapping[CourseId, Course]) -> str:
+    return catalog[course_id].title if course_id in catalog else course_id
 
 
 def _and(titles: Iterable[str]) -> str:

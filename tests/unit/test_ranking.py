@@ -171,6 +171,20 @@ def test_without_the_learners_history_a_reason_says_only_what_the_course_require
     assert unknown[0].reason == "Popular in Design; requires Photography Basics"
 
 
+def test_a_reason_names_every_course_to_take_first_in_the_order_to_take_them():
+    # Advanced Photography needs More Photography, which needs Photography Basics: "take More
+    # Photography first" sent a learner who had taken neither to a course they could not start.
+    catalog = {**CATALOG, ADVANCED_PHOTO.course_id: ADVANCED_PHOTO}
+    more = catalog[CourseId("photo_more")].title
+    items = [Recommendation(CourseId("photo_advanced"), 1.0, 1, "popularity", "Popular in Design")]
+    nobody = LearnerHistory(UserId("ana"))
+    known, unknown = (with_caveats(items, nobody, catalog, known) for known in (True, False))
+    assert known[0].reason == f"Popular in Design; take Photography Basics and {more} first"
+    assert unknown[0].reason == f"Popular in Design; requires {more}"
+    took = LearnerHistory(UserId("bo"), (event("bo", "photo_basic", "complete"),))
+    assert with_caveats(items, took, catalog)[0].reason == f"Popular in Design; take {more} first"
+
+
 def test_a_course_the_learner_cannot_reach_for_an_inactive_prerequisite_is_not_offered():
     # Photography Basics is no longer offered: a learner who never took it cannot take
     # Intermediate Photography, nor Advanced Photography after it; one who took it can go on.

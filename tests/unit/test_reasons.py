@@ -147,14 +147,20 @@ def check_caveat(
     course: Course,
     catalog: dict,  # type: ignore[type-arg]
 ) -> None:
-    """What a reason adds after "; ": the prerequisites the learner has not taken, all of them,
-    or else a jump of two levels above what they took in the course's category."""
-    missing = [catalog[p].title for p in course.prerequisites if p not in learner.taken()]
+    """What a reason adds after "; ": every course the learner must take before this one (its
+    prerequisites not taken, theirs, and so on), each after its own prerequisites, or else a
+    jump of two levels above what they took in the course's category."""
+    needed = learner.needed_before(course, catalog)
     level = learner.level_in(course.category, catalog)
     category = course.category or "uncategorised"
-    if missing:
-        said = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
-        assert caveat == f"take {said} first", (caveat, missing)
+    if needed:
+        assert all(catalog[c].title in caveat for c in needed), (caveat, needed)
+        order = sorted(needed, key=lambda c: caveat.index(catalog[c].title))
+        titles = [catalog[c].title for c in order]
+        said = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+        assert caveat == f"take {said} first", (caveat, needed)
+        for place, c in enumerate(order):  # its own prerequisites said before it
+            assert learner.needed_before(catalog[c], catalog) <= set(order[:place]), caveat
     elif course.level is Level.ADVANCED and level in (None, Level.BEGINNER):
         took = f"your {category} courses so far are beginner"
         assert caveat == "advanced, and " + (
