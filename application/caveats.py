@@ -37,7 +37,8 @@ def caveat(
     database unreachable) only what the catalog says: "; requires Python Basics"."""
     missing = learner.missing_prerequisites(course)
     if missing and history_known:
-        return f"; take {_and(_title(p, catalog) for p in _path(course, learner, catalog))} first"
+        path = learner.to_take_before(course, catalog)
+        return f"; take {_and(_title(p, catalog) for p in path)} first"
     if missing:
         return f"; requires {_and(_title(p, catalog) for p in missing)}"
     if not history_known:
@@ -49,25 +50,6 @@ def caveat(
     if level is None:
         return f"; {course.level.value}, and you have taken no {category} course yet"
     return f"; {course.level.value}, and your {category} courses so far are {level.value}"
-
-
-def _path(
-    course: Course, learner: LearnerHistory, catalog: Mapping[CourseId, Course]
-) -> list[CourseId]:
-    """The courses the learner must take before `course`, each after its own prerequisites."""
-    order: list[CourseId] = []
-    seen = {course.course_id}  # a cycle stored in the database ends here
-
-    def visit(needing: Course) -> None:
-        for p in learner.missing_prerequisites(needing):
-            if p not in seen:
-                seen.add(p)
-                if p in catalog:
-                    visit(catalog[p])
-                order.append(p)
-
-    visit(course)
-    return order
 
 
 def _title(course_id: CourseId, catalog: Mapping[CourseId, Course]) -> str:

@@ -144,19 +144,29 @@ class LearnerHistory:
         taken = self.taken()
         return tuple(p for p in course.prerequisites if p not in taken)
 
+    def to_take_before(
+        self, course: Course, catalog: Mapping[CourseId, Course]
+    ) -> tuple[CourseId, ...]:
+        """The courses the learner would have to take before `course` (its prerequisites they
+        have not taken, and those of these, and so on), each after its own: Basics, then
+        Intermediate, before Advanced."""
+        order: list[CourseId] = []
+        seen = {course.course_id}  # a cycle stored in the database ends here
+
+        def visit(needing: Course) -> None:
+            for course_id in self.missing_prerequisites(needing):
+                if course_id not in seen:
+                    seen.add(course_id)
+                    if (prerequisite := catalog.get(course_id)) is not None:
+                        visit(prerequisite)
+                    order.append(course_id)
+
+        visit(course)
+        return tuple(order)
+
     def needed_before(self, course: Course, catalog: Mapping[CourseId, Course]) -> set[CourseId]:
-        """The courses the learner would have to take before `course`: its prerequisites they
-        have not taken, and those of these, and so on (Basics before Intermediate before
-        Advanced)."""
-        needed, found = list(self.missing_prerequisites(course)), set()
-        while needed:
-            course_id = needed.pop()
-            if course_id in found or course_id == course.course_id:  # a stored cycle
-                continue
-            found.add(course_id)
-            if (prerequisite := catalog.get(course_id)) is not None:
-                needed += self.missing_prerequisites(prerequisite)
-        return found
+        """to_take_before(), in no order."""
+        return set(self.to_take_before(course, catalog))
 
     def out_of_reach(self, course: Course, catalog: Mapping[CourseId, Course]) -> CourseId | None:
         """A course the learner would have to take before `course` (a prerequisite not taken, or
