@@ -8,7 +8,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from application.ports import (
@@ -290,6 +290,12 @@ class InMemoryStatsRepository(StatsRepository):
                 row[2] += 1
                 row[3] += enrolled
         return [DailyStats(d, s, *counts) for (d, s), counts in sorted(rows.items())]
+
+    def days_to_store(self) -> list[date]:
+        return []  # daily() counts from the lists in memory, as fast as it would read figures
+
+    def store_day(self, day: date) -> None:
+        raise ValueError(f"{day}: the in-memory store stores no daily figures")
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         counts: dict[CourseId, list[int]] = defaultdict(lambda: [0, 0])

@@ -6,7 +6,7 @@ import abc
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from application.evaluation.dataset import Dataset
@@ -604,6 +604,17 @@ class StatsRepository(abc.ABC):
     def daily(self, since: datetime) -> list[DailyStats]:
         """Per UTC day and strategy: slates served that day since `since`, their impressions, and
         how many of those were clicked and enrolled in, whenever."""
+
+    @abc.abstractmethod
+    def days_to_store(self) -> list[date]:
+        """The closed UTC days whose figures (as daily() gives them) are not stored, or changed
+        since they were, newest first. A store that counts every window from its lists stores
+        none."""
+
+    @abc.abstractmethod
+    def store_day(self, day: date) -> None:
+        """Count `day`'s figures and store them, for daily() to read while nothing changes them:
+        each day's in its own unit of work, kept short."""
 
     @abc.abstractmethod
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:

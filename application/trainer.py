@@ -28,6 +28,7 @@ from application.ports import (
 from application.use_cases.fit_strategies import EmptyCatalog, FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
+from application.use_cases.store_daily_figures import StoreDailyFigures
 from application.use_cases.update_bandit import UpdateBandit
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,11 @@ class Trainer:
         worker: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fit_turn: FitTurn | None = None,
+        store_figures: Callable[[], StoreDailyFigures] | None = None,
     ) -> None:
         self.fit = fit
+        #: stats windows' closed days, stored after each fit cycle (none: not stored)
+        self.store_figures = store_figures
         self.jobs = jobs
         self.update_bandit = update_bandit
         self.fit_interval = fit_interval
@@ -137,6 +141,11 @@ class Trainer:
                 self._count(item)
         if self.update_bandit is not None:
             fitted = [*fitted, *self._credit_bandit()]
+        if self.store_figures is not None:
+            stored = self.store_figures().execute()
+            if stored.days:
+                left = f" ({stored.left} left for the next cycles)" if stored.left else ""
+                self.say(f"stats: stored the figures of {stored.days} days{left}")
         self._beat(summary(fitted))
         return fitted
 

@@ -9,7 +9,7 @@ migration fills what it adds, while another connection writes an event every 50 
 each waited): 300 courses; `days` of served lists of 10 courses each, with
 uuid-like ids, a third of them clicked through (1 to 60 minutes after the list, on a course it
 showed; a third of those also enrolled in), and three events of no list for each list. Then runs
-SqlStatsRepository.daily_statement for windows of 1 to 365 days, compiled to SQL and run with
+daily_figures.counted for windows of 1 to 365 days, compiled to SQL and run with
 psycopg: the median of `runs` in ms, and the shared buffers EXPLAIN (ANALYZE, BUFFERS) reports.
 """
 
@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from sqlalchemy.dialects import postgresql
 
+from adapters.sqlalchemy import daily_figures
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import downgrade, upgrade
-from adapters.sqlalchemy.stats import SqlStatsRepository
 from benchmarks.common import fresh_bench_database, psycopg_dsn
 
 COURSES = 300
@@ -176,9 +176,9 @@ def main() -> None:
     with engine.connect() as connection:
         windows = {
             days: str(
-                SqlStatsRepository(connection)
-                .daily_statement(now - timedelta(days=days))
-                .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+                daily_figures.counted(connection, now - timedelta(days=days)).compile(
+                    dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+                )
             )
             for days in (1, 7, 30, 90, 365)
         }

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from sqlalchemy.dialects import postgresql
 
+from adapters.sqlalchemy import daily_figures
 from adapters.sqlalchemy.stats import SqlStatsRepository
 from benchmarks.common import fresh_bench_database, psycopg_dsn
 from entrypoints.api import create_app
@@ -120,7 +121,7 @@ def main() -> None:
     with app.container.uow() as uow:
         repository = SqlStatsRepository(uow.connection)
         global_sql = [
-            sql(repository.daily_statement(since)),
+            sql(daily_figures.counted(uow.connection, since)),
             sql(repository.popular_statement(since, 10)),
         ]
     user_sql = [sql(s) for s in SqlStatsRepository.user_statements("user42")]

@@ -47,6 +47,7 @@ from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
 from application.use_cases.roll_back_model import ReleaseModel, RollBackModel
 from application.use_cases.train_two_tower import TrainTwoTower
+from application.use_cases.store_daily_figures import StoreDailyFigures
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
@@ -253,6 +254,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         worker=providers.Callable(_worker_name),
         fit_turn=fit_turn,
+        store_figures=providers.Factory(StoreDailyFigures, uow.provider).provider,
     )
 
     demo_data = providers.Object(demo_data)

@@ -34,6 +34,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from adapters.sqlalchemy.tables import (
     catalog_revision,
     courses,
+    daily_figure_changes,
     erasures,
     interactions,
     jobs,
@@ -725,3 +726,4 @@ def delete_everything(connection: Connection) -> None:
     for table in reversed(metadata.sorted_tables):  # each table before those it refers to
         if table is not catalog_revision:
             connection.execute(delete(table))
+    connection.execute(delete(daily_figure_changes))  # what deleting the lists and events counted

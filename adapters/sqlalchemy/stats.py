@@ -2,69 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Connection, Date, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import Connection, case, func, select
 
+from adapters.sqlalchemy import daily_figures
+from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited
 from adapters.sqlalchemy.repositories import bytewise, utc
-from adapters.sqlalchemy.tables import courses, interactions, slate_items, slates
+from adapters.sqlalchemy.tables import courses, interactions, slates
 from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
 from domain.model import CourseId, UserId
 
 
-def _day(connection: Connection, column):  # type: ignore[no-untyped-def]
-    """The UTC calendar day of a timestamp: 'YYYY-MM-DD' on SQLite, a date on PostgreSQL (which
-    formats a day's text slowly: grouping a year's 300,000 lists by it took a quarter longer)."""
-    if connection.dialect.name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.strftime("%Y-%m-%d", column)
-
-
-#: Older versions recorded empty lists too: they showed nothing, so they count for nothing.
-_SHOWED_SOMETHING = slates.c.impressions > 0
-
-
 def _count_if(condition):  # type: ignore[no-untyped-def]
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _credited():  # type: ignore[no-untyped-def]
-    """Each course of a served list its learner clicked or enrolled in (a click-through), once,
-    with whether they enrolled: a course clicked three times was still one impression clicked,
-    so CTR stays within 0..1, and one enrolled in without a click event (an LMS whose cards enrol
-    in one step) was clicked through too. Credit only counts for a course the list showed to
-    that learner (as ingestion checks)."""
-    return (
-        select(
-            slates.c.recommendation_id,
-            slates.c.strategy,
-            slates.c.served_at,
-            interactions.c.course_id,
-            func.max(case((interactions.c.event_type == "enroll", 1), else_=0)).label("enrolled"),
-        )
-        .select_from(
-            interactions.join(
-                slates,
-                and_(
-                    slates.c.recommendation_id == interactions.c.recommendation_id,
-                    slates.c.user_id == interactions.c.user_id,
-                ),
-            ).join(
-                slate_items,
-                and_(
-                    slate_items.c.recommendation_id == interactions.c.recommendation_id,
-                    slate_items.c.course_id == interactions.c.course_id,
-                ),
-            )
-        )
-        .where(interactions.c.event_type.in_(("click", "enroll")))
-        .group_by(
-            slates.c.recommendation_id,
-            slates.c.strategy,
-            slates.c.served_at,
-            interactions.c.course_id,
-        )
-    )
 
 
 class SqlStatsRepository(StatsRepository):
@@ -75,12 +26,12 @@ class SqlStatsRepository(StatsRepository):
     def user_statements(user_id: UserId):  # type: ignore[no-untyped-def]
         """The three queries behind user(): slates and impressions, the courses of those slates
         clicked and enrolled in, categories."""
-        credited = _credited().where(interactions.c.user_id == user_id).subquery()
+        theirs = credited().where(interactions.c.user_id == user_id).subquery()
         return (
             select(func.count(), func.coalesce(func.sum(slates.c.impressions), 0)).where(
-                slates.c.user_id == user_id, _SHOWED_SOMETHING
+                slates.c.user_id == user_id, SHOWED_SOMETHING
             ),
-            select(func.count(), func.coalesce(func.sum(credited.c.enrolled), 0)),
+            select(func.count(), func.coalesce(func.sum(theirs.c.enrolled), 0)),
             select(courses.c.category, func.count())
             .select_from(
                 interactions.join(courses, courses.c.course_id == interactions.c.course_id)
@@ -106,52 +57,13 @@ class SqlStatsRepository(StatsRepository):
         )
 
     def daily(self, since: datetime) -> list[DailyStats]:
-        rows = self.connection.execute(self.daily_statement(since)).all()
-        # str() of a date is its 'YYYY-MM-DD'
-        return [DailyStats(str(d), s, int(r), int(i), int(c), int(e)) for d, s, r, i, c, e in rows]
+        return daily_figures.read(self.connection, since)
 
-    def daily_statement(self, since: datetime):  # type: ignore[no-untyped-def]
-        day_served = _day(self.connection, slates.c.served_at)
-        served = (
-            select(
-                day_served.label("day"),
-                slates.c.strategy.label("strategy"),
-                func.count().label("recommendations"),
-                func.sum(slates.c.impressions).label("impressions"),
-                literal(0).label("clicks"),
-                literal(0).label("enrolls"),
-            )
-            .where(slates.c.served_at >= utc(since), _SHOWED_SOMETHING)
-            .group_by(day_served, slates.c.strategy)
-        )
-        # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.
-        # found by their list's time, not by their lists: a window's credited events are a range
-        # of ix_interactions_credited_by_list_time, however long the history before it (the
-        # lists' own served_at, the same time, is not asked again: PostgreSQL took the two for
-        # independent, expected one row, and looked each event's list up even for a year)
-        credited = _credited().where(interactions.c.list_served_at >= utc(since)).subquery()
-        day_credited = _day(self.connection, credited.c.served_at)
-        acted = select(
-            day_credited.label("day"),
-            credited.c.strategy.label("strategy"),
-            literal(0).label("recommendations"),
-            literal(0).label("impressions"),
-            func.count().label("clicks"),
-            func.coalesce(func.sum(credited.c.enrolled), 0).label("enrolls"),
-        ).group_by(day_credited, credited.c.strategy)
-        both = union_all(served, acted).subquery()
-        return (
-            select(
-                both.c.day,
-                both.c.strategy,
-                func.sum(both.c.recommendations),
-                func.sum(both.c.impressions),
-                func.sum(both.c.clicks),
-                func.sum(both.c.enrolls),
-            )
-            .group_by(both.c.day, both.c.strategy)
-            .order_by(both.c.day, both.c.strategy)
-        )
+    def days_to_store(self) -> list[date]:
+        return daily_figures.days_to_store(self.connection)
+
+    def store_day(self, day: date) -> None:
+        daily_figures.store(self.connection, day)
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         rows = self.connection.execute(self.popular_statement(since, limit)).all()

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -112,6 +113,34 @@ slates = Table(
     Index("ix_slates_user", "user_id"),
     Index("ix_slates_served_at", "served_at"),
     Index("ix_slates_served_strategy", "served_at", "strategy"),
+)
+
+# Each closed day's figures, counted once by the trainer, so a stats window reads days rather
+# than events (migration 0013): per UTC day and strategy, that day's lists and impressions and the
+# clicks and enrolments they earned. They are read for a day only while daily_figures_counted
+# holds the count of changes daily_figure_changes holds (triggers count each write to a list or
+# credited event of a day at least two days old): a day changed since is counted from events.
+daily_figures = Table(
+    "daily_figures",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("strategy", String(32), primary_key=True),
+    Column("recommendations", BigInteger, nullable=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("enrolls", BigInteger, nullable=False),
+)
+daily_figures_counted = Table(
+    "daily_figures_counted",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("changes", BigInteger, nullable=False),
+)
+daily_figure_changes = Table(
+    "daily_figure_changes",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("changes", BigInteger, nullable=False),
 )
 
 slate_items = Table(

@@ -380,8 +380,8 @@ def test_the_daily_figures_read_credited_events_and_shown_courses_from_indexes_a
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.engine import make_url
 
+    from adapters.sqlalchemy import daily_figures
     from adapters.sqlalchemy.engine import build_engine
-    from adapters.sqlalchemy.stats import SqlStatsRepository
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     engine = build_engine(postgres_url)
@@ -399,7 +399,7 @@ def test_the_daily_figures_read_credited_events_and_shown_courses_from_indexes_a
             uow.interactions.add_batch(events)
             uow.commit()
         with engine.connect() as connection:
-            statement = SqlStatsRepository(connection).daily_statement(NOW - timedelta(days=7))
+            statement = daily_figures.counted(connection, NOW - timedelta(days=7))
             sql = str(
                 statement.compile(
                     dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}

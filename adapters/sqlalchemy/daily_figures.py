@@ -1,0 +1,180 @@
+"""The daily figures of a stats window: each closed day's stored once (migration 0013), the days
+not stored or changed since counted from their lists and events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Connection, Date, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited, utc_day
+from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.tables import (
+    daily_figure_changes,
+    daily_figures,
+    daily_figures_counted,
+    interactions,
+    slates,
+)
+from application.ports import DailyStats
+
+#: The newest day stored is this many UTC days before the database's today. Migration 0013's
+#: triggers count writes to days at least two days old (nearer days take every list served and
+#: would make its count a point every request waits on); a day is stored a day after that, so a
+#: write that saw its day as recent, and so counted nothing, has long been committed.
+STORED_FROM_DAYS_AGO = 3
+DAY = timedelta(days=1)
+
+
+def read(connection: Connection, since: datetime) -> list[DailyStats]:
+    """Per UTC day and strategy from `since` on: the stored figures of the days nothing changed
+    since, and the other days counted from their lists and events."""
+    since = utc(since)
+    whole = since.date() if since == _midnight(since.date()) else since.date() + DAY
+    stored = _stored(connection, whole)
+    rows = [row for day in sorted(stored) for row in stored[day]]
+    for start, end in _not_stored(since, sorted(stored)):
+        rows += [_figures(*row) for row in connection.execute(counted(connection, start, end))]
+    return sorted(rows, key=lambda r: (r.date, r.strategy))
+
+
+def _figures(day, strategy: str, *counts) -> DailyStats:  # type: ignore[no-untyped-def]
+    # str() of a date is its 'YYYY-MM-DD', SQLite's day already is
+    return DailyStats(str(day), strategy, *(int(c) for c in counts))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _stored(connection: Connection, first: date) -> dict[date, list[DailyStats]]:
+    """The days from `first` on stored with the count of changes they still have: each with its
+    rows (none for a day without lists)."""
+    changes = func.coalesce(daily_figure_changes.c.changes, 0)
+    query = (
+        select(daily_figures_counted.c.day, *daily_figures.c[1:])
+        .select_from(
+            daily_figures_counted.outerjoin(
+                daily_figure_changes, daily_figure_changes.c.day == daily_figures_counted.c.day
+            ).outerjoin(daily_figures, daily_figures.c.day == daily_figures_counted.c.day)
+        )
+        .where(daily_figures_counted.c.day >= first, daily_figures_counted.c.changes == changes)
+    )
+    stored: dict[date, list[DailyStats]] = {}
+    for day, strategy, *counts in connection.execute(query):
+        rows = stored.setdefault(day, [])
+        if strategy is not None:
+            rows.append(_figures(day, strategy, *counts))
+    return stored
+
+
+def _not_stored(since: datetime, stored: list[date]) -> Iterator[tuple[datetime, datetime | None]]:
+    """The stretches of time from `since` on outside the stored days (the last one open)."""
+    start = since
+    for day in stored:
+        day_start = _midnight(day)
+        if start < day_start:
+            yield start, day_start
+        start = day_start + DAY
+    yield start, None
+
+
+def days_to_store(connection: Connection) -> list[date]:
+    """The days from the first list to STORED_FROM_DAYS_AGO before today not stored, or changed
+    since they were (the figures of the days before the first list too: their lists were erased),
+    newest first: the windows the dashboard opens on first."""
+    last = _today(connection) - STORED_FROM_DAYS_AGO * DAY
+    first_list = connection.execute(select(func.min(slates.c.served_at))).scalar()
+    counted_days = dict(connection.execute(select(daily_figures_counted)).all())
+    changes = dict(connection.execute(select(daily_figure_changes)).all())
+    wanted = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
+    day = utc(first_list).date() if first_list is not None else last + DAY
+    while day <= last:
+        if day not in counted_days:
+            wanted.add(day)
+        day += DAY
+    return sorted(wanted, reverse=True)
+
+
+def store(connection: Connection, day: date) -> None:
+    """Count `day`'s figures from its lists and events and store them with the day's count of
+    changes, read before them: a change committed in between is in the figures or not, and the
+    day reads as changed either way (counted again later)."""
+    changes = connection.execute(
+        select(daily_figure_changes.c.changes).where(daily_figure_changes.c.day == day)
+    ).scalar()
+    start = _midnight(day)
+    rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
+    connection.execute(delete(daily_figures).where(daily_figures.c.day == day))
+    if rows:
+        stored = [{**asdict(row), "day": day} for row in rows]
+        connection.execute(insert(daily_figures), [_without_date(r) for r in stored])
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(daily_figures_counted).values(day=day, changes=changes or 0)
+    connection.execute(
+        upsert.on_conflict_do_update(index_elements=["day"], set_={"changes": changes or 0})
+    )
+
+
+def _without_date(row: dict) -> dict:  # type: ignore[type-arg]
+    return {k: v for k, v in row.items() if k != "date"}
+
+
+def _today(connection: Connection) -> date:
+    """The database's UTC day: the clock migration 0013's triggers read."""
+    if connection.dialect.name == "postgresql":
+        return connection.execute(select(cast(func.timezone("UTC", func.now()), Date))).scalar_one()
+    return date.fromisoformat(connection.execute(select(func.date("now"))).scalar_one())
+
+
+def counted(connection: Connection, since: datetime, until: datetime | None = None):  # type: ignore[no-untyped-def]
+    """The statement counting, per UTC day and strategy, the lists served from `since` (until
+    `until`, if given) that showed something, their impressions, and how many of those were
+    clicked and enrolled in, whenever."""
+    served_at, list_time = slates.c.served_at, interactions.c.list_served_at
+    window = [served_at >= utc(since)] + ([served_at < utc(until)] if until else [])
+    day_served = utc_day(connection, served_at)
+    served = (
+        select(
+            day_served.label("day"),
+            slates.c.strategy.label("strategy"),
+            func.count().label("recommendations"),
+            func.sum(slates.c.impressions).label("impressions"),
+            literal(0).label("clicks"),
+            literal(0).label("enrolls"),
+        )
+        .where(*window, SHOWED_SOMETHING)
+        .group_by(day_served, slates.c.strategy)
+    )
+    # What a day's lists earned, whenever it came, so that a day's CTR is that of its lists.
+    # found by their list's time, not by their lists: a window's credited events are a range of
+    # ix_interactions_credited_by_list_time, however long the history before it (the lists' own
+    # served_at, the same time, is not asked again: PostgreSQL took the two for independent,
+    # expected one row, and looked each event's list up even for a year)
+    in_window = [list_time >= utc(since)] + ([list_time < utc(until)] if until else [])
+    earned = credited().where(*in_window).subquery()
+    day_credited = utc_day(connection, earned.c.served_at)
+    acted = select(
+        day_credited.label("day"),
+        earned.c.strategy.label("strategy"),
+        literal(0).label("recommendations"),
+        literal(0).label("impressions"),
+        func.count().label("clicks"),
+        func.coalesce(func.sum(earned.c.enrolled), 0).label("enrolls"),
+    ).group_by(day_credited, earned.c.strategy)
+    both = union_all(served, acted).subquery()
+    return (
+        select(
+            both.c.day,
+            both.c.strategy,
+            func.sum(both.c.recommendations),
+            func.sum(both.c.impressions),
+            func.sum(both.c.clicks),
+            func.sum(both.c.enrolls),
+        )
+        .group_by(both.c.day, both.c.strategy)
+        .order_by(both.c.day, both.c.strategy)
+    )

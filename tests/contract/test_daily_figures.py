@@ -1,0 +1,234 @@
+"""Closed days' figures stored by the trainer (migration 0013): a stats window reads them, and
+whatever changes a stored day afterwards is in the figures at once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from adapters.sqlalchemy.engine import build_engine
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.use_cases.compute_stats import ComputeStats
+from application.use_cases.store_daily_figures import StoreDailyFigures
+from domain.model import UserId
+from tests.conftest import CATALOG, NOW, event
+from tests.contract.test_stats import slate
+
+
+@pytest.fixture
+def engine(database_url):  # type: ignore[no-untyped-def]
+    """Lists served on 2026-11-01 and 2026-11-02, a month before the database's today: u1 gets
+    a content list of 2 courses and clicks one, u2 a popularity list of 2 courses, and on the
+    second day u2 a content list of one course."""
+    engine = build_engine(database_url)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(slate("c1", "u1", "content", ["course_sql_basic", "course_ml_basic"]))
+        uow.slates.add(slate("p1", "u2", "popularity", ["course_sql_basic", "course_ml_basic"]))
+        uow.slates.add(slate("c2", "u2", "content", ["course_ml_basic"], days=1))
+        uow.interactions.add_batch(
+            [event("u1", "course_sql_basic", "click", 10, recommendation_id="c1")]
+        )
+        uow.commit()
+    yield engine
+    engine.dispose()
+
+
+def units(engine):  # type: ignore[no-untyped-def]
+    return lambda: SqlAlchemyUnitOfWork(engine)
+
+
+def figures(engine) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    """The window's (day, recommendations, impressions, clicks, enrolls), a week from 2026-11-01."""
+    stats = ComputeStats(units(engine), clock=lambda: NOW + timedelta(days=6))
+    return [
+        (d.date, d.recommendations, d.impressions, d.clicks, d.enrolls)
+        for d in stats.global_stats(days=7).daily
+    ]
+
+
+BEFORE = [("2026-11-01", 2, 4, 1, 0), ("2026-11-02", 1, 1, 0, 0)]
+
+
+def to_store(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        return [str(d) for d in uow.stats.days_to_store()]
+
+
+def test_a_window_reads_the_stored_figures_of_closed_days(engine):
+    assert to_store(engine)[-2:] == ["2026-11-02", "2026-11-01"]  # newest first
+    stored = StoreDailyFigures(units(engine)).execute()
+    assert (stored.left, to_store(engine)) == (0, [])
+    assert figures(engine) == BEFORE
+    with engine.begin() as connection:  # what the window reads is the stored row
+        connection.execute(text("UPDATE daily_figures SET clicks = 42 WHERE strategy = 'content'"))
+    assert figures(engine)[0] == ("2026-11-01", 2, 4, 42, 0)
+
+
+def test_a_click_days_after_its_list_counts_at_once_and_the_day_is_stored_again(engine):
+    StoreDailyFigures(units(engine)).execute()
+    with SqlAlchemyUnitOfWork(engine) as uow:  # three weeks later, on u2's popularity list
+        late = event("u2", "course_ml_basic", "enroll", 30_000, recommendation_id="p1")
+        uow.interactions.add_batch([late])
+        uow.commit()
+    after = [("2026-11-01", 2, 4, 2, 1), BEFORE[1]]
+    assert figures(engine) == after
+    assert to_store(engine) == ["2026-11-01"]
+    StoreDailyFigures(units(engine)).execute()
+    assert (to_store(engine), figures(engine)) == ([], after)
+
+
+def test_an_erasure_leaves_a_stored_day_at_once(engine):
+    StoreDailyFigures(units(engine)).execute()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.erasures.erase(UserId("u1"))
+        uow.commit()
+    assert figures(engine) == [("2026-11-01", 1, 2, 0, 0), BEFORE[1]]
+
+
+def test_writes_by_hand_to_a_stored_day_count_too(engine):
+    """A host still on the previous version during a rolling upgrade, or SQL by hand: a list
+    recorded late (as the demo's are), its credit, and credit cleared on another list."""
+    StoreDailyFigures(units(engine)).execute()
+    at = NOW + timedelta(days=1, hours=1)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO slates (recommendation_id, user_id, strategy, served_at, impressions) "
+                "VALUES ('h1', 'u3', 'hybrid', :at, 1)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO slate_items (recommendation_id, rank, course_id, score, reason) "
+                "VALUES ('h1', 1, 'course_sql_basic', 1.0, '')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO interactions (event_id, user_id, course_id, event_type, "
+                "occurred_at, recommendation_id) VALUES "
+                "('by-hand', 'u3', 'course_sql_basic', 'click', :at, 'h1')"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            text("UPDATE interactions SET recommendation_id = NULL WHERE user_id = 'u1'")
+        )
+    assert figures(engine) == [("2026-11-01", 2, 4, 0, 0), ("2026-11-02", 2, 2, 1, 0)]
+
+
+def test_the_latest_days_are_never_stored_and_are_counted_from_events(database_url):
+    """Writes to the last two days are not counted as changes (each list served would wait on
+    its day's count): a day is stored only once it is three days old by the database's clock."""
+    engine = build_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            for n in range(5):
+                served = replace_time(
+                    slate(f"r{n}", "u1", "content", ["course_sql_basic"]), now - timedelta(days=n)
+                )
+                uow.slates.add(served)
+            uow.commit()
+        days = to_store(engine)
+        assert days[0] == str((now - timedelta(days=3)).date())
+        StoreDailyFigures(lambda: SqlAlchemyUnitOfWork(engine)).execute()
+        with SqlAlchemyUnitOfWork(engine) as uow:  # a list served today, after the store
+            uow.slates.add(replace_time(slate("r9", "u2", "content", ["course_sql_basic"]), now))
+            uow.commit()
+        stats = ComputeStats(lambda: SqlAlchemyUnitOfWork(engine), clock=lambda: now)
+        assert [d.recommendations for d in stats.global_stats(days=5).daily] == [1, 1, 1, 1, 2]
+    finally:
+        engine.dispose()
+
+
+def replace_time(served, at):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(served, served_at=at)
+
+
+def test_a_budget_spent_leaves_the_oldest_days_for_the_next_cycle(engine):
+    days = to_store(engine)
+    ticks = iter([0.0, 0.0, 10.0])  # the start, then one day stored before the budget is out
+    stored = StoreDailyFigures(units(engine), budget_seconds=5, clock=lambda: next(ticks)).execute()
+    assert (stored.days, stored.left, to_store(engine)) == (1, len(days) - 1, days[1:])
+    assert figures(engine) == BEFORE
+
+
+def test_the_in_memory_store_counts_every_window_from_its_lists(uow_factory):
+    with uow_factory() as uow:
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            assert uow.stats.days_to_store() == []
+
+
+@pytest.mark.postgres
+def test_a_change_committed_while_a_day_is_stored_leaves_it_to_be_stored_again(postgres_url):
+    """The day's count of changes is read before its figures: a click committed in between is in
+    the figures or not, and the day reads as changed either way, so no window misses it."""
+    from sqlalchemy import event as sa_event
+
+    from adapters.sqlalchemy import daily_figures
+
+    engine = build_engine(postgres_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            uow.slates.add(slate("p1", "u2", "popularity", ["course_ml_basic"]))
+            uow.commit()
+        StoreDailyFigures(units(engine)).execute()
+        with engine.begin() as connection:  # the first click makes the day changed
+            connection.execute(
+                text(
+                    "INSERT INTO interactions (event_id, user_id, course_id, event_type, "
+                    "occurred_at, recommendation_id) VALUES "
+                    "('first', 'u2', 'course_ml_basic', 'view', :at, 'p1')"
+                ),
+                {"at": NOW},
+            )
+        clicked = []
+
+        def click_meanwhile(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+            if "daily_figure_changes" in statement and not clicked:
+                clicked.append(True)
+                with SqlAlchemyUnitOfWork(engine) as uow:
+                    late = event("u2", "course_ml_basic", "click", 60, recommendation_id="p1")
+                    uow.interactions.add_batch([late])
+                    uow.commit()
+
+        sa_event.listen(engine, "after_cursor_execute", click_meanwhile)
+        try:
+            with SqlAlchemyUnitOfWork(engine) as uow:
+                daily_figures.store(uow.connection, NOW.date())
+                uow.commit()
+        finally:
+            sa_event.remove(engine, "after_cursor_execute", click_meanwhile)
+        assert clicked
+        assert to_store(engine) == ["2026-11-01"]
+        assert figures(engine)[0][:4] == ("2026-11-01", 1, 1, 1)
+    finally:
+        engine.dispose()
+
+
+def test_a_trainer_stores_the_closed_days_after_its_fit_cycle_and_says_so(engine):
+    from application.trainer import Trainer
+    from tests.unit.test_trainer_beats import Fit
+    from tests.unit.test_trainer_outages import Jobs
+
+    said: list[str] = []
+    days = len(to_store(engine))
+    trainer = Trainer(
+        lambda: Fit([[]]),
+        Jobs,
+        fit_interval=0,
+        say=said.append,
+        store_figures=lambda: StoreDailyFigures(units(engine)),
+    )
+    trainer.run_once()
+    assert to_store(engine) == []
+    assert said == [f"stats: stored the figures of {days} days"]
