@@ -4,7 +4,6 @@ not stored or changed since counted from their lists and events."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Date, cast, delete, func, insert, literal, select, union_all
@@ -27,6 +26,7 @@ from application.ports import DailyStats
 #: write that saw its day as recent, and so counted nothing, has long been committed.
 STORED_FROM_DAYS_AGO = 3
 DAY = timedelta(days=1)
+FIGURES = ("strategy", "recommendations", "impressions", "clicks", "enrolls")
 
 
 def read(connection: Connection, since: datetime) -> list[DailyStats]:
@@ -110,17 +110,13 @@ def store(connection: Connection, day: date) -> None:
     rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
     connection.execute(delete(daily_figures).where(daily_figures.c.day == day))
     if rows:
-        stored = [{**asdict(row), "day": day} for row in rows]
-        connection.execute(insert(daily_figures), [_without_date(r) for r in stored])
+        figures = [{"day": day, **{f: getattr(r, f) for f in FIGURES}} for r in rows]
+        connection.execute(insert(daily_figures), figures)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     upsert = dialect.insert(daily_figures_counted).values(day=day, changes=changes or 0)
     connection.execute(
         upsert.on_conflict_do_update(index_elements=["day"], set_={"changes": changes or 0})
     )
-
-
-def _without_date(row: dict) -> dict:  # type: ignore[type-arg]
-    return {k: v for k, v in row.items() if k != "date"}
 
 
 def _today(connection: Connection) -> date:
