@@ -46,8 +46,8 @@ from application.use_cases.log_interactions import LogInteractions
 from application.use_cases.rebuild_index import RebuildIndex
 from application.use_cases.recommend_home import RecommendHome
 from application.use_cases.roll_back_model import ReleaseModel, RollBackModel
-from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.store_daily_figures import StoreDailyFigures
+from application.use_cases.train_two_tower import TrainTwoTower
 from application.use_cases.update_bandit import UpdateBandit
 from application.use_cases.upsert_courses import UpsertCourses
 from domain.bandit import make_policy
