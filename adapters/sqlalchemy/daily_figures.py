@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, Date, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited, utc_day
@@ -108,6 +120,10 @@ def store(connection: Connection, day: date) -> None:
     ).scalar()
     start = _midnight(day)
     rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
+    if any(r.date != str(day) for r in rows):
+        # a time SQLite holds with an offset ('... 23:30:00-02:00', SQL by hand) is another UTC
+        # day than its text: the day stays counted from events rather than stored as another's
+        return
     connection.execute(delete(daily_figures).where(daily_figures.c.day == day))
     if rows:
         figures = [{"day": day, **{f: getattr(r, f) for f in FIGURES}} for r in rows]
@@ -126,12 +142,24 @@ def _today(connection: Connection) -> date:
     return date.fromisoformat(connection.execute(select(func.date("now"))).scalar_one())
 
 
+def _bound(connection: Connection, moment: datetime):  # type: ignore[no-untyped-def]
+    """A window's end as the database compares it. SQLite compares the text: a midnight is
+    '2026-11-02', as SQL by hand writes that day's first moment ('2026-11-02' or
+    '2026-11-02 00:00:00', before the '2026-11-02 00:00:00.000000' this service writes), so
+    every text of a day is within its day's range, and a day's stored figures are its own."""
+    moment = utc(moment)
+    if connection.dialect.name == "sqlite" and moment == _midnight(moment.date()):
+        return literal(moment.date().isoformat(), String)
+    return literal(moment, DateTime(timezone=True))
+
+
 def counted(connection: Connection, since: datetime, until: datetime | None = None):  # type: ignore[no-untyped-def]
     """The statement counting, per UTC day and strategy, the lists served from `since` (until
     `until`, if given) that showed something, their impressions, and how many of those were
     clicked and enrolled in, whenever."""
     served_at, list_time = slates.c.served_at, interactions.c.list_served_at
-    window = [served_at >= utc(since)] + ([served_at < utc(until)] if until else [])
+    since, until = _bound(connection, since), until and _bound(connection, until)
+    window = [served_at >= since] + ([served_at < until] if until is not None else [])
     day_served = utc_day(connection, served_at)
     served = (
         select(
@@ -150,7 +178,7 @@ def counted(connection: Connection, since: datetime, until: datetime | None = No
     # ix_interactions_credited_by_list_time, however long the history before it (the lists' own
     # served_at, the same time, is not asked again: PostgreSQL took the two for independent,
     # expected one row, and looked each event's list up even for a year)
-    in_window = [list_time >= utc(since)] + ([list_time < utc(until)] if until else [])
+    in_window = [list_time >= since] + ([list_time < until] if until is not None else [])
     earned = credited().where(*in_window).subquery()
     day_credited = utc_day(connection, earned.c.served_at)
     acted = select(

@@ -232,3 +232,38 @@ def test_a_trainer_stores_the_closed_days_after_its_fit_cycle_and_says_so(engine
     trainer.run_once()
     assert to_store(engine) == []
     assert said == [f"stats: stored the figures of {days} days"]
+
+
+def counted_from_events(engine) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    """The reference: the same window's figures counted from every list and event."""
+    from adapters.sqlalchemy import daily_figures
+
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.connect() as connection:
+        rows = connection.execute(daily_figures.counted(connection, since)).all()
+    totals: dict[str, list[int]] = {}
+    for day, _strategy, *counts in rows:
+        day_totals = totals.setdefault(str(day), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            day_totals[i] += int(value)
+    return [(day, *t) for day, t in sorted(totals.items())]
+
+
+def test_lists_written_by_hand_at_midnight_count_on_their_day_once_stored(engine):
+    """SQL by hand writes a time as '2026-11-02' or '2026-11-02 00:00:00' (SQLite keeps the
+    text as given, and it sorts before the '2026-11-02 00:00:00.000000' this service writes):
+    such a list still counts on its own day, and the trainer stores every day."""
+    with engine.begin() as connection:
+        for rid, at in (("m1", "2026-11-02"), ("m2", "2026-11-02 00:00:00")):
+            connection.execute(
+                text(
+                    "INSERT INTO slates (recommendation_id, user_id, strategy, served_at, "
+                    "impressions) VALUES (:rid, 'u3', 'content', :at, 1)"
+                ),
+                {"rid": rid, "at": at},
+            )
+    reference = counted_from_events(engine)
+    assert reference[1] == ("2026-11-02", 3, 3, 0, 0)
+    stored = StoreDailyFigures(units(engine)).execute()
+    assert (stored.left, to_store(engine)) == (0, [])
+    assert figures(engine) == reference
