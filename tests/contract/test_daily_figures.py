@@ -267,3 +267,19 @@ def test_lists_written_by_hand_at_midnight_count_on_their_day_once_stored(engine
     stored = StoreDailyFigures(units(engine)).execute()
     assert (stored.left, to_store(engine)) == (0, [])
     assert figures(engine) == reference
+
+
+def test_a_list_written_by_hand_with_an_offset_counts_on_its_utc_day(engine):
+    """'2026-11-01 23:30:00-02:00' is 2026-11-02 in UTC, though SQLite's text says the 1st: the
+    trainer's store does not fail on it, and the window counts it on the 2nd."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO slates (recommendation_id, user_id, strategy, served_at, "
+                "impressions) VALUES ('o1', 'u3', 'content', '2026-11-01 23:30:00-02:00', 1)"
+            )
+        )
+    reference = counted_from_events(engine)
+    assert reference[1] == ("2026-11-02", 2, 2, 0, 0)
+    StoreDailyFigures(units(engine)).execute()
+    assert figures(engine) == reference
