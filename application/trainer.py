@@ -142,12 +142,25 @@ class Trainer:
         if self.update_bandit is not None:
             fitted = [*fitted, *self._credit_bandit()]
         if self.store_figures is not None:
-            stored = self.store_figures().execute()
-            if stored.days:
-                left = f" ({stored.left} left for the next cycles)" if stored.left else ""
-                self.say(f"stats: stored the figures of {stored.days} days{left}")
+            self._store_figures()
         self._beat(summary(fitted))
         return fitted
+
+    def _store_figures(self) -> None:
+        """Closed days' stats figures: a saving for the windows, which count from events any
+        day not stored, so a store that fails (the database busy, a day it cannot store) is
+        said and tried again next cycle, and the cycle's fits stand."""
+        try:
+            stored = self.store_figures().execute()  # type: ignore[misc]
+        except Exception as error:  # noqa: BLE001
+            log.warning("stats figures not stored", exc_info=True)
+            self.say(
+                f"stats: the closed days' figures were not stored ({type(error).__name__}: {error})"
+            )
+            return
+        if stored.days:
+            left = f" ({stored.left} left for the next cycles)" if stored.left else ""
+            self.say(f"stats: stored the figures of {stored.days} days{left}")
 
     def _fitting(self) -> None:
         """Seen as fitting while a cycle fits (a long one read as the cycle before, its seen_at

@@ -283,3 +283,22 @@ def test_a_list_written_by_hand_with_an_offset_counts_on_its_utc_day(engine):
     assert reference[1] == ("2026-11-02", 2, 2, 0, 0)
     StoreDailyFigures(units(engine)).execute()
     assert figures(engine) == reference
+
+
+def test_a_store_that_fails_leaves_the_fit_cycle_done_and_says_so(engine):
+    """Storing is a saving, not the cycle's work: a store that fails (the database busy, a
+    day it cannot store) leaves the windows counting from events, and the cycle's fits stand."""
+    from application.trainer import Trainer
+    from tests.unit.test_trainer_beats import Fit
+    from tests.unit.test_trainer_outages import Jobs
+
+    class Failing:
+        def execute(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("duplicate key")
+
+    said: list[str] = []
+    trainer = Trainer(
+        lambda: Fit([[]]), Jobs, fit_interval=0, say=said.append, store_figures=Failing
+    )
+    assert trainer.run_once() == []
+    assert said == ["stats: the closed days' figures were not stored (RuntimeError: duplicate key)"]
