@@ -65,12 +65,13 @@ def _midnight(day: date) -> datetime:
 def _stored(connection: Connection, first: date) -> dict[date, list[DailyStats]]:
     """The days from `first` on stored with the count of changes they still have: each with its
     rows (none for a day without lists)."""
-    changes = func.coalesce(daily_figure_changes.c.changes, 0)
+    per_day = _changes().where(daily_figure_changes.c.day >= first).subquery()
+    changes = func.coalesce(per_day.c.changes, 0)
     query = (
         select(daily_figures_counted.c.day, *daily_figures.c[1:])
         .select_from(
             daily_figures_counted.outerjoin(
-                daily_figure_changes, daily_figure_changes.c.day == daily_figures_counted.c.day
+                per_day, per_day.c.day == daily_figures_counted.c.day
             ).outerjoin(daily_figures, daily_figures.c.day == daily_figures_counted.c.day)
         )
         .where(daily_figures_counted.c.day >= first, daily_figures_counted.c.changes == changes)
@@ -81,6 +82,13 @@ def _stored(connection: Connection, first: date) -> dict[date, list[DailyStats]]
         if strategy is not None:
             rows.append(_figures(day, strategy, *counts))
     return stored
+
+
+def _changes():  # type: ignore[no-untyped-def]
+    """Each day's count of changes: the sum of its rows (one a write, or a store's sum)."""
+    return select(
+        daily_figure_changes.c.day, func.sum(daily_figure_changes.c.changes).label("changes")
+    ).group_by(daily_figure_changes.c.day)
 
 
 def _not_stored(since: datetime, stored: list[date]) -> Iterator[tuple[datetime, datetime | None]]:
@@ -101,7 +109,7 @@ def days_to_store(connection: Connection) -> list[date]:
     last = _today(connection) - STORED_FROM_DAYS_AGO * DAY
     first_list = connection.execute(select(func.min(slates.c.served_at))).scalar()
     counted_days = dict(connection.execute(select(daily_figures_counted)).all())
-    changes = dict(connection.execute(select(daily_figure_changes)).all())
+    changes = {d: int(n) for d, n in connection.execute(_changes())}
     wanted = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
     day = utc(first_list).date() if first_list is not None else last + DAY
     while day <= last:
@@ -115,9 +123,15 @@ def store(connection: Connection, day: date) -> None:
     """Count `day`'s figures from its lists and events and store them with the day's count of
     changes, read before them: a change committed in between is in the figures or not, and the
     day reads as changed either way (counted again later)."""
-    changes = connection.execute(
-        select(daily_figure_changes.c.changes).where(daily_figure_changes.c.day == day)
-    ).scalar()
+    # the day's rows summed into one, in one statement (writers only add rows: none waits)
+    gone = connection.execute(
+        delete(daily_figure_changes)
+        .where(daily_figure_changes.c.day == day)
+        .returning(daily_figure_changes.c.changes)
+    )
+    changes = sum(n for (n,) in gone)
+    if changes:
+        connection.execute(insert(daily_figure_changes).values(day=day, changes=changes))
     start = _midnight(day)
     rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
     if any(r.date != str(day) for r in rows):
@@ -129,9 +143,9 @@ def store(connection: Connection, day: date) -> None:
         figures = [{"day": day, **{f: getattr(r, f) for f in FIGURES}} for r in rows]
         connection.execute(insert(daily_figures), figures)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(daily_figures_counted).values(day=day, changes=changes or 0)
+    upsert = dialect.insert(daily_figures_counted).values(day=day, changes=changes)
     connection.execute(
-        upsert.on_conflict_do_update(index_elements=["day"], set_={"changes": changes or 0})
+        upsert.on_conflict_do_update(index_elements=["day"], set_={"changes": changes})
     )
 
 

@@ -118,8 +118,10 @@ slates = Table(
 # Each closed day's figures, counted once by the trainer, so a stats window reads days rather
 # than events (migration 0013): per UTC day and strategy, that day's lists and impressions and the
 # clicks and enrolments they earned. They are read for a day only while daily_figures_counted
-# holds the count of changes daily_figure_changes holds (triggers count each write to a list or
-# credited event of a day at least two days old): a day changed since is counted from events.
+# holds the count of changes daily_figure_changes holds (triggers add a row for each write to a
+# list or credited event of a day at least two days old): a day changed since is counted from
+# events. Rows are added, never updated, so writers to the same days never wait on each other
+# (one counter per day made concurrent late clicks wait, and deadlock); a store sums a day's.
 daily_figures = Table(
     "daily_figures",
     metadata,
@@ -139,8 +141,9 @@ daily_figures_counted = Table(
 daily_figure_changes = Table(
     "daily_figure_changes",
     metadata,
-    Column("day", Date, primary_key=True),
+    Column("day", Date, nullable=False),
     Column("changes", BigInteger, nullable=False),
+    Index("ix_daily_figure_changes_day", "day"),
 )
 
 slate_items = Table(

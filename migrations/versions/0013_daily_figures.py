@@ -8,8 +8,9 @@ counts from the events only the days not stored or changed since.
 
 A day is changed by its lists (slates) and the events credited to them: an event clicked days
 after its list, an erasure, a credit repaired. Triggers count every such write to a day at least
-two UTC days old in daily_figure_changes (whoever writes: this version, the previous one during a
-rolling upgrade, SQL by hand); daily_figures_counted holds that count as it was when the day's
+two UTC days old (whoever writes: this version, the previous one during a rolling upgrade, SQL
+by hand) as rows of daily_figure_changes, added and never updated (so no
+writer waits on another's count); daily_figures_counted holds their sum as it was when the day's
 figures were stored. A day's stored figures are read only while the two agree. Days closer than
 that are never stored, so a write that saw its day as recent (no count) has been committed a day
 before its day can be stored.
@@ -39,13 +40,20 @@ def upgrade() -> None:
         sa.Column("enrolls", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("day", "strategy"),
     )
-    for name in ("daily_figures_counted", "daily_figure_changes"):
-        op.create_table(
-            name,
-            sa.Column("day", sa.Date(), nullable=False),
-            sa.Column("changes", sa.BigInteger(), nullable=False),
-            sa.PrimaryKeyConstraint("day"),
-        )
+    op.create_table(
+        "daily_figures_counted",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("changes", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
+    # a row per change, never a counter updated in place: two writers of late clicks on the
+    # same old days waited on each other's counters, and deadlocked taking them in other orders
+    op.create_table(
+        "daily_figure_changes",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("changes", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_daily_figure_changes_day", "daily_figure_changes", ["day"])
     if op.get_bind().dialect.name == "postgresql":
         _triggers_postgresql()
     else:
@@ -55,8 +63,7 @@ def upgrade() -> None:
 #: a write to a list's day, counted when the day is at least two UTC days old
 CHANGED_POSTGRESQL = (
     "IF {day} < (timezone('UTC', now()))::date - 1 THEN "
-    "INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1) "
-    "ON CONFLICT (day) DO UPDATE SET changes = daily_figure_changes.changes + 1; END IF;"
+    "INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1); END IF;"
 )
 
 
@@ -95,8 +102,7 @@ def _triggers_postgresql() -> None:
 def _changed_sqlite(day: str) -> str:
     return (
         f"INSERT INTO daily_figure_changes (day, changes) SELECT d, 1 FROM (SELECT {day} AS d) "
-        "WHERE d < date('now', '-1 day') "
-        "ON CONFLICT (day) DO UPDATE SET changes = changes + 1;"
+        "WHERE d < date('now', '-1 day');"
     )
 
 
@@ -141,5 +147,6 @@ def downgrade() -> None:
     if postgresql:
         for table in ("slates", "interactions"):
             op.execute(f"DROP FUNCTION {table}_change_a_day()")
+    op.drop_index("ix_daily_figure_changes_day", table_name="daily_figure_changes")
     for name in ("daily_figure_changes", "daily_figures_counted", "daily_figures"):
         op.drop_table(name)

@@ -302,3 +302,71 @@ def test_a_store_that_fails_leaves_the_fit_cycle_done_and_says_so(engine):
     )
     assert trainer.run_once() == []
     assert said == ["stats: the closed days' figures were not stored (RuntimeError: duplicate key)"]
+
+
+@pytest.mark.postgres
+def test_concurrent_batches_of_late_clicks_on_the_same_old_days_are_all_stored(postgres_url):
+    """Two clients send late clicks on lists of the same two old days, in opposite orders: both
+    batches are stored (counting them as changes to their days must not make them wait on each
+    other, nor deadlock, which failed one of them)."""
+    import threading
+
+    engine = build_engine(postgres_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            for user in ("u1", "u2"):
+                for day in (0, 1):
+                    uow.slates.add(
+                        slate(f"{user}-{day}", user, "content", ["course_ml_basic"], day)
+                    )
+            uow.commit()
+        with engine.begin() as connection:  # each event a moment apart, so the two interleave
+            connection.execute(
+                text(
+                    "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER interactions_zz_pause AFTER INSERT ON interactions "
+                    "FOR EACH ROW EXECUTE FUNCTION test_pause()"
+                )
+            )
+        failed: list[str] = []
+
+        def send(user: str, days: tuple[int, int]) -> None:
+            try:
+                with SqlAlchemyUnitOfWork(engine) as uow:
+                    uow.interactions.add_batch(
+                        [
+                            event(
+                                user,
+                                "course_ml_basic",
+                                kind,
+                                30_000,
+                                recommendation_id=f"{user}-{d}",
+                            )
+                            for kind, d in zip(("click", "enroll"), days, strict=True)
+                        ]
+                    )
+                    uow.commit()
+            except Exception as error:  # noqa: BLE001
+                failed.append(f"{type(error).__name__}: {error}")
+
+        senders = [
+            threading.Thread(target=send, args=("u1", (0, 1))),
+            threading.Thread(target=send, args=("u2", (1, 0))),
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        assert failed == []
+        assert [day[3] for day in figures(engine)] == [2, 2]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER IF EXISTS interactions_zz_pause ON interactions"))
+            connection.execute(text("DROP FUNCTION IF EXISTS test_pause()"))
+        engine.dispose()
