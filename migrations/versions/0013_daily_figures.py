@@ -6,14 +6,16 @@ timeout (3 s) is reached at a few thousand lists a day (docs/benchmarks.md). The
 stores each closed day's figures (daily_figures: per day and strategy); a window reads those and
 counts from the events only the days not stored or changed since.
 
-A day is changed by its lists (slates) and the events credited to them: an event clicked days
-after its list, an erasure, a credit repaired. Triggers count every such write to a day at least
-two UTC days old (whoever writes: this version, the previous one during a rolling upgrade, SQL
-by hand) as rows of daily_figure_changes, added and never updated (so no
-writer waits on another's count); daily_figures_counted holds their sum as it was when the day's
-figures were stored. A day's stored figures are read only while the two agree. Days closer than
-that are never stored, so a write that saw its day as recent (no count) has been committed a day
-before its day can be stored.
+A day is changed by its lists (slates), the courses they showed (slate_items: credit counts only
+for those) and the events credited to them: an event clicked days after its list, an erasure, a
+credit repaired. Triggers count every such write to a day at least two UTC days old (whoever
+writes: this version, the previous one during a rolling upgrade, SQL by hand) as rows of
+daily_figure_changes, added and never updated (so no writer waits on another's count);
+daily_figures_counted holds their sum as it was when the day's figures were stored. A day's
+stored figures are read only while the two agree. Days closer than that are never stored, so a
+write that saw its day as recent (no count) has been committed a day before its day can be
+stored. A course added to a list's courses is not counted (every list served adds its own, with
+the list: counted as the list's).
 
 Revision ID: 0013
 Revises: 0012
@@ -66,6 +68,9 @@ CHANGED_POSTGRESQL = (
     "INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1); END IF;"
 )
 
+#: the time of a list's course's list (none once the list is deleted: counted as the list's)
+SERVED = "(SELECT served_at FROM slates WHERE slates.recommendation_id = {row}.recommendation_id)"
+
 
 def _triggers_postgresql() -> None:
     for table, column in (("slates", "served_at"), ("interactions", "list_served_at")):
@@ -97,6 +102,21 @@ def _triggers_postgresql() -> None:
             + (f"WHEN ({when}) " if when else "")
             + f"EXECUTE FUNCTION {table}_change_a_day()"
         )
+    # a list's courses: credit counts only for one it showed (inserts are the lists' own, with
+    # them: counted as the list's, and kept off the path of every list served)
+    old_day, new_day = (f"(timezone('UTC', {SERVED.format(row=r)}))::date" for r in ("OLD", "NEW"))
+    op.execute(
+        "CREATE OR REPLACE FUNCTION slate_items_change_a_day() RETURNS trigger "
+        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
+        f"IF {old_day} IS NOT NULL THEN {CHANGED_POSTGRESQL.format(day=old_day)} END IF; "
+        f"IF TG_OP = 'UPDATE' AND {new_day} IS NOT NULL THEN "
+        f"{CHANGED_POSTGRESQL.format(day=new_day)} END IF; "
+        "RETURN NULL; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER slate_items_change_a_day AFTER UPDATE OR DELETE ON slate_items "
+        "FOR EACH ROW EXECUTE FUNCTION slate_items_change_a_day()"
+    )
 
 
 def _changed_sqlite(day: str) -> str:
@@ -111,6 +131,7 @@ def _triggers_sqlite() -> None:
     # must create them again. Events get list_served_at from 0012's triggers by an UPDATE.
     old_list, new_list = (f"strftime('%Y-%m-%d', {r}.list_served_at)" for r in ("OLD", "NEW"))
     old_slate, new_slate = (f"strftime('%Y-%m-%d', {r}.served_at)" for r in ("OLD", "NEW"))
+    old_item, new_item = (f"strftime('%Y-%m-%d', {SERVED.format(row=r)})" for r in ("OLD", "NEW"))
     for name, event, body in (
         ("slates_insert", "INSERT ON slates", _changed_sqlite(new_slate)),
         ("slates_delete", "DELETE ON slates", _changed_sqlite(old_slate)),
@@ -130,6 +151,16 @@ def _triggers_sqlite() -> None:
             "WHEN OLD.list_served_at IS NOT NULL OR NEW.list_served_at IS NOT NULL",
             _changed_sqlite(old_list) + _changed_sqlite(new_list),
         ),
+        (
+            "slate_items_delete",
+            "DELETE ON slate_items",
+            _changed_sqlite(old_item),
+        ),
+        (
+            "slate_items_update",
+            "UPDATE ON slate_items",
+            _changed_sqlite(old_item) + _changed_sqlite(new_item),
+        ),
     ):
         op.execute(f"CREATE TRIGGER {name}_change_a_day AFTER {event} BEGIN {body} END")
 
@@ -145,8 +176,12 @@ def downgrade() -> None:
         table = name.split("_")[0]
         op.execute(f"DROP TRIGGER {name}_change_a_day" + (f" ON {table}" if postgresql else ""))
     if postgresql:
-        for table in ("slates", "interactions"):
+        op.execute("DROP TRIGGER slate_items_change_a_day ON slate_items")
+        for table in ("slates", "interactions", "slate_items"):
             op.execute(f"DROP FUNCTION {table}_change_a_day()")
+    else:
+        for name in ("slate_items_delete", "slate_items_update"):
+            op.execute(f"DROP TRIGGER {name}_change_a_day")
     op.drop_index("ix_daily_figure_changes_day", table_name="daily_figure_changes")
     for name in ("daily_figure_changes", "daily_figures_counted", "daily_figures"):
         op.drop_table(name)

@@ -371,3 +371,18 @@ def test_concurrent_batches_of_late_clicks_on_the_same_old_days_are_all_stored(p
             connection.execute(text("DROP TRIGGER IF EXISTS interactions_zz_pause ON interactions"))
             connection.execute(text("DROP FUNCTION IF EXISTS test_pause()"))
         engine.dispose()
+
+
+def test_a_course_taken_off_a_stored_days_list_by_hand_takes_its_click_with_it(engine):
+    """Credit counts only for a course the list showed: SQL by hand deleting a shown course
+    from an old list (a course purged, say) takes the click on it out of the window at once."""
+    StoreDailyFigures(units(engine)).execute()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "DELETE FROM slate_items WHERE recommendation_id = 'c1' "
+                "AND course_id = 'course_sql_basic'"
+            )
+        )
+    assert counted_from_events(engine)[0] == ("2026-11-01", 2, 4, 0, 0)
+    assert figures(engine) == counted_from_events(engine)
