@@ -62,61 +62,70 @@ def upgrade() -> None:
         _triggers_sqlite()
 
 
-#: a write to a list's day, counted when the day is at least two UTC days old
+#: a list or a credited event written: its day, counted when at least two UTC days old
 CHANGED_POSTGRESQL = (
     "IF {day} < (timezone('UTC', now()))::date - 1 THEN "
     "INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1); END IF;"
 )
 
-#: the time of a list's course's list (none once the list is deleted: counted as the list's)
-SERVED = "(SELECT served_at FROM slates WHERE slates.recommendation_id = {row}.recommendation_id)"
+#: the rows a statement updated or deleted: their days (`days`, of the transition tables `gone`
+#: and, for an update, `came`), each counted once a row, by one insert a day
+CHANGED_ROWS = (
+    "INSERT INTO daily_figure_changes (day, changes) SELECT d, count(*) FROM ({days}) AS x "
+    "WHERE d < (timezone('UTC', now()))::date - 1 GROUP BY d;"
+)
+
+#: the UTC day of each row of a transition table, by the table it was written to
+DAY_OF = {
+    "slates": "SELECT (timezone('UTC', served_at))::date AS d FROM {rows}",
+    # credited events alone (list_served_at is set by 0012's BEFORE triggers)
+    "interactions": "SELECT (timezone('UTC', list_served_at))::date AS d FROM {rows}",
+    # a list's courses: credit counts only for one it showed (none once the list is deleted
+    # too: counted as the list's). Inserts are not counted: every list served adds its own,
+    # with the list, counted as the list's.
+    "slate_items": "SELECT (timezone('UTC', s.served_at))::date AS d FROM {rows} "
+    "JOIN slates s ON s.recommendation_id = {rows}.recommendation_id",
+}
+
+#: the schema's search_path of now (the tables'), whatever a writer's session sets
+FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
+    "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN {body} RETURN NULL; END $$"
+)
 
 
 def _triggers_postgresql() -> None:
-    for table, column in (("slates", "served_at"), ("interactions", "list_served_at")):
-        old, new = (f"(timezone('UTC', {row}.{column}))::date" for row in ("OLD", "NEW"))
-        # the schema's search_path of now (the tables'), whatever a writer's session sets
-        op.execute(
-            f"CREATE OR REPLACE FUNCTION {table}_change_a_day() RETURNS trigger "
-            "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
-            f"IF TG_OP <> 'INSERT' AND OLD.{column} IS NOT NULL THEN "
-            f"{CHANGED_POSTGRESQL.format(day=old)} END IF; "
-            f"IF TG_OP <> 'DELETE' AND NEW.{column} IS NOT NULL THEN "
-            f"{CHANGED_POSTGRESQL.format(day=new)} END IF; "
-            "RETURN NULL; END $$"
-        )
-    # interactions: credited events alone (list_served_at is set by 0012's BEFORE triggers)
-    for name, event, when in (
-        ("slates", "INSERT OR UPDATE OR DELETE ON slates", ""),
-        ("interactions_insert", "INSERT ON interactions", "NEW.list_served_at IS NOT NULL"),
-        ("interactions_delete", "DELETE ON interactions", "OLD.list_served_at IS NOT NULL"),
-        (
-            "interactions_update",
-            "UPDATE ON interactions",
-            "OLD.list_served_at IS NOT NULL OR NEW.list_served_at IS NOT NULL",
-        ),
+    # Inserts a row at a time: a list served or an event logged is one row, whose day is today
+    # (a comparison, no more). Updates and deletes a statement at a time: an erasure or a credit
+    # repaired writes thousands of rows of a few days, counted by a few inserts, not one a row.
+    for table, column, when in (
+        ("slates", "served_at", ""),
+        ("interactions", "list_served_at", "WHEN (NEW.list_served_at IS NOT NULL) "),
     ):
-        table = name.split("_")[0]
+        day = f"(timezone('UTC', NEW.{column}))::date"
         op.execute(
-            f"CREATE TRIGGER {name}_change_a_day AFTER {event} FOR EACH ROW "
-            + (f"WHEN ({when}) " if when else "")
-            + f"EXECUTE FUNCTION {table}_change_a_day()"
+            FUNCTION.format(name=f"{table}_insert_a_day", body=CHANGED_POSTGRESQL.format(day=day))
         )
-    # a list's courses: credit counts only for one it showed (inserts are the lists' own, with
-    # them: counted as the list's, and kept off the path of every list served)
-    old_day, new_day = (f"(timezone('UTC', {SERVED.format(row=r)}))::date" for r in ("OLD", "NEW"))
-    op.execute(
-        "CREATE OR REPLACE FUNCTION slate_items_change_a_day() RETURNS trigger "
-        "LANGUAGE plpgsql SET search_path FROM CURRENT AS $$ BEGIN "
-        f"IF {old_day} IS NOT NULL THEN {CHANGED_POSTGRESQL.format(day=old_day)} END IF; "
-        f"IF TG_OP = 'UPDATE' AND {new_day} IS NOT NULL THEN "
-        f"{CHANGED_POSTGRESQL.format(day=new_day)} END IF; "
-        "RETURN NULL; END $$"
-    )
-    op.execute(
-        "CREATE TRIGGER slate_items_change_a_day AFTER UPDATE OR DELETE ON slate_items "
-        "FOR EACH ROW EXECUTE FUNCTION slate_items_change_a_day()"
-    )
+        op.execute(
+            f"CREATE TRIGGER {table}_insert_change_a_day AFTER INSERT ON {table} FOR EACH ROW "
+            f"{when}EXECUTE FUNCTION {table}_insert_a_day()"
+        )
+    for table, day_of in DAY_OF.items():
+        gone, came = (day_of.format(rows=rows) for rows in ("gone", "came"))
+        body = (
+            f"IF TG_OP = 'UPDATE' THEN {CHANGED_ROWS.format(days=f'{gone} UNION ALL {came}')} "
+            f"ELSE {CHANGED_ROWS.format(days=gone)} END IF;"
+        )
+        op.execute(FUNCTION.format(name=f"{table}_changed_days", body=body))
+        for event, tables in (
+            ("DELETE", "OLD TABLE AS gone"),
+            ("UPDATE", "OLD TABLE AS gone NEW TABLE AS came"),
+        ):
+            op.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_change_a_day AFTER {event} ON {table} "
+                f"REFERENCING {tables} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {table}_changed_days()"
+            )
 
 
 def _changed_sqlite(day: str) -> str:
@@ -131,7 +140,9 @@ def _triggers_sqlite() -> None:
     # must create them again. Events get list_served_at from 0012's triggers by an UPDATE.
     old_list, new_list = (f"strftime('%Y-%m-%d', {r}.list_served_at)" for r in ("OLD", "NEW"))
     old_slate, new_slate = (f"strftime('%Y-%m-%d', {r}.served_at)" for r in ("OLD", "NEW"))
-    old_item, new_item = (f"strftime('%Y-%m-%d', {SERVED.format(row=r)})" for r in ("OLD", "NEW"))
+    # a list's courses: their list's day (none once the list is deleted: counted as the list's)
+    served = "(SELECT served_at FROM slates WHERE slates.recommendation_id = {}.recommendation_id)"
+    old_item, new_item = (f"strftime('%Y-%m-%d', {served.format(r)})" for r in ("OLD", "NEW"))
     for name, event, body in (
         ("slates_insert", "INSERT ON slates", _changed_sqlite(new_slate)),
         ("slates_delete", "DELETE ON slates", _changed_sqlite(old_slate)),
@@ -166,22 +177,22 @@ def _triggers_sqlite() -> None:
 
 
 def downgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        names = ["slates", "interactions_insert", "interactions_delete", "interactions_update"]
+    if op.get_bind().dialect.name == "postgresql":
+        for table in ("slates", "interactions"):
+            op.execute(f"DROP TRIGGER {table}_insert_change_a_day ON {table}")
+            op.execute(f"DROP FUNCTION {table}_insert_a_day()")
+        for table in DAY_OF:
+            for event in ("delete", "update"):
+                op.execute(f"DROP TRIGGER {table}_{event}_change_a_day ON {table}")
+            op.execute(f"DROP FUNCTION {table}_changed_days()")
     else:
-        names = ["slates_insert", "slates_delete", "slates_update"]
-        names += ["interactions_delete", "interactions_update"]
-    for name in names:
-        table = name.split("_")[0]
-        op.execute(f"DROP TRIGGER {name}_change_a_day" + (f" ON {table}" if postgresql else ""))
-    if postgresql:
-        op.execute("DROP TRIGGER slate_items_change_a_day ON slate_items")
-        for table in ("slates", "interactions", "slate_items"):
-            op.execute(f"DROP FUNCTION {table}_change_a_day()")
-    else:
-        for name in ("slate_items_delete", "slate_items_update"):
-            op.execute(f"DROP TRIGGER {name}_change_a_day")
+        for table, events in (
+            ("slates", ("insert", "delete", "update")),
+            ("interactions", ("delete", "update")),
+            ("slate_items", ("delete", "update")),
+        ):
+            for event in events:
+                op.execute(f"DROP TRIGGER {table}_{event}_change_a_day")
     op.drop_index("ix_daily_figure_changes_day", table_name="daily_figure_changes")
     for name in ("daily_figure_changes", "daily_figures_counted", "daily_figures"):
         op.drop_table(name)
