@@ -97,7 +97,7 @@ def writes(dsn: str, runs: int) -> None:
 
         def toggled(on: bool) -> None:
             mode = "ENABLE" if on else "DISABLE"
-            conn.execute(f"ALTER TABLE slates {mode} TRIGGER slates_change_a_day")
+            conn.execute(f"ALTER TABLE slates {mode} TRIGGER slates_insert_change_a_day")
             conn.execute(
                 f"ALTER TABLE interactions {mode} TRIGGER interactions_insert_change_a_day"
             )
