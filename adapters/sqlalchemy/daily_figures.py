@@ -172,8 +172,8 @@ def counted(connection: Connection, since: datetime, until: datetime | None = No
     `until`, if given) that showed something, their impressions, and how many of those were
     clicked and enrolled in, whenever."""
     served_at, list_time = slates.c.served_at, interactions.c.list_served_at
-    since, until = _bound(connection, since), until and _bound(connection, until)
-    window = [served_at >= since] + ([served_at < until] if until is not None else [])
+    low, high = _bound(connection, since), until and _bound(connection, until)
+    window = [served_at >= low] + ([served_at < high] if high is not None else [])
     day_served = utc_day(connection, served_at)
     served = (
         select(
@@ -192,7 +192,7 @@ def counted(connection: Connection, since: datetime, until: datetime | None = No
     # ix_interactions_credited_by_list_time, however long the history before it (the lists' own
     # served_at, the same time, is not asked again: PostgreSQL took the two for independent,
     # expected one row, and looked each event's list up even for a year)
-    in_window = [list_time >= since] + ([list_time < until] if until is not None else [])
+    in_window = [list_time >= low] + ([list_time < high] if high is not None else [])
     earned = credited().where(*in_window).subquery()
     day_credited = utc_day(connection, earned.c.served_at)
     acted = select(
