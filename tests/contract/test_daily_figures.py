@@ -386,3 +386,79 @@ def test_a_course_taken_off_a_stored_days_list_by_hand_takes_its_click_with_it(e
         )
     assert counted_from_events(engine)[0] == ("2026-11-01", 2, 4, 0, 0)
     assert figures(engine) == counted_from_events(engine)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_any_window_reads_what_counting_from_events_gives_whatever_is_stored(database_url, seed):
+    """Lists at any time of ten days (midnights too), some days stored, then late clicks and an
+    erasure: every window, from midnight or not, reads the figures counted from events."""
+    import random
+    from dataclasses import replace
+
+    from adapters.sqlalchemy import daily_figures
+
+    rnd, engine = random.Random(seed), build_engine(database_url)
+    courses = [c.course_id for c in CATALOG[:5]]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def moment() -> datetime:
+        minutes = rnd.choice([rnd.randrange(10 * 1440), 1440 * rnd.randrange(10)])
+        return start + timedelta(minutes=minutes)
+
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.courses.upsert(CATALOG)
+            for n in range(40):
+                user, shown = f"u{rnd.randrange(4)}", rnd.sample(courses, rnd.randrange(4))
+                served = replace(
+                    slate(f"s{n}", user, rnd.choice(["a", "b"]), shown), served_at=moment()
+                )
+                uow.slates.add(served)
+                clicked = [
+                    replace(
+                        event(user, c, rnd.choice(["click", "enroll"]), recommendation_id=f"s{n}"),
+                        occurred_at=served.served_at,
+                    )
+                    for c in shown[: rnd.randrange(3)]
+                ]
+                uow.interactions.add_batch(clicked)
+            uow.commit()
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            days = uow.stats.days_to_store()
+        for day in rnd.sample(days, len(days) * 2 // 3):
+            with SqlAlchemyUnitOfWork(engine) as uow:
+                uow.stats.store_day(day)
+                uow.commit()
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            for n in rnd.sample(range(40), 8):
+                served = uow.slates.get(f"s{n}")
+                if served is not None and served.items:
+                    late = event(
+                        served.user_id,
+                        served.items[-1].course_id,
+                        "enroll",
+                        50_000,
+                        recommendation_id=f"s{n}",
+                    )
+                    uow.interactions.add_batch([late])
+            uow.erasures.erase(UserId(f"u{rnd.randrange(4)}"))
+            uow.commit()
+        for since in [moment() - timedelta(days=1) for _ in range(5)]:
+            with engine.connect() as connection:
+                reference = connection.execute(daily_figures.counted(connection, since)).all()
+                read = daily_figures.read(connection, since)
+            assert summed((str(r[0]), r[1], *r[2:]) for r in reference) == summed(
+                (r.date, r.strategy, r.recommendations, r.impressions, r.clicks, r.enrolls)
+                for r in read
+            )
+    finally:
+        engine.dispose()
+
+
+def summed(rows) -> dict[tuple[str, str], list[int]]:  # type: ignore[no-untyped-def]
+    totals: dict[tuple[str, str], list[int]] = {}
+    for day, strategy, *counts in rows:
+        row = totals.setdefault((day, strategy), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            row[i] += int(value)
+    return totals
