@@ -14,8 +14,8 @@ daily_figure_changes, added and never updated (so no writer waits on another's c
 daily_figures_counted holds their sum as it was when the day's figures were stored. A day's
 stored figures are read only while the two agree. Days closer than that are never stored, so a
 write that saw its day as recent (no count) has been committed a day before its day can be
-stored. A course added to a list's courses is not counted (every list served adds its own, with
-the list: counted as the list's).
+stored. A TRUNCATE of any of them (by hand) leaves no day stored. A course added to a list's
+courses is not counted (every list served adds its own, with the list: counted as the list's).
 
 Revision ID: 0013
 Revises: 0012
@@ -126,6 +126,18 @@ def _triggers_postgresql() -> None:
                 f"REFERENCING {tables} FOR EACH STATEMENT "
                 f"EXECUTE FUNCTION {table}_changed_days()"
             )
+    # TRUNCATE (by hand: it fires no row's trigger) empties every day: none stays stored
+    op.execute(
+        FUNCTION.format(
+            name="daily_figures_emptied",
+            body="DELETE FROM daily_figures_counted; DELETE FROM daily_figures;",
+        )
+    )
+    for table in DAY_OF:
+        op.execute(
+            f"CREATE TRIGGER {table}_truncate_change_a_day AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION daily_figures_emptied()"
+        )
 
 
 def _changed_sqlite(day: str) -> str:
@@ -185,6 +197,8 @@ def downgrade() -> None:
             for event in ("delete", "update"):
                 op.execute(f"DROP TRIGGER {table}_{event}_change_a_day ON {table}")
             op.execute(f"DROP FUNCTION {table}_changed_days()")
+            op.execute(f"DROP TRIGGER {table}_truncate_change_a_day ON {table}")
+        op.execute("DROP FUNCTION daily_figures_emptied()")
     else:
         for table, events in (
             ("slates", ("insert", "delete", "update")),

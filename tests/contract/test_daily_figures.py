@@ -462,3 +462,16 @@ def summed(rows) -> dict[tuple[str, str], list[int]]:  # type: ignore[no-untyped
         for i, value in enumerate(counts):
             row[i] += int(value)
     return totals
+
+
+def test_lists_and_events_emptied_by_hand_leave_no_stored_figures(engine):
+    """An operator empties the lists and events by hand (TRUNCATE on PostgreSQL, which fires no
+    row's trigger; DELETE on SQLite): the stored days go with them."""
+    StoreDailyFigures(units(engine)).execute()
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("TRUNCATE interactions, slate_items, slates"))
+        else:
+            for table in ("interactions", "slate_items", "slates"):
+                connection.execute(text(f"DELETE FROM {table}"))
+    assert figures(engine) == []
