@@ -15,12 +15,13 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from application.manifests import model_of
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
@@ -175,7 +176,7 @@ class FilesystemArtifactStore(ArtifactStore):
 
     def _manifest(self, name: str, version: str) -> dict[str, Any]:
         try:
-            loaded = json.loads((self._versions_dir(name) / version / MANIFEST).read_text())
+            loaded = json.loads(_read(self._versions_dir(name) / version / MANIFEST))
         except (OSError, ValueError):
             return {}
         return loaded if isinstance(loaded, dict) else {}
@@ -222,9 +223,10 @@ class FilesystemArtifactStore(ArtifactStore):
         """None without a readable pointer: missing, or damaged (a directory, bytes that are not
         text), so workers fall back as with no version and the trainer publishes one."""
         try:
-            return (self.root / name / "current").read_text().strip() or None
+            version = _read(self.root / name / "current").decode().strip()
         except (OSError, UnicodeDecodeError):
             return None
+        return version if _plain(version) else None  # not a path out of versions/
 
     def current_age(self, name: str) -> timedelta | None:
         # Both times are the filesystem's (an NFS server's for every host): a file's mtime is
@@ -247,9 +249,11 @@ class FilesystemArtifactStore(ArtifactStore):
         return sorted((p.name for p in folder.iterdir() if p.is_dir()), reverse=True)
 
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
+        if not _plain(version):  # "../..", an absolute path: a folder outside the store
+            raise CorruptArtifact(f"{name}: {version!r} is no version name")
         folder = self._versions_dir(name) / version
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
+            manifest = json.loads(_read(folder / MANIFEST))
         except (OSError, ValueError) as error:
             raise CorruptArtifact(f"{name} {version}: unreadable manifest ({error})") from None
         if not _well_formed(manifest):
@@ -261,7 +265,9 @@ class FilesystemArtifactStore(ArtifactStore):
                 _check_size(folder, filename, expected, f"{name} {version}")
                 continue
             try:
-                data = (folder / filename).read_bytes()
+                data = _read(folder / filename)
+            except _NotRegular:
+                raise CorruptArtifact(f"{name} {version}: {filename} is no regular file") from None
             except OSError:
                 raise CorruptArtifact(f"{name} {version}: {filename} is missing") from None
             if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
@@ -286,6 +292,8 @@ class FilesystemArtifactStore(ArtifactStore):
                     raise CorruptArtifact(
                         f"{name} {version}: {filename} does not match its checksum"
                     )
+            except _NotRegular:
+                raise CorruptArtifact(f"{name} {version}: {filename} is no regular file") from None
             except OSError:
                 raise CorruptArtifact(f"{name} {version}: {filename} is missing") from None
             if seen[2] < settled:
@@ -319,7 +327,7 @@ def _stat(path: Path) -> tuple[int, int, int]:
 def _holds(path: Path, sha256: str | None) -> bool:
     """Whether the file's bytes have this digest (read in blocks: files run to gigabytes)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as file:
+    with _open_regular(path) as file:
         while block := file.read(1 << 20):
             digest.update(block)
     return digest.hexdigest() == sha256
@@ -339,5 +347,33 @@ def _check_size(folder: Path, filename: str, expected: Mapping[str, Any], what: 
 
 
 def _well_formed(manifest: Any) -> bool:
+    """Files listed with their sums, each a name inside the version's folder (a "../.." or an
+    absolute path would have a load read, and its message tell of, any file the process may)."""
     files = manifest.get("files", {}) if isinstance(manifest, dict) else None
-    return isinstance(files, dict) and all(isinstance(v, dict) for v in files.values())
+    return isinstance(files, dict) and all(
+        _plain(k) and isinstance(v, dict) for k, v in files.items()
+    )
+
+
+def _plain(name: str) -> bool:
+    """A name of one entry of its folder: no path that leads out of it."""
+    return name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+
+
+class _NotRegular(OSError):
+    """A device, FIFO or folder where a file was published."""
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """The file open for reading, if it is a regular one (a symlink to one too): /dev/zero
+    never ends, and a FIFO's open or read waits for a writer forever (O_NONBLOCK: not here)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise _NotRegular(f"{path} is no regular file")
+    return os.fdopen(descriptor, "rb")
+
+
+def _read(path: Path) -> bytes:
+    with _open_regular(path) as file:
+        return file.read()

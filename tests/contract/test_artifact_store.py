@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from datetime import datetime, timedelta
 
@@ -297,3 +299,69 @@ def test_a_damaged_copy_of_a_model_does_not_stand_for_it_when_versions_are_prune
     # the damaged copy goes once older than every version kept
     fourth = publish("model", {"f": b"\x04"}, {"trained_at": "2026-11-04T00:00:00"})
     assert store.versions("model") == [fourth, newest]
+
+
+def _planted_outside(tmp_path):  # type: ignore[no-untyped-def]
+    """A whole version, manifest and sums right, in a folder outside the store."""
+    outside = FilesystemArtifactStore(tmp_path / "elsewhere", keep=2)
+    version = outside.publish("model", {"f": b"planted"}, {})
+    return outside.root / "model" / "versions" / version
+
+
+def test_a_current_pointer_naming_a_folder_outside_the_versions_is_no_version(store, tmp_path):
+    """Workers would load whatever folder the pointer reaches (`../../..` or an absolute
+    path); such a pointer is damaged, as bytes that are not text are, and the trainer replaces
+    it."""
+    store.publish("model", {"f": b"good"}, {})
+    planted = _planted_outside(tmp_path)
+    for pointer in (f"../../{planted.relative_to(tmp_path)}", str(planted)):
+        (store.root / "model" / "current").write_text(pointer)
+        assert store.current_version("model") is None
+        with pytest.raises(CorruptArtifact, match="no version name"):
+            store.load("model", pointer)
+
+
+@pytest.mark.parametrize("filename", ["../../../secret", "/etc/hostname", "sub/f", ".."])
+def test_a_manifest_listing_a_file_outside_its_version_is_rejected_as_corrupt(
+    store, tmp_path, filename
+):
+    """Else a load reads (and a damage message tells of) any file the process may read."""
+    (tmp_path / "secret").write_text("secret")
+    version = store.publish("model", {"f": b"good"}, {})
+    manifest = tmp_path / "model" / "versions" / version / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"f":', json.dumps(filename) + ":"))
+    for only in (None, ()):
+        with pytest.raises(CorruptArtifact, match="manifest"):
+            store.load("model", version, only=only)
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "fifo"])
+def test_a_version_file_that_is_no_regular_file_is_rejected_not_read_forever(
+    store, tmp_path, special
+):
+    """A device never ends (a file linked to /dev/zero made a load run out of memory and a
+    verify hash forever) and a FIFO never answers (every load and verify hung): a published
+    file is a regular file, and anything else is damage, found without reading it. An empty
+    file, as a device's or a FIFO's size is 0 and passes the size check."""
+    version = store.publish("model", {"f": b""}, {})
+    path = tmp_path / "model" / "versions" / version / "f"
+    path.unlink()
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(special)
+    for check in (lambda: store.load("model", version), lambda: store.verify("model", version)):
+        raised: list[BaseException] = []
+        reader = threading.Thread(target=_raised_by, args=(check, raised), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive(), "the read of a FIFO never returned"
+        assert raised and isinstance(raised[0], CorruptArtifact), raised
+        assert "no regular file" in str(raised[0])
+
+
+def _raised_by(check, raised):  # type: ignore[no-untyped-def]
+    try:
+        check()
+    except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+        raised.append(error)
