@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
 
 import yaml
 from dotenv import dotenv_values
@@ -368,7 +368,15 @@ def masked_url(url: str) -> str:
     # error then echoes it); the user may be empty; libpq also takes one as a query parameter
     # (?password=..., and the client key's ?sslpassword=...)
     url = re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
-    return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
+    return re.sub(r"([?&])([^=&]*)=([^&]*)", _masked_parameter, url)
+
+
+def _masked_parameter(found: re.Match[str]) -> str:
+    """A query parameter, its value masked when it is a password (named as the driver reads
+    names: decoded, so pass%77ord is one too)."""
+    mark, name, value = found.groups()
+    secret = unquote_plus(name).lower() in ("password", "sslpassword")
+    return f"{mark}{name}={'***' if secret else value}"
 
 
 def validate(env: Mapping[str, str]) -> Settings:

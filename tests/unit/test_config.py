@@ -209,6 +209,14 @@ def test_a_password_given_as_a_query_parameter_is_masked():
     )
 
 
+def test_a_password_parameter_whose_name_is_percent_encoded_is_masked_too():
+    """The driver decodes parameter names as it does values: pass%77ord is its password."""
+    url = "postgresql+psycopg://app@db/lms?pass%77ord=hunter2&ssl%50ASSWORD=key2&sslmode=require"
+    shown = masked({"database_url": url, "admin_token": "", "xapi_secret": ""})
+    assert "hunter2" not in shown["database_url"] and "key2" not in shown["database_url"]
+    assert shown["database_url"].endswith("&sslmode=require")
+
+
 def test_a_database_url_the_driver_could_never_use_stops_the_service_at_start():
     import pytest
 
