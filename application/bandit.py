@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -45,17 +46,34 @@ class BanditState:
 
     @classmethod
     def from_json(cls, data: bytes) -> BanditState:
+        """The state `to_json` wrote; ValueError for anything else, so that the version before it
+        is read (a list, a null count or an infinite sum failed every request that chose)."""
         raw = json.loads(data)
-        when = raw.get("counted_until")
-        arms = {
-            name: ArmStats(
-                int(a["pulls"]),
-                float(a["reward_sum"]),
-                datetime.fromisoformat(a["last_update"]) if a.get("last_update") else None,
-            )
-            for name, a in raw.get("arms", {}).items()
-        }
-        return cls(arms, datetime.fromisoformat(when) if when else None)
+        arms = raw.get("arms", {}) if isinstance(raw, dict) else None
+        if not isinstance(arms, dict) or not all(isinstance(a, dict) for a in arms.values()):
+            raise ValueError("not a bandit state: expected {'arms': {strategy: {...}}}")
+        return cls(
+            {name: _arm(name, a) for name, a in arms.items()}, _moment(raw.get("counted_until"))
+        )
+
+
+def _arm(name: str, arm: dict[str, Any]) -> ArmStats:
+    pulls, rewards = arm.get("pulls"), arm.get("reward_sum")
+    if not isinstance(pulls, int) or isinstance(pulls, bool) or pulls < 0:
+        raise ValueError(f"arm {name}: pulls {pulls!r} is no count")
+    if not isinstance(rewards, int | float) or isinstance(rewards, bool):
+        raise ValueError(f"arm {name}: reward_sum {rewards!r} is no number")
+    if not math.isfinite(rewards):
+        raise ValueError(f"arm {name}: reward_sum {rewards!r} is no finite number")
+    return ArmStats(pulls, float(rewards), _moment(arm.get("last_update")))
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if not isinstance(value, str) or (moment := datetime.fromisoformat(value)).tzinfo is None:
+        raise ValueError(f"{value!r} is no time with its offset")
+    return moment
 
 
 class BanditService:

@@ -177,3 +177,31 @@ def test_auto_reads_the_shared_bandit_state_every_refresh_seconds_not_on_every_r
 
     worker.save(_favouring("popularity"), worker.current()[0])
     assert worker.choose(ARMS) == "popularity"
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        b"[]",
+        b'{"arms": []}',
+        b'{"arms": {"content": []}}',
+        b'{"arms": {"content": {"pulls": null, "reward_sum": 1}}}',
+        b'{"arms": {"content": {"pulls": 1e400, "reward_sum": 1}}}',
+        b'{"arms": {"content": {"pulls": 3, "reward_sum": 1, "last_update": 5}}}',
+        b'{"arms": {"content": {"pulls": -3, "reward_sum": 1}}}',
+        b'{"arms": {"content": {"pulls": 3, "reward_sum": NaN}}}',
+    ],
+)
+def test_a_published_state_of_the_wrong_shape_is_passed_over_for_the_one_before(
+    tmp_path, published
+):
+    """Whole on disk (its checksum holds) but not a state this version reads: every
+    strategy=auto request, the bandit's admin view and the dashboard were a 500 until the next
+    update, as a state cut short is not."""
+    store = FilesystemArtifactStore(tmp_path)
+    trainer = BanditService(make_policy("epsilon_greedy"), store, ARMS)
+    trainer.save(_favouring("content"), trainer.current()[0])
+    store.publish("bandit", {"bandit_state.json": published}, {})
+    worker = BanditService(make_policy("epsilon_greedy", epsilon=0.0), store, ARMS, seed=0)
+    assert {worker.choose(ARMS) for _ in range(20)} == {"content"}
+    assert worker.state() == _favouring("content")
