@@ -36,8 +36,11 @@ def csr_files(prefix: str, matrix: sparse.csr_matrix) -> dict[str, bytes]:
 
 
 def csr(files: Mapping[str, bytes], prefix: str) -> sparse.csr_matrix:
+    """The matrix, checked whole (ValueError otherwise): scipy builds one from its parts without
+    looking, and an entry past its end read memory outside it (a 500 on every request, or a
+    worker killed by SIGSEGV as it loaded). The check reads each entry once."""
     shape = tuple(int(n) for n in array(files, f"{prefix}.shape.npy"))
-    return sparse.csr_matrix(
+    matrix = sparse.csr_matrix(
         (
             array(files, f"{prefix}.data.npy"),
             array(files, f"{prefix}.indices.npy"),
@@ -45,6 +48,8 @@ def csr(files: Mapping[str, bytes], prefix: str) -> sparse.csr_matrix:
         ),
         shape=shape,
     )
+    matrix.check_format(full_check=True)
+    return matrix
 
 
 def block(matrix: sparse.csr_matrix, rows: Sequence[int], columns: Sequence[int]) -> np.ndarray:

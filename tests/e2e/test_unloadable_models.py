@@ -130,3 +130,43 @@ def test_the_trainer_reembedding_a_new_course_with_an_unloadable_version_says_so
     assert "two_tower: nothing published in " in result.output
     assert f"(failed: two_tower {bad} cannot be loaded (UnpicklingError: " in result.output
     assert result.output.endswith("Error: two_tower failed (see above)\n")
+
+
+def _entries_past_the_matrix(strategy: str, prefix: str):  # type: ignore[no-untyped-def]
+    """Each entry of a sparse matrix named a column past its last (checksums whole)."""
+
+    def crafted(files: dict[str, bytes]) -> dict[str, bytes]:
+        import numpy as np
+
+        indices = np.load(io.BytesIO(files[f"{prefix}.indices.npy"]), allow_pickle=False)
+        saved = io.BytesIO()
+        np.save(saved, np.full_like(indices, 2**31 - 1), allow_pickle=False)
+        return {**files, f"{prefix}.indices.npy": saved.getvalue()}
+
+    return crafted
+
+
+@pytest.mark.parametrize(("strategy", "prefix"), [("item_cf", "weights"), ("sequence", "weights")])
+def test_a_version_whose_sparse_matrix_points_past_its_end_is_rejected_not_served(
+    trained, strategy, prefix
+):
+    """scipy does not check such a matrix as it builds it: item_cf answered every learner 500,
+    and a TF-IDF matrix of content so made brought every web worker down (SIGSEGV) as it
+    loaded, again at each restart."""
+    app, _, _ = trained
+    client = app.test_client()
+    url = f"/api/v1/recommendations/home?user_id=user1&strategy={strategy}&k=3"
+    store = app.container.artifact_store()
+    good = store.current_version(strategy)
+    assert client.get(url).json["strategy"] == strategy
+    artifact = store.load(strategy, good)
+    manifest = {
+        k: v for k, v in artifact.manifest.items() if k not in ("files", "version", "created_at")
+    }
+    crafted = _entries_past_the_matrix(strategy, prefix)(dict(artifact.files))
+    bad = store.publish(strategy, crafted, manifest)
+    home = client.get(url)
+    assert home.status_code == 200 and home.json["strategy"] == strategy
+    shown = {m["strategy"]: m for m in client.get("/admin/recommendations/models").json["models"]}
+    assert shown[strategy]["version"] == good
+    assert f"{strategy} version {bad} rejected" in shown[strategy]["errors"][0]
