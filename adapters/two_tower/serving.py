@@ -72,6 +72,23 @@ class LearnerTower:
             outputs.append(_normalise(x))
         return np.concatenate(outputs, axis=-1) / np.sqrt(len(self.members))
 
+    def check(self, buckets: int, user_buckets: int) -> None:
+        """One learner through every member, reading the last row of each table the features
+        hash into (ValueError otherwise): the arrays load whatever their shapes, and a table or
+        layer of another shape than the manifest says failed every request the tower answered."""
+        probe = Bag(
+            np.array([0, buckets - 1], dtype=np.int64),
+            np.zeros(1, dtype=np.int64),
+            np.ones(2, dtype=np.float32),
+            np.ones(2, dtype=np.float32) if self.recency else None,
+        )
+        try:
+            vector = self.users(probe, np.array([user_buckets - 1], dtype=np.int64))
+        except (IndexError, ValueError) as error:
+            raise ValueError(f"{FILE} does not fit its manifest: {error}") from None
+        if not np.isfinite(vector).all():
+            raise ValueError(f"{FILE} gives a learner a vector that is not finite")
+
     def to_bytes(self) -> bytes:
         """float16 on disk (half the bytes); from_bytes computes in float32 again."""
         arrays: dict[str, np.ndarray] = {}
@@ -98,4 +115,8 @@ class LearnerTower:
             if f"m{i}.history" not in loaded or not layers:
                 raise ValueError(f"{FILE} lacks member {i}")
             members.append(Member(loaded[f"m{i}.history"], loaded[f"m{i}.user_id"], tuple(layers)))
-        return cls(tuple(members), float(tower.get("recency_decay", 1.0)) < 1.0)
+        learner_tower = cls(tuple(members), float(tower.get("recency_decay", 1.0)) < 1.0)
+        learner_tower.check(
+            int(tower.get("buckets", 1 << 15)), int(tower.get("user_buckets", 1 << 14))
+        )
+        return learner_tower

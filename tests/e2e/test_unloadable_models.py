@@ -36,7 +36,20 @@ def _odd_ids(files: dict[str, bytes]) -> dict[str, bytes]:
     return {**files, "item_ids.json": json.dumps({"course_ids": [{"x": 1}] * count}).encode()}
 
 
-CRAFTED = {"pickle": _pickled, "ids": _odd_ids}
+def _tower_of_another_shape(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The numpy learner tower with its first history table cut to one row: it loaded, and
+    every request it answered (two_tower, the hybrid by default, auto) was a 500."""
+    import numpy as np
+
+    with np.load(io.BytesIO(files["learner_tower.npz"]), allow_pickle=False) as arrays:
+        tables = {name: arrays[name] for name in arrays.files}
+    tables["m0.history"] = tables["m0.history"][:1]
+    saved = io.BytesIO()
+    np.savez(saved, **tables)
+    return {**files, "learner_tower.npz": saved.getvalue()}
+
+
+CRAFTED = {"pickle": _pickled, "ids": _odd_ids, "tower": _tower_of_another_shape}
 
 
 @pytest.fixture
