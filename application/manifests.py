@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -40,16 +41,22 @@ def training_figures(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The validation figures the version recorded (two_tower's), counts as integers. Early
     stopping ends each ensemble member on its own: `epochs_run` is the most any member ran (at
     most the configured epochs) and `member_epochs` each one's; older versions summed
-    them into epochs_run."""
-    figures = dict(manifest.get("metrics") or {})
+    them into epochs_run. The manifest is no checksummed file: a figure a person rewrote into
+    something else is left out, and the rest shown."""
+    metrics = manifest.get("metrics")
+    figures = dict(metrics) if isinstance(metrics, Mapping) else {}
     each = manifest.get("member_epochs")
-    if each:
+    if each and isinstance(each, list) and all(_number(epochs) for epochs in each):
         figures["member_epochs"] = [int(epochs) for epochs in each]
         figures["epochs_run"] = max(figures["member_epochs"])
     for count in COUNTS:
         if isinstance(figures.get(count), float):
             figures[count] = int(figures[count])
     return figures
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def fitted_before(erasure: LatestErasure | None, trained_at: str | None, mark: Any) -> bool:

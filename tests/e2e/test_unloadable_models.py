@@ -183,3 +183,28 @@ def test_a_version_whose_sparse_matrix_points_past_its_end_is_rejected_not_serve
     shown = {m["strategy"]: m for m in client.get("/admin/recommendations/models").json["models"]}
     assert shown[strategy]["version"] == good
     assert f"{strategy} version {bad} rejected" in shown[strategy]["errors"][0]
+
+
+@pytest.mark.parametrize(
+    "edit", [{"metrics": "recall 0.6"}, {"member_epochs": "14, 53, 35"}, {"metrics": [["a"]]}]
+)
+def test_a_manifest_edited_by_hand_leaves_the_models_view_and_the_dashboard_answering(
+    trained, monkeypatch, edit
+):
+    """The manifest is no checksummed file: a figure a person rewrote as text made the models
+    view and the dashboard a 500, where the model itself answered on."""
+    app, good, models = trained
+    manifest = app.container.artifact_store().root / "two_tower" / "versions" / good
+    written = json.loads((manifest / "manifest.json").read_text())
+    (manifest / "manifest.json").write_text(json.dumps({**written, **edit}))
+    fresh = make_app(app.container.config.database_url(), caught_up=False, models_dir=models)
+    client = fresh.test_client()
+    assert client.get(HOME).json["model_version"] == good
+    shown = client.get("/admin/recommendations/models")
+    assert shown.status_code == 200
+    assert client.get("/dashboard").status_code == 200
+    monkeypatch.setenv("RS_DATABASE_URL", app.container.config.database_url())
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    listed = CliRunner().invoke(cli, ["model-versions", "two_tower"])
+    assert listed.exit_code == 0 and good in listed.output, listed.output
+    fresh.container.engine().dispose()
