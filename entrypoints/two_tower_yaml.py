@@ -47,14 +47,18 @@ class TwoTowerYaml(BaseModel):
 
 
 def checked(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings with their values typed, or ValueError: "key=value: what is allowed"."""
+    """The settings with their values typed, or ValueError: "key=value: what is allowed", and
+    "key: unknown setting" for a key it does not know, whose value is not shown (the file may be
+    another one, a deployment's values with their secrets)."""
     try:
         model = TwoTowerYaml.model_validate(settings)
     except ValidationError as error:
         problems = []
         for item in error.errors():
             key = str(item["loc"][0]) if item["loc"] else ""
-            message = "unknown setting" if item["type"] == "extra_forbidden" else item["msg"]
-            problems.append(f"{key}={settings.get(key)!r}: {message}")
+            if item["type"] == "extra_forbidden":
+                problems.append(f"{key}: unknown setting")
+            else:
+                problems.append(f"{key}={settings.get(key)!r}: {item['msg']}")
         raise ValueError("; ".join(problems)) from None
     return model.model_dump(include=set(settings))

@@ -316,7 +316,7 @@ def test_a_bad_value_in_the_two_tower_yaml_stops_a_command_at_start_not_the_next
         ("epochs: lots", "epochs='lots': Input should be a valid integer"),  # a TypeError mid-fit
         ("objective: sideways", "objective='sideways': Input should be 'all' or 'next'"),
         ("recency_decay: 2", "recency_decay=2: Input should be less than or equal to 1"),
-        ("learning_rte: 0.1", "learning_rte=0.1: unknown setting"),
+        ("learning_rte: 0.1", "learning_rte: unknown setting"),
         ("event_types: [view, like]", "event_types=['view', 'like']"),
         ("epochs: true", "epochs=True: Input should be a valid integer"),  # not read as 1
         ("hidden_dims: [256, -1]", "hidden_dims=[256, -1]: Input should be greater than"),
@@ -325,6 +325,22 @@ def test_a_bad_value_in_the_two_tower_yaml_stops_a_command_at_start_not_the_next
         with pytest.raises(ConfigError, match="bad.yaml: ") as refused:
             load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "bad.yaml")})
         assert named in str(refused.value)
+
+
+def test_a_two_tower_yaml_that_is_the_wrong_file_is_refused_without_echoing_its_values(
+    tmp_path,
+):
+    """RS_TWO_TOWER_CONFIG pointed at another YAML (a deployment's values, with its secrets)
+    printed each unknown key with its value, into every log the error reaches."""
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    (tmp_path / "values.yaml").write_text("db_password: hunter2\nepochs: 3\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "values.yaml")})
+    assert "db_password: unknown setting" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
 
 
 def test_the_two_tower_yaml_checks_every_setting_the_model_and_its_training_take():
