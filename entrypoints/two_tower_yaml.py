@@ -3,6 +3,7 @@ trainer at its next training (without torch: light commands read it too)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -46,6 +47,10 @@ class TwoTowerYaml(BaseModel):
     event_types: list[Literal["view", "click", "enroll", "complete"]] = Field(None, min_length=1)
 
 
+#: what a setting's name looks like, and so is named when unknown (a misspelling)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
 def checked(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings with their values typed, or ValueError: "key=value: what is allowed", and
     "key: unknown setting" for a key it does not know, whose value is not shown (the file may be
@@ -53,12 +58,17 @@ def checked(settings: dict[str, Any]) -> dict[str, Any]:
     try:
         model = TwoTowerYaml.model_validate(settings)
     except ValidationError as error:
-        problems = []
+        problems, odd = [], 0
         for item in error.errors():
             key = str(item["loc"][0]) if item["loc"] else ""
-            if item["type"] == "extra_forbidden":
-                problems.append(f"{key}: unknown setting")
-            else:
+            if item["type"] != "extra_forbidden":
                 problems.append(f"{key}={settings.get(key)!r}: {item['msg']}")
+            elif NAME.fullmatch(key):
+                problems.append(f"{key}: unknown setting")
+            else:  # a whole line of a file that is no YAML of settings (a password hash...)
+                odd += 1
+        if odd:
+            keys = "1 key that names" if odd == 1 else f"{odd} keys that name"
+            problems.append(f"{keys} no setting (is this the two-tower YAML?)")
         raise ValueError("; ".join(problems)) from None
     return model.model_dump(include=set(settings))

@@ -341,6 +341,11 @@ def test_a_two_tower_yaml_that_is_the_wrong_file_is_refused_without_echoing_its_
         load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "values.yaml")})
     assert "db_password: unknown setting" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+    # a file that is no YAML of settings reads as keys that are whole lines, a hash among them
+    (tmp_path / "shadow").write_text("root:$6$salt$hash:20228:0:99999:7:::\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"RS_TWO_TOWER_CONFIG": str(tmp_path / "shadow")})
+    assert "$6$" not in str(refused.value) and "1 key that names no setting" in str(refused.value)
 
 
 def test_the_two_tower_yaml_checks_every_setting_the_model_and_its_training_take():
