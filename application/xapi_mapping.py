@@ -17,6 +17,10 @@ class InvalidMapping(ValueError):
     """The mapping file says something the service cannot use."""
 
 
+#: what a section's name looks like
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+
+
 @dataclass(frozen=True)
 class ActivityRule:
     """An activity IRI matching `pattern` is the course `course` with the pattern's named groups
@@ -73,7 +77,15 @@ class XapiMapping:
             raise InvalidMapping("the mapping must be a YAML mapping with a 'verbs' section")
         unknown = set(data) - {"verbs", "activities", "actor"}
         if unknown:
-            raise InvalidMapping(f"unknown sections: {', '.join(sorted(unknown))}")
+            # named when they look like names (a misspelling); a file that is no mapping reads
+            # as whole lines (RS_XAPI_MAPPING=/etc/shadow: its password hashes), only counted
+            named = sorted(str(k) for k in unknown if _NAME.fullmatch(str(k)))
+            if odd := len(unknown) - len(named):
+                named.append(f"{odd} that name{'s' * (odd == 1)} no section")
+                raise InvalidMapping(
+                    f"unknown sections: {', '.join(named)}: is this the xAPI mapping?"
+                )
+            raise InvalidMapping(f"unknown sections: {', '.join(named)}")
         activities = _section(data, "activities")
         actor = _section(data, "actor")
         _no_unknown(

@@ -51,6 +51,11 @@ def test_activity_iris_map_by_exact_id_then_rules_then_last_path_segment():
         ({"verbs": {"http://x.org/v": "finish"}}, "'finish' is not one of"),
         ({"verbs": {"http://adlnet.gov/expapi/verbs/voided": "view"}}, "always voids"),
         ({"verbs": {"http://x.org/v": "view"}, "extra": 1}, "unknown sections: extra"),
+        # a file that is no mapping (RS_XAPI_MAPPING=/etc/shadow) is not echoed line by line
+        (
+            {"verbs": {"http://x.org/v": "view"}, "root:$6$salt$hash:20228:0:99999:7::": None},
+            "unknown sections: 1 that names no section: is this the xAPI mapping",
+        ),
         (
             {"verbs": {"http://x.org/v": "view"}, "activities": {"rules": [{"pattern": "("}]}},
             "exactly 'pattern' and 'course'",
