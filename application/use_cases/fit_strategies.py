@@ -159,9 +159,12 @@ class FitStrategies:
         Settings this version cannot choose are left out: a tuning published by a newer version
         (before a rollback, or beside it on another host) must not stop this one fitting."""
         published = published_settings(self.store)[1].get("settings", {})
+        if not isinstance(published, Mapping):  # a manifest (no checksum) edited by hand
+            published = {}
         chosen = {
             name: {k: v for k, v in values.items() if k in known_settings(name)}
             for name, values in published.items()
+            if isinstance(values, Mapping)
         }
         names = {*chosen, *self.pins}
         return {n: {**chosen.get(n, {}), **self.pins.get(n, {})} for n in names}

@@ -622,6 +622,27 @@ def test_a_tuning_from_a_newer_version_does_not_stop_this_one_fitting(uow, tmp_p
     assert manifest["model"]["regularization"] == 50.0
 
 
+@pytest.mark.parametrize(
+    "settings", [{"item_cf": "lambda 50"}, {"item_cf": None, "content": {}}, ["item_cf"], "x"]
+)
+def test_a_tuning_manifest_edited_into_another_shape_leaves_the_trainer_fitting(
+    uow, tmp_path, settings
+):
+    """The chosen settings live in the tuning's manifest, which no checksum covers: one edited
+    by hand into something else stopped every fit cycle with a traceback, nothing refitted."""
+    from adapters.item_cf import ItemCFRecommender
+    from application.use_cases.fit_strategies import TUNING
+
+    UpsertCourses(uow).execute(CATALOG)
+    LogInteractions(uow).execute([event(f"u{n}", "course_sql_basic", "enroll") for n in range(3)])
+    store = FilesystemArtifactStore(tmp_path)
+    store.publish(TUNING, {"trials.json": b"[]"}, {"settings": settings})
+    fit = FitStrategies(uow, {"item_cf": ItemCFRecommender}, store)
+    assert fit.wanted().get("item_cf", {}) == {}
+    [fitted] = fit.execute()
+    assert fitted.version is not None
+
+
 def test_trainers_of_two_versions_side_by_side_do_not_refit_each_others_strategies(uow, tmp_path):
     """A newer trainer on another host publishes item_cf with a setting this version does not
     know; on unchanged data this one leaves it be, rather than refit without it (after which the
