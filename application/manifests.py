@@ -19,14 +19,19 @@ def fitted_with(manifest: Mapping[str, Any]) -> dict[str, Any]:
     what is stale. "model" is what the fit used (item_cf's λ chosen by its own search included);
     two_tower records its objective and ensemble size with its training and tower."""
     if "model" in manifest:
-        recorded = dict(manifest["model"] or {})
-    elif "tower" in manifest:
+        recorded = manifest["model"]
+    elif isinstance(manifest.get("tower"), Mapping):
+        training = manifest.get("training")
         recorded = {
-            "objective": manifest.get("training", {}).get("objective", "all"),
+            "objective": training.get("objective", "all")
+            if isinstance(training, Mapping)
+            else "all",
             "members": manifest["tower"].get("members", 1),
         }
     else:
-        recorded = dict(manifest.get("settings") or {})
+        recorded = manifest.get("settings")
+    if not isinstance(recorded, Mapping):  # none, or a manifest (no checksum) edited by hand
+        return {}
     return {key: value for key, value in recorded.items() if value is not None}
 
 

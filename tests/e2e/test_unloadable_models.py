@@ -208,3 +208,21 @@ def test_a_manifest_edited_by_hand_leaves_the_models_view_and_the_dashboard_answ
     listed = CliRunner().invoke(cli, ["model-versions", "two_tower"])
     assert listed.exit_code == 0 and good in listed.output, listed.output
     fresh.container.engine().dispose()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "edit"), [("item_cf", {"model": "lambda 50"}), ("popularity", {"settings": ["x"]})]
+)
+def test_model_versions_lists_a_version_whose_settings_were_edited_by_hand(
+    trained, monkeypatch, strategy, edit
+):
+    """`recsys model-versions` stopped with a traceback, listing nothing."""
+    app, _, models = trained
+    store = app.container.artifact_store()
+    version = store.current_version(strategy)
+    manifest = store.root / strategy / "versions" / version / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **edit}))
+    monkeypatch.setenv("RS_DATABASE_URL", app.container.config.database_url())
+    monkeypatch.setenv("RS_MODELS_DIR", models)
+    listed = CliRunner().invoke(cli, ["model-versions", strategy])
+    assert listed.exit_code == 0 and version in listed.output, listed.output
