@@ -396,6 +396,50 @@ def test_an_empty_slate_an_older_version_recorded_is_no_outcome(uow_factory):
         assert uow.slates.outcomes(NOW - timedelta(minutes=1), NOW) == []
 
 
+def test_the_outcomes_of_a_long_window_are_read_a_page_of_lists_at_a_time(
+    database_url, monkeypatch
+):
+    """Read in one statement, a year of lists the bandit chose (400,000) took 10 s, past the
+    statement timeout: `recsys update-online-model --recount` failed every time, and so would an
+    update of a busy week. Each statement now reads a page of lists, and none is lost or
+    repeated between pages, lists served at the same moment included."""
+    from sqlalchemy import event as sql_event
+
+    from adapters.sqlalchemy import repositories
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    monkeypatch.setattr(repositories, "OUTCOMES_PAGE", 2, raising=False)
+    engine = build_engine(database_url)
+    served = [0, 1, 1, 1, 2]  # minutes after NOW: three lists at one moment span a page's end
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.courses.upsert(CATALOG)
+        for n, minutes in enumerate(served):
+            uow.slates.add(
+                Slate(
+                    RecommendationId(f"r{n}"),
+                    UserId("u1"),
+                    "content",
+                    _shown("content"),
+                    NOW + timedelta(minutes=minutes),
+                    selected_by="bandit",
+                )
+            )
+        uow.interactions.add_batch(
+            [event("u1", "course_sql_basic", "click", 90, recommendation_id="r3")]
+        )
+        uow.commit()
+    statements: list[str] = []
+    sql_event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        found = uow.slates.outcomes(NOW - timedelta(minutes=1), NOW + timedelta(hours=1), "bandit")
+    engine.dispose()
+    assert sorted(o.recommendation_id for o in found) == [f"r{n}" for n in range(5)]
+    assert [o.served_at for o in found] == sorted(o.served_at for o in found)
+    assert [o.events for o in found if o.recommendation_id == "r3"] == [1]
+    assert len([s for s in statements if "FROM slates" in s]) >= 3
+
+
 def test_storage_at_the_latest_schema_reports_no_schema_problem(uow_factory):
     with uow_factory() as uow:
         assert uow.schema_problem() is None
