@@ -457,27 +457,29 @@ class InMemoryErasureRepository(ErasureRepository):
     def hold(self, exclusive: bool = False) -> None:
         pass  # a unit of work holds the whole store's lock already
 
-    def erase(self, user_id: UserId) -> dict[str, int]:
+    def erase_lists(self, user_id: UserId) -> dict[str, int]:
         store = self.store
         theirs = {r for r, s in store.slates.items() if s.user_id == user_id}
+        credited = [
+            e
+            for e in store.events.values()
+            if e.recommendation_id in theirs and e.user_id != user_id
+        ]
+        for event in credited:
+            store.events[event.event_id] = replace(event, recommendation_id=None)
+        impressions = sum(len(store.slates.pop(r).items) for r in theirs)
+        return {"slates": len(theirs), "impressions": impressions, "attributions": len(credited)}
+
+    def erase(self, user_id: UserId) -> dict[str, int]:
+        store = self.store
         events = [e for e, event in store.events.items() if event.user_id == user_id]
         for event_id in events:
             del store.events[event_id]
         store.event_removals += len(events)
-        credited = [e for e in store.events.values() if e.recommendation_id in theirs]
-        for event in credited:
-            store.events[event.event_id] = replace(event, recommendation_id=None)
-        impressions = sum(len(store.slates.pop(r).items) for r in theirs)
         statements = [s for s, r in store.statements.items() if r.user_id == user_id]
         for statement_id in statements:
             del store.statements[statement_id]
-        return {
-            "events": len(events),
-            "slates": len(theirs),
-            "impressions": impressions,
-            "statements": len(statements),
-            "attributions": len(credited),
-        }
+        return {"events": len(events), **self.erase_lists(user_id), "statements": len(statements)}
 
     def record(self, erasure: Erasure) -> None:
         self.store.erasures.append(erasure)

@@ -166,6 +166,13 @@ class ErasureRepository(abc.ABC):
         erased is either stored before the erasure removes it or checked after it is recorded."""
 
     @abc.abstractmethod
+    def erase_lists(self, user_id: UserId) -> dict[str, int]:
+        """Delete the slates served to one learner and their items; other learners' events
+        attributed to them lose the attribution (the learner's own events are left to `erase`).
+        Returns {"slates", "impressions", "attributions"} counts. No event write waits for
+        these rows, so an erasure removes them before it holds the event writes off."""
+
+    @abc.abstractmethod
     def erase(self, user_id: UserId) -> dict[str, int]:
         """Delete every row about one learner: events, served slates and their items, xAPI
         statements; other learners' events attributed to those slates lose the attribution.

@@ -59,6 +59,11 @@ class SqlStatementRepository(StatementRepository):
         ).rowcount
 
 
+#: a learner's lists removed by one statement: 45,000 lists of 10 courses in one took 2.3 s on
+#: PostgreSQL, so a learner served a list every five minutes for a year passed the statement
+#: timeout; 5,000 take a quarter of a second
+LISTS_PER_STATEMENT = 5_000
+
 #: the advisory lock key of erasures against event writes (any number no other lock uses)
 _ERASURE_LOCK = 0x5245_4353_5953_4552
 
@@ -105,37 +110,43 @@ class SqlErasureRepository(ErasureRepository):
         # reads (erasures are checked outside a transaction until its first write otherwise)
         self.connection.execute(_HOLD_SQLITE)
 
-    def erase(self, user_id: UserId) -> dict[str, int]:
+    def erase_lists(self, user_id: UserId) -> dict[str, int]:
+        counts = {"slates": 0, "impressions": 0, "attributions": 0}
         theirs = select(slates.c.recommendation_id).where(slates.c.user_id == user_id)
-        impressions = self.connection.execute(
-            select(func.count())
-            .select_from(slate_items)
-            .where(slate_items.c.recommendation_id.in_(theirs))
-        ).scalar_one()
+        # read once: looked up again after each batch, the index would step over the rows
+        # removed so far every time
+        ids = list(self.connection.execute(theirs).scalars())
+        for start in range(0, len(ids), LISTS_PER_STATEMENT):
+            batch = ids[start : start + LISTS_PER_STATEMENT]
+            # Someone else's event credited to this learner's slate keeps the event, not the
+            # credit.
+            counts["attributions"] += self.connection.execute(
+                update(interactions)
+                .where(
+                    among(self.connection, interactions.c.recommendation_id, batch),
+                    interactions.c.user_id != user_id,
+                )
+                .values(recommendation_id=None)
+            ).rowcount
+            # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
+            counts["impressions"] += self.connection.execute(
+                delete(slate_items).where(
+                    among(self.connection, slate_items.c.recommendation_id, batch)
+                )
+            ).rowcount
+            counts["slates"] += self.connection.execute(
+                delete(slates).where(among(self.connection, slates.c.recommendation_id, batch))
+            ).rowcount
+        return counts
+
+    def erase(self, user_id: UserId) -> dict[str, int]:
         events = self.connection.execute(
             delete(interactions).where(interactions.c.user_id == user_id)
         ).rowcount
-        # Someone else's event credited to this learner's slate keeps the event, not the credit.
-        attributions = self.connection.execute(
-            update(interactions)
-            .where(interactions.c.recommendation_id.in_(theirs))
-            .values(recommendation_id=None)
-        ).rowcount
-        # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
-        self.connection.execute(
-            delete(slate_items).where(slate_items.c.recommendation_id.in_(theirs))
-        )
-        served = self.connection.execute(delete(slates).where(slates.c.user_id == user_id)).rowcount
         statements = self.connection.execute(
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
         ).rowcount
-        return {
-            "events": events,
-            "slates": served,
-            "impressions": int(impressions),
-            "statements": statements,
-            "attributions": attributions,
-        }
+        return {"events": events, **self.erase_lists(user_id), "statements": statements}
 
     def record(self, erasure: Erasure) -> None:
         self.connection.execute(

@@ -117,6 +117,43 @@ def test_erasing_a_learner_removes_their_rows_and_only_theirs(uow_factory):
         assert uow.stats.user(UserId("bo")).num_clicks == 1
 
 
+def test_a_learner_served_many_lists_has_them_removed_a_batch_at_a_time(database_url, monkeypatch):
+    """One statement removed a learner's 45,000 lists with their 450,000 courses in 2.3 s on
+    PostgreSQL: a learner served a list every five minutes for a year would pass the 3 s
+    statement timeout, and could never be erased. Each statement now removes a batch of lists,
+    and the erasure still removes them all, with everyone else's credit to them."""
+    from sqlalchemy import event as sql_event
+
+    from adapters.sqlalchemy import learners
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    monkeypatch.setattr(learners, "LISTS_PER_STATEMENT", 2, raising=False)
+    engine = build_engine(database_url)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.courses.upsert(CATALOG)
+        for n in range(5):
+            uow.slates.add(_slate(f"r-ana-{n}", "ana"))
+        uow.slates.add(_slate("r-bo", "bo"))
+        uow.interactions.add_batch(
+            [event("cy", "course_sql_basic", "click", 3, recommendation_id="r-ana-4")]
+        )
+        uow.commit()
+    statements: list[str] = []
+    sql_event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        counts = uow.erasures.erase(UserId("ana"))
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        left = uow.slates.existing([RecommendationId(f"r-ana-{n}") for n in range(5)])
+        (cy,) = uow.interactions.history(UserId("cy")).events
+        bo = uow.slates.get(RecommendationId("r-bo"))
+    engine.dispose()
+    assert (counts["slates"], counts["impressions"], counts["attributions"]) == (5, 15, 1)
+    assert left == set() and cy.recommendation_id is None and bo is not None
+    assert len([s for s in statements if s.startswith("DELETE FROM slate_items")]) >= 3
+
+
 def test_erasing_a_learner_with_no_events_leaves_the_fingerprint_so_nothing_refits(uow_factory):
     with uow_factory() as uow:
         uow.courses.upsert(CATALOG)
