@@ -63,16 +63,13 @@ def upgrade() -> None:
 
 
 #: a list or a credited event written: its day, counted when at least two UTC days old
-CHANGED_POSTGRESQL = (
-    "IF {day} < (timezone('UTC', now()))::date - 1 THEN "
-    "INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1); END IF;"
-)
+OLD_DAY = "{day} < (timezone('UTC', now()))::date - 1"
 
 #: the rows a statement updated or deleted: their days (`days`, of the transition tables `gone`
 #: and, for an update, `came`), each counted once a row, by one insert a day
 CHANGED_ROWS = (
     "INSERT INTO daily_figure_changes (day, changes) SELECT d, count(*) FROM ({days}) AS x "
-    "WHERE d < (timezone('UTC', now()))::date - 1 GROUP BY d;"
+    f"WHERE {OLD_DAY.format(day='d')} GROUP BY d;"
 )
 
 #: the UTC day of each row of a transition table, by the table it was written to
@@ -95,20 +92,22 @@ FUNCTION = (
 
 
 def _triggers_postgresql() -> None:
-    # Inserts a row at a time: a list served or an event logged is one row, whose day is today
-    # (a comparison, no more). Updates and deletes a statement at a time: an erasure or a credit
-    # repaired writes thousands of rows of a few days, counted by a few inserts, not one a row.
-    for table, column, when in (
-        ("slates", "served_at", ""),
-        ("interactions", "list_served_at", "WHEN (NEW.list_served_at IS NOT NULL) "),
-    ):
+    # Inserts a row at a time: a list served or an event logged is one row, whose day is today,
+    # so the trigger's WHEN compares it and calls no function (calling one that compared cost a
+    # list recorded 0.03 ms of 0.21). Updates and deletes a statement at a time: an erasure or a
+    # credit repaired writes thousands of rows of a few days, counted by a few inserts.
+    for table, column in (("slates", "served_at"), ("interactions", "list_served_at")):
         day = f"(timezone('UTC', NEW.{column}))::date"
         op.execute(
-            FUNCTION.format(name=f"{table}_insert_a_day", body=CHANGED_POSTGRESQL.format(day=day))
+            FUNCTION.format(
+                name=f"{table}_insert_a_day",
+                body=f"INSERT INTO daily_figure_changes (day, changes) VALUES ({day}, 1);",
+            )
         )
+        # a NULL list time (an event of no list) makes the WHEN NULL: not fired
         op.execute(
             f"CREATE TRIGGER {table}_insert_change_a_day AFTER INSERT ON {table} FOR EACH ROW "
-            f"{when}EXECUTE FUNCTION {table}_insert_a_day()"
+            f"WHEN ({OLD_DAY.format(day=day)}) EXECUTE FUNCTION {table}_insert_a_day()"
         )
     for table, day_of in DAY_OF.items():
         gone, came = (day_of.format(rows=rows) for rows in ("gone", "came"))
