@@ -146,22 +146,29 @@ def buffers(conn: psycopg.Connection, sql: str) -> int:
     return int(top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--days", type=int, default=730)
-    parser.add_argument("--lists-per-day", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+def history(days: int, per_day: int) -> tuple[str, str, datetime]:
+    """The scratch database at 0011 with `days` of lists loaded (said): its URL, DSN, and the
+    moment the history ends."""
     url = fresh_bench_database()
     downgrade(url)
     upgrade(url, "0011")
     dsn = psycopg_dsn(url)
     now = datetime.now(UTC)
     started = time.perf_counter()
-    lists, credited = load(dsn, args.days, args.lists_per_day, now)
+    lists, credited = load(dsn, days, per_day, now)
     print(
         f"loaded {lists:,} lists and {credited:,} credited events in {time.perf_counter() - started:.0f}s"
     )
+    return url, dsn, now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--lists-per-day", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    url, dsn, now = history(args.days, args.lists_per_day)
     started = time.perf_counter()
     with Writer(dsn) as writer:
         upgrade(url)

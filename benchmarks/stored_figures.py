@@ -18,18 +18,17 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 
 from adapters.sqlalchemy import daily_figures
 from adapters.sqlalchemy.engine import build_engine
-from adapters.sqlalchemy.migrate import downgrade, upgrade
+from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.stats import SqlStatsRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.use_cases.store_daily_figures import StoreDailyFigures
-from benchmarks.common import fresh_bench_database, psycopg_dsn
-from benchmarks.daily_stats import load
+from benchmarks.daily_stats import history
 
 WINDOWS = (1, 7, 30, 90, 365)
 
@@ -70,10 +69,10 @@ def windows(engine, now: datetime, runs: int, label: str) -> None:  # type: igno
 
 
 def writes(dsn: str, runs: int) -> None:
-    """A list recorded now, and a click on a list two weeks old, each in its own transaction."""
+    """A list recorded now, and a click on a list three days old, each in its own transaction."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         (old_list,) = conn.execute(
-            "SELECT recommendation_id FROM slates WHERE served_at < now() - interval '14 days' "
+            "SELECT recommendation_id FROM slates WHERE served_at < now() - interval '3 days' "
             "ORDER BY served_at DESC LIMIT 1"
         ).fetchone()
         n = iter(range(10**9))
@@ -124,17 +123,8 @@ def main() -> None:
     parser.add_argument("--lists-per-day", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    url = fresh_bench_database()
-    downgrade(url)
-    upgrade(url, "0011")
-    dsn = psycopg_dsn(url)
-    now = datetime.now(UTC)
-    started = time.perf_counter()
-    lists, credited = load(dsn, args.days, args.lists_per_day, now)
+    url, dsn, now = history(args.days, args.lists_per_day)
     upgrade(url)
-    print(
-        f"loaded {lists:,} lists, {credited:,} credited events in {time.perf_counter() - started:.0f}s"
-    )
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # as autovacuum keeps large tables
     engine = build_engine(url)

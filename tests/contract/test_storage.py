@@ -249,24 +249,30 @@ def test_served_slates_say_who_was_shown_which_courses_and_when(uow_factory):
     }
 
 
-def test_credit_a_list_never_earned_is_found_and_cleared_and_the_events_stay(uow_factory):
+def credited_some_wrongly(uow) -> None:  # type: ignore[no-untyped-def]
+    """u1's list r1 showed SQL Basics: a click and a view of it are u1's credit; u2's click,
+    u1's enrolment in another course and one an hour before the list are not."""
     items = (Recommendation(CourseId("course_sql_basic"), 1.0, 1, "content"),)
     shown = RecommendationId("r1")
+    uow.courses.upsert(CATALOG)
+    uow.slates.add(Slate(shown, UserId("u1"), "content", items, NOW))
+    uow.interactions.add_batch(
+        [
+            event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),
+            event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
+            event("u1", "course_ml_basic", "enroll", 3, recommendation_id=shown),
+            event("u3", "course_ml_basic", "view", 4),
+            # shown with it, but an hour before the list: it did not cause this enrolment
+            event("u1", "course_sql_basic", "enroll", -60, recommendation_id=shown),
+            event("u1", "course_sql_basic", "view", -4, recommendation_id=shown),  # skew
+        ]
+    )
+    uow.commit()
+
+
+def test_credit_a_list_never_earned_is_found_and_cleared_and_the_events_stay(uow_factory):
     with uow_factory() as uow:
-        uow.courses.upsert(CATALOG)
-        uow.slates.add(Slate(shown, UserId("u1"), "content", items, NOW))
-        uow.interactions.add_batch(
-            [
-                event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),
-                event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
-                event("u1", "course_ml_basic", "enroll", 3, recommendation_id=shown),
-                event("u3", "course_ml_basic", "view", 4),
-                # shown with it, but an hour before the list: it did not cause this enrolment
-                event("u1", "course_sql_basic", "enroll", -60, recommendation_id=shown),
-                event("u1", "course_sql_basic", "view", -4, recommendation_id=shown),  # skew
-            ]
-        )
-        uow.commit()
+        credited_some_wrongly(uow)
     with uow_factory() as uow:
         assert uow.interactions.miscredited() == 4  # without any skew allowed
         assert uow.interactions.miscredited(max_clock_skew=timedelta(minutes=5)) == 3
@@ -300,22 +306,8 @@ def test_credit_never_earned_is_found_and_cleared_a_range_of_events_at_a_time(
 
     monkeypatch.setattr(repositories, "EVENTS_PER_STATEMENT", 2, raising=False)
     engine = build_engine(database_url)
-    shown = RecommendationId("r1")
-    items = (Recommendation(CourseId("course_sql_basic"), 1.0, 1, "content"),)
     with SqlAlchemyUnitOfWork(engine) as uow:
-        uow.courses.upsert(CATALOG)
-        uow.slates.add(Slate(shown, UserId("u1"), "content", items, NOW))
-        uow.interactions.add_batch(
-            [
-                event("u1", "course_sql_basic", "click", 1, recommendation_id=shown),
-                event("u2", "course_sql_basic", "click", 2, recommendation_id=shown),
-                event("u1", "course_ml_basic", "enroll", 3, recommendation_id=shown),
-                event("u3", "course_ml_basic", "view", 4),
-                event("u1", "course_sql_basic", "enroll", -60, recommendation_id=shown),
-                event("u1", "course_sql_basic", "view", -4, recommendation_id=shown),
-            ]
-        )
-        uow.commit()
+        credited_some_wrongly(uow)
     statements: list[str] = []
     sql_event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     with SqlAlchemyUnitOfWork(engine) as uow:
