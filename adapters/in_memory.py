@@ -34,6 +34,7 @@ from application.ports import (
     TrainerRepository,
     UnitOfWork,
     UserStats,
+    erased_counts,
 )
 from domain.model import (
     Course,
@@ -479,7 +480,7 @@ class InMemoryErasureRepository(ErasureRepository):
         statements = [s for s, r in store.statements.items() if r.user_id == user_id]
         for statement_id in statements:
             del store.statements[statement_id]
-        return {"events": len(events), **self.erase_lists(user_id), "statements": len(statements)}
+        return erased_counts(len(events), self.erase_lists(user_id), len(statements))
 
     def record(self, erasure: Erasure) -> None:
         self.store.erasures.append(erasure)

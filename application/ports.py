@@ -158,6 +158,18 @@ class LatestErasure:
     newest: int
 
 
+def erased_counts(events: int, lists: Mapping[str, int], statements: int) -> dict[str, int]:
+    """What an erasure removed (`ErasureRepository.erase`), in the order `recsys erase-learner`
+    has always said it: `lists` as `erase_lists` counts them."""
+    return {
+        "events": events,
+        "slates": lists["slates"],
+        "impressions": lists["impressions"],
+        "statements": statements,
+        "attributions": lists["attributions"],
+    }
+
+
 class ErasureRepository(abc.ABC):
     @abc.abstractmethod
     def hold(self, exclusive: bool = False) -> None:

@@ -21,6 +21,7 @@ from application.ports import (
     LatestErasure,
     StatementRecord,
     StatementRepository,
+    erased_counts,
 )
 from domain.model import UserId
 
@@ -146,7 +147,7 @@ class SqlErasureRepository(ErasureRepository):
         statements = self.connection.execute(
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
         ).rowcount
-        return {"events": events, **self.erase_lists(user_id), "statements": statements}
+        return erased_counts(events, self.erase_lists(user_id), statements)
 
     def record(self, erasure: Erasure) -> None:
         self.connection.execute(
