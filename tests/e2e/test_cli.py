@@ -750,7 +750,9 @@ def test_train_two_tower_waits_for_a_fitting_trainer_and_holds_the_turn_while_it
         while not done.is_set():  # then it tries again while the training runs
             with turn.taken() as ours:
                 seen_free.append(ours)
-            time.sleep(0.02)
+            # often, so that it tries many times whatever the training takes (a second on a busy
+            # machine, a third of one on a quiet one, when every 20 ms made a flaky count)
+            time.sleep(0.002)
 
     thread = threading.Thread(target=another_trainer)
     thread.start()
