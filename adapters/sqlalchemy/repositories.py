@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from sys import intern
 from typing import Any
 
 from sqlalchemy import (
@@ -256,12 +257,14 @@ _EVENT_TYPES = {t.value: t for t in EventType}
 
 
 def _interaction(row) -> Interaction:  # type: ignore[no-untyped-def]
-    # Positional and without NewType calls: the trainer turns millions of rows into events.
+    # Positional and without NewType calls: the trainer turns millions of rows into events and
+    # holds them all, each learner's and course's id one string however many events name it
+    # (the driver makes a string per row: interned, an event held takes a third less memory).
     event_id, user_id, course_id, event_type, occurred_at, recommendation_id = row
     return Interaction(
         event_id,
-        user_id,
-        course_id,
+        intern(user_id),
+        intern(course_id),
         _EVENT_TYPES[event_type],
         utc(occurred_at),
         recommendation_id or None,
