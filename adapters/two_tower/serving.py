@@ -82,6 +82,10 @@ class LearnerTower:
             np.ones(2, dtype=np.float32),
             np.ones(2, dtype=np.float32) if self.recency else None,
         )
+        # joined whatever their widths, one member's short vector would not meet the courses'
+        widths = sorted({member.layers[-1][0].shape[0] for member in self.members})
+        if len(widths) > 1:
+            raise ValueError(f"{FILE} does not fit its manifest: members of widths {widths}")
         try:
             vector = self.users(probe, np.array([user_buckets - 1], dtype=np.int64))
         except (IndexError, ValueError) as error:

@@ -500,3 +500,24 @@ def test_serving_reads_the_order_of_a_history_only_with_recency_weighting(tmp_pa
     ordered, unordered = trained(tmp_path, "next"), trained(tmp_path, "next", recency_decay=1.0)
     assert ranked_for(ordered, "s0_1", "s1_1") != ranked_for(ordered, "s1_1", "s0_1")
     assert ranked_for(unordered, "s0_1", "s1_1") == ranked_for(unordered, "s1_1", "s0_1")
+
+
+def test_a_tower_whose_members_give_vectors_of_other_widths_is_rejected_as_it_loads():
+    """The check at load ran one learner through the members and joined their vectors whatever
+    their widths: a second member one column short loaded (the width check compares the first
+    member's), and every request the tower answered was a 500 (its vectors and the courses'
+    could not be compared)."""
+    from adapters.two_tower import serving
+
+    rng = np.random.default_rng(0)
+
+    def member(out: int) -> serving.Member:
+        width, users = 4, 2
+        layers = ((rng.normal(size=(out, width + users)), rng.normal(size=out)),)
+        return serving.Member(rng.normal(size=(8, width)), rng.normal(size=(4, users)), layers)
+
+    tower = serving.LearnerTower((member(3), member(2)), recency=False)
+    with pytest.raises(ValueError, match="does not fit its manifest"):
+        serving.LearnerTower.from_bytes(
+            tower.to_bytes(), {"members": 2, "buckets": 8, "user_buckets": 4}
+        )
