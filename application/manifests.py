@@ -55,7 +55,9 @@ def training_figures(manifest: Mapping[str, Any]) -> dict[str, Any]:
         figures["member_epochs"] = [int(epochs) for epochs in each]
         figures["epochs_run"] = max(figures["member_epochs"])
     for count in COUNTS:
-        if isinstance(figures.get(count), float):
+        if count in figures and not _number(figures[count]):
+            del figures[count]  # text, or 1e400: JSON's infinity, which no int() takes
+        elif isinstance(figures.get(count), float):
             figures[count] = int(figures[count])
     return figures
 

@@ -833,3 +833,25 @@ def test_a_worker_holds_no_database_connection_while_it_loads_model_files(sqlite
     assert registry.snapshot().recommenders["item_cf"].ready
     assert held and set(held) == {0}
     engine.dispose()
+
+
+def test_model_versions_lists_a_version_whose_epoch_count_was_edited_past_any_number(tmp_path):
+    """The manifest is no checksummed file: a count a person rewrote as 1e400 (JSON's infinity to
+    Python) stopped `recsys model-versions` with a traceback (OverflowError), listing nothing;
+    the figure is left out, the rest shown, as for one rewritten as text."""
+    import json
+
+    from application.use_cases.list_model_versions import ListModelVersions
+
+    store = FilesystemArtifactStore(tmp_path)
+    version = store.publish("two_tower", {"a.json": b"{}"}, {"metrics": {"recall_at_10": 0.5}})
+    manifest = tmp_path / "two_tower" / "versions" / version / "manifest.json"
+    written = manifest.read_text().replace(
+        '"recall_at_10": 0.5', '"recall_at_10": 0.5, "epochs_run": 1e400'
+    )
+    manifest.write_text(written)
+    assert json.loads(written)["metrics"]["epochs_run"] == float("inf")
+
+    (listed,) = ListModelVersions(store, ["two_tower"]).execute()
+
+    assert [(v.version, v.metrics) for v in listed.versions] == [(version, {"recall_at_10": 0.5})]
