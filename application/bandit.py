@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,7 +64,9 @@ def _arm(name: str, arm: dict[str, Any]) -> ArmStats:
         raise ValueError(f"arm {name}: pulls {pulls!r} is no count")
     if not isinstance(rewards, int | float) or isinstance(rewards, bool):
         raise ValueError(f"arm {name}: reward_sum {rewards!r} is no number")
-    if not math.isfinite(rewards):
+    # an integer past any float: math.isfinite raised OverflowError on it, which no reader caught
+    past_floats = isinstance(rewards, int) and abs(rewards) > sys.float_info.max
+    if past_floats or not math.isfinite(rewards):
         raise ValueError(f"arm {name}: reward_sum {rewards!r} is no finite number")
     return ArmStats(pulls, float(rewards), _moment(arm.get("last_update")))
 
