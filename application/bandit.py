@@ -49,7 +49,10 @@ class BanditState:
     def from_json(cls, data: bytes) -> BanditState:
         """The state `to_json` wrote; ValueError for anything else, so that the version before it
         is read (a list, a null count or an infinite sum failed every request that chose)."""
-        raw = json.loads(data)
+        try:
+            raw = json.loads(data)
+        except RecursionError:  # nested deeper than the parser goes: no state either
+            raise ValueError("not a bandit state: nested too deep") from None
         arms = raw.get("arms", {}) if isinstance(raw, dict) else None
         if not isinstance(arms, dict) or not all(isinstance(a, dict) for a in arms.values()):
             raise ValueError("not a bandit state: expected {'arms': {strategy: {...}}}")

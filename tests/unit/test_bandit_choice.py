@@ -192,6 +192,8 @@ def test_auto_reads_the_shared_bandit_state_every_refresh_seconds_not_on_every_r
         b'{"arms": {"content": {"pulls": 3, "reward_sum": NaN}}}',
         # an integer no float holds: math.isfinite raised OverflowError, which no reader caught
         b'{"arms": {"content": {"pulls": 3, "reward_sum": 1' + b"0" * 400 + b"}}}",
+        # nested past the parser's recursion limit: RecursionError, which no reader caught
+        b"[" * 100_000 + b"]" * 100_000,
     ],
 )
 def test_a_published_state_of_the_wrong_shape_is_passed_over_for_the_one_before(
