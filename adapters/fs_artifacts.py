@@ -176,7 +176,7 @@ class FilesystemArtifactStore(ArtifactStore):
 
     def _manifest(self, name: str, version: str) -> dict[str, Any]:
         try:
-            loaded = json.loads(_read(self._versions_dir(name) / version / MANIFEST))
+            loaded = _json(self._versions_dir(name) / version / MANIFEST)
         except (OSError, ValueError):
             return {}
         return loaded if isinstance(loaded, dict) else {}
@@ -253,7 +253,7 @@ class FilesystemArtifactStore(ArtifactStore):
             raise CorruptArtifact(f"{name}: {version!r} is no version name")
         folder = self._versions_dir(name) / version
         try:
-            manifest = json.loads(_read(folder / MANIFEST))
+            manifest = _json(folder / MANIFEST)
         except (OSError, ValueError) as error:
             raise CorruptArtifact(f"{name} {version}: unreadable manifest ({error})") from None
         if not _well_formed(manifest):
@@ -377,3 +377,12 @@ def _open_regular(path: Path) -> BinaryIO:
 def _read(path: Path) -> bytes:
     with _open_regular(path) as file:
         return file.read()
+
+
+def _json(path: Path) -> Any:
+    """The file's JSON; ValueError for JSON nested past the parser's recursion limit too (a
+    manifest is no checksummed file: RecursionError escaped every caller's checks)."""
+    try:
+        return json.loads(_read(path))
+    except RecursionError:
+        raise ValueError(f"{path.name} is nested too deep") from None

@@ -185,7 +185,11 @@ def test_a_store_that_cannot_write_says_so_before_any_work(tmp_path):
         FilesystemArtifactStore(tmp_path / "file" / "models").check_writable()
 
 
-@pytest.mark.parametrize("manifest", ["[]", '{"files": []}', '{"files": {"f": "x"}}'])
+@pytest.mark.parametrize(
+    "manifest",
+    # the last nested past the JSON parser's recursion limit (RecursionError, not ValueError)
+    ["[]", '{"files": []}', '{"files": {"f": "x"}}', "[" * 100_000 + "]" * 100_000],
+)
 def test_a_manifest_of_the_wrong_shape_is_rejected_as_corrupt(store, tmp_path, manifest):
     version = store.publish("model", {"f": b"good"}, {})
     (tmp_path / "model" / "versions" / version / "manifest.json").write_text(manifest)
