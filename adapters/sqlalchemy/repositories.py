@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -577,9 +578,14 @@ class SqlSlateRepository(SlateRepository):
     ) -> list[SlateOutcome]:
         kinds = list(EventType)
         found: list[SlateOutcome] = []
-        since: tuple[datetime, str] | None = None
+        # where the last page ended: its list's time as stored (SQLite's text, which SQL by hand
+        # may spell without the fraction the service writes: spelt again, it would compare
+        # after that second's other lists) and id
+        since: tuple[Any, str] | None = None
+        text_times = self.connection.dialect.name == "sqlite"
         while True:
-            rows = self.connection.execute(_outcomes_query(after, until, selected_by, since)).all()
+            query = _outcomes_query(after, until, selected_by, since, text_times)
+            rows = self.connection.execute(query).all()
             found += (
                 SlateOutcome(
                     RecommendationId(row.recommendation_id),
@@ -594,7 +600,7 @@ class SqlSlateRepository(SlateRepository):
             )
             if len(rows) < OUTCOMES_PAGE:
                 return found
-            since = (rows[-1].served_at, rows[-1].recommendation_id)
+            since = (rows[-1].served_as_stored, rows[-1].recommendation_id)
 
     def now(self) -> datetime:
         return utc(self.connection.execute(select(database_now())).scalar_one())
@@ -613,9 +619,12 @@ def _outcomes_query(  # type: ignore[no-untyped-def]
     after: datetime,
     until: datetime,
     selected_by: str | None,
-    since: tuple[datetime, str] | None = None,
+    since: tuple[Any, str] | None = None,
+    text_times: bool = False,
 ):
-    """A page of the window's lists, from after the list `since` (served_at, id) on."""
+    """A page of the window's lists, from after the list `since` (served_at as stored, id) on;
+    text_times: served_at is stored as text (SQLite), and `since` holds that text."""
+    stored_as = String() if text_times else slates.c.served_at.type
     page = select(slates).where(
         slates.c.served_at > utc(after),
         slates.c.served_at <= utc(until),
@@ -626,7 +635,8 @@ def _outcomes_query(  # type: ignore[no-untyped-def]
         page = page.where(slates.c.selected_by == selected_by)
     if since is not None:
         page = page.where(
-            tuple_(slates.c.served_at, slates.c.recommendation_id) > tuple_(utc(since[0]), since[1])
+            tuple_(slates.c.served_at, slates.c.recommendation_id)
+            > tuple_(bindparam(None, since[0], type_=stored_as), since[1])
         )
     chosen = (
         page.order_by(slates.c.served_at, slates.c.recommendation_id)
@@ -640,6 +650,7 @@ def _outcomes_query(  # type: ignore[no-untyped-def]
             chosen.c.served_at,
             chosen.c.selected_by,
             chosen.c.fallback_from,
+            type_coerce(chosen.c.served_at, stored_as).label("served_as_stored"),
             func.max(_STRENGTH).label("best"),
             func.count(interactions.c.id.distinct()).label("events"),
         )

@@ -498,6 +498,37 @@ def test_the_outcomes_of_a_long_window_are_read_a_page_of_lists_at_a_time(
     assert len([s for s in statements if "FROM slates" in s]) >= 3
 
 
+def test_lists_sql_by_hand_recorded_in_one_second_are_all_outcomes_across_a_page_end(
+    database_url, monkeypatch
+):
+    """SQL by hand writes a moment without its fraction ('2026-11-02 10:00:00', SQLite's own
+    datetime()), which SQLite compares as text: the next page started after the service's
+    spelling of the last list's time ('... 10:00:00.000000'), after every list of that second,
+    and those past the page's end were never counted by the bandit."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy import repositories
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    monkeypatch.setattr(repositories, "OUTCOMES_PAGE", 2, raising=False)
+    engine = build_engine(database_url)
+    moments = ["2026-11-02 10:00:00"] * 3 + ["2026-11-02 10:00:01"]
+    with engine.begin() as connection:
+        for n, moment in enumerate(moments):
+            connection.execute(
+                text(
+                    "INSERT INTO slates (recommendation_id, user_id, strategy, served_at, "
+                    "impressions, selected_by) VALUES (:r, 'u1', 'content', :at, 1, 'bandit')"
+                ),
+                {"r": f"r{n}", "at": moment},
+            )
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        found = uow.slates.outcomes(NOW.replace(2026, 11, 1), NOW.replace(2026, 11, 3), "bandit")
+    engine.dispose()
+    assert sorted(o.recommendation_id for o in found) == ["r0", "r1", "r2", "r3"]
+
+
 def test_storage_at_the_latest_schema_reports_no_schema_problem(uow_factory):
     with uow_factory() as uow:
         assert uow.schema_problem() is None
