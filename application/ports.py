@@ -180,9 +180,10 @@ class ErasureRepository(abc.ABC):
     @abc.abstractmethod
     def erase_lists(self, user_id: UserId) -> dict[str, int]:
         """Delete the slates served to one learner and their items; other learners' events
-        attributed to them lose the attribution (the learner's own events are left to `erase`).
-        Returns {"slates", "impressions", "attributions"} counts. No event write waits for
-        these rows, so an erasure removes them before it holds the event writes off."""
+        attributed to them lose the attribution, here or (an adapter that locks rows) in `erase`,
+        under the hold (the learner's own events are left to `erase`). Returns {"slates",
+        "impressions", "attributions"} counts. No event write waits for these rows, so an erasure
+        removes them before it holds the event writes off."""
 
     @abc.abstractmethod
     def erase(self, user_id: UserId) -> dict[str, int]:

@@ -100,6 +100,8 @@ _HOLD_SQLITE = text("UPDATE erasures SET user_hash = user_hash WHERE 0")
 class SqlErasureRepository(ErasureRepository):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        #: the lists `erase_lists` removed, whose credit to others' events `erase` clears
+        self._removed: list[str] = []
 
     def hold(self, exclusive: bool = False) -> None:
         if self.connection.dialect.name == "postgresql":
@@ -119,16 +121,6 @@ class SqlErasureRepository(ErasureRepository):
         ids = list(self.connection.execute(theirs).scalars())
         for start in range(0, len(ids), LISTS_PER_STATEMENT):
             batch = ids[start : start + LISTS_PER_STATEMENT]
-            # Someone else's event credited to this learner's slate keeps the event, not the
-            # credit.
-            counts["attributions"] += self.connection.execute(
-                update(interactions)
-                .where(
-                    among(self.connection, interactions.c.recommendation_id, batch),
-                    interactions.c.user_id != user_id,
-                )
-                .values(recommendation_id=None)
-            ).rowcount
             # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
             counts["impressions"] += self.connection.execute(
                 delete(slate_items).where(
@@ -138,6 +130,10 @@ class SqlErasureRepository(ErasureRepository):
             counts["slates"] += self.connection.execute(
                 delete(slates).where(among(self.connection, slates.c.recommendation_id, batch))
             ).rowcount
+        # Someone else's event credited to these lists keeps the event, not the credit: cleared
+        # by `erase`, under the hold. Its row locked before it, another erasure holding the hold
+        # and deleting that learner's events waited for this one, which waited for the hold.
+        self._removed += ids
         return counts
 
     def erase(self, user_id: UserId) -> dict[str, int]:
@@ -147,7 +143,16 @@ class SqlErasureRepository(ErasureRepository):
         statements = self.connection.execute(
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
         ).rowcount
-        return erased_counts(events, self.erase_lists(user_id), statements)
+        lists = self.erase_lists(user_id)
+        for start in range(0, len(self._removed), LISTS_PER_STATEMENT):
+            batch = self._removed[start : start + LISTS_PER_STATEMENT]
+            lists["attributions"] += self.connection.execute(
+                update(interactions)
+                .where(among(self.connection, interactions.c.recommendation_id, batch))
+                .values(recommendation_id=None)
+            ).rowcount
+        self._removed = []
+        return erased_counts(events, lists, statements)
 
     def record(self, erasure: Erasure) -> None:
         self.connection.execute(

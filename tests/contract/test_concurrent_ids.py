@@ -285,3 +285,59 @@ def test_other_learners_events_are_stored_while_a_learner_served_many_lists_is_e
     writer.dispose()
     assert [getattr(o, "accepted", o) for o in logged] == [1]
     assert (erasure.counts["slates"], erasure.counts["impressions"]) == (1, 1)
+
+
+@pytest.mark.postgres
+def test_two_learners_erased_at_once_are_both_erased_when_one_has_credit_on_the_others_list(
+    postgres_url,
+):
+    """An older version credited u2's click to u1's list. Erasing u1 cleared that credit (u2's
+    event row locked) before it waited for the erasures' lock; erasing u2 meanwhile held that lock
+    and waited to delete the same event: PostgreSQL found a deadlock and failed one erasure
+    (a 503). Erasures took turns before the lists were removed ahead of the lock."""
+    from sqlalchemy import event as sql_event
+
+    from adapters.sqlalchemy.repositories import delete_everything
+
+    first, second = build_engine(postgres_url), build_engine(postgres_url)
+    with first.begin() as connection:
+        delete_everything(connection)
+    with SqlAlchemyUnitOfWork(first) as uow:
+        uow.courses.upsert(CATALOG)
+        uow.slates.add(_home_slate("u1"))
+        uow.interactions.add_batch(
+            [
+                event(
+                    "u2",
+                    "course_sql_basic",
+                    "click",
+                    1,
+                    event_id="e-u2",
+                    recommendation_id="rec-u1",
+                )
+            ]
+        )
+        uow.commit()
+    erased: dict[str, Any] = {}
+
+    def erase(engine: Engine, user: str) -> None:
+        try:
+            factory = lambda: SqlAlchemyUnitOfWork(engine)  # noqa: E731
+            erased[user] = EraseLearner(factory, clock=lambda: NOW).execute(UserId(user)).counts
+        except Exception as error:  # noqa: BLE001 - the outcome under test
+            erased[user] = error
+
+    other = threading.Thread(target=erase, args=(second, "u2"))
+
+    def erase_u2_before_u1_holds_the_lock(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "pg_advisory_xact_lock(" in statement and not other.is_alive() and "u2" not in erased:
+            other.start()
+            other.join(timeout=1.5)  # u2's erasure under the lock, or waiting on u1's rows
+
+    sql_event.listen(first, "before_cursor_execute", erase_u2_before_u1_holds_the_lock)
+    erase(first, "u1")
+    other.join()
+    first.dispose()
+    second.dispose()
+    assert not any(isinstance(e, Exception) for e in erased.values()), erased
+    assert erased["u1"]["slates"] == 1 and erased["u2"]["events"] == 1
