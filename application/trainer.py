@@ -154,8 +154,10 @@ class Trainer:
             stored = self.store_figures().execute()  # type: ignore[misc]
         except Exception as error:  # noqa: BLE001
             log.warning("stats figures not stored", exc_info=True)
+            first_line = (str(error).strip().splitlines() or [""])[0][:200]  # not the SQL after
             self.say(
-                f"stats: the closed days' figures were not stored ({type(error).__name__}: {error})"
+                f"stats: the closed days' figures were not stored ({type(error).__name__}: "
+                f"{first_line})"
             )
             return
         if stored.days:

@@ -8,10 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import (
     Connection,
-    Date,
     DateTime,
     String,
-    cast,
     delete,
     func,
     insert,
@@ -22,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited, utc_day
-from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.repositories import database_now, utc
 from adapters.sqlalchemy.tables import (
     daily_figure_changes,
     daily_figures,
@@ -151,9 +149,7 @@ def store(connection: Connection, day: date) -> None:
 
 def _today(connection: Connection) -> date:
     """The database's UTC day: the clock migration 0013's triggers read."""
-    if connection.dialect.name == "postgresql":
-        return connection.execute(select(cast(func.timezone("UTC", func.now()), Date))).scalar_one()
-    return date.fromisoformat(connection.execute(select(func.date("now"))).scalar_one())
+    return utc(connection.execute(select(database_now())).scalar_one()).date()
 
 
 def _bound(connection: Connection, moment: datetime):  # type: ignore[no-untyped-def]
