@@ -472,6 +472,8 @@ def test_a_migration_tried_again_while_a_reader_holds_the_events_keeps_no_sessio
     """Each try of a migration a trainer's read held up left its database session open: tried
     every 5 s for up to 30 minutes, it filled the server's max_connections (100 by default)
     within minutes, and every host's requests were then refused with 'too many clients'."""
+    import time
+
     import psycopg
 
     import adapters.sqlalchemy.migrate as migrate
@@ -485,12 +487,15 @@ def test_a_migration_tried_again_while_a_reader_holds_the_events_keeps_no_sessio
 
         def pause(seconds: float) -> None:
             with psycopg.connect(own, autocommit=True) as conn:
-                sessions.append(
-                    conn.execute(
+                for _ in range(40):  # a closed session's server process ends a moment later
+                    count = conn.execute(
                         "SELECT count(*) FROM pg_stat_activity "
                         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     ).fetchone()[0]
-                )
+                    if count <= 2:
+                        break
+                    time.sleep(0.05)
+                sessions.append(count)
             if len(sessions) == 5:
                 reader.rollback()  # the trainer's read ends
 
