@@ -179,6 +179,7 @@ class Container(containers.DeclarativeContainer):
         reads=reads.provider,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
+    store_daily_figures = providers.Factory(StoreDailyFigures, uow.provider)
     compute_stats = providers.Factory(ComputeStats, uow.provider)
     explain_recommendation = providers.Factory(
         ExplainRecommendation, uow.provider, strategies, policy=ranking_policy
@@ -254,7 +255,7 @@ class Container(containers.DeclarativeContainer):
         uow_factory=uow.provider,
         worker=providers.Callable(_worker_name),
         fit_turn=fit_turn,
-        store_figures=providers.Factory(StoreDailyFigures, uow.provider).provider,
+        store_figures=store_daily_figures.provider,
     )
 
     demo_data = providers.Object(demo_data)

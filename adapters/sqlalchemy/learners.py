@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
@@ -65,6 +65,12 @@ class SqlStatementRepository(StatementRepository):
 #: timeout; 5,000 take a quarter of a second
 LISTS_PER_STATEMENT = 5_000
 
+
+def _batches(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), LISTS_PER_STATEMENT):
+        yield ids[start : start + LISTS_PER_STATEMENT]
+
+
 #: the advisory lock key of erasures against event writes (any number no other lock uses)
 _ERASURE_LOCK = 0x5245_4353_5953_4552
 
@@ -119,8 +125,7 @@ class SqlErasureRepository(ErasureRepository):
         # read once: looked up again after each batch, the index would step over the rows
         # removed so far every time
         ids = list(self.connection.execute(theirs).scalars())
-        for start in range(0, len(ids), LISTS_PER_STATEMENT):
-            batch = ids[start : start + LISTS_PER_STATEMENT]
+        for batch in _batches(ids):
             # Explicit rather than ON DELETE CASCADE, so the erasure does not depend on the backend.
             counts["impressions"] += self.connection.execute(
                 delete(slate_items).where(
@@ -144,8 +149,7 @@ class SqlErasureRepository(ErasureRepository):
             delete(xapi_statements).where(xapi_statements.c.user_id == user_id)
         ).rowcount
         lists = self.erase_lists(user_id)
-        for start in range(0, len(self._removed), LISTS_PER_STATEMENT):
-            batch = self._removed[start : start + LISTS_PER_STATEMENT]
+        for batch in _batches(self._removed):
             lists["attributions"] += self.connection.execute(
                 update(interactions)
                 .where(among(self.connection, interactions.c.recommendation_id, batch))

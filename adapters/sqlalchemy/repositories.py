@@ -384,7 +384,9 @@ class SqlInteractionRepository(InteractionRepository):
         return int(self.connection.execute(stmt).rowcount)
 
     def miscredited(self, clear: bool = False, max_clock_skew: timedelta = timedelta(0)) -> int:
-        newest = self.connection.execute(select(func.max(interactions.c.id))).scalar() or 0
+        oldest, newest = self.connection.execute(
+            select(func.min(interactions.c.id), func.max(interactions.c.id))
+        ).one()
         return sum(
             self._miscredited(
                 # written into the statement: psycopg prepares a statement run five times, and
@@ -396,7 +398,7 @@ class SqlInteractionRepository(InteractionRepository):
                 clear,
                 max_clock_skew,
             )
-            for low in range(1, newest + 1, EVENTS_PER_STATEMENT)
+            for low in range(oldest or 1, (newest or 0) + 1, EVENTS_PER_STATEMENT)
         )
 
     def _miscredited(self, among_ids, clear: bool, max_clock_skew: timedelta) -> int:  # type: ignore[no-untyped-def]
