@@ -28,7 +28,7 @@ from application.ports import (
 from application.use_cases.fit_strategies import EmptyCatalog, FitStrategies, Fitted
 from application.use_cases.jobs import RunJobs
 from application.use_cases.rebuild_index import RebuildIndex
-from application.use_cases.store_daily_figures import StoreDailyFigures
+from application.use_cases.store_daily_figures import StoreDailyFigures, first_line
 from application.use_cases.update_bandit import UpdateBandit
 
 log = logging.getLogger(__name__)
@@ -154,15 +154,16 @@ class Trainer:
             stored = self.store_figures().execute()  # type: ignore[misc]
         except Exception as error:  # noqa: BLE001
             log.warning("stats figures not stored", exc_info=True)
-            first_line = (str(error).strip().splitlines() or [""])[0][:200]  # not the SQL after
-            self.say(
-                f"stats: the closed days' figures were not stored ({type(error).__name__}: "
-                f"{first_line})"
-            )
+            self.say(f"stats: the closed days' figures were not stored ({first_line(error)})")
             return
         if stored.days:
             left = f" ({stored.left} left for the next cycles)" if stored.left else ""
             self.say(f"stats: stored the figures of {stored.days} days{left}")
+        for day, why in stored.failed:
+            self.say(
+                f"stats: the figures of {day} were not stored ({why}); its windows count it "
+                "from events, and the next cycle tries again"
+            )
 
     def _fitting(self) -> None:
         """Seen as fitting while a cycle fits (a long one read as the cycle before, its seen_at

@@ -3,11 +3,19 @@ events (a year's window counted from its events outgrew the request timeout)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from application.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: days failing in one cycle before it gives up: one day may be beyond storing (too many lists
+#: to count within the statement timeout), several in a row say the database is in trouble
+FAILURES_PER_CYCLE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +23,8 @@ class Stored:
     days: int
     #: days still to store when the budget ran out: the next cycle goes on
     left: int
+    #: the days that could not be stored, with why (counted from events until they can be)
+    failed: list[tuple[date, str]] = field(default_factory=list)
 
 
 class StoreDailyFigures:
@@ -32,14 +42,31 @@ class StoreDailyFigures:
         """Newest day first, each in a unit of work of its own (a day's lists and events are read
         in milliseconds; a year's in one transaction would hold back vacuum and every writer's
         count of changes), until the budget is spent: after an upgrade, a long history is stored
-        over several cycles, the windows the dashboard opens on first."""
+        over several cycles, the windows the dashboard opens on first. A day that fails is
+        passed over, so that it does not keep the older ones from being stored."""
         started = self.clock()
         with self.uow_factory() as uow:
             days = uow.stats.days_to_store()
+        stored, failed = 0, []
         for done, day in enumerate(days):
             if self.clock() - started >= self.budget_seconds:
-                return Stored(done, len(days) - done)
-            with self.uow_factory() as uow:
-                uow.stats.store_day(day)
-                uow.commit()
-        return Stored(len(days), 0)
+                return Stored(stored, len(days) - done, failed)
+            try:
+                with self.uow_factory() as uow:
+                    uow.stats.store_day(day)
+                    uow.commit()
+            except Exception as error:
+                log.warning("the stats figures of %s were not stored", day, exc_info=True)
+                failed.append((day, first_line(error)))
+                if len(failed) >= FAILURES_PER_CYCLE:
+                    if stored == 0:
+                        raise  # nothing stores: the trainer says why, as for any failure
+                    return Stored(stored, len(days) - done - 1, failed)
+                continue
+            stored += 1
+        return Stored(stored, 0, failed)
+
+
+def first_line(error: Exception) -> str:
+    """The error in a line, not the SQL that follows a driver's message."""
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}"

@@ -305,6 +305,63 @@ def test_a_store_that_fails_leaves_the_fit_cycle_done_and_says_so(engine):
     assert said == ["stats: the closed days' figures were not stored (RuntimeError: duplicate key)"]
 
 
+def test_a_day_that_cannot_be_stored_leaves_the_older_days_stored(engine, monkeypatch):
+    """One day beyond storing (say its lists outgrow the statement timeout) is passed over and
+    said: the days older than it are stored all the same (newest first, it held them back for
+    ever), and it is counted from events, so every window stays exact."""
+    from adapters.sqlalchemy import daily_figures
+    from application.ports import StorageUnavailable
+    from application.trainer import Trainer
+    from tests.unit.test_trainer_beats import Fit
+    from tests.unit.test_trainer_outages import Jobs
+
+    store = daily_figures.store
+
+    def timing_out(connection, day):  # type: ignore[no-untyped-def]
+        if str(day) == "2026-11-02":
+            raise StorageUnavailable("the database did not answer within 3s\nSELECT ...")
+        store(connection, day)
+
+    monkeypatch.setattr(daily_figures, "store", timing_out)
+    days = to_store(engine)
+    said: list[str] = []
+    trainer = Trainer(
+        lambda: Fit([[]]),
+        Jobs,
+        fit_interval=0,
+        say=said.append,
+        store_figures=lambda: StoreDailyFigures(units(engine)),
+    )
+    trainer.run_once()
+    assert to_store(engine) == ["2026-11-02"]
+    assert said == [
+        f"stats: stored the figures of {len(days) - 1} days",
+        "stats: the figures of 2026-11-02 were not stored (StorageUnavailable: the database did "
+        "not answer within 3s); its windows count it from events, and the next cycle tries again",
+    ]
+    assert figures(engine) == BEFORE
+
+
+def test_a_database_that_fails_every_day_stops_the_store_after_a_few(engine, monkeypatch):
+    """Several days failing in a row are the database's trouble, not theirs: the cycle stops
+    trying (each try may wait out a timeout) and the trainer says why, as for any failure."""
+    from adapters.sqlalchemy import daily_figures
+    from application.ports import StorageUnavailable
+    from application.use_cases.store_daily_figures import FAILURES_PER_CYCLE
+
+    tried: list[str] = []
+
+    def failing(connection, day):  # type: ignore[no-untyped-def]
+        tried.append(str(day))
+        raise StorageUnavailable("the database is unreachable")
+
+    monkeypatch.setattr(daily_figures, "store", failing)
+    days = to_store(engine)
+    with pytest.raises(StorageUnavailable):
+        StoreDailyFigures(units(engine)).execute()
+    assert tried == days[:FAILURES_PER_CYCLE] and len(days) > FAILURES_PER_CYCLE
+
+
 @pytest.mark.postgres
 def test_concurrent_batches_of_late_clicks_on_the_same_old_days_are_all_stored(postgres_url):
     """Two clients send late clicks on lists of the same two old days, in opposite orders: both
