@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from application.manifests import model_of
+from application.manifests import pruned, version_name
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
@@ -126,7 +126,7 @@ class FilesystemArtifactStore(ArtifactStore):
         current: str | None,
     ) -> str:
         now = datetime.now(UTC)
-        version = _named_after(now, self.versions(name))
+        version = version_name(now, self.versions(name))
         versions = self._versions_dir(name)
         versions.mkdir(parents=True, exist_ok=True)
         staging = self.root / name / f".staging-{version}"
@@ -182,35 +182,16 @@ class FilesystemArtifactStore(ArtifactStore):
         return loaded if isinstance(loaded, dict) else {}
 
     def _prune(self, name: str, current: str, replaced: str | None) -> None:
-        """Keeps the newest version of each of the newest `keep` models: a reindex or a
-        rollback's copy holds a model kept already, and pushes no other out; a damaged version
-        holds none (a whole older copy of its model is kept) and is removed once older than every
-        version kept. Kept whatever
-        their model: the version answering now, the one it replaced (a web worker that has just
-        read `current` may be loading it), and the version it restores (workers fall back to
-        it)."""
-        kept = {current, replaced, self._manifest(name, current).get("restores")} - {None}
-        models: list[Any] = []
-        damaged = set()
-        versions = self.versions(name)  # newest first
-        for version in versions:
+        """Removes what application.manifests.pruned says a publish of `current` removes."""
+
+        def manifest_of(version: str) -> dict[str, Any] | None:
             try:
-                model = model_of(self.load(name, version, only=()).manifest)
-            except CorruptArtifact:  # no rollback can restore it: it stands for no model
-                damaged.add(version)
-                continue
-            if model[0] is None:  # a model of its own
-                model = (version, None)
-            if model not in models:
-                models.append(model)
-                if len(models) <= self.keep:
-                    kept.add(version)
-        oldest_kept = min(kept)
-        for old in versions:
-            # a damaged version newer than one kept is left (a read that failed once, on a
-            # network disk say, is no proof), and goes once older than all of them
-            if old not in kept and not (old in damaged and old > oldest_kept):
-                shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
+                return self.load(name, version, only=()).manifest
+            except CorruptArtifact:
+                return None
+
+        for old in pruned(self.versions(name), manifest_of, current, replaced, self.keep):
+            shutil.rmtree(self._versions_dir(name) / old, ignore_errors=True)
 
     def discard(self, name: str, version: str) -> None:
         with self._locked(name):  # a publish meanwhile may make it current or prune it
@@ -300,22 +281,6 @@ class FilesystemArtifactStore(ArtifactStore):
                 whole[filename] = seen
         self._verified[name] = (version, whole)
         return artifact
-
-
-def _named_after(now: datetime, kept: list[str]) -> str:
-    """A version name: the time, but after every kept version's. Names order versions (pruning,
-    rollback, a worker's fallbacks), and a publisher whose clock is behind another host's, or
-    stepped back, would otherwise name its version older than the one it replaces, which the
-    prune then removes at once while workers may still be loading it."""
-    stamp = now
-    for name in kept:  # newest first
-        try:
-            latest = datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
-        except ValueError:
-            continue  # not a name a publish gave
-        stamp = max(now, latest + timedelta(microseconds=1))
-        break
-    return f"{stamp:%Y%m%dT%H%M%S}{stamp.microsecond:06d}Z-{uuid.uuid4().hex[:6]}"
 
 
 def _stat(path: Path) -> tuple[int, int, int]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from datetime import datetime
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import LatestErasure
@@ -77,3 +78,57 @@ def fitted_before(erasure: LatestErasure | None, trained_at: str | None, mark: A
     if isinstance(mark, int):
         return mark < erasure.mark or mark > erasure.newest
     return trained_at is None or datetime.fromisoformat(trained_at) < erasure.at
+
+
+def version_name(now: datetime, kept: list[str]) -> str:
+    """A version name: the time, but after every kept version's. Names order versions (pruning,
+    rollback, a worker's fallbacks), and a publisher whose clock is behind another host's, or
+    stepped back, would otherwise name its version older than the one it replaces, which the
+    prune then removes at once while workers may still be loading it."""
+    stamp = now
+    for name in kept:  # newest first
+        try:
+            latest = datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+        except ValueError:
+            continue  # not a name a publish gave
+        stamp = max(now, latest + timedelta(microseconds=1))
+        break
+    return f"{stamp:%Y%m%dT%H%M%S}{stamp.microsecond:06d}Z-{uuid.uuid4().hex[:6]}"
+
+
+def pruned(
+    versions: list[str],
+    manifest_of: Callable[[str], Mapping[str, Any] | None],
+    current: str,
+    replaced: str | None,
+    keep: int,
+) -> list[str]:
+    """The versions (newest first) a publish of `current` removes: it keeps the newest version of
+    each of the newest `keep` models (a reindex or a rollback's copy holds a model kept already,
+    and pushes no other out; a damaged version, whose manifest_of is None, holds none: a whole
+    older copy of its model is kept, and it is removed once older than every version kept), and
+    whatever their model the version answering now, the one it replaced (a web worker that has
+    just read `current` may be loading it) and the version it restores (workers fall back to
+    it)."""
+    restores = (manifest_of(current) or {}).get("restores")
+    kept = {current, replaced, restores} - {None}
+    models: list[Any] = []
+    damaged = set()
+    for version in versions:
+        manifest = manifest_of(version)
+        if manifest is None:  # no rollback can restore it: it stands for no model
+            damaged.add(version)
+            continue
+        model = model_of(manifest)
+        if model[0] is None:  # a model of its own
+            model = (version, None)
+        if model not in models:
+            models.append(model)
+            if len(models) <= keep:
+                kept.add(version)
+    oldest_kept = min(kept)
+    # a damaged version newer than one kept is left (a read that failed once, on a network
+    # disk say, is no proof), and goes once older than all of them
+    return [
+        old for old in versions if old not in kept and not (old in damaged and old > oldest_kept)
+    ]

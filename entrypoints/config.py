@@ -101,6 +101,7 @@ class Settings(BaseModel):
     db_user: str = Field("postgres", alias="RS_DB_USER", min_length=1)
     db_password: str = Field("", alias="RS_DB_PASSWORD")
     models_dir: str = Field("models", alias="RS_MODELS_DIR", min_length=1)
+    models_store: Literal["folder", "database"] = Field("folder", alias="RS_MODELS_STORE")
     two_tower_config: str = Field(DEFAULT_TWO_TOWER_CONFIG, alias="RS_TWO_TOWER_CONFIG")
     embedding_dim: int | None = Field(None, alias="EMBEDDING_DIM", ge=1, le=4096)
     user_feature_dim: int | None = Field(None, alias="USER_FEATURE_DIM", ge=1, le=4096)
@@ -398,6 +399,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "env": s.env,
         "database_url": database_url(env),
         "models_dir": s.models_dir,
+        "models_store": models_store(s.models_store, database_url(env)),
         **sizes,
         "default_recommender": s.default_recommender,
         "hybrid_weights": {
@@ -432,6 +434,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         **xapi_settings(s),
     }
     return checked_credentials(settings)
+
+
+def models_store(store: str, url: str) -> str:
+    """Where models are published: a folder, or the database (which must then be one)."""
+    if store == "database" and url.startswith("memory:"):
+        raise ConfigError(
+            f"invalid setting RS_MODELS_STORE='database' (with RS_DATABASE_URL={url!r}): "
+            "models are kept in a SQL database; set RS_MODELS_STORE=folder"
+        )
+    return store
 
 
 def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:

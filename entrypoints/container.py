@@ -17,6 +17,7 @@ from adapters.in_memory import InMemoryFitTurn, InMemoryStore, InMemoryUnitOfWor
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender, live_popularity
 from adapters.sequence import SequenceRecommender
+from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
 from adapters.sqlalchemy.breaker import Breaker
 from adapters.sqlalchemy.engine import build_engine, on_answer
 from adapters.sqlalchemy.fit_turn import SqlFitTurn
@@ -115,8 +116,13 @@ class Container(containers.DeclarativeContainer):
         sqlalchemy=providers.Callable(on_answer, engine),
     )
 
-    artifact_store = providers.Singleton(
-        FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
+    #: where trainers publish and web workers load: a folder every host mounts, or the database
+    artifact_store = providers.Selector(
+        config.models_store,
+        folder=providers.Singleton(
+            FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
+        ),
+        database=providers.Singleton(DatabaseArtifactStore, engine, keep=config.keep_versions),
     )
     two_tower_trainer = providers.Factory(
         _two_tower_trainer, settings=config.two_tower, hnsw_above=config.hnsw_above

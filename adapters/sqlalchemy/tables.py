@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -252,4 +253,34 @@ credential_failures = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Index("ix_credential_failures_client_failed_at", "client_hash", "failed_at"),
     Index("ix_credential_failures_failed_at", "failed_at"),
+)
+
+# Model artifacts kept in the database (RS_MODELS_STORE=database, migration 0014): every host
+# reads the versions trainers publish without a shared volume. A version's rows are written
+# before it is published and never changed after; `published` says it was made current once.
+artifact_versions = Table(
+    "artifact_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("manifest", Text, nullable=False),
+    Column("published", Boolean, nullable=False),
+    Column("staged_at", DateTime(timezone=True), nullable=False),
+)
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("filename", String(255), primary_key=True),
+    #: a file in parts of at most 8 MiB: one statement never moves a whole model
+    Column("part", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+artifact_current = Table(
+    "artifact_current",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
 )

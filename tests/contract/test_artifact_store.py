@@ -1,4 +1,4 @@
-"""The filesystem artifact store: atomic versions, checksums, pruning."""
+"""The artifact stores, in a folder and in the database: atomic versions, checksums, pruning."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from adapters.fs_artifacts import LINK_ABOVE, FilesystemArtifactStore
+from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
+from adapters.sqlalchemy.engine import build_engine
 from application.ports import CorruptArtifact, StaleBase
 
 
@@ -18,32 +20,48 @@ def store(tmp_path):  # type: ignore[no-untyped-def]
     return FilesystemArtifactStore(tmp_path, keep=2)
 
 
-def test_a_published_version_becomes_current_and_reads_back(store):
-    assert store.current_version("model") is None
-    version = store.publish(
+@pytest.fixture(params=["folder", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stores(request, tmp_path):  # type: ignore[no-untyped-def]
+    """keep -> a store of each kind in turn: a folder, SQLite, PostgreSQL (RS_MODELS_STORE)."""
+    if request.param == "folder":
+        yield lambda keep=2: FilesystemArtifactStore(tmp_path, keep=keep)
+        return
+    engine = build_engine(request.getfixturevalue(f"{request.param}_url"))
+    yield lambda keep=2: DatabaseArtifactStore(engine, keep=keep)
+    engine.dispose()
+
+
+@pytest.fixture
+def any_store(stores):  # type: ignore[no-untyped-def]
+    return stores()
+
+
+def test_a_published_version_becomes_current_and_reads_back(any_store):
+    assert any_store.current_version("model") is None
+    version = any_store.publish(
         "model", {"weights.bin": b"\x00\x01", "ids.json": b"[1]"}, {"metrics": {"recall": 0.3}}
     )
-    assert store.current_version("model") == version
-    artifact = store.load("model", version)
+    assert any_store.current_version("model") == version
+    artifact = any_store.load("model", version)
     assert artifact.files == {"weights.bin": b"\x00\x01", "ids.json": b"[1]"}
     assert artifact.manifest["metrics"] == {"recall": 0.3}
     assert artifact.manifest["files"]["weights.bin"]["bytes"] == 2
 
 
-def test_only_the_newest_versions_are_kept(store):
-    versions = [store.publish("model", {"f": bytes([i])}, {}) for i in range(4)]
-    assert store.versions("model") == list(reversed(versions))[:2]
-    assert store.current_version("model") == versions[-1]
+def test_only_the_newest_versions_are_kept(any_store):
+    versions = [any_store.publish("model", {"f": bytes([i])}, {}) for i in range(4)]
+    assert any_store.versions("model") == list(reversed(versions))[:2]
+    assert any_store.current_version("model") == versions[-1]
 
 
-def test_a_discarded_version_is_gone_and_the_current_one_cannot_be_discarded(store):
-    old, current = (store.publish("model", {"f": bytes([i])}, {}) for i in range(2))
+def test_a_discarded_version_is_gone_and_the_current_one_cannot_be_discarded(any_store):
+    old, current = (any_store.publish("model", {"f": bytes([i])}, {}) for i in range(2))
     with pytest.raises(ValueError, match="is current"):
-        store.discard("model", current)
-    store.discard("model", old)
-    store.discard("model", "no-such-version")  # gone already: nothing to do
-    assert store.versions("model") == [current]
-    assert store.load("model", current).files == {"f": b"\x01"}
+        any_store.discard("model", current)
+    any_store.discard("model", old)
+    any_store.discard("model", "no-such-version")  # gone already: nothing to do
+    assert any_store.versions("model") == [current]
+    assert any_store.load("model", current).files == {"f": b"\x01"}
 
 
 def test_a_tampered_file_is_rejected(store, tmp_path):
@@ -60,24 +78,24 @@ def test_a_missing_file_is_rejected(store, tmp_path):
         store.load("model", version)
 
 
-def test_a_publish_based_on_a_replaced_version_is_refused_and_changes_nothing(store):
-    first = store.publish("model", {"f": b"1"}, {}, based_on=None)
-    newer = store.publish("model", {"f": b"2"}, {}, based_on=first)
+def test_a_publish_based_on_a_replaced_version_is_refused_and_changes_nothing(any_store):
+    first = any_store.publish("model", {"f": b"1"}, {}, based_on=None)
+    newer = any_store.publish("model", {"f": b"2"}, {}, based_on=first)
     with pytest.raises(StaleBase, match="nothing was replaced"):
-        store.publish("model", {"f": b"3"}, {}, based_on=first)
+        any_store.publish("model", {"f": b"3"}, {}, based_on=first)
     with pytest.raises(StaleBase):
-        store.publish("model", {"f": b"3"}, {}, based_on=None)  # "nothing was published yet"
-    assert store.current_version("model") == newer
-    assert store.load("model", newer).files == {"f": b"2"}
+        any_store.publish("model", {"f": b"3"}, {}, based_on=None)  # "nothing was published yet"
+    assert any_store.current_version("model") == newer
+    assert any_store.load("model", newer).files == {"f": b"2"}
 
 
-def test_concurrent_publishes_based_on_one_version_let_exactly_one_through(store):
-    base = store.publish("model", {"f": b"0"}, {})
+def test_concurrent_publishes_based_on_one_version_let_exactly_one_through(any_store):
+    base = any_store.publish("model", {"f": b"0"}, {})
     outcomes: list[str] = []
 
     def publish(i: int) -> None:
         try:
-            store.publish("model", {"f": bytes([i])}, {}, based_on=base)
+            any_store.publish("model", {"f": bytes([i])}, {}, based_on=base)
             outcomes.append("published")
         except StaleBase:
             outcomes.append("refused")
@@ -132,9 +150,9 @@ def test_verify_finds_a_file_rewritten_at_its_size_and_reads_only_what_changed(s
     assert read == ["ids"]
 
 
-def test_fewer_than_two_kept_versions_are_refused():
+def test_fewer_than_two_kept_versions_are_refused(stores):
     with pytest.raises(ValueError, match="at least 2 versions are kept, not 1"):
-        FilesystemArtifactStore("models", keep=1)
+        stores(keep=1)
 
 
 def test_a_load_can_read_only_some_files_still_checked(store):
@@ -255,10 +273,10 @@ def test_a_publisher_whose_clock_is_behind_still_keeps_the_version_it_replaced(
     assert store.current_version("model") == newest
 
 
-def test_versions_that_hold_a_kept_model_again_push_no_other_model_out(tmp_path):
+def test_versions_that_hold_a_kept_model_again_push_no_other_model_out(stores):
     """A rollback, its release and a reindex each publish the model rolled back to again: the
     model rolled back from, and an older one, stay kept (the versions kept count models)."""
-    store = FilesystemArtifactStore(tmp_path, keep=3)
+    store = stores(keep=3)
     older, rolled_to, rolled_from = (
         store.publish("model", {"f": bytes([day])}, {"trained_at": f"2026-11-0{day}T00:00:00"})
         for day in (1, 2, 3)
@@ -272,8 +290,8 @@ def test_versions_that_hold_a_kept_model_again_push_no_other_model_out(tmp_path)
     assert held not in store.versions("model")
 
 
-def test_only_the_newest_models_are_kept_besides_what_answers_and_what_it_restores(tmp_path):
-    store = FilesystemArtifactStore(tmp_path, keep=2)
+def test_only_the_newest_models_are_kept_besides_what_answers_and_what_it_restores(stores):
+    store = stores(keep=2)
     first, second, third = (
         store.publish("model", {"f": bytes([day])}, {"trained_at": f"2026-11-0{day}T00:00:00"})
         for day in (1, 2, 3)

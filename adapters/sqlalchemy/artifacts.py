@@ -1,0 +1,301 @@
+"""Artifacts in the database (RS_MODELS_STORE=database, migration 0014): hosts share PostgreSQL
+alone, no volume beside it.
+
+A publish writes the version's files in parts, each its own short transaction, while nothing
+names the version yet; then one transaction makes it current if the version it was based on
+still is (an UPDATE of the name's row, which a concurrent publish waits on and then finds
+changed), and removes the versions no longer kept. A version's rows are never changed after:
+loading it again finds what was published, and a process checks its sums once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from adapters.sqlalchemy.repositories import database_now, utc
+from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
+from application.manifests import pruned, version_name
+from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
+
+#: bytes of a file per row: a statement moves at most this, well within the statement timeout
+PART_BYTES = 8 << 20
+#: a version staged this long ago and never published was left by a publish that was killed
+STAGED_FOR = timedelta(hours=1)
+
+
+class DatabaseArtifactStore(ArtifactStore):
+    def __init__(self, engine: Engine, keep: int = 3) -> None:
+        if keep < 2:
+            # a reader that has just resolved `current` must still find it after a publish
+            raise ValueError(f"at least 2 versions are kept, not {keep}")
+        self.engine = engine
+        self.keep = keep
+        #: (name, version) whose every file matched its sum here: its rows never change
+        self._verified: set[tuple[str, str]] = set()
+
+    def check_writable(self) -> None:
+        """Nothing to check beforehand: the database is written like every other table (a
+        trainer's first statements fail on a read-only standby long before a publish would)."""
+
+    def location(self) -> str:
+        return "the database"
+
+    def publish(
+        self,
+        name: str,
+        files: Mapping[str, bytes],
+        manifest: Mapping[str, Any],
+        based_on: str | None = ANY,
+    ) -> str:
+        now = datetime.now(UTC)
+        version = version_name(now, self.versions(name))
+        described = {
+            **manifest,
+            "name": name,
+            "version": version,
+            "created_at": now.isoformat(),
+            "files": {
+                filename: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                for filename, data in files.items()
+            },
+        }
+        try:
+            self._stage(name, version, files, described)
+            with self.engine.begin() as connection:
+                current = self._make_current(connection, name, version, based_on)
+                self._prune(connection, name, version, current)
+        except BaseException:
+            try:  # a refused or failed publish leaves nothing (else a later prune removes it)
+                with self.engine.begin() as connection:
+                    _remove(connection, name, [version])
+            except Exception:  # noqa: BLE001 - the database is down: the first error is the one
+                pass
+            raise
+        return version
+
+    def _stage(
+        self, name: str, version: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(artifact_versions).values(
+                    name=name,
+                    version=version,
+                    manifest=json.dumps(manifest, sort_keys=True),
+                    published=False,
+                    staged_at=database_now(),
+                )
+            )
+        for filename, data in files.items():
+            for part, start in enumerate(range(0, max(len(data), 1), PART_BYTES)):
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        insert(artifact_files).values(
+                            name=name,
+                            version=version,
+                            filename=filename,
+                            part=part,
+                            data=data[start : start + PART_BYTES],
+                        )
+                    )
+
+    def _make_current(
+        self, connection: Connection, name: str, version: str, based_on: str | None
+    ) -> str | None:
+        """Points `current` at `version` if `based_on` still is current (ANY: whatever is);
+        returns the version replaced."""
+        _lock(connection, name)
+        current = self._current(connection, name)
+        if based_on != ANY and based_on != current:
+            raise StaleBase(_stale(name, current, based_on))
+        try:
+            if current is None:
+                connection.execute(
+                    insert(artifact_current).values(
+                        name=name, version=version, since=database_now()
+                    )
+                )
+            else:
+                moved = connection.execute(
+                    update(artifact_current)
+                    .where(artifact_current.c.name == name)
+                    .where(artifact_current.c.version == current)
+                    .values(version=version, since=database_now())
+                ).rowcount
+                if moved != 1:  # another publish made its version current meanwhile
+                    raise StaleBase(_stale(name, self._current(connection, name), based_on))
+        except IntegrityError:  # another first publish of the name committed meanwhile
+            raise StaleBase(_stale(name, None, based_on)) from None
+        connection.execute(
+            update(artifact_versions)
+            .where(artifact_versions.c.name == name, artifact_versions.c.version == version)
+            .values(published=True)
+        )
+        return current
+
+    def _prune(self, connection: Connection, name: str, current: str, replaced: str | None) -> None:
+        manifests = dict(
+            connection.execute(
+                select(artifact_versions.c.version, artifact_versions.c.manifest).where(
+                    artifact_versions.c.name == name, artifact_versions.c.published
+                )
+            ).all()
+        )
+        versions = sorted(manifests, reverse=True)
+        removed = pruned(
+            versions, lambda v: _manifest(manifests.get(v)), current, replaced, self.keep
+        )
+        left = connection.execute(
+            select(artifact_versions.c.version).where(
+                artifact_versions.c.name == name,
+                artifact_versions.c.published.is_(False),
+                artifact_versions.c.staged_at < database_now(STAGED_FOR),
+            )
+        )
+        _remove(connection, name, [*removed, *left.scalars()])
+
+    def discard(self, name: str, version: str) -> None:
+        with self.engine.begin() as connection:
+            _lock(connection, name)
+            if version == self._current(connection, name):
+                raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
+            _remove(connection, name, [version])
+
+    def current_version(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return self._current(connection, name)
+
+    @staticmethod
+    def _current(connection: Connection, name: str) -> str | None:
+        query = select(artifact_current.c.version).where(artifact_current.c.name == name)
+        return connection.execute(query).scalar()
+
+    def current_age(self, name: str) -> timedelta | None:
+        with self.engine.connect() as connection:
+            since, now = connection.execute(
+                select(artifact_current.c.since, database_now()).where(
+                    artifact_current.c.name == name
+                )
+            ).one_or_none() or (None, None)
+        return utc(now) - utc(since) if since is not None else None
+
+    def versions(self, name: str) -> list[str]:
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(artifact_versions.c.version).where(
+                    artifact_versions.c.name == name, artifact_versions.c.published
+                )
+            )
+            return sorted(found.scalars(), reverse=True)
+
+    def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
+        what = f"{name} {version}"
+        with self.engine.connect() as connection:
+            text = connection.execute(
+                select(artifact_versions.c.manifest).where(
+                    artifact_versions.c.name == name,
+                    artifact_versions.c.version == version,
+                    artifact_versions.c.published,
+                )
+            ).scalar()
+            manifest = _manifest(text)
+            if manifest is None:
+                why = "no such version" if text is None else "the manifest lists no files and sums"
+                raise CorruptArtifact(f"{what}: {why}")
+            sizes = dict(
+                connection.execute(
+                    select(artifact_files.c.filename, func.sum(func.length(artifact_files.c.data)))
+                    .where(artifact_files.c.name == name, artifact_files.c.version == version)
+                    .group_by(artifact_files.c.filename)
+                ).all()
+            )
+            wanted = None if only is None else set(only)
+            files = {}
+            for filename, expected in manifest["files"].items():
+                if filename not in sizes:
+                    raise CorruptArtifact(f"{what}: {filename} is missing")
+                if int(sizes[filename]) != expected.get("bytes", sizes[filename]):
+                    raise CorruptArtifact(
+                        f"{what}: {filename} is {sizes[filename]} bytes, "
+                        f"{expected['bytes']} were published"
+                    )
+                if wanted is None or filename in wanted:
+                    files[filename] = self._read(connection, name, version, filename, expected)
+        return Artifact(name, version, manifest, files)
+
+    def _read(
+        self,
+        connection: Connection,
+        name: str,
+        version: str,
+        filename: str,
+        expected: Mapping[str, Any],
+    ) -> bytes:
+        parts = []
+        for part in range(0, max(int(expected.get("bytes", 0)), 1), PART_BYTES):
+            parts.append(
+                connection.execute(
+                    select(artifact_files.c.data).where(
+                        artifact_files.c.name == name,
+                        artifact_files.c.version == version,
+                        artifact_files.c.filename == filename,
+                        artifact_files.c.part == part // PART_BYTES,
+                    )
+                ).scalar()
+            )
+        if any(p is None for p in parts):
+            raise CorruptArtifact(f"{name} {version}: {filename} is missing a part")
+        data = b"".join(bytes(p) for p in parts)
+        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+            raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
+        return data
+
+    def verify(self, name: str, version: str) -> Artifact:
+        whole = (name, version) not in self._verified
+        manifest = self.load(name, version, only=None if whole else ()).manifest
+        self._verified.add((name, version))
+        return Artifact(name, version, manifest, {})
+
+
+def _manifest(text: str | None) -> dict[str, Any] | None:
+    """The manifest, if it lists files and sums (None: no version, or a damaged one)."""
+    try:
+        manifest = json.loads(text) if text is not None else None
+    except (ValueError, RecursionError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        return None
+    return manifest
+
+
+def _lock(connection: Connection, name: str) -> None:
+    """Holds the name's publishes back until this transaction ends: a write first (PostgreSQL
+    locks the row; SQLite takes its write lock now, not after a read, which a commit meanwhile
+    would make stale and SQLite refuse)."""
+    connection.execute(
+        update(artifact_current)
+        .where(artifact_current.c.name == name)
+        .values(name=artifact_current.c.name)
+    )
+
+
+def _remove(connection: Connection, name: str, versions: list[str]) -> None:
+    if not versions:
+        return
+    for table in (artifact_files, artifact_versions):
+        connection.execute(delete(table).where(table.c.name == name, table.c.version.in_(versions)))
+
+
+def _stale(name: str, current: str | None, based_on: str | None) -> str:
+    return (
+        f"{name} {current} was published while this work was based on "
+        f"{based_on or 'no version'}; nothing was replaced"
+    )

@@ -1,0 +1,107 @@
+"""Artifacts kept in the database (RS_MODELS_STORE=database): what the folder's tests cannot
+say of it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from adapters.sqlalchemy import artifacts
+from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
+from adapters.sqlalchemy.engine import build_engine
+from application.ports import CorruptArtifact
+
+
+@pytest.fixture
+def engine(database_url):  # type: ignore[no-untyped-def]
+    engine = build_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def test_another_host_loads_what_one_published_without_any_shared_folder(engine, database_url):
+    version = DatabaseArtifactStore(engine).publish("model", {"weights": b"\x00" * 10}, {})
+    elsewhere = build_engine(database_url)  # another process, on another host
+    try:
+        store = DatabaseArtifactStore(elsewhere)
+        assert store.current_version("model") == version
+        assert store.load("model", version).files == {"weights": b"\x00" * 10}
+        assert store.current_age("model").total_seconds() < 60  # type: ignore[union-attr]
+    finally:
+        elsewhere.dispose()
+
+
+def test_a_file_larger_than_a_part_is_written_and_read_in_parts(engine, monkeypatch):
+    monkeypatch.setattr(artifacts, "PART_BYTES", 4)
+    store = DatabaseArtifactStore(engine)
+    version = store.publish("model", {"weights": b"0123456789", "empty": b""}, {})
+    with engine.connect() as connection:
+        parts = connection.execute(text("SELECT count(*) FROM artifact_files")).scalar()
+    assert parts == 3 + 1
+    assert store.load("model", version).files == {"weights": b"0123456789", "empty": b""}
+
+
+def test_a_row_changed_by_hand_is_rejected_and_found_by_a_new_process(engine):
+    store = DatabaseArtifactStore(engine)
+    version = store.publish("model", {"f": b"good"}, {})
+    store.verify("model", version)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE artifact_files SET data = :evil"), {"evil": b"evil"})
+    with pytest.raises(CorruptArtifact, match="f does not match its checksum"):
+        store.load("model", version)
+    with pytest.raises(CorruptArtifact, match="f does not match its checksum"):
+        DatabaseArtifactStore(engine).verify("model", version)
+
+
+def test_a_missing_or_truncated_file_is_rejected_even_when_only_the_manifest_is_read(engine):
+    store = DatabaseArtifactStore(engine)
+    version = store.publish("model", {"f": b"good", "g": b"also"}, {})
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE artifact_files SET data = :short WHERE filename = 'f'"), {"short": b"go"}
+        )
+        connection.execute(text("DELETE FROM artifact_files WHERE filename = 'g'"))
+    with pytest.raises(CorruptArtifact, match="f is 2 bytes, 4 were published"):
+        store.load("model", version, only=())
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE artifact_files SET data = :good"), {"good": b"good"})
+    with pytest.raises(CorruptArtifact, match="g is missing"):
+        store.load("model", version, only=["f"])
+
+
+def test_a_publish_that_fails_midway_leaves_no_trace_and_the_last_version_current(
+    engine, monkeypatch
+):
+    store = DatabaseArtifactStore(engine)
+    first = store.publish("model", {"f": b"1"}, {})
+    staged = store._stage
+
+    def full_disk(name, version, files, manifest):  # type: ignore[no-untyped-def]
+        staged(name, version, {"f": files["f"]}, manifest)  # the first file, then the failure
+        raise OSError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(store, "_stage", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        store.publish("model", {"f": b"2", "g": b"3"}, {})
+    assert store.current_version("model") == first
+    assert store.versions("model") == [first]
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT count(*) FROM artifact_versions")).scalar()
+        assert (rows, connection.execute(text("SELECT count(*) FROM artifact_files")).scalar()) == (
+            1,
+            1,
+        )
+
+
+def test_a_version_a_killed_publish_staged_is_removed_by_a_later_publish(engine):
+    store = DatabaseArtifactStore(engine)
+    store._stage("model", "20200101T000000000000Z-killed", {"f": b"x"}, {"files": {}})
+    with engine.begin() as connection:  # staged two hours ago, never published
+        connection.execute(
+            text("UPDATE artifact_versions SET staged_at = :at"), {"at": "2020-01-01 00:00:00+00"}
+        )
+    assert store.versions("model") == []  # not a version until published
+    version = store.publish("model", {"f": b"1"}, {})
+    with engine.connect() as connection:
+        left = connection.execute(text("SELECT version FROM artifact_versions")).scalars().all()
+    assert left == [version]

@@ -1,0 +1,53 @@
+"""RS_MODELS_STORE=database: trainers publish into the database and web workers load from it, so
+hosts share PostgreSQL alone, no volume beside it."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from entrypoints.cli import cli
+from entrypoints.schemas import course_json
+from tests.conftest import CATALOG
+from tests.e2e.conftest import make_app
+from tests.e2e.test_serving import HOME, events
+
+
+def test_hosts_that_share_only_the_database_serve_and_roll_back_what_a_trainer_published(
+    database_url, tmp_path, monkeypatch
+):
+    web = make_app(
+        database_url, caught_up=False, models_store="database", models_dir=str(tmp_path / "web")
+    )
+    client = web.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+    # the trainer's host: another folder, which it never needs
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "trainer"))
+    run = CliRunner().invoke
+    first = run(cli, ["trainer", "--once"])
+    assert first.exit_code == 0 and "failed" not in first.output, first.output
+    assert not (tmp_path / "trainer").exists() and not (tmp_path / "web").exists()
+    answer = client.get(f"{HOME}?user_id=user1&strategy=item_cf").json
+    assert answer["strategy"] == "item_cf" and "fallback_from" not in answer, answer
+    listed = client.get("/admin/recommendations/models").json
+    (older,) = [m["version"] for m in listed["models"] if m["strategy"] == "item_cf"]
+
+    assert run(cli, ["trainer", "--once", "--force"]).exit_code == 0
+    rolled = run(cli, ["rollback", "item_cf"])
+    assert rolled.exit_code == 0 and f"rolled item_cf back to {older}" in rolled.output
+    versions = run(cli, ["model-versions", "item_cf"])
+    assert versions.exit_code == 0 and older in versions.output, versions.output
+    served = client.get("/admin/recommendations/models").json
+    (item_cf,) = [m for m in served["models"] if m["strategy"] == "item_cf"]
+    assert item_cf["restores"] == older, item_cf
+    web.container.engine().dispose()
+
+
+def test_models_in_the_database_need_a_sql_database(monkeypatch):
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    result = CliRunner().invoke(cli, ["show-config"])
+    assert result.exit_code == 1
+    assert "RS_MODELS_STORE='database'" in result.output and "Traceback" not in result.output
