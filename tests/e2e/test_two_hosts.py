@@ -57,13 +57,16 @@ def eventually(check, seconds: float = 90.0):  # type: ignore[no-untyped-def]
         time.sleep(0.3)
 
 
-@pytest.fixture
-def hosts(postgres_url, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["folder", "database"])
+def hosts(request, postgres_url, tmp_path):  # type: ignore[no-untyped-def]
+    """Two hosts sharing the models in a folder both mount, or in the database (RS_MODELS_STORE),
+    each host then with a folder of its own that nothing is published into."""
     config = tmp_path / "two_tower.yaml"
     config.write_text(yaml.safe_dump(FAST))
     env = {
         **os.environ,
         "RS_DATABASE_URL": postgres_url,
+        "RS_MODELS_STORE": request.param,
         "RS_MODELS_DIR": str(tmp_path / "models"),
         "RS_REFRESH_SECONDS": "1",
         "RS_FIT_INTERVAL": "1",
@@ -83,6 +86,8 @@ def hosts(postgres_url, tmp_path):  # type: ignore[no-untyped-def]
     logs = []
     for host in ("127.0.0.2", "127.0.0.3"):
         port = free_port()
+        if request.param == "database":
+            env = {**env, "RS_MODELS_DIR": str(tmp_path / f"models-{host}")}
         log = open(tmp_path / f"{host}.log", "w")  # noqa: SIM115 - closed after the test
         logs.append(log)
         processes.append(
@@ -100,7 +105,7 @@ def hosts(postgres_url, tmp_path):  # type: ignore[no-untyped-def]
             )
         )
         urls.append(f"http://{host}:{port}")
-    yield urls, env, tmp_path / "models"
+    yield urls, env
     for process in processes:
         process.terminate()
     for process in processes:
@@ -109,12 +114,19 @@ def hosts(postgres_url, tmp_path):  # type: ignore[no-untyped-def]
         log.close()
 
 
-def two_tower_versions(models: Path) -> list[str]:
-    return sorted(p.name for p in (models / "two_tower" / "versions").iterdir())
+def two_tower_versions(env: dict[str, str]) -> list[str]:
+    """The versions kept, as a host configured with `env` finds them."""
+    container = Container()
+    container.config.from_dict(load_settings(env))
+    try:
+        return container.artifact_store().versions("two_tower")
+    finally:
+        if container.backend() == "sqlalchemy":
+            container.engine().dispose()
 
 
 def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
-    (a, b), env, models = hosts
+    (a, b), env = hosts
     home = "/api/v1/recommendations/home?user_id=user1&strategy=two_tower"
 
     def both_ready():  # type: ignore[no-untyped-def]
@@ -143,7 +155,7 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     assert eventually(lambda: same_model() == newer and newer, 60) == newer
 
     # A job submitted on host A is run once, by one of the two trainers, and B reports it.
-    before = two_tower_versions(models)
+    before = two_tower_versions(env)
     status, job = call(f"{a}/admin/recommendations/reindex", "POST")
     assert status == 202
 
@@ -156,7 +168,7 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     assert done["status"] == "succeeded" and done["attempts"] == 1, done
     # a new version, answering now (an older copy of the same model may have been pruned)
     assert done["result"]["version"] not in before
-    assert done["result"]["version"] in two_tower_versions(models)
+    assert done["result"]["version"] in two_tower_versions(env)
     assert eventually(lambda: same_model() == done["result"]["version"], 60)
 
     # Slates served by both hosts, clicks logged on B; the bandit both report agrees.
@@ -194,3 +206,5 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     states = [call(f"{url}/admin/recommendations/bandit")[1] for url in (a, b)]
     assert states[0] == states[1] and states[0]["version"]
     assert sum(arm["pulls"] for arm in states[0]["arms"]) == chosen > 0
+    if env["RS_MODELS_STORE"] == "database":  # no host wrote a model into a folder
+        assert not any(Path(env["RS_MODELS_DIR"]).parent.glob("models*/*/versions"))
