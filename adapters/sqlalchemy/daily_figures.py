@@ -101,20 +101,24 @@ def _not_stored(since: datetime, stored: list[date]) -> Iterator[tuple[datetime,
 
 
 def days_to_store(connection: Connection) -> list[date]:
-    """The days from the first list to STORED_FROM_DAYS_AGO before today not stored, or changed
-    since they were (the figures of the days before the first list too: their lists were erased),
-    newest first: the windows the dashboard opens on first."""
+    """The days from the first list to STORED_FROM_DAYS_AGO before today not stored, then those
+    changed since they were stored (the figures of the days before the first list too: their
+    lists were erased), each newest first: the windows the dashboard opens on first. A day never
+    stored goes first: stored, it stays so, while a day late clicks change at every cycle would
+    be changed again by the next, and stored again first it took the budget of a busy
+    platform's cycles, the history after an upgrade waiting for ever."""
     last = _today(connection) - STORED_FROM_DAYS_AGO * DAY
     first_list = connection.execute(select(func.min(slates.c.served_at))).scalar()
     counted_days = dict(connection.execute(select(daily_figures_counted)).all())
     changes = {d: int(n) for d, n in connection.execute(_changes())}
-    wanted = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
+    changed = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
+    never = set()
     day = utc(first_list).date() if first_list is not None else last + DAY
     while day <= last:
         if day not in counted_days:
-            wanted.add(day)
+            never.add(day)
         day += DAY
-    return sorted(wanted, reverse=True)
+    return sorted(never, reverse=True) + sorted(changed, reverse=True)
 
 
 def store(connection: Connection, day: date) -> None:

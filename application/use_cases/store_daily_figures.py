@@ -39,11 +39,12 @@ class StoreDailyFigures:
         self.clock = clock
 
     def execute(self) -> Stored:
-        """Newest day first, each in a unit of work of its own (a day's lists and events are read
-        in milliseconds; a year's in one transaction would hold back vacuum and every writer's
-        count of changes), until the budget is spent: after an upgrade, a long history is stored
-        over several cycles, the windows the dashboard opens on first. A day that fails is
-        passed over, so that it does not keep the older ones from being stored."""
+        """The days never stored first, then those changed since, each newest first, each in a
+        unit of work of its own (a day's lists and events are read in milliseconds; a year's in
+        one transaction would hold back vacuum and every writer's count of changes), until the
+        budget is spent: after an upgrade, a long history is stored over several cycles, the
+        windows the dashboard opens on first. A day that fails is passed over, so that it does
+        not keep the older ones from being stored."""
         started = self.clock()
         with self.uow_factory() as uow:
             days = uow.stats.days_to_store()

@@ -161,6 +161,41 @@ def test_a_budget_spent_leaves_the_oldest_days_for_the_next_cycle(engine):
     assert figures(engine) == BEFORE
 
 
+def test_the_history_is_stored_while_late_clicks_change_the_newest_stored_days_every_cycle(
+    engine,
+):
+    """A busy platform after the upgrade: clicks on lists a few days old change the newest
+    stored days at every cycle. Stored again first, they took the whole budget and the days
+    never stored waited for ever, so long windows were still counted from every event."""
+    with SqlAlchemyUnitOfWork(engine) as uow:  # lists of 2026-11-25 and 2026-11-26
+        uow.slates.add(slate("r1", "u1", "content", ["course_sql_basic"], days=24))
+        uow.slates.add(slate("r2", "u2", "content", ["course_ml_basic"], days=25))
+        uow.commit()
+
+    def cycle(days: int) -> None:
+        """A trainer's cycle whose budget stores `days` days."""
+        ticks = iter(range(days + 2))
+        StoreDailyFigures(
+            units(engine), budget_seconds=days + 1, clock=lambda: next(ticks)
+        ).execute()
+
+    cycle(4)  # the four newest days, 2026-11-25 among them
+    never = [d for d in to_store(engine) if d < "2026-11-25"]
+    assert "2026-11-01" in never
+    for n in range(len(never) // 2 + 1):
+        with SqlAlchemyUnitOfWork(engine) as uow:  # a click on each list, days later
+            uow.interactions.add_batch(
+                [
+                    event("u1", "course_sql_basic", "click", 24 * 1440 + 60 + n, f"a{n}", "r1"),
+                    event("u2", "course_ml_basic", "click", 25 * 1440 + 60 + n, f"b{n}", "r2"),
+                ]
+            )
+            uow.commit()
+        cycle(2)
+    assert not set(never) & set(to_store(engine))
+    assert figures(engine) == [*BEFORE, ("2026-11-25", 1, 1, 1, 0), ("2026-11-26", 1, 1, 1, 0)]
+
+
 def test_the_in_memory_store_counts_every_window_from_its_lists(uow_factory):
     with uow_factory() as uow:
         if not isinstance(uow, SqlAlchemyUnitOfWork):
