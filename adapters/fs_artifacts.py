@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from application.manifests import pruned, version_name
+from application.manifests import described, pruned, version_name
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 MANIFEST = "manifest.json"
@@ -131,17 +131,8 @@ class FilesystemArtifactStore(ArtifactStore):
         versions.mkdir(parents=True, exist_ok=True)
         staging = self.root / name / f".staging-{version}"
         staging.mkdir()
-        sums = {filename: hashlib.sha256(data).hexdigest() for filename, data in files.items()}
-        described = {
-            **manifest,
-            "name": name,
-            "version": version,
-            "created_at": now.isoformat(),
-            "files": {
-                filename: {"sha256": sums[filename], "bytes": len(data)}
-                for filename, data in files.items()
-            },
-        }
+        kept = described(manifest, name, version, now, files)
+        sums = {filename: kept["files"][filename]["sha256"] for filename in files}
         previous = self._manifest(name, current) if current else {}
         pointer = self.root / name / f".current-{version}"
         try:
@@ -158,7 +149,7 @@ class FilesystemArtifactStore(ArtifactStore):
                 except OSError:
                     pass  # pruned meanwhile, or a filesystem without hard links: write it
                 _write(staging / filename, data)
-            _write(staging / MANIFEST, json.dumps(described, indent=2, sort_keys=True).encode())
+            _write(staging / MANIFEST, json.dumps(kept, indent=2, sort_keys=True).encode())
             # the pointer first: a publish killed once its version is in place leaves it behind,
             # which tells the next publish that the version never became current
             _write(pointer, version.encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from collections.abc import Callable, Mapping
@@ -132,3 +133,20 @@ def pruned(
     return [
         old for old in versions if old not in kept and not (old in damaged and old > oldest_kept)
     ]
+
+
+def described(
+    manifest: Mapping[str, Any], name: str, version: str, now: datetime, files: Mapping[str, bytes]
+) -> dict[str, Any]:
+    """What a store keeps as a version's manifest: the publisher's, its name and version, when it
+    was published, and each file's size and SHA-256 (checked at every load)."""
+    return {
+        **manifest,
+        "name": name,
+        "version": version,
+        "created_at": now.isoformat(),
+        "files": {
+            filename: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for filename, data in files.items()
+        },
+    }

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.sqlalchemy.repositories import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
-from application.manifests import pruned, version_name
+from application.manifests import described, pruned, version_name
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
 
 #: bytes of a file per row: a statement moves at most this, well within the statement timeout
@@ -56,18 +56,8 @@ class DatabaseArtifactStore(ArtifactStore):
     ) -> str:
         now = datetime.now(UTC)
         version = version_name(now, self.versions(name))
-        described = {
-            **manifest,
-            "name": name,
-            "version": version,
-            "created_at": now.isoformat(),
-            "files": {
-                filename: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-                for filename, data in files.items()
-            },
-        }
         try:
-            self._stage(name, version, files, described)
+            self._stage(name, version, files, described(manifest, name, version, now, files))
             with self.engine.begin() as connection:
                 current = self._make_current(connection, name, version, based_on)
                 self._prune(connection, name, version, current)

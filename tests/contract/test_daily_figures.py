@@ -251,12 +251,18 @@ def test_a_change_committed_while_a_day_is_stored_leaves_it_to_be_stored_again(p
 
 
 def test_a_trainer_stores_the_closed_days_after_its_fit_cycle_and_says_so(engine):
+    days = len(to_store(engine))
+    assert a_trainer_cycle(engine) == [f"stats: stored the figures of {days} days"]
+    assert to_store(engine) == []
+
+
+def a_trainer_cycle(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a trainer storing the closed days says in a fit cycle (with nothing to fit)."""
     from application.trainer import Trainer
     from tests.unit.test_trainer_beats import Fit
     from tests.unit.test_trainer_outages import Jobs
 
     said: list[str] = []
-    days = len(to_store(engine))
     trainer = Trainer(
         lambda: Fit([[]]),
         Jobs,
@@ -265,8 +271,7 @@ def test_a_trainer_stores_the_closed_days_after_its_fit_cycle_and_says_so(engine
         store_figures=lambda: StoreDailyFigures(units(engine)),
     )
     trainer.run_once()
-    assert to_store(engine) == []
-    assert said == [f"stats: stored the figures of {days} days"]
+    return said
 
 
 def counted_from_events(engine) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
@@ -346,9 +351,6 @@ def test_a_day_that_cannot_be_stored_leaves_the_older_days_stored(engine, monkey
     ever), and it is counted from events, so every window stays exact."""
     from adapters.sqlalchemy import daily_figures
     from application.ports import StorageUnavailable
-    from application.trainer import Trainer
-    from tests.unit.test_trainer_beats import Fit
-    from tests.unit.test_trainer_outages import Jobs
 
     store = daily_figures.store
 
@@ -359,15 +361,7 @@ def test_a_day_that_cannot_be_stored_leaves_the_older_days_stored(engine, monkey
 
     monkeypatch.setattr(daily_figures, "store", timing_out)
     days = to_store(engine)
-    said: list[str] = []
-    trainer = Trainer(
-        lambda: Fit([[]]),
-        Jobs,
-        fit_interval=0,
-        say=said.append,
-        store_figures=lambda: StoreDailyFigures(units(engine)),
-    )
-    trainer.run_once()
+    said = a_trainer_cycle(engine)
     assert to_store(engine) == ["2026-11-02"]
     assert said == [
         f"stats: stored the figures of {len(days) - 1} days",
