@@ -116,13 +116,13 @@ class Container(containers.DeclarativeContainer):
         sqlalchemy=providers.Callable(on_answer, engine),
     )
 
+    folder_store = providers.Singleton(
+        FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
+    )
+    database_store = providers.Singleton(DatabaseArtifactStore, engine, keep=config.keep_versions)
     #: where trainers publish and web workers load: a folder every host mounts, or the database
     artifact_store = providers.Selector(
-        config.models_store,
-        folder=providers.Singleton(
-            FilesystemArtifactStore, config.models_dir, keep=config.keep_versions
-        ),
-        database=providers.Singleton(DatabaseArtifactStore, engine, keep=config.keep_versions),
+        config.models_store, folder=folder_store, database=database_store
     )
     two_tower_trainer = providers.Factory(
         _two_tower_trainer, settings=config.two_tower, hnsw_above=config.hnsw_above

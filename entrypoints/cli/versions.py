@@ -1,4 +1,5 @@
-"""Model versions: list what is kept, roll a strategy back to one, release the hold."""
+"""Model versions: list what is kept, roll a strategy back to one, release the hold, copy them
+from one store to the other."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 
 import click
 
+from application.bandit import ARTIFACT as BANDIT
 from application.ports import StaleBase
+from application.use_cases.copy_models import CopyModels
+from application.use_cases.fit_strategies import TUNING
 from application.use_cases.list_model_versions import StrategyVersions, VersionInfo
 from application.use_cases.roll_back_model import RollbackRefused
 from domain.errors import InvalidStrategy
@@ -100,3 +104,33 @@ def rollback(ctx: click.Context, strategy: str, version: str | None, release: bo
         f"{replacing}), held; web workers load it within RS_REFRESH_SECONDS; "
         f"`recsys rollback {strategy} --release` lets the trainer fit it again"
     )
+
+
+@cli.command("copy-models")
+@click.pass_context
+def copy_models(ctx: click.Context) -> None:
+    """Copy the current version of each model into the store RS_MODELS_STORE names, from the
+    other one (RS_MODELS_DIR for the database, the database for a folder): switching stores
+    then fits nothing again. A model already published there is kept."""
+    container = container_of(ctx)
+    if container.backend() != "sqlalchemy":
+        raise click.ClickException(
+            "models are copied between RS_MODELS_DIR and a SQL database; "
+            f"RS_DATABASE_URL={container.config.database_url()!r} is none"
+        )
+    into_database = container.config.models_store() == "database"
+    source = container.folder_store() if into_database else container.database_store()
+    target = container.artifact_store()
+    if into_database and source.absent():
+        raise click.ClickException(
+            f"RS_MODELS_DIR={container.config.models_dir()!r} does not exist: nothing to copy"
+        )
+    names = [*container.published_strategies.kwargs, TUNING, BANDIT]
+    try:
+        copied = CopyModels(source, target).execute(names)
+    except OSError as error:
+        raise unpublished("a model", error) from None
+    where = "the database" if into_database else f"RS_MODELS_DIR={container.config.models_dir()!r}"
+    for item in copied:
+        click.echo(f"{item.name}: {item.note}" + (f", now {item.version}" if item.version else ""))
+    click.echo(f"{sum(c.version is not None for c in copied)} models copied into {where}")

@@ -51,3 +51,43 @@ def test_models_in_the_database_need_a_sql_database(monkeypatch):
     result = CliRunner().invoke(cli, ["show-config"])
     assert result.exit_code == 1
     assert "RS_MODELS_STORE='database'" in result.output and "Traceback" not in result.output
+
+
+def test_copy_models_moves_a_deployment_into_the_database_without_fitting_again(
+    database_url, tmp_path, monkeypatch
+):
+    """Models published in a folder, then RS_MODELS_STORE=database: `recsys copy-models` brings
+    the current versions over, web workers answer from them at once, and the trainer finds every
+    strategy up to date (a two_tower training takes hours at scale)."""
+    folder = str(tmp_path / "models")
+    web = make_app(database_url, caught_up=False, models_dir=folder)
+    client = web.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", folder)
+    run = CliRunner().invoke
+    assert run(cli, ["trainer", "--once"]).exit_code == 0
+    before = {m["strategy"]: m for m in client.get("/admin/recommendations/models").json["models"]}
+
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    copied = run(cli, ["copy-models"])
+    assert copied.exit_code == 0, copied.output
+    assert (
+        "item_cf: copied " in copied.output and "models copied into the database" in copied.output
+    )
+    moved = make_app(database_url, caught_up=False, models_store="database", models_dir="/nowhere")
+    after = {
+        m["strategy"]: m
+        for m in moved.test_client().get("/admin/recommendations/models").json["models"]
+    }
+    for strategy in ("popularity", "content", "item_cf", "sequence"):
+        assert after[strategy]["version"] != before[strategy]["version"]
+        assert after[strategy]["trained_at"] == before[strategy]["trained_at"], strategy
+    cycle = run(cli, ["trainer", "--once"])
+    assert cycle.exit_code == 0 and "published" not in cycle.output, cycle.output
+    again = run(cli, ["copy-models"])  # what is there already is kept
+    assert "item_cf: kept the version already there" in again.output
+    assert "0 models copied" in again.output
+    for app in (web, moved):
+        app.container.engine().dispose()
