@@ -83,3 +83,66 @@ def test_the_trainer_publishes_a_model_that_serves_with_the_recency_it_was_fitte
     assert served.recency_decay == fitted.recency_decay == 0.5
     history = learner("intro", "advanced")
     assert top(served, history) == top(fitted, history)
+
+
+def _transitions_per_learner(index, interactions):  # type: ignore[no-untyped-def]
+    """transitions() as it was counted before 2026-12-01: a Python list entry per transition."""
+    from collections import defaultdict
+
+    import numpy as np
+    from scipy import sparse
+
+    from adapters.item_cf import _latest_last
+    from adapters.sequence import WINDOW
+
+    events = defaultdict(list)
+    for e in sorted(interactions, key=lambda e: e.occurred_at):
+        if e.course_id in index:
+            events[e.user_id].append(e)
+    rows, cols, values = [], [], []
+    for user, history in events.items():
+        order = [index[c] for c in _latest_last(LearnerHistory(user, tuple(history)))]
+        for i, a in enumerate(order):
+            later = order[i + 1 : i + 1 + WINDOW]
+            rows.extend([a] * len(later))
+            cols.extend(later)
+            values.extend(1.0 / np.arange(1, len(later) + 1))
+    size = len(index)
+    counts = sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), (size, size))
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    return (sparse.diags(1.0 / np.maximum(totals, 1e-12)) @ counts).astype(np.float32).tocsr()
+
+
+def test_sequence_counts_what_followed_what_without_a_python_object_per_transition():
+    """The same shares, to the bit, as counting each learner's transitions one by one (courses
+    touched again move to their latest place, events at one moment keep their order, courses
+    outside the catalog are skipped), holding a few bytes per transition rather than a Python
+    number each: at 2.5 million events that count took 585 MB more than the events."""
+    import random
+    import tracemalloc
+
+    import numpy as np
+
+    from adapters.sequence import transitions
+    from domain.model import CourseId
+
+    rng = random.Random(4)
+    index = {CourseId(f"c{n}"): n for n in range(300)}
+    events = [
+        event(f"u{rng.randrange(150)}", f"c{rng.randrange(320)}", "view", rng.randrange(5_000))
+        for _ in range(20_000)
+    ]
+    tracemalloc.start()
+    shares = transitions(index, events)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    expected = _transitions_per_learner(index, events)
+    assert np.array_equal(shares.indptr, expected.indptr)
+    assert np.array_equal(shares.indices, expected.indices)
+    assert np.array_equal(shares.data, expected.data)
+    taken: dict[str, set[str]] = {}
+    for e in events:
+        if e.course_id in index:
+            taken.setdefault(e.user_id, set()).add(e.course_id)
+    counted = sum(min(10, n) for courses in taken.values() for n in range(len(courses)))
+    assert peak < 50 * counted  # 85 bytes each before
