@@ -39,6 +39,7 @@ def healthz():  # type: ignore[no-untyped-def]
 def readyz(  # type: ignore[no-untyped-def]
     uow_factory: Callable[[], UnitOfWork] = Provide[Container.uow.provider],
     strategies: StrategyRegistry = Provide[Container.strategies],
+    models_store: str = Provide[Container.config.models_store],
 ):
     try:
         with uow_factory() as uow:
@@ -79,19 +80,16 @@ def readyz(  # type: ignore[no-untyped-def]
                 "it (a shared volume not mounted here? the server's log names it)"
             )
         elif elsewhere := _published_elsewhere(uow_factory, unpublished, strategies):
-            # an empty mount point of the shared volume: the folder is there, and empty
+            # an empty mount point of the shared volume (the folder is there, and empty), or
+            # trainers keeping their models in the other store than this host
             log.warning(
-                "not ready: trainers published %s, and this host's models folder %s has no "
-                "version of them",
+                "not ready: trainers published %s, and this host's models store (%s, "
+                "RS_MODELS_STORE=%s) has no version of them",
                 ", ".join(elsewhere),
                 strategies.artifacts.location(),
+                models_store,
             )
-            rejected.append(
-                f"no published version of {', '.join(unpublished)} in this host's models folder "
-                f"(RS_MODELS_DIR), though a trainer has published {', '.join(elsewhere)}: it is "
-                "not the folder the trainers publish into (a shared volume not mounted here? "
-                "the server's log names it)"
-            )
+            rejected.append(_published_elsewhere_said(unpublished, elsewhere, models_store))
         elif unpublished:
             rejected.append(
                 f"no published version of {', '.join(unpublished)} yet "
@@ -116,6 +114,22 @@ def _published_elsewhere(
         log.warning("not ready: could not read the trainers seen lately", exc_info=True)
         return []
     return [n for n in here if any(b.tally.fits.get((n, "published")) for b in beats)]
+
+
+def _published_elsewhere_said(unpublished: list[str], elsewhere: list[str], store: str) -> str:
+    missing, published = ", ".join(unpublished), ", ".join(elsewhere)
+    if store == "database":
+        return (
+            f"no published version of {missing} in the database (RS_MODELS_STORE=database on "
+            f"this host), though a trainer has published {published}: the trainers keep their "
+            "models in a folder (set RS_MODELS_STORE alike on every host)"
+        )
+    return (
+        f"no published version of {missing} in this host's models folder (RS_MODELS_DIR), "
+        f"though a trainer has published {published}: it is not the folder the trainers "
+        "publish into (a shared volume not mounted here, or trainers keeping their models in "
+        "the database, RS_MODELS_STORE=database? the server's log names it)"
+    )
 
 
 def _not_ready(message: str, **details: object):  # type: ignore[no-untyped-def]

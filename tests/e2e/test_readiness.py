@@ -110,3 +110,28 @@ def test_an_empty_mount_point_of_the_models_volume_is_named_when_trainers_publis
     )
     fresh.test_client().post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     assert "is `recsys trainer` running?" in _ready(fresh).json["error"]["message"]
+
+
+def test_hosts_keeping_models_in_different_stores_are_told_to_set_rs_models_store_alike(
+    sqlite_url, tmp_path, caplog
+):
+    """A web host on RS_MODELS_STORE=database beside trainers publishing into a folder (or the
+    reverse) was sent to look for "a shared volume not mounted here", and told of "this host's
+    models folder (RS_MODELS_DIR)" on a host that keeps none: the setting differs between them."""
+    for trainers, web in (("folder", "database"), ("database", "folder")):
+        url = f"sqlite:///{tmp_path / trainers / 'recsys.db'}"
+        upgrade(url)
+        trainer_host = make_app(
+            url, caught_up=False, models_store=trainers, models_dir=str(tmp_path / trainers)
+        )
+        client = trainer_host.test_client()
+        client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+        client.post("/api/v1/interactions", json={"events": events(0, 30)})
+        trainer_host.container.fit_strategies.add_kwargs(train_two_tower=None)  # no torch here
+        trainer_host.container.trainer(fit_interval=0).run_once()
+        trainer_host.container.engine().dispose()
+        web_host = make_app(url, caught_up=False, models_store=web)
+        message = _ready(web_host).json["error"]["message"]
+        assert "item_cf" in message and "RS_MODELS_STORE" in message, message
+        if web == "database":
+            assert "folder (RS_MODELS_DIR)" not in message and "volume" not in message, message
