@@ -278,10 +278,19 @@ def _lock(connection: Connection, name: str) -> None:
 
 
 def _remove(connection: Connection, name: str, versions: list[str]) -> None:
-    if not versions:
-        return
-    for table in (artifact_files, artifact_versions):
-        connection.execute(delete(table).where(table.c.name == name, table.c.version.in_(versions)))
+    """Part by part: a statement removing whole versions of hundreds of MB (three, when
+    RS_KEEP_VERSIONS was lowered) outlasted the statement timeout, and the publish failed at
+    every cycle."""
+    for version in versions:
+        files = artifact_files.c.name == name, artifact_files.c.version == version
+        last = connection.execute(select(func.max(artifact_files.c.part)).where(*files)).scalar()
+        for part in range(last if last is not None else -1, -1, -1):
+            connection.execute(delete(artifact_files).where(*files, artifact_files.c.part == part))
+        connection.execute(
+            delete(artifact_versions).where(
+                artifact_versions.c.name == name, artifact_versions.c.version == version
+            )
+        )
 
 
 def _stale(name: str, current: str | None, based_on: str | None) -> str:
