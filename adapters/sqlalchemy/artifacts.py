@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,8 @@ from adapters.sqlalchemy.repositories import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
 from application.manifests import described, pruned, version_name
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
+
+log = logging.getLogger(__name__)
 
 #: bytes of a file per row: a statement moves at most this, well within the statement timeout
 PART_BYTES = 8 << 20
@@ -64,10 +67,15 @@ class DatabaseArtifactStore(ArtifactStore):
         except BaseException:
             try:  # a refused or failed publish leaves nothing (else a later prune removes it)
                 with self.engine.begin() as connection:
-                    _remove(connection, name, [version])
+                    _forget(connection, name, [version])
+                self._remove_files(name)
             except Exception:  # noqa: BLE001 - the database is down: the first error is the one
                 pass
             raise
+        try:
+            self._remove_files(name)
+        except Exception:  # noqa: BLE001 - published: the next publish removes them
+            log.warning("%s: the files of the versions pruned were not all removed", name)
         return version
 
     def _stage(
@@ -149,14 +157,45 @@ class DatabaseArtifactStore(ArtifactStore):
                 artifact_versions.c.staged_at < database_now(STAGED_FOR),
             )
         )
-        _remove(connection, name, [*removed, *left.scalars()])
+        _forget(connection, name, [*removed, *left.scalars()])
+
+    def _remove_files(self, name: str) -> None:
+        """Removes the files of the name's versions forgotten (by a prune, a discard, a publish
+        refused or killed), a part a statement, after the lock is let go: versions of hundreds
+        of MB take seconds, and another publish or discard of the name would wait past the
+        lock timeout (in one statement, past the statement timeout)."""
+        with self.engine.connect() as connection:
+            forgotten = connection.execute(
+                select(artifact_files.c.version, func.max(artifact_files.c.part))
+                .where(
+                    artifact_files.c.name == name,
+                    ~select(artifact_versions.c.version)
+                    .where(
+                        artifact_versions.c.name == name,
+                        artifact_versions.c.version == artifact_files.c.version,
+                    )
+                    .exists(),
+                )
+                .group_by(artifact_files.c.version)
+            ).all()
+        for version, last in forgotten:
+            for part in range(last, -1, -1):
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        delete(artifact_files).where(
+                            artifact_files.c.name == name,
+                            artifact_files.c.version == version,
+                            artifact_files.c.part == part,
+                        )
+                    )
 
     def discard(self, name: str, version: str) -> None:
         with self.engine.begin() as connection:
             _lock(connection, name)
             if version == self._current(connection, name):
                 raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
-            _remove(connection, name, [version])
+            _forget(connection, name, [version])
+        self._remove_files(name)
 
     def current_version(self, name: str) -> str | None:
         with self.engine.connect() as connection:
@@ -277,18 +316,13 @@ def _lock(connection: Connection, name: str) -> None:
     )
 
 
-def _remove(connection: Connection, name: str, versions: list[str]) -> None:
-    """Part by part: a statement removing whole versions of hundreds of MB (three, when
-    RS_KEEP_VERSIONS was lowered) outlasted the statement timeout, and the publish failed at
-    every cycle."""
-    for version in versions:
-        files = artifact_files.c.name == name, artifact_files.c.version == version
-        last = connection.execute(select(func.max(artifact_files.c.part)).where(*files)).scalar()
-        for part in range(last if last is not None else -1, -1, -1):
-            connection.execute(delete(artifact_files).where(*files, artifact_files.c.part == part))
+def _forget(connection: Connection, name: str, versions: list[str]) -> None:
+    """The versions are no longer loaded nor listed; their files are removed after
+    (DatabaseArtifactStore._remove_files)."""
+    if versions:
         connection.execute(
             delete(artifact_versions).where(
-                artifact_versions.c.name == name, artifact_versions.c.version == version
+                artifact_versions.c.name == name, artifact_versions.c.version.in_(versions)
             )
         )
 

@@ -3,8 +3,10 @@ say of it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from adapters.sqlalchemy import artifacts
 from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
@@ -127,3 +129,44 @@ def test_a_publish_that_prunes_several_large_versions_is_not_cut_by_the_statemen
         assert len(lowered.versions("two_tower")) == 2
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_discard_beside_a_publish_removing_large_versions_does_not_wait_past_the_lock_timeout(
+    postgres_url, monkeypatch
+):
+    """The files of the versions a publish pruned were removed while it held the strategy's
+    lock: seconds for versions of hundreds of MB, and another trainer's discard (or publish) of
+    the strategy meanwhile waited past RS_DB_TIMEOUT_SECONDS and failed."""
+    monkeypatch.setattr(artifacts, "PART_BYTES", 1 << 20)
+    data = bytes(4 << 20)
+    engine, other = build_engine(postgres_url, timeout=0.5), build_engine(postgres_url, timeout=0.5)
+    try:
+        versions = [
+            DatabaseArtifactStore(engine, keep=4).publish(
+                "two_tower", {"w": data}, {"trained_at": f"2026-01-0{i + 1}T00:00:00+00:00"}
+            )
+            for i in range(4)
+        ]
+        discarded: list[object] = []
+
+        def meanwhile(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+            if statement.startswith("DELETE FROM artifact_files") and not discarded:
+                discarded.append(None)
+                worker = threading.Thread(target=discard)
+                worker.start()
+                worker.join()
+
+        def discard() -> None:
+            try:
+                DatabaseArtifactStore(other).discard("two_tower", versions[0])
+                discarded.append("discarded")
+            except Exception as error:  # noqa: BLE001
+                discarded.append(error)
+
+        event.listen(engine, "before_cursor_execute", meanwhile)
+        DatabaseArtifactStore(engine, keep=2).publish("two_tower", {"w": data}, {})
+        assert discarded == [None, "discarded"]
+    finally:
+        engine.dispose()
+        other.dispose()
