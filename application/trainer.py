@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from application.ports import (
@@ -54,6 +54,8 @@ class Trainer:
         self.fit = fit
         #: stats windows' closed days, stored after each fit cycle (none: not stored)
         self.store_figures = store_figures
+        #: closed days whose figures failed to store: tried after the others
+        self._unstored: set[date] = set()
         self.jobs = jobs
         self.update_bandit = update_bandit
         self.fit_interval = fit_interval
@@ -151,7 +153,7 @@ class Trainer:
         day not stored, so a store that fails (the database busy, a day it cannot store) is
         said and tried again next cycle, and the cycle's fits stand."""
         try:
-            stored = self.store_figures().execute()  # type: ignore[misc]
+            stored = self.store_figures().execute(last=self._unstored)  # type: ignore[misc]
         except Exception as error:  # noqa: BLE001
             log.warning("stats figures not stored", exc_info=True)
             self.say(f"stats: the closed days' figures were not stored ({first_line(error)})")
@@ -159,6 +161,7 @@ class Trainer:
         if stored.days:
             left = f" ({stored.left} left for the next cycles)" if stored.left else ""
             self.say(f"stats: stored the figures of {stored.days} days{left}")
+        self._unstored |= {day for day, _ in stored.failed}
         for day, why in stored.failed:
             self.say(
                 f"stats: the figures of {day} were not stored ({why}); its windows count it "

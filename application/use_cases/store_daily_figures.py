@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,16 +38,18 @@ class StoreDailyFigures:
         self.budget_seconds = budget_seconds
         self.clock = clock
 
-    def execute(self) -> Stored:
+    def execute(self, last: Collection[date] = ()) -> Stored:
         """The days never stored first, then those changed since, each newest first, each in a
         unit of work of its own (a day's lists and events are read in milliseconds; a year's in
         one transaction would hold back vacuum and every writer's count of changes), until the
         budget is spent: after an upgrade, a long history is stored over several cycles, the
         windows the dashboard opens on first. A day that fails is passed over, so that it does
-        not keep the older ones from being stored."""
+        not keep the older ones from being stored; `last`, the days that failed before, are
+        tried after the others (first, two days timing out took every cycle's budget)."""
         started = self.clock()
         with self.uow_factory() as uow:
             days = uow.stats.days_to_store()
+        days = [d for d in days if d not in last] + [d for d in days if d in last]
         stored, failed = 0, []
         for done, day in enumerate(days):
             if self.clock() - started >= self.budget_seconds:

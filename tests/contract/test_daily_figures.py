@@ -334,7 +334,7 @@ def test_a_store_that_fails_leaves_the_fit_cycle_done_and_says_so(engine):
     from tests.unit.test_trainer_outages import Jobs
 
     class Failing:
-        def execute(self):  # type: ignore[no-untyped-def]
+        def execute(self, last=()):  # type: ignore[no-untyped-def]
             raise RuntimeError("duplicate key")
 
     said: list[str] = []
@@ -369,6 +369,41 @@ def test_a_day_that_cannot_be_stored_leaves_the_older_days_stored(engine, monkey
         "not answer within 3s); its windows count it from events, and the next cycle tries again",
     ]
     assert figures(engine) == BEFORE
+
+
+def test_days_that_cannot_be_stored_within_the_timeout_leave_the_older_days_stored(
+    engine, monkeypatch
+):
+    """Two days whose lists outgrow the statement timeout (3 s each) took the whole budget of
+    every cycle, tried first every time: no older day was ever stored. Tried after the others
+    from the next cycle on, they no longer hold them back."""
+    from adapters.sqlalchemy import daily_figures
+    from application.ports import StorageUnavailable
+    from application.trainer import Trainer
+    from tests.unit.test_trainer_beats import Fit
+    from tests.unit.test_trainer_outages import Jobs
+
+    store, now = daily_figures.store, [0.0]
+    days = to_store(engine)
+    too_big = days[:2]
+
+    def timing_out(connection, day):  # type: ignore[no-untyped-def]
+        if str(day) in too_big:
+            now[0] += 3.0  # RS_DB_TIMEOUT_SECONDS
+            raise StorageUnavailable("canceling statement due to statement timeout")
+        store(connection, day)
+
+    monkeypatch.setattr(daily_figures, "store", timing_out)
+    trainer = Trainer(
+        lambda: Fit([[]]),
+        Jobs,
+        fit_interval=0,
+        say=lambda _: None,
+        store_figures=lambda: StoreDailyFigures(units(engine), clock=lambda: now[0]),
+    )
+    for _ in range(3):
+        trainer.run_once()
+    assert to_store(engine) == too_big and len(days) > 2
 
 
 def test_a_database_that_fails_every_day_stops_the_store_after_a_few(engine, monkeypatch):
