@@ -4,7 +4,8 @@ alone, no volume beside it.
 A publish writes the version's files in parts, each its own short transaction, while nothing
 names the version yet; then one transaction makes it current if the version it was based on
 still is (an UPDATE of the name's row, which a concurrent publish waits on and then finds
-changed), and removes the versions no longer kept. A version's rows are never changed after:
+changed), and forgets the versions no longer kept, whose files are removed once the lock is let
+go (a part a statement: hundreds of MB take seconds). A version's rows are never changed after:
 loading it again finds what was published, and a process checks its sums once.
 """
 
