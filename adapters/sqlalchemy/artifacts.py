@@ -12,6 +12,7 @@ loading it again finds what was published, and a process checks its sums once.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -268,21 +269,22 @@ class DatabaseArtifactStore(ArtifactStore):
         filename: str,
         expected: Mapping[str, Any],
     ) -> bytes:
-        parts = []
+        # each part written on as it comes: held all, then joined, a file was held twice
+        whole = io.BytesIO()
         for part in range(0, max(int(expected.get("bytes", 0)), 1), PART_BYTES):
-            parts.append(
-                connection.execute(
-                    select(artifact_files.c.data).where(
-                        artifact_files.c.name == name,
-                        artifact_files.c.version == version,
-                        artifact_files.c.filename == filename,
-                        artifact_files.c.part == part // PART_BYTES,
-                    )
-                ).scalar()
-            )
-        if any(p is None for p in parts):
-            raise CorruptArtifact(f"{name} {version}: {filename} is missing a part")
-        data = b"".join(bytes(p) for p in parts)
+            data = connection.execute(
+                select(artifact_files.c.data).where(
+                    artifact_files.c.name == name,
+                    artifact_files.c.version == version,
+                    artifact_files.c.filename == filename,
+                    artifact_files.c.part == part // PART_BYTES,
+                )
+            ).scalar()
+            if data is None:
+                raise CorruptArtifact(f"{name} {version}: {filename} is missing a part")
+            whole.write(data)
+            del data
+        data = whole.getvalue()
         if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
             raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
         return data
