@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from application.ports import ArtifactStore, CorruptArtifact
+from application.ports import ArtifactStore, CorruptArtifact, StorageUnavailable
 from domain.model import ArmStats
 from domain.ports import Bandit
 
@@ -190,9 +190,18 @@ class BanditService:
         if self._read and checked is not None and self.clock() - checked < self.refresh_seconds:
             return self._state
         now = self.clock()
-        state = self.state()
+        state = self._state_or_last()
         self._checked_at = now
         return state
+
+    def _state_or_last(self) -> BanditState:
+        """state(), or while the database is unreachable (the artifact store being the database,
+        RS_MODELS_STORE=database) the state read last: strategy=auto and the admin view answer
+        from memory then, as they do from a folder."""
+        try:
+            return self.state()
+        except StorageUnavailable:  # the outage is logged where it is met first
+            return self._state
 
     def _chances(self, available: Sequence[str], stats: dict[str, ArmStats]) -> dict[str, float]:
         arms = self.arms_among(available)
@@ -204,7 +213,7 @@ class BanditService:
         """The arms among `available` (ready) strategies; selection_probability is for a learner
         all of them can answer, new_learner_probability for one with no history, whom only
         `newcomers` can (strategy=auto chooses among those that can answer the learner)."""
-        state = self.state()
+        state = self._state_or_last()
         arms = self.arms_among(available)
         chance = self._chances(arms, state.arms)
         new = self._chances([a for a in arms if a in newcomers], state.arms)

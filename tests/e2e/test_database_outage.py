@@ -518,3 +518,32 @@ def test_connections_cut_together_under_load_do_not_open_the_breaker(postgres_ur
             assert uow.connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["folder", "database"])
+def test_the_bandit_chooses_and_is_shown_from_memory_while_the_database_is_down(sqlite_url, store):
+    """With the models in the database (RS_MODELS_STORE=database), the bandit's look at its
+    published state every RS_REFRESH_SECONDS asked the database: during an outage strategy=auto
+    answered 503 instead of a degraded list, and the admin view of the bandit 503 too."""
+    from adapters.sqlalchemy.migrate import downgrade, upgrade
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    app = make_app(sqlite_url, caught_up=False, refresh_seconds=3600, models_store=store)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    app.container.fit_strategies(train_two_tower=None).execute()
+    home = "/api/v1/recommendations/home?user_id=u1&strategy=auto"
+    assert client.get(home).status_code == 200
+    app.container.bandit()._checked_at = None  # RS_REFRESH_SECONDS later
+    app.container.engine().dispose()
+    downgrade(sqlite_url, "base")  # what the server sees is a database without its tables
+    try:
+        served = client.get(home)
+        shown = client.get("/admin/recommendations/bandit")
+    finally:
+        app.container.engine().dispose()
+        upgrade(sqlite_url)
+    assert served.status_code == 200 and served.json["degraded"] is True, served.json
+    assert shown.status_code == 200, shown.json
+    app.container.engine().dispose()
