@@ -6,7 +6,8 @@ names the version yet; then one transaction makes it current if the version it w
 still is (an UPDATE of the name's row, which a concurrent publish waits on and then finds
 changed), and forgets the versions no longer kept, whose files are removed once the lock is let
 go (a part a statement: hundreds of MB take seconds). A version's rows are never changed after:
-loading it again finds what was published, and a process checks its sums once.
+loading it again finds what was published, and a process checks its sums once (on PostgreSQL
+again when a row was written since: by hand, a restore).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sqlalchemy.repositories import database_now, utc
@@ -42,8 +43,8 @@ class DatabaseArtifactStore(ArtifactStore):
             raise ValueError(f"at least 2 versions are kept, not {keep}")
         self.engine = engine
         self.keep = keep
-        #: (name, version) whose every file matched its sum here: its rows never change
-        self._verified: set[tuple[str, str]] = set()
+        #: (name, version) whose every file matched its sum here -> its rows as written then
+        self._verified: dict[tuple[str, str], frozenset[tuple[Any, ...]] | None] = {}
 
     def check_writable(self) -> None:
         """Nothing to check beforehand: the database is written like every other table (a
@@ -290,10 +291,25 @@ class DatabaseArtifactStore(ArtifactStore):
         return data
 
     def verify(self, name: str, version: str) -> Artifact:
-        whole = (name, version) not in self._verified
+        key, written = (name, version), self._written(name, version)
+        whole = key not in self._verified or self._verified[key] != written
         manifest = self.load(name, version, only=None if whole else ()).manifest
-        self._verified.add((name, version))
+        self._verified[key] = written  # as before the read: a change meanwhile is read next time
         return Artifact(name, version, manifest, {})
+
+    def _written(self, name: str, version: str) -> frozenset[tuple[Any, ...]] | None:
+        """What changes when a part of the version is written again: on PostgreSQL the
+        transaction that wrote each row (xmin; a row changed by hand, a restore, gets another),
+        elsewhere nothing (SQLite keeps no such thing: its files are read once a process)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    artifact_files.c.filename, artifact_files.c.part, literal_column("xmin::text")
+                ).where(artifact_files.c.name == name, artifact_files.c.version == version)
+            )
+            return frozenset(tuple(row) for row in rows)
 
 
 def _manifest(text: str | None) -> dict[str, Any] | None:

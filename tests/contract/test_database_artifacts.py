@@ -188,3 +188,24 @@ def test_a_large_file_is_loaded_without_holding_it_twice(engine):
         tracemalloc.stop()
     assert len(loaded) == size
     assert peak < 1.5 * size, f"{peak / size:.2f} times the file"
+
+
+@pytest.mark.postgres
+def test_a_row_changed_by_hand_after_a_verify_is_found_by_the_same_trainer(postgres_url):
+    """A trainer verifies the current version at every cycle, and read a version's files once
+    per process: a file rewritten by hand at its size afterwards (or restored from another
+    backup) was never found by it, so it never fitted a new version, while every web worker
+    starting since rejected the version and served an older one. A folder's store finds it at
+    the next cycle (the file's stat changed); PostgreSQL tells a changed row too."""
+    engine = build_engine(postgres_url)
+    try:
+        store = DatabaseArtifactStore(engine)
+        version = store.publish("model", {"f": b"good"}, {})
+        store.verify("model", version)
+        store.verify("model", version)  # unchanged: not read again
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE artifact_files SET data = :evil"), {"evil": b"evil"})
+        with pytest.raises(CorruptArtifact, match="f does not match its checksum"):
+            store.verify("model", version)
+    finally:
+        engine.dispose()
