@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, literal_column, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.repositories import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
@@ -112,33 +112,46 @@ class DatabaseArtifactStore(ArtifactStore):
     ) -> str | None:
         """Points `current` at `version` if `based_on` still is current (ANY: whatever is);
         returns the version replaced."""
-        _lock(connection, name)
-        current = self._current(connection, name)
+        current = self._locked_current(connection, name)
         if based_on != ANY and based_on != current:
             raise StaleBase(_stale(name, current, based_on))
-        try:
-            if current is None:
-                connection.execute(
-                    insert(artifact_current).values(
-                        name=name, version=version, since=database_now()
-                    )
-                )
-            else:
-                moved = connection.execute(
-                    update(artifact_current)
-                    .where(artifact_current.c.name == name)
-                    .where(artifact_current.c.version == current)
-                    .values(version=version, since=database_now())
-                ).rowcount
-                if moved != 1:  # another publish made its version current meanwhile
+        if current is None:
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            added = connection.execute(
+                dialect.insert(artifact_current)
+                .values(name=name, version=version, since=database_now())
+                .on_conflict_do_nothing()
+                .returning(artifact_current.c.name)
+            ).first()
+            if added is None:  # another first publish of the name committed meanwhile
+                if based_on != ANY:
                     raise StaleBase(_stale(name, self._current(connection, name), based_on))
-        except IntegrityError:  # another first publish of the name committed meanwhile
-            raise StaleBase(_stale(name, None, based_on)) from None
+                current = self._locked_current(connection, name)
+        if current is not None:
+            moved = connection.execute(
+                update(artifact_current)
+                .where(artifact_current.c.name == name)
+                .where(artifact_current.c.version == current)
+                .values(version=version, since=database_now())
+            ).rowcount
+            if moved != 1:  # another publish made its version current meanwhile
+                raise StaleBase(_stale(name, self._current(connection, name), based_on))
         connection.execute(
             update(artifact_versions)
             .where(artifact_versions.c.name == name, artifact_versions.c.version == version)
             .values(published=True)
         )
+        return current
+
+    def _locked_current(self, connection: Connection, name: str) -> str | None:
+        """The current version, its row locked until the transaction ends (None: no row yet,
+        nothing to lock). A first publish committing between the lock and the read leaves a row
+        the lock did not see: locked then."""
+        locked = _lock(connection, name)
+        current = self._current(connection, name)
+        if current is not None and not locked:
+            _lock(connection, name)
+            current = self._current(connection, name)
         return current
 
     def _prune(self, connection: Connection, name: str, current: str, replaced: str | None) -> None:
@@ -194,8 +207,7 @@ class DatabaseArtifactStore(ArtifactStore):
 
     def discard(self, name: str, version: str) -> None:
         with self.engine.begin() as connection:
-            _lock(connection, name)
-            if version == self._current(connection, name):
+            if version == self._locked_current(connection, name):
                 raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
             _forget(connection, name, [version])
         self._remove_files(name)
@@ -324,15 +336,16 @@ def _manifest(text: str | None) -> dict[str, Any] | None:
     return manifest
 
 
-def _lock(connection: Connection, name: str) -> None:
+def _lock(connection: Connection, name: str) -> bool:
     """Holds the name's publishes back until this transaction ends: a write first (PostgreSQL
     locks the row; SQLite takes its write lock now, not after a read, which a commit meanwhile
-    would make stale and SQLite refuse)."""
-    connection.execute(
+    would make stale and SQLite refuse). Whether a row was there to lock."""
+    locked = connection.execute(
         update(artifact_current)
         .where(artifact_current.c.name == name)
         .values(name=artifact_current.c.name)
-    )
+    ).rowcount
+    return bool(locked == 1)
 
 
 def _forget(connection: Connection, name: str, versions: list[str]) -> None:

@@ -209,3 +209,27 @@ def test_a_row_changed_by_hand_after_a_verify_is_found_by_the_same_trainer(postg
             store.verify("model", version)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_publish_of_any_base_beside_another_first_publish_is_made_current(postgres_url):
+    """Publishing whatever is current (ANY) refused with StaleBase ("None was published while
+    this work was based on *") when another host's first publish of the name committed
+    between its look and its own (SQLite's write lock keeps them apart): the folder's publish
+    never refuses it."""
+    engine, other = build_engine(postgres_url), build_engine(postgres_url)
+    try:
+        theirs: list[str] = []
+
+        def meanwhile(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+            if statement.startswith("INSERT INTO artifact_current") and not theirs:
+                theirs.append(DatabaseArtifactStore(other).publish("bandit", {"f": b"1"}, {}))
+
+        event.listen(engine, "before_cursor_execute", meanwhile)
+        store = DatabaseArtifactStore(engine)
+        ours = store.publish("bandit", {"f": b"2"}, {})
+        assert store.current_version("bandit") == ours
+        assert store.versions("bandit") == sorted([*theirs, ours], reverse=True)
+    finally:
+        engine.dispose()
+        other.dispose()
