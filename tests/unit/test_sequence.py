@@ -86,31 +86,10 @@ def test_the_trainer_publishes_a_model_that_serves_with_the_recency_it_was_fitte
 
 
 def _transitions_per_learner(index, interactions):  # type: ignore[no-untyped-def]
-    """transitions() as it was counted before 2026-12-01: a Python list entry per transition."""
-    from collections import defaultdict
+    """transitions() as it was counted before 2026-12-01 (the benchmark keeps it to compare)."""
+    from benchmarks.trainer_memory import previous_transitions
 
-    import numpy as np
-    from scipy import sparse
-
-    from adapters.item_cf import _latest_last
-    from adapters.sequence import WINDOW
-
-    events = defaultdict(list)
-    for e in sorted(interactions, key=lambda e: e.occurred_at):
-        if e.course_id in index:
-            events[e.user_id].append(e)
-    rows, cols, values = [], [], []
-    for user, history in events.items():
-        order = [index[c] for c in _latest_last(LearnerHistory(user, tuple(history)))]
-        for i, a in enumerate(order):
-            later = order[i + 1 : i + 1 + WINDOW]
-            rows.extend([a] * len(later))
-            cols.extend(later)
-            values.extend(1.0 / np.arange(1, len(later) + 1))
-    size = len(index)
-    counts = sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), (size, size))
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    return (sparse.diags(1.0 / np.maximum(totals, 1e-12)) @ counts).astype(np.float32).tocsr()
+    return previous_transitions(index, interactions)
 
 
 def test_sequence_counts_what_followed_what_without_a_python_object_per_transition():
