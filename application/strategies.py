@@ -446,6 +446,10 @@ class StrategyRegistry:
                     name, candidate, only=recommender.serving_files(manifest)
                 )
                 recommender.restore(artifact.files, artifact.manifest, courses)
+            except StorageUnavailable:
+                # the store could not be read (models in the database, during an outage): no
+                # fault of the version, which is tried again at the next check
+                raise
             except Exception as error:  # noqa: BLE001 - see below
                 # A version is files from disk: whatever they make a loader raise (a pickle that
                 # torch's weights-only loader refuses, ids of the wrong type) is that version's
@@ -473,6 +477,8 @@ def _restores(artifacts: ArtifactStore, name: str, version: str) -> str | None:
     that cannot be read, which the load then says)."""
     try:
         restores = artifacts.load(name, version, only=()).manifest.get("restores")
+    except StorageUnavailable:
+        raise  # the store, not the version: the check is tried again whole
     except Exception:  # noqa: BLE001 - the load of `version` itself reports it
         return None
     return restores if isinstance(restores, str) else None

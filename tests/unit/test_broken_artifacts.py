@@ -225,3 +225,30 @@ def test_a_version_that_failed_to_load_is_tried_again_later(fit):
     now[0] = 31.0
     snapshot = registry.snapshot()
     assert snapshot.loaded["item_cf"].version == newer and not snapshot.errors
+
+
+def test_a_store_that_cannot_be_read_meanwhile_rejects_no_version(fit):
+    """With the models in the database, an outage while a worker loads a new version is the
+    store's, not the version's: it was logged as rejected, shown as an error of the strategy
+    (the admin view, /readyz), the version before it loaded in its place and the new one tried
+    again only 30 s later. Now the check fails whole (the worker keeps its snapshot) and the next
+    one loads the new version."""
+    from application.ports import StorageUnavailable
+    from application.strategies import StrategyRegistry
+
+    registry = StrategyRegistry(fit.factories, fit.uow_factory, fit.store, refresh_seconds=0)
+    assert registry.snapshot().loaded["item_cf"].version
+    fit.execute(force=True)
+    newer = fit.store.current_version("item_cf")
+    load, down = fit.store.load, [True]
+
+    def blip(name, version, only=None):  # type: ignore[no-untyped-def]
+        if version == newer and down.pop() if down else False:
+            raise StorageUnavailable("the database is unreachable")
+        return load(name, version, only)
+
+    fit.store.load = blip
+    with pytest.raises(StorageUnavailable):
+        registry.snapshot()
+    snapshot = registry.snapshot()
+    assert snapshot.loaded["item_cf"].version == newer and not snapshot.errors
