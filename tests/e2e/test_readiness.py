@@ -83,18 +83,23 @@ def test_a_web_host_without_the_models_folder_says_so_not_that_no_trainer_runs(
     assert any(str(unmounted) in r.getMessage() for r in caplog.records)
 
 
-def test_an_empty_mount_point_of_the_models_volume_is_named_when_trainers_published(
-    sqlite_url, tmp_path, caplog
-):
-    """The volume not mounted, its mount point there and empty: "is `recsys trainer` running?"
-    sent the operator to trainers that had published into the volume all along."""
-    trainer_host = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "volume"))
+def published_by_a_trainer(url: str, **settings: str) -> None:
+    """A trainer's host with `settings` stores the catalog and some events, and fits once."""
+    trainer_host = make_app(url, caught_up=False, **settings)
     client = trainer_host.test_client()
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     client.post("/api/v1/interactions", json={"events": events(0, 30)})
     trainer_host.container.fit_strategies.add_kwargs(train_two_tower=None)  # no torch here
     trainer_host.container.trainer(fit_interval=0).run_once()
     trainer_host.container.engine().dispose()
+
+
+def test_an_empty_mount_point_of_the_models_volume_is_named_when_trainers_published(
+    sqlite_url, tmp_path, caplog
+):
+    """The volume not mounted, its mount point there and empty: "is `recsys trainer` running?"
+    sent the operator to trainers that had published into the volume all along."""
+    published_by_a_trainer(sqlite_url, models_dir=str(tmp_path / "volume"))
     mount_point = tmp_path / "mnt"
     mount_point.mkdir()
     message = _ready(make_app(sqlite_url, caught_up=False, models_dir=str(mount_point)))
@@ -121,15 +126,7 @@ def test_hosts_keeping_models_in_different_stores_are_told_to_set_rs_models_stor
     for trainers, web in (("folder", "database"), ("database", "folder")):
         url = f"sqlite:///{tmp_path / trainers / 'recsys.db'}"
         upgrade(url)
-        trainer_host = make_app(
-            url, caught_up=False, models_store=trainers, models_dir=str(tmp_path / trainers)
-        )
-        client = trainer_host.test_client()
-        client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
-        client.post("/api/v1/interactions", json={"events": events(0, 30)})
-        trainer_host.container.fit_strategies.add_kwargs(train_two_tower=None)  # no torch here
-        trainer_host.container.trainer(fit_interval=0).run_once()
-        trainer_host.container.engine().dispose()
+        published_by_a_trainer(url, models_store=trainers, models_dir=str(tmp_path / trainers))
         web_host = make_app(url, caught_up=False, models_store=web)
         message = _ready(web_host).json["error"]["message"]
         assert "item_cf" in message and "RS_MODELS_STORE" in message, message
