@@ -111,6 +111,34 @@ def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def models_ungranted_url(postgres_url: str) -> Iterator[str]:
+    """The PostgreSQL test database as a role that may use every table but write none of the
+    models' (tables a migration made under another role and never granted to this one)."""
+    import uuid
+
+    import psycopg
+
+    role = f"no_models_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres_url)
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.execute(
+            f"REVOKE INSERT, UPDATE, DELETE ON artifact_versions, artifact_files, "
+            f"artifact_current FROM {role}"
+        )
+    yield server.set(username=role).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+@pytest.fixture
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'recsys.db'}"
     upgrade(url)

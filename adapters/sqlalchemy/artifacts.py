@@ -16,12 +16,25 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    delete,
+    false,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from adapters.sqlalchemy.repositories import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
@@ -34,6 +47,9 @@ log = logging.getLogger(__name__)
 PART_BYTES = 8 << 20
 #: a version staged this long ago and never published was left by a publish that was killed
 STAGED_FOR = timedelta(hours=1)
+#: SQLSTATEs of a database that answers and refuses the write: insufficient privilege, a
+#: read-only transaction (a standby)
+REFUSED = frozenset({"42501", "25006"})
 
 
 class DatabaseArtifactStore(ArtifactStore):
@@ -47,8 +63,14 @@ class DatabaseArtifactStore(ArtifactStore):
         self._verified: dict[tuple[str, str], frozenset[tuple[Any, ...]] | None] = {}
 
     def check_writable(self) -> None:
-        """Nothing to check beforehand: the database is written like every other table (a
-        trainer's first statements fail on a read-only standby long before a publish would)."""
+        """Every kind of statement a publish makes, each matching no row, in a transaction rolled
+        back: a role without the privileges (tables a migration made under another role, never
+        granted to this one) or a read-only standby refuses them as it would the publish at the
+        end of a whole fit. Needs the schema: the trainer checks once it has migrated."""
+        with _refused(), self.engine.connect() as connection:
+            for statement in _writes():
+                connection.execute(statement)
+            connection.rollback()
 
     def location(self) -> str:
         return "the database"
@@ -61,20 +83,21 @@ class DatabaseArtifactStore(ArtifactStore):
         based_on: str | None = ANY,
     ) -> str:
         now = datetime.now(UTC)
-        version = version_name(now, self.versions(name))
-        try:
-            self._stage(name, version, files, described(manifest, name, version, now, files))
-            with self.engine.begin() as connection:
-                current = self._make_current(connection, name, version, based_on)
-                self._prune(connection, name, version, current)
-        except BaseException:
-            try:  # a refused or failed publish leaves nothing (else a later prune removes it)
+        with _refused():
+            version = version_name(now, self.versions(name))
+            try:
+                self._stage(name, version, files, described(manifest, name, version, now, files))
                 with self.engine.begin() as connection:
-                    _forget(connection, name, [version])
-                self._remove_files(name)
-            except Exception:  # noqa: BLE001 - the database is down: the first error is the one
-                pass
-            raise
+                    current = self._make_current(connection, name, version, based_on)
+                    self._prune(connection, name, version, current)
+            except BaseException:
+                try:  # a refused or failed publish leaves nothing (else a later prune removes it)
+                    with self.engine.begin() as connection:
+                        _forget(connection, name, [version])
+                    self._remove_files(name)
+                except Exception:  # noqa: BLE001 - the database is down: the first error is the one
+                    pass
+                raise
         try:
             self._remove_files(name)
         except Exception:  # noqa: BLE001 - published: the next publish removes them
@@ -206,7 +229,7 @@ class DatabaseArtifactStore(ArtifactStore):
                     )
 
     def discard(self, name: str, version: str) -> None:
-        with self.engine.begin() as connection:
+        with _refused(), self.engine.begin() as connection:
             if version == self._locked_current(connection, name):
                 raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
             _forget(connection, name, [version])
@@ -346,6 +369,38 @@ def _lock(connection: Connection, name: str) -> bool:
         .values(name=artifact_current.c.name)
     ).rowcount
     return bool(locked == 1)
+
+
+def _writes() -> Iterator[Executable]:
+    """A statement of each kind publishes, prunes and discards make, matching no row."""
+    nothing = false()
+    for table in (artifact_versions, artifact_files, artifact_current):
+        columns = list(table.c)
+        yield select(*columns).where(nothing)
+        yield insert(table).from_select(columns, select(*columns).where(nothing))
+    yield update(artifact_versions).where(nothing).values(published=True)
+    yield update(artifact_current).where(nothing).values(version="")
+    yield delete(artifact_versions).where(nothing)
+    yield delete(artifact_files).where(nothing)
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """A database that answers and refuses the models' writes (a missing grant, a standby) is
+    a store that cannot be written, as a folder that refuses is: PermissionError, which callers
+    say in one line (and the trainer before it fits), not a traceback."""
+    try:
+        yield
+    except DBAPIError as error:
+        code = getattr(error.orig, "sqlstate", None)
+        name = getattr(error.orig, "sqlite_errorname", "")
+        if code not in REFUSED and not name.startswith("SQLITE_READONLY"):
+            raise
+        raise PermissionError(
+            f"the database refuses the models' writes ({str(error.orig).strip()}); this role "
+            "needs SELECT, INSERT, UPDATE and DELETE on artifact_versions, artifact_files and "
+            "artifact_current"
+        ) from error
 
 
 def _forget(connection: Connection, name: str, versions: list[str]) -> None:

@@ -82,6 +82,17 @@ def unpublished(what: str, error: OSError) -> click.ClickException:
     )
 
 
+def unwritable(container: Container, error: OSError, then: str = "") -> click.ClickException:
+    """The models' store refuses writes (an unwritable RS_MODELS_DIR, a role without grants on
+    the database's artifact tables): one line naming the setting, before a fit is thrown away."""
+    where = (
+        "RS_MODELS_STORE=database"
+        if container.config.models_store() == "database"
+        else f"RS_MODELS_DIR={container.config.models_dir()!r}"
+    )
+    return click.ClickException(f"{where} is not writable: {error.strerror or error}{then}")
+
+
 def replaced_whole(path: Path, write: Callable[[Path], T]) -> T:
     """`write(file)` into a file beside `path`, renamed over it once whole: a write that fails or
     is interrupted (a full disk, Ctrl-C, the database gone) leaves what was there, or nothing,

@@ -12,7 +12,7 @@ from application.ports import ArtifactStore, CorruptArtifact, StaleBase, Unloada
 from application.trainer import turn_waited
 from application.use_cases.roll_back_model import held_restoring
 from domain.errors import DomainError
-from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished
+from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished, unwritable
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
 from entrypoints.progress import MemberEpochs, Progress
 
@@ -133,10 +133,7 @@ def _may_publish(container: Container, store: ArtifactStore) -> None:
     try:
         store.check_writable()
     except OSError as error:
-        raise click.ClickException(
-            f"RS_MODELS_DIR={container.config.models_dir()!r} is not writable: "
-            f"{error.strerror or error}; nothing was trained"
-        ) from None
+        raise unwritable(container, error, "; nothing was trained") from None
     current = store.current_version("two_tower")
     if current is None:
         return

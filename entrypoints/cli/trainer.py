@@ -10,10 +10,10 @@ import time
 
 import click
 
-from application.ports import UnusableDatabase
+from application.ports import StorageUnavailable, UnusableDatabase
 from application.trainer import HOLDER
 from application.use_cases.fit_strategies import EmptyCatalog
-from entrypoints.cli.base import SERVER_PID, cli, container_of
+from entrypoints.cli.base import SERVER_PID, cli, container_of, unwritable
 
 
 @cli.command("trainer")
@@ -33,22 +33,28 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     container = container_of(ctx, schema=False)
-    migrate = (
-        # upgrades a database, never makes one: a mistyped SQLite path stays a mistake
-        (lambda: container.migrate(create=False)) if container.backend() == "sqlalchemy" else None
-    )
+    store = container.artifact_store()
+
+    def writable() -> None:
+        try:
+            store.check_writable()
+        except OSError as error:  # a read-only mount, a missing grant: every fit would be lost
+            raise unwritable(container, error) from None
+
+    def prepare() -> None:
+        if container.backend() == "sqlalchemy":
+            # upgrades a database, never makes one: a mistyped SQLite path stays a mistake
+            container.migrate(create=False)
+        writable()  # the database's store needs the schema, and answers only once it is up
+
     try:
-        container.artifact_store().check_writable()
-    except OSError as error:  # a read-only mount: every fit would be done for nothing
-        raise click.ClickException(
-            f"RS_MODELS_DIR={container.config.models_dir()!r} is not writable: "
-            f"{error.strerror or error}"
-        ) from None
+        writable()
+    except StorageUnavailable:  # the database's store: checked once the database answers
+        pass
     process = container.trainer()
     if once:
         try:
-            if migrate is not None:
-                migrate()
+            prepare()
             fitted = process.run_once_then_stop(force=force)
         except (UnusableDatabase, EmptyCatalog) as error:
             raise click.ClickException(str(error)) from None
@@ -93,7 +99,7 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
     try:
         # a trainer started while the database is down waits for it (a supervisor, or
         # `serve --with-trainer`, which does not restart it, would otherwise lose it)
-        process.run_forever(stop, prepare=migrate, force=force)
+        process.run_forever(stop, prepare=prepare, force=force)
     except UnusableDatabase as error:  # a mistyped SQLite path: waiting would not make one
         raise click.ClickException(str(error)) from None
     except Stopped:

@@ -34,6 +34,66 @@ def test_another_host_loads_what_one_published_without_any_shared_folder(engine,
         elsewhere.dispose()
 
 
+def test_the_check_before_a_fit_passes_where_publishes_can_write_and_writes_nothing(engine):
+    store = DatabaseArtifactStore(engine)
+    store.check_writable()
+    assert store.versions("model") == []
+    version = store.publish("model", {"f": b"1"}, {})
+    store.check_writable()
+    assert store.versions("model") == [version] and store.current_version("model") == version
+
+
+def test_a_database_refusing_writes_fails_the_check_and_a_publish_as_a_store_that_cannot_be_written(
+    engine,
+):
+    """A standby (PostgreSQL read-only transactions, SQLite query_only) answers the models'
+    reads and refuses their writes: PermissionError, as from a read-only folder, never a
+    DBAPIError the callers would show as a traceback."""
+    store = DatabaseArtifactStore(engine)
+    version = store.publish("model", {"f": b"1"}, {})
+    refusing = "SET default_transaction_read_only = on"
+    if engine.dialect.name == "sqlite":
+        refusing = "PRAGMA query_only = ON"
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute(refusing)
+        cursor.close()
+        dbapi_connection.commit()
+
+    with pytest.raises(PermissionError, match="the database refuses the models' writes"):
+        store.check_writable()
+    with pytest.raises(PermissionError, match="the database refuses the models' writes"):
+        store.publish("model", {"f": b"2"}, {})
+    assert store.versions("model") == [version] and store.current_version("model") == version
+
+
+@pytest.mark.postgres
+def test_a_role_never_granted_the_models_tables_fails_the_check_naming_what_it_needs(
+    models_ungranted_url, postgres_url
+):
+    ungranted = build_engine(models_ungranted_url)
+    owner = build_engine(postgres_url)
+    try:
+        first = DatabaseArtifactStore(owner).publish("model", {"f": b"1"}, {})
+        store = DatabaseArtifactStore(ungranted)
+        assert store.current_version("model") == first  # it reads them all the same
+        with pytest.raises(PermissionError) as refused:
+            store.check_writable()
+        assert "permission denied for table artifact_versions" in str(refused.value)
+        assert "SELECT, INSERT, UPDATE and DELETE on artifact_versions, artifact_files" in str(
+            refused.value
+        )
+        with pytest.raises(PermissionError, match="permission denied"):
+            store.publish("model", {"f": b"2"}, {})
+        assert DatabaseArtifactStore(owner).versions("model") == [first]
+    finally:
+        ungranted.dispose()
+        owner.dispose()
+
+
 def test_a_file_larger_than_a_part_is_written_and_read_in_parts(engine, monkeypatch):
     monkeypatch.setattr(artifacts, "PART_BYTES", 4)
     store = DatabaseArtifactStore(engine)

@@ -3,7 +3,9 @@ hosts share PostgreSQL alone, no volume beside it."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from entrypoints.cli import cli
 from entrypoints.schemas import course_json
@@ -91,3 +93,32 @@ def test_copy_models_moves_a_deployment_into_the_database_without_fitting_again(
     assert "0 models copied" in again.output
     for app in (web, moved):
         app.container.engine().dispose()
+
+
+@pytest.mark.postgres
+def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_saying_so(
+    models_ungranted_url, postgres_url, tmp_path, monkeypatch
+):
+    """Tables migration 0014 made under another role, never granted to the trainer's: it stops
+    once it has migrated, in one line naming the grants, rather than after a whole fit (hours,
+    for two_tower at scale) whose publish the database refuses. Run once, and run for good;
+    `train-two-tower` refuses at once alike."""
+    web = make_app(postgres_url, caught_up=False)
+    client = web.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    client.post("/api/v1/interactions", json={"events": events(0, 60)})
+    web.container.engine().dispose()
+    monkeypatch.setenv("RS_DATABASE_URL", models_ungranted_url)
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "unused"))
+    for command in (["trainer", "--once"], ["trainer"], ["train-two-tower"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1, result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith(
+            "Error: RS_MODELS_STORE=database is not writable: the database refuses the models' "
+            "writes (permission denied for table artifact_versions); this role needs SELECT, "
+        ), result.output
+        assert "published" not in result.output and "Traceback" not in result.output
+    with web.container.engine().connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM artifact_versions")).scalar() == 0
