@@ -507,6 +507,8 @@ class TrainerBeat:
     seen_at: datetime  # when its latest fit cycle ended
     last_cycle: str  # what that cycle did, in a line
     tally: TrainerTally = field(default_factory=TrainerTally)
+    #: the settings it pins (strategy -> setting -> value), None from a trainer that did not say
+    pins: Mapping[str, Mapping[str, Any]] | None = None
 
 
 class TrainerRepository(abc.ABC):

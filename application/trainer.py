@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from application.pins import Pins, apart, normalised
 from application.ports import (
     FitTurn,
     Job,
@@ -34,6 +35,8 @@ from application.use_cases.update_bandit import UpdateBandit
 log = logging.getLogger(__name__)
 #: a trainer not seen for this long is no longer listed, nor kept
 FORGET_AFTER = timedelta(days=7)
+#: trainers seen this lately (and not stopped) have their pins compared: a daily cron's too
+PINS_COMPARED = timedelta(days=1)
 
 
 class Trainer:
@@ -50,8 +53,11 @@ class Trainer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fit_turn: FitTurn | None = None,
         store_figures: Callable[[], StoreDailyFigures] | None = None,
+        pins: Pins | None = None,
     ) -> None:
         self.fit = fit
+        #: the settings this trainer pins, recorded with its cycles for the others to compare
+        self.pins = normalised(pins)
         #: stats windows' closed days, stored after each fit cycle (none: not stored)
         self.store_figures = store_figures
         #: closed days whose figures failed to store: tried after the others
@@ -126,6 +132,7 @@ class Trainer:
 
     def _fit_cycle(self, force: bool) -> list[Fitted]:
         """Refits what is due, credits the bandit and says so: while this trainer has the turn."""
+        self._say_pins_apart()
         try:
             fitted = self.fit().execute(force=force, progress=self.say, starting=self._fitting)
         except Exception as error:
@@ -227,9 +234,30 @@ class Trainer:
         self._latest = (last_cycle, seen_at)
         tally = TrainerTally(dict(self._fits), dict(self._jobs), dict(self._last_fits))
         with self.uow_factory() as uow:
-            beat = TrainerBeat(self.worker, self.started_at, seen_at, last_cycle, tally)
+            beat = TrainerBeat(self.worker, self.started_at, seen_at, last_cycle, tally, self.pins)
             uow.trainers.beat(beat, forget_before=now - FORGET_AFTER)
             uow.commit()
+
+    def _say_pins_apart(self) -> None:
+        """Each cycle while another trainer at work lately pins settings otherwise: the two
+        refit each other's versions at every cycle (README, settings search)."""
+        if self.uow_factory is None:
+            return
+        with self.uow_factory() as uow:
+            beats = uow.trainers.recent(self.clock() - PINS_COMPARED)
+        for beat in beats:
+            if beat.worker == self.worker or beat.pins is None or beat.last_cycle == STOPPED:
+                continue
+            differ = apart(self.pins, beat.pins)
+            if differ:
+                log.warning(
+                    "trainer %s (seen %s) pins settings otherwise: %s; trainers that pin "
+                    "differently refit each other's versions at every cycle: give every "
+                    "trainer's host the same pins",
+                    beat.worker,
+                    f"{beat.seen_at.isoformat()[:19].replace('T', ' ')} UTC",
+                    "; ".join(differ),
+                )
 
     def _beat_failed(self, error: Exception) -> None:
         """A cycle that failed is said too: a trainer failing every cycle is not one at rest."""

@@ -171,6 +171,17 @@ class TrainerSchema(Schema):
             "standing by, stopped, or when its last fit cycle ended and what it did"
         },
     )
+    pinned = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String()),
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the settings it pins, by strategy (none pinned: {}); null from a "
+            "trainer of a release before 2026-12-01. Trainers that pin a setting differently "
+            "refit each other's versions at every cycle (each says so in its log)"
+        },
+    )
 
 
 class ModelsSchema(Schema):

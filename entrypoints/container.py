@@ -254,6 +254,7 @@ class Container(containers.DeclarativeContainer):
     )
     trainer = providers.Factory(
         Trainer,
+        pins=config.tuning_pins,
         fit=fit_strategies.provider,
         jobs=run_jobs.provider,
         update_bandit=update_bandit.provider,

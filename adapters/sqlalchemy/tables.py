@@ -198,6 +198,7 @@ trainers = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Column("last_cycle", Text, nullable=False),
     # its TrainerTally (fits and jobs counted since it started, its latest fit of each strategy)
+    # and the settings it pins
     Column("tally", JSON, nullable=True),
     Index("ix_trainers_seen_at", "seen_at"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ class SqlTrainerRepository(TrainerRepository):
             "started_at": utc(beat.started_at),
             "seen_at": utc(beat.seen_at),
             "last_cycle": beat.last_cycle,
-            "tally": _stored(beat.tally),
+            "tally": _stored(beat.tally, beat.pins),
         }
         # only the trainer itself writes its row: no other writer to race with
         found = self.connection.execute(
@@ -40,15 +41,22 @@ class SqlTrainerRepository(TrainerRepository):
         )
         return [
             TrainerBeat(
-                r.worker, utc(r.started_at), utc(r.seen_at), r.last_cycle, _tally(r.tally or {})
+                r.worker,
+                utc(r.started_at),
+                utc(r.seen_at),
+                r.last_cycle,
+                _tally(r.tally or {}),
+                (r.tally or {}).get("pins"),
             )
             for r in rows
         ]
 
 
-def _stored(tally: TrainerTally) -> dict[str, Any]:
-    """JSON: counts as [name, outcome, count] rows (JSON keys are strings, not pairs)."""
-    return {
+def _stored(tally: TrainerTally, pins: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """JSON: counts as [name, outcome, count] rows (JSON keys are strings, not pairs), and the
+    settings the trainer pins beside them (a trainer that says none leaves them out: releases
+    before 2026-12-01 read the counts alone)."""
+    return ({} if pins is None else {"pins": pins}) | {
         "fits": [[*key, n] for key, n in tally.fits.items()],
         "jobs": [[*key, n] for key, n in tally.jobs.items()],
         "last_fits": {

@@ -86,7 +86,9 @@ def models(  # type: ignore[no-untyped-def]
 TRAINERS_SHOWN = 20
 
 
-def trainers_seen(uow_factory: Callable[[], UnitOfWork], fit_turn: FitTurn) -> list[dict[str, str]]:
+def trainers_seen(
+    uow_factory: Callable[[], UnitOfWork], fit_turn: FitTurn
+) -> list[dict[str, object]]:
     """The trainers seen in the last FORGET_AFTER, on any host, the latest seen first, each with
     its state in one line."""
     free = not fit_turn.held()  # before the trainers are read: one that takes it then is fresh
@@ -100,6 +102,7 @@ def trainers_seen(uow_factory: Callable[[], UnitOfWork], fit_turn: FitTurn) -> l
             "seen_at": t.seen_at.isoformat(),
             "last_cycle": t.last_cycle,
             "status": said,
+            "pinned": t.pins,
         }
         for t, said in zip(seen, statuses(seen, free, now), strict=True)
     ]

@@ -65,6 +65,19 @@ def test_what_a_trainer_did_is_kept_with_its_latest_cycle_for_every_host_to_repo
     assert latest.worker == "w:1" and latest.tally == tally
 
 
+def test_the_settings_a_trainer_pins_are_kept_with_its_cycle_and_none_when_it_did_not_say(
+    uow_factory,
+):
+    pins = {"item_cf": {"regularization": 100.0}, "hybrid": {"weights": {"item_cf": 1.0}}}
+    with uow_factory() as uow:
+        uow.trainers.beat(TrainerBeat("new:1", NOW, NOW, "x", pins=pins), forget_before=NOW)
+        uow.trainers.beat(TrainerBeat("old:2", NOW, NOW, "y"), forget_before=NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        listed = {t.worker: t.pins for t in uow.trainers.recent(NOW - timedelta(days=1))}
+    assert listed == {"new:1": pins, "old:2": None}
+
+
 def test_one_trainer_fits_at_a_time_and_one_that_dies_lets_go_of_the_turn(database_url):
     """Trainers on several hosts each ran the whole settings search and training of the same
     data. The turn is one for every host of the database, and a trainer killed while it fits

@@ -208,6 +208,38 @@ def test_a_trainer_run_once_is_listed_with_what_it_did_and_that_it_stopped(
     assert row["status"].startswith("stopped at ") and "(ran once): published" in row["status"]
 
 
+def test_trainers_pinning_a_setting_differently_say_so_and_each_one_s_pins_are_listed(
+    sqlite_url, tmp_path, monkeypatch, caplog
+):
+    """Two hosts' trainers, one pinning item_cf's λ: each found the other's item_cf fitted with
+    settings it did not want and refitted it at every cycle, and nothing said why."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from entrypoints.cli import cli
+    from tests.conftest import CATALOG
+
+    app = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "models"))
+    app.container.upsert_courses().execute(CATALOG)
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("RS_ITEM_CF_REGULARIZATION", "100")
+    monkeypatch.setattr("socket.gethostname", lambda: "host-a")
+    pinning = CliRunner().invoke(cli, ["trainer", "--once"], catch_exceptions=False)
+    assert pinning.exit_code == 0, pinning.output
+    monkeypatch.delenv("RS_ITEM_CF_REGULARIZATION")
+    monkeypatch.setattr("socket.gethostname", lambda: "host-b")
+    with caplog.at_level(logging.WARNING, logger="application.trainer"):
+        other = CliRunner().invoke(cli, ["trainer", "--once", "--force"], catch_exceptions=False)
+    assert other.exit_code == 0, other.output
+    (said,) = [m for m in caplog.messages if "pins settings otherwise" in m]
+    assert "item_cf regularization: not pinned here, 100.0 there" in said, said
+    rows = app.test_client().get("/admin/recommendations/models").json["trainers"]
+    assert [row["pinned"] for row in rows] == [{}, {"item_cf": {"regularization": 100.0}}]
+    app.container.engine().dispose()
+
+
 def test_a_trainer_run_once_while_another_fits_stands_by_and_says_so(
     sqlite_url, tmp_path, monkeypatch
 ):

@@ -89,6 +89,7 @@ REQUIRED: dict[tuple[str, str, str, tuple[str, ...]], set[str]] = {
         "seen_at",
         "last_cycle",
         "status",
+        "pinned",
     },
     (MODELS, "get", "200", ("tuning",)): {
         "version",
