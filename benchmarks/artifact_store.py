@@ -25,7 +25,7 @@ from adapters.fs_artifacts import FilesystemArtifactStore
 from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
-from adapters.sqlalchemy.repositories import delete_everything
+from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import ArtifactStore
 

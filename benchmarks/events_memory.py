@@ -22,7 +22,7 @@ from unittest import mock
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
-from adapters.sqlalchemy.repositories import delete_everything
+from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from domain.model import CourseId, EventType, Interaction, UserId
 
@@ -78,7 +78,7 @@ def main() -> None:
         print(f"wrote {args.events:,} events in {time.perf_counter() - started:.0f}s")
         each: dict[str, list[tuple[float, float]]] = {"one string a row": [], "interned": []}
         for _ in range(args.runs):
-            with mock.patch("adapters.sqlalchemy.repositories.intern", lambda s: s):
+            with mock.patch("adapters.sqlalchemy.interactions.intern", lambda s: s):
                 each["one string a row"].append(held(engine))
             each["interned"].append(held(engine))
         print(f"{'ids':>17} {'bytes/event':>12} {'read s':>7}")

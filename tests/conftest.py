@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
-from adapters.sqlalchemy.repositories import delete_everything
+from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import UnitOfWork
 from domain.model import Course, CourseId, EventType, Interaction, Level, UserId

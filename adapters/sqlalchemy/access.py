@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import DBAPIError
 
-from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.dialects import utc
 from adapters.sqlalchemy.tables import admin_sessions, credential_failures
 from application.ports import (
     AdminSessionRepository,

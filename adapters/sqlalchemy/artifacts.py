@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from adapters.sqlalchemy.repositories import database_now, utc
+from adapters.sqlalchemy.dialects import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
 from application.manifests import described, pruned, version_name
 from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase

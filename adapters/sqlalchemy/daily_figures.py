@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited, utc_day
-from adapters.sqlalchemy.repositories import database_now, utc
+from adapters.sqlalchemy.dialects import database_now, utc
 from adapters.sqlalchemy.tables import (
     daily_figure_changes,
     daily_figures,

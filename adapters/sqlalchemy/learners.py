@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 
-from adapters.sqlalchemy.repositories import among, utc
+from adapters.sqlalchemy.dialects import among, utc
 from adapters.sqlalchemy.tables import (
     erasures,
     interactions,

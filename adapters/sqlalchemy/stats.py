@@ -8,7 +8,7 @@ from sqlalchemy import Connection, case, func, select
 
 from adapters.sqlalchemy import daily_figures
 from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited
-from adapters.sqlalchemy.repositories import bytewise, utc
+from adapters.sqlalchemy.dialects import bytewise, utc
 from adapters.sqlalchemy.tables import courses, interactions, slates
 from application.ports import CoursePopularity, DailyStats, StatsRepository, UserStats
 from domain.model import CourseId, UserId

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from adapters.sqlalchemy.repositories import utc
+from adapters.sqlalchemy.dialects import utc
 from adapters.sqlalchemy.tables import trainers
 from application.ports import LastFit, TrainerBeat, TrainerRepository, TrainerTally
 

@@ -14,14 +14,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from adapters.sqlalchemy.access import SqlAdminSessionRepository, SqlCredentialFailureRepository
 from adapters.sqlalchemy.breaker import Breaker
+from adapters.sqlalchemy.courses import SqlCourseRepository
+from adapters.sqlalchemy.interactions import SqlInteractionRepository
+from adapters.sqlalchemy.jobs import SqlJobRepository
 from adapters.sqlalchemy.learners import SqlErasureRepository, SqlStatementRepository
 from adapters.sqlalchemy.migrate import schema_problem
-from adapters.sqlalchemy.repositories import (
-    SqlCourseRepository,
-    SqlInteractionRepository,
-    SqlJobRepository,
-    SqlSlateRepository,
-)
+from adapters.sqlalchemy.slates import SqlSlateRepository
 from adapters.sqlalchemy.stats import SqlStatsRepository
 from adapters.sqlalchemy.trainers import SqlTrainerRepository
 from application.ports import StorageUnavailable, UnitOfWork

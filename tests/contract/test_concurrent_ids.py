@@ -297,7 +297,7 @@ def test_two_learners_erased_at_once_are_both_erased_when_one_has_credit_on_the_
     (a 503). Erasures took turns before the lists were removed ahead of the lock."""
     from sqlalchemy import event as sql_event
 
-    from adapters.sqlalchemy.repositories import delete_everything
+    from adapters.sqlalchemy.reset import delete_everything
 
     first, second = build_engine(postgres_url), build_engine(postgres_url)
     with first.begin() as connection:

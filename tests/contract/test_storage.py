@@ -75,7 +75,7 @@ def test_a_catalog_change_stamped_before_the_newest_still_changes_the_version(
     """Another host's clock behind this one's (or two writes committed in the other order):
     a change stamped below the newest stamp left the version as it was, so no worker loaded
     it and a deactivated course stayed recommended."""
-    import adapters.sqlalchemy.repositories as sql
+    import adapters.sqlalchemy.courses as sql
 
     class Ahead(sql.datetime):  # type: ignore[misc,valid-type]
         @classmethod
@@ -321,11 +321,11 @@ def test_credit_never_earned_is_found_and_cleared_a_range_of_events_at_a_time(
     same as in one."""
     from sqlalchemy import event as sql_event
 
-    from adapters.sqlalchemy import repositories
+    from adapters.sqlalchemy import interactions
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(repositories, "EVENTS_PER_STATEMENT", 2, raising=False)
+    monkeypatch.setattr(interactions, "EVENTS_PER_STATEMENT", 2, raising=False)
     engine = build_engine(database_url)
     with SqlAlchemyUnitOfWork(engine) as uow:
         credited_some_wrongly(uow)
@@ -463,11 +463,11 @@ def test_the_outcomes_of_a_long_window_are_read_a_page_of_lists_at_a_time(
     repeated between pages, lists served at the same moment included."""
     from sqlalchemy import event as sql_event
 
-    from adapters.sqlalchemy import repositories
+    from adapters.sqlalchemy import slates
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(repositories, "OUTCOMES_PAGE", 2, raising=False)
+    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2, raising=False)
     engine = build_engine(database_url)
     served = [0, 1, 1, 1, 2]  # minutes after NOW: three lists at one moment span a page's end
     with SqlAlchemyUnitOfWork(engine) as uow:
@@ -507,11 +507,11 @@ def test_lists_sql_by_hand_recorded_in_one_second_are_all_outcomes_across_a_page
     and those past the page's end were never counted by the bandit."""
     from sqlalchemy import text
 
-    from adapters.sqlalchemy import repositories
+    from adapters.sqlalchemy import slates
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(repositories, "OUTCOMES_PAGE", 2, raising=False)
+    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2, raising=False)
     engine = build_engine(database_url)
     moments = ["2026-11-02 10:00:00"] * 3 + ["2026-11-02 10:00:01"]
     with engine.begin() as connection:

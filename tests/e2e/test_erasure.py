@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import MetaData, create_engine, select
 
 from adapters.fs_artifacts import FilesystemArtifactStore
-from adapters.sqlalchemy.repositories import SqlInteractionRepository
+from adapters.sqlalchemy.interactions import SqlInteractionRepository
 from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG

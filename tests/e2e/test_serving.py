@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from adapters.item_cf import ItemCFRecommender
 from adapters.popularity import PopularityRecommender
 from adapters.sequence import SequenceRecommender
-from adapters.sqlalchemy.repositories import SqlInteractionRepository
+from adapters.sqlalchemy.interactions import SqlInteractionRepository
 from adapters.tfidf import ContentRecommender
 from adapters.two_tower.recommender import TwoTowerRecommender
 from entrypoints.cli import cli
