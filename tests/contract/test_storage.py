@@ -325,7 +325,7 @@ def test_credit_never_earned_is_found_and_cleared_a_range_of_events_at_a_time(
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(interactions, "EVENTS_PER_STATEMENT", 2, raising=False)
+    monkeypatch.setattr(interactions, "EVENTS_PER_STATEMENT", 2)
     engine = build_engine(database_url)
     with SqlAlchemyUnitOfWork(engine) as uow:
         credited_some_wrongly(uow)
@@ -467,7 +467,7 @@ def test_the_outcomes_of_a_long_window_are_read_a_page_of_lists_at_a_time(
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2, raising=False)
+    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2)
     engine = build_engine(database_url)
     served = [0, 1, 1, 1, 2]  # minutes after NOW: three lists at one moment span a page's end
     with SqlAlchemyUnitOfWork(engine) as uow:
@@ -511,7 +511,7 @@ def test_lists_sql_by_hand_recorded_in_one_second_are_all_outcomes_across_a_page
     from adapters.sqlalchemy.engine import build_engine
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2, raising=False)
+    monkeypatch.setattr(slates, "OUTCOMES_PAGE", 2)
     engine = build_engine(database_url)
     moments = ["2026-11-02 10:00:00"] * 3 + ["2026-11-02 10:00:01"]
     with engine.begin() as connection:
