@@ -32,6 +32,22 @@ def apart(ours: Pins, theirs: Pins) -> list[str]:
     return said
 
 
+def said(pins: Pins | None) -> str:
+    """A trainer's pins in a line ("item_cf regularization: 100.0; ..."), "none", or "not said"
+    (a trainer of a release before 2026-12-01)."""
+    if pins is None:
+        return "not said"
+    kept = normalised(pins)
+    return (
+        "; ".join(
+            f"{name} {setting}: {_value(values, setting)}"
+            for name, values in sorted(kept.items())
+            for setting in sorted(values)
+        )
+        or "none"
+    )
+
+
 _NONE = object()
 
 

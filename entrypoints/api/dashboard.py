@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from application.bandit import BanditService
 from application.failed_credentials import TooManyFailures
+from application.pins import said
 from application.ports import FitTurn, StorageUnavailable, UnitOfWork
 from application.strategies import StrategyRegistry
 from application.use_cases.compute_stats import ComputeStats
@@ -184,6 +185,7 @@ def dashboard(  # type: ignore[no-untyped-def]
         refresh=args["refresh"],
         as_of=as_of.strftime("%Y-%m-%d %H:%M:%S UTC"),
         shown=_shown,
+        pins=said,
         signed_in=signed_in(),
     )
 

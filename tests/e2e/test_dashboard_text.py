@@ -61,9 +61,10 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
             "standing by: another trainer or train-two-tower is fitting",
         ),
     ]
+    pins = {"host-b:2": {"item_cf": {"regularization": 100.0}}, "host-c:3": {}}
     with app.container.uow() as uow:
         for worker, seen_at, line in beats:
-            beat = TrainerBeat(worker, began, seen_at, line)
+            beat = TrainerBeat(worker, began, seen_at, line, pins=pins.get(worker))
             uow.trainers.beat(beat, forget_before=began - timedelta(days=1))
         uow.commit()
     with app.container.fit_turn().taken() as held:  # host-a's fit holds the fitting turn
@@ -75,6 +76,9 @@ def test_each_trainer_says_one_thing_it_is_doing_or_did_last(sqlite_url):
     assert rows["host-b:2"].startswith(
         f"last fit cycle ended {at[1]}: published popularity, item_cf"
     ), rows["host-b:2"]
+    # what each pins, beside: trainers pinning otherwise refit each other's versions
+    assert rows["host-b:2"].endswith(" UTC item_cf regularization: 100.0"), rows["host-b:2"]
+    assert rows["host-c:3"].endswith(" UTC none") and rows["cron:4"].endswith(" UTC not said")
     assert rows["host-c:3"].startswith(f"stopped at {at[2]}"), rows["host-c:3"]
     assert "ended" not in rows["host-c:3"]
     assert rows["cron:4"].startswith(f"stopped at {at[3]} (ran once): published content")
