@@ -245,8 +245,13 @@ class Trainer:
             return
         with self.uow_factory() as uow:
             beats = uow.trainers.recent(self.clock() - PINS_COMPARED)
+        host = self.worker.rpartition(":")[0]
         for beat in beats:
             if beat.worker == self.worker or beat.pins is None or beat.last_cycle == STOPPED:
+                continue
+            if beat.worker.rpartition(":")[0] == host and beat.seen_at < self.started_at:
+                # this host's trainer before a restart, killed (it never said it stopped): a
+                # trainer at work beats every fit interval, so one here is seen again soon
                 continue
             differ = apart(self.pins, beat.pins)
             if differ:

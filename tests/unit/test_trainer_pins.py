@@ -72,3 +72,18 @@ def test_a_trainer_that_stopped_or_never_said_its_pins_is_not_compared(caplog):
     with caplog.at_level(logging.WARNING, logger="application.trainer"):
         trainer(store, "host-c:3", {"sequence": {"recency_decay": 0.5}}, 2).run_once()
     assert caplog.messages == []
+
+
+def test_a_trainer_restarted_with_other_pins_is_not_compared_with_its_killed_predecessor(caplog):
+    """Killed (SIGKILL, the OOM killer), the trainer before it on the host never said it stopped;
+    one on the same host seen since this one started is another trainer, and is compared."""
+    store = InMemoryStore()
+    trainer(store, "host-a:1", {"item_cf": {"regularization": 100}}, 0).run_once()
+    restarted = trainer(store, "host-a:2", {}, 2)
+    with caplog.at_level(logging.WARNING, logger="application.trainer"):
+        restarted.run_once()
+    assert caplog.messages == []
+    trainer(store, "host-a:3", {"item_cf": {"regularization": 100}}, 3).run_once()
+    with caplog.at_level(logging.WARNING, logger="application.trainer"):
+        restarted.run_once(force=True)
+    assert [m.split(" (")[0] for m in caplog.messages] == ["trainer host-a:3"]
