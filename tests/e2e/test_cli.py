@@ -536,6 +536,22 @@ def test_a_demo_stopped_before_the_bandit_counted_its_lists_has_them_counted_by_
     assert "credited" not in run("demo-data", "--learners", "40", "--seed", "7").output
 
 
+def test_a_demo_whose_bandit_cannot_be_published_says_so_in_one_line_and_the_next_run_credits_it(
+    run, tmp_path
+):
+    """A models' store that refuses the bandit (an unwritable RS_MODELS_DIR, a role without
+    grants on the database's artifact tables) was a traceback after the lists were stored."""
+    (tmp_path / "models").mkdir()
+    in_the_way = tmp_path / "models" / "bandit"  # where its versions go: a file, not ours
+    in_the_way.write_text("")
+    refused = run("demo-data", "--learners", "40", "--seed", "7")
+    assert refused.exit_code == 1
+    assert refused.output.splitlines()[-1].startswith("Error: bandit could not be published: ")
+    in_the_way.unlink()
+    again = run("demo-data", "--learners", "40", "--seed", "7")
+    assert "the demo's served lists: credited" in again.output
+
+
 @pytest.mark.parametrize("learners", ["0", "-5"])
 def test_demo_data_needs_at_least_one_learner_and_writes_nothing_otherwise(
     run, database_url, learners
