@@ -39,7 +39,14 @@ from sqlalchemy.exc import DBAPIError
 from adapters.sqlalchemy.dialects import database_now, utc
 from adapters.sqlalchemy.tables import artifact_current, artifact_files, artifact_versions
 from application.manifests import described, pruned, version_name
-from application.ports import ANY, Artifact, ArtifactStore, CorruptArtifact, StaleBase
+from application.ports import (
+    ANY,
+    Artifact,
+    ArtifactStore,
+    CorruptArtifact,
+    StaleBase,
+    StorageUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +54,10 @@ log = logging.getLogger(__name__)
 PART_BYTES = 8 << 20
 #: a version staged this long ago and never published was left by a publish that was killed
 STAGED_FOR = timedelta(hours=1)
-#: SQLSTATEs of a database that answers and refuses the write: insufficient privilege, a
-#: read-only transaction (a standby)
-REFUSED = frozenset({"42501", "25006"})
+#: SQLSTATE of a database that answers and refuses this role the write: insufficient privilege
+REFUSED = "42501"
+#: SQLSTATE of a database that takes no writes for now (a standby, until it is promoted)
+READ_ONLY = "25006"
 
 
 class DatabaseArtifactStore(ArtifactStore):
@@ -386,15 +394,22 @@ def _writes() -> Iterator[Executable]:
 
 @contextmanager
 def _refused() -> Iterator[None]:
-    """A database that answers and refuses the models' writes (a missing grant, a standby) is
-    a store that cannot be written, as a folder that refuses is: PermissionError, which callers
-    say in one line (and the trainer before it fits), not a traceback."""
+    """A database that refuses this role the models' writes (a missing grant) is a store that
+    cannot be written, as a folder that refuses is: PermissionError, which callers say in one
+    line (and the trainer stops before it fits), not a traceback. One that takes no writes for
+    now (a standby, a read-only SQLite file) is waited for as one down, as every other write
+    does (StorageUnavailable): a trainer started during a failover fits once it is promoted."""
     try:
         yield
     except DBAPIError as error:
         code = getattr(error.orig, "sqlstate", None)
         name = getattr(error.orig, "sqlite_errorname", "")
-        if code not in REFUSED and not name.startswith("SQLITE_READONLY"):
+        if code == READ_ONLY or name.startswith("SQLITE_READONLY"):
+            raise StorageUnavailable(
+                f"the database is read-only ({str(error.orig).strip()}): no model can be "
+                "published until it takes writes again"
+            ) from error
+        if code != REFUSED:
             raise
         raise PermissionError(
             f"the database refuses the models' writes ({str(error.orig).strip()}); this role "

@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from adapters.sqlalchemy import artifacts
 from adapters.sqlalchemy.artifacts import DatabaseArtifactStore
 from adapters.sqlalchemy.engine import build_engine
-from application.ports import CorruptArtifact
+from application.ports import CorruptArtifact, StorageUnavailable
 
 
 @pytest.fixture
@@ -43,12 +43,14 @@ def test_the_check_before_a_fit_passes_where_publishes_can_write_and_writes_noth
     assert store.versions("model") == [version] and store.current_version("model") == version
 
 
-def test_a_database_refusing_writes_fails_the_check_and_a_publish_as_a_store_that_cannot_be_written(
+def test_a_database_taking_no_writes_fails_the_check_and_a_publish_as_one_down_until_it_does(
     engine,
 ):
     """A standby (PostgreSQL read-only transactions, SQLite query_only) answers the models'
-    reads and refuses their writes: PermissionError, as from a read-only folder, never a
-    DBAPIError the callers would show as a traceback."""
+    reads and refuses their writes until it is promoted: StorageUnavailable, as every other
+    write says it (the trainer waits for it, as it did before the check), never a DBAPIError
+    the callers would show as a traceback, nor a PermissionError asking for grants the role
+    has (the trainer stopped for good)."""
     store = DatabaseArtifactStore(engine)
     version = store.publish("model", {"f": b"1"}, {})
     refusing = "SET default_transaction_read_only = on"
@@ -63,9 +65,9 @@ def test_a_database_refusing_writes_fails_the_check_and_a_publish_as_a_store_tha
         cursor.close()
         dbapi_connection.commit()
 
-    with pytest.raises(PermissionError, match="the database refuses the models' writes"):
+    with pytest.raises(StorageUnavailable, match="the database is read-only"):
         store.check_writable()
-    with pytest.raises(PermissionError, match="the database refuses the models' writes"):
+    with pytest.raises(StorageUnavailable, match="the database is read-only"):
         store.publish("model", {"f": b"2"}, {})
     assert store.versions("model") == [version] and store.current_version("model") == version
 

@@ -135,3 +135,38 @@ def test_a_trainer_stopped_between_cycles_does_not_say_it_dropped_a_fit(tmp_path
     said = log.read_text()
     assert said.strip().splitlines()[-1] == "trainer stopped", said
     assert "dropped" not in said
+
+
+def test_a_trainer_keeping_models_in_a_database_taking_no_writes_waits_for_it_rather_than_stop(
+    tmp_path,
+):
+    """A standby (here a SQLite file opened read-only) refuses the models' writes until it is
+    promoted: the trainer waits for it as for a database down, as it does with its models in a
+    folder; it stopped, asking for grants the role has (a supervisor restarting it then restarted
+    a trainer that stopped at once, with the same wrong advice, until the failover was over)."""
+    database = tmp_path / "recsys.db"
+    env = {**os.environ, "RS_DATABASE_URL": f"sqlite:///{database}", "RS_FIT_INTERVAL": "1"}
+    recsys = [sys.executable, "-m", "entrypoints.cli"]
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True)
+    env |= {
+        "RS_DATABASE_URL": f"sqlite:///file:{database}?mode=ro&uri=true",
+        "RS_MODELS_STORE": "database",
+    }
+    log = tmp_path / "trainer.log"
+    with open(log, "w") as out:
+        trainer = subprocess.Popen(
+            [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "database unavailable" not in log.read_text():
+                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            trainer.send_signal(signal.SIGTERM)
+            code = trainer.wait(timeout=20)
+        finally:
+            trainer.kill()
+
+    assert code == 0, log.read_text()
+    assert "the database is read-only" in log.read_text()
+    assert "this role needs" not in log.read_text()
