@@ -46,7 +46,7 @@ class SqlTrainerRepository(TrainerRepository):
                 utc(r.seen_at),
                 r.last_cycle,
                 _tally(r.tally or {}),
-                (r.tally or {}).get("pins"),
+                _pins(r.tally or {}),
             )
             for r in rows
         ]
@@ -64,6 +64,15 @@ def _stored(tally: TrainerTally, pins: Mapping[str, Mapping[str, Any]] | None) -
             for name, last in tally.last_fits.items()
         },
     }
+
+
+def _pins(stored: dict[str, Any]) -> dict[str, Any] | None:
+    """What the trainer pins, or None when it did not say (or what it said is not pins: a row
+    edited by hand, or a later release's, must not stop the other trainers' fit cycles)."""
+    pins = stored.get("pins")
+    if not isinstance(pins, dict) or not all(isinstance(v, dict) for v in pins.values()):
+        return None
+    return pins
 
 
 def _tally(stored: dict[str, Any]) -> TrainerTally:

@@ -98,7 +98,8 @@ def trainer(ctx: click.Context, once: bool, force: bool) -> None:
         ).start()
     try:
         # a trainer started while the database is down waits for it (a supervisor, or
-        # `serve --with-trainer`, which does not restart it, would otherwise lose it)
+        # `serve --with-trainer`, which restarts it only after a growing pause, would otherwise
+        # lose it for a while)
         process.run_forever(stop, prepare=prepare, force=force)
     except UnusableDatabase as error:  # a mistyped SQLite path: waiting would not make one
         raise click.ClickException(str(error)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -76,6 +77,27 @@ def test_the_settings_a_trainer_pins_are_kept_with_its_cycle_and_none_when_it_di
     with uow_factory() as uow:
         listed = {t.worker: t.pins for t in uow.trainers.recent(NOW - timedelta(days=1))}
     assert listed == {"new:1": pins, "old:2": None}
+
+
+@pytest.mark.parametrize("pins", [["item_cf"], {"item_cf": 100}, "x"])
+def test_pins_that_are_not_pins_read_as_not_said(database_url, pins):  # type: ignore[no-untyped-def]
+    """A row edited by hand (or a later release's) must not fail the other trainers' cycles."""
+    from sqlalchemy import text
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    engine = build_engine(database_url)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.trainers.beat(TrainerBeat("w:1", NOW, NOW, "x", pins={}), forget_before=NOW)
+        uow.connection.execute(
+            text("UPDATE trainers SET tally = :tally"), {"tally": json.dumps({"pins": pins})}
+        )
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        (listed,) = uow.trainers.recent(NOW - timedelta(days=1))
+    engine.dispose()
+    assert listed.pins is None
 
 
 def test_one_trainer_fits_at_a_time_and_one_that_dies_lets_go_of_the_turn(database_url):
