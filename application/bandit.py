@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from application.ports import ArtifactStore, CorruptArtifact, StorageUnavailable
+from application.ports import ArtifactsDenied, ArtifactStore, CorruptArtifact, StorageUnavailable
 from domain.model import ArmStats
 from domain.ports import Bandit
 
@@ -201,6 +201,9 @@ class BanditService:
         try:
             return self.state()
         except StorageUnavailable:  # the outage is logged where it is met first
+            return self._state
+        except ArtifactsDenied as error:  # the admin view says what to grant
+            self.unreadable = str(error)
             return self._state
 
     def _chances(self, available: Sequence[str], stats: dict[str, ArmStats]) -> dict[str, float]:

@@ -306,6 +306,12 @@ class UnloadableArtifact(CorruptArtifact):
     e.g. crafted by hand): no refit mends it, going back to an earlier version does."""
 
 
+class ArtifactsDenied(PermissionError):
+    """The store refuses this process what it asked (a database role without privileges on the
+    models' tables), as a folder refuses a user without permissions: no outage, and no fault of
+    any version. The message says what to grant."""
+
+
 class StaleBase(Exception):
     """A publish was based on a version that is no longer current: it would undo a newer one."""
 

@@ -26,6 +26,7 @@ from typing import Any
 from application.manifests import fitted_with
 from application.ports import (
     Artifact,
+    ArtifactsDenied,
     ArtifactStore,
     CorruptArtifact,
     StorageUnavailable,
@@ -338,8 +339,14 @@ class StrategyRegistry:
         self._snapshot = self._refresh(self._snapshot)
 
     def _refresh(self, current: Snapshot | None) -> Snapshot:
-        versions = {name: self.artifacts.current_version(name) for name in self.factories}
-        versions[TUNING] = self.artifacts.current_version(TUNING)
+        try:
+            versions = {name: self.artifacts.current_version(name) for name in self.factories}
+            versions[TUNING] = self.artifacts.current_version(TUNING)
+            denied = ""
+        except ArtifactsDenied as error:
+            # the database answers, the models' tables alone refuse this role: the stand-ins
+            # answer (popularity from the database), and what to grant is said, not a 500
+            versions, denied = dict.fromkeys([*self.factories, TUNING]), str(error)
         # the database only for what it says; a load of model files takes seconds at scale, and
         # a connection held meanwhile is one the requests wait for
         with self.uow_factory() as uow:
@@ -350,7 +357,7 @@ class StrategyRegistry:
                 if any(versions[n] is None for n in self.fallbacks)
                 else ""
             )
-            key = f"{catalog_version}|{sorted(versions.items())}|{live}"
+            key = f"{catalog_version}|{sorted(versions.items())}|{live}|{denied}"
             retrying = self._retry_at is not None and self.clock() >= self._retry_at
             if current is not None and current.version == key and not retrying:
                 return current
@@ -365,18 +372,26 @@ class StrategyRegistry:
         loaded: dict[str, Loaded] = {}
         errors: dict[str, str] = {}
         tuning = self._tuning(current, versions.pop(TUNING))
+        if denied:
+            log.error("no model can be loaded: %s", denied)
         for name, version in versions.items():
             kept = current.recommenders.get(name) if current else None
             before = current.loaded.get(name, Loaded()) if current else Loaded()
             if same_catalog and kept is not None and before.version == version:
                 recommenders[name], loaded[name] = kept, before
                 continue
-            recommender, artifact, error = self._load(name, version, courses)
+            try:
+                recommender, artifact, error = self._load(name, version, courses)
+            except ArtifactsDenied as refused:  # the versions readable, not their files
+                log.error("%s cannot be loaded: %s", name, refused)
+                recommender, artifact, error = None, None, str(refused)
             loaded[name] = Loaded.of(artifact)
             if recommender is None and kept is not None and kept.ready:
                 # e.g. the models folder was deleted: the copy in memory is still good
                 recommender, loaded[name] = kept, before
-                if version is None:
+                if denied:
+                    error = f"{denied}; answering from the copy in memory ({before.version})"
+                elif version is None:
                     error = (
                         f"no published {name} version is left in the artifact store; "
                         f"answering from the copy in memory ({before.version})"
@@ -384,6 +399,7 @@ class StrategyRegistry:
             if recommender is None and name in self.fallbacks:
                 with self.uow_factory() as uow:
                     recommender = self.fallbacks[name](uow, courses)
+            error = error or denied
             if error:
                 errors[name] = error
             recommenders[name] = recommender or Unavailable(name)
@@ -446,9 +462,9 @@ class StrategyRegistry:
                     name, candidate, only=recommender.serving_files(manifest)
                 )
                 recommender.restore(artifact.files, artifact.manifest, courses)
-            except StorageUnavailable:
-                # the store could not be read (models in the database, during an outage): no
-                # fault of the version, which is tried again at the next check
+            except (StorageUnavailable, ArtifactsDenied):
+                # the store could not be read (models in the database, during an outage, or by
+                # a role not granted its tables): no fault of the version, tried again later
                 raise
             except Exception as error:  # noqa: BLE001 - see below
                 # A version is files from disk: whatever they make a loader raise (a pickle that
@@ -477,7 +493,7 @@ def _restores(artifacts: ArtifactStore, name: str, version: str) -> str | None:
     that cannot be read, which the load then says)."""
     try:
         restores = artifacts.load(name, version, only=()).manifest.get("restores")
-    except StorageUnavailable:
+    except (StorageUnavailable, ArtifactsDenied):
         raise  # the store, not the version: the check is tried again whole
     except Exception:  # noqa: BLE001 - the load of `version` itself reports it
         return None

@@ -12,14 +12,15 @@ again when a row was written since: by hand, a restore).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -42,6 +43,7 @@ from application.manifests import described, pruned, version_name
 from application.ports import (
     ANY,
     Artifact,
+    ArtifactsDenied,
     ArtifactStore,
     CorruptArtifact,
     StaleBase,
@@ -58,6 +60,31 @@ STAGED_FOR = timedelta(hours=1)
 REFUSED = "42501"
 #: SQLSTATE of a database that takes no writes for now (a standby, until it is promoted)
 READ_ONLY = "25006"
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _read_granted(method: Method) -> Method:
+    """The read, with a role's missing SELECT on the models' tables said as ArtifactsDenied, what
+    to grant in one line: a web role granted the tables before migration 0014 made these got a
+    500 and a traceback for every home list, and /readyz said "ProgrammingError"."""
+
+    @functools.wraps(method)
+    def granted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != REFUSED:
+                raise
+            said = (str(error.orig).strip().splitlines() or ["permission denied"])[0]
+            raise ArtifactsDenied(
+                f"the database refuses the models' reads ({said}): GRANT SELECT ON "
+                "artifact_versions, artifact_files, artifact_current TO the role of "
+                "RS_DATABASE_URL (and INSERT, UPDATE, DELETE too where models are published: "
+                "trainers, copy-models, rollback)"
+            ) from None
+
+    return granted  # type: ignore[return-value]
 
 
 class DatabaseArtifactStore(ArtifactStore):
@@ -243,6 +270,7 @@ class DatabaseArtifactStore(ArtifactStore):
             _forget(connection, name, [version])
         self._remove_files(name)
 
+    @_read_granted
     def current_version(self, name: str) -> str | None:
         with self.engine.connect() as connection:
             return self._current(connection, name)
@@ -252,6 +280,7 @@ class DatabaseArtifactStore(ArtifactStore):
         query = select(artifact_current.c.version).where(artifact_current.c.name == name)
         return connection.execute(query).scalar()
 
+    @_read_granted
     def current_age(self, name: str) -> timedelta | None:
         with self.engine.connect() as connection:
             since, now = connection.execute(
@@ -261,6 +290,7 @@ class DatabaseArtifactStore(ArtifactStore):
             ).one_or_none() or (None, None)
         return utc(now) - utc(since) if since is not None else None
 
+    @_read_granted
     def versions(self, name: str) -> list[str]:
         with self.engine.connect() as connection:
             found = connection.execute(
@@ -270,6 +300,7 @@ class DatabaseArtifactStore(ArtifactStore):
             )
             return sorted(found.scalars(), reverse=True)
 
+    @_read_granted
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         what = f"{name} {version}"
         with self.engine.connect() as connection:
@@ -333,6 +364,7 @@ class DatabaseArtifactStore(ArtifactStore):
             raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
         return data
 
+    @_read_granted
     def verify(self, name: str, version: str) -> Artifact:
         key, written = (name, version), self._written(name, version)
         whole = key not in self._verified or self._verified[key] != written

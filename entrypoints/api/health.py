@@ -67,7 +67,8 @@ def readyz(  # type: ignore[no-untyped-def]
     missing = snapshot.missing()
     if missing:
         # a version that failed its checks is not "not published yet": say what failed
-        rejected = [snapshot.errors[name] for name in missing if name in snapshot.errors]
+        # once each: a store refusing this host's role says the same of every strategy
+        rejected = list(dict.fromkeys(snapshot.errors[n] for n in missing if n in snapshot.errors))
         unpublished = [name for name in missing if name not in snapshot.errors]
         absent = strategies.artifacts.absent()
         if unpublished and absent:

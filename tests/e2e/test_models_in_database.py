@@ -11,6 +11,7 @@ from entrypoints.cli import cli
 from entrypoints.schemas import course_json
 from tests.conftest import CATALOG
 from tests.e2e.conftest import make_app
+from tests.e2e.test_readiness import published_by_a_trainer
 from tests.e2e.test_serving import HOME, events
 
 
@@ -122,3 +123,94 @@ def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_sayin
         assert "published" not in result.output and "Traceback" not in result.output
     with web.container.engine().connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM artifact_versions")).scalar() == 0
+
+
+@pytest.fixture
+def role_without_models(postgres_url):  # type: ignore[no-untyped-def]
+    """`postgres_url` as a role that may use every table of the service but the models' (an
+    operator's web role, granted before migration 0014 made them, or granted SELECT only): the
+    URL's options make each connection take that role."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url)
+    role = sql.Identifier(f"{url.database}_no_models")
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DO $$BEGIN CREATE ROLE {}; EXCEPTION WHEN duplicate_object THEN END$$").format(
+                role
+            )
+        )
+        for grant in (
+            "GRANT USAGE ON SCHEMA public TO {}",
+            "GRANT ALL ON ALL TABLES IN SCHEMA public TO {}",
+            "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {}",
+            "REVOKE ALL ON artifact_versions, artifact_files, artifact_current FROM {}",
+        ):
+            conn.execute(sql.SQL(grant).format(role))
+    options = f"-c role={url.database}_no_models"
+    yield url.update_query_dict({"options": options}).render_as_string(hide_password=False), role
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(role))
+        conn.execute(sql.SQL("DROP ROLE {}").format(role))
+
+
+@pytest.mark.postgres
+def test_a_web_host_whose_role_may_not_read_the_models_answers_and_says_what_to_grant(
+    postgres_url, role_without_models, caplog
+):
+    """A web role granted the tables before migration 0014 made the models' ones: every home
+    list, /similar and the models view were a 500 with a traceback in the log, and /readyz said
+    only "ProgrammingError while checking"."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    published_by_a_trainer(postgres_url, models_store="database")
+    limited_url, role = role_without_models
+    web = make_app(limited_url, caught_up=False, models_store="database")
+    client = web.test_client()
+    answer = client.get(f"{HOME}?user_id=user1&strategy=item_cf")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["strategy"] == "popularity" and answer.json["fallback_from"] == "item_cf"
+    assert client.get("/api/v1/recommendations/similar/course_python_basic").status_code == 200
+    assert client.get(f"{HOME}?user_id=user1&strategy=auto").status_code == 200
+    for view in ("models", "bandit"):
+        assert client.get(f"/admin/recommendations/{view}").status_code == 200, view
+    ready = client.get("/readyz")
+    message = ready.json["error"]["message"]
+    assert ready.status_code == 503 and "GRANT SELECT ON artifact_versions" in message, message
+    assert message.count("GRANT") == 1, message  # once, not once per strategy
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+    dsn = make_url(postgres_url).set(drivername="postgresql")
+    with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "GRANT SELECT ON artifact_versions, artifact_files, artifact_current TO {}"
+            ).format(role)
+        )
+    answer = client.get(f"{HOME}?user_id=user1&strategy=item_cf").json
+    assert answer["strategy"] == "item_cf" and "fallback_from" not in answer, answer
+    web.container.engine().dispose()
+
+
+@pytest.mark.postgres
+def test_copy_models_by_a_role_that_may_not_write_the_models_says_what_to_grant(
+    postgres_url, role_without_models, tmp_path, monkeypatch
+):
+    """It printed a traceback (ProgrammingError: permission denied for table artifact_versions)."""
+    folder = str(tmp_path / "models")
+    published_by_a_trainer(postgres_url, models_dir=folder)
+    limited_url, _ = role_without_models
+    monkeypatch.setenv("RS_DATABASE_URL", limited_url)
+    monkeypatch.setenv("RS_MODELS_DIR", folder)
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    copied = CliRunner().invoke(cli, ["copy-models"])
+    assert copied.exit_code == 1, copied.output
+    assert "Traceback" not in copied.output and copied.exception is not None
+    assert "GRANT SELECT ON artifact_versions" in copied.output
+    assert "INSERT, UPDATE, DELETE" in copied.output
+    assert len(copied.output.strip().splitlines()) == 1, copied.output
