@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from application.ports import StorageUnavailable, UnusableDatabase
+from application.ports import ArtifactsDenied, StorageUnavailable, UnusableDatabase
 from entrypoints.cli import (  # noqa: F401 - registers the commands
     data,
     evaluate,
@@ -32,7 +32,7 @@ def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
         starting()  # the group would have
     try:
         return command(prog_name=prog_name)
-    except UnusableDatabase as error:  # no database there: retrying would not help
+    except (UnusableDatabase, ArtifactsDenied) as error:  # retrying would not help: it says why
         raise SystemExit(f"Error: {error}") from None
     except StorageUnavailable as error:
         # A clear line and exit status 1, like click's own errors, not a traceback.

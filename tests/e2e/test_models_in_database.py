@@ -214,3 +214,21 @@ def test_copy_models_by_a_role_that_may_not_write_the_models_says_what_to_grant(
     assert "GRANT SELECT ON artifact_versions" in copied.output
     assert "INSERT, UPDATE, DELETE" in copied.output
     assert len(copied.output.strip().splitlines()) == 1, copied.output
+
+
+@pytest.mark.postgres
+def test_every_command_on_the_models_by_a_role_not_granted_them_says_what_to_grant(
+    postgres_url, role_without_models, monkeypatch
+):
+    """`recsys model-versions` (and `train-two-tower`, the trainer) printed a traceback."""
+    from entrypoints.cli import main
+
+    published_by_a_trainer(postgres_url, models_store="database")
+    monkeypatch.setenv("RS_DATABASE_URL", role_without_models[0])
+    monkeypatch.setenv("RS_MODELS_STORE", "database")
+    monkeypatch.setattr("sys.argv", ["recsys", "model-versions", "item_cf"])
+    with pytest.raises(SystemExit) as raised:
+        main()
+    said = str(raised.value.code)
+    assert said.startswith("Error: the database refuses the models' reads"), said
+    assert "GRANT SELECT ON artifact_versions" in said and "\n" not in said
