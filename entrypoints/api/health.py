@@ -71,16 +71,13 @@ def readyz(  # type: ignore[no-untyped-def]
         rejected = list(dict.fromkeys(snapshot.errors[n] for n in missing if n in snapshot.errors))
         unpublished = [name for name in missing if name not in snapshot.errors]
         absent = strategies.artifacts.absent()
+        elsewhere = _published_elsewhere(uow_factory, unpublished, strategies)
         if unpublished and absent:
             # on a web host the trainers' shared volume may be missing, not the trainers: the
             # path is for the log, as the database's address is
             log.warning("not ready: the models folder %s does not exist on this host", absent)
-            rejected.append(
-                f"no published version of {', '.join(unpublished)}: the models folder "
-                "(RS_MODELS_DIR) does not exist on this host, so no trainer has published into "
-                "it (a shared volume not mounted here? the server's log names it)"
-            )
-        elif elsewhere := _published_elsewhere(uow_factory, unpublished, strategies):
+            rejected.append(_absent_said(unpublished, elsewhere))
+        elif elsewhere:
             # an empty mount point of the shared volume (the folder is there, and empty), or
             # trainers keeping their models in the other store than this host
             log.warning(
@@ -115,6 +112,22 @@ def _published_elsewhere(
         log.warning("not ready: could not read the trainers seen lately", exc_info=True)
         return []
     return [n for n in here if any(b.tally.fits.get((n, "published")) for b in beats)]
+
+
+def _absent_said(unpublished: list[str], elsewhere: list[str]) -> str:
+    said = f"no published version of {', '.join(unpublished)}: the models folder (RS_MODELS_DIR) "
+    if not elsewhere:
+        return (
+            said + "does not exist on this host, so no trainer has published into it (a shared "
+            "volume not mounted here? the server's log names it)"
+        )
+    # without a shared volume a web host keeps no folder: the store differs, not the mount
+    return (
+        said + f"does not exist on this host, though a trainer has published "
+        f"{', '.join(elsewhere)}: a shared volume not mounted here, or trainers keeping their "
+        "models in the database (set RS_MODELS_STORE alike on every host)? the server's log "
+        "names the folder"
+    )
 
 
 def _published_elsewhere_said(unpublished: list[str], elsewhere: list[str], store: str) -> str:

@@ -132,3 +132,14 @@ def test_hosts_keeping_models_in_different_stores_are_told_to_set_rs_models_stor
         assert "item_cf" in message and "RS_MODELS_STORE" in message, message
         if web == "database":
             assert "folder (RS_MODELS_DIR)" not in message and "volume" not in message, message
+
+
+def test_a_web_host_without_a_models_folder_beside_trainers_publishing_into_the_database_is_told_of_rs_models_store(
+    sqlite_url, tmp_path
+):
+    """Without a shared volume, a web host that misses RS_MODELS_STORE=database has no models
+    folder at all: it was sent to look for a shared volume not mounted, only."""
+    published_by_a_trainer(sqlite_url, models_store="database", models_dir=str(tmp_path / "t"))
+    web_host = make_app(sqlite_url, caught_up=False, models_dir=str(tmp_path / "none"))
+    message = _ready(web_host).json["error"]["message"]
+    assert "item_cf" in message and "RS_MODELS_STORE" in message, message
