@@ -226,6 +226,44 @@ def test_the_events_streamed_share_each_learners_and_courses_id(database_url):
     assert len({id(e.course_id) for e in streamed}) == 1
 
 
+def test_the_stream_gives_back_each_event_as_written_in_utc_oldest_first(database_url):
+    """What the trainer fits on, field by field: every type, times written in other zones
+    (and two alike: the first written first), credit kept, across batch boundaries; each time
+    in UTC itself, not an equal time in another zone (benchmarks/events_read.py measures the
+    read against a copy of an earlier one: a faster read must still give back this)."""
+    from datetime import UTC, timezone
+
+    from adapters.sqlalchemy.engine import build_engine
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    zones = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+    events = [
+        replace(
+            event(f"learner{i % 3}", f"course_{i % 2}", kind.value, event_id=f"e{i}"),
+            occurred_at=(NOW + timedelta(minutes=i // 2, microseconds=7 * i)).astimezone(
+                zones[i % 3]
+            ),
+            recommendation_id=RecommendationId(f"r{i}") if i % 4 == 0 else None,
+        )
+        for i, kind in enumerate(list(EventType) * 2)
+    ]
+    events.append(replace(events[-1], event_id="e-same-time"))
+    engine = build_engine(database_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.interactions.add_batch(list(reversed(events[:4])) + events[4:])
+            uow.commit()
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            streamed = list(uow.interactions.stream(batch_size=3))
+    finally:
+        engine.dispose()
+    expected = sorted(events, key=lambda e: e.occurred_at)  # stable: e-same-time stays last
+    assert streamed == expected
+    assert [e.occurred_at.tzinfo for e in streamed] == [UTC] * len(events)
+    assert all(e.occurred_at.tzinfo is UTC for e in streamed)
+    assert [e.recommendation_id for e in streamed] == [e.recommendation_id for e in expected]
+
+
 def test_a_served_slate_is_recorded_with_its_items(uow_factory):
     slate = Slate(
         RecommendationId("r1"),
