@@ -12,15 +12,14 @@ again when a row was written since: by hand, a restore).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -61,30 +60,41 @@ REFUSED = "42501"
 #: SQLSTATE of a database that takes no writes for now (a standby, until it is promoted)
 READ_ONLY = "25006"
 
-Method = TypeVar("Method", bound=Callable[..., Any])
+#: what a role refused the models' tables is told to grant, by what it was refused
+GRANTS = {
+    "reads": ": GRANT SELECT ON artifact_versions, artifact_files, artifact_current TO the role of "
+    "RS_DATABASE_URL (and INSERT, UPDATE, DELETE too where models are published: trainers, "
+    "copy-models, rollback)",
+    "writes": "; this role needs SELECT, INSERT, UPDATE and DELETE on artifact_versions, "
+    "artifact_files and artifact_current",
+}
 
 
-def _read_granted(method: Method) -> Method:
-    """The read, with a role's missing SELECT on the models' tables said as ArtifactsDenied, what
-    to grant in one line: a web role granted the tables before migration 0014 made these got a
-    500 and a traceback for every home list, and /readyz said "ProgrammingError"."""
-
-    @functools.wraps(method)
-    def granted(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) != REFUSED:
-                raise
-            said = (str(error.orig).strip().splitlines() or ["permission denied"])[0]
-            raise ArtifactsDenied(
-                f"the database refuses the models' reads ({said}): GRANT SELECT ON "
-                "artifact_versions, artifact_files, artifact_current TO the role of "
-                "RS_DATABASE_URL (and INSERT, UPDATE, DELETE too where models are published: "
-                "trainers, copy-models, rollback)"
-            ) from None
-
-    return granted  # type: ignore[return-value]
+@contextmanager
+def _refused(what: str) -> Iterator[None]:
+    """A database that refuses this role the models' reads or writes (a missing grant: a role
+    granted the service's tables before migration 0014 made these) is a store this process may
+    not use, as a folder that refuses is: ArtifactsDenied, which says what to grant in one line
+    (web hosts answer from the stand-ins, the CLI and a starting trainer stop), not a 500 or a
+    traceback. One that takes no writes for now (a standby, a read-only SQLite file) is waited
+    for as one down, as every other write does (StorageUnavailable): a trainer started during a
+    failover fits once it is promoted. Also a decorator, for the reads."""
+    try:
+        yield
+    except DBAPIError as error:
+        code = getattr(error.orig, "sqlstate", None)
+        name = getattr(error.orig, "sqlite_errorname", "")
+        said = (str(error.orig).strip().splitlines() or ["permission denied"])[0]
+        if code == READ_ONLY or name.startswith("SQLITE_READONLY"):
+            raise StorageUnavailable(
+                f"the database is read-only ({said}): no model can be published until it takes "
+                "writes again"
+            ) from error
+        if code != REFUSED:
+            raise
+        raise ArtifactsDenied(
+            f"the database refuses the models' {what} ({said}){GRANTS[what]}"
+        ) from error
 
 
 class DatabaseArtifactStore(ArtifactStore):
@@ -102,7 +112,7 @@ class DatabaseArtifactStore(ArtifactStore):
         back: a role without the privileges (tables a migration made under another role, never
         granted to this one) or a read-only standby refuses them as it would the publish at the
         end of a whole fit. Needs the schema: the trainer checks once it has migrated."""
-        with _refused(), self.engine.connect() as connection:
+        with _refused("writes"), self.engine.connect() as connection:
             for statement in _writes():
                 connection.execute(statement)
             connection.rollback()
@@ -118,7 +128,7 @@ class DatabaseArtifactStore(ArtifactStore):
         based_on: str | None = ANY,
     ) -> str:
         now = datetime.now(UTC)
-        with _refused():
+        with _refused("writes"):
             version = version_name(now, self.versions(name))
             try:
                 self._stage(name, version, files, described(manifest, name, version, now, files))
@@ -264,13 +274,13 @@ class DatabaseArtifactStore(ArtifactStore):
                     )
 
     def discard(self, name: str, version: str) -> None:
-        with _refused(), self.engine.begin() as connection:
+        with _refused("writes"), self.engine.begin() as connection:
             if version == self._locked_current(connection, name):
                 raise ValueError(f"{name} {version} is current: it is replaced, not discarded")
             _forget(connection, name, [version])
         self._remove_files(name)
 
-    @_read_granted
+    @_refused("reads")
     def current_version(self, name: str) -> str | None:
         with self.engine.connect() as connection:
             return self._current(connection, name)
@@ -280,7 +290,7 @@ class DatabaseArtifactStore(ArtifactStore):
         query = select(artifact_current.c.version).where(artifact_current.c.name == name)
         return connection.execute(query).scalar()
 
-    @_read_granted
+    @_refused("reads")
     def current_age(self, name: str) -> timedelta | None:
         with self.engine.connect() as connection:
             since, now = connection.execute(
@@ -290,7 +300,7 @@ class DatabaseArtifactStore(ArtifactStore):
             ).one_or_none() or (None, None)
         return utc(now) - utc(since) if since is not None else None
 
-    @_read_granted
+    @_refused("reads")
     def versions(self, name: str) -> list[str]:
         with self.engine.connect() as connection:
             found = connection.execute(
@@ -300,7 +310,7 @@ class DatabaseArtifactStore(ArtifactStore):
             )
             return sorted(found.scalars(), reverse=True)
 
-    @_read_granted
+    @_refused("reads")
     def load(self, name: str, version: str, only: Iterable[str] | None = None) -> Artifact:
         what = f"{name} {version}"
         with self.engine.connect() as connection:
@@ -364,7 +374,7 @@ class DatabaseArtifactStore(ArtifactStore):
             raise CorruptArtifact(f"{name} {version}: {filename} does not match its checksum")
         return data
 
-    @_read_granted
+    @_refused("reads")
     def verify(self, name: str, version: str) -> Artifact:
         key, written = (name, version), self._written(name, version)
         whole = key not in self._verified or self._verified[key] != written
@@ -422,32 +432,6 @@ def _writes() -> Iterator[Executable]:
     yield update(artifact_current).where(nothing).values(version="")
     yield delete(artifact_versions).where(nothing)
     yield delete(artifact_files).where(nothing)
-
-
-@contextmanager
-def _refused() -> Iterator[None]:
-    """A database that refuses this role the models' writes (a missing grant) is a store that
-    cannot be written, as a folder that refuses is: PermissionError, which callers say in one
-    line (and the trainer stops before it fits), not a traceback. One that takes no writes for
-    now (a standby, a read-only SQLite file) is waited for as one down, as every other write
-    does (StorageUnavailable): a trainer started during a failover fits once it is promoted."""
-    try:
-        yield
-    except DBAPIError as error:
-        code = getattr(error.orig, "sqlstate", None)
-        name = getattr(error.orig, "sqlite_errorname", "")
-        if code == READ_ONLY or name.startswith("SQLITE_READONLY"):
-            raise StorageUnavailable(
-                f"the database is read-only ({str(error.orig).strip()}): no model can be "
-                "published until it takes writes again"
-            ) from error
-        if code != REFUSED:
-            raise
-        raise PermissionError(
-            f"the database refuses the models' writes ({str(error.orig).strip()}); this role "
-            "needs SELECT, INSERT, UPDATE and DELETE on artifact_versions, artifact_files and "
-            "artifact_current"
-        ) from error
 
 
 def _forget(connection: Connection, name: str, versions: list[str]) -> None:
