@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from application.collector import collector_paused
 from application.manifests import fitted_before
 from application.ports import (
     ArtifactStore,
@@ -349,7 +350,7 @@ class FitStrategies:
         # them though the versions are published later. The erasure mark, read before the data,
         # is what erasures are checked by (trained_at is for people and the training interval).
         read_at = self.clock().isoformat()
-        with self.uow_factory() as uow:
+        with self.uow_factory() as uow, collector_paused():
             mark = uow.erasures.mark()
             courses = uow.courses.all()
             events = list(uow.interactions.stream())

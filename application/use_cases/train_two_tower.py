@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from application.collector import collector_paused
 from application.ports import ArtifactStore, EpochProgress, ModelTrainer, UnitOfWork
 from domain.errors import StrategyUnavailable
 from domain.model import Course, CourseId, EventType, Interaction, UserId
@@ -65,7 +66,7 @@ class TrainTwoTower:
         base = self.store.current_version(self.trainer.artifact_name)
         read_at = read_at or datetime.now(UTC).isoformat()
         if data is None:
-            with self.uow_factory() as uow:
+            with self.uow_factory() as uow, collector_paused():
                 erasure_mark = uow.erasures.mark()
                 data_version = f"{uow.courses.version()}|{uow.interactions.version()}"
                 courses = uow.courses.all()
