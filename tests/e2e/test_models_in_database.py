@@ -123,6 +123,7 @@ def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_sayin
         assert "published" not in result.output and "Traceback" not in result.output
     with web.container.engine().connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM artifact_versions")).scalar() == 0
+    web.container.engine().dispose()
 
 
 @pytest.fixture
