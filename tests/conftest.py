@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -264,15 +263,3 @@ CATALOG = [
         description="Programming mainframes",
     ),
 ]
-
-
-def stopped(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    """A server a fixture started, stopped at its end: SIGTERM, and SIGKILL if it has not left
-    within a minute (a machine busy with other work slows gunicorn's shutdown), so it never
-    outlives its test and fails a later one as a process still running."""
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

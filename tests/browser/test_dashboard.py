@@ -12,8 +12,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import IN_CI, stopped
+from tests.conftest import IN_CI
 from tests.e2e.test_readme import free_port, wait_until_up
+from tests.processes import PATIENCE, stopped
 
 CHARTS = ("daily-ctr", "strategy-share", "bandit-reward", "bandit-probability", "top-courses")
 TOKEN = "browser-t0ken"
@@ -41,7 +42,7 @@ def _status(port: int, path: str, headers: dict[str, str] | None = None) -> tupl
     opener = urllib.request.build_opener(_NoRedirect)
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with opener.open(request, timeout=30) as response:
+        with opener.open(request, timeout=PATIENCE) as response:
             return response.status, response.headers.get("Location", "")
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("Location", "")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_readme import free_port
+from tests.processes import PATIENCE, eventually, stopped
 
 BAD_SETTINGS = [
     ("RS_BANDIT_POLICY", "greedy", "'epsilon_greedy', 'ucb1' or 'thompson'"),
@@ -72,13 +73,13 @@ def test_a_bad_setting_stops_the_server_before_it_binds(variable, value, allowed
         text=True,
     )
     bound = False
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while process.poll() is None and time.monotonic() < deadline:
         bound = bound or _listening(port)
         time.sleep(0.02)
     if process.poll() is None:
         process.kill()
-    out, err = process.communicate(timeout=10)
+    out, err = process.communicate()
     assert process.returncode not in (0, None)
     assert not bound and not _listening(port)
     lines = (out + err).strip().splitlines()
@@ -92,7 +93,7 @@ def test_show_config_refuses_a_bad_setting_with_the_line_serve_stops_with(
 ):
     env = _serving(tmp_path / "recsys.db", free_port()) | {variable: value}
     command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 1
     (line,) = (done.stdout + done.stderr).strip().splitlines()
     assert line.startswith("Error: invalid setting "), line
@@ -103,7 +104,7 @@ def _serve_refused(env: dict[str, str], port: int) -> subprocess.CompletedProces
     """`recsys serve` run with `env`: it exits 1 without ever listening on `port`."""
     command = [sys.executable, "-m", "entrypoints.cli", "serve", "--workers", "1"]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE)
     finally:
         assert not _listening(port)
     assert done.returncode == 1
@@ -154,7 +155,11 @@ def test_a_misspelt_variable_is_named_with_the_setting_meant_instead_of_silently
         ["entrypoints.update_online_model", "--help"],  # the original form, outside the group
     ):
         done = subprocess.run(
-            [sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
         )
         assert done.returncode == 0, done.stderr
         (line,) = done.stderr.strip().splitlines()
@@ -167,12 +172,12 @@ def test_a_misspelt_variable_is_named_with_the_setting_meant_instead_of_silently
 def test_serve_with_its_trainer_warns_of_a_misspelt_variable_once(tmp_path):
     """The trainer `serve --with-trainer` starts read the same environment and said the same
     warning again, in the same log: two lines read as two mistakes."""
-    from tests.e2e.test_readme import stopped, wait_until_up
+    from tests.e2e.test_readme import wait_until_up
 
     database, port = tmp_path / "recsys.db", free_port()
     env = _serving(database, port) | {"RS_MODEL_DIR": "/mnt/x", "RS_LOG_FORMAT": "console"}
     recsys = [sys.executable, "-m", "entrypoints.cli"]
-    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*recsys, "init-db"], env=env, check=True, capture_output=True, timeout=PATIENCE)
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -180,10 +185,12 @@ def test_serve_with_its_trainer_warns_of_a_misspelt_variable_once(tmp_path):
         )
     try:
         wait_until_up(port, process)
-        deadline = time.monotonic() + 120
-        while not _trainer_seen(database):  # it has started, and read the environment
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.2)
+
+        def trainer_started() -> bool:  # and read the environment
+            assert process.poll() is None
+            return _trainer_seen(database)
+
+        eventually(trainer_started, "the trainer started")
     finally:
         stopped(process)
     said = [line for line in log.read_text().splitlines() if "RS_MODEL_DIR" in line]
@@ -203,5 +210,5 @@ def test_only_variables_of_the_service_are_warned_of(tmp_path):
         "HOME_DIR": "/x",
     }
     command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -23,6 +23,9 @@ from tests.conftest import NOW
 def run(database_url, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RS_DATABASE_URL", database_url)
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    # a statement slowed past the 3 s default by a busy machine (CI shares its cores) is not
+    # what these commands' tests are about: the outage tests set their own timeouts
+    monkeypatch.setenv("RS_DB_TIMEOUT_SECONDS", "30")
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from entrypoints.cli import cli
 from tests.e2e.test_readme import free_port
+from tests.processes import PATIENCE
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:5432", "db.internal:6432"])
@@ -142,7 +143,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(sqlite_url, tmp_path
             env={**os.environ, **env},
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=PATIENCE,
         )
     assert done.returncode == 1
     assert (done.stdout + done.stderr).strip().splitlines() == [

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from entrypoints.cli import cli
 from tests.e2e.test_eval_cli import write_dataset
+from tests.processes import PATIENCE
 
 HEADER = "event_id,user_id,course_id,event_type,occurred_at"
 
@@ -562,6 +563,6 @@ def test_a_reader_that_stops_early_still_gets_the_json_and_no_traceback(tmp_path
     env = os.environ | {"RS_DATABASE_URL": "memory://", "RS_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # the reader has gone before the first line
-    _, errors = process.communicate(timeout=120)
+    _, errors = process.communicate(timeout=PATIENCE)
     assert b"Traceback" not in errors, errors.decode()
     assert json.loads(out.read_text())["results"]

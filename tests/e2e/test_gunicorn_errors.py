@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.processes import PATIENCE, stopped
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -40,7 +42,7 @@ def server(tmp_path_factory) -> Iterator[int]:  # type: ignore[no-untyped-def]
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE
         while time.monotonic() < deadline:
             try:
                 if _send(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200:
@@ -51,8 +53,7 @@ def server(tmp_path_factory) -> Iterator[int]:  # type: ignore[no-untyped-def]
             pytest.fail("gunicorn did not start")
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stopped(process)
 
 
 def _send(port: int, raw: bytes) -> tuple[int, str, dict]:  # type: ignore[type-arg]

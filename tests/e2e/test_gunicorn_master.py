@@ -7,13 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.test_observability import _get, _samples
 from tests.e2e.test_readme import free_port, wait_until_up
+from tests.processes import PATIENCE, eventually, stopped
 
 RECSYS = [sys.executable, "-m", "entrypoints.cli"]
 HEALTHZ = (
@@ -48,15 +46,6 @@ def _workers(master: int) -> set[int]:
     return set(map(int, children))
 
 
-def _eventually(check, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 60
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within 60 s: {what}")
-        time.sleep(0.2)
-    return found
-
-
 def test_replaced_workers_keep_their_counts_but_leave_no_metric_files(tmp_path):
     """Every worker ever started left files that each scrape read again, so /metrics grew slower
     with every reload or crash of a worker; what they counted must stay counted."""
@@ -72,16 +61,15 @@ def test_replaced_workers_keep_their_counts_but_leave_no_metric_files(tmp_path):
             old = _workers(server.pid)
             replaced |= old
             server.send_signal(signal.SIGHUP)  # gunicorn replaces every worker
-            _eventually(lambda: not _workers(server.pid) & old, "the old worker gone")  # noqa: B023
-            _eventually(lambda: _up(port), "a new worker answers")
+            eventually(lambda: not _workers(server.pid) & old, "the old worker gone")  # noqa: B023
+            eventually(lambda: _up(port), "a new worker answers")
         kept = {int(p.stem.split("_")[-1]) for p in (tmp_path / "metrics").glob("*_[0-9]*.db")}
         assert not kept & replaced, "files of workers that exited are still read at every scrape"
         assert _samples(port)[HEALTHZ] - before == 15, (
             "what replaced workers counted is still counted"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stopped(server)
 
 
 def _left_by_a_server_gone(folder: Path) -> int:
@@ -127,8 +115,7 @@ def test_a_metrics_folder_a_server_gone_left_is_folded_when_the_next_one_starts(
             "the version a worker gone served is reported as served"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stopped(server)
 
 
 def test_a_worker_loads_the_published_models_before_its_first_request(tmp_path):
@@ -141,12 +128,12 @@ def test_a_worker_loads_the_published_models_before_its_first_request(tmp_path):
         "RS_MODELS_DIR": str(tmp_path / "models"),
     }
     for step in (["init-db"], ["demo-data", "--learners", "20"], ["trainer", "--once"]):
-        subprocess.run([*RECSYS, *step], env=env, check=True, capture_output=True, timeout=300)
+        subprocess.run([*RECSYS, *step], env=env, check=True, capture_output=True, timeout=PATIENCE)
     (tmp_path / "metrics").mkdir()
     port = free_port()
     server = _serve(tmp_path, port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
     try:
-        live = _eventually(
+        live = eventually(
             lambda: {
                 dict(labels)["strategy"]
                 for (name, labels), value in _samples(port).items()
@@ -156,8 +143,7 @@ def test_a_worker_loads_the_published_models_before_its_first_request(tmp_path):
         )
         assert {"popularity", "item_cf", "two_tower"} <= live
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stopped(server)
 
 
 def _up(port: int) -> bool:
@@ -179,11 +165,9 @@ def test_two_servers_on_one_machine_take_no_control_socket_of_the_users(tmp_path
         try:
             assert not (home / ".gunicorn").exists(), "a control socket every server shares"
         finally:
-            second.terminate()
-            second.wait(timeout=20)
+            stopped(second)
     finally:
-        first.terminate()
-        first.wait(timeout=20)
+        stopped(first)
 
 
 def _gone(pid: int) -> bool:
@@ -201,7 +185,7 @@ def test_the_trainer_of_a_server_killed_outright_stops_with_it(tmp_path):
     server = _serve(tmp_path, free_port(), "--with-trainer")
     trainer = None
     try:
-        trainer = _eventually(
+        trainer = eventually(
             lambda: next(
                 (
                     pid
@@ -212,9 +196,8 @@ def test_the_trainer_of_a_server_killed_outright_stops_with_it(tmp_path):
             ),
             "the trainer started",
         )
-        server.kill()
-        server.wait(timeout=20)
-        _eventually(lambda: _gone(trainer), "the trainer stopped with its server")
+        stopped(server, signal.SIGKILL)
+        eventually(lambda: _gone(trainer), "the trainer stopped with its server")
     finally:
         if trainer is not None and not _gone(trainer):
             os.kill(trainer, signal.SIGKILL)

@@ -15,15 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import stopped
 from tests.e2e.test_readme import free_port, wait_until_up
+from tests.processes import PATIENCE, stopped
 
 REQUESTS = 60
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=PATIENCE) as response:
         return response.status, dict(response.headers), response.read()
 
 
@@ -33,7 +33,7 @@ def _post(port: int, path: str, body: object) -> dict:  # type: ignore[type-arg]
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=PATIENCE) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
@@ -71,7 +71,7 @@ def served(tmp_path_factory):  # type: ignore[no-untyped-def]
     wait_until_up(port, process)
     # The first worker answers while the second may still be starting: wait until both have
     # answered (each writes its own counter file), so the test sees both at work.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while len(_worker_files(folder)) < 2 and time.monotonic() < deadline:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: _get(port, "/healthz"), range(8)))
@@ -183,13 +183,13 @@ def test_what_a_trainer_on_another_host_fitted_and_ran_is_in_every_scrape(served
         "RS_TUNING_BUDGET_SECONDS": "0",
     }
     trainer = [sys.executable, "-m", "entrypoints.cli", "trainer", "--once"]
-    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=PATIENCE)
     reindex = urllib.request.Request(
         f"http://127.0.0.1:{port}/admin/recommendations/reindex", data=b"", method="POST"
     )
-    with urllib.request.urlopen(reindex, timeout=30) as response:
+    with urllib.request.urlopen(reindex, timeout=PATIENCE) as response:
         assert response.status == 202
-    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(trainer, env=env, check=True, capture_output=True, timeout=PATIENCE)
 
     samples = _samples(port)
     named = {name for name, _ in samples}
@@ -239,7 +239,7 @@ def test_the_development_server_logs_no_secret_sent_in_a_query_string(tmp_path):
                 b"GET /healthz?token=s3cret token HTTP/1.1",  # a space werkzeug refuses
                 b"GET /healthz?q=data science&api_key=s3cret HTTP/1.1",  # a secret after it
             ):
-                with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as conn:
                     conn.sendall(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
                     assert conn.recv(64).startswith(b"HTTP/1.1 400")
         finally:

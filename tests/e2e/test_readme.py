@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import stopped
+from tests.processes import PATIENCE, stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,14 +44,14 @@ def free_port() -> int:
 
 
 def wait_until_up(port: int, process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
+                stopped(process, signal.SIGKILL)
                 pytest.fail("the server did not start")
             time.sleep(0.2)
 
@@ -114,7 +115,7 @@ def test_every_readme_curl_example_works_in_the_order_a_reader_runs_them(server)
             shell=True,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=PATIENCE,
         )
         body, status = result.stdout.rsplit("\n", 1)
         assert status in ("200", "202"), (command, body)

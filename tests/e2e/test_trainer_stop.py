@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from adapters.fs_artifacts import FilesystemArtifactStore
+from tests.processes import eventually, stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,16 +38,11 @@ def test_a_trainer_told_to_stop_mid_training_leaves_at_once_with_every_version_w
         trainer = subprocess.Popen(
             [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 120
-        while "training two_tower" not in log.read_text():
-            assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        time.sleep(2)  # well into its epochs
-        trainer.send_signal(signal.SIGTERM)
         try:
-            code = trainer.wait(timeout=20)
+            eventually(lambda: "training two_tower" in _said(log, trainer), "training two_tower")
+            time.sleep(2)  # well into its epochs
         finally:
-            trainer.kill()
+            code = stopped(trainer)
 
     assert code == 0, log.read_text()
     assert "trainer stopped; a fit in progress was dropped" in log.read_text()
@@ -56,6 +51,12 @@ def test_a_trainer_told_to_stop_mid_training_leaves_at_once_with_every_version_w
         version = store.current_version(name)
         assert version is not None and store.load(name, version).manifest
     assert store.current_version("two_tower") is None  # dropped, not half-published
+
+
+def _said(log: Path, trainer: subprocess.Popen) -> str:  # type: ignore[type-arg]
+    """What the trainer has logged so far; it must still be running."""
+    assert trainer.poll() is None, log.read_text()
+    return log.read_text()
 
 
 def _fitted_demo(tmp_path, **settings: str) -> tuple[dict[str, str], list[str]]:  # type: ignore[no-untyped-def]
@@ -92,17 +93,18 @@ def test_a_forced_trainer_refits_every_strategy_then_keeps_running_until_stopped
             [*recsys, "trainer", "--force"], env=env, cwd=ROOT, stdout=out, stderr=out
         )
         try:
-            deadline = time.monotonic() + 120
-            while any(store.current_version(name) == before[name] for name in names):
-                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+
+            def all_refitted() -> bool:
+                _said(log, trainer)
+                return all(store.current_version(name) != before[name] for name in names)
+
+            eventually(all_refitted, "every strategy refitted")
             forced = {name: store.current_version(name) for name in names}
             time.sleep(5)  # several fit intervals after its forced cycle: a supervisor sees it up
             assert trainer.poll() is None, log.read_text()
-            trainer.send_signal(signal.SIGTERM)
-            assert trainer.wait(timeout=20) == 0, log.read_text()
         finally:
-            trainer.kill()
+            code = stopped(trainer)
+    assert code == 0, log.read_text()
     # only the first cycle was forced: the later ones found nothing stale
     assert {name: store.current_version(name) for name in names} == forced
 
@@ -113,26 +115,24 @@ def test_a_trainer_stopped_between_cycles_does_not_say_it_dropped_a_fit(tmp_path
 
     env, recsys = _fitted_demo(tmp_path)
 
+    log = tmp_path / "trainer.log"
+
     def resting() -> bool:  # its first cycle found every strategy up to date
+        _said(log, trainer)
         with sqlite3.connect(tmp_path / "recsys.db") as db:
             cycles = [row[0] for row in db.execute("SELECT last_cycle FROM trainers")]
         return any(cycle.startswith("up to date") for cycle in cycles)
 
-    log = tmp_path / "trainer.log"
     with open(log, "w") as out:
         trainer = subprocess.Popen(
             [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
         try:
-            deadline = time.monotonic() + 120
-            while not resting():
-                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-            trainer.send_signal(signal.SIGTERM)
-            assert trainer.wait(timeout=20) == 0, log.read_text()
+            eventually(resting, "a trainer at rest")
         finally:
-            trainer.kill()
+            code = stopped(trainer)
     said = log.read_text()
+    assert code == 0, said
     assert said.strip().splitlines()[-1] == "trainer stopped", said
     assert "dropped" not in said
 
@@ -158,14 +158,9 @@ def test_a_trainer_keeping_models_in_a_database_taking_no_writes_waits_for_it_ra
             [*recsys, "trainer"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
         try:
-            deadline = time.monotonic() + 60
-            while "database unavailable" not in log.read_text():
-                assert trainer.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-            trainer.send_signal(signal.SIGTERM)
-            code = trainer.wait(timeout=20)
+            eventually(lambda: "database unavailable" in _said(log, trainer), "waits for it")
         finally:
-            trainer.kill()
+            code = stopped(trainer)
 
     assert code == 0, log.read_text()
     assert "the database is read-only" in log.read_text()

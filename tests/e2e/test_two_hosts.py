@@ -21,6 +21,7 @@ import yaml
 from adapters.demo_data import demo_data
 from entrypoints.config import load_settings
 from entrypoints.container import Container
+from tests import processes
 from tests.e2e.test_readme import free_port
 from tests.unit.test_two_tower import FAST
 
@@ -37,24 +38,23 @@ def call(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, 
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=processes.PATIENCE) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
 
 
-def eventually(check, seconds: float = 90.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while True:
+def eventually(check):  # type: ignore[no-untyped-def]
+    """What `check` returns once it is truthy, a host not answering yet (OSError) counting as not
+    ready: patient, as a busy machine's hosts take long to start and to load a new index."""
+
+    def answered():  # type: ignore[no-untyped-def]
         try:
-            found = check()
+            return check()
         except OSError:
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds}s: {check.__doc__ or check}")
-        time.sleep(0.3)
+            return None
+
+    return processes.eventually(answered, check.__doc__ or str(check))
 
 
 @pytest.fixture(params=["folder", "database"])
@@ -81,7 +81,7 @@ def hosts(request, postgres_url, tmp_path):  # type: ignore[no-untyped-def]
     container.log_interactions().execute(data.interactions)
     container.engine().dispose()
     recsys = [sys.executable, "-m", "entrypoints.cli"]
-    processes = []
+    started = []
     urls = []
     logs = []
     for host in ("127.0.0.2", "127.0.0.3"):
@@ -90,7 +90,7 @@ def hosts(request, postgres_url, tmp_path):  # type: ignore[no-untyped-def]
             env = {**env, "RS_MODELS_DIR": str(tmp_path / f"models-{host}")}
         log = open(tmp_path / f"{host}.log", "w")  # noqa: SIM115 - closed after the test
         logs.append(log)
-        processes.append(
+        started.append(
             subprocess.Popen(
                 [*recsys, "serve", "--host", host, "--port", str(port), "--workers", "1"],
                 env=env,
@@ -99,19 +99,20 @@ def hosts(request, postgres_url, tmp_path):  # type: ignore[no-untyped-def]
                 stderr=subprocess.STDOUT,
             )
         )
-        processes.append(
+        started.append(
             subprocess.Popen(
                 [*recsys, "trainer"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         )
         urls.append(f"http://{host}:{port}")
-    yield urls, env
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=30)
-    for log in logs:
-        log.close()
+    try:
+        yield urls, env
+    finally:
+        try:
+            processes.all_stopped(started)
+        finally:
+            for log in logs:
+                log.close()
 
 
 def two_tower_versions(env: dict[str, str]) -> list[str]:
@@ -133,7 +134,7 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
         """both hosts are ready"""
         return all(call(f"{url}/readyz")[0] == 200 for url in (a, b))
 
-    eventually(both_ready, 180)
+    eventually(both_ready)
 
     def same_model():  # type: ignore[no-untyped-def]
         """both hosts answer with one model version"""
@@ -150,9 +151,8 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
     ).stdout
     newer = published.split("version ")[1].split()[0]
     assert newer != first
-    # a refresh is 1 s; the margin is for a loaded machine loading the new index (it took >15 s
-    # while other jobs ran), not a latency target (that is benchmarks/serving.py's)
-    assert eventually(lambda: same_model() == newer and newer, 60) == newer
+    # a refresh is 1 s; how long it takes to load is benchmarks/serving.py's to measure
+    assert eventually(lambda: same_model() == newer and newer) == newer
 
     # A job submitted on host A is run once, by one of the two trainers, and B reports it.
     before = two_tower_versions(env)
@@ -164,12 +164,12 @@ def test_two_hosts_serve_one_model_share_the_bandit_and_run_a_job_once(hosts):
         found = call(f"{b}/admin/recommendations/jobs/{job['job_id']}")[1]
         return found if found["status"] in ("succeeded", "failed") else None
 
-    done = eventually(finished, 60)
+    done = eventually(finished)
     assert done["status"] == "succeeded" and done["attempts"] == 1, done
     # a new version, answering now (an older copy of the same model may have been pruned)
     assert done["result"]["version"] not in before
     assert done["result"]["version"] in two_tower_versions(env)
-    assert eventually(lambda: same_model() == done["result"]["version"], 60)
+    assert eventually(lambda: same_model() == done["result"]["version"])
 
     # Slates served by both hosts, clicks logged on B; the bandit both report agrees.
     clicks = []

@@ -15,6 +15,7 @@ from entrypoints.cli import cli
 from entrypoints.config import ConfigError
 from entrypoints.schemas import course_json
 from tests.e2e.conftest import make_app
+from tests.processes import PATIENCE
 from tests.unit.test_two_tower import FAST, took_together
 
 HOME = "/api/v1/recommendations/home"
@@ -162,7 +163,7 @@ def test_reindex_under_concurrent_home_requests_fails_no_request(trained):
     job_url = started.json["status_url"]
     trainer = threading.Thread(target=app.container.run_jobs().run_one)
     trainer.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while (job := client.get(job_url, headers=AUTH).json)["status"] in (
         "queued",
         "running",

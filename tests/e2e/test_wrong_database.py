@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from entrypoints.cli import cli
 from tests.e2e.conftest import demo_service, make_app
+from tests.processes import PATIENCE
 
 HOME = "/api/v1/recommendations/home?user_id=user1&strategy=popularity"
 
@@ -192,7 +193,7 @@ def _trainer_run(database_url: str, tmp_path: Path) -> subprocess.CompletedProce
         "RS_LOG_FORMAT": "json",
     }
     command = [sys.executable, "-m", "entrypoints.cli", "trainer"]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE)
 
 
 def test_a_trainer_started_on_a_sqlite_path_without_a_database_stops_instead_of_waiting(

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from entrypoints import metrics
+from tests.processes import PATIENCE
 
 
 def value(name: str, **labels: str) -> float:
@@ -286,7 +287,11 @@ def _in_a_worker(folder, script: str) -> subprocess.CompletedProcess:  # type: i
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
     setup = "from entrypoints import metrics\n"
     return subprocess.run(
-        [sys.executable, "-c", setup + script], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", setup + script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
     )
 
 
