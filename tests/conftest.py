@@ -110,31 +110,41 @@ def icu_postgres_url(postgres_engine):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def models_ungranted_url(postgres_url: str) -> Iterator[str]:
-    """The PostgreSQL test database as a role that may use every table but write none of the
-    models' (tables a migration made under another role and never granted to this one)."""
+def limited_role(postgres_url: str) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """Makes roles that may use every table of the PostgreSQL test database but are refused
+    `revoked` (ALL, or INSERT, UPDATE, DELETE) on the models' ones: an operator's role granted
+    its tables before migration 0014 made those, or granted SELECT only. Each call gives the URL
+    logging in as a new role, and the role's name."""
     import uuid
 
     import psycopg
 
-    role = f"no_models_{uuid.uuid4().hex[:8]}"
     server = make_url(postgres_url)
     dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    made: list[str] = []
+
+    def make(revoked: str) -> tuple[str, str]:
+        role = f"no_models_{uuid.uuid4().hex[:8]}"
+        made.append(role)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {role} LOGIN")
+            conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+            conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+            conn.execute(
+                f"REVOKE {revoked} ON artifact_versions, artifact_files, artifact_current "
+                f"FROM {role}"
+            )
+        return server.set(username=role).render_as_string(hide_password=False), role
+
+    yield make
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-        conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
-        conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
-        conn.execute(
-            f"REVOKE INSERT, UPDATE, DELETE ON artifact_versions, artifact_files, "
-            f"artifact_current FROM {role}"
-        )
-    yield server.set(username=role).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
-        )
-        conn.execute(f"DROP OWNED BY {role}")
-        conn.execute(f"DROP ROLE {role}")
+        for role in made:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
 
 
 @pytest.fixture

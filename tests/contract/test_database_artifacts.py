@@ -74,9 +74,9 @@ def test_a_database_taking_no_writes_fails_the_check_and_a_publish_as_one_down_u
 
 @pytest.mark.postgres
 def test_a_role_never_granted_the_models_tables_fails_the_check_naming_what_it_needs(
-    models_ungranted_url, postgres_url
+    limited_role, postgres_url
 ):
-    ungranted = build_engine(models_ungranted_url)
+    ungranted = build_engine(limited_role("INSERT, UPDATE, DELETE")[0])
     owner = build_engine(postgres_url)
     try:
         first = DatabaseArtifactStore(owner).publish("model", {"f": b"1"}, {})

@@ -98,7 +98,7 @@ def test_copy_models_moves_a_deployment_into_the_database_without_fitting_again(
 
 @pytest.mark.postgres
 def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_saying_so(
-    models_ungranted_url, postgres_url, tmp_path, monkeypatch
+    limited_role, postgres_url, tmp_path, monkeypatch
 ):
     """Tables migration 0014 made under another role, never granted to the trainer's: it stops
     once it has migrated, in one line naming the grants, rather than after a whole fit (hours,
@@ -109,7 +109,7 @@ def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_sayin
     client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
     client.post("/api/v1/interactions", json={"events": events(0, 60)})
     web.container.engine().dispose()
-    monkeypatch.setenv("RS_DATABASE_URL", models_ungranted_url)
+    monkeypatch.setenv("RS_DATABASE_URL", limited_role("INSERT, UPDATE, DELETE")[0])
     monkeypatch.setenv("RS_MODELS_STORE", "database")
     monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "unused"))
     for command in (["trainer", "--once"], ["trainer"], ["train-two-tower"]):
@@ -126,51 +126,18 @@ def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_sayin
     web.container.engine().dispose()
 
 
-@pytest.fixture
-def role_without_models(postgres_url):  # type: ignore[no-untyped-def]
-    """`postgres_url` as a role that may use every table of the service but the models' (an
-    operator's web role, granted before migration 0014 made them, or granted SELECT only): the
-    URL's options make each connection take that role."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    url = make_url(postgres_url)
-    role = sql.Identifier(f"{url.database}_no_models")
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DO $$BEGIN CREATE ROLE {}; EXCEPTION WHEN duplicate_object THEN END$$").format(
-                role
-            )
-        )
-        for grant in (
-            "GRANT USAGE ON SCHEMA public TO {}",
-            "GRANT ALL ON ALL TABLES IN SCHEMA public TO {}",
-            "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {}",
-            "REVOKE ALL ON artifact_versions, artifact_files, artifact_current FROM {}",
-        ):
-            conn.execute(sql.SQL(grant).format(role))
-    options = f"-c role={url.database}_no_models"
-    yield url.update_query_dict({"options": options}).render_as_string(hide_password=False), role
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(role))
-        conn.execute(sql.SQL("DROP ROLE {}").format(role))
-
-
 @pytest.mark.postgres
 def test_a_web_host_whose_role_may_not_read_the_models_answers_and_says_what_to_grant(
-    postgres_url, role_without_models, caplog
+    postgres_url, limited_role, caplog
 ):
     """A web role granted the tables before migration 0014 made the models' ones: every home
     list, /similar and the models view were a 500 with a traceback in the log, and /readyz said
     only "ProgrammingError while checking"."""
     import psycopg
-    from psycopg import sql
     from sqlalchemy.engine import make_url
 
     published_by_a_trainer(postgres_url, models_store="database")
-    limited_url, role = role_without_models
+    limited_url, role = limited_role("ALL")
     web = make_app(limited_url, caught_up=False, models_store="database")
     client = web.test_client()
     answer = client.get(f"{HOME}?user_id=user1&strategy=item_cf")
@@ -189,9 +156,7 @@ def test_a_web_host_whose_role_may_not_read_the_models_answers_and_says_what_to_
     dsn = make_url(postgres_url).set(drivername="postgresql")
     with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(
-            sql.SQL(
-                "GRANT SELECT ON artifact_versions, artifact_files, artifact_current TO {}"
-            ).format(role)
+            f"GRANT SELECT ON artifact_versions, artifact_files, artifact_current TO {role}"
         )
     answer = client.get(f"{HOME}?user_id=user1&strategy=item_cf").json
     assert answer["strategy"] == "item_cf" and "fallback_from" not in answer, answer
@@ -200,12 +165,12 @@ def test_a_web_host_whose_role_may_not_read_the_models_answers_and_says_what_to_
 
 @pytest.mark.postgres
 def test_copy_models_by_a_role_that_may_not_write_the_models_says_what_to_grant(
-    postgres_url, role_without_models, tmp_path, monkeypatch
+    postgres_url, limited_role, tmp_path, monkeypatch
 ):
     """It printed a traceback (ProgrammingError: permission denied for table artifact_versions)."""
     folder = str(tmp_path / "models")
     published_by_a_trainer(postgres_url, models_dir=folder)
-    limited_url, _ = role_without_models
+    limited_url, _ = limited_role("ALL")
     monkeypatch.setenv("RS_DATABASE_URL", limited_url)
     monkeypatch.setenv("RS_MODELS_DIR", folder)
     monkeypatch.setenv("RS_MODELS_STORE", "database")
@@ -219,13 +184,13 @@ def test_copy_models_by_a_role_that_may_not_write_the_models_says_what_to_grant(
 
 @pytest.mark.postgres
 def test_every_command_on_the_models_by_a_role_not_granted_them_says_what_to_grant(
-    postgres_url, role_without_models, monkeypatch
+    postgres_url, limited_role, monkeypatch
 ):
     """`recsys model-versions` (and `train-two-tower`, the trainer) printed a traceback."""
     from entrypoints.cli import main
 
     published_by_a_trainer(postgres_url, models_store="database")
-    monkeypatch.setenv("RS_DATABASE_URL", role_without_models[0])
+    monkeypatch.setenv("RS_DATABASE_URL", limited_role("ALL")[0])
     monkeypatch.setenv("RS_MODELS_STORE", "database")
     monkeypatch.setattr("sys.argv", ["recsys", "model-versions", "item_cf"])
     with pytest.raises(SystemExit) as raised:
