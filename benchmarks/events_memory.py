@@ -24,10 +24,12 @@ from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from domain.model import CourseId, EventType, Interaction, UserId
+from domain.model import CourseId, EventType, Interaction, RecommendationId, UserId
 
 
-def write(engine, events: int, learners: int, courses: int) -> None:  # type: ignore[no-untyped-def]
+def write(engine, events: int, learners: int, courses: int, credited: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+    """`events` random events through the repository, replacing what the database held;
+    `credited`: the share credited to a served list, timed to the microsecond as clicks are."""
     rng = random.Random(3)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     kinds = list(EventType)
@@ -41,7 +43,11 @@ def write(engine, events: int, learners: int, courses: int) -> None:  # type: ig
                 UserId(f"learner{rng.randrange(learners)}"),
                 CourseId(f"course_{rng.randrange(courses):05d}"),
                 rng.choice(kinds),
-                start + timedelta(seconds=31 * i),
+                start
+                + timedelta(seconds=31 * i, microseconds=rng.randrange(10**6) if credited else 0),
+                RecommendationId(f"r{rng.randrange(10**8):08d}")
+                if credited and rng.random() < credited
+                else None,
             )
             for i in range(first, min(first + 10_000, events))
         ]

@@ -14,46 +14,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import random
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.interactions import _EVENT_COLUMNS
 from adapters.sqlalchemy.migrate import upgrade
-from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.tables import interactions
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from domain.model import CourseId, EventType, Interaction, RecommendationId, UserId
+from benchmarks.events_memory import write
 
 _STREAM = select(*_EVENT_COLUMNS).order_by(interactions.c.occurred_at, interactions.c.id)
-
-
-def write(engine, events: int, learners: int, courses: int) -> None:  # type: ignore[no-untyped-def]
-    rng = random.Random(3)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    kinds = list(EventType)
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        delete_everything(uow.connection)
-        uow.commit()
-    for first in range(0, events, 10_000):
-        batch = [
-            Interaction(
-                f"e{i:09d}",
-                UserId(f"learner{rng.randrange(learners)}"),
-                CourseId(f"course_{rng.randrange(courses):05d}"),
-                rng.choice(kinds),
-                start + timedelta(seconds=31 * i, microseconds=rng.randrange(1_000_000)),
-                RecommendationId(f"r{rng.randrange(10**8):08d}") if rng.random() < 0.1 else None,
-            )
-            for i in range(first, min(first + 10_000, events))
-        ]
-        with SqlAlchemyUnitOfWork(engine) as uow:
-            uow.interactions.add_batch(batch)
-            uow.commit()
 
 
 def read(engine, how: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -96,7 +69,7 @@ def main() -> None:
             stored = uow.interactions.count()
         if not (args.keep and stored == args.events):
             started = time.perf_counter()
-            write(engine, args.events, args.learners, args.courses)
+            write(engine, args.events, args.learners, args.courses, credited=0.1)
             print(f"wrote {args.events:,} events in {time.perf_counter() - started:.0f}s")
         runs: dict[str, list[tuple[float, float]]] = {how: [] for how in READS}
         for run in range(args.runs):
