@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 
 from adapters.sqlalchemy.breaker import Breaker
-from adapters.sqlalchemy.watchdog import Watchdog
+from adapters.sqlalchemy.watchdog import WATCHDOG
 from application.ports import LockWaitTimedOut, StorageUnavailable, UnusableDatabase
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
@@ -214,27 +214,26 @@ def _postgres(url: URL, timeout: float, statement: float) -> Engine:
     )
     # statement_timeout is enforced by the server, so a frozen server never enforces it: the
     # watchdog cuts the client's socket a second later instead.
-    watchdog = Watchdog()
 
     @event.listens_for(engine, "before_cursor_execute")
     def arm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
-        watchdog.arm(cursor.connection.fileno(), statement + 1, cursor.connection)
+        WATCHDOG.arm(cursor.connection.fileno(), statement + 1, cursor.connection)
 
     @event.listens_for(engine, "after_cursor_execute")
     def disarm(conn, cursor, *_: Any) -> None:  # type: ignore[no-untyped-def]
-        watchdog.disarm(cursor.connection.fileno())
+        WATCHDOG.disarm(cursor.connection.fileno())
 
     @event.listens_for(engine, "handle_error")
     def disarm_failed(context: ExceptionContext) -> None:
         cursor = getattr(context, "cursor", None)  # absent when connecting failed
         if cursor is not None:
-            watchdog.forget(cursor.connection)  # closed or not: its fd may be reused at once
+            WATCHDOG.forget(cursor.connection)  # closed or not: its fd may be reused at once
 
     @event.listens_for(engine.pool, "checkout")
     def ping(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
         """pool_pre_ping without a bound would hang on a frozen server: ping under the watchdog."""
         fd = dbapi_connection.fileno()
-        watchdog.arm(fd, PING_SECONDS, dbapi_connection)
+        WATCHDOG.arm(fd, PING_SECONDS, dbapi_connection)
         try:
             dbapi_connection.autocommit = True  # no transaction left open by the ping
             dbapi_connection.execute("SELECT 1")
@@ -242,7 +241,7 @@ def _postgres(url: URL, timeout: float, statement: float) -> Engine:
         except Exception as error:
             raise exc.DisconnectionError(f"stale connection: {error}") from error
         finally:
-            watchdog.disarm(fd)
+            WATCHDOG.disarm(fd)
 
     return engine
 

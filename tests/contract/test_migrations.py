@@ -535,3 +535,19 @@ def test_the_migrations_after_0012_wait_for_a_lock_as_briefly_as_those_before(
         finally:
             event.remove(Engine, "after_cursor_execute", stamped)
     assert seen == ["1s"] * 4  # the stamps of 0012, and of 0013 to 0015 after it
+
+
+@pytest.mark.postgres
+def test_a_migration_tried_again_and_again_leaves_no_thread_behind(postgres_url):
+    """A trainer waiting for a database that takes no writes (a standby during a failover)
+    migrates again at each attempt, every 2 s: each attempt's engines left their watchdog thread,
+    waking ten times a second, for good (thousands within an hour of waiting)."""
+    import threading
+
+    from adapters.sqlalchemy.migrate import upgrade
+
+    upgrade(postgres_url)  # the process's watchdog, started if no test has yet
+    before = threading.active_count()
+    for _ in range(5):
+        upgrade(postgres_url)
+    assert threading.active_count() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 
@@ -53,6 +54,28 @@ def test_a_number_armed_by_a_connection_since_closed_is_not_cut_in_its_new_owner
         time.sleep(0.2)
         peer.sendall(b"x")
         assert reused.recv(1) == b"x" and watchdog.cut == 0
+
+
+def test_a_forked_child_cuts_its_own_sockets_past_their_deadline():
+    """gunicorn forks its workers from a master that may have used the database: a child has
+    none of its parent's threads, and the watchdog is one a process."""
+    watchdog = Watchdog(tick_seconds=0.02)
+    ours, silent_peer = socket.socketpair()
+    with ours, silent_peer:
+        watchdog.arm(ours.fileno(), 0.01)  # the parent's thread, started
+        ours.settimeout(10)
+        assert ours.recv(1) == b"" and watchdog.cut == 1
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's verdict is its exit code
+        code = 1
+        try:
+            theirs, their_peer = socket.socketpair()
+            watchdog.arm(theirs.fileno(), 0.1)
+            theirs.settimeout(10)
+            code = 0 if theirs.recv(1) == b"" else 2
+        finally:
+            os._exit(code)
+    assert os.waitpid(child, 0)[1] == 0, "the child's socket was never cut"
 
 
 class Clock:
