@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.in_memory import InMemoryStore, InMemoryUnitOfWork
 from adapters.sqlalchemy.engine import build_engine
-from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.migrate import schema_problem, upgrade
 from adapters.sqlalchemy.reset import delete_everything
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.ports import UnitOfWork
@@ -155,6 +155,13 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 def _clean(engine: Engine) -> None:
+    """Empties the database, migrated to this version first if a test took it down (to no
+    schema, or an older revision) and could not bring it back: one teardown timed out on a busy
+    machine, and every later PostgreSQL test of that worker failed on tables missing."""
+    with engine.connect() as connection:
+        taken_down = schema_problem(connection) is not None
+    if taken_down:
+        upgrade(engine.url.render_as_string(hide_password=False))
     uow = SqlAlchemyUnitOfWork(engine)
     with uow:
         delete_everything(uow.connection)

@@ -29,3 +29,16 @@ def test_a_database_whose_name_needs_quoting_is_made_and_dropped(postgres_engine
     with psycopg.connect(conftest._server_dsn(), connect_timeout=10) as conn:
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall()
     assert left == []
+
+
+@pytest.mark.postgres
+def test_a_database_a_test_left_taken_down_is_migrated_again_for_the_next(postgres_engine):
+    """A test that takes the worker's database down to an older revision brings it back in its
+    teardown; one such teardown timed out on a busy machine, and every later PostgreSQL test of
+    that worker failed on tables missing."""
+    from adapters.sqlalchemy.migrate import downgrade, schema_problem
+
+    downgrade(conftest.POSTGRES_URL, "0003")
+    conftest._clean(postgres_engine)  # as the next test's postgres_url does
+    with postgres_engine.connect() as connection:
+        assert schema_problem(connection) is None
