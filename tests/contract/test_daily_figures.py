@@ -15,6 +15,7 @@ from application.use_cases.store_daily_figures import StoreDailyFigures
 from domain.model import UserId
 from tests.conftest import CATALOG, NOW, event
 from tests.contract.test_stats import slate
+from tests.processes import PATIENCE
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def to_store(engine) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_a_window_reads_the_stored_figures_of_closed_days(engine):
     assert to_store(engine)[-2:] == ["2026-11-02", "2026-11-01"]  # newest first
-    stored = StoreDailyFigures(units(engine)).execute()
+    stored = StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert (stored.left, to_store(engine)) == (0, [])
     assert figures(engine) == BEFORE
     with engine.begin() as connection:  # what the window reads is the stored row
@@ -68,7 +69,7 @@ def test_a_window_reads_the_stored_figures_of_closed_days(engine):
 
 
 def test_a_click_days_after_its_list_counts_at_once_and_the_day_is_stored_again(engine):
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     with SqlAlchemyUnitOfWork(engine) as uow:  # three weeks later, on u2's popularity list
         late = event("u2", "course_ml_basic", "enroll", 30_000, recommendation_id="p1")
         uow.interactions.add_batch([late])
@@ -76,12 +77,12 @@ def test_a_click_days_after_its_list_counts_at_once_and_the_day_is_stored_again(
     after = [("2026-11-01", 2, 4, 2, 1), BEFORE[1]]
     assert figures(engine) == after
     assert to_store(engine) == ["2026-11-01"]
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert (to_store(engine), figures(engine)) == ([], after)
 
 
 def test_an_erasure_leaves_a_stored_day_at_once(engine):
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     with SqlAlchemyUnitOfWork(engine) as uow:
         uow.erasures.erase(UserId("u1"))
         uow.commit()
@@ -91,7 +92,7 @@ def test_an_erasure_leaves_a_stored_day_at_once(engine):
 def test_writes_by_hand_to_a_stored_day_count_too(engine):
     """A host still on the previous version during a rolling upgrade, or SQL by hand: a list
     recorded late (as the demo's are), its credit, and credit cleared on another list."""
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     at = NOW + timedelta(days=1, hours=1)
     with engine.begin() as connection:
         connection.execute(
@@ -137,7 +138,7 @@ def test_the_latest_days_are_never_stored_and_are_counted_from_events(database_u
             uow.commit()
         days = to_store(engine)
         assert days[0] == str((now - timedelta(days=3)).date())
-        StoreDailyFigures(lambda: SqlAlchemyUnitOfWork(engine)).execute()
+        StoreDailyFigures(lambda: SqlAlchemyUnitOfWork(engine), budget_seconds=PATIENCE).execute()
         with SqlAlchemyUnitOfWork(engine) as uow:  # a list served today, after the store
             uow.slates.add(replace_time(slate("r9", "u2", "content", ["course_sql_basic"]), now))
             uow.commit()
@@ -216,7 +217,7 @@ def test_a_change_committed_while_a_day_is_stored_leaves_it_to_be_stored_again(p
             uow.courses.upsert(CATALOG)
             uow.slates.add(slate("p1", "u2", "popularity", ["course_ml_basic"]))
             uow.commit()
-        StoreDailyFigures(units(engine)).execute()
+        StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
         with engine.begin() as connection:  # the first click makes the day changed
             connection.execute(
                 text(
@@ -268,7 +269,7 @@ def a_trainer_cycle(engine) -> list[str]:  # type: ignore[no-untyped-def]
         Jobs,
         fit_interval=0,
         say=said.append,
-        store_figures=lambda: StoreDailyFigures(units(engine)),
+        store_figures=lambda: StoreDailyFigures(units(engine), budget_seconds=PATIENCE),
     )
     trainer.run_once()
     return said
@@ -305,7 +306,7 @@ def test_lists_written_by_hand_at_midnight_count_on_their_day_once_stored(engine
     reference = counted_from_events(engine)
     if engine.dialect.name == "sqlite":  # PostgreSQL reads the text in the session's time zone
         assert reference[1] == ("2026-11-02", 3, 3, 0, 0)
-    stored = StoreDailyFigures(units(engine)).execute()
+    stored = StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert (stored.left, to_store(engine)) == (0, [])
     assert figures(engine) == reference
 
@@ -322,7 +323,7 @@ def test_a_list_written_by_hand_with_an_offset_counts_on_its_utc_day(engine):
         )
     reference = counted_from_events(engine)
     assert reference[1] == ("2026-11-02", 2, 2, 0, 0)
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert figures(engine) == reference
 
 
@@ -422,7 +423,7 @@ def test_a_database_that_fails_every_day_stops_the_store_after_a_few(engine, mon
     monkeypatch.setattr(daily_figures, "store", failing)
     days = to_store(engine)
     with pytest.raises(StorageUnavailable):
-        StoreDailyFigures(units(engine)).execute()
+        StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert tried == days[:FAILURES_PER_CYCLE] and len(days) > FAILURES_PER_CYCLE
 
 
@@ -497,7 +498,7 @@ def test_concurrent_batches_of_late_clicks_on_the_same_old_days_are_all_stored(p
 def test_a_course_taken_off_a_stored_days_list_by_hand_takes_its_click_with_it(engine):
     """Credit counts only for a course the list showed: SQL by hand deleting a shown course
     from an old list (a course purged, say) takes the click on it out of the window at once."""
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -588,7 +589,7 @@ def summed(rows) -> dict[tuple[str, str], list[int]]:  # type: ignore[no-untyped
 def test_lists_and_events_emptied_by_hand_leave_no_stored_figures(engine):
     """An operator empties the lists and events by hand (TRUNCATE on PostgreSQL, which fires no
     row's trigger; DELETE on SQLite): the stored days go with them."""
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("TRUNCATE interactions, slate_items, slates"))
@@ -604,10 +605,10 @@ def test_stored_figures_deleted_by_hand_are_counted_from_events_again(engine):
     counted from their lists and events, and stored again at the next cycle."""
     postgresql = engine.dialect.name == "postgresql"
     for how in ["DELETE FROM daily_figures"] + (["TRUNCATE daily_figures"] if postgresql else []):
-        StoreDailyFigures(units(engine)).execute()
+        StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
         with engine.begin() as connection:
             connection.execute(text(how))
         assert figures(engine) == BEFORE, how
         assert {"2026-11-01", "2026-11-02"} <= set(to_store(engine)), how
-    StoreDailyFigures(units(engine)).execute()
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
     assert figures(engine) == BEFORE and to_store(engine) == []
