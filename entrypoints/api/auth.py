@@ -38,9 +38,25 @@ def from_another_site() -> bool:
     """Whether a browser says another site's page (or another host's of this domain) sent the
     request. SameSite=Strict keeps the cookie from another site's requests, not from a sibling
     host's, and the sign-in form takes no cookie at all: any page could post wrong tokens from
-    the operator's browser until the operator's address is held off. Scripts send no such
-    header, and are not refused."""
-    return request.headers.get("Sec-Fetch-Site", "").lower() in FOREIGN
+    the operator's browser until the operator's address is held off. A browser without Fetch
+    Metadata (Safari before 16.4, Firefox before 90) still names the page's origin on a form it
+    posts: another host's, or "null" (a sandboxed frame, a redirect from elsewhere), is foreign.
+    Scripts send neither header, and are not refused."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site.lower() in FOREIGN
+    origin = request.headers.get("Origin")
+    return origin is not None and _host(origin.partition("://")[2]) != _host(request.host)
+
+
+def _host(netloc: str) -> str:
+    """A host and port as compared: lower case, a default port left out (a browser's Origin
+    leaves it out; a Host header may name it). Only the host: behind a proxy that ends TLS this
+    service sees http for an https page (no X-Forwarded-Proto is trusted)."""
+    netloc = netloc.lower()
+    for default in (":80", ":443"):
+        netloc = netloc.removesuffix(default)
+    return netloc
 
 
 def _from_this_machine() -> bool:

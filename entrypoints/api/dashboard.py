@@ -120,7 +120,7 @@ login.openapi = {  # type: ignore[attr-defined]
         },
         "403": {
             "description": "No admin token is configured (RS_ADMIN_TOKEN): nothing to sign in "
-            "with; or a page of another site sent the form (Sec-Fetch-Site), not counted",
+            "with; or a page of another site sent the form (Sec-Fetch-Site, or Origin without it), not counted",
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
         "429": {
@@ -141,7 +141,7 @@ logout.openapi = {  # type: ignore[attr-defined]
             "content": {"application/json": {"schema": ErrorSchema}},
         },
         "403": {
-            "description": "A page of another site sent the form (Sec-Fetch-Site): still signed in",
+            "description": "A page of another site sent the form (Sec-Fetch-Site, or Origin without it): still signed in",
             "content": {"application/json": {"schema": ErrorSchema}},
         },
         "503": {**UNAVAILABLE, "description": "The database is unavailable: still signed in"},

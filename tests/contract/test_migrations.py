@@ -550,4 +550,5 @@ def test_a_migration_tried_again_and_again_leaves_no_thread_behind(postgres_url)
     before = threading.active_count()
     for _ in range(5):
         upgrade(postgres_url)
-    assert threading.active_count() == before
+    # at most: a thread of another test's may end meanwhile (the old code added 15)
+    assert threading.active_count() <= before

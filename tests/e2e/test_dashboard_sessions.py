@@ -195,6 +195,26 @@ def test_a_form_another_sites_page_posts_neither_counts_nor_acts_with_the_sessio
     assert client.get("/dashboard").status_code == 303
 
 
+def test_a_browser_without_fetch_metadata_is_judged_by_the_origin_it_names(sqlite_url):
+    """Safari before 16.4 and Firefox before 90 send no Sec-Fetch-Site: a sibling host's page
+    could sign the operator out or queue work with the session, and any page could post wrong
+    tokens. Such browsers still name the posting page's origin; a script names none."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    sibling, sandboxed = {"Origin": "https://evil.example.org"}, {"Origin": "null"}
+    for i, foreign in enumerate((sibling, sandboxed) * 6):
+        posted = client.post("/dashboard/login", data={"token": f"guess{i}"}, headers=foreign)
+        assert posted.status_code == 403 and "another site" in posted.text, foreign
+    own = {"Origin": "http://LOCALHOST:80"}  # the test client's host, as a browser may spell it
+    assert client.post("/dashboard/login", data={"token": TOKEN}, headers=own).status_code == 303
+    assert client.post("/admin/recommendations/reindex", headers=sibling).status_code == 401
+    assert client.post("/dashboard/logout", headers=sibling).status_code == 403
+    assert client.get("/dashboard", headers=sibling).status_code == 200  # a link still opens it
+    assert client.post("/dashboard/logout", headers=own).status_code == 303
+    assert client.get("/dashboard").status_code == 303
+    script = client.post("/dashboard/login", data={"token": TOKEN})  # no Origin: not refused
+    assert script.status_code == 303
+
+
 def test_a_script_with_a_wrong_token_is_told_so_not_sent_to_the_sign_in_form(sqlite_url):
     """As on the admin endpoints, a wrong token is a 403 (counted as wrong): sent to the sign-in
     form, whose page answers 200, a script took it for the dashboard answering. Without any
