@@ -3,7 +3,7 @@ deployment moving its models (a folder to the database, or back) does not fit th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from application.ports import ArtifactStore, CorruptArtifact, StaleBase
@@ -23,10 +23,13 @@ class CopyModels:
         self.source = source
         self.target = target
 
-    def execute(self, names: Iterable[str]) -> list[Copied]:
+    def execute(self, names: Iterable[str]) -> Iterator[Copied]:
         """Each model the target has no version of yet: what a trainer already published there
-        is newer than the source's copy, and stays."""
-        return [self._copy(name) for name in names]
+        is newer than the source's copy, and stays. One at a time, as each is done: a copy cut
+        off mid-way (a full disk, an outage) has told what it copied, and run again it copies
+        the rest."""
+        for name in names:
+            yield self._copy(name)
 
     def _copy(self, name: str) -> Copied:
         there = self.target.current_version(name)

@@ -10,7 +10,7 @@ import click
 
 from application.bandit import ARTIFACT as BANDIT
 from application.ports import StaleBase
-from application.use_cases.copy_models import CopyModels
+from application.use_cases.copy_models import Copied, CopyModels
 from application.use_cases.fit_strategies import TUNING
 from application.use_cases.list_model_versions import StrategyVersions, VersionInfo
 from application.use_cases.roll_back_model import RollbackRefused
@@ -126,11 +126,17 @@ def copy_models(ctx: click.Context) -> None:
             f"RS_MODELS_DIR={container.config.models_dir()!r} does not exist: nothing to copy"
         )
     names = [*container.published_strategies.kwargs, TUNING, BANDIT]
-    try:
-        copied = CopyModels(source, target).execute(names)
-    except OSError as error:
-        raise unpublished("a model", error) from None
     where = "the database" if into_database else f"RS_MODELS_DIR={container.config.models_dir()!r}"
-    for item in copied:
-        click.echo(f"{item.name}: {item.note}" + (f", now {item.version}" if item.version else ""))
+    copied: list[Copied] = []
+    try:
+        for item in CopyModels(source, target).execute(names):
+            click.echo(
+                f"{item.name}: {item.note}" + (f", now {item.version}" if item.version else "")
+            )
+            copied.append(item)
+    except OSError as error:
+        done = sum(c.version is not None for c in copied)
+        cut = unpublished(names[len(copied)], error)
+        cut.message += f"; {done} copied above stay, and copy-models again copies the rest"
+        raise cut from None
     click.echo(f"{sum(c.version is not None for c in copied)} models copied into {where}")

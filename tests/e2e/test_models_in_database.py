@@ -96,6 +96,32 @@ def test_copy_models_moves_a_deployment_into_the_database_without_fitting_again(
         app.container.engine().dispose()
 
 
+def test_copy_models_cut_off_mid_way_says_what_it_copied_and_copies_the_rest_when_run_again(
+    database_url, tmp_path, monkeypatch
+):
+    """A folder that refuses one model (here a file where its folder goes; a full disk alike):
+    the error alone was printed, so the operator could not tell what had been copied."""
+    published_by_a_trainer(database_url, models_store="database")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "content").write_text("not a folder")
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(folder))
+    run = CliRunner().invoke
+    cut = run(cli, ["copy-models"])
+    assert cut.exit_code == 1 and "Traceback" not in cut.output, cut.output
+    *copied, error = cut.output.strip().splitlines()
+    assert copied and all(": copied " in line for line in copied), cut.output
+    assert error.startswith("Error: content could not be published"), error
+    assert error.endswith(f"{len(copied)} copied above stay, and copy-models again copies the rest")
+    (folder / "content").unlink()
+    again = run(cli, ["copy-models"])
+    assert again.exit_code == 0, again.output
+    for line in copied:
+        assert f"{line.split(':')[0]}: kept the version already there" in again.output
+    assert "content: copied " in again.output
+
+
 @pytest.mark.postgres
 def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_saying_so(
     limited_role, postgres_url, tmp_path, monkeypatch
