@@ -298,6 +298,12 @@ class InMemoryStatsRepository(StatsRepository):
     def store_day(self, day: date) -> None:
         raise ValueError(f"{day}: the in-memory store stores no daily figures")
 
+    def days_to_prune(self, before: date) -> list[date]:
+        return []  # no figures stored: its lists are what every window counts from
+
+    def prune_day(self, day: date) -> int:
+        raise ValueError(f"{day}: the in-memory store keeps its lists (no figures stored)")
+
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         counts: dict[CourseId, list[int]] = defaultdict(lambda: [0, 0])
         for event in self.store.events.values():

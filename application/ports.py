@@ -645,6 +645,18 @@ class StatsRepository(abc.ABC):
         each day's in its own unit of work, kept short."""
 
     @abc.abstractmethod
+    def days_to_prune(self, before: date) -> list[date]:
+        """The days before `before` whose figures are stored and current and whose lists may go,
+        oldest first. A store that stores no figures prunes nothing (its windows count from the
+        lists)."""
+
+    @abc.abstractmethod
+    def prune_day(self, day: date) -> int:
+        """Remove `day`'s lists, keeping its stored figures for good, if they are stored and
+        current (otherwise nothing: the day is stored again first); the number of lists
+        removed. Each day in its own unit of work."""
+
+    @abc.abstractmethod
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         """Courses by enrolment events (all of them, attributed or not) since `since`, then click
         events."""

@@ -168,6 +168,16 @@ class Trainer:
         if stored.days:
             left = f" ({stored.left} left for the next cycles)" if stored.left else ""
             self.say(f"stats: stored the figures of {stored.days} days{left}")
+        if stored.pruned_lists:
+            self.say(
+                f"stats: removed the {stored.pruned_lists} lists of {stored.pruned_days} days past "
+                "RS_LIST_RETENTION_DAYS; their figures stay"
+            )
+        if stored.prune_failed is not None:
+            day, why = stored.prune_failed
+            self.say(
+                f"stats: the lists of {day} were not removed ({why}); the next cycle tries again"
+            )
         self._unstored |= {day for day, _ in stored.failed}
         for day, why in stored.failed:
             self.say(

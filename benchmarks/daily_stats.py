@@ -34,8 +34,11 @@ COURSES = 300
 STRATEGIES = ("hybrid", "two_tower", "popularity", "content")
 
 
-def load(dsn: str, days: int, per_day: int, now: datetime) -> tuple[int, int]:
-    """(lists, credited events) written."""
+def load(
+    dsn: str, days: int, per_day: int, now: datetime, in_time_order: bool = False
+) -> tuple[int, int]:
+    """(lists, credited events) written; `in_time_order`: as a service writes them, each day's
+    rows together on disk (otherwise in random order, every day's rows scattered)."""
     rng = random.Random(7)
     lists = days * per_day
     credited = 0
@@ -52,6 +55,8 @@ def load(dsn: str, days: int, per_day: int, now: datetime) -> tuple[int, int]:
             at = now - timedelta(seconds=rng.uniform(0, days * 86_400))
             shown = rng.sample(range(COURSES), 10)
             served.append((f"{rng.getrandbits(128):032x}", f"u{n % 50_000}", at, shown))
+        if in_time_order:
+            served.sort(key=lambda row: row[2])
         with cursor.copy(
             "COPY slates (recommendation_id, user_id, strategy, served_at, impressions) FROM STDIN"
         ) as copy:
@@ -146,7 +151,7 @@ def buffers(conn: psycopg.Connection, sql: str) -> int:
     return int(top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0))
 
 
-def history(days: int, per_day: int) -> tuple[str, str, datetime]:
+def history(days: int, per_day: int, in_time_order: bool = False) -> tuple[str, str, datetime]:
     """The scratch database at 0011 with `days` of lists loaded (said): its URL, DSN, and the
     moment the history ends."""
     url = fresh_bench_database()
@@ -155,7 +160,7 @@ def history(days: int, per_day: int) -> tuple[str, str, datetime]:
     dsn = psycopg_dsn(url)
     now = datetime.now(UTC)
     started = time.perf_counter()
-    lists, credited = load(dsn, days, per_day, now)
+    lists, credited = load(dsn, days, per_day, now, in_time_order)
     print(
         f"loaded {lists:,} lists and {credited:,} credited events in {time.perf_counter() - started:.0f}s"
     )

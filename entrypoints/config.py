@@ -131,6 +131,8 @@ class Settings(BaseModel):
     # PostgreSQL takes statement_timeout in whole milliseconds (0 would switch it off) and at most
     # 2^31-1 of them (above, every connection is refused): both would surface only when connecting.
     db_timeout_seconds: float = Field(3.0, alias="RS_DB_TIMEOUT_SECONDS", ge=0.001, le=3600)
+    # 0: lists are kept for ever; otherwise at least a month, so that late clicks are credited
+    list_retention_days: int = Field(0, alias="RS_LIST_RETENTION_DAYS", ge=0, le=36500)
     xapi_key: str = Field("", alias="RS_XAPI_KEY")
     xapi_secret: str = Field("", alias="RS_XAPI_SECRET")
     xapi_mapping: str = Field("configs/xapi.yaml", alias="RS_XAPI_MAPPING")
@@ -431,6 +433,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "log_format": s.log_format,
         "log_level": s.log_level,
         "db_timeout_seconds": s.db_timeout_seconds,
+        "list_retention_days": list_retention(s.list_retention_days, database_url(env)),
         **xapi_settings(s),
     }
     return checked_credentials(settings)
@@ -444,6 +447,27 @@ def models_store(store: str, url: str) -> str:
             "models are kept in a SQL database; set RS_MODELS_STORE=folder"
         )
     return store
+
+
+#: the shortest retention of lists: a click a month after its list is still credited
+MIN_LIST_RETENTION_DAYS = 30
+
+
+def list_retention(days: int, url: str) -> int:
+    """Days a served list is kept (0: for ever): at least a month, and only where stats figures
+    are stored (a SQL database; memory:// counts every window from its lists)."""
+    if days and days < MIN_LIST_RETENTION_DAYS:
+        raise ConfigError(
+            f"invalid setting RS_LIST_RETENTION_DAYS={days}: 0 (lists kept for ever) or at "
+            f"least {MIN_LIST_RETENTION_DAYS} days, so that a late click is still credited"
+        )
+    if days and url.startswith("memory:"):
+        raise ConfigError(
+            f"invalid setting RS_LIST_RETENTION_DAYS={days} (with RS_DATABASE_URL={url!r}): "
+            "lists are removed from a SQL database, whose stored daily figures keep their stats; "
+            "leave it unset"
+        )
+    return days
 
 
 def checked_credentials(settings: dict[str, Any]) -> dict[str, Any]:

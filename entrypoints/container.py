@@ -185,7 +185,9 @@ class Container(containers.DeclarativeContainer):
         reads=reads.provider,
     )
     update_bandit = providers.Factory(UpdateBandit, uow.provider, bandit)
-    store_daily_figures = providers.Factory(StoreDailyFigures, uow.provider)
+    store_daily_figures = providers.Factory(
+        StoreDailyFigures, uow.provider, retention_days=config.list_retention_days
+    )
     compute_stats = providers.Factory(ComputeStats, uow.provider)
     explain_recommendation = providers.Factory(
         ExplainRecommendation, uow.provider, strategies, policy=ranking_policy

@@ -8,8 +8,16 @@ from sys import intern
 
 from sqlalchemy import Connection, and_, bindparam, case, delete, func, or_, select, text, update
 
+from adapters.sqlalchemy.attribution import utc_day
 from adapters.sqlalchemy.dialects import _insert, utc
-from adapters.sqlalchemy.tables import erasures, interactions, slate_items, slates, xapi_statements
+from adapters.sqlalchemy.tables import (
+    daily_figures_counted,
+    erasures,
+    interactions,
+    slate_items,
+    slates,
+    xapi_statements,
+)
 from application.ports import InteractionRepository
 from domain.model import CourseId, EventType, Interaction, LearnerHistory, UserId
 
@@ -178,7 +186,22 @@ class SqlInteractionRepository(InteractionRepository):
             )
             .exists()
         )
-        wrong = and_(among_ids, credited.is_not(None), or_(~to_them, ~in_it))
+        # a list removed past RS_LIST_RETENTION_DAYS (its day's figures final) was checked when
+        # the event was logged: gone, it is no sign of credit given wrongly
+        removed = (
+            select(1)
+            .where(
+                daily_figures_counted.c.final,
+                daily_figures_counted.c.day
+                == utc_day(self.connection, interactions.c.list_served_at),
+            )
+            .exists()
+        )
+        wrong = and_(
+            among_ids,
+            credited.is_not(None),
+            or_(and_(~to_them, ~removed), and_(to_them, ~in_it)),
+        )
         # Dated before their list, among those it was shown with: the few dated before it at
         # all, compared in Python (date arithmetic is spelt differently by each dialect).
         shown_with = select(interactions.c.id, interactions.c.occurred_at, slates.c.served_at).join(

@@ -65,6 +65,12 @@ class SqlStatsRepository(StatsRepository):
     def store_day(self, day: date) -> None:
         daily_figures.store(self.connection, day)
 
+    def days_to_prune(self, before: date) -> list[date]:
+        return daily_figures.days_to_prune(self.connection, before)
+
+    def prune_day(self, day: date) -> int:
+        return daily_figures.prune(self.connection, day)
+
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         rows = self.connection.execute(self.popular_statement(since, limit)).all()
         return [CoursePopularity(CourseId(c), t, int(e), int(k)) for c, t, e, k in rows]

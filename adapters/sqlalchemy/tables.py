@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     text,
 )
@@ -138,6 +139,9 @@ daily_figures_counted = Table(
     metadata,
     Column("day", Date, primary_key=True),
     Column("changes", BigInteger, nullable=False),
+    # the day's lists were removed (RS_LIST_RETENTION_DAYS): its figures stay as stored, whatever
+    # changes later (an erasure of a learner it credited), since nothing is left to count them from
+    Column("final", Boolean, nullable=False, server_default=false()),
 )
 daily_figure_changes = Table(
     "daily_figure_changes",

@@ -150,7 +150,10 @@ def _credit_problem(event: Interaction, shown: Shown | None, max_clock_skew: tim
     was shown, after it was shown, counts, or CTR and the bandit's rewards would count events the
     list never caused (the platform's clock may be behind ours by up to max_clock_skew)."""
     if shown is None:
-        return "no recommendation was served with this id"
+        return (
+            "no list this database holds was served with this id (never served here, or "
+            "removed past RS_LIST_RETENTION_DAYS)"
+        )
     if shown.user_id != event.user_id:
         return "the list served with this id was shown to another learner"
     if event.course_id not in shown.course_ids:

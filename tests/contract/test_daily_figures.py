@@ -257,8 +257,9 @@ def test_a_trainer_stores_the_closed_days_after_its_fit_cycle_and_says_so(engine
     assert to_store(engine) == []
 
 
-def a_trainer_cycle(engine) -> list[str]:  # type: ignore[no-untyped-def]
-    """What a trainer storing the closed days says in a fit cycle (with nothing to fit)."""
+def a_trainer_cycle(engine, store=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a trainer storing the closed days (with `store`, if given) says in a fit cycle (with
+    nothing to fit)."""
     from application.trainer import Trainer
     from tests.unit.test_trainer_beats import Fit
     from tests.unit.test_trainer_outages import Jobs
@@ -269,7 +270,7 @@ def a_trainer_cycle(engine) -> list[str]:  # type: ignore[no-untyped-def]
         Jobs,
         fit_interval=0,
         say=said.append,
-        store_figures=lambda: StoreDailyFigures(units(engine), budget_seconds=PATIENCE),
+        store_figures=store or (lambda: StoreDailyFigures(units(engine), budget_seconds=PATIENCE)),
     )
     trainer.run_once()
     return said

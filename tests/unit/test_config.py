@@ -462,3 +462,21 @@ def test_a_connect_timeout_of_no_seconds_in_the_url_is_refused_not_waited_on():
         assert "hunter2" not in said
     for seconds in ("1", "1.5", "30"):
         assert load_settings({"RS_DATABASE_URL": f"{server}?connect_timeout={seconds}"})
+
+
+def test_lists_are_kept_for_ever_unless_a_retention_of_a_month_or_more_is_set():
+    import pytest
+
+    from entrypoints.config import ConfigError
+
+    assert load_settings({})["list_retention_days"] == 0
+    assert load_settings({"RS_LIST_RETENTION_DAYS": "400"})["list_retention_days"] == 400
+    for value, said in (
+        ("7", "at least 30 days, so that a late click is still credited"),
+        ("-1", "RS_LIST_RETENTION_DAYS"),
+        ("a year", "RS_LIST_RETENTION_DAYS"),
+    ):
+        with pytest.raises(ConfigError, match=said):
+            load_settings({"RS_LIST_RETENTION_DAYS": value})
+    with pytest.raises(ConfigError, match="memory://.*stored daily figures keep their stats"):
+        load_settings({"RS_LIST_RETENTION_DAYS": "90", "RS_DATABASE_URL": "memory://"})
