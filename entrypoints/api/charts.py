@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,7 +75,11 @@ def _style(axes: Any, name: str, x_title: str, y_title: str, value_axis: str = "
 
 def _svg(figure: Any) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
+    with warnings.catch_warnings():
+        # a character of a title the layout's font lacks (Chinese, a control character) is
+        # measured as a box; it is SVG text, drawn by the browser from its own fonts
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
