@@ -200,7 +200,8 @@ class InMemorySlateRepository(SlateRepository):
         return {i for i in ids if i in self.store.slates}
 
     def any_named(self, prefix: str) -> bool:
-        return any(i.startswith(prefix) for i in self.store.slates)
+        named = (e.recommendation_id for e in self.store.events.values())
+        return any(i.startswith(prefix) for i in (*self.store.slates, *filter(None, named)))
 
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         found = (self.store.slates[i] for i in set(ids) if i in self.store.slates)

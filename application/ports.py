@@ -254,7 +254,8 @@ class SlateRepository(abc.ABC):
 
     @abc.abstractmethod
     def any_named(self, prefix: str) -> bool:
-        """Whether a stored list's id begins with `prefix` (the demo's lists: `demo-`)."""
+        """Whether a list whose id begins with `prefix` was stored (the demo's lists: `demo-`):
+        a list kept, or one an event names (the list removed past RS_LIST_RETENTION_DAYS)."""
 
     @abc.abstractmethod
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:

@@ -136,15 +136,7 @@ def store(connection: Connection, day: date) -> None:
     """Count `day`'s figures from its lists and events and store them with the day's count of
     changes, read before them: a change committed in between is in the figures or not, and the
     day reads as changed either way (counted again later)."""
-    # the day's rows summed into one, in one statement (writers only add rows: none waits)
-    gone = connection.execute(
-        delete(daily_figure_changes)
-        .where(daily_figure_changes.c.day == day)
-        .returning(daily_figure_changes.c.changes)
-    )
-    changes = sum(n for (n,) in gone)
-    if changes:
-        connection.execute(insert(daily_figure_changes).values(day=day, changes=changes))
+    changes = _summed(connection, day)
     start = _midnight(day)
     rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
     if any(r.date != str(day) for r in rows):
@@ -215,11 +207,13 @@ def prune(connection: Connection, day: date) -> int:
         connection.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(ids)))
         connection.execute(delete(slates).where(*within))
     # the count the deletes moved on, too: a version before 0016 (rolled back to) reads the day
-    # as stored and current, not as changed and counted from the lists no longer there
+    # as stored and current, not as changed and counted from the lists no longer there. Summed
+    # into one row: SQLite's triggers add one a row deleted, and a final day is never stored
+    # again to sum them (10,000 lists a day left 40 million rows a year for every window to add)
     connection.execute(
         update(daily_figures_counted)
         .where(daily_figures_counted.c.day == day)
-        .values(final=True, changes=_changes_of(day).scalar_subquery())
+        .values(final=True, changes=_summed(connection, day))
     )
     return int(lists)
 
@@ -229,6 +223,20 @@ def _served_within(connection: Connection, start: datetime, end: datetime) -> li
         slates.c.served_at >= _bound(connection, start),
         slates.c.served_at < _bound(connection, end),
     ]
+
+
+def _summed(connection: Connection, day: date) -> int:
+    """The day's count of changes, its rows summed into one, in one statement (writers only add
+    rows: none waits)."""
+    gone = connection.execute(
+        delete(daily_figure_changes)
+        .where(daily_figure_changes.c.day == day)
+        .returning(daily_figure_changes.c.changes)
+    )
+    changes = sum(int(n) for (n,) in gone)
+    if changes:
+        connection.execute(insert(daily_figure_changes).values(day=day, changes=changes))
+    return changes
 
 
 def _changes_of(day: date):  # type: ignore[no-untyped-def]

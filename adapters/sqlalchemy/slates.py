@@ -84,13 +84,11 @@ class SqlSlateRepository(SlateRepository):
         return set(self.connection.execute(query).scalars())
 
     def any_named(self, prefix: str) -> bool:
-        named = slates.c.recommendation_id.startswith(prefix, autoescape=True)
-        return (
-            self.connection.execute(
-                select(slates.c.recommendation_id).where(named).limit(1)
-            ).first()
-            is not None
-        )
+        for column in (slates.c.recommendation_id, interactions.c.recommendation_id):
+            named = column.startswith(prefix, autoescape=True)
+            if self.connection.execute(select(column).where(named).limit(1)).first() is not None:
+                return True
+        return False
 
     def shown(self, ids: Iterable[RecommendationId]) -> dict[RecommendationId, Shown]:
         wanted = set(ids)

@@ -53,18 +53,30 @@ class LogInteractions:
         return result
 
     def unserved(self, events: Sequence[Interaction]) -> set[str]:
-        """The recommendation ids `events` name that no list this database holds was served with
-        (events exported from another database, whose lists stayed there)."""
+        """The event ids of `events` credited to a list this database does not hold (exported
+        from another database, whose lists stayed there; or removed past RS_LIST_RETENTION_DAYS),
+        but those stored already with that credit: imported again, they are duplicates, not
+        conflicts."""
         named = {e.recommendation_id for e in events if e.recommendation_id}
         with self.uow_factory() as uow:
-            return set(named - uow.slates.shown(named).keys())
+            held = uow.slates.shown(named).keys()
+            stored = uow.interactions.stored({e.event_id for e in events})
+        return {
+            e.event_id
+            for e in events
+            if e.recommendation_id
+            and e.recommendation_id not in held
+            and not _credited_alike(stored.get(e.event_id), e)
+        }
 
     def check(self, events: Sequence[Interaction]) -> list[dict[str, object]]:
         """What execute() would reject, without writing anything (conflicts as event_id problems)."""
         with self.uow_factory() as uow:
             replays = _replays(uow, events)
-            problems = _problems(uow, events, self.clock(), self.max_clock_skew, replays)
-            for index, conflict in _conflicts(uow, events, replays):
+            stored = uow.interactions.stored({e.event_id for e in events})
+            skipped = replays | _unchanged(events, stored)
+            problems = _problems(uow, events, self.clock(), self.max_clock_skew, skipped)
+            for index, conflict in _conflicts(events, stored, replays):
                 problems.append(_problem(index, "event_id", str(conflict)))
         return problems
 
@@ -85,10 +97,15 @@ def log_within(
     An erasure of one of their learners under way finishes first, or waits for these."""
     uow.erasures.hold()
     replays = _replays(uow, events)
-    problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew, replays)
+    ids = {e.event_id for e in events}
+    stored = uow.interactions.stored(ids)
+    # an event stored already, sent again as it was, is a duplicate whatever became of its
+    # list since (removed past RS_LIST_RETENTION_DAYS, or its course): nothing is written
+    skipped = replays | _unchanged(events, stored)
+    problems = _problems(uow, events, now or datetime.now(UTC), max_clock_skew, skipped)
     if problems:
         raise InvalidEvents(problems)
-    conflicts = _conflicts(uow, events, replays)
+    conflicts = _conflicts(events, stored, replays)
     if conflicts:
         raise conflicts[0][1]
     kept = [e for i, e in enumerate(events) if i not in replays]
@@ -96,7 +113,7 @@ def log_within(
     if accepted < len(kept):
         # Not all new: another request may have stored one of these ids since the check above,
         # and its event, not this one, is what add_batch kept. Another event is a conflict.
-        conflicts = _conflicts(uow, events, replays)
+        conflicts = _conflicts(events, uow.interactions.stored(ids), replays)
         if conflicts:
             raise conflicts[0][1]
     return LogResult(accepted, len(kept) - accepted, {REPLAYED: len(replays)} if replays else {})
@@ -174,12 +191,24 @@ def differences(earlier: Interaction, event: Interaction) -> list[str]:
     return [f for f in compared if getattr(earlier, f) != getattr(event, f)]
 
 
+def _credited_alike(earlier: Interaction | None, event: Interaction) -> bool:
+    return earlier is not None and earlier.recommendation_id == event.recommendation_id
+
+
+def _unchanged(events: Sequence[Interaction], stored: Mapping[str, Interaction]) -> set[int]:
+    """Indexes of the events stored already as they are (duplicates)."""
+    return {
+        index
+        for index, event in enumerate(events)
+        if event.event_id in stored and not differences(stored[event.event_id], event)
+    }
+
+
 def _conflicts(
-    uow: UnitOfWork, events: Sequence[Interaction], replays: set[int]
+    events: Sequence[Interaction], stored: Mapping[str, Interaction], replays: set[int]
 ) -> list[tuple[int, EventConflict]]:
     """(index, conflict) of each event but `replays` whose event_id names another event: a
-    stored one, or an earlier one of the batch."""
-    stored = uow.interactions.stored({e.event_id for e in events})
+    stored one (`stored`, by event_id), or an earlier one of the batch."""
     first: dict[str, int] = {}
     found = []
     for index, event in enumerate(events):

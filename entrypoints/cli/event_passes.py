@@ -84,15 +84,14 @@ def _event(event_id: str, columns: tuple[object, ...]) -> Interaction:
 
 
 def uncredited(log: LogInteractions, events: list[Interaction]) -> tuple[list[Interaction], int]:
-    """`events` without the credit to lists this database never served (exported from another
-    database, whose lists stayed there), and how many lost it."""
+    """`events` without the credit to lists this database does not hold (exported from another
+    database, whose lists stayed there; or removed past RS_LIST_RETENTION_DAYS), and how many
+    lost it. Events stored already keep theirs: imported again, they are duplicates."""
     if not any(event.recommendation_id for event in events):
         return events, 0
     unserved = log.unserved(events)
-    kept = [
-        replace(e, recommendation_id=None) if e.recommendation_id in unserved else e for e in events
-    ]
-    return kept, sum(1 for e in events if e.recommendation_id in unserved)
+    kept = [replace(e, recommendation_id=None) if e.event_id in unserved else e for e in events]
+    return kept, sum(1 for e in events if e.event_id in unserved)
 
 
 def good_rows(path: Path, checked: Checked) -> Iterator[Interaction]:

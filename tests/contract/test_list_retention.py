@@ -179,3 +179,40 @@ def test_repairing_credit_leaves_the_events_credited_to_removed_lists(engine):
             text("SELECT recommendation_id FROM interactions WHERE recommendation_id IS NOT NULL")
         ).scalars()
         assert list(credited) == ["c1"]
+
+
+def test_an_event_sent_again_as_it_was_stays_a_duplicate_after_its_list_is_removed(engine):
+    """Checked for its credit before being found stored, it was refused, and without its
+    credit (as the refusal advised) it conflicted with the stored one: a backlog holding it
+    could never be delivered, nor an export imported again."""
+    keeping(engine).execute()
+    log = LogInteractions(units(engine), clock=lambda: NOW.replace(month=12))
+    again = event("u1", "course_sql_basic", "click", 10, recommendation_id="c1")
+    assert log.execute([again]).duplicates == 1
+    assert log.unserved([again]) == set()  # an import keeps its credit: a duplicate again
+    stripped = event("u2", "course_ml_basic", "click", 20)  # stored without credit, then
+    log.execute([stripped])
+    credited = event("u2", "course_ml_basic", "click", 20, recommendation_id="p1")
+    assert log.unserved([credited]) == {credited.event_id}  # sent with it: dropped again
+
+
+def test_removing_a_days_lists_leaves_one_row_of_its_changes(engine):
+    """SQLite's triggers add a row of changes a row deleted, and a final day is never stored
+    again to sum them: every window would add up ten rows for every course a list showed."""
+    keeping(engine).execute()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT count(*) FROM daily_figure_changes WHERE day = :day"),
+            {"day": date(2026, 11, 1)},
+        ).scalar_one()
+    assert rows == 1
+
+
+def test_lists_removed_past_the_retention_still_count_as_served_once_for_the_demo(engine):
+    """`make run` serves the demo's lists unless some were stored: once all were removed, each
+    run served another 30 days of them, with their clicks."""
+    keeping(engine).execute()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.slates.any_named("c1")  # removed, and a click names it
+        assert uow.slates.any_named("c2")  # kept
+        assert not uow.slates.any_named("p1")  # removed, and nothing names it
