@@ -84,6 +84,8 @@ class SqlSlateRepository(SlateRepository):
         return set(self.connection.execute(query).scalars())
 
     def any_named(self, prefix: str) -> bool:
+        # LIKE, not a range of ids, which a collation other than C orders otherwise: it reads
+        # every event (0.3 s at 2 million) only for `recsys demo-data`, once the lists are gone
         for column in (slates.c.recommendation_id, interactions.c.recommendation_id):
             named = column.startswith(prefix, autoescape=True)
             if self.connection.execute(select(column).where(named).limit(1)).first() is not None:

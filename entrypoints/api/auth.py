@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -17,6 +18,8 @@ from entrypoints.api.errors import error_response
 from entrypoints.api.http import validate_path_ids
 from entrypoints.api.throttle import failed_attempts
 from entrypoints.config import loopback
+
+log = logging.getLogger(__name__)
 
 NOT_THIS_MACHINE = (
     "without RS_ADMIN_TOKEN, admin endpoints answer only loopback, and no request a proxy relays"
@@ -38,15 +41,39 @@ def from_another_site() -> bool:
     """Whether a browser says another site's page (or another host's of this domain) sent the
     request. SameSite=Strict keeps the cookie from another site's requests, not from a sibling
     host's, and the sign-in form takes no cookie at all: any page could post wrong tokens from
-    the operator's browser until the operator's address is held off. A browser without Fetch
-    Metadata (Safari before 16.4, Firefox before 90) still names the page's origin on a form it
-    posts: another host's, or "null" (a sandboxed frame, a redirect from elsewhere), is foreign.
-    Scripts send neither header, and are not refused."""
+    the operator's browser until the operator's address is held off. A browser that sends no
+    Fetch Metadata (any, to a plain-http address other than localhost; Safari before 16.4,
+    Firefox before 90) still names the posting page's origin on a form it posts: one that is no
+    host this request was addressed to, or "null" (a sandboxed frame), is foreign. Scripts send
+    neither header, and are not refused."""
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
         return fetch_site.lower() in FOREIGN
     origin = request.headers.get("Origin")
-    return origin is not None and _host(origin.partition("://")[2]) != _host(request.host)
+    if origin is None:
+        return False
+    addressed = _addressed()
+    if _host(origin.partition("://")[2]) in addressed:
+        return False
+    log.warning(
+        "refused a form whose Origin %r is none of the hosts this request was addressed to (%s); "
+        "behind a proxy, pass the browser's Host on (nginx: proxy_set_header Host $http_host)",
+        origin,
+        ", ".join(sorted(addressed)),
+    )
+    return True
+
+
+def _addressed() -> set[str]:
+    """The hosts this request was addressed to: its Host, and those a proxy says it relayed it
+    for (X-Forwarded-Host, Forwarded's host=). A form another site's page posts sets none of
+    them: a page's script that tried would need a CORS preflight this service never allows."""
+    named = [request.host, *request.headers.get("X-Forwarded-Host", "").split(",")]
+    for element in request.headers.get("Forwarded", "").replace(",", ";").split(";"):
+        key, _, value = element.strip().partition("=")
+        if key.lower() == "host":
+            named.append(value.strip('"'))
+    return {_host(name.strip()) for name in named if name.strip()}
 
 
 def _host(netloc: str) -> str:

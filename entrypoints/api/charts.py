@@ -78,7 +78,9 @@ def _svg(figure: Any) -> str:
     with warnings.catch_warnings():
         # a character of a title the layout's font lacks (Chinese, a control character) is
         # measured as a box; it is SVG text, drawn by the browser from its own fonts
-        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        # ("... missing from font(s) DejaVu Sans." since matplotlib 3.10, "... from current
+        # font." before)
+        warnings.filterwarnings("ignore", "Glyph .* missing from (current )?font", UserWarning)
         figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg") :]

@@ -128,15 +128,17 @@ def copy_models(ctx: click.Context) -> None:
     names = [*container.published_strategies.kwargs, TUNING, BANDIT]
     where = "the database" if into_database else f"RS_MODELS_DIR={container.config.models_dir()!r}"
     copied: list[Copied] = []
-    try:
-        for item in CopyModels(source, target).execute(names):
-            click.echo(
-                f"{item.name}: {item.note}" + (f", now {item.version}" if item.version else "")
-            )
-            copied.append(item)
-    except OSError as error:
-        done = sum(c.version is not None for c in copied)
-        cut = unpublished(names[len(copied)], error)
-        cut.message += f"; {done} copied above stay, and copy-models again copies the rest"
-        raise cut from None
+    copying = CopyModels(source, target).execute(names)
+    while True:
+        try:  # the copy alone: an output that fails (a closed pipe) is no model unpublished
+            item = next(copying, None)
+        except OSError as error:
+            done = sum(c.version is not None for c in copied)
+            cut = unpublished(names[len(copied)], error)
+            cut.message += f"; {done} copied above stay, and copy-models again copies the rest"
+            raise cut from None
+        if item is None:
+            break
+        click.echo(f"{item.name}: {item.note}" + (f", now {item.version}" if item.version else ""))
+        copied.append(item)
     click.echo(f"{sum(c.version is not None for c in copied)} models copied into {where}")

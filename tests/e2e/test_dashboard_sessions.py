@@ -215,6 +215,25 @@ def test_a_browser_without_fetch_metadata_is_judged_by_the_origin_it_names(sqlit
     assert script.status_code == 303
 
 
+def test_a_form_relayed_by_a_proxy_is_judged_by_the_host_the_browser_addressed(sqlite_url, caplog):
+    """Behind a proxy that sends its upstream's name as Host (nginx's default), a browser's own
+    sign-in form names another origin: the host the proxy says it relayed the request for is
+    this service's too, and a refusal says what was compared and what to change."""
+    client = make_app(sqlite_url, admin_token=TOKEN).test_client()
+    page = {"Host": "127.0.0.1:8000", "Origin": "http://recs.internal:8080"}
+    for relayed in (
+        {"X-Forwarded-Host": "recs.internal:8080"},
+        {"Forwarded": 'for=10.0.0.7;host="recs.internal:8080";proto=http'},
+    ):
+        signed_in = client.post("/dashboard/login", data={"token": TOKEN}, headers=page | relayed)
+        assert signed_in.status_code == 303, relayed
+    refused = client.post("/dashboard/login", data={"token": TOKEN}, headers=page)
+    assert refused.status_code == 403
+    (said,) = [r.getMessage() for r in caplog.records if "refused a form" in r.getMessage()]
+    assert "'http://recs.internal:8080'" in said and "127.0.0.1:8000" in said
+    assert "proxy_set_header Host $http_host" in said
+
+
 def test_a_script_with_a_wrong_token_is_told_so_not_sent_to_the_sign_in_form(sqlite_url):
     """As on the admin endpoints, a wrong token is a 403 (counted as wrong): sent to the sign-in
     form, whose page answers 200, a script took it for the dashboard answering. Without any

@@ -122,6 +122,28 @@ def test_copy_models_cut_off_mid_way_says_what_it_copied_and_copies_the_rest_whe
     assert "content: copied " in again.output
 
 
+def test_copy_models_whose_output_fails_does_not_call_a_copied_model_unpublished(
+    database_url, tmp_path, monkeypatch
+):
+    """`recsys copy-models | head -1`: the closed pipe was reported as the model just copied
+    not being published."""
+    import click
+
+    published_by_a_trainer(database_url, models_store="database")
+    monkeypatch.setenv("RS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RS_MODELS_DIR", str(tmp_path / "models"))
+    echo = click.echo
+
+    def closed_after_one(message=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if message and ": copied " in str(message) and not message.startswith("popularity"):
+            raise BrokenPipeError(32, "Broken pipe")
+        echo(message, *args, **kwargs)
+
+    monkeypatch.setattr(click, "echo", closed_after_one)
+    cut = CliRunner().invoke(cli, ["copy-models"])
+    assert cut.exit_code != 0 and "could not be published" not in cut.output, cut.output
+
+
 @pytest.mark.postgres
 def test_a_trainer_whose_role_cannot_write_the_models_stops_before_fitting_saying_so(
     limited_role, postgres_url, tmp_path, monkeypatch
