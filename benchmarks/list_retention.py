@@ -23,7 +23,7 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from adapters.sqlalchemy import daily_figures
+from adapters.sqlalchemy import list_retention
 from adapters.sqlalchemy.engine import build_engine
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -70,19 +70,19 @@ def main() -> None:
         with units() as uow:
             old = uow.stats.days_to_prune(today - timedelta(days=args.keep))
         # the days alternated between the shipped parts and the whole day in one statement
-        shipped = daily_figures.PRUNED_A_STATEMENT
+        shipped = list_retention.PRUNED_A_STATEMENT
         prune_ms: dict[int, list[tuple[float, float]]] = {shipped: [], 10**9: []}
         removed = 0
         for n, day in enumerate(old):
             part = shipped if n % 2 == 0 else 10**9
-            daily_figures.PRUNED_A_STATEMENT = part
+            list_retention.PRUNED_A_STATEMENT = part
             longest.clear()
             started = time.perf_counter()
             with units() as uow:
                 removed += uow.stats.prune_day(day)
                 uow.commit()
             prune_ms[part].append(((time.perf_counter() - started) * 1000, max(longest) * 1000))
-        daily_figures.PRUNED_A_STATEMENT = shipped
+        list_retention.PRUNED_A_STATEMENT = shipped
         event.remove(Engine, "before_cursor_execute", began)
         event.remove(Engine, "after_cursor_execute", ended)
         with units() as uow:

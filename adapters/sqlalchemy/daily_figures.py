@@ -3,7 +3,6 @@ not stored or changed since counted from their lists and events."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -17,7 +16,6 @@ from sqlalchemy import (
     literal,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -28,7 +26,6 @@ from adapters.sqlalchemy.tables import (
     daily_figures,
     daily_figures_counted,
     interactions,
-    slate_items,
     slates,
 )
 from application.ports import DailyStats
@@ -39,8 +36,6 @@ from application.ports import DailyStats
 #: write that saw its day as recent, and so counted nothing, has long been committed.
 STORED_FROM_DAYS_AGO = 3
 DAY = timedelta(days=1)
-#: lists removed a statement, about (with their courses, ten times as many rows)
-PRUNED_A_STATEMENT = 500
 FIGURES = ("strategy", "recommendations", "impressions", "clicks", "enrolls")
 
 
@@ -48,7 +43,7 @@ def read(connection: Connection, since: datetime) -> list[DailyStats]:
     """Per UTC day and strategy from `since` on: the stored figures of the days nothing changed
     since, and the other days counted from their lists and events."""
     since = utc(since)
-    whole = since.date() if since == _midnight(since.date()) else since.date() + DAY
+    whole = since.date() if since == midnight(since.date()) else since.date() + DAY
     stored = _stored(connection, whole)
     rows = [row for day in sorted(stored) for row in stored[day]]
     for start, end in _not_stored(since, sorted(stored)):
@@ -61,14 +56,14 @@ def _figures(day, strategy: str, *counts) -> DailyStats:  # type: ignore[no-unty
     return DailyStats(str(day), strategy, *(int(c) for c in counts))
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
 def _stored(connection: Connection, first: date) -> dict[date, list[DailyStats]]:
     """The days from `first` on stored with the count of changes they still have: each with its
     rows (none for a day without lists)."""
-    per_day = _changes().where(daily_figure_changes.c.day >= first).subquery()
+    per_day = changes_per_day().where(daily_figure_changes.c.day >= first).subquery()
     changes = func.coalesce(per_day.c.changes, 0)
     query = (
         select(daily_figures_counted.c.day, *daily_figures.c[1:])
@@ -90,7 +85,7 @@ def _stored(connection: Connection, first: date) -> dict[date, list[DailyStats]]
     return stored
 
 
-def _changes():  # type: ignore[no-untyped-def]
+def changes_per_day():  # type: ignore[no-untyped-def]
     """Each day's count of changes: the sum of its rows (one a write, or a store's sum)."""
     return select(
         daily_figure_changes.c.day, func.sum(daily_figure_changes.c.changes).label("changes")
@@ -101,7 +96,7 @@ def _not_stored(since: datetime, stored: list[date]) -> Iterator[tuple[datetime,
     """The stretches of time from `since` on outside the stored days (the last one open)."""
     start = since
     for day in stored:
-        day_start = _midnight(day)
+        day_start = midnight(day)
         if start < day_start:
             yield start, day_start
         start = day_start + DAY
@@ -115,13 +110,13 @@ def days_to_store(connection: Connection) -> list[date]:
     stored goes first: stored, it stays so, while a day late clicks change at every cycle would
     be changed again by the next, and stored again first it took the budget of a busy
     platform's cycles, the history after an upgrade waiting for ever. A final day (its lists
-    removed, prune()) is never stored again: nothing is left to count it from."""
+    removed, list_retention.prune()) is never stored again: nothing is left to count it from."""
     last = _today(connection) - STORED_FROM_DAYS_AGO * DAY
     first_list = connection.execute(select(func.min(slates.c.served_at))).scalar()
     counted = select(daily_figures_counted.c.day, daily_figures_counted.c.changes)
     counted_days = dict(connection.execute(counted.where(~daily_figures_counted.c.final)).all())
     final = set(connection.execute(counted.where(daily_figures_counted.c.final)).scalars())
-    changes = {d: int(n) for d, n in connection.execute(_changes())}
+    changes = {d: int(n) for d, n in connection.execute(changes_per_day())}
     changed = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
     never = set()
     day = utc(first_list).date() if first_list is not None else last + DAY
@@ -136,8 +131,8 @@ def store(connection: Connection, day: date) -> None:
     """Count `day`'s figures from its lists and events and store them with the day's count of
     changes, read before them: a change committed in between is in the figures or not, and the
     day reads as changed either way (counted again later)."""
-    changes = _summed(connection, day)
-    start = _midnight(day)
+    changes = summed(connection, day)
+    start = midnight(day)
     rows = [_figures(*row) for row in connection.execute(counted(connection, start, start + DAY))]
     if any(r.date != str(day) for r in rows):
         # a time SQLite holds with an offset ('... 23:30:00-02:00', SQL by hand) is another UTC
@@ -154,78 +149,7 @@ def store(connection: Connection, day: date) -> None:
     )
 
 
-def days_to_prune(connection: Connection, before: date) -> list[date]:
-    """The days before `before` whose figures are stored and current, not yet final, oldest
-    first: their lists may go (a day without lists, too, is then final at once)."""
-    per_day = _changes().where(daily_figure_changes.c.day < before).subquery()
-    changes = func.coalesce(per_day.c.changes, 0)
-    query = (
-        select(daily_figures_counted.c.day)
-        .select_from(
-            daily_figures_counted.outerjoin(per_day, per_day.c.day == daily_figures_counted.c.day)
-        )
-        .where(
-            daily_figures_counted.c.day < before,
-            ~daily_figures_counted.c.final,
-            daily_figures_counted.c.changes == changes,
-        )
-        .order_by(daily_figures_counted.c.day)
-    )
-    return list(connection.execute(query).scalars())
-
-
-def prune(connection: Connection, day: date) -> int:
-    """Removes `day`'s lists (their courses first) and makes its stored figures final, if they
-    are stored and current (a late click since: stored again by the next cycle, then removed);
-    the number of lists removed. A click committed in the instant between the check and the
-    deletes is left out of the figures: it names a list that is gone."""
-    row = connection.execute(
-        select(daily_figures_counted.c.changes, daily_figures_counted.c.final)
-        .where(daily_figures_counted.c.day == day)
-        .with_for_update()
-    ).first()
-    if (
-        row is None
-        or row.final
-        or int(row.changes) != int(connection.execute(_changes_of(day)).scalar_one())
-    ):
-        return 0
-    start = _midnight(day)
-    lists = connection.execute(
-        select(func.count()).where(*_served_within(connection, start, start + DAY))
-    ).scalar_one()
-    # a stretch of the day at a time, about PRUNED_A_STATEMENT lists: each statement finds its
-    # lists' courses by their index, so its cost follows its lists, not the table (a day of
-    # 10,000 lists at once, PostgreSQL read every list's courses ever served, 4 million rows
-    # in 0.75 s, a year's in seconds past the statement timeout)
-    parts = max(1, math.ceil(lists / PRUNED_A_STATEMENT))
-    for part in range(parts):
-        within = _served_within(
-            connection, start + DAY * part / parts, start + DAY * (part + 1) / parts
-        )
-        ids = select(slates.c.recommendation_id).where(*within)
-        connection.execute(delete(slate_items).where(slate_items.c.recommendation_id.in_(ids)))
-        connection.execute(delete(slates).where(*within))
-    # the count the deletes moved on, too: a version before 0016 (rolled back to) reads the day
-    # as stored and current, not as changed and counted from the lists no longer there. Summed
-    # into one row: SQLite's triggers add one a row deleted, and a final day is never stored
-    # again to sum them (10,000 lists a day left 40 million rows a year for every window to add)
-    connection.execute(
-        update(daily_figures_counted)
-        .where(daily_figures_counted.c.day == day)
-        .values(final=True, changes=_summed(connection, day))
-    )
-    return int(lists)
-
-
-def _served_within(connection: Connection, start: datetime, end: datetime) -> list:  # type: ignore[type-arg]
-    return [
-        slates.c.served_at >= _bound(connection, start),
-        slates.c.served_at < _bound(connection, end),
-    ]
-
-
-def _summed(connection: Connection, day: date) -> int:
+def summed(connection: Connection, day: date) -> int:
     """The day's count of changes, its rows summed into one, in one statement (writers only add
     rows: none waits)."""
     gone = connection.execute(
@@ -239,24 +163,18 @@ def _summed(connection: Connection, day: date) -> int:
     return changes
 
 
-def _changes_of(day: date):  # type: ignore[no-untyped-def]
-    return select(func.coalesce(func.sum(daily_figure_changes.c.changes), 0)).where(
-        daily_figure_changes.c.day == day
-    )
-
-
 def _today(connection: Connection) -> date:
     """The database's UTC day: the clock migration 0013's triggers read."""
     return utc(connection.execute(select(database_now())).scalar_one()).date()
 
 
-def _bound(connection: Connection, moment: datetime):  # type: ignore[no-untyped-def]
+def bound(connection: Connection, moment: datetime):  # type: ignore[no-untyped-def]
     """A window's end as the database compares it. SQLite compares the text: a midnight is
     '2026-11-02', as SQL by hand writes that day's first moment ('2026-11-02' or
     '2026-11-02 00:00:00', before the '2026-11-02 00:00:00.000000' this service writes), so
     every text of a day is within its day's range, and a day's stored figures are its own."""
     moment = utc(moment)
-    if connection.dialect.name == "sqlite" and moment == _midnight(moment.date()):
+    if connection.dialect.name == "sqlite" and moment == midnight(moment.date()):
         return literal(moment.date().isoformat(), String)
     return literal(moment, DateTime(timezone=True))
 
@@ -266,7 +184,7 @@ def counted(connection: Connection, since: datetime, until: datetime | None = No
     `until`, if given) that showed something, their impressions, and how many of those were
     clicked and enrolled in, whenever."""
     served_at, list_time = slates.c.served_at, interactions.c.list_served_at
-    low, high = _bound(connection, since), until and _bound(connection, until)
+    low, high = bound(connection, since), until and bound(connection, until)
     window = [served_at >= low] + ([served_at < high] if high is not None else [])
     day_served = utc_day(connection, served_at)
     served = (

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, case, func, select
 
-from adapters.sqlalchemy import daily_figures
+from adapters.sqlalchemy import daily_figures, list_retention
 from adapters.sqlalchemy.attribution import SHOWED_SOMETHING, credited
 from adapters.sqlalchemy.dialects import bytewise, utc
 from adapters.sqlalchemy.tables import courses, interactions, slates
@@ -66,10 +66,10 @@ class SqlStatsRepository(StatsRepository):
         daily_figures.store(self.connection, day)
 
     def days_to_prune(self, before: date) -> list[date]:
-        return daily_figures.days_to_prune(self.connection, before)
+        return list_retention.days_to_prune(self.connection, before)
 
     def prune_day(self, day: date) -> int:
-        return daily_figures.prune(self.connection, day)
+        return list_retention.prune(self.connection, day)
 
     def popular_courses(self, since: datetime, limit: int) -> list[CoursePopularity]:
         rows = self.connection.execute(self.popular_statement(since, limit)).all()

@@ -128,16 +128,16 @@ def test_a_day_whose_lists_cannot_be_removed_keeps_them_and_its_figures_and_is_s
     """A day of a busy platform whose deletes outlast the statement timeout, say: the trainer
     said nothing of it (the error read as the figures not stored) and the cycle's later days
     waited on it for ever. It is said, and the next cycle tries again."""
-    from adapters.sqlalchemy import daily_figures
+    from adapters.sqlalchemy import list_retention
     from application.ports import StorageUnavailable
     from tests.contract.test_daily_figures import a_trainer_cycle
 
-    prune = daily_figures.prune
+    prune = list_retention.prune
 
     def timing_out(connection, day):  # type: ignore[no-untyped-def]
         raise StorageUnavailable("the database did not answer within 3s\nDELETE ...")
 
-    monkeypatch.setattr(daily_figures, "prune", timing_out)
+    monkeypatch.setattr(list_retention, "prune", timing_out)
     said = a_trainer_cycle(engine, store=lambda: keeping(engine))
     assert said[-1] == (
         "stats: the lists of 2026-11-01 were not removed (StorageUnavailable: the database did "
@@ -145,14 +145,14 @@ def test_a_day_whose_lists_cannot_be_removed_keeps_them_and_its_figures_and_is_s
     ), said
     assert lists(engine)[0] == ["c1", "c2", "p1"]
     assert figures(engine) == stored_days.BEFORE
-    monkeypatch.setattr(daily_figures, "prune", prune)
+    monkeypatch.setattr(list_retention, "prune", prune)
     assert keeping(engine).execute().pruned_lists == 2
 
 
 def test_a_day_of_more_lists_than_a_statement_removes_goes_whole_part_by_part(engine, monkeypatch):
-    from adapters.sqlalchemy import daily_figures
+    from adapters.sqlalchemy import list_retention
 
-    monkeypatch.setattr(daily_figures, "PRUNED_A_STATEMENT", 1)
+    monkeypatch.setattr(list_retention, "PRUNED_A_STATEMENT", 1)
     assert keeping(engine).execute().pruned_lists == 2
     assert lists(engine) == (["c2"], 1)
     assert figures(engine) == stored_days.BEFORE
