@@ -64,7 +64,7 @@ class StoreDailyFigures:
         stored, failed = 0, []
         for done, day in enumerate(days):
             if self.clock() - started >= self.budget_seconds:
-                return Stored(stored, len(days) - done, failed)
+                return self._prune(started, Stored(stored, len(days) - done, failed))
             try:
                 with self.uow_factory() as uow:
                     uow.stats.store_day(day)
@@ -81,9 +81,11 @@ class StoreDailyFigures:
         return self._prune(started, Stored(stored, 0, failed))
 
     def _prune(self, started: float, stored: Stored) -> Stored:
-        """Within what is left of the budget: the lists of the days older than the retention
-        whose figures are stored and current, oldest first, a day a unit of work (a day of a
-        busy platform is thousands of lists). A day not stored yet waits for its store."""
+        """Within what is left of the budget, and one day at least (late clicks re-changing
+        the newest days at every cycle may take the whole budget, and the lists would never
+        go): the lists of the days older than the retention whose figures are stored and
+        current, oldest first, a day a unit of work (a day of a busy platform is thousands of
+        lists). A day not stored yet waits for its store."""
         if not self.retention_days:
             return stored
         before = self.today() - timedelta(days=self.retention_days)
@@ -91,7 +93,7 @@ class StoreDailyFigures:
             days = uow.stats.days_to_prune(before)
         pruned = lists = 0
         for day in days:
-            if self.clock() - started >= self.budget_seconds:
+            if pruned and self.clock() - started >= self.budget_seconds:
                 break
             try:
                 with self.uow_factory() as uow:

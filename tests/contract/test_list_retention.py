@@ -216,3 +216,19 @@ def test_lists_removed_past_the_retention_still_count_as_served_once_for_the_dem
         assert uow.slates.any_named("c1")  # removed, and a click names it
         assert uow.slates.any_named("c2")  # kept
         assert not uow.slates.any_named("p1")  # removed, and nothing names it
+
+
+def test_a_cycle_whose_budget_storing_took_still_removes_a_days_lists(engine):
+    """Late clicks re-changing the newest days at every cycle may take the whole budget to
+    store: the lists waited for a cycle with time left, which might never come."""
+    StoreDailyFigures(units(engine), budget_seconds=PATIENCE).execute()
+    with SqlAlchemyUnitOfWork(engine) as uow:  # the newer day changed: a day left to store
+        uow.interactions.add_batch(
+            [event("u2", "course_ml_basic", "click", 30_000, recommendation_id="c2")]
+        )
+        uow.commit()
+    spent = StoreDailyFigures(
+        units(engine), budget_seconds=0, retention_days=30, today=lambda: TODAY
+    ).execute()
+    assert (spent.days, spent.left, spent.pruned_days, spent.pruned_lists) == (0, 1, 1, 2)
+    assert lists(engine)[0] == ["c2"]
