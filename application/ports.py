@@ -503,6 +503,8 @@ class TrainerTally:
     fits: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (strategy, outcome)
     jobs: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (kind, succeeded|failed)
     last_fits: Mapping[str, LastFit] = field(default_factory=dict)  # strategy -> its latest fit
+    #: the stats' closed days: "stored", "failed" (days), "lists_removed" (past the retention)
+    stats: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,7 @@ class Trainer:
         self._fits: Counter[tuple[str, str]] = Counter()
         self._jobs: Counter[tuple[str, str]] = Counter()
         self._last_fits: dict[str, LastFit] = {}
+        self._stats: Counter[str] = Counter()
 
     def run_once(self, force: bool = False) -> list[Fitted]:
         """Jobs first (an operator is waiting for them), then a fit if one is due."""
@@ -165,6 +166,9 @@ class Trainer:
             log.warning("stats figures not stored", exc_info=True)
             self.say(f"stats: the closed days' figures were not stored ({first_line(error)})")
             return
+        self._stats.update(
+            stored=stored.days, failed=len(stored.failed), lists_removed=stored.pruned_lists
+        )
         if stored.days:
             left = f" ({stored.left} left for the next cycles)" if stored.left else ""
             self.say(f"stats: stored the figures of {stored.days} days{left}")
@@ -242,7 +246,9 @@ class Trainer:
         now = self.clock()
         seen_at = seen_at or now
         self._latest = (last_cycle, seen_at)
-        tally = TrainerTally(dict(self._fits), dict(self._jobs), dict(self._last_fits))
+        tally = TrainerTally(
+            dict(self._fits), dict(self._jobs), dict(self._last_fits), +self._stats
+        )
         with self.uow_factory() as uow:
             beat = TrainerBeat(self.worker, self.started_at, seen_at, last_cycle, tally, self.pins)
             uow.trainers.beat(beat, forget_before=now - FORGET_AFTER)

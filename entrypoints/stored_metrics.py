@@ -61,8 +61,21 @@ class _Stored(Collector):
             "Time the trainer took to publish its latest fit of a strategy, when that published",
             labels=["worker", "strategy"],
         )
+        stats_days = CounterMetricFamily(
+            "recsys_trainer_stats_days",
+            "Closed days whose stats figures the trainer stored, or failed to store",
+            labels=["worker", "outcome"],
+        )
+        lists_removed = CounterMetricFamily(
+            "recsys_trainer_lists_removed",
+            "Served lists the trainer removed past RS_LIST_RETENTION_DAYS",
+            labels=["worker"],
+        )
         for trainer in self.trainers:
             worker, tally = trainer.worker, trainer.tally
+            for outcome in ("stored", "failed"):
+                stats_days.add_metric([worker, outcome], tally.stats.get(outcome, 0))
+            lists_removed.add_metric([worker], tally.stats.get("lists_removed", 0))
             if trainer.last_cycle not in NO_CYCLE:
                 seen.add_metric([worker], trainer.seen_at.timestamp())
             for (strategy, outcome), count in sorted(tally.fits.items()):
@@ -80,4 +93,5 @@ class _Stored(Collector):
             Counter((j.kind, j.status) for j in self.active).items()
         ):
             active.add_metric([kind, status], count)
-        yield from (seen, fits, jobs, fit_seconds, publish_seconds, active)
+        yield from (seen, fits, jobs, fit_seconds, publish_seconds, stats_days, lists_removed)
+        yield active

@@ -63,6 +63,7 @@ def _stored(tally: TrainerTally, pins: Mapping[str, Mapping[str, Any]] | None) -
             name: [last.outcome, last.fit_seconds, last.publish_seconds]
             for name, last in tally.last_fits.items()
         },
+        "stats": dict(tally.stats),
     }
 
 
@@ -83,4 +84,14 @@ def _tally(stored: dict[str, Any]) -> TrainerTally:
             name: LastFit(str(outcome), float(fit), float(publish))
             for name, (outcome, fit, publish) in stored.get("last_fits", {}).items()
         },
+        stats=_stats(stored),
     )
+
+
+def _stats(stored: dict[str, Any]) -> dict[str, int]:
+    """The counts of the stats' closed days: none from a trainer before 2026-12-01 (or from a
+    row edited by hand into something else: the views reading trainers must not fail on it)."""
+    stats = stored.get("stats")
+    if not isinstance(stats, dict) or not all(isinstance(n, int) for n in stats.values()):
+        return {}
+    return {str(k): n for k, n in stats.items()}

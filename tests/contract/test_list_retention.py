@@ -232,3 +232,26 @@ def test_a_cycle_whose_budget_storing_took_still_removes_a_days_lists(engine):
     ).execute()
     assert (spent.days, spent.left, spent.pruned_days, spent.pruned_lists) == (0, 1, 1, 2)
     assert lists(engine)[0] == ["c2"]
+
+
+def test_what_a_trainer_stored_and_removed_is_counted_for_every_hosts_metrics(engine):
+    from datetime import timedelta
+
+    from application.trainer import Trainer
+    from tests.unit.test_trainer_beats import Fit
+    from tests.unit.test_trainer_outages import Jobs
+
+    days = len(to_store(engine))
+    trainer = Trainer(
+        lambda: Fit([[]]),
+        Jobs,
+        fit_interval=0,
+        say=lambda line: None,
+        uow_factory=units(engine),
+        worker="host-a:7",
+        store_figures=lambda: keeping(engine),
+    )
+    trainer.run_once()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        (beat,) = uow.trainers.recent(NOW - timedelta(days=365))
+    assert beat.tally.stats == {"stored": days, "lists_removed": 2}

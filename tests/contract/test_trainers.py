@@ -53,6 +53,7 @@ def test_what_a_trainer_did_is_kept_with_its_latest_cycle_for_every_host_to_repo
         fits={("item_cf", "published"): 2, ("two_tower", "failed"): 1},
         jobs={("reindex", "succeeded"): 1},
         last_fits={"item_cf": LastFit("published", 1.25, 0.5)},
+        stats={"stored": 30, "failed": 1, "lists_removed": 9000},
     )
     with uow_factory() as uow:
         uow.trainers.beat(TrainerBeat("w:1", NOW, NOW, "x", tally), forget_before=NOW)

@@ -46,6 +46,7 @@ def test_what_trainers_did_and_the_jobs_waiting_read_from_the_database_reach_the
         fits={("item_cf", "published"): 3, ("item_cf", "failed"): 1},
         jobs={("reindex", "failed"): 2},
         last_fits={"item_cf": LastFit("failed", 1.5, 0.0), "content": LastFit("published", 2, 1)},
+        stats={"stored": 30, "lists_removed": 9000},
     )
     trainers = [TrainerBeat("host-a:7", NOW, NOW, "failed: item_cf (boom)", tally)]
     queued = [Job("j1", "reindex", "queued", NOW)]
@@ -70,6 +71,10 @@ def test_what_trainers_did_and_the_jobs_waiting_read_from_the_database_reach_the
     assert ("recsys_trainer_last_publish_duration_seconds", ("host-a:7", "item_cf")) not in samples
     assert samples[("recsys_trainer_seen_timestamp_seconds", ("host-a:7",))] == NOW.timestamp()
     assert samples[("recsys_jobs_active", ("queued", "reindex"))] == 1
+    assert families["recsys_trainer_stats_days"].type == "counter"
+    assert samples[("recsys_trainer_stats_days_total", ("host-a:7", "stored"))] == 30
+    assert samples[("recsys_trainer_stats_days_total", ("failed", "host-a:7"))] == 0
+    assert samples[("recsys_trainer_lists_removed_total", ("host-a:7",))] == 9000
 
 
 def test_a_trainer_standing_by_behind_one_stuck_fitting_does_not_pass_for_a_fit_cycle():
