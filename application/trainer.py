@@ -165,6 +165,7 @@ class Trainer:
         except Exception as error:  # noqa: BLE001
             log.warning("stats figures not stored", exc_info=True)
             self.say(f"stats: the closed days' figures were not stored ({first_line(error)})")
+            self._stats["failed"] += 1  # a day at least: an alert on failures sees the worst case
             return
         self._stats.update(
             stored=stored.days, failed=len(stored.failed), lists_removed=stored.pruned_lists

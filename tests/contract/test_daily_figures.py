@@ -341,10 +341,19 @@ def test_a_store_that_fails_leaves_the_fit_cycle_done_and_says_so(engine):
 
     said: list[str] = []
     trainer = Trainer(
-        lambda: Fit([[]]), Jobs, fit_interval=0, say=said.append, store_figures=Failing
+        lambda: Fit([[]]),
+        Jobs,
+        fit_interval=0,
+        say=said.append,
+        store_figures=Failing,
+        uow_factory=units(engine),
+        worker="w:1",
     )
     assert trainer.run_once() == []
     assert said == ["stats: the closed days' figures were not stored (RuntimeError: duplicate key)"]
+    with SqlAlchemyUnitOfWork(engine) as uow:  # counted, for an alert on failures to see
+        (beat,) = uow.trainers.recent(NOW - timedelta(days=365))
+    assert beat.tally.stats == {"failed": 1}
 
 
 def test_a_day_that_cannot_be_stored_leaves_the_older_days_stored(engine, monkeypatch):
