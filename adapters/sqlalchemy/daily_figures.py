@@ -113,15 +113,14 @@ def days_to_store(connection: Connection) -> list[date]:
     removed, list_retention.prune()) is never stored again: nothing is left to count it from."""
     last = _today(connection) - STORED_FROM_DAYS_AGO * DAY
     first_list = connection.execute(select(func.min(slates.c.served_at))).scalar()
-    counted = select(daily_figures_counted.c.day, daily_figures_counted.c.changes)
-    counted_days = dict(connection.execute(counted.where(~daily_figures_counted.c.final)).all())
-    final = set(connection.execute(counted.where(daily_figures_counted.c.final)).scalars())
+    counted = connection.execute(select(daily_figures_counted)).all()
     changes = {d: int(n) for d, n in connection.execute(changes_per_day())}
-    changed = {d for d, n in counted_days.items() if d <= last and changes.get(d, 0) != n}
+    changed = {d for d, n, final in counted if not final and d <= last and changes.get(d, 0) != n}
+    known = {d for d, _, _ in counted}
     never = set()
     day = utc(first_list).date() if first_list is not None else last + DAY
     while day <= last:
-        if day not in counted_days and day not in final:
+        if day not in known:
             never.add(day)
         day += DAY
     return sorted(never, reverse=True) + sorted(changed, reverse=True)

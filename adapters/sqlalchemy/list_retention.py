@@ -50,11 +50,9 @@ def prune(connection: Connection, day: date) -> int:
         .where(daily_figures_counted.c.day == day)
         .with_for_update()
     ).first()
-    if (
-        row is None
-        or row.final
-        or int(row.changes) != int(connection.execute(_changes_of(day)).scalar_one())
-    ):
+    of_day = changes_per_day().where(daily_figure_changes.c.day == day)
+    current = connection.execute(of_day).first()
+    if row is None or row.final or int(row.changes) != (int(current.changes) if current else 0):
         return 0
     start = midnight(day)
     lists = connection.execute(
@@ -89,9 +87,3 @@ def _served_within(connection: Connection, start: datetime, end: datetime) -> li
         slates.c.served_at >= bound(connection, start),
         slates.c.served_at < bound(connection, end),
     ]
-
-
-def _changes_of(day: date):  # type: ignore[no-untyped-def]
-    return select(func.coalesce(func.sum(daily_figure_changes.c.changes), 0)).where(
-        daily_figure_changes.c.day == day
-    )
