@@ -10,6 +10,9 @@ alone (a connection reset, one lock wait too long) does not open it: a whole win
 for one blip would cost more than the blip. Nor do the requests in flight when every connection
 was cut at once (pg_terminate_backend, a pooler restarting): each fails at once, begun before the
 first of them, and the next request reconnects; only work that waited counts as well.
+After a lock (the database answered, but a write waited for another's lock past the timeout),
+units of reads alone are let through, and only a unit that wrote closes it; a try that only
+read passes the turn to the next caller at once.
 """
 
 from __future__ import annotations
@@ -40,24 +43,32 @@ class Breaker:
         #: when this thread's unit of work was admitted, to tell a failure of the same blip
         self._admitted = threading.local()
 
-    def admit(self) -> float:
+    def admit(self, read_only: bool = False) -> float:
         """Before a unit of work: raises StorageUnavailable while open, else a token for
-        `succeeded`. After each `window` one caller is let through, to try."""
+        `succeeded`. After each `window` one caller is let through, to try. `read_only`: a unit
+        of reads alone, let through while only writes wait for a lock."""
         now = self.clock()
-        self._admitted.at = now
-        if self._opened_at is None:  # the request path: no outage, no lock
-            return now
-        with self._lock:
-            if self._opened_at is None or now - self._opened_at >= self.window:
-                if self._opened_at is not None:
-                    self._opened_at = now  # this caller tries; the next one after a window
-                return now
-            ago, cause = now - self._opened_at, self._cause
-        raise StorageUnavailable(f"{cause} ({ago:.1f}s ago; not tried again for {self.window:g}s)")
+        self._admitted.at, self._admitted.read_only = now, read_only
+        tries = False
+        if self._opened_at is not None:  # (None: the request path, no outage, no lock)
+            with self._lock:
+                if self._opened_at is None or (read_only and self._lock_failure):
+                    pass  # closed meanwhile; or reads, which SQLite's WAL and PostgreSQL answer
+                elif now - self._opened_at >= self.window:
+                    self._opened_at, tries = now, True  # this caller tries; the next, a window on
+                else:
+                    ago, cause = now - self._opened_at, self._cause
+                    raise StorageUnavailable(
+                        f"{cause} ({ago:.1f}s ago; not tried again for {self.window:g}s)"
+                    )
+        self._admitted.tries = tries
+        return now
 
     def failed(self, cause: str, lock: bool = False) -> None:
-        """`lock`: the database answered but a lock kept the work waiting past the timeout."""
+        """`lock`: the database answered but a lock kept the work waiting past the timeout (a
+        unit of reads kept waiting: reads wait too, as for an outage)."""
         began, self._admitted.at = getattr(self._admitted, "at", None), None
+        lock = lock and not (began is not None and self._admitted.read_only)
         with self._lock:
             now = self.clock()
             if (
@@ -67,7 +78,10 @@ class Breaker:
                 and now - began < self.window
             ):
                 return  # cut with the one that failed first, without waiting: the same blip
-            again = self._failed_at is not None and now - self._failed_at <= 2 * self.window
+            # begun within two windows of the last failure, not ended: a frozen PostgreSQL's
+            # connect waits libpq's 2 s at least, past two windows of a 1 s timeout
+            since = (began if began is not None else now) - (self._failed_at or 0.0)
+            again = self._failed_at is not None and since <= 2 * self.window
             if again or self._opened_at is not None:  # (a half-open try failing reopens it)
                 self._opened_at = now
             self._failed_at, self._cause, self._lock_failure = now, cause, lock
@@ -80,6 +94,9 @@ class Breaker:
             return
         with self._lock:
             if self._lock_failure and not wrote:
+                if getattr(self._admitted, "tries", False) and self._opened_at == token:
+                    self._opened_at = token - self.window  # the try, spent on reads: the next
+                    # caller tries at once (else a worker's reads starve its writes)
                 return
             if self._failed_at is not None and token >= self._failed_at:
                 self._opened_at = self._failed_at = None

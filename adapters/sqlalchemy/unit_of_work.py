@@ -65,7 +65,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         # while the database has just failed, fail at once rather than wait for it again
-        self._admitted = self.breaker.admit() if self.breaker is not None else 0.0
+        self._admitted = self.breaker.admit(self.read_only) if self.breaker is not None else 0.0
         self._wrote = False
         try:
             self.connection: Connection = self.engine.connect()

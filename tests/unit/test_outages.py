@@ -219,3 +219,59 @@ def test_after_a_lock_only_a_unit_of_work_that_wrote_shows_the_lock_is_gone():
     breaker.succeeded(breaker.admit(), wrote=False)  # after a lost connection any answer counts
     breaker.failed("OperationalError: server closed the connection unexpectedly")
     breaker.admit()
+
+
+def _locked_open(breaker: Breaker) -> None:
+    """Two writes kept waiting by a write lock: open, with reads still answered."""
+    for _ in range(2):
+        breaker.admit()
+        breaker.failed("OperationalError: database is locked", lock=True)
+
+
+def test_while_a_write_lock_holds_reads_go_through_and_a_try_spent_on_reads_passes_to_the_next():
+    """A worker's reads take the one try of each window first, and prove nothing of the lock:
+    under a steady read load, writes never tried again and every request answered 503 long
+    after the lock was gone (a review, 2026-12-01)."""
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    _locked_open(breaker)
+    breaker.succeeded(breaker.admit(read_only=True), wrote=False)  # reads alone: answered
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()  # a unit that may write waits for the window
+    clock.now += 3
+    spent = breaker.admit()  # the try, taken by a unit that read and wrote nothing
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()  # meanwhile, no other
+    breaker.succeeded(spent, wrote=False)
+    write = breaker.admit()  # at once, not a window later
+    breaker.succeeded(write, wrote=True)
+    breaker.admit()  # the lock is gone: closed
+    breaker.admit()
+
+
+def test_reads_kept_waiting_by_a_lock_make_it_an_outage_for_reads_too():
+    """A table locked whole (a migration's ALTER): reads wait as writes do, so they too are
+    answered at once until a unit of work succeeds."""
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    _locked_open(breaker)
+    breaker.admit(read_only=True)
+    breaker.failed("QueryCanceled: canceling statement due to lock timeout", lock=True)
+    with pytest.raises(StorageUnavailable):
+        breaker.admit(read_only=True)
+    clock.now += 3
+    breaker.succeeded(breaker.admit(read_only=True), wrote=False)  # reads are answered again
+    breaker.admit()
+
+
+def test_failures_that_each_wait_longer_than_two_windows_still_open_the_breaker():
+    """A frozen PostgreSQL under RS_DB_TIMEOUT_SECONDS=1: libpq waits 2 s at least to connect, so
+    one thread's failures ended 4 s apart, never within two windows, and every request waited."""
+    clock = Clock()
+    breaker = Breaker(window=1, clock=clock)
+    for _ in range(2):
+        breaker.admit()
+        clock.now += 4
+        breaker.failed("ConnectionTimeout: connection timeout expired")
+    with pytest.raises(StorageUnavailable):
+        breaker.admit()
