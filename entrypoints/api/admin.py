@@ -91,9 +91,10 @@ def trainers_seen(
 ) -> list[dict[str, object]]:
     """The trainers seen in the last FORGET_AFTER, on any host, the latest seen first, each with
     its state in one line."""
-    free = not fit_turn.held()  # before the trainers are read: one that takes it then is fresh
-    now = datetime.now(UTC)
-    with uow_factory() as uow:
+    with uow_factory() as uow:  # admitted first: while the database is out, the breaker
+        # answers at once, where the turn's own connection would wait for it each time
+        free = not fit_turn.held()  # before the trainers are read: one that takes it then is fresh
+        now = datetime.now(UTC)
         seen = uow.trainers.recent(now - FORGET_AFTER)[:TRAINERS_SHOWN]
     return [
         {

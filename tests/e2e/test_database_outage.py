@@ -363,6 +363,33 @@ def test_the_models_view_answers_from_memory_while_the_database_is_down(request,
     app.container.engine().dispose()
 
 
+@pytest.mark.postgres
+def test_the_models_view_answers_at_once_while_the_database_is_frozen(postgres_url):
+    """It asked whether a trainer holds the fitting turn on a connection of its own, past the
+    breaker: each call waited the connect timeout (2 s) while /courses answered at once."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(postgres_url)
+    proxy = FreezableProxy((target.host or "127.0.0.1", target.port or 5432))
+    try:
+        url = target.set(port=proxy.port).render_as_string(hide_password=False)
+        app = make_app(url, caught_up=False, db_timeout_seconds=1.0, refresh_seconds=3600)
+        client = app.test_client()
+        assert client.get("/admin/recommendations/models").status_code == 200
+        proxy.frozen.set()
+        for _ in range(2):  # the second failure opens the breaker
+            assert client.get("/api/v1/courses").status_code == 503
+        started = time.monotonic()
+        answers = [client.get("/admin/recommendations/models") for _ in range(3)]
+        took = time.monotonic() - started
+        assert [(a.status_code, a.json.get("degraded")) for a in answers] == [(200, True)] * 3
+        assert took < 2, took  # before: 6 s, three connect timeouts
+        proxy.frozen.clear()
+        app.container.engine().dispose()
+    finally:
+        proxy.close()
+
+
 @pytest.fixture
 def read_only_url(sqlite_url, tmp_path):  # type: ignore[no-untyped-def]
     """The migrated test database, opened read-only (as a read-only mount or file would be)."""
