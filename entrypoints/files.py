@@ -258,8 +258,22 @@ def _rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[i
 CSV_FIELD_LIMIT = 2**31 - 1
 
 
+#: names that say JSON lines; ".csv" says CSV, and a name that says neither (a pipe's
+#: "/dev/fd/63", "events.txt") is read as JSON lines when its text starts with "{"
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def is_csv(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".csv" or suffix in JSON_SUFFIXES:
+        return suffix == ".csv"
+    with path.open("rb") as handle:
+        start = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    return bool(start) and not start.startswith(b"{")
+
+
 def _decoded_rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[int, Any]]:
-    if path.suffix.lower() == ".csv":
+    if is_csv(path):
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             lines = _Lines(handle)

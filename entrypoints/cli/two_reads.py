@@ -69,7 +69,7 @@ def _place(error: str) -> int:
 @contextmanager
 def readable_twice(file: Path) -> Iterator[Path]:
     """`file`, or for a pipe (`<(zcat events.csv.gz)`), which can be read only once, a copy of
-    it in a temporary folder, under its name (whose suffix says the format)."""
+    it in a temporary folder, under its name."""
     if file.is_file():
         yield file
         return

@@ -168,6 +168,21 @@ def test_a_bad_row_late_in_a_large_file_writes_nothing_and_is_named_by_its_line(
     assert counts(database_url) == (2, 11_999)
 
 
+def test_a_csv_piped_in_is_read_as_csv_as_the_readme_shows(run, database_url, tmp_path):
+    """`recsys import-interactions <(zcat events.csv.gz)` names the pipe /dev/fd/63: with no
+    ".csv" to say so, every row was refused as "not valid JSON"."""
+    pipe = tmp_path / "63"
+    os.mkfifo(pipe)
+    text = f"{EVENTS_HEADER}p1,u1,c_py1,view,2026-01-05T10:00:00Z\n"
+    writer = threading.Thread(target=lambda: pipe.write_text(text))
+    writer.start()
+    result = run("import-interactions", str(pipe))
+    writer.join()
+    assert result.exit_code == 0, result.output
+    assert "imported 1 events (0 already stored)" in result.output
+    assert counts(database_url) == (2, 1)
+
+
 def test_events_piped_in_are_checked_then_written(run, database_url, tmp_path):
     """`recsys import-interactions <(zcat events.jsonl.gz)`: a pipe, which cannot be read
     twice, is copied aside as it is read."""
