@@ -17,6 +17,16 @@ def _require(directory: Path, *names: str) -> None:
         raise DatasetError(f"{directory} is missing {', '.join(missing)}")
 
 
+def _text(directory: Path, name: str, encoding: str = "utf-8") -> str:
+    """The file's text, or a DatasetError saying why it cannot be read (a traceback would not)."""
+    try:
+        return (directory / name).read_text(encoding=encoding)
+    except UnicodeDecodeError:
+        raise DatasetError(f"{name} is not {encoding.upper()} text") from None
+    except OSError as error:
+        raise DatasetError(f"{directory / name} cannot be read: {error.strerror}") from None
+
+
 class MovieLensSource(DatasetSource):
     """u.data (user, item, rating, timestamp) and u.item (title, genres); every rating is a positive."""
 
@@ -27,14 +37,19 @@ class MovieLensSource(DatasetSource):
         _require(self.directory, "u.data", "u.item", "u.genre")
         genres = [
             line.split("|")[0]
-            for line in (self.directory / "u.genre").read_text(encoding="latin-1").splitlines()
+            for line in _text(self.directory, "u.genre", "latin-1").splitlines()
             if line.strip()
         ]
         courses = []
-        for line in (self.directory / "u.item").read_text(encoding="latin-1").splitlines():
+        lines = _text(self.directory, "u.item", "latin-1").splitlines()
+        for number, line in enumerate(lines, start=1):
             fields = line.split("|")
-            if len(fields) < 5 + len(genres):
+            if not line.strip():
                 continue
+            if len(fields) < 5 + len(genres):  # (its genres would be read short, or shifted)
+                raise DatasetError(
+                    f"u.item line {number} has {len(fields)} fields, not {5 + len(genres)}"
+                )
             flags = [
                 g
                 for g, flag in zip(genres, fields[5 : 5 + len(genres)], strict=True)
@@ -51,9 +66,7 @@ class MovieLensSource(DatasetSource):
                 )
             )
         interactions = []
-        for number, line in enumerate(
-            (self.directory / "u.data").read_text().splitlines(), start=1
-        ):
+        for number, line in enumerate(_text(self.directory, "u.data").splitlines(), start=1):
             try:
                 user, item, _rating, stamp = line.split("\t")
                 moment = datetime.fromtimestamp(int(stamp), UTC)
@@ -66,6 +79,8 @@ class MovieLensSource(DatasetSource):
                     f"ml-{user}-{item}", UserId(user), CourseId(item), EventType.ENROLL, moment
                 )
             )
+        if not interactions:  # "imported 1682 courses and 0 events" would pass for a success
+            raise DatasetError("u.data holds no ratings")
         return Dataset("ml-100k", courses, interactions)
 
 
@@ -115,10 +130,7 @@ class CnpcSource(DatasetSource):
     def _rows(self, name: str) -> list[tuple[int, dict[str, object]]]:
         """(line number, object) of each line that is not blank; a line that is no JSON object
         is a DatasetError naming it (a traceback would not say which file or line)."""
-        try:
-            text = (self.directory / name).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DatasetError(f"{name} is not UTF-8 text") from None
+        text = _text(self.directory, name)
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

@@ -292,7 +292,11 @@ def read_sourced_environment(
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     if env_file and Path(env_file).is_file():
-        for key, value in dotenv_values(env_file).items():
+        try:
+            read = dotenv_values(env_file)
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{env_file} cannot be read: {_unreadable(error)}") from None
+        for key, value in read.items():
             if value is not None:
                 values[key], sources[key] = value, str(env_file)
     for key, value in os.environ.items():
@@ -533,6 +537,22 @@ def xapi_settings(s: Settings) -> dict[str, Any]:
     }
 
 
+def _unreadable(error: OSError | UnicodeDecodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"it is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        )
+    return str(error.strerror or error)
+
+
+def text_of(path: Path) -> str:
+    """A settings file's text, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} cannot be read: {_unreadable(error)}") from None
+
+
 def project_file(path: str) -> Path:
     """`path` as given, or relative to the project (so `configs/*.yaml` work from anywhere)."""
     file = Path(path)
@@ -552,7 +572,7 @@ def two_tower_settings(env: Mapping[str, str], path: Path | None = None) -> dict
     settings: dict[str, Any] = {}
     if path.is_file():
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(text_of(path)) or {}
         except yaml.YAMLError as error:
             raise ConfigError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(loaded, dict):

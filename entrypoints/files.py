@@ -251,6 +251,8 @@ def _rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[i
         yield from _decoded_rows(path, schema, needed)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
+    except OSError as error:  # unreadable (its mode, a folder): said, not a traceback
+        raise UnreadableFile(f"{path} cannot be read: {error.strerror or error}") from None
 
 
 #: csv's own limit on a field (128 Ki characters) raised csv.Error, a traceback, on a long

@@ -45,7 +45,7 @@ def build_engine(
     unusable: Callable[[ExceptionContext], None] | None = None
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite(parsed, timeout, create)
-        unusable = _unusable_sqlite(parsed.database or "")
+        unusable = _unusable_sqlite(parsed.database or "", create)
     else:
         engine = _postgres(parsed, timeout, statement_timeout or timeout)
         unusable = _unusable_postgres(parsed)
@@ -75,7 +75,12 @@ def _sqlite(url: URL, timeout: float, create: bool) -> Engine:
     path = url.database or ""
     if path and path != ":memory:" and "uri" not in url.query:  # an operator's own URI stays
         if create:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # a file where a folder should be, a folder not ours
+                raise UnusableDatabase(
+                    f"cannot create the folder of the SQLite database {path}: {error.strerror}"
+                ) from None
         # mode=rw: SQLite would otherwise create the file at the first connection
         url = url.set(
             database=f"file:{quote(path)}",
@@ -87,11 +92,15 @@ def _sqlite(url: URL, timeout: float, create: bool) -> Engine:
     return engine
 
 
-def _unusable_sqlite(path: str) -> Callable[[ExceptionContext], None]:
+def _unusable_sqlite(path: str, create: bool) -> Callable[[ExceptionContext], None]:
     """A SQLite path that holds no database is said as such: waiting never mends it."""
 
     def check(context: ExceptionContext) -> None:
         text = str(context.original_exception).lower()
+        if "unable to open" in text and not Path(path).exists() and create:
+            raise UnusableDatabase(
+                f"cannot create the SQLite database {path}: its folder is not writable"
+            ) from context.original_exception
         if "unable to open" in text and not Path(path).exists():
             raise UnusableDatabase(
                 f"there is no SQLite database at {path}: `recsys init-db` creates one "

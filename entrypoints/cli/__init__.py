@@ -20,6 +20,7 @@ from entrypoints.cli import (  # noqa: F401 - registers the commands
     xapi,
 )
 from entrypoints.cli.base import cli, starting
+from entrypoints.config import ConfigError
 
 
 def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
@@ -28,11 +29,12 @@ def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
     # The ~300k objects imported at start live as long as the command: frozen, the collector stops
     # rescanning them on every full collection (4x faster reading of a 100k-statement export).
     gc.freeze()
-    if command is not cli:
-        starting()  # the group would have
     try:
+        if command is not cli:
+            starting()  # the group would have
         return command(prog_name=prog_name)
-    except (UnusableDatabase, ArtifactsDenied) as error:  # retrying would not help: it says why
+    except (UnusableDatabase, ArtifactsDenied, ConfigError) as error:  # it says why; retrying
+        # would not help (ConfigError: an unreadable .env, read before any command's own checks)
         raise SystemExit(f"Error: {error}") from None
     except StorageUnavailable as error:
         # A clear line and exit status 1, like click's own errors, not a traceback.

@@ -42,16 +42,19 @@ def load_dataset(
             raise click.UsageError("--dataset stored reads the database; give no --data-dir")
         return stored_dataset(container)
     if data_dir is None:
-        root = os.environ.get("RS_DATA_DIR")
+        root = read_environment().get("RS_DATA_DIR")  # as every setting, also from .env
         if not root or name == "csv":
             stored = (  # import-dataset takes no "stored": it loads a dataset into the database
                 ", or --dataset stored to evaluate on the events this service's database holds"
                 if click.get_current_context().info_name in ("eval", "eval-two-tower")
                 else ""
             )
-            raise click.UsageError(
-                f"give --data-dir (or set RS_DATA_DIR to the folder holding the datasets){stored}"
+            where = (
+                " (the folder of courses.csv|jsonl with interactions.csv|jsonl, or train and test)"
+                if name == "csv"
+                else " (or set RS_DATA_DIR to the folder holding the datasets)"
             )
+            raise click.UsageError(f"give --data-dir{where}{stored}")
         data_dir = Path(root) / DEFAULT_FOLDERS[name]
     if not data_dir.exists():
         raise click.ClickException(f"{data_dir} does not exist")
@@ -542,11 +545,16 @@ def import_dataset(ctx: click.Context, dataset: str, data_dir: Path | None) -> N
     """Load a public dataset's catalog and every interaction (test part included) into the database."""
     container = container_of(ctx)
     data = load_dataset(container, dataset, data_dir)
+    events = data.interactions + (data.fixed_test or [])
+    known = {course.course_id for course in data.courses}
+    if stray := next((e for e in events if e.course_id not in known), None):
+        raise click.ClickException(  # checked before a write: nothing is stored half
+            f"{dataset}'s events name course {stray.course_id!r}, which its catalog does not "
+            "list (a file cut short, or from another release); nothing was imported"
+        )
     container.upsert_courses().execute(data.courses)
     try:
-        result = ingest(
-            container, data.interactions + (data.fixed_test or []), f"importing {dataset}"
-        )
+        result = ingest(container, events, f"importing {dataset}")
     except DomainError as error:  # an event id stored with other content: a changed file
         raise click.ClickException(
             f"{error}; the batches before it were stored (these files differ from the {dataset} "

@@ -212,3 +212,24 @@ def test_only_variables_of_the_service_are_warned_of(tmp_path):
     command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+@pytest.mark.parametrize("where", [".env", "RS_TWO_TOWER_CONFIG", "RS_XAPI_MAPPING"])
+def test_a_settings_file_that_is_not_utf8_is_one_line_not_a_traceback(where, tmp_path):
+    """A `.env` or YAML saved as Latin-1 (or binary) stopped every command with a
+    UnicodeDecodeError traceback."""
+    env = _serving(tmp_path / "recsys.db", free_port())
+    bad = tmp_path / ("bad.yaml" if where != ".env" else ".env")
+    bad.write_bytes(b"RS_LOG_LEVEL=info\n# caf\xe9\n")
+    if where != ".env":
+        env[where] = str(bad)
+    command = [sys.executable, "-m", "entrypoints.cli", "show-config"]
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert done.returncode == 1
+    (line,) = (done.stdout + done.stderr).strip().splitlines()
+    assert (
+        line
+        == f"Error: {bad.name if where == '.env' else bad} cannot be read: it is not UTF-8 text (byte 0xe9 at offset 23)"
+    ), line

@@ -438,3 +438,64 @@ def test_a_dataset_without_its_folder_says_what_to_give_and_only_what_the_comman
     result = CliRunner().invoke(cli, [command, "--dataset", "ml-100k"])
     assert result.exit_code == 2 and "give --data-dir (or set RS_DATA_DIR" in result.output
     assert ("--dataset stored" in result.output) == (command == "eval")
+
+
+def test_import_dataset_whose_ratings_name_a_film_its_catalog_lacks_stores_nothing(
+    tmp_path, monkeypatch, sqlite_url
+):
+    """It stored the catalog and the batches before the stray rating, then blamed "the ml-100k
+    imported into this database before", which there was none of."""
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    (tmp_path / "u.genre").write_text("unknown|0\nDrama|1\n")
+    (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n")
+    (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n1\t2\t4\t881250950\n")
+    result = CliRunner().invoke(
+        cli, ["import-dataset", "--dataset", "ml-100k", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: ml-100k's events name course '2', which its catalog does not list (a file cut "
+        "short, or from another release); nothing was imported"
+    )
+    courses = CliRunner().invoke(cli, ["eval", "--dataset", "stored", "--strategy", "popularity"])
+    assert "holds no events" in courses.output
+
+
+@pytest.mark.parametrize(
+    "item, said",
+    [
+        ("1|Toy Story (1995)|01-Jan-1995\n", "Error: u.item line 1 has 3 fields, not 7"),
+        (None, "Error: u.data holds no ratings"),
+    ],
+)
+def test_movielens_files_cut_short_are_refused_in_one_line(
+    item, said, tmp_path, monkeypatch, sqlite_url
+):
+    """A short line of u.item was skipped without a word (and its film then missing), and an
+    empty u.data imported "0 events" with exit status 0."""
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    (tmp_path / "u.genre").write_text("unknown|0\nDrama|1\n")
+    (tmp_path / "u.item").write_text(item or "1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n")
+    (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n" if item else "")
+    result = CliRunner().invoke(
+        cli, ["import-dataset", "--dataset", "ml-100k", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == said
+
+
+def test_rs_data_dir_in_dot_env_is_where_the_datasets_are_looked_for(
+    tmp_path, monkeypatch, sqlite_url
+):
+    """Every setting may come from .env; RS_DATA_DIR was read from the environment alone."""
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
+    monkeypatch.delenv("RS_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    films = tmp_path / "data" / "ml-100k"
+    films.mkdir(parents=True)
+    (films / "u.genre").write_text("unknown|0\nDrama|1\n")
+    (films / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n")
+    (films / "u.data").write_text("1\t1\t5\t881250949\n")
+    (tmp_path / ".env").write_text(f"RS_DATA_DIR={tmp_path / 'data'}\n")
+    result = CliRunner().invoke(cli, ["import-dataset", "--dataset", "ml-100k"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 courses and 1 events" in result.output

@@ -331,3 +331,14 @@ def test_init_db_on_another_applications_database_says_so_in_one_line(
     assert result.exit_code == 1 and "Traceback" not in result.output
     said = result.output.strip().splitlines()
     assert len(said) == 1 and "another application's database" in said[0], result.output
+
+
+def test_init_db_where_a_file_stands_in_for_the_folder_says_so_in_one_line(tmp_path, monkeypatch):
+    (tmp_path / "c.csv").write_text("course_id,title\n")
+    monkeypatch.setenv("RS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.csv' / 'recsys.db'}")
+    result = CliRunner().invoke(cli, ["init-db"], catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: cannot create the folder of the SQLite database {tmp_path / 'c.csv' / 'recsys.db'}"
+        ": File exists"
+    )
