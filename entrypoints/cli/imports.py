@@ -29,11 +29,12 @@ def _report(
     skip_invalid: bool,
     what: str,
     refused: str = REFUSED,
+    good: int | None = None,
 ) -> None:
     """Each error starts with its row's place ("line 4: ..."); a row with two errors is one
     bad row."""
     rows = len({error.split(":", 1)[0] for error in errors})
-    _say(errors[:SHOWN], len(errors), rows, skip_invalid, what, refused)
+    _say(errors[:SHOWN], len(errors), rows, skip_invalid, what, refused, good)
 
 
 def _say(
@@ -43,8 +44,10 @@ def _say(
     skip_invalid: bool,
     what: str,
     refused: str = REFUSED,
+    good: int | None = None,
 ) -> None:
-    """The first of `errors` (`shown`) and how many rows they are: refused, or skipped."""
+    """The first of `errors` (`shown`) and how many rows they are: refused, or skipped (unless
+    none of the `good` rows is left: "imported 0" would pass for a success)."""
     if not errors:
         return
     for line in shown:
@@ -53,6 +56,8 @@ def _say(
         click.echo(f"... and {errors - len(shown)} more", err=True)
     if not skip_invalid:
         raise click.ClickException(f"{rows} invalid {what}; {refused}")
+    if good == 0:
+        raise click.ClickException(f"nothing was imported: all {rows} {what} are invalid")
     click.echo(f"skipping {rows} invalid {what}", err=True)
 
 
@@ -77,7 +82,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     courses, lines = once_each(parsed, errors)
     use_case = container_of(ctx).upsert_courses()
     courses = _with_prerequisites(use_case, courses, lines, errors, skip_invalid)
-    _report(by_line(errors), skip_invalid, "course rows")
+    _report(by_line(errors), skip_invalid, "course rows", good=len(courses))
     try:
         count = use_case.execute(courses)
     except DomainError as error:  # the catalog changed since the check
@@ -151,8 +156,8 @@ def _with_prerequisites(
 def import_interactions(
     ctx: click.Context, file: Path, skip_invalid: bool, batch_size: int
 ) -> None:
-    """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts.
-    An event credited to a list this database never served (exported from another one) is
+    """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts
+    a row with an event_id or occurred_at (one with neither is stamped on arrival). An event credited to a list this database never served (exported from another one) is
     logged without that credit, and the count said."""
     container = container_of(ctx)
     log = container.log_interactions()
@@ -166,7 +171,8 @@ def import_interactions(
             raise click.ClickException(str(error).replace(str(path), str(file))) from None
         if not checked.rows:  # "imported 0" would pass for a success
             raise click.ClickException(f"nothing was imported: {file} holds no event rows")
-        _say(checked.shown, checked.errors, len(checked.bad_places), skip_invalid, "event rows")
+        bad = len(checked.bad_places)
+        _say(checked.shown, checked.errors, bad, skip_invalid, "event rows", good=checked.good)
         batches = Batches(path, checked, log, batch_size)
         try:
             result = ingest_batches(container, batches, checked.good, "importing events")

@@ -14,6 +14,7 @@ from application.use_cases.roll_back_model import held_restoring
 from domain.errors import DomainError
 from entrypoints.cli.base import cli, container_of, replaced_whole, unpublished, unwritable
 from entrypoints.config import ConfigError, read_environment, two_tower_settings
+from entrypoints.files import JSON_SUFFIXES
 from entrypoints.progress import MemberEpochs, Progress
 
 if TYPE_CHECKING:
@@ -201,6 +202,10 @@ def rebuild_index(ctx: click.Context) -> None:
 @click.pass_context
 def prepare_training_data(ctx: click.Context, output: Path) -> None:
     """Export the stored interactions (the training data) to a CSV file, streamed."""
+    if output.suffix.lower() in JSON_SUFFIXES:  # import-interactions would read it as JSON lines
+        raise click.BadParameter(
+            f"{output.name}: the export is CSV; name it .csv", param_hint="'--output'"
+        )
     container = container_of(ctx)  # before the file is created: nothing to export without a schema
     if not output.parent.is_dir():  # a mistyped folder is said, not made
         raise click.ClickException(f"cannot write {output}: there is no folder {output.parent}")

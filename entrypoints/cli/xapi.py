@@ -49,7 +49,8 @@ def import_xapi(ctx: click.Context, file: Path, skip_invalid: bool, batch_size: 
         checked = check(path, file, use_case)
         if not checked.rows:  # "0 statements: 0 events stored" would pass for a success
             raise click.ClickException(f"nothing was imported: {file} holds no statements")
-        _say(checked.shown, checked.errors, len(checked.bad_places), skip_invalid, "statements")
+        bad = len(checked.bad_places)
+        _say(checked.shown, checked.errors, bad, skip_invalid, "statements", good=checked.good)
         total, conflicts = XapiResult(), 0
         with click.progressbar(
             length=checked.good, label="importing statements", file=sys.stderr

@@ -431,6 +431,25 @@ def test_invalid_json_lines_are_reported(run, tmp_path):
     assert result.exit_code == 1 and "line 2: not valid JSON" in result.output
 
 
+@pytest.mark.parametrize(
+    "command, text, what",
+    [
+        ("import-courses", "course_id,title\n,A\n,B\n", "course rows"),
+        ("import-interactions", f"{EVENTS_HEADER}e1,u1,c1,stare,\ne2,u1,c1,gaze,\n", "event rows"),
+    ],
+)
+def test_skip_invalid_with_every_row_invalid_fails_instead_of_importing_nothing(
+    run, tmp_path, command, text, what
+):
+    """ "imported 0" with exit status 0 passed for a success, as an empty file's would."""
+    (tmp_path / "rows.csv").write_text(text)
+    result = run(command, "--skip-invalid", str(tmp_path / "rows.csv"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: nothing was imported: all 2 {what} are invalid"
+    )
+
+
 def test_a_file_that_is_not_utf8_is_named_with_where_and_nothing_is_written(
     run, database_url, tmp_path
 ):
@@ -1070,6 +1089,16 @@ def test_prepare_training_data_exports_every_interaction(run, database_url, tmp_
     assert lines[0] == "event_id,user_id,course_id,event_type,occurred_at,recommendation_id"
     assert len(lines) - 1 == counts(database_url)[1]
     assert f"wrote {len(lines) - 1} interactions" in result.output
+
+
+def test_prepare_training_data_named_as_json_lines_is_refused_before_it_writes(run, tmp_path):
+    """It wrote CSV into training.jsonl, which import-interactions then read as JSON lines."""
+    output = tmp_path / "training.jsonl"
+    result = run("prepare-training-data", "--output", str(output))
+    assert result.exit_code == 2 and "training.jsonl: the export is CSV; name it .csv" in (
+        result.output
+    )
+    assert not output.exists()
 
 
 def test_exported_events_load_into_another_database_without_the_credit_its_lists_held(

@@ -91,6 +91,12 @@ def test_invalid_statements_are_reported_by_line_and_nothing_is_written(
     kept = run("import-xapi", str(tmp_path / "bad.jsonl"), "--skip-invalid")
     assert kept.exit_code == 0 and "1 events stored" in kept.output
     assert counts(database_url) == (2, 1)
+    (tmp_path / "worse.jsonl").write_text("{not json\n" + json.dumps(bad[1]) + "\n")
+    none = run("import-xapi", str(tmp_path / "worse.jsonl"), "--skip-invalid")
+    assert none.exit_code == 1  # "0 events stored" would pass for a success
+    assert none.output.strip().splitlines()[-1] == (
+        "Error: nothing was imported: all 2 statements are invalid"
+    )
 
 
 def test_an_export_that_is_not_utf8_is_named_and_nothing_is_written(run, database_url, tmp_path):
