@@ -46,12 +46,14 @@ SETTINGS_SAID = "RECSYS_SETTINGS_SAID"
 SERVER_PID = "RECSYS_SERVER_PID"
 
 
-def container_of(ctx: click.Context, schema: bool = True) -> Container:
+def container_of(ctx: click.Context, schema: bool = True, lasting: bool = False) -> Container:
     """The container for this invocation, built once from the environment. With `schema`, a
     command stops first, saying what to do, on a database whose schema was never created or not
     upgraded: its statements would fail on each missing table, as a traceback (PostgreSQL) or as
     an outage that retrying never ends (SQLite). init-db, the trainer (it migrates), eval (it
-    reads files) and serve (it starts when the database is down) pass False."""
+    reads files) and serve (it starts when the database is down) pass False. `lasting`: the
+    command stores what it is for (an import, the demo, an erasure), which memory:// would
+    throw away as the command ends: refused, rather than "imported 2 courses" of nothing."""
     root = ctx.find_root()
     if root.obj is None:
         try:
@@ -69,6 +71,12 @@ def container_of(ctx: click.Context, schema: bool = True) -> Container:
             root.call_on_close(lambda: container.engine().dispose())
         if schema:
             schema_checked(container)
+    if lasting and root.obj.backend() == "memory":
+        raise click.ClickException(
+            f"RS_DATABASE_URL=memory:// keeps nothing past this command: what `recsys "
+            f"{ctx.info_name}` stores would be gone as it ends; set RS_DATABASE_URL to a SQLite "
+            "or PostgreSQL database"
+        )
     return root.obj  # type: ignore[no-any-return]
 
 

@@ -118,7 +118,7 @@ def _erased(container: Container, users: Iterable[str]) -> set[str]:
 @click.pass_context
 def demo(ctx: click.Context, seed: int, learners: int, if_empty: bool) -> None:
     """Load a generated LMS catalog and learner events (ids course_python_basic, user1, ...)."""
-    container = container_of(ctx)
+    container = container_of(ctx, lasting=True)
     with container.uow() as uow:
         existing = uow.courses.count()
     data = container.demo_data()(seed=seed, learners=learners)

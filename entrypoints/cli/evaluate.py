@@ -543,7 +543,7 @@ def eval_two_tower(
 @click.pass_context
 def import_dataset(ctx: click.Context, dataset: str, data_dir: Path | None) -> None:
     """Load a public dataset's catalog and every interaction (test part included) into the database."""
-    container = container_of(ctx)
+    container = container_of(ctx, lasting=True)
     data = load_dataset(container, dataset, data_dir)
     events = data.interactions + (data.fixed_test or [])
     known = {course.course_id for course in data.courses}

@@ -80,7 +80,7 @@ def import_courses(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
     parsed = _parse(file, CourseSchema(), "course rows")
     errors = list(parsed.errors)
     courses, lines = once_each(parsed, errors)
-    use_case = container_of(ctx).upsert_courses()
+    use_case = container_of(ctx, lasting=True).upsert_courses()
     courses = _with_prerequisites(use_case, courses, lines, errors, skip_invalid)
     _report(by_line(errors), skip_invalid, "course rows", good=len(courses))
     try:
@@ -159,7 +159,7 @@ def import_interactions(
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts
     a row with an event_id or occurred_at (one with neither is stamped on arrival). An event credited to a list this database never served (exported from another one) is
     logged without that credit, and the count said."""
-    container = container_of(ctx)
+    container = container_of(ctx, lasting=True)
     log = container.log_interactions()
     # Read twice, every row checked before any is written (a bad row refuses the file whole),
     # so that what is held is a chunk of rows, not the file: 330 B an event held did not fit

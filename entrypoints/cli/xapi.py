@@ -39,7 +39,7 @@ def import_xapi(ctx: click.Context, file: Path, skip_invalid: bool, batch_size: 
     A statement id stored already is a duplicate (same content) or a conflict (different
     content, skipped); statements whose verb or activity is not mapped are counted as ignored."""
     try:
-        use_case = container_of(ctx).ingest_statements()
+        use_case = container_of(ctx, lasting=True).ingest_statements()
     except ConfigError as error:  # the mapping file (RS_XAPI_MAPPING), read only now
         raise click.ClickException(str(error)) from None
     # Read twice, every statement checked before any is stored (a bad one refuses the export
@@ -79,6 +79,6 @@ def erase_learner(ctx: click.Context, user_id: str) -> None:
     except ValidationError as error:
         (problem,) = error.normalized_messages()["user_id"]
         raise click.ClickException(f"invalid learner id: {problem}") from None
-    erasure = container_of(ctx).erase_learner().execute(learner)
+    erasure = container_of(ctx, lasting=True).erase_learner().execute(learner)
     removed = ", ".join(f"{n} {what}" for what, n in erasure.counts.items())
     click.echo(f"erased {user_id} at {erasure.erased_at.isoformat()}: removed {removed}")

@@ -429,11 +429,11 @@ def test_import_dataset_of_changed_files_says_which_event_conflicts(
 
 @pytest.mark.parametrize("command", ["eval", "import-dataset"])
 def test_a_dataset_without_its_folder_says_what_to_give_and_only_what_the_command_takes(
-    monkeypatch, command
+    monkeypatch, command, sqlite_url
 ):
     """import-dataset, told to try --dataset stored, refused it: it loads a dataset into the
     database, and evaluates nothing."""
-    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.setenv("RS_DATABASE_URL", sqlite_url)
     monkeypatch.delenv("RS_DATA_DIR", raising=False)
     result = CliRunner().invoke(cli, [command, "--dataset", "ml-100k"])
     assert result.exit_code == 2 and "give --data-dir (or set RS_DATA_DIR" in result.output
@@ -499,3 +499,29 @@ def test_rs_data_dir_in_dot_env_is_where_the_datasets_are_looked_for(
     result = CliRunner().invoke(cli, ["import-dataset", "--dataset", "ml-100k"])
     assert result.exit_code == 0, result.output
     assert "imported 1 courses and 1 events" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["import-dataset", "--dataset", "ml-100k", "--data-dir", "."],
+        ["import-courses", "courses.csv"],
+        ["demo-data", "--learners", "2"],
+        ["erase-learner", "--yes", "user1"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_command_that_stores_refuses_the_in_memory_database_that_would_throw_it_away(
+    command, monkeypatch, tmp_path
+):
+    """On memory:// they said "imported 2 courses" and exited 0, keeping nothing."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: RS_DATABASE_URL=memory:// keeps nothing past this command: what `recsys "
+        f"{command[0]}` stores would be gone as it ends; set RS_DATABASE_URL to a SQLite or "
+        "PostgreSQL database"
+    )
