@@ -265,39 +265,46 @@ CSV_FIELD_LIMIT = 2**31 - 1
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
-def is_csv(path: Path) -> bool:
+def _is_csv(path: Path, raw: io.BufferedReader) -> bool:
+    """By the name, or else by the first bytes, peeked (a pipe is read once: none is lost)."""
     suffix = path.suffix.lower()
     if suffix == ".csv" or suffix in JSON_SUFFIXES:
         return suffix == ".csv"
-    with path.open("rb") as handle:
-        start = handle.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
+    start = raw.peek(4096).removeprefix(b"\xef\xbb\xbf").lstrip()
     return bool(start) and not start.startswith(b"{")
 
 
 def _decoded_rows(path: Path, schema: Schema, needed: Iterable[str]) -> Iterator[tuple[int, Any]]:
-    if is_csv(path):
-        csv.field_size_limit(CSV_FIELD_LIMIT)
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            lines = _Lines(handle)
-            reader = csv.DictReader(lines)
-            names = reader.fieldnames or []
-            _header_checked(path, names, schema, needed)
-            # csv keeps the last of a column named twice: which was meant is a guess, as for a
-            # key given twice in a JSON object (blank names: the empty columns Excel leaves)
-            twice = next((n for n in names if n.strip() and names.count(n) > 1), None)
-            lines.start = None
-            for row in reader:
-                start, lines.start = lines.start or reader.line_num, None
-                if lines.open_at_end:  # csv ends the open field there, fields run together
-                    yield start, ValueError("a quote left open runs to the end of the file")
-                elif twice is None:
-                    yield start, _csv_row(row)
-                else:
-                    yield start, ValueError(f"the header names {twice!r} twice")
-        return
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, row in _json_lines(handle):
-            yield number, _ids_as_text(row)
+    with path.open("rb") as raw:
+        as_csv = _is_csv(path, raw)
+        with io.TextIOWrapper(raw, "utf-8-sig", newline="" if as_csv else None) as handle:
+            if as_csv:
+                yield from _csv_rows(path, handle, schema, needed)
+            else:
+                for number, row in _json_lines(handle):
+                    yield number, _ids_as_text(row)
+
+
+def _csv_rows(
+    path: Path, handle: io.TextIOWrapper, schema: Schema, needed: Iterable[str]
+) -> Iterator[tuple[int, Any]]:
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    lines = _Lines(handle)
+    reader = csv.DictReader(lines)
+    names = reader.fieldnames or []
+    _header_checked(path, names, schema, needed)
+    # csv keeps the last of a column named twice: which was meant is a guess, as for a key
+    # given twice in a JSON object (blank names: the empty columns Excel leaves)
+    twice = next((n for n in names if n.strip() and names.count(n) > 1), None)
+    lines.start = None
+    for row in reader:
+        start, lines.start = lines.start or reader.line_num, None
+        if lines.open_at_end:  # csv ends the open field there, fields run together
+            yield start, ValueError("a quote left open runs to the end of the file")
+        elif twice is None:
+            yield start, _csv_row(row)
+        else:
+            yield start, ValueError(f"the header names {twice!r} twice")
 
 
 #: the ids an LMS's export may write as JSON numbers (Moodle's user and course ids are)

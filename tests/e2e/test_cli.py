@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -423,6 +425,39 @@ def test_an_import_of_courses_requiring_a_retired_course_says_so_once_per_course
         "... and 480 more; 500 courses in all require a retired course or one the catalog does not have"
         in lines
     )
+
+
+def piped(text: str, folder: Path, command):  # type: ignore[no-untyped-def]
+    """command(pipe) while a thread writes `text` into the named pipe, as `<(cat file)` does. A
+    command that opens the pipe again after reading it would wait for a writer for ever: after
+    a minute it is given an end of file instead, so the test fails rather than hangs."""
+    pipe = folder / "63"
+    os.mkfifo(pipe)
+    threading.Thread(target=lambda: pipe.write_text(text), daemon=True).start()
+
+    def unblock() -> None:
+        with contextlib.suppress(OSError):  # no reader waiting: nothing to unblock
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(60, unblock)
+    timer.start()
+    try:
+        return command(pipe)
+    finally:
+        timer.cancel()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [COURSES_CSV, "".join(f'{{"course_id": "c{i}", "title": "Course {i}"}}\n' for i in range(200))],
+    ids=["csv", "json lines"],
+)
+def test_courses_piped_in_are_read_whole_whatever_their_format(run, tmp_path, text):
+    """`recsys import-courses <(cat courses.csv)` names no format: its first bytes say it, and
+    are still read (a peek at a pipe that consumed them lost the header, or the first row)."""
+    result = piped(text, tmp_path, lambda pipe: run("import-courses", str(pipe)))
+    assert result.exit_code == 0, result.output
+    assert f"imported {2 if text == COURSES_CSV else 200} courses" in result.output  # (8 KB)
 
 
 def test_invalid_json_lines_are_reported(run, tmp_path):

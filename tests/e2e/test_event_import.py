@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event
 
 from application.use_cases.log_interactions import LogInteractions
 from entrypoints.cli import cli, event_passes, two_reads
-from tests.e2e.test_cli import COURSES_CSV, EVENTS_HEADER, counts, reported_lines
+from tests.e2e.test_cli import COURSES_CSV, EVENTS_HEADER, counts, piped, reported_lines
 
 
 @pytest.fixture
@@ -171,13 +171,8 @@ def test_a_bad_row_late_in_a_large_file_writes_nothing_and_is_named_by_its_line(
 def test_a_csv_piped_in_is_read_as_csv_as_the_readme_shows(run, database_url, tmp_path):
     """`recsys import-interactions <(zcat events.csv.gz)` names the pipe /dev/fd/63: with no
     ".csv" to say so, every row was refused as "not valid JSON"."""
-    pipe = tmp_path / "63"
-    os.mkfifo(pipe)
     text = f"{EVENTS_HEADER}p1,u1,c_py1,view,2026-01-05T10:00:00Z\n"
-    writer = threading.Thread(target=lambda: pipe.write_text(text))
-    writer.start()
-    result = run("import-interactions", str(pipe))
-    writer.join()
+    result = piped(text, tmp_path, lambda pipe: run("import-interactions", str(pipe)))
     assert result.exit_code == 0, result.output
     assert "imported 1 events (0 already stored)" in result.output
     assert counts(database_url) == (2, 1)
