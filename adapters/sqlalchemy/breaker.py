@@ -2,8 +2,8 @@
 
 Without it, every request of an outage (a frozen server, a SQLite write lock held) waits the
 whole timeout before its 503: requests pile up behind each other, take every worker thread, and
-even /healthz waits for a free one. With it, a second failure within two windows of the first
-(with no unit of work succeeding between them) opens it: the others within `window` seconds
+even /healthz waits for a free one. With it, a second failure of work begun within two windows
+of the first (with no unit of work succeeding between them) opens it: the others within `window` seconds
 answer 503 at once; then one request tries again (half-open) while the rest still answer at
 once, and the first unit of work begun after the failure that succeeds closes it. One failure
 alone (a connection reset, one lock wait too long) does not open it: a whole window of 503s
@@ -11,7 +11,8 @@ for one blip would cost more than the blip. Nor do the requests in flight when e
 was cut at once (pg_terminate_backend, a pooler restarting): each fails at once, begun before the
 first of them, and the next request reconnects; only work that waited counts as well.
 After a lock (the database answered, but a write waited for another's lock past the timeout),
-units of reads alone are let through, and only a unit that wrote closes it; a try that only
+units of reads alone (the `reads` units: a home request's history, the models' refresh) are
+let through, and only a unit that wrote closes it; a try that only
 read passes the turn to the next caller at once.
 """
 
@@ -90,6 +91,7 @@ class Breaker:
         """A unit of work admitted at `token` ended without an outage: closes the breaker if it
         began after the failure (one begun before proves nothing) and, after a lock, if it
         wrote (a read proves nothing either: SQLite answers reads during a write lock)."""
+        self._admitted.at = None  # this thread's later failures outside a unit began then
         if self._opened_at is None and self._failed_at is None:
             return
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 
 import pytest
@@ -250,13 +251,15 @@ def test_while_a_write_lock_holds_reads_go_through_and_a_try_spent_on_reads_pass
 
 
 def test_reads_kept_waiting_by_a_lock_make_it_an_outage_for_reads_too():
-    """A table locked whole (a migration's ALTER): reads wait as writes do, so they too are
-    answered at once until a unit of work succeeds."""
+    """A SQLite file outside WAL mode (a file system without shared memory), where a writer's
+    lock keeps readers out: reads wait as writes do, so they too are answered at once until a
+    unit of work succeeds. (PostgreSQL reports a lock wait past its timeout as the statement's
+    timeout, which counts as no failure at all.)"""
     clock = Clock()
     breaker = Breaker(window=3, clock=clock)
     _locked_open(breaker)
     breaker.admit(read_only=True)
-    breaker.failed("QueryCanceled: canceling statement due to lock timeout", lock=True)
+    breaker.failed("OperationalError: database is locked", lock=True)
     with pytest.raises(StorageUnavailable):
         breaker.admit(read_only=True)
     clock.now += 3
@@ -275,3 +278,19 @@ def test_failures_that_each_wait_longer_than_two_windows_still_open_the_breaker(
         breaker.failed("ConnectionTimeout: connection timeout expired")
     with pytest.raises(StorageUnavailable):
         breaker.admit()
+
+
+def test_a_failure_outside_a_unit_of_work_long_after_this_threads_last_unit_is_not_a_second():
+    """A thread's last unit of work (the models' refresh reads versions, then loads files on
+    connections of its own) left its start behind: a failure there 1,000 s later counted as
+    begun before another thread's blip, and two failures far apart opened the breaker."""
+    clock = Clock()
+    breaker = Breaker(window=3, clock=clock)
+    breaker.succeeded(breaker.admit(), wrote=False)
+    clock.now += 1
+    other = threading.Thread(target=breaker.failed, args=("OperationalError: reset",))
+    other.start()
+    other.join()
+    clock.now += 999
+    breaker.failed("OperationalError: server closed the connection unexpectedly")
+    breaker.admit()  # one failure since 999 s: still tried
