@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -524,4 +525,29 @@ def test_a_command_that_stores_refuses_the_in_memory_database_that_would_throw_i
         f"Error: RS_DATABASE_URL=memory:// keeps nothing past this command: what `recsys "
         f"{command[0]}` stores would be gone as it ends; set RS_DATABASE_URL to a SQLite or "
         "PostgreSQL database"
+    )
+
+
+def test_a_movielens_file_that_cannot_be_read_is_one_line_naming_it(tmp_path, monkeypatch):
+    """Its mode (0600, another user's) raised PermissionError, a traceback."""
+
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    (tmp_path / "u.genre").write_text("unknown|0\nDrama|1\n")
+    (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n")
+    (tmp_path / "u.data").write_text("1\t1\t5\t881250949\n")
+    read = Path.read_text
+
+    def refused(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == "u.data":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    result = CliRunner().invoke(
+        cli,
+        ["eval", "--dataset", "ml-100k", "--data-dir", str(tmp_path), "--strategy", "popularity"],
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {tmp_path / 'u.data'} cannot be read: Permission denied"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -566,3 +567,22 @@ def test_a_reader_that_stops_early_still_gets_the_json_and_no_traceback(tmp_path
     _, errors = process.communicate(timeout=PATIENCE)
     assert b"Traceback" not in errors, errors.decode()
     assert json.loads(out.read_text())["results"]
+
+
+def test_a_file_that_cannot_be_read_is_one_line_naming_it(tmp_path, monkeypatch):
+    """Its mode (0600, another user's) raised PermissionError, a traceback."""
+    monkeypatch.setenv("RS_DATABASE_URL", "memory://")
+    write_dataset(tmp_path)
+    opened = Path.open
+
+    def refused(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == "interactions.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refused)
+    result, _ = evaluate(tmp_path, "--strategy", "popularity")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {tmp_path / 'interactions.csv'} cannot be read: Permission denied"
+    )
