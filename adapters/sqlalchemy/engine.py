@@ -183,6 +183,10 @@ def on_answer(engine: Engine, callback: Callable[[], None]) -> None:
     event.listen(engine, "after_cursor_execute", lambda *_: callback())
 
 
+#: PostgreSQL's lock_timeout, of its statement_timeout when the two would be one
+LOCK_SHARE = 0.9
+
+
 #: a server parameter set in libpq's options: `-c name=value`, `-cname=value`, `--name=value`
 _PARAMETER = re.compile(r"(?:^|\s)(?:-c\s*|--)([\w.-]+)=")
 
@@ -198,7 +202,11 @@ def _options(url: URL, statement: float, lock: float) -> str:
     named = {name.lower().replace("-", "_") for name in _PARAMETER.findall(theirs)}
     ours = [f"-c statement_timeout={int(statement * 1000)}"]
     if "lock_timeout" not in named:
-        ours.append(f"-c lock_timeout={int(lock * 1000)}")
+        # under the statement's own: at the same value the statement's timer, started first,
+        # always fired, and a wait for a lock (a table locked whole) read as one slow query,
+        # which the breaker ignores, so every write waited the whole timeout in turn
+        lock = min(lock, statement * LOCK_SHARE)
+        ours.append(f"-c lock_timeout={max(1, int(lock * 1000))}")
     return " ".join([theirs, *ours]).strip()
 
 

@@ -495,6 +495,34 @@ def test_a_query_the_server_cancels_at_its_timeout_does_not_open_the_breaker(pos
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_writes_waiting_for_a_table_locked_whole_answer_503_at_once_after_the_second(postgres_url):
+    """PostgreSQL's lock_timeout equalled its statement_timeout, whose timer starts first: a
+    wait for a lock (an ALTER, a VACUUM FULL, a LOCK TABLE by hand) read as one slow query, which
+    the breaker ignores, so 16 writes over 4 threads waited the timeout each, 4 s in all."""
+    import psycopg
+
+    from entrypoints.schemas import course_json
+    from tests.conftest import CATALOG
+
+    app = make_app(postgres_url, caught_up=False, db_timeout_seconds=1.0)
+    client = app.test_client()
+    client.post("/api/v1/courses", json={"courses": [course_json(c) for c in CATALOG]})
+    event_ = {"user_id": "u1", "course_id": "course_python_basic", "event_type": "view"}
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as holder:
+        holder.execute("LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        answers = _answers(app, [("POST", "/api/v1/interactions", event_)] * 16)
+        took = time.monotonic() - started
+        holder.rollback()
+    assert {(status, retry) for status, retry, _ in answers} == {(503, "5")}
+    assert took < 2.5, sorted(seconds for *_, seconds in answers)
+    window_over(app)
+    assert client.post("/api/v1/interactions", json=event_).status_code == 200
+    app.container.engine().dispose()
+
+
 def test_a_list_served_while_a_write_lock_holds_is_answered_without_an_id_to_credit(sqlite_url):
     """The learner's history is read (SQLite answers reads during a write lock), the list cannot
     be recorded: it is served, said degraded, and names no recommendation_id that events would
