@@ -3,17 +3,17 @@
 Without it, every request of an outage (a frozen server, a SQLite write lock held) waits the
 whole timeout before its 503: requests pile up behind each other, take every worker thread, and
 even /healthz waits for a free one. With it, a second failure of work begun within two windows
-of the first (with no unit of work succeeding between them) opens it: the others within `window` seconds
-answer 503 at once; then one request tries again (half-open) while the rest still answer at
-once, and the first unit of work begun after the failure that succeeds closes it. One failure
+of the first (with no unit of work succeeding between them) opens it: the others within
+`window` seconds answer 503 at once; then one request tries again (half-open) while the rest
+still answer at once, and the first unit of work begun after the failure that succeeds closes it. One failure
 alone (a connection reset, one lock wait too long) does not open it: a whole window of 503s
 for one blip would cost more than the blip. Nor do the requests in flight when every connection
 was cut at once (pg_terminate_backend, a pooler restarting): each fails at once, begun before the
 first of them, and the next request reconnects; only work that waited counts as well.
 After a lock (the database answered, but a write waited for another's lock past the timeout),
 units of reads alone (the `reads` units: a home request's history, the models' refresh) are
-let through, and only a unit that wrote closes it; a try that only
-read passes the turn to the next caller at once.
+let through, and only a unit that wrote closes it; a try that only read passes the turn to the
+next caller at once.
 """
 
 from __future__ import annotations

@@ -157,8 +157,9 @@ def import_interactions(
     ctx: click.Context, file: Path, skip_invalid: bool, batch_size: int
 ) -> None:
     """Log events from FILE (.csv, or JSON lines), in batches; re-importing never double counts
-    a row with an event_id or occurred_at (one with neither is stamped on arrival). An event credited to a list this database never served (exported from another one) is
-    logged without that credit, and the count said."""
+    a row with an event_id or occurred_at (one with neither is stamped on arrival). An event
+    credited to a list this database never served (exported from another one) is logged
+    without that credit, and the count said."""
     container = container_of(ctx, lasting=True)
     log = container.log_interactions()
     # Read twice, every row checked before any is written (a bad row refuses the file whole),
