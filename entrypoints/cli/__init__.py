@@ -38,4 +38,13 @@ def main(command: click.Command = cli, prog_name: str = "recsys") -> Any:
         raise SystemExit(f"Error: {error}") from None
     except StorageUnavailable as error:
         # A clear line and exit status 1, like click's own errors, not a traceback.
+        if any(said in str(error) for said in REFUSES_WRITES):  # retrying alone never helps
+            raise SystemExit(
+                f"Error: the database takes no writes ({error}): a read-only file, folder or "
+                "mount, or a standby; run this again once it takes writes"
+            ) from None
         raise SystemExit(f"Error: the database is unavailable ({error}); retry shortly") from None
+
+
+#: what SQLite and PostgreSQL say of a write to a database that takes none
+REFUSES_WRITES = ("readonly database", "read-only transaction")

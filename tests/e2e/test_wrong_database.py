@@ -342,3 +342,19 @@ def test_init_db_where_a_file_stands_in_for_the_folder_says_so_in_one_line(tmp_p
         f"Error: cannot create the folder of the SQLite database {tmp_path / 'c.csv' / 'recsys.db'}"
         ": File exists"
     )
+
+
+def test_a_write_to_a_read_only_sqlite_file_says_so_not_retry_shortly(sqlite_url, tmp_path):
+    """It said "the database is unavailable (...); retry shortly", which never helps."""
+    path = sqlite_url.removeprefix("sqlite:///")
+    (tmp_path / "courses.csv").write_text("course_id,title\nc1,One\n")
+    env = {**os.environ, "RS_DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true"}
+    command = [sys.executable, "-m", "entrypoints.cli", "import-courses", "courses.csv"]
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("Error: the database takes no writes (") and line.endswith(
+        "a read-only file, folder or mount, or a standby; run this again once it takes writes"
+    ), line
