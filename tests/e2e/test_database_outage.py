@@ -619,3 +619,35 @@ def test_the_bandit_chooses_and_is_shown_from_memory_while_the_database_is_down(
     assert served.status_code == 200 and served.json["degraded"] is True, served.json
     assert shown.status_code == 200, shown.json
     app.container.engine().dispose()
+
+
+@pytest.mark.postgres
+def test_a_trainer_kept_waiting_by_locks_still_writes_its_beat_to_another_table(postgres_url):
+    """Two lock waits on a day's figures (a VACUUM FULL, a migration) opened the trainer's own
+    breaker, and its beat to the trainers table, which nothing locked, was refused at once:
+    the cycle ended "database unavailable" though its fits were published."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from application.ports import StorageUnavailable
+    from entrypoints.cli.trainer import without_breaker
+    from entrypoints.config import load_settings
+    from entrypoints.container import Container
+
+    container = Container()
+    settings = {"RS_DATABASE_URL": postgres_url, "RS_DB_TIMEOUT_SECONDS": "1"}
+    container.config.from_dict(load_settings(settings))
+    without_breaker(container)
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(dsn) as holder:
+            holder.execute("LOCK TABLE daily_figures_counted IN ACCESS EXCLUSIVE MODE")
+            for _ in range(2):
+                with pytest.raises(StorageUnavailable), container.uow() as uow:
+                    uow.stats.days_to_store()
+            with container.uow() as uow:  # another table: answered, not refused at once
+                uow.trainers.recent(datetime.now(UTC))
+            holder.rollback()
+    finally:
+        container.engine().dispose()
